@@ -101,12 +101,12 @@ def cmd_btf_dump(args: argparse.Namespace) -> int:
         from .kernel import Kernel
 
         k = Kernel(profile=args.profile)
-        sys.stdout.write(btfmod.format_c(k.btf) if args.format == "c" else btfmod.format_raw(k.btf))
+        b = k.btf_for_dump()
+        sys.stdout.write(btfmod.format_c(b) if args.format == "c" else btfmod.format_raw(b))
         return 0
     if not args.file:
         raise StructOpsError("btf dump needs FILE or --kernel")
-    b = btfmod.load_btf_file(args.file)
-    sys.stdout.write(btfmod.format_c(b) if args.format == "c" else btfmod.format_raw(b))
+    sys.stdout.write(btfmod.dump_command(args.file, args.format))
     return 0
 
 
