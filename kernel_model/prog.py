@@ -1,0 +1,48 @@
+"""A loaded BPF program, as the rest of the kernel sees it (``struct bpf_prog``).
+
+Models the fields of ``struct bpf_prog`` / ``bpf_prog_aux`` (include/linux/bpf.h,
+Linux 6.12/6.18) that struct_ops and the JIT consume: type, attach target
+(``attach_btf`` + ``attach_btf_id``, ``expected_attach_type`` = member index),
+sleepable flag, id, the translated instructions, and where the emulated kernel
+placed the ``struct bpf_prog`` object and the JIT image (``bpf_func``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .btf import BTF
+from .insn import Insn
+
+__all__ = ["BpfProg", "PROG_TYPE_SOCKET_FILTER", "PROG_TYPE_STRUCT_OPS", "PROG_TYPE_SYSCALL", "PROG_TYPES"]
+
+#: enum bpf_prog_type (include/uapi/linux/bpf.h)
+PROG_TYPE_SOCKET_FILTER = 1
+PROG_TYPE_STRUCT_OPS = 27
+PROG_TYPE_SYSCALL = 31
+PROG_TYPES = {"socket_filter": PROG_TYPE_SOCKET_FILTER, "struct_ops": PROG_TYPE_STRUCT_OPS,
+              "syscall": PROG_TYPE_SYSCALL}
+
+
+@dataclass(eq=False, slots=True)
+class BpfProg:
+    """A verified, JIT-compiled program."""
+
+    id: int
+    prog_type: int
+    insns: list[Insn]
+    name: str = ""
+    attach_btf: BTF | None = None
+    attach_btf_id: int = 0
+    expected_attach_type: int = 0
+    sleepable: bool = False
+    #: address of the emulated ``struct bpf_prog`` (the trampoline passes it to __bpf_prog_enter)
+    addr: int = 0
+    #: address of the JIT image's entry (``prog->bpf_func``)
+    bpf_func: int = 0
+    jited: bytes = b""
+    verifier_log: str = ""
+    #: objects the program pins (a module owning its attach type or its kfuncs)
+    holds: list[Any] = field(default_factory=list)
+    refcnt: int = 1

@@ -1,0 +1,40 @@
+"""``bpf_dummy_ops``: the struct_ops type kept for testing (net/bpf/bpf_dummy_struct_ops.c).
+
+Facts (Linux 6.12 source, 6.18 host observed, shared/reference/kernel-oracle.md):
+``init_member`` and ``reg`` return ``-EOPNOTSUPP``, so every map update fails
+and its programs only run through ``BPF_PROG_TEST_RUN``; the verifier ops have
+no ``get_func_proto`` (no helper is allowed); only ``test_sleepable`` accepts a
+sleepable program (``bpf_dummy_ops_check_member``); ``btf_struct_access``
+allows writes only inside ``struct bpf_dummy_ops_state``; the CFI stub of
+``test_1`` names its argument ``cb__nullable``.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from ..struct_ops import StructOps, VerifierPolicy
+
+__all__ = ["make_ops"]
+
+
+def _eopnotsupp(*_: object) -> int:
+    return -errno.EOPNOTSUPP
+
+
+def _nothing(*_: object) -> int:
+    return 0
+
+
+def make_ops() -> StructOps:
+    """A fresh descriptor (each emulated kernel registers its own)."""
+    return StructOps(
+        name="bpf_dummy_ops",
+        cfi_stubs={"test_1": "bpf_dummy_ops__test_1", "test_2": "bpf_dummy_test_2",
+                   "test_sleepable": "bpf_dummy_test_sleepable"},
+        init_member=_eopnotsupp,
+        reg=_eopnotsupp,
+        unreg=_nothing,
+        policy=VerifierPolicy(helpers=frozenset(), sleepable_members=frozenset({"test_sleepable"}),
+                              writable=(("bpf_dummy_ops_state", 0, 4),)),
+    )
