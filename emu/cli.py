@@ -110,6 +110,76 @@ def cmd_btf_dump(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- struct_ops: tramp / types / modules ---------------------------------------------
+
+def cmd_tramp(args: argparse.Namespace) -> int:
+    from .planner import plan_pages, planned_symbol, register_declared_type
+
+    from kernel_model.profile import get_profile
+
+    profile = get_profile(args.profile)
+    if args.decl:
+        desc = register_declared_type(args.decl, profile)
+    else:
+        from .kernel import Kernel
+
+        desc = Kernel(profile).struct_ops_type(args.type)
+    plan = plan_pages(desc, profile)
+    _out(f"struct {desc.name}: {len(desc.members)} members, profile {profile.name} "
+         f"(up to {profile.tramp_image_pages} page(s) of 4096 bytes)")
+    _out(f"{'member':24s} {'args':>4s} {'ret':>3s} {'size':>5s} {'page':>4s} {'offset':>6s}")
+    placed = {plan.member_for(p): p for p in plan.placements}
+    for m in desc.members:
+        if not m.is_func:
+            continue
+        fm = m.func_model
+        if not m.supported or fm is None:
+            _out(f"{m.name:24s} {'-':>4s} {'-':>3s} {'-':>5s} {'-':>4s} {'-':>6s}  (no CFI stub: unsupported)")
+            continue
+        p = placed.get(m.name)
+        if p is None:
+            _out(f"{m.name:24s} {fm.nr_args:4d} {fm.ret_size:3d} {'':>5s} {'-':>4s} {'-':>6s}  (not reached)")
+            continue
+        _out(f"{m.name:24s} {fm.nr_args:4d} {fm.ret_size:3d} {p.size:5d} {p.page:4d} {p.offset:6d}")
+        if args.listing:
+            from .listing import disassemble
+
+            for line in disassemble(plan.code[p.member], p.addr, planned_symbol):
+                _out("    " + line)
+    if plan.error is not None:
+        used = max((p.page for p in plan.placements), default=-1) + 1
+        _out(f"pages filled: {used} of {profile.tramp_image_pages}, then the next trampoline needs a new page:")
+        _err(f"E2BIG: {plan.error.message} (BPF_MAP_UPDATE_ELEM fails with -E2BIG; nothing stays registered)")
+        return 1
+    _out(f"pages used: {plan.pages}")
+    return 0
+
+
+def cmd_types(args: argparse.Namespace) -> int:
+    from .kernel import Kernel
+
+    k = Kernel(args.profile)
+    for d in k.struct_ops.descs:
+        owner = d.ops.owner.name if d.ops.owner is not None else "vmlinux"
+        funcs = d.func_members()
+        _out(f"{d.name:24s} owner={owner:16s} members={len(d.members):3d} func={len(funcs):3d} "
+             f"supported={sum(m.supported for m in funcs):3d} size={d.size} value_size={d.value_size}")
+    return 0
+
+
+def cmd_modules(args: argparse.Namespace) -> int:
+    from .kernel import Kernel
+
+    k = Kernel(args.profile, modules=tuple(args.load))
+    for m in k.modules.modules.values():
+        types = [d.name for d in k.struct_ops.descs if d.ops.owner is m]
+        _out(f"{m.name:20s} refcnt={m.refcnt} btf_types={m.btf.start_id}..{m.btf.type_count - 1} "
+             f"struct_ops={','.join(types) or '-'} kfuncs={','.join(m.kfunc_ids) or '-'}")
+    for line in k.dmesg:
+        _out(f"dmesg: {line}")
+    return 0
+
+
 # --- demo -------------------------------------------------------------------------
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -151,6 +221,23 @@ def build_parser() -> argparse.ArgumentParser:
     dm = sub.add_parser("demo", help="a guided run through the emulator (what `make demo` runs)")
     dm.add_argument("steps", nargs="*", help="run only these steps")
     dm.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("tramp", help="trampoline sizes and page packing of a struct_ops type")
+    g = t.add_mutually_exclusive_group(required=True)
+    g.add_argument("--type", help="a registered struct_ops type (see `structops types`)")
+    g.add_argument("--decl", metavar="FILE.h:STRUCT", help="a struct declared in a C header")
+    t.add_argument("--profile", default="latest")
+    t.add_argument("--listing", action="store_true", help="disassemble each trampoline")
+    t.set_defaults(func=cmd_tramp)
+
+    ty = sub.add_parser("types", help="list the registered struct_ops types")
+    ty.add_argument("--profile", default="latest")
+    ty.set_defaults(func=cmd_types)
+
+    mo = sub.add_parser("modules", help="list the loaded modules")
+    mo.add_argument("--profile", default="latest")
+    mo.add_argument("--load", action="append", default=["bpf_testmod"], help="also load this module")
+    mo.set_defaults(func=cmd_modules)
 
     b = sub.add_parser("btf", help="BTF type information")
     bsub = b.add_subparsers(dest="btf_command", metavar="SUBCOMMAND")

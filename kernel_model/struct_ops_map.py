@@ -176,6 +176,8 @@ class StructOpsMap:
     image_pages: list[int] = field(default_factory=list)
     progs: list[BpfProg] = field(default_factory=list)
     placements: list[TrampolinePlacement] = field(default_factory=list)
+    #: placements of the last update attempt, kept after a failure reset them (for teaching tools)
+    attempted: list[TrampolinePlacement] = field(default_factory=list)
     freed: bool = False
 
     def __post_init__(self) -> None:
@@ -227,6 +229,7 @@ class StructOpsMap:
         self.uvalue[:] = value
         udata = memoryview(self.uvalue)[desc.data_offset:desc.data_offset + desc.size]
         kdata = bytearray(desc.size)
+        self.attempted = []
         try:
             ok = self._fill(udata, kdata, get_prog)
             if not ok:  # the struct module * quirk: reset with err == 0
@@ -301,8 +304,10 @@ class StructOpsMap:
             addr = image + image_off
             code = self.arch.emit(m.func_model, from_flags, prog, addr)
             self.mem.write(addr, code)
-            self.placements.append(TrampolinePlacement(f"{desc.name}_{m.name}", len(self.image_pages) - 1,
-                                                       image_off, size, len(code), addr, prog.id))
+            placed = TrampolinePlacement(f"{desc.name}_{m.name}", len(self.image_pages) - 1,
+                                         image_off, size, len(code), addr, prog.id)
+            self.placements.append(placed)
+            self.attempted.append(placed)
             image_off += size
             struct.pack_into("<Q", kdata, m.offset, addr)
             struct.pack_into("<Q", udata, m.offset, prog.id)

@@ -1,0 +1,175 @@
+"""What a struct_ops map update would do with its trampolines, without a machine.
+
+``structops tramp`` and the demo use this: it runs the kernel's own update
+algorithm (:class:`kernel_model.struct_ops_map.StructOpsMap`) with a program in
+every supported function member, on a memory that only hands out addresses,
+and reports where each trampoline landed -- or the ``E2BIG`` the kernel returns.
+Registration of a C-declared type follows the kernel too: its value type is
+generated as ``DEFINE_STRUCT_OPS_VALUE_TYPE`` would, and every function member
+gets a CFI stub with its own prototype.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from jit.trampoline import DUMMY_SYMBOLS, X86StructOpsArch
+from kernel_model.btf import Composite, FuncProto, Ptr, parse_c
+from kernel_model.btf import structs as S
+from kernel_model.errors import InputError, KernelError
+from kernel_model.profile import Profile
+from kernel_model.prog import PROG_TYPE_STRUCT_OPS, BpfProg
+from kernel_model.struct_ops import StructOps, StructOpsDesc, StructOpsRegistry
+from kernel_model.struct_ops_map import BPF_F_LINK, PAGE_SIZE, StructOpsMap, TrampolinePlacement
+from kernel_model.vmlinux import add_value_type, build_vmlinux_btf
+
+__all__ = ["PagePlan", "plan_pages", "register_declared_type", "SizingMemory", "planned_symbol"]
+
+#: where planned programs' struct bpf_prog objects and images are (vmalloc-like, as the host's)
+PROG_BASE = 0xFFFFC90000100000
+IMAGE_BASE = 0xFFFFFFFFA0000000
+
+
+_SYMBOLS = {
+    DUMMY_SYMBOLS.prog_enter: "__bpf_prog_enter", DUMMY_SYMBOLS.prog_exit: "__bpf_prog_exit",
+    DUMMY_SYMBOLS.prog_enter_sleepable: "__bpf_prog_enter_sleepable",
+    DUMMY_SYMBOLS.prog_exit_sleepable: "__bpf_prog_exit_sleepable",
+    DUMMY_SYMBOLS.return_thunk: "srso_return_thunk",
+}
+
+
+def planned_symbol(addr: int) -> str | None:
+    """Names of the addresses a planned trampoline calls (listing annotations)."""
+    if addr in _SYMBOLS:
+        return _SYMBOLS[addr]
+    if IMAGE_BASE <= addr < IMAGE_BASE + 0x100000:
+        return f"bpf_prog_{(addr - IMAGE_BASE) // 0x1000} (the member's program)"
+    return None
+
+
+class SizingMemory:
+    """A memory that hands out addresses and remembers bytes (no machine)."""
+
+    def __init__(self) -> None:
+        self._next = 0xFFFF888000000000
+        self._next_page = 0xFFFFFFFFC0000000
+        self.bytes: dict[int, bytes] = {}
+        self.pages: list[int] = []
+
+    def alloc(self, size: int) -> int:
+        a = self._next
+        self._next += (size + 63) // 64 * 64
+        return a
+
+    def free(self, addr: int) -> None:
+        pass
+
+    def alloc_image_page(self) -> int:
+        a = self._next_page
+        self._next_page += PAGE_SIZE
+        self.pages.append(a)
+        return a
+
+    def free_image_page(self, addr: int) -> None:
+        self.pages.remove(addr)
+
+    def protect_image_page(self, addr: int) -> None:
+        pass
+
+    def write(self, addr: int, data: bytes) -> None:
+        self.bytes[addr] = bytes(data)
+
+    def read(self, addr: int, size: int) -> bytes:
+        for base, data in self.bytes.items():
+            if base <= addr and addr + size <= base + len(data):
+                return data[addr - base:addr - base + size]
+        return bytes(size)
+
+
+@dataclass(slots=True)
+class PagePlan:
+    desc: StructOpsDesc
+    profile: Profile
+    placements: list[TrampolinePlacement]
+    pages: int
+    error: KernelError | None
+    code: dict[str, bytes]
+
+    def member_for(self, p: TrampolinePlacement) -> str:
+        return p.member[len(self.desc.name) + 1:]
+
+
+def plan_pages(desc: StructOpsDesc, profile: Profile) -> PagePlan:
+    """Fill every supported function member with a program and update a map."""
+    mem = SizingMemory()
+    st_map = StructOpsMap(desc, 1, BPF_F_LINK, mem, X86StructOpsArch(profile, DUMMY_SYMBOLS),
+                          profile.tramp_image_pages)
+    progs: dict[int, BpfProg] = {}
+    value = bytearray(desc.value_size)
+    for m in desc.members:
+        if not (m.is_func and m.supported):
+            continue
+        fd = len(progs) + 3
+        progs[fd] = BpfProg(id=fd, prog_type=PROG_TYPE_STRUCT_OPS, insns=[], name=m.name, attach_btf=desc.btf,
+                            attach_btf_id=desc.type_id, expected_attach_type=m.index,
+                            addr=PROG_BASE + fd * 0x1000, bpf_func=IMAGE_BASE + fd * 0x1000)
+        value[desc.data_offset + m.offset:desc.data_offset + m.offset + 8] = fd.to_bytes(8, "little")
+    # the subsystem's own init_member/validate would refuse an all-programs value for
+    # some types (tcp_congestion_ops wants a name): plan with permissive callbacks.
+    plain = StructOps(name=desc.ops.name, cfi_stubs=desc.ops.cfi_stubs)
+    planned = StructOpsDesc(plain, desc.btf, desc.type_id, desc.value_id, desc.members, desc.size,
+                            desc.value_size, desc.data_offset, desc.module_type_id)
+    st_map.desc = planned
+    error = None
+    try:
+        st_map.update(0, bytes(value), 0, lambda fd: progs[fd])
+        placements = list(st_map.placements)
+    except KernelError as e:
+        if e.errno != errno.E2BIG:
+            raise
+        error = e
+        placements = list(st_map.attempted)
+    code = {p.member: mem.bytes.get(p.addr, b"") for p in placements}
+    return PagePlan(desc, profile, placements, len(st_map.image_pages), error, code)
+
+
+_DECL = re.compile(r"^(?P<file>.+?):(?P<struct>[A-Za-z_]\w*)$")
+
+
+def register_declared_type(spec: str, profile: Profile) -> StructOpsDesc:
+    """``FILE.h:STRUCT``: parse the header into a fresh vmlinux BTF, generate the
+    value type and stubs, and register it. Errors name the file."""
+    m = _DECL.match(spec)
+    if not m:
+        raise InputError("--decl takes FILE.h:STRUCT", spec)
+    path = Path(m.group("file"))
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read: {e}", str(path)) from None
+    name = m.group("struct")
+    btf = build_vmlinux_btf()
+    parse_c(text, into=btf, where=str(path))
+    tid = btf.find(name, S.KIND_STRUCT)
+    if tid is None:
+        raise InputError(f"no struct {name} declared", str(path))
+    t = btf.type_by_id(tid)
+    assert isinstance(t, Composite)
+    stubs: dict[str, str] = {}
+    for member in t.members:
+        pt = btf.resolve(member.type_id)
+        if isinstance(pt, Ptr):
+            proto_id = btf.skip_modifiers(pt.type_id)
+            if isinstance(btf.type_by_id(proto_id), FuncProto):
+                stub = f"{name}__{member.name}"
+                if btf.find(stub, S.KIND_FUNC) is None:
+                    from kernel_model.btf import Func
+
+                    btf.add(Func(stub, proto_id, S.FUNC_STATIC))
+                stubs[member.name] = stub
+    if btf.find(f"bpf_struct_ops_{name}", S.KIND_STRUCT) is None:
+        add_value_type(btf, name)
+    return StructOpsRegistry(profile).register(StructOps(name=name, cfi_stubs=stubs), btf)
