@@ -18,3 +18,24 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 ROOT = Path(__file__).resolve().parent.parent
 #: shared/ sits beside the project checkout (CI: a fresh clone with shared/ beside it).
 SHARED = Path(os.environ.get("STRUCTOPS_SHARED", ROOT.parent / "shared"))
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    """Tests marked ``kernel`` compare with the host kernel through bpf(): they are
+    skipped, with the reason, where bpf() is not permitted (not root, not Linux
+    x86-64, ORACLE=0). ``ORACLE=1`` turns a missing oracle into a failure."""
+    import pytest
+
+    marked = [item for item in items if item.get_closest_marker("kernel")]
+    if not marked:
+        return
+    from emu.hostbpf import oracle_status
+
+    ok, why = oracle_status()
+    if ok:
+        return
+    if os.environ.get("ORACLE") == "1":
+        raise pytest.UsageError(f"ORACLE=1 but the host kernel cannot be an oracle: {why}")
+    skip = pytest.mark.skip(reason=f"host kernel oracle unavailable: {why}")
+    for item in marked:
+        item.add_marker(skip)

@@ -1,0 +1,68 @@
+"""A BPF map as the verifier and the JIT see it (``struct bpf_map``).
+
+Models the fields of ``struct bpf_map`` (include/linux/bpf.h, Linux 6.18) that
+verification and code generation read: type, key and value sizes, capacity,
+flags, name, id, and where the emulated kernel placed the map object
+(``addr``: what ``r1 = map ll`` loads after ``resolve_pseudo_ldimm64``) and,
+for array maps, the first value (``value_addr``: what ``BPF_PSEUDO_MAP_VALUE``
+adds its offset to, as ``array_map_direct_value_addr`` returns). The storage
+itself belongs to the machine that owns the memory (``emu``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "MapSpec", "MAP_TYPE_HASH", "MAP_TYPE_ARRAY", "MAP_TYPE_PROG_ARRAY", "MAP_TYPE_PERCPU_ARRAY",
+    "MAP_TYPE_STRUCT_OPS", "MAP_TYPE_NAMES", "map_type_by_name",
+]
+
+#: enum bpf_map_type (include/uapi/linux/bpf.h)
+MAP_TYPE_HASH = 1
+MAP_TYPE_ARRAY = 2
+MAP_TYPE_PROG_ARRAY = 3
+MAP_TYPE_PERCPU_HASH = 5
+MAP_TYPE_PERCPU_ARRAY = 6
+MAP_TYPE_STRUCT_OPS = 26
+
+MAP_TYPE_NAMES = {
+    MAP_TYPE_HASH: "BPF_MAP_TYPE_HASH",
+    MAP_TYPE_ARRAY: "BPF_MAP_TYPE_ARRAY",
+    MAP_TYPE_PROG_ARRAY: "BPF_MAP_TYPE_PROG_ARRAY",
+    MAP_TYPE_PERCPU_HASH: "BPF_MAP_TYPE_PERCPU_HASH",
+    MAP_TYPE_PERCPU_ARRAY: "BPF_MAP_TYPE_PERCPU_ARRAY",
+    MAP_TYPE_STRUCT_OPS: "BPF_MAP_TYPE_STRUCT_OPS",
+}
+
+
+def map_type_by_name(name: str) -> int:
+    """``BPF_MAP_TYPE_ARRAY`` (or ``array``) -> 2; KeyError when unknown."""
+    key = name.upper()
+    if not key.startswith("BPF_MAP_TYPE_"):
+        key = "BPF_MAP_TYPE_" + key
+    for value, n in MAP_TYPE_NAMES.items():
+        if n == key:
+            return value
+    raise KeyError(name)
+
+
+@dataclass(eq=False, slots=True)
+class MapSpec:
+    """A created map's attributes (``BPF_MAP_CREATE``) and its emulated addresses."""
+
+    map_type: int
+    key_size: int
+    value_size: int
+    max_entries: int
+    map_flags: int = 0
+    name: str = ""
+    id: int = 0
+    #: address of the emulated ``struct bpf_map`` (0 until a machine places it)
+    addr: int = 0
+    #: array maps: address of element 0's value (0 until placed)
+    value_addr: int = 0
+
+    @property
+    def type_name(self) -> str:
+        return MAP_TYPE_NAMES.get(self.map_type, f"map type {self.map_type}")
