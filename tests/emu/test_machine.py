@@ -1,0 +1,159 @@
+"""The emulated machine: layout, W^X, allocators, calls, stubs, budget, reset/close."""
+
+from __future__ import annotations
+
+import pytest
+
+from emu.machine import (HEAP_BASE, KTEXT_BASE, MODULES_VADDR, PROT_RW, Machine, MachineBudgetExceeded)
+from emu.oops import Oops
+from kernel_model.asm import assemble
+from kernel_model.errors import KernelError
+from kernel_model.insn import Insn
+
+
+@pytest.fixture(scope="module")
+def machine():
+    m = Machine()
+    yield m
+    m.close()
+
+
+@pytest.fixture
+def m(machine):
+    machine.reset()
+    return machine
+
+
+def test_layout_and_kallsyms(m):
+    base = m.kallsyms.addr_of("__bpf_call_base")
+    assert KTEXT_BASE <= base < KTEXT_BASE + 0x10000
+    assert m.kallsyms.addr_of("__pfx___bpf_call_base") == base - 16
+    assert m.kallsyms.format_addr(base + 3).startswith("__bpf_call_base+0x3/")
+    assert m.call(base, (1, 2, 3)) == 0
+    text = m.kallsyms.proc_kallsyms()
+    assert f"{m.kallsyms.addr_of('srso_return_thunk'):016x} T srso_return_thunk" in text
+
+
+def test_jit_image_in_bpf_pack_is_named_and_runs(m):
+    jp = m.jit(assemble("r0 = r1\nr0 += r2\nexit"), name="add")
+    assert MODULES_VADDR <= jp.bpf_func < MODULES_VADDR + (1 << 30)
+    sym = m.kallsyms.lookup(jp.bpf_func)
+    assert sym.name.startswith("bpf_prog_") and sym.name.endswith("_add") and sym.module == "bpf"
+    assert m.call(jp.bpf_func, (40, 2)) == 42
+    # image bytes are what the JIT produced; the chunk around is int3 filled
+    code = jp.funcs[0].code
+    assert m.peek(jp.bpf_func, len(code)) == code
+    assert m.peek(jp.bpf_func + len(code), 4) == b"\xcc" * 4
+
+
+def test_wx_text_is_not_writable_and_data_not_executable(m):
+    jp = m.jit(assemble("*(u64 *)(r1 + 0) = r2\nr0 = 0\nexit"), name="w")
+    with pytest.raises(Oops) as e:
+        m.call(jp.bpf_func, (jp.bpf_func, 0))
+    assert e.value.report.error_code == 0x3  # write to a present, read-only page
+    assert "permissions violation" in e.value.text
+    buf = m.kmalloc(64)
+    m.write(buf, b"\x31\xc0\xc3")  # xor eax,eax; ret -- in a no-execute page
+    with pytest.raises(Oops) as e:
+        m.call(buf)
+    assert "kernel tried to execute NX-protected page" in e.value.text
+    assert e.value.report.error_code == 0x11
+
+
+def test_python_writes_respect_permissions(m):
+    with pytest.raises(Oops):
+        m.write(KTEXT_BASE, b"\x90")
+    m.poke(KTEXT_BASE + 0xF000, b"\x90")  # text_poke is allowed
+    assert m.peek(KTEXT_BASE + 0xF000, 1) == b"\x90"
+
+
+def test_kmalloc_alignment_reuse_and_poison(m):
+    a = m.kmalloc(100)  # kmalloc-128
+    b = m.kmalloc(8)
+    assert a % 128 == 0 and HEAP_BASE <= a and b % 8 == 0 and a != b
+    m.write(a, b"x" * 100)
+    m.kfree(a)
+    assert m.read(a, 4) == b"\x6b" * 4
+    assert m.kmalloc(128) == a  # first fit takes the freed block again
+    z = m.kzalloc(32)
+    assert m.read(z, 32) == bytes(32)
+    with pytest.raises(KernelError):
+        m.kfree(z + 8)
+
+
+def test_helper_stub_round_trip(m):
+    seen = []
+
+    def helper(mem, a, b, c, d, e):
+        seen.append((a, b, c, d, e))
+        return a * 10 + b
+
+    addr = m.add_stub("bpf_test_helper", helper)
+    assert m.kallsyms.lookup(addr).name == "bpf_test_helper"
+    prog = assemble("r1 = 4\nr2 = 2\nr3 = 3\nr4 = 4\nr5 = 5\ncall 1\nr0 += 1\nexit")
+    prog[5] = Insn(0x85, 0, 0, 0, m.call_imm(addr))
+    jp = m.jit(prog, name="h")
+    assert m.call(jp.bpf_func) == 43
+    assert seen == [(4, 2, 3, 4, 5)]
+
+
+def test_helper_exception_surfaces_after_emulation(m):
+    def bad(mem, *a):
+        raise KernelError(22, "helper refused")
+
+    addr = m.add_stub("bpf_bad_helper", bad)
+    prog = assemble("call 1\nexit")
+    prog[0] = Insn(0x85, 0, 0, 0, m.call_imm(addr))
+    jp = m.jit(prog, name="bad")
+    with pytest.raises(KernelError, match="helper refused"):
+        m.call(jp.bpf_func)
+    assert m.call(m.kallsyms.addr_of("__bpf_call_base")) == 0  # the machine still works
+
+
+def test_budget_stops_a_runaway_loop_with_the_bpf_slot(m):
+    jp = m.jit(assemble("r0 = 0\nloop:\nr0 += 1\ngoto loop\nexit"), name="spin")
+    with pytest.raises(MachineBudgetExceeded) as e:
+        m.call(jp.bpf_func, budget=10_000)
+    assert e.value.index in (1, 2) and "spin" in e.value.rip_symbol
+    assert m.call(m.kallsyms.addr_of("__bpf_call_base")) == 0
+
+
+def test_in_emulator_loop(m):
+    jp = m.jit(assemble("r0 = *(u64 *)(r1 + 0)\nr0 += 1\n*(u64 *)(r1 + 0) = r0\nexit"), name="count")
+    ctx = m.kzalloc(8)
+    assert m.run_loop(jp.bpf_func, ctx, 1000) == 1000
+    assert m.read_u64(ctx) == 1000
+
+
+def test_percpu_and_cpus(m):
+    p = m.alloc_percpu(8)
+    assert m.percpu_addr(p, 0) != m.percpu_addr(p, 1)
+    m.write_u64(m.percpu_addr(p, 1), 77)
+    # mov rax, gs:[p] reads this CPU's copy
+    code = b"\x65\x48\x8b\x04\x25" + (p & 0xFFFFFFFF).to_bytes(4, "little") + b"\xc3"
+    at = m.alloc_trampoline(64)
+    m.text_copy(at, code)
+    m.set_cpu(1)
+    try:
+        assert m.call(at) == 77
+    finally:
+        m.set_cpu(0)
+    assert m.call(at) == 0
+
+
+def test_reset_forgets_everything_and_close_is_final():
+    m = Machine()
+    jp = m.jit(assemble("r0 = 7\nexit"), name="seven")
+    a = m.kmalloc(64)
+    m.add_stub("bpf_x", lambda *a: 0)
+    m.reset()
+    assert m.kallsyms.lookup(jp.bpf_func) is None
+    assert "bpf_x" not in m.calls.by_name
+    assert m.kmalloc(64) == a  # the heap starts over
+    jp2 = m.jit(assemble("r0 = 8\nexit"), name="eight")
+    assert m.call(jp2.bpf_func) == 8
+    m.map_region("scratch", 0xFFFF_8880_0200_0000, 4096, PROT_RW)
+    m.close()
+    m.close()  # idempotent
+    with pytest.raises(KernelError):
+        m.call(jp2.bpf_func)

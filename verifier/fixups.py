@@ -1,0 +1,440 @@
+"""The verifier's last rewrites: the program the JIT is given.
+
+After a program is verified the kernel rewrites it for the JIT
+(kernel/bpf/verifier.c, Linux 6.18; read against 6.12 and checked against
+the host's ``xlated_prog_insns``). This module models the subset the JIT's
+input needs, and applies it to unverified programs too (``structops exec
+--engine jit`` runs the ISA, not the verifier):
+
+* ``resolve_pseudo_ldimm64``: ``lddw`` of ``BPF_PSEUDO_MAP_FD``/``MAP_IDX``
+  becomes the map's address, ``MAP_VALUE``/``MAP_IDX_VALUE`` the address of
+  its first value plus the offset (``array_map_direct_value_addr``);
+  ``BPF_PSEUDO_FUNC`` stays for the JIT (``jit_subprogs`` fills it in).
+* ``do_misc_fixups``:
+
+  - ``addr_space_cast`` with imm 1 becomes a 32-bit move;
+  - ``sdiv``/``smod`` by the immediate -1 becomes ``neg`` / ``w = 0``;
+  - division and modulo by a register get the kernel's guards, exactly
+    (``chk_and_div``, ``chk_and_mod``, ``chk_and_sdiv``, ``chk_and_smod``):
+    ``x / 0 = 0``, ``x % 0 = x``, ``INT_MIN / -1 = INT_MIN``, ``x % -1 = 0``,
+    using ``BPF_REG_AX`` (register 11);
+  - ``may_goto`` becomes the timed loop of 6.15+ (two stack slots below the
+    frame: count = ``BPF_MAX_TIMED_LOOPS`` 0xffff and a timestamp, refilled by
+    a call to ``arch_bpf_timed_may_goto`` while less than 250 ms passed) or,
+    for older profiles, the counted loop of 6.9-6.14 (one slot of
+    ``BPF_MAX_LOOPS``); the slots are initialised at the start of each
+    function that needs them;
+  - helper calls: ``imm`` = helper address - ``__bpf_call_base``
+    (``fn->func - __bpf_call_base``);
+* ``fixup_kfunc_call``: kfunc calls likewise get ``imm`` = kfunc address -
+  ``__bpf_call_base`` (x86-64 has no far kfunc calls).
+
+Patches move instructions exactly as ``bpf_patch_insn_data`` does: a jump or
+call aimed at a patched instruction lands on the first instruction of its
+patch; a jump inside a patch keeps its meaning.
+
+Not kernel behaviour, for unverified programs only (the verifier refuses
+them first): a division or modulo by the immediate 0 becomes ``dst = 0`` /
+``dst = (u32)dst`` (ISA semantics), and legacy packet loads, ``BPF_PSEUDO_BTF_ID``
+and unknown helpers become calls to a *fault stub* the caller supplies, so
+the program faults where it would execute them, as the interpreter does.
+Not modelled: helper inlining (``bpf_get_smp_processor_id``, array
+``map_gen_lookup``, ``bpf_loop``...), tail calls, constant blinding,
+``BPF_PROBE_MEM`` conversion (``convert_ctx_accesses``).
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from kernel_model import isa
+from kernel_model.bpf_map import MapSpec
+from kernel_model.errors import InputError, KernelError
+from kernel_model.insn import Insn
+from kernel_model.profile import LATEST, Profile
+
+__all__ = ["FixupResult", "fixup_for_jit", "patch_program", "estimate_stack_depth", "subprog_starts",
+           "BPF_REG_AX", "BPF_MAX_LOOPS", "BPF_MAX_TIMED_LOOPS"]
+
+#: include/linux/filter.h
+BPF_REG_AX = 11
+#: include/linux/bpf.h: may_goto budgets
+BPF_MAX_LOOPS = 8 * 1024 * 1024
+BPF_MAX_TIMED_LOOPS = 0xFFFF
+
+#: a replacement instruction: the insn and, for a jump leaving its patch, the
+#: old slot it must reach (None: the offset is relative inside the patch)
+Patched = tuple[Insn, int | None]
+
+
+@dataclass(slots=True)
+class FixupResult:
+    """The JIT's input: instructions, function starts and per-function stack depth."""
+
+    insns: list[Insn]
+    starts: list[int]
+    stack_depths: list[int]
+    #: new slot of each old slot (index: old slot)
+    new_index: list[int] = field(default_factory=list)
+
+
+def subprog_starts(insns: Sequence[Insn]) -> list[int]:
+    """``add_subprog_and_kfunc``: slot 0 and every bpf-to-bpf call or ``PSEUDO_FUNC`` target."""
+    starts = {0}
+    n = len(insns)
+    for k, ins in enumerate(insns):
+        if (ins.code == isa.CALL_INSN and ins.src == isa.PSEUDO_CALL) or (
+                ins.code == isa.LD_IMM64 and ins.src == isa.PSEUDO_FUNC):
+            t = k + ins.imm + 1
+            if not 0 <= t < n:
+                raise InputError(f"call to insn {t}, outside the program", f"insn {k}")
+            starts.add(t)
+    return sorted(starts)
+
+
+def _is_jump(ins: Insn) -> bool:
+    c = ins.code & 0x07
+    if c not in (isa.JMP, isa.JMP32):
+        return False
+    op = ins.code & 0xF0
+    if op in (isa.CALL, isa.EXIT):
+        return False
+    return True
+
+
+def _jump_rel(ins: Insn) -> int:
+    return ins.imm if ins.code == (isa.JMP32 | isa.JA) else ins.off
+
+
+def _with_rel(ins: Insn, rel: int) -> Insn:
+    if ins.code == (isa.JMP32 | isa.JA):
+        return Insn(ins.code, ins.dst, ins.src, ins.off, rel)
+    if not -0x8000 <= rel <= 0x7FFF:
+        raise KernelError(errno.ERANGE, f"jump offset {rel} does not fit after patching")
+    return Insn(ins.code, ins.dst, ins.src, rel, ins.imm)
+
+
+def patch_program(insns: Sequence[Insn], patches: Mapping[int, Sequence[Patched]]) -> tuple[list[Insn], list[int]]:
+    """Replace old slot ``k`` by ``patches[k]`` (lddw pairs are patched by their
+    first slot and keep their second), then re-aim every jump, bpf-to-bpf call
+    and ``PSEUDO_FUNC`` of unpatched instructions, and the external targets of
+    patched ones, at the new slots. Returns the new program and the new index of
+    each old slot (the first instruction of its patch)."""
+    n = len(insns)
+    new_index = [0] * (n + 1)
+    out: list[tuple[Insn, int | None, int]] = []  # insn, old target (absolute), origin old slot
+    k = 0
+    while k < n:
+        new_index[k] = len(out)
+        ins = insns[k]
+        if k in patches:
+            base = len(out)
+            for rep, ext in patches[k]:
+                out.append((rep, ext, -1 - base))  # marks "inside a patch starting at base"
+            if ins.code == isa.LD_IMM64 and k + 1 < n:
+                new_index[k + 1] = len(out) - 1
+                k += 1
+            k += 1
+            continue
+        if ins.code == isa.LD_IMM64 and k + 1 < n:
+            tgt = k + ins.imm + 1 if ins.src == isa.PSEUDO_FUNC else None
+            out.append((ins, tgt, k))
+            new_index[k + 1] = len(out)
+            out.append((insns[k + 1], None, k + 1))
+            k += 2
+            continue
+        tgt = None
+        if _is_jump(ins):
+            tgt = k + _jump_rel(ins) + 1
+        elif ins.code == isa.CALL_INSN and ins.src == isa.PSEUDO_CALL:
+            tgt = k + ins.imm + 1
+        out.append((ins, tgt, k))
+        k += 1
+    new_index[n] = len(out)
+    result: list[Insn] = []
+    for pos, (ins, tgt, _origin) in enumerate(out):
+        if tgt is not None:
+            if not 0 <= tgt <= n:
+                raise InputError(f"jump to insn {tgt}, outside the program", f"insn {_origin}")
+            rel = new_index[tgt] - pos - 1
+            if ins.code == isa.CALL_INSN or ins.code == isa.LD_IMM64:
+                ins = Insn(ins.code, ins.dst, ins.src, ins.off, rel)
+            else:
+                ins = _with_rel(ins, rel)
+        result.append(ins)
+    return result, new_index
+
+
+# --- instruction builders (include/linux/filter.h names) -------------------------------------
+def _alu(is64: bool, op: int, dst: int, src: int = 0, imm: int = 0, x: bool = False, off: int = 0) -> Insn:
+    return Insn((isa.ALU64 if is64 else isa.ALU) | op | (isa.X if x else isa.K), dst, src, off, imm)
+
+
+def _jmp(is64: bool, op: int, dst: int, imm: int, off: int) -> Insn:
+    return Insn((isa.JMP if is64 else isa.JMP32) | op | isa.K, dst, 0, off, imm)
+
+
+_JA1 = Insn(isa.JMP | isa.JA, 0, 0, 1, 0)
+
+
+def _div_patch(ins: Insn) -> list[Patched] | None:
+    """The divide-by-zero / -1 guards of do_misc_fixups (Linux 6.12-6.18)."""
+    code = ins.code
+    cls = code & 0x07
+    op = code & 0xF0
+    if cls not in (isa.ALU, isa.ALU64) or op not in (isa.DIV, isa.MOD):
+        return None
+    is64 = cls == isa.ALU64
+    isdiv = op == isa.DIV
+    d, s = ins.dst, ins.src
+    if not ins.is_src_x:
+        if ins.off == 1 and ins.imm == -1:
+            # "Make sdiv/smod divide-by-minus-one exceptions impossible."
+            rep = _alu(is64, isa.NEG, d) if isdiv else _alu(False, isa.MOV, d, imm=0)
+            return [(rep, None)]
+        if ins.imm == 0:
+            # not kernel behaviour: the verifier refuses "division by zero"
+            if isdiv:
+                return [(_alu(is64, isa.MOV, d, imm=0), None)]
+            return [(_alu(is64, isa.MOV, d, d, x=True), None)]
+        return None
+    if ins.off == 1 and isdiv:  # chk_and_sdiv
+        seq = [_alu(True, isa.MOV, BPF_REG_AX, s, x=True),
+               _alu(is64, isa.ADD, BPF_REG_AX, imm=1),
+               _jmp(is64, isa.JGT, BPF_REG_AX, 1, 4),
+               _jmp(is64, isa.JEQ, BPF_REG_AX, 0, 1),
+               _alu(is64, isa.MOV, d, imm=0),
+               _alu(is64, isa.NEG, d),
+               _JA1,
+               ins]
+    elif ins.off == 1:  # chk_and_smod
+        seq = [_alu(True, isa.MOV, BPF_REG_AX, s, x=True),
+               _alu(is64, isa.ADD, BPF_REG_AX, imm=1),
+               _jmp(is64, isa.JGT, BPF_REG_AX, 1, 3),
+               _jmp(is64, isa.JEQ, BPF_REG_AX, 1, 3 + (0 if is64 else 1)),
+               _alu(False, isa.MOV, d, imm=0),
+               _JA1,
+               ins,
+               _JA1,
+               _alu(False, isa.MOV, d, d, x=True)]
+        if is64:
+            seq = seq[:-2]
+    elif isdiv:  # chk_and_div
+        seq = [_jmp(is64, isa.JNE, s, 0, 2),
+               _alu(False, isa.XOR, d, d, x=True),
+               _JA1,
+               ins]
+    else:  # chk_and_mod
+        seq = [_jmp(is64, isa.JEQ, s, 0, 1 + (0 if is64 else 1)),
+               ins,
+               _JA1,
+               _alu(False, isa.MOV, d, d, x=True)]
+        if is64:
+            seq = seq[:-2]
+    return [(i, None) for i in seq]
+
+
+def estimate_stack_depth(insns: Sequence[Insn], starts: Sequence[int]) -> list[int]:
+    """A stand-in for the verifier's per-function ``stack_depth`` on programs it
+    has not seen: the deepest byte below r10 reached by loads, stores and atomics
+    through r10 or a register holding ``r10 + constant`` (tracked along straight
+    lines; jump targets forget everything but r10). Pointers passed to helpers
+    count their offset. Exact for the usual compiler output, not in general."""
+    n = len(insns)
+    targets: set[int] = set()
+    for k, ins in enumerate(insns):
+        if _is_jump(ins):
+            targets.add(k + _jump_rel(ins) + 1)
+    bounds = list(starts) + [n]
+    depths = []
+    for f in range(len(starts)):
+        depth = 0
+        fp: dict[int, int] = {10: 0}
+        k = bounds[f]
+        while k < bounds[f + 1]:
+            ins = insns[k]
+            if k in targets:
+                fp = {10: 0}
+            c = ins.code
+            cls = c & 0x07
+            size = isa.SIZE_BYTES.get(c & 0x18, 8)
+            if cls == isa.LDX and ins.src in fp:
+                depth = max(depth, -(fp[ins.src] + ins.off))
+            elif cls in (isa.ST, isa.STX) and ins.dst in fp:
+                depth = max(depth, -(fp[ins.dst] + ins.off))
+            if cls == isa.ALU64 and c & 0xF0 == isa.MOV and c & isa.X and ins.off == 0:
+                if ins.src in fp:
+                    fp[ins.dst] = fp[ins.src]
+                else:
+                    fp.pop(ins.dst, None)
+            elif cls == isa.ALU64 and c & 0xF0 in (isa.ADD, isa.SUB) and not c & isa.X and ins.dst in fp \
+                    and ins.dst != 10:
+                fp[ins.dst] += ins.imm if c & 0xF0 == isa.ADD else -ins.imm
+            elif c == isa.CALL_INSN:
+                for r in range(1, 6):
+                    if r in fp:
+                        depth = max(depth, -fp[r])
+                for r in range(0, 6):
+                    fp.pop(r, None)
+            elif cls in (isa.ALU, isa.ALU64, isa.LDX) or c == isa.LD_IMM64:
+                if ins.dst != 10:
+                    fp.pop(ins.dst, None)
+            if cls == isa.STX and c & 0xE0 == isa.ATOMIC and ins.imm & isa.FETCH:
+                fp.pop(ins.src if ins.imm != isa.CMPXCHG else 0, None)
+            del size
+            k += 2 if c == isa.LD_IMM64 else 1
+        depths.append(max(0, min(depth, isa.MAX_BPF_STACK)))
+    return depths
+
+
+HelperResolver = Callable[[int], int]
+KfuncResolver = Callable[[int, int], int]
+
+
+def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | HelperResolver,
+                  kfunc_imm: Mapping[int, int] | KfuncResolver | None = None,
+                  maps: Mapping[int, MapSpec] | None = None, profile: Profile = LATEST,
+                  stack_depths: Sequence[int] | None = None, timed_may_goto_imm: int | None = None,
+                  fault_imm: int | None = None, starts: Sequence[int] | None = None) -> FixupResult:
+    """Rewrite ``insns`` for the JIT (see the module docstring).
+
+    ``helper_imm``/``kfunc_imm`` give the CALL immediate (target -
+    ``__bpf_call_base``) of a helper id / kfunc (btf id, fd_array offset);
+    ``maps`` maps fds (and fd_array indices) to placed maps; ``stack_depths``
+    are the verifier's (default: :func:`estimate_stack_depth`);
+    ``timed_may_goto_imm`` targets ``arch_bpf_timed_may_goto``; ``fault_imm``
+    the fault stub for what cannot run (unresolvable lddw, legacy packet loads).
+    """
+    insns = list(insns)
+    starts = list(starts) if starts is not None else subprog_starts(insns)
+    depths = list(stack_depths) if stack_depths is not None else estimate_stack_depth(insns, starts)
+    maps = maps or {}
+
+    def helper(hid: int) -> int:
+        return helper_imm(hid) if callable(helper_imm) else helper_imm[hid]
+
+    def kfunc(btf_id: int, off: int) -> int:
+        if kfunc_imm is None:
+            raise KernelError(errno.EINVAL, f"kernel function btf_id {btf_id} is not available")
+        return kfunc_imm(btf_id, off) if callable(kfunc_imm) else kfunc_imm[btf_id]
+
+    def fault() -> int:
+        if fault_imm is None:
+            raise KernelError(errno.EINVAL, "the program needs a fault stub (fault_imm)")
+        return fault_imm
+
+    timed = profile.version >= (6, 15)  # "bpf: Add support for timed may_goto" (x86 JIT, 6.15)
+    extra = [0] * len(starts)
+    func_of = [0] * len(insns)
+    bounds = starts + [len(insns)]
+    for f in range(len(starts)):
+        for k in range(bounds[f], bounds[f + 1]):
+            func_of[k] = f
+    patches: dict[int, list[Patched]] = {}
+    may_goto_sites: list[tuple[int, int]] = []
+    k = 0
+    while k < len(insns):
+        ins = insns[k]
+        c = ins.code
+        if c == isa.LD_IMM64:
+            if k + 1 >= len(insns):
+                raise InputError("incomplete lddw", f"insn {k}")
+            nxt = insns[k + 1]
+            if ins.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX_VALUE):
+                m = maps.get(ins.imm)
+                if m is None:
+                    raise KernelError(errno.EBADF, f"fd {ins.imm} is not pointing to valid bpf_map")
+                if ins.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_IDX):
+                    addr = m.addr
+                else:
+                    if not m.value_addr:
+                        raise KernelError(errno.EINVAL, "map does not support direct value access")
+                    if not 0 <= nxt.imm < m.value_size:
+                        raise KernelError(errno.EINVAL, f"invalid access to map value pointer, value_size={m.value_size} off={nxt.imm}")
+                    addr = m.value_addr + nxt.imm
+                lo, hi = addr & 0xFFFF_FFFF, (addr >> 32) & 0xFFFF_FFFF
+                patches[k] = [(Insn(c, ins.dst, 0, 0, _s32(lo)), None), (Insn(0, 0, 0, 0, _s32(hi)), None)]
+            elif ins.src == isa.PSEUDO_BTF_ID:
+                patches[k] = [(Insn(isa.CALL_INSN, 0, 0, 0, fault()), None), (Insn(isa.JMP | isa.JA), None)]
+            k += 2
+            continue
+        cls = c & 0x07
+        if cls == isa.LD and c & 0xE0 in (isa.ABS, isa.IND):
+            patches[k] = [(Insn(isa.CALL_INSN, 0, 0, 0, fault()), None)]
+        elif c == (isa.ALU64 | isa.MOV | isa.X) and ins.off == isa.ADDR_SPACE_CAST and ins.imm == 1:
+            patches[k] = [(Insn(isa.ALU | isa.MOV | isa.X, ins.dst, ins.src, 0, 0), None)]
+        elif cls in (isa.ALU, isa.ALU64):
+            p = _div_patch(ins)
+            if p is not None:
+                patches[k] = p
+        elif c == (isa.JMP | isa.JCOND) and ins.src == isa.MAY_GOTO:
+            may_goto_sites.append((k, func_of[k]))
+            extra[func_of[k]] = 16 if timed else 8
+        elif c == isa.CALL_INSN and ins.src == isa.CALL_HELPER:
+            if ins.imm == 12:  # BPF_FUNC_tail_call
+                raise KernelError(524, "tail calls are not modelled by this JIT")  # ENOTSUPP
+            patches[k] = [(Insn(c, 0, 0, 0, helper(ins.imm)), None)]
+        elif c == isa.CALL_INSN and ins.src == isa.PSEUDO_KFUNC_CALL:
+            patches[k] = [(Insn(c, 0, 0, 0, kfunc(ins.imm, ins.off)), None)]
+        k += 1
+    new_depths = [d + e for d, e in zip(depths, extra)]
+    for k, f in may_goto_sites:
+        ins = insns[k]
+        target = k + ins.off + 1
+        if timed:
+            if timed_may_goto_imm is None:
+                raise KernelError(errno.EINVAL, "timed may_goto needs arch_bpf_timed_may_goto")
+            cnt = -new_depths[f]
+            patches[k] = [
+                (Insn(isa.LDX | isa.MEM | isa.DW, BPF_REG_AX, 10, cnt, 0), None),
+                (Insn(isa.JMP | isa.JEQ | isa.K, BPF_REG_AX, 0, 0, 0), target),
+                (Insn(isa.ALU64 | isa.SUB | isa.K, BPF_REG_AX, 0, 0, 1), None),
+                (Insn(isa.JMP | isa.JNE | isa.K, BPF_REG_AX, 0, 2, 0), None),
+                (Insn(isa.ALU64 | isa.MOV | isa.K, BPF_REG_AX, 0, 0, cnt), None),
+                (Insn(isa.CALL_INSN, 0, 0, 0, timed_may_goto_imm), None),
+                (Insn(isa.STX | isa.MEM | isa.DW, 10, BPF_REG_AX, cnt, 0), None),
+            ]
+        else:
+            off = -new_depths[f]
+            patches[k] = [
+                (Insn(isa.LDX | isa.MEM | isa.DW, BPF_REG_AX, 10, off, 0), None),
+                (Insn(isa.JMP | isa.JEQ | isa.K, BPF_REG_AX, 0, 0, 0), target),
+                (Insn(isa.ALU64 | isa.SUB | isa.K, BPF_REG_AX, 0, 0, 1), None),
+                (Insn(isa.STX | isa.MEM | isa.DW, 10, BPF_REG_AX, off, 0), None),
+            ]
+    # stack-slot initialisation at the start of each function using may_goto
+    for f, start in enumerate(starts):
+        if not extra[f]:
+            continue
+        d = new_depths[f]
+        if timed:
+            init = [Insn(isa.ST | isa.MEM | isa.DW, 10, 0, -d, BPF_MAX_TIMED_LOOPS),
+                    Insn(isa.ST | isa.MEM | isa.DW, 10, 0, -d + 8, 0)]
+        else:
+            init = [Insn(isa.ST | isa.MEM | isa.DW, 10, 0, -d, BPF_MAX_LOOPS)]
+        first = patches.get(start)
+        if first is None:
+            first = [(insns[start], _orig_target(insns, start))]
+            if insns[start].code == isa.LD_IMM64:
+                first.append((insns[start + 1], None))
+        patches[start] = [(i, None) for i in init] + list(first)
+    out, new_index = patch_program(insns, patches)
+    new_starts = [new_index[s] for s in starts]
+    return FixupResult(out, new_starts, new_depths, new_index)
+
+
+def _orig_target(insns: Sequence[Insn], k: int) -> int | None:
+    ins = insns[k]
+    if _is_jump(ins):
+        return k + _jump_rel(ins) + 1
+    if (ins.code == isa.CALL_INSN and ins.src == isa.PSEUDO_CALL) or (
+            ins.code == isa.LD_IMM64 and ins.src == isa.PSEUDO_FUNC):
+        return k + ins.imm + 1
+    return None
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFF_FFFF
+    return v - (1 << 32) if v & 0x8000_0000 else v
