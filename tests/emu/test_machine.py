@@ -157,3 +157,24 @@ def test_reset_forgets_everything_and_close_is_final():
     m.close()  # idempotent
     with pytest.raises(KernelError):
         m.call(jp2.bpf_func)
+
+
+def test_btf_typed_objects_round_trip_through_a_program(m):
+    from emu.kobjects import KObject
+    from kernel_model.vmlinux import build_vmlinux_btf
+
+    btf = build_vmlinux_btf()
+    task = KObject.new(m, btf, "task_struct", pid=1234, tgid=1200, comm=b"swapper")
+    assert (task.pid, task.comm, task.size) == (1234, b"swapper", btf.size_of(btf.find("task_struct", 4)))
+    off = task.offset_of("pid")
+    prog = assemble(f"r0 = *(u32 *)(r1 + {off})\n*(u32 *)(r1 + {task.offset_of('prio')}) = 5\nexit")
+    jp = m.jit(prog, name="pid")
+    assert m.call(jp.bpf_func, (task.addr,)) == 1234
+    assert task.prio == 5 and task.to_dict()["tgid"] == 1200
+    task.prio = -3  # signed int
+    assert task.prio == -3
+    parent = KObject.new(m, btf, "task_struct", pid=1)
+    task.parent = parent
+    assert task.deref("parent").pid == 1
+    with pytest.raises(AttributeError):
+        task.no_such_member
