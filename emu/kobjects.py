@@ -165,18 +165,26 @@ class KObject(_Typed):
         """``offsetof(struct, name)``."""
         return self._member(name)[1] - self._addr
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
+    def get(self, name: str) -> Any:
+        """The value of member ``name`` (also ``obj.name`` and ``obj[name]``)."""
         tid, addr, bit, bits = self._member(name)
         return self._load(tid, addr, bit, bits)
 
-    def __setattr__(self, name: str, value: Any) -> None:
+    def set(self, name: str, value: Any) -> None:
+        """Store ``value`` in member ``name`` (also ``obj.name = value``)."""
         tid, addr, bit, bits = self._member(name)
         self._store(tid, addr, value, bit, bits)
 
-    __getitem__ = __getattr__
-    __setitem__ = __setattr__
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self.get(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.set(name, value)
+
+    __getitem__ = get
+    __setitem__ = set
 
     def deref(self, name: str) -> "KObject | None":
         """Follow the pointer member ``name`` to a KObject of its target type (None if NULL)."""
@@ -191,7 +199,7 @@ class KObject(_Typed):
         out: dict[str, Any] = {}
         for mem in self._composite().members:
             if mem.name:
-                v = getattr(self, mem.name)
+                v = self.get(mem.name)
                 out[mem.name] = v.to_dict() if isinstance(v, KObject) else list(v) if isinstance(v, KArray) else v
         return out
 
