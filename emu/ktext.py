@@ -82,6 +82,8 @@ class _Pcpu:
     rcu_trace_nesting: int = 0x18
     #: pcpu_hot.call_depth (call-depth tracking)
     call_depth: int = 0x20
+    #: this_cpu_off: the CPU's own per-CPU offset (its GS base)
+    this_cpu_off: int = 0x28
     #: first byte of the dynamic per-CPU allocator (alloc_percpu)
     dynamic: int = 0x100
 

@@ -289,6 +289,8 @@ class Machine:
         self.kallsyms.add("__per_cpu_start", PERCPU_BASE, 0, "D")
         self.kallsyms.add("bpf_run_ctx", PERCPU_BASE + PCPU.bpf_ctx, 8, "d")
         self.kallsyms.add("pcpu_hot", PERCPU_BASE + PCPU.call_depth, 8, "D")
+        self.kallsyms.add("this_cpu_off", PERCPU_BASE + PCPU.this_cpu_off, 8, "D")
+        self._init_percpu_statics()
         self._install_hooks()
         self._add_builtin_stubs()
         self._baseline = self._snapshot()
@@ -459,6 +461,12 @@ class Machine:
             self.uc.mem_write(self.host_addr(self.percpu_addr(a, cpu)), bytes(size))
         return a
 
+    def _init_percpu_statics(self) -> None:
+        for cpu, area in enumerate(self.percpu_areas):
+            static = bytearray(PCPU.dynamic)
+            struct.pack_into("<Q", static, PCPU.this_cpu_off, (area - PERCPU_BASE) & M64)
+            self.uc.mem_write(self.host_addr(area), bytes(static))
+
     def percpu_addr(self, ptr: int, cpu: int) -> int:
         """``per_cpu_ptr(ptr, cpu)``."""
         return self.percpu_areas[cpu] + (ptr - PERCPU_BASE)
@@ -532,7 +540,7 @@ class Machine:
     def jit_symbols(self) -> JitSymbols:
         ks = self.kallsyms
         return JitSymbols(ks.addr_of("__bpf_call_base"), ks.addr_of("srso_return_thunk"),
-                          ks.addr_of("pcpu_hot"))
+                          ks.addr_of("pcpu_hot"), ks.addr_of("this_cpu_off"))
 
     def trampoline_symbols(self, recur: bool = False) -> TrampolineSymbols:
         """The trampoline's callees from kallsyms (``recur``: the ``_recur`` variants,
@@ -664,7 +672,7 @@ class Machine:
             raise KernelError(22, f"cpu {cpu} does not exist ({self.nr_cpus} cpus)")
         if cpu != self.cpu:
             self.cpu = cpu
-            self.fast.write(X.UC_X86_REG_GS_BASE, self.percpu_areas[cpu] - PERCPU_BASE)
+            self.fast.write(X.UC_X86_REG_GS_BASE, (self.percpu_areas[cpu] - PERCPU_BASE) & M64)
             self._sp = self.stacks[cpu][1] - 16
             self.poke(self._sp, self.landing.to_bytes(8, "little"))
 
@@ -959,6 +967,7 @@ class Machine:
         self._add_builtin_stubs()
         self.heap.reset()
         self.percpu_areas = [self.heap.alloc(PERCPU_SIZE, PAGE_SIZE) for _ in range(self.nr_cpus)]
+        self._init_percpu_statics()
         self.vmalloc_heap.reset()
         _, self._kdata_next, self._pcpu_next = self._baseline
         self.progs.clear()

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from kernel_model import isa
+from kernel_model.errors import KernelError
 from kernel_model.insn import Insn
 from kernel_model.profile import LATEST, Profile
 
@@ -92,13 +93,15 @@ _SIZES = {isa.B: 1, isa.H: 2, isa.W: 4, isa.DW: 8}
 M64 = (1 << 64) - 1
 
 
-class JitError(ValueError):
+class JitError(KernelError):
     """The JIT refuses the program (the kernel's ``bpf_jit: ...`` errors, or a
-    feature this model does not implement). ``index`` is the BPF slot, or -1."""
+    feature this model does not implement). ``index`` is the BPF slot, or -1.
+    With CONFIG_BPF_JIT_ALWAYS_ON (the host) such a load fails with ENOTSUPP
+    (524, ``bpf_prog_select_runtime``)."""
 
     def __init__(self, message: str, index: int = -1) -> None:
         self.index = index
-        super().__init__(f"{message} (insn {index})" if index >= 0 else message)
+        super().__init__(524, f"{message} (insn {index})" if index >= 0 else message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,8 @@ class JitSymbols:
     return_thunk: int
     #: the per-CPU call-depth counter (call-depth tracking), rip-relative target
     call_depth: int = 0
+    #: ``this_cpu_off`` (percpu): ``mov_percpu_addr`` adds ``%gs:this_cpu_off``
+    this_cpu_off: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +298,7 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
         insn_idx = i - 1
         is64 = cls == isa.ALU64 or cls == isa.JMP
         if cls in (isa.ALU, isa.ALU64):
-            _emit_alu(e, insn, is64, opts, insn_idx)
+            _emit_alu(e, insn, is64, opts, insn_idx, syms)
         elif code == isa.LD_IMM64:
             if i >= n:
                 raise JitError("bpf_jit: incomplete lddw", insn_idx)
@@ -460,7 +465,8 @@ def _emit_return(e: Emitter, ip: int, opts: JitOptions, syms: JitSymbols, idx: i
             e.b(0xCC)
 
 
-def _emit_alu(e: Emitter, insn: Insn, is64: bool, opts: JitOptions, idx: int) -> None:
+def _emit_alu(e: Emitter, insn: Insn, is64: bool, opts: JitOptions, idx: int,
+              syms: JitSymbols | None = None) -> None:
     code, dst, src, imm32, off = insn.code, insn.dst, insn.src, insn.imm, insn.off
     op = code & 0xF0
     x = bool(code & isa.X)
@@ -483,8 +489,13 @@ def _emit_alu(e: Emitter, insn: Insn, is64: bool, opts: JitOptions, idx: int) ->
         if x:
             if is64 and off == isa.ADDR_SPACE_CAST and imm32 == 1 << 16:
                 raise JitError("arena casts to user addresses are not modelled", idx)
-            if is64 and imm32 == -1:  # insn_is_mov_percpu_addr (BPF_ADDR_PERCPU)
-                raise JitError("per-CPU address moves (mov_percpu_addr) are not modelled", idx)
+            if is64 and imm32 == -1 and off == 0:  # insn_is_mov_percpu_addr (BPF_ADDR_PERCPU)
+                # mov dst, src; add dst, gs:[this_cpu_off] (CONFIG_SMP)
+                e.mov(dst, src)
+                e.b(0x65, add_2mod(0x48, 0, dst))
+                e.b(0x03, add_2reg(0x04, 0, dst), 0x25)
+                e.imm32((syms.this_cpu_off if syms else 0) & 0xFFFF_FFFF)
+                return
             if off == 0:
                 e.mov_reg(is64, dst, src)
             else:

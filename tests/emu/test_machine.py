@@ -178,3 +178,19 @@ def test_btf_typed_objects_round_trip_through_a_program(m):
     assert task.deref("parent").pid == 1
     with pytest.raises(AttributeError):
         task.no_such_member
+
+
+def test_mov_percpu_addr_gives_this_cpus_copy(m):
+    p = m.alloc_percpu(8)
+    # r0 = p; r0 = per_cpu_ptr(r0) (BPF_MOV64_PERCPU_REG: ALU64|MOV|X, imm = BPF_ADDR_PERCPU)
+    from kernel_model.insn import split_imm64
+
+    lo, hi = split_imm64(p)
+    prog = [Insn(0x18, 1, 0, 0, lo), Insn(0, 0, 0, 0, hi), Insn(0xBF, 0, 1, 0, -1), Insn(0x95)]
+    jp = m.jit(prog, name="pcpu")
+    assert m.call(jp.bpf_func) == m.percpu_addr(p, 0)
+    m.set_cpu(1)
+    try:
+        assert m.call(jp.bpf_func) == m.percpu_addr(p, 1)
+    finally:
+        m.set_cpu(0)
