@@ -1,0 +1,281 @@
+"""JIT fidelity: our x86-64 JIT against the host kernel's, byte for byte.
+
+For each program of a corpus -- the verifier corpus (shared/verifier-corpus,
+its maps created on the host), the conformance programs the host accepts as
+socket filters, and generated programs -- load it into the host kernel
+(verify and JIT only: nothing is attached), read its ``xlated_prog_insns``,
+``jited_prog_insns``, ``jited_ksyms`` and ``jited_func_lens``, feed the
+xlated instructions to :func:`jit.bpf_jit.jit_program` at the host's image
+addresses with the host's ``__bpf_call_base`` and return thunk (kallsyms), and
+compare. Reported: the share of programs identical byte for byte, and after
+masking what the xlated dump cannot tell us (the 64-bit addresses of maps
+and the ``this_cpu_off`` displacement of inlined per-CPU accesses).
+
+Inputs the dump lacks, taken from the host image itself: each function's
+stack depth (its ``sub rsp, imm32``); the dump's ``map id`` in ``lddw``
+becomes a placeholder address (masked). Known differences we do not model
+are listed at the end with a count each.
+
+Needs root on Linux (``bpf()``); prints a skip line otherwise.
+Usage: python benchmarks/jit_fidelity.py [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from emu import hostbpf as hb  # noqa: E402
+from emu.conformance import parse_data_file  # noqa: E402
+from jit.bpf_jit import JitError, JitOptions, JitSymbols, jit_program  # noqa: E402
+from kernel_model import isa  # noqa: E402
+from kernel_model.bpf_map import map_type_by_name  # noqa: E402
+from kernel_model.insn import Insn, decode, encode  # noqa: E402
+from kernel_model.prog_strategies import terminating_programs  # noqa: E402
+from kernel_model.profile import LATEST  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+PLACEHOLDER = 0xFFFF_8881_0000_0000
+
+
+def kallsyms() -> dict[str, int]:
+    out = {}
+    with open("/proc/kallsyms") as f:
+        for line in f:
+            a, _t, name = line.split()[:3]
+            if name in ("__bpf_call_base", "srso_return_thunk", "__x86_return_thunk"):
+                out[name] = int(a, 16)
+    return out
+
+
+def to_jit_input(xl: list[Insn]) -> tuple[list[Insn], list[int], set[int]]:
+    """The xlated dump back into JIT input: pseudo calls (off = relative target,
+    imm = subprog index after jit_subprogs) to ``imm = relative``; map lddw to a
+    placeholder address (their slots are returned to mask)."""
+    out = list(xl)
+    starts = {0}
+    masked: set[int] = set()
+    k = 0
+    while k < len(out):
+        i = out[k]
+        if i.code == isa.CALL_INSN and i.src == isa.PSEUDO_CALL:
+            out[k] = Insn(i.code, i.dst, i.src, 0, i.off)
+            starts.add(k + i.off + 1)
+        elif i.code == isa.LD_IMM64:
+            if i.src == isa.PSEUDO_FUNC:
+                starts.add(k + i.imm + 1)
+                out[k + 1] = Insn(0, 0, 0, 0, 0)
+            elif i.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE):
+                lo, hi = PLACEHOLDER & 0xFFFF_FFFF, PLACEHOLDER >> 32
+                out[k] = Insn(i.code, i.dst, 0, 0, lo - (1 << 32) if lo >> 31 else lo)
+                out[k + 1] = Insn(0, 0, 0, 0, hi - (1 << 32) if hi >> 31 else hi)
+                masked.add(k)
+            k += 2
+            continue
+        k += 1
+    return out, sorted(starts), masked
+
+
+def mask(code: bytes, img_addrs: tuple[int, ...], insns: list[Insn], slots: set[int], start: int) -> bytes:
+    """Zero the imm64 of masked lddw slots (function-local offsets) and the disp32 of
+    ``add reg, gs:[disp32]`` (mov_percpu_addr)."""
+    b = bytearray(code)
+    for k in slots:
+        if start <= k < start + len(img_addrs) - 1:
+            a, e = img_addrs[k - start], img_addrs[k - start + 1]
+            if e - a == 10:
+                b[a + 2:e] = bytes(8)
+    k = b.find(b"\x65\x48\x03")
+    while k >= 0:
+        if k + 8 <= len(b) and b[k + 4] == 0x25:
+            b[k + 5:k + 9] = bytes(4)
+        k = b.find(b"\x65\x48\x03", k + 1)
+    k = b.find(b"\x65\x4c\x03")
+    while k >= 0:
+        if k + 8 <= len(b) and b[k + 4] == 0x25:
+            b[k + 5:k + 9] = bytes(4)
+        k = b.find(b"\x65\x4c\x03", k + 1)
+    return bytes(b)
+
+
+class Fidelity:
+    def __init__(self) -> None:
+        ks = kallsyms()
+        probe = hb.prog_load(1, encode([Insn(0xB7), Insn(0x95)]))
+        code = hb.prog_info(probe.fd).jited
+        probe.close()
+        self.rethunk = code[-5] == 0xE9
+        self.syms = JitSymbols(ks["__bpf_call_base"], ks["srso_return_thunk"] if self.rethunk
+                               else ks["__x86_return_thunk"])
+        self.options = JitOptions(LATEST.with_config(return_thunk=self.rethunk))
+        self.results: Counter[str] = Counter()
+        self.diffs: Counter[str] = Counter()
+        self.examples: dict[str, str] = {}
+
+    def check(self, corpus: str, insns: bytes, map_fds: list[int] | None = None, prog_type: int = 1,
+              flags: int = 0) -> None:
+        r = hb.prog_load(prog_type, insns, log_level=0, prog_flags=flags)
+        if not r.accepted:
+            self.results[f"{corpus}: rejected by the host"] += 1
+            return
+        try:
+            info = hb.prog_info(r.fd)
+        finally:
+            r.close()
+        xl = decode(info.xlated)
+        jin, starts, masked = to_jit_input(xl)
+        lens = info.jited_func_lens or [len(info.jited)]
+        chunks, pos = [], 0
+        for n in lens:
+            chunks.append(info.jited[pos:pos + n])
+            pos += n
+        depths = [struct.unpack_from("<i", c, 15)[0] if c[12:15] == b"\x48\x81\xec" else 0 for c in chunks]
+        addrs = iter(info.jited_ksyms)
+        try:
+            jp = jit_program(jin, lambda size: next(addrs), starts=starts if len(starts) == len(lens) else [0],
+                             stack_depths=depths, symbols=self.syms, options=self.options)
+        except (JitError, StopIteration) as e:
+            self.results[f"{corpus}: our JIT refused"] += 1
+            self.diffs[f"refused: {str(e)[:60]}"] += 1
+            return
+        self.results[f"{corpus}: total"] += 1
+        ours = [img.code for img in jp.funcs]
+        if ours == chunks:
+            self.results[f"{corpus}: identical"] += 1
+            self.results[f"{corpus}: identical after masking"] += 1
+            return
+        mo = [mask(img.code, img.addrs, jin, masked, s) for img, s in zip(jp.funcs, jp.starts)]
+        mh = [mask(c, img.addrs, jin, masked, s) for c, img, s in zip(chunks, jp.funcs, jp.starts)]
+        if mo == mh:
+            self.results[f"{corpus}: identical after masking"] += 1
+            return
+        self.diffs[self._classify(mo, mh, jp, xl)] += 1
+
+    def _classify(self, ours: list[bytes], host: list[bytes], jp, xl: list[Insn]) -> str:  # type: ignore[no-untyped-def]
+        for f, (o, h) in enumerate(zip(ours, host)):
+            if o == h:
+                continue
+            if len(o) != len(h):
+                k = next((i for i in range(min(len(o), len(h))) if o[i] != h[i]), min(len(o), len(h)))
+            else:
+                k = next(i for i in range(len(o)) if o[i] != h[i])
+            slot = jp.funcs[f].insn_at(k)
+            idx = jp.starts[f] + slot if slot >= 0 else slot
+            code = xl[idx].code if 0 <= idx < len(xl) else -1
+            key = f"first difference in insn opcode {code:#04x}" if code >= 0 else "first difference in prologue"
+            self.examples.setdefault(key, f"ours {o[max(0, k - 4):k + 12].hex()} host {h[max(0, k - 4):k + 12].hex()}")
+            return key
+        return "function count differs"
+
+
+def verifier_corpus(fid: Fidelity, limit: int | None) -> None:
+    path = SHARED / "verifier-corpus" / "cases.jsonl"
+    if not path.exists():
+        print(f"jit_fidelity: {path} absent, verifier corpus skipped")
+        return
+    cases = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for case in cases[:limit]:
+        fds = []
+        ok = True
+        for mp in case.get("maps", []):
+            try:
+                fd, _err = hb.map_create(map_type_by_name(mp["type"]), mp["key_size"], mp["value_size"],
+                                         mp["max_entries"], map_flags=mp.get("map_flags", 0))
+            except (OSError, KeyError):
+                fd = -1
+            if fd < 0:
+                ok = False
+                break
+            fds.append(fd)
+        if not ok:
+            fid.results["verifier corpus: maps not creatable"] += 1
+            for fd in fds:
+                hb.close(fd)
+            continue
+        raw = bytearray(bytes.fromhex(case["insns_hex"]))
+        for k in range(0, len(raw), 8):
+            if raw[k] == 0x18 and raw[k + 1] >> 4 in (1, 2):  # imm = index into maps -> fd
+                idx = struct.unpack_from("<i", raw, k + 4)[0]
+                struct.pack_into("<i", raw, k + 4, fds[idx])
+        flags = 0
+        for fl in case.get("annotations", {}).get("flags", []):
+            flags |= {"BPF_F_ANY_ALIGNMENT": hb.BPF_F_ANY_ALIGNMENT,
+                      "BPF_F_STRICT_ALIGNMENT": hb.BPF_F_STRICT_ALIGNMENT}.get(fl, 0)
+        try:
+            fid.check("verifier corpus", bytes(raw), fds, flags=flags)
+        finally:
+            for fd in fds:
+                hb.close(fd)
+
+
+def conformance(fid: Fidelity) -> None:
+    root = SHARED / "conformance" / "ubpf"
+    for p in sorted(root.glob("*.data")):
+        try:
+            case = parse_data_file(p)
+        except Exception:  # noqa: BLE001 - an assembler case we cannot read is not a JIT case
+            continue
+        fid.check("conformance", encode(case.insns))
+
+
+def generated(fid: Fidelity, n: int) -> None:
+    # ALU/jump/stack programs (no memory through r6/r7: a socket filter's ctx is an skb)
+    from kernel_model.prog_strategies import _alu, _jump, _lddw, _unary  # noqa: F401 - documented pieces
+
+    progs: list[list[Insn]] = []
+
+    @settings(max_examples=n, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(terminating_programs())
+    def collect(p: list[Insn]) -> None:
+        body = [i for i in p if not (i.code & 0x07 in (isa.LDX, isa.ST, isa.STX) and i.dst in (6, 7)
+                                     or (i.code & 0x07 == isa.LDX and i.src in (6, 7)))]
+        progs.append(body)
+
+    collect()
+    for p in progs:
+        fid.check("generated", encode(_fix_jumps(p)))
+
+
+def _fix_jumps(p: list[Insn]) -> list[Insn]:
+    out = list(p)
+    n = len(out)
+    for k, i in enumerate(out):
+        if i.code & 0x07 in (isa.JMP, isa.JMP32) and i.code not in (isa.EXIT_INSN, isa.CALL_INSN):
+            t = k + i.off + 1
+            if not k < t < n or (t > 0 and out[t - 1].code == isa.LD_IMM64):
+                out[k] = Insn(i.code, i.dst, i.src, n - 1 - k - 1, i.imm)
+    return out
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    ok, why = hb.oracle_status()
+    if not ok:
+        print(f"jit_fidelity: skipped ({why})")
+        return
+    fid = Fidelity()
+    verifier_corpus(fid, 60 if quick else None)
+    conformance(fid)
+    generated(fid, 40 if quick else 300)
+    total = sum(v for k, v in fid.results.items() if k.endswith(": total"))
+    ident = sum(v for k, v in fid.results.items() if k.endswith(": identical"))
+    masked = sum(v for k, v in fid.results.items() if k.endswith(": identical after masking"))
+    for k in sorted(fid.results):
+        print(f"  {k}: {fid.results[k]}")
+    print(f"jit_fidelity: {total} programs JIT'd by the host and by us; byte-identical {ident / max(total, 1):.1%}, "
+          f"identical modulo map addresses/percpu displacements {masked / max(total, 1):.1%} (goal >= 90%)")
+    for k, v in fid.diffs.most_common():
+        print(f"  difference: {k}: {v}" + (f"  [{fid.examples[k]}]" if k in fid.examples else ""))
+
+
+if __name__ == "__main__":
+    main()
