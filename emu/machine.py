@@ -112,6 +112,7 @@ BINARY_HEADER_SIZE = 8
 BPF_PROG_SIZE = 96
 DEFAULT_BUDGET = 50_000_000
 
+_INT3_PACK = b"\xcc" * PACK_SIZE
 M52 = (1 << 52) - 1
 M64 = (1 << 64) - 1
 _HIGH = M64 ^ M52
@@ -294,6 +295,14 @@ class Machine:
         self._install_hooks()
         self._add_builtin_stubs()
         self._baseline = self._snapshot()
+        self._uch = self.uc._uch
+        self._start = uclib.uc_emu_start
+        self._wbatch = uclib.uc_reg_write_batch
+        self._rbatch = uclib.uc_reg_read_batch
+        self._call_batches = [self.fast._batch(_CALL_REGS[:2 + n]) for n in range(7)]
+        for b in self._call_batches:
+            b[3][1] = 0  # rbp = 0: the unwinder's end
+        self._res_ids, self._res_ptrs, _, self._res_vals = self.fast._batch(_RESULT)
         self.cpu = -1
         self.set_cpu(0)
 
@@ -475,7 +484,7 @@ class Machine:
     def _new_pack(self) -> _Pack:
         base = MODULES_VADDR + len(self.packs) * PACK_SIZE
         self._map(f"bpf_prog_pack{len(self.packs)}", base, PACK_SIZE, PROT_RX)
-        self.uc.mem_write(self.host_addr(base), b"\xcc" * PACK_SIZE)  # jit_fill_hole
+        self.uc.mem_write(self.host_addr(base), _INT3_PACK)  # jit_fill_hole
         pack = _Pack(base, bytearray(PACK_SIZE // BPF_PROG_CHUNK_SIZE))
         self.packs.append(pack)
         return pack
@@ -678,12 +687,27 @@ class Machine:
 
     def call(self, addr: int, args: Sequence[int] = (), *, budget: int | None = None) -> int:
         """Call the function at ``addr`` with up to 6 register arguments
-        (rdi, rsi, rdx, rcx, r8, r9); returns rax. One ``emu_start``."""
-        f = self.fast
-        a = list(args) + [0] * (6 - len(args))
-        if len(a) > 6:
+        (rdi, rsi, rdx, rcx, r8, r9); returns rax. One ``emu_start``; registers go
+        through one batched write (rsp, rbp and the arguments given)."""
+        n = len(args)
+        if n > 6:
             raise KernelError(7, "more than 6 register arguments")  # E2BIG
-        f.write_many(_CALL_REGS, [self._sp, 0, a[0], a[1], a[2], a[3], a[4], a[5]])
+        b = self._call_batches[n]
+        vals = b[3]
+        vals[0] = self._sp
+        for k in range(n):
+            vals[2 + k] = args[k] & M64
+        self._wbatch(self._uch, b[0], b[1], b[2])
+        count = self.budget if budget is None else budget
+        if count and not self.budget:
+            raise KernelError(22, "an uncounted machine (budget=0) cannot take an instruction budget")
+        if not self.time_budget_us:
+            err = self._start(self._uch, addr, self.landing, 0, count)
+            if not err and self._pending is None:
+                self._rbatch(self._uch, self._res_ids, self._res_ptrs, 2)
+                if self._res_vals[1] == self.landing:
+                    return self._res_vals[0]
+            return self._finish(err, count)
         return self._run(addr, budget)
 
     def call_member(self, kdata_addr: int, member_offset: int, args: Sequence[int] = (), *,
@@ -706,11 +730,18 @@ class Machine:
 
     def _run(self, begin: int, budget: int | None) -> int:
         count = self.budget if budget is None else budget
-        f = self.fast
+        if count and not self.budget:
+            raise KernelError(22, "an uncounted machine (budget=0) cannot take an instruction budget")
         if self.time_budget_us:
             err = uclib.uc_emu_start(self.uc._uch, begin, self.landing, self.time_budget_us, count)
         else:
-            err = f.start(begin, self.landing, count)
+            err = self.fast.start(begin, self.landing, count)
+        return self._finish(err, count)
+
+    def _finish(self, err: int, count: int) -> int:
+        """The slow path after ``emu_start``: pending hook exceptions, fault fixups
+        and oopses, budget exhaustion."""
+        f = self.fast
         while True:
             if self._pending is not None:
                 exc, self._pending = self._pending, None
@@ -992,6 +1023,7 @@ class Machine:
         if fin is not None:
             fin()  # uc_close, exactly once (the binding's weakref.finalize)
         self.fast = _Closed()  # type: ignore[assignment]
+        self._start = self._wbatch = self._rbatch = _closed_call
 
     def __enter__(self) -> "Machine":
         return self
@@ -1059,6 +1091,10 @@ def _timed_may_goto(m: "Machine") -> None:
     else:
         count = 0xFFFF
     m.fast.write(X.UC_X86_REG_R10, count)
+
+
+def _closed_call(*args: Any) -> int:
+    raise KernelError(9, "the machine is closed")  # EBADF
 
 
 class _Closed:
