@@ -1,0 +1,33 @@
+"""A libbpf-like user-space loader for clang-compiled BPF objects (libbpf 1.8).
+
+Opens ``.bpf.o`` files (ELF, BTF, .BTF.ext), builds struct_ops maps the way
+libbpf does (flavors, zero-skip, shadow members, autocreate/autoload), applies
+CO-RE relocations against the emulated kernel's BTF, and loads and attaches
+through the ``bpf()`` contract of :mod:`emu.libbpf.sys`. Messages are libbpf's
+``libbpf: `` lines. See docs/loader.md.
+
+::
+
+    from emu.libbpf import BpfObject, KernelBtf
+    obj = BpfObject.open_file("examples/struct_ops_module.bpf.o")
+    obj.struct_ops["testmod_1"].data = 13               # a shadow data member
+    obj.struct_ops["testmod_1"].test_2 = obj.progs["test_3"]
+    obj.prepare(kernel_btf=KernelBtf.from_kernel(kernel))  # user-space steps only
+    obj.load(kernel)                                    # BTF, maps, programs (needs bpf())
+    link = obj.attach_struct_ops("testmod_1")
+"""
+
+from __future__ import annotations
+
+from .errors import LibbpfError, ObjectFormatError, ProgLoadFailed, errstr
+from .kbtf import KernelBtf, ModuleBtf
+from .log import Log
+from .maps import BpfMap
+from .object import BpfObject, open_object
+from .program import BpfProgram
+from .struct_ops import Shadow, ShadowError
+
+__all__ = [
+    "BpfObject", "BpfProgram", "BpfMap", "Shadow", "ShadowError", "KernelBtf", "ModuleBtf", "Log",
+    "LibbpfError", "ObjectFormatError", "ProgLoadFailed", "errstr", "open_object",
+]

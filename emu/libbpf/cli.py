@@ -1,0 +1,272 @@
+"""``structops load`` / ``call`` / ``check-signatures``: the loader on the command line.
+
+* ``structops load OBJ.bpf.o [--set MAP.MEMBER=VALUE ...] [--profile P]``:
+  open the object, apply shadow edits, load it into an emulated kernel
+  (BTF, maps, programs through the verifier and the JIT), attach every
+  struct_ops map, and print each program's verifier summary, the trampoline
+  page map and what was attached. ``--call MAP.MEMBER[:ARG,ARG]`` then invokes
+  members through the emulated kernel in the same run. A rejected program
+  exits 1 after printing its verifier log; the last line is the kernel's
+  message.
+* ``structops call OBJ.bpf.o MAP.MEMBER [ARGS...]``: load, attach and call one
+  member; prints its return value.
+* ``structops check-signatures OBJ.bpf.o``: compare callback prototypes with
+  the kernel's (:mod:`emu.libbpf.sigcheck`); exits 1 on a warning or error.
+
+libbpf's ``libbpf: `` lines go to stderr (INFO and up; ``-v`` adds DEBUG, as
+``LIBBPF_LOG_LEVEL=debug`` does). While the emulated kernel has no ``bpf()``
+commands (see docs/loader.md) ``load`` and ``call`` run the user-space steps,
+print the struct_ops values they would pass to the kernel, and exit 1 saying so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from kernel_model.errors import InputError, KernelError
+
+from .errors import ProgLoadFailed, errstr
+from .kbtf import KernelBtf
+from .log import DEBUG, Log
+from .object import BpfObject
+from .sys import missing_commands
+
+__all__ = ["add_subcommands", "cmd_load", "cmd_call", "cmd_check_signatures", "parse_value"]
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def parse_value(obj: BpfObject, map_name: str, member: str, text: str) -> Any:
+    """A ``--set`` value for a shadow member: a program name or NULL for function
+    pointers, else an integer (``0x..`` too), a float, or a (quoted) string."""
+    shadow = obj.struct_ops.get(map_name)
+    if shadow is None:
+        raise InputError(f"--set {map_name}.{member}: no struct_ops map '{map_name}' "
+                         f"(struct_ops maps: {', '.join(obj.struct_ops) or 'none'})")
+    current = shadow.get(member)  # raises for an unknown member
+    from .struct_ops import _func_proto
+
+    mem = shadow._member(member)
+    if _func_proto(obj.btf, mem.type_id) is not None:  # type: ignore[arg-type]
+        if text.lower() in ("null", "none", "0"):
+            return None
+        prog = obj.progs.get(text)
+        if prog is None:
+            raise InputError(f"--set {map_name}.{member}={text}: no program '{text}' in {obj.path} "
+                             f"(programs: {', '.join(obj.progs)})")
+        return prog
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    try:
+        return int(text, 0)
+    except ValueError:
+        pass
+    if isinstance(current, float):
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _apply_options(obj: BpfObject, args: argparse.Namespace) -> None:
+    for spec in args.autocreate or ():
+        name, _, val = spec.partition("=")
+        obj.find_map(name).set_autocreate(val not in ("0", "false", "no", "off"))
+    for spec in args.autoload or ():
+        name, _, val = spec.partition("=")
+        obj.find_program(name).set_autoload(val not in ("0", "false", "no", "off"))
+    for spec in args.set or ():
+        target, eq, text = spec.partition("=")
+        map_name, dot, member = target.partition(".")
+        if not eq or not dot or not map_name or not member:
+            raise InputError(f"--set {spec!r}: expected MAP.MEMBER=VALUE")
+        obj.struct_ops[map_name][member] = parse_value(obj, map_name, member, text)
+
+
+def _open(args: argparse.Namespace) -> tuple[BpfObject, Log]:
+    log = Log(level=DEBUG if args.verbose else None)
+    obj = BpfObject.open_file(args.object, log=log)
+    _apply_options(obj, args)
+    return obj, log
+
+
+def _kernel(args: argparse.Namespace) -> Any:
+    from ..kernel import Kernel
+
+    return Kernel(args.profile)
+
+
+def _print_plan(obj: BpfObject) -> None:
+    """What user space prepared: programs to load and each struct_ops value."""
+    for p in obj.progs.values():
+        state = "load" if p.autoload else "skip"
+        attach = (f" attach_btf_id {p.attach_btf_id} member #{p.expected_attach_type}" if p.attach_btf_id else "")
+        _out(f"prog {p.name:24s} {state} {p.insn_cnt:5d} insns{attach}")
+    for m in obj.maps:
+        if m.st_ops is None:
+            continue
+        if not m.autocreate:
+            _out(f"map  {m.name:24s} not created (autocreate off)")
+            continue
+        flags = "BPF_F_LINK" if m.map_flags & (1 << 13) else "legacy"
+        where = f" module {m.mod_btf.name}" if m.mod_btf is not None else ""  # type: ignore[attr-defined]
+        _out(f"map  {m.name:24s} {flags} value_size {m.value_size} vtype_id {m.btf_vmlinux_value_type_id}{where}")
+        t = obj.btf.type_by_id(m.st_ops.type_id)  # type: ignore[union-attr]
+        for i, off in sorted(m.st_ops.kern_func_off.items(), key=lambda kv: kv[1]):
+            prog = m.st_ops.progs[i]
+            _out(f"       +{off:<5d} {t.members[i].name:20s} <- prog {prog.name if prog else '?'}")  # type: ignore
+
+
+def _summary_line(log: str) -> str:
+    for ln in reversed(log.splitlines()):
+        if ln.startswith("processed "):
+            return ln
+    return ""
+
+
+def _page_map(kernel: Any, m: Any) -> list[str]:
+    """The kernel's trampoline placements for a struct_ops map fd (introspection)."""
+    try:
+        kmap = kernel.fds.objects.get(m.fd)
+    except AttributeError:
+        return []
+    placements = getattr(kmap, "placements", None) or getattr(getattr(kmap, "st_map", None), "placements", None)
+    if not placements:
+        return []
+    return [f"       page {p.page} +{p.offset:<5d} {p.code_size:4d} bytes  {p.ksym}  (prog id {p.prog_id})"
+            for p in placements]
+
+
+def _load_and_attach(args: argparse.Namespace, quiet: bool = False) -> tuple[int, BpfObject | None, Any, dict]:
+    kernel = _kernel(args)
+    obj, log = _open(args)
+    missing = missing_commands(kernel)
+    if missing:
+        obj.prepare(kernel_btf=KernelBtf.from_kernel(kernel, log), check_signatures=True)
+        _print_plan(obj)
+        sys.stderr.write("error: the emulated kernel does not implement the bpf() commands yet ("
+                         + ", ".join(missing) + "); only the user-space steps ran\n")
+        return 1, None, None, {}
+    try:
+        obj.load(kernel)
+    except ProgLoadFailed as e:
+        lines = e.log.rstrip("\n").splitlines()
+        while lines and lines[-1].startswith(("processed ", "verification time", "stack depth")):
+            lines.pop()
+        _out(f"prog {e.prog}: rejected ({errstr(e.errno)})")
+        for ln in lines:
+            _out(ln)
+        return 1, None, None, {}
+    if not quiet:
+        for p in obj.progs.values():
+            if p.fd >= 0:
+                _out(f"prog {p.name:24s} fd {p.fd:3d}  {_summary_line(p.log) or 'verified'}")
+            else:
+                _out(f"prog {p.name:24s} not loaded (autoload off)")
+    links: dict[str, Any] = {}
+    if not args.no_attach:
+        for m in obj.maps:
+            if not (m.is_struct_ops and m.autocreate and m.autoattach and m.fd >= 0):
+                continue
+            try:
+                links[m.name] = obj.attach_struct_ops(m.name)
+            except KernelError as e:
+                _out(f"map  {m.name:24s} attach failed: {e}")
+                continue
+            if not quiet:
+                kind = "link" if not links[m.name].is_fake else "registered (legacy map)"
+                _out(f"map  {m.name:24s} attached: {kind} fd {links[m.name].fd}")
+                for ln in _page_map(kernel, m):
+                    _out(ln)
+    return 0, obj, kernel, links
+
+
+def _call(kernel: Any, obj: BpfObject, target: str, argv: list[str]) -> int:
+    map_name, dot, member = target.partition(".")
+    if not dot:
+        raise InputError(f"{target!r}: expected MAP.MEMBER")
+    m = obj.find_map(map_name)
+    try:
+        vals = [int(a, 0) for a in argv]
+    except ValueError:
+        raise InputError(f"call {target}: arguments must be integers, got {' '.join(argv)!r}") from None
+    if not hasattr(kernel, "call_struct_ops"):
+        raise KernelError(38, "the emulated kernel has no call_struct_ops() yet")
+    r = kernel.call_struct_ops(m.fd, member, *vals)
+    _out(f"{target}({', '.join(argv)}) = {r} ({r & 0xFFFFFFFFFFFFFFFF:#x})")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    rc, obj, kernel, _links = _load_and_attach(args)
+    if rc or obj is None:
+        return rc
+    for spec in args.call or ():
+        target, _, rest = spec.partition(":")
+        _call(kernel, obj, target, [a for a in rest.split(",") if a])
+    return 0
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    rc, obj, kernel, _links = _load_and_attach(args, quiet=True)
+    if rc or obj is None:
+        return rc
+    return _call(kernel, obj, args.target, args.args)
+
+
+def cmd_check_signatures(args: argparse.Namespace) -> int:
+    from .sigcheck import COMPATIBLE, ERROR, OK, WARN, check_object
+
+    kernel = _kernel(args)
+    obj = BpfObject.open_file(args.object, log=Log(stream=None))
+    findings = check_object(obj, KernelBtf.from_kernel(kernel), all_members=args.all)
+    counts = {OK: 0, COMPATIBLE: 0, WARN: 0, ERROR: 0}
+    for f in findings:
+        counts[f.level] += 1
+        if f.level != OK or args.all:
+            _out(str(f))
+            if f.level in (WARN, ERROR):
+                _out(f"    object: {f.local}")
+                if f.kernel:
+                    _out(f"    kernel: {f.kernel}")
+    _out(f"{args.object}: {len(findings)} callbacks checked: {counts[OK]} ok, {counts[COMPATIBLE]} compatible, "
+         f"{counts[WARN]} warnings, {counts[ERROR]} errors")
+    return 1 if counts[WARN] or counts[ERROR] else 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("object", metavar="OBJ.bpf.o")
+    p.add_argument("--profile", default="latest", help="kernel profile (latest, 6.12, 6.10, 6.9, 6.8)")
+    p.add_argument("--set", action="append", metavar="MAP.MEMBER=VALUE",
+                   help="override a struct_ops shadow member before load (program name or NULL for callbacks)")
+    p.add_argument("--autocreate", action="append", metavar="MAP=0|1", help="bpf_map__set_autocreate")
+    p.add_argument("--autoload", action="append", metavar="PROG=0|1", help="bpf_program__set_autoload")
+    p.add_argument("--no-attach", action="store_true", help="load only; do not attach struct_ops maps")
+    p.add_argument("-v", "--verbose", action="store_true", help="libbpf debug messages (LIBBPF_LOG_LEVEL=debug)")
+
+
+def add_subcommands(sub: Any) -> None:
+    """Register ``load``, ``call`` and ``check-signatures`` on the ``structops`` parser."""
+    lo = sub.add_parser("load", help="load a clang-compiled BPF object the way libbpf does, and attach it")
+    _common(lo)
+    lo.add_argument("--call", action="append", metavar="MAP.MEMBER[:ARG,...]",
+                    help="after attaching, call a member through the emulated kernel")
+    lo.set_defaults(func=cmd_load)
+
+    ca = sub.add_parser("call", help="load and attach OBJ, then call MAP.MEMBER through the emulated kernel")
+    _common(ca)
+    ca.add_argument("target", metavar="MAP.MEMBER")
+    ca.add_argument("args", nargs="*", metavar="ARG", help="integer arguments")
+    ca.set_defaults(func=cmd_call)
+
+    cs = sub.add_parser("check-signatures", help="compare struct_ops callback prototypes with the kernel's")
+    cs.add_argument("object", metavar="OBJ.bpf.o")
+    cs.add_argument("--profile", default="latest")
+    cs.add_argument("--all", action="store_true", help="also list matching callbacks and unused members")
+    cs.set_defaults(func=cmd_check_signatures)
+

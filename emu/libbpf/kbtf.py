@@ -1,0 +1,164 @@
+"""The kernel's BTF as libbpf sees it: vmlinux, then module BTFs on demand.
+
+Models ``load_vmlinux_btf``, ``load_module_btfs`` and ``find_ksym_btf_id``
+(``src/libbpf.c``, libbpf 1.8):
+
+* vmlinux BTF is read once (libbpf parses ``/sys/kernel/btf/vmlinux``; the
+  emulated kernel hands us its vmlinux BTF object, the host path parses the
+  sysfs file);
+* module BTFs are loaded the first time a name is not found in vmlinux, by
+  iterating ``BPF_BTF_GET_NEXT_ID`` from 0 (``ENOENT`` ends the walk; ``EPERM``
+  prints ``skipping module BTFs loading, missing privileges`` and continues
+  without modules), ``BPF_BTF_GET_FD_BY_ID`` (an ``ENOENT`` race is skipped)
+  and ``BPF_OBJ_GET_INFO_BY_FD``; only ``kernel_btf`` objects not named
+  ``vmlinux`` are kept, each parsed as split BTF on vmlinux; the fds stay
+  open (they become ``attach_btf_obj_fd`` / ``value_type_btf_obj_fd``);
+* ``find_ksym_btf_id``: vmlinux by name and kind first; only on "not found"
+  each module in BTF-id order, looking at the module's **own** types
+  (``btf__find_by_name_kind_own``); the first hit wins, none is ``-ESRCH``.
+
+:meth:`KernelBtf.from_kernel` builds the same view from an emulated kernel's
+introspection (what ``/sys/kernel/btf/<module>`` shows: the same split BTF)
+for the user-space steps that need no fd; :meth:`KernelBtf.bind_fds` then
+fills the module fds through ``bpf()`` before anything is loaded.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from kernel_model.btf import BTF
+from kernel_model.errors import KernelError
+
+from .errors import LibbpfError, errstr
+from .log import Log
+
+__all__ = ["ModuleBtf", "KernelBtf"]
+
+
+@dataclass(eq=False, slots=True)
+class ModuleBtf:
+    """``struct module_btf``: a module's split BTF, its id and (once bound) fd."""
+
+    name: str
+    btf: BTF
+    id: int = 0
+    fd: int | None = None
+    fd_array_idx: int = 0
+
+
+class KernelBtf:
+    """vmlinux BTF plus lazily loaded module BTFs (see the module docstring)."""
+
+    def __init__(self, vmlinux: BTF, module_loader: Callable[[], list[ModuleBtf]] | None = None,
+                 log: Log | None = None) -> None:
+        self.vmlinux = vmlinux
+        self._loader = module_loader
+        self._modules: list[ModuleBtf] | None = None
+        self.log = log
+
+    # --- construction --------------------------------------------------------------------
+    @classmethod
+    def from_kernel(cls, kernel: Any, log: Log | None = None) -> KernelBtf:
+        """From an emulated kernel's introspection (``kernel.btf``, ``kernel.modules``),
+        in module load order; no fds until :meth:`bind_fds`."""
+        def load() -> list[ModuleBtf]:
+            return [ModuleBtf(m.name, m.btf) for m in kernel.modules.modules.values()]
+        return cls(kernel.btf, load, log)
+
+    @classmethod
+    def from_sys(cls, sys: Any, vmlinux: BTF, log: Log | None = None) -> KernelBtf:
+        """The libbpf way: module BTFs through ``BPF_BTF_GET_NEXT_ID`` & co."""
+        kb = cls(vmlinux, None, log)
+        kb._loader = lambda: kb._load_from_sys(sys)
+        return kb
+
+    def _load_from_sys(self, sys: Any) -> list[ModuleBtf]:
+        out: list[ModuleBtf] = []
+        if not hasattr(sys, "btf_get_next_id"):
+            return out
+        bid = 0
+        while True:
+            try:
+                bid = sys.btf_get_next_id(bid)
+            except KernelError as e:
+                if e.errno == errno.ENOENT:
+                    return out
+                if e.errno == errno.EPERM:
+                    self._debug("skipping module BTFs loading, missing privileges")
+                    return out
+                self._warn(f"failed to iterate BTF objects: {errstr(e.errno)}")
+                raise LibbpfError(e.errno, f"failed to iterate BTF objects: {errstr(e.errno)}") from None
+            try:
+                fd = sys.btf_get_fd_by_id(bid)
+            except KernelError as e:
+                if e.errno == errno.ENOENT:
+                    continue
+                msg = f"failed to get BTF object #{bid} FD: {errstr(e.errno)}"
+                self._warn(msg)
+                raise LibbpfError(e.errno, msg) from None
+            try:
+                info = sys.btf_info(fd)
+            except KernelError as e:
+                msg = f"failed to get BTF object #{bid} info: {errstr(e.errno)}"
+                self._warn(msg)
+                raise LibbpfError(e.errno, msg) from None
+            if not info.kernel_btf or info.name == "vmlinux":
+                sys.close(fd)
+                continue
+            try:
+                btf = BTF.from_bytes(info.data, self.vmlinux, validate=False, where=f"module {info.name} BTF")
+            except ValueError as e:
+                msg = f"failed to load module [{info.name}]'s BTF object #{bid}: {e}"
+                self._warn(msg)
+                raise LibbpfError(errno.EINVAL, msg) from None
+            out.append(ModuleBtf(info.name, btf, bid, fd))
+
+    def bind_fds(self, sys: Any) -> None:
+        """Give every module (already loaded by name) its BTF id and fd, through ``bpf()``."""
+        if self._modules is None or all(m.fd is not None for m in self._modules):
+            return
+        by_name = {m.name: m for m in self._modules}
+        fresh = KernelBtf.from_sys(sys, self.vmlinux, self.log).modules
+        for f in fresh:
+            m = by_name.get(f.name)
+            if m is not None and m.fd is None:
+                m.fd, m.id = f.fd, f.id
+            elif f.fd is not None:
+                sys.close(f.fd)
+
+    # --- lookups ---------------------------------------------------------------------------
+    @property
+    def modules(self) -> list[ModuleBtf]:
+        """``load_module_btfs`` (once)."""
+        if self._modules is None:
+            self._modules = self._loader() if self._loader is not None else []
+        return self._modules
+
+    def find_ksym(self, name: str, kind: int) -> tuple[int, BTF, ModuleBtf | None]:
+        """``find_ksym_btf_id``: ``(type id, BTF it is in, module or None)``; raises
+        ``LibbpfError(ESRCH)`` (without a message: callers print their own)."""
+        tid = self.vmlinux.find(name, kind)
+        if tid is not None:
+            return tid, self.vmlinux, None
+        for m in self.modules:
+            for i in m.btf.find_all(name, kind):
+                if i >= m.btf.start_id:
+                    return i, m.btf, m
+        raise LibbpfError(errno.ESRCH)
+
+    def module_of(self, btf: BTF) -> ModuleBtf | None:
+        for m in self.modules:
+            if m.btf is btf:
+                return m
+        return None
+
+    def _warn(self, text: str) -> None:
+        if self.log is not None:
+            self.log.warn(text)
+
+    def _debug(self, text: str) -> None:
+        if self.log is not None:
+            self.log.debug(text)

@@ -1,0 +1,1398 @@
+"""``BpfObject``: open, prepare, load, attach, close -- libbpf's object life cycle.
+
+Models ``struct bpf_object`` and ``bpf_object_open`` / ``bpf_object_prepare``
+/ ``bpf_object_load`` of ``src/libbpf.c`` (libbpf 1.8), step for step (see
+shared/reference/libbpf-struct-ops.md section 1.2):
+
+open
+    ``elf_collect`` (sections, programs -- global ``STT_FUNC`` symbols of
+    executable sections, static ones only in ``.text`` -- license, ``.BTF``,
+    ``.BTF.ext``, data sections, relocation sections), ``collect_externs``
+    (``.ksyms``), ``bpf_object_fixup_btf`` (DATASEC sizes and variable offsets
+    from the ELF), ``init_maps`` (``.maps``, global data, struct_ops last),
+    ``init_progs`` (program types from section names), ``collect_relos``.
+prepare (user space)
+    vmlinux BTF, externs (kfuncs by BTF), ``init_kern_struct_ops`` for every
+    autocreate struct_ops map, ``adjust_struct_ops_autoload``, ``relocate``
+    (CO-RE, subprogram calls, data references, .BTF.ext records).
+prepare (kernel)
+    ``BPF_BTF_LOAD`` of the object's BTF (mandatory with struct_ops), then
+    ``BPF_MAP_CREATE`` for every autocreate map (struct_ops maps before any
+    program), global data written and ``.rodata`` frozen.
+load
+    ``BPF_PROG_LOAD`` of every autoload entry program (a STRUCT_OPS program no
+    created map references fails first: ``SEC("struct_ops") program isn't
+    referenced anywhere, did you forget to use it?``), with libbpf's retry at
+    log level 1 for the log and its log fix-ups; then each struct_ops map's
+    ``kern_vdata`` gets the program fds. No map update happens at load: the
+    value reaches the kernel at attach (:mod:`emu.libbpf.link`).
+
+Failures print libbpf's ``libbpf: `` lines on :attr:`BpfObject.log` and raise
+:class:`~emu.libbpf.errors.LibbpfError` (or :class:`ObjectFormatError` for a
+malformed file). A load-phase failure adds ``failed to load object '%s'``; a
+prepare-phase failure does not (libbpf returns before that line).
+
+The kernel is reached only through the bpf() methods of
+:class:`emu.libbpf.sys.BpfSys` (the emulated :class:`emu.kernel.Kernel` or
+:class:`emu.libbpf.host.HostSys`).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from kernel_model import isa
+from kernel_model.bpf_map import MAP_TYPE_ARRAY
+from kernel_model.btf import BTF
+from kernel_model.btf import structs as S
+from kernel_model.btf.errors import BTFError
+from kernel_model.btf.types import (
+    Datasec, Func, FuncProto, Param, Struct, Var, VarSecinfo,
+)
+from kernel_model.errors import KernelError
+from kernel_model.insn import Insn
+from kernel_model.prog import PROG_TYPE_STRUCT_OPS
+
+from . import core as corelib
+from .btf_ext import BtfExt, BtfExtError, CoreRelo
+from .elf import (
+    SHF_EXECINSTR, SHN_LORESERVE, SHN_UNDEF, SHT_LLVM_ADDRSIG, SHT_NOBITS, SHT_PROGBITS, SHT_REL, SHT_STRTAB,
+    SHT_SYMTAB, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT, STT_SECTION, STV_HIDDEN,
+    STV_INTERNAL, ElfObject, Section,
+)
+from .errors import (
+    LIBBPF_ERRNO__RELOC, LibbpfError, ProgLoadFailed, errstr,
+)
+from .kbtf import KernelBtf, ModuleBtf
+from .log import Log
+from .maps import (
+    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, LIBBPF_MAP_BSS, LIBBPF_MAP_DATA, LIBBPF_MAP_RODATA, LIBBPF_MAP_UNSPEC,
+    BpfMap, datasec_has_global_var, internal_map_name, parse_btf_map_def,
+)
+from .program import (
+    BPF_F_SLEEPABLE, BPF_INSN_SZ, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD,
+    BPF_PSEUDO_MAP_VALUE, RELO_CALL, RELO_CORE, RELO_DATA, RELO_EXTERN_CALL, RELO_EXTERN_LD64, RELO_LD64,
+    RELO_SUBPROG_ADDR, BpfProgram, Reloc, adjust_ext_info, find_sec_def, insn_is_pseudo_func,
+    insn_is_subprog_call, s32,
+)
+from .struct_ops import (
+    STRUCT_OPS_SECS, Shadow, adjust_struct_ops_autoload, collect_st_ops_relos, init_kern_struct_ops,
+    init_struct_ops_maps, prepare_vdata,
+)
+
+__all__ = ["BpfObject", "Extern", "ProgVerdict", "open_object", "fixup_verifier_log"]
+
+MAPS_SEC, BTF_SEC, BTF_EXT_SEC, KSYMS_SEC, KCONFIG_SEC = ".maps", ".BTF", ".BTF.ext", ".ksyms", ".kconfig"
+_DWARF = (".debug_",)
+#: log buffer libbpf allocates for the retry (BPF_LOG_BUF_SIZE = UINT32_MAX >> 8)
+BPF_LOG_BUF_SIZE = (2**32 - 1) >> 8
+
+
+@dataclass(frozen=True, slots=True)
+class ProgVerdict:
+    """One program's BPF_PROG_LOAD outcome (:meth:`BpfObject.verify_programs`)."""
+
+    name: str
+    accepted: bool
+    errno: int
+    log: str
+    last_line: str
+
+
+class Extern:
+    """``struct extern_desc`` for a ``.ksyms`` extern (kfunc or typed ksym)."""
+
+    __slots__ = ("name", "sym_idx", "btf_id", "is_weak", "is_func", "type_id", "essent_name", "is_set",
+                 "kernel_btf_id", "mod_btf", "btf_fd_idx")
+
+    def __init__(self, name: str, sym_idx: int, btf_id: int, is_weak: bool, is_func: bool, type_id: int) -> None:
+        self.name = name
+        self.sym_idx = sym_idx
+        self.btf_id = btf_id
+        self.is_weak = is_weak
+        self.is_func = is_func
+        self.type_id = type_id
+        ess = corelib.essential_name(name)
+        self.essent_name = ess if ess != name else None
+        self.is_set = False
+        self.kernel_btf_id = 0
+        self.mod_btf: ModuleBtf | None = None
+        self.btf_fd_idx = 0
+
+
+class BpfObject:
+    """A BPF ELF object through its life cycle (see the module docstring).
+
+    Accessible attributes: ``path``, ``name`` (basename up to the first ``.``,
+    at most 15 characters), ``license``, ``btf`` (the object's BTF after
+    libbpf's fix-ups), ``btf_ext``, ``programs`` (all, subprograms included),
+    ``maps``, ``struct_ops`` (map name -> :class:`Shadow`), ``progs`` (entry
+    programs by name), ``log``, ``state``, ``kernel_btf``.
+    """
+
+    OPEN, PREPARED_USER, PREPARED, LOADED, CLOSED = range(5)
+
+    def __init__(self, data: bytes, path: str = "<memory>", *, name: str | None = None, log: Log | None = None
+                 ) -> None:
+        self.path = path
+        self.log = log if log is not None else Log()
+        if name is None:
+            name = os.path.basename(path).split(".", 1)[0]
+        self.name = name[:15]
+        self.license = ""
+        self.kern_version = 0
+        self.btf: BTF | None = None
+        self.btf_ext: BtfExt | None = None
+        self.programs: list[BpfProgram] = []
+        self.maps: list[BpfMap] = []
+        self.externs: list[Extern] = []
+        self.fd_array: list[ModuleBtf | None] = []
+        self.kernel_btf: KernelBtf | None = None
+        self.btf_fd = -1
+        self.state = self.OPEN
+        self.sys: Any = None
+        self.text_shndx = 0
+        self.btf_maps_shndx = -1
+        self.has_st_ops = False
+        self._secs: dict[int, str] = {}           # sec index -> SEC_DATA / SEC_RODATA / SEC_BSS / SEC_ST_OPS / SEC_RELO
+        self._ext_secs: dict[str, dict[int, int]] = {}
+        self.elf = ElfObject(data, path)
+        self._open()
+
+    # --- public accessors --------------------------------------------------------------------
+    @classmethod
+    def open_file(cls, path: str, *, log: Log | None = None) -> BpfObject:
+        """``bpf_object__open_file``."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise LibbpfError(e.errno or errno.ENOENT, f"elf: failed to open {path}: "
+                                                       f"{errstr(e.errno or errno.ENOENT)}") from None
+        return cls(data, path, log=log)
+
+    @property
+    def progs(self) -> dict[str, BpfProgram]:
+        """Entry programs by name (``bpf_object__find_program_by_name``, subprograms excluded)."""
+        return {p.name: p for p in self.programs if not p.is_subprog}
+
+    @property
+    def map_by_name(self) -> dict[str, BpfMap]:
+        return {m.name: m for m in self.maps}
+
+    @property
+    def struct_ops(self) -> dict[str, Shadow]:
+        """``skel->struct_ops``: a :class:`Shadow` per struct_ops map."""
+        return {m.name: Shadow(m) for m in self.maps if m.st_ops is not None}
+
+    def find_program(self, name: str) -> BpfProgram:
+        p = self.progs.get(name)
+        if p is None:
+            raise LibbpfError(errno.ENOENT, f"object '{self.name}': no program '{name}' "
+                                            f"(programs: {', '.join(self.progs) or 'none'})")
+        return p
+
+    def find_map(self, name: str) -> BpfMap:
+        m = self.map_by_name.get(name)
+        if m is None:
+            raise LibbpfError(errno.ENOENT, f"object '{self.name}': no map '{name}' "
+                                            f"(maps: {', '.join(self.map_by_name) or 'none'})")
+        return m
+
+    def _check_not_loaded(self, what: str) -> None:
+        if self.state >= self.LOADED:
+            raise LibbpfError(errno.EBUSY, f"{what}: object '{self.name}' is already loaded")
+
+    def _check_not_prepared(self, what: str) -> None:
+        if self.state >= self.PREPARED_USER:
+            raise LibbpfError(errno.EBUSY, f"{what}: object '{self.name}' is already prepared")
+
+    def _fail(self, err: int, text: str) -> LibbpfError:
+        self.log.warn(text)
+        return LibbpfError(err, text)
+
+    # ==========================================================================================
+    # open
+    # ==========================================================================================
+    def _open(self) -> None:
+        self.log.debug(f"loading object from {self.path}")
+        self._elf_collect()
+        self._collect_externs()
+        self._fixup_btf()
+        self._init_maps()
+        self._init_progs()
+        self._collect_relos()
+
+    @staticmethod
+    def _ignore_section(s: Section) -> bool:
+        """``ignore_elf_section``."""
+        if s.type in (SHT_STRTAB, SHT_LLVM_ADDRSIG):
+            return True
+        if s.type == SHT_PROGBITS and s.size == 0 and s.name == ".text":
+            return True
+        name = s.name
+        if name.startswith(_DWARF):
+            return True
+        if name.startswith(".rel"):
+            rest = name[4:]
+            if rest.startswith(_DWARF) or rest in (BTF_SEC, BTF_EXT_SEC):
+                return True
+        return False
+
+    def _elf_collect(self) -> None:
+        """``bpf_object__elf_collect``."""
+        elf = self.elf
+        btf_data: Section | None = None
+        btf_ext_data: Section | None = None
+        for s in elf.iter_sections():
+            if self._ignore_section(s):
+                continue
+            name = s.name
+            self.log.debug(f"elf: section({s.index}) {name}, size {s.size}, link {s.link}, flags {s.flags:x}, "
+                           f"type={s.type}")
+            if name == "license":
+                self.license = s.data[:63].split(b"\0", 1)[0].decode("latin-1")
+                self.log.debug(f"license of {self.path} is {self.license}")
+            elif name == "version":
+                if len(s.data) != 4:
+                    self.log.warn(f"invalid kver section in {self.path}")
+                    raise elf.error(f"invalid kver section in {self.path}: {len(s.data)} bytes, not 4", s)
+                self.kern_version = struct.unpack("<I", s.data)[0]
+            elif name == "maps":
+                raise self._fail(errno.EOPNOTSUPP, "elf: legacy map definitions in 'maps' section are not "
+                                                   "supported by libbpf v1.0+")
+            elif name == MAPS_SEC:
+                self.btf_maps_shndx = s.index
+            elif name == BTF_SEC:
+                if s.type != SHT_PROGBITS:
+                    raise elf.error(".BTF is not SHT_PROGBITS", s)
+                btf_data = s
+            elif name == BTF_EXT_SEC:
+                if s.type != SHT_PROGBITS:
+                    raise elf.error(".BTF.ext is not SHT_PROGBITS", s)
+                btf_ext_data = s
+            elif s.type == SHT_SYMTAB:
+                pass
+            elif s.type == SHT_PROGBITS and s.size > 0:
+                if s.flags & SHF_EXECINSTR:
+                    if name == ".text":
+                        self.text_shndx = s.index
+                    self._add_programs(s)
+                elif name == ".data" or name.startswith(".data."):
+                    self._secs[s.index] = "data"
+                elif name == ".rodata" or name.startswith(".rodata."):
+                    self._secs[s.index] = "rodata"
+                elif name in STRUCT_OPS_SECS:
+                    self._secs[s.index] = "st_ops"
+                    self.has_st_ops = True
+                else:
+                    self.log.info(f"elf: skipping unrecognized data section({s.index}) {name}")
+            elif s.type == SHT_REL:
+                targ = s.info
+                if s.entsize != 16:
+                    raise elf.error(f"relocation entries are {s.entsize} bytes, not 16 (sizeof(Elf64_Rel))", s)
+                if targ == 0 or targ >= len(elf.sections) + 1 or targ not in elf.sections:
+                    raise elf.error(f"relocation section targets section({targ}), which does not exist", s)
+                tsec = elf.sections[targ]
+                if not tsec.is_exec and name not in (".rel" + n for n in STRUCT_OPS_SECS) \
+                        and name != ".rel" + MAPS_SEC:
+                    self.log.info(f"elf: skipping relo section({s.index}) {name} for section({targ}) {tsec.name}")
+                    continue
+                self._secs[s.index] = "relo"
+            elif s.type == SHT_NOBITS and (name == ".bss" or name.startswith(".bss.")):
+                self._secs[s.index] = "bss"
+            else:
+                self.log.info(f"elf: skipping section({s.index}) {name} (size {s.size})")
+        self.programs.sort(key=lambda p: (p.sec_idx, p.sec_insn_off))
+        self._init_btf(btf_data, btf_ext_data)
+
+    def _add_programs(self, s: Section) -> None:
+        """``bpf_object__add_programs``: every STT_FUNC symbol of the section."""
+        for sym in self.elf.symbols:
+            if sym.shndx != s.index or sym.type != STT_FUNC:
+                continue
+            off, size = sym.value, sym.size
+            if off + size > len(s.data):
+                self.log.warn(f"sec '{s.name}': program at offset {off} crosses section boundary")
+                raise self.elf.error(f"sec '{s.name}': program '{sym.name}' at offset {off} ({size} bytes) crosses "
+                                     "section boundary", s, off)
+            if s.index != self.text_shndx and sym.bind == STB_LOCAL:
+                raise self._fail(errno.EOPNOTSUPP, f"sec '{s.name}': program '{sym.name}' is static and not "
+                                                   "supported")
+            if size == 0 or size % BPF_INSN_SZ or off % BPF_INSN_SZ:
+                self.log.warn(f"sec '{s.name}': corrupted program '{sym.name}', offset {off}, size {size}")
+                raise self.elf.error(f"sec '{s.name}': corrupted program '{sym.name}', offset {off}, size {size}",
+                                     s, off, errno.EINVAL)
+            self.log.debug(f"sec '{s.name}': found program '{sym.name}' at insn offset {off // 8} ({off} bytes), "
+                           f"code size {size // 8} insns ({size} bytes)")
+            sec_name = s.name
+            autoload = True
+            if sec_name.startswith("?"):
+                autoload = False
+                sec_name = sec_name[1:]
+            code = s.data[off:off + size]
+            insns = [Insn.from_bytes(code, i) for i in range(0, size, 8)]
+            p = BpfProgram(self, sym.name, sec_name, s.index, off // 8, size // 8, insns, autoload=autoload,
+                           is_subprog=(s.index == self.text_shndx))
+            p.sym_global = sym.bind != STB_LOCAL
+            p.mark_btf_static = p.sym_global and sym.visibility in (STV_HIDDEN, STV_INTERNAL)
+            self.programs.append(p)
+
+    def _init_btf(self, btf_sec: Section | None, ext_sec: Section | None) -> None:
+        """``bpf_object__init_btf``."""
+        err_msg = None
+        if btf_sec is not None:
+            try:
+                self.btf = BTF.from_bytes(btf_sec.data, validate=False, where=f"{self.path}: section .BTF")
+            except BTFError as e:
+                self.log.warn(f"Error loading ELF section {BTF_SEC}: {errstr(errno.EINVAL)}.")
+                err_msg = f"{e.message}"
+        if ext_sec is not None:
+            if self.btf is None:
+                self.log.debug(f"Ignore ELF section {BTF_EXT_SEC} because its depending ELF section {BTF_SEC} is "
+                               "not found.")
+            else:
+                try:
+                    self.btf_ext = BtfExt.parse(ext_sec.data)
+                except BtfExtError as e:
+                    self.log.debug(f"{e.message} (offset {e.offset:#x})")
+                    self.log.warn(f"Error loading ELF section {BTF_EXT_SEC}: {errstr(e.errno)}. Ignored and "
+                                  "continue.")
+                    self.btf_ext = None
+        if self.btf is None and self._needs_btf():
+            self.log.warn("BTF is required, but is missing or corrupted.")
+            if btf_sec is None:
+                raise LibbpfError(errno.ENOENT, "BTF is required, but is missing or corrupted.")
+            raise self.elf.error(f"BTF is required, but is missing or corrupted: {err_msg}", btf_sec)
+
+    def _needs_btf(self) -> bool:
+        """``libbpf_needs_btf``: .maps, struct_ops or externs."""
+        return self.btf_maps_shndx >= 0 or self.has_st_ops or any(
+            _is_extern(s) for s in self.elf.symbols)
+
+    def _ext_sec_index(self, off: int) -> int | None:
+        if self.btf is None or not self.btf._strings.valid(off):
+            return None
+        name = self.btf._strings.get(off)
+        s = self.elf.section_by_name(name) if name else None
+        return s.index if s is not None else None
+
+    # --- externs ------------------------------------------------------------------------------------
+    def _collect_externs(self) -> None:
+        """``bpf_object__collect_externs`` for ``.ksyms`` (``.kconfig`` is not modelled)."""
+        btf = self.btf
+        syms = [s for s in self.elf.symbols if _is_extern(s) and s.name]
+        if not syms:
+            return
+        if btf is None:
+            raise self._fail(errno.ESRCH, f"failed to find BTF for extern '{syms[0].name}': -3")
+        self.log.debug(f"looking for externs among {len(self.elf.symbols)} symbols...")
+        for sym in syms:
+            bid = _find_extern_btf_id(btf, sym.name)
+            if bid <= 0:
+                raise self._fail(bid or errno.ENOENT, f"failed to find BTF for extern '{sym.name}': {bid}")
+            t = btf.type_by_id(bid)
+            sec_id = next((i for i, st in btf.iter_types(S.KIND_DATASEC)
+                           if any(v.type_id == bid for v in st.vars)), None)  # type: ignore[attr-defined]
+            if sec_id is None:
+                raise self._fail(errno.ENOENT, f"failed to find BTF for extern '{sym.name}' [{bid}] section: -2")
+            sec_name = btf.type_by_id(sec_id).name
+            if sec_name == KCONFIG_SEC:
+                raise self._fail(errno.EOPNOTSUPP, f"extern (kcfg) '{sym.name}': __kconfig externs are not "
+                                                   "modelled by structops-emu")
+            if sec_name != KSYMS_SEC:
+                raise self._fail(errno.EOPNOTSUPP, f"unrecognized extern section '{sec_name}'")
+            is_func = isinstance(t, Func)
+            type_id = btf.skip_modifiers(t.type_id)  # type: ignore[attr-defined]
+            self.externs.append(Extern(t.name, sym.index, bid, sym.bind == STB_WEAK, is_func, type_id))
+        self.log.debug(f"collected {len(self.externs)} externs total")
+        self._fixup_ksyms_datasec()
+
+    def _fixup_ksyms_datasec(self) -> None:
+        """The ``.ksyms`` DATASEC rewrite of ``bpf_object__collect_externs``: extern
+        functions become a ``dummy_ksym`` int VAR (and get GLOBAL linkage, unnamed
+        parameters the dummy's name), extern variables become allocated ints;
+        entries are 4 bytes apart. The kernel accepts the BTF only in this form."""
+        btf = self.btf
+        assert btf is not None
+        sec_id = btf.find(KSYMS_SEC, S.KIND_DATASEC)
+        if sec_id is None:
+            return
+        sec = btf.type_by_id(sec_id)
+        assert isinstance(sec, Datasec)
+        int_id = next((i for i, t in btf.iter_types(S.KIND_INT) if t.size == 4), 0)  # type: ignore[attr-defined]
+        dummy_id = 0
+        if any(isinstance(btf.type_by_id(v.type_id), Func) for v in sec.vars):
+            dummy_id = btf.add(Var("dummy_ksym", int_id, S.VAR_GLOBAL_ALLOCATED))
+        new_vars = []
+        for i, vs in enumerate(sec.vars):
+            vt = btf.type_by_id(vs.type_id)
+            ext = next((e for e in self.externs if e.name == vt.name), None)
+            if ext is None:
+                raise self._fail(errno.ESRCH, f"failed to find extern definition for BTF "
+                                              f"{vt.kind_name.lower()} '{vt.name}'")
+            off = 4 * i
+            if isinstance(vt, Func):
+                proto = btf.type_by_id(vt.type_id)
+                if isinstance(proto, FuncProto) and any(p.type_id and not p.name for p in proto.params):
+                    btf.replace(vt.type_id, FuncProto(proto.ret_type_id, tuple(
+                        Param(p.name or ("dummy_ksym" if p.type_id else ""), p.type_id) for p in proto.params)))
+                btf.replace(vs.type_id, Func(vt.name, vt.type_id, S.FUNC_GLOBAL))
+                new_vars.append(VarSecinfo(dummy_id, off, 4))
+            else:
+                assert isinstance(vt, Var)
+                btf.replace(vs.type_id, Var(vt.name, int_id, S.VAR_GLOBAL_ALLOCATED))
+                new_vars.append(VarSecinfo(vs.type_id, off, 4))
+        btf.replace(sec_id, Datasec(sec.name, 4 * len(sec.vars), tuple(new_vars)))
+
+    # --- BTF fix-ups ---------------------------------------------------------------------------------
+    def _fixup_btf(self) -> None:
+        """``bpf_object_fixup_btf`` / ``btf_fixup_datasec``."""
+        btf = self.btf
+        if btf is None:
+            return
+        for tid, t in list(btf.iter_types(S.KIND_DATASEC)):
+            assert isinstance(t, Datasec)
+            vars_ = list(t.vars)
+            size = t.size
+            if t.name not in (KCONFIG_SEC, KSYMS_SEC):
+                fix_off = False
+                if size == 0:
+                    s = self.elf.section_by_name(t.name)
+                    size = s.size if s is not None else 0
+                    if not size:
+                        self.log.debug(f"sec '{t.name}': failed to determine size from ELF: size {size}, "
+                                       f"err {errstr(errno.ENOENT)}")
+                        raise self._fail(errno.ENOENT, f"sec '{t.name}': failed to determine size from ELF "
+                                                       "(BTF DATASEC without an ELF section)")
+                    fix_off = True
+                for j, vs in enumerate(vars_):
+                    tv = btf.type_by_id(vs.type_id)
+                    if not isinstance(tv, Var):
+                        raise self._fail(errno.EINVAL, f"sec '{t.name}': unexpected non-VAR type found")
+                    if tv.linkage in (S.VAR_STATIC, S.VAR_GLOBAL_EXTERN):
+                        continue
+                    sym = next((s for s in self.elf.symbols if s.name == tv.name and s.type == STT_OBJECT
+                                and s.bind in (STB_GLOBAL, STB_WEAK)), None)
+                    if sym is None:
+                        raise self._fail(errno.ENOENT, f"sec '{t.name}': failed to find ELF symbol for VAR "
+                                                       f"'{tv.name}'")
+                    if fix_off:
+                        vars_[j] = VarSecinfo(vs.type_id, sym.value, vs.size)
+                    if sym.visibility in (STV_HIDDEN, STV_INTERNAL):
+                        btf.replace(vs.type_id, Var(tv.name, tv.type_id, S.VAR_STATIC))
+            vars_.sort(key=lambda v: v.offset)
+            btf.replace(tid, Datasec(t.name, size, tuple(vars_)))
+
+    # --- maps -------------------------------------------------------------------------------------------
+    def _init_maps(self) -> None:
+        """``bpf_object__init_maps``: BTF-defined, global data, struct_ops."""
+        self._init_user_btf_maps()
+        for idx in sorted(self._secs):
+            kind = self._secs[idx]
+            s = self.elf.sections[idx]
+            if kind not in ("data", "rodata", "bss") or s.size == 0:
+                continue
+            ltype = {"data": LIBBPF_MAP_DATA, "rodata": LIBBPF_MAP_RODATA, "bss": LIBBPF_MAP_BSS}[kind]
+            self._init_internal_map(ltype, s)
+        for idx in sorted(self._secs):
+            if self._secs[idx] == "st_ops":
+                s = self.elf.sections[idx]
+                init_struct_ops_maps(self, s.name, idx, s.data)
+
+    def _init_internal_map(self, ltype: int, s: Section) -> None:
+        """``bpf_object__init_internal_map``."""
+        m = BpfMap(self, internal_map_name(self.name, s.name), MAP_TYPE_ARRAY, 4, s.size, 1,
+                   libbpf_type=ltype, real_name=s.name, sec_idx=s.index)
+        if ltype == LIBBPF_MAP_RODATA:
+            m.map_flags |= BPF_F_RDONLY_PROG
+        if self.btf is not None:
+            ds = self.btf.find(s.name)
+            if ds is not None:
+                m.btf_value_type_id = ds
+                if datasec_has_global_var(self.btf, ds):
+                    m.map_flags |= BPF_F_MMAPABLE
+        if s.size > MAX_GLOBAL_DATA:
+            # libbpf mmap()s the image (no memory until touched); we hold it in memory, so refuse
+            # what the kernel refuses anyway (array value_size > KMALLOC_MAX_SIZE is -E2BIG)
+            raise self._fail(errno.ENOMEM, f"failed to alloc map '{m.name}' content buffer: -ENOMEM "
+                                           f"(section {s.name} is {s.size} bytes)")
+        m.mmaped = bytearray(s.data if ltype != LIBBPF_MAP_BSS else bytes(s.size))
+        self.log.debug(f"map '{m.name}' (global data): at sec_idx {s.index}, offset 0, flags {m.map_flags:x}.")
+        self.maps.append(m)
+
+    def _init_user_btf_maps(self) -> None:
+        """``bpf_object__init_user_btf_maps``."""
+        if self.btf_maps_shndx < 0:
+            return
+        btf = self.btf
+        assert btf is not None
+        data = self.elf.sections[self.btf_maps_shndx].data
+        sec_id = btf.find(MAPS_SEC, S.KIND_DATASEC)
+        if sec_id is None:
+            raise self._fail(errno.ENOENT, f"DATASEC '{MAPS_SEC}' not found.")
+        sec = btf.type_by_id(sec_id)
+        assert isinstance(sec, Datasec)
+        for i, vi in enumerate(sec.vars):
+            var = btf.type_by_id(vi.type_id)
+            name = var.name
+            if not name:
+                raise self._fail(errno.EINVAL, f"map #{i}: empty name.")
+            if vi.offset + vi.size > len(data):
+                raise self._fail(errno.EINVAL, f"map '{name}' BTF data is corrupted.")
+            if not isinstance(var, Var):
+                raise self._fail(errno.EINVAL, f"map '{name}': unexpected var kind {var.kind_name.lower()}.")
+            if var.linkage != S.VAR_GLOBAL_ALLOCATED:
+                raise self._fail(errno.EOPNOTSUPP, f"map '{name}': unsupported map linkage "
+                                                   f"{'static' if var.linkage == 0 else 'extern'}.")
+            d = btf.resolve(var.type_id)
+            if not isinstance(d, Struct):
+                raise self._fail(errno.EINVAL, f"map '{name}': unexpected def kind var.")
+            if d.size > vi.size:
+                raise self._fail(errno.EINVAL, f"map '{name}': invalid def size.")
+            self.log.debug(f"map '{name}': at sec_idx {self.btf_maps_shndx}, offset {vi.offset}.")
+            try:
+                spec = parse_btf_map_def(name, btf, var.type_id)
+            except LibbpfError as e:
+                self.log.warn(e.message)
+                raise
+            m = BpfMap(self, name, spec["type"], spec.get("key_size", 0), spec.get("value_size", 0),
+                       spec.get("max_entries", 0), spec.get("map_flags", 0), LIBBPF_MAP_UNSPEC,
+                       sec_idx=self.btf_maps_shndx, sec_offset=vi.offset,
+                       btf_key_type_id=spec.get("btf_key_type_id", 0),
+                       btf_value_type_id=spec.get("btf_value_type_id", 0),
+                       numa_node=spec.get("numa_node", 0), map_extra=spec.get("map_extra", 0))
+            self.maps.append(m)
+
+    # --- programs and relocations ---------------------------------------------------------------------
+    def _init_progs(self) -> None:
+        """``bpf_object_init_progs``: program type from the section definition."""
+        for p in self.programs:
+            d = find_sec_def(p.sec_name)
+            if d is None:
+                if not p.is_subprog:
+                    self.log.debug(f"prog '{p.name}': unrecognized ELF section name '{p.sec_name}'")
+                continue
+            p.sec_def = d
+            p.prog_type = d.prog_type
+            p.expected_attach_type = d.expected_attach_type
+
+    def _find_prog_by_sec_insn(self, sec_idx: int, insn_idx: int) -> BpfProgram | None:
+        """``find_prog_by_sec_insn``."""
+        for p in self.programs:
+            if p.sec_idx == sec_idx and p.sec_insn_off <= insn_idx < p.sec_insn_off + p.sec_insn_cnt:
+                return p
+        return None
+
+    def _collect_relos(self) -> None:
+        """``bpf_object__collect_relos``."""
+        for idx in sorted(self._secs):
+            if self._secs[idx] != "relo":
+                continue
+            rs = self.elf.sections[idx]
+            targ = rs.info
+            if self._secs.get(targ) == "st_ops":
+                collect_st_ops_relos(self, rs, targ)
+            elif targ == self.btf_maps_shndx:
+                self._collect_map_relos(rs)
+            else:
+                self._collect_prog_relos(rs)
+        for p in self.programs:
+            p.relocs.sort(key=lambda r: r.insn_idx)
+
+    def _collect_map_relos(self, rs: Section) -> None:
+        """``.rel.maps``: map-in-map and prog-array slots are not modelled."""
+        rels = self.elf.relocations(rs)
+        if rels:
+            raise self._fail(errno.EOPNOTSUPP, f".maps relo #0: map-in-map and prog-array initializers are not "
+                                               "modelled by structops-emu")
+
+    def _collect_prog_relos(self, rs: Section) -> None:
+        """``bpf_object__collect_prog_relos``."""
+        sec_idx = rs.info
+        tsec = self.elf.sections[sec_idx]
+        nsec = len(self.elf.sections) + 1
+        for i, rel in enumerate(self.elf.relocations(rs)):
+            sym = self.elf.symbol(rel.sym)
+            if sym is None:
+                self.log.warn(f"sec '{rs.name}': symbol #{rel.sym} not found for relo #{i}")
+                raise self.elf.error(f"relo #{i}: symbol #{rel.sym} not found ({len(self.elf.symbols)} symbols)",
+                                     rs, i * 16)
+            if sym.shndx >= nsec and sym.shndx < SHN_LORESERVE:
+                self.log.warn(f"sec '{rs.name}': corrupted symbol #{rel.sym} pointing to invalid section "
+                              f"#{sym.shndx} for relo #{i}")
+                raise self.elf.error(f"relo #{i}: symbol #{rel.sym} points to invalid section #{sym.shndx}",
+                                     rs, i * 16)
+            if rel.offset % BPF_INSN_SZ or rel.offset >= len(tsec.data):
+                self.log.warn(f"sec '{rs.name}': invalid offset {rel.offset:#x} for relo #{i}")
+                raise self.elf.error(f"relo #{i}: invalid offset {rel.offset:#x} in {tsec.name} "
+                                     f"({len(tsec.data)} bytes)", rs, i * 16)
+            insn_idx = rel.offset // BPF_INSN_SZ
+            if sym.type == STT_SECTION and sym.name_off == 0:
+                sym_name = self.elf.section_name(sym.shndx)
+            else:
+                sym_name = sym.name or "<?"
+            self.log.debug(f"sec '{rs.name}': relo #{i}: insn #{insn_idx} against '{sym_name}'")
+            prog = self._find_prog_by_sec_insn(sec_idx, insn_idx)
+            if prog is None:
+                self.log.debug(f"sec '{rs.name}': relo #{i}: couldn't find program in section '{tsec.name}' for "
+                               f"insn #{insn_idx}, probably overridden weak function, skipping...")
+                continue
+            prog.relocs.append(self._record_reloc(prog, insn_idx - prog.sec_insn_off, sym_name, sym, rel.sym))
+
+    def _record_reloc(self, prog: BpfProgram, idx: int, sym_name: str, sym: Any, sym_idx: int) -> Reloc:
+        """``bpf_program__record_reloc``."""
+        insn = prog.insns[idx]
+        is_call = insn.code == (isa.JMP | isa.CALL)
+        is_ld64 = insn.code == isa.LD_IMM64
+        if not is_call and not is_ld64:
+            raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': invalid relo against '{sym_name}' for "
+                                                  f"insns[{idx}].code {insn.code:#x}")
+        if _is_extern(sym):
+            ei = next((k for k, e in enumerate(self.externs) if e.sym_idx == sym_idx), None)
+            if ei is None:
+                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': extern relo failed to find extern "
+                                                      f"for '{sym_name}' ({sym_idx})")
+            self.log.debug(f"prog '{prog.name}': found extern #{ei} '{self.externs[ei].name}' (sym {sym_idx}) "
+                           f"for insn #{idx}")
+            return Reloc(RELO_EXTERN_CALL if is_call else RELO_EXTERN_LD64, idx, ext_idx=ei)
+        shndx = sym.shndx
+        if is_call:
+            if insn.src != 1:
+                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': incorrect bpf_call opcode")
+            if not shndx or shndx != self.text_shndx:
+                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': bad call relo against '{sym_name}' in "
+                                                      f"section '{self.elf.section_name(shndx)}'")
+            if sym.value % BPF_INSN_SZ:
+                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': bad call relo against '{sym_name}' at "
+                                                      f"offset {sym.value}")
+            return Reloc(RELO_CALL, idx, sym_off=sym.value)
+        if not shndx or shndx >= SHN_LORESERVE:
+            raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': invalid relo against '{sym_name}' in "
+                                                  f"special section {shndx:#x}; forgot to initialize global var?..")
+        if shndx == self.text_shndx and ((sym.bind == STB_LOCAL and sym.type == STT_SECTION)
+                                         or (sym.bind in (STB_GLOBAL, STB_WEAK) and sym.type == STT_FUNC)):
+            if sym.value % BPF_INSN_SZ or insn.imm % BPF_INSN_SZ:
+                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': bad subprog addr relo against "
+                                                      f"'{sym_name}' at offset {sym.value}+{insn.imm}")
+            return Reloc(RELO_SUBPROG_ADDR, idx, sym_off=sym.value)
+        sec_kind = self._secs.get(shndx)
+        sec_name = self.elf.section_name(shndx)
+        if sec_kind not in ("data", "rodata", "bss"):
+            if shndx != self.btf_maps_shndx:
+                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': bad map relo against '{sym_name}' in "
+                                                      f"section '{sec_name}'")
+            for mi, m in enumerate(self.maps):
+                if m.libbpf_type == LIBBPF_MAP_UNSPEC and m.sec_idx == shndx and m.sec_offset == sym.value:
+                    self.log.debug(f"prog '{prog.name}': found map {mi} ({m.name}, sec {m.sec_idx}, off "
+                                   f"{m.sec_offset}) for insn #{idx}")
+                    return Reloc(RELO_LD64, idx, map_idx=mi)
+            raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': map relo failed to find map for section "
+                                                  f"'{sec_name}', off {sym.value}")
+        for mi, m in enumerate(self.maps):
+            if m.is_internal and m.sec_idx == shndx:
+                self.log.debug(f"prog '{prog.name}': found data map {mi} ({m.name}, sec {m.sec_idx}, off "
+                               f"{m.sec_offset}) for insn {idx}")
+                return Reloc(RELO_DATA, idx, map_idx=mi, sym_off=sym.value)
+        raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': data relo failed to find map for section "
+                                              f"'{sec_name}'")
+
+    # ==========================================================================================
+    # prepare
+    # ==========================================================================================
+    def prepare(self, sys: Any = None, *, kernel_btf: KernelBtf | None = None,
+                check_signatures: bool = False) -> None:
+        """``bpf_object__prepare``. Without ``sys`` only the user-space steps run
+        (kernel types from ``kernel_btf``): struct_ops values are built, autoload
+        settled and the code relocated, ready to inspect. With ``sys`` the BTF is
+        loaded and the maps created too (libbpf's whole prepare).
+        ``check_signatures`` (beyond libbpf) reports, as ``structops: `` warnings,
+        callbacks whose declared prototype differs from the kernel's
+        (:mod:`emu.libbpf.sigcheck`); it never fails the load."""
+        if self.state >= self.PREPARED:
+            self.log.warn(f"object '{self.name}': prepare loading can't be attempted twice")
+            raise LibbpfError(errno.EINVAL, f"object '{self.name}': prepare loading can't be attempted twice")
+        if self.state == self.OPEN:
+            if kernel_btf is None:
+                if sys is None:
+                    raise LibbpfError(errno.EINVAL, "prepare needs a kernel (sys) or its BTF (kernel_btf)")
+                kernel_btf = KernelBtf.from_sys(sys, _vmlinux_of(sys), self.log)
+            self.kernel_btf = kernel_btf
+            if check_signatures:
+                from .sigcheck import WARN as _W, check_object
+                for f in check_object(self, kernel_btf, maps=[m.name for m in self.maps if m.autocreate]):
+                    if f.level == _W:
+                        self.log.note(f"signature: {f}")
+            self._resolve_externs()
+            for m in self.maps:
+                if m.is_struct_ops and m.autocreate:
+                    init_kern_struct_ops(self, m, kernel_btf)
+            adjust_struct_ops_autoload(self)
+            self._relocate()
+            self.state = self.PREPARED_USER
+        if sys is None:
+            return
+        self.sys = sys
+        assert self.kernel_btf is not None
+        self.kernel_btf.bind_fds(sys)
+        self.load_btf(sys)
+        self._create_maps(sys)
+        self.state = self.PREPARED
+
+    # --- externs -------------------------------------------------------------------------------------
+    def _resolve_externs(self) -> None:
+        """``bpf_object__resolve_externs`` -> ``bpf_object__resolve_ksyms_btf_id``."""
+        kb = self.kernel_btf
+        assert kb is not None
+        btf = self.btf
+        for ext in self.externs:
+            name = ext.essent_name or ext.name
+            kind = S.KIND_FUNC if ext.is_func else S.KIND_VAR
+            try:
+                kid, kbtf, mod = kb.find_ksym(name, kind)
+            except LibbpfError:
+                if ext.is_weak:
+                    continue
+                what = "func ksym" if ext.is_func else "var ksym"
+                where = "not found in kernel or module BTFs" if ext.is_func else "not found in kernel BTF"
+                self.log.warn(f"extern ({what}) '{ext.name}': {where}")
+                raise LibbpfError(errno.EINVAL, f"extern ({what}) '{ext.name}': {where}") from None
+            kt = kbtf.type_by_id(kid)
+            assert btf is not None
+            if ext.is_func:
+                ok = corelib.types_are_compat(btf, ext.type_id, kbtf, kt.type_id)  # type: ignore[attr-defined]
+                if ok <= 0:
+                    if ext.is_weak:
+                        continue
+                    msg = (f"extern (func ksym) '{ext.name}': func_proto [{ext.type_id}] incompatible with "
+                           f"{mod.name if mod else 'vmlinux'} [{kt.type_id}]")  # type: ignore[attr-defined]
+                    self.log.warn(msg)
+                    raise LibbpfError(errno.EINVAL, msg)
+                if mod is not None and not mod.fd_array_idx:
+                    if not self.fd_array:
+                        self.fd_array.append(None)  # index 0 cannot hold a module BTF fd
+                    mod.fd_array_idx = len(self.fd_array)
+                    self.fd_array.append(mod)
+                ext.btf_fd_idx = mod.fd_array_idx if mod else 0
+            else:
+                ktid = kbtf.skip_modifiers(kt.type_id)  # type: ignore[attr-defined]
+                if corelib.types_are_compat(btf, ext.type_id, kbtf, ktid) <= 0:
+                    lt, tt = btf.type_by_id(ext.type_id), kbtf.type_by_id(ktid)
+                    msg = (f"extern (var ksym) '{ext.name}': incompatible types, expected [{ext.type_id}] "
+                           f"{corelib._kind_str(lt)} {lt.name}, but kernel has [{ktid}] {corelib._kind_str(tt)} "
+                           f"{tt.name}")
+                    self.log.warn(msg)
+                    raise LibbpfError(errno.EINVAL, msg)
+            ext.is_set = True
+            ext.kernel_btf_id = kid
+            ext.mod_btf = mod
+            self.log.debug(f"extern ({'func' if ext.is_func else 'var'} ksym) '{ext.name}': resolved to "
+                           f"{mod.name if mod else 'vmlinux'} [{kid}]")
+
+    # --- relocation ------------------------------------------------------------------------------------
+    def _relocate(self) -> None:
+        """``bpf_object__relocate``."""
+        if self.btf_ext is not None and self.btf_ext.core_relo:
+            try:
+                self._relocate_core()
+            except LibbpfError as e:
+                self.log.warn(f"failed to perform CO-RE relocations: {errstr(e.errno)}")
+                raise
+        for p in self.programs:
+            for r in p.relocs:
+                if r.type == RELO_SUBPROG_ADDR:
+                    i = p.insns[r.insn_idx]
+                    p.insns[r.insn_idx] = Insn(i.code, i.dst, BPF_PSEUDO_FUNC, i.off, i.imm)
+            p.relocs.sort(key=lambda r: r.insn_idx)
+        mains = [p for p in self.programs if not p.is_subprog and p.autoload]
+        for p in mains:
+            try:
+                self._relocate_calls(p)
+            except LibbpfError as e:
+                self.log.warn(f"prog '{p.name}': failed to relocate calls: {errstr(e.errno)}")
+                raise
+        for p in mains:
+            try:
+                self._relocate_data(p)
+            except LibbpfError as e:
+                self.log.warn(f"prog '{p.name}': failed to relocate data references: {errstr(e.errno)}")
+                raise
+
+    def _relocate_core(self) -> None:
+        """``bpf_object__relocate_core``."""
+        assert self.btf is not None and self.btf_ext is not None and self.kernel_btf is not None
+        cache: dict[int, list[corelib.Cand]] = {}
+        for sec in self.btf_ext.core_relo:
+            sec_idx = self._ext_sec_index(sec.sec_name_off)
+            sec_name = self.btf._strings.get(sec.sec_name_off) if self.btf._strings.valid(sec.sec_name_off) else ""
+            if not sec_name:
+                raise LibbpfError(errno.EINVAL, ".BTF.ext CO-RE records name no section")
+            self.log.debug(f"sec '{sec_name}': found {len(sec.records)} CO-RE relocations")
+            for i, rec in enumerate(sec.records):
+                assert isinstance(rec, CoreRelo)
+                if rec.insn_off % BPF_INSN_SZ:
+                    raise LibbpfError(errno.EINVAL, f"sec '{sec_name}': CO-RE relocation #{i} at byte "
+                                                    f"{rec.insn_off} is not at an instruction")
+                insn_idx = rec.insn_off // BPF_INSN_SZ
+                prog = self._find_prog_by_sec_insn(sec_idx, insn_idx) if sec_idx is not None else None
+                if prog is None:
+                    self.log.debug(f"sec '{sec_name}': skipping CO-RE relocation #{i} for insn #{insn_idx} "
+                                   "belonging to eliminated weak subprogram")
+                    continue
+                if not prog.autoload:
+                    continue
+                idx = insn_idx - prog.sec_insn_off
+                if idx >= len(prog.insns):
+                    raise LibbpfError(errno.EINVAL, f"prog '{prog.name}': CO-RE relocation #{i} past the end")
+                if rec.type_id == 0 or rec.type_id >= self.btf.type_count:
+                    msg = f"prog '{prog.name}': relo #{i}: type id {rec.type_id} is not in the object's BTF"
+                    self.log.warn(msg)
+                    raise LibbpfError(errno.EINVAL, msg)
+                prog.relocs.append(Reloc(RELO_CORE, idx, core=rec, core_idx=i))
+                cands = None
+                if rec.kind != corelib.TYPE_ID_LOCAL:
+                    cands = cache.get(rec.type_id)
+                    if cands is None:
+                        try:
+                            cands = corelib.find_cands(self.kernel_btf, self.btf, rec.type_id, self.log)
+                        except LibbpfError as e:
+                            lt = self.btf.type_by_id(rec.type_id)
+                            msg = (f"prog '{prog.name}': relo #{i}: target candidate search failed for "
+                                   f"[{rec.type_id}] {corelib._kind_str(lt)} {lt.name}: -{e.errno}")
+                            self.log.warn(msg)
+                            raise LibbpfError(e.errno, msg) from None
+                        cache[rec.type_id] = cands
+                try:
+                    res = corelib.calc_relo_insn(rec, i, self.btf, cands, prog.name, self.log)
+                except LibbpfError as e:
+                    self.log.warn(f"prog '{prog.name}': relo #{i}: failed to relocate: {errstr(e.errno)}")
+                    raise
+                try:
+                    corelib.patch_insn(prog.insns, idx, rec, i, res, prog.name, self.log)
+                except LibbpfError as e:
+                    self.log.warn(f"prog '{prog.name}': relo #{i}: failed to patch insn #{idx}: {errstr(e.errno)}")
+                    raise
+
+    def _relocate_calls(self, main: BpfProgram) -> None:
+        """``bpf_object__relocate_calls``: fresh copies of subprograms for ``main``."""
+        for p in self.programs:
+            if p.is_subprog:
+                p.sub_insn_off = 0
+        main.insns = main.insns[:main.sec_insn_cnt]
+        main.relocs = [r for r in main.relocs if r.insn_idx < main.sec_insn_cnt]
+        main.func_info = b""
+        main.line_info = b""
+        main.sub_insn_off = 0
+        self._reloc_code(main, main, [], [])
+
+    def _reloc_code(self, main: BpfProgram, prog: BpfProgram, finfo: list[bytes], linfo: list[bytes]) -> None:
+        """``bpf_object__reloc_code``."""
+        self._reloc_ext_info(main, prog)
+        for i in range(prog.sec_insn_cnt):
+            at = prog.sub_insn_off + i
+            insn = main.insns[at]
+            if not insn_is_subprog_call(insn) and not insn_is_pseudo_func(insn):
+                continue
+            relo = next((r for r in prog.relocs if r.insn_idx == i), None)
+            if relo is not None and relo.type == RELO_EXTERN_CALL:
+                continue
+            if relo is not None and relo.type not in (RELO_CALL, RELO_SUBPROG_ADDR):
+                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': unexpected relo for insn #{i}, type "
+                                                      f"{relo.type}")
+            if relo is not None:
+                if relo.type == RELO_CALL:
+                    sub_idx = relo.sym_off // BPF_INSN_SZ + insn.imm + 1
+                else:
+                    sub_idx = (relo.sym_off + insn.imm) // BPF_INSN_SZ
+            elif insn_is_pseudo_func(insn):
+                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': missing subprog addr relo for insn "
+                                                      f"#{i}")
+            else:
+                sub_idx = prog.sec_insn_off + i + insn.imm + 1
+            sub = self._find_prog_by_sec_insn(self.text_shndx, sub_idx) if self.text_shndx else None
+            if sub is None:
+                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': no .text section found yet sub-program "
+                                                      "call exists")
+            if sub.sub_insn_off == 0:
+                sub.sub_insn_off = len(main.insns)
+                main.insns.extend(sub.insns)
+                self.log.debug(f"prog '{main.name}': added {len(sub.insns)} insns from sub-prog '{sub.name}'")
+                if main is not sub:
+                    for r in sub.relocs:
+                        main.relocs.append(Reloc(r.type, r.insn_idx + sub.sub_insn_off, r.map_idx, r.sym_off,
+                                                 r.ext_idx, r.core, r.core_idx))
+                self._reloc_code(main, sub, finfo, linfo)
+            insn = main.insns[at]
+            imm = sub.sub_insn_off - (prog.sub_insn_off + i) - 1
+            main.insns[at] = Insn(insn.code, insn.dst, insn.src, insn.off, imm)
+            self.log.debug(f"prog '{prog.name}': insn #{i} relocated, imm {imm} points to subprog '{sub.name}' "
+                           f"(now at {sub.sub_insn_off} offset)")
+
+    def _reloc_ext_info(self, main: BpfProgram, prog: BpfProgram) -> None:
+        """``reloc_prog_func_and_line_info``."""
+        ext = self.btf_ext
+        if ext is None:
+            return
+        for kind in ("func", "line"):
+            if main is not prog and not getattr(main, f"{kind}_info"):
+                continue
+            secs = ext.func_info if kind == "func" else ext.line_info
+            rec_size = ext.func_info_rec_size if kind == "func" else ext.line_info_rec_size
+            got = None
+            for sec in secs:
+                if self._ext_sec_index(sec.sec_name_off) != prog.sec_idx:
+                    continue
+                got = adjust_ext_info([r.raw for r in sec.records], prog, rec_size)
+                break
+            if got is None:
+                if getattr(main, f"{kind}_info"):
+                    raise self._fail(errno.ENOENT, f"prog '{prog.name}': missing .BTF.ext {kind} info.")
+                self.log.warn(f"prog '{prog.name}': missing .BTF.ext {'function' if kind == 'func' else 'line'} "
+                              f"info for the main program, skipping all of .BTF.ext "
+                              f"{'func' if kind == 'func' else 'line'} info.")
+                continue
+            setattr(main, f"{kind}_info", getattr(main, f"{kind}_info") + b"".join(got))
+            setattr(main, f"{kind}_info_rec_size", rec_size)
+
+    def _relocate_data(self, p: BpfProgram) -> None:
+        """``bpf_object__relocate_data``: map references are recorded (fds are
+        written at load), kfunc calls get their BTF id and fd_array index."""
+        p.map_refs = []
+        for r in p.relocs:
+            insn = p.insns[r.insn_idx]
+            if r.type == RELO_LD64:
+                m = self.maps[r.map_idx]
+                if m.autocreate:
+                    p.map_refs.append((r.insn_idx, r.map_idx, False))
+                else:
+                    self._poison_map(p, r)
+            elif r.type == RELO_DATA:
+                m = self.maps[r.map_idx]
+                nxt = p.insns[r.insn_idx + 1]
+                p.insns[r.insn_idx + 1] = Insn(nxt.code, nxt.dst, nxt.src, nxt.off, s32(insn.imm + r.sym_off))
+                if m.autocreate:
+                    p.map_refs.append((r.insn_idx, r.map_idx, True))
+                else:
+                    self._poison_map(p, r)
+            elif r.type == RELO_EXTERN_LD64:
+                ext = self.externs[r.ext_idx]
+                if ext.is_set:
+                    p.insns[r.insn_idx] = Insn(insn.code, insn.dst, BPF_PSEUDO_BTF_ID, insn.off,
+                                               s32(ext.kernel_btf_id))
+                    p.map_refs.append((r.insn_idx, -1 - r.ext_idx, False))
+                else:
+                    raise self._fail(errno.EOPNOTSUPP, f"prog '{p.name}': typeless or unresolved ksym "
+                                                       f"'{ext.name}' (kallsyms addresses are not modelled)")
+            elif r.type == RELO_EXTERN_CALL:
+                ext = self.externs[r.ext_idx]
+                if ext.is_set:
+                    p.insns[r.insn_idx] = Insn(insn.code, insn.dst, BPF_PSEUDO_KFUNC_CALL, ext.btf_fd_idx,
+                                               s32(ext.kernel_btf_id))
+                else:
+                    self.log.debug(f"prog '{p.name}': relo #{r.insn_idx}: poisoning insn #{r.insn_idx} that calls "
+                                   f"kfunc '{ext.name}'")
+                    p.insns[r.insn_idx] = Insn(isa.JMP | isa.CALL, 0, 0, 0, POISON_CALL_KFUNC_BASE + r.ext_idx)
+            elif r.type == RELO_SUBPROG_ADDR and insn.src != BPF_PSEUDO_FUNC:
+                raise self._fail(errno.EINVAL, f"prog '{p.name}': relo #{r.insn_idx}: bad insn")
+
+    def _poison_map(self, p: BpfProgram, r: Reloc) -> None:
+        """``poison_map_ldimm64``: a reference to a map that will not be created."""
+        m = self.maps[r.map_idx]
+        self.log.debug(f"prog '{p.name}': relo #{r.insn_idx}: poisoning insn #{r.insn_idx} that loads map "
+                       f"#{r.map_idx} '{m.name}'")
+        p.insns[r.insn_idx] = Insn(isa.JMP | isa.CALL, 0, 0, 0, POISON_LDIMM64_MAP_BASE + r.map_idx)
+        p.insns[r.insn_idx + 1] = Insn(isa.JMP | isa.CALL, 0, 0, 0, POISON_LDIMM64_MAP_BASE + r.map_idx)
+
+    # --- kernel half of prepare ------------------------------------------------------------------------
+    def load_btf(self, sys: Any) -> None:
+        """``bpf_object__sanitize_and_load_btf``: mandatory with struct_ops or kfuncs."""
+        if self.btf is None:
+            return
+        blob = self.btf.to_bytes()
+        try:
+            self.btf_fd = sys.btf_load(blob)
+        except KernelError as e:
+            mandatory = self.has_st_ops or bool(self.externs)
+            if mandatory:
+                msg = f"Error loading .BTF into kernel: {errstr(e.errno)}. BTF is mandatory, can't proceed."
+                self.log.warn(msg)
+                raise LibbpfError(e.errno, msg) from None
+            self.log.info(f"Error loading .BTF into kernel: {errstr(e.errno)}. BTF is optional, ignoring.")
+            self.btf_fd = -1
+
+    def map_create_attrs(self, m: BpfMap) -> dict[str, Any]:
+        """The BPF_MAP_CREATE attributes libbpf passes for ``m`` (``bpf_object__create_map``):
+        a struct_ops map gets ``btf_vmlinux_value_type_id``, ``btf_value_type_id`` forced
+        to 0, and for a module type ``value_type_btf_obj_fd`` + BPF_F_VTYPE_BTF_OBJ_FD."""
+        flags = m.map_flags
+        kw: dict[str, Any] = dict(map_type=m.map_type, key_size=m.key_size, value_size=m.value_size,
+                                  max_entries=m.max_entries, map_name=m.name)
+        if m.is_struct_ops:
+            kw["btf_vmlinux_value_type_id"] = m.btf_vmlinux_value_type_id
+            if m.mod_btf is not None:
+                kw["value_type_btf_obj_fd"] = m.mod_btf.fd or 0  # type: ignore[attr-defined]
+                flags |= BPF_F_VTYPE_BTF_OBJ_FD
+        if self.btf_fd >= 0:
+            kw["btf_fd"] = self.btf_fd
+            if not m.is_struct_ops:
+                kw["btf_key_type_id"] = m.btf_key_type_id
+                kw["btf_value_type_id"] = m.btf_value_type_id
+        kw["map_flags"] = flags
+        return kw
+
+    def _create_maps(self, sys: Any) -> None:
+        """``bpf_object__create_maps``: every autocreate map, struct_ops ones too,
+        before any program; on failure every map created so far is closed."""
+        created: list[BpfMap] = []
+        for m in self.maps:
+            if not m.autocreate:
+                self.log.debug(f"map '{m.name}': skipped auto-creating...")
+                continue
+            kw = self.map_create_attrs(m)
+            try:
+                try:
+                    fd = sys.map_create(**kw)
+                except KernelError as e:
+                    if not (kw.get("btf_key_type_id") or kw.get("btf_value_type_id")):
+                        raise
+                    self.log.warn(f"Error in bpf_create_map_xattr({m.name}): {errstr(e.errno)}. Retrying "
+                                  "without BTF.")
+                    for k in ("btf_fd", "btf_key_type_id", "btf_value_type_id"):
+                        kw.pop(k, None)
+                    m.btf_key_type_id = m.btf_value_type_id = 0
+                    fd = sys.map_create(**kw)
+                m.fd = fd
+                created.append(m)
+                self.log.debug(f"map '{m.name}': created successfully, fd={fd}")
+                if m.is_internal:
+                    self._populate_internal_map(sys, m)
+            except (KernelError, LibbpfError) as e:
+                err = e.errno
+                self.log.warn(f"map '{m.name}': failed to create: {errstr(err)}")
+                for c in created:
+                    _close(sys, c.fd)
+                    c.fd = -1
+                raise LibbpfError(err, f"map '{m.name}': failed to create: {errstr(err)}") from None
+
+    def _populate_internal_map(self, sys: Any, m: BpfMap) -> None:
+        try:
+            sys.map_update_elem(m.fd, b"\0\0\0\0", bytes(m.mmaped), 0)
+        except KernelError as e:
+            self.log.warn(f"map '{m.name}': failed to set initial contents: {errstr(e.errno)}")
+            raise LibbpfError(e.errno, f"map '{m.name}': failed to set initial contents") from None
+        if m.libbpf_type == LIBBPF_MAP_RODATA:
+            try:
+                sys.map_freeze(m.fd)
+            except KernelError as e:
+                self.log.warn(f"map '{m.name}': failed to freeze as read-only: {errstr(e.errno)}")
+                raise LibbpfError(e.errno, f"map '{m.name}': failed to freeze as read-only") from None
+
+    # ==========================================================================================
+    # load
+    # ==========================================================================================
+    def load(self, sys: Any) -> None:
+        """``bpf_object__load``: prepare if needed, then load every autoload
+        program and fill struct_ops values with their fds. Attaching is separate
+        (:meth:`attach_struct_ops` / :func:`emu.libbpf.link.attach_struct_ops`)."""
+        if self.state >= self.LOADED:
+            self.log.warn(f"object '{self.name}': load can't be attempted twice")
+            raise LibbpfError(errno.EINVAL, f"object '{self.name}': load can't be attempted twice")
+        if self.state < self.PREPARED:
+            self.prepare(sys)
+        self.sys = sys
+        try:
+            self._load_progs(sys)
+            for m in self.maps:
+                if m.is_struct_ops and m.fd >= 0:
+                    prepare_vdata(m)
+        except LibbpfError:
+            self.log.warn(f"failed to load object '{self.path}'")
+            self.unload()
+            raise
+        self.state = self.LOADED
+
+    def _load_progs(self, sys: Any) -> None:
+        """``bpf_object__load_progs``."""
+        for p in self.programs:
+            if p.is_subprog:
+                continue
+            if not p.autoload:
+                self.log.debug(f"prog '{p.name}': skipped loading")
+                continue
+            try:
+                p.fd = self._load_prog(sys, p)
+            except LibbpfError as e:
+                self.log.warn(f"prog '{p.name}': failed to load: {errstr(e.errno)}")
+                raise
+
+    def load_attrs(self, p: BpfProgram) -> dict[str, Any]:
+        """The BPF_PROG_LOAD attributes libbpf would pass for ``p`` (fds resolved)."""
+        insns = list(p.insns)
+        for idx, mi, is_value in p.map_refs:
+            i = insns[idx]
+            if mi < 0:  # typed ksym: the module BTF fd goes into the second imm
+                ext = self.externs[-1 - mi]
+                fd = ext.mod_btf.fd if ext.mod_btf is not None else 0  # type: ignore[union-attr]
+                nxt = insns[idx + 1]
+                insns[idx + 1] = Insn(nxt.code, nxt.dst, nxt.src, nxt.off, s32(fd or 0))
+                continue
+            m = self.maps[mi]
+            insns[idx] = Insn(i.code, i.dst, BPF_PSEUDO_MAP_VALUE if is_value else BPF_PSEUDO_MAP_FD, i.off,
+                              s32(m.fd))
+        flags = p.prog_flags
+        if p.sec_def is not None and p.sec_def.sleepable:
+            flags |= BPF_F_SLEEPABLE
+        attach_obj_fd = 0
+        if p.attach_mod_btf is not None:
+            attach_obj_fd = p.attach_mod_btf.fd or 0  # type: ignore[attr-defined]
+        fd_array = [0 if mb is None else (mb.fd or 0) for mb in self.fd_array]
+        attrs: dict[str, Any] = dict(
+            prog_type=p.prog_type, expected_attach_type=p.expected_attach_type, attach_btf_id=p.attach_btf_id,
+            attach_btf_obj_fd=attach_obj_fd, prog_flags=flags, license=self.license, log_level=p.log_level,
+            prog_name=p.name[:15], fd_array=fd_array)
+        if self.btf_fd >= 0:
+            attrs.update(prog_btf_fd=self.btf_fd, func_info=p.func_info, func_info_rec_size=p.func_info_rec_size,
+                         line_info=p.line_info, line_info_rec_size=p.line_info_rec_size)
+        attrs["insns"] = b"".join(i.to_bytes() for i in insns)
+        return attrs
+
+    def preload_check(self, p: BpfProgram) -> None:
+        """The refusals ``bpf_object_load_prog`` makes before any syscall: a program
+        without a type, and a STRUCT_OPS program no created map references."""
+        if p.prog_type == 0:
+            raise self._fail(errno.EINVAL, f"prog '{p.name}': missing BPF prog type, check ELF section name "
+                                           f"'{p.sec_name}'")
+        if p.prog_type == PROG_TYPE_STRUCT_OPS and p.attach_btf_id == 0:
+            raise self._fail(errno.EINVAL, f"prog '{p.name}': SEC(\"struct_ops\") program isn't referenced "
+                                           "anywhere, did you forget to use it?")
+
+    def load_program(self, sys: Any, p: BpfProgram) -> int:
+        """Load one program of a prepared object (libbpf's ``bpf_object_load_prog``);
+        sets and returns ``p.fd``. Raises :class:`ProgLoadFailed` on a rejection."""
+        p.fd = self._load_prog(sys, p)
+        return p.fd
+
+    def _load_prog(self, sys: Any, p: BpfProgram) -> int:
+        """``bpf_object_load_prog``: refuse early, load, retry at log level 1 for the log."""
+        self.preload_check(p)
+        attrs = self.load_attrs(p)
+        insns = attrs.pop("insns")
+        log_level = p.log_level
+        while True:
+            attrs["log_level"] = log_level
+            try:
+                fd = sys.prog_load(insns, **attrs)
+            except KernelError as e:
+                if log_level == 0:
+                    log_level = 1
+                    continue
+                log = getattr(e, "log", "") or ""
+                p.load_result = getattr(e, "result", None)
+                log = fixup_verifier_log(self, p, log)
+                p.log = log
+                self.log.warn(f"prog '{p.name}': BPF program load failed: {errstr(e.errno)}")
+                if log:
+                    self.log.warn(f"prog '{p.name}': -- BEGIN PROG LOAD LOG --\n{log}-- END PROG LOAD LOG --")
+                raise ProgLoadFailed(e.errno, p.name, log, p.load_result) from None
+            if log_level:
+                info_log = ""
+                try:
+                    info_log = sys.prog_info(fd).verifier_log  # emulated kernel: the log of this load
+                except (AttributeError, KernelError):
+                    pass
+                if info_log:
+                    self.log.debug(f"prog '{p.name}': -- BEGIN PROG LOAD LOG --\n{info_log}-- END PROG LOAD LOG --")
+                p.log = info_log
+            return fd
+
+    def verify_programs(self, sys: Any) -> list[ProgVerdict]:
+        """Beyond libbpf, for comparing kernels: load the BTF, create the maps that are
+        not struct_ops, then BPF_PROG_LOAD every autoload program with exactly the
+        attributes :meth:`load` would use, *continuing after a rejection*; every fd
+        is closed afterwards and the object is left closed. No struct_ops map is
+        created, so nothing can be registered or attached (safe on the host)."""
+        if self.state >= self.PREPARED:
+            raise LibbpfError(errno.EINVAL, f"object '{self.name}': verify_programs needs an unloaded object")
+        if self.state == self.OPEN:
+            self.prepare(kernel_btf=KernelBtf.from_sys(sys, _vmlinux_of(sys), self.log))
+        self.sys = sys
+        assert self.kernel_btf is not None
+        self.kernel_btf.bind_fds(sys)
+        out: list[ProgVerdict] = []
+        try:
+            self.load_btf(sys)
+            saved = [(m, m.autocreate) for m in self.maps]
+            for m in self.maps:
+                if m.is_struct_ops:
+                    m.autocreate = False
+            try:
+                self._create_maps(sys)
+            finally:
+                for m, a in saved:
+                    m.autocreate = a
+            for p in self.programs:
+                if p.is_subprog or not p.autoload:
+                    continue
+                try:
+                    fd = self._load_prog(sys, p)
+                except ProgLoadFailed as e:
+                    out.append(ProgVerdict(p.name, False, e.errno, e.log, e.last_line()))
+                    continue
+                except LibbpfError as e:
+                    out.append(ProgVerdict(p.name, False, e.errno, "", e.message))
+                    continue
+                out.append(ProgVerdict(p.name, True, 0, p.log, ""))
+                _close(sys, fd)
+        finally:
+            self.close()
+        return out
+
+    # ==========================================================================================
+    # attach helpers and teardown
+    # ==========================================================================================
+    def attach_struct_ops(self, name: str) -> Any:
+        """``bpf_map__attach_struct_ops`` of the map ``name``."""
+        from .link import attach_struct_ops
+
+        return attach_struct_ops(self.find_map(name))
+
+    def unload(self) -> None:
+        """``bpf_object_unload``: close every program and map fd this object holds."""
+        sys = self.sys
+        for p in self.programs:
+            if p.fd >= 0:
+                _close(sys, p.fd)
+                p.fd = -1
+        for m in self.maps:
+            if m.fd >= 0:
+                _close(sys, m.fd)
+                m.fd = -1
+
+    def close(self) -> None:
+        """``bpf_object__close``: programs, maps, the object's BTF and module BTF fds."""
+        if self.state == self.CLOSED:
+            return
+        self.unload()
+        if self.btf_fd >= 0:
+            _close(self.sys, self.btf_fd)
+            self.btf_fd = -1
+        if self.kernel_btf is not None and self.kernel_btf._modules is not None and self.sys is not None:
+            for mb in self.kernel_btf._modules:
+                if mb.fd is not None:
+                    _close(self.sys, mb.fd)
+                    mb.fd = None
+        self.state = self.CLOSED
+
+    def __enter__(self) -> BpfObject:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[BpfProgram]:
+        return iter(self.programs)
+
+    def __repr__(self) -> str:
+        return (f"<BpfObject {self.name!r} {len(self.progs)} programs {len(self.maps)} maps "
+                f"state {['open', 'prepared(user)', 'prepared', 'loaded', 'closed'][self.state]}>")
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+BPF_F_VTYPE_BTF_OBJ_FD = 1 << 15
+#: largest global-data section held in memory (64 MiB; the kernel's own limit for an
+#: array value, KMALLOC_MAX_SIZE, is 4 MiB on x86-64)
+MAX_GLOBAL_DATA = 64 << 20
+#: poison_map_ldimm64 / poison_kfunc_call (src/libbpf.c)
+POISON_LDIMM64_MAP_BASE = 2001000000
+POISON_CALL_KFUNC_BASE = 2002000000
+
+
+def _is_extern(sym: Any) -> bool:
+    """``sym_is_extern``: NOTYPE, GLOBAL or WEAK, undefined section."""
+    return sym.shndx == SHN_UNDEF and sym.bind in (STB_GLOBAL, STB_WEAK) and sym.type == STT_NOTYPE and sym.index
+
+
+def _find_extern_btf_id(btf: BTF, name: str) -> int:
+    """``find_extern_btf_id``: the VAR or FUNC named ``name`` (must be extern)."""
+    for i, t in btf.iter_types():
+        if not isinstance(t, (Var, Func)) or t.name != name:
+            continue
+        if isinstance(t, Var) and t.linkage != S.VAR_GLOBAL_EXTERN:
+            return -errno.EINVAL
+        if isinstance(t, Func) and t.linkage != S.FUNC_EXTERN:
+            return -errno.EINVAL
+        return i
+    return -errno.ENOENT
+
+
+def _vmlinux_of(sys: Any) -> BTF:
+    b = getattr(sys, "btf", None)
+    if not isinstance(b, BTF):
+        raise LibbpfError(errno.ENOENT, "vmlinux BTF is not found")
+    return b
+
+
+def _close(sys: Any, fd: int) -> None:
+    if sys is None or fd is None or fd < 0:
+        return
+    try:
+        sys.close(fd)
+    except KernelError:
+        pass
+
+
+def fixup_verifier_log(obj: BpfObject, p: BpfProgram, log: str) -> str:
+    """``fixup_verifier_log``: within the last 10 lines, rewrite the verifier's
+    complaint about a poisoned instruction (``N: (85) call unknown#X`` then
+    ``invalid func unknown#X``) into what went wrong in user space: a CO-RE
+    relocation with no target, a map that was not created, an unresolved weak
+    kfunc. Only the last such pair is rewritten, as libbpf does."""
+    lines = log.splitlines(keepends=True)
+    for j in range(len(lines) - 1, max(len(lines) - 11, 0), -1):
+        cur = lines[j]
+        if not cur.startswith("invalid func unknown#") or j == 0:
+            continue
+        prev = lines[j - 1]
+        head, _, rest = prev.partition(": ")
+        if not head.isdigit() or "call unknown#" not in rest:
+            return log
+        idx = int(head)
+        try:
+            num = int(rest.rsplit("#", 1)[1].split()[0])
+        except ValueError:
+            return log
+        patch = None
+        if num == corelib.POISON_IMM:
+            r = next((r for r in p.relocs if r.type == RELO_CORE and r.insn_idx == idx), None)
+            if r is None or obj.btf is None:
+                return log
+            try:
+                spec = corelib.parse_spec(obj.btf, r.core)  # type: ignore[arg-type]
+            except corelib.SpecError:
+                return log
+            patch = (f"{idx}: <invalid CO-RE relocation>\nfailed to resolve CO-RE relocation "
+                     f"{corelib.format_spec(spec)}\n")
+        elif str(num).startswith("200100") and 0 <= num - POISON_LDIMM64_MAP_BASE < len(obj.maps):
+            m = obj.maps[num - POISON_LDIMM64_MAP_BASE]
+            patch = f"{idx}: <invalid BPF map reference>\nBPF map '{m.name}' is referenced but wasn't created\n"
+        elif str(num).startswith("2002") and 0 <= num - POISON_CALL_KFUNC_BASE < len(obj.externs):
+            e = obj.externs[num - POISON_CALL_KFUNC_BASE]
+            patch = f"{idx}: <invalid kfunc call>\nkfunc '{e.name}' is referenced but wasn't resolved\n"
+        if patch is None:
+            return log
+        return "".join(lines[:j - 1]) + patch + "".join(lines[j + 1:])
+    return log
+
+
+def open_object(path_or_bytes: str | bytes, *, name: str | None = None, log: Log | None = None) -> BpfObject:
+    """``bpf_object__open_file`` / ``bpf_object__open_mem``."""
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        return BpfObject(bytes(path_or_bytes), name or "<memory>", name=name or "obj", log=log)
+    return BpfObject.open_file(path_or_bytes, log=log) if name is None else BpfObject(
+        open(path_or_bytes, "rb").read(), path_or_bytes, name=name, log=log)
+

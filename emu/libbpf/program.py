@@ -1,0 +1,195 @@
+"""BPF programs of an object: section definitions, relocation records, subprograms.
+
+Models ``struct bpf_program`` and the code paths around it in ``src/libbpf.c``
+(libbpf 1.8):
+
+* **section definitions** (``section_defs[]``, ``sec_def_matches``): the
+  program types this emulator supports -- ``struct_ops+`` and
+  ``struct_ops.s+`` (BPF_PROG_TYPE_STRUCT_OPS, the second sleepable),
+  ``syscall`` (BPF_PROG_TYPE_SYSCALL, sleepable) and ``socket``
+  (BPF_PROG_TYPE_SOCKET_FILTER). ``type+`` matches ``type`` or ``type/...``;
+  the text after ``/`` is ignored (a struct_ops program is bound to a member
+  by the data relocations only). A leading ``?`` clears autoload and is
+  dropped from the section name (``bpf_object__init_prog``). Any other
+  section leaves the type unset: ``prog '%s': missing BPF prog type, check
+  ELF section name '%s'`` at load.
+* **relocation records** (``struct reloc_desc``, ``bpf_program__record_reloc``):
+  subprogram calls, subprogram addresses, map and global-data references,
+  extern calls (kfuncs) and CO-RE records.
+* **subprogram appending** (``bpf_object__reloc_code``): each entry program
+  gets the ``.text`` functions it calls (recursively) appended after its own
+  instructions, call immediates recomputed for that copy, and its func_info /
+  line_info records gathered and rebased (``adjust_prog_btf_ext_info``).
+
+Where we differ: libbpf writes map fds into ``ld_imm64`` at relocation time
+(the fds are placeholders dup2'ed over at map creation); we record which map
+an instruction references and write the real fd just before BPF_PROG_LOAD.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from kernel_model import isa
+from kernel_model.insn import Insn
+from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
+
+__all__ = [
+    "SecDef", "SEC_DEFS", "find_sec_def", "Reloc", "BpfProgram",
+    "RELO_LD64", "RELO_CALL", "RELO_DATA", "RELO_EXTERN_LD64", "RELO_EXTERN_CALL", "RELO_SUBPROG_ADDR",
+    "RELO_CORE", "BPF_F_SLEEPABLE", "BPF_PSEUDO_MAP_FD", "BPF_PSEUDO_MAP_VALUE", "BPF_PSEUDO_BTF_ID",
+    "BPF_PSEUDO_FUNC", "BPF_PSEUDO_CALL", "BPF_PSEUDO_KFUNC_CALL", "s32",
+]
+
+BPF_INSN_SZ = 8
+BPF_F_SLEEPABLE = 1 << 4
+# include/uapi/linux/bpf.h: ld_imm64 and call pseudo sources
+BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_FUNC = 1, 2, 3, 4
+BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL = 1, 2
+
+# enum reloc_type (src/libbpf.c)
+RELO_LD64, RELO_CALL, RELO_DATA, RELO_EXTERN_LD64, RELO_EXTERN_CALL, RELO_SUBPROG_ADDR, RELO_CORE = range(7)
+
+
+def s32(v: int) -> int:
+    """``v`` as a signed 32-bit value (how a C ``__s32 imm = (u32)x`` stores it)."""
+    v &= 0xFFFF_FFFF
+    return v - (1 << 32) if v & 0x8000_0000 else v
+
+
+@dataclass(frozen=True, slots=True)
+class SecDef:
+    """One entry of libbpf's ``section_defs[]``."""
+
+    sec: str            # "struct_ops+", "socket", ...
+    prog_type: int
+    expected_attach_type: int = 0
+    sleepable: bool = False
+
+    def matches(self, name: str) -> bool:
+        """``sec_def_matches``."""
+        s = self.sec
+        if s.endswith("/"):
+            return name.startswith(s)
+        if s.endswith("+"):
+            p = s[:-1]
+            return name.startswith(p) and (len(name) == len(p) or name[len(p)] == "/")
+        return name == s
+
+
+#: the subset of libbpf 1.8's section_defs[] this emulator loads (same order as libbpf)
+SEC_DEFS = (
+    SecDef("socket", PROG_TYPE_SOCKET_FILTER),
+    SecDef("syscall", PROG_TYPE_SYSCALL, sleepable=True),
+    SecDef("struct_ops+", PROG_TYPE_STRUCT_OPS),
+    SecDef("struct_ops.s+", PROG_TYPE_STRUCT_OPS, sleepable=True),
+)
+
+
+def find_sec_def(sec_name: str) -> SecDef | None:
+    """``find_sec_def``: the first definition matching ``sec_name``."""
+    for d in SEC_DEFS:
+        if d.matches(sec_name):
+            return d
+    return None
+
+
+@dataclass(slots=True)
+class Reloc:
+    """``struct reloc_desc``: ``insn_idx`` relative to the program's own start."""
+
+    type: int
+    insn_idx: int
+    map_idx: int = -1
+    sym_off: int = 0
+    ext_idx: int = -1
+    core: object = None  # btf_ext.CoreRelo for RELO_CORE
+    core_idx: int = -1   # its index in the section's CO-RE records (libbpf's "relo #N")
+
+
+@dataclass(eq=False)
+class BpfProgram:
+    """``struct bpf_program``.
+
+    Accessible attributes: ``name`` (the C function), ``sec_name`` (without
+    ``?``), ``sec_idx``, ``sec_insn_off`` / ``sec_insn_cnt`` (its place in the
+    section, in instructions), ``insns`` (after relocation: with appended
+    subprograms), ``prog_type``, ``expected_attach_type``, ``attach_btf_id``,
+    ``attach_btf_obj_fd`` (the module BTF of a module struct_ops type),
+    ``prog_flags``, ``autoload``, ``fd`` (-1 until loaded), ``log`` (the
+    verifier log of the last load), ``is_subprog`` (a ``.text`` function).
+    """
+
+    obj: object
+    name: str
+    sec_name: str
+    sec_idx: int
+    sec_insn_off: int
+    sec_insn_cnt: int
+    insns: list[Insn]
+    autoload: bool = True
+    autoattach: bool = True
+    sym_global: bool = False
+    mark_btf_static: bool = False
+    is_subprog: bool = False
+    sec_def: SecDef | None = None
+    prog_type: int = 0
+    expected_attach_type: int = 0
+    prog_flags: int = 0
+    attach_btf_id: int = 0
+    attach_btf_obj_fd: int = 0
+    attach_mod_btf: object = None  # kbtf.ModuleBtf when the attach type lives in a module
+    relocs: list[Reloc] = field(default_factory=list)
+    func_info: bytes = b""
+    func_info_rec_size: int = 0
+    line_info: bytes = b""
+    line_info_rec_size: int = 0
+    sub_insn_off: int = 0
+    fd: int = -1
+    log: str = ""
+    log_level: int = 0
+    #: (insn index, map index, is value ref) of ld_imm64 map references, filled at load
+    map_refs: list[tuple[int, int, bool]] = field(default_factory=list)
+    #: the kernel's verifier result object of the last load (emulated kernel only)
+    load_result: object = None
+
+    # --- libbpf's accessors ------------------------------------------------------------
+    @property
+    def insn_cnt(self) -> int:
+        return len(self.insns)
+
+    def set_autoload(self, autoload: bool) -> None:
+        """``bpf_program__set_autoload``; -EBUSY once the object is loaded."""
+        self.obj._check_not_loaded("bpf_program__set_autoload")  # type: ignore[attr-defined]
+        self.autoload = bool(autoload)
+
+    def __repr__(self) -> str:
+        return f"<BpfProgram {self.name!r} sec {self.sec_name!r} {self.insn_cnt} insns fd {self.fd}>"
+
+
+def insn_is_subprog_call(insn: Insn) -> bool:
+    return insn.code == (isa.JMP | isa.CALL) and insn.src == BPF_PSEUDO_CALL and insn.dst == 0 and insn.off == 0
+
+
+def insn_is_pseudo_func(insn: Insn) -> bool:
+    return insn.code == isa.LD_IMM64 and insn.src == BPF_PSEUDO_FUNC
+
+
+def adjust_ext_info(records: list[bytes], prog: BpfProgram, rec_size: int) -> list[bytes] | None:
+    """``adjust_prog_btf_ext_info``: the records of ``prog``'s instruction range,
+    ``insn_off`` converted from section bytes to instructions of the main program.
+    None when the section has none for this range (libbpf's -ENOENT)."""
+    out: list[bytes] = []
+    lo = prog.sec_insn_off
+    hi = lo + prog.sec_insn_cnt
+    adj = prog.sub_insn_off - prog.sec_insn_off
+    for rec in records:
+        (off,) = struct.unpack_from("<I", rec, 0)
+        idx = off // BPF_INSN_SZ
+        if idx < lo:
+            continue
+        if idx >= hi:
+            break
+        out.append(struct.pack("<I", (idx + adj) & 0xFFFF_FFFF) + rec[4:rec_size])
+    return out or None
