@@ -101,8 +101,12 @@ def cmd_btf_dump(args: argparse.Namespace) -> int:
         from .kernel import Kernel
 
         k = Kernel(profile=args.profile)
-        b = k.btf_for_dump()
-        sys.stdout.write(btfmod.format_c(b) if args.format == "c" else btfmod.format_raw(b))
+        if args.format == "c":  # vmlinux.h: built-in and every loaded module's types (emu/libbpf/vmlinux_h.py)
+            from .libbpf.vmlinux_h import kernel_header
+
+            sys.stdout.write(kernel_header(k))
+            return 0
+        sys.stdout.write(btfmod.format_raw(k.btf_for_dump()))
         return 0
     if not args.file:
         raise StructOpsError("btf dump needs FILE or --kernel")
@@ -248,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--kernel", action="store_true", help="dump the emulated kernel's BTF (vmlinux.h)")
     bd.add_argument("--profile", default="latest")
     bd.set_defaults(func=cmd_btf_dump)
+
+    from .libbpf.cli import add_subcommands as add_loader_commands  # load, call, check-signatures
+
+    add_loader_commands(sub)
 
     return p
 
