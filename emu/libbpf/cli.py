@@ -10,6 +10,10 @@
   message.
 * ``structops call OBJ.bpf.o MAP.MEMBER [ARGS...]``: load, attach and call one
   member; prints its return value.
+* ``structops load --verify-only [--host] OBJ.bpf.o``: load every program one
+  by one (no struct_ops map is created) and print each verdict, in the
+  emulated kernel or, with ``--host``, in the real one: CO-RE against the
+  host's BTF, nothing attached.
 * ``structops check-signatures OBJ.bpf.o``: compare callback prototypes with
   the kernel's (:mod:`emu.libbpf.sigcheck`); exits 1 on a warning or error.
 
@@ -91,6 +95,8 @@ def _apply_options(obj: BpfObject, args: argparse.Namespace) -> None:
 def _open(args: argparse.Namespace) -> tuple[BpfObject, Log]:
     log = Log(level=DEBUG if args.verbose else None)
     obj = BpfObject.open_file(args.object, log=log)
+    for p in obj.progs.values():
+        p.set_log_level(2 if args.verbose else 1)  # the verifier's log, for the summary line
     _apply_options(obj, args)
     return obj, log
 
@@ -202,7 +208,40 @@ def _call(kernel: Any, obj: BpfObject, target: str, argv: list[str]) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    """``--verify-only`` / ``--host``: every program loaded one by one, verdicts printed,
+    no struct_ops map created (nothing can be registered or attached)."""
+    if args.host:
+        from .host import HostSys
+
+        sys_: Any = HostSys()
+        what = "the host kernel"
+    else:
+        sys_ = _kernel(args)
+        what = f"the emulated kernel ({args.profile})"
+        missing = missing_commands(sys_)
+        if missing:
+            raise KernelError(38, "the emulated kernel does not implement the bpf() commands yet: "
+                                  + ", ".join(m.split(" ")[0] for m in missing))
+    obj, _log = _open(args)
+    verdicts = obj.verify_programs(sys_)
+    rejected = 0
+    for v in verdicts:
+        if v.accepted:
+            _out(f"prog {v.name:24s} accepted by {what}  {_summary_line(v.log)}")
+            continue
+        rejected += 1
+        _out(f"prog {v.name:24s} rejected by {what} ({errstr(v.errno)})")
+        lines = [ln for ln in v.log.rstrip("\n").splitlines()
+                 if not ln.startswith(("processed ", "verification time", "stack depth"))] or [v.last_line]
+        for ln in lines:  # the last one is the kernel's message
+            _out("    " + ln)
+    return 1 if rejected else 0
+
+
 def cmd_load(args: argparse.Namespace) -> int:
+    if args.verify_only or args.host:
+        return _verify(args)
     rc, obj, kernel, _links = _load_and_attach(args)
     if rc or obj is None:
         return rc
@@ -256,6 +295,10 @@ def add_subcommands(sub: Any) -> None:
     _common(lo)
     lo.add_argument("--call", action="append", metavar="MAP.MEMBER[:ARG,...]",
                     help="after attaching, call a member through the emulated kernel")
+    lo.add_argument("--verify-only", action="store_true",
+                    help="load each program one by one and print the verdicts; create no struct_ops map")
+    lo.add_argument("--host", action="store_true",
+                    help="verify against the host kernel through bpf() (implies --verify-only; attaches nothing)")
     lo.set_defaults(func=cmd_load)
 
     ca = sub.add_parser("call", help="load and attach OBJ, then call MAP.MEMBER through the emulated kernel")

@@ -54,6 +54,14 @@ class HostBtfInfo:
     data: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class HostProgInfo:
+    id: int
+    type: int
+    verifier_log: str
+    verified_insns: int
+
+
 @lru_cache(maxsize=1)
 def host_vmlinux_btf() -> BTF:
     """``/sys/kernel/btf/vmlinux``, parsed once (libbpf's ``btf__load_vmlinux_btf``)."""
@@ -75,6 +83,7 @@ class HostSys:
     def __init__(self) -> None:
         self.btf = host_vmlinux_btf()
         self.fds: list[int] = []
+        self._logs: dict[int, str] = {}
 
     # --- BTF ---------------------------------------------------------------------------
     def btf_load(self, blob: bytes, *, log_level: int = 0) -> int:
@@ -150,10 +159,18 @@ class HostSys:
         if fda is not None:
             struct.pack_into("<Q", a, 120, ctypes.addressof(fda))
         fd, err = hostbpf.sys_bpf(hostbpf.BPF_PROG_LOAD, a)
+        log = logb.value.decode(errors="replace") if logb is not None else ""
         if fd < 0:
-            raise HostProgLoadError(err, logb.value.decode(errors="replace") if logb is not None else "")
+            raise HostProgLoadError(err, log)
         self.fds.append(fd)
+        self._logs[fd] = log
         return fd
+
+    def prog_info(self, fd: int) -> HostProgInfo:
+        """``BPF_OBJ_GET_INFO_BY_FD`` on a program, plus the verifier log of its load
+        (the contract's ``ProgInfo.verifier_log``; the kernel wrote it into our buffer)."""
+        info = hostbpf.prog_info(fd, with_code=False)
+        return HostProgInfo(info.id, info.prog_type, self._logs.get(fd, ""), info.verified_insns)
 
     # --- maps (array and hash only) -------------------------------------------------------
     def map_create(self, *, map_type: int, key_size: int, value_size: int, max_entries: int,
@@ -191,6 +208,7 @@ class HostSys:
     map_delete_elem = link_create = link_update = link_detach = _refuse
 
     def close(self, fd: int) -> None:
+        self._logs.pop(fd, None)
         if fd in self.fds:
             self.fds.remove(fd)
         try:

@@ -164,6 +164,12 @@ class BpfProgram:
         self.obj._check_not_loaded("bpf_program__set_autoload")  # type: ignore[attr-defined]
         self.autoload = bool(autoload)
 
+    def set_log_level(self, level: int) -> None:
+        """``bpf_program__set_log_level``: 0 (libbpf's default) loads without a log and
+        retries at level 1 only on failure; 1/2 log every load; 4 is statistics only."""
+        self.obj._check_not_loaded("bpf_program__set_log_level")  # type: ignore[attr-defined]
+        self.log_level = int(level)
+
     def __repr__(self) -> str:
         return f"<BpfProgram {self.name!r} sec {self.sec_name!r} {self.insn_cnt} insns fd {self.fd}>"
 

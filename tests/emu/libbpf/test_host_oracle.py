@@ -20,7 +20,7 @@ from emu.libbpf.host import HostSys, host_vmlinux_btf
 from emu.libbpf.kbtf import KernelBtf
 from kernel_model.btf import structs as S
 
-from .conftest import open_example
+from .conftest import example, open_example
 
 pytestmark = pytest.mark.kernel
 
@@ -104,3 +104,27 @@ def test_host_refuses_struct_ops_maps_and_attachment(host) -> None:
     with pytest.raises(Exception) as ei:
         obj.load(host)  # the full libbpf load would create the struct_ops map: refused
     assert getattr(ei.value, "errno", None) == errno.EPERM
+
+
+def test_successful_load_keeps_the_verifier_log_at_log_level_1(host) -> None:
+    obj = open_example("dummy_st_ops")
+    obj.prepare(kernel_btf=KernelBtf.from_sys(host, host.btf))
+    obj.load_btf(host)
+    p = obj.progs["dummy_test_1"]
+    p.set_log_level(1)
+    obj.load_program(host, p)
+    # observed on 6.18: a successful level-1 load logs only the statistics line
+    assert p.log.startswith(f"processed {len(p.insns)} insns (limit 1000000)") and len(p.log.splitlines()) == 1
+
+
+def test_load_host_command_prints_verdicts() -> None:
+    from tests.emu.test_cli import structops
+
+    r = structops("load", "--host", str(example("dummy_st_ops_fail")))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    out = r.stdout.splitlines()
+    i = out.index("prog forbidden_helper         rejected by the host kernel (-EINVAL)")
+    assert out[i - 1].strip() == "R1 invalid mem access 'trusted_ptr_or_null_'"
+    assert out[-1].strip() == "program of this type cannot use helper bpf_ktime_get_ns#5"
+    r = structops("load", "--host", str(example("tcp_ca")))
+    assert r.returncode == 0 and r.stdout.count("accepted by the host kernel") == 3
