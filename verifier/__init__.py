@@ -1,9 +1,18 @@
 """The verifier model: the kernel's load-time checks and abstract interpretation.
 
-Imports only ``kernel_model``. ``verifier.cfg`` holds the structural passes
-(subprograms, CFG), ``verifier.reg_init`` the register-initialisation rule.
+Imports only ``kernel_model``. :func:`verify` runs the model of ``bpf_check()``
+(kernel/bpf/verifier.c, Linux 6.18 by default; older profiles where they
+differ) on raw instruction slots and returns a :class:`VerifyResult` with the
+verdict, errno and the kernel-format log. ``verifier.cfg`` holds the
+structural passes used by ``structops exec``, ``verifier.reg_init`` the
+register-initialisation rule on its own. See docs/verifier.md.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .analyzer import verify
+from .env import VerifierEnv
+from .result import InsnAux, VerifyResult, errno_name
+
+__all__ = ["verify", "VerifierEnv", "VerifyResult", "InsnAux", "errno_name"]
+

@@ -1,0 +1,469 @@
+"""ALU instructions: scalar arithmetic, pointer arithmetic, moves and sign extension.
+
+Models ``check_alu_op``, ``adjust_reg_min_max_vals``,
+``adjust_scalar_min_max_vals`` (with ``is_safe_to_compute_dst_reg_range`` and
+``maybe_fork_scalars``, the AND/OR-with-[-1,0] fork present in the 6.18.y and
+6.12.y stables), ``adjust_ptr_min_max_vals`` with ``check_reg_sane_offset``,
+and ``assign_scalar_id_before_mov`` of kernel/bpf/verifier.c (Linux 6.18).
+Privileged loads skip the Spectre sanitation (``bypass_spec_v1``); the
+unprivileged bounds checks of ``sanitize_check_bounds`` are modelled.
+"""
+
+from __future__ import annotations
+
+import errno as E
+
+from kernel_model import isa
+
+from . import scalar as S
+from . import tnum as T
+from .core import BPF_MAX_VAR_OFF, DST_OP, DST_OP_NO_MARK, SRC_OP
+from .log import reg_type_str, tnum_str
+from .regs import (
+    BPF_ADD_CONST, BPF_ADD_CONST32, BPF_ADD_CONST64, CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FLOW_KEYS,
+    PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK,
+    PTR_TO_TP_BUFFER, PTR_UNTRUSTED, S32_MAX, S64_MAX, S64_MIN, SCALAR_VALUE, U32_MAX, U64_MAX, RegState,
+    base_type, is_pointer_value, mark_known, mark_reg32_known, mark_reg32_unbounded, mark_unknown, reg_const_value,
+    reg_is_const, s32, s64,
+)
+
+__all__ = ["AluMixin", "ALU_NAMES"]
+
+#: bpf_alu_string[] (kernel/bpf/disasm.c)
+ALU_NAMES = {isa.ADD: "+=", isa.SUB: "-=", isa.MUL: "*=", isa.DIV: "/=", isa.OR: "|=", isa.AND: "&=",
+             isa.LSH: "<<=", isa.RSH: ">>=", isa.NEG: "neg", isa.MOD: "%=", isa.XOR: "^=", isa.MOV: "=",
+             isa.ARSH: "s>>=", isa.END: "endian"}
+
+_PTR_ARITH_OK = frozenset({PTR_TO_CTX, PTR_TO_MAP_VALUE, PTR_TO_MAP_KEY, PTR_TO_STACK, PTR_TO_PACKET_META,
+                           PTR_TO_PACKET, PTR_TO_TP_BUFFER, PTR_TO_BTF_ID, PTR_TO_MEM, PTR_TO_BUF, 20, 21})
+
+
+class AluMixin:
+    """``check_alu_op`` and its helpers."""
+
+    def assign_scalar_id_before_mov(self, src: RegState) -> None:  # type: ignore[no-untyped-def]
+        if src.type != SCALAR_VALUE:
+            return
+        if src.id & BPF_ADD_CONST:
+            src.id = 0
+            src.off = 0
+        if not src.id and src.var_off[1] != 0:
+            src.id = self.new_id()  # type: ignore[attr-defined]
+
+    def bounds_sanity(self, reg: RegState, ctx: str) -> None:  # type: ignore[no-untyped-def]
+        """``reg_bounds_sanity_check``."""
+        msg = S.sanity_violation(reg)
+        if msg is None:
+            return
+        self.verbose(f"REG INVARIANTS VIOLATION ({ctx}): {msg} u64=[{reg.umin:#x}, {reg.umax:#x}] "  # type: ignore[attr-defined]
+                     f"s64=[{reg.smin & U64_MAX:#x}, {reg.smax & U64_MAX:#x}] u32=[{reg.u32_min:#x}, {reg.u32_max:#x}] "
+                     f"s32=[{reg.s32_min & U32_MAX:#x}, {reg.s32_max & U32_MAX:#x}] "
+                     f"var_off=({reg.var_off[0]:#x}, {reg.var_off[1]:#x})\n")
+        if self.test_reg_invariants:  # type: ignore[attr-defined]
+            from .core import Reject
+            raise Reject(E.EFAULT)
+        from .regs import mark_unbounded
+        mark_unbounded(reg)
+
+    # --- scalar ALU -------------------------------------------------------------------------------
+    def adjust_scalar(self, insn, dst: RegState, src: RegState) -> None:  # type: ignore[no-untyped-def]
+        """``adjust_scalar_min_max_vals`` (``src`` is a private copy)."""
+        op = insn.code & 0xF0
+        alu32 = (insn.code & 7) != isa.ALU64
+        bits = 32 if alu32 else 64
+        if op in (isa.LSH, isa.RSH, isa.ARSH):
+            if alu32:
+                const = not (src.var_off[1] & U32_MAX) and src.s32_min == src.s32_max and src.u32_min == src.u32_max
+            else:
+                const = src.var_off[1] == 0 and src.smin == src.smax and src.umin == src.umax
+            if not (const and src.umax < bits):
+                mark_unknown(dst, self.bpf_capable)  # type: ignore[attr-defined]
+                return
+        elif op not in (isa.ADD, isa.SUB, isa.NEG, isa.AND, isa.XOR, isa.OR, isa.MUL):
+            mark_unknown(dst, self.bpf_capable)  # type: ignore[attr-defined]
+            return
+        if op == isa.ADD:
+            S.add32(dst, src)
+            S.add64(dst, src)
+            dst.var_off = T.add(dst.var_off, src.var_off)
+        elif op == isa.SUB:
+            S.sub32(dst, src)
+            S.sub64(dst, src)
+            dst.var_off = T.sub(dst.var_off, src.var_off)
+        elif op == isa.NEG:
+            fake = dst.clone()
+            mark_known(dst, 0)
+            S.sub32(dst, fake)
+            S.sub64(dst, fake)
+            dst.var_off = T.neg(fake.var_off)
+        elif op == isa.MUL:
+            dst.var_off = T.mul(dst.var_off, src.var_off)
+            S.mul32(dst, src)
+            S.mul64(dst, src)
+        elif op == isa.AND:
+            if src.var_off[1] == 0:
+                self.maybe_fork_scalars(insn, dst)
+            dst.var_off = T.t_and(dst.var_off, src.var_off)
+            S.and32(dst, src, src.var_off)
+            S.and64(dst, src, src.var_off)
+        elif op == isa.OR:
+            if src.var_off[1] == 0:
+                self.maybe_fork_scalars(insn, dst)
+            dst.var_off = T.t_or(dst.var_off, src.var_off)
+            S.or32(dst, src, src.var_off)
+            S.or64(dst, src, src.var_off)
+        elif op == isa.XOR:
+            dst.var_off = T.t_xor(dst.var_off, src.var_off)
+            S.xor32(dst, src, src.var_off)
+            S.xor64(dst, src, src.var_off)
+        elif op == isa.LSH:
+            (S.lsh32 if alu32 else S.lsh64)(dst, src)
+        elif op == isa.RSH:
+            (S.rsh32 if alu32 else S.rsh64)(dst, src)
+        elif op == isa.ARSH:
+            (S.arsh32 if alu32 else S.arsh64)(dst, src)
+        if alu32:
+            S.zext_32_to_64(dst)
+        S.sync(dst)
+
+    def maybe_fork_scalars(self, insn, dst: RegState) -> None:  # type: ignore[no-untyped-def]
+        """``maybe_fork_scalars``: a [-1, 0] operand of AND/OR is split into two paths
+        (this state takes -1, the pushed one 0), so the result stays exact."""
+        if dst.smin == -1 and dst.smax == 0:
+            alu32 = False
+        elif dst.s32_min == -1 and dst.s32_max == 0:
+            alu32 = True
+        else:
+            return
+        branch = self.push_stack(self.insn_idx, self.insn_idx, False)  # type: ignore[attr-defined]
+        other = branch.frame[branch.curframe].regs[insn.dst]
+        if alu32:
+            mark_reg32_known(other, 0)
+            mark_reg32_known(dst, U32_MAX)
+        else:
+            mark_known(other, 0)
+            mark_known(dst, U64_MAX)
+
+    # --- pointer arithmetic -----------------------------------------------------------------------
+    def check_reg_sane_offset(self, reg: RegState, ptype: int) -> bool:  # type: ignore[no-untyped-def]
+        """``check_reg_sane_offset``: refuse offsets that cannot be tracked."""
+        known = reg.var_off[1] == 0
+        val = s64(reg.var_off[0])
+        smin = reg.smin
+        tname = reg_type_str(ptype)
+        if known and (val >= BPF_MAX_VAR_OFF or val <= -BPF_MAX_VAR_OFF):
+            self.verbose(f"math between {tname} pointer and {val} is not allowed\n")  # type: ignore[attr-defined]
+            return False
+        if reg.off >= BPF_MAX_VAR_OFF or reg.off <= -BPF_MAX_VAR_OFF:
+            self.verbose(f"{tname} pointer offset {reg.off} is not allowed\n")  # type: ignore[attr-defined]
+            return False
+        if smin == S64_MIN:
+            self.verbose(f"math between {tname} pointer and register with unbounded min value is not allowed\n")  # type: ignore[attr-defined]
+            return False
+        if smin >= BPF_MAX_VAR_OFF or smin <= -BPF_MAX_VAR_OFF:
+            self.verbose(f"value {smin} makes {tname} pointer be out of bounds\n")  # type: ignore[attr-defined]
+            return False
+        return True
+
+    def adjust_ptr(self, insn, ptr: RegState, off_reg: RegState) -> None:  # type: ignore[no-untyped-def]
+        """``adjust_ptr_min_max_vals``: pointer +/- scalar."""
+        regs = self.cur_regs()  # type: ignore[attr-defined]
+        dst_no = insn.dst
+        dst = regs[dst_no]
+        known = off_reg.var_off[1] == 0
+        smin_val, smax_val, umin_val, umax_val = off_reg.smin, off_reg.smax, off_reg.umin, off_reg.umax
+        smin_ptr, smax_ptr, umin_ptr, umax_ptr = ptr.smin, ptr.smax, ptr.umin, ptr.umax
+        op = insn.code & 0xF0
+        if (known and (smin_val != smax_val or umin_val != umax_val)) or smin_val > smax_val or umin_val > umax_val:
+            mark_unknown(dst, self.bpf_capable)  # type: ignore[attr-defined]
+            return
+        if (insn.code & 7) != isa.ALU64:
+            if op == isa.SUB and self.allow_ptr_leaks:  # type: ignore[attr-defined]
+                mark_unknown(dst, self.bpf_capable)  # type: ignore[attr-defined]
+                return
+            raise self.reject(E.EACCES, f"R{dst_no} 32-bit pointer arithmetic prohibited")  # type: ignore[attr-defined]
+        if ptr.type & PTR_MAYBE_NULL:
+            raise self.reject(E.EACCES, f"R{dst_no} pointer arithmetic on {reg_type_str(ptr.type)} prohibited, "  # type: ignore[attr-defined]
+                                        "null-check it first")
+        if base_type(ptr.type) == PTR_TO_MEM and ptr.type & PTR_UNTRUSTED:
+            return
+        bt = base_type(ptr.type)
+        if bt not in _PTR_ARITH_OK:
+            ok = False
+            if bt == PTR_TO_FLOW_KEYS and known:
+                ok = True
+            elif bt in (PTR_TO_FLOW_KEYS, CONST_PTR_TO_MAP) and known and smin_val == 0 and op == isa.ADD:
+                ok = True
+            if not ok:
+                raise self.reject(E.EACCES, f"R{dst_no} pointer arithmetic on {reg_type_str(ptr.type)} prohibited")  # type: ignore[attr-defined]
+        ptype = ptr.type
+        dst.type = ptype
+        dst.id = ptr.id
+        if not self.check_reg_sane_offset(off_reg, ptype) or not self.check_reg_sane_offset(ptr, ptype):
+            from .core import Reject
+            raise Reject(E.EINVAL)
+        mark_reg32_unbounded(dst)
+        if op == isa.ADD:
+            if known and ptr.off + smin_val == s32(ptr.off + smin_val):
+                dst.smin, dst.smax, dst.umin, dst.umax = smin_ptr, smax_ptr, umin_ptr, umax_ptr
+                dst.var_off = ptr.var_off
+                dst.off = ptr.off + smin_val
+                self._copy_raw(dst, ptr)
+            else:
+                lo, hi = smin_ptr + smin_val, smax_ptr + smax_val
+                if not (S64_MIN <= lo <= S64_MAX and S64_MIN <= hi <= S64_MAX):
+                    dst.smin, dst.smax = S64_MIN, S64_MAX
+                else:
+                    dst.smin, dst.smax = lo, hi
+                lo, hi = umin_ptr + umin_val, umax_ptr + umax_val
+                if lo > U64_MAX or hi > U64_MAX:
+                    dst.umin, dst.umax = 0, U64_MAX
+                else:
+                    dst.umin, dst.umax = lo, hi
+                dst.var_off = T.add(ptr.var_off, off_reg.var_off)
+                dst.off = ptr.off
+                self._copy_raw(dst, ptr)
+                if bt in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+                    dst.id = self.new_id()  # type: ignore[attr-defined]
+                    dst.range = 0
+        elif op == isa.SUB:
+            if dst is off_reg:
+                raise self.reject(E.EACCES, f"R{dst_no} tried to subtract pointer from scalar")  # type: ignore[attr-defined]
+            if ptype == PTR_TO_STACK:
+                raise self.reject(E.EACCES, f"R{dst_no} subtraction from stack pointer prohibited")  # type: ignore[attr-defined]
+            if known and ptr.off - smin_val == s32(ptr.off - smin_val):
+                dst.smin, dst.smax, dst.umin, dst.umax = smin_ptr, smax_ptr, umin_ptr, umax_ptr
+                dst.var_off = ptr.var_off
+                dst.id = ptr.id
+                dst.off = ptr.off - smin_val
+                self._copy_raw(dst, ptr)
+            else:
+                lo, hi = smin_ptr - smax_val, smax_ptr - smin_val
+                if not (S64_MIN <= lo <= S64_MAX and S64_MIN <= hi <= S64_MAX):
+                    dst.smin, dst.smax = S64_MIN, S64_MAX
+                else:
+                    dst.smin, dst.smax = lo, hi
+                if umin_ptr < umax_val:
+                    dst.umin, dst.umax = 0, U64_MAX
+                else:
+                    dst.umin, dst.umax = umin_ptr - umax_val, umax_ptr - umin_val
+                dst.var_off = T.sub(ptr.var_off, off_reg.var_off)
+                dst.off = ptr.off
+                self._copy_raw(dst, ptr)
+                if bt in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+                    dst.id = self.new_id()  # type: ignore[attr-defined]
+                    if smin_val < 0:
+                        dst.range = 0
+        elif op in (isa.AND, isa.OR, isa.XOR):
+            raise self.reject(E.EACCES, f"R{dst_no} bitwise operator {ALU_NAMES[op]} on pointer prohibited")  # type: ignore[attr-defined]
+        else:
+            raise self.reject(E.EACCES, f"R{dst_no} pointer arithmetic with {ALU_NAMES[op]} operator prohibited")  # type: ignore[attr-defined]
+        if not self.check_reg_sane_offset(dst, ptype):
+            from .core import Reject
+            raise Reject(E.EINVAL)
+        S.sync(dst)
+        self.sanitize_check_bounds(insn, dst)
+
+    @staticmethod
+    def _copy_raw(dst: RegState, src: RegState) -> None:
+        """``dst_reg->raw = ptr_reg->raw``: the union (map, btf, mem_size, range...)."""
+        dst.map = src.map
+        dst.map_uid = src.map_uid
+        dst.range = src.range
+        dst.btf = src.btf
+        dst.btf_id = src.btf_id
+        dst.mem_size = src.mem_size
+        dst.subprogno = src.subprogno
+
+    def sanitize_check_bounds(self, insn, dst: RegState) -> None:  # type: ignore[no-untyped-def]
+        """``sanitize_check_bounds``: unprivileged pointers must stay in bounds."""
+        if self.bypass_spec_v1:  # type: ignore[attr-defined]
+            return
+        d = insn.dst
+        if dst.type == PTR_TO_STACK:
+            off = dst.off + s64(dst.var_off[0])
+            if dst.var_off[1] != 0:
+                raise self.reject(E.EACCES, f"R{d} variable stack access prohibited for !root, "  # type: ignore[attr-defined]
+                                            f"var_off={tnum_str(dst.var_off)} off={off}")
+            if off >= 0 or off < -512:
+                raise self.reject(E.EACCES, f"R{d} stack pointer arithmetic goes out of range, prohibited for !root; "  # type: ignore[attr-defined]
+                                            f"off={off}")
+        elif dst.type == PTR_TO_MAP_VALUE:
+            try:
+                self.check_map_access(d, dst.off, 1, False, 2)  # type: ignore[attr-defined]
+            except Exception:
+                raise self.reject(E.EACCES, f"R{d} pointer arithmetic of map value goes out of range, "  # type: ignore[attr-defined]
+                                            "prohibited for !root") from None
+
+    # --- the instruction ---------------------------------------------------------------------------
+    def adjust_reg_min_max_vals(self, insn) -> None:  # type: ignore[no-untyped-def]
+        regs = self.cur_regs()  # type: ignore[attr-defined]
+        dst = regs[insn.dst]
+        op = insn.code & 0xF0
+        alu32 = (insn.code & 7) != isa.ALU64
+        if dst.type == 18:  # PTR_TO_ARENA
+            return
+        ptr = dst if dst.type != SCALAR_VALUE else None
+        if insn.code & isa.X:
+            src = regs[insn.src]
+            if src.type != SCALAR_VALUE:
+                if dst.type != SCALAR_VALUE:
+                    if op == isa.SUB and self.allow_ptr_leaks:  # type: ignore[attr-defined]
+                        mark_unknown(dst, self.bpf_capable)  # type: ignore[attr-defined]
+                        return
+                    raise self.reject(E.EACCES, f"R{insn.dst} pointer {ALU_NAMES[op]} pointer prohibited")  # type: ignore[attr-defined]
+                self.mark_chain_precision(insn.dst)  # type: ignore[attr-defined]
+                self.adjust_ptr(insn, src, dst)
+                return
+            if ptr is not None:
+                self.mark_chain_precision(insn.src)  # type: ignore[attr-defined]
+                self.adjust_ptr(insn, dst, src)
+                return
+            if dst.precise:
+                self.mark_chain_precision(insn.src)  # type: ignore[attr-defined]
+            src_copy = src.clone()
+        else:
+            src_copy = RegState()
+            src_copy.type = SCALAR_VALUE
+            mark_known(src_copy, insn.imm)
+            if ptr is not None:
+                self.adjust_ptr(insn, ptr, src_copy)
+                return
+        dst_umax = dst.umax
+        self.adjust_scalar(insn, dst, src_copy)
+        # linked scalars: remember the constant delta of rX += / -= K (6.18.y stable rules,
+        # with "Fix linked reg delta tracking when src_reg == dst_reg" and "Clear delta when
+        # clearing reg id for non-{add,sub} ops")
+        same = bool(insn.code & isa.X) and insn.src == insn.dst
+        if self.bpf_capable and op in (isa.ADD, isa.SUB) and dst.id and not same \
+                and reg_is_const(src_copy, alu32):  # type: ignore[attr-defined]
+            val = reg_const_value(src_copy, alu32)
+            off = s32(val)
+            ok = True
+            if not alu32 and not (-(1 << 31) <= s64(val) <= S32_MAX):
+                ok = False
+            if alu32 and dst_umax > U32_MAX:
+                ok = False
+            if ok and op == isa.SUB:
+                if off == -(1 << 31):
+                    ok = False
+                else:
+                    off = -off
+            if not ok or dst.id & BPF_ADD_CONST:
+                dst.off = 0
+                dst.id = 0
+            else:
+                dst.id |= BPF_ADD_CONST32 if alu32 else BPF_ADD_CONST64
+                dst.off = off
+        else:
+            dst.id = 0
+            dst.off = 0
+
+    def check_alu_op(self, insn) -> None:  # type: ignore[no-untyped-def]
+        regs = self.cur_regs()  # type: ignore[attr-defined]
+        op = insn.code & 0xF0
+        cls = insn.code & 7
+        if op in (isa.END, isa.NEG):
+            if op == isa.NEG:
+                if insn.code & isa.X or insn.src or insn.off or insn.imm:
+                    raise self.reject(E.EINVAL, "BPF_NEG uses reserved fields")  # type: ignore[attr-defined]
+            elif insn.src or insn.off or insn.imm not in (16, 32, 64) or (cls == isa.ALU64 and insn.code & isa.X):
+                raise self.reject(E.EINVAL, "BPF_END uses reserved fields")  # type: ignore[attr-defined]
+            self.check_reg_arg(insn.dst, SRC_OP)  # type: ignore[attr-defined]
+            if is_pointer_value(self.allow_ptr_leaks, regs[insn.dst]):  # type: ignore[attr-defined]
+                raise self.reject(E.EACCES, f"R{insn.dst} pointer arithmetic prohibited")  # type: ignore[attr-defined]
+            if op == isa.NEG and regs[insn.dst].type == SCALAR_VALUE:
+                self.check_reg_arg(insn.dst, DST_OP_NO_MARK)  # type: ignore[attr-defined]
+                self.adjust_scalar(insn, regs[insn.dst], regs[insn.dst].clone())
+            else:
+                self.check_reg_arg(insn.dst, DST_OP)  # type: ignore[attr-defined]
+        elif op == isa.MOV:
+            if insn.code & isa.X:
+                if cls == isa.ALU:
+                    if insn.off not in (0, 8, 16) or insn.imm:
+                        raise self.reject(E.EINVAL, "BPF_MOV uses reserved fields")  # type: ignore[attr-defined]
+                elif insn.off == isa.ADDR_SPACE_CAST:
+                    if insn.imm not in (1, 1 << 16):
+                        raise self.reject(E.EINVAL, "addr_space_cast insn can only convert between address space "  # type: ignore[attr-defined]
+                                                    "1 and 0")
+                    raise self.reject(E.EINVAL, "addr_space_cast insn can only be used in a program that has an "  # type: ignore[attr-defined]
+                                                "associated arena")
+                elif insn.off not in (0, 8, 16, 32) or insn.imm:
+                    raise self.reject(E.EINVAL, "BPF_MOV uses reserved fields")  # type: ignore[attr-defined]
+                self.check_reg_arg(insn.src, SRC_OP)  # type: ignore[attr-defined]
+            elif insn.src or insn.off:
+                raise self.reject(E.EINVAL, "BPF_MOV uses reserved fields")  # type: ignore[attr-defined]
+            self.check_reg_arg(insn.dst, DST_OP_NO_MARK)  # type: ignore[attr-defined]
+            dst = regs[insn.dst]
+            if insn.code & isa.X:
+                src = regs[insn.src]
+                if cls == isa.ALU64:
+                    if insn.off == 0:
+                        self.assign_scalar_id_before_mov(src)
+                        dst.assign(src)
+                        dst.subreg_def = 0
+                    else:
+                        if is_pointer_value(self.allow_ptr_leaks, src):  # type: ignore[attr-defined]
+                            raise self.reject(E.EACCES, f"R{insn.src} sign-extension part of pointer")  # type: ignore[attr-defined]
+                        if src.type == SCALAR_VALUE:
+                            no_sext = src.umax < (1 << (insn.off - 1))
+                            if no_sext:
+                                self.assign_scalar_id_before_mov(src)
+                            dst.assign(src)
+                            if not no_sext:
+                                dst.id = 0
+                            S.coerce_to_size_sx(dst, insn.off >> 3)
+                            dst.subreg_def = 0
+                        else:
+                            mark_unknown(dst, self.bpf_capable)  # type: ignore[attr-defined]
+                else:
+                    if is_pointer_value(self.allow_ptr_leaks, src):  # type: ignore[attr-defined]
+                        raise self.reject(E.EACCES, f"R{insn.src} partial copy of pointer")  # type: ignore[attr-defined]
+                    if src.type == SCALAR_VALUE:
+                        if insn.off == 0:
+                            is_u32 = src.umax.bit_length() <= 32
+                            if is_u32:
+                                self.assign_scalar_id_before_mov(src)
+                            dst.assign(src)
+                            if not is_u32:
+                                dst.id = 0
+                            dst.subreg_def = self.insn_idx + 1  # type: ignore[attr-defined]
+                        else:
+                            no_sext = src.umax < (1 << (insn.off - 1))
+                            if no_sext:
+                                self.assign_scalar_id_before_mov(src)
+                            dst.assign(src)
+                            if not no_sext:
+                                dst.id = 0
+                            dst.subreg_def = self.insn_idx + 1  # type: ignore[attr-defined]
+                            S.coerce_subreg_to_size_sx(dst, insn.off >> 3)
+                    else:
+                        mark_unknown(dst, self.bpf_capable)  # type: ignore[attr-defined]
+                    S.zext_32_to_64(dst)
+                    S.sync(dst)
+            else:
+                mark_unknown(dst, self.bpf_capable)  # type: ignore[attr-defined]
+                dst.type = SCALAR_VALUE
+                if cls == isa.ALU64:
+                    mark_known(dst, insn.imm)
+                else:
+                    mark_known(dst, insn.imm & U32_MAX)
+        elif op > isa.END:
+            raise self.reject(E.EINVAL, f"invalid BPF_ALU opcode {op:x}")  # type: ignore[attr-defined]
+        else:
+            if insn.code & isa.X:
+                if insn.imm or insn.off not in (0, 1) or (insn.off == 1 and op not in (isa.MOD, isa.DIV)):
+                    raise self.reject(E.EINVAL, "BPF_ALU uses reserved fields")  # type: ignore[attr-defined]
+                self.check_reg_arg(insn.src, SRC_OP)  # type: ignore[attr-defined]
+            elif insn.src or insn.off not in (0, 1) or (insn.off == 1 and op not in (isa.MOD, isa.DIV)):
+                raise self.reject(E.EINVAL, "BPF_ALU uses reserved fields")  # type: ignore[attr-defined]
+            self.check_reg_arg(insn.dst, SRC_OP)  # type: ignore[attr-defined]
+            if op in (isa.MOD, isa.DIV) and not insn.code & isa.X and insn.imm == 0:
+                raise self.reject(E.EINVAL, "div by zero")  # type: ignore[attr-defined]
+            if op in (isa.LSH, isa.RSH, isa.ARSH) and not insn.code & isa.X:
+                size = 64 if cls == isa.ALU64 else 32
+                if insn.imm < 0 or insn.imm >= size:
+                    raise self.reject(E.EINVAL, f"invalid shift {insn.imm}")  # type: ignore[attr-defined]
+            self.check_reg_arg(insn.dst, DST_OP_NO_MARK)  # type: ignore[attr-defined]
+            self.adjust_reg_min_max_vals(insn)
+        self.bounds_sanity(regs[insn.dst], "alu")

@@ -1,0 +1,128 @@
+"""Loads and stores through ``PTR_TO_BTF_ID`` pointers: walking a kernel struct.
+
+Models ``btf_struct_access`` / ``btf_struct_walk`` of kernel/bpf/btf.c (Linux
+6.18): an access at ``off`` of ``size`` bytes must fall inside one member; a
+scalar member gives a scalar, a pointer member (read whole) gives a new
+``PTR_TO_BTF_ID`` to the pointee struct, a nested struct is walked into.
+Writes go to the subsystem's ``btf_struct_access`` hook:
+``bpf_dummy_ops_btf_struct_access`` (net/bpf/bpf_dummy_struct_ops.c) allows
+writes inside ``struct bpf_dummy_ops_state`` only; ``bpf_tcp_ca_btf_struct_access``
+(net/ipv4/bpf_tcp_ca.c) only some ``tcp_sock`` fields (our emulated vmlinux has no
+``tcp_sock``, so every write is refused there). Other subsystems use the
+writable ranges of their :class:`~kernel_model.struct_ops.VerifierPolicy`.
+
+Left out: BTF type tags (``__rcu``, ``__user``, ``__percpu``) and flexible
+arrays, which the emulated vmlinux does not use.
+"""
+
+from __future__ import annotations
+
+import errno as E
+from typing import Any
+
+from kernel_model.btf import Array, Composite, Int, Ptr, Struct, Union
+from kernel_model.btf import Enum, Enum64
+
+from .regs import PTR_TO_BTF_ID, PTR_UNTRUSTED, SCALAR_VALUE, RegState
+
+__all__ = ["btf_struct_access", "struct_ops_write_access"]
+
+
+def _walk(v: Any, btf: Any, tid: int, off: int, size: int, flag: int) -> tuple[int, int, int]:
+    """``btf_struct_walk`` loop: (SCALAR_VALUE | PTR_TO_BTF_ID, next btf id, flag)."""
+    while True:
+        sid = btf.skip_modifiers(tid)
+        t = btf.type_by_id(sid)
+        tname = t.name
+        if not isinstance(t, Composite):
+            raise v.reject(E.EINVAL, f"Type '{tname}' is not a struct")
+        if isinstance(t, Union) and len(t.members) != 1:
+            flag |= PTR_UNTRUSTED
+        if off + size > t.size:
+            raise v.reject(E.EACCES, f"access beyond struct {tname} at off {off} size {size}")
+        found = False
+        for m in t.members:
+            moff = m.bits_offset // 8
+            if off + size <= moff:
+                break
+            if m.bitfield_size:
+                end_bit = m.bits_offset + m.bitfield_size
+                if off <= moff and (end_bit + 7) // 8 <= off + size:
+                    return SCALAR_VALUE, 0, flag
+                continue
+            if off < moff:
+                break
+            try:
+                msize = btf.size_of(m.type_id)
+            except Exception:
+                raise v.reject(E.EFAULT, f"field {m.name} doesn't have size") from None
+            mtrue_end = moff + msize
+            if off >= mtrue_end:
+                continue
+            mid = btf.skip_modifiers(m.type_id)
+            mtype = btf.type_by_id(mid)
+            if isinstance(mtype, Array):
+                # a (multi-dimensional) array is a row of its elements; mtrue_end stays the
+                # end of the whole array, so an int array is usable as scratch space
+                if moff == mtrue_end:
+                    continue
+                while isinstance(mtype, Array):
+                    mid = btf.skip_modifiers(mtype.type_id)
+                    mtype = btf.type_by_id(mid)
+                esize = btf.size_of(mid)
+                moff += (off - moff) // esize * esize
+                msize = esize
+            if isinstance(mtype, Composite):
+                if off == moff:
+                    # WALK_STRUCT: continue at offset 0 of the member struct
+                    tid = mid
+                    off = 0
+                    found = True
+                    break
+                tid = mid
+                off -= moff
+                found = True
+                break
+            if isinstance(mtype, Ptr):
+                if msize != size or off != moff:
+                    raise v.reject(E.EACCES, f"cannot access ptr member {m.name} with moff {moff} in struct {tname} "
+                                             f"with off {off} size {size}")
+                sid2 = btf.skip_modifiers(mtype.type_id)
+                if isinstance(btf.type_by_id(sid2), Struct):
+                    return PTR_TO_BTF_ID, sid2, flag
+            if off + size > mtrue_end and not flag & PTR_UNTRUSTED:
+                raise v.reject(E.EACCES, f"access beyond the end of member {m.name} (mend:{mtrue_end}) in struct "
+                                         f"{tname} with off {off} size {size}")
+            return SCALAR_VALUE, 0, flag
+        if found:
+            continue
+        raise v.reject(E.EINVAL, f"struct {tname} doesn't have field at offset {off}")
+
+
+def btf_struct_access(v: Any, reg: RegState, off: int, size: int) -> tuple[int, int, int]:
+    """A read through ``reg`` at ``off``: (result kind, btf id of the result, flags)."""
+    return _walk(v, reg.btf, reg.btf_id, off, size, 0)
+
+
+def struct_ops_write_access(v: Any, reg: RegState, off: int, size: int) -> None:
+    """The struct_ops subsystem's ``btf_struct_access`` for a write."""
+    policy = v.struct_ops_policy
+    name = v.struct_ops_name
+    t = reg.btf.type_by_id(reg.btf_id)
+    if name == "bpf_dummy_ops":
+        if t.name != "bpf_dummy_ops_state":
+            raise v.reject(E.EACCES, "only access to bpf_dummy_ops_state is supported")
+        if off + size > t.size:
+            raise v.reject(E.EACCES, f"write access at off {off} with size {size}")
+        return
+    for sname, first, end in policy.writable:
+        if t.name == sname:
+            if off < first or off + size > end:
+                raise v.reject(E.EACCES, f"write access at off {off} with size {size}")
+            return
+    if name == "tcp_congestion_ops" and t.name == "tcp_sock":
+        raise v.reject(E.EACCES, f"no write support to tcp_sock at off {off}")
+    raise v.reject(E.EACCES, "only read is supported")
+
+
+_ = (Int, Enum, Enum64)

@@ -1,0 +1,315 @@
+"""The verifier's working environment (``struct bpf_verifier_env``) and its basic services.
+
+Models the parts of kernel/bpf/verifier.c (Linux 6.18) every check uses:
+``verbose()`` into the log, scratch marks (which registers the next state
+line prints), ``check_reg_arg()`` (``R%d !read_ok``, ``frame pointer is read
+only``), the branch stack (``push_stack`` / ``pop_stack``, whose pop resets
+the level-1 log to where the branch was pushed), the jump history
+(``push_jmp_history``), ``grow_stack_state``, ids, and
+``print_insn_state``/``print_verifier_state`` wiring.
+
+A rejection is raised as :class:`Reject` carrying the errno after the
+message was written to the log, the Python form of ``return -EXXX`` up the
+kernel's call chain.
+"""
+
+from __future__ import annotations
+
+import errno as E
+from typing import Any, Sequence
+
+from kernel_model import isa
+from kernel_model.insn import Insn
+
+from .env import BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_STATE_FREQ
+from .env import VerifierEnv
+from .log import LOG_LEVEL1, LOG_LEVEL2, VLog, alignment, fmt_func_state, insn_text
+from .regs import (
+    NOT_INIT, PTR_TO_STACK, RegState, mark_known_zero, mark_not_init, mark_unknown,
+)
+from .state import FuncState, StackSlot, VerifierState
+
+__all__ = ["Reject", "Core", "BPF_MAIN_FUNC", "SRC_OP", "DST_OP", "DST_OP_NO_MARK", "BPF_MAX_VAR_OFF",
+           "BPF_MAX_VAR_SIZ", "BPF_COMPLEXITY_LIMIT_INSNS", "BPF_COMPLEXITY_LIMIT_JMP_SEQ", "Subprog",
+           "INSN_F_STACK_ACCESS", "INSN_F_SRC_REG_STACK", "INSN_F_DST_REG_STACK"]
+
+BPF_MAIN_FUNC = -1
+SRC_OP, DST_OP, DST_OP_NO_MARK = 0, 1, 2
+BPF_MAX_VAR_OFF = 1 << 29
+BPF_MAX_VAR_SIZ = 1 << 29
+BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
+BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
+#: jmp history flags (include/linux/bpf_verifier.h): stack access with frame in bits 0-2, spi in 3-8
+INSN_F_FRAMENO_MASK = 0x7
+INSN_F_SPI_MASK = 0x3F
+INSN_F_SPI_SHIFT = 3
+INSN_F_STACK_ACCESS = 1 << 9
+INSN_F_DST_REG_STACK = 1 << 10
+INSN_F_SRC_REG_STACK = 1 << 11
+
+
+class Reject(Exception):
+    """The program is refused: the message is already in the log."""
+
+    def __init__(self, err: int) -> None:
+        super().__init__(err)
+        self.errno = err
+
+
+class Subprog:
+    """``struct bpf_subprog_info`` (the fields the model uses)."""
+
+    __slots__ = ("start", "stack_depth", "has_tail_call", "has_ld_abs", "is_cb", "is_async_cb", "linkage",
+                 "postorder")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.stack_depth = 0
+        self.has_tail_call = False
+        self.has_ld_abs = False
+        self.is_cb = False
+        self.is_async_cb = False
+        self.linkage = 0  # BTF_FUNC_STATIC; no func_info is modelled
+        self.postorder: list[int] = []
+
+
+class Core:
+    """State shared by every check of one ``bpf_check()`` run."""
+
+    def __init__(self, insns: Sequence[Insn], env: VerifierEnv, log_level: int) -> None:
+        self.insns = list(insns)
+        self.n = len(self.insns)
+        self.env = env
+        self.profile = env.profile
+        self.log = VLog(log_level)
+        self.level = log_level
+        self.log_on = bool(log_level & (LOG_LEVEL1 | LOG_LEVEL2))
+        self.level2 = bool(log_level & LOG_LEVEL2)
+        priv = env.privileged
+        # bpf_check(): the capabilities of the loader (root here means CAP_BPF+PERFMON+SYS_ADMIN)
+        self.allow_ptr_leaks = priv
+        self.allow_uninit_stack = priv
+        self.bypass_spec_v1 = priv
+        self.bypass_spec_v4 = priv
+        self.bpf_capable = True
+        flags = env.prog_flags
+        self.strict_alignment = bool(flags & BPF_F_STRICT_ALIGNMENT) and not flags & BPF_F_ANY_ALIGNMENT
+        self.test_state_freq = bool(flags & BPF_F_TEST_STATE_FREQ) and self.bpf_capable
+        self.test_reg_invariants = bool(flags & BPF_F_TEST_REG_INVARIANTS)
+        self.explore_alu_limits = False
+        n = self.n
+        # per-instruction auxiliary data
+        self.prune_point = [False] * n
+        self.jmp_point = [False] * n
+        self.force_checkpoint = [False] * n
+        self.live_before = [0] * n
+        self.ptr_type = [NOT_INIT] * n
+        self.seen = [False] * n
+        self.aux: list[Any] = []
+        self.subprogs: list[Subprog] = []
+        # the walk
+        self.cur: VerifierState = VerifierState()
+        self.head: list[tuple[VerifierState, int, int, int]] = []
+        self.explored: dict[int, list[Any]] = {}
+        self.insn_idx = 0
+        self.prev_insn_idx = -1
+        self.id_gen = 0
+        self.insn_processed = 0
+        self.jmps_processed = 0
+        self.prev_jmps_processed = 0
+        self.prev_insn_processed = 0
+        self.total_states = 0
+        self.peak_states = 0
+        self.explored_states_size = 0
+        self.free_list_size = 0
+        self.max_states_per_insn = 0
+        self.scratched_regs = 0
+        self.scratched_stack = 0
+        self.prev_log_pos = 0
+        self.prev_insn_print_pos = 0
+        self.cur_hist_ent = False
+        self.kfunc_names: dict[tuple[int, int], str] = {}
+
+    # --- logging ---------------------------------------------------------------------------------
+    def verbose(self, text: str) -> None:
+        """``verbose()``: append to the log when logging is on."""
+        if self.level:
+            self.log.write(text)
+
+    def reject(self, err: int, message: str | None = None) -> Reject:
+        """Log ``message`` (with its newline) and return the exception to raise."""
+        if message is not None and self.level:
+            self.log.write(message + "\n")
+        return Reject(err)
+
+    def insn_str(self, i: int) -> str:
+        return insn_text(self.insns, i, map_addr=self.map_addr_for, kfunc_name=self.kfunc_name_for)
+
+    def map_addr_for(self, first: Insn, second: Insn) -> int:  # overridden by the analyzer
+        return 0
+
+    def kfunc_name_for(self, insn: Insn) -> str | None:  # overridden by the analyzer
+        return None
+
+    def btf_type_name(self, btf: Any, type_id: int) -> str:
+        if btf is None:
+            return ""
+        try:
+            return btf.type_by_id(type_id).name
+        except Exception:
+            return ""
+
+    def state_str(self, vstate: VerifierState, frameno: int, print_all: bool) -> str:
+        """``print_verifier_state`` text (a leading space per item, no newline);
+        clears the scratch marks unless ``print_all``."""
+        s = fmt_func_state(vstate.frame[frameno], print_all, self.scratched_regs, self.scratched_stack,
+                           [r.id for r in vstate.refs], self.btf_type_name)
+        if not print_all:
+            self.scratched_regs = 0
+            self.scratched_stack = 0
+        return s
+
+    def print_verifier_state(self, vstate: VerifierState, frameno: int, print_all: bool) -> None:
+        if self.level:
+            self.log.write(self.state_str(vstate, frameno, print_all) + "\n")
+        elif not print_all:
+            self.scratched_regs = 0
+            self.scratched_stack = 0
+
+    def print_insn_state(self, vstate: VerifierState, frameno: int) -> None:
+        """``print_insn_state``: after the instruction text at column 40, else on its own line."""
+        log = self.log
+        if self.prev_log_pos and self.prev_log_pos == log.end:
+            log.reset(self.prev_log_pos - 1)
+            log.write(" " * (alignment(self.prev_insn_print_pos) - 1) + " ;")
+        else:
+            log.write(f"{self.insn_idx}:")
+        self.print_verifier_state(vstate, frameno, False)
+
+    def state_scratched(self) -> bool:
+        return bool(self.scratched_regs or self.scratched_stack)
+
+    def mark_state_scratched(self) -> None:
+        """``mark_verifier_state_scratched``."""
+        self.scratched_regs = (1 << 11) - 1
+        self.scratched_stack = (1 << 64) - 1
+
+    # --- registers ---------------------------------------------------------------------------------
+    def cur_regs(self) -> list[RegState]:
+        c = self.cur
+        return c.frame[c.curframe].regs
+
+    def cur_func(self) -> FuncState:
+        c = self.cur
+        return c.frame[c.curframe]
+
+    def func_of(self, reg: RegState) -> FuncState:
+        """``func()``: the frame a stack pointer points into."""
+        return self.cur.frame[reg.frameno]
+
+    def check_reg_arg(self, regno: int, t: int) -> None:
+        """``check_reg_arg``: the register can be read (SRC_OP) or written (DST_OP)."""
+        if regno >= 11:
+            raise self.reject(E.EINVAL, f"R{regno} is invalid")
+        self.scratched_regs |= 1 << regno
+        regs = self.cur_regs()
+        reg = regs[regno]
+        if t == SRC_OP:
+            if reg.type == NOT_INIT:
+                raise self.reject(E.EACCES, f"R{regno} !read_ok")
+            return
+        if regno == isa.FP:
+            raise self.reject(E.EACCES, "frame pointer is read only")
+        reg.subreg_def = 0 if self.is_reg64_def(regno) else self.insn_idx + 1
+        if t == DST_OP:
+            mark_unknown(reg, self.bpf_capable)
+
+    def is_reg64_def(self, regno: int) -> bool:
+        """``is_reg64`` for a destination operand of the current instruction."""
+        insn = self.insns[self.insn_idx]
+        c = insn.code & 7
+        op = insn.code & 0xF0
+        if c == isa.JMP:
+            if op == isa.EXIT:
+                return True
+            if op == isa.CALL:
+                return False
+        if c == isa.ALU64 and op == isa.END and insn.imm in (16, 32):
+            return False
+        if c in (isa.ALU64, isa.JMP) or (c == isa.ALU and op == isa.END and insn.imm == 64):
+            return True
+        if c in (isa.ALU, isa.JMP32):
+            return False
+        if c == isa.LDX:
+            return (insn.code & 0x18) == isa.DW or (insn.code & 0xE0) == isa.MEMSX
+        if c == isa.STX:
+            return (insn.code & 0x18) == isa.DW
+        if c == isa.LD:
+            return (insn.code & 0xE0) == isa.IMM
+        return True
+
+    def new_id(self) -> int:
+        self.id_gen += 1
+        return self.id_gen
+
+    # --- stack -------------------------------------------------------------------------------------
+    def grow_stack_state(self, state: FuncState, size: int) -> None:
+        """``grow_stack_state``: allocate slots for ``size`` bytes and raise the
+        subprogram's stack depth."""
+        size = (size + 7) // 8 * 8
+        n = size // 8
+        stack = state.stack
+        if len(stack) >= n:
+            return
+        while len(stack) < n:
+            stack.append(StackSlot())
+        sp = self.subprogs[state.subprogno]
+        if sp.stack_depth < size:
+            sp.stack_depth = size
+
+    # --- jump history ------------------------------------------------------------------------------
+    def push_jmp_history(self, st: VerifierState, flags: int, linked_regs: int) -> None:
+        """``push_jmp_history``: record (idx, prev_idx, flags, linked_regs); a second
+        call for the same instruction combines the flags."""
+        if self.cur_hist_ent and st is self.cur and st.jmp_history:
+            idx, prev, f, _ = st.jmp_history[-1]
+            st.jmp_history[-1] = (idx, prev, f | flags, linked_regs)
+            return
+        st.jmp_history.append((self.insn_idx, self.prev_insn_idx, flags, linked_regs))
+        self.cur_hist_ent = True
+
+    # --- the branch stack --------------------------------------------------------------------------
+    def push_stack(self, insn_idx: int, prev_insn_idx: int, speculative: bool) -> VerifierState:
+        """``push_stack``: remember the current state to explore ``insn_idx`` later."""
+        st = self.cur.clone()
+        st.speculative = st.speculative or speculative
+        self.head.append((st, insn_idx, prev_insn_idx, self.log.end))
+        if len(self.head) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
+            raise self.reject(E.E2BIG, f"The sequence of {len(self.head)} jumps is too complex.")
+        if st.parent is not None:
+            st.parent.branches += 1
+        return st
+
+    def pop_stack(self, pop_log: bool) -> bool:
+        """``pop_stack``: continue with the most recently pushed state; False when none."""
+        if not self.head:
+            return False
+        st, insn_idx, prev_idx, log_pos = self.head.pop()
+        self.cur = st
+        if pop_log and self.level:
+            self.log.reset(log_pos)
+        self.insn_idx = insn_idx
+        self.prev_insn_idx = prev_idx
+        return True
+
+    # --- initial state -----------------------------------------------------------------------------
+    def init_func_state(self, callsite: int, frameno: int, subprogno: int) -> FuncState:
+        """``init_func_state`` + ``init_reg_state``: all NOT_INIT but r10 = fp."""
+        f = FuncState(callsite, frameno, subprogno)
+        for r in f.regs:
+            mark_not_init(r, self.bpf_capable)
+        fp = f.regs[isa.FP]
+        mark_known_zero(fp)
+        fp.type = PTR_TO_STACK
+        fp.frameno = frameno
+        return f

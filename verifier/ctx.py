@@ -1,0 +1,205 @@
+"""Context access per program type (``env->ops->is_valid_access``).
+
+Models, for Linux 6.18:
+
+* socket filters: ``sk_filter_is_valid_access`` and ``bpf_skb_is_valid_access``
+  (net/core/filter.c) over the layout of ``struct __sk_buff``
+  (include/uapi/linux/bpf.h): which fields exist, which are read-only, the
+  narrow-load rule (1, 2 or 4 bytes of a 4-byte field), ``cb[]`` writes;
+* struct_ops (and the other BTF-typed contexts): ``bpf_tracing_btf_ctx_access``
+  (kernel/trace/bpf_trace.c) and ``btf_ctx_access`` (kernel/bpf/btf.c): the
+  context is the u64 argument array of the attached member's prototype; an
+  argument is read whole (8 bytes) when it is a pointer, giving
+  ``PTR_TO_BTF_ID | PTR_TRUSTED`` to its struct, ``| PTR_MAYBE_NULL`` when the
+  CFI stub names the argument ``*__nullable`` (the registry's ``arg_info``);
+  writes are refused; the messages (``func '%s' doesn't have %d-th argument``,
+  ``func '%s' size %d must be 8`` ...) come first, then the verifier's
+  ``invalid bpf_context access off=%d size=%d``.
+
+Left out: the other program types' context layouts (only socket filter and the
+BTF-argument contexts are modelled) and ``sk`` / ``flow_keys`` pointer fields of
+``__sk_buff`` (they give ``sock_common_or_null`` / are refused as in the kernel,
+but sockets are not modelled beyond that).
+"""
+
+from __future__ import annotations
+
+import errno as E
+from typing import Any
+
+from kernel_model.btf import Composite, Enum, Enum64, FuncProto, Int, Ptr
+
+from .regs import PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_SOCK_COMMON, PTR_TRUSTED, SCALAR_VALUE
+
+__all__ = ["CtxMixin", "SK_BUFF_SIZE", "SK_BUFF_FIELDS"]
+
+BPF_READ, BPF_WRITE = 1, 2
+
+#: struct __sk_buff field offsets and sizes (include/uapi/linux/bpf.h, Linux 6.18)
+SK_BUFF_FIELDS: dict[str, tuple[int, int]] = {
+    "len": (0, 4), "pkt_type": (4, 4), "mark": (8, 4), "queue_mapping": (12, 4), "protocol": (16, 4),
+    "vlan_present": (20, 4), "vlan_tci": (24, 4), "vlan_proto": (28, 4), "priority": (32, 4),
+    "ingress_ifindex": (36, 4), "ifindex": (40, 4), "tc_index": (44, 4), "cb": (48, 20), "hash": (68, 4),
+    "tc_classid": (72, 4), "data": (76, 4), "data_end": (80, 4), "napi_id": (84, 4), "family": (88, 4),
+    "remote_ip4": (92, 4), "local_ip4": (96, 4), "remote_ip6": (100, 16), "local_ip6": (116, 16),
+    "remote_port": (132, 4), "local_port": (136, 4), "data_meta": (140, 4), "flow_keys": (144, 8),
+    "tstamp": (152, 8), "wire_len": (160, 4), "gso_segs": (164, 4), "sk": (168, 8), "gso_size": (176, 4),
+    "tstamp_type": (180, 1), "hwtstamp": (184, 8),
+}
+SK_BUFF_SIZE = 192
+
+
+def _rng(name: str) -> range:
+    off, size = SK_BUFF_FIELDS[name]
+    return range(off, off + size)
+
+
+_CB = range(48, 68)
+_SK_FILTER_DENY = set(_rng("tc_classid")) | set(_rng("data")) | set(_rng("data_meta")) | set(_rng("data_end")) \
+    | set(range(88, 140)) | set(_rng("tstamp")) | set(_rng("wire_len")) | set(_rng("hwtstamp"))
+
+
+def _skb_is_valid_access(off: int, size: int, atype: int, is_ldsx: bool) -> tuple[bool, int, int]:
+    """``bpf_skb_is_valid_access``: (ok, reg_type, ctx_field_size)."""
+    if off < 0 or off >= SK_BUFF_SIZE:
+        return False, SCALAR_VALUE, 0
+    if off % size:
+        return False, SCALAR_VALUE, 0
+    if off in _CB:
+        if off + size > 68:
+            return False, SCALAR_VALUE, 0
+        return True, SCALAR_VALUE, 0
+    if off in _rng("data") or off in _rng("data_meta") or off in _rng("data_end"):
+        if is_ldsx or size != 4:
+            return False, SCALAR_VALUE, 0
+        return True, SCALAR_VALUE, 0
+    if off in range(100, 132) or off in _rng("remote_ip4") or off in _rng("local_ip4"):
+        return (size == 4), SCALAR_VALUE, 0
+    if off in _rng("flow_keys"):
+        return False, SCALAR_VALUE, 0
+    if off in _rng("hwtstamp"):
+        return (atype != BPF_WRITE and size == 8), SCALAR_VALUE, 0
+    if off in _rng("tstamp"):
+        return (size == 8), SCALAR_VALUE, 0
+    if off in _rng("sk"):
+        if atype == BPF_WRITE or size != 8:
+            return False, SCALAR_VALUE, 0
+        return True, PTR_TO_SOCK_COMMON | PTR_MAYBE_NULL, 0
+    if off == 180:  # tstamp_type
+        return False, SCALAR_VALUE, 0
+    if 181 <= off < 184:
+        return False, SCALAR_VALUE, 0
+    if atype == BPF_WRITE:
+        return (size == 4), SCALAR_VALUE, 0
+    ok = size <= 4 and not (size & (size - 1))
+    return ok, SCALAR_VALUE, 4
+
+
+def sk_filter_is_valid_access(off: int, size: int, atype: int, is_ldsx: bool) -> tuple[bool, int, int]:
+    """``sk_filter_is_valid_access``."""
+    if off in _SK_FILTER_DENY:
+        return False, SCALAR_VALUE, 0
+    if atype == BPF_WRITE and off not in _CB:
+        return False, SCALAR_VALUE, 0
+    return _skb_is_valid_access(off, size, atype, is_ldsx)
+
+
+def _arg_index(btf: Any, proto: FuncProto, off: int) -> int:
+    """``get_ctx_arg_idx``: arguments take 8 bytes each (structs by value round up)."""
+    offset = 0
+    for i, p in enumerate(proto.params):
+        t = btf.resolve(p.type_id)
+        offset += 8 if isinstance(t, Ptr) else (btf.size_of(p.type_id) + 7) // 8 * 8
+        if off < offset:
+            return i
+    rt = btf.resolve(proto.ret_type_id) if proto.ret_type_id else None
+    if rt is None:
+        offset += 0
+    else:
+        offset += 8 if isinstance(rt, Ptr) else (btf.size_of(proto.ret_type_id) + 7) // 8 * 8
+    if off < offset:
+        return len(proto.params)
+    return len(proto.params) + 1
+
+
+class CtxMixin:
+    """``check_ctx_access`` for the modelled program types."""
+
+    def check_ctx_access(self, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool):  # type: ignore[no-untyped-def]
+        """(reg_type, btf, btf_id) of the loaded value, or a rejection."""
+        kind = self.ctx_kind  # type: ignore[attr-defined]
+        if kind == "skb":
+            ok, rtype, fsize = sk_filter_is_valid_access(off, size, atype, is_ldsx)
+            if ok:
+                self.ctx_field_size[insn_idx] = fsize  # type: ignore[attr-defined]
+                return rtype, None, 0
+        elif kind == "btf":
+            res = self._btf_ctx_access(off, size, atype)
+            if res is not None:
+                return res
+        raise self.reject(E.EACCES, f"invalid bpf_context access off={off} size={size}")  # type: ignore[attr-defined]
+
+    def _btf_ctx_access(self, off: int, size: int, atype: int):  # type: ignore[no-untyped-def]
+        """``bpf_tracing_btf_ctx_access`` + ``btf_ctx_access`` for a struct_ops member."""
+        if off < 0 or off >= 8 * 12:
+            return None
+        if atype != BPF_READ:
+            return None
+        if off % size:
+            return None
+        btf = self.attach_btf  # type: ignore[attr-defined]
+        proto: FuncProto = self.attach_func_proto  # type: ignore[attr-defined]
+        tname = self.attach_func_name  # type: ignore[attr-defined]
+        if off % 8:
+            self.verbose(f"func '{tname}' offset {off} is not multiple of 8\n")  # type: ignore[attr-defined]
+            return None
+        arg = _arg_index(btf, proto, off)
+        nr = len(proto.params)
+        if arg > nr:
+            self.verbose(f"func '{tname}' doesn't have {arg + 1}-th argument\n")  # type: ignore[attr-defined]
+            return None
+        param = None
+        if arg == nr:
+            # expected_attach_type is the member index for struct_ops; the kernel still
+            # switches on it as an attach type (BPF_TRACE_FEXIT 25, BPF_MODIFY_RETURN 26,
+            # BPF_LSM_MAC 27, BPF_LSM_CGROUP 43 reach the return value slot)
+            eat = self.env.expected_attach_type  # type: ignore[attr-defined]
+            if eat in (25, 27, 43):
+                t = btf.resolve(proto.ret_type_id) if proto.ret_type_id else btf.type_by_id(0)
+            elif eat == 26:
+                t = btf.resolve(proto.ret_type_id) if proto.ret_type_id else btf.type_by_id(0)
+                if not isinstance(t, Int) or t.size > 8:
+                    self.verbose(f"ret type {t.kind_name} not allowed for fmod_ret\n")  # type: ignore[attr-defined]
+                    return None
+            else:
+                self.verbose(f"func '{tname}' doesn't have {arg + 1}-th argument\n")  # type: ignore[attr-defined]
+                return None
+        else:
+            param = proto.params[arg]
+            t = btf.resolve(param.type_id)
+        if isinstance(t, (Int, Enum, Enum64, Composite)):
+            return SCALAR_VALUE, None, 0
+        if not isinstance(t, Ptr):
+            self.verbose(f"func '{tname}' arg{arg} '{t.name}' has type {t.kind_name}. Only pointer access is "  # type: ignore[attr-defined]
+                         "allowed\n")
+            return None
+        if size != 8:
+            self.verbose(f"func '{tname}' size {size} must be 8\n")  # type: ignore[attr-defined]
+            return None
+        if t.type_id == 0:
+            return SCALAR_VALUE, None, 0
+        if isinstance(btf.resolve(t.type_id), Int):
+            return SCALAR_VALUE, None, 0
+        for info in self.ctx_arg_info:  # type: ignore[attr-defined]
+            if info.offset == off:
+                return PTR_TO_BTF_ID | PTR_TRUSTED | PTR_MAYBE_NULL, btf, info.btf_id
+        rtype = PTR_TO_BTF_ID | PTR_TRUSTED
+        if param is not None and param.name.endswith("__nullable"):
+            rtype |= PTR_MAYBE_NULL
+        bid = btf.skip_modifiers(t.type_id)
+        st = btf.type_by_id(bid)
+        if not isinstance(st, Composite) or st.kind_name != "STRUCT":
+            self.verbose(f"func '{tname}' arg{arg} type {st.kind_name} is not a struct\n")  # type: ignore[attr-defined]
+            return None
+        self.verbose(f"func '{tname}' arg{arg} has btf_id {bid} type STRUCT '{st.name}'\n")  # type: ignore[attr-defined]
+        return rtype, btf, bid

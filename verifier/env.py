@@ -1,0 +1,70 @@
+"""What the caller tells the verifier about a load: ``union bpf_attr`` plus the kernel objects.
+
+:class:`VerifierEnv` carries what ``BPF_PROG_LOAD`` passes to ``bpf_check()``
+(kernel/bpf/syscall.c, kernel/bpf/verifier.c, Linux 6.18): program type,
+expected attach type (for struct_ops: the member index), attach BTF and type
+id, flags, license, the loader's privileges, and the objects the instruction
+immediates refer to (maps by fd, the fd_array, kfunc tables, the struct_ops
+registry). It is plain data; :func:`verifier.verify` reads it and never
+changes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from kernel_model.bpf_map import MapSpec
+from kernel_model.profile import LATEST, Profile
+from kernel_model.prog import PROG_TYPE_SOCKET_FILTER
+
+__all__ = ["VerifierEnv", "BPF_F_STRICT_ALIGNMENT", "BPF_F_ANY_ALIGNMENT", "BPF_F_TEST_RND_HI32",
+           "BPF_F_TEST_STATE_FREQ", "BPF_F_SLEEPABLE", "BPF_F_TEST_REG_INVARIANTS", "GPL_COMPATIBLE"]
+
+# prog_flags (include/uapi/linux/bpf.h)
+BPF_F_STRICT_ALIGNMENT = 1 << 0
+BPF_F_ANY_ALIGNMENT = 1 << 1
+BPF_F_TEST_RND_HI32 = 1 << 2
+BPF_F_TEST_STATE_FREQ = 1 << 3
+BPF_F_SLEEPABLE = 1 << 4
+BPF_F_TEST_REG_INVARIANTS = 1 << 7
+
+#: license_is_gpl_compatible() (include/linux/license.h)
+GPL_COMPATIBLE = frozenset({"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL",
+                            "Dual MPL/GPL"})
+
+
+@dataclass
+class VerifierEnv:
+    """The load's parameters. ``maps`` maps the imm of a ``BPF_PSEUDO_MAP_FD`` /
+    ``BPF_PSEUDO_MAP_VALUE`` lddw to its map; ``fd_array`` is indexed by the imm of
+    ``BPF_PSEUDO_MAP_IDX`` lddws and by the ``off`` of module kfunc calls (a
+    :class:`MapSpec` or a module BTF). ``privileged`` is root (CAP_BPF, CAP_PERFMON,
+    CAP_SYS_ADMIN: allow_ptr_leaks, bypass_spec_v1/v4, allow_uninit_stack);
+    otherwise CAP_BPF only."""
+
+    prog_type: int = PROG_TYPE_SOCKET_FILTER
+    expected_attach_type: int = 0
+    attach_btf: Any = None
+    attach_btf_id: int = 0
+    struct_ops: Any = None
+    prog_flags: int = 0
+    license: str = "GPL"
+    privileged: bool = True
+    maps: Mapping[int, MapSpec] = field(default_factory=dict)
+    kfuncs: Any = None
+    vmlinux_btf: Any = None
+    fd_array: Sequence[Any] = ()
+    profile: Profile = LATEST
+    #: nr_cpu_ids of the modelled machine (bounds of bpf_get_smp_processor_id)
+    nr_cpu_ids: int = 2
+    #: a name for the program (``attr.prog_name``), used in messages only
+    name: str = ""
+
+    @property
+    def gpl_compatible(self) -> bool:
+        return self.license in GPL_COMPATIBLE
+
+    @property
+    def sleepable(self) -> bool:
+        return bool(self.prog_flags & BPF_F_SLEEPABLE)

@@ -1,0 +1,105 @@
+"""Helper prototypes (``struct bpf_func_proto``) and which program types may call them.
+
+Models the prototypes of the helpers in the modelled subset, from
+kernel/bpf/helpers.c, kernel/trace/bpf_trace.c and net/core/filter.c (Linux
+6.18): argument types (``enum bpf_arg_type``), return types (``enum
+bpf_return_type``), ``gpl_only``; and the program-type tables the kernel
+consults through ``env->ops->get_func_proto``: ``sk_filter_func_proto`` /
+``bpf_sk_base_func_proto`` / ``bpf_base_func_proto`` for socket filters
+(root: CAP_BPF and CAP_PERFMON, so the privileged helpers are available),
+and for struct_ops the subsystem's :class:`~kernel_model.struct_ops.VerifierPolicy`
+(``bpf_dummy_ops`` has no ``get_func_proto`` at all).
+
+Where we differ: helpers outside this table are "unknown to the model"; the
+verifier then answers as the kernel does for a program type without that
+helper (``program of this type cannot use helper ...``), which is the
+kernel's answer for most of them but not all -- stated in docs/verifier.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kernel_model.helper_ids import HELPER_NAMES, helper_id
+
+from .regs import MEM_RDONLY, MEM_UNINIT, MEM_WRITE, PTR_MAYBE_NULL
+
+__all__ = [
+    "FuncProto", "PROTOS", "proto_for", "ARG_DONTCARE", "ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY",
+    "ARG_PTR_TO_MAP_VALUE", "ARG_PTR_TO_MEM", "ARG_CONST_SIZE", "ARG_CONST_SIZE_OR_ZERO", "ARG_PTR_TO_CTX",
+    "ARG_ANYTHING", "ARG_PTR_TO_UNINIT_MEM", "RET_INTEGER", "RET_VOID", "RET_PTR_TO_MAP_VALUE",
+    "RET_PTR_TO_MAP_VALUE_OR_NULL", "SOCKET_FILTER_HELPERS", "func_id_name", "MAX_FUNC_ID",
+]
+
+# enum bpf_arg_type (include/linux/bpf.h), base values in kernel order
+(ARG_DONTCARE, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY, ARG_PTR_TO_MAP_VALUE, ARG_PTR_TO_MEM, ARG_PTR_TO_ARENA,
+ ARG_CONST_SIZE, ARG_CONST_SIZE_OR_ZERO, ARG_PTR_TO_CTX, ARG_ANYTHING, ARG_SCALAR, ARG_PTR_TO_SPIN_LOCK,
+ ARG_PTR_TO_SOCK_COMMON, ARG_PTR_TO_SOCKET, ARG_PTR_TO_BTF_ID, ARG_PTR_TO_RINGBUF_MEM,
+ ARG_CONST_ALLOC_SIZE_OR_ZERO, ARG_PTR_TO_BTF_ID_SOCK_COMMON, ARG_PTR_TO_PERCPU_BTF_ID, ARG_PTR_TO_FUNC,
+ ARG_PTR_TO_STACK, ARG_PTR_TO_CONST_STR, ARG_PTR_TO_TIMER, ARG_KPTR_XCHG_DEST, ARG_PTR_TO_DYNPTR) = range(25)
+ARG_PTR_TO_UNINIT_MEM = MEM_UNINIT | MEM_WRITE | ARG_PTR_TO_MEM
+ARG_PTR_TO_MAP_VALUE_OR_NULL = PTR_MAYBE_NULL | ARG_PTR_TO_MAP_VALUE
+ARG_PTR_TO_MEM_RDONLY = MEM_RDONLY | ARG_PTR_TO_MEM
+
+# enum bpf_return_type
+RET_INTEGER, RET_VOID, RET_PTR_TO_MAP_VALUE, RET_PTR_TO_SOCKET, RET_PTR_TO_TCP_SOCK, RET_PTR_TO_SOCK_COMMON, \
+    RET_PTR_TO_MEM, RET_PTR_TO_MEM_OR_BTF_ID, RET_PTR_TO_BTF_ID = range(9)
+RET_PTR_TO_MAP_VALUE_OR_NULL = PTR_MAYBE_NULL | RET_PTR_TO_MAP_VALUE
+
+MAX_FUNC_ID = len(HELPER_NAMES)
+
+
+@dataclass(frozen=True, slots=True)
+class FuncProto:
+    """``struct bpf_func_proto``: what the verifier checks at a helper call."""
+
+    name: str
+    ret_type: int
+    args: tuple[int, ...]
+    gpl_only: bool = False
+    might_sleep: bool = False
+    pkt_access: bool = False
+
+
+def _p(name: str, ret: int, *args: int, gpl: bool = False) -> FuncProto:
+    return FuncProto(name, ret, tuple(args) + (ARG_DONTCARE,) * (5 - len(args)), gpl)
+
+
+#: helper id -> prototype (kernel/bpf/helpers.c, kernel/trace/bpf_trace.c, net/core/filter.c)
+PROTOS: dict[int, FuncProto] = {
+    1: _p("map_lookup_elem", RET_PTR_TO_MAP_VALUE_OR_NULL, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY),
+    2: _p("map_update_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY, ARG_PTR_TO_MAP_VALUE,
+          ARG_ANYTHING),
+    3: _p("map_delete_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY),
+    4: _p("probe_read", RET_INTEGER, ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE_OR_ZERO, ARG_ANYTHING, gpl=True),
+    5: _p("ktime_get_ns", RET_INTEGER),
+    6: _p("trace_printk", RET_INTEGER, ARG_PTR_TO_MEM_RDONLY, ARG_CONST_SIZE, gpl=True),
+    7: _p("get_prandom_u32", RET_INTEGER),
+    8: _p("get_smp_processor_id", RET_INTEGER),
+    14: _p("get_current_pid_tgid", RET_INTEGER),
+    15: _p("get_current_uid_gid", RET_INTEGER),
+    42: _p("get_numa_node_id", RET_INTEGER),
+    113: _p("probe_read_kernel", RET_INTEGER, ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE_OR_ZERO, ARG_ANYTHING,
+            gpl=True),
+    125: _p("ktime_get_boot_ns", RET_INTEGER),
+    160: _p("ktime_get_coarse_ns", RET_INTEGER),
+    208: _p("ktime_get_tai_ns", RET_INTEGER),
+}
+
+#: helpers ``sk_filter_func_proto`` returns for a root loader (bpf_base_func_proto with
+#: CAP_BPF+CAP_PERFMON; only those we model a prototype for)
+SOCKET_FILTER_HELPERS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 42, 113, 125, 160, 208})
+
+
+def func_id_name(func_id: int) -> str:
+    """``func_id_name``: ``bpf_<name>`` or ``unknown``."""
+    if 0 <= func_id < MAX_FUNC_ID:
+        return "bpf_" + HELPER_NAMES[func_id]
+    return "unknown"
+
+
+def proto_for(func_id: int) -> FuncProto | None:
+    return PROTOS.get(func_id)
+
+
+_ = helper_id

@@ -1,0 +1,162 @@
+"""Register liveness before each instruction (``compute_live_registers``).
+
+Models ``bpf_insn_successors``, ``compute_postorder``,
+``compute_insn_live_regs`` and ``compute_live_registers`` of
+kernel/bpf/verifier.c (Linux 6.15+; the 6.18 host prints the table at log
+level 2 as ``Live regs before insn:``). A register is live before an
+instruction when some path from it reads the register before writing it.
+The verifier uses the result twice: states compare only live registers
+(``func_states_equal``), and explored states forget dead ones
+(``clean_func_state``).
+
+A call's reads are its arguments (``get_call_summary``: the helper's
+prototype, the kfunc's BTF parameter count; r1-r5 when unknown) and it writes
+r0-r5; a bpf-to-bpf call is intraprocedural here (its successor is the next
+instruction), as in the kernel.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from kernel_model import isa
+from kernel_model.insn import Insn
+
+__all__ = ["successors", "postorder", "compute_live_regs", "format_live_regs"]
+
+
+def successors(insns: Sequence[Insn], i: int) -> tuple[int, ...]:
+    """``bpf_insn_successors``."""
+    insn = insns[i]
+    code = insn.code
+    c = code & 7
+    if c in (isa.JMP, isa.JMP32):
+        op = code & 0xF0
+        if op == isa.CALL:
+            return (i + 1,)
+        if op == isa.EXIT:
+            return ()
+        if op == isa.JA:
+            return (i + 1 + (insn.off if c == isa.JMP else insn.imm),)
+        return (i + 1, i + 1 + insn.off)
+    return (i + (2 if code == isa.LD_IMM64 else 1),)
+
+
+def postorder(insns: Sequence[Insn], starts: Sequence[int]) -> list[int]:
+    """``compute_postorder``: each subprogram's instructions in DFS postorder."""
+    n = len(insns)
+    state = [0] * n
+    out: list[int] = []
+    DISCOVERED, EXPLORED = 0x10, 0x20
+    for s in starts:
+        stack = [s]
+        while stack:
+            top = stack[-1]
+            state[top] |= DISCOVERED
+            if state[top] & EXPLORED:
+                out.append(top)
+                stack.pop()
+                continue
+            for w in successors(insns, top):
+                if 0 <= w < n and not state[w]:
+                    stack.append(w)
+                    state[w] |= DISCOVERED
+            state[top] |= EXPLORED
+    return out
+
+
+def _use_def(insn: Insn, call_params: Callable[[Insn], int | None]) -> tuple[int, int]:
+    """``compute_insn_live_regs``: (use, def) masks."""
+    code = insn.code
+    c = code & 7
+    op = code & 0xF0
+    mode = code & 0xE0
+    src = 1 << insn.src
+    dst = 1 << insn.dst
+    use, df = 0xFFFF, 0
+    if c == isa.LD:
+        if mode == isa.IMM and (code & 0x18) == isa.DW:
+            df, use = dst, 0
+    elif c == isa.LDX:
+        if mode in (isa.MEM, isa.MEMSX):
+            df, use = dst, src
+    elif c == isa.ST:
+        if mode == isa.MEM:
+            df, use = 0, dst
+    elif c == isa.STX:
+        if mode == isa.MEM:
+            df, use = 0, dst | src
+        elif mode == isa.ATOMIC:
+            imm = insn.imm
+            if imm == isa.CMPXCHG:
+                use, df = 1 | dst | src, 1
+            elif imm == isa.LOAD_ACQ:
+                df, use = dst, src
+            elif imm == isa.STORE_REL:
+                df, use = 0, dst | src
+            else:
+                use = dst | src
+                df = src if imm & isa.FETCH else 0
+    elif c in (isa.ALU, isa.ALU64):
+        if op == isa.END:
+            use = df = dst
+        elif op == isa.MOV:
+            df = dst
+            use = 0 if not code & isa.X else src
+        else:
+            df = dst
+            use = dst if not code & isa.X else dst | src
+    elif c in (isa.JMP, isa.JMP32):
+        if op in (isa.JA, isa.JCOND):
+            df = use = 0
+        elif op == isa.EXIT:
+            df, use = 0, 1
+        elif op == isa.CALL:
+            df = 0b111111
+            use = df & ~1
+            n = call_params(insn)
+            if n is not None:
+                use = ((1 << (n + 1)) - 1) & ~1
+        else:
+            df = 0
+            use = dst if not code & isa.X else dst | src
+    return use, df
+
+
+def compute_live_regs(insns: Sequence[Insn], order: Sequence[int],
+                      call_params: Callable[[Insn], int | None]) -> list[int]:
+    """``live_regs_before`` of every instruction (a bit mask of r0..r10)."""
+    n = len(insns)
+    ud = [_use_def(insns[i], call_params) for i in range(n)]
+    live_in = [0] * n
+    live_out = [0] * n
+    succ = [successors(insns, i) for i in range(n)]
+    changed = True
+    while changed:
+        changed = False
+        for i in order:
+            new_out = 0
+            for s in succ[i]:
+                if s < n:
+                    new_out |= live_in[s]
+            use, df = ud[i]
+            new_in = (new_out & ~df) | use
+            if new_out != live_out[i] or new_in != live_in[i]:
+                live_in[i] = new_in
+                live_out[i] = new_out
+                changed = True
+    return [x & 0xFFFF for x in live_in]
+
+
+def format_live_regs(insns: Sequence[Insn], live: Sequence[int], insn_text: Callable[[int], str],
+                     scc: Sequence[int] | None = None) -> str:
+    """The ``Live regs before insn:`` block of a level-2 log."""
+    lines = ["Live regs before insn:"]
+    i = 0
+    n = len(insns)
+    while i < n:
+        prefix = f"{scc[i]:3d} " if scc is not None and scc[i] else "    "
+        regs = "".join(str(j) if live[i] >> j & 1 else "." for j in range(10))
+        lines.append(f"{prefix}{i:3d}: {regs} {insn_text(i)}")
+        i += 2 if insns[i].code == isa.LD_IMM64 else 1
+    return "\n".join(lines) + "\n"

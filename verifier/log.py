@@ -1,0 +1,268 @@
+"""The verifier log, character for character.
+
+Models kernel/bpf/log.c (Linux 6.18): the log buffer with its reset
+semantics (``bpf_vlog_reset``: the end position moves back and later output
+overwrites what was there -- which is why a popped branch's first state line
+can continue the line of the jump that pushed it), ``reg_type_str``,
+``tnum_strn``, ``print_scalar_ranges``, ``print_reg_state``,
+``print_verifier_state`` and ``print_insn_state`` with its ``;`` column
+(``bpf_vlog_alignment``: the state goes after the instruction text, padded
+to column 40 in steps of 8).
+
+Instruction text comes from :func:`kernel_model.disasm.format_log_insn`;
+this module adds what depends on the verifier's environment: helper and kfunc
+names in calls and the (emulated) map addresses that ``resolve_pseudo_ldimm64``
+puts in map loads. Where we differ: the kernel's rotating buffer drops the
+oldest text once the user buffer (16 MiB in our tests) is full; ours never
+drops text.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from kernel_model import isa
+from kernel_model.disasm import format_log_insn
+from kernel_model.insn import Insn
+
+from .regs import (
+    CONST_PTR_TO_DYNPTR, CONST_PTR_TO_MAP, MEM_PERCPU, MEM_RCU, MEM_RDONLY, MEM_RINGBUF, MEM_USER,
+    PTR_MAYBE_NULL, PTR_TO_ARENA, PTR_TO_BTF_ID, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
+    PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, PTR_TRUSTED, PTR_UNTRUSTED, S32_MAX, S32_MIN, S64_MAX,
+    S64_MIN, SCALAR_VALUE, U32_MAX, U64_MAX, BPF_ADD_CONST, RegState, s64,
+)
+from .state import BPF_REG_SIZE, SLOT_CHARS, STACK_DYNPTR, STACK_INVALID, STACK_ITER, STACK_SPILL, FuncState
+
+__all__ = ["VLog", "reg_type_str", "tnum_str", "snum", "unum", "fmt_reg", "fmt_func_state",
+           "LOG_LEVEL1", "LOG_LEVEL2", "LOG_STATS", "LOG_FIXED", "alignment"]
+
+LOG_LEVEL1, LOG_LEVEL2, LOG_STATS, LOG_FIXED = 1, 2, 4, 8
+#: BPF_LOG_MIN_ALIGNMENT, BPF_LOG_ALIGNMENT (include/linux/bpf_verifier.h)
+_MIN_ALIGN, _ALIGN = 8, 40
+
+
+class VLog:
+    """``struct bpf_verifier_log`` with an unlimited buffer."""
+
+    __slots__ = ("level", "buf", "end")
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self.buf = bytearray()
+        self.end = 0
+
+    def write(self, s: str) -> None:
+        b = s.encode()
+        e = self.end
+        n = e + len(b)
+        self.buf[e:n] = b
+        self.end = n
+
+    def reset(self, pos: int) -> None:
+        """``bpf_vlog_reset``: later writes overwrite from ``pos``."""
+        if pos <= self.end:
+            self.end = pos
+
+    def text(self) -> str:
+        return self.buf[:self.end].decode(errors="replace")
+
+
+def alignment(pos: int) -> int:
+    """``bpf_vlog_alignment``: padding after an instruction of ``pos`` characters."""
+    x = max(pos + _MIN_ALIGN // 2, _ALIGN)
+    return ((x + _MIN_ALIGN - 1) // _MIN_ALIGN) * _MIN_ALIGN - pos - 1
+
+
+_TYPE_NAMES = {
+    0: "?", SCALAR_VALUE: "scalar", 2: "ctx", CONST_PTR_TO_MAP: "map_ptr", PTR_TO_MAP_VALUE: "map_value",
+    PTR_TO_STACK: "fp", PTR_TO_PACKET: "pkt", PTR_TO_PACKET_META: "pkt_meta", 9: "pkt_end", 10: "flow_keys",
+    11: "sock", 12: "sock_common", 13: "tcp_sock", 14: "tp_buffer", 15: "xdp_sock", PTR_TO_BTF_ID: "ptr_",
+    PTR_TO_MEM: "mem", PTR_TO_ARENA: "arena", 19: "buf", 20: "func", PTR_TO_MAP_KEY: "map_key",
+    CONST_PTR_TO_DYNPTR: "dynptr_ptr",
+}
+
+
+def reg_type_str(t: int) -> str:
+    """``reg_type_str``: flag prefixes, the base name and the or-null postfix."""
+    base = t & 0xFF
+    post = ""
+    if t & PTR_MAYBE_NULL:
+        post = "or_null_" if base == PTR_TO_BTF_ID else "_or_null"
+    pre = ""
+    if t & (MEM_RDONLY | MEM_RINGBUF | MEM_USER | MEM_PERCPU | MEM_RCU | PTR_UNTRUSTED | PTR_TRUSTED):
+        pre = ("rdonly_" if t & MEM_RDONLY else "") + ("ringbuf_" if t & MEM_RINGBUF else "") + \
+              ("user_" if t & MEM_USER else "") + ("percpu_" if t & MEM_PERCPU else "") + \
+              ("rcu_" if t & MEM_RCU else "") + ("untrusted_" if t & PTR_UNTRUSTED else "") + \
+              ("trusted_" if t & PTR_TRUSTED else "")
+    return pre + _TYPE_NAMES.get(base, "?") + post
+
+
+def unum(v: int) -> str:
+    """``verbose_unum``: decimal up to U16_MAX, else hex."""
+    v &= U64_MAX
+    return str(v) if v <= 0xFFFF else f"{v:#x}"
+
+
+def snum(v: int) -> str:
+    """``verbose_snum``: decimal within S16, else the 64-bit hex pattern."""
+    v = s64(v)
+    return str(v) if -0x8000 <= v <= 0x7FFF else f"{v & U64_MAX:#x}"
+
+
+def tnum_str(t: tuple[int, int]) -> str:
+    """``tnum_strn``: a constant, or ``(value; mask)`` -- the kernel prints ``0x0``."""
+    if t[1] == 0:
+        return str(t[0]) if t[0] <= 0xFFFF else f"{t[0]:#x}"
+    return f"({t[0]:#x}; {t[1]:#x})"
+
+
+def _scalar_ranges(reg: RegState, parts: list[str], sep: str) -> str:
+    """``print_scalar_ranges``: equal neighbours share one value (``smin=smin32=0``)."""
+    def s32v(v: int) -> int:
+        return v if -0x8000 <= v <= 0x7FFF else v & U32_MAX
+    vals = [reg.smin & U64_MAX, reg.smax & U64_MAX, reg.umin, reg.umax,
+            s32v(reg.s32_min) & U64_MAX, s32v(reg.s32_max) & U64_MAX, reg.u32_min, reg.u32_max]
+    omit = [reg.smin == S64_MIN, reg.smax == S64_MAX, reg.umin == 0, reg.umax == U64_MAX,
+            reg.s32_min == S32_MIN, reg.s32_max == S32_MAX, reg.u32_min == 0, reg.u32_max == U32_MAX]
+    names = ("smin", "smax", "umin", "umax", "smin32", "smax32", "umin32", "umax32")
+    for i in range(8):
+        if omit[i]:
+            continue
+        n1 = names[i]
+        neg1 = n1[0] == "s" and vals[i] >> 63
+        parts.append(sep)
+        parts.append(n1)
+        parts.append("=")
+        sep = ","
+        for j in range(i + 2, 8, 2):
+            if omit[j] or vals[j] != vals[i]:
+                continue
+            neg2 = names[j][0] == "s" and vals[j] >> 63
+            if bool(neg2) != bool(neg1):
+                continue
+            omit[j] = True
+            parts.append(names[j])
+            parts.append("=")
+        parts.append(snum(vals[i]) if n1[0] == "s" else unum(vals[i]))
+    return sep
+
+
+def fmt_reg(reg: RegState, frameno: int, type_name: Callable[[object, int], str] | None = None) -> str:
+    """``print_reg_state`` (``frameno`` is the frame the register is printed in)."""
+    t = reg.type
+    vo = reg.var_off
+    if t == SCALAR_VALUE:
+        p = "P" if reg.precise else ""
+        if vo[1] == 0:
+            return p + snum(vo[0])
+    else:
+        p = ""
+    parts = [p, reg_type_str(t)]
+    if t == PTR_TO_ARENA:
+        return "".join(parts)
+    if t == PTR_TO_STACK:
+        if frameno != reg.frameno:
+            parts.append(f"[{reg.frameno}]")
+        if vo[1] == 0:
+            parts.append(snum(vo[0] + reg.off))
+            return "".join(parts)
+    if (t & 0xFF) == PTR_TO_BTF_ID and type_name is not None:
+        parts.append(type_name(reg.btf, reg.btf_id))
+    parts.append("(")
+    sep = ""
+    if reg.id:
+        parts.append(f"{sep}id={reg.id & ~BPF_ADD_CONST}")
+        sep = ","
+    if reg.id & BPF_ADD_CONST:
+        parts.append(f"{reg.off:+d}")
+    if reg.ref_obj_id:
+        parts.append(f"{sep}ref_obj_id={reg.ref_obj_id}")
+        sep = ","
+    bt = t & 0xFF
+    if bt in (CONST_PTR_TO_MAP, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE) and reg.map is not None:
+        m = reg.map
+        if m.name:
+            parts.append(f"{sep}map={m.name}")
+            sep = ","
+        parts.append(f"{sep}ks={m.key_size},vs={m.value_size}")
+        sep = ","
+    if t != SCALAR_VALUE and reg.off:
+        parts.append(f"{sep}off={snum(reg.off)}")
+        sep = ","
+    if bt in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+        parts.append(f"{sep}r={unum(reg.range)}")
+        sep = ","
+    if bt == PTR_TO_MEM:
+        parts.append(f"{sep}sz={unum(reg.mem_size)}")
+        sep = ","
+    if vo[1] == 0:
+        if vo[0]:
+            parts.append(f"{sep}imm={snum(vo[0])}")
+    else:
+        sep = _scalar_ranges(reg, parts, sep)
+        if vo[1] != U64_MAX:
+            parts.append(f"{sep}var_off={tnum_str(vo)}")
+    parts.append(")")
+    return "".join(parts)
+
+
+def fmt_func_state(state: FuncState, print_all: bool, scratched_regs: int, scratched_stack: int,
+                   refs: Sequence[int] = (), type_name: Callable[[object, int], str] | None = None) -> str:
+    """``print_verifier_state`` for one frame (without the trailing newline).
+    When ``print_all`` is false only scratched registers and stack slots print."""
+    parts: list[str] = []
+    frameno = state.frameno
+    if frameno:
+        parts.append(f" frame{frameno}:")
+    for i, reg in enumerate(state.regs):
+        if reg.type == 0:
+            continue
+        if not print_all and not (scratched_regs >> i) & 1:
+            continue
+        parts.append(f" R{i}=")
+        parts.append(fmt_reg(reg, frameno, type_name))
+    for i, slot in enumerate(state.stack):
+        if not print_all and not (scratched_stack >> i) & 1:
+            continue
+        types = slot.types
+        if all(t == STACK_INVALID for t in types):
+            continue
+        off = (-i - 1) * BPF_REG_SIZE
+        last = types[BPF_REG_SIZE - 1]
+        if last == STACK_SPILL:
+            buf = []
+            for t in types:
+                if t == STACK_SPILL:
+                    break
+                buf.append(SLOT_CHARS[t])
+            parts.append(f" fp{off}={''.join(buf)}")
+            parts.append(fmt_reg(slot.spilled, frameno, type_name))
+        elif last == STACK_DYNPTR or last == STACK_ITER:
+            parts.append(f" fp{off}={''.join(SLOT_CHARS[t] for t in types)}")
+        else:
+            parts.append(f" fp{off}={''.join(SLOT_CHARS[t] for t in types)}")
+    if refs and refs[0]:
+        parts.append(f" refs={refs[0]}")
+        for r in refs[1:]:
+            if r:
+                parts.append(f",{r}")
+    if state.in_callback_fn:
+        parts.append(" cb")
+    if state.in_async_callback_fn:
+        parts.append(" async_cb")
+    return "".join(parts)
+
+
+def insn_text(insns: Sequence[Insn], i: int, *, map_addr: Callable[[Insn, Insn], int] | None = None,
+              kfunc_name: Callable[[Insn], str | None] | None = None) -> str:
+    """The instruction as ``print_bpf_insn`` prints it in the verifier (with the
+    environment's map addresses and kfunc names); no trailing newline."""
+    insn = insns[i]
+    if insn.code == isa.LD_IMM64 and insn.src and map_addr is not None and i + 1 < len(insns):
+        if insn.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE,
+                        isa.PSEUDO_BTF_ID):
+            return f"(18) r{insn.dst} = {map_addr(insn, insns[i + 1]):#x}"
+    if insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_KFUNC_CALL:
+        name = kfunc_name(insn) if kfunc_name is not None else None
+        return f"(85) call {name or 'kernel-function'}#{insn.imm}"
+    return format_log_insn(insns, i)

@@ -1,0 +1,408 @@
+"""Precision tracking: which scalars' exact values a decision depended on.
+
+Models ``struct backtrack_state``, ``backtrack_insn``, ``__mark_chain_precision``,
+``mark_all_scalars_precise`` / ``_imprecise`` and ``propagate_precision`` of
+kernel/bpf/verifier.c (Linux 6.18). When a branch is decided, a pointer
+offset or a size is taken from a scalar, the verifier walks back through the
+jump history of the current state and its parents, marking the registers and
+stack slots that value came from as precise (the ``P`` prefix in the log);
+state pruning then compares precise scalars exactly. At log level 2 each step
+prints ``mark_precise: frame%d: regs=... stack=... before N: (insn)``.
+"""
+
+from __future__ import annotations
+
+import errno as E
+
+from kernel_model import isa
+
+from .core import INSN_F_DST_REG_STACK, INSN_F_SPI_MASK, INSN_F_SPI_SHIFT, INSN_F_SRC_REG_STACK, \
+    INSN_F_STACK_ACCESS, INSN_F_FRAMENO_MASK, BPF_MAIN_FUNC, Reject
+from .regs import SCALAR_VALUE
+from .state import BPF_REG_SIZE, VerifierState, is_spilled_reg, is_spilled_scalar_reg
+
+__all__ = ["PrecisionMixin", "NotSupported"]
+
+BPF_REGMASK_ARGS = 0b111110  # r1..r5
+
+
+class NotSupported(Exception):
+    """``-ENOTSUPP`` from backtrack_insn: fall back to marking every scalar precise."""
+
+
+def _fmt_regs(mask: int) -> str:
+    return ",".join(f"r{i}" for i in range(32) if mask >> i & 1)
+
+
+def _fmt_stack(mask: int) -> str:
+    return ",".join(str(-(i + 1) * 8) for i in range(64) if mask >> i & 1)
+
+
+class _BT:
+    """``struct backtrack_state``: per-frame register and stack-slot masks."""
+
+    __slots__ = ("frame", "reg", "stack")
+
+    def __init__(self, frame: int) -> None:
+        self.frame = frame
+        self.reg = [0] * 8
+        self.stack = [0] * 8
+
+    def empty(self) -> bool:
+        return not any(self.reg[: self.frame + 1]) and not any(self.stack[: self.frame + 1])
+
+    def reset(self) -> None:
+        self.reg = [0] * 8
+        self.stack = [0] * 8
+
+
+class PrecisionMixin:
+    """Backtracking over the jump history."""
+
+    # --- log helpers -----------------------------------------------------------------------------
+    def _bt_log_insn(self, bt: _BT, idx: int) -> None:  # type: ignore[no-untyped-def]
+        self.verbose(f"mark_precise: frame{bt.frame}: regs={_fmt_regs(bt.reg[bt.frame])} "
+                     f"stack={_fmt_stack(bt.stack[bt.frame])} before {idx}: {self.insn_str(idx)}\n")
+
+    @staticmethod
+    def _hist_entry(st: VerifierState, hist_end: int, idx: int):  # type: ignore[no-untyped-def]
+        if hist_end > 0 and st.jmp_history[hist_end - 1][0] == idx:
+            return st.jmp_history[hist_end - 1]
+        return None
+
+    @staticmethod
+    def _prev_insn(st: VerifierState, i: int, hist: list[int]) -> int:
+        """``get_prev_insn_idx``; ``hist[0]`` is the remaining history count."""
+        cnt = hist[0]
+        if i == st.first_insn_idx:
+            if cnt == 0:
+                return -1
+            if cnt == 1 and st.jmp_history[0][0] == i:
+                return -1
+        if cnt and st.jmp_history[cnt - 1][0] == i:
+            hist[0] = cnt - 1
+            return st.jmp_history[cnt - 1][1]
+        return i - 1
+
+    def _sync_linked(self, bt: _BT, hist) -> None:  # type: ignore[no-untyped-def]
+        """``bt_sync_linked_regs``."""
+        if hist is None or not hist[3]:
+            return
+        entries = _unpack_linked(hist[3])
+        some = False
+        for fr, spi_or_reg, is_reg in entries:
+            if (is_reg and bt.reg[fr] >> spi_or_reg & 1) or (not is_reg and bt.stack[fr] >> spi_or_reg & 1):
+                some = True
+                break
+        if not some:
+            return
+        for fr, spi_or_reg, is_reg in entries:
+            if is_reg:
+                bt.reg[fr] |= 1 << spi_or_reg
+            else:
+                bt.stack[fr] |= 1 << spi_or_reg
+
+    def _backtrack_insn(self, idx: int, subseq_idx: int, hist, bt: _BT) -> None:  # type: ignore[no-untyped-def]
+        """``backtrack_insn``: undo instruction ``idx`` on the masks."""
+        insn = self.insns[idx]  # type: ignore[attr-defined]
+        code = insn.code
+        if code == 0:
+            return
+        if self.level2:  # type: ignore[attr-defined]
+            self._bt_log_insn(bt, idx)
+        self._sync_linked(bt, hist)
+        cls = code & 7
+        op = code & 0xF0
+        dreg, sreg = insn.dst, insn.src
+        fr = bt.frame
+        if cls in (isa.ALU, isa.ALU64):
+            if not bt.reg[fr] >> dreg & 1:
+                return
+            if op in (isa.END, isa.NEG):
+                return
+            if op == isa.MOV:
+                if code & isa.X:
+                    bt.reg[fr] &= ~(1 << dreg)
+                    if sreg != isa.FP:
+                        bt.reg[fr] |= 1 << sreg
+                else:
+                    bt.reg[fr] &= ~(1 << dreg)
+            elif code & isa.X:
+                if sreg != isa.FP:
+                    bt.reg[fr] |= 1 << sreg
+        elif cls == isa.LDX or (cls == isa.STX and (code & 0xE0) == isa.ATOMIC and insn.imm & isa.FETCH):
+            load_reg = dreg
+            if cls == isa.STX:
+                load_reg = 0 if insn.imm == isa.CMPXCHG else sreg
+            if not bt.reg[fr] >> load_reg & 1:
+                return
+            bt.reg[fr] &= ~(1 << load_reg)
+            if hist is None or not hist[2] & INSN_F_STACK_ACCESS:
+                return
+            spi = (hist[2] >> INSN_F_SPI_SHIFT) & INSN_F_SPI_MASK
+            hfr = hist[2] & INSN_F_FRAMENO_MASK
+            bt.stack[hfr] |= 1 << spi
+        elif cls in (isa.STX, isa.ST):
+            if bt.reg[fr] >> dreg & 1:
+                raise NotSupported
+            if hist is None or not hist[2] & INSN_F_STACK_ACCESS:
+                return
+            spi = (hist[2] >> INSN_F_SPI_SHIFT) & INSN_F_SPI_MASK
+            hfr = hist[2] & INSN_F_FRAMENO_MASK
+            if not bt.stack[hfr] >> spi & 1:
+                return
+            bt.stack[hfr] &= ~(1 << spi)
+            if cls == isa.STX:
+                bt.reg[fr] |= 1 << sreg
+        elif cls in (isa.JMP, isa.JMP32):
+            if code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL:
+                # static subprog: callee's r1-r5 are the caller's
+                if bt.reg[fr] & ~BPF_REGMASK_ARGS:
+                    self.verbose(f"verifier bug: backtracking call unexpected regs {bt.reg[fr]:#x}\n")
+                    raise Reject(E.EFAULT)
+                if bt.stack[fr]:
+                    self.verbose(f"verifier bug: backtracking call unexpected stack slots {bt.stack[fr]:#x}\n")
+                    raise Reject(E.EFAULT)
+                for i in range(1, 6):
+                    if bt.reg[fr] >> i & 1:
+                        bt.reg[fr] &= ~(1 << i)
+                        bt.reg[fr - 1] |= 1 << i
+                bt.reg[fr] = 0
+                bt.stack[fr] = 0
+                bt.frame -= 1
+                return
+            if op == isa.CALL:
+                if insn.src == isa.PSEUDO_KFUNC_CALL and insn.imm == 0:
+                    raise NotSupported
+                bt.reg[fr] &= ~1
+                if bt.reg[fr] & BPF_REGMASK_ARGS:
+                    self.verbose(f"verifier bug: backtracking call unexpected regs {bt.reg[fr]:#x}\n")
+                    raise Reject(E.EFAULT)
+            elif op == isa.EXIT:
+                from_call = subseq_idx - 1 >= 0 and self.insns[subseq_idx - 1].code == isa.CALL_INSN and \
+                    self.insns[subseq_idx - 1].src == isa.PSEUDO_CALL  # type: ignore[attr-defined]
+                r0 = from_call and bt.reg[fr] & 1
+                if from_call and bt.reg[fr] & BPF_REGMASK_ARGS:
+                    self.verbose(f"verifier bug: backtracking exit unexpected regs {bt.reg[fr]:#x}\n")
+                    raise Reject(E.EFAULT)
+                bt.reg[fr] &= ~1
+                bt.frame += 1
+                if bt.frame >= 8:
+                    raise Reject(E.EFAULT)
+                if r0:
+                    bt.reg[bt.frame] |= 1
+                return
+            elif code & isa.X and op not in (isa.JA, isa.JCOND):
+                if not bt.reg[fr] >> dreg & 1 and not bt.reg[fr] >> sreg & 1:
+                    return
+                flags = hist[2] if hist is not None else 0
+                if not flags & INSN_F_SRC_REG_STACK:
+                    bt.reg[fr] |= 1 << sreg
+                if not flags & INSN_F_DST_REG_STACK:
+                    bt.reg[fr] |= 1 << dreg
+        elif cls == isa.LD:
+            mode = code & 0xE0
+            if mode == isa.IMM:
+                bt.reg[fr] &= ~(1 << dreg)
+                return
+            if mode in (isa.IND, isa.ABS):
+                if bt.reg[fr] >> dreg & 1:
+                    raise NotSupported
+                return
+        self._sync_linked(bt, hist)
+
+    def mark_all_scalars_precise(self, st: VerifierState) -> None:
+        """``mark_all_scalars_precise``: the fallback when backtracking cannot continue."""
+        if self.level2:  # type: ignore[attr-defined]
+            self.verbose(f"mark_precise: frame{st.curframe}: falling back to forcing all scalars precise\n")
+        s = st.parent
+        while s is not None:
+            for i in range(s.curframe + 1):
+                func = s.frame[i]
+                for j in range(10):
+                    reg = func.regs[j]
+                    if reg.type != SCALAR_VALUE or reg.precise:
+                        continue
+                    reg.precise = True
+                    if self.level2:  # type: ignore[attr-defined]
+                        self.verbose(f"force_precise: frame{i}: forcing r{j} to be precise\n")
+                for j, slot in enumerate(func.stack):
+                    if not is_spilled_reg(slot):
+                        continue
+                    reg = slot.spilled
+                    if reg.type != SCALAR_VALUE or reg.precise:
+                        continue
+                    reg.precise = True
+                    if self.level2:  # type: ignore[attr-defined]
+                        self.verbose(f"force_precise: frame{i}: forcing fp{-(j + 1) * 8} to be precise\n")
+            s = s.parent
+
+    @staticmethod
+    def mark_all_scalars_imprecise(st: VerifierState) -> None:
+        for i in range(st.curframe + 1):
+            func = st.frame[i]
+            for j in range(10):
+                reg = func.regs[j]
+                if reg.type == SCALAR_VALUE:
+                    reg.precise = False
+            for slot in func.stack:
+                if is_spilled_reg(slot) and slot.spilled.type == SCALAR_VALUE:
+                    slot.spilled.precise = False
+
+    def mark_chain_precision(self, regno: int) -> None:
+        """``mark_chain_precision``: ``regno`` of the current frame must be precise."""
+        self._mark_chain(self.cur, regno, None)  # type: ignore[attr-defined]
+
+    def _mark_chain(self, start: VerifierState, regno: int, bt: _BT | None) -> bool:
+        """``__mark_chain_precision``; returns whether any mark changed."""
+        if not self.bpf_capable:  # type: ignore[attr-defined]
+            return False
+        changed = False
+        st = start
+        first_idx = st.first_insn_idx
+        last_idx = st.insn_idx
+        subseq_idx = -1
+        if bt is None:
+            bt = _BT(start.curframe)
+        else:
+            bt.frame = start.curframe
+        if regno >= 0:
+            reg = st.frame[bt.frame].regs[regno]
+            if reg.type != SCALAR_VALUE:
+                self.verbose("verifier bug: backtracking misuse\n")
+                raise Reject(E.EFAULT)
+            bt.reg[bt.frame] |= 1 << regno
+        if bt.empty():
+            return False
+        skip_first = True
+        level2 = self.level2  # type: ignore[attr-defined]
+        n = self.n  # type: ignore[attr-defined]
+        while True:
+            hist = [len(st.jmp_history)]
+            if level2:
+                self.verbose(f"mark_precise: frame{bt.frame}: last_idx {last_idx} first_idx {first_idx} "
+                             f"subseq_idx {subseq_idx} \n")
+            if last_idx < 0:
+                if (st.curframe == 0 and st.frame[0].subprogno > 0 and st.frame[0].callsite == BPF_MAIN_FUNC
+                        and bt.stack[bt.frame] == 0 and not bt.reg[bt.frame] & ~BPF_REGMASK_ARGS):
+                    for i in range(32):
+                        if bt.reg[bt.frame] >> i & 1:
+                            bt.reg[bt.frame] &= ~(1 << i)
+                            r = st.frame[0].regs[i]
+                            if r.type == SCALAR_VALUE:
+                                r.precise = True
+                                changed = True
+                    return changed
+                self.verbose("verifier bug: backtracking func entry\n")
+                raise Reject(E.EFAULT)
+            i = last_idx
+            while True:
+                if skip_first:
+                    skip_first = False
+                else:
+                    h = self._hist_entry(st, hist[0], i)
+                    try:
+                        self._backtrack_insn(i, subseq_idx, h, bt)
+                    except NotSupported:
+                        self.mark_all_scalars_precise(start)
+                        bt.reset()
+                        return changed
+                if bt.empty():
+                    return changed
+                subseq_idx = i
+                i = self._prev_insn(st, i, hist)
+                if i == -1:
+                    break
+                if i >= n:
+                    self.verbose(f"verifier bug: backtracking idx {i}\n")
+                    raise Reject(E.EFAULT)
+            st = st.parent  # type: ignore[assignment]
+            if st is None:
+                break
+            for fr in range(bt.frame, -1, -1):
+                func = st.frame[fr]
+                m = bt.reg[fr]
+                for i in range(32):
+                    if not m >> i & 1:
+                        continue
+                    reg = func.regs[i]
+                    if reg.type != SCALAR_VALUE or reg.precise:
+                        bt.reg[fr] &= ~(1 << i)
+                    else:
+                        reg.precise = True
+                        changed = True
+                m = bt.stack[fr]
+                for i in range(64):
+                    if not m >> i & 1:
+                        continue
+                    if i >= len(func.stack):
+                        self.verbose(f"verifier bug: stack slot {i}, total slots {len(func.stack)}\n")
+                        raise Reject(E.EFAULT)
+                    slot = func.stack[i]
+                    if not is_spilled_scalar_reg(slot) or slot.spilled.precise:
+                        bt.stack[fr] &= ~(1 << i)
+                    else:
+                        slot.spilled.precise = True
+                        changed = True
+                if level2:
+                    self.verbose(f"mark_precise: frame{fr}: parent state regs={_fmt_regs(bt.reg[fr])} "
+                                 f"stack={_fmt_stack(bt.stack[fr])}: ")
+                    self.print_verifier_state(st, fr, True)  # type: ignore[attr-defined]
+            if bt.empty():
+                return changed
+            subseq_idx = first_idx
+            last_idx = st.last_insn_idx
+            first_idx = st.first_insn_idx
+        if not bt.empty():
+            self.mark_all_scalars_precise(start)
+            bt.reset()
+        return changed
+
+    def propagate_precision(self, old: VerifierState, cur: VerifierState) -> bool:
+        """``propagate_precision``: precise scalars of an equivalent explored state
+        become precise along the current state's parents."""
+        bt = _BT(cur.curframe)
+        for fr in range(old.curframe, -1, -1):
+            state = old.frame[fr]
+            first = True
+            for i in range(10):
+                r = state.regs[i]
+                if r.type != SCALAR_VALUE or not r.precise:
+                    continue
+                if self.level2:  # type: ignore[attr-defined]
+                    self.verbose(f"frame {fr}: propagating r{i}" if first else f",r{i}")
+                bt.reg[fr] |= 1 << i
+                first = False
+            for i, slot in enumerate(state.stack):
+                if not is_spilled_reg(slot):
+                    continue
+                r = slot.spilled
+                if r.type != SCALAR_VALUE or not r.precise:
+                    continue
+                if self.level2:  # type: ignore[attr-defined]
+                    off = (-i - 1) * BPF_REG_SIZE
+                    self.verbose(f"frame {fr}: propagating fp{off}" if first else f",fp{off}")
+                bt.stack[fr] |= 1 << i
+                first = False
+            if not first:
+                self.verbose("\n")
+        return self._mark_chain(cur, -1, bt)
+
+
+def pack_linked(entries: list[tuple[int, int, bool]]) -> int:
+    """``linked_regs_pack``: 10 bits per (frameno, spi_or_reg, is_reg) entry, count in the low 4 bits."""
+    val = 0
+    for fr, spi, is_reg in entries:
+        tmp = fr | (spi << 3) | ((1 if is_reg else 0) << 9)
+        val = (val << 10) | tmp
+    return (val << 4) | len(entries)
+
+
+def _unpack_linked(val: int) -> list[tuple[int, int, bool]]:
+    cnt = val & 0xF
+    val >>= 4
+    out = []
+    for _ in range(cnt):
+        out.append((val & 7, (val >> 3) & 0x3F, bool((val >> 9) & 1)))
+        val >>= 10
+    return out

@@ -1,0 +1,67 @@
+"""The verifier's answer: verdict, errno, the log, and what later stages need.
+
+``VerifyResult`` is what ``bpf_check()`` leaves behind (kernel/bpf/verifier.c,
+Linux 6.18): the return value (0 or -errno), the user-visible log, the
+``processed`` count (``prog->aux->verified_insns``), per-subprogram stack
+depth and start, and per-instruction auxiliary data (``struct
+bpf_insn_aux_data``): which helper, kfunc or subprogram a call reaches, which
+map an lddw loads, the pointer type a load/store dereferences.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["VerifyResult", "InsnAux", "errno_name"]
+
+
+def errno_name(err: int) -> str:
+    """``EACCES``, ``EINVAL``... (524 is the kernel-internal ``ENOTSUPP``)."""
+    if err == 524:
+        return "ENOTSUPP"
+    return _errno.errorcode.get(err, str(err))
+
+
+@dataclass(slots=True)
+class InsnAux:
+    """``struct bpf_insn_aux_data`` fields the fixups and the JIT read."""
+
+    #: a helper call: its id; a kfunc call: the KfuncEntry; a bpf-to-bpf call: the callee subprog index
+    helper_id: int | None = None
+    kfunc: Any = None
+    subprog: int | None = None
+    #: an lddw of a map: the MapSpec (and the value offset for MAP_VALUE)
+    map: Any = None
+    map_off: int = 0
+    #: the pointer type a load/store/atomic went through (``ptr_type``)
+    ptr_type: int = 0
+    #: the context field size a narrow ctx load needs (``ctx_field_size``)
+    ctx_field_size: int = 0
+    #: the instruction was reached by the verifier (``seen``)
+    seen: bool = False
+    #: the conditional jump always went one way on every path (dead branch elimination)
+    zext_dst: bool = False
+
+
+@dataclass(slots=True)
+class VerifyResult:
+    """The outcome of :func:`verifier.verify`."""
+
+    accepted: bool
+    errno: int
+    log: str
+    processed: int
+    stack_depth: list[int] = field(default_factory=list)
+    subprog_starts: list[int] = field(default_factory=list)
+    insn_aux: list[InsnAux] = field(default_factory=list)
+    max_states_per_insn: int = 0
+    total_states: int = 0
+    peak_states: int = 0
+    #: the kernel's message for a rejection (the log's last line before the statistics)
+    error_line: str | None = None
+
+    @property
+    def errno_name(self) -> str:
+        return errno_name(self.errno) if self.errno else "0"

@@ -1,0 +1,745 @@
+"""Scalar bounds: the tnum plus signed/unsigned 64- and 32-bit ranges.
+
+Models the bound-keeping functions of kernel/bpf/verifier.c (Linux 6.18, the
+6.12.117 stable has the same code for these): ``__update_reg_bounds``,
+``__reg32_deduce_bounds``, ``__reg64_deduce_bounds``,
+``__reg_deduce_mixed_bounds``, ``__reg_bound_offset`` and ``reg_bounds_sync``;
+the ALU transfer functions ``scalar{32,}_min_max_{add,sub,mul,and,or,xor,
+lsh,rsh,arsh}``; ``coerce_reg_to_size{,_sx}`` and ``coerce_subreg_to_size_sx``
+(loads and movsx); and the branch functions ``is_scalar_branch_taken``,
+``regs_refine_cond_op``. Every function works on a :class:`RegState` in place,
+in the kernel's order, so the printed bounds are the kernel's.
+"""
+
+from __future__ import annotations
+
+from . import tnum as T
+from .regs import (
+    S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, RegState, mark_reg32_known, mark_reg32_unbounded,
+    mark_reg64_unbounded, s32, s64,
+)
+
+__all__ = [
+    "update_bounds", "update_bounds32", "update_bounds64", "deduce_bounds", "bound_offset", "sync",
+    "assign_32_into_64", "zext_32_to_64", "coerce_to_size", "coerce_to_size_sx", "coerce_subreg_to_size_sx",
+    "add32", "add64", "sub32", "sub64", "mul32", "mul64", "and32", "and64", "or32", "or64", "xor32", "xor64",
+    "lsh32", "lsh64", "rsh32", "rsh64", "arsh32", "arsh64", "scalar_branch_taken", "refine_cond_op",
+    "flip_opcode", "rev_opcode", "sanity_violation", "range_within",
+]
+
+M64 = U64_MAX
+M32 = U32_MAX
+_SMASK64 = 1 << 63
+_SMASK32 = 1 << 31
+
+
+def update_bounds32(r: RegState) -> None:
+    """``__update_reg32_bounds``: learn 32-bit bounds from the tnum."""
+    v = r.var_off[0] & M32
+    m = r.var_off[1] & M32
+    r.s32_min = max(r.s32_min, s32(v | (m & _SMASK32)))
+    r.s32_max = min(r.s32_max, s32(v | (m & (_SMASK32 - 1))))
+    r.u32_min = max(r.u32_min, v)
+    r.u32_max = min(r.u32_max, v | m)
+
+
+def update_bounds64(r: RegState) -> None:
+    v, m = r.var_off
+    r.smin = max(r.smin, s64(v | (m & _SMASK64)))
+    r.smax = min(r.smax, s64(v | (m & (_SMASK64 - 1))))
+    r.umin = max(r.umin, v)
+    r.umax = min(r.umax, v | m)
+
+
+def update_bounds(r: RegState) -> None:
+    update_bounds32(r)
+    update_bounds64(r)
+
+
+def _deduce32(r: RegState) -> None:
+    """``__reg32_deduce_bounds``."""
+    umin, umax, smin, smax = r.umin, r.umax, r.smin, r.smax
+    if (umin >> 32) == (umax >> 32):
+        r.u32_min = max(r.u32_min, umin & M32)
+        r.u32_max = min(r.u32_max, umax & M32)
+        if s32(umin) <= s32(umax):
+            r.s32_min = max(r.s32_min, s32(umin))
+            r.s32_max = min(r.s32_max, s32(umax))
+    if (smin >> 32) == (smax >> 32):
+        if (smin & M32) <= (smax & M32):
+            r.u32_min = max(r.u32_min, smin & M32)
+            r.u32_max = min(r.u32_max, smax & M32)
+        if s32(smin) <= s32(smax):
+            r.s32_min = max(r.s32_min, s32(smin))
+            r.s32_max = min(r.s32_max, s32(smax))
+    if (((umin >> 32) + 1) & M32) == ((umax >> 32) & M32) and s32(umin) < 0 and s32(umax) >= 0:
+        r.s32_min = max(r.s32_min, s32(umin))
+        r.s32_max = min(r.s32_max, s32(umax))
+    if ((((smin >> 32) & M32) + 1) & M32) == ((smax >> 32) & M32) and s32(smin) < 0 and s32(smax) >= 0:
+        r.s32_min = max(r.s32_min, s32(smin))
+        r.s32_max = min(r.s32_max, s32(smax))
+    if s32(r.u32_min) <= s32(r.u32_max):
+        r.s32_min = max(r.s32_min, s32(r.u32_min))
+        r.s32_max = min(r.s32_max, s32(r.u32_max))
+    smin32_u, smax32_u = r.s32_min & M32, r.s32_max & M32
+    if smin32_u <= smax32_u:
+        r.u32_min = max(smin32_u, r.u32_min)
+        r.u32_max = min(smax32_u, r.u32_max)
+    else:
+        # the s32 range crosses the sign boundary while the u32 range sits in one
+        # half (the 32-bit twin of the 64-bit rule, in the 6.18.y / 6.12.y stables)
+        if r.u32_max < smin32_u:
+            r.s32_min = s32(r.u32_min)
+            r.u32_max = min(r.u32_max, smax32_u)
+        elif smax32_u < r.u32_min:
+            r.s32_max = s32(r.u32_max)
+            r.u32_min = max(r.u32_min, smin32_u)
+
+
+def _deduce64(r: RegState) -> None:
+    """``__reg64_deduce_bounds`` (with the sign-boundary-crossing cases)."""
+    if s64(r.umin) <= s64(r.umax):
+        r.smin = max(r.smin, s64(r.umin))
+        r.smax = min(r.smax, s64(r.umax))
+    smin_u, smax_u = r.smin & M64, r.smax & M64
+    if smin_u <= smax_u:
+        r.umin = max(smin_u, r.umin)
+        r.umax = min(smax_u, r.umax)
+    else:
+        if r.umax < smin_u:
+            r.smin = s64(r.umin)
+            r.umax = min(r.umax, smax_u)
+        elif smax_u < r.umin:
+            r.smax = s64(r.umax)
+            r.umin = max(r.umin, smin_u)
+
+
+def _deduce_mixed(r: RegState) -> None:
+    """``__reg_deduce_mixed_bounds``: tighten 64-bit bounds from 32-bit ones."""
+    hi = ~M32 & M64
+    new_umin = (r.umin & hi) | r.u32_min
+    new_umax = (r.umax & hi) | r.u32_max
+    r.umin = max(r.umin, new_umin)
+    r.umax = min(r.umax, new_umax)
+    new_smin = s64((r.smin & hi) | r.u32_min)
+    new_smax = s64((r.smax & hi) | r.u32_max)
+    r.smin = max(r.smin, new_smin)
+    r.smax = min(r.smax, new_smax)
+    if (r.s32_min & M32) <= (r.s32_max & M32):
+        new_umin = (r.umin & hi) | (r.s32_min & M32)
+        new_umax = (r.umax & hi) | (r.s32_max & M32)
+        r.umin = max(r.umin, new_umin)
+        r.umax = min(r.umax, new_umax)
+        new_smin = s64((r.smin & hi) | (r.s32_min & M32))
+        new_smax = s64((r.smax & hi) | (r.s32_max & M32))
+        r.smin = max(r.smin, new_smin)
+        r.smax = min(r.smax, new_smax)
+    if r.s32_min >= 0 and r.smin >= S32_MIN and r.smax <= S32_MAX:
+        r.smin = r.s32_min
+        r.smax = r.s32_max
+        r.umin = r.s32_min
+        r.umax = r.s32_max
+        r.var_off = T.intersect(r.var_off, T.trange(r.smin & M64, r.smax & M64))
+
+
+def deduce_bounds(r: RegState) -> None:
+    _deduce32(r)
+    _deduce64(r)
+    _deduce_mixed(r)
+
+
+def bound_offset(r: RegState) -> None:
+    """``__reg_bound_offset``: learn tnum bits from the unsigned bounds."""
+    var64 = T.intersect(r.var_off, T.trange(r.umin, r.umax))
+    var32 = T.intersect(T.subreg(var64), T.trange(r.u32_min, r.u32_max))
+    r.var_off = T.t_or(T.clear_subreg(var64), var32)
+
+
+def sync(r: RegState) -> None:
+    """``reg_bounds_sync``."""
+    update_bounds(r)
+    deduce_bounds(r)
+    deduce_bounds(r)
+    deduce_bounds(r)
+    bound_offset(r)
+    update_bounds(r)
+
+
+def sanity_violation(r: RegState) -> str | None:
+    """``reg_bounds_sanity_check``: the reason the bounds are inconsistent, or None."""
+    if r.umin > r.umax or r.smin > r.smax or r.u32_min > r.u32_max or r.s32_min > r.s32_max:
+        return "range bounds violation"
+    v, m = r.var_off
+    if m == 0:
+        if r.umin != v or r.umax != v or r.smin != s64(v) or r.smax != s64(v):
+            return "const tnum out of sync with range bounds"
+    if not (m & M32):
+        v32 = v & M32
+        if r.u32_min != v32 or r.u32_max != v32 or r.s32_min != s32(v32) or r.s32_max != s32(v32):
+            return "const subreg tnum out of sync with range bounds"
+    return None
+
+
+def assign_32_into_64(r: RegState) -> None:
+    """``__reg_assign_32_into_64``."""
+    r.umin = r.u32_min
+    r.umax = r.u32_max
+    if 0 <= r.s32_min <= S32_MAX and 0 <= r.s32_max <= S32_MAX:
+        r.smin = r.s32_min
+        r.smax = r.s32_max
+    else:
+        r.smin = 0
+        r.smax = U32_MAX
+
+
+def zext_32_to_64(r: RegState) -> None:
+    r.var_off = T.subreg(r.var_off)
+    assign_32_into_64(r)
+
+
+def coerce_to_size(r: RegState, size: int) -> None:
+    """``coerce_reg_to_size``: zero-extending narrow load or truncation."""
+    r.var_off = T.cast(r.var_off, size)
+    mask = (1 << (size * 8)) - 1
+    if (r.umin & ~mask) == (r.umax & ~mask):
+        r.umin &= mask
+        r.umax &= mask
+    else:
+        r.umin = 0
+        r.umax = mask
+    r.smin = r.umin
+    r.smax = r.umax
+    if size < 4:
+        mark_reg32_unbounded(r)
+    sync(r)
+
+
+def _sx(v: int, size: int) -> int:
+    bits = size * 8
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def _set_sext64_default(r: RegState, size: int) -> None:
+    lo = -(1 << (size * 8 - 1))
+    hi = (1 << (size * 8 - 1)) - 1
+    r.smin = r.s32_min = lo
+    r.smax = r.s32_max = hi
+    r.umin = r.u32_min = 0
+    r.umax = U64_MAX
+    r.u32_max = U32_MAX
+    r.var_off = T.UNKNOWN
+
+
+def coerce_to_size_sx(r: RegState, size: int) -> None:
+    """``coerce_reg_to_size_sx``: sign-extending load or ``rX = (sN)rY``."""
+    if r.var_off[1] == 0:
+        val = _sx(r.var_off[0], size) & M64
+        r.var_off = (val, 0)
+        r.smax = r.smin = s64(val)
+        r.umax = r.umin = val
+        r.s32_max = r.s32_min = s32(val)
+        r.u32_max = r.u32_min = val & M32
+        return
+    nbits = size * 8
+    top_smax = ((r.smax & M64) >> nbits) << nbits
+    top_smin = ((r.smin & M64) >> nbits) << nbits
+    if top_smax != top_smin:
+        _set_sext64_default(r, size)
+        return
+    a = _sx(r.smax, size)
+    b = _sx(r.smin, size)
+    hi, lo = max(a, b), min(a, b)
+    if (hi >= 0) == (lo >= 0):
+        r.s32_min = r.smin = lo
+        r.s32_max = r.smax = hi
+        r.u32_min = lo & M32
+        r.umin = lo & M64
+        r.u32_max = hi & M32
+        r.umax = hi & M64
+        # the kernel assigns the s64 into s32/u32 fields by C truncation
+        r.s32_min = s32(lo)
+        r.s32_max = s32(hi)
+        r.var_off = T.trange(lo & M64, hi & M64)
+        return
+    _set_sext64_default(r, size)
+
+
+def coerce_subreg_to_size_sx(r: RegState, size: int) -> None:
+    """``coerce_subreg_to_size_sx``: ``wX = (sN)wY``."""
+    if r.var_off[1] == 0:
+        val = _sx(r.var_off[0], size) & M64
+        r.var_off = (val, 0)
+        r.s32_min = r.s32_max = s32(val)
+        r.u32_min = r.u32_max = val & M32
+        return
+    nbits = size * 8
+    top_smax = ((r.s32_max & M32) >> nbits) << nbits
+    top_smin = ((r.s32_min & M32) >> nbits) << nbits
+    if top_smax == top_smin:
+        a = _sx(r.s32_max, size)
+        b = _sx(r.s32_min, size)
+        hi, lo = max(a, b), min(a, b)
+        if (lo >= 0) == (hi >= 0):
+            r.s32_min = lo
+            r.s32_max = hi
+            r.u32_min = lo & M32
+            r.u32_max = hi & M32
+            r.var_off = T.subreg(T.trange(lo & M64, hi & M64))
+            return
+    lo = -(1 << (size * 8 - 1))
+    r.s32_min = lo
+    r.s32_max = -lo - 1
+    r.u32_min = 0
+    r.u32_max = U32_MAX
+    r.var_off = T.subreg(T.UNKNOWN)
+
+
+# --- ALU transfer functions --------------------------------------------------------------------
+
+def add32(d: RegState, s: RegState) -> None:
+    smin = d.s32_min + s.s32_min
+    smax = d.s32_max + s.s32_max
+    if not (S32_MIN <= smin <= S32_MAX) or not (S32_MIN <= smax <= S32_MAX):
+        d.s32_min, d.s32_max = S32_MIN, S32_MAX
+    else:
+        d.s32_min, d.s32_max = smin, smax
+    umin = d.u32_min + s.u32_min
+    umax = d.u32_max + s.u32_max
+    if umin <= M32 and umax > M32:
+        d.u32_min, d.u32_max = 0, U32_MAX
+    else:
+        d.u32_min, d.u32_max = umin & M32, umax & M32
+
+
+def add64(d: RegState, s: RegState) -> None:
+    smin = d.smin + s.smin
+    smax = d.smax + s.smax
+    if not (S64_MIN <= smin <= S64_MAX) or not (S64_MIN <= smax <= S64_MAX):
+        d.smin, d.smax = S64_MIN, S64_MAX
+    else:
+        d.smin, d.smax = smin, smax
+    umin = d.umin + s.umin
+    umax = d.umax + s.umax
+    if umin <= M64 and umax > M64:
+        d.umin, d.umax = 0, U64_MAX
+    else:
+        d.umin, d.umax = umin & M64, umax & M64
+
+
+def sub32(d: RegState, s: RegState) -> None:
+    smin = d.s32_min - s.s32_max
+    smax = d.s32_max - s.s32_min
+    if not (S32_MIN <= smin <= S32_MAX) or not (S32_MIN <= smax <= S32_MAX):
+        d.s32_min, d.s32_max = S32_MIN, S32_MAX
+    else:
+        d.s32_min, d.s32_max = smin, smax
+    umin = d.u32_min - s.u32_max
+    umax = d.u32_max - s.u32_min
+    if umin < 0 and umax >= 0:
+        d.u32_min, d.u32_max = 0, U32_MAX
+    else:
+        d.u32_min, d.u32_max = umin & M32, umax & M32
+
+
+def sub64(d: RegState, s: RegState) -> None:
+    smin = d.smin - s.smax
+    smax = d.smax - s.smin
+    if not (S64_MIN <= smin <= S64_MAX) or not (S64_MIN <= smax <= S64_MAX):
+        d.smin, d.smax = S64_MIN, S64_MAX
+    else:
+        d.smin, d.smax = smin, smax
+    umin = d.umin - s.umax
+    umax = d.umax - s.umin
+    if umin < 0 and umax >= 0:
+        d.umin, d.umax = 0, U64_MAX
+    else:
+        d.umin, d.umax = umin & M64, umax & M64
+
+
+def mul32(d: RegState, s: RegState) -> None:
+    umax = d.u32_max * s.u32_max
+    umin = d.u32_min * s.u32_min
+    if umax > M32 or umin > M32:
+        d.u32_min, d.u32_max = 0, U32_MAX
+    else:
+        d.u32_min, d.u32_max = umin, umax
+    prods = (d.s32_min * s.s32_min, d.s32_min * s.s32_max, d.s32_max * s.s32_min, d.s32_max * s.s32_max)
+    if any(p < S32_MIN or p > S32_MAX for p in prods):
+        d.s32_min, d.s32_max = S32_MIN, S32_MAX
+    else:
+        d.s32_min, d.s32_max = min(prods), max(prods)
+
+
+def mul64(d: RegState, s: RegState) -> None:
+    umax = d.umax * s.umax
+    umin = d.umin * s.umin
+    if umax > M64 or umin > M64:
+        d.umin, d.umax = 0, U64_MAX
+    else:
+        d.umin, d.umax = umin, umax
+    prods = (d.smin * s.smin, d.smin * s.smax, d.smax * s.smin, d.smax * s.smax)
+    if any(p < S64_MIN or p > S64_MAX for p in prods):
+        d.smin, d.smax = S64_MIN, S64_MAX
+    else:
+        d.smin, d.smax = min(prods), max(prods)
+
+
+def _s32_from_u32(d: RegState) -> None:
+    if s32(d.u32_min) <= s32(d.u32_max):
+        d.s32_min, d.s32_max = s32(d.u32_min), s32(d.u32_max)
+    else:
+        d.s32_min, d.s32_max = S32_MIN, S32_MAX
+
+
+def _s64_from_u64(d: RegState) -> None:
+    if s64(d.umin) <= s64(d.umax):
+        d.smin, d.smax = s64(d.umin), s64(d.umax)
+    else:
+        d.smin, d.smax = S64_MIN, S64_MAX
+
+
+def and32(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
+    """``scalar32_min_max_and`` (``d.var_off`` already holds the AND result)."""
+    v32 = T.subreg(d.var_off)
+    if not (src_vo[1] & M32) and not (v32[1]):
+        mark_reg32_known(d, v32[0])
+        return
+    d.u32_min = v32[0]
+    d.u32_max = min(d.u32_max, s.u32_max)
+    _s32_from_u32(d)
+
+
+def and64(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
+    from .regs import mark_known
+    if src_vo[1] == 0 and d.var_off[1] == 0:
+        mark_known(d, d.var_off[0])
+        return
+    d.umin = d.var_off[0]
+    d.umax = min(d.umax, s.umax)
+    _s64_from_u64(d)
+    update_bounds(d)
+
+
+def or32(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
+    v32 = T.subreg(d.var_off)
+    if not (src_vo[1] & M32) and not v32[1]:
+        mark_reg32_known(d, v32[0])
+        return
+    d.u32_min = max(d.u32_min, s.u32_min)
+    d.u32_max = v32[0] | v32[1]
+    _s32_from_u32(d)
+
+
+def or64(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
+    from .regs import mark_known
+    if src_vo[1] == 0 and d.var_off[1] == 0:
+        mark_known(d, d.var_off[0])
+        return
+    d.umin = max(d.umin, s.umin)
+    d.umax = d.var_off[0] | d.var_off[1]
+    _s64_from_u64(d)
+    update_bounds(d)
+
+
+def xor32(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
+    v32 = T.subreg(d.var_off)
+    if not (src_vo[1] & M32) and not v32[1]:
+        mark_reg32_known(d, v32[0])
+        return
+    d.u32_min = v32[0]
+    d.u32_max = v32[0] | v32[1]
+    _s32_from_u32(d)
+
+
+def xor64(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
+    from .regs import mark_known
+    if src_vo[1] == 0 and d.var_off[1] == 0:
+        mark_known(d, d.var_off[0])
+        return
+    d.umin = d.var_off[0]
+    d.umax = d.var_off[0] | d.var_off[1]
+    _s64_from_u64(d)
+    update_bounds(d)
+
+
+def _lsh32_bounds(d: RegState, umin_val: int, umax_val: int) -> None:
+    d.s32_min, d.s32_max = S32_MIN, S32_MAX
+    if umax_val > 31 or d.u32_max > (1 << (31 - umax_val)):
+        d.u32_min, d.u32_max = 0, U32_MAX
+    else:
+        d.u32_min = (d.u32_min << umin_val) & M32
+        d.u32_max = (d.u32_max << umax_val) & M32
+
+
+def lsh32(d: RegState, s: RegState) -> None:
+    umin_val, umax_val = s.u32_min, s.u32_max
+    sub_ = T.subreg(d.var_off)
+    _lsh32_bounds(d, umin_val, umax_val)
+    d.var_off = T.subreg(T.lshift(sub_, umin_val))
+    mark_reg64_unbounded(d)
+    update_bounds32(d)
+
+
+def _lsh64_bounds(d: RegState, umin_val: int, umax_val: int) -> None:
+    if umin_val == 32 and umax_val == 32 and d.s32_max >= 0:
+        d.smax = d.s32_max << 32
+    else:
+        d.smax = S64_MAX
+    if umin_val == 32 and umax_val == 32 and d.s32_min >= 0:
+        d.smin = d.s32_min << 32
+    else:
+        d.smin = S64_MIN
+    if d.umax > (1 << (63 - umax_val)):
+        d.umin, d.umax = 0, U64_MAX
+    else:
+        d.umin = (d.umin << umin_val) & M64
+        d.umax = (d.umax << umax_val) & M64
+
+
+def lsh64(d: RegState, s: RegState) -> None:
+    umin_val, umax_val = s.umin, s.umax
+    _lsh64_bounds(d, umin_val, umax_val)
+    _lsh32_bounds(d, umin_val, umax_val)
+    d.var_off = T.lshift(d.var_off, umin_val)
+    update_bounds(d)
+
+
+def rsh32(d: RegState, s: RegState) -> None:
+    sub_ = T.subreg(d.var_off)
+    umax_val, umin_val = s.u32_max, s.u32_min
+    d.s32_min, d.s32_max = S32_MIN, S32_MAX
+    d.var_off = T.rshift(sub_, umin_val)
+    d.u32_min >>= umax_val
+    d.u32_max >>= umin_val
+    mark_reg64_unbounded(d)
+    update_bounds32(d)
+
+
+def rsh64(d: RegState, s: RegState) -> None:
+    umax_val, umin_val = s.umax, s.umin
+    d.smin, d.smax = S64_MIN, S64_MAX
+    d.var_off = T.rshift(d.var_off, umin_val)
+    d.umin >>= umax_val
+    d.umax >>= umin_val
+    mark_reg32_unbounded(d)
+    update_bounds(d)
+
+
+def arsh32(d: RegState, s: RegState) -> None:
+    n = s.u32_min
+    d.s32_min = s32(d.s32_min >> n)
+    d.s32_max = s32(d.s32_max >> n)
+    d.var_off = T.arshift(T.subreg(d.var_off), n, 32)
+    d.u32_min, d.u32_max = 0, U32_MAX
+    mark_reg64_unbounded(d)
+    update_bounds32(d)
+
+
+def arsh64(d: RegState, s: RegState) -> None:
+    n = s.umin
+    d.smin >>= n
+    d.smax >>= n
+    d.var_off = T.arshift(d.var_off, n, 64)
+    d.umin, d.umax = 0, U64_MAX
+    mark_reg32_unbounded(d)
+    update_bounds(d)
+
+
+# --- conditional jumps ------------------------------------------------------------------------
+
+# BPF_JEQ ... BPF_JSLE operation codes (op >> 4) as in kernel_model.isa
+JEQ, JGT, JGE, JSET, JNE, JSGT, JSGE = 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70
+JLT, JLE, JSLT, JSLE = 0xA0, 0xB0, 0xC0, 0xD0
+JSET_NOT = JSET | 0x08  # "BPF_JSET | BPF_X": the false branch of JSET (rev_opcode)
+
+_FLIP = {JEQ: JEQ, JNE: JNE, JSET: JSET, JGE: JLE, JGT: JLT, JLE: JGE, JLT: JGT,
+         JSGE: JSLE, JSGT: JSLT, JSLE: JSGE, JSLT: JSGT}
+_REV = {JEQ: JNE, JNE: JEQ, JSET: JSET_NOT, JSET_NOT: JSET, JGE: JLT, JGT: JLE, JLE: JGT, JLT: JGE,
+        JSGE: JSLT, JSGT: JSLE, JSLE: JSGT, JSLT: JSGE}
+
+
+def flip_opcode(op: int) -> int:
+    """``a op b`` as ``b op' a`` (``flip_opcode``)."""
+    return _FLIP.get(op, 0)
+
+
+def rev_opcode(op: int) -> int:
+    """The opcode of the false branch (``rev_opcode``)."""
+    return _REV.get(op, 0)
+
+
+def _is_const(r: RegState, w32: bool) -> bool:
+    from .regs import SCALAR_VALUE
+    if r.type != SCALAR_VALUE:
+        return False
+    return not (r.var_off[1] & M32) if w32 else r.var_off[1] == 0
+
+
+def scalar_branch_taken(r1: RegState, r2: RegState, op: int, w32: bool) -> int:
+    """``is_scalar_branch_taken``: 1 taken, 0 not taken, -1 unknown."""
+    if w32:
+        t1, t2 = T.subreg(r1.var_off), T.subreg(r2.var_off)
+        umin1, umax1, smin1, smax1 = r1.u32_min, r1.u32_max, r1.s32_min, r1.s32_max
+        umin2, umax2, smin2, smax2 = r2.u32_min, r2.u32_max, r2.s32_min, r2.s32_max
+    else:
+        t1, t2 = r1.var_off, r2.var_off
+        umin1, umax1, smin1, smax1 = r1.umin, r1.umax, r1.smin, r1.smax
+        umin2, umax2, smin2, smax2 = r2.umin, r2.umax, r2.smin, r2.smax
+    if op == JEQ or op == JNE:
+        eq = op == JEQ
+        if t1[1] == 0 and t2[1] == 0:
+            return int((t1[0] == t2[0]) == eq)
+        if not T.overlap(t1, t2):
+            return 0 if eq else 1
+        if umin1 > umax2 or umax1 < umin2:
+            return 0 if eq else 1
+        if smin1 > smax2 or smax1 < smin2:
+            return 0 if eq else 1
+        if not w32:
+            if r1.u32_min > r2.u32_max or r1.u32_max < r2.u32_min:
+                return 0 if eq else 1
+            if r1.s32_min > r2.s32_max or r1.s32_max < r2.s32_min:
+                return 0 if eq else 1
+        return -1
+    if op == JSET:
+        if not _is_const(r2, w32):
+            r1, r2 = r2, r1
+            t1, t2 = t2, t1
+        if not _is_const(r2, w32):
+            return -1
+        if (~t1[1] & t1[0]) & t2[0]:
+            return 1
+        if not ((t1[1] | t1[0]) & t2[0]):
+            return 0
+        return -1
+    if op == JGT:
+        return 1 if umin1 > umax2 else (0 if umax1 <= umin2 else -1)
+    if op == JSGT:
+        return 1 if smin1 > smax2 else (0 if smax1 <= smin2 else -1)
+    if op == JLT:
+        return 1 if umax1 < umin2 else (0 if umin1 >= umax2 else -1)
+    if op == JSLT:
+        return 1 if smax1 < smin2 else (0 if smin1 >= smax2 else -1)
+    if op == JGE:
+        return 1 if umin1 >= umax2 else (0 if umax1 < umin2 else -1)
+    if op == JSGE:
+        return 1 if smin1 >= smax2 else (0 if smax1 < smin2 else -1)
+    if op == JLE:
+        return 1 if umax1 <= umin2 else (0 if umin1 > umax2 else -1)
+    if op == JSLE:
+        return 1 if smax1 <= smin2 else (0 if smin1 > smax2 else -1)
+    return -1
+
+
+def refine_cond_op(r1: RegState, r2: RegState, op: int, w32: bool) -> None:
+    """``regs_refine_cond_op``: narrow both operands assuming ``r1 op r2`` holds."""
+    if op in (JGE, JGT, JSGE, JSGT):
+        op = _FLIP[op]
+        r1, r2 = r2, r1
+    if op == JEQ:
+        if w32:
+            r1.u32_min = max(r1.u32_min, r2.u32_min)
+            r1.u32_max = min(r1.u32_max, r2.u32_max)
+            r1.s32_min = max(r1.s32_min, r2.s32_min)
+            r1.s32_max = min(r1.s32_max, r2.s32_max)
+            r2.u32_min, r2.u32_max = r1.u32_min, r1.u32_max
+            r2.s32_min, r2.s32_max = r1.s32_min, r1.s32_max
+            t = T.intersect(T.subreg(r1.var_off), T.subreg(r2.var_off))
+            r1.var_off = T.with_subreg(r1.var_off, t)
+            r2.var_off = T.with_subreg(r2.var_off, t)
+        else:
+            r1.umin = max(r1.umin, r2.umin)
+            r1.umax = min(r1.umax, r2.umax)
+            r1.smin = max(r1.smin, r2.smin)
+            r1.smax = min(r1.smax, r2.smax)
+            r2.umin, r2.umax = r1.umin, r1.umax
+            r2.smin, r2.smax = r1.smin, r1.smax
+            r1.var_off = T.intersect(r1.var_off, r2.var_off)
+            r2.var_off = r1.var_off
+    elif op == JNE:
+        if not _is_const(r2, w32):
+            r1, r2 = r2, r1
+        if not _is_const(r2, w32):
+            return
+        val = r2.var_off[0]
+        if w32:
+            v = val & M32
+            if r1.u32_min == v:
+                r1.u32_min += 1
+            if r1.u32_max == v:
+                r1.u32_max -= 1
+            if r1.s32_min == s32(v):
+                r1.s32_min += 1
+            if r1.s32_max == s32(v):
+                r1.s32_max -= 1
+        else:
+            if r1.umin == val:
+                r1.umin += 1
+            if r1.umax == val:
+                r1.umax -= 1
+            if r1.smin == s64(val):
+                r1.smin += 1
+            if r1.smax == s64(val):
+                r1.smax -= 1
+    elif op == JSET:
+        if not _is_const(r2, w32):
+            r1, r2 = r2, r1
+        if not _is_const(r2, w32):
+            return
+        val = r2.var_off[0] & (M32 if w32 else M64)
+        if val == 0 or (val & (val - 1)):
+            return
+        if w32:
+            t = T.t_or(T.subreg(r1.var_off), (val, 0))
+            r1.var_off = T.with_subreg(r1.var_off, t)
+        else:
+            r1.var_off = T.t_or(r1.var_off, (val, 0))
+    elif op == JSET_NOT:
+        if not _is_const(r2, w32):
+            r1, r2 = r2, r1
+        if not _is_const(r2, w32):
+            return
+        from .regs import mark_unbounded
+        val = r2.var_off[0] & (M32 if w32 else M64)
+        mark_unbounded(r1)
+        if w32:
+            t = T.t_and(T.subreg(r1.var_off), (~val & M64, 0))
+            r1.var_off = T.with_subreg(r1.var_off, t)
+        else:
+            r1.var_off = T.t_and(r1.var_off, (~val & M64, 0))
+    elif op == JLE:
+        if w32:
+            r1.u32_max = min(r1.u32_max, r2.u32_max)
+            r2.u32_min = max(r1.u32_min, r2.u32_min)
+        else:
+            r1.umax = min(r1.umax, r2.umax)
+            r2.umin = max(r1.umin, r2.umin)
+    elif op == JLT:
+        if w32:
+            r1.u32_max = min(r1.u32_max, (r2.u32_max - 1) & M32)
+            r2.u32_min = max((r1.u32_min + 1) & M32, r2.u32_min)
+        else:
+            r1.umax = min(r1.umax, (r2.umax - 1) & M64)
+            r2.umin = max((r1.umin + 1) & M64, r2.umin)
+    elif op == JSLE:
+        if w32:
+            r1.s32_max = min(r1.s32_max, r2.s32_max)
+            r2.s32_min = max(r1.s32_min, r2.s32_min)
+        else:
+            r1.smax = min(r1.smax, r2.smax)
+            r2.smin = max(r1.smin, r2.smin)
+    elif op == JSLT:
+        if w32:
+            r1.s32_max = min(r1.s32_max, s32(r2.s32_max - 1))
+            r2.s32_min = max(s32(r1.s32_min + 1), r2.s32_min)
+        else:
+            r1.smax = min(r1.smax, s64(r2.smax - 1))
+            r2.smin = max(s64(r1.smin + 1), r2.smin)
+
+
+def range_within(old: RegState, cur: RegState) -> bool:
+    """``range_within``: every bound of ``cur`` lies inside ``old``'s."""
+    return (old.umin <= cur.umin and old.umax >= cur.umax and old.smin <= cur.smin and old.smax >= cur.smax
+            and old.u32_min <= cur.u32_min and old.u32_max >= cur.u32_max and old.s32_min <= cur.s32_min
+            and old.s32_max >= cur.s32_max)
