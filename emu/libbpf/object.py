@@ -45,28 +45,24 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from kernel_model import isa
 from kernel_model.bpf_map import MAP_TYPE_ARRAY
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
 from kernel_model.btf.errors import BTFError
-from kernel_model.btf.types import (
-    Datasec, Func, FuncProto, Param, Struct, Var, VarSecinfo,
-)
+from kernel_model.btf.types import Datasec, Struct, Var, VarSecinfo
 from kernel_model.errors import KernelError
 from kernel_model.insn import Insn
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
 
 from . import core as corelib
-from .btf_ext import BtfExt, BtfExtError, CoreRelo
+from . import externs, reloc
+from .btf_ext import BtfExt, BtfExtError
 from .elf import (
-    SHF_EXECINSTR, SHN_LORESERVE, SHN_UNDEF, SHT_LLVM_ADDRSIG, SHT_NOBITS, SHT_PROGBITS, SHT_REL, SHT_STRTAB,
-    SHT_SYMTAB, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT, STT_SECTION, STV_HIDDEN,
-    STV_INTERNAL, ElfObject, Section,
+    SHF_EXECINSTR, SHT_LLVM_ADDRSIG, SHT_NOBITS, SHT_PROGBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL,
+    STB_LOCAL, STB_WEAK, STT_FUNC, STT_OBJECT, STV_HIDDEN, STV_INTERNAL, ElfObject, Section,
 )
-from .errors import (
-    LIBBPF_ERRNO__RELOC, LibbpfError, ProgLoadFailed, errstr,
-)
+from .errors import LibbpfError, ProgLoadFailed, errstr
+from .externs import KCONFIG_SEC, KSYMS_SEC, Extern, is_extern
 from .kbtf import KernelBtf, ModuleBtf
 from .log import Log
 from .maps import (
@@ -74,19 +70,16 @@ from .maps import (
     BpfMap, datasec_has_global_var, internal_map_name, parse_btf_map_def,
 )
 from .program import (
-    BPF_F_SLEEPABLE, BPF_INSN_SZ, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD,
-    BPF_PSEUDO_MAP_VALUE, RELO_CALL, RELO_CORE, RELO_DATA, RELO_EXTERN_CALL, RELO_EXTERN_LD64, RELO_LD64,
-    RELO_SUBPROG_ADDR, BpfProgram, Reloc, adjust_ext_info, find_sec_def, insn_is_pseudo_func,
-    insn_is_subprog_call, s32,
+    BPF_F_SLEEPABLE, BPF_INSN_SZ, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, RELO_CORE, BpfProgram, find_sec_def, s32,
 )
+from .reloc import POISON_CALL_KFUNC_BASE, POISON_LDIMM64_MAP_BASE
 from .struct_ops import (
-    STRUCT_OPS_SECS, Shadow, adjust_struct_ops_autoload, collect_st_ops_relos, init_kern_struct_ops,
-    init_struct_ops_maps, prepare_vdata,
+    STRUCT_OPS_SECS, Shadow, adjust_struct_ops_autoload, init_kern_struct_ops, init_struct_ops_maps, prepare_vdata,
 )
 
 __all__ = ["BpfObject", "Extern", "ProgVerdict", "open_object", "fixup_verifier_log"]
 
-MAPS_SEC, BTF_SEC, BTF_EXT_SEC, KSYMS_SEC, KCONFIG_SEC = ".maps", ".BTF", ".BTF.ext", ".ksyms", ".kconfig"
+MAPS_SEC, BTF_SEC, BTF_EXT_SEC = ".maps", ".BTF", ".BTF.ext"
 _DWARF = (".debug_",)
 #: log buffer libbpf allocates for the retry (BPF_LOG_BUF_SIZE = UINT32_MAX >> 8)
 BPF_LOG_BUF_SIZE = (2**32 - 1) >> 8
@@ -101,27 +94,6 @@ class ProgVerdict:
     errno: int
     log: str
     last_line: str
-
-
-class Extern:
-    """``struct extern_desc`` for a ``.ksyms`` extern (kfunc or typed ksym)."""
-
-    __slots__ = ("name", "sym_idx", "btf_id", "is_weak", "is_func", "type_id", "essent_name", "is_set",
-                 "kernel_btf_id", "mod_btf", "btf_fd_idx")
-
-    def __init__(self, name: str, sym_idx: int, btf_id: int, is_weak: bool, is_func: bool, type_id: int) -> None:
-        self.name = name
-        self.sym_idx = sym_idx
-        self.btf_id = btf_id
-        self.is_weak = is_weak
-        self.is_func = is_func
-        self.type_id = type_id
-        ess = corelib.essential_name(name)
-        self.essent_name = ess if ess != name else None
-        self.is_set = False
-        self.kernel_btf_id = 0
-        self.mod_btf: ModuleBtf | None = None
-        self.btf_fd_idx = 0
 
 
 class BpfObject:
@@ -221,11 +193,11 @@ class BpfObject:
     def _open(self) -> None:
         self.log.debug(f"loading object from {self.path}")
         self._elf_collect()
-        self._collect_externs()
+        externs.collect_externs(self)
         self._fixup_btf()
         self._init_maps()
         self._init_progs()
-        self._collect_relos()
+        reloc.collect_relos(self)
 
     @staticmethod
     def _ignore_section(s: Section) -> bool:
@@ -372,7 +344,7 @@ class BpfObject:
     def _needs_btf(self) -> bool:
         """``libbpf_needs_btf``: .maps, struct_ops or externs."""
         return self.btf_maps_shndx >= 0 or self.has_st_ops or any(
-            _is_extern(s) for s in self.elf.symbols)
+            is_extern(s) for s in self.elf.symbols)
 
     def _ext_sec_index(self, off: int) -> int | None:
         if self.btf is None or not self.btf._strings.valid(off):
@@ -382,72 +354,7 @@ class BpfObject:
         return s.index if s is not None else None
 
     # --- externs ------------------------------------------------------------------------------------
-    def _collect_externs(self) -> None:
-        """``bpf_object__collect_externs`` for ``.ksyms`` (``.kconfig`` is not modelled)."""
-        btf = self.btf
-        syms = [s for s in self.elf.symbols if _is_extern(s) and s.name]
-        if not syms:
-            return
-        if btf is None:
-            raise self._fail(errno.ESRCH, f"failed to find BTF for extern '{syms[0].name}': -3")
-        self.log.debug(f"looking for externs among {len(self.elf.symbols)} symbols...")
-        for sym in syms:
-            bid = _find_extern_btf_id(btf, sym.name)
-            if bid <= 0:
-                raise self._fail(bid or errno.ENOENT, f"failed to find BTF for extern '{sym.name}': {bid}")
-            t = btf.type_by_id(bid)
-            sec_id = next((i for i, st in btf.iter_types(S.KIND_DATASEC)
-                           if any(v.type_id == bid for v in st.vars)), None)  # type: ignore[attr-defined]
-            if sec_id is None:
-                raise self._fail(errno.ENOENT, f"failed to find BTF for extern '{sym.name}' [{bid}] section: -2")
-            sec_name = btf.type_by_id(sec_id).name
-            if sec_name == KCONFIG_SEC:
-                raise self._fail(errno.EOPNOTSUPP, f"extern (kcfg) '{sym.name}': __kconfig externs are not "
-                                                   "modelled by structops-emu")
-            if sec_name != KSYMS_SEC:
-                raise self._fail(errno.EOPNOTSUPP, f"unrecognized extern section '{sec_name}'")
-            is_func = isinstance(t, Func)
-            type_id = btf.skip_modifiers(t.type_id)  # type: ignore[attr-defined]
-            self.externs.append(Extern(t.name, sym.index, bid, sym.bind == STB_WEAK, is_func, type_id))
-        self.log.debug(f"collected {len(self.externs)} externs total")
-        self._fixup_ksyms_datasec()
 
-    def _fixup_ksyms_datasec(self) -> None:
-        """The ``.ksyms`` DATASEC rewrite of ``bpf_object__collect_externs``: extern
-        functions become a ``dummy_ksym`` int VAR (and get GLOBAL linkage, unnamed
-        parameters the dummy's name), extern variables become allocated ints;
-        entries are 4 bytes apart. The kernel accepts the BTF only in this form."""
-        btf = self.btf
-        assert btf is not None
-        sec_id = btf.find(KSYMS_SEC, S.KIND_DATASEC)
-        if sec_id is None:
-            return
-        sec = btf.type_by_id(sec_id)
-        assert isinstance(sec, Datasec)
-        int_id = next((i for i, t in btf.iter_types(S.KIND_INT) if t.size == 4), 0)  # type: ignore[attr-defined]
-        dummy_id = 0
-        if any(isinstance(btf.type_by_id(v.type_id), Func) for v in sec.vars):
-            dummy_id = btf.add(Var("dummy_ksym", int_id, S.VAR_GLOBAL_ALLOCATED))
-        new_vars = []
-        for i, vs in enumerate(sec.vars):
-            vt = btf.type_by_id(vs.type_id)
-            ext = next((e for e in self.externs if e.name == vt.name), None)
-            if ext is None:
-                raise self._fail(errno.ESRCH, f"failed to find extern definition for BTF "
-                                              f"{vt.kind_name.lower()} '{vt.name}'")
-            off = 4 * i
-            if isinstance(vt, Func):
-                proto = btf.type_by_id(vt.type_id)
-                if isinstance(proto, FuncProto) and any(p.type_id and not p.name for p in proto.params):
-                    btf.replace(vt.type_id, FuncProto(proto.ret_type_id, tuple(
-                        Param(p.name or ("dummy_ksym" if p.type_id else ""), p.type_id) for p in proto.params)))
-                btf.replace(vs.type_id, Func(vt.name, vt.type_id, S.FUNC_GLOBAL))
-                new_vars.append(VarSecinfo(dummy_id, off, 4))
-            else:
-                assert isinstance(vt, Var)
-                btf.replace(vs.type_id, Var(vt.name, int_id, S.VAR_GLOBAL_ALLOCATED))
-                new_vars.append(VarSecinfo(vs.type_id, off, 4))
-        btf.replace(sec_id, Datasec(sec.name, 4 * len(sec.vars), tuple(new_vars)))
 
     # --- BTF fix-ups ---------------------------------------------------------------------------------
     def _fixup_btf(self) -> None:
@@ -588,118 +495,9 @@ class BpfObject:
                 return p
         return None
 
-    def _collect_relos(self) -> None:
-        """``bpf_object__collect_relos``."""
-        for idx in sorted(self._secs):
-            if self._secs[idx] != "relo":
-                continue
-            rs = self.elf.sections[idx]
-            targ = rs.info
-            if self._secs.get(targ) == "st_ops":
-                collect_st_ops_relos(self, rs, targ)
-            elif targ == self.btf_maps_shndx:
-                self._collect_map_relos(rs)
-            else:
-                self._collect_prog_relos(rs)
-        for p in self.programs:
-            p.relocs.sort(key=lambda r: r.insn_idx)
 
-    def _collect_map_relos(self, rs: Section) -> None:
-        """``.rel.maps``: map-in-map and prog-array slots are not modelled."""
-        rels = self.elf.relocations(rs)
-        if rels:
-            raise self._fail(errno.EOPNOTSUPP, f".maps relo #0: map-in-map and prog-array initializers are not "
-                                               "modelled by structops-emu")
 
-    def _collect_prog_relos(self, rs: Section) -> None:
-        """``bpf_object__collect_prog_relos``."""
-        sec_idx = rs.info
-        tsec = self.elf.sections[sec_idx]
-        nsec = len(self.elf.sections) + 1
-        for i, rel in enumerate(self.elf.relocations(rs)):
-            sym = self.elf.symbol(rel.sym)
-            if sym is None:
-                self.log.warn(f"sec '{rs.name}': symbol #{rel.sym} not found for relo #{i}")
-                raise self.elf.error(f"relo #{i}: symbol #{rel.sym} not found ({len(self.elf.symbols)} symbols)",
-                                     rs, i * 16)
-            if sym.shndx >= nsec and sym.shndx < SHN_LORESERVE:
-                self.log.warn(f"sec '{rs.name}': corrupted symbol #{rel.sym} pointing to invalid section "
-                              f"#{sym.shndx} for relo #{i}")
-                raise self.elf.error(f"relo #{i}: symbol #{rel.sym} points to invalid section #{sym.shndx}",
-                                     rs, i * 16)
-            if rel.offset % BPF_INSN_SZ or rel.offset >= len(tsec.data):
-                self.log.warn(f"sec '{rs.name}': invalid offset {rel.offset:#x} for relo #{i}")
-                raise self.elf.error(f"relo #{i}: invalid offset {rel.offset:#x} in {tsec.name} "
-                                     f"({len(tsec.data)} bytes)", rs, i * 16)
-            insn_idx = rel.offset // BPF_INSN_SZ
-            if sym.type == STT_SECTION and sym.name_off == 0:
-                sym_name = self.elf.section_name(sym.shndx)
-            else:
-                sym_name = sym.name or "<?"
-            self.log.debug(f"sec '{rs.name}': relo #{i}: insn #{insn_idx} against '{sym_name}'")
-            prog = self._find_prog_by_sec_insn(sec_idx, insn_idx)
-            if prog is None:
-                self.log.debug(f"sec '{rs.name}': relo #{i}: couldn't find program in section '{tsec.name}' for "
-                               f"insn #{insn_idx}, probably overridden weak function, skipping...")
-                continue
-            prog.relocs.append(self._record_reloc(prog, insn_idx - prog.sec_insn_off, sym_name, sym, rel.sym))
 
-    def _record_reloc(self, prog: BpfProgram, idx: int, sym_name: str, sym: Any, sym_idx: int) -> Reloc:
-        """``bpf_program__record_reloc``."""
-        insn = prog.insns[idx]
-        is_call = insn.code == (isa.JMP | isa.CALL)
-        is_ld64 = insn.code == isa.LD_IMM64
-        if not is_call and not is_ld64:
-            raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': invalid relo against '{sym_name}' for "
-                                                  f"insns[{idx}].code {insn.code:#x}")
-        if _is_extern(sym):
-            ei = next((k for k, e in enumerate(self.externs) if e.sym_idx == sym_idx), None)
-            if ei is None:
-                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': extern relo failed to find extern "
-                                                      f"for '{sym_name}' ({sym_idx})")
-            self.log.debug(f"prog '{prog.name}': found extern #{ei} '{self.externs[ei].name}' (sym {sym_idx}) "
-                           f"for insn #{idx}")
-            return Reloc(RELO_EXTERN_CALL if is_call else RELO_EXTERN_LD64, idx, ext_idx=ei)
-        shndx = sym.shndx
-        if is_call:
-            if insn.src != 1:
-                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': incorrect bpf_call opcode")
-            if not shndx or shndx != self.text_shndx:
-                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': bad call relo against '{sym_name}' in "
-                                                      f"section '{self.elf.section_name(shndx)}'")
-            if sym.value % BPF_INSN_SZ:
-                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': bad call relo against '{sym_name}' at "
-                                                      f"offset {sym.value}")
-            return Reloc(RELO_CALL, idx, sym_off=sym.value)
-        if not shndx or shndx >= SHN_LORESERVE:
-            raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': invalid relo against '{sym_name}' in "
-                                                  f"special section {shndx:#x}; forgot to initialize global var?..")
-        if shndx == self.text_shndx and ((sym.bind == STB_LOCAL and sym.type == STT_SECTION)
-                                         or (sym.bind in (STB_GLOBAL, STB_WEAK) and sym.type == STT_FUNC)):
-            if sym.value % BPF_INSN_SZ or insn.imm % BPF_INSN_SZ:
-                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': bad subprog addr relo against "
-                                                      f"'{sym_name}' at offset {sym.value}+{insn.imm}")
-            return Reloc(RELO_SUBPROG_ADDR, idx, sym_off=sym.value)
-        sec_kind = self._secs.get(shndx)
-        sec_name = self.elf.section_name(shndx)
-        if sec_kind not in ("data", "rodata", "bss"):
-            if shndx != self.btf_maps_shndx:
-                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': bad map relo against '{sym_name}' in "
-                                                      f"section '{sec_name}'")
-            for mi, m in enumerate(self.maps):
-                if m.libbpf_type == LIBBPF_MAP_UNSPEC and m.sec_idx == shndx and m.sec_offset == sym.value:
-                    self.log.debug(f"prog '{prog.name}': found map {mi} ({m.name}, sec {m.sec_idx}, off "
-                                   f"{m.sec_offset}) for insn #{idx}")
-                    return Reloc(RELO_LD64, idx, map_idx=mi)
-            raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': map relo failed to find map for section "
-                                                  f"'{sec_name}', off {sym.value}")
-        for mi, m in enumerate(self.maps):
-            if m.is_internal and m.sec_idx == shndx:
-                self.log.debug(f"prog '{prog.name}': found data map {mi} ({m.name}, sec {m.sec_idx}, off "
-                               f"{m.sec_offset}) for insn {idx}")
-                return Reloc(RELO_DATA, idx, map_idx=mi, sym_off=sym.value)
-        raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': data relo failed to find map for section "
-                                              f"'{sec_name}'")
 
     # ==========================================================================================
     # prepare
@@ -727,12 +525,12 @@ class BpfObject:
                 for f in check_object(self, kernel_btf, maps=[m.name for m in self.maps if m.autocreate]):
                     if f.level == _W:
                         self.log.note(f"signature: {f}")
-            self._resolve_externs()
+            externs.resolve_externs(self)
             for m in self.maps:
                 if m.is_struct_ops and m.autocreate:
                     init_kern_struct_ops(self, m, kernel_btf)
             adjust_struct_ops_autoload(self)
-            self._relocate()
+            reloc.relocate(self)
             self.state = self.PREPARED_USER
         if sys is None:
             return
@@ -744,268 +542,14 @@ class BpfObject:
         self.state = self.PREPARED
 
     # --- externs -------------------------------------------------------------------------------------
-    def _resolve_externs(self) -> None:
-        """``bpf_object__resolve_externs`` -> ``bpf_object__resolve_ksyms_btf_id``."""
-        kb = self.kernel_btf
-        assert kb is not None
-        btf = self.btf
-        for ext in self.externs:
-            name = ext.essent_name or ext.name
-            kind = S.KIND_FUNC if ext.is_func else S.KIND_VAR
-            try:
-                kid, kbtf, mod = kb.find_ksym(name, kind)
-            except LibbpfError:
-                if ext.is_weak:
-                    continue
-                what = "func ksym" if ext.is_func else "var ksym"
-                where = "not found in kernel or module BTFs" if ext.is_func else "not found in kernel BTF"
-                self.log.warn(f"extern ({what}) '{ext.name}': {where}")
-                raise LibbpfError(errno.EINVAL, f"extern ({what}) '{ext.name}': {where}") from None
-            kt = kbtf.type_by_id(kid)
-            assert btf is not None
-            if ext.is_func:
-                ok = corelib.types_are_compat(btf, ext.type_id, kbtf, kt.type_id)  # type: ignore[attr-defined]
-                if ok <= 0:
-                    if ext.is_weak:
-                        continue
-                    msg = (f"extern (func ksym) '{ext.name}': func_proto [{ext.type_id}] incompatible with "
-                           f"{mod.name if mod else 'vmlinux'} [{kt.type_id}]")  # type: ignore[attr-defined]
-                    self.log.warn(msg)
-                    raise LibbpfError(errno.EINVAL, msg)
-                if mod is not None and not mod.fd_array_idx:
-                    if not self.fd_array:
-                        self.fd_array.append(None)  # index 0 cannot hold a module BTF fd
-                    mod.fd_array_idx = len(self.fd_array)
-                    self.fd_array.append(mod)
-                ext.btf_fd_idx = mod.fd_array_idx if mod else 0
-            else:
-                ktid = kbtf.skip_modifiers(kt.type_id)  # type: ignore[attr-defined]
-                if corelib.types_are_compat(btf, ext.type_id, kbtf, ktid) <= 0:
-                    lt, tt = btf.type_by_id(ext.type_id), kbtf.type_by_id(ktid)
-                    msg = (f"extern (var ksym) '{ext.name}': incompatible types, expected [{ext.type_id}] "
-                           f"{corelib._kind_str(lt)} {lt.name}, but kernel has [{ktid}] {corelib._kind_str(tt)} "
-                           f"{tt.name}")
-                    self.log.warn(msg)
-                    raise LibbpfError(errno.EINVAL, msg)
-            ext.is_set = True
-            ext.kernel_btf_id = kid
-            ext.mod_btf = mod
-            self.log.debug(f"extern ({'func' if ext.is_func else 'var'} ksym) '{ext.name}': resolved to "
-                           f"{mod.name if mod else 'vmlinux'} [{kid}]")
 
     # --- relocation ------------------------------------------------------------------------------------
-    def _relocate(self) -> None:
-        """``bpf_object__relocate``."""
-        if self.btf_ext is not None and self.btf_ext.core_relo:
-            try:
-                self._relocate_core()
-            except LibbpfError as e:
-                self.log.warn(f"failed to perform CO-RE relocations: {errstr(e.errno)}")
-                raise
-        for p in self.programs:
-            for r in p.relocs:
-                if r.type == RELO_SUBPROG_ADDR:
-                    i = p.insns[r.insn_idx]
-                    p.insns[r.insn_idx] = Insn(i.code, i.dst, BPF_PSEUDO_FUNC, i.off, i.imm)
-            p.relocs.sort(key=lambda r: r.insn_idx)
-        mains = [p for p in self.programs if not p.is_subprog and p.autoload]
-        for p in mains:
-            try:
-                self._relocate_calls(p)
-            except LibbpfError as e:
-                self.log.warn(f"prog '{p.name}': failed to relocate calls: {errstr(e.errno)}")
-                raise
-        for p in mains:
-            try:
-                self._relocate_data(p)
-            except LibbpfError as e:
-                self.log.warn(f"prog '{p.name}': failed to relocate data references: {errstr(e.errno)}")
-                raise
 
-    def _relocate_core(self) -> None:
-        """``bpf_object__relocate_core``."""
-        assert self.btf is not None and self.btf_ext is not None and self.kernel_btf is not None
-        cache: dict[int, list[corelib.Cand]] = {}
-        for sec in self.btf_ext.core_relo:
-            sec_idx = self._ext_sec_index(sec.sec_name_off)
-            sec_name = self.btf._strings.get(sec.sec_name_off) if self.btf._strings.valid(sec.sec_name_off) else ""
-            if not sec_name:
-                raise LibbpfError(errno.EINVAL, ".BTF.ext CO-RE records name no section")
-            self.log.debug(f"sec '{sec_name}': found {len(sec.records)} CO-RE relocations")
-            for i, rec in enumerate(sec.records):
-                assert isinstance(rec, CoreRelo)
-                if rec.insn_off % BPF_INSN_SZ:
-                    raise LibbpfError(errno.EINVAL, f"sec '{sec_name}': CO-RE relocation #{i} at byte "
-                                                    f"{rec.insn_off} is not at an instruction")
-                insn_idx = rec.insn_off // BPF_INSN_SZ
-                prog = self._find_prog_by_sec_insn(sec_idx, insn_idx) if sec_idx is not None else None
-                if prog is None:
-                    self.log.debug(f"sec '{sec_name}': skipping CO-RE relocation #{i} for insn #{insn_idx} "
-                                   "belonging to eliminated weak subprogram")
-                    continue
-                if not prog.autoload:
-                    continue
-                idx = insn_idx - prog.sec_insn_off
-                if idx >= len(prog.insns):
-                    raise LibbpfError(errno.EINVAL, f"prog '{prog.name}': CO-RE relocation #{i} past the end")
-                if rec.type_id == 0 or rec.type_id >= self.btf.type_count:
-                    msg = f"prog '{prog.name}': relo #{i}: type id {rec.type_id} is not in the object's BTF"
-                    self.log.warn(msg)
-                    raise LibbpfError(errno.EINVAL, msg)
-                prog.relocs.append(Reloc(RELO_CORE, idx, core=rec, core_idx=i))
-                cands = None
-                if rec.kind != corelib.TYPE_ID_LOCAL:
-                    cands = cache.get(rec.type_id)
-                    if cands is None:
-                        try:
-                            cands = corelib.find_cands(self.kernel_btf, self.btf, rec.type_id, self.log)
-                        except LibbpfError as e:
-                            lt = self.btf.type_by_id(rec.type_id)
-                            msg = (f"prog '{prog.name}': relo #{i}: target candidate search failed for "
-                                   f"[{rec.type_id}] {corelib._kind_str(lt)} {lt.name}: -{e.errno}")
-                            self.log.warn(msg)
-                            raise LibbpfError(e.errno, msg) from None
-                        cache[rec.type_id] = cands
-                try:
-                    res = corelib.calc_relo_insn(rec, i, self.btf, cands, prog.name, self.log)
-                except LibbpfError as e:
-                    self.log.warn(f"prog '{prog.name}': relo #{i}: failed to relocate: {errstr(e.errno)}")
-                    raise
-                try:
-                    corelib.patch_insn(prog.insns, idx, rec, i, res, prog.name, self.log)
-                except LibbpfError as e:
-                    self.log.warn(f"prog '{prog.name}': relo #{i}: failed to patch insn #{idx}: {errstr(e.errno)}")
-                    raise
 
-    def _relocate_calls(self, main: BpfProgram) -> None:
-        """``bpf_object__relocate_calls``: fresh copies of subprograms for ``main``."""
-        for p in self.programs:
-            if p.is_subprog:
-                p.sub_insn_off = 0
-        main.insns = main.insns[:main.sec_insn_cnt]
-        main.relocs = [r for r in main.relocs if r.insn_idx < main.sec_insn_cnt]
-        main.func_info = b""
-        main.line_info = b""
-        main.sub_insn_off = 0
-        self._reloc_code(main, main, [], [])
 
-    def _reloc_code(self, main: BpfProgram, prog: BpfProgram, finfo: list[bytes], linfo: list[bytes]) -> None:
-        """``bpf_object__reloc_code``."""
-        self._reloc_ext_info(main, prog)
-        for i in range(prog.sec_insn_cnt):
-            at = prog.sub_insn_off + i
-            insn = main.insns[at]
-            if not insn_is_subprog_call(insn) and not insn_is_pseudo_func(insn):
-                continue
-            relo = next((r for r in prog.relocs if r.insn_idx == i), None)
-            if relo is not None and relo.type == RELO_EXTERN_CALL:
-                continue
-            if relo is not None and relo.type not in (RELO_CALL, RELO_SUBPROG_ADDR):
-                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': unexpected relo for insn #{i}, type "
-                                                      f"{relo.type}")
-            if relo is not None:
-                if relo.type == RELO_CALL:
-                    sub_idx = relo.sym_off // BPF_INSN_SZ + insn.imm + 1
-                else:
-                    sub_idx = (relo.sym_off + insn.imm) // BPF_INSN_SZ
-            elif insn_is_pseudo_func(insn):
-                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': missing subprog addr relo for insn "
-                                                      f"#{i}")
-            else:
-                sub_idx = prog.sec_insn_off + i + insn.imm + 1
-            sub = self._find_prog_by_sec_insn(self.text_shndx, sub_idx) if self.text_shndx else None
-            if sub is None:
-                raise self._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': no .text section found yet sub-program "
-                                                      "call exists")
-            if sub.sub_insn_off == 0:
-                sub.sub_insn_off = len(main.insns)
-                main.insns.extend(sub.insns)
-                self.log.debug(f"prog '{main.name}': added {len(sub.insns)} insns from sub-prog '{sub.name}'")
-                if main is not sub:
-                    for r in sub.relocs:
-                        main.relocs.append(Reloc(r.type, r.insn_idx + sub.sub_insn_off, r.map_idx, r.sym_off,
-                                                 r.ext_idx, r.core, r.core_idx))
-                self._reloc_code(main, sub, finfo, linfo)
-            insn = main.insns[at]
-            imm = sub.sub_insn_off - (prog.sub_insn_off + i) - 1
-            main.insns[at] = Insn(insn.code, insn.dst, insn.src, insn.off, imm)
-            self.log.debug(f"prog '{prog.name}': insn #{i} relocated, imm {imm} points to subprog '{sub.name}' "
-                           f"(now at {sub.sub_insn_off} offset)")
 
-    def _reloc_ext_info(self, main: BpfProgram, prog: BpfProgram) -> None:
-        """``reloc_prog_func_and_line_info``."""
-        ext = self.btf_ext
-        if ext is None:
-            return
-        for kind in ("func", "line"):
-            if main is not prog and not getattr(main, f"{kind}_info"):
-                continue
-            secs = ext.func_info if kind == "func" else ext.line_info
-            rec_size = ext.func_info_rec_size if kind == "func" else ext.line_info_rec_size
-            got = None
-            for sec in secs:
-                if self._ext_sec_index(sec.sec_name_off) != prog.sec_idx:
-                    continue
-                got = adjust_ext_info([r.raw for r in sec.records], prog, rec_size)
-                break
-            if got is None:
-                if getattr(main, f"{kind}_info"):
-                    raise self._fail(errno.ENOENT, f"prog '{prog.name}': missing .BTF.ext {kind} info.")
-                self.log.warn(f"prog '{prog.name}': missing .BTF.ext {'function' if kind == 'func' else 'line'} "
-                              f"info for the main program, skipping all of .BTF.ext "
-                              f"{'func' if kind == 'func' else 'line'} info.")
-                continue
-            setattr(main, f"{kind}_info", getattr(main, f"{kind}_info") + b"".join(got))
-            setattr(main, f"{kind}_info_rec_size", rec_size)
 
-    def _relocate_data(self, p: BpfProgram) -> None:
-        """``bpf_object__relocate_data``: map references are recorded (fds are
-        written at load), kfunc calls get their BTF id and fd_array index."""
-        p.map_refs = []
-        for r in p.relocs:
-            insn = p.insns[r.insn_idx]
-            if r.type == RELO_LD64:
-                m = self.maps[r.map_idx]
-                if m.autocreate:
-                    p.map_refs.append((r.insn_idx, r.map_idx, False))
-                else:
-                    self._poison_map(p, r)
-            elif r.type == RELO_DATA:
-                m = self.maps[r.map_idx]
-                nxt = p.insns[r.insn_idx + 1]
-                p.insns[r.insn_idx + 1] = Insn(nxt.code, nxt.dst, nxt.src, nxt.off, s32(insn.imm + r.sym_off))
-                if m.autocreate:
-                    p.map_refs.append((r.insn_idx, r.map_idx, True))
-                else:
-                    self._poison_map(p, r)
-            elif r.type == RELO_EXTERN_LD64:
-                ext = self.externs[r.ext_idx]
-                if ext.is_set:
-                    p.insns[r.insn_idx] = Insn(insn.code, insn.dst, BPF_PSEUDO_BTF_ID, insn.off,
-                                               s32(ext.kernel_btf_id))
-                    p.map_refs.append((r.insn_idx, -1 - r.ext_idx, False))
-                else:
-                    raise self._fail(errno.EOPNOTSUPP, f"prog '{p.name}': typeless or unresolved ksym "
-                                                       f"'{ext.name}' (kallsyms addresses are not modelled)")
-            elif r.type == RELO_EXTERN_CALL:
-                ext = self.externs[r.ext_idx]
-                if ext.is_set:
-                    p.insns[r.insn_idx] = Insn(insn.code, insn.dst, BPF_PSEUDO_KFUNC_CALL, ext.btf_fd_idx,
-                                               s32(ext.kernel_btf_id))
-                else:
-                    self.log.debug(f"prog '{p.name}': relo #{r.insn_idx}: poisoning insn #{r.insn_idx} that calls "
-                                   f"kfunc '{ext.name}'")
-                    p.insns[r.insn_idx] = Insn(isa.JMP | isa.CALL, 0, 0, 0, POISON_CALL_KFUNC_BASE + r.ext_idx)
-            elif r.type == RELO_SUBPROG_ADDR and insn.src != BPF_PSEUDO_FUNC:
-                raise self._fail(errno.EINVAL, f"prog '{p.name}': relo #{r.insn_idx}: bad insn")
 
-    def _poison_map(self, p: BpfProgram, r: Reloc) -> None:
-        """``poison_map_ldimm64``: a reference to a map that will not be created."""
-        m = self.maps[r.map_idx]
-        self.log.debug(f"prog '{p.name}': relo #{r.insn_idx}: poisoning insn #{r.insn_idx} that loads map "
-                       f"#{r.map_idx} '{m.name}'")
-        p.insns[r.insn_idx] = Insn(isa.JMP | isa.CALL, 0, 0, 0, POISON_LDIMM64_MAP_BASE + r.map_idx)
-        p.insns[r.insn_idx + 1] = Insn(isa.JMP | isa.CALL, 0, 0, 0, POISON_LDIMM64_MAP_BASE + r.map_idx)
 
     # --- kernel half of prepare ------------------------------------------------------------------------
     def load_btf(self, sys: Any) -> None:
@@ -1307,27 +851,6 @@ BPF_F_VTYPE_BTF_OBJ_FD = 1 << 15
 #: largest global-data section held in memory (64 MiB; the kernel's own limit for an
 #: array value, KMALLOC_MAX_SIZE, is 4 MiB on x86-64)
 MAX_GLOBAL_DATA = 64 << 20
-#: poison_map_ldimm64 / poison_kfunc_call (src/libbpf.c)
-POISON_LDIMM64_MAP_BASE = 2001000000
-POISON_CALL_KFUNC_BASE = 2002000000
-
-
-def _is_extern(sym: Any) -> bool:
-    """``sym_is_extern``: NOTYPE, GLOBAL or WEAK, undefined section."""
-    return sym.shndx == SHN_UNDEF and sym.bind in (STB_GLOBAL, STB_WEAK) and sym.type == STT_NOTYPE and sym.index
-
-
-def _find_extern_btf_id(btf: BTF, name: str) -> int:
-    """``find_extern_btf_id``: the VAR or FUNC named ``name`` (must be extern)."""
-    for i, t in btf.iter_types():
-        if not isinstance(t, (Var, Func)) or t.name != name:
-            continue
-        if isinstance(t, Var) and t.linkage != S.VAR_GLOBAL_EXTERN:
-            return -errno.EINVAL
-        if isinstance(t, Func) and t.linkage != S.FUNC_EXTERN:
-            return -errno.EINVAL
-        return i
-    return -errno.ENOENT
 
 
 def _vmlinux_of(sys: Any) -> BTF:
