@@ -175,9 +175,9 @@ class BpfObject:
                                             f"(maps: {', '.join(self.map_by_name) or 'none'})")
         return m
 
-    def _check_not_loaded(self, what: str) -> None:
+    def _check_not_loaded(self, what: str, err: int = errno.EBUSY) -> None:
         if self.state >= self.LOADED:
-            raise LibbpfError(errno.EBUSY, f"{what}: object '{self.name}' is already loaded")
+            raise LibbpfError(err, f"{what}: object '{self.name}' is already loaded")
 
     def _check_not_prepared(self, what: str) -> None:
         if self.state >= self.PREPARED_USER:

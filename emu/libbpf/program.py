@@ -160,8 +160,10 @@ class BpfProgram:
         return len(self.insns)
 
     def set_autoload(self, autoload: bool) -> None:
-        """``bpf_program__set_autoload``; -EBUSY once the object is loaded."""
-        self.obj._check_not_loaded("bpf_program__set_autoload")  # type: ignore[attr-defined]
+        """``bpf_program__set_autoload``: -EINVAL once the object is loaded (libbpf 1.8)."""
+        import errno
+
+        self.obj._check_not_loaded("bpf_program__set_autoload", errno.EINVAL)  # type: ignore[attr-defined]
         self.autoload = bool(autoload)
 
     def set_log_level(self, level: int) -> None:

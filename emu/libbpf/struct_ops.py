@@ -372,8 +372,8 @@ class Shadow:
     in bpftool's shadow type; char arrays take ``bytes``/``str`` (NUL-padded)
     and other arrays, structs and unions ``bytes`` of their exact size (bpftool
     exposes those as ``char __unsupported_N[size]``). Non-function pointers are
-    read-only (always NULL). Writes after the object is loaded are refused
-    (libbpf would silently ignore them).
+    read-only (always NULL). Writes once the object is prepared are refused
+    (libbpf would silently ignore them: it read the shadow at prepare).
     """
 
     __slots__ = ("_map",)
@@ -447,8 +447,9 @@ class Shadow:
     def set(self, name: str, value: Any) -> None:
         m = self._map
         obj = m.obj
-        if obj.state >= obj.LOADED:  # type: ignore[attr-defined]
-            raise ShadowError(f"struct_ops map '{m.name}': the object is loaded; shadow edits are no longer read")
+        if obj.state >= obj.PREPARED_USER:  # type: ignore[attr-defined]
+            raise ShadowError(f"struct_ops map '{m.name}': the object is prepared; shadow edits are no longer "
+                              "read (libbpf reads the shadow in bpf_map__init_kern_struct_ops)")
         mem = self._member(name)
         btf: BTF = obj.btf  # type: ignore[attr-defined]
         moff = mem.bits_offset // 8

@@ -138,3 +138,13 @@ def test_load_command_end_to_end() -> None:
     assert r.stdout.rstrip().splitlines()[-1] == "R2 invalid mem access 'trusted_ptr_or_null_'"
     r = structops("call", str(example("kfunc_call")), "kfunc_ops.test_1")
     assert r.returncode == 0 and "= 3226" in r.stdout
+
+
+def test_dummy_ops_attach_is_eopnotsupp() -> None:
+    """test_dummy_st_ops_attach: bpf_dummy_ops refuses registration (init_member)."""
+    k = Kernel()
+    obj = open_example("dummy_st_ops")
+    obj.load(k)
+    with pytest.raises(LibbpfError) as ei:
+        obj.attach_struct_ops("dummy_1")
+    assert ei.value.errno == errno.EOPNOTSUPP

@@ -299,6 +299,14 @@ def test_shadow_type_checks() -> None:
         other.owner = 0
 
 
+def test_shadow_and_autoload_edits_after_prepare(kbtf) -> None:
+    obj = open_example("struct_ops_forgotten_cb")
+    obj.prepare(kernel_btf=kbtf)
+    with pytest.raises(ShadowError, match="no longer read"):
+        obj.struct_ops["ops"].test_1 = obj.progs["test_1_forgotten"]
+    obj.progs["test_1_forgotten"].set_autoload(False)  # allowed until load (-EINVAL after)
+
+
 def test_shadow_edits_of_an_uncreated_map_are_not_read(kbtf) -> None:
     obj = open_example("struct_ops_autocreate")
     obj.map_by_name["testmod_2"].set_autocreate(False)
