@@ -68,10 +68,17 @@ class JmpMixin:
     """``check_cond_jmp_op``."""
 
     def _collect_linked(self, st: VerifierState, id_: int, out: list[tuple[int, int, bool]]) -> None:  # type: ignore[no-untyped-def]
+        # Only registers live before the frame's current instruction take part: "bpf:
+        # collect only live registers in linked regs" (upstream 2658a1720a19, in the
+        # host's 6.18 stable line), so precision never spreads to a dead register.
         id_ &= ~BPF_ADD_CONST
+        live_before = self.live_before  # type: ignore[attr-defined]
         for i in range(st.curframe, -1, -1):
             func = st.frame[i]
+            live = live_before[self.insn_idx if i == st.curframe else st.frame[i + 1].callsite]  # type: ignore[attr-defined]
             for j in range(10):
+                if not live >> j & 1:
+                    continue
                 reg = func.regs[j]
                 if reg.type != SCALAR_VALUE or (reg.id & ~BPF_ADD_CONST) != id_:
                     continue
