@@ -253,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--profile", default="latest")
     bd.set_defaults(func=cmd_btf_dump)
 
+    from .verify_cmd import add_subcommand as add_verify_command  # verify (the verifier model)
+
+    add_verify_command(sub)
+
     from .libbpf.cli import add_subcommands as add_loader_commands  # load, call, check-signatures
 
     add_loader_commands(sub)

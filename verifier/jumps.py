@@ -18,12 +18,13 @@ from kernel_model import isa
 
 from . import scalar as S
 from . import tnum as T
-from .core import INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, SRC_OP
+from .core import BPF_MAX_VAR_OFF, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, SRC_OP
 from .precision import pack_linked
 from .regs import (
     BPF_ADD_CONST, BPF_ADD_CONST32, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_SOCK_COMMON,
     PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK, PTR_TRUSTED, MEM_ALLOC, MEM_RCU, PTR_UNTRUSTED, SCALAR_VALUE,
-    RegState, base_type, is_pointer_value, mark_known, reg_const_value, reg_is_const,
+    CONST_PTR_TO_MAP, PTR_TO_BUF, PTR_TO_XDP_SOCK, RegState, base_type, is_pointer_value, is_trusted_reg, mark_known,
+    reg_const_value, reg_is_const,
 )
 from .state import VerifierState, is_spilled_reg
 
@@ -33,15 +34,21 @@ LINKED_REGS_MAX = 6
 
 
 def _reg_not_null(reg: RegState) -> bool:
-    """``reg_not_null``."""
+    """``reg_not_null`` (verifier.c, 6.18 with the stable fix that a pointer whose
+    variable offset may reach +-BPF_MAX_VAR_OFF could wrap to NULL)."""
     t = reg.type
     if t & PTR_MAYBE_NULL:
         return False
+    if reg.smin <= -BPF_MAX_VAR_OFF or reg.smax >= BPF_MAX_VAR_OFF:
+        return False
     bt = base_type(t)
     if bt == PTR_TO_BTF_ID:
-        trusted = bool(reg.ref_obj_id) or (bool(t & (PTR_TRUSTED | MEM_ALLOC)) and not t & (PTR_UNTRUSTED | MEM_RCU))
-        return trusted
-    return bt in (PTR_TO_SOCKET, PTR_TO_TCP_SOCK, PTR_TO_MAP_VALUE, PTR_TO_MAP_KEY, PTR_TO_SOCK_COMMON, PTR_TO_MEM)
+        return is_trusted_reg(reg)
+    return bt in _NOT_NULL_TYPES
+
+
+_NOT_NULL_TYPES = frozenset({PTR_TO_SOCKET, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TO_BUF, PTR_TO_MAP_VALUE,
+                             PTR_TO_MAP_KEY, PTR_TO_SOCK_COMMON, PTR_TO_MEM, CONST_PTR_TO_MAP})
 
 
 def is_branch_taken(r1: RegState, r2: RegState, op: int, w32: bool) -> int:

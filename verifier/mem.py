@@ -29,7 +29,7 @@ from .regs import (
     PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
     PTR_TO_XDP_SOCK, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RCU, MEM_ALLOC, SCALAR_VALUE, S64_MIN, RegState,
-    base_type, is_pointer_value, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
+    base_type, is_pointer_value, is_trusted_reg, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
     s32,
 )
 from .state import (
@@ -543,7 +543,7 @@ class MemMixin:
             flag = 0
         elif reg.type & PTR_UNTRUSTED:
             flag = PTR_UNTRUSTED
-        elif self._is_trusted_reg(reg) or reg.type & MEM_RCU:
+        elif is_trusted_reg(reg) or reg.type & MEM_RCU:
             # walking a trusted pointer yields an untrusted/legacy one unless allow-listed
             flag &= ~(PTR_TRUSTED | MEM_RCU)
             if flag & (MEM_PERCPU | MEM_USER):
@@ -589,15 +589,6 @@ class MemMixin:
                 dst.type = PTR_TO_BTF_ID | flag
                 dst.btf = btf
                 dst.btf_id = btf_id
-
-    @staticmethod
-    def _is_trusted_reg(reg: RegState) -> bool:
-        """``is_trusted_reg``."""
-        if reg.ref_obj_id:
-            return True
-        unsafe = PTR_UNTRUSTED | PTR_MAYBE_NULL | MEM_RCU  # bpf_type_has_unsafe_modifiers, approximately
-        return bool(reg.type & (PTR_TRUSTED | MEM_ALLOC)) and not (reg.type & (PTR_UNTRUSTED | PTR_MAYBE_NULL)) \
-            and bool(unsafe)
 
     # --- instructions -------------------------------------------------------------------------
     def check_load_mem(self, insn, strict_once: bool, is_ldsx: bool, ctx: str) -> None:  # type: ignore[no-untyped-def]

@@ -29,7 +29,7 @@ __all__ = [
     "S64_MIN", "S64_MAX", "U64_MAX", "S32_MIN", "S32_MAX", "U32_MAX", "s64", "s32", "u32",
     "mark_known", "mark_known_zero", "mark_const_zero", "mark_unknown", "mark_not_init",
     "mark_unbounded", "mark_reg64_unbounded", "mark_reg32_unbounded", "mark_reg32_known",
-    "is_pointer_value", "type_may_be_null", "reg_is_const", "reg_const_value", "register_is_null",
+    "is_pointer_value", "is_trusted_reg", "type_may_be_null", "reg_is_const", "reg_const_value", "register_is_null",
     "DEF_NOT_SUBREG",
 ]
 
@@ -308,6 +308,23 @@ def is_pointer_value(allow_ptr_leaks: bool, reg: RegState) -> bool:
     if allow_ptr_leaks:
         return False
     return reg.type != SCALAR_VALUE
+
+
+#: BPF_REG_TRUSTED_MODIFIERS (include/linux/bpf_verifier.h)
+TRUSTED_MODIFIERS = MEM_ALLOC | PTR_TRUSTED | NON_OWN_REF
+#: reg2btf_ids[]: base types whose pointers are always trusted (kernel/bpf/verifier.c, CONFIG_NET)
+_REG2BTF = frozenset({PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK})
+
+
+def is_trusted_reg(reg: RegState) -> bool:
+    """``is_trusted_reg`` (verifier.c, 6.18): referenced, or of a reg2btf_ids type, or
+    carrying a trusted modifier and no other flag (``bpf_type_has_unsafe_modifiers``)."""
+    if reg.ref_obj_id:
+        return True
+    flags = reg.type & ~BASE_TYPE_MASK
+    if (reg.type & BASE_TYPE_MASK) in _REG2BTF and not flags & ~TRUSTED_MODIFIERS:
+        return True
+    return bool(flags & TRUSTED_MODIFIERS) and not flags & ~TRUSTED_MODIFIERS
 
 
 def reg_is_const(reg: RegState, subreg32: bool) -> bool:

@@ -1,0 +1,296 @@
+"""``structops verify``: run the verifier model on a program file and print its log.
+
+Usage::
+
+    structops verify FILE [--syntax kernel|conformance] [--prog-type socket_filter|struct_ops|...]
+                          [--attach TYPE:MEMBER] [--profile latest|6.12|...|6.8] [--log-level 1|2]
+                          [--map NAME=TYPE:KEY:VALUE:ENTRIES ...] [--flags any_alignment,...]
+                          [--license GPL] [--unpriv] [--stats]
+
+FILE is assembly text or raw instruction bytes (see :mod:`emu.progfile`). The
+log is printed exactly as the kernel would write it at that level; the exit
+status is 0 when the program is accepted, 1 when it is rejected (the log's last
+lines are the kernel's error message and the ``processed`` statistics), 2 on
+bad input (unreadable file, syntax error, unknown attach target), with one
+``error: ...`` line on stderr.
+
+``--attach bpf_dummy_ops:test_1`` verifies a ``BPF_PROG_TYPE_STRUCT_OPS``
+program for that member of a type registered in the emulated kernel
+(:class:`emu.kernel.Kernel`, modules loaded: ``bpf_testmod``); its kfuncs can be
+called by name (``call bpf_kfunc_common_test``): a kfunc of a module becomes a
+call with ``off`` = 1 and the module's BTF in ``fd_array[1]``, as libbpf encodes
+it. ``--map`` declares maps usable as ``rN = NAME ll``; each gets the fd of its
+position (0, 1, ...), the way the verifier corpus encodes map references.
+
+This module also holds what the tests and benchmarks share to run one
+program on both sides: :func:`corpus_case` (a verifier-corpus case as insns +
+:class:`verifier.VerifierEnv`) and :func:`host_load` (the same program into the
+host kernel, maps created there; nothing is attached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from kernel_model import isa
+from kernel_model.bpf_map import MapSpec, map_type_by_name
+from kernel_model.errors import InputError, StructOpsError
+from kernel_model.insn import Insn, decode
+from kernel_model.profile import get_profile
+from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPES
+
+__all__ = ["add_subcommand", "cmd_verify", "Target", "struct_ops_target", "corpus_case", "host_load",
+           "FLAG_NAMES", "parse_flags"]
+
+#: --flags names (prog_flags bits of include/uapi/linux/bpf.h)
+FLAG_NAMES = {"strict_alignment": 1 << 0, "any_alignment": 1 << 1, "test_rnd_hi32": 1 << 2,
+              "test_state_freq": 1 << 3, "sleepable": 1 << 4, "test_reg_invariants": 1 << 7}
+
+
+def parse_flags(text: str) -> int:
+    """``any_alignment,sleepable`` (or ``BPF_F_ANY_ALIGNMENT``, or a number) -> prog_flags."""
+    out = 0
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key = part.lower().removeprefix("bpf_f_")
+        if key in FLAG_NAMES:
+            out |= FLAG_NAMES[key]
+            continue
+        try:
+            out |= int(part, 0)
+        except ValueError:
+            raise InputError(f"unknown program flag {part!r} (known: {', '.join(FLAG_NAMES)})", "--flags") from None
+    return out
+
+
+@dataclass(slots=True)
+class Target:
+    """What a struct_ops load names: the kernel, its type, the member and its index."""
+
+    kernel: Any
+    desc: Any
+    member_index: int
+
+
+def struct_ops_target(attach: str, profile: str = "latest") -> Target:
+    """``TYPE:MEMBER`` -> the emulated kernel's registered type and the member's index."""
+    from .kernel import Kernel
+
+    tname, sep, member = attach.partition(":")
+    if not sep or not tname or not member:
+        raise InputError(f"--attach {attach!r}: expected TYPE:MEMBER (e.g. bpf_dummy_ops:test_1)", "--attach")
+    k = Kernel(profile=profile)
+    desc = k.struct_ops.by_name(tname)
+    if desc is None:
+        known = ", ".join(sorted(d.name for d in k.struct_ops.descs))
+        raise InputError(f"no registered struct_ops type {tname!r} (known: {known})", "--attach")
+    for i, m in enumerate(desc.members):
+        if m.name == member:
+            return Target(k, desc, i)
+    raise InputError(f"struct {tname} has no member {member!r} "
+                     f"(members: {', '.join(m.name for m in desc.members)})", "--attach")
+
+
+def _kfunc_symbols(kernel: Any) -> dict[str, tuple[int, Any]]:
+    """kfunc name -> (BTF id, the BTF that holds it) for every registered kfunc."""
+    out: dict[str, tuple[int, Any]] = {}
+    for e in kernel.kfuncs.entries:
+        out.setdefault(e.name, (e.btf_id, e.btf))
+    return out
+
+
+def _parse_map(text: str) -> tuple[str, MapSpec]:
+    name, sep, rest = text.partition("=")
+    parts = rest.split(":")
+    if not sep or len(parts) != 4 or not name:
+        raise InputError(f"--map {text!r}: expected NAME=TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES "
+                         "(e.g. m=hash:8:16:1)", "--map")
+    try:
+        mtype = map_type_by_name(parts[0])
+        ks, vs, n = (int(p, 0) for p in parts[1:])
+    except (KeyError, ValueError):
+        raise InputError(f"--map {text!r}: unknown map type or bad size", "--map") from None
+    return name, MapSpec(mtype, ks, vs, n, 0, name=name)
+
+
+def build(args: argparse.Namespace) -> tuple[list[Insn], Any]:
+    """The program and the :class:`verifier.VerifierEnv` the command line describes."""
+    insns = read_program(args.file, args.syntax, args.map or (), args.profile)
+    return program_env(insns, prog_type=args.prog_type, attach=args.attach, profile=args.profile,
+                       maps=args.map or (), flags=args.flags or "", license=args.license, unpriv=args.unpriv)
+
+
+def read_program(path: str, syntax: str | None, maps: Sequence[str] = (), profile: str = "latest") -> list[Insn]:
+    """FILE as :mod:`emu.progfile` reads it, except that assembly text may name the
+    ``--map`` maps and the emulated kernel's kfuncs (``call bpf_kfunc_common_test``)."""
+    from pathlib import Path
+
+    from kernel_model.asm import assemble
+
+    from .progfile import RAW_SUFFIXES, load_program_file
+
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}", path) from None
+    if p.suffix in RAW_SUFFIXES or p.suffix == ".data" or b"\0" in data or data.startswith(b"\x7fELF"):
+        return list(load_program_file(path, syntax).insns)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return list(load_program_file(path, syntax).insns)
+    return assemble(text, syntax=syntax or "kernel", source=path, symbols=symbols_for(maps, profile))
+
+
+def program_env(insns: Sequence[Insn], *, prog_type: str | None = None, attach: str | None = None,
+                profile: str = "latest", maps: Sequence[str] = (), flags: str | int = 0, license: str = "GPL",
+                unpriv: bool = False) -> tuple[list[Insn], Any]:
+    """(insns, VerifierEnv) for a program loaded the way ``structops verify`` loads it:
+    ``prog_type`` by name (default socket_filter, or struct_ops with ``attach``
+    = ``TYPE:MEMBER``), ``maps`` as ``NAME=TYPE:KEY:VALUE:ENTRIES`` (fd = position),
+    module kfunc calls given ``off`` = their BTF's fd_array index."""
+    from verifier import VerifierEnv
+
+    prof = get_profile(profile)
+    ptype = PROG_TYPES.get(prog_type) if prog_type else None
+    if prog_type and ptype is None:
+        raise InputError(f"--prog-type {prog_type!r}: not modelled (known: {', '.join(PROG_TYPES)})", "--prog-type")
+    if attach and ptype not in (None, PROG_TYPE_STRUCT_OPS):
+        raise InputError("--attach TYPE:MEMBER is for struct_ops programs", "--attach")
+    target = struct_ops_target(attach, profile) if attach else None
+    if ptype is None:
+        ptype = PROG_TYPE_STRUCT_OPS if target else PROG_TYPE_SOCKET_FILTER
+    specs: dict[int, MapSpec] = {}
+    for i, text in enumerate(maps):
+        _name, spec = _parse_map(text)
+        spec.id = i + 1
+        specs[i] = spec
+    kernel = target.kernel if target else None
+    if kernel is None:
+        from .kernel import Kernel
+
+        kernel = Kernel(profile=prof)
+    kfuncs = _kfunc_symbols(kernel)
+    out = list(insns)
+    module_btfs: list[Any] = []
+    for k, ins in enumerate(out):  # module kfuncs: off = fd_array index of the module's BTF
+        if ins.code == isa.CALL_INSN and ins.src == isa.PSEUDO_KFUNC_CALL and ins.off == 0:
+            hit = [b for (i, b) in kfuncs.values() if i == ins.imm and b is not kernel.btf]
+            if hit:
+                if hit[0] not in module_btfs:
+                    module_btfs.append(hit[0])
+                out[k] = Insn(ins.code, ins.dst, ins.src, 1 + module_btfs.index(hit[0]), ins.imm)
+    env = VerifierEnv(
+        prog_type=ptype, prog_flags=flags if isinstance(flags, int) else parse_flags(flags), license=license,
+        privileged=not unpriv, maps=specs, kfuncs=kernel.kfuncs, vmlinux_btf=kernel.btf,
+        fd_array=(None, *module_btfs) if module_btfs else (), profile=prof)
+    if target is not None:
+        env.struct_ops = kernel.struct_ops
+        env.attach_btf = target.desc.btf
+        env.attach_btf_id = target.desc.type_id
+        env.expected_attach_type = target.member_index
+    return out, env
+
+
+def symbols_for(maps: Sequence[str] = (), profile: str = "latest") -> dict[str, int]:
+    """Names the assembler may use: map names (``rN = NAME ll``) and kfunc names."""
+    from .kernel import Kernel
+
+    out = {name: i for i, name in enumerate(_parse_map(m)[0] for m in maps)}
+    for name, (btf_id, _btf) in _kfunc_symbols(Kernel(profile=profile)).items():
+        out.setdefault(name, btf_id)
+    return out
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Print the model's log; 0 accepted, 1 rejected, 2 bad input."""
+    from verifier import verify
+
+    try:
+        insns, env = build(args)
+        res = verify(insns, env, log_level=args.log_level)
+    except StructOpsError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    sys.stdout.write(res.log)
+    if args.stats:
+        depth = "+".join(str(d) for d in res.stack_depth)
+        sys.stderr.write(f"verdict: {'accepted' if res.accepted else 'rejected'}"
+                         f"{'' if res.accepted else f' ({res.errno_name})'}; processed {res.processed}; "
+                         f"stack depth {depth}\n")
+    return 0 if res.accepted else 1
+
+
+def add_subcommand(sub: Any) -> None:
+    """Register ``verify`` on the ``structops`` parser."""
+    v = sub.add_parser("verify", help="verify a program with the verifier model and print the kernel's log",
+                       description="Exit status: 0 accepted, 1 rejected (last line: the kernel's message), "
+                                   "2 bad input.")
+    v.add_argument("file", metavar="FILE", help="assembly text or raw instruction bytes")
+    v.add_argument("--syntax", choices=("kernel", "conformance"), default=None)
+    v.add_argument("--prog-type", default=None, help=f"program type ({', '.join(PROG_TYPES)}); "
+                   "default socket_filter, or struct_ops with --attach")
+    v.add_argument("--attach", metavar="TYPE:MEMBER", help="struct_ops member to attach to (bpf_dummy_ops:test_1)")
+    v.add_argument("--profile", default="latest", help="kernel profile (latest=6.18, 6.12, 6.10, 6.9, 6.8)")
+    v.add_argument("--log-level", type=int, choices=(1, 2), default=1)
+    v.add_argument("--map", action="append", metavar="NAME=TYPE:KEY:VALUE:ENTRIES",
+                   help="declare a map usable as `rN = NAME ll` (fd = its position)")
+    v.add_argument("--flags", default="", help=f"prog_flags ({', '.join(FLAG_NAMES)}), comma-separated")
+    v.add_argument("--license", default="GPL")
+    v.add_argument("--unpriv", action="store_true", help="load with CAP_BPF only (no CAP_PERFMON/CAP_SYS_ADMIN)")
+    v.add_argument("--stats", action="store_true", help="print the verdict and stack depth on stderr")
+    v.set_defaults(func=cmd_verify)
+
+
+# --- shared with tests and benchmarks -------------------------------------------------
+
+def corpus_case(case: Mapping[str, Any], profile: str = "latest") -> tuple[list[Insn], Any]:
+    """A case of shared/verifier-corpus/cases.jsonl as (insns, VerifierEnv): socket
+    filter, GPL, the case's prog_flags, maps by their index (the lddw imm)."""
+    from verifier import VerifierEnv
+
+    k = case["kernel"]
+    # the labelling created its maps without a name, so the kernel's log shows no "map=..."
+    maps = {i: MapSpec(map_type_by_name(m["type"]), m["key_size"], m["value_size"], m["max_entries"],
+                       m.get("map_flags", 0), name="", id=i + 1)
+            for i, m in enumerate(case.get("maps", ()))}
+    env = VerifierEnv(prog_type=PROG_TYPE_SOCKET_FILTER, prog_flags=k.get("prog_flags", 0), maps=maps,
+                      profile=get_profile(profile))
+    return decode(bytes.fromhex(case["insns_hex"]), case.get("id", "")), env
+
+
+def host_load(insns: Sequence[Insn], env: Any, log_level: int = 1) -> Any:
+    """Load the same program into the host kernel (``emu.hostbpf``): maps of
+    ``env.maps`` are created there and the lddw immediates rewritten to their fds;
+    struct_ops programs use the host's own BTF id of the attach type. The
+    returned :class:`emu.hostbpf.LoadResult` has its fd already closed."""
+    from kernel_model.insn import encode
+
+    from . import hostbpf as hb
+
+    fds: dict[int, int] = {}
+    try:
+        for key, m in env.maps.items():
+            fd, err = hb.map_create(m.map_type, m.key_size, m.value_size, m.max_entries, map_flags=m.map_flags)
+            if fd < 0:
+                raise OSError(err, f"host map_create({m.type_name}) failed")
+            fds[key] = fd
+        out = list(insns)
+        for k, ins in enumerate(out):
+            if ins.code == isa.LD_IMM64 and ins.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE) and ins.imm in fds:
+                out[k] = Insn(ins.code, ins.dst, ins.src, ins.off, fds[ins.imm])
+        attach_id = 0
+        if env.prog_type == PROG_TYPE_STRUCT_OPS and env.attach_btf is not None and env.attach_btf_id:
+            name = env.attach_btf.type_by_id(env.attach_btf_id).name
+            attach_id = hb.host_btf_id(name) or 0
+        r = hb.prog_load(env.prog_type, encode(out), license=env.license, log_level=log_level,
+                         prog_flags=env.prog_flags, expected_attach_type=env.expected_attach_type,
+                         attach_btf_id=attach_id)
+        r.close()
+        return r
+    finally:
+        for fd in fds.values():
+            hb.close(fd)

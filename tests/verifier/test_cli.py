@@ -1,0 +1,117 @@
+"""``structops verify``: the kernel's log on stdout, exit 0/1/2, one error line on bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from emu.cli import main
+
+NULL_DEREF = "r1 = *(u64 *)(r1 +0)\nr0 = *(u32 *)(r1 +0)\nexit\n"
+NULL_CHECKED = "r1 = *(u64 *)(r1 +0)\nr0 = 0\nif r1 == 0 goto out\nr0 = *(u32 *)(r1 +0)\nout:\nexit\n"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    rc = main(["verify", *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_accepted_socket_filter_prints_the_stats_line(tmp_path, capsys) -> None:
+    f = tmp_path / "ok.s"
+    f.write_text("r0 = 0\nexit\n")
+    rc, out, err = run(capsys, str(f))
+    assert (rc, err) == (0, "")
+    assert out == "processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n"
+
+
+def test_rejected_prints_the_log_and_exits_1(tmp_path, capsys) -> None:
+    f = tmp_path / "bad.s"
+    f.write_text("exit\n")
+    rc, out, _ = run(capsys, str(f))
+    assert rc == 1
+    assert out.splitlines() == ["0: R1=ctx() R10=fp0", "0: (95) exit", "R0 !read_ok",
+                                "processed 1 insns (limit 1000000) max_states_per_insn 0 total_states 0 "
+                                "peak_states 0 mark_read 0"]
+
+
+def test_raw_bytes_with_unknown_opcode_is_a_rejection_not_bad_input(tmp_path, capsys) -> None:
+    f = tmp_path / "op.bin"
+    f.write_bytes(bytes.fromhex("ff00000000000000" "9500000000000000"))
+    rc, out, _ = run(capsys, str(f))
+    assert rc == 1
+    assert out.splitlines()[0] == "unknown opcode ff"
+
+
+def test_struct_ops_nullable_argument(tmp_path, capsys) -> None:
+    """kernel-oracle.md section 2: test_1's argument is __nullable on 6.18."""
+    f = tmp_path / "n.s"
+    f.write_text(NULL_DEREF)
+    rc, out, _ = run(capsys, str(f), "--attach", "bpf_dummy_ops:test_1")
+    assert rc == 1
+    assert out.splitlines()[:4] == [
+        "0: R1=ctx() R10=fp0",
+        "0: (79) r1 = *(u64 *)(r1 +0)          ; R1=trusted_ptr_or_null_bpf_dummy_ops_state(id=1)",
+        "1: (61) r0 = *(u32 *)(r1 +0)",
+        "R1 invalid mem access 'trusted_ptr_or_null_'",
+    ]
+    f.write_text(NULL_CHECKED)
+    rc, out, _ = run(capsys, str(f), "--attach", "bpf_dummy_ops:test_1", "--log-level", "2")
+    assert rc == 0
+    assert "2: (15) if r1 == 0x0 goto pc+1        ; R1=trusted_ptr_bpf_dummy_ops_state()" in out
+    assert out.endswith("processed 6 insns (limit 1000000) max_states_per_insn 0 total_states 0 "
+                        "peak_states 0 mark_read 0\n")
+
+
+def test_profile_6_8_does_not_enforce_nullable(tmp_path, capsys) -> None:
+    f = tmp_path / "n.s"
+    f.write_text(NULL_DEREF)
+    rc, out, _ = run(capsys, str(f), "--attach", "bpf_dummy_ops:test_1", "--profile", "6.8")
+    assert rc == 0, out
+
+
+def test_maps_and_kfuncs_by_name(tmp_path, capsys) -> None:
+    f = tmp_path / "m.s"
+    f.write_text("r1 = 0\n*(u64 *)(r10 -8) = r1\nr2 = r10\nr2 += -8\nr1 = m ll\ncall bpf_map_lookup_elem\n"
+                 "if r0 == 0 goto out\nr0 = *(u64 *)(r0 +8)\nout:\nr0 = 0\nexit\n")
+    rc, out, err = run(capsys, str(f), "--map", "m=hash:8:16:4", "--stats")
+    assert rc == 0, out
+    assert err == "verdict: accepted; processed 11; stack depth 8\n"
+    rc, out, _ = run(capsys, str(f), "--map", "m=hash:8:8:4")
+    assert rc == 1
+    assert "invalid access to map value, value_size=8 off=8 size=8" in out
+    k = tmp_path / "k.s"
+    k.write_text("r1 = 5\ncall bpf_kfunc_common_test\nr0 = 0\nexit\n")
+    rc, out, _ = run(capsys, str(k), "--attach", "bpf_dummy_ops:test_2", "--log-level", "2")
+    assert rc == 0, out
+    assert "call bpf_kfunc_common_test#" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--attach", "bpf_dummy_ops"], "expected TYPE:MEMBER"),
+    (["--attach", "no_such_ops:x"], "no registered struct_ops type 'no_such_ops'"),
+    (["--attach", "bpf_dummy_ops:nope"], "struct bpf_dummy_ops has no member 'nope'"),
+    (["--prog-type", "xdp_like"], "not modelled"),
+    (["--prog-type", "socket_filter", "--attach", "bpf_dummy_ops:test_1"], "is for struct_ops programs"),
+    (["--map", "m=hash:8"], "expected NAME=TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES"),
+    (["--flags", "warp_speed"], "unknown program flag 'warp_speed'"),
+])
+def test_bad_options_exit_2_with_one_line(tmp_path, capsys, argv, message) -> None:
+    f = tmp_path / "ok.s"
+    f.write_text("r0 = 0\nexit\n")
+    rc, out, err = run(capsys, str(f), *argv)
+    assert (rc, out) == (2, "")
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_bad_input_files_exit_2(tmp_path, capsys) -> None:
+    f = tmp_path / "s.s"
+    f.write_text("r0 = r11\nexit\n")
+    rc, out, err = run(capsys, str(f))
+    assert (rc, out) == (2, "")
+    assert "register r11 does not exist" in err
+    rc, _, err = run(capsys, str(tmp_path / "missing.s"))
+    assert rc == 2 and "cannot read" in err
+    t = tmp_path / "t.bin"
+    t.write_bytes(b"\x95\x00\x00")
+    rc, _, err = run(capsys, str(t))
+    assert rc == 2 and "truncated instruction" in err
