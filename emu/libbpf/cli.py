@@ -9,7 +9,9 @@
   exits 1 after printing its verifier log; the last line is the kernel's
   message.
 * ``structops call OBJ.bpf.o MAP.MEMBER [ARGS...]``: load, attach and call one
-  member; prints its return value.
+  member; prints its return value. ``structops call --script FILE`` runs
+  ``load OBJ [options]`` / ``call MAP.MEMBER [ARGS]`` / ``detach MAP`` lines in
+  one emulated kernel (every line is checked before the first runs).
 * ``structops load --verify-only [--host] OBJ.bpf.o``: load every program one
   by one (no struct_ops map is created) and print each verdict, in the
   emulated kernel or, with ``--host``, in the real one: CO-RE against the
@@ -252,10 +254,116 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
+    if args.script:
+        if args.object or args.target:
+            raise InputError("call --script FILE takes no OBJ or MAP.MEMBER")
+        return run_script(args.script, args.profile)
+    if not args.object or not args.target:
+        raise InputError("call needs OBJ.bpf.o and MAP.MEMBER (or --script FILE)")
     rc, obj, kernel, _links = _load_and_attach(args, quiet=True)
     if rc or obj is None:
         return rc
     return _call(kernel, obj, args.target, args.args)
+
+
+class _ScriptArgs(argparse.ArgumentParser):
+    """An argparse parser whose errors become one InputError (no usage text, no exit)."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise InputError(message)
+
+
+def _script_parser() -> argparse.ArgumentParser:
+    p = _ScriptArgs(prog="load", add_help=False)
+    _common(p)
+    return p
+
+
+def parse_script(path: str) -> list[tuple[int, str, Any]]:
+    """A ``call --script`` file: ``load OBJ [options]``, ``call MAP.MEMBER [ARGS]``,
+    ``detach MAP``; ``#`` comments. All lines are checked before any runs."""
+    import shlex
+
+    try:
+        text = open(path).read()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    steps: list[tuple[int, str, Any]] = []
+    for no, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            words = shlex.split(line)
+        except ValueError as e:
+            raise InputError(f"{e}", f"{path}:{no}") from None
+        cmd, rest = words[0], words[1:]
+        if cmd == "load":
+            try:
+                ns = _script_parser().parse_args(rest)
+            except InputError as e:
+                raise InputError(f"load: {e.message}", f"{path}:{no}") from None
+            ns.profile = None
+            steps.append((no, "load", ns))
+        elif cmd == "call":
+            if not rest or "." not in rest[0]:
+                raise InputError("call needs MAP.MEMBER [ARGS...]", f"{path}:{no}")
+            try:
+                steps.append((no, "call", (rest[0], [int(a, 0) for a in rest[1:]])))
+            except ValueError:
+                raise InputError(f"call {rest[0]}: arguments must be integers", f"{path}:{no}") from None
+        elif cmd == "detach":
+            if len(rest) != 1:
+                raise InputError("detach needs one MAP", f"{path}:{no}")
+            steps.append((no, "detach", rest[0]))
+        else:
+            raise InputError(f"unknown command {cmd!r} (load, call, detach)", f"{path}:{no}")
+    if steps and steps[0][1] != "load":
+        raise InputError("the first command must be load", f"{path}:{steps[0][0]}")
+    return steps
+
+
+def run_script(path: str, profile: str) -> int:
+    """Run a script in one emulated kernel: loads, calls and detaches in order."""
+    from ..kernel import Kernel
+
+    steps = parse_script(path)
+    kernel = Kernel(profile)
+    maps: dict[str, tuple[BpfObject, Any]] = {}
+    links: dict[str, Any] = {}
+    for no, kind, arg in steps:
+        where = f"{path}:{no}"
+        if kind == "load":
+            arg.profile = profile
+            missing = missing_commands(kernel)
+            if missing:
+                raise KernelError(38, f"{where}: the emulated kernel does not implement the bpf() commands yet")
+            obj, _log = _open(arg)
+            try:
+                obj.load(kernel)
+            except ProgLoadFailed as e:
+                _out(f"{where}: prog {e.prog}: rejected ({errstr(e.errno)}): {e.last_line()}")
+                return 1
+            for m in obj.maps:
+                if m.is_struct_ops and m.autocreate:
+                    maps[m.name] = (obj, m)
+                    if not arg.no_attach and m.autoattach:
+                        links[m.name] = obj.attach_struct_ops(m.name)
+            _out(f"{where}: loaded {arg.object}: {', '.join(p.name for p in obj.progs.values() if p.fd >= 0)}")
+        elif kind == "call":
+            target, vals = arg
+            name = target.split(".", 1)[0]
+            if name not in maps:
+                raise InputError(f"call {target}: no struct_ops map '{name}' loaded yet", where)
+            obj, _m = maps[name]
+            _call(kernel, obj, target, [str(v) for v in vals])
+        else:
+            link = links.pop(arg, None)
+            if link is None:
+                raise InputError(f"detach {arg}: map '{arg}' is not attached", where)
+            link.destroy()
+            _out(f"{where}: detached {arg}")
+    return 0
 
 
 def cmd_check_signatures(args: argparse.Namespace) -> int:
@@ -278,8 +386,9 @@ def cmd_check_signatures(args: argparse.Namespace) -> int:
     return 1 if counts[WARN] or counts[ERROR] else 0
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("object", metavar="OBJ.bpf.o")
+def _common(p: argparse.ArgumentParser, positional: bool = True) -> None:
+    if positional:
+        p.add_argument("object", metavar="OBJ.bpf.o")
     p.add_argument("--profile", default="latest", help="kernel profile (latest, 6.12, 6.10, 6.9, 6.8)")
     p.add_argument("--set", action="append", metavar="MAP.MEMBER=VALUE",
                    help="override a struct_ops shadow member before load (program name or NULL for callbacks)")
@@ -301,10 +410,14 @@ def add_subcommands(sub: Any) -> None:
                     help="verify against the host kernel through bpf() (implies --verify-only; attaches nothing)")
     lo.set_defaults(func=cmd_load)
 
-    ca = sub.add_parser("call", help="load and attach OBJ, then call MAP.MEMBER through the emulated kernel")
-    _common(ca)
-    ca.add_argument("target", metavar="MAP.MEMBER")
+    ca = sub.add_parser("call", help="load and attach OBJ, then call MAP.MEMBER through the emulated kernel "
+                                     "(or run a --script of load/call/detach lines)")
+    _common(ca, positional=False)
+    ca.add_argument("object", nargs="?", metavar="OBJ.bpf.o")
+    ca.add_argument("target", nargs="?", metavar="MAP.MEMBER")
     ca.add_argument("args", nargs="*", metavar="ARG", help="integer arguments")
+    ca.add_argument("--script", metavar="FILE", help="lines 'load OBJ [options]', 'call MAP.MEMBER [ARGS]', "
+                                                     "'detach MAP', run in one emulated kernel")
     ca.set_defaults(func=cmd_call)
 
     cs = sub.add_parser("check-signatures", help="compare struct_ops callback prototypes with the kernel's")

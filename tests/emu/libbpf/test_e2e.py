@@ -148,3 +148,12 @@ def test_dummy_ops_attach_is_eopnotsupp() -> None:
     with pytest.raises(LibbpfError) as ei:
         obj.attach_struct_ops("dummy_1")
     assert ei.value.errno == errno.EOPNOTSUPP
+
+
+def test_call_script_end_to_end(tmp_path) -> None:
+    f = tmp_path / "s.txt"
+    f.write_text(f"load {example('kfunc_call')}\ncall kfunc_ops.test_1\ndetach kfunc_ops\n"
+                 f"load {example('struct_ops_multi_pages')}\ncall multi_pages.tramp_3 4\n")
+    r = structops("call", "--script", str(f))
+    assert r.returncode == 0, r.stderr
+    assert "kfunc_ops.test_1() = 3226" in r.stdout and "multi_pages.tramp_3(4) = 7" in r.stdout

@@ -97,3 +97,17 @@ def test_btf_dump_kernel_has_builtin_and_module_types() -> None:
     for decl in ("struct bpf_dummy_ops {", "struct tcp_congestion_ops {", "struct bpf_testmod_ops {",
                  "struct bpf_struct_ops_bpf_testmod_ops {"):
         assert decl in r.stdout
+
+
+@pytest.mark.parametrize("script,expect", [
+    ("load EXAMPLE\ncall kfunc_ops.test_1\nfrobnicate\n", ":3: unknown command 'frobnicate'"),
+    ("call kfunc_ops.test_1\n", ":1: the first command must be load"),
+    ("load --bogus EXAMPLE\n", ":1: load: unrecognized arguments: --bogus"),
+    ("load EXAMPLE\ncall kfunc_ops.test_1 x\n", ":2: call kfunc_ops.test_1: arguments must be integers"),
+    ("# comment\nload EXAMPLE\ndetach\n", ":3: detach needs one MAP"),
+])
+def test_call_script_is_checked_before_it_runs(tmp_path, script, expect) -> None:
+    f = tmp_path / "s.txt"
+    f.write_text(script.replace("EXAMPLE", str(example("kfunc_call"))))
+    r = structops("call", "--script", str(f))
+    assert r.returncode == 1 and f"error: {f}{expect}" in r.stderr and "Traceback" not in r.stderr
