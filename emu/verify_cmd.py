@@ -43,7 +43,7 @@ from kernel_model.profile import get_profile
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPES
 
 __all__ = ["add_subcommand", "cmd_verify", "Target", "struct_ops_target", "corpus_case", "host_load",
-           "FLAG_NAMES", "parse_flags"]
+           "FLAG_NAMES", "parse_flags", "HostVerdict", "program_env", "read_program"]
 
 #: --flags names (prog_flags bits of include/uapi/linux/bpf.h)
 FLAG_NAMES = {"strict_alignment": 1 << 0, "any_alignment": 1 << 1, "test_rnd_hi32": 1 << 2,
@@ -262,11 +262,22 @@ def corpus_case(case: Mapping[str, Any], profile: str = "latest") -> tuple[list[
     return decode(bytes.fromhex(case["insns_hex"]), case.get("id", "")), env
 
 
-def host_load(insns: Sequence[Insn], env: Any, log_level: int = 1) -> Any:
+@dataclass(frozen=True, slots=True)
+class HostVerdict:
+    """What the host's ``BPF_PROG_LOAD`` answered (its fd already closed)."""
+
+    accepted: bool
+    errno: int
+    log: str
+    seconds: float
+    error_line: str | None
+
+
+def host_load(insns: Sequence[Insn], env: Any, log_level: int = 1) -> HostVerdict:
     """Load the same program into the host kernel (``emu.hostbpf``): maps of
     ``env.maps`` are created there and the lddw immediates rewritten to their fds;
-    struct_ops programs use the host's own BTF id of the attach type. The
-    returned :class:`emu.hostbpf.LoadResult` has its fd already closed."""
+    struct_ops programs use the host's own BTF id of the attach type (an id of 0
+    stays 0)."""
     from kernel_model.insn import encode
 
     from . import hostbpf as hb
@@ -289,8 +300,9 @@ def host_load(insns: Sequence[Insn], env: Any, log_level: int = 1) -> Any:
         r = hb.prog_load(env.prog_type, encode(out), license=env.license, log_level=log_level,
                          prog_flags=env.prog_flags, expected_attach_type=env.expected_attach_type,
                          attach_btf_id=attach_id)
+        verdict = HostVerdict(r.accepted, 0 if r.accepted else r.errno, r.log, r.seconds, r.error_line())
         r.close()
-        return r
+        return verdict
     finally:
         for fd in fds.values():
             hb.close(fd)
