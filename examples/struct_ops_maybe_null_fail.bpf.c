@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The same access without the NULL check must not load (after the kernel
- * selftest struct_ops_maybe_null_fail): "R2 invalid mem access 'trusted_ptr_or_null_'".
+ * selftest struct_ops_maybe_null_fail): "R1 invalid mem access 'trusted_ptr_or_null_'".
  */
 #include "vmlinux.h"
 #include "bpf_compat.h"
