@@ -23,7 +23,7 @@ from .regs import (
     BPF_ADD_CONST, BPF_ADD_CONST32, BPF_ADD_CONST64, CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FLOW_KEYS,
     PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK,
     PTR_TO_TP_BUFFER, PTR_UNTRUSTED, S32_MAX, S64_MAX, S64_MIN, SCALAR_VALUE, U32_MAX, U64_MAX, RegState,
-    base_type, is_pointer_value, mark_known, mark_reg32_known, mark_reg32_unbounded, mark_unknown, reg_const_value,
+    base_type, is_pointer_value, mark_known, mark_reg32_known, mark_unbounded, mark_reg32_unbounded, mark_unknown, reg_const_value,
     reg_is_const, s32, s64,
 )
 
@@ -79,7 +79,7 @@ class AluMixin:
             if not (const and src.umax < bits):
                 mark_unknown(dst, self.bpf_capable)  # type: ignore[attr-defined]
                 return
-        elif op not in (isa.ADD, isa.SUB, isa.NEG, isa.AND, isa.XOR, isa.OR, isa.MUL):
+        elif op not in (isa.ADD, isa.SUB, isa.NEG, isa.AND, isa.XOR, isa.OR, isa.MUL, isa.END):
             mark_unknown(dst, self.bpf_capable)  # type: ignore[attr-defined]
             return
         if op == isa.ADD:
@@ -122,9 +122,29 @@ class AluMixin:
             (S.rsh32 if alu32 else S.rsh64)(dst, src)
         elif op == isa.ARSH:
             (S.arsh32 if alu32 else S.arsh64)(dst, src)
-        if alu32:
+        elif op == isa.END:
+            self.scalar_byte_swap(insn, dst)
+        if alu32 and op != isa.END:
             S.zext_32_to_64(dst)
         S.sync(dst)
+
+    @staticmethod
+    def scalar_byte_swap(insn, dst: RegState) -> None:  # type: ignore[no-untyped-def]
+        """``scalar_byte_swap`` (6.18 stable, "bpf: Add bitwise tracking for BPF_END"): a
+        swap (``bswap``, or ``be`` on little-endian x86) permutes the tnum's bytes and
+        forgets the ranges; 16/32-bit forms also truncate. ``le`` only truncates. The
+        register's scalar id is dropped whenever the value may change."""
+        alu64 = (insn.code & 7) == isa.ALU64
+        to_le = not insn.code & isa.X  # BPF_TO_LE is the K bit
+        need_swap = alu64 or not to_le   # little-endian host: to_be swaps
+        if need_swap or insn.imm in (16, 32):
+            dst.id = 0
+            dst.off = 0
+        if need_swap:
+            dst.var_off = T.bswap(dst.var_off, insn.imm)
+            mark_unbounded(dst)
+        if insn.imm in (16, 32):
+            S.coerce_to_size(dst, insn.imm // 8)
 
     def maybe_fork_scalars(self, insn, dst: RegState) -> None:  # type: ignore[no-untyped-def]
         """``maybe_fork_scalars``: a [-1, 0] operand of AND/OR is split into two paths
@@ -372,7 +392,7 @@ class AluMixin:
             self.check_reg_arg(insn.dst, SRC_OP)  # type: ignore[attr-defined]
             if is_pointer_value(self.allow_ptr_leaks, regs[insn.dst]):  # type: ignore[attr-defined]
                 raise self.reject(E.EACCES, f"R{insn.dst} pointer arithmetic prohibited")  # type: ignore[attr-defined]
-            if op == isa.NEG and regs[insn.dst].type == SCALAR_VALUE:
+            if regs[insn.dst].type == SCALAR_VALUE:  # NEG, and END since the 6.18 stable backport
                 self.check_reg_arg(insn.dst, DST_OP_NO_MARK)  # type: ignore[attr-defined]
                 self.adjust_scalar(insn, regs[insn.dst], regs[insn.dst].clone())
             else:

@@ -40,13 +40,14 @@ from .core import (
 from .ctx import CtxMixin
 from .env import VerifierEnv
 from .jumps import JmpMixin
-from .liveness import compute_live_regs, format_live_regs, postorder
+from .liveness import compute_live_regs, format_live_regs, postorder, successors
 from .log import LOG_LEVEL1, LOG_LEVEL2, LOG_STATS, LOG_FIXED
 from .mem import MemMixin
 from .precision import PrecisionMixin
-from .regs import PTR_TO_CTX, SCALAR_VALUE, mark_known_zero, mark_unknown
+from .regs import PTR_TO_CTX, SCALAR_VALUE, mark_known_zero, mark_not_init, mark_unknown
 from .result import InsnAux, VerifyResult
-from .state import EXACT, NOT_EXACT, RANGE_WITHIN, VerifierState, frame_insn_idx, regsafe, states_equal, IdMap
+from .stack_liveness import StackLiveness
+from .state import BPF_REG_SIZE, EXACT, NOT_EXACT, RANGE_WITHIN, STACK_INVALID, VerifierState, frame_insn_idx, regsafe, states_equal, IdMap
 
 __all__ = ["Verifier", "verify"]
 
@@ -112,10 +113,13 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
 
     # stack liveness hooks (kernel/bpf/liveness.c): not modelled, see module docstring
     def stack_read_mark(self, state: Any, spi: int) -> None:
-        pass
+        """``bpf_mark_stack_read`` for slot ``spi`` of ``state``'s frame (6.18 liveness.c)."""
+        self.stack_live.mark_stack_read(self.cur, self.sp_starts, state.frameno, self.insn_idx, 1 << spi)
 
     def stack_write_mark(self, state: Any, spi: int, off: int, size: int) -> None:
-        pass
+        """``bpf_mark_stack_write``: only a full, aligned 8-byte write counts (check_stack_write_fixed_off)."""
+        if not off % BPF_REG_SIZE and size == BPF_REG_SIZE:
+            self.stack_live.write_masks_acc[state.frameno] |= 1 << spi
 
     def find_subprog(self, off: int) -> int:
         for i, sp in enumerate(self.subprogs):
@@ -394,10 +398,19 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
                     return None
             return None
 
-        order = postorder(self.insns, [sp.start for sp in self.subprogs])
+        starts = [sp.start for sp in self.subprogs]
+        order: list[int] = []
+        po_starts = []
+        for s in starts:  # compute_postorder: subprog_info[i].postorder_start
+            po_starts.append(len(order))
+            order += postorder(self.insns, [s])
+        po_starts.append(len(order))
         self.live_before = compute_live_regs(self.insns, order, call_params)
         if self.level2:
             self.verbose(format_live_regs(self.insns, self.live_before, self.insn_str, self.scc))
+        self.sp_starts = starts
+        self.stack_live = StackLiveness(starts + [self.n], order, po_starts, lambda i: successors(self.insns, i),
+                                        self.prune_point, self.verbose if self.level2 else None)
 
     # --- the walk -----------------------------------------------------------------------------
     def explored_head(self, idx: int) -> list[_SL]:
@@ -447,15 +460,23 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
             st = sl.state
             if st.branches or st.insn_idx != insn or not self.same_callsites(st, cur) or st.cleaned:
                 continue
+            # clean_verifier_state: dead registers (compute_live_registers) and dead stack
+            # slots (6.18 liveness.c) of a completed explored state are forgotten
+            self.stack_live.query_init(st, self.sp_starts)
+            alive = self.stack_live.stack_slot_alive
             st.cleaned = True
             for i in range(st.curframe + 1):
                 ip = frame_insn_idx(st, i)
                 live = self.live_before[ip]
-                regs = st.frame[i].regs
+                fs = st.frame[i]
+                regs = fs.regs
                 for r in range(10):
                     if not live >> r & 1:
-                        from .regs import mark_not_init
                         mark_not_init(regs[r], self.bpf_capable)
+                for spi, slot in enumerate(fs.stack):
+                    if not alive(fs.frameno, spi):
+                        mark_not_init(slot.spilled, self.bpf_capable)
+                        slot.types[:] = [STACK_INVALID] * BPF_REG_SIZE
 
     def update_branch_counts(self, st: VerifierState | None) -> None:
         while st is not None:
@@ -565,6 +586,8 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
         prune = self.prune_point
         jmp_point = self.jmp_point
         seen = self.seen
+        live = self.stack_live
+        sp_starts = self.sp_starts
         prev_insn_idx = -1
         while True:
             self.cur_hist_ent = False
@@ -605,7 +628,9 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
                     self.prev_log_pos = log.end
                 seen[idx] = True
                 prev_insn_idx = idx
+                live.reset_stack_write_marks(state, sp_starts, idx)
                 r = self.do_check_insn(insn)
+                live.commit_stack_write_marks()
                 if r == 0:
                     continue
                 if r == 2:  # returned from a subprogram
@@ -614,6 +639,7 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
             # process_bpf_exit
             self.mark_state_scratched()
             self.update_branch_counts(self.cur)
+            live.update_live_stack(self.cur, sp_starts)
             if not self.pop_stack(pop_log):
                 break
             prev_insn_idx = self.prev_insn_idx
@@ -667,6 +693,7 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
                     raise self.reject(E.EINVAL, "BPF_EXIT uses reserved fields")
                 self.check_resource_leak(False, not self.cur.curframe, "BPF_EXIT instruction in main prog")
                 if self.cur.curframe:
+                    self.stack_live.update_live_stack(self.cur, self.sp_starts)
                     self.prepare_func_exit()
                     return 2
                 self.check_return_code(0, "R0")

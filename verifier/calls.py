@@ -233,6 +233,7 @@ class CallMixin:
             self.verbose("callee:\n")  # type: ignore[attr-defined]
             self.print_verifier_state(st, st.curframe, True)  # type: ignore[attr-defined]
         self.insn_idx = target - 1  # type: ignore[attr-defined]
+        self.stack_live.reset_callchain()  # type: ignore[attr-defined]
 
     def prepare_func_exit(self) -> None:  # type: ignore[no-untyped-def]
         st = self.cur  # type: ignore[attr-defined]

@@ -44,11 +44,32 @@ def update_bounds32(r: RegState) -> None:
 
 
 def update_bounds64(r: RegState) -> None:
+    """``__update_reg64_bounds``, with the 6.18 stable rule "bpf: Improve bounds when
+    tnum has a single possible value": when the u64 range and the tnum share one
+    value only, the register becomes that constant."""
     v, m = r.var_off
     r.smin = max(r.smin, s64(v | (m & _SMASK64)))
     r.smax = min(r.smax, s64(v | (m & (_SMASK64 - 1))))
-    r.umin = max(r.umin, v)
-    r.umax = min(r.umax, v | m)
+    umin = r.umin = max(r.umin, v)
+    umax = r.umax = min(r.umax, v | m)
+    nxt = T.step(r.var_off, umin)
+    umin_in = (umin & ~m) == v
+    tmax = v | m
+    if umin_in and nxt > umax:
+        _known(r, umin)
+    elif not umin_in and nxt == tmax:
+        _known(r, tmax)
+    elif not umin_in and nxt <= umax and T.step(r.var_off, nxt) > umax:
+        _known(r, nxt)
+
+
+def _known(r: RegState, v: int) -> None:
+    """``___mark_reg_known``: every bound and the tnum become ``v``."""
+    r.var_off = (v, 0)
+    r.smin = r.smax = s64(v)
+    r.umin = r.umax = v
+    r.s32_min = r.s32_max = s32(v & M32)
+    r.u32_min = r.u32_max = v & M32
 
 
 def update_bounds(r: RegState) -> None:

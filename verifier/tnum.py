@@ -190,3 +190,34 @@ def subreg_is_const(a: tuple[int, int]) -> bool:
 
 def equals_const(a: tuple[int, int], value: int) -> bool:
     return a[1] == 0 and a[0] == (value & M64)
+
+
+def _swab(x: int, nbytes: int) -> int:
+    return int.from_bytes(x.to_bytes(nbytes, "little"), "big")
+
+
+def bswap(a: tuple[int, int], bits: int) -> tuple[int, int]:
+    """``tnum_bswap16/32/64`` (6.18 stable, "bpf: Add bitwise tracking for BPF_END"):
+    the low ``bits`` of value and mask byte-swapped, the rest cleared."""
+    n = bits // 8
+    lim = (1 << bits) - 1
+    return _swab(a[0] & lim, n), _swab(a[1] & lim, n)
+
+
+def step(a: tuple[int, int], z: int) -> int:
+    """``tnum_step``: the smallest member of ``a`` above ``z`` (``a``'s smallest member
+    when ``z`` is below it, its largest when ``z`` is not below that).
+
+    Members are ``value + s`` for the submasks ``s`` of ``mask``; the next one above
+    ``value + d`` is the next submask above ``d``: bits of ``d`` outside the mask can
+    only be passed by carrying above the highest of them, so those positions and all
+    below are filled with ones, the gaps between mask bits too, and one is added."""
+    value, mask = a
+    tmax = value | mask
+    if z >= tmax:
+        return tmax
+    if z < value:
+        return value
+    d = z - value
+    below = (1 << (d & ~mask & M64).bit_length()) - 1
+    return value | (((d | below | (~mask & M64)) + 1) & mask)

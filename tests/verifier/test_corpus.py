@@ -5,7 +5,8 @@ labelled: the verdict, the errno, the last log line before the statistics
 (``error_line``), the ``processed`` count, the selftest's expected ``__msg``
 substrings (found in our log exactly where the kernel's log had them, with
 test_loader's ordered matching and ``{{regex}}`` parts), and the whole level-1
-log. The level-2 tails are compared where the corpus holds one. Cases the
+log. The level-2 tails (liveness tables, precision backtracking, the 6.18
+stack-liveness lines) are compared where the corpus holds one. Cases the
 model does not reproduce fully are listed in :data:`LOG_DIFFERS` with the
 reason; they must still agree on verdict, errno and error line.
 """
@@ -33,18 +34,6 @@ LOG_DIFFERS: dict[str, str] = {
         "peak_states counts the SCC back-edges of may_goto loops (6.18 add_scc_backedge); not modelled",
     "verifier_iterating_callbacks.c:ja_and_may_goto2":
         "peak_states counts the SCC back-edges of may_goto loops (6.18 add_scc_backedge); not modelled",
-    "verifier_search_pruning.c:allocated_stack":
-        "6.18 stack-slot liveness (kernel/bpf/liveness.c) lets stacksafe() skip dead slots; not modelled, "
-        "so one state fewer is pruned (processed 19, kernel 15)",
-}
-#: Level-2 tails that differ for the same reasons (the stack-liveness lines of liveness.c).
-L2_DIFFERS: dict[str, str] = {
-    "verifier_spill_fill.c:old_imprecise_scalar_vs_cur_stack_misc":
-        "level 2 prints the 6.18 stack-liveness pass ('(0) frame 0 insn 8 +live -8'); not modelled",
-    "verifier_spill_fill.c:old_precise_scalar_vs_cur_stack_misc":
-        "level 2 prints the 6.18 stack-liveness pass; not modelled",
-    "verifier_spill_fill.c:old_stack_misc_vs_cur_ctx_ptr":
-        "level 2 prints the 6.18 stack-liveness pass; not modelled",
 }
 
 
@@ -142,10 +131,5 @@ def test_level2_tail(cid: str) -> None:
     r = verify(insns, env, log_level=k["msg_check_log_level"])
     tail = norm(k["log_annotated_level_tail"])
     ours = norm(r.log)
-    if cid in L2_DIFFERS:
-        # the verdict line and statistics still agree
-        assert ours.splitlines()[-1] == tail.splitlines()[-1]
-        assert ours != tail
-        return
     assert ours.endswith(tail)
 
