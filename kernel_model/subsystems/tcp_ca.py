@@ -1,15 +1,19 @@
 """``tcp_congestion_ops``: BPF TCP congestion control (net/ipv4/bpf_tcp_ca.c,
 net/ipv4/tcp_cong.c).
 
-Modelled (Linux 6.12/6.18): ``init_member`` copies ``flags`` (only
-``TCP_CONG_NON_RESTRICTED`` allowed) and ``name`` (must be a non-empty,
-NUL-terminated string not already registered: ``-EEXIST``), returning 1;
-``validate``/``reg`` (``tcp_validate_congestion_control`` /
-``tcp_register_congestion_control``) need ``ssthresh``, ``undo_cwnd`` and one of
-``cong_avoid``/``cong_control`` (``-EINVAL``); ``update`` replaces a registered
-algorithm of the same name. Programs may call helpers (``bpf_tcp_ca_get_func_proto``
-falls back to the base set). The registered algorithms live in a per-kernel
-table; nothing is attached to any socket.
+Modelled (Linux 6.12/6.18): ``bpf_tcp_ca_init_member`` copies ``flags`` (only
+``TCP_CONG_MASK`` = ``TCP_CONG_NON_RESTRICTED | TCP_CONG_NEEDS_ECN`` allowed,
+``-EINVAL``) and ``name`` (``bpf_obj_name_cpy``: non-empty, NUL-terminated within
+16 bytes, only ``[A-Za-z0-9_.]``, else ``-EINVAL``), returning 1; it does *not*
+look at the registered names. ``validate``/``reg`` (``tcp_validate_congestion_control``
+/ ``tcp_register_congestion_control``) need ``ssthresh``, ``undo_cwnd`` and one of
+``cong_avoid``/``cong_control`` (``-EINVAL``); ``reg`` refuses a name already
+registered (``-EEXIST``: the jhash key is found), including the kernel's own
+algorithms (``reno``, ``cubic`` and ``bbr`` on the 6.18 host); ``update``
+(``tcp_update_congestion_control``) needs the old algorithm registered under
+the new one's name (``-EINVAL``) and replaces it. Programs may call helpers
+(``bpf_tcp_ca_get_func_proto`` falls back to the base set). The registered
+algorithms live in a per-kernel table; nothing is attached to any socket.
 """
 
 from __future__ import annotations
@@ -19,10 +23,16 @@ import struct
 
 from ..struct_ops import MemberDesc, StructOps, VerifierPolicy
 
-__all__ = ["make_ops", "TCP_CONG_NON_RESTRICTED", "TCP_CA_NAME_MAX"]
+__all__ = ["make_ops", "TCP_CONG_NON_RESTRICTED", "TCP_CONG_NEEDS_ECN", "TCP_CONG_MASK", "TCP_CA_NAME_MAX",
+           "BUILTIN_ALGORITHMS"]
 
+#: include/net/tcp.h
 TCP_CONG_NON_RESTRICTED = 0x1
+TCP_CONG_NEEDS_ECN = 0x2
+TCP_CONG_MASK = TCP_CONG_NON_RESTRICTED | TCP_CONG_NEEDS_ECN
 TCP_CA_NAME_MAX = 16
+#: the algorithms built into the 6.18 host (/proc/sys/net/ipv4/tcp_available_congestion_control)
+BUILTIN_ALGORITHMS = ("reno", "bbr", "cubic")
 #: helpers a tcp_congestion_ops program may call here (bpf_base_func_proto subset + tcp ones)
 _HELPERS = frozenset({1, 2, 3, 5, 6, 7, 8, 14})
 
@@ -35,23 +45,23 @@ _STUBS["release"] = "__bpf_tcp_ca_release"
 
 
 def make_ops() -> StructOps:
-    registered: dict[str, object] = {}
+    registered: dict[str, object] = {name: "built-in" for name in BUILTIN_ALGORITHMS}
 
     def init_member(m: MemberDesc, kdata: bytearray, udata: bytes) -> int:
         if m.name == "flags":
             (flags,) = struct.unpack_from("<I", udata, m.offset)
-            if flags & ~TCP_CONG_NON_RESTRICTED:
+            if flags & ~TCP_CONG_MASK:
                 return -errno.EINVAL
             struct.pack_into("<I", kdata, m.offset, flags)
             return 1
         if m.name == "name":
             raw = bytes(udata[m.offset:m.offset + TCP_CA_NAME_MAX])
-            if b"\0" not in raw or raw[0] == 0:
+            if b"\0" not in raw or raw[0] == 0:  # bpf_obj_name_cpy() <= 0
                 return -errno.EINVAL
-            name = raw.split(b"\0", 1)[0].decode("latin-1")
-            if name in registered:
-                return -errno.EEXIST
-            kdata[m.offset:m.offset + TCP_CA_NAME_MAX] = raw
+            name = raw.split(b"\0", 1)[0]
+            if not all(chr(c).isalnum() or c in b"_." for c in name):
+                return -errno.EINVAL
+            kdata[m.offset:m.offset + TCP_CA_NAME_MAX] = name.ljust(TCP_CA_NAME_MAX, b"\0")
             return 1
         return 0
 
@@ -75,15 +85,20 @@ def make_ops() -> StructOps:
         return 0
 
     def unreg(kd, link) -> int:  # type: ignore[no-untyped-def]
-        registered.pop(_name(kd), None)
+        if getattr(registered.get(_name(kd)), "addr", None) == kd.addr:
+            del registered[_name(kd)]
         return 0
 
     def update(new, old, link) -> int:  # type: ignore[no-untyped-def]
         err = validate(new)
         if err:
             return err
-        if _name(new) != _name(old):
+        existing = registered.get(_name(old))
+        if existing is None or _name(old) != _name(new):  # "not registered or non-unique key"
             return -errno.EINVAL
+        if getattr(existing, "addr", None) != old.addr:  # "invalid old congestion control algorithm"
+            return -errno.EINVAL
+        del registered[_name(old)]
         registered[_name(new)] = new
         return 0
 

@@ -270,14 +270,38 @@ def test_link_map_lifecycle():
     link = StructOpsLink.create(1, m1)
     assert "emu_cc" in d.ops.private["registered"]
     m2 = new_map(d, prof, flags=BPF_F_LINK)
-    # a second map with the same name is refused by init_member while the first is registered
-    with pytest.raises(KernelError) as ei:
-        m2.update(0, value_for(d, fds, {"name": b"emu_cc\0"}), 0, progs.get)
-    assert ei.value.errno == errno.EEXIST
-    assert pytest.raises(KernelError, link.update, m2).value.errno == errno.EINVAL  # not READY
+    m3 = new_map(d, prof, flags=BPF_F_LINK)
+    assert pytest.raises(KernelError, link.update, m3).value.errno == errno.EINVAL  # not READY
+    # bpf_tcp_ca_init_member (6.12) does not look at registered names: a second map of the
+    # same name goes READY; registering it beside the first is -EEXIST (the jhash key exists)
+    m2.update(0, value_for(d, fds, {"name": b"emu_cc\0"}), 0, progs.get)
+    assert m2.state == STATE_READY
+    assert pytest.raises(KernelError, StructOpsLink.create, 2, m2).value.errno == errno.EEXIST
+    # ... but it replaces the first through the link (tcp_update_congestion_control)
+    link.update(m2)
+    assert link.map is m2 and d.ops.private["registered"]["emu_cc"].addr == m2.kdata_addr
     link.detach()
     assert "emu_cc" not in d.ops.private["registered"]
     assert pytest.raises(KernelError, link.update, m1).value.errno == errno.ENOLINK
+
+
+def test_tcp_ca_names_checked_as_the_kernel_does():
+    """init_member: bpf_obj_name_cpy refuses an empty or unterminated name and bad characters;
+    reg refuses the name of a built-in algorithm (cubic on the host)."""
+    prof, btf, reg, mods = make_kernel()
+    d = reg.by_name("tcp_congestion_ops")
+    progs = Progs()
+    fds = {n: progs.add(d, n) for n in ("ssthresh", "cong_avoid", "undo_cwnd")}
+    for bad in (b"\0", b"a-b\0", b"x" * 16):
+        with pytest.raises(KernelError) as ei:
+            new_map(d, prof).update(0, value_for(d, fds, {"name": bad}), 0, progs.get)
+        assert ei.value.errno == errno.EINVAL, bad
+    with pytest.raises(KernelError) as ei:
+        new_map(d, prof).update(0, value_for(d, fds, {"name": b"cubic\0"}), 0, progs.get)
+    assert ei.value.errno == errno.EEXIST
+    with pytest.raises(KernelError) as ei:  # TCP_CONG_MASK is 0x3
+        new_map(d, prof).update(0, value_for(d, fds, {"name": b"ok\0", "flags": b"\4\0\0\0"}), 0, progs.get)
+    assert ei.value.errno == errno.EINVAL
 
 
 def test_tcp_ca_validate_needs_required_members():
