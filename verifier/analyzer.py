@@ -56,6 +56,18 @@ PROG_TYPE_STRUCT_OPS = 27
 ENOTSUPP = 524
 
 
+class _Visit:
+    """``struct bpf_scc_visit``: the state that entered a loop on one call chain and the
+    back-edges (states found equal inside it) waiting for the loop to be done."""
+
+    __slots__ = ("entry_state", "backedges", "num_backedges")
+
+    def __init__(self) -> None:
+        self.entry_state: VerifierState | None = None
+        self.backedges: list[VerifierState] = []
+        self.num_backedges = 0
+
+
 class _SL:
     """``struct bpf_verifier_state_list``."""
 
@@ -460,6 +472,8 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
             st = sl.state
             if st.branches or st.insn_idx != insn or not self.same_callsites(st, cur) or st.cleaned:
                 continue
+            if self.incomplete_read_marks(st):
+                continue
             # clean_verifier_state: dead registers (compute_live_registers) and dead stack
             # slots (6.18 liveness.c) of a completed explored state are forgotten
             self.stack_live.query_init(st, self.sp_starts)
@@ -478,12 +492,121 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
                         mark_not_init(slot.spilled, self.bpf_capable)
                         slot.types[:] = [STACK_INVALID] * BPF_REG_SIZE
 
+    # --- SCC visits and back-edges (6.18: maybe_enter_scc ... propagate_backedges) -----------------
+    def scc_callchain(self, st: VerifierState) -> tuple[tuple[int, ...], int] | None:
+        """``compute_scc_callchain``: the call sites down to the topmost frame whose
+        instruction is in a loop (SCC), and that SCC; None when no frame is."""
+        callsites = []
+        for i in range(st.curframe + 1):
+            idx = frame_insn_idx(st, i)
+            scc = self.scc[idx]
+            if scc:
+                return tuple(callsites), scc
+            if i < st.curframe:
+                callsites.append(idx)
+        return None
+
+    @staticmethod
+    def _fmt_callchain(key: tuple[tuple[int, ...], int]) -> str:
+        """``format_callchain``: ``(callsite,...,scc)``; a zero call site ends the list."""
+        out = "("
+        for c in key[0]:
+            if not c:
+                break
+            out += f"{c},"
+        return out + f"{key[1]})"
+
+    def update_peak_states(self) -> None:
+        cur = self.explored_states_size + self.free_list_size + self.num_backedges
+        if self.peak_states < cur:
+            self.peak_states = cur
+
+    def maybe_enter_scc(self, st: VerifierState) -> None:
+        key = self.scc_callchain(st)
+        if key is None:
+            return
+        visit = self.scc_visits.get(key)
+        if visit is None:
+            visit = self.scc_visits[key] = _Visit()
+        if visit.entry_state is None:
+            visit.entry_state = st
+            if self.level2:
+                self.verbose(f"SCC enter {self._fmt_callchain(key)}\n")
+
+    def maybe_exit_scc(self, st: VerifierState) -> None:
+        key = self.scc_callchain(st)
+        if key is None:
+            return
+        visit = self.scc_visits.get(key)
+        if visit is None or visit.entry_state is not st:
+            return
+        if self.level2:
+            self.verbose(f"SCC exit {self._fmt_callchain(key)}\n")
+        visit.entry_state = None
+        self.num_backedges -= visit.num_backedges
+        visit.num_backedges = 0
+        self.update_peak_states()
+        self.propagate_backedges(visit)
+
+    def add_scc_backedge(self, st: VerifierState, backedge: VerifierState) -> None:
+        key = self.scc_callchain(st)
+        visit = self.scc_visits.get(key) if key is not None else None
+        if visit is None:
+            raise self.reject(E.EFAULT, f"verifier bug: add backedge: no visit info for insn_idx {st.insn_idx}")
+        if self.level2:
+            self.verbose(f"SCC backedge {self._fmt_callchain(key)}\n")
+        visit.backedges.insert(0, backedge)
+        visit.num_backedges += 1
+        self.num_backedges += 1
+        self.update_peak_states()
+
+    def incomplete_read_marks(self, st: VerifierState) -> bool:
+        """Marks of ``st`` are not final while its SCC visit still holds back-edges."""
+        key = self.scc_callchain(st)
+        if key is None:
+            return False
+        visit = self.scc_visits.get(key)
+        return visit is not None and bool(visit.backedges)
+
+    def propagate_backedges(self, visit: "_Visit") -> None:
+        """Precision of each back-edge's equal state flows into the back-edge's parents
+        until nothing changes (at most MAX_BACKEDGE_ITERS = 64 rounds, then every
+        scalar of the back-edges becomes precise)."""
+        i = 0
+        while True:
+            if i > 64:
+                if self.level2:
+                    self.verbose("propagate_backedges: too many iterations\n")
+                for be in visit.backedges:
+                    self.mark_all_scalars_precise(be)
+                break
+            i += 1
+            changed = False
+            for be in visit.backedges:
+                changed |= self.propagate_precision(be.equal_state, be)
+            if not changed:
+                break
+        visit.backedges = []
+
+    def maybe_free_verifier_state(self, sl: "_SL") -> None:
+        if not sl.in_free_list or sl.state.branches or self.incomplete_read_marks(sl.state):
+            return
+        sl.in_free_list = False
+        self.free_list_size -= 1
+
     def update_branch_counts(self, st: VerifierState | None) -> None:
+        sl = None
         while st is not None:
             st.branches -= 1
             if st.branches:
                 break
-            st = st.parent
+            self.maybe_exit_scc(st)
+            parent = st.parent
+            parent_sl = parent.sl if parent is not None else None
+            if sl is not None:
+                self.maybe_free_verifier_state(sl)
+            st = parent
+            sl = parent_sl
 
     def is_state_visited(self, insn_idx: int) -> bool:
         cur = self.cur
@@ -502,12 +625,12 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
             st = sl.state
             if st.insn_idx != insn_idx:
                 continue
+            loop = False
             if st.branches:
-                hit_loop = False
                 if is_may_goto and st.may_goto_depth != cur.may_goto_depth and \
                         states_equal(st, cur, RANGE_WITHIN, live, self.id_gen, self.allow_uninit_stack):
-                    hit_loop = True
-                if not hit_loop:
+                    loop = True
+                else:
                     if self._states_maybe_looping(st, cur) and \
                             states_equal(st, cur, EXACT, live, self.id_gen, self.allow_uninit_stack) and \
                             st.may_goto_depth == cur.may_goto_depth and \
@@ -523,15 +646,22 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
                         add_new = False
                     self._miss(sl, head, add_new, insn_idx)
                     continue
-            elif not states_equal(st, cur, NOT_EXACT, live, self.id_gen, self.allow_uninit_stack,
-                                  self.explore_alu_limits):
-                self._miss(sl, head, add_new, insn_idx)
-                continue
+            else:
+                loop = self.incomplete_read_marks(st)
+                if not states_equal(st, cur, RANGE_WITHIN if loop else NOT_EXACT, live, self.id_gen,
+                                    self.allow_uninit_stack, self.explore_alu_limits):
+                    self._miss(sl, head, add_new, insn_idx)
+                    continue
             # hit
             sl.hit_cnt += 1
             if self.jmp_point[self.insn_idx]:
                 self.push_jmp_history(cur, 0, 0)
             self.propagate_precision(st, cur)
+            if loop:  # remember the back-edge until the loop's SCC visit is done
+                be = cur.clone()
+                be.equal_state = st
+                be.insn_idx = insn_idx
+                self.add_scc_backedge(st, be)
             return True
         if self.max_states_per_insn < states_cnt:
             self.max_states_per_insn = states_cnt
@@ -539,20 +669,21 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
             return False
         self.total_states += 1
         self.explored_states_size += 1
-        cs = self.explored_states_size + self.free_list_size
-        if self.peak_states < cs:
-            self.peak_states = cs
+        self.update_peak_states()
         self.prev_jmps_processed = self.jmps_processed
         self.prev_insn_processed = self.insn_processed
         if self.bpf_capable:
             self.mark_all_scalars_imprecise(cur)
         new = cur.clone()
         new.insn_idx = insn_idx
+        new_sl = _SL(new)
+        new.sl = new_sl
+        self.maybe_enter_scc(new)
         cur.parent = new
         cur.first_insn_idx = insn_idx
         cur.dfs_depth = new.dfs_depth + 1
         cur.jmp_history = []
-        head.insert(0, _SL(new))
+        head.insert(0, new_sl)
         return False
 
     def _miss(self, sl: _SL, head: list[_SL], add_new: bool, insn_idx: int) -> None:
@@ -560,10 +691,11 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
             sl.miss_cnt += 1
         n = 64 if self.force_checkpoint[insn_idx] and sl.state.branches > 0 else 3
         if sl.miss_cnt > sl.hit_cnt * n + n:
+            sl.in_free_list = True
             head.remove(sl)
+            self.free_list_size += 1
             self.explored_states_size -= 1
-            if sl.state.branches:
-                self.free_list_size += 1
+            self.maybe_free_verifier_state(sl)
 
     @staticmethod
     def _states_maybe_looping(old: VerifierState, cur: VerifierState) -> bool:

@@ -122,6 +122,9 @@ class Core:
         self.peak_states = 0
         self.explored_states_size = 0
         self.free_list_size = 0
+        #: SCC visits (6.18 bpf_scc_visit) by call chain, and the back-edges they hold
+        self.scc_visits: dict[tuple[tuple[int, ...], int], Any] = {}
+        self.num_backedges = 0
         self.max_states_per_insn = 0
         self.scratched_regs = 0
         self.scratched_stack = 0

@@ -125,7 +125,7 @@ class VerifierState:
     __slots__ = ("frame", "curframe", "parent", "branches", "insn_idx", "first_insn_idx", "last_insn_idx",
                  "jmp_history", "dfs_depth", "callback_unroll_depth", "may_goto_depth", "speculative",
                  "in_sleepable", "refs", "active_locks", "active_preempt_locks", "active_rcu_lock",
-                 "active_irq_id", "active_lock_id", "active_lock_ptr", "cleaned", "equal_state")
+                 "active_irq_id", "active_lock_id", "active_lock_ptr", "cleaned", "equal_state", "sl")
 
     def __init__(self) -> None:
         self.frame: list[FuncState] = []
@@ -151,6 +151,8 @@ class VerifierState:
         self.active_lock_ptr: object = None
         self.cleaned = False
         self.equal_state: VerifierState | None = None
+        #: the explored-state list entry holding this state (``container_of``), if any
+        self.sl: object = None
 
     def cur(self) -> FuncState:
         return self.frame[self.curframe]
@@ -178,8 +180,9 @@ class VerifierState:
         s.active_irq_id = self.active_irq_id
         s.active_lock_id = self.active_lock_id
         s.active_lock_ptr = self.active_lock_ptr
-        s.cleaned = False
-        s.equal_state = None
+        s.cleaned = self.cleaned
+        s.equal_state = self.equal_state
+        s.sl = None
         return s
 
 

@@ -6,9 +6,8 @@ labelled: the verdict, the errno, the last log line before the statistics
 substrings (found in our log exactly where the kernel's log had them, with
 test_loader's ordered matching and ``{{regex}}`` parts), and the whole level-1
 log. The level-2 tails (liveness tables, precision backtracking, the 6.18
-stack-liveness lines) are compared where the corpus holds one. Cases the
-model does not reproduce fully are listed in :data:`LOG_DIFFERS` with the
-reason; they must still agree on verdict, errno and error line.
+stack-liveness lines) are compared where the corpus holds one. Every case is
+in scope: there is no list of exceptions.
 """
 
 from __future__ import annotations
@@ -25,17 +24,6 @@ from tests.conftest import SHARED
 from verifier import verify
 
 CORPUS = SHARED / "verifier-corpus" / "cases.jsonl"
-
-#: Cases whose full log differs from the kernel's (verdict and message still agree), and why.
-LOG_DIFFERS: dict[str, str] = {
-    "verifier_iterating_callbacks.c:may_goto_neg_off":
-        "peak_states counts the SCC back-edges of may_goto loops (6.18 add_scc_backedge); not modelled",
-    "verifier_iterating_callbacks.c:gotol_and_may_goto":
-        "peak_states counts the SCC back-edges of may_goto loops (6.18 add_scc_backedge); not modelled",
-    "verifier_iterating_callbacks.c:ja_and_may_goto2":
-        "peak_states counts the SCC back-edges of may_goto loops (6.18 add_scc_backedge); not modelled",
-}
-
 
 @lru_cache(maxsize=1)
 def cases() -> list[dict[str, Any]]:
@@ -96,14 +84,11 @@ def test_case_agrees_with_kernel(cid: str) -> None:
     if not r.accepted:
         assert r.errno == k["errno"]
         assert r.error_line == k["error_line"]
-    if cid in LOG_DIFFERS:
-        assert r.error_line == k["error_line"]
+    assert r.processed == k["processed"]
+    if not k.get("log_truncated"):
+        assert norm(r.log) == norm(k["log"])
     else:
-        assert r.processed == k["processed"]
-        if not k.get("log_truncated"):
-            assert norm(r.log) == norm(k["log"])
-        else:
-            assert norm(r.log).endswith(norm(k["log"]))
+        assert norm(r.log).endswith(norm(k["log"]))
 
 
 @pytest.mark.parametrize("cid", [c["id"] for c in cases() if c["annotations"]["msgs"]] or ["corpus-missing"])
@@ -116,9 +101,6 @@ def test_expected_messages_where_the_kernel_prints_them(cid: str) -> None:
     insns, env = corpus_case(c)
     r = verify(insns, env, log_level=level)
     want = k["agreement"]["msgs_found"]
-    if cid in LOG_DIFFERS and "processed" in "".join(c["annotations"]["msgs"]):
-        assert msgs_found(r.log, c["annotations"]["msgs"]) != want  # the known difference (LOG_DIFFERS)
-        return
     assert msgs_found(r.log, c["annotations"]["msgs"]) == want
 
 
