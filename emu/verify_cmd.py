@@ -285,7 +285,8 @@ def host_load(insns: Sequence[Insn], env: Any, log_level: int = 1) -> HostVerdic
     fds: dict[int, int] = {}
     try:
         for key, m in env.maps.items():
-            fd, err = hb.map_create(m.map_type, m.key_size, m.value_size, m.max_entries, map_flags=m.map_flags)
+            fd, err = hb.map_create(m.map_type, m.key_size, m.value_size, m.max_entries, map_flags=m.map_flags,
+                                     name=m.name)
             if fd < 0:
                 raise OSError(err, f"host map_create({m.type_name}) failed")
             fds[key] = fd

@@ -739,7 +739,8 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
                 if self.is_state_visited(idx):
                     if log_on:
                         if do_print_state:
-                            self.verbose(f"\nfrom {self.prev_insn_idx} to {idx}: safe\n")
+                            spec = " (speculative execution)" if state.speculative else ""
+                            self.verbose(f"\nfrom {self.prev_insn_idx} to {idx}{spec}: safe\n")
                         else:
                             self.verbose(f"{idx}: safe\n")
                     exit_path = True
@@ -747,7 +748,8 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
                 if jmp_point[idx]:
                     self.push_jmp_history(state, 0, 0)
                 if level2 and do_print_state:
-                    self.verbose(f"\nfrom {self.prev_insn_idx} to {idx}:")
+                    spec = " (speculative execution)" if state.speculative else ""
+                    self.verbose(f"\nfrom {self.prev_insn_idx} to {idx}{spec}:")
                     self.print_verifier_state(state, state.curframe, True)
                     do_print_state = False
                 if log_on:
@@ -760,9 +762,23 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
                     self.prev_log_pos = log.end
                 seen[idx] = True
                 prev_insn_idx = idx
-                live.reset_stack_write_marks(state, sp_starts, idx)
-                r = self.do_check_insn(insn)
-                live.commit_stack_write_marks()
+                aux = self.aux[idx]
+                if state.speculative and aux.nospec:
+                    r = 1  # a speculative path stops at a barrier
+                else:
+                    live.reset_stack_write_marks(state, sp_starts, idx)
+                    try:
+                        r = self.do_check_insn(insn)
+                    except Reject as e:
+                        # error_recoverable_with_nospec: a speculative path that would fault
+                        # gets a barrier (nospec) instead of failing the program
+                        if not (state.speculative and e.errno in (E.EPERM, E.EACCES, E.EINVAL)):
+                            raise
+                        live.commit_stack_write_marks()
+                        aux.nospec = True
+                        r = 1
+                    else:
+                        live.commit_stack_write_marks()
                 if r == 0:
                     continue
                 if r == 2:  # returned from a subprogram

@@ -254,12 +254,25 @@ class CallMixin:
 
     # --- exits -------------------------------------------------------------------------------------
     def check_resource_leak(self, exception_exit: bool, check_lock: bool, prefix: str) -> None:  # type: ignore[no-untyped-def]
+        """``check_resource_leak`` / ``check_reference_leak``: each lingering reference is
+        reported, then ``<prefix> would lead to reference leak``. A struct_ops program
+        may return (in R0) a reference it holds."""
         st = self.cur  # type: ignore[attr-defined]
+        if check_lock and st.active_locks:
+            raise self.reject(E.EINVAL, f"{prefix} cannot be used inside bpf_spin_lock-ed region")  # type: ignore[attr-defined]
         if st.curframe and not exception_exit:
             return
+        r0 = st.frame[st.curframe].regs[0]
+        lingering = False
         for r in st.refs:
-            if r.type == 0:
-                raise self.reject(E.EINVAL, f"Unreleased reference id={r.id} alloc_insn={r.insn_idx}")  # type: ignore[attr-defined]
+            if r.type != 0:
+                continue
+            if self.env.prog_type == 27 and not exception_exit and r0.ref_obj_id == r.id:  # type: ignore[attr-defined]
+                continue
+            self.verbose(f"Unreleased reference id={r.id} alloc_insn={r.insn_idx}\n")  # type: ignore[attr-defined]
+            lingering = True
+        if lingering:
+            raise self.reject(E.EINVAL, f"{prefix} would lead to reference leak")  # type: ignore[attr-defined]
 
     def check_return_code(self, regno: int, reg_name: str) -> None:  # type: ignore[no-untyped-def]
         """``check_return_code``."""
@@ -337,8 +350,7 @@ class CallMixin:
         if insn.dst or insn.off or (insn.code & 0x18) == isa.DW or (mode == isa.ABS and insn.src):
             raise self.reject(E.EINVAL, "BPF_LD_[ABS|IND] uses reserved fields")  # type: ignore[attr-defined]
         self.check_reg_arg(6, SRC_OP)  # type: ignore[attr-defined]
-        if self.cur.refs:  # type: ignore[attr-defined]
-            raise self.reject(E.EINVAL, "BPF_LD_[ABS|IND] would lead to reference leak")  # type: ignore[attr-defined]
+        self.check_resource_leak(False, True, "BPF_LD_[ABS|IND]")
         if regs[6].type != PTR_TO_CTX:
             raise self.reject(E.EINVAL, "at the time of BPF_LD_ABS|IND R6 != pointer to skb")  # type: ignore[attr-defined]
         if mode == isa.IND:

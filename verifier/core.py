@@ -293,6 +293,17 @@ class Core:
             st.parent.branches += 1
         return st
 
+    def sanitize_speculative_path(self, insn: Any, next_idx: int, curr_idx: int) -> VerifierState:
+        """``sanitize_speculative_path``: push the branch a CPU may take speculatively,
+        with the compared registers unknown (only when Spectre v1 is not bypassed)."""
+        branch = self.push_stack(next_idx, curr_idx, True)
+        if insn is not None:
+            regs = branch.frame[branch.curframe].regs
+            mark_unknown(regs[insn.dst], self.bpf_capable)
+            if insn.code & 0x08:
+                mark_unknown(regs[insn.src], self.bpf_capable)
+        return branch
+
     def pop_stack(self, pop_log: bool) -> bool:
         """``pop_stack``: continue with the most recently pushed state; False when none."""
         if not self.head:

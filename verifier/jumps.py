@@ -224,11 +224,17 @@ class JmpMixin:
             if insn.code & isa.X and src.type == SCALAR_VALUE:
                 self.mark_chain_precision(insn.src)  # type: ignore[attr-defined]
         if pred == 1:
+            # the fall-through is still simulated under speculative execution (Spectre v1)
+            if not self.bypass_spec_v1:  # type: ignore[attr-defined]
+                self.sanitize_speculative_path(insn, self.insn_idx + 1, self.insn_idx)  # type: ignore[attr-defined]
             if self.log_on:  # type: ignore[attr-defined]
                 self.print_insn_state(this, this.curframe)  # type: ignore[attr-defined]
             self.insn_idx += insn.off  # type: ignore[attr-defined]
             return
         if pred == 0:
+            if not self.bypass_spec_v1:  # type: ignore[attr-defined]
+                self.sanitize_speculative_path(insn, self.insn_idx + insn.off + 1,  # type: ignore[attr-defined]
+                                               self.insn_idx)  # type: ignore[attr-defined]
             if self.log_on:  # type: ignore[attr-defined]
                 self.print_insn_state(this, this.curframe)  # type: ignore[attr-defined]
             return

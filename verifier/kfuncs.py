@@ -8,9 +8,9 @@ BTF at ``fd_array[off]``; the kfunc must be registered
 (:class:`kernel_model.modules.KfuncTable`); scalar parameters take scalars,
 pointer-to-struct parameters take a ``PTR_TO_BTF_ID`` of that struct; the
 return value is a scalar, nothing (void), or a pointer to a struct
-(``PTR_TO_BTF_ID | PTR_TRUSTED``, maybe-NULL with ``KF_RET_NULL``, a new
-reference with ``KF_ACQUIRE``); ``KF_RELEASE`` releases the reference its
-argument holds.
+(``PTR_TO_BTF_ID``, maybe-NULL with ``KF_RET_NULL``, a new reference with
+``KF_ACQUIRE``); ``KF_RELEASE`` releases the reference its argument holds and
+invalidates every copy of the pointer.
 
 Left out: the special kfunc families (dynptr, iterators, graph, RCU, arena,
 ``bpf_obj_new``), ``__sz``/``__k``/``__ign`` argument suffixes, and KF_TRUSTED_ARGS
@@ -121,13 +121,18 @@ def check_kfunc_call(v: Any, insn: Any) -> None:
     if "KF_RELEASE" in flags:
         if not release_ref:
             raise v.reject(E.EINVAL, "release kernel function expects refcounted PTR_TO_BTF_ID")
+        # release_reference(): every copy of the pointer becomes invalid (mark_reg_invalid:
+        # an unknown scalar when pointer leaks are allowed, else NOT_INIT)
         st = v.cur
         st.refs = [r for r in st.refs if r.id != release_ref]
         for fr in st.frame:
-            for r in fr.regs:
+            regs_and_spills = list(fr.regs) + [slot.spilled for slot in fr.stack if slot.types[7] == 1]
+            for r in regs_and_spills:
                 if r.ref_obj_id == release_ref:
-                    mark_unknown(r, v.bpf_capable)
-                    r.type = NOT_INIT
+                    if v.allow_ptr_leaks:
+                        mark_unknown(r, v.bpf_capable)
+                    else:
+                        mark_not_init(r, v.bpf_capable)
     for i in range(6):
         mark_not_init(regs[i], v.bpf_capable)
         v.check_reg_arg(i, DST_OP_NO_MARK)
@@ -145,8 +150,11 @@ def check_kfunc_call(v: Any, insn: Any) -> None:
         if not isinstance(pt, Composite):
             mark_unknown(r0, v.bpf_capable)
         else:
+            # a plain PTR_TO_BTF_ID ("ptr_"): referenced ones count as trusted (is_trusted_reg);
+            # with KF_RET_NULL a fresh id, replaced by the reference id for KF_ACQUIRE
+            # (the host prints R0=ptr_or_null_bpf_cpumask(id=2,ref_obj_id=2) refs=2)
             mark_known_zero(r0)
-            r0.type = PTR_TO_BTF_ID | PTR_TRUSTED
+            r0.type = PTR_TO_BTF_ID
             r0.btf = btf
             r0.btf_id = pid
             if "KF_RET_NULL" in flags:
@@ -155,7 +163,8 @@ def check_kfunc_call(v: Any, insn: Any) -> None:
             if "KF_ACQUIRE" in flags:
                 rid = v.new_id()
                 v.cur.refs.append(RefState(rid, v.insn_idx))
-                r0.id = rid if not r0.id else r0.id
+                if "KF_RET_NULL" in flags:
+                    r0.id = rid
                 r0.ref_obj_id = rid
     r0.subreg_def = 0
     v.aux[v.insn_idx].kfunc = entry

@@ -43,6 +43,8 @@ class InsnAux:
     seen: bool = False
     #: the conditional jump always went one way on every path (dead branch elimination)
     zext_dst: bool = False
+    #: a speculative path failed here: the kernel puts a speculation barrier before it (``nospec``)
+    nospec: bool = False
 
 
 @dataclass(slots=True)
