@@ -185,6 +185,8 @@ class MapObject(BpfObject):
         self.btf_key_type_id = 0
         self.btf_value_type_id = 0
         self.btf_vmlinux_value_type_id = 0
+        #: struct_ops maps: the id of the BTF holding the value type (bpf_map_struct_ops_info_fill)
+        self.btf_vmlinux_id = 0
 
     # --- the struct bpf_map header -----------------------------------------------------
     def _write_header(self, base: int) -> None:
@@ -250,7 +252,7 @@ class MapObject(BpfObject):
         return dict(id=s.id, type=s.map_type, key_size=s.key_size, value_size=s.value_size,
                     max_entries=s.max_entries, map_flags=s.map_flags, name=s.name,
                     btf_id=self.btf.id if self.btf is not None else 0,
-                    btf_vmlinux_value_type_id=self.btf_vmlinux_value_type_id, btf_vmlinux_id=0,
+                    btf_vmlinux_value_type_id=self.btf_vmlinux_value_type_id, btf_vmlinux_id=self.btf_vmlinux_id,
                     frozen=self.frozen)
 
     def release(self) -> None:

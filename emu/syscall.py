@@ -265,6 +265,11 @@ class BpfSyscalls:
             prog_btf = self._btf_by_fd(prog_btf_fd)
             if prog_btf.kernel_btf:
                 raise KernelError(errno.EACCES, "prog_btf_fd names a kernel BTF")
+        if prog_type == PROG_TYPE_STRUCT_OPS and attach_obj is not None and attach_obj.module is None \
+                and attach_obj.btf is not self.btf:
+            # check_struct_ops_btf_id: btf_try_get_module() fails once the module is going
+            msg = f"struct_ops module {attach_obj.name} is not found"
+            raise ProgLoadError(ENOTSUPP, msg, msg + "\n" if log_level else "", None)
         m = self.machine  # type: ignore[attr-defined]
         # --- what the instruction immediates refer to -------------------------------------------
         fd_objs: list[Any] = []
@@ -366,7 +371,11 @@ class BpfSyscalls:
                 k += 2
                 continue
             out.append(ins)
-            k += 2 if ins.code == isa.LD_IMM64 else 1
+            if ins.code == isa.LD_IMM64 and k + 1 < len(insns):
+                out.append(insns[k + 1])
+                k += 2
+            else:
+                k += 1
         depths = list(getattr(result, "stack_depth", []) or [])
 
         def kfunc_imm(btf_id: int, off: int) -> int:
@@ -531,8 +540,9 @@ class BpfSyscalls:
                                             + ("|BPF_F_VTYPE_BTF_OBJ_FD" if self.profile.module_struct_ops else "")
                                             + " and btf_vmlinux_value_type_id are required")
         module = None
+        btf_obj = self.vmlinux_btf_obj  # type: ignore[attr-defined]
         if spec.map_flags & BPF_F_VTYPE_BTF_OBJ_FD:
-            bobj = self._btf_by_fd(value_type_btf_obj_fd)
+            bobj = btf_obj = self._btf_by_fd(value_type_btf_obj_fd)
             if bobj.module is None:
                 raise KernelError(errno.EINVAL, "value_type_btf_obj_fd is not a module BTF")
             module = bobj.module
@@ -559,7 +569,9 @@ class BpfSyscalls:
         if module is not None:
             module.get()  # btf_try_get_module: the map pins the module
             st_map.module = module
-        return StructOpsMapObject(spec, m, st_map, ubtf, self._st_map_freed)
+        obj = StructOpsMapObject(spec, m, st_map, ubtf, self._st_map_freed)
+        obj.btf_vmlinux_id = btf_obj.id
+        return obj
 
     def _st_map_freed(self, obj: StructOpsMapObject) -> None:
         m = self._machine  # type: ignore[attr-defined]
