@@ -14,9 +14,15 @@ rax and the stub's return instruction then returns to the program, with the
 callee-clobbered registers left as they were (the kernel's helpers clobber
 them; no verified program may read them after a call).
 
-The hook's callback is a raw ``ctypes.CFUNCTYPE`` reading the argument
-registers with one batched ``uc_reg_read_batch``: unicorn-notes.md measured
-776 k round trips/s for this shape against 204 k/s through the binding.
+The hook's callback is a raw ``ctypes.CFUNCTYPE`` closure (no bound-method
+lookups) that dispatches through a precomputed table ``{stub address:
+handler}``; each handler is built when its stub is bound, with everything it
+touches held in closure cells: one untyped ``uc_reg_read_batch`` of rdi..r8
+into a preallocated array (:mod:`emu.regs` explains why untyped), the Python
+function, one ``uc_reg_write`` of rax. Nothing is allocated per call but the
+argument list. unicorn-notes.md measured 776 k round trips/s for a bare raw
+ctypes hook against 204 k/s through the binding; ``benchmarks/machine.py``
+compares this path with such a bare hook in the same process.
 Exceptions raised by a handler cannot cross the C callback: they are kept,
 the emulation is stopped, and the machine raises them after ``emu_start``.
 """
@@ -32,6 +38,8 @@ from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, uclib
 
 from kernel_model.errors import KernelError
 from kernel_model.memory import HelperFn
+
+from .regs import RAW
 
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
@@ -60,7 +68,12 @@ class Stub:
 
 
 class CallTable:
-    """The stubs of one machine. Create through :class:`~emu.machine.Machine`."""
+    """The stubs of one machine. Create through :class:`~emu.machine.Machine`.
+
+    Stubs marked :meth:`persistent` (the machine's own, such as
+    ``arch_bpf_timed_may_goto``) survive :meth:`reset`; after a reset the free
+    slots are handed out in the same order as on a fresh machine, so stub
+    addresses are reproducible."""
 
     def __init__(self, machine: "Machine", base: int, code_for_slot: bytes) -> None:
         self._m = machine
@@ -68,15 +81,23 @@ class CallTable:
         self._free = list(range(STUB_SLOTS - 1, -1, -1))
         self.by_addr: dict[int, Stub] = {}
         self.by_name: dict[str, Stub] = {}
-        self.calls = 0
+        self._persistent: dict[str, Stub] = {}
+        #: what reset() restores (by_name, by_addr, dispatch, free slots); None: recompute
+        self._reset_state: tuple[dict, dict, dict, list[int]] | None = None
+        self._dirty = True
+        #: stub address (the real RIP the code hook reports) -> handler()
+        self._dispatch: dict[int, Callable[[], None]] = {}
         self._slot_code = code_for_slot
-        self._cb = HOOK_CODE_CFUNC(self._on_code)
+        self._cb = HOOK_CODE_CFUNC(self._make_hook())
         self._hook = ctypes.c_size_t()
+        f = machine.fast
+        self._args = f._batch(_ARG_REGS)
+        self._hp = f.hp
 
     def install(self) -> None:
-        """Add the one code hook over the stub page (masked addresses, trap 2)."""
+        """Add the one code hook over the stub page (code hooks compare the real RIP)."""
         m = self._m
-        lo = self.base  # code hooks compare the real RIP
+        lo = self.base
         err = uclib.uc_hook_add(m.uc._uch, ctypes.byref(self._hook), 4,  # UC_HOOK_CODE
                                 ctypes.cast(self._cb, ctypes.c_void_p), None,
                                 ctypes.c_uint64(lo), ctypes.c_uint64(lo + STUB_SLOTS * STUB_STRIDE - 1))
@@ -87,6 +108,13 @@ class CallTable:
         if self._hook.value:
             uclib.uc_hook_del(self._m.uc._uch, self._hook)
             self._hook = ctypes.c_size_t()
+
+    def detach(self) -> None:
+        """After the engine is closed: drop the callback and the handlers (they hold
+        the machine), so the machine is freed without the garbage collector."""
+        self._dispatch.clear()
+        self._reset_state = None
+        self._cb = None  # type: ignore[assignment]
 
     def add(self, name: str, fn: HelperFn | None = None, *, raw: RawHandler | None = None,
             kind: str = "helper") -> int:
@@ -99,39 +127,94 @@ class CallTable:
         slot = self._free.pop()
         addr = self.base + slot * STUB_STRIDE
         stub = Stub(name, addr, fn, raw, kind)
-        self.by_addr[addr] = stub
-        self.by_name[name] = stub
-        self._m.kallsyms.add(name, addr, len(self._slot_code), "T")
+        self._bind(stub)
         return addr
+
+    def _bind(self, stub: Stub) -> None:
+        self._dirty = True
+        self.by_addr[stub.addr] = stub
+        self.by_name[stub.name] = stub
+        self._dispatch[stub.addr] = self._handler(stub)
+        self._m.kallsyms.add(stub.name, stub.addr, len(self._slot_code), "T")
 
     def remove(self, name: str) -> None:
         stub = self.by_name.pop(name)
         del self.by_addr[stub.addr]
+        del self._dispatch[stub.addr]
+        self._dirty = True  # a persistent stub stays persistent: reset() brings it back
         self._m.kallsyms.remove(name)
         self._free.append((stub.addr - self.base) // STUB_STRIDE)
 
     def clear(self) -> None:
+        """Remove every stub (persistent ones come back at :meth:`reset`)."""
         for name in list(self.by_name):
             self.remove(name)
+
+    def persistent(self, name: str) -> None:
+        """Keep stub ``name`` over :meth:`reset` (the machine's built-in stubs)."""
+        self._persistent[name] = self.by_name[name]
+        self._reset_state = None
+
+    def reset(self) -> None:
+        """Back to the persistent stubs only, slots in a fresh machine's order.
+        Does not touch kallsyms (the machine restores its snapshot)."""
+        st = self._reset_state
+        if st is None:
+            keep = self._persistent
+            used = {(s.addr - self.base) // STUB_STRIDE for s in keep.values()}
+            st = self._reset_state = (dict(keep), {s.addr: s for s in keep.values()},
+                                      {s.addr: self._handler(s) for s in keep.values()},
+                                      [k for k in range(STUB_SLOTS - 1, -1, -1) if k not in used])
+        elif not self._dirty:
+            return  # nothing was bound or removed since the last reset
+        self.by_name = dict(st[0])
+        self.by_addr = dict(st[1])
+        self._dispatch.clear()
+        self._dispatch.update(st[2])
+        self._free = list(st[3])
+        self._dirty = False
 
     def addr_of(self, name: str) -> int:
         return self.by_name[name].addr
 
     # --- the hook ------------------------------------------------------------------------
-    def _on_code(self, uc: int, address: int, size: int, user: int) -> None:
+    def _handler(self, stub: Stub) -> Callable[[], None]:
+        """The per-stub handler the hook calls: everything it needs is a closure cell."""
         m = self._m
-        try:
-            stub = self.by_addr.get(m.virt_addr(address))
-            if stub is None:
-                m.fault_unbound_stub(m.virt_addr(address))
-                return
-            self.calls += 1
-            if stub.raw is not None:
-                stub.raw(m)
-                return
-            a = m.fast.read_many(_ARG_REGS)
-            assert stub.fn is not None
-            r0 = stub.fn(m, a[0], a[1], a[2], a[3], a[4])
-            m.fast.write(X.UC_X86_REG_RAX, int(r0))
-        except BaseException as e:  # noqa: BLE001 - must not cross the C callback
-            m.stop_with(e)
+        raw = stub.raw
+        if raw is not None:
+            return lambda: raw(m)
+        fn = stub.fn
+        if fn is None:
+            addr = stub.addr
+            return lambda: m.fault_unbound_stub(addr)
+        hp = self._hp
+        ids, ptrs, n, vals = self._args
+        rbatch = RAW.uc_reg_read_batch
+        wreg = RAW.uc_reg_write
+        rax = X.UC_X86_REG_RAX
+        r0 = ctypes.c_uint64()
+        r0p = ctypes.byref(r0)
+
+        def helper() -> None:
+            rbatch(hp, ids, ptrs, n)
+            a = vals[:]
+            # c_uint64 stores the value modulo 2**64 (negative results wrap as in rax)
+            r0.value = fn(m, a[0], a[1], a[2], a[3], a[4])
+            wreg(hp, rax, r0p)
+        return helper
+
+    def _make_hook(self) -> Callable[[int, int, int, int], None]:
+        get = self._dispatch.get
+        m = self._m
+
+        def on_code(uc: int, address: int, size: int, user: int) -> None:
+            try:
+                h = get(address)
+                if h is None:
+                    m.fault_unbound_stub(address)
+                else:
+                    h()
+            except BaseException as e:  # noqa: BLE001 - must not cross the C callback
+                m.stop_with(e)
+        return on_code

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 __all__ = ["Symbol", "Kallsyms"]
 
@@ -32,13 +32,30 @@ class Symbol:
         return self.addr + self.size
 
 
+#: what :meth:`Kallsyms.snapshot` returns (opaque to callers)
+Snapshot = tuple[list[int], list[Symbol], dict[str, Symbol]]
+
+
 class Kallsyms:
     """Symbols sorted by address; lookups are O(log n)."""
 
-    def __init__(self) -> None:
+    def __init__(self, symbols: Iterable[Symbol] = ()) -> None:
         self._starts: list[int] = []
         self._syms: list[Symbol] = []
         self._by_name: dict[str, Symbol] = {}
+        if symbols:
+            self.load(list(symbols))
+
+    def snapshot(self) -> Snapshot:
+        """The table as it is now, for :meth:`restore` (symbols are immutable, so
+        copying the three containers is enough)."""
+        return (list(self._starts), list(self._syms), dict(self._by_name))
+
+    def restore(self, snap: Snapshot) -> None:
+        """Back to a :meth:`snapshot` (the snapshot stays usable)."""
+        self._starts = list(snap[0])
+        self._syms = list(snap[1])
+        self._by_name = dict(snap[2])
 
     def __len__(self) -> int:
         return len(self._syms)
@@ -59,6 +76,12 @@ class Kallsyms:
 
     def load(self, symbols: "list[Symbol]") -> None:
         """Add many symbols at once (names must be new)."""
+        if not self._syms:
+            ordered = sorted(symbols, key=lambda s: s.addr)  # stable, as insertion one by one is
+            self._syms = ordered
+            self._starts = [s.addr for s in ordered]
+            self._by_name = {s.name: s for s in ordered}
+            return
         for sym in sorted(symbols, key=lambda s: s.addr):
             k = bisect.bisect_right(self._starts, sym.addr)
             self._starts.insert(k, sym.addr)
@@ -69,7 +92,9 @@ class Kallsyms:
         sym = self._by_name.pop(name, None)
         if sym is None:
             return
-        k = self._syms.index(sym)
+        k = bisect.bisect_left(self._starts, sym.addr)
+        while self._syms[k] is not sym:  # symbols may share an address
+            k += 1
         del self._syms[k]
         del self._starts[k]
 

@@ -30,21 +30,30 @@ Unicorn's traps (shared/reference/unicorn-notes.md) and how they are met:
 1. Hooks placed before any code runs: the stub-page code hook, the invalid
    memory hook and the interrupt hook are added in ``__init__`` and never
    change; code written over translated code is dropped from Unicorn's
-   translation cache (``ctl_remove_cache``) by :meth:`text_copy`.
+   translation cache (``ctl_remove_cache``) by :meth:`text_copy`; the cache is
+   flushed when runs switch from uncounted to counted (:meth:`_switch_mode`).
 2. Guest addresses are masked to 52 bits: regions are mapped at ``va &
    (2**52-1)``; every host-side access goes through :meth:`host_addr`;
    non-canonical addresses are checked by us (a #GP oops).
 3. ``timeout`` costs ~90 us per ``emu_start``: only used when a time budget
-   is set; the instruction budget is ``count`` (every run is counted, so no
-   code is ever translated without the counter).
+   is set. The instruction budget is ``count`` (unverified code); verified
+   code runs uncounted under the soft-lockup watchdog (:mod:`emu.watchdog`),
+   which stops a run from another thread with ``uc_emu_stop``.
 4. The return to Python is ``hlt`` at ``__emu_return_to_host``, reached by
    ``ret``; emulation stops at it (``until``) before executing it.
+
+Costs (benchmarks/machine.py, docs/machine.md): only kernel text, the heap
+and CPU 0's stack are mapped at creation; the other regions are mapped on
+first touch and BPF packs on first allocation (as the kernel creates them);
+text and packs are host buffers mapped with ``uc_mem_map_ptr`` (fresh pages
+cost ~3.5 us each to touch on this machine kind). The hot path (register
+batches, ``emu_start``) uses untyped ctypes calls (:mod:`emu.regs`).
 
 Every ``UcError`` becomes an :class:`~emu.oops.Oops` or a
 :class:`MachineBudgetExceeded`; the host process never crashes. ``close()``
 frees the Unicorn instance deterministically; ``reset()`` returns the
-machine to its state after creation cheaply (allocators and stubs, not
-memory contents: freed memory is not cleared, as in the kernel).
+machine to its state after creation cheaply (allocators, stubs, symbols and
+packs, not memory contents: freed memory is not cleared, as in the kernel).
 """
 
 from __future__ import annotations
@@ -52,8 +61,8 @@ from __future__ import annotations
 import bisect
 import ctypes
 import hashlib
-import random
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -73,12 +82,13 @@ from .calls import STUB_SLOTS, STUB_STRIDE, CallTable, RawHandler
 from .kallsyms import Kallsyms
 from .ktext import PCPU, KText, assemble_ktext
 from .oops import REG_ORDER, X86_PF_INSTR, X86_PF_PROT, X86_PF_WRITE, Oops, OopsReport
-from .regs import FastRegs
+from .regs import RAW, FastRegs
+from .watchdog import SOFT_LOCKUP_S, WATCHDOG
 
 __all__ = [
     "Machine", "MachineBudgetExceeded", "Region", "PROT_R", "PROT_W", "PROT_X", "PROT_RW", "PROT_RX",
     "KTEXT_BASE", "KDATA_BASE", "PERCPU_BASE", "MODULES_VADDR", "HEAP_BASE", "VMALLOC_BASE", "PAGE_SIZE",
-    "THREAD_SIZE", "BPF_PROG_CHUNK_SIZE", "PACK_SIZE", "DEFAULT_BUDGET", "BPF_PROG_SIZE",
+    "THREAD_SIZE", "BPF_PROG_CHUNK_SIZE", "PACK_SIZE", "DEFAULT_BUDGET", "BPF_PROG_SIZE", "SOFT_LOCKUP_S",
 ]
 
 PROT_R, PROT_W, PROT_X = UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC
@@ -113,6 +123,13 @@ BPF_PROG_SIZE = 96
 DEFAULT_BUDGET = 50_000_000
 
 _INT3_PACK = b"\xcc" * PACK_SIZE
+#: host buffers of packs of closed machines, reused (already faulted in: a first
+#: touch of fresh memory costs ~3 us a page on this machine kind, 200 us a pack)
+_PACK_POOL: list[ctypes.Array] = []
+_PACK_POOL_MAX = 8
+_EMPTY_BITMAP = bytes(PACK_SIZE // BPF_PROG_CHUNK_SIZE)
+#: regions up to this size are backed by zeroed host buffers when mapped on first touch
+_SMALL_REGION = 64 * 1024
 M52 = (1 << 52) - 1
 M64 = (1 << 64) - 1
 _HIGH = M64 ^ M52
@@ -140,25 +157,40 @@ _ACCESS = {19: ("read", 0), 20: ("write", X86_PF_WRITE), 21: ("fetch", X86_PF_IN
 class MachineBudgetExceeded(BudgetExceeded):
     """Emulated code ran past the instruction (or time) budget: a runaway loop.
     ``rip`` and ``rip_symbol`` say where it was stopped; ``index`` is the BPF slot
-    when that is inside a JIT image, else -1."""
+    when that is inside a JIT image, else -1. ``what`` is ``"instruction"``
+    (``count=``), ``"time"`` (``time_budget_us``) or ``"soft lockup"`` (an
+    uncounted run stopped by :mod:`emu.watchdog`; ``budget`` is then the
+    threshold in seconds)."""
 
-    def __init__(self, budget: int, index: int, rip: int, rip_symbol: str, what: str = "instruction") -> None:
+    def __init__(self, budget: float, index: int, rip: int, rip_symbol: str, what: str = "instruction",
+                 cpu: int = 0, stuck_s: float = 0.0) -> None:
         self.budget = budget
         self.index = index
         self.rip = rip
         self.rip_symbol = rip_symbol
+        self.what = what
         where = f"{rip_symbol}" + (f" (insn {index})" if index >= 0 else "")
-        Exception.__init__(self, f"{what} budget of {budget} exhausted at {where} (runaway loop?)")
+        if what == "soft lockup":
+            # kernel/watchdog.c watchdog_timer_fn (pr_fmt "watchdog: ")
+            msg = f"watchdog: BUG: soft lockup - CPU#{cpu} stuck for {stuck_s:.0f}s! at {where}"
+        else:
+            msg = f"{what} budget of {budget} exhausted at {where} (runaway loop?)"
+        Exception.__init__(self, msg)
 
 
 @dataclass(slots=True)
 class Region:
-    """A mapped range: ``base`` (virtual), ``size``, Unicorn ``perms``, a name."""
+    """A range of the address space: ``base`` (virtual), ``size``, Unicorn
+    ``perms``, a name. ``mapped`` is False for a region reserved at creation but
+    given to Unicorn only on first touch (zero-filled, like fresh pages): any
+    access, from emulated code or from Python, maps it first, so laziness is
+    invisible except in cost."""
 
     name: str
     base: int
     size: int
     perms: int
+    mapped: bool = True
 
     @property
     def end(self) -> int:
@@ -225,10 +257,12 @@ def kmalloc_size(size: int) -> int:
 
 @dataclass(slots=True)
 class _Pack:
-    """One bpf_prog_pack: a bitmap of 64-byte chunks over a read-execute region."""
+    """One bpf_prog_pack: a bitmap of 64-byte chunks over a read-execute region
+    backed by the host buffer ``buf``."""
 
     base: int
     used: bytearray
+    buf: ctypes.Array
 
 
 class Machine:
@@ -240,15 +274,22 @@ class Machine:
     """
 
     def __init__(self, profile: Profile = LATEST, *, nr_cpus: int = 2, retpoline: bool = True,
-                 bmi2: bool = True, budget: int = DEFAULT_BUDGET, seed: int = 0) -> None:
+                 bmi2: bool = True, budget: int = DEFAULT_BUDGET, seed: int = 0,
+                 soft_lockup_s: float = SOFT_LOCKUP_S) -> None:
         self.profile = profile
         self.nr_cpus = nr_cpus
         self.budget = budget
+        #: uncounted runs longer than this (wall clock) stop as a soft lockup (0: never)
+        self.soft_lockup_s = soft_lockup_s
         self.time_budget_us = 0
         self.jit_options = JitOptions(profile, bmi2=bmi2)
         self.uc = Uc(UC_ARCH_X86, UC_MODE_64)
         self.fast = FastRegs(self.uc)
-        self.kallsyms = Kallsyms()
+        self._hp = self.fast.hp
+        #: host buffers mapped with uc_mem_map_ptr: alive until uc_close (close())
+        self._bufs: list[ctypes.Array] = []
+        self.uc._structops_bufs = self._bufs  # type: ignore[attr-defined]  # outlive the engine
+        self._spare_packs: list[ctypes.Array] = []
         self.regions: list[Region] = []
         self._starts: list[int] = []
         self._closed = False
@@ -257,52 +298,66 @@ class Machine:
         self._intno = -1
         self.die_counter = 0
         self.seed = seed
-        self._rng = random.Random(seed)
+        self._rng = seed & M64
         self.images: dict[int, tuple[str, JitImage, JitProgram]] = {}
         self._extable: dict[int, tuple[int, int]] = {}
         self.progs: list[BpfProg] = []
+        # run state: whether the translation cache holds counted code (None: nothing
+        # translated yet; trap 1), the watchdog's generation (odd while a run is under way)
+        self._counted_tbs: bool | None = None
+        self._watched = False
+        self._wd_gen = 0
+        self._wd_fired = -1
+        self._wd_consumed = -1
+        self._wd_stuck_s = 0.0
+        self._run_t0 = 0.0
         # --- kernel text and stubs ------------------------------------------------------
         self.ktext: KText = assemble_ktext(KTEXT_BASE, profile.return_thunk, retpoline, PERCPU_BASE)
-        self._map("kernel text", KTEXT_BASE, KTEXT_SIZE, PROT_RX)
         page, base_syms = _text_page(self.ktext, profile.return_thunk)
-        self.uc.mem_write(self.host_addr(KTEXT_BASE), page)
-        self.kallsyms.load(base_syms)
+        self._map("kernel text", KTEXT_BASE, KTEXT_SIZE, PROT_RX, content=page)
+        self.kallsyms = Kallsyms()
+        self.kallsyms.restore(base_syms)
         self.landing = self.ktext.addr("__emu_return_to_host")
         self.calls = CallTable(self, STUB_PAGE, _stub_code(STUB_PAGE, self.ktext, profile.return_thunk))
         self._pack_sizes: dict[int, int] = {}
         self._image_header: dict[int, int] = {}
-        self._map("kernel data", KDATA_BASE, KDATA_SIZE, PROT_RW)
+        # kernel data, vmalloc and the stacks of CPUs other than 0 are mapped on first
+        # touch; BPF packs are created by the first allocation, as bpf_prog_pack_alloc does
+        self._map("kernel data", KDATA_BASE, KDATA_SIZE, PROT_RW, lazy=True)
         self._kdata_next = KDATA_BASE
         self._map("kmalloc", HEAP_BASE, HEAP_SIZE, PROT_RW)
         self.heap = _Heap(HEAP_BASE, HEAP_SIZE)
-        self._map("vmalloc", VMALLOC_DATA, VMALLOC_DATA_SIZE, PROT_RW)
+        self._map("vmalloc", VMALLOC_DATA, VMALLOC_DATA_SIZE, PROT_RW, lazy=True)
         self.vmalloc_heap = _Heap(VMALLOC_DATA, VMALLOC_DATA_SIZE)
         self.stacks: list[tuple[int, int]] = []
         for cpu in range(nr_cpus):
             lo = VMALLOC_BASE + cpu * (THREAD_SIZE + PAGE_SIZE) + PAGE_SIZE  # guard page below
-            self._map(f"stack cpu{cpu}", lo, THREAD_SIZE, PROT_RW)
+            if cpu == 0:  # used by the first call: a host buffer (zeroed, already faulted in)
+                self._map("stack cpu0", lo, THREAD_SIZE, PROT_RW, buf=(ctypes.c_char * THREAD_SIZE)())
+            else:
+                self._map(f"stack cpu{cpu}", lo, THREAD_SIZE, PROT_RW, lazy=True)
             self.stacks.append((lo, lo + THREAD_SIZE))
         self.packs: list[_Pack] = []
-        self._new_pack()
         # --- per-CPU areas -----------------------------------------------------------------
         self.percpu_areas = [self.heap.alloc(PERCPU_SIZE, PAGE_SIZE) for _ in range(nr_cpus)]
+        self._percpu_statics = [_percpu_static(area) for area in self.percpu_areas]
         self._pcpu_next = PERCPU_BASE + PCPU.dynamic
-        self.kallsyms.add("__per_cpu_start", PERCPU_BASE, 0, "D")
-        self.kallsyms.add("bpf_run_ctx", PERCPU_BASE + PCPU.bpf_ctx, 8, "d")
-        self.kallsyms.add("pcpu_hot", PERCPU_BASE + PCPU.call_depth, 8, "D")
-        self.kallsyms.add("this_cpu_off", PERCPU_BASE + PCPU.this_cpu_off, 8, "D")
         self._init_percpu_statics()
         self._install_hooks()
         self._add_builtin_stubs()
         self._baseline = self._snapshot()
-        self._uch = self.uc._uch
-        self._start = uclib.uc_emu_start
-        self._wbatch = uclib.uc_reg_write_batch
-        self._rbatch = uclib.uc_reg_read_batch
-        self._call_batches = [self.fast._batch(_CALL_REGS[:2 + n]) for n in range(7)]
-        for b in self._call_batches:
-            b[3][1] = 0  # rbp = 0: the unwinder's end
+        # one batch for every call: rsp, rbp, then the argument registers in order, so a
+        # call with n arguments writes the first 2 + n entries
+        self._call_ids, self._call_ptrs, _, self._call_vals = self.fast._batch(_CALL_REGS)
+        self._call_vals[1] = 0  # rbp = 0: the unwinder's end
         self._res_ids, self._res_ptrs, _, self._res_vals = self.fast._batch(_RESULT)
+        self._wbatch = RAW.uc_reg_write_batch
+        self._rbatch = RAW.uc_reg_read_batch
+        self._start = RAW.uc_emu_start
+        self._begin = ctypes.c_uint64()
+        self._until = ctypes.c_uint64(self.landing)
+        self._no_timeout = ctypes.c_uint64(0)
+        self._count = ctypes.c_size_t()
         self.cpu = -1
         self.set_cpu(0)
 
@@ -323,15 +378,53 @@ class Machine:
         top = (va & M64) >> 47
         return top == 0 or top == (1 << 17) - 1
 
-    def _map(self, name: str, base: int, size: int, perms: int) -> Region:
+    def _map(self, name: str, base: int, size: int, perms: int, *, lazy: bool = False,
+             content: bytes | None = None, buf: ctypes.Array | None = None) -> Region:
+        """Add a region. ``content``/``buf``: back it with a host buffer (a copy of
+        ``content``, or ``buf`` itself) through ``uc_mem_map_ptr``: for regions that
+        are written whole at once (kernel text, packs), host memory that is already
+        faulted in is ~10x cheaper than first touches of Unicorn's own pages.
+        ``lazy``: reserve the range now, map it on first touch (:meth:`_materialize`)."""
         if base % PAGE_SIZE or size % PAGE_SIZE:
             raise InternalError(f"region {name} not page aligned")
-        self.uc.mem_map(self.host_addr(base), size, perms)
-        reg = Region(name, base, size, perms)
+        if content is not None:
+            buf = (ctypes.c_char * size).from_buffer_copy(content.ljust(size, b"\0"))
+        if buf is not None:
+            if not any(b is buf for b in self._bufs):  # a pack buffer may come back
+                self._bufs.append(buf)
+            self.uc.mem_map_ptr(self.host_addr(base), size, perms, ctypes.addressof(buf))
+        elif not lazy:
+            self.uc.mem_map(self.host_addr(base), size, perms)
+        reg = Region(name, base, size, perms, not lazy)
         k = bisect.bisect_left(self._starts, base)
         self._starts.insert(k, base)
         self.regions.insert(k, reg)
         return reg
+
+    def _materialize(self, reg: Region) -> None:
+        """Give a lazily reserved region to Unicorn, zero-filled: small ones as a
+        zeroed host buffer (cheaper to map and already faulted in), large ones as
+        Unicorn memory (its pages are only touched when used)."""
+        if not reg.mapped:
+            if reg.size <= _SMALL_REGION:
+                buf = (ctypes.c_char * reg.size)()
+                self._bufs.append(buf)
+                self.uc.mem_map_ptr(self.host_addr(reg.base), reg.size, reg.perms, ctypes.addressof(buf))
+            else:
+                self.uc.mem_map(self.host_addr(reg.base), reg.size, reg.perms)
+            reg.mapped = True
+
+    def _materialize_range(self, addr: int, size: int) -> bool:
+        """Map every lazy region overlapping [addr, addr+size); True if one was."""
+        done = False
+        k = bisect.bisect_right(self._starts, addr) - 1
+        for reg in self.regions[max(k, 0):]:
+            if reg.base >= addr + size:
+                break
+            if reg.end > addr and not reg.mapped:
+                self._materialize(reg)
+                done = True
+        return done
 
     def map_region(self, name: str, base: int, size: int, perms: int = PROT_RW, data: bytes = b"") -> Region:
         """Map a new region (page aligned, rounded up) and write ``data`` at its start."""
@@ -349,7 +442,8 @@ class Machine:
         if k >= len(self._starts) or self._starts[k] != base:
             raise KernelError(22, f"no region at {base:#x}")
         reg = self.regions[k]
-        self.uc.mem_unmap(self.host_addr(base), reg.size)
+        if reg.mapped:
+            self.uc.mem_unmap(self.host_addr(base), reg.size)
         del self.regions[k]
         del self._starts[k]
 
@@ -359,7 +453,8 @@ class Machine:
         reg = self.region_of(base)
         if reg is None or reg.base != base or reg.size != size:
             raise KernelError(22, "protect() works on whole regions")
-        self.uc.mem_protect(self.host_addr(base), size, perms)
+        if reg.mapped:
+            self.uc.mem_protect(self.host_addr(base), size, perms)
         reg.perms = perms
 
     def region_of(self, va: int) -> Region | None:
@@ -374,6 +469,8 @@ class Machine:
         if (not self.canonical(addr) or reg is None or addr + size > reg.end
                 or not reg.perms & (PROT_W if write else PROT_R)):
             raise self._helper_fault(addr, "write" if write else "read", reg is not None)
+        if not reg.mapped:
+            self._materialize(reg)
 
     def read(self, addr: int, size: int) -> bytes:
         """Read emulated memory (helpers; Python views). Oopses where unmapped."""
@@ -405,14 +502,24 @@ class Machine:
         self.write(addr, (value & 0xFFFF_FFFF).to_bytes(4, "little"))
 
     def poke(self, addr: int, data: bytes) -> None:
-        """Write ignoring permissions (the kernel's ``text_poke``/``copy_to_kernel_nofault``)."""
-        self.uc.mem_write(self.host_addr(addr), bytes(data))
+        """Write ignoring permissions (the kernel's ``text_poke``/``copy_to_kernel_nofault``);
+        raises KernelError where unmapped."""
+        if self._closed:
+            raise KernelError(9, "the machine is closed")  # EBADF
+        data = bytes(data)
+        h = ctypes.c_uint64(self.host_addr(addr))
+        n = ctypes.c_uint64(len(data))
+        if RAW.uc_mem_write(self._hp, h, data, n):
+            if not (self._materialize_range(addr, len(data)) and not RAW.uc_mem_write(self._hp, h, data, n)):
+                raise KernelError(14, f"{len(data)} bytes at {addr:#x} are not mapped")  # EFAULT
 
     def peek(self, addr: int, size: int) -> bytes:
         """Read ignoring permissions; raises KernelError where unmapped."""
         try:
             return bytes(self.uc.mem_read(self.host_addr(addr), size))
         except UcError:
+            if self._materialize_range(addr, size):
+                return self.peek(addr, size)
             raise KernelError(14, f"{size} bytes at {addr:#x} are not mapped") from None  # EFAULT
 
     # --- allocators ----------------------------------------------------------------------------
@@ -443,6 +550,7 @@ class Machine:
         """``vzalloc``: page-granular memory in the vmalloc area."""
         size = (size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
         addr = self.vmalloc_heap.alloc(size, PAGE_SIZE)
+        self._materialize_range(addr, size)
         if zero:
             self.uc.mem_write(self.host_addr(addr), bytes(size))
         return addr
@@ -456,6 +564,7 @@ class Machine:
         if a + size > KDATA_BASE + KDATA_SIZE:
             raise KernelError(12, "kernel data is full")
         self._kdata_next = a + size
+        self._materialize_range(a, size)
         self.uc.mem_write(self.host_addr(a), bytes(size))
         return a
 
@@ -471,10 +580,11 @@ class Machine:
         return a
 
     def _init_percpu_statics(self) -> None:
-        for cpu, area in enumerate(self.percpu_areas):
-            static = bytearray(PCPU.dynamic)
-            struct.pack_into("<Q", static, PCPU.this_cpu_off, (area - PERCPU_BASE) & M64)
-            self.uc.mem_write(self.host_addr(area), bytes(static))
+        """The static per-CPU variables of every CPU: zero but ``this_cpu_off``."""
+        write, hp, n = RAW.uc_mem_write, self._hp, ctypes.c_uint64(PCPU.dynamic)
+        for area, static in zip(self.percpu_areas, self._percpu_statics):
+            if write(hp, ctypes.c_uint64(self.host_addr(area)), static, n):  # pragma: no cover
+                raise InternalError("per-CPU area not mapped")
 
     def percpu_addr(self, ptr: int, cpu: int) -> int:
         """``per_cpu_ptr(ptr, cpu)``."""
@@ -482,16 +592,38 @@ class Machine:
 
     # --- BPF text: bpf_prog_pack --------------------------------------------------------------
     def _new_pack(self) -> _Pack:
-        base = MODULES_VADDR + len(self.packs) * PACK_SIZE
-        self._map(f"bpf_prog_pack{len(self.packs)}", base, PACK_SIZE, PROT_RX)
-        self.uc.mem_write(self.host_addr(base), _INT3_PACK)  # jit_fill_hole
-        pack = _Pack(base, bytearray(PACK_SIZE // BPF_PROG_CHUNK_SIZE))
+        """``alloc_new_pack``: a read-execute pack filled with int3
+        (``bpf_fill_ill_insns`` = ``jit_fill_hole``), at the lowest free pack slot."""
+        taken = {p.base for p in self.packs}
+        k = 0
+        while MODULES_VADDR + k * PACK_SIZE in taken:
+            k += 1
+        base = MODULES_VADDR + k * PACK_SIZE
+        if self._spare_packs:
+            buf = self._spare_packs.pop()
+        elif _PACK_POOL:
+            buf = _PACK_POOL.pop()
+        else:
+            buf = (ctypes.c_char * PACK_SIZE)()
+        ctypes.memmove(buf, _INT3_PACK, PACK_SIZE)
+        self._map(f"bpf_prog_pack{k}", base, PACK_SIZE, PROT_RX, buf=buf)
+        pack = _Pack(base, bytearray(PACK_SIZE // BPF_PROG_CHUNK_SIZE), buf)
         self.packs.append(pack)
+        self.packs.sort(key=lambda p: p.base)
         return pack
+
+    def _release_pack(self, pack: _Pack) -> None:
+        """The end of ``bpf_prog_pack_free`` when no chunk is in use: the pack goes
+        (its host buffer stays with this machine until close, then is pooled)."""
+        self.uc.ctl_remove_cache(self.host_addr(pack.base), self.host_addr(pack.base) + PACK_SIZE)
+        self.unmap_region(pack.base)
+        self.packs.remove(pack)
+        self._spare_packs.append(pack.buf)
 
     def pack_alloc(self, size: int) -> int:
         """``bpf_prog_pack_alloc``: 64-byte chunks of a read-execute pack, first fit
-        (int3-filled). Used for JIT images and trampolines."""
+        (int3-filled); a new pack when none has room (the first one at the first
+        allocation, as in the kernel). Used for JIT images and trampolines."""
         n = (size + BPF_PROG_CHUNK_SIZE - 1) // BPF_PROG_CHUNK_SIZE
         if n > PACK_SIZE // BPF_PROG_CHUNK_SIZE:
             raise KernelError(12, f"{size} bytes do not fit in a bpf_prog_pack")
@@ -507,13 +639,19 @@ class Machine:
         raise InternalError("unreachable")  # pragma: no cover
 
     def pack_free(self, addr: int) -> None:
-        """``bpf_prog_pack_free``: int3 over the chunks (``bpf_arch_text_invalidate``)."""
+        """``bpf_prog_pack_free`` (kernel/bpf/core.c, 6.12-6.18): int3 over the chunks
+        (``bpf_arch_text_invalidate``), and the whole pack freed once no chunk of it
+        is in use."""
         n = self._pack_sizes.pop(addr)
         for pack in self.packs:
             if pack.base <= addr < pack.base + PACK_SIZE:
                 k = (addr - pack.base) // BPF_PROG_CHUNK_SIZE
                 pack.used[k:k + n] = bytes(n)
-        self.text_copy(addr, b"\xcc" * (n * BPF_PROG_CHUNK_SIZE))
+                if pack.used == _EMPTY_BITMAP:
+                    self._release_pack(pack)  # its buffer is int3-filled again on reuse
+                else:
+                    self.text_copy(addr, b"\xcc" * (n * BPF_PROG_CHUNK_SIZE))
+                return
 
     def text_copy(self, addr: int, data: bytes) -> None:
         """``bpf_arch_text_copy``: write code into read-execute text and drop any
@@ -531,10 +669,18 @@ class Machine:
         header = self.pack_alloc(size)
         self.text_copy(header, struct.pack("<I", size))
         hole = min(size - (proglen + BINARY_HEADER_SIZE), BPF_PROG_CHUNK_SIZE - BINARY_HEADER_SIZE)
-        start = self._rng.randrange(hole) & ~3  # alignment = __alignof__(exception_table_entry)
+        start = self._random_below(hole) & ~3  # alignment = __alignof__(exception_table_entry)
         image = header + BINARY_HEADER_SIZE + start
         self._image_header[image] = header
         return image
+
+    def _random_below(self, n: int) -> int:
+        """``get_random_u32_below(n)`` from a per-machine splitmix64 stream seeded by
+        ``seed``: deterministic runs, and a reset is one assignment."""
+        self._rng = x = (self._rng + 0x9E37_79B9_7F4A_7C15) & M64
+        x = ((x ^ (x >> 30)) * 0xBF58_476D_1CE4_E5B9) & M64
+        x = ((x ^ (x >> 27)) * 0x94D0_49BB_1331_11EB) & M64
+        return ((x ^ (x >> 31)) >> 32) * n >> 32
 
     def alloc_trampoline(self, size: int = PAGE_SIZE) -> int:
         """``arch_alloc_bpf_trampoline``: ``bpf_prog_pack_alloc(size, jit_fill_hole)``,
@@ -673,6 +819,7 @@ class Machine:
 
     def _add_builtin_stubs(self) -> None:
         self.add_stub("arch_bpf_timed_may_goto", raw=_timed_may_goto, kind="kernel")
+        self.calls.persistent("arch_bpf_timed_may_goto")
 
     # --- running ------------------------------------------------------------------------------
     def set_cpu(self, cpu: int) -> None:
@@ -683,32 +830,40 @@ class Machine:
             self.cpu = cpu
             self.fast.write(X.UC_X86_REG_GS_BASE, (self.percpu_areas[cpu] - PERCPU_BASE) & M64)
             self._sp = self.stacks[cpu][1] - 16
-            self.poke(self._sp, self.landing.to_bytes(8, "little"))
+            self._landing_bytes = self.landing.to_bytes(8, "little")
+            self._restore_stack()
 
     def call(self, addr: int, args: Sequence[int] = (), *, budget: int | None = None) -> int:
         """Call the function at ``addr`` with up to 6 register arguments
         (rdi, rsi, rdx, rcx, r8, r9); returns rax. One ``emu_start``; registers go
-        through one batched write (rsp, rbp and the arguments given)."""
+        through one batched write (rsp, rbp and the arguments given).
+
+        ``budget``: instructions for this run (default: the machine's ``budget``);
+        0 runs uncounted under the soft-lockup watchdog (verified code: see
+        :meth:`run`)."""
         n = len(args)
         if n > 6:
             raise KernelError(7, "more than 6 register arguments")  # E2BIG
-        b = self._call_batches[n]
-        vals = b[3]
+        vals = self._call_vals
         vals[0] = self._sp
         for k in range(n):
-            vals[2 + k] = args[k] & M64
-        self._wbatch(self._uch, b[0], b[1], b[2])
+            vals[2 + k] = args[k]  # c_uint64 slots store modulo 2**64
+        self._wbatch(self._hp, self._call_ids, self._call_ptrs, 2 + n)
         count = self.budget if budget is None else budget
-        if count and not self.budget:
-            raise KernelError(22, "an uncounted machine (budget=0) cannot take an instruction budget")
-        if not self.time_budget_us:
-            err = self._start(self._uch, addr, self.landing, 0, count)
-            if not err and self._pending is None:
-                self._rbatch(self._uch, self._res_ids, self._res_ptrs, 2)
-                if self._res_vals[1] == self.landing:
-                    return self._res_vals[0]
-            return self._finish(err, count)
-        return self._run(addr, budget)
+        if (count != 0) is not self._counted_tbs:
+            self._switch_mode(count)
+        if self.time_budget_us:
+            return self._run_timed(addr, count)
+        self._begin.value = addr
+        self._count.value = count
+        self._wd_gen += 1
+        err = self._start(self._hp, self._begin, self._until, self._no_timeout, self._count)
+        self._wd_gen += 1
+        if not err and self._pending is None:
+            self._rbatch(self._hp, self._res_ids, self._res_ptrs, 2)
+            if self._res_vals[1] == self.landing:
+                return self._res_vals[0]
+        return self._finish(err, count)
 
     def call_member(self, kdata_addr: int, member_offset: int, args: Sequence[int] = (), *,
                     budget: int | None = None) -> int:
@@ -728,19 +883,47 @@ class Machine:
         times in one ``emu_start``; returns the last rax."""
         return self.call(self.ktext.addr("bpf_test_run_loop"), (func, ctx, repeat), budget=budget)
 
+    def _switch_mode(self, count: int) -> None:
+        """Counted and uncounted runs on one engine (unicorn-notes.md trap 1).
+
+        Unicorn 2.1.4's ``uc_emu_start`` adds its instruction-count hook at the first
+        counted run but does not retranslate: blocks translated by an uncounted run
+        would never count (a runaway loop would hang), so the cache is flushed
+        here first (~40 us, once per switch). Going the other way Unicorn removes
+        the hook and flushes by itself. Uncounted runs are sampled by the
+        soft-lockup watchdog (:mod:`emu.watchdog`)."""
+        if count:
+            if self._counted_tbs is False:
+                self.uc.ctl_flush_tb()
+            self._counted_tbs = True
+        else:
+            self._counted_tbs = False
+            if not self._watched:
+                self._watched = True
+                WATCHDOG.watch(self)
+
     def _run(self, begin: int, budget: int | None) -> int:
         count = self.budget if budget is None else budget
-        if count and not self.budget:
-            raise KernelError(22, "an uncounted machine (budget=0) cannot take an instruction budget")
+        if (count != 0) is not self._counted_tbs:
+            self._switch_mode(count)
         if self.time_budget_us:
-            err = uclib.uc_emu_start(self.uc._uch, begin, self.landing, self.time_budget_us, count)
-        else:
-            err = self.fast.start(begin, self.landing, count)
+            return self._run_timed(begin, count)
+        self._wd_gen += 1
+        err = self.fast.start(begin, self.landing, count)
+        self._wd_gen += 1
+        return self._finish(err, count)
+
+    def _run_timed(self, begin: int, count: int) -> int:
+        """A run under Unicorn's timer thread (``time_budget_us``, trap 3: ~90 us)."""
+        self._run_t0 = time.monotonic()
+        self._wd_gen += 1
+        err = self.fast.start(begin, self.landing, count, self.time_budget_us)
+        self._wd_gen += 1
         return self._finish(err, count)
 
     def _finish(self, err: int, count: int) -> int:
         """The slow path after ``emu_start``: pending hook exceptions, fault fixups
-        and oopses, budget exhaustion."""
+        and oopses, watchdog stops, budget exhaustion."""
         f = self.fast
         while True:
             if self._pending is not None:
@@ -753,22 +936,40 @@ class Machine:
                 if resumed is None:
                     self._restore_stack()
                     raise self._oops(err)
-                err = f.start(resumed, self.landing, count)
+                err = self._resume(resumed, count)
                 continue
             rax, rip = f.read_many(_RESULT)
-            if rip != self.landing:
+            if rip == self.landing:
+                return rax
+            run = self._wd_gen - 1
+            if self._wd_fired == run:
+                self._wd_consumed = run
                 self._restore_stack()
-                raise self._budget_error(rip, count)
-            return rax
+                raise self._lockup_error(rip)
+            if self._wd_fired > self._wd_consumed:
+                # a stop aimed at an earlier run landed in this one: carry on
+                self._wd_consumed = self._wd_fired
+                err = self._resume(rip, count)
+                continue
+            self._restore_stack()
+            raise self._budget_error(rip, count)
+
+    def _resume(self, rip: int, count: int) -> int:
+        self._wd_gen += 1  # a new run for the watchdog
+        err = self.fast.start(rip, self.landing, count, self.time_budget_us)
+        self._wd_gen += 1
+        return err
 
     def _restore_stack(self) -> None:
-        self.poke(self._sp, self.landing.to_bytes(8, "little"))
+        """The return address into the host at the top of the stack (a fault may
+        have left anything there)."""
+        self.poke(self._sp, self._landing_bytes)
 
     def stop_with(self, exc: BaseException) -> None:
         """From a hook: stop the emulation and raise ``exc`` from the call."""
         if self._pending is None:
             self._pending = exc
-        uclib.uc_emu_stop(self.uc._uch)
+        RAW.uc_emu_stop(self._hp)
 
     def fault_unbound_stub(self, addr: int) -> None:
         self.stop_with(KernelError(38, f"call to {addr:#x}, a stub with no handler"))  # ENOSYS
@@ -788,13 +989,19 @@ class Machine:
         self.calls.install()
 
     def _on_mem_invalid(self, uc: int, access: int, address: int, size: int, value: int, user: int) -> bool:
+        if access <= 21:  # UC_MEM_{READ,WRITE,FETCH}_UNMAPPED: a region reserved for first touch?
+            try:
+                if self._materialize_range(self.virt_addr(address), max(size, 1)):
+                    return True  # Unicorn retries the access
+            except BaseException as e:  # noqa: BLE001 - must not cross the C callback
+                self.stop_with(e)
         self._fault = (access, address, size)
         return False
 
     def _on_intr(self, uc: int, intno: int, user: int) -> None:
         self._intno = intno
         self._fault = None
-        uclib.uc_emu_stop(self.uc._uch)
+        RAW.uc_emu_stop(self._hp)
         if self._pending is None:
             self._pending = self._oops(-intno - 1)
 
@@ -966,44 +1173,56 @@ class Machine:
             seen += 1
         return out
 
-    def _budget_error(self, rip: int, count: int) -> MachineBudgetExceeded:
+    def _bpf_index(self, rip: int) -> int:
         img = self.image_at(rip)
-        idx = -1
         if img is not None:
             loc = img[2].locate(rip)
             if loc is not None and loc[1] >= 0:
-                idx = loc[1]
-        what = "time" if self.time_budget_us else "instruction"
-        return MachineBudgetExceeded(self.time_budget_us if self.time_budget_us else count, idx, rip,
-                                     self.kallsyms.format_addr(rip), what)
+                return loc[1]
+        return -1
+
+    def _lockup_error(self, rip: int) -> MachineBudgetExceeded:
+        return MachineBudgetExceeded(self.soft_lockup_s, self._bpf_index(rip), rip, self.kallsyms.format_addr(rip),
+                                     "soft lockup", self.cpu, self._wd_stuck_s)
+
+    def _budget_error(self, rip: int, count: int) -> MachineBudgetExceeded:
+        idx = self._bpf_index(rip)
+        # with both budgets, the time one ran out only if (about) that much time passed
+        timed = bool(self.time_budget_us) and (
+            not count or time.monotonic() - self._run_t0 >= 0.9e-6 * self.time_budget_us)
+        return MachineBudgetExceeded(self.time_budget_us if timed else count, idx, rip,
+                                     self.kallsyms.format_addr(rip), "time" if timed else "instruction")
 
     # --- lifecycle ---------------------------------------------------------------------------
     def _snapshot(self) -> tuple[Any, ...]:
-        return (len(self.kallsyms), self._kdata_next, self._pcpu_next)
+        return (self.kallsyms.snapshot(), self._kdata_next, self._pcpu_next, list(self.heap.free),
+                dict(self.heap.used))
 
     def reset(self) -> None:
         """Back to the state after creation, cheaply: every allocation, program,
-        image and stub is forgotten (memory keeps stale bytes, as freed memory
-        does), registers are cleared by the next call. Packs added after creation
-        stay mapped (empty)."""
-        for pack in self.packs:
-            pack.used[:] = bytes(len(pack.used))
+        image, stub and symbol added since is forgotten (memory keeps stale bytes,
+        as freed memory does; regions mapped on first touch stay mapped), BPF packs
+        are freed as ``bpf_prog_pack_free`` frees an empty pack, per-CPU statics
+        are cleared, registers are set by the next call. Regions added with
+        :meth:`map_region` stay. The current CPU is kept."""
+        if self._closed:
+            raise KernelError(9, "the machine is closed")  # EBADF
+        for pack in list(self.packs):
+            self._release_pack(pack)
         self._pack_sizes.clear()
         self._image_header.clear()
-        for sym, _img, _jp in self.images.values():
-            self.kallsyms.remove(sym)
         self.images.clear()
         self._extable.clear()
-        self.calls.clear()
-        self._add_builtin_stubs()
-        self.heap.reset()
-        self.percpu_areas = [self.heap.alloc(PERCPU_SIZE, PAGE_SIZE) for _ in range(self.nr_cpus)]
+        self.calls.reset()
+        ks, self._kdata_next, self._pcpu_next, free, used = self._baseline
+        self.kallsyms.restore(ks)
+        self.heap.free = list(free)
+        self.heap.used = dict(used)
         self._init_percpu_statics()
         self.vmalloc_heap.reset()
-        _, self._kdata_next, self._pcpu_next = self._baseline
         self.progs.clear()
         self.die_counter = 0
-        self._rng.seed(self.seed)
+        self._rng = self.seed & M64
         self._pending = None
         self._fault = None
         self.time_budget_us = 0
@@ -1011,9 +1230,11 @@ class Machine:
         self.set_cpu(0 if cpu < 0 else cpu)
 
     def close(self) -> None:
-        """Free the Unicorn instance now (its hooks keep it alive until the GC otherwise)."""
+        """Free the Unicorn instance now (its hooks keep it alive until the GC
+        otherwise). Idempotent; any later use raises KernelError(EBADF)."""
         if self._closed:
             return
+        WATCHDOG.unwatch(self)  # the watchdog thread never touches the engine after this
         self._closed = True
         self.calls.uninstall()
         for h in self._hooks:
@@ -1022,7 +1243,18 @@ class Machine:
         fin = getattr(self.uc, "_Uc__finalizer", None)
         if fin is not None:
             fin()  # uc_close, exactly once (the binding's weakref.finalize)
+            # the engine is gone: pack buffers can serve the next machine
+            for buf in self._spare_packs + [p.buf for p in self.packs]:
+                if len(_PACK_POOL) < _PACK_POOL_MAX:
+                    _PACK_POOL.append(buf)
+            self._bufs.clear()
+        self._spare_packs = []
+        self.packs = []
+        # break the machine <-> callback cycles so the machine is freed by refcount
+        self._mem_cb = self._intr_cb = None
+        self.calls.detach()
         self.fast = _Closed()  # type: ignore[assignment]
+        self.uc = _Closed()  # type: ignore[assignment]
         self._start = self._wbatch = self._rbatch = _closed_call
 
     def __enter__(self) -> "Machine":
@@ -1048,11 +1280,12 @@ def _stub_code(addr: int, ktext: KText, return_thunk: bool) -> bytes:
     return b"\xe9" + struct.pack("<i", ktext.addr("srso_return_thunk") - (addr + 5))
 
 
-_TEXT_PAGES: dict[tuple[int, bool], tuple[bytes, list[Any]]] = {}
+_TEXT_PAGES: dict[tuple[int, bool], tuple[bytes, Any]] = {}
 
 
-def _text_page(ktext: KText, return_thunk: bool) -> tuple[bytes, list[Any]]:
-    """Kernel text plus the stub page, and its kallsyms, built once per layout."""
+def _text_page(ktext: KText, return_thunk: bool) -> tuple[bytes, Any]:
+    """The kernel text region (text, stub page, zero tail) and the kernel image's
+    kallsyms (text and percpu symbols), built once per layout."""
     key = (id(ktext), return_thunk)
     hit = _TEXT_PAGES.get(key)
     if hit is None:
@@ -1065,7 +1298,11 @@ def _text_page(ktext: KText, return_thunk: bool) -> tuple[bytes, list[Any]]:
             page += stub + b"\xcc" * (STUB_STRIDE - len(stub))
         syms = [Symbol(addr, size, name, "t" if name.startswith("__bpf_prog_") else "T")
                 for name, (addr, size) in ktext.symbols.items()]
-        hit = _TEXT_PAGES[key] = (bytes(page), syms)
+        syms += [Symbol(PERCPU_BASE, 0, "__per_cpu_start", "D"),
+                 Symbol(PERCPU_BASE + PCPU.bpf_ctx, 8, "bpf_run_ctx", "d"),
+                 Symbol(PERCPU_BASE + PCPU.call_depth, 8, "pcpu_hot", "D"),
+                 Symbol(PERCPU_BASE + PCPU.this_cpu_off, 8, "this_cpu_off", "D")]
+        hit = _TEXT_PAGES[key] = (bytes(page).ljust(KTEXT_SIZE, b"\0"), Kallsyms(syms).snapshot())
     return hit
 
 
@@ -1076,7 +1313,6 @@ def _timed_may_goto(m: "Machine") -> None:
     register. ``bpf_check_timed_may_goto`` (kernel/bpf/core.c): the first call
     stamps the time and refills 0xffff; later calls refill until 250 ms passed,
     then return 0 (the loop ends). Time is the host's monotonic clock."""
-    import time
 
     off = m.fast.read(X.UC_X86_REG_R10)
     rbp = m.fast.read(X.UC_X86_REG_RBP)
@@ -1091,6 +1327,13 @@ def _timed_may_goto(m: "Machine") -> None:
     else:
         count = 0xFFFF
     m.fast.write(X.UC_X86_REG_R10, count)
+
+
+def _percpu_static(area: int) -> bytes:
+    """A CPU's static per-CPU variables as created: zero, ``this_cpu_off`` = its offset."""
+    static = bytearray(PCPU.dynamic)
+    struct.pack_into("<Q", static, PCPU.this_cpu_off, (area - PERCPU_BASE) & M64)
+    return bytes(static)
 
 
 def _closed_call(*args: Any) -> int:
