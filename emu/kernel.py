@@ -96,7 +96,9 @@ class Kernel(BpfSyscalls):
             from .bpf_helpers import make_helpers
             from .machine import Machine
 
-            m = Machine(self.profile, seed=self.seed)
+            # verified code runs uncounted, as in the kernel (no instruction budget: the
+            # verifier proved termination); emu.watchdog's soft-lockup detector is the net
+            m = Machine(self.profile, seed=self.seed, budget=0)
             self._machine = m
             helpers = make_helpers(m, self._maps_by_addr, self.user, self.trace_pipe, self.seed)
             self._helper_imms = m.helper_imms(helpers)
