@@ -208,3 +208,18 @@ def test_every_use_after_close_is_ebadf():
         with pytest.raises(KernelError) as e:
             use()
         assert e.value.errno == errno.EBADF
+
+
+def test_machines_dropped_without_close_are_collected_safely():
+    import gc
+
+    for k in range(5):
+        m = Machine()
+        jp = m.jit(assemble(f"r0 = {k}\nexit"), name="drop")
+        assert m.call(jp.bpf_func) == k
+        m.set_cpu(1)
+        m.kdata_alloc(8)
+        del m, jp  # the engine is closed by the binding's finalizer, then the host buffers go
+        gc.collect()
+    with Machine() as m2:  # the pool and the process are fine afterwards
+        assert m2.call(m2.jit(assemble("r0 = 9\nexit"), name="after").bpf_func) == 9
