@@ -967,9 +967,16 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
     if env.prog_type == PROG_TYPE_STRUCT_OPS and not env.privileged:
         # bpf_prog_load(): struct_ops needs CAP_PERFMON/CAP_SYS_ADMIN (bpf_token_capable)
         return VerifyResult(False, E.EPERM, "", 0)
+    if log_level and env.log_size and env.log_size < 128:
+        return VerifyResult(False, E.EINVAL, "", 0)  # bpf_vlog_init: the buffer must hold 128 bytes
     v = Verifier(insns, env, log_level)
     err = v.run()
     log = v.log.text()
+    if log_level and env.log_size and v.log.len_max > env.log_size:
+        # bpf_vlog_finalize: a truncated log turns any verdict into ENOSPC; the rotating
+        # buffer keeps the log's tail
+        err = E.ENOSPC
+        log = log.encode()[-(env.log_size - 1):].decode(errors="replace")
     return VerifyResult(
         accepted=err == 0, errno=err, log=log, processed=v.insn_processed,
         stack_depth=[sp.stack_depth for sp in v.subprogs], subprog_starts=[sp.start for sp in v.subprogs],

@@ -54,7 +54,7 @@ class CallMeta:
     """``struct bpf_call_arg_meta``."""
 
     __slots__ = ("map", "map_uid", "raw_mode", "access_size", "regno", "msize_max_value", "ref_obj_id",
-                 "release_regno", "func_id", "mem_size")
+                 "release_regno", "func_id", "mem_size", "const_map_key")
 
     def __init__(self, func_id: int) -> None:
         self.map: Any = None
@@ -66,6 +66,7 @@ class CallMeta:
         self.ref_obj_id = 0
         self.release_regno = 0
         self.func_id = func_id
+        self.const_map_key = -1
         self.mem_size = 0
 
 
@@ -75,8 +76,7 @@ class CallMixin:
     # --- helpers ----------------------------------------------------------------------------------
     def helper_allowed(self, func_id: int) -> bool:  # type: ignore[no-untyped-def]
         """``env->ops->get_func_proto`` returning non-NULL for this program."""
-        allowed = self.allowed_helpers  # type: ignore[attr-defined]
-        return func_id in allowed and H.proto_for(func_id) is not None
+        return func_id in self.allowed_helpers  # type: ignore[attr-defined]
 
     def check_func_arg(self, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:  # type: ignore[no-untyped-def]
         regno = 1 + arg
@@ -110,6 +110,8 @@ class CallMixin:
             if meta.map is None:
                 raise self.reject(E.EACCES, "invalid map_ptr to access map->key")  # type: ignore[attr-defined]
             self.check_helper_mem_access(regno, meta.map.key_size, BPF_READ, False, None)  # type: ignore[attr-defined]
+            if meta.map.map_type in (2, 6):  # can_elide_value_nullness: (per-CPU) arrays
+                meta.const_map_key = self.get_constant_map_key(reg, meta.map.key_size)
         elif base == H.ARG_PTR_TO_MAP_VALUE:
             if arg_type & PTR_MAYBE_NULL and register_is_null(reg):
                 return
@@ -154,6 +156,43 @@ class CallMixin:
             return
         self.check_ptr_off_reg(reg, regno, False)  # type: ignore[attr-defined]
 
+    def get_constant_map_key(self, key: RegState, key_size: int) -> int:  # type: ignore[no-untyped-def]
+        """``get_constant_map_key`` (6.14+, "bpf: verifier: Support eliding map lookup
+        nullness"): the key's value when it sits on the stack as zeroes (STACK_ZERO) or
+        as a spilled constant of exactly the key's size (the slot is then marked precise);
+        -1 when not known."""
+        if not self.bpf_capable or key.type != PTR_TO_STACK or key.var_off[1]:  # type: ignore[attr-defined]
+            return -1
+        from .state import STACK_SPILL, STACK_ZERO
+        state = self.func_of(key)  # type: ignore[attr-defined]
+        slot = -(key.off + s64(key.var_off[0])) - 1
+        spi, off = slot // BPF_REG_SIZE, slot % BPF_REG_SIZE
+        if spi >= len(state.stack):
+            return -1
+        st = state.stack[spi]
+        stype = st.types
+        zero = 0
+        i = off
+        while i >= 0 and stype[i] == STACK_ZERO:
+            zero += 1
+            i -= 1
+        if zero >= key_size:
+            return 0
+        if not (stype[BPF_REG_SIZE - 1] == STACK_SPILL and st.spilled.type == SCALAR_VALUE):
+            return -1
+        spill = 0
+        i = off
+        while i >= 0 and stype[i] == STACK_SPILL:
+            spill += 1
+            i -= 1
+        if spill != key_size or st.spilled.var_off[1]:
+            return -1
+        from .precision import _BT
+        bt = _BT(self.cur.curframe)  # type: ignore[attr-defined]
+        bt.stack[key.frameno] |= 1 << spi
+        self._mark_chain(self.cur, -1, bt)  # type: ignore[attr-defined]
+        return st.spilled.var_off[0]
+
     def check_helper_call(self, insn) -> None:  # type: ignore[no-untyped-def]
         func_id = insn.imm
         name = H.func_id_name(func_id)
@@ -162,7 +201,8 @@ class CallMixin:
         if not self.helper_allowed(func_id):
             raise self.reject(E.EINVAL, f"program of this type cannot use helper {name}#{func_id}")  # type: ignore[attr-defined]
         fn = H.proto_for(func_id)
-        assert fn is not None
+        if fn is None:  # the kernel has it; the model does not know its argument types
+            raise self.reject(E.EINVAL, f"helper {name}#{func_id} is not modelled by structops")  # type: ignore[attr-defined]
         if not self.env.gpl_compatible and fn.gpl_only:  # type: ignore[attr-defined]
             raise self.reject(E.EINVAL, "cannot call GPL-restricted function from non-GPL compatible program")  # type: ignore[attr-defined]
         if not self.env.sleepable and fn.might_sleep:  # type: ignore[attr-defined]
@@ -191,7 +231,10 @@ class CallMixin:
                 raise self.reject(E.EINVAL, "kernel subsystem misconfigured verifier")  # type: ignore[attr-defined]
             r0.map = meta.map
             r0.map_uid = meta.map_uid
-            r0.type = PTR_TO_MAP_VALUE | (ret & ~0xFF)
+            flags = ret & ~0xFF
+            if func_id == 1 and meta.map.map_type in (2, 6) and 0 <= meta.const_map_key < meta.map.max_entries:
+                flags &= ~PTR_MAYBE_NULL  # an in-range constant key of an array cannot miss
+            r0.type = PTR_TO_MAP_VALUE | flags
         else:
             raise self.reject(E.EINVAL, f"unknown return type {bret} of func {name}#{func_id}")  # type: ignore[attr-defined]
         if r0.type & PTR_MAYBE_NULL:

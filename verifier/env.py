@@ -60,6 +60,9 @@ class VerifierEnv:
     nr_cpu_ids: int = 2
     #: a name for the program (``attr.prog_name``), used in messages only
     name: str = ""
+    #: ``attr.log_size``: 0 is an unlimited buffer (the model's default); with a size the
+    #: load fails with ENOSPC when the log outgrew it, as the kernel's does
+    log_size: int = 0
 
     @property
     def gpl_compatible(self) -> bool:

@@ -88,7 +88,16 @@ PROTOS: dict[int, FuncProto] = {
 
 #: helpers ``sk_filter_func_proto`` returns for a root loader (bpf_base_func_proto with
 #: CAP_BPF+CAP_PERFMON; only those we model a prototype for)
-SOCKET_FILTER_HELPERS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 42, 113, 125, 160, 208})
+#: Helpers a root-loaded socket filter may call: ``sk_filter_func_proto`` (net/core/filter.c)
+#: with its fallback ``bpf_sk_base_func_proto`` -> ``bpf_base_func_proto`` (kernel/bpf/helpers.c,
+#: the CAP_PERFMON/CAP_SYS_ADMIN parts included), Linux 6.18; the set was checked helper by helper
+#: against the host. Only those in :data:`PROTOS` have their arguments modelled.
+SOCKET_FILTER_HELPERS = frozenset({
+    1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 17, 22, 25, 26, 35, 37, 42, 46, 47, 55, 68, 80, 87, 88, 89, 93, 94,
+    105, 106, 109, 112, 113, 114, 115, 117, 118, 120, 122, 123, 125, 130, 131, 132, 133, 134, 136, 137, 138,
+    139, 140, 141, 148, 149, 153, 154, 156, 157, 158, 160, 164, 165, 169, 170, 171, 172, 175, 176, 177, 178,
+    180, 181, 182, 191, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 208, 209, 210, 211,
+})
 
 
 def func_id_name(func_id: int) -> str:

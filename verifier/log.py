@@ -42,14 +42,18 @@ _MIN_ALIGN, _ALIGN = 8, 40
 
 
 class VLog:
-    """``struct bpf_verifier_log`` with an unlimited buffer."""
+    """``struct bpf_verifier_log`` with an unlimited buffer; ``len_max`` tells
+    :func:`verifier.verify` whether a buffer of ``attr.log_size`` bytes would have
+    overflowed (``bpf_vlog_finalize``: ENOSPC, the log's tail kept)."""
 
-    __slots__ = ("level", "buf", "end")
+    __slots__ = ("level", "buf", "end", "len_max")
 
     def __init__(self, level: int) -> None:
         self.level = level
         self.buf = bytearray()
         self.end = 0
+        #: the longest the log ever was, its terminating NUL included (``len_max``)
+        self.len_max = 0
 
     def write(self, s: str) -> None:
         b = s.encode()
@@ -57,6 +61,8 @@ class VLog:
         n = e + len(b)
         self.buf[e:n] = b
         self.end = n
+        if n + 1 > self.len_max:
+            self.len_max = n + 1
 
     def reset(self, pos: int) -> None:
         """``bpf_vlog_reset``: later writes overwrite from ``pos``."""
@@ -262,6 +268,10 @@ def insn_text(insns: Sequence[Insn], i: int, *, map_addr: Callable[[Insn, Insn],
         if insn.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE,
                         isa.PSEUDO_BTF_ID):
             return f"(18) r{insn.dst} = {map_addr(insn, insns[i + 1]):#x}"
+    if (insn.code & 0xF0) == isa.END and insn.code & 7 in (isa.ALU, isa.ALU64) and insn.imm not in (16, 32, 64):
+        # print_bpf_insn prints the size as given, even one BPF_END does not have
+        kind = "bswap" if insn.code & 7 == isa.ALU64 else ("be" if insn.code & isa.X else "le")
+        return f"({insn.code:02x}) r{insn.dst} = {kind}{insn.imm} r{insn.dst}"
     if insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_KFUNC_CALL:
         name = kfunc_name(insn) if kfunc_name is not None else None
         return f"(85) call {name or 'kernel-function'}#{insn.imm}"

@@ -182,3 +182,16 @@ def test_maybe_null_kfunc_result_must_be_checked() -> None:
 def test_unknown_kfunc_id() -> None:
     r = verify([Insn(0x85, 0, 2, 0, 999999), Insn(0xB7), Insn(0x95)], VerifierEnv(vmlinux_btf=Kernel().btf))
     assert (r.errno, r.error_line) == (E.EINVAL, "kernel btf_id 999999 is not a function")
+
+
+def test_log_buffer_overflow_is_enospc() -> None:
+    """bpf_vlog_finalize: a log larger than attr.log_size fails the load with ENOSPC and
+    keeps the tail (the host gives the same text for log_size 128, 200, 400)."""
+    prog = assemble("r0 = 0\nr1 = 1\nr2 = 2\nexit")
+    full = verify(prog, VerifierEnv(), log_level=2)
+    assert full.accepted and len(full.log) > 400
+    for size in (128, 200, 400):
+        r = verify(prog, VerifierEnv(log_size=size), log_level=2)
+        assert (r.accepted, r.errno) == (False, E.ENOSPC)
+        assert r.log == full.log[-(size - 1):]
+    assert verify(prog, VerifierEnv(log_size=100), log_level=1).errno == E.EINVAL

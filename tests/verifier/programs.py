@@ -1,0 +1,212 @@
+"""Hypothesis generators of programs in the verifier model's subset (socket filters).
+
+:func:`socket_programs` draws kernel-syntax assembly that exercises what the
+model tracks: scalar ALU (64/32-bit, immediates and registers, shifts within
+range, sign-extending moves, negation), unknown scalars from
+``bpf_get_prandom_u32`` and from ``__sk_buff`` fields, stack spills and
+fills of every size, a hash/array map lookup with or without the NULL check
+and loads from the value at constant or masked variable offsets, forward
+conditional jumps (JMP and JMP32, immediate and register) and one bounded
+loop. Some programs are safe and some are not (reads of uninitialised
+registers, out-of-bounds value offsets, unchecked NULL pointers, pointer
+arithmetic the kernel forbids), so both sides of each rule are drawn.
+
+Used by tests/verifier/test_host_diff.py (against the host kernel) and
+benchmarks/verifier_agreement.py. The map is ``m`` (fd 0):
+:data:`MAP_DECL` is its ``structops verify --map`` spelling.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+__all__ = ["socket_programs", "MAP_DECL", "MAP_DECLS"]
+
+MAP_DECLS = ("m=hash:8:16:4", "m=array:4:48:2")
+MAP_DECL = MAP_DECLS[0]
+
+_OPS = ("+=", "-=", "*=", "/=", "%=", "|=", "&=", "^=", "<<=", ">>=", "s>>=", "=")
+_CMPS = ("==", "!=", ">", ">=", "<", "<=", "s>", "s>=", "s<", "s<=", "&")
+_SK_BUFF_U32 = (0, 4, 8, 12, 16, 20, 36, 40, 44, 48, 52, 56, 60, 64, 76, 80)  # readable __sk_buff fields
+_SIZES = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
+_REGS = st.sampled_from((0, 6, 7, 8, 0, 6, 7, 8, 2, 3))  # r1-r5 die at each call: drawn less
+_IMM = st.one_of(st.integers(-8, 64), st.sampled_from((0xFF, 0xFFFF, -1, 1 << 30, -(1 << 31), 0x7FFFFFFF)))
+
+
+@st.composite
+def _alu(draw: st.DrawFn) -> list[str]:
+    w = "w" if draw(st.integers(0, 3)) == 0 else "r"
+    d = draw(_REGS)
+    op = draw(st.sampled_from(_OPS))
+    if op in ("<<=", ">>=", "s>>="):
+        n = draw(st.integers(0, 31 if w == "w" else 63))
+        return [f"{w}{d} {op} {n}"]
+    if draw(st.booleans()):
+        return [f"{w}{d} {op} {w}{draw(_REGS)}"]
+    return [f"{w}{d} {op} {draw(_IMM)}"]
+
+
+@st.composite
+def _unary(draw: st.DrawFn) -> list[str]:
+    d, s = draw(_REGS), draw(_REGS)
+    kind = draw(st.sampled_from(("neg", "movsx8", "movsx16", "movsx32", "bswap", "ldimm64")))
+    if kind == "neg":
+        return [f"r{d} = -r{d}"]
+    if kind == "bswap":
+        return [f"r{d} = bswap{draw(st.sampled_from((16, 32, 64)))} r{d}"]
+    if kind == "ldimm64":
+        return [f"r{d} = {draw(st.integers(0, (1 << 64) - 1)):#x} ll"]
+    return [f"r{d} = (s{kind[5:]})r{s}"]
+
+
+@st.composite
+def _unknown(draw: st.DrawFn) -> list[str]:
+    d = draw(st.sampled_from((6, 7, 8)))
+    if draw(st.booleans()):
+        return ["call bpf_get_prandom_u32", f"r{d} = r0", "r2 = 0", "r3 = 0"]
+    return [f"r{d} = *(u32 *)(r9 +{draw(st.sampled_from(_SK_BUFF_U32))})"]
+
+
+@st.composite
+def _stack(draw: st.DrawFn) -> list[str]:
+    size = draw(st.sampled_from((1, 2, 4, 8)))
+    off = -draw(st.integers(1, 8)) * 8 + draw(st.sampled_from((0, 0, 0, 4)))
+    if size == 8:
+        off -= off % 8
+    t = _SIZES[size]
+    kind = draw(st.integers(0, 2))
+    if kind == 0:
+        return [f"*({t} *)(r10 {off}) = r{draw(_REGS)}"]
+    if kind == 1:
+        return [f"*({t} *)(r10 {off}) = {draw(_IMM)}"]
+    return [f"r{draw(_REGS)} = *({t} *)(r10 {off})"]
+
+
+@st.composite
+def _map_access(draw: st.DrawFn) -> list[str]:
+    out = ["r1 = 0", "*(u64 *)(r10 -64) = r1", "r2 = r10", "r2 += -64", "r1 = m ll", "call bpf_map_lookup_elem"]
+    checked = draw(st.integers(0, 4)) != 0
+    if checked:
+        out.append("if r0 == 0 goto +{skip}")
+    body: list[str] = []
+    size = draw(st.sampled_from((1, 2, 4, 8)))
+    if draw(st.booleans()):
+        body.append(f"r3 = *({_SIZES[size]} *)(r0 +{draw(st.integers(0, 50))})")
+    else:
+        src = draw(st.sampled_from((6, 7, 8)))
+        mask = draw(st.sampled_from((7, 15, 31, 63, 0xFF)))
+        body += [f"r4 = r{src}", f"r4 &= {mask}", "r0 += r4", f"r3 = *({_SIZES[size]} *)(r0 +0)"]
+    if draw(st.booleans()):
+        body.append(f"*(u8 *)(r0 +{draw(st.integers(0, 16))}) = 1")
+    if checked:
+        out[-1] = out[-1].format(skip=len(body))
+    return out + body + ["r2 = 0", "r3 = 0"]
+
+
+@st.composite
+def _loop(draw: st.DrawFn) -> list[str]:
+    n = draw(st.integers(1, 12))
+    body = draw(st.lists(st.one_of(_alu(), _stack()), max_size=3))
+    lines = [ln for item in body for ln in item if "r9" not in ln]
+    return ["r5 = 0", "loop_top_{k}:", *lines, "r5 += 1", f"if r5 < {n} goto loop_top_{{k}}"]
+
+
+_ITEM = st.one_of(_alu(), _alu(), _unary(), _unknown(), _stack(), _stack(), _map_access())
+
+
+@st.composite
+def socket_programs(draw: st.DrawFn, max_items: int = 14) -> str:
+    """A socket-filter program as kernel-syntax text (r9 keeps the ctx pointer)."""
+    items = draw(st.lists(_ITEM, min_size=1, max_size=max_items))
+    if draw(st.integers(0, 3)) == 0:
+        items.insert(draw(st.integers(0, len(items))), draw(_loop()))
+    n = len(items)
+    # forward conditional jumps to later item boundaries
+    jumps: dict[int, list[str]] = {}
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, n - 1))
+        to = draw(st.integers(at + 1, n))
+        w = "w" if draw(st.integers(0, 3)) == 0 else "r"
+        a = draw(_REGS)
+        rhs = f"{w}{draw(_REGS)}" if draw(st.booleans()) else str(draw(_IMM))
+        jumps.setdefault(at, []).append(f"if {w}{a} {draw(st.sampled_from(_CMPS))} {rhs} goto L{to}")
+    lines = ["r9 = r1"]
+    for r in (6, 7, 8):  # callee-saved registers start as unknown or known scalars
+        kind = draw(st.integers(0, 2))
+        if kind == 0:
+            lines += ["call bpf_get_prandom_u32", f"r{r} = r0"]
+        elif kind == 1:
+            lines.append(f"r{r} = *(u32 *)(r9 +{draw(st.sampled_from(_SK_BUFF_U32))})")
+        else:
+            lines.append(f"r{r} = {draw(_IMM)}")
+    lines += [f"r{r} = {draw(_IMM)}" for r in (0, 2, 3)]
+    for k, item in enumerate(items):
+        lines.append(f"L{k}:")
+        lines += jumps.get(k, [])
+        lines += [ln.replace("{k}", str(k)) for ln in item]
+    lines.append(f"L{n}:")
+    if draw(st.integers(0, 5)):
+        lines.append("r0 = 0" if draw(st.booleans()) else f"r0 = r{draw(_REGS)}")
+    lines.append("exit")
+    return "\n".join(lines) + "\n"
+
+
+# --- struct_ops programs for bpf_dummy_ops (test_1, test_2, test_sleepable) -----------------------
+
+DUMMY_MEMBERS = ("test_1", "test_2", "test_sleepable")
+
+
+@st.composite
+def _ctx_load(draw: st.DrawFn) -> list[str]:
+    """A read of the u64 argument array: mostly whole in-range slots, sometimes not."""
+    d = draw(st.sampled_from((2, 3, 4, 6, 7)))
+    size = draw(st.sampled_from((8, 8, 8, 4, 2, 1)))
+    off = draw(st.one_of(st.sampled_from((0, 0, 8, 16, 24, 32)), st.sampled_from((0, 8)), st.integers(-8, 48)))
+    return [f"r{d} = *({_SIZES[size]} *)(r1 +{off})" if off >= 0 else f"r{d} = *({_SIZES[size]} *)(r1 {off})"]
+
+
+@st.composite
+def _state_access(draw: st.DrawFn) -> list[str]:
+    """Load cb (argument 0), maybe NULL-check it, then read or write struct bpf_dummy_ops_state."""
+    out = ["r6 = *(u64 *)(r1 +0)"]
+    body: list[str] = []
+    size = draw(st.sampled_from((4, 4, 1, 2, 8)))
+    off = draw(st.one_of(st.just(0), st.just(0), st.integers(-4, 8)))
+    ref = f"(r6 +{off})" if off >= 0 else f"(r6 {off})"
+    kind = draw(st.integers(0, 3))
+    if kind == 0:
+        body.append(f"r7 = *({_SIZES[size]} *){ref}")
+    elif kind == 1:
+        body.append(f"*({_SIZES[size]} *){ref} = {draw(st.integers(-3, 300))}")
+    elif kind == 2:
+        body += [f"r7 = *({_SIZES[size]} *){ref}", "r7 += 1", f"*({_SIZES[size]} *){ref} = r7"]
+    else:
+        body.append("r6 += 4")
+    if draw(st.integers(0, 3)):
+        out.append(f"if r6 == 0 goto +{len(body)}")
+    return out + body
+
+
+_SO_ITEM = st.one_of(_ctx_load(), _state_access(), _state_access(), _alu())
+
+
+@st.composite
+def struct_ops_programs(draw: st.DrawFn, max_items: int = 6) -> tuple[str, str, int]:
+    """(program text, bpf_dummy_ops member, prog_flags): r1 is the context (argument
+    array), kept in r9 for later items; the return value is set or left unset."""
+    member = draw(st.sampled_from(DUMMY_MEMBERS))
+    flags = (1 << 4) if draw(st.integers(0, 4)) == 0 else 0  # BPF_F_SLEEPABLE
+    items = draw(st.lists(_SO_ITEM, min_size=1, max_size=max_items))
+    lines = ["r9 = r1", "r7 = 0", "r6 = 0", "r0 = 0", "r2 = 0", "r3 = 0", "r8 = 0"]
+    for item in items:
+        lines.append("r1 = r9")
+        lines += item
+    ret = draw(st.integers(0, 4))
+    if ret == 0:
+        lines.append("r0 = r6")
+    elif ret == 1:
+        lines.append(f"r0 = {draw(st.integers(-2, 2))}")
+    elif ret == 2:
+        lines.append("r0 = r7")
+    lines.append("exit")
+    return "\n".join(lines) + "\n", member, flags
