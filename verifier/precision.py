@@ -49,7 +49,8 @@ class _BT:
         self.stack = [0] * 8
 
     def empty(self) -> bool:
-        return not any(self.reg[: self.frame + 1]) and not any(self.stack[: self.frame + 1])
+        """``bt_empty`` (frames above ``frame`` are always clear, so all are looked at)."""
+        return not any(self.reg) and not any(self.stack)
 
     def reset(self) -> None:
         self.reg = [0] * 8
@@ -63,26 +64,6 @@ class PrecisionMixin:
     def _bt_log_insn(self, bt: _BT, idx: int) -> None:  # type: ignore[no-untyped-def]
         self.verbose(f"mark_precise: frame{bt.frame}: regs={_fmt_regs(bt.reg[bt.frame])} "
                      f"stack={_fmt_stack(bt.stack[bt.frame])} before {idx}: {self.insn_str(idx)}\n")
-
-    @staticmethod
-    def _hist_entry(st: VerifierState, hist_end: int, idx: int):  # type: ignore[no-untyped-def]
-        if hist_end > 0 and st.jmp_history[hist_end - 1][0] == idx:
-            return st.jmp_history[hist_end - 1]
-        return None
-
-    @staticmethod
-    def _prev_insn(st: VerifierState, i: int, hist: list[int]) -> int:
-        """``get_prev_insn_idx``; ``hist[0]`` is the remaining history count."""
-        cnt = hist[0]
-        if i == st.first_insn_idx:
-            if cnt == 0:
-                return -1
-            if cnt == 1 and st.jmp_history[0][0] == i:
-                return -1
-        if cnt and st.jmp_history[cnt - 1][0] == i:
-            hist[0] = cnt - 1
-            return st.jmp_history[cnt - 1][1]
-        return i - 1
 
     def _sync_linked(self, bt: _BT, hist) -> None:  # type: ignore[no-untyped-def]
         """``bt_sync_linked_regs``."""
@@ -110,7 +91,8 @@ class PrecisionMixin:
             return
         if self.level2:  # type: ignore[attr-defined]
             self._bt_log_insn(bt, idx)
-        self._sync_linked(bt, hist)
+        if hist is not None and hist[3]:
+            self._sync_linked(bt, hist)
         cls = code & 7
         op = code & 0xF0
         dreg, sreg = insn.dst, insn.src
@@ -277,8 +259,11 @@ class PrecisionMixin:
         skip_first = True
         level2 = self.level2  # type: ignore[attr-defined]
         n = self.n  # type: ignore[attr-defined]
+        backtrack = self._backtrack_insn
         while True:
-            hist = [len(st.jmp_history)]
+            jh = st.jmp_history
+            cnt = len(jh)
+            st_first = st.first_insn_idx
             if level2:
                 self.verbose(f"mark_precise: frame{bt.frame}: last_idx {last_idx} first_idx {first_idx} "
                              f"subseq_idx {subseq_idx} \n")
@@ -300,9 +285,9 @@ class PrecisionMixin:
                 if skip_first:
                     skip_first = False
                 else:
-                    h = self._hist_entry(st, hist[0], i)
+                    h = jh[cnt - 1] if cnt and jh[cnt - 1][0] == i else None  # get_jmp_hist_entry
                     try:
-                        self._backtrack_insn(i, subseq_idx, h, bt)
+                        backtrack(i, subseq_idx, h, bt)
                     except NotSupported:
                         self.mark_all_scalars_precise(start)
                         bt.reset()
@@ -310,8 +295,15 @@ class PrecisionMixin:
                 if bt.empty():
                     return changed
                 subseq_idx = i
-                i = self._prev_insn(st, i, hist)
-                if i == -1:
+                # get_prev_insn_idx
+                if i == st_first and (cnt == 0 or (cnt == 1 and jh[0][0] == i)):
+                    break
+                if cnt and jh[cnt - 1][0] == i:
+                    cnt -= 1
+                    i = jh[cnt][1]
+                else:
+                    i -= 1
+                if i < 0:
                     break
                 if i >= n:
                     self.verbose(f"verifier bug: backtracking idx {i}\n")

@@ -78,43 +78,68 @@ def update_bounds(r: RegState) -> None:
 
 
 def _deduce32(r: RegState) -> None:
-    """``__reg32_deduce_bounds``."""
+    """``__reg32_deduce_bounds`` (sign conversions written inline: the hot path)."""
     umin, umax, smin, smax = r.umin, r.umax, r.smin, r.smax
+    u32_min, u32_max, s32_min, s32_max = r.u32_min, r.u32_max, r.s32_min, r.s32_max
+    ulo, uhi = umin & M32, umax & M32
+    s_ulo, s_uhi = ulo - ((ulo >> 31) << 32), uhi - ((uhi >> 31) << 32)
     if (umin >> 32) == (umax >> 32):
-        r.u32_min = max(r.u32_min, umin & M32)
-        r.u32_max = min(r.u32_max, umax & M32)
-        if s32(umin) <= s32(umax):
-            r.s32_min = max(r.s32_min, s32(umin))
-            r.s32_max = min(r.s32_max, s32(umax))
+        if ulo > u32_min:
+            u32_min = ulo
+        if uhi < u32_max:
+            u32_max = uhi
+        if s_ulo <= s_uhi:
+            if s_ulo > s32_min:
+                s32_min = s_ulo
+            if s_uhi < s32_max:
+                s32_max = s_uhi
+    slo, shi = smin & M32, smax & M32
+    s_slo, s_shi = slo - ((slo >> 31) << 32), shi - ((shi >> 31) << 32)
     if (smin >> 32) == (smax >> 32):
-        if (smin & M32) <= (smax & M32):
-            r.u32_min = max(r.u32_min, smin & M32)
-            r.u32_max = min(r.u32_max, smax & M32)
-        if s32(smin) <= s32(smax):
-            r.s32_min = max(r.s32_min, s32(smin))
-            r.s32_max = min(r.s32_max, s32(smax))
-    if (((umin >> 32) + 1) & M32) == ((umax >> 32) & M32) and s32(umin) < 0 and s32(umax) >= 0:
-        r.s32_min = max(r.s32_min, s32(umin))
-        r.s32_max = min(r.s32_max, s32(umax))
-    if ((((smin >> 32) & M32) + 1) & M32) == ((smax >> 32) & M32) and s32(smin) < 0 and s32(smax) >= 0:
-        r.s32_min = max(r.s32_min, s32(smin))
-        r.s32_max = min(r.s32_max, s32(smax))
-    if s32(r.u32_min) <= s32(r.u32_max):
-        r.s32_min = max(r.s32_min, s32(r.u32_min))
-        r.s32_max = min(r.s32_max, s32(r.u32_max))
-    smin32_u, smax32_u = r.s32_min & M32, r.s32_max & M32
+        if slo <= shi:
+            if slo > u32_min:
+                u32_min = slo
+            if shi < u32_max:
+                u32_max = shi
+        if s_slo <= s_shi:
+            if s_slo > s32_min:
+                s32_min = s_slo
+            if s_shi < s32_max:
+                s32_max = s_shi
+    if (((umin >> 32) + 1) & M32) == ((umax >> 32) & M32) and s_ulo < 0 and s_uhi >= 0:
+        if s_ulo > s32_min:
+            s32_min = s_ulo
+        if s_uhi < s32_max:
+            s32_max = s_uhi
+    if ((((smin >> 32) & M32) + 1) & M32) == ((smax >> 32) & M32) and s_slo < 0 and s_shi >= 0:
+        if s_slo > s32_min:
+            s32_min = s_slo
+        if s_shi < s32_max:
+            s32_max = s_shi
+    a, b = u32_min - ((u32_min >> 31) << 32), u32_max - ((u32_max >> 31) << 32)
+    if a <= b:
+        if a > s32_min:
+            s32_min = a
+        if b < s32_max:
+            s32_max = b
+    smin32_u, smax32_u = s32_min & M32, s32_max & M32
     if smin32_u <= smax32_u:
-        r.u32_min = max(smin32_u, r.u32_min)
-        r.u32_max = min(smax32_u, r.u32_max)
+        if smin32_u > u32_min:
+            u32_min = smin32_u
+        if smax32_u < u32_max:
+            u32_max = smax32_u
     else:
         # the s32 range crosses the sign boundary while the u32 range sits in one
         # half (the 32-bit twin of the 64-bit rule, in the 6.18.y / 6.12.y stables)
-        if r.u32_max < smin32_u:
-            r.s32_min = s32(r.u32_min)
-            r.u32_max = min(r.u32_max, smax32_u)
-        elif smax32_u < r.u32_min:
-            r.s32_max = s32(r.u32_max)
-            r.u32_min = max(r.u32_min, smin32_u)
+        if u32_max < smin32_u:
+            s32_min = u32_min - ((u32_min >> 31) << 32)
+            if smax32_u < u32_max:
+                u32_max = smax32_u
+        elif smax32_u < u32_min:
+            s32_max = u32_max - ((u32_max >> 31) << 32)
+            if smin32_u > u32_min:
+                u32_min = smin32_u
+    r.u32_min, r.u32_max, r.s32_min, r.s32_max = u32_min, u32_max, s32_min, s32_max
 
 
 def _deduce64(r: RegState) -> None:
@@ -177,7 +202,16 @@ def bound_offset(r: RegState) -> None:
 
 
 def sync(r: RegState) -> None:
-    """``reg_bounds_sync``."""
+    """``reg_bounds_sync``. A known constant whose bounds all equal it is a fixed
+    point of every step, so it returns at once (the common case in loops)."""
+    v, m = r.var_off
+    if not m and r.umin == v and r.umax == v:
+        lo = v & M32
+        sv = v - ((v >> 63) << 64)
+        slo = lo - ((lo >> 31) << 32)
+        if r.smin == sv and r.smax == sv and r.u32_min == lo and r.u32_max == lo and r.s32_min == slo \
+                and r.s32_max == slo:
+            return
     update_bounds(r)
     deduce_bounds(r)
     deduce_bounds(r)

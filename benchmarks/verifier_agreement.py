@@ -1,0 +1,227 @@
+"""Verifier agreement: the model's verdicts and messages against the host kernel's.
+
+Four corpora (the same as tests/verifier/test_host_diff.py, with a larger
+budget): (a) the programs of our tests (the classic oracle table, the uBPF
+conformance programs as socket filters), (b) generated socket filters,
+(c) generated struct_ops programs for bpf_dummy_ops, (d) the kernel
+selftests of shared/verifier-corpus. Each program is loaded into the host
+(maps created, nothing attached) and verified by the model; printed per
+corpus: verdict agreement, exact last-line agreement (the kernel's message;
+BTF ids and addresses masked), processed-count and whole-log agreement,
+false accepts (we accept what the kernel rejects: a safety bug) apart from
+false rejects, and the disagreements themselves.
+
+Without a usable bpf() (not root, not Linux), corpus (d) is compared with its
+recorded labels and the others are skipped with the reason.
+
+Usage: python benchmarks/verifier_agreement.py [--quick] [--examples N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from emu.conformance import parse_data_file  # noqa: E402
+from emu.verify_cmd import corpus_case, host_load, program_env, symbols_for  # noqa: E402
+from kernel_model.asm import assemble  # noqa: E402
+from verifier import VerifierEnv, verify  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+HOST_LOG_SIZE = 16 << 20
+_MASK = [(re.compile(r"0xffff[0-9a-f]{12}"), "ADDR"), (re.compile(r"btf_id \d+"), "btf_id N"),
+         (re.compile(r"verification time \d+"), "vt")]
+_PROCESSED = re.compile(r"processed (\d+) insns")
+
+
+def mask(text: str | None) -> str:
+    text = text or ""
+    for pat, rep in _MASK:
+        text = pat.sub(rep, text)
+    return text
+
+
+@dataclass
+class Tally:
+    name: str
+    n: int = 0
+    verdict: int = 0
+    message: int = 0
+    processed: int = 0
+    log: int = 0
+    false_accepts: list[str] = field(default_factory=list)
+    false_rejects: list[str] = field(default_factory=list)
+    message_diffs: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, label: str, ours: Any, accepted: bool, errno: int, error_line: str | None,
+            log: str | None) -> None:
+        self.n += 1
+        if ours.accepted == accepted:
+            self.verdict += 1
+        elif ours.accepted:
+            self.false_accepts.append(f"{label}: kernel: {error_line}")
+        else:
+            self.false_rejects.append(f"{label}: model: {ours.error_line} ({ours.errno_name})")
+        if ours.accepted == accepted and ours.errno == errno and mask(ours.error_line) == mask(error_line):
+            self.message += 1
+        elif ours.accepted == accepted:
+            self.message_diffs.append(f"{label}: kernel {error_line!r} / model {ours.error_line!r}")
+        if log is not None:
+            if _PROCESSED.findall(ours.log) == _PROCESSED.findall(log):
+                self.processed += 1
+            if mask(ours.log) == mask(log):
+                self.log += 1
+
+    def report(self, limit: int) -> None:
+        pct = (lambda k: f"{k}/{self.n} ({100 * k / self.n:.1f}%)") if self.n else (lambda k: "-")
+        print(f"\n== {self.name}: {self.n} programs, {self.seconds:.1f} s")
+        print(f"   verdict agreement      {pct(self.verdict)}")
+        print(f"   last-line agreement    {pct(self.message)}")
+        print(f"   processed-count agr.   {pct(self.processed)}")
+        print(f"   whole-log agreement    {pct(self.log)}")
+        print(f"   false accepts          {len(self.false_accepts)}   (model accepts, kernel rejects)")
+        print(f"   false rejects          {len(self.false_rejects)}")
+        for title, items in (("false accept", self.false_accepts), ("false reject", self.false_rejects),
+                             ("message", self.message_diffs)):
+            for line in items[:limit]:
+                print(f"     {title}: {line}")
+            if len(items) > limit:
+                print(f"     ... {len(items) - limit} more {title} differences")
+
+
+def run_host(t: Tally, label: str, insns: list, env: VerifierEnv, level: int = 1) -> None:
+    env.log_size = HOST_LOG_SIZE
+    ours = verify(insns, env, log_level=level)
+    h = host_load(insns, env, level)
+    t.add(label, ours, h.accepted, h.errno, h.error_line, h.log)
+
+
+def corpus_a(t: Tally, quick: bool) -> None:
+    sys.path.insert(0, str(ROOT))
+    from tests.verifier.test_programs import CLASSIC
+
+    for asm, *_ in CLASSIC:
+        run_host(t, asm.replace("\n", "; "), assemble(asm), VerifierEnv(), 2)
+    root = SHARED / "conformance" / "ubpf"
+    files = sorted(root.glob("*.data")) + sorted((root / "errors").glob("*.data")) if root.exists() else []
+    for f in files:
+        if quick and f.name == "mul-loop-memory-iterations.data":
+            continue  # 1M processed instructions: ~70 s in the model
+        try:
+            case = parse_data_file(f)
+        except Exception:  # noqa: BLE001 - not a program (our assembler refuses it)
+            continue
+        run_host(t, f.name, list(case.insns), VerifierEnv())
+
+
+def generated(t: Tally, strategy: Any, examples: int, build: Callable[[Any], tuple[str, list, VerifierEnv, int]]) -> None:
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def one(x: Any) -> None:
+        label, insns, env, level = build(x)
+        run_host(t, label, insns, env, level)
+
+    one()
+
+
+def corpus_b(t: Tally, examples: int) -> None:
+    from tests.verifier.programs import MAP_DECLS, socket_programs
+
+    def build(x: tuple[str, str]) -> tuple[str, list, VerifierEnv, int]:
+        text, m = x
+        insns, env = program_env(assemble(text, symbols=symbols_for([m])), maps=[m])
+        return text.replace("\n", "; ")[:160], insns, env, 2
+
+    generated(t, st.tuples(socket_programs(), st.sampled_from(MAP_DECLS)), examples, build)
+
+
+def corpus_c(t: Tally, examples: int) -> None:
+    from tests.verifier.programs import struct_ops_programs
+
+    def build(x: tuple[str, str, int]) -> tuple[str, list, VerifierEnv, int]:
+        text, member, flags = x
+        insns, env = program_env(assemble(text), attach=f"bpf_dummy_ops:{member}", flags=flags)
+        return f"{member}: " + text.replace("\n", "; ")[:160], insns, env, 1
+
+    generated(t, struct_ops_programs(), examples, build)
+
+
+def corpus_d(t: Tally, live: bool) -> None:
+    p = SHARED / "verifier-corpus" / "cases.jsonl"
+    for line in p.open():
+        c = json.loads(line)
+        insns, env = corpus_case(c)
+        if live:
+            run_host(t, c["id"], insns, env)
+        else:
+            k = c["kernel"]
+            ours = verify(insns, env, log_level=1)
+            t.add(c["id"], ours, k["verdict"] == "accepted", k["errno"], k["error_line"],
+                  None if k.get("log_truncated") else k["log"])
+
+
+def timed(t: Tally, fn: Callable[[Tally], None]) -> Tally:
+    t0 = time.perf_counter()
+    fn(t)
+    t.seconds = time.perf_counter() - t0
+    return t
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small budget (CI)")
+    ap.add_argument("--examples", type=int, help="generated programs per generator")
+    ap.add_argument("--limit", type=int, default=12, help="disagreements listed per kind")
+    args = ap.parse_args(list(argv) if argv is not None else None)
+    examples = args.examples or (60 if args.quick else 1500)
+
+    from emu.hostbpf import oracle_status
+
+    ok, why = oracle_status()
+    tallies = []
+    have_corpus = (SHARED / "verifier-corpus" / "cases.jsonl").exists()
+    if ok:
+        tallies.append(timed(Tally("(a) programs of our tests"), lambda t: corpus_a(t, args.quick)))
+        tallies.append(timed(Tally("(b) generated socket filters"), lambda t: corpus_b(t, examples)))
+        tallies.append(timed(Tally("(c) generated bpf_dummy_ops struct_ops"), lambda t: corpus_c(t, examples)))
+    else:
+        print(f"skip: corpora (a)-(c) need the host kernel as an oracle: {why}")
+    if have_corpus:
+        name = "(d) kernel selftests (live)" if ok else "(d) kernel selftests (recorded host labels)"
+        tallies.append(timed(Tally(name), lambda t: corpus_d(t, ok)))
+    else:
+        print(f"skip: (d) verifier corpus not found under {SHARED}")
+    for t in tallies:
+        t.report(args.limit)
+    total = Tally("all corpora")
+    for t in tallies:
+        total.n += t.n
+        total.verdict += t.verdict
+        total.message += t.message
+        total.processed += t.processed
+        total.log += t.log
+        total.false_accepts += t.false_accepts
+        total.false_rejects += t.false_rejects
+        total.seconds += t.seconds
+    print(f"\nTOTAL {total.n} programs: verdict {total.verdict}/{total.n}, last line {total.message}/{total.n}, "
+          f"processed {total.processed}/{total.n}, whole log {total.log}/{total.n}; "
+          f"false accepts {len(total.false_accepts)}, false rejects {len(total.false_rejects)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
