@@ -972,6 +972,10 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
     v = Verifier(insns, env, log_level)
     err = v.run()
     log = v.log.text()
+    for i, a in enumerate(v.aux):  # what later stages read from insn_aux_data[]
+        a.ptr_type = v.ptr_type[i]
+        a.ctx_field_size = v.ctx_field_size[i]
+        a.seen = v.seen[i]
     if log_level and env.log_size and v.log.len_max > env.log_size:
         # bpf_vlog_finalize: a truncated log turns any verdict into ENOSPC; the rotating
         # buffer keeps the log's tail

@@ -41,7 +41,8 @@ class InsnAux:
     ctx_field_size: int = 0
     #: the instruction was reached by the verifier (``seen``)
     seen: bool = False
-    #: the conditional jump always went one way on every path (dead branch elimination)
+    #: the 32-bit result needs an explicit zero extension (``zext_dst``): not computed by the
+    #: model (x86-64 JITs zero-extend by themselves), always False
     zext_dst: bool = False
     #: a speculative path failed here: the kernel puts a speculation barrier before it (``nospec``)
     nospec: bool = False

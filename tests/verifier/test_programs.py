@@ -195,3 +195,26 @@ def test_log_buffer_overflow_is_enospc() -> None:
         assert (r.accepted, r.errno) == (False, E.ENOSPC)
         assert r.log == full.log[-(size - 1):]
     assert verify(prog, VerifierEnv(log_size=100), log_level=1).errno == E.EINVAL
+
+
+def test_insn_aux_for_later_stages() -> None:
+    """What BPF_PROG_LOAD hands to the fixups and the JIT: helper ids, subprogram
+    targets, map specs of lddw, the pointer type of each memory access, ctx field
+    sizes, and which slots were reached."""
+    asm = ("r6 = r1\nr1 = 0\n*(u64 *)(r10 -8) = r1\nr2 = r10\nr2 += -8\nr1 = m ll\n"
+           "call bpf_map_lookup_elem\nr0 = *(u8 *)(r6 +0)\ncall f\nexit\nr0 = 1\nexit\nf:\nr0 = 0\nexit\n")
+    insns, env = program_env(assemble(asm, symbols=symbols_for(["m=array:4:8:1"])), maps=["m=array:4:8:1"])
+    insns = [i for i in insns]
+    r = verify(insns, env)
+    assert not r.accepted and r.error_line == "unreachable insn 11"  # r0 = 1 after the first exit
+    asm = asm.replace("exit\nr0 = 1\nexit\n", "exit\n")
+    insns, env = program_env(assemble(asm, symbols=symbols_for(["m=array:4:8:1"])), maps=["m=array:4:8:1"])
+    r = verify(insns, env)
+    assert r.accepted, r.log
+    aux = r.insn_aux
+    assert aux[5].map is env.maps[0]
+    assert aux[7].helper_id == 1
+    assert aux[8].ptr_type == 2 and aux[8].ctx_field_size == 4  # PTR_TO_CTX; __sk_buff.len is a u32
+    assert aux[2].ptr_type == 6  # PTR_TO_STACK
+    assert aux[9].subprog == 1
+    assert all(a.seen for k, a in enumerate(aux) if k != 6)  # slot 6 is lddw's second half
