@@ -86,8 +86,6 @@ PROTOS: dict[int, FuncProto] = {
     208: _p("ktime_get_tai_ns", RET_INTEGER),
 }
 
-#: helpers ``sk_filter_func_proto`` returns for a root loader (bpf_base_func_proto with
-#: CAP_BPF+CAP_PERFMON; only those we model a prototype for)
 #: Helpers a root-loaded socket filter may call: ``sk_filter_func_proto`` (net/core/filter.c)
 #: with its fallback ``bpf_sk_base_func_proto`` -> ``bpf_base_func_proto`` (kernel/bpf/helpers.c,
 #: the CAP_PERFMON/CAP_SYS_ADMIN parts included), Linux 6.18; the set was checked helper by helper
