@@ -115,3 +115,30 @@ def test_bad_input_files_exit_2(tmp_path, capsys) -> None:
     t.write_bytes(b"\x95\x00\x00")
     rc, _, err = run(capsys, str(t))
     assert rc == 2 and "truncated instruction" in err
+
+
+def test_elf_objects_go_through_the_loader(capsys) -> None:
+    """An ELF object: every program loaded as libbpf does into the emulated kernel,
+    its log printed under a '-- prog NAME: verdict' line."""
+    from tests.conftest import ROOT
+
+    bad = ROOT / "examples" / "struct_ops_maybe_null_fail.bpf.o"
+    good = ROOT / "examples" / "dummy_st_ops.bpf.o"
+    if not bad.exists() or not good.exists():
+        pytest.skip("examples/*.bpf.o not built")
+    rc, out, _ = run(capsys, str(bad))
+    assert rc == 1
+    lines = out.splitlines()
+    assert lines[0] == "-- prog test_maybe_null_struct_ptr: rejected (-EACCES)"
+    assert "R1 invalid mem access 'trusted_ptr_or_null_'" in lines
+    rc, out, _ = run(capsys, str(good))
+    assert rc == 0
+    assert [ln for ln in out.splitlines() if ln.startswith("-- prog")] == [
+        "-- prog dummy_test_1: accepted", "-- prog dummy_test_2: accepted", "-- prog dummy_test_sleepable: accepted"]
+
+
+def test_broken_elf_is_bad_input(tmp_path, capsys) -> None:
+    f = tmp_path / "bad.o"
+    f.write_bytes(b"\x7fELFgarbage")
+    rc, out, err = run(capsys, str(f))
+    assert (rc, out) == (2, "") and "not a proper ELF object" in err
