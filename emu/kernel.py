@@ -54,7 +54,7 @@ class Kernel(BpfSyscalls):
         self.seed = seed
         self.btf: BTF = build_vmlinux_btf()
         self.struct_ops = StructOpsRegistry(self.profile)
-        self.struct_ops.register(dummy_ops.make_ops(), self.btf)
+        self.struct_ops.register(dummy_ops.make_ops(self.profile), self.btf)
         self.struct_ops.register(tcp_ca.make_ops(), self.btf)
         self.kfuncs = KfuncTable()
         self.modules = ModuleRegistry(self.btf, self.struct_ops, self.kfuncs,

@@ -87,6 +87,9 @@ BPF_F_SLEEPABLE = 1 << 4
 BPF_F_TOKEN_FD = 1 << 16
 SUPPORTED_PROG_TYPES = {PROG_TYPE_SOCKET_FILTER: "socket_filter", PROG_TYPE_STRUCT_OPS: "struct_ops",
                         PROG_TYPE_SYSCALL: "syscall"}
+#: "bpf: Add kernel symbol for struct_ops trampoline" (Xu Kuohai, November 2024, for 6.13 with a
+#: Fixes: tag; in the 6.12.117 sources as a stable backport): the 6.8-6.10 profiles have none
+KSYMS_SINCE = (6, 12)
 #: the last enum bpf_prog_type of Linux 6.18 (BPF_PROG_TYPE_NETFILTER = 32)
 _LAST_PROG_TYPE = 32
 #: the last enum bpf_map_type of Linux 6.18 (BPF_MAP_TYPE_ARENA = 33)
@@ -600,11 +603,12 @@ class BpfSyscalls:
         st = mo.st_map
         st.map_id = mo.spec.id
         st.update(struct.unpack_from("<I", key)[0], value, flags, self._prog_for_struct_ops)
-        if st.state in (STATE_INUSE, STATE_READY) and self.profile.version >= (6, 12):
-            # bpf_struct_ops_map_add_ksyms ("bpf: Add kallsyms for struct_ops trampolines", 6.12)
+        if st.state in (STATE_INUSE, STATE_READY) and self.profile.version >= KSYMS_SINCE:
+            # bpf_struct_ops_map_add_ksyms: bpf__<type>_<member>, covering the bytes the
+            # trampoline took in its page (code + BPF_INSN_SAFETY)
             m = self.machine  # type: ignore[attr-defined]
             for p in st.placements:
-                m.kallsyms.add(p.ksym, p.addr, p.code_size, "t", "bpf")
+                m.kallsyms.add(p.ksym, p.addr, p.size, "t", "bpf")
                 mo.ksyms.append(p.ksym)
 
     def _prog_for_struct_ops(self, fd: int) -> BpfProg:

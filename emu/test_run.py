@@ -11,8 +11,9 @@ behaviour measured in shared/reference/kernel-oracle.md section 3):
   ``struct bpf_dummy_ops_state`` is copied in (``-EFAULT`` if unmapped:
   :mod:`emu.usermem`); a zero pointer argument is allowed only where the
   member's argument info says maybe-NULL (``check_test_run_args``, else
-  ``-EINVAL``: on profiles without ``nullable_args`` there is no such check, so
-  NULL reaches the program); a trampoline for the member is built on the fly
+  ``-EINVAL``: commit 980ca8ceeae6, Linux 6.10, queued for 6.9.y stable with
+  the test_1 ``cb__nullable`` stub; the 6.8 profile has no such check, so NULL
+  reaches the program, whatever it assumed); a trampoline for the member is built on the fly
   in a fresh image page (``bpf_struct_ops_prepare_trampoline``), called
   indirectly with ``(state, args[1], args[2], args[3], args[4])``
   (``dummy_ops_call_op``); the state is copied back to user memory and the

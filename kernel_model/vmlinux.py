@@ -83,8 +83,10 @@ struct bpf_dummy_ops {
     int (*test_2)(struct bpf_dummy_ops_state *cb, int a1, unsigned short a2, char a3, unsigned long a4);
     int (*test_sleepable)(struct bpf_dummy_ops_state *cb);
 };
-/* the CFI stubs: BTF keeps their parameter names */
+/* the CFI stubs: BTF keeps their parameter names (test_1's was bpf_dummy_test_1 with a
+   plain cb before cb__nullable, see kernel_model/subsystems/dummy_ops.py) */
 int bpf_dummy_ops__test_1(struct bpf_dummy_ops_state *cb__nullable);
+int bpf_dummy_test_1(struct bpf_dummy_ops_state *cb);
 int bpf_dummy_test_2(struct bpf_dummy_ops_state *cb, int a1, unsigned short a2, char a3, unsigned long a4);
 int bpf_dummy_test_sleepable(struct bpf_dummy_ops_state *cb);
 

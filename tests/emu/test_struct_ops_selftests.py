@@ -512,3 +512,25 @@ def test_kfunc_module_loaded_alone():
     assert k.modules.modules["bpf_testmod_alt"].refcnt == 1
     k.close(prog)
     assert k.modules.modules["bpf_testmod_alt"].refcnt == 0
+
+
+@pytest.mark.parametrize("profile,accepted", [("6.8", True), ("6.9", False), ("6.10", False), ("latest", False)])
+def test_dummy_test_1_nullable_and_the_test_run_check(profile, accepted):
+    """test_1's stub got cb__nullable and the test runner check_test_run_args in 1479eaff1f16 /
+    980ca8ceeae6 (6.10, queued for 6.9.y stable; the 6.9 profile is that series' last stable):
+    6.8 accepts the unchecked load and runs it on the NULL the test runner passes (an oops);
+    later profiles refuse the load, and a NULL for test_2's non-nullable argument is -EINVAL
+    before anything runs."""
+    e = Env(profile, modules=())
+    if not accepted:
+        with pytest.raises(ProgLoadError) as ei:
+            e.load("bpf_dummy_ops", "test_1", UNCHECKED_TEST_1)
+        assert ei.value.errno == errno.EACCES
+        fd = e.load("bpf_dummy_ops", "test_2", "r1 = *(u64 *)(r1 + 0)\nr0 = *(u32 *)(r1 + 0)\nexit")
+        assert errno_of(e.k.prog_test_run, fd, ctx_in=bytes(40)) == errno.EINVAL
+        return
+    fd = e.load("bpf_dummy_ops", "test_1", UNCHECKED_TEST_1)
+    with pytest.raises(Oops):
+        e.k.prog_test_run(fd, ctx_in=bytes(8))
+    d = e.k.struct_ops_type("bpf_dummy_ops")
+    assert d.ops.cfi_stubs["test_1"] == "bpf_dummy_test_1"  # the pre-nullable stub
