@@ -177,18 +177,17 @@ def sizes_of(desc, members) -> list[int]:  # type: ignore[no-untyped-def]
     return out
 
 
-@pytest.fixture(scope="module")
-def latest():
-    k = Kernel("latest", modules=())
-    yield k
-    k.shutdown()
-
-
 @examples(25)
 @given(members=ops_types(), data=st.data())
-def test_module_types_run_every_member_on_latest(latest, members, data):
-    """A module registers a random ops type; every member runs through its trampoline."""
-    k = latest
+def test_module_types_run_every_member_on_latest(members, data):
+    """A module registers a random ops type; every member runs through its trampoline. (A
+    fresh kernel per example: the machine's alloc_percpu has no free, so one kernel's
+    lifetime is bounded to about 1600 program loads.)"""
+    with Kernel("latest", modules=()) as k:
+        _module_example(k, members, data)
+
+
+def _module_example(k: Kernel, members, data) -> None:  # type: ignore[no-untyped-def]
     base = machine_usage(k)
     spec = ModuleSpec("rand_mod", c_source("rand_ops", members),
                       [StructOps("rand_ops", {f"m{i}": f"rand_ops__m{i}" for i in range(len(members))})],
