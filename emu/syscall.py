@@ -244,7 +244,6 @@ class BpfSyscalls:
         code = _decode(insns)
         if not code or len(code) > BPF_COMPLEXITY_LIMIT_INSNS:
             raise KernelError(errno.E2BIG, f"insn_cnt {len(code)} is 0 or above 1000000")
-        held: list[BtfObject] = []
         attach_obj: BtfObject | None = None
         attach_btf: BTF | None = None
         if attach_btf_obj_fd:
@@ -348,7 +347,7 @@ class BpfSyscalls:
         from .convert_ctx import convert_ctx_accesses
 
         m = self.machine  # type: ignore[attr-defined]
-        ptr_types = _ptr_types(code, po.env, result)
+        ptr_types = _ptr_types(result)
         fault = m.call_imm(self._not_modelled_stub())  # type: ignore[attr-defined]
         insns, new_index = convert_ctx_accesses(code, ptr_types, po.prog.prog_type, fault)
         # lddw of maps: by fd or by fd_array index -> one key per map (its id)
@@ -813,32 +812,6 @@ def _verify(code: list[Insn], env: Any, log_level: int) -> Any:
     return verify(code, env, log_level)
 
 
-def _needs_ptr_types(code: list[Insn], prog_type: int) -> bool:
-    """Whether ``convert_ctx_accesses`` can change anything: loads through BTF
-    pointers (struct_ops) or context accesses (socket filters)."""
-    for ins in code:
-        cls = ins.code & 0x07
-        if cls == isa.LDX or (prog_type == PROG_TYPE_SOCKET_FILTER and cls in (isa.ST, isa.STX)):
-            return True
-    return False
-
-
-def _ptr_types(code: list[Insn], env: Any, result: Any) -> list[int]:
-    """``insn_aux_data[i].ptr_type`` of every slot. :class:`verifier.result.InsnAux`
-    has the field but the verifier keeps the values on its ``Verifier`` object
-    (``Verifier.ptr_type``) and leaves ``InsnAux.ptr_type`` at 0; until it copies
-    them, an accepted program whose conversions depend on them is walked once
-    more at log level 0 to read them (a workaround, stated in docs/struct_ops.md)."""
-    aux = list(getattr(result, "insn_aux", []) or [])
-    types = [getattr(a, "ptr_type", 0) or 0 for a in aux]
-    if any(types) or not _needs_ptr_types(code, env.prog_type):
-        return types
-    from verifier import analyzer
-
-    cls = getattr(analyzer, "Verifier", None)
-    if cls is None:  # pragma: no cover - the verifier's internals moved
-        return types
-    v = cls(code, env, 0)
-    if v.run() != 0:  # pragma: no cover - the same walk accepted it a moment ago
-        return types
-    return list(getattr(v, "ptr_type", types))
+def _ptr_types(result: Any) -> list[int]:
+    """``insn_aux_data[i].ptr_type`` of every slot (:class:`verifier.result.InsnAux`)."""
+    return [getattr(a, "ptr_type", 0) or 0 for a in (getattr(result, "insn_aux", None) or [])]
