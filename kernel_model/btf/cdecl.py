@@ -396,13 +396,15 @@ class _Builder:
         tid = self.tags.get(key)
         if tid is not None:
             return tid
-        if key not in self.in_text_tags and self.base is not None:
+        if key not in self.in_text_tags:
+            # A tag the text does not define binds to an existing type of that name: in the
+            # base (split BTF) or, with ``into=``, among the types already in the BTF.
             kind = {"struct": S.KIND_STRUCT, "union": S.KIND_UNION, "enum": S.KIND_ENUM}[kw]
-            b = self.base.find(name, kind)
+            b = self.btf.find(name, kind)
             if b is None and kw == "enum":
-                b = self.base.find(name, S.KIND_ENUM64)
+                b = self.btf.find(name, S.KIND_ENUM64)
             if b is None and kw != "enum":
-                b = self.base.find(name, S.KIND_FWD)
+                b = self.btf.find(name, S.KIND_FWD)
             if b is not None:
                 self.tags[key] = b
                 return b

@@ -143,8 +143,10 @@ def test_profile_6_8_has_no_nullable_info():
     ("struct foo { int (*f)(void); };", {"cfi_stubs": {}}, "struct_ops for foo has no cfi_stubs", errno.EINVAL),
     ("struct foo { struct bpf_dummy_ops_state (*f)(void); }; struct bpf_dummy_ops_state foo__f(void);", {},
      "Error in parsing func ptr f in struct foo", errno.EINVAL),
-    ("struct foo { int (*f)(struct sock *s); }; int foo__f(int x__nullable);", {},
+    ("struct foo { int (*f)(int s); }; int foo__f(int x__nullable);", {},
      "stub function foo__f has __nullable tagging to an unsupported type", errno.EINVAL),
+    ("struct foo { int (*f)(struct sock *s); }; int foo__f(struct task_struct *x__nullable);", {},
+     "arg#0 type in stub function foo__f does not match with its original func_proto", errno.EINVAL),
     ("struct foo { int (*f)(int a); }; int foo__f(int a, int b);", {},
      "the number of arguments of the stub function foo__f does not match", errno.EINVAL),
 ])
