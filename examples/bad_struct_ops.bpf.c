@@ -6,7 +6,6 @@
  * (a program's attach_btf_id/expected_attach_type name one kernel member).
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 

@@ -8,7 +8,6 @@
  * Written for bpf_dummy_ops so that the real kernel can load it too (oracle test).
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 

@@ -6,7 +6,6 @@
  * constant, so the missing field's read is dead code and the verifier drops it.
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>

@@ -5,7 +5,6 @@
  * kernel selftest dummy_st_ops; this source is structops-emu's own.
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 

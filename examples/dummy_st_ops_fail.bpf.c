@@ -7,7 +7,6 @@
  * Both are loaded one by one in the oracle test to compare verdicts.
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 

@@ -9,7 +9,6 @@
  *  - counters is a BTF-defined array map (.maps), factor a .rodata constant.
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -20,7 +19,7 @@ extern int bpf_kfunc_common_test(int x) __ksym;
 const volatile int factor = 3;
 
 struct {
-	__uint(type, 2);	/* BPF_MAP_TYPE_ARRAY: the emulated vmlinux.h has no enum bpf_map_type */
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 4);
 	__type(key, __u32);
 	__type(value, __u64);

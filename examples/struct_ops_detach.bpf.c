@@ -3,7 +3,6 @@
  * (after the kernel selftest struct_ops_detach).
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 
 char LICENSE[] SEC("license") = "GPL";

@@ -5,7 +5,6 @@
  * until user space puts it into the shadow: ops.test_1 = test_1_forgotten.
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 

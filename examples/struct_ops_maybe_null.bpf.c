@@ -5,7 +5,6 @@
  * required. task->tgid is a CO-RE field access (vmlinux.h's preserve_access_index).
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 

@@ -3,7 +3,6 @@
  * selftest struct_ops_maybe_null_fail): "R1 invalid mem access 'trusted_ptr_or_null_'".
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 

@@ -10,7 +10,6 @@
  *    (libbpf does not compare prototypes; structops check-signatures does).
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 

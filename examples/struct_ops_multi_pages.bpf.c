@@ -5,7 +5,6 @@
  * page per map) refuse with -E2BIG at BPF_MAP_UPDATE_ELEM.
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 

@@ -6,7 +6,6 @@
  * reaches the verifier.
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 

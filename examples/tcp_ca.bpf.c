@@ -6,7 +6,6 @@
  * Never attach it on a real machine: it would change TCP.
  */
 #include "vmlinux.h"
-#include "bpf_compat.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 

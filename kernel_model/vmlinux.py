@@ -31,6 +31,55 @@ __all__ = ["BASE_C", "build_vmlinux_btf", "add_value_type", "VALUE_DATA_OFFSET"]
 VALUE_DATA_OFFSET = 64
 
 BASE_C = r"""
+/* include/uapi/asm-generic/int-ll64.h, include/uapi/linux/types.h: the real vmlinux
+ * BTF holds these typedefs (pahole sees them used), and libbpf's bpf_helper_defs.h
+ * needs them from vmlinux.h */
+typedef signed char __s8; typedef unsigned char __u8; typedef short __s16; typedef unsigned short __u16;
+typedef int __s32; typedef unsigned int __u32; typedef long long __s64; typedef unsigned long long __u64;
+typedef __u16 __be16; typedef __u16 __le16; typedef __u32 __be32; typedef __u32 __le32;
+typedef __u64 __be64; typedef __u64 __le64; typedef __u16 __sum16; typedef __u32 __wsum;
+
+/* include/uapi/linux/bpf.h (Linux 6.12/6.18) */
+enum bpf_map_type {
+    BPF_MAP_TYPE_UNSPEC = 0,
+    BPF_MAP_TYPE_HASH = 1,
+    BPF_MAP_TYPE_ARRAY = 2,
+    BPF_MAP_TYPE_PROG_ARRAY = 3,
+    BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4,
+    BPF_MAP_TYPE_PERCPU_HASH = 5,
+    BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+    BPF_MAP_TYPE_STACK_TRACE = 7,
+    BPF_MAP_TYPE_CGROUP_ARRAY = 8,
+    BPF_MAP_TYPE_LRU_HASH = 9,
+    BPF_MAP_TYPE_LRU_PERCPU_HASH = 10,
+    BPF_MAP_TYPE_LPM_TRIE = 11,
+    BPF_MAP_TYPE_ARRAY_OF_MAPS = 12,
+    BPF_MAP_TYPE_HASH_OF_MAPS = 13,
+    BPF_MAP_TYPE_DEVMAP = 14,
+    BPF_MAP_TYPE_SOCKMAP = 15,
+    BPF_MAP_TYPE_CPUMAP = 16,
+    BPF_MAP_TYPE_XSKMAP = 17,
+    BPF_MAP_TYPE_SOCKHASH = 18,
+    BPF_MAP_TYPE_CGROUP_STORAGE_DEPRECATED = 19,
+    BPF_MAP_TYPE_CGROUP_STORAGE = 19,
+    BPF_MAP_TYPE_REUSEPORT_SOCKARRAY = 20,
+    BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE_DEPRECATED = 21,
+    BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE = 21,
+    BPF_MAP_TYPE_QUEUE = 22,
+    BPF_MAP_TYPE_STACK = 23,
+    BPF_MAP_TYPE_SK_STORAGE = 24,
+    BPF_MAP_TYPE_DEVMAP_HASH = 25,
+    BPF_MAP_TYPE_STRUCT_OPS = 26,
+    BPF_MAP_TYPE_RINGBUF = 27,
+    BPF_MAP_TYPE_INODE_STORAGE = 28,
+    BPF_MAP_TYPE_TASK_STORAGE = 29,
+    BPF_MAP_TYPE_BLOOM_FILTER = 30,
+    BPF_MAP_TYPE_USER_RINGBUF = 31,
+    BPF_MAP_TYPE_CGRP_STORAGE = 32,
+    BPF_MAP_TYPE_ARENA = 33,
+    __MAX_BPF_MAP_TYPE = 34,
+};
+
 /* include/linux/types.h, refcount.h */
 typedef struct { int counter; } atomic_t;
 typedef struct refcount_struct { atomic_t refs; } refcount_t;
