@@ -415,7 +415,6 @@ class BpfSyscalls:
                            stack_depths=depths or None, starts=starts,
                            timed_may_goto_imm=m.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
                            fault_imm=fault)
-        _adjust_jmp_off_past_may_goto_init(out, fx)
         return fx
 
     def _prog_released(self, po: ProgObject) -> None:
@@ -762,47 +761,6 @@ class BpfSyscalls:
 
 #: BPF_F_RDONLY: user space may not write (map_freeze needs write permission)
 BPF_F_RDONLY_SYS = 1 << 3
-
-
-def _adjust_jmp_off_past_may_goto_init(code: list[Insn], fx: Any) -> None:
-    """``adjust_jmp_off(prog, subprog_start, n)`` after do_misc_fixups puts the
-    may_goto counter init at the start of a function (kernel/bpf/verifier.c, 6.12
-    and 6.18): a *jump* to the function's first instruction must land after the
-    init, or a loop back to it re-arms the counter forever (selftests
-    ``ja_and_may_goto2``, ``gotol_and_may_goto``); calls still enter at the init.
-    :func:`verifier.fixups.fixup_for_jit` re-aims such jumps at the init itself,
-    so the adjustment is made here (a workaround, stated in docs/struct_ops.md)."""
-    from kernel_model.isa import JCOND, MAY_GOTO
-    from verifier.fixups import BPF_MAX_LOOPS, BPF_MAX_TIMED_LOOPS, subprog_starts
-
-    old_starts = subprog_starts(code)
-    bounds = old_starts + [len(code)]
-    insns = fx.insns
-    for f, new_start in enumerate(fx.starts):
-        body = code[bounds[f]:bounds[f + 1]]
-        if not any(i.code == (isa.JMP | JCOND) and i.src == MAY_GOTO for i in body):
-            continue
-        st_dw = isa.ST | isa.MEM | isa.DW
-        first = insns[new_start]
-        if first.code != st_dw or first.dst != 10:
-            continue
-        if first.imm == BPF_MAX_TIMED_LOOPS and new_start + 1 < len(insns) and insns[new_start + 1].code == st_dw:
-            n = 2
-        elif first.imm == BPF_MAX_LOOPS:
-            n = 1
-        else:
-            continue
-        for i, ins in enumerate(insns):
-            if new_start <= i < new_start + n:
-                continue
-            cls = ins.code & 0x07
-            if cls not in (isa.JMP, isa.JMP32) or ins.code & 0xF0 in (isa.CALL, isa.EXIT):
-                continue
-            if ins.code == (isa.JMP32 | isa.JA):
-                if i + 1 + ins.imm == new_start:
-                    insns[i] = Insn(ins.code, ins.dst, ins.src, ins.off, ins.imm + n)
-            elif i + 1 + ins.off == new_start:
-                insns[i] = Insn(ins.code, ins.dst, ins.src, ins.off + n, ins.imm)
 
 
 def _verify(code: list[Insn], env: Any, log_level: int) -> Any:

@@ -405,6 +405,7 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                 (Insn(isa.STX | isa.MEM | isa.DW, 10, BPF_REG_AX, off, 0), None),
             ]
     # stack-slot initialisation at the start of each function using may_goto
+    init_len: dict[int, int] = {}
     for f, start in enumerate(starts):
         if not extra[f]:
             continue
@@ -420,9 +421,31 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
             if insns[start].code == isa.LD_IMM64:
                 first.append((insns[start + 1], None))
         patches[start] = [(i, None) for i in init] + list(first)
+        init_len[f] = len(init)
     out, new_index = patch_program(insns, patches)
     new_starts = [new_index[s] for s in starts]
+    for f, n in init_len.items():
+        _adjust_jmp_off(out, new_starts[f], n)
     return FixupResult(out, new_starts, new_depths, new_index)
+
+
+def _adjust_jmp_off(insns: list[Insn], tgt: int, delta: int) -> None:
+    """``adjust_jmp_off()`` (kernel/bpf/verifier.c, 6.12/6.18): after the may_goto
+    counter init is put at the start of a function, a *jump* (not a call) to the
+    function's first instruction lands after the ``delta`` init slots, or a loop
+    back to it would re-arm the counter forever (selftests ``ja_and_may_goto2``,
+    ``gotol_and_may_goto``). Calls and ``PSEUDO_FUNC`` still enter at the init."""
+    for i, ins in enumerate(insns):
+        if tgt <= i < tgt + delta:
+            continue
+        cls = ins.code & 0x07
+        if cls not in (isa.JMP, isa.JMP32) or ins.code & 0xF0 in (isa.CALL, isa.EXIT):
+            continue
+        if ins.code == (isa.JMP32 | isa.JA):
+            if i + 1 + ins.imm == tgt:
+                insns[i] = Insn(ins.code, ins.dst, ins.src, ins.off, ins.imm + delta)
+        elif i + 1 + ins.off == tgt:
+            insns[i] = Insn(ins.code, ins.dst, ins.src, ins.off + delta, ins.imm)
 
 
 def _orig_target(insns: Sequence[Insn], k: int) -> int | None:
