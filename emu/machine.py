@@ -111,7 +111,8 @@ HEAP_BASE = 0xFFFF_8880_0100_0000
 HEAP_SIZE = 4 << 20
 VMALLOC_BASE = 0xFFFF_C900_0000_0000
 VMALLOC_DATA = VMALLOC_BASE + 0x0100_0000
-VMALLOC_DATA_SIZE = 1 << 20
+#: lazily mapped, Unicorn pages touched only when used: room for thousands of programs
+VMALLOC_DATA_SIZE = 16 << 20
 #: kernel/bpf/core.c: BPF_PROG_CHUNK_SIZE; the kernel's pack is 2 MiB per NUMA node,
 #: ours 256 KiB (another pack is mapped when one is full)
 BPF_PROG_CHUNK_SIZE = 64
@@ -341,7 +342,8 @@ class Machine:
         # --- per-CPU areas -----------------------------------------------------------------
         self.percpu_areas = [self.heap.alloc(PERCPU_SIZE, PAGE_SIZE) for _ in range(nr_cpus)]
         self._percpu_statics = [_percpu_static(area) for area in self.percpu_areas]
-        self._pcpu_next = PERCPU_BASE + PCPU.dynamic
+        # the dynamic part of .data..percpu: pcpu_alloc/free_percpu over a first-fit heap
+        self.percpu_heap = _Heap(PERCPU_BASE + PCPU.dynamic, PERCPU_SIZE - PCPU.dynamic)
         self._init_percpu_statics()
         self._install_hooks()
         self._add_builtin_stubs()
@@ -571,13 +573,19 @@ class Machine:
     def alloc_percpu(self, size: int, align: int = 8) -> int:
         """``alloc_percpu``: a percpu pointer (an address in ``.data..percpu``);
         CPU ``n`` reaches its copy at ``percpu_addr(ptr, n)`` or ``%gs:ptr``."""
-        a = (self._pcpu_next + align - 1) & ~(align - 1)
-        if a + size > PERCPU_BASE + PERCPU_SIZE:
-            raise KernelError(12, "per-CPU area is full")
-        self._pcpu_next = a + size
+        try:
+            a = self.percpu_heap.alloc(size, align)
+        except KernelError:
+            raise KernelError(12, "per-CPU area is full") from None
         for cpu in range(self.nr_cpus):
             self.uc.mem_write(self.host_addr(self.percpu_addr(a, cpu)), bytes(size))
         return a
+
+    def free_percpu(self, ptr: int) -> None:
+        """``free_percpu``: give a pointer from :meth:`alloc_percpu` back."""
+        if ptr not in self.percpu_heap.used:
+            raise KernelError(22, f"free_percpu of {ptr:#x}, which alloc_percpu did not return")
+        self.percpu_heap.release(ptr)
 
     def _init_percpu_statics(self) -> None:
         """The static per-CPU variables of every CPU: zero but ``this_cpu_off``."""
@@ -735,6 +743,23 @@ class Machine:
         self.poke(addr, bytes(hdr) + encode(prog.insns))
         prog.addr = addr
         return addr
+
+    def free_prog_struct(self, prog: BpfProg) -> None:
+        """``__bpf_prog_free``: the ``struct bpf_prog`` of :meth:`alloc_prog_struct`, its
+        per-CPU ``active`` and ``stats`` and its aux block; ``prog.addr`` becomes 0."""
+        if not prog.addr:
+            return
+        hdr = self.peek(prog.addr + 56, 40)
+        stats, active, _, aux, _ = struct.unpack("<QQQQQ", hdr)
+        for ptr in (stats, active):
+            if ptr:
+                self.free_percpu(ptr)
+        if aux:
+            self.kfree(aux)
+        self.vfree(prog.addr)
+        prog.addr = 0
+        if prog in self.progs:
+            self.progs.remove(prog)
 
     def load_prog(self, prog: BpfProg, *, starts: Sequence[int] | None = None, stack_depths: Sequence[int] | None = None,
                   insns: Sequence[Insn] | None = None, was_classic: bool = False) -> JitProgram:
@@ -1195,8 +1220,8 @@ class Machine:
 
     # --- lifecycle ---------------------------------------------------------------------------
     def _snapshot(self) -> tuple[Any, ...]:
-        return (self.kallsyms.snapshot(), self._kdata_next, self._pcpu_next, list(self.heap.free),
-                dict(self.heap.used))
+        return (self.kallsyms.snapshot(), self._kdata_next, list(self.percpu_heap.free),
+                dict(self.percpu_heap.used), list(self.heap.free), dict(self.heap.used))
 
     def reset(self) -> None:
         """Back to the state after creation, cheaply: every allocation, program,
@@ -1214,8 +1239,10 @@ class Machine:
         self.images.clear()
         self._extable.clear()
         self.calls.reset()
-        ks, self._kdata_next, self._pcpu_next, free, used = self._baseline
+        ks, self._kdata_next, pfree, pused, free, used = self._baseline
         self.kallsyms.restore(ks)
+        self.percpu_heap.free = list(pfree)
+        self.percpu_heap.used = dict(pused)
         self.heap.free = list(free)
         self.heap.used = dict(used)
         self._init_percpu_statics()

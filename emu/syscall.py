@@ -425,13 +425,7 @@ class BpfSyscalls:
             m.free_jit(po.jp)
             po.jp = None
         if prog.addr and m is not None:
-            aux = m.read_u64(prog.addr + 80)
-            if aux:
-                m.kfree(aux)
-            m.vfree(prog.addr)
-            prog.addr = 0
-            if prog in m.progs:
-                m.progs.remove(prog)
+            m.free_prog_struct(prog)
         for mo in po.maps:
             mo.put()
         po.maps.clear()

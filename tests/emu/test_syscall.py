@@ -287,3 +287,34 @@ def test_user_btf_is_held_by_maps_and_programs(k):
     assert errno_of(k.map_create, map_type=MAP_TYPE_ARRAY, key_size=4, value_size=16, max_entries=1,
                     btf_fd=k.module_btf_fd("bpf_testmod"), btf_value_type_id=1) == errno.EACCES
 
+
+
+def test_closed_programs_give_their_memory_back(k):
+    """``__bpf_prog_free``: a closed program's struct bpf_prog (vmalloc), its per-CPU
+    ``active``/``stats`` and its aux go back, so a long session of loads and closes
+    never runs the machine out of memory."""
+    code = encode(assemble("r0 = 7\nexit"))
+    k.close(k.prog_load(code, prog_type=PROG_TYPE_SOCKET_FILTER))  # warm: first allocations
+    m = k.machine
+    before = (len(m.percpu_heap.used), len(m.vmalloc_heap.used), len(m.heap.used))
+    for _ in range(3):
+        fd = k.prog_load(code, prog_type=PROG_TYPE_SOCKET_FILTER)
+        assert len(m.percpu_heap.used) == before[0] + 2
+        k.close(fd)
+    assert (len(m.percpu_heap.used), len(m.vmalloc_heap.used), len(m.heap.used)) == before
+
+
+def test_machine_prog_structs_are_reusable_past_the_per_cpu_area():
+    """Thousands of alloc/free cycles fit: the per-CPU area is a real allocator."""
+    from emu.machine import Machine
+    from kernel_model.prog import BpfProg
+
+    m = Machine()
+    try:
+        for i in range(5000):
+            p = BpfProg(id=i, prog_type=PROG_TYPE_SOCKET_FILTER, insns=assemble("r0 = 0\nexit"))
+            m.alloc_prog_struct(p)
+            m.free_prog_struct(p)
+            assert p.addr == 0
+    finally:
+        m.close()
