@@ -663,10 +663,19 @@ class Machine:
 
     def text_copy(self, addr: int, data: bytes) -> None:
         """``bpf_arch_text_copy``: write code into read-execute text and drop any
-        translation of it (Unicorn keeps translated blocks across writes)."""
+        translation of it (Unicorn keeps translated blocks across writes). Inside a
+        BPF pack the bytes go straight into the pack's host buffer, which Unicorn
+        maps (``uc_mem_map_ptr``): a memmove instead of Unicorn's page-by-page
+        write path (~0.5 instead of ~7 us per 4 KiB)."""
         h = self.host_addr(addr)
-        self.uc.mem_write(h, bytes(data))
-        self.uc.ctl_remove_cache(h, h + len(data))
+        n = len(data)
+        for pack in self.packs:
+            if pack.base <= addr and addr + n <= pack.base + PACK_SIZE:
+                ctypes.memmove(ctypes.addressof(pack.buf) + (addr - pack.base), bytes(data), n)
+                break
+        else:
+            self.uc.mem_write(h, bytes(data))
+        self.uc.ctl_remove_cache(h, h + n)
 
     def jit_binary_pack_alloc(self, proglen: int) -> int:
         """``bpf_jit_binary_pack_alloc``: a pack block of ``round_up(proglen + 8 + 16,
