@@ -307,6 +307,14 @@ def step_module() -> None:
             k.close(then_close)
             print(f"  close({kind} fd)")
     k.shutdown()
+    print("\n--- on 6.8 ---")
+    old = Kernel("6.8")
+    print("register_bpf_struct_ops() is for built-in subsystems only before 6.9 (module struct_ops came\n"
+          "with the 'Registrating struct_ops types from modules' series), so bpf_testmod's init fails:")
+    for line in old.dmesg:
+        print(f"    dmesg: {line}")
+    print("registered struct_ops types: " + ", ".join(d.name for d in old.struct_ops.descs))
+    old.shutdown()
 
 
 def _call_target(machine, addr: int, code: bytes):  # type: ignore[no-untyped-def]

@@ -28,6 +28,9 @@ def test_demo_runs_every_step_quickly_and_shows_its_objects():
     # 5. a module's type: page map, reg() calling the programs, the pin
     assert "bpf__bpf_testmod_ops_test_1" in out and "test_2 stored 17 (4 + 13)" in out
     assert "rmmod bpf_testmod: -EWOULDBLOCK" in out and "rmmod bpf_testmod: unloaded" in out
+    #    and on 6.8 no module may register a struct_ops type
+    assert "modules cannot register struct_ops on this kernel" in out
+    assert "registered struct_ops types: bpf_dummy_ops, tcp_congestion_ops\n" in out
     # 6. the kfunc of two modules
     assert "bpf_kfunc_common_test(42) = 1042" in out and "bpf_kfunc_common_test(42) = 2042" in out
 
