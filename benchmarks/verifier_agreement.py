@@ -4,7 +4,8 @@ Four corpora (the same as tests/verifier/test_host_diff.py, with a larger
 budget): (a) the programs of our tests (the classic oracle table, the uBPF
 conformance programs as socket filters), (b) generated socket filters,
 (c) generated struct_ops programs for bpf_dummy_ops, (d) the kernel
-selftests of shared/verifier-corpus. Each program is loaded into the host
+selftests of shared/verifier-corpus, and (e) the generator of (b) loaded with
+CAP_BPF only (the unprivileged rules: pointer leaks, Spectre v1/v4 sanitation). Each program is loaded into the host
 (maps created, nothing attached) and verified by the model; printed per
 corpus: verdict agreement, exact last-line agreement (the kernel's message;
 BTF ids and addresses masked), processed-count and whole-log agreement,
@@ -149,6 +150,19 @@ def corpus_b(t: Tally, examples: int) -> None:
     generated(t, st.tuples(socket_programs(), st.sampled_from(MAP_DECLS)), examples, build)
 
 
+def corpus_e(t: Tally, examples: int) -> None:
+    """(b)'s generator, loaded with CAP_BPF only (no CAP_PERFMON/CAP_SYS_ADMIN): the
+    unprivileged rules (no pointer leaks, Spectre v1 speculation, stack initialisation)."""
+    from tests.verifier.programs import MAP_DECLS, socket_programs
+
+    def build(x: tuple[str, str]) -> tuple[str, list, VerifierEnv, int]:
+        text, m = x
+        insns, env = program_env(assemble(text, symbols=symbols_for([m])), maps=[m], unpriv=True)
+        return text.replace("\n", "; ")[:160], insns, env, 2
+
+    generated(t, st.tuples(socket_programs(), st.sampled_from(MAP_DECLS)), examples, build)
+
+
 def corpus_c(t: Tally, examples: int) -> None:
     from tests.verifier.programs import struct_ops_programs
 
@@ -198,8 +212,10 @@ def main(argv: Iterable[str] | None = None) -> int:
         tallies.append(timed(Tally("(a) programs of our tests"), lambda t: corpus_a(t, args.quick)))
         tallies.append(timed(Tally("(b) generated socket filters"), lambda t: corpus_b(t, examples)))
         tallies.append(timed(Tally("(c) generated bpf_dummy_ops struct_ops"), lambda t: corpus_c(t, examples)))
+        tallies.append(timed(Tally("(e) generated socket filters, CAP_BPF only"),
+                             lambda t: corpus_e(t, examples)))
     else:
-        print(f"skip: corpora (a)-(c) need the host kernel as an oracle: {why}")
+        print(f"skip: corpora (a)-(c), (e) need the host kernel as an oracle: {why}")
     if have_corpus:
         name = "(d) kernel selftests (live)" if ok else "(d) kernel selftests (recorded host labels)"
         tallies.append(timed(Tally(name), lambda t: corpus_d(t, ok)))
@@ -207,7 +223,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         print(f"skip: (d) verifier corpus not found under {SHARED}")
     for t in tallies:
         t.report(args.limit)
-    total = Tally("all corpora")
+    total = Tally("all corpora")  # (e) included
     for t in tallies:
         total.n += t.n
         total.verdict += t.verdict

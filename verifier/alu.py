@@ -5,8 +5,10 @@ Models ``check_alu_op``, ``adjust_reg_min_max_vals``,
 ``maybe_fork_scalars``, the AND/OR-with-[-1,0] fork present in the 6.18.y and
 6.12.y stables), ``adjust_ptr_min_max_vals`` with ``check_reg_sane_offset``,
 and ``assign_scalar_id_before_mov`` of kernel/bpf/verifier.c (Linux 6.18).
-Privileged loads skip the Spectre sanitation (``bypass_spec_v1``); the
-unprivileged bounds checks of ``sanitize_check_bounds`` are modelled.
+Privileged loads skip the Spectre sanitation (``bypass_spec_v1``); for the
+others ``sanitize_ptr_alu`` / ``sanitize_val_alu`` / ``sanitize_check_bounds``
+are modelled (masking recorded in ``InsnAux.alu_state``/``alu_limit``, the
+truncated-offset path pushed for speculative verification).
 """
 
 from __future__ import annotations
@@ -36,6 +38,46 @@ ALU_NAMES = {isa.ADD: "+=", isa.SUB: "-=", isa.MUL: "*=", isa.DIV: "/=", isa.OR:
 
 _PTR_ARITH_OK = frozenset({PTR_TO_CTX, PTR_TO_MAP_VALUE, PTR_TO_MAP_KEY, PTR_TO_STACK, PTR_TO_PACKET_META,
                            PTR_TO_PACKET, PTR_TO_TP_BUFFER, PTR_TO_BTF_ID, PTR_TO_MEM, PTR_TO_BUF, 20, 21})
+
+
+# reasons of sanitize_ptr_alu (verifier.c) and the alu_state bits (include/linux/bpf_verifier.h)
+REASON_BOUNDS, REASON_TYPE, REASON_PATHS, REASON_LIMIT, REASON_STACK = -1, -2, -3, -4, -5
+BPF_ALU_SANITIZE_SRC, BPF_ALU_SANITIZE_DST, BPF_ALU_NEG_VALUE, BPF_ALU_NON_POINTER, BPF_ALU_IMMEDIATE = 1, 2, 4, 8, 16
+
+
+class _SanitizeInfo:
+    """``struct bpf_sanitize_info``: the first phase's masking, kept for the commit phase."""
+
+    __slots__ = ("alu_state", "alu_limit", "mask_to_left")
+
+    def __init__(self) -> None:
+        self.alu_state = 0
+        self.alu_limit = 0
+        self.mask_to_left = False
+
+
+def _retrieve_ptr_limit(ptr: RegState, mask_to_left: bool) -> int:
+    """``retrieve_ptr_limit``: how far the pointer may move (u32), or a REASON_*."""
+    if ptr.type == PTR_TO_STACK:
+        top = 512 + int(mask_to_left)
+        limit = -(s64(ptr.var_off[0]) + ptr.off) & U32_MAX
+    elif ptr.type == PTR_TO_MAP_VALUE:
+        top = ptr.map.value_size
+        limit = ((ptr.smin if mask_to_left else ptr.umax) + ptr.off) & U32_MAX
+    else:
+        return REASON_TYPE
+    if limit >= top:
+        return REASON_LIMIT
+    return limit
+
+
+def _update_alu_sanitation_state(aux, alu_state: int, alu_limit: int) -> int:  # type: ignore[no-untyped-def]
+    """``update_alu_sanitation_state``: one instruction, one masking (else REASON_PATHS)."""
+    if aux.alu_state and (aux.alu_state != alu_state or aux.alu_limit != alu_limit):
+        return REASON_PATHS
+    aux.alu_state = alu_state
+    aux.alu_limit = alu_limit
+    return 0
 
 
 class AluMixin:
@@ -82,6 +124,11 @@ class AluMixin:
         elif op not in (isa.ADD, isa.SUB, isa.NEG, isa.AND, isa.XOR, isa.OR, isa.MUL, isa.END):
             mark_unknown(dst, self.bpf_capable)  # type: ignore[attr-defined]
             return
+        if op in (isa.ADD, isa.SUB) and not self.bypass_spec_v1 and insn.code & isa.X:  # type: ignore[attr-defined]
+            # sanitize_val_alu: the same instruction may not also do pointer arithmetic
+            err = _update_alu_sanitation_state(self.aux[self.insn_idx], BPF_ALU_NON_POINTER, 0)  # type: ignore[attr-defined]
+            if err < 0:
+                raise self.sanitize_err(insn, err, None, None)
         if op == isa.ADD:
             S.add32(dst, src)
             S.add64(dst, src)
@@ -185,6 +232,68 @@ class AluMixin:
             return False
         return True
 
+    # --- Spectre v1 sanitation of ALU on pointers (unprivileged) -------------------------------
+    def sanitize_ptr_alu(self, insn, ptr: RegState, off_reg: RegState, dst: RegState,  # type: ignore[no-untyped-def]
+                         info: "_SanitizeInfo", commit_window: bool) -> int:
+        """``sanitize_ptr_alu`` (verifier.c, 6.18): record the masking the fixups will emit
+        (``alu_state``/``alu_limit``), refuse what cannot be masked, and push the path where
+        the offset was truncated to 0 for speculative verification. 0 or a REASON_*."""
+        if self.bypass_spec_v1 or not insn.code & isa.X:  # type: ignore[attr-defined]  # can_skip_alu_sanitation
+            return 0
+        off_is_imm = off_reg.var_off[1] == 0
+        off_is_neg = off_reg.smin < 0
+        ptr_is_dst = ptr is dst
+        op = insn.code & 0xF0
+        if not self.cur.speculative:  # type: ignore[attr-defined]
+            if not commit_window:
+                if not off_is_imm and (off_reg.smin < 0) != (off_reg.smax < 0):
+                    return REASON_BOUNDS
+                info.mask_to_left = (op == isa.ADD and off_is_neg) or (op == isa.SUB and not off_is_neg)
+            limit = _retrieve_ptr_limit(ptr, info.mask_to_left)
+            if limit < 0:
+                return limit
+            if commit_window:
+                alu_state = info.alu_state
+                alu_limit = abs(info.alu_limit - limit)
+            else:
+                alu_limit = limit
+                alu_state = (BPF_ALU_NEG_VALUE if off_is_neg else 0) | (BPF_ALU_IMMEDIATE if off_is_imm else 0) \
+                    | (BPF_ALU_SANITIZE_SRC if ptr_is_dst else BPF_ALU_SANITIZE_DST)
+                if not off_is_imm:
+                    self.explore_alu_limits = True  # type: ignore[attr-defined]
+            target = self.aux[self.insn_idx] if commit_window else info  # type: ignore[attr-defined]
+            err = _update_alu_sanitation_state(target, alu_state, alu_limit)
+            if err < 0:
+                return err
+        if commit_window or off_is_imm:
+            return 0
+        # simulate the speculative path where the masked offset became 0
+        tmp = None
+        if not ptr_is_dst:
+            tmp = dst.clone()
+            dst.assign(ptr)
+        self.sanitize_speculative_path(None, self.insn_idx + 1, self.insn_idx)  # type: ignore[attr-defined]
+        if tmp is not None:
+            dst.assign(tmp)
+        return 0
+
+    def sanitize_err(self, insn, reason: int, off_reg: RegState | None, dst: RegState | None):  # type: ignore[no-untyped-def]
+        """``sanitize_err``: the kernel's message for a REASON_*, as a rejection."""
+        err = "pointer arithmetic with it prohibited for !root"
+        op = "add" if insn.code & 0xF0 == isa.ADD else "sub"
+        d, sreg = insn.dst, insn.src
+        if reason == REASON_BOUNDS:
+            msg = f"R{d if off_reg is dst else sreg} has unknown scalar with mixed signed bounds, {err}"
+        elif reason == REASON_TYPE:
+            msg = f"R{sreg if off_reg is dst else d} has pointer with unsupported alu operation, {err}"
+        elif reason == REASON_PATHS:
+            msg = f"R{d} tried to {op} from different maps, paths or scalars, {err}"
+        elif reason == REASON_LIMIT:
+            msg = f"R{d} tried to {op} beyond pointer bounds, {err}"
+        else:
+            return self.reject(E.ENOMEM, f"R{d} could not be pushed for speculative verification, {err}")  # type: ignore[attr-defined]
+        return self.reject(E.EACCES, msg)  # type: ignore[attr-defined]
+
     def adjust_ptr(self, insn, ptr: RegState, off_reg: RegState) -> None:  # type: ignore[no-untyped-def]
         """``adjust_ptr_min_max_vals``: pointer +/- scalar."""
         regs = self.cur_regs()  # type: ignore[attr-defined]
@@ -223,6 +332,11 @@ class AluMixin:
             from .core import Reject
             raise Reject(E.EINVAL)
         mark_reg32_unbounded(dst)
+        info = _SanitizeInfo()
+        if op in (isa.ADD, isa.SUB):
+            ret = self.sanitize_ptr_alu(insn, ptr, off_reg, dst, info, False)
+            if ret < 0:
+                raise self.sanitize_err(insn, ret, off_reg, dst)
         if op == isa.ADD:
             if known and ptr.off + smin_val == s32(ptr.off + smin_val):
                 dst.smin, dst.smax, dst.umin, dst.umax = smin_ptr, smax_ptr, umin_ptr, umax_ptr
@@ -283,6 +397,10 @@ class AluMixin:
             raise Reject(E.EINVAL)
         S.sync(dst)
         self.sanitize_check_bounds(insn, dst)
+        if op in (isa.ADD, isa.SUB):
+            ret = self.sanitize_ptr_alu(insn, dst, off_reg, dst, info, True)
+            if ret < 0:
+                raise self.sanitize_err(insn, ret, off_reg, dst)
 
     @staticmethod
     def _copy_raw(dst: RegState, src: RegState) -> None:

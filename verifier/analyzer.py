@@ -102,6 +102,10 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
 
     # --- environment hooks --------------------------------------------------------------------
     def map_addr_for(self, first: Insn, second: Insn) -> int:
+        """The address the log prints for a map lddw; print_bpf_insn hides the pointers of
+        MAP_FD/MAP_VALUE lddws (prints 0x0) when pointer leaks are not allowed."""
+        if not self.allow_ptr_leaks and first.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE):
+            return 0
         m = self.lookup_map(first)
         if m is None:
             return 0
@@ -760,7 +764,8 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
                     log.write(f"{idx}: {self.insn_str(idx)}\n")
                     self.prev_insn_print_pos = log.end - self.prev_log_pos
                     self.prev_log_pos = log.end
-                seen[idx] = True
+                if not state.speculative:  # sanitize_mark_insn_seen
+                    seen[idx] = True
                 prev_insn_idx = idx
                 aux = self.aux[idx]
                 if state.speculative and aux.nospec:
@@ -776,9 +781,12 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
                             raise
                         live.commit_stack_write_marks()
                         aux.nospec = True
+                        aux.alu_state = 0  # no masking needed before a barrier
                         r = 1
                     else:
                         live.commit_stack_write_marks()
+                    if r != 1 and state.speculative and aux.nospec_result:
+                        r = 1  # the barrier after this store ends the speculative path
                 if r == 0:
                     continue
                 if r == 2:  # returned from a subprogram
@@ -855,7 +863,8 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
             elif mode == isa.IMM:
                 self.check_ld_imm(insn)
                 self.insn_idx += 1
-                self.seen[self.insn_idx] = True
+                if not self.cur.speculative:
+                    self.seen[self.insn_idx] = True
             else:
                 raise self.reject(E.EINVAL, "invalid BPF_LD mode")
         else:

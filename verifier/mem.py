@@ -159,6 +159,15 @@ class MemMixin:
             raise self.reject(E.EACCES, "attempt to corrupt spilled pointer on stack")  # type: ignore[attr-defined]
         cur = self.cur_func()  # type: ignore[attr-defined]
         reg = cur.regs[value_regno] if value_regno >= 0 else None
+        if not self.bypass_spec_v4:  # type: ignore[attr-defined]
+            # Spectre v4: a store that may overwrite a pointer (or an unwritten slot) gets a
+            # barrier after it, and speculative paths stop there (nospec_result)
+            sanitize = reg is not None and is_spillable(reg.type)
+            if not sanitize:
+                sanitize = any(slot.types[(slot_i - i) % BPF_REG_SIZE] not in (STACK_MISC, STACK_ZERO)
+                               for i in range(size))
+            if sanitize:
+                self.aux[insn_idx].nospec_result = True  # type: ignore[attr-defined]
         self.stack_write_mark(state, spi, off, size)  # type: ignore[attr-defined]
         self.scratched_stack |= 1 << spi  # type: ignore[attr-defined]
         is_st = (insn.code & 7) == isa.ST and (insn.code & 0xE0) == isa.MEM

@@ -46,6 +46,11 @@ class InsnAux:
     zext_dst: bool = False
     #: a speculative path failed here: the kernel puts a speculation barrier before it (``nospec``)
     nospec: bool = False
+    #: a store an unprivileged program makes that needs a barrier after it (Spectre v4, ``nospec_result``)
+    nospec_result: bool = False
+    #: pointer-ALU masking the fixups emit for unprivileged programs (``alu_state``, ``alu_limit``)
+    alu_state: int = 0
+    alu_limit: int = 0
 
 
 @dataclass(slots=True)

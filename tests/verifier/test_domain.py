@@ -153,6 +153,7 @@ class _Alu(AluMixin):
     """Just enough of a verifier to run ``adjust_scalar_min_max_vals``."""
 
     bpf_capable = True
+    bypass_spec_v1 = True  # root: no Spectre sanitation state to keep
     insn_idx = 0
 
     def push_stack(self, *a: object) -> None:  # maybe_fork_scalars: not what this test exercises

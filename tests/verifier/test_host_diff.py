@@ -7,7 +7,8 @@ addresses masked) and the ``processed`` count:
 (a) the programs of our own tests: the classic table, the uBPF conformance
     programs as socket filters, the CLI's examples;
 (b) hypothesis-generated socket filters (tests/verifier/programs.py), whose
-    whole level-2 logs are also compared;
+    whole level-2 logs are also compared, as root and with CAP_BPF only (the
+    load made by a child that dropped the other capabilities);
 (c) hypothesis-generated struct_ops programs for ``bpf_dummy_ops`` members,
     attached on the host by its own BTF id (``test_1``'s argument is
     ``__nullable``: the rule is checked against the real kernel);
@@ -75,6 +76,12 @@ def test_a_classic_programs(asm: str) -> None:
     compare(assemble(asm), VerifierEnv(), log_level=2, full_log=True)
 
 
+@pytest.mark.parametrize("asm", [c[0] for c in CLASSIC], ids=[c[0].replace("\n", "; ") for c in CLASSIC])
+def test_a_classic_programs_cap_bpf_only(asm: str) -> None:
+    """The oracle table's second column: the host load made with CAP_BPF only."""
+    compare(assemble(asm), VerifierEnv(privileged=False), log_level=1, full_log=True)
+
+
 def _conformance_files() -> list[Any]:
     root = SHARED / "conformance" / "ubpf"
     return sorted(root.glob("*.data")) + sorted((root / "errors").glob("*.data")) if root.exists() else []
@@ -116,6 +123,15 @@ def test_a_cli_programs(asm: str, maps: list[str]) -> None:
 def test_b_generated_socket_filters(text: str, map_decl: str) -> None:
     insns, env = program_env(assemble(text, symbols=symbols_for([map_decl])), maps=[map_decl])
     compare(insns, env, log_level=2, full_log=True)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(socket_programs(), st.sampled_from(MAP_DECLS))
+def test_b_generated_socket_filters_cap_bpf_only(text: str, map_decl: str) -> None:
+    """The same programs loaded with CAP_BPF only: pointer-leak rules, Spectre v1/v4
+    sanitation (masking limits, speculative paths, barriers), uninitialised stack."""
+    insns, env = program_env(assemble(text, symbols=symbols_for([map_decl])), maps=[map_decl], unpriv=True)
+    compare(insns, env, log_level=1, full_log=True)
 
 
 # --- (c) generated struct_ops programs for bpf_dummy_ops ------------------------------------------

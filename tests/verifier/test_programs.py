@@ -218,3 +218,30 @@ def test_insn_aux_for_later_stages() -> None:
     assert aux[2].ptr_type == 6  # PTR_TO_STACK
     assert aux[9].subprog == 1
     assert all(a.seen for k, a in enumerate(aux) if k != 6)  # slot 6 is lddw's second half
+
+
+_LOOKUP = ("r1 = 0\n*(u64 *)(r10 -8) = r1\nr2 = r10\nr2 += -8\nr1 = m ll\ncall bpf_map_lookup_elem\n"
+           "if r0 == 0 goto out\nr6 = r0\ncall bpf_get_prandom_u32\nr1 = r0\nr0 = r6\n")
+_DEREF = "r0 = *(u8 *)(r0 +0)\nout:\nr0 = 0\nexit\n"
+
+
+@pytest.mark.parametrize("body,line", [
+    ("r1 &= 7\nr1 -= 3\nr0 += r1\n",
+     "R1 has unknown scalar with mixed signed bounds, pointer arithmetic with it prohibited for !root"),
+    ("r1 &= 7\nr0 += 48\nr0 += r1\n", "R0 pointer arithmetic of map value goes out of range, prohibited for !root"),
+    ("r1 &= 7\nr2 = r10\nr2 += -8\nif r1 > 3 goto +1\nr0 = r2\nr0 += r1\n",
+     "R0 variable stack access prohibited for !root, var_off=(0x0; 0x3) off=-8"),
+    ("r1 &= 7\nr0 += r1\n", None),
+    ("r1 &= 7\nif r1 > 3 goto +2\nr0 += r1\ngoto +1\nr0 += 4\n", None),
+])
+def test_unprivileged_pointer_arithmetic_sanitation(body: str, line: str | None) -> None:
+    """sanitize_ptr_alu / sanitize_check_bounds for a CAP_BPF-only load; every answer is
+    the host's (checked with a capability-dropped load while writing the test)."""
+    m = "m=array:4:48:1"
+    insns, env = program_env(assemble(_LOOKUP + body + _DEREF, symbols=symbols_for([m])), maps=[m], unpriv=True)
+    r = verify(insns, env)
+    assert r.error_line == line, r.log
+    if line is None:
+        assert r.accepted
+        add = next(k for k, a in enumerate(r.insn_aux) if a.alu_state)
+        assert insns[add].code == 0x0F  # the masked r0 += r1 carries its alu_state for the fixups
