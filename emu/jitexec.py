@@ -24,10 +24,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from unicorn import x86_const as X
 
 from kernel_model import isa
-from kernel_model.errors import ExecFault
 from kernel_model.insn import Insn
 from kernel_model.interp import DEFAULT_BUDGET
 from kernel_model.memory import HelperFn
@@ -52,17 +50,6 @@ def machine_for(profile: Profile = LATEST) -> Machine:
     return m
 
 
-def _fault_at_caller(m: Machine, kind: str, detail: str) -> None:
-    ret = m.read_u64(m.fast.read(X.UC_X86_REG_RSP))
-    img = m.image_at(ret)
-    idx = -1
-    if img is not None:
-        loc = img[2].locate(ret - 1)
-        if loc is not None:
-            idx = loc[1]
-    m.stop_with(ExecFault(kind, idx, None, detail))
-
-
 def prepare(m: Machine, insns: Sequence[Insn], helpers: Mapping[int, HelperFn]) -> int:
     """Fix up and JIT ``insns`` in ``m`` (helpers bound to stubs); returns bpf_func."""
     imms = m.helper_imms(helpers)
@@ -72,18 +59,18 @@ def prepare(m: Machine, insns: Sequence[Insn], helpers: Mapping[int, HelperFn]) 
         if hid in imms:
             return imms[hid]
         if hid not in unknown:
-            addr = m.add_stub(f"unknown_helper_{hid & 0xFFFFFFFF:x}", raw=lambda mm, h=hid: _fault_at_caller(
-                mm, "unknown helper", f"no helper with id {h}"))
+            addr = m.add_stub(f"unknown_helper_{hid & 0xFFFFFFFF:x}", raw=lambda mm, h=hid: mm.stop_at_bpf_caller(
+                "unknown helper", f"no helper with id {h}"))
             unknown[hid] = m.call_imm(addr)
         return unknown[hid]
 
     def kfunc_imm(btf_id: int, off: int) -> int:
-        addr = m.add_stub(f"unknown_kfunc_{btf_id & 0xFFFFFFFF:x}_{len(unknown)}", raw=lambda mm, b=btf_id: _fault_at_caller(
-            mm, "unknown kfunc", f"no kfunc with id {b}"))
+        addr = m.add_stub(f"unknown_kfunc_{btf_id & 0xFFFFFFFF:x}_{len(unknown)}", raw=lambda mm, b=btf_id: mm.stop_at_bpf_caller(
+            "unknown kfunc", f"no kfunc with id {b}"))
         return m.call_imm(addr)
 
-    fault = m.add_stub("bpf_exec_unsupported", raw=lambda mm: _fault_at_caller(
-        mm, "unsupported instruction", "legacy packet access or an unresolved lddw pseudo source"))
+    fault = m.add_stub("bpf_exec_unsupported", raw=lambda mm: mm.stop_at_bpf_caller(
+        "unsupported instruction", "legacy packet access or an unresolved lddw pseudo source"))
     starts = subprog_starts(insns)
     fx = fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, profile=m.profile,
                        stack_depths=[isa.MAX_BPF_STACK] * len(starts), starts=starts,

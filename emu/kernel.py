@@ -27,7 +27,7 @@ import errno
 from typing import Any
 
 from kernel_model.btf import BTF
-from kernel_model.errors import ExecFault, KernelError
+from kernel_model.errors import KernelError
 from kernel_model.modules import KfuncEntry, KfuncTable, Module, ModuleRegistry, ModuleSpec
 from kernel_model.profile import Profile, get_profile
 from kernel_model.struct_ops import StructOpsDesc, StructOpsRegistry
@@ -143,16 +143,7 @@ class Kernel(BpfSyscalls):
             "a context field or instruction this kernel does not model"
 
         def fault(mm: Any) -> None:
-            from unicorn import x86_const as X
-
-            ret = mm.read_u64(mm.fast.read(X.UC_X86_REG_RSP))
-            img = mm.image_at(ret)
-            idx = -1
-            if img is not None:
-                loc = img[2].locate(ret - 1)
-                if loc is not None:
-                    idx = loc[1]
-            mm.stop_with(ExecFault("not modelled", idx, None, detail))
+            mm.stop_at_bpf_caller("not modelled", detail)
 
         addr = m.add_stub(name, raw=fault, kind="kernel")
         self._fault_stubs[name] = addr

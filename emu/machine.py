@@ -72,7 +72,7 @@ from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, HOOK_MEM_INVALID_CFUNC,
 
 from jit.bpf_jit import JitFunc, JitImage, JitOptions, JitProgram, JitSymbols, jit_program
 from jit.trampoline import TrampolineSymbols
-from kernel_model.errors import BudgetExceeded, InternalError, KernelError
+from kernel_model.errors import BudgetExceeded, ExecFault, InternalError, KernelError
 from kernel_model.insn import Insn, encode
 from kernel_model.memory import HelperFn
 from kernel_model.profile import LATEST, Profile
@@ -1004,6 +1004,20 @@ class Machine:
         if self._pending is None:
             self._pending = exc
         RAW.uc_emu_stop(self._hp)
+
+    def stop_at_bpf_caller(self, kind: str, detail: str) -> None:
+        """From a stub's handler: stop with an :class:`ExecFault` naming the BPF
+        instruction that called the stub (found from the return address on the
+        stack), for calls the emulated kernel cannot serve (an unknown helper, a
+        context field it does not model)."""
+        ret = self.read_u64(self.fast.read(X.UC_X86_REG_RSP))
+        img = self.image_at(ret)
+        idx = -1
+        if img is not None:
+            loc = img[2].locate(ret - 1)
+            if loc is not None:
+                idx = loc[1]
+        self.stop_with(ExecFault(kind, idx, None, detail))
 
     def fault_unbound_stub(self, addr: int) -> None:
         self.stop_with(KernelError(38, f"call to {addr:#x}, a stub with no handler"))  # ENOSYS
