@@ -38,13 +38,13 @@ Usage: python benchmarks/machine.py [--quick]
 from __future__ import annotations
 
 import ctypes
-import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import paired  # noqa: E402
 
 from unicorn import UC_ARCH_X86, UC_MODE_64, Uc  # noqa: E402
 from unicorn import x86_const as X  # noqa: E402
@@ -62,23 +62,7 @@ STACK = 0xFFFF_C900_0000_4000
 ADD_PROG = "r0 = r1\nr0 += r2\nr0 += 1\nexit"
 LOOP_PROG = "r0 = 0\nr1 = 0\nloop:\nr0 += r1\nr1 += 1\nif r1 < 1000 goto loop\nexit"
 
-Runner = Callable[[int], None]
 
-
-def paired(base: Runner, ours: Runner, n_base: int, n_ours: int, runs: int) -> tuple[float, float]:
-    """Median rates (operations/s) of ``base`` and ``ours``, timed alternately."""
-    base(max(1, n_base // 10))  # warm up (translation, caches)
-    ours(max(1, n_ours // 10))
-    rb, ro = [], []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        base(n_base)
-        t1 = time.perf_counter()
-        ours(n_ours)
-        t2 = time.perf_counter()
-        rb.append(n_base / (t1 - t0))
-        ro.append(n_ours / (t2 - t1))
-    return statistics.median(rb), statistics.median(ro)
 
 
 def bare_uc(code: bytes) -> tuple[Uc, int, int]:

@@ -43,9 +43,11 @@ import struct
 import sys
 import time
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import paired  # noqa: E402
 
 import keystone  # noqa: E402
 from unicorn import UC_ARCH_X86, UC_MODE_64, Uc  # noqa: E402
@@ -195,21 +197,6 @@ prog:
 """
 
 
-def paired(base: Callable[[int], None], ours: Callable[[int], None], n_base: int, n_ours: int,
-           runs: int) -> tuple[float, float]:
-    """Median rates (operations/s) of ``base`` and ``ours``, timed alternately."""
-    base(max(1, n_base // 10))
-    ours(max(1, n_ours // 10))
-    rb, ro = [], []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        base(n_base)
-        t1 = time.perf_counter()
-        ours(n_ours)
-        t2 = time.perf_counter()
-        rb.append(n_base / (t1 - t0))
-        ro.append(n_ours / (t2 - t1))
-    return statistics.median(rb), statistics.median(ro)
 
 
 def bare_machine(src: str = BARE) -> tuple[Uc, int, int]:
