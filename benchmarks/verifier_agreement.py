@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from emu.conformance import parse_data_file  # noqa: E402
+from emu.hostbpf import comparable_log, processed_counts  # noqa: E402
 from emu.verify_cmd import corpus_case, host_load, program_env, symbols_for  # noqa: E402
 from kernel_model.asm import assemble  # noqa: E402
 from verifier import VerifierEnv, verify  # noqa: E402
@@ -42,16 +42,6 @@ from verifier import VerifierEnv, verify  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 HOST_LOG_SIZE = 16 << 20
-_MASK = [(re.compile(r"0xffff[0-9a-f]{12}"), "ADDR"), (re.compile(r"btf_id \d+"), "btf_id N"),
-         (re.compile(r"verification time \d+"), "vt")]
-_PROCESSED = re.compile(r"processed (\d+) insns")
-
-
-def mask(text: str | None) -> str:
-    text = text or ""
-    for pat, rep in _MASK:
-        text = pat.sub(rep, text)
-    return text
 
 
 @dataclass
@@ -76,14 +66,14 @@ class Tally:
             self.false_accepts.append(f"{label}: kernel: {error_line}")
         else:
             self.false_rejects.append(f"{label}: model: {ours.error_line} ({ours.errno_name})")
-        if ours.accepted == accepted and ours.errno == errno and mask(ours.error_line) == mask(error_line):
+        if ours.accepted == accepted and ours.errno == errno and comparable_log(ours.error_line) == comparable_log(error_line):
             self.message += 1
         elif ours.accepted == accepted:
             self.message_diffs.append(f"{label}: kernel {error_line!r} / model {ours.error_line!r}")
         if log is not None:
-            if _PROCESSED.findall(ours.log) == _PROCESSED.findall(log):
+            if processed_counts(ours.log) == processed_counts(log):
                 self.processed += 1
-            if mask(ours.log) == mask(log):
+            if comparable_log(ours.log) == comparable_log(log):
                 self.log += 1
 
     def report(self, limit: int) -> None:

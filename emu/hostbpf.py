@@ -25,6 +25,7 @@ import ctypes
 import ctypes.util
 import errno as _errno
 import os
+import re
 import struct
 import time
 from dataclasses import dataclass, field
@@ -33,7 +34,8 @@ from typing import Sequence
 
 __all__ = [
     "LoadResult", "ProgInfo", "sys_bpf", "prog_load", "test_run", "prog_info", "map_create",
-    "map_update", "map_lookup", "btf_load", "oracle_status", "host_btf_id", "close",
+    "map_update", "map_lookup", "btf_load", "oracle_status", "host_btf_id", "close", "comparable_log",
+    "processed_counts",
     "LOG_LEVEL1", "LOG_LEVEL2", "LOG_STATS", "BPF_F_SLEEPABLE", "BPF_F_TEST_RND_HI32",
     "BPF_F_TEST_REG_INVARIANTS", "BPF_F_ANY_ALIGNMENT", "BPF_F_STRICT_ALIGNMENT",
 ]
@@ -304,3 +306,24 @@ def oracle_status() -> tuple[bool, str]:
         return False, f"bpf(BPF_PROG_LOAD) is not permitted here: {os.strerror(r.errno)}"
     r.close()
     return True, "ok"
+
+
+#: what differs between two kernels' logs of the same program without differing in
+#: meaning: kernel addresses (map pointers), BTF ids (per build), the timing line
+_LOG_MASKS = [(re.compile(r"0xffff[0-9a-f]{12}"), "ADDR"), (re.compile(r"attach_btf_id \d+"), "attach_btf_id N"),
+              (re.compile(r"btf_id \d+"), "btf_id N"), (re.compile(r"verification time \d+"), "vt")]
+_PROCESSED = re.compile(r"processed (\d+) insns")
+
+
+def comparable_log(text: str | None) -> str:
+    """A verifier log (or one line of it) with addresses, BTF ids and the timing
+    masked, so the model's log and the host's compare as text."""
+    text = text or ""
+    for pat, rep in _LOG_MASKS:
+        text = pat.sub(rep, text)
+    return text
+
+
+def processed_counts(log: str) -> list[str]:
+    """Every ``processed N insns`` count in a log (the stats line, and the limit message)."""
+    return _PROCESSED.findall(log)
