@@ -241,6 +241,11 @@ def format_log_insn(insns: Sequence[Insn], i: int = 0) -> str:
     """The instruction as a verifier log prints it: ``(79) r1 = *(u64 *)(r1 +0)``."""
     insn = insns[i]
     text = _format(insns, i, True)
+    if text is None and insn.op == isa.END and insn.cls in (isa.ALU, isa.ALU64):
+        # print_bpf_end_insn / print_bpf_bswap_insn print the size as given, even one
+        # BPF_END does not have (be48), and ignore src/off (kernel/bpf/disasm.c)
+        kind = "bswap" if insn.cls == isa.ALU64 else ("be" if insn.is_src_x else "le")
+        text = f"r{insn.dst} = {kind}{insn.imm} r{insn.dst}"
     if text is None:
         text = f"BUG_{insn.code:02x}" if insn.code in isa.OPCODES else isa.CLASS_NAMES[insn.cls]
     return f"({insn.code:02x}) {text}"

@@ -268,10 +268,6 @@ def insn_text(insns: Sequence[Insn], i: int, *, map_addr: Callable[[Insn, Insn],
         if insn.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE,
                         isa.PSEUDO_BTF_ID):
             return f"(18) r{insn.dst} = {map_addr(insn, insns[i + 1]):#x}"
-    if (insn.code & 0xF0) == isa.END and insn.code & 7 in (isa.ALU, isa.ALU64) and insn.imm not in (16, 32, 64):
-        # print_bpf_insn prints the size as given, even one BPF_END does not have
-        kind = "bswap" if insn.code & 7 == isa.ALU64 else ("be" if insn.code & isa.X else "le")
-        return f"({insn.code:02x}) r{insn.dst} = {kind}{insn.imm} r{insn.dst}"
     if insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_KFUNC_CALL:
         name = kfunc_name(insn) if kfunc_name is not None else None
         return f"(85) call {name or 'kernel-function'}#{insn.imm}"

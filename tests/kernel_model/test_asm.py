@@ -174,3 +174,14 @@ def test_verifier_corpus_assembles_to_the_kernels_bytes():
         assert encode(insns).hex() == case["insns_hex"], case["id"]
         checked += 1
     assert checked > 250 and skipped < 20
+
+
+def test_log_prints_a_byte_swap_of_a_size_it_does_not_have_as_the_kernel():
+    """print_bpf_end_insn / print_bpf_bswap_insn (kernel/bpf/disasm.c) print imm as given."""
+    from kernel_model.disasm import format_log_insn
+    from kernel_model.insn import Insn
+
+    assert format_log_insn([Insn(0xDC, 1, 0, 0, 48)]) == "(dc) r1 = be48 r1"
+    assert format_log_insn([Insn(0xD4, 2, 0, 0, 8)]) == "(d4) r2 = le8 r2"
+    assert format_log_insn([Insn(0xD7, 3, 0, 0, 48)]) == "(d7) r3 = bswap48 r3"
+    assert format_log_insn([Insn(0xDC, 1, 0, 0, 16)]) == "(dc) r1 = be16 r1"
