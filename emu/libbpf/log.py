@@ -42,10 +42,16 @@ def _env_level() -> int:
     return lvl
 
 
-class Log:
-    """One loader's message sink. ``stream`` None means "collect only"."""
+#: the default stream: whatever ``sys.stderr`` is when a line is written (not when this
+#: module was imported, so redirected or captured stderr gets the lines)
+STDERR = object()
 
-    def __init__(self, *, level: int | None = None, stream: object = sys.stderr) -> None:
+
+class Log:
+    """One loader's message sink. ``stream`` None means "collect only"; the default
+    is the process's current ``sys.stderr``."""
+
+    def __init__(self, *, level: int | None = None, stream: object = STDERR) -> None:
         self.level = _env_level() if level is None else level
         self.stream = stream
         self.lines: list[tuple[int, str]] = []
@@ -62,7 +68,8 @@ class Log:
             self._print(level, line if line.endswith("\n") else line + "\n")
             return
         if level <= self.level and self.stream is not None:
-            self.stream.write(line if line.endswith("\n") else line + "\n")  # type: ignore[attr-defined]
+            out = sys.stderr if self.stream is STDERR else self.stream
+            out.write(line if line.endswith("\n") else line + "\n")  # type: ignore[attr-defined]
 
     def warn(self, text: str) -> None:
         self._emit(WARN, text)
