@@ -53,6 +53,7 @@ __all__ = ["Verifier", "verify"]
 
 PROG_TYPE_SOCKET_FILTER = 1
 PROG_TYPE_STRUCT_OPS = 27
+PROG_TYPE_SYSCALL = 31
 ENOTSUPP = 524
 
 
@@ -335,6 +336,14 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
             if env.sleepable:
                 raise self.reject(E.EINVAL, "Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs "
                                             "can be sleepable")
+            return
+        if env.prog_type == PROG_TYPE_SYSCALL:
+            # check_attach_btf_id (kernel/bpf/verifier.c, 6.12/6.18): the first rule
+            if not env.sleepable:
+                raise self.reject(E.EINVAL, "Syscall programs can only be sleepable")
+            from .helpers import SYSCALL_HELPERS
+            self.allowed_helpers = SYSCALL_HELPERS
+            self.ctx_kind = "syscall"
             return
         if env.prog_type == PROG_TYPE_STRUCT_OPS:
             from .struct_ops import check_struct_ops_btf_id

@@ -16,8 +16,12 @@ Models, for Linux 6.18:
   ``func '%s' size %d must be 8`` ...) come first, then the verifier's
   ``invalid bpf_context access off=%d size=%d``.
 
-Left out: the other program types' context layouts (only socket filter and the
-BTF-argument contexts are modelled) and ``sk`` / ``flow_keys`` pointer fields of
+* syscall programs (``BPF_PROG_TYPE_SYSCALL``): ``syscall_prog_is_valid_access``
+  (kernel/bpf/syscall.c, 6.12/6.18): the context is the caller's buffer, any
+  aligned access at an offset below ``U16_MAX`` reads or writes a scalar.
+
+Left out: the other program types' context layouts (only socket filter, syscall and
+the BTF-argument contexts are modelled) and ``sk`` / ``flow_keys`` pointer fields of
 ``__sk_buff`` (they give ``sock_common_or_null`` / are refused as in the kernel,
 but sockets are not modelled beyond that).
 """
@@ -104,6 +108,15 @@ def sk_filter_is_valid_access(off: int, size: int, atype: int, is_ldsx: bool) ->
     return _skb_is_valid_access(off, size, atype, is_ldsx)
 
 
+#: include/linux/limits.h
+U16_MAX = 0xFFFF
+
+
+def syscall_prog_is_valid_access(off: int, size: int) -> bool:
+    """``syscall_prog_is_valid_access``: the context is user memory of any layout."""
+    return 0 <= off < U16_MAX and off % size == 0
+
+
 def _arg_index(btf: Any, proto: FuncProto, off: int) -> int:
     """``get_ctx_arg_idx``: arguments take 8 bytes each (structs by value round up)."""
     offset = 0
@@ -133,6 +146,9 @@ class CtxMixin:
             if ok:
                 self.ctx_field_size[insn_idx] = fsize  # type: ignore[attr-defined]
                 return rtype, None, 0
+        elif kind == "syscall":
+            if syscall_prog_is_valid_access(off, size):
+                return SCALAR_VALUE, None, 0
         elif kind == "btf":
             res = self._btf_ctx_access(off, size, atype)
             if res is not None:

@@ -98,6 +98,21 @@ SOCKET_FILTER_HELPERS = frozenset({
 })
 
 
+#: Helpers a root-loaded syscall program may call: ``syscall_prog_func_proto``
+#: (kernel/bpf/syscall.c: sys_bpf, btf_find_by_name_kind, sys_close,
+#: kallsyms_lookup_name) with its fallback ``tracing_prog_func_proto`` (Linux 6.18,
+#: CONFIG-dependent); the set was read off the host helper by helper (a load of
+#: ``call N`` refused with "cannot use helper" or not). Only those in :data:`PROTOS`
+#: have their arguments modelled.
+SYSCALL_HELPERS = frozenset({
+    1, 2, 3, 4, 5, 6, 7, 8, 12, 14, 15, 16, 17, 22, 25, 27, 35, 37, 42, 45, 46, 55, 67, 80, 87, 88, 89, 93, 94,
+    105, 106, 107, 108, 109, 111, 112, 113, 114, 115, 117, 118, 120, 121, 123, 125, 130, 131, 132, 133, 134,
+    136, 137, 138, 139, 140, 141, 147, 148, 149, 153, 154, 156, 157, 158, 162, 164, 165, 166, 167, 168, 169,
+    170, 171, 172, 173, 175, 176, 177, 178, 179, 180, 181, 182, 188, 191, 194, 195, 196, 197, 198, 199, 200,
+    201, 202, 203, 208, 209, 210, 211,
+})
+
+
 def func_id_name(func_id: int) -> str:
     """``func_id_name``: ``bpf_<name>`` or ``unknown``."""
     if 0 <= func_id < MAX_FUNC_ID:
