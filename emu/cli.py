@@ -131,20 +131,21 @@ def cmd_tramp(args: argparse.Namespace) -> int:
     plan = plan_pages(desc, profile)
     _out(f"struct {desc.name}: {len(desc.members)} members, profile {profile.name} "
          f"(up to {profile.tramp_image_pages} page(s) of 4096 bytes)")
-    _out(f"{'member':24s} {'args':>4s} {'ret':>3s} {'size':>5s} {'page':>4s} {'offset':>6s}")
+    _out("code: the trampoline's bytes; taken: what it takes in its page (code + BPF_INSN_SAFETY, 64)")
+    _out(f"{'member':24s} {'args':>4s} {'ret':>3s} {'code':>5s} {'taken':>5s} {'page':>4s} {'offset':>6s}")
     placed = {plan.member_for(p): p for p in plan.placements}
     for m in desc.members:
         if not m.is_func:
             continue
         fm = m.func_model
         if not m.supported or fm is None:
-            _out(f"{m.name:24s} {'-':>4s} {'-':>3s} {'-':>5s} {'-':>4s} {'-':>6s}  (no CFI stub: unsupported)")
+            _out(f"{m.name:24s} {'-':>4s} {'-':>3s} {'-':>5s} {'-':>5s} {'-':>4s} {'-':>6s}  (no CFI stub: unsupported)")
             continue
         p = placed.get(m.name)
         if p is None:
-            _out(f"{m.name:24s} {fm.nr_args:4d} {fm.ret_size:3d} {'':>5s} {'-':>4s} {'-':>6s}  (not reached)")
+            _out(f"{m.name:24s} {fm.nr_args:4d} {fm.ret_size:3d} {'':>5s} {'':>5s} {'-':>4s} {'-':>6s}  (not reached)")
             continue
-        _out(f"{m.name:24s} {fm.nr_args:4d} {fm.ret_size:3d} {p.size:5d} {p.page:4d} {p.offset:6d}")
+        _out(f"{m.name:24s} {fm.nr_args:4d} {fm.ret_size:3d} {p.code_size:5d} {p.size:5d} {p.page:4d} {p.offset:6d}")
         if args.listing:
             from .listing import disassemble
 

@@ -17,15 +17,15 @@ def run(capsys, *argv):
 
 
 def rows(out):
-    return {line.split()[0]: line.split() for line in out.splitlines()[2:] if line.split() and not line.startswith("pages")}
+    return {line.split()[0]: line.split() for line in out.splitlines()[3:] if line.split() and not line.startswith("pages")}
 
 
 def test_dummy_ops_one_page(capsys):
     code, out, _ = run(capsys, "tramp", "--type", "bpf_dummy_ops")
     assert code == 0
     r = rows(out)
-    assert r["test_1"][1:] == ["1", "4", "171", "0", "0"]
-    assert r["test_2"][1:] == ["5", "4", "187", "0", "171"]
+    assert r["test_1"][1:] == ["1", "4", "107", "171", "0", "0"]  # the host's 107 bytes
+    assert r["test_2"][1:] == ["5", "4", "123", "187", "0", "171"]  # and 123
     assert out.rstrip().endswith("pages used: 1")
 
 
@@ -34,7 +34,7 @@ def test_testmod_forty_trampolines_two_pages(capsys):
     assert code == 0 and out.rstrip().endswith("pages used: 2")
     r = rows(out)
     assert "unsupported" in " ".join(r["unsupported_ops"])  # no CFI stub
-    assert r["tramp_20"][4] == "0" and r["tramp_21"][4] == "1"  # test_1, test_2, test_maybe_null take 3 slots
+    assert r["tramp_20"][5] == "0" and r["tramp_21"][5] == "1"  # test_1, test_2, test_maybe_null take 3 slots
 
 
 @pytest.mark.parametrize("profile,code,needle", [("latest", 0, "pages used: 2"), ("6.9", 0, "pages used: 2"),
@@ -45,7 +45,7 @@ def test_declared_type_e2big_point(capsys, profile, code, needle):
     assert needle in out + err
     if code:
         assert err.startswith("error: E2BIG")
-        assert rows(out)["op_23"][4:] == ["0", "3762"]  # 23 fit in one page
+        assert rows(out)["op_23"][5:] == ["0", "3762"]  # 23 fit in one page
 
 
 def test_listing_shows_symbols(capsys):
