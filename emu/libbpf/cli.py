@@ -37,7 +37,6 @@ from .errors import ProgLoadFailed, errstr
 from .kbtf import KernelBtf
 from .log import DEBUG, Log
 from .object import BpfObject
-from .sys import missing_commands
 
 __all__ = ["add_subcommands", "cmd_load", "cmd_call", "cmd_check_signatures", "parse_value"]
 
@@ -109,27 +108,6 @@ def _kernel(args: argparse.Namespace) -> Any:
     return Kernel(args.profile)
 
 
-def _print_plan(obj: BpfObject) -> None:
-    """What user space prepared: programs to load and each struct_ops value."""
-    for p in obj.progs.values():
-        state = "load" if p.autoload else "skip"
-        attach = (f" attach_btf_id {p.attach_btf_id} member #{p.expected_attach_type}" if p.attach_btf_id else "")
-        _out(f"prog {p.name:24s} {state} {p.insn_cnt:5d} insns{attach}")
-    for m in obj.maps:
-        if m.st_ops is None:
-            continue
-        if not m.autocreate:
-            _out(f"map  {m.name:24s} not created (autocreate off)")
-            continue
-        flags = "BPF_F_LINK" if m.map_flags & (1 << 13) else "legacy"
-        where = f" module {m.mod_btf.name}" if m.mod_btf is not None else ""  # type: ignore[attr-defined]
-        _out(f"map  {m.name:24s} {flags} value_size {m.value_size} vtype_id {m.btf_vmlinux_value_type_id}{where}")
-        t = obj.btf.type_by_id(m.st_ops.type_id)  # type: ignore[union-attr]
-        for i, off in sorted(m.st_ops.kern_func_off.items(), key=lambda kv: kv[1]):
-            prog = m.st_ops.progs[i]
-            _out(f"       +{off:<5d} {t.members[i].name:20s} <- prog {prog.name if prog else '?'}")  # type: ignore
-
-
 def _summary_line(log: str) -> str:
     for ln in reversed(log.splitlines()):
         if ln.startswith("processed "):
@@ -153,13 +131,6 @@ def _page_map(kernel: Any, m: Any) -> list[str]:
 def _load_and_attach(args: argparse.Namespace, quiet: bool = False) -> tuple[int, BpfObject | None, Any, dict]:
     kernel = _kernel(args)
     obj, log = _open(args)
-    missing = missing_commands(kernel)
-    if missing:
-        obj.prepare(kernel_btf=KernelBtf.from_kernel(kernel, log), check_signatures=True)
-        _print_plan(obj)
-        sys.stderr.write("error: the emulated kernel does not implement the bpf() commands yet ("
-                         + ", ".join(missing) + "); only the user-space steps ran\n")
-        return 1, None, None, {}
     try:
         obj.load(kernel)
     except ProgLoadFailed as e:
@@ -203,8 +174,6 @@ def _call(kernel: Any, obj: BpfObject, target: str, argv: list[str]) -> int:
         vals = [int(a, 0) for a in argv]
     except ValueError:
         raise InputError(f"call {target}: arguments must be integers, got {' '.join(argv)!r}") from None
-    if not hasattr(kernel, "call_struct_ops"):
-        raise KernelError(38, "the emulated kernel has no call_struct_ops() yet")
     r = kernel.call_struct_ops(m.fd, member, *vals)
     _out(f"{target}({', '.join(argv)}) = {r} ({r & 0xFFFFFFFFFFFFFFFF:#x})")
     return 0
@@ -221,10 +190,6 @@ def _verify(args: argparse.Namespace) -> int:
     else:
         sys_ = _kernel(args)
         what = f"the emulated kernel ({args.profile})"
-        missing = missing_commands(sys_)
-        if missing:
-            raise KernelError(38, "the emulated kernel does not implement the bpf() commands yet: "
-                                  + ", ".join(m.split(" ")[0] for m in missing))
     obj, _log = _open(args)
     verdicts = obj.verify_programs(sys_)
     rejected = 0
@@ -335,9 +300,6 @@ def run_script(path: str, profile: str) -> int:
         where = f"{path}:{no}"
         if kind == "load":
             arg.profile = profile
-            missing = missing_commands(kernel)
-            if missing:
-                raise KernelError(38, f"{where}: the emulated kernel does not implement the bpf() commands yet")
             obj, _log = _open(arg)
             try:
                 obj.load(kernel)

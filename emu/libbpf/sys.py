@@ -23,7 +23,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 from kernel_model.btf import BTF
 
-__all__ = ["BpfSys", "BPF_STRUCT_OPS", "missing_commands", "REQUIRED"]
+__all__ = ["BpfSys", "BPF_STRUCT_OPS", "REQUIRED"]
 
 #: enum bpf_attach_type (include/uapi/linux/bpf.h)
 BPF_STRUCT_OPS = 44
@@ -66,8 +66,3 @@ class BpfSys(Protocol):
     def link_update(self, link_fd: int, *, new_map_fd: int, old_map_fd: int = 0, flags: int = 0) -> None: ...
     def link_detach(self, link_fd: int) -> None: ...
     def close(self, fd: int) -> None: ...
-
-
-def missing_commands(sys: Any) -> list[str]:
-    """The bpf() commands ``sys`` does not implement yet (empty when complete)."""
-    return [f"{name} ({cmd})" for name, cmd in REQUIRED.items() if not callable(getattr(sys, name, None))]

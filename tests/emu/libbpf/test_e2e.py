@@ -19,8 +19,15 @@ from tests.emu.test_cli import structops
 
 from .conftest import example, open_example
 
-pytestmark = pytest.mark.skipif(not hasattr(Kernel, "prog_load"),
-                                reason="emu.kernel.Kernel has no bpf() commands yet")
+
+
+def test_the_emulated_kernel_implements_every_command_the_loader_uses():
+    from emu.libbpf.host import HostSys
+    from emu.libbpf.sys import REQUIRED, BpfSys
+
+    for impl in (Kernel, HostSys):
+        assert [n for n in REQUIRED if not callable(getattr(impl, n, None))] == [], impl
+    assert isinstance(Kernel(modules=()), BpfSys)
 
 
 def _bss_int(kernel, obj, var: str) -> int:

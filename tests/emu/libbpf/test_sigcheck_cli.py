@@ -61,20 +61,6 @@ def test_check_signatures_command() -> None:
     assert r.returncode == 0 and "3 callbacks checked: 3 ok" in r.stdout
 
 
-def test_load_command_runs_the_user_space_steps_while_the_kernel_lacks_bpf() -> None:
-    from emu.kernel import Kernel
-
-    if hasattr(Kernel, "prog_load"):
-        pytest.skip("the emulated kernel has bpf() commands: covered by test_e2e.py")
-    r = structops("load", str(example("struct_ops_module")), "--autocreate", "testmod_zeroed=0",
-                  "--set", "testmod_1.data=13", "--set", "testmod_1.test_2=test_3")
-    assert r.returncode == 1
-    assert "does not implement the bpf() commands yet" in r.stderr and "Traceback" not in r.stderr
-    assert "map  testmod_1                BPF_F_LINK value_size 448" in r.stdout
-    assert "+72    test_2               <- prog test_3" in r.stdout
-    assert "structops: signature: testmod_incompatible.test_2: warn" in r.stderr
-
-
 @pytest.mark.parametrize("args,expect", [
     (["load", "/nonexistent.bpf.o"], "error: elf: failed to open /nonexistent.bpf.o: -ENOENT"),
     (["load", "EXAMPLE", "--set", "testmod_1.nope=1"], "has no member 'nope'"),
