@@ -31,10 +31,7 @@ def _cases() -> list:
         c = json.loads(line)
         if c["kernel"].get("retval") is None:
             continue
-        marks = ()
-        if c["annotations"].get("retval") == "POINTER_VALUE":
-            marks = (pytest.mark.skip(reason="__retval(POINTER_VALUE): any value is right (an address)"),)
-        out.append(pytest.param(c, id=c["id"], marks=marks))
+        out.append(pytest.param(c, id=c["id"]))
     return out
 
 
@@ -70,7 +67,13 @@ def test_retval_matches_the_host(kernel, case):
             i += 1
         pfd = k.prog_load(insns, prog_type=PROG_TYPE_SOCKET_FILTER, prog_flags=case["kernel"]["prog_flags"])
         fds.append(pfd)
-        assert k.prog_test_run(pfd, data_in=bytes(64)).retval == case["kernel"]["retval"]
+        retval = k.prog_test_run(pfd, data_in=bytes(64)).retval
+        if case["annotations"].get("retval") == "POINTER_VALUE":
+            # __retval(POINTER_VALUE): the program returns an address, which differs between
+            # kernels: it must load and run to its exit without a fault, and return non-zero
+            assert retval != 0
+        else:
+            assert retval == case["kernel"]["retval"]
     finally:
         for fd in reversed(fds):
             k.close(fd)
