@@ -271,6 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except StructOpsError as e:
+        from .oops import Oops
+
+        if isinstance(e, Oops):  # the kernel's report first, as dmesg would show it
+            sys.stderr.write(e.text.rstrip("\n") + "\n")
         _err(str(e))
         return 1
     except BrokenPipeError:  # `structops ... | head`
