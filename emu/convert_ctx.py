@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from kernel_model import isa
+from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.insn import Insn
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER
 from verifier.fixups import patch_program
@@ -102,15 +103,13 @@ def convert_ctx_accesses(insns: Sequence[Insn], ptr_types: Sequence[int], prog_t
 
 
 def _convert_skb(ins: Insn, fault_imm: int | None) -> list[tuple[Insn, int | None]]:
-    from kernel_model.errors import KernelError
-
     cls = ins.code & 0x07
     size = _SIZE_BYTES[ins.code & 0x18]
     base_reg = ins.src if cls == isa.LDX else ins.dst
     field = _skb_field(ins.off)
     if field is None:
         if fault_imm is None:
-            raise KernelError(524, f"__sk_buff access at offset {ins.off} is not modelled")
+            raise KernelError(ENOTSUPP, f"__sk_buff access at offset {ins.off} is not modelled")
         # not modelled: stop the program where it would read the field
         return [(Insn(isa.CALL_INSN, 0, 0, 0, fault_imm), None)]
     start, target, tsize = field

@@ -21,9 +21,10 @@ this run (nothing is canned). The steps (section 6 of the struct_ops issue):
 
 from __future__ import annotations
 
-import errno
 import sys
 from typing import Callable
+
+from kernel_model.errors import errno_name
 
 __all__ = ["run_demo", "STEPS"]
 
@@ -211,7 +212,7 @@ def step_nullable() -> None:
         try:
             fd = _dummy_load(k, UNCHECKED, log_level=2)
         except ProgLoadError as e:
-            print(f"BPF_PROG_LOAD refused, -{errno.errorcode[e.errno]}: {e.message}")
+            print(f"BPF_PROG_LOAD refused, -{errno_name(e.errno)}: {e.message}")
             print(_walk(e.log))
             k.shutdown()
             continue

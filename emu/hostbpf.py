@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import errno as _errno
 import os
 import re
 import struct
@@ -31,6 +30,8 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Sequence
+
+from kernel_model.errors import errno_name
 
 __all__ = [
     "LoadResult", "ProgInfo", "sys_bpf", "prog_load", "test_run", "prog_info", "map_create",
@@ -100,7 +101,7 @@ class LoadResult:
 
     @property
     def errno_name(self) -> str:
-        return _errno.errorcode.get(self.errno, "ENOTSUPP" if self.errno == 524 else str(self.errno))
+        return errno_name(self.errno)
 
     def error_line(self) -> str | None:
         """The last non-empty log line before the ``processed N insns`` statistics

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING
 
 from kernel_model.btf import Ptr
 from kernel_model.btf import structs as S
-from kernel_model.errors import KernelError
+from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
 
 from .bpf_objects import TestRunResult
@@ -85,7 +85,7 @@ def test_run(kernel: "Kernel", po: "ProgObject", *, ctx_in: bytes, data_in: byte
         return _run_skb(kernel, po, ctx_in, data_in, repeat, flags, cpu)
     if t == PROG_TYPE_SYSCALL:
         return _run_syscall(kernel, po, ctx_in, data_in, repeat, flags, ctx_out_size, data_out_size)
-    raise KernelError(524, f"program type {t} has no test_run here")  # ENOTSUPP
+    raise KernelError(ENOTSUPP, f"program type {t} has no test_run here")
 
 
 def _run_dummy_struct_ops(kernel: "Kernel", po: "ProgObject", ctx_in: bytes) -> TestRunResult:

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from kernel_model import isa
-from kernel_model.errors import KernelError
+from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.insn import Insn
 from kernel_model.profile import LATEST, Profile
 
@@ -101,7 +101,7 @@ class JitError(KernelError):
 
     def __init__(self, message: str, index: int = -1) -> None:
         self.index = index
-        super().__init__(524, f"{message} (insn {index})" if index >= 0 else message)
+        super().__init__(ENOTSUPP, f"{message} (insn {index})" if index >= 0 else message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,21 @@ __all__ = [
     "ExecFault",
     "BudgetExceeded",
     "InternalError",
+    "ENOTSUPP",
+    "errno_name",
 ]
+
+#: the kernel-internal ``ENOTSUPP`` (include/linux/errno.h), which ``bpf()`` returns to
+#: user space as 524 (Python's ``errno`` module does not know it)
+ENOTSUPP = 524
+
+
+def errno_name(err: int, unknown: str | None = None) -> str:
+    """``EACCES``, ``EINVAL``, ``ENOTSUPP``... for a positive errno; ``unknown``
+    (default: the number) for one without a name."""
+    if err == ENOTSUPP:
+        return "ENOTSUPP"
+    return _errno.errorcode.get(err, str(err) if unknown is None else unknown)
 
 
 class StructOpsError(Exception):
@@ -88,7 +102,7 @@ class KernelError(StructOpsError):
     def __init__(self, errno: int, message: str = "") -> None:
         self.errno = errno
         self.message = message
-        name = _errno.errorcode.get(errno, f"errno {errno}")
+        name = errno_name(errno, f"errno {errno}")
         super().__init__(f"{name}: {message}" if message else name)
 
 

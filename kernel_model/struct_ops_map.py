@@ -45,7 +45,7 @@ from typing import Callable, Protocol
 
 from .btf import BTF, Composite, Ptr
 from .btf.func_model import FuncModel
-from .errors import KernelError
+from .errors import ENOTSUPP, KernelError
 from .prog import PROG_TYPE_STRUCT_OPS, BpfProg
 from .struct_ops import (STATE_INIT, STATE_INUSE, STATE_READY, STATE_TOBEFREE, MemberDesc, StructOpsDesc)
 
@@ -58,8 +58,6 @@ PAGE_SIZE = 4096
 #: include/uapi/linux/bpf.h
 BPF_F_LINK = 1 << 13
 BPF_F_VTYPE_BTF_OBJ_FD = 1 << 15
-#: include/linux/errno.h (kernel-internal, reaches user space as 524)
-ENOTSUPP = 524
 #: what the kernel stores in a struct module * member (BPF_MODULE_OWNER)
 BPF_MODULE_OWNER = 0xFFFF_FFFF_FFFF_FFFF & ~0  # (void *)(0xeB9FUL << 2)? see below
 

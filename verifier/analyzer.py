@@ -54,7 +54,6 @@ __all__ = ["Verifier", "verify"]
 PROG_TYPE_SOCKET_FILTER = 1
 PROG_TYPE_STRUCT_OPS = 27
 PROG_TYPE_SYSCALL = 31
-ENOTSUPP = 524
 
 
 class _Visit:

@@ -51,7 +51,7 @@ from typing import Callable, Mapping, Sequence
 
 from kernel_model import isa
 from kernel_model.bpf_map import MapSpec
-from kernel_model.errors import InputError, KernelError
+from kernel_model.errors import ENOTSUPP, InputError, KernelError
 from kernel_model.insn import Insn
 from kernel_model.profile import LATEST, Profile
 
@@ -374,7 +374,7 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
             extra[func_of[k]] = 16 if timed else 8
         elif c == isa.CALL_INSN and ins.src == isa.CALL_HELPER:
             if ins.imm == 12:  # BPF_FUNC_tail_call
-                raise KernelError(524, "tail calls are not modelled by this JIT")  # ENOTSUPP
+                raise KernelError(ENOTSUPP, "tail calls are not modelled by this JIT")
             patches[k] = [(Insn(c, 0, 0, 0, helper(ins.imm)), None)]
         elif c == isa.CALL_INSN and ins.src == isa.PSEUDO_KFUNC_CALL:
             patches[k] = [(Insn(c, 0, 0, 0, kfunc(ins.imm, ins.off)), None)]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno as E
 
 from kernel_model import isa
+from kernel_model.errors import ENOTSUPP
 
 from . import scalar as S
 from . import tnum as T
@@ -580,7 +581,7 @@ class MemMixin:
         m = regs[regno].map
         found = map_struct_id(m.map_type) if m is not None else None
         if found is None:
-            raise self.reject(524, f"map_ptr access not supported for map type {m.map_type if m else 0}")  # type: ignore[attr-defined]
+            raise self.reject(ENOTSUPP, f"map_ptr access not supported for map type {m.map_type if m else 0}")  # type: ignore[attr-defined]
         btf, tid, tname = found
         if not self.allow_ptr_leaks:  # type: ignore[attr-defined]
             raise self.reject(E.EPERM, f"'struct {tname}' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN")  # type: ignore[attr-defined]

@@ -10,18 +10,12 @@ map an lddw loads, the pointer type a load/store dereferences.
 
 from __future__ import annotations
 
-import errno as _errno
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernel_model.errors import errno_name
+
 __all__ = ["VerifyResult", "InsnAux", "errno_name"]
-
-
-def errno_name(err: int) -> str:
-    """``EACCES``, ``EINVAL``... (524 is the kernel-internal ``ENOTSUPP``)."""
-    if err == 524:
-        return "ENOTSUPP"
-    return _errno.errorcode.get(err, str(err))
 
 
 @dataclass(slots=True)

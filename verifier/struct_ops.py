@@ -21,10 +21,9 @@ import errno as E
 from typing import Any
 
 from kernel_model.btf import FuncProto, Ptr
+from kernel_model.errors import ENOTSUPP
 
 __all__ = ["check_struct_ops_btf_id", "ENOTSUPP"]
-
-ENOTSUPP = 524
 
 
 def check_struct_ops_btf_id(v: Any) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import errno as _errno
 
-from kernel_model.errors import InputError, KernelError
+from kernel_model.errors import ENOTSUPP, InputError, KernelError
 
 __all__ = [
     "LIBBPF_ERRNO__FORMAT", "LIBBPF_ERRNO__RELOC", "LIBBPF_ERRNO__LOAD", "ENOTSUPP",
@@ -34,8 +34,6 @@ LIBBPF_ERRNO__LIBELF = 4000
 LIBBPF_ERRNO__FORMAT = 4001    # "BPF object format invalid"
 LIBBPF_ERRNO__RELOC = 4005     # "Relocation failed"
 LIBBPF_ERRNO__LOAD = 4006
-#: the kernel-internal ENOTSUPP (include/linux/errno.h), seen by user space as 524
-ENOTSUPP = 524
 
 # libbpf_errstr() (src/libbpf_utils.c, libbpf 1.8): symbolic names for these, the
 # number for anything else. Note that libbpf's -ENOTSUP is EOPNOTSUPP (95 on Linux).
