@@ -30,7 +30,8 @@ from kernel_model.insn import Insn
 from kernel_model.interp import DEFAULT_BUDGET
 from kernel_model.memory import HelperFn
 from kernel_model.profile import LATEST, Profile
-from verifier.fixups import fixup_for_jit, subprog_starts
+from verifier.cfg import find_subprogs
+from verifier.fixups import fixup_for_jit
 
 from .machine import PROT_RW, Machine
 
@@ -71,7 +72,7 @@ def prepare(m: Machine, insns: Sequence[Insn], helpers: Mapping[int, HelperFn]) 
 
     fault = m.add_stub("bpf_exec_unsupported", raw=lambda mm: mm.stop_at_bpf_caller(
         "unsupported instruction", "legacy packet access or an unresolved lddw pseudo source"))
-    starts = subprog_starts(insns)
+    starts = find_subprogs(insns)
     fx = fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, profile=m.profile,
                        stack_depths=[isa.MAX_BPF_STACK] * len(starts), starts=starts,
                        timed_may_goto_imm=m.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),

@@ -795,9 +795,9 @@ class Machine:
         """JIT instructions into the BPF pack (no ``struct bpf_prog``). ``starts``
         defaults to the bpf-to-bpf call targets, ``stack_depths`` to 0 each."""
         if starts is None:
-            from verifier.fixups import subprog_starts
+            from verifier.cfg import find_subprogs
 
-            starts = subprog_starts(insns)
+            starts = find_subprogs(insns)
         jp = jit_program(list(insns), self.jit_binary_pack_alloc, starts=starts, stack_depths=stack_depths,
                          options=self.jit_options, symbols=self.jit_symbols, was_classic=was_classic)
         tag = tag or _prog_tag(insns).hex()

@@ -405,9 +405,9 @@ class BpfSyscalls:
 
         starts = None
         if depths:
-            from verifier.fixups import subprog_starts
+            from verifier.cfg import find_subprogs
 
-            starts = subprog_starts(out)
+            starts = find_subprogs(out)
             if len(starts) != len(depths):
                 depths = []
                 starts = None

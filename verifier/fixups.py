@@ -55,7 +55,9 @@ from kernel_model.errors import ENOTSUPP, InputError, KernelError
 from kernel_model.insn import Insn
 from kernel_model.profile import LATEST, Profile
 
-__all__ = ["FixupResult", "fixup_for_jit", "patch_program", "estimate_stack_depth", "subprog_starts",
+from .cfg import find_subprogs
+
+__all__ = ["FixupResult", "fixup_for_jit", "patch_program", "estimate_stack_depth",
            "BPF_REG_AX", "BPF_MAX_LOOPS", "BPF_MAX_TIMED_LOOPS"]
 
 #: include/linux/filter.h
@@ -78,20 +80,6 @@ class FixupResult:
     stack_depths: list[int]
     #: new slot of each old slot (index: old slot)
     new_index: list[int] = field(default_factory=list)
-
-
-def subprog_starts(insns: Sequence[Insn]) -> list[int]:
-    """``add_subprog_and_kfunc``: slot 0 and every bpf-to-bpf call or ``PSEUDO_FUNC`` target."""
-    starts = {0}
-    n = len(insns)
-    for k, ins in enumerate(insns):
-        if (ins.code == isa.CALL_INSN and ins.src == isa.PSEUDO_CALL) or (
-                ins.code == isa.LD_IMM64 and ins.src == isa.PSEUDO_FUNC):
-            t = k + ins.imm + 1
-            if not 0 <= t < n:
-                raise InputError(f"call to insn {t}, outside the program", f"insn {k}")
-            starts.add(t)
-    return sorted(starts)
 
 
 def _is_jump(ins: Insn) -> bool:
@@ -308,7 +296,7 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
     the fault stub for what cannot run (unresolvable lddw, legacy packet loads).
     """
     insns = list(insns)
-    starts = list(starts) if starts is not None else subprog_starts(insns)
+    starts = list(starts) if starts is not None else find_subprogs(insns)
     depths = list(stack_depths) if stack_depths is not None else estimate_stack_depth(insns, starts)
     maps = maps or {}
 
