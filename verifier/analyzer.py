@@ -33,6 +33,7 @@ from kernel_model.errors import InvalidInsn
 from kernel_model.insn import Insn, check_insns
 
 from .alu import AluMixin
+from .cfg import check_subprogs
 from .calls import CallMixin
 from .core import (
     BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAIN_FUNC, DST_OP, SRC_OP, Core, Reject, Subprog,
@@ -173,27 +174,22 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
                 self.verbose(f"func#{i} @{sp.start}\n")
 
     def check_subprogs(self) -> None:
+        """``check_subprogs``: the jump and last-insn rules of :func:`verifier.cfg.check_subprogs`
+        (the ``exec`` precheck runs the same), then each subprogram's tail-call and LD_ABS flags."""
         insns = self.insns
-        bounds = [sp.start for sp in self.subprogs] + [self.n]
-        cur = 0
-        start, end = bounds[0], bounds[1]
-        for i, insn in enumerate(insns):
-            code = insn.code
-            c = code & 7
-            if code == isa.CALL_INSN and insn.src == 0 and insn.imm == 12:
-                self.subprogs[cur].has_tail_call = True
-            if c == isa.LD and (code & 0xE0) in (isa.ABS, isa.IND):
-                self.subprogs[cur].has_ld_abs = True
-            if c in (isa.JMP, isa.JMP32) and (code & 0xF0) not in (isa.EXIT, isa.CALL):
-                tgt = i + (insn.imm if code == isa.JMP32 | isa.JA else insn.off) + 1
-                if tgt < start or tgt >= end:
-                    raise self.reject(E.EINVAL, f"jump out of range from insn {i} to {tgt}")
-            if i == end - 1:
-                if code not in (isa.EXIT_INSN, isa.JMP32 | isa.JA, isa.JMP | isa.JA):
-                    raise self.reject(E.EINVAL, "last insn is not an exit or jmp")
-                cur += 1
-                if cur < len(self.subprogs):
-                    start, end = bounds[cur], bounds[cur + 1]
+        starts = [sp.start for sp in self.subprogs]
+        try:
+            check_subprogs(insns, starts)
+        except InvalidInsn as e:
+            raise self.reject(e.errno, e.message) from None
+        bounds = starts + [self.n]
+        for f, sp in enumerate(self.subprogs):
+            for insn in insns[bounds[f]:bounds[f + 1]]:
+                code = insn.code
+                if code == isa.CALL_INSN and insn.src == 0 and insn.imm == 12:
+                    sp.has_tail_call = True
+                if code & 7 == isa.LD and (code & 0xE0) in (isa.ABS, isa.IND):
+                    sp.has_ld_abs = True
         for sp in self.subprogs[1:]:
             if sp.has_ld_abs:
                 raise self.reject(E.EINVAL, "LD_ABS is not allowed in subprogs without BTF")
