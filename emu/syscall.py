@@ -339,46 +339,24 @@ class BpfSyscalls:
 
     def _jit_input(self, po: ProgObject, code: list[Insn], result: Any, maps_by_fd: dict[int, MapObject],
                    fd_objs: list[Any], used_maps: dict[int, MapObject]) -> Any:
-        """The program as the JIT gets it: ``convert_ctx_accesses``, maps resolved to
-        addresses, then ``do_misc_fixups``/``fixup_kfunc_call``
-        (:func:`verifier.fixups.fixup_for_jit`)."""
+        """The program as the JIT gets it: ``convert_ctx_accesses``, then
+        ``do_misc_fixups``/``fixup_kfunc_call`` (:func:`verifier.fixups.fixup_for_jit`),
+        which puts in the address of the map the verifier resolved for each map lddw
+        (``insn_aux_data[i].map``), with the verifier's subprogram starts and stack depths."""
         from verifier.fixups import fixup_for_jit
 
         from .convert_ctx import convert_ctx_accesses
 
         m = self.machine  # type: ignore[attr-defined]
-        ptr_types = _ptr_types(result)
+        aux = result.insn_aux
         fault = m.call_imm(self._not_modelled_stub())  # type: ignore[attr-defined]
-        insns, new_index = convert_ctx_accesses(code, ptr_types, po.prog.prog_type, fault)
-        # lddw of maps: by fd or by fd_array index -> one key per map (its id)
-        out: list[Insn] = []
-        maps: dict[int, MapSpec] = {}
-        k = 0
-        while k < len(insns):
-            ins = insns[k]
-            if ins.code == isa.LD_IMM64 and ins.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX,
-                                                        isa.PSEUDO_MAP_IDX_VALUE):
-                if ins.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE):
-                    mo = maps_by_fd.get(ins.imm)
-                else:
-                    o = fd_objs[ins.imm] if 0 <= ins.imm < len(fd_objs) else None
-                    mo = o if isinstance(o, MapObject) else None
-                if mo is None:  # the verifier refuses this first
-                    raise KernelError(errno.EBADF, f"fd {ins.imm} is not pointing to valid bpf_map")
-                used_maps[mo.spec.id] = mo
-                maps[mo.spec.id] = mo.spec
-                src = isa.PSEUDO_MAP_FD if ins.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_IDX) else isa.PSEUDO_MAP_VALUE
-                out.append(Insn(ins.code, ins.dst, src, ins.off, mo.spec.id))
-                out.append(insns[k + 1])
-                k += 2
-                continue
-            out.append(ins)
-            if ins.code == isa.LD_IMM64 and k + 1 < len(insns):
-                out.append(insns[k + 1])
-                k += 2
-            else:
-                k += 1
-        depths = list(getattr(result, "stack_depth", []) or [])
+        insns, new_index = convert_ctx_accesses(code, [a.ptr_type for a in aux], po.prog.prog_type, fault)
+        objects = {mo.spec.id: mo for mo in (*maps_by_fd.values(), *fd_objs) if isinstance(mo, MapObject)}
+        maps: dict[int, MapSpec] = {}  # by slot of the converted program
+        for k, a in enumerate(aux):
+            if a.map is not None:
+                maps[new_index[k]] = a.map
+                used_maps[a.map.id] = objects[a.map.id]
 
         def kfunc_imm(btf_id: int, off: int) -> int:
             if off == 0:
@@ -403,16 +381,9 @@ class BpfSyscalls:
                 return helper_imms[hid]
             return m.call_imm(self._not_modelled_stub(f"helper {hid}"))  # type: ignore[attr-defined]
 
-        starts = None
-        if depths:
-            from verifier.cfg import find_subprogs
-
-            starts = find_subprogs(out)
-            if len(starts) != len(depths):
-                depths = []
-                starts = None
-        fx = fixup_for_jit(out, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=self.profile,
-                           stack_depths=depths or None, starts=starts,
+        starts = [new_index[st] for st in result.subprog_starts]
+        fx = fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=self.profile,
+                           stack_depths=result.stack_depth, starts=starts,
                            timed_may_goto_imm=m.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
                            fault_imm=fault)
         return fx
@@ -452,7 +423,7 @@ class BpfSyscalls:
             xlated=encode(po.xlated),
             jited_ksyms=tuple(img.addr for img in jp.funcs) if jp else (),
             jited_func_lens=tuple(len(img.code) for img in jp.funcs) if jp else (),
-            verified_insns=getattr(po.result, "processed", 0), map_ids=tuple(mo.spec.id for mo in po.maps),
+            verified_insns=po.result.processed, map_ids=tuple(mo.spec.id for mo in po.maps),
             btf_id=prog_btf.id if prog_btf else 0, attach_btf_obj_id=attach_obj.id if attach_obj else 0,
             attach_btf_id=p.attach_btf_id, expected_attach_type=p.expected_attach_type, sleepable=p.sleepable,
             gpl_compatible=po.gpl_compatible, verifier_log=p.verifier_log)
@@ -763,7 +734,3 @@ def _verify(code: list[Insn], env: Any, log_level: int) -> Any:
 
     return verify(code, env, log_level)
 
-
-def _ptr_types(result: Any) -> list[int]:
-    """``insn_aux_data[i].ptr_type`` of every slot (:class:`verifier.result.InsnAux`)."""
-    return [getattr(a, "ptr_type", 0) or 0 for a in (getattr(result, "insn_aux", None) or [])]

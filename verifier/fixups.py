@@ -7,7 +7,8 @@ input needs, and applies it to unverified programs too (``structops exec
 --engine jit`` runs the ISA, not the verifier):
 
 * ``resolve_pseudo_ldimm64``: ``lddw`` of ``BPF_PSEUDO_MAP_FD``/``MAP_IDX``
-  becomes the map's address, ``MAP_VALUE``/``MAP_IDX_VALUE`` the address of
+  becomes the address of the map the verifier resolved for that slot
+  (``insn_aux_data[i].map``), ``MAP_VALUE``/``MAP_IDX_VALUE`` the address of
   its first value plus the offset (``array_map_direct_value_addr``);
   ``BPF_PSEUDO_FUNC`` stays for the JIT (``jit_subprogs`` fills it in).
 * ``do_misc_fixups``:
@@ -290,7 +291,8 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
 
     ``helper_imm``/``kfunc_imm`` give the CALL immediate (target -
     ``__bpf_call_base``) of a helper id / kfunc (btf id, fd_array offset);
-    ``maps`` maps fds (and fd_array indices) to placed maps; ``stack_depths``
+    ``maps`` gives the placed map of each map lddw by its slot in ``insns`` (the
+    verifier's ``insn_aux_data[slot].map``); ``stack_depths``
     are the verifier's (default: :func:`estimate_stack_depth`);
     ``timed_may_goto_imm`` targets ``arch_bpf_timed_may_goto``; ``fault_imm``
     the fault stub for what cannot run (unresolvable lddw, legacy packet loads).
@@ -331,7 +333,7 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                 raise InputError("incomplete lddw", f"insn {k}")
             nxt = insns[k + 1]
             if ins.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX_VALUE):
-                m = maps.get(ins.imm)
+                m = maps.get(k)
                 if m is None:
                     raise KernelError(errno.EBADF, f"fd {ins.imm} is not pointing to valid bpf_map")
                 if ins.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_IDX):
