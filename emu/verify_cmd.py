@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 from kernel_model import isa
@@ -77,14 +78,23 @@ class Target:
     member_index: int
 
 
-def struct_ops_target(attach: str, profile: str = "latest") -> Target:
-    """``TYPE:MEMBER`` -> the emulated kernel's registered type and the member's index."""
+@lru_cache(maxsize=None)
+def _model_kernel(profile: str) -> Any:
+    """The emulated kernel (``bpf_testmod`` loaded) a load is described against: its
+    struct_ops registry, kfunc table and vmlinux BTF. One per profile, only read --
+    nothing is loaded into it (the verifier never changes its environment), so its
+    machine is never created."""
     from .kernel import Kernel
 
+    return Kernel(profile=get_profile(profile))
+
+
+def struct_ops_target(attach: str, profile: str = "latest") -> Target:
+    """``TYPE:MEMBER`` -> the emulated kernel's registered type and the member's index."""
     tname, sep, member = attach.partition(":")
     if not sep or not tname or not member:
         raise InputError(f"--attach {attach!r}: expected TYPE:MEMBER (e.g. bpf_dummy_ops:test_1)", "--attach")
-    k = Kernel(profile=profile)
+    k = _model_kernel(profile)
     desc = k.struct_ops.by_name(tname)
     if desc is None:
         known = ", ".join(sorted(d.name for d in k.struct_ops.descs))
@@ -171,11 +181,7 @@ def program_env(insns: Sequence[Insn], *, prog_type: str | None = None, attach: 
         _name, spec = _parse_map(text)
         spec.id = i + 1
         specs[i] = spec
-    kernel = target.kernel if target else None
-    if kernel is None:
-        from .kernel import Kernel
-
-        kernel = Kernel(profile=prof)
+    kernel = target.kernel if target else _model_kernel(profile)
     kfuncs = _kfunc_symbols(kernel)
     out = list(insns)
     module_btfs: list[Any] = []
@@ -200,10 +206,8 @@ def program_env(insns: Sequence[Insn], *, prog_type: str | None = None, attach: 
 
 def symbols_for(maps: Sequence[str] = (), profile: str = "latest") -> dict[str, int]:
     """Names the assembler may use: map names (``rN = NAME ll``) and kfunc names."""
-    from .kernel import Kernel
-
     out = {name: i for i, name in enumerate(_parse_map(m)[0] for m in maps)}
-    for name, (btf_id, _btf) in _kfunc_symbols(Kernel(profile=profile)).items():
+    for name, (btf_id, _btf) in _kfunc_symbols(_model_kernel(profile)).items():
         out.setdefault(name, btf_id)
     return out
 
