@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from kernel_model.btf import BTF
 from kernel_model.errors import KernelError
@@ -75,20 +75,19 @@ class KernelBtf:
         kb._loader = lambda: kb._load_from_sys(sys)
         return kb
 
-    def _load_from_sys(self, sys: Any) -> list[ModuleBtf]:
-        out: list[ModuleBtf] = []
-        if not hasattr(sys, "btf_get_next_id"):
-            return out
+    def _module_btf_fds(self, sys: Any) -> Iterator[tuple[int, int, Any]]:
+        """The BTF id walk of ``load_module_btfs``: ``(id, fd, info)`` of every module
+        BTF (a kernel BTF not named ``vmlinux``), its fd left open; other fds are closed."""
         bid = 0
         while True:
             try:
                 bid = sys.btf_get_next_id(bid)
             except KernelError as e:
                 if e.errno == errno.ENOENT:
-                    return out
+                    return
                 if e.errno == errno.EPERM:
                     self._debug("skipping module BTFs loading, missing privileges")
-                    return out
+                    return
                 self._warn(f"failed to iterate BTF objects: {errstr(e.errno)}")
                 raise LibbpfError(e.errno, f"failed to iterate BTF objects: {errstr(e.errno)}") from None
             try:
@@ -108,6 +107,11 @@ class KernelBtf:
             if not info.kernel_btf or info.name == "vmlinux":
                 sys.close(fd)
                 continue
+            yield bid, fd, info
+
+    def _load_from_sys(self, sys: Any) -> list[ModuleBtf]:
+        out: list[ModuleBtf] = []
+        for bid, fd, info in self._module_btf_fds(sys):
             try:
                 btf = BTF.from_bytes(info.data, self.vmlinux, validate=False, where=f"module {info.name} BTF")
             except ValueError as e:
@@ -115,19 +119,20 @@ class KernelBtf:
                 self._warn(msg)
                 raise LibbpfError(errno.EINVAL, msg) from None
             out.append(ModuleBtf(info.name, btf, bid, fd))
+        return out
 
     def bind_fds(self, sys: Any) -> None:
-        """Give every module (already loaded by name) its BTF id and fd, through ``bpf()``."""
+        """Give every module (already loaded by name) its BTF id and fd, through ``bpf()``;
+        the module BTFs are not parsed again."""
         if self._modules is None or all(m.fd is not None for m in self._modules):
             return
         by_name = {m.name: m for m in self._modules}
-        fresh = KernelBtf.from_sys(sys, self.vmlinux, self.log).modules
-        for f in fresh:
-            m = by_name.get(f.name)
+        for bid, fd, info in self._module_btf_fds(sys):
+            m = by_name.get(info.name)
             if m is not None and m.fd is None:
-                m.fd, m.id = f.fd, f.id
-            elif f.fd is not None:
-                sys.close(f.fd)
+                m.fd, m.id = fd, bid
+            else:
+                sys.close(fd)
 
     # --- lookups ---------------------------------------------------------------------------
     @property
