@@ -123,8 +123,10 @@ class LoadResult:
 def prog_load(prog_type: int, insns: bytes, *, license: str = "GPL", log_level: int = LOG_LEVEL1,
               log_size: int = 16 << 20, prog_flags: int = 0, expected_attach_type: int = 0,
               attach_btf_id: int = 0, attach_btf_obj_fd: int = 0, name: str = "structops",
-              fd_array: Sequence[int] | None = None, prog_btf_fd: int = 0) -> LoadResult:
-    """``BPF_PROG_LOAD`` of raw instruction bytes. The caller owns the returned fd
+              fd_array: Sequence[int] | None = None, prog_btf_fd: int = 0, func_info: bytes = b"",
+              func_info_rec_size: int = 0, line_info: bytes = b"", line_info_rec_size: int = 0) -> LoadResult:
+    """``BPF_PROG_LOAD`` of raw instruction bytes (``func_info``/``line_info``: records of
+    ``*_rec_size`` bytes, with ``prog_btf_fd``). The caller owns the returned fd
     (``LoadResult.close``). A large log buffer avoids ENOSPC replacing the real errno."""
     if len(insns) % 8:
         raise ValueError("instruction bytes must be a multiple of 8")
@@ -132,12 +134,18 @@ def prog_load(prog_type: int, insns: bytes, *, license: str = "GPL", log_level: 
     lic = ctypes.create_string_buffer(license.encode() + b"\0")
     logb = ctypes.create_string_buffer(log_size) if log_level else None
     fda = (ctypes.c_int * len(fd_array))(*fd_array) if fd_array else None
+    fi = ctypes.create_string_buffer(func_info, len(func_info)) if func_info else None
+    li = ctypes.create_string_buffer(line_info, len(line_info)) if line_info else None
     a = bytearray(ATTR_SIZE)
     struct.pack_into("<IIQQIIQII", a, 0, prog_type, len(insns) // 8, _ptr(ins), _ptr(lic), log_level,
                      log_size if log_level else 0, _ptr(logb), 0, prog_flags)
     a[48:64] = name.encode()[:15].ljust(16, b"\0")
-    struct.pack_into("<II", a, 68, expected_attach_type, prog_btf_fd)
-    struct.pack_into("<II", a, 108, attach_btf_id, attach_btf_obj_fd)
+    struct.pack_into("<IIIQIIQIII", a, 68, expected_attach_type, prog_btf_fd,
+                     func_info_rec_size if func_info else 0, _ptr(fi),
+                     len(func_info) // func_info_rec_size if func_info else 0,
+                     line_info_rec_size if line_info else 0, _ptr(li),
+                     len(line_info) // line_info_rec_size if line_info else 0,
+                     attach_btf_id, attach_btf_obj_fd)
     if fda is not None:
         struct.pack_into("<Q", a, 120, _ptr(fda))
     t0 = time.perf_counter()

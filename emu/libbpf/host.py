@@ -24,6 +24,7 @@ from typing import Any, Sequence
 from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_HASH
 from kernel_model.btf import BTF
 from kernel_model.errors import KernelError
+from kernel_model.insn import encode
 
 from .. import hostbpf
 
@@ -67,10 +68,6 @@ def host_vmlinux_btf() -> BTF:
     """``/sys/kernel/btf/vmlinux``, parsed once (libbpf's ``btf__load_vmlinux_btf``)."""
     with open("/sys/kernel/btf/vmlinux", "rb") as f:
         return BTF.from_bytes(f.read(), validate=False, where="/sys/kernel/btf/vmlinux")
-
-
-def _buf(data: bytes) -> Any:
-    return ctypes.create_string_buffer(data, len(data)) if data else None
 
 
 def _addr(b: Any) -> int:
@@ -138,33 +135,19 @@ class HostSys:
                   prog_btf_fd: int = 0, func_info: bytes = b"", func_info_rec_size: int = 0,
                   line_info: bytes = b"", line_info_rec_size: int = 0,
                   fd_array: Sequence[int] = ()) -> int:
-        """``BPF_PROG_LOAD`` with every attribute libbpf sets (6.18 layout)."""
-        raw = insns if isinstance(insns, (bytes, bytearray)) else b"".join(i.to_bytes() for i in insns)
-        ins = _buf(bytes(raw))
-        lic = ctypes.create_string_buffer(license.encode() + b"\0")
-        log_size = 16 << 20 if log_level else 0
-        logb = ctypes.create_string_buffer(log_size) if log_level else None
-        fi, li = _buf(func_info), _buf(line_info)
-        fda = (ctypes.c_int * len(fd_array))(*fd_array) if fd_array and any(fd_array) else None
-        a = bytearray(ATTR_SIZE)
-        struct.pack_into("<IIQQIIQII", a, 0, prog_type, len(raw) // 8, _addr(ins), _addr(lic), log_level,
-                         log_size, _addr(logb), 0, prog_flags)
-        a[48:64] = prog_name.encode()[:15].ljust(16, b"\0")
-        struct.pack_into("<IIIQIIQIII", a, 68, expected_attach_type, prog_btf_fd,
-                         func_info_rec_size if func_info else 0, _addr(fi),
-                         len(func_info) // func_info_rec_size if func_info else 0,
-                         line_info_rec_size if line_info else 0, _addr(li),
-                         len(line_info) // line_info_rec_size if line_info else 0,
-                         attach_btf_id, attach_btf_obj_fd)
-        if fda is not None:
-            struct.pack_into("<Q", a, 120, ctypes.addressof(fda))
-        fd, err = hostbpf.sys_bpf(hostbpf.BPF_PROG_LOAD, a)
-        log = logb.value.decode(errors="replace") if logb is not None else ""
-        if fd < 0:
-            raise HostProgLoadError(err, log)
-        self.fds.append(fd)
-        self._logs[fd] = log
-        return fd
+        """``BPF_PROG_LOAD`` with every attribute libbpf sets (:func:`emu.hostbpf.prog_load`)."""
+        raw = bytes(insns) if isinstance(insns, (bytes, bytearray)) else encode(insns)
+        r = hostbpf.prog_load(prog_type, raw, license=license, log_level=log_level, prog_flags=prog_flags,
+                              expected_attach_type=expected_attach_type, attach_btf_id=attach_btf_id,
+                              attach_btf_obj_fd=attach_btf_obj_fd, name=prog_name,
+                              fd_array=fd_array if any(fd_array) else None, prog_btf_fd=prog_btf_fd,
+                              func_info=func_info, func_info_rec_size=func_info_rec_size,
+                              line_info=line_info, line_info_rec_size=line_info_rec_size)
+        if r.fd < 0:
+            raise HostProgLoadError(r.errno, r.log)
+        self.fds.append(r.fd)
+        self._logs[r.fd] = r.log
+        return r.fd
 
     def prog_info(self, fd: int) -> HostProgInfo:
         """``BPF_OBJ_GET_INFO_BY_FD`` on a program, plus the verifier log of its load

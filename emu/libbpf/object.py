@@ -51,7 +51,7 @@ from kernel_model.btf import structs as S
 from kernel_model.btf.errors import BTFError
 from kernel_model.btf.types import Datasec, Struct, Var, VarSecinfo
 from kernel_model.errors import KernelError
-from kernel_model.insn import Insn
+from kernel_model.insn import Insn, encode
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
 
 from . import core as corelib
@@ -701,7 +701,7 @@ class BpfObject:
         if self.btf_fd >= 0:
             attrs.update(prog_btf_fd=self.btf_fd, func_info=p.func_info, func_info_rec_size=p.func_info_rec_size,
                          line_info=p.line_info, line_info_rec_size=p.line_info_rec_size)
-        attrs["insns"] = b"".join(i.to_bytes() for i in insns)
+        attrs["insns"] = encode(insns)
         return attrs
 
     def preload_check(self, p: BpfProgram) -> None:
