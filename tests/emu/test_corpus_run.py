@@ -10,7 +10,6 @@ same way; the u32 retval must be the host's. Cases whose selftest expects
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
@@ -18,21 +17,12 @@ from emu.kernel import Kernel
 from kernel_model.bpf_map import map_type_by_name
 from kernel_model.insn import Insn, decode
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER
-from tests.conftest import SHARED
-
-CORPUS = SHARED / "verifier-corpus" / "cases.jsonl"
-
+from tests.conftest import VERIFIER_CORPUS as CORPUS, verifier_corpus
 
 def _cases() -> list:
     if not CORPUS.exists():
         return [pytest.param(None, marks=pytest.mark.skip(reason=f"{CORPUS} is absent"))]
-    out = []
-    for line in CORPUS.read_text().splitlines():
-        c = json.loads(line)
-        if c["kernel"].get("retval") is None:
-            continue
-        out.append(pytest.param(c, id=c["id"]))
-    return out
+    return [pytest.param(c, id=c["id"]) for c in verifier_corpus() if c["kernel"].get("retval") is not None]
 
 
 @pytest.fixture(scope="module")

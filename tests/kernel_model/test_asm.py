@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 from hypothesis import given
@@ -13,7 +12,7 @@ from kernel_model.disasm import format_insn, format_log_insn, format_program, is
 from kernel_model.errors import AsmSyntaxError, InputError
 from kernel_model.insn import Insn, encode
 from kernel_model.strategies import FORMS, instructions, raw_slots
-from tests.conftest import SHARED
+from tests.conftest import verifier_corpus
 
 
 @pytest.mark.parametrize("form", sorted(FORMS))
@@ -151,14 +150,7 @@ def test_program_listing_round_trips():
 
 # --- the kernel selftests' asm, as the verifier corpus gives it with its bytes ---
 
-def _corpus():
-    path = SHARED / "verifier-corpus" / "cases.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-CORPUS = _corpus()
+CORPUS = verifier_corpus()
 
 
 @pytest.mark.skipif(not CORPUS, reason="shared/verifier-corpus/cases.jsonl is absent")

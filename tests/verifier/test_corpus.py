@@ -12,35 +12,23 @@ in scope: there is no list of exceptions.
 
 from __future__ import annotations
 
-import json
 import re
-from functools import lru_cache
 from typing import Any
 
 import pytest
 
 from emu.verify_cmd import corpus_case
-from tests.conftest import SHARED
+from tests.conftest import VERIFIER_CORPUS as CORPUS, verifier_corpus
 from verifier import verify
 
-CORPUS = SHARED / "verifier-corpus" / "cases.jsonl"
-
-@lru_cache(maxsize=1)
-def cases() -> list[dict[str, Any]]:
-    if not CORPUS.exists():
-        return []
-    with CORPUS.open() as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def _ids() -> list[str]:
-    return [c["id"] for c in cases()] or ["corpus-missing"]
+    return [c["id"] for c in verifier_corpus()] or ["corpus-missing"]
 
 
 def _case(cid: str) -> dict[str, Any]:
     if not CORPUS.exists():
         pytest.skip(f"verifier corpus not found at {CORPUS}")
-    return next(c for c in cases() if c["id"] == cid)
+    return next(c for c in verifier_corpus() if c["id"] == cid)
 
 
 def _msg_regex(msg: str) -> re.Pattern[str]:
@@ -91,7 +79,7 @@ def test_case_agrees_with_kernel(cid: str) -> None:
         assert norm(r.log).endswith(norm(k["log"]))
 
 
-@pytest.mark.parametrize("cid", [c["id"] for c in cases() if c["annotations"]["msgs"]] or ["corpus-missing"])
+@pytest.mark.parametrize("cid", [c["id"] for c in verifier_corpus() if c["annotations"]["msgs"]] or ["corpus-missing"])
 def test_expected_messages_where_the_kernel_prints_them(cid: str) -> None:
     """The selftest's ``__msg`` lines are found in our log exactly where the 6.18
     kernel's log had them (12 of them changed text between 6.12 and 6.18)."""
@@ -104,7 +92,7 @@ def test_expected_messages_where_the_kernel_prints_them(cid: str) -> None:
     assert msgs_found(r.log, c["annotations"]["msgs"]) == want
 
 
-@pytest.mark.parametrize("cid", [c["id"] for c in cases() if c["kernel"].get("log_annotated_level_tail")]
+@pytest.mark.parametrize("cid", [c["id"] for c in verifier_corpus() if c["kernel"].get("log_annotated_level_tail")]
                          or ["corpus-missing"])
 def test_level2_tail(cid: str) -> None:
     c = _case(cid)

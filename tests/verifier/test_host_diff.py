@@ -21,7 +21,6 @@ tables.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -32,7 +31,7 @@ from emu.conformance import parse_data_file
 from emu.hostbpf import comparable_log, processed_counts
 from emu.verify_cmd import corpus_case, host_load, program_env, symbols_for
 from kernel_model.asm import assemble
-from tests.conftest import SHARED
+from tests.conftest import SHARED, verifier_corpus
 from verifier import VerifierEnv, verify
 
 from .programs import MAP_DECLS, socket_programs, struct_ops_programs
@@ -136,12 +135,7 @@ def test_c_generated_dummy_struct_ops(prog: tuple[str, str, int]) -> None:
 
 # --- (d) the kernel-selftest corpus, live ---------------------------------------------------------
 
-def _corpus() -> list[dict[str, Any]]:
-    p = SHARED / "verifier-corpus" / "cases.jsonl"
-    return [json.loads(line) for line in p.open()] if p.exists() else []
-
-
-@pytest.mark.parametrize("case", _corpus() or [None], ids=lambda c: c["id"] if c else "missing")
+@pytest.mark.parametrize("case", list(verifier_corpus()) or [None], ids=lambda c: c["id"] if c else "missing")
 def test_d_selftest_corpus_live(case: dict[str, Any] | None) -> None:
     if case is None:
         pytest.skip(f"verifier corpus not found under {SHARED}")
