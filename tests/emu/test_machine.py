@@ -11,19 +11,6 @@ from kernel_model.errors import KernelError
 from kernel_model.insn import Insn
 
 
-@pytest.fixture(scope="module")
-def machine():
-    m = Machine()
-    yield m
-    m.close()
-
-
-@pytest.fixture
-def m(machine):
-    machine.reset()
-    return machine
-
-
 def test_layout_and_kallsyms(m):
     base = m.kallsyms.addr_of("__bpf_call_base")
     assert KTEXT_BASE <= base < KTEXT_BASE + 0x10000

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from emu.kobjects import KObject
-from emu.machine import Machine
 from emu.oops import Oops
 from jit.trampoline import emit_trampoline, struct_ops_flags
 from kernel_model.asm import assemble
@@ -15,19 +14,6 @@ from kernel_model.prog import PROG_TYPE_STRUCT_OPS, BpfProg
 from kernel_model.vmlinux import build_vmlinux_btf
 
 ONE_ARG = FuncModel(1, (8,), (0,), 4, 0)  # int (*test_1)(struct bpf_dummy_ops_state *)
-
-
-@pytest.fixture(scope="module")
-def machine():
-    m = Machine()
-    yield m
-    m.close()
-
-
-@pytest.fixture
-def m(machine):
-    machine.reset()
-    return machine
 
 
 def _struct_ops_member(m, source, *, recur=False, sleepable=False, name="test_1"):
