@@ -228,8 +228,6 @@ def conformance(fid: Fidelity) -> None:
 
 def generated(fid: Fidelity, n: int) -> None:
     # ALU/jump/stack programs (no memory through r6/r7: a socket filter's ctx is an skb)
-    from kernel_model.prog_strategies import _alu, _jump, _lddw, _unary  # noqa: F401 - documented pieces
-
     progs: list[list[Insn]] = []
 
     @settings(max_examples=n, derandomize=True, database=None, deadline=None,

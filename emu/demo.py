@@ -301,7 +301,7 @@ def step_module() -> None:
         try:
             k.unload_module("bpf_testmod")
             print("rmmod bpf_testmod: unloaded -- nothing holds it any more (the programs hold its BTF, not it)")
-        except KernelError as e:
+        except KernelError:
             print(f"rmmod bpf_testmod: -EWOULDBLOCK (delete_module: refcount {mod.refcnt}) -- {what} holds it")
         if then_close is not None:
             kind = "link" if then_close == link else "map"

@@ -70,7 +70,7 @@ from unicorn import UC_ARCH_X86, UC_MODE_64, UC_PROT_EXEC, UC_PROT_READ, UC_PROT
 from unicorn import x86_const as X
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, HOOK_MEM_INVALID_CFUNC, uclib
 
-from jit.bpf_jit import JitFunc, JitImage, JitOptions, JitProgram, JitSymbols, jit_program
+from jit.bpf_jit import JitImage, JitOptions, JitProgram, JitSymbols, jit_program
 from jit.trampoline import TrampolineSymbols
 from kernel_model.errors import BudgetExceeded, ExecFault, InternalError, KernelError
 from kernel_model.insn import Insn, encode

@@ -67,9 +67,6 @@ from .bpf_objects import BpfObject, BtfInfo, BtfObject, LinkInfo, MapInfo, ProgI
 
 if TYPE_CHECKING:  # pragma: no cover
     from jit.bpf_jit import JitProgram
-    from kernel_model.modules import KfuncEntry
-
-    from .machine import Machine
 
 __all__ = ["BpfSyscalls", "ProgObject", "LinkObject", "ProgLoadError", "BPF_STRUCT_OPS", "BPF_F_REPLACE",
            "SUPPORTED_PROG_TYPES", "PROG_FLAGS_MASK"]

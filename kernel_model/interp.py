@@ -509,7 +509,7 @@ class Interpreter:
         size = isa.SIZE_BYTES[insn.size]
         if d > 10 or (insn.cls == isa.STX and s > 10):
             return self._fault(pc, "invalid register", f"register r{max(d, s)} does not exist")
-        store, load = self.store, self.load
+        store = self.store
         if insn.cls == isa.ST:
             if insn.mode != isa.MEM:
                 return self._fault(pc, "invalid instruction", f"ST mode {insn.mode:#x}")

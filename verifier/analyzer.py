@@ -36,7 +36,7 @@ from .alu import AluMixin
 from .cfg import check_subprogs
 from .calls import CallMixin
 from .core import (
-    BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAIN_FUNC, DST_OP, SRC_OP, Core, Reject, Subprog,
+    BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAIN_FUNC, SRC_OP, Core, Reject, Subprog,
 )
 from .ctx import CtxMixin
 from .env import VerifierEnv
@@ -999,6 +999,3 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
         stack_depth=[sp.stack_depth for sp in v.subprogs], subprog_starts=[sp.start for sp in v.subprogs],
         insn_aux=v.aux, max_states_per_insn=v.max_states_per_insn, total_states=v.total_states,
         peak_states=v.peak_states, error_line=None if err == 0 else _error_line(log))
-
-
-_ = (DST_OP, RANGE_WITHIN, LOG_LEVEL2, Any)

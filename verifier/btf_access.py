@@ -20,8 +20,7 @@ from __future__ import annotations
 import errno as E
 from typing import Any
 
-from kernel_model.btf import Array, Composite, Int, Ptr, Struct, Union
-from kernel_model.btf import Enum, Enum64
+from kernel_model.btf import Array, Composite, Ptr, Struct, Union
 
 from .regs import PTR_TO_BTF_ID, PTR_UNTRUSTED, SCALAR_VALUE, RegState
 
@@ -123,6 +122,3 @@ def struct_ops_write_access(v: Any, reg: RegState, off: int, size: int) -> None:
     if name == "tcp_congestion_ops" and t.name == "tcp_sock":
         raise v.reject(E.EACCES, f"no write support to tcp_sock at off {off}")
     raise v.reject(E.EACCES, "only read is supported")
-
-
-_ = (Int, Enum, Enum64)

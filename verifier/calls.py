@@ -23,16 +23,15 @@ from kernel_model.insn import imm64
 
 from . import helpers as H
 from . import scalar as S
-from .core import BPF_MAIN_FUNC, DST_OP, DST_OP_NO_MARK, SRC_OP, Reject
+from .core import DST_OP, DST_OP_NO_MARK, SRC_OP
 from .log import reg_type_str
 from .mem import BPF_READ, BPF_WRITE
 from .regs import (
-    CONST_PTR_TO_MAP, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, MEM_FIXED_SIZE, NOT_INIT, PTR_MAYBE_NULL,
+    CONST_PTR_TO_MAP, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
     PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
     PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, PTR_TRUSTED, SCALAR_VALUE, RegState, base_type,
     is_pointer_value, mark_known_zero, mark_not_init, mark_unknown, register_is_null, s64,
 )
-from .state import RefState
 
 __all__ = ["CallMixin", "CallMeta"]
 
@@ -409,6 +408,3 @@ class CallMixin:
     def check_kfunc_call(self, insn) -> None:  # type: ignore[no-untyped-def]
         from .kfuncs import check_kfunc_call
         check_kfunc_call(self, insn)
-
-
-_ = (RefState, Reject, BPF_MAIN_FUNC, MEM_FIXED_SIZE, s64, DST_OP)

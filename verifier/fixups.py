@@ -248,7 +248,6 @@ def estimate_stack_depth(insns: Sequence[Insn], starts: Sequence[int]) -> list[i
                 fp = {10: 0}
             c = ins.code
             cls = c & 0x07
-            size = isa.SIZE_BYTES.get(c & 0x18, 8)
             if cls == isa.LDX and ins.src in fp:
                 depth = max(depth, -(fp[ins.src] + ins.off))
             elif cls in (isa.ST, isa.STX) and ins.dst in fp:
@@ -272,7 +271,6 @@ def estimate_stack_depth(insns: Sequence[Insn], starts: Sequence[int]) -> list[i
                     fp.pop(ins.dst, None)
             if cls == isa.STX and c & 0xE0 == isa.ATOMIC and ins.imm & isa.FETCH:
                 fp.pop(ins.src if ins.imm != isa.CMPXCHG else 0, None)
-            del size
             k += 2 if c == isa.LD_IMM64 else 1
         depths.append(max(0, min(depth, isa.MAX_BPF_STACK)))
     return depths

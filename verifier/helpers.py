@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kernel_model.helper_ids import HELPER_NAMES, helper_id
+from kernel_model.helper_ids import HELPER_NAMES
 
 from .regs import MEM_RDONLY, MEM_UNINIT, MEM_WRITE, PTR_MAYBE_NULL
 
@@ -122,6 +122,3 @@ def func_id_name(func_id: int) -> str:
 
 def proto_for(func_id: int) -> FuncProto | None:
     return PROTOS.get(func_id)
-
-
-_ = helper_id

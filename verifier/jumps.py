@@ -22,7 +22,7 @@ from .core import BPF_MAX_VAR_OFF, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, S
 from .precision import pack_linked
 from .regs import (
     BPF_ADD_CONST, BPF_ADD_CONST32, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_SOCK_COMMON,
-    PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK, PTR_TRUSTED, MEM_ALLOC, MEM_RCU, PTR_UNTRUSTED, SCALAR_VALUE,
+    PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK, SCALAR_VALUE,
     CONST_PTR_TO_MAP, PTR_TO_BUF, PTR_TO_XDP_SOCK, RegState, base_type, is_pointer_value, is_trusted_reg, mark_known,
     reg_const_value, reg_is_const,
 )

@@ -25,9 +25,8 @@ from typing import Any
 from kernel_model.btf import Composite, Enum, Enum64, Func, FuncProto, Int, Ptr
 
 from .core import DST_OP_NO_MARK, SRC_OP
-from .log import reg_type_str
 from .regs import (
-    NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TRUSTED, SCALAR_VALUE, base_type, mark_known_zero,
+    NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, SCALAR_VALUE, base_type, mark_known_zero,
     mark_not_init, mark_unknown,
 )
 from .state import RefState
@@ -51,7 +50,7 @@ def resolve_kfunc(v: Any, insn: Any) -> Any:
         if not env.fd_array:
             raise v.reject(E.EPROTO, "kfunc offset > 0 without fd_array is invalid")
         if off >= len(env.fd_array):
-            raise v.reject(E.EFAULT, f"invalid module BTF fd specified")
+            raise v.reject(E.EFAULT, "invalid module BTF fd specified")
         btf = env.fd_array[off]
         if getattr(btf, "base", None) is None:
             raise v.reject(E.EINVAL, "BTF fd for kfunc is not a module BTF")
@@ -169,6 +168,3 @@ def check_kfunc_call(v: Any, insn: Any) -> None:
     r0.subreg_def = 0
     v.aux[v.insn_idx].kfunc = entry
     v.scratched_regs |= 1
-
-
-_ = reg_type_str

@@ -29,7 +29,7 @@ from .regs import (
     CONST_PTR_TO_MAP, MEM_RDONLY, MEM_USER, MEM_PERCPU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF,
     PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
-    PTR_TO_XDP_SOCK, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RCU, MEM_ALLOC, SCALAR_VALUE, S64_MIN, RegState,
+    PTR_TO_XDP_SOCK, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RCU, SCALAR_VALUE, S64_MIN, RegState,
     base_type, is_pointer_value, is_trusted_reg, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
     s32,
 )
@@ -799,6 +799,3 @@ def _type_mismatch(src: int, prev: int) -> bool:
         return base_type(t) not in (PTR_TO_CTX, PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK,
                                     PTR_TO_BTF_ID, 18)
     return src != prev and (not ok(src) or not ok(prev))
-
-
-_ = (MEM_ALLOC, PTR_TRUSTED)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from kernel_model import isa
 from kernel_model.asm import assemble
 from kernel_model.disasm import format_insn, format_log_insn, format_program, is_printable
 from kernel_model.errors import AsmSyntaxError, InputError
