@@ -80,7 +80,7 @@ from kernel_model.prog import BpfProg
 
 from .calls import STUB_SLOTS, STUB_STRIDE, CallTable, RawHandler
 from .kallsyms import Kallsyms
-from .ktext import PCPU, KText, assemble_ktext
+from .ktext import PCPU, PROG_ACTIVE_OFF, PROG_STATS_OFF, KText, assemble_ktext
 from .oops import REG_ORDER, X86_PF_INSTR, X86_PF_PROT, X86_PF_WRITE, Oops, OopsReport
 from .regs import RAW, FastRegs
 from .watchdog import SOFT_LOCKUP_S, WATCHDOG
@@ -119,8 +119,13 @@ BPF_PROG_CHUNK_SIZE = 64
 PACK_SIZE = 256 * 1024
 #: sizeof(struct bpf_binary_header) (u32 size; image[] aligned to 8)
 BINARY_HEADER_SIZE = 8
-#: sizeof(struct bpf_prog) on the 6.18 host (insnsi[] follows at 96)
+#: sizeof(struct bpf_prog) on the 6.18 host (insnsi[] follows at 96); with ktext's
+#: PROG_STATS_OFF (56) and PROG_ACTIVE_OFF (64), the fields alloc_prog_struct fills
 BPF_PROG_SIZE = 96
+PROG_JITED_LEN_OFF = 16
+PROG_TAG_OFF = 20
+PROG_BPF_FUNC_OFF = 72
+PROG_AUX_OFF = 80
 DEFAULT_BUDGET = 50_000_000
 
 _INT3_PACK = b"\xcc" * PACK_SIZE
@@ -745,8 +750,9 @@ class Machine:
         hdr = bytearray(BPF_PROG_SIZE)
         struct.pack_into("<HHIIII", hdr, 0, pages, 0x1 | 0x2 | 0x4, prog.prog_type, prog.expected_attach_type,
                          n, 0)
-        hdr[20:28] = _prog_tag(prog.insns)
-        struct.pack_into("<QQQQQ", hdr, 56, stats, active, 0, aux, 0)
+        hdr[PROG_TAG_OFF:PROG_TAG_OFF + 8] = _prog_tag(prog.insns)
+        for off, ptr in ((PROG_STATS_OFF, stats), (PROG_ACTIVE_OFF, active), (PROG_AUX_OFF, aux)):
+            struct.pack_into("<Q", hdr, off, ptr)
         if prog.sleepable:
             hdr[3] |= 0x80  # the 'sleepable' bit (byte 3, bit 7 on the host's BTF)
         self.poke(addr, bytes(hdr) + encode(prog.insns))
@@ -758,8 +764,8 @@ class Machine:
         per-CPU ``active`` and ``stats`` and its aux block; ``prog.addr`` becomes 0."""
         if not prog.addr:
             return
-        hdr = self.peek(prog.addr + 56, 40)
-        stats, active, _, aux, _ = struct.unpack("<QQQQQ", hdr)
+        stats, active, aux = (int.from_bytes(self.peek(prog.addr + off, 8), "little")
+                              for off in (PROG_STATS_OFF, PROG_ACTIVE_OFF, PROG_AUX_OFF))
         for ptr in (stats, active):
             if ptr:
                 self.free_percpu(ptr)
@@ -784,8 +790,8 @@ class Machine:
                       was_classic=was_classic, tag=_prog_tag(prog.insns).hex())
         prog.bpf_func = jp.bpf_func
         prog.jited = b"".join(img.code for img in jp.funcs)
-        self.poke(prog.addr + 16, struct.pack("<I", len(jp.funcs[0].code)))
-        self.poke(prog.addr + 72, struct.pack("<Q", jp.bpf_func))
+        self.poke(prog.addr + PROG_JITED_LEN_OFF, struct.pack("<I", len(jp.funcs[0].code)))
+        self.poke(prog.addr + PROG_BPF_FUNC_OFF, struct.pack("<Q", jp.bpf_func))
         self.progs.append(prog)
         return jp
 

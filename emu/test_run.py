@@ -52,6 +52,7 @@ from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
 
 from .bpf_objects import TestRunResult
+from .machine import BPF_PROG_SIZE  # prog->insnsi follows: bpf_func(ctx, insnsi) gets it as arg 2
 
 if TYPE_CHECKING:  # pragma: no cover
     from .kernel import Kernel
@@ -70,8 +71,6 @@ DUMMY_STATE_OFF = 96
 #: struct sk_buff (6.18 host BTF): len, protocol, head, data; sizeof is 232
 SKB_SIZE = 232
 SKB_LEN, SKB_PROTOCOL, SKB_HEAD, SKB_DATA = 112, 176, 192, 200
-#: sizeof(struct bpf_prog): bpf_func(ctx, insnsi) gets prog->insnsi as its second argument
-BPF_PROG_INSNSI = 96
 M64 = (1 << 64) - 1
 
 
@@ -179,7 +178,7 @@ def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, 
         n = repeat if repeat > 0 else 1
         t0 = time.perf_counter_ns()
         if n == 1:
-            ret = m.call(po.prog.bpf_func, (skb, po.prog.addr + BPF_PROG_INSNSI))
+            ret = m.call(po.prog.bpf_func, (skb, po.prog.addr + BPF_PROG_SIZE))
         else:
             ret = m.run_loop(po.prog.bpf_func, skb, n)
         dt = (time.perf_counter_ns() - t0) // n
@@ -202,7 +201,7 @@ def _run_syscall(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: byt
         if ctx_in:
             m.write(ctx, ctx_in)
         t0 = time.perf_counter_ns()
-        ret = m.call(po.prog.bpf_func, (ctx, po.prog.addr + BPF_PROG_INSNSI))
+        ret = m.call(po.prog.bpf_func, (ctx, po.prog.addr + BPF_PROG_SIZE))
         dt = time.perf_counter_ns() - t0
         out = m.read(ctx, len(ctx_in)) if ctx_in else b""
         return TestRunResult(ret & 0xFFFF_FFFF, ctx_out=out, duration=dt, retval64=ret)
