@@ -36,6 +36,7 @@ from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.insn import Insn
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER
 from verifier.fixups import patch_program
+from verifier.regs import MEM_ALLOC, PTR_TO_BTF_ID, PTR_TO_CTX, PTR_UNTRUSTED
 
 __all__ = ["convert_ctx_accesses", "SKB_FIELDS", "BPF_PROBE_MEM", "BPF_PROBE_MEMSX"]
 
@@ -43,13 +44,10 @@ __all__ = ["convert_ctx_accesses", "SKB_FIELDS", "BPF_PROBE_MEM", "BPF_PROBE_MEM
 BPF_PROBE_MEM = 0x20
 BPF_PROBE_MEMSX = 0x40
 
-# enum bpf_reg_type bits (include/linux/bpf.h), as verifier.regs numbers them
-_PTR_TO_CTX = 2
-_PTR_TO_BTF_ID = 16
-_PTR_UNTRUSTED = 1 << 14
-_MEM_ALLOC = 1 << 19
-_PROBE_TYPES = frozenset({_PTR_TO_BTF_ID, _PTR_TO_BTF_ID | _PTR_UNTRUSTED,
-                          _PTR_TO_BTF_ID | _MEM_ALLOC | _PTR_UNTRUSTED})
+#: the ptr_types (enum bpf_reg_type values, as the verifier records them) whose loads
+#: become BPF_PROBE_MEM
+_PROBE_TYPES = frozenset({PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_UNTRUSTED,
+                          PTR_TO_BTF_ID | MEM_ALLOC | PTR_UNTRUSTED})
 
 #: __sk_buff offset -> (sk_buff offset, field size); host 6.18 BTF of struct sk_buff
 SKB_FIELDS: dict[int, tuple[int, int]] = {
@@ -61,8 +59,7 @@ SKB_FIELDS: dict[int, tuple[int, int]] = {
 }
 for _i in range(5):  # cb[i] -> qdisc_skb_cb(skb)->data + 4*i
     SKB_FIELDS[48 + 4 * _i] = (48 + 4 * _i, 4)
-_SIZE_CODE = {1: isa.B, 2: isa.H, 4: isa.W, 8: isa.DW}
-_SIZE_BYTES = {isa.B: 1, isa.H: 2, isa.W: 4, isa.DW: 8}
+_SIZE_CODE = {n: code for code, n in isa.SIZE_BYTES.items()}
 
 
 def _skb_field(off: int) -> tuple[int, int, int] | None:
@@ -93,7 +90,7 @@ def convert_ctx_accesses(insns: Sequence[Insn], ptr_types: Sequence[int], prog_t
         if cls == isa.LDX and pt in _PROBE_TYPES and mode in (isa.MEM, isa.MEMSX):
             new_mode = BPF_PROBE_MEM if mode == isa.MEM else BPF_PROBE_MEMSX
             patches[k] = [(Insn(isa.LDX | new_mode | (ins.code & 0x18), ins.dst, ins.src, ins.off, ins.imm), None)]
-        elif pt == _PTR_TO_CTX and prog_type == PROG_TYPE_SOCKET_FILTER and cls in (isa.LDX, isa.ST, isa.STX) \
+        elif pt == PTR_TO_CTX and prog_type == PROG_TYPE_SOCKET_FILTER and cls in (isa.LDX, isa.ST, isa.STX) \
                 and mode == isa.MEM:
             patches[k] = _convert_skb(ins, fault_imm)
         k += 1
@@ -104,7 +101,7 @@ def convert_ctx_accesses(insns: Sequence[Insn], ptr_types: Sequence[int], prog_t
 
 def _convert_skb(ins: Insn, fault_imm: int | None) -> list[tuple[Insn, int | None]]:
     cls = ins.code & 0x07
-    size = _SIZE_BYTES[ins.code & 0x18]
+    size = isa.SIZE_BYTES[ins.code & 0x18]
     base_reg = ins.src if cls == isa.LDX else ins.dst
     field = _skb_field(ins.off)
     if field is None:
