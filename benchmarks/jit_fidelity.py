@@ -22,7 +22,6 @@ Usage: python benchmarks/jit_fidelity.py [--quick]
 
 from __future__ import annotations
 
-import json
 import struct
 import sys
 from collections import Counter
@@ -40,9 +39,9 @@ from kernel_model.bpf_map import map_type_by_name  # noqa: E402
 from kernel_model.insn import Insn, decode, encode  # noqa: E402
 from kernel_model.prog_strategies import terminating_programs  # noqa: E402
 from kernel_model.profile import LATEST  # noqa: E402
+from tests.conftest import SHARED, VERIFIER_CORPUS, verifier_corpus as corpus_cases  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 PLACEHOLDER = 0xFFFF_8881_0000_0000
 
 
@@ -177,11 +176,10 @@ class Fidelity:
 
 
 def verifier_corpus(fid: Fidelity, limit: int | None) -> None:
-    path = SHARED / "verifier-corpus" / "cases.jsonl"
-    if not path.exists():
-        print(f"jit_fidelity: {path} absent, verifier corpus skipped")
+    cases = corpus_cases()
+    if not cases:
+        print(f"jit_fidelity: {VERIFIER_CORPUS} absent, verifier corpus skipped")
         return
-    cases = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     for case in cases[:limit]:
         fds = []
         ok = True

@@ -21,7 +21,6 @@ Usage: python benchmarks/verifier_agreement.py [--quick] [--examples N]
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -38,9 +37,9 @@ from emu.hostbpf import comparable_log, processed_counts  # noqa: E402
 from emu.verify_cmd import corpus_case, host_load, program_env, symbols_for  # noqa: E402
 from kernel_model.asm import assemble  # noqa: E402
 from verifier import VerifierEnv, verify  # noqa: E402
+from tests.conftest import SHARED, verifier_corpus as corpus_cases  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 HOST_LOG_SIZE = 16 << 20
 
 
@@ -165,9 +164,7 @@ def corpus_c(t: Tally, examples: int) -> None:
 
 
 def corpus_d(t: Tally, live: bool) -> None:
-    p = SHARED / "verifier-corpus" / "cases.jsonl"
-    for line in p.open():
-        c = json.loads(line)
+    for c in corpus_cases():
         insns, env = corpus_case(c)
         if live:
             run_host(t, c["id"], insns, env)
@@ -197,7 +194,7 @@ def main(argv: Iterable[str] | None = None) -> int:
 
     ok, why = oracle_status()
     tallies = []
-    have_corpus = (SHARED / "verifier-corpus" / "cases.jsonl").exists()
+    have_corpus = bool(corpus_cases())
     if ok:
         tallies.append(timed(Tally("(a) programs of our tests"), lambda t: corpus_a(t, args.quick)))
         tallies.append(timed(Tally("(b) generated socket filters"), lambda t: corpus_b(t, examples)))

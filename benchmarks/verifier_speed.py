@@ -15,7 +15,6 @@ Usage: python benchmarks/verifier_speed.py [--quick]
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
 import sys
@@ -29,8 +28,8 @@ from emu.verify_cmd import corpus_case, host_load  # noqa: E402
 from kernel_model.asm import assemble  # noqa: E402
 from kernel_model.insn import Insn  # noqa: E402
 from verifier import VerifierEnv, verify  # noqa: E402
+from tests.conftest import verifier_corpus as corpus_cases  # noqa: E402
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 _VT = re.compile(r"verification time (\d+) usec")
 
 
@@ -93,8 +92,7 @@ def host_time(insns: list[Insn], env: VerifierEnv, runs: int) -> tuple[float, in
 
 
 def corpus_programs() -> list[tuple[list[Insn], VerifierEnv]]:
-    p = SHARED / "verifier-corpus" / "cases.jsonl"
-    return [corpus_case(json.loads(line)) for line in p.open()] if p.exists() else []
+    return [corpus_case(c) for c in corpus_cases()]
 
 
 def main(argv: Iterable[str] | None = None) -> int:
