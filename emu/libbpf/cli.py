@@ -116,16 +116,10 @@ def _summary_line(log: str) -> str:
 
 
 def _page_map(kernel: Any, m: Any) -> list[str]:
-    """The kernel's trampoline placements for a struct_ops map fd (introspection)."""
-    try:
-        kmap = kernel.fds.objects.get(m.fd)
-    except AttributeError:
-        return []
-    placements = getattr(kmap, "placements", None) or getattr(getattr(kmap, "st_map", None), "placements", None)
-    if not placements:
-        return []
+    """The emulated kernel's trampoline placements for a created struct_ops map
+    (introspection of its ``StructOpsMapObject``)."""
     return [f"       page {p.page} +{p.offset:<5d} {p.code_size:4d} bytes  {p.ksym}  (prog id {p.prog_id})"
-            for p in placements]
+            for p in kernel.fds.objects[m.fd].placements]
 
 
 def _load_and_attach(args: argparse.Namespace, quiet: bool = False) -> tuple[int, BpfObject | None, Any, dict]:

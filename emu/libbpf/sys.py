@@ -5,9 +5,8 @@ libbpf reaches the kernel only through ``bpf(2)`` (and reads
 methods below, with the real attribute names as keyword arguments
 (/work/brief/bpf_api.md, the contract with the emulated kernel):
 
-* :class:`emu.kernel.Kernel` -- the emulated kernel (its ``bpf()`` commands
-  are built by the kernel engineer; until they exist the loader's kernel-side
-  steps cannot run, see docs/loader.md);
+* :class:`emu.kernel.Kernel` -- the emulated kernel (its ``bpf()`` commands are
+  :class:`emu.syscall.BpfSyscalls`);
 * :class:`emu.libbpf.host.HostSys` -- the host kernel through
   :mod:`emu.hostbpf` (BTF and program loads only: nothing is attached).
 
