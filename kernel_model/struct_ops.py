@@ -63,17 +63,24 @@ def _ok(*_: Any) -> int:
     return 0
 
 
+#: ``bpf_verifier_ops.btf_struct_access`` for a write through a BTF pointer:
+#: ``(struct name, struct size, off, size)`` -> None (allowed) or the message of the
+#: ``-EACCES`` refusal, as the subsystem logs it
+BtfStructAccess = Callable[[str, int, int, int], "str | None"]
+
+
 @dataclass(frozen=True, slots=True)
 class VerifierPolicy:
     """What a subsystem's ``bpf_verifier_ops`` allow: helper ids its programs may
-    call (``get_func_proto``; empty = none, as ``bpf_dummy_verifier_ops``), whether
-    writes through BTF pointers are allowed (``btf_struct_access``) and which
+    call (``get_func_proto``; empty = none, as ``bpf_dummy_verifier_ops``), which
+    writes through BTF pointers are allowed (``btf_struct_access``; None: the
+    subsystem has none and the verifier says ``only read is supported``) and which
     members accept sleepable programs (``check_member``)."""
 
     helpers: frozenset[int] = frozenset()
+    #: the members ``check_member`` lets take a sleepable program (empty: no such rule)
     sleepable_members: frozenset[str] = frozenset()
-    #: (struct name, first writable byte, end) ranges btf_struct_access allows
-    writable: tuple[tuple[str, int, int], ...] = ()
+    btf_struct_access: BtfStructAccess | None = None
 
 
 @dataclass(slots=True)

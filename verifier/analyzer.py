@@ -95,7 +95,6 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
         self.attach_func_name = ""
         self.ctx_arg_info: tuple[Any, ...] = ()
         self.struct_ops_policy: Any = None
-        self.struct_ops_name = ""
         self.retval_range: tuple[int, int] | None = None
         self.scc = [0] * self.n
         self.fd_maps: dict[int, Any] = {}

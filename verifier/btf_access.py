@@ -4,12 +4,10 @@ Models ``btf_struct_access`` / ``btf_struct_walk`` of kernel/bpf/btf.c (Linux
 6.18): an access at ``off`` of ``size`` bytes must fall inside one member; a
 scalar member gives a scalar, a pointer member (read whole) gives a new
 ``PTR_TO_BTF_ID`` to the pointee struct, a nested struct is walked into.
-Writes go to the subsystem's ``btf_struct_access`` hook:
-``bpf_dummy_ops_btf_struct_access`` (net/bpf/bpf_dummy_struct_ops.c) allows
-writes inside ``struct bpf_dummy_ops_state`` only; ``bpf_tcp_ca_btf_struct_access``
-(net/ipv4/bpf_tcp_ca.c) only some ``tcp_sock`` fields (our emulated vmlinux has no
-``tcp_sock``, so every write is refused there). Other subsystems use the
-writable ranges of their :class:`~kernel_model.struct_ops.VerifierPolicy`.
+Writes go to the subsystem's ``btf_struct_access`` hook
+(:attr:`kernel_model.struct_ops.VerifierPolicy.btf_struct_access`, e.g.
+``bpf_dummy_ops_btf_struct_access``: inside ``struct bpf_dummy_ops_state``
+only); a subsystem without one allows reads only.
 
 Left out: BTF type tags (``__rcu``, ``__user``, ``__percpu``) and flexible
 arrays, which the emulated vmlinux does not use.
@@ -104,21 +102,11 @@ def btf_struct_access(v: Any, reg: RegState, off: int, size: int) -> tuple[int, 
 
 
 def struct_ops_write_access(v: Any, reg: RegState, off: int, size: int) -> None:
-    """The struct_ops subsystem's ``btf_struct_access`` for a write."""
-    policy = v.struct_ops_policy
-    name = v.struct_ops_name
+    """A write through ``reg``: the struct_ops subsystem's ``btf_struct_access``
+    (``env->ops->btf_struct_access`` in check_ptr_to_btf_access), or ``only read is
+    supported`` when it has none."""
+    access = v.struct_ops_policy.btf_struct_access
     t = reg.btf.type_by_id(reg.btf_id)
-    if name == "bpf_dummy_ops":
-        if t.name != "bpf_dummy_ops_state":
-            raise v.reject(E.EACCES, "only access to bpf_dummy_ops_state is supported")
-        if off + size > t.size:
-            raise v.reject(E.EACCES, f"write access at off {off} with size {size}")
-        return
-    for sname, first, end in policy.writable:
-        if t.name == sname:
-            if off < first or off + size > end:
-                raise v.reject(E.EACCES, f"write access at off {off} with size {size}")
-            return
-    if name == "tcp_congestion_ops" and t.name == "tcp_sock":
-        raise v.reject(E.EACCES, f"no write support to tcp_sock at off {off}")
-    raise v.reject(E.EACCES, "only read is supported")
+    message = access(t.name, t.size, off, size) if access is not None else "only read is supported"
+    if message is not None:
+        raise v.reject(E.EACCES, message)

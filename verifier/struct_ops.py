@@ -47,8 +47,7 @@ def check_struct_ops_btf_id(v: Any) -> None:
     if not m.supported:
         raise v.reject(ENOTSUPP, f"attach to unsupported member {m.name} of struct {name}")
     policy = desc.ops.policy
-    if env.sleepable and (name == "bpf_dummy_ops" or policy.sleepable_members) \
-            and m.name not in policy.sleepable_members:
+    if env.sleepable and policy.sleepable_members and m.name not in policy.sleepable_members:
         raise v.reject(E.EINVAL, f"attach to unsupported member {m.name} of struct {name}")
     proto = desc.btf.type_by_id(m.func_proto_id)
     assert isinstance(proto, FuncProto)
@@ -59,7 +58,6 @@ def check_struct_ops_btf_id(v: Any) -> None:
     v.ctx_kind = "btf"
     v.allowed_helpers = policy.helpers
     v.struct_ops_policy = policy
-    v.struct_ops_name = name
     # check_return_code(): a member returning a pointer must return 0 (or its reference)
     if proto.ret_type_id and isinstance(desc.btf.resolve(proto.ret_type_id), Ptr):
         v.retval_range = (0, 0)

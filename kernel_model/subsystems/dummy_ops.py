@@ -45,5 +45,15 @@ def make_ops(profile: Profile = LATEST) -> StructOps:
         reg=_eopnotsupp,
         unreg=_nothing,
         policy=VerifierPolicy(helpers=frozenset(), sleepable_members=frozenset({"test_sleepable"}),
-                              writable=(("bpf_dummy_ops_state", 0, 4),)),
+                              btf_struct_access=_btf_struct_access),
     )
+
+
+def _btf_struct_access(type_name: str, type_size: int, off: int, size: int) -> str | None:
+    """``bpf_dummy_ops_btf_struct_access`` (net/bpf/bpf_dummy_struct_ops.c, 6.12/6.18):
+    writes inside ``struct bpf_dummy_ops_state`` only."""
+    if type_name != "bpf_dummy_ops_state":
+        return "only access to bpf_dummy_ops_state is supported"
+    if off + size > type_size:
+        return f"write access at off {off} with size {size}"
+    return None

@@ -104,6 +104,16 @@ def make_ops() -> StructOps:
 
     ops = StructOps(name="tcp_congestion_ops", cfi_stubs=_STUBS, init_member=init_member, reg=reg,
                     unreg=unreg, update=update, validate=validate,
-                    policy=VerifierPolicy(helpers=_HELPERS))
+                    policy=VerifierPolicy(helpers=_HELPERS, btf_struct_access=_btf_struct_access))
     ops.private["registered"] = registered
     return ops
+
+
+def _btf_struct_access(type_name: str, type_size: int, off: int, size: int) -> str | None:
+    """``bpf_tcp_ca_btf_struct_access`` (net/ipv4/bpf_tcp_ca.c, 6.12/6.18): only
+    ``struct tcp_sock`` is writable, and only some of its fields (``snd_cwnd``,
+    ``snd_ssthresh`` ...). Not modelled: the emulated vmlinux has no ``tcp_sock``
+    fields, so every write is refused."""
+    if type_name != "tcp_sock":
+        return "only read is supported"
+    return f"no write support to tcp_sock at off {off}"
