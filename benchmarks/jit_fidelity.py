@@ -1,12 +1,14 @@
 """JIT fidelity: our x86-64 JIT against the host kernel's, byte for byte.
 
-For each program of a corpus -- the verifier corpus (shared/verifier-corpus,
-its maps created on the host), the conformance programs the host accepts as
+For each program of a corpus -- the verifier corpus (when present; its maps
+created on the host), the conformance programs the host accepts as
 socket filters, and generated programs -- load it into the host kernel
 (verify and JIT only: nothing is attached), read its ``xlated_prog_insns``,
 ``jited_prog_insns``, ``jited_ksyms`` and ``jited_func_lens``, feed the
 xlated instructions to :func:`jit.bpf_jit.jit_program` at the host's image
-addresses with the host's ``__bpf_call_base`` and return thunk (kallsyms), and
+addresses with the host's ``__bpf_call_base`` (kallsyms) and the host's own CPU
+configuration (``--cpu host``, :mod:`emu.hostcpu`: return thunk, IBT,
+call-depth tracking, timed may_goto, BMI2 read from the running kernel), and
 compare. Reported: the share of programs identical byte for byte, and after
 masking what the xlated dump cannot tell us (the 64-bit addresses of maps
 and the ``this_cpu_off`` displacement of inlined per-CPU accesses).
@@ -33,6 +35,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from emu import hostbpf as hb  # noqa: E402
 from emu.conformance import parse_data_file  # noqa: E402
+from emu.hostcpu import detect_host_cpu, host_symbols  # noqa: E402
 from jit.bpf_jit import JitError, JitOptions, JitSymbols, jit_program  # noqa: E402
 from kernel_model import isa  # noqa: E402
 from kernel_model.bpf_map import map_type_by_name  # noqa: E402
@@ -43,16 +46,6 @@ from tests.conftest import SHARED, VERIFIER_CORPUS, verifier_corpus as corpus_ca
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = 0xFFFF_8881_0000_0000
-
-
-def kallsyms() -> dict[str, int]:
-    out = {}
-    with open("/proc/kallsyms") as f:
-        for line in f:
-            a, _t, name = line.split()[:3]
-            if name in ("__bpf_call_base", "srso_return_thunk", "__x86_return_thunk"):
-                out[name] = int(a, 16)
-    return out
 
 
 def to_jit_input(xl: list[Insn]) -> tuple[list[Insn], list[int], set[int]]:
@@ -107,14 +100,14 @@ def mask(code: bytes, img_addrs: tuple[int, ...], insns: list[Insn], slots: set[
 
 class Fidelity:
     def __init__(self) -> None:
-        ks = kallsyms()
-        probe = hb.prog_load(1, encode([Insn(0xB7), Insn(0x95)]))
-        code = hb.prog_info(probe.fd).jited
-        probe.close()
-        self.rethunk = code[-5] == 0xE9
-        self.syms = JitSymbols(ks["__bpf_call_base"], ks["srso_return_thunk"] if self.rethunk
-                               else ks["__x86_return_thunk"])
-        self.options = JitOptions(LATEST.with_config(return_thunk=self.rethunk))
+        self.cpu = cpu = detect_host_cpu()
+        ks = host_symbols(["__bpf_call_base", "arch_bpf_timed_may_goto", "pcpu_hot", "this_cpu_off"]
+                          + ([cpu.return_thunk] if cpu.rethunk else []))
+        self.syms = JitSymbols(ks["__bpf_call_base"], ks[cpu.return_thunk] if cpu.rethunk else 0,
+                               ks.get("pcpu_hot", 0), ks.get("this_cpu_off", 0),
+                               timed_may_goto=ks.get("arch_bpf_timed_may_goto", 0))
+        self.options = JitOptions(LATEST, cpu)
+        self.prologue = 12 + 8 * cpu.ibt  # where `sub rsp, imm32` sits
         self.results: Counter[str] = Counter()
         self.diffs: Counter[str] = Counter()
         self.examples: dict[str, str] = {}
@@ -136,7 +129,9 @@ class Fidelity:
         for n in lens:
             chunks.append(info.jited[pos:pos + n])
             pos += n
-        depths = [struct.unpack_from("<i", c, 15)[0] if c[12:15] == b"\x48\x81\xec" else 0 for c in chunks]
+        pro = self.prologue
+        depths = [struct.unpack_from("<i", c, pro + 3)[0] if c[pro:pro + 3] == b"\x48\x81\xec" else 0
+                  for c in chunks]
         addrs = iter(info.jited_ksyms)
         try:
             jp = jit_program(jin, lambda size: next(addrs), starts=starts if len(starts) == len(lens) else [0],
@@ -180,7 +175,10 @@ def verifier_corpus(fid: Fidelity, limit: int | None) -> None:
     if not cases:
         print(f"jit_fidelity: {VERIFIER_CORPUS} absent, verifier corpus skipped")
         return
-    for case in cases[:limit]:
+    # --quick: an evenly spaced sample (the corpus is ordered by source file, so its first
+    # cases are one kind of program)
+    step = max(1, len(cases) // limit) if limit else 1
+    for case in cases[::step][:limit]:
         fds = []
         ok = True
         for mp in case.get("maps", []):
@@ -259,6 +257,8 @@ def main() -> None:
         print(f"jit_fidelity: skipped ({why})")
         return
     fid = Fidelity()
+    print(f"jit_fidelity: {fid.cpu.summary()}")
+    print("  sources: " + ", ".join(f"{k} from {v}" for k, v in fid.cpu.sources))
     verifier_corpus(fid, 60 if quick else None)
     conformance(fid)
     generated(fid, 40 if quick else 300)

@@ -25,11 +25,13 @@ The input is the program as the verifier hands it to the JIT (see
 __bpf_call_base``; lddw of maps already holds addresses; register 11 is
 ``BPF_REG_AX``. Register mapping: :mod:`jit.x86.regs`.
 
-Configuration (shared with the trampolines through the profile): ``ibt``
-(endbr64), ``return_thunk`` (``jmp x86_return_thunk`` instead of ``ret``),
-``call_depth_tracking`` (call accounting before each call), and, as CPU
-features in :class:`JitOptions`, BMI2 (``shlx``/``shrx``/``sarx`` for shifts by
-a register) and SLS (``int3`` after ``ret``).
+Configuration: the kernel version (:class:`~kernel_model.profile.Profile`)
+and, orthogonally, the CPU and its mitigations
+(:class:`~kernel_model.cpu.CpuConfig`, shared with the trampolines): IBT
+(endbr64), the return thunk (``jmp x86_return_thunk`` instead of ``ret``),
+call-depth accounting before each call, SLS (``int3`` after ``ret``), BMI2
+(``shlx``/``shrx``/``sarx`` for shifts by a register), and where the frame
+pointer is added for ``arch_bpf_timed_may_goto``.
 
 Where we differ from the kernel: constant blinding (``bpf_jit_harden``),
 tail calls (``BPF_TAIL_CALL``), kCFI/FineIBT preambles, exception callbacks
@@ -44,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from kernel_model import isa
+from kernel_model.cpu import DEFAULT_CPU, CpuConfig
 from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.insn import Insn
 from kernel_model.profile import LATEST, Profile
@@ -110,23 +113,23 @@ class JitSymbols:
 
     #: ``__bpf_call_base``: helper/kfunc/bpf-to-bpf call immediates are relative to it
     call_base: int
-    #: ``x86_return_thunk`` (``srso_return_thunk`` on the 6.18 host)
+    #: ``x86_return_thunk``: the address of the CPU configuration's thunk (0 without one)
     return_thunk: int
     #: the per-CPU call-depth counter (call-depth tracking), rip-relative target
     call_depth: int = 0
     #: ``this_cpu_off`` (percpu): ``mov_percpu_addr`` adds ``%gs:this_cpu_off``
     this_cpu_off: int = 0
+    #: ``arch_bpf_timed_may_goto``: calls to it get ``add r10, rbp`` first when the
+    #: CPU configuration's ``timed_may_goto_fp_in_jit`` is set (0: never)
+    timed_may_goto: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class JitOptions:
-    """Build and CPU configuration that changes the emitted bytes."""
+    """What changes the emitted bytes: the kernel version and the CPU configuration."""
 
     profile: Profile = LATEST
-    #: X86_FEATURE_BMI2: shifts by a register use shlx/shrx/sarx (the 6.18 host has it)
-    bmi2: bool = True
-    #: CONFIG_MITIGATION_SLS: ``int3`` after ``ret`` (emit_return)
-    sls: bool = False
+    cpu: CpuConfig = DEFAULT_CPU
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +215,7 @@ def _is_subprog_call(insn: Insn) -> bool:
 
 def prologue_size(options: JitOptions = JitOptions(), *, was_classic: bool = False) -> int:
     """Bytes before ``push rbp`` (IBT endbr + nop5 + nop3): the fentry patch site."""
-    return (4 if options.profile.ibt else 0) + (X86_PATCH_SIZE if options.profile.prologue_nops else 0) + (
+    return (4 if options.cpu.ibt else 0) + (X86_PATCH_SIZE if options.profile.prologue_nops else 0) + (
         0 if was_classic or not options.profile.prologue_nops else 3)
 
 
@@ -225,7 +228,7 @@ class _Ctx:
 
 def _call_depth(e: Emitter, ip: int, opts: JitOptions, syms: JitSymbols) -> int:
     """x86_call_depth_emit_accounting: ``sarq $5, %gs:disp32(%rip)`` before a call."""
-    if not opts.profile.call_depth_tracking:
+    if not opts.cpu.call_depth_tracking:
         return 0
     e.b(0x65, 0x48, 0xC1, 0x3D)
     disp = syms.call_depth - (ip + CALL_DEPTH_ACCOUNTING)
@@ -241,6 +244,7 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
     ``addrs`` (updated in place). ``image`` is None in the sizing passes (the kernel
     then computes call displacements from address 0, as we do)."""
     prof = opts.profile
+    cpu = opts.cpu
     insns = func.insns
     n = len(insns)
     base = image or 0
@@ -254,7 +258,7 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
                 used[r - 6] = True
     stack_depth = func.stack_depth
     # --- emit_prologue ---------------------------------------------------------------
-    if prof.ibt:
+    if cpu.ibt:
         e.buf += ENDBR64  # emit_cfi(), CFI_NONE: EMIT_ENDBR
     if prof.prologue_nops:
         e.nops(X86_PATCH_SIZE)
@@ -265,7 +269,7 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
                 e.nops(3)
     e.b(0x55)  # push rbp
     e.b(0x48, 0x89, 0xE5)  # mov rbp, rsp
-    if prof.ibt:
+    if cpu.ibt:
         e.buf += ENDBR64  # X86_TAIL_CALL_OFFSET is here
     if stack_depth:
         e.b(0x48, 0x81, 0xEC)
@@ -346,6 +350,11 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
             target = (syms.call_base + imm32) & M64
             if not imm32:
                 raise JitError("bpf_jit: call with imm 0", insn_idx)
+            if cpu.timed_may_goto_fp_in_jit and syms.timed_may_goto and target == syms.timed_may_goto:
+                # BPF_REG_AX holds the frame offset of the count/timestamp pair: the
+                # callee gets a pointer (add r10, rbp; CpuConfig.timed_may_goto_fp_in_jit)
+                e.b(add_2mod(0x48, BPF_REG_AX, 10), 0x01, add_2reg(0xC0, BPF_REG_AX, 10))
+                ip += 3
             ip += _call_depth(e, ip, opts, syms)
             try:
                 e.patch(0xE8, target, ip)
@@ -453,15 +462,16 @@ def _emit_jmp(e: Emitter, jmp_offset: int, jmp_padding: bool, addrs: list[int], 
 
 
 def _emit_return(e: Emitter, ip: int, opts: JitOptions, syms: JitSymbols, idx: int) -> None:
-    """emit_return(): ``jmp x86_return_thunk`` when the CPU wants the return thunk, else ``ret``."""
-    if opts.profile.return_thunk:
+    """emit_return(): ``jmp x86_return_thunk`` when the CPU wants the return thunk
+    (``cpu_wants_rethunk()``), else ``ret`` (+ ``int3`` with CONFIG_MITIGATION_SLS)."""
+    if opts.cpu.rethunk:
         try:
             e.patch(0xE9, syms.return_thunk, ip)
         except JitEncodeError as err:
             raise JitError(str(err), idx) from None
     else:
         e.b(0xC3)
-        if opts.sls:
+        if opts.cpu.sls:
             e.b(0xCC)
 
 
@@ -558,7 +568,7 @@ def _emit_alu(e: Emitter, insn: Insn, is64: bool, opts: JitOptions, idx: int,
                 e.b(0xD1, add_1reg(b3, dst))
             else:
                 e.b(0xC1, add_1reg(b3, dst), imm32 & 0xFF)
-        elif opts.bmi2 and src != 4:
+        elif opts.cpu.bmi2 and src != 4:
             # BMI2 shifts are not better when the count already is in rcx
             e.shiftx(dst, src, is64, {isa.LSH: 1, isa.RSH: 3, isa.ARSH: 2}[op])
         else:

@@ -7,8 +7,9 @@ case struct_ops uses (``bpf_struct_ops_prepare_trampoline()``,
 kernel/bpf/bpf_struct_ops.c): flags ``BPF_TRAMP_F_INDIRECT``, plus
 ``BPF_TRAMP_F_RET_FENTRY_RET`` when the member returns a value, and a single
 fentry link -- the struct_ops program. Checked byte for byte against the
-trampolines the 6.18 host builds (shared/reference/kernel-oracle.md: 107 bytes
-for ``bpf_dummy_ops.test_1``, 123 for ``test_2``).
+trampolines 6.18 hosts build for ``bpf_dummy_ops`` test runs (107 bytes for
+``test_1``, 123 for ``test_2`` with a return thunk; tests/emu/test_struct_ops_oracle.py
+captures them afresh on the host).
 
 Layout (rbp-relative), for ``n`` argument registers::
 
@@ -17,6 +18,11 @@ Layout (rbp-relative), for ``n`` argument registers::
                                      rbp-nregs_off n
                                      rbp-rbx_off   saved rbx
                                      rbp-run_ctx   struct bpf_tramp_run_ctx (16 bytes)
+
+What the CPU configuration (:class:`~kernel_model.cpu.CpuConfig`) changes:
+``endbr64`` first with IBT, 9 bytes of call-depth accounting before each of
+the three calls, and the return (``jmp x86_return_thunk``, 5 bytes, or
+``ret`` / ``ret; int3``).
 
 Code: [endbr64 under IBT] ``push rbp; mov rbp,rsp; sub rsp,N``; save rbx;
 store ``n``; store each argument register (rdi, rsi, rdx, rcx, r8, r9; further
@@ -44,6 +50,7 @@ import struct
 from dataclasses import dataclass
 
 from kernel_model.btf.func_model import FuncModel
+from kernel_model.cpu import DEFAULT_CPU, CpuConfig
 from kernel_model.profile import LATEST, Profile
 
 __all__ = [
@@ -84,6 +91,7 @@ class TrampolineSymbols:
     prog_exit: int
     prog_enter_sleepable: int
     prog_exit_sleepable: int
+    #: ``x86_return_thunk`` (the CPU configuration's thunk), 0 when it has none
     return_thunk: int
     call_depth: int = 0  # address of pcpu_hot.call_depth, the rip-relative target
 
@@ -200,21 +208,23 @@ class _Emitter:
             self.b(0x49 if reg >= 8 else 0x48, 0xB8 | (reg & 7))
             self.buf.extend(struct.pack("<Q", value))
 
-    def call(self, target: int, profile: Profile, syms: TrampolineSymbols) -> None:
+    def call(self, target: int, cpu: CpuConfig, syms: TrampolineSymbols) -> None:
         """emit_rsb_call: call-depth accounting (if on), then ``call rel32``."""
-        if profile.call_depth_tracking:
+        if cpu.call_depth_tracking:
             self.b(0x65, 0x48, 0xC1, 0x3D)
             disp = syms.call_depth - (self.ip + 4 + 5)
             self.buf.extend(struct.pack("<i", _wrap32(disp)))
             self.b(0x05)
         self.rel32(0xE8, target)
 
-    def ret(self, profile: Profile, syms: TrampolineSymbols) -> None:
-        """emit_return: ``jmp x86_return_thunk`` on a CPU wanting it, else ``ret``."""
-        if profile.return_thunk:
+    def ret(self, cpu: CpuConfig, syms: TrampolineSymbols) -> None:
+        """emit_return: ``jmp x86_return_thunk`` on a CPU wanting it, else ``ret`` (+ int3 with SLS)."""
+        if cpu.rethunk:
             self.rel32(0xE9, syms.return_thunk)
         else:
             self.b(0xC3)
+            if cpu.sls:
+                self.b(0xCC)
 
 
 def _wrap32(v: int) -> int:
@@ -224,14 +234,15 @@ def _wrap32(v: int) -> int:
 
 def emit_trampoline(model: FuncModel, *, image: int, prog: int, bpf_func: int,
                     sleepable: bool = False, flags: int | None = None, profile: Profile = LATEST,
-                    symbols: TrampolineSymbols = DUMMY_SYMBOLS, cookie: int = 0) -> bytes:
+                    symbols: TrampolineSymbols = DUMMY_SYMBOLS, cookie: int = 0,
+                    cpu: CpuConfig = DEFAULT_CPU) -> bytes:
     """The trampoline's bytes when placed at ``image``, for the program whose
     ``struct bpf_prog`` is at ``prog`` and whose JIT image is at ``bpf_func``."""
     if flags is None:
         flags = struct_ops_flags(model)
     lay = layout(model, flags)
     e = _Emitter(image)
-    if flags & BPF_TRAMP_F_INDIRECT and profile.ibt:
+    if flags & BPF_TRAMP_F_INDIRECT and cpu.ibt:
         e.buf.extend(ENDBR64)  # emit_cfi(), CFI_NONE with IBT: EMIT_ENDBR
     e.b(0x55)  # push rbp
     e.b(0x48, 0x89, 0xE5)  # mov rbp, rsp
@@ -249,13 +260,13 @@ def emit_trampoline(model: FuncModel, *, image: int, prog: int, bpf_func: int,
     e.stx(RDI, -lay.run_ctx_off)  # run_ctx.bpf_cookie (offset 0)
     e.mov_imm64(RDI, prog)  # arg1: struct bpf_prog *
     e.lea(RSI, -lay.run_ctx_off)  # arg2: &run_ctx
-    e.call(symbols.prog_enter_sleepable if sleepable else symbols.prog_enter, profile, symbols)
+    e.call(symbols.prog_enter_sleepable if sleepable else symbols.prog_enter, cpu, symbols)
     e.b(0x48, 0x89, 0xC3)  # mov rbx, rax (start time)
     e.b(0x48, 0x85, 0xC0)  # test rax, rax
     je_at = len(e.buf)
     e.b(0x74, 0x00)  # je skip (patched below)
     e.lea(RDI, -lay.regs_off)  # arg1: ctx = &args[0]
-    e.call(bpf_func, profile, symbols)
+    e.call(bpf_func, cpu, symbols)
     if lay.save_ret:
         e.stx(RAX, -8)
     skip = len(e.buf) - (je_at + 2)
@@ -265,12 +276,12 @@ def emit_trampoline(model: FuncModel, *, image: int, prog: int, bpf_func: int,
     e.mov_imm64(RDI, prog)
     e.b(0x48, 0x89, 0xDE)  # mov rsi, rbx
     e.lea(RDX, -lay.run_ctx_off)
-    e.call(symbols.prog_exit_sleepable if sleepable else symbols.prog_exit, profile, symbols)
+    e.call(symbols.prog_exit_sleepable if sleepable else symbols.prog_exit, cpu, symbols)
     if lay.save_ret:
         e.ldx(RAX, -8)
     e.ldx(RBX, -lay.rbx_off)
     e.b(0xC9)  # leave
-    e.ret(profile, symbols)
+    e.ret(cpu, symbols)
     return bytes(e.buf)
 
 
@@ -306,32 +317,36 @@ def _save_args(e: _Emitter, model: FuncModel, stack_size: int) -> None:
 
 
 def trampoline_size(model: FuncModel, *, prog: int, flags: int | None = None, sleepable: bool = False,
-                    profile: Profile = LATEST, cookie: int = 0) -> int:
+                    profile: Profile = LATEST, cookie: int = 0, cpu: CpuConfig = DEFAULT_CPU) -> int:
     """``arch_bpf_trampoline_size()``: the bytes a trampoline takes in its image
     (code + BPF_INSN_SAFETY). Depends on the prog address only through the
     width of its ``mov`` (as the kernel's dry run does), never on the image address."""
     code = emit_trampoline(model, image=DUMMY_SYMBOLS.prog_enter - 0x10000, prog=prog,
                            bpf_func=DUMMY_SYMBOLS.prog_enter - 0x8000, sleepable=sleepable, flags=flags,
-                           profile=profile, cookie=cookie)
+                           profile=profile, cookie=cookie, cpu=cpu)
     return len(code) + BPF_INSN_SAFETY
 
 
 class X86StructOpsArch:
     """The x86-64 implementation of :class:`kernel_model.struct_ops_map.TrampolineArch`:
     what ``arch_bpf_trampoline_size``/``arch_prepare_bpf_trampoline`` are to
-    ``bpf_struct_ops.c``. ``symbols`` are the emulated kernel's addresses."""
+    ``bpf_struct_ops.c``. ``symbols`` are the emulated kernel's addresses, ``cpu``
+    its CPU configuration."""
 
-    def __init__(self, profile: Profile = LATEST, symbols: TrampolineSymbols = DUMMY_SYMBOLS) -> None:
+    def __init__(self, profile: Profile = LATEST, symbols: TrampolineSymbols = DUMMY_SYMBOLS,
+                 cpu: CpuConfig = DEFAULT_CPU) -> None:
         self.profile = profile
         self.symbols = symbols
+        self.cpu = cpu
 
     def size(self, model: FuncModel, flags: int, prog: "BpfProgLike") -> int:
-        return trampoline_size(model, prog=prog.addr, flags=flags, sleepable=prog.sleepable, profile=self.profile)
+        return trampoline_size(model, prog=prog.addr, flags=flags, sleepable=prog.sleepable, profile=self.profile,
+                               cpu=self.cpu)
 
     def emit(self, model: FuncModel, flags: int, prog: "BpfProgLike", image: int) -> bytes:
         return emit_trampoline(model, image=image, prog=prog.addr, bpf_func=prog.bpf_func,
                                sleepable=prog.sleepable, flags=flags, profile=self.profile,
-                               symbols=self.symbols)
+                               symbols=self.symbols, cpu=self.cpu)
 
 
 class BpfProgLike:  # pragma: no cover - typing aid: kernel_model.prog.BpfProg has these
