@@ -70,8 +70,8 @@ from unicorn import UC_ARCH_X86, UC_MODE_64, UC_PROT_EXEC, UC_PROT_READ, UC_PROT
 from unicorn import x86_const as X
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, HOOK_MEM_INVALID_CFUNC, uclib
 
-from jit.bpf_jit import JitImage, JitOptions, JitProgram, JitSymbols, jit_program
-from jit.trampoline import TrampolineSymbols
+from jit.bpf_jit import JitImage, JitOptions, JitProgram, jit_program
+from jit.symbols import KernelSymbols
 from kernel_model.cpu import DEFAULT_CPU, CpuConfig
 from kernel_model.errors import BudgetExceeded, ExecFault, InternalError, KernelError
 from kernel_model.insn import Insn, encode
@@ -716,25 +716,28 @@ class Machine:
         self.pack_free(addr)
 
     # --- BPF programs ------------------------------------------------------------------------------
-    @property
-    def jit_symbols(self) -> JitSymbols:
-        ks = self.kallsyms
-        thunk = self.cpu_config.return_thunk
-        return JitSymbols(ks.addr_of("__bpf_call_base"), ks.addr_of(thunk) if thunk else 0,
-                          ks.addr_of("pcpu_hot"), ks.addr_of("this_cpu_off"),
-                          ks.addr_of("arch_bpf_timed_may_goto"))
-
-    def trampoline_symbols(self, recur: bool = False) -> TrampolineSymbols:
-        """The trampoline's callees from kallsyms (``recur``: the ``_recur`` variants,
-        which model ``prog->active``)."""
+    def kernel_symbols(self, recur: bool = False) -> KernelSymbols:
+        """What JIT images and trampolines refer to, from kallsyms (``recur``: the
+        trampolines' ``_recur`` enter/exit, which model ``prog->active``); the return
+        thunk is the CPU configuration's."""
         ks = self.kallsyms
         thunk = self.cpu_config.return_thunk
         s = "_recur" if recur else ""
-        return TrampolineSymbols(ks.addr_of(f"__bpf_prog_enter{s}"), ks.addr_of(f"__bpf_prog_exit{s}"),
-                                 ks.addr_of(f"__bpf_prog_enter_sleepable{s}"),
-                                 ks.addr_of(f"__bpf_prog_exit_sleepable{s}"),
-                                 ks.addr_of(thunk) if thunk else 0,
-                                 ks.addr_of("pcpu_hot"))
+        return KernelSymbols(call_base=ks.addr_of("__bpf_call_base"), return_thunk=ks.addr_of(thunk) if thunk else 0,
+                             call_depth=ks.addr_of("pcpu_hot"), this_cpu_off=ks.addr_of("this_cpu_off"),
+                             timed_may_goto=ks.addr_of("arch_bpf_timed_may_goto"),
+                             prog_enter=ks.addr_of(f"__bpf_prog_enter{s}"), prog_exit=ks.addr_of(f"__bpf_prog_exit{s}"),
+                             prog_enter_sleepable=ks.addr_of(f"__bpf_prog_enter_sleepable{s}"),
+                             prog_exit_sleepable=ks.addr_of(f"__bpf_prog_exit_sleepable{s}"))
+
+    @property
+    def jit_symbols(self) -> KernelSymbols:
+        """:meth:`kernel_symbols` for the JIT."""
+        return self.kernel_symbols()
+
+    def trampoline_symbols(self, recur: bool = False) -> KernelSymbols:
+        """:meth:`kernel_symbols` for the trampolines."""
+        return self.kernel_symbols(recur)
 
     def call_imm(self, target: int) -> int:
         """A CALL immediate for ``target``: ``target - __bpf_call_base`` (``BPF_CALL_IMM``)."""

@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from emu import hostbpf
 from emu.kernel import Kernel
 from emu.tramp_oracle import capture_dummy_trampoline
-from jit.trampoline import TrampolineSymbols, emit_trampoline, struct_ops_flags
+from jit.symbols import KernelSymbols
+from jit.trampoline import emit_trampoline, struct_ops_flags
 from kernel_model.asm import assemble
 from kernel_model.errors import KernelError
 from kernel_model.insn import encode
@@ -58,8 +59,10 @@ def test_trampoline_bytes_equal_the_host_at_the_captured_addresses(kernel, membe
     expected = {"test_1": 107, "test_2": 123, "test_sleepable": 107}[member] - 5 + cpu.return_size
     assert len(cap.code) == expected + 4 * cpu.ibt + 27 * cpu.call_depth_tracking
     c = cap.callees
-    syms = TrampolineSymbols(c["__bpf_prog_enter"], c["__bpf_prog_exit"], c["__bpf_prog_enter_sleepable"],
-                             c["__bpf_prog_exit_sleepable"], c[cpu.return_thunk] if cpu.rethunk else 0)
+    syms = KernelSymbols(prog_enter=c["__bpf_prog_enter"], prog_exit=c["__bpf_prog_exit"],
+                         prog_enter_sleepable=c["__bpf_prog_enter_sleepable"],
+                         prog_exit_sleepable=c["__bpf_prog_exit_sleepable"],
+                         return_thunk=c[cpu.return_thunk] if cpu.rethunk else 0)
     model = kernel.struct_ops_type("bpf_dummy_ops").member(member).func_model
     ours = emit_trampoline(model, image=cap.image, prog=cap.prog, bpf_func=cap.bpf_func, sleepable=sleepable,
                            flags=struct_ops_flags(model), profile=kernel.profile, symbols=syms, cpu=cpu)

@@ -6,7 +6,8 @@ import struct
 
 import pytest
 
-from jit.bpf_jit import MODULES_VADDR, JitError, JitOptions, JitSymbols, compile_func, JitFunc, jit_program
+from jit.bpf_jit import MODULES_VADDR, JitError, JitOptions, compile_func, JitFunc, jit_program
+from jit.symbols import KernelSymbols
 from kernel_model.asm import assemble
 from kernel_model.cpu import PRESETS
 from kernel_model.insn import Insn, decode, encode
@@ -15,7 +16,7 @@ from kernel_model.profile import LATEST
 # The bytes below were captured on the project's first 6.18 host, an AMD EPYC whose
 # returns go through srso_return_thunk: the "amd-zen2" preset, stated explicitly.
 CAPTURED_ON = PRESETS["amd-zen2"]
-SYMS = JitSymbols(call_base=0xFFFF_FFFF_814D_CF10, return_thunk=0xFFFF_FFFF_8227_0DE0)
+SYMS = KernelSymbols(call_base=0xFFFF_FFFF_814D_CF10, return_thunk=0xFFFF_FFFF_8227_0DE0)
 IMAGE = 0xFFFF_FFFF_C002_2064
 
 
@@ -161,8 +162,8 @@ def test_byte_identical_to_the_host_jit(src):
     host = info.jited
     pro = 12 + 8 * cpu.ibt  # nop5 nop3 push mov (+ two endbr64 with IBT), then sub rsp
     depth = struct.unpack_from("<i", host, pro + 3)[0] if host[pro:pro + 3] == b"\x48\x81\xec" else 0
-    syms = JitSymbols(ks["__bpf_call_base"], ks[cpu.return_thunk] if cpu.rethunk else 0,
-                      timed_may_goto=ks.get("arch_bpf_timed_may_goto", 0))
+    syms = KernelSymbols(call_base=ks["__bpf_call_base"], return_thunk=ks[cpu.return_thunk] if cpu.rethunk else 0,
+                         timed_may_goto=ks.get("arch_bpf_timed_may_goto", 0))
     ours = jit_program(xl, lambda size: info.jited_ksyms[0], stack_depths=[depth], symbols=syms,
                        options=JitOptions(LATEST, cpu)).funcs[0].code
     assert ours.hex() == host.hex()

@@ -6,8 +6,9 @@ import struct
 
 import pytest
 
-from jit.bpf_jit import JitOptions, JitSymbols, jit_program
-from jit.trampoline import TrampolineSymbols, emit_trampoline, struct_ops_flags, trampoline_size
+from jit.bpf_jit import JitOptions, jit_program
+from jit.symbols import KernelSymbols
+from jit.trampoline import emit_trampoline, struct_ops_flags, trampoline_size
 from kernel_model.asm import assemble
 from kernel_model.btf.func_model import FuncModel
 from kernel_model.cpu import PRESETS, RETURN_THUNKS, CpuConfig, get_cpu
@@ -25,9 +26,11 @@ ONE_ARG = FuncModel(1, (8,), (0,), 4, 0)
 M64 = (1 << 64) - 1
 
 
-def _syms(cpu: CpuConfig) -> JitSymbols:
-    return JitSymbols(CALL_BASE, THUNKS[cpu.return_thunk] if cpu.rethunk else 0, CALL_DEPTH,
-                      timed_may_goto=TIMED_MAY_GOTO)
+def _syms(cpu: CpuConfig) -> KernelSymbols:
+    return KernelSymbols(call_base=CALL_BASE, return_thunk=THUNKS[cpu.return_thunk] if cpu.rethunk else 0,
+                         call_depth=CALL_DEPTH, timed_may_goto=TIMED_MAY_GOTO, prog_enter=0xFFFFFFFF81100000,
+                         prog_exit=0xFFFFFFFF81100100, prog_enter_sleepable=0xFFFFFFFF81100200,
+                         prog_exit_sleepable=0xFFFFFFFF81100300)
 
 
 def _jit(src: str | list[Insn], cpu: CpuConfig, depth: int = 0) -> bytes:
@@ -140,13 +143,16 @@ def test_trampoline_size_and_per_page_per_preset(name):
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_trampoline_bytes_per_preset(name):
     cpu = PRESETS[name]
-    syms = TrampolineSymbols(0xFFFFFFFF81100000, 0xFFFFFFFF81100100, 0xFFFFFFFF81100200, 0xFFFFFFFF81100300,
-                             THUNKS[cpu.return_thunk] if cpu.rethunk else 0, CALL_DEPTH)
+    syms = _syms(cpu)
     image = 0xFFFFFFFFC0002000
     code = emit_trampoline(ONE_ARG, image=image, prog=0xFFFFC90001F19000, bpf_func=0xFFFFFFFFC0003000,
                            flags=struct_ops_flags(ONE_ARG), symbols=syms, cpu=cpu)
     assert code.startswith(b"\xf3\x0f\x1e\xfa\x55" if cpu.ibt else b"\x55")
     assert code.count(b"\x65\x48\xc1\x3d") == (3 if cpu.call_depth_tracking else 0)
+    at = code.find(b"\x65\x48\xc1\x3d")
+    while at >= 0:  # each accounting's rip-relative displacement reaches the per-CPU call depth
+        assert (image + at + 9 + struct.unpack_from("<i", code, at + 4)[0]) & M64 == CALL_DEPTH
+        at = code.find(b"\x65\x48\xc1\x3d", at + 1)
     if cpu.rethunk:
         assert code[-6] == 0xC9 and code[-5] == 0xE9 and _rel32(code, len(code) - 5, image) == THUNKS[cpu.return_thunk]
     else:

@@ -7,7 +7,8 @@ import struct
 import pytest
 from hypothesis import given, strategies as st
 
-from jit.trampoline import (BPF_INSN_SAFETY, TrampolineSymbols, emit_trampoline, layout, struct_ops_flags,
+from jit.symbols import KernelSymbols
+from jit.trampoline import (BPF_INSN_SAFETY, emit_trampoline, layout, struct_ops_flags,
                             trampoline_size)
 from kernel_model.btf.func_model import FuncModel
 from kernel_model.cpu import PRESETS
@@ -15,9 +16,9 @@ from kernel_model.cpu import PRESETS
 # Captured on the project's first 6.18 host, an AMD EPYC returning through srso_return_thunk
 # (the "amd-zen2" preset, stated explicitly below); the symbols are that host's kallsyms.
 CAPTURED_ON = PRESETS["amd-zen2"]
-HOST_SYMS = TrampolineSymbols(prog_enter=0xFFFFFFFF8152D650, prog_exit=0xFFFFFFFF8152D860,
-                              prog_enter_sleepable=0xFFFFFFFF8152D440, prog_exit_sleepable=0xFFFFFFFF8152DA80,
-                              return_thunk=0xFFFFFFFF822034E0)
+HOST_SYMS = KernelSymbols(prog_enter=0xFFFFFFFF8152D650, prog_exit=0xFFFFFFFF8152D860,
+                          prog_enter_sleepable=0xFFFFFFFF8152D440, prog_exit_sleepable=0xFFFFFFFF8152DA80,
+                          return_thunk=0xFFFFFFFF822034E0)
 TEST_1 = bytes.fromhex(
     "554889e54883ec3048895de0b801000000488945e848897df031ff48897dd048bf0090f10100c9ffff488d75d0e85e3950c1"
     "4889c34885c0740d488d7df0e891beffff488945f848bf0090f10100c9ffff4889de488d55d0e8433b50c1488b45f8488b5de0"
