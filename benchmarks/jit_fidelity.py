@@ -1,20 +1,25 @@
 """JIT fidelity: our x86-64 JIT against the host kernel's, byte for byte.
 
-For each program of a corpus -- the verifier corpus (shared/verifier-corpus,
-its maps created on the host), the conformance programs the host accepts as
+For each program of a corpus -- the verifier corpus (when present; its maps
+created on the host), the conformance programs the host accepts as
 socket filters, and generated programs -- load it into the host kernel
 (verify and JIT only: nothing is attached), read its ``xlated_prog_insns``,
 ``jited_prog_insns``, ``jited_ksyms`` and ``jited_func_lens``, feed the
 xlated instructions to :func:`jit.bpf_jit.jit_program` at the host's image
-addresses with the host's ``__bpf_call_base`` and return thunk (kallsyms), and
+addresses with the host's ``__bpf_call_base`` (kallsyms) and the host's own CPU
+configuration (``--cpu host``, :mod:`emu.hostcpu`: return thunk, IBT,
+call-depth tracking, timed may_goto, BMI2 read from the running kernel), and
 compare. Reported: the share of programs identical byte for byte, and after
-masking what the xlated dump cannot tell us (the 64-bit addresses of maps
-and the ``this_cpu_off`` displacement of inlined per-CPU accesses).
+masking what the xlated dump does not tell us (the 64-bit addresses of maps,
+when they cannot be read, and the ``this_cpu_off`` displacement of inlined
+per-CPU accesses).
 
-Inputs the dump lacks, taken from the host image itself: each function's
-stack depth (its ``sub rsp, imm32``); the dump's ``map id`` in ``lddw``
-becomes a placeholder address (masked). Known differences we do not model
-are listed at the end with a count each.
+Inputs the dump lacks: each function's stack depth, from the host image's
+``sub rsp, imm32``; the address a map ``lddw`` loads (the dump gives the map
+id and value offset instead), read from the host by a separate two-instruction
+``BPF_PROG_TYPE_SYSCALL`` program that stores the same ``lddw`` (map fd, offset)
+into its context during a test run -- nothing attached. Known differences we
+do not model are listed at the end with a count each.
 
 Needs root on Linux (``bpf()``); prints a skip line otherwise.
 Usage: python benchmarks/jit_fidelity.py [--quick]
@@ -33,7 +38,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from emu import hostbpf as hb  # noqa: E402
 from emu.conformance import parse_data_file  # noqa: E402
-from jit.bpf_jit import JitError, JitOptions, JitSymbols, jit_program  # noqa: E402
+from emu.hostcpu import detect_host_cpu, host_symbols  # noqa: E402
+from jit import JitError, JitOptions, KernelSymbols, jit_program  # noqa: E402
 from kernel_model import isa  # noqa: E402
 from kernel_model.bpf_map import map_type_by_name  # noqa: E402
 from kernel_model.insn import Insn, decode, encode  # noqa: E402
@@ -45,20 +51,50 @@ ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = 0xFFFF_8881_0000_0000
 
 
-def kallsyms() -> dict[str, int]:
+def map_fds_by_id(fds: list[int]) -> dict[int, int]:
+    """``map id -> fd`` of the maps behind ``fds`` (``/proc/self/fdinfo``)."""
     out = {}
-    with open("/proc/kallsyms") as f:
-        for line in f:
-            a, _t, name = line.split()[:3]
-            if name in ("__bpf_call_base", "srso_return_thunk", "__x86_return_thunk"):
-                out[name] = int(a, 16)
+    for fd in fds:
+        try:
+            for line in Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines():
+                if line.startswith("map_id:"):
+                    out[int(line.split()[1])] = fd
+        except OSError:
+            pass
     return out
 
 
-def to_jit_input(xl: list[Insn]) -> tuple[list[Insn], list[int], set[int]]:
+_SYSCALL, _STX_DW = 31, isa.STX | isa.MEM | isa.DW
+
+
+def host_lddw_value(src: int, map_fd: int, off: int) -> int | None:
+    """The 64-bit value the host's ``lddw r2, <map fd | map value + off>`` loads (a map
+    or map-value address): a sleepable syscall program stores it into its 8-byte ctx,
+    which the test run copies back. None when the host refuses."""
+    prog = [Insn(isa.LD_IMM64, 2, src, 0, map_fd), Insn(0, 0, 0, 0, off), Insn(_STX_DW, 1, 2, 0, 0),
+            Insn(isa.ALU64 | isa.MOV | isa.K, 0, 0, 0, 0), Insn(isa.EXIT_INSN)]
+    r = hb.prog_load(_SYSCALL, encode(prog), log_level=0, prog_flags=hb.BPF_F_SLEEPABLE)
+    if not r.accepted:
+        return None
+    try:
+        res = hb.test_run(r.fd, ctx_in=bytes(8))
+    except OSError:
+        return None
+    finally:
+        r.close()
+    return struct.unpack("<Q", res.ctx_in_after)[0] if len(res.ctx_in_after) == 8 else None
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFF_FFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+def to_jit_input(xl: list[Insn], map_fds: dict[int, int] | None = None) -> tuple[list[Insn], list[int], set[int]]:
     """The xlated dump back into JIT input: pseudo calls (off = relative target,
-    imm = subprog index after jit_subprogs) to ``imm = relative``; map lddw to a
-    placeholder address (their slots are returned to mask)."""
+    imm = subprog index after jit_subprogs) to ``imm = relative``; map lddw (the dump:
+    map id, value offset) to the address the host loads (:func:`host_lddw_value`), or
+    to a placeholder address when it cannot be read (those slots are returned to mask)."""
     out = list(xl)
     starts = {0}
     masked: set[int] = set()
@@ -73,10 +109,13 @@ def to_jit_input(xl: list[Insn]) -> tuple[list[Insn], list[int], set[int]]:
                 starts.add(k + i.imm + 1)
                 out[k + 1] = Insn(0, 0, 0, 0, 0)
             elif i.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE):
-                lo, hi = PLACEHOLDER & 0xFFFF_FFFF, PLACEHOLDER >> 32
-                out[k] = Insn(i.code, i.dst, 0, 0, lo - (1 << 32) if lo >> 31 else lo)
-                out[k + 1] = Insn(0, 0, 0, 0, hi - (1 << 32) if hi >> 31 else hi)
-                masked.add(k)
+                fd = (map_fds or {}).get(i.imm)
+                value = host_lddw_value(i.src, fd, out[k + 1].imm) if fd is not None else None
+                if value is None:
+                    value = PLACEHOLDER
+                    masked.add(k)
+                out[k] = Insn(i.code, i.dst, 0, 0, _s32(value))
+                out[k + 1] = Insn(0, 0, 0, 0, _s32(value >> 32))
             k += 2
             continue
         k += 1
@@ -107,14 +146,15 @@ def mask(code: bytes, img_addrs: tuple[int, ...], insns: list[Insn], slots: set[
 
 class Fidelity:
     def __init__(self) -> None:
-        ks = kallsyms()
-        probe = hb.prog_load(1, encode([Insn(0xB7), Insn(0x95)]))
-        code = hb.prog_info(probe.fd).jited
-        probe.close()
-        self.rethunk = code[-5] == 0xE9
-        self.syms = JitSymbols(ks["__bpf_call_base"], ks["srso_return_thunk"] if self.rethunk
-                               else ks["__x86_return_thunk"])
-        self.options = JitOptions(LATEST.with_config(return_thunk=self.rethunk))
+        self.cpu = cpu = detect_host_cpu()
+        ks = host_symbols(["__bpf_call_base", "arch_bpf_timed_may_goto", "pcpu_hot", "this_cpu_off"]
+                          + ([cpu.return_thunk] if cpu.rethunk else []))
+        self.syms = KernelSymbols(call_base=ks["__bpf_call_base"],
+                                  return_thunk=ks[cpu.return_thunk] if cpu.rethunk else 0,
+                                  call_depth=ks.get("pcpu_hot", 0), this_cpu_off=ks.get("this_cpu_off", 0),
+                                  timed_may_goto=ks.get("arch_bpf_timed_may_goto", 0))
+        self.options = JitOptions(LATEST, cpu)
+        self.prologue = 12 + 8 * cpu.ibt  # where `sub rsp, imm32` sits
         self.results: Counter[str] = Counter()
         self.diffs: Counter[str] = Counter()
         self.examples: dict[str, str] = {}
@@ -130,13 +170,17 @@ class Fidelity:
         finally:
             r.close()
         xl = decode(info.xlated)
-        jin, starts, masked = to_jit_input(xl)
+        jin, starts, masked = to_jit_input(xl, map_fds_by_id(map_fds or []))
+        if masked:
+            self.results[f"{corpus}: map address unreadable (masked)"] += 1
         lens = info.jited_func_lens or [len(info.jited)]
         chunks, pos = [], 0
         for n in lens:
             chunks.append(info.jited[pos:pos + n])
             pos += n
-        depths = [struct.unpack_from("<i", c, 15)[0] if c[12:15] == b"\x48\x81\xec" else 0 for c in chunks]
+        pro = self.prologue
+        depths = [struct.unpack_from("<i", c, pro + 3)[0] if c[pro:pro + 3] == b"\x48\x81\xec" else 0
+                  for c in chunks]
         addrs = iter(info.jited_ksyms)
         try:
             jp = jit_program(jin, lambda size: next(addrs), starts=starts if len(starts) == len(lens) else [0],
@@ -180,7 +224,10 @@ def verifier_corpus(fid: Fidelity, limit: int | None) -> None:
     if not cases:
         print(f"jit_fidelity: {VERIFIER_CORPUS} absent, verifier corpus skipped")
         return
-    for case in cases[:limit]:
+    # --quick: an evenly spaced sample (the corpus is ordered by source file, so its first
+    # cases are one kind of program)
+    step = max(1, len(cases) // limit) if limit else 1
+    for case in cases[::step][:limit]:
         fds = []
         ok = True
         for mp in case.get("maps", []):
@@ -259,6 +306,8 @@ def main() -> None:
         print(f"jit_fidelity: skipped ({why})")
         return
     fid = Fidelity()
+    print(f"jit_fidelity: {fid.cpu.summary()}")
+    print("  sources: " + ", ".join(f"{k} from {v}" for k, v in fid.cpu.sources))
     verifier_corpus(fid, 60 if quick else None)
     conformance(fid)
     generated(fid, 40 if quick else 300)

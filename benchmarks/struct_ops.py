@@ -1,8 +1,8 @@
 """struct_ops in the emulated kernel: call throughput and image-page building, as ratios.
 
 Each figure is the ratio of two medians measured in this process, the bare
-baseline and our side interleaved run by run (shared/reference/unicorn-notes.md:
-interference happens; interleaving keeps a slow spell from landing on one side).
+baseline and our side interleaved run by run (interference happens on a shared
+machine; interleaving keeps a slow spell from landing on one side).
 
 1. In-emulator struct_ops calls (goal >= 0.5x). Ours: a bpf_testmod_ops map
    registered through the bpf() commands, its ``tramp_1`` member a JIT'd program
@@ -10,7 +10,9 @@ interference happens; interleaving keeps a slow spell from landing on one side).
    calls the member's trampoline (loaded from the kernel-side struct) ``n`` times in
    one ``emu_start``: the retpoline indirect call, the 107-byte trampoline with
    ``__bpf_prog_enter``/``__bpf_prog_exit`` (run-context switch, RCU and migrate
-   counters) and every return through ``srso_return_thunk``, as on the host.
+   counters) and every return through ``srso_return_thunk``: the ``amd-zen2`` CPU
+   preset (kernel_model/cpu.py), stated explicitly, so the figure does not depend on
+   the machine the benchmark runs on.
    Baseline (the goal's): a bare Unicorn running a **hand-written** loop of the
    same shape under the same configuration -- the indirect call through a
    retpoline, a hand-written trampoline of the kernel's layout, enter/exit that
@@ -18,9 +20,9 @@ interference happens; interleaving keeps a slow spell from landing on one side).
    3-instruction program, every ``ret`` a ``jmp`` to a hand-written
    ``srso_return_thunk``. A second baseline without the mitigations (plain
    indirect ``call``, plain ``ret``, enter/exit ``mov eax, 1; ret`` / ``ret``: the
-   minimal path, about 30 instructions in 11 blocks per call against the host
-   configuration's 74 in 21) is printed beside: the ratio to it is what this
-   host's retpolines and return thunks cost in emulation.
+   minimal path, about 30 instructions in 11 blocks per call against the preset's
+   74 in 21) is printed beside: the ratio to it is what retpolines and an SRSO
+   return thunk cost in emulation.
 2. Python-driven ``call_struct_ops`` (one ``emu_start`` per call, through
    ``bpf_struct_ops_call_member``) against a Python-driven raw ``uc_emu_start`` of
    the bare trampoline: informative (no goal).
@@ -28,7 +30,7 @@ interference happens; interleaving keeps a slow spell from landing on one side).
    ``arch_alloc_bpf_trampoline(PAGE_SIZE)`` blocks of the machine's bpf_prog_pack
    and 4 KiB of code ``text_copy``'d into each (the time of the build; freeing them,
    ``bpf_struct_ops_map_free``, is printed beside), against a bare Unicorn mapping
-   one 32 KiB region and writing it (unicorn-notes.md's cheapest layout). The full ``BPF_MAP_UPDATE_ELEM`` of
+   one 32 KiB region and writing it (the cheapest layout measured for Unicorn). The full ``BPF_MAP_UPDATE_ELEM`` of
    bpf_testmod_ops with all 43 supported members (two pages: 43 trampolines
    sized and emitted in Python) is printed beside.
 
@@ -58,6 +60,7 @@ from emu.bpf_maps import MachineKernelMemory  # noqa: E402
 from emu.kernel import Kernel  # noqa: E402
 from kernel_model.asm import assemble  # noqa: E402
 from kernel_model.btf import parse_c  # noqa: E402
+from kernel_model.cpu import PRESETS  # noqa: E402
 from kernel_model.bpf_map import MAP_TYPE_STRUCT_OPS  # noqa: E402
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS  # noqa: E402
 from kernel_model.struct_ops_map import BPF_F_VTYPE_BTF_OBJ_FD  # noqa: E402
@@ -109,7 +112,7 @@ prog:
     ret
 """
 
-#: the same path under the host's configuration, hand-written: retpoline, return thunk,
+#: the same path under the amd-zen2 configuration, hand-written: retpoline, return thunk,
 #: per-CPU run context and counters through %gs (PCPU at gs:0)
 BARE_HOST = """
 loop:
@@ -219,7 +222,7 @@ def bare_machine(src: str = BARE) -> tuple[Uc, int, int]:
 
 def our_kernel() -> tuple[Kernel, int, int]:
     """A kernel with a registered bpf_testmod_ops map whose tramp_1 runs PROG."""
-    k = Kernel()
+    k = Kernel(cpu=PRESETS["amd-zen2"])  # the configuration BARE_HOST is written for
     d = k.struct_ops_type("bpf_testmod_ops")
     mfd = k.module_btf_fd("bpf_testmod")
     prog = k.prog_load(assemble(PROG), prog_type=PROG_TYPE_STRUCT_OPS, attach_btf_id=d.type_id,

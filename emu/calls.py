@@ -3,8 +3,9 @@
 A BPF program calls a helper or kfunc with an ordinary ``call rel32`` (the JIT
 computes the target from ``__bpf_call_base + imm``, kernel/bpf/core.c). In
 this machine every such target is a **stub** in one page of kernel text:
-each stub is a single return instruction (``ret`` or ``jmp
-srso_return_thunk``, per profile), 16 bytes apart, named in kallsyms like the
+each stub is a single return instruction as ``emit_return()`` makes it for
+the machine's CPU configuration (``jmp <x86_return_thunk>``, ``ret`` or ``ret;
+int3``; :mod:`kernel_model.cpu`), 16 bytes apart, named in kallsyms like the
 kernel function it stands for (``bpf_map_lookup_elem`` ...). One
 ``UC_HOOK_CODE`` covers the whole page from the machine's creation (Unicorn
 places hooks at translation time, so a hook added later would not fire on

@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 
 from kernel_model.errors import StructOpsError
 
+from .hostcpu import add_cpu_option
+
 __all__ = ["main"]
 
 Command = Callable[[argparse.Namespace], int]
@@ -79,7 +81,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
             prog = load_program_file(path, args.syntax)
             mem = mem_override if mem_override is not None else prog.mem
             r0 = run_program(prog.insns, mem=mem, engine=args.engine, helpers=UBPF_TEST_HELPERS,
-                             budget=args.budget)
+                             budget=args.budget, cpu=args.cpu)
         except StructOpsError as e:
             failed += 1
             msg = str(e)
@@ -117,7 +119,7 @@ def cmd_btf_dump(args: argparse.Namespace) -> int:
 # --- struct_ops: tramp / types / modules ---------------------------------------------
 
 def cmd_tramp(args: argparse.Namespace) -> int:
-    from .planner import plan_pages, planned_symbol, register_declared_type
+    from .planner import plan_pages, register_declared_type
 
     from kernel_model.profile import get_profile
 
@@ -128,9 +130,10 @@ def cmd_tramp(args: argparse.Namespace) -> int:
         from .kernel import Kernel
 
         desc = Kernel(profile).struct_ops_type(args.type)
-    plan = plan_pages(desc, profile)
+    plan = plan_pages(desc, profile, args.cpu)
     _out(f"struct {desc.name}: {len(desc.members)} members, profile {profile.name} "
          f"(up to {profile.tramp_image_pages} page(s) of 4096 bytes)")
+    _out(args.cpu.summary())
     _out("code: the trampoline's bytes; taken: what it takes in its page (code + BPF_INSN_SAFETY, 64)")
     _out(f"{'member':24s} {'args':>4s} {'ret':>3s} {'code':>5s} {'taken':>5s} {'page':>4s} {'offset':>6s}")
     placed = {plan.member_for(p): p for p in plan.placements}
@@ -149,7 +152,7 @@ def cmd_tramp(args: argparse.Namespace) -> int:
         if args.listing:
             from .listing import disassemble
 
-            for line in disassemble(plan.code[p.member], p.addr, planned_symbol):
+            for line in disassemble(plan.code[p.member], p.addr, plan.symbol):
                 _out("    " + line)
     if plan.error is not None:
         used = max((p.page for p in plan.placements), default=-1) + 1
@@ -190,7 +193,7 @@ def cmd_modules(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.steps or None)
+    return run_demo(args.steps or None, cpu=args.cpu)
 
 
 # --- parser -------------------------------------------------------------------------------
@@ -221,10 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dialect of assembly files (default: kernel; .data files are conformance)")
     e.add_argument("--engine", choices=("interp", "jit"), default="interp")
     e.add_argument("--budget", type=int, default=10_000_000, help="instruction budget per program")
+    add_cpu_option(e)
     e.set_defaults(func=cmd_exec)
 
     dm = sub.add_parser("demo", help="a guided run through the emulator (what `make demo` runs)")
     dm.add_argument("steps", nargs="*", help="run only these steps")
+    add_cpu_option(dm)
     dm.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("tramp", help="trampoline sizes and page packing of a struct_ops type")
@@ -233,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--decl", metavar="FILE.h:STRUCT", help="a struct declared in a C header")
     t.add_argument("--profile", default="latest")
     t.add_argument("--listing", action="store_true", help="disassemble each trampoline")
+    add_cpu_option(t)
     t.set_defaults(func=cmd_tramp)
 
     ty = sub.add_parser("types", help="list the registered struct_ops types")

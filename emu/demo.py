@@ -24,9 +24,20 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
+from kernel_model.cpu import DEFAULT_CPU, PRESETS, CpuConfig
 from kernel_model.errors import errno_name
 
 __all__ = ["run_demo", "STEPS"]
+
+#: the CPU configuration every step's kernel runs on (``structops demo --cpu``)
+_CPU: list[CpuConfig] = [DEFAULT_CPU]
+
+
+def _kernel(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """An emulated kernel on the demo's CPU configuration."""
+    from .kernel import Kernel
+
+    return Kernel(*args, cpu=_CPU[0], **kwargs)
 
 
 def _h(title: str) -> None:
@@ -80,31 +91,31 @@ def step_pages() -> None:
 
     from kernel_model.profile import get_profile
 
-    from .kernel import Kernel
     from .planner import plan_pages, register_declared_type
 
     _h("2. Trampolines packed into pages: eight pages on latest, one on 6.8")
     print("Each function member of a struct_ops map gets an x86-64 trampoline (kernel calling convention ->\n"
           "BPF's u64 argument array). They are packed into 4 KiB pages; a trampoline never crosses a page.")
-    k = Kernel("latest")
-    plan = plan_pages(k.struct_ops_type("bpf_testmod_ops"), k.profile)
+    k = _kernel("latest")
+    plan = plan_pages(k.struct_ops_type("bpf_testmod_ops"), k.profile, _CPU[0])
     print(f"\nbpf_testmod_ops (module bpf_testmod, 43 supported members) on latest: {plan.pages} pages")
     print(_page_map(plan))
     header = Path(__file__).resolve().parent.parent / "examples" / "many_ops.h"
     for name in ("latest", "6.8"):
         prof = get_profile(name)
         desc = register_declared_type(f"{header}:many_ops", prof)
-        plan = plan_pages(desc, prof)
+        plan = plan_pages(desc, prof, _CPU[0])
         print(f"\nmany_ops (40 x int (*)(int)) on {name} (limit {prof.tramp_image_pages} page(s)):")
         print(_page_map(plan))
         if plan.error is not None:
             print(f"    -> {plan.error}   (BPF_MAP_UPDATE_ELEM fails, nothing registered, no page leaked)")
-    base = plan_pages(desc, get_profile("latest")).placements[0].size
-    alt = get_profile("latest").with_config(ibt=True, call_depth_tracking=True)
-    alt_size = plan_pages(register_declared_type(f"{header}:many_ops", alt), alt).placements[0].size
-    print(f"\nPer page: {4096 // base} here ({base} bytes each: code + 64 safety bytes); "
-          f"{4096 // alt_size} with IBT and call-depth tracking ({alt_size} bytes) --\n"
-          "the 'about 20 per page on x86' the kernel developers quoted in 2024.")
+    latest = get_profile("latest")
+    base = plan_pages(desc, latest, _CPU[0]).placements[0].size
+    alt = PRESETS["intel-stuff"]
+    alt_size = plan_pages(register_declared_type(f"{header}:many_ops", latest), latest, alt).placements[0].size
+    print(f"\nPer page: {4096 // base} on cpu {_CPU[0].name} ({base} bytes each: code + 64 safety bytes); "
+          f"{4096 // alt_size} on cpu {alt.name}, with IBT and call-depth tracking ({alt_size} bytes) --\n"
+          "the 'about 20 per page on x86' the kernel developers quoted in 2024 (structops tramp --cpu list).")
 
 
 def _listing(machine, addr: int, code: bytes, notes: dict[int, str] | None = None) -> str:  # type: ignore[no-untyped-def]
@@ -162,14 +173,13 @@ def step_run() -> None:
 
     from jit.trampoline import X86StructOpsArch, struct_ops_flags
 
-    from .kernel import Kernel
 
     _h("3. A struct_ops program through bpf(): verified, JIT-compiled, run through its trampoline")
     print("bpf_dummy_ops is the kernel's struct_ops type for tests (net/bpf/bpf_dummy_struct_ops.c): its\n"
           "programs run through BPF_PROG_TEST_RUN, which builds a trampoline for the member on the fly.\n"
           "test_1(struct bpf_dummy_ops_state *state) -- a program for it:\n")
     print(DUMMY_TEST_1)
-    k = Kernel()
+    k = _kernel()
     fd = _dummy_load(k, DUMMY_TEST_1, log_level=2)
     info = k.prog_info(fd)
     print("\nBPF_PROG_LOAD: the verifier's log (level 2): the argument is trusted_ptr_or_null until the\n"
@@ -186,9 +196,10 @@ def step_run() -> None:
     image = r.details["trampoline"]
     po = k.fds.objects[fd]
     model = k.struct_ops_type("bpf_dummy_ops").member("test_1").func_model
-    code = X86StructOpsArch(k.profile, k.machine.trampoline_symbols()).emit(model, struct_ops_flags(model), po.prog,
-                                                                            image)
-    print(f"\nThe trampoline the test runner built at {image:#x} ({len(code)} bytes, the host's are 107):\n"
+    code = X86StructOpsArch(k.profile, k.machine.trampoline_symbols(), k.cpu_config).emit(
+        model, struct_ops_flags(model), po.prog, image)
+    print(f"\nThe trampoline the test runner built at {image:#x} ({len(code)} bytes on cpu {k.cpu_config.name};\n"
+          "107 on the hosts whose test runs we captured, whose returns jump to a thunk):\n"
           "the kernel's C caller calls it with the argument in rdi, stored as the u64 array\n"
           "the program reads as its context (r1 = rbp-0x10), around the enter/exit calls:")
     print(_listing(k.machine, image, code, {po.prog.addr: "struct bpf_prog *"}))
@@ -198,7 +209,6 @@ def step_run() -> None:
 def step_nullable() -> None:
     import struct
 
-    from .kernel import Kernel
     from .oops import Oops
     from .syscall import ProgLoadError
 
@@ -207,7 +217,7 @@ def step_nullable() -> None:
           "types it trusted_ptr_or_null and refuses a load before a NULL check. This program has none:\n")
     print(UNCHECKED)
     for name in ("latest", "6.8"):
-        k = Kernel(name, modules=())
+        k = _kernel(name, modules=())
         print(f"\n--- on {name} ---")
         try:
             fd = _dummy_load(k, UNCHECKED, log_level=2)
@@ -241,11 +251,10 @@ def step_module() -> None:
     from kernel_model.prog import PROG_TYPE_STRUCT_OPS
     from kernel_model.struct_ops_map import BPF_F_LINK, BPF_F_VTYPE_BTF_OBJ_FD
 
-    from .kernel import Kernel
     from .syscall import BPF_STRUCT_OPS
 
     _h("5. A module registers its own struct_ops type; a map of it pins the module")
-    k = Kernel()
+    k = _kernel()
     print("BTF objects, as libbpf finds them (BPF_BTF_GET_NEXT_ID, BPF_BTF_GET_FD_BY_ID, btf_info):")
     bid = 0
     while True:
@@ -309,7 +318,7 @@ def step_module() -> None:
             print(f"  close({kind} fd)")
     k.shutdown()
     print("\n--- on 6.8 ---")
-    old = Kernel("6.8")
+    old = _kernel("6.8")
     print("register_bpf_struct_ops() is for built-in subsystems only before 6.9 (module struct_ops came\n"
           "with the 'Registrating struct_ops types from modules' series), so bpf_testmod's init fails:")
     for line in old.dmesg:
@@ -333,10 +342,9 @@ def step_kfunc() -> None:
     from kernel_model.insn import Insn
     from kernel_model.prog import PROG_TYPE_STRUCT_OPS
 
-    from .kernel import Kernel
 
     _h("6. A kfunc two modules provide: how a program's call binds")
-    k = Kernel(modules=("bpf_testmod", "bpf_testmod_alt"))
+    k = _kernel(modules=("bpf_testmod", "bpf_testmod_alt"))
     print("bpf_testmod and bpf_testmod_alt both define  int bpf_kfunc_common_test(int x)  (x + 1000 / x + 2000).\n"
           "A kfunc call names a BTF id *and* a BTF object: imm = the FUNC's id, off = an index into\n"
           "fd_array, where the loader puts the module's BTF fd. The kernel binds to exactly that one;\n"
@@ -378,8 +386,9 @@ STEPS: list[tuple[str, Callable[[], None]]] = [
 ]
 
 
-def run_demo(steps: list[str] | None = None) -> int:
-    """Run the named steps (all by default); returns an exit status."""
+def run_demo(steps: list[str] | None = None, cpu: CpuConfig = DEFAULT_CPU) -> int:
+    """Run the named steps (all by default) on ``cpu``; returns an exit status."""
+    _CPU[0] = cpu
     print("structops-emu demo: the BPF struct_ops mechanism, its trampolines and its verifier")
     for name, fn in STEPS:
         if steps and name not in steps:

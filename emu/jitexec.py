@@ -26,6 +26,7 @@ from typing import Mapping, Sequence
 
 
 from kernel_model import isa
+from kernel_model.cpu import DEFAULT_CPU, CpuConfig
 from kernel_model.insn import Insn
 from kernel_model.interp import DEFAULT_BUDGET
 from kernel_model.memory import HelperFn
@@ -40,14 +41,15 @@ __all__ = ["run_jit", "machine_for", "prepare", "MEM_BASE", "X86_PER_BPF_BUDGET"
 #: same as emu.runner.MEM_BASE
 MEM_BASE = 0xFFFF_8880_0010_0000
 X86_PER_BPF_BUDGET = 4
-_MACHINES: dict[str, Machine] = {}
+_MACHINES: dict[tuple[str, CpuConfig], Machine] = {}
 
 
-def machine_for(profile: Profile = LATEST) -> Machine:
-    """The process's machine for ``profile`` (created on first use)."""
-    m = _MACHINES.get(profile.name)
+def machine_for(profile: Profile = LATEST, cpu: CpuConfig = DEFAULT_CPU) -> Machine:
+    """The process's machine for ``profile`` and ``cpu`` (created on first use)."""
+    key = (profile.name, cpu)
+    m = _MACHINES.get(key)
     if m is None:
-        m = _MACHINES[profile.name] = Machine(profile)
+        m = _MACHINES[key] = Machine(profile, cpu=cpu)
     return m
 
 
@@ -82,9 +84,9 @@ def prepare(m: Machine, insns: Sequence[Insn], helpers: Mapping[int, HelperFn]) 
 
 
 def run_jit(insns: list[Insn], *, mem: bytes | None = None, helpers: Mapping[int, HelperFn] | None = None,
-            budget: int = DEFAULT_BUDGET, profile: Profile = LATEST) -> int:
+            budget: int = DEFAULT_BUDGET, profile: Profile = LATEST, cpu: CpuConfig = DEFAULT_CPU) -> int:
     """JIT ``insns`` and run them once on ``mem`` (r1 = MEM_BASE, r2 = len); returns r0."""
-    m = machine_for(profile)
+    m = machine_for(profile, cpu)
     m.reset()
     region = None
     try:

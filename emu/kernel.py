@@ -27,6 +27,7 @@ import errno
 from typing import Any
 
 from kernel_model.btf import BTF
+from kernel_model.cpu import DEFAULT_CPU, CpuConfig
 from kernel_model.errors import KernelError
 from kernel_model.modules import KfuncEntry, KfuncTable, Module, ModuleRegistry, ModuleSpec
 from kernel_model.profile import Profile, get_profile
@@ -49,8 +50,10 @@ class Kernel(BpfSyscalls):
     """An emulated kernel of the given profile (``latest``, ``6.8`` ...)."""
 
     def __init__(self, profile: str | Profile = "latest", *, modules: tuple[str, ...] = ("bpf_testmod",),
-                 seed: int = 0) -> None:
+                 seed: int = 0, cpu: CpuConfig = DEFAULT_CPU) -> None:
         self.profile = profile if isinstance(profile, Profile) else get_profile(profile)
+        #: the machine's CPU and mitigations (kernel_model.cpu), orthogonal to the profile
+        self.cpu_config = cpu
         self.seed = seed
         self.btf: BTF = build_vmlinux_btf()
         self.struct_ops = StructOpsRegistry(self.profile)
@@ -98,7 +101,7 @@ class Kernel(BpfSyscalls):
 
             # verified code runs uncounted, as in the kernel (no instruction budget: the
             # verifier proved termination); emu.watchdog's soft-lockup detector is the net
-            m = Machine(self.profile, seed=self.seed, budget=0)
+            m = Machine(self.profile, cpu=self.cpu_config, seed=self.seed, budget=0)
             self._machine = m
             helpers = make_helpers(m, self._maps_by_addr, self.user, self.trace_pipe, self.seed)
             self._helper_imms = m.helper_imms(helpers)

@@ -7,16 +7,24 @@ cached; keystone is never called per instruction or per machine):
 ``__bpf_call_base``
     kernel/bpf/core.c: ``u64 __bpf_call_base(u64, u64, u64, u64, u64) { return 0; }``.
     Helper, kfunc and bpf-to-bpf call immediates are relative to it.
-``srso_return_thunk``, ``srso_safe_ret``, ``__x86_return_thunk``
-    arch/x86/lib/retpoline.S: the return thunks. With ``profile.return_thunk``
-    every ``ret`` of kernel text, JIT images and trampolines is ``jmp
-    srso_return_thunk`` (the 6.18 host's choice, kernel-oracle.md 4.4);
-    ``srso_return_thunk`` calls ``srso_safe_ret``, which drops that return
-    address and returns to the real caller, as on the host.
-``__x86_indirect_thunk_rax``, ``__x86_indirect_thunk_rbx``
-    arch/x86/lib/retpoline.S: retpolines (the host runs ``spectre_v2:
-    Retpolines``); the indirect callers below call through them when
-    ``retpoline`` is on, else ``call *%rax``.
+Every return thunk ``x86_return_thunk`` may point at (arch/x86/lib/retpoline.S, 6.12-6.18)
+    ``srso_return_thunk`` (calls ``srso_safe_ret``, which drops that return
+    address and returns to the real caller), ``srso_alias_return_thunk`` /
+    ``srso_alias_safe_ret`` (the same through the alias), ``retbleed_return_thunk``,
+    ``its_return_thunk`` and ``__x86_return_thunk`` (``ret; int3``), and
+    ``call_depth_return_thunk`` (``shlq $5`` of the per-CPU call depth; when it
+    underflows, 16 ``call``s refill the RSB, the stack is dropped and the depth
+    credited, as ``__x86_return_skl``). All are always present (kallsyms names
+    them all, as the host's does); the CPU configuration
+    (:class:`kernel_model.cpu.CpuConfig`) picks which one every ``ret`` of kernel
+    text, JIT images, trampolines and stubs jumps to -- or a plain ``ret``
+    (``ret; int3`` with SLS).
+Indirect-call thunks for ``rax`` and ``rbx`` (the two registers kernel text here calls through)
+    ``__x86_indirect_thunk_<reg>`` (retpoline), ``__x86_indirect_call_thunk_<reg>``
+    (retpoline with call-depth accounting), ``__x86_indirect_its_thunk_<reg>``
+    (ITS: ``jmp *reg; int3``). The indirect callers below call through the one
+    the CPU configuration names, or inline ``call *reg`` (``lfence`` first for
+    lfence retpolines).
 ``__bpf_prog_enter``, ``__bpf_prog_exit`` and ``_sleepable``, ``_recur``, ``_sleepable_recur``
     kernel/bpf/trampoline.c (6.12-6.18). All save ``current->bpf_ctx`` in
     ``run_ctx->saved_run_ctx`` and point it at ``&run_ctx->run_ctx``
@@ -52,11 +60,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
+from kernel_model.cpu import CpuConfig
 from kernel_model.errors import InternalError
 
-__all__ = ["KText", "assemble_ktext", "PCPU", "PFX_BYTES", "PROG_ACTIVE_OFF", "PROG_STATS_OFF",
-           "STATS_MISSES_OFF", "RUN_CTX_SAVED_OFF"]
+__all__ = ["KText", "assemble_ktext", "return_text", "indirect_call_text", "PCPU", "PFX_BYTES", "PROG_ACTIVE_OFF",
+           "PROG_STATS_OFF", "STATS_MISSES_OFF", "RUN_CTX_SAVED_OFF"]
 
 #: CONFIG_FUNCTION_PADDING_BYTES
 PFX_BYTES = 16
@@ -104,15 +114,15 @@ class KText:
         return self.symbols[name][0]
 
 
-def _functions(ret: str, retpoline: bool, pcpu: int) -> list[tuple[str, str]]:
+def _functions(ret: str, icall: Callable[[str], str], pcpu: int) -> list[tuple[str, str]]:
     """(name, body) of every function; ``ret`` is the return instruction text,
-    ``pcpu`` the percpu section address."""
+    ``icall(reg)`` an indirect call through ``reg``, ``pcpu`` the percpu section address."""
     P = PCPU
     def gs(off: int) -> str:
         return f"gs:[{pcpu + off:#x}]"
 
-    icall_rax = "call __x86_indirect_thunk_rax" if retpoline else "call rax"
-    icall_rbx = "call __x86_indirect_thunk_rbx" if retpoline else "call rbx"
+    icall_rax = icall("rax")
+    icall_rbx = icall("rbx")
     # bpf_set_run_ctx: run_ctx->saved_run_ctx = current->bpf_ctx; current->bpf_ctx = &run_ctx->run_ctx
     set_run_ctx = f"""
         mov rax, qword ptr {gs(P.bpf_ctx)}
@@ -171,6 +181,40 @@ def _functions(ret: str, retpoline: bool, pcpu: int) -> list[tuple[str, str]]:
         {ret}
         """
 
+    def retpoline(reg: str, account: bool) -> str:
+        # POLINE: the speculative path spins on pause/lfence; the architectural one
+        # overwrites the return address with the target and returns to it
+        acct = f"sar qword ptr {gs(P.call_depth)}, 5\n" if account else ""
+        return f"""
+        {acct}
+        call 2f
+    1:
+        pause
+        lfence
+        jmp 1b
+    2:
+        mov qword ptr [rsp], {reg}
+        ret
+        """
+
+    # __x86_return_skl: shift the depth counter; at zero (underflow) stuff the RSB
+    # with 16 calls, drop them, credit the depth (CREDIT_CALL_DEPTH) and return
+    stuff = "".join("""
+        call 2f
+        int3
+    2:""" for _ in range(16))
+    call_depth_return = f"""
+        shl qword ptr {gs(P.call_depth)}, 5
+        jz 1f
+        ret
+        int3
+    1:{stuff}
+        add rsp, 128
+        mov qword ptr {gs(P.call_depth)}, -1
+        ret
+        int3
+    """
+
     fns = [
         ("__bpf_call_base", f"""
         push rbp
@@ -181,28 +225,19 @@ def _functions(ret: str, retpoline: bool, pcpu: int) -> list[tuple[str, str]]:
         """),
         ("srso_safe_ret", "lea rsp, [rsp + 8]\n ret\n int3"),
         ("srso_return_thunk", "call srso_safe_ret\n ud2"),
+        ("srso_alias_safe_ret", "lea rsp, [rsp + 8]\n ret\n int3"),
+        ("srso_alias_return_thunk", "call srso_alias_safe_ret\n ud2"),
+        ("retbleed_return_thunk", "ret\n int3"),
+        ("call_depth_return_thunk", call_depth_return),
+        ("its_return_thunk", "ret\n int3"),
         ("__x86_return_thunk", "ret\n int3"),
-        ("__x86_indirect_thunk_rax", """
-        call 2f
-    1:
-        pause
-        lfence
-        jmp 1b
-    2:
-        mov qword ptr [rsp], rax
-        ret
-        """),
-        ("__x86_indirect_thunk_rbx", """
-        call 2f
-    1:
-        pause
-        lfence
-        jmp 1b
-    2:
-        mov qword ptr [rsp], rbx
-        ret
-        """),
     ]
+    for reg in ("rax", "rbx"):
+        fns += [
+            (f"__x86_indirect_thunk_{reg}", retpoline(reg, False)),
+            (f"__x86_indirect_call_thunk_{reg}", retpoline(reg, True)),
+            (f"__x86_indirect_its_thunk_{reg}", f"jmp {reg}\n int3"),
+        ]
     for sleepable in (False, True):
         for recur in (False, True):
             suffix = ("_sleepable" if sleepable else "") + ("_recur" if recur else "")
@@ -281,14 +316,36 @@ def _local_labels(body: str, fn: str) -> str:
     return "\n".join(out)
 
 
-@lru_cache(maxsize=8)
-def assemble_ktext(base: int, return_thunk: bool, retpoline: bool, pcpu: int) -> KText:
-    """Assemble the kernel text at ``base`` (cached per layout and configuration)."""
+def return_text(cpu: CpuConfig) -> str:
+    """The assembly of ``emit_return()`` for ``cpu``."""
+    if cpu.return_thunk is not None:
+        return f"jmp {cpu.return_thunk}"
+    return "ret\n int3" if cpu.sls else "ret"
+
+
+def indirect_call_text(cpu: CpuConfig, reg: str) -> str:
+    """An indirect call through ``reg`` as kernel code compiled for ``cpu`` makes it."""
+    thunk = cpu.indirect_thunk(reg, call=True)
+    if thunk is not None:
+        return f"call {thunk}"
+    if cpu.indirect == "lfence":
+        return f"lfence\n call {reg}"
+    return f"call {reg}"
+
+
+def assemble_ktext(base: int, cpu: CpuConfig, pcpu: int) -> KText:
+    """Assemble the kernel text at ``base`` for ``cpu`` (cached per layout and per
+    the knobs that change kernel text)."""
+    return _assemble(base, return_text(cpu), tuple(indirect_call_text(cpu, r) for r in ("rax", "rbx")), pcpu)
+
+
+@lru_cache(maxsize=16)
+def _assemble(base: int, ret: str, icalls: tuple[str, str], pcpu: int) -> KText:
     import keystone
 
     ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_64)
-    ret = "jmp srso_return_thunk" if return_thunk else "ret"
-    fns = _functions(ret, retpoline, pcpu)
+    by_reg = dict(zip(("rax", "rbx"), icalls))
+    fns = _functions(ret, by_reg.__getitem__, pcpu)
     names = [n for n, _ in fns]
     addrs = {n: base + PFX_BYTES + 64 * k for k, n in enumerate(names)}
     sizes: dict[str, int] = {}

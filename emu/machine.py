@@ -64,14 +64,15 @@ import hashlib
 import struct
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from unicorn import UC_ARCH_X86, UC_MODE_64, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, Uc, UcError
 from unicorn import x86_const as X
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, HOOK_MEM_INVALID_CFUNC, uclib
 
-from jit.bpf_jit import JitImage, JitOptions, JitProgram, JitSymbols, jit_program
-from jit.trampoline import TrampolineSymbols
+from jit.bpf_jit import JitImage, JitOptions, JitProgram, jit_program
+from jit.symbols import KernelSymbols
+from kernel_model.cpu import DEFAULT_CPU, CpuConfig
 from kernel_model.errors import BudgetExceeded, ExecFault, InternalError, KernelError
 from kernel_model.insn import Insn, encode
 from kernel_model.memory import HelperFn
@@ -279,16 +280,17 @@ class Machine:
     0
     """
 
-    def __init__(self, profile: Profile = LATEST, *, nr_cpus: int = 2, retpoline: bool = True,
-                 bmi2: bool = True, budget: int = DEFAULT_BUDGET, seed: int = 0,
-                 soft_lockup_s: float = SOFT_LOCKUP_S) -> None:
+    def __init__(self, profile: Profile = LATEST, *, cpu: CpuConfig = DEFAULT_CPU, nr_cpus: int = 2,
+                 budget: int = DEFAULT_BUDGET, seed: int = 0, soft_lockup_s: float = SOFT_LOCKUP_S) -> None:
         self.profile = profile
+        #: the CPU, its boot-time mitigations and the x86 build options (kernel_model.cpu)
+        self.cpu_config = cpu
         self.nr_cpus = nr_cpus
         self.budget = budget
         #: uncounted runs longer than this (wall clock) stop as a soft lockup (0: never)
         self.soft_lockup_s = soft_lockup_s
         self.time_budget_us = 0
-        self.jit_options = JitOptions(profile, bmi2=bmi2)
+        self.jit_options = JitOptions(profile, cpu)
         self.uc = Uc(UC_ARCH_X86, UC_MODE_64)
         self.fast = FastRegs(self.uc)
         self._hp = self.fast.hp
@@ -318,13 +320,14 @@ class Machine:
         self._wd_stuck_s = 0.0
         self._run_t0 = 0.0
         # --- kernel text and stubs ------------------------------------------------------
-        self.ktext: KText = assemble_ktext(KTEXT_BASE, profile.return_thunk, retpoline, PERCPU_BASE)
-        page, base_syms = _text_page(self.ktext, profile.return_thunk)
+        self.ktext: KText = assemble_ktext(KTEXT_BASE, cpu, PERCPU_BASE)
+        stub = _stub_code(self.ktext, cpu)
+        page, base_syms = _text_page(self.ktext, stub)
         self._map("kernel text", KTEXT_BASE, KTEXT_SIZE, PROT_RX, content=page)
         self.kallsyms = Kallsyms()
         self.kallsyms.restore(base_syms)
         self.landing = self.ktext.addr("__emu_return_to_host")
-        self.calls = CallTable(self, STUB_PAGE, _stub_code(STUB_PAGE, self.ktext, profile.return_thunk))
+        self.calls = CallTable(self, STUB_PAGE, stub(STUB_PAGE))
         self._pack_sizes: dict[int, int] = {}
         self._image_header: dict[int, int] = {}
         # kernel data, vmalloc and the stacks of CPUs other than 0 are mapped on first
@@ -713,22 +716,28 @@ class Machine:
         self.pack_free(addr)
 
     # --- BPF programs ------------------------------------------------------------------------------
-    @property
-    def jit_symbols(self) -> JitSymbols:
+    def kernel_symbols(self, recur: bool = False) -> KernelSymbols:
+        """What JIT images and trampolines refer to, from kallsyms (``recur``: the
+        trampolines' ``_recur`` enter/exit, which model ``prog->active``); the return
+        thunk is the CPU configuration's."""
         ks = self.kallsyms
-        return JitSymbols(ks.addr_of("__bpf_call_base"), ks.addr_of("srso_return_thunk"),
-                          ks.addr_of("pcpu_hot"), ks.addr_of("this_cpu_off"))
-
-    def trampoline_symbols(self, recur: bool = False) -> TrampolineSymbols:
-        """The trampoline's callees from kallsyms (``recur``: the ``_recur`` variants,
-        which model ``prog->active``)."""
-        ks = self.kallsyms
+        thunk = self.cpu_config.return_thunk
         s = "_recur" if recur else ""
-        return TrampolineSymbols(ks.addr_of(f"__bpf_prog_enter{s}"), ks.addr_of(f"__bpf_prog_exit{s}"),
-                                 ks.addr_of(f"__bpf_prog_enter_sleepable{s}"),
-                                 ks.addr_of(f"__bpf_prog_exit_sleepable{s}"),
-                                 ks.addr_of("srso_return_thunk") if self.profile.return_thunk else 0,
-                                 ks.addr_of("pcpu_hot"))
+        return KernelSymbols(call_base=ks.addr_of("__bpf_call_base"), return_thunk=ks.addr_of(thunk) if thunk else 0,
+                             call_depth=ks.addr_of("pcpu_hot"), this_cpu_off=ks.addr_of("this_cpu_off"),
+                             timed_may_goto=ks.addr_of("arch_bpf_timed_may_goto"),
+                             prog_enter=ks.addr_of(f"__bpf_prog_enter{s}"), prog_exit=ks.addr_of(f"__bpf_prog_exit{s}"),
+                             prog_enter_sleepable=ks.addr_of(f"__bpf_prog_enter_sleepable{s}"),
+                             prog_exit_sleepable=ks.addr_of(f"__bpf_prog_exit_sleepable{s}"))
+
+    @property
+    def jit_symbols(self) -> KernelSymbols:
+        """:meth:`kernel_symbols` for the JIT."""
+        return self.kernel_symbols()
+
+    def trampoline_symbols(self, recur: bool = False) -> KernelSymbols:
+        """:meth:`kernel_symbols` for the trampolines."""
+        return self.kernel_symbols(recur)
 
     def call_imm(self, target: int) -> int:
         """A CALL immediate for ``target``: ``target - __bpf_call_base`` (``BPF_CALL_IMM``)."""
@@ -1328,21 +1337,25 @@ class Machine:
         return disassemble(self.peek(addr, size), addr, self.kallsyms.symbolize)
 
 
-def _stub_code(addr: int, ktext: KText, return_thunk: bool) -> bytes:
-    """The stub at ``addr``: one return instruction, ``ret`` or ``jmp
-    srso_return_thunk`` (emit_return), so the code hook fires once per call."""
-    if not return_thunk:
-        return b"\xc3"
-    return b"\xe9" + struct.pack("<i", ktext.addr("srso_return_thunk") - (addr + 5))
+def _stub_code(ktext: KText, cpu: CpuConfig) -> Callable[[int], bytes]:
+    """``addr -> bytes`` of the stub at ``addr``: one return as ``emit_return()``
+    makes it for ``cpu`` (``jmp <x86_return_thunk>``, ``ret``, ``ret; int3``), so
+    the code hook fires once per call."""
+    thunk = cpu.return_thunk
+    if thunk is None:
+        plain = b"\xc3\xcc" if cpu.sls else b"\xc3"
+        return lambda addr: plain
+    target = ktext.addr(thunk)
+    return lambda addr: b"\xe9" + struct.pack("<i", target - (addr + 5))
 
 
-_TEXT_PAGES: dict[tuple[int, bool], tuple[bytes, Any]] = {}
+_TEXT_PAGES: dict[tuple[int, bytes], tuple[bytes, Any]] = {}
 
 
-def _text_page(ktext: KText, return_thunk: bool) -> tuple[bytes, Any]:
+def _text_page(ktext: KText, stub_code: Callable[[int], bytes]) -> tuple[bytes, Any]:
     """The kernel text region (text, stub page, zero tail) and the kernel image's
     kallsyms (text and percpu symbols), built once per layout."""
-    key = (id(ktext), return_thunk)
+    key = (id(ktext), stub_code(STUB_PAGE))
     hit = _TEXT_PAGES.get(key)
     if hit is None:
         from .kallsyms import Symbol
@@ -1350,7 +1363,7 @@ def _text_page(ktext: KText, return_thunk: bool) -> tuple[bytes, Any]:
         page = bytearray(ktext.code)
         page += b"\xcc" * (STUB_PAGE - KTEXT_BASE - len(page))
         for slot in range(STUB_SLOTS):
-            stub = _stub_code(STUB_PAGE + slot * STUB_STRIDE, ktext, return_thunk)
+            stub = stub_code(STUB_PAGE + slot * STUB_STRIDE)
             page += stub + b"\xcc" * (STUB_STRIDE - len(stub))
         syms = [Symbol(addr, size, name, "t" if name.startswith("__bpf_prog_") else "T")
                 for name, (addr, size) in ktext.symbols.items()]
@@ -1365,14 +1378,17 @@ def _text_page(ktext: KText, return_thunk: bool) -> tuple[bytes, Any]:
 def _timed_may_goto(m: "Machine") -> None:
     """``arch_bpf_timed_may_goto`` (arch/x86/net/bpf_timed_may_goto.S, 6.15+): called
     with ``BPF_REG_AX`` (r10) = the frame offset of ``struct bpf_timed_may_goto``
-    {count, timestamp}; returns the new count in r10 and preserves every other
+    {count, timestamp} -- or its address, when the JIT adds the frame pointer
+    (``CpuConfig.timed_may_goto_fp_in_jit``); returns the new count in r10 and preserves every other
     register. ``bpf_check_timed_may_goto`` (kernel/bpf/core.c): the first call
     stamps the time and refills 0xffff; later calls refill until 250 ms passed,
     then return 0 (the loop ends). Time is the host's monotonic clock."""
 
-    off = m.fast.read(X.UC_X86_REG_R10)
-    rbp = m.fast.read(X.UC_X86_REG_RBP)
-    p = (rbp + off) & M64
+    r10 = m.fast.read(X.UC_X86_REG_R10)
+    if m.cpu_config.timed_may_goto_fp_in_jit:  # the JIT already added rbp (CpuConfig)
+        p = r10 & M64
+    else:
+        p = (m.fast.read(X.UC_X86_REG_RBP) + r10) & M64
     now = time.monotonic_ns()
     stamp = m.read_u64(p + 8)
     if not stamp:

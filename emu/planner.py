@@ -19,6 +19,7 @@ from pathlib import Path
 from jit.trampoline import DUMMY_SYMBOLS, X86StructOpsArch
 from kernel_model.btf import Composite, FuncProto, Ptr, parse_c
 from kernel_model.btf import structs as S
+from kernel_model.cpu import DEFAULT_CPU, CpuConfig
 from kernel_model.errors import InputError, KernelError
 from kernel_model.profile import Profile
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS, BpfProg
@@ -37,14 +38,16 @@ _SYMBOLS = {
     DUMMY_SYMBOLS.prog_enter: "__bpf_prog_enter", DUMMY_SYMBOLS.prog_exit: "__bpf_prog_exit",
     DUMMY_SYMBOLS.prog_enter_sleepable: "__bpf_prog_enter_sleepable",
     DUMMY_SYMBOLS.prog_exit_sleepable: "__bpf_prog_exit_sleepable",
-    DUMMY_SYMBOLS.return_thunk: "srso_return_thunk",
 }
 
 
-def planned_symbol(addr: int) -> str | None:
-    """Names of the addresses a planned trampoline calls (listing annotations)."""
+def planned_symbol(addr: int, cpu: CpuConfig = DEFAULT_CPU) -> str | None:
+    """Names of the addresses a planned trampoline calls (listing annotations);
+    the return thunk is the one ``cpu`` uses."""
     if addr in _SYMBOLS:
         return _SYMBOLS[addr]
+    if addr == DUMMY_SYMBOLS.return_thunk and cpu.return_thunk is not None:
+        return cpu.return_thunk
     if IMAGE_BASE <= addr < IMAGE_BASE + 0x100000:
         return f"bpf_prog_{(addr - IMAGE_BASE) // 0x1000} (the member's program)"
     return None
@@ -97,15 +100,21 @@ class PagePlan:
     pages: int
     error: KernelError | None
     code: dict[str, bytes]
+    cpu: CpuConfig = DEFAULT_CPU
 
     def member_for(self, p: TrampolinePlacement) -> str:
         return p.member[len(self.desc.name) + 1:]
 
+    def symbol(self, addr: int) -> str | None:
+        """:func:`planned_symbol` for this plan's CPU configuration."""
+        return planned_symbol(addr, self.cpu)
 
-def plan_pages(desc: StructOpsDesc, profile: Profile) -> PagePlan:
-    """Fill every supported function member with a program and update a map."""
+
+def plan_pages(desc: StructOpsDesc, profile: Profile, cpu: CpuConfig = DEFAULT_CPU) -> PagePlan:
+    """Fill every supported function member with a program and update a map, with
+    trampolines as the kernel emits them for ``cpu``."""
     mem = SizingMemory()
-    st_map = StructOpsMap(desc, 1, BPF_F_LINK, mem, X86StructOpsArch(profile, DUMMY_SYMBOLS),
+    st_map = StructOpsMap(desc, 1, BPF_F_LINK, mem, X86StructOpsArch(profile, DUMMY_SYMBOLS, cpu),
                           profile.tramp_image_pages)
     progs: dict[int, BpfProg] = {}
     value = bytearray(desc.value_size)
@@ -133,7 +142,7 @@ def plan_pages(desc: StructOpsDesc, profile: Profile) -> PagePlan:
         error = e
         placements = list(st_map.attempted)
     code = {p.member: mem.bytes.get(p.addr, b"") for p in placements}
-    return PagePlan(desc, profile, placements, len(st_map.image_pages), error, code)
+    return PagePlan(desc, profile, placements, len(st_map.image_pages), error, code, cpu)
 
 
 _DECL = re.compile(r"^(?P<file>.+?):(?P<struct>[A-Za-z_]\w*)$")

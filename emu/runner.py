@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+from kernel_model.cpu import DEFAULT_CPU, CpuConfig
 from kernel_model.errors import InputError
 from kernel_model.insn import Insn
 from kernel_model.interp import DEFAULT_BUDGET, Interpreter
@@ -45,11 +46,13 @@ def precheck(insns: Sequence[Insn]) -> list[int]:
 
 
 def run_program(insns: Sequence[Insn], *, mem: bytes | None = None, engine: str = "interp",
-                helpers: Mapping[int, HelperFn] | None = None, budget: int = DEFAULT_BUDGET) -> int:
+                helpers: Mapping[int, HelperFn] | None = None, budget: int = DEFAULT_BUDGET,
+                cpu: CpuConfig = DEFAULT_CPU) -> int:
     """Check and run ``insns``; returns r0 (unsigned 64-bit).
 
     Raises :class:`InvalidInsn` for a refused program, :class:`ExecFault` /
     :class:`BudgetExceeded` (or the machine's oops) for a run that fails.
+    ``cpu``: the CPU configuration of the ``jit`` engine's machine (default preset).
     """
     precheck(insns)
     data = bytearray(mem or b"")
@@ -61,5 +64,6 @@ def run_program(insns: Sequence[Insn], *, mem: bytes | None = None, engine: str 
     if engine == "jit":
         from .jitexec import run_jit  # the emulated machine; imported only when asked for
 
-        return run_jit(list(insns), mem=bytes(data) if data else None, helpers=helpers or {}, budget=budget)
+        return run_jit(list(insns), mem=bytes(data) if data else None, helpers=helpers or {}, budget=budget,
+                       cpu=cpu)
     raise InputError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")

@@ -529,7 +529,7 @@ class BpfSyscalls:
         from jit.trampoline import X86StructOpsArch
 
         st_map = StructOpsMap(desc, 0, spec.map_flags, MachineKernelMemory(m),
-                              X86StructOpsArch(self.profile, m.trampoline_symbols()), self.profile.tramp_image_pages,
+                              X86StructOpsArch(self.profile, m.trampoline_symbols(), m.cpu_config), self.profile.tramp_image_pages,
                               invoke=self._invoke_fn_ptr)  # type: ignore[attr-defined]
         if module is not None:
             module.get()  # btf_try_get_module: the map pins the module

@@ -112,7 +112,7 @@ def _run_dummy_struct_ops(kernel: "Kernel", po: "ProgObject", ctx_in: bytes) -> 
         m.write(kargs, struct.pack("<12Q", *args) + state)
         from jit.trampoline import X86StructOpsArch, struct_ops_flags
 
-        arch = X86StructOpsArch(kernel.profile, m.trampoline_symbols())
+        arch = X86StructOpsArch(kernel.profile, m.trampoline_symbols(), m.cpu_config)
         flags = struct_ops_flags(model)
         size = arch.size(model, flags, prog)
         if size > PAGE_SIZE:

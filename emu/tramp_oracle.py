@@ -3,9 +3,7 @@
 The host cannot keep a ``bpf_dummy_ops`` map (its ``init_member`` refuses every
 update) and refuses fentry programs, so its trampolines are only ever the
 transient ones ``BPF_PROG_TEST_RUN`` builds for a ``bpf_dummy_ops`` member
-(net/bpf/bpf_dummy_struct_ops.c). The technique is the one described in
-shared/reference/kernel-oracle.md section 4.2; the program below is written
-for this module:
+(net/bpf/bpf_dummy_struct_ops.c). The program below is written for this module:
 
 1. The program stores its frame pointer ``r10`` into an array map value
    (``BPF_PSEUDO_MAP_VALUE``, no helper) and reads it back: root has
@@ -19,8 +17,9 @@ for this module:
 
 User space then finds the image start (the 64-byte aligned ``bpf_prog_pack``
 chunk from which a linear decode reaches a ``call`` at ``ret - 5`` whose target
-is the program's ``jited_ksyms[0]``) and its end (the ``jmp`` to the return
-thunk or a ``ret``), and reads the callees' addresses from ``/proc/kallsyms``.
+is the program's ``jited_ksyms[0]``) and its end (the ``jmp`` to whichever
+return thunk the host's CPU uses, or a ``ret``), and reads the callees'
+addresses -- every return thunk among them -- from ``/proc/kallsyms``.
 Nothing is attached: everything happens inside the caller's own test run.
 """
 
@@ -31,6 +30,7 @@ import struct
 from dataclasses import dataclass
 
 from kernel_model import isa
+from kernel_model.cpu import RETURN_THUNKS
 from kernel_model.insn import Insn, encode
 
 from . import hostbpf
@@ -158,5 +158,5 @@ def capture_dummy_trampoline(member: str, nr_args: int, *, sleepable: bool = Fal
     base = ret - _HALF
     image, code, prog = _locate(value[16:16 + WINDOW], base, ret, info.jited_ksyms[0])
     callees = host_kallsyms(("__bpf_prog_enter", "__bpf_prog_exit", "__bpf_prog_enter_sleepable",
-                             "__bpf_prog_exit_sleepable", "srso_return_thunk", "__x86_return_thunk"))
+                             "__bpf_prog_exit_sleepable") + RETURN_THUNKS)
     return CapturedTrampoline(member, image, code, prog, info.jited_ksyms[0], callees)

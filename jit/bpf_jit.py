@@ -25,11 +25,13 @@ The input is the program as the verifier hands it to the JIT (see
 __bpf_call_base``; lddw of maps already holds addresses; register 11 is
 ``BPF_REG_AX``. Register mapping: :mod:`jit.x86.regs`.
 
-Configuration (shared with the trampolines through the profile): ``ibt``
-(endbr64), ``return_thunk`` (``jmp x86_return_thunk`` instead of ``ret``),
-``call_depth_tracking`` (call accounting before each call), and, as CPU
-features in :class:`JitOptions`, BMI2 (``shlx``/``shrx``/``sarx`` for shifts by
-a register) and SLS (``int3`` after ``ret``).
+Configuration: the kernel version (:class:`~kernel_model.profile.Profile`)
+and, orthogonally, the CPU and its mitigations
+(:class:`~kernel_model.cpu.CpuConfig`, shared with the trampolines): IBT
+(endbr64), the return thunk (``jmp x86_return_thunk`` instead of ``ret``),
+call-depth accounting before each call, SLS (``int3`` after ``ret``), BMI2
+(``shlx``/``shrx``/``sarx`` for shifts by a register), and where the frame
+pointer is added for ``arch_bpf_timed_may_goto``.
 
 Where we differ from the kernel: constant blinding (``bpf_jit_harden``),
 tail calls (``BPF_TAIL_CALL``), kCFI/FineIBT preambles, exception callbacks
@@ -39,21 +41,22 @@ address moves are not modelled: :class:`JitError` names them.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from kernel_model import isa
+from kernel_model.cpu import DEFAULT_CPU, CpuConfig
 from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.insn import Insn
 from kernel_model.profile import LATEST, Profile
 
-from .x86.encode import (SIMPLE_ALU_OPCODES, Emitter, JitEncodeError, add_1mod, add_1reg, add_2mod,
-                         add_2reg, is_imm8, is_imm8_jmp_offset, is_simm32)
-from .x86.regs import AUX_REG, BPF_REG_AX, is_ereg
+from .symbols import KernelSymbols
+from .x86.encode import (SIMPLE_ALU_OPCODES, X86_PATCH_SIZE, Emitter, JitEncodeError, add_1mod, add_1reg,
+                         add_2mod, add_2reg, is_imm8, is_imm8_jmp_offset, is_simm32)
+from .x86.regs import AUX_REG, BPF_REG_AX, BPF_REG_FP, is_ereg
 
 __all__ = [
-    "JitSymbols", "JitOptions", "JitFunc", "JitImage", "JitProgram", "JitError", "do_jit", "compile_func",
+    "JitOptions", "JitFunc", "JitImage", "JitProgram", "JitError", "do_jit", "compile_func",
     "jit_program", "MAX_PASSES", "PADDING_PASSES", "BPF_MAX_INSN_SIZE", "BPF_INSN_SAFETY", "MODULES_VADDR",
     "ExtableEntry", "BPF_PROBE_MEM", "BPF_PROBE_MEMSX", "BPF_NOSPEC", "BPF_TAIL_CALL", "prologue_size",
 ]
@@ -63,7 +66,6 @@ MAX_PASSES = 20
 PADDING_PASSES = MAX_PASSES - 5
 BPF_MAX_INSN_SIZE = 128
 BPF_INSN_SAFETY = 64
-X86_PATCH_SIZE = 5
 #: arch/x86/include/asm/pgtable_64_types.h: __START_KERNEL_map + KERNEL_IMAGE_SIZE (1 GiB
 #: with CONFIG_RANDOMIZE_BASE, as on the 6.18 host, whose images sit at 0xffffffffc00xxxxx)
 MODULES_VADDR = 0xFFFF_FFFF_C000_0000
@@ -74,9 +76,6 @@ BPF_PROBE_MEM32 = 0xA0
 BPF_PROBE_ATOMIC = 0xE0
 BPF_NOSPEC = 0xC0
 BPF_TAIL_CALL = 0xF0
-#: arch/x86/include/asm/alternative.h / callthunks.c: ``sarq $5, %gs:call_depth``
-CALL_DEPTH_ACCOUNTING = 9
-ENDBR64 = b"\xf3\x0f\x1e\xfa"
 #: x86 condition codes of the BPF conditional jumps (short form; +0x10 after 0x0f for rel32)
 X86_JB, X86_JAE, X86_JE, X86_JNE, X86_JBE, X86_JA = 0x72, 0x73, 0x74, 0x75, 0x76, 0x77
 X86_JL, X86_JGE, X86_JLE, X86_JG = 0x7C, 0x7D, 0x7E, 0x7F
@@ -105,28 +104,11 @@ class JitError(KernelError):
 
 
 @dataclass(frozen=True, slots=True)
-class JitSymbols:
-    """Kernel addresses the JIT's output refers to (the emulated kernel's kallsyms)."""
-
-    #: ``__bpf_call_base``: helper/kfunc/bpf-to-bpf call immediates are relative to it
-    call_base: int
-    #: ``x86_return_thunk`` (``srso_return_thunk`` on the 6.18 host)
-    return_thunk: int
-    #: the per-CPU call-depth counter (call-depth tracking), rip-relative target
-    call_depth: int = 0
-    #: ``this_cpu_off`` (percpu): ``mov_percpu_addr`` adds ``%gs:this_cpu_off``
-    this_cpu_off: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class JitOptions:
-    """Build and CPU configuration that changes the emitted bytes."""
+    """What changes the emitted bytes: the kernel version and the CPU configuration."""
 
     profile: Profile = LATEST
-    #: X86_FEATURE_BMI2: shifts by a register use shlx/shrx/sarx (the 6.18 host has it)
-    bmi2: bool = True
-    #: CONFIG_MITIGATION_SLS: ``int3`` after ``ret`` (emit_return)
-    sls: bool = False
+    cpu: CpuConfig = DEFAULT_CPU
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +194,7 @@ def _is_subprog_call(insn: Insn) -> bool:
 
 def prologue_size(options: JitOptions = JitOptions(), *, was_classic: bool = False) -> int:
     """Bytes before ``push rbp`` (IBT endbr + nop5 + nop3): the fentry patch site."""
-    return (4 if options.profile.ibt else 0) + (X86_PATCH_SIZE if options.profile.prologue_nops else 0) + (
+    return (4 if options.cpu.ibt else 0) + (X86_PATCH_SIZE if options.profile.prologue_nops else 0) + (
         0 if was_classic or not options.profile.prologue_nops else 3)
 
 
@@ -223,29 +205,19 @@ class _Ctx:
         self.cleanup_addr = cleanup_addr
 
 
-def _call_depth(e: Emitter, ip: int, opts: JitOptions, syms: JitSymbols) -> int:
-    """x86_call_depth_emit_accounting: ``sarq $5, %gs:disp32(%rip)`` before a call."""
-    if not opts.profile.call_depth_tracking:
-        return 0
-    e.b(0x65, 0x48, 0xC1, 0x3D)
-    disp = syms.call_depth - (ip + CALL_DEPTH_ACCOUNTING)
-    e.buf += struct.pack("<i", ((disp + (1 << 31)) % (1 << 32)) - (1 << 31))
-    e.b(0x05)
-    return CALL_DEPTH_ACCOUNTING
-
-
 def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, ctx: _Ctx,
-           jmp_padding: bool, opts: JitOptions, syms: JitSymbols,
+           jmp_padding: bool, opts: JitOptions, syms: KernelSymbols,
            extable: list[ExtableEntry] | None = None) -> bytearray:
     """One pass: the whole image with jump displacements from the previous pass's
     ``addrs`` (updated in place). ``image`` is None in the sizing passes (the kernel
     then computes call displacements from address 0, as we do)."""
     prof = opts.profile
+    cpu = opts.cpu
     insns = func.insns
     n = len(insns)
     base = image or 0
     out = bytearray()
-    e = Emitter()
+    e = Emitter(base)
     # detect_reg_usage(): which of r6..r9 appear as dst or src anywhere
     used = [False, False, False, False]
     for ins in insns:
@@ -254,8 +226,7 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
                 used[r - 6] = True
     stack_depth = func.stack_depth
     # --- emit_prologue ---------------------------------------------------------------
-    if prof.ibt:
-        e.buf += ENDBR64  # emit_cfi(), CFI_NONE: EMIT_ENDBR
+    e.endbr(cpu)  # emit_cfi(), CFI_NONE: EMIT_ENDBR
     if prof.prologue_nops:
         e.nops(X86_PATCH_SIZE)
         if not func.was_classic:
@@ -265,8 +236,7 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
                 e.nops(3)
     e.b(0x55)  # push rbp
     e.b(0x48, 0x89, 0xE5)  # mov rbp, rsp
-    if prof.ibt:
-        e.buf += ENDBR64  # X86_TAIL_CALL_OFFSET is here
+    e.endbr(cpu)  # X86_TAIL_CALL_OFFSET is here
     if stack_depth:
         e.b(0x48, 0x81, 0xEC)
         e.imm32((stack_depth + 7) & ~7)
@@ -288,7 +258,7 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
     i = 1
     while i <= n:
         insn = insns[i - 1]
-        e.buf = bytearray()
+        e.restart(base + addrs[i - 1])  # ip of this instruction: the previous pass's offset
         code = insn.code
         dst = insn.dst
         src = insn.src
@@ -342,13 +312,15 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
         elif cls == isa.STX and (code & 0xE0) == isa.ATOMIC:
             _emit_atomic_insn(e, insn, opts, insn_idx)
         elif code == isa.CALL_INSN:
-            ip = base + addrs[i - 1]
             target = (syms.call_base + imm32) & M64
             if not imm32:
                 raise JitError("bpf_jit: call with imm 0", insn_idx)
-            ip += _call_depth(e, ip, opts, syms)
+            if cpu.timed_may_goto_fp_in_jit and syms.timed_may_goto and target == syms.timed_may_goto:
+                # BPF_REG_AX holds the frame offset of the count/timestamp pair: the
+                # callee gets a pointer (add r10, rbp; CpuConfig.timed_may_goto_fp_in_jit)
+                e.b(add_2mod(0x48, BPF_REG_AX, BPF_REG_FP), 0x01, add_2reg(0xC0, BPF_REG_AX, BPF_REG_FP))
             try:
-                e.patch(0xE8, target, ip)
+                e.rsb_call(target, cpu, syms)  # x86_call_depth_emit_accounting + emit_call
             except JitEncodeError as err:
                 raise JitError(str(err), insn_idx) from None
         elif code == (isa.JMP | BPF_TAIL_CALL):
@@ -419,7 +391,10 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
                 if used[0]:
                     e.b(0x5B)
                 e.b(0xC9)  # leave
-                _emit_return(e, base + addrs[i - 1] + len(e.buf), opts, syms, insn_idx)
+                try:
+                    e.ret(cpu, syms)  # emit_return
+                except JitEncodeError as err:
+                    raise JitError(str(err), insn_idx) from None
         else:
             raise JitError(f"bpf_jit: unknown opcode {code:02x}", insn_idx)
         ilen = len(e.buf)
@@ -452,21 +427,8 @@ def _emit_jmp(e: Emitter, jmp_offset: int, jmp_padding: bool, addrs: list[int], 
         raise JitError(f"jmp gen bug {jmp_offset:x}", idx)
 
 
-def _emit_return(e: Emitter, ip: int, opts: JitOptions, syms: JitSymbols, idx: int) -> None:
-    """emit_return(): ``jmp x86_return_thunk`` when the CPU wants the return thunk, else ``ret``."""
-    if opts.profile.return_thunk:
-        try:
-            e.patch(0xE9, syms.return_thunk, ip)
-        except JitEncodeError as err:
-            raise JitError(str(err), idx) from None
-    else:
-        e.b(0xC3)
-        if opts.sls:
-            e.b(0xCC)
-
-
 def _emit_alu(e: Emitter, insn: Insn, is64: bool, opts: JitOptions, idx: int,
-              syms: JitSymbols | None = None) -> None:
+              syms: KernelSymbols | None = None) -> None:
     code, dst, src, imm32, off = insn.code, insn.dst, insn.src, insn.imm, insn.off
     op = code & 0xF0
     x = bool(code & isa.X)
@@ -558,7 +520,7 @@ def _emit_alu(e: Emitter, insn: Insn, is64: bool, opts: JitOptions, idx: int,
                 e.b(0xD1, add_1reg(b3, dst))
             else:
                 e.b(0xC1, add_1reg(b3, dst), imm32 & 0xFF)
-        elif opts.bmi2 and src != 4:
+        elif opts.cpu.bmi2 and src != 4:
             # BMI2 shifts are not better when the count already is in rcx
             e.shiftx(dst, src, is64, {isa.LSH: 1, isa.RSH: 3, isa.ARSH: 2}[op])
         else:
@@ -657,7 +619,7 @@ Allocator = Callable[[int], int]
 
 
 def compile_func(func: JitFunc, alloc: Allocator, *, options: JitOptions = JitOptions(),
-                 symbols: JitSymbols, state: dict | None = None) -> JitImage:
+                 symbols: KernelSymbols, state: dict | None = None) -> JitImage:
     """``bpf_int_jit_compile()`` for one function: passes until the size is stable,
     ``alloc`` the image, one pass at the image address.
 
@@ -719,7 +681,7 @@ def compile_func(func: JitFunc, alloc: Allocator, *, options: JitOptions = JitOp
 
 def jit_program(insns: Sequence[Insn], alloc: Allocator, *, starts: Sequence[int] = (0,),
                 stack_depths: Sequence[int] | None = None, options: JitOptions = JitOptions(),
-                symbols: JitSymbols, was_classic: bool = False) -> JitProgram:
+                symbols: KernelSymbols, was_classic: bool = False) -> JitProgram:
     """JIT a whole program: one image, or with subprograms (``starts``, the slot
     where each begins, ``starts[0] == 0``) one image per function as
     ``jit_subprogs()`` does. ``stack_depths`` per function (default 0)."""

@@ -1,20 +1,14 @@
-"""Kernel-version and configuration profiles.
+"""Kernel-version profiles.
 
-A profile names a kernel version whose behaviour we model and the build/CPU
-configuration knobs that change emitted bytes. Version-dependent rules in the
-rest of the project branch on a profile's fields only, never on a version
-string, and each field cites where the behaviour changed.
+A profile names a kernel version whose behaviour we model. Version-dependent
+rules in the rest of the project branch on a profile's fields only, never on a
+version string, and each field cites where the behaviour changed. What the
+CPU, the boot-time mitigations and the x86 build options change in emitted
+code (return thunk, retpolines, IBT, call-depth tracking, SLS, BMI2) is not a
+profile fact: :mod:`kernel_model.cpu` models it, orthogonally to the version.
 
-Configuration knobs (x86-64, ``arch/x86/net/bpf_jit_comp.c``):
+Version knob (x86-64, ``arch/x86/net/bpf_jit_comp.c``):
 
-* ``ibt``: CONFIG_X86_KERNEL_IBT -- JIT images and indirect-call targets start
-  with ``endbr64`` (``EMIT_ENDBR``). The host (Linux 6.18, this VM) has it off.
-* ``return_thunk``: CONFIG_MITIGATION_RETHUNK with a CPU needing it -- every
-  ``ret`` is emitted as ``jmp <x86_return_thunk>`` (``emit_return``). The host
-  has it on: its thunk is ``srso_return_thunk``.
-* ``call_depth_tracking``: CONFIG_MITIGATION_CALL_DEPTH_TRACKING active on the
-  CPU (``x86_call_depth_emit_accounting``): adds call-depth accounting before
-  calls. Off on this AMD host at run time.
 * ``prologue_nops``: the fentry patch site (nop5) and the tail-call padding
   (nop3 in the main program) at the start of a JIT image (``emit_prologue``).
 
@@ -37,7 +31,7 @@ __all__ = ["Profile", "PROFILES", "get_profile", "LATEST"]
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """A modelled kernel: version behaviour plus configuration knobs."""
+    """A modelled kernel version."""
 
     name: str
     version: tuple[int, int]
@@ -49,14 +43,7 @@ class Profile:
     module_struct_ops: bool
     #: 8/16-bit atomics (load-acquire/store-release), Linux 6.15
     atomic_load_store: bool
-    ibt: bool = False
-    return_thunk: bool = True
-    call_depth_tracking: bool = False
     prologue_nops: bool = True
-
-    def with_config(self, **knobs: bool) -> "Profile":
-        """A copy with configuration knobs changed (``ibt=True`` ...)."""
-        return replace(self, **knobs)
 
 
 PROFILES: dict[str, Profile] = {

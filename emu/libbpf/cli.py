@@ -33,6 +33,7 @@ from typing import Any
 
 from kernel_model.errors import InputError, KernelError
 
+from ..hostcpu import add_cpu_option
 from .errors import ProgLoadFailed, errstr
 from .kbtf import KernelBtf
 from .log import DEBUG, Log
@@ -105,7 +106,9 @@ def _open(args: argparse.Namespace) -> tuple[BpfObject, Log]:
 def _kernel(args: argparse.Namespace) -> Any:
     from ..kernel import Kernel
 
-    return Kernel(args.profile)
+    from kernel_model.cpu import DEFAULT_CPU
+
+    return Kernel(args.profile, cpu=getattr(args, "cpu", DEFAULT_CPU))  # check-signatures runs no code
 
 
 def _summary_line(log: str) -> str:
@@ -216,7 +219,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     if args.script:
         if args.object or args.target:
             raise InputError("call --script FILE takes no OBJ or MAP.MEMBER")
-        return run_script(args.script, args.profile)
+        return run_script(args.script, args.profile, args.cpu)
     if not args.object or not args.target:
         raise InputError("call needs OBJ.bpf.o and MAP.MEMBER (or --script FILE)")
     rc, obj, kernel, _links = _load_and_attach(args, quiet=True)
@@ -282,12 +285,15 @@ def parse_script(path: str) -> list[tuple[int, str, Any]]:
     return steps
 
 
-def run_script(path: str, profile: str) -> int:
-    """Run a script in one emulated kernel: loads, calls and detaches in order."""
+def run_script(path: str, profile: str, cpu: Any = None) -> int:
+    """Run a script in one emulated kernel (on ``cpu``, default preset): loads, calls
+    and detaches in order."""
+    from kernel_model.cpu import DEFAULT_CPU
+
     from ..kernel import Kernel
 
     steps = parse_script(path)
-    kernel = Kernel(profile)
+    kernel = Kernel(profile, cpu=cpu or DEFAULT_CPU)
     maps: dict[str, tuple[BpfObject, Any]] = {}
     links: dict[str, Any] = {}
     for no, kind, arg in steps:
@@ -346,6 +352,7 @@ def _common(p: argparse.ArgumentParser, positional: bool = True) -> None:
     if positional:
         p.add_argument("object", metavar="OBJ.bpf.o")
     p.add_argument("--profile", default="latest", help="kernel profile (latest, 6.12, 6.10, 6.9, 6.8)")
+    add_cpu_option(p)
     p.add_argument("--set", action="append", metavar="MAP.MEMBER=VALUE",
                    help="override a struct_ops shadow member before load (program name or NULL for callbacks)")
     p.add_argument("--autocreate", action="append", metavar="MAP=0|1", help="bpf_map__set_autocreate")

@@ -1,13 +1,18 @@
-"""The x86-64 instruction encoder the BPF JIT emits with.
+"""The x86-64 emit layer shared by the BPF JIT and the trampolines.
 
 Byte-level helpers modelled on ``arch/x86/net/bpf_jit_comp.c`` (Linux 6.12 and
-6.18): REX-prefix builders (``add_1mod``/``add_2mod``/``add_3mod``), ModRM
-builders (``add_1reg``/``add_2reg``), and the operation emitters the kernel
-names ``emit_mov_imm32``, ``emit_mov_imm64``, ``emit_mov_reg``,
-``emit_movsx_reg``, ``emit_ldx``, ``emit_ldsx``, ``emit_stx``, ``emit_atomic``,
-``emit_3vex``/``emit_shiftx`` (BMI2), ``emit_nops`` and the ``call``/``jmp``
-rel32 patch (``emit_patch``). Registers are JIT register numbers (BPF r0..r10,
-AX, AUX, X86_R9, X86_R12; see :mod:`jit.x86.regs`).
+6.18), where ``do_jit`` and ``__arch_prepare_bpf_trampoline`` share them too:
+REX-prefix builders (``add_1mod``/``add_2mod``/``add_3mod``), ModRM builders
+(``add_1reg``/``add_2reg``), the operation emitters the kernel names
+``emit_mov_imm32``, ``emit_mov_imm64``, ``emit_mov_reg``, ``emit_movsx_reg``,
+``emit_ldx``, ``emit_ldsx``, ``emit_stx``, ``emit_atomic``,
+``emit_3vex``/``emit_shiftx`` (BMI2), ``emit_nops``, and the control
+transfers whose bytes depend on the CPU configuration
+(:class:`kernel_model.cpu.CpuConfig`): ``EMIT_ENDBR``, ``emit_call`` /
+``emit_jump`` (``emit_patch``), ``x86_call_depth_emit_accounting``,
+``emit_rsb_call`` and ``emit_return``. Registers are JIT register numbers
+(BPF r0..r10, AX, AUX, X86_R9, X86_R12; see :mod:`jit.x86.regs`); addresses
+come from one symbol table (:class:`jit.symbols.KernelSymbols`).
 
 Emission is plain Python appending to a ``bytearray``: the JIT writes bytes
 directly, as the kernel does, so an image's size is known before placement
@@ -19,10 +24,21 @@ from __future__ import annotations
 import struct
 from typing import Final
 
+from kernel_model.cpu import CpuConfig
+
+from ..symbols import KernelSymbols
 from .regs import BPF_REG_AX, AUX_REG, is_ereg, is_ereg_8l, reg2hex
 
 __all__ = ["Emitter", "JitEncodeError", "X86_NOPS", "SIMPLE_ALU_OPCODES", "is_imm8", "is_simm32", "is_uimm32",
-           "is_imm8_jmp_offset"]
+           "is_imm8_jmp_offset", "ENDBR64", "CALL_DEPTH_ACCOUNTING_SIZE", "X86_PATCH_SIZE", "add_1mod", "add_2mod",
+           "add_3mod", "add_1reg", "add_2reg"]
+
+#: gen_endbr(): ``endbr64``
+ENDBR64: Final = b"\xf3\x0f\x1e\xfa"
+#: ``sarq $5, %gs:disp32(%rip)``: 65 48 c1 3d <rel32> 05 (arch/x86/kernel/callthunks.c, skl_call_thunk_template)
+CALL_DEPTH_ACCOUNTING_SIZE: Final = 9
+#: emit_patch(): a ``call``/``jmp`` rel32
+X86_PATCH_SIZE: Final = 5
 
 #: arch/x86/include/asm/nops.h (x86-64): the recommended multi-byte nops, ASM_NOP_MAX = 8
 X86_NOPS: Final = {
@@ -102,16 +118,28 @@ def add_2reg(byte: int, dst: int, src: int) -> int:
 
 
 class Emitter:
-    """A growing instruction buffer. ``buf`` holds the bytes of the instruction
-    being emitted (the kernel's ``temp``); callers copy it out per instruction."""
+    """A growing instruction buffer. ``buf`` holds the bytes being emitted (the
+    JIT's ``temp`` for one instruction, a whole trampoline); ``origin`` is the
+    address ``buf[0]`` will have, so rel32 calls and jumps know their ``ip``."""
 
-    __slots__ = ("buf",)
+    __slots__ = ("buf", "origin")
 
-    def __init__(self) -> None:
+    def __init__(self, origin: int = 0) -> None:
         self.buf = bytearray()
+        self.origin = origin
 
     def __len__(self) -> int:
         return len(self.buf)
+
+    def restart(self, origin: int) -> None:
+        """A new buffer whose first byte will be at ``origin`` (the JIT: per instruction)."""
+        self.buf = bytearray()
+        self.origin = origin
+
+    @property
+    def ip(self) -> int:
+        """The address of the next byte emitted."""
+        return self.origin + len(self.buf)
 
     # --- raw bytes ------------------------------------------------------------
     def b(self, *data: int) -> None:
@@ -216,6 +244,11 @@ class Emitter:
             self.b(add_2reg(0x80, ptr, val))
             self.imm32(off)
 
+    def lea(self, dst: int, base: int, off: int) -> None:
+        """``lea dst, [base + off]`` (64-bit; the trampolines' ``EMIT4(0x48, 0x8D, ...)``)."""
+        self.b(add_2mod(0x48, base, dst), 0x8D)
+        self.insn_suffix(base, dst, off)
+
     def insn_suffix_sib(self, ptr: int, val: int, index: int, off: int) -> None:
         """emit_insn_suffix_SIB: [ptr + index + off]."""
         if is_imm8(off):
@@ -300,16 +333,56 @@ class Emitter:
         self.vex3(r, False, r, 2, is64, src, False, pp)
         self.b(0xF7, add_2reg(0xC0, dst, dst))
 
-    # --- control transfer ----------------------------------------------------------------
-    def patch(self, opcode: int, target: int, ip: int) -> None:
-        """emit_patch: ``call``/``jmp`` rel32 to ``target`` from an instruction at ``ip``."""
-        offset = target - (ip + 5)
+    # --- control transfer (what the CPU configuration changes) ------------------------------
+    def patch(self, opcode: int, target: int) -> None:
+        """emit_patch: ``call``/``jmp`` rel32 to ``target`` from the current ``ip``."""
+        offset = target - (self.ip + X86_PATCH_SIZE)
         # addresses are unsigned 64-bit; the displacement is their signed difference
         offset = ((offset + (1 << 63)) % (1 << 64)) - (1 << 63)
         if not is_simm32(offset):
             raise JitEncodeError(f"Target call {target:#x} is out of range")
         self.b(opcode)
         self.buf += _PACK_I32(offset)
+
+    def call(self, target: int) -> None:
+        """emit_call: ``call rel32``."""
+        self.patch(0xE8, target)
+
+    def jump(self, target: int) -> None:
+        """emit_jump: ``jmp rel32``."""
+        self.patch(0xE9, target)
+
+    def endbr(self, cpu: CpuConfig) -> None:
+        """EMIT_ENDBR(): ``endbr64`` in a CONFIG_X86_KERNEL_IBT kernel, nothing otherwise."""
+        if cpu.ibt:
+            self.buf += ENDBR64
+
+    def call_depth_accounting(self, cpu: CpuConfig, syms: KernelSymbols) -> int:
+        """x86_call_depth_emit_accounting(): with call-depth tracking, ``sarq $5,
+        %gs:<call depth>(%rip)`` before a call (arch/x86/kernel/callthunks.c);
+        returns the bytes emitted (0 without)."""
+        if not cpu.call_depth_tracking:
+            return 0
+        self.b(0x65, 0x48, 0xC1, 0x3D)
+        disp = syms.call_depth - (self.ip + 4 + 1)  # rip = the end of this instruction
+        self.buf += _PACK_I32(((disp + (1 << 31)) % (1 << 32)) - (1 << 31))
+        self.b(0x05)
+        return CALL_DEPTH_ACCOUNTING_SIZE
+
+    def rsb_call(self, target: int, cpu: CpuConfig, syms: KernelSymbols) -> None:
+        """emit_rsb_call(): the call-depth accounting (if on), then ``call rel32``."""
+        self.call_depth_accounting(cpu, syms)
+        self.call(target)
+
+    def ret(self, cpu: CpuConfig, syms: KernelSymbols) -> None:
+        """emit_return(): ``jmp x86_return_thunk`` on a CPU that wants the return thunk
+        (``cpu_wants_rethunk()``), else ``ret`` (``int3`` after it with CONFIG_MITIGATION_SLS)."""
+        if cpu.rethunk:
+            self.jump(syms.return_thunk)
+        else:
+            self.b(0xC3)
+            if cpu.sls:
+                self.b(0xCC)
 
 
 # re-exported for callers that name the scratch registers next to the encoder

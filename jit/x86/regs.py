@@ -28,14 +28,21 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["BPF_REG_AX", "AUX_REG", "X86_REG_R9", "X86_REG_R12", "reg2hex", "x86_reg", "is_ereg",
-           "is_ereg_8l", "X86_NAMES", "BPF_TO_X86"]
+__all__ = ["BPF_REG_0", "BPF_REG_1", "BPF_REG_2", "BPF_REG_3", "BPF_REG_4", "BPF_REG_5", "BPF_REG_6",
+           "BPF_REG_FP", "BPF_REG_AX", "AUX_REG", "X86_REG_R9", "X86_REG_R12", "ARG_REGS", "reg2hex", "x86_reg",
+           "is_ereg", "is_ereg_8l", "X86_NAMES", "BPF_TO_X86"]
 
+#: BPF registers by the x86 register they live in (the trampolines name them so, as
+#: the kernel's trampoline code does: BPF_REG_0 = rax, BPF_REG_1 = rdi, BPF_REG_6 = rbx)
+BPF_REG_0, BPF_REG_1, BPF_REG_2, BPF_REG_3, BPF_REG_4, BPF_REG_5, BPF_REG_6 = range(7)
+BPF_REG_FP: Final = 10
 #: include/linux/filter.h: BPF_REG_AX = MAX_BPF_REG (11); MAX_BPF_JIT_REG = 12
 BPF_REG_AX: Final = 11
 AUX_REG: Final = 12
 X86_REG_R9: Final = 13
 X86_REG_R12: Final = 14
+#: the SysV argument registers rdi, rsi, rdx, rcx, r8, r9 as JIT registers
+ARG_REGS: Final = (BPF_REG_1, BPF_REG_2, BPF_REG_3, BPF_REG_4, BPF_REG_5, X86_REG_R9)
 
 #: full x86 register numbers (0 = rax ... 15 = r15) of every JIT register
 BPF_TO_X86: Final = (0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5, 10, 11, 9, 12)

@@ -1,10 +1,11 @@
 """The host kernel as the oracle for struct_ops (skipped cleanly where bpf() is not permitted).
 
 * Trampoline bytes: the host's test_run trampolines for the three bpf_dummy_ops members
-  are captured afresh (emu/tramp_oracle.py, the technique of kernel-oracle.md 4.2) and
-  compared with ours: byte for byte when ours is emitted at the captured image, prog,
-  program and callee addresses; modulo the embedded addresses when emitted by our own
-  machine for our own program.
+  are captured afresh (emu/tramp_oracle.py) and compared with ours, emitted for the
+  host's own CPU configuration (``--cpu host``, emu/hostcpu.py: return thunk, IBT,
+  call-depth tracking read from the running kernel): byte for byte when ours is emitted
+  at the captured image, prog, program and callee addresses; modulo the embedded
+  addresses when emitted by our own machine for our own program.
 * Execution: the same bpf_dummy_ops programs run through the host's BPF_PROG_TEST_RUN
   and through our trampoline must give the same retval and the same state written back
   to user memory, on the NULL path, and with full-width arguments; the same calls are
@@ -24,7 +25,8 @@ from hypothesis import strategies as st
 from emu import hostbpf
 from emu.kernel import Kernel
 from emu.tramp_oracle import capture_dummy_trampoline
-from jit.trampoline import TrampolineSymbols, emit_trampoline, struct_ops_flags
+from jit.symbols import KernelSymbols
+from jit.trampoline import emit_trampoline, struct_ops_flags
 from kernel_model.asm import assemble
 from kernel_model.errors import KernelError
 from kernel_model.insn import encode
@@ -39,7 +41,9 @@ M64 = (1 << 64) - 1
 
 @pytest.fixture(scope="module")
 def kernel():
-    k = Kernel(modules=())
+    from emu.hostcpu import detect_host_cpu
+
+    k = Kernel(modules=(), cpu=detect_host_cpu())
     yield k
     k.shutdown()
 
@@ -50,13 +54,18 @@ def kernel():
 def test_trampoline_bytes_equal_the_host_at_the_captured_addresses(kernel, member):
     idx, nargs, sleepable = MEMBERS[member]
     cap = capture_dummy_trampoline(member, nargs, sleepable=sleepable)
-    assert len(cap.code) == {"test_1": 107, "test_2": 123, "test_sleepable": 107}[member]
+    cpu = kernel.cpu_config
+    # 107/123 bytes with a 5-byte thunk jump, no IBT and no call-depth accounting
+    expected = {"test_1": 107, "test_2": 123, "test_sleepable": 107}[member] - 5 + cpu.return_size
+    assert len(cap.code) == expected + 4 * cpu.ibt + 27 * cpu.call_depth_tracking
     c = cap.callees
-    syms = TrampolineSymbols(c["__bpf_prog_enter"], c["__bpf_prog_exit"], c["__bpf_prog_enter_sleepable"],
-                             c["__bpf_prog_exit_sleepable"], c["srso_return_thunk"])
+    syms = KernelSymbols(prog_enter=c["__bpf_prog_enter"], prog_exit=c["__bpf_prog_exit"],
+                         prog_enter_sleepable=c["__bpf_prog_enter_sleepable"],
+                         prog_exit_sleepable=c["__bpf_prog_exit_sleepable"],
+                         return_thunk=c[cpu.return_thunk] if cpu.rethunk else 0)
     model = kernel.struct_ops_type("bpf_dummy_ops").member(member).func_model
     ours = emit_trampoline(model, image=cap.image, prog=cap.prog, bpf_func=cap.bpf_func, sleepable=sleepable,
-                           flags=struct_ops_flags(model), profile=kernel.profile, symbols=syms)
+                           flags=struct_ops_flags(model), profile=kernel.profile, symbols=syms, cpu=cpu)
     assert ours.hex() == cap.code.hex()
 
 
@@ -98,7 +107,7 @@ def test_our_machines_trampoline_matches_the_host_modulo_addresses(kernel, membe
 
     prog = kernel.fds.objects[fd].prog
     model = d.member(member).func_model
-    ours = X86StructOpsArch(kernel.profile, kernel.machine.trampoline_symbols()).emit(
+    ours = X86StructOpsArch(kernel.profile, kernel.machine.trampoline_symbols(), kernel.cpu_config).emit(
         model, struct_ops_flags(model), prog, image)
     assert len(ours) == len(cap.code)
     assert _address_fields(ours, image) == _address_fields(cap.code, cap.image)
@@ -164,7 +173,7 @@ WIDE_RET = "r0 = 0x100000005 ll\nexit"
 @pytest.mark.parametrize("src,state", [(INC_RET_7, 41), (INC_RET_7, None), (INC_RET_7, -1),
                                        (VAL_OR_MINUS_1, 123), (VAL_OR_MINUS_1, None), (WIDE_RET, 0)])
 def test_test_1_results_agree(kernel, src, state):
-    """kernel-oracle.md section 3, test_1 rows: retval, write-back, NULL path, truncation."""
+    """test_1 as the host runs it: retval, write-back, NULL path, truncation."""
     assert _our_run(kernel, src, "test_1", state) == _host_run(src, "test_1", state)
 
 

@@ -1,4 +1,4 @@
-"""The program JIT: bytes of the 6.18 host, passes, subprograms, errors; host oracle."""
+"""The program JIT: bytes of the 6.18 hosts, passes, subprograms, errors; host oracle."""
 
 from __future__ import annotations
 
@@ -6,29 +6,32 @@ import struct
 
 import pytest
 
-from jit.bpf_jit import MODULES_VADDR, JitError, JitSymbols, compile_func, JitFunc, jit_program
+from jit.bpf_jit import MODULES_VADDR, JitError, JitOptions, compile_func, JitFunc, jit_program
+from jit.symbols import KernelSymbols
 from kernel_model.asm import assemble
+from kernel_model.cpu import PRESETS
 from kernel_model.insn import Insn, decode, encode
 from kernel_model.profile import LATEST
 
-SYMS = JitSymbols(call_base=0xFFFF_FFFF_814D_CF10, return_thunk=0xFFFF_FFFF_8227_0DE0)
+# The bytes below were captured on the project's first 6.18 host, an AMD EPYC whose
+# returns go through srso_return_thunk: the "amd-zen2" preset, stated explicitly.
+CAPTURED_ON = PRESETS["amd-zen2"]
+SYMS = KernelSymbols(call_base=0xFFFF_FFFF_814D_CF10, return_thunk=0xFFFF_FFFF_8227_0DE0)
 IMAGE = 0xFFFF_FFFF_C002_2064
 
 
-def _jit(src_or_insns, *, depth=0, profile=LATEST, image=IMAGE, starts=(0,), depths=None):
+def _jit(src_or_insns, *, depth=0, profile=LATEST, cpu=CAPTURED_ON, image=IMAGE, starts=(0,), depths=None):
     insns = assemble(src_or_insns) if isinstance(src_or_insns, str) else src_or_insns
-    from jit.bpf_jit import JitOptions
-
     addrs = iter([image, image + 0x1000, image + 0x2000])
     return jit_program(insns, lambda size: next(addrs), starts=starts, stack_depths=depths or [depth] * len(starts),
-                       symbols=SYMS, options=JitOptions(profile))
+                       symbols=SYMS, options=JitOptions(profile, cpu))
 
 
 def _thunk_rel(code: bytes, image: int) -> int:
     return (image + len(code) + struct.unpack("<i", code[-4:])[0]) & (2**64 - 1)
 
 
-# shared/reference/kernel-oracle.md 4.4 (the 6.18 host's jited_prog_insns)
+# jited_prog_insns of the amd-zen2 host (Linux 6.18), the thunk jump excluded
 @pytest.mark.parametrize("src, body", [
     ("r0 = 0\nexit", "0f1f4400000f1f00554889e531c0c9"),
     ("r0 = 42\nexit", "0f1f4400000f1f00554889e5b82a000000c9"),
@@ -41,10 +44,10 @@ def test_host_bytes(src, body):
     assert img.code[-5] == 0xE9 and _thunk_rel(img.code, IMAGE) == SYMS.return_thunk
 
 
-def test_plain_ret_and_ibt_profile_knobs():
-    code = _jit("r0 = 0\nexit", profile=LATEST.with_config(return_thunk=False)).funcs[0].code
+def test_plain_ret_and_ibt_cpu_knobs():
+    code = _jit("r0 = 0\nexit", cpu=PRESETS["none"]).funcs[0].code
     assert code.hex() == "0f1f4400000f1f00554889e531c0c9c3"
-    code = _jit("r0 = 0\nexit", profile=LATEST.with_config(ibt=True, return_thunk=False)).funcs[0].code
+    code = _jit("r0 = 0\nexit", cpu=PRESETS["none"].with_knobs(ibt=True)).funcs[0].code
     assert code.hex() == "f30f1efa" "0f1f4400000f1f00554889e5" "f30f1efa" "31c0c9c3"
 
 
@@ -141,18 +144,13 @@ ORACLE_PROGRAMS = [
 @pytest.mark.kernel
 @pytest.mark.parametrize("src", ORACLE_PROGRAMS)
 def test_byte_identical_to_the_host_jit(src):
+    """Our JIT on the host's own CPU configuration (``--cpu host``: return thunk, IBT,
+    call-depth tracking, timed may_goto read from the running kernel) and addresses."""
     from emu import hostbpf as hb
+    from emu.hostcpu import detect_host_cpu, host_symbols
 
-    kallsyms = {}
-    with open("/proc/kallsyms") as f:
-        for line in f:
-            a, _t, name = line.split()[:3]
-            if name in ("__bpf_call_base", "srso_return_thunk", "__x86_return_thunk"):
-                kallsyms[name] = int(a, 16)
-    probe = hb.prog_load(1, encode(assemble("r0 = 0\nexit")))
-    probe_code = hb.prog_info(probe.fd).jited
-    probe.close()
-    rethunk = probe_code[-5] == 0xE9
+    cpu = detect_host_cpu()
+    ks = host_symbols(["__bpf_call_base", "arch_bpf_timed_may_goto"] + ([cpu.return_thunk] if cpu.rethunk else []))
     insns = assemble(src)
     r = hb.prog_load(1, encode(insns))
     assert r.accepted, r.log
@@ -162,11 +160,10 @@ def test_byte_identical_to_the_host_jit(src):
         r.close()
     xl = decode(info.xlated)
     host = info.jited
-    depth = struct.unpack_from("<i", host, 15)[0] if host[12:15] == b"\x48\x81\xec" else 0
-    syms = JitSymbols(kallsyms["__bpf_call_base"], kallsyms["srso_return_thunk"])
-    from jit.bpf_jit import JitOptions
-
-    prof = LATEST.with_config(return_thunk=rethunk)
+    pro = 12 + 8 * cpu.ibt  # nop5 nop3 push mov (+ two endbr64 with IBT), then sub rsp
+    depth = struct.unpack_from("<i", host, pro + 3)[0] if host[pro:pro + 3] == b"\x48\x81\xec" else 0
+    syms = KernelSymbols(call_base=ks["__bpf_call_base"], return_thunk=ks[cpu.return_thunk] if cpu.rethunk else 0,
+                         timed_may_goto=ks.get("arch_bpf_timed_may_goto", 0))
     ours = jit_program(xl, lambda size: info.jited_ksyms[0], stack_depths=[depth], symbols=syms,
-                       options=JitOptions(prof)).funcs[0].code
+                       options=JitOptions(LATEST, cpu)).funcs[0].code
     assert ours.hex() == host.hex()

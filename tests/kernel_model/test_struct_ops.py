@@ -15,6 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 from jit.trampoline import X86StructOpsArch, trampoline_size
 from kernel_model.btf import parse_c
+from kernel_model.cpu import DEFAULT_CPU, PRESETS
 from kernel_model.errors import KernelError
 from kernel_model.modules import KfuncTable, ModuleRegistry
 from kernel_model.profile import get_profile
@@ -111,8 +112,8 @@ def value_for(desc, fds: dict[str, int], data: dict[str, bytes] | None = None) -
     return bytes(v)
 
 
-def new_map(desc, prof, flags=0, mem=None, module=None):
-    return StructOpsMap(desc, 1, flags, mem or FakeMemory(), X86StructOpsArch(prof), prof.tramp_image_pages,
+def new_map(desc, prof, flags=0, mem=None, module=None, cpu=DEFAULT_CPU):
+    return StructOpsMap(desc, 1, flags, mem or FakeMemory(), X86StructOpsArch(prof, cpu=cpu), prof.tramp_image_pages,
                         module=module)
 
 
@@ -357,9 +358,10 @@ def struct_ops_types(draw):
 
 
 @settings(max_examples=40, deadline=None)
-@given(struct_ops_types(), st.sampled_from(["latest", "6.8"]), st.booleans())
-def test_page_packing_properties(c, profile, ibt_cdt):
-    prof = get_profile(profile).with_config(ibt=ibt_cdt, call_depth_tracking=ibt_cdt)
+@given(struct_ops_types(), st.sampled_from(["latest", "6.8"]), st.sampled_from(sorted(PRESETS)))
+def test_page_packing_properties(c, profile, preset):
+    prof = get_profile(profile)
+    cpu = PRESETS[preset]
     btf = build_vmlinux_btf()
     parse_c(c, into=btf)
     add_value_type(btf, "rnd")
@@ -371,12 +373,12 @@ def test_page_packing_properties(c, profile, ibt_cdt):
     # what the kernel would need: greedy packing of the sizes, in member order
     pages, off = 0, None
     for m in d.members:
-        size = trampoline_size(m.func_model, prog=progs.get(fds[m.name]).addr, profile=prof)
+        size = trampoline_size(m.func_model, prog=progs.get(fds[m.name]).addr, profile=prof, cpu=cpu)
         if off is None or size > PAGE_SIZE - off:
             pages, off = pages + 1, 0
         off += size
     mem = FakeMemory()
-    mp = new_map(d, prof, flags=BPF_F_LINK, mem=mem)
+    mp = new_map(d, prof, flags=BPF_F_LINK, mem=mem, cpu=cpu)
     if pages > prof.tramp_image_pages:
         with pytest.raises(KernelError) as ei:
             mp.update(0, value_for(d, fds), 0, progs.get)
