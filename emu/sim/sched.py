@@ -29,6 +29,7 @@ Without an object the core runs alone: the kernel's fallback, a global FIFO.
 from __future__ import annotations
 
 import errno
+import os
 import random
 import struct
 import time
@@ -270,6 +271,8 @@ def simulate(obj_path: str | None = None, *, cpus: int = 4, tasks: int | Sequenc
         raise InputError("no tasks to run")
     kernel = None
     new_api = True
+    if obj_path is not None and not os.path.isfile(obj_path):
+        raise InputError(f"{obj_path}: no such file")
     if obj_path is not None:
         from emu.kernel import Kernel
         from kernel_model.profile import get_profile
