@@ -32,7 +32,8 @@ from kernel_model.errors import KernelError
 from kernel_model.modules import KfuncEntry, KfuncTable, Module, ModuleRegistry, ModuleSpec
 from kernel_model.profile import Profile, get_profile
 from kernel_model.struct_ops import StructOpsDesc, StructOpsRegistry
-from kernel_model.subsystems import dummy_ops, tcp_ca, testmod
+from kernel_model.btf import structs as S
+from kernel_model.subsystems import dummy_ops, sched_ext, tcp_ca, testmod
 from kernel_model.vmlinux import build_vmlinux_btf
 
 from .bpf_maps import MapObject, Rcu
@@ -50,16 +51,23 @@ class Kernel(BpfSyscalls):
     """An emulated kernel of the given profile (``latest``, ``6.8`` ...)."""
 
     def __init__(self, profile: str | Profile = "latest", *, modules: tuple[str, ...] = ("bpf_testmod",),
-                 seed: int = 0, cpu: CpuConfig = DEFAULT_CPU) -> None:
+                 seed: int = 0, cpu: CpuConfig = DEFAULT_CPU, nr_cpus: int = 2) -> None:
         self.profile = profile if isinstance(profile, Profile) else get_profile(profile)
         #: the machine's CPU and mitigations (kernel_model.cpu), orthogonal to the profile
         self.cpu_config = cpu
         self.seed = seed
-        self.btf: BTF = build_vmlinux_btf()
+        self.nr_cpus = nr_cpus
+        self.btf: BTF = build_vmlinux_btf(self.profile)
         self.struct_ops = StructOpsRegistry(self.profile)
         self.struct_ops.register(dummy_ops.make_ops(self.profile), self.btf)
         self.struct_ops.register(tcp_ca.make_ops(), self.btf)
         self.kfuncs = KfuncTable()
+        if sched_ext.supported(self.profile):  # built in from 6.12 (CONFIG_SCHED_CLASS_EXT)
+            scx = self.struct_ops.register(sched_ext.make_ops(self.profile), self.btf).ops
+            for kf in scx.private["kfuncs"]:
+                kid = self.btf.find(kf.name, S.KIND_FUNC)
+                assert kid is not None, kf.name
+                self.kfuncs.add(KfuncEntry(kf.name, self.btf, kid, kf, None))
         self.modules = ModuleRegistry(self.btf, self.struct_ops, self.kfuncs,
                                       module_struct_ops=self.profile.module_struct_ops)
         self.modules.on_unload.append(self._module_going)
@@ -101,7 +109,7 @@ class Kernel(BpfSyscalls):
 
             # verified code runs uncounted, as in the kernel (no instruction budget: the
             # verifier proved termination); emu.watchdog's soft-lockup detector is the net
-            m = Machine(self.profile, cpu=self.cpu_config, seed=self.seed, budget=0)
+            m = Machine(self.profile, cpu=self.cpu_config, seed=self.seed, budget=0, nr_cpus=self.nr_cpus)
             self._machine = m
             helpers = make_helpers(m, self._maps_by_addr, self.user, self.trace_pipe, self.seed)
             self._helper_imms = m.helper_imms(helpers)

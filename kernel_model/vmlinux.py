@@ -23,8 +23,9 @@ from functools import lru_cache
 
 from .btf import BTF, Member, Struct, parse_c
 from .btf import structs as S
+from .profile import LATEST, Profile
 
-__all__ = ["BASE_C", "build_vmlinux_btf", "add_value_type", "VALUE_DATA_OFFSET"]
+__all__ = ["BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_value_type", "VALUE_DATA_OFFSET"]
 
 #: offset of ``data`` in every ``bpf_struct_ops_<name>``: the common value is
 #: 8 bytes, the data is cacheline (64-byte) aligned.
@@ -105,6 +106,7 @@ struct module {
     char name[56];
 };
 
+/*@SCHED_EXT_TYPES@*/
 /* reduced: the host's struct task_struct is 3264 bytes */
 struct task_struct {
     unsigned int __state;
@@ -113,7 +115,9 @@ struct task_struct {
     int prio;
     char comm[16];
     struct task_struct *parent;
+/*@TASK_STRUCT_EXTRA@*/
 };
+/*@SCHED_EXT_OPS@*/
 
 /* reduced: the host's struct sock is 784 bytes */
 struct sock {
@@ -205,15 +209,35 @@ def add_value_type(btf: BTF, name: str) -> int:
     )))
 
 
-@lru_cache(maxsize=1)
-def _cached_blob() -> bytes:
-    btf = parse_c(BASE_C, where="vmlinux")
-    for ops in ("bpf_dummy_ops", "tcp_congestion_ops"):
+def vmlinux_c(profile: Profile = LATEST) -> str:
+    """The C text of the emulated vmlinux for ``profile``: :data:`BASE_C`, plus
+    sched_ext's types, ``task_struct.scx`` and ``struct sched_ext_ops`` on
+    profiles that have it (6.12+, see :mod:`kernel_model.subsystems.sched_ext`)."""
+    from .subsystems import sched_ext
+
+    if not sched_ext.supported(profile):
+        return BASE_C
+    return (BASE_C.replace("/*@SCHED_EXT_TYPES@*/", sched_ext.types_c(profile))
+            .replace("/*@TASK_STRUCT_EXTRA@*/", sched_ext.task_struct_extra_c())
+            .replace("/*@SCHED_EXT_OPS@*/", sched_ext.ops_c(profile)))
+
+
+@lru_cache(maxsize=4)
+def _cached_blob(key: tuple[int, int]) -> bytes:
+    from .profile import PROFILES
+
+    profile = next(p for p in PROFILES.values() if p.version == key)
+    btf = parse_c(vmlinux_c(profile), where="vmlinux")
+    ops_types = ["bpf_dummy_ops", "tcp_congestion_ops"]
+    if btf.find("sched_ext_ops", S.KIND_STRUCT) is not None:
+        ops_types.append("sched_ext_ops")
+    for ops in ops_types:
         add_value_type(btf, ops)
     return btf.to_bytes()
 
 
-def build_vmlinux_btf() -> BTF:
-    """A fresh BTF object of the emulated vmlinux (each kernel gets its own, so
-    modules' split BTF and registrations never leak between kernels)."""
-    return BTF.from_bytes(_cached_blob(), where="vmlinux")
+def build_vmlinux_btf(profile: Profile = LATEST) -> BTF:
+    """A fresh BTF object of the emulated vmlinux for ``profile`` (each kernel
+    gets its own, so modules' split BTF and registrations never leak between
+    kernels)."""
+    return BTF.from_bytes(_cached_blob(profile.version), where="vmlinux")
