@@ -36,6 +36,7 @@ from kernel_model.vmlinux import build_vmlinux_btf
 
 from .bpf_maps import MapObject, Rcu
 from .bpf_objects import BtfObject, FdTable, IdAllocator
+from .tcp_kfuncs import register_tcp_kfuncs
 from .syscall import BpfSyscalls, LinkObject, ProgLoadError, ProgObject
 from .usermem import UserMemory
 
@@ -57,6 +58,7 @@ class Kernel(BpfSyscalls):
         self.struct_ops.register(dummy_ops.make_ops(self.profile), self.btf)
         self.struct_ops.register(tcp_ca.make_ops(), self.btf)
         self.kfuncs = KfuncTable()
+        register_tcp_kfuncs(self.btf, self.kfuncs)  # bpf_tcp_ca_kfunc_init()
         self.modules = ModuleRegistry(self.btf, self.struct_ops, self.kfuncs,
                                       module_struct_ops=self.profile.module_struct_ops)
         self.modules.on_unload.append(self._module_going)

@@ -1,0 +1,3 @@
+"""Simulations that make the emulated kernel call struct_ops members on its own:
+``structops sim tcp`` (:mod:`emu.sim.tcp`) drives ``tcp_congestion_ops``;
+:mod:`emu.sim.plot` has the shared plotting helpers."""
