@@ -84,6 +84,14 @@ enum bpf_map_type {
     BPF_MAP_TYPE_ARENA = 33,
     __MAX_BPF_MAP_TYPE = 34,
 };
+/* the BPF_MAP_CREATE flags (an anonymous enum in the uapi header, so in vmlinux.h too) */
+enum {
+    BPF_F_NO_PREALLOC = 1, BPF_F_NO_COMMON_LRU = 2, BPF_F_NUMA_NODE = 4, BPF_F_RDONLY = 8,
+    BPF_F_WRONLY = 16, BPF_F_STACK_BUILD_ID = 32, BPF_F_ZERO_SEED = 64, BPF_F_RDONLY_PROG = 128,
+    BPF_F_WRONLY_PROG = 256, BPF_F_CLONE = 512, BPF_F_MMAPABLE = 1024, BPF_F_PRESERVE_ELEMS = 2048,
+    BPF_F_INNER_MAP = 4096, BPF_F_LINK = 8192, BPF_F_PATH_FD = 16384, BPF_F_VTYPE_BTF_OBJ_FD = 32768,
+    BPF_F_TOKEN_FD = 65536, BPF_F_SEGV_ON_FAULT = 131072, BPF_F_NO_USER_CONV = 262144,
+};
 
 /* include/linux/types.h, refcount.h */
 typedef struct { int counter; } atomic_t;

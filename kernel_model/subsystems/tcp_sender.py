@@ -160,7 +160,7 @@ class TcpSock:
     snd_cwnd: int = TCP_INIT_CWND
     snd_ssthresh: int = TCP_INFINITE_SSTHRESH
     snd_cwnd_cnt: int = 0
-    snd_cwnd_clamp: int = U32 >> 16  # tcp_init_sock(): ~0 & 0xffff? (the kernel uses ~0; u32 max)
+    snd_cwnd_clamp: int = U32  # tcp_init_sock(): ~0
     snd_cwnd_stamp: int = 0
     prior_cwnd: int = 0
     prior_ssthresh: int = 0

@@ -1,0 +1,144 @@
+"""BPF congestion controls in the emulated kernel, driven by the simulated sender,
+and ``structops sim tcp`` (JSON, plot, exit statuses)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from hypothesis import given, settings
+
+from emu.kernel import Kernel
+from emu.libbpf.errors import ProgLoadFailed
+from emu.sim.tcp import load_bpf_ca, run_tcp
+from emu.sim.tcp_strategies import link_configs
+from kernel_model.btf import structs as S
+from kernel_model.subsystems.tcp_cong import Reno
+from kernel_model.subsystems.tcp_sender import LinkConfig, TcpSock
+from tests.emu.test_cli import structops
+
+from .test_tcp_model import RENO_EVENTS, _apply, reno_sock
+
+#: what the verifier model says where the kernel promotes a congestion control's
+#: struct sock * argument to struct tcp_sock * (bpf_tcp_ca_is_valid_access): not modelled yet
+PROMOTION_GAP = "only read is supported"
+
+
+def test_the_bpf_tcp_ca_kfuncs_are_registered_in_vmlinux():
+    k = Kernel()
+    for name in ("tcp_reno_ssthresh", "tcp_reno_cong_avoid", "tcp_reno_undo_cwnd", "tcp_slow_start",
+                 "tcp_cong_avoid_ai"):
+        (entry,) = k.kfuncs.by_name(name)
+        assert entry.module is None and entry.btf_id == k.btf.find(name, S.KIND_FUNC)
+
+
+def test_bpf_reno_through_the_kfuncs_gives_the_hand_checked_sequence(bpf_cc):
+    """The same events as the built-in Reno, but each member a JIT'd BPF program called
+    through its trampoline, whose kfunc calls work on the tcp_sock in emulated memory."""
+    k, _obj, ops = load_bpf_ca(bpf_cc("bpf_reno_kfuncs"))
+    try:
+        assert ops.name == "bpf_kreno" and ops.members == {"ssthresh", "cong_avoid", "undo_cwnd"}
+        assert _apply(ops, reno_sock(), RENO_EVENTS) == [(c, n) for _, _, c, n in RENO_EVENTS]
+        sk = TcpSock(flow=1, snd_cwnd=7, prior_cwnd=30)
+        assert ops.undo_cwnd(sk) == 30
+    finally:
+        k.shutdown()
+
+
+def test_bpf_reno_tracks_the_builtin_reno_packet_for_packet(bpf_cc):
+    cfg = LinkConfig(bw_mbit=20, rtt_ms=20, buffer=25, loss=0.002, duration=1.5, seed=7)
+    bpf = run_tcp(cfg, obj_path=bpf_cc("bpf_reno_kfuncs"))
+    ref = run_tcp(cfg, algo="reno")
+    assert [s["cwnd"] for s in bpf.samples] == [s["cwnd"] for s in ref.samples]
+    assert [s["ssthresh"] for s in bpf.samples] == [s["ssthresh"] for s in ref.samples]
+    assert bpf.summary["member_calls"] == ref.summary["member_calls"]
+    assert bpf.summary["emulated_member_calls"] == sum(bpf.summary["member_calls"].values()) > 1000
+    assert min(s["ssthresh"] for s in ref.samples) < 1000  # the run did see losses
+
+
+def test_a_cc_without_growth_keeps_cwnd_at_the_initial_window(bpf_cc):
+    """cong_control that does nothing: the kernel leaves cwnd alone (no PRR, no
+    tcp_end_cwnd_reduction) -- cwnd is the initial 10 in every sample."""
+    res = run_tcp(LinkConfig(bw_mbit=50, rtt_ms=10, duration=1.0), obj_path=bpf_cc("bpf_const_ssthresh"))
+    assert {s["cwnd"] for s in res.samples} == {10}
+    assert res.summary["member_calls"]["cong_control"] > 100
+
+
+def test_a_cc_that_pins_cwnd_keeps_it_pinned(bpf_cc):
+    path = bpf_cc("bpf_pin_cwnd")
+    try:
+        res = run_tcp(LinkConfig(bw_mbit=50, rtt_ms=10, buffer=20, loss=0.01, duration=1.0), obj_path=path)
+    except ProgLoadFailed as e:
+        last = [ln for ln in e.log.splitlines() if ln and not ln.startswith("processed")][-1]
+        if e.prog == "pin_init" and last == PROMOTION_GAP:
+            pytest.skip("the verifier model does not promote struct sock to tcp_sock "
+                        "(bpf_tcp_ca_is_valid_access): tp->snd_cwnd = ... is refused")
+        raise
+    assert {s["cwnd"] for s in res.samples if s["t"] > 0} == {42}
+
+
+def test_cli_json_has_a_sample_every_rtt_and_is_deterministic(tmp_path):
+    args = ("sim", "tcp", "--algo", "cubic", "--flows", "2", "--bw", "20", "--rtt", "40", "--buffer", "30",
+            "--loss", "0.001", "--duration", "2", "--seed", "5", "--json")
+    r = structops(*args)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert set(doc) == {"samples", "summary"}
+    assert r.stdout == structops(*args).stdout
+    for flow in (0, 1):
+        ts = [s["t"] for s in doc["samples"] if s["flow"] == flow]
+        assert ts[0] == 0 and ts[-1] >= 1.99
+        assert max(b - a for a, b in zip(ts, ts[1:])) <= 0.040
+    first = doc["samples"][0]
+    assert {"t", "flow", "cwnd", "ssthresh"} <= set(first)
+    assert doc["summary"]["algorithm"] == "cubic" and len(doc["summary"]["flows"]) == 2
+    assert r.stderr == ""  # no progress output when stderr is not a terminal
+
+
+def test_cli_plot_is_valid_svg(tmp_path):
+    out = tmp_path / "cwnd.svg"
+    r = structops("sim", "tcp", "--algo", "reno", "--duration", "1", "--plot", str(out))
+    assert r.returncode == 0, r.stderr
+    root = ET.parse(out).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert "flow 0 cwnd" in out.read_text()
+
+
+def test_cli_png_plot(tmp_path):
+    out = tmp_path / "cwnd.png"
+    r = structops("sim", "tcp", "--algo", "reno", "--duration", "0.5", "--plot", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_errors_have_one_line_and_an_exit_status(tmp_path, bpf_cc):
+    r = structops("sim", "tcp", "--buffer", "0")
+    assert r.returncode == 2 and r.stderr.strip() == "error: sim tcp: buffer must be at least 1 packet (got 0)"
+    r = structops("sim", "tcp", str(tmp_path / "missing.bpf.o"))
+    assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
+    r = structops("sim", "tcp", "--duration", "0.1", "--plot", str(tmp_path / "x.pdf"))
+    assert r.returncode == 2 and "must end in .svg or .png" in r.stderr
+    r = structops("sim", "tcp", bpf_cc("bpf_pin_cwnd"), "--duration", "0.1")
+    if r.returncode == 1:  # refused by the emulated verifier: one line naming the program
+        assert r.stderr.startswith("error: sim tcp: ") and "prog pin_init refused" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    else:
+        assert r.returncode == 0, r.stderr
+
+
+def test_an_object_without_a_congestion_control_is_bad_input():
+    from tests.conftest import ROOT
+
+    r = structops("sim", "tcp", str(ROOT / "examples" / "dummy_st_ops.bpf.o"))
+    assert r.returncode == 2 and "no tcp_congestion_ops struct_ops map" in r.stderr
+
+
+@settings(max_examples=6, deadline=None)
+@given(link_configs(max_flows=2, max_duration=1.0, max_packets=8000))
+def test_property_goodput_never_exceeds_the_link(cfg):
+    """What users write with the strategies: a property of an algorithm on any link."""
+    res = run_tcp(cfg, algo="reno")
+    total = sum(f["goodput_mbit"] for f in res.summary["flows"])
+    assert total * 1500 / 1448 <= cfg.bw_mbit * 1.0001
+    assert res.summary["max_queue"] <= cfg.buffer + 1
