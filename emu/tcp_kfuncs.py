@@ -47,14 +47,15 @@ def mem_sock_class(layout: dict[str, Field]) -> Any:
     bitf = [(f.name, f.offset - lo, f.bit_offset, (1 << f.bits) - 1) for f in fields if f.bits]
 
     class View:
-        __slots__ = ("_m", "_addr", "_buf", "_tp")
+        __slots__ = ("_m", "_addr", "_buf", "_tp", "_orig")
 
         def __init__(self, m: Any, addr: int) -> None:
             self._m = m
             self._addr = addr
 
         def __enter__(self) -> _Snapshot:
-            buf = self._buf = bytearray(self._m.read(self._addr + lo, hi - lo))
+            orig = self._orig = self._m.read(self._addr + lo, hi - lo)
+            buf = self._buf = bytearray(orig)
             tp = self._tp = _Snapshot()
             for name, off, size in plain:
                 setattr(tp, name, int.from_bytes(buf[off:off + size], "little"))
@@ -70,7 +71,7 @@ def mem_sock_class(layout: dict[str, Field]) -> Any:
                 buf[off:off + size] = (getattr(tp, name) & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
             for name, off, bit, mask in bitf:
                 buf[off] = (buf[off] & ~(mask << bit) & 0xFF) | ((getattr(tp, name) & mask) << bit)
-            if buf != self._m.read(self._addr + lo, hi - lo):
+            if buf != self._orig:
                 self._m.write(self._addr + lo, bytes(buf))
     return View
 

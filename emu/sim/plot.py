@@ -54,6 +54,7 @@ def save_series(path: str, title: str, xlabel: str, panels: Sequence[Panel]) -> 
         import matplotlib
 
         matplotlib.use("Agg")
+        matplotlib.rcParams["svg.hashsalt"] = "structops"  # stable element ids: same run, same file
         import matplotlib.pyplot as plt
     except ImportError:
         raise PlotUnavailable("plotting needs matplotlib: pip install 'structops-emu[plot]'") from None

@@ -29,11 +29,13 @@ calls which member; this module supplies the algorithms:
 
 from __future__ import annotations
 
+import ctypes
 import struct
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from emu.regs import RAW
 from kernel_model.errors import InputError, KernelError
 from kernel_model.subsystems.tcp_ca import WRITABLE_FIELDS, Field, tcp_sock_layout
 from kernel_model.subsystems.tcp_cong import Reno
@@ -140,7 +142,7 @@ class BpfCongestionOps:
         self.layout = tcp_sock_layout(btf)
         self.size = btf.size_of(btf.find("tcp_sock", 4))
         self.codec = _Codec(self.layout).finish(self.layout)
-        self._socks: dict[int, tuple[int, bytearray, int, int]] = {}
+        self._socks: dict[int, tuple[int, Any, int, int, int]] = {}
         self.member_calls = 0
         self.member_seconds = 0.0
         self._check_registered()
@@ -154,29 +156,38 @@ class BpfCongestionOps:
         if not (st.state == 1 or any(isinstance(o, LinkObject) and o.link.map is st for o in self.kernel._live)):
             raise KernelError(2, f"tcp_congestion_ops {self.name} is not registered")
 
-    def _sock(self, sk: TcpSock) -> tuple[int, bytearray, int, int]:
+    def _sock(self, sk: TcpSock) -> tuple[int, Any, int, int, int]:
+        """(address, image buffer, ack_sample address, rate_sample address, host address)
+        of the flow's socket: kzalloc'd once, then moved with raw uc_mem_write/read of
+        one preallocated buffer (no copies per call)."""
         got = self._socks.get(sk.flow)
         if got is None:
             m = self.machine
             addr = m.kzalloc(self.size)
             sample = m.kzalloc(16)  # struct ack_sample
             rs = m.kzalloc(96)  # struct rate_sample
-            got = (addr, bytearray(self.size), sample, rs)
+            m.write(addr, bytes(self.size))  # materialise the pages
+            got = (addr, (ctypes.c_ubyte * self.size)(), sample, rs, m.host_addr(addr))
             self._socks[sk.flow] = got
         return got
 
     def _call(self, sk: TcpSock, member: str, *args: int) -> int:
-        addr, buf, _, _ = self._sock(sk)
+        addr, buf, _, _, host = self._sock(sk)
         m = self.machine
+        hp = m._hp
+        n = ctypes.c_uint64(self.size)
+        h = ctypes.c_uint64(host)
         self.codec.pack(sk, buf)
-        m.write(addr, bytes(buf))
+        if RAW.uc_mem_write(hp, h, buf, n):
+            raise KernelError(14, f"tcp_sock at {addr:#x} is not mapped")
         t = time.perf_counter()
         try:
             r = m.call_member(self.kdata_addr, self.offsets[member], [addr] + [a & 0xFFFFFFFFFFFFFFFF for a in args])
         finally:
             self.member_seconds += time.perf_counter() - t
             self.member_calls += 1
-        buf[:] = m.read(addr, self.size)
+        if RAW.uc_mem_read(hp, h, buf, n):
+            raise KernelError(14, f"tcp_sock at {addr:#x} is not mapped")
         self.codec.unpack(sk, buf)
         return r
 
@@ -206,12 +217,12 @@ class BpfCongestionOps:
         self._call(sk, "in_ack_event", flags)
 
     def pkts_acked(self, sk: TcpSock, pkts_acked: int, rtt_us: int, in_flight: int) -> None:
-        _, _, sample, _ = self._sock(sk)
+        sample = self._sock(sk)[2]
         self.machine.write(sample, struct.pack("<IiI", pkts_acked & 0xFFFFFFFF, rtt_us, in_flight & 0xFFFFFFFF))
         self._call(sk, "pkts_acked", sample)
 
     def cong_control(self, sk: TcpSock, ack: int, flag: int, rs: dict[str, Any]) -> None:
-        _, _, _, rsa = self._sock(sk)
+        rsa = self._sock(sk)[3]
         # struct rate_sample (include/net/tcp.h): prior_mstamp u64, prior_delivered u32,
         # prior_delivered_ce u32, delivered s32, delivered_ce s32, interval_us long,
         # snd_interval_us u32, rcv_interval_us u32, rtt_us long, losses int, acked_sacked u32,

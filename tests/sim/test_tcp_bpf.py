@@ -16,12 +16,14 @@ from emu.sim.tcp_strategies import link_configs
 from kernel_model.btf import structs as S
 from kernel_model.subsystems.tcp_cong import Reno
 from kernel_model.subsystems.tcp_sender import LinkConfig, TcpSock
+from tests.conftest import ROOT
 from tests.emu.test_cli import structops
 
 from .test_tcp_model import RENO_EVENTS, _apply, reno_sock
 
 #: what the verifier model says where the kernel promotes a congestion control's
 #: struct sock * argument to struct tcp_sock * (bpf_tcp_ca_is_valid_access): not modelled yet
+KRENO = str(ROOT / "examples" / "tcp_reno_kfuncs.bpf.o")
 PROMOTION_GAP = "only read is supported"
 
 
@@ -36,7 +38,7 @@ def test_the_bpf_tcp_ca_kfuncs_are_registered_in_vmlinux():
 def test_bpf_reno_through_the_kfuncs_gives_the_hand_checked_sequence(bpf_cc):
     """The same events as the built-in Reno, but each member a JIT'd BPF program called
     through its trampoline, whose kfunc calls work on the tcp_sock in emulated memory."""
-    k, _obj, ops = load_bpf_ca(bpf_cc("bpf_reno_kfuncs"))
+    k, _obj, ops = load_bpf_ca(KRENO)
     try:
         assert ops.name == "bpf_kreno" and ops.members == {"ssthresh", "cong_avoid", "undo_cwnd"}
         assert _apply(ops, reno_sock(), RENO_EVENTS) == [(c, n) for _, _, c, n in RENO_EVENTS]
@@ -48,7 +50,7 @@ def test_bpf_reno_through_the_kfuncs_gives_the_hand_checked_sequence(bpf_cc):
 
 def test_bpf_reno_tracks_the_builtin_reno_packet_for_packet(bpf_cc):
     cfg = LinkConfig(bw_mbit=20, rtt_ms=20, buffer=25, loss=0.002, duration=1.5, seed=7)
-    bpf = run_tcp(cfg, obj_path=bpf_cc("bpf_reno_kfuncs"))
+    bpf = run_tcp(cfg, obj_path=KRENO)
     ref = run_tcp(cfg, algo="reno")
     assert [s["cwnd"] for s in bpf.samples] == [s["cwnd"] for s in ref.samples]
     assert [s["ssthresh"] for s in bpf.samples] == [s["ssthresh"] for s in ref.samples]
@@ -128,7 +130,6 @@ def test_cli_errors_have_one_line_and_an_exit_status(tmp_path, bpf_cc):
 
 
 def test_an_object_without_a_congestion_control_is_bad_input():
-    from tests.conftest import ROOT
 
     r = structops("sim", "tcp", str(ROOT / "examples" / "dummy_st_ops.bpf.o"))
     assert r.returncode == 2 and "no tcp_congestion_ops struct_ops map" in r.stderr

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Reno written in BPF: every member is one of the kernel's bpf_tcp_ca kfuncs. */
+/* Reno written in BPF: every member is one of the kernel's bpf_tcp_ca kfuncs
+ * (net/ipv4/bpf_tcp_ca.c). Run it with `structops sim tcp examples/tcp_reno_kfuncs.bpf.o`.
+ * Never attach it on a real machine: it would change TCP. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
