@@ -109,7 +109,9 @@ def make_ops() -> StructOps:
 
     ops = StructOps(name="tcp_congestion_ops", cfi_stubs=_STUBS, init_member=init_member, reg=reg,
                     unreg=unreg, update=update, validate=validate,
-                    policy=VerifierPolicy(helpers=_HELPERS, btf_struct_access=_btf_struct_access))
+                    policy=VerifierPolicy(helpers=_HELPERS, btf_struct_access=_btf_struct_access,
+                                          # bpf_tcp_ca_is_valid_access (net/ipv4/bpf_tcp_ca.c)
+                                          ctx_arg_promote=(("sock", "tcp_sock"),)))
     ops.private["registered"] = registered
     return ops
 

@@ -213,3 +213,20 @@ def test_bpf_tcp_ca_write_rules():
     assert _btf_struct_access("tcp_sock", 0, lay["snd_una"].offset, 4) == \
         f"no write support to tcp_sock at off {lay['snd_una'].offset}"
     assert _btf_struct_access("sock", 0, 0, 4) == "only read is supported"
+
+
+def test_ecn_marks_reach_an_ecn_algorithm_as_ece_and_cwr():
+    class EcnRecorder(Recorder):
+        flags = 0x2  # TCP_CONG_NEEDS_ECN
+
+    rec = EcnRecorder()
+    sim = Simulation(LinkConfig(bw_mbit=20, rtt_ms=10, buffer=100, ecn_k=5, duration=1.0), lambda i: rec)
+    sim.run()
+    assert sim.ce_marks > 0 and sim.socks[0].delivered_ce > 0 and sim.drops["queue"] == 0
+    assert any(e[0] == "in_ack_event" and e[1] & tcp_cong.CA_ACK_ECE and e[1] & tcp_cong.CA_ACK_SLOWPATH
+               for e in rec.log)
+    assert ("set_state", TCP_CA_Open, tcp_cong.TCP_CA_CWR) in rec.log  # tcp_enter_cwr
+    # a flow whose algorithm does not ask for ECN is never marked
+    plain = Simulation(LinkConfig(bw_mbit=20, rtt_ms=10, buffer=100, ecn_k=5, duration=1.0), lambda i: Reno())
+    plain.run()
+    assert plain.ce_marks == 0
