@@ -58,7 +58,8 @@ class Kernel(BpfSyscalls):
         self.struct_ops.register(dummy_ops.make_ops(self.profile), self.btf)
         self.struct_ops.register(tcp_ca.make_ops(), self.btf)
         self.kfuncs = KfuncTable()
-        register_tcp_kfuncs(self.btf, self.kfuncs)  # bpf_tcp_ca_kfunc_init()
+        #: jiffies as TCP reads them (the TCP simulator advances them)
+        self.tcp_clock = register_tcp_kfuncs(self.btf, self.kfuncs)  # bpf_tcp_ca_kfunc_init, cubictcp_register
         self.modules = ModuleRegistry(self.btf, self.struct_ops, self.kfuncs,
                                       module_struct_ops=self.profile.module_struct_ops)
         self.modules.on_unload.append(self._module_going)

@@ -193,13 +193,20 @@ void __bpf_tcp_ca_release(struct sock *sk);
 """
 
 #: the kfuncs of net/ipv4/bpf_tcp_ca.c's ``bpf_tcp_ca_check_kfunc_ids`` set (Linux 6.12/6.18),
-#: defined in net/ipv4/tcp_cong.c
+#: defined in net/ipv4/tcp_cong.c, and of tcp_cubic.c's ``tcp_cubic_check_kfunc_ids``
 TCP_KFUNCS_C = r"""
 u32 tcp_reno_ssthresh(struct sock *sk);
 void tcp_reno_cong_avoid(struct sock *sk, u32 ack, u32 acked);
 u32 tcp_reno_undo_cwnd(struct sock *sk);
 u32 tcp_slow_start(struct tcp_sock *tp, u32 acked);
 void tcp_cong_avoid_ai(struct tcp_sock *tp, u32 w, u32 acked);
+/* net/ipv4/tcp_cubic.c: tcp_cubic_check_kfunc_ids, registered for struct_ops by cubictcp_register() */
+void cubictcp_init(struct sock *sk);
+u32 cubictcp_recalc_ssthresh(struct sock *sk);
+void cubictcp_cong_avoid(struct sock *sk, u32 ack, u32 acked);
+void cubictcp_state(struct sock *sk, u8 new_state);
+void cubictcp_cwnd_event(struct sock *sk, enum tcp_ca_event event);
+void cubictcp_acked(struct sock *sk, const struct ack_sample *sample);
 """
 
 

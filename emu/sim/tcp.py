@@ -102,10 +102,16 @@ class _Codec:
         self._order = {f.name: i for i, f in enumerate(plain)}
         return struct.Struct(fmt), bits, plain[0].offset
 
-    def pack(self, sk: TcpSock, buf: bytearray) -> None:
+    def pack(self, sk: TcpSock, buf: Any) -> None:
+        """The simulator's fields into ``buf``. The precompiled format's pad bytes
+        write zeros: the members between the fields that a program may write
+        (``icsk_ca_priv``, ``icsk_ack.pending``) are kept across it."""
         d = sk.__dict__
         vals = [d[n] & mk for n, mk in zip(self.in_names_sorted, self.in_masks_sorted)]
+        kept = [(lo, bytes(buf[lo:hi])) for lo, hi in self.keep]
         self.in_plain.pack_into(buf, self.in_lo, *vals)
+        for lo, data in kept:
+            buf[lo:lo + len(data)] = data
         for name, off, bit, mask in self.in_bits:
             buf[off] = (buf[off] & ~(mask << bit) & 0xFF) | ((d[name] & mask) << bit)
 
@@ -117,6 +123,7 @@ class _Codec:
             d[name] = (buf[off] >> bit) & mask
 
     def finish(self, layout: dict[str, Field]) -> "_Codec":
+        self.keep = [(layout[n].offset, layout[n].offset + layout[n].size) for n in ("icsk_ca_priv", "icsk_ack.pending")]
         self.in_names_sorted = sorted(self.in_names, key=lambda n: layout[n].offset)
         self.in_masks_sorted = [(1 << (8 * layout[n].size)) - 1 for n in self.in_names_sorted]
         self.out_names_sorted = sorted(self.out_names, key=lambda n: layout[n].offset)
@@ -138,6 +145,7 @@ class BpfCongestionOps:
         self.name = kd.read_member("name").split(b"\0", 1)[0].decode("latin-1")
         self.flags = int.from_bytes(kd.read_member("flags"), "little")
         self.machine = kernel.machine
+        self.clock = kernel.tcp_clock
         btf = kernel.btf
         self.layout = tcp_sock_layout(btf)
         self.size = btf.size_of(btf.find("tcp_sock", 4))
@@ -178,6 +186,7 @@ class BpfCongestionOps:
         n = ctypes.c_uint64(self.size)
         h = ctypes.c_uint64(host)
         self.codec.pack(sk, buf)
+        self.clock.jiffies = sk.jiffies
         if RAW.uc_mem_write(hp, h, buf, n):
             raise KernelError(14, f"tcp_sock at {addr:#x} is not mapped")
         t = time.perf_counter()

@@ -12,6 +12,7 @@ kept on the socket (``sk.ca``), not bytes in ``icsk_ca_priv``.
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from .tcp_cong import TCP_CA_Loss, U32, tcp_cong_avoid_ai, tcp_in_slow_start, tcp_is_cwnd_limited, tcp_slow_start
@@ -75,8 +76,17 @@ def usecs_to_jiffies(us: int) -> int:
     return -(-us * HZ // USEC_PER_SEC)
 
 
+#: ``struct bictcp`` as it sits in ``icsk_ca_priv`` (tcp_cubic.c): ten u32, u16 unused,
+#: u8 sample_cnt, u8 found, four u32 -- 60 bytes
+BICTCP_LAYOUT = struct.Struct("<10IHBB4I")
+_BICTCP_FIELDS = ("cnt", "last_max_cwnd", "last_cwnd", "last_time", "bic_origin_point", "bic_K", "delay_min",
+                  "epoch_start", "ack_cnt", "tcp_cwnd", "unused", "sample_cnt", "found", "round_start", "end_seq",
+                  "last_ack", "curr_rtt")
+
+
 class BicTcp:
-    """``struct bictcp``."""
+    """``struct bictcp``; :meth:`from_bytes`/:meth:`to_bytes` give its layout in
+    ``icsk_ca_priv`` (for the ``cubictcp_*`` kfuncs)."""
 
     __slots__ = ("cnt", "last_max_cwnd", "last_cwnd", "last_time", "bic_origin_point", "bic_K", "delay_min",
                  "epoch_start", "ack_cnt", "tcp_cwnd", "sample_cnt", "found", "round_start", "end_seq",
@@ -85,6 +95,20 @@ class BicTcp:
     def __init__(self) -> None:
         for f in self.__slots__:
             setattr(self, f, 0)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "BicTcp":
+        ca = cls()
+        vals = dict(zip(_BICTCP_FIELDS, BICTCP_LAYOUT.unpack_from(data)))
+        vals.pop("unused")
+        for k, v in vals.items():
+            setattr(ca, k, v)
+        return ca
+
+    def to_bytes(self, unused: int = 0) -> bytes:
+        vals = [unused if f == "unused" else getattr(self, f) for f in _BICTCP_FIELDS]
+        masks = [0xFFFF if f == "unused" else 0xFF if f in ("sample_cnt", "found") else U32 for f in _BICTCP_FIELDS]
+        return BICTCP_LAYOUT.pack(*(v & m for v, m in zip(vals, masks)))
 
     def reset(self) -> None:
         """``bictcp_reset``: everything before ``unused`` and ``found``."""

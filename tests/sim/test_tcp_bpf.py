@@ -24,13 +24,15 @@ from .test_tcp_model import RENO_EVENTS, _apply, reno_sock
 #: what the verifier model says where the kernel promotes a congestion control's
 #: struct sock * argument to struct tcp_sock * (bpf_tcp_ca_is_valid_access): not modelled yet
 KRENO = str(ROOT / "examples" / "tcp_reno_kfuncs.bpf.o")
+KCUBIC = str(ROOT / "examples" / "tcp_cubic_kfuncs.bpf.o")
 PROMOTION_GAP = "only read is supported"
 
 
 def test_the_bpf_tcp_ca_kfuncs_are_registered_in_vmlinux():
     k = Kernel()
     for name in ("tcp_reno_ssthresh", "tcp_reno_cong_avoid", "tcp_reno_undo_cwnd", "tcp_slow_start",
-                 "tcp_cong_avoid_ai"):
+                 "tcp_cong_avoid_ai", "cubictcp_init", "cubictcp_recalc_ssthresh", "cubictcp_cong_avoid",
+                 "cubictcp_state", "cubictcp_cwnd_event", "cubictcp_acked"):
         (entry,) = k.kfuncs.by_name(name)
         assert entry.module is None and entry.btf_id == k.btf.find(name, S.KIND_FUNC)
 
@@ -57,6 +59,20 @@ def test_bpf_reno_tracks_the_builtin_reno_packet_for_packet(bpf_cc):
     assert bpf.summary["member_calls"] == ref.summary["member_calls"]
     assert bpf.summary["emulated_member_calls"] == sum(bpf.summary["member_calls"].values()) > 1000
     assert min(s["ssthresh"] for s in ref.samples) < 1000  # the run did see losses
+
+
+def test_bpf_cubic_through_the_kfuncs_tracks_the_builtin_cubic():
+    """Every member of examples/tcp_cubic_kfuncs calls a cubictcp_* kfunc, whose struct
+    bictcp lives in the socket's icsk_ca_priv between calls: two flows, losses, hystart,
+    the cubic epochs -- the same cwnd and ssthresh in every sample as the Python CUBIC."""
+    cfg = LinkConfig(bw_mbit=20, rtt_ms=30, buffer=40, loss=0.001, flows=2, duration=3.0, seed=2)
+    bpf = run_tcp(cfg, obj_path=KCUBIC)
+    ref = run_tcp(cfg, algo="cubic")
+    assert [(s["cwnd"], s["ssthresh"]) for s in bpf.samples] == [(s["cwnd"], s["ssthresh"]) for s in ref.samples]
+    assert bpf.summary["member_calls"] == ref.summary["member_calls"]
+    assert {"init", "pkts_acked", "set_state", "cwnd_event", "ssthresh", "cong_avoid"} <= set(
+        bpf.summary["member_calls"])
+    assert len({s["ssthresh"] for s in ref.samples}) > 3  # several reductions happened
 
 
 def test_a_cc_without_growth_keeps_cwnd_at_the_initial_window(bpf_cc):
@@ -143,3 +159,47 @@ def test_property_goodput_never_exceeds_the_link(cfg):
     total = sum(f["goodput_mbit"] for f in res.summary["flows"])
     assert total * 1500 / 1448 <= cfg.bw_mbit * 1.0001
     assert res.summary["max_queue"] <= cfg.buffer + 1
+
+
+def _store_offsets(path: str, prog: str) -> list[int]:
+    from emu.libbpf import BpfObject, KernelBtf, Log
+
+    k = Kernel()
+    try:
+        obj = BpfObject.open_file(path, log=Log(stream=None))
+        obj.prepare(kernel_btf=KernelBtf.from_kernel(k))
+        return [i.off for i in obj.progs[prog].insns if i.code == 0x63]  # *(u32 *)(rX + off) = rY
+    finally:
+        k.shutdown()
+
+
+def test_co_re_gives_our_tcp_sock_offsets_from_either_vmlinux_h(tmp_path, bpf_cc):
+    """A congestion control compiled against our vmlinux.h and one compiled against the
+    host's (bpftool's dump of /sys/kernel/btf/vmlinux) store snd_cwnd at the same,
+    relocated, offset in the emulated kernel."""
+    import shutil
+    import subprocess
+
+    from kernel_model.subsystems.tcp_ca import tcp_sock_layout
+    from kernel_model.vmlinux import build_vmlinux_btf
+
+    want = tcp_sock_layout(build_vmlinux_btf())["snd_cwnd"].offset
+    assert _store_offsets(bpf_cc("bpf_pin_cwnd"), "pin_init") == [want]
+    bpftool, clang = shutil.which("bpftool"), shutil.which("clang")
+    if bpftool is None or clang is None or not __import__("os").access("/sys/kernel/btf/vmlinux", 4):
+        pytest.skip("needs bpftool, clang and /sys/kernel/btf/vmlinux for the host's vmlinux.h")
+    inc = tmp_path / "inc"
+    inc.mkdir()
+    with open(inc / "vmlinux.h", "w") as f:
+        r = subprocess.run([bpftool, "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"], stdout=f,
+                           timeout=120)
+    if r.returncode:
+        pytest.skip("bpftool could not dump the host's BTF")
+    from .conftest import PROGS
+
+    out = tmp_path / "pin_host.bpf.o"
+    r = subprocess.run([clang, "-target", "bpf", "-O2", "-g", "-Wall", "-Wno-unused-variable", f"-I{inc}",
+                        "-I/usr/include/x86_64-linux-gnu", "-c", str(PROGS / "bpf_pin_cwnd.bpf.c"), "-o", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert _store_offsets(str(out), "pin_init") == [want]
