@@ -203,3 +203,25 @@ def test_co_re_gives_our_tcp_sock_offsets_from_either_vmlinux_h(tmp_path, bpf_cc
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert _store_offsets(str(out), "pin_init") == [want]
+
+
+def test_progress_goes_to_a_terminal_only():
+    import io
+
+    from emu.sim.tcp_cli import _progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert _progress(io.StringIO(), 5.0) is None
+    out = Tty()
+    show = _progress(out, 5.0)
+    assert show is not None
+    show(2.0)
+    assert out.getvalue() == "\rsim tcp:    2.0 / 5.0 simulated s"
+
+
+def test_sim_lists_its_subcommands():
+    r = structops("sim", "--help")
+    assert r.returncode == 0 and "tcp" in r.stdout
