@@ -225,3 +225,95 @@ def test_progress_goes_to_a_terminal_only():
 def test_sim_lists_its_subcommands():
     r = structops("sim", "--help")
     assert r.returncode == 0 and "tcp" in r.stdout
+
+
+@pytest.fixture
+def promoted_sock(monkeypatch):
+    """The verifier as the kernel has it for tcp_congestion_ops: a trusted ``struct sock *``
+    argument becomes ``struct tcp_sock *`` (``bpf_tcp_ca_is_valid_access``), driven by the
+    subsystem policy's ``ctx_arg_promote``. The verifier model lacks this step (the
+    PROMOTION_GAP tests above); this fixture adds it around its context access so the
+    rest of the path -- JIT'd stores into the socket, the simulator reading them back
+    -- is tested now."""
+    from verifier.ctx import CtxMixin
+    from verifier.regs import PTR_TO_BTF_ID, base_type
+
+    orig = CtxMixin._btf_ctx_access
+
+    def access(self, off, size, atype):  # type: ignore[no-untyped-def]
+        res = orig(self, off, size, atype)
+        policy = getattr(self, "struct_ops_policy", None)
+        if res is None or policy is None or base_type(res[0]) != PTR_TO_BTF_ID:
+            return res
+        rtype, btf, bid = res
+        for src, dst in policy.ctx_arg_promote:
+            if btf.type_by_id(bid).name == src:
+                return rtype, btf, btf.find(dst, S.KIND_STRUCT)
+        return res
+    monkeypatch.setattr(CtxMixin, "_btf_ctx_access", access)
+
+
+def test_with_the_kernels_promotion_a_cc_that_pins_cwnd_keeps_it_pinned(promoted_sock, bpf_cc):
+    res = run_tcp(LinkConfig(bw_mbit=50, rtt_ms=10, buffer=20, loss=0.01, duration=1.0),
+                  obj_path=bpf_cc("bpf_pin_cwnd"))
+    assert res.summary["member_calls"]["cong_control"] > 100 and res.summary["flows"][0]["lost_packets"] > 0
+    assert {s["cwnd"] for s in res.samples if s["t"] > 0} == {42}
+
+
+def test_with_the_kernels_promotion_writes_outside_the_allowed_fields_are_refused(promoted_sock, tmp_path):
+    from tests.emu.libbpf.conftest import compile_bpf
+
+    src = tmp_path / "bad_write.bpf.c"
+    src.write_text(r'''
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+char LICENSE[] SEC("license") = "GPL";
+SEC("struct_ops")
+__u32 BPF_PROG(bad_ssthresh, struct sock *sk)
+{
+	((struct tcp_sock *)sk)->snd_una = 1;
+	return 2;
+}
+SEC("struct_ops")
+void BPF_PROG(bad_cong_avoid, struct sock *sk, __u32 ack, __u32 acked) {}
+SEC("struct_ops")
+__u32 BPF_PROG(bad_undo, struct sock *sk) { return 2; }
+SEC(".struct_ops.link")
+struct tcp_congestion_ops bad = { .ssthresh = (void *)bad_ssthresh, .cong_avoid = (void *)bad_cong_avoid,
+	.undo_cwnd = (void *)bad_undo, .name = "bad_write" };
+''')
+    obj = compile_bpf(src, tmp_path / "bad_write.bpf.o")
+    from kernel_model.subsystems.tcp_ca import tcp_sock_layout
+    from kernel_model.vmlinux import build_vmlinux_btf
+
+    off = tcp_sock_layout(build_vmlinux_btf())["snd_una"].offset
+    with pytest.raises(ProgLoadFailed) as ei:
+        run_tcp(LinkConfig(duration=0.1), obj_path=str(obj))
+    assert f"no write support to tcp_sock at off {off}" in ei.value.log
+
+
+def test_a_congestion_control_may_call_ktime_get_coarse_ns(tmp_path):
+    """bpf_tcp_ca_get_func_proto names bpf_ktime_get_coarse_ns itself (net/ipv4/bpf_tcp_ca.c)."""
+    from tests.emu.libbpf.conftest import compile_bpf
+
+    src = tmp_path / "coarse.bpf.c"
+    src.write_text(r'''
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+char LICENSE[] SEC("license") = "GPL";
+__u64 seen;
+SEC("struct_ops")
+__u32 BPF_PROG(c_ssthresh, struct sock *sk) { seen = bpf_ktime_get_coarse_ns(); return 2; }
+SEC("struct_ops")
+void BPF_PROG(c_cong_control, struct sock *sk, __u32 ack, int flag, const struct rate_sample *rs) {}
+SEC("struct_ops")
+__u32 BPF_PROG(c_undo, struct sock *sk) { return 2; }
+SEC(".struct_ops.link")
+struct tcp_congestion_ops coarse = { .ssthresh = (void *)c_ssthresh, .cong_control = (void *)c_cong_control,
+	.undo_cwnd = (void *)c_undo, .name = "coarse" };
+''')
+    obj = compile_bpf(src, tmp_path / "coarse.bpf.o")
+    res = run_tcp(LinkConfig(bw_mbit=10, rtt_ms=10, buffer=5, duration=0.5), obj_path=str(obj))
+    assert res.summary["bpf"] and "cong_control" in res.summary["member_calls"]
