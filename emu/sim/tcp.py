@@ -279,7 +279,7 @@ def load_bpf_ca(path: str, map_name: str | None = None, *, kernel: Any = None) -
 
 def _st_type(obj: Any, m: Any) -> str:
     t = obj.btf.type_by_id(obj.btf.skip_modifiers(m.btf_value_type_id)) if getattr(m, "btf_value_type_id", 0) else None
-    return getattr(t, "name", "") or ""
+    return (getattr(t, "name", "") or "").split("___", 1)[0]  # libbpf's ___flavor suffix
 
 
 def run_tcp(cfg: LinkConfig, *, algo: str = "cubic", obj_path: str | None = None, map_name: str | None = None,

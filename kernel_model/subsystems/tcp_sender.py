@@ -203,6 +203,7 @@ class TcpSock:
     _rto_ns: int = 1_000_000_000  # TCP_TIMEOUT_INIT
     _backoff: int = 0
     _timer_gen: int = 0
+    _timer_armed: bool = False
     _active: bool = False
     _isn: int = 0
 
@@ -369,7 +370,7 @@ class Simulation:
             sk.is_cwnd_limited = int(limited)
             sk.max_packets_out = sk.packets_out
             sk.cwnd_usage_seq = sk.snd_nxt
-        if sent and sk._timer_gen == 0:
+        if sent and not sk._timer_armed:
             self._arm_rto(fi)
 
     def _enqueue(self, fi: int, seg: int) -> None:
@@ -499,9 +500,9 @@ class Simulation:
         if flag & FLAG_SND_UNA_ADVANCED:
             if sk.packets_out:
                 self._arm_rto(fi)
-            else:
-                sk._timer_gen += 1  # nothing outstanding: the timer stops
-                sk._timer_gen |= 0
+            else:  # nothing outstanding: the timer stops
+                sk._timer_gen += 1
+                sk._timer_armed = False
         self._transmit(fi)
 
     def _detect_losses(self, sk: TcpSock, seg: int) -> int:
@@ -552,6 +553,7 @@ class Simulation:
     def _arm_rto(self, fi: int) -> None:
         sk = self.socks[fi]
         sk._timer_gen += 1
+        sk._timer_armed = True
         self._at(self.now + min(sk._rto_ns << sk._backoff, TCP_RTO_MAX_NS), self._EV_RTO, (fi, sk._timer_gen))
 
     def _init_cwnd_reduction(self, fi: int) -> None:
@@ -626,7 +628,10 @@ class Simulation:
     def _on_rto(self, fi: int, gen: int) -> None:
         """``tcp_retransmit_timer`` -> ``tcp_enter_loss``."""
         sk = self.socks[fi]
-        if gen != sk._timer_gen or not sk.packets_out:
+        if gen != sk._timer_gen or not sk._timer_armed:
+            return
+        sk._timer_armed = False
+        if not sk.packets_out:
             return
         self._clock(sk)
         state = sk.icsk_ca_state
@@ -657,9 +662,8 @@ class Simulation:
         if state != TCP_CA_Loss:
             self._set_state(fi, TCP_CA_Loss)
         sk._backoff = min(sk._backoff + 1, 15)
-        sk._timer_gen = 0
         self._transmit(fi)
-        if sk._timer_gen == 0:
+        if not sk._timer_armed:
             self._arm_rto(fi)
 
     def _sample(self) -> None:

@@ -230,3 +230,17 @@ def test_ecn_marks_reach_an_ecn_algorithm_as_ece_and_cwr():
     plain = Simulation(LinkConfig(bw_mbit=20, rtt_ms=10, buffer=100, ecn_k=5, duration=1.0), lambda i: Reno())
     plain.run()
     assert plain.ce_marks == 0
+
+
+def test_heavy_loss_ends_in_retransmission_timeouts():
+    """tcp_enter_loss: ssthresh, cwnd_event(CA_EVENT_LOSS), then set_state(TCP_CA_Loss);
+    the flow keeps delivering afterwards (the timer is re-armed)."""
+    rec = Recorder()
+    sim = Simulation(LinkConfig(bw_mbit=10, rtt_ms=20, buffer=50, loss=0.3, duration=5.0, seed=1), lambda i: rec)
+    sim.run()
+    log = rec.log
+    k = log.index(("cwnd_event", tcp_cong.CA_EVENT_LOSS))
+    assert log[k - 1][0] == "ssthresh"
+    assert any(e[0] == "set_state" and e[2] == tcp_cong.TCP_CA_Loss for e in log[k:k + 3])
+    late = [s for s in sim.samples if s.t > 4.0]
+    assert late and late[-1].delivered > sim.samples[len(sim.samples) // 2].delivered
