@@ -268,6 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_loader_commands(sub)
 
+    from .sim.cli import add_subcommand as add_sim_commands  # sim tcp, sim sched
+
+    add_sim_commands(sub)
+
     return p
 
 

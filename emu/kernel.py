@@ -38,6 +38,7 @@ from kernel_model.vmlinux import build_vmlinux_btf
 
 from .bpf_maps import MapObject, Rcu
 from .bpf_objects import BtfObject, FdTable, IdAllocator
+from .tcp_kfuncs import register_tcp_kfuncs
 from .syscall import BpfSyscalls, LinkObject, ProgLoadError, ProgObject
 from .usermem import UserMemory
 
@@ -68,6 +69,8 @@ class Kernel(BpfSyscalls):
                 kid = self.btf.find(kf.name, S.KIND_FUNC)
                 assert kid is not None, kf.name
                 self.kfuncs.add(KfuncEntry(kf.name, self.btf, kid, kf, None))
+        #: jiffies as TCP reads them (the TCP simulator advances them)
+        self.tcp_clock = register_tcp_kfuncs(self.btf, self.kfuncs)  # bpf_tcp_ca_kfunc_init, cubictcp_register
         self.modules = ModuleRegistry(self.btf, self.struct_ops, self.kfuncs,
                                       module_struct_ops=self.profile.module_struct_ops)
         self.modules.on_unload.append(self._module_going)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* A minimal TCP congestion control written as struct_ops (net/ipv4/bpf_tcp_ca.c).
  * Its socket reads are CO-RE: the same object relocates to the emulated
- * kernel's reduced struct sock and to the real kernel's. The name is a data
+ * kernel's struct sock and to the real kernel's (of any release). The name is a data
  * member the kernel copies (tcp_congestion_ops' init_member).
  * Never attach it on a real machine: it would change TCP.
  */
@@ -14,7 +14,7 @@ char LICENSE[] SEC("license") = "GPL";
 SEC("struct_ops/emu_ssthresh")
 __u32 BPF_PROG(emu_ssthresh, struct sock *sk)
 {
-	__u32 half = sk->sk_sndbuf >> 1;
+	__u32 half = sk->sk_mark >> 1;
 
 	return half > 2 ? half : 2;
 }

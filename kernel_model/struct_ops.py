@@ -81,6 +81,10 @@ class VerifierPolicy:
     #: the members ``check_member`` lets take a sleepable program (empty: no such rule)
     sleepable_members: frozenset[str] = frozenset()
     btf_struct_access: BtfStructAccess | None = None
+    #: ``is_valid_access`` retyping of trusted pointer arguments, struct name -> struct name
+    #: (``bpf_tcp_ca_is_valid_access`` promotes ``sock`` to ``tcp_sock``). Data for the
+    #: verifier's context access; the verifier model does not consult it yet.
+    ctx_arg_promote: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)

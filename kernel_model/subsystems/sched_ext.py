@@ -122,16 +122,9 @@ def types_c(profile: Profile = LATEST) -> str:
         if _is_618(profile) else ""
     pick_618 = "\n    SCX_PICK_IDLE_IN_NODE = 1ULL << 1," if _is_618(profile) else ""
     return rf"""
-/* include/linux/stddef.h and include/uapi/linux/bpf.h's map flags: anonymous enums every
- * vmlinux BTF holds; the scx headers use true/false and BPF_F_* from vmlinux.h */
+/* include/linux/stddef.h: an anonymous enum every vmlinux BTF holds; the scx headers use
+ * true/false from vmlinux.h (the BPF_F_* map flags are in the base vmlinux) */
 enum {{ false = 0, true = 1 }};
-enum {{
-    BPF_F_NO_PREALLOC = 1, BPF_F_NO_COMMON_LRU = 2, BPF_F_NUMA_NODE = 4, BPF_F_RDONLY = 8, BPF_F_WRONLY = 16,
-    BPF_F_STACK_BUILD_ID = 32, BPF_F_ZERO_SEED = 64, BPF_F_RDONLY_PROG = 128, BPF_F_WRONLY_PROG = 256,
-    BPF_F_CLONE = 512, BPF_F_MMAPABLE = 1024, BPF_F_PRESERVE_ELEMS = 2048, BPF_F_INNER_MAP = 4096,
-    BPF_F_LINK = 8192, BPF_F_PATH_FD = 16384, BPF_F_VTYPE_BTF_OBJ_FD = 32768, BPF_F_TOKEN_FD = 65536,
-    BPF_F_SEGV_ON_FAULT = 131072, BPF_F_NO_USER_CONV = 262144,
-}};
 /* include/linux/types.h */
 typedef struct {{ long counter; }} atomic_long_t;
 /* include/linux/cpumask_types.h: reduced to 64 CPUs (NR_CPUS is 8192 on Debian) */
@@ -139,9 +132,7 @@ struct cpumask {{ unsigned long bits[1]; }};
 typedef struct cpumask cpumask_t;
 /* kernel/bpf/cpumask.c */
 struct bpf_cpumask {{ cpumask_t cpumask; refcount_t usage; }};
-/* include/linux/rbtree_types.h, include/uapi/linux/bpf.h */
-struct rb_node {{ unsigned long __rb_parent_color; struct rb_node *rb_right; struct rb_node *rb_left; }};
-struct rb_root {{ struct rb_node *rb_node; }};
+/* include/uapi/linux/bpf.h (rb_node and rb_root are in the base vmlinux) */
 struct bpf_list_head {{ __u64 __opaque[2]; }};
 struct bpf_list_node {{ __u64 __opaque[3]; }};
 struct bpf_rb_root {{ __u64 __opaque[2]; }};

@@ -20,10 +20,15 @@ from __future__ import annotations
 
 import errno
 import struct
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..btf import BTF, Composite
+from ..btf import structs as S
 
 from ..struct_ops import MemberDesc, StructOps, VerifierPolicy
 
-__all__ = ["make_ops", "TCP_CONG_NON_RESTRICTED", "TCP_CONG_NEEDS_ECN", "TCP_CONG_MASK", "TCP_CA_NAME_MAX",
+__all__ = ["make_ops", "tcp_sock_layout", "Field", "WRITABLE_FIELDS", "TCP_CONG_NON_RESTRICTED", "TCP_CONG_NEEDS_ECN", "TCP_CONG_MASK", "TCP_CA_NAME_MAX",
            "BUILTIN_ALGORITHMS"]
 
 #: include/net/tcp.h
@@ -33,8 +38,12 @@ TCP_CONG_MASK = TCP_CONG_NON_RESTRICTED | TCP_CONG_NEEDS_ECN
 TCP_CA_NAME_MAX = 16
 #: the algorithms built into the 6.18 host (/proc/sys/net/ipv4/tcp_available_congestion_control)
 BUILTIN_ALGORITHMS = ("reno", "bbr", "cubic")
-#: helpers a tcp_congestion_ops program may call here (bpf_base_func_proto subset + tcp ones)
-_HELPERS = frozenset({1, 2, 3, 5, 6, 7, 8, 14})
+#: helpers a tcp_congestion_ops program may call here: ``bpf_tcp_ca_get_func_proto``
+#: (net/ipv4/bpf_tcp_ca.c) names ktime_get_coarse_ns (160) itself and falls back to
+#: ``bpf_base_func_proto``, of which this is the subset the verifier model has
+#: prototypes for (not yet: jiffies64, sk_storage_get/delete, setsockopt/getsockopt,
+#: tcp_send_ack)
+_HELPERS = frozenset({1, 2, 3, 5, 6, 7, 8, 14, 160})
 
 _MEMBERS = ("ssthresh", "cong_avoid", "set_state", "cwnd_event", "in_ack_event", "pkts_acked",
             "min_tso_segs", "cong_control", "undo_cwnd", "sndbuf_expand", "init", "release")
@@ -104,16 +113,98 @@ def make_ops() -> StructOps:
 
     ops = StructOps(name="tcp_congestion_ops", cfi_stubs=_STUBS, init_member=init_member, reg=reg,
                     unreg=unreg, update=update, validate=validate,
-                    policy=VerifierPolicy(helpers=_HELPERS, btf_struct_access=_btf_struct_access))
+                    policy=VerifierPolicy(helpers=_HELPERS, btf_struct_access=_btf_struct_access,
+                                          # bpf_tcp_ca_is_valid_access (net/ipv4/bpf_tcp_ca.c)
+                                          ctx_arg_promote=(("sock", "tcp_sock"),)))
     ops.private["registered"] = registered
     return ops
 
 
+#: the ``struct tcp_sock`` members ``bpf_tcp_ca_btf_struct_access`` lets a program write
+#: (net/ipv4/bpf_tcp_ca.c, Linux 6.12/6.18), in the kernel's order
+WRITABLE_FIELDS = ("sk_pacing_rate", "sk_pacing_status", "icsk_ca_priv", "icsk_ack.pending", "snd_cwnd",
+                   "snd_cwnd_cnt", "snd_cwnd_stamp", "snd_ssthresh", "ecn_flags", "app_limited")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A member of ``struct tcp_sock`` (through the structs it embeds): byte offset,
+    byte size of its storage, and for a bitfield its bit offset and width."""
+
+    name: str
+    offset: int
+    size: int
+    bit_offset: int = 0
+    bits: int = 0
+
+
+def tcp_sock_layout(btf: BTF) -> dict[str, Field]:
+    """Every named member reachable by value from ``struct tcp_sock`` (``snd_cwnd``,
+    ``icsk_ca_state``, ``sk_pacing_rate`` ...; nested named structs as
+    ``icsk_ack.pending``), first occurrence wins, as C name lookup through
+    anonymous members."""
+    tid = btf.find("tcp_sock", S.KIND_STRUCT)
+    if tid is None:
+        raise KeyError("the kernel BTF has no struct tcp_sock")
+    out: dict[str, Field] = {}
+
+    def walk(t_id: int, base_bits: int, prefix: str, depth: int) -> None:
+        t = btf.resolve(t_id)
+        if not isinstance(t, Composite) or depth > 8:
+            return
+        for m in t.members:
+            bits = base_bits + m.bits_offset
+            mt = btf.resolve(m.type_id)
+            if not m.name:
+                walk(m.type_id, bits, prefix, depth + 1)
+                continue
+            name = prefix + m.name
+            if m.bitfield_size:
+                size = btf.size_of(m.type_id)
+                start = bits // 8
+                out.setdefault(name, Field(name, start, (bits % 8 + m.bitfield_size + 7) // 8, bits % 8,
+                                           m.bitfield_size))
+                continue
+            out.setdefault(name, Field(name, bits // 8, btf.size_of(m.type_id)))
+            if isinstance(mt, Composite):
+                # the embedded socket structs' members are reachable by their own names (the
+                # C casts inet_csk(sk), tcp_sk(sk) ...); other named structs as a.b
+                embedded = mt.name in ("sock", "sock_common", "inet_sock", "inet_connection_sock")
+                walk(m.type_id, bits, "" if embedded else name + ".", depth + 1)
+
+    walk(tid, 0, "", 0)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _vmlinux_layout() -> tuple[dict[str, Field], dict[int, int]]:
+    from ..vmlinux import build_vmlinux_btf
+
+    layout = tcp_sock_layout(build_vmlinux_btf())
+    ends = {}
+    for name in WRITABLE_FIELDS:
+        f = layout[name]
+        ends[f.offset] = f.offset + f.size
+    return layout, ends
+
+
 def _btf_struct_access(type_name: str, type_size: int, off: int, size: int) -> str | None:
     """``bpf_tcp_ca_btf_struct_access`` (net/ipv4/bpf_tcp_ca.c, 6.12/6.18): only
-    ``struct tcp_sock`` is writable, and only some of its fields (``snd_cwnd``,
-    ``snd_ssthresh`` ...). Not modelled: the emulated vmlinux has no ``tcp_sock``
-    fields, so every write is refused."""
+    ``struct tcp_sock`` is writable, and only :data:`WRITABLE_FIELDS` (a write must
+    start at one of them -- anywhere inside ``icsk_ca_priv`` -- and end inside it).
+    The kernel promotes the ``struct sock *`` argument to ``struct tcp_sock *``
+    (``bpf_tcp_ca_is_valid_access``); the verifier model does not, so a program's
+    pointer is a ``tcp_sock`` only where it reached one otherwise."""
     if type_name != "tcp_sock":
         return "only read is supported"
-    return f"no write support to tcp_sock at off {off}"
+    layout, ends = _vmlinux_layout()
+    priv = layout["icsk_ca_priv"]
+    if priv.offset <= off < priv.offset + priv.size:
+        end = priv.offset + priv.size
+    elif off in ends:
+        end = ends[off]
+    else:
+        return f"no write support to tcp_sock at off {off}"
+    if off + size > end:
+        return f"write access at off {off} with size {size} beyond the member of tcp_sock ended at {end}"
+    return None

@@ -18,7 +18,8 @@ from kernel_model.btf import BTF, parse_c
 from kernel_model.btf import structs as S
 from kernel_model.insn import Insn
 from kernel_model.subsystems.testmod import TESTMOD_C
-from kernel_model.vmlinux import BASE_C, add_value_type
+from kernel_model.vmlinux import BASE_C, TCP_KFUNCS_C, add_value_type
+from kernel_model.vmlinux_net import NET_C
 
 from .conftest import open_example
 
@@ -62,10 +63,10 @@ def test_core_relocs_against_the_emulated_kernel(kernel, kbtf) -> None:
 def _custom_kernel(**structs: str) -> KernelBtf:
     """A kernel whose ``struct NAME`` definitions are replaced by the given C (the rest
     as the emulated one), with bpf_testmod's split BTF on it."""
-    c = BASE_C
+    c = BASE_C + NET_C + TCP_KFUNCS_C
     for name, text in structs.items():
         start = c.index(f"struct {name} {{")
-        end = c.index("};", start) + 2
+        end = c.index("\n};", start) + 3
         c = c[:start] + text + c[end:]
     vml = parse_c(c, where="custom vmlinux")
     for ops in ("bpf_dummy_ops", "tcp_congestion_ops"):
@@ -93,8 +94,8 @@ def test_core_relocs_against_a_different_layout() -> None:
 
 def test_unsigned_field_size_change_is_adjusted() -> None:
     """Unsigned to unsigned: libbpf rewrites the load's size (u32 -> u16) and offset."""
-    kb = _custom_kernel(sock="struct sock { unsigned int sk_rcvbuf; unsigned char pad; "
-                             "unsigned short sk_sndbuf; };")
+    kb = _custom_kernel(sock="struct sock { int sk_rcvbuf; unsigned char pad; "
+                             "unsigned short sk_mark; };")
     obj = open_example("tcp_ca")
     obj.prepare(kernel_btf=kb)
     ld = [i for i in obj.progs["emu_ssthresh"].insns if i.code & 0x07 == isa.LDX and i.src == 1 and i.dst != 1]
