@@ -25,7 +25,7 @@ from .regs import (
     BPF_ADD_CONST, BPF_ADD_CONST32, BPF_ADD_CONST64, CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FLOW_KEYS,
     PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK,
     PTR_TO_TP_BUFFER, PTR_UNTRUSTED, S32_MAX, S64_MAX, S64_MIN, SCALAR_VALUE, U32_MAX, U64_MAX, RegState,
-    base_type, is_pointer_value, mark_known, mark_reg32_known, mark_unbounded, mark_reg32_unbounded, mark_unknown, reg_const_value,
+    base_type, clear_scalar_id, is_pointer_value, mark_known, mark_reg32_known, mark_unbounded, mark_reg32_unbounded, mark_unknown, reg_const_value,
     reg_is_const, s32, s64,
 )
 
@@ -549,7 +549,7 @@ class AluMixin:
                                 self.assign_scalar_id_before_mov(src)
                             dst.assign(src)
                             if not no_sext:
-                                dst.id = 0
+                                clear_scalar_id(dst)
                             S.coerce_to_size_sx(dst, insn.off >> 3)
                             dst.subreg_def = 0
                         else:
@@ -564,7 +564,7 @@ class AluMixin:
                                 self.assign_scalar_id_before_mov(src)
                             dst.assign(src)
                             if not is_u32:
-                                dst.id = 0
+                                clear_scalar_id(dst)
                             dst.subreg_def = self.insn_idx + 1  # type: ignore[attr-defined]
                         else:
                             no_sext = src.umax < (1 << (insn.off - 1))
@@ -572,7 +572,7 @@ class AluMixin:
                                 self.assign_scalar_id_before_mov(src)
                             dst.assign(src)
                             if not no_sext:
-                                dst.id = 0
+                                clear_scalar_id(dst)
                             dst.subreg_def = self.insn_idx + 1  # type: ignore[attr-defined]
                             S.coerce_subreg_to_size_sx(dst, insn.off >> 3)
                     else:
