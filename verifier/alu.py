@@ -97,7 +97,8 @@ class AluMixin:
         msg = S.sanity_violation(reg)
         if msg is None:
             return
-        self.verbose(f"REG INVARIANTS VIOLATION ({ctx}): {msg} u64=[{reg.umin:#x}, {reg.umax:#x}] "  # type: ignore[attr-defined]
+        # 6.18: verifier_bug() prefixes "verifier bug: " (the host prints it so)
+        self.verbose(f"verifier bug: REG INVARIANTS VIOLATION ({ctx}): {msg} u64=[{reg.umin:#x}, {reg.umax:#x}] "  # type: ignore[attr-defined]
                      f"s64=[{reg.smin & U64_MAX:#x}, {reg.smax & U64_MAX:#x}] u32=[{reg.u32_min:#x}, {reg.u32_max:#x}] "
                      f"s32=[{reg.s32_min & U32_MAX:#x}, {reg.s32_max & U32_MAX:#x}] "
                      f"var_off=({reg.var_off[0]:#x}, {reg.var_off[1]:#x})\n")

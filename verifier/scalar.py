@@ -183,8 +183,10 @@ def _deduce_mixed(r: RegState) -> None:
     if r.s32_min >= 0 and r.smin >= S32_MIN and r.smax <= S32_MAX:
         r.smin = r.s32_min
         r.smax = r.s32_max
-        r.umin = r.s32_min
-        r.umax = r.s32_max
+        # C assigns the s32 into the u64 fields by sign extension: on a range that is
+        # already inconsistent (s32_min > s32_max) umax becomes a huge value, as the kernel's
+        r.umin = r.s32_min & M64
+        r.umax = r.s32_max & M64
         r.var_off = T.intersect(r.var_off, T.trange(r.smin & M64, r.smax & M64))
 
 
@@ -309,8 +311,8 @@ def coerce_to_size_sx(r: RegState, size: int) -> None:
     is the identity on the low 32 bits, so the result is exactly
     [s32_min, s32_max] (for N = 32 always: ``(s32)`` of a value with 32-bit
     bounds [-32768, 32767] keeps them; a constant low word gives a constant). A
-    range that crosses zero keeps only its signed bounds (unsigned ones and the
-    tnum unknown, then ``reg_bounds_sync``). ``wX = (sN)wY``
+    range that crosses zero also keeps the u32 bounds of the unchanged low word
+    (64-bit unsigned bounds and the tnum start unknown, then ``reg_bounds_sync``). ``wX = (sN)wY``
     (``coerce_subreg_to_size_sx``) has no such rule on the host.
     """
     if r.var_off[1] == 0:
@@ -336,9 +338,11 @@ def coerce_to_size_sx(r: RegState, size: int) -> None:
         if (lo32 >= 0) == (hi32 >= 0):
             _sext64_same_sign(r, lo32, hi32)
         else:
-            _set_sext64_default(r, size)
-            r.smin = r.s32_min = lo32
-            r.smax = r.s32_max = hi32
+            # the low word is unchanged: its s32/u32 bounds stay, the 64-bit ones follow
+            r.smin, r.smax = lo32, hi32
+            r.umin, r.umax = 0, U64_MAX
+            r.var_off = T.UNKNOWN
+            sync(r)
         return
     _set_sext64_default(r, size)
 
