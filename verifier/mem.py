@@ -244,6 +244,14 @@ class MemMixin:
                     zero_used = True
                     continue
             slot.spilled.type = NOT_INIT
+            if slot.types[BPF_REG_SIZE - 1] == STACK_SPILL or slot.types[0] in (4, 5, 6):
+                # the 6.18.44 host also scrubs a spilled register's (dynptr's, iterator's)
+                # slot here, as check_stack_write_fixed_off does: every byte but
+                # STACK_INVALID becomes STACK_MISC (measured: a var-offset write next to a
+                # u8 spill at fp-16 leaves fp-16=mmmm???m, not the stale spill byte)
+                for k in range(BPF_REG_SIZE):
+                    _scrub(slot.types, k)
+                st = slot.types[j]
             new = STACK_MISC
             if writing_zero and st == STACK_ZERO:
                 new = STACK_ZERO
