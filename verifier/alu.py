@@ -222,8 +222,13 @@ class AluMixin:
         if known and (val >= BPF_MAX_VAR_OFF or val <= -BPF_MAX_VAR_OFF):
             self.verbose(f"math between {tname} pointer and {val} is not allowed\n")  # type: ignore[attr-defined]
             return False
-        if reg.off >= BPF_MAX_VAR_OFF or reg.off <= -BPF_MAX_VAR_OFF:
-            self.verbose(f"{tname} pointer offset {reg.off} is not allowed\n")  # type: ignore[attr-defined]
+        # a scalar's ``off`` is the delta of a linked register (BPF_ADD_CONST), not an
+        # offset: the 6.18.44 host never refuses the scalar operand for it (measured:
+        # fp + a copy of [0, 1] - 0x20000000 is "value -536870912 makes fp pointer be out
+        # of bounds", the smin check below)
+        off = reg.off if reg.type != SCALAR_VALUE else 0
+        if off >= BPF_MAX_VAR_OFF or off <= -BPF_MAX_VAR_OFF:
+            self.verbose(f"{tname} pointer offset {off} is not allowed\n")  # type: ignore[attr-defined]
             return False
         if smin == S64_MIN:
             self.verbose(f"math between {tname} pointer and register with unbounded min value is not allowed\n")  # type: ignore[attr-defined]
