@@ -5,7 +5,8 @@ budget): (a) the programs of our tests (the classic oracle table, the uBPF
 conformance programs as socket filters), (b) generated socket filters,
 (c) generated struct_ops programs for bpf_dummy_ops, (d) the kernel
 selftests of shared/verifier-corpus, and (e) the generator of (b) loaded with
-CAP_BPF only (the unprivileged rules: pointer leaks, Spectre v1/v4 sanitation). Each program is loaded into the host
+CAP_BPF only (the unprivileged rules: pointer leaks, Spectre v1/v4 sanitation), (f)
+linked scalars through spills and fills, as root and with CAP_BPF only. Each program is loaded into the host
 (maps created, nothing attached) and verified by the model; printed per
 corpus: verdict agreement, exact last-line agreement (the kernel's message;
 BTF ids and addresses masked), processed-count and whole-log agreement,
@@ -59,6 +60,8 @@ class Tally:
     def add(self, label: str, ours: Any, accepted: bool, errno: int, error_line: str | None,
             log: str | None) -> None:
         self.n += 1
+        # an accepted load has no errno: the corpus labels hold None, the model 0
+        errno = errno or 0
         if ours.accepted == accepted:
             self.verdict += 1
         elif ours.accepted:
@@ -152,6 +155,18 @@ def corpus_e(t: Tally, examples: int) -> None:
     generated(t, st.tuples(socket_programs(), st.sampled_from(MAP_DECLS)), examples, build)
 
 
+def corpus_f(t: Tally, examples: int, unpriv: bool) -> None:
+    """Linked scalars through spills and fills (tests/verifier/programs.py), root or
+    CAP_BPF only, whole level-2 logs."""
+    from tests.verifier.programs import MAP_DECL, linked_scalar_programs
+
+    def build(text: str) -> tuple[str, list, VerifierEnv, int]:
+        insns, env = program_env(assemble(text, symbols=symbols_for([MAP_DECL])), maps=[MAP_DECL], unpriv=unpriv)
+        return text.replace("\n", "; ")[:200], insns, env, 2
+
+    generated(t, linked_scalar_programs(), examples, build)
+
+
 def corpus_c(t: Tally, examples: int) -> None:
     from tests.verifier.programs import struct_ops_programs
 
@@ -201,8 +216,11 @@ def main(argv: Iterable[str] | None = None) -> int:
         tallies.append(timed(Tally("(c) generated bpf_dummy_ops struct_ops"), lambda t: corpus_c(t, examples)))
         tallies.append(timed(Tally("(e) generated socket filters, CAP_BPF only"),
                              lambda t: corpus_e(t, examples)))
+        tallies.append(timed(Tally("(f) linked scalars through spills and fills"),
+                             lambda t: corpus_f(t, examples, False)))
+        tallies.append(timed(Tally("(f) linked scalars, CAP_BPF only"), lambda t: corpus_f(t, examples, True)))
     else:
-        print(f"skip: corpora (a)-(c), (e) need the host kernel as an oracle: {why}")
+        print(f"skip: corpora (a)-(c), (e), (f) need the host kernel as an oracle: {why}")
     if have_corpus:
         name = "(d) kernel selftests (live)" if ok else "(d) kernel selftests (recorded host labels)"
         tallies.append(timed(Tally(name), lambda t: corpus_d(t, ok)))
