@@ -16,7 +16,7 @@ false rejects, and the disagreements themselves.
 Without a usable bpf() (not root, not Linux), corpus (d) is compared with its
 recorded labels and the others are skipped with the reason.
 
-Usage: python benchmarks/verifier_agreement.py [--quick] [--examples N]
+Usage: python benchmarks/verifier_agreement.py [--quick] [--examples N] [--corpora LETTERS]
 """
 
 from __future__ import annotations
@@ -202,6 +202,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small budget (CI)")
     ap.add_argument("--examples", type=int, help="generated programs per generator")
     ap.add_argument("--limit", type=int, default=12, help="disagreements listed per kind")
+    ap.add_argument("--corpora", default="abcdef", help="which corpora to run (letters, default all)")
     args = ap.parse_args(list(argv) if argv is not None else None)
     examples = args.examples or (60 if args.quick else 1500)
 
@@ -210,18 +211,22 @@ def main(argv: Iterable[str] | None = None) -> int:
     ok, why = oracle_status()
     tallies = []
     have_corpus = bool(corpus_cases())
+    want = set(args.corpora)
     if ok:
-        tallies.append(timed(Tally("(a) programs of our tests"), lambda t: corpus_a(t, args.quick)))
-        tallies.append(timed(Tally("(b) generated socket filters"), lambda t: corpus_b(t, examples)))
-        tallies.append(timed(Tally("(c) generated bpf_dummy_ops struct_ops"), lambda t: corpus_c(t, examples)))
-        tallies.append(timed(Tally("(e) generated socket filters, CAP_BPF only"),
-                             lambda t: corpus_e(t, examples)))
-        tallies.append(timed(Tally("(f) linked scalars through spills and fills"),
-                             lambda t: corpus_f(t, examples, False)))
-        tallies.append(timed(Tally("(f) linked scalars, CAP_BPF only"), lambda t: corpus_f(t, examples, True)))
+        live: list[tuple[str, str, Callable[[Tally], None]]] = [
+            ("a", "(a) programs of our tests", lambda t: corpus_a(t, args.quick)),
+            ("b", "(b) generated socket filters", lambda t: corpus_b(t, examples)),
+            ("c", "(c) generated bpf_dummy_ops struct_ops", lambda t: corpus_c(t, examples)),
+            ("e", "(e) generated socket filters, CAP_BPF only", lambda t: corpus_e(t, examples)),
+            ("f", "(f) linked scalars through spills and fills", lambda t: corpus_f(t, examples, False)),
+            ("f", "(f) linked scalars, CAP_BPF only", lambda t: corpus_f(t, examples, True)),
+        ]
+        for letter, name, fn in live:
+            if letter in want:
+                tallies.append(timed(Tally(name), fn))
     else:
         print(f"skip: corpora (a)-(c), (e), (f) need the host kernel as an oracle: {why}")
-    if have_corpus:
+    if have_corpus and "d" in want:
         name = "(d) kernel selftests (live)" if ok else "(d) kernel selftests (recorded host labels)"
         tallies.append(timed(Tally(name), lambda t: corpus_d(t, ok)))
     else:
