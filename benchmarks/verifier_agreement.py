@@ -5,7 +5,8 @@ budget): (a) the programs of our tests (the classic oracle table, the uBPF
 conformance programs as socket filters), (b) generated socket filters,
 (c) generated struct_ops programs for bpf_dummy_ops, (d) the kernel
 selftests of shared/verifier-corpus, and (e) the generator of (b) loaded with
-CAP_BPF only (the unprivileged rules: pointer leaks, Spectre v1/v4 sanitation). Each program is loaded into the host
+CAP_BPF only (the unprivileged rules: pointer leaks, Spectre v1/v4 sanitation), (f)
+linked scalars through spills and fills, as root and with CAP_BPF only. Each program is loaded into the host
 (maps created, nothing attached) and verified by the model; printed per
 corpus: verdict agreement, exact last-line agreement (the kernel's message;
 BTF ids and addresses masked), processed-count and whole-log agreement,
@@ -15,7 +16,7 @@ false rejects, and the disagreements themselves.
 Without a usable bpf() (not root, not Linux), corpus (d) is compared with its
 recorded labels and the others are skipped with the reason.
 
-Usage: python benchmarks/verifier_agreement.py [--quick] [--examples N]
+Usage: python benchmarks/verifier_agreement.py [--quick] [--examples N] [--corpora LETTERS]
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class Tally:
     def add(self, label: str, ours: Any, accepted: bool, errno: int, error_line: str | None,
             log: str | None) -> None:
         self.n += 1
+        # an accepted load has no errno: the corpus labels hold None, the model 0
+        errno = errno or 0
         if ours.accepted == accepted:
             self.verdict += 1
         elif ours.accepted:
@@ -152,6 +155,18 @@ def corpus_e(t: Tally, examples: int) -> None:
     generated(t, st.tuples(socket_programs(), st.sampled_from(MAP_DECLS)), examples, build)
 
 
+def corpus_f(t: Tally, examples: int, unpriv: bool) -> None:
+    """Linked scalars through spills and fills (tests/verifier/programs.py), root or
+    CAP_BPF only, whole level-2 logs."""
+    from tests.verifier.programs import MAP_DECL, linked_scalar_programs
+
+    def build(text: str) -> tuple[str, list, VerifierEnv, int]:
+        insns, env = program_env(assemble(text, symbols=symbols_for([MAP_DECL])), maps=[MAP_DECL], unpriv=unpriv)
+        return text.replace("\n", "; ")[:200], insns, env, 2
+
+    generated(t, linked_scalar_programs(), examples, build)
+
+
 def corpus_c(t: Tally, examples: int) -> None:
     from tests.verifier.programs import struct_ops_programs
 
@@ -187,6 +202,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small budget (CI)")
     ap.add_argument("--examples", type=int, help="generated programs per generator")
     ap.add_argument("--limit", type=int, default=12, help="disagreements listed per kind")
+    ap.add_argument("--corpora", default="abcdef", help="which corpora to run (letters, default all)")
     args = ap.parse_args(list(argv) if argv is not None else None)
     examples = args.examples or (60 if args.quick else 1500)
 
@@ -195,15 +211,24 @@ def main(argv: Iterable[str] | None = None) -> int:
     ok, why = oracle_status()
     tallies = []
     have_corpus = bool(corpus_cases())
+    want = set(args.corpora)
     if ok:
-        tallies.append(timed(Tally("(a) programs of our tests"), lambda t: corpus_a(t, args.quick)))
-        tallies.append(timed(Tally("(b) generated socket filters"), lambda t: corpus_b(t, examples)))
-        tallies.append(timed(Tally("(c) generated bpf_dummy_ops struct_ops"), lambda t: corpus_c(t, examples)))
-        tallies.append(timed(Tally("(e) generated socket filters, CAP_BPF only"),
-                             lambda t: corpus_e(t, examples)))
+        live: list[tuple[str, str, Callable[[Tally], None]]] = [
+            ("a", "(a) programs of our tests", lambda t: corpus_a(t, args.quick)),
+            ("b", "(b) generated socket filters", lambda t: corpus_b(t, examples)),
+            ("c", "(c) generated bpf_dummy_ops struct_ops", lambda t: corpus_c(t, examples)),
+            ("e", "(e) generated socket filters, CAP_BPF only", lambda t: corpus_e(t, examples)),
+            ("f", "(f) linked scalars through spills and fills", lambda t: corpus_f(t, examples, False)),
+            ("f", "(f) linked scalars, CAP_BPF only", lambda t: corpus_f(t, examples, True)),
+        ]
+        for letter, name, fn in live:
+            if letter in want:
+                tallies.append(timed(Tally(name), fn))
     else:
-        print(f"skip: corpora (a)-(c), (e) need the host kernel as an oracle: {why}")
-    if have_corpus:
+        print(f"skip: corpora (a)-(c), (e), (f) need the host kernel as an oracle: {why}")
+    if "d" not in want:
+        pass
+    elif have_corpus:
         name = "(d) kernel selftests (live)" if ok else "(d) kernel selftests (recorded host labels)"
         tallies.append(timed(Tally(name), lambda t: corpus_d(t, ok)))
     else:

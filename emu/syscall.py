@@ -99,10 +99,12 @@ class ProgLoadError(KernelError):
     verifier log at the load's ``log_level``; empty at 0) and ``result`` (the
     :class:`verifier.result.VerifyResult`)."""
 
-    def __init__(self, err: int, message: str, log: str, result: Any) -> None:
+    def __init__(self, err: int, message: str, log: str, result: Any, log_true_size: int = 0) -> None:
         super().__init__(err, message)
         self.log = log
         self.result = result
+        #: ``attr.log_true_size`` as the kernel writes it back (0 at log level 0)
+        self.log_true_size = log_true_size
 
 
 class ProgObject(BpfObject):
@@ -232,8 +234,21 @@ class BpfSyscalls:
                   license: str = "GPL", log_level: int = 0, prog_name: str = "",
                   prog_btf_fd: int = 0, func_info: bytes = b"", func_info_rec_size: int = 0,
                   line_info: bytes = b"", line_info_rec_size: int = 0,
-                  fd_array: Sequence[int] = ()) -> int:
-        """``BPF_PROG_LOAD``: verify, rewrite, JIT; returns a prog fd."""
+                  fd_array: Sequence[int] = (), log_size: int | None = None, log_buf: bool | None = None,
+                  attr_out: dict[str, int] | None = None) -> int:
+        """``BPF_PROG_LOAD``: verify, rewrite, JIT; returns a prog fd.
+
+        The log (kernel/bpf/log.c, 6.18): ``log_size`` is ``attr.log_size`` and
+        ``log_buf`` whether ``attr.log_buf`` points at a buffer (default: when
+        ``log_size`` is nonzero). ``bpf_vlog_init`` refuses with EINVAL a buffer
+        without a size or a size without a buffer, a buffer at log level 0, a level
+        outside BPF_LOG_MASK and a size above ``UINT_MAX >> 2``. The log a rejection
+        carries (and ``prog_info().verifier_log``) is what the user buffer holds:
+        the rotated tail, or the head with ``BPF_LOG_FIXED``; a log that ever
+        outgrew the buffer fails the load with ENOSPC whatever the verdict. Without
+        ``log_size`` (None) the emulator gives the whole log, a convenience the
+        kernel has no equivalent of. ``attr_out`` receives what the kernel writes
+        back into the attributes: ``log_true_size``."""
         if prog_flags & ~PROG_FLAGS_MASK:
             raise KernelError(errno.EINVAL, f"unknown prog_flags {prog_flags:#x}")
         if prog_flags & BPF_F_TOKEN_FD:
@@ -294,12 +309,22 @@ class BpfSyscalls:
                           maps={fd: mo.spec for fd, mo in maps_by_fd.items()}, kfuncs=self.kfuncs,
                           vmlinux_btf=self.btf, fd_array=env_fd_array, profile=self.profile,
                           nr_cpu_ids=m.nr_cpus, name=prog_name)
+        if log_size is not None:
+            has_buf = bool(log_size) if log_buf is None else log_buf
+            # bpf_check -> bpf_vlog_init -> bpf_verifier_log_attr_valid
+            if has_buf != bool(log_size) or (has_buf and log_level == 0) or log_level & ~0xF \
+                    or log_size > 0xFFFFFFFF >> 2:
+                raise KernelError(errno.EINVAL, f"invalid log attributes: log_level {log_level}, "
+                                                f"log_size {log_size}, log_buf {'set' if has_buf else 'NULL'}")
+            env.log_size = log_size
         t0 = time.monotonic_ns()
         result = _verify(code, env, log_level)
         log = result.log if log_level else ""
+        if attr_out is not None:
+            attr_out["log_true_size"] = result.log_true_size
         if not result.accepted:
             line = result.error_line or ""
-            raise ProgLoadError(result.errno, line, log, result)
+            raise ProgLoadError(result.errno, line, log, result, result.log_true_size)
         # --- the program object -------------------------------------------------------------------
         prog = BpfProg(0, prog_type, code, name=prog_name, attach_btf=attach_btf, attach_btf_id=attach_btf_id,
                        expected_attach_type=expected_attach_type, sleepable=bool(prog_flags & BPF_F_SLEEPABLE),

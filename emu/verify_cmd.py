@@ -254,10 +254,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """Print the model's log; 0 accepted, 1 rejected, 2 bad input."""
     from verifier import verify
 
+    log_size = getattr(args, "log_size", None)
     try:
         if _is_elf(args.file):
+            if log_size is not None:
+                sys.stderr.write("error: --log-size is not modelled for ELF objects (libbpf's own log buffer)\n")
+                return 3
             return verify_elf(args)
         insns, env = build(args)
+        env.log_size = log_size
         res = verify(insns, env, log_level=args.log_level)
     except StructOpsError as e:
         sys.stderr.write(f"error: {e}\n")
@@ -267,8 +272,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
         depth = "+".join(str(d) for d in res.stack_depth)
         sys.stderr.write(f"verdict: {'accepted' if res.accepted else 'rejected'}"
                          f"{'' if res.accepted else f' ({res.errno_name})'}; processed {res.processed}; "
-                         f"stack depth {depth}\n")
+                         f"stack depth {depth}; log_true_size {res.log_true_size}\n")
     return 0 if res.accepted else 1
+
+
+def _log_size(text: str) -> int:
+    """``--log-size``: a byte count, 1 .. UINT_MAX >> 2 (bpf_verifier_log_attr_valid)."""
+    try:
+        n = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= n <= 0xFFFFFFFF >> 2:
+        raise argparse.ArgumentTypeError(f"{n} is outside 1..{0xFFFFFFFF >> 2} (the kernel refuses it with EINVAL)")
+    return n
 
 
 def add_subcommand(sub: Any) -> None:
@@ -286,6 +302,9 @@ def add_subcommand(sub: Any) -> None:
     v.add_argument("--map", action="append", metavar="NAME=TYPE:KEY:VALUE:ENTRIES",
                    help="declare a map usable as `rN = NAME ll` (fd = its position)")
     v.add_argument("--flags", default="", help=f"prog_flags ({', '.join(FLAG_NAMES)}), comma-separated")
+    v.add_argument("--log-size", type=_log_size, default=None, metavar="N",
+                   help="attr.log_size: a log buffer of N bytes as the kernel fills it (rotating: the "
+                        "tail is kept; ENOSPC if the log ever outgrew it); default: the whole log")
     v.add_argument("--license", default="GPL")
     v.add_argument("--unpriv", action="store_true", help="load with CAP_BPF only (no CAP_PERFMON/CAP_SYS_ADMIN)")
     v.add_argument("--stats", action="store_true", help="print the verdict and stack depth on stderr")

@@ -9,13 +9,23 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("default", max_examples=100, deadline=None,
+# "default" (a developer's `make test`) and "ci" draw the same examples on every run
+# (derandomize: the examples follow from each test's name), so a test that passes
+# once passes again; "long" (`make test-long`) explores with fresh random draws.
+settings.register_profile("default", max_examples=100, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=5000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
+settings.load_profile(PROFILE)
+
+
+def examples(long: int) -> int:
+    """A test's hypothesis budget: the profile's, or ``long`` under the long profile
+    (the soundness differentials run 10,000 programs per mode there)."""
+    return long if PROFILE == "long" else settings.get_profile(PROFILE).max_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 #: shared/ sits beside the project checkout (CI: a fresh clone with shared/ beside it).

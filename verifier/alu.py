@@ -25,7 +25,7 @@ from .regs import (
     BPF_ADD_CONST, BPF_ADD_CONST32, BPF_ADD_CONST64, CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FLOW_KEYS,
     PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK,
     PTR_TO_TP_BUFFER, PTR_UNTRUSTED, S32_MAX, S64_MAX, S64_MIN, SCALAR_VALUE, U32_MAX, U64_MAX, RegState,
-    base_type, is_pointer_value, mark_known, mark_reg32_known, mark_unbounded, mark_reg32_unbounded, mark_unknown, reg_const_value,
+    base_type, clear_scalar_id, is_pointer_value, mark_known, mark_reg32_known, mark_unbounded, mark_reg32_unbounded, mark_unknown, reg_const_value,
     reg_is_const, s32, s64,
 )
 
@@ -97,7 +97,8 @@ class AluMixin:
         msg = S.sanity_violation(reg)
         if msg is None:
             return
-        self.verbose(f"REG INVARIANTS VIOLATION ({ctx}): {msg} u64=[{reg.umin:#x}, {reg.umax:#x}] "  # type: ignore[attr-defined]
+        # 6.18: verifier_bug() prefixes "verifier bug: " (the host prints it so)
+        self.verbose(f"verifier bug: REG INVARIANTS VIOLATION ({ctx}): {msg} u64=[{reg.umin:#x}, {reg.umax:#x}] "  # type: ignore[attr-defined]
                      f"s64=[{reg.smin & U64_MAX:#x}, {reg.smax & U64_MAX:#x}] u32=[{reg.u32_min:#x}, {reg.u32_max:#x}] "
                      f"s32=[{reg.s32_min & U32_MAX:#x}, {reg.s32_max & U32_MAX:#x}] "
                      f"var_off=({reg.var_off[0]:#x}, {reg.var_off[1]:#x})\n")
@@ -221,8 +222,13 @@ class AluMixin:
         if known and (val >= BPF_MAX_VAR_OFF or val <= -BPF_MAX_VAR_OFF):
             self.verbose(f"math between {tname} pointer and {val} is not allowed\n")  # type: ignore[attr-defined]
             return False
-        if reg.off >= BPF_MAX_VAR_OFF or reg.off <= -BPF_MAX_VAR_OFF:
-            self.verbose(f"{tname} pointer offset {reg.off} is not allowed\n")  # type: ignore[attr-defined]
+        # a scalar's ``off`` is the delta of a linked register (BPF_ADD_CONST), not an
+        # offset: the 6.18.44 host never refuses the scalar operand for it (measured:
+        # fp + a copy of [0, 1] - 0x20000000 is "value -536870912 makes fp pointer be out
+        # of bounds", the smin check below)
+        off = reg.off if reg.type != SCALAR_VALUE else 0
+        if off >= BPF_MAX_VAR_OFF or off <= -BPF_MAX_VAR_OFF:
+            self.verbose(f"{tname} pointer offset {off} is not allowed\n")  # type: ignore[attr-defined]
             return False
         if smin == S64_MIN:
             self.verbose(f"math between {tname} pointer and register with unbounded min value is not allowed\n")  # type: ignore[attr-defined]
@@ -549,7 +555,7 @@ class AluMixin:
                                 self.assign_scalar_id_before_mov(src)
                             dst.assign(src)
                             if not no_sext:
-                                dst.id = 0
+                                clear_scalar_id(dst)
                             S.coerce_to_size_sx(dst, insn.off >> 3)
                             dst.subreg_def = 0
                         else:
@@ -564,7 +570,7 @@ class AluMixin:
                                 self.assign_scalar_id_before_mov(src)
                             dst.assign(src)
                             if not is_u32:
-                                dst.id = 0
+                                clear_scalar_id(dst)
                             dst.subreg_def = self.insn_idx + 1  # type: ignore[attr-defined]
                         else:
                             no_sext = src.umax < (1 << (insn.off - 1))
@@ -572,7 +578,7 @@ class AluMixin:
                                 self.assign_scalar_id_before_mov(src)
                             dst.assign(src)
                             if not no_sext:
-                                dst.id = 0
+                                clear_scalar_id(dst)
                             dst.subreg_def = self.insn_idx + 1  # type: ignore[attr-defined]
                             S.coerce_subreg_to_size_sx(dst, insn.off >> 3)
                     else:

@@ -42,7 +42,7 @@ from .ctx import CtxMixin
 from .env import VerifierEnv
 from .jumps import JmpMixin
 from .liveness import compute_live_regs, format_live_regs, postorder, successors
-from .log import LOG_LEVEL1, LOG_LEVEL2, LOG_STATS, LOG_FIXED
+from .log import LOG_FIXED, LOG_LEVEL1, LOG_LEVEL2, LOG_SIZE_MAX, LOG_STATS
 from .mem import MemMixin
 from .precision import PrecisionMixin
 from .regs import PTR_TO_CTX, SCALAR_VALUE, mark_known_zero, mark_not_init, mark_unknown
@@ -979,22 +979,29 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
     if env.prog_type == PROG_TYPE_STRUCT_OPS and not env.privileged:
         # bpf_prog_load(): struct_ops needs CAP_PERFMON/CAP_SYS_ADMIN (bpf_token_capable)
         return VerifyResult(False, E.EPERM, "", 0)
-    if log_level and env.log_size and env.log_size < 128:
-        return VerifyResult(False, E.EINVAL, "", 0)  # bpf_vlog_init: the buffer must hold 128 bytes
+    log_size = env.log_size
+    if log_size is not None and log_size > LOG_SIZE_MAX:
+        return VerifyResult(False, E.EINVAL, "", 0)  # bpf_vlog_init -> bpf_verifier_log_attr_valid
     v = Verifier(insns, env, log_level)
     err = v.run()
-    log = v.log.text()
     for i, a in enumerate(v.aux):  # what later stages read from insn_aux_data[]
         a.ptr_type = v.ptr_type[i]
         a.ctx_field_size = v.ctx_field_size[i]
         a.seen = v.seen[i]
-    if log_level and env.log_size and v.log.len_max > env.log_size:
-        # bpf_vlog_finalize: a truncated log turns any verdict into ENOSPC; the rotating
-        # buffer keeps the log's tail
-        err = E.ENOSPC
-        log = log.encode()[-(env.log_size - 1):].decode(errors="replace")
+    # bpf_vlog_finalize: log_true_size is len_max at any level but 0; a user buffer the
+    # log outgrew turns any verdict into ENOSPC and holds the rotated tail (or, with
+    # BPF_LOG_FIXED, the head)
+    true_size = v.log.len_max if log_level else 0
+    if log_size is None:
+        log = v.log.text()
+    elif log_size == 0:
+        log = ""  # no user buffer: the kernel only reports log_true_size
+    else:
+        log = v.log.user_text(log_size, bool(log_level & LOG_FIXED))
+        if log_level and true_size > log_size:
+            err = E.ENOSPC
     return VerifyResult(
-        accepted=err == 0, errno=err, log=log, processed=v.insn_processed,
+        accepted=err == 0, errno=err, log=log, processed=v.insn_processed, log_true_size=true_size,
         stack_depth=[sp.stack_depth for sp in v.subprogs], subprog_starts=[sp.start for sp in v.subprogs],
         insn_aux=v.aux, max_states_per_insn=v.max_states_per_insn, total_states=v.total_states,
         peak_states=v.peak_states, error_line=None if err == 0 else _error_line(log))

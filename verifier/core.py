@@ -81,7 +81,7 @@ class Core:
         self.n = len(self.insns)
         self.env = env
         self.profile = env.profile
-        self.log = VLog(log_level)
+        self.log = VLog(log_level, env.log_size or 0)
         self.level = log_level
         self.log_on = bool(log_level & (LOG_LEVEL1 | LOG_LEVEL2))
         self.level2 = bool(log_level & LOG_LEVEL2)

@@ -60,9 +60,11 @@ class VerifierEnv:
     nr_cpu_ids: int = 2
     #: a name for the program (``attr.prog_name``), used in messages only
     name: str = ""
-    #: ``attr.log_size``: 0 is an unlimited buffer (the model's default); with a size the
-    #: load fails with ENOSPC when the log outgrew it, as the kernel's does
-    log_size: int = 0
+    #: ``attr.log_size`` with a user buffer of that many bytes (kernel/bpf/log.c): the log
+    #: rotates (or, with BPF_LOG_FIXED, keeps its head) and the load fails with ENOSPC
+    #: when the log ever outgrew it; 0 is no buffer (only ``log_true_size`` comes back);
+    #: None, the model's default, is a buffer as large as the log (never ENOSPC)
+    log_size: int | None = None
 
     @property
     def gpl_compatible(self) -> bool:

@@ -12,9 +12,8 @@ to column 40 in steps of 8).
 Instruction text comes from :func:`kernel_model.disasm.format_log_insn`;
 this module adds what depends on the verifier's environment: helper and kfunc
 names in calls and the (emulated) map addresses that ``resolve_pseudo_ldimm64``
-puts in map loads. Where we differ: the kernel's rotating buffer drops the
-oldest text once the user buffer (16 MiB in our tests) is full; ours never
-drops text.
+puts in map loads. The buffer rules of log.c (rotating and ``BPF_LOG_FIXED`` logs,
+``len_max``/``log_true_size``, ENOSPC) are :class:`VLog`'s.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from .regs import (
 )
 from .state import BPF_REG_SIZE, SLOT_CHARS, STACK_DYNPTR, STACK_INVALID, STACK_ITER, STACK_SPILL, FuncState
 
-__all__ = ["VLog", "reg_type_str", "tnum_str", "snum", "unum", "fmt_reg", "fmt_func_state",
+__all__ = ["VLog", "LOG_SIZE_MAX", "reg_type_str", "tnum_str", "snum", "unum", "fmt_reg", "fmt_func_state",
            "LOG_LEVEL1", "LOG_LEVEL2", "LOG_STATS", "LOG_FIXED", "alignment"]
 
 LOG_LEVEL1, LOG_LEVEL2, LOG_STATS, LOG_FIXED = 1, 2, 4, 8
@@ -41,36 +40,81 @@ LOG_LEVEL1, LOG_LEVEL2, LOG_STATS, LOG_FIXED = 1, 2, 4, 8
 _MIN_ALIGN, _ALIGN = 8, 40
 
 
+#: bpf_verifier_log_attr_valid: attr.log_size above UINT_MAX >> 2 is EINVAL
+LOG_SIZE_MAX = 0xFFFFFFFF >> 2
+_UINT_MAX = 0xFFFFFFFF
+
+
 class VLog:
-    """``struct bpf_verifier_log`` with an unlimited buffer; ``len_max`` tells
-    :func:`verifier.verify` whether a buffer of ``attr.log_size`` bytes would have
-    overflowed (``bpf_vlog_finalize``: ENOSPC, the log's tail kept)."""
+    """``struct bpf_verifier_log`` (kernel/bpf/log.c, Linux 6.18).
 
-    __slots__ = ("level", "buf", "end", "len_max")
+    The text is kept whole at its virtual positions (``end_pos``: where the next
+    write goes; ``bpf_vlog_reset`` moves it back and later writes overwrite).
+    ``len_max`` is the longest the log ever was, terminating NUL included
+    (``bpf_vlog_update_len_max``): what ``bpf_vlog_finalize`` reports as
+    ``log_true_size`` and compares with the buffer for ENOSPC.
 
-    def __init__(self, level: int) -> None:
+    ``len_total`` is ``attr.log_size`` when a user buffer is given (0: none, or
+    the model's unlimited buffer). Without ``BPF_LOG_FIXED`` the kernel's buffer
+    rotates: it keeps a window ``[start_pos, end_pos)`` of at most
+    ``len_total - 1`` bytes, ``start_pos`` moving forward as text is written and
+    back to ``end_pos`` when a reset drops below it; ``bpf_vlog_finalize``
+    rotates the window to the buffer's start. With ``BPF_LOG_FIXED`` the buffer
+    holds the first ``len_total - 1`` bytes. :meth:`user_text` is that buffer's
+    string. Bytes before the window can never be seen again, so the model
+    drops them (``base``: the virtual position of ``buf[0]``) and a level-1 log
+    of a long walk costs the buffer's size, not the walk's.
+    """
+
+    __slots__ = ("level", "buf", "end", "len_max", "len_total", "start", "base")
+
+    def __init__(self, level: int, len_total: int = 0) -> None:
         self.level = level
         self.buf = bytearray()
         self.end = 0
         #: the longest the log ever was, its terminating NUL included (``len_max``)
         self.len_max = 0
+        self.len_total = len_total if not level & LOG_FIXED else 0
+        self.start = 0
+        self.base = 0
 
     def write(self, s: str) -> None:
         b = s.encode()
-        e = self.end
+        e = self.end - self.base
         n = e + len(b)
         self.buf[e:n] = b
-        self.end = n
-        if n + 1 > self.len_max:
-            self.len_max = n + 1
+        end = self.end = self.base + n
+        if end + 1 > self.len_max:
+            self.len_max = min(end + 1, _UINT_MAX)
+        total = self.len_total
+        if total and end + 1 - self.start >= total:
+            self.start = end + 1 - total
+            drop = self.start - self.base
+            if drop > (1 << 20) and drop > n // 2:
+                del self.buf[:drop]
+                self.base = self.start
 
     def reset(self, pos: int) -> None:
         """``bpf_vlog_reset``: later writes overwrite from ``pos``."""
         if pos <= self.end:
             self.end = pos
+            if pos < self.start:
+                self.start = pos
+            if pos < self.base:  # the window is empty: nothing before it is kept
+                del self.buf[:]
+                self.base = pos
 
     def text(self) -> str:
-        return self.buf[:self.end].decode(errors="replace")
+        """The log as the model's unlimited buffer holds it (the whole virtual text
+        when nothing was dropped)."""
+        return self.buf[:self.end - self.base].decode(errors="replace")
+
+    def user_text(self, log_size: int, fixed: bool) -> str:
+        """The string a user buffer of ``log_size`` bytes holds after ``bpf_vlog_finalize``."""
+        if fixed:
+            return self.buf[:min(self.end, log_size - 1) - self.base].decode(errors="replace")
+        return self.buf[max(self.start, self.end + 1 - log_size) - self.base:self.end - self.base] \
+            .decode(errors="replace")
 
 
 def alignment(pos: int) -> int:

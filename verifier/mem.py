@@ -30,7 +30,7 @@ from .regs import (
     PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
     PTR_TO_XDP_SOCK, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RCU, SCALAR_VALUE, S64_MIN, RegState,
-    base_type, is_pointer_value, is_trusted_reg, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
+    base_type, clear_scalar_id, is_pointer_value, is_trusted_reg, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
     s32,
 )
 from .state import (
@@ -244,6 +244,14 @@ class MemMixin:
                     zero_used = True
                     continue
             slot.spilled.type = NOT_INIT
+            if slot.types[BPF_REG_SIZE - 1] == STACK_SPILL or slot.types[0] in (4, 5, 6):
+                # the 6.18.44 host also scrubs a spilled register's (dynptr's, iterator's)
+                # slot here, as check_stack_write_fixed_off does: every byte but
+                # STACK_INVALID becomes STACK_MISC (measured: a var-offset write next to a
+                # u8 spill at fp-16 leaves fp-16=mmmm???m, not the stale spill byte)
+                for k in range(BPF_REG_SIZE):
+                    _scrub(slot.types, k)
+                st = slot.types[j]
             new = STACK_MISC
             if writing_zero and st == STACK_ZERO:
                 new = STACK_ZERO
@@ -297,7 +305,7 @@ class MemMixin:
                     dst.assign(reg)
                     dst.subreg_def = sd
                     if reg.umax.bit_length() > size * 8:
-                        dst.id = 0
+                        clear_scalar_id(dst)
                 else:
                     spill_cnt = zero_cnt = 0
                     for i in range(size):
@@ -507,7 +515,16 @@ class MemMixin:
             if not is_ldsx:
                 S.coerce_to_size(regs[value_regno], size)
             else:
-                S.coerce_to_size_sx(regs[value_regno], size)
+                # A fill (check_stack_read_fixed_off) copies the spilled register's scalar
+                # id; sign extension changes the value unless umax < 2^(8*size-1), and a
+                # bound learnt on a changed copy must not reach the original through
+                # sync_linked_regs. The 6.18.44 host clears the id exactly there, the
+                # rule of the BPF_MOVSX path in check_alu_op (measured: an s32 fill of a
+                # u32 spill of [0, U32_MAX] loses id=1, an s8 fill of [0, 127] keeps it).
+                dst = regs[value_regno]
+                if dst.umax >= 1 << (size * 8 - 1):
+                    clear_scalar_id(dst)
+                S.coerce_to_size_sx(dst, size)
 
     def check_ptr_off_reg(self, reg: RegState, regno: int, fixed_off_ok: bool) -> None:  # type: ignore[no-untyped-def]
         """``__check_ptr_off_reg``: a pointer passed or dereferenced unmodified."""

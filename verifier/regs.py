@@ -27,7 +27,7 @@ __all__ = [
     "OBJ_RELEASE", "PTR_UNTRUSTED", "MEM_UNINIT", "MEM_FIXED_SIZE", "MEM_ALLOC", "PTR_TRUSTED",
     "MEM_RCU", "NON_OWN_REF", "MEM_WRITE", "BASE_TYPE_MASK", "base_type", "BPF_ADD_CONST", "BPF_ADD_CONST64", "BPF_ADD_CONST32",
     "S64_MIN", "S64_MAX", "U64_MAX", "S32_MIN", "S32_MAX", "U32_MAX", "s64", "s32", "u32",
-    "mark_known", "mark_known_zero", "mark_const_zero", "mark_unknown", "mark_not_init",
+    "mark_known", "mark_known_zero", "mark_const_zero", "mark_unknown", "mark_not_init", "clear_scalar_id",
     "mark_unbounded", "mark_reg64_unbounded", "mark_reg32_unbounded", "mark_reg32_known",
     "is_pointer_value", "is_trusted_reg", "type_may_be_null", "reg_is_const", "reg_const_value", "register_is_null",
     "DEF_NOT_SUBREG",
@@ -297,6 +297,13 @@ def mark_not_init(reg: RegState, bpf_capable: bool = True) -> None:
     """``__mark_reg_not_init``."""
     mark_unknown(reg, bpf_capable)
     reg.type = NOT_INIT
+
+
+def clear_scalar_id(reg: RegState) -> None:
+    """``clear_scalar_id`` (kernel/bpf/verifier.c): drop a scalar's link to its
+    copies, the id and the BPF_ADD_CONST delta kept in ``off``."""
+    reg.id = 0
+    reg.off = 0
 
 
 def type_may_be_null(t: int) -> bool:

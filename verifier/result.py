@@ -63,6 +63,9 @@ class VerifyResult:
     peak_states: int = 0
     #: the kernel's message for a rejection (the log's last line before the statistics)
     error_line: str | None = None
+    #: ``attr.log_true_size`` (bpf_vlog_finalize): the bytes, NUL included, a buffer needs
+    #: to hold the log at its longest; 0 at log level 0
+    log_true_size: int = 0
 
     @property
     def errno_name(self) -> str:

@@ -183,8 +183,10 @@ def _deduce_mixed(r: RegState) -> None:
     if r.s32_min >= 0 and r.smin >= S32_MIN and r.smax <= S32_MAX:
         r.smin = r.s32_min
         r.smax = r.s32_max
-        r.umin = r.s32_min
-        r.umax = r.s32_max
+        # C assigns the s32 into the u64 fields by sign extension: on a range that is
+        # already inconsistent (s32_min > s32_max) umax becomes a huge value, as the kernel's
+        r.umin = r.s32_min & M64
+        r.umax = r.s32_max & M64
         r.var_off = T.intersect(r.var_off, T.trange(r.smin & M64, r.smax & M64))
 
 
@@ -286,8 +288,33 @@ def _set_sext64_default(r: RegState, size: int) -> None:
     r.var_off = T.UNKNOWN
 
 
+def _sext64_same_sign(r: RegState, lo: int, hi: int) -> None:
+    """The branch of ``coerce_reg_to_size_sx`` for a result range [lo, hi] on one
+    side of zero: every bound is the range, the tnum is ``tnum_range``."""
+    r.smin, r.smax = lo, hi
+    r.umin, r.umax = lo & M64, hi & M64
+    # the kernel assigns the s64 into s32/u32 fields by C truncation
+    r.s32_min, r.s32_max = s32(lo), s32(hi)
+    r.u32_min, r.u32_max = lo & M32, hi & M32
+    r.var_off = T.trange(lo & M64, hi & M64)
+
+
 def coerce_to_size_sx(r: RegState, size: int) -> None:
-    """``coerce_reg_to_size_sx``: sign-extending load or ``rX = (sN)rY``."""
+    """``coerce_reg_to_size_sx``: sign-extending load or ``rX = (sN)rY``.
+
+    6.12's function (kernel/bpf/verifier.c) keeps a constant, or a 64-bit range
+    inside one 2^(8*size) block whose sign-extended ends are on one side of zero,
+    and otherwise falls back to ``set_sext64_default_val`` ([S8/16/32_MIN, _MAX]).
+    The 6.18.44 host is more precise in that fallback, as measured with
+    ``BPF_PROG_LOAD`` (tests/verifier/test_sext_fill.py): when the signed 32-bit
+    bounds already lie inside the N-bit signed range, sign extension from N bits
+    is the identity on the low 32 bits, so the result is exactly
+    [s32_min, s32_max] (for N = 32 always: ``(s32)`` of a value with 32-bit
+    bounds [-32768, 32767] keeps them; a constant low word gives a constant). A
+    range that crosses zero also keeps the u32 bounds of the unchanged low word
+    (64-bit unsigned bounds and the tnum start unknown, then ``reg_bounds_sync``). ``wX = (sN)wY``
+    (``coerce_subreg_to_size_sx``) has no such rule on the host.
+    """
     if r.var_off[1] == 0:
         val = _sx(r.var_off[0], size) & M64
         r.var_off = (val, 0)
@@ -299,23 +326,23 @@ def coerce_to_size_sx(r: RegState, size: int) -> None:
     nbits = size * 8
     top_smax = ((r.smax & M64) >> nbits) << nbits
     top_smin = ((r.smin & M64) >> nbits) << nbits
-    if top_smax != top_smin:
-        _set_sext64_default(r, size)
-        return
-    a = _sx(r.smax, size)
-    b = _sx(r.smin, size)
-    hi, lo = max(a, b), min(a, b)
-    if (hi >= 0) == (lo >= 0):
-        r.s32_min = r.smin = lo
-        r.s32_max = r.smax = hi
-        r.u32_min = lo & M32
-        r.umin = lo & M64
-        r.u32_max = hi & M32
-        r.umax = hi & M64
-        # the kernel assigns the s64 into s32/u32 fields by C truncation
-        r.s32_min = s32(lo)
-        r.s32_max = s32(hi)
-        r.var_off = T.trange(lo & M64, hi & M64)
+    if top_smax == top_smin:
+        a = _sx(r.smax, size)
+        b = _sx(r.smin, size)
+        hi, lo = max(a, b), min(a, b)
+        if (hi >= 0) == (lo >= 0):
+            _sext64_same_sign(r, lo, hi)
+            return
+    lo32, hi32 = r.s32_min, r.s32_max
+    if -(1 << (nbits - 1)) <= lo32 and hi32 < (1 << (nbits - 1)):
+        if (lo32 >= 0) == (hi32 >= 0):
+            _sext64_same_sign(r, lo32, hi32)
+        else:
+            # the low word is unchanged: its s32/u32 bounds stay, the 64-bit ones follow
+            r.smin, r.smax = lo32, hi32
+            r.umin, r.umax = 0, U64_MAX
+            r.var_off = T.UNKNOWN
+            sync(r)
         return
     _set_sext64_default(r, size)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-__all__ = ["socket_programs", "MAP_DECL", "MAP_DECLS"]
+__all__ = ["socket_programs", "linked_scalar_programs", "struct_ops_programs", "MAP_DECL", "MAP_DECLS"]
 
 MAP_DECLS = ("m=hash:8:16:4", "m=array:4:48:2")
 MAP_DECL = MAP_DECLS[0]
@@ -210,3 +210,127 @@ def struct_ops_programs(draw: st.DrawFn, max_items: int = 6) -> tuple[str, str, 
         lines.append("r0 = r7")
     lines.append("exit")
     return "\n".join(lines) + "\n", member, flags
+
+
+# --- linked scalars through spills and fills (socket filters) --------------------------------------
+
+#: immediates near the edges sign and zero extension move: the bounds a branch teaches a copy
+_EDGE_IMM = st.sampled_from((0, -1, 1, 127, 128, -128, -129, 255, 256, 0x7FFF, 0x8000, -0x8000, 0xFFFF,
+                             0x7FFFFFFF, -(1 << 31), -512, 511, 512, 63, 64, -64, 7, 8))
+_SHAPES = ("&=", "-=", "+=", "|=", "s>>=", "<<=", ">>=", "zext", "sx", "neg")
+#: the sk_buff fields a packet-derived value comes from: len, pkt_type, mark, queue_mapping,
+#: protocol, vlan_tci, priority, data_len... (u32 reads)
+_SKB_FIELDS = (0, 4, 8, 12, 16, 20, 36, 40, 44, 48, 64)
+
+
+@st.composite
+def _linked_source(draw: st.DrawFn) -> list[str]:
+    """r7 := an unknown scalar (helper result or packet metadata), then 0-3 shaping steps."""
+    kind = draw(st.integers(0, 3))
+    if kind == 0:
+        out = ["call bpf_get_prandom_u32", "r7 = r0"]
+    elif kind == 1:
+        out = ["call bpf_get_prandom_u32", "w7 = w0"]
+    elif kind == 2:
+        out = [f"r7 = *(u32 *)(r6 +{draw(st.sampled_from(_SKB_FIELDS))})"]
+    else:
+        out = [f"r7 = *(u{draw(st.sampled_from((8, 16)))} *)(r6 +{draw(st.sampled_from((0, 4, 8, 16)))})"]
+    for _ in range(draw(st.integers(0, 3))):
+        op = draw(st.sampled_from(_SHAPES))
+        if op == "zext":
+            out.append("w7 = w7")
+        elif op == "sx":
+            out.append(f"r7 = (s{draw(st.sampled_from((8, 16, 32)))})r7")
+        elif op == "neg":
+            out.append("r7 = -r7")
+        elif op in ("s>>=", "<<=", ">>="):
+            w = draw(st.sampled_from(("r", "w")))
+            out.append(f"{w}7 {op} {draw(st.integers(0, 31 if w == 'w' else 63))}")
+        else:
+            out.append(f"{draw(st.sampled_from(('r', 'r', 'w')))}7 {op} {draw(_EDGE_IMM)}")
+    return out
+
+
+@st.composite
+def _branch(draw: st.DrawFn, regs: tuple[int, ...]) -> str:
+    """``if`` on one of the linked copies to ``out``: 64/32-bit, signed/unsigned, imm or register."""
+    w = "w" if draw(st.integers(0, 3)) == 0 else "r"
+    a = draw(st.sampled_from(regs))
+    op = draw(st.sampled_from(_CMPS))
+    if draw(st.integers(0, 4)) == 0:
+        rhs = f"{w}{draw(st.sampled_from(regs))}"
+    else:
+        rhs = str(draw(_EDGE_IMM))
+    return f"if {w}{a} {op} {rhs} goto out"
+
+
+@st.composite
+def _use(draw: st.DrawFn, regs: tuple[int, ...]) -> list[str]:
+    """What a wrong bound turns into harm: stack or map-value pointer arithmetic, a ctx
+    pointer offset, or a branch that hides a pointer return (CAP_BPF only: a leak)."""
+    u = draw(st.sampled_from(regs))
+    kind = draw(st.integers(0, 5))
+    k = draw(st.sampled_from((0, 0, -1, -8, 1, 7)))
+    ref = f"(r2 +{k})" if k >= 0 else f"(r2 {k})"
+    if kind == 0:
+        return ["r2 = r10", f"r2 += r{u}", f"*(u8 *){ref} = 0"]
+    if kind == 1:
+        return ["r2 = r10", f"r2 += r{u}", f"r0 = *(u8 *){ref}"]
+    if kind == 2:
+        return ["r2 = r10", f"r2 -= r{u}", f"*(u{draw(st.sampled_from((8, 32)))} *){ref} = 1"]
+    if kind == 3:
+        return ["r1 = 0", "*(u64 *)(r10 -64) = r1", "r2 = r10", "r2 += -64", "r1 = m ll",
+                "call bpf_map_lookup_elem", "if r0 == 0 goto out", f"r0 += r{u}",
+                f"r0 = *(u8 *)(r0 +{max(k, 0)})"]
+    if kind == 4:
+        return ["r1 = r6", f"r1 += r{u}", "r0 = *(u32 *)(r1 +0)"]
+    # the branch's taken side skips a pointer return: a bound wrongly narrowed makes the
+    # return look dead (as root a pointer may be returned; with CAP_BPF only it leaks)
+    label = f"skip{draw(st.integers(0, 1 << 20))}"
+    return [draw(_branch(regs)).replace("goto out", f"goto {label}"), "r0 = r10", "exit", f"{label}:"]
+
+
+@st.composite
+def linked_scalar_programs(draw: st.DrawFn) -> str:
+    """A socket filter that links scalars through the stack and moves: r7 (the original)
+    is spilled with a store of 1/2/4/8 bytes, filled back zero- or sign-extending at any
+    width (r8), maybe copied again with a plain, 32-bit or sign-extending move (r9),
+    then branches on any copy narrow the others through the shared id, and one copy
+    feeds pointer arithmetic. This is the shape of issue 10's false accept (an s32
+    fill of a u32 spill kept the id) and the family around it, both sides of each rule."""
+    lines = ["r6 = r1", *draw(_linked_source())]
+    for _ in range(draw(st.integers(0, 1))):
+        lines.append(draw(_branch((7,))))
+    spill = draw(st.sampled_from((1, 2, 4, 8)))
+    slot = draw(st.sampled_from((-8, -16)))
+    lines.append(f"*(u{spill * 8} *)(r10 {slot}) = r7")
+    fill = draw(st.sampled_from((1, 2, 4, 8)))
+    signed = fill < 8 and draw(st.booleans())
+    # little endian: the low bytes of the spill sit at the slot's address; sometimes not
+    off = slot if draw(st.integers(0, 5)) else slot + draw(st.sampled_from((1, 2, 4)))
+    off -= 0 if fill <= 8 - (off - slot) else off - slot
+    lines.append(f"r8 = *({'s' if signed else 'u'}{fill * 8} *)(r10 {off})")
+    regs: tuple[int, ...] = (7, 8)
+    mv = draw(st.integers(0, 5))
+    if mv == 1:
+        lines.append("r9 = r8")
+    elif mv == 2:
+        lines.append(f"r9 = (s{draw(st.sampled_from((8, 16, 32)))})r{draw(st.sampled_from((7, 8)))}")
+    elif mv == 3:
+        lines.append(f"w9 = w{draw(st.sampled_from((7, 8)))}")
+    elif mv == 4:
+        lines.append(f"w9 = (s{draw(st.sampled_from((8, 16)))})w{draw(st.sampled_from((7, 8)))}")
+    if mv:
+        regs = (7, 8, 9)
+    if draw(st.integers(0, 3)) == 0:  # a second fill of another width from the same slot
+        f2 = draw(st.sampled_from((1, 2, 4, 8)))
+        s2 = f2 < 8 and draw(st.booleans())
+        lines.append(f"r9 = *({'s' if s2 else 'u'}{f2 * 8} *)(r10 {slot})")
+        regs = (7, 8, 9)
+    for _ in range(draw(st.integers(1, 3))):
+        lines.append(draw(_branch(regs)))
+    lines += draw(_use(regs))
+    if draw(st.integers(0, 2)) == 0:
+        lines += [ln.replace("skip", "skip_") for ln in draw(_use(regs))]
+    lines += ["r0 = 0", "out:", "r0 = 0", "exit"]
+    return "\n".join(lines) + "\n"

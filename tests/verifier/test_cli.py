@@ -75,7 +75,7 @@ def test_maps_and_kfuncs_by_name(tmp_path, capsys) -> None:
                  "if r0 == 0 goto out\nr0 = *(u64 *)(r0 +8)\nout:\nr0 = 0\nexit\n")
     rc, out, err = run(capsys, str(f), "--map", "m=hash:8:16:4", "--stats")
     assert rc == 0, out
-    assert err == "verdict: accepted; processed 11; stack depth 8\n"
+    assert err == "verdict: accepted; processed 11; stack depth 8; log_true_size 564\n"
     rc, out, _ = run(capsys, str(f), "--map", "m=hash:8:8:4")
     assert rc == 1
     assert "invalid access to map value, value_size=8 off=8 size=8" in out

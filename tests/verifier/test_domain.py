@@ -225,3 +225,28 @@ def test_branch_taken_and_refinement_are_sound(pair, op, w32) -> None:
     S.sync(t1)
     S.sync(t2)
     assert contains(t1, x) and contains(t2, y)
+
+
+def _sext(v: int, size: int) -> int:
+    bits = size * 8
+    v &= (1 << bits) - 1
+    return (v - (1 << bits) if v >> (bits - 1) else v) & M64
+
+
+@given(reg_with_member(), st.sampled_from((1, 2, 4)))
+def test_sign_extension_contains_the_concrete_result(rx, size) -> None:
+    """``coerce_reg_to_size_sx`` (``rX = (sN)rY``, ``*(sN *)`` loads), with the
+    6.18 host's [s32_min, s32_max] rule, keeps the sign-extended value."""
+    r, x = rx
+    S.coerce_to_size_sx(r, size)
+    assert contains(r, _sext(x, size)), (hex(x), size)
+
+
+@given(reg_with_member(), st.sampled_from((1, 2)))
+def test_subreg_sign_extension_contains_the_concrete_result(rx, size) -> None:
+    """``coerce_subreg_to_size_sx`` (``wX = (sN)wY``) then zero extension to 64 bits."""
+    r, x = rx
+    S.coerce_subreg_to_size_sx(r, size)
+    S.zext_32_to_64(r)
+    S.sync(r)
+    assert contains(r, _sext(x, size) & M32), (hex(x), size)

@@ -12,11 +12,15 @@ addresses masked) and the ``processed`` count:
 (c) hypothesis-generated struct_ops programs for ``bpf_dummy_ops`` members,
     attached on the host by its own BTF id (``test_1``'s argument is
     ``__nullable``: the rule is checked against the real kernel);
-(d) the 280 kernel-selftest programs of shared/verifier-corpus, live.
+(d) the 280 kernel-selftest programs of shared/verifier-corpus, live;
+(f) hypothesis-generated linked scalars through spills and fills of every
+    width, zero- and sign-extending, with moves, branches on either copy and
+    pointer arithmetic (tests/verifier/programs.py ``linked_scalar_programs``),
+    as root and with CAP_BPF only, whole level-2 logs compared.
 
 The budget is the hypothesis profile's (``ci``: 100 examples per generator);
-``make test-long`` runs more, benchmarks/verifier_agreement.py prints the
-tables.
+``make test-long`` runs more (10,000 per mode for (f)),
+benchmarks/verifier_agreement.py prints the tables.
 """
 
 from __future__ import annotations
@@ -31,10 +35,10 @@ from emu.conformance import parse_data_file
 from emu.hostbpf import comparable_log, processed_counts
 from emu.verify_cmd import corpus_case, host_load, program_env, symbols_for
 from kernel_model.asm import assemble
-from tests.conftest import SHARED, verifier_corpus
+from tests.conftest import SHARED, examples, verifier_corpus
 from verifier import VerifierEnv, verify
 
-from .programs import MAP_DECLS, socket_programs, struct_ops_programs
+from .programs import MAP_DECL, MAP_DECLS, linked_scalar_programs, socket_programs, struct_ops_programs
 from .test_programs import CLASSIC
 
 pytestmark = pytest.mark.kernel
@@ -141,3 +145,23 @@ def test_d_selftest_corpus_live(case: dict[str, Any] | None) -> None:
         pytest.skip(f"verifier corpus not found under {SHARED}")
     insns, env = corpus_case(case)
     compare(insns, env, log_level=1, full_log=True)
+
+
+# --- (f) linked scalars through the stack -------------------------------------------------------
+
+@settings(max_examples=examples(10_000), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(linked_scalar_programs())
+def test_f_linked_scalars_through_spills_and_fills(text: str) -> None:
+    insns, env = program_env(assemble(text, symbols=symbols_for([MAP_DECL])), maps=[MAP_DECL])
+    compare(insns, env, log_level=2, full_log=True)
+
+
+@settings(max_examples=examples(10_000), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(linked_scalar_programs())
+def test_f_linked_scalars_cap_bpf_only(text: str) -> None:
+    """CAP_BPF only: where a wrong bound hides a pointer return, the host says
+    ``R0 leaks addr as return value``; variable stack offsets are refused."""
+    insns, env = program_env(assemble(text, symbols=symbols_for([MAP_DECL])), maps=[MAP_DECL], unpriv=True)
+    compare(insns, env, log_level=2, full_log=True)
