@@ -130,7 +130,10 @@ class Toolchain:
                 f"-I{self.inc}", f"-I{self.selftests}", f"-I{self.ksrc}/tools/include/uapi",
                 "-Wno-compare-distinct-pointer-types",
                 "-idirafter", _clang_resource_include(), "-idirafter", "/usr/include/x86_64-linux-gnu",
-                "-idirafter", "/usr/include", "-O2", "--target=bpf", "-mcpu=v3"]
+                "-idirafter", "/usr/include", "-O2", "--target=bpf", "-mcpu=v3",
+                # beyond the Makefile: the file names in .BTF.ext's line info say where the
+                # sources are in the tree, not where this machine keeps the tree
+                f"-ffile-prefix-map={self.ksrc}={self.ksrc.name}", f"-ffile-prefix-map={self.work}=build"]
 
 
 def _clang_resource_include() -> str:
@@ -253,7 +256,9 @@ def parse_annotations(tags: list[str]) -> dict[str, Any]:
 def label_object(tc: Toolchain, obj: Path, timeout: int = LABEL_TIMEOUT) -> list[dict[str, Any]]:
     """Run the labeller on one object: one dict per program, annotations parsed."""
     try:
-        r = subprocess.run([str(tc.label), "--retval", str(obj)], capture_output=True, text=True, timeout=timeout)
+        # run where the object is: libbpf's messages name it by the path it was given
+        r = subprocess.run([str(tc.label), "--retval", obj.name], cwd=obj.parent, capture_output=True, text=True,
+                           timeout=timeout)
     except subprocess.TimeoutExpired:
         return [{"object": obj.name, "program": None, "verdict": "label_timeout", "timeout_s": timeout}]
     rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
@@ -594,15 +599,23 @@ def _in_cap_bpf_child(fn: Callable[[], Any]) -> Any:
     return res["ok"]
 
 
+#: enum bpf_attach_type values whose BTF target libbpf names with a prefix
+#: (libbpf 1.5, find_attach_btf_id): (prefix, BTF kind)
+BPF_TRACE_RAW_TP, BPF_LSM_MAC, BPF_TRACE_ITER = 23, 27, 28
+_ATTACH_PREFIX = {BPF_TRACE_RAW_TP: ("btf_trace_", "typedef"), BPF_LSM_MAC: ("bpf_lsm_", "func"),
+                  BPF_TRACE_ITER: ("bpf_iter_", "func")}
+
+
 def _attach_btf_id(case: dict[str, Any], prog_type: int) -> tuple[int, str | None]:
-    """libbpf_find_vmlinux_btf_id(kfunc, expected_attach_type) for tracing/LSM cases."""
+    """libbpf_find_vmlinux_btf_id(kfunc, expected_attach_type), as test_verifier calls it
+    for tracing and LSM cases."""
     from emu import hostbpf as hb
 
     if prog_type not in (TRACING, LSM) or not case.get("kfunc"):
         return 0, None
-    name = ("bpf_lsm_" if prog_type == LSM else "") + case["kfunc"]
-    tid = hb.host_btf_id(name, "func")
-    return (tid, None) if tid else (0, f"attach target {name} not in the host's BTF")
+    prefix, kind = _ATTACH_PREFIX.get(case["expected_attach_type"], ("", "func"))
+    tid = hb.host_btf_id(prefix + case["kfunc"], kind)
+    return (tid, None) if tid else (0, f"attach target {prefix}{case['kfunc']} not in the host's BTF")
 
 
 def label_raw_case(case: dict[str, Any], flags_base: int) -> dict[str, Any]:
@@ -662,6 +675,12 @@ def corpus_sources(tc: Toolchain) -> list[Path]:
     return [p for p in sorted((tc.selftests / "progs").glob("*.c")) if not reserved_for_independent_check(p)]
 
 
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with open(path, "w") as f:
+        for row in rows:
+            f.write(json.dumps(row, sort_keys=True) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     src = ap.add_mutually_exclusive_group(required=True)
@@ -671,6 +690,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, help="work folder (default: a temporary one, removed at the end)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--skip-raw", action="store_true", help="leave raw_cases.jsonl alone")
+    ap.add_argument("--raw-only", action="store_true",
+                    help="redo raw_cases.jsonl only (objects, labels.jsonl kept; manifest updated)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from emu.hostbpf import oracle_status
@@ -688,6 +709,16 @@ def main(argv: list[str] | None = None) -> int:
         ksrc = args.ksrc.resolve() if args.ksrc else unpack(args.tarball, work)
         print(f"tree {ksrc} (Linux {tree_version(ksrc)}); work {work}", file=sys.stderr)
         tc = prepare(ksrc, work)
+        if args.raw_only:
+            raw = extract_raw_cases(tc)
+            base = testing_prog_flags()
+            for c in raw:
+                c.update(label_raw_case(c, base))
+            _write_jsonl(args.out / "raw_cases.jsonl", raw)
+            m = json.loads((args.out / "manifest.json").read_text())
+            m["raw_cases"] = len(raw)
+            (args.out / "manifest.json").write_text(json.dumps(m, indent=1, sort_keys=True) + "\n")
+            return 0
         sources = corpus_sources(tc)
         print(f"compiling {len(sources)} sources", file=sys.stderr)
         compiled = compile_all(tc, sources, work / "obj", args.jobs)
@@ -698,9 +729,7 @@ def main(argv: list[str] | None = None) -> int:
         assert not any(reserved_for_independent_check(o) for o in objs)
         print(f"labelling {len(objs)} objects", file=sys.stderr)
         labels = label_all(tc, objs, args.jobs)
-        with open(args.out / "labels.jsonl", "w") as f:
-            for row in labels:
-                f.write(json.dumps(row, sort_keys=True) + "\n")
+        _write_jsonl(args.out / "labels.jsonl", labels)
         raw: list[dict[str, Any]] = []
         if not args.skip_raw:
             raw = extract_raw_cases(tc)
@@ -708,9 +737,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"labelling {len(raw)} raw cases", file=sys.stderr)
             for c in raw:
                 c.update(label_raw_case(c, base))
-            with open(args.out / "raw_cases.jsonl", "w") as f:
-                for c in raw:
-                    f.write(json.dumps(c, sort_keys=True) + "\n")
+            _write_jsonl(args.out / "raw_cases.jsonl", raw)
         manifest = {
             "tree": str(ksrc.name), "linux_version": tree_version(ksrc),
             "debian_package": "linux-source-6.12", "debian_version": debian_version(),
