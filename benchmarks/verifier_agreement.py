@@ -1,19 +1,25 @@
 """Verifier agreement: the model's verdicts and messages against the host kernel's.
 
-Four corpora (the same as tests/verifier/test_host_diff.py, with a larger
-budget): (a) the programs of our tests (the classic oracle table, the uBPF
+The corpora of tests/verifier/test_host_diff.py, with a larger budget:
+(a) the programs of our tests (the classic oracle table, the uBPF
 conformance programs as socket filters), (b) generated socket filters,
 (c) generated struct_ops programs for bpf_dummy_ops, (d) the kernel
-selftests of shared/verifier-corpus, and (e) the generator of (b) loaded with
-CAP_BPF only (the unprivileged rules: pointer leaks, Spectre v1/v4 sanitation). Each program is loaded into the host
+selftests' raw-instruction programs (tests/data/selftests, test_verifier's
+verifier/*.c, those of a type and with maps the model has; as root and, for
+socket filters, with CAP_BPF only), (e) the generator of (b) loaded with
+CAP_BPF only (the unprivileged rules: pointer leaks, Spectre v1/v4
+sanitation), and (f) every program of the compiled selftest objects
+(progs/*.c), loaded alone through the libbpf-like loader, against the host
+labels recorded in the corpus. Each program of (a)-(e) is loaded into the host
 (maps created, nothing attached) and verified by the model; printed per
 corpus: verdict agreement, exact last-line agreement (the kernel's message;
 BTF ids and addresses masked), processed-count and whole-log agreement,
 false accepts (we accept what the kernel rejects: a safety bug) apart from
-false rejects, and the disagreements themselves.
+false rejects, the disagreements themselves, and for (d) and (f) how many
+programs the model does not model (left out of the figures).
 
 Without a usable bpf() (not root, not Linux), corpus (d) is compared with its
-recorded labels and the others are skipped with the reason.
+recorded labels and (a)-(c), (e) are skipped with the reason.
 
 Usage: python benchmarks/verifier_agreement.py [--quick] [--examples N]
 """
@@ -34,10 +40,12 @@ from hypothesis import strategies as st  # noqa: E402
 
 from emu.conformance import parse_data_file  # noqa: E402
 from emu.hostbpf import comparable_log, processed_counts  # noqa: E402
-from emu.verify_cmd import corpus_case, host_load, program_env, symbols_for  # noqa: E402
+from emu.verify_cmd import host_load, program_env, symbols_for  # noqa: E402
 from kernel_model.asm import assemble  # noqa: E402
 from verifier import VerifierEnv, verify  # noqa: E402
-from tests.conftest import SHARED, verifier_corpus as corpus_cases  # noqa: E402
+from tests.corpus import (  # noqa: E402
+    VERIFIER_VERDICTS, conformance_files, object_path, program_labels, raw_case_program, raw_cases,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST_LOG_SIZE = 16 << 20
@@ -55,6 +63,7 @@ class Tally:
     false_rejects: list[str] = field(default_factory=list)
     message_diffs: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    not_modelled: int = 0
 
     def add(self, label: str, ours: Any, accepted: bool, errno: int, error_line: str | None,
             log: str | None) -> None:
@@ -84,6 +93,8 @@ class Tally:
         print(f"   whole-log agreement    {pct(self.log)}")
         print(f"   false accepts          {len(self.false_accepts)}   (model accepts, kernel rejects)")
         print(f"   false rejects          {len(self.false_rejects)}")
+        if self.not_modelled:
+            print(f"   not modelled           {self.not_modelled}   (left out of the figures above)")
         for title, items in (("false accept", self.false_accepts), ("false reject", self.false_rejects),
                              ("message", self.message_diffs)):
             for line in items[:limit]:
@@ -105,9 +116,7 @@ def corpus_a(t: Tally, quick: bool) -> None:
 
     for asm, *_ in CLASSIC:
         run_host(t, asm.replace("\n", "; "), assemble(asm), VerifierEnv(), 2)
-    root = SHARED / "conformance" / "ubpf"
-    files = sorted(root.glob("*.data")) + sorted((root / "errors").glob("*.data")) if root.exists() else []
-    for f in files:
+    for f in conformance_files():
         if quick and f.name == "mul-loop-memory-iterations.data":
             continue  # 1M processed instructions: ~70 s in the model
         try:
@@ -164,15 +173,56 @@ def corpus_c(t: Tally, examples: int) -> None:
 
 
 def corpus_d(t: Tally, live: bool) -> None:
-    for c in corpus_cases():
-        insns, env = corpus_case(c)
-        if live:
-            run_host(t, c["id"], insns, env)
-        else:
-            k = c["kernel"]
-            ours = verify(insns, env, log_level=1)
-            t.add(c["id"], ours, k["verdict"] == "accepted", k["errno"], k["error_line"],
-                  None if k.get("log_truncated") else k["log"])
+    """The raw selftest programs: live on the host, or against their recorded labels."""
+    for c in raw_cases():
+        for key, priv in (("kernel", True), ("kernel_cap_bpf", False)):
+            k = c.get(key)
+            if not k or k["verdict"] not in VERIFIER_VERDICTS:
+                continue
+            prog = raw_case_program(c, privileged=priv)
+            if prog.not_modelled:
+                t.not_modelled += 1
+                continue
+            label = f"{c['id']}{'' if priv else ' (CAP_BPF)'}"
+            if live:
+                run_host(t, label, prog.insns, prog.env)
+            else:
+                ours = verify(prog.insns, prog.env, log_level=5)
+                t.add(label, ours, k["verdict"] == "accepted", k["errno"], k["error_line"], None)
+
+
+def corpus_f(t: Tally) -> None:
+    """Every program of the compiled selftest objects against its recorded host label."""
+    from emu.kernel import Kernel
+    from emu.libbpf.per_prog import MODELLED_PROG_TYPES, verify_program
+    from kernel_model.errors import errno_name
+
+    k = Kernel(modules=())
+    try:
+        for r in program_labels():
+            if not r.get("program") or r["verdict"] not in VERIFIER_VERDICTS:
+                continue
+            if r["prog_type"] not in MODELLED_PROG_TYPES.values():
+                t.not_modelled += 1
+                continue
+            o = verify_program(str(object_path(r)), r["program"], kernel=k)
+            if not o.modelled:
+                t.not_modelled += 1
+                continue
+            ours = VerifyOutcome(o.verdict == "accepted", o.errno, o.error_line, errno_name(o.errno) if o.errno else "0")
+            t.add(r["id"], ours, r["verdict"] == "accepted", r["errno"], r["error_line"], None)
+    finally:
+        k.shutdown()
+
+
+@dataclass
+class VerifyOutcome:
+    """What :meth:`Tally.add` reads of a model result."""
+
+    accepted: bool
+    errno: int
+    error_line: str | None
+    errno_name: str
 
 
 def timed(t: Tally, fn: Callable[[Tally], None]) -> Tally:
@@ -194,7 +244,6 @@ def main(argv: Iterable[str] | None = None) -> int:
 
     ok, why = oracle_status()
     tallies = []
-    have_corpus = bool(corpus_cases())
     if ok:
         tallies.append(timed(Tally("(a) programs of our tests"), lambda t: corpus_a(t, args.quick)))
         tallies.append(timed(Tally("(b) generated socket filters"), lambda t: corpus_b(t, examples)))
@@ -203,11 +252,9 @@ def main(argv: Iterable[str] | None = None) -> int:
                              lambda t: corpus_e(t, examples)))
     else:
         print(f"skip: corpora (a)-(c), (e) need the host kernel as an oracle: {why}")
-    if have_corpus:
-        name = "(d) kernel selftests (live)" if ok else "(d) kernel selftests (recorded host labels)"
-        tallies.append(timed(Tally(name), lambda t: corpus_d(t, ok)))
-    else:
-        print(f"skip: (d) verifier corpus not found under {SHARED}")
+    name = "(d) kernel selftests, raw programs (live)" if ok else "(d) kernel selftests, raw programs (recorded)"
+    tallies.append(timed(Tally(name), lambda t: corpus_d(t, ok)))
+    tallies.append(timed(Tally("(f) kernel selftests, objects (recorded host labels)"), corpus_f))
     for t in tallies:
         t.report(args.limit)
     total = Tally("all corpora")  # (e) included
@@ -220,9 +267,11 @@ def main(argv: Iterable[str] | None = None) -> int:
         total.false_accepts += t.false_accepts
         total.false_rejects += t.false_rejects
         total.seconds += t.seconds
+        total.not_modelled += t.not_modelled
     print(f"\nTOTAL {total.n} programs: verdict {total.verdict}/{total.n}, last line {total.message}/{total.n}, "
           f"processed {total.processed}/{total.n}, whole log {total.log}/{total.n}; "
-          f"false accepts {len(total.false_accepts)}, false rejects {len(total.false_rejects)}")
+          f"false accepts {len(total.false_accepts)}, false rejects {len(total.false_rejects)}; "
+          f"not modelled {total.not_modelled}")
     return 0
 
 
