@@ -64,6 +64,8 @@ class Tally:
     message_diffs: list[str] = field(default_factory=list)
     seconds: float = 0.0
     not_modelled: int = 0
+    #: programs whose whole host log was at hand (live loads): the base of processed/whole-log
+    with_log: int = 0
 
     def add(self, label: str, ours: Any, accepted: bool, errno: int, error_line: str | None,
             log: str | None) -> None:
@@ -79,6 +81,7 @@ class Tally:
         elif ours.accepted == accepted:
             self.message_diffs.append(f"{label}: kernel {error_line!r} / model {ours.error_line!r}")
         if log is not None:
+            self.with_log += 1
             if processed_counts(ours.log) == processed_counts(log):
                 self.processed += 1
             if comparable_log(ours.log) == comparable_log(log):
@@ -89,8 +92,10 @@ class Tally:
         print(f"\n== {self.name}: {self.n} programs, {self.seconds:.1f} s")
         print(f"   verdict agreement      {pct(self.verdict)}")
         print(f"   last-line agreement    {pct(self.message)}")
-        print(f"   processed-count agr.   {pct(self.processed)}")
-        print(f"   whole-log agreement    {pct(self.log)}")
+        logs = (lambda k: f"{k}/{self.with_log} ({100 * k / self.with_log:.1f}%)") if self.with_log else \
+            (lambda k: "- (no host logs: recorded labels)")
+        print(f"   processed-count agr.   {logs(self.processed)}")
+        print(f"   whole-log agreement    {logs(self.log)}")
         print(f"   false accepts          {len(self.false_accepts)}   (model accepts, kernel rejects)")
         print(f"   false rejects          {len(self.false_rejects)}")
         if self.not_modelled:
@@ -268,8 +273,9 @@ def main(argv: Iterable[str] | None = None) -> int:
         total.false_rejects += t.false_rejects
         total.seconds += t.seconds
         total.not_modelled += t.not_modelled
+        total.with_log += t.with_log
     print(f"\nTOTAL {total.n} programs: verdict {total.verdict}/{total.n}, last line {total.message}/{total.n}, "
-          f"processed {total.processed}/{total.n}, whole log {total.log}/{total.n}; "
+          f"processed {total.processed}/{total.with_log}, whole log {total.log}/{total.with_log}; "
           f"false accepts {len(total.false_accepts)}, false rejects {len(total.false_rejects)}; "
           f"not modelled {total.not_modelled}")
     return 0
