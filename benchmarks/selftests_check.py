@@ -26,7 +26,6 @@ inputs cannot be read (2) or the host cannot label (2).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import tempfile
 from collections import defaultdict
@@ -38,16 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from emu.hostbpf import comparable_log  # noqa: E402
-from tests.corpus import OBJECTS, VERIFIER_VERDICTS, program_labels  # noqa: E402
-
-
-def _build_module() -> Any:
-    """tests/data/selftests/build.py (compile and label functions), imported by path."""
-    spec = importlib.util.spec_from_file_location("selftests_build", ROOT / "tests/data/selftests/build.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from tests.corpus import OBJECTS, VERIFIER_VERDICTS, build_module, program_labels  # noqa: E402
 
 
 @dataclass
@@ -173,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         labels = program_labels()
         report(compare(labels, OBJECTS), args.limit)
         return 0
-    build = _build_module()
+    build = build_module()
     from emu.hostbpf import oracle_status
 
     ok, why = oracle_status()

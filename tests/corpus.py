@@ -73,6 +73,21 @@ def manifest() -> dict[str, Any]:
     return json.loads(MANIFEST.read_text())
 
 
+def build_module() -> Any:
+    """tests/data/selftests/build.py as a module (its compile, label and annotation functions)."""
+    import importlib.util
+    import sys
+
+    name = "selftests_build"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, SELFTESTS / "build.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod  # dataclasses look their module up while the file runs
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
 def object_path(label: dict[str, Any]) -> Path:
     return OBJECTS / label["object"]
 
