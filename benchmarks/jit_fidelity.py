@@ -1,8 +1,9 @@
 """JIT fidelity: our x86-64 JIT against the host kernel's, byte for byte.
 
-For each program of a corpus -- the verifier corpus (when present; its maps
-created on the host), the conformance programs the host accepts as
-socket filters, and generated programs -- load it into the host kernel
+For each program of a corpus -- the kernel selftests' raw-instruction programs
+(tests/data/selftests: those the host accepted, of a type and with maps the
+model has, their maps created on the host), the conformance programs the host
+accepts as socket filters, and generated programs -- load it into the host kernel
 (verify and JIT only: nothing is attached), read its ``xlated_prog_insns``,
 ``jited_prog_insns``, ``jited_ksyms`` and ``jited_func_lens``, feed the
 xlated instructions to :func:`jit.bpf_jit.jit_program` at the host's image
@@ -41,11 +42,10 @@ from emu.conformance import parse_data_file  # noqa: E402
 from emu.hostcpu import detect_host_cpu, host_symbols  # noqa: E402
 from jit import JitError, JitOptions, KernelSymbols, jit_program  # noqa: E402
 from kernel_model import isa  # noqa: E402
-from kernel_model.bpf_map import map_type_by_name  # noqa: E402
 from kernel_model.insn import Insn, decode, encode  # noqa: E402
 from kernel_model.prog_strategies import terminating_programs  # noqa: E402
 from kernel_model.profile import LATEST  # noqa: E402
-from tests.conftest import SHARED, VERIFIER_CORPUS, verifier_corpus as corpus_cases  # noqa: E402
+from tests.corpus import conformance_files, raw_case_program, raw_cases  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = 0xFFFF_8881_0000_0000
@@ -219,51 +219,40 @@ class Fidelity:
         return "function count differs"
 
 
-def verifier_corpus(fid: Fidelity, limit: int | None) -> None:
-    cases = corpus_cases()
-    if not cases:
-        print(f"jit_fidelity: {VERIFIER_CORPUS} absent, verifier corpus skipped")
-        return
-    # --quick: an evenly spaced sample (the corpus is ordered by source file, so its first
-    # cases are one kind of program)
+def selftest_programs(fid: Fidelity, limit: int | None) -> None:
+    """The raw selftest programs the host accepted (tests/data/selftests/raw_cases.jsonl)."""
+    cases = [c for c in raw_cases() if (c.get("kernel") or {}).get("verdict") == "accepted"
+             and not raw_case_program(c).not_modelled]
+    # --quick: an evenly spaced sample (the cases are ordered by source file, so the first
+    # ones are one kind of program)
     step = max(1, len(cases) // limit) if limit else 1
     for case in cases[::step][:limit]:
-        fds = []
-        ok = True
-        for mp in case.get("maps", []):
-            try:
-                fd, _err = hb.map_create(map_type_by_name(mp["type"]), mp["key_size"], mp["value_size"],
-                                         mp["max_entries"], map_flags=mp.get("map_flags", 0))
-            except (OSError, KeyError):
-                fd = -1
+        prog = raw_case_program(case)
+        fds: dict[int, int] = {}
+        for key, (t, ks, vs, n, fl) in prog.maps.items():
+            fd, _err = hb.map_create(t, ks, vs, n, map_flags=fl)
             if fd < 0:
-                ok = False
                 break
-            fds.append(fd)
-        if not ok:
-            fid.results["verifier corpus: maps not creatable"] += 1
-            for fd in fds:
+            fds[key] = fd
+        if len(fds) != len(prog.maps):
+            fid.results["selftest programs: maps not creatable"] += 1
+            for fd in fds.values():
                 hb.close(fd)
             continue
-        raw = bytearray(bytes.fromhex(case["insns_hex"]))
-        for k in range(0, len(raw), 8):
-            if raw[k] == 0x18 and raw[k + 1] >> 4 in (1, 2):  # imm = index into maps -> fd
-                idx = struct.unpack_from("<i", raw, k + 4)[0]
-                struct.pack_into("<i", raw, k + 4, fds[idx])
-        flags = 0
-        for fl in case.get("annotations", {}).get("flags", []):
-            flags |= {"BPF_F_ANY_ALIGNMENT": hb.BPF_F_ANY_ALIGNMENT,
-                      "BPF_F_STRICT_ALIGNMENT": hb.BPF_F_STRICT_ALIGNMENT}.get(fl, 0)
+        at = prog.map_insns or {}
+        insns = [Insn(x.code, x.dst, x.src, x.off, fds[at[i]]) if i in at else x for i, x in enumerate(prog.insns)]
+        flags = prog.env.prog_flags & (hb.BPF_F_ANY_ALIGNMENT | hb.BPF_F_STRICT_ALIGNMENT)
         try:
-            fid.check("verifier corpus", bytes(raw), fds, flags=flags)
+            fid.check("selftest programs", encode(insns), list(fds.values()), flags=flags)
         finally:
-            for fd in fds:
+            for fd in fds.values():
                 hb.close(fd)
 
 
 def conformance(fid: Fidelity) -> None:
-    root = SHARED / "conformance" / "ubpf"
-    for p in sorted(root.glob("*.data")):
+    for p in conformance_files():
+        if p.parent.name == "errors":
+            continue
         try:
             case = parse_data_file(p)
         except Exception:  # noqa: BLE001 - an assembler case we cannot read is not a JIT case
@@ -308,7 +297,7 @@ def main() -> None:
     fid = Fidelity()
     print(f"jit_fidelity: {fid.cpu.summary()}")
     print("  sources: " + ", ".join(f"{k} from {v}" for k, v in fid.cpu.sources))
-    verifier_corpus(fid, 60 if quick else None)
+    selftest_programs(fid, 60 if quick else None)
     conformance(fid)
     generated(fid, 40 if quick else 300)
     total = sum(v for k, v in fid.results.items() if k.endswith(": total"))

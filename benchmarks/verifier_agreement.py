@@ -1,20 +1,26 @@
 """Verifier agreement: the model's verdicts and messages against the host kernel's.
 
-Four corpora (the same as tests/verifier/test_host_diff.py, with a larger
-budget): (a) the programs of our tests (the classic oracle table, the uBPF
+The corpora of tests/verifier/test_host_diff.py, with a larger budget:
+(a) the programs of our tests (the classic oracle table, the uBPF
 conformance programs as socket filters), (b) generated socket filters,
 (c) generated struct_ops programs for bpf_dummy_ops, (d) the kernel
-selftests of shared/verifier-corpus, and (e) the generator of (b) loaded with
-CAP_BPF only (the unprivileged rules: pointer leaks, Spectre v1/v4 sanitation), (f)
-linked scalars through spills and fills, as root and with CAP_BPF only. Each program is loaded into the host
+selftests' raw-instruction programs (tests/data/selftests, test_verifier's
+verifier/*.c, those of a type and with maps the model has; as root and, for
+socket filters, with CAP_BPF only), (e) the generator of (b) loaded with
+CAP_BPF only (the unprivileged rules: pointer leaks, Spectre v1/v4
+sanitation), (f) linked scalars through spills and fills, as root and with
+CAP_BPF only, and (g) every program of the compiled selftest objects
+(progs/*.c), loaded alone through the libbpf-like loader, against the host
+labels recorded in the corpus. Each program of (a)-(f) is loaded into the host
 (maps created, nothing attached) and verified by the model; printed per
 corpus: verdict agreement, exact last-line agreement (the kernel's message;
 BTF ids and addresses masked), processed-count and whole-log agreement,
 false accepts (we accept what the kernel rejects: a safety bug) apart from
-false rejects, and the disagreements themselves.
+false rejects, the disagreements themselves, and for (d) and (g) how many
+programs the model does not model (left out of the figures).
 
 Without a usable bpf() (not root, not Linux), corpus (d) is compared with its
-recorded labels and the others are skipped with the reason.
+recorded labels and (a)-(c), (e) are skipped with the reason.
 
 Usage: python benchmarks/verifier_agreement.py [--quick] [--examples N] [--corpora LETTERS]
 """
@@ -35,10 +41,12 @@ from hypothesis import strategies as st  # noqa: E402
 
 from emu.conformance import parse_data_file  # noqa: E402
 from emu.hostbpf import comparable_log, processed_counts  # noqa: E402
-from emu.verify_cmd import corpus_case, host_load, program_env, symbols_for  # noqa: E402
+from emu.verify_cmd import host_load, program_env, symbols_for  # noqa: E402
 from kernel_model.asm import assemble  # noqa: E402
 from verifier import VerifierEnv, verify  # noqa: E402
-from tests.conftest import SHARED, verifier_corpus as corpus_cases  # noqa: E402
+from tests.corpus import (  # noqa: E402
+    VERIFIER_VERDICTS, conformance_files, object_path, program_labels, raw_case_program, raw_cases,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST_LOG_SIZE = 16 << 20
@@ -56,6 +64,9 @@ class Tally:
     false_rejects: list[str] = field(default_factory=list)
     message_diffs: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    not_modelled: int = 0
+    #: programs whose whole host log was at hand (live loads): the base of processed/whole-log
+    with_log: int = 0
 
     def add(self, label: str, ours: Any, accepted: bool, errno: int, error_line: str | None,
             log: str | None) -> None:
@@ -73,6 +84,7 @@ class Tally:
         elif ours.accepted == accepted:
             self.message_diffs.append(f"{label}: kernel {error_line!r} / model {ours.error_line!r}")
         if log is not None:
+            self.with_log += 1
             if processed_counts(ours.log) == processed_counts(log):
                 self.processed += 1
             if comparable_log(ours.log) == comparable_log(log):
@@ -83,10 +95,14 @@ class Tally:
         print(f"\n== {self.name}: {self.n} programs, {self.seconds:.1f} s")
         print(f"   verdict agreement      {pct(self.verdict)}")
         print(f"   last-line agreement    {pct(self.message)}")
-        print(f"   processed-count agr.   {pct(self.processed)}")
-        print(f"   whole-log agreement    {pct(self.log)}")
+        logs = (lambda k: f"{k}/{self.with_log} ({100 * k / self.with_log:.1f}%)") if self.with_log else \
+            (lambda k: "- (no host logs: recorded labels)")
+        print(f"   processed-count agr.   {logs(self.processed)}")
+        print(f"   whole-log agreement    {logs(self.log)}")
         print(f"   false accepts          {len(self.false_accepts)}   (model accepts, kernel rejects)")
         print(f"   false rejects          {len(self.false_rejects)}")
+        if self.not_modelled:
+            print(f"   not modelled           {self.not_modelled}   (left out of the figures above)")
         for title, items in (("false accept", self.false_accepts), ("false reject", self.false_rejects),
                              ("message", self.message_diffs)):
             for line in items[:limit]:
@@ -108,9 +124,7 @@ def corpus_a(t: Tally, quick: bool) -> None:
 
     for asm, *_ in CLASSIC:
         run_host(t, asm.replace("\n", "; "), assemble(asm), VerifierEnv(), 2)
-    root = SHARED / "conformance" / "ubpf"
-    files = sorted(root.glob("*.data")) + sorted((root / "errors").glob("*.data")) if root.exists() else []
-    for f in files:
+    for f in conformance_files():
         if quick and f.name == "mul-loop-memory-iterations.data":
             continue  # 1M processed instructions: ~70 s in the model
         try:
@@ -179,15 +193,56 @@ def corpus_c(t: Tally, examples: int) -> None:
 
 
 def corpus_d(t: Tally, live: bool) -> None:
-    for c in corpus_cases():
-        insns, env = corpus_case(c)
-        if live:
-            run_host(t, c["id"], insns, env)
-        else:
-            k = c["kernel"]
-            ours = verify(insns, env, log_level=1)
-            t.add(c["id"], ours, k["verdict"] == "accepted", k["errno"], k["error_line"],
-                  None if k.get("log_truncated") else k["log"])
+    """The raw selftest programs: live on the host, or against their recorded labels."""
+    for c in raw_cases():
+        for key, priv in (("kernel", True), ("kernel_cap_bpf", False)):
+            k = c.get(key)
+            if not k or k["verdict"] not in VERIFIER_VERDICTS:
+                continue
+            prog = raw_case_program(c, privileged=priv)
+            if prog.not_modelled:
+                t.not_modelled += 1
+                continue
+            label = f"{c['id']}{'' if priv else ' (CAP_BPF)'}"
+            if live:
+                run_host(t, label, prog.insns, prog.env)
+            else:
+                ours = verify(prog.insns, prog.env, log_level=5)
+                t.add(label, ours, k["verdict"] == "accepted", k["errno"], k["error_line"], None)
+
+
+def corpus_g(t: Tally) -> None:
+    """Every program of the compiled selftest objects against its recorded host label."""
+    from emu.kernel import Kernel
+    from emu.libbpf.per_prog import MODELLED_PROG_TYPES, verify_program
+    from kernel_model.errors import errno_name
+
+    k = Kernel(modules=())
+    try:
+        for r in program_labels():
+            if not r.get("program") or r["verdict"] not in VERIFIER_VERDICTS:
+                continue
+            if r["prog_type"] not in MODELLED_PROG_TYPES.values():
+                t.not_modelled += 1
+                continue
+            o = verify_program(str(object_path(r)), r["program"], kernel=k)
+            if not o.modelled:
+                t.not_modelled += 1
+                continue
+            ours = VerifyOutcome(o.verdict == "accepted", o.errno, o.error_line, errno_name(o.errno) if o.errno else "0")
+            t.add(r["id"], ours, r["verdict"] == "accepted", r["errno"], r["error_line"], None)
+    finally:
+        k.shutdown()
+
+
+@dataclass
+class VerifyOutcome:
+    """What :meth:`Tally.add` reads of a model result."""
+
+    accepted: bool
+    errno: int
+    error_line: str | None
+    errno_name: str
 
 
 def timed(t: Tally, fn: Callable[[Tally], None]) -> Tally:
@@ -202,7 +257,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small budget (CI)")
     ap.add_argument("--examples", type=int, help="generated programs per generator")
     ap.add_argument("--limit", type=int, default=12, help="disagreements listed per kind")
-    ap.add_argument("--corpora", default="abcdef", help="which corpora to run (letters, default all)")
+    ap.add_argument("--corpora", default="abcdefg", help="which corpora to run (letters, default all)")
     args = ap.parse_args(list(argv) if argv is not None else None)
     examples = args.examples or (60 if args.quick else 1500)
 
@@ -210,7 +265,6 @@ def main(argv: Iterable[str] | None = None) -> int:
 
     ok, why = oracle_status()
     tallies = []
-    have_corpus = bool(corpus_cases())
     want = set(args.corpora)
     if ok:
         live: list[tuple[str, str, Callable[[Tally], None]]] = [
@@ -226,13 +280,11 @@ def main(argv: Iterable[str] | None = None) -> int:
                 tallies.append(timed(Tally(name), fn))
     else:
         print(f"skip: corpora (a)-(c), (e), (f) need the host kernel as an oracle: {why}")
-    if "d" not in want:
-        pass
-    elif have_corpus:
-        name = "(d) kernel selftests (live)" if ok else "(d) kernel selftests (recorded host labels)"
+    if "d" in want:
+        name = "(d) kernel selftests, raw programs (live)" if ok else "(d) kernel selftests, raw programs (recorded)"
         tallies.append(timed(Tally(name), lambda t: corpus_d(t, ok)))
-    else:
-        print(f"skip: (d) verifier corpus not found under {SHARED}")
+    if "g" in want:
+        tallies.append(timed(Tally("(g) kernel selftests, objects (recorded host labels)"), corpus_g))
     for t in tallies:
         t.report(args.limit)
     total = Tally("all corpora")  # (e) included
@@ -245,9 +297,12 @@ def main(argv: Iterable[str] | None = None) -> int:
         total.false_accepts += t.false_accepts
         total.false_rejects += t.false_rejects
         total.seconds += t.seconds
+        total.not_modelled += t.not_modelled
+        total.with_log += t.with_log
     print(f"\nTOTAL {total.n} programs: verdict {total.verdict}/{total.n}, last line {total.message}/{total.n}, "
-          f"processed {total.processed}/{total.n}, whole log {total.log}/{total.n}; "
-          f"false accepts {len(total.false_accepts)}, false rejects {len(total.false_rejects)}")
+          f"processed {total.processed}/{total.with_log}, whole log {total.log}/{total.with_log}; "
+          f"false accepts {len(total.false_accepts)}, false rejects {len(total.false_rejects)}; "
+          f"not modelled {total.not_modelled}")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 A ``.data`` file holds one test in sections (``-- asm``, ``-- raw``,
 ``-- mem``, ``-- result``, ``-- error``, ``-- error pattern``; others are
-ignored) -- see ``shared/conformance/README.md``. :func:`parse_data_file`
+ignored) -- see ``tests/data/conformance/README.md``. :func:`parse_data_file`
 reads one into a :class:`ConformanceCase`; :data:`UBPF_TEST_HELPERS` is the
 helper table the uBPF test runner registers (``custom_tests/srcs/test_helpers.h``
 in uBPF: gather_bytes, memfrob, no_op, sqrti, strcmp_ext, unwind), written

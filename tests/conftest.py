@@ -1,10 +1,9 @@
-"""Shared test configuration: hypothesis profiles and paths to shared test data."""
+"""Shared test configuration: hypothesis profiles, the repository root, the ``kernel`` mark.
+The test corpora live in tests/data/ and are read through :mod:`tests.corpus`."""
 
 from __future__ import annotations
 
-import json
 import os
-from functools import lru_cache
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
@@ -28,18 +27,6 @@ def examples(long: int) -> int:
     return long if PROFILE == "long" else settings.get_profile(PROFILE).max_examples
 
 ROOT = Path(__file__).resolve().parent.parent
-#: shared/ sits beside the project checkout (CI: a fresh clone with shared/ beside it).
-SHARED = Path(os.environ.get("STRUCTOPS_SHARED", ROOT.parent / "shared"))
-#: the kernel-selftest verifier corpus (shared/verifier-corpus/README explains the fields)
-VERIFIER_CORPUS = SHARED / "verifier-corpus" / "cases.jsonl"
-
-
-@lru_cache(maxsize=1)
-def verifier_corpus() -> tuple[dict, ...]:
-    """The cases of :data:`VERIFIER_CORPUS`, read once per session; empty when it is absent."""
-    if not VERIFIER_CORPUS.exists():
-        return ()
-    return tuple(json.loads(line) for line in VERIFIER_CORPUS.read_text().splitlines() if line.strip())
 
 
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]

@@ -12,7 +12,10 @@ addresses masked) and the ``processed`` count:
 (c) hypothesis-generated struct_ops programs for ``bpf_dummy_ops`` members,
     attached on the host by its own BTF id (``test_1``'s argument is
     ``__nullable``: the rule is checked against the real kernel);
-(d) the 280 kernel-selftest programs of shared/verifier-corpus, live;
+(d) the kernel selftests' raw-instruction programs (tests/data/selftests,
+    test_verifier's verifier/*.c) whose program type and maps the model has,
+    live: the host creates the fixup maps; as root and, for socket filters,
+    with CAP_BPF only.
 (f) hypothesis-generated linked scalars through spills and fills of every
     width, zero- and sign-extending, with moves, branches on either copy and
     pointer arithmetic (tests/verifier/programs.py ``linked_scalar_programs``),
@@ -33,9 +36,10 @@ from hypothesis import strategies as st
 
 from emu.conformance import parse_data_file
 from emu.hostbpf import comparable_log, processed_counts
-from emu.verify_cmd import corpus_case, host_load, program_env, symbols_for
+from emu.verify_cmd import host_load, program_env, symbols_for
 from kernel_model.asm import assemble
-from tests.conftest import SHARED, examples, verifier_corpus
+from tests.conftest import examples
+from tests.corpus import conformance_files, raw_case_program, raw_cases
 from verifier import VerifierEnv, verify
 
 from .programs import MAP_DECL, MAP_DECLS, linked_scalar_programs, socket_programs, struct_ops_programs
@@ -75,15 +79,8 @@ def test_a_classic_programs_cap_bpf_only(asm: str) -> None:
     compare(assemble(asm), VerifierEnv(privileged=False), log_level=1, full_log=True)
 
 
-def _conformance_files() -> list[Any]:
-    root = SHARED / "conformance" / "ubpf"
-    return sorted(root.glob("*.data")) + sorted((root / "errors").glob("*.data")) if root.exists() else []
-
-
-@pytest.mark.parametrize("path", _conformance_files() or ["missing"], ids=lambda p: getattr(p, "name", p))
+@pytest.mark.parametrize("path", conformance_files(), ids=lambda p: p.name)
 def test_a_conformance_programs_as_socket_filters(path: Any) -> None:
-    if path == "missing":
-        pytest.skip(f"conformance corpus not found under {SHARED}")
     if path.name in SLOW:
         pytest.skip(SLOW[path.name])
     try:
@@ -139,12 +136,43 @@ def test_c_generated_dummy_struct_ops(prog: tuple[str, str, int]) -> None:
 
 # --- (d) the kernel-selftest corpus, live ---------------------------------------------------------
 
-@pytest.mark.parametrize("case", list(verifier_corpus()) or [None], ids=lambda c: c["id"] if c else "missing")
-def test_d_selftest_corpus_live(case: dict[str, Any] | None) -> None:
-    if case is None:
-        pytest.skip(f"verifier corpus not found under {SHARED}")
-    insns, env = corpus_case(case)
-    compare(insns, env, log_level=1, full_log=True)
+#: whole-log differences found by (d), verdicts and messages agreeing: known model bugs
+_BUG_PRINT = ("the log prints an instruction with a register above r10 or a reserved field set as "
+              "BUG_xx; kernel/bpf/disasm.c prints it as it is (r15, call bpf_unspec#0, the lddw value)")
+_CALLEE_R10 = "the model's log leaves R10=fp0 out of a subprogram's entry state (frame1: R1=... R10=fp0)"
+LOG_BUGS = {
+    **{(cid, mode): _BUG_PRINT for cid in ("basic_call.c:1", "basic_stx_ldx.c:0", "basic_stx_ldx.c:1",
+                                           "basic_stx_ldx.c:2", "basic_stx_ldx.c:3", "basic_stx_ldx.c:4",
+                                           "junk_insn.c:4", "ld_imm64.c:6") for mode in ("root", "cap_bpf")},
+    **{(cid, mode): _CALLEE_R10 for cid in ("calls.c:71", "calls.c:92", "calls.c:93") for mode in ("root", "cap_bpf")},
+    ("calls.c:34", "cap_bpf"): _CALLEE_R10,
+}
+
+
+def _selftest_cases() -> list[Any]:
+    out = []
+    for c in raw_cases():
+        if c.get("kernel") is None or raw_case_program(c).not_modelled:
+            continue
+        for unpriv in (False, True) if c.get("kernel_cap_bpf") else (False,):
+            mode = "cap_bpf" if unpriv else "root"
+            why = LOG_BUGS.get((c["id"], mode))
+            marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
+            out.append(pytest.param(c, unpriv, id=f"{c['id']}-{mode}", marks=marks))
+    return out
+
+
+#: what the live comparison cannot reproduce: (case id) -> why
+LIVE_DIFFERENCES = {"ld_imm64.c:10": "loads fd 1, which is whatever file this process has there: the host "
+                                     "answers EINVAL for an open non-map fd, the model EBADF for no fd"}
+
+
+@pytest.mark.parametrize("case,unpriv", _selftest_cases())
+def test_d_selftest_programs_live(case: dict[str, Any], unpriv: bool) -> None:
+    if case["id"] in LIVE_DIFFERENCES:
+        pytest.skip(LIVE_DIFFERENCES[case["id"]])
+    prog = raw_case_program(case, privileged=not unpriv)
+    compare(prog.insns, prog.env, log_level=1, full_log=True)
 
 
 # --- (f) linked scalars through the stack -------------------------------------------------------

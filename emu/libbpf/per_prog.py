@@ -1,0 +1,244 @@
+"""One program of an object, loaded alone the way libbpf would load it, into the emulated kernel.
+
+What a selftest runner (and our corpus labeller, tests/data/selftests/src/label.c)
+does with libbpf to ask a kernel about one program: open the object, turn
+autoload off for every other program (``bpf_program__set_autoload``), never
+create a struct_ops map (``bpf_map__set_autocreate(false)``), load -- which
+loads the object's BTF, creates every other map (libbpf creates all maps of
+an object, used or not), and loads the one program. A struct_ops program still
+gets the attach target the map would have given it (libbpf 1.5,
+``bpf_map__init_kern_struct_ops``: ``attach_btf_id`` is the kernel's struct,
+``expected_attach_type`` the member's index), so it is verified against its
+member; the map itself is never created.
+
+:func:`verify_program` answers with a :class:`ProgOutcome`:
+
+* ``accepted`` / ``rejected``: the emulated ``BPF_PROG_LOAD`` answered (errno,
+  the log after libbpf's fix-ups, the kernel's message, ``processed``);
+* ``libbpf_error``: the loader stopped before ``BPF_PROG_LOAD`` as libbpf
+  would (``libbpf`` holds its message);
+* ``not_modelled``: the program needs something the emulated kernel does not
+  have -- a program or map type, a helper, kernel types the object's CO-RE
+  relocations or externs look up (the emulated vmlinux BTF holds only what the
+  modelled subsystems need), a JIT feature; ``detail`` names it.
+
+Where this differs from libbpf: only the struct_ops map that references the
+program is initialised (libbpf initialises every autocreate one; ours are not
+autocreate), which is what the labeller does too.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from kernel_model.errors import KernelError
+from kernel_model.prog import PROG_TYPE_STRUCT_OPS
+
+from .errors import LibbpfError, ObjectFormatError, ProgLoadFailed
+from .kbtf import KernelBtf
+from .log import Log
+from .object import BpfObject
+
+__all__ = ["ProgOutcome", "list_programs", "verify_program", "MODELLED_PROG_TYPES"]
+
+#: log level of every load: BPF_LOG_LEVEL1 | BPF_LOG_STATS, as the corpus labels
+LOG_LEVEL = 1 | 4
+#: enum bpf_prog_type names (include/uapi/linux/bpf.h, Linux 6.18), as libbpf prints them
+PROG_TYPE_NAMES = {
+    0: "unspec", 1: "socket_filter", 2: "kprobe", 3: "sched_cls", 4: "sched_act", 5: "tracepoint", 6: "xdp",
+    7: "perf_event", 8: "cgroup_skb", 9: "cgroup_sock", 10: "lwt_in", 11: "lwt_out", 12: "lwt_xmit",
+    13: "sock_ops", 14: "sk_skb", 15: "cgroup_device", 16: "sk_msg", 17: "raw_tracepoint",
+    18: "cgroup_sock_addr", 19: "lwt_seg6local", 20: "lirc_mode2", 21: "sk_reuseport", 22: "flow_dissector",
+    23: "cgroup_sysctl", 24: "raw_tracepoint_writable", 25: "cgroup_sockopt", 26: "tracing", 27: "struct_ops",
+    28: "ext", 29: "lsm", 30: "sk_lookup", 31: "syscall", 32: "netfilter",
+}
+
+
+def _modelled_prog_types() -> dict[int, str]:
+    from emu.syscall import SUPPORTED_PROG_TYPES
+
+    return dict(SUPPORTED_PROG_TYPES)
+
+
+MODELLED_PROG_TYPES = _modelled_prog_types()
+_NOT_MODELLED = re.compile(r"not modelled|is not registered|not found in kernel|vmlinux BTF is not found"
+                           # the loader has no map-in-map / prog-array initial ``values``
+                           r"|unknown field 'values'")
+#: libbpf's fix-ups of a log whose program it poisoned (``fixup_verifier_log``): a CO-RE
+#: relocation, a kfunc or a map it could not resolve against the (emulated) kernel
+_POISONED = re.compile(r"<invalid CO-RE relocation>|<invalid kfunc call>|<invalid BPF map reference>")
+
+
+@dataclass(frozen=True, slots=True)
+class ProgOutcome:
+    """What loading one program alone gave (see the module docstring)."""
+
+    program: str
+    section: str
+    prog_type: str
+    verdict: str
+    errno: int = 0
+    log: str = ""
+    error_line: str | None = None
+    processed: int | None = None
+    detail: str = ""
+    libbpf: str = ""
+
+    @property
+    def modelled(self) -> bool:
+        return self.verdict in ("accepted", "rejected")
+
+
+def list_programs(path: str) -> list[tuple[str, str]]:
+    """(name, section) of every entry program of an object, in libbpf's order."""
+    obj = BpfObject.open_file(path, log=Log(stream=None))
+    try:
+        return [(p.name, p.sec_name) for p in obj.programs if not p.is_subprog]
+    finally:
+        obj.close()
+
+
+class _Recorder:
+    """The emulated kernel as the loader's ``sys``, remembering the message of the
+    last refusal (the loader keeps only the errno)."""
+
+    def __init__(self, kernel: Any) -> None:
+        self._k = kernel
+        self.last_error: str = ""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._k, name)
+
+    def _call(self, name: str, *a: Any, **kw: Any) -> Any:
+        try:
+            return getattr(self._k, name)(*a, **kw)
+        except KernelError as e:
+            self.last_error = getattr(e, "message", "") or str(e)
+            raise
+
+    def prog_load(self, *a: Any, **kw: Any) -> Any:
+        return self._call("prog_load", *a, **kw)
+
+    def map_create(self, *a: Any, **kw: Any) -> Any:
+        return self._call("map_create", *a, **kw)
+
+    def btf_load(self, *a: Any, **kw: Any) -> Any:
+        return self._call("btf_load", *a, **kw)
+
+
+def _facts(log: str) -> tuple[str | None, int | None]:
+    lines = [ln for ln in log.splitlines() if ln.strip()]
+    processed = None
+    for ln in lines:
+        m = re.match(r"processed (\d+) insns", ln)
+        if m:
+            processed = int(m.group(1))
+    while lines and lines[-1].startswith(("processed ", "verification time", "stack depth")):
+        lines.pop()
+    return (lines[-1] if lines else None), processed
+
+
+def verify_program(path: str, name: str, *, kernel: Any = None) -> ProgOutcome:
+    """Load program ``name`` of the object at ``path`` alone into ``kernel`` (an
+    :class:`emu.kernel.Kernel`; a fresh one without modules by default), at log
+    level 1 with statistics. Every fd it creates is closed again."""
+    log = Log(stream=None)
+    try:
+        obj = BpfObject.open_file(path, log=log)
+    except (ObjectFormatError, LibbpfError) as e:
+        verdict = "not_modelled" if _NOT_MODELLED.search(str(e)) else "libbpf_error"
+        return ProgOutcome(name, "", "", verdict, getattr(e, "errno", _errno.EINVAL), libbpf=str(e),
+                           detail=str(e) if verdict == "not_modelled" else "")
+    try:
+        p = obj.progs.get(name)
+        if p is None:
+            return ProgOutcome(name, "", "", "libbpf_error", _errno.ENOENT, libbpf=f"no program '{name}'")
+        ptype = PROG_TYPE_NAMES.get(p.prog_type, str(p.prog_type))
+        base = dict(program=name, section=p.sec_name, prog_type=ptype)
+        if p.prog_type == 0:
+            return ProgOutcome(**base, verdict="libbpf_error", errno=_errno.EINVAL,
+                               libbpf=f"prog '{name}': missing BPF prog type, check ELF section name "
+                                      f"'{p.sec_name}'")
+        if p.prog_type not in MODELLED_PROG_TYPES:
+            return ProgOutcome(**base, verdict="not_modelled", detail=f"program type {ptype}")
+        if kernel is None:
+            from emu.kernel import Kernel
+
+            kernel = Kernel(modules=())
+        sys = _Recorder(kernel)
+        return _load_alone(obj, p, sys, base)
+    finally:
+        obj.close()
+
+
+def _load_alone(obj: BpfObject, p: Any, sys: _Recorder, base: dict[str, Any]) -> ProgOutcome:
+    from . import externs, reloc
+    from .object import _vmlinux_of
+    from .struct_ops import init_kern_struct_ops
+
+    for q in obj.programs:
+        if not q.is_subprog:
+            q.autoload = q is p
+    p.log_level = LOG_LEVEL
+    try:
+        kbtf = KernelBtf.from_sys(sys, _vmlinux_of(sys), obj.log)
+        obj.kernel_btf = kbtf
+        externs.resolve_externs(obj)
+        # struct_ops: the map that references the program gives it its attach target;
+        # no struct_ops map is ever created (libbpf: bpf_map__set_autocreate(false))
+        owner = None
+        for m in obj.maps:
+            if m.is_struct_ops:
+                if m.st_ops is not None and any(q is p for q in m.st_ops.progs):
+                    owner = m
+                m.autocreate = False
+        if p.prog_type == PROG_TYPE_STRUCT_OPS and owner is not None:
+            init_kern_struct_ops(obj, owner, kbtf)
+            p.autoload = True
+        reloc.relocate(obj)
+        obj.state = obj.PREPARED_USER
+        obj.prepare(sys)
+        fd = obj.load_program(sys, p)
+    except ProgLoadFailed as e:
+        result = e.result
+        if result is None or getattr(result, "accepted", False):
+            # refused outside the verifier: an attribute check, or the JIT after it
+            msg = sys.last_error
+            if _NOT_MODELLED.search(msg):
+                return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, detail=msg)
+            line, processed = _facts(e.log)
+            return ProgOutcome(**base, verdict="rejected", errno=e.errno, log=e.log, error_line=line or msg,
+                               processed=processed)
+        line, processed = _facts(e.log)
+        if line and _NOT_MODELLED.search(line):
+            return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, log=e.log, detail=line)
+        if _POISONED.search(e.log):
+            # the emulated vmlinux BTF holds only the modelled subsystems' types
+            return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, log=e.log,
+                               detail=f"kernel types the emulated BTF lacks: {line}")
+        return ProgOutcome(**base, verdict="rejected", errno=e.errno, log=e.log, error_line=line,
+                           processed=processed)
+    except LibbpfError as e:
+        text = f"{e.message} {sys.last_error}"
+        if _NOT_MODELLED.search(text) or _core_or_extern(obj, str(e)):
+            return ProgOutcome(**base, verdict="not_modelled", errno=e.errno,
+                               detail=(sys.last_error or e.message), libbpf=e.message)
+        return ProgOutcome(**base, verdict="libbpf_error", errno=e.errno, libbpf=e.message)
+    except KernelError as e:
+        return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, detail=str(e))
+    line, processed = _facts(p.log)
+    sys.close(fd)
+    p.fd = -1
+    if p.log and re.search(r"\bnot modelled\b", p.log):
+        return ProgOutcome(**base, verdict="not_modelled", log=p.log, detail="log mentions a part not modelled")
+    return ProgOutcome(**base, verdict="accepted", log=p.log, processed=processed)
+
+
+def _core_or_extern(obj: BpfObject, message: str) -> bool:
+    """A CO-RE relocation, a typed ksym or a kfunc the emulated vmlinux BTF lacks: libbpf
+    stops there on any kernel that lacks the type; the emulated one holds only the types
+    of the modelled subsystems, so this is a gap of the model, not a verdict."""
+    return bool(re.search(r"CO-RE|relo|extern|ksym|kfunc|BTF", message))
