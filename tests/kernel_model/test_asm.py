@@ -126,7 +126,13 @@ def test_log_format_is_the_kernels():
     ("r0 = *(u128 *)(r1 +0)", "1:8", "expected a size"),
     ("r0 = 0x100000000", "1:6", "does not fit in 32 bits"),
     ("r0 = *(u64 *)(r1 +40000)", "1:19", "does not fit in a signed 16-bit"),
-    (".rept 3", "1:1", "unsupported directive"),
+    (".rept 3", "1:1", ".rept without a matching .endr"),
+    (".align 8", "1:1", "unsupported directive '.align'"),
+    ("r0 = 08", "1:6", "invalid number '08'"),
+    (".byte 1\nexit", "1:1", "raw data leaves 1 byte(s)"),
+    (".rept 2\nexit\n.endr\n.endr", "4:1", ".endr without a .rept"),
+    (".byte 256", "1:7", "does not fit in 8 bits"),
+    (".rept x\n.endr", "1:1", ".rept needs a repeat count"),
 ])
 def test_syntax_errors_name_line_and_column(text, where, what):
     with pytest.raises(AsmSyntaxError) as ei:
