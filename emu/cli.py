@@ -118,6 +118,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from .runner import run_program
 
     mem_override = _parse_hex(args.mem) if args.mem is not None else None
+    if args.check:
+        return _exec_check(args, mem_override)
     status = EXIT_OK
     many = len(args.files) > 1
     for path in args.files:
@@ -142,6 +144,53 @@ def cmd_exec(args: argparse.Namespace) -> int:
                 _err(msg)
             continue
         _out(f"{path}: {r0:#x}" if many else f"{r0:#x}")
+    return status
+
+
+def _exec_check(args: argparse.Namespace, mem_override: bytes | None) -> int:
+    """``exec --check``: each conformance file's run against its ``-- result`` /
+    ``-- error`` (:func:`emu.conformance.check_case`), one ``PATH: pass|FAIL: why``
+    line each, then a count; 0 when every case passes, 1 otherwise (2 when a file
+    cannot be read as a test case)."""
+    from .conformance import UBPF_TEST_HELPERS, check_case
+    from .progfile import load_program_file
+    from .runner import run_program
+
+    failed = 0
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            prog = load_program_file(path, args.syntax)
+        except StructOpsError as e:
+            _out(f"{path}: FAIL: {str(e).removeprefix(path + ': ')}")
+            failed += 1
+            status = max(status, exit_status(e))
+            continue
+        if prog.case is None:
+            _out(f"{path}: FAIL: --check needs a conformance .data file (with -- result or -- error)")
+            failed += 1
+            status = EXIT_BAD_INPUT
+            continue
+        r0: int | None = None
+        error: str | None = None
+        if prog.case.is_assembler_case:
+            ok, why = check_case(prog.case, None, None)
+            _out(f"{path}: {'pass' if ok else 'FAIL'}: {why}")
+            failed += not ok
+            status = max(status, EXIT_OK if ok else EXIT_REFUSED)
+            continue
+        try:
+            mem = mem_override if mem_override is not None else prog.mem
+            r0 = run_program(prog.insns, mem=mem, engine=args.engine, helpers=UBPF_TEST_HELPERS,
+                             budget=args.budget)
+        except StructOpsError as e:
+            error = str(e)
+        ok, why = check_case(prog.case, r0, error)
+        _out(f"{path}: {'pass' if ok else 'FAIL'}: {why}")
+        if not ok:
+            failed += 1
+            status = max(status, EXIT_REFUSED)
+    _out(f"{len(args.files) - failed} of {len(args.files)} passed")
     return status
 
 
@@ -360,6 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--syntax", choices=("kernel", "conformance"), default=None,
                    help="dialect of assembly files (default: kernel; .data files are conformance)")
     e.add_argument("--engine", choices=("interp", "jit"), default="interp")
+    e.add_argument("--check", action="store_true",
+                   help="conformance .data files: compare each run with its -- result (low 32 bits, as "
+                        "bpf_conformance does) or -- error (any refusal), print pass/FAIL")
     e.add_argument("--budget", type=_budget, default=10_000_000, metavar="N",
                    help="instruction budget per program run (default 10000000; 0: no limit), the same on "
                         "both engines: a run past it stops with exit status 1")
