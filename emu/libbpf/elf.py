@@ -102,13 +102,20 @@ class Rel:
     type: int
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
 def _strz(data: bytes, off: int) -> str | None:
+    """The NUL-terminated name at ``off``, printable: bytes that are not UTF-8 and
+    control characters come out escaped (``\\x80``, ``\\x0a``), so a name from a
+    malformed object cannot break a message into lines. (A real section or
+    symbol name is a C identifier or a section path: it is unchanged.)"""
     if not 0 <= off < len(data):
         return None
     end = data.find(b"\0", off)
     if end < 0:
         return None
-    return data[off:end].decode("utf-8", "surrogateescape")
+    return data[off:end].decode("utf-8", "backslashreplace").translate(_CONTROL)
 
 
 class ElfObject:
