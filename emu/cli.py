@@ -150,8 +150,9 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def _exec_check(args: argparse.Namespace, mem_override: bytes | None) -> int:
     """``exec --check``: each conformance file's run against its ``-- result`` /
     ``-- error`` (:func:`emu.conformance.check_case`), one ``PATH: pass|FAIL: why``
-    line each, then a count; 0 when every case passes, 1 otherwise (2 when a file
-    cannot be read as a test case)."""
+    line each, then a count; 0 when every case passes, 1 otherwise. A file that
+    is no test case (unreadable, malformed) gets an ``error:`` line on stderr
+    and makes the status 2."""
     from .conformance import UBPF_TEST_HELPERS, check_case
     from .progfile import load_program_file
     from .runner import run_program
@@ -161,15 +162,13 @@ def _exec_check(args: argparse.Namespace, mem_override: bytes | None) -> int:
     for path in args.files:
         try:
             prog = load_program_file(path, args.syntax)
-        except StructOpsError as e:
-            _out(f"{path}: FAIL: {str(e).removeprefix(path + ': ')}")
+            if prog.case is None:
+                raise InputError("--check needs a conformance .data file (with -- result or -- error)", path)
+        except StructOpsError as e:  # not a test case we can run: bad input, on stderr
+            msg = str(e)
+            _err(msg if msg.startswith(path) else f"{path}: {msg}")
             failed += 1
             status = max(status, exit_status(e))
-            continue
-        if prog.case is None:
-            _out(f"{path}: FAIL: --check needs a conformance .data file (with -- result or -- error)")
-            failed += 1
-            status = EXIT_BAD_INPUT
             continue
         r0: int | None = None
         error: str | None = None
