@@ -68,3 +68,90 @@ def test_bad_mem_argument(tmp_path):
 def test_usage_error_exits_2():
     r = structops("exec")
     assert r.returncode == 2
+
+
+def test_version_and_profiles():
+    import emu
+
+    r = structops("--version")
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == f"structops-emu {emu.__version__}"
+    assert "models Linux 6.18" in r.stdout and "profiles: 6.8, 6.9, 6.10, 6.12, 6.18, latest" in r.stdout
+    r = structops("profiles")
+    rows = {ln.split()[0]: ln.split()[1:7] for ln in r.stdout.splitlines()[2:]}
+    assert r.returncode == 0
+    assert rows["tramp_image_pages"] == ["1", "8", "8", "8", "8", "8"]
+    assert rows["nullable_args"][:2] == ["no", "yes"]
+
+
+@pytest.mark.parametrize("cmd", [["asm"], ["disasm"], ["exec"], ["demo"], ["tramp"], ["types"], ["modules"],
+                                 ["btf", "dump"], ["verify"], ["load"], ["call"], ["check-signatures"],
+                                 ["profiles"]])
+def test_every_help_documents_the_exit_status(cmd):
+    r = structops(*cmd, "--help")
+    assert r.returncode == 0
+    assert "exit status: 0 ok, 1 refused by the emulated kernel" in " ".join(r.stdout.split())
+    assert "2 bad input, 3 not modelled" in " ".join(r.stdout.split())
+
+
+@pytest.mark.parametrize("argv,code,expect", [
+    (["demo", "nosuch"], 2, "error: no demo step 'nosuch' (steps: isa, pages, run, nullable, module, kfunc)"),
+    (["modules", "--load", "nosuch"], 2, "error: --load: no module 'nosuch' (known: bpf_testmod, bpf_testmod_alt)"),
+    (["types", "--profile", "5.4"], 2, "error: unknown kernel profile '5.4'"),
+    (["tramp", "--type", "nope"], 2, "error: --type: no struct_ops type 'nope' is registered"),
+])
+def test_unknown_names_are_bad_input(argv, code, expect):
+    r = structops(*argv)
+    assert r.returncode == code and expect in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_registers_above_r10_are_refused_by_both_engines(tmp_path, engine):
+    """The kernel's check_reg_arg refuses them at load, dead code included (the JIT
+    indexed its register tables with them: IndexError)."""
+    for body, where in ((".raw 0x0000000000000fb7\nr0 = 0\nexit\n", "insn 0"),  # r15 = 0
+                        ("r0 = 0\nexit\n.raw 0x000000000000f0bf\nexit\n", "insn 2"),  # dead r0 = r15
+                        (".raw 0x000000000000c06f\nr0 = 0\nexit\n", "insn 0")):  # r0 <<= r12
+        f = tmp_path / "r.s"
+        f.write_text(body)
+        r = structops("exec", "--engine", engine, str(f))
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.startswith(f"error: {f}: {where}: R1") and "is invalid" in r.stderr
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_budget_rules_are_the_same_on_both_engines(tmp_path, engine):
+    f = tmp_path / "loop.s"
+    f.write_text("r0 = 0\nl:\nr0 += 1\nif r0 < 1000 goto l\nexit\n")
+    assert structops("exec", "--engine", engine, "--budget", "0", str(f)).stdout == "0x3e8\n"  # 0: no limit
+    r = structops("exec", "--engine", engine, "--budget", "100", str(f))
+    assert r.returncode == 1 and "budget" in r.stderr
+    r = structops("exec", "--engine", engine, "--budget", "-1", str(f))
+    assert r.returncode == 2 and "negative" in r.stderr
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_zero_length_helper_access_touches_no_memory(tmp_path, engine):
+    """memfrob(ptr, 0) with a pointer to nothing: no access, as a kernel helper
+    given size 0 (ARG_CONST_SIZE_OR_ZERO); one byte there faults on both engines."""
+    f = tmp_path / "z.s"
+    f.write_text("r1 = 0x1234\nr2 = 0\ncall 1\nr0 = 7\nexit\n")
+    assert structops("exec", "--engine", engine, str(f)).stdout == "0x7\n"
+    f.write_text("r1 = 0x1234\nr2 = 1\ncall 1\nr0 = 7\nexit\n")
+    r = structops("exec", "--engine", engine, str(f))
+    assert r.returncode == 1 and r.stderr.splitlines()[-1].startswith("error: ")
+
+
+def test_issue_context_field_runs_or_names_itself(tmp_path):
+    """__sk_buff.hash is accepted by the verifier and runs (it stopped with 'helper
+    32992 is not modelled by this kernel')."""
+    f = tmp_path / "h.s"
+    f.write_text("r0 = *(u32 *)(r1 +68)\nexit\n")
+    r = structops("verify", str(f))
+    assert r.returncode == 0 and "helper" not in r.stdout + r.stderr
+
+
+def test_demo_runs_from_another_directory(tmp_path):
+    """The demo's header is package data (importlib.resources), not examples/."""
+    r = structops("demo", "pages", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "many_ops (40 x int (*)(int)) on 6.8 (limit 1 page(s))" in r.stdout
