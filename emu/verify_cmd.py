@@ -332,8 +332,9 @@ def add_subcommand(sub: Any) -> None:
 # --- shared with tests and benchmarks -------------------------------------------------
 
 def corpus_case(case: Mapping[str, Any], profile: str = "latest") -> tuple[list[Insn], Any]:
-    """A case of shared/verifier-corpus/cases.jsonl as (insns, VerifierEnv): socket
-    filter, GPL, the case's prog_flags, maps by their index (the lddw imm)."""
+    """A verifier-corpus case (a JSON record: ``insns_hex``, ``kernel.prog_flags``,
+    ``maps``) as (insns, VerifierEnv): socket filter, GPL, the case's prog_flags,
+    maps by their index (the lddw imm)."""
     from verifier import VerifierEnv
 
     k = case["kernel"]
