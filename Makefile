@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-long test-jit-long fuzz bench bench-quick clean examples
+.PHONY: demo test test-long test-jit-long fuzz install-check bench bench-quick clean examples
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,15 @@ test-long: $(STAMP)
 # The JIT-vs-interpreter differential test with many more examples.
 test-jit-long: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/jit/test_bpf_jit_diff.py
+
+# A whole (not editable) install in a fresh venv, run from an empty directory: what a user
+# of `pip install .` gets (the demo reads its data from the package, not from examples/).
+install-check:
+	rm -rf build/install-check && $(PY) -m venv build/install-check/venv && mkdir -p build/install-check/empty
+	build/install-check/venv/bin/python -m pip install --quiet .
+	rm -rf build/lib build/bdist.*
+	cd build/install-check/empty && ../venv/bin/structops --version && ../venv/bin/structops profiles \
+		&& ../venv/bin/structops demo > demo.out && tail -1 demo.out
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
