@@ -23,12 +23,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from kernel_model.errors import (ExecFault, InputError, InternalError, InvalidInsn, KernelError, NotModelled,
                                  StructOpsError)
 
-__all__ = ["main", "exit_status", "build_parser", "EXIT_OK", "EXIT_REFUSED", "EXIT_BAD_INPUT",
+__all__ = ["main", "exit_status", "one_line", "build_parser", "EXIT_OK", "EXIT_REFUSED", "EXIT_BAD_INPUT",
            "EXIT_NOT_MODELLED", "EXIT_STATUS_HELP"]
 
 Command = Callable[[argparse.Namespace], int]
@@ -59,8 +59,25 @@ def _out(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+#: control characters (a file name or an argument can hold them) as escapes, so that an
+#: error stays one line
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters escaped (``\\x0a``): one printable line."""
+    return text.translate(_CONTROL)
+
+
 def _err(text: str) -> None:
-    sys.stderr.write(f"error: {text}\n")
+    sys.stderr.write(f"error: {one_line(text)}\n")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the offending argument escaped in usage errors (exit 2)."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        super().error(one_line(message))
 
 
 # --- asm / disasm ---------------------------------------------------------------
@@ -135,7 +152,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
                 msg = f"{path}: {msg}"
             if many:  # one line per file: "m.s:2:6: error: expected ..."
                 where, _, text = msg[len(path):].partition(": ")
-                _out(f"{path}{where}: error: {text}")
+                _out(one_line(f"{path}{where}: error: {text}"))
             else:
                 from .oops import Oops
 
@@ -382,7 +399,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # --- parser -------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="structops", description=(
+    p = _Parser(prog="structops", description=(
         "An emulator of the Linux kernel's BPF struct_ops mechanism, its x86-64 "
         "trampolines and its verifier."), epilog=EXIT_STATUS_HELP)
     p.add_argument("--version", action=_Version, nargs=0,

@@ -295,9 +295,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         insns, env = build(args)
         res = verify(insns, env, log_level=args.log_level)
     except StructOpsError as e:
-        from .cli import exit_status
+        from .cli import exit_status, one_line
 
-        sys.stderr.write(f"error: {e}\n")
+        sys.stderr.write(f"error: {one_line(str(e))}\n")
         return exit_status(e)
     sys.stdout.write(res.log)
     if args.stats:
