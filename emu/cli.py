@@ -191,7 +191,7 @@ def _exec_check(args: argparse.Namespace, mem_override: bytes | None) -> int:
         error: str | None = None
         if prog.case.is_assembler_case:
             ok, why = check_case(prog.case, None, None)
-            _out(f"{path}: {'pass' if ok else 'FAIL'}: {why}")
+            _out(one_line(f"{path}: {'pass' if ok else 'FAIL'}: {why}"))
             failed += not ok
             status = max(status, EXIT_OK if ok else EXIT_REFUSED)
             continue
@@ -202,7 +202,7 @@ def _exec_check(args: argparse.Namespace, mem_override: bytes | None) -> int:
         except StructOpsError as e:
             error = str(e)
         ok, why = check_case(prog.case, r0, error)
-        _out(f"{path}: {'pass' if ok else 'FAIL'}: {why}")
+        _out(one_line(f"{path}: {'pass' if ok else 'FAIL'}: {why}"))
         if not ok:
             failed += 1
             status = max(status, EXIT_REFUSED)
@@ -504,6 +504,12 @@ def _nested(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> list[
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Names read from files (BTF strings, C identifiers) are bytes decoded with
+    # surrogateescape: stdout writes them back as those bytes, as bpftool prints
+    # them, instead of raising UnicodeEncodeError on a name that is not UTF-8.
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

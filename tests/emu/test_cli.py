@@ -155,3 +155,18 @@ def test_demo_runs_from_another_directory(tmp_path):
     r = structops("demo", "pages", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "many_ops (40 x int (*)(int)) on 6.8 (limit 1 page(s))" in r.stdout
+
+
+def test_btf_names_that_are_not_utf8_print_as_their_bytes(tmp_path):
+    """bpftool prints a BTF name's bytes as they are; printing the decoded name
+    raised UnicodeEncodeError (found by the fuzz suite)."""
+    from tests.fuzz.strategies import btf_blobs
+
+    blob = next(b for b in btf_blobs() if b"unsigned long long" in b)
+    f = tmp_path / "names.btf"
+    f.write_bytes(blob.replace(b"unsigned long long", b"\x80nsigned long long", 1))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-m", "emu.cli", "btf", "dump", str(f)], capture_output=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0 and b"Traceback" not in r.stderr
+    assert b"INT '\x80nsigned long long' size=8" in r.stdout
