@@ -160,11 +160,10 @@ def test_demo_runs_from_another_directory(tmp_path):
 def test_btf_names_that_are_not_utf8_print_as_their_bytes(tmp_path):
     """bpftool prints a BTF name's bytes as they are; printing the decoded name
     raised UnicodeEncodeError (found by the fuzz suite)."""
-    from tests.fuzz.strategies import btf_blobs
-
-    blob = next(b for b in btf_blobs() if b"unsigned long long" in b)
-    f = tmp_path / "names.btf"
-    f.write_bytes(blob.replace(b"unsigned long long", b"\x80nsigned long long", 1))
+    obj = (ROOT / "examples" / "core_missing_field.bpf.o").read_bytes()
+    assert b"unsigned long long" in obj  # a .BTF string (and a DWARF one)
+    f = tmp_path / "names.bpf.o"
+    f.write_bytes(obj.replace(b"unsigned long long", b"\x80nsigned long long"))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     r = subprocess.run([sys.executable, "-m", "emu.cli", "btf", "dump", str(f)], capture_output=True, env=env,
                        timeout=120)
