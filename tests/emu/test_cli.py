@@ -164,7 +164,8 @@ def test_btf_names_that_are_not_utf8_print_as_their_bytes(tmp_path):
     assert b"unsigned long long" in obj  # a .BTF string (and a DWARF one)
     f = tmp_path / "names.bpf.o"
     f.write_bytes(obj.replace(b"unsigned long long", b"\x80nsigned long long"))
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # stdout as a UTF-8 locale opens it (strict); the C locale would hide the bug
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8:strict")
     r = subprocess.run([sys.executable, "-m", "emu.cli", "btf", "dump", str(f)], capture_output=True, env=env,
                        timeout=120)
     assert r.returncode == 0 and b"Traceback" not in r.stderr
