@@ -170,3 +170,18 @@ def test_btf_names_that_are_not_utf8_print_as_their_bytes(tmp_path):
                        timeout=120)
     assert r.returncode == 0 and b"Traceback" not in r.stderr
     assert b"INT '\x80nsigned long long' size=8" in r.stdout
+
+
+def test_exit_status_maps_the_error_tree():
+    from emu.cli import exit_status
+    from kernel_model.errors import (AsmSyntaxError, BudgetExceeded, ExecFault, InputError, InternalError,
+                                     InvalidInsn, KernelError, NotModelled)
+
+    cases = [(AsmSyntaxError("x", 1, 1), 2), (InputError("x"), 2), (InvalidInsn("R11 is invalid", 0), 1),
+             (KernelError(13, "x"), 1), (ExecFault("invalid read", 3), 1), (BudgetExceeded(10, 2), 1),
+             (NotModelled("context field __sk_buff.x is not modelled"), 3),
+             (ExecFault("not modelled", 1, None, "helper 999 is not modelled by this kernel"), 3),
+             (InternalError("bug"), 3)]
+    assert [exit_status(e) for e, _ in cases] == [c for _, c in cases]
+    assert str(NotModelled("context field __sk_buff.x is not modelled")) == \
+        "context field __sk_buff.x is not modelled"
