@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-long test-jit-long bench bench-quick clean examples
+.PHONY: demo test test-long test-jit-long fuzz install-check bench bench-quick clean examples
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,8 +16,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/structops demo
 
+# Tests needing clang find it as `make examples` does: $(CLANG), else the newest clang / clang-NN.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The fuzz suite alone (tests/fuzz; HYPOTHESIS_PROFILE=long for thousands of cases per target).
+fuzz: $(STAMP)
+	$(BIN)/python -m pytest -q tests/fuzz
 
 # Longer property-based runs (more hypothesis examples).
 test-long: $(STAMP)
@@ -27,6 +32,15 @@ test-long: $(STAMP)
 test-jit-long: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/jit/test_bpf_jit_diff.py
 
+# A whole (not editable) install in a fresh venv, run from an empty directory: what a user
+# of `pip install .` gets (the demo reads its data from the package, not from examples/).
+install-check:
+	rm -rf build/install-check && $(PY) -m venv build/install-check/venv && mkdir -p build/install-check/empty
+	build/install-check/venv/bin/python -m pip install --quiet .
+	rm -rf build/lib build/bdist.*
+	cd build/install-check/empty && ../venv/bin/structops --version && ../venv/bin/structops profiles \
+		&& ../venv/bin/structops demo > demo.out && tail -1 demo.out
+
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
@@ -34,12 +48,14 @@ bench-quick: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b --quick || exit 1; done
 
 # The example BPF objects: vmlinux.h from the emulated kernel, then clang (see examples/README.md).
-CLANG ?= clang
+# clang: $(CLANG) when set, else the newest of clang and clang-NN on PATH (emu/toolchain.py, the
+# rule the tests use too).
 BPF_CFLAGS := -target bpf -O2 -g -Wall -Wno-unused-variable -fdebug-prefix-map=$(CURDIR)=. \
 	-Iexamples -I/usr/include/x86_64-linux-gnu
 examples: $(STAMP)
 	$(BIN)/structops btf dump --kernel --format c > examples/vmlinux.h
-	for f in examples/*.bpf.c; do $(CLANG) $(BPF_CFLAGS) -c $$f -o $${f%.c}.o || exit 1; done
+	clang=$$(CLANG="$(CLANG)" $(BIN)/python -m emu.toolchain clang) || exit 1; echo "clang: $$clang"; \
+	for f in examples/*.bpf.c; do $$clang $(BPF_CFLAGS) -c $$f -o $${f%.c}.o || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -15,6 +15,7 @@ demand) and the module/vmlinux reference counting.
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterable, Iterator
 
 from . import structs as S
@@ -258,21 +259,52 @@ class BTF:
         return f"<BTF ids {self.start_id}..{self.type_count - 1}{split}>"
 
 
+def _check_elf_sections(path: str | os.PathLike[str], where: str) -> None:
+    """The bounds pyelftools trusts: the section header table and every section's
+    bytes (but ``SHT_NOBITS``) inside the file (ELF64 little endian, what BPF
+    objects and x86-64 modules are; other classes are left to pyelftools)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 64 or data[4] != 2 or data[5] != 1:
+        return
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    if shnum == 0:
+        return
+    if shentsize < 64 or shoff + shnum * shentsize > len(data):
+        raise BTFError(f"bad ELF file: {shnum} section headers at {shoff:#x} extend past the end of the file "
+                       f"({len(data)} bytes)", where)
+    for i in range(shnum):
+        _name, sh_type, _flags, _addr, off, size = struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize)
+        if sh_type != 8 and size and off + size > len(data):  # 8: SHT_NOBITS
+            raise BTFError(f"bad ELF file: section {i}: {size} bytes at {off:#x} extend past the end of the file "
+                           f"({len(data)} bytes)", where)
+
+
 def _elf_btf_section(path: str | os.PathLike[str], where: str) -> bytes:
     """The .BTF section of an ELF object (a .ko or a clang -g BPF object)."""
     try:
         from elftools.common.exceptions import ELFError
+        from elftools.construct import ConstructError  # type: ignore[import-untyped]
         from elftools.elf.elffile import ELFFile
     except ImportError as e:  # pragma: no cover - pyelftools is a dependency
         raise BTFError(f"reading ELF needs pyelftools: {e}", where) from None
     try:
+        _check_elf_sections(path, where)
         with open(path, "rb") as f:
             sec = ELFFile(f).get_section_by_name(".BTF")
             if sec is None:
                 raise BTFError("no .BTF section in this ELF file", where)
             return sec.data()
-    except ELFError as e:
-        raise BTFError(f"bad ELF file: {e}", where) from None
+    except BTFError:
+        raise
+    except OSError as e:
+        raise BTFError(f"cannot read: {e.strerror or e}", where) from None
+    except (ELFError, ConstructError, struct.error, ValueError, KeyError, IndexError, OverflowError,
+            UnicodeDecodeError, AssertionError, EOFError) as e:
+        # pyelftools trusts the headers: a section offset of 0xffffffffffffff00 is a
+        # ValueError from seek(), a truncated table a ConstructError ...
+        raise BTFError(f"bad ELF file: {e or type(e).__name__}", where) from None
 
 
 # Names used in type annotations elsewhere.
