@@ -655,14 +655,17 @@ def extract_kfuncs(tree: Path) -> dict:
                 for field in _split_top(toks[i + 4:end], ","):
                     if field[0].text == "." and len(field) >= 4:
                         fields[field[1].text] = join(field[3:])
-                descs[toks[i + 1].text] = {"file": rel, "set": fields.get("set", "").lstrip("&"),
+                descs[f"{rel}:{toks[i + 1].text}"] = {"file": rel, "name": toks[i + 1].text, "set": fields.get("set", "").lstrip("&"),
                                            "filter": fields.get("filter")}
                 i = end
                 continue
             if t.text == "register_btf_kfunc_id_set" and toks[i + 1].text == "(":
                 close = match_brace(toks, i + 1)
                 args = [join(a) for a in _split_top(toks[i + 2:close], ",")]
-                regs.append({"file": rel, "line": t.line, "prog_type": args[0], "desc": args[1].lstrip("&"),
+                if not args[0].startswith("BPF_PROG_TYPE_"):
+                    i = close + 1
+                    continue  # the definition in kernel/bpf/btf.c, not a call
+                regs.append({"file": rel, "line": t.line, "prog_type": args[0], "desc": f"{rel}:{args[1].lstrip('&')}",
                              "config": list(t.guard)})
                 i = close + 1
                 continue
