@@ -15,7 +15,10 @@ memory and faults. What a drawn program promises:
 * ``r6`` holds the input memory pointer (r1 at entry) and is never written:
   loads, stores and atomics through it stay inside the first ``mem_size``
   bytes, so run it with at least that much input memory; stack accesses use
-  ``r10`` with in-frame offsets (512 bytes);
+  ``r10`` with in-frame offsets (512 bytes), and the 8-byte slots that loads and
+  atomics read are zeroed first, so no engine reads a stack byte the program
+  did not write (the kernel does not clear the stack; the interpreter's starts
+  zeroed, the machine's holds an earlier run's bytes);
 * with ``may_fault`` (the default), some accesses go through ``r7``, set just
   before each to a constant below 4096 (an address no engine maps), so they
   fault -- at the same instruction in every engine; with ``may_fault=False``
@@ -147,6 +150,12 @@ def _terminating_programs(draw: st.DrawFn, max_pieces: int, mem_size: int, may_f
         if p[0].code & 0x07 in (isa.JMP, isa.JMP32):
             jumps.append(len(body))
         body.extend(p)
+    # every stack byte a load or an atomic reads is written first: the interpreter's frame
+    # starts zeroed, the machine's holds what was there before (the kernel does not clear it)
+    read_slots = sorted({i.off & ~7 for i in body
+                         if (i.cls == isa.LDX and i.src == 10) or (i.mode == isa.ATOMIC and i.cls == isa.STX
+                                                                   and i.dst == 10)})
+    init += [Insn(isa.ST | isa.MEM | isa.DW, 10, 0, off, 0) for off in read_slots]
     prog = init + body + [Insn(isa.EXIT_INSN)]
     # jump targets: the start of a later piece or the exit -- never inside a piece, so
     # never the second slot of an lddw nor the access after its `r7 = K`
