@@ -18,7 +18,7 @@ except ImportError as e:  # pragma: no cover - exercised in a subprocess by test
         "hypothesis, which is not installed: pip install 'structops-emu[strategies]'",
         name="hypothesis") from e
 
-__all__ = ["st", "InvalidArgument", "check_int", "check_order", "check_flag", "check_names", "check_types"]
+__all__ = ["st", "InvalidArgument", "check_int", "check_order", "check_names", "check_types"]
 
 
 def check_int(name: str, value: Any, lo: int, hi: int) -> int:
@@ -33,13 +33,6 @@ def check_int(name: str, value: Any, lo: int, hi: int) -> int:
 def check_order(lo_name: str, lo: int, hi_name: str, hi: int) -> None:
     if lo > hi:
         raise InvalidArgument(f"{lo_name}={lo!r} is greater than {hi_name}={hi!r}")
-
-
-def check_flag(name: str, value: Any) -> bool | None:
-    """True, False or None (None: drawn)."""
-    if value is not None and not isinstance(value, bool):
-        raise InvalidArgument(f"{name}={value!r} must be True, False or None (None: drawn)")
-    return value
 
 
 def check_names(name: str, values: Any, known: Collection[str]) -> tuple[str, ...]:
