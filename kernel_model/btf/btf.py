@@ -18,8 +18,9 @@ import os
 from collections.abc import Iterable, Iterator
 
 from . import structs as S
-from .codec import StringTable, decode, encode
+from .codec import StringTable, decode, decode_all, decode_record, encode
 from .errors import BTFError
+from .section import TypeSection
 from .types import (
     VOID, Array, BTFType, Composite, Datasec, Enum, Enum64, Float, Func, FuncProto, Fwd, Int, Ptr, Var,
     MODIFIER_KINDS,
@@ -52,6 +53,11 @@ class BTF:
         self._strings = StringTable(b"\0", base._strings if base is not None else None)
         self._hdr_len = S.HEADER_SIZE
         self._by_name: dict[str, list[int]] | None = None
+        # Set by codec.decode(): the blob's type section, whose records are turned into objects
+        # on first use (``_types`` holds None until then). Fast paths (validate, raw and C dumps)
+        # read it while it still describes every own type (see :meth:`_section`).
+        self._sec: TypeSection | None = None
+        self._where = ""
         for t in types:
             self.add(t)
 
@@ -60,6 +66,7 @@ class BTF:
     def from_bytes(cls, data: bytes, base: BTF | None = None, *, validate: bool = True, where: str = "") -> BTF:
         """Decode a blob; with ``validate`` also apply the kernel's graph rules (validate.py)."""
         btf = decode(data, base, where)
+        btf._where = where
         if validate:
             from .validate import validate_btf
             validate_btf(btf, where)
@@ -90,6 +97,8 @@ class BTF:
         """Append ``t`` and return its id."""
         if not isinstance(t, BTFType) or t.kind == S.KIND_UNKN:
             raise BTFError(f"cannot add {t!r}: not a BTF type record")
+        if self._sec is not None:
+            self._materialize_all()
         self._types.append(t)
         tid = self.start_id + len(self._types) - 1
         if self._by_name is not None and t.name:
@@ -100,8 +109,29 @@ class BTF:
         """Replace the record of own type ``tid`` (used to close forward references)."""
         if not self.start_id <= tid < self.type_count:
             raise BTFError(f"[{tid}] not a type of this BTF", type_id=tid)
+        if self._sec is not None:
+            self._materialize_all()
         self._types[tid - self.start_id] = t
         self._by_name = None
+
+    # ---- lazily decoded records ---------------------------------------------------------------
+    def _section(self) -> TypeSection | None:
+        """The decoded blob's type section while it describes exactly this BTF's own types."""
+        return self._sec
+
+    def _load(self, i: int) -> BTFType:
+        t = decode_record(self._sec, i, self.byteorder, self._where)  # type: ignore[arg-type]
+        self._types[i] = t
+        return t
+
+    def _materialize_all(self) -> list[BTFType]:
+        """Turn every pending record into its object; the section is dropped (the list now rules)."""
+        sec = self._sec
+        if sec is not None:
+            fresh = decode_all(sec, self.byteorder, self._where)
+            self._types = [t if t is not None else f for t, f in zip(self._types, fresh)]
+            self._sec = None
+        return self._types
 
     # ---- lookup -------------------------------------------------------------------------------
     @property
@@ -120,7 +150,8 @@ class BTF:
         if tid >= self.start_id:
             i = tid - self.start_id
             if i < len(self._types):
-                return self._types[i]
+                t = self._types[i]
+                return t if t is not None else self._load(i)
         elif tid == 0:
             return VOID
         elif self.base is not None and tid > 0:
@@ -129,30 +160,52 @@ class BTF:
 
     def types(self) -> list[BTFType]:
         """This BTF's own types in id order (a copy)."""
-        return list(self._types)
+        return list(self._materialize_all())
 
     def iter_types(self, kind: int | None = None, *, with_base: bool = False) -> Iterator[tuple[int, BTFType]]:
         """Yield (id, type), optionally only of ``kind``; base types first when ``with_base``."""
         if with_base and self.base is not None:
             yield from self.base.iter_types(kind, with_base=True)
-        for i, t in enumerate(self._types, self.start_id):
+        sec = self._sec
+        if kind is not None and sec is not None:
+            get = self.type_by_id
+            for i in sec.ids(kind):
+                yield i, get(i)
+            return
+        for i, t in enumerate(self._materialize_all(), self.start_id):
             if kind is None or t.kind == kind:
                 yield i, t
 
     def _name_index(self) -> dict[str, list[int]]:
         if self._by_name is None:
             idx: dict[str, list[int]] = {}
-            for i, t in enumerate(self._types, self.start_id):
-                if t.name:
-                    idx.setdefault(t.name, []).append(i)
+            sec = self._sec
+            if sec is not None:
+                w = sec.words
+                names = map(sec.strtab.names().__getitem__, map(w.__getitem__, sec.offs[:-1]))
+            else:
+                names = (t.name for t in self._types)
+            for i, name in enumerate(names, self.start_id):
+                if name:
+                    got = idx.get(name)
+                    if got is None:
+                        idx[name] = [i]
+                    else:
+                        got.append(i)
             self._by_name = idx
         return self._by_name
+
+    def _kind_of_own(self, tid: int) -> int:
+        sec = self._sec
+        if sec is not None:
+            return sec.kinds[tid - self.start_id]
+        return self._types[tid - self.start_id].kind
 
     def find_all(self, name: str, kind: int | None = None) -> list[int]:
         """Ids of every type called ``name`` (of ``kind`` if given), base first."""
         out = self.base.find_all(name, kind) if self.base is not None else []
         for i in self._name_index().get(name, ()):
-            if kind is None or self._types[i - self.start_id].kind == kind:
+            if kind is None or self._kind_of_own(i) == kind:
                 out.append(i)
         return out
 
@@ -163,7 +216,7 @@ class BTF:
             if r is not None:
                 return r
         for i in self._name_index().get(name, ()):
-            if kind is None or self._types[i - self.start_id].kind == kind:
+            if kind is None or self._kind_of_own(i) == kind:
                 return i
         return None
 
