@@ -16,19 +16,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from . import structs as S
 from .codec import StringTable, decode, decode_all, decode_record, encode
 from .errors import BTFError
 from .section import TypeSection
-from .types import (
-    VOID, Array, BTFType, Composite, Datasec, Enum, Enum64, Float, Func, FuncProto, Fwd, Int, Ptr, Var,
-    MODIFIER_KINDS,
-)
+
+if TYPE_CHECKING:
+    from .types import BTFType
 
 __all__ = ["BTF", "POINTER_SIZE"]
 
 POINTER_SIZE = 8  # x86-64 kernel pointers (sizeof(void *) in __get_type_size())
+
+# Kinds whose record carries their size (btf_type_has_size()), and the scalars among them.
+_SIZED_KINDS = frozenset({S.KIND_INT, S.KIND_STRUCT, S.KIND_UNION, S.KIND_ENUM, S.KIND_ENUM64, S.KIND_FLOAT,
+                          S.KIND_DATASEC})
+_SCALAR_KINDS = frozenset({S.KIND_INT, S.KIND_ENUM, S.KIND_ENUM64, S.KIND_FLOAT})
 
 
 class BTF:
@@ -95,6 +100,7 @@ class BTF:
 
     def add(self, t: BTFType) -> int:
         """Append ``t`` and return its id."""
+        from .types import BTFType
         if not isinstance(t, BTFType) or t.kind == S.KIND_UNKN:
             raise BTFError(f"cannot add {t!r}: not a BTF type record")
         if self._sec is not None:
@@ -153,6 +159,7 @@ class BTF:
                 t = self._types[i]
                 return t if t is not None else self._load(i)
         elif tid == 0:
+            from .types import VOID
             return VOID
         elif self.base is not None and tid > 0:
             return self.base.type_by_id(tid)
@@ -233,7 +240,7 @@ class BTF:
         """Follow typedefs and CONST/VOLATILE/RESTRICT/TYPE_TAG from ``tid`` (btf_type_skip_modifiers())."""
         seen = 0
         t = self.type_by_id(tid)
-        while t.kind in MODIFIER_KINDS:
+        while t.kind in S.MODIFIER_KINDS:
             tid = t.type_id  # type: ignore[attr-defined]
             t = self.type_by_id(tid)
             seen += 1
@@ -253,7 +260,7 @@ class BTF:
         while True:
             t = self.type_by_id(tid)
             k = t.kind
-            if k in MODIFIER_KINDS:
+            if k in S.MODIFIER_KINDS:
                 tid = t.type_id  # type: ignore[attr-defined]
             elif k == S.KIND_ARRAY:
                 mult *= t.nelems  # type: ignore[attr-defined]
@@ -262,8 +269,8 @@ class BTF:
                 return mult * POINTER_SIZE
             elif k == S.KIND_VAR:
                 tid = t.type_id  # type: ignore[attr-defined]
-            elif isinstance(t, (Int, Composite, Enum, Enum64, Float, Datasec)):
-                return mult * t.size
+            elif k in _SIZED_KINDS:
+                return mult * t.size  # type: ignore[attr-defined]
             else:
                 raise BTFError(f"[{start}] type [{tid}] {t.kind_name} '{t.name}' has no size", type_id=start)
             steps += 1
@@ -281,25 +288,26 @@ class BTF:
         k = t.kind
         if k == S.KIND_PTR:
             return POINTER_SIZE
-        if isinstance(t, (Int, Enum, Enum64, Float)):
-            return max(1, min(t.size, 16 if isinstance(t, Float) or t.size == 16 else 8))
+        if k in _SCALAR_KINDS:
+            size = t.size  # type: ignore[attr-defined]
+            return max(1, min(size, 16 if k == S.KIND_FLOAT or size == 16 else 8))
         if k == S.KIND_ARRAY:
             return self._align(t.type_id, depth + 1)  # type: ignore[attr-defined]
-        if isinstance(t, Composite):
+        if k == S.KIND_STRUCT or k == S.KIND_UNION:
             a = 1
-            for m in t.members:
+            for m in t.members:  # type: ignore[attr-defined]
                 ma = self._align(m.type_id, depth + 1)
                 if m.bitfield_size == 0 and m.bits_offset % (8 * ma):
                     return 1  # a misaligned member: the struct is packed
                 a = max(a, ma)
-            if t.size % a:
+            if t.size % a:  # type: ignore[attr-defined]
                 return 1
             return a
         raise BTFError(f"[{tid}] {t.kind_name} '{t.name}' has no alignment", type_id=tid)
 
     def is_struct_by_value(self, tid: int) -> bool:
         """Whether ``tid`` resolves to a STRUCT or UNION (BTF_FMODEL_STRUCT_ARG)."""
-        return isinstance(self.resolve(tid), Composite)
+        return self.resolve(tid).kind in (S.KIND_STRUCT, S.KIND_UNION)
 
     def validate(self, where: str = "") -> None:
         """Apply the kernel's graph rules (see validate.py); raises BTFError."""
@@ -327,6 +335,3 @@ def _elf_btf_section(path: str | os.PathLike[str], where: str) -> bytes:
     except ELFError as e:
         raise BTFError(f"bad ELF file: {e}", where) from None
 
-
-# Names used in type annotations elsewhere.
-_ = (Array, Func, FuncProto, Fwd, Ptr, Var)

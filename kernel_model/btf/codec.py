@@ -26,13 +26,10 @@ from typing import TYPE_CHECKING
 from . import structs as S
 from .errors import BTFError
 from .section import TypeSection, meta_ok, scan
-from .types import (
-    Array, BTFType, Const, Datasec, DeclTag, Enum, Enum64, EnumValue, Float, Func, FuncProto, Fwd, Int,
-    Member, Param, Ptr, Restrict, Struct, Typedef, TypeTag, Union, Var, VarSecinfo, Volatile,
-)
 
 if TYPE_CHECKING:
     from .btf import BTF
+    from .types import BTFType
 
 __all__ = ["decode", "decode_record", "decode_all", "encode", "StringTable"]
 
@@ -272,6 +269,10 @@ def decode_all(sec: TypeSection, byteorder: str, where: str = "") -> list[BTFTyp
 
 def _decode_types(data: bytes, pos: int, end: int, start_id: int, strtab: StringTable,
                   byteorder: str, where: str) -> list[BTFType]:
+    from .types import (
+        Array, Const, Datasec, DeclTag, Enum, Enum64, EnumValue, Float, Func, FuncProto, Fwd, Int, Member,
+        Param, Ptr, Restrict, Struct, Typedef, TypeTag, Union, Var, VarSecinfo, Volatile,
+    )
     L = S.layouts(byteorder)
     unpack_type = L.type.unpack_from
     unpack_u32 = L.u32.unpack_from

@@ -31,10 +31,11 @@ from typing import TYPE_CHECKING
 
 from . import structs as S
 from .errors import BTFError
-from .types import BTFType, Composite, MODIFIER_KINDS
+from .structs import MODIFIER_KINDS
 
 if TYPE_CHECKING:
     from .btf import BTF
+    from .types import BTFType, Composite
 
 __all__ = ["validate_btf", "valid_identifier"]
 
