@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import re
 from array import array
-from itertools import repeat
-from operator import add, floordiv, sub
+from itertools import accumulate, chain, compress, count as count_from, islice, repeat
+from operator import add, floordiv, gt, mul, sub
 from typing import TYPE_CHECKING
 
 from . import structs as S
 from .errors import BTFError
 from .section import kind_table
+from .structs import MODIFIER_KINDS
 from .validate import KSYM_NAME_LEN, U32_MAX, valid_identifier
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ _MODIFIERS = (S.KIND_TYPEDEF, S.KIND_VOLATILE, S.KIND_CONST, S.KIND_RESTRICT, S.
 _VALUE_CHAIN = _MODIFIERS + (S.KIND_VAR,)     # one successor, at word 2
 _PTR_SINKS = frozenset({S.KIND_STRUCT, S.KIND_UNION, S.KIND_FWD, S.KIND_FUNC_PROTO})
 _SIZED = (S.KIND_INT, S.KIND_STRUCT, S.KIND_UNION, S.KIND_ENUM, S.KIND_ENUM64, S.KIND_FLOAT, S.KIND_DATASEC)
-_UNKNOWN = -2
+_CHAIN_SET = frozenset(_VALUE_CHAIN)
+_PTR_CHAIN = _MODIFIERS + (S.KIND_PTR, S.KIND_ARRAY)
 
 
 def all_identifiers(names: list[str]) -> bool:
@@ -114,8 +116,7 @@ def _rules_hold(btf: BTF, sec: TypeSection) -> bool:  # noqa: C901 - one pass pe
     idents: list[int] = []       # name offsets that must be valid identifiers
     opt_idents: list[int] = []   # name offsets that must be empty or valid identifiers
 
-    def column(kind: int, word: int) -> list[int]:
-        return [w[p + word] for p in by[kind]]
+    column = sec.column
 
     def ids_ok(ids: list[int]) -> bool:
         return not ids or (min(ids) > 0 and max(ids) < count)
@@ -239,59 +240,108 @@ def _rules_hold(btf: BTF, sec: TypeSection) -> bool:  # noqa: C901 - one pass pe
             if ci >= nparts:
                 return False
 
-    if not _acyclic(sec, K):
-        return False
+    return _layouts_ok(btf, sec, K, opt_idents) and _names_ok(sec, idents, opt_idents)
 
-    # STRUCT/UNION: names, member ids, offsets in order and inside; then (sizes known, no
-    # loops) every member has a size and fits, bitfields on int/enum (btf_struct_resolve()).
-    size_of = _sizes(btf, sec, K)
-    for kind in (S.KIND_STRUCT, S.KIND_UNION):
-        is_union = kind == S.KIND_UNION
-        opt_idents += column(kind, 0)
-        for p in by[kind]:
-            v = w[p + 1] & 0xFFFF
-            if not v:
-                continue
-            size = w[p + 2]
-            seg = w[p + 3:p + 3 + 3 * v]
-            opt_idents += seg[0::3]
-            mtypes = seg[1::3]
-            msizes = list(map(size_of, mtypes))  # void (0) has none; an id past the end raises IndexError
-            if min(msizes) < 0:
-                return False
-            bits = seg[2::3]
-            if w[p + 1] >> 31:
-                if not _bitfields_fit(btf, bits, msizes, mtypes, size, is_union):
-                    return False
-                continue
-            if is_union:
-                if any(bits):
-                    return False
-            else:
-                offsets = bits.tolist()
-                if offsets != sorted(offsets):
-                    return False
-            if (bits[-1] + 7) // 8 > size or max(map(add, map(floordiv, bits, repeat(8)), msizes)) > size:
-                return False
 
-    # ARRAY elements have a size, at most 4 GiB in all; the index is an int.
-    arrays = by[S.KIND_ARRAY]
-    if arrays:
-        for p in arrays:
-            es = size_of(w[p + 3])
-            ne = w[p + 5]
-            if es < 0 or (ne and es > U32_MAX // ne):
-                return False
-        for idx in set(column(S.KIND_ARRAY, 4)):
-            if btf.resolve(idx).kind != S.KIND_INT:
-                return False
-
+def _names_ok(sec: TypeSection, idents: list[int], opt_idents: list[int]) -> bool:
     good = identifier_offsets(sec.strtab)
     return good.issuperset(idents) and good.issuperset(filter(None, opt_idents))
 
 
-def _bitfields_fit(btf: BTF, bits: array, msizes: list[int], mtypes: array, size: int, is_union: bool) -> bool:
+def _layouts_ok(btf: BTF, sec: TypeSection, K: bytes, opt_idents: list[int]) -> bool:
+    """No loops; STRUCT/UNION members in order, sized and inside; arrays sized and under 4 GiB with
+    an int index (btf_struct_resolve(), btf_array_resolve(), validate._check_loops())."""
+    w = sec.words
+    count = btf.type_count
+    chains = _chains(btf, sec, K)
+    if chains is None:
+        return False  # typedefs/modifiers/arrays/vars in a loop
+    size, term = chains
+    target = _target_of(btf, sec)
+
+    # Members, one column per field over all records of a group (kind_flag clear: offsets are
+    # plain bit offsets; set: bitfields, checked member by member).
+    for kind in (S.KIND_STRUCT, S.KIND_UNION):
+        is_union = kind == S.KIND_UNION
+        items = array("I")
+        vlens: list[int] = []
+        sizes: list[int] = []
+        flagged: list[int] = []
+        for p in sec.positions(kind):
+            info = w[p + 1]
+            v = info & 0xFFFF
+            if info >> 31:
+                flagged.append(p)
+            elif v:
+                items += w[p + 3:p + 3 + 3 * v]
+                vlens.append(v)
+                sizes.append(w[p + 2])
+        opt_idents += [w[p] for p in sec.positions(kind)]
+        if items:
+            opt_idents += items[0::3]
+            msizes = list(map(size.__getitem__, items[1::3]))  # an id past the end raises IndexError
+            if min(msizes) < 0:  # void, or a type without a size
+                return False
+            bits = items[2::3]
+            limit = list(chain.from_iterable(map(repeat, sizes, vlens)))  # each member's struct size
+            if is_union:
+                if any(bits) or any(map(gt, msizes, limit)):
+                    return False
+            else:
+                if any(map(gt, map(add, map(floordiv, bits, repeat(8)), msizes), limit)) or \
+                        any(map(gt, map(floordiv, map(add, bits, repeat(7)), repeat(8)), limit)):
+                    return False
+                # Offsets never go back inside a struct: a drop only where the next one starts.
+                starts = set(accumulate(vlens))
+                if not starts.issuperset(compress(count_from(1), map(gt, bits, islice(bits, 1, None)))):
+                    return False
+        for p in flagged:
+            v = w[p + 1] & 0xFFFF
+            seg = w[p + 3:p + 3 + 3 * v]
+            opt_idents += seg[0::3]
+            if not _bitfields_fit(K, target, seg[2::3], list(map(size.__getitem__, seg[1::3])), seg[1::3],
+                                  w[p + 2], is_union):
+                return False
+
+    # ARRAY elements have a size, at most 4 GiB in all (U32_MAX); the index is an int.
+    arrays = sec.positions(S.KIND_ARRAY)
+    if arrays:
+        esizes = list(map(size.__getitem__, [w[p + 3] for p in arrays]))
+        if min(esizes) < 0 or any(map(gt, map(mul, esizes, [w[p + 5] for p in arrays]), repeat(U32_MAX))):
+            return False
+        for idx in set([w[p + 4] for p in arrays]):
+            if _resolved_kind(K, target, idx) != S.KIND_INT:
+                return False
+
+    return _structs_acyclic(sec, term) and _pointer_chains_end(sec, K)
+
+
+def _target_of(btf: BTF, sec: TypeSection):  # type: ignore[no-untyped-def]
+    """A function: id of a modifier/typedef -> the id it names (own records read from the words)."""
+    w = sec.words
+    offs = sec.offs
+    start = sec.start_id
+
+    def target(tid: int) -> int:
+        if tid >= start:
+            return w[offs[tid - start] + 2]
+        return btf.type_by_id(tid).type_id  # type: ignore[attr-defined]
+
+    return target
+
+
+def _resolved_kind(K: bytes, target, tid: int) -> int:  # type: ignore[no-untyped-def]
+    """The kind of ``tid`` once typedefs and modifiers are skipped (the graph has no loops here)."""
+    while K[tid] in MODIFIER_KINDS:
+        tid = target(tid)
+    return K[tid]
+
+
+def _bitfields_fit(K: bytes, target, bits: array, msizes: list[int], mtypes: array, size: int,  # type: ignore
+                   is_union: bool) -> bool:
     """Members of a kind_flag struct: offsets in order (0 in a union), bitfields on ints/enums and inside."""
+    if msizes and min(msizes) < 0:
+        return False
     last = 0
     for b, ms, mt in zip(bits, msizes, mtypes):
         off = b & 0xFFFFFF
@@ -300,7 +350,7 @@ def _bitfields_fit(btf: BTF, bits: array, msizes: list[int], mtypes: array, size
             return False
         last = off
         if bs:
-            if btf.resolve(mt).kind not in (S.KIND_INT, S.KIND_ENUM, S.KIND_ENUM64):
+            if _resolved_kind(K, target, mt) not in (S.KIND_INT, S.KIND_ENUM, S.KIND_ENUM64):
                 return False
             if bs > ms * 8 or (off + bs + 7) // 8 > size:
                 return False
@@ -309,63 +359,114 @@ def _bitfields_fit(btf: BTF, bits: array, msizes: list[int], mtypes: array, size
     return True
 
 
-def _acyclic(sec: TypeSection, K: bytes) -> bool:
-    """No "Loop detected" (validate._check_loops()): neither graph has a cycle among own types."""
+def _chains(btf: BTF, sec: TypeSection, K: bytes) -> tuple[list[int], list[int]] | None:
+    """(size, term) by id, or None when typedefs/modifiers/arrays/vars loop among themselves.
+
+    ``size``: BTF.size_of(), -1 for a type without one. ``term``: the own STRUCT/UNION a type
+    holds by value through typedefs, modifiers, vars and arrays (itself for a struct), 0 if none.
+    """
     w = sec.words
     offs = sec.offs
     kinds = sec.kinds
     start = sec.start_id
-    n = sec.n
-    struct_k, union_k, array_k = S.KIND_STRUCT, S.KIND_UNION, S.KIND_ARRAY
-    chain = frozenset(_VALUE_CHAIN)
-
-    # The value graph: modifiers, typedefs, vars and arrays to their target, structs and unions
-    # to their members' types; a depth-first walk with an explicit stack.
-    def succ(c: int):  # type: ignore[no-untyped-def]
-        p = offs[c]
-        k = kinds[c]
-        if k == struct_k or k == union_k:
-            return iter(w[p + 4:p + 3 + 3 * (w[p + 1] & 0xFFFF):3])
-        return iter((w[p + 3] if k == array_k else w[p + 2],))
-
-    value_kinds = chain | {struct_k, union_k, array_k}
-    state = bytearray(n)  # 0 new, 1 on the walk's path, 2 done
-    for kind in value_kinds:
+    count = btf.type_count
+    size = [-1] * count
+    term = [0] * count
+    for kind in _SIZED:
+        for tid, p in zip(sec.ids(kind), sec.positions(kind)):
+            size[tid] = w[p + 2]
+    for tid in sec.ids(S.KIND_PTR):
+        size[tid] = 8
+    for kind in (S.KIND_STRUCT, S.KIND_UNION):
+        for tid in sec.ids(kind):
+            term[tid] = tid
+    base = btf.base
+    array_k = S.KIND_ARRAY
+    state = bytearray(sec.n)  # 0 not yet, 1 on the current chain, 2 done
+    for kind in _VALUE_CHAIN + (array_k,):
         for root in sec.ids(kind):
-            r = root - start
-            if state[r]:
+            if state[root - start]:
                 continue
-            state[r] = 1
-            path = [r]
-            stack = [succ(r)]
+            path = []
+            t = root
+            while True:
+                if t < start:  # void or a base type: ends the chain
+                    s, tm = -1, 0
+                    if t and base is not None:
+                        try:
+                            s = base.size_of(t)
+                        except BTFError:
+                            s = -1
+                    break
+                i = t - start
+                st = state[i]
+                if st == 1:
+                    return None
+                k = kinds[i]
+                if st == 2 or not (k in _CHAIN_SET or k == array_k):
+                    s, tm = size[t], term[t]
+                    break
+                state[i] = 1
+                path.append(t)
+                t = w[offs[i] + 3] if k == array_k else w[offs[i] + 2]
+            for x in reversed(path):
+                i = x - start
+                if s >= 0 and kinds[i] == array_k:
+                    s *= w[offs[i] + 5]
+                size[x] = s
+                term[x] = tm
+                state[i] = 2
+    return size, term
+
+
+def _structs_acyclic(sec: TypeSection, term: list[int]) -> bool:
+    """No struct or union holds itself by value, directly or through others ("Loop detected")."""
+    w = sec.words
+    offs = sec.offs
+    start = sec.start_id
+    at = term.__getitem__
+
+    def succ(tid: int):  # type: ignore[no-untyped-def]
+        p = offs[tid - start]
+        return filter(None, map(at, w[p + 4:p + 3 + 3 * (w[p + 1] & 0xFFFF):3]))
+
+    state = bytearray(sec.n)  # 0 new, 1 on the walk's path, 2 done
+    for kind in (S.KIND_STRUCT, S.KIND_UNION):
+        for root in sec.ids(kind):
+            if state[root - start]:
+                continue
+            state[root - start] = 1
+            path = [root]
+            stack = [succ(root)]
             while stack:
                 for t in stack[-1]:
-                    c = t - start
-                    if c < 0 or c >= n:
-                        continue
-                    st = state[c]
+                    st = state[t - start]
                     if st == 1:
                         return False
                     if st == 0:
-                        if kinds[c] in value_kinds:
-                            state[c] = 1
-                            path.append(c)
-                            stack.append(succ(c))
-                            break
-                        state[c] = 2
+                        state[t - start] = 1
+                        path.append(t)
+                        stack.append(succ(t))
+                        break
                 else:
                     stack.pop()
-                    state[path.pop()] = 2
+                    state[path.pop() - start] = 2
+    return True
 
-    # The pointer-chain graph: pointers, modifiers, typedefs and arrays to a target that is not
-    # a struct, union, FWD or FUNC_PROTO. One successor each: follow chains.
-    ptr_kinds = frozenset(_MODIFIERS) | {S.KIND_PTR, array_k}
+
+def _pointer_chains_end(sec: TypeSection, K: bytes) -> bool:
+    """The pointer-chain graph has no cycle: pointers, modifiers, typedefs and arrays lead, one
+    step each, to a target that is not a struct, union, FWD or FUNC_PROTO (the kernel's
+    RESOLVE_PTR mode; validate._check_loops())."""
+    w = sec.words
+    start = sec.start_id
+    kinds = sec.kinds
+    n = sec.n
     nxt: dict[int, int] = {}
-    for kind in ptr_kinds:
-        word = 3 if kind == array_k else 2
+    for kind in _PTR_CHAIN:
+        word = 3 if kind == S.KIND_ARRAY else 2
         for tid, p in zip(sec.ids(kind), sec.positions(kind)):
-            t = w[p + word]
-            c = t - start
+            c = w[p + word] - start
             if 0 <= c < n and kinds[c] not in _PTR_SINKS:
                 nxt[tid - start] = c
     state = bytearray(n)
@@ -373,8 +474,8 @@ def _acyclic(sec: TypeSection, K: bytes) -> bool:
         if state[r]:
             continue
         path = []
-        c = r
-        while True:
+        c: int | None = r
+        while c is not None:
             st = state[c]
             if st == 1:
                 return False
@@ -382,59 +483,7 @@ def _acyclic(sec: TypeSection, K: bytes) -> bool:
                 break
             state[c] = 1
             path.append(c)
-            c2 = nxt.get(c)
-            if c2 is None:
-                break
-            c = c2
-        for c in path:
-            state[c] = 2
+            c = nxt.get(c)
+        for c2 in path:
+            state[c2] = 2
     return True
-
-
-def _sizes(btf: BTF, sec: TypeSection, K: bytes):  # type: ignore[no-untyped-def]
-    """A function: type id -> size in bytes (btf.size_of()), -1 for a type without one.
-
-    Only called once the graph is known to be loop-free.
-    """
-    w = sec.words
-    offs = sec.offs
-    start = sec.start_id
-    count = btf.type_count
-    table = [-1] * count
-    for kind in _SIZED:
-        for tid, p in zip(sec.ids(kind), sec.positions(kind)):
-            table[tid] = w[p + 2]
-    for tid in sec.ids(S.KIND_PTR):
-        table[tid] = 8
-    for kind in _VALUE_CHAIN + (S.KIND_ARRAY,):
-        for tid in sec.ids(kind):
-            table[tid] = _UNKNOWN
-    if start > 1:
-        table[1:start] = [_UNKNOWN] * (start - 1)
-    base = btf.base
-    array_k = S.KIND_ARRAY
-
-    def size_of(tid: int) -> int:
-        s = table[tid]
-        if s != _UNKNOWN:
-            return s
-        path = []
-        while s == _UNKNOWN:
-            if tid < start:
-                try:
-                    s = base.size_of(tid)  # type: ignore[union-attr]
-                except BTFError:
-                    s = -1
-                table[tid] = s
-                break
-            path.append(tid)
-            p = offs[tid - start]
-            tid = w[p + 3] if K[tid] == array_k else w[p + 2]
-            s = table[tid]
-        for t in reversed(path):
-            if s >= 0 and K[t] == array_k:
-                s *= w[offs[t - start] + 5]
-            table[t] = s
-        return s
-
-    return size_of

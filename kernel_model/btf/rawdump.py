@@ -11,8 +11,9 @@ as bpftool does with ``base``. Left out: JSON output.
 from __future__ import annotations
 
 from collections import deque
-from operator import and_
-from itertools import repeat
+from functools import partial
+from itertools import accumulate, repeat
+from operator import add, and_
 from typing import TYPE_CHECKING
 
 from . import structs as S
@@ -129,102 +130,106 @@ def _raw_names(btf: BTF, sec: TypeSection) -> _RawNames:
     return rn
 
 
-_LINKAGE_NAMES: dict[tuple[int, int], list[str]] = {}
-
-
-def _linkage_table(kind: int) -> list[str]:
-    """Linkage words 0..0xFFFF -> bpftool's word for them (FUNC: vlen; VAR: its u32, capped)."""
-    got = _LINKAGE_NAMES.get((kind, 0))
-    if got is None:
-        known = _FUNC_LINKAGE if kind == S.KIND_FUNC else _VAR_LINKAGE
-        got = [known.get(i, "(unknown)") for i in range(len(known))] + ["(unknown)"] * (0x10000 - len(known))
-        _LINKAGE_NAMES[(kind, 0)] = got
-    return got
-
-
 def _section_lines(btf: BTF, sec: TypeSection) -> list[str]:  # noqa: C901 - one block per kind
-    """raw_lines() of a BTF still held as its blob's words: the same text, built kind by kind
-    with C-level maps and one %-format per record."""
+    """raw_lines() of a BTF still held as its blob's words: the same text, built a column at a time.
+
+    Each field becomes text for every record of a kind in one C-level pass (str of ints, names
+    looked up by offset) and the pieces are joined per line; records with trailing items
+    (members, parameters) take their item lines as one slice of the kind's item lines.
+    """
     w = sec.words
     rn = _raw_names(btf, sec)
     name = rn.__getitem__
     kn = S.KIND_NAMES
+    start = sec.start_id
     lines: list[str | None] = [None] * sec.n
     put = lines.__setitem__
-    pos = sec.positions
     by = sec.by_kind
+    col = sec.column
 
     def scatter(kind: int, texts) -> None:  # type: ignore[no-untyped-def]
         deque(map(put, by[kind], texts), maxlen=0)
 
-    def col(kind: int, word: int) -> list[int]:
-        return [w[p + word] for p in pos(kind)]
+    count = btf.type_count
+    decimal = partial(map, str)
+
+    def ids(kind: int):  # type: ignore[no-untyped-def]
+        return map(str, sec.ids(kind))
 
     def names_of(kind: int):  # type: ignore[no-untyped-def]
         return map(name, col(kind, 0))
 
+    def nums(kind: int, word: int):  # type: ignore[no-untyped-def]
+        return decimal(col(kind, word))
+
+    def joined(*columns):  # type: ignore[no-untyped-def]
+        return map("".join, zip(*columns))
+
     # One line, fixed fields.
     if by[S.KIND_FUNC]:
-        link = _linkage_table(S.KIND_FUNC)
-        scatter(S.KIND_FUNC, map("[%d] FUNC '%s' type_id=%d linkage=%s".__mod__, zip(
-            sec.ids(S.KIND_FUNC), names_of(S.KIND_FUNC), col(S.KIND_FUNC, 2),
-            map(link.__getitem__, map(and_, col(S.KIND_FUNC, 1), repeat(0xFFFF))))))
+        scatter(S.KIND_FUNC, joined(
+            repeat("["), ids(S.KIND_FUNC), repeat("] FUNC '"), names_of(S.KIND_FUNC), repeat("' type_id="),
+            nums(S.KIND_FUNC, 2), repeat(" linkage="),
+            map(_FUNC_LINKAGE.get, map(and_, col(S.KIND_FUNC, 1), repeat(0xFFFF)), repeat("(unknown)"))))
     for kind in (S.KIND_PTR, S.KIND_CONST, S.KIND_VOLATILE, S.KIND_RESTRICT, S.KIND_TYPEDEF, S.KIND_TYPE_TAG):
         if by[kind]:
-            scatter(kind, map(f"[%d] {kn[kind]} '%s' type_id=%d".__mod__, zip(
-                sec.ids(kind), names_of(kind), col(kind, 2))))
+            scatter(kind, joined(repeat("["), ids(kind), repeat(f"] {kn[kind]} '"), names_of(kind),
+                                 repeat("' type_id="), nums(kind, 2)))
     if by[S.KIND_ARRAY]:
-        scatter(S.KIND_ARRAY, map("[%d] ARRAY '%s' type_id=%d index_type_id=%d nr_elems=%d".__mod__, zip(
-            sec.ids(S.KIND_ARRAY), names_of(S.KIND_ARRAY), col(S.KIND_ARRAY, 3), col(S.KIND_ARRAY, 4),
-            col(S.KIND_ARRAY, 5))))
+        k = S.KIND_ARRAY
+        scatter(k, joined(repeat("["), ids(k), repeat("] ARRAY '"), names_of(k), repeat("' type_id="), nums(k, 3),
+                          repeat(" index_type_id="), nums(k, 4), repeat(" nr_elems="), nums(k, 5)))
     if by[S.KIND_FLOAT]:
-        scatter(S.KIND_FLOAT, map("[%d] FLOAT '%s' size=%d".__mod__, zip(
-            sec.ids(S.KIND_FLOAT), names_of(S.KIND_FLOAT), col(S.KIND_FLOAT, 2))))
+        k = S.KIND_FLOAT
+        scatter(k, joined(repeat("["), ids(k), repeat("] FLOAT '"), names_of(k), repeat("' size="), nums(k, 2)))
     if by[S.KIND_FWD]:
-        scatter(S.KIND_FWD, map("[%d] FWD '%s' fwd_kind=%s".__mod__, zip(
-            sec.ids(S.KIND_FWD), names_of(S.KIND_FWD),
-            ["union" if i >> 31 else "struct" for i in col(S.KIND_FWD, 1)])))
+        k = S.KIND_FWD
+        scatter(k, joined(repeat("["), ids(k), repeat("] FWD '"), names_of(k), repeat("' fwd_kind="),
+                          ["union" if i >> 31 else "struct" for i in col(k, 1)]))
     if by[S.KIND_VAR]:
-        scatter(S.KIND_VAR, map("[%d] VAR '%s' type_id=%d, linkage=%s".__mod__, zip(
-            sec.ids(S.KIND_VAR), names_of(S.KIND_VAR), col(S.KIND_VAR, 2),
-            [_VAR_LINKAGE.get(x, "(unknown)") for x in col(S.KIND_VAR, 3)])))
+        k = S.KIND_VAR
+        scatter(k, joined(repeat("["), ids(k), repeat("] VAR '"), names_of(k), repeat("' type_id="), nums(k, 2),
+                          repeat(", linkage="), [_VAR_LINKAGE.get(x, "(unknown)") for x in col(k, 3)]))
     if by[S.KIND_DECL_TAG]:
+        k = S.KIND_DECL_TAG
         sw = sec.signed_words
-        scatter(S.KIND_DECL_TAG, map("[%d] DECL_TAG '%s' type_id=%d component_idx=%d".__mod__, zip(
-            sec.ids(S.KIND_DECL_TAG), names_of(S.KIND_DECL_TAG), col(S.KIND_DECL_TAG, 2),
-            [sw[p + 3] for p in pos(S.KIND_DECL_TAG)])))
-    for i, p in zip(by[S.KIND_INT], pos(S.KIND_INT)):
+        scatter(k, joined(repeat("["), ids(k), repeat("] DECL_TAG '"), names_of(k), repeat("' type_id="),
+                          nums(k, 2), repeat(" component_idx="), [str(sw[p + 3]) for p in sec.positions(k)]))
+    for i, p in zip(by[S.KIND_INT], sec.positions(S.KIND_INT)):
         d = w[p + 3]
-        lines[i] = (f"[{sec.start_id + i}] INT '{name(w[p])}' size={w[p + 2]} bits_offset={(d >> 16) & 0xFF} "
+        lines[i] = (f"[{start + i}] INT '{name(w[p])}' size={w[p + 2]} bits_offset={(d >> 16) & 0xFF} "
                     f"nr_bits={d & 0xFF} encoding={_INT_ENC.get((d >> 24) & 0x0F, 'UNKN')}")
 
-    # A head line and one line per item: one template per (kind, vlen), names put in place of
-    # their offsets in the item words, one %-format per record.
-    templates: dict[tuple[int, int], str] = {}
-    start = sec.start_id
-    for kind, head, item, stride in (
-            (S.KIND_STRUCT, "[%d] STRUCT '%s' size=%d vlen=%d", "\n\t'%s' type_id=%d bits_offset=%d", 3),
-            (S.KIND_UNION, "[%d] UNION '%s' size=%d vlen=%d", "\n\t'%s' type_id=%d bits_offset=%d", 3),
-            (S.KIND_FUNC_PROTO, "[%d] FUNC_PROTO '%s' ret_type_id=%d vlen=%d", "\n\t'%s' type_id=%d", 2)):
-        for i, p in zip(by[kind], pos(kind)):
-            info = w[p + 1]
-            v = info & 0xFFFF
-            if info >> 31 and kind != S.KIND_FUNC_PROTO:
-                lines[i] = _bitfield_record(start + i, kn[kind], name, w, p, v)
-                continue
-            tpl = templates.get((kind, v))
-            if tpl is None:
-                tpl = templates[(kind, v)] = head + item * v
-            if v:
-                seg = w[p + 3:p + 3 + stride * v]
-                flat = seg.tolist()
-                flat[0::stride] = map(name, seg[0::stride])
-                lines[i] = tpl % (start + i, name(w[p]), w[p + 2], v, *flat)
-            else:
-                lines[i] = tpl % (start + i, name(w[p]), w[p + 2], 0)
+    # A head line, then one line per member or parameter. Members of a kind_flag record carry
+    # bitfield sizes and are printed one by one.
+    for kind in (S.KIND_STRUCT, S.KIND_UNION, S.KIND_FUNC_PROTO):
+        if not by[kind]:
+            continue
+        infos = col(kind, 1)
+        vlens = [i & 0xFFFF for i in infos]
+        if kind == S.KIND_FUNC_PROTO:
+            heads = joined(repeat("["), ids(kind), repeat("] FUNC_PROTO '"), names_of(kind),
+                           repeat("' ret_type_id="), nums(kind, 2), repeat(" vlen="), map(str, vlens))
+        else:
+            heads = joined(repeat("["), ids(kind), repeat(f"] {kn[kind]} '"), names_of(kind), repeat("' size="),
+                           nums(kind, 2), repeat(" vlen="), map(str, vlens))
+        items = sec.item_words(kind)
+        if kind == S.KIND_FUNC_PROTO:
+            item_lines = list(joined(repeat("\n\t'"), map(name, items[0::2]), repeat("' type_id="),
+                                     decimal(items[1::2])))
+        else:
+            item_lines = list(joined(repeat("\n\t'"), map(name, items[0::3]), repeat("' type_id="),
+                                     decimal(items[1::3]), repeat(" bits_offset="), map(str, items[2::3])))
+        bounds = list(accumulate(vlens, initial=0))
+        bodies = map("".join, map(item_lines.__getitem__, map(slice, bounds, bounds[1:])))
+        scatter(kind, map(add, heads, bodies))
+        if kind != S.KIND_FUNC_PROTO and max(infos) >> 31:
+            for i, p in zip(by[kind], sec.positions(kind)):
+                if w[p + 1] >> 31:
+                    lines[i] = _bitfield_record(start + i, kn[kind], name, w, p, w[p + 1] & 0xFFFF)
 
     for kind in (S.KIND_ENUM, S.KIND_ENUM64):
-        for i, p in zip(by[kind], pos(kind)):
+        for i, p in zip(by[kind], sec.positions(kind)):
             info = w[p + 1]
             v = info & 0xFFFF
             signed = info >> 31
@@ -242,8 +247,7 @@ def _section_lines(btf: BTF, sec: TypeSection) -> list[str]:  # noqa: C901 - one
                     parts.append(f"\t'{name(w[q])}' val={val}{suffix}")
             lines[i] = "\n".join(parts)
 
-    count = btf.type_count
-    for i, p in zip(by[S.KIND_DATASEC], pos(S.KIND_DATASEC)):
+    for i, p in zip(by[S.KIND_DATASEC], sec.positions(S.KIND_DATASEC)):
         v = w[p + 1] & 0xFFFF
         parts = [f"[{start + i}] DATASEC '{name(w[p])}' size={w[p + 2]} vlen={v}"]
         for q in range(p + 3, p + 3 + 3 * v, 3):

@@ -22,7 +22,8 @@ from __future__ import annotations
 import sys
 from array import array
 from functools import reduce
-from operator import and_, or_
+from itertools import repeat
+from operator import add, and_, itemgetter, or_
 from typing import TYPE_CHECKING
 
 from . import structs as S
@@ -77,8 +78,8 @@ class TypeSection:
     records, in id order), ``strtab``, ``start_id`` and ``n`` (own type count).
     """
 
-    __slots__ = ("data", "type_start", "words", "offs", "kinds", "by_kind", "_ids", "_pos", "_items", "strtab",
-                 "start_id", "n", "_signed")
+    __slots__ = ("data", "type_start", "words", "offs", "kinds", "by_kind", "_ids", "_pos", "_items", "_head",
+                 "strtab", "start_id", "n", "_signed")
 
     def __init__(self, data: bytes, type_start: int, words: array, offs: list[int], kinds: bytes,
                  by_kind: list[list[int]], strtab: StringTable, start_id: int) -> None:
@@ -91,6 +92,7 @@ class TypeSection:
         self._ids: dict[int, list[int]] = {}
         self._pos: dict[int, list[int]] = {}
         self._items: dict[int, array] = {}
+        self._head: dict[int, list[int]] = {}
         self.strtab = strtab
         self.start_id = start_id
         self.n = len(kinds)
@@ -116,6 +118,26 @@ class TypeSection:
             got = self._pos[kind] = [offs[i] for i in self.by_kind[kind]]
         return got
 
+    def header(self, word: int) -> list[int]:
+        """Word ``word`` (0 name offset, 1 info, 2 size or type) of every record, in id order."""
+        got = self._head.get(word)
+        if got is None:
+            w = self.words
+            offs = self.offs
+            if len(offs) < 3:
+                got = [w[p + word] for p in offs[:-1]]
+            else:
+                got = list(itemgetter(*(offs[:-1] if word == 0 else map(add, offs[:-1], repeat(word))))(w))
+            self._head[word] = got
+        return got
+
+    def column(self, kind: int, word: int) -> list[int]:
+        """Word ``word`` of every record of ``kind``, in id order."""
+        if word <= 2:
+            return pick(self.header(word), self.by_kind[kind])
+        w = self.words
+        return [w[p + word] for p in self.positions(kind)]
+
     def item_words(self, kind: int) -> array:
         """The trailing items (members, params, enumerators...) of every record of ``kind``, one
         after the other in id order, as one array of words."""
@@ -137,6 +159,13 @@ class TypeSection:
         if self._signed is None:
             self._signed = memoryview(self.words).cast("B").cast("i")
         return self._signed
+
+
+def pick(seq: list[int], indexes: list[int]) -> list[int]:
+    """``[seq[i] for i in indexes]``, at C speed."""
+    if len(indexes) < 2:
+        return [seq[i] for i in indexes]
+    return list(itemgetter(*indexes)(seq))
 
 
 def scan(data: bytes, type_start: int, type_end: int, start_id: int, strtab: StringTable,
@@ -186,10 +215,9 @@ def meta_ok(sec: TypeSection) -> bool:
     True is a guarantee; False only means "let the record-by-record decoder say".
     """
     w = sec.words
-    offs = sec.offs[:-1]
-    if not offs:
+    if not sec.n:
         return True
-    infos = [w[p + 1] for p in offs]
+    infos = sec.header(1)
     if reduce(or_, infos) & ~S.BTF_INFO_MASK:
         return False
     if reduce(or_, map(and_, infos, map(_MUST_BE_CLEAR.__getitem__, sec.kinds))):
@@ -202,7 +230,7 @@ def meta_ok(sec: TypeSection) -> bool:
         return False
     # Every name offset inside the string section (btf_name_offset_valid()).
     limit = sec.strtab.start_off + len(sec.strtab.data)
-    if max(map(w.__getitem__, offs)) >= limit:
+    if max(sec.header(0)) >= limit:
         return False
     top = 0
     for kind, stride in _NAMED_ITEMS:
