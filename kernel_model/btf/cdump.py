@@ -83,7 +83,28 @@ def format_c(btf: BTF, *, guard: str = "__VMLINUX_H__", preserve_access_index: b
     ``functions``: also declare every FUNC as a prototype (bpftool does not; our
     module round trips do, so kfunc prototypes survive C -> BTF -> C -> BTF).
     """
+    sec = btf._section()
+    if sec is not None and btf.base is None:
+        from .accel import module
+        fast = module()
+        if fast is not None:
+            body = fast.c_definitions(sec.words, sec.strtab.data, sec.n, param_names, functions)
+            if body is not None:
+                return _header(body.decode("utf-8", "surrogateescape"), guard, preserve_access_index)
     return CDumper(btf, param_names=param_names, functions=functions).header(guard, preserve_access_index)
+
+
+def _header(body: str, guard: str, preserve_access_index: bool) -> str:
+    parts = [f"#ifndef {guard}\n#define {guard}\n\n"]
+    if preserve_access_index:
+        parts.append("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n"
+                     "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n"
+                     "#endif\n\n")
+    parts.append(body)
+    if preserve_access_index:
+        parts.append("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n")
+    parts.append(f"#endif /* {guard} */\n")
+    return "".join(parts)
 
 
 class _Records:
@@ -859,14 +880,4 @@ class CDumper:
 
     def header(self, guard: str = "__VMLINUX_H__", preserve_access_index: bool = True) -> str:
         """The header file: include guard, CO-RE pragma block, definitions."""
-        body = self.definitions()
-        parts = [f"#ifndef {guard}\n#define {guard}\n\n"]
-        if preserve_access_index:
-            parts.append("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n"
-                         "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n"
-                         "#endif\n\n")
-        parts.append(body)
-        if preserve_access_index:
-            parts.append("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n")
-        parts.append(f"#endif /* {guard} */\n")
-        return "".join(parts)
+        return _header(self.definitions(), guard, preserve_access_index)

@@ -245,7 +245,7 @@ def decode(data: bytes, base: BTF | None = None, where: str = "") -> BTF:
     btf._strings = strtab
     btf._hdr_len = hdr_len
     sec = scan(data, type_start, type_end, start_id, strtab, byteorder)
-    if sec is not None and meta_ok(sec):
+    if sec is not None and (sec.meta_checked or meta_ok(sec)):
         # Records become objects when asked for (BTF.type_by_id(), decode_record()).
         btf._types = [None] * sec.n  # type: ignore[list-item]
         btf._sec = sec

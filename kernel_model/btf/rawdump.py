@@ -103,6 +103,14 @@ def _object_lines(btf: BTF) -> list[str]:
 
 def format_raw(btf: BTF) -> str:
     """The whole dump, newline-terminated, as ``bpftool btf dump file F format raw`` prints it."""
+    sec = btf._section()
+    if sec is not None and btf.base is None:
+        from .accel import module
+        fast = module()
+        if fast is not None:
+            text = fast.raw_text(sec.words, sec.strtab.data, sec.n)
+            if text is not None:
+                return text.decode("utf-8", "surrogateescape")
     lines = raw_lines(btf)
     return "\n".join(lines) + "\n" if lines else ""
 

@@ -78,17 +78,18 @@ class TypeSection:
     records, in id order), ``strtab``, ``start_id`` and ``n`` (own type count).
     """
 
-    __slots__ = ("data", "type_start", "words", "offs", "kinds", "by_kind", "_ids", "_pos", "_items", "_head",
-                 "strtab", "start_id", "n", "_signed")
+    __slots__ = ("data", "type_start", "words", "offs", "kinds", "_by_kind", "_ids", "_pos", "_items", "_head",
+                 "strtab", "start_id", "n", "_signed", "meta_checked")
 
-    def __init__(self, data: bytes, type_start: int, words: array, offs: list[int], kinds: bytes,
-                 by_kind: list[list[int]], strtab: StringTable, start_id: int) -> None:
+    def __init__(self, data: bytes, type_start: int, words: array, offs: list[int] | array, kinds: bytes,
+                 by_kind: list[list[int]] | None, strtab: StringTable, start_id: int) -> None:
         self.data = data
         self.type_start = type_start
         self.words = words
         self.offs = offs
         self.kinds = kinds
-        self.by_kind = by_kind
+        self._by_kind = by_kind
+        self.meta_checked = False  # set when the compiled scan already applied meta_ok()'s rules
         self._ids: dict[int, list[int]] = {}
         self._pos: dict[int, list[int]] = {}
         self._items: dict[int, array] = {}
@@ -97,6 +98,17 @@ class TypeSection:
         self.start_id = start_id
         self.n = len(kinds)
         self._signed: memoryview | None = None
+
+    @property
+    def by_kind(self) -> list[list[int]]:
+        """For each kind number, the indexes ``id - start_id`` of its records, in order."""
+        if self._by_kind is None:
+            lists: list[list[int]] = [[] for _ in range(32)]
+            add = [lst.append for lst in lists]
+            for i, k in enumerate(self.kinds):
+                add[k](i)
+            self._by_kind = lists
+        return self._by_kind
 
     def record_bytes(self, i: int) -> tuple[int, int]:
         """Byte range [start, end) of own record ``i`` (id ``start_id + i``) in ``data``."""
@@ -181,6 +193,18 @@ def scan(data: bytes, type_start: int, type_end: int, start_id: int, strtab: Str
     words.frombytes(data[type_start:type_end])
     if byteorder != sys.byteorder:
         words.byteswap()
+    from .accel import module
+    fast = module()
+    if fast is not None:
+        got = fast.scan(words, start_id, strtab.start_off + len(strtab.data))
+        if got is None:
+            return None
+        offs_bytes, kinds = got
+        offs_arr = array("I")
+        offs_arr.frombytes(offs_bytes)
+        sec = TypeSection(data, type_start, words, offs_arr, kinds, None, strtab, start_id)
+        sec.meta_checked = True
+        return sec
     n = len(words)
     offs: list[int] = []
     add_off = offs.append

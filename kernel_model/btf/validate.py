@@ -56,12 +56,18 @@ def _valid_section(name: str) -> bool:
 def validate_btf(btf: BTF, where: str = "") -> None:
     """Raise :class:`BTFError` on the first rule ``btf``'s own types break.
 
-    A BTF fresh from a blob is first checked in bulk (bulk_validate.py); only
-    when that cannot vouch for it are the rules applied type by type, which
-    names the first one broken.
+    A BTF fresh from a blob is first checked in bulk (by the compiled
+    accelerator when it is built, accel.py, else bulk_validate.py); only when
+    that cannot vouch for it are the rules applied type by type, which names
+    the first one broken.
     """
     sec = btf._section()
     if sec is not None:
+        if btf.base is None:
+            from .accel import module
+            fast = module()
+            if fast is not None and fast.rules_hold(sec.words, sec.strtab.data, sec.n):
+                return
         from .bulk_validate import section_ok
         if section_ok(btf, sec):
             return

@@ -2,22 +2,26 @@
 
 A BTF decoded from a blob keeps its type section as words (section.py): the meta
 rules, the graph rules (bulk_validate.py), the raw dump and the C dump read the
-words; the record-by-record decoder, validate_btf() over objects, the object raw
+words, in Python or in the compiled accelerator (accel.py, _accel.c) when it is
+built; the record-by-record decoder, validate_btf() over objects, the object raw
 dump and the recursive C dumper (cdump_reference.py) are the references. On the
-host's vmlinux and on random and corrupted blobs the two must agree: the bulk
-checks never accept what the references refuse, and the texts are equal byte for
-byte.
+host's vmlinux and on random and corrupted blobs they must agree, with the
+accelerator and without it: the bulk checks never accept what the references
+refuse, and the texts are equal byte for byte.
 """
 
 from __future__ import annotations
 
+import os
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from kernel_model.btf import BTF, BTFError, format_c, format_raw, parse_c, structs as S
-from kernel_model.btf import cdump
+from kernel_model.btf import accel, cdump
 from kernel_model.btf.bulk_validate import section_ok
 from kernel_model.btf.codec import _decode_types
 from kernel_model.btf.section import meta_ok
@@ -25,6 +29,26 @@ from kernel_model.btf.validate import validate_btf
 
 from tests.kernel_model.btf.cdump_reference import reference_format_c
 from tests.kernel_model.btf.test_properties import SEED, c_declarations
+
+
+@contextmanager
+def accel_mode(on: bool) -> Iterator[None]:
+    """The compiled accelerator used (``on``, when built) or not, for the duration."""
+    old = os.environ.get("STRUCTOPS_BTF_ACCEL")
+    os.environ["STRUCTOPS_BTF_ACCEL"] = "1" if on else "0"
+    accel.reset()
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["STRUCTOPS_BTF_ACCEL"]
+        else:
+            os.environ["STRUCTOPS_BTF_ACCEL"] = old
+        accel.reset()
+
+
+#: Pure Python always; the accelerator too where it is built.
+MODES = [False] + ([True] if accel.module() is not None else [])
 
 
 def _objects(blob: bytes, base: BTF | None = None) -> BTF:
@@ -43,7 +67,13 @@ def _outcome(fn):  # type: ignore[no-untyped-def]
 
 
 def _compare(blob: bytes) -> None:
-    """Every fast path against its reference on one blob (which may be malformed)."""
+    """Every fast path, in each mode, against its reference on one blob (which may be malformed)."""
+    for on in MODES:
+        with accel_mode(on):
+            _compare_once(blob)
+
+
+def _compare_once(blob: bytes) -> None:
     try:
         fast = BTF.from_bytes(blob, validate=False)
     except BTFError:
@@ -87,12 +117,16 @@ def _outcome_message(b: BTF) -> str:
 
 
 def test_vmlinux_fast_paths_equal_the_references(vmlinux_bytes: bytes) -> None:
-    fast = BTF.from_bytes(vmlinux_bytes, validate=False)
-    assert fast._section() is not None and section_ok(fast, fast._section())
     slow = _objects(vmlinux_bytes)
     validate_btf(slow)
-    assert format_raw(fast) == format_raw(slow)
-    assert format_c(BTF.from_bytes(vmlinux_bytes, validate=False)) == reference_format_c(slow)
+    raw, header = format_raw(slow), reference_format_c(slow)
+    for on in MODES:
+        with accel_mode(on):
+            fast = BTF.from_bytes(vmlinux_bytes, validate=False)
+            assert fast._section() is not None and section_ok(fast, fast._section())
+            validate_btf(fast)
+            assert format_raw(fast) == raw
+            assert format_c(BTF.from_bytes(vmlinux_bytes, validate=False)) == header
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -102,8 +136,13 @@ def test_clean_blobs_take_the_fast_paths(text: str) -> None:
         blob = parse_c(text).to_bytes()
     except BTFError:
         return
-    b = BTF.from_bytes(blob, validate=False)
-    assert b._section() is not None and section_ok(b, b._section())  # nothing sent to the slow path
+    for on in MODES:
+        with accel_mode(on):
+            b = BTF.from_bytes(blob, validate=False)
+            assert b._section() is not None and section_ok(b, b._section())  # nothing sent to the slow path
+            fast = accel.module()
+            if fast is not None:
+                assert fast.rules_hold(b._section().words, b._strings.data, len(b))
     _compare(blob)
 
 
@@ -165,3 +204,25 @@ def test_array_over_4gib_is_refused_as_the_kernel_does() -> None:
                 BTF.from_bytes(blob)
             with pytest.raises(BTFError, match="Array size overflows U32_MAX"):
                 validate_btf(_objects(blob))
+
+
+def test_accelerator_of_another_version_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build left over from an older _accel.c (its VERSION differs) falls back to Python."""
+    monkeypatch.setattr(accel, "VERSION", -1)
+    accel.reset()
+    try:
+        assert accel.module() is None
+        b = parse_c("struct s { int a; };")
+        assert "struct s {" in format_c(BTF.from_bytes(b.to_bytes()))
+    finally:
+        monkeypatch.undo()
+        accel.reset()
+
+
+@pytest.mark.skipif(accel.module() is None, reason="the compiled accelerator is not built (no C compiler) or is turned off (STRUCTOPS_BTF_ACCEL=0)")
+def test_accelerator_vouches_for_vmlinux(vmlinux_bytes: bytes) -> None:
+    with accel_mode(True):
+        b = BTF.from_bytes(vmlinux_bytes, validate=False)
+        sec = b._section()
+        assert sec is not None and sec.meta_checked
+        assert accel.module().rules_hold(sec.words, sec.strtab.data, sec.n)
