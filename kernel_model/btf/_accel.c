@@ -69,17 +69,25 @@ static void sb_add(sb_t *b, const char *s, size_t n) {
 }
 
 static void sb_str(sb_t *b, const char *s) { sb_add(b, s, strlen(s)); }
+#define SB_LIT(b, lit) sb_add((b), (lit), sizeof(lit) - 1)
 
 static void sb_u64(sb_t *b, unsigned long long v) {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%llu", v);
-    sb_add(b, tmp, (size_t)n);
+    char tmp[24];
+    char *e = tmp + sizeof tmp, *p = e;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    sb_add(b, p, (size_t)(e - p));
 }
 
 static void sb_s64(sb_t *b, long long v) {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%lld", v);
-    sb_add(b, tmp, (size_t)n);
+    if (v < 0) {
+        sb_add(b, "-", 1);
+        sb_u64(b, 0ULL - (unsigned long long)v);
+    } else {
+        sb_u64(b, (unsigned long long)v);
+    }
 }
 
 static void sb_tabs(sb_t *b, int n) {
@@ -204,68 +212,68 @@ static int raw_dump(const sec_t *s, sb_t *b) {
         sb_add(b, "'", 1);
         switch (k) {
         case K_FUNC:
-            sb_str(b, " type_id=");
+            SB_LIT(b, " type_id=");
             sb_u64(b, r[2]);
-            sb_str(b, " linkage=");
+            SB_LIT(b, " linkage=");
             sb_str(b, vlen < 3 ? func_link[vlen] : "(unknown)");
             break;
         case K_FUNC_PROTO:
-            sb_str(b, " ret_type_id=");
+            SB_LIT(b, " ret_type_id=");
             sb_u64(b, r[2]);
-            sb_str(b, " vlen=");
+            SB_LIT(b, " vlen=");
             sb_u64(b, vlen);
             for (uint32_t i = 0; i < vlen; i++) {
-                sb_str(b, "\n\t'");
+                SB_LIT(b, "\n\t'");
                 if (raw_name(b, s, r[3 + 2 * i]))
                     return -1;
-                sb_str(b, "' type_id=");
+                SB_LIT(b, "' type_id=");
                 sb_u64(b, r[4 + 2 * i]);
             }
             break;
         case K_PTR: case K_CONST: case K_VOLATILE: case K_RESTRICT: case K_TYPEDEF: case K_TYPE_TAG:
-            sb_str(b, " type_id=");
+            SB_LIT(b, " type_id=");
             sb_u64(b, r[2]);
             break;
         case K_STRUCT: case K_UNION:
-            sb_str(b, " size=");
+            SB_LIT(b, " size=");
             sb_u64(b, r[2]);
-            sb_str(b, " vlen=");
+            SB_LIT(b, " vlen=");
             sb_u64(b, vlen);
             for (uint32_t i = 0; i < vlen; i++) {
                 const uint32_t *m = r + 3 + 3 * i;
                 uint32_t off = kflag ? (m[2] & 0xFFFFFF) : m[2], bsz = kflag ? m[2] >> 24 : 0;
-                sb_str(b, "\n\t'");
+                SB_LIT(b, "\n\t'");
                 if (raw_name(b, s, m[0]))
                     return -1;
-                sb_str(b, "' type_id=");
+                SB_LIT(b, "' type_id=");
                 sb_u64(b, m[1]);
-                sb_str(b, " bits_offset=");
+                SB_LIT(b, " bits_offset=");
                 sb_u64(b, off);
                 if (bsz) {
-                    sb_str(b, " bitfield_size=");
+                    SB_LIT(b, " bitfield_size=");
                     sb_u64(b, bsz);
                 }
             }
             break;
         case K_ARRAY:
-            sb_str(b, " type_id=");
+            SB_LIT(b, " type_id=");
             sb_u64(b, r[3]);
-            sb_str(b, " index_type_id=");
+            SB_LIT(b, " index_type_id=");
             sb_u64(b, r[4]);
-            sb_str(b, " nr_elems=");
+            SB_LIT(b, " nr_elems=");
             sb_u64(b, r[5]);
             break;
         case K_ENUM: case K_ENUM64:
             sb_str(b, kflag ? " encoding=SIGNED size=" : " encoding=UNSIGNED size=");
             sb_u64(b, r[2]);
-            sb_str(b, " vlen=");
+            SB_LIT(b, " vlen=");
             sb_u64(b, vlen);
             for (uint32_t i = 0; i < vlen; i++) {
                 const uint32_t *v = k == K_ENUM ? r + 3 + 2 * i : r + 3 + 3 * i;
-                sb_str(b, "\n\t'");
+                SB_LIT(b, "\n\t'");
                 if (raw_name(b, s, v[0]))
                     return -1;
-                sb_str(b, "' val=");
+                SB_LIT(b, "' val=");
                 if (k == K_ENUM) {
                     if (kflag)
                         sb_s64(b, (int32_t)v[1]);
@@ -275,23 +283,23 @@ static int raw_dump(const sec_t *s, sb_t *b) {
                     uint64_t u = ((uint64_t)v[2] << 32) | v[1];
                     if (kflag) {
                         sb_s64(b, (long long)(int64_t)u);
-                        sb_str(b, "LL");
+                        SB_LIT(b, "LL");
                     } else {
                         sb_u64(b, u);
-                        sb_str(b, "ULL");
+                        SB_LIT(b, "ULL");
                     }
                 }
             }
             break;
         case K_INT: {
             uint32_t d = r[3], enc = (d >> 24) & 0x0F;
-            sb_str(b, " size=");
+            SB_LIT(b, " size=");
             sb_u64(b, r[2]);
-            sb_str(b, " bits_offset=");
+            SB_LIT(b, " bits_offset=");
             sb_u64(b, (d >> 16) & 0xFF);
-            sb_str(b, " nr_bits=");
+            SB_LIT(b, " nr_bits=");
             sb_u64(b, d & 0xFF);
-            sb_str(b, " encoding=");
+            SB_LIT(b, " encoding=");
             sb_str(b, (enc <= 2 || enc == 4) ? int_enc[enc] : "UNKN");
             break;
         }
@@ -299,45 +307,45 @@ static int raw_dump(const sec_t *s, sb_t *b) {
             sb_str(b, kflag ? " fwd_kind=union" : " fwd_kind=struct");
             break;
         case K_VAR:
-            sb_str(b, " type_id=");
+            SB_LIT(b, " type_id=");
             sb_u64(b, r[2]);
-            sb_str(b, ", linkage=");
+            SB_LIT(b, ", linkage=");
             sb_str(b, r[3] < 3 ? var_link[r[3]] : "(unknown)");
             break;
         case K_DATASEC:
-            sb_str(b, " size=");
+            SB_LIT(b, " size=");
             sb_u64(b, r[2]);
-            sb_str(b, " vlen=");
+            SB_LIT(b, " vlen=");
             sb_u64(b, vlen);
             for (uint32_t i = 0; i < vlen; i++) {
                 const uint32_t *v = r + 3 + 3 * i;
-                sb_str(b, "\n\ttype_id=");
+                SB_LIT(b, "\n\ttype_id=");
                 sb_u64(b, v[0]);
-                sb_str(b, " offset=");
+                SB_LIT(b, " offset=");
                 sb_u64(b, v[1]);
-                sb_str(b, " size=");
+                SB_LIT(b, " size=");
                 sb_u64(b, v[2]);
                 if (v[0] <= s->n) {
                     uint32_t vk = KIND(s, v[0]);
-                    sb_str(b, " (");
+                    SB_LIT(b, " (");
                     sb_str(b, KIND_NAMES[vk]);
-                    sb_str(b, " '");
+                    SB_LIT(b, " '");
                     if (v[0] == 0)
-                        sb_str(b, "(anon)");
+                        SB_LIT(b, "(anon)");
                     else if (raw_name(b, s, s->w[s->offs[v[0]]]))
                         return -1;
-                    sb_str(b, "')");
+                    SB_LIT(b, "')");
                 }
             }
             break;
         case K_FLOAT:
-            sb_str(b, " size=");
+            SB_LIT(b, " size=");
             sb_u64(b, r[2]);
             break;
         case K_DECL_TAG:
-            sb_str(b, " type_id=");
+            SB_LIT(b, " type_id=");
             sb_u64(b, r[2]);
-            sb_str(b, " component_idx=");
+            SB_LIT(b, " component_idx=");
             sb_s64(b, (int32_t)r[3]);
             break;
         default:
@@ -510,7 +518,7 @@ static char *dedup(dumper_t *d, const char *name, map_t *count) {
         return xstrdup(name);
     sb_t b = {0};
     sb_add(&b, name, n);
-    sb_str(&b, "___");
+    SB_LIT(&b, "___");
     sb_u64(&b, (unsigned long long)e->val);
     return sb_take(&b);
 }
@@ -628,7 +636,7 @@ static char *decl_line(const char *kwd, const char *name) {
     sb_str(&b, kwd);
     sb_add(&b, " ", 1);
     sb_str(&b, name);
-    sb_str(&b, ";\n\n");
+    SB_LIT(&b, ";\n\n");
     return sb_take(&b);
 }
 
@@ -725,9 +733,9 @@ static void emit_typedef(dumper_t *d, uint32_t id) {
     char *text = decl(d, t, nm, 0);
     if (text) {
         sb_t b = {0};
-        sb_str(&b, "typedef ");
+        SB_LIT(&b, "typedef ");
         sb_str(&b, text);
-        sb_str(&b, ";\n\n");
+        SB_LIT(&b, ";\n\n");
         free(text);
         out_push(d, sb_take(&b));
     } else {
@@ -748,7 +756,7 @@ static void emit_enum(dumper_t *d, uint32_t id) {
     }
     sb_t b = {0};
     sb_str(&b, body);
-    sb_str(&b, ";\n\n");
+    SB_LIT(&b, ";\n\n");
     free(body);
     out_push(d, sb_take(&b));
 }
@@ -770,7 +778,7 @@ static void emit_composite(dumper_t *d, uint32_t id) {
     }
     sb_t b = {0};
     sb_str(&b, body);
-    sb_str(&b, ";\n\n");
+    SB_LIT(&b, ";\n\n");
     free(body);
     out_push(d, sb_take(&b));
     d->state[id] = 3;
@@ -820,7 +828,7 @@ static char *spec(dumper_t *d, uint32_t id, int indent) {
         return composite_body(d, id, indent);
     case K_ENUM: case K_ENUM64:
         if (*name) {
-            sb_str(&b, "enum ");
+            SB_LIT(&b, "enum ");
             sb_str(&b, tag_name(d, id));
             return sb_take(&b);
         }
@@ -904,9 +912,9 @@ static char *decl(dumper_t *d, uint32_t id, const char *inner0, int indent) {
             for (uint32_t i = 0; i < v && !d->fail; i++) {
                 uint32_t pn = ITEMS(s, id)[2 * i], pt = ITEMS(s, id)[2 * i + 1];
                 if (nps++)
-                    sb_str(&ps, ", ");
+                    SB_LIT(&ps, ", ");
                 if (pt == 0) {
-                    sb_str(&ps, "...");
+                    SB_LIT(&ps, "...");
                     continue;
                 }
                 const char *pname = STR(s, pn);
@@ -930,7 +938,7 @@ static char *decl(dumper_t *d, uint32_t id, const char *inner0, int indent) {
             if (nps)
                 sb_add(&inner, ps.p, ps.n);
             else
-                sb_str(&inner, "void");
+                SB_LIT(&inner, "void");
             sb_add(&inner, ")", 1);
             free(ps.p);
             id = SIZE_OR_TYPE(s, id);
@@ -964,10 +972,10 @@ static char *enum_body(dumper_t *d, uint32_t id, int indent) {
     const sec_t *s = d->s;
     sb_t b = {0};
     if (*NAME(d, id)) {
-        sb_str(&b, "enum ");
+        SB_LIT(&b, "enum ");
         sb_str(&b, tag_name(d, id));
     } else {
-        sb_str(&b, "enum");
+        SB_LIT(&b, "enum");
     }
     char **names = enumerator_names(d, id);
     if (!names || d->fail) {
@@ -975,11 +983,11 @@ static char *enum_body(dumper_t *d, uint32_t id, int indent) {
         return NULL;
     }
     uint32_t k = KIND(s, id), v = VLEN(s, id), kflag = KFLAG(s, id);
-    sb_str(&b, " {\n");
+    SB_LIT(&b, " {\n");
     for (uint32_t i = 0; i < v; i++) {
         sb_tabs(&b, indent + 1);
         sb_str(&b, names[i]);
-        sb_str(&b, " = ");
+        SB_LIT(&b, " = ");
         if (k == K_ENUM) {
             uint32_t val = ITEMS(s, id)[2 * i + 1];
             if (kflag)
@@ -991,18 +999,18 @@ static char *enum_body(dumper_t *d, uint32_t id, int indent) {
             uint64_t u = ((uint64_t)e[2] << 32) | e[1];
             if (kflag) {
                 sb_s64(&b, (long long)(int64_t)u);
-                sb_str(&b, "LL");
+                SB_LIT(&b, "LL");
             } else {
                 sb_u64(&b, u);
-                sb_str(&b, "ULL");
+                SB_LIT(&b, "ULL");
             }
         }
-        sb_str(&b, ",\n");
+        SB_LIT(&b, ",\n");
     }
     sb_tabs(&b, indent);
-    sb_str(&b, "}");
+    SB_LIT(&b, "}");
     if (SIZE_OR_TYPE(s, id) < 4)
-        sb_str(&b, " __attribute__((packed))");
+        SB_LIT(&b, " __attribute__((packed))");
     return sb_take(&b);
 }
 
@@ -1213,9 +1221,9 @@ static int padding(dumper_t *d, sb_t *b, int64_t cur, int64_t target, int indent
         int64_t room = 64 - cur % 64;
         int64_t n = room < target - cur ? room : target - cur;
         sb_tabs(b, indent);
-        sb_str(b, "long: ");
+        SB_LIT(b, "long: ");
         sb_s64(b, n);
-        sb_str(b, ";\n");
+        SB_LIT(b, ";\n");
         cur += n;
     }
     return 0;
@@ -1232,7 +1240,7 @@ static char *composite_body(dumper_t *d, uint32_t id, int indent) {
         sb_add(&b, " ", 1);
         sb_str(&b, tag_name(d, id));
     }
-    sb_str(&b, " {\n");
+    SB_LIT(&b, " {\n");
     int packed = is_packed(d, id);
     int64_t cur = 0, max_align = 1;
     uint32_t v = VLEN(s, id), kflag = KFLAG(s, id);
@@ -1265,10 +1273,10 @@ static char *composite_body(dumper_t *d, uint32_t id, int indent) {
         sb_str(&b, text);
         free(text);
         if (bsz) {
-            sb_str(&b, ": ");
+            SB_LIT(&b, ": ");
             sb_s64(&b, bsz);
         }
-        sb_str(&b, ";\n");
+        SB_LIT(&b, ";\n");
         if (!bsz || *mname) {
             if (align > max_align)
                 max_align = align;
@@ -1285,9 +1293,9 @@ static char *composite_body(dumper_t *d, uint32_t id, int indent) {
             padding(d, &b, cur, size * 8, indent + 1);
     }
     sb_tabs(&b, indent);
-    sb_str(&b, "}");
+    SB_LIT(&b, "}");
     if (packed)
-        sb_str(&b, " __attribute__((packed))");
+        SB_LIT(&b, " __attribute__((packed))");
     LEAVE(d);
     if (d->fail) {
         free(b.p);
@@ -1427,9 +1435,9 @@ static int definitions(const sec_t *s, int param_names, int functions, sb_t *tex
                 break;
             sb_t b = {0};
             if (VLEN(s, id) == 0)
-                sb_str(&b, "static ");
+                SB_LIT(&b, "static ");
             sb_str(&b, text);
-            sb_str(&b, ";\n\n");
+            SB_LIT(&b, ";\n\n");
             free(text);
             out_push(d, sb_take(&b));
         }
