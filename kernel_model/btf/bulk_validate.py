@@ -3,9 +3,11 @@
 Not a kernel function: the same rules as validate_btf() (the kernel's
 btf_check_all_metas()/btf_check_all_types() of kernel/bpf/btf.c, Linux
 6.12/6.18), arranged so that a valid vmlinux (126,000 types) is accepted in
-tens of milliseconds instead of a second: names are checked as one joined
-string, type ids as column minima/maxima, member layouts with C-level maps,
-loops with one walk over the graph. :func:`section_ok` only *accepts*: when it
+about 0.15 s instead of half a second: type ids are checked as column
+minima/maxima, names against the set of the string table's identifiers,
+member layouts as whole columns with C-level maps; typedef/modifier/array
+chains are resolved once to their size and to the struct they hold, so the
+loop search walks structs only. :func:`section_ok` only *accepts*: when it
 returns False, validate_btf() applies the rules type by type and reports the
 first one broken with the kernel's message, so this module may be stricter
 than the kernel (a nonzero name offset that points at an empty string, say)
@@ -25,14 +27,14 @@ from . import structs as S
 from .errors import BTFError
 from .section import kind_table
 from .structs import MODIFIER_KINDS
-from .validate import KSYM_NAME_LEN, U32_MAX, valid_identifier
+from .validate import KSYM_NAME_LEN, U32_MAX
 
 if TYPE_CHECKING:
     from .btf import BTF
     from .codec import StringTable
     from .section import TypeSection
 
-__all__ = ["section_ok", "all_identifiers", "identifier_offsets"]
+__all__ = ["section_ok", "identifier_offsets"]
 
 _DIGITS = [bytes([c]) for c in b"0123456789"]
 _DIGIT_START = re.compile(rb"\0[0-9]")
@@ -45,11 +47,6 @@ _PTR_SINKS = frozenset({S.KIND_STRUCT, S.KIND_UNION, S.KIND_FWD, S.KIND_FUNC_PRO
 _SIZED = (S.KIND_INT, S.KIND_STRUCT, S.KIND_UNION, S.KIND_ENUM, S.KIND_ENUM64, S.KIND_FLOAT, S.KIND_DATASEC)
 _CHAIN_SET = frozenset(_VALUE_CHAIN)
 _PTR_CHAIN = _MODIFIERS + (S.KIND_PTR, S.KIND_ARRAY)
-
-
-def all_identifiers(names: list[str]) -> bool:
-    """Whether every string of ``names`` passes btf_name_valid_identifier() (valid_identifier())."""
-    return all(map(valid_identifier, names))
 
 
 def identifier_offsets(table: StringTable) -> set[int]:
