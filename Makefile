@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-long test-jit-long fuzz install-check bench bench-quick clean examples
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py kernel_model/btf/_accel.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,plot]'
