@@ -5,7 +5,7 @@ baseline and our side *interleaved* run by run (shared/reference/unicorn-notes.m
 explains why: interference of 30% happens, absolute numbers drift between
 machines; interleaving keeps a slow spell from landing on one side only).
 The baselines are the ones unicorn-notes.md describes; where our side uses a
-technique the baseline does not (untyped ctypes calls, emu/regs.py), a second
+technique the baseline does not (untyped ctypes calls, emu/machine/regs.py), a second
 baseline with the same technique is printed beside it, so the ratio to the
 stronger baseline is visible too.
 
@@ -26,7 +26,7 @@ stronger baseline is visible too.
 
 Budgets: a program the verifier accepted terminates by construction, so
 verified code runs *uncounted* (``budget=0``; the soft-lockup watchdog of
-emu/watchdog.py is the safety net, at no per-run cost); unverified code needs
+emu/machine/watchdog.py is the safety net, at no per-run cost); unverified code needs
 the instruction budget (Unicorn's ``count=``). Figures 1, 2 and 5 run
 uncounted -- 5 checks first that the verifier model accepts the loop -- and
 print the counted figure beside; 3 and 4 use ``Machine()``'s default
@@ -51,7 +51,7 @@ from unicorn import x86_const as X  # noqa: E402
 from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, uclib  # noqa: E402
 
 from emu.machine import Machine  # noqa: E402
-from emu.regs import RAW  # noqa: E402
+from emu.machine.regs import RAW  # noqa: E402
 from kernel_model.asm import assemble  # noqa: E402
 from kernel_model.insn import Insn  # noqa: E402
 from kernel_model.interp import Interpreter  # noqa: E402
@@ -143,7 +143,7 @@ def bench_kfunc(quick: bool) -> float:
         h = uc._uch
         val = ctypes.c_uint64()
         vp = ctypes.byref(val)
-        if untyped:  # the same untyped ctypes calls as emu/regs.py (the strongest bare hook)
+        if untyped:  # the same untyped ctypes calls as emu/machine/regs.py (the strongest bare hook)
             hp = ctypes.c_void_p(h.value)
             rd, wr = RAW.uc_reg_read, RAW.uc_reg_write
 

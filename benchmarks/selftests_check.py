@@ -36,7 +36,7 @@ from typing import Any, Iterable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from emu.hostbpf import comparable_log  # noqa: E402
+from emu.host.hostbpf import comparable_log  # noqa: E402
 from tests.corpus import OBJECTS, VERIFIER_VERDICTS, build_module, program_labels  # noqa: E402
 
 
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         report(compare(labels, OBJECTS), args.limit)
         return 0
     build = build_module()
-    from emu.hostbpf import oracle_status
+    from emu.host.hostbpf import oracle_status
 
     ok, why = oracle_status()
     if not ok:

@@ -56,7 +56,7 @@ from unicorn import UC_ARCH_X86, UC_MODE_64, Uc  # noqa: E402
 from unicorn import x86_const as X  # noqa: E402
 from unicorn.unicorn_py3.unicorn import uclib  # noqa: E402
 
-from emu.bpf_maps import MachineKernelMemory  # noqa: E402
+from emu.kernel.bpf_maps import MachineKernelMemory  # noqa: E402
 from emu.kernel import Kernel  # noqa: E402
 from kernel_model.asm import assemble  # noqa: E402
 from kernel_model.btf import parse_c  # noqa: E402

@@ -34,7 +34,7 @@ prepare-phase failure does not (libbpf returns before that line).
 
 The kernel is reached only through the bpf() methods of
 :class:`emu.libbpf.sys.BpfSys` (the emulated :class:`emu.kernel.Kernel` or
-:class:`emu.libbpf.host.HostSys`).
+:class:`emu.host.hostsys.HostSys`).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ PROG_TYPE_NAMES = {
 
 
 def _modelled_prog_types() -> dict[int, str]:
-    from emu.syscall import SUPPORTED_PROG_TYPES
+    from emu.kernel.syscall import SUPPORTED_PROG_TYPES
 
     return dict(SUPPORTED_PROG_TYPES)
 

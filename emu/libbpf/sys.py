@@ -6,9 +6,9 @@ methods below, with the real attribute names as keyword arguments
 (/work/brief/bpf_api.md, the contract with the emulated kernel):
 
 * :class:`emu.kernel.Kernel` -- the emulated kernel (its ``bpf()`` commands are
-  :class:`emu.syscall.BpfSyscalls`);
-* :class:`emu.libbpf.host.HostSys` -- the host kernel through
-  :mod:`emu.hostbpf` (BTF and program loads only: nothing is attached).
+  :class:`emu.kernel.syscall.BpfSyscalls`);
+* :class:`emu.host.hostsys.HostSys` -- the host kernel through
+  :mod:`emu.host.hostbpf` (BTF and program loads only: nothing is attached).
 
 Errors are :class:`kernel_model.errors.KernelError` (``errno`` positive); a
 rejected ``prog_load`` may carry ``.log`` (the verifier log) and ``.result``.

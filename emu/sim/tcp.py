@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from emu.regs import RAW
+from emu.machine.regs import RAW
 from kernel_model.errors import InputError, KernelError
 from kernel_model.subsystems.tcp_ca import WRITABLE_FIELDS, Field, tcp_sock_layout
 from kernel_model.subsystems.tcp_cong import Reno
@@ -157,7 +157,7 @@ class BpfCongestionOps:
 
     def _check_registered(self) -> None:
         # call_struct_ops' rule: only a registered map's members are called
-        from emu.syscall import LinkObject
+        from emu.kernel.syscall import LinkObject
 
         mo = self.kernel.fds.objects[self.map_fd]
         st = mo.st_map

@@ -83,7 +83,7 @@ def cmd_sim_tcp(args: argparse.Namespace) -> int:
     except (LibbpfError, KernelError) as e:
         return _fail(1, f"sim tcp: {args.object}: {e}")
     except StructOpsError as e:
-        from emu.oops import Oops
+        from emu.machine.oops import Oops
 
         if isinstance(e, Oops):
             sys.stderr.write(e.text.rstrip("\n") + "\n")

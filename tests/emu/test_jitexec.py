@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from emu.runner import run_program
+from emu.kernel.runner import run_program
 from kernel_model.asm import assemble
 from kernel_model.errors import ExecFault
 

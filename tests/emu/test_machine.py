@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emu.machine import (HEAP_BASE, KTEXT_BASE, MODULES_VADDR, PROT_RW, Machine, MachineBudgetExceeded)
-from emu.oops import Oops
+from emu.machine.oops import Oops
 from kernel_model.asm import assemble
 from kernel_model.cpu import PRESETS, RETURN_THUNKS
 from kernel_model.errors import KernelError
@@ -149,7 +149,7 @@ def test_reset_forgets_everything_and_close_is_final():
 
 
 def test_btf_typed_objects_round_trip_through_a_program(m):
-    from emu.kobjects import KObject
+    from emu.kernel.kobjects import KObject
     from kernel_model.vmlinux import build_vmlinux_btf
 
     btf = build_vmlinux_btf()
@@ -245,7 +245,7 @@ def test_every_preset_runs_a_struct_ops_trampoline(name):
 def test_timed_may_goto_runs_whichever_side_adds_the_frame_pointer(name):
     """70000 iterations: past 0xffff, so arch_bpf_timed_may_goto runs and refills the
     count in the frame slot -- read through r10 as an offset or as a pointer."""
-    from emu.runner import run_program
+    from emu.kernel.runner import run_program
 
     src = "r0 = 0\nloop:\nmay_goto out\nr0 += 1\nif r0 < 70000 goto loop\nout:\nexit"
     assert run_program(assemble(src), engine="jit", cpu=PRESETS[name], budget=2_000_000) == 70000

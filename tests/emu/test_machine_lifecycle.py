@@ -11,7 +11,7 @@ import pytest
 
 from emu.machine import (KDATA_BASE, MODULES_VADDR, PACK_SIZE, VMALLOC_DATA, Machine,
                          MachineBudgetExceeded)
-from emu.oops import Oops
+from emu.machine.oops import Oops
 from kernel_model.asm import assemble
 from kernel_model.errors import KernelError
 from kernel_model.insn import Insn

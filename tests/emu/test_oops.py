@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from emu.kobjects import KObject
-from emu.oops import Oops
+from emu.kernel.kobjects import KObject
+from emu.machine.oops import Oops
 from jit.trampoline import emit_trampoline, struct_ops_flags
 from kernel_model.asm import assemble
 from kernel_model.btf.func_model import FuncModel

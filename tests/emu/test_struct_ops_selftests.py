@@ -13,9 +13,9 @@ import struct
 import pytest
 
 from emu.kernel import Kernel
-from emu.kobjects import KObject
-from emu.oops import Oops
-from emu.syscall import BPF_STRUCT_OPS, ProgLoadError
+from emu.kernel.kobjects import KObject
+from emu.machine.oops import Oops
+from emu.kernel.syscall import BPF_STRUCT_OPS, ProgLoadError
 from kernel_model.asm import assemble
 from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_STRUCT_OPS
 from kernel_model.btf import parse_c

@@ -1,7 +1,7 @@
 """The emulated bpf() commands: fds, ids and references, BTF objects, maps, programs.
 
-Expected errnos are the kernel's (Linux 6.12 sources named in emu/syscall.py,
-emu/bpf_maps.py, emu/test_run.py); the host-oracle comparisons are in
+Expected errnos are the kernel's (Linux 6.12 sources named in emu/kernel/syscall.py,
+emu/kernel/bpf_maps.py, emu/kernel/test_run.py); the host-oracle comparisons are in
 test_syscall_oracle.py.
 """
 
@@ -12,9 +12,9 @@ import struct
 
 import pytest
 
-from emu.bpf_maps import BPF_EXIST, BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_NOEXIST
+from emu.kernel.bpf_maps import BPF_EXIST, BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_NOEXIST
 from emu.kernel import Kernel
-from emu.syscall import ProgLoadError
+from emu.kernel.syscall import ProgLoadError
 from kernel_model.asm import assemble
 from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_HASH
 from kernel_model.btf import BTF, parse_c

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 
 from emu.machine import PROT_RW, Machine
-from emu.oops import Oops
+from emu.machine.oops import Oops
 from kernel_model.errors import ExecFault
 from kernel_model.insn import Insn
 from kernel_model.interp import Interpreter

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from emu.hostbpf import comparable_log
+from emu.host.hostbpf import comparable_log
 from tests.corpus import (
     VERIFIER_VERDICTS, manifest, object_path, program_labels, raw_case_program, raw_cases,
 )

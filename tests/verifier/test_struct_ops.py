@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from emu.verify_cmd import host_load, program_env
+from emu.cli.verify import host_load, program_env
 from kernel_model.asm import assemble
 from kernel_model.errors import InputError
 from verifier import VerifyResult, verify

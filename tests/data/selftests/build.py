@@ -389,7 +389,7 @@ def _test_btf() -> tuple[bytes, dict[str, int]]:
 
 def _map_create(map_type: int, key: int, value: int, max_entries: int, flags: int = 0, *, inner_fd: int = 0,
                 btf_fd: int = 0, key_tid: int = 0, value_tid: int = 0) -> tuple[int, int]:
-    from emu import hostbpf as hb
+    from emu.host import hostbpf as hb
 
     a = bytearray(hb.ATTR_SIZE)
     struct.pack_into("<IIIIII", a, 0, map_type, key, value, max_entries, flags, inner_fd)
@@ -413,7 +413,7 @@ class RawFixups:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from emu import hostbpf as hb
+        from emu.host import hostbpf as hb
 
         for fd in reversed(self.fds):
             hb.close(fd)
@@ -426,7 +426,7 @@ class RawFixups:
         return fd
 
     def _prog_array(self, max_entries: int, keys: tuple[int, int, int]) -> int:
-        from emu import hostbpf as hb
+        from emu.host import hostbpf as hb
 
         mfd = self._keep(*_map_create(PROG_ARRAY, 4, 4, max_entries), "a prog array")
         if mfd < 0:
@@ -450,7 +450,7 @@ class RawFixups:
         return mfd
 
     def apply(self, insns: bytearray) -> None:
-        from emu import hostbpf as hb
+        from emu.host import hostbpf as hb
 
         fx = self.case["fixups"]
         btf_fd = -1
@@ -493,7 +493,7 @@ class RawFixups:
 def testing_prog_flags() -> int:
     """test_verifier's testing_prog_flags(): BPF_F_TEST_RND_HI32 and BPF_F_TEST_REG_INVARIANTS
     where the kernel takes them (probed with a two-instruction socket filter)."""
-    from emu import hostbpf as hb
+    from emu.host import hostbpf as hb
 
     flags = 0
     prog = struct.pack("<BBhi", 0xB7, 0, 0, 0) + struct.pack("<BBhi", 0x95, 0, 0, 0)
@@ -527,7 +527,7 @@ def _calls_helper(insns: bytes, helper: int) -> bool:
 def host_load_raw(case: dict[str, Any], insns: bytes, prog_type: int, prog_flags: int, *, btf: tuple | None,
                   attach_btf_id: int, run: bool) -> dict[str, Any]:
     """One BPF_PROG_LOAD of a raw case (log level 1 + stats), with test runs if asked."""
-    from emu import hostbpf as hb
+    from emu.host import hostbpf as hb
     from kernel_model.errors import errno_name
 
     kw: dict[str, Any] = dict(prog_flags=prog_flags, expected_attach_type=case["expected_attach_type"],
@@ -609,7 +609,7 @@ _ATTACH_PREFIX = {BPF_TRACE_RAW_TP: ("btf_trace_", "typedef"), BPF_LSM_MAC: ("bp
 def _attach_btf_id(case: dict[str, Any], prog_type: int) -> tuple[int, str | None]:
     """libbpf_find_vmlinux_btf_id(kfunc, expected_attach_type), as test_verifier calls it
     for tracing and LSM cases."""
-    from emu import hostbpf as hb
+    from emu.host import hostbpf as hb
 
     if prog_type not in (TRACING, LSM) or not case.get("kfunc"):
         return 0, None
@@ -621,7 +621,7 @@ def _attach_btf_id(case: dict[str, Any], prog_type: int) -> tuple[int, str | Non
 def label_raw_case(case: dict[str, Any], flags_base: int) -> dict[str, Any]:
     """Host labels for one raw case: ``kernel`` (root) and, for socket filter and
     cgroup skb programs, ``kernel_cap_bpf`` (the load made with CAP_BPF only)."""
-    from emu import hostbpf as hb
+    from emu.host import hostbpf as hb
 
     if case.get("generated"):
         return {"skip": "program generated at run time by test_verifier (fill_helper)"}
@@ -694,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="redo raw_cases.jsonl only (objects, labels.jsonl kept; manifest updated)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from emu.hostbpf import oracle_status
+    from emu.host.hostbpf import oracle_status
 
     ok, why = oracle_status()
     if not ok:

@@ -22,7 +22,7 @@ from .conftest import example, open_example
 
 
 def test_the_emulated_kernel_implements_every_command_the_loader_uses():
-    from emu.libbpf.host import HostSys
+    from emu.host.hostsys import HostSys
     from emu.libbpf.sys import REQUIRED, BpfSys
 
     for impl in (Kernel, HostSys):
@@ -131,7 +131,7 @@ def test_module_objects_fail_on_6_8() -> None:
 @pytest.mark.kernel
 def test_dummy_verdicts_agree_with_the_host() -> None:
     """Acceptance: the bpf_dummy_ops examples give the same verdicts in our kernel and the host's."""
-    from emu.libbpf.host import HostSys
+    from emu.host.hostsys import HostSys
 
     for name in ("dummy_st_ops", "dummy_st_ops_fail", "core_missing_field"):
         ours = {(v.name, v.accepted, v.errno, v.last_line) for v in open_example(name).verify_programs(Kernel())}

@@ -243,8 +243,8 @@ def plugin_main(argv: list[str] | None = None) -> int:
     from kernel_model.errors import StructOpsError
     from kernel_model.insn import decode
 
-    from .cli import exit_status
-    from .runner import ENGINES, run_program
+    from emu.cli import exit_status
+    from emu.kernel.runner import ENGINES, run_program
 
     args = sys.argv[1:] if argv is None else argv
     try:

@@ -3,7 +3,7 @@
 The loader's own code path (ELF, CO-RE against the *host's* vmlinux BTF,
 struct_ops type matching, BPF_BTF_LOAD, BPF_PROG_LOAD with attach_btf_id and
 the member index) runs unchanged against the real kernel, through raw
-``bpf(2)`` calls (:func:`emu.hostbpf.sys_bpf`, Linux 6.18 ``union bpf_attr``
+``bpf(2)`` calls (:func:`emu.host.hostbpf.sys_bpf`, Linux 6.18 ``union bpf_attr``
 offsets). Only commands that change nothing outside this process are
 implemented: BTF load and introspection, program load, array/hash map
 create/update/freeze, close. Creating a struct_ops map, a link, or anything
@@ -26,7 +26,7 @@ from kernel_model.btf import BTF
 from kernel_model.errors import KernelError
 from kernel_model.insn import encode
 
-from .. import hostbpf
+from . import hostbpf
 
 __all__ = ["HostSys", "HostProgLoadError", "host_vmlinux_btf"]
 
@@ -135,7 +135,7 @@ class HostSys:
                   prog_btf_fd: int = 0, func_info: bytes = b"", func_info_rec_size: int = 0,
                   line_info: bytes = b"", line_info_rec_size: int = 0,
                   fd_array: Sequence[int] = ()) -> int:
-        """``BPF_PROG_LOAD`` with every attribute libbpf sets (:func:`emu.hostbpf.prog_load`)."""
+        """``BPF_PROG_LOAD`` with every attribute libbpf sets (:func:`emu.host.hostbpf.prog_load`)."""
         raw = bytes(insns) if isinstance(insns, (bytes, bytearray)) else encode(insns)
         r = hostbpf.prog_load(prog_type, raw, license=license, log_level=log_level, prog_flags=prog_flags,
                               expected_attach_type=expected_attach_type, attach_btf_id=attach_btf_id,

@@ -4,7 +4,7 @@ The bytes a program reads and writes through a map value pointer are the
 machine's memory, so what the JIT'd program stores is what
 ``BPF_MAP_LOOKUP_ELEM`` returns. The map operations are the same functions for
 both callers, as ``map->ops`` are in the kernel: the ``bpf_map_*_elem`` helpers
-(Python-serviced stubs, :mod:`emu.bpf_helpers`) and the ``bpf()`` commands.
+(Python-serviced stubs, :mod:`emu.kernel.bpf_helpers`) and the ``bpf()`` commands.
 
 Models (Linux 6.12 sources, layouts of the 6.18 host's BTF):
 
@@ -53,7 +53,7 @@ from kernel_model.struct_ops_map import StructOpsMap
 from .bpf_objects import BpfObject, BtfObject
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .machine import Machine
+    from emu.machine import Machine
 
 __all__ = [
     "MapObject", "ArrayMap", "HashMap", "StructOpsMapObject", "Rcu", "MachineKernelMemory",

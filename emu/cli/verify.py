@@ -7,7 +7,7 @@ Usage::
                           [--map NAME=TYPE:KEY:VALUE:ENTRIES ...] [--flags any_alignment,...]
                           [--license GPL] [--unpriv] [--stats]
 
-FILE is assembly text or raw instruction bytes (see :mod:`emu.progfile`), or a
+FILE is assembly text or raw instruction bytes (see :mod:`emu.formats.progfile`), or a
 clang-compiled ELF object, whose programs are loaded as libbpf loads them (into
 the emulated kernel, whose BPF_PROG_LOAD runs this verifier) and printed one
 after the other under ``-- prog NAME: verdict`` lines. The
@@ -92,7 +92,7 @@ def _model_kernel(profile: str) -> Any:
     struct_ops registry, kfunc table and vmlinux BTF. One per profile, only read --
     nothing is loaded into it (the verifier never changes its environment), so its
     machine is never created."""
-    from .kernel import Kernel
+    from emu.kernel import Kernel
 
     return Kernel(profile=get_profile(profile))
 
@@ -165,13 +165,13 @@ def check_insn_cnt(n: int, privileged: bool = True) -> None:
 
 
 def read_program(path: str, syntax: str | None, maps: Sequence[str] = (), profile: str = "latest") -> list[Insn]:
-    """FILE as :mod:`emu.progfile` reads it, except that assembly text may name the
+    """FILE as :mod:`emu.formats.progfile` reads it, except that assembly text may name the
     ``--map`` maps and the emulated kernel's kfuncs (``call bpf_kfunc_common_test``)."""
     from pathlib import Path
 
     from kernel_model.asm import assemble
 
-    from .progfile import RAW_SUFFIXES, load_program_file
+    from emu.formats.progfile import RAW_SUFFIXES, load_program_file
 
     p = Path(path)
     try:
@@ -259,9 +259,9 @@ def verify_elf(args: argparse.Namespace) -> int:
     """An ELF object: every program is loaded the way libbpf loads it (relocations, maps,
     struct_ops attach targets) into the emulated kernel, whose BPF_PROG_LOAD runs this
     verifier; each program's log is printed after a ``-- prog NAME: verdict`` line."""
-    from .kernel import Kernel
-    from .libbpf.log import Log
-    from .libbpf.object import BpfObject
+    from emu.kernel import Kernel
+    from emu.libbpf.log import Log
+    from emu.libbpf.object import BpfObject
 
     # libbpf's own messages are collected, not printed: the logs below say the same
     obj = BpfObject.open_file(args.file, log=Log(stream=None))
@@ -300,7 +300,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         env.log_size = log_size
         res = verify(insns, env, log_level=args.log_level)
     except StructOpsError as e:
-        from .cli import exit_status, one_line
+        from .main import exit_status, one_line
 
         sys.stderr.write(f"error: {one_line(str(e))}\n")
         return exit_status(e)
@@ -427,14 +427,14 @@ def _in_child(fn: Any) -> Any:
 
 
 def host_load(insns: Sequence[Insn], env: Any, log_level: int = 1) -> HostVerdict:
-    """Load the same program into the host kernel (``emu.hostbpf``): maps of
+    """Load the same program into the host kernel (``emu.host.hostbpf``): maps of
     ``env.maps`` are created there and the lddw immediates rewritten to their fds;
     struct_ops programs use the host's own BTF id of the attach type (an id of 0
     stays 0). With ``env.privileged`` False the load is made by a forked child that
     dropped every capability but CAP_BPF (capset)."""
     from kernel_model.insn import encode
 
-    from . import hostbpf as hb
+    from emu.host import hostbpf as hb
 
     fds: dict[int, int] = {}
     try:

@@ -1,6 +1,6 @@
 """``structops exec --engine jit``: run a program through the JIT in the machine.
 
-The same contract as the interpreter path of :func:`emu.runner.run_program`:
+The same contract as the interpreter path of :func:`emu.kernel.runner.run_program`:
 input memory is mapped at ``MEM_BASE`` (r1, its length in r2), helpers are
 Python functions by id, the result is r0. The program goes through
 :func:`verifier.fixups.fixup_for_jit` (helper immediates, division guards,
@@ -8,7 +8,7 @@ may_goto) with stack depth ``MAX_BPF_STACK`` per function -- the interpreter
 gives every frame 512 bytes, and an unverified program has no verifier
 depth -- then :func:`jit.bpf_jit.jit_program`, then one call in the machine.
 
-Faults are oopses (:class:`emu.oops.Oops`, an ExecFault); a runaway program
+Faults are oopses (:class:`emu.machine.oops.Oops`, an ExecFault); a runaway program
 stops at the budget (the BPF budget times 4 x86 instructions) with
 :class:`emu.machine.MachineBudgetExceeded`. One machine per process and
 profile is reused (``reset()`` between runs), so many files run fast.
@@ -34,11 +34,11 @@ from kernel_model.profile import LATEST, Profile
 from verifier.cfg import find_subprogs
 from verifier.fixups import fixup_for_jit
 
-from .machine import PROT_RW, Machine
+from emu.machine import PROT_RW, Machine
 
 __all__ = ["run_jit", "machine_for", "prepare", "MEM_BASE", "X86_PER_BPF_BUDGET"]
 
-#: same as emu.runner.MEM_BASE
+#: same as emu.kernel.runner.MEM_BASE
 MEM_BASE = 0xFFFF_8880_0010_0000
 X86_PER_BPF_BUDGET = 4
 _MACHINES: dict[tuple[str, CpuConfig], Machine] = {}

@@ -1,11 +1,11 @@
 """``Kernel``: the emulated kernel as one object.
 
 It owns the kernel model (vmlinux BTF, the struct_ops registry, modules,
-kfuncs) for one profile, the ``bpf()`` object tables (:mod:`emu.bpf_objects`:
+kfuncs) for one profile, the ``bpf()`` object tables (:mod:`emu.kernel.bpf_objects`:
 fds, ids, reference counts), the calling process's user memory
-(:mod:`emu.usermem`) and -- created on first use -- the x86-64 machine
+(:mod:`emu.kernel.usermem`) and -- created on first use -- the x86-64 machine
 (:class:`emu.machine.Machine`) that runs JIT images and trampolines. Its
-``bpf()`` commands are :class:`emu.syscall.BpfSyscalls` (the contract of
+``bpf()`` commands are :class:`emu.kernel.syscall.BpfSyscalls` (the contract of
 /work/brief/bpf_api.md); ``call_struct_ops`` is what a subsystem does with a
 registered ops struct.
 
@@ -108,10 +108,10 @@ class Kernel(BpfSyscalls):
         scratch function-pointer slot for the kernel's own indirect calls."""
         if self._machine is None:
             from .bpf_helpers import make_helpers
-            from .machine import Machine
+            from emu.machine import Machine
 
             # verified code runs uncounted, as in the kernel (no instruction budget: the
-            # verifier proved termination); emu.watchdog's soft-lockup detector is the net
+            # verifier proved termination); emu.machine.watchdog's soft-lockup detector is the net
             m = Machine(self.profile, cpu=self.cpu_config, seed=self.seed, budget=0, nr_cpus=self.nr_cpus)
             self._machine = m
             helpers = make_helpers(m, self._maps_by_addr, self.user, self.trace_pipe, self.seed)

@@ -16,18 +16,18 @@ errno:
     then ``bpf_check`` = :func:`verifier.verify` with a :class:`VerifierEnv`
     built from the attributes (maps by fd, ``fd_array`` objects, kfunc table,
     struct_ops registry), then the rewrites the kernel makes for the JIT
-    (:mod:`emu.convert_ctx`, :func:`verifier.fixups.fixup_for_jit`), then the
+    (:mod:`verifier.convert_ctx`, :func:`verifier.fixups.fixup_for_jit`), then the
     x86-64 JIT into the machine's ``bpf_prog_pack`` and a ``struct bpf_prog``
     in vmalloc. A rejection raises :class:`ProgLoadError` with the log.
     Programs calling a module's kfuncs hold the module (``kfunc_btf_tab``).
 ``prog_test_run``, ``prog_info``
-    :mod:`emu.test_run`; ``struct bpf_prog_info``.
+    :mod:`emu.kernel.test_run`; ``struct bpf_prog_info``.
 ``map_create`` / ``map_update_elem`` / ``map_lookup_elem`` / ``map_delete_elem`` / ``map_freeze``
     ``map_create`` (attribute checks in the kernel's order: the struct_ops
     value type, ``map_alloc_check``, ``map_alloc``, the name, then
     ``btf_fd``, which struct_ops maps need too: ``-EINVAL`` for fd 0, which is
     stdin, ``-EACCES`` for a kernel BTF); array, hash and struct_ops maps
-    (:mod:`emu.bpf_maps`).
+    (:mod:`emu.kernel.bpf_maps`).
 ``link_create`` / ``link_update`` / ``link_detach``
     ``BPF_STRUCT_OPS`` links (``bpf_struct_ops_link_create`` ...).
 ``close``
@@ -367,7 +367,7 @@ class BpfSyscalls:
         (``insn_aux_data[i].map``), with the verifier's subprogram starts and stack depths."""
         from verifier.fixups import fixup_for_jit
 
-        from .convert_ctx import convert_ctx_accesses
+        from verifier.convert_ctx import convert_ctx_accesses
 
         m = self.machine  # type: ignore[attr-defined]
         aux = result.insn_aux
@@ -436,7 +436,7 @@ class BpfSyscalls:
         po = self.fds.get(fd, ProgObject, "a program")
         p = po.prog
         jp = po.jp
-        from .machine import _prog_tag
+        from emu.machine.machine import _prog_tag
 
         attach_obj = next((b for b in po.btfs if b.kernel_btf), None)
         prog_btf = next((b for b in po.btfs if not b.kernel_btf), None)
@@ -453,7 +453,7 @@ class BpfSyscalls:
     def prog_test_run(self, prog_fd: int, *, ctx_in: bytes = b"", data_in: bytes = b"",
                       repeat: int = 1, ctx_out_size: int = 0, data_out_size: int = 0,
                       flags: int = 0, cpu: int = 0) -> TestRunResult:
-        """``BPF_PROG_TEST_RUN`` (see :mod:`emu.test_run`)."""
+        """``BPF_PROG_TEST_RUN`` (see :mod:`emu.kernel.test_run`)."""
         from .test_run import test_run
 
         po = self.fds.get(prog_fd, ProgObject, "a program")
@@ -724,7 +724,7 @@ class BpfSyscalls:
         """``ops->member(args)`` of a registered struct_ops map: the kernel-text
         indirect caller loads the pointer from the kernel-side struct and calls it
         (trampoline -> JIT'd program); returns rax (the member's return value,
-        unextended). An emulated fault raises :class:`emu.oops.Oops`."""
+        unextended). An emulated fault raises :class:`emu.machine.oops.Oops`."""
         mo = self._map_by_fd(map_fd)
         if not isinstance(mo, StructOpsMapObject):
             raise KernelError(errno.EINVAL, f"fd {map_fd} is not a struct_ops map")

@@ -1,7 +1,7 @@
 """Finding the LLVM tools the project runs: ``clang`` (``make examples``, tests
 compiling BPF C) and ``llvm-mc`` (tests comparing our assembler with LLVM's).
 
-One rule for every caller, the Makefile included (``python -m emu.toolchain
+One rule for every caller, the Makefile included (``python -m emu.host.toolchain
 clang`` prints the choice): the environment variable (``CLANG``, ``LLVM_MC``)
 when it is set -- it must name a runnable program --, else the newest of the
 plain name and every versioned ``NAME-NN`` on ``PATH`` (Debian installs
@@ -83,10 +83,10 @@ def find_llvm_mc() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m emu.toolchain TOOL``: print the chosen path (exit 1 if none)."""
+    """``python -m emu.host.toolchain TOOL``: print the chosen path (exit 1 if none)."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        sys.stderr.write("usage: python -m emu.toolchain clang|llvm-mc\n")
+        sys.stderr.write("usage: python -m emu.host.toolchain clang|llvm-mc\n")
         return 2
     try:
         path = find_tool(args[0])

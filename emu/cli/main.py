@@ -28,7 +28,7 @@ from typing import Callable, NoReturn, Sequence
 from kernel_model.errors import (ExecFault, InputError, InternalError, InvalidInsn, KernelError, NotModelled,
                                  StructOpsError)
 
-from .hostcpu import add_cpu_option
+from emu.host.hostcpu import add_cpu_option
 
 __all__ = ["main", "exit_status", "one_line", "build_parser", "EXIT_OK", "EXIT_REFUSED", "EXIT_BAD_INPUT",
            "EXIT_NOT_MODELLED", "EXIT_STATUS_HELP"]
@@ -87,7 +87,7 @@ class _Parser(argparse.ArgumentParser):
 def cmd_asm(args: argparse.Namespace) -> int:
     from kernel_model.insn import encode
 
-    from .progfile import load_program_file
+    from emu.formats.progfile import load_program_file
 
     prog = load_program_file(args.file, args.syntax)
     data = encode(prog.insns)
@@ -103,7 +103,7 @@ def cmd_asm(args: argparse.Namespace) -> int:
 def cmd_disasm(args: argparse.Namespace) -> int:
     from kernel_model.disasm import format_program
 
-    from .progfile import load_program_file
+    from emu.formats.progfile import load_program_file
 
     prog = load_program_file(args.file, args.syntax)
     sys.stdout.write(format_program(prog.insns, numbered=args.numbered))
@@ -132,9 +132,9 @@ def _budget(text: str) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from .conformance import UBPF_TEST_HELPERS
-    from .progfile import load_program_file
-    from .runner import run_program
+    from emu.formats.conformance import UBPF_TEST_HELPERS
+    from emu.formats.progfile import load_program_file
+    from emu.kernel.runner import run_program
 
     mem_override = _parse_hex(args.mem) if args.mem is not None else None
     if args.check:
@@ -156,7 +156,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
                 where, _, text = msg[len(path):].partition(": ")
                 _out(one_line(f"{path}{where}: error: {text}"))
             else:
-                from .oops import Oops
+                from emu.machine.oops import Oops
 
                 if isinstance(e, Oops):
                     sys.stderr.write(e.text.rstrip("\n") + "\n")
@@ -168,13 +168,13 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 def _exec_check(args: argparse.Namespace, mem_override: bytes | None) -> int:
     """``exec --check``: each conformance file's run against its ``-- result`` /
-    ``-- error`` (:func:`emu.conformance.check_case`), one ``PATH: pass|FAIL: why``
+    ``-- error`` (:func:`emu.formats.conformance.check_case`), one ``PATH: pass|FAIL: why``
     line each, then a count; 0 when every case passes, 1 otherwise. A file that
     is no test case (unreadable, malformed) gets an ``error:`` line on stderr
     and makes the status 2."""
-    from .conformance import UBPF_TEST_HELPERS, check_case
-    from .progfile import load_program_file
-    from .runner import run_program
+    from emu.formats.conformance import UBPF_TEST_HELPERS, check_case
+    from emu.formats.progfile import load_program_file
+    from emu.kernel.runner import run_program
 
     failed = 0
     status = EXIT_OK
@@ -218,11 +218,11 @@ def cmd_btf_dump(args: argparse.Namespace) -> int:
     from kernel_model import btf as btfmod
 
     if args.kernel:
-        from .kernel import Kernel
+        from emu.kernel import Kernel
 
         k = Kernel(profile=args.profile)
         if args.format == "c":  # vmlinux.h: built-in and every loaded module's types (emu/libbpf/vmlinux_h.py)
-            from .libbpf.vmlinux_h import kernel_header
+            from emu.libbpf.vmlinux_h import kernel_header
 
             sys.stdout.write(kernel_header(k))
             return 0
@@ -237,7 +237,7 @@ def cmd_btf_dump(args: argparse.Namespace) -> int:
 # --- struct_ops: tramp / types / modules ---------------------------------------------
 
 def cmd_tramp(args: argparse.Namespace) -> int:
-    from .planner import plan_pages, register_declared_type
+    from emu.kernel.planner import plan_pages, register_declared_type
 
     from kernel_model.profile import get_profile
 
@@ -245,7 +245,7 @@ def cmd_tramp(args: argparse.Namespace) -> int:
     if args.decl:
         desc = register_declared_type(args.decl, profile)
     else:
-        from .kernel import Kernel
+        from emu.kernel import Kernel
 
         k = Kernel(profile)
         desc = k.struct_ops.by_name(args.type)
@@ -272,7 +272,7 @@ def cmd_tramp(args: argparse.Namespace) -> int:
             continue
         _out(f"{m.name:24s} {fm.nr_args:4d} {fm.ret_size:3d} {p.code_size:5d} {p.size:5d} {p.page:4d} {p.offset:6d}")
         if args.listing:
-            from .listing import disassemble
+            from emu.machine.listing import disassemble
 
             for line in disassemble(plan.code[p.member], p.addr, plan.symbol):
                 _out("    " + line)
@@ -286,7 +286,7 @@ def cmd_tramp(args: argparse.Namespace) -> int:
 
 
 def cmd_types(args: argparse.Namespace) -> int:
-    from .kernel import Kernel
+    from emu.kernel import Kernel
 
     k = Kernel(args.profile)
     for d in k.struct_ops.descs:
@@ -298,7 +298,7 @@ def cmd_types(args: argparse.Namespace) -> int:
 
 
 def cmd_modules(args: argparse.Namespace) -> int:
-    from .kernel import BUILTIN_MODULES, Kernel
+    from emu.kernel import BUILTIN_MODULES, Kernel
 
     names = list(dict.fromkeys(args.load))  # in order, each once
     for name in names:
@@ -378,7 +378,7 @@ def version_text() -> str:
     """``structops --version``: the package version, the modelled kernel, the profiles."""
     from kernel_model.profile import LATEST, PROFILES
 
-    from . import __version__
+    from emu import __version__
 
     try:
         from importlib.metadata import PackageNotFoundError, version
@@ -477,15 +477,15 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--profile", default="latest")
     bd.set_defaults(func=cmd_btf_dump)
 
-    from .verify_cmd import add_subcommand as add_verify_command  # verify (the verifier model)
+    from .verify import add_subcommand as add_verify_command  # verify (the verifier model)
 
     add_verify_command(sub)
 
-    from .libbpf.cli import add_subcommands as add_loader_commands  # load, call, check-signatures
+    from .loader import add_subcommands as add_loader_commands  # load, call, check-signatures
 
     add_loader_commands(sub)
 
-    from .sim.cli import add_subcommand as add_sim_commands  # sim tcp, sim sched
+    from emu.sim.cli import add_subcommand as add_sim_commands  # sim tcp, sim sched
 
     add_sim_commands(sub)
 
@@ -525,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except StructOpsError as e:
-        from .oops import Oops
+        from emu.machine.oops import Oops
 
         if isinstance(e, Oops):  # the kernel's report first, as dmesg would show it
             sys.stderr.write(e.text.rstrip("\n") + "\n")

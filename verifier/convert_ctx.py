@@ -75,7 +75,7 @@ class SkBuffLayout:
     """Offsets in ``struct sk_buff`` and the structures it points to, for the
     modelled x86-64 kernel (Linux 6.18 with Debian's amd64 configuration:
     CONFIG_NET_SCHED, CONFIG_NET_RX_BUSY_POLL, 64-bit ``NET_SKBUFF_DATA_USES_OFFSET``),
-    as the kernel's BTF gives them. The test runner (:mod:`emu.test_run`) builds
+    as the kernel's BTF gives them. The test runner (:mod:`emu.kernel.test_run`) builds
     its skbs from the same table, so the converted programs and the data agree."""
 
     dev: int = 16            # struct net_device *

@@ -1,6 +1,6 @@
 """Files the product reads at run time, installed with the package.
 
-Read them through :func:`importlib.resources.files` (``files("emu.data") /
+Read them through :func:`importlib.resources.files` (``files("emu.cli.data") /
 "many_ops.h"``), never through a path relative to a source checkout: an
 installed ``structops`` has no ``examples/`` directory.
 

@@ -9,7 +9,7 @@ behaviour compared in the oracle tests):
   (``-EINVAL``); it is copied into a kernel ``struct bpf_dummy_ops_test_args``
   (emulated memory) and ``args[0]``, when not 0, is a *user* pointer whose
   ``struct bpf_dummy_ops_state`` is copied in (``-EFAULT`` if unmapped:
-  :mod:`emu.usermem`); a zero pointer argument is allowed only where the
+  :mod:`emu.kernel.usermem`); a zero pointer argument is allowed only where the
   member's argument info says maybe-NULL (``check_test_run_args``, else
   ``-EINVAL``: commit 980ca8ceeae6, Linux 6.10, queued for 6.9.y stable with
   the test_1 ``cb__nullable`` stub; the 6.8 profile has no such check, so NULL
@@ -24,7 +24,7 @@ behaviour compared in the oracle tests):
   SKB_DATA_ALIGN(sizeof(struct skb_shared_info))`` (4096 - 64 - 320); the
   packet goes into a kzalloc'ed buffer after 64 bytes of headroom with a
   zeroed ``skb_shared_info`` at ``head + end``; the ``struct sk_buff``
-  (:data:`emu.convert_ctx.SKB` layout) is what ``eth_type_trans`` on the
+  (:data:`verifier.convert_ctx.SKB` layout) is what ``eth_type_trans`` on the
   loopback device leaves: ``dev`` = lo (ifindex 1), ``len = size - 14``, the
   ``pkt_type`` of the destination address against lo's all-zero addresses
   (host, multicast, other host), ``protocol`` the EtherType, or ETH_P_802_3 /
@@ -67,8 +67,8 @@ from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PRO
 from verifier.ctx import SK_BUFF_SIZE
 
 from .bpf_objects import TestRunResult
-from .convert_ctx import SKB
-from .machine import BPF_PROG_SIZE  # prog->insnsi follows: bpf_func(ctx, insnsi) gets it as arg 2
+from verifier.convert_ctx import SKB
+from emu.machine import BPF_PROG_SIZE  # prog->insnsi follows: bpf_func(ctx, insnsi) gets it as arg 2
 
 if TYPE_CHECKING:  # pragma: no cover
     from .kernel import Kernel

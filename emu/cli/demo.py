@@ -36,7 +36,7 @@ _CPU: list[CpuConfig] = [DEFAULT_CPU]
 
 def _kernel(*args, **kwargs):  # type: ignore[no-untyped-def]
     """An emulated kernel on the demo's CPU configuration."""
-    from .kernel import Kernel
+    from emu.kernel import Kernel
 
     return Kernel(*args, cpu=_CPU[0], **kwargs)
 
@@ -90,7 +90,7 @@ def _page_map(plan) -> str:  # type: ignore[no-untyped-def]
 def step_pages() -> None:
     from importlib.resources import as_file, files
 
-    from .planner import plan_pages
+    from emu.kernel.planner import plan_pages
 
     _h("2. Trampolines packed into pages: eight pages on latest, one on 6.8")
     print("Each function member of a struct_ops map gets an x86-64 trampoline (kernel calling convention ->\n"
@@ -99,15 +99,15 @@ def step_pages() -> None:
     plan = plan_pages(k.struct_ops_type("bpf_testmod_ops"), k.profile, _CPU[0])
     print(f"\nbpf_testmod_ops (module bpf_testmod, 43 supported members) on latest: {plan.pages} pages")
     print(_page_map(plan))
-    with as_file(files("emu.data") / "many_ops.h") as header:  # packaged: works from any directory
+    with as_file(files("emu.cli.data") / "many_ops.h") as header:  # packaged: works from any directory
         _many_ops_pages(header)
 
 
 def _many_ops_pages(header: "os.PathLike[str]") -> None:
-    """many_ops (``emu/data/many_ops.h``) packed on latest and 6.8, and the per-page count."""
+    """many_ops (``emu/cli/data/many_ops.h``) packed on latest and 6.8, and the per-page count."""
     from kernel_model.profile import get_profile
 
-    from .planner import plan_pages, register_declared_type
+    from emu.kernel.planner import plan_pages, register_declared_type
 
     for name in ("latest", "6.8"):
         prof = get_profile(name)
@@ -129,7 +129,7 @@ def _many_ops_pages(header: "os.PathLike[str]") -> None:
 def _listing(machine, addr: int, code: bytes, notes: dict[int, str] | None = None) -> str:  # type: ignore[no-untyped-def]
     """Capstone listing of ``code`` at ``addr``; calls named from kallsyms, ``movabs``
     immediates named from ``notes``."""
-    from .listing import disassemble
+    from emu.machine.listing import disassemble
 
     out = []
     for line in disassemble(code, addr, machine.kallsyms.symbolize):
@@ -217,8 +217,8 @@ def step_run() -> None:
 def step_nullable() -> None:
     import struct
 
-    from .oops import Oops
-    from .syscall import ProgLoadError
+    from emu.machine.oops import Oops
+    from emu.kernel.syscall import ProgLoadError
 
     _h("4. A nullable argument dereferenced without a check: latest refuses it, 6.8 oopses")
     print("test_1's CFI stub names its argument cb__nullable (Linux 6.9+: prepare_arg_info), so the verifier\n"
@@ -259,7 +259,7 @@ def step_module() -> None:
     from kernel_model.prog import PROG_TYPE_STRUCT_OPS
     from kernel_model.struct_ops_map import BPF_F_LINK, BPF_F_VTYPE_BTF_OBJ_FD
 
-    from .syscall import BPF_STRUCT_OPS
+    from emu.kernel.syscall import BPF_STRUCT_OPS
 
     _h("5. A module registers its own struct_ops type; a map of it pins the module")
     k = _kernel()

@@ -98,7 +98,7 @@ def run_program(insns: Sequence[Insn], *, mem: bytes | None = None, engine: str 
     rule on both engines: at least 1, or 0 for no limit (the kernel runs
     verified code uncounted); a negative budget is an InputError. The JIT
     counts x86 instructions, ``X86_PER_BPF_BUDGET`` per BPF instruction
-    (:mod:`emu.jitexec`), so its stop point is approximate.
+    (:mod:`emu.kernel.jitexec`), so its stop point is approximate.
 
     Raises :class:`InvalidInsn` for a refused program, :class:`ExecFault` /
     :class:`BudgetExceeded` (or the machine's oops) for a run that fails.

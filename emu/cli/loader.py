@@ -33,11 +33,11 @@ from typing import Any
 
 from kernel_model.errors import InputError, KernelError
 
-from ..hostcpu import add_cpu_option
-from .errors import LibbpfError, ProgLoadFailed, errstr
-from .kbtf import KernelBtf
-from .log import DEBUG, Log
-from .object import BpfObject
+from emu.host.hostcpu import add_cpu_option
+from emu.libbpf.errors import LibbpfError, ProgLoadFailed, errstr
+from emu.libbpf.kbtf import KernelBtf
+from emu.libbpf.log import DEBUG, Log
+from emu.libbpf.object import BpfObject
 
 __all__ = ["add_subcommands", "cmd_load", "cmd_call", "cmd_check_signatures", "parse_value"]
 
@@ -54,7 +54,7 @@ def parse_value(obj: BpfObject, map_name: str, member: str, text: str) -> Any:
         raise InputError(f"--set {map_name}.{member}: no struct_ops map '{map_name}' "
                          f"(struct_ops maps: {', '.join(obj.struct_ops) or 'none'})")
     current = shadow.get(member)  # raises for an unknown member
-    from .struct_ops import _func_proto
+    from emu.libbpf.struct_ops import _func_proto
 
     mem = shadow._member(member)
     if _func_proto(obj.btf, mem.type_id) is not None:  # type: ignore[arg-type]
@@ -119,7 +119,7 @@ def _open(args: argparse.Namespace) -> tuple[BpfObject, Log]:
 
 
 def _kernel(args: argparse.Namespace) -> Any:
-    from ..kernel import Kernel
+    from emu.kernel import Kernel
 
     from kernel_model.cpu import DEFAULT_CPU
 
@@ -195,7 +195,7 @@ def _verify(args: argparse.Namespace) -> int:
     """``--verify-only`` / ``--host``: every program loaded one by one, verdicts printed,
     no struct_ops map created (nothing can be registered or attached)."""
     if args.host:
-        from .host import HostSys
+        from emu.host.hostsys import HostSys
 
         sys_: Any = HostSys()
         what = "the host kernel"
@@ -305,7 +305,7 @@ def run_script(path: str, profile: str, cpu: Any = None) -> int:
     and detaches in order."""
     from kernel_model.cpu import DEFAULT_CPU
 
-    from ..kernel import Kernel
+    from emu.kernel import Kernel
 
     steps = parse_script(path)
     kernel = Kernel(profile, cpu=cpu or DEFAULT_CPU)
@@ -344,7 +344,7 @@ def run_script(path: str, profile: str, cpu: Any = None) -> int:
 
 
 def cmd_check_signatures(args: argparse.Namespace) -> int:
-    from .sigcheck import COMPATIBLE, ERROR, OK, WARN, check_object
+    from emu.libbpf.sigcheck import COMPATIBLE, ERROR, OK, WARN, check_object
 
     kernel = _kernel(args)
     obj = BpfObject.open_file(args.object, log=Log(stream=None))

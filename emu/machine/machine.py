@@ -10,7 +10,7 @@ address                    region                 contents
 0xffff888000000000 +16 MiB  direct map: heap       ``kmalloc``/``kfree``, per-CPU areas
 0xffffc90000000000          vmalloc                per-CPU kernel stacks (16 KiB, THREAD_SIZE,
                                                    unmapped guard below), ``struct bpf_prog``
-0xffffffff81000000          kernel text (R-X)      :mod:`emu.ktext`, helper/kfunc stub page
+0xffffffff81000000          kernel text (R-X)      :mod:`emu.machine.ktext`, helper/kfunc stub page
 0xffffffff82000000          kernel data (RW-)      static kernel objects (``kdata``)
 0xffffffff83000000          .data..percpu          percpu symbols (not mapped: reached via %gs)
 0xffffffffc0000000          modules / BPF (R-X)    bpf_prog_pack: JIT images, trampolines
@@ -37,7 +37,7 @@ Unicorn's traps (shared/reference/unicorn-notes.md) and how they are met:
    non-canonical addresses are checked by us (a #GP oops).
 3. ``timeout`` costs ~90 us per ``emu_start``: only used when a time budget
    is set. The instruction budget is ``count`` (unverified code); verified
-   code runs uncounted under the soft-lockup watchdog (:mod:`emu.watchdog`),
+   code runs uncounted under the soft-lockup watchdog (:mod:`emu.machine.watchdog`),
    which stops a run from another thread with ``uc_emu_stop``.
 4. The return to Python is ``hlt`` at ``__emu_return_to_host``, reached by
    ``ret``; emulation stops at it (``until``) before executing it.
@@ -47,9 +47,9 @@ and CPU 0's stack are mapped at creation; the other regions are mapped on
 first touch and BPF packs on first allocation (as the kernel creates them);
 text and packs are host buffers mapped with ``uc_mem_map_ptr`` (fresh pages
 cost ~3.5 us each to touch on this machine kind). The hot path (register
-batches, ``emu_start``) uses untyped ctypes calls (:mod:`emu.regs`).
+batches, ``emu_start``) uses untyped ctypes calls (:mod:`emu.machine.regs`).
 
-Every ``UcError`` becomes an :class:`~emu.oops.Oops` or a
+Every ``UcError`` becomes an :class:`~emu.machine.oops.Oops` or a
 :class:`MachineBudgetExceeded`; the host process never crashes. ``close()``
 frees the Unicorn instance deterministically; ``reset()`` returns the
 machine to its state after creation cheaply (allocators, stubs, symbols and
@@ -166,7 +166,7 @@ class MachineBudgetExceeded(BudgetExceeded):
     ``rip`` and ``rip_symbol`` say where it was stopped; ``index`` is the BPF slot
     when that is inside a JIT image, else -1. ``what`` is ``"instruction"``
     (``count=``), ``"time"`` (``time_budget_us``) or ``"soft lockup"`` (an
-    uncounted run stopped by :mod:`emu.watchdog`; ``budget`` is then the
+    uncounted run stopped by :mod:`emu.machine.watchdog`; ``budget`` is then the
     threshold in seconds)."""
 
     def __init__(self, budget: float, index: int, rip: int, rip_symbol: str, what: str = "instruction",
@@ -849,7 +849,7 @@ class Machine:
     # --- helpers and kfuncs ------------------------------------------------------------------
     def add_stub(self, name: str, fn: HelperFn | None = None, *, raw: RawHandler | None = None,
                  kind: str = "helper") -> int:
-        """A Python-serviced kernel function (see :mod:`emu.calls`); returns its address."""
+        """A Python-serviced kernel function (see :mod:`emu.machine.calls`); returns its address."""
         return self.calls.add(name, fn, raw=raw, kind=kind)
 
     def helper_imms(self, helpers: Mapping[int, HelperFn], prefix: str = "bpf_helper_") -> dict[int, int]:
@@ -940,7 +940,7 @@ class Machine:
         would never count (a runaway loop would hang), so the cache is flushed
         here first (~40 us, once per switch). Going the other way Unicorn removes
         the hook and flushes by itself. Uncounted runs are sampled by the
-        soft-lockup watchdog (:mod:`emu.watchdog`)."""
+        soft-lockup watchdog (:mod:`emu.machine.watchdog`)."""
         if count:
             if self._counted_tbs is False:
                 self.uc.ctl_flush_tb()

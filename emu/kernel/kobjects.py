@@ -20,7 +20,7 @@ from typing import Any, Iterator
 from kernel_model.btf import BTF, Array, Composite, Enum, Enum64, Int, Ptr, structs as S
 from kernel_model.errors import InputError
 
-from .machine import Machine
+from emu.machine import Machine
 
 __all__ = ["KObject", "KArray"]
 

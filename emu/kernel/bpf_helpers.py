@@ -1,13 +1,13 @@
 """The bodies of the BPF helpers the emulated kernel services in Python.
 
 A program calls a helper with ``call rel32`` into a stub of the machine's stub
-page (:mod:`emu.calls`); the stub's code hook runs the Python function here
+page (:mod:`emu.machine.calls`); the stub's code hook runs the Python function here
 with r1..r5 and puts its result in r0. The functions follow the kernel's
 (Linux 6.12 / 6.18 sources named per helper):
 
 * ``bpf_map_lookup_elem`` / ``_update_elem`` / ``_delete_elem``
   (kernel/bpf/helpers.c): ``map->ops`` of the map whose ``struct bpf_map``
-  address is in r1 (:mod:`emu.bpf_maps`); the key (and value) are read from
+  address is in r1 (:mod:`emu.kernel.bpf_maps`); the key (and value) are read from
   the program's memory; errors come back as ``-errno`` in r0.
 * ``bpf_ktime_get_ns`` (``ktime_get_mono_fast_ns``) and the boot/coarse/tai
   variants: the host's clocks.
@@ -47,7 +47,7 @@ from .usermem import TASK_SIZE_MAX, UserMemory
 
 if TYPE_CHECKING:  # pragma: no cover
     from .bpf_maps import MapObject
-    from .machine import Machine
+    from emu.machine import Machine
 
 __all__ = ["make_helpers", "M64", "neg_errno"]
 

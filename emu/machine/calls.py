@@ -19,7 +19,7 @@ The hook's callback is a raw ``ctypes.CFUNCTYPE`` closure (no bound-method
 lookups) that dispatches through a precomputed table ``{stub address:
 handler}``; each handler is built when its stub is bound, with everything it
 touches held in closure cells: one untyped ``uc_reg_read_batch`` of rdi..r8
-into a preallocated array (:mod:`emu.regs` explains why untyped), the Python
+into a preallocated array (:mod:`emu.machine.regs` explains why untyped), the Python
 function, one ``uc_reg_write`` of rax. Nothing is allocated per call but the
 argument list. unicorn-notes.md measured 776 k round trips/s for a bare raw
 ctypes hook against 204 k/s through the binding; ``benchmarks/machine.py``
