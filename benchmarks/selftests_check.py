@@ -78,7 +78,8 @@ def _reason(detail: str) -> str:
 def compare(labels: Iterable[dict[str, Any]], obj_dir: Path) -> dict[str, FileTally]:
     """Model each labelled program and tally per source file (the object's name with .c)."""
     from emu.kernel import Kernel
-    from emu.libbpf.per_prog import MODELLED_PROG_TYPES, verify_program
+    from emu.kernel import SUPPORTED_PROG_TYPES as MODELLED_PROG_TYPES
+    from emu.libbpf.per_prog import verify_program
 
     kernel = Kernel(modules=())
     out: dict[str, FileTally] = defaultdict(FileTally)

@@ -26,7 +26,7 @@ from typing import Iterable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emu.cli.verify import host_load  # noqa: E402
+from emu.host.verdict import host_load  # noqa: E402
 from kernel_model.asm import assemble  # noqa: E402
 from kernel_model.insn import Insn  # noqa: E402
 from verifier import VerifierEnv, verify  # noqa: E402

@@ -23,22 +23,24 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 from kernel_model.cpu import DEFAULT_CPU, PRESETS, CpuConfig
 from kernel_model.errors import errno_name
 
-__all__ = ["run_demo", "STEPS"]
+__all__ = ["run_demo", "STEPS", "add_subcommand", "cmd_demo"]
 
 #: the CPU configuration every step's kernel runs on (``structops demo --cpu``)
 _CPU: list[CpuConfig] = [DEFAULT_CPU]
 
 
-def _kernel(*args, **kwargs):  # type: ignore[no-untyped-def]
-    """An emulated kernel on the demo's CPU configuration."""
+def _kernel(profile: str = "latest", **kwargs):  # type: ignore[no-untyped-def]
+    """An emulated kernel of the profile called ``profile`` on the demo's CPU configuration."""
+    from kernel_model.profile import get_profile
+
     from emu.kernel import Kernel
 
-    return Kernel(*args, cpu=_CPU[0], **kwargs)
+    return Kernel(get_profile(profile), cpu=_CPU[0], **kwargs)
 
 
 def _h(title: str) -> None:
@@ -337,10 +339,9 @@ def step_module() -> None:
 
 def _call_target(machine, addr: int, code: bytes):  # type: ignore[no-untyped-def]
     """The kallsyms symbol of the first ``call`` in ``code``."""
-    import capstone
+    from emu.machine.listing import decode
 
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-    for _a, _s, mnem, op in md.disasm_lite(code, addr):
+    for _a, _s, mnem, op in decode(code, addr):
         if mnem == "call":
             return machine.kallsyms.lookup(int(op, 0))
     raise LookupError("no call")
@@ -413,3 +414,18 @@ def run_demo(steps: list[str] | None = None, cpu: CpuConfig = DEFAULT_CPU) -> in
         sys.stdout.flush()
     print("\nDone. See README.md and docs/ for more.")
     return 0
+
+
+def cmd_demo(args: Any) -> int:
+    return run_demo(args.steps or None, cpu=args.cpu)  # an unknown step name is an InputError (exit 2)
+
+
+def add_subcommand(sub: Any) -> None:
+    """Register ``demo``."""
+    from emu.host.hostcpu import add_cpu_option
+
+    dm = sub.add_parser("demo", help="a guided run through the emulator (what `make demo` runs)")
+    dm.add_argument("steps", nargs="*", metavar="STEP",
+                    help=f"run only these steps ({', '.join(name for name, _ in STEPS)})")
+    add_cpu_option(dm)
+    dm.set_defaults(func=cmd_demo)

@@ -20,24 +20,26 @@
   the kernel's (:mod:`emu.libbpf.sigcheck`); exits 1 on a warning or error.
 
 libbpf's ``libbpf: `` lines go to stderr (INFO and up; ``-v`` adds DEBUG, as
-``LIBBPF_LOG_LEVEL=debug`` does). While the emulated kernel has no ``bpf()``
-commands (see docs/loader.md) ``load`` and ``call`` run the user-space steps,
-print the struct_ops values they would pass to the kernel, and exit 1 saying so.
+``LIBBPF_LOG_LEVEL=debug`` does).
+
+This room builds the kernel (:class:`emu.kernel.Kernel` of ``--profile`` on
+``--cpu``, or :class:`emu.host.hostsys.HostSys` for ``--host``) and hands the
+loader (:mod:`emu.libbpf`) its ``bpf()`` surface: the loader never builds one.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel_model.errors import InputError, KernelError
 
 from emu.host.hostcpu import add_cpu_option
 from emu.libbpf.errors import LibbpfError, ProgLoadFailed, errstr
-from emu.libbpf.kbtf import KernelBtf
-from emu.libbpf.log import DEBUG, Log
-from emu.libbpf.object import BpfObject
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emu.libbpf.object import BpfObject
 
 __all__ = ["add_subcommands", "cmd_load", "cmd_call", "cmd_check_signatures", "parse_value"]
 
@@ -46,7 +48,7 @@ def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
-def parse_value(obj: BpfObject, map_name: str, member: str, text: str) -> Any:
+def parse_value(obj: "BpfObject", map_name: str, member: str, text: str) -> Any:
     """A ``--set`` value for a shadow member: a program name or NULL for function
     pointers, else an integer (``0x..`` too), a float, or a (quoted) string."""
     shadow = obj.struct_ops.get(map_name)
@@ -91,7 +93,7 @@ _OFF = ("0", "false", "no", "off")
 _ON = ("1", "true", "yes", "on", "")
 
 
-def _apply_options(obj: BpfObject, args: argparse.Namespace) -> None:
+def _apply_options(obj: "BpfObject", args: argparse.Namespace) -> None:
     for option, specs, find, setter in (("--autocreate", args.autocreate, obj.find_map, "set_autocreate"),
                                         ("--autoload", args.autoload, obj.find_program, "set_autoload")):
         for spec in specs or ():
@@ -109,7 +111,10 @@ def _apply_options(obj: BpfObject, args: argparse.Namespace) -> None:
         obj.struct_ops[map_name][member] = parse_value(obj, map_name, member, text)
 
 
-def _open(args: argparse.Namespace) -> tuple[BpfObject, Log]:
+def _open(args: argparse.Namespace) -> tuple["BpfObject", Any]:
+    from emu.libbpf import BpfObject
+    from emu.libbpf.log import DEBUG, Log
+
     log = Log(level=DEBUG if args.verbose else None)
     obj = BpfObject.open_file(args.object, log=log)
     for p in obj.progs.values():
@@ -119,9 +124,10 @@ def _open(args: argparse.Namespace) -> tuple[BpfObject, Log]:
 
 
 def _kernel(args: argparse.Namespace) -> Any:
-    from emu.kernel import Kernel
-
+    """The emulated kernel of ``--profile`` on ``--cpu``: the bpf() surface the loader is handed."""
     from kernel_model.cpu import DEFAULT_CPU
+
+    from emu.kernel import Kernel
 
     return Kernel(args.profile, cpu=getattr(args, "cpu", DEFAULT_CPU))  # check-signatures runs no code
 
@@ -140,7 +146,7 @@ def _page_map(kernel: Any, m: Any) -> list[str]:
             for p in kernel.fds.objects[m.fd].placements]
 
 
-def _load_and_attach(args: argparse.Namespace, quiet: bool = False) -> tuple[int, BpfObject | None, Any, dict]:
+def _load_and_attach(args: argparse.Namespace, quiet: bool = False) -> tuple[int, "BpfObject | None", Any, dict]:
     kernel = _kernel(args)
     obj, log = _open(args)
     try:
@@ -177,7 +183,7 @@ def _load_and_attach(args: argparse.Namespace, quiet: bool = False) -> tuple[int
     return 0, obj, kernel, links
 
 
-def _call(kernel: Any, obj: BpfObject, target: str, argv: list[str]) -> int:
+def _call(kernel: Any, obj: "BpfObject", target: str, argv: list[str]) -> int:
     map_name, dot, member = target.partition(".")
     if not dot:
         raise InputError(f"{target!r}: expected MAP.MEMBER")
@@ -201,7 +207,7 @@ def _verify(args: argparse.Namespace) -> int:
         what = "the host kernel"
     else:
         sys_ = _kernel(args)
-        what = f"the emulated kernel ({args.profile})"
+        what = f"the emulated kernel ({args.profile.name})"
     obj, _log = _open(args)
     verdicts = obj.verify_programs(sys_)
     rejected = 0
@@ -300,8 +306,9 @@ def parse_script(path: str) -> list[tuple[int, str, Any]]:
     return steps
 
 
-def run_script(path: str, profile: str, cpu: Any = None) -> int:
-    """Run a script in one emulated kernel (on ``cpu``, default preset): loads, calls
+def run_script(path: str, profile: Any, cpu: Any = None) -> int:
+    """Run a script in one emulated kernel of ``profile`` (a
+    :class:`~kernel_model.profile.Profile`) on ``cpu`` (default preset): loads, calls
     and detaches in order."""
     from kernel_model.cpu import DEFAULT_CPU
 
@@ -309,7 +316,7 @@ def run_script(path: str, profile: str, cpu: Any = None) -> int:
 
     steps = parse_script(path)
     kernel = Kernel(profile, cpu=cpu or DEFAULT_CPU)
-    maps: dict[str, tuple[BpfObject, Any]] = {}
+    maps: dict[str, tuple["BpfObject", Any]] = {}
     links: dict[str, Any] = {}
     for no, kind, arg in steps:
         where = f"{path}:{no}"
@@ -344,6 +351,7 @@ def run_script(path: str, profile: str, cpu: Any = None) -> int:
 
 
 def cmd_check_signatures(args: argparse.Namespace) -> int:
+    from emu.libbpf import BpfObject, KernelBtf, Log
     from emu.libbpf.sigcheck import COMPATIBLE, ERROR, OK, WARN, check_object
 
     kernel = _kernel(args)

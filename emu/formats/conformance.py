@@ -15,9 +15,10 @@ with it the way bpf_conformance's runner does.
 bpf_conformance (github.com/Alan-Jowett/bpf_conformance) runs a *plugin*
 process per test: memory as hex bytes in ``argv[1]``, plugin options in
 ``argv[2]``, the program as hex bytes on stdin; the plugin prints r0 in hex
-and exits 0, or prints its error and exits non-zero. :func:`plugin_main` is
-that plugin (the ``structops-bpf-conformance-plugin`` command; options
-``--engine interp|jit``, ``--budget N``).
+and exits 0, or prints its error and exits non-zero. That plugin is
+:func:`emu.cli.conformance_plugin.plugin_main` (the
+``structops-bpf-conformance-plugin`` command; options ``--engine interp|jit``,
+``--budget N``).
 
 :data:`UBPF_TEST_HELPERS` is the helper table the uBPF test runner registers
 (``custom_tests/srcs/test_helpers.h`` in uBPF: gather_bytes, memfrob, no_op,
@@ -37,7 +38,7 @@ from kernel_model.insn import Insn
 from kernel_model.memory import GuestMemory, HelperFn
 
 __all__ = ["ConformanceCase", "parse_data_file", "parse_data_text", "split_sections", "UBPF_TEST_HELPERS",
-           "check_case", "plugin_main"]
+           "check_case", "hex_bytes"]
 
 M64 = (1 << 64) - 1
 
@@ -224,53 +225,9 @@ def check_case(case: ConformanceCase, r0: int | None, error: str | None) -> tupl
     return False, f"r0 = {r0:#x}, expected {case.result:#x}"
 
 
-def _hex_bytes(text: str, what: str) -> bytes:
+def hex_bytes(text: str, what: str) -> bytes:
+    """Whitespace-separated hex bytes (the plugin's memory argument and program)."""
     try:
         return bytes(int(tok, 16) for tok in text.split())
     except ValueError:
         raise InputError(f"{what} is not a list of hex bytes") from None
-
-
-def plugin_main(argv: list[str] | None = None) -> int:
-    """bpf_conformance's plugin: ``PLUGIN [MEMORY_HEX [OPTIONS]] < PROGRAM_HEX``.
-
-    Prints r0 in hex and returns 0; on a refusal or a fault prints the error
-    (one line, on stdout, where the runner reads it) and returns the exit
-    status :func:`emu.cli.exit_status` gives it."""
-    import shlex
-    import sys
-
-    from kernel_model.errors import StructOpsError
-    from kernel_model.insn import decode
-
-    from emu.cli import exit_status
-    from emu.kernel.runner import ENGINES, run_program
-
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        mem = _hex_bytes(args[0], "the memory argument") if args else b""
-        engine, budget = "interp", 10_000_000
-        opts = shlex.split(args[1]) if len(args) > 1 else []
-        while opts:
-            opt = opts.pop(0)
-            if opt in ("--engine", "--budget") and opts:
-                val = opts.pop(0)
-                if opt == "--engine":
-                    if val not in ENGINES:
-                        raise InputError(f"--engine {val!r}: known engines are {', '.join(ENGINES)}")
-                    engine = val
-                else:
-                    try:
-                        budget = int(val, 0)
-                    except ValueError:
-                        raise InputError(f"--budget {val!r} is not a number") from None
-            else:
-                raise InputError(f"unknown plugin option {opt!r} (known: --engine interp|jit, --budget N)")
-        code = _hex_bytes(sys.stdin.read(), "the program on stdin")
-        insns = decode(code, "<stdin>")
-        r0 = run_program(insns, mem=mem or None, engine=engine, helpers=UBPF_TEST_HELPERS, budget=budget)
-    except StructOpsError as e:
-        sys.stdout.write(f"{e}\n")
-        return exit_status(e)
-    sys.stdout.write(f"{r0:x}\n")
-    return 0

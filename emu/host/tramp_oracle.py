@@ -95,9 +95,8 @@ def capture_program(map_fd: int, rdonly_cast_id: int, ftrace_stack_id: int) -> b
 
 def _locate(window: bytes, base: int, ret: int, bpf_func: int) -> tuple[int, bytes, int]:
     """(image address, code, prog address) of the trampoline containing ``ret``."""
-    import capstone
+    from emu.machine.listing import decode
 
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     first = (ret - 5) & ~63
     for start in range(first, base - 1, -64):
         off = start - base
@@ -108,7 +107,7 @@ def _locate(window: bytes, base: int, ret: int, bpf_func: int) -> tuple[int, byt
         end = None
         hit = False
         prog = 0
-        for addr, size, mnem, op in md.disasm_lite(window[off:], start):
+        for addr, size, mnem, op in decode(window[off:], start):
             if mnem == "movabs" and op.startswith("rdi,") and not prog:
                 prog = int(op.split(",")[1], 0)
             if addr == ret - 5 and mnem == "call" and int(op, 0) == bpf_func:

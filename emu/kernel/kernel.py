@@ -30,7 +30,7 @@ from kernel_model.btf import BTF
 from kernel_model.cpu import DEFAULT_CPU, CpuConfig
 from kernel_model.errors import KernelError
 from kernel_model.modules import KfuncEntry, KfuncTable, Module, ModuleRegistry, ModuleSpec
-from kernel_model.profile import Profile, get_profile
+from kernel_model.profile import LATEST, Profile
 from kernel_model.struct_ops import StructOpsDesc, StructOpsRegistry
 from kernel_model.btf import structs as S
 from kernel_model.subsystems import dummy_ops, sched_ext, tcp_ca, testmod
@@ -49,11 +49,15 @@ BUILTIN_MODULES = {"bpf_testmod": testmod.make_testmod, "bpf_testmod_alt": testm
 
 
 class Kernel(BpfSyscalls):
-    """An emulated kernel of the given profile (``latest``, ``6.8`` ...)."""
+    """An emulated kernel of the given profile (:data:`~kernel_model.profile.LATEST`,
+    ``get_profile("6.8")`` ...)."""
 
-    def __init__(self, profile: str | Profile = "latest", *, modules: tuple[str, ...] = ("bpf_testmod",),
+    def __init__(self, profile: Profile = LATEST, *, modules: tuple[str, ...] = ("bpf_testmod",),
                  seed: int = 0, cpu: CpuConfig = DEFAULT_CPU, nr_cpus: int = 2) -> None:
-        self.profile = profile if isinstance(profile, Profile) else get_profile(profile)
+        if not isinstance(profile, Profile):  # names are the command line's: it converts them once
+            raise TypeError(f"Kernel(profile=...) takes a kernel_model.profile.Profile, not {profile!r} "
+                            "(get_profile(name) converts a name)")
+        self.profile = profile
         #: the machine's CPU and mitigations (kernel_model.cpu), orthogonal to the profile
         self.cpu_config = cpu
         self.seed = seed

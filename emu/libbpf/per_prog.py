@@ -41,8 +41,9 @@ from .errors import LibbpfError, ObjectFormatError, ProgLoadFailed
 from .kbtf import KernelBtf
 from .log import Log
 from .object import BpfObject
+from .sys import BpfSys
 
-__all__ = ["ProgOutcome", "list_programs", "verify_program", "MODELLED_PROG_TYPES"]
+__all__ = ["ProgOutcome", "list_programs", "verify_program"]
 
 #: log level of every load: BPF_LOG_LEVEL1 | BPF_LOG_STATS, as the corpus labels
 LOG_LEVEL = 1 | 4
@@ -56,14 +57,6 @@ PROG_TYPE_NAMES = {
     28: "ext", 29: "lsm", 30: "sk_lookup", 31: "syscall", 32: "netfilter",
 }
 
-
-def _modelled_prog_types() -> dict[int, str]:
-    from emu.kernel.syscall import SUPPORTED_PROG_TYPES
-
-    return dict(SUPPORTED_PROG_TYPES)
-
-
-MODELLED_PROG_TYPES = _modelled_prog_types()
 _NOT_MODELLED = re.compile(r"not modelled|is not registered|not found in kernel|vmlinux BTF is not found"
                            # the loader has no map-in-map / prog-array initial ``values``
                            r"|unknown field 'values'")
@@ -141,10 +134,12 @@ def _facts(log: str) -> tuple[str | None, int | None]:
     return (lines[-1] if lines else None), processed
 
 
-def verify_program(path: str, name: str, *, kernel: Any = None) -> ProgOutcome:
-    """Load program ``name`` of the object at ``path`` alone into ``kernel`` (an
-    :class:`emu.kernel.Kernel`; a fresh one without modules by default), at log
-    level 1 with statistics. Every fd it creates is closed again."""
+def verify_program(path: str, name: str, *, kernel: BpfSys) -> ProgOutcome:
+    """Load program ``name`` of the object at ``path`` alone into ``kernel`` (its
+    ``bpf()`` surface: the emulated :class:`emu.kernel.Kernel`, which the caller
+    builds), at log level 1 with statistics. Every fd it creates is closed again.
+    A program type the kernel does not model is its answer too: ``prog_load``
+    refuses it (``not_modelled`` with the kernel's message)."""
     log = Log(stream=None)
     try:
         obj = BpfObject.open_file(path, log=log)
@@ -162,12 +157,6 @@ def verify_program(path: str, name: str, *, kernel: Any = None) -> ProgOutcome:
             return ProgOutcome(**base, verdict="libbpf_error", errno=_errno.EINVAL,
                                libbpf=f"prog '{name}': missing BPF prog type, check ELF section name "
                                       f"'{p.sec_name}'")
-        if p.prog_type not in MODELLED_PROG_TYPES:
-            return ProgOutcome(**base, verdict="not_modelled", detail=f"program type {ptype}")
-        if kernel is None:
-            from emu.kernel import Kernel
-
-            kernel = Kernel(modules=())
         sys = _Recorder(kernel)
         return _load_alone(obj, p, sys, base)
     finally:

@@ -1,10 +1,21 @@
-"""Disassembly listings with capstone, annotated with kernel symbols."""
+"""Disassembly listings with capstone, annotated with kernel symbols: the one place
+outside the machine proper that decodes x86-64 (the CLI's listings, the demo, the
+host's trampoline oracle)."""
 
 from __future__ import annotations
 
 from typing import Callable, Iterator
 
-__all__ = ["disassemble"]
+__all__ = ["disassemble", "decode"]
+
+
+def decode(code: bytes, addr: int) -> Iterator[tuple[int, int, str, str]]:
+    """``(address, size, mnemonic, operands)`` of each x86-64 instruction of ``code``
+    at ``addr`` (capstone's lite decoder), until the first byte it cannot decode."""
+    import capstone
+
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    yield from md.disasm_lite(code, addr)
 
 
 def disassemble(code: bytes, addr: int, symbolize: Callable[[int], str | None] | None = None) -> Iterator[str]:

@@ -785,7 +785,7 @@ class Machine:
         if prog in self.progs:
             self.progs.remove(prog)
 
-    def load_prog(self, prog: BpfProg, *, starts: Sequence[int] | None = None, stack_depths: Sequence[int] | None = None,
+    def load_prog(self, prog: BpfProg, *, starts: Sequence[int] = (0,), stack_depths: Sequence[int] | None = None,
                   insns: Sequence[Insn] | None = None, was_classic: bool = False) -> JitProgram:
         """Allocate ``struct bpf_prog``, JIT ``insns`` (default ``prog.insns``, which must
         already be fixed up: see :func:`verifier.fixups.fixup_for_jit`), place the
@@ -804,15 +804,12 @@ class Machine:
         self.progs.append(prog)
         return jp
 
-    def jit(self, insns: Sequence[Insn], *, starts: Sequence[int] | None = None,
+    def jit(self, insns: Sequence[Insn], *, starts: Sequence[int] = (0,),
             stack_depths: Sequence[int] | None = None, name: str = "", was_classic: bool = False,
             tag: str | None = None) -> JitProgram:
-        """JIT instructions into the BPF pack (no ``struct bpf_prog``). ``starts``
-        defaults to the bpf-to-bpf call targets, ``stack_depths`` to 0 each."""
-        if starts is None:
-            from verifier.cfg import find_subprogs
-
-            starts = find_subprogs(insns)
+        """JIT instructions into the BPF pack (no ``struct bpf_prog``). ``starts``: where
+        each function begins (the verifier's subprogram starts; one function by
+        default), ``stack_depths`` its stack depth (0 each by default)."""
         jp = jit_program(list(insns), self.jit_binary_pack_alloc, starts=starts, stack_depths=stack_depths,
                          options=self.jit_options, symbols=self.jit_symbols, was_classic=was_classic)
         tag = tag or _prog_tag(insns).hex()

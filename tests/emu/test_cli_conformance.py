@@ -52,7 +52,7 @@ def _hex(data: bytes) -> str:
 
 def plugin(mem: bytes, program: bytes, options: str = "") -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-c", "import sys; from emu.formats.conformance import plugin_main; sys.exit(plugin_main())",
+    cmd = [sys.executable, "-c", "import sys; from emu.cli.conformance_plugin import plugin_main; sys.exit(plugin_main())",
            _hex(mem), options]
     return subprocess.run(cmd, input=_hex(program) + "\n", capture_output=True, text=True, env=env, timeout=120)
 

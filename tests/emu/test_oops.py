@@ -127,7 +127,10 @@ def test_int3_and_invalid_opcode(m):
 
 
 def test_stack_overflow_hits_the_guard_page(m):
-    jp = m.jit(assemble("call self\nexit\nself:\ncall self\nexit"), name="deep")
+    from verifier.cfg import find_subprogs
+
+    insns = assemble("call self\nexit\nself:\ncall self\nexit")
+    jp = m.jit(insns, starts=find_subprogs(insns), name="deep")  # the starts the verifier finds
     with pytest.raises(Oops) as e:
         m.call(jp.bpf_func)
     lo, _ = m.stacks[0]

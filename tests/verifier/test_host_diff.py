@@ -36,7 +36,8 @@ from hypothesis import strategies as st
 
 from emu.formats.conformance import parse_data_file
 from emu.host.hostbpf import comparable_log, processed_counts
-from emu.cli.verify import host_load, program_env, symbols_for
+from emu.host.verdict import host_load
+from emu.kernel.harness import program_env, symbols_for
 from kernel_model.asm import assemble
 from tests.conftest import examples
 from tests.corpus import conformance_files, raw_case_program, raw_cases

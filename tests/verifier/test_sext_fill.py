@@ -21,7 +21,8 @@ import errno as E
 import pytest
 
 from emu.host.hostbpf import comparable_log
-from emu.cli.verify import host_load, program_env
+from emu.host.verdict import host_load
+from emu.kernel.harness import program_env
 from kernel_model.asm import assemble
 from verifier import verify
 

@@ -15,6 +15,7 @@ import pytest
 
 from emu.kernel import Kernel
 from emu.libbpf import LibbpfError, ProgLoadFailed
+from kernel_model.profile import get_profile
 from tests.emu.test_cli import structops
 
 from .conftest import example, open_example
@@ -121,7 +122,7 @@ def test_multi_pages_attach_needs_two_pages() -> None:
 
 
 def test_module_objects_fail_on_6_8() -> None:
-    k = Kernel("6.8")  # no module struct_ops before 6.9: bpf_testmod's types are never registered
+    k = Kernel(get_profile("6.8"))  # no module struct_ops before 6.9: bpf_testmod's types are never registered
     obj = open_example("struct_ops_multi_pages")
     with pytest.raises(LibbpfError) as ei:
         obj.load(k)
