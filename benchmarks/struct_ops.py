@@ -63,7 +63,7 @@ from kernel_model.btf import parse_c  # noqa: E402
 from kernel_model.cpu import PRESETS  # noqa: E402
 from kernel_model.bpf_map import MAP_TYPE_STRUCT_OPS  # noqa: E402
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS  # noqa: E402
-from kernel_model.struct_ops_map import BPF_F_VTYPE_BTF_OBJ_FD  # noqa: E402
+from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD  # noqa: E402
 
 M52 = (1 << 52) - 1
 TEXT = 0xFFFF_FFFF_C000_0000

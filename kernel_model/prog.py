@@ -14,13 +14,12 @@ from typing import Any
 
 from .btf import BTF
 from .insn import Insn
+from .uapi import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL  # re-exported
 
 __all__ = ["BpfProg", "PROG_TYPE_SOCKET_FILTER", "PROG_TYPE_STRUCT_OPS", "PROG_TYPE_SYSCALL", "PROG_TYPES"]
 
-#: enum bpf_prog_type (include/uapi/linux/bpf.h)
-PROG_TYPE_SOCKET_FILTER = 1
-PROG_TYPE_STRUCT_OPS = 27
-PROG_TYPE_SYSCALL = 31
+
+#: the program types the verifier model knows, by the name ``structops verify --prog-type`` takes
 PROG_TYPES = {"socket_filter": PROG_TYPE_SOCKET_FILTER, "struct_ops": PROG_TYPE_STRUCT_OPS,
               "syscall": PROG_TYPE_SYSCALL}
 

@@ -157,6 +157,34 @@ def test_benchmarks_use_only_public_names_of_the_rooms():
     assert not bad, "\n".join(bad)
 
 
+#: modules that may define uapi numbers: the one definition, and C text that spells them
+_UAPI_HOME = {"kernel_model/uapi.py", "kernel_model/vmlinux.py"}
+#: where a copy is looked for (verifier/ is checked by its own owner)
+_UAPI_SCOPE = ("emu", "jit", "kernel_model", "benchmarks", "tests")
+
+
+def test_uapi_numbers_have_one_definition():
+    """A module-level ``NAME = <number>`` of a name kernel_model.uapi defines (PAGE_SIZE,
+    PROG_TYPE_*, MAP_TYPE_*, BPF_F_*, BPF_STRUCT_OPS ...) is a second definition: import it."""
+    from kernel_model import uapi
+
+    names = set(uapi.__all__)
+    bad = []
+    for scope in _UAPI_SCOPE:
+        for path in sorted((ROOT / scope).rglob("*.py")):
+            rel = str(path.relative_to(ROOT))
+            if rel in _UAPI_HOME:
+                continue
+            for node in ast.parse(path.read_text(), rel).body:
+                targets = node.targets if isinstance(node, ast.Assign) else \
+                    [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else []
+                for t in targets:
+                    for name in ([t] if isinstance(t, ast.Name) else t.elts if isinstance(t, ast.Tuple) else []):
+                        if isinstance(name, ast.Name) and name.id in names:
+                            bad.append(f"{rel}:{node.lineno} defines {name.id}")
+    assert not bad, "\n".join(bad)
+
+
 def test_the_table_is_checked_against_something():
     """The rules above are not vacuous: every room has sources, and the resolver sees
     the imports the rooms are known to make."""

@@ -17,6 +17,8 @@ _PROFILE_FIELDS = {
     "module_struct_ops": "modules may register struct_ops types",
     "atomic_load_store": "load-acquire / store-release instructions",
     "prologue_nops": "config: fentry nop5 / tail-call nop3 in the prologue",
+    "struct_ops_ksyms": "kallsyms names a struct_ops map's trampolines (bpf__TYPE_MEMBER)",
+    "timed_may_goto": "may_goto calls arch_bpf_timed_may_goto (x86 JIT)",
 }
 
 

@@ -32,6 +32,9 @@ from functools import lru_cache
 from typing import Sequence
 
 from kernel_model.errors import errno_name
+from kernel_model.uapi import (BPF_BTF_LOAD, BPF_F_ANY_ALIGNMENT, BPF_F_SLEEPABLE, BPF_F_STRICT_ALIGNMENT,
+                               BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_RND_HI32, BPF_MAP_CREATE, BPF_MAP_LOOKUP_ELEM,
+                               BPF_MAP_UPDATE_ELEM, BPF_OBJ_GET_INFO_BY_FD, BPF_PROG_LOAD, BPF_PROG_TEST_RUN)
 
 __all__ = [
     "LoadResult", "ProgInfo", "sys_bpf", "prog_load", "test_run", "prog_info", "map_create",
@@ -48,17 +51,7 @@ ATTR_SIZE = 168
 #: sizeof(struct bpf_prog_info) on Linux 6.18
 PROG_INFO_SIZE = 232
 
-# enum bpf_cmd (include/uapi/linux/bpf.h)
-BPF_MAP_CREATE, BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM = 0, 1, 2
-BPF_PROG_LOAD, BPF_PROG_TEST_RUN, BPF_OBJ_GET_INFO_BY_FD, BPF_BTF_LOAD = 5, 10, 15, 18
-
 LOG_LEVEL1, LOG_LEVEL2, LOG_STATS = 1, 2, 4
-# prog_flags (include/uapi/linux/bpf.h)
-BPF_F_STRICT_ALIGNMENT = 1 << 0
-BPF_F_ANY_ALIGNMENT = 1 << 1
-BPF_F_TEST_RND_HI32 = 1 << 2
-BPF_F_SLEEPABLE = 1 << 4
-BPF_F_TEST_REG_INVARIANTS = 1 << 7
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.syscall.restype = ctypes.c_long

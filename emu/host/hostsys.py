@@ -25,17 +25,13 @@ from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_HASH
 from kernel_model.btf import BTF
 from kernel_model.errors import KernelError
 from kernel_model.insn import encode
+from kernel_model.uapi import BPF_BTF_GET_FD_BY_ID, BPF_BTF_GET_NEXT_ID, BPF_MAP_FREEZE, BPF_OBJ_GET_INFO_BY_FD
 
 from . import hostbpf
 
 __all__ = ["HostSys", "HostProgLoadError", "host_vmlinux_btf"]
 
-# enum bpf_cmd (include/uapi/linux/bpf.h)
-BPF_MAP_FREEZE = 22
-BPF_BTF_GET_FD_BY_ID = 19
-BPF_BTF_GET_NEXT_ID = 23
-BPF_OBJ_GET_INFO_BY_FD = 15
-ATTR_SIZE = 168
+ATTR_SIZE = hostbpf.ATTR_SIZE
 
 
 class HostProgLoadError(KernelError):

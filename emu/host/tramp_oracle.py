@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from kernel_model import isa
 from kernel_model.cpu import RETURN_THUNKS
 from kernel_model.insn import Insn, encode
+from kernel_model.uapi import BPF_F_SLEEPABLE, MAP_TYPE_ARRAY, PROG_TYPE_STRUCT_OPS
 
 from . import hostbpf
 
@@ -39,9 +40,6 @@ __all__ = ["CapturedTrampoline", "capture_dummy_trampoline", "host_kallsyms", "c
 
 WINDOW = 2048
 _HALF = WINDOW // 2
-#: enum bpf_prog_type / map type
-_STRUCT_OPS, _ARRAY = 27, 2
-BPF_F_SLEEPABLE = 1 << 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +130,11 @@ def capture_dummy_trampoline(member: str, nr_args: int, *, sleepable: bool = Fal
     if st_id is None or cast_id is None or fstack_id is None:
         raise OSError("the host BTF lacks bpf_dummy_ops, bpf_rdonly_cast or ftrace_stack")
     value_size = 16 + WINDOW
-    map_fd, err = hostbpf.map_create(_ARRAY, 4, value_size, 1, name="tramp_capture")
+    map_fd, err = hostbpf.map_create(MAP_TYPE_ARRAY, 4, value_size, 1, name="tramp_capture")
     if map_fd < 0:
         raise OSError(err, "BPF_MAP_CREATE failed")
     try:
-        r = hostbpf.prog_load(_STRUCT_OPS, capture_program(map_fd, cast_id, fstack_id), log_level=1,
+        r = hostbpf.prog_load(PROG_TYPE_STRUCT_OPS, capture_program(map_fd, cast_id, fstack_id), log_level=1,
                               expected_attach_type=idx, attach_btf_id=st_id,
                               prog_flags=BPF_F_SLEEPABLE if sleepable else 0, name="tramp_capture")
         if not r.accepted:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 from kernel_model.errors import KernelError
 from kernel_model.memory import GuestMemory, HelperFn
+from kernel_model.uapi import PAGE_SIZE
 
 from .usermem import TASK_SIZE_MAX, UserMemory
 
@@ -52,7 +53,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["make_helpers", "M64", "neg_errno"]
 
 M64 = (1 << 64) - 1
-PAGE_SIZE = 4096
 
 
 def neg_errno(err: int) -> int:

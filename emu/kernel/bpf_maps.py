@@ -49,6 +49,10 @@ from typing import TYPE_CHECKING, Any, Callable
 from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_HASH, MAP_TYPE_STRUCT_OPS, MapSpec
 from kernel_model.errors import KernelError
 from kernel_model.struct_ops_map import StructOpsMap
+from kernel_model.uapi import (BPF_ANY, BPF_EXIST, BPF_F_INNER_MAP, BPF_F_LOCK, BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU,
+                               BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_PRESERVE_ELEMS, BPF_F_RDONLY,
+                               BPF_F_RDONLY_PROG, BPF_F_WRONLY, BPF_F_WRONLY_PROG, BPF_F_ZERO_SEED, BPF_NOEXIST,
+                               BPF_OBJ_NAME_LEN, PAGE_SIZE)
 
 from .bpf_objects import BpfObject, BtfObject
 
@@ -62,20 +66,6 @@ __all__ = [
     "ARRAY_VALUE_OFFSET", "HTAB_ELEM_SIZE", "check_obj_name",
 ]
 
-# update flags (include/uapi/linux/bpf.h)
-BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK = 0, 1, 2, 4
-# map_flags
-BPF_F_NO_PREALLOC = 1 << 0
-BPF_F_NO_COMMON_LRU = 1 << 1
-BPF_F_NUMA_NODE = 1 << 2
-BPF_F_RDONLY = 1 << 3
-BPF_F_WRONLY = 1 << 4
-BPF_F_ZERO_SEED = 1 << 6
-BPF_F_RDONLY_PROG = 1 << 7
-BPF_F_WRONLY_PROG = 1 << 8
-BPF_F_MMAPABLE = 1 << 10
-BPF_F_PRESERVE_ELEMS = 1 << 11
-BPF_F_INNER_MAP = 1 << 12
 BPF_F_ACCESS_MASK = BPF_F_RDONLY | BPF_F_RDONLY_PROG | BPF_F_WRONLY | BPF_F_WRONLY_PROG
 ARRAY_CREATE_FLAG_MASK = BPF_F_NUMA_NODE | BPF_F_MMAPABLE | BPF_F_ACCESS_MASK | BPF_F_PRESERVE_ELEMS | \
     BPF_F_INNER_MAP
@@ -88,7 +78,7 @@ ARRAY_VALUE_OFFSET = 312
 #: sizeof(struct htab_elem): the key follows (6.18 host BTF)
 HTAB_ELEM_SIZE = 48
 #: bpf_map_area_alloc: kmalloc up to PAGE_SIZE << PAGE_ALLOC_COSTLY_ORDER, vmalloc above
-_KMALLOC_LIMIT = 4096 << 3
+_KMALLOC_LIMIT = PAGE_SIZE << 3
 #: include/linux/slab.h: KMALLOC_MAX_SIZE with 4 KiB pages (order 10 + PAGE_SHIFT)
 KMALLOC_MAX_SIZE = 1 << 22
 
@@ -98,11 +88,11 @@ def _round8(n: int) -> int:
 
 
 def check_obj_name(name: str, what: str) -> str:
-    """The name as the kernel stores it. The attribute is ``char[16]``; like
-    libbpf's ``bpf_map_create``/``bpf_prog_load`` wrappers (``libbpf_strlcpy``) we
-    keep the first 15 bytes, then ``bpf_obj_name_cpy`` refuses any character
+    """The name as the kernel stores it. The attribute is ``char[BPF_OBJ_NAME_LEN]``;
+    like libbpf's ``bpf_map_create``/``bpf_prog_load`` wrappers (``libbpf_strlcpy``)
+    we keep the first 15 bytes, then ``bpf_obj_name_cpy`` refuses any character
     outside ``[A-Za-z0-9_.]`` with ``-EINVAL``."""
-    name = name.encode()[:15].decode("latin-1")
+    name = name.encode()[:BPF_OBJ_NAME_LEN - 1].decode("latin-1")
     for ch in name:
         if not (ch.isascii() and (ch.isalnum() or ch in "_.")):
             raise KernelError(errno.EINVAL, f"{what} name {name!r}: only letters, digits, '_' and '.' allowed")

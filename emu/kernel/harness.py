@@ -30,21 +30,21 @@ from kernel_model.bpf_map import MapSpec, map_type_by_name
 from kernel_model.errors import InputError
 from kernel_model.insn import BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAXINSNS, Insn, decode
 from kernel_model.profile import LATEST, Profile
-from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPES
+from kernel_model.prog import PROG_TYPES
+from kernel_model.uapi import (BPF_F_ANY_ALIGNMENT, BPF_F_SLEEPABLE, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS,
+                               BPF_F_TEST_RND_HI32, BPF_F_TEST_STATE_FREQ, PROG_TYPE_NAMES, PROG_TYPE_SOCKET_FILTER,
+                               PROG_TYPE_STRUCT_OPS)
 
 __all__ = ["Target", "model_kernel", "struct_ops_target", "program_env", "symbols_for", "kfunc_symbols",
            "corpus_case", "parse_flags", "parse_map", "check_insn_cnt", "FLAG_NAMES", "KERNEL_PROG_TYPES"]
 
-#: enum bpf_prog_type names (include/uapi/linux/bpf.h, Linux 6.18), lower case
-KERNEL_PROG_TYPES = frozenset((
-    "socket_filter kprobe sched_cls sched_act tracepoint xdp perf_event cgroup_skb cgroup_sock lwt_in "
-    "lwt_out lwt_xmit sock_ops sk_skb cgroup_device sk_msg raw_tracepoint cgroup_sock_addr lwt_seg6local "
-    "lirc_mode2 sk_reuseport flow_dissector cgroup_sysctl raw_tracepoint_writable cgroup_sockopt tracing "
-    "struct_ops ext lsm sk_lookup syscall netfilter").split())
+#: the kernel's program type names (lower case, without BPF_PROG_TYPE_), the unspec one aside
+KERNEL_PROG_TYPES = frozenset(name for t, name in PROG_TYPE_NAMES.items() if t)
 
-#: --flags names (prog_flags bits of include/uapi/linux/bpf.h)
-FLAG_NAMES = {"strict_alignment": 1 << 0, "any_alignment": 1 << 1, "test_rnd_hi32": 1 << 2,
-              "test_state_freq": 1 << 3, "sleepable": 1 << 4, "test_reg_invariants": 1 << 7}
+#: --flags names (the prog_flags bits)
+FLAG_NAMES = {"strict_alignment": BPF_F_STRICT_ALIGNMENT, "any_alignment": BPF_F_ANY_ALIGNMENT,
+              "test_rnd_hi32": BPF_F_TEST_RND_HI32, "test_state_freq": BPF_F_TEST_STATE_FREQ,
+              "sleepable": BPF_F_SLEEPABLE, "test_reg_invariants": BPF_F_TEST_REG_INVARIANTS}
 
 
 def parse_flags(text: str) -> int:

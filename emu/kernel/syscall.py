@@ -59,8 +59,12 @@ from kernel_model.errors import InputError, KernelError
 from kernel_model.insn import BPF_COMPLEXITY_LIMIT_INSNS, Insn, decode, encode
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL, BpfProg
 from kernel_model.struct_ops import STATE_INUSE, STATE_READY, StructOpsDesc
-from kernel_model.struct_ops_map import (BPF_F_LINK, BPF_F_VTYPE_BTF_OBJ_FD, ENOTSUPP, StructOpsLink,
-                                         StructOpsMap)
+from kernel_model.struct_ops_map import ENOTSUPP, StructOpsLink, StructOpsMap
+from kernel_model.uapi import (BPF_F_ANY_ALIGNMENT, BPF_F_LINK, BPF_F_RDONLY, BPF_F_REPLACE, BPF_F_SLEEPABLE,
+                               BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_RND_HI32,
+                               BPF_F_TEST_STATE_FREQ, BPF_F_TOKEN_FD, BPF_F_VTYPE_BTF_OBJ_FD, BPF_F_XDP_DEV_BOUND_ONLY,
+                               BPF_F_XDP_HAS_FRAGS, BPF_LINK_TYPE_STRUCT_OPS, BPF_STRUCT_OPS, LAST_MAP_TYPE,
+                               LAST_PROG_TYPE, PROG_TYPE_NAMES)
 
 from .bpf_maps import (ArrayMap, HashMap, MachineKernelMemory, MapObject, StructOpsMapObject, check_obj_name)
 from .bpf_objects import BpfObject, BtfInfo, BtfObject, LinkInfo, MapInfo, ProgInfo, TestRunResult
@@ -71,26 +75,13 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["BpfSyscalls", "ProgObject", "LinkObject", "ProgLoadError", "BPF_STRUCT_OPS", "BPF_F_REPLACE",
            "SUPPORTED_PROG_TYPES", "PROG_FLAGS_MASK"]
 
-#: enum bpf_attach_type
-BPF_STRUCT_OPS = 44
-#: link_update flags
-BPF_F_REPLACE = 1 << 2
-#: BPF_LINK_TYPE_STRUCT_OPS
-BPF_LINK_TYPE_STRUCT_OPS = 9
 #: prog_flags bpf_prog_load accepts (6.12: STRICT_ALIGNMENT ANY_ALIGNMENT TEST_RND_HI32
 #: TEST_STATE_FREQ SLEEPABLE XDP_HAS_FRAGS XDP_DEV_BOUND_ONLY TEST_REG_INVARIANTS TOKEN_FD)
-PROG_FLAGS_MASK = 0xFF | (1 << 16)
-BPF_F_SLEEPABLE = 1 << 4
-BPF_F_TOKEN_FD = 1 << 16
-SUPPORTED_PROG_TYPES = {PROG_TYPE_SOCKET_FILTER: "socket_filter", PROG_TYPE_STRUCT_OPS: "struct_ops",
-                        PROG_TYPE_SYSCALL: "syscall"}
-#: "bpf: Add kernel symbol for struct_ops trampoline" (Xu Kuohai, November 2024, for 6.13 with a
-#: Fixes: tag; in the 6.12.117 sources as a stable backport): the 6.8-6.10 profiles have none
-KSYMS_SINCE = (6, 12)
-#: the last enum bpf_prog_type of Linux 6.18 (BPF_PROG_TYPE_NETFILTER = 32)
-_LAST_PROG_TYPE = 32
-#: the last enum bpf_map_type of Linux 6.18 (BPF_MAP_TYPE_ARENA = 33)
-_LAST_MAP_TYPE = 33
+PROG_FLAGS_MASK = (BPF_F_STRICT_ALIGNMENT | BPF_F_ANY_ALIGNMENT | BPF_F_TEST_RND_HI32 | BPF_F_TEST_STATE_FREQ
+                   | BPF_F_SLEEPABLE | BPF_F_XDP_HAS_FRAGS | BPF_F_XDP_DEV_BOUND_ONLY | BPF_F_TEST_REG_INVARIANTS
+                   | BPF_F_TOKEN_FD)
+SUPPORTED_PROG_TYPES = {t: PROG_TYPE_NAMES[t] for t in (PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS,
+                                                         PROG_TYPE_SYSCALL)}
 M64 = (1 << 64) - 1
 
 
@@ -269,7 +260,7 @@ class BpfSyscalls:
         elif attach_btf_id:
             attach_btf = self.btf
         if prog_type not in SUPPORTED_PROG_TYPES:
-            if 0 < prog_type <= _LAST_PROG_TYPE:
+            if 0 < prog_type <= LAST_PROG_TYPE:
                 raise KernelError(errno.EINVAL, f"program type {prog_type} is not modelled by this kernel "
                                                 f"(modelled: {', '.join(SUPPORTED_PROG_TYPES.values())})")
             raise KernelError(errno.EINVAL, f"unknown program type {prog_type}")
@@ -479,7 +470,7 @@ class BpfSyscalls:
             raise KernelError(errno.EINVAL, "btf_key_type_id without btf_value_type_id")
         if map_extra:
             raise KernelError(errno.EINVAL, "map_extra is for bloom filters and arenas")
-        if not 0 <= map_type <= _LAST_MAP_TYPE or map_type == 0:
+        if not 0 <= map_type <= LAST_MAP_TYPE or map_type == 0:
             raise KernelError(errno.EINVAL, f"unknown map type {map_type}")
         spec = MapSpec(map_type, key_size, value_size, max_entries, map_flags, map_name)
         m = self.machine  # type: ignore[attr-defined]
@@ -588,7 +579,7 @@ class BpfSyscalls:
         st = mo.st_map
         st.map_id = mo.spec.id
         st.update(struct.unpack_from("<I", key)[0], value, flags, self._prog_for_struct_ops)
-        if st.state in (STATE_INUSE, STATE_READY) and self.profile.version >= KSYMS_SINCE:
+        if st.state in (STATE_INUSE, STATE_READY) and self.profile.struct_ops_ksyms:
             # bpf_struct_ops_map_add_ksyms: bpf__<type>_<member>, covering the bytes the
             # trampoline took in its page (code + BPF_INSN_SAFETY)
             m = self.machine  # type: ignore[attr-defined]
@@ -620,7 +611,7 @@ class BpfSyscalls:
             raise KernelError(ENOTSUPP, "struct_ops maps cannot be frozen")
         if mo.frozen:
             raise KernelError(errno.EBUSY, "map is already frozen")
-        if mo.spec.map_flags & BPF_F_RDONLY_SYS:
+        if mo.spec.map_flags & BPF_F_RDONLY:
             raise KernelError(errno.EPERM, "map is read-only for user space")
         mo.frozen = True
 
@@ -745,9 +736,6 @@ class BpfSyscalls:
         finally:
             self._rcu.synchronize()  # type: ignore[attr-defined]
 
-
-#: BPF_F_RDONLY: user space may not write (map_freeze needs write permission)
-BPF_F_RDONLY_SYS = 1 << 3
 
 
 def _verify(code: list[Insn], env: Any, log_level: int) -> Any:

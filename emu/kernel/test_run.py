@@ -64,6 +64,7 @@ from kernel_model.btf import Ptr
 from kernel_model.btf import structs as S
 from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
+from kernel_model.uapi import PAGE_SIZE
 from verifier.ctx import SK_BUFF_SIZE
 
 from .bpf_objects import TestRunResult
@@ -80,7 +81,6 @@ ETH_HLEN = 14
 #: NET_SKB_PAD + NET_IP_ALIGN on x86-64, and SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
 SKB_HEADROOM = 64
 SKB_TAILROOM = 320
-PAGE_SIZE = 4096
 #: struct bpf_dummy_ops_test_args (6.18 host BTF): u64 args[12]; state at 96; 104 bytes
 DUMMY_ARGS_SIZE = 104
 DUMMY_STATE_OFF = 96

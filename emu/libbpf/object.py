@@ -53,6 +53,7 @@ from kernel_model.btf.types import Datasec, Struct, Var, VarSecinfo
 from kernel_model.errors import KernelError
 from kernel_model.insn import Insn, encode
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
+from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD
 
 from . import core as corelib
 from . import externs, reloc
@@ -852,7 +853,6 @@ class BpfObject:
 
 # --- helpers -------------------------------------------------------------------------------------
 
-BPF_F_VTYPE_BTF_OBJ_FD = 1 << 15
 #: largest global-data section held in memory (64 MiB; the kernel's own limit for an
 #: array value, KMALLOC_MAX_SIZE, is 4 MiB on x86-64)
 MAX_GLOBAL_DATA = 64 << 20

@@ -36,6 +36,7 @@ from typing import Any
 
 from kernel_model.errors import KernelError
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
+from kernel_model.uapi import PROG_TYPE_NAMES
 
 from .errors import LibbpfError, ObjectFormatError, ProgLoadFailed
 from .kbtf import KernelBtf
@@ -47,15 +48,6 @@ __all__ = ["ProgOutcome", "list_programs", "verify_program"]
 
 #: log level of every load: BPF_LOG_LEVEL1 | BPF_LOG_STATS, as the corpus labels
 LOG_LEVEL = 1 | 4
-#: enum bpf_prog_type names (include/uapi/linux/bpf.h, Linux 6.18), as libbpf prints them
-PROG_TYPE_NAMES = {
-    0: "unspec", 1: "socket_filter", 2: "kprobe", 3: "sched_cls", 4: "sched_act", 5: "tracepoint", 6: "xdp",
-    7: "perf_event", 8: "cgroup_skb", 9: "cgroup_sock", 10: "lwt_in", 11: "lwt_out", 12: "lwt_xmit",
-    13: "sock_ops", 14: "sk_skb", 15: "cgroup_device", 16: "sk_msg", 17: "raw_tracepoint",
-    18: "cgroup_sock_addr", 19: "lwt_seg6local", 20: "lirc_mode2", 21: "sk_reuseport", 22: "flow_dissector",
-    23: "cgroup_sysctl", 24: "raw_tracepoint_writable", 25: "cgroup_sockopt", 26: "tracing", 27: "struct_ops",
-    28: "ext", 29: "lsm", 30: "sk_lookup", 31: "syscall", 32: "netfilter",
-}
 
 _NOT_MODELLED = re.compile(r"not modelled|is not registered|not found in kernel|vmlinux BTF is not found"
                            # the loader has no map-in-map / prog-array initial ``values``

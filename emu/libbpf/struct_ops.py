@@ -51,6 +51,7 @@ from kernel_model.btf.types import (
 )
 from kernel_model.errors import InputError
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
+from kernel_model.uapi import BPF_F_LINK
 
 from .core import essential_name
 from .errors import LIBBPF_ERRNO__FORMAT, LIBBPF_ERRNO__RELOC, LibbpfError
@@ -66,7 +67,6 @@ __all__ = [
     "prepare_vdata",
 ]
 
-BPF_F_LINK = 1 << 13
 VALUE_PREFIX = "bpf_struct_ops_"   # STRUCT_OPS_VALUE_PREFIX
 STRUCT_OPS_SEC, STRUCT_OPS_LINK_SEC = ".struct_ops", ".struct_ops.link"
 STRUCT_OPS_SECS = (STRUCT_OPS_SEC, STRUCT_OPS_LINK_SEC, "?" + STRUCT_OPS_SEC, "?" + STRUCT_OPS_LINK_SEC)

@@ -21,11 +21,10 @@ from __future__ import annotations
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 from kernel_model.btf import BTF
+from kernel_model.uapi import BPF_STRUCT_OPS
 
 __all__ = ["BpfSys", "BPF_STRUCT_OPS", "REQUIRED"]
 
-#: enum bpf_attach_type (include/uapi/linux/bpf.h)
-BPF_STRUCT_OPS = 44
 
 #: every method the loader calls, with the bpf() command each stands for
 REQUIRED = {

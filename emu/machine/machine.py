@@ -78,6 +78,7 @@ from kernel_model.insn import Insn, encode
 from kernel_model.memory import HelperFn
 from kernel_model.profile import LATEST, Profile
 from kernel_model.prog import BpfProg
+from kernel_model.uapi import PAGE_SIZE
 
 from .calls import STUB_SLOTS, STUB_STRIDE, CallTable, RawHandler
 from .kallsyms import Kallsyms
@@ -96,7 +97,6 @@ PROT_R, PROT_W, PROT_X = UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC
 PROT_RW = PROT_R | PROT_W
 PROT_RX = PROT_R | PROT_X
 
-PAGE_SIZE = 4096
 #: arch/x86/include/asm/page_64_types.h (no KASAN)
 THREAD_SIZE = 16 * 1024
 KTEXT_BASE = 0xFFFF_FFFF_8100_0000

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kernel_model.errors import ExecFault
+from kernel_model.uapi import PAGE_SIZE
 
 __all__ = ["Oops", "OopsReport", "X86_PF_PROT", "X86_PF_WRITE", "X86_PF_USER", "X86_PF_INSTR", "REG_ORDER",
            "format_report"]
@@ -35,7 +36,6 @@ X86_PF_PROT = 1 << 0
 X86_PF_WRITE = 1 << 1
 X86_PF_USER = 1 << 2
 X86_PF_INSTR = 1 << 4
-PAGE_SIZE = 4096
 
 REG_ORDER = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13",
              "r14", "r15", "rsp", "rip", "eflags")

@@ -30,7 +30,7 @@ from kernel_model.errors import KernelError
 from kernel_model.modules import ModuleSpec
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
 from kernel_model.struct_ops import STATE_INIT, STATE_INUSE, StructOps
-from kernel_model.struct_ops_map import BPF_F_VTYPE_BTF_OBJ_FD, PAGE_SIZE
+from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD, PAGE_SIZE
 from kernel_model.vmlinux import add_value_type
 from kernel_model.profile import get_profile
 

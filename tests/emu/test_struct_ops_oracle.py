@@ -31,11 +31,11 @@ from kernel_model.asm import assemble
 from kernel_model.errors import KernelError
 from kernel_model.insn import encode
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
+from kernel_model.uapi import BPF_F_SLEEPABLE
 
 pytestmark = pytest.mark.kernel
 
 MEMBERS = {"test_1": (0, 1, False), "test_2": (1, 5, False), "test_sleepable": (2, 1, True)}
-BPF_F_SLEEPABLE = 1 << 4
 M64 = (1 << 64) - 1
 
 

@@ -15,20 +15,18 @@ import pytest
 from emu.kernel import Kernel
 from emu.kernel.kobjects import KObject
 from emu.machine.oops import Oops
-from emu.kernel.syscall import BPF_STRUCT_OPS, ProgLoadError
+from emu.kernel.syscall import ProgLoadError
 from kernel_model.asm import assemble
 from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_STRUCT_OPS
 from kernel_model.btf import parse_c
-from kernel_model.errors import KernelError
+from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.insn import Insn
 from kernel_model.modules import ModuleSpec
 from kernel_model.profile import Profile, get_profile
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
 from kernel_model.struct_ops import STATE_INIT, STATE_READY, StructOps
-from kernel_model.struct_ops_map import BPF_F_LINK, BPF_F_VTYPE_BTF_OBJ_FD
+from kernel_model.uapi import BPF_F_LINK, BPF_F_SLEEPABLE, BPF_F_VTYPE_BTF_OBJ_FD, BPF_STRUCT_OPS
 
-ENOTSUPP = 524
-BPF_F_SLEEPABLE = 1 << 4
 
 
 class Env:

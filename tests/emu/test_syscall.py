@@ -12,17 +12,16 @@ import struct
 
 import pytest
 
-from emu.kernel.bpf_maps import BPF_EXIST, BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_NOEXIST
 from emu.kernel import Kernel
 from emu.kernel.syscall import ProgLoadError
 from kernel_model.asm import assemble
 from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_HASH
 from kernel_model.btf import BTF, parse_c
-from kernel_model.errors import KernelError
+from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.insn import encode
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
+from kernel_model.uapi import BPF_EXIST, BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_NOEXIST
 
-ENOTSUPP = 524
 
 
 @pytest.fixture

@@ -19,11 +19,10 @@ import pytest
 from emu.host.verdict import host_load
 from emu.kernel.harness import program_env
 from kernel_model.asm import assemble
+from kernel_model.errors import ENOTSUPP, InputError
 from kernel_model.profile import get_profile
-from kernel_model.errors import InputError
 from verifier import VerifyResult, verify
 
-ENOTSUPP = 524
 STATS_RE = re.compile(r"processed (\d+) insns")
 
 DEREF = "r1 = *(u64 *)(r1 +0)\nr0 = *(u32 *)(r1 +0)\nexit"

@@ -55,6 +55,11 @@ from typing import Any, Callable, Iterable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
+sys.path.insert(0, str(ROOT))
+
+from kernel_model.uapi import (BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG,  # noqa: E402
+                               MAP_TYPE_ARRAY as ARRAY, MAP_TYPE_HASH as HASH, MAP_TYPE_PROG_ARRAY as PROG_ARRAY,
+                               PROG_TYPE_SOCKET_FILTER as SOCKET_FILTER)
 
 CLANG = os.environ.get("CLANG", "clang-19")
 OBJCOPY = os.environ.get("LLVM_OBJCOPY", "llvm-objcopy-19")
@@ -319,12 +324,12 @@ def extract_raw_cases(tc: Toolchain) -> list[dict[str, Any]]:
     return cases
 
 
-# enum bpf_map_type / bpf_prog_type values used by test_verifier's fixups (include/uapi/linux/bpf.h)
-HASH, ARRAY, PROG_ARRAY, PERF_EVENT_ARRAY, STACK_TRACE = 1, 2, 3, 4, 7
+# the other enum bpf_map_type / bpf_prog_type values test_verifier's fixups use (include/uapi/linux/bpf.h;
+# the ones the model knows come from kernel_model.uapi above)
+PERF_EVENT_ARRAY, STACK_TRACE = 4, 7
 ARRAY_OF_MAPS, SOCKMAP, XSKMAP, SOCKHASH, CGROUP_STORAGE = 12, 15, 17, 18, 19
 REUSEPORT_SOCKARRAY, PERCPU_CGROUP_STORAGE, SK_STORAGE, RINGBUF = 20, 21, 24, 27
-BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG = 1 << 0, 1 << 7, 1 << 8
-SOCKET_FILTER, SCHED_CLS, SCHED_ACT, XDP, CGROUP_SKB = 1, 3, 4, 6, 8
+SCHED_CLS, SCHED_ACT, XDP, CGROUP_SKB = 3, 4, 6, 8
 TRACING, LSM = 26, 29
 #: test_verifier's struct test_val as update_map() writes it: index = 7 * sizeof(int), foo[6] = 0xabcdef12
 TEST_VAL = struct.pack("<I11i", 28, 0, 0, 0, 0, 0, 0, -0x543210EE, 0, 0, 0, 0)

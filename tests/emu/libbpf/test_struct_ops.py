@@ -14,10 +14,11 @@ import struct
 import pytest
 
 from emu.libbpf import KernelBtf, LibbpfError, ShadowError
-from emu.libbpf.struct_ops import BPF_F_LINK, prepare_vdata
+from emu.libbpf.struct_ops import prepare_vdata
 from kernel_model.btf import structs as S
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
 from kernel_model.profile import get_profile
+from kernel_model.uapi import BPF_F_LINK
 
 from .conftest import open_example
 
