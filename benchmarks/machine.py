@@ -1,10 +1,10 @@
 """The emulated machine's costs, as ratios against bare Unicorn in the same process.
 
 Each figure is the ratio of two medians measured in this process, the bare
-baseline and our side *interleaved* run by run (shared/reference/unicorn-notes.md
-explains why: interference of 30% happens, absolute numbers drift between
-machines; interleaving keeps a slow spell from landing on one side only).
-The baselines are the ones unicorn-notes.md describes; where our side uses a
+baseline and our side *interleaved* run by run (interference of 30% happens,
+absolute numbers drift between machines; interleaving keeps a slow spell from
+landing on one side only). The baselines are bare Unicorn done the fastest way
+we know (raw ctypes register access, a CFUNCTYPE hook); where our side uses a
 technique the baseline does not (untyped ctypes calls, emu/machine/regs.py), a second
 baseline with the same technique is printed beside it, so the ratio to the
 stronger baseline is visible too.
@@ -120,7 +120,7 @@ def bench_kfunc(quick: bool) -> float:
     m = Machine(budget=0)
     addr = m.add_stub("bpf_kfunc_bench", lambda mem, a, b, c, d, e: a + 1)
     prog = assemble("r6 = 0\nloop:\nr1 = r6\ncall 1\nr6 = r0\nif r6 < r7 goto loop\nr0 = r6\nexit")
-    prog[2] = Insn(0x85, 0, 0, 0, m.call_imm(addr))
+    prog[2] = Insn(0x85, 0, 0, 0, m.images.call_imm(addr))
     # r7 = iterations: set it from r1 at entry
     prog = [Insn(0xBF, 7, 1)] + prog
     jp = m.jit(prog, name="kloop")
@@ -151,7 +151,7 @@ def bench_kfunc(quick: bool) -> float:
                 rd(hp, X.UC_X86_REG_RDI, vp)
                 val.value += 1
                 wr(hp, X.UC_X86_REG_RAX, vp)
-        else:  # unicorn-notes.md: raw ctypes register access, hook via ctypes CFUNCTYPE
+        else:  # the bare baseline: raw ctypes register access, hook via ctypes CFUNCTYPE
             def hook(_uc: int, address: int, size: int, user: int, h=h) -> None:
                 uclib.uc_reg_read(h, X.UC_X86_REG_RDI, vp)
                 val.value += 1
@@ -209,11 +209,11 @@ def bench_fresh(quick: bool) -> float:
         for _ in range(k):
             m = Machine()
             m.call(m.ktext.addr("__bpf_call_base"))
-            m.kdata_alloc(8)
-            m.vmalloc(8)
-            m.set_cpu(1)
-            m.set_cpu(0)
-            m.alloc_trampoline()
+            m.alloc.kdata_alloc(8)
+            m.alloc.vmalloc(8)
+            m.runner.set_cpu(1)
+            m.runner.set_cpu(0)
+            m.packs.alloc_trampoline()
             m.close()
 
     base, got = paired(bare, ours, n, n, runs)

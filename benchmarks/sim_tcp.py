@@ -72,9 +72,9 @@ def main() -> int:
     ops._call(sk, "ssthresh")  # the socket image is in memory now
     tramp = m.read_u64(ops.kdata_addr + ops.offsets["ssthresh"])
     n = 20_000 if quick else 200_000
-    m.run_loop(tramp, addr, 100)
+    m.runner.run_loop(tramp, addr, 100)
     t0 = time.perf_counter()
-    assert m.run_loop(tramp, addr, n) == 20
+    assert m.runner.run_loop(tramp, addr, n) == 20
     loop_rate = n / (time.perf_counter() - t0)
     nb = 5_000 if quick else 30_000
     off = ops.offsets["ssthresh"]

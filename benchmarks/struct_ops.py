@@ -245,7 +245,7 @@ def bench_loop(quick: bool) -> float:
     tramp = m.read_u64(st.kdata_addr + off)  # what ops->tramp_1 holds
 
     def ours(count: int) -> None:
-        assert m.run_loop(tramp, 41, count) == 42
+        assert m.runner.run_loop(tramp, 41, count) == 42
 
     rates = []
     for src in (BARE_HOST, BARE):

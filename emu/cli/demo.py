@@ -206,7 +206,7 @@ def step_run() -> None:
     image = r.details["trampoline"]
     po = k.fds.objects[fd]
     model = k.struct_ops_type("bpf_dummy_ops").member("test_1").func_model
-    code = X86StructOpsArch(k.profile, k.machine.trampoline_symbols(), k.cpu_config).emit(
+    code = X86StructOpsArch(k.profile, k.machine.images.trampoline_symbols(), k.cpu_config).emit(
         model, struct_ops_flags(model), po.prog, image)
     print(f"\nThe trampoline the test runner built at {image:#x} ({len(code)} bytes on cpu {k.cpu_config.name};\n"
           "107 on the hosts whose test runs we captured, whose returns jump to a thunk):\n"
@@ -306,7 +306,7 @@ def step_module() -> None:
     first = st.placements[0]
     print(f"\n{first.ksym} in the map's image, from the machine's memory:")
     prog_addr = k.fds.objects[t1].prog.addr
-    print(_listing(k.machine, first.addr, k.machine.peek(first.addr, first.code_size),
+    print(_listing(k.machine, first.addr, k.machine.mem.peek(first.addr, first.code_size),
                    {prog_addr: "struct bpf_prog *"}))
     link = k.link_create(m, attach_type=BPF_STRUCT_OPS)
     r1, r2 = struct.unpack("<II", k.map_lookup_elem(out, bytes(4)))
@@ -371,7 +371,7 @@ def step_kfunc() -> None:
         sym = _call_target(k.machine, po.jp.funcs[0].addr, po.prog.jited)
         print(f"  BTF id {kid} of {mod}'s BTF -> the JIT's call goes to {sym.addr:#x} "
               f"{sym.name} [{sym.module}]")
-        r = k.machine.call(po.prog.bpf_func, (k.machine.kzalloc(64),))
+        r = k.machine.call(po.prog.bpf_func, (k.machine.alloc.kzalloc(64),))
         print(f"      run: bpf_kfunc_common_test(42) = {r}")
     from kernel_model.errors import KernelError
 

@@ -111,7 +111,7 @@ def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user:
         return rng.getrandbits(32)
 
     def get_smp_processor_id(mem: GuestMemory, *_: int) -> int:
-        return max(machine.cpu, 0)
+        return max(machine.runner.cpu, 0)
 
     def get_numa_node_id(mem: GuestMemory, *_: int) -> int:
         return 0
@@ -122,12 +122,12 @@ def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user:
 
     def _kernel_nofault(src: int, size: int) -> bytes | None:
         src &= M64
-        if src < TASK_SIZE_MAX + PAGE_SIZE or not machine.canonical(src):
+        if src < TASK_SIZE_MAX + PAGE_SIZE or not machine.mem.canonical(src):
             return None
-        reg = machine.region_of(src)
+        reg = machine.mem.region_of(src)
         if reg is None or src + size > reg.end:
             return None
-        return machine.peek(src, size)
+        return machine.mem.peek(src, size)
 
     def probe_read_kernel(mem: GuestMemory, r1: int, r2: int, r3: int, *_: int) -> int:
         size = r2 & 0xFFFF_FFFF
@@ -179,7 +179,7 @@ def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user:
                 return chr(v & 0xFF)
             if spec == "s":
                 try:
-                    s = machine.peek(v, 256) if v else b"(null)"
+                    s = machine.mem.peek(v, 256) if v else b"(null)"
                 except KernelError:
                     return "(efault)"
                 return s.split(b"\0", 1)[0].decode("latin-1")

@@ -129,19 +129,19 @@ class MachineKernelMemory:
         self.pages: set[int] = set()
 
     def alloc(self, size: int) -> int:
-        return self.m.kzalloc(size)
+        return self.m.alloc.kzalloc(size)
 
     def free(self, addr: int) -> None:
-        self.m.kfree(addr)
+        self.m.alloc.kfree(addr)
 
     def alloc_image_page(self) -> int:
-        page = self.m.alloc_trampoline(4096)
+        page = self.m.packs.alloc_trampoline(4096)
         self.pages.add(page)
         return page
 
     def free_image_page(self, addr: int) -> None:
         self.pages.discard(addr)
-        self.m.free_trampoline(addr)
+        self.m.packs.free_trampoline(addr)
 
     def protect_image_page(self, addr: int) -> None:
         pass
@@ -151,12 +151,12 @@ class MachineKernelMemory:
 
     def write(self, addr: int, data: bytes) -> None:
         if self._in_image(addr):
-            self.m.text_copy(addr, data)
+            self.m.packs.text_copy(addr, data)
         else:
             self.m.write(addr, data)
 
     def read(self, addr: int, size: int) -> bytes:
-        return self.m.peek(addr, size)
+        return self.m.mem.peek(addr, size)
 
 
 class MapObject(BpfObject):
@@ -191,7 +191,7 @@ class MapObject(BpfObject):
         self.spec.id = map_id
         self.id = map_id
         if self.spec.addr:
-            self.m.write_u32(self.spec.addr + 92, map_id)
+            self.m.mem.write_u32(self.spec.addr + 92, map_id)
 
     # --- operations (map->ops), shared by helpers and syscalls ---------------------------------
     def lookup(self, key: bytes) -> int:
@@ -254,18 +254,18 @@ class MapObject(BpfObject):
 def _alloc_area(m: "Machine", size: int) -> tuple[int, bool]:
     """``bpf_map_area_alloc``: zeroed; kmalloc when small, vmalloc above."""
     if size <= _KMALLOC_LIMIT:
-        return m.kzalloc(size), False
+        return m.alloc.kzalloc(size), False
     try:
-        return m.vmalloc(size), True
+        return m.alloc.vmalloc(size), True
     except KernelError:
         raise KernelError(errno.ENOMEM, f"cannot allocate {size} bytes for the map") from None
 
 
 def _free_area(m: "Machine", addr: int, vmalloced: bool) -> None:
     if vmalloced:
-        m.vfree(addr)
+        m.alloc.vfree(addr)
     else:
-        m.kfree(addr)
+        m.alloc.kfree(addr)
 
 
 class ArrayMap(MapObject):
@@ -387,7 +387,7 @@ class HashMap(MapObject):
         value = value[:self.spec.value_size]
         if self.prealloc:
             if old is not None:
-                cpu = max(self.m.cpu, 0)
+                cpu = max(self.m.runner.cpu, 0)
                 new = self.extra[cpu]
                 self.extra[cpu] = old
             else:
@@ -397,13 +397,13 @@ class HashMap(MapObject):
         else:
             if old is None and self.count + 1 > self.spec.max_entries:
                 raise KernelError(errno.E2BIG, f"hash map is full ({self.spec.max_entries} entries)")
-            new = self.m.kzalloc(self.elem_size)
+            new = self.m.alloc.kzalloc(self.elem_size)
         self._fill(new, key, value)
         self.table[key] = new
         if old is None:
             self.count += 1
         elif not self.prealloc:
-            self.rcu.call_rcu(lambda a=old: self.m.kfree(a))
+            self.rcu.call_rcu(lambda a=old: self.m.alloc.kfree(a))
 
     def delete(self, key: bytes) -> None:
         elem = self.table.pop(key, None)
@@ -413,14 +413,14 @@ class HashMap(MapObject):
         if self.prealloc:
             self.freelist.append(elem)
         else:
-            self.rcu.call_rcu(lambda a=elem: self.m.kfree(a))
+            self.rcu.call_rcu(lambda a=elem: self.m.alloc.kfree(a))
 
     def release(self) -> None:
         if self.prealloc:
             _free_area(self.m, self._pool, self._pool_vm)
         else:
             for elem in self.table.values():
-                self.m.kfree(elem)
+                self.m.alloc.kfree(elem)
         self.table.clear()
         _free_area(self.m, self.base, self._vm)
         super().release()
@@ -437,7 +437,7 @@ class StructOpsMapObject(MapObject):
         super().__init__(spec, machine, btf)
         self._on_free = on_free
         self.ksyms: list[str] = []
-        base = machine.kzalloc(BPF_MAP_HEADER_SIZE)
+        base = machine.alloc.kzalloc(BPF_MAP_HEADER_SIZE)
         spec.addr = base
         self._header = base
         self._write_header(base)
@@ -469,7 +469,7 @@ class StructOpsMapObject(MapObject):
     def release(self) -> None:
         self._on_free(self)
         self.st_map.free()
-        self.m.kfree(self._header)
+        self.m.alloc.kfree(self._header)
         super().release()
 
 

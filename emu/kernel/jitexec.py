@@ -62,23 +62,23 @@ def prepare(m: Machine, insns: Sequence[Insn], helpers: Mapping[int, HelperFn]) 
         if hid in imms:
             return imms[hid]
         if hid not in unknown:
-            addr = m.add_stub(f"unknown_helper_{hid & 0xFFFFFFFF:x}", raw=lambda mm, h=hid: mm.stop_at_bpf_caller(
+            addr = m.add_stub(f"unknown_helper_{hid & 0xFFFFFFFF:x}", raw=lambda mm, h=hid: mm.runner.stop_at_bpf_caller(
                 "unknown helper", f"no helper with id {h}"))
-            unknown[hid] = m.call_imm(addr)
+            unknown[hid] = m.images.call_imm(addr)
         return unknown[hid]
 
     def kfunc_imm(btf_id: int, off: int) -> int:
-        addr = m.add_stub(f"unknown_kfunc_{btf_id & 0xFFFFFFFF:x}_{len(unknown)}", raw=lambda mm, b=btf_id: mm.stop_at_bpf_caller(
+        addr = m.add_stub(f"unknown_kfunc_{btf_id & 0xFFFFFFFF:x}_{len(unknown)}", raw=lambda mm, b=btf_id: mm.runner.stop_at_bpf_caller(
             "unknown kfunc", f"no kfunc with id {b}"))
-        return m.call_imm(addr)
+        return m.images.call_imm(addr)
 
-    fault = m.add_stub("bpf_exec_unsupported", raw=lambda mm: mm.stop_at_bpf_caller(
+    fault = m.add_stub("bpf_exec_unsupported", raw=lambda mm: mm.runner.stop_at_bpf_caller(
         "unsupported instruction", "legacy packet access or an unresolved lddw pseudo source"))
     starts = find_subprogs(insns)
     fx = fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, profile=m.profile,
                        stack_depths=[isa.MAX_BPF_STACK] * len(starts), starts=starts,
-                       timed_may_goto_imm=m.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
-                       fault_imm=m.call_imm(fault))
+                       timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
+                       fault_imm=m.images.call_imm(fault))
     jp = m.jit(fx.insns, starts=fx.starts, stack_depths=fx.stack_depths, name="exec")
     return jp.bpf_func
 
@@ -93,7 +93,7 @@ def _helper_imms(m: Machine, helpers: Mapping[int, HelperFn]) -> dict[int, int]:
         if not name.isidentifier() or name in m.calls.by_name:
             name = f"exec_helper_{hid & 0xFFFFFFFF:x}"
         entry = m.calls.by_name.get(name)
-        out[hid] = m.call_imm(entry.addr if entry is not None else m.add_stub(name, fn))
+        out[hid] = m.images.call_imm(entry.addr if entry is not None else m.add_stub(name, fn))
     return out
 
 
@@ -105,9 +105,9 @@ def run_jit(insns: list[Insn], *, mem: bytes | None = None, helpers: Mapping[int
     region = None
     try:
         if mem:
-            region = m.map_region("exec mem", MEM_BASE, len(mem), PROT_RW, mem)
+            region = m.mem.map_region("exec mem", MEM_BASE, len(mem), PROT_RW, mem)
         func = prepare(m, insns, helpers or {})
         return m.call(func, (MEM_BASE if mem else 0, len(mem or b"")), budget=budget * X86_PER_BPF_BUDGET)
     finally:
         if region is not None:
-            m.unmap_region(region.base)
+            m.mem.unmap_region(region.base)

@@ -119,8 +119,8 @@ class Kernel(BpfSyscalls):
             m = Machine(self.profile, cpu=self.cpu_config, seed=self.seed, budget=0, nr_cpus=self.nr_cpus)
             self._machine = m
             helpers = make_helpers(m, self._maps_by_addr, self.user, self.trace_pipe, self.seed)
-            self._helper_imms = m.helper_imms(helpers)
-            self._scratch = m.kzalloc(8)
+            self._helper_imms = m.images.helper_imms(helpers)
+            self._scratch = m.alloc.kzalloc(8)
         return self._machine
 
     def _invoke_fn_ptr(self, fn: int, args: tuple[int, ...] | list[int]) -> int:
@@ -161,7 +161,7 @@ class Kernel(BpfSyscalls):
             "a context field or instruction this kernel does not model"
 
         def fault(mm: Any) -> None:
-            mm.stop_at_bpf_caller("not modelled", detail)
+            mm.runner.stop_at_bpf_caller("not modelled", detail)
 
         addr = m.add_stub(name, raw=fault, kind="kernel")
         self._fault_stubs[name] = addr

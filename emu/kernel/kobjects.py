@@ -124,7 +124,7 @@ class KObject(_Typed):
     def new(cls, machine: Machine, btf: BTF, type_name: str, **fields: Any) -> "KObject":
         """``kzalloc(sizeof(struct type_name))`` with ``fields`` set."""
         tid = _find_type(btf, type_name)
-        obj = cls(machine, btf, tid, machine.kzalloc(btf.size_of(tid)))
+        obj = cls(machine, btf, tid, machine.alloc.kzalloc(btf.size_of(tid)))
         for k, v in fields.items():
             setattr(obj, k, v)
         return obj

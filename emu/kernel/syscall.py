@@ -341,7 +341,7 @@ class BpfSyscalls:
                 mo.get()
                 po.maps.append(mo)
             po.xlated = fixed.insns
-            po.jp = m.load_prog(prog, starts=fixed.starts, stack_depths=fixed.stack_depths, insns=fixed.insns)
+            po.jp = m.images.load_prog(prog, starts=fixed.starts, stack_depths=fixed.stack_depths, insns=fixed.insns)
         except BaseException:
             po.freed = True
             self._prog_released(po)
@@ -362,7 +362,7 @@ class BpfSyscalls:
 
         m = self.machine  # type: ignore[attr-defined]
         aux = result.insn_aux
-        fault = m.call_imm(self._not_modelled_stub())  # type: ignore[attr-defined]
+        fault = m.images.call_imm(self._not_modelled_stub())  # type: ignore[attr-defined]
         insns, new_index = convert_ctx_accesses(code, [a.ptr_type for a in aux], po.prog.prog_type, fault)
         objects = {mo.spec.id: mo for mo in (*maps_by_fd.values(), *fd_objs) if isinstance(mo, MapObject)}
         maps: dict[int, MapSpec] = {}  # by slot of the converted program
@@ -385,19 +385,19 @@ class BpfSyscalls:
             if entry.module is not None and entry.module not in po.modules:
                 entry.module.get()  # kfunc_btf_tab: btf_try_get_module
                 po.modules.append(entry.module)
-            return m.call_imm(self._kfunc_stub(entry))  # type: ignore[attr-defined]
+            return m.images.call_imm(self._kfunc_stub(entry))  # type: ignore[attr-defined]
 
         helper_imms = self._helper_imms  # type: ignore[attr-defined]
 
         def helper_imm(hid: int) -> int:
             if hid in helper_imms:
                 return helper_imms[hid]
-            return m.call_imm(self._not_modelled_stub(f"helper {hid}"))  # type: ignore[attr-defined]
+            return m.images.call_imm(self._not_modelled_stub(f"helper {hid}"))  # type: ignore[attr-defined]
 
         starts = [new_index[st] for st in result.subprog_starts]
         fx = fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=self.profile,
                            stack_depths=result.stack_depth, starts=starts,
-                           timed_may_goto_imm=m.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
+                           timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
                            fault_imm=fault)
         return fx
 
@@ -406,10 +406,10 @@ class BpfSyscalls:
         m = self._machine  # type: ignore[attr-defined]
         prog = po.prog
         if po.jp is not None and m is not None:
-            m.free_jit(po.jp)
+            m.images.free_jit(po.jp)
             po.jp = None
         if prog.addr and m is not None:
-            m.free_prog_struct(prog)
+            m.images.free_prog_struct(prog)
         for mo in po.maps:
             mo.put()
         po.maps.clear()
@@ -427,12 +427,12 @@ class BpfSyscalls:
         po = self.fds.get(fd, ProgObject, "a program")
         p = po.prog
         jp = po.jp
-        from emu.machine.machine import _prog_tag
+        from emu.machine.images import prog_tag
 
         attach_obj = next((b for b in po.btfs if b.kernel_btf), None)
         prog_btf = next((b for b in po.btfs if not b.kernel_btf), None)
         return ProgInfo(
-            id=p.id, type=p.prog_type, name=p.name, tag=_prog_tag(p.insns), jited=p.jited,
+            id=p.id, type=p.prog_type, name=p.name, tag=prog_tag(p.insns), jited=p.jited,
             xlated=encode(po.xlated),
             jited_ksyms=tuple(img.addr for img in jp.funcs) if jp else (),
             jited_func_lens=tuple(len(img.code) for img in jp.funcs) if jp else (),
@@ -545,7 +545,7 @@ class BpfSyscalls:
         from jit.trampoline import X86StructOpsArch
 
         st_map = StructOpsMap(desc, 0, spec.map_flags, MachineKernelMemory(m),
-                              X86StructOpsArch(self.profile, m.trampoline_symbols(), m.cpu_config), self.profile.tramp_image_pages,
+                              X86StructOpsArch(self.profile, m.images.trampoline_symbols(), m.cpu_config), self.profile.tramp_image_pages,
                               invoke=self._invoke_fn_ptr)  # type: ignore[attr-defined]
         if module is not None:
             module.get()  # btf_try_get_module: the map pins the module

@@ -140,7 +140,7 @@ def register_tcp_kfuncs(btf: BTF, table: KfuncTable) -> TcpClock:
     def cong_avoid_ai(m: Any, tp: int, w: int, acked: int, *_: int) -> int:
         w &= u32
         if w == 0:  # the kernel divides by zero: an oops (divide error)
-            m.stop_at_bpf_caller("divide error", "tcp_cong_avoid_ai() called with w = 0")
+            m.runner.stop_at_bpf_caller("divide error", "tcp_cong_avoid_ai() called with w = 0")
             return 0
         with view(m, tp) as t:
             tcp_cong.tcp_cong_avoid_ai(t, w, acked & u32)

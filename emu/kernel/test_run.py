@@ -119,19 +119,19 @@ def _run_dummy_struct_ops(kernel: "Kernel", po: "ProgObject", ctx_in: bytes) -> 
         state = kernel.user.copy_from_user(args[0], 4)  # copy_from_user(&args->state, u_state)
     if kernel.profile.nullable_args:
         _check_test_run_args(po, args)
-    kargs = m.kzalloc(DUMMY_ARGS_SIZE)
+    kargs = m.alloc.kzalloc(DUMMY_ARGS_SIZE)
     image = 0
     try:
         m.write(kargs, struct.pack("<12Q", *args) + state)
         from jit.trampoline import X86StructOpsArch, struct_ops_flags
 
-        arch = X86StructOpsArch(kernel.profile, m.trampoline_symbols(), m.cpu_config)
+        arch = X86StructOpsArch(kernel.profile, m.images.trampoline_symbols(), m.cpu_config)
         flags = struct_ops_flags(model)
         size = arch.size(model, flags, prog)
         if size > PAGE_SIZE:
             raise KernelError(errno.E2BIG, f"trampoline of {size} bytes does not fit in a page")
-        image = m.alloc_trampoline(PAGE_SIZE)
-        m.text_copy(image, arch.emit(model, flags, prog, image))
+        image = m.packs.alloc_trampoline(PAGE_SIZE)
+        m.packs.text_copy(image, arch.emit(model, flags, prog, image))
         state_ptr = kargs + DUMMY_STATE_OFF if args[0] else 0
         t0 = time.perf_counter_ns()
         ret = kernel._invoke_fn_ptr(image, (state_ptr, args[1], args[2], args[3], args[4]))
@@ -142,8 +142,8 @@ def _run_dummy_struct_ops(kernel: "Kernel", po: "ProgObject", ctx_in: bytes) -> 
                              details={"trampoline": image})
     finally:
         if image:
-            m.free_trampoline(image)
-        m.kfree(kargs)
+            m.packs.free_trampoline(image)
+        m.alloc.kfree(kargs)
 
 
 def _check_test_run_args(po: "ProgObject", args: list[int]) -> None:
@@ -239,10 +239,10 @@ def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, 
                                         "bytes has no room for its header")
     buf_size = ((size + 63) & ~63) + SKB_HEADROOM + SKB_TAILROOM
     end = buf_size - SKB.shinfo_size  # skb_shinfo(skb) = head + end
-    buf = m.kzalloc(buf_size)
-    skb = m.kzalloc(SKB.size)
-    dev = m.kzalloc(SKB.dev_size)
-    sk = m.kzalloc(SOCK_SIZE)
+    buf = m.alloc.kzalloc(buf_size)
+    skb = m.alloc.kzalloc(SKB.size)
+    dev = m.alloc.kzalloc(SKB.dev_size)
+    sk = m.alloc.kzalloc(SOCK_SIZE)
     try:
         m.write(buf + SKB_HEADROOM, data_in)
         m.write(dev + SKB.dev_ifindex, struct.pack("<i", LOOPBACK_IFINDEX))
@@ -276,7 +276,7 @@ def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, 
         if n == 1:
             ret = m.call(po.prog.bpf_func, (skb, po.prog.addr + BPF_PROG_SIZE))
         else:
-            ret = m.run_loop(po.prog.bpf_func, skb, n)
+            ret = m.runner.run_loop(po.prog.bpf_func, skb, n)
         dt = (time.perf_counter_ns() - t0) // n
         data_out = bytes(ETH_HLEN) + m.read(buf + SKB_HEADROOM + ETH_HLEN, payload)
         ctx_out = b""
@@ -298,7 +298,7 @@ def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, 
         return TestRunResult(ret & 0xFFFF_FFFF, data_out=data_out, ctx_out=ctx_out, duration=dt, retval64=ret)
     finally:
         for addr in (sk, dev, skb, buf):
-            m.kfree(addr)
+            m.alloc.kfree(addr)
 
 
 def _run_syscall(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, repeat: int, flags: int,
@@ -308,7 +308,7 @@ def _run_syscall(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: byt
         raise KernelError(errno.EINVAL, "syscall programs take no data_in, data_out, ctx_out, repeat or flags")
     if len(ctx_in) > 0xFFFF:
         raise KernelError(errno.EINVAL, "ctx_in is larger than U16_MAX")
-    ctx = m.kzalloc(len(ctx_in)) if ctx_in else 0
+    ctx = m.alloc.kzalloc(len(ctx_in)) if ctx_in else 0
     try:
         if ctx_in:
             m.write(ctx, ctx_in)
@@ -319,4 +319,4 @@ def _run_syscall(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: byt
         return TestRunResult(ret & 0xFFFF_FFFF, ctx_out=out, duration=dt, retval64=ret)
     finally:
         if ctx:
-            m.kfree(ctx)
+            m.alloc.kfree(ctx)

@@ -9,7 +9,7 @@ int3``; :mod:`kernel_model.cpu`), 16 bytes apart, named in kallsyms like the
 kernel function it stands for (``bpf_map_lookup_elem`` ...). One
 ``UC_HOOK_CODE`` covers the whole page from the machine's creation (Unicorn
 places hooks at translation time, so a hook added later would not fire on
-already translated code: unicorn-notes.md trap 1), and dispatches by address
+already translated code: trap 1 in :mod:`emu.machine.machine`), and dispatches by address
 to the Python function bound to that stub; the function's result goes into
 rax and the stub's return instruction then returns to the program, with the
 callee-clobbered registers left as they were (the kernel's helpers clobber
@@ -21,8 +21,8 @@ handler}``; each handler is built when its stub is bound, with everything it
 touches held in closure cells: one untyped ``uc_reg_read_batch`` of rdi..r8
 into a preallocated array (:mod:`emu.machine.regs` explains why untyped), the Python
 function, one ``uc_reg_write`` of rax. Nothing is allocated per call but the
-argument list. unicorn-notes.md measured 776 k round trips/s for a bare raw
-ctypes hook against 204 k/s through the binding; ``benchmarks/machine.py``
+argument list. A bare raw ctypes hook was measured at 776 k round trips/s
+against 204 k/s through the binding; ``benchmarks/machine.py``
 compares this path with such a bare hook in the same process.
 Exceptions raised by a handler cannot cross the C callback: they are kept,
 the emulation is stopped, and the machine raises them after ``emu_start``.
@@ -188,7 +188,7 @@ class CallTable:
         fn = stub.fn
         if fn is None:
             addr = stub.addr
-            return lambda: m.fault_unbound_stub(addr)
+            return lambda: m.runner.fault_unbound_stub(addr)
         hp = self._hp
         ids, ptrs, n, vals = self._args
         rbatch = RAW.uc_reg_read_batch
@@ -213,9 +213,9 @@ class CallTable:
             try:
                 h = get(address)
                 if h is None:
-                    m.fault_unbound_stub(address)
+                    m.runner.fault_unbound_stub(address)
                 else:
                     h()
             except BaseException as e:  # noqa: BLE001 - must not cross the C callback
-                m.stop_with(e)
+                m.runner.stop_with(e)
         return on_code

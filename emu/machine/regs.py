@@ -1,6 +1,6 @@
 """The thin ctypes register layer: Unicorn's C API without the binding's overhead.
 
-unicorn-notes.md measured the Python binding's ``reg_read``/``reg_write`` at
+Measured with Unicorn 2.1.4: the Python binding's ``reg_read``/``reg_write`` at
 1.35/1.41 us and raw ctypes calls at 0.33/0.34 us; a Python-driven call is
 dominated by register access, so the machine talks to libunicorn directly for
 everything on the hot path: batched register writes for a call's arguments,
@@ -22,9 +22,21 @@ from __future__ import annotations
 import ctypes
 from typing import Sequence
 
+from unicorn import x86_const as X
 from unicorn.unicorn_py3.unicorn import uclib
 
-__all__ = ["FastRegs", "RAW"]
+__all__ = ["FastRegs", "RAW", "X86_BY_NUM", "ALL_REGS"]
+
+#: Unicorn register ids by x86 register number (rax=0, rcx=1, ... r15=15)
+X86_BY_NUM = (X.UC_X86_REG_RAX, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX, X.UC_X86_REG_RBX, X.UC_X86_REG_RSP,
+              X.UC_X86_REG_RBP, X.UC_X86_REG_RSI, X.UC_X86_REG_RDI, X.UC_X86_REG_R8, X.UC_X86_REG_R9,
+              X.UC_X86_REG_R10, X.UC_X86_REG_R11, X.UC_X86_REG_R12, X.UC_X86_REG_R13, X.UC_X86_REG_R14,
+              X.UC_X86_REG_R15)
+#: the registers an oops prints, in :data:`emu.machine.oops.REG_ORDER`
+ALL_REGS = (X.UC_X86_REG_RAX, X.UC_X86_REG_RBX, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX, X.UC_X86_REG_RSI,
+            X.UC_X86_REG_RDI, X.UC_X86_REG_RBP, X.UC_X86_REG_R8, X.UC_X86_REG_R9, X.UC_X86_REG_R10,
+            X.UC_X86_REG_R11, X.UC_X86_REG_R12, X.UC_X86_REG_R13, X.UC_X86_REG_R14, X.UC_X86_REG_R15,
+            X.UC_X86_REG_RSP, X.UC_X86_REG_RIP, X.UC_X86_REG_EFLAGS)
 
 _u64 = ctypes.c_uint64
 
@@ -100,7 +112,7 @@ class FastRegs:
 
     def start(self, begin: int, until: int, count: int, timeout_us: int = 0) -> int:
         """``uc_emu_start``; returns the uc_err code (0 = OK). ``timeout_us`` is
-        Unicorn's timer thread (microseconds, ~90 us a call: unicorn-notes.md trap 3)."""
+        Unicorn's timer thread (microseconds, ~90 us a call: Unicorn trap 3 in emu.machine.machine)."""
         self._begin.value = begin
         self._until.value = until
         self._count.value = count

@@ -10,7 +10,7 @@ CPU#%d stuck for %us! [%s:%d]`` (``watchdog_timer_fn``).
 
 A machine running verified code does the same: its runs are *uncounted*
 (Unicorn's ``count=`` puts a callback before every instruction, ~6x slower on
-loops, unicorn-notes.md) and this watchdog is the safety net that keeps a
+loops, measured with Unicorn 2.1.4) and this watchdog is the safety net that keeps a
 verifier-model bug or a wrong ``budget=0`` from hanging the host. One daemon
 thread per process samples every watched machine; the machine's only per-run
 cost is two increments of a generation counter (odd while a run is under way),
@@ -23,7 +23,7 @@ Races, and how they are closed: the thread holds :attr:`Watchdog.lock` while it
 decides and stops, and :meth:`Watchdog.unwatch` (from ``Machine.close``) takes
 the same lock, so the engine handle is never used after ``uc_close``. A stop
 aimed at run *g* that lands after the machine moved on to a later run is
-recognised by the machine (``_wd_fired != g``) and that run is resumed where
+recognised by the run loop (``wd_fired != g``) and that run is resumed where
 it stopped; a later counted run may then get one extra instruction budget.
 """
 
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from .regs import RAW
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .machine import Machine
+    from .run import RunLoop
 
 __all__ = ["SOFT_LOCKUP_S", "WATCHDOG", "Watchdog"]
 
@@ -49,18 +49,19 @@ NUM_SAMPLE_PERIODS = 5
 
 
 class Watchdog:
-    """Samples the run generation of every watched machine; stops a run that has
-    been under way for longer than its machine's ``soft_lockup_s``."""
+    """Samples the run generation of every watched machine's run loop
+    (:class:`emu.machine.run.RunLoop`); stops a run that has been under way for
+    longer than its ``soft_lockup_s``."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self._machines: "weakref.WeakSet[Machine]" = weakref.WeakSet()
+        self._machines: "weakref.WeakSet[RunLoop]" = weakref.WeakSet()
         #: id(machine) -> (generation seen, monotonic time first seen)
         self._seen: dict[int, tuple[int, float]] = {}
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
 
-    def watch(self, m: "Machine") -> None:
+    def watch(self, m: "RunLoop") -> None:
         with self.lock:
             self._machines.add(m)
             if self._thread is None:
@@ -68,7 +69,7 @@ class Watchdog:
                 self._thread.start()
         self._wake.set()  # re-plan the sampling period
 
-    def unwatch(self, m: "Machine") -> None:
+    def unwatch(self, m: "RunLoop") -> None:
         """Stop watching ``m``; once this returns the thread will not touch it."""
         with self.lock:
             self._machines.discard(m)
@@ -87,20 +88,20 @@ class Watchdog:
                 for m in list(self._machines):
                     self._sample(m, now)
 
-    def _sample(self, m: "Machine", now: float) -> None:
-        g = m._wd_gen
+    def _sample(self, m: "RunLoop", now: float) -> None:
+        g = m.wd_gen
         key = id(m)
-        if not g & 1 or m._closed or m._counted_tbs is not False or m.soft_lockup_s <= 0:
+        if not g & 1 or m.closed or m.counted_tbs is not False or m.soft_lockup_s <= 0:
             self._seen.pop(key, None)
             return
         seen = self._seen.get(key)
         if seen is None or seen[0] != g:
             self._seen[key] = (g, now)
             return
-        if now - seen[1] >= m.soft_lockup_s and m._wd_fired != g:
-            m._wd_stuck_s = now - seen[1]
-            m._wd_fired = g
-            RAW.uc_emu_stop(m._hp)
+        if now - seen[1] >= m.soft_lockup_s and m.wd_fired != g:
+            m.wd_stuck_s = now - seen[1]
+            m.wd_fired = g
+            RAW.uc_emu_stop(m.hp)
 
 
 #: the process's watchdog (its thread starts with the first watched machine)

@@ -109,9 +109,9 @@ class BpfOps(SchedOps):
         self.timeout_ms = int.from_bytes(rd("timeout_ms"), "little")
         self.dispatch_max_batch = int.from_bytes(rd("dispatch_max_batch"), "little")
         self.lay = _TaskMem(kernel.btf)
-        self._args = self.m.kzalloc(64)
-        self._ei = self.m.kzalloc(64)
-        self._strs = self.m.kzalloc(2048 + 256)
+        self._args = self.m.alloc.kzalloc(64)
+        self._ei = self.m.alloc.kzalloc(64)
+        self._strs = self.m.alloc.kzalloc(2048 + 256)
         self.calls = 0
         for t in core.tasks:
             if not t.addr:
@@ -120,7 +120,7 @@ class BpfOps(SchedOps):
 
     def _alloc_task(self, t: Task) -> None:
         lay, m = self.lay, self.m
-        addr = m.kzalloc(lay.size)
+        addr = m.alloc.kzalloc(lay.size)
         self.core.register_task_addr(t, addr)
         m.write(addr + lay.pid, struct.pack("<ii", t.pid, t.pid))
         m.write(addr + lay.prio, struct.pack("<i", t.static_prio))
@@ -184,7 +184,7 @@ class BpfOps(SchedOps):
         self.calls += 1
         cpu = self.core._cur_cpu
         if 0 <= cpu < self.m.nr_cpus:
-            self.m.set_cpu(cpu)
+            self.m.runner.set_cpu(cpu)
         r = self.kd.call(member, *raw)
         for t in tasks:
             self._read_back(t)

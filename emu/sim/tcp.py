@@ -171,18 +171,18 @@ class BpfCongestionOps:
         got = self._socks.get(sk.flow)
         if got is None:
             m = self.machine
-            addr = m.kzalloc(self.size)
-            sample = m.kzalloc(16)  # struct ack_sample
-            rs = m.kzalloc(96)  # struct rate_sample
+            addr = m.alloc.kzalloc(self.size)
+            sample = m.alloc.kzalloc(16)  # struct ack_sample
+            rs = m.alloc.kzalloc(96)  # struct rate_sample
             m.write(addr, bytes(self.size))  # materialise the pages
-            got = (addr, (ctypes.c_ubyte * self.size)(), sample, rs, m.host_addr(addr))
+            got = (addr, (ctypes.c_ubyte * self.size)(), sample, rs, m.mem.host_addr(addr))
             self._socks[sk.flow] = got
         return got
 
     def _call(self, sk: TcpSock, member: str, *args: int) -> int:
         addr, buf, _, _, host = self._sock(sk)
         m = self.machine
-        hp = m._hp
+        hp = m.fast.hp
         n = ctypes.c_uint64(self.size)
         h = ctypes.c_uint64(host)
         self.codec.pack(sk, buf)

@@ -1,6 +1,6 @@
 """``structops exec``'s engines on calls the emulated kernel cannot serve: both stop with
 an ExecFault naming the BPF instruction that made the call (the JIT path finds it from
-the return address on the stack, :meth:`emu.machine.Machine.stop_at_bpf_caller`)."""
+the return address on the stack, :meth:`emu.machine.run.RunLoop.stop_at_bpf_caller`)."""
 
 from __future__ import annotations
 

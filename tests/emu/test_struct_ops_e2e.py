@@ -100,7 +100,7 @@ def greedy_pages(sizes: list[int]) -> int:
 
 def machine_usage(k: Kernel) -> tuple[int, int]:
     m = k.machine
-    return sum(sum(p.used) for p in m.packs), len(m.heap.used)
+    return sum(sum(p.used) for p in m.packs), len(m.alloc.heap.used)
 
 
 def run_every_member(k: Kernel, desc, members, *, btf_fd: int = 0, module: bool, draw_args) -> dict:  # type: ignore[no-untyped-def]

@@ -107,7 +107,7 @@ def test_our_machines_trampoline_matches_the_host_modulo_addresses(kernel, membe
 
     prog = kernel.fds.objects[fd].prog
     model = d.member(member).func_model
-    ours = X86StructOpsArch(kernel.profile, kernel.machine.trampoline_symbols(), kernel.cpu_config).emit(
+    ours = X86StructOpsArch(kernel.profile, kernel.machine.images.trampoline_symbols(), kernel.cpu_config).emit(
         model, struct_ops_flags(model), prog, image)
     assert len(ours) == len(cap.code)
     assert _address_fields(ours, image) == _address_fields(cap.code, cap.image)

@@ -294,12 +294,12 @@ def test_closed_programs_give_their_memory_back(k):
     code = encode(assemble("r0 = 7\nexit"))
     k.close(k.prog_load(code, prog_type=PROG_TYPE_SOCKET_FILTER))  # warm: first allocations
     m = k.machine
-    before = (len(m.percpu_heap.used), len(m.vmalloc_heap.used), len(m.heap.used))
+    before = (len(m.alloc.percpu_heap.used), len(m.alloc.vmalloc_heap.used), len(m.alloc.heap.used))
     for _ in range(3):
         fd = k.prog_load(code, prog_type=PROG_TYPE_SOCKET_FILTER)
-        assert len(m.percpu_heap.used) == before[0] + 2
+        assert len(m.alloc.percpu_heap.used) == before[0] + 2
         k.close(fd)
-    assert (len(m.percpu_heap.used), len(m.vmalloc_heap.used), len(m.heap.used)) == before
+    assert (len(m.alloc.percpu_heap.used), len(m.alloc.vmalloc_heap.used), len(m.alloc.heap.used)) == before
 
 
 def test_machine_prog_structs_are_reusable_past_the_per_cpu_area():
@@ -311,8 +311,8 @@ def test_machine_prog_structs_are_reusable_past_the_per_cpu_area():
     try:
         for i in range(5000):
             p = BpfProg(id=i, prog_type=PROG_TYPE_SOCKET_FILTER, insns=assemble("r0 = 0\nexit"))
-            m.alloc_prog_struct(p)
-            m.free_prog_struct(p)
+            m.images.alloc_prog_struct(p)
+            m.images.free_prog_struct(p)
             assert p.addr == 0
     finally:
         m.close()
