@@ -10,11 +10,13 @@ placed the ``struct bpf_prog`` object and the JIT image (``bpf_func``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .btf import BTF
 from .insn import Insn
 from .uapi import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL  # re-exported
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .btf import BTF  # an annotation only: importing BTF (pycparser) is not needed to name a program type
 
 __all__ = ["BpfProg", "PROG_TYPE_SOCKET_FILTER", "PROG_TYPE_STRUCT_OPS", "PROG_TYPE_SYSCALL", "PROG_TYPES"]
 

@@ -1,11 +1,12 @@
 """The ``structops`` command line: the parser and the one place errors become exit statuses.
 
-Each command lives in a module of its own (:mod:`.asm`, :mod:`.execute`,
-:mod:`.demo`, :mod:`.tramp`, :mod:`.kernel_info`, :mod:`.profiles`,
-:mod:`.btf`, :mod:`.verify`, :mod:`.loader`, and ``sim`` from
+Each command lives in a module of its own (:data:`COMMANDS`: :mod:`.asm`,
+:mod:`.execute`, :mod:`.demo`, :mod:`.tramp`, :mod:`.kernel_info`,
+:mod:`.profiles`, :mod:`.btf`, :mod:`.verify`, :mod:`.loader`, and ``sim`` from
 :mod:`emu.sim.cli`) and registers itself with ``add_subcommand(s)``; building
-the parser imports none of the emulator, so ``structops --help`` is cheap.
-What a command needs is imported when it runs.
+the parser imports none of the emulator, so ``structops --help`` is cheap, and
+``structops CMD ...`` imports and registers only the module of ``CMD``. What a
+command needs is imported when it runs.
 
 Names given on the command line are turned into objects here, once:
 ``--profile NAME`` becomes a :class:`~kernel_model.profile.Profile` (an unknown
@@ -19,17 +20,33 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import import_module
 from typing import Sequence
 
-from . import asm, btf, demo, execute, kernel_info, loader, profiles, tramp, verify
 from .status import (EXIT_BAD_INPUT, EXIT_NOT_MODELLED, EXIT_OK, EXIT_REFUSED, EXIT_STATUS_HELP, Parser, err,
                      exit_status, one_line)
 
-__all__ = ["main", "exit_status", "one_line", "build_parser", "EXIT_OK", "EXIT_REFUSED", "EXIT_BAD_INPUT",
-           "EXIT_NOT_MODELLED", "EXIT_STATUS_HELP"]
+__all__ = ["main", "exit_status", "one_line", "build_parser", "COMMANDS", "EXIT_OK", "EXIT_REFUSED",
+           "EXIT_BAD_INPUT", "EXIT_NOT_MODELLED", "EXIT_STATUS_HELP"]
+
+#: (module, its registration function, the commands it registers), in the order ``--help`` lists them
+COMMANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("emu.cli.asm", "add_subcommands", ("asm", "disasm")),
+    ("emu.cli.execute", "add_subcommand", ("exec",)),
+    ("emu.cli.demo", "add_subcommand", ("demo",)),
+    ("emu.cli.tramp", "add_subcommand", ("tramp",)),
+    ("emu.cli.kernel_info", "add_subcommands", ("types", "modules")),
+    ("emu.cli.profiles", "add_subcommand", ("profiles",)),
+    ("emu.cli.btf", "add_subcommand", ("btf",)),  # btf dump
+    ("emu.cli.verify", "add_subcommand", ("verify",)),  # the verifier model
+    ("emu.cli.loader", "add_subcommands", ("load", "call", "check-signatures")),
+    ("emu.sim.cli", "add_subcommand", ("sim",)),  # sim tcp, sim sched
+)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``structops`` parser with every command, or with ``command``'s module only
+    (what parsing ``structops COMMAND ...`` needs)."""
     p = Parser(prog="structops", description=(
         "An emulator of the Linux kernel's BPF struct_ops mechanism, its x86-64 "
         "trampolines and its verifier."), epilog=EXIT_STATUS_HELP)
@@ -37,19 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the package version, the modelled kernel and the profiles")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    asm.add_subcommands(sub)  # asm, disasm
-    execute.add_subcommand(sub)  # exec
-    demo.add_subcommand(sub)
-    tramp.add_subcommand(sub)
-    kernel_info.add_subcommands(sub)  # types, modules
-    profiles.add_subcommand(sub)
-    btf.add_subcommand(sub)  # btf dump
-    verify.add_subcommand(sub)  # verify (the verifier model)
-    loader.add_subcommands(sub)  # load, call, check-signatures
-
-    from emu.sim.cli import add_subcommand as add_sim_commands  # sim tcp, sim sched
-
-    add_sim_commands(sub)
+    for module, register, names in COMMANDS:
+        if command is None or command in names:
+            getattr(import_module(module), register)(sub)
 
     for sp in (p, *sub.choices.values(), *_nested(sub)):
         sp.epilog = EXIT_STATUS_HELP  # every subcommand's --help documents the exit status
@@ -61,7 +68,9 @@ class _Version(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
                  option_string: str | None = None) -> None:
-        sys.stdout.write(profiles.version_text())
+        from .profiles import version_text
+
+        sys.stdout.write(version_text())
         parser.exit(0)
 
 
@@ -92,8 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="surrogateescape")
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    known = {name for _, _, names in COMMANDS for name in names}
+    parser = build_parser(words[0] if words and words[0] in known else None)
+    args = parser.parse_args(words)
     from kernel_model.errors import StructOpsError
 
     try:
