@@ -5,9 +5,9 @@ kfuncs) for one profile, the ``bpf()`` object tables (:mod:`emu.kernel.bpf_objec
 fds, ids, reference counts), the calling process's user memory
 (:mod:`emu.kernel.usermem`) and -- created on first use -- the x86-64 machine
 (:class:`emu.machine.Machine`) that runs JIT images and trampolines. Its
-``bpf()`` commands are :class:`emu.kernel.syscall.BpfSyscalls` (the contract of
-/work/brief/bpf_api.md); ``call_struct_ops`` is what a subsystem does with a
-registered ops struct.
+``bpf()`` commands are :class:`emu.kernel.syscall.BpfSyscalls` (what the loader's
+:class:`emu.libbpf.sys.BpfSys` protocol asks of a kernel); ``call_struct_ops`` is
+what a subsystem does with a registered ops struct.
 
 ::
 

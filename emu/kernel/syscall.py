@@ -1,4 +1,4 @@
-"""The emulated ``bpf()`` system call: the commands of /work/brief/bpf_api.md.
+"""The emulated ``bpf()`` system call: its commands, with the uapi attribute names.
 
 :class:`BpfSyscalls` is mixed into :class:`emu.kernel.Kernel`; each method is
 one command of kernel/bpf/syscall.c (Linux 6.12 source, the 6.18 host's
@@ -18,8 +18,8 @@ errno:
     struct_ops registry), then the rewrites the kernel makes for the JIT
     (:mod:`verifier.convert_ctx`, :func:`verifier.fixups.fixup_for_jit`), then the
     x86-64 JIT into the machine's ``bpf_prog_pack`` and a ``struct bpf_prog``
-    in vmalloc. A rejection raises :class:`ProgLoadError` with the log.
-    Programs calling a module's kfuncs hold the module (``kfunc_btf_tab``).
+    in vmalloc: the steps of :mod:`emu.kernel.prog_load`. A rejection raises
+    :class:`ProgLoadError` with the log. Programs calling a module's kfuncs hold the module (``kfunc_btf_tab``).
 ``prog_test_run``, ``prog_info``
     :mod:`emu.kernel.test_run`; ``struct bpf_prog_info``.
 ``map_create`` / ``map_update_elem`` / ``map_lookup_elem`` / ``map_delete_elem`` / ``map_freeze``
@@ -49,16 +49,15 @@ from __future__ import annotations
 import errno
 import struct
 import time
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
-from kernel_model import isa
 from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_HASH, MAP_TYPE_STRUCT_OPS, MapSpec
 from kernel_model.btf import BTF
 from kernel_model.btf.errors import BTFError
 from kernel_model.errors import InputError, KernelError
 from kernel_model.insn import BPF_COMPLEXITY_LIMIT_INSNS, Insn, decode, encode
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL, BpfProg
-from kernel_model.struct_ops import STATE_INUSE, STATE_READY, StructOpsDesc
+from kernel_model.struct_ops import STATE_INUSE, STATE_READY
 from kernel_model.struct_ops_map import ENOTSUPP, StructOpsLink, StructOpsMap
 from kernel_model.uapi import (BPF_F_ANY_ALIGNMENT, BPF_F_LINK, BPF_F_RDONLY, BPF_F_REPLACE, BPF_F_SLEEPABLE,
                                BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_RND_HI32,
@@ -67,10 +66,9 @@ from kernel_model.uapi import (BPF_F_ANY_ALIGNMENT, BPF_F_LINK, BPF_F_RDONLY, BP
                                LAST_PROG_TYPE, PROG_TYPE_NAMES)
 
 from .bpf_maps import (ArrayMap, HashMap, MachineKernelMemory, MapObject, StructOpsMapObject, check_obj_name)
+from . import prog_load
 from .bpf_objects import BpfObject, BtfInfo, BtfObject, LinkInfo, MapInfo, ProgInfo, TestRunResult
-
-if TYPE_CHECKING:  # pragma: no cover
-    from jit.bpf_jit import JitProgram
+from .prog_load import ProgLoadError, ProgObject
 
 __all__ = ["BpfSyscalls", "ProgObject", "LinkObject", "ProgLoadError", "BPF_STRUCT_OPS", "BPF_F_REPLACE",
            "SUPPORTED_PROG_TYPES", "PROG_FLAGS_MASK"]
@@ -83,54 +81,6 @@ PROG_FLAGS_MASK = (BPF_F_STRICT_ALIGNMENT | BPF_F_ANY_ALIGNMENT | BPF_F_TEST_RND
 SUPPORTED_PROG_TYPES = {t: PROG_TYPE_NAMES[t] for t in (PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS,
                                                          PROG_TYPE_SYSCALL)}
 M64 = (1 << 64) - 1
-
-
-class ProgLoadError(KernelError):
-    """``BPF_PROG_LOAD`` refused by the verifier: ``errno``, ``log`` (the
-    verifier log at the load's ``log_level``; empty at 0) and ``result`` (the
-    :class:`verifier.result.VerifyResult`)."""
-
-    def __init__(self, err: int, message: str, log: str, result: Any, log_true_size: int = 0) -> None:
-        super().__init__(err, message)
-        self.log = log
-        self.result = result
-        #: ``attr.log_true_size`` as the kernel writes it back (0 at log level 0)
-        self.log_true_size = log_true_size
-
-
-class ProgObject(BpfObject):
-    """A loaded program (``struct bpf_prog`` + ``bpf_prog_aux``). Its reference
-    count is ``prog.refcnt``, which struct_ops maps change when they link it."""
-
-    kind = "prog"
-
-    def __init__(self, prog: BpfProg) -> None:
-        self.prog = prog
-        super().__init__()
-        self.result: Any = None
-        self.env: Any = None
-        self.jp: "JitProgram | None" = None
-        self.xlated: list[Insn] = []
-        self.maps: list[MapObject] = []
-        self.btfs: list[BtfObject] = []
-        self.modules: list[Any] = []
-        self.desc: StructOpsDesc | None = None
-        self.member: Any = None
-        self.gpl_compatible = True
-        self.load_time = 0
-        self._release_cb: Any = None
-
-    @property  # type: ignore[override]
-    def refcnt(self) -> int:
-        return self.prog.refcnt
-
-    @refcnt.setter
-    def refcnt(self, value: int) -> None:
-        self.prog.refcnt = value
-
-    def release(self) -> None:
-        if self._release_cb is not None:
-            self._release_cb(self)
 
 
 class LinkObject(BpfObject):
@@ -275,31 +225,12 @@ class BpfSyscalls:
             # check_struct_ops_btf_id: btf_try_get_module() fails once the module is going
             msg = f"struct_ops module {attach_obj.name} is not found"
             raise ProgLoadError(ENOTSUPP, msg, msg + "\n" if log_level else "", None)
-        m = self.machine  # type: ignore[attr-defined]
-        # --- what the instruction immediates refer to -------------------------------------------
-        fd_objs: list[Any] = []
-        for fd in fd_array:
-            obj = self.fds.objects.get(fd)
-            fd_objs.append(obj)
-        maps_by_fd: dict[int, MapObject] = {}
-        k = 0
-        while k < len(code):
-            ins = code[k]
-            if ins.code == isa.LD_IMM64 and ins.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE):
-                obj = self.fds.objects.get(ins.imm)
-                if isinstance(obj, MapObject):
-                    maps_by_fd[ins.imm] = obj
-            k += 2 if ins.code == isa.LD_IMM64 else 1
-        env_fd_array = [o.spec if isinstance(o, MapObject) else o.btf if isinstance(o, BtfObject) else None
-                        for o in fd_objs]
-        from verifier.env import VerifierEnv
-
-        env = VerifierEnv(prog_type=prog_type, expected_attach_type=expected_attach_type, attach_btf=attach_btf,
-                          attach_btf_id=attach_btf_id, struct_ops=self.struct_ops, prog_flags=prog_flags,
-                          license=license, privileged=True,
-                          maps={fd: mo.spec for fd, mo in maps_by_fd.items()}, kfuncs=self.kfuncs,
-                          vmlinux_btf=self.btf, fd_array=env_fd_array, profile=self.profile,
-                          nr_cpu_ids=m.nr_cpus, name=prog_name)
+        # --- verify -> rewrite -> JIT -> install (emu/kernel/prog_load.py) ------------------------------
+        maps_by_fd, fd_objs = prog_load.resolve_fds(self, code, fd_array)
+        env = prog_load.verifier_env(self, code, maps_by_fd, fd_objs, prog_type=prog_type,
+                                     expected_attach_type=expected_attach_type, attach_btf=attach_btf,
+                                     attach_btf_id=attach_btf_id, prog_flags=prog_flags, license=license,
+                                     prog_name=prog_name)
         if log_size is not None:
             has_buf = bool(log_size) if log_buf is None else log_buf
             # bpf_check -> bpf_vlog_init -> bpf_verifier_log_attr_valid
@@ -309,7 +240,7 @@ class BpfSyscalls:
                                                 f"log_size {log_size}, log_buf {'set' if has_buf else 'NULL'}")
             env.log_size = log_size
         t0 = time.monotonic_ns()
-        result = _verify(code, env, log_level)
+        result = prog_load.verify(code, env, log_level)
         log = result.log if log_level else ""
         if attr_out is not None:
             attr_out["log_true_size"] = result.log_true_size
@@ -334,14 +265,9 @@ class BpfSyscalls:
             if b is not None:
                 b.get()
                 po.btfs.append(b)
-        used_maps: dict[int, MapObject] = {}
         try:
-            fixed = self._jit_input(po, code, result, maps_by_fd, fd_objs, used_maps)
-            for mo in used_maps.values():
-                mo.get()
-                po.maps.append(mo)
-            po.xlated = fixed.insns
-            po.jp = m.images.load_prog(prog, starts=fixed.starts, stack_depths=fixed.stack_depths, insns=fixed.insns)
+            fixed = prog_load.rewrite_for_jit(self, po, code, result, maps_by_fd, fd_objs)
+            prog_load.install(self.machine, po, fixed)  # type: ignore[attr-defined]
         except BaseException:
             po.freed = True
             self._prog_released(po)
@@ -350,75 +276,9 @@ class BpfSyscalls:
         self._live.append(po)  # type: ignore[attr-defined]
         return self.fds.install(po)
 
-    def _jit_input(self, po: ProgObject, code: list[Insn], result: Any, maps_by_fd: dict[int, MapObject],
-                   fd_objs: list[Any], used_maps: dict[int, MapObject]) -> Any:
-        """The program as the JIT gets it: ``convert_ctx_accesses``, then
-        ``do_misc_fixups``/``fixup_kfunc_call`` (:func:`verifier.fixups.fixup_for_jit`),
-        which puts in the address of the map the verifier resolved for each map lddw
-        (``insn_aux_data[i].map``), with the verifier's subprogram starts and stack depths."""
-        from verifier.fixups import fixup_for_jit
-
-        from verifier.convert_ctx import convert_ctx_accesses
-
-        m = self.machine  # type: ignore[attr-defined]
-        aux = result.insn_aux
-        fault = m.images.call_imm(self._not_modelled_stub())  # type: ignore[attr-defined]
-        insns, new_index = convert_ctx_accesses(code, [a.ptr_type for a in aux], po.prog.prog_type, fault)
-        objects = {mo.spec.id: mo for mo in (*maps_by_fd.values(), *fd_objs) if isinstance(mo, MapObject)}
-        maps: dict[int, MapSpec] = {}  # by slot of the converted program
-        for k, a in enumerate(aux):
-            if a.map is not None:
-                maps[new_index[k]] = a.map
-                used_maps[a.map.id] = objects[a.map.id]
-
-        def kfunc_imm(btf_id: int, off: int) -> int:
-            if off == 0:
-                btf = self.btf
-            else:
-                o = fd_objs[off] if 0 <= off < len(fd_objs) else None
-                if not isinstance(o, BtfObject):
-                    raise KernelError(errno.EINVAL, f"fd_array[{off}] is not a module BTF")
-                btf = o.btf
-            entry = self.kfuncs.find(btf, btf_id)
-            if entry is None:
-                raise KernelError(errno.EINVAL, f"kernel function btf_id {btf_id} is not registered")
-            if entry.module is not None and entry.module not in po.modules:
-                entry.module.get()  # kfunc_btf_tab: btf_try_get_module
-                po.modules.append(entry.module)
-            return m.images.call_imm(self._kfunc_stub(entry))  # type: ignore[attr-defined]
-
-        helper_imms = self._helper_imms  # type: ignore[attr-defined]
-
-        def helper_imm(hid: int) -> int:
-            if hid in helper_imms:
-                return helper_imms[hid]
-            return m.images.call_imm(self._not_modelled_stub(f"helper {hid}"))  # type: ignore[attr-defined]
-
-        starts = [new_index[st] for st in result.subprog_starts]
-        fx = fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=self.profile,
-                           stack_depths=result.stack_depth, starts=starts,
-                           timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
-                           fault_imm=fault)
-        return fx
-
     def _prog_released(self, po: ProgObject) -> None:
-        """``__bpf_prog_put_noref``: JIT image, ``struct bpf_prog``, maps, BTFs, modules."""
-        m = self._machine  # type: ignore[attr-defined]
-        prog = po.prog
-        if po.jp is not None and m is not None:
-            m.images.free_jit(po.jp)
-            po.jp = None
-        if prog.addr and m is not None:
-            m.images.free_prog_struct(prog)
-        for mo in po.maps:
-            mo.put()
-        po.maps.clear()
-        for b in po.btfs:
-            b.put()
-        po.btfs.clear()
-        for mod in po.modules:
-            mod.put()
-        po.modules.clear()
+        """``__bpf_prog_put_noref`` (:func:`emu.kernel.prog_load.release`), and the id goes."""
+        prog_load.release(self._machine, po)  # type: ignore[attr-defined]
         if po.id:
             self._prog_ids.remove(po.id)  # type: ignore[attr-defined]
 
@@ -735,12 +595,3 @@ class BpfSyscalls:
                                             [a & M64 for a in args])
         finally:
             self._rcu.synchronize()  # type: ignore[attr-defined]
-
-
-
-def _verify(code: list[Insn], env: Any, log_level: int) -> Any:
-    """``bpf_check``: :func:`verifier.verify` (the verifier package's entry point)."""
-    from verifier import verify
-
-    return verify(code, env, log_level)
-
