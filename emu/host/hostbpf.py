@@ -7,7 +7,7 @@ compare the two. This module is the only place that calls the host's
 the calling process: ``BPF_PROG_LOAD`` (verify and JIT), ``BPF_PROG_TEST_RUN``,
 ``BPF_OBJ_GET_INFO_BY_FD``, ``BPF_MAP_CREATE`` / ``_UPDATE_ELEM`` /
 ``_LOOKUP_ELEM`` and ``BPF_BTF_LOAD``. Nothing here attaches a program, a
-link or a struct_ops map (see shared/reference/kernel-oracle.md, "Safety").
+link or a struct_ops map: the host is an oracle, never changed.
 
 ``union bpf_attr`` offsets are those of Linux 6.18 (168 bytes; checked against
 the host's vmlinux.h): the 6.1 uapi header Debian installs lacks

@@ -8,7 +8,7 @@ offsets). Only commands that change nothing outside this process are
 implemented: BTF load and introspection, program load, array/hash map
 create/update/freeze, close. Creating a struct_ops map, a link, or anything
 that attaches is refused with ``EPERM`` -- nothing here can register a
-struct_ops type with the host (shared/reference/kernel-oracle.md, "Safety").
+struct_ops type with the host: the host is an oracle, never changed.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """``BpfObject``: open, prepare, load, attach, close -- libbpf's object life cycle.
 
 Models ``struct bpf_object`` and ``bpf_object_open`` / ``bpf_object_prepare``
-/ ``bpf_object_load`` of ``src/libbpf.c`` (libbpf 1.8), step for step (see
-shared/reference/libbpf-struct-ops.md section 1.2):
+/ ``bpf_object_load`` of ``src/libbpf.c`` (libbpf 1.8), step for step:
 
 open
     ``elf_collect`` (sections, programs -- global ``STT_FUNC`` symbols of

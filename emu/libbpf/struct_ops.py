@@ -1,6 +1,6 @@
 """struct_ops maps the way libbpf builds them, and their shadow members.
 
-Models (``src/libbpf.c``, libbpf 1.8; see shared/reference/libbpf-struct-ops.md):
+Models (``src/libbpf.c``, libbpf 1.8):
 
 * **open** -- ``init_struct_ops_maps``: every VAR of a ``.struct_ops``,
   ``.struct_ops.link``, ``?.struct_ops`` or ``?.struct_ops.link`` DATASEC (found

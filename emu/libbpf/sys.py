@@ -2,8 +2,8 @@
 
 libbpf reaches the kernel only through ``bpf(2)`` (and reads
 ``/sys/kernel/btf/vmlinux``). The loader here reaches it only through the
-methods below, with the real attribute names as keyword arguments
-(/work/brief/bpf_api.md, the contract with the emulated kernel):
+methods below, with the real attribute names as keyword arguments; whoever
+uses the loader hands it a kernel that has them (the command line builds one):
 
 * :class:`emu.kernel.Kernel` -- the emulated kernel (its ``bpf()`` commands are
   :class:`emu.kernel.syscall.BpfSyscalls`);
