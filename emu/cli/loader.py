@@ -56,10 +56,7 @@ def parse_value(obj: "BpfObject", map_name: str, member: str, text: str) -> Any:
         raise InputError(f"--set {map_name}.{member}: no struct_ops map '{map_name}' "
                          f"(struct_ops maps: {', '.join(obj.struct_ops) or 'none'})")
     current = shadow.get(member)  # raises for an unknown member
-    from emu.libbpf.struct_ops import _func_proto
-
-    mem = shadow._member(member)
-    if _func_proto(obj.btf, mem.type_id) is not None:  # type: ignore[arg-type]
+    if shadow.is_callback(member):
         if text.lower() in ("null", "none", "0"):
             return None
         prog = obj.progs.get(text)

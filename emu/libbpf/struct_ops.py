@@ -404,6 +404,12 @@ class Shadow:
         raise ShadowError(f"struct_ops map '{self._map.name}' (struct {t.name}) has no member '{name}' "
                           f"(members: {', '.join(m.name for m in t.members)})")
 
+    def is_callback(self, name: str) -> bool:
+        """Whether member ``name`` is a function pointer (a program goes there, or NULL);
+        ShadowError for a member the struct does not have."""
+        mem = self._member(name)
+        return _func_proto(self._map.obj.btf, mem.type_id) is not None  # type: ignore[attr-defined]
+
     def __dir__(self) -> list[str]:
         return self.members()
 
