@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kernel_model.asm import assemble
 from kernel_model.errors import InputError
 from kernel_model.insn import Insn, decode
 
-from .conformance import ConformanceCase, parse_data_text
+if TYPE_CHECKING:  # pragma: no cover
+    from .conformance import ConformanceCase
 
 __all__ = ["ProgramFile", "load_program_file", "RAW_SUFFIXES", "ASM_SUFFIXES"]
 
@@ -65,7 +67,9 @@ def load_program_file(path: str | Path, syntax: str | None = None) -> ProgramFil
     return ProgramFile(name, assemble(text, syntax=syntax or "kernel", source=name), "asm")
 
 
-def _data(data: bytes, name: str) -> tuple[list[Insn], str, ConformanceCase]:
+def _data(data: bytes, name: str) -> tuple[list[Insn], str, "ConformanceCase"]:
+    from .conformance import parse_data_text  # only .data files need the conformance format
+
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
