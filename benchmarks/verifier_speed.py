@@ -26,7 +26,7 @@ from typing import Iterable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emu.verify_cmd import host_load  # noqa: E402
+from emu.host.verdict import host_load  # noqa: E402
 from kernel_model.asm import assemble  # noqa: E402
 from kernel_model.insn import Insn  # noqa: E402
 from verifier import VerifierEnv, verify  # noqa: E402
@@ -102,7 +102,7 @@ def log_buffer(n: int, host: bool) -> None:
     """Issue 10's level-1 loop: the trace of the accepted walk is reset away, yet it was
     the log at its longest (log_true_size), so a 16 MiB buffer is ENOSPC and 256 MiB
     loads. The model's log keeps only the buffer's window of that trace."""
-    from emu import hostbpf as hb
+    from emu.host import hostbpf as hb
     from kernel_model.insn import encode
 
     prog = loop(n)
@@ -132,7 +132,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         (f"diamonds({30 if q else 150})", diamonds(30 if q else 150)),
         (f"spills({300 if q else 5000})", spills(300 if q else 5000)),
     ]
-    from emu.hostbpf import oracle_status
+    from emu.host.hostbpf import oracle_status
 
     ok, why = oracle_status()
     if not ok:

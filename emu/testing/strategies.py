@@ -3,7 +3,7 @@
 The generators of :mod:`kernel_model.testing.verifier_programs` draw both safe
 and unsafe programs. These strategies keep only what the verifier model
 accepts -- each drawn program goes through the same path as ``structops
-verify`` (``emu.verify_cmd.program_env`` and ``verifier.verify``) for the
+verify`` (``emu.kernel.harness.program_env`` and ``verifier.verify``) for the
 profile asked for -- and hand it back as a :class:`VerifiedProgram` that loads
 into an emulated :class:`~emu.kernel.Kernel` (``BPF_MAP_CREATE`` for its map,
 ``BPF_PROG_LOAD``) and runs there (``BPF_PROG_TEST_RUN``)::
@@ -33,7 +33,7 @@ from kernel_model.testing.verifier_programs import (MAP_DECLS, _linked_scalar_pr
                                                     _struct_ops_programs)
 
 if TYPE_CHECKING:
-    from emu.bpf_objects import TestRunResult
+    from emu.kernel.bpf_objects import TestRunResult
     from emu.kernel import Kernel
 
 __all__ = ["VerifiedProgram", "LoadedProgram", "accepted_socket_programs", "accepted_linked_scalar_programs",
@@ -85,7 +85,7 @@ class VerifiedProgram:
 
     def insns(self, symbols: dict[str, int] | None = None) -> Program:
         """The instructions, map names resolved to ``symbols`` (default: fd = position)."""
-        from emu.verify_cmd import symbols_for
+        from emu.kernel.harness import symbols_for
 
         syms = symbols_for(list(self.maps), self.profile)
         syms.update(symbols or {})
@@ -94,7 +94,7 @@ class VerifiedProgram:
     def load(self, kernel: "Kernel") -> LoadedProgram:
         """Create the maps and ``BPF_PROG_LOAD`` the program into ``kernel`` (whose
         profile should be this program's). A refusal raises ``ProgLoadError``."""
-        from emu.verify_cmd import _parse_map
+        from emu.kernel.harness import parse_map as _parse_map
 
         fds: dict[str, int] = {}
         try:
@@ -134,7 +134,7 @@ class VerifiedProgram:
 
 
 def _accepted(prog: VerifiedProgram) -> bool:
-    from emu.verify_cmd import program_env
+    from emu.kernel.harness import program_env
     from verifier import verify
 
     insns, env = program_env(list(prog.insns()), attach=prog.attach, profile=prog.profile, maps=list(prog.maps),

@@ -26,7 +26,7 @@ BPF_PROG_LOAD; benchmarks/verifier_agreement.py prints the agreement tables):
   and feeding one copy to pointer arithmetic (issue 10's false accept and the
   family around it).
 
-Load them with ``emu.verify_cmd.program_env`` (the ``structops verify`` path)
+Load them with ``emu.kernel.harness.program_env`` (the ``structops verify`` path)
 or the emulated kernel's ``prog_load``; :mod:`emu.testing.strategies` filters
 them down to the programs the verifier model accepts, which then run.
 """

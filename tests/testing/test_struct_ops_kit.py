@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from emu.kernel import Kernel
 from emu.planner import declare_type, plan_pages, register_declared_type
 from emu.testing import fill_struct_ops_map, install_struct_ops
-from emu.tramp_pages import (func_model_of, member_trampoline_sizes, page_packing, pages_needed, trampoline_bytes,
+from emu.testing.tramp_pages import (func_model_of, member_trampoline_sizes, page_packing, pages_needed, trampoline_bytes,
                              trampolines_per_page)
 from jit.trampoline import BPF_INSN_SAFETY, CALL_DEPTH_ACCOUNTING_SIZE, ENDBR64
 from kernel_model.cpu import PRESETS
@@ -192,7 +192,7 @@ def test_the_emulated_kernel_agrees_with_pages_needed(decl, config, data):
 
 def test_a_link_map_goes_ready_and_sleepable_members_load():
     decl = StructOpsDecl("l_ops", (FuncMemberDecl("a"), DataMemberDecl("d", "char", 16), FuncMemberDecl("b", "void")))
-    with Kernel("latest", modules=()) as k:
+    with Kernel(get_profile("latest"), modules=()) as k:
         ops = install_struct_ops(k, decl, as_module=False)
         with fill_struct_ops_map(k, ops, link=True) as filled:
             assert filled.error is None and filled.state == 3  # READY
@@ -203,7 +203,7 @@ def test_a_link_map_goes_ready_and_sleepable_members_load():
 
 def test_module_types_need_a_6_9_kernel():
     decl = StructOpsDecl("m_ops", (FuncMemberDecl("a"),))
-    with Kernel("6.8", modules=()) as k:
+    with Kernel(get_profile("6.8"), modules=()) as k:
         with pytest.raises(InputError, match="6.9"):
             install_struct_ops(k, decl, as_module=True)
 
