@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from kernel_model.asm import assemble
 from kernel_model.listing import Program
-from kernel_model.profile import PROFILES
+from kernel_model.profile import PROFILES, get_profile
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS
-from kernel_model.testing._hypothesis import InvalidArgument, check_int, st
-from kernel_model.testing.verifier_programs import (MAP_DECLS, _linked_scalar_programs, _socket_programs,
-                                                    _struct_ops_programs)
+from kernel_model.testing.hypothesis_support import InvalidArgument, check_int, st
+from kernel_model.testing.verifier_programs import (MAP_DECLS, linked_scalar_programs, socket_programs,
+                                                    struct_ops_programs)
 
 if TYPE_CHECKING:
     from emu.kernel.bpf_objects import TestRunResult
@@ -87,7 +87,7 @@ class VerifiedProgram:
         """The instructions, map names resolved to ``symbols`` (default: fd = position)."""
         from emu.kernel.harness import symbols_for
 
-        syms = symbols_for(list(self.maps), self.profile)
+        syms = symbols_for(list(self.maps), get_profile(self.profile))
         syms.update(symbols or {})
         return Program(assemble(self.text, symbols=syms))
 
@@ -137,7 +137,7 @@ def _accepted(prog: VerifiedProgram) -> bool:
     from emu.kernel.harness import program_env
     from verifier import verify
 
-    insns, env = program_env(list(prog.insns()), attach=prog.attach, profile=prog.profile, maps=list(prog.maps),
+    insns, env = program_env(list(prog.insns()), attach=prog.attach, profile=get_profile(prog.profile), maps=list(prog.maps),
                              flags=prog.prog_flags)
     return verify(insns, env).accepted
 
@@ -153,14 +153,14 @@ def accepted_socket_programs(*, max_items: int = 14, profile: str = "latest") ->
     each with one of the map declarations it was drawn for."""
     check_int("max_items", max_items, 1, 200)
     _check_profile(profile)
-    return st.builds(lambda t, m: VerifiedProgram(t, (m,), profile=profile), _socket_programs(max_items),
+    return st.builds(lambda t, m: VerifiedProgram(t, (m,), profile=profile), socket_programs(max_items=max_items),
                      st.sampled_from(MAP_DECLS)).filter(_accepted)
 
 
 def accepted_linked_scalar_programs(*, profile: str = "latest") -> st.SearchStrategy[VerifiedProgram]:
     """Linked-scalar socket filters (``linked_scalar_programs``) the model accepts."""
     _check_profile(profile)
-    return _linked_scalar_programs().map(lambda t: VerifiedProgram(t, (MAP_DECLS[0],), profile=profile)) \
+    return linked_scalar_programs().map(lambda t: VerifiedProgram(t, (MAP_DECLS[0],), profile=profile)) \
         .filter(_accepted)
 
 
@@ -169,5 +169,5 @@ def accepted_struct_ops_programs(*, max_items: int = 6, profile: str = "latest")
     through ``BPF_PROG_TEST_RUN`` (``bpf_struct_ops_test_run``)."""
     check_int("max_items", max_items, 1, 100)
     _check_profile(profile)
-    return _struct_ops_programs(max_items).map(
+    return struct_ops_programs(max_items=max_items).map(
         lambda p: VerifiedProgram(p[0], (), f"bpf_dummy_ops:{p[1]}", p[2], profile)).filter(_accepted)

@@ -33,7 +33,7 @@ them down to the programs the verifier model accepts, which then run.
 
 from __future__ import annotations
 
-from ._hypothesis import check_int, st
+from .hypothesis_support import check_int, st
 
 __all__ = ["socket_programs", "linked_scalar_programs", "struct_ops_programs", "MAP_DECL", "MAP_DECLS",
            "DUMMY_MEMBERS"]

@@ -2,7 +2,7 @@
 
 The pure packing rule (kernel_model.tramp_pages) on sizes; drawn declarations
 register; ``pages_needed`` agrees with the kernel's update algorithm run with
-real trampolines (emu.planner.plan_pages) and with the emulated kernel's map
+real trampolines (emu.kernel.planner.plan_pages) and with the emulated kernel's map
 update (install_struct_ops + fill_struct_ops_map), E2BIG exactly past the limit;
 capacity figures follow from the trampoline's parts; C text declares a type.
 """
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emu.kernel import Kernel
-from emu.planner import declare_type, plan_pages, register_declared_type
+from emu.kernel.planner import declare_type, plan_pages, register_declared_type
 from emu.testing import fill_struct_ops_map, install_struct_ops
 from emu.testing.tramp_pages import (func_model_of, member_trampoline_sizes, page_packing, pages_needed, trampoline_bytes,
                              trampolines_per_page)
