@@ -43,7 +43,7 @@ def test_raw_bytes_with_unknown_opcode_is_a_rejection_not_bad_input(tmp_path, ca
 
 
 def test_struct_ops_nullable_argument(tmp_path, capsys) -> None:
-    """kernel-oracle.md section 2: test_1's argument is __nullable on 6.18."""
+    """On 6.18 (net/bpf/bpf_dummy_struct_ops.c) test_1's argument is __nullable on 6.18."""
     f = tmp_path / "n.s"
     f.write_text(NULL_DEREF)
     rc, out, _ = run(capsys, str(f), "--attach", "bpf_dummy_ops:test_1")
