@@ -159,7 +159,14 @@ def verify_elf(args: argparse.Namespace) -> int:
         sys.stdout.write(f"-- summary: {len(summary)} programs\n")
         for name, sec, verdict in summary:
             sys.stdout.write(f"{name:<{width}}  {sec:<{swidth}}  {verdict}\n")
-    return 1 if 1 in statuses else 3 if 3 in statuses else 0
+    if 1 in statuses:
+        return 1
+    if 3 in statuses:
+        missing = [name for name, _, verdict in summary if verdict.startswith("not modelled")]
+        sys.stderr.write(f"error: {args.file}: {len(missing)} of {len(summary)} programs need what this "
+                         f"emulator does not model ({', '.join(missing)}; the summary says what)\n")
+        return 3
+    return 0
 
 
 def errno_str(err: int) -> str:

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 
 from kernel_model import isa
 from kernel_model.insn import Insn
-from kernel_model.uapi import ATTACH_TYPES, BPF_F_SLEEPABLE, PROG_TYPE_NAMES
+from kernel_model.bpf_facts.enums import ATTACH_TYPES
+from kernel_model.uapi import BPF_F_SLEEPABLE, PROG_TYPE_NAMES
 
 __all__ = [
     "SecDef", "SEC_DEFS", "find_sec_def", "Reloc", "BpfProgram",
@@ -88,7 +89,7 @@ _PROG_TYPE_BY_NAME = {name: value for value, name in PROG_TYPE_NAMES.items()}
 
 
 def _sec(sec: str, prog_type: str, attach: str = "", **flags: bool) -> SecDef:
-    return SecDef(sec, _PROG_TYPE_BY_NAME[prog_type], ATTACH_TYPES.index(attach) if attach else 0, **flags)
+    return SecDef(sec, _PROG_TYPE_BY_NAME[prog_type], ATTACH_TYPES["BPF_" + attach] if attach else 0, **flags)
 
 
 #: libbpf's section_defs[] (tools/lib/bpf/libbpf.c of Linux 6.12, libbpf 1.5; same order, the
