@@ -74,7 +74,7 @@ def basic_blocks(insns: Sequence[Insn]) -> list[Block]:
     for i in starts:
         succs, calls = _succ(insns, i)
         insn = insns[i]
-        if insn.cls in (isa.JMP, isa.JMP32) or calls:
+        if insn.cls in (isa.JMP, isa.JMP32) and insn.op != isa.CALL or calls:  # a helper call ends no block
             leaders.update(s for s in succs + calls if s in valid)
             if i + 1 in valid and (insn.op != isa.CALL or calls):
                 leaders.add(i + 1)
