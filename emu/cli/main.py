@@ -45,6 +45,10 @@ COMMANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+#: commands whose output is a picture, a file or a guided text: ``-j`` is refused (exit 2)
+NO_JSON = frozenset({"demo", "btf"})
+
+
 #: one example (or a few) per command, printed in its ``--help`` above the exit statuses
 EXAMPLES: dict[str, str] = {
     "": "structops verify prog.s                  # the verifier's log\n"
@@ -64,8 +68,7 @@ EXAMPLES: dict[str, str] = {
     "profiles": "structops profiles -j | jq '.profiles[\"6.8\"]'",
     "btf": "structops btf dump --kernel --format c > vmlinux.h",
     "btf dump": "structops btf dump examples/struct_ops_module.bpf.o\n"
-                "structops btf dump --kernel --format c > vmlinux.h\n"
-                "structops btf dump -j examples/struct_ops_module.bpf.o   # a summary: types by kind",
+                "structops btf dump --kernel --format c > vmlinux.h",
     "verify": "structops verify deref.s --attach bpf_dummy_ops:test_1 --dot cfg.dot --explain\n"
               "structops verify -o csv examples/*.bpf.o > a.csv\n"
               "structops verify -o csv --profile 6.8 examples/*.bpf.o > b.csv\n"
@@ -171,6 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kernel_model.errors import StructOpsError
 
     try:
+        if json_mode() and args.command in NO_JSON:
+            from kernel_model.errors import InputError
+
+            raise InputError(f"'{args.command}' prints no JSON: -j is for the commands that print results")
         resolve_names(args)
         return int(args.func(args))
     except StructOpsError as e:

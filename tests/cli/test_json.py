@@ -108,3 +108,20 @@ def test_check_signatures_json(capsys) -> None:
 def test_pretty_is_indented_json(capsys) -> None:
     rc, out, _ = run(capsys, "types", "-p")
     assert rc == 0 and out.startswith("{\n  ") and json.loads(out)["types"]
+
+
+def test_disasm_asm_and_profiles_json(tmp_path, capsys) -> None:
+    f = tmp_path / "p.s"
+    f.write_text("r1 = 0x100000000 ll\nr0 = 1\nexit\n")
+    rc, d = run_json(capsys, "disasm", str(f))
+    assert rc == 0 and [i["index"] for i in d["insns"]] == [0, 2, 3]
+    assert d["insns"][0]["bytes"] == "1801000000000000" "0000000001000000"
+    rc, d = run_json(capsys, "asm", str(f), "-o", str(tmp_path / "p.bin"))
+    assert (rc, d["insns"], d["bytes"]) == (0, 4, 32)
+    rc, d = run_json(capsys, "profiles")
+    assert d["profiles"]["6.8"]["tramp_image_pages"] == 1 and d["latest"] in d["profiles"]
+
+
+def test_commands_without_json_refuse_j(capsys) -> None:
+    rc, d = run_json(capsys, "demo")
+    assert rc == 2 == d["exit_status"] and "no JSON" in d["error"]
