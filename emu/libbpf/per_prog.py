@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import errno as _errno
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kernel_model.errors import KernelError
@@ -71,6 +71,9 @@ class ProgOutcome:
     processed: int | None = None
     detail: str = ""
     libbpf: str = ""
+    #: the program's instructions as loaded (relocated, subprograms appended); empty when
+    #: the loader stopped before relocating
+    insns: tuple[Any, ...] = ()
 
     @property
     def modelled(self) -> bool:
@@ -83,10 +86,15 @@ def list_programs(path: str) -> list[tuple[str, str]]:
     return [(name, sec) for name, sec, _ in describe_programs(path)]
 
 
-def describe_programs(path: str) -> list[tuple[str, str, str]]:
+def _open(path: str, data: bytes | None, log: Log) -> BpfObject:
+    return BpfObject.open_file(path, log=log) if data is None else BpfObject(data, path, log=log)
+
+
+def describe_programs(path: str, data: bytes | None = None) -> list[tuple[str, str, str]]:
     """(name, section, program type name) of every entry program, in libbpf's order;
-    the type is what libbpf's section table gives (``unknown`` where it has none)."""
-    obj = BpfObject.open_file(path, log=Log(stream=None))
+    the type is what libbpf's section table gives (``unknown`` where it has none).
+    ``data``: the object's bytes when already read (``path`` then only names it)."""
+    obj = _open(path, data, Log(stream=None))
     try:
         return [(p.name, p.sec_name, PROG_TYPE_NAMES.get(p.prog_type, "unknown") if p.prog_type else "unknown")
                 for p in obj.programs if not p.is_subprog]
@@ -134,15 +142,17 @@ def _facts(log: str) -> tuple[str | None, int | None]:
     return (lines[-1] if lines else None), processed
 
 
-def verify_program(path: str, name: str, *, kernel: BpfSys, log_level: int = LOG_LEVEL) -> ProgOutcome:
+def verify_program(path: str, name: str, *, kernel: BpfSys, log_level: int = LOG_LEVEL,
+                   data: bytes | None = None) -> ProgOutcome:
     """Load program ``name`` of the object at ``path`` alone into ``kernel`` (its
     ``bpf()`` surface: the emulated :class:`emu.kernel.Kernel`, which the caller
     builds), at ``log_level`` (default: level 1 with statistics). Every fd it creates is closed again.
+    ``data``: the object's bytes when already read (``path`` then only names it).
     A program type the kernel does not model is its answer too: ``prog_load``
     refuses it (``not_modelled`` with the kernel's message)."""
     log = Log(stream=None)
     try:
-        obj = BpfObject.open_file(path, log=log)
+        obj = _open(path, data, log)
     except (ObjectFormatError, LibbpfError) as e:
         verdict = "not_modelled" if _NOT_MODELLED.search(str(e)) else "libbpf_error"
         return ProgOutcome(name, "", "", verdict, getattr(e, "errno", _errno.EINVAL), libbpf=str(e),
@@ -158,7 +168,8 @@ def verify_program(path: str, name: str, *, kernel: BpfSys, log_level: int = LOG
                                libbpf=f"prog '{name}': missing BPF prog type, check ELF section name "
                                       f"'{p.sec_name}'")
         sys = _Recorder(kernel)
-        return _load_alone(obj, p, sys, base, log_level)
+        out = _load_alone(obj, p, sys, base, log_level)
+        return replace(out, insns=tuple(p.insns)) if p.insns else out
     finally:
         obj.close()
 
