@@ -192,9 +192,8 @@ def _btf_struct_access(type_name: str, type_size: int, off: int, size: int) -> s
     """``bpf_tcp_ca_btf_struct_access`` (net/ipv4/bpf_tcp_ca.c, 6.12/6.18): only
     ``struct tcp_sock`` is writable, and only :data:`WRITABLE_FIELDS` (a write must
     start at one of them -- anywhere inside ``icsk_ca_priv`` -- and end inside it).
-    The kernel promotes the ``struct sock *`` argument to ``struct tcp_sock *``
-    (``bpf_tcp_ca_is_valid_access``); the verifier model does not, so a program's
-    pointer is a ``tcp_sock`` only where it reached one otherwise."""
+    The ``struct sock *`` argument arrives as ``struct tcp_sock *``
+    (``bpf_tcp_ca_is_valid_access``, the policy's ``ctx_arg_promote``)."""
     if type_name != "tcp_sock":
         return "only read is supported"
     layout, ends = _vmlinux_layout()
