@@ -41,9 +41,9 @@ BUILTIN_ALGORITHMS = ("reno", "bbr", "cubic")
 #: helpers a tcp_congestion_ops program may call here: ``bpf_tcp_ca_get_func_proto``
 #: (net/ipv4/bpf_tcp_ca.c) names ktime_get_coarse_ns (160) itself and falls back to
 #: ``bpf_base_func_proto``, of which this is the subset the verifier model has
-#: prototypes for (not yet: jiffies64, sk_storage_get/delete, setsockopt/getsockopt,
-#: tcp_send_ack)
-_HELPERS = frozenset({1, 2, 3, 5, 6, 7, 8, 14, 160})
+#: prototypes for, jiffies64 (118) included (not yet: sk_storage_get/delete,
+#: setsockopt/getsockopt, tcp_send_ack)
+_HELPERS = frozenset({1, 2, 3, 5, 6, 7, 8, 14, 118, 160})
 
 _MEMBERS = ("ssthresh", "cong_avoid", "set_state", "cwnd_event", "in_ack_event", "pkts_acked",
             "min_tso_segs", "cong_control", "undo_cwnd", "sndbuf_expand", "init", "release")
