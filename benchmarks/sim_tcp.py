@@ -14,6 +14,10 @@ kfunc call) loaded into the emulated kernel.
    member: ``bpf_test_run_loop`` calling the ``ssthresh`` trampoline (which calls
    the ``tcp_reno_ssthresh`` kfunc) n times in one ``emu_start``; and against a
    bare Python-driven ``call_member`` of that member (no socket copies).
+3. The kernel's own selftest ``bpf_cubic.c`` (tests/data/selftests/objects/bpf_cubic.o:
+   its own arithmetic in BPF, tcp_slow_start/tcp_cong_avoid_ai kfuncs, bpf_jiffies64,
+   CONFIG_HZ from the .kconfig map) against the built-in Python CUBIC, simulated
+   seconds per wall second, runs alternated.
 
 Usage: python benchmarks/sim_tcp.py [--quick]
 """
@@ -30,9 +34,11 @@ sys.path.insert(0, str(ROOT))
 
 from emu.sim.tcp import load_bpf_ca, run_tcp  # noqa: E402
 from kernel_model.subsystems.tcp_cong import Reno  # noqa: E402
+from kernel_model.subsystems.tcp_cubic import Cubic  # noqa: E402
 from kernel_model.subsystems.tcp_sender import LinkConfig, Simulation, TcpSock  # noqa: E402
 
 OBJ = str(ROOT / "examples" / "tcp_reno_kfuncs.bpf.o")
+BPF_CUBIC = str(ROOT / "tests" / "data" / "selftests" / "objects" / "bpf_cubic.o")
 
 
 def main() -> int:
@@ -86,6 +92,25 @@ def main() -> int:
           f"in-emulator (bpf_test_run_loop, ssthresh + its kfunc) = {per_s / loop_rate:.3f}x; "
           f"bare Python-driven call_member {bare_rate / 1e3:.1f} k/s ({per_s / bare_rate:.2f}x)")
     k.shutdown()
+
+    # 3. the kernel's bpf_cubic.c against the built-in CUBIC
+    k, _obj, cops = load_bpf_ca(BPF_CUBIC)
+    c_bpf, c_py = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        Simulation(cfg, lambda i: Cubic()).run()
+        t1 = time.perf_counter()
+        cops.forget_sockets()
+        before = cops.member_calls
+        Simulation(cfg, lambda i: cops).run()
+        t2 = time.perf_counter()
+        c_py.append(duration / (t1 - t0))
+        c_bpf.append(duration / (t2 - t1))
+    ccalls = cops.member_calls - before
+    k.shutdown()
+    cb, cp = statistics.median(c_bpf), statistics.median(c_py)
+    print(f"sim tcp: bpf_cubic.c (selftest) {cb:.2f} simulated s per wall s, built-in CUBIC {cp:.2f} "
+          f"({cb / cp:.2f}x); {ccalls} member calls per run")
     if not quick:
         res = run_tcp(cfg, obj_path=OBJ)
         print(f"sim tcp: run_tcp end to end (kernel, load, verify, JIT, register, simulate) "

@@ -82,8 +82,8 @@ class VerifierPolicy:
     sleepable_members: frozenset[str] = frozenset()
     btf_struct_access: BtfStructAccess | None = None
     #: ``is_valid_access`` retyping of trusted pointer arguments, struct name -> struct name
-    #: (``bpf_tcp_ca_is_valid_access`` promotes ``sock`` to ``tcp_sock``). Data for the
-    #: verifier's context access; the verifier model does not consult it yet.
+    #: (``bpf_tcp_ca_is_valid_access`` promotes ``sock`` to ``tcp_sock``), applied by the
+    #: verifier's context access to a trusted ``PTR_TO_BTF_ID`` argument.
     ctx_arg_promote: tuple[tuple[str, str], ...] = ()
 
 

@@ -14,7 +14,8 @@ Models, for Linux 6.18:
   CFI stub names the argument ``*__nullable`` (the registry's ``arg_info``);
   writes are refused; the messages (``func '%s' doesn't have %d-th argument``,
   ``func '%s' size %d must be 8`` ...) come first, then the verifier's
-  ``invalid bpf_context access off=%d size=%d``.
+  ``invalid bpf_context access off=%d size=%d``; then the subsystem's own retyping
+  (``bpf_tcp_ca_is_valid_access``: ``struct sock *`` becomes ``struct tcp_sock *``).
 
 * syscall programs (``BPF_PROG_TYPE_SYSCALL``): ``syscall_prog_is_valid_access``
   (kernel/bpf/syscall.c, 6.12/6.18): the context is the caller's buffer, any
@@ -33,9 +34,12 @@ from typing import Any
 
 from kernel_model.btf import Composite, Enum, Enum64, FuncProto, Int, Ptr
 
-from .regs import PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_SOCK_COMMON, PTR_TRUSTED, SCALAR_VALUE
+from kernel_model.btf.structs import KIND_STRUCT
 
-__all__ = ["CtxMixin", "SK_BUFF_SIZE", "SK_BUFF_FIELDS"]
+from .regs import (BASE_TYPE_MASK, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_SOCK_COMMON, PTR_TRUSTED, SCALAR_VALUE,
+                   TRUSTED_MODIFIERS, base_type)
+
+__all__ = ["CtxMixin", "SK_BUFF_SIZE", "SK_BUFF_FIELDS", "promote_ctx_arg"]
 
 BPF_READ, BPF_WRITE = 1, 2
 
@@ -135,6 +139,27 @@ def _arg_index(btf: Any, proto: FuncProto, off: int) -> int:
     return len(proto.params) + 1
 
 
+def promote_ctx_arg(policy: Any, res: tuple[int, Any, int]) -> tuple[int, Any, int]:
+    """A struct_ops subsystem's ``is_valid_access`` after ``bpf_tracing_btf_ctx_access``:
+    ``bpf_tcp_ca_is_valid_access`` (net/ipv4/bpf_tcp_ca.c, 6.12/6.18) gives a
+    ``PTR_TO_BTF_ID`` argument without unsafe modifiers (``bpf_type_has_unsafe_modifiers``:
+    any flag but ``MEM_ALLOC | PTR_TRUSTED | NON_OWN_REF``, so a ``__nullable`` one keeps
+    its type) whose struct is ``sock`` the btf_id of ``struct tcp_sock``. The pairs come
+    from the subsystem's ``VerifierPolicy.ctx_arg_promote``; no log line is written."""
+    rtype, btf, bid = res
+    if policy is None or not policy.ctx_arg_promote or base_type(rtype) != PTR_TO_BTF_ID:
+        return res
+    if (rtype & ~BASE_TYPE_MASK) & ~TRUSTED_MODIFIERS:
+        return res
+    name = btf.type_by_id(bid).name
+    for src, dst in policy.ctx_arg_promote:
+        if name == src:
+            dst_id = btf.find(dst, KIND_STRUCT)
+            if dst_id is not None:
+                return rtype, btf, dst_id
+    return res
+
+
 class CtxMixin:
     """``check_ctx_access`` for the modelled program types."""
 
@@ -152,7 +177,7 @@ class CtxMixin:
         elif kind == "btf":
             res = self._btf_ctx_access(off, size, atype)
             if res is not None:
-                return res
+                return promote_ctx_arg(getattr(self, "struct_ops_policy", None), res)
         raise self.reject(E.EACCES, f"invalid bpf_context access off={off} size={size}")  # type: ignore[attr-defined]
 
     def _btf_ctx_access(self, off: int, size: int, atype: int):  # type: ignore[no-untyped-def]

@@ -6,7 +6,8 @@ its messages come first in the log), ``fetch_kfunc_meta`` and a subset of
 6.18): the BTF id must name a FUNC of vmlinux (``off == 0``) or of the module
 BTF at ``fd_array[off]``; the kfunc must be registered
 (:class:`kernel_model.modules.KfuncTable`); scalar parameters take scalars,
-pointer-to-struct parameters take a ``PTR_TO_BTF_ID`` of that struct; the
+pointer-to-struct parameters take a ``PTR_TO_BTF_ID`` of that struct or of one
+that starts with it (``btf_struct_ids_match``); the
 return value is a scalar, nothing (void), or a pointer to a struct
 (``PTR_TO_BTF_ID``, maybe-NULL with ``KF_RET_NULL``, a new reference with
 ``KF_ACQUIRE``); ``KF_RELEASE`` releases the reference its argument holds and
@@ -24,6 +25,7 @@ from typing import Any
 
 from kernel_model.btf import Composite, Enum, Enum64, Func, FuncProto, Int, Ptr
 
+from .btf_ids_match import btf_struct_ids_match
 from .core import DST_OP_NO_MARK, SRC_OP
 from .regs import (
     NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, SCALAR_VALUE, base_type, mark_known_zero,
@@ -109,7 +111,10 @@ def check_kfunc_call(v: Any, insn: Any) -> None:
             if reg.type & PTR_MAYBE_NULL:
                 raise v.reject(E.EACCES, f"Possibly NULL pointer passed to trusted arg{i}")
             rname = v.btf_type_name(reg.btf, reg.btf_id)
-            if rname != pointee.name:
+            # process_kf_arg_ptr_to_btf_id: the struct or one it starts with (btf_struct_ids_match),
+            # strict for a release kfunc given a reference; a __sk_buff-style projection is not modelled
+            strict = "KF_RELEASE" in flags and bool(reg.ref_obj_id)
+            if not btf_struct_ids_match(reg.btf, reg.btf_id, reg.off, btf, pointee_id, strict):
                 raise v.reject(E.EINVAL, f"kernel function {name} args#{i} expected pointer to STRUCT "
                                          f"{pointee.name} but R{regno} has a pointer to STRUCT {rname}")
             if "KF_RELEASE" in flags and reg.ref_obj_id:

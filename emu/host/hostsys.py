@@ -195,6 +195,32 @@ class HostSys:
         except OSError:
             pass
 
+    def kconfig_text(self) -> str | None:
+        """The host's kernel configuration as libbpf finds it (``bpf_object__read_kconfig_file``):
+        ``/boot/config-$(uname -r)``, else ``/proc/config.gz``; None when neither is readable."""
+        import gzip
+
+        for path in (f"/boot/config-{os.uname().release}", "/proc/config.gz"):
+            try:
+                with open(path, "rb") as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            if raw[:2] == b"\x1f\x8b":  # gzopen() reads either
+                raw = gzip.decompress(raw)
+            return raw.decode("latin-1")
+        return None
+
+    def kernel_version(self) -> int:
+        """``get_kernel_version`` of libbpf: ``KERNEL_VERSION(a, b, c)`` from uname's release."""
+        import re
+
+        m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", os.uname().release)
+        if m is None:
+            return 0
+        a, b, c = int(m[1]), int(m[2]), int(m[3] or 0)
+        return (a << 16) | (b << 8) | min(c, 255)
+
     def close_all(self) -> None:
         for fd in list(self.fds):
             self.close(fd)

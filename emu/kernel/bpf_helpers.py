@@ -22,6 +22,13 @@ with r1..r5 and puts its result in r0. The functions follow the kernel's
   addresses (below ``TASK_SIZE_MAX + PAGE_SIZE``, ``copy_from_kernel_nofault_allowed``
   on x86), non-canonical or unmapped ones; ``bpf_probe_read`` (the compat
   helper) reads user memory below ``TASK_SIZE_MAX``, kernel memory above.
+* ``bpf_jiffies64`` (kernel/bpf/helpers.c, ``get_jiffies_64``): the emulated
+  kernel's jiffies at its ``CONFIG_HZ`` (the clock the TCP simulator advances),
+  not the host's.
+* ``bpf_probe_read_kernel_str`` (kernel/trace/bpf_trace.c,
+  ``strncpy_from_kernel_nofault``): the string through its NUL, at most ``size``
+  bytes (the last then made a NUL), returning how many; ``-EFAULT`` and a zeroed
+  destination where a byte would fault.
 * ``bpf_trace_printk``: the format with ``%d %i %u %x %ld %lu %lx %lld %llu
   %llx %p %s %c %%`` expanded into the kernel's trace buffer
   (``Kernel.trace_pipe``), returning the length written.
@@ -38,7 +45,7 @@ import os
 import random
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from kernel_model.errors import KernelError
 from kernel_model.memory import GuestMemory, HelperFn
@@ -66,8 +73,9 @@ def _signed(v: int) -> int:
 
 
 def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user: UserMemory,
-                 trace_pipe: list[str], seed: int = 0) -> dict[int, HelperFn]:
-    """``{helper id: body}`` for one kernel (its machine, maps and user memory)."""
+                 trace_pipe: list[str], seed: int = 0,
+                 jiffies64: Callable[[], int] | None = None) -> dict[int, HelperFn]:
+    """``{helper id: body}`` for one kernel (its machine, maps, user memory and jiffies clock)."""
     rng = random.Random(seed)
 
     def _map(addr: int) -> "MapObject":
@@ -138,6 +146,31 @@ def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user:
         mem.write(r1, data)
         return 0
 
+    def probe_read_kernel_str(mem: GuestMemory, r1: int, r2: int, r3: int, *_: int) -> int:
+        size = r2 & 0xFFFF_FFFF
+        if not size:
+            return 0
+        src = r3 & M64
+        out = bytearray()
+        # strncpy_from_kernel_nofault (mm/maccess.c): byte by byte, through the NUL or
+        # ``size`` bytes, the last one then replaced by a NUL; returns the bytes taken
+        while len(out) < size:
+            b = _kernel_nofault(src + len(out), 1)
+            if b is None:
+                mem.write(r1, bytes(size))
+                return neg_errno(errno.EFAULT)
+            out += b
+            if b == b"\0":
+                break
+        out[-1] = 0
+        mem.write(r1, bytes(out))
+        return len(out)
+
+    def jiffies(mem: GuestMemory, *_: int) -> int:
+        if jiffies64 is None:
+            raise KernelError(errno.EFAULT, "bpf_jiffies64: this kernel has no jiffies clock")
+        return jiffies64() & M64
+
     def probe_read(mem: GuestMemory, r1: int, r2: int, r3: int, *_: int) -> int:
         size = r2 & 0xFFFF_FFFF
         if (r3 & M64) < TASK_SIZE_MAX:
@@ -192,6 +225,6 @@ def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user:
     return {
         1: map_lookup_elem, 2: map_update_elem, 3: map_delete_elem, 4: probe_read, 5: ktime_get_ns,
         6: trace_printk, 7: get_prandom_u32, 8: get_smp_processor_id, 14: get_current_pid_tgid,
-        42: get_numa_node_id, 113: probe_read_kernel, 125: ktime_get_boot_ns, 160: ktime_get_ns,
-        208: ktime_get_tai_ns,
+        42: get_numa_node_id, 113: probe_read_kernel, 115: probe_read_kernel_str, 118: jiffies,
+        125: ktime_get_boot_ns, 160: ktime_get_ns, 208: ktime_get_tai_ns,
     }

@@ -29,6 +29,8 @@ from typing import Any
 from kernel_model.btf import BTF
 from kernel_model.cpu import DEFAULT_CPU, CpuConfig
 from kernel_model.errors import KernelError
+from kernel_model.kconfig import DEFAULT as DEFAULT_KCONFIG
+from kernel_model.kconfig import KernelConfig
 from kernel_model.modules import KfuncEntry, KfuncTable, Module, ModuleRegistry, ModuleSpec
 from kernel_model.profile import LATEST, Profile
 from kernel_model.struct_ops import StructOpsDesc, StructOpsRegistry
@@ -53,7 +55,8 @@ class Kernel(BpfSyscalls):
     ``get_profile("6.8")`` ...)."""
 
     def __init__(self, profile: Profile = LATEST, *, modules: tuple[str, ...] = ("bpf_testmod",),
-                 seed: int = 0, cpu: CpuConfig = DEFAULT_CPU, nr_cpus: int = 2) -> None:
+                 seed: int = 0, cpu: CpuConfig = DEFAULT_CPU, nr_cpus: int = 2,
+                 kconfig: KernelConfig = DEFAULT_KCONFIG) -> None:
         if not isinstance(profile, Profile):  # names are the command line's: it converts them once
             raise TypeError(f"Kernel(profile=...) takes a kernel_model.profile.Profile, not {profile!r} "
                             "(get_profile(name) converts a name)")
@@ -62,6 +65,9 @@ class Kernel(BpfSyscalls):
         self.cpu_config = cpu
         self.seed = seed
         self.nr_cpus = nr_cpus
+        #: the build configuration (kernel_model.kconfig): CONFIG_HZ, what libbpf's __kconfig
+        #: externs read (kconfig_text)
+        self.kconfig = kconfig
         self.btf: BTF = build_vmlinux_btf(self.profile)
         self.struct_ops = StructOpsRegistry(self.profile)
         self.struct_ops.register(dummy_ops.make_ops(self.profile), self.btf)
@@ -74,7 +80,7 @@ class Kernel(BpfSyscalls):
                 assert kid is not None, kf.name
                 self.kfuncs.add(KfuncEntry(kf.name, self.btf, kid, kf, None))
         #: jiffies as TCP reads them (the TCP simulator advances them)
-        self.tcp_clock = register_tcp_kfuncs(self.btf, self.kfuncs)  # bpf_tcp_ca_kfunc_init, cubictcp_register
+        self.tcp_clock = register_tcp_kfuncs(self.btf, self.kfuncs, hz=kconfig.hz)  # bpf_tcp_ca_kfunc_init, cubictcp_register
         self.modules = ModuleRegistry(self.btf, self.struct_ops, self.kfuncs,
                                       module_struct_ops=self.profile.module_struct_ops)
         self.modules.on_unload.append(self._module_going)
@@ -118,7 +124,8 @@ class Kernel(BpfSyscalls):
             # verifier proved termination); emu.machine.watchdog's soft-lockup detector is the net
             m = Machine(self.profile, cpu=self.cpu_config, seed=self.seed, budget=0, nr_cpus=self.nr_cpus)
             self._machine = m
-            helpers = make_helpers(m, self._maps_by_addr, self.user, self.trace_pipe, self.seed)
+            helpers = make_helpers(m, self._maps_by_addr, self.user, self.trace_pipe, self.seed,
+                                   jiffies64=lambda: self.tcp_clock.jiffies64)
             self._helper_imms = m.images.helper_imms(helpers)
             self._scratch = m.alloc.kzalloc(8)
         return self._machine
@@ -166,6 +173,18 @@ class Kernel(BpfSyscalls):
         addr = m.add_stub(name, raw=fault, kind="kernel")
         self._fault_stubs[name] = addr
         return addr
+
+    def kconfig_text(self) -> str:
+        """What libbpf reads on this machine for ``__kconfig`` externs
+        (``/boot/config-$(uname -r)``, else ``/proc/config.gz``): the emulated build's
+        ``.config``."""
+        return self.kconfig.text()
+
+    def kernel_version(self) -> int:
+        """``KERNEL_VERSION(major, minor, 0)`` of the modelled version (what libbpf's
+        ``get_kernel_version`` reads from uname)."""
+        major, minor = self.profile.version
+        return (major << 16) | (minor << 8)
 
     def shutdown(self) -> None:
         """Free the machine now (Unicorn keeps it alive until the GC otherwise)."""

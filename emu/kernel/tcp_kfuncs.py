@@ -27,7 +27,7 @@ from kernel_model.modules import Kfunc, KfuncEntry, KfuncTable
 from kernel_model.subsystems import tcp_cong
 from kernel_model.subsystems.tcp_ca import Field, tcp_sock_layout
 from kernel_model.subsystems.tcp_cubic import BICTCP_LAYOUT, BicTcp, Cubic
-from kernel_model.subsystems.tcp_sender import INITIAL_JIFFIES
+from kernel_model.subsystems.tcp_sender import HZ, initial_jiffies
 
 __all__ = ["MemTcpSock", "register_tcp_kfuncs", "TCP_KFUNC_NAMES", "CUBIC_KFUNC_NAMES", "TcpClock"]
 
@@ -41,11 +41,18 @@ _VIEW_FIELDS = ("snd_cwnd", "snd_ssthresh", "snd_cwnd_cnt", "snd_cwnd_clamp", "p
 
 
 class TcpClock:
-    """The emulated kernel's ``jiffies`` as TCP reads it (``tcp_jiffies32``): starts at
-    INITIAL_JIFFIES; the TCP simulator advances it before each member call."""
+    """The emulated kernel's ``jiffies`` at its ``CONFIG_HZ``: ``jiffies64``
+    (``get_jiffies_64``, what ``bpf_jiffies64`` returns) and ``jiffies``, its low 32 bits
+    as TCP reads them (``tcp_jiffies32``). Both start at INITIAL_JIFFIES; the TCP
+    simulator advances them before each member call."""
 
-    def __init__(self) -> None:
-        self.jiffies = INITIAL_JIFFIES
+    def __init__(self, hz: int = HZ) -> None:
+        self.hz = hz
+        self.jiffies64 = initial_jiffies(hz)
+
+    @property
+    def jiffies(self) -> int:
+        return self.jiffies64 & 0xFFFFFFFF
 
 
 class _Snapshot:
@@ -108,16 +115,16 @@ def mem_sock_class(layout: dict[str, Field], clock: TcpClock | None = None, with
 MemTcpSock = mem_sock_class  # the factory: with MemTcpSock(layout)(machine, addr) as tp: ...
 
 
-def register_tcp_kfuncs(btf: BTF, table: KfuncTable) -> TcpClock:
+def register_tcp_kfuncs(btf: BTF, table: KfuncTable, hz: int = HZ) -> TcpClock:
     """``register_btf_kfunc_id_set(BPF_PROG_TYPE_STRUCT_OPS, ...)`` of
     ``bpf_tcp_ca_kfunc_init`` (the five Reno kfuncs) and of ``cubictcp_register``
     (the six ``cubictcp_*`` kfuncs, tcp_cubic.c), FUNCs of the vmlinux BTF. Returns the
-    clock their ``tcp_jiffies32`` reads."""
-    clock = TcpClock()
+    clock their ``tcp_jiffies32`` reads, ticking at ``hz`` (CONFIG_HZ)."""
+    clock = TcpClock(hz)
     layout = tcp_sock_layout(btf)
     view = mem_sock_class(layout, clock)
     cview = mem_sock_class(layout, clock, with_ca=True)
-    cubic = Cubic()
+    cubic = Cubic(hz)
     u32 = 0xFFFFFFFF
 
     def reno_ssthresh(m: Any, sk: int, *_: int) -> int:

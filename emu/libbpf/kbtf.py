@@ -58,6 +58,11 @@ class KernelBtf:
         self._loader = module_loader
         self._modules: list[ModuleBtf] | None = None
         self.log = log
+        #: what libbpf reads of the machine besides BTF, for ``__kconfig`` externs: its
+        #: kernel configuration (``.config`` text, None when there is none) and its
+        #: version (``KERNEL_VERSION(a, b, c)``, for ``LINUX_KERNEL_VERSION``)
+        self.system_kconfig: Callable[[], str | None] = lambda: None
+        self.kernel_version: Callable[[], int] = lambda: 0
 
     # --- construction --------------------------------------------------------------------
     @classmethod
@@ -66,13 +71,24 @@ class KernelBtf:
         in module load order; no fds until :meth:`bind_fds`."""
         def load() -> list[ModuleBtf]:
             return [ModuleBtf(m.name, m.btf) for m in kernel.modules.modules.values()]
-        return cls(kernel.btf, load, log)
+        kb = cls(kernel.btf, load, log)
+        kb._machine_facts(kernel)
+        return kb
+
+    def _machine_facts(self, sys: Any) -> None:
+        """The kernel config and version of ``sys`` where it tells them
+        (``kconfig_text()``, ``kernel_version()``)."""
+        if hasattr(sys, "kconfig_text"):
+            self.system_kconfig = sys.kconfig_text
+        if hasattr(sys, "kernel_version"):
+            self.kernel_version = sys.kernel_version
 
     @classmethod
     def from_sys(cls, sys: Any, vmlinux: BTF, log: Log | None = None) -> KernelBtf:
         """The libbpf way: module BTFs through ``BPF_BTF_GET_NEXT_ID`` & co."""
         kb = cls(vmlinux, None, log)
         kb._loader = lambda: kb._load_from_sys(sys)
+        kb._machine_facts(sys)
         return kb
 
     def _module_btf_fds(self, sys: Any) -> Iterator[tuple[int, int, Any]]:

@@ -62,11 +62,12 @@ from .elf import (
     STB_LOCAL, STB_WEAK, STT_FUNC, STT_OBJECT, STV_HIDDEN, STV_INTERNAL, ElfObject, Section,
 )
 from .errors import LibbpfError, ObjectFormatError, ProgLoadFailed, errstr
-from .externs import KCONFIG_SEC, KSYMS_SEC, Extern, is_extern
+from .externs import EXT_KCFG, KCONFIG_SEC, KSYMS_SEC, Extern, is_extern
 from .kbtf import KernelBtf, ModuleBtf
 from .log import Log
 from .maps import (
-    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, LIBBPF_MAP_BSS, LIBBPF_MAP_DATA, LIBBPF_MAP_RODATA, LIBBPF_MAP_UNSPEC,
+    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, LIBBPF_MAP_BSS, LIBBPF_MAP_DATA, LIBBPF_MAP_KCONFIG, LIBBPF_MAP_RODATA,
+    LIBBPF_MAP_UNSPEC,
     BpfMap, datasec_has_global_var, internal_map_name, parse_btf_map_def,
 )
 from .program import (
@@ -109,9 +110,14 @@ class BpfObject:
 
     OPEN, PREPARED_USER, PREPARED, LOADED, CLOSED = range(5)
 
-    def __init__(self, data: bytes, path: str = "<memory>", *, name: str | None = None, log: Log | None = None
-                 ) -> None:
+    def __init__(self, data: bytes, path: str = "<memory>", *, name: str | None = None, log: Log | None = None,
+                 kconfig: str | None = None) -> None:
         self.path = path
+        #: bpf_object_open_opts.kconfig: CONFIG_X=value lines read before the machine's configuration
+        self.extra_kconfig = kconfig
+        #: the .kconfig map: its index in maps (-1: none) and the size of the externs' data
+        self.kconfig_map_idx = -1
+        self.kconfig_size = 0
         self.log = log if log is not None else Log()
         if name is None:
             name = os.path.basename(path).split(".", 1)[0]
@@ -141,7 +147,7 @@ class BpfObject:
 
     # --- public accessors --------------------------------------------------------------------
     @classmethod
-    def open_file(cls, path: str, *, log: Log | None = None) -> BpfObject:
+    def open_file(cls, path: str, *, log: Log | None = None, kconfig: str | None = None) -> BpfObject:
         """``bpf_object__open_file``."""
         try:
             with open(path, "rb") as f:
@@ -150,7 +156,7 @@ class BpfObject:
             # unreadable: bad input (exit 2), with libbpf's errno kept on the error
             raise ObjectFormatError(f"elf: failed to open: {e.strerror or e} ({errstr(e.errno or errno.ENOENT)})",
                                     str(path), errno=e.errno or errno.ENOENT) from None
-        return cls(data, path, log=log)
+        return cls(data, path, log=log, kconfig=kconfig)
 
     @property
     def progs(self) -> dict[str, BpfProgram]:
@@ -411,6 +417,7 @@ class BpfObject:
                 continue
             ltype = {"data": LIBBPF_MAP_DATA, "rodata": LIBBPF_MAP_RODATA, "bss": LIBBPF_MAP_BSS}[kind]
             self._init_internal_map(ltype, s)
+        self._init_kconfig_map()
         for idx in sorted(self._secs):
             if self._secs[idx] == "st_ops":
                 s = self.elf.sections[idx]
@@ -436,6 +443,25 @@ class BpfObject:
         m.mmaped = bytearray(s.data if ltype != LIBBPF_MAP_BSS else bytes(s.size))
         self.log.debug(f"map '{m.name}' (global data): at sec_idx {s.index}, offset 0, flags {m.map_flags:x}.")
         self.maps.append(m)
+
+    def _init_kconfig_map(self) -> None:
+        """``bpf_object__init_kconfig_map``: one internal array map ``<obj>.kconfig`` holding
+        the kconfig externs' values, read-only for programs (frozen once filled)."""
+        if not any(e.type == EXT_KCFG for e in self.externs):
+            return
+        m = BpfMap(self, internal_map_name(self.name, KCONFIG_SEC), MAP_TYPE_ARRAY, 4, self.kconfig_size, 1,
+                   libbpf_type=LIBBPF_MAP_KCONFIG, real_name=KCONFIG_SEC, sec_idx=self.elf.symtab_index)
+        m.map_flags |= BPF_F_RDONLY_PROG
+        if self.btf is not None:
+            ds = self.btf.find(KCONFIG_SEC, S.KIND_DATASEC)
+            if ds is not None:
+                m.btf_value_type_id = ds
+                if datasec_has_global_var(self.btf, ds):
+                    m.map_flags |= BPF_F_MMAPABLE
+        m.mmaped = bytearray(self.kconfig_size)
+        self.log.debug(f"map '{m.name}' (global data): at sec_idx {m.sec_idx}, offset 0, flags {m.map_flags:x}.")
+        self.maps.append(m)
+        self.kconfig_map_idx = len(self.maps) - 1
 
     def _init_user_btf_maps(self) -> None:
         """``bpf_object__init_user_btf_maps``."""
@@ -633,7 +659,7 @@ class BpfObject:
         except KernelError as e:
             self.log.warn(f"map '{m.name}': failed to set initial contents: {errstr(e.errno)}")
             raise LibbpfError(e.errno, f"map '{m.name}': failed to set initial contents") from None
-        if m.libbpf_type == LIBBPF_MAP_RODATA:
+        if m.libbpf_type in (LIBBPF_MAP_RODATA, LIBBPF_MAP_KCONFIG):
             try:
                 sys.map_freeze(m.fd)
             except KernelError as e:

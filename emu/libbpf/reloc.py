@@ -32,7 +32,7 @@ from . import core as corelib
 from .btf_ext import CoreRelo
 from .elf import SHN_LORESERVE, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_SECTION, Section
 from .errors import LIBBPF_ERRNO__RELOC, LibbpfError, errstr
-from .externs import is_extern
+from .externs import EXT_KCFG, is_extern
 from .maps import LIBBPF_MAP_UNSPEC
 from .program import (
     BPF_INSN_SZ, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, RELO_CALL, RELO_CORE, RELO_DATA,
@@ -354,6 +354,12 @@ def relocate_data(obj: Any, p: BpfProgram) -> None:
                 p.map_refs.append((r.insn_idx, r.map_idx, True))
             else:
                 poison_map(obj, p, r)
+        elif r.type == RELO_EXTERN_LD64 and obj.externs[r.ext_idx].type == EXT_KCFG:
+            # a kconfig extern: a map value load of the .kconfig map at the extern's offset
+            ext = obj.externs[r.ext_idx]
+            nxt = p.insns[r.insn_idx + 1]
+            p.insns[r.insn_idx + 1] = Insn(nxt.code, nxt.dst, nxt.src, nxt.off, s32(ext.kcfg_off))
+            p.map_refs.append((r.insn_idx, obj.kconfig_map_idx, True))
         elif r.type == RELO_EXTERN_LD64:
             ext = obj.externs[r.ext_idx]
             if ext.is_set:

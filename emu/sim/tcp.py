@@ -37,6 +37,8 @@ from typing import Any, Callable
 
 from emu.machine.regs import RAW
 from kernel_model.errors import InputError, KernelError
+from kernel_model.kconfig import DEFAULT as DEFAULT_KCONFIG
+from kernel_model.kconfig import KernelConfig
 from kernel_model.subsystems.tcp_ca import WRITABLE_FIELDS, Field, tcp_sock_layout
 from kernel_model.subsystems.tcp_cong import Reno
 from kernel_model.subsystems.tcp_cubic import Cubic
@@ -44,8 +46,8 @@ from kernel_model.subsystems.tcp_sender import LinkConfig, Simulation, TcpSock
 
 __all__ = ["BUILTIN", "BpfCongestionOps", "TcpSimResult", "run_tcp", "load_bpf_ca"]
 
-#: the built-in algorithms by name
-BUILTIN: dict[str, Callable[[], Any]] = {"reno": Reno, "cubic": Cubic}
+#: the built-in algorithms by name, made for a kernel's CONFIG_HZ
+BUILTIN: dict[str, Callable[[int], Any]] = {"reno": lambda hz: Reno(), "cubic": Cubic}
 
 #: the fields the simulator keeps and copies into the emulated socket before a call
 _IN_FIELDS = ("snd_cwnd", "snd_ssthresh", "snd_cwnd_cnt", "snd_cwnd_clamp", "snd_cwnd_stamp", "prior_cwnd",
@@ -197,7 +199,7 @@ class BpfCongestionOps:
         n = ctypes.c_uint64(self.size)
         h = ctypes.c_uint64(host)
         self.codec.pack(sk, buf)
-        self.clock.jiffies = sk.jiffies
+        self.clock.jiffies64 = sk.jiffies64
         if RAW.uc_mem_write(hp, h, buf, n):
             raise KernelError(14, f"tcp_sock at {addr:#x} is not mapped")
         t = time.perf_counter()
@@ -254,10 +256,11 @@ class BpfCongestionOps:
         self.call(sk, "cong_control", ack, flag, rsa)
 
 
-def load_bpf_ca(path: str, map_name: str | None = None, *, kernel: Any = None) -> tuple[Any, Any, BpfCongestionOps]:
+def load_bpf_ca(path: str, map_name: str | None = None, *, kernel: Any = None,
+                kconfig: KernelConfig = DEFAULT_KCONFIG) -> tuple[Any, Any, BpfCongestionOps]:
     """Open, load and register the ``tcp_congestion_ops`` map ``map_name`` (default:
     the object's only one) of a BPF object in an emulated kernel; returns
-    (kernel, object, ops). Other struct_ops maps of the object are not created.
+    (kernel, object, ops); without ``kernel`` a new one built with ``kconfig``. Other struct_ops maps of the object are not created.
     Raises :class:`~emu.libbpf.errors.ProgLoadFailed` when the verifier refuses a
     program, :class:`KernelError` when registration fails."""
     from emu.kernel import Kernel
@@ -282,7 +285,7 @@ def load_bpf_ca(path: str, map_name: str | None = None, *, kernel: Any = None) -
             m.set_autocreate(False)
     for p in obj.progs.values():
         p.set_log_level(1)
-    k = kernel if kernel is not None else Kernel()
+    k = kernel if kernel is not None else Kernel(kconfig=kconfig)
     obj.load(k)
     obj.attach_struct_ops(chosen.name)
     return k, obj, BpfCongestionOps(k, chosen.fd)
@@ -294,21 +297,24 @@ def _st_type(obj: Any, m: Any) -> str:
 
 
 def run_tcp(cfg: LinkConfig, *, algo: str = "cubic", obj_path: str | None = None, map_name: str | None = None,
-            progress: Callable[[float], None] | None = None) -> TcpSimResult:
+            progress: Callable[[float], None] | None = None,
+            kconfig: KernelConfig = DEFAULT_KCONFIG) -> TcpSimResult:
     """Simulate ``cfg`` with a built-in algorithm (``algo``) or, with ``obj_path``,
-    the BPF congestion control in that object (every flow runs it)."""
+    the BPF congestion control in that object (every flow runs it), in a kernel built
+    with ``kconfig`` (its ``CONFIG_HZ`` is the jiffies clock; a BPF program's
+    ``__kconfig`` externs read it)."""
     t0 = time.perf_counter()
     bpf: BpfCongestionOps | None = None
     kernel = None
     if obj_path is not None:
-        kernel, _obj, bpf = load_bpf_ca(obj_path, map_name)
+        kernel, _obj, bpf = load_bpf_ca(obj_path, map_name, kconfig=kconfig)
         ops_for: Callable[[int], Any] = lambda i: bpf
     else:
         if algo not in BUILTIN:
             raise InputError(f"unknown algorithm {algo!r} (built in: {', '.join(BUILTIN)})")
-        ops_for = lambda i: BUILTIN[algo]()  # noqa: E731
+        ops_for = lambda i: BUILTIN[algo](kconfig.hz)  # noqa: E731
     try:
-        sim = Simulation(cfg, ops_for, progress=progress)
+        sim = Simulation(cfg, ops_for, progress=progress, hz=kconfig.hz)
         sim.run()
     finally:
         if kernel is not None:

@@ -41,9 +41,9 @@ BUILTIN_ALGORITHMS = ("reno", "bbr", "cubic")
 #: helpers a tcp_congestion_ops program may call here: ``bpf_tcp_ca_get_func_proto``
 #: (net/ipv4/bpf_tcp_ca.c) names ktime_get_coarse_ns (160) itself and falls back to
 #: ``bpf_base_func_proto``, of which this is the subset the verifier model has
-#: prototypes for (not yet: jiffies64, sk_storage_get/delete, setsockopt/getsockopt,
-#: tcp_send_ack)
-_HELPERS = frozenset({1, 2, 3, 5, 6, 7, 8, 14, 160})
+#: prototypes for, jiffies64 (118) included (not yet: sk_storage_get/delete,
+#: setsockopt/getsockopt, tcp_send_ack)
+_HELPERS = frozenset({1, 2, 3, 5, 6, 7, 8, 14, 118, 160})
 
 _MEMBERS = ("ssthresh", "cong_avoid", "set_state", "cwnd_event", "in_ack_event", "pkts_acked",
             "min_tso_segs", "cong_control", "undo_cwnd", "sndbuf_expand", "init", "release")
@@ -191,9 +191,8 @@ def _btf_struct_access(type_name: str, type_size: int, off: int, size: int) -> s
     """``bpf_tcp_ca_btf_struct_access`` (net/ipv4/bpf_tcp_ca.c, 6.12/6.18): only
     ``struct tcp_sock`` is writable, and only :data:`WRITABLE_FIELDS` (a write must
     start at one of them -- anywhere inside ``icsk_ca_priv`` -- and end inside it).
-    The kernel promotes the ``struct sock *`` argument to ``struct tcp_sock *``
-    (``bpf_tcp_ca_is_valid_access``); the verifier model does not, so a program's
-    pointer is a ``tcp_sock`` only where it reached one otherwise."""
+    The ``struct sock *`` argument arrives as ``struct tcp_sock *``
+    (``bpf_tcp_ca_is_valid_access``, the policy's ``ctx_arg_promote``)."""
     if type_name != "tcp_sock":
         return "only read is supported"
     layout, ends = _vmlinux_layout()

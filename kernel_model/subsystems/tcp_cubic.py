@@ -5,7 +5,7 @@ Module parameters at their defaults: ``fast_convergence`` 1, ``beta`` 717/1024,
 ``bic_scale`` 41, ``tcp_friendliness`` 1, ``hystart`` 1 with ack-train and delay
 detection, ``hystart_low_window`` 16, ``hystart_ack_delta_us`` 2000,
 ``initial_ssthresh`` 0. Time is the socket's ``jiffies`` (``tcp_jiffies32``, at
-:data:`HZ`) and ``tcp_mstamp`` (microseconds); ``usecs_to_jiffies`` rounds up as
+its ``hz``, CONFIG_HZ) and ``tcp_mstamp`` (microseconds); ``usecs_to_jiffies`` rounds up as
 the kernel's does. The per-socket state (``struct bictcp``) is a Python object
 kept on the socket (``sk.ca``), not bytes in ``icsk_ca_priv``.
 """
@@ -15,12 +15,13 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from ..kconfig import DEFAULT as DEFAULT_KCONFIG
 from .tcp_cong import TCP_CA_Loss, U32, tcp_cong_avoid_ai, tcp_in_slow_start, tcp_is_cwnd_limited, tcp_slow_start
 
 __all__ = ["Cubic", "BicTcp", "cubic_root", "HZ"]
 
-#: the simulated kernel's CONFIG_HZ
-HZ = 1000
+#: the default CONFIG_HZ (kernel_model.kconfig.DEFAULT); a Cubic takes its kernel's
+HZ = DEFAULT_KCONFIG.hz
 BICTCP_BETA_SCALE = 1024
 BICTCP_HZ = 10
 HYSTART_ACK_TRAIN, HYSTART_DELAY = 0x1, 0x2
@@ -72,8 +73,9 @@ def cubic_root(a: int) -> int:
     return ((x * 341) >> 10) & U32
 
 
-def usecs_to_jiffies(us: int) -> int:
-    return -(-us * HZ // USEC_PER_SEC)
+def usecs_to_jiffies(us: int, hz: int = HZ) -> int:
+    """``usecs_to_jiffies``: rounded up (exact for an HZ dividing 1000000, as 100, 250, 1000)."""
+    return -(-us * hz // USEC_PER_SEC)
 
 
 #: ``struct bictcp`` as it sits in ``icsk_ca_priv`` (tcp_cubic.c): ten u32, u16 unused,
@@ -124,6 +126,10 @@ class Cubic:
     flags = 0
     members = frozenset({"init", "ssthresh", "cong_avoid", "set_state", "undo_cwnd", "cwnd_event", "pkts_acked"})
 
+    def __init__(self, hz: int = HZ) -> None:
+        #: CONFIG_HZ of the kernel it runs in (its jiffies clock)
+        self.hz = hz
+
     @staticmethod
     def _hystart_reset(sk: Any, ca: BicTcp) -> None:
         ca.round_start = ca.last_ack = sk.tcp_mstamp & U32
@@ -151,7 +157,7 @@ class Cubic:
         """``bictcp_update``."""
         now = sk.jiffies & U32
         ca.ack_cnt = (ca.ack_cnt + acked) & U32
-        if ca.last_cwnd == cwnd and _s32(now - ca.last_time) <= HZ // 32:
+        if ca.last_cwnd == cwnd and _s32(now - ca.last_time) <= self.hz // 32:
             return
         if not (ca.epoch_start and now == ca.last_time):
             ca.last_cwnd = cwnd
@@ -167,8 +173,8 @@ class Cubic:
                     ca.bic_K = cubic_root(CUBE_FACTOR * (ca.last_max_cwnd - cwnd))
                     ca.bic_origin_point = ca.last_max_cwnd
             t = _s32(now - ca.epoch_start) & ((1 << 64) - 1)
-            t += usecs_to_jiffies(ca.delay_min)
-            t = ((t << BICTCP_HZ) // HZ) & ((1 << 64) - 1)
+            t += usecs_to_jiffies(ca.delay_min, self.hz)
+            t = ((t << BICTCP_HZ) // self.hz) & ((1 << 64) - 1)
             offs = ca.bic_K - t if t < ca.bic_K else t - ca.bic_K
             delta = ((CUBE_RTT_SCALE * offs * offs * offs) & ((1 << 64) - 1)) >> (10 + 3 * BICTCP_HZ)
             delta &= U32
@@ -260,7 +266,7 @@ class Cubic:
         ca = sk.ca
         if rtt_us < 0:
             return
-        if ca.epoch_start and _s32((sk.jiffies & U32) - ca.epoch_start) < HZ:
+        if ca.epoch_start and _s32((sk.jiffies & U32) - ca.epoch_start) < self.hz:
             return
         delay = rtt_us or 1
         if ca.delay_min == 0 or ca.delay_min > delay:

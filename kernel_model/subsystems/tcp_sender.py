@@ -9,7 +9,8 @@ queue; with ``ecn_k`` set, a packet of an ECN-capable flow (its algorithm has
 and its ACK carries ECE (a DCTCP-style receiver echoing each packet). 1500-byte
 packets, ``mss_cache`` 1448, one ACK per packet with SACK, no delayed ACKs, no
 pacing, no receive-window limit. Time is integer nanoseconds; ``tcp_jiffies32``
-runs at HZ=1000 from the kernel's INITIAL_JIFFIES; ``tcp_mstamp`` is microseconds.
+runs at the kernel config's ``CONFIG_HZ`` (``hz``, 250 by default) from the kernel's
+INITIAL_JIFFIES; ``tcp_mstamp`` is microseconds.
 
 Sender: the order of ``tcp_ack()`` in net/ipv4/tcp_input.c (Linux 6.12) --
 ``tcp_clean_rtx_queue`` (``pkts_acked`` with the ACK's RTT sample, ``in_flight``
@@ -50,6 +51,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+from ..kconfig import DEFAULT as DEFAULT_KCONFIG
 from .tcp_cong import (
     CA_ACK_ECE, CA_ACK_SLOWPATH, CA_ACK_WIN_UPDATE, CA_EVENT_COMPLETE_CWR, CA_EVENT_LOSS, CA_EVENT_TX_START,
     TCP_CA_CWR, TCP_CA_Disorder, TCP_CA_Loss, TCP_CA_Open, TCP_CA_Recovery, TCP_INFINITE_SSTHRESH,
@@ -57,14 +59,22 @@ from .tcp_cong import (
 )
 
 __all__ = ["LinkConfig", "CongestionOps", "TcpSock", "Sample", "Simulation", "TCP_CONG_NEEDS_ECN",
-           "MSS", "WIRE_BYTES", "INITIAL_JIFFIES", "HZ"]
+           "MSS", "WIRE_BYTES", "INITIAL_JIFFIES", "HZ", "initial_jiffies"]
 
 TCP_CONG_NEEDS_ECN = 0x2
 MSS = 1448
 WIRE_BYTES = 1500
-HZ = 1000
-#: include/linux/jiffies.h: jiffies start 300 s before wrapping
-INITIAL_JIFFIES = (-300 * HZ) & U32
+#: the default CONFIG_HZ (kernel_model.kconfig.DEFAULT)
+HZ = DEFAULT_KCONFIG.hz
+
+
+def initial_jiffies(hz: int) -> int:
+    """include/linux/jiffies.h ``INITIAL_JIFFIES``: jiffies start 300 s before their low
+    32 bits wrap (``jiffies_64`` starts at the same, unsigned, value)."""
+    return (-300 * hz) & U32
+
+
+INITIAL_JIFFIES = initial_jiffies(HZ)
 #: the simulated clock's tcp_mstamp at t = 0 (a machine up for a while)
 BOOT_US = 1_000_000
 TCP_RTO_MIN_NS = 200_000_000
@@ -173,6 +183,8 @@ class TcpSock:
     lost: int = 0
     tcp_mstamp: int = 0
     jiffies: int = INITIAL_JIFFIES
+    #: get_jiffies_64(): the same clock, not wrapped (bpf_jiffies64)
+    jiffies64: int = INITIAL_JIFFIES
     lsndtime: int = 0
     srtt_us: int = 0
     mdev_us: int = 0
@@ -222,9 +234,13 @@ class Simulation:
 
     def __init__(self, cfg: LinkConfig, ops_for: Callable[[int], Any],
                  call: Callable[..., Any] | None = None,
-                 progress: Callable[[float], None] | None = None) -> None:
+                 progress: Callable[[float], None] | None = None, hz: int = HZ) -> None:
         cfg.validate()
         self.cfg = cfg
+        #: CONFIG_HZ of the kernel the flows run in
+        self.hz = hz
+        self.initial_jiffies = initial_jiffies(hz)
+        self._jiffy_ns = 1_000_000_000 // hz
         self.rng = random.Random(cfg.seed)
         self.ops = [ops_for(i) for i in range(cfg.flows)]
         self.socks = [TcpSock(flow=i) for i in range(cfg.flows)]
@@ -263,7 +279,8 @@ class Simulation:
 
     def _clock(self, sk: TcpSock) -> None:
         sk.tcp_mstamp = BOOT_US + self.now // 1000
-        sk.jiffies = (INITIAL_JIFFIES + self.now // (1_000_000_000 // HZ)) & U32
+        sk.jiffies64 = self.initial_jiffies + self.now // self._jiffy_ns
+        sk.jiffies = sk.jiffies64 & U32
 
     def _set_state(self, fi: int, state: int) -> None:
         """``tcp_set_ca_state``: the member sees the old ``icsk_ca_state``."""
@@ -310,7 +327,7 @@ class Simulation:
         sk._isn = (0x1000 + 0x9E3779B1 * (fi + 1 + self.cfg.seed)) & U32 & ~0xFFF
         sk.snd_una = sk.snd_nxt = sk.high_seq = sk.cwnd_usage_seq = sk._isn
         sk.ecn_flags = TCP_ECN_OK if self.ops[fi].flags & TCP_CONG_NEEDS_ECN else 0
-        sk.lsndtime = INITIAL_JIFFIES
+        sk.lsndtime = self.initial_jiffies
         self._clock(sk)
         sk.snd_cwnd_stamp = sk.jiffies
         self._member(fi, "init")  # tcp_init_congestion_control()

@@ -20,11 +20,8 @@ from tests.emu.test_cli import structops
 
 from .test_tcp_model import RENO_EVENTS, _apply, reno_sock
 
-#: what the verifier model says where the kernel promotes a congestion control's
-#: struct sock * argument to struct tcp_sock * (bpf_tcp_ca_is_valid_access): not modelled yet
 KRENO = str(ROOT / "examples" / "tcp_reno_kfuncs.bpf.o")
 KCUBIC = str(ROOT / "examples" / "tcp_cubic_kfuncs.bpf.o")
-PROMOTION_GAP = "only read is supported"
 
 
 def test_the_bpf_tcp_ca_kfuncs_are_registered_in_vmlinux():
@@ -82,19 +79,6 @@ def test_a_cc_without_growth_keeps_cwnd_at_the_initial_window(bpf_cc):
     assert res.summary["member_calls"]["cong_control"] > 100
 
 
-def test_a_cc_that_pins_cwnd_keeps_it_pinned(bpf_cc):
-    path = bpf_cc("bpf_pin_cwnd")
-    try:
-        res = run_tcp(LinkConfig(bw_mbit=50, rtt_ms=10, buffer=20, loss=0.01, duration=1.0), obj_path=path)
-    except ProgLoadFailed as e:
-        last = [ln for ln in e.log.splitlines() if ln and not ln.startswith("processed")][-1]
-        if e.prog == "pin_init" and last == PROMOTION_GAP:
-            pytest.skip("the verifier model does not promote struct sock to tcp_sock "
-                        "(bpf_tcp_ca_is_valid_access): tp->snd_cwnd = ... is refused")
-        raise
-    assert {s["cwnd"] for s in res.samples if s["t"] > 0} == {42}
-
-
 def test_cli_json_has_a_sample_every_rtt_and_is_deterministic(tmp_path):
     args = ("sim", "tcp", "--algo", "cubic", "--flows", "2", "--bw", "20", "--rtt", "40", "--buffer", "30",
             "--loss", "0.001", "--duration", "2", "--seed", "5", "--json")
@@ -136,12 +120,6 @@ def test_cli_errors_have_one_line_and_an_exit_status(tmp_path, bpf_cc):
     assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
     r = structops("sim", "tcp", "--duration", "0.1", "--plot", str(tmp_path / "x.pdf"))
     assert r.returncode == 2 and "must end in .svg or .png" in r.stderr
-    r = structops("sim", "tcp", bpf_cc("bpf_pin_cwnd"), "--duration", "0.1")
-    if r.returncode == 1:  # refused by the emulated verifier: one line naming the program
-        assert r.stderr.startswith("error: sim tcp: ") and "prog pin_init refused" in r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1
-    else:
-        assert r.returncode == 0, r.stderr
 
 
 def test_an_object_without_a_congestion_control_is_bad_input():
@@ -226,40 +204,16 @@ def test_sim_lists_its_subcommands():
     assert r.returncode == 0 and "tcp" in r.stdout
 
 
-@pytest.fixture
-def promoted_sock(monkeypatch):
-    """The verifier as the kernel has it for tcp_congestion_ops: a trusted ``struct sock *``
-    argument becomes ``struct tcp_sock *`` (``bpf_tcp_ca_is_valid_access``), driven by the
-    subsystem policy's ``ctx_arg_promote``. The verifier model lacks this step (the
-    PROMOTION_GAP tests above); this fixture adds it around its context access so the
-    rest of the path -- JIT'd stores into the socket, the simulator reading them back
-    -- is tested now."""
-    from verifier.ctx import CtxMixin
-    from verifier.regs import PTR_TO_BTF_ID, base_type
-
-    orig = CtxMixin._btf_ctx_access
-
-    def access(self, off, size, atype):  # type: ignore[no-untyped-def]
-        res = orig(self, off, size, atype)
-        policy = getattr(self, "struct_ops_policy", None)
-        if res is None or policy is None or base_type(res[0]) != PTR_TO_BTF_ID:
-            return res
-        rtype, btf, bid = res
-        for src, dst in policy.ctx_arg_promote:
-            if btf.type_by_id(bid).name == src:
-                return rtype, btf, btf.find(dst, S.KIND_STRUCT)
-        return res
-    monkeypatch.setattr(CtxMixin, "_btf_ctx_access", access)
-
-
-def test_with_the_kernels_promotion_a_cc_that_pins_cwnd_keeps_it_pinned(promoted_sock, bpf_cc):
+def test_a_cc_that_pins_cwnd_keeps_it_pinned(bpf_cc):
+    """pin_init writes tp->snd_cwnd through its struct sock * argument: allowed because
+    the verifier promotes the argument to struct tcp_sock * (bpf_tcp_ca_is_valid_access)."""
     res = run_tcp(LinkConfig(bw_mbit=50, rtt_ms=10, buffer=20, loss=0.01, duration=1.0),
                   obj_path=bpf_cc("bpf_pin_cwnd"))
     assert res.summary["member_calls"]["cong_control"] > 100 and res.summary["flows"][0]["lost_packets"] > 0
     assert {s["cwnd"] for s in res.samples if s["t"] > 0} == {42}
 
 
-def test_with_the_kernels_promotion_writes_outside_the_allowed_fields_are_refused(promoted_sock, tmp_path):
+def test_writes_outside_the_allowed_tcp_sock_fields_are_refused(tmp_path):
     from tests.emu.libbpf.conftest import compile_bpf
 
     src = tmp_path / "bad_write.bpf.c"
@@ -316,3 +270,130 @@ struct tcp_congestion_ops coarse = { .ssthresh = (void *)c_ssthresh, .cong_contr
     obj = compile_bpf(src, tmp_path / "coarse.bpf.o")
     res = run_tcp(LinkConfig(bw_mbit=10, rtt_ms=10, buffer=5, duration=0.5), obj_path=str(obj))
     assert res.summary["bpf"] and "cong_control" in res.summary["member_calls"]
+
+
+def _verifier_trace(sys_, path: str, prog: str) -> tuple[bool, list[str]]:
+    """A program's verdict and its level-2 log (BPF_PROG_LOAD only: no struct_ops map, no
+    link), without the source lines the host prints from line_info and the
+    ``Global function ... doesn't return scalar`` note (not modelled, see docs/status.md)."""
+    from emu.libbpf import BpfObject, Log
+
+    obj = BpfObject.open_file(path, log=Log(stream=None))
+    for p in obj.programs:
+        p.log_level = 2
+    (v,) = [v for v in obj.verify_programs(sys_) if v.name == prog]
+    return v.accepted, [ln for ln in v.log.splitlines()
+                        if ln and not ln.startswith("; ") and not ln.startswith("Global function ")]
+
+
+@pytest.mark.kernel
+def test_the_promotion_and_the_write_agree_with_the_host(bpf_cc):
+    """The host's verifier (BPF_PROG_LOAD of pin_init with attach_btf_id = its
+    tcp_congestion_ops, nothing created or attached) prints the same trace: the sock
+    argument (each kernel's own btf_id) becomes trusted_ptr_tcp_sock() and the store to
+    snd_cwnd (each kernel's own CO-RE offset) is accepted."""
+    import re
+
+    from emu.host import hostbpf
+    from emu.host.hostsys import HostSys
+
+    path = bpf_cc("bpf_pin_cwnd")
+    h = HostSys()
+    try:
+        host_ok, host_log = _verifier_trace(h, path, "pin_init")
+    finally:
+        h.close_all()
+    k = Kernel()
+    try:
+        ours_ok, ours_log = _verifier_trace(k, path, "pin_init")
+        ours_sock = k.btf.find("sock", S.KIND_STRUCT)
+    finally:
+        k.shutdown()
+    assert host_ok and ours_ok
+    want = f"func 'init' arg0 has btf_id {hostbpf.host_btf_id('sock')} type STRUCT 'sock'"
+    assert want in host_log and f"func 'init' arg0 has btf_id {ours_sock} type STRUCT 'sock'" in ours_log
+
+    def norm(log: list[str]) -> list[str]:
+        log = [re.sub(r"btf_id \d+ type", "btf_id N type", ln) for ln in log]
+        return [re.sub(r"\*\(u32 \*\)\(r1 \+\d+\)", "*(u32 *)(r1 +OFF)", ln) for ln in log]
+    assert norm(ours_log) == norm(host_log)
+    assert "1: R1=trusted_ptr_tcp_sock()" in host_log
+
+
+#: the kernel's selftest tools/testing/selftests/bpf/progs/bpf_cubic.c (Linux 6.12), as the
+#: corpus compiled it against the host's vmlinux.h (tests/data/selftests; CO-RE relocates it)
+BPF_CUBIC = str(ROOT / "tests" / "data" / "selftests" / "objects" / "bpf_cubic.o")
+
+
+@pytest.mark.parametrize("cfg", [
+    LinkConfig(bw_mbit=50, rtt_ms=20, buffer=60, loss=0.0, duration=4.0, seed=1),
+    LinkConfig(bw_mbit=10, rtt_ms=50, buffer=30, loss=0.002, duration=5.0, seed=3),
+])
+def test_the_kernels_bpf_cubic_tracks_the_builtin_cubic(cfg):
+    """bpf_cubic.c is not tcp_cubic.c (its header says so): bictcp_update works in
+    microseconds (USEC_PER_JIFFY) instead of jiffies, and it restarts a HyStart round
+    in cong_avoid (on the ACK) where 6.12's tcp_cubic.c does it in hystart_update (on
+    snd_una). So the traces need not be equal: the same losses, the same reductions,
+    the same goodput (within 0.5%), and every cwnd sample within 10% of the built-in's
+    (the measured worst case is 9.6%, right after a HyStart exit one packet apart)."""
+    bpf = run_tcp(cfg, obj_path=BPF_CUBIC)
+    ref = run_tcp(cfg, algo="cubic")
+    assert bpf.summary["algorithm"] == "bpf_cubic" and bpf.summary["bpf"]
+    assert bpf.summary["member_calls"]["ssthresh"] == ref.summary["member_calls"]["ssthresh"]
+    assert {"init", "pkts_acked", "set_state", "cong_avoid"} <= set(bpf.summary["member_calls"])
+    gb, gr = bpf.summary["flows"][0]["goodput_mbit"], ref.summary["flows"][0]["goodput_mbit"]
+    assert abs(gb - gr) <= 0.005 * gr
+    rel = [abs(a["cwnd"] - b["cwnd"]) / b["cwnd"] for a, b in zip(bpf.samples, ref.samples)]
+    assert len(rel) == len(ref.samples) > 100 and max(rel) <= 0.10
+
+
+def test_bpf_cubic_shares_the_link_as_the_builtin_does():
+    """Two flows: which flow gets ahead depends on a HyStart exit one packet apart, so
+    per-flow shares differ (up to a third of a flow's cwnd here); the link is shared as
+    fully: aggregate goodput within 1%."""
+    cfg = LinkConfig(bw_mbit=20, rtt_ms=30, buffer=40, loss=0.001, flows=2, duration=3.0, seed=2)
+    bpf = run_tcp(cfg, obj_path=BPF_CUBIC)
+    ref = run_tcp(cfg, algo="cubic")
+    gb = sum(f["goodput_mbit"] for f in bpf.summary["flows"])
+    gr = sum(f["goodput_mbit"] for f in ref.summary["flows"])
+    assert abs(gb - gr) <= 0.01 * gr and min(f["goodput_mbit"] for f in bpf.summary["flows"]) > 0.25 * gb
+
+
+def test_bpf_jiffies64_and_config_hz_are_the_simulated_kernels(tmp_path):
+    """tcp_jiffies32 in bpf_cubic.c is (u32)bpf_jiffies64(): the helper returns the emulated
+    kernel's jiffies at its CONFIG_HZ (not the host's), as a __kconfig CONFIG_HZ reads it."""
+    from tests.emu.libbpf.conftest import compile_bpf
+    from kernel_model.kconfig import DEFAULT
+
+    src = tmp_path / "jif.bpf.c"
+    src.write_text(r'''
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+char LICENSE[] SEC("license") = "GPL";
+extern unsigned long CONFIG_HZ __kconfig;
+__u64 seen[2];
+SEC("struct_ops")
+void BPF_PROG(j_init, struct sock *sk) { seen[0] = bpf_jiffies64(); seen[1] = CONFIG_HZ; }
+SEC("struct_ops")
+__u32 BPF_PROG(j_ssthresh, struct sock *sk) { return 2; }
+SEC("struct_ops")
+void BPF_PROG(j_cong_avoid, struct sock *sk, __u32 ack, __u32 acked) {}
+SEC("struct_ops")
+__u32 BPF_PROG(j_undo, struct sock *sk) { return 2; }
+SEC(".struct_ops.link")
+struct tcp_congestion_ops jif = { .init = (void *)j_init, .ssthresh = (void *)j_ssthresh,
+	.cong_avoid = (void *)j_cong_avoid, .undo_cwnd = (void *)j_undo, .name = "jif" };
+''')
+    obj_path = str(compile_bpf(src, tmp_path / "jif.bpf.o"))
+    import struct as st
+
+    for hz in (250, 1000):
+        k, obj, ops = load_bpf_ca(obj_path, kconfig=DEFAULT.with_values(CONFIG_HZ=hz))
+        try:
+            ops.init(TcpSock(flow=0, jiffies64=(1 << 32) + 12345))
+            (bss,) = [m for m in obj.maps if m.real_name == ".bss"]
+            assert st.unpack("<2Q", k.map_lookup_elem(bss.fd, bytes(4))) == ((1 << 32) + 12345, hz)
+            assert k.tcp_clock.hz == hz
+        finally:
+            k.shutdown()

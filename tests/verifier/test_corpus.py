@@ -117,14 +117,7 @@ def _modelled_type(pid: str) -> bool:
 
 #: object programs the model rejects where the host accepts (false rejects; never a false
 #: accept): program id -> the missing feature. Strict: each must start to agree once built.
-_PROMOTION = ("tcp_congestion_ops' sock argument is not promoted to struct tcp_sock "
-              "(net/ipv4/bpf_tcp_ca.c bpf_tcp_ca_is_valid_access / btf_struct_access)")
-KNOWN_OBJECTS = {pid: _PROMOTION for pid in (
-    "bpf_cc_cubic.o:bpf_cubic_cong_control", "tcp_ca_incompl_cong_ops.o:incompl_cong_ops_ssthresh",
-    "tcp_ca_incompl_cong_ops.o:incompl_cong_ops_undo_cwnd", "tcp_ca_update.o:ca_update_ssthresh",
-    "tcp_ca_update.o:ca_update_undo_cwnd", "tcp_ca_write_sk_pacing.o:write_sk_pacing_cong_control",
-    "tcp_ca_write_sk_pacing.o:write_sk_pacing_init", "tcp_ca_write_sk_pacing.o:write_sk_pacing_ssthresh",
-    "tcp_ca_write_sk_pacing.o:write_sk_pacing_undo_cwnd")}
+KNOWN_OBJECTS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("pid", [pytest.param(p, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_OBJECTS[p])]
