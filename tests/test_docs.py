@@ -186,6 +186,27 @@ def _needs_reason(need: str) -> str | None:
     raise AssertionError(f"unknown need {need!r} (known: {sorted(NEEDS)})")
 
 
+def _check_arrow(value: object, want: str, where: str) -> None:
+    """What a ``# -> TEXT`` comment checks: ``repr(value)`` matches TEXT."""
+    assert matches([want], [repr(value)]), f"{where}: {value!r} != {want}"
+
+
+class _ArrowChecks(ast.NodeTransformer):
+    """Each expression statement whose last line carries ``# -> TEXT`` (at any depth: in a
+    ``with``, a loop, a function) becomes ``__doc_check__(value, TEXT, where)``."""
+
+    def __init__(self, arrows: dict[int, str], rel: str) -> None:
+        self.arrows, self.rel = arrows, rel
+
+    def visit_Expr(self, node: ast.Expr) -> ast.AST:
+        want = self.arrows.pop(node.end_lineno or 0, None)
+        if want is None:
+            return node
+        call = ast.Call(ast.Name("__doc_check__", ast.Load()),
+                        [node.value, ast.Constant(want), ast.Constant(f"{self.rel}:{node.lineno}")], [])
+        return ast.copy_location(ast.Expr(call), node)
+
+
 class DocRun:
     """One doc's working directory, Python namespace and progress."""
 
@@ -208,11 +229,24 @@ class DocRun:
                               timeout=COMMAND_TIMEOUT)
 
     def run_sh(self, b: Block) -> None:
-        for off, cmd in split_commands(b.text):
-            want = expected_status(cmd)
-            r = self.shell(cmd)
-            assert r.returncode == want, (
-                f"{b.rel}:{b.line + 1 + off}: exit {r.returncode}, expected {want}\n$ {cmd}\n{r.stdout}")
+        """The block's commands in one bash (variables carry from one to the next), each
+        followed by a check of its exit status."""
+        cmds = split_commands(b.text)
+        script = []
+        for k, (_, cmd) in enumerate(cmds):
+            script.append(f"{cmd}\n__s=$?; [ $__s -eq {expected_status(cmd)} ] || "
+                          f"{{ echo \"@@doc-fail {k} $__s\"; exit 97; }}; echo \"@@doc-ok {k}\"")
+        r = self.shell("\n".join(script))
+        out = r.stdout.split("\n")
+        if m := re.search(r"^@@doc-fail (\d+) (\d+)$", r.stdout, re.M):
+            k, status = int(m.group(1)), int(m.group(2))
+            ok = [i for i, line in enumerate(out) if line == f"@@doc-ok {k - 1}"]
+            shown = "\n".join(out[ok[-1] + 1 if ok else 0:out.index(m.group(0))])
+            off, cmd = cmds[k]
+            raise AssertionError(f"{b.rel}:{b.line + 1 + off}: exit {status}, expected {expected_status(cmd)}\n"
+                                 f"$ {cmd}\n{shown}")
+        assert r.returncode == 0 and f"@@doc-ok {len(cmds) - 1}" in out, (
+            f"{b.id}: the block stopped early (exit {r.returncode})\n{r.stdout}")
 
     def run_console(self, b: Block) -> None:
         lines = b.text.splitlines()
@@ -239,24 +273,19 @@ class DocRun:
                 f"--- expected\n" + "\n".join(out) + "\n--- got\n" + r.stdout)
 
     def run_python(self, b: Block) -> None:
-        src_lines = b.text.splitlines()
         tree = ast.parse(b.text, filename=b.id)
         ast.increment_lineno(tree, b.line)
+        arrows = {b.line + 1 + k: m.group(1) for k, line in enumerate(b.text.splitlines())
+                  if (m := _ARROW.search(line))}
+        tree = _ArrowChecks(arrows, b.rel).visit(tree)
+        assert not arrows, f"{b.rel}:{min(arrows)}: '# ->' after something that is not an expression statement"
+        ast.fix_missing_locations(tree)
+        self.ns["__doc_check__"] = _check_arrow
         cwd = os.getcwd()
         os.chdir(self.dir)
         try:
             for stmt in tree.body:
-                end_line = src_lines[stmt.end_lineno - b.line - 1]
-                arrow = _ARROW.search(end_line)
-                where = f"{b.rel}:{stmt.lineno}"
-                if arrow and isinstance(stmt, ast.Expr):
-                    code = compile(ast.Expression(stmt.value), str(self.doc), "eval")
-                    value = eval(code, self.ns)  # noqa: S307 -- the doc's own code
-                    want = arrow.group(1)
-                    assert matches([want], [repr(value)]), f"{where}: {repr(value)} != {want}"
-                else:
-                    assert not arrow, f"{where}: '# ->' after a statement that is not an expression"
-                    exec(compile(ast.Module([stmt], []), str(self.doc), "exec"), self.ns)  # noqa: S102
+                exec(compile(ast.Module([stmt], []), str(self.doc), "exec"), self.ns)  # noqa: S102
         finally:
             os.chdir(cwd)
 
@@ -317,6 +346,21 @@ def test_masking_rules() -> None:
     assert expected_status("structops verify a.s") == 0
     assert [c for _, c in split_commands("a \\\n  b\ncat > f <<'E'\nx\nE\n# c\nd\n")] == [
         "a \\\n  b", "cat > f <<'E'\nx\nE", "d"]
+
+
+def test_arrows_and_statuses_are_checked(tmp_path: Path) -> None:
+    run = DocRun(ROOT / "README.md", tmp_path)
+    ok = Block(ROOT / "README.md", 1, "python", "x = 1\nfor i in range(2):\n    x + i  # -> ...\nx  # -> 1\n")
+    run.run_python(ok)
+    for bad in ("with open('.venv/bin/python', 'rb') as f:\n    len('ab')  # -> 3\n", "x = 2  # -> 2\n"):
+        with pytest.raises(AssertionError):
+            run.run_python(Block(ROOT / "README.md", 1, "python", bad))
+    with pytest.raises(AssertionError):
+        run.run_sh(Block(ROOT / "README.md", 1, "sh", "true\nfalse   # exits 1 without saying so\n"))
+    run.run_sh(Block(ROOT / "README.md", 1, "sh", "false   # exit 1\n"))
+    with pytest.raises(AssertionError):
+        run.run_console(Block(ROOT / "README.md", 1, "console", "$ echo a; echo b\na\n"))
+    run.run_console(Block(ROOT / "README.md", 1, "console", "$ echo a; echo b\na\n...\n"))
 
 
 @pytest.mark.parametrize("block", ALL_BLOCKS, ids=[b.id for b in ALL_BLOCKS])
