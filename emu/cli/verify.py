@@ -10,7 +10,8 @@ Usage::
 FILE is assembly text or raw instruction bytes (see :mod:`emu.formats.progfile`), or a
 clang-compiled ELF object, whose programs are loaded as libbpf loads them (into
 the emulated kernel, whose BPF_PROG_LOAD runs this verifier) and printed one
-after the other under ``-- prog NAME: verdict`` lines. The
+after the other under ``-- prog NAME: verdict`` lines, each alone (``--prog NAME``
+picks some, ``--list`` lists them), then a one-line-per-program summary. The
 log is printed exactly as the kernel would write it at that level; the exit
 status is 0 when the program is accepted, 1 when it is rejected (the log's last
 lines are the kernel's error message and the ``processed`` statistics), 2 on
@@ -99,26 +100,73 @@ def _is_elf(path: str) -> bool:
 
 
 def verify_elf(args: argparse.Namespace) -> int:
-    """An ELF object: every program is loaded the way libbpf loads it (relocations, maps,
-    struct_ops attach targets) into the emulated kernel, whose BPF_PROG_LOAD runs this
-    verifier; each program's log is printed after a ``-- prog NAME: verdict`` line."""
-    from emu.kernel import Kernel
-    from emu.libbpf import BpfObject, Log
+    """An ELF object: every entry program (``SEC("?...")`` ones too), or the ``--prog``
+    ones, is loaded alone the way libbpf loads one program (its maps created, the other
+    programs not loaded; :func:`emu.libbpf.per_prog.verify_program`) into the emulated
+    kernel, whose BPF_PROG_LOAD runs this verifier. Each program's log follows a
+    ``-- prog NAME: verdict`` line; a summary, one line per program, ends the output.
 
-    # libbpf's own messages are collected, not printed: the logs below say the same
-    obj = BpfObject.open_file(args.file, log=Log(stream=None))
-    for p in obj.progs.values():
-        p.set_log_level(args.log_level)
-    verdicts = obj.verify_programs(Kernel(args.profile))
-    rejected = 0
-    for v in verdicts:
-        verdict = "accepted" if v.accepted else f"rejected ({errno_str(v.errno)})"
-        sys.stdout.write(f"-- prog {v.name}: {verdict}\n")
-        sys.stdout.write(v.log if v.log.endswith("\n") or not v.log else v.log + "\n")
-        if not v.log and not v.accepted:
-            sys.stdout.write(v.last_line + "\n")
-        rejected += not v.accepted
-    return 1 if rejected else 0
+    Exit status: 1 if any program was rejected (or the loader stopped as libbpf would),
+    else 3 if any needs something this emulator does not model, else 0."""
+    from kernel_model.errors import InputError
+
+    from emu.kernel import Kernel
+    from emu.libbpf.per_prog import describe_programs, verify_program
+
+    progs = describe_programs(args.file)
+    if args.list:
+        width = max((len(n) for n, _, _ in progs), default=4)
+        swidth = max((len(sec) for _, sec, _ in progs), default=7)
+        sys.stdout.write(f"{'PROGRAM':<{width}}  {'SECTION':<{swidth}}  TYPE\n")
+        for name, sec, ptype in progs:
+            sys.stdout.write(f"{name:<{width}}  {sec:<{swidth}}  {ptype}\n")
+        return 0
+    wanted = list(args.prog or ())
+    names = [n for n, _, _ in progs]
+    unknown = [w for w in wanted if w not in names]
+    if unknown:
+        raise InputError(f"no program {', '.join(repr(u) for u in unknown)} in the object "
+                         f"(it has: {', '.join(names) or 'none'})", args.file)
+    chosen = [p for p in progs if not wanted or p[0] in wanted]
+    if not chosen:
+        raise InputError("the object has no programs", args.file)
+    kernel = Kernel(args.profile)
+    log_level = args.log_level | 4 if args.stats else args.log_level
+    summary: list[tuple[str, str, str]] = []
+    statuses: set[int] = set()
+    for name, sec, _ in chosen:
+        o = verify_program(args.file, name, kernel=kernel, log_level=log_level)
+        if o.verdict == "accepted":
+            verdict, status = "accepted", 0
+        elif o.verdict == "rejected":
+            verdict, status = f"rejected ({errno_str(o.errno)})", 1
+        elif o.verdict == "not_modelled":
+            verdict, status = f"not modelled: {o.detail}", 3
+        else:
+            verdict, status = f"refused by the loader ({errno_str(o.errno)}): {o.libbpf}", 1
+        statuses.add(status)
+        head = verdict if status != 3 else "not modelled"
+        sys.stdout.write(f"-- prog {name}: {head}\n")
+        if o.log:
+            sys.stdout.write(o.log if o.log.endswith("\n") else o.log + "\n")
+        elif status == 1 and o.error_line:
+            sys.stdout.write(o.error_line + "\n")
+        summary.append((name, sec, verdict if status != 1 or o.verdict == "libbpf_error"
+                        else f"{verdict}: {o.error_line or ''}".rstrip(": ")))
+    if len(chosen) > 1 or any(s == 3 for s in statuses):
+        width = max(len(n) for n, _, _ in summary)
+        swidth = max(len(sec) for _, sec, _ in summary)
+        sys.stdout.write(f"-- summary: {len(summary)} programs\n")
+        for name, sec, verdict in summary:
+            sys.stdout.write(f"{name:<{width}}  {sec:<{swidth}}  {verdict}\n")
+    if 1 in statuses:
+        return 1
+    if 3 in statuses:
+        missing = [name for name, _, verdict in summary if verdict.startswith("not modelled")]
+        sys.stderr.write(f"error: {args.file}: {len(missing)} of {len(summary)} programs need what this "
+                         f"emulator does not model ({', '.join(missing)}; the summary says what)\n")
+        return 3
+    return 0
 
 
 def errno_str(err: int) -> str:
@@ -129,7 +177,7 @@ def errno_str(err: int) -> str:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Print the model's log; 0 accepted, 1 rejected, 2 bad input, 3 not modelled."""
-    from kernel_model.errors import StructOpsError
+    from kernel_model.errors import InputError, StructOpsError
 
     log_size = getattr(args, "log_size", None)
     try:
@@ -138,6 +186,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 sys.stderr.write("error: --log-size is not modelled for ELF objects (libbpf's own log buffer)\n")
                 return 3
             return verify_elf(args)
+        if args.prog or args.list:
+            raise InputError("--prog and --list apply to ELF objects; this is not one", args.file)
         insns, env = build(args)
         env.log_size = log_size
         from verifier import verify
@@ -194,5 +244,10 @@ def add_subcommand(sub: Any) -> None:
                         "tail is kept; ENOSPC if the log ever outgrew it); default: the whole log")
     v.add_argument("--license", default="GPL")
     v.add_argument("--unpriv", action="store_true", help="load with CAP_BPF only (no CAP_PERFMON/CAP_SYS_ADMIN)")
-    v.add_argument("--stats", action="store_true", help="print the verdict and stack depth on stderr")
+    v.add_argument("--stats", action="store_true", help="print the verdict and stack depth on stderr "
+                   "(for an object: the kernel's statistics lines in each log)")
+    v.add_argument("--prog", action="append", metavar="NAME",
+                   help="an ELF object's program to verify (repeatable; default: every program, "
+                        "SEC(\"?...\") ones included, each loaded alone)")
+    v.add_argument("--list", action="store_true", help="list an ELF object's programs (name, section, type)")
     v.set_defaults(func=cmd_verify)
