@@ -6,10 +6,11 @@ code block cannot slip past unrun):
 ``sh``
     Commands run in order, each checked for its exit status: 0, or the ``N`` of a
     trailing comment that says ``exit N`` (``structops verify bad.s   # exit 1``).
-    A command is a line with its ``\\`` continuations and here-documents.
+    A command is a line with its ``\\`` continuations and here-documents; bash runs it
+    with ``-o pipefail`` (a pipeline fails when any of its commands does).
 ``console``
     A transcript: lines starting ``$ `` are commands (run as in ``sh``, stderr merged
-    into stdout), the lines after one are its output, compared with what it prints.
+    into stdout; a here-document's lines start ``> ``), the lines after one are its output, compared with what it prints.
     Masking, the only one: ``...`` in an output line matches any text, and a line that
     is just ``...`` matches any number of lines (addresses, timings, long logs).
     Trailing blanks are ignored.
@@ -224,7 +225,7 @@ class DocRun:
                         VIRTUAL_ENV=sys.prefix, PYTHONPATH=str(ROOT), COLUMNS="100")
 
     def shell(self, cmd: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", "-c", cmd], cwd=self.dir, env=self.env, text=True,
+        return subprocess.run(["bash", "-o", "pipefail", "-c", cmd], cwd=self.dir, env=self.env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               timeout=COMMAND_TIMEOUT)
 
@@ -259,6 +260,12 @@ class DocRun:
             while cmd[-1].endswith("\\") and i + 1 < len(lines):
                 i += 1
                 cmd.append(lines[i].removeprefix("> "))
+            if h := _HEREDOC.search(cmd[0]):   # the document's lines follow as the shell shows them: "> "
+                while i + 1 < len(lines) and lines[i + 1].startswith(">"):
+                    i += 1
+                    cmd.append(lines[i].removeprefix(">").removeprefix(" "))
+                    if cmd[-1].strip() == h.group(2):
+                        break
             i += 1
             out: list[str] = []
             while i < len(lines) and not lines[i].startswith("$ "):
