@@ -176,7 +176,10 @@ def _needs_reason(need: str) -> str | None:
     if need == "clang":
         from emu.host.toolchain import find_clang
 
-        return None if find_clang() else "no clang found ($CLANG, clang or clang-NN on PATH)"
+        try:
+            return None if find_clang() else "no clang found ($CLANG, clang or clang-NN on PATH)"
+        except FileNotFoundError as e:      # $CLANG names no program
+            return str(e)
     if need == "bpf":
         from emu.host.hostbpf import oracle_status
 
