@@ -20,16 +20,21 @@ from typing import Any, Sequence
 
 from kernel_model import isa
 from kernel_model.insn import Insn
+from kernel_model.prog import PROG_TYPE_SOCKET_FILTER
 
 from .env import BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_STATE_FREQ
+from .cfg import CfgMarks
+from .decoded import DInsn, InsnFields, decode_program
 from .env import VerifierEnv
 from .log import LOG_LEVEL1, LOG_LEVEL2, VLog, alignment, fmt_func_state, insn_text
 from .regs import (
     NOT_INIT, PTR_TO_STACK, RegState, mark_known_zero, mark_not_init, mark_unknown,
 )
-from .state import FuncState, StackSlot, VerifierState
+from .result import InsnAux
+from .stack_liveness import StackLiveness
+from .state import BPF_REG_SIZE, FuncState, StackSlot, VerifierState
 
-__all__ = ["Reject", "Core", "BPF_MAIN_FUNC", "SRC_OP", "DST_OP", "DST_OP_NO_MARK", "BPF_MAX_VAR_OFF",
+__all__ = ["Reject", "Env", "BPF_MAIN_FUNC", "SRC_OP", "DST_OP", "DST_OP_NO_MARK", "BPF_MAX_VAR_OFF",
            "BPF_MAX_VAR_SIZ", "BPF_COMPLEXITY_LIMIT_INSNS", "BPF_COMPLEXITY_LIMIT_JMP_SEQ", "Subprog",
            "INSN_F_STACK_ACCESS", "INSN_F_SRC_REG_STACK", "INSN_F_DST_REG_STACK"]
 
@@ -73,13 +78,25 @@ class Subprog:
         self.postorder: list[int] = []
 
 
-class Core:
-    """State shared by every check of one ``bpf_check()`` run."""
+class Env:
+    """``struct bpf_verifier_env``: everything one ``bpf_check()`` run keeps.
+
+    Every check of the verifier is a function taking the env as its first argument,
+    as kernel/bpf/verifier.c's functions take ``struct bpf_verifier_env *env``; the
+    few services here (logging, rejections, the branch stack, register access) are
+    methods because every check uses them. The attributes are declared here, typed,
+    and nowhere else."""
+
+    #: stack-slot liveness (6.18 liveness.c), built by compute_live_registers
+    stack_live: StackLiveness
 
     def __init__(self, insns: Sequence[Insn], env: VerifierEnv, log_level: int) -> None:
-        self.insns = list(insns)
-        self.n = len(self.insns)
-        self.env = env
+        #: the raw slots, as loaded (kernel_model's checks and the log's disassembly read them)
+        self.raw: list[Insn] = list(insns)
+        #: the decoded program every check reads (verifier.decoded)
+        self.insns: list[DInsn] = decode_program(self.raw)
+        self.n = len(self.raw)
+        self.attr = env
         self.profile = env.profile
         self.log = VLog(log_level, env.log_size or 0)
         self.level = log_level
@@ -99,13 +116,14 @@ class Core:
         self.explore_alu_limits = False
         n = self.n
         # per-instruction auxiliary data
-        self.prune_point = [False] * n
-        self.jmp_point = [False] * n
-        self.force_checkpoint = [False] * n
+        #: check_cfg's marks (verifier.cfg): prune points, jump points, forced checkpoints
+        self.cfg_marks = CfgMarks(n)
+        self.prune_point = self.cfg_marks.prune_point
+        self.jmp_point = self.cfg_marks.jmp_point
+        self.force_checkpoint = self.cfg_marks.force_checkpoint
         self.live_before = [0] * n
         self.ptr_type = [NOT_INIT] * n
         self.seen = [False] * n
-        self.aux: list[Any] = []
         self.subprogs: list[Subprog] = []
         # the walk
         self.cur: VerifierState = VerifierState()
@@ -132,6 +150,22 @@ class Core:
         self.prev_insn_print_pos = 0
         self.cur_hist_ent = False
         self.kfunc_names: dict[tuple[int, int], str] = {}
+        # program-type and attach facts (check_attach_btf_id, the prog type's ops)
+        self.aux: list[InsnAux] = [InsnAux() for _ in range(n)]
+        self.ctx_field_size = [0] * n
+        self.ctx_kind = "skb" if env.prog_type == PROG_TYPE_SOCKET_FILTER else "none"
+        self.allowed_helpers: frozenset[int] = frozenset()
+        self.attach_btf: Any = None
+        self.attach_func_proto: Any = None
+        self.attach_func_name = ""
+        self.ctx_arg_info: tuple[Any, ...] = ()
+        self.struct_ops_policy: Any = None
+        self.retval_range: tuple[int, int] | None = None
+        self.scc = [0] * n
+        self.fd_maps: dict[int, Any] = {}
+        self.stack_reads_seen = 0
+        # liveness (compute_live_registers, 6.18 liveness.c)
+        self.sp_starts: list[int] = []
 
     # --- logging ---------------------------------------------------------------------------------
     def verbose(self, text: str) -> None:
@@ -146,13 +180,49 @@ class Core:
         return Reject(err)
 
     def insn_str(self, i: int) -> str:
-        return insn_text(self.insns, i, map_addr=self.map_addr_for, kfunc_name=self.kfunc_name_for)
+        return insn_text(self.raw, i, map_addr=self.map_addr_for, kfunc_name=self.kfunc_name_for)
 
-    def map_addr_for(self, first: Insn, second: Insn) -> int:  # overridden by the analyzer
-        return 0
+    # --- environment hooks ----------------------------------------------------------------
+    def map_addr_for(self, first: Insn, second: Insn) -> int:
+        """The address the log prints for a map lddw; print_bpf_insn hides the pointers of
+        MAP_FD/MAP_VALUE lddws (prints 0x0) when pointer leaks are not allowed."""
+        if not self.allow_ptr_leaks and first.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE):
+            return 0
+        m = self.lookup_map(first)
+        if m is None:
+            return 0
+        base = m.addr or (0xFFFF_8881_0000_0000 + (m.id or 1) * 0x1000)
+        if first.src in (isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX_VALUE):
+            vbase = m.value_addr or (base + 0x110)
+            return (vbase + (second.imm & 0xFFFFFFFF)) & ((1 << 64) - 1)
+        return base
 
-    def kfunc_name_for(self, insn: Insn) -> str | None:  # overridden by the analyzer
+    def kfunc_name_for(self, insn: Insn) -> str | None:
+        return self.kfunc_names.get((insn.off, insn.imm))
+
+    def lookup_map(self, insn: InsnFields) -> Any:
+        if insn.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE):
+            return self.attr.maps.get(insn.imm)
+        if insn.src in (isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE):
+            fa = self.attr.fd_array
+            if 0 <= insn.imm < len(fa):
+                return fa[insn.imm]
         return None
+
+    def stack_read_mark(self, state: Any, spi: int) -> None:
+        """``bpf_mark_stack_read`` for slot ``spi`` of ``state``'s frame (6.18 liveness.c)."""
+        self.stack_live.mark_stack_read(self.cur, self.sp_starts, state.frameno, self.insn_idx, 1 << spi)
+
+    def stack_write_mark(self, state: Any, spi: int, off: int, size: int) -> None:
+        """``bpf_mark_stack_write``: only a full, aligned 8-byte write counts (check_stack_write_fixed_off)."""
+        if not off % BPF_REG_SIZE and size == BPF_REG_SIZE:
+            self.stack_live.write_masks_acc[state.frameno] |= 1 << spi
+
+    def find_subprog(self, off: int) -> int:
+        for i, sp in enumerate(self.subprogs):
+            if sp.start == off:
+                return i
+        return -1
 
     def btf_type_name(self, btf: Any, type_id: int) -> str:
         if btf is None:
@@ -230,8 +300,8 @@ class Core:
     def is_reg64_def(self, regno: int) -> bool:
         """``is_reg64`` for a destination operand of the current instruction."""
         insn = self.insns[self.insn_idx]
-        c = insn.code & 7
-        op = insn.code & 0xF0
+        c = insn.cls
+        op = insn.op
         if c == isa.JMP:
             if op == isa.EXIT:
                 return True
@@ -244,11 +314,11 @@ class Core:
         if c in (isa.ALU, isa.JMP32):
             return False
         if c == isa.LDX:
-            return (insn.code & 0x18) == isa.DW or (insn.code & 0xE0) == isa.MEMSX
+            return insn.size == isa.DW or insn.mode == isa.MEMSX
         if c == isa.STX:
-            return (insn.code & 0x18) == isa.DW
+            return insn.size == isa.DW
         if c == isa.LD:
-            return (insn.code & 0xE0) == isa.IMM
+            return insn.mode == isa.IMM
         return True
 
     def new_id(self) -> int:
@@ -300,7 +370,7 @@ class Core:
         if insn is not None:
             regs = branch.frame[branch.curframe].regs
             mark_unknown(regs[insn.dst], self.bpf_capable)
-            if insn.code & 0x08:
+            if insn.x:
                 mark_unknown(regs[insn.src], self.bpf_capable)
         return branch
 

@@ -20,29 +20,13 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from kernel_model import isa
-from kernel_model.insn import Insn
+from .cfg import successors
+from .decoded import DInsn
 
-__all__ = ["successors", "postorder", "compute_live_regs", "format_live_regs"]
-
-
-def successors(insns: Sequence[Insn], i: int) -> tuple[int, ...]:
-    """``bpf_insn_successors``."""
-    insn = insns[i]
-    code = insn.code
-    c = code & 7
-    if c in (isa.JMP, isa.JMP32):
-        op = code & 0xF0
-        if op == isa.CALL:
-            return (i + 1,)
-        if op == isa.EXIT:
-            return ()
-        if op == isa.JA:
-            return (i + 1 + (insn.off if c == isa.JMP else insn.imm),)
-        return (i + 1, i + 1 + insn.off)
-    return (i + (2 if code == isa.LD_IMM64 else 1),)
+__all__ = ["postorder", "compute_live_regs", "format_live_regs"]
 
 
-def postorder(insns: Sequence[Insn], starts: Sequence[int]) -> list[int]:
+def postorder(insns: Sequence[DInsn], starts: Sequence[int]) -> list[int]:
     """``compute_postorder``: each subprogram's instructions in DFS postorder."""
     n = len(insns)
     state = [0] * n
@@ -65,7 +49,7 @@ def postorder(insns: Sequence[Insn], starts: Sequence[int]) -> list[int]:
     return out
 
 
-def _use_def(insn: Insn, call_params: Callable[[Insn], int | None]) -> tuple[int, int]:
+def _use_def(insn: DInsn, call_params: Callable[[DInsn], int | None]) -> tuple[int, int]:
     """``compute_insn_live_regs``: (use, def) masks."""
     code = insn.code
     c = code & 7
@@ -123,8 +107,8 @@ def _use_def(insn: Insn, call_params: Callable[[Insn], int | None]) -> tuple[int
     return use, df
 
 
-def compute_live_regs(insns: Sequence[Insn], order: Sequence[int],
-                      call_params: Callable[[Insn], int | None]) -> list[int]:
+def compute_live_regs(insns: Sequence[DInsn], order: Sequence[int],
+                      call_params: Callable[[DInsn], int | None]) -> list[int]:
     """``live_regs_before`` of every instruction (a bit mask of r0..r10)."""
     n = len(insns)
     ud = [_use_def(insns[i], call_params) for i in range(n)]
@@ -148,7 +132,7 @@ def compute_live_regs(insns: Sequence[Insn], order: Sequence[int],
     return [x & 0xFFFF for x in live_in]
 
 
-def format_live_regs(insns: Sequence[Insn], live: Sequence[int], insn_text: Callable[[int], str],
+def format_live_regs(insns: Sequence[DInsn], live: Sequence[int], insn_text: Callable[[int], str],
                      scc: Sequence[int] | None = None) -> str:
     """The ``Live regs before insn:`` block of a level-2 log."""
     lines = ["Live regs before insn:"]

@@ -16,6 +16,8 @@ them), so they are not modelled.
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import tnum as T
 
 __all__ = [
@@ -103,10 +105,12 @@ class RegState:
     def __init__(self) -> None:
         self.type = NOT_INIT
         self.off = 0
-        self.map = None
+        #: the union of struct bpf_reg_state: map_ptr (a MapSpec) for map pointers ...
+        self.map: Any = None
         self.map_uid = 0
         self.range = 0
-        self.btf = None
+        #: ... and btf (kernel_model.btf.BTF) with btf_id for BTF pointers
+        self.btf: Any = None
         self.btf_id = 0
         self.mem_size = 0
         self.subprogno = 0

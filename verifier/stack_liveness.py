@@ -212,7 +212,9 @@ class StackLiveness:
         succ = self.succ[idx]
         if not succ:
             return False
-        may_read, must_write, acc, live = inst.frames[frame]  # type: ignore[misc]
+        masks = inst.frames[frame]
+        assert masks is not None, "only frames with masks are updated"
+        may_read, must_write, acc, live = masks
         base = inst.start
         k = idx - base
         new_after = 0

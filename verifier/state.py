@@ -26,7 +26,7 @@ __all__ = [
     "STACK_INVALID", "STACK_SPILL", "STACK_MISC", "STACK_ZERO", "STACK_DYNPTR", "STACK_ITER",
     "STACK_IRQ_FLAG", "SLOT_CHARS", "StackSlot", "FuncState", "VerifierState", "RefState",
     "NOT_EXACT", "EXACT", "RANGE_WITHIN", "states_equal", "regsafe", "IdMap", "BPF_REG_SIZE",
-    "is_spilled_reg", "is_spilled_scalar_reg", "is_spilled_scalar_reg64",
+    "is_spilled_reg", "HistEntry", "StateList", "is_spilled_scalar_reg", "is_spilled_scalar_reg64",
 ]
 
 BPF_REG_SIZE = 8
@@ -37,6 +37,9 @@ STACK_INVALID, STACK_SPILL, STACK_MISC, STACK_ZERO, STACK_DYNPTR, STACK_ITER, ST
 SLOT_CHARS = "?rm0dif"
 
 NOT_EXACT, EXACT, RANGE_WITHIN = 0, 1, 2
+
+#: ``struct bpf_jmp_history_entry``: (idx, prev_idx, flags, linked_regs)
+HistEntry = tuple[int, int, int, int]
 
 
 class StackSlot:
@@ -136,7 +139,7 @@ class VerifierState:
         self.first_insn_idx = 0
         self.last_insn_idx = -1
         #: entries (idx, prev_idx, flags, linked_regs) as ``struct bpf_jmp_history_entry``
-        self.jmp_history: list[tuple[int, int, int, int]] = []
+        self.jmp_history: list[HistEntry] = []
         self.dfs_depth = 0
         self.callback_unroll_depth = 0
         self.may_goto_depth = 0
@@ -152,7 +155,7 @@ class VerifierState:
         self.cleaned = False
         self.equal_state: VerifierState | None = None
         #: the explored-state list entry holding this state (``container_of``), if any
-        self.sl: object = None
+        self.sl: StateList | None = None
 
     def cur(self) -> FuncState:
         return self.frame[self.curframe]
@@ -184,6 +187,18 @@ class VerifierState:
         s.equal_state = self.equal_state
         s.sl = None
         return s
+
+
+class StateList:
+    """``struct bpf_verifier_state_list``: an explored state and its pruning statistics."""
+
+    __slots__ = ("state", "hit_cnt", "miss_cnt", "in_free_list")
+
+    def __init__(self, state: VerifierState) -> None:
+        self.state = state
+        self.hit_cnt = 0
+        self.miss_cnt = 0
+        self.in_free_list = False
 
 
 def frame_insn_idx(st: VerifierState, frame: int) -> int:

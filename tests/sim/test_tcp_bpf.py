@@ -235,14 +235,14 @@ def promoted_sock(monkeypatch):
     PROMOTION_GAP tests above); this fixture adds it around its context access so the
     rest of the path -- JIT'd stores into the socket, the simulator reading them back
     -- is tested now."""
-    from verifier.ctx import CtxMixin
+    from verifier import ctx
     from verifier.regs import PTR_TO_BTF_ID, base_type
 
-    orig = CtxMixin._btf_ctx_access
+    orig = ctx._btf_ctx_access
 
-    def access(self, off, size, atype):  # type: ignore[no-untyped-def]
-        res = orig(self, off, size, atype)
-        policy = getattr(self, "struct_ops_policy", None)
+    def access(env, off, size, atype):  # type: ignore[no-untyped-def]
+        res = orig(env, off, size, atype)
+        policy = getattr(env, "struct_ops_policy", None)
         if res is None or policy is None or base_type(res[0]) != PTR_TO_BTF_ID:
             return res
         rtype, btf, bid = res
@@ -250,7 +250,7 @@ def promoted_sock(monkeypatch):
             if btf.type_by_id(bid).name == src:
                 return rtype, btf, btf.find(dst, S.KIND_STRUCT)
         return res
-    monkeypatch.setattr(CtxMixin, "_btf_ctx_access", access)
+    monkeypatch.setattr(ctx, "_btf_ctx_access", access)
 
 
 def test_with_the_kernels_promotion_a_cc_that_pins_cwnd_keeps_it_pinned(promoted_sock, bpf_cc):

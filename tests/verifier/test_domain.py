@@ -18,7 +18,9 @@ from kernel_model import isa
 from kernel_model.insn import Insn
 from verifier import scalar as S
 from verifier import tnum as T
-from verifier.alu import AluMixin
+from verifier import alu
+from verifier.core import Env
+from verifier.env import VerifierEnv
 from verifier.regs import SCALAR_VALUE, RegState, mark_unknown
 
 M64, M32 = (1 << 64) - 1, (1 << 32) - 1
@@ -149,15 +151,15 @@ def test_reg_bounds_sync_keeps_the_value(rx) -> None:
     assert r.umin <= r.umax and r.smin <= r.smax and r.u32_min <= r.u32_max and r.s32_min <= r.s32_max
 
 
-class _Alu(AluMixin):
-    """Just enough of a verifier to run ``adjust_scalar_min_max_vals``."""
+class _Env(Env):
+    """A root verifier env (no Spectre sanitation state to keep) whose branch stack
+    refuses pushes: ``maybe_fork_scalars`` is not what these tests exercise."""
 
-    bpf_capable = True
-    bypass_spec_v1 = True  # root: no Spectre sanitation state to keep
-    insn_idx = 0
-
-    def push_stack(self, *a: object) -> None:  # maybe_fork_scalars: not what this test exercises
+    def push_stack(self, *a: object) -> None:  # type: ignore[override]
         raise _Forked
+
+
+_ENV = _Env([Insn(isa.EXIT_INSN)], VerifierEnv(), 0)
 
 
 class _Forked(Exception):
@@ -189,7 +191,7 @@ def test_scalar_alu_contains_the_concrete_result(pair, op, alu32, shift) -> None
         want = _OPS[op](a, b) & mask
     insn = Insn((isa.ALU if alu32 else isa.ALU64) | op | isa.X, 1, 2)
     try:
-        _Alu().adjust_scalar(insn, d, s.clone())
+        alu.adjust_scalar(_ENV, insn, d, s.clone())
     except _Forked:
         assume(False)
     assert contains(d, want), (hex(x), hex(y), op, alu32)

@@ -1,0 +1,88 @@
+"""The verifier's decoded form of an instruction: every field computed once per program.
+
+The kernel's checks read ``BPF_CLASS(insn->code)``, ``BPF_OP``, ``BPF_MODE``,
+``BPF_SIZE`` and ``BPF_SRC`` (include/uapi/linux/bpf_common.h) from the raw
+``struct bpf_insn`` again and again; in C those are free, in Python each mask
+is work on the hot path and a place to get a constant wrong. :func:`decode_program`
+turns the raw slots (:class:`kernel_model.insn.Insn`) into :class:`DInsn`
+objects whose fields are those accessors' values, named as in the kernel
+(``cls``, ``op``, ``mode``, ``size``; ``x`` is ``BPF_SRC == BPF_X``), plus the
+access width in bytes. Identical slots share one object (a straight-line
+program of a million ``r0 += 1`` holds one), so the decoded program costs a
+list of references, not a million objects.
+
+This is a typed intermediate form in the spirit of PREVAIL's: the checks of
+:mod:`verifier` take a ``DInsn`` and never mask ``code`` themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+from kernel_model import isa
+from kernel_model.insn import Insn
+
+__all__ = ["DInsn", "InsnFields", "decode_program", "SIZE_BYTES"]
+
+
+class InsnFields(Protocol):
+    """The raw fields of ``struct bpf_insn``: what the structural passes read, shared by
+    :class:`kernel_model.insn.Insn` and :class:`DInsn`."""
+
+    @property
+    def code(self) -> int: ...
+    @property
+    def dst(self) -> int: ...
+    @property
+    def src(self) -> int: ...
+    @property
+    def off(self) -> int: ...
+    @property
+    def imm(self) -> int: ...
+
+#: BPF_SIZE -> bytes (bpf_size_to_bytes)
+SIZE_BYTES = {isa.W: 4, isa.H: 2, isa.B: 1, isa.DW: 8}
+
+
+class DInsn:
+    """One decoded slot: the raw fields of ``struct bpf_insn`` and the opcode's parts."""
+
+    __slots__ = ("code", "dst", "src", "off", "imm", "cls", "op", "mode", "size", "x", "nbytes", "raw")
+
+    def __init__(self, raw: Insn) -> None:
+        code = raw.code
+        self.raw = raw
+        self.code = code
+        self.dst = raw.dst
+        self.src = raw.src
+        self.off = raw.off
+        self.imm = raw.imm
+        #: BPF_CLASS
+        self.cls = code & 0x07
+        #: BPF_OP (ALU/JMP classes)
+        self.op = code & 0xF0
+        #: BPF_MODE (load/store classes)
+        self.mode = code & 0xE0
+        #: BPF_SIZE (load/store classes), the encoded field
+        self.size = code & 0x18
+        #: BPF_SRC == BPF_X: the source operand is a register (for END: to big endian)
+        self.x = bool(code & isa.X)
+        #: the access width in bytes of a load/store (bpf_size_to_bytes)
+        self.nbytes = SIZE_BYTES[self.size]
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"DInsn(code={self.code:#04x}, dst={self.dst}, src={self.src}, off={self.off}, imm={self.imm})"
+
+
+def decode_program(insns: Sequence[Insn]) -> list[DInsn]:
+    """The decoded program: one :class:`DInsn` per slot, identical slots sharing one."""
+    cache: dict[Insn, DInsn] = {}
+    out: list[DInsn] = []
+    append = out.append
+    get = cache.get
+    for raw in insns:
+        d = get(raw)
+        if d is None:
+            d = cache[raw] = DInsn(raw)
+        append(d)
+    return out
