@@ -203,23 +203,215 @@ def bound_offset(r: RegState) -> None:
     r.var_off = T.t_or(T.clear_subreg(var64), var32)
 
 
-def sync(r: RegState) -> None:
-    """``reg_bounds_sync``. A known constant whose bounds all equal it is a fixed
-    point of every step, so it returns at once (the common case in loops)."""
-    v, m = r.var_off
-    if not m and r.umin == v and r.umax == v:
-        lo = v & M32
-        sv = v - ((v >> 63) << 64)
-        slo = lo - ((lo >> 31) << 32)
-        if r.smin == sv and r.smax == sv and r.u32_min == lo and r.u32_max == lo and r.s32_min == slo \
-                and r.s32_max == slo:
-            return
+def sync_reference(r: RegState) -> None:
+    """``reg_bounds_sync`` as the kernel composes it: :func:`update_bounds`, three rounds
+    of :func:`deduce_bounds`, :func:`bound_offset`, :func:`update_bounds`. :func:`sync`
+    is the same computation on local variables (the hot path); the tests check the two
+    agree."""
     update_bounds(r)
     deduce_bounds(r)
     deduce_bounds(r)
     deduce_bounds(r)
     bound_offset(r)
     update_bounds(r)
+
+
+def sync(r: RegState) -> None:
+    """``reg_bounds_sync`` (verifier.c): :func:`sync_reference` computed on locals. A known
+    constant whose bounds all equal it is a fixed point of every step, so it returns at
+    once (the common case in loops); a deduction round that changes nothing is not
+    repeated (each round is a function of the bounds alone)."""
+    v, m = r.var_off
+    umin, umax, smin, smax = r.umin, r.umax, r.smin, r.smax
+    u32_min, u32_max, s32_min, s32_max = r.u32_min, r.u32_max, r.s32_min, r.s32_max
+    if not m and umin == v and umax == v:
+        lo = v & M32
+        sv = v - ((v >> 63) << 64)
+        slo = lo - ((lo >> 31) << 32)
+        if smin == sv and smax == sv and u32_min == lo and u32_max == lo and s32_min == slo and s32_max == slo:
+            return
+    for rnd in range(2):
+        # --- __update_reg_bounds: __update_reg32_bounds, then __update_reg64_bounds
+        v32 = v & M32
+        m32 = m & M32
+        x = v32 | (m32 & _SMASK32)
+        x -= (x >> 31) << 32
+        if x > s32_min:
+            s32_min = x
+        x = v32 | (m32 & (_SMASK32 - 1))
+        x -= (x >> 31) << 32
+        if x < s32_max:
+            s32_max = x
+        if v32 > u32_min:
+            u32_min = v32
+        x = v32 | m32
+        if x < u32_max:
+            u32_max = x
+        x = v | (m & _SMASK64)
+        x -= (x >> 63) << 64
+        if x > smin:
+            smin = x
+        x = v | (m & (_SMASK64 - 1))
+        x -= (x >> 63) << 64
+        if x < smax:
+            smax = x
+        if v > umin:
+            umin = v
+        tmax = v | m
+        if tmax < umax:
+            umax = tmax
+        # the single-value rule of __update_reg64_bounds (tnum_step inlined for its early cases)
+        if umin >= tmax:
+            nxt = tmax
+        elif umin < v:
+            nxt = v
+        else:
+            nxt = T.step((v, m), umin)
+        umin_in = (umin & ~m) == v
+        known = -1
+        if umin_in and nxt > umax:
+            known = umin
+        elif not umin_in and nxt == tmax:
+            known = tmax
+        elif not umin_in and nxt <= umax and T.step((v, m), nxt) > umax:
+            known = nxt
+        if known >= 0:
+            v, m = known, 0
+            smin = smax = known - ((known >> 63) << 64)
+            umin = umax = known
+            x = known & M32
+            u32_min = u32_max = x
+            s32_min = s32_max = x - ((x >> 31) << 32)
+        if rnd:
+            break
+        # --- __reg_deduce_bounds, three rounds (a round that changes nothing ends them)
+        for _ in range(3):
+            before = (umin, umax, smin, smax, u32_min, u32_max, s32_min, s32_max, v, m)
+            # __reg32_deduce_bounds
+            ulo, uhi = umin & M32, umax & M32
+            s_ulo, s_uhi = ulo - ((ulo >> 31) << 32), uhi - ((uhi >> 31) << 32)
+            if (umin >> 32) == (umax >> 32):
+                if ulo > u32_min:
+                    u32_min = ulo
+                if uhi < u32_max:
+                    u32_max = uhi
+                if s_ulo <= s_uhi:
+                    if s_ulo > s32_min:
+                        s32_min = s_ulo
+                    if s_uhi < s32_max:
+                        s32_max = s_uhi
+            slo, shi = smin & M32, smax & M32
+            s_slo, s_shi = slo - ((slo >> 31) << 32), shi - ((shi >> 31) << 32)
+            if (smin >> 32) == (smax >> 32):
+                if slo <= shi:
+                    if slo > u32_min:
+                        u32_min = slo
+                    if shi < u32_max:
+                        u32_max = shi
+                if s_slo <= s_shi:
+                    if s_slo > s32_min:
+                        s32_min = s_slo
+                    if s_shi < s32_max:
+                        s32_max = s_shi
+            if (((umin >> 32) + 1) & M32) == ((umax >> 32) & M32) and s_ulo < 0 and s_uhi >= 0:
+                if s_ulo > s32_min:
+                    s32_min = s_ulo
+                if s_uhi < s32_max:
+                    s32_max = s_uhi
+            if ((((smin >> 32) & M32) + 1) & M32) == ((smax >> 32) & M32) and s_slo < 0 and s_shi >= 0:
+                if s_slo > s32_min:
+                    s32_min = s_slo
+                if s_shi < s32_max:
+                    s32_max = s_shi
+            a, b = u32_min - ((u32_min >> 31) << 32), u32_max - ((u32_max >> 31) << 32)
+            if a <= b:
+                if a > s32_min:
+                    s32_min = a
+                if b < s32_max:
+                    s32_max = b
+            smin32_u, smax32_u = s32_min & M32, s32_max & M32
+            if smin32_u <= smax32_u:
+                if smin32_u > u32_min:
+                    u32_min = smin32_u
+                if smax32_u < u32_max:
+                    u32_max = smax32_u
+            else:
+                if u32_max < smin32_u:
+                    s32_min = u32_min - ((u32_min >> 31) << 32)
+                    if smax32_u < u32_max:
+                        u32_max = smax32_u
+                elif smax32_u < u32_min:
+                    s32_max = u32_max - ((u32_max >> 31) << 32)
+                    if smin32_u > u32_min:
+                        u32_min = smin32_u
+            # __reg64_deduce_bounds
+            a, b = umin - ((umin >> 63) << 64), umax - ((umax >> 63) << 64)
+            if a <= b:
+                if a > smin:
+                    smin = a
+                if b < smax:
+                    smax = b
+            smin_u, smax_u = smin & M64, smax & M64
+            if smin_u <= smax_u:
+                if smin_u > umin:
+                    umin = smin_u
+                if smax_u < umax:
+                    umax = smax_u
+            elif umax < smin_u:
+                smin = umin - ((umin >> 63) << 64)
+                if smax_u < umax:
+                    umax = smax_u
+            elif smax_u < umin:
+                smax = umax - ((umax >> 63) << 64)
+                if smin_u > umin:
+                    umin = smin_u
+            # __reg_deduce_mixed_bounds
+            hi = ~M32 & M64
+            x = (umin & hi) | u32_min
+            if x > umin:
+                umin = x
+            x = (umax & hi) | u32_max
+            if x < umax:
+                umax = x
+            x = (smin & hi) | u32_min
+            x -= (x >> 63) << 64
+            if x > smin:
+                smin = x
+            x = (smax & hi) | u32_max
+            x -= (x >> 63) << 64
+            if x < smax:
+                smax = x
+            if (s32_min & M32) <= (s32_max & M32):
+                x = (umin & hi) | (s32_min & M32)
+                if x > umin:
+                    umin = x
+                x = (umax & hi) | (s32_max & M32)
+                if x < umax:
+                    umax = x
+                x = (smin & hi) | (s32_min & M32)
+                x -= (x >> 63) << 64
+                if x > smin:
+                    smin = x
+                x = (smax & hi) | (s32_max & M32)
+                x -= (x >> 63) << 64
+                if x < smax:
+                    smax = x
+            if s32_min >= 0 and smin >= S32_MIN and smax <= S32_MAX:
+                smin = s32_min
+                smax = s32_max
+                umin = s32_min & M64
+                umax = s32_max & M64
+                v, m = T.intersect((v, m), T.trange(smin & M64, smax & M64))
+            if (umin, umax, smin, smax, u32_min, u32_max, s32_min, s32_max, v, m) == before:
+                break
+        # --- __reg_bound_offset
+        v, m = T.intersect((v, m), T.trange(umin, umax))
+        var32 = T.intersect((v & M32, m & M32), T.trange(u32_min, u32_max))
+        v = (v & ~M32 & M64) | var32[0]
+        m = ((m & ~M32 & M64) | var32[1]) & ~v
+    r.var_off = (v, m)
+    r.umin, r.umax, r.smin, r.smax = umin, umax, smin, smax
+    r.u32_min, r.u32_max, r.s32_min, r.s32_max = u32_min, u32_max, s32_min, s32_max
 
 
 def sanity_violation(r: RegState) -> str | None:
