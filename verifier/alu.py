@@ -76,6 +76,19 @@ def _retrieve_ptr_limit(ptr: RegState, mask_to_left: bool) -> int:
     return limit
 
 
+_CONST_REGS: dict[int, RegState] = {}
+
+
+def _const_reg(imm: int) -> RegState:
+    """The read-only known scalar ``imm`` (``__mark_reg_known(&off_reg, insn->imm)``)."""
+    r = RegState()
+    r.type = SCALAR_VALUE
+    mark_known(r, imm)
+    if len(_CONST_REGS) < 4096:
+        _CONST_REGS[imm] = r
+    return r
+
+
 def _update_alu_sanitation_state(aux: InsnAux | _SanitizeInfo, alu_state: int, alu_limit: int) -> int:
     """``update_alu_sanitation_state``: one instruction, one masking (else REASON_PATHS)."""
     if aux.alu_state and (aux.alu_state != alu_state or aux.alu_limit != alu_limit):
@@ -473,13 +486,15 @@ def adjust_reg_min_max_vals(env: Env, insn: DInsn) -> None:
         if dst.precise:
             precision.mark_chain_precision(env, insn.src)
         src_copy = src.clone()
-    else:
+    elif ptr is not None:
         src_copy = RegState()
         src_copy.type = SCALAR_VALUE
         mark_known(src_copy, insn.imm)
-        if ptr is not None:
-            adjust_ptr(env, insn, ptr, src_copy)
-            return
+        adjust_ptr(env, insn, ptr, src_copy)
+        return
+    else:
+        # the immediate as a known scalar; the scalar path only reads it, so one per value
+        src_copy = _CONST_REGS.get(insn.imm) or _const_reg(insn.imm)
     dst_umax = dst.umax
     adjust_scalar(env, insn, dst, src_copy)
     # linked scalars: remember the constant delta of rX += / -= K (6.18.y stable rules,

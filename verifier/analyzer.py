@@ -199,7 +199,10 @@ def check_attach(env: Env) -> None:
 
 
 def compute_scc(env: Env) -> None:
-    """``compute_scc``: number the loops (SCCs with more than one insn or a self edge)."""
+    """``compute_scc``: number the loops (SCCs with more than one insn or a self edge).
+    A program whose ``check_cfg`` walk met no back-edge has none: nothing to number."""
+    if not env.cfg_marks.has_back_edges:
+        return
     n = env.n
     insns = env.insns
     pre = [0] * n
@@ -642,7 +645,11 @@ def do_check(env: Env) -> None:
             if state.speculative and aux.nospec:
                 r = 1  # a speculative path stops at a barrier
             else:
-                live.reset_stack_write_marks(state, sp_starts, idx)
+                # bpf_reset/commit_stack_write_marks around every instruction: only stores
+                # write stack slots, and for any other instruction the pair changes nothing
+                stores = insn.stores
+                if stores:
+                    live.reset_stack_write_marks(state, sp_starts, idx)
                 try:
                     r = do_check_insn(env, insn)
                 except Reject as e:
@@ -650,12 +657,14 @@ def do_check(env: Env) -> None:
                     # gets a barrier (nospec) instead of failing the program
                     if not (state.speculative and e.errno in (E.EPERM, E.EACCES, E.EINVAL)):
                         raise
-                    live.commit_stack_write_marks()
+                    if stores:
+                        live.commit_stack_write_marks()
                     aux.nospec = True
                     aux.alu_state = 0  # no masking needed before a barrier
                     r = 1
                 else:
-                    live.commit_stack_write_marks()
+                    if stores:
+                        live.commit_stack_write_marks()
                 if r != 1 and state.speculative and aux.nospec_result:
                     r = 1  # the barrier after this store ends the speculative path
             if r == 0:

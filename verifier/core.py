@@ -285,41 +285,17 @@ class Env:
         if regno >= 11:
             raise self.reject(E.EINVAL, f"R{regno} is invalid")
         self.scratched_regs |= 1 << regno
-        regs = self.cur_regs()
-        reg = regs[regno]
+        c = self.cur
+        reg = c.frame[c.curframe].regs[regno]
         if t == SRC_OP:
             if reg.type == NOT_INIT:
                 raise self.reject(E.EACCES, f"R{regno} !read_ok")
             return
         if regno == isa.FP:
             raise self.reject(E.EACCES, "frame pointer is read only")
-        reg.subreg_def = 0 if self.is_reg64_def(regno) else self.insn_idx + 1
+        reg.subreg_def = 0 if self.insns[self.insn_idx].reg64 else self.insn_idx + 1
         if t == DST_OP:
             mark_unknown(reg, self.bpf_capable)
-
-    def is_reg64_def(self, regno: int) -> bool:
-        """``is_reg64`` for a destination operand of the current instruction."""
-        insn = self.insns[self.insn_idx]
-        c = insn.cls
-        op = insn.op
-        if c == isa.JMP:
-            if op == isa.EXIT:
-                return True
-            if op == isa.CALL:
-                return False
-        if c == isa.ALU64 and op == isa.END and insn.imm in (16, 32):
-            return False
-        if c in (isa.ALU64, isa.JMP) or (c == isa.ALU and op == isa.END and insn.imm == 64):
-            return True
-        if c in (isa.ALU, isa.JMP32):
-            return False
-        if c == isa.LDX:
-            return insn.size == isa.DW or insn.mode == isa.MEMSX
-        if c == isa.STX:
-            return insn.size == isa.DW
-        if c == isa.LD:
-            return insn.mode == isa.IMM
-        return True
 
     def new_id(self) -> int:
         self.id_gen += 1

@@ -47,7 +47,8 @@ SIZE_BYTES = {isa.W: 4, isa.H: 2, isa.B: 1, isa.DW: 8}
 class DInsn:
     """One decoded slot: the raw fields of ``struct bpf_insn`` and the opcode's parts."""
 
-    __slots__ = ("code", "dst", "src", "off", "imm", "cls", "op", "mode", "size", "x", "nbytes", "raw")
+    __slots__ = ("code", "dst", "src", "off", "imm", "cls", "op", "mode", "size", "x", "nbytes", "raw", "reg64",
+                 "stores")
 
     def __init__(self, raw: Insn) -> None:
         code = raw.code
@@ -69,9 +70,39 @@ class DInsn:
         self.x = bool(code & isa.X)
         #: the access width in bytes of a load/store (bpf_size_to_bytes)
         self.nbytes = SIZE_BYTES[self.size]
+        #: a register this instruction defines is written in full (``is_reg64`` for a
+        #: destination operand): otherwise its upper half is a zero extension to track
+        self.reg64 = _is_reg64_def(self)
+        #: a store class (ST/STX): the only instructions that write stack slots, the
+        #: ones stack liveness (bpf_reset/commit_stack_write_marks) has to follow
+        self.stores = self.cls in (isa.ST, isa.STX)
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"DInsn(code={self.code:#04x}, dst={self.dst}, src={self.src}, off={self.off}, imm={self.imm})"
+
+
+def _is_reg64_def(d: DInsn) -> bool:
+    """``is_reg64`` (kernel/bpf/verifier.c) for a destination operand: depends on the
+    instruction alone, so it is computed once."""
+    c, op = d.cls, d.op
+    if c == isa.JMP:
+        if op == isa.EXIT:
+            return True
+        if op == isa.CALL:
+            return False
+    if c == isa.ALU64 and op == isa.END and d.imm in (16, 32):
+        return False
+    if c in (isa.ALU64, isa.JMP) or (c == isa.ALU and op == isa.END and d.imm == 64):
+        return True
+    if c in (isa.ALU, isa.JMP32):
+        return False
+    if c == isa.LDX:
+        return d.size == isa.DW or d.mode == isa.MEMSX
+    if c == isa.STX:
+        return d.size == isa.DW
+    if c == isa.LD:
+        return d.mode == isa.IMM
+    return True
 
 
 def decode_program(insns: Sequence[Insn]) -> list[DInsn]:

@@ -54,8 +54,8 @@ class _BT:
         return not any(self.reg) and not any(self.stack)
 
     def reset(self) -> None:
-        self.reg = [0] * 8
-        self.stack = [0] * 8
+        self.reg[:] = [0] * 8
+        self.stack[:] = [0] * 8
 
 
 
@@ -263,7 +263,11 @@ def _mark_chain(env: Env, start: VerifierState, regno: int, bt: _BT | None) -> b
     skip_first = True
     level2 = env.level2
     n = env.n
+    insns = env.insns
     backtrack = _backtrack_insn
+    bt_reg, bt_stack = bt.reg, bt.stack
+    ALU, ALU64, MOV, END, NEG, JMP, JMP32, CALL = isa.ALU, isa.ALU64, isa.MOV, isa.END, isa.NEG, isa.JMP, \
+        isa.JMP32, isa.CALL
     while True:
         jh = st.jmp_history
         cnt = len(jh)
@@ -290,13 +294,32 @@ def _mark_chain(env: Env, start: VerifierState, regno: int, bt: _BT | None) -> b
                 skip_first = False
             else:
                 h = jh[cnt - 1] if cnt and jh[cnt - 1][0] == i else None  # get_jmp_hist_entry
-                try:
-                    backtrack(env, i, subseq_idx, h, bt)
-                except NotSupported:
-                    mark_all_scalars_precise(env, start)
-                    bt.reset()
-                    return changed
-            if bt.empty():
+                insn = insns[i]
+                c = insn.cls
+                if h is None and not level2 and (c == ALU or c == ALU64):
+                    # backtrack_insn of an ALU instruction without history, in place
+                    fr = bt.frame
+                    m = bt_reg[fr]
+                    if m >> insn.dst & 1:
+                        op = insn.op
+                        if op == MOV:
+                            m &= ~(1 << insn.dst)
+                            if insn.x and insn.src != 10:
+                                m |= 1 << insn.src
+                        elif insn.x and op != END and op != NEG and insn.src != 10:
+                            m |= 1 << insn.src
+                        bt_reg[fr] = m
+                elif h is None and not level2 and (c == JMP or c == JMP32) and not insn.x and insn.op != CALL \
+                        and insn.code != isa.EXIT_INSN:
+                    pass  # a jump on an immediate without history: nothing to undo
+                else:
+                    try:
+                        backtrack(env, i, subseq_idx, h, bt)
+                    except NotSupported:
+                        mark_all_scalars_precise(env, start)
+                        bt.reset()
+                        return changed
+            if not any(bt_reg) and not any(bt_stack):
                 return changed
             subseq_idx = i
             # get_prev_insn_idx
