@@ -96,6 +96,7 @@ class Env:
         #: the decoded program every check reads (verifier.decoded)
         self.insns: list[DInsn] = decode_program(self.raw)
         self.n = len(self.raw)
+        self._insn_text: list[str | None] = [None] * self.n
         self.attr = env
         self.profile = env.profile
         self.log = VLog(log_level, env.log_size or 0)
@@ -180,7 +181,12 @@ class Env:
         return Reject(err)
 
     def insn_str(self, i: int) -> str:
-        return insn_text(self.raw, i, map_addr=self.map_addr_for, kfunc_name=self.kfunc_name_for)
+        """``print_bpf_insn`` of slot ``i``: the same text every time, so formatted once."""
+        s = self._insn_text[i]
+        if s is None:
+            s = self._insn_text[i] = insn_text(self.raw, i, map_addr=self.map_addr_for,
+                                               kfunc_name=self.kfunc_name_for)
+        return s
 
     # --- environment hooks ----------------------------------------------------------------
     def map_addr_for(self, first: Insn, second: Insn) -> int:
@@ -252,12 +258,14 @@ class Env:
     def print_insn_state(self, vstate: VerifierState, frameno: int) -> None:
         """``print_insn_state``: after the instruction text at column 40, else on its own line."""
         log = self.log
+        # formatted first and written at once: the same text and positions as the
+        # kernel's two writes (nothing is reset between them)
+        state = self.state_str(vstate, frameno, False) + "\n"
         if self.prev_log_pos and self.prev_log_pos == log.end:
             log.reset(self.prev_log_pos - 1)
-            log.write(" " * (alignment(self.prev_insn_print_pos) - 1) + " ;")
+            log.write(" " * (alignment(self.prev_insn_print_pos) - 1) + " ;" + state)
         else:
-            log.write(f"{self.insn_idx}:")
-        self.print_verifier_state(vstate, frameno, False)
+            log.write(f"{self.insn_idx}:" + state)
 
     def state_scratched(self) -> bool:
         return bool(self.scratched_regs or self.scratched_stack)

@@ -82,7 +82,11 @@ class VLog:
         b = s.encode()
         e = self.end - self.base
         n = e + len(b)
-        self.buf[e:n] = b
+        buf = self.buf
+        if e == len(buf):
+            buf += b
+        else:
+            buf[e:n] = b
         end = self.end = self.base + n
         if end + 1 > self.len_max:
             self.len_max = min(end + 1, _UINT_MAX)
@@ -264,16 +268,28 @@ def fmt_func_state(state: FuncState, print_all: bool, scratched_regs: int, scrat
     frameno = state.frameno
     if frameno:
         parts.append(f" frame{frameno}:")
-    for i, reg in enumerate(state.regs):
+    regs = state.regs
+    m = (1 << len(regs)) - 1 if print_all else scratched_regs
+    while m:  # the scratched registers, lowest first
+        low = m & -m
+        m ^= low
+        i = low.bit_length() - 1
+        if i >= len(regs):
+            break
+        reg = regs[i]
         if reg.type == 0:
-            continue
-        if not print_all and not (scratched_regs >> i) & 1:
             continue
         parts.append(f" R{i}=")
         parts.append(fmt_reg(reg, frameno, type_name))
-    for i, slot in enumerate(state.stack):
-        if not print_all and not (scratched_stack >> i) & 1:
-            continue
+    stack = state.stack
+    m = (1 << len(stack)) - 1 if print_all else scratched_stack
+    while m:  # the scratched stack slots, lowest first
+        low = m & -m
+        m ^= low
+        i = low.bit_length() - 1
+        if i >= len(stack):
+            break
+        slot = stack[i]
         types = slot.types
         if all(t == STACK_INVALID for t in types):
             continue

@@ -296,7 +296,7 @@ def _mark_chain(env: Env, start: VerifierState, regno: int, bt: _BT | None) -> b
                 h = jh[cnt - 1] if cnt and jh[cnt - 1][0] == i else None  # get_jmp_hist_entry
                 insn = insns[i]
                 c = insn.cls
-                if h is None and not level2 and (c == ALU or c == ALU64):
+                if (h is None or not h[3]) and not level2 and (c == ALU or c == ALU64):
                     # backtrack_insn of an ALU instruction without history, in place
                     fr = bt.frame
                     m = bt_reg[fr]
@@ -309,7 +309,8 @@ def _mark_chain(env: Env, start: VerifierState, regno: int, bt: _BT | None) -> b
                         elif insn.x and op != END and op != NEG and insn.src != 10:
                             m |= 1 << insn.src
                         bt_reg[fr] = m
-                elif h is None and not level2 and (c == JMP or c == JMP32) and not insn.x and insn.op != CALL \
+                elif (h is None or not h[3]) and not level2 and (c == JMP or c == JMP32) and not insn.x \
+                        and insn.op != CALL \
                         and insn.code != isa.EXIT_INSN:
                     pass  # a jump on an immediate without history: nothing to undo
                 else:
@@ -342,9 +343,10 @@ def _mark_chain(env: Env, start: VerifierState, regno: int, bt: _BT | None) -> b
         for fr in range(bt.frame, -1, -1):
             func = st.frame[fr]
             m = bt.reg[fr]
-            for i in range(32):
-                if not m >> i & 1:
-                    continue
+            while m:
+                low = m & -m
+                m ^= low
+                i = low.bit_length() - 1
                 reg = func.regs[i]
                 if reg.type != SCALAR_VALUE or reg.precise:
                     bt.reg[fr] &= ~(1 << i)
@@ -352,9 +354,10 @@ def _mark_chain(env: Env, start: VerifierState, regno: int, bt: _BT | None) -> b
                     reg.precise = True
                     changed = True
             m = bt.stack[fr]
-            for i in range(64):
-                if not m >> i & 1:
-                    continue
+            while m:
+                low = m & -m
+                m ^= low
+                i = low.bit_length() - 1
                 if i >= len(func.stack):
                     env.verbose(f"verifier bug: stack slot {i}, total slots {len(func.stack)}\n")
                     raise Reject(E.EFAULT)
