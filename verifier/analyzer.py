@@ -641,8 +641,9 @@ def do_check(env: Env) -> None:
             if not state.speculative:  # sanitize_mark_insn_seen
                 seen[idx] = True
             prev_insn_idx = idx
-            aux = env.aux[idx]
-            if state.speculative and aux.nospec:
+            speculative = state.speculative
+            aux = env.aux.peek(idx) if speculative else None
+            if aux is not None and aux.nospec:
                 r = 1  # a speculative path stops at a barrier
             else:
                 # bpf_reset/commit_stack_write_marks around every instruction: only stores
@@ -659,14 +660,17 @@ def do_check(env: Env) -> None:
                         raise
                     if stores:
                         live.commit_stack_write_marks()
+                    aux = env.aux[idx]
                     aux.nospec = True
                     aux.alu_state = 0  # no masking needed before a barrier
                     r = 1
                 else:
                     if stores:
                         live.commit_stack_write_marks()
-                if r != 1 and state.speculative and aux.nospec_result:
-                    r = 1  # the barrier after this store ends the speculative path
+                if r != 1 and speculative:
+                    aux = env.aux.peek(idx)
+                    if aux is not None and aux.nospec_result:
+                        r = 1  # the barrier after this store ends the speculative path
             if r == 0:
                 continue
             if r == 2:  # returned from a subprogram
@@ -865,10 +869,7 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
         return VerifyResult(False, E.EINVAL, "", 0)  # bpf_vlog_init -> bpf_verifier_log_attr_valid
     v = Env(insns, env, log_level)
     err = run(v)
-    for i, a in enumerate(v.aux):  # what later stages read from insn_aux_data[]
-        a.ptr_type = v.ptr_type[i]
-        a.ctx_field_size = v.ctx_field_size[i]
-        a.seen = v.seen[i]
+    v.aux.finalize(v.ptr_type, v.ctx_field_size, v.seen)  # what later stages read from insn_aux_data[]
     # bpf_vlog_finalize: log_true_size is len_max at any level but 0; a user buffer the
     # log outgrew turns any verdict into ENOSPC and holds the rotated tail (or, with
     # BPF_LOG_FIXED, the head)

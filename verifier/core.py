@@ -30,7 +30,7 @@ from .log import LOG_LEVEL1, LOG_LEVEL2, VLog, alignment, fmt_func_state, insn_t
 from .regs import (
     NOT_INIT, PTR_TO_STACK, RegState, mark_known_zero, mark_not_init, mark_unknown,
 )
-from .result import InsnAux
+from .result import AuxTable
 from .stack_liveness import StackLiveness
 from .state import BPF_REG_SIZE, FuncState, StackSlot, VerifierState
 
@@ -152,7 +152,7 @@ class Env:
         self.cur_hist_ent = False
         self.kfunc_names: dict[tuple[int, int], str] = {}
         # program-type and attach facts (check_attach_btf_id, the prog type's ops)
-        self.aux: list[InsnAux] = [InsnAux() for _ in range(n)]
+        self.aux = AuxTable(n)
         self.ctx_field_size = [0] * n
         self.ctx_kind = "skb" if env.prog_type == PROG_TYPE_SOCKET_FILTER else "none"
         self.allowed_helpers: frozenset[int] = frozenset()
