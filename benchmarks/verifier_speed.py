@@ -361,8 +361,9 @@ def rss_child(n: int) -> None:
     """In a child: decode n slots of straight-line code from bytes, verify at level 0, report RSS."""
     from kernel_model.insn import decode
 
-    code = encode(straight(n - 2))
-    insns = decode(code)
+    first, add, last = assemble("r0 = 0\nr0 += 1\nexit")
+    code = first.to_bytes() + add.to_bytes() * (n - 2) + last.to_bytes()
+    insns = decode(code)  # n distinct Insn objects, as a loader has them
     del code
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     r = verify(insns, VerifierEnv(), log_level=0)

@@ -486,7 +486,7 @@ def update_branch_counts(env: Env, st: VerifierState | None) -> None:
 
 def is_state_visited(env: Env, insn_idx: int) -> bool:
     cur = env.cur
-    force_new = env.test_state_freq or env.force_checkpoint[insn_idx] or len(cur.jmp_history) > 40
+    force_new = env.test_state_freq or bool(env.force_checkpoint[insn_idx]) or len(cur.jmp_history) > 40
     add_new = force_new
     if env.jmps_processed - env.prev_jmps_processed >= 2 and \
             env.insn_processed - env.prev_insn_processed >= 8:

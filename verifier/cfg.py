@@ -115,9 +115,9 @@ class CfgMarks:
     __slots__ = ("prune_point", "jmp_point", "force_checkpoint", "has_back_edges")
 
     def __init__(self, n: int) -> None:
-        self.prune_point = [False] * n
-        self.jmp_point = [False] * n
-        self.force_checkpoint = [False] * n
+        self.prune_point = bytearray(n)
+        self.jmp_point = bytearray(n)
+        self.force_checkpoint = bytearray(n)
         #: the walk met an edge to an insn still on its stack: the program has a loop
         #: (without one, ``compute_scc`` has nothing to find)
         self.has_back_edges = False

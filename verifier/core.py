@@ -16,6 +16,7 @@ kernel's call chain.
 from __future__ import annotations
 
 import errno as E
+from array import array
 from typing import Any, Sequence
 
 from kernel_model import isa
@@ -96,7 +97,7 @@ class Env:
         #: the decoded program every check reads (verifier.decoded)
         self.insns: list[DInsn] = decode_program(self.raw)
         self.n = len(self.raw)
-        self._insn_text: list[str | None] = [None] * self.n
+        self._insn_text: list[str | None] = []
         self.attr = env
         self.profile = env.profile
         self.log = VLog(log_level, env.log_size or 0)
@@ -122,9 +123,11 @@ class Env:
         self.prune_point = self.cfg_marks.prune_point
         self.jmp_point = self.cfg_marks.jmp_point
         self.force_checkpoint = self.cfg_marks.force_checkpoint
-        self.live_before = [0] * n
+        #: live_regs_before (compute_live_registers), a mask per insn
+        self.live_before: Sequence[int] = array("H", bytes(2 * n))
         self.ptr_type = [NOT_INIT] * n
-        self.seen = [False] * n
+        #: sanitize_mark_insn_seen (1: reached on a non-speculative path)
+        self.seen = bytearray(n)
         self.subprogs: list[Subprog] = []
         # the walk
         self.cur: VerifierState = VerifierState()
@@ -153,7 +156,7 @@ class Env:
         self.kfunc_names: dict[tuple[int, int], str] = {}
         # program-type and attach facts (check_attach_btf_id, the prog type's ops)
         self.aux = AuxTable(n)
-        self.ctx_field_size = [0] * n
+        self.ctx_field_size = bytearray(n)
         self.ctx_kind = "skb" if env.prog_type == PROG_TYPE_SOCKET_FILTER else "none"
         self.allowed_helpers: frozenset[int] = frozenset()
         self.attach_btf: Any = None
@@ -162,7 +165,7 @@ class Env:
         self.ctx_arg_info: tuple[Any, ...] = ()
         self.struct_ops_policy: Any = None
         self.retval_range: tuple[int, int] | None = None
-        self.scc = [0] * n
+        self.scc = array("i", bytes(4 * n))
         self.fd_maps: dict[int, Any] = {}
         self.stack_reads_seen = 0
         # liveness (compute_live_registers, 6.18 liveness.c)
@@ -182,6 +185,8 @@ class Env:
 
     def insn_str(self, i: int) -> str:
         """``print_bpf_insn`` of slot ``i``: the same text every time, so formatted once."""
+        if not self._insn_text:
+            self._insn_text = [None] * self.n
         s = self._insn_text[i]
         if s is None:
             s = self._insn_text[i] = insn_text(self.raw, i, map_addr=self.map_addr_for,

@@ -48,7 +48,7 @@ class DInsn:
     """One decoded slot: the raw fields of ``struct bpf_insn`` and the opcode's parts."""
 
     __slots__ = ("code", "dst", "src", "off", "imm", "cls", "op", "mode", "size", "x", "nbytes", "raw", "reg64",
-                 "stores")
+                 "stores", "succ_rel", "use_def")
 
     def __init__(self, raw: Insn) -> None:
         code = raw.code
@@ -76,6 +76,10 @@ class DInsn:
         #: a store class (ST/STX): the only instructions that write stack slots, the
         #: ones stack liveness (bpf_reset/commit_stack_write_marks) has to follow
         self.stores = self.cls in (isa.ST, isa.STX)
+        #: ``bpf_insn_successors`` relative to the slot (fall-through first, then the branch)
+        self.succ_rel = _successors_rel(self)
+        #: (use, def) register masks of ``compute_insn_live_regs``, set by the liveness pass
+        self.use_def: tuple[int, int] | None = None
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"DInsn(code={self.code:#04x}, dst={self.dst}, src={self.src}, off={self.off}, imm={self.imm})"
@@ -103,6 +107,20 @@ def _is_reg64_def(d: DInsn) -> bool:
     if c == isa.LD:
         return d.mode == isa.IMM
     return True
+
+
+def _successors_rel(d: DInsn) -> tuple[int, ...]:
+    c = d.cls
+    if c == isa.JMP or c == isa.JMP32:
+        op = d.op
+        if op == isa.CALL:
+            return (1,)
+        if op == isa.EXIT:
+            return ()
+        if op == isa.JA:
+            return (1 + (d.off if c == isa.JMP else d.imm),)
+        return (1, 1 + d.off)
+    return (2 if d.code == isa.LD_IMM64 else 1,)
 
 
 def decode_program(insns: Sequence[Insn]) -> list[DInsn]:

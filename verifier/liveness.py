@@ -17,20 +17,20 @@ instruction), as in the kernel.
 
 from __future__ import annotations
 
+from array import array
 from typing import Callable, Sequence
 
 from kernel_model import isa
-from .cfg import successors
 from .decoded import DInsn
 
 __all__ = ["postorder", "compute_live_regs", "format_live_regs"]
 
 
-def postorder(insns: Sequence[DInsn], starts: Sequence[int]) -> list[int]:
+def postorder(insns: Sequence[DInsn], starts: Sequence[int]) -> array[int]:
     """``compute_postorder``: each subprogram's instructions in DFS postorder."""
     n = len(insns)
-    state = [0] * n
-    out: list[int] = []
+    state = bytearray(n)
+    out = array("i")
     DISCOVERED, EXPLORED = 0x10, 0x20
     for s in starts:
         stack = [s]
@@ -41,7 +41,8 @@ def postorder(insns: Sequence[DInsn], starts: Sequence[int]) -> list[int]:
                 out.append(top)
                 stack.pop()
                 continue
-            for w in successors(insns, top):
+            for r in insns[top].succ_rel:
+                w = top + r
                 if 0 <= w < n and not state[w]:
                     stack.append(w)
                     state[w] |= DISCOVERED
@@ -108,28 +109,31 @@ def _use_def(insn: DInsn, call_params: Callable[[DInsn], int | None]) -> tuple[i
 
 
 def compute_live_regs(insns: Sequence[DInsn], order: Sequence[int],
-                      call_params: Callable[[DInsn], int | None]) -> list[int]:
-    """``live_regs_before`` of every instruction (a bit mask of r0..r10)."""
+                      call_params: Callable[[DInsn], int | None]) -> array[int]:
+    """``live_regs_before`` of every instruction (a bit mask of r0..r10). The (use, def)
+    masks are computed once per distinct decoded instruction."""
     n = len(insns)
-    ud = [_use_def(insns[i], call_params) for i in range(n)]
-    live_in = [0] * n
-    live_out = [0] * n
-    succ = [successors(insns, i) for i in range(n)]
+    for d in set(insns):
+        d.use_def = _use_def(d, call_params)
+    live_in = array("l", bytes(8 * n))
+    live_out = array("l", bytes(8 * n))
     changed = True
     while changed:
         changed = False
         for i in order:
+            d = insns[i]
             new_out = 0
-            for s in succ[i]:
+            for r in d.succ_rel:
+                s = i + r
                 if s < n:
                     new_out |= live_in[s]
-            use, df = ud[i]
+            use, df = d.use_def or (0, 0)
             new_in = (new_out & ~df) | use
             if new_out != live_out[i] or new_in != live_in[i]:
                 live_in[i] = new_in
                 live_out[i] = new_out
                 changed = True
-    return [x & 0xFFFF for x in live_in]
+    return array("H", live_in)  # masks of r0..r10 and the 0xFFFF of unknown uses
 
 
 def format_live_regs(insns: Sequence[DInsn], live: Sequence[int], insn_text: Callable[[int], str],

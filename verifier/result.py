@@ -60,7 +60,7 @@ class AuxTable(Sequence[InsnAux]):
         self._n = n
         self._ptr_type: Sequence[int] = ()
         self._ctx_field_size: Sequence[int] = ()
-        self._seen: Sequence[bool] = ()
+        self._seen: Sequence[int] = ()
 
     def __len__(self) -> int:
         return self._n
@@ -95,9 +95,9 @@ class AuxTable(Sequence[InsnAux]):
         if self._seen:
             a.ptr_type = self._ptr_type[i]
             a.ctx_field_size = self._ctx_field_size[i]
-            a.seen = self._seen[i]
+            a.seen = bool(self._seen[i])
 
-    def finalize(self, ptr_type: Sequence[int], ctx_field_size: Sequence[int], seen: Sequence[bool]) -> None:
+    def finalize(self, ptr_type: Sequence[int], ctx_field_size: Sequence[int], seen: Sequence[int]) -> None:
         """After the walk: what later stages read comes from the per-insn arrays."""
         self._ptr_type, self._ctx_field_size, self._seen = ptr_type, ctx_field_size, seen
         for i, a in self._aux.items():

@@ -88,12 +88,12 @@ class StackLiveness:
     """
 
     def __init__(self, subprog_bounds: Sequence[int], postorder: Sequence[int], po_starts: Sequence[int],
-                 successors: Callable[[int], tuple[int, ...]], prune_point: Sequence[bool],
+                 successors: Callable[[int], tuple[int, ...]], prune_point: Sequence[int],
                  log: Callable[[str], None] | None) -> None:
         self.bounds = list(subprog_bounds)
-        self.postorder = list(postorder)
+        self.postorder = postorder
         self.po_starts = list(po_starts)
-        self.succ = [successors(i) for i in range(self.bounds[-1])]
+        self.succ = successors
         self.prune_point = prune_point
         self.log = log
         self.instances: dict[tuple[int, ...], _Instance] = {}
@@ -209,7 +209,7 @@ class StackLiveness:
         self.log(text + "\n")
 
     def _update_insn(self, inst: _Instance, frame: int, idx: int) -> bool:
-        succ = self.succ[idx]
+        succ = self.succ(idx)
         if not succ:
             return False
         masks = inst.frames[frame]

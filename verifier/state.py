@@ -14,6 +14,8 @@ are dead before an instruction (``live_regs_before``, see
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from . import tnum as T
 from .regs import (
     NOT_INIT, PTR_TO_ARENA, PTR_TO_BUF, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET,
@@ -369,7 +371,7 @@ def refsafe(old: VerifierState, cur: VerifierState, idmap: IdMap) -> bool:
     return True
 
 
-def states_equal(old: VerifierState, cur: VerifierState, exact: int, live_before: list[int], id_gen: int,
+def states_equal(old: VerifierState, cur: VerifierState, exact: int, live_before: Sequence[int], id_gen: int,
                  allow_uninit_stack: bool, explore_alu_limits: bool = False) -> bool:
     """``states_equal``: ``cur`` is covered by the explored state ``old``."""
     if old.curframe != cur.curframe:
