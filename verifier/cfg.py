@@ -22,6 +22,7 @@ what it returns and what it raises (:class:`InvalidInsn`, kernel message, EINVAL
 
 from __future__ import annotations
 
+from array import array
 from typing import Sequence
 
 from kernel_model import isa
@@ -138,9 +139,9 @@ def check_cfg(insns: Sequence[InsnFields], marks: CfgMarks | None = None, *, all
     n = len(insns)
     DISCOVERED, EXPLORED = 0x10, 0x20
     FALLTHROUGH, BRANCH = 1, 2
-    st = [0] * n
+    st = bytearray(n)
     st[0] = DISCOVERED
-    stack = [0]
+    stack = array("i", [0])
     m = marks if marks is not None else CfgMarks(n)
     pp, jp, fc = m.prune_point, m.jmp_point, m.force_checkpoint
 

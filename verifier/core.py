@@ -93,7 +93,7 @@ class Env:
 
     def __init__(self, insns: Sequence[Insn], env: VerifierEnv, log_level: int) -> None:
         #: the raw slots, as loaded (kernel_model's checks and the log's disassembly read them)
-        self.raw: list[Insn] = list(insns)
+        self.raw: list[Insn] = insns if isinstance(insns, list) else list(insns)
         #: the decoded program every check reads (verifier.decoded)
         self.insns: list[DInsn] = decode_program(self.raw)
         self.n = len(self.raw)
@@ -125,7 +125,8 @@ class Env:
         self.force_checkpoint = self.cfg_marks.force_checkpoint
         #: live_regs_before (compute_live_registers), a mask per insn
         self.live_before: Sequence[int] = array("H", bytes(2 * n))
-        self.ptr_type = [NOT_INIT] * n
+        #: the pointer type each load/store went through (save_aux_ptr_type)
+        self.ptr_type = array("i", bytes(4 * n))  # all NOT_INIT (0)
         #: sanitize_mark_insn_seen (1: reached on a non-speculative path)
         self.seen = bytearray(n)
         self.subprogs: list[Subprog] = []

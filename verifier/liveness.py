@@ -33,7 +33,7 @@ def postorder(insns: Sequence[DInsn], starts: Sequence[int]) -> array[int]:
     out = array("i")
     DISCOVERED, EXPLORED = 0x10, 0x20
     for s in starts:
-        stack = [s]
+        stack = array("i", [s])
         while stack:
             top = stack[-1]
             state[top] |= DISCOVERED

@@ -61,7 +61,7 @@ class _Instance:
         self.must_write_dropped = False
         # per frame: None, or [may_read, must_write, must_write_acc, live_before] lists
         self.frames: list[list[list[int]] | None] = [None] * (self.curframe + 1)
-        self.must_write_set = [False] * insn_cnt
+        self.must_write_set = bytearray(insn_cnt)
 
     def masks(self, frame: int) -> list[list[int]]:
         """``alloc_frame_masks``: the frame's arrays, allocated on first use."""
