@@ -52,9 +52,8 @@ from .state import StateList, BPF_REG_SIZE, EXACT, NOT_EXACT, RANGE_WITHIN, STAC
 
 __all__ = ["verify", "bpf_check"]
 
-from kernel_model.prog import PROG_TYPE_SOCKET_FILTER
-PROG_TYPE_STRUCT_OPS = 27
-PROG_TYPE_SYSCALL = 31
+from .map_types import map_type_ops
+from .prog_types import PROG_TYPE_STRUCT_OPS
 
 
 class _Visit:
@@ -150,13 +149,14 @@ def _resolve_maps(env: Env, upto: int) -> None:
             if m is None:
                 raise env.reject(E.EBADF, f"fd {insn.imm} is not pointing to valid bpf_map")
             env.aux[i].map = m
-            if m.map_type == 26:
+            mops = map_type_ops(m.map_type)
+            if not mops.prog_usable:
                 raise env.reject(E.EINVAL, "bpf_struct_ops map cannot be used in prog")
             if insn.src in (isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX_VALUE):
                 off = insns[i + 1].imm & 0xFFFFFFFF
                 if off >= 1 << 29:
                     raise env.reject(E.EINVAL, f"direct value offset of {off} is not allowed")
-                if m.map_type not in (2, 6):  # array maps have map_direct_value_addr
+                if not mops.direct_value:  # map_direct_value_addr
                     raise env.reject(E.EINVAL, "no direct value access support for this map type")
                 if m.max_entries != 1 or off >= m.value_size:
                     raise env.reject(E.EINVAL, f"invalid access to map value pointer, value_size={m.value_size} "
@@ -174,28 +174,8 @@ def check_cfg(env: Env) -> None:
 
 
 def check_attach(env: Env) -> None:
-    """``check_attach_btf_id`` for the modelled program types."""
-    attr = env.attr
-    if attr.prog_type == PROG_TYPE_SOCKET_FILTER:
-        from .helpers import SOCKET_FILTER_HELPERS
-        env.allowed_helpers = SOCKET_FILTER_HELPERS
-        if attr.sleepable:
-            raise env.reject(E.EINVAL, "Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs "
-                                        "can be sleepable")
-        return
-    if attr.prog_type == PROG_TYPE_SYSCALL:
-        # check_attach_btf_id (kernel/bpf/verifier.c, 6.12/6.18): the first rule
-        if not attr.sleepable:
-            raise env.reject(E.EINVAL, "Syscall programs can only be sleepable")
-        from .helpers import SYSCALL_HELPERS
-        env.allowed_helpers = SYSCALL_HELPERS
-        env.ctx_kind = "syscall"
-        return
-    if attr.prog_type == PROG_TYPE_STRUCT_OPS:
-        from .struct_ops import check_struct_ops_btf_id
-        check_struct_ops_btf_id(env)
-        return
-    raise env.reject(E.EINVAL, f"program type {attr.prog_type} is not modelled")
+    """``check_attach_btf_id``: the program type's own check (:mod:`verifier.prog_types`)."""
+    env.prog_ops.check_attach(env)
 
 
 def compute_scc(env: Env) -> None:
@@ -249,14 +229,14 @@ def compute_scc(env: Env) -> None:
 
 
 def compute_live_registers(env: Env) -> None:
-    from .helpers import proto_for
+    from .helpers import FuncProto
 
     def call_params(insn: DInsn) -> int | None:
         if insn.src == 0:
-            if insn.imm < 0 or not calls.helper_allowed(env, insn.imm):
+            if insn.imm < 0:
                 return None
-            fn = proto_for(insn.imm)
-            if fn is None:
+            fn = env.prog_ops.get_func_proto(env, insn.imm)
+            if not isinstance(fn, FuncProto):
                 return None
             return sum(1 for a in fn.args if a != 0)
         if insn.src == isa.PSEUDO_KFUNC_CALL:

@@ -25,6 +25,7 @@ from . import alu
 from . import mem
 from . import precision
 from .core import Env
+from .map_types import map_type_ops
 from .decoded import DInsn
 from . import helpers as H
 from . import scalar as S
@@ -78,7 +79,7 @@ class CallMeta:
 # --- helpers ----------------------------------------------------------------------------------
 def helper_allowed(env: Env, func_id: int) -> bool:
     """``env->ops->get_func_proto`` returning non-NULL for this program."""
-    return func_id in env.allowed_helpers
+    return env.prog_ops.get_func_proto(env, func_id) is not None
 
 
 def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
@@ -113,7 +114,7 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
         if meta.map is None:
             raise env.reject(E.EACCES, "invalid map_ptr to access map->key")
         mem.check_helper_mem_access(env, regno, meta.map.key_size, BPF_READ, False, None)
-        if meta.map.map_type in (2, 6):  # can_elide_value_nullness: (per-CPU) arrays
+        if map_type_ops(meta.map.map_type).elide_value_nullness:
             meta.const_map_key = get_constant_map_key(env, reg, meta.map.key_size)
     elif base == H.ARG_PTR_TO_MAP_VALUE:
         if arg_type & PTR_MAYBE_NULL and register_is_null(reg):
@@ -205,10 +206,10 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     name = H.func_id_name(func_id)
     if func_id < 0 or func_id >= H.MAX_FUNC_ID:
         raise env.reject(E.EINVAL, f"invalid func {name}#{func_id}")
-    if not helper_allowed(env, func_id):
+    fn = env.prog_ops.get_func_proto(env, func_id)
+    if fn is None:
         raise env.reject(E.EINVAL, f"program of this type cannot use helper {name}#{func_id}")
-    fn = H.proto_for(func_id)
-    if fn is None:  # the kernel has it; the model does not know its argument types
+    if not isinstance(fn, H.FuncProto):  # the kernel has it; the model does not know its argument types
         raise env.reject(E.EINVAL, f"helper {name}#{func_id} is not modelled by structops")
     if not env.attr.gpl_compatible and fn.gpl_only:
         raise env.reject(E.EINVAL, "cannot call GPL-restricted function from non-GPL compatible program")
@@ -239,7 +240,8 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         r0.map = meta.map
         r0.map_uid = meta.map_uid
         flags = ret & ~0xFF
-        if func_id == 1 and meta.map.map_type in (2, 6) and 0 <= meta.const_map_key < meta.map.max_entries:
+        if func_id == 1 and map_type_ops(meta.map.map_type).elide_value_nullness \
+                and 0 <= meta.const_map_key < meta.map.max_entries:
             flags &= ~PTR_MAYBE_NULL  # an in-range constant key of an array cannot miss
         r0.type = PTR_TO_MAP_VALUE | flags
     else:

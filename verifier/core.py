@@ -21,7 +21,6 @@ from typing import Any, Sequence
 
 from kernel_model import isa
 from kernel_model.insn import Insn
-from kernel_model.prog import PROG_TYPE_SOCKET_FILTER
 
 from .env import BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_STATE_FREQ
 from .cfg import CfgMarks
@@ -31,6 +30,7 @@ from .log import LOG_LEVEL1, LOG_LEVEL2, VLog, alignment, fmt_func_state, insn_t
 from .regs import (
     NOT_INIT, PTR_TO_STACK, RegState, mark_known_zero, mark_not_init, mark_unknown,
 )
+from .prog_types import ProgTypeOps, prog_type_ops
 from .result import AuxTable
 from .stack_liveness import StackLiveness
 from .state import BPF_REG_SIZE, FuncState, StackSlot, VerifierState
@@ -158,7 +158,8 @@ class Env:
         # program-type and attach facts (check_attach_btf_id, the prog type's ops)
         self.aux = AuxTable(n)
         self.ctx_field_size = bytearray(n)
-        self.ctx_kind = "skb" if env.prog_type == PROG_TYPE_SOCKET_FILTER else "none"
+        #: the program type's rules (verifier.prog_types); check_attach sets them
+        self.prog_ops: ProgTypeOps = prog_type_ops(env.prog_type)
         self.allowed_helpers: frozenset[int] = frozenset()
         self.attach_btf: Any = None
         self.attach_func_proto: Any = None

@@ -29,17 +29,20 @@ but sockets are not modelled beyond that).
 from __future__ import annotations
 
 import errno as E
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel_model.btf import Composite, Enum, Enum64, FuncProto, Int, Ptr
 
-from .core import Env
-#: what check_ctx_access learns of a context load: (reg type, btf, btf_id)
-CtxAccess = tuple[int, Any, int]
-
 from .regs import PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_SOCK_COMMON, PTR_TRUSTED, SCALAR_VALUE
 
-__all__ = ["CtxMixin", "SK_BUFF_SIZE", "SK_BUFF_FIELDS"]
+if TYPE_CHECKING:
+    from .core import Env
+
+__all__ = ["check_ctx_access", "sk_filter_access", "syscall_access", "struct_ops_access", "CtxAccess",
+           "SK_BUFF_SIZE", "SK_BUFF_FIELDS"]
+
+#: what check_ctx_access learns of a context load: (reg type, btf, btf_id)
+CtxAccess = tuple[int, Any, int]
 
 BPF_READ, BPF_WRITE = 1, 2
 
@@ -140,21 +143,34 @@ def _arg_index(btf: Any, proto: FuncProto, off: int) -> int:
 
 
 def check_ctx_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool) -> CtxAccess:
-    """(reg_type, btf, btf_id) of the loaded value, or a rejection."""
-    kind = env.ctx_kind
-    if kind == "skb":
-        ok, rtype, fsize = sk_filter_is_valid_access(off, size, atype, is_ldsx)
-        if ok:
-            env.ctx_field_size[insn_idx] = fsize
-            return rtype, None, 0
-    elif kind == "syscall":
-        if syscall_prog_is_valid_access(off, size):
-            return SCALAR_VALUE, None, 0
-    elif kind == "btf":
-        res = _btf_ctx_access(env, off, size, atype)
-        if res is not None:
-            return res
-    raise env.reject(E.EACCES, f"invalid bpf_context access off={off} size={size}")
+    """``check_ctx_access``: the program type's ``is_valid_access``
+    (:class:`verifier.prog_types.ProgTypeOps`) gives (reg_type, btf, btf_id) of the
+    loaded value; None is a rejection."""
+    res = env.prog_ops.is_valid_access(env, insn_idx, off, size, atype, is_ldsx)
+    if res is None:
+        raise env.reject(E.EACCES, f"invalid bpf_context access off={off} size={size}")
+    return res
+
+
+# --- is_valid_access of the modelled program types ---------------------------------------------
+
+def sk_filter_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool) -> CtxAccess | None:
+    """Socket filters: ``sk_filter_is_valid_access``; records ``ctx_field_size``."""
+    ok, rtype, fsize = sk_filter_is_valid_access(off, size, atype, is_ldsx)
+    if not ok:
+        return None
+    env.ctx_field_size[insn_idx] = fsize
+    return rtype, None, 0
+
+
+def syscall_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool) -> CtxAccess | None:
+    """Syscall programs: ``syscall_prog_is_valid_access``."""
+    return (SCALAR_VALUE, None, 0) if syscall_prog_is_valid_access(off, size) else None
+
+
+def struct_ops_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool) -> CtxAccess | None:
+    """struct_ops members: ``bpf_tracing_btf_ctx_access`` on the member's prototype."""
+    return _btf_ctx_access(env, off, size, atype)
 
 
 def _btf_ctx_access(env: Env, off: int, size: int, atype: int) -> CtxAccess | None:

@@ -112,7 +112,9 @@ def map_btf() -> BTF:
 
 def map_struct_id(map_type: int) -> tuple[BTF, int, str] | None:
     """(btf, type id, struct name) for ``map_type``, or None when the model lacks it."""
-    name = MAP_BTF_STRUCT.get(map_type)
+    from .map_types import map_type_ops
+
+    name = map_type_ops(map_type).btf_struct
     if name is None:
         return None
     b = map_btf()

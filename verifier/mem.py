@@ -16,7 +16,7 @@ memory checks ``check_helper_mem_access`` / ``check_stack_range_initialized``
 from __future__ import annotations
 
 import errno as E
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from kernel_model import isa
 from kernel_model.errors import ENOTSUPP
@@ -35,6 +35,7 @@ from .core import BPF_MAX_VAR_OFF, BPF_MAX_VAR_SIZ, DST_OP, DST_OP_NO_MARK, INSN
     INSN_F_STACK_ACCESS, SRC_OP
 from .log import reg_type_str, tnum_str
 from .regs import (
+    BASE_TYPE_MASK, PTR_TO_ARENA,
     CONST_PTR_TO_MAP, MEM_RDONLY, MEM_USER, MEM_PERCPU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF,
     PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
@@ -83,10 +84,15 @@ def _stack_flags(frameno: int, spi: int) -> int:
 
 
 # --- alignment ------------------------------------------------------------------------------
+#: check_ptr_alignment's pointer descriptions (exact types: a flagged type has none)
+_ALIGN_DESC = {PTR_TO_FLOW_KEYS: "flow keys ", PTR_TO_MAP_KEY: "key ", PTR_TO_MAP_VALUE: "value ",
+               PTR_TO_CTX: "context ", PTR_TO_STACK: "stack ", PTR_TO_SOCKET: "sock ",
+               PTR_TO_SOCK_COMMON: "sock_common ", PTR_TO_TCP_SOCK: "tcp_sock ", PTR_TO_XDP_SOCK: "xdp_sock "}
+
+
 def check_ptr_alignment(env: Env, reg: RegState, off: int, size: int, strict_once: bool) -> None:
     strict = env.strict_alignment or strict_once
     t = reg.type
-    desc = ""
     if t in (PTR_TO_PACKET, PTR_TO_PACKET_META):
         if not strict or size == 1:
             return
@@ -95,27 +101,11 @@ def check_ptr_alignment(env: Env, reg: RegState, off: int, size: int, strict_onc
             raise env.reject(E.EACCES, f"misaligned packet access off 2+{tnum_str(reg.var_off)}+{reg.off}+"
                                         f"{off} size {size}")
         return
-    if t == PTR_TO_FLOW_KEYS:
-        desc = "flow keys "
-    elif t == PTR_TO_MAP_KEY:
-        desc = "key "
-    elif t == PTR_TO_MAP_VALUE:
-        desc = "value "
-    elif t == PTR_TO_CTX:
-        desc = "context "
-    elif t == PTR_TO_STACK:
-        desc = "stack "
-        strict = True
-    elif t == PTR_TO_SOCKET:
-        desc = "sock "
-    elif t == PTR_TO_SOCK_COMMON:
-        desc = "sock_common "
-    elif t == PTR_TO_TCP_SOCK:
-        desc = "tcp_sock "
-    elif t == PTR_TO_XDP_SOCK:
-        desc = "xdp_sock "
-    elif t == 18:  # PTR_TO_ARENA
+    if t == PTR_TO_ARENA:
         return
+    desc = _ALIGN_DESC.get(t, "")
+    if t == PTR_TO_STACK:
+        strict = True  # the stack is always checked (check_ptr_alignment)
     if not strict or size == 1:
         return
     ro = T.add(reg.var_off, T.const(reg.off + off))
@@ -442,91 +432,158 @@ def check_map_access(env: Env, regno: int, off: int, size: int, zero_ok: bool, s
     check_mem_region_access(env, regno, off, size, m.value_size, zero_ok)
 
 # --- the dispatcher -----------------------------------------------------------------------
+# check_mem_access's branches, one function per pointer type; each takes
+# (env, regs, regno, off, size, atype, value_regno, insn_idx, is_ldsx) with ``off``
+# already including the register's fixed offset.
+
+def _access_map_key(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
+                    value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    if atype == BPF_WRITE:
+        raise env.reject(E.EACCES, f"write to change key R{regno} not allowed")
+    check_mem_region_access(env, regno, off, size, regs[regno].map.key_size, False)
+    if value_regno >= 0:
+        mark_unknown(regs[value_regno], env.bpf_capable)
+
+
+def _access_map_value(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
+                      value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    if atype == BPF_WRITE and value_regno >= 0 and is_pointer_value(env.allow_ptr_leaks, regs[value_regno]):
+        raise env.reject(E.EACCES, f"R{value_regno} leaks addr into map")
+    check_map_access_type(env, regno, off, size, atype)
+    check_map_access(env, regno, off, size, False, ACCESS_DIRECT)
+    if atype == BPF_READ and value_regno >= 0:
+        mark_unknown(regs[value_regno], env.bpf_capable)
+
+
+def _access_mem(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
+                value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    reg = regs[regno]
+    t = reg.type
+    rdonly = bool(t & MEM_RDONLY)
+    if t & PTR_MAYBE_NULL:
+        raise env.reject(E.EACCES, f"R{regno} invalid mem access '{reg_type_str(t)}'")
+    if atype == BPF_WRITE and rdonly:
+        raise env.reject(E.EACCES, f"R{regno} cannot write into {reg_type_str(t)}")
+    if atype == BPF_WRITE and value_regno >= 0 and is_pointer_value(env.allow_ptr_leaks, regs[value_regno]):
+        raise env.reject(E.EACCES, f"R{value_regno} leaks addr into mem")
+    if not (rdonly and t & PTR_UNTRUSTED):
+        check_mem_region_access(env, regno, off, size, reg.mem_size, False)
+    if value_regno >= 0 and (atype == BPF_READ or rdonly):
+        mark_unknown(regs[value_regno], env.bpf_capable)
+
+
+def _access_ctx(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
+                value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    if atype == BPF_WRITE and value_regno >= 0 and is_pointer_value(env.allow_ptr_leaks, regs[value_regno]):
+        raise env.reject(E.EACCES, f"R{value_regno} leaks addr into ctx")
+    check_ptr_off_reg(env, regs[regno], regno, False)
+    info = ctx_access.check_ctx_access(env, insn_idx, off, size, atype, is_ldsx)
+    if atype == BPF_READ and value_regno >= 0:
+        rtype, btf, btf_id = info
+        dst = regs[value_regno]
+        if rtype == SCALAR_VALUE:
+            mark_unknown(dst, env.bpf_capable)
+        else:
+            mark_known_zero(dst)
+            if rtype & PTR_MAYBE_NULL:
+                dst.id = env.new_id()
+            dst.subreg_def = 0
+            if base_type(rtype) == PTR_TO_BTF_ID:
+                dst.btf = btf
+                dst.btf_id = btf_id
+                dst.ref_obj_id = 0
+        dst.type = rtype
+
+
+def _access_stack(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
+                  value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    check_stack_access_within_bounds(env, regno, off, size, atype)
+    if atype == BPF_READ:
+        check_stack_read(env, regno, off, size, value_regno)
+    else:
+        check_stack_write(env, regno, off, size, value_regno, insn_idx)
+
+
+def _access_packet(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
+                   value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    # direct packet access is not modelled for the modelled program types
+    if atype == BPF_WRITE:
+        raise env.reject(E.EACCES, "cannot write into packet")
+    raise env.reject(E.EACCES, f"R{regno} offset is outside of the packet")
+
+
+def _access_flow_keys(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
+                      value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    if atype == BPF_WRITE and value_regno >= 0 and is_pointer_value(env.allow_ptr_leaks, regs[value_regno]):
+        raise env.reject(E.EACCES, f"R{value_regno} leaks addr into flow keys")
+    if size < 0 or off < 0 or off + size > 56:
+        raise env.reject(E.EACCES, f"invalid access to flow keys off={off} size={size}")
+    if atype == BPF_READ and value_regno >= 0:
+        mark_unknown(regs[value_regno], env.bpf_capable)
+
+
+def _access_sock(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
+                 value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    t = regs[regno].type
+    if atype == BPF_WRITE:
+        raise env.reject(E.EACCES, f"R{regno} cannot write into {reg_type_str(t)}")
+    raise env.reject(E.EACCES, f"R{regno} invalid {reg_type_str(t)} access off={off} size={size}")
+
+
+def _access_btf_id(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
+                   value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    check_ptr_to_btf_access(env, regs, regno, off, size, atype, value_regno)
+
+
+def _access_map_ptr(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
+                    value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    check_ptr_to_map_access(env, regs, regno, off, size, atype, value_regno)
+
+
+def _access_arena(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
+                  value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    if atype == BPF_READ and value_regno >= 0:
+        mark_unknown(regs[value_regno], env.bpf_capable)
+
+
+_AccessFn = Callable[[Env, "list[RegState]", int, int, int, int, int, int, bool], None]
+_ANY_FLAG = ~BASE_TYPE_MASK
+
+#: base pointer type -> (the type flags it may carry, its check); a type with other
+#: flags, or a base type not listed, is ``R%d invalid mem access '%s'``
+MEM_ACCESS: dict[int, tuple[int, _AccessFn]] = {
+    PTR_TO_MAP_KEY: (0, _access_map_key),
+    PTR_TO_MAP_VALUE: (0, _access_map_value),
+    PTR_TO_MEM: (_ANY_FLAG, _access_mem),
+    PTR_TO_CTX: (0, _access_ctx),
+    PTR_TO_STACK: (0, _access_stack),
+    PTR_TO_PACKET: (0, _access_packet),
+    PTR_TO_PACKET_META: (0, _access_packet),
+    PTR_TO_FLOW_KEYS: (0, _access_flow_keys),
+    PTR_TO_SOCKET: (0, _access_sock),
+    PTR_TO_SOCK_COMMON: (0, _access_sock),
+    PTR_TO_TCP_SOCK: (0, _access_sock),
+    PTR_TO_XDP_SOCK: (0, _access_sock),
+    PTR_TO_BTF_ID: (_ANY_FLAG & ~PTR_MAYBE_NULL, _access_btf_id),
+    CONST_PTR_TO_MAP: (0, _access_map_ptr),
+    PTR_TO_ARENA: (0, _access_arena),
+}
+
+
 def check_mem_access(env: Env, insn_idx: int, regno: int, off: int, bpf_size: int, atype: int,
                      value_regno: int, strict_once: bool, is_ldsx: bool) -> None:
-    """``check_mem_access``."""
+    """``check_mem_access``: the access's alignment, then the check of its pointer type
+    (:data:`MEM_ACCESS`), then the narrowing of a loaded scalar."""
     regs = env.cur_regs()
     reg = regs[regno]
     size = _SIZE[bpf_size]
     check_ptr_alignment(env, reg, off, size, strict_once)
     off += reg.off
     t = reg.type
-    leaks = env.allow_ptr_leaks
-    if t == PTR_TO_MAP_KEY:
-        if atype == BPF_WRITE:
-            raise env.reject(E.EACCES, f"write to change key R{regno} not allowed")
-        check_mem_region_access(env, regno, off, size, reg.map.key_size, False)
-        if value_regno >= 0:
-            mark_unknown(regs[value_regno], env.bpf_capable)
-    elif t == PTR_TO_MAP_VALUE:
-        if atype == BPF_WRITE and value_regno >= 0 and is_pointer_value(leaks, regs[value_regno]):
-            raise env.reject(E.EACCES, f"R{value_regno} leaks addr into map")
-        check_map_access_type(env, regno, off, size, atype)
-        check_map_access(env, regno, off, size, False, ACCESS_DIRECT)
-        if atype == BPF_READ and value_regno >= 0:
-            mark_unknown(regs[value_regno], env.bpf_capable)
-    elif base_type(t) == PTR_TO_MEM:
-        rdonly = bool(t & MEM_RDONLY)
-        if t & PTR_MAYBE_NULL:
-            raise env.reject(E.EACCES, f"R{regno} invalid mem access '{reg_type_str(t)}'")
-        if atype == BPF_WRITE and rdonly:
-            raise env.reject(E.EACCES, f"R{regno} cannot write into {reg_type_str(t)}")
-        if atype == BPF_WRITE and value_regno >= 0 and is_pointer_value(leaks, regs[value_regno]):
-            raise env.reject(E.EACCES, f"R{value_regno} leaks addr into mem")
-        if not (rdonly and t & PTR_UNTRUSTED):
-            check_mem_region_access(env, regno, off, size, reg.mem_size, False)
-        if value_regno >= 0 and (atype == BPF_READ or rdonly):
-            mark_unknown(regs[value_regno], env.bpf_capable)
-    elif t == PTR_TO_CTX:
-        if atype == BPF_WRITE and value_regno >= 0 and is_pointer_value(leaks, regs[value_regno]):
-            raise env.reject(E.EACCES, f"R{value_regno} leaks addr into ctx")
-        check_ptr_off_reg(env, reg, regno, False)
-        info = ctx_access.check_ctx_access(env, insn_idx, off, size, atype, is_ldsx)
-        if atype == BPF_READ and value_regno >= 0:
-            rtype, btf, btf_id = info
-            dst = regs[value_regno]
-            if rtype == SCALAR_VALUE:
-                mark_unknown(dst, env.bpf_capable)
-            else:
-                mark_known_zero(dst)
-                if rtype & PTR_MAYBE_NULL:
-                    dst.id = env.new_id()
-                dst.subreg_def = 0
-                if base_type(rtype) == PTR_TO_BTF_ID:
-                    dst.btf = btf
-                    dst.btf_id = btf_id
-                    dst.ref_obj_id = 0
-            dst.type = rtype
-    elif t == PTR_TO_STACK:
-        check_stack_access_within_bounds(env, regno, off, size, atype)
-        if atype == BPF_READ:
-            check_stack_read(env, regno, off, size, value_regno)
-        else:
-            check_stack_write(env, regno, off, size, value_regno, insn_idx)
-    elif t in (PTR_TO_PACKET, PTR_TO_PACKET_META):
-        if atype == BPF_WRITE:
-            raise env.reject(E.EACCES, "cannot write into packet")
-        raise env.reject(E.EACCES, f"R{regno} offset is outside of the packet")
-    elif t == PTR_TO_FLOW_KEYS:
-        if atype == BPF_WRITE and value_regno >= 0 and is_pointer_value(leaks, regs[value_regno]):
-            raise env.reject(E.EACCES, f"R{value_regno} leaks addr into flow keys")
-        if size < 0 or off < 0 or off + size > 56:
-            raise env.reject(E.EACCES, f"invalid access to flow keys off={off} size={size}")
-        if atype == BPF_READ and value_regno >= 0:
-            mark_unknown(regs[value_regno], env.bpf_capable)
-    elif t in (PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK):
-        if atype == BPF_WRITE:
-            raise env.reject(E.EACCES, f"R{regno} cannot write into {reg_type_str(t)}")
-        raise env.reject(E.EACCES, f"R{regno} invalid {reg_type_str(t)} access off={off} size={size}")
-    elif base_type(t) == PTR_TO_BTF_ID and not t & PTR_MAYBE_NULL:
-        check_ptr_to_btf_access(env, regs, regno, off, size, atype, value_regno)
-    elif t == CONST_PTR_TO_MAP:
-        check_ptr_to_map_access(env, regs, regno, off, size, atype, value_regno)
-    elif t == 18:  # PTR_TO_ARENA
-        if atype == BPF_READ and value_regno >= 0:
-            mark_unknown(regs[value_regno], env.bpf_capable)
-    else:
+    entry = MEM_ACCESS.get(t & BASE_TYPE_MASK)
+    if entry is None or t & ~BASE_TYPE_MASK & ~entry[0]:
         raise env.reject(E.EACCES, f"R{regno} invalid mem access '{reg_type_str(t)}'")
+    entry[1](env, regs, regno, off, size, atype, value_regno, insn_idx, is_ldsx)
     if size < BPF_REG_SIZE and value_regno >= 0 and atype == BPF_READ and regs[value_regno].type == SCALAR_VALUE:
         if not is_ldsx:
             S.coerce_to_size(regs[value_regno], size)

@@ -58,7 +58,6 @@ def check_struct_ops_btf_id(v: Env) -> None:
     v.attach_func_proto = proto
     v.attach_func_name = m.name
     v.ctx_arg_info = m.arg_info
-    v.ctx_kind = "btf"
     v.allowed_helpers = policy.helpers
     v.struct_ops_policy = policy
     # check_return_code(): a member returning a pointer must return 0 (or its reference)
