@@ -13,10 +13,12 @@ in the kernel's order, so the printed bounds are the kernel's.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from . import tnum as T
 from .regs import (
-    S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, RegState, mark_reg32_known, mark_reg32_unbounded,
-    mark_reg64_unbounded, s32, s64,
+    S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, RegState, mark_known, mark_reg32_known,
+    mark_reg32_unbounded, mark_reg64_unbounded, s32, s64,
 )
 
 __all__ = [
@@ -571,170 +573,169 @@ def coerce_subreg_to_size_sx(r: RegState, size: int) -> None:
 
 # --- ALU transfer functions --------------------------------------------------------------------
 
+class Width(NamedTuple):
+    """One of the two domains the kernel tracks, for the transfer functions written once:
+    the 64-bit bounds (``smin_value``...) or the 32-bit subregister's (``s32_min_value``...)."""
+
+    bits: int
+    smin: int
+    smax: int
+    umax: int
+
+
+W32 = Width(32, S32_MIN, S32_MAX, U32_MAX)
+W64 = Width(64, S64_MIN, S64_MAX, U64_MAX)
+
+
+def _bounds(r: RegState, w: Width) -> tuple[int, int, int, int]:
+    """(smin, smax, umin, umax) of ``r`` in the domain ``w``."""
+    if w is W64:
+        return r.smin, r.smax, r.umin, r.umax
+    return r.s32_min, r.s32_max, r.u32_min, r.u32_max
+
+
+def _set_bounds(r: RegState, w: Width, smin: int, smax: int, umin: int, umax: int) -> None:
+    if w is W64:
+        r.smin, r.smax, r.umin, r.umax = smin, smax, umin, umax
+    else:
+        r.s32_min, r.s32_max, r.u32_min, r.u32_max = smin, smax, umin, umax
+
+
+def _signed(x: int, w: Width) -> int:
+    """The unsigned ``x`` of the domain read as signed."""
+    return x - ((x >> (w.bits - 1)) << w.bits)
+
+
+def _add(d: RegState, s: RegState, w: Width) -> None:
+    """``scalar{32,}_min_max_add``: a signed overflow on either end loses the signed
+    range; an unsigned sum that wraps on one end only loses the unsigned range."""
+    dsmin, dsmax, dumin, dumax = _bounds(d, w)
+    ssmin, ssmax, sumin, sumax = _bounds(s, w)
+    smin, smax = dsmin + ssmin, dsmax + ssmax
+    if not (w.smin <= smin <= w.smax) or not (w.smin <= smax <= w.smax):
+        smin, smax = w.smin, w.smax
+    umin, umax = dumin + sumin, dumax + sumax
+    if umin <= w.umax < umax:
+        umin, umax = 0, w.umax
+    else:
+        umin, umax = umin & w.umax, umax & w.umax
+    _set_bounds(d, w, smin, smax, umin, umax)
+
+
+def _sub(d: RegState, s: RegState, w: Width) -> None:
+    """``scalar{32,}_min_max_sub``."""
+    dsmin, dsmax, dumin, dumax = _bounds(d, w)
+    ssmin, ssmax, sumin, sumax = _bounds(s, w)
+    smin, smax = dsmin - ssmax, dsmax - ssmin
+    if not (w.smin <= smin <= w.smax) or not (w.smin <= smax <= w.smax):
+        smin, smax = w.smin, w.smax
+    umin, umax = dumin - sumax, dumax - sumin
+    if umin < 0 <= umax:
+        umin, umax = 0, w.umax
+    else:
+        umin, umax = umin & w.umax, umax & w.umax
+    _set_bounds(d, w, smin, smax, umin, umax)
+
+
+def _mul(d: RegState, s: RegState, w: Width) -> None:
+    """``scalar{32,}_min_max_mul``: the product of the ranges' corners, unless one overflows."""
+    dsmin, dsmax, dumin, dumax = _bounds(d, w)
+    ssmin, ssmax, sumin, sumax = _bounds(s, w)
+    umin, umax = dumin * sumin, dumax * sumax
+    if umax > w.umax or umin > w.umax:
+        umin, umax = 0, w.umax
+    prods = (dsmin * ssmin, dsmin * ssmax, dsmax * ssmin, dsmax * ssmax)
+    smin, smax = min(prods), max(prods)
+    if smin < w.smin or smax > w.smax:
+        smin, smax = w.smin, w.smax
+    _set_bounds(d, w, smin, smax, umin, umax)
+
+
+def _signed_from_unsigned(d: RegState, w: Width) -> None:
+    """The signed range from the unsigned one when it does not cross the sign boundary."""
+    smin, smax, umin, umax = _bounds(d, w)
+    lo, hi = _signed(umin, w), _signed(umax, w)
+    if lo <= hi:
+        smin, smax = lo, hi
+    else:
+        smin, smax = w.smin, w.smax
+    _set_bounds(d, w, smin, smax, umin, umax)
+
+
+_AND, _OR, _XOR = 0, 1, 2
+
+
+def _bitwise(d: RegState, s: RegState, src_vo: tuple[int, int], w: Width, op: int) -> None:
+    """``scalar{32,}_min_max_{and,or,xor}`` (``d.var_off`` already holds the result): a
+    known result (both operands known in the domain) becomes that constant; otherwise the
+    unsigned range comes from the tnum and the operands, the signed one from that."""
+    v, m = d.var_off[0] & w.umax, d.var_off[1] & w.umax
+    if not (src_vo[1] & w.umax) and not m:
+        if w is W64:
+            mark_known(d, v)
+        else:
+            mark_reg32_known(d, v)
+        return
+    smin, smax, umin, umax = _bounds(d, w)
+    _, _, s_umin, s_umax = _bounds(s, w)
+    if op == _AND:
+        umin, umax = v, min(umax, s_umax)
+    elif op == _OR:
+        umin, umax = max(umin, s_umin), v | m
+    else:
+        umin, umax = v, v | m
+    _set_bounds(d, w, smin, smax, umin, umax)
+    _signed_from_unsigned(d, w)
+    if w is W64:
+        update_bounds(d)  # the 64-bit functions end with __update_reg_bounds
+
+
 def add32(d: RegState, s: RegState) -> None:
-    smin = d.s32_min + s.s32_min
-    smax = d.s32_max + s.s32_max
-    if not (S32_MIN <= smin <= S32_MAX) or not (S32_MIN <= smax <= S32_MAX):
-        d.s32_min, d.s32_max = S32_MIN, S32_MAX
-    else:
-        d.s32_min, d.s32_max = smin, smax
-    umin = d.u32_min + s.u32_min
-    umax = d.u32_max + s.u32_max
-    if umin <= M32 and umax > M32:
-        d.u32_min, d.u32_max = 0, U32_MAX
-    else:
-        d.u32_min, d.u32_max = umin & M32, umax & M32
+    _add(d, s, W32)
 
 
 def add64(d: RegState, s: RegState) -> None:
-    smin = d.smin + s.smin
-    smax = d.smax + s.smax
-    if not (S64_MIN <= smin <= S64_MAX) or not (S64_MIN <= smax <= S64_MAX):
-        d.smin, d.smax = S64_MIN, S64_MAX
-    else:
-        d.smin, d.smax = smin, smax
-    umin = d.umin + s.umin
-    umax = d.umax + s.umax
-    if umin <= M64 and umax > M64:
-        d.umin, d.umax = 0, U64_MAX
-    else:
-        d.umin, d.umax = umin & M64, umax & M64
+    _add(d, s, W64)
 
 
 def sub32(d: RegState, s: RegState) -> None:
-    smin = d.s32_min - s.s32_max
-    smax = d.s32_max - s.s32_min
-    if not (S32_MIN <= smin <= S32_MAX) or not (S32_MIN <= smax <= S32_MAX):
-        d.s32_min, d.s32_max = S32_MIN, S32_MAX
-    else:
-        d.s32_min, d.s32_max = smin, smax
-    umin = d.u32_min - s.u32_max
-    umax = d.u32_max - s.u32_min
-    if umin < 0 and umax >= 0:
-        d.u32_min, d.u32_max = 0, U32_MAX
-    else:
-        d.u32_min, d.u32_max = umin & M32, umax & M32
+    _sub(d, s, W32)
 
 
 def sub64(d: RegState, s: RegState) -> None:
-    smin = d.smin - s.smax
-    smax = d.smax - s.smin
-    if not (S64_MIN <= smin <= S64_MAX) or not (S64_MIN <= smax <= S64_MAX):
-        d.smin, d.smax = S64_MIN, S64_MAX
-    else:
-        d.smin, d.smax = smin, smax
-    umin = d.umin - s.umax
-    umax = d.umax - s.umin
-    if umin < 0 and umax >= 0:
-        d.umin, d.umax = 0, U64_MAX
-    else:
-        d.umin, d.umax = umin & M64, umax & M64
+    _sub(d, s, W64)
 
 
 def mul32(d: RegState, s: RegState) -> None:
-    umax = d.u32_max * s.u32_max
-    umin = d.u32_min * s.u32_min
-    if umax > M32 or umin > M32:
-        d.u32_min, d.u32_max = 0, U32_MAX
-    else:
-        d.u32_min, d.u32_max = umin, umax
-    prods = (d.s32_min * s.s32_min, d.s32_min * s.s32_max, d.s32_max * s.s32_min, d.s32_max * s.s32_max)
-    if any(p < S32_MIN or p > S32_MAX for p in prods):
-        d.s32_min, d.s32_max = S32_MIN, S32_MAX
-    else:
-        d.s32_min, d.s32_max = min(prods), max(prods)
+    _mul(d, s, W32)
 
 
 def mul64(d: RegState, s: RegState) -> None:
-    umax = d.umax * s.umax
-    umin = d.umin * s.umin
-    if umax > M64 or umin > M64:
-        d.umin, d.umax = 0, U64_MAX
-    else:
-        d.umin, d.umax = umin, umax
-    prods = (d.smin * s.smin, d.smin * s.smax, d.smax * s.smin, d.smax * s.smax)
-    if any(p < S64_MIN or p > S64_MAX for p in prods):
-        d.smin, d.smax = S64_MIN, S64_MAX
-    else:
-        d.smin, d.smax = min(prods), max(prods)
-
-
-def _s32_from_u32(d: RegState) -> None:
-    if s32(d.u32_min) <= s32(d.u32_max):
-        d.s32_min, d.s32_max = s32(d.u32_min), s32(d.u32_max)
-    else:
-        d.s32_min, d.s32_max = S32_MIN, S32_MAX
-
-
-def _s64_from_u64(d: RegState) -> None:
-    if s64(d.umin) <= s64(d.umax):
-        d.smin, d.smax = s64(d.umin), s64(d.umax)
-    else:
-        d.smin, d.smax = S64_MIN, S64_MAX
+    _mul(d, s, W64)
 
 
 def and32(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
-    """``scalar32_min_max_and`` (``d.var_off`` already holds the AND result)."""
-    v32 = T.subreg(d.var_off)
-    if not (src_vo[1] & M32) and not (v32[1]):
-        mark_reg32_known(d, v32[0])
-        return
-    d.u32_min = v32[0]
-    d.u32_max = min(d.u32_max, s.u32_max)
-    _s32_from_u32(d)
+    _bitwise(d, s, src_vo, W32, _AND)
 
 
 def and64(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
-    from .regs import mark_known
-    if src_vo[1] == 0 and d.var_off[1] == 0:
-        mark_known(d, d.var_off[0])
-        return
-    d.umin = d.var_off[0]
-    d.umax = min(d.umax, s.umax)
-    _s64_from_u64(d)
-    update_bounds(d)
+    _bitwise(d, s, src_vo, W64, _AND)
 
 
 def or32(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
-    v32 = T.subreg(d.var_off)
-    if not (src_vo[1] & M32) and not v32[1]:
-        mark_reg32_known(d, v32[0])
-        return
-    d.u32_min = max(d.u32_min, s.u32_min)
-    d.u32_max = v32[0] | v32[1]
-    _s32_from_u32(d)
+    _bitwise(d, s, src_vo, W32, _OR)
 
 
 def or64(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
-    from .regs import mark_known
-    if src_vo[1] == 0 and d.var_off[1] == 0:
-        mark_known(d, d.var_off[0])
-        return
-    d.umin = max(d.umin, s.umin)
-    d.umax = d.var_off[0] | d.var_off[1]
-    _s64_from_u64(d)
-    update_bounds(d)
+    _bitwise(d, s, src_vo, W64, _OR)
 
 
 def xor32(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
-    v32 = T.subreg(d.var_off)
-    if not (src_vo[1] & M32) and not v32[1]:
-        mark_reg32_known(d, v32[0])
-        return
-    d.u32_min = v32[0]
-    d.u32_max = v32[0] | v32[1]
-    _s32_from_u32(d)
+    _bitwise(d, s, src_vo, W32, _XOR)
 
 
 def xor64(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
-    from .regs import mark_known
-    if src_vo[1] == 0 and d.var_off[1] == 0:
-        mark_known(d, d.var_off[0])
-        return
-    d.umin = d.var_off[0]
-    d.umax = d.var_off[0] | d.var_off[1]
-    _s64_from_u64(d)
-    update_bounds(d)
+    _bitwise(d, s, src_vo, W64, _XOR)
 
 
 def _lsh32_bounds(d: RegState, umin_val: int, umax_val: int) -> None:

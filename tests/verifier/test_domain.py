@@ -283,3 +283,19 @@ def test_fused_reg_bounds_sync_is_the_kernels_composition(r: RegState) -> None:
     S.sync(a)
     S.sync_reference(b)
     assert [getattr(a, f) for f in _FIELDS] == [getattr(b, f) for f in _FIELDS]
+
+
+_TWINS = ("add32", "add64", "sub32", "sub64", "mul32", "mul64", "and32", "and64", "or32", "or64", "xor32",
+          "xor64")
+
+
+@given(st.one_of(any_reg(), reg_with_member().map(lambda rx: rx[0])),
+       st.one_of(any_reg(), reg_with_member().map(lambda rx: rx[0])), st.sampled_from(_TWINS))
+def test_width_parametrised_alu_bounds_equal_the_written_out_twins(d: RegState, s: RegState, name: str) -> None:
+    from tests.verifier import scalar_twins as REF
+
+    a, b = d.clone(), d.clone()
+    args: tuple[object, ...] = (s,) if name[:3] in ("add", "sub", "mul") else (s, s.var_off)
+    getattr(S, name)(a, *args)
+    getattr(REF, name)(b, *args)
+    assert [getattr(a, f) for f in _FIELDS] == [getattr(b, f) for f in _FIELDS]
