@@ -91,8 +91,8 @@ class FuncState:
     __slots__ = ("regs", "stack", "callsite", "frameno", "subprogno", "callback_ret_range", "in_callback_fn",
                  "in_async_callback_fn", "in_exception_callback_fn", "callback_depth", "async_entry_cnt")
 
-    def __init__(self, callsite: int, frameno: int, subprogno: int) -> None:
-        self.regs = [RegState() for _ in range(11)]
+    def __init__(self, callsite: int, frameno: int, subprogno: int, regs: list[RegState] | None = None) -> None:
+        self.regs = regs if regs is not None else [RegState() for _ in range(11)]
         self.stack: list[StackSlot] = []
         self.callsite = callsite
         self.frameno = frameno
@@ -109,12 +109,8 @@ class FuncState:
         return len(self.stack) * BPF_REG_SIZE
 
     def clone(self) -> "FuncState":
-        f = FuncState.__new__(FuncState)
-        f.regs = [r.clone() for r in self.regs]
+        f = FuncState(self.callsite, self.frameno, self.subprogno, [r.clone() for r in self.regs])
         f.stack = [s.clone() for s in self.stack]
-        f.callsite = self.callsite
-        f.frameno = self.frameno
-        f.subprogno = self.subprogno
         f.callback_ret_range = self.callback_ret_range
         f.in_callback_fn = self.in_callback_fn
         f.in_async_callback_fn = self.in_async_callback_fn
