@@ -13,6 +13,8 @@ truncated-offset path pushed for speculative verification).
 
 from __future__ import annotations
 
+from typing import Final
+
 import errno as E
 
 from kernel_model import isa
@@ -41,13 +43,21 @@ ALU_NAMES = {isa.ADD: "+=", isa.SUB: "-=", isa.MUL: "*=", isa.DIV: "/=", isa.OR:
              isa.LSH: "<<=", isa.RSH: ">>=", isa.NEG: "neg", isa.MOD: "%=", isa.XOR: "^=", isa.MOV: "=",
              isa.ARSH: "s>>=", isa.END: "endian"}
 
-_PTR_ARITH_OK = frozenset({PTR_TO_CTX, PTR_TO_MAP_VALUE, PTR_TO_MAP_KEY, PTR_TO_STACK, PTR_TO_PACKET_META,
+_PTR_ARITH_OK: Final = frozenset({PTR_TO_CTX, PTR_TO_MAP_VALUE, PTR_TO_MAP_KEY, PTR_TO_STACK, PTR_TO_PACKET_META,
                            PTR_TO_PACKET, PTR_TO_TP_BUFFER, PTR_TO_BTF_ID, PTR_TO_MEM, PTR_TO_BUF, 20, 21})
 
 
 # reasons of sanitize_ptr_alu (verifier.c) and the alu_state bits (include/linux/bpf_verifier.h)
-REASON_BOUNDS, REASON_TYPE, REASON_PATHS, REASON_LIMIT, REASON_STACK = -1, -2, -3, -4, -5
-BPF_ALU_SANITIZE_SRC, BPF_ALU_SANITIZE_DST, BPF_ALU_NEG_VALUE, BPF_ALU_NON_POINTER, BPF_ALU_IMMEDIATE = 1, 2, 4, 8, 16
+REASON_BOUNDS: Final = -1
+REASON_TYPE: Final = -2
+REASON_PATHS: Final = -3
+REASON_LIMIT: Final = -4
+REASON_STACK: Final = -5
+BPF_ALU_SANITIZE_SRC: Final = 1
+BPF_ALU_SANITIZE_DST: Final = 2
+BPF_ALU_NEG_VALUE: Final = 4
+BPF_ALU_NON_POINTER: Final = 8
+BPF_ALU_IMMEDIATE: Final = 16
 
 
 class _SanitizeInfo:

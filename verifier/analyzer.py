@@ -578,6 +578,7 @@ def do_check(env: Env) -> None:
     seen = env.seen
     live = env.stack_live
     sp_starts = env.sp_starts
+    limit = BPF_COMPLEXITY_LIMIT_INSNS  # (a module global, read once: tests scale it down)
     prev_insn_idx = -1
     while True:
         env.cur_hist_ent = False
@@ -587,7 +588,7 @@ def do_check(env: Env) -> None:
             raise env.reject(E.EFAULT, f"invalid insn idx {idx} insn_cnt {n}")
         insn = insns[idx]
         env.insn_processed += 1
-        if env.insn_processed > BPF_COMPLEXITY_LIMIT_INSNS:
+        if env.insn_processed > limit:
             raise env.reject(E.E2BIG, f"BPF program is too large. Processed {env.insn_processed} insn")
         state = env.cur
         state.last_insn_idx = env.prev_insn_idx

@@ -16,7 +16,7 @@ iterators, spin locks, RCU/preempt/IRQ regions, tail calls, global subprograms
 from __future__ import annotations
 
 import errno as E
-from typing import Any
+from typing import Any, Final
 
 from kernel_model import isa
 from kernel_model.insn import imm64
@@ -41,7 +41,7 @@ from .regs import (
 
 __all__ = ["CallMixin", "CallMeta"]
 
-_MEM_TYPES = (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
+_MEM_TYPES: Final = (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
               PTR_TO_MEM | MEM_RINGBUF, PTR_TO_BUF, PTR_TO_BTF_ID | PTR_TRUSTED)
 #: compatible_reg_types[] (kernel/bpf/verifier.c)
 _COMPATIBLE: dict[int, tuple[int, ...]] = {
@@ -52,7 +52,7 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     H.ARG_PTR_TO_BTF_ID: (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | 1 << 21),
 }
 
-BPF_REG_SIZE = 8
+BPF_REG_SIZE: Final = 8
 
 
 class CallMeta:

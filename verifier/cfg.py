@@ -23,7 +23,7 @@ what it returns and what it raises (:class:`InvalidInsn`, kernel message, EINVAL
 from __future__ import annotations
 
 from array import array
-from typing import Sequence
+from typing import Final, Sequence
 
 from kernel_model import isa
 from kernel_model.errors import InvalidInsn
@@ -35,7 +35,7 @@ __all__ = ["find_subprogs", "check_subprogs", "check_cfg", "CfgMarks", "successo
            "BPF_MAX_SUBPROGS"]
 
 #: include/linux/bpf_verifier.h
-BPF_MAX_SUBPROGS = 256
+BPF_MAX_SUBPROGS: Final = 256
 
 
 def _is_pseudo_call(insn: InsnFields) -> bool:

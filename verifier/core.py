@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import errno as E
 from array import array
-from typing import Any, Sequence
+from typing import Any, Final, Sequence
 
 from kernel_model import isa
 from kernel_model.insn import Insn
@@ -39,19 +39,21 @@ __all__ = ["Reject", "Env", "BPF_MAIN_FUNC", "SRC_OP", "DST_OP", "DST_OP_NO_MARK
            "BPF_MAX_VAR_SIZ", "BPF_COMPLEXITY_LIMIT_INSNS", "BPF_COMPLEXITY_LIMIT_JMP_SEQ", "Subprog",
            "INSN_F_STACK_ACCESS", "INSN_F_SRC_REG_STACK", "INSN_F_DST_REG_STACK"]
 
-BPF_MAIN_FUNC = -1
-SRC_OP, DST_OP, DST_OP_NO_MARK = 0, 1, 2
-BPF_MAX_VAR_OFF = 1 << 29
-BPF_MAX_VAR_SIZ = 1 << 29
+BPF_MAIN_FUNC: Final = -1
+SRC_OP: Final = 0
+DST_OP: Final = 1
+DST_OP_NO_MARK: Final = 2
+BPF_MAX_VAR_OFF: Final = 1 << 29
+BPF_MAX_VAR_SIZ: Final = 1 << 29
 BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
-BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
+BPF_COMPLEXITY_LIMIT_JMP_SEQ: Final = 8192
 #: jmp history flags (include/linux/bpf_verifier.h): stack access with frame in bits 0-2, spi in 3-8
-INSN_F_FRAMENO_MASK = 0x7
-INSN_F_SPI_MASK = 0x3F
-INSN_F_SPI_SHIFT = 3
-INSN_F_STACK_ACCESS = 1 << 9
-INSN_F_DST_REG_STACK = 1 << 10
-INSN_F_SRC_REG_STACK = 1 << 11
+INSN_F_FRAMENO_MASK: Final = 0x7
+INSN_F_SPI_MASK: Final = 0x3F
+INSN_F_SPI_SHIFT: Final = 3
+INSN_F_STACK_ACCESS: Final = 1 << 9
+INSN_F_DST_REG_STACK: Final = 1 << 10
+INSN_F_SRC_REG_STACK: Final = 1 << 11
 
 
 class Reject(Exception):

@@ -12,6 +12,8 @@ pushed and explored when the fall-through path ends.
 
 from __future__ import annotations
 
+from typing import Final
+
 import errno as E
 
 from kernel_model import isa
@@ -35,7 +37,7 @@ from .state import VerifierState, is_spilled_reg
 
 __all__ = ["JmpMixin"]
 
-LINKED_REGS_MAX = 6
+LINKED_REGS_MAX: Final = 6
 
 
 def _reg_not_null(reg: RegState) -> bool:
@@ -52,7 +54,7 @@ def _reg_not_null(reg: RegState) -> bool:
     return bt in _NOT_NULL_TYPES
 
 
-_NOT_NULL_TYPES = frozenset({PTR_TO_SOCKET, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TO_BUF, PTR_TO_MAP_VALUE,
+_NOT_NULL_TYPES: Final = frozenset({PTR_TO_SOCKET, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TO_BUF, PTR_TO_MAP_VALUE,
                              PTR_TO_MAP_KEY, PTR_TO_SOCK_COMMON, PTR_TO_MEM, CONST_PTR_TO_MAP})
 
 

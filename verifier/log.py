@@ -18,7 +18,7 @@ puts in map loads. The buffer rules of log.c (rotating and ``BPF_LOG_FIXED`` log
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Final, Sequence
 
 from kernel_model import isa
 from kernel_model.disasm import format_log_insn
@@ -35,14 +35,18 @@ from .state import BPF_REG_SIZE, SLOT_CHARS, STACK_DYNPTR, STACK_INVALID, STACK_
 __all__ = ["VLog", "LOG_SIZE_MAX", "reg_type_str", "tnum_str", "snum", "unum", "fmt_reg", "fmt_func_state",
            "LOG_LEVEL1", "LOG_LEVEL2", "LOG_STATS", "LOG_FIXED", "alignment"]
 
-LOG_LEVEL1, LOG_LEVEL2, LOG_STATS, LOG_FIXED = 1, 2, 4, 8
+LOG_LEVEL1: Final = 1
+LOG_LEVEL2: Final = 2
+LOG_STATS: Final = 4
+LOG_FIXED: Final = 8
 #: BPF_LOG_MIN_ALIGNMENT, BPF_LOG_ALIGNMENT (include/linux/bpf_verifier.h)
-_MIN_ALIGN, _ALIGN = 8, 40
+_MIN_ALIGN: Final = 8
+_ALIGN: Final = 40
 
 
 #: bpf_verifier_log_attr_valid: attr.log_size above UINT_MAX >> 2 is EINVAL
-LOG_SIZE_MAX = 0xFFFFFFFF >> 2
-_UINT_MAX = 0xFFFFFFFF
+LOG_SIZE_MAX: Final = 0xFFFFFFFF >> 2
+_UINT_MAX: Final = 0xFFFFFFFF
 
 
 class VLog:

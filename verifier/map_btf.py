@@ -21,6 +21,8 @@ map types are not modelled (see :data:`MAP_BTF_STRUCT`).
 
 from __future__ import annotations
 
+from typing import Final
+
 from functools import lru_cache
 
 from kernel_model.btf import BTF, Array, Int, Ptr, Struct, Union
@@ -36,7 +38,7 @@ MAP_BTF_STRUCT: dict[int, str] = {
 
 # (member name, byte offset, type spec); type spec: an int name, "*name" (pointer to a
 # struct), "[n]elem" (array), "struct name"/"union name" (nested, sized below).
-_BPF_MAP = (
+_BPF_MAP: Final = (
     ("sha", 0, "[32]u8"), ("excl", 32, "u32"), ("ops", 40, "*bpf_map_ops"), ("inner_map_meta", 48, "*bpf_map"),
     ("security", 56, "*void"), ("map_type", 64, "u32"), ("key_size", 68, "u32"), ("value_size", 72, "u32"),
     ("max_entries", 76, "u32"), ("map_extra", 80, "u64"), ("map_flags", 88, "u32"), ("id", 92, "u32"),
@@ -50,9 +52,9 @@ _BPF_MAP = (
     ("sleepable_refcnt", 264, "struct atomic64_t"), ("elem_count", 272, "*s64"), ("cookie", 280, "u64"),
     ("excl_prog_sha", 288, "*char"),
 )
-_BPF_ARRAY = (("map", 0, "struct bpf_map"), ("elem_size", 296, "u32"), ("index_mask", 300, "u32"),
+_BPF_ARRAY: Final = (("map", 0, "struct bpf_map"), ("elem_size", 296, "u32"), ("index_mask", 300, "u32"),
               ("aux", 304, "*bpf_array_aux"), ("", 312, "union 0"))
-_BPF_HTAB = (
+_BPF_HTAB: Final = (
     ("map", 0, "struct bpf_map"), ("ma", 296, "struct bpf_mem_alloc"), ("pcpu_ma", 360, "struct bpf_mem_alloc"),
     ("buckets", 424, "*bucket"), ("elems", 432, "*void"), ("", 448, "union 256"),
     ("extra_elems", 704, "*htab_elem*"), ("pcount", 712, "struct percpu_counter"), ("count", 752, "struct atomic_t"),

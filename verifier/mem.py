@@ -16,7 +16,7 @@ memory checks ``check_helper_mem_access`` / ``check_stack_range_initialized``
 from __future__ import annotations
 
 import errno as E
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Final, TYPE_CHECKING
 
 from kernel_model import isa
 from kernel_model.errors import ENOTSUPP
@@ -50,12 +50,14 @@ from .state import (StackSlot,
 
 __all__ = ["MemMixin", "BPF_READ", "BPF_WRITE", "ACCESS_DIRECT", "ACCESS_HELPER"]
 
-BPF_READ, BPF_WRITE = 1, 2
-ACCESS_DIRECT, ACCESS_HELPER = 1, 2
-MAX_BPF_STACK = 512
+BPF_READ: Final = 1
+BPF_WRITE: Final = 2
+ACCESS_DIRECT: Final = 1
+ACCESS_HELPER: Final = 2
+MAX_BPF_STACK: Final = 512
 _SIZE = {isa.W: 4, isa.H: 2, isa.B: 1, isa.DW: 8}
 
-_SPILLABLE = frozenset({PTR_TO_MAP_VALUE, PTR_TO_STACK, PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META,
+_SPILLABLE: Final = frozenset({PTR_TO_MAP_VALUE, PTR_TO_STACK, PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META,
                         PTR_TO_PACKET_END, PTR_TO_FLOW_KEYS, CONST_PTR_TO_MAP, PTR_TO_SOCKET,
                         PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TO_BTF_ID, PTR_TO_BUF,
                         PTR_TO_MEM, 20, PTR_TO_MAP_KEY, 18})
@@ -547,7 +549,7 @@ def _access_arena(env: Env, regs: list[RegState], regno: int, off: int, size: in
 
 
 _AccessFn = Callable[[Env, "list[RegState]", int, int, int, int, int, int, bool], None]
-_ANY_FLAG = ~BASE_TYPE_MASK
+_ANY_FLAG: Final = ~BASE_TYPE_MASK
 
 #: base pointer type -> (the type flags it may carry, its check); a type with other
 #: flags, or a base type not listed, is ``R%d invalid mem access '%s'``

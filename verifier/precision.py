@@ -12,6 +12,8 @@ prints ``mark_precise: frame%d: regs=... stack=... before N: (insn)``.
 
 from __future__ import annotations
 
+from typing import Final
+
 import errno as E
 
 from kernel_model import isa
@@ -24,7 +26,7 @@ from .state import BPF_REG_SIZE, HistEntry, VerifierState, is_spilled_reg, is_sp
 
 __all__ = ["PrecisionMixin", "NotSupported"]
 
-BPF_REGMASK_ARGS = 0b111110  # r1..r5
+BPF_REGMASK_ARGS: Final = 0b111110  # r1..r5
 
 
 class NotSupported(Exception):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import errno as E
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Final, TYPE_CHECKING
 
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER
 
@@ -35,8 +35,8 @@ __all__ = ["ProgTypeOps", "PROG_TYPES", "register_prog_type", "prog_type_ops", "
            "PROG_TYPE_SOCKET_FILTER", "PROG_TYPE_STRUCT_OPS", "PROG_TYPE_SYSCALL"]
 
 #: enum bpf_prog_type (include/uapi/linux/bpf.h)
-PROG_TYPE_STRUCT_OPS = 27
-PROG_TYPE_SYSCALL = 31
+PROG_TYPE_STRUCT_OPS: Final = 27
+PROG_TYPE_SYSCALL: Final = 31
 
 
 class _Unmodelled:

@@ -13,7 +13,7 @@ in the kernel's order, so the printed bounds are the kernel's.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from . import tnum as T
 from .regs import (
@@ -29,10 +29,10 @@ __all__ = [
     "flip_opcode", "rev_opcode", "sanity_violation", "range_within",
 ]
 
-M64 = U64_MAX
-M32 = U32_MAX
-_SMASK64 = 1 << 63
-_SMASK32 = 1 << 31
+M64: Final = U64_MAX
+M32: Final = U32_MAX
+_SMASK64: Final = 1 << 63
+_SMASK32: Final = 1 << 31
 
 
 def update_bounds32(r: RegState) -> None:
@@ -662,7 +662,9 @@ def _signed_from_unsigned(d: RegState, w: Width) -> None:
     _set_bounds(d, w, smin, smax, umin, umax)
 
 
-_AND, _OR, _XOR = 0, 1, 2
+_AND: Final = 0
+_OR: Final = 1
+_XOR: Final = 2
 
 
 def _bitwise(d: RegState, s: RegState, src_vo: tuple[int, int], w: Width, op: int) -> None:
@@ -824,9 +826,18 @@ def arsh64(d: RegState, s: RegState) -> None:
 # --- conditional jumps ------------------------------------------------------------------------
 
 # BPF_JEQ ... BPF_JSLE operation codes (op >> 4) as in kernel_model.isa
-JEQ, JGT, JGE, JSET, JNE, JSGT, JSGE = 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70
-JLT, JLE, JSLT, JSLE = 0xA0, 0xB0, 0xC0, 0xD0
-JSET_NOT = JSET | 0x08  # "BPF_JSET | BPF_X": the false branch of JSET (rev_opcode)
+JEQ: Final = 0x10
+JGT: Final = 0x20
+JGE: Final = 0x30
+JSET: Final = 0x40
+JNE: Final = 0x50
+JSGT: Final = 0x60
+JSGE: Final = 0x70
+JLT: Final = 0xA0
+JLE: Final = 0xB0
+JSLT: Final = 0xC0
+JSLE: Final = 0xD0
+JSET_NOT: Final = JSET | 0x08  # "BPF_JSET | BPF_X": the false branch of JSET (rev_opcode)
 
 _FLIP = {JEQ: JEQ, JNE: JNE, JSET: JSET, JGE: JLE, JGT: JLT, JLE: JGE, JLT: JGT,
          JSGE: JSLE, JSGT: JSLT, JSLE: JSGE, JSLT: JSGT}

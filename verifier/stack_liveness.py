@@ -26,11 +26,11 @@ modelled: the model has no callback helpers.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Final, Sequence
 
 __all__ = ["StackLiveness", "fmt_stack_mask"]
 
-U64 = (1 << 64) - 1
+U64: Final = (1 << 64) - 1
 
 
 def fmt_stack_mask(mask: int) -> str:

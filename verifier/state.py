@@ -14,7 +14,7 @@ are dead before an instruction (``live_regs_before``, see
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Final, Sequence
 
 from . import tnum as T
 from .regs import (
@@ -31,14 +31,22 @@ __all__ = [
     "is_spilled_reg", "HistEntry", "StateList", "is_spilled_scalar_reg", "is_spilled_scalar_reg64",
 ]
 
-BPF_REG_SIZE = 8
+BPF_REG_SIZE: Final = 8
 
 # enum bpf_stack_slot_type (include/linux/bpf_verifier.h)
-STACK_INVALID, STACK_SPILL, STACK_MISC, STACK_ZERO, STACK_DYNPTR, STACK_ITER, STACK_IRQ_FLAG = range(7)
+STACK_INVALID: Final = 0
+STACK_SPILL: Final = 1
+STACK_MISC: Final = 2
+STACK_ZERO: Final = 3
+STACK_DYNPTR: Final = 4
+STACK_ITER: Final = 5
+STACK_IRQ_FLAG: Final = 6
 #: slot_type_char[] of kernel/bpf/log.c
-SLOT_CHARS = "?rm0dif"
+SLOT_CHARS: Final = "?rm0dif"
 
-NOT_EXACT, EXACT, RANGE_WITHIN = 0, 1, 2
+NOT_EXACT: Final = 0
+EXACT: Final = 1
+RANGE_WITHIN: Final = 2
 
 #: ``struct bpf_jmp_history_entry``: (idx, prev_idx, flags, linked_regs)
 HistEntry = tuple[int, int, int, int]
