@@ -188,7 +188,14 @@ class Env:
         return Reject(err)
 
     def insn_str(self, i: int) -> str:
-        """``print_bpf_insn`` of slot ``i``: the same text every time, so formatted once."""
+        """``print_bpf_insn`` of slot ``i``: the same text every time, so formatted once
+        (per distinct instruction; an lddw's text depends on its second slot, so per slot)."""
+        d = self.insns[i]
+        if d.code != isa.LD_IMM64:
+            t = d.text
+            if t is None:
+                t = d.text = insn_text(self.raw, i, map_addr=self.map_addr_for, kfunc_name=self.kfunc_name_for)
+            return t
         if not self._insn_text:
             self._insn_text = [None] * self.n
         s = self._insn_text[i]

@@ -48,7 +48,7 @@ class DInsn:
     """One decoded slot: the raw fields of ``struct bpf_insn`` and the opcode's parts."""
 
     __slots__ = ("code", "dst", "src", "off", "imm", "cls", "op", "mode", "size", "x", "nbytes", "raw", "reg64",
-                 "stores", "succ_rel", "use_def")
+                 "stores", "succ_rel", "use_def", "text")
 
     def __init__(self, raw: Insn) -> None:
         code = raw.code
@@ -80,6 +80,9 @@ class DInsn:
         self.succ_rel = _successors_rel(self)
         #: (use, def) register masks of ``compute_insn_live_regs``, set by the liveness pass
         self.use_def: tuple[int, int] | None = None
+        #: the log's disassembly of this (single-slot) instruction, once formatted: it does
+        #: not depend on the slot (jump targets and calls print pc-relative)
+        self.text: str | None = None
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"DInsn(code={self.code:#04x}, dst={self.dst}, src={self.src}, off={self.off}, imm={self.imm})"
