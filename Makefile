@@ -13,24 +13,31 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,plot]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The verifier compiled with mypyc (verifier/accel.py), rebuilt when its sources change;
+# without a C compiler or the Python headers it stays pure Python (same results, slower).
+ACCEL := $(VENV)/.accel
+$(ACCEL): $(STAMP) $(wildcard verifier/*.py)
+	$(BIN)/python -m verifier.build_accel build
+	touch $(ACCEL)
+
+demo: $(STAMP) $(ACCEL)
 	$(BIN)/structops demo
 
-test: $(STAMP)
+test: $(STAMP) $(ACCEL)
 	$(BIN)/python -m pytest -q
 
 # Longer property-based runs (more hypothesis examples).
-test-long: $(STAMP)
+test-long: $(STAMP) $(ACCEL)
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q
 
 # The JIT-vs-interpreter differential test with many more examples.
 test-jit-long: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/jit/test_bpf_jit_diff.py
 
-bench: $(STAMP)
+bench: $(STAMP) $(ACCEL)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) $(ACCEL)
 	for b in benchmarks/*.py; do $(BIN)/python $$b --quick || exit 1; done
 
 # The example BPF objects: vmlinux.h from the emulated kernel, then clang (see examples/README.md).
@@ -42,4 +49,4 @@ examples: $(STAMP)
 	for f in examples/*.bpf.c; do $(CLANG) $(BPF_CFLAGS) -c $$f -o $${f%.c}.o || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis verifier/_accel

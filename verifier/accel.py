@@ -46,17 +46,17 @@ _HASH_FILE = "SOURCES"
 _active = False
 
 
-def sources_hash() -> str:
+def sources_hash(pkg_dir: Path = PKG_DIR) -> str:
     """The hash of the compiled modules' sources and the interpreter they are built for."""
     h = hashlib.sha256(f"{sys.implementation.cache_tag} {GROUP}".encode())
     for name in COMPILED:
-        h.update(name.encode() + b"\0" + (PKG_DIR / f"{name}.py").read_bytes())
+        h.update(name.encode() + b"\0" + (pkg_dir / f"{name}.py").read_bytes())
     return h.hexdigest()
 
 
-def _ext(stem: str) -> Path | None:
+def _ext(stem: str, accel_dir: Path = ACCEL_DIR) -> Path | None:
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        p = ACCEL_DIR / f"{stem}{suffix}"
+        p = accel_dir / f"{stem}{suffix}"
         if p.exists():
             return p
     return None
@@ -100,13 +100,14 @@ def install() -> bool:
     return True
 
 
-def fresh() -> bool:
-    """Whether a build is present for the sources as they are now."""
+def fresh(pkg_dir: Path = PKG_DIR) -> bool:
+    """Whether a build is present (in ``pkg_dir/_accel``) for the sources as they are now."""
+    accel_dir = pkg_dir / "_accel"
     try:
-        recorded = (ACCEL_DIR / _HASH_FILE).read_text().strip()
+        recorded = (accel_dir / _HASH_FILE).read_text().strip()
     except OSError:
         return False
-    return recorded == sources_hash() and _ext(f"{GROUP}__mypyc") is not None
+    return recorded == sources_hash(pkg_dir) and _ext(f"{GROUP}__mypyc", accel_dir) is not None
 
 
 def active() -> bool:
