@@ -36,7 +36,7 @@ from .regs import (
     reg_is_const, s32, s64,
 )
 
-__all__ = ["AluMixin", "ALU_NAMES"]
+__all__ = ["check_alu_op", "adjust_reg_min_max_vals", "adjust_scalar", "adjust_ptr", "bounds_sanity", "ALU_NAMES"]
 
 #: bpf_alu_string[] (kernel/bpf/disasm.c)
 ALU_NAMES = {isa.ADD: "+=", isa.SUB: "-=", isa.MUL: "*=", isa.DIV: "/=", isa.OR: "|=", isa.AND: "&=",
@@ -125,9 +125,9 @@ def bounds_sanity(env: Env, reg: RegState, ctx: str) -> None:
         return
     # 6.18: verifier_bug() prefixes "verifier bug: " (the host prints it so)
     env.verbose(f"verifier bug: REG INVARIANTS VIOLATION ({ctx}): {msg} u64=[{reg.umin:#x}, {reg.umax:#x}] "
-                 f"s64=[{reg.smin & U64_MAX:#x}, {reg.smax & U64_MAX:#x}] u32=[{reg.u32_min:#x}, {reg.u32_max:#x}] "
-                 f"s32=[{reg.s32_min & U32_MAX:#x}, {reg.s32_max & U32_MAX:#x}] "
-                 f"var_off=({reg.var_off[0]:#x}, {reg.var_off[1]:#x})\n")
+                f"s64=[{reg.smin & U64_MAX:#x}, {reg.smax & U64_MAX:#x}] u32=[{reg.u32_min:#x}, {reg.u32_max:#x}] "
+                f"s32=[{reg.s32_min & U32_MAX:#x}, {reg.s32_max & U32_MAX:#x}] "
+                f"var_off=({reg.var_off[0]:#x}, {reg.var_off[1]:#x})\n")
     if env.test_reg_invariants:
         from .core import Reject
         raise Reject(E.EFAULT)
@@ -348,7 +348,7 @@ def adjust_ptr(env: Env, insn: DInsn, ptr: RegState, off_reg: RegState) -> None:
         raise env.reject(E.EACCES, f"R{dst_no} 32-bit pointer arithmetic prohibited")
     if ptr.type & PTR_MAYBE_NULL:
         raise env.reject(E.EACCES, f"R{dst_no} pointer arithmetic on {reg_type_str(ptr.type)} prohibited, "
-                                    "null-check it first")
+                                   "null-check it first")
     if base_type(ptr.type) == PTR_TO_MEM and ptr.type & PTR_UNTRUSTED:
         return
     bt = base_type(ptr.type)
@@ -458,16 +458,16 @@ def sanitize_check_bounds(env: Env, insn: DInsn, dst: RegState) -> None:
         off = dst.off + s64(dst.var_off[0])
         if dst.var_off[1] != 0:
             raise env.reject(E.EACCES, f"R{d} variable stack access prohibited for !root, "
-                                        f"var_off={tnum_str(dst.var_off)} off={off}")
+                                       f"var_off={tnum_str(dst.var_off)} off={off}")
         if off >= 0 or off < -512:
             raise env.reject(E.EACCES, f"R{d} stack pointer arithmetic goes out of range, prohibited for !root; "
-                                        f"off={off}")
+                                       f"off={off}")
     elif dst.type == PTR_TO_MAP_VALUE:
         try:
             mem.check_map_access(env, d, dst.off, 1, False, 2)
         except Exception:
             raise env.reject(E.EACCES, f"R{d} pointer arithmetic of map value goes out of range, "
-                                        "prohibited for !root") from None
+                                       "prohibited for !root") from None
 
 # --- the instruction ---------------------------------------------------------------------------
 def adjust_reg_min_max_vals(env: Env, insn: DInsn) -> None:
@@ -562,9 +562,9 @@ def check_alu_op(env: Env, insn: DInsn) -> None:
             elif insn.off == isa.ADDR_SPACE_CAST:
                 if insn.imm not in (1, 1 << 16):
                     raise env.reject(E.EINVAL, "addr_space_cast insn can only convert between address space "
-                                                "1 and 0")
+                                               "1 and 0")
                 raise env.reject(E.EINVAL, "addr_space_cast insn can only be used in a program that has an "
-                                            "associated arena")
+                                           "associated arena")
             elif insn.off not in (0, 8, 16, 32) or insn.imm:
                 raise env.reject(E.EINVAL, "BPF_MOV uses reserved fields")
             env.check_reg_arg(insn.src, SRC_OP)

@@ -51,10 +51,10 @@ from .result import InsnAux, VerifyResult
 from .stack_liveness import StackLiveness
 from .state import StateList, BPF_REG_SIZE, EXACT, NOT_EXACT, RANGE_WITHIN, STACK_INVALID, VerifierState, frame_insn_idx, regsafe, states_equal, IdMap
 
-__all__ = ["verify", "bpf_check"]
-
 from .map_types import map_type_ops
 from .prog_types import PROG_TYPE_STRUCT_OPS
+
+__all__ = ["verify", "run", "do_check", "is_state_visited"]
 
 
 class _Visit:
@@ -82,7 +82,7 @@ def add_subprog_and_kfunc(env: Env) -> None:
             continue
         if not env.bpf_capable:
             raise env.reject(E.EPERM, "loading/calling other bpf or kernel functions are allowed for CAP_BPF "
-                                       "and CAP_SYS_ADMIN")
+                                      "and CAP_SYS_ADMIN")
         if is_call or is_func:
             tgt = i + insn.imm + 1
             if tgt < 0 or tgt >= n:
@@ -161,7 +161,7 @@ def _resolve_maps(env: Env, upto: int) -> None:
                     raise env.reject(E.EINVAL, "no direct value access support for this map type")
                 if m.max_entries != 1 or off >= m.value_size:
                     raise env.reject(E.EINVAL, f"invalid access to map value pointer, value_size={m.value_size} "
-                                                f"off={off}")
+                                               f"off={off}")
                 env.aux[i].map_off = off
         i += 2
 
@@ -266,7 +266,7 @@ def compute_live_registers(env: Env) -> None:
         env.verbose(format_live_regs(env.insns, env.live_before, env.insn_str, env.scc))
     env.sp_starts = starts
     env.stack_live = StackLiveness(starts + [env.n], order, po_starts, lambda i: successors(env.insns, i),
-                                    env.prune_point, env.verbose if env.level2 else None)
+                                   env.prune_point, env.verbose if env.level2 else None)
 
 # --- the walk -----------------------------------------------------------------------------
 def explored_head(env: Env, idx: int) -> list[StateList]:
@@ -793,8 +793,8 @@ def stats_line(env: Env, elapsed: float) -> None:
         env.verbose(f"verification time {int(elapsed * 1e6)} usec\n")
         env.verbose("stack depth " + "+".join(str(sp.stack_depth) for sp in env.subprogs) + "\n")
     env.verbose(f"processed {env.insn_processed} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) "
-                 f"max_states_per_insn {env.max_states_per_insn} total_states {env.total_states} "
-                 f"peak_states {env.peak_states} mark_read 0\n")
+                f"max_states_per_insn {env.max_states_per_insn} total_states {env.total_states} "
+                f"peak_states {env.peak_states} mark_read 0\n")
 
 
 def run(env: Env) -> int:

@@ -39,7 +39,7 @@ from .regs import (
     is_pointer_value, mark_known_zero, mark_not_init, mark_unknown, register_is_null, s64,
 )
 
-__all__ = ["CallMixin", "CallMeta"]
+__all__ = ["check_helper_call", "check_func_call", "check_kfunc_call", "prepare_func_exit", "check_resource_leak", "check_return_code", "check_ld_imm", "check_ld_abs", "helper_allowed", "CallMeta"]
 
 _MEM_TYPES: Final = (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
               PTR_TO_MEM | MEM_RINGBUF, PTR_TO_BUF, PTR_TO_BTF_ID | PTR_TRUSTED)
@@ -123,7 +123,7 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
             raise env.reject(E.EACCES, "invalid map_ptr to access map->value")
         meta.raw_mode = bool(arg_type & MEM_UNINIT)
         mem.check_helper_mem_access(env, regno, meta.map.value_size,
-                                     BPF_WRITE if arg_type & MEM_WRITE else BPF_READ, False, meta)
+                                    BPF_WRITE if arg_type & MEM_WRITE else BPF_READ, False, meta)
     elif base == H.ARG_PTR_TO_MEM:
         meta.raw_mode = bool(arg_type & MEM_UNINIT)
     elif base in (H.ARG_CONST_SIZE, H.ARG_CONST_SIZE_OR_ZERO):
@@ -148,7 +148,7 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None
         return
     if compat is _MEM_TYPES and not arg_type & MEM_RDONLY:
         raise env.reject(E.EACCES, f"{H.func_id_name(meta.func_id)}() may write into memory pointed by "
-                                    f"R{regno} type={reg_type_str(reg.type)}")
+                                   f"R{regno} type={reg_type_str(reg.type)}")
 
 
 def _check_func_arg_reg_off(env: Env, reg: RegState, regno: int, arg_type: int) -> None:
@@ -346,14 +346,14 @@ def check_return_code(env: Env, regno: int, reg_name: str) -> None:
     if is_subprog:
         if reg.type != SCALAR_VALUE:
             raise env.reject(E.EINVAL, f"At subprogram exit the register R{regno} is not a scalar value "
-                                        f"({reg_type_str(reg.type)})")
+                                       f"({reg_type_str(reg.type)})")
         return
     rng = env.retval_range
     if rng is None:
         return
     if reg.type != SCALAR_VALUE:
         raise env.reject(E.EINVAL, f"{exit_ctx} the register R{regno} is not a known value "
-                                    f"({reg_type_str(reg.type)})")
+                                   f"({reg_type_str(reg.type)})")
     precision.mark_chain_precision(env, regno)
     if not (rng[0] <= reg.smin and reg.smax <= rng[1]):
         parts = [f"{exit_ctx} the register {reg_name} has"]

@@ -215,7 +215,7 @@ def _btf_ctx_access(env: Env, off: int, size: int, atype: int) -> CtxAccess | No
         return SCALAR_VALUE, None, 0
     if not isinstance(t, Ptr):
         env.verbose(f"func '{tname}' arg{arg} '{t.name}' has type {t.kind_name}. Only pointer access is "
-                     "allowed\n")
+                    "allowed\n")
         return None
     if size != 8:
         env.verbose(f"func '{tname}' size {size} must be 8\n")

@@ -35,7 +35,7 @@ from .regs import (
 )
 from .state import VerifierState, is_spilled_reg
 
-__all__ = ["JmpMixin"]
+__all__ = ["check_cond_jmp_op", "is_branch_taken"]
 
 LINKED_REGS_MAX: Final = 6
 
@@ -240,7 +240,7 @@ def check_cond_jmp_op(env: Env, insn: DInsn) -> None:
     if pred == 0:
         if not env.bypass_spec_v1:
             env.sanitize_speculative_path(insn, env.insn_idx + insn.off + 1,
-                                           env.insn_idx)
+                                          env.insn_idx)
         if env.log_on:
             env.print_insn_state(this, this.curframe)
         return

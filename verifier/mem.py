@@ -48,7 +48,7 @@ from .state import (StackSlot,
     is_spilled_scalar_reg,
 )
 
-__all__ = ["MemMixin", "BPF_READ", "BPF_WRITE", "ACCESS_DIRECT", "ACCESS_HELPER"]
+__all__ = ["check_mem_access", "check_load_mem", "check_store_reg", "check_atomic", "check_helper_mem_access", "check_mem_size_reg", "check_stack_range_initialized", "check_map_access", "check_ptr_off_reg", "MEM_ACCESS", "BPF_READ", "BPF_WRITE", "ACCESS_DIRECT", "ACCESS_HELPER"]
 
 BPF_READ: Final = 1
 BPF_WRITE: Final = 2
@@ -101,7 +101,7 @@ def check_ptr_alignment(env: Env, reg: RegState, off: int, size: int, strict_onc
         ro = T.add(reg.var_off, T.const(2 + reg.off + off))
         if not T.is_aligned(ro, size):
             raise env.reject(E.EACCES, f"misaligned packet access off 2+{tnum_str(reg.var_off)}+{reg.off}+"
-                                        f"{off} size {size}")
+                                       f"{off} size {size}")
         return
     if t == PTR_TO_ARENA:
         return
@@ -113,7 +113,7 @@ def check_ptr_alignment(env: Env, reg: RegState, off: int, size: int, strict_onc
     ro = T.add(reg.var_off, T.const(reg.off + off))
     if not T.is_aligned(ro, size):
         raise env.reject(E.EACCES, f"misaligned {desc}access off {tnum_str(reg.var_off)}+{reg.off}+{off} "
-                                    f"size {size}")
+                                   f"size {size}")
 
 # --- stack ----------------------------------------------------------------------------------
 def check_stack_access_within_bounds(env: Env, regno: int, off: int, size: int, atype: int) -> None:
@@ -144,7 +144,7 @@ def check_stack_access_within_bounds(env: Env, regno: int, off: int, size: int, 
         if reg.var_off[1] == 0:
             raise env.reject(err, f"invalid{extra} stack R{regno} off={off} size={size}")
         raise env.reject(err, f"invalid variable-offset{extra} stack R{regno} var_off={tnum_str(reg.var_off)} "
-                               f"off={off} size={size}")
+                              f"off={off} size={size}")
     env.grow_stack_state(state, -min_off)
 
 
@@ -239,7 +239,7 @@ def check_stack_write_var_off(env: Env, state: FuncState, ptr_regno: int, off: i
         env.scratched_stack |= 1 << spi
         if not env.allow_ptr_leaks and st not in (STACK_MISC, STACK_ZERO):
             raise env.reject(E.EINVAL, f"spilled ptr in range of var-offset stack write; insn {insn_idx}, "
-                                        f"ptr off: {i}")
+                                       f"ptr off: {i}")
         if writing_zero and st == STACK_SPILL and is_spilled_scalar_reg(slot):
             if slot.spilled.var_off == (0, 0):
                 zero_used = True
@@ -259,7 +259,7 @@ def check_stack_write_var_off(env: Env, state: FuncState, ptr_regno: int, off: i
             zero_used = True
         if st == STACK_INVALID and not env.allow_uninit_stack:
             raise env.reject(E.EINVAL, f"uninit stack in range of var-offset write prohibited for !root; "
-                                        f"insn {insn_idx}, off: {i}")
+                                       f"insn {insn_idx}, off: {i}")
         slot.types[j] = new
     if zero_used:
         precision.mark_chain_precision(env, value_regno)
@@ -357,7 +357,7 @@ def check_stack_read(env: Env, ptr_regno: int, off: int, size: int, dst_regno: i
     var = reg.var_off[1] != 0
     if dst_regno < 0 and var:
         raise env.reject(E.EACCES, "variable offset stack pointer cannot be passed into helper function; "
-                                    f"var_off={tnum_str(reg.var_off)} off={off} size={size}")
+                                   f"var_off={tnum_str(reg.var_off)} off={off} size={size}")
     if not var:
         from .regs import s64
         check_stack_read_fixed_off(env, state, off + s64(reg.var_off[0]), size, dst_regno)
@@ -401,7 +401,7 @@ def check_mem_region_access(env: Env, regno: int, off: int, size: int, mem_size:
     smin = reg.smin
     if smin < 0 and (smin == S64_MIN or off + smin != s32(off + smin) or smin + off < 0):
         raise env.reject(E.EACCES, f"R{regno} min value is negative, either use unsigned index or do a "
-                                    "if (index >=0) check.")
+                                   "if (index >=0) check.")
     try:
         _check_mem_access(env, regno, smin + off, size, mem_size, zero_ok)
     except Exception as e:
@@ -409,7 +409,7 @@ def check_mem_region_access(env: Env, regno: int, off: int, size: int, mem_size:
         raise e
     if reg.umax >= BPF_MAX_VAR_OFF:
         raise env.reject(E.EACCES, f"R{regno} unbounded memory access, make sure to bounds check any such "
-                                    "access")
+                                   "access")
     try:
         _check_mem_access(env, regno, reg.umax + off, size, mem_size, zero_ok)
     except Exception as e:
@@ -423,10 +423,10 @@ def check_map_access_type(env: Env, regno: int, off: int, size: int, atype: int)
     # bpf_map_flags_to_cap(): BPF_F_RDONLY_PROG (1 << 7) / BPF_F_WRONLY_PROG (1 << 8)
     if atype == BPF_WRITE and flags & (1 << 7):
         raise env.reject(E.EACCES, f"write into map forbidden, value_size={m.value_size} off={off} "
-                                    f"size={size}")
+                                   f"size={size}")
     if atype == BPF_READ and flags & (1 << 8):
         raise env.reject(E.EACCES, f"read from map forbidden, value_size={m.value_size} off={off} "
-                                    f"size={size}")
+                                   f"size={size}")
 
 
 def check_map_access(env: Env, regno: int, off: int, size: int, zero_ok: bool, src: int) -> None:
@@ -606,13 +606,13 @@ def check_ptr_off_reg(env: Env, reg: RegState, regno: int, fixed_off_ok: bool) -
     """``__check_ptr_off_reg``: a pointer passed or dereferenced unmodified."""
     if reg.off < 0:
         raise env.reject(E.EACCES, f"negative offset {reg_type_str(reg.type)} ptr R{regno} off={reg.off} "
-                                    "disallowed")
+                                   "disallowed")
     if not fixed_off_ok and reg.off:
         raise env.reject(E.EACCES, f"dereference of modified {reg_type_str(reg.type)} ptr R{regno} "
-                                    f"off={reg.off} disallowed")
+                                   f"off={reg.off} disallowed")
     if reg.var_off[1] != 0 or reg.var_off[0]:
         raise env.reject(E.EACCES, f"variable {reg_type_str(reg.type)} access var_off={tnum_str(reg.var_off)} "
-                                    "disallowed")
+                                   "disallowed")
 
 
 def check_ptr_to_btf_access(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
@@ -631,7 +631,7 @@ def check_ptr_to_btf_access(env: Env, regs: list[RegState], regno: int, off: int
         raise env.reject(E.EACCES, f"R{regno} is ptr_{tname} invalid negative access: off={off}")
     if reg.var_off[1] != 0 or reg.var_off[0]:
         raise env.reject(E.EACCES, f"R{regno} is ptr_{tname} invalid variable offset: off={off}, "
-                                    f"var_off={tnum_str(reg.var_off)}")
+                                   f"var_off={tnum_str(reg.var_off)}")
     if reg.type & MEM_USER:
         raise env.reject(E.EACCES, f"R{regno} is ptr_{tname} access user memory: off={off}")
     if reg.type & MEM_PERCPU:
@@ -808,7 +808,7 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, access_size: i
     else:
         if not env.bypass_spec_v1:
             raise env.reject(E.EACCES, f"R{regno} variable offset stack access prohibited for !root, "
-                                        f"var_off={tnum_str(reg.var_off)}")
+                                       f"var_off={tnum_str(reg.var_off)}")
         if meta is not None and meta.raw_mode:
             meta = None
         min_off = reg.smin + off
@@ -838,9 +838,9 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, access_size: i
         else:
             if reg.var_off[1] == 0:
                 raise env.reject(E.EACCES, f"invalid read from stack R{regno} off {min_off}+{i - min_off} "
-                                            f"size {access_size}")
+                                           f"size {access_size}")
             raise env.reject(E.EACCES, f"invalid read from stack R{regno} var_off {tnum_str(reg.var_off)}+"
-                                        f"{i - min_off} size {access_size}")
+                                       f"{i - min_off} size {access_size}")
         env.stack_read_mark(state, spi)
 
 

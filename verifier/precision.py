@@ -24,7 +24,7 @@ from .core import INSN_F_DST_REG_STACK, INSN_F_SPI_MASK, INSN_F_SPI_SHIFT, INSN_
 from .regs import SCALAR_VALUE
 from .state import BPF_REG_SIZE, HistEntry, VerifierState, is_spilled_reg, is_spilled_scalar_reg
 
-__all__ = ["PrecisionMixin", "NotSupported"]
+__all__ = ["mark_chain_precision", "propagate_precision", "mark_all_scalars_precise", "mark_all_scalars_imprecise", "NotSupported"]
 
 BPF_REGMASK_ARGS: Final = 0b111110  # r1..r5
 
@@ -64,7 +64,7 @@ class _BT:
 # --- log helpers -----------------------------------------------------------------------------
 def _bt_log_insn(env: Env, bt: _BT, idx: int) -> None:
     env.verbose(f"mark_precise: frame{bt.frame}: regs={_fmt_regs(bt.reg[bt.frame])} "
-                 f"stack={_fmt_stack(bt.stack[bt.frame])} before {idx}: {env.insn_str(idx)}\n")
+                f"stack={_fmt_stack(bt.stack[bt.frame])} before {idx}: {env.insn_str(idx)}\n")
 
 
 def _sync_linked(env: Env, bt: _BT, hist: HistEntry | None) -> None:
@@ -276,7 +276,7 @@ def _mark_chain(env: Env, start: VerifierState, regno: int, bt: _BT | None) -> b
         st_first = st.first_insn_idx
         if level2:
             env.verbose(f"mark_precise: frame{bt.frame}: last_idx {last_idx} first_idx {first_idx} "
-                         f"subseq_idx {subseq_idx} \n")
+                        f"subseq_idx {subseq_idx} \n")
         if last_idx < 0:
             if (st.curframe == 0 and st.frame[0].subprogno > 0 and st.frame[0].callsite == BPF_MAIN_FUNC
                     and bt.stack[bt.frame] == 0 and not bt.reg[bt.frame] & ~BPF_REGMASK_ARGS):
@@ -371,7 +371,7 @@ def _mark_chain(env: Env, start: VerifierState, regno: int, bt: _BT | None) -> b
                     changed = True
             if level2:
                 env.verbose(f"mark_precise: frame{fr}: parent state regs={_fmt_regs(bt.reg[fr])} "
-                             f"stack={_fmt_stack(bt.stack[fr])}: ")
+                            f"stack={_fmt_stack(bt.stack[fr])}: ")
                 env.print_verifier_state(st, fr, True)
         if bt.empty():
             return changed
