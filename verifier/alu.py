@@ -39,7 +39,7 @@ from .regs import (
 __all__ = ["check_alu_op", "adjust_reg_min_max_vals", "adjust_scalar", "adjust_ptr", "bounds_sanity", "ALU_NAMES"]
 
 #: bpf_alu_string[] (kernel/bpf/disasm.c)
-ALU_NAMES = {isa.ADD: "+=", isa.SUB: "-=", isa.MUL: "*=", isa.DIV: "/=", isa.OR: "|=", isa.AND: "&=",
+ALU_NAMES: Final = {isa.ADD: "+=", isa.SUB: "-=", isa.MUL: "*=", isa.DIV: "/=", isa.OR: "|=", isa.AND: "&=",
              isa.LSH: "<<=", isa.RSH: ">>=", isa.NEG: "neg", isa.MOD: "%=", isa.XOR: "^=", isa.MOV: "=",
              isa.ARSH: "s>>=", isa.END: "endian"}
 

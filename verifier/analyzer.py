@@ -448,6 +448,7 @@ def maybe_free_verifier_state(env: Env, sl: "StateList") -> None:
         return
     sl.in_free_list = False
     env.free_list_size -= 1
+    sl.state.sl = None  # freed: nothing reaches the entry from the state any more (no cycle)
 
 
 def update_branch_counts(env: Env, st: VerifierState | None) -> None:
@@ -818,7 +819,17 @@ def run(env: Env) -> int:
         except Reject as r:
             err = r.errno
     stats_line(env, time.perf_counter() - t0)
+    _release_states(env)
     return err
+
+
+def _release_states(env: Env) -> None:
+    """Break the explored states' links to their list entries (``sl``), the only cycles the
+    walk makes: everything is then freed by reference counting, not the cycle collector."""
+    for head in env.explored.values():
+        for sl in head:
+            sl.state.sl = None
+    env.explored.clear()
 
 
 def _opcodes(profile: Any) -> frozenset[int]:

@@ -17,7 +17,7 @@ This is a typed intermediate form in the spirit of PREVAIL's: the checks of
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import Final, Protocol, Sequence
 
 from kernel_model import isa
 from kernel_model.insn import Insn
@@ -41,7 +41,7 @@ class InsnFields(Protocol):
     def imm(self) -> int: ...
 
 #: BPF_SIZE -> bytes (bpf_size_to_bytes)
-SIZE_BYTES = {isa.W: 4, isa.H: 2, isa.B: 1, isa.DW: 8}
+SIZE_BYTES: Final = {isa.W: 4, isa.H: 2, isa.B: 1, isa.DW: 8}
 
 
 class DInsn:

@@ -131,7 +131,7 @@ def alignment(pos: int) -> int:
     return ((x + _MIN_ALIGN - 1) // _MIN_ALIGN) * _MIN_ALIGN - pos - 1
 
 
-_TYPE_NAMES = {
+_TYPE_NAMES: Final = {
     0: "?", SCALAR_VALUE: "scalar", 2: "ctx", CONST_PTR_TO_MAP: "map_ptr", PTR_TO_MAP_VALUE: "map_value",
     PTR_TO_STACK: "fp", PTR_TO_PACKET: "pkt", PTR_TO_PACKET_META: "pkt_meta", 9: "pkt_end", 10: "flow_keys",
     11: "sock", 12: "sock_common", 13: "tcp_sock", 14: "tp_buffer", 15: "xdp_sock", PTR_TO_BTF_ID: "ptr_",

@@ -61,9 +61,9 @@ _BPF_HTAB: Final = (
     ("use_percpu_counter", 756, "bool"), ("n_buckets", 760, "u32"), ("elem_size", 764, "u32"),
     ("hashrnd", 768, "u32"),
 )
-_SIZES = {"bpf_map": 296, "bpf_array": 312, "bpf_htab": 832, "mutex": 32, "atomic64_t": 8, "atomic_t": 4,
+_SIZES: Final = {"bpf_map": 296, "bpf_array": 312, "bpf_htab": 832, "mutex": 32, "atomic64_t": 8, "atomic_t": 4,
           "spinlock": 4, "bpf_mem_alloc": 64, "percpu_counter": 40}
-_INTS = {"u8": (1, 0), "char": (1, 0), "bool": (1, 4), "u32": (4, 0), "int": (4, 1), "u64": (8, 0), "s64": (8, 1)}
+_INTS: Final = {"u8": (1, 0), "char": (1, 0), "bool": (1, 4), "u32": (4, 0), "int": (4, 1), "u64": (8, 0), "s64": (8, 1)}
 
 
 @lru_cache(maxsize=1)

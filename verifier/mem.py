@@ -55,7 +55,7 @@ BPF_WRITE: Final = 2
 ACCESS_DIRECT: Final = 1
 ACCESS_HELPER: Final = 2
 MAX_BPF_STACK: Final = 512
-_SIZE = {isa.W: 4, isa.H: 2, isa.B: 1, isa.DW: 8}
+_SIZE: Final = {isa.W: 4, isa.H: 2, isa.B: 1, isa.DW: 8}
 
 _SPILLABLE: Final = frozenset({PTR_TO_MAP_VALUE, PTR_TO_STACK, PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META,
                         PTR_TO_PACKET_END, PTR_TO_FLOW_KEYS, CONST_PTR_TO_MAP, PTR_TO_SOCKET,
@@ -87,7 +87,7 @@ def _stack_flags(frameno: int, spi: int) -> int:
 
 # --- alignment ------------------------------------------------------------------------------
 #: check_ptr_alignment's pointer descriptions (exact types: a flagged type has none)
-_ALIGN_DESC = {PTR_TO_FLOW_KEYS: "flow keys ", PTR_TO_MAP_KEY: "key ", PTR_TO_MAP_VALUE: "value ",
+_ALIGN_DESC: Final = {PTR_TO_FLOW_KEYS: "flow keys ", PTR_TO_MAP_KEY: "key ", PTR_TO_MAP_VALUE: "value ",
                PTR_TO_CTX: "context ", PTR_TO_STACK: "stack ", PTR_TO_SOCKET: "sock ",
                PTR_TO_SOCK_COMMON: "sock_common ", PTR_TO_TCP_SOCK: "tcp_sock ", PTR_TO_XDP_SOCK: "xdp_sock "}
 

@@ -266,7 +266,6 @@ def _mark_chain(env: Env, start: VerifierState, regno: int, bt: _BT | None) -> b
     level2 = env.level2
     n = env.n
     insns = env.insns
-    backtrack = _backtrack_insn
     bt_reg, bt_stack = bt.reg, bt.stack
     ALU, ALU64, MOV, END, NEG, JMP, JMP32, CALL = isa.ALU, isa.ALU64, isa.MOV, isa.END, isa.NEG, isa.JMP, \
         isa.JMP32, isa.CALL
@@ -317,7 +316,7 @@ def _mark_chain(env: Env, start: VerifierState, regno: int, bt: _BT | None) -> b
                     pass  # a jump on an immediate without history: nothing to undo
                 else:
                     try:
-                        backtrack(env, i, subseq_idx, h, bt)
+                        _backtrack_insn(env, i, subseq_idx, h, bt)
                     except NotSupported:
                         mark_all_scalars_precise(env, start)
                         bt.reset()
