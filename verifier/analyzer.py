@@ -265,7 +265,8 @@ def compute_live_registers(env: Env) -> None:
     if env.level2:
         env.verbose(format_live_regs(env.insns, env.live_before, env.insn_str, env.scc))
     env.sp_starts = starts
-    env.stack_live = StackLiveness(starts + [env.n], order, po_starts, lambda i: successors(env.insns, i),
+    insns = env.insns  # (the closure must not hold the env: no cycle through it)
+    env.stack_live = StackLiveness(starts + [env.n], order, po_starts, lambda i: successors(insns, i),
                                    env.prune_point, env.verbose if env.level2 else None)
 
 # --- the walk -----------------------------------------------------------------------------
@@ -830,6 +831,8 @@ def _release_states(env: Env) -> None:
         for sl in head:
             sl.state.sl = None
     env.explored.clear()
+    if hasattr(env, "stack_live"):
+        env.stack_live.log = None  # a bound method of the env at level 2
 
 
 def _opcodes(profile: Any) -> frozenset[int]:
