@@ -114,7 +114,28 @@ def _modelled_type(pid: str) -> bool:
     return _PROGS[pid]["prog_type"] in MODELLED_PROG_TYPES.values()
 
 
-@pytest.mark.parametrize("pid", sorted(p for p in _PROGS if _modelled_type(p)))
+#: object programs the model refuses for a documented gap (docs/status.md): the congestion
+#: controls that read or write tcp_sock fields through the struct sock argument, which the
+#: kernel's bpf_tcp_ca_is_valid_access promotes to struct tcp_sock and the model does not
+_PROMOTION = ("the model does not promote a tcp_congestion_ops member's struct sock argument to "
+              "struct tcp_sock (bpf_tcp_ca_is_valid_access): 'access beyond struct sock' / 'only read is supported'")
+KNOWN_OBJECTS = {pid: _PROMOTION for pid in (
+    "bpf_cc_cubic.o:bpf_cubic_cong_control", "tcp_ca_incompl_cong_ops.o:incompl_cong_ops_ssthresh",
+    "tcp_ca_incompl_cong_ops.o:incompl_cong_ops_undo_cwnd", "tcp_ca_update.o:ca_update_ssthresh",
+    "tcp_ca_update.o:ca_update_undo_cwnd", "tcp_ca_write_sk_pacing.o:write_sk_pacing_cong_control",
+    "tcp_ca_write_sk_pacing.o:write_sk_pacing_init", "tcp_ca_write_sk_pacing.o:write_sk_pacing_ssthresh",
+    "tcp_ca_write_sk_pacing.o:write_sk_pacing_undo_cwnd")}
+
+
+def _object_params() -> list[Any]:
+    out = []
+    for p in sorted(p for p in _PROGS if _modelled_type(p)):
+        why = KNOWN_OBJECTS.get(p)
+        out.append(pytest.param(p, id=p, marks=[pytest.mark.xfail(strict=True, reason=why)] if why else []))
+    return out
+
+
+@pytest.mark.parametrize("pid", _object_params())
 def test_object_program_agrees_with_host(pid: str, kernel: Any) -> None:
     kind, val = check_program(pid, kernel)
     if kind == "not_modelled":
