@@ -562,9 +562,9 @@ def _states_maybe_looping(old: VerifierState, cur: VerifierState) -> bool:
     fr = cur.curframe
     if old.curframe != fr:
         return False
-    fo, fc = old.frame[fr], cur.frame[fr]
-    for a, b in zip(fo.regs, fc.regs):
-        if not a.same_until_frameno(b):
+    ro, rc = old.frame[fr].regs, cur.frame[fr].regs
+    for i in range(len(ro)):
+        if not ro[i].same_until_frameno(rc[i]):
             return False
     return True
 

@@ -288,7 +288,8 @@ def sync(r: RegState) -> None:
             break
         # --- __reg_deduce_bounds, three rounds (a round that changes nothing ends them)
         for _ in range(3):
-            before = (umin, umax, smin, smax, u32_min, u32_max, s32_min, s32_max, v, m)
+            b_umin, b_umax, b_smin, b_smax, b_v, b_m = umin, umax, smin, smax, v, m
+            b_u32_min, b_u32_max, b_s32_min, b_s32_max = u32_min, u32_max, s32_min, s32_max
             # __reg32_deduce_bounds
             ulo, uhi = umin & M32, umax & M32
             s_ulo, s_uhi = ulo - ((ulo >> 31) << 32), uhi - ((uhi >> 31) << 32)
@@ -404,7 +405,9 @@ def sync(r: RegState) -> None:
                 umin = s32_min & M64
                 umax = s32_max & M64
                 v, m = T.intersect((v, m), T.trange(smin & M64, smax & M64))
-            if (umin, umax, smin, smax, u32_min, u32_max, s32_min, s32_max, v, m) == before:
+            if umin == b_umin and umax == b_umax and smin == b_smin and smax == b_smax and v == b_v \
+                    and m == b_m and u32_min == b_u32_min and u32_max == b_u32_max and s32_min == b_s32_min \
+                    and s32_max == b_s32_max:
                 break
         # --- __reg_bound_offset
         v, m = T.intersect((v, m), T.trange(umin, umax))

@@ -219,23 +219,27 @@ class IdMap:
     __slots__ = ("old2cur", "cur_seen", "tmp_id_gen")
 
     def __init__(self, id_gen: int) -> None:
-        self.old2cur: dict[int, int] = {}
-        self.cur_seen: set[int] = set()
+        # made at the first nonzero id: most comparisons meet none
+        self.old2cur: dict[int, int] | None = None
+        self.cur_seen: set[int] | None = None
         self.tmp_id_gen = id_gen
 
     def check(self, old_id: int, cur_id: int) -> bool:
         """``check_ids``: ids must map one-to-one between the two states."""
-        if bool(old_id) != bool(cur_id):
-            return False
-        if old_id == 0:
-            return True
-        m = self.old2cur.get(old_id)
+        if old_id == 0 or cur_id == 0:
+            return old_id == cur_id
+        o2c = self.old2cur
+        seen = self.cur_seen
+        if o2c is None or seen is None:
+            o2c = self.old2cur = {}
+            seen = self.cur_seen = set()
+        m = o2c.get(old_id)
         if m is not None:
             return m == cur_id
-        if cur_id in self.cur_seen:
+        if cur_id in seen:
             return False
-        self.old2cur[old_id] = cur_id
-        self.cur_seen.add(cur_id)
+        o2c[old_id] = cur_id
+        seen.add(cur_id)
         return True
 
     def check_scalar(self, old_id: int, cur_id: int) -> bool:
