@@ -124,6 +124,54 @@ class CfgMarks:
         self.has_back_edges = False
 
 
+#: insn_state[] values and push_insn's edge kinds (kernel/bpf/verifier.c)
+DISCOVERED: Final = 0x10
+EXPLORED: Final = 0x20
+FALLTHROUGH: Final = 1
+BRANCH: Final = 2
+
+
+class _CfgWalk:
+    """The walk's state: ``insn_state[]`` and the DFS stack of ``check_cfg``."""
+
+    __slots__ = ("n", "st", "stack", "marks", "allow_back_edges")
+
+    def __init__(self, n: int, marks: CfgMarks, allow_back_edges: bool) -> None:
+        self.n = n
+        self.st = [0] * n
+        self.st[0] = DISCOVERED
+        self.stack = array("i", [0])
+        self.marks = marks
+        self.allow_back_edges = allow_back_edges
+
+    def push(self, t: int, w: int, e: int) -> int:
+        """``push_insn``: 1 when ``w`` was pushed (KEEP_EXPLORING), else 0 (DONE_EXPLORING)."""
+        st = self.st
+        if e == FALLTHROUGH and st[t] >= (DISCOVERED | FALLTHROUGH):
+            return 0
+        if e == BRANCH and st[t] >= (DISCOVERED | BRANCH):
+            return 0
+        if w < 0 or w >= self.n:
+            raise InvalidInsn(f"jump out of range from insn {t} to {w}", t)
+        if e == BRANCH:
+            self.marks.prune_point[w] = True
+            self.marks.jmp_point[w] = True
+        sw = st[w]
+        if sw == 0:
+            st[t] = DISCOVERED | e
+            st[w] = DISCOVERED
+            self.stack.append(w)
+            return 1
+        if (sw & 0xF0) == DISCOVERED:
+            if not self.allow_back_edges:
+                raise InvalidInsn(f"back-edge from insn {t} to {w}", t)
+            self.marks.has_back_edges = True
+            return 0
+        if sw == EXPLORED:
+            st[t] = DISCOVERED | e
+        return 0
+
+
 def check_cfg(insns: Sequence[InsnFields], marks: CfgMarks | None = None, *, allow_back_edges: bool = True,
               reachability: bool = True) -> None:
     """Pass: ``check_cfg`` with ``visit_insn`` and ``push_insn`` (kernel/bpf/verifier.c,
@@ -137,39 +185,11 @@ def check_cfg(insns: Sequence[InsnFields], marks: CfgMarks | None = None, *, all
     ``structops exec`` runs it: the ISA lets dead code be), ``jump into the middle of
     ldimm64 insn %d``."""
     n = len(insns)
-    DISCOVERED, EXPLORED = 0x10, 0x20
-    FALLTHROUGH, BRANCH = 1, 2
-    st = bytearray(n)
-    st[0] = DISCOVERED
-    stack = array("i", [0])
     m = marks if marks is not None else CfgMarks(n)
+    walk = _CfgWalk(n, m, allow_back_edges)
+    st = walk.st
+    stack = walk.stack
     pp, jp, fc = m.prune_point, m.jmp_point, m.force_checkpoint
-
-    def push(t: int, w: int, e: int) -> int:
-        """``push_insn``: 1 when ``w`` was pushed (KEEP_EXPLORING), else 0 (DONE_EXPLORING)."""
-        if e == FALLTHROUGH and st[t] >= (DISCOVERED | FALLTHROUGH):
-            return 0
-        if e == BRANCH and st[t] >= (DISCOVERED | BRANCH):
-            return 0
-        if w < 0 or w >= n:
-            raise InvalidInsn(f"jump out of range from insn {t} to {w}", t)
-        if e == BRANCH:
-            pp[w] = True
-            jp[w] = True
-        if st[w] == 0:
-            st[t] = DISCOVERED | e
-            st[w] = DISCOVERED
-            stack.append(w)
-            return 1
-        if (st[w] & 0xF0) == DISCOVERED:
-            if not allow_back_edges:
-                raise InvalidInsn(f"back-edge from insn {t} to {w}", t)
-            m.has_back_edges = True
-            return 0
-        if st[w] == EXPLORED:
-            st[t] = DISCOVERED | e
-        return 0
-
     while stack:
         t = stack[-1]
         insn = insns[t]
@@ -177,29 +197,29 @@ def check_cfg(insns: Sequence[InsnFields], marks: CfgMarks | None = None, *, all
         c = code & 0x07
         ret = 0
         if code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC:
-            ret = push(t, t + 2, FALLTHROUGH)
+            ret = walk.push(t, t + 2, FALLTHROUGH)
             if not ret:
                 pp[t + 2] = True
                 jp[t + 2] = True
                 pp[t] = True
-                ret = push(t, t + insn.imm + 1, BRANCH)
+                ret = walk.push(t, t + insn.imm + 1, BRANCH)
         elif c != isa.JMP and c != isa.JMP32:
-            ret = push(t, t + (2 if code == isa.LD_IMM64 else 1), FALLTHROUGH)
+            ret = walk.push(t, t + (2 if code == isa.LD_IMM64 else 1), FALLTHROUGH)
         else:
             op = code & 0xF0
             if op == isa.EXIT:
                 ret = 0
             elif op == isa.CALL:
-                ret = push(t, t + 1, FALLTHROUGH)
+                ret = walk.push(t, t + 1, FALLTHROUGH)
                 if not ret:
                     pp[t + 1] = True
                     jp[t + 1] = True
                     if insn.src == isa.PSEUDO_CALL:
                         pp[t] = True
-                        ret = push(t, t + insn.imm + 1, BRANCH)
+                        ret = walk.push(t, t + insn.imm + 1, BRANCH)
             elif op == isa.JA:
                 off = insn.off if c == isa.JMP else insn.imm
-                ret = push(t, t + off + 1, FALLTHROUGH)
+                ret = walk.push(t, t + off + 1, FALLTHROUGH)
                 if not ret:
                     pp[t + off + 1] = True
                     jp[t + off + 1] = True
@@ -207,9 +227,9 @@ def check_cfg(insns: Sequence[InsnFields], marks: CfgMarks | None = None, *, all
                 pp[t] = True
                 if code == isa.JMP | isa.JCOND:
                     fc[t] = True
-                ret = push(t, t + 1, FALLTHROUGH)
+                ret = walk.push(t, t + 1, FALLTHROUGH)
                 if not ret:
-                    ret = push(t, t + insn.off + 1, BRANCH)
+                    ret = walk.push(t, t + insn.off + 1, BRANCH)
         if ret == 0:
             st[t] = EXPLORED
             stack.pop()

@@ -128,13 +128,12 @@ def _successors_rel(d: DInsn) -> tuple[int, ...]:
 
 def decode_program(insns: Sequence[Insn]) -> list[DInsn]:
     """The decoded program: one :class:`DInsn` per slot, identical slots sharing one."""
-    cache: dict[Insn, DInsn] = {}
+    cache: dict[tuple[int, int, int, int, int], DInsn] = {}
     out: list[DInsn] = []
-    append = out.append
-    get = cache.get
     for raw in insns:
-        d = get(raw)
+        key = (raw.code, raw.dst, raw.src, raw.off, raw.imm)
+        d = cache.get(key)
         if d is None:
-            d = cache[raw] = DInsn(raw)
-        append(d)
+            d = cache[key] = DInsn(raw)
+        out.append(d)
     return out

@@ -29,7 +29,7 @@ __all__ = ["postorder", "compute_live_regs", "format_live_regs"]
 def postorder(insns: Sequence[DInsn], starts: Sequence[int]) -> array[int]:
     """``compute_postorder``: each subprogram's instructions in DFS postorder."""
     n = len(insns)
-    state = bytearray(n)
+    state = [0] * n
     out = array("i")
     DISCOVERED, EXPLORED = 0x10, 0x20
     for s in starts:
@@ -115,8 +115,8 @@ def compute_live_regs(insns: Sequence[DInsn], order: Sequence[int],
     n = len(insns)
     for d in set(insns):
         d.use_def = _use_def(d, call_params)
-    live_in = array("l", bytes(8 * n))
-    live_out = array("l", bytes(8 * n))
+    live_in = [0] * n
+    live_out = [0] * n
     changed = True
     while changed:
         changed = False
