@@ -29,7 +29,7 @@ from kernel_model import isa
 from kernel_model.errors import InvalidInsn
 from kernel_model.insn import Insn, check_insns
 
-from .decoded import InsnFields
+from .decoded import DInsn, InsnFields, successors_rel
 
 __all__ = ["find_subprogs", "check_subprogs", "check_cfg", "CfgMarks", "successors", "check_structure",
            "BPF_MAX_SUBPROGS"]
@@ -87,26 +87,16 @@ def check_subprogs(insns: Sequence[InsnFields], starts: Sequence[int]) -> None:
 
 
 def successors(insns: Sequence[InsnFields], i: int, *, into_calls: bool = False) -> tuple[int, ...]:
-    """``bpf_insn_successors`` (kernel/bpf/verifier.c, 6.18): the slots control may reach
-    after slot ``i`` -- fall-through first, then the branch target. A bpf-to-bpf call
-    is intraprocedural (its successor is the next slot), as the liveness passes see it;
-    with ``into_calls`` it also reaches its callee's entry (the reachability view of
+    """``bpf_insn_successors``: the slots control may reach after slot ``i``
+    (:func:`verifier.decoded.successors_rel`, the one definition); with ``into_calls`` a
+    bpf-to-bpf call also reaches its callee's entry (the reachability view of
     ``structops exec``'s precheck)."""
     insn = insns[i]
-    code = insn.code
-    c = code & 0x07
-    if c == isa.JMP or c == isa.JMP32:
-        op = code & 0xF0
-        if op == isa.CALL:
-            if into_calls and insn.src == isa.PSEUDO_CALL:
-                return (i + 1, i + insn.imm + 1)
-            return (i + 1,)
-        if op == isa.EXIT:
-            return ()
-        if op == isa.JA:
-            return (i + 1 + (insn.off if c == isa.JMP else insn.imm),)
-        return (i + 1, i + 1 + insn.off)
-    return (i + (2 if code == isa.LD_IMM64 else 1),)
+    rel = insn.succ_rel if isinstance(insn, DInsn) else successors_rel(insn)
+    out = tuple(i + r for r in rel)
+    if into_calls and insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL:
+        out += (i + insn.imm + 1,)
+    return out
 
 
 class CfgMarks:

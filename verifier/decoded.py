@@ -22,7 +22,7 @@ from typing import Final, Protocol, Sequence
 from kernel_model import isa
 from kernel_model.insn import Insn
 
-__all__ = ["DInsn", "InsnFields", "decode_program", "SIZE_BYTES"]
+__all__ = ["DInsn", "InsnFields", "decode_program", "successors_rel", "SIZE_BYTES"]
 
 
 class InsnFields(Protocol):
@@ -77,7 +77,7 @@ class DInsn:
         #: ones stack liveness (bpf_reset/commit_stack_write_marks) has to follow
         self.stores = self.cls in (isa.ST, isa.STX)
         #: ``bpf_insn_successors`` relative to the slot (fall-through first, then the branch)
-        self.succ_rel = _successors_rel(self)
+        self.succ_rel = successors_rel(self)
         #: (use, def) register masks of ``compute_insn_live_regs``, set by the liveness pass
         self.use_def: tuple[int, int] | None = None
         #: the log's disassembly of this (single-slot) instruction, once formatted: it does
@@ -112,10 +112,14 @@ def _is_reg64_def(d: DInsn) -> bool:
     return True
 
 
-def _successors_rel(d: DInsn) -> tuple[int, ...]:
-    c = d.cls
+def successors_rel(d: InsnFields) -> tuple[int, ...]:
+    """``bpf_insn_successors`` (kernel/bpf/verifier.c, 6.18) relative to the slot: the
+    fall-through first, then the branch; a call's successor is the next slot (the
+    liveness passes are intraprocedural); exit has none."""
+    code = d.code
+    c = code & 0x07
     if c == isa.JMP or c == isa.JMP32:
-        op = d.op
+        op = code & 0xF0
         if op == isa.CALL:
             return (1,)
         if op == isa.EXIT:
@@ -123,7 +127,7 @@ def _successors_rel(d: DInsn) -> tuple[int, ...]:
         if op == isa.JA:
             return (1 + (d.off if c == isa.JMP else d.imm),)
         return (1, 1 + d.off)
-    return (2 if d.code == isa.LD_IMM64 else 1,)
+    return (2 if code == isa.LD_IMM64 else 1,)
 
 
 def decode_program(insns: Sequence[Insn]) -> list[DInsn]:
