@@ -5,9 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-long test-jit-long bench bench-quick clean examples
+.PHONY: demo test test-long test-jit-long fuzz install-check bench bench-quick clean examples
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py kernel_model/btf/_accel.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,plot]'
@@ -16,15 +16,20 @@ $(STAMP): pyproject.toml
 # The verifier compiled with mypyc (verifier/accel.py), rebuilt when its sources change;
 # without a C compiler or the Python headers it stays pure Python (same results, slower).
 ACCEL := $(VENV)/.accel
-$(ACCEL): $(STAMP) $(wildcard verifier/*.py)
+$(ACCEL): $(STAMP) $(wildcard verifier/*.py kernel_model/*.py)
 	$(BIN)/python -m verifier.build_accel build
 	touch $(ACCEL)
 
 demo: $(STAMP) $(ACCEL)
 	$(BIN)/structops demo
 
+# Tests needing clang find it as `make examples` does: $(CLANG), else the newest clang / clang-NN.
 test: $(STAMP) $(ACCEL)
 	$(BIN)/python -m pytest -q
+
+# The fuzz suite alone (tests/fuzz; HYPOTHESIS_PROFILE=long for thousands of cases per target).
+fuzz: $(STAMP)
+	$(BIN)/python -m pytest -q tests/fuzz
 
 # Longer property-based runs (more hypothesis examples).
 test-long: $(STAMP) $(ACCEL)
@@ -34,6 +39,15 @@ test-long: $(STAMP) $(ACCEL)
 test-jit-long: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/jit/test_bpf_jit_diff.py
 
+# A whole (not editable) install in a fresh venv, run from an empty directory: what a user
+# of `pip install .` gets (the demo reads its data from the package, not from examples/).
+install-check:
+	rm -rf build/install-check && $(PY) -m venv build/install-check/venv && mkdir -p build/install-check/empty
+	build/install-check/venv/bin/python -m pip install --quiet .
+	rm -rf build/lib build/bdist.*
+	cd build/install-check/empty && ../venv/bin/structops --version && ../venv/bin/structops profiles \
+		&& ../venv/bin/structops demo > demo.out && tail -1 demo.out
+
 bench: $(STAMP) $(ACCEL)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
@@ -41,12 +55,14 @@ bench-quick: $(STAMP) $(ACCEL)
 	for b in benchmarks/*.py; do $(BIN)/python $$b --quick || exit 1; done
 
 # The example BPF objects: vmlinux.h from the emulated kernel, then clang (see examples/README.md).
-CLANG ?= clang
+# clang: $(CLANG) when set, else the newest of clang and clang-NN on PATH (emu/toolchain.py, the
+# rule the tests use too).
 BPF_CFLAGS := -target bpf -O2 -g -Wall -Wno-unused-variable -fdebug-prefix-map=$(CURDIR)=. \
 	-Iexamples -I/usr/include/x86_64-linux-gnu
 examples: $(STAMP)
 	$(BIN)/structops btf dump --kernel --format c > examples/vmlinux.h
-	for f in examples/*.bpf.c; do $(CLANG) $(BPF_CFLAGS) -c $$f -o $${f%.c}.o || exit 1; done
+	clang=$$(CLANG="$(CLANG)" $(BIN)/python -m emu.toolchain clang) || exit 1; echo "clang: $$clang"; \
+	for f in examples/*.bpf.c; do $$clang $(BPF_CFLAGS) -c $$f -o $${f%.c}.o || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis verifier/_accel

@@ -1,12 +1,28 @@
-"""The conformance test-data format (uBPF's ``tests/*.data``) and its helpers.
+"""The conformance test-data format (``tests/*.data`` of uBPF and of
+bpf_conformance) and the runtime side of bpf_conformance's plugin protocol.
 
-A ``.data`` file holds one test in sections (``-- asm``, ``-- raw``,
-``-- mem``, ``-- result``, ``-- error``, ``-- error pattern``; others are
-ignored) -- see ``tests/data/conformance/README.md``. :func:`parse_data_file`
-reads one into a :class:`ConformanceCase`; :data:`UBPF_TEST_HELPERS` is the
-helper table the uBPF test runner registers (``custom_tests/srcs/test_helpers.h``
-in uBPF: gather_bytes, memfrob, no_op, sqrti, strcmp_ext, unwind), written
-against :class:`~kernel_model.memory.GuestMemory` so they serve both engines.
+A ``.data`` file holds one test in sections: a line beginning ``--`` starts
+one (``-- asm``, ``-- raw``, ``-- mem``, ``-- result``, ``-- error``, ``--
+error pattern``; others such as ``-- c`` or ``-- no register offset`` are
+kept but unused), ``#`` starts a comment. ``-- asm`` is the ``%rN`` dialect of
+:mod:`kernel_model.asm`, ``-- raw`` 64-bit instruction words, ``-- mem`` the
+input memory as hex bytes (r1 points to it, r2 holds its length), ``--
+result`` the expected r0, ``-- error`` the runtime's message for a program
+it must refuse (each runtime's own wording). :func:`parse_data_file` reads one
+into a :class:`ConformanceCase`; :func:`check_case` says whether a run agrees
+with it the way bpf_conformance's runner does.
+
+bpf_conformance (github.com/Alan-Jowett/bpf_conformance) runs a *plugin*
+process per test: memory as hex bytes in ``argv[1]``, plugin options in
+``argv[2]``, the program as hex bytes on stdin; the plugin prints r0 in hex
+and exits 0, or prints its error and exits non-zero. :func:`plugin_main` is
+that plugin (the ``structops-bpf-conformance-plugin`` command; options
+``--engine interp|jit``, ``--budget N``).
+
+:data:`UBPF_TEST_HELPERS` is the helper table the uBPF test runner registers
+(``custom_tests/srcs/test_helpers.h`` in uBPF: gather_bytes, memfrob, no_op,
+sqrti, strcmp_ext, unwind), written against
+:class:`~kernel_model.memory.GuestMemory` so they serve both engines.
 """
 
 from __future__ import annotations
@@ -20,7 +36,8 @@ from kernel_model.errors import InputError
 from kernel_model.insn import Insn
 from kernel_model.memory import GuestMemory, HelperFn
 
-__all__ = ["ConformanceCase", "parse_data_file", "parse_data_text", "split_sections", "UBPF_TEST_HELPERS"]
+__all__ = ["ConformanceCase", "parse_data_file", "parse_data_text", "split_sections", "UBPF_TEST_HELPERS",
+           "check_case", "plugin_main"]
 
 M64 = (1 << 64) - 1
 
@@ -35,10 +52,17 @@ class ConformanceCase:
     result: int | None = None
     error: str | None = None
     sections: dict[str, str] = field(default_factory=dict)
+    #: the ``-- raw`` words when the file has both ``-- asm`` and ``-- raw``
+    raw: list[Insn] | None = None
 
     @property
     def expects_error(self) -> bool:
         return self.error is not None
+
+    @property
+    def is_assembler_case(self) -> bool:
+        """Neither ``-- result`` nor ``-- error``: the asm must assemble to the raw words."""
+        return self.result is None and self.error is None and self.raw is not None
 
 
 def split_sections(text: str) -> dict[str, str]:
@@ -63,11 +87,9 @@ def parse_data_text(text: str, path: str = "<data>") -> ConformanceCase:
     """Parse the text of a ``.data`` file. Errors name the file and section."""
     secs = split_sections(text)
     insns: list[Insn]
-    if "asm" in secs:
-        # line numbers in errors count from the section's first line
-        insns = assemble(secs["asm"], syntax="conformance", source=f"{path} [-- asm]")
-    elif "raw" in secs:
-        insns = []
+    raw: list[Insn] | None = None
+    if "raw" in secs:
+        raw = []
         for n, tok in enumerate(_strip_hash(secs["raw"]).split()):
             try:
                 word = int(tok, 16 if tok.lower().startswith("0x") else 10)
@@ -75,9 +97,14 @@ def parse_data_text(text: str, path: str = "<data>") -> ConformanceCase:
                 raise InputError(f"raw instruction {n}: {tok!r} is not a number", f"{path} [-- raw]") from None
             if not 0 <= word < 1 << 64:
                 raise InputError(f"raw instruction {n}: {tok} does not fit in 64 bits", f"{path} [-- raw]")
-            insns.append(Insn.from_u64(word))
-        if not insns:
+            raw.append(Insn.from_u64(word))
+        if not raw:
             raise InputError("empty -- raw section", path)
+    if "asm" in secs:
+        # line numbers in errors count from the section's first line
+        insns = assemble(secs["asm"], syntax="conformance", source=f"{path} [-- asm]")
+    elif raw is not None:
+        insns, raw = raw, None
     else:
         raise InputError("no '-- asm' or '-- raw' section", path)
     mem = None
@@ -91,15 +118,15 @@ def parse_data_text(text: str, path: str = "<data>") -> ConformanceCase:
     if "result" in secs:
         r = _strip_hash(secs["result"]).strip()
         if r:
-            try:
-                result = int(r, 0) & M64
+            try:  # hex with 0x, else decimal (std::stoull in bpf_conformance: '010' is ten)
+                result = (int(r, 16) if r.lower().lstrip("-").startswith("0x") else int(r, 10)) & M64
             except ValueError:
-                raise InputError(f"-- result {r!r} is not a number", path) from None
+                raise InputError(f"-- result {r!r} is not a number", f"{path} [-- result]") from None
     error = None
     for key in ("error", "error pattern"):
         if key in secs:
             error = secs[key].strip() or "(error expected)"
-    return ConformanceCase(path, insns, mem, result, error, secs)
+    return ConformanceCase(path, insns, mem, result, error, secs, raw)
 
 
 def parse_data_file(path: str | Path) -> ConformanceCase:
@@ -118,6 +145,8 @@ def _gather_bytes(mem: GuestMemory, a: int, b: int, c: int, d: int, e: int) -> i
 
 
 def _memfrob(mem: GuestMemory, a: int, b: int, c: int, d: int, e: int) -> int:
+    if not b:
+        return 0
     data = mem.read(a, b)
     mem.write(a, bytes(x ^ 42 for x in data))
     return 0
@@ -161,3 +190,87 @@ UBPF_TEST_HELPERS: dict[int, HelperFn] = {
     4: _strcmp_ext,
     5: _unwind,
 }
+
+
+# --- checking a run against a case, and bpf_conformance's plugin protocol ----------
+
+def check_case(case: ConformanceCase, r0: int | None, error: str | None) -> tuple[bool, str]:
+    """(passed, why) for a run that returned ``r0`` or failed with ``error``
+    (an assembler case -- ``-- asm`` and ``-- raw``, no result -- is decided
+    without a run).
+
+    As bpf_conformance's runner decides: a case with ``-- error`` passes when
+    the runtime refuses or faults (the wording is each runtime's own, so it is
+    not compared); a ``-- result`` case passes when r0's low 32 bits equal the
+    expected value's (it compares ``uint32_t``)."""
+    if case.is_assembler_case:
+        assert case.raw is not None
+        if case.insns == case.raw:
+            return True, f"-- asm assembles to the {len(case.raw)} -- raw words"
+        k = next((i for i, (a, b) in enumerate(zip(case.insns, case.raw)) if a != b), min(len(case.insns),
+                                                                                        len(case.raw)))
+        return False, f"-- asm and -- raw differ at slot {k}"
+    if case.expects_error:
+        if error is not None:
+            return True, f"refused as expected: {error}"
+        return False, f"ran to r0 = {r0:#x}, expected a refusal ({case.error})"
+    if error is not None:
+        return False, f"failed: {error}"
+    if case.result is None:
+        return False, "the case has neither -- result nor -- error"
+    assert r0 is not None
+    if (r0 & 0xFFFF_FFFF) == (case.result & 0xFFFF_FFFF):
+        return True, f"r0 = {r0:#x}"
+    return False, f"r0 = {r0:#x}, expected {case.result:#x}"
+
+
+def _hex_bytes(text: str, what: str) -> bytes:
+    try:
+        return bytes(int(tok, 16) for tok in text.split())
+    except ValueError:
+        raise InputError(f"{what} is not a list of hex bytes") from None
+
+
+def plugin_main(argv: list[str] | None = None) -> int:
+    """bpf_conformance's plugin: ``PLUGIN [MEMORY_HEX [OPTIONS]] < PROGRAM_HEX``.
+
+    Prints r0 in hex and returns 0; on a refusal or a fault prints the error
+    (one line, on stdout, where the runner reads it) and returns the exit
+    status :func:`emu.cli.exit_status` gives it."""
+    import shlex
+    import sys
+
+    from kernel_model.errors import StructOpsError
+    from kernel_model.insn import decode
+
+    from .cli import exit_status
+    from .runner import ENGINES, run_program
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        mem = _hex_bytes(args[0], "the memory argument") if args else b""
+        engine, budget = "interp", 10_000_000
+        opts = shlex.split(args[1]) if len(args) > 1 else []
+        while opts:
+            opt = opts.pop(0)
+            if opt in ("--engine", "--budget") and opts:
+                val = opts.pop(0)
+                if opt == "--engine":
+                    if val not in ENGINES:
+                        raise InputError(f"--engine {val!r}: known engines are {', '.join(ENGINES)}")
+                    engine = val
+                else:
+                    try:
+                        budget = int(val, 0)
+                    except ValueError:
+                        raise InputError(f"--budget {val!r} is not a number") from None
+            else:
+                raise InputError(f"unknown plugin option {opt!r} (known: --engine interp|jit, --budget N)")
+        code = _hex_bytes(sys.stdin.read(), "the program on stdin")
+        insns = decode(code, "<stdin>")
+        r0 = run_program(insns, mem=mem or None, engine=engine, helpers=UBPF_TEST_HELPERS, budget=budget)
+    except StructOpsError as e:
+        sys.stdout.write(f"{e}\n")
+        return exit_status(e)
+    sys.stdout.write(f"{r0:x}\n")
+    return 0

@@ -21,6 +21,7 @@ this run (nothing is canned). The steps (section 6 of the struct_ops issue):
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Callable
 
@@ -87,11 +88,9 @@ def _page_map(plan) -> str:  # type: ignore[no-untyped-def]
 
 
 def step_pages() -> None:
-    from pathlib import Path
+    from importlib.resources import as_file, files
 
-    from kernel_model.profile import get_profile
-
-    from .planner import plan_pages, register_declared_type
+    from .planner import plan_pages
 
     _h("2. Trampolines packed into pages: eight pages on latest, one on 6.8")
     print("Each function member of a struct_ops map gets an x86-64 trampoline (kernel calling convention ->\n"
@@ -100,7 +99,16 @@ def step_pages() -> None:
     plan = plan_pages(k.struct_ops_type("bpf_testmod_ops"), k.profile, _CPU[0])
     print(f"\nbpf_testmod_ops (module bpf_testmod, 43 supported members) on latest: {plan.pages} pages")
     print(_page_map(plan))
-    header = Path(__file__).resolve().parent.parent / "examples" / "many_ops.h"
+    with as_file(files("emu.data") / "many_ops.h") as header:  # packaged: works from any directory
+        _many_ops_pages(header)
+
+
+def _many_ops_pages(header: "os.PathLike[str]") -> None:
+    """many_ops (``emu/data/many_ops.h``) packed on latest and 6.8, and the per-page count."""
+    from kernel_model.profile import get_profile
+
+    from .planner import plan_pages, register_declared_type
+
     for name in ("latest", "6.8"):
         prof = get_profile(name)
         desc = register_declared_type(f"{header}:many_ops", prof)
@@ -387,7 +395,15 @@ STEPS: list[tuple[str, Callable[[], None]]] = [
 
 
 def run_demo(steps: list[str] | None = None, cpu: CpuConfig = DEFAULT_CPU) -> int:
-    """Run the named steps (all by default) on ``cpu``; returns an exit status."""
+    """Run the named steps (all by default) on ``cpu``; returns an exit status. An
+    unknown step name is an :class:`~kernel_model.errors.InputError`, raised before
+    any step runs."""
+    from kernel_model.errors import InputError
+
+    known = [name for name, _ in STEPS]
+    for name in steps or ():
+        if name not in known:
+            raise InputError(f"no demo step {name!r} (steps: {', '.join(known)})")
     _CPU[0] = cpu
     print("structops-emu demo: the BPF struct_ops mechanism, its trampolines and its verifier")
     for name, fn in STEPS:

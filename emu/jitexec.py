@@ -55,7 +55,7 @@ def machine_for(profile: Profile = LATEST, cpu: CpuConfig = DEFAULT_CPU) -> Mach
 
 def prepare(m: Machine, insns: Sequence[Insn], helpers: Mapping[int, HelperFn]) -> int:
     """Fix up and JIT ``insns`` in ``m`` (helpers bound to stubs); returns bpf_func."""
-    imms = m.helper_imms(helpers)
+    imms = _helper_imms(m, helpers)
     unknown: dict[int, int] = {}
 
     def helper_imm(hid: int) -> int:
@@ -81,6 +81,20 @@ def prepare(m: Machine, insns: Sequence[Insn], helpers: Mapping[int, HelperFn]) 
                        fault_imm=m.call_imm(fault))
     jp = m.jit(fx.insns, starts=fx.starts, stack_depths=fx.stack_depths, name="exec")
     return jp.bpf_func
+
+
+def _helper_imms(m: Machine, helpers: Mapping[int, HelperFn]) -> dict[int, int]:
+    """Stubs for ``exec``'s helpers, named after their Python functions (``memfrob``
+    for uBPF's helper 1): they are not the kernel's helpers of those ids, so an
+    oops in one must not name, say, ``bpf_map_lookup_elem``."""
+    out = {}
+    for hid, fn in helpers.items():
+        name = getattr(fn, "__name__", "").strip("_")
+        if not name.isidentifier() or name in m.calls.by_name:
+            name = f"exec_helper_{hid & 0xFFFFFFFF:x}"
+        entry = m.calls.by_name.get(name)
+        out[hid] = m.call_imm(entry.addr if entry is not None else m.add_stub(name, fn))
+    return out
 
 
 def run_jit(insns: list[Insn], *, mem: bytes | None = None, helpers: Mapping[int, HelperFn] | None = None,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jit.trampoline import DUMMY_SYMBOLS, X86StructOpsArch
-from kernel_model.btf import Composite, FuncProto, Ptr, parse_c
+from kernel_model.btf import BTF, Composite, FuncProto, Ptr, parse_c
 from kernel_model.btf import structs as S
 from kernel_model.cpu import DEFAULT_CPU, CpuConfig
 from kernel_model.errors import InputError, KernelError
@@ -27,7 +27,7 @@ from kernel_model.struct_ops import StructOps, StructOpsDesc, StructOpsRegistry
 from kernel_model.struct_ops_map import BPF_F_LINK, PAGE_SIZE, StructOpsMap, TrampolinePlacement
 from kernel_model.vmlinux import add_value_type, build_vmlinux_btf
 
-__all__ = ["PagePlan", "plan_pages", "register_declared_type", "SizingMemory", "planned_symbol"]
+__all__ = ["PagePlan", "plan_pages", "register_declared_type", "declare_type", "SizingMemory", "planned_symbol"]
 
 #: where planned programs' struct bpf_prog objects and images are (vmalloc-like, as the host's)
 PROG_BASE = 0xFFFFC90000100000
@@ -149,8 +149,8 @@ _DECL = re.compile(r"^(?P<file>.+?):(?P<struct>[A-Za-z_]\w*)$")
 
 
 def register_declared_type(spec: str, profile: Profile) -> StructOpsDesc:
-    """``FILE.h:STRUCT``: parse the header into a fresh vmlinux BTF, generate the
-    value type and stubs, and register it. Errors name the file."""
+    """``FILE.h:STRUCT``: read the header and :func:`declare_type` its struct.
+    Errors name the file."""
     m = _DECL.match(spec)
     if not m:
         raise InputError("--decl takes FILE.h:STRUCT", spec)
@@ -159,12 +159,25 @@ def register_declared_type(spec: str, profile: Profile) -> StructOpsDesc:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"cannot read: {e}", str(path)) from None
-    name = m.group("struct")
+    return declare_type(text, profile, name=m.group("struct"), where=str(path))
+
+
+def declare_type(text: str, profile: Profile, *, name: str | None = None, where: str = "<string>") -> StructOpsDesc:
+    """C declarations in ``text`` -> the registered struct_ops type ``name``: parse
+    them into a fresh vmlinux BTF, give every function member without a declared
+    ``NAME__MEMBER`` stub one with the member's own prototype, generate the value
+    type (``DEFINE_STRUCT_OPS_VALUE_TYPE``) and register it as a built-in type
+    (``bpf_struct_ops_desc_init``, with the kernel's refusals as KernelError).
+
+    ``name`` may be left out when ``text`` declares exactly one struct with a
+    function-pointer member. ``where`` names the text in errors (a file name)."""
     btf = build_vmlinux_btf()
-    parse_c(text, into=btf, where=str(path))
+    parse_c(text, into=btf, where=where)
+    if name is None:
+        name = _only_ops_struct(btf, text, where)
     tid = btf.find(name, S.KIND_STRUCT)
     if tid is None:
-        raise InputError(f"no struct {name} declared", str(path))
+        raise InputError(f"no struct {name} declared", where)
     t = btf.type_by_id(tid)
     assert isinstance(t, Composite)
     stubs: dict[str, str] = {}
@@ -182,3 +195,25 @@ def register_declared_type(spec: str, profile: Profile) -> StructOpsDesc:
     if btf.find(f"bpf_struct_ops_{name}", S.KIND_STRUCT) is None:
         add_value_type(btf, name)
     return StructOpsRegistry(profile).register(StructOps(name=name, cfi_stubs=stubs), btf)
+
+
+_STRUCT_NAME = re.compile(r"\bstruct\s+([A-Za-z_]\w*)\s*\{")
+
+
+def _only_ops_struct(btf: BTF, text: str, where: str) -> str:
+    """The one struct ``text`` defines that has a function-pointer member."""
+    found = []
+    for cand in dict.fromkeys(_STRUCT_NAME.findall(text)):
+        tid = btf.find(cand, S.KIND_STRUCT)
+        t = btf.type_by_id(tid) if tid is not None else None
+        if isinstance(t, Composite) and any(_is_func_ptr(btf, m.type_id) for m in t.members):
+            found.append(cand)
+    if len(found) != 1:
+        what = "no struct with a function-pointer member" if not found else f"several: {', '.join(found)}"
+        raise InputError(f"cannot tell which struct is the ops type ({what}); name it", where)
+    return found[0]
+
+
+def _is_func_ptr(btf: BTF, type_id: int) -> bool:
+    pt = btf.resolve(type_id)
+    return isinstance(pt, Ptr) and isinstance(btf.type_by_id(btf.skip_modifiers(pt.type_id)), FuncProto)

@@ -1,7 +1,7 @@
 """``BPF_PROG_TEST_RUN`` for the program types this kernel runs.
 
 Each runner follows its kernel function (Linux 6.12 sources; the 6.18 host's
-behaviour measured in shared/reference/kernel-oracle.md section 3):
+behaviour compared in the oracle tests):
 
 * **struct_ops** -- ``bpf_struct_ops_test_run`` (net/bpf/bpf_dummy_struct_ops.c):
   only ``bpf_dummy_ops`` programs (another ``attach_btf_id`` is
@@ -22,21 +22,35 @@ behaviour measured in shared/reference/kernel-oracle.md section 3):
 * **socket filter** -- ``bpf_prog_test_run_skb`` (net/bpf/test_run.c): at least
   ``ETH_HLEN`` (14) bytes of data and at most ``PAGE_SIZE - NET_SKB_PAD -
   SKB_DATA_ALIGN(sizeof(struct skb_shared_info))`` (4096 - 64 - 320); the
-  packet goes into a kzalloc'ed buffer after 64 bytes of headroom, a ``struct
-  sk_buff`` gets ``len = size - 14`` (``eth_type_trans`` pulled the Ethernet
-  header), ``data``, ``head`` and ``protocol``; the program runs ``repeat``
-  times (0 means once) in the kernel-text loop (``bpf_test_run``); ``data_out``
-  is the packet with the Ethernet header pushed back as zeros.
+  packet goes into a kzalloc'ed buffer after 64 bytes of headroom with a
+  zeroed ``skb_shared_info`` at ``head + end``; the ``struct sk_buff``
+  (:data:`emu.convert_ctx.SKB` layout) is what ``eth_type_trans`` on the
+  loopback device leaves: ``dev`` = lo (ifindex 1), ``len = size - 14``, the
+  ``pkt_type`` of the destination address against lo's all-zero addresses
+  (host, multicast, other host), ``protocol`` the EtherType, or ETH_P_802_3 /
+  ETH_P_802_2 for an 802.3 length field; ``sk`` a zeroed socket (``sk_alloc``);
+  an IPv4 (IPv6) packet shorter than its header is ``-EINVAL``. A ``ctx_in``
+  ``struct __sk_buff`` (``convert___skb_to_skb``) may set ``mark``,
+  ``priority``, ``ingress_ifindex``, ``ifindex`` (1, or ``-ENODEV``: the
+  emulated kernel has no other device), ``cb``, ``tstamp``, ``wire_len``,
+  ``gso_segs``, ``gso_size``, ``hwtstamp`` -- any other byte non-zero is
+  ``-EINVAL`` -- and ``ctx_out`` gets them back (``convert_skb_to___skb``);
+  the program runs ``repeat`` times (0 means once) in the kernel-text loop
+  (``bpf_test_run``); ``data_out`` is the packet with the Ethernet header
+  pushed back as zeros.
 * **syscall** -- ``bpf_prog_test_run_syscall``: no data, no flags, no repeat
   (``-EINVAL``; our default ``repeat=1`` stands for the uapi's 0), a context of
   at most 65535 bytes copied into the kernel, the program run once, the
   context copied back (the host writes it back into the ``ctx_in`` buffer: here
   it is ``ctx_out``).
 
-Where we differ: ``__sk_buff`` context input (``ctx_in`` for socket filters),
-``BPF_F_TEST_SKB_CHECKSUM_COMPLETE``, ``BPF_F_TEST_RUN_ON_CPU`` and the
-``max_ctx_offset`` lower bound of syscall contexts are not modelled (the first
-three are refused with ``-EINVAL`` and a message saying so).
+Where we differ: ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE``, ``BPF_F_TEST_RUN_ON_CPU``
+and the ``max_ctx_offset`` lower bound of syscall contexts are not modelled (the
+first two are refused with ``-EINVAL`` and a message saying so); the socket a
+socket filter's skb carries is zeroed (the host's ``sk_family`` and addresses
+are not filled in: no program the verifier model accepts can read them); a
+``ctx_in`` naming another device than lo is ``-ENODEV`` here while the host
+may have one with that ifindex.
 """
 
 from __future__ import annotations
@@ -50,8 +64,10 @@ from kernel_model.btf import Ptr
 from kernel_model.btf import structs as S
 from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
+from verifier.ctx import SK_BUFF_SIZE
 
 from .bpf_objects import TestRunResult
+from .convert_ctx import SKB
 from .machine import BPF_PROG_SIZE  # prog->insnsi follows: bpf_func(ctx, insnsi) gets it as arg 2
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,9 +84,6 @@ PAGE_SIZE = 4096
 #: struct bpf_dummy_ops_test_args (6.18 host BTF): u64 args[12]; state at 96; 104 bytes
 DUMMY_ARGS_SIZE = 104
 DUMMY_STATE_OFF = 96
-#: struct sk_buff (6.18 host BTF): len, protocol, head, data; sizeof is 232
-SKB_SIZE = 232
-SKB_LEN, SKB_PROTOCOL, SKB_HEAD, SKB_DATA = 112, 176, 192, 200
 M64 = (1 << 64) - 1
 
 
@@ -81,7 +94,7 @@ def test_run(kernel: "Kernel", po: "ProgObject", *, ctx_in: bytes, data_in: byte
     if t == PROG_TYPE_STRUCT_OPS:
         return _run_dummy_struct_ops(kernel, po, ctx_in)
     if t == PROG_TYPE_SOCKET_FILTER:
-        return _run_skb(kernel, po, ctx_in, data_in, repeat, flags, cpu)
+        return _run_skb(kernel, po, ctx_in, data_in, repeat, flags, cpu, ctx_out_size)
     if t == PROG_TYPE_SYSCALL:
         return _run_syscall(kernel, po, ctx_in, data_in, repeat, flags, ctx_out_size, data_out_size)
     raise KernelError(ENOTSUPP, f"program type {t} has no test_run here")
@@ -152,8 +165,54 @@ def _check_test_run_args(po: "ProgObject", args: list[int]) -> None:
                                         "and not __nullable")
 
 
+#: struct __sk_buff (include/uapi/linux/bpf.h) fields convert___skb_to_skb reads
+_CTX_MARK, _CTX_PRIORITY, _CTX_INGRESS_IFINDEX, _CTX_IFINDEX, _CTX_CB = 8, 32, 36, 40, 48
+_CTX_TSTAMP, _CTX_WIRE_LEN, _CTX_GSO_SEGS, _CTX_GSO_SIZE, _CTX_HWTSTAMP = 152, 160, 164, 176, 184
+#: the byte ranges of struct __sk_buff a ctx_in may set (convert___skb_to_skb); the rest must be zero
+_CTX_ALLOWED = ((8, 12), (32, 44), (48, 68), (152, 168), (176, 180), (184, 192))
+ETH_P_IP, ETH_P_IPV6, ETH_P_802_3, ETH_P_802_2, ETH_P_802_3_MIN = 0x0800, 0x86DD, 0x0001, 0x0004, 0x0600
+PACKET_HOST, PACKET_BROADCAST, PACKET_MULTICAST, PACKET_OTHERHOST = 0, 1, 2, 3
+#: GSO_MAX_SEGS, GSO_LEGACY_MAX_SIZE (include/linux/netdevice.h)
+GSO_MAX_SEGS, GSO_LEGACY_MAX_SIZE = 65535, 65536
+#: the loopback device's ifindex in the initial network namespace (LOOPBACK_IFINDEX)
+LOOPBACK_IFINDEX = 1
+#: sizeof(struct sock) (allocated zeroed; programs can only test skb->sk for NULL: the
+#: verifier model refuses loads through sock pointers)
+SOCK_SIZE = 776
+
+
+def _pkt_type(h_dest: bytes) -> int:
+    """``eth_skb_pkt_type`` against the loopback device, whose ``dev_addr`` and
+    ``broadcast`` are all zeros (drivers/net/loopback.c sets neither)."""
+    if h_dest == bytes(6):
+        return PACKET_HOST
+    if h_dest[0] & 1:  # multicast; never lo's (zero) broadcast address
+        return PACKET_MULTICAST
+    return PACKET_OTHERHOST
+
+
+def _eth_protocol(data: bytes) -> int:
+    """``eth_type_trans``'s return (network byte order) for a frame on lo (no DSA)."""
+    proto = int.from_bytes(data[12:14], "big")
+    if proto >= ETH_P_802_3_MIN:
+        return proto
+    sap = data[14:16]
+    return ETH_P_802_3 if sap == b"\xff\xff" else ETH_P_802_2
+
+
+def _skb_ctx(ctx_in: bytes, ctx_out_size: int) -> bytearray | None:
+    """``bpf_ctx_init(kattr, sizeof(struct __sk_buff))``: None without ctx_in and
+    ctx_out; a longer ctx_in must be zero past the struct (-E2BIG)."""
+    if not ctx_in and not ctx_out_size:
+        return None
+    if len(ctx_in) > SK_BUFF_SIZE and any(ctx_in[SK_BUFF_SIZE:]):
+        raise KernelError(errno.E2BIG, "ctx_in is larger than struct __sk_buff and not zero past it")
+    return bytearray(ctx_in[:SK_BUFF_SIZE].ljust(SK_BUFF_SIZE, b"\0"))
+
+
 def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, repeat: int, flags: int,
-             cpu: int) -> TestRunResult:
+             cpu: int, ctx_out_size: int = 0) -> TestRunResult:
+    """``bpf_prog_test_run_skb`` for a socket filter (net/bpf/test_run.c, Linux 6.18)."""
     m = kernel.machine
     if flags or cpu:
         raise KernelError(errno.EINVAL, "test_run flags/cpu for socket filters are not modelled")
@@ -163,18 +222,55 @@ def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, 
     if size > PAGE_SIZE - SKB_HEADROOM - SKB_TAILROOM:
         raise KernelError(errno.EINVAL, f"data_in of {size} bytes does not fit in a page with the skb's "
                                         "headroom and tailroom")
-    if ctx_in:
-        raise KernelError(errno.EINVAL, "a __sk_buff ctx_in for socket filters is not modelled")
+    ctx = _skb_ctx(ctx_in, ctx_out_size)
+    if ctx is not None:
+        gaps = zip((0, *(hi for _, hi in _CTX_ALLOWED)), (*(lo for lo, _ in _CTX_ALLOWED), SK_BUFF_SIZE))
+        for lo, hi in gaps:
+            if any(ctx[lo:hi]):  # range_is_zero
+                raise KernelError(errno.EINVAL, f"__sk_buff bytes {lo}..{hi - 1} of ctx_in must be zero")
+        ifindex = struct.unpack_from("<I", ctx, _CTX_IFINDEX)[0]
+        if ifindex > LOOPBACK_IFINDEX:
+            raise KernelError(errno.ENODEV, f"no network device with ifindex {ifindex} (the emulated kernel "
+                                            "has only lo)")
+    protocol = _eth_protocol(data_in)
+    payload = size - ETH_HLEN
+    if (protocol == ETH_P_IP and payload < 20) or (protocol == ETH_P_IPV6 and payload < 40):
+        raise KernelError(errno.EINVAL, f"an {'IPv4' if protocol == ETH_P_IP else 'IPv6'} packet of {payload} "
+                                        "bytes has no room for its header")
     buf_size = ((size + 63) & ~63) + SKB_HEADROOM + SKB_TAILROOM
+    end = buf_size - SKB.shinfo_size  # skb_shinfo(skb) = head + end
     buf = m.kzalloc(buf_size)
-    skb = m.kzalloc(SKB_SIZE)
+    skb = m.kzalloc(SKB.size)
+    dev = m.kzalloc(SKB.dev_size)
+    sk = m.kzalloc(SOCK_SIZE)
     try:
         m.write(buf + SKB_HEADROOM, data_in)
-        skb_hdr = bytearray(SKB_SIZE)
-        struct.pack_into("<I", skb_hdr, SKB_LEN, size - ETH_HLEN)
-        skb_hdr[SKB_PROTOCOL:SKB_PROTOCOL + 2] = data_in[12:14]  # eth->h_proto, big endian as in the skb
-        struct.pack_into("<QQ", skb_hdr, SKB_HEAD, buf, buf + SKB_HEADROOM + ETH_HLEN)
-        m.write(skb, bytes(skb_hdr))
+        m.write(dev + SKB.dev_ifindex, struct.pack("<i", LOOPBACK_IFINDEX))
+        h = bytearray(SKB.size)
+        struct.pack_into("<QQ", h, SKB.dev, dev, sk)
+        struct.pack_into("<I", h, SKB.len, payload)  # eth_type_trans pulled the Ethernet header
+        h[SKB.pkt_type_offset] = _pkt_type(data_in[:6])
+        h[SKB.protocol:SKB.protocol + 2] = protocol.to_bytes(2, "big")
+        struct.pack_into("<IQQ", h, SKB.end, end, buf, buf + SKB_HEADROOM + ETH_HLEN)
+        if ctx is not None:  # convert___skb_to_skb
+            wire_len, gso_segs = struct.unpack_from("<II", ctx, _CTX_WIRE_LEN)
+            if wire_len and not payload <= wire_len <= GSO_LEGACY_MAX_SIZE:
+                raise KernelError(errno.EINVAL, f"wire_len {wire_len} is below the packet's length or above "
+                                                "GSO_LEGACY_MAX_SIZE")
+            if gso_segs > GSO_MAX_SEGS:
+                raise KernelError(errno.EINVAL, f"gso_segs {gso_segs} is above GSO_MAX_SEGS")
+            h[SKB.mark:SKB.mark + 4] = ctx[_CTX_MARK:_CTX_MARK + 4]
+            h[SKB.priority:SKB.priority + 4] = ctx[_CTX_PRIORITY:_CTX_PRIORITY + 4]
+            h[SKB.skb_iif:SKB.skb_iif + 4] = ctx[_CTX_INGRESS_IFINDEX:_CTX_INGRESS_IFINDEX + 4]
+            h[SKB.tstamp:SKB.tstamp + 8] = ctx[_CTX_TSTAMP:_CTX_TSTAMP + 8]
+            cb = SKB.cb + SKB.qdisc_data
+            h[cb:cb + 20] = ctx[_CTX_CB:_CTX_CB + 20]
+            struct.pack_into("<I", h, SKB.cb + SKB.qdisc_pkt_len, wire_len or payload)
+            shinfo = buf + end
+            m.write(shinfo + SKB.shinfo_gso_segs, struct.pack("<H", gso_segs & 0xFFFF))
+            m.write(shinfo + SKB.shinfo_gso_size, ctx[_CTX_GSO_SIZE:_CTX_GSO_SIZE + 2])
+            m.write(shinfo + SKB.shinfo_hwtstamps, ctx[_CTX_HWTSTAMP:_CTX_HWTSTAMP + 8])
+        m.write(skb, bytes(h))
         n = repeat if repeat > 0 else 1
         t0 = time.perf_counter_ns()
         if n == 1:
@@ -182,11 +278,27 @@ def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, 
         else:
             ret = m.run_loop(po.prog.bpf_func, skb, n)
         dt = (time.perf_counter_ns() - t0) // n
-        data_out = bytes(ETH_HLEN) + m.read(buf + SKB_HEADROOM + ETH_HLEN, size - ETH_HLEN)
-        return TestRunResult(ret & 0xFFFF_FFFF, data_out=data_out, duration=dt, retval64=ret)
+        data_out = bytes(ETH_HLEN) + m.read(buf + SKB_HEADROOM + ETH_HLEN, payload)
+        ctx_out = b""
+        if ctx is not None:  # convert_skb_to___skb
+            after = m.read(skb, SKB.size)
+            shinfo = m.read(buf + end, SKB.shinfo_size)
+            cb = SKB.cb + SKB.qdisc_data
+            out = bytearray(ctx)
+            out[_CTX_MARK:_CTX_MARK + 4] = after[SKB.mark:SKB.mark + 4]
+            out[_CTX_PRIORITY:_CTX_PRIORITY + 4] = after[SKB.priority:SKB.priority + 4]
+            out[_CTX_INGRESS_IFINDEX:_CTX_INGRESS_IFINDEX + 4] = after[SKB.skb_iif:SKB.skb_iif + 4]
+            struct.pack_into("<I", out, _CTX_IFINDEX, LOOPBACK_IFINDEX)
+            out[_CTX_TSTAMP:_CTX_TSTAMP + 8] = after[SKB.tstamp:SKB.tstamp + 8]
+            out[_CTX_CB:_CTX_CB + 20] = after[cb:cb + 20]
+            out[_CTX_WIRE_LEN:_CTX_WIRE_LEN + 4] = after[SKB.cb + SKB.qdisc_pkt_len:SKB.cb + SKB.qdisc_pkt_len + 4]
+            struct.pack_into("<I", out, _CTX_GSO_SEGS, struct.unpack_from("<H", shinfo, SKB.shinfo_gso_segs)[0])
+            out[_CTX_HWTSTAMP:_CTX_HWTSTAMP + 8] = shinfo[SKB.shinfo_hwtstamps:SKB.shinfo_hwtstamps + 8]
+            ctx_out = bytes(out[:ctx_out_size]) if ctx_out_size else b""
+        return TestRunResult(ret & 0xFFFF_FFFF, data_out=data_out, ctx_out=ctx_out, duration=dt, retval64=ret)
     finally:
-        m.kfree(skb)
-        m.kfree(buf)
+        for addr in (sk, dev, skb, buf):
+            m.kfree(addr)
 
 
 def _run_syscall(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, repeat: int, flags: int,

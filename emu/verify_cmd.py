@@ -34,6 +34,7 @@ host kernel, maps created there; nothing is attached).
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,6 +49,13 @@ from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PRO
 
 __all__ = ["add_subcommand", "cmd_verify", "Target", "struct_ops_target", "corpus_case", "host_load",
            "FLAG_NAMES", "parse_flags", "HostVerdict", "program_env", "read_program"]
+
+#: enum bpf_prog_type names (include/uapi/linux/bpf.h, Linux 6.18), lower case
+KERNEL_PROG_TYPES = frozenset((
+    "socket_filter kprobe sched_cls sched_act tracepoint xdp perf_event cgroup_skb cgroup_sock lwt_in "
+    "lwt_out lwt_xmit sock_ops sk_skb cgroup_device sk_msg raw_tracepoint cgroup_sock_addr lwt_seg6local "
+    "lirc_mode2 sk_reuseport flow_dissector cgroup_sysctl raw_tracepoint_writable cgroup_sockopt tracing "
+    "struct_ops ext lsm sk_lookup syscall netfilter").split())
 
 #: --flags names (prog_flags bits of include/uapi/linux/bpf.h)
 FLAG_NAMES = {"strict_alignment": 1 << 0, "any_alignment": 1 << 1, "test_rnd_hi32": 1 << 2,
@@ -93,7 +101,7 @@ def struct_ops_target(attach: str, profile: str = "latest") -> Target:
     """``TYPE:MEMBER`` -> the emulated kernel's registered type and the member's index."""
     tname, sep, member = attach.partition(":")
     if not sep or not tname or not member:
-        raise InputError(f"--attach {attach!r}: expected TYPE:MEMBER (e.g. bpf_dummy_ops:test_1)", "--attach")
+        raise InputError(f"expected TYPE:MEMBER (e.g. bpf_dummy_ops:test_1), got {attach!r}", "--attach")
     k = _model_kernel(profile)
     desc = k.struct_ops.by_name(tname)
     if desc is None:
@@ -118,21 +126,42 @@ def _parse_map(text: str) -> tuple[str, MapSpec]:
     name, sep, rest = text.partition("=")
     parts = rest.split(":")
     if not sep or len(parts) != 4 or not name:
-        raise InputError(f"--map {text!r}: expected NAME=TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES "
-                         "(e.g. m=hash:8:16:1)", "--map")
+        raise InputError(f"expected NAME=TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES (e.g. m=hash:8:16:1), got {text!r}",
+                         "--map")
     try:
         mtype = map_type_by_name(parts[0])
         ks, vs, n = (int(p, 0) for p in parts[1:])
     except (KeyError, ValueError):
-        raise InputError(f"--map {text!r}: unknown map type or bad size", "--map") from None
+        raise InputError(f"{text!r}: unknown map type or a size that is not a number", "--map") from None
     return name, MapSpec(mtype, ks, vs, n, 0, name=name)
 
 
 def build(args: argparse.Namespace) -> tuple[list[Insn], Any]:
     """The program and the :class:`verifier.VerifierEnv` the command line describes."""
     insns = read_program(args.file, args.syntax, args.map or (), args.profile)
+    check_insn_cnt(len(insns), privileged=not args.unpriv)
     return program_env(insns, prog_type=args.prog_type, attach=args.attach, profile=args.profile,
                        maps=args.map or (), flags=args.flags or "", license=args.license, unpriv=args.unpriv)
+
+
+#: include/uapi/linux/bpf_common.h and include/linux/bpf.h
+BPF_MAXINSNS = 4096
+BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
+
+
+def check_insn_cnt(n: int, privileged: bool = True) -> None:
+    """``bpf_prog_load``'s first check (kernel/bpf/syscall.c, Linux 6.18): ``insn_cnt``
+    0 or above ``BPF_COMPLEXITY_LIMIT_INSNS`` (with CAP_BPF) / ``BPF_MAXINSNS``
+    (without) is ``-E2BIG`` before the verifier runs, so the kernel writes no log;
+    the message is libbpf's (``bpf_object_load_prog``: ``program too large (%d
+    insns), at most %d insns``)."""
+    limit = BPF_COMPLEXITY_LIMIT_INSNS if privileged else BPF_MAXINSNS
+    if n == 0 or n > limit:
+        from kernel_model.errors import KernelError
+
+        why = "an empty program" if n == 0 else f"program too large ({n} insns), at most {limit} insns"
+        raise KernelError(errno.E2BIG, f"BPF_PROG_LOAD refuses {why} (insn_cnt is checked before the "
+                                       "verifier runs: no log)")
 
 
 def read_program(path: str, syntax: str | None, maps: Sequence[str] = (), profile: str = "latest") -> list[Insn]:
@@ -170,7 +199,13 @@ def program_env(insns: Sequence[Insn], *, prog_type: str | None = None, attach: 
     prof = get_profile(profile)
     ptype = PROG_TYPES.get(prog_type) if prog_type else None
     if prog_type and ptype is None:
-        raise InputError(f"--prog-type {prog_type!r}: not modelled (known: {', '.join(PROG_TYPES)})", "--prog-type")
+        if prog_type.lower().removeprefix("bpf_prog_type_") in KERNEL_PROG_TYPES:
+            from kernel_model.errors import NotModelled
+
+            raise NotModelled(f"--prog-type {prog_type}: the verifier model has no {prog_type} programs "
+                              f"(modelled: {', '.join(PROG_TYPES)})")
+        raise InputError(f"{prog_type!r} is not a program type (modelled: {', '.join(PROG_TYPES)})",
+                         "--prog-type")
     if attach and ptype not in (None, PROG_TYPE_STRUCT_OPS):
         raise InputError("--attach TYPE:MEMBER is for struct_ops programs", "--attach")
     target = struct_ops_target(attach, profile) if attach else None
@@ -251,7 +286,7 @@ def errno_str(err: int) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Print the model's log; 0 accepted, 1 rejected, 2 bad input."""
+    """Print the model's log; 0 accepted, 1 rejected, 2 bad input, 3 not modelled."""
     from verifier import verify
 
     log_size = getattr(args, "log_size", None)
@@ -265,8 +300,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         env.log_size = log_size
         res = verify(insns, env, log_level=args.log_level)
     except StructOpsError as e:
-        sys.stderr.write(f"error: {e}\n")
-        return 2
+        from .cli import exit_status, one_line
+
+        sys.stderr.write(f"error: {one_line(str(e))}\n")
+        return exit_status(e)
     sys.stdout.write(res.log)
     if args.stats:
         depth = "+".join(str(d) for d in res.stack_depth)
@@ -290,8 +327,8 @@ def _log_size(text: str) -> int:
 def add_subcommand(sub: Any) -> None:
     """Register ``verify`` on the ``structops`` parser."""
     v = sub.add_parser("verify", help="verify a program with the verifier model and print the kernel's log",
-                       description="Exit status: 0 accepted, 1 rejected (last line: the kernel's message), "
-                                   "2 bad input.")
+                       description="Exit status: 0 accepted, 1 rejected (last line: the kernel's message; "
+                                   "E2BIG for too many instructions), 2 bad input, 3 not modelled.")
     v.add_argument("file", metavar="FILE", help="assembly text, raw instruction bytes, or an ELF object")
     v.add_argument("--syntax", choices=("kernel", "conformance"), default=None)
     v.add_argument("--prog-type", default=None, help=f"program type ({', '.join(PROG_TYPES)}); "
@@ -314,8 +351,9 @@ def add_subcommand(sub: Any) -> None:
 # --- shared with tests and benchmarks -------------------------------------------------
 
 def corpus_case(case: Mapping[str, Any], profile: str = "latest") -> tuple[list[Insn], Any]:
-    """A case of shared/verifier-corpus/cases.jsonl as (insns, VerifierEnv): socket
-    filter, GPL, the case's prog_flags, maps by their index (the lddw imm)."""
+    """A verifier-corpus case (a JSON record: ``insns_hex``, ``kernel.prog_flags``,
+    ``maps``) as (insns, VerifierEnv): socket filter, GPL, the case's prog_flags,
+    maps by their index (the lddw imm)."""
     from verifier import VerifierEnv
 
     k = case["kernel"]

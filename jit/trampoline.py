@@ -57,6 +57,7 @@ from dataclasses import dataclass
 
 from kernel_model.btf.func_model import FuncModel
 from kernel_model.cpu import DEFAULT_CPU, CpuConfig
+from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.profile import LATEST, Profile
 
 from .symbols import DUMMY_SYMBOLS, KernelSymbols
@@ -239,8 +240,14 @@ class X86StructOpsArch:
         self.cpu = cpu
 
     def size(self, model: FuncModel, flags: int, prog: "BpfProgLike") -> int:
-        return trampoline_size(model, prog=prog.addr, flags=flags, sleepable=prog.sleepable, profile=self.profile,
-                               cpu=self.cpu)
+        """``arch_bpf_trampoline_size()``; a model of more than MAX_BPF_FUNC_ARGS
+        argument registers (a 16-byte struct by value takes two) is the ``-ENOTSUPP``
+        of ``__arch_prepare_bpf_trampoline`` (6.12), which fails the map update."""
+        try:
+            return trampoline_size(model, prog=prog.addr, flags=flags, sleepable=prog.sleepable,
+                                   profile=self.profile, cpu=self.cpu)
+        except TrampolineError as e:
+            raise KernelError(ENOTSUPP, f"arch_bpf_trampoline_size: {e}") from None
 
     def emit(self, model: FuncModel, flags: int, prog: "BpfProgLike", image: int) -> bytes:
         return emit_trampoline(model, image=image, prog=prog.addr, bpf_func=prog.bpf_func,

@@ -44,12 +44,37 @@ SYNTAXES = ("kernel", "conformance")
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<num>0[xX][0-9a-fA-F]+|\d+)
+  | (?P<num>\d[0-9A-Za-z_]*)
   | (?P<op>s>>=|s/=|s%=|s>=|s<=|s>|s<|<<=|>>=|\+=|-=|\*=|/=|\|=|&=|%=|\^=|==|!=|>=|<=|[-+*/%&|^<>=(),:\[\]#])
   | (?P<id>[A-Za-z_.][A-Za-z0-9_.]*(?:-[A-Za-z][A-Za-z0-9_]*)?)
     """,
     re.VERBOSE,
 )
+
+_INT_SUFFIX = re.compile(r"[uU]?[lL]{0,2}$")
+
+
+def parse_int(text: str) -> int | None:
+    """An integer literal as LLVM's assembler reads it (``AsmLexer::LexDigit``):
+    ``0x1f``, ``0b101``, ``010`` (octal: 8), ``10``, with an ignored C suffix
+    ``u``/``l``/``ll``/``ull`` (``5ll`` is 5). None when ``text`` is not one
+    (``08``, ``0x``, ``1_000``, ``10h``)."""
+    m = _INT_SUFFIX.search(text)  # always matches (maybe empty): 'u' and 'l' are no digits
+    body = text[:m.start()] if m else text
+    low = body.lower()
+    try:
+        if low.startswith("0x"):
+            return int(body[2:], 16) if body[2:] and "_" not in body else None
+        if low.startswith("0b"):
+            return int(body[2:], 2) if body[2:] and "_" not in body else None
+        if not body.isdigit():
+            return None
+        if len(body) > 1 and body[0] == "0":
+            return int(body, 8)
+        return int(body, 10)
+    except ValueError:
+        return None
+
 
 _LOG_PREFIX = re.compile(r"^\s*\d+:\s*\([0-9a-fA-F]{2}\)\s*")
 
@@ -196,7 +221,10 @@ class _Line:
         if t.kind != "num":
             raise self.error(what, t)
         self.next()
-        v = int(t.text, 0)
+        v = parse_int(t.text)
+        if v is None:
+            raise AsmSyntaxError(f"invalid number {t.text!r} (decimal, 0x hex, 0b binary or 0 octal)",
+                                 self.line, t.col, self.source)
         return (-v if neg else v), start
 
     def at_number(self) -> bool:
@@ -213,10 +241,32 @@ class _Assembler:
         self.out: list[Insn] = []
         self.labels: dict[str, int] = {}
         self.fixups: list[_Fixup] = []
+        #: bytes of .byte/.short/.long/.8byte directives not yet making whole slots,
+        #: and where the first of them was written (line, column)
+        self.pending = bytearray()
+        self.pending_at = (0, 0)
 
     # --- shared helpers ---------------------------------------------------------
     def emit(self, *insns: Insn) -> None:
         self.out.extend(insns)
+
+    def data(self, raw: bytes, line: int, col: int) -> None:
+        """Raw bytes of a data directive; they become instruction slots (8 bytes,
+        little endian) once whole, and must be whole before the next instruction."""
+        if not self.pending:
+            self.pending_at = (line, col)
+        self.pending += raw
+        whole = len(self.pending) // 8 * 8
+        for k in range(0, whole, 8):
+            self.out.append(Insn.from_u64(int.from_bytes(self.pending[k:k + 8], "little")))
+        del self.pending[:whole]
+
+    def flush(self) -> None:
+        """Before an instruction, a label or the end: raw data must fill whole slots."""
+        if self.pending:
+            line, col = self.pending_at
+            raise AsmSyntaxError(f"raw data leaves {len(self.pending)} byte(s) of a partial instruction "
+                                 "(instructions are 8 bytes)", line, col, self.source)
 
     def target(self, p: _Line, kind: str) -> int:
         """A jump target: ``+N``, ``-N``, ``pc+N`` or a label; returns the
@@ -236,6 +286,7 @@ class _Assembler:
         raise p.error("a jump offset (+N, pc+N) or a label")
 
     def resolve(self) -> list[Insn]:
+        self.flush()
         for f in self.fixups:
             if f.label not in self.labels:
                 raise AsmSyntaxError(f"undefined label {f.label!r}", f.line, f.col, self.source)
@@ -258,8 +309,16 @@ class _Assembler:
 # ------------------------------------------------------------------------------
 
 
+#: LLVM's data directives (llvm-mc -triple bpf): bytes per value
+_DATA_DIRECTIVES = {".byte": 1, ".short": 2, ".2byte": 2, ".long": 4, ".4byte": 4, ".8byte": 8, ".quad": 8}
+
+
 class _KernelAsm(_Assembler):
     def line(self, p: _Line) -> None:
+        if p.tok.text in _DATA_DIRECTIVES:
+            self.data_directive(p)
+            return
+        self.flush()
         # labels (possibly several) at the start
         while p.tok.kind == "id" and p.peek(1).text == ":" and p.peek(1).kind == "op":
             t = p.next()
@@ -272,6 +331,9 @@ class _KernelAsm(_Assembler):
             p.next()
             p.next()
             t = p.tok
+        if t.text in _DATA_DIRECTIVES:
+            self.data_directive(p)
+            return
         if t.text == ".raw":
             p.next()
             v, vt = p.number("a 64-bit instruction word")
@@ -323,6 +385,23 @@ class _KernelAsm(_Assembler):
         raise p.error("an instruction")
 
     # --- pieces ---------------------------------------------------------------
+    def data_directive(self, p: _Line) -> None:
+        """``.byte 0xb7, 0, ...`` / ``.short`` / ``.long`` / ``.8byte`` (``.quad``): values
+        from -2**(n-1) to 2**n - 1 for n bits, little endian, as llvm-mc writes them."""
+        d = p.next()
+        size = _DATA_DIRECTIVES[d.text]
+        raw = bytearray()
+        while True:
+            v, vt = p.number("a number")
+            if not -(1 << (8 * size - 1)) <= v < (1 << (8 * size)):
+                raise AsmSyntaxError(f"{d.text} value {v} does not fit in {8 * size} bits", p.line, vt.col,
+                                     self.source)
+            raw += (v & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+            if not p.accept(","):
+                break
+        p.end()
+        self.data(bytes(raw), p.line, d.col)
+
     def mem_operand(self, p: _Line, signed_ok: bool = False) -> tuple[int, bool, int, int]:
         """``*(u64 *)(rN +off)`` after the leading '*' -> (size, signed, reg, off)."""
         p.expect("(")
@@ -694,7 +773,15 @@ class _KernelAsm(_Assembler):
 
 
 # ------------------------------------------------------------------------------
-# Conformance (%rN) dialect -- shared/conformance/README.md
+# Conformance (%rN) dialect: the test data of uBPF (tests/*.data) and of
+# bpf_conformance (github.com/Alan-Jowett/bpf_conformance, tests/*.data):
+#   mov %r0, 1   add32 %r1, %r2   ldxw %r0, [%r1+4]   stxdw [%r10-8], %r1   lddw %r0, 0x1122334455667788
+#   jeq %r1, 0, label   ja +2   ja32 label   exit (also a label: the first exit)
+#   le16/be32/bswap64 %r0 (swap16/32/64: bpf_conformance's spelling of bswap)
+#   movsx832 %r0, %r1   ldxsb %r0, [%r1]   sdiv/smod   neg   lock [fetch] add|and|or|xor|xchg|cmpxchg[32] [%r1], %r2
+#   call N / call helper N (helper)   call local label (bpf-to-bpf)   call %rN / call helper %rN (callx)
+#   call runtime N (a kfunc call, src 2)
+# %r11..%r15 assemble (4-bit fields) so that negative tests reach the load-time check.
 # ------------------------------------------------------------------------------
 
 _CONF_ALU = {
@@ -722,8 +809,9 @@ class _ConfAsm(_Assembler):
         if not m:
             raise p.error("a register %r0..%r10", r)
         n = int(m.group(1))
-        if n > 10:
-            raise AsmSyntaxError(f"register %{r.text} does not exist (%r0..%r10)", p.line, t.col, self.source)
+        if n > 15:  # %r11..%r15 encode, as bpf_conformance's assembler does for its negative tests
+            raise AsmSyntaxError(f"register %{r.text} does not fit the 4-bit register field (%r0..%r15)",
+                                 p.line, t.col, self.source)
         p.next()
         return n
 
@@ -799,11 +887,11 @@ class _ConfAsm(_Assembler):
             p.end()
             self.emit(Insn((isa.ALU if mm.group(2) == "32" else isa.ALU64) | isa.MOV | isa.X, d, s, int(mm.group(1))))
             return
-        mm = re.fullmatch(r"(le|be|bswap)(16|32|64)", m)
+        mm = re.fullmatch(r"(le|be|bswap|swap)(16|32|64)", m)
         if mm:
             d = self.creg(p)
             p.end()
-            if mm.group(1) == "bswap":
+            if mm.group(1) in ("bswap", "swap"):  # bpf_conformance spells the v4 byte swap swapNN
                 self.emit(Insn(isa.ALU64 | isa.END | isa.TO_LE, d, 0, 0, int(mm.group(2))))
             else:
                 self.emit(Insn(isa.ALU | isa.END | (isa.TO_BE if mm.group(1) == "be" else isa.TO_LE), d, 0, 0, int(mm.group(2))))
@@ -867,6 +955,19 @@ class _ConfAsm(_Assembler):
             self.emit(Insn(code, d, s, _to_s16(off, p.line, t.col, self.source), imm))
             return
         if m == "call":
+            mode = p.tok.text if p.tok.kind == "id" and p.tok.text in ("helper", "runtime") else ""
+            if mode:  # bpf_conformance: call helper N / call helper %rN / call runtime N (a kfunc)
+                p.next()
+                if mode == "helper" and p.tok.text == "%":
+                    d = self.creg(p)
+                    p.end()
+                    self.emit(Insn(isa.CALLX_INSN, dst=d))
+                    return
+                v, vt = p.number("a helper number" if mode == "helper" else "a runtime function id")
+                p.end()
+                src = isa.PSEUDO_KFUNC_CALL if mode == "runtime" else 0
+                self.emit(Insn(isa.CALL_INSN, 0, src, 0, _to_s32(v, "call id", p.line, vt.col, self.source)))
+                return
             if p.tok.text == "local":
                 p.next()
                 lt = p.tok
@@ -922,6 +1023,49 @@ class _ConfAsm(_Assembler):
         return super().resolve()
 
 
+#: directives each dialect knows; .rept/.endr are expanded before assembling
+_KERNEL_DIRECTIVES = frozenset({".raw", ".rept", ".endr", *_DATA_DIRECTIVES})
+#: the most source lines ``.rept`` may expand to (a program has at most 1M instructions)
+MAX_EXPANDED_LINES = 1 << 21
+
+
+def _expand_rept(lines: list[tuple[int, str]], source: str) -> list[tuple[int, str]]:
+    """``.rept N`` ... ``.endr`` blocks (nested) repeated N times, as llvm-mc does;
+    each copy keeps its source line number for errors."""
+    out: list[tuple[int, str]] = []
+    # a stack of (lines collected so far, count, line of the .rept)
+    stack: list[tuple[list[tuple[int, str]], int, int]] = []
+    cur = out
+    for lineno, body in lines:
+        head = body.split(None, 1)
+        word = head[0] if head else ""
+        if word == ".rept":
+            rest = head[1].strip() if len(head) > 1 else ""
+            col = body.index(".rept") + 1
+            count = parse_int(rest)
+            if count is None:
+                raise AsmSyntaxError(f".rept needs a repeat count, got {rest or 'nothing'!r}", lineno, col, source)
+            stack.append((cur, count, lineno))
+            cur = []
+            continue
+        if word == ".endr":
+            if not stack:
+                raise AsmSyntaxError(".endr without a .rept", lineno, body.index(".endr") + 1, source)
+            if len(head) > 1:
+                raise AsmSyntaxError(f"unexpected {head[1].strip()!r} after .endr", lineno,
+                                     body.index(".endr") + 6, source)
+            body_lines = cur
+            cur, count, _ = stack.pop()
+            if len(cur) + count * len(body_lines) > MAX_EXPANDED_LINES:
+                raise AsmSyntaxError(f".rept expands to more than {MAX_EXPANDED_LINES} lines", lineno, 1, source)
+            cur.extend(body_lines * count)
+            continue
+        cur.append((lineno, body))
+    if stack:
+        raise AsmSyntaxError(".rept without a matching .endr", stack[-1][2], 1, source)
+    return out
+
+
 def assemble(text: str, *, syntax: str = "kernel", source: str = "",
              symbols: Mapping[str, int] | None = None) -> list[Insn]:
     """Assemble ``text`` into raw instruction slots.
@@ -931,11 +1075,18 @@ def assemble(text: str, *, syntax: str = "kernel", source: str = "",
     (becoming a ``BPF_PSEUDO_MAP_FD`` lddw with imm = the value, as the
     verifier corpus encodes map references) and kfunc names for ``call NAME``
     (a kfunc call with imm = the value). ``source`` names the file in errors.
+
+    The kernel syntax takes LLVM's directives the kernel selftests' inline
+    assembly uses: ``.rept N`` / ``.endr`` around instructions, raw instruction
+    words as ``.byte``, ``.short``/``.2byte``, ``.long``/``.4byte`` and
+    ``.8byte``/``.quad`` values (little endian, whole 8-byte slots), and ours,
+    ``.raw WORD``. Numbers are read as LLVM reads them: ``010`` is octal 8.
     """
     if syntax not in SYNTAXES:
         raise InputError(f"unknown syntax {syntax!r} (known: {', '.join(SYNTAXES)})")
     asm: _Assembler = _KernelAsm(source, symbols) if syntax == "kernel" else _ConfAsm(source, symbols)
     handler: Callable[[_Line], None] = asm.line  # type: ignore[attr-defined]
+    lines: list[tuple[int, str]] = []
     for lineno, raw in enumerate(text.splitlines(), 1):
         body = raw
         if syntax == "kernel":
@@ -943,9 +1094,16 @@ def assemble(text: str, *, syntax: str = "kernel", source: str = "",
         body = _strip_comment(body)
         if not body.strip():
             continue
-        if body.lstrip().startswith(".") and not body.lstrip().startswith(".raw"):
-            col = len(body) - len(body.lstrip()) + 1
-            raise AsmSyntaxError(f"unsupported directive {body.split()[0]!r}", lineno, col, source)
+        stripped = body.lstrip()
+        if stripped.startswith("."):
+            word = stripped.split(None, 1)[0]
+            if syntax != "kernel" or word not in _KERNEL_DIRECTIVES:
+                col = len(body) - len(stripped) + 1
+                raise AsmSyntaxError(f"unsupported directive {word!r}", lineno, col, source)
+        lines.append((lineno, body))
+    if syntax == "kernel":
+        lines = _expand_rept(lines, source)
+    for lineno, body in lines:
         toks = _tokenize(body, lineno, source)
         handler(_Line(toks, lineno, source))
     out = asm.resolve()

@@ -45,12 +45,12 @@ def _raw(insn: Insn) -> str:
     return f".raw {insn.to_u64():#018x}"
 
 
-def _alu(insn: Insn) -> str | None:
+def _alu(insn: Insn, maxreg: int = 10) -> str | None:
     c = insn.cls
     w = "w" if c == isa.ALU else "r"
     op = insn.op
     d, s, off, imm = insn.dst, insn.src, insn.off, insn.imm
-    if d > 10 or (insn.is_src_x and s > 10):
+    if d > maxreg or (insn.is_src_x and s > maxreg):
         return None
     if op == isa.END:
         if s or off or imm not in (16, 32, 64):
@@ -90,10 +90,10 @@ def _alu(insn: Insn) -> str | None:
     return f"{w}{d} {_ALU_STR[op]} {imm}"
 
 
-def _stx(insn: Insn) -> str | None:
+def _stx(insn: Insn, maxreg: int = 10) -> str | None:
     sz = _LDST.get(insn.size)
     d, s, off, imm = insn.dst, insn.src, insn.off, insn.imm
-    if d > 10 or s > 10:
+    if d > maxreg or s > maxreg:
         return None
     if insn.mode == isa.MEM:
         if imm:
@@ -119,11 +119,11 @@ def _stx(insn: Insn) -> str | None:
     return None
 
 
-def _jmp(insn: Insn, symbolic_calls: bool) -> str | None:
+def _jmp(insn: Insn, symbolic_calls: bool, maxreg: int = 10) -> str | None:
     c, op = insn.cls, insn.op
     d, s, off, imm = insn.dst, insn.src, insn.off, insn.imm
     if insn.code == isa.CALLX_INSN:
-        if s or off or imm or d > 10:
+        if s or off or imm or d > maxreg:
             return None
         return f"callx r{d}"
     if op == isa.CALL and c == isa.JMP:
@@ -153,11 +153,11 @@ def _jmp(insn: Insn, symbolic_calls: bool) -> str | None:
         if d or s or off or imm:
             return None
         return "exit"
-    if op not in _JMP_STR or d > 10:
+    if op not in _JMP_STR or d > maxreg:
         return None
     w = "w" if c == isa.JMP32 else "r"
     if insn.is_src_x:
-        if imm or s > 10:
+        if imm or s > maxreg:
             return None
         return f"if {w}{d} {_JMP_STR[op]} {w}{s} goto pc{off:+d}"
     if s:
@@ -168,7 +168,7 @@ def _jmp(insn: Insn, symbolic_calls: bool) -> str | None:
 def _lddw(first: Insn, second: Insn | None, log: bool) -> str | None:
     if second is None or second.code or second.dst or second.src or second.off:
         return None
-    if first.dst > 10 or first.off:
+    if first.dst > (15 if log else 10) or first.off:
         return None
     s = first.src
     value = imm64(first, second)
@@ -196,16 +196,19 @@ def _lddw(first: Insn, second: Insn | None, log: bool) -> str | None:
 def _format(insns: Sequence[Insn], i: int, log: bool, symbolic_calls: bool = True) -> str | None:
     insn = insns[i]
     c = insn.cls
+    # print_bpf_insn prints any 4-bit register field as rN (a log shows "r11 = 1"
+    # before "R11 is invalid"); the parseable form stops at r10, as the assembler does
+    maxreg = 15 if log else 10
     if c in (isa.ALU, isa.ALU64):
-        return _alu(insn)
+        return _alu(insn, maxreg)
     if c == isa.STX:
-        return _stx(insn)
+        return _stx(insn, maxreg)
     if c == isa.ST:
-        if insn.mode != isa.MEM or insn.src or insn.dst > 10:
+        if insn.mode != isa.MEM or insn.src or insn.dst > maxreg:
             return None
         return f"*({_LDST[insn.size]} *)(r{insn.dst} {insn.off:+d}) = {insn.imm}"
     if c == isa.LDX:
-        if insn.imm or insn.dst > 10 or insn.src > 10:
+        if insn.imm or insn.dst > maxreg or insn.src > maxreg:
             return None
         if insn.mode == isa.MEM:
             return f"r{insn.dst} = *({_LDST[insn.size]} *)(r{insn.src} {insn.off:+d})"
@@ -221,9 +224,9 @@ def _format(insns: Sequence[Insn], i: int, log: bool, symbolic_calls: bool = Tru
             sz = _LDST[insn.size]
             if insn.mode == isa.ABS:
                 return None if insn.src else f"r0 = *({sz} *)skb[{insn.imm}]"
-            return None if insn.src > 10 else f"r0 = *({sz} *)skb[r{insn.src} + {insn.imm}]"
+            return None if insn.src > maxreg else f"r0 = *({sz} *)skb[r{insn.src} + {insn.imm}]"
         return None
-    return _jmp(insn, symbolic_calls)
+    return _jmp(insn, symbolic_calls, maxreg)
 
 
 def is_printable(insns: Sequence[Insn], i: int) -> bool:

@@ -8,6 +8,10 @@ The load-bearing split (after PREVAIL's ``prevail_errors.hpp``) is between
   column, whichever apply. It also subclasses :class:`ValueError`.
 * :class:`KernelError` -- the emulated kernel refused an operation, with the errno
   the kernel returns and the kernel's message.
+* :class:`NotModelled` -- something the real kernel does that this emulator
+  does not model (a context field, a program type, a helper): a
+  :class:`KernelError` with ``ENOTSUPP`` unless stated, so callers handling
+  kernel refusals handle it too; front ends tell it apart (exit status 3).
 * :class:`ExecFault` -- a program faulted while it ran (interpreter) and
   :class:`BudgetExceeded` -- it ran past its instruction budget.
 * :class:`InternalError` -- a bug in this project.
@@ -26,6 +30,7 @@ __all__ = [
     "AsmSyntaxError",
     "InvalidInsn",
     "KernelError",
+    "NotModelled",
     "ExecFault",
     "BudgetExceeded",
     "InternalError",
@@ -104,6 +109,18 @@ class KernelError(StructOpsError):
         self.message = message
         name = errno_name(errno, f"errno {errno}")
         super().__init__(f"{name}: {message}" if message else name)
+
+
+class NotModelled(KernelError):
+    """The real kernel would do something here that this emulator does not model.
+
+    ``errno`` is what the emulated kernel returns for it (``ENOTSUPP`` by
+    default); ``message`` names what is missing (``context field
+    __sk_buff.hash is not modelled``)."""
+
+    def __init__(self, message: str, errno: int = ENOTSUPP) -> None:
+        super().__init__(errno, message)
+        self.args = (message,)  # str(): the message alone (no errno name in front)
 
 
 class ExecFault(StructOpsError):

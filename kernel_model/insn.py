@@ -48,11 +48,20 @@ BPF_MAXINSNS = 4096
 BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Insn:
     """One instruction slot. ``dst``/``src`` are 4-bit fields (0..15: values above
     10 encode but are refused by the kernel), ``off`` a signed 16-bit and ``imm`` a
-    signed 32-bit value."""
+    signed 32-bit value.
+
+    ``repr`` and ``str`` show the slot as kernel-syntax assembly
+    (:mod:`kernel_model.disasm`), ``Insn<r0 = 1>`` / ``r0 = 1``, so a failing
+    property's counterexample reads as a program. The two slots of an lddw are
+    shown as ``Insn<r1 = 0x2a ll [lddw 1/2]>`` (the value printed is the first
+    slot's half) and ``Insn<[lddw 2/2: imm=0x0]>``; a slot no instruction form
+    prints is ``Insn<.raw 0x...>``. Equality, hashing and the fields are the
+    dataclass's. :class:`kernel_model.listing.Program` prints a whole program.
+    """
 
     code: int
     dst: int = 0
@@ -92,6 +101,19 @@ class Insn:
     @property
     def is_src_x(self) -> bool:
         return bool(self.code & 0x08)
+
+    # --- text -----------------------------------------------------------------
+    def __str__(self) -> str:
+        from .disasm import format_insn  # disasm imports this module
+
+        if self.code == isa.LD_IMM64:
+            return format_insn([self, Insn(0)]) + " [lddw 1/2]"
+        if self.code == 0 and not (self.dst or self.src or self.off):
+            return f"[lddw 2/2: imm={self.imm & 0xFFFF_FFFF:#x}]"
+        return format_insn([self])
+
+    def __repr__(self) -> str:
+        return f"Insn<{self}>"
 
     # --- bytes ----------------------------------------------------------------
     def to_bytes(self) -> bytes:

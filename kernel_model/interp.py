@@ -265,7 +265,11 @@ class Interpreter:
         _UNPACK[size].pack_into(r.data, addr - r.base, value & ((1 << (8 * size)) - 1))
 
     def read(self, addr: int, size: int) -> bytes:
-        """GuestMemory.read for helpers."""
+        """GuestMemory.read for helpers. Zero bytes touch no memory, whatever the
+        address: a helper given size 0 (``ARG_CONST_SIZE_OR_ZERO``) never faults
+        in the kernel, and the JIT path's machine memory agrees."""
+        if size == 0:
+            return b""
         r = self._region(addr, size)
         if r is None:
             raise ExecFault("invalid read", self._pc_hint(), addr, f"helper read of {size} bytes")
@@ -273,7 +277,9 @@ class Interpreter:
         return bytes(r.data[o:o + size])
 
     def write(self, addr: int, data: bytes) -> None:
-        """GuestMemory.write for helpers."""
+        """GuestMemory.write for helpers (zero bytes: no access, as :meth:`read`)."""
+        if not data:
+            return
         r = self._region(addr, len(data))
         if r is None or not r.writable:
             raise ExecFault("invalid write", self._pc_hint(), addr, f"helper write of {len(data)} bytes")

@@ -48,13 +48,13 @@ from .btf.func_model import FuncModel
 from .errors import ENOTSUPP, KernelError
 from .prog import PROG_TYPE_STRUCT_OPS, BpfProg
 from .struct_ops import (STATE_INIT, STATE_INUSE, STATE_READY, STATE_TOBEFREE, MemberDesc, StructOpsDesc)
+from .tramp_pages import PAGE_SIZE, needs_new_page
 
 __all__ = [
     "TrampolineArch", "KernelMemory", "KData", "StructOpsMap", "StructOpsLink", "TrampolinePlacement",
     "PAGE_SIZE", "BPF_F_LINK", "BPF_F_VTYPE_BTF_OBJ_FD", "ENOTSUPP", "check_zero_holes",
 ]
 
-PAGE_SIZE = 4096
 #: include/uapi/linux/bpf.h
 BPF_F_LINK = 1 << 13
 BPF_F_VTYPE_BTF_OBJ_FD = 1 << 15
@@ -292,7 +292,7 @@ class StructOpsMap:
             assert m.func_model is not None
             from_flags = _flags(m.func_model)
             size = self.arch.size(m.func_model, from_flags, prog)
-            if not image or size > PAGE_SIZE - image_off:
+            if needs_new_page(image_off if image else None, size):  # the rule of kernel_model.tramp_pages
                 if len(self.image_pages) >= self.max_pages:
                     raise KernelError(errno.E2BIG, f"trampolines of {desc.name} need more than "
                                                    f"{self.max_pages} page(s): {m.name} does not fit")

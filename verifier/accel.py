@@ -46,11 +46,21 @@ _HASH_FILE = "SOURCES"
 _active = False
 
 
+#: kernel_model modules whose constants compiled code inlines (Final literals): a change
+#: there makes a build stale too
+INLINED = ("isa", "prog", "bpf_map", "errors", "helper_ids")
+
+
 def sources_hash(pkg_dir: Path = PKG_DIR) -> str:
-    """The hash of the compiled modules' sources and the interpreter they are built for."""
+    """The hash of the compiled modules' sources, of the kernel_model modules whose
+    constants they inline, and of the interpreter they are built for."""
     h = hashlib.sha256(f"{sys.implementation.cache_tag} {GROUP}".encode())
     for name in COMPILED:
         h.update(name.encode() + b"\0" + (pkg_dir / f"{name}.py").read_bytes())
+    km = pkg_dir.parent / "kernel_model"
+    for name in INLINED:
+        p = km / f"{name}.py"
+        h.update(name.encode() + b"\0" + (p.read_bytes() if p.exists() else b""))
     return h.hexdigest()
 
 

@@ -34,7 +34,7 @@ from typing import Any
 from kernel_model.errors import InputError, KernelError
 
 from ..hostcpu import add_cpu_option
-from .errors import ProgLoadFailed, errstr
+from .errors import LibbpfError, ProgLoadFailed, errstr
 from .kbtf import KernelBtf
 from .log import DEBUG, Log
 from .object import BpfObject
@@ -79,13 +79,28 @@ def parse_value(obj: BpfObject, map_name: str, member: str, text: str) -> Any:
     return text
 
 
+def _switch(spec: str, option: str) -> tuple[str, bool]:
+    """``NAME=0|1`` (also false/true, no/yes, off/on) of ``--autocreate``/``--autoload``."""
+    name, eq, val = spec.partition("=")
+    if not name or (eq and val.lower() not in _OFF + _ON):
+        raise InputError(f"expected NAME=0|1, got {spec!r}", option)
+    return name, val.lower() not in _OFF
+
+
+_OFF = ("0", "false", "no", "off")
+_ON = ("1", "true", "yes", "on", "")
+
+
 def _apply_options(obj: BpfObject, args: argparse.Namespace) -> None:
-    for spec in args.autocreate or ():
-        name, _, val = spec.partition("=")
-        obj.find_map(name).set_autocreate(val not in ("0", "false", "no", "off"))
-    for spec in args.autoload or ():
-        name, _, val = spec.partition("=")
-        obj.find_program(name).set_autoload(val not in ("0", "false", "no", "off"))
+    for option, specs, find, setter in (("--autocreate", args.autocreate, obj.find_map, "set_autocreate"),
+                                        ("--autoload", args.autoload, obj.find_program, "set_autoload")):
+        for spec in specs or ():
+            name, on = _switch(spec, option)
+            try:
+                target = find(name)
+            except LibbpfError as e:  # no such map/program: the option is wrong, not the object
+                raise InputError(e.message, option) from None
+            getattr(target, setter)(on)
     for spec in args.set or ():
         target, eq, text = spec.partition("=")
         map_name, dot, member = target.partition(".")

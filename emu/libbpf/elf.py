@@ -102,13 +102,20 @@ class Rel:
     type: int
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
 def _strz(data: bytes, off: int) -> str | None:
+    """The NUL-terminated name at ``off``, printable: bytes that are not UTF-8 and
+    control characters come out escaped (``\\x80``, ``\\x0a``), so a name from a
+    malformed object cannot break a message into lines. (A real section or
+    symbol name is a C identifier or a section path: it is unchanged.)"""
     if not 0 <= off < len(data):
         return None
     end = data.find(b"\0", off)
     if end < 0:
         return None
-    return data[off:end].decode("utf-8", "surrogateescape")
+    return data[off:end].decode("utf-8", "backslashreplace").translate(_CONTROL)
 
 
 class ElfObject:
@@ -150,20 +157,20 @@ class ElfObject:
         from elftools.elf.elffile import ELFFile
 
         if len(data) < 16 or data[:4] != b"\x7fELF":
-            raise self.error(f"elf: '{self.path}' is not a proper ELF object")
+            raise self.error("elf: not a proper ELF object")
         if data[4] != 2:
-            raise self.error(f"elf: '{self.path}' is not a 64-bit ELF object")
+            raise self.error("elf: not a 64-bit ELF object")
         if data[5] != 1:
             if data[5] == 2:
-                raise self.error(f"object '{self.path}': loading non-native endianness is unsupported",
+                raise self.error("loading non-native endianness is unsupported",
                                  errno=LIBBPF_ERRNO__FORMAT)
-            raise self.error(f"elf: '{self.path}' has unknown byte order")
+            raise self.error("elf: unknown byte order")
         if len(data) < 64:
-            raise self.error(f"elf: failed to get ELF header from {self.path}: file is {len(data)} bytes, "
+            raise self.error(f"elf: failed to get ELF header: file is {len(data)} bytes, "
                              "the header needs 64")
         e_type, e_machine = struct.unpack_from("<HH", data, 16)
         if e_type != ET_REL or (e_machine and e_machine != EM_BPF):
-            raise self.error(f"elf: {self.path} is not a valid eBPF object file "
+            raise self.error(f"elf: not a valid eBPF object file "
                              f"(e_type {e_type}, e_machine {e_machine})")
         (e_shoff,) = struct.unpack_from("<Q", data, 0x28)
         e_shentsize, e_shnum, e_shstrndx = struct.unpack_from("<HHH", data, 0x3A)
@@ -173,7 +180,7 @@ class ElfObject:
             raise self.error(f"elf: section headers at {e_shoff:#x} ({e_shnum} x 64 bytes) extend past the "
                              f"end of the file ({len(data)} bytes)")
         if not 0 < e_shstrndx < e_shnum:
-            raise self.error(f"elf: failed to get section names section index for {self.path}: "
+            raise self.error(f"elf: failed to get section names section index: "
                              f"e_shstrndx {e_shstrndx} of {e_shnum} sections")
         try:
             elf = ELFFile(io.BytesIO(data))
@@ -185,7 +192,7 @@ class ElfObject:
             try:
                 return struct_parse(shdr, io.BytesIO(data), stream_pos=e_shoff + 64 * idx)
             except (ELFError, ConstructError, struct.error, ValueError) as e:
-                raise self.error(f"elf: failed to get section({idx}) header from {self.path}: {e}",
+                raise self.error(f"elf: failed to get the section header: {e}",
                                  f"section({idx})") from None
 
         shstr = self._slice(data, e_shstrndx, header(e_shstrndx))
@@ -193,7 +200,7 @@ class ElfObject:
             hdr = header(idx)
             name = _strz(shstr, hdr["sh_name"])
             if name is None:
-                raise self.error(f"elf: failed to get section({idx}) name from {self.path}: "
+                raise self.error(f"elf: failed to get the section name: "
                                  f"name offset {hdr['sh_name']:#x} is outside the section names",
                                  f"section({idx})")
             sh_type = _sh_type(hdr["sh_type"])
@@ -205,7 +212,7 @@ class ElfObject:
     def _slice(self, data: bytes, idx: int, hdr: object, name: str = "") -> bytes:
         off, size = int(hdr["sh_offset"]), int(hdr["sh_size"])  # type: ignore[index]
         if off + size > len(data):
-            raise self.error(f"elf: failed to get section({idx}) {name} data from {self.path}: "
+            raise self.error("elf: failed to get the section data: "
                              f"{size} bytes at {off:#x} extend past the end of the file ({len(data)} bytes)",
                              name or f"section({idx})")
         return data[off:off + size]
@@ -213,16 +220,16 @@ class ElfObject:
     def _read_symbols(self) -> None:
         symtabs = [s for s in self.sections.values() if s.type == SHT_SYMTAB]
         if len(symtabs) > 1:
-            raise self.error(f"elf: multiple symbol tables in {self.path}")
+            raise self.error("elf: multiple symbol tables")
         if not symtabs:
-            raise self.error(f"elf: couldn't find symbol table in {self.path}, stripped object file?",
+            raise self.error("elf: couldn't find symbol table, stripped object file?",
                              errno=2)  # -ENOENT
         st = symtabs[0]
         self.symtab_index = st.index
         self.strtab_index = st.link
         strtab = self.sections.get(st.link)
         if strtab is None or strtab.type != SHT_STRTAB:
-            raise self.error(f"elf: symbol strings section missing or invalid in {self.path}", st)
+            raise self.error("elf: symbol strings section missing or invalid", st)
         if st.entsize != _SYM.size:
             raise self.error(f"symbol table entries are {st.entsize} bytes, not {_SYM.size}", st)
         if len(st.data) % _SYM.size:

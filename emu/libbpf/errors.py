@@ -76,7 +76,8 @@ class ObjectFormatError(InputError):
         self.errno = errno
         where = path
         if section:
-            where = f"{where}: section {section}" if where else f"section {section}"
+            sec = section if section.startswith("section(") else f"section {section}"
+            where = f"{where}: {sec}" if where else sec
             if offset is not None:
                 where += f" offset {offset:#x}"
         super().__init__(message, where)
@@ -89,7 +90,11 @@ class LibbpfError(KernelError):
         super().__init__(abs(errno), message)
 
     def __str__(self) -> str:
-        return f"{self.message} ({errstr(self.errno)})" if self.message else errstr(self.errno)
+        if not self.message:
+            return errstr(self.errno)
+        if self.message.endswith(errstr(self.errno)):  # "... load failed: -EACCES": say it once
+            return self.message
+        return f"{self.message} ({errstr(self.errno)})"
 
 
 class ProgLoadFailed(LibbpfError):

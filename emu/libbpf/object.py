@@ -61,7 +61,7 @@ from .elf import (
     SHF_EXECINSTR, SHT_LLVM_ADDRSIG, SHT_NOBITS, SHT_PROGBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL,
     STB_LOCAL, STB_WEAK, STT_FUNC, STT_OBJECT, STV_HIDDEN, STV_INTERNAL, ElfObject, Section,
 )
-from .errors import LibbpfError, ProgLoadFailed, errstr
+from .errors import LibbpfError, ObjectFormatError, ProgLoadFailed, errstr
 from .externs import KCONFIG_SEC, KSYMS_SEC, Extern, is_extern
 from .kbtf import KernelBtf, ModuleBtf
 from .log import Log
@@ -100,7 +100,8 @@ class BpfObject:
     """A BPF ELF object through its life cycle (see the module docstring).
 
     Accessible attributes: ``path``, ``name`` (basename up to the first ``.``,
-    at most 15 characters), ``license``, ``btf`` (the object's BTF after
+    at most 15 characters, as libbpf keeps it), ``file_name`` (the same, not
+    cut: what messages say), ``license``, ``btf`` (the object's BTF after
     libbpf's fix-ups), ``btf_ext``, ``programs`` (all, subprograms included),
     ``maps``, ``struct_ops`` (map name -> :class:`Shadow`), ``progs`` (entry
     programs by name), ``log``, ``state``, ``kernel_btf``.
@@ -114,6 +115,9 @@ class BpfObject:
         self.log = log if log is not None else Log()
         if name is None:
             name = os.path.basename(path).split(".", 1)[0]
+        #: the object's name as messages give it (the file's base name up to its first '.')
+        self.file_name = name
+        #: libbpf's obj->name: at most BPF_OBJ_NAME_LEN - 1 characters (used in internal map names)
         self.name = name[:15]
         self.license = ""
         self.kern_version = 0
@@ -143,8 +147,9 @@ class BpfObject:
             with open(path, "rb") as f:
                 data = f.read()
         except OSError as e:
-            raise LibbpfError(e.errno or errno.ENOENT, f"elf: failed to open {path}: "
-                                                       f"{errstr(e.errno or errno.ENOENT)}") from None
+            # unreadable: bad input (exit 2), with libbpf's errno kept on the error
+            raise ObjectFormatError(f"elf: failed to open: {e.strerror or e} ({errstr(e.errno or errno.ENOENT)})",
+                                    str(path), errno=e.errno or errno.ENOENT) from None
         return cls(data, path, log=log)
 
     @property
@@ -164,24 +169,24 @@ class BpfObject:
     def find_program(self, name: str) -> BpfProgram:
         p = self.progs.get(name)
         if p is None:
-            raise LibbpfError(errno.ENOENT, f"object '{self.name}': no program '{name}' "
+            raise LibbpfError(errno.ENOENT, f"object '{self.file_name}': no program '{name}' "
                                             f"(programs: {', '.join(self.progs) or 'none'})")
         return p
 
     def find_map(self, name: str) -> BpfMap:
         m = self.map_by_name.get(name)
         if m is None:
-            raise LibbpfError(errno.ENOENT, f"object '{self.name}': no map '{name}' "
+            raise LibbpfError(errno.ENOENT, f"object '{self.file_name}': no map '{name}' "
                                             f"(maps: {', '.join(self.map_by_name) or 'none'})")
         return m
 
     def _check_not_loaded(self, what: str, err: int = errno.EBUSY) -> None:
         if self.state >= self.LOADED:
-            raise LibbpfError(err, f"{what}: object '{self.name}' is already loaded")
+            raise LibbpfError(err, f"{what}: object '{self.file_name}' is already loaded")
 
     def _check_not_prepared(self, what: str) -> None:
         if self.state >= self.PREPARED_USER:
-            raise LibbpfError(errno.EBUSY, f"{what}: object '{self.name}' is already prepared")
+            raise LibbpfError(errno.EBUSY, f"{what}: object '{self.file_name}' is already prepared")
 
     def _fail(self, err: int, text: str) -> LibbpfError:
         self.log.warn(text)
@@ -512,8 +517,8 @@ class BpfObject:
         callbacks whose declared prototype differs from the kernel's
         (:mod:`emu.libbpf.sigcheck`); it never fails the load."""
         if self.state >= self.PREPARED:
-            self.log.warn(f"object '{self.name}': prepare loading can't be attempted twice")
-            raise LibbpfError(errno.EINVAL, f"object '{self.name}': prepare loading can't be attempted twice")
+            self.log.warn(f"object '{self.file_name}': prepare loading can't be attempted twice")
+            raise LibbpfError(errno.EINVAL, f"object '{self.file_name}': prepare loading can't be attempted twice")
         if self.state == self.OPEN:
             if kernel_btf is None:
                 if sys is None:
@@ -643,8 +648,8 @@ class BpfObject:
         program and fill struct_ops values with their fds. Attaching is separate
         (:meth:`attach_struct_ops` / :func:`emu.libbpf.link.attach_struct_ops`)."""
         if self.state >= self.LOADED:
-            self.log.warn(f"object '{self.name}': load can't be attempted twice")
-            raise LibbpfError(errno.EINVAL, f"object '{self.name}': load can't be attempted twice")
+            self.log.warn(f"object '{self.file_name}': load can't be attempted twice")
+            raise LibbpfError(errno.EINVAL, f"object '{self.file_name}': load can't be attempted twice")
         if self.state < self.PREPARED:
             self.prepare(sys)
         self.sys = sys
@@ -760,7 +765,7 @@ class BpfObject:
         is closed afterwards and the object is left closed. No struct_ops map is
         created, so nothing can be registered or attached (safe on the host)."""
         if self.state >= self.PREPARED:
-            raise LibbpfError(errno.EINVAL, f"object '{self.name}': verify_programs needs an unloaded object")
+            raise LibbpfError(errno.EINVAL, f"object '{self.file_name}': verify_programs needs an unloaded object")
         if self.state == self.OPEN:
             self.prepare(kernel_btf=KernelBtf.from_sys(sys, _vmlinux_of(sys), self.log))
         self.sys = sys

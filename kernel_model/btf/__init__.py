@@ -12,22 +12,27 @@ The CLI front end (``structops btf dump FILE --format raw|c``) calls
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from . import structs
 from .btf import BTF, POINTER_SIZE
-from .cdecl import BASE_TYPEDEFS, parse_c
-from .cdump import CDumper, format_c
-from .compare import graph_signature, same_graph
 from .errors import BTFError
-from .func_model import (
-    BTF_FMODEL_SIGNED_ARG, BTF_FMODEL_STRUCT_ARG, FuncModel, FuncModelError, distill_func_proto,
-    fallback_func_model,
-)
-from .rawdump import format_raw
-from .types import (
-    VOID, Array, BTFType, Composite, Const, Datasec, DeclTag, Enum, Enum64, EnumValue, Float, Func, FuncProto,
-    Fwd, Int, Member, Param, Ptr, Restrict, Struct, Typedef, TypeTag, Union, Var, VarSecinfo, Void, Volatile,
-)
-from .validate import validate_btf
+
+if TYPE_CHECKING:
+    from .cdecl import BASE_TYPEDEFS, parse_c
+    from .cdump import CDumper, format_c
+    from .compare import graph_signature, same_graph
+    from .func_model import (
+        BTF_FMODEL_SIGNED_ARG, BTF_FMODEL_STRUCT_ARG, FuncModel, FuncModelError, distill_func_proto,
+        fallback_func_model,
+    )
+    from .rawdump import format_raw
+    from .types import (
+        VOID, Array, BTFType, Composite, Const, Datasec, DeclTag, Enum, Enum64, EnumValue, Float, Func,
+        FuncProto, Fwd, Int, Member, Param, Ptr, Restrict, Struct, Typedef, TypeTag, Union, Var, VarSecinfo,
+        Void, Volatile,
+    )
+    from .validate import validate_btf
 
 __all__ = [
     # the graph
@@ -44,6 +49,38 @@ __all__ = [
     # comparison
     "graph_signature", "same_graph",
 ]
+
+# Imported on first use (PEP 562): `import kernel_model.btf` stays cheap for a command that
+# only decodes and dumps; the records (26 dataclasses), the C parser (pycparser) and the
+# function models load when a name from them is first asked for.
+_LAZY = {
+    "cdecl": ("parse_c", "BASE_TYPEDEFS"),
+    "cdump": ("format_c", "CDumper"),
+    "compare": ("graph_signature", "same_graph"),
+    "func_model": ("FuncModel", "FuncModelError", "distill_func_proto", "fallback_func_model",
+                   "BTF_FMODEL_STRUCT_ARG", "BTF_FMODEL_SIGNED_ARG"),
+    "rawdump": ("format_raw",),
+    "types": ("BTFType", "Void", "VOID", "Int", "Ptr", "Array", "Member", "Composite", "Struct", "Union",
+              "EnumValue", "Enum", "Enum64", "Fwd", "Typedef", "Volatile", "Const", "Restrict", "TypeTag", "Func",
+              "Param", "FuncProto", "Var", "VarSecinfo", "Datasec", "Float", "DeclTag"),
+    "validate": ("validate_btf",),
+}
+_LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 FORMATS = ("raw", "c")
 
@@ -68,9 +105,13 @@ def dump_command(path: str, fmt: str = "raw", base: str | None = None) -> str:
     if fmt not in FORMATS:
         raise BTFError(f"unknown format '{fmt}' (expected one of: {', '.join(FORMATS)})")
     btf = load(path, base)
-    return format_raw(btf) if fmt == "raw" else format_c(btf)
+    if fmt == "raw":
+        from .rawdump import format_raw
+        return format_raw(btf)
+    from .cdump import format_c
+    return format_c(btf)
 
 
-_missing = sorted(set(__all__) - set(globals()))
+_missing = sorted(set(__all__) - set(globals()) - set(_LAZY_NAMES))
 if _missing:  # pragma: no cover - a self-check, as hypothesis does for its public API
     raise ImportError(f"kernel_model.btf.__all__ names undefined objects: {_missing}")

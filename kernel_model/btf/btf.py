@@ -15,19 +15,26 @@ demand) and the module/vmlinux reference counting.
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from . import structs as S
-from .codec import StringTable, decode, encode
+from .codec import StringTable, decode, decode_all, decode_record, encode
 from .errors import BTFError
-from .types import (
-    VOID, Array, BTFType, Composite, Datasec, Enum, Enum64, Float, Func, FuncProto, Fwd, Int, Ptr, Var,
-    MODIFIER_KINDS,
-)
+from .section import TypeSection
+
+if TYPE_CHECKING:
+    from .types import BTFType
 
 __all__ = ["BTF", "POINTER_SIZE"]
 
 POINTER_SIZE = 8  # x86-64 kernel pointers (sizeof(void *) in __get_type_size())
+
+# Kinds whose record carries their size (btf_type_has_size()), and the scalars among them.
+_SIZED_KINDS = frozenset({S.KIND_INT, S.KIND_STRUCT, S.KIND_UNION, S.KIND_ENUM, S.KIND_ENUM64, S.KIND_FLOAT,
+                          S.KIND_DATASEC})
+_SCALAR_KINDS = frozenset({S.KIND_INT, S.KIND_ENUM, S.KIND_ENUM64, S.KIND_FLOAT})
 
 
 class BTF:
@@ -52,6 +59,11 @@ class BTF:
         self._strings = StringTable(b"\0", base._strings if base is not None else None)
         self._hdr_len = S.HEADER_SIZE
         self._by_name: dict[str, list[int]] | None = None
+        # Set by codec.decode(): the blob's type section, whose records are turned into objects
+        # on first use (``_types`` holds None until then). Fast paths (validate, raw and C dumps)
+        # read it while it still describes every own type (see :meth:`_section`).
+        self._sec: TypeSection | None = None
+        self._where = ""
         for t in types:
             self.add(t)
 
@@ -60,6 +72,7 @@ class BTF:
     def from_bytes(cls, data: bytes, base: BTF | None = None, *, validate: bool = True, where: str = "") -> BTF:
         """Decode a blob; with ``validate`` also apply the kernel's graph rules (validate.py)."""
         btf = decode(data, base, where)
+        btf._where = where
         if validate:
             from .validate import validate_btf
             validate_btf(btf, where)
@@ -88,8 +101,11 @@ class BTF:
 
     def add(self, t: BTFType) -> int:
         """Append ``t`` and return its id."""
+        from .types import BTFType
         if not isinstance(t, BTFType) or t.kind == S.KIND_UNKN:
             raise BTFError(f"cannot add {t!r}: not a BTF type record")
+        if self._sec is not None:
+            self._materialize_all()
         self._types.append(t)
         tid = self.start_id + len(self._types) - 1
         if self._by_name is not None and t.name:
@@ -100,8 +116,29 @@ class BTF:
         """Replace the record of own type ``tid`` (used to close forward references)."""
         if not self.start_id <= tid < self.type_count:
             raise BTFError(f"[{tid}] not a type of this BTF", type_id=tid)
+        if self._sec is not None:
+            self._materialize_all()
         self._types[tid - self.start_id] = t
         self._by_name = None
+
+    # ---- lazily decoded records ---------------------------------------------------------------
+    def _section(self) -> TypeSection | None:
+        """The decoded blob's type section while it describes exactly this BTF's own types."""
+        return self._sec
+
+    def _load(self, i: int) -> BTFType:
+        t = decode_record(self._sec, i, self.byteorder, self._where)  # type: ignore[arg-type]
+        self._types[i] = t
+        return t
+
+    def _materialize_all(self) -> list[BTFType]:
+        """Turn every pending record into its object; the section is dropped (the list now rules)."""
+        sec = self._sec
+        if sec is not None:
+            fresh = decode_all(sec, self.byteorder, self._where)
+            self._types = [t if t is not None else f for t, f in zip(self._types, fresh)]
+            self._sec = None
+        return self._types
 
     # ---- lookup -------------------------------------------------------------------------------
     @property
@@ -120,8 +157,10 @@ class BTF:
         if tid >= self.start_id:
             i = tid - self.start_id
             if i < len(self._types):
-                return self._types[i]
+                t = self._types[i]
+                return t if t is not None else self._load(i)
         elif tid == 0:
+            from .types import VOID
             return VOID
         elif self.base is not None and tid > 0:
             return self.base.type_by_id(tid)
@@ -129,30 +168,52 @@ class BTF:
 
     def types(self) -> list[BTFType]:
         """This BTF's own types in id order (a copy)."""
-        return list(self._types)
+        return list(self._materialize_all())
 
     def iter_types(self, kind: int | None = None, *, with_base: bool = False) -> Iterator[tuple[int, BTFType]]:
         """Yield (id, type), optionally only of ``kind``; base types first when ``with_base``."""
         if with_base and self.base is not None:
             yield from self.base.iter_types(kind, with_base=True)
-        for i, t in enumerate(self._types, self.start_id):
+        sec = self._sec
+        if kind is not None and sec is not None:
+            get = self.type_by_id
+            for i in sec.ids(kind):
+                yield i, get(i)
+            return
+        for i, t in enumerate(self._materialize_all(), self.start_id):
             if kind is None or t.kind == kind:
                 yield i, t
 
     def _name_index(self) -> dict[str, list[int]]:
         if self._by_name is None:
             idx: dict[str, list[int]] = {}
-            for i, t in enumerate(self._types, self.start_id):
-                if t.name:
-                    idx.setdefault(t.name, []).append(i)
+            sec = self._sec
+            if sec is not None:
+                w = sec.words
+                names = map(sec.strtab.names().__getitem__, map(w.__getitem__, sec.offs[:-1]))
+            else:
+                names = (t.name for t in self._types)
+            for i, name in enumerate(names, self.start_id):
+                if name:
+                    got = idx.get(name)
+                    if got is None:
+                        idx[name] = [i]
+                    else:
+                        got.append(i)
             self._by_name = idx
         return self._by_name
+
+    def _kind_of_own(self, tid: int) -> int:
+        sec = self._sec
+        if sec is not None:
+            return sec.kinds[tid - self.start_id]
+        return self._types[tid - self.start_id].kind
 
     def find_all(self, name: str, kind: int | None = None) -> list[int]:
         """Ids of every type called ``name`` (of ``kind`` if given), base first."""
         out = self.base.find_all(name, kind) if self.base is not None else []
         for i in self._name_index().get(name, ()):
-            if kind is None or self._types[i - self.start_id].kind == kind:
+            if kind is None or self._kind_of_own(i) == kind:
                 out.append(i)
         return out
 
@@ -163,7 +224,7 @@ class BTF:
             if r is not None:
                 return r
         for i in self._name_index().get(name, ()):
-            if kind is None or self._types[i - self.start_id].kind == kind:
+            if kind is None or self._kind_of_own(i) == kind:
                 return i
         return None
 
@@ -180,7 +241,7 @@ class BTF:
         """Follow typedefs and CONST/VOLATILE/RESTRICT/TYPE_TAG from ``tid`` (btf_type_skip_modifiers())."""
         seen = 0
         t = self.type_by_id(tid)
-        while t.kind in MODIFIER_KINDS:
+        while t.kind in S.MODIFIER_KINDS:
             tid = t.type_id  # type: ignore[attr-defined]
             t = self.type_by_id(tid)
             seen += 1
@@ -200,7 +261,7 @@ class BTF:
         while True:
             t = self.type_by_id(tid)
             k = t.kind
-            if k in MODIFIER_KINDS:
+            if k in S.MODIFIER_KINDS:
                 tid = t.type_id  # type: ignore[attr-defined]
             elif k == S.KIND_ARRAY:
                 mult *= t.nelems  # type: ignore[attr-defined]
@@ -209,8 +270,8 @@ class BTF:
                 return mult * POINTER_SIZE
             elif k == S.KIND_VAR:
                 tid = t.type_id  # type: ignore[attr-defined]
-            elif isinstance(t, (Int, Composite, Enum, Enum64, Float, Datasec)):
-                return mult * t.size
+            elif k in _SIZED_KINDS:
+                return mult * t.size  # type: ignore[attr-defined]
             else:
                 raise BTFError(f"[{start}] type [{tid}] {t.kind_name} '{t.name}' has no size", type_id=start)
             steps += 1
@@ -228,25 +289,26 @@ class BTF:
         k = t.kind
         if k == S.KIND_PTR:
             return POINTER_SIZE
-        if isinstance(t, (Int, Enum, Enum64, Float)):
-            return max(1, min(t.size, 16 if isinstance(t, Float) or t.size == 16 else 8))
+        if k in _SCALAR_KINDS:
+            size = t.size  # type: ignore[attr-defined]
+            return max(1, min(size, 16 if k == S.KIND_FLOAT or size == 16 else 8))
         if k == S.KIND_ARRAY:
             return self._align(t.type_id, depth + 1)  # type: ignore[attr-defined]
-        if isinstance(t, Composite):
+        if k == S.KIND_STRUCT or k == S.KIND_UNION:
             a = 1
-            for m in t.members:
+            for m in t.members:  # type: ignore[attr-defined]
                 ma = self._align(m.type_id, depth + 1)
                 if m.bitfield_size == 0 and m.bits_offset % (8 * ma):
                     return 1  # a misaligned member: the struct is packed
                 a = max(a, ma)
-            if t.size % a:
+            if t.size % a:  # type: ignore[attr-defined]
                 return 1
             return a
         raise BTFError(f"[{tid}] {t.kind_name} '{t.name}' has no alignment", type_id=tid)
 
     def is_struct_by_value(self, tid: int) -> bool:
         """Whether ``tid`` resolves to a STRUCT or UNION (BTF_FMODEL_STRUCT_ARG)."""
-        return isinstance(self.resolve(tid), Composite)
+        return self.resolve(tid).kind in (S.KIND_STRUCT, S.KIND_UNION)
 
     def validate(self, where: str = "") -> None:
         """Apply the kernel's graph rules (see validate.py); raises BTFError."""
@@ -258,22 +320,50 @@ class BTF:
         return f"<BTF ids {self.start_id}..{self.type_count - 1}{split}>"
 
 
+def _check_elf_sections(path: str | os.PathLike[str], where: str) -> None:
+    """The bounds pyelftools trusts: the section header table and every section's
+    bytes (but ``SHT_NOBITS``) inside the file (ELF64 little endian, what BPF
+    objects and x86-64 modules are; other classes are left to pyelftools)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 64 or data[4] != 2 or data[5] != 1:
+        return
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    if shnum == 0:
+        return
+    if shentsize < 64 or shoff + shnum * shentsize > len(data):
+        raise BTFError(f"bad ELF file: {shnum} section headers at {shoff:#x} extend past the end of the file "
+                       f"({len(data)} bytes)", where)
+    for i in range(shnum):
+        _name, sh_type, _flags, _addr, off, size = struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize)
+        if sh_type != 8 and size and off + size > len(data):  # 8: SHT_NOBITS
+            raise BTFError(f"bad ELF file: section {i}: {size} bytes at {off:#x} extend past the end of the file "
+                           f"({len(data)} bytes)", where)
+
+
 def _elf_btf_section(path: str | os.PathLike[str], where: str) -> bytes:
     """The .BTF section of an ELF object (a .ko or a clang -g BPF object)."""
     try:
         from elftools.common.exceptions import ELFError
+        from elftools.construct import ConstructError  # type: ignore[import-untyped]
         from elftools.elf.elffile import ELFFile
     except ImportError as e:  # pragma: no cover - pyelftools is a dependency
         raise BTFError(f"reading ELF needs pyelftools: {e}", where) from None
     try:
+        _check_elf_sections(path, where)
         with open(path, "rb") as f:
             sec = ELFFile(f).get_section_by_name(".BTF")
             if sec is None:
                 raise BTFError("no .BTF section in this ELF file", where)
             return sec.data()
-    except ELFError as e:
-        raise BTFError(f"bad ELF file: {e}", where) from None
+    except BTFError:
+        raise
+    except OSError as e:
+        raise BTFError(f"cannot read: {e.strerror or e}", where) from None
+    except (ELFError, ConstructError, struct.error, ValueError, KeyError, IndexError, OverflowError,
+            UnicodeDecodeError, AssertionError, EOFError) as e:
+        # pyelftools trusts the headers: a section offset of 0xffffffffffffff00 is a
+        # ValueError from seek(), a truncated table a ConstructError ...
+        raise BTFError(f"bad ELF file: {e or type(e).__name__}", where) from None
 
-
-# Names used in type annotations elsewhere.
-_ = (Array, Func, FuncProto, Fwd, Ptr, Var)

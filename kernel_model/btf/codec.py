@@ -19,19 +19,19 @@ only; vmlinux is larger) and its verifier log format.
 from __future__ import annotations
 
 import struct
+from itertools import accumulate, compress
+from operator import not_
 from typing import TYPE_CHECKING
 
 from . import structs as S
 from .errors import BTFError
-from .types import (
-    Array, BTFType, Const, Datasec, DeclTag, Enum, Enum64, EnumValue, Float, Func, FuncProto, Fwd, Int,
-    Member, Param, Ptr, Restrict, Struct, Typedef, TypeTag, Union, Var, VarSecinfo, Volatile,
-)
+from .section import TypeSection, meta_ok, scan
 
 if TYPE_CHECKING:
     from .btf import BTF
+    from .types import BTFType
 
-__all__ = ["decode", "encode", "StringTable"]
+__all__ = ["decode", "decode_record", "decode_all", "encode", "StringTable"]
 
 
 class StringTable:
@@ -75,6 +75,34 @@ class StringTable:
         self._cache[off] = s
         return s
 
+    def names(self) -> _Names:
+        """Every string of the table by its offset, built in one pass over the section.
+
+        A dict (C-speed lookups); offsets that are not the start of a string of
+        this table (a string's tail, or the base's table) resolve on first use,
+        and an invalid offset raises KeyError. Replaces the lazily filled cache.
+        """
+        c = self._cache
+        if isinstance(c, _Names):
+            return c
+        d = self.data
+        if d.isascii():
+            strs = d.decode("ascii").split("\0")
+            lens = map(len, strs)
+        else:
+            strs = d.decode("utf-8", "surrogateescape").split("\0")
+            lens = map(len, d.split(b"\0"))
+        offsets = list(accumulate(map((1).__add__, lens), initial=self.start_off))
+        if d.endswith(b"\0"):
+            strs.pop()  # the empty tail after the last NUL: its offset is one past the table
+        m = _Names(self, zip(offsets, strs))
+        del offsets[len(strs):]
+        m.starts = offsets
+        m.empties = list(compress(offsets, map(not_, strs)))
+        m.update(c)
+        self._cache = m
+        return m
+
     def _reverse(self) -> dict[str, int]:
         if self._rev is None:
             rev: dict[str, int] = {}
@@ -114,6 +142,23 @@ class StringTable:
     def to_bytes(self) -> bytes:
         """The section's bytes: the original table then the appended strings."""
         return self.data + b"".join(self._extra)
+
+
+class _Names(dict):  # type: ignore[type-arg]
+    """offset -> string for one table (StringTable.names())."""
+
+    __slots__ = ("table", "starts", "empties")
+
+    def __init__(self, table: StringTable, items: object) -> None:
+        super().__init__(items)  # type: ignore[call-overload]
+        self.table = table
+        self.starts: list[int] = []    # offset of every string of the table, in order
+        self.empties: list[int] = []   # those of its empty strings
+
+    def __missing__(self, off: int) -> str:
+        if not self.table.valid(off):
+            raise KeyError(off)
+        return self.table.get(off)
 
 
 def _err(msg: str, where: str, tid: int | None = None) -> BTFError:
@@ -194,17 +239,40 @@ def decode(data: bytes, base: BTF | None = None, where: str = "") -> BTF:
         raise _err("split BTF byte order differs from its base", where)
     strtab = StringTable(strs, base._strings if base is not None else None)
     start_id = base.type_count if base is not None else 1
-    types = _decode_types(data, hdr_len + type_off, hdr_len + type_off + type_len, start_id, strtab,
-                          byteorder, where)
+    type_start = hdr_len + type_off
+    type_end = type_start + type_len
     btf = BTF(base=base, byteorder=byteorder)
-    btf._types = types
     btf._strings = strtab
     btf._hdr_len = hdr_len
+    sec = scan(data, type_start, type_end, start_id, strtab, byteorder)
+    if sec is not None and (sec.meta_checked or meta_ok(sec)):
+        # Records become objects when asked for (BTF.type_by_id(), decode_record()).
+        btf._types = [None] * sec.n  # type: ignore[list-item]
+        btf._sec = sec
+    else:
+        # The record-by-record decoder names the first rule broken, as btf_check_meta() does.
+        btf._types = _decode_types(data, type_start, type_end, start_id, strtab, byteorder, where)
     return btf
+
+
+def decode_record(sec: TypeSection, i: int, byteorder: str, where: str = "") -> BTFType:
+    """The object of own record ``i`` of a section that passed :func:`meta_ok`."""
+    a, b = sec.record_bytes(i)
+    return _decode_types(sec.data, a, b, sec.start_id + i, sec.strtab, byteorder, where)[0]
+
+
+def decode_all(sec: TypeSection, byteorder: str, where: str = "") -> list[BTFType]:
+    """Objects of every record of ``sec``, in id order."""
+    a = sec.type_start
+    return _decode_types(sec.data, a, a + 4 * sec.offs[-1], sec.start_id, sec.strtab, byteorder, where)
 
 
 def _decode_types(data: bytes, pos: int, end: int, start_id: int, strtab: StringTable,
                   byteorder: str, where: str) -> list[BTFType]:
+    from .types import (
+        Array, Const, Datasec, DeclTag, Enum, Enum64, EnumValue, Float, Func, FuncProto, Fwd, Int, Member,
+        Param, Ptr, Restrict, Struct, Typedef, TypeTag, Union, Var, VarSecinfo, Volatile,
+    )
     L = S.layouts(byteorder)
     unpack_type = L.type.unpack_from
     unpack_u32 = L.u32.unpack_from
@@ -382,6 +450,11 @@ def _u32(v: int, what: str, tid: int) -> int:
 def encode(btf: BTF) -> bytes:
     """Encode ``btf``'s own types (not its base's) as a blob."""
     L = S.layouts(btf.byteorder)
+    sec = btf._sec
+    if sec is not None and len(btf._types) == sec.n:
+        # Records not changed since decoding: their bytes are the encoding.
+        a = sec.type_start
+        return _blob(btf, L, sec.data[a:a + 4 * sec.offs[-1]])
     pack_type = L.type.pack
     pack_u32 = L.u32.pack
     pack_s32 = L.s32.pack
@@ -395,7 +468,7 @@ def encode(btf: BTF) -> bytes:
     tid = btf.start_id
     info = S.info_word
     try:
-        for t in btf._types:
+        for t in btf._materialize_all():
             k = t.kind
             no = add(t.name)
             if k == S.KIND_FUNC:
@@ -461,8 +534,11 @@ def encode(btf: BTF) -> bytes:
             tid += 1
     except struct.error as e:
         raise BTFError(f"[{tid}] {t.kind_name} '{t.name}': a field does not fit its encoding ({e})", "", tid) from None
-    types = b"".join(out)
-    strs = strtab.to_bytes()
+    return _blob(btf, L, b"".join(out))
+
+
+def _blob(btf: BTF, L: S.Layouts, types: bytes) -> bytes:
+    strs = btf._strings.to_bytes()
     hdr_len = btf._hdr_len
     hdr = L.header.pack(S.BTF_MAGIC, S.BTF_VERSION, 0, hdr_len, 0, len(types), len(types), len(strs))
     return hdr.ljust(hdr_len, b"\0") + types + strs

@@ -10,7 +10,6 @@ pyelftools' ``elftools/elf/structs.py``. Nothing here parses; see codec.py.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = [
@@ -21,7 +20,7 @@ __all__ = [
     "KIND_VAR", "KIND_DATASEC", "KIND_FLOAT", "KIND_DECL_TAG", "KIND_TYPE_TAG", "KIND_ENUM64", "KIND_MAX",
     "KIND_NAMES", "INT_SIGNED", "INT_CHAR", "INT_BOOL",
     "FUNC_STATIC", "FUNC_GLOBAL", "FUNC_EXTERN", "VAR_STATIC", "VAR_GLOBAL_ALLOCATED", "VAR_GLOBAL_EXTERN",
-    "info_word", "Layouts", "layouts",
+    "MODIFIER_KINDS", "info_word", "Layouts", "layouts",
 ]
 
 BTF_MAGIC = 0xEB9F            # header.magic; read as 0x9FEB it means the other byte order
@@ -65,6 +64,9 @@ KIND_NAMES: dict[int, str] = {
     KIND_DECL_TAG: "DECL_TAG", KIND_TYPE_TAG: "TYPE_TAG", KIND_ENUM64: "ENUM64",
 }
 
+# Kinds the kernel skips when it looks through a type (btf_type_is_modifier()).
+MODIFIER_KINDS = frozenset({KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_TYPE_TAG})
+
 INT_SIGNED = 1 << 0   # BTF_INT_SIGNED
 INT_CHAR = 1 << 1     # BTF_INT_CHAR
 INT_BOOL = 1 << 2     # BTF_INT_BOOL
@@ -82,7 +84,6 @@ def info_word(kind: int, vlen: int = 0, kflag: bool = False) -> int:
     return (int(kflag) << 31) | ((kind & 0x1F) << 24) | (vlen & 0xFFFF)
 
 
-@dataclass(frozen=True, slots=True)
 class Layouts:
     """The compiled ``struct`` formats for one byte order.
 
@@ -92,13 +93,17 @@ class Layouts:
     ``pair`` (btf_param as u32 x2), ``enum`` (btf_enum as u32, s32 is re-read).
     """
 
-    prefix: str
-    header: struct.Struct
-    type: struct.Struct
-    u32: struct.Struct
-    s32: struct.Struct
-    triple: struct.Struct
-    pair: struct.Struct
+    __slots__ = ("prefix", "header", "type", "u32", "s32", "triple", "pair")
+
+    def __init__(self, *, prefix: str, header: struct.Struct, type: struct.Struct, u32: struct.Struct,
+                 s32: struct.Struct, triple: struct.Struct, pair: struct.Struct) -> None:
+        self.prefix = prefix
+        self.header = header
+        self.type = type
+        self.u32 = u32
+        self.s32 = s32
+        self.triple = triple
+        self.pair = pair
 
 
 @lru_cache(maxsize=2)

@@ -333,7 +333,7 @@ class DeclTag(BTFType):
 
 
 # Kinds the kernel skips when it looks through a type (btf_type_is_modifier()).
-MODIFIER_KINDS = frozenset({S.KIND_TYPEDEF, S.KIND_VOLATILE, S.KIND_CONST, S.KIND_RESTRICT, S.KIND_TYPE_TAG})
+MODIFIER_KINDS = S.MODIFIER_KINDS
 
 KIND_CLASSES: dict[int, type[BTFType]] = {
     c.kind: c for c in (Int, Ptr, Array, Struct, Union, Enum, Fwd, Typedef, Volatile, Const, Restrict,

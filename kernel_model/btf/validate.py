@@ -13,7 +13,8 @@ the *_resolve() callbacks, btf_func_proto_check(); Linux 6.12/6.18):
   and component indexes, varargs only last;
 * STRUCT/UNION member offsets non-decreasing, union members at 0, members
   inside the struct ("Member bits_offset exceeds its struct size", "Member
-  exceeds struct_size");
+  exceeds struct_size"); arrays of at most 4 GiB ("Array size overflows
+  U32_MAX", btf_array_resolve()), so every size fits in 32 bits;
 * loops: a cycle through modifiers/typedefs/pointers, or a struct containing
   itself by value ("Loop detected").
 
@@ -30,15 +31,17 @@ from typing import TYPE_CHECKING
 
 from . import structs as S
 from .errors import BTFError
-from .types import BTFType, Composite, MODIFIER_KINDS
+from .structs import MODIFIER_KINDS
 
 if TYPE_CHECKING:
     from .btf import BTF
+    from .types import BTFType, Composite
 
 __all__ = ["validate_btf", "valid_identifier"]
 
 _IDENT = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]{0,510}\Z")
 KSYM_NAME_LEN = 512
+U32_MAX = 0xFFFFFFFF
 
 
 def valid_identifier(name: str) -> bool:
@@ -51,7 +54,23 @@ def _valid_section(name: str) -> bool:
 
 
 def validate_btf(btf: BTF, where: str = "") -> None:
-    """Raise :class:`BTFError` on the first rule ``btf``'s own types break."""
+    """Raise :class:`BTFError` on the first rule ``btf``'s own types break.
+
+    A BTF fresh from a blob is first checked in bulk (by the compiled
+    accelerator when it is built, accel.py, else bulk_validate.py); only when
+    that cannot vouch for it are the rules applied type by type, which names
+    the first one broken.
+    """
+    sec = btf._section()
+    if sec is not None:
+        if btf.base is None:
+            from .accel import module
+            fast = module()
+            if fast is not None and fast.rules_hold(sec.words, sec.strtab.data, sec.n):
+                return
+        from .bulk_validate import section_ok
+        if section_ok(btf, sec):
+            return
     count = btf.type_count
     get = btf.type_by_id
 
@@ -235,11 +254,14 @@ def _check_member_sizes(btf: BTF, fail) -> None:  # type: ignore[no-untyped-def]
                 elif t.size < m.bits_offset // 8 or t.size - m.bits_offset // 8 < ms:  # type: ignore[attr-defined]
                     raise fail(tid, t, f"Member exceeds struct_size (member '{m.name}')")
         elif k == S.KIND_ARRAY:
-            if size(t.type_id) is None:  # type: ignore[attr-defined]
+            es = size(t.type_id)  # type: ignore[attr-defined]
+            if es is None:
                 raise fail(tid, t, "Invalid elem")
             idx = btf.resolve(t.index_type_id)  # type: ignore[attr-defined]
             if idx.kind != S.KIND_INT:
                 raise fail(tid, t, "Invalid index")
+            if t.nelems and es > U32_MAX // t.nelems:  # type: ignore[attr-defined]
+                raise fail(tid, t, "Array size overflows U32_MAX")
         elif k == S.KIND_VAR:
             vt = get(t.type_id).kind  # type: ignore[attr-defined]
             if vt in (S.KIND_FUNC, S.KIND_FUNC_PROTO, S.KIND_VAR, S.KIND_DATASEC, S.KIND_DECL_TAG):
@@ -258,7 +280,7 @@ def _check_loops(btf: BTF, fail) -> None:  # type: ignore[no-untyped-def]
     ``typedef T T`` and a pointer to itself are loops.
     """
     start = btf.start_id
-    types = btf._types
+    types = btf._materialize_all()
     n = len(types)
     ptr_sinks = (S.KIND_STRUCT, S.KIND_UNION, S.KIND_FWD, S.KIND_FUNC_PROTO)
 

@@ -126,7 +126,13 @@ def test_log_format_is_the_kernels():
     ("r0 = *(u128 *)(r1 +0)", "1:8", "expected a size"),
     ("r0 = 0x100000000", "1:6", "does not fit in 32 bits"),
     ("r0 = *(u64 *)(r1 +40000)", "1:19", "does not fit in a signed 16-bit"),
-    (".rept 3", "1:1", "unsupported directive"),
+    (".rept 3", "1:1", ".rept without a matching .endr"),
+    (".align 8", "1:1", "unsupported directive '.align'"),
+    ("r0 = 08", "1:6", "invalid number '08'"),
+    (".byte 1\nexit", "1:1", "raw data leaves 1 byte(s)"),
+    (".rept 2\nexit\n.endr\n.endr", "4:1", ".endr without a .rept"),
+    (".byte 256", "1:7", "does not fit in 8 bits"),
+    (".rept x\n.endr", "1:1", ".rept needs a repeat count"),
 ])
 def test_syntax_errors_name_line_and_column(text, where, what):
     with pytest.raises(AsmSyntaxError) as ei:
@@ -178,3 +184,66 @@ def test_log_prints_a_byte_swap_of_a_size_it_does_not_have_as_the_kernel():
     assert format_log_insn([Insn(0xD4, 2, 0, 0, 8)]) == "(d4) r2 = le8 r2"
     assert format_log_insn([Insn(0xD7, 3, 0, 0, 48)]) == "(d7) r3 = bswap48 r3"
     assert format_log_insn([Insn(0xDC, 1, 0, 0, 16)]) == "(dc) r1 = be16 r1"
+
+
+# --- LLVM's numbers and directives (kernel selftests' inline assembly) -----------------------
+
+LLVM_CASES = [
+    "r0 = 010\nr1 = 0b101\nr2 = 0X1f\nr3 = 5ll\nr4 = -010\nexit",
+    ".rept 3\nr0 += 1\n.endr\nexit",
+    ".rept 2\n.rept 2\nr0 = 1\n.endr\nr1 = 2\n.endr\nexit",
+    ".byte 0xb7, 0, 0, 0, 1, 0, 0, 0\n.short 0x95, 0, 0, 0\n.2byte 0x95, 0, 0, 0\nexit",
+    ".long 0xb7, 7\n.4byte 0x95, 0\n.8byte 0x95\n.quad 0x0000000500000b7\nexit",
+    "r0 = 0\n.rept 0\nr0 = 1\n.endr\nexit",
+    ".byte -1, 0, 0, 0, 0, 0, 0, 0\nexit",
+]
+
+
+def _llvm_text(source: str, tmp_path) -> bytes:
+    import subprocess
+
+    from elftools.elf.elffile import ELFFile
+
+    from emu.toolchain import find_llvm_mc
+
+    mc = find_llvm_mc()
+    if mc is None:
+        pytest.skip("llvm-mc is not installed (no $LLVM_MC, llvm-mc or llvm-mc-NN on PATH)")
+    src = tmp_path / "p.s"
+    src.write_text(source + "\n")
+    obj = tmp_path / "p.o"
+    r = subprocess.run([mc, "-triple", "bpf", "-filetype=obj", str(src), "-o", str(obj)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    with open(obj, "rb") as f:
+        return ELFFile(f).get_section_by_name(".text").data()
+
+
+@pytest.mark.parametrize("source", LLVM_CASES)
+def test_numbers_and_directives_as_llvm_mc_assembles_them(source, tmp_path):
+    assert encode(assemble(source)) == _llvm_text(source, tmp_path)
+
+
+@pytest.mark.parametrize("source", ["r0 = 08\nexit", "r0 = 0x\nexit", ".word 5\nexit"])
+def test_what_llvm_mc_refuses_we_refuse(source, tmp_path):
+    import subprocess
+
+    from emu.toolchain import find_llvm_mc
+
+    mc = find_llvm_mc()
+    if mc is None:
+        pytest.skip("llvm-mc is not installed")
+    r = subprocess.run([mc, "-triple", "bpf", "-filetype=obj", "-o", "/dev/null"], input=source + "\n",
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    with pytest.raises(AsmSyntaxError):
+        assemble(source)
+
+
+@pytest.mark.parametrize("text,word", [
+    ("swap16 %r0", 0x00000010000000D7), ("swap32 %r1", 0x00000020000001D7), ("swap64 %r2", 0x00000040000002D7),
+    ("call helper 5", 0x0000000500000085), ("call runtime 7", 0x0000000700002085),
+    ("call helper %r3", 0x000000000000038D), ("mov %r11, 1", 0x0000000100000BB7),
+])
+def test_bpf_conformance_dialect(text, word):
+    assert assemble(text, syntax="conformance") == [Insn.from_u64(word)]

@@ -90,7 +90,7 @@ def test_maps_and_kfuncs_by_name(tmp_path, capsys) -> None:
     (["--attach", "bpf_dummy_ops"], "expected TYPE:MEMBER"),
     (["--attach", "no_such_ops:x"], "no registered struct_ops type 'no_such_ops'"),
     (["--attach", "bpf_dummy_ops:nope"], "struct bpf_dummy_ops has no member 'nope'"),
-    (["--prog-type", "xdp_like"], "not modelled"),
+    (["--prog-type", "xdp_like"], "'xdp_like' is not a program type"),
     (["--prog-type", "socket_filter", "--attach", "bpf_dummy_ops:test_1"], "is for struct_ops programs"),
     (["--map", "m=hash:8"], "expected NAME=TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES"),
     (["--flags", "warp_speed"], "unknown program flag 'warp_speed'"),
@@ -101,6 +101,25 @@ def test_bad_options_exit_2_with_one_line(tmp_path, capsys, argv, message) -> No
     rc, out, err = run(capsys, str(f), *argv)
     assert (rc, out) == (2, "")
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_not_modelled_prog_type_exits_3(tmp_path, capsys) -> None:
+    f = tmp_path / "ok.s"
+    f.write_text("r0 = 0\nexit\n")
+    rc, out, err = run(capsys, str(f), "--prog-type", "xdp")
+    assert (rc, out) == (3, "") and err.count("\n") == 1 and "no xdp programs" in err
+
+
+def test_too_many_insns_is_e2big_with_libbpf_message(tmp_path, capsys) -> None:
+    """bpf_prog_load's insn_cnt check comes before the verifier: no log, -E2BIG."""
+    f = tmp_path / "big.s"
+    f.write_text("r0 = 0\n" * 4096 + "exit\n")
+    rc, out, err = run(capsys, str(f), "--unpriv")
+    assert (rc, out) == (1, "")
+    assert err == "error: E2BIG: BPF_PROG_LOAD refuses program too large (4097 insns), at most 4096 insns " \
+                  "(insn_cnt is checked before the verifier runs: no log)\n"
+    rc, out, _ = run(capsys, str(f))  # with CAP_BPF the limit is BPF_COMPLEXITY_LIMIT_INSNS
+    assert rc == 0 and out.startswith("processed 4097 insns")
 
 
 def test_bad_input_files_exit_2(tmp_path, capsys) -> None:

@@ -3,7 +3,6 @@ emulated kernel's BTF (vmlinux plus the bpf_testmod module), as libbpf sees it."
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -41,7 +40,9 @@ def kbtf(kernel):
 
 
 def clang_or_skip() -> str:
-    clang = shutil.which("clang")
+    from emu.toolchain import find_clang  # $CLANG, else the newest clang / clang-NN (as make examples)
+
+    clang = find_clang()
     if clang is None:
         pytest.skip("clang is not installed (CI installs clang and libbpf-dev from Debian packages)")
     if not Path("/usr/include/bpf/bpf_helpers.h").exists():

@@ -49,7 +49,7 @@ def test_sections_symbols_relocations() -> None:
 
 
 def test_a_text_file_is_not_an_elf_object(tmp_path) -> None:
-    with pytest.raises(ObjectFormatError, match="is not a proper ELF object"):
+    with pytest.raises(ObjectFormatError, match="not a proper ELF object"):
         ElfObject(b"hello world, not ELF", "x.o")
 
 

@@ -40,9 +40,11 @@ def bpftool() -> str:
 
 @pytest.fixture(scope="session")
 def clang() -> str:
-    path = _tool("clang", "/usr/bin/clang")
+    from emu.toolchain import find_clang  # $CLANG, else the newest clang / clang-NN (as make examples)
+
+    path = find_clang()
     if path is None:
-        pytest.skip("clang is not installed")
+        pytest.skip("clang is not installed (no $CLANG, clang or clang-NN on PATH)")
     return path
 
 

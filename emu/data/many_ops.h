@@ -1,0 +1,44 @@
+/* A struct_ops type with 40 one-argument members, like bpf_testmod_ops' tramp_1..40
+ * (tools/testing/selftests/bpf/bpf_testmod/bpf_testmod.h), for `structops tramp --decl`. */
+struct many_ops {
+    int (*op_1)(int value);
+    int (*op_2)(int value);
+    int (*op_3)(int value);
+    int (*op_4)(int value);
+    int (*op_5)(int value);
+    int (*op_6)(int value);
+    int (*op_7)(int value);
+    int (*op_8)(int value);
+    int (*op_9)(int value);
+    int (*op_10)(int value);
+    int (*op_11)(int value);
+    int (*op_12)(int value);
+    int (*op_13)(int value);
+    int (*op_14)(int value);
+    int (*op_15)(int value);
+    int (*op_16)(int value);
+    int (*op_17)(int value);
+    int (*op_18)(int value);
+    int (*op_19)(int value);
+    int (*op_20)(int value);
+    int (*op_21)(int value);
+    int (*op_22)(int value);
+    int (*op_23)(int value);
+    int (*op_24)(int value);
+    int (*op_25)(int value);
+    int (*op_26)(int value);
+    int (*op_27)(int value);
+    int (*op_28)(int value);
+    int (*op_29)(int value);
+    int (*op_30)(int value);
+    int (*op_31)(int value);
+    int (*op_32)(int value);
+    int (*op_33)(int value);
+    int (*op_34)(int value);
+    int (*op_35)(int value);
+    int (*op_36)(int value);
+    int (*op_37)(int value);
+    int (*op_38)(int value);
+    int (*op_39)(int value);
+    int (*op_40)(int value);
+};
