@@ -133,17 +133,22 @@ def build(verbose: bool = False) -> int:
 
     root = PKG_DIR.parent
     with tempfile.TemporaryDirectory(prefix="structops-accel-") as tmp:
+        # Built in a scratch directory: setuptools would otherwise read the project's own
+        # pyproject.toml, and mypy its own config. mypy finds the packages through MYPYPATH
+        # and, as the project's [tool.mypy] does, follows imports silently.
         script = Path(tmp) / "setup_accel.py"
-        paths = [f"verifier/{n}.py" for n in COMPILED]
+        paths = [str(PKG_DIR / f"{n}.py") for n in COMPILED]
         script.write_text(
             "from setuptools import setup\n"
             "from mypyc.build import mypycify\n"
             f"setup(name='structops-verifier-accel', ext_modules=mypycify({paths!r}, group_name={GROUP!r}, "
             "opt_level='3'))\n")
+        (Path(tmp) / "mypy.ini").write_text("[mypy]\nfollow_imports = silent\n")
         build_dir = Path(tmp) / "build"
         cmd = [sys.executable, str(script), "build_ext", "--build-lib", str(build_dir / "lib"),
                "--build-temp", str(build_dir / "temp")]
-        r = subprocess.run(cmd, cwd=root, capture_output=not verbose, text=True)
+        env = dict(os.environ, MYPYPATH=str(root))
+        r = subprocess.run(cmd, cwd=tmp, env=env, capture_output=not verbose, text=True)
         if r.returncode:
             sys.stderr.write((r.stdout or "") + (r.stderr or ""))
             return r.returncode
@@ -154,6 +159,5 @@ def build(verbose: bool = False) -> int:
         lib = build_dir / "lib"
         for so in lib.rglob("*.so"):
             shutil.copy2(so, out / so.name)
-        shutil.rmtree(root / ".mypy_cache" / "mypyc", ignore_errors=True)
         (out / _HASH_FILE).write_text(sources_hash() + "\n")
     return 0
