@@ -19,14 +19,10 @@ import errno as E
 
 from kernel_model import isa
 
-from . import mem
-from . import precision
-from .core import Env, Reject
+from . import mem, precision, scalar as S, tnum as T
 from .decoded import DInsn
 from .result import InsnAux
-from . import scalar as S
-from . import tnum as T
-from .core import BPF_MAX_VAR_OFF, DST_OP, DST_OP_NO_MARK, SRC_OP
+from .core import Env, Reject, BPF_MAX_VAR_OFF, DST_OP, DST_OP_NO_MARK, SRC_OP
 from .log import reg_type_str, tnum_str
 from .regs import (
     BPF_ADD_CONST, BPF_ADD_CONST32, BPF_ADD_CONST64, CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FLOW_KEYS,

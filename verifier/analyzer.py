@@ -33,26 +33,22 @@ from kernel_model import isa
 from kernel_model.errors import InvalidInsn
 from kernel_model.insn import Insn, check_insns
 
-from . import alu
-from . import calls
-from . import jumps
-from . import mem
-from . import precision
-from .core import Env
-from . import cfg
-from .core import BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAIN_FUNC, SRC_OP, Reject, Subprog
+from . import alu, calls, cfg, jumps, mem, precision
+from .cfg import successors
+from .core import BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAIN_FUNC, SRC_OP, Env, Reject, Subprog
 from .decoded import DInsn
 from .env import VerifierEnv
-from .cfg import successors
 from .liveness import compute_live_regs, format_live_regs, postorder
 from .log import LOG_FIXED, LOG_LEVEL1, LOG_LEVEL2, LOG_SIZE_MAX, LOG_STATS
-from .regs import PTR_TO_CTX, SCALAR_VALUE, mark_known_zero, mark_not_init, mark_unknown
-from .result import InsnAux, VerifyResult
-from .stack_liveness import StackLiveness
-from .state import StateList, BPF_REG_SIZE, EXACT, NOT_EXACT, RANGE_WITHIN, STACK_INVALID, VerifierState, frame_insn_idx, regsafe, states_equal, IdMap
-
 from .map_types import map_type_ops
 from .prog_types import PROG_TYPE_STRUCT_OPS
+from .regs import PTR_TO_CTX, SCALAR_VALUE, mark_known_zero, mark_not_init, mark_unknown
+from .result import VerifyResult
+from .stack_liveness import StackLiveness
+from .state import (
+    BPF_REG_SIZE, EXACT, NOT_EXACT, RANGE_WITHIN, STACK_INVALID, IdMap, StateList, VerifierState, frame_insn_idx,
+    regsafe, states_equal,
+)
 
 __all__ = ["verify", "run", "do_check", "is_state_visited"]
 
@@ -672,7 +668,6 @@ def do_check(env: Env) -> None:
 
 def do_check_insn(env: Env, insn: DInsn) -> int:
     """``do_check_insn``: 0 continue (insn_idx updated), 1 path ends, 2 subprog returned."""
-    code = insn.code
     c = insn.cls
     if c == isa.ALU or c == isa.ALU64:
         alu.check_alu_op(env, insn)

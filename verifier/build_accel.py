@@ -16,9 +16,9 @@ from verifier import accel
 def main(argv: Sequence[str]) -> int:
     cmd = argv[0] if argv else "build"
     if cmd == "build":
-        try:
-            import mypyc  # noqa: F401
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("mypyc") is None:
             print("verifier accelerator: mypy (mypyc) is not installed; the verifier stays pure Python")
             return 1 if "--check" in argv else 0
         if accel.ACCEL_DIR.exists() and accel.fresh():

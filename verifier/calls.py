@@ -21,15 +21,10 @@ from typing import Any, Final
 from kernel_model import isa
 from kernel_model.insn import imm64
 
-from . import alu
-from . import mem
-from . import precision
-from .core import Env
+from . import alu, helpers as H, mem, precision, scalar as S
 from .map_types import map_type_ops
 from .decoded import DInsn
-from . import helpers as H
-from . import scalar as S
-from .core import DST_OP, DST_OP_NO_MARK, SRC_OP
+from .core import Env, DST_OP, DST_OP_NO_MARK, SRC_OP
 from .log import reg_type_str
 from .mem import BPF_READ, BPF_WRITE
 from .regs import (

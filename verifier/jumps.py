@@ -18,14 +18,9 @@ import errno as E
 
 from kernel_model import isa
 
-from . import alu
-from . import analyzer
-from . import precision
-from .core import Env
+from . import alu, analyzer, precision, scalar as S, tnum as T
 from .decoded import DInsn
-from . import scalar as S
-from . import tnum as T
-from .core import BPF_MAX_VAR_OFF, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, SRC_OP
+from .core import Env, BPF_MAX_VAR_OFF, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, SRC_OP
 from .precision import pack_linked
 from .regs import (
     BPF_ADD_CONST, BPF_ADD_CONST32, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_SOCK_COMMON,

@@ -21,17 +21,9 @@ from typing import Callable, Final, TYPE_CHECKING
 from kernel_model import isa
 from kernel_model.errors import ENOTSUPP
 
-from . import alu
-from . import ctx as ctx_access
-from . import precision
-from .core import Env
+from . import alu, ctx as ctx_access, precision, scalar as S, tnum as T
 from .decoded import DInsn
-
-if TYPE_CHECKING:
-    from .calls import CallMeta
-from . import scalar as S
-from . import tnum as T
-from .core import BPF_MAX_VAR_OFF, BPF_MAX_VAR_SIZ, DST_OP, DST_OP_NO_MARK, INSN_F_SPI_SHIFT, \
+from .core import Env, BPF_MAX_VAR_OFF, BPF_MAX_VAR_SIZ, DST_OP, DST_OP_NO_MARK, INSN_F_SPI_SHIFT, \
     INSN_F_STACK_ACCESS, SRC_OP
 from .log import reg_type_str, tnum_str
 from .regs import (
@@ -47,6 +39,9 @@ from .state import (StackSlot,
     BPF_REG_SIZE, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, FuncState, is_spilled_reg,
     is_spilled_scalar_reg,
 )
+
+if TYPE_CHECKING:
+    from .calls import CallMeta
 
 __all__ = ["check_mem_access", "check_load_mem", "check_store_reg", "check_atomic", "check_helper_mem_access", "check_mem_size_reg", "check_stack_range_initialized", "check_map_access", "check_ptr_off_reg", "MEM_ACCESS", "BPF_READ", "BPF_WRITE", "ACCESS_DIRECT", "ACCESS_HELPER"]
 

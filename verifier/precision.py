@@ -18,8 +18,7 @@ import errno as E
 
 from kernel_model import isa
 
-from .core import Env
-from .core import INSN_F_DST_REG_STACK, INSN_F_SPI_MASK, INSN_F_SPI_SHIFT, INSN_F_SRC_REG_STACK, \
+from .core import Env, INSN_F_DST_REG_STACK, INSN_F_SPI_MASK, INSN_F_SPI_SHIFT, INSN_F_SRC_REG_STACK, \
     INSN_F_STACK_ACCESS, INSN_F_FRAMENO_MASK, BPF_MAIN_FUNC, Reject
 from .regs import SCALAR_VALUE
 from .state import BPF_REG_SIZE, HistEntry, VerifierState, is_spilled_reg, is_spilled_scalar_reg

@@ -18,7 +18,7 @@ member is not range-checked, a ``void`` member's R0 is not even read.
 from __future__ import annotations
 
 import errno as E
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kernel_model.btf import FuncProto, Ptr
 from kernel_model.errors import ENOTSUPP
