@@ -25,6 +25,7 @@ modelled only as far as ``may_goto`` needs it.
 from __future__ import annotations
 
 import errno as E
+import functools
 import gc
 import time
 from typing import Any, Sequence
@@ -225,31 +226,36 @@ def compute_scc(env: Env) -> None:
             dfs.pop()
 
 
-def compute_live_registers(env: Env) -> None:
+def _call_params(env: Env, insn: DInsn) -> int | None:
+    """``get_call_summary``'s argument count: the helper's prototype, the kfunc's BTF
+    parameter count; None when unknown (r1-r5 are then read)."""
     from .helpers import FuncProto
 
-    def call_params(insn: DInsn) -> int | None:
-        if insn.src == 0:
-            if insn.imm < 0:
-                return None
-            fn = env.prog_ops.get_func_proto(env, insn.imm)
-            if not isinstance(fn, FuncProto):
-                return None
-            return sum(1 for a in fn.args if a != 0)
-        if insn.src == isa.PSEUDO_KFUNC_CALL:
+    if insn.src == 0:
+        if insn.imm < 0:
+            return None
+        fn = env.prog_ops.get_func_proto(env, insn.imm)
+        if not isinstance(fn, FuncProto):
+            return None
+        return sum(1 for a in fn.args if a != 0)
+    if insn.src == isa.PSEUDO_KFUNC_CALL:
+        try:
+            from .kfuncs import resolve_kfunc
+            lvl, env.level = env.level, 0
             try:
-                from .kfuncs import resolve_kfunc
-                lvl, env.level = env.level, 0
-                try:
-                    e = resolve_kfunc(env, insn)
-                finally:
-                    env.level = lvl
-                f = e.btf.type_by_id(e.btf_id)
-                return len(e.btf.type_by_id(f.type_id).params)
-            except Reject:
-                return None
-        return None
+                e = resolve_kfunc(env, insn)
+            finally:
+                env.level = lvl
+            f = e.btf.type_by_id(e.btf_id)
+            return len(e.btf.type_by_id(f.type_id).params)
+        except Reject:
+            return None
+    return None
 
+
+def compute_live_registers(env: Env) -> None:
+    # (no closure over the env: compiled closures keep it in a reference cycle)
+    call_params = functools.partial(_call_params, env)
     starts = [sp.start for sp in env.subprogs]
     order: list[int] = []
     po_starts = []
@@ -761,28 +767,25 @@ def do_check_main(env: Env) -> None:
 # --- after the walk -----------------------------------------------------------------------
 def check_max_stack_depth(env: Env) -> None:
     """``check_max_stack_depth``: the deepest call chain's combined frames fit in 512 bytes."""
+    _stack_depth_walk(env, [sp.start for sp in env.subprogs] + [env.n], 0, 0, 0)
+
+
+def _stack_depth_walk(env: Env, starts: list[int], idx: int, depth: int, frame: int) -> None:
+    """One subprogram of ``check_max_stack_depth``'s walk down the call chains (frames
+    rounded up to 16 bytes)."""
+    depth += (env.subprogs[idx].stack_depth + 15) // 16 * 16
+    if depth > 512:
+        raise env.reject(E.EACCES, f"combined stack size of {frame + 1} calls is {depth}. Too large")
     insns = env.insns
-    sps = env.subprogs
-    starts = [sp.start for sp in sps] + [env.n]
-
-    def rnd(d: int) -> int:
-        return (d + 15) // 16 * 16
-
-    def walk(idx: int, depth: int, frame: int) -> None:
-        depth += rnd(sps[idx].stack_depth)
-        if depth > 512:
-            raise env.reject(E.EACCES, f"combined stack size of {frame + 1} calls is {depth}. Too large")
-        for i in range(starts[idx], starts[idx + 1]):
-            insn = insns[i]
-            if not ((insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL) or
-                    (insn.code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC)):
-                continue
-            sidx = env.find_subprog(i + insn.imm + 1)
-            if frame + 1 >= isa.MAX_CALL_FRAMES:
-                raise env.reject(E.E2BIG, f"the call stack of {frame + 1} frames is too deep !")
-            walk(sidx, depth, frame + 1)
-
-    walk(0, 0, 0)
+    for i in range(starts[idx], starts[idx + 1]):
+        insn = insns[i]
+        if not ((insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL) or
+                (insn.code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC)):
+            continue
+        sidx = env.find_subprog(i + insn.imm + 1)
+        if frame + 1 >= isa.MAX_CALL_FRAMES:
+            raise env.reject(E.E2BIG, f"the call stack of {frame + 1} frames is too deep !")
+        _stack_depth_walk(env, starts, sidx, depth, frame + 1)
 
 
 def stats_line(env: Env, elapsed: float) -> None:
