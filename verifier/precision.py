@@ -52,7 +52,13 @@ class _BT:
 
     def empty(self) -> bool:
         """``bt_empty`` (frames above ``frame`` are always clear, so all are looked at)."""
-        return not any(self.reg) and not any(self.stack)
+        for m in self.reg:
+            if m:
+                return False
+        for m in self.stack:
+            if m:
+                return False
+        return True
 
     def reset(self) -> None:
         self.reg[:] = [0] * 8
@@ -265,7 +271,7 @@ def _mark_chain(env: Env, start: VerifierState, regno: int, bt: _BT | None) -> b
     level2 = env.level2
     n = env.n
     insns = env.insns
-    bt_reg, bt_stack = bt.reg, bt.stack
+    bt_reg = bt.reg
     ALU, ALU64, MOV, END, NEG, JMP, JMP32, CALL = isa.ALU, isa.ALU64, isa.MOV, isa.END, isa.NEG, isa.JMP, \
         isa.JMP32, isa.CALL
     while True:
@@ -320,7 +326,7 @@ def _mark_chain(env: Env, start: VerifierState, regno: int, bt: _BT | None) -> b
                         mark_all_scalars_precise(env, start)
                         bt.reset()
                         return changed
-            if not any(bt_reg) and not any(bt_stack):
+            if bt.empty():
                 return changed
             subseq_idx = i
             # get_prev_insn_idx
