@@ -55,13 +55,13 @@ bench-quick: $(STAMP) $(ACCEL)
 	for b in benchmarks/*.py; do $(BIN)/python $$b --quick || exit 1; done
 
 # The example BPF objects: vmlinux.h from the emulated kernel, then clang (see examples/README.md).
-# clang: $(CLANG) when set, else the newest of clang and clang-NN on PATH (emu/toolchain.py, the
+# clang: $(CLANG) when set, else the newest of clang and clang-NN on PATH (emu/host/toolchain.py, the
 # rule the tests use too).
 BPF_CFLAGS := -target bpf -O2 -g -Wall -Wno-unused-variable -fdebug-prefix-map=$(CURDIR)=. \
 	-Iexamples -I/usr/include/x86_64-linux-gnu
 examples: $(STAMP)
 	$(BIN)/structops btf dump --kernel --format c > examples/vmlinux.h
-	clang=$$(CLANG="$(CLANG)" $(BIN)/python -m emu.toolchain clang) || exit 1; echo "clang: $$clang"; \
+	clang=$$(CLANG="$(CLANG)" $(BIN)/python -m emu.host.toolchain clang) || exit 1; echo "clang: $$clang"; \
 	for f in examples/*.bpf.c; do $$clang $(BPF_CFLAGS) -c $$f -o $${f%.c}.o || exit 1; done
 
 clean:

@@ -8,7 +8,7 @@ accepts as socket filters, and generated programs -- load it into the host kerne
 ``jited_prog_insns``, ``jited_ksyms`` and ``jited_func_lens``, feed the
 xlated instructions to :func:`jit.bpf_jit.jit_program` at the host's image
 addresses with the host's ``__bpf_call_base`` (kallsyms) and the host's own CPU
-configuration (``--cpu host``, :mod:`emu.hostcpu`: return thunk, IBT,
+configuration (``--cpu host``, :mod:`emu.host.hostcpu`: return thunk, IBT,
 call-depth tracking, timed may_goto, BMI2 read from the running kernel), and
 compare. Reported: the share of programs identical byte for byte, and after
 masking what the xlated dump does not tell us (the 64-bit addresses of maps,
@@ -37,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
-from emu import hostbpf as hb  # noqa: E402
-from emu.conformance import parse_data_file  # noqa: E402
-from emu.hostcpu import detect_host_cpu, host_symbols  # noqa: E402
+from emu.host import hostbpf as hb  # noqa: E402
+from emu.formats.conformance import parse_data_file  # noqa: E402
+from emu.host.hostcpu import detect_host_cpu, host_symbols  # noqa: E402
 from jit import JitError, JitOptions, KernelSymbols, jit_program  # noqa: E402
 from kernel_model import isa  # noqa: E402
 from kernel_model.insn import Insn, decode, encode  # noqa: E402

@@ -1,11 +1,11 @@
 """The emulated machine's costs, as ratios against bare Unicorn in the same process.
 
 Each figure is the ratio of two medians measured in this process, the bare
-baseline and our side *interleaved* run by run (shared/reference/unicorn-notes.md
-explains why: interference of 30% happens, absolute numbers drift between
-machines; interleaving keeps a slow spell from landing on one side only).
-The baselines are the ones unicorn-notes.md describes; where our side uses a
-technique the baseline does not (untyped ctypes calls, emu/regs.py), a second
+baseline and our side *interleaved* run by run (interference of 30% happens,
+absolute numbers drift between machines; interleaving keeps a slow spell from
+landing on one side only). The baselines are bare Unicorn done the fastest way
+we know (raw ctypes register access, a CFUNCTYPE hook); where our side uses a
+technique the baseline does not (untyped ctypes calls, emu/machine/regs.py), a second
 baseline with the same technique is printed beside it, so the ratio to the
 stronger baseline is visible too.
 
@@ -26,7 +26,7 @@ stronger baseline is visible too.
 
 Budgets: a program the verifier accepted terminates by construction, so
 verified code runs *uncounted* (``budget=0``; the soft-lockup watchdog of
-emu/watchdog.py is the safety net, at no per-run cost); unverified code needs
+emu/machine/watchdog.py is the safety net, at no per-run cost); unverified code needs
 the instruction budget (Unicorn's ``count=``). Figures 1, 2 and 5 run
 uncounted -- 5 checks first that the verifier model accepts the loop -- and
 print the counted figure beside; 3 and 4 use ``Machine()``'s default
@@ -51,7 +51,7 @@ from unicorn import x86_const as X  # noqa: E402
 from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, uclib  # noqa: E402
 
 from emu.machine import Machine  # noqa: E402
-from emu.regs import RAW  # noqa: E402
+from emu.machine.regs import RAW  # noqa: E402
 from kernel_model.asm import assemble  # noqa: E402
 from kernel_model.insn import Insn  # noqa: E402
 from kernel_model.interp import Interpreter  # noqa: E402
@@ -120,7 +120,7 @@ def bench_kfunc(quick: bool) -> float:
     m = Machine(budget=0)
     addr = m.add_stub("bpf_kfunc_bench", lambda mem, a, b, c, d, e: a + 1)
     prog = assemble("r6 = 0\nloop:\nr1 = r6\ncall 1\nr6 = r0\nif r6 < r7 goto loop\nr0 = r6\nexit")
-    prog[2] = Insn(0x85, 0, 0, 0, m.call_imm(addr))
+    prog[2] = Insn(0x85, 0, 0, 0, m.images.call_imm(addr))
     # r7 = iterations: set it from r1 at entry
     prog = [Insn(0xBF, 7, 1)] + prog
     jp = m.jit(prog, name="kloop")
@@ -143,7 +143,7 @@ def bench_kfunc(quick: bool) -> float:
         h = uc._uch
         val = ctypes.c_uint64()
         vp = ctypes.byref(val)
-        if untyped:  # the same untyped ctypes calls as emu/regs.py (the strongest bare hook)
+        if untyped:  # the same untyped ctypes calls as emu/machine/regs.py (the strongest bare hook)
             hp = ctypes.c_void_p(h.value)
             rd, wr = RAW.uc_reg_read, RAW.uc_reg_write
 
@@ -151,7 +151,7 @@ def bench_kfunc(quick: bool) -> float:
                 rd(hp, X.UC_X86_REG_RDI, vp)
                 val.value += 1
                 wr(hp, X.UC_X86_REG_RAX, vp)
-        else:  # unicorn-notes.md: raw ctypes register access, hook via ctypes CFUNCTYPE
+        else:  # the bare baseline: raw ctypes register access, hook via ctypes CFUNCTYPE
             def hook(_uc: int, address: int, size: int, user: int, h=h) -> None:
                 uclib.uc_reg_read(h, X.UC_X86_REG_RDI, vp)
                 val.value += 1
@@ -209,11 +209,11 @@ def bench_fresh(quick: bool) -> float:
         for _ in range(k):
             m = Machine()
             m.call(m.ktext.addr("__bpf_call_base"))
-            m.kdata_alloc(8)
-            m.vmalloc(8)
-            m.set_cpu(1)
-            m.set_cpu(0)
-            m.alloc_trampoline()
+            m.alloc.kdata_alloc(8)
+            m.alloc.vmalloc(8)
+            m.runner.set_cpu(1)
+            m.runner.set_cpu(0)
+            m.packs.alloc_trampoline()
             m.close()
 
     base, got = paired(bare, ours, n, n, runs)

@@ -36,7 +36,7 @@ from typing import Any, Iterable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from emu.hostbpf import comparable_log  # noqa: E402
+from emu.host.hostbpf import comparable_log  # noqa: E402
 from tests.corpus import OBJECTS, VERIFIER_VERDICTS, build_module, program_labels  # noqa: E402
 
 
@@ -78,7 +78,8 @@ def _reason(detail: str) -> str:
 def compare(labels: Iterable[dict[str, Any]], obj_dir: Path) -> dict[str, FileTally]:
     """Model each labelled program and tally per source file (the object's name with .c)."""
     from emu.kernel import Kernel
-    from emu.libbpf.per_prog import MODELLED_PROG_TYPES, verify_program
+    from emu.kernel import SUPPORTED_PROG_TYPES as MODELLED_PROG_TYPES
+    from emu.libbpf.per_prog import verify_program
 
     kernel = Kernel(modules=())
     out: dict[str, FileTally] = defaultdict(FileTally)
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         report(compare(labels, OBJECTS), args.limit)
         return 0
     build = build_module()
-    from emu.hostbpf import oracle_status
+    from emu.host.hostbpf import oracle_status
 
     ok, why = oracle_status()
     if not ok:

@@ -52,7 +52,7 @@ def main() -> int:
         sim.run()
         t1 = time.perf_counter()
         before, secs = ops.member_calls, ops.member_seconds
-        ops._socks.clear()
+        ops.forget_sockets()
         sim_b = Simulation(cfg, lambda i: ops)
         sim_b.run()
         t2 = time.perf_counter()
@@ -68,13 +68,13 @@ def main() -> int:
     # 2. member calls per second: in the simulation, in-emulator loop, bare Python-driven calls
     m = ops.machine
     sk = TcpSock(flow=99, snd_cwnd=40)
-    addr = ops._sock(sk)[0]
-    ops._call(sk, "ssthresh")  # the socket image is in memory now
+    addr = ops.socket_address(sk)
+    ops.call(sk, "ssthresh")  # the socket image is in memory now
     tramp = m.read_u64(ops.kdata_addr + ops.offsets["ssthresh"])
     n = 20_000 if quick else 200_000
-    m.run_loop(tramp, addr, 100)
+    m.runner.run_loop(tramp, addr, 100)
     t0 = time.perf_counter()
-    assert m.run_loop(tramp, addr, n) == 20
+    assert m.runner.run_loop(tramp, addr, n) == 20
     loop_rate = n / (time.perf_counter() - t0)
     nb = 5_000 if quick else 30_000
     off = ops.offsets["ssthresh"]

@@ -56,14 +56,14 @@ from unicorn import UC_ARCH_X86, UC_MODE_64, Uc  # noqa: E402
 from unicorn import x86_const as X  # noqa: E402
 from unicorn.unicorn_py3.unicorn import uclib  # noqa: E402
 
-from emu.bpf_maps import MachineKernelMemory  # noqa: E402
+from emu.kernel.bpf_maps import MachineKernelMemory  # noqa: E402
 from emu.kernel import Kernel  # noqa: E402
 from kernel_model.asm import assemble  # noqa: E402
 from kernel_model.btf import parse_c  # noqa: E402
 from kernel_model.cpu import PRESETS  # noqa: E402
 from kernel_model.bpf_map import MAP_TYPE_STRUCT_OPS  # noqa: E402
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS  # noqa: E402
-from kernel_model.struct_ops_map import BPF_F_VTYPE_BTF_OBJ_FD  # noqa: E402
+from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD  # noqa: E402
 
 M52 = (1 << 52) - 1
 TEXT = 0xFFFF_FFFF_C000_0000
@@ -245,7 +245,7 @@ def bench_loop(quick: bool) -> float:
     tramp = m.read_u64(st.kdata_addr + off)  # what ops->tramp_1 holds
 
     def ours(count: int) -> None:
-        assert m.run_loop(tramp, 41, count) == 42
+        assert m.runner.run_loop(tramp, 41, count) == 42
 
     rates = []
     for src in (BARE_HOST, BARE):

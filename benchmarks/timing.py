@@ -1,9 +1,8 @@
 """Shared timing for the benchmark scripts (not a benchmark itself: ``make bench``
 runs it as a no-op script).
 
-Figures are ratios against a baseline measured in the same process, as
-shared/reference/unicorn-notes.md explains: interference of 30% comes and goes
-on this machine, so the two sides are timed alternately, run by run, and the
+Figures are ratios against a baseline measured in the same process:
+interference of 30% comes and goes on a shared machine, so the two sides are timed alternately, run by run, and the
 medians compared.
 """
 

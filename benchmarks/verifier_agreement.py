@@ -39,9 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from emu.conformance import parse_data_file  # noqa: E402
-from emu.hostbpf import comparable_log, processed_counts  # noqa: E402
-from emu.verify_cmd import host_load, program_env, symbols_for  # noqa: E402
+from emu.formats.conformance import parse_data_file  # noqa: E402
+from emu.host.hostbpf import comparable_log, processed_counts  # noqa: E402
+from emu.host.verdict import host_load  # noqa: E402
+from emu.kernel.harness import program_env, symbols_for  # noqa: E402
 from kernel_model.asm import assemble  # noqa: E402
 from verifier import VerifierEnv, verify  # noqa: E402
 from tests.corpus import (  # noqa: E402
@@ -214,7 +215,8 @@ def corpus_d(t: Tally, live: bool) -> None:
 def corpus_g(t: Tally) -> None:
     """Every program of the compiled selftest objects against its recorded host label."""
     from emu.kernel import Kernel
-    from emu.libbpf.per_prog import MODELLED_PROG_TYPES, verify_program
+    from emu.kernel import SUPPORTED_PROG_TYPES as MODELLED_PROG_TYPES
+    from emu.libbpf.per_prog import verify_program
     from kernel_model.errors import errno_name
 
     k = Kernel(modules=())
@@ -261,7 +263,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     args = ap.parse_args(list(argv) if argv is not None else None)
     examples = args.examples or (60 if args.quick else 1500)
 
-    from emu.hostbpf import oracle_status
+    from emu.host.hostbpf import oracle_status
 
     ok, why = oracle_status()
     tallies = []

@@ -245,7 +245,7 @@ class Host:
     """BPF_PROG_LOAD of one program at log level 0, its maps created once."""
 
     def __init__(self, insns: list[Insn], env: VerifierEnv) -> None:
-        from emu import hostbpf as hb
+        from emu.host import hostbpf as hb
         from kernel_model import isa
 
         self.hb = hb
@@ -385,7 +385,7 @@ def log_buffer(n: int, host_ok: bool) -> None:
     """Issue 10's level-1 loop: the trace of the accepted walk is reset away, yet it was
     the log at its longest (log_true_size), so a 16 MiB buffer is ENOSPC and 256 MiB
     loads. The model's log keeps only the buffer's window of that trace."""
-    from emu import hostbpf as hb
+    from emu.host import hostbpf as hb
 
     prog = loop(n)
     print(f"\nlog buffer: loop({n}) at log level 1")
@@ -411,7 +411,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     if args.rss_child:
         rss_child(args.rss_child)
         return 0
-    from emu.hostbpf import oracle_status
+    from emu.host.hostbpf import oracle_status
 
     ok, why = oracle_status()
     if not ok:

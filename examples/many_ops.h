@@ -1,1 +1,1 @@
-../emu/data/many_ops.h
+../emu/cli/data/many_ops.h

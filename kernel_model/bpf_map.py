@@ -13,18 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .uapi import (MAP_TYPE_ARRAY, MAP_TYPE_HASH, MAP_TYPE_PERCPU_ARRAY, MAP_TYPE_PERCPU_HASH,
+                   MAP_TYPE_PROG_ARRAY, MAP_TYPE_STRUCT_OPS)
+
 __all__ = [
     "MapSpec", "MAP_TYPE_HASH", "MAP_TYPE_ARRAY", "MAP_TYPE_PROG_ARRAY", "MAP_TYPE_PERCPU_ARRAY",
     "MAP_TYPE_STRUCT_OPS", "MAP_TYPE_NAMES", "map_type_by_name",
 ]
 
-#: enum bpf_map_type (include/uapi/linux/bpf.h)
-MAP_TYPE_HASH = 1
-MAP_TYPE_ARRAY = 2
-MAP_TYPE_PROG_ARRAY = 3
-MAP_TYPE_PERCPU_HASH = 5
-MAP_TYPE_PERCPU_ARRAY = 6
-MAP_TYPE_STRUCT_OPS = 26
 
 MAP_TYPE_NAMES = {
     MAP_TYPE_HASH: "BPF_MAP_TYPE_HASH",

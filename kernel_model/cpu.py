@@ -193,7 +193,7 @@ def describe_presets() -> str:
 
 def get_cpu(name: str) -> CpuConfig:
     """The preset called ``name``; InputError (bad input) if unknown. ``host`` is
-    resolved by the emulator (``emu.hostcpu``), which reads the running kernel."""
+    resolved by the emulator (``emu.host.hostcpu``), which reads the running kernel."""
     try:
         return PRESETS[name]
     except KeyError:

@@ -17,7 +17,12 @@ arrived with "bpf: struct_ops supports more than one page for trampolines"
 (Kui-Feng Lee, Linux 6.9); before it a map had one page. ``__nullable`` stub
 arguments ("bpf: add nullable arguments for struct_ops", Linux 6.9).
 Module-registered struct_ops types (``register_bpf_struct_ops`` used by
-modules, Linux 6.9).
+modules, Linux 6.9). kallsyms entries ``bpf__<type>_<member>`` for a struct_ops
+map's trampolines (``bpf_struct_ops_map_add_ksyms``): "bpf: Add kernel symbol
+for struct_ops trampoline" (Xu Kuohai), Linux 6.13, backported to the 6.12
+stable series (present in 6.12.118's kernel/bpf/bpf_struct_ops.c), absent from
+6.8-6.10. ``arch_bpf_timed_may_goto`` (the x86 JIT's timed ``may_goto``): "bpf:
+Add support for timed may_goto" (Kumar Kartikeya Dwivedi), Linux 6.15.
 """
 
 from __future__ import annotations
@@ -44,6 +49,11 @@ class Profile:
     #: 8/16-bit atomics (load-acquire/store-release), Linux 6.15
     atomic_load_store: bool
     prologue_nops: bool = True
+    #: a struct_ops map's trampolines get kallsyms entries (bpf_struct_ops_map_add_ksyms):
+    #: Linux 6.13, and the 6.12 stable series
+    struct_ops_ksyms: bool = False
+    #: ``may_goto`` is fixed up to a call of ``arch_bpf_timed_may_goto`` (x86 JIT), Linux 6.15
+    timed_may_goto: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -54,9 +64,9 @@ PROFILES: dict[str, Profile] = {
     "6.10": Profile("6.10", (6, 10), tramp_image_pages=8, nullable_args=True,
                     module_struct_ops=True, atomic_load_store=False),
     "6.12": Profile("6.12", (6, 12), tramp_image_pages=8, nullable_args=True,
-                    module_struct_ops=True, atomic_load_store=False),
+                    module_struct_ops=True, atomic_load_store=False, struct_ops_ksyms=True),
     "6.18": Profile("6.18", (6, 18), tramp_image_pages=8, nullable_args=True,
-                    module_struct_ops=True, atomic_load_store=True),
+                    module_struct_ops=True, atomic_load_store=True, struct_ops_ksyms=True, timed_may_goto=True),
 }
 PROFILES["latest"] = replace(PROFILES["6.18"], name="latest")
 LATEST = PROFILES["latest"]

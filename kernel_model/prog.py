@@ -10,17 +10,18 @@ placed the ``struct bpf_prog`` object and the JIT image (``bpf_func``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .btf import BTF
 from .insn import Insn
+from .uapi import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL  # re-exported
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .btf import BTF  # an annotation only: importing BTF (pycparser) is not needed to name a program type
 
 __all__ = ["BpfProg", "PROG_TYPE_SOCKET_FILTER", "PROG_TYPE_STRUCT_OPS", "PROG_TYPE_SYSCALL", "PROG_TYPES"]
 
-#: enum bpf_prog_type (include/uapi/linux/bpf.h)
-PROG_TYPE_SOCKET_FILTER = 1
-PROG_TYPE_STRUCT_OPS = 27
-PROG_TYPE_SYSCALL = 31
+
+#: the program types the verifier model knows, by the name ``structops verify --prog-type`` takes
 PROG_TYPES = {"socket_filter": PROG_TYPE_SOCKET_FILTER, "struct_ops": PROG_TYPE_STRUCT_OPS,
               "syscall": PROG_TYPE_SYSCALL}
 

@@ -9,7 +9,7 @@ that argument may be NULL for the verifier), and the value type
 ``struct bpf_struct_ops_NAME`` that ``DEFINE_STRUCT_OPS_VALUE_TYPE`` generates.
 
 :meth:`StructOpsDecl.c_source` is the C text (struct, helper types, stubs): the
-input of ``structops tramp --decl``, of ``emu.planner.declare_type`` and of a
+input of ``structops tramp --decl``, of ``emu.kernel.planner.declare_type`` and of a
 simulated module (:class:`kernel_model.modules.ModuleSpec`).
 :meth:`StructOpsDecl.add_to` puts it into a BTF and :meth:`StructOpsDecl.register`
 registers it as a built-in (vmlinux) type. The strategies of

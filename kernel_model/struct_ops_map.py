@@ -48,16 +48,14 @@ from .btf.func_model import FuncModel
 from .errors import ENOTSUPP, KernelError
 from .prog import PROG_TYPE_STRUCT_OPS, BpfProg
 from .struct_ops import (STATE_INIT, STATE_INUSE, STATE_READY, STATE_TOBEFREE, MemberDesc, StructOpsDesc)
-from .tramp_pages import PAGE_SIZE, needs_new_page
+from .tramp_pages import needs_new_page
+from .uapi import BPF_F_LINK, BPF_F_VTYPE_BTF_OBJ_FD, PAGE_SIZE  # re-exported
 
 __all__ = [
     "TrampolineArch", "KernelMemory", "KData", "StructOpsMap", "StructOpsLink", "TrampolinePlacement",
     "PAGE_SIZE", "BPF_F_LINK", "BPF_F_VTYPE_BTF_OBJ_FD", "ENOTSUPP", "check_zero_holes",
 ]
 
-#: include/uapi/linux/bpf.h
-BPF_F_LINK = 1 << 13
-BPF_F_VTYPE_BTF_OBJ_FD = 1 << 15
 #: what the kernel stores in a struct module * member (BPF_MODULE_OWNER)
 BPF_MODULE_OWNER = 0xFFFF_FFFF_FFFF_FFFF & ~0  # (void *)(0xeB9FUL << 2)? see below
 

@@ -17,7 +17,7 @@ sizes come from the arch (:mod:`jit.trampoline` for x86-64), the page limit
 from the profile (:attr:`kernel_model.profile.Profile.tramp_image_pages`).
 :class:`kernel_model.struct_ops_map.StructOpsMap` applies
 :func:`needs_new_page` as it emits; :func:`pack` replays the whole walk;
-``emu.tramp_pages`` supplies the sizes of a real type.
+``emu.testing.tramp_pages`` supplies the sizes of a real type.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from .errors import InputError
 
 __all__ = ["PAGE_SIZE", "Packing", "needs_new_page", "pack", "per_page", "pages_for"]
 
-#: x86-64's PAGE_SIZE: one trampoline image page
-PAGE_SIZE = 4096
+from .uapi import PAGE_SIZE  # x86-64's PAGE_SIZE: one trampoline image page
 
 
 def _check_size(size: int, what: str = "size") -> None:

@@ -38,7 +38,7 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
     marked = [item for item in items if item.get_closest_marker("kernel")]
     if not marked:
         return
-    from emu.hostbpf import oracle_status
+    from emu.host.hostbpf import oracle_status
 
     ok, why = oracle_status()
     if ok:

@@ -26,6 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from emu.kernel import SUPPORTED_PROG_TYPES
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 CONFORMANCE = DATA / "conformance" / "ubpf"
@@ -108,8 +110,8 @@ MODELLED_FIXUPS = {
 }
 #: what test_verifier writes at key 0 of its array maps (struct test_val: index 28, foo[6] = 0xabcdef12)
 TEST_VAL = struct.pack("<I11i", 28, 0, 0, 0, 0, 0, 0, -0x543210EE, 0, 0, 0, 0)
-#: program types the model verifies (emu.syscall.SUPPORTED_PROG_TYPES)
-MODELLED_PROG_TYPES = {1: "socket_filter", 27: "struct_ops", 31: "syscall"}
+#: program types the model verifies
+MODELLED_PROG_TYPES = SUPPORTED_PROG_TYPES
 
 
 @dataclass(frozen=True)

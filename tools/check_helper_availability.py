@@ -157,7 +157,7 @@ def _member_index(struct_name: str, member: str) -> int:
 
 def host_verdict(case: Case, func_id: int) -> tuple[str, str]:
     """``("yes"|"no"|"cannot", detail)``: may a program of ``case`` call helper ``func_id`` on the host."""
-    from emu.hostbpf import BPF_F_SLEEPABLE, prog_load
+    from emu.host.hostbpf import BPF_F_SLEEPABLE, prog_load
 
     ctx = case.ctx
     at = ATTACH_TYPES[ctx.expected_attach_type] if ctx.expected_attach_type else 0
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-perfmon", action="store_true",
                     help="drop CAP_PERFMON and CAP_SYS_ADMIN first (CAP_BPF and CAP_NET_ADMIN kept)")
     args = ap.parse_args(argv)
-    from emu.hostbpf import oracle_status
+    from emu.host.hostbpf import oracle_status
 
     ok, why = oracle_status()
     if not ok:

@@ -48,7 +48,7 @@ _active = False
 
 #: kernel_model modules whose constants compiled code inlines (Final literals): a change
 #: there makes a build stale too
-INLINED = ("isa", "prog", "bpf_map", "errors", "helper_ids")
+INLINED = ("uapi", "isa", "prog", "bpf_map", "errors", "helper_ids")
 
 
 def sources_hash(pkg_dir: Path = PKG_DIR) -> str:

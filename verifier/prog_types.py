@@ -22,8 +22,12 @@ import errno as E
 from dataclasses import dataclass
 from typing import Callable, Final, TYPE_CHECKING
 
-from kernel_model.prog import PROG_TYPE_SOCKET_FILTER
+# enum bpf_prog_type (include/uapi/linux/bpf.h), re-exported
+from kernel_model.uapi import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
 
+from kernel_model.insn import Insn
+
+from . import convert_ctx
 from . import ctx as ctx_access
 from . import helpers as H
 
@@ -33,10 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ProgTypeOps", "PROG_TYPES", "register_prog_type", "prog_type_ops", "UNMODELLED_HELPER",
            "PROG_TYPE_SOCKET_FILTER", "PROG_TYPE_STRUCT_OPS", "PROG_TYPE_SYSCALL"]
-
-#: enum bpf_prog_type (include/uapi/linux/bpf.h)
-PROG_TYPE_STRUCT_OPS: Final = 27
-PROG_TYPE_SYSCALL: Final = 31
 
 
 class _Unmodelled:
@@ -63,14 +63,16 @@ class ProgTypeOps:
     rejects. ``get_func_proto(env, func_id)`` answers a helper call.
     ``is_valid_access(env, insn_idx, off, size, atype, is_ldsx)`` is a context access's
     (register type, btf, btf_id), or None for ``invalid bpf_context access``.
-    ``convert_ctx_access`` rewrites context accesses after verification; the model's
-    rewriting lives in emu (emu/convert_ctx.py) for now, so it is None here."""
+    ``convert_ctx_access(insn)`` is the type's rewrite of one accepted context load or
+    store into accesses of the kernel's own structure (:mod:`verifier.convert_ctx`);
+    None where the kernel's ops have none (struct_ops, syscall: the context is read as
+    it is, and ``convert_ctx_accesses`` leaves those accesses alone, as the kernel does)."""
 
     name: str
     check_attach: Callable[[Env], None]
     get_func_proto: Callable[[Env, int], H.FuncProto | _Unmodelled | None]
     is_valid_access: Callable[[Env, int, int, int, int, bool], CtxAccess | None]
-    convert_ctx_access: Callable[..., object] | None = None
+    convert_ctx_access: Callable[[Insn], list[Insn]] | None = None
 
 
 def helpers_from_set(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None:
@@ -119,7 +121,7 @@ def _not_modelled(prog_type: int) -> ProgTypeOps:
 #: prog type -> its ops (the model's include/linux/bpf_types.h)
 PROG_TYPES: dict[int, ProgTypeOps] = {
     PROG_TYPE_SOCKET_FILTER: ProgTypeOps("socket_filter", _socket_filter_attach, helpers_from_set,
-                                         ctx_access.sk_filter_access),
+                                         ctx_access.sk_filter_access, convert_ctx.convert_sk_filter_access),
     PROG_TYPE_SYSCALL: ProgTypeOps("syscall", _syscall_attach, helpers_from_set, ctx_access.syscall_access),
     PROG_TYPE_STRUCT_OPS: ProgTypeOps("struct_ops", _struct_ops_attach, helpers_from_set,
                                       ctx_access.struct_ops_access),

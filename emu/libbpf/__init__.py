@@ -19,15 +19,39 @@ through the ``bpf()`` contract of :mod:`emu.libbpf.sys`. Messages are libbpf's
 
 from __future__ import annotations
 
-from .errors import LibbpfError, ObjectFormatError, ProgLoadFailed, errstr
-from .kbtf import KernelBtf, ModuleBtf
-from .log import Log
-from .maps import BpfMap
-from .object import BpfObject, open_object
-from .program import BpfProgram
-from .struct_ops import Shadow, ShadowError
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .errors import LibbpfError, ObjectFormatError, ProgLoadFailed, errstr
+    from .kbtf import KernelBtf, ModuleBtf
+    from .log import Log
+    from .maps import BpfMap
+    from .object import BpfObject, open_object
+    from .program import BpfProgram
+    from .struct_ops import Shadow, ShadowError
+
+#: public name -> the module of this package that defines it (imported on first use, so
+#: that ``import emu.libbpf.log`` or a command's parser does not load the whole loader)
+_EXPORTS = {
+    "LibbpfError": "errors", "ObjectFormatError": "errors", "ProgLoadFailed": "errors", "errstr": "errors",
+    "KernelBtf": "kbtf", "ModuleBtf": "kbtf", "Log": "log", "BpfMap": "maps", "BpfObject": "object",
+    "open_object": "object", "BpfProgram": "program", "Shadow": "struct_ops", "ShadowError": "struct_ops",
+}
 
 __all__ = [
     "BpfObject", "BpfProgram", "BpfMap", "Shadow", "ShadowError", "KernelBtf", "ModuleBtf", "Log",
     "LibbpfError", "ObjectFormatError", "ProgLoadFailed", "errstr", "open_object",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

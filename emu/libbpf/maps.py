@@ -35,6 +35,7 @@ from kernel_model.bpf_map import MAP_TYPE_STRUCT_OPS
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
 from kernel_model.btf.types import Array, Composite, Datasec, Ptr, Var
+from kernel_model.uapi import BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_OBJ_NAME_LEN
 
 from .errors import LibbpfError
 
@@ -48,10 +49,6 @@ __all__ = [
 
 # enum libbpf_map_type (src/libbpf.c)
 LIBBPF_MAP_UNSPEC, LIBBPF_MAP_DATA, LIBBPF_MAP_BSS, LIBBPF_MAP_RODATA, LIBBPF_MAP_KCONFIG = range(5)
-# include/uapi/linux/bpf.h
-BPF_F_RDONLY_PROG = 1 << 7
-BPF_F_MMAPABLE = 1 << 10
-BPF_OBJ_NAME_LEN = 16
 
 
 @dataclass(eq=False)

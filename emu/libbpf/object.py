@@ -1,8 +1,7 @@
 """``BpfObject``: open, prepare, load, attach, close -- libbpf's object life cycle.
 
 Models ``struct bpf_object`` and ``bpf_object_open`` / ``bpf_object_prepare``
-/ ``bpf_object_load`` of ``src/libbpf.c`` (libbpf 1.8), step for step (see
-shared/reference/libbpf-struct-ops.md section 1.2):
+/ ``bpf_object_load`` of ``src/libbpf.c`` (libbpf 1.8), step for step:
 
 open
     ``elf_collect`` (sections, programs -- global ``STT_FUNC`` symbols of
@@ -34,7 +33,7 @@ prepare-phase failure does not (libbpf returns before that line).
 
 The kernel is reached only through the bpf() methods of
 :class:`emu.libbpf.sys.BpfSys` (the emulated :class:`emu.kernel.Kernel` or
-:class:`emu.libbpf.host.HostSys`).
+:class:`emu.host.hostsys.HostSys`).
 """
 
 from __future__ import annotations
@@ -53,6 +52,7 @@ from kernel_model.btf.types import Datasec, Struct, Var, VarSecinfo
 from kernel_model.errors import KernelError
 from kernel_model.insn import Insn, encode
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
+from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD
 
 from . import core as corelib
 from . import externs, reloc
@@ -852,7 +852,6 @@ class BpfObject:
 
 # --- helpers -------------------------------------------------------------------------------------
 
-BPF_F_VTYPE_BTF_OBJ_FD = 1 << 15
 #: largest global-data section held in memory (64 MiB; the kernel's own limit for an
 #: array value, KMALLOC_MAX_SIZE, is 4 MiB on x86-64)
 MAX_GLOBAL_DATA = 64 << 20

@@ -36,34 +36,19 @@ from typing import Any
 
 from kernel_model.errors import KernelError
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
+from kernel_model.uapi import PROG_TYPE_NAMES
 
 from .errors import LibbpfError, ObjectFormatError, ProgLoadFailed
 from .kbtf import KernelBtf
 from .log import Log
 from .object import BpfObject
+from .sys import BpfSys
 
-__all__ = ["ProgOutcome", "list_programs", "verify_program", "MODELLED_PROG_TYPES"]
+__all__ = ["ProgOutcome", "list_programs", "verify_program"]
 
 #: log level of every load: BPF_LOG_LEVEL1 | BPF_LOG_STATS, as the corpus labels
 LOG_LEVEL = 1 | 4
-#: enum bpf_prog_type names (include/uapi/linux/bpf.h, Linux 6.18), as libbpf prints them
-PROG_TYPE_NAMES = {
-    0: "unspec", 1: "socket_filter", 2: "kprobe", 3: "sched_cls", 4: "sched_act", 5: "tracepoint", 6: "xdp",
-    7: "perf_event", 8: "cgroup_skb", 9: "cgroup_sock", 10: "lwt_in", 11: "lwt_out", 12: "lwt_xmit",
-    13: "sock_ops", 14: "sk_skb", 15: "cgroup_device", 16: "sk_msg", 17: "raw_tracepoint",
-    18: "cgroup_sock_addr", 19: "lwt_seg6local", 20: "lirc_mode2", 21: "sk_reuseport", 22: "flow_dissector",
-    23: "cgroup_sysctl", 24: "raw_tracepoint_writable", 25: "cgroup_sockopt", 26: "tracing", 27: "struct_ops",
-    28: "ext", 29: "lsm", 30: "sk_lookup", 31: "syscall", 32: "netfilter",
-}
 
-
-def _modelled_prog_types() -> dict[int, str]:
-    from emu.syscall import SUPPORTED_PROG_TYPES
-
-    return dict(SUPPORTED_PROG_TYPES)
-
-
-MODELLED_PROG_TYPES = _modelled_prog_types()
 _NOT_MODELLED = re.compile(r"not modelled|is not registered|not found in kernel|vmlinux BTF is not found"
                            # the loader has no map-in-map / prog-array initial ``values``
                            r"|unknown field 'values'")
@@ -141,10 +126,12 @@ def _facts(log: str) -> tuple[str | None, int | None]:
     return (lines[-1] if lines else None), processed
 
 
-def verify_program(path: str, name: str, *, kernel: Any = None) -> ProgOutcome:
-    """Load program ``name`` of the object at ``path`` alone into ``kernel`` (an
-    :class:`emu.kernel.Kernel`; a fresh one without modules by default), at log
-    level 1 with statistics. Every fd it creates is closed again."""
+def verify_program(path: str, name: str, *, kernel: BpfSys) -> ProgOutcome:
+    """Load program ``name`` of the object at ``path`` alone into ``kernel`` (its
+    ``bpf()`` surface: the emulated :class:`emu.kernel.Kernel`, which the caller
+    builds), at log level 1 with statistics. Every fd it creates is closed again.
+    A program type the kernel does not model is its answer too: ``prog_load``
+    refuses it (``not_modelled`` with the kernel's message)."""
     log = Log(stream=None)
     try:
         obj = BpfObject.open_file(path, log=log)
@@ -162,12 +149,6 @@ def verify_program(path: str, name: str, *, kernel: Any = None) -> ProgOutcome:
             return ProgOutcome(**base, verdict="libbpf_error", errno=_errno.EINVAL,
                                libbpf=f"prog '{name}': missing BPF prog type, check ELF section name "
                                       f"'{p.sec_name}'")
-        if p.prog_type not in MODELLED_PROG_TYPES:
-            return ProgOutcome(**base, verdict="not_modelled", detail=f"program type {ptype}")
-        if kernel is None:
-            from emu.kernel import Kernel
-
-            kernel = Kernel(modules=())
         sys = _Recorder(kernel)
         return _load_alone(obj, p, sys, base)
     finally:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from kernel_model import isa
 from kernel_model.insn import Insn
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
+from kernel_model.uapi import BPF_F_SLEEPABLE
 
 __all__ = [
     "SecDef", "SEC_DEFS", "find_sec_def", "Reloc", "BpfProgram",
@@ -43,10 +44,10 @@ __all__ = [
 ]
 
 BPF_INSN_SZ = 8
-BPF_F_SLEEPABLE = 1 << 4
-# include/uapi/linux/bpf.h: ld_imm64 and call pseudo sources
-BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_FUNC = 1, 2, 3, 4
-BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL = 1, 2
+# include/uapi/linux/bpf.h: ld_imm64 and call pseudo sources, under libbpf's names (kernel_model.isa's)
+BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE = isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE
+BPF_PSEUDO_BTF_ID, BPF_PSEUDO_FUNC = isa.PSEUDO_BTF_ID, isa.PSEUDO_FUNC
+BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL = isa.PSEUDO_CALL, isa.PSEUDO_KFUNC_CALL
 
 # enum reloc_type (src/libbpf.c)
 RELO_LD64, RELO_CALL, RELO_DATA, RELO_EXTERN_LD64, RELO_EXTERN_CALL, RELO_SUBPROG_ADDR, RELO_CORE = range(7)

@@ -1,6 +1,6 @@
 """struct_ops maps the way libbpf builds them, and their shadow members.
 
-Models (``src/libbpf.c``, libbpf 1.8; see shared/reference/libbpf-struct-ops.md):
+Models (``src/libbpf.c``, libbpf 1.8):
 
 * **open** -- ``init_struct_ops_maps``: every VAR of a ``.struct_ops``,
   ``.struct_ops.link``, ``?.struct_ops`` or ``?.struct_ops.link`` DATASEC (found
@@ -51,6 +51,7 @@ from kernel_model.btf.types import (
 )
 from kernel_model.errors import InputError
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
+from kernel_model.uapi import BPF_F_LINK
 
 from .core import essential_name
 from .errors import LIBBPF_ERRNO__FORMAT, LIBBPF_ERRNO__RELOC, LibbpfError
@@ -66,7 +67,6 @@ __all__ = [
     "prepare_vdata",
 ]
 
-BPF_F_LINK = 1 << 13
 VALUE_PREFIX = "bpf_struct_ops_"   # STRUCT_OPS_VALUE_PREFIX
 STRUCT_OPS_SEC, STRUCT_OPS_LINK_SEC = ".struct_ops", ".struct_ops.link"
 STRUCT_OPS_SECS = (STRUCT_OPS_SEC, STRUCT_OPS_LINK_SEC, "?" + STRUCT_OPS_SEC, "?" + STRUCT_OPS_LINK_SEC)
@@ -403,6 +403,12 @@ class Shadow:
                 return mem
         raise ShadowError(f"struct_ops map '{self._map.name}' (struct {t.name}) has no member '{name}' "
                           f"(members: {', '.join(m.name for m in t.members)})")
+
+    def is_callback(self, name: str) -> bool:
+        """Whether member ``name`` is a function pointer (a program goes there, or NULL);
+        ShadowError for a member the struct does not have."""
+        mem = self._member(name)
+        return _func_proto(self._map.obj.btf, mem.type_id) is not None  # type: ignore[attr-defined]
 
     def __dir__(self) -> list[str]:
         return self.members()

@@ -2,13 +2,13 @@
 
 libbpf reaches the kernel only through ``bpf(2)`` (and reads
 ``/sys/kernel/btf/vmlinux``). The loader here reaches it only through the
-methods below, with the real attribute names as keyword arguments
-(/work/brief/bpf_api.md, the contract with the emulated kernel):
+methods below, with the real attribute names as keyword arguments; whoever
+uses the loader hands it a kernel that has them (the command line builds one):
 
 * :class:`emu.kernel.Kernel` -- the emulated kernel (its ``bpf()`` commands are
-  :class:`emu.syscall.BpfSyscalls`);
-* :class:`emu.libbpf.host.HostSys` -- the host kernel through
-  :mod:`emu.hostbpf` (BTF and program loads only: nothing is attached).
+  :class:`emu.kernel.syscall.BpfSyscalls`);
+* :class:`emu.host.hostsys.HostSys` -- the host kernel through
+  :mod:`emu.host.hostbpf` (BTF and program loads only: nothing is attached).
 
 Errors are :class:`kernel_model.errors.KernelError` (``errno`` positive); a
 rejected ``prog_load`` may carry ``.log`` (the verifier log) and ``.result``.
@@ -21,11 +21,10 @@ from __future__ import annotations
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 from kernel_model.btf import BTF
+from kernel_model.uapi import BPF_STRUCT_OPS
 
 __all__ = ["BpfSys", "BPF_STRUCT_OPS", "REQUIRED"]
 
-#: enum bpf_attach_type (include/uapi/linux/bpf.h)
-BPF_STRUCT_OPS = 44
 
 #: every method the loader calls, with the bpf() command each stands for
 REQUIRED = {

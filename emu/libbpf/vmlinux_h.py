@@ -63,7 +63,7 @@ def merged_kernel_btf(vmlinux: BTF, modules: Iterable[BTF]) -> BTF:
     return out
 
 
-def kernel_header(kernel: object) -> str:
-    """``vmlinux.h`` of an :class:`emu.kernel.Kernel`: built-in and module types."""
-    mods = [m.btf for m in kernel.modules.modules.values()]  # type: ignore[attr-defined]
-    return format_c(merged_kernel_btf(kernel.btf, mods))  # type: ignore[attr-defined]
+def kernel_header(vmlinux: BTF, modules: Iterable[BTF] = ()) -> str:
+    """``vmlinux.h`` of a kernel: ``vmlinux``'s types, then each loaded module's
+    (what ``/sys/kernel/btf/vmlinux`` and ``/sys/kernel/btf/<module>`` hold)."""
+    return format_c(merged_kernel_btf(vmlinux, modules))

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from kernel_model.errors import InputError, KernelError
+from kernel_model.profile import LATEST, Profile
 from kernel_model.subsystems import sched_ext
 from kernel_model.subsystems.sched_ext_core import (
     SCX_EXIT_NONE, ExitInfo, ExitTaskArgs, InitTaskArgs, PyOps, SchedExtCore, SchedOps, Task, TaskSpec,
@@ -108,9 +109,9 @@ class BpfOps(SchedOps):
         self.timeout_ms = int.from_bytes(rd("timeout_ms"), "little")
         self.dispatch_max_batch = int.from_bytes(rd("dispatch_max_batch"), "little")
         self.lay = _TaskMem(kernel.btf)
-        self._args = self.m.kzalloc(64)
-        self._ei = self.m.kzalloc(64)
-        self._strs = self.m.kzalloc(2048 + 256)
+        self._args = self.m.alloc.kzalloc(64)
+        self._ei = self.m.alloc.kzalloc(64)
+        self._strs = self.m.alloc.kzalloc(2048 + 256)
         self.calls = 0
         for t in core.tasks:
             if not t.addr:
@@ -119,7 +120,7 @@ class BpfOps(SchedOps):
 
     def _alloc_task(self, t: Task) -> None:
         lay, m = self.lay, self.m
-        addr = m.kzalloc(lay.size)
+        addr = m.alloc.kzalloc(lay.size)
         self.core.register_task_addr(t, addr)
         m.write(addr + lay.pid, struct.pack("<ii", t.pid, t.pid))
         m.write(addr + lay.prio, struct.pack("<i", t.static_prio))
@@ -183,7 +184,7 @@ class BpfOps(SchedOps):
         self.calls += 1
         cpu = self.core._cur_cpu
         if 0 <= cpu < self.m.nr_cpus:
-            self.m.set_cpu(cpu)
+            self.m.runner.set_cpu(cpu)
         r = self.kd.call(member, *raw)
         for t in tasks:
             self._read_back(t)
@@ -253,15 +254,16 @@ def _st_type(obj: Any, m: Any) -> str:
 
 
 def simulate(obj_path: str | None = None, *, cpus: int = 4, tasks: int | Sequence[TaskSpec] = 8,
-             duration_ns: int = 1_000_000_000, seed: int = 0, profile: str = "latest",
+             duration_ns: int = 1_000_000_000, seed: int = 0, profile: Profile = LATEST,
              ops: PyOps | None = None, progress: Callable[[int, int], None] | None = None,
              trace: bool = False, record_timeline: bool = True) -> SimResult:
     """Run ``duration_ns`` of simulated time on ``cpus`` CPUs with ``tasks`` (a count
     for :func:`default_workload`, or the specs) under the scheduler of the BPF object
     ``obj_path`` (its ``sched_ext_ops`` map is loaded and attached), or a Python
     scheduler ``ops``, or neither (the kernel's fallback FIFO). ``progress(now,
-    duration)`` is called now and then. Raises :class:`InputError` for bad input
-    and :class:`KernelError` when the emulated kernel refuses the object."""
+    duration)`` is called now and then; ``profile`` is the emulated kernel's.
+    Raises :class:`InputError` for bad input and :class:`KernelError` when the
+    emulated kernel refuses the object."""
     if not 1 <= cpus <= sched_ext.MAX_CPUS:
         raise InputError(f"--cpus {cpus}: the model supports 1..{sched_ext.MAX_CPUS} CPUs")
     if duration_ns <= 0:
@@ -275,11 +277,10 @@ def simulate(obj_path: str | None = None, *, cpus: int = 4, tasks: int | Sequenc
         raise InputError(f"{obj_path}: no such file")
     if obj_path is not None:
         from emu.kernel import Kernel
-        from kernel_model.profile import get_profile
 
-        prof = get_profile(profile)
+        prof = profile
         if not sched_ext.supported(prof):
-            raise KernelError(errno.ENOENT, f"profile {profile}: no sched_ext before Linux 6.12")
+            raise KernelError(errno.ENOENT, f"profile {prof.name}: no sched_ext before Linux 6.12")
         new_api = prof.version >= (6, 13)
         kernel = Kernel(prof, modules=(), seed=seed, nr_cpus=cpus)
     core = SchedExtCore(cpus, workload, seed=seed, new_api=new_api, record_timeline=record_timeline, trace=trace)

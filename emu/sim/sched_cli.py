@@ -67,8 +67,12 @@ def run(args: argparse.Namespace) -> int:
         return _bad("--duration must be positive")
     prog = _Progress()
     try:
+        from kernel_model.profile import get_profile
+
+        # a name when run as `python -m emu.sim.sched_cli`; `structops` converted it already
+        profile = get_profile(args.profile) if isinstance(args.profile, str) else args.profile
         res = simulate(args.obj, cpus=args.cpus, tasks=args.tasks, duration_ns=int(args.duration * 1e9),
-                       seed=args.seed, profile=args.profile, progress=prog)
+                       seed=args.seed, profile=profile, progress=prog)
     except InputError as e:
         prog.done()
         return _bad(str(e))

@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from emu.regs import RAW
+from emu.machine.regs import RAW
 from kernel_model.errors import InputError, KernelError
 from kernel_model.subsystems.tcp_ca import WRITABLE_FIELDS, Field, tcp_sock_layout
 from kernel_model.subsystems.tcp_cong import Reno
@@ -157,11 +157,12 @@ class BpfCongestionOps:
 
     def _check_registered(self) -> None:
         # call_struct_ops' rule: only a registered map's members are called
-        from emu.syscall import LinkObject
+        from emu.kernel.syscall import LinkObject
 
         mo = self.kernel.fds.objects[self.map_fd]
         st = mo.st_map
-        if not (st.state == 1 or any(isinstance(o, LinkObject) and o.link.map is st for o in self.kernel._live)):
+        if not (st.state == 1 or any(isinstance(o, LinkObject) and o.link.map is st
+                                     for o in self.kernel.objects("link"))):
             raise KernelError(2, f"tcp_congestion_ops {self.name} is not registered")
 
     def _sock(self, sk: TcpSock) -> tuple[int, Any, int, int, int]:
@@ -171,18 +172,28 @@ class BpfCongestionOps:
         got = self._socks.get(sk.flow)
         if got is None:
             m = self.machine
-            addr = m.kzalloc(self.size)
-            sample = m.kzalloc(16)  # struct ack_sample
-            rs = m.kzalloc(96)  # struct rate_sample
+            addr = m.alloc.kzalloc(self.size)
+            sample = m.alloc.kzalloc(16)  # struct ack_sample
+            rs = m.alloc.kzalloc(96)  # struct rate_sample
             m.write(addr, bytes(self.size))  # materialise the pages
-            got = (addr, (ctypes.c_ubyte * self.size)(), sample, rs, m.host_addr(addr))
+            got = (addr, (ctypes.c_ubyte * self.size)(), sample, rs, m.mem.host_addr(addr))
             self._socks[sk.flow] = got
         return got
 
-    def _call(self, sk: TcpSock, member: str, *args: int) -> int:
+    def socket_address(self, sk: TcpSock) -> int:
+        """Where the flow's ``struct tcp_sock`` is in the emulated kernel (allocated on first use)."""
+        return self._sock(sk)[0]
+
+    def forget_sockets(self) -> None:
+        """Start the next simulation with fresh sockets (the old blocks stay allocated)."""
+        self._socks.clear()
+
+    def call(self, sk: TcpSock, member: str, *args: int) -> int:
+        """``ops->member(sk, args...)``: the socket copied in, the member called through
+        its trampoline, the socket copied back; returns rax."""
         addr, buf, _, _, host = self._sock(sk)
         m = self.machine
-        hp = m._hp
+        hp = m.fast.hp
         n = ctypes.c_uint64(self.size)
         h = ctypes.c_uint64(host)
         self.codec.pack(sk, buf)
@@ -202,33 +213,33 @@ class BpfCongestionOps:
 
     # the members, as the simulator calls them
     def init(self, sk: TcpSock) -> None:
-        self._call(sk, "init")
+        self.call(sk, "init")
 
     def release(self, sk: TcpSock) -> None:
-        self._call(sk, "release")
+        self.call(sk, "release")
 
     def ssthresh(self, sk: TcpSock) -> int:
-        return self._call(sk, "ssthresh") & 0xFFFFFFFF
+        return self.call(sk, "ssthresh") & 0xFFFFFFFF
 
     def undo_cwnd(self, sk: TcpSock) -> int:
-        return self._call(sk, "undo_cwnd") & 0xFFFFFFFF
+        return self.call(sk, "undo_cwnd") & 0xFFFFFFFF
 
     def cong_avoid(self, sk: TcpSock, ack: int, acked: int) -> None:
-        self._call(sk, "cong_avoid", ack, acked)
+        self.call(sk, "cong_avoid", ack, acked)
 
     def set_state(self, sk: TcpSock, state: int) -> None:
-        self._call(sk, "set_state", state)
+        self.call(sk, "set_state", state)
 
     def cwnd_event(self, sk: TcpSock, ev: int) -> None:
-        self._call(sk, "cwnd_event", ev)
+        self.call(sk, "cwnd_event", ev)
 
     def in_ack_event(self, sk: TcpSock, flags: int) -> None:
-        self._call(sk, "in_ack_event", flags)
+        self.call(sk, "in_ack_event", flags)
 
     def pkts_acked(self, sk: TcpSock, pkts_acked: int, rtt_us: int, in_flight: int) -> None:
         sample = self._sock(sk)[2]
         self.machine.write(sample, struct.pack("<IiI", pkts_acked & 0xFFFFFFFF, rtt_us, in_flight & 0xFFFFFFFF))
-        self._call(sk, "pkts_acked", sample)
+        self.call(sk, "pkts_acked", sample)
 
     def cong_control(self, sk: TcpSock, ack: int, flag: int, rs: dict[str, Any]) -> None:
         rsa = self._sock(sk)[3]
@@ -240,7 +251,7 @@ class BpfCongestionOps:
                           rs["delivered_ce"] & 0x7FFFFFFF, rs["interval_us"], 0, 0, rs["rtt_us"], rs["losses"],
                           rs["acked_sacked"], rs["prior_in_flight"], 0, bool(rs["is_app_limited"]), False, False)
         self.machine.write(rsa, img)
-        self._call(sk, "cong_control", ack, flag, rsa)
+        self.call(sk, "cong_control", ack, flag, rsa)
 
 
 def load_bpf_ca(path: str, map_name: str | None = None, *, kernel: Any = None) -> tuple[Any, Any, BpfCongestionOps]:

@@ -18,8 +18,6 @@ import sys
 from typing import Any
 
 from kernel_model.errors import InputError, KernelError, StructOpsError
-from kernel_model.subsystems.tcp_cong import TCP_INFINITE_SSTHRESH
-from kernel_model.subsystems.tcp_sender import LinkConfig
 
 __all__ = ["add_subcommand", "cmd_sim_tcp", "plot_tcp"]
 
@@ -56,6 +54,8 @@ def _progress(stream: Any, duration: float) -> Any:
 
 
 def cmd_sim_tcp(args: argparse.Namespace) -> int:
+    from kernel_model.subsystems.tcp_sender import LinkConfig
+
     from emu.libbpf.errors import LibbpfError, ProgLoadFailed
 
     from .tcp import run_tcp
@@ -83,7 +83,7 @@ def cmd_sim_tcp(args: argparse.Namespace) -> int:
     except (LibbpfError, KernelError) as e:
         return _fail(1, f"sim tcp: {args.object}: {e}")
     except StructOpsError as e:
-        from emu.oops import Oops
+        from emu.machine.oops import Oops
 
         if isinstance(e, Oops):
             sys.stderr.write(e.text.rstrip("\n") + "\n")
@@ -127,6 +127,8 @@ def _print_summary(s: dict[str, Any], wall: float) -> None:
 
 def plot_tcp(res: Any, path: str) -> str:
     """cwnd (solid) and ssthresh (dashed, while below infinity) over time per flow."""
+    from kernel_model.subsystems.tcp_cong import TCP_INFINITE_SSTHRESH
+
     from .plot import Panel, Series, save_series
 
     flows = sorted({s["flow"] for s in res.samples})

@@ -3,7 +3,7 @@
 * struct_ops types in a kernel: :func:`install_struct_ops`,
   :func:`fill_struct_ops_map` (:mod:`emu.testing.kernels`);
 * trampoline capacity: :func:`pages_needed`, :func:`page_packing`,
-  :func:`trampolines_per_page`, :func:`trampoline_bytes` (:mod:`emu.tramp_pages`);
+  :func:`trampolines_per_page`, :func:`trampoline_bytes` (:mod:`emu.testing.tramp_pages`);
 * programs the verifier model accepts, loaded and run in a kernel:
   :func:`accepted_socket_programs`, :func:`accepted_linked_scalar_programs`,
   :func:`accepted_struct_ops_programs` (:mod:`emu.testing.strategies`, needs
@@ -35,9 +35,9 @@ _WHERE = {
     "install_struct_ops": "emu.testing.kernels", "InstalledStructOps": "emu.testing.kernels",
     "fill_struct_ops_map": "emu.testing.kernels", "FilledMap": "emu.testing.kernels",
     "RETURN_ZERO": "emu.testing.kernels",
-    "pages_needed": "emu.tramp_pages", "page_packing": "emu.tramp_pages",
-    "trampolines_per_page": "emu.tramp_pages", "trampoline_bytes": "emu.tramp_pages",
-    "member_trampoline_sizes": "emu.tramp_pages",
+    "pages_needed": "emu.testing.tramp_pages", "page_packing": "emu.testing.tramp_pages",
+    "trampolines_per_page": "emu.testing.tramp_pages", "trampoline_bytes": "emu.testing.tramp_pages",
+    "member_trampoline_sizes": "emu.testing.tramp_pages",
     "accepted_socket_programs": "emu.testing.strategies", "accepted_linked_scalar_programs": "emu.testing.strategies",
     "accepted_struct_ops_programs": "emu.testing.strategies", "VerifiedProgram": "emu.testing.strategies",
     "LoadedProgram": "emu.testing.strategies",

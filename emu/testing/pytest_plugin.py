@@ -79,7 +79,7 @@ def _resolve(kw: dict[str, Any]) -> dict[str, Any]:
     if cpu is None:
         out["cpu"] = DEFAULT_CPU
     elif not isinstance(cpu, CpuConfig):
-        from emu.hostcpu import resolve_cpu
+        from emu.host.hostcpu import resolve_cpu
 
         out["cpu"] = resolve_cpu(cpu)
     return out

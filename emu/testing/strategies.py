@@ -3,7 +3,7 @@
 The generators of :mod:`kernel_model.testing.verifier_programs` draw both safe
 and unsafe programs. These strategies keep only what the verifier model
 accepts -- each drawn program goes through the same path as ``structops
-verify`` (``emu.verify_cmd.program_env`` and ``verifier.verify``) for the
+verify`` (``emu.kernel.harness.program_env`` and ``verifier.verify``) for the
 profile asked for -- and hand it back as a :class:`VerifiedProgram` that loads
 into an emulated :class:`~emu.kernel.Kernel` (``BPF_MAP_CREATE`` for its map,
 ``BPF_PROG_LOAD``) and runs there (``BPF_PROG_TEST_RUN``)::
@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from kernel_model.asm import assemble
 from kernel_model.listing import Program
-from kernel_model.profile import PROFILES
+from kernel_model.profile import PROFILES, get_profile
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS
-from kernel_model.testing._hypothesis import InvalidArgument, check_int, st
-from kernel_model.testing.verifier_programs import (MAP_DECLS, _linked_scalar_programs, _socket_programs,
-                                                    _struct_ops_programs)
+from kernel_model.testing.hypothesis_support import InvalidArgument, check_int, st
+from kernel_model.testing.verifier_programs import (MAP_DECLS, linked_scalar_programs, socket_programs,
+                                                    struct_ops_programs)
 
 if TYPE_CHECKING:
-    from emu.bpf_objects import TestRunResult
+    from emu.kernel.bpf_objects import TestRunResult
     from emu.kernel import Kernel
 
 __all__ = ["VerifiedProgram", "LoadedProgram", "accepted_socket_programs", "accepted_linked_scalar_programs",
@@ -85,16 +85,16 @@ class VerifiedProgram:
 
     def insns(self, symbols: dict[str, int] | None = None) -> Program:
         """The instructions, map names resolved to ``symbols`` (default: fd = position)."""
-        from emu.verify_cmd import symbols_for
+        from emu.kernel.harness import symbols_for
 
-        syms = symbols_for(list(self.maps), self.profile)
+        syms = symbols_for(list(self.maps), get_profile(self.profile))
         syms.update(symbols or {})
         return Program(assemble(self.text, symbols=syms))
 
     def load(self, kernel: "Kernel") -> LoadedProgram:
         """Create the maps and ``BPF_PROG_LOAD`` the program into ``kernel`` (whose
         profile should be this program's). A refusal raises ``ProgLoadError``."""
-        from emu.verify_cmd import _parse_map
+        from emu.kernel.harness import parse_map as _parse_map
 
         fds: dict[str, int] = {}
         try:
@@ -134,10 +134,10 @@ class VerifiedProgram:
 
 
 def _accepted(prog: VerifiedProgram) -> bool:
-    from emu.verify_cmd import program_env
+    from emu.kernel.harness import program_env
     from verifier import verify
 
-    insns, env = program_env(list(prog.insns()), attach=prog.attach, profile=prog.profile, maps=list(prog.maps),
+    insns, env = program_env(list(prog.insns()), attach=prog.attach, profile=get_profile(prog.profile), maps=list(prog.maps),
                              flags=prog.prog_flags)
     return verify(insns, env).accepted
 
@@ -153,14 +153,14 @@ def accepted_socket_programs(*, max_items: int = 14, profile: str = "latest") ->
     each with one of the map declarations it was drawn for."""
     check_int("max_items", max_items, 1, 200)
     _check_profile(profile)
-    return st.builds(lambda t, m: VerifiedProgram(t, (m,), profile=profile), _socket_programs(max_items),
+    return st.builds(lambda t, m: VerifiedProgram(t, (m,), profile=profile), socket_programs(max_items=max_items),
                      st.sampled_from(MAP_DECLS)).filter(_accepted)
 
 
 def accepted_linked_scalar_programs(*, profile: str = "latest") -> st.SearchStrategy[VerifiedProgram]:
     """Linked-scalar socket filters (``linked_scalar_programs``) the model accepts."""
     _check_profile(profile)
-    return _linked_scalar_programs().map(lambda t: VerifiedProgram(t, (MAP_DECLS[0],), profile=profile)) \
+    return linked_scalar_programs().map(lambda t: VerifiedProgram(t, (MAP_DECLS[0],), profile=profile)) \
         .filter(_accepted)
 
 
@@ -169,5 +169,5 @@ def accepted_struct_ops_programs(*, max_items: int = 6, profile: str = "latest")
     through ``BPF_PROG_TEST_RUN`` (``bpf_struct_ops_test_run``)."""
     check_int("max_items", max_items, 1, 100)
     _check_profile(profile)
-    return _struct_ops_programs(max_items).map(
+    return struct_ops_programs(max_items=max_items).map(
         lambda p: VerifiedProgram(p[0], (), f"bpf_dummy_ops:{p[1]}", p[2], profile)).filter(_accepted)

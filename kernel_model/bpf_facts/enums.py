@@ -20,8 +20,8 @@ from __future__ import annotations
 __all__ = [
     "BPF_BASE_TYPE_BITS", "BASE_TYPE_MASK", "TYPE_FLAGS", "ARG_TYPES", "ARG_TYPE_ALIASES", "RET_TYPES",
     "RET_TYPE_ALIASES", "PROG_TYPES", "MAP_TYPES", "ATTACH_TYPES", "type_value", "split_type",
-    "type_name", "prog_type_id", "map_type_id", "attach_type_id", "PROG_TYPE_NAMES", "MAP_TYPE_NAMES",
-    "ATTACH_TYPE_NAMES",
+    "type_name", "prog_type_id", "map_type_id", "attach_type_id", "PROG_TYPE_ENUMERATORS", "MAP_TYPE_ENUMERATORS",
+    "ATTACH_TYPE_ENUMERATORS",
 ]
 
 BPF_BASE_TYPE_BITS = 8
@@ -121,9 +121,9 @@ ATTACH_TYPES: dict[str, int] = {name: i for i, name in enumerate((
     "BPF_TRACE_KPROBE_SESSION", "BPF_TRACE_UPROBE_SESSION",
 ))}
 
-PROG_TYPE_NAMES = {v: k for k, v in PROG_TYPES.items()}
-MAP_TYPE_NAMES = {v: k for k, v in MAP_TYPES.items()}
-ATTACH_TYPE_NAMES = {v: k for k, v in ATTACH_TYPES.items()}
+PROG_TYPE_ENUMERATORS = {v: k for k, v in PROG_TYPES.items()}
+MAP_TYPE_ENUMERATORS = {v: k for k, v in MAP_TYPES.items()}
+ATTACH_TYPE_ENUMERATORS = {v: k for k, v in ATTACH_TYPES.items()}
 
 
 def _expand(sym: str) -> tuple[str, ...]:

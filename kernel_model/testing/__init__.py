@@ -22,7 +22,7 @@ that names the extra (``pip install 'structops-emu[strategies]'``).
 
 from __future__ import annotations
 
-from ._hypothesis import InvalidArgument
+from .hypothesis_support import InvalidArgument
 from .configs import PROFILE_NAMES, TrampolineConfig, cpu_configs, profiles, trampoline_configs
 from .instructions import FORMS, instructions, raw_slots
 from .programs import MEM_SIZE, terminating_programs

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from ..cpu import PRESETS, CpuConfig
 from ..profile import PROFILES, Profile
-from ._hypothesis import InvalidArgument, check_int, check_names, st
+from .hypothesis_support import InvalidArgument, check_int, check_names, st
 
 __all__ = ["profiles", "cpu_configs", "trampoline_configs", "TrampolineConfig", "PROFILE_NAMES"]
 

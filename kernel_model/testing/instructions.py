@@ -15,7 +15,7 @@ from typing import Sequence
 
 from .. import isa
 from ..insn import Insn, split_imm64
-from ._hypothesis import check_names, st
+from .hypothesis_support import check_names, st
 
 __all__ = ["instructions", "raw_slots", "FORMS", "registers", "imm32", "off16"]
 

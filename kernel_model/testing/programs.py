@@ -40,7 +40,7 @@ from __future__ import annotations
 from .. import isa
 from ..insn import Insn, split_imm64
 from ..listing import Program
-from ._hypothesis import check_int, st
+from .hypothesis_support import check_int, st
 
 __all__ = ["terminating_programs", "MEM_SIZE"]
 
@@ -176,7 +176,7 @@ def terminating_programs(*, max_pieces: int = 24, mem_size: int = MEM_SIZE,
     check_int("max_pieces", max_pieces, 1, 1000)
     check_int("mem_size", mem_size, 8, 4096)
     if not isinstance(may_fault, bool):
-        from ._hypothesis import InvalidArgument
+        from .hypothesis_support import InvalidArgument
 
         raise InvalidArgument(f"may_fault={may_fault!r} must be True or False")
     return _terminating_programs(max_pieces, mem_size, may_fault)

@@ -22,7 +22,7 @@ from typing import Sequence
 
 from ..struct_ops import BPF_STRUCT_OPS_MAX_NR_MEMBERS
 from ..struct_ops_decl import ArgDecl, DataMemberDecl, FuncMemberDecl, MemberDecl, StructOpsDecl
-from ._hypothesis import InvalidArgument, check_int, check_order, check_types, st
+from .hypothesis_support import InvalidArgument, check_int, check_order, check_types, st
 
 __all__ = ["struct_ops_declarations", "DEFAULT_ARG_TYPES", "DEFAULT_RET_TYPES", "DEFAULT_DATA_TYPES",
            "MAX_FUNC_ARGS"]

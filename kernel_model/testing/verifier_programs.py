@@ -26,14 +26,14 @@ BPF_PROG_LOAD; benchmarks/verifier_agreement.py prints the agreement tables):
   and feeding one copy to pointer arithmetic (issue 10's false accept and the
   family around it).
 
-Load them with ``emu.verify_cmd.program_env`` (the ``structops verify`` path)
+Load them with ``emu.kernel.harness.program_env`` (the ``structops verify`` path)
 or the emulated kernel's ``prog_load``; :mod:`emu.testing.strategies` filters
 them down to the programs the verifier model accepts, which then run.
 """
 
 from __future__ import annotations
 
-from ._hypothesis import check_int, st
+from .hypothesis_support import check_int, st
 
 __all__ = ["socket_programs", "linked_scalar_programs", "struct_ops_programs", "MAP_DECL", "MAP_DECLS",
            "DUMMY_MEMBERS"]

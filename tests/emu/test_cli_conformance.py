@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from emu.cli import main
-from emu.conformance import parse_data_file
+from emu.formats.conformance import parse_data_file
 from kernel_model.insn import encode
 from tests.conftest import ROOT
 
@@ -52,7 +52,7 @@ def _hex(data: bytes) -> str:
 
 def plugin(mem: bytes, program: bytes, options: str = "") -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-c", "import sys; from emu.conformance import plugin_main; sys.exit(plugin_main())",
+    cmd = [sys.executable, "-c", "import sys; from emu.cli.conformance_plugin import plugin_main; sys.exit(plugin_main())",
            _hex(mem), options]
     return subprocess.run(cmd, input=_hex(program) + "\n", capture_output=True, text=True, env=env, timeout=120)
 

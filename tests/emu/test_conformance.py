@@ -14,7 +14,7 @@ import importlib.util
 import pytest
 
 from emu.cli import main
-from emu.conformance import parse_data_file, split_sections
+from emu.formats.conformance import parse_data_file, split_sections
 from kernel_model.asm import assemble
 from kernel_model.insn import Insn
 from tests.corpus import CONFORMANCE as CONF, conformance_files
@@ -22,7 +22,7 @@ from tests.corpus import CONFORMANCE as CONF, conformance_files
 FILES = conformance_files()
 # uBPF API tests, not instruction semantics: loading code twice into one VM.
 OUT_OF_SCOPE = {"reload.data": "tests uBPF's load-twice API, not an instruction"}
-HAVE_JIT = importlib.util.find_spec("emu.jitexec") is not None
+HAVE_JIT = importlib.util.find_spec("emu.kernel.jitexec") is not None
 ENGINES = ["interp"] + (["jit"] if HAVE_JIT else [])
 
 

@@ -9,8 +9,8 @@ import struct
 
 import pytest
 
-from emu import hostbpf
-from emu.convert_ctx import convert_ctx_accesses, convert_skb_access, skb_field_name
+from emu.host import hostbpf
+from verifier.convert_ctx import convert_ctx_accesses, convert_skb_access, skb_field_name
 from emu.kernel import Kernel
 from kernel_model.asm import assemble
 from kernel_model.errors import NotModelled

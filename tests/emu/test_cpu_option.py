@@ -70,7 +70,7 @@ def test_exec_jit_on_a_preset(capsys, tmp_path):
 
 @pytest.mark.kernel
 def test_host_is_read_from_the_running_kernel(capsys):
-    from emu.hostcpu import detect_host_cpu
+    from emu.host.hostcpu import detect_host_cpu
 
     cpu = detect_host_cpu()
     rc, out, _ = run(capsys, "tramp", "--type", "bpf_dummy_ops", "--listing", "--cpu", "host")
@@ -81,7 +81,7 @@ def test_host_is_read_from_the_running_kernel(capsys):
 
 
 def test_sysfs_inference_follows_bugs_c():
-    from emu.hostcpu import _indirect_from_sysfs, _thunk_from_sysfs
+    from emu.host.hostcpu import _indirect_from_sysfs, _thunk_from_sysfs
 
     srso = {"spec_rstack_overflow": "Vulnerable: Safe RET, no microcode", "spectre_v2": "Mitigation: Retpolines"}
     assert _thunk_from_sysfs(srso, 0x19) == ("srso_alias_return_thunk", False)  # AMD family 25

@@ -6,7 +6,7 @@ import errno
 
 import pytest
 
-from emu import hostbpf
+from emu.host import hostbpf
 from kernel_model.asm import assemble
 from kernel_model.insn import encode
 

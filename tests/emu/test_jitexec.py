@@ -1,12 +1,12 @@
 """``structops exec``'s engines on calls the emulated kernel cannot serve: both stop with
 an ExecFault naming the BPF instruction that made the call (the JIT path finds it from
-the return address on the stack, :meth:`emu.machine.Machine.stop_at_bpf_caller`)."""
+the return address on the stack, :meth:`emu.machine.run.RunLoop.stop_at_bpf_caller`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from emu.runner import run_program
+from emu.kernel.runner import run_program
 from kernel_model.asm import assemble
 from kernel_model.errors import ExecFault
 

@@ -11,7 +11,7 @@ import pytest
 
 from emu.machine import (KDATA_BASE, MODULES_VADDR, PACK_SIZE, VMALLOC_DATA, Machine,
                          MachineBudgetExceeded)
-from emu.oops import Oops
+from emu.machine.oops import Oops
 from kernel_model.asm import assemble
 from kernel_model.errors import KernelError
 from kernel_model.insn import Insn
@@ -27,13 +27,13 @@ def m():
 
 
 def _region(m, name):
-    return next(r for r in m.regions if r.name == name)
+    return next(r for r in m.mem.regions if r.name == name)
 
 
 def _stub_prog(m, addr, source="call 1\nexit"):
     prog = assemble(source)
     k = next(i for i, ins in enumerate(prog) if ins.code == 0x85)
-    prog[k] = Insn(0x85, 0, 0, 0, m.call_imm(addr))
+    prog[k] = Insn(0x85, 0, 0, 0, m.images.call_imm(addr))
     return prog
 
 
@@ -43,7 +43,7 @@ def test_lazy_regions_read_as_zero_from_emulated_code_and_python(m):
     jp = m.jit(assemble(f"r1 = {KDATA_BASE + 0x100:#x} ll\nr0 = *(u64 *)(r1 + 0)\nexit"), name="kd")
     assert m.call(jp.bpf_func) == 0  # the read maps the region (zero-filled) and is retried
     assert _region(m, "kernel data").mapped
-    assert m.peek(VMALLOC_DATA + 8, 8) == bytes(8)  # host access maps it too
+    assert m.mem.peek(VMALLOC_DATA + 8, 8) == bytes(8)  # host access maps it too
     assert _region(m, "vmalloc").mapped
 
 
@@ -63,51 +63,51 @@ def test_fetch_from_a_lazy_data_region_is_still_an_nx_oops(m):
 
 def test_second_cpu_stack_is_mapped_when_first_used(m):
     assert not _region(m, "stack cpu1").mapped
-    m.set_cpu(1)
+    m.runner.set_cpu(1)
     try:
         assert m.call(m.kallsyms.addr_of("__bpf_call_base")) == 0
         assert _region(m, "stack cpu1").mapped
     finally:
-        m.set_cpu(0)
+        m.runner.set_cpu(0)
 
 
 def test_poke_outside_every_region_is_a_kernel_error(m):
     with pytest.raises(KernelError) as e:
-        m.poke(0xFFFF_EA00_0000_0000, b"x")
+        m.mem.poke(0xFFFF_EA00_0000_0000, b"x")
     assert e.value.errno == errno.EFAULT
 
 
 # --- bpf_prog_pack ---------------------------------------------------------------------------
 def test_packs_come_with_the_first_allocation_and_go_when_empty(m):
     with pytest.raises(KernelError):
-        m.peek(MODULES_VADDR, 1)  # no pack before the first allocation, as in the kernel
+        m.mem.peek(MODULES_VADDR, 1)  # no pack before the first allocation, as in the kernel
     with pytest.raises(Oops) as e:
         m.call(MODULES_VADDR + 0x40)
     assert "not-present page" in e.value.text
     jp = m.jit(assemble("r0 = 3\nexit"), name="three")
     assert MODULES_VADDR <= jp.bpf_func < MODULES_VADDR + PACK_SIZE
-    assert m.peek(MODULES_VADDR + PACK_SIZE - 64, 64) == b"\xcc" * 64  # jit_fill_hole
+    assert m.mem.peek(MODULES_VADDR + PACK_SIZE - 64, 64) == b"\xcc" * 64  # jit_fill_hole
     assert m.call(jp.bpf_func) == 3
-    tramp = m.alloc_trampoline()
-    m.text_copy(tramp, b"\x31\xc0\xc3")
-    m.free_jit(jp)
+    tramp = m.packs.alloc_trampoline()
+    m.packs.text_copy(tramp, b"\x31\xc0\xc3")
+    m.images.free_jit(jp)
     assert len(m.packs) == 1  # the trampoline page keeps the pack
-    m.free_trampoline(tramp)
-    assert m.packs == []  # bpf_prog_pack_free frees an empty pack
+    m.packs.free_trampoline(tramp)
+    assert len(m.packs) == 0  # bpf_prog_pack_free frees an empty pack
     with pytest.raises(KernelError):
-        m.peek(MODULES_VADDR, 1)
+        m.mem.peek(MODULES_VADDR, 1)
     jp2 = m.jit(assemble("r0 = 4\nexit"), name="four")  # a new pack, int3 again, same place
     assert m.call(jp2.bpf_func) == 4
     assert [p.base for p in m.packs] == [MODULES_VADDR] and jp2.bpf_func < MODULES_VADDR + 64
-    assert m.peek(MODULES_VADDR + 64, PACK_SIZE - 64) == b"\xcc" * (PACK_SIZE - 64)  # the old trampoline too
+    assert m.mem.peek(MODULES_VADDR + 64, PACK_SIZE - 64) == b"\xcc" * (PACK_SIZE - 64)  # the old trampoline too
 
 
 # --- reset equals fresh ----------------------------------------------------------------------
 def _state(m):
     jp = m.jit(assemble("r0 = r1\nexit"), name="probe")
     stub = m.add_stub("bpf_probe_stub", lambda mem, *a: 0)
-    return (m.kallsyms.proc_kallsyms(), jp.bpf_func, stub, m.kmalloc(24), m.kdata_alloc(16),
-            m.alloc_percpu(8), [(r.name, r.base, r.size, r.perms) for r in m.regions if r.mapped or True],
+    return (m.kallsyms.proc_kallsyms(), jp.bpf_func, stub, m.alloc.kmalloc(24), m.alloc.kdata_alloc(16),
+            m.alloc.alloc_percpu(8), [(r.name, r.base, r.size, r.perms) for r in m.mem.regions if r.mapped or True],
             m.call(jp.bpf_func, (7,)))
 
 
@@ -118,8 +118,8 @@ def test_reset_gives_the_state_of_a_fresh_machine(m):
         m.jit(assemble(f"r0 = {k}\nexit"), name=f"p{k}")
         m.add_stub(f"bpf_extra_{k}", lambda mem, *a: 1)
     m.kallsyms.add("bpf__dummy_ops_test_1", MODULES_VADDR + 0x1000, 64, "t", "bpf")
-    m.alloc_trampoline()
-    m.kmalloc(4000)
+    m.packs.alloc_trampoline()
+    m.alloc.kmalloc(4000)
     m.calls.remove("arch_bpf_timed_may_goto")  # even a built-in stub comes back
     m.reset()
     again = _state(m)
@@ -135,11 +135,11 @@ def test_counted_run_after_uncounted_translation_still_counts():
         with pytest.raises(MachineBudgetExceeded) as e:
             m.call(jp.bpf_func)  # uncounted: translated without Unicorn's counter
         assert e.value.what == "soft lockup"
-        m.time_budget_us = 2_000_000  # if counting were broken this stops it as "time"
+        m.runner.time_budget_us = 2_000_000  # if counting were broken this stops it as "time"
         with pytest.raises(MachineBudgetExceeded) as e:
             m.call(jp.bpf_func, budget=10_000)
         assert e.value.what == "instruction" and e.value.budget == 10_000
-        m.time_budget_us = 0
+        m.runner.time_budget_us = 0
         jp2 = m.jit(assemble("r0 = r1\nr0 *= 3\nexit"), name="triple")
         assert m.call(jp2.bpf_func, (5,)) == 15  # back to uncounted
         assert m.call(jp2.bpf_func, (6,), budget=100) == 18
@@ -162,7 +162,7 @@ def test_soft_lockup_watchdog_stops_a_runaway_uncounted_program():
         assert err.what == "soft lockup" and err.index in (1, 2) and "spin" in err.rip_symbol
         assert str(err).startswith("watchdog: BUG: soft lockup - CPU#0 stuck for ")
         assert m.call(m.kallsyms.addr_of("__bpf_call_base")) == 0  # the machine goes on
-        assert m.run_loop(m.kallsyms.addr_of("__bpf_call_base"), 0, 100) == 0
+        assert m.runner.run_loop(m.kallsyms.addr_of("__bpf_call_base"), 0, 100) == 0
 
 
 # --- stub dispatch ---------------------------------------------------------------------------
@@ -201,10 +201,10 @@ def test_raw_stub_sees_every_register(m):
 # --- close -----------------------------------------------------------------------------------
 def test_every_use_after_close_is_ebadf():
     m = Machine()
-    buf = m.kmalloc(8)
+    buf = m.alloc.kmalloc(8)
     m.close()
-    for use in (lambda: m.read(buf, 8), lambda: m.poke(buf, b"x"), lambda: m.call(buf),
-                lambda: m.kzalloc(8)):
+    for use in (lambda: m.read(buf, 8), lambda: m.mem.poke(buf, b"x"), lambda: m.call(buf),
+                lambda: m.alloc.kzalloc(8)):
         with pytest.raises(KernelError) as e:
             use()
         assert e.value.errno == errno.EBADF
@@ -217,8 +217,8 @@ def test_machines_dropped_without_close_are_collected_safely():
         m = Machine()
         jp = m.jit(assemble(f"r0 = {k}\nexit"), name="drop")
         assert m.call(jp.bpf_func) == k
-        m.set_cpu(1)
-        m.kdata_alloc(8)
+        m.runner.set_cpu(1)
+        m.alloc.kdata_alloc(8)
         del m, jp  # the engine is closed by the binding's finalizer, then the host buffers go
         gc.collect()
     with Machine() as m2:  # the pool and the process are fine afterwards

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from emu.kobjects import KObject
-from emu.oops import Oops
+from emu.kernel.kobjects import KObject
+from emu.machine.oops import Oops
 from jit.trampoline import emit_trampoline, struct_ops_flags
 from kernel_model.asm import assemble
 from kernel_model.btf.func_model import FuncModel
@@ -21,12 +21,12 @@ def _struct_ops_member(m, source, *, recur=False, sleepable=False, name="test_1"
     page and store the trampoline in a kdata ``struct bpf_dummy_ops``."""
     btf = build_vmlinux_btf()
     prog = BpfProg(1, PROG_TYPE_STRUCT_OPS, assemble(source), name=name, sleepable=sleepable)
-    m.load_prog(prog)
-    image = m.alloc_trampoline()
+    m.images.load_prog(prog)
+    image = m.packs.alloc_trampoline()
     code = emit_trampoline(ONE_ARG, image=image, prog=prog.addr, bpf_func=prog.bpf_func, sleepable=sleepable,
                            flags=struct_ops_flags(ONE_ARG), profile=m.profile,
-                           symbols=m.trampoline_symbols(recur=recur))
-    m.text_copy(image, code)
+                           symbols=m.images.trampoline_symbols(recur=recur))
+    m.packs.text_copy(image, code)
     m.kallsyms.add(f"bpf__bpf_dummy_ops_{name}", image, len(code), "t", "bpf")
     ops = KObject.new(m, btf, "bpf_dummy_ops", test_1=image)
     state = KObject.new(m, btf, "bpf_dummy_ops_state", val=41)
@@ -39,7 +39,7 @@ def test_chain_indirect_caller_trampoline_program(m):
     assert m.call_member(ops.addr, ops.offset_of("test_1"), [state.addr]) == 42
     assert state.val == 42  # the program's store is visible through the BTF view
     # the run context was restored and the RCU / migrate counters balance
-    assert m.read_u64(m.percpu_addr(m.kallsyms.addr_of("bpf_run_ctx"), 0)) == 0
+    assert m.read_u64(m.alloc.percpu_addr(m.kallsyms.addr_of("bpf_run_ctx"), 0)) == 0
 
 
 def test_recursion_counter_skips_a_nested_entry(m):
@@ -48,19 +48,19 @@ def test_recursion_counter_skips_a_nested_entry(m):
     active = m.read_u64(prog.addr + 64)  # struct bpf_prog.active (percpu int)
     assert m.call_member(ops.addr, 0, [state.addr]) == 42
     # pretend the program is already running on this CPU: __bpf_prog_enter_recur returns 0
-    m.write_u32(m.percpu_addr(active, 0), 1)
+    m.mem.write_u32(m.alloc.percpu_addr(active, 0), 1)
     m.call_member(ops.addr, 0, [state.addr])  # the return slot is stale stack, as in the kernel
     assert state.val == 42  # the program was skipped
     stats = m.read_u64(prog.addr + 56)
-    assert m.read_u64(m.percpu_addr(stats, 0) + 16) == 1  # one miss counted
-    assert m.read_u32(m.percpu_addr(active, 0)) == 1  # enter and exit balance
+    assert m.read_u64(m.alloc.percpu_addr(stats, 0) + 16) == 1  # one miss counted
+    assert m.mem.read_u32(m.alloc.percpu_addr(active, 0)) == 1  # enter and exit balance
 
 
 def test_non_recursive_enter_returns_no_start_time(m):
     enter = m.kallsyms.addr_of("__bpf_prog_enter")
     prog = BpfProg(1, PROG_TYPE_STRUCT_OPS, assemble("r0 = 0\nexit"), name="p")
-    m.alloc_prog_struct(prog)
-    run_ctx = m.kzalloc(16)
+    m.images.alloc_prog_struct(prog)
+    run_ctx = m.alloc.kzalloc(16)
     assert m.call(enter, (prog.addr, run_ctx)) == 1  # NO_START_TIME
     m.call(m.kallsyms.addr_of("__bpf_prog_exit"), (prog.addr, 1, run_ctx))
 
@@ -115,19 +115,22 @@ def test_divide_error(m):
 
 
 def test_int3_and_invalid_opcode(m):
-    at = m.alloc_trampoline(64)
-    m.text_copy(at, b"\x55\x48\x89\xe5\xcc")  # push rbp; mov rbp,rsp; int3
+    at = m.packs.alloc_trampoline(64)
+    m.packs.text_copy(at, b"\x55\x48\x89\xe5\xcc")  # push rbp; mov rbp,rsp; int3
     with pytest.raises(Oops) as e:
         m.call(at)
     assert e.value.report.kind == "int3" and e.value.report.rip == at + 4
-    m.text_copy(at, b"\x0f\x0b")  # ud2
+    m.packs.text_copy(at, b"\x0f\x0b")  # ud2
     with pytest.raises(Oops) as e:
         m.call(at)
     assert e.value.report.kind == "invalid opcode"
 
 
 def test_stack_overflow_hits_the_guard_page(m):
-    jp = m.jit(assemble("call self\nexit\nself:\ncall self\nexit"), name="deep")
+    from verifier.cfg import find_subprogs
+
+    insns = assemble("call self\nexit\nself:\ncall self\nexit")
+    jp = m.jit(insns, starts=find_subprogs(insns), name="deep")  # the starts the verifier finds
     with pytest.raises(Oops) as e:
         m.call(jp.bpf_func)
     lo, _ = m.stacks[0]

@@ -30,8 +30,9 @@ from kernel_model.errors import KernelError
 from kernel_model.modules import ModuleSpec
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
 from kernel_model.struct_ops import STATE_INIT, STATE_INUSE, StructOps
-from kernel_model.struct_ops_map import BPF_F_VTYPE_BTF_OBJ_FD, PAGE_SIZE
+from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD, PAGE_SIZE
 from kernel_model.vmlinux import add_value_type
+from kernel_model.profile import get_profile
 
 ARG_TYPES = ("int", "long", "unsigned char", "short", "unsigned long long", "struct rand_obj *")
 RET_TYPES = ("void", "int", "long", "struct rand_obj *")
@@ -99,7 +100,7 @@ def greedy_pages(sizes: list[int]) -> int:
 
 def machine_usage(k: Kernel) -> tuple[int, int]:
     m = k.machine
-    return sum(sum(p.used) for p in m.packs), len(m.heap.used)
+    return sum(sum(p.used) for p in m.packs), len(m.alloc.heap.used)
 
 
 def run_every_member(k: Kernel, desc, members, *, btf_fd: int = 0, module: bool, draw_args) -> dict:  # type: ignore[no-untyped-def]
@@ -183,7 +184,7 @@ def test_module_types_run_every_member_on_latest(members, data):
     """A module registers a random ops type; every member runs through its trampoline. (A
     fresh kernel per example: the machine's alloc_percpu has no free, so one kernel's
     lifetime is bounded to about 1600 program loads.)"""
-    with Kernel("latest", modules=()) as k:
+    with Kernel(get_profile("latest"), modules=()) as k:
         _module_example(k, members, data)
 
 
@@ -212,7 +213,7 @@ def _module_example(k: Kernel, members, data) -> None:  # type: ignore[no-untype
 def test_builtin_types_pack_and_e2big_exactly(profile, members, data):
     """A built-in ops type (vmlinux BTF), up to 12 arguments: E2BIG exactly when the
     greedy packing needs more than the profile's pages (one on 6.8)."""
-    with Kernel(profile, modules=()) as k:
+    with Kernel(get_profile(profile), modules=()) as k:
         parse_c(c_source("rand_ops", members), into=k.btf, where="rand_ops")
         add_value_type(k.btf, "rand_ops")
         desc = k.struct_ops.register(StructOps("rand_ops", {f"m{i}": f"rand_ops__m{i}" for i in range(len(members))}),
@@ -230,7 +231,7 @@ def test_a_type_that_fits_23_one_argument_members_per_page_on_6_8():
     one page (171 bytes each in the page); the 24th is E2BIG on 6.8."""
     for n, err in ((23, None), (24, errno.E2BIG)):
         members = [("int", ("int",))] * n
-        with Kernel("6.8", modules=()) as k:
+        with Kernel(get_profile("6.8"), modules=()) as k:
             parse_c(c_source("rand_ops", members), into=k.btf, where="rand_ops")
             add_value_type(k.btf, "rand_ops")
             desc = k.struct_ops.register(StructOps("rand_ops", {f"m{i}": f"rand_ops__m{i}" for i in range(n)}),

@@ -1,8 +1,8 @@
 """The host kernel as the oracle for struct_ops (skipped cleanly where bpf() is not permitted).
 
 * Trampoline bytes: the host's test_run trampolines for the three bpf_dummy_ops members
-  are captured afresh (emu/tramp_oracle.py) and compared with ours, emitted for the
-  host's own CPU configuration (``--cpu host``, emu/hostcpu.py: return thunk, IBT,
+  are captured afresh (emu/host/tramp_oracle.py) and compared with ours, emitted for the
+  host's own CPU configuration (``--cpu host``, emu/host/hostcpu.py: return thunk, IBT,
   call-depth tracking read from the running kernel): byte for byte when ours is emitted
   at the captured image, prog, program and callee addresses; modulo the embedded
   addresses when emitted by our own machine for our own program.
@@ -22,26 +22,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emu import hostbpf
+from emu.host import hostbpf
 from emu.kernel import Kernel
-from emu.tramp_oracle import capture_dummy_trampoline
+from emu.host.tramp_oracle import capture_dummy_trampoline
 from jit.symbols import KernelSymbols
 from jit.trampoline import emit_trampoline, struct_ops_flags
 from kernel_model.asm import assemble
 from kernel_model.errors import KernelError
 from kernel_model.insn import encode
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
+from kernel_model.uapi import BPF_F_SLEEPABLE
 
 pytestmark = pytest.mark.kernel
 
 MEMBERS = {"test_1": (0, 1, False), "test_2": (1, 5, False), "test_sleepable": (2, 1, True)}
-BPF_F_SLEEPABLE = 1 << 4
 M64 = (1 << 64) - 1
 
 
 @pytest.fixture(scope="module")
 def kernel():
-    from emu.hostcpu import detect_host_cpu
+    from emu.host.hostcpu import detect_host_cpu
 
     k = Kernel(modules=(), cpu=detect_host_cpu())
     yield k
@@ -107,7 +107,7 @@ def test_our_machines_trampoline_matches_the_host_modulo_addresses(kernel, membe
 
     prog = kernel.fds.objects[fd].prog
     model = d.member(member).func_model
-    ours = X86StructOpsArch(kernel.profile, kernel.machine.trampoline_symbols(), kernel.cpu_config).emit(
+    ours = X86StructOpsArch(kernel.profile, kernel.machine.images.trampoline_symbols(), kernel.cpu_config).emit(
         model, struct_ops_flags(model), prog, image)
     assert len(ours) == len(cap.code)
     assert _address_fields(ours, image) == _address_fields(cap.code, cap.image)

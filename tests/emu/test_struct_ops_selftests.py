@@ -13,29 +13,27 @@ import struct
 import pytest
 
 from emu.kernel import Kernel
-from emu.kobjects import KObject
-from emu.oops import Oops
-from emu.syscall import BPF_STRUCT_OPS, ProgLoadError
+from emu.kernel.kobjects import KObject
+from emu.machine.oops import Oops
+from emu.kernel.syscall import ProgLoadError
 from kernel_model.asm import assemble
 from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_STRUCT_OPS
 from kernel_model.btf import parse_c
-from kernel_model.errors import KernelError
+from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.insn import Insn
 from kernel_model.modules import ModuleSpec
-from kernel_model.profile import get_profile
+from kernel_model.profile import Profile, get_profile
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
 from kernel_model.struct_ops import STATE_INIT, STATE_READY, StructOps
-from kernel_model.struct_ops_map import BPF_F_LINK, BPF_F_VTYPE_BTF_OBJ_FD
+from kernel_model.uapi import BPF_F_LINK, BPF_F_SLEEPABLE, BPF_F_VTYPE_BTF_OBJ_FD, BPF_STRUCT_OPS
 
-ENOTSUPP = 524
-BPF_F_SLEEPABLE = 1 << 4
 
 
 class Env:
     """A kernel plus the fds a scenario opens (closed at the end)."""
 
-    def __init__(self, profile: str = "latest", modules: tuple[str, ...] = ("bpf_testmod",)) -> None:
-        self.k = Kernel(profile, modules=modules)
+    def __init__(self, profile: str | Profile = "latest", modules: tuple[str, ...] = ("bpf_testmod",)) -> None:
+        self.k = Kernel(get_profile(profile) if isinstance(profile, str) else profile, modules=modules)
         self.ubtf = self.k.btf_load(parse_c("int x;").to_bytes())
 
     def mod_fd(self, name: str = "bpf_testmod") -> int:
@@ -443,7 +441,7 @@ def test_no_cfi_module_registration():
 
 def test_6_8_has_no_module_struct_ops():
     """Before 6.9 modules could not register struct_ops types: bpf_testmod's init fails."""
-    k = Kernel("6.8")
+    k = Kernel(get_profile("6.8"))
     assert "bpf_testmod" not in k.modules.modules
     assert any("bpf_testmod" in line for line in k.dmesg)
     with pytest.raises(KernelError):

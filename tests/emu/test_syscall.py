@@ -1,7 +1,7 @@
 """The emulated bpf() commands: fds, ids and references, BTF objects, maps, programs.
 
-Expected errnos are the kernel's (Linux 6.12 sources named in emu/syscall.py,
-emu/bpf_maps.py, emu/test_run.py); the host-oracle comparisons are in
+Expected errnos are the kernel's (Linux 6.12 sources named in emu/kernel/syscall.py,
+emu/kernel/bpf_maps.py, emu/kernel/test_run.py); the host-oracle comparisons are in
 test_syscall_oracle.py.
 """
 
@@ -12,17 +12,16 @@ import struct
 
 import pytest
 
-from emu.bpf_maps import BPF_EXIST, BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_NOEXIST
 from emu.kernel import Kernel
-from emu.syscall import ProgLoadError
+from emu.kernel.syscall import ProgLoadError
 from kernel_model.asm import assemble
 from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_HASH
 from kernel_model.btf import BTF, parse_c
-from kernel_model.errors import KernelError
+from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.insn import encode
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
+from kernel_model.uapi import BPF_EXIST, BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_NOEXIST
 
-ENOTSUPP = 524
 
 
 @pytest.fixture
@@ -295,12 +294,12 @@ def test_closed_programs_give_their_memory_back(k):
     code = encode(assemble("r0 = 7\nexit"))
     k.close(k.prog_load(code, prog_type=PROG_TYPE_SOCKET_FILTER))  # warm: first allocations
     m = k.machine
-    before = (len(m.percpu_heap.used), len(m.vmalloc_heap.used), len(m.heap.used))
+    before = (len(m.alloc.percpu_heap.used), len(m.alloc.vmalloc_heap.used), len(m.alloc.heap.used))
     for _ in range(3):
         fd = k.prog_load(code, prog_type=PROG_TYPE_SOCKET_FILTER)
-        assert len(m.percpu_heap.used) == before[0] + 2
+        assert len(m.alloc.percpu_heap.used) == before[0] + 2
         k.close(fd)
-    assert (len(m.percpu_heap.used), len(m.vmalloc_heap.used), len(m.heap.used)) == before
+    assert (len(m.alloc.percpu_heap.used), len(m.alloc.vmalloc_heap.used), len(m.alloc.heap.used)) == before
 
 
 def test_machine_prog_structs_are_reusable_past_the_per_cpu_area():
@@ -312,8 +311,8 @@ def test_machine_prog_structs_are_reusable_past_the_per_cpu_area():
     try:
         for i in range(5000):
             p = BpfProg(id=i, prog_type=PROG_TYPE_SOCKET_FILTER, insns=assemble("r0 = 0\nexit"))
-            m.alloc_prog_struct(p)
-            m.free_prog_struct(p)
+            m.images.alloc_prog_struct(p)
+            m.images.free_prog_struct(p)
             assert p.addr == 0
     finally:
         m.close()

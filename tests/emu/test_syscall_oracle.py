@@ -11,7 +11,7 @@ import struct
 import pytest
 from hypothesis import given, strategies as st
 
-from emu import hostbpf
+from emu.host import hostbpf
 from emu.kernel import Kernel
 from kernel_model import isa
 from kernel_model.asm import assemble

@@ -18,10 +18,11 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG, data
 
 #: imported once in the test process so that each forked case starts warm (importing
 #: unicorn creates no machine; none is created outside the forks)
-WARM_MODULES = ("emu.cli", "emu.runner", "emu.jitexec", "emu.kernel", "emu.verify_cmd", "emu.libbpf.cli",
-                "emu.libbpf.object", "emu.libbpf.sigcheck", "emu.planner", "emu.demo", "emu.conformance",
-                "emu.progfile", "emu.oops", "emu.listing", "emu.test_run", "emu.convert_ctx", "kernel_model.btf",
-                "verifier", "jit.bpf_jit")
+WARM_MODULES = ("emu.cli", "emu.kernel.runner", "emu.kernel.jitexec", "emu.kernel.kernel", "emu.kernel.harness",
+                "emu.cli.verify", "emu.cli.loader", "emu.libbpf.object", "emu.libbpf.sigcheck", "emu.kernel.planner",
+                "emu.cli.demo", "emu.formats.conformance", "emu.formats.progfile", "emu.machine.machine",
+                "emu.machine.oops", "emu.machine.listing", "emu.kernel.test_run", "verifier.convert_ctx",
+                "kernel_model.btf", "verifier", "jit.bpf_jit")
 
 
 def warm() -> None:
@@ -29,6 +30,6 @@ def warm() -> None:
 
     for name in WARM_MODULES:
         importlib.import_module(name)
-    from emu.verify_cmd import _model_kernel
+    from emu.kernel.harness import model_kernel
 
-    _model_kernel("latest")
+    model_kernel()

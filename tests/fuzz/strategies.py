@@ -177,7 +177,7 @@ def mutated_btf(draw: st.DrawFn) -> bytes:
 # --- C headers ---------------------------------------------------------------------------
 
 C_SEEDS = [
-    (ROOT / "emu" / "data" / "many_ops.h").read_text(),
+    (ROOT / "emu" / "cli" / "data" / "many_ops.h").read_text(),
     "struct ops { int (*a)(int x); void (*b)(struct ops *o); long c; };\n"
     "static int a(int x) { return 0; }\nstatic void b(struct ops *o) {}\n"
     "struct ops __bpf_ops_ops = { .a = a, .b = b };\n",

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from emu.conformance import check_case, parse_data_text
+from emu.formats.conformance import check_case, parse_data_text
 from emu.libbpf import BpfObject, Log
-from emu.runner import precheck, run_program
+from emu.kernel.runner import precheck, run_program
 from kernel_model.asm import assemble
 from kernel_model.btf import BTF, format_c, format_raw, parse_c
 from kernel_model.disasm import format_program

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from emu.demo import STEPS
+from emu.cli.demo import STEPS
 from emu.kernel import BUILTIN_MODULES
 from kernel_model.profile import PROFILES
 

@@ -146,8 +146,8 @@ ORACLE_PROGRAMS = [
 def test_byte_identical_to_the_host_jit(src):
     """Our JIT on the host's own CPU configuration (``--cpu host``: return thunk, IBT,
     call-depth tracking, timed may_goto read from the running kernel) and addresses."""
-    from emu import hostbpf as hb
-    from emu.hostcpu import detect_host_cpu, host_symbols
+    from emu.host import hostbpf as hb
+    from emu.host.hostcpu import detect_host_cpu, host_symbols
 
     cpu = detect_host_cpu()
     ks = host_symbols(["__bpf_call_base", "arch_bpf_timed_may_goto"] + ([cpu.return_thunk] if cpu.rethunk else []))

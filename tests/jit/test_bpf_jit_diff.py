@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 
 from emu.machine import PROT_RW, Machine
-from emu.oops import Oops
+from emu.machine.oops import Oops
 from kernel_model.errors import ExecFault
 from kernel_model.insn import Insn
 from kernel_model.interp import Interpreter
@@ -29,7 +29,7 @@ FRAME = 512
 @pytest.fixture(scope="module")
 def machine():
     m = Machine()
-    m.map_region("diff mem", MEM_BASE, 4096, PROT_RW)
+    m.mem.map_region("diff mem", MEM_BASE, 4096, PROT_RW)
     yield m
     m.close()
 
@@ -49,18 +49,18 @@ def run_interp(prog: list[Insn], mem: bytes):
 def run_jit(m: Machine, prog: list[Insn], mem: bytes):
     m.reset()
     fx = fixup_for_jit(prog, helper_imm={}, profile=m.profile, stack_depths=[FRAME], starts=[0],
-                       timed_may_goto_imm=m.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")))
+                       timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")))
     jp = m.jit(fx.insns, starts=fx.starts, stack_depths=fx.stack_depths, name="diff")
-    m.poke(MEM_BASE, mem + bytes(4096 - len(mem)))
-    rbp = m._sp - 8  # push rbp right after the call from the host landing slot
-    m.poke(rbp - FRAME, bytes(FRAME))
+    m.mem.poke(MEM_BASE, mem + bytes(4096 - len(mem)))
+    rbp = m.runner.sp - 8  # push rbp right after the call from the host landing slot
+    m.mem.poke(rbp - FRAME, bytes(FRAME))
     try:
         r0 = m.call(jp.bpf_func, (MEM_BASE, len(mem)), budget=1_000_000)
     except Oops as e:
         idx = e.report.bpf_insn
         old = None if idx is None else max(k for k, n in enumerate(fx.new_index[:-1]) if n <= idx)
         return ("fault", old)
-    return ("ok", r0, m.peek(MEM_BASE, MEM_SIZE), m.peek(rbp - FRAME, FRAME))
+    return ("ok", r0, m.mem.peek(MEM_BASE, MEM_SIZE), m.mem.peek(rbp - FRAME, FRAME))
 
 
 @given(prog=terminating_programs(), mem=st.binary(min_size=MEM_SIZE, max_size=MEM_SIZE))

@@ -204,7 +204,7 @@ def _llvm_text(source: str, tmp_path) -> bytes:
 
     from elftools.elf.elffile import ELFFile
 
-    from emu.toolchain import find_llvm_mc
+    from emu.host.toolchain import find_llvm_mc
 
     mc = find_llvm_mc()
     if mc is None:
@@ -228,7 +228,7 @@ def test_numbers_and_directives_as_llvm_mc_assembles_them(source, tmp_path):
 def test_what_llvm_mc_refuses_we_refuse(source, tmp_path):
     import subprocess
 
-    from emu.toolchain import find_llvm_mc
+    from emu.host.toolchain import find_llvm_mc
 
     mc = find_llvm_mc()
     if mc is None:

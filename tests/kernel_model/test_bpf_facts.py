@@ -208,7 +208,7 @@ def test_helper_availability_sample_equals_the_host():
 
 @pytest.mark.kernel
 def test_map_create_verdicts_equal_the_host():
-    from emu.hostbpf import close, map_create
+    from emu.host.hostbpf import close, map_create
 
     mstack = int(open("/proc/sys/kernel/perf_event_max_stack").read())
     nr_cpus = os.cpu_count() or 1

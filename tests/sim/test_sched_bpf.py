@@ -19,6 +19,7 @@ from emu.kernel import Kernel
 from emu.sim.sched import simulate
 from emu.sim.sched_cli import main as sched_main
 from kernel_model.subsystems.sched_ext import SCX_SLICE_DFL
+from kernel_model.profile import get_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 EX = ROOT / "examples"
@@ -121,7 +122,7 @@ def test_writing_other_task_fields_is_refused_by_the_verifier(tmp_path: Path) ->
 
 
 def test_profile_names_of_kfuncs_and_stubs() -> None:
-    k612, k618 = Kernel("6.12", modules=()), Kernel("latest", modules=())
+    k612, k618 = Kernel(get_profile("6.12"), modules=()), Kernel(get_profile("latest"), modules=())
     n612 = {e.name for e in k612.kfuncs.entries}
     n618 = {e.name for e in k618.kfuncs.entries}
     assert {"scx_bpf_dispatch", "scx_bpf_consume"} <= n612 and not {"scx_bpf_dsq_insert", "scx_bpf_now"} & n612
@@ -133,7 +134,7 @@ def test_profile_names_of_kfuncs_and_stubs() -> None:
     assert not d612.member("dispatch").arg_info and d618.member("dispatch").arg_info  # prev__nullable
     assert d618.member("priv") is not None and d612.member("priv") is None
     with pytest.raises(Exception) as ei:
-        Kernel("6.8", modules=()).struct_ops_type("sched_ext_ops")
+        Kernel(get_profile("6.8"), modules=()).struct_ops_type("sched_ext_ops")
     assert getattr(ei.value, "errno", None) == errno.ENOENT
 
 
@@ -213,6 +214,6 @@ def test_kernel_scx_simple_compiles_against_our_vmlinux_h(tmp_path: Path) -> Non
     from emu.libbpf import LibbpfError
 
     with pytest.raises(LibbpfError) as ei:
-        simulate(obj, cpus=2, tasks=2, duration_ns=10 * MS, profile="6.12")
+        simulate(obj, cpus=2, tasks=2, duration_ns=10 * MS, profile=get_profile("6.12"))
     assert "map 'stats': failed to create" in str(ei.value)
     assert os.path.getsize(obj) > 0

@@ -39,7 +39,7 @@ def test_all_names_exist(module):
 
 
 def test_emu_testing_lazy_names_resolve_to_their_modules():
-    from emu import tramp_pages
+    from emu.testing import tramp_pages
     from emu.testing import kernels
 
     assert emu.testing.pages_needed is tramp_pages.pages_needed

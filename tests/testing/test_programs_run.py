@@ -1,6 +1,6 @@
 """The program strategies feed the public runners: what they promise holds.
 
-``terminating_programs()`` -> ``emu.runner.run_program`` on both engines: never
+``terminating_programs()`` -> ``emu.kernel.runner.run_program`` on both engines: never
 refused by its load-time checks (the ``R7 !read_ok`` of issue 15 was a jump
 landing between ``r7 = K`` and the access through r7), every fault an access
 through r7, none with ``may_fault=False``, and the engines agree.
@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emu.kernel import Kernel
-from emu.oops import Oops
-from emu.runner import precheck, run_program
+from emu.machine.oops import Oops
+from emu.kernel.runner import precheck, run_program
 from emu.testing.strategies import (VerifiedProgram, accepted_linked_scalar_programs, accepted_socket_programs,
                                     accepted_struct_ops_programs)
 from kernel_model import isa

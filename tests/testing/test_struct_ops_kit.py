@@ -2,7 +2,7 @@
 
 The pure packing rule (kernel_model.tramp_pages) on sizes; drawn declarations
 register; ``pages_needed`` agrees with the kernel's update algorithm run with
-real trampolines (emu.planner.plan_pages) and with the emulated kernel's map
+real trampolines (emu.kernel.planner.plan_pages) and with the emulated kernel's map
 update (install_struct_ops + fill_struct_ops_map), E2BIG exactly past the limit;
 capacity figures follow from the trampoline's parts; C text declares a type.
 """
@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emu.kernel import Kernel
-from emu.planner import declare_type, plan_pages, register_declared_type
+from emu.kernel.planner import declare_type, plan_pages, register_declared_type
 from emu.testing import fill_struct_ops_map, install_struct_ops
-from emu.tramp_pages import (func_model_of, member_trampoline_sizes, page_packing, pages_needed, trampoline_bytes,
+from emu.testing.tramp_pages import (func_model_of, member_trampoline_sizes, page_packing, pages_needed, trampoline_bytes,
                              trampolines_per_page)
 from jit.trampoline import BPF_INSN_SAFETY, CALL_DEPTH_ACCOUNTING_SIZE, ENDBR64
 from kernel_model.cpu import PRESETS
@@ -192,7 +192,7 @@ def test_the_emulated_kernel_agrees_with_pages_needed(decl, config, data):
 
 def test_a_link_map_goes_ready_and_sleepable_members_load():
     decl = StructOpsDecl("l_ops", (FuncMemberDecl("a"), DataMemberDecl("d", "char", 16), FuncMemberDecl("b", "void")))
-    with Kernel("latest", modules=()) as k:
+    with Kernel(get_profile("latest"), modules=()) as k:
         ops = install_struct_ops(k, decl, as_module=False)
         with fill_struct_ops_map(k, ops, link=True) as filled:
             assert filled.error is None and filled.state == 3  # READY
@@ -203,7 +203,7 @@ def test_a_link_map_goes_ready_and_sleepable_members_load():
 
 def test_module_types_need_a_6_9_kernel():
     decl = StructOpsDecl("m_ops", (FuncMemberDecl("a"),))
-    with Kernel("6.8", modules=()) as k:
+    with Kernel(get_profile("6.8"), modules=()) as k:
         with pytest.raises(InputError, match="6.9"):
             install_struct_ops(k, decl, as_module=True)
 

@@ -23,7 +23,7 @@ _DIGEST = r"""
 import hashlib, json, sys
 sys.path.insert(0, sys.argv[1])
 from hypothesis import given, settings, HealthCheck, strategies as st
-from emu.verify_cmd import program_env, symbols_for
+from emu.kernel.harness import program_env, symbols_for
 from kernel_model.asm import assemble
 from tests.corpus import raw_case_program, raw_cases
 from tests.verifier.programs import MAP_DECLS, socket_programs

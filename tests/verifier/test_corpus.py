@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from emu.hostbpf import comparable_log
+from emu.host.hostbpf import comparable_log
 from tests.corpus import (
     VERIFIER_VERDICTS, manifest, object_path, program_labels, raw_case_program, raw_cases,
 )
@@ -97,7 +97,8 @@ def kernel():  # type: ignore[no-untyped-def]
 
 
 def check_program(pid: str, kernel: Any) -> tuple[str, Any]:
-    from emu.libbpf.per_prog import MODELLED_PROG_TYPES, verify_program
+    from emu.kernel import SUPPORTED_PROG_TYPES as MODELLED_PROG_TYPES
+    from emu.libbpf.per_prog import verify_program
 
     r = _PROGS[pid]
     if r["prog_type"] not in MODELLED_PROG_TYPES.values():
@@ -109,7 +110,7 @@ def check_program(pid: str, kernel: Any) -> tuple[str, Any]:
 
 
 def _modelled_type(pid: str) -> bool:
-    from emu.libbpf.per_prog import MODELLED_PROG_TYPES
+    from emu.kernel import SUPPORTED_PROG_TYPES as MODELLED_PROG_TYPES
 
     return _PROGS[pid]["prog_type"] in MODELLED_PROG_TYPES.values()
 

@@ -34,9 +34,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emu.conformance import parse_data_file
-from emu.hostbpf import comparable_log, processed_counts
-from emu.verify_cmd import host_load, program_env, symbols_for
+from emu.formats.conformance import parse_data_file
+from emu.host.hostbpf import comparable_log, processed_counts
+from emu.host.verdict import host_load
+from emu.kernel.harness import program_env, symbols_for
 from kernel_model.asm import assemble
 from tests.conftest import examples
 from tests.corpus import conformance_files, raw_case_program, raw_cases
@@ -49,7 +50,7 @@ pytestmark = pytest.mark.kernel
 
 
 
-#: the log buffer emu.hostbpf.prog_load gives the host
+#: the log buffer emu.host.hostbpf.prog_load gives the host
 HOST_LOG_SIZE = 16 << 20
 #: programs left out of the CI budget, with the reason (benchmarks/verifier_agreement.py runs them)
 SLOW = {"mul-loop-memory-iterations.data": "reaches the 1M processed-instruction limit: ~70 s in the model"}

@@ -22,7 +22,7 @@ import struct
 import pytest
 
 from emu.kernel import Kernel
-from emu.syscall import ProgLoadError
+from emu.kernel.syscall import ProgLoadError
 from kernel_model.asm import assemble
 from kernel_model.errors import KernelError
 from kernel_model.insn import encode
@@ -128,8 +128,8 @@ def test_emulated_bpf_log_attributes(attrs: tuple[int, int, bool]) -> None:
 
 def _host(text: str, level: int, size: int, buf: bool) -> tuple[bool, int, int, str]:
     """BPF_PROG_LOAD on the host with exactly these log attributes (the buffer may be
-    absent, or present with size 0: cases emu.hostbpf.prog_load does not make)."""
-    from emu import hostbpf as hb
+    absent, or present with size 0: cases emu.host.hostbpf.prog_load does not make)."""
+    from emu.host import hostbpf as hb
 
     insns = encode(assemble(text))
     ins = ctypes.create_string_buffer(insns, len(insns))

@@ -14,7 +14,7 @@ import pytest
 
 import verifier.analyzer as analyzer
 from emu.kernel import Kernel
-from emu.verify_cmd import program_env, symbols_for
+from emu.kernel.harness import program_env, symbols_for
 from kernel_model.asm import assemble
 from kernel_model.insn import Insn
 from kernel_model.modules import Kfunc, ModuleSpec

@@ -20,8 +20,9 @@ import errno as E
 
 import pytest
 
-from emu.hostbpf import comparable_log
-from emu.verify_cmd import host_load, program_env
+from emu.host.hostbpf import comparable_log
+from emu.host.verdict import host_load
+from emu.kernel.harness import program_env
 from kernel_model.asm import assemble
 from verifier import verify
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from emu.verify_cmd import host_load, program_env
+from emu.host.verdict import host_load
+from emu.kernel.harness import program_env
 from kernel_model.asm import assemble
-from kernel_model.errors import InputError
+from kernel_model.errors import ENOTSUPP, InputError
+from kernel_model.profile import get_profile
 from verifier import VerifyResult, verify
 
-ENOTSUPP = 524
 STATS_RE = re.compile(r"processed (\d+) insns")
 
 DEREF = "r1 = *(u64 *)(r1 +0)\nr0 = *(u32 *)(r1 +0)\nexit"
@@ -99,7 +100,7 @@ ROWS = [
 
 
 def build(row: Row, profile: str = "latest") -> tuple[list, object]:
-    insns, env = program_env(assemble(row.asm), attach=row.attach, profile=profile, flags=row.flags,
+    insns, env = program_env(assemble(row.asm), attach=row.attach, profile=get_profile(profile), flags=row.flags,
                              license=row.license, unpriv=row.unpriv)
     if row.member_index is not None:
         env.expected_attach_type = row.member_index

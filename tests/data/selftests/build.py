@@ -55,6 +55,11 @@ from typing import Any, Callable, Iterable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
+sys.path.insert(0, str(ROOT))
+
+from kernel_model.uapi import (BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG,  # noqa: E402
+                               MAP_TYPE_ARRAY as ARRAY, MAP_TYPE_HASH as HASH, MAP_TYPE_PROG_ARRAY as PROG_ARRAY,
+                               PROG_TYPE_SOCKET_FILTER as SOCKET_FILTER)
 
 CLANG = os.environ.get("CLANG", "clang-19")
 OBJCOPY = os.environ.get("LLVM_OBJCOPY", "llvm-objcopy-19")
@@ -319,12 +324,12 @@ def extract_raw_cases(tc: Toolchain) -> list[dict[str, Any]]:
     return cases
 
 
-# enum bpf_map_type / bpf_prog_type values used by test_verifier's fixups (include/uapi/linux/bpf.h)
-HASH, ARRAY, PROG_ARRAY, PERF_EVENT_ARRAY, STACK_TRACE = 1, 2, 3, 4, 7
+# the other enum bpf_map_type / bpf_prog_type values test_verifier's fixups use (include/uapi/linux/bpf.h;
+# the ones the model knows come from kernel_model.uapi above)
+PERF_EVENT_ARRAY, STACK_TRACE = 4, 7
 ARRAY_OF_MAPS, SOCKMAP, XSKMAP, SOCKHASH, CGROUP_STORAGE = 12, 15, 17, 18, 19
 REUSEPORT_SOCKARRAY, PERCPU_CGROUP_STORAGE, SK_STORAGE, RINGBUF = 20, 21, 24, 27
-BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG = 1 << 0, 1 << 7, 1 << 8
-SOCKET_FILTER, SCHED_CLS, SCHED_ACT, XDP, CGROUP_SKB = 1, 3, 4, 6, 8
+SCHED_CLS, SCHED_ACT, XDP, CGROUP_SKB = 3, 4, 6, 8
 TRACING, LSM = 26, 29
 #: test_verifier's struct test_val as update_map() writes it: index = 7 * sizeof(int), foo[6] = 0xabcdef12
 TEST_VAL = struct.pack("<I11i", 28, 0, 0, 0, 0, 0, 0, -0x543210EE, 0, 0, 0, 0)
@@ -389,7 +394,7 @@ def _test_btf() -> tuple[bytes, dict[str, int]]:
 
 def _map_create(map_type: int, key: int, value: int, max_entries: int, flags: int = 0, *, inner_fd: int = 0,
                 btf_fd: int = 0, key_tid: int = 0, value_tid: int = 0) -> tuple[int, int]:
-    from emu import hostbpf as hb
+    from emu.host import hostbpf as hb
 
     a = bytearray(hb.ATTR_SIZE)
     struct.pack_into("<IIIIII", a, 0, map_type, key, value, max_entries, flags, inner_fd)
@@ -413,7 +418,7 @@ class RawFixups:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from emu import hostbpf as hb
+        from emu.host import hostbpf as hb
 
         for fd in reversed(self.fds):
             hb.close(fd)
@@ -426,7 +431,7 @@ class RawFixups:
         return fd
 
     def _prog_array(self, max_entries: int, keys: tuple[int, int, int]) -> int:
-        from emu import hostbpf as hb
+        from emu.host import hostbpf as hb
 
         mfd = self._keep(*_map_create(PROG_ARRAY, 4, 4, max_entries), "a prog array")
         if mfd < 0:
@@ -450,7 +455,7 @@ class RawFixups:
         return mfd
 
     def apply(self, insns: bytearray) -> None:
-        from emu import hostbpf as hb
+        from emu.host import hostbpf as hb
 
         fx = self.case["fixups"]
         btf_fd = -1
@@ -493,7 +498,7 @@ class RawFixups:
 def testing_prog_flags() -> int:
     """test_verifier's testing_prog_flags(): BPF_F_TEST_RND_HI32 and BPF_F_TEST_REG_INVARIANTS
     where the kernel takes them (probed with a two-instruction socket filter)."""
-    from emu import hostbpf as hb
+    from emu.host import hostbpf as hb
 
     flags = 0
     prog = struct.pack("<BBhi", 0xB7, 0, 0, 0) + struct.pack("<BBhi", 0x95, 0, 0, 0)
@@ -527,7 +532,7 @@ def _calls_helper(insns: bytes, helper: int) -> bool:
 def host_load_raw(case: dict[str, Any], insns: bytes, prog_type: int, prog_flags: int, *, btf: tuple | None,
                   attach_btf_id: int, run: bool) -> dict[str, Any]:
     """One BPF_PROG_LOAD of a raw case (log level 1 + stats), with test runs if asked."""
-    from emu import hostbpf as hb
+    from emu.host import hostbpf as hb
     from kernel_model.errors import errno_name
 
     kw: dict[str, Any] = dict(prog_flags=prog_flags, expected_attach_type=case["expected_attach_type"],
@@ -609,7 +614,7 @@ _ATTACH_PREFIX = {BPF_TRACE_RAW_TP: ("btf_trace_", "typedef"), BPF_LSM_MAC: ("bp
 def _attach_btf_id(case: dict[str, Any], prog_type: int) -> tuple[int, str | None]:
     """libbpf_find_vmlinux_btf_id(kfunc, expected_attach_type), as test_verifier calls it
     for tracing and LSM cases."""
-    from emu import hostbpf as hb
+    from emu.host import hostbpf as hb
 
     if prog_type not in (TRACING, LSM) or not case.get("kfunc"):
         return 0, None
@@ -621,7 +626,7 @@ def _attach_btf_id(case: dict[str, Any], prog_type: int) -> tuple[int, str | Non
 def label_raw_case(case: dict[str, Any], flags_base: int) -> dict[str, Any]:
     """Host labels for one raw case: ``kernel`` (root) and, for socket filter and
     cgroup skb programs, ``kernel_cap_bpf`` (the load made with CAP_BPF only)."""
-    from emu import hostbpf as hb
+    from emu.host import hostbpf as hb
 
     if case.get("generated"):
         return {"skip": "program generated at run time by test_verifier (fill_helper)"}
@@ -694,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="redo raw_cases.jsonl only (objects, labels.jsonl kept; manifest updated)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from emu.hostbpf import oracle_status
+    from emu.host.hostbpf import oracle_status
 
     ok, why = oracle_status()
     if not ok:

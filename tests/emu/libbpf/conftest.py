@@ -40,7 +40,7 @@ def kbtf(kernel):
 
 
 def clang_or_skip() -> str:
-    from emu.toolchain import find_clang  # $CLANG, else the newest clang / clang-NN (as make examples)
+    from emu.host.toolchain import find_clang  # $CLANG, else the newest clang / clang-NN (as make examples)
 
     clang = find_clang()
     if clang is None:

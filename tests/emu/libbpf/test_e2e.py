@@ -15,6 +15,7 @@ import pytest
 
 from emu.kernel import Kernel
 from emu.libbpf import LibbpfError, ProgLoadFailed
+from kernel_model.profile import get_profile
 from tests.emu.test_cli import structops
 
 from .conftest import example, open_example
@@ -22,7 +23,7 @@ from .conftest import example, open_example
 
 
 def test_the_emulated_kernel_implements_every_command_the_loader_uses():
-    from emu.libbpf.host import HostSys
+    from emu.host.hostsys import HostSys
     from emu.libbpf.sys import REQUIRED, BpfSys
 
     for impl in (Kernel, HostSys):
@@ -121,7 +122,7 @@ def test_multi_pages_attach_needs_two_pages() -> None:
 
 
 def test_module_objects_fail_on_6_8() -> None:
-    k = Kernel("6.8")  # no module struct_ops before 6.9: bpf_testmod's types are never registered
+    k = Kernel(get_profile("6.8"))  # no module struct_ops before 6.9: bpf_testmod's types are never registered
     obj = open_example("struct_ops_multi_pages")
     with pytest.raises(LibbpfError) as ei:
         obj.load(k)
@@ -131,7 +132,7 @@ def test_module_objects_fail_on_6_8() -> None:
 @pytest.mark.kernel
 def test_dummy_verdicts_agree_with_the_host() -> None:
     """Acceptance: the bpf_dummy_ops examples give the same verdicts in our kernel and the host's."""
-    from emu.libbpf.host import HostSys
+    from emu.host.hostsys import HostSys
 
     for name in ("dummy_st_ops", "dummy_st_ops_fail", "core_missing_field"):
         ours = {(v.name, v.accepted, v.errno, v.last_line) for v in open_example(name).verify_programs(Kernel())}

@@ -4,7 +4,7 @@ The same code path as for the emulated kernel -- CO-RE against the host's own
 vmlinux BTF, struct_ops type matching (attach_btf_id = the host's
 bpf_dummy_ops id, expected_attach_type = the member index), BPF_BTF_LOAD of the
 object's fixed-up BTF, BPF_PROG_LOAD with func_info/line_info -- with
-:class:`emu.libbpf.host.HostSys`, which creates no struct_ops map and attaches
+:class:`emu.host.hostsys.HostSys`, which creates no struct_ops map and attaches
 nothing. Skipped where bpf() is not permitted (tests/conftest.py).
 """
 
@@ -14,9 +14,9 @@ import errno
 
 import pytest
 
-from emu import hostbpf
+from emu.host import hostbpf
 from emu.libbpf import Log
-from emu.libbpf.host import HostSys, host_vmlinux_btf
+from emu.host.hostsys import HostSys, host_vmlinux_btf
 from emu.libbpf.kbtf import KernelBtf
 from kernel_model.btf import structs as S
 from kernel_model.vmlinux import build_vmlinux_btf

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import struct
 
-from emu.libbpf.maps import BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, internal_map_name
-from emu.libbpf.object import BPF_F_VTYPE_BTF_OBJ_FD
-from emu.libbpf.program import BPF_F_SLEEPABLE, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, find_sec_def
-from emu.libbpf.struct_ops import BPF_F_LINK
+from emu.libbpf.maps import internal_map_name
+from emu.libbpf.program import BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, find_sec_def
 from kernel_model import isa
 from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_STRUCT_OPS
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
 from kernel_model.btf.types import Datasec, Func, Var
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
+from kernel_model.uapi import BPF_F_LINK, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_VTYPE_BTF_OBJ_FD
 
 from .conftest import open_example
 

@@ -14,9 +14,11 @@ import struct
 import pytest
 
 from emu.libbpf import KernelBtf, LibbpfError, ShadowError
-from emu.libbpf.struct_ops import BPF_F_LINK, prepare_vdata
+from emu.libbpf.struct_ops import prepare_vdata
 from kernel_model.btf import structs as S
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
+from kernel_model.profile import get_profile
+from kernel_model.uapi import BPF_F_LINK
 
 from .conftest import open_example
 
@@ -260,7 +262,7 @@ def test_module_types_are_missing_on_6_8(kbtf) -> None:
     """Profile 6.8 has no module struct_ops: libbpf finds no value type (-ESRCH)."""
     from emu.kernel import Kernel
 
-    old = Kernel("6.8")
+    old = Kernel(get_profile("6.8"))
     obj = open_example("struct_ops_maybe_null")
     with pytest.raises(LibbpfError) as ei:
         obj.prepare(kernel_btf=KernelBtf.from_kernel(old))

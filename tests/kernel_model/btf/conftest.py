@@ -40,7 +40,7 @@ def bpftool() -> str:
 
 @pytest.fixture(scope="session")
 def clang() -> str:
-    from emu.toolchain import find_clang  # $CLANG, else the newest clang / clang-NN (as make examples)
+    from emu.host.toolchain import find_clang  # $CLANG, else the newest clang / clang-NN (as make examples)
 
     path = find_clang()
     if path is None:

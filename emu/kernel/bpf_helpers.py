@@ -1,0 +1,197 @@
+"""The bodies of the BPF helpers the emulated kernel services in Python.
+
+A program calls a helper with ``call rel32`` into a stub of the machine's stub
+page (:mod:`emu.machine.calls`); the stub's code hook runs the Python function here
+with r1..r5 and puts its result in r0. The functions follow the kernel's
+(Linux 6.12 / 6.18 sources named per helper):
+
+* ``bpf_map_lookup_elem`` / ``_update_elem`` / ``_delete_elem``
+  (kernel/bpf/helpers.c): ``map->ops`` of the map whose ``struct bpf_map``
+  address is in r1 (:mod:`emu.kernel.bpf_maps`); the key (and value) are read from
+  the program's memory; errors come back as ``-errno`` in r0.
+* ``bpf_ktime_get_ns`` (``ktime_get_mono_fast_ns``) and the boot/coarse/tai
+  variants: the host's clocks.
+* ``bpf_get_prandom_u32`` (``bpf_user_rnd_u32``): a per-kernel generator,
+  seeded, so runs repeat.
+* ``bpf_get_smp_processor_id``: the CPU the machine runs on.
+* ``bpf_get_numa_node_id``: 0 (one node).
+* ``bpf_get_current_pid_tgid``: ``tgid << 32 | pid`` of the emulated process
+  (the Python process's pid for both: its main thread).
+* ``bpf_probe_read_kernel`` (kernel/trace/bpf_trace.c,
+  ``copy_from_kernel_nofault``): ``-EFAULT`` and a zeroed destination for user
+  addresses (below ``TASK_SIZE_MAX + PAGE_SIZE``, ``copy_from_kernel_nofault_allowed``
+  on x86), non-canonical or unmapped ones; ``bpf_probe_read`` (the compat
+  helper) reads user memory below ``TASK_SIZE_MAX``, kernel memory above.
+* ``bpf_trace_printk``: the format with ``%d %i %u %x %ld %lu %lx %lld %llu
+  %llx %p %s %c %%`` expanded into the kernel's trace buffer
+  (``Kernel.trace_pipe``), returning the length written.
+
+A helper the verifier accepts but this table lacks is bound to a stub that
+stops the program with an :class:`~kernel_model.errors.ExecFault` naming it,
+never a silent wrong answer.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import re
+import time
+from typing import TYPE_CHECKING
+
+from kernel_model.errors import KernelError
+from kernel_model.memory import GuestMemory, HelperFn
+from kernel_model.uapi import PAGE_SIZE
+
+from .usermem import TASK_SIZE_MAX, UserMemory
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .bpf_maps import MapObject
+    from emu.machine import Machine
+
+__all__ = ["make_helpers", "M64", "neg_errno"]
+
+M64 = (1 << 64) - 1
+
+
+def neg_errno(err: int) -> int:
+    """``-err`` as the u64 a helper leaves in r0."""
+    return (-err) & M64
+
+
+def _signed(v: int) -> int:
+    v &= M64
+    return v - (1 << 64) if v >> 63 else v
+
+
+def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user: UserMemory,
+                 trace_pipe: list[str], seed: int = 0) -> dict[int, HelperFn]:
+    """``{helper id: body}`` for one kernel (its machine, maps and user memory)."""
+    rng = random.Random(seed)
+
+    def _map(addr: int) -> "MapObject":
+        m = maps_by_addr.get(addr & M64)
+        if m is None:  # the verifier only lets CONST_PTR_TO_MAP through: a bug if reached
+            raise KernelError(errno.EFAULT, f"r1 {addr:#x} is not a map")
+        return m
+
+    def map_lookup_elem(mem: GuestMemory, r1: int, r2: int, *_: int) -> int:
+        m = _map(r1)
+        return m.lookup(mem.read(r2, m.spec.key_size))
+
+    def map_update_elem(mem: GuestMemory, r1: int, r2: int, r3: int, r4: int, *_: int) -> int:
+        m = _map(r1)
+        key = mem.read(r2, m.spec.key_size)
+        value = mem.read(r3, m.spec.value_size)
+        try:
+            m.update(key, value, r4)
+        except KernelError as e:
+            return neg_errno(e.errno)
+        return 0
+
+    def map_delete_elem(mem: GuestMemory, r1: int, r2: int, *_: int) -> int:
+        m = _map(r1)
+        try:
+            m.delete(mem.read(r2, m.spec.key_size))
+        except KernelError as e:
+            return neg_errno(e.errno)
+        return 0
+
+    def ktime_get_ns(mem: GuestMemory, *_: int) -> int:
+        return time.monotonic_ns()
+
+    def ktime_get_boot_ns(mem: GuestMemory, *_: int) -> int:
+        return time.clock_gettime_ns(time.CLOCK_BOOTTIME) if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic_ns()
+
+    def ktime_get_tai_ns(mem: GuestMemory, *_: int) -> int:
+        return time.clock_gettime_ns(time.CLOCK_TAI) if hasattr(time, "CLOCK_TAI") else time.time_ns()
+
+    def get_prandom_u32(mem: GuestMemory, *_: int) -> int:
+        return rng.getrandbits(32)
+
+    def get_smp_processor_id(mem: GuestMemory, *_: int) -> int:
+        return max(machine.runner.cpu, 0)
+
+    def get_numa_node_id(mem: GuestMemory, *_: int) -> int:
+        return 0
+
+    def get_current_pid_tgid(mem: GuestMemory, *_: int) -> int:
+        pid = os.getpid()
+        return (pid << 32) | pid
+
+    def _kernel_nofault(src: int, size: int) -> bytes | None:
+        src &= M64
+        if src < TASK_SIZE_MAX + PAGE_SIZE or not machine.mem.canonical(src):
+            return None
+        reg = machine.mem.region_of(src)
+        if reg is None or src + size > reg.end:
+            return None
+        return machine.mem.peek(src, size)
+
+    def probe_read_kernel(mem: GuestMemory, r1: int, r2: int, r3: int, *_: int) -> int:
+        size = r2 & 0xFFFF_FFFF
+        data = _kernel_nofault(r3, size) if size else b""
+        if data is None:
+            mem.write(r1, bytes(size))
+            return neg_errno(errno.EFAULT)
+        mem.write(r1, data)
+        return 0
+
+    def probe_read(mem: GuestMemory, r1: int, r2: int, r3: int, *_: int) -> int:
+        size = r2 & 0xFFFF_FFFF
+        if (r3 & M64) < TASK_SIZE_MAX:
+            try:
+                data: bytes | None = user.copy_from_user(r3, size)
+            except KernelError:
+                data = None
+        else:
+            data = _kernel_nofault(r3, size) if size else b""
+        if data is None:
+            mem.write(r1, bytes(size))
+            return neg_errno(errno.EFAULT)
+        mem.write(r1, data)
+        return 0
+
+    def trace_printk(mem: GuestMemory, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        size = r2 & 0xFFFF_FFFF
+        raw = mem.read(r1, size) if size else b""
+        if not raw or raw[-1:] != b"\0":
+            return neg_errno(errno.EINVAL)  # bpf_bprintf_prepare: the format must be NUL-terminated
+        fmt = raw.split(b"\0", 1)[0].decode("latin-1")
+        args = iter((r3, r4, r5))
+
+        def conv(mm: "re.Match[str]") -> str:
+            spec = mm.group(2)
+            if spec == "%":
+                return "%"
+            v = next(args, 0)
+            wide = "l" in mm.group(1)
+            if spec in "di":
+                return str(_signed(v) if wide else ((v & 0xFFFF_FFFF) ^ 0x8000_0000) - 0x8000_0000)
+            if spec == "u":
+                return str(v if wide else v & 0xFFFF_FFFF)
+            if spec == "x":
+                return f"{v if wide else v & 0xFFFF_FFFF:x}"
+            if spec == "p":
+                return f"{v:016x}"
+            if spec == "c":
+                return chr(v & 0xFF)
+            if spec == "s":
+                try:
+                    s = machine.mem.peek(v, 256) if v else b"(null)"
+                except KernelError:
+                    return "(efault)"
+                return s.split(b"\0", 1)[0].decode("latin-1")
+            return mm.group(0)
+
+        text = re.sub(r"%(l{0,2})([diuxpcs%])", conv, fmt)
+        trace_pipe.append(text)
+        return len(text.encode("latin-1", "replace"))
+
+    return {
+        1: map_lookup_elem, 2: map_update_elem, 3: map_delete_elem, 4: probe_read, 5: ktime_get_ns,
+        6: trace_printk, 7: get_prandom_u32, 8: get_smp_processor_id, 14: get_current_pid_tgid,
+        42: get_numa_node_id, 113: probe_read_kernel, 125: ktime_get_boot_ns, 160: ktime_get_ns,
+        208: ktime_get_tai_ns,
+    }

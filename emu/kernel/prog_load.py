@@ -1,0 +1,216 @@
+"""``BPF_PROG_LOAD`` after its attribute checks: verify -> rewrite -> JIT -> install.
+
+The kernel's path (kernel/bpf/syscall.c ``bpf_prog_load`` and kernel/bpf/verifier.c
+``bpf_check``, Linux 6.12/6.18, the host's behaviour where they differ), one step each:
+
+1. :func:`resolve_fds` -- what the instruction immediates and ``fd_array`` refer
+   to (``resolve_pseudo_ldimm64``: maps by fd);
+2. :func:`verifier_env` + :func:`verify` -- ``bpf_check``: the verifier model
+   (:func:`verifier.verify`) with a :class:`verifier.VerifierEnv` of the load's
+   attributes and the kernel's objects;
+3. :func:`rewrite_for_jit` -- the rewrites the kernel makes after verifying:
+   ``convert_ctx_accesses`` (:mod:`verifier.convert_ctx`), then
+   ``do_misc_fixups``/``fixup_kfunc_call`` (:func:`verifier.fixups.fixup_for_jit`),
+   with helpers, kfuncs and maps bound to addresses in the machine;
+4. :func:`install` -- ``bpf_prog_alloc`` + ``bpf_int_jit_compile`` in the machine
+   (:meth:`emu.machine.images.JitImages.load_prog`), with the verifier's
+   subprogram starts and stack depths.
+
+:func:`release` is ``__bpf_prog_put_noref``. The syscall side (attribute checks,
+the log attributes, fds and ids) is :meth:`emu.kernel.syscall.BpfSyscalls.prog_load`.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING, Any, Sequence
+
+from kernel_model import isa
+from kernel_model.bpf_map import MapSpec
+from kernel_model.errors import KernelError
+from kernel_model.insn import Insn
+from kernel_model.prog import BpfProg
+from kernel_model.struct_ops import StructOpsDesc
+
+from .bpf_maps import MapObject
+from .bpf_objects import BpfObject, BtfObject
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jit.bpf_jit import JitProgram
+
+__all__ = ["ProgLoadError", "ProgObject", "resolve_fds", "verifier_env", "verify", "rewrite_for_jit", "install",
+           "release"]
+
+
+class ProgLoadError(KernelError):
+    """``BPF_PROG_LOAD`` refused by the verifier: ``errno``, ``log`` (the
+    verifier log at the load's ``log_level``; empty at 0) and ``result`` (the
+    :class:`verifier.result.VerifyResult`)."""
+
+    def __init__(self, err: int, message: str, log: str, result: Any, log_true_size: int = 0) -> None:
+        super().__init__(err, message)
+        self.log = log
+        self.result = result
+        #: ``attr.log_true_size`` as the kernel writes it back (0 at log level 0)
+        self.log_true_size = log_true_size
+
+
+class ProgObject(BpfObject):
+    """A loaded program (``struct bpf_prog`` + ``bpf_prog_aux``). Its reference
+    count is ``prog.refcnt``, which struct_ops maps change when they link it."""
+
+    kind = "prog"
+
+    def __init__(self, prog: BpfProg) -> None:
+        self.prog = prog
+        super().__init__()
+        self.result: Any = None
+        self.env: Any = None
+        self.jp: "JitProgram | None" = None
+        self.xlated: list[Insn] = []
+        self.maps: list[MapObject] = []
+        self.btfs: list[BtfObject] = []
+        self.modules: list[Any] = []
+        self.desc: StructOpsDesc | None = None
+        self.member: Any = None
+        self.gpl_compatible = True
+        self.load_time = 0
+        self._release_cb: Any = None
+
+    @property  # type: ignore[override]
+    def refcnt(self) -> int:
+        return self.prog.refcnt
+
+    @refcnt.setter
+    def refcnt(self, value: int) -> None:
+        self.prog.refcnt = value
+
+    def release(self) -> None:
+        if self._release_cb is not None:
+            self._release_cb(self)
+
+
+def resolve_fds(kernel: Any, code: Sequence[Insn], fd_array: Sequence[int]) -> tuple[dict[int, MapObject], list[Any]]:
+    """(maps by the fd of each map lddw, the objects of ``fd_array``): what the
+    immediates refer to, as ``resolve_pseudo_ldimm64`` finds them (an fd that is
+    not a map is left for the verifier to refuse)."""
+    fd_objs = [kernel.fds.objects.get(fd) for fd in fd_array]
+    maps_by_fd: dict[int, MapObject] = {}
+    k = 0
+    while k < len(code):
+        ins = code[k]
+        if ins.code == isa.LD_IMM64 and ins.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE):
+            obj = kernel.fds.objects.get(ins.imm)
+            if isinstance(obj, MapObject):
+                maps_by_fd[ins.imm] = obj
+        k += 2 if ins.code == isa.LD_IMM64 else 1
+    return maps_by_fd, fd_objs
+
+
+def verifier_env(kernel: Any, code: Sequence[Insn], maps_by_fd: dict[int, MapObject], fd_objs: list[Any], *,
+                 prog_type: int, expected_attach_type: int, attach_btf: Any, attach_btf_id: int, prog_flags: int,
+                 license: str, prog_name: str) -> Any:
+    """The :class:`verifier.VerifierEnv` of a load: its attributes and the kernel's
+    objects (struct_ops registry, kfunc table, vmlinux BTF, maps, ``fd_array``); the
+    loader is root (privileged verifier mode)."""
+    from verifier.env import VerifierEnv
+
+    env_fd_array = [o.spec if isinstance(o, MapObject) else o.btf if isinstance(o, BtfObject) else None
+                    for o in fd_objs]
+    return VerifierEnv(prog_type=prog_type, expected_attach_type=expected_attach_type, attach_btf=attach_btf,
+                       attach_btf_id=attach_btf_id, struct_ops=kernel.struct_ops, prog_flags=prog_flags,
+                       license=license, privileged=True, maps={fd: mo.spec for fd, mo in maps_by_fd.items()},
+                       kfuncs=kernel.kfuncs, vmlinux_btf=kernel.btf, fd_array=env_fd_array, profile=kernel.profile,
+                       nr_cpu_ids=kernel.nr_cpus, name=prog_name)
+
+
+def verify(code: list[Insn], env: Any, log_level: int) -> Any:
+    """``bpf_check``: :func:`verifier.verify` (the verifier package's entry point)."""
+    from verifier import verify as bpf_check
+
+    return bpf_check(code, env, log_level)
+
+
+def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, maps_by_fd: dict[int, MapObject],
+                    fd_objs: list[Any]) -> Any:
+    """The program as the JIT gets it: ``convert_ctx_accesses``, then
+    ``do_misc_fixups``/``fixup_kfunc_call`` (:func:`verifier.fixups.fixup_for_jit`),
+    which puts in the address of the map the verifier resolved for each map lddw
+    (``insn_aux_data[i].map``), with the verifier's subprogram starts and stack
+    depths. The maps the program uses are held by ``po`` (``used_maps``); a module
+    whose kfunc it calls too (``kfunc_btf_tab``)."""
+    from verifier.convert_ctx import convert_ctx_accesses
+    from verifier.fixups import fixup_for_jit
+
+    m = kernel.machine
+    aux = result.insn_aux
+    fault = m.images.call_imm(kernel._not_modelled_stub())
+    insns, new_index = convert_ctx_accesses(code, [a.ptr_type for a in aux], po.prog.prog_type, fault)
+    objects = {mo.spec.id: mo for mo in (*maps_by_fd.values(), *fd_objs) if isinstance(mo, MapObject)}
+    maps: dict[int, MapSpec] = {}  # by slot of the converted program
+    used_maps: dict[int, MapObject] = {}
+    for k, a in enumerate(aux):
+        if a.map is not None:
+            maps[new_index[k]] = a.map
+            used_maps[a.map.id] = objects[a.map.id]
+    for mo in used_maps.values():
+        mo.get()
+        po.maps.append(mo)
+
+    def kfunc_imm(btf_id: int, off: int) -> int:
+        if off == 0:
+            btf = kernel.btf
+        else:
+            o = fd_objs[off] if 0 <= off < len(fd_objs) else None
+            if not isinstance(o, BtfObject):
+                raise KernelError(errno.EINVAL, f"fd_array[{off}] is not a module BTF")
+            btf = o.btf
+        entry = kernel.kfuncs.find(btf, btf_id)
+        if entry is None:
+            raise KernelError(errno.EINVAL, f"kernel function btf_id {btf_id} is not registered")
+        if entry.module is not None and entry.module not in po.modules:
+            entry.module.get()  # kfunc_btf_tab: btf_try_get_module
+            po.modules.append(entry.module)
+        return m.images.call_imm(kernel._kfunc_stub(entry))
+
+    helper_imms = kernel._helper_imms
+
+    def helper_imm(hid: int) -> int:
+        if hid in helper_imms:
+            return helper_imms[hid]
+        return m.images.call_imm(kernel._not_modelled_stub(f"helper {hid}"))
+
+    starts = [new_index[st] for st in result.subprog_starts]
+    return fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=kernel.profile,
+                         stack_depths=result.stack_depth, starts=starts,
+                         timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
+                         fault_imm=fault)
+
+
+def install(machine: Any, po: ProgObject, fixed: Any) -> None:
+    """``bpf_prog_alloc`` + the JIT (``bpf_int_jit_compile``): the rewritten program
+    into the machine's BPF pack, with the verifier's subprogram starts and stack
+    depths; ``po.xlated`` is what ``prog_info`` reports as translated."""
+    po.xlated = fixed.insns
+    po.jp = machine.images.load_prog(po.prog, starts=fixed.starts, stack_depths=fixed.stack_depths,
+                                     insns=fixed.insns)
+
+
+def release(machine: Any, po: ProgObject) -> None:
+    """``__bpf_prog_put_noref``: JIT image, ``struct bpf_prog``, maps, BTFs, modules
+    (``machine`` is None when none was ever created)."""
+    prog = po.prog
+    if po.jp is not None and machine is not None:
+        machine.images.free_jit(po.jp)
+        po.jp = None
+    if prog.addr and machine is not None:
+        machine.images.free_prog_struct(prog)
+    for mo in po.maps:
+        mo.put()
+    po.maps.clear()
+    for b in po.btfs:
+        b.put()
+    po.btfs.clear()
+    for mod in po.modules:
+        mod.put()
+    po.modules.clear()
