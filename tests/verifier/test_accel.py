@@ -92,3 +92,15 @@ def test_the_pure_path_is_one_variable_away() -> None:
     out = subprocess.run([sys.executable, "-m", "verifier.build_accel", "status"], cwd=ROOT, env=env,
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "pure Python"
+
+
+def test_without_mypyc_the_build_step_says_so_and_does_not_fail_make() -> None:
+    """`make` runs the build after installing; where mypy (mypyc) is missing it must
+    leave the verifier pure Python and exit 0 (1 only when --check asks for a build)."""
+    code = ("import sys; sys.modules['mypyc'] = None\n"
+            "from verifier.build_accel import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    for args, rc in (([], 0), (["--check"], 1)):
+        r = subprocess.run([sys.executable, "-c", code, "build", *args], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == rc, r.stderr
+        assert "mypyc) is not installed; the verifier stays pure Python" in r.stdout
