@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-long test-jit-long fuzz install-check bench bench-quick clean examples
+.PHONY: demo test lint test-long test-jit-long fuzz install-check bench bench-quick clean examples
 
 $(STAMP): pyproject.toml setup.py kernel_model/btf/_accel.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,11 @@ demo: $(STAMP) $(ACCEL)
 # Tests needing clang find it as `make examples` does: $(CLANG), else the newest clang / clang-NN.
 test: $(STAMP) $(ACCEL)
 	$(BIN)/python -m pytest -q
+
+# Lint: ruff over the whole tree (rules in pyproject.toml), in its own venv extra.
+lint: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[lint]'
+	$(BIN)/ruff check .
 
 # The fuzz suite alone (tests/fuzz; HYPOTHESIS_PROFILE=long for thousands of cases per target).
 fuzz: $(STAMP)

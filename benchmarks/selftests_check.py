@@ -40,6 +40,10 @@ from emu.host.hostbpf import comparable_log  # noqa: E402
 from tests.corpus import OBJECTS, VERIFIER_VERDICTS, build_module, program_labels  # noqa: E402
 
 
+#: objects of the committed corpus compared under --quick (sorted by name)
+QUICK_OBJECTS = 40
+
+
 @dataclass
 class FileTally:
     programs: int = 0
@@ -159,9 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--glob", default="progs/*.c", help="sources under tools/testing/selftests/bpf (with --ksrc)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--limit", type=int, default=15, help="differences listed per kind")
+    ap.add_argument("--quick", action="store_true",
+                    help="the committed corpus's first %d objects only (what `make bench-quick` runs)" % QUICK_OBJECTS)
     args = ap.parse_args(argv)
     if args.ksrc is None:
         labels = program_labels()
+        if args.quick:
+            keep = sorted({r["object"] for r in labels})[:QUICK_OBJECTS]
+            labels = [r for r in labels if r["object"] in keep]
         report(compare(labels, OBJECTS), args.limit)
         return 0
     build = build_module()

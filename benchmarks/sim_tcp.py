@@ -51,7 +51,7 @@ def main() -> int:
         sim = Simulation(cfg, lambda i: Reno())
         sim.run()
         t1 = time.perf_counter()
-        before, secs = ops.member_calls, ops.member_seconds
+        before = ops.member_calls
         ops.forget_sockets()
         sim_b = Simulation(cfg, lambda i: ops)
         sim_b.run()

@@ -13,6 +13,7 @@ from typing import Any
 
 from emu.host.hostcpu import add_cpu_option
 
+from .output import emit, error_object, json_mode
 from .status import EXIT_OK, EXIT_REFUSED, err, exit_status, one_line, out
 
 __all__ = ["add_subcommand", "cmd_exec"]
@@ -39,34 +40,56 @@ def _budget(text: str) -> int:
     return n
 
 
+def _load(path: str, syntax: str | None) -> Any:
+    """A program file (``-``: standard input, read once)."""
+    from .inputs import program_input, read_input
+
+    return program_input(read_input(path), syntax)
+
+
+def _name(path: str) -> str:
+    from .inputs import STDIN, STDIN_NAME
+
+    return STDIN_NAME if path == STDIN else path
+
+
 def cmd_exec(args: argparse.Namespace) -> int:
     import sys
 
     from kernel_model.errors import StructOpsError
 
     from emu.formats.conformance import UBPF_TEST_HELPERS
-    from emu.formats.progfile import load_program_file
     from emu.kernel.runner import run_program
 
+    from .inputs import check_one_stdin
+
+    check_one_stdin(args.files)
     mem_override = _parse_hex(args.mem) if args.mem is not None else None
     if args.check:
         return _exec_check(args, mem_override)
     status = EXIT_OK
     many = len(args.files) > 1
+    results: list[dict[str, Any]] = []
     for path in args.files:
+        name = _name(path)
         try:
-            prog = load_program_file(path, args.syntax)
+            prog = _load(path, args.syntax)
             mem = mem_override if mem_override is not None else prog.mem
             r0 = run_program(prog.insns, mem=mem, engine=args.engine, helpers=UBPF_TEST_HELPERS,
                              budget=args.budget, cpu=args.cpu)
         except StructOpsError as e:
+            if json_mode() and not many:
+                raise  # one file: the error object itself (emu.cli.main.report)
             status = max(status, exit_status(e))
+            if json_mode():
+                results.append({"file": name, **error_object(e, exit_status(e))})
+                continue
             msg = str(e)
-            if not msg.startswith(path):
-                msg = f"{path}: {msg}"
+            if not msg.startswith(name):
+                msg = f"{name}: {msg}"
             if many:  # one line per file: "m.s:2:6: error: expected ..."
-                where, _, text = msg[len(path):].partition(": ")
-                out(one_line(f"{path}{where}: error: {text}"))
+                where, _, text = msg[len(name):].partition(": ")
+                out(one_line(f"{name}{where}: error: {text}"))
             else:
                 from emu.machine import Oops
 
@@ -74,7 +97,12 @@ def cmd_exec(args: argparse.Namespace) -> int:
                     sys.stderr.write(e.text.rstrip("\n") + "\n")
                 err(msg)
             continue
-        out(f"{path}: {r0:#x}" if many else f"{r0:#x}")
+        if json_mode():
+            results.append({"file": name, "r0": r0, "r0_hex": f"{r0:#x}"})
+            continue
+        out(f"{name}: {r0:#x}" if many else f"{r0:#x}")
+    if json_mode():
+        emit({"engine": args.engine, "results": results, "exit_status": status})
     return status
 
 
@@ -87,19 +115,30 @@ def _exec_check(args: argparse.Namespace, mem_override: bytes | None) -> int:
     from kernel_model.errors import InputError, StructOpsError
 
     from emu.formats.conformance import UBPF_TEST_HELPERS, check_case
-    from emu.formats.progfile import load_program_file
     from emu.kernel.runner import run_program
 
     failed = 0
     status = EXIT_OK
+    cases: list[dict[str, Any]] = []
+
+    def report(name: str, ok: bool, why: str) -> None:
+        if json_mode():
+            cases.append({"file": name, "pass": ok, "why": why})
+        else:
+            out(one_line(f"{name}: {'pass' if ok else 'FAIL'}: {why}"))
+
     for path in args.files:
+        name = _name(path)
         try:
-            prog = load_program_file(path, args.syntax)
+            prog = _load(path, args.syntax)
             if prog.case is None:
-                raise InputError("--check needs a conformance .data file (with -- result or -- error)", path)
+                raise InputError("--check needs a conformance .data file (with -- result or -- error)", name)
         except StructOpsError as e:  # not a test case we can run: bad input, on stderr
             msg = str(e)
-            err(msg if msg.startswith(path) else f"{path}: {msg}")
+            if json_mode():
+                cases.append({"file": name, **error_object(e, exit_status(e))})
+            else:
+                err(msg if msg.startswith(name) else f"{name}: {msg}")
             failed += 1
             status = max(status, exit_status(e))
             continue
@@ -107,7 +146,7 @@ def _exec_check(args: argparse.Namespace, mem_override: bytes | None) -> int:
         error: str | None = None
         if prog.case.is_assembler_case:
             ok, why = check_case(prog.case, None, None)
-            out(one_line(f"{path}: {'pass' if ok else 'FAIL'}: {why}"))
+            report(name, ok, why)
             failed += not ok
             status = max(status, EXIT_OK if ok else EXIT_REFUSED)
             continue
@@ -118,22 +157,31 @@ def _exec_check(args: argparse.Namespace, mem_override: bytes | None) -> int:
         except StructOpsError as e:
             error = str(e)
         ok, why = check_case(prog.case, r0, error)
-        out(one_line(f"{path}: {'pass' if ok else 'FAIL'}: {why}"))
+        report(name, ok, why)
         if not ok:
             failed += 1
             status = max(status, EXIT_REFUSED)
-    out(f"{len(args.files) - failed} of {len(args.files)} passed")
+    if json_mode():
+        emit({"engine": args.engine, "cases": cases, "passed": len(args.files) - failed, "total": len(args.files),
+              "exit_status": status})
+    else:
+        out(f"{len(args.files) - failed} of {len(args.files)} passed")
     return status
 
 
 def add_subcommand(sub: Any) -> None:
     """Register ``exec``."""
-    e = sub.add_parser("exec", help="run programs and print r0")
-    e.add_argument("files", nargs="+", metavar="FILE")
+    e = sub.add_parser("exec", help="run programs and print r0",
+                       description="Run each FILE (assembly, raw bytes, conformance .data) on the reference "
+                                   "interpreter or the JIT (in Unicorn) and print r0. Exit status: 0 ok, 1 a run "
+                                   "faulted or a --check case failed, 2 bad input, 3 not modelled; the highest "
+                                   "of the files'.")
+    e.add_argument("files", nargs="+", metavar="FILE", help="program files; - reads standard input (once)")
     e.add_argument("--mem", help="input memory as hex bytes (r1 points to it, r2 holds its length)")
     e.add_argument("--syntax", choices=("kernel", "conformance"), default=None,
                    help="dialect of assembly files (default: kernel; .data files are conformance)")
-    e.add_argument("--engine", choices=("interp", "jit"), default="interp")
+    e.add_argument("--engine", choices=("interp", "jit"), default="interp",
+                   help="interp: the reference interpreter (default); jit: the x86-64 JIT's code in Unicorn")
     e.add_argument("--check", action="store_true",
                    help="conformance .data files: compare each run with its -- result (low 32 bits, as "
                         "bpf_conformance does) or -- error (any refusal), print pass/FAIL")

@@ -38,6 +38,8 @@ from kernel_model.errors import InputError, KernelError
 from emu.host.hostcpu import add_cpu_option
 from emu.libbpf.errors import LibbpfError, ProgLoadFailed, errstr
 
+from .output import emit, json_mode
+
 if TYPE_CHECKING:  # pragma: no cover
     from emu.libbpf.object import BpfObject
 
@@ -45,7 +47,9 @@ __all__ = ["add_subcommands", "cmd_load", "cmd_call", "cmd_check_signatures", "p
 
 
 def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    """A line of the text output (none in JSON mode: the records say it)."""
+    if not json_mode():
+        sys.stdout.write(text + "\n")
 
 
 def parse_value(obj: "BpfObject", map_name: str, member: str, text: str) -> Any:
@@ -109,15 +113,27 @@ def _apply_options(obj: "BpfObject", args: argparse.Namespace) -> None:
 
 
 def _open(args: argparse.Namespace) -> tuple["BpfObject", Any]:
-    from emu.libbpf import BpfObject
     from emu.libbpf.log import DEBUG, Log
 
     log = Log(level=DEBUG if args.verbose else None)
-    obj = BpfObject.open_file(args.object, log=log)
+    obj = open_object(args.object, log)
     for p in obj.progs.values():
         p.set_log_level(2 if args.verbose else 1)  # the verifier's log, for the summary line
     _apply_options(obj, args)
     return obj, log
+
+
+def open_object(path: str, log: Any) -> "BpfObject":
+    """``bpf_object__open_file`` of ``path`` (its errors as libbpf words them), or of
+    standard input for ``-`` (read once; messages call it ``<stdin>``)."""
+    from emu.libbpf import BpfObject
+
+    from .inputs import STDIN, read_input
+
+    if path == STDIN:
+        inp = read_input(path)
+        return BpfObject(inp.data, inp.name, log=log)
+    return BpfObject.open_file(path, log=log)
 
 
 def _kernel(args: argparse.Namespace) -> Any:
@@ -143,8 +159,14 @@ def _page_map(kernel: Any, m: Any) -> list[str]:
             for p in kernel.fds.objects[m.fd].placements]
 
 
-def _load_and_attach(args: argparse.Namespace, quiet: bool = False) -> tuple[int, "BpfObject | None", Any, dict]:
-    kernel = _kernel(args)
+def _load_and_attach(args: argparse.Namespace, quiet: bool = False, kernel: Any = None,
+                     rec: dict[str, Any] | None = None) -> tuple[int, "BpfObject | None", Any, dict]:
+    """Open, load and attach ``args.object`` into ``kernel`` (a new one of ``--profile``
+    when None); ``rec`` collects what ``-j`` prints (``programs``, ``maps``)."""
+    rec = rec if rec is not None else {}
+    progs_rec = rec.setdefault("programs", [])
+    maps_rec = rec.setdefault("maps", [])
+    kernel = kernel if kernel is not None else _kernel(args)
     obj, log = _open(args)
     try:
         obj.load(kernel)
@@ -155,7 +177,12 @@ def _load_and_attach(args: argparse.Namespace, quiet: bool = False) -> tuple[int
         _out(f"prog {e.prog}: rejected ({errstr(e.errno)})")
         for ln in lines:
             _out(ln)
+        progs_rec.append({"object": obj.path, "name": e.prog, "loaded": False, "errno": errstr(e.errno)[1:],
+                          "error": e.last_line(), "log": e.log})
         return 1, None, None, {}
+    for p in obj.progs.values():
+        progs_rec.append({"object": obj.path, "name": p.name, "loaded": p.fd >= 0,
+                          "fd": p.fd if p.fd >= 0 else None, "summary": _summary_line(p.log) or None})
     if not quiet:
         for p in obj.progs.values():
             if p.fd >= 0:
@@ -171,7 +198,13 @@ def _load_and_attach(args: argparse.Namespace, quiet: bool = False) -> tuple[int
                 links[m.name] = obj.attach_struct_ops(m.name)
             except KernelError as e:
                 _out(f"map  {m.name:24s} attach failed: {e}")
+                maps_rec.append({"object": obj.path, "name": m.name, "attached": False, "error": str(e)})
                 continue
+            maps_rec.append({"object": obj.path, "name": m.name, "attached": True,
+                             "link": not links[m.name].is_fake, "fd": links[m.name].fd,
+                             "trampolines": [{"page": p.page, "offset": p.offset, "size": p.code_size,
+                                              "ksym": p.ksym, "prog_id": p.prog_id}
+                                             for p in kernel.fds.objects[m.fd].placements]})
             if not quiet:
                 kind = "link" if not links[m.name].is_fake else "registered (legacy map)"
                 _out(f"map  {m.name:24s} attached: {kind} fd {links[m.name].fd}")
@@ -180,7 +213,7 @@ def _load_and_attach(args: argparse.Namespace, quiet: bool = False) -> tuple[int
     return 0, obj, kernel, links
 
 
-def _call(kernel: Any, obj: "BpfObject", target: str, argv: list[str]) -> int:
+def _call(kernel: Any, obj: "BpfObject", target: str, argv: list[str], calls: list[dict[str, Any]] | None = None) -> int:
     map_name, dot, member = target.partition(".")
     if not dot:
         raise InputError(f"{target!r}: expected MAP.MEMBER")
@@ -191,10 +224,12 @@ def _call(kernel: Any, obj: "BpfObject", target: str, argv: list[str]) -> int:
         raise InputError(f"call {target}: arguments must be integers, got {' '.join(argv)!r}") from None
     r = kernel.call_struct_ops(m.fd, member, *vals)
     _out(f"{target}({', '.join(argv)}) = {r} ({r & 0xFFFFFFFFFFFFFFFF:#x})")
+    if calls is not None:
+        calls.append({"target": target, "args": vals, "ret": r})
     return 0
 
 
-def _verify(args: argparse.Namespace) -> int:
+def _verify(args: argparse.Namespace, rec: list[dict[str, Any]]) -> int:
     """``--verify-only`` / ``--host``: every program loaded one by one, verdicts printed,
     no struct_ops map created (nothing can be registered or attached)."""
     if args.host:
@@ -209,6 +244,9 @@ def _verify(args: argparse.Namespace) -> int:
     verdicts = obj.verify_programs(sys_)
     rejected = 0
     for v in verdicts:
+        rec.append({"object": obj.path, "name": v.name, "accepted": v.accepted,
+                    "errno": None if v.accepted else errstr(v.errno)[1:], "error": None if v.accepted else v.last_line,
+                    "summary": _summary_line(v.log) or None, "log": v.log})
         if v.accepted:
             _out(f"prog {v.name:24s} accepted by {what}  {_summary_line(v.log)}")
             continue
@@ -222,15 +260,40 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    """Each OBJ in turn: verified (``--verify-only``: the status is the highest), or loaded
+    and attached into one emulated kernel, then the ``--call`` calls (a map is looked
+    up in the objects in order)."""
+    from .inputs import check_one_stdin
+
+    check_one_stdin(args.objects)
     if args.verify_only or args.host:
-        return _verify(args)
-    rc, obj, kernel, _links = _load_and_attach(args)
-    if rc or obj is None:
-        return rc
-    for spec in args.call or ():
-        target, _, rest = spec.partition(":")
-        _call(kernel, obj, target, [a for a in rest.split(",") if a])
-    return 0
+        progs: list[dict[str, Any]] = []
+        status = 0
+        for path in args.objects:
+            args.object = path
+            status = max(status, _verify(args, progs))
+        if json_mode():
+            emit({"host": bool(args.host), "programs": progs, "exit_status": status})
+        return status
+    rec: dict[str, Any] = {"programs": [], "maps": [], "calls": []}
+    kernel = _kernel(args)
+    objs: list[Any] = []
+    rc = 0
+    for path in args.objects:
+        args.object = path
+        rc, obj, kernel, _links = _load_and_attach(args, kernel=kernel, rec=rec)
+        if rc or obj is None:
+            break
+        objs.append(obj)
+    if not rc:
+        for spec in args.call or ():
+            target, _, rest = spec.partition(":")
+            name = target.partition(".")[0]
+            obj = next((o for o in objs if name in o.map_by_name), objs[0])
+            _call(kernel, obj, target, [a for a in rest.split(",") if a], rec["calls"])
+    if json_mode():
+        emit({**rec, "exit_status": rc})
+    return rc
 
 
 def cmd_call(args: argparse.Namespace) -> int:
@@ -240,10 +303,16 @@ def cmd_call(args: argparse.Namespace) -> int:
         return run_script(args.script, args.profile, args.cpu)
     if not args.object or not args.target:
         raise InputError("call needs OBJ.bpf.o and MAP.MEMBER (or --script FILE)")
-    rc, obj, kernel, _links = _load_and_attach(args, quiet=True)
+    rec: dict[str, Any] = {"calls": []}
+    rc, obj, kernel, _links = _load_and_attach(args, quiet=True, rec=rec)
     if rc or obj is None:
+        if json_mode():
+            emit({**rec, "exit_status": rc})
         return rc
-    return _call(kernel, obj, args.target, args.args)
+    _call(kernel, obj, args.target, args.args, rec["calls"])
+    if json_mode():
+        emit({**rec, "exit_status": 0})
+    return 0
 
 
 class _ScriptArgs(argparse.ArgumentParser):
@@ -348,30 +417,48 @@ def run_script(path: str, profile: Any, cpu: Any = None) -> int:
 
 
 def cmd_check_signatures(args: argparse.Namespace) -> int:
-    from emu.libbpf import BpfObject, KernelBtf, Log
+    """Each OBJ's callbacks against the kernel's prototypes; 1 when any has a warning
+    or an error."""
+    from emu.libbpf import KernelBtf, Log
     from emu.libbpf.sigcheck import COMPATIBLE, ERROR, OK, WARN, check_object
 
+    from .inputs import check_one_stdin
+
+    check_one_stdin(args.objects)
     kernel = _kernel(args)
-    obj = BpfObject.open_file(args.object, log=Log(stream=None))
-    findings = check_object(obj, KernelBtf.from_kernel(kernel), all_members=args.all)
-    counts = {OK: 0, COMPATIBLE: 0, WARN: 0, ERROR: 0}
-    for f in findings:
-        counts[f.level] += 1
-        if f.level != OK or args.all:
-            _out(str(f))
-            if f.level in (WARN, ERROR):
-                _out(f"    object: {f.local}")
-                if f.kernel:
-                    _out(f"    kernel: {f.kernel}")
-    _out(f"{args.object}: {len(findings)} callbacks checked: {counts[OK]} ok, {counts[COMPATIBLE]} compatible, "
-         f"{counts[WARN]} warnings, {counts[ERROR]} errors")
-    return 1 if counts[WARN] or counts[ERROR] else 0
+    status = 0
+    objects = []
+    for path in args.objects:
+        obj = open_object(path, Log(stream=None))
+        findings = check_object(obj, KernelBtf.from_kernel(kernel), all_members=args.all)
+        counts = {OK: 0, COMPATIBLE: 0, WARN: 0, ERROR: 0}
+        for f in findings:
+            counts[f.level] += 1
+            if f.level != OK or args.all:
+                _out(str(f))
+                if f.level in (WARN, ERROR):
+                    _out(f"    object: {f.local}")
+                    if f.kernel:
+                        _out(f"    kernel: {f.kernel}")
+        _out(f"{obj.path}: {len(findings)} callbacks checked: {counts[OK]} ok, {counts[COMPATIBLE]} compatible, "
+             f"{counts[WARN]} warnings, {counts[ERROR]} errors")
+        st = 1 if counts[WARN] or counts[ERROR] else 0
+        status = max(status, st)
+        objects.append({"object": obj.path, "counts": {"ok": counts[OK], "compatible": counts[COMPATIBLE],
+                                                       "warnings": counts[WARN], "errors": counts[ERROR]},
+                        "findings": [{"map": f.map, "member": f.member, "level": f.level, "message": f.message,
+                                      "object_prototype": f.local or None, "kernel_prototype": f.kernel or None}
+                                     for f in findings if f.level != OK or args.all],
+                        "exit_status": st})
+    if json_mode():
+        emit({"objects": objects, "exit_status": status})
+    return status
 
 
 def _common(p: argparse.ArgumentParser, positional: bool = True) -> None:
     if positional:
         p.add_argument("object", metavar="OBJ.bpf.o")
-    p.add_argument("--profile", default="latest", help="kernel profile (latest, 6.12, 6.10, 6.9, 6.8)")
+    p.add_argument("--profile", default="latest", help="kernel profile (latest=6.18, 6.12, 6.10, 6.9, 6.8)")
     add_cpu_option(p)
     p.add_argument("--set", action="append", metavar="MAP.MEMBER=VALUE",
                    help="override a struct_ops shadow member before load (program name or NULL for callbacks)")
@@ -383,8 +470,14 @@ def _common(p: argparse.ArgumentParser, positional: bool = True) -> None:
 
 def add_subcommands(sub: Any) -> None:
     """Register ``load``, ``call`` and ``check-signatures`` on the ``structops`` parser."""
-    lo = sub.add_parser("load", help="load a clang-compiled BPF object the way libbpf does, and attach it")
-    _common(lo)
+    lo = sub.add_parser("load", help="load a clang-compiled BPF object the way libbpf does, and attach it",
+                        description="Open each OBJ, load it into one emulated kernel (BTF, maps, programs through "
+                                    "the verifier and the JIT) and attach its struct_ops maps; print each "
+                                    "program's verifier summary and the trampoline pages. Exit status 1 when the "
+                                    "kernel refuses a program or a map.")
+    lo.add_argument("objects", nargs="+", metavar="OBJ.bpf.o", help="clang-compiled BPF objects; - reads "
+                    "standard input (once)")
+    _common(lo, positional=False)
     lo.add_argument("--call", action="append", metavar="MAP.MEMBER[:ARG,...]",
                     help="after attaching, call a member through the emulated kernel")
     lo.add_argument("--verify-only", action="store_true",
@@ -403,9 +496,13 @@ def add_subcommands(sub: Any) -> None:
                                                      "'detach MAP', run in one emulated kernel")
     ca.set_defaults(func=cmd_call)
 
-    cs = sub.add_parser("check-signatures", help="compare struct_ops callback prototypes with the kernel's")
-    cs.add_argument("object", metavar="OBJ.bpf.o")
-    cs.add_argument("--profile", default="latest")
+    cs = sub.add_parser("check-signatures", help="compare struct_ops callback prototypes with the kernel's",
+                        description="Compare the prototype of every struct_ops callback in each OBJ with the "
+                                    "kernel's member it fills (BTF of the object vs the emulated kernel's). "
+                                    "Exit status 1 on a warning or an error.")
+    cs.add_argument("objects", nargs="+", metavar="OBJ.bpf.o", help="clang-compiled BPF objects; - reads "
+                    "standard input (once)")
+    cs.add_argument("--profile", default="latest", help="kernel profile (latest=6.18, 6.12, 6.10, 6.9, 6.8)")
     cs.add_argument("--all", action="store_true", help="also list matching callbacks and unused members")
     cs.set_defaults(func=cmd_check_signatures)
 

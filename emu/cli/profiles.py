@@ -49,6 +49,17 @@ def profile_table() -> list[str]:
 def cmd_profiles(args: argparse.Namespace) -> int:
     from kernel_model.profile import LATEST
 
+    from .output import emit, json_mode
+
+    if json_mode():
+        from dataclasses import asdict
+
+        from kernel_model.profile import PROFILES
+
+        emit({"latest": ".".join(map(str, LATEST.version)), "profiles": {n: {k: list(v) if isinstance(v, tuple) else v
+                                                      for k, v in asdict(p).items() if k != "name"}
+                                                  for n, p in PROFILES.items()}, "exit_status": 0})
+        return 0
     out(f"kernel profiles (latest = {'.'.join(map(str, LATEST.version))}); "
         "pass one as --profile NAME to tramp, types, modules, verify, load, call, check-signatures:")
     for line in profile_table():

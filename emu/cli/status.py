@@ -72,7 +72,13 @@ def err(text: str) -> None:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with the offending argument escaped in usage errors (exit 2)."""
+    """argparse, with the offending argument escaped in usage errors (exit 2); in JSON
+    mode (``-j``) a usage error is a JSON object on stdout."""
 
     def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        from .output import emit, json_mode
+
+        if json_mode():  # -j: the usage error as the one JSON object on stdout, same status
+            emit({"error": one_line(message), "where": self.prog, "exit_status": EXIT_BAD_INPUT})
+            self.exit(EXIT_BAD_INPUT)
         super().error(one_line(message))

@@ -20,7 +20,7 @@ from kernel_model.insn import Insn, decode
 if TYPE_CHECKING:  # pragma: no cover
     from .conformance import ConformanceCase
 
-__all__ = ["ProgramFile", "load_program_file", "RAW_SUFFIXES", "ASM_SUFFIXES"]
+__all__ = ["ProgramFile", "load_program_file", "read_program_bytes", "RAW_SUFFIXES", "ASM_SUFFIXES"]
 
 RAW_SUFFIXES = (".bin", ".raw", ".insns")
 ASM_SUFFIXES = (".s", ".asm", ".S")
@@ -48,9 +48,15 @@ def load_program_file(path: str | Path, syntax: str | None = None) -> ProgramFil
         data = p.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror or e}", name) from None
+    return read_program_bytes(data, name, syntax, suffix=p.suffix)
+
+
+def read_program_bytes(data: bytes, name: str, syntax: str | None = None, *, suffix: str = "") -> ProgramFile:
+    """A program file's bytes already read (standard input has no second read):
+    ``suffix`` chooses the format as the file name would (empty: by content, as for
+    any other name); ``name`` is what errors say."""
     if data.startswith(b"\x7fELF"):
         raise InputError("this is an ELF object: load it with 'structops load'", name)
-    suffix = p.suffix
     if suffix == ".data":
         return ProgramFile(name, *_data(data, name))
     if suffix in RAW_SUFFIXES:

@@ -49,10 +49,10 @@ from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
 from kernel_model.btf.errors import BTFError
 from kernel_model.btf.types import Datasec, Struct, Var, VarSecinfo
-from kernel_model.errors import KernelError
+from kernel_model.errors import KernelError, NotModelled
 from kernel_model.insn import Insn, encode
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
-from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD
+from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD, BPF_F_XDP_HAS_FRAGS
 
 from . import core as corelib
 from . import externs, reloc
@@ -695,6 +695,8 @@ class BpfObject:
         flags = p.prog_flags
         if p.sec_def is not None and p.sec_def.sleepable:
             flags |= BPF_F_SLEEPABLE
+        if p.sec_def is not None and p.sec_def.xdp_frags:
+            flags |= BPF_F_XDP_HAS_FRAGS
         attach_obj_fd = 0
         if p.attach_mod_btf is not None:
             attach_obj_fd = p.attach_mod_btf.fd or 0  # type: ignore[attr-defined]
@@ -715,6 +717,11 @@ class BpfObject:
         if p.prog_type == 0:
             raise self._fail(errno.EINVAL, f"prog '{p.name}': missing BPF prog type, check ELF section name "
                                            f"'{p.sec_name}'")
+        if p.sec_def is not None and p.sec_def.attach_btf:
+            # libbpf_find_attach_btf_id: the target named after the '/' is looked up in the
+            # kernel's BTF; the emulated vmlinux BTF holds only the modelled subsystems' types
+            raise NotModelled(f"prog '{p.name}': SEC(\"{p.sec_name}\") attaches by kernel BTF "
+                              "(a kernel function or hook): tracing attach targets are not modelled")
         if p.prog_type == PROG_TYPE_STRUCT_OPS and p.attach_btf_id == 0:
             raise self._fail(errno.EINVAL, f"prog '{p.name}': SEC(\"struct_ops\") program isn't referenced "
                                            "anywhere, did you forget to use it?")

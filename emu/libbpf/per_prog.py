@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import errno as _errno
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kernel_model.errors import KernelError
@@ -44,7 +44,7 @@ from .log import Log
 from .object import BpfObject
 from .sys import BpfSys
 
-__all__ = ["ProgOutcome", "list_programs", "verify_program"]
+__all__ = ["ProgOutcome", "describe_programs", "list_programs", "verify_program"]
 
 #: log level of every load: BPF_LOG_LEVEL1 | BPF_LOG_STATS, as the corpus labels
 LOG_LEVEL = 1 | 4
@@ -71,6 +71,9 @@ class ProgOutcome:
     processed: int | None = None
     detail: str = ""
     libbpf: str = ""
+    #: the program's instructions as loaded (relocated, subprograms appended); empty when
+    #: the loader stopped before relocating
+    insns: tuple[Any, ...] = ()
 
     @property
     def modelled(self) -> bool:
@@ -78,10 +81,23 @@ class ProgOutcome:
 
 
 def list_programs(path: str) -> list[tuple[str, str]]:
-    """(name, section) of every entry program of an object, in libbpf's order."""
-    obj = BpfObject.open_file(path, log=Log(stream=None))
+    """(name, section) of every entry program of an object, in libbpf's order
+    (``SEC("?...")`` programs included: libbpf opens them with autoload off)."""
+    return [(name, sec) for name, sec, _ in describe_programs(path)]
+
+
+def _open(path: str, data: bytes | None, log: Log) -> BpfObject:
+    return BpfObject.open_file(path, log=log) if data is None else BpfObject(data, path, log=log)
+
+
+def describe_programs(path: str, data: bytes | None = None) -> list[tuple[str, str, str]]:
+    """(name, section, program type name) of every entry program, in libbpf's order;
+    the type is what libbpf's section table gives (``unknown`` where it has none).
+    ``data``: the object's bytes when already read (``path`` then only names it)."""
+    obj = _open(path, data, Log(stream=None))
     try:
-        return [(p.name, p.sec_name) for p in obj.programs if not p.is_subprog]
+        return [(p.name, p.sec_name, PROG_TYPE_NAMES.get(p.prog_type, "unknown") if p.prog_type else "unknown")
+                for p in obj.programs if not p.is_subprog]
     finally:
         obj.close()
 
@@ -126,15 +142,17 @@ def _facts(log: str) -> tuple[str | None, int | None]:
     return (lines[-1] if lines else None), processed
 
 
-def verify_program(path: str, name: str, *, kernel: BpfSys) -> ProgOutcome:
+def verify_program(path: str, name: str, *, kernel: BpfSys, log_level: int = LOG_LEVEL,
+                   data: bytes | None = None) -> ProgOutcome:
     """Load program ``name`` of the object at ``path`` alone into ``kernel`` (its
     ``bpf()`` surface: the emulated :class:`emu.kernel.Kernel`, which the caller
-    builds), at log level 1 with statistics. Every fd it creates is closed again.
+    builds), at ``log_level`` (default: level 1 with statistics). Every fd it creates is closed again.
+    ``data``: the object's bytes when already read (``path`` then only names it).
     A program type the kernel does not model is its answer too: ``prog_load``
     refuses it (``not_modelled`` with the kernel's message)."""
     log = Log(stream=None)
     try:
-        obj = BpfObject.open_file(path, log=log)
+        obj = _open(path, data, log)
     except (ObjectFormatError, LibbpfError) as e:
         verdict = "not_modelled" if _NOT_MODELLED.search(str(e)) else "libbpf_error"
         return ProgOutcome(name, "", "", verdict, getattr(e, "errno", _errno.EINVAL), libbpf=str(e),
@@ -150,12 +168,13 @@ def verify_program(path: str, name: str, *, kernel: BpfSys) -> ProgOutcome:
                                libbpf=f"prog '{name}': missing BPF prog type, check ELF section name "
                                       f"'{p.sec_name}'")
         sys = _Recorder(kernel)
-        return _load_alone(obj, p, sys, base)
+        out = _load_alone(obj, p, sys, base, log_level)
+        return replace(out, insns=tuple(p.insns)) if p.insns else out
     finally:
         obj.close()
 
 
-def _load_alone(obj: BpfObject, p: Any, sys: _Recorder, base: dict[str, Any]) -> ProgOutcome:
+def _load_alone(obj: BpfObject, p: Any, sys: _Recorder, base: dict[str, Any], log_level: int) -> ProgOutcome:
     from . import externs, reloc
     from .object import _vmlinux_of
     from .struct_ops import init_kern_struct_ops
@@ -163,7 +182,7 @@ def _load_alone(obj: BpfObject, p: Any, sys: _Recorder, base: dict[str, Any]) ->
     for q in obj.programs:
         if not q.is_subprog:
             q.autoload = q is p
-    p.log_level = LOG_LEVEL
+    p.log_level = log_level
     try:
         kbtf = KernelBtf.from_sys(sys, _vmlinux_of(sys), obj.log)
         obj.kernel_btf = kbtf
@@ -222,4 +241,7 @@ def _core_or_extern(obj: BpfObject, message: str) -> bool:
     """A CO-RE relocation, a typed ksym or a kfunc the emulated vmlinux BTF lacks: libbpf
     stops there on any kernel that lacks the type; the emulated one holds only the types
     of the modelled subsystems, so this is a gap of the model, not a verdict."""
+    if message.startswith("struct_ops init_kern"):
+        # a member the (modelled) struct_ops type lacks: libbpf's own verdict on any kernel
+        return False
     return bool(re.search(r"CO-RE|relo|extern|ksym|kfunc|BTF", message))

@@ -33,7 +33,7 @@ from . import gen_ops
 
 __all__ = [
     "ProgContext", "MODEL_CONFIG", "ROOT_CAPS", "get_func_proto", "func_proto_fn", "available_helpers",
-    "all_returned_protos", "FUNC_PROTO_FNS", "ProtoAnswer", "NotModelled",
+    "all_returned_protos", "FUNC_PROTO_FNS", "ProtoAnswer", "NotModelled",  # noqa: F822 - FUNC_PROTO_FNS comes from __getattr__
 ]
 
 #: the capabilities root holds (the model's default): bpf_base_func_proto's tiers

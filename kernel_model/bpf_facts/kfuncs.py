@@ -29,7 +29,7 @@ from functools import lru_cache
 
 from . import gen_kfunc_decls, gen_kfunc_sets
 
-__all__ = ["Kfunc", "KFUNCS", "KFUNC_HOOKS", "kfunc_hook", "kfuncs_for_prog_type", "kfunc", "declarations",
+__all__ = ["Kfunc", "KFUNCS", "KFUNC_HOOKS", "kfunc_hook", "kfuncs_for_prog_type", "kfunc", "declarations",  # noqa: F822 - KFUNCS comes from __getattr__
            "KF_FLAGS"]
 
 #: include/linux/btf.h (6.12; the 6.18 header adds KF_IMPLICIT_ARGS? not modelled): flag name -> bit

@@ -104,8 +104,6 @@ class _Positions:
 def _rules_hold(btf: BTF, sec: TypeSection) -> bool:  # noqa: C901 - one pass per kind, as validate_btf()
     w = sec.words
     by = _Positions(sec)
-    start = sec.start_id
-    n = sec.n
     count = btf.type_count
     K = kind_table(btf)
     names = sec.strtab.names()
@@ -249,7 +247,6 @@ def _layouts_ok(btf: BTF, sec: TypeSection, K: bytes, opt_idents: list[int]) -> 
     """No loops; STRUCT/UNION members in order, sized and inside; arrays sized and under 4 GiB with
     an int index (btf_struct_resolve(), btf_array_resolve(), validate._check_loops())."""
     w = sec.words
-    count = btf.type_count
     chains = _chains(btf, sec, K)
     if chains is None:
         return False  # typedefs/modifiers/arrays/vars in a loop

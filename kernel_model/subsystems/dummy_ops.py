@@ -1,6 +1,6 @@
 """``bpf_dummy_ops``: the struct_ops type kept for testing (net/bpf/bpf_dummy_struct_ops.c).
 
-Facts (Linux 6.12 source, 6.18 host observed, shared/reference/kernel-oracle.md):
+Facts (Linux 6.12 source; observed on a 6.18 host through BPF_PROG_LOAD and BPF_MAP_UPDATE_ELEM):
 ``init_member`` and ``reg`` return ``-EOPNOTSUPP``, so every map update fails
 and its programs only run through ``BPF_PROG_TEST_RUN``; the verifier ops have
 no ``get_func_proto`` (no helper is allowed); only ``test_sleepable`` accepts a

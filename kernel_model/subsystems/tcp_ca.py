@@ -160,7 +160,6 @@ def tcp_sock_layout(btf: BTF) -> dict[str, Field]:
                 continue
             name = prefix + m.name
             if m.bitfield_size:
-                size = btf.size_of(m.type_id)
                 start = bits // 8
                 out.setdefault(name, Field(name, start, (bits % 8 + m.bitfield_size + 7) // 8, bits % 8,
                                            m.bitfield_size))

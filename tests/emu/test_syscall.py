@@ -197,7 +197,7 @@ def test_prog_info_and_the_jit_image(k):
                      log_level=1)
     info = k.prog_info(fd)
     assert info.name == "answer" and info.type == PROG_TYPE_SOCKET_FILTER and info.verified_insns == 2
-    # the host's bytes for this program (kernel-oracle.md 4.4): nop5 nop3 push rbp ... leave jmp thunk
+    # the host's bytes for this program (a 6.18 host, BPF_OBJ_GET_INFO_BY_FD jited_prog_insns): nop5 nop3 push rbp ... leave jmp thunk
     assert info.jited.startswith(bytes.fromhex("0f1f4400000f1f00554889e5b82a000000c9e9"))
     assert len(info.jited) == 23 and len(info.jited_ksyms) == 1
     assert k.machine.kallsyms.lookup(info.jited_ksyms[0]).name.endswith("_answer")

@@ -1,5 +1,5 @@
 """Syscall programs against the host kernel: the verifier's verdict and log, and 64-bit
-execution results (kernel-oracle.md section 7: a BPF_PROG_TYPE_SYSCALL test run copies
+execution results (a BPF_PROG_TYPE_SYSCALL test run copies
 the context back, so every ALU result comes back whole, where a socket filter's retval
 has 32 bits). Generated straight-line ALU programs run through our verifier, fixups, JIT
 and machine, and through the host's; the contexts written back must be equal."""

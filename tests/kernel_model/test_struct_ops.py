@@ -214,7 +214,7 @@ def test_update_input_checks(key, flags, mutate, err):
 
 def test_testmod_plain_map_lifecycle_calls_reg_and_unreg():
     prof, btf, reg, mods = make_kernel()
-    mod = mods.load(testmod.make_testmod())
+    mods.load(testmod.make_testmod())
     d = reg.by_name("bpf_testmod_ops")
     progs = Progs()
     calls = []

@@ -14,7 +14,6 @@ from emu.libbpf.errors import ProgLoadFailed
 from emu.sim.tcp import load_bpf_ca, run_tcp
 from emu.sim.tcp_strategies import link_configs
 from kernel_model.btf import structs as S
-from kernel_model.subsystems.tcp_cong import Reno
 from kernel_model.subsystems.tcp_sender import LinkConfig, TcpSock
 from tests.conftest import ROOT
 from tests.emu.test_cli import structops

@@ -1,6 +1,6 @@
 """Whole programs through the model: the kernel's verdicts, errnos and messages.
 
-The classic table of kernel-oracle.md section 6 (root and CAP_BPF-only), the
+The classic table of verifier cases (root and CAP_BPF-only), the
 complexity limit, the CFG checks, bpf-to-bpf calls, bounded loops and the
 reference rules of acquiring/releasing kfuncs. Expected texts are the host
 kernel's (oracle note, or loads made while writing these tests).

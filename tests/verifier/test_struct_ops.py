@@ -1,7 +1,7 @@
-"""struct_ops programs: every row of kernel-oracle.md section 2, on the model and on the host.
+"""struct_ops programs: a table of programs, on the model and on the host.
 
-Each row is a program, the member it attaches to and what the host's 6.18
-kernel answered (shared/reference/kernel-oracle.md, section 2): verdict, errno
+Each row is a program, the member it attaches to and what a 6.18 host
+kernel answered when the table was written (BPF_PROG_LOAD): verdict, errno
 and the key log lines. :func:`test_row` checks the model against the
 documented answer; :func:`test_row_against_host` (``kernel`` mark) loads the
 same program into the host kernel (attach_btf_id from the host's BTF, nothing
@@ -136,7 +136,7 @@ def test_row(row: Row) -> None:
 
 
 def test_accepted_nullable_log_at_level_2_is_the_kernels() -> None:
-    """The full level-2 log the host printed (kernel-oracle.md section 2), statistics included."""
+    """The full level-2 log the host printed (6.18, BPF_PROG_LOAD at log level 2), statistics included."""
     insns, env = build(ROWS[1])
     r = verify(insns, env, log_level=2)
     assert r.log == """func#0 @0

@@ -25,7 +25,7 @@ from .conftest import open_example
 
 
 @pytest.mark.parametrize("name,essential", [
-    # the examples of the fact sheet, section 2.2 (bpf_core_essential_name_len)
+    # libbpf's rule (tools/lib/bpf/relo_core.c, bpf_core_essential_name_len): the last ___ suffix goes
     ("tcp_congestion_ops___v2", "tcp_congestion_ops"), ("a___b___c", "a___b"), ("foo___", "foo___"),
     ("foo____bar", "foo____bar"), ("___foo", "___foo"), ("task_struct", "task_struct"), ("x___y", "x"),
 ])

@@ -1,9 +1,8 @@
 """End to end: the committed objects loaded, attached and called in the emulated kernel.
 
-These run through the bpf() contract of /work/brief/bpf_api.md (Kernel.btf_load,
-prog_load, map_create, map_update_elem, link_create, ... and call_struct_ops).
-The emulated kernel gains those commands in a later issue; until then this
-module is skipped with the reason below (it is not run against any mock).
+These run through the emulated kernel's bpf() commands (Kernel.btf_load,
+prog_load, map_create, map_update_elem, link_create, ... and call_struct_ops),
+the same interface the loader uses with the host kernel (emu.libbpf.sys.REQUIRED).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from .conftest import example, open_example
 
 pytestmark = pytest.mark.kernel
 
-#: the host's verdicts, checked by hand once with bpftool-free raw loads (kernel-oracle.md, section 2)
+#: the host's verdicts, checked by hand once with bpftool-free raw loads
 DUMMY_FAIL = {
     "unchecked_deref": (errno.EACCES, "R1 invalid mem access 'trusted_ptr_or_null_'"),
     "forbidden_helper": (errno.EINVAL, "program of this type cannot use helper bpf_ktime_get_ns#5"),

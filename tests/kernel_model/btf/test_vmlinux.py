@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from kernel_model.btf import BTF, Ptr, Struct, Member, format_raw, parse_c, structs as S
+from kernel_model.btf import BTF, Struct, format_raw, parse_c, structs as S
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 
