@@ -27,10 +27,12 @@ demo: $(STAMP) $(ACCEL)
 test: $(STAMP) $(ACCEL)
 	$(BIN)/python -m pytest -q
 
-# Lint: ruff over the whole tree (rules in pyproject.toml), in its own venv extra.
+# Lint: ruff over the whole tree and mypy over the verifier (rules of both in pyproject.toml),
+# in its own venv extra.
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[lint]'
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The fuzz suite alone (tests/fuzz; HYPOTHESIS_PROFILE=long for thousands of cases per target).
 fuzz: $(STAMP)

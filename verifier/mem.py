@@ -35,7 +35,7 @@ from .regs import (
     base_type, clear_scalar_id, is_pointer_value, is_trusted_reg, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
     s32,
 )
-from .state import (StackSlot, 
+from .state import (StackSlot,
     BPF_REG_SIZE, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, FuncState, is_spilled_reg,
     is_spilled_scalar_reg,
 )

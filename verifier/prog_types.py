@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import errno as E
 from dataclasses import dataclass
-from typing import Callable, Final, TYPE_CHECKING
+from typing import Callable, TYPE_CHECKING
 
 # enum bpf_prog_type (include/uapi/linux/bpf.h), re-exported
 from kernel_model.uapi import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
