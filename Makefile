@@ -13,24 +13,33 @@ $(STAMP): pyproject.toml setup.py kernel_model/btf/_accel.c
 	$(BIN)/python -m pip install --quiet -e '.[test,plot]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The verifier compiled with mypyc (verifier/accel.py), rebuilt when its sources change;
+# without a C compiler or the Python headers it stays pure Python (same results, slower).
+ACCEL := $(VENV)/.accel
+$(ACCEL): $(STAMP) $(wildcard verifier/*.py kernel_model/*.py)
+	$(BIN)/python -m verifier.build_accel build
+	touch $(ACCEL)
+
+demo: $(STAMP) $(ACCEL)
 	$(BIN)/structops demo
 
 # Tests needing clang find it as `make examples` does: $(CLANG), else the newest clang / clang-NN.
-test: $(STAMP)
+test: $(STAMP) $(ACCEL)
 	$(BIN)/python -m pytest -q
 
-# Lint: ruff over the whole tree (rules in pyproject.toml), in its own venv extra.
+# Lint: ruff over the whole tree and mypy over the verifier (rules of both in pyproject.toml),
+# in its own venv extra.
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[lint]'
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The fuzz suite alone (tests/fuzz; HYPOTHESIS_PROFILE=long for thousands of cases per target).
 fuzz: $(STAMP)
 	$(BIN)/python -m pytest -q tests/fuzz
 
 # Longer property-based runs (more hypothesis examples).
-test-long: $(STAMP)
+test-long: $(STAMP) $(ACCEL)
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q
 
 # The JIT-vs-interpreter differential test with many more examples.
@@ -46,10 +55,10 @@ install-check:
 	cd build/install-check/empty && ../venv/bin/structops --version && ../venv/bin/structops profiles \
 		&& ../venv/bin/structops demo > demo.out && tail -1 demo.out
 
-bench: $(STAMP)
+bench: $(STAMP) $(ACCEL)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) $(ACCEL)
 	for b in benchmarks/*.py; do $(BIN)/python $$b --quick || exit 1; done
 
 # The example BPF objects: vmlinux.h from the emulated kernel, then clang (see examples/README.md).
@@ -63,4 +72,4 @@ examples: $(STAMP)
 	for f in examples/*.bpf.c; do $$clang $(BPF_CFLAGS) -c $$f -o $${f%.c}.o || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis verifier/_accel

@@ -176,7 +176,7 @@ def test_benchmarks_use_only_public_names_of_the_rooms():
 #: modules that may define uapi numbers: the one definition, and C text that spells them
 _UAPI_HOME = {"kernel_model/uapi.py", "kernel_model/vmlinux.py"}
 #: where a copy is looked for (verifier/ is checked by its own owner)
-_UAPI_SCOPE = ("emu", "jit", "kernel_model", "benchmarks", "tests")
+_UAPI_SCOPE = ("emu", "verifier", "jit", "kernel_model", "benchmarks", "tests")
 
 
 def test_uapi_numbers_have_one_definition():

@@ -10,9 +10,13 @@ register-initialisation rule on its own. See docs/verifier.md.
 
 from __future__ import annotations
 
-from .analyzer import verify
-from .env import VerifierEnv
-from .result import InsnAux, VerifyResult, errno_name
+from . import accel
+
+accel.install()  # the compiled modules, when built and fresh (verifier/accel.py)
+
+from .analyzer import verify  # noqa: E402
+from .env import VerifierEnv  # noqa: E402
+from .result import InsnAux, VerifyResult, errno_name  # noqa: E402
 
 __all__ = ["verify", "VerifierEnv", "VerifyResult", "InsnAux", "errno_name"]
 

@@ -25,6 +25,8 @@ modelled only as far as ``may_goto`` needs it.
 from __future__ import annotations
 
 import errno as E
+import functools
+import gc
 import time
 from typing import Any, Sequence
 
@@ -32,29 +34,24 @@ from kernel_model import isa
 from kernel_model.errors import InvalidInsn
 from kernel_model.insn import Insn, check_insns
 
-from .alu import AluMixin
-from .cfg import check_subprogs
-from .calls import CallMixin
-from .core import (
-    BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAIN_FUNC, SRC_OP, Core, Reject, Subprog,
-)
-from .ctx import CtxMixin
+from . import alu, calls, cfg, jumps, mem, precision
+from .cfg import successors
+from .core import BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAIN_FUNC, SRC_OP, Env, Reject, Subprog
+from .decoded import DInsn
 from .env import VerifierEnv
-from .jumps import JmpMixin
-from .liveness import compute_live_regs, format_live_regs, postorder, successors
+from .liveness import compute_live_regs, format_live_regs, postorder
 from .log import LOG_FIXED, LOG_LEVEL1, LOG_LEVEL2, LOG_SIZE_MAX, LOG_STATS
-from .mem import MemMixin
-from .precision import PrecisionMixin
+from .map_types import map_type_ops
+from .prog_types import PROG_TYPE_STRUCT_OPS
 from .regs import PTR_TO_CTX, SCALAR_VALUE, mark_known_zero, mark_not_init, mark_unknown
-from .result import InsnAux, VerifyResult
+from .result import VerifyResult
 from .stack_liveness import StackLiveness
-from .state import BPF_REG_SIZE, EXACT, NOT_EXACT, RANGE_WITHIN, STACK_INVALID, VerifierState, frame_insn_idx, regsafe, states_equal, IdMap
+from .state import (
+    BPF_REG_SIZE, EXACT, NOT_EXACT, RANGE_WITHIN, STACK_INVALID, IdMap, StateList, VerifierState, frame_insn_idx,
+    regsafe, states_equal,
+)
 
-__all__ = ["Verifier", "verify"]
-
-PROG_TYPE_SOCKET_FILTER = 1
-PROG_TYPE_STRUCT_OPS = 27
-PROG_TYPE_SYSCALL = 31
+__all__ = ["verify", "run", "do_check", "is_state_visited"]
 
 
 class _Visit:
@@ -69,893 +66,775 @@ class _Visit:
         self.num_backedges = 0
 
 
-class _SL:
-    """``struct bpf_verifier_state_list``."""
-
-    __slots__ = ("state", "hit_cnt", "miss_cnt", "in_free_list")
-
-    def __init__(self, state: VerifierState) -> None:
-        self.state = state
-        self.hit_cnt = 0
-        self.miss_cnt = 0
-        self.in_free_list = False
-
-
-class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, PrecisionMixin):
-    """One ``bpf_check()`` run."""
-
-    def __init__(self, insns: Sequence[Insn], env: VerifierEnv, log_level: int) -> None:
-        super().__init__(insns, env, log_level)
-        self.aux = [InsnAux() for _ in range(self.n)]
-        self.ctx_field_size = [0] * self.n
-        self.ctx_kind = "skb" if env.prog_type == PROG_TYPE_SOCKET_FILTER else "none"
-        self.allowed_helpers: frozenset[int] = frozenset()
-        self.attach_btf: Any = None
-        self.attach_func_proto: Any = None
-        self.attach_func_name = ""
-        self.ctx_arg_info: tuple[Any, ...] = ()
-        self.struct_ops_policy: Any = None
-        self.retval_range: tuple[int, int] | None = None
-        self.scc = [0] * self.n
-        self.fd_maps: dict[int, Any] = {}
-        self.stack_reads_seen = 0
-
-    # --- environment hooks --------------------------------------------------------------------
-    def map_addr_for(self, first: Insn, second: Insn) -> int:
-        """The address the log prints for a map lddw; print_bpf_insn hides the pointers of
-        MAP_FD/MAP_VALUE lddws (prints 0x0) when pointer leaks are not allowed."""
-        if not self.allow_ptr_leaks and first.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE):
-            return 0
-        m = self.lookup_map(first)
-        if m is None:
-            return 0
-        base = m.addr or (0xFFFF_8881_0000_0000 + (m.id or 1) * 0x1000)
-        if first.src in (isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX_VALUE):
-            vbase = m.value_addr or (base + 0x110)
-            return (vbase + (second.imm & 0xFFFFFFFF)) & ((1 << 64) - 1)
-        return base
-
-    def kfunc_name_for(self, insn: Insn) -> str | None:
-        return self.kfunc_names.get((insn.off, insn.imm))
-
-    def lookup_map(self, insn: Insn) -> Any:
-        if insn.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE):
-            return self.env.maps.get(insn.imm)
-        if insn.src in (isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE):
-            fa = self.env.fd_array
-            if 0 <= insn.imm < len(fa):
-                return fa[insn.imm]
-        return None
-
-    # stack liveness hooks (kernel/bpf/liveness.c): not modelled, see module docstring
-    def stack_read_mark(self, state: Any, spi: int) -> None:
-        """``bpf_mark_stack_read`` for slot ``spi`` of ``state``'s frame (6.18 liveness.c)."""
-        self.stack_live.mark_stack_read(self.cur, self.sp_starts, state.frameno, self.insn_idx, 1 << spi)
-
-    def stack_write_mark(self, state: Any, spi: int, off: int, size: int) -> None:
-        """``bpf_mark_stack_write``: only a full, aligned 8-byte write counts (check_stack_write_fixed_off)."""
-        if not off % BPF_REG_SIZE and size == BPF_REG_SIZE:
-            self.stack_live.write_masks_acc[state.frameno] |= 1 << spi
-
-    def find_subprog(self, off: int) -> int:
-        for i, sp in enumerate(self.subprogs):
-            if sp.start == off:
-                return i
-        return -1
-
-    # --- passes before the walk ---------------------------------------------------------------
-    def add_subprog_and_kfunc(self) -> None:
-        starts = {0}
-        insns = self.insns
-        n = self.n
-        for i, insn in enumerate(insns):
-            is_call = insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL
-            is_func = insn.code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC
-            is_kfunc = insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_KFUNC_CALL
-            if not (is_call or is_func or is_kfunc):
-                continue
-            if not self.bpf_capable:
-                raise self.reject(E.EPERM, "loading/calling other bpf or kernel functions are allowed for CAP_BPF "
-                                           "and CAP_SYS_ADMIN")
-            if is_call or is_func:
-                tgt = i + insn.imm + 1
-                if tgt < 0 or tgt >= n:
-                    raise self.reject(E.EINVAL, "call to invalid destination")
-                if tgt not in starts and len(starts) >= 256:
-                    raise self.reject(E.E2BIG, "too many subprograms")
-                starts.add(tgt)
-            else:
-                from .kfuncs import resolve_kfunc
-                resolve_kfunc(self, insn)
-        self.subprogs = [Subprog(s) for s in sorted(starts)]
-        if self.level2:
-            for i, sp in enumerate(self.subprogs):
-                self.verbose(f"func#{i} @{sp.start}\n")
-
-    def check_subprogs(self) -> None:
-        """``check_subprogs``: the jump and last-insn rules of :func:`verifier.cfg.check_subprogs`
-        (the ``exec`` precheck runs the same), then each subprogram's tail-call and LD_ABS flags."""
-        insns = self.insns
-        starts = [sp.start for sp in self.subprogs]
-        try:
-            check_subprogs(insns, starts)
-        except InvalidInsn as e:
-            raise self.reject(e.errno, e.message) from None
-        bounds = starts + [self.n]
-        for f, sp in enumerate(self.subprogs):
-            for insn in insns[bounds[f]:bounds[f + 1]]:
-                code = insn.code
-                if code == isa.CALL_INSN and insn.src == 0 and insn.imm == 12:
-                    sp.has_tail_call = True
-                if code & 7 == isa.LD and (code & 0xE0) in (isa.ABS, isa.IND):
-                    sp.has_ld_abs = True
-        for sp in self.subprogs[1:]:
-            if sp.has_ld_abs:
-                raise self.reject(E.EINVAL, "LD_ABS is not allowed in subprogs without BTF")
-            if sp.has_tail_call:
-                raise self.reject(E.EINVAL, "tail_call is not allowed in subprogs without BTF")
-
-    def resolve_pseudo_ldimm64(self) -> None:
-        insns = self.insns
-        try:
-            check_insns(insns, opcodes=_opcodes(self.profile))
-        except InvalidInsn as e:
-            # report the first offence in slot order, but map-fd problems of earlier
-            # slots come first: re-run the map checks up to that slot
-            self._resolve_maps(upto=e.index)
-            raise self.reject(e.errno, e.message or None) from None
-        self._resolve_maps(upto=self.n)
-
-    def _resolve_maps(self, upto: int) -> None:
-        insns = self.insns
-        i = 0
-        while i < upto and i < self.n:
-            insn = insns[i]
-            if insn.code != isa.LD_IMM64:
-                i += 1
-                continue
-            if insn.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE):
-                m = self.lookup_map(insn)
-                if insn.src in (isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE):
-                    if not self.env.fd_array:
-                        raise self.reject(E.EPROTO, "fd_idx without fd_array is invalid")
-                if m is None:
-                    raise self.reject(E.EBADF, f"fd {insn.imm} is not pointing to valid bpf_map")
-                self.aux[i].map = m
-                if m.map_type == 26:
-                    raise self.reject(E.EINVAL, "bpf_struct_ops map cannot be used in prog")
-                if insn.src in (isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX_VALUE):
-                    off = insns[i + 1].imm & 0xFFFFFFFF
-                    if off >= 1 << 29:
-                        raise self.reject(E.EINVAL, f"direct value offset of {off} is not allowed")
-                    if m.map_type not in (2, 6):  # array maps have map_direct_value_addr
-                        raise self.reject(E.EINVAL, "no direct value access support for this map type")
-                    if m.max_entries != 1 or off >= m.value_size:
-                        raise self.reject(E.EINVAL, f"invalid access to map value pointer, value_size={m.value_size} "
-                                                    f"off={off}")
-                    self.aux[i].map_off = off
-            i += 2
-
-    def check_cfg(self) -> None:
-        """``check_cfg`` with ``visit_insn``: DFS from insn 0 marking prune points."""
-        insns = self.insns
-        n = self.n
-        DISCOVERED, EXPLORED = 0x10, 0x20
-        st = [0] * n
-        st[0] = DISCOVERED
-        stack = [0]
-        pp, jp, fc = self.prune_point, self.jmp_point, self.force_checkpoint
-
-        def push(t: int, w: int, e: int) -> int:
-            if e == 1 and st[t] >= (DISCOVERED | 1):
-                return 0
-            if e == 2 and st[t] >= (DISCOVERED | 2):
-                return 0
-            if w < 0 or w >= n:
-                raise self.reject(E.EINVAL, f"jump out of range from insn {t} to {w}")
-            if e == 2:
-                pp[w] = True
-                jp[w] = True
-            if st[w] == 0:
-                st[t] = DISCOVERED | e
-                st[w] = DISCOVERED
-                stack.append(w)
-                return 1
-            if (st[w] & 0xF0) == DISCOVERED:
-                return 0
-            if st[w] == EXPLORED:
-                st[t] = DISCOVERED | e
-            return 0
-
-        while stack:
-            t = stack[-1]
-            insn = insns[t]
-            code = insn.code
-            c = code & 7
-            ret = 0
-            if code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC:
-                ret = push(t, t + 2, 1)
-                if not ret:
-                    pp[t + 2] = True
-                    jp[t + 2] = True
-                    pp[t] = True
-                    ret = push(t, t + insn.imm + 1, 2)
-            elif c not in (isa.JMP, isa.JMP32):
-                ret = push(t, t + (2 if code == isa.LD_IMM64 else 1), 1)
-            else:
-                op = code & 0xF0
-                if op == isa.EXIT:
-                    ret = 0
-                elif op == isa.CALL:
-                    ret = push(t, t + 1, 1)
-                    if not ret:
-                        pp[t + 1] = True
-                        jp[t + 1] = True
-                        if insn.src == isa.PSEUDO_CALL:
-                            pp[t] = True
-                            ret = push(t, t + insn.imm + 1, 2)
-                elif op == isa.JA:
-                    off = insn.off if c == isa.JMP else insn.imm
-                    ret = push(t, t + off + 1, 1)
-                    if not ret:
-                        pp[t + off + 1] = True
-                        jp[t + off + 1] = True
-                else:
-                    pp[t] = True
-                    if code == isa.JMP | isa.JCOND:
-                        fc[t] = True
-                    ret = push(t, t + 1, 1)
-                    if not ret:
-                        ret = push(t, t + insn.off + 1, 2)
-            if ret == 0:
-                st[t] = EXPLORED
-                stack.pop()
-        i = 0
-        while i < n:
-            if st[i] != EXPLORED:
-                raise self.reject(E.EINVAL, f"unreachable insn {i}")
-            if insns[i].code == isa.LD_IMM64:
-                if i + 1 < n and st[i + 1] != 0:
-                    raise self.reject(E.EINVAL, f"jump into the middle of ldimm64 insn {i}")
-                i += 2
-                continue
-            i += 1
-
-    def check_attach(self) -> None:
-        """``check_attach_btf_id`` for the modelled program types."""
-        env = self.env
-        if env.prog_type == PROG_TYPE_SOCKET_FILTER:
-            from .helpers import SOCKET_FILTER_HELPERS
-            self.allowed_helpers = SOCKET_FILTER_HELPERS
-            if env.sleepable:
-                raise self.reject(E.EINVAL, "Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs "
-                                            "can be sleepable")
-            return
-        if env.prog_type == PROG_TYPE_SYSCALL:
-            # check_attach_btf_id (kernel/bpf/verifier.c, 6.12/6.18): the first rule
-            if not env.sleepable:
-                raise self.reject(E.EINVAL, "Syscall programs can only be sleepable")
-            from .helpers import SYSCALL_HELPERS
-            self.allowed_helpers = SYSCALL_HELPERS
-            self.ctx_kind = "syscall"
-            return
-        if env.prog_type == PROG_TYPE_STRUCT_OPS:
-            from .struct_ops import check_struct_ops_btf_id
-            check_struct_ops_btf_id(self)
-            return
-        raise self.reject(E.EINVAL, f"program type {env.prog_type} is not modelled")
-
-    def compute_scc(self) -> None:
-        """``compute_scc``: number the loops (SCCs with more than one insn or a self edge)."""
-        from .liveness import successors
-        n = self.n
-        insns = self.insns
-        pre = [0] * n
-        low = [0] * n
-        NOT_ON = 1 << 40
-        nxt_pre = 1
-        nxt_scc = 1
-        for i in range(n):
-            if pre[i]:
-                continue
-            stack: list[int] = []
-            dfs = [i]
-            while dfs:
-                w = dfs[-1]
-                if pre[w] == 0:
-                    low[w] = pre[w] = nxt_pre
-                    nxt_pre += 1
-                    stack.append(w)
-                succ = [s for s in successors(insns, w) if s < n]
-                pushed = False
-                for s in succ:
-                    if pre[s]:
-                        low[w] = min(low[w], low[s])
-                    else:
-                        dfs.append(s)
-                        pushed = True
-                        break
-                if pushed:
-                    continue
-                if low[w] < pre[w]:
-                    dfs.pop()
-                    continue
-                assign = stack[-1] != w or w in succ
-                while True:
-                    t = stack.pop()
-                    low[t] = NOT_ON
-                    if assign:
-                        self.scc[t] = nxt_scc
-                    if t == w:
-                        break
-                if assign:
-                    nxt_scc += 1
-                dfs.pop()
-
-    def compute_live_registers(self) -> None:
-        from .helpers import proto_for
-
-        def call_params(insn: Insn) -> int | None:
-            if insn.src == 0:
-                if insn.imm < 0 or not self.helper_allowed(insn.imm):
-                    return None
-                fn = proto_for(insn.imm)
-                if fn is None:
-                    return None
-                return sum(1 for a in fn.args if a != 0)
-            if insn.src == isa.PSEUDO_KFUNC_CALL:
-                try:
-                    from .kfuncs import resolve_kfunc
-                    lvl, self.level = self.level, 0
-                    try:
-                        e = resolve_kfunc(self, insn)
-                    finally:
-                        self.level = lvl
-                    f = e.btf.type_by_id(e.btf_id)
-                    return len(e.btf.type_by_id(f.type_id).params)
-                except Reject:
-                    return None
-            return None
-
-        starts = [sp.start for sp in self.subprogs]
-        order: list[int] = []
-        po_starts = []
-        for s in starts:  # compute_postorder: subprog_info[i].postorder_start
-            po_starts.append(len(order))
-            order += postorder(self.insns, [s])
-        po_starts.append(len(order))
-        self.live_before = compute_live_regs(self.insns, order, call_params)
-        if self.level2:
-            self.verbose(format_live_regs(self.insns, self.live_before, self.insn_str, self.scc))
-        self.sp_starts = starts
-        self.stack_live = StackLiveness(starts + [self.n], order, po_starts, lambda i: successors(self.insns, i),
-                                        self.prune_point, self.verbose if self.level2 else None)
-
-    # --- the walk -----------------------------------------------------------------------------
-    def explored_head(self, idx: int) -> list[_SL]:
-        c = self.cur
-        cs = c.frame[c.curframe].callsite
-        key = ((idx ^ cs) & 0xFFFFFFFF) % self.n
-        lst = self.explored.get(key)
-        if lst is None:
-            lst = self.explored[key] = []
-        return lst
-
-    @staticmethod
-    def same_callsites(a: VerifierState, b: VerifierState) -> bool:
-        if a.curframe != b.curframe:
-            return False
-        for fr in range(a.curframe, -1, -1):
-            if a.frame[fr].callsite != b.frame[fr].callsite:
-                return False
-        return True
-
-    def find_prev_entry(self, cur: VerifierState | None, idx: int) -> VerifierState | None:
-        if cur is None:
-            return None
-        for sl in self.explored_head(idx):
-            st = sl.state
-            if st.insn_idx == idx and st.branches and self.same_callsites(st, cur) and st.dfs_depth < cur.dfs_depth:
-                return st
-        return None
-
-    def widen_imprecise_scalars(self, old: VerifierState, cur: VerifierState) -> None:
-        idmap = IdMap(self.id_gen)
-        for fr in range(old.curframe, -1, -1):
-            fo, fc = old.frame[fr], cur.frame[fr]
-            pairs = list(zip(fo.regs, fc.regs))
-            for so, sc in zip(fo.stack, fc.stack):
-                if so.types[7] == 1 and sc.types[7] == 1:
-                    pairs.append((so.spilled, sc.spilled))
-            for ro, rc in pairs:
-                if ro.type != SCALAR_VALUE or ro.type != rc.type:
-                    continue
-                if ro.precise or rc.precise or regsafe(ro, rc, idmap, EXACT):
-                    continue
-                mark_unknown(rc, self.bpf_capable)
-
-    def clean_live_states(self, insn: int, cur: VerifierState) -> None:
-        for sl in self.explored_head(insn):
-            st = sl.state
-            if st.branches or st.insn_idx != insn or not self.same_callsites(st, cur) or st.cleaned:
-                continue
-            if self.incomplete_read_marks(st):
-                continue
-            # clean_verifier_state: dead registers (compute_live_registers) and dead stack
-            # slots (6.18 liveness.c) of a completed explored state are forgotten
-            self.stack_live.query_init(st, self.sp_starts)
-            alive = self.stack_live.stack_slot_alive
-            st.cleaned = True
-            for i in range(st.curframe + 1):
-                ip = frame_insn_idx(st, i)
-                live = self.live_before[ip]
-                fs = st.frame[i]
-                regs = fs.regs
-                for r in range(10):
-                    if not live >> r & 1:
-                        mark_not_init(regs[r], self.bpf_capable)
-                for spi, slot in enumerate(fs.stack):
-                    if not alive(fs.frameno, spi):
-                        mark_not_init(slot.spilled, self.bpf_capable)
-                        slot.types[:] = [STACK_INVALID] * BPF_REG_SIZE
-
-    # --- SCC visits and back-edges (6.18: maybe_enter_scc ... propagate_backedges) -----------------
-    def scc_callchain(self, st: VerifierState) -> tuple[tuple[int, ...], int] | None:
-        """``compute_scc_callchain``: the call sites down to the topmost frame whose
-        instruction is in a loop (SCC), and that SCC; None when no frame is."""
-        callsites = []
-        for i in range(st.curframe + 1):
-            idx = frame_insn_idx(st, i)
-            scc = self.scc[idx]
-            if scc:
-                return tuple(callsites), scc
-            if i < st.curframe:
-                callsites.append(idx)
-        return None
-
-    @staticmethod
-    def _fmt_callchain(key: tuple[tuple[int, ...], int]) -> str:
-        """``format_callchain``: ``(callsite,...,scc)``; a zero call site ends the list."""
-        out = "("
-        for c in key[0]:
-            if not c:
-                break
-            out += f"{c},"
-        return out + f"{key[1]})"
-
-    def update_peak_states(self) -> None:
-        cur = self.explored_states_size + self.free_list_size + self.num_backedges
-        if self.peak_states < cur:
-            self.peak_states = cur
-
-    def maybe_enter_scc(self, st: VerifierState) -> None:
-        key = self.scc_callchain(st)
-        if key is None:
-            return
-        visit = self.scc_visits.get(key)
-        if visit is None:
-            visit = self.scc_visits[key] = _Visit()
-        if visit.entry_state is None:
-            visit.entry_state = st
-            if self.level2:
-                self.verbose(f"SCC enter {self._fmt_callchain(key)}\n")
-
-    def maybe_exit_scc(self, st: VerifierState) -> None:
-        key = self.scc_callchain(st)
-        if key is None:
-            return
-        visit = self.scc_visits.get(key)
-        if visit is None or visit.entry_state is not st:
-            return
-        if self.level2:
-            self.verbose(f"SCC exit {self._fmt_callchain(key)}\n")
-        visit.entry_state = None
-        self.num_backedges -= visit.num_backedges
-        visit.num_backedges = 0
-        self.update_peak_states()
-        self.propagate_backedges(visit)
-
-    def add_scc_backedge(self, st: VerifierState, backedge: VerifierState) -> None:
-        key = self.scc_callchain(st)
-        visit = self.scc_visits.get(key) if key is not None else None
-        if visit is None:
-            raise self.reject(E.EFAULT, f"verifier bug: add backedge: no visit info for insn_idx {st.insn_idx}")
-        if self.level2:
-            self.verbose(f"SCC backedge {self._fmt_callchain(key)}\n")
-        visit.backedges.insert(0, backedge)
-        visit.num_backedges += 1
-        self.num_backedges += 1
-        self.update_peak_states()
-
-    def incomplete_read_marks(self, st: VerifierState) -> bool:
-        """Marks of ``st`` are not final while its SCC visit still holds back-edges."""
-        key = self.scc_callchain(st)
-        if key is None:
-            return False
-        visit = self.scc_visits.get(key)
-        return visit is not None and bool(visit.backedges)
-
-    def propagate_backedges(self, visit: "_Visit") -> None:
-        """Precision of each back-edge's equal state flows into the back-edge's parents
-        until nothing changes (at most MAX_BACKEDGE_ITERS = 64 rounds, then every
-        scalar of the back-edges becomes precise)."""
-        i = 0
-        while True:
-            if i > 64:
-                if self.level2:
-                    self.verbose("propagate_backedges: too many iterations\n")
-                for be in visit.backedges:
-                    self.mark_all_scalars_precise(be)
-                break
-            i += 1
-            changed = False
-            for be in visit.backedges:
-                changed |= self.propagate_precision(be.equal_state, be)
-            if not changed:
-                break
-        visit.backedges = []
-
-    def maybe_free_verifier_state(self, sl: "_SL") -> None:
-        if not sl.in_free_list or sl.state.branches or self.incomplete_read_marks(sl.state):
-            return
-        sl.in_free_list = False
-        self.free_list_size -= 1
-
-    def update_branch_counts(self, st: VerifierState | None) -> None:
-        sl = None
-        while st is not None:
-            st.branches -= 1
-            if st.branches:
-                break
-            self.maybe_exit_scc(st)
-            parent = st.parent
-            parent_sl = parent.sl if parent is not None else None
-            if sl is not None:
-                self.maybe_free_verifier_state(sl)
-            st = parent
-            sl = parent_sl
-
-    def is_state_visited(self, insn_idx: int) -> bool:
-        cur = self.cur
-        force_new = self.test_state_freq or self.force_checkpoint[insn_idx] or len(cur.jmp_history) > 40
-        add_new = force_new
-        if self.jmps_processed - self.prev_jmps_processed >= 2 and \
-                self.insn_processed - self.prev_insn_processed >= 8:
-            add_new = True
-        self.clean_live_states(insn_idx, cur)
-        head = self.explored_head(insn_idx)
-        states_cnt = 0
-        live = self.live_before
-        is_may_goto = self.insns[insn_idx].code == isa.JMP | isa.JCOND
-        for sl in list(head):
-            states_cnt += 1
-            st = sl.state
-            if st.insn_idx != insn_idx:
-                continue
-            loop = False
-            if st.branches:
-                if is_may_goto and st.may_goto_depth != cur.may_goto_depth and \
-                        states_equal(st, cur, RANGE_WITHIN, live, self.id_gen, self.allow_uninit_stack):
-                    loop = True
-                else:
-                    if self._states_maybe_looping(st, cur) and \
-                            states_equal(st, cur, EXACT, live, self.id_gen, self.allow_uninit_stack) and \
-                            st.may_goto_depth == cur.may_goto_depth and \
-                            st.callback_unroll_depth == cur.callback_unroll_depth:
-                        self.verbose(f"infinite loop detected at insn {insn_idx}\n")
-                        self.verbose("cur state:")
-                        self.print_verifier_state(cur, cur.curframe, True)
-                        self.verbose("old state:")
-                        self.print_verifier_state(st, cur.curframe, True)
-                        raise Reject(E.EINVAL)
-                    if not force_new and self.jmps_processed - self.prev_jmps_processed < 20 and \
-                            self.insn_processed - self.prev_insn_processed < 100:
-                        add_new = False
-                    self._miss(sl, head, add_new, insn_idx)
-                    continue
-            else:
-                loop = self.incomplete_read_marks(st)
-                if not states_equal(st, cur, RANGE_WITHIN if loop else NOT_EXACT, live, self.id_gen,
-                                    self.allow_uninit_stack, self.explore_alu_limits):
-                    self._miss(sl, head, add_new, insn_idx)
-                    continue
-            # hit
-            sl.hit_cnt += 1
-            if self.jmp_point[self.insn_idx]:
-                self.push_jmp_history(cur, 0, 0)
-            self.propagate_precision(st, cur)
-            if loop:  # remember the back-edge until the loop's SCC visit is done
-                be = cur.clone()
-                be.equal_state = st
-                be.insn_idx = insn_idx
-                self.add_scc_backedge(st, be)
-            return True
-        if self.max_states_per_insn < states_cnt:
-            self.max_states_per_insn = states_cnt
-        if not add_new:
-            return False
-        self.total_states += 1
-        self.explored_states_size += 1
-        self.update_peak_states()
-        self.prev_jmps_processed = self.jmps_processed
-        self.prev_insn_processed = self.insn_processed
-        if self.bpf_capable:
-            self.mark_all_scalars_imprecise(cur)
-        new = cur.clone()
-        new.insn_idx = insn_idx
-        new_sl = _SL(new)
-        new.sl = new_sl
-        self.maybe_enter_scc(new)
-        cur.parent = new
-        cur.first_insn_idx = insn_idx
-        cur.dfs_depth = new.dfs_depth + 1
-        cur.jmp_history = []
-        head.insert(0, new_sl)
-        return False
-
-    def _miss(self, sl: _SL, head: list[_SL], add_new: bool, insn_idx: int) -> None:
-        if add_new:
-            sl.miss_cnt += 1
-        n = 64 if self.force_checkpoint[insn_idx] and sl.state.branches > 0 else 3
-        if sl.miss_cnt > sl.hit_cnt * n + n:
-            sl.in_free_list = True
-            head.remove(sl)
-            self.free_list_size += 1
-            self.explored_states_size -= 1
-            self.maybe_free_verifier_state(sl)
-
-    @staticmethod
-    def _states_maybe_looping(old: VerifierState, cur: VerifierState) -> bool:
-        fr = cur.curframe
-        if old.curframe != fr:
-            return False
-        fo, fc = old.frame[fr], cur.frame[fr]
-        for a, b in zip(fo.regs, fc.regs):
-            if not a.same_until_frameno(b):
-                return False
-        return True
-
-    def do_check(self) -> None:
-        insns = self.insns
-        n = self.n
-        pop_log = not self.level2
-        log_on = self.log_on
-        level2 = self.level2
-        do_print_state = False
-        prune = self.prune_point
-        jmp_point = self.jmp_point
-        seen = self.seen
-        live = self.stack_live
-        sp_starts = self.sp_starts
-        prev_insn_idx = -1
-        while True:
-            self.cur_hist_ent = False
-            self.prev_insn_idx = prev_insn_idx
-            idx = self.insn_idx
-            if idx >= n:
-                raise self.reject(E.EFAULT, f"invalid insn idx {idx} insn_cnt {n}")
-            insn = insns[idx]
-            self.insn_processed += 1
-            if self.insn_processed > BPF_COMPLEXITY_LIMIT_INSNS:
-                raise self.reject(E.E2BIG, f"BPF program is too large. Processed {self.insn_processed} insn")
-            state = self.cur
-            state.last_insn_idx = self.prev_insn_idx
-            state.insn_idx = idx
-            exit_path = False
-            if prune[idx]:
-                if self.is_state_visited(idx):
-                    if log_on:
-                        if do_print_state:
-                            spec = " (speculative execution)" if state.speculative else ""
-                            self.verbose(f"\nfrom {self.prev_insn_idx} to {idx}{spec}: safe\n")
-                        else:
-                            self.verbose(f"{idx}: safe\n")
-                    exit_path = True
-            if not exit_path:
-                if jmp_point[idx]:
-                    self.push_jmp_history(state, 0, 0)
-                if level2 and do_print_state:
-                    spec = " (speculative execution)" if state.speculative else ""
-                    self.verbose(f"\nfrom {self.prev_insn_idx} to {idx}{spec}:")
-                    self.print_verifier_state(state, state.curframe, True)
-                    do_print_state = False
-                if log_on:
-                    if self.scratched_regs or self.scratched_stack:
-                        self.print_insn_state(state, state.curframe)
-                    log = self.log
-                    self.prev_log_pos = log.end
-                    log.write(f"{idx}: {self.insn_str(idx)}\n")
-                    self.prev_insn_print_pos = log.end - self.prev_log_pos
-                    self.prev_log_pos = log.end
-                if not state.speculative:  # sanitize_mark_insn_seen
-                    seen[idx] = True
-                prev_insn_idx = idx
-                aux = self.aux[idx]
-                if state.speculative and aux.nospec:
-                    r = 1  # a speculative path stops at a barrier
-                else:
-                    live.reset_stack_write_marks(state, sp_starts, idx)
-                    try:
-                        r = self.do_check_insn(insn)
-                    except Reject as e:
-                        # error_recoverable_with_nospec: a speculative path that would fault
-                        # gets a barrier (nospec) instead of failing the program
-                        if not (state.speculative and e.errno in (E.EPERM, E.EACCES, E.EINVAL)):
-                            raise
-                        live.commit_stack_write_marks()
-                        aux.nospec = True
-                        aux.alu_state = 0  # no masking needed before a barrier
-                        r = 1
-                    else:
-                        live.commit_stack_write_marks()
-                    if r != 1 and state.speculative and aux.nospec_result:
-                        r = 1  # the barrier after this store ends the speculative path
-                if r == 0:
-                    continue
-                if r == 2:  # returned from a subprogram
-                    do_print_state = True
-                    continue
-            # process_bpf_exit
-            self.mark_state_scratched()
-            self.update_branch_counts(self.cur)
-            live.update_live_stack(self.cur, sp_starts)
-            if not self.pop_stack(pop_log):
-                break
-            prev_insn_idx = self.prev_insn_idx
-            do_print_state = True
-
-    def do_check_insn(self, insn: Insn) -> int:
-        """``do_check_insn``: 0 continue (insn_idx updated), 1 path ends, 2 subprog returned."""
-        code = insn.code
-        c = code & 7
-        if c == isa.ALU or c == isa.ALU64:
-            self.check_alu_op(insn)
-        elif c == isa.LDX:
-            self.check_load_mem(insn, False, (code & 0xE0) == isa.MEMSX, "ldx")
-        elif c == isa.STX:
-            if (code & 0xE0) == isa.ATOMIC:
-                self.check_atomic(insn)
-                self.insn_idx += 1
-                return 0
-            if (code & 0xE0) != isa.MEM or insn.imm:
-                raise self.reject(E.EINVAL, "BPF_STX uses reserved fields")
-            self.check_store_reg(insn, False)
-        elif c == isa.ST:
-            if (code & 0xE0) != isa.MEM or insn.src:
-                raise self.reject(E.EINVAL, "BPF_ST uses reserved fields")
-            self.check_reg_arg(insn.dst, SRC_OP)
-            dst_type = self.cur_regs()[insn.dst].type
-            self.check_mem_access(self.insn_idx, insn.dst, insn.off, code & 0x18, 2, -1, False, False)
-            self.save_aux_ptr_type(dst_type, False)
-        elif c == isa.JMP or c == isa.JMP32:
-            op = code & 0xF0
-            self.jmps_processed += 1
-            if op == isa.CALL:
-                if (code & isa.X) or (insn.src != isa.PSEUDO_KFUNC_CALL and insn.off) or \
-                        insn.src not in (0, isa.PSEUDO_CALL, isa.PSEUDO_KFUNC_CALL) or insn.dst or c == isa.JMP32:
-                    raise self.reject(E.EINVAL, "BPF_CALL uses reserved fields")
-                if insn.src == isa.PSEUDO_CALL:
-                    self.check_func_call(insn)
-                elif insn.src == isa.PSEUDO_KFUNC_CALL:
-                    self.check_kfunc_call(insn)
-                else:
-                    self.check_helper_call(insn)
-                self.scratched_regs |= 1
-            elif op == isa.JA:
-                if (code & isa.X) or insn.src or insn.dst or (c == isa.JMP and insn.imm) or \
-                        (c == isa.JMP32 and insn.off):
-                    raise self.reject(E.EINVAL, "BPF_JA uses reserved fields")
-                self.insn_idx += (insn.off if c == isa.JMP else insn.imm) + 1
-                return 0
-            elif op == isa.EXIT:
-                if (code & isa.X) or insn.imm or insn.src or insn.dst or c == isa.JMP32:
-                    raise self.reject(E.EINVAL, "BPF_EXIT uses reserved fields")
-                self.check_resource_leak(False, not self.cur.curframe, "BPF_EXIT instruction in main prog")
-                if self.cur.curframe:
-                    self.stack_live.update_live_stack(self.cur, self.sp_starts)
-                    self.prepare_func_exit()
-                    return 2
-                self.check_return_code(0, "R0")
-                return 1
-            else:
-                self.check_cond_jmp_op(insn)
-        elif c == isa.LD:
-            mode = code & 0xE0
-            if mode in (isa.ABS, isa.IND):
-                self.check_ld_abs(insn)
-            elif mode == isa.IMM:
-                self.check_ld_imm(insn)
-                self.insn_idx += 1
-                if not self.cur.speculative:
-                    self.seen[self.insn_idx] = True
-            else:
-                raise self.reject(E.EINVAL, "invalid BPF_LD mode")
+# --- passes before the walk ---------------------------------------------------------------
+def add_subprog_and_kfunc(env: Env) -> None:
+    starts = {0}
+    insns = env.insns
+    n = env.n
+    for i, insn in enumerate(insns):
+        is_call = insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL
+        is_func = insn.code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC
+        is_kfunc = insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_KFUNC_CALL
+        if not (is_call or is_func or is_kfunc):
+            continue
+        if not env.bpf_capable:
+            raise env.reject(E.EPERM, "loading/calling other bpf or kernel functions are allowed for CAP_BPF "
+                                      "and CAP_SYS_ADMIN")
+        if is_call or is_func:
+            tgt = i + insn.imm + 1
+            if tgt < 0 or tgt >= n:
+                raise env.reject(E.EINVAL, "call to invalid destination")
+            if tgt not in starts and len(starts) >= 256:
+                raise env.reject(E.E2BIG, "too many subprograms")
+            starts.add(tgt)
         else:
-            raise self.reject(E.EINVAL, f"unknown insn class {c}")
-        self.insn_idx += 1
-        return 0
+            from .kfuncs import resolve_kfunc
+            resolve_kfunc(env, insn)
+    env.subprogs = [Subprog(s) for s in sorted(starts)]
+    if env.level2:
+        for i, sp in enumerate(env.subprogs):
+            env.verbose(f"func#{i} @{sp.start}\n")
 
-    def do_check_main(self) -> None:
-        """``do_check_common`` for the main program."""
-        self.insn_idx = 0
-        st = VerifierState()
-        st.in_sleepable = self.env.sleepable
-        self.cur = st
-        f = self.init_func_state(BPF_MAIN_FUNC, 0, 0)
-        self.mark_state_scratched()
-        st.frame = [f]
-        st.first_insn_idx = 0
-        st.last_insn_idx = -1
-        r1 = f.regs[1]
-        r1.type = PTR_TO_CTX
-        mark_known_zero(r1)
+
+def check_subprogs(env: Env) -> None:
+    """``check_subprogs``: the jump and last-insn rules of :func:`verifier.cfg.check_subprogs`
+    (the ``exec`` precheck runs the same), then each subprogram's tail-call and LD_ABS flags."""
+    insns = env.insns
+    starts = [sp.start for sp in env.subprogs]
+    try:
+        cfg.check_subprogs(insns, starts)
+    except InvalidInsn as e:
+        raise env.reject(e.errno, e.message) from None
+    bounds = starts + [env.n]
+    for f, sp in enumerate(env.subprogs):
+        for insn in insns[bounds[f]:bounds[f + 1]]:
+            code = insn.code
+            if code == isa.CALL_INSN and insn.src == 0 and insn.imm == 12:
+                sp.has_tail_call = True
+            if insn.cls == isa.LD and insn.mode in (isa.ABS, isa.IND):
+                sp.has_ld_abs = True
+    for sp in env.subprogs[1:]:
+        if sp.has_ld_abs:
+            raise env.reject(E.EINVAL, "LD_ABS is not allowed in subprogs without BTF")
+        if sp.has_tail_call:
+            raise env.reject(E.EINVAL, "tail_call is not allowed in subprogs without BTF")
+
+
+def resolve_pseudo_ldimm64(env: Env) -> None:
+    try:
+        check_insns(env.raw, opcodes=_opcodes(env.profile))
+    except InvalidInsn as e:
+        # report the first offence in slot order, but map-fd problems of earlier
+        # slots come first: re-run the map checks up to that slot
+        _resolve_maps(env, upto=e.index)
+        raise env.reject(e.errno, e.message or None) from None
+    _resolve_maps(env, upto=env.n)
+
+
+def _resolve_maps(env: Env, upto: int) -> None:
+    insns = env.insns
+    i = 0
+    while i < upto and i < env.n:
+        insn = insns[i]
+        if insn.code != isa.LD_IMM64:
+            i += 1
+            continue
+        if insn.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE):
+            m = env.lookup_map(insn)
+            if insn.src in (isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE):
+                if not env.attr.fd_array:
+                    raise env.reject(E.EPROTO, "fd_idx without fd_array is invalid")
+            if m is None:
+                raise env.reject(E.EBADF, f"fd {insn.imm} is not pointing to valid bpf_map")
+            env.aux[i].map = m
+            mops = map_type_ops(m.map_type)
+            if not mops.prog_usable:
+                raise env.reject(E.EINVAL, "bpf_struct_ops map cannot be used in prog")
+            if insn.src in (isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX_VALUE):
+                off = insns[i + 1].imm & 0xFFFFFFFF
+                if off >= 1 << 29:
+                    raise env.reject(E.EINVAL, f"direct value offset of {off} is not allowed")
+                if not mops.direct_value:  # map_direct_value_addr
+                    raise env.reject(E.EINVAL, "no direct value access support for this map type")
+                if m.max_entries != 1 or off >= m.value_size:
+                    raise env.reject(E.EINVAL, f"invalid access to map value pointer, value_size={m.value_size} "
+                                               f"off={off}")
+                env.aux[i].map_off = off
+        i += 2
+
+
+def check_cfg(env: Env) -> None:
+    """``check_cfg``: :func:`verifier.cfg.check_cfg` over the program, marking ``env.cfg_marks``."""
+    try:
+        cfg.check_cfg(env.insns, env.cfg_marks)
+    except InvalidInsn as e:
+        raise env.reject(e.errno, e.message) from None
+
+
+def check_attach(env: Env) -> None:
+    """``check_attach_btf_id``: the program type's own check (:mod:`verifier.prog_types`)."""
+    env.prog_ops.check_attach(env)
+
+
+def compute_scc(env: Env) -> None:
+    """``compute_scc``: number the loops (SCCs with more than one insn or a self edge).
+    A program whose ``check_cfg`` walk met no back-edge has none: nothing to number."""
+    if not env.cfg_marks.has_back_edges:
+        return
+    n = env.n
+    insns = env.insns
+    pre = [0] * n
+    low = [0] * n
+    NOT_ON = 1 << 40
+    nxt_pre = 1
+    nxt_scc = 1
+    for i in range(n):
+        if pre[i]:
+            continue
+        stack: list[int] = []
+        dfs = [i]
+        while dfs:
+            w = dfs[-1]
+            if pre[w] == 0:
+                low[w] = pre[w] = nxt_pre
+                nxt_pre += 1
+                stack.append(w)
+            succ = [s for s in successors(insns, w) if s < n]
+            pushed = False
+            for s in succ:
+                if pre[s]:
+                    low[w] = min(low[w], low[s])
+                else:
+                    dfs.append(s)
+                    pushed = True
+                    break
+            if pushed:
+                continue
+            if low[w] < pre[w]:
+                dfs.pop()
+                continue
+            assign = stack[-1] != w or w in succ
+            while True:
+                t = stack.pop()
+                low[t] = NOT_ON
+                if assign:
+                    env.scc[t] = nxt_scc
+                if t == w:
+                    break
+            if assign:
+                nxt_scc += 1
+            dfs.pop()
+
+
+def _call_params(env: Env, insn: DInsn) -> int | None:
+    """``get_call_summary``'s argument count: the helper's prototype, the kfunc's BTF
+    parameter count; None when unknown (r1-r5 are then read)."""
+    from .helpers import FuncProto
+
+    if insn.src == 0:
+        if insn.imm < 0:
+            return None
+        fn = env.prog_ops.get_func_proto(env, insn.imm)
+        if not isinstance(fn, FuncProto):
+            return None
+        return sum(1 for a in fn.args if a != 0)
+    if insn.src == isa.PSEUDO_KFUNC_CALL:
         try:
-            self.do_check()
-        finally:
-            self.head.clear()
-        if not self.level2 and self.level & LOG_LEVEL1:
-            self.log.reset(0)
+            from .kfuncs import resolve_kfunc
+            lvl, env.level = env.level, 0
+            try:
+                e = resolve_kfunc(env, insn)
+            finally:
+                env.level = lvl
+            f = e.btf.type_by_id(e.btf_id)
+            return len(e.btf.type_by_id(f.type_id).params)
+        except Reject:
+            return None
+    return None
 
-    # --- after the walk -----------------------------------------------------------------------
-    def check_max_stack_depth(self) -> None:
-        """``check_max_stack_depth``: the deepest call chain's combined frames fit in 512 bytes."""
-        insns = self.insns
-        sps = self.subprogs
-        starts = [sp.start for sp in sps] + [self.n]
 
-        def rnd(d: int) -> int:
-            return (d + 15) // 16 * 16
+def compute_live_registers(env: Env) -> None:
+    # (no closure over the env: compiled closures keep it in a reference cycle)
+    call_params = functools.partial(_call_params, env)
+    starts = [sp.start for sp in env.subprogs]
+    order: list[int] = []
+    po_starts = []
+    for s in starts:  # compute_postorder: subprog_info[i].postorder_start
+        po_starts.append(len(order))
+        order += postorder(env.insns, [s])
+    po_starts.append(len(order))
+    env.live_before = compute_live_regs(env.insns, order, call_params)
+    if env.level2:
+        env.verbose(format_live_regs(env.insns, env.live_before, env.insn_str, env.scc))
+    env.sp_starts = starts
+    insns = env.insns  # (the closure must not hold the env: no cycle through it)
+    env.stack_live = StackLiveness(starts + [env.n], order, po_starts, lambda i: successors(insns, i),
+                                   env.prune_point, env.verbose if env.level2 else None)
 
-        def walk(idx: int, depth: int, frame: int) -> None:
-            depth += rnd(sps[idx].stack_depth)
-            if depth > 512:
-                raise self.reject(E.EACCES, f"combined stack size of {frame + 1} calls is {depth}. Too large")
-            for i in range(starts[idx], starts[idx + 1]):
-                insn = insns[i]
-                if not ((insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL) or
-                        (insn.code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC)):
-                    continue
-                sidx = self.find_subprog(i + insn.imm + 1)
-                if frame + 1 >= isa.MAX_CALL_FRAMES:
-                    raise self.reject(E.E2BIG, f"the call stack of {frame + 1} frames is too deep !")
-                walk(sidx, depth, frame + 1)
+# --- the walk -----------------------------------------------------------------------------
+def explored_head(env: Env, idx: int) -> list[StateList]:
+    c = env.cur
+    cs = c.frame[c.curframe].callsite
+    key = ((idx ^ cs) & 0xFFFFFFFF) % env.n
+    lst = env.explored.get(key)
+    if lst is None:
+        lst = env.explored[key] = []
+    return lst
 
-        walk(0, 0, 0)
 
-    def stats_line(self, elapsed: float) -> None:
-        if self.level & LOG_STATS:
-            self.verbose(f"verification time {int(elapsed * 1e6)} usec\n")
-            self.verbose("stack depth " + "+".join(str(sp.stack_depth) for sp in self.subprogs) + "\n")
-        self.verbose(f"processed {self.insn_processed} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) "
-                     f"max_states_per_insn {self.max_states_per_insn} total_states {self.total_states} "
-                     f"peak_states {self.peak_states} mark_read 0\n")
+def same_callsites(a: VerifierState, b: VerifierState) -> bool:
+    if a.curframe != b.curframe:
+        return False
+    for fr in range(a.curframe, -1, -1):
+        if a.frame[fr].callsite != b.frame[fr].callsite:
+            return False
+    return True
 
-    def run(self) -> int:
-        """``bpf_check()``: 0 or a positive errno."""
-        t0 = time.perf_counter()
-        err = 0
+
+def find_prev_entry(env: Env, cur: VerifierState | None, idx: int) -> VerifierState | None:
+    if cur is None:
+        return None
+    for sl in explored_head(env, idx):
+        st = sl.state
+        if st.insn_idx == idx and st.branches and same_callsites(st, cur) and st.dfs_depth < cur.dfs_depth:
+            return st
+    return None
+
+
+def widen_imprecise_scalars(env: Env, old: VerifierState, cur: VerifierState) -> None:
+    idmap = IdMap(env.id_gen)
+    for fr in range(old.curframe, -1, -1):
+        fo, fc = old.frame[fr], cur.frame[fr]
+        pairs = list(zip(fo.regs, fc.regs))
+        for so, sc in zip(fo.stack, fc.stack):
+            if so.types[7] == 1 and sc.types[7] == 1:
+                pairs.append((so.spilled, sc.spilled))
+        for ro, rc in pairs:
+            if ro.type != SCALAR_VALUE or ro.type != rc.type:
+                continue
+            if ro.precise or rc.precise or regsafe(ro, rc, idmap, EXACT):
+                continue
+            mark_unknown(rc, env.bpf_capable)
+
+
+def clean_live_states(env: Env, insn: int, cur: VerifierState) -> None:
+    for sl in explored_head(env, insn):
+        st = sl.state
+        if st.branches or st.insn_idx != insn or not same_callsites(st, cur) or st.cleaned:
+            continue
+        if incomplete_read_marks(env, st):
+            continue
+        # clean_verifier_state: dead registers (compute_live_registers) and dead stack
+        # slots (6.18 liveness.c) of a completed explored state are forgotten
+        env.stack_live.query_init(st, env.sp_starts)
+        alive = env.stack_live.stack_slot_alive
+        st.cleaned = True
+        for i in range(st.curframe + 1):
+            ip = frame_insn_idx(st, i)
+            live = env.live_before[ip]
+            fs = st.frame[i]
+            regs = fs.regs
+            for r in range(10):
+                if not live >> r & 1:
+                    mark_not_init(regs[r], env.bpf_capable)
+            for spi, slot in enumerate(fs.stack):
+                if not alive(fs.frameno, spi):
+                    mark_not_init(slot.spilled, env.bpf_capable)
+                    slot.types[:] = [STACK_INVALID] * BPF_REG_SIZE
+
+# --- SCC visits and back-edges (6.18: maybe_enter_scc ... propagate_backedges) -----------------
+def scc_callchain(env: Env, st: VerifierState) -> tuple[tuple[int, ...], int] | None:
+    """``compute_scc_callchain``: the call sites down to the topmost frame whose
+    instruction is in a loop (SCC), and that SCC; None when no frame is."""
+    callsites: list[int] = []
+    for i in range(st.curframe + 1):
+        idx = frame_insn_idx(st, i)
+        scc = env.scc[idx]
+        if scc:
+            return tuple(callsites), scc
+        if i < st.curframe:
+            callsites.append(idx)
+    return None
+
+
+def _fmt_callchain(key: tuple[tuple[int, ...], int]) -> str:
+    """``format_callchain``: ``(callsite,...,scc)``; a zero call site ends the list."""
+    out = "("
+    for c in key[0]:
+        if not c:
+            break
+        out += f"{c},"
+    return out + f"{key[1]})"
+
+
+def update_peak_states(env: Env) -> None:
+    cur = env.explored_states_size + env.free_list_size + env.num_backedges
+    if env.peak_states < cur:
+        env.peak_states = cur
+
+
+def maybe_enter_scc(env: Env, st: VerifierState) -> None:
+    key = scc_callchain(env, st)
+    if key is None:
+        return
+    visit = env.scc_visits.get(key)
+    if visit is None:
+        visit = env.scc_visits[key] = _Visit()
+    if visit.entry_state is None:
+        visit.entry_state = st
+        if env.level2:
+            env.verbose(f"SCC enter {_fmt_callchain(key)}\n")
+
+
+def maybe_exit_scc(env: Env, st: VerifierState) -> None:
+    key = scc_callchain(env, st)
+    if key is None:
+        return
+    visit = env.scc_visits.get(key)
+    if visit is None or visit.entry_state is not st:
+        return
+    if env.level2:
+        env.verbose(f"SCC exit {_fmt_callchain(key)}\n")
+    visit.entry_state = None
+    env.num_backedges -= visit.num_backedges
+    visit.num_backedges = 0
+    update_peak_states(env)
+    propagate_backedges(env, visit)
+
+
+def add_scc_backedge(env: Env, st: VerifierState, backedge: VerifierState) -> None:
+    key = scc_callchain(env, st)
+    visit = env.scc_visits.get(key) if key is not None else None
+    if visit is None or key is None:
+        raise env.reject(E.EFAULT, f"verifier bug: add backedge: no visit info for insn_idx {st.insn_idx}")
+    if env.level2:
+        env.verbose(f"SCC backedge {_fmt_callchain(key)}\n")
+    visit.backedges.insert(0, backedge)
+    visit.num_backedges += 1
+    env.num_backedges += 1
+    update_peak_states(env)
+
+
+def incomplete_read_marks(env: Env, st: VerifierState) -> bool:
+    """Marks of ``st`` are not final while its SCC visit still holds back-edges."""
+    key = scc_callchain(env, st)
+    if key is None:
+        return False
+    visit = env.scc_visits.get(key)
+    return visit is not None and bool(visit.backedges)
+
+
+def propagate_backedges(env: Env, visit: "_Visit") -> None:
+    """Precision of each back-edge's equal state flows into the back-edge's parents
+    until nothing changes (at most MAX_BACKEDGE_ITERS = 64 rounds, then every
+    scalar of the back-edges becomes precise)."""
+    i = 0
+    while True:
+        if i > 64:
+            if env.level2:
+                env.verbose("propagate_backedges: too many iterations\n")
+            for be in visit.backedges:
+                precision.mark_all_scalars_precise(env, be)
+            break
+        i += 1
+        changed = False
+        for be in visit.backedges:
+            if be.equal_state is not None:  # always set for a back-edge (is_state_visited)
+                changed |= precision.propagate_precision(env, be.equal_state, be)
+        if not changed:
+            break
+    visit.backedges = []
+
+
+def maybe_free_verifier_state(env: Env, sl: "StateList") -> None:
+    if not sl.in_free_list or sl.state.branches or incomplete_read_marks(env, sl.state):
+        return
+    sl.in_free_list = False
+    env.free_list_size -= 1
+    sl.state.sl = None  # freed: nothing reaches the entry from the state any more (no cycle)
+
+
+def update_branch_counts(env: Env, st: VerifierState | None) -> None:
+    sl = None
+    while st is not None:
+        st.branches -= 1
+        if st.branches:
+            break
+        maybe_exit_scc(env, st)
+        parent = st.parent
+        parent_sl = parent.sl if parent is not None else None
+        if sl is not None:
+            maybe_free_verifier_state(env, sl)
+        st = parent
+        sl = parent_sl
+
+
+def is_state_visited(env: Env, insn_idx: int) -> bool:
+    cur = env.cur
+    force_new = env.test_state_freq or bool(env.force_checkpoint[insn_idx]) or len(cur.jmp_history) > 40
+    add_new = force_new
+    if env.jmps_processed - env.prev_jmps_processed >= 2 and \
+            env.insn_processed - env.prev_insn_processed >= 8:
+        add_new = True
+    clean_live_states(env, insn_idx, cur)
+    head = explored_head(env, insn_idx)
+    states_cnt = 0
+    live = env.live_before
+    is_may_goto = env.insns[insn_idx].code == isa.JMP | isa.JCOND
+    for sl in list(head):
+        states_cnt += 1
+        st = sl.state
+        if st.insn_idx != insn_idx:
+            continue
+        loop = False
+        if st.branches:
+            if is_may_goto and st.may_goto_depth != cur.may_goto_depth and \
+                    states_equal(st, cur, RANGE_WITHIN, live, env.id_gen, env.allow_uninit_stack):
+                loop = True
+            else:
+                if _states_maybe_looping(st, cur) and \
+                        states_equal(st, cur, EXACT, live, env.id_gen, env.allow_uninit_stack) and \
+                        st.may_goto_depth == cur.may_goto_depth and \
+                        st.callback_unroll_depth == cur.callback_unroll_depth:
+                    env.verbose(f"infinite loop detected at insn {insn_idx}\n")
+                    env.verbose("cur state:")
+                    env.print_verifier_state(cur, cur.curframe, True)
+                    env.verbose("old state:")
+                    env.print_verifier_state(st, cur.curframe, True)
+                    raise Reject(E.EINVAL)
+                if not force_new and env.jmps_processed - env.prev_jmps_processed < 20 and \
+                        env.insn_processed - env.prev_insn_processed < 100:
+                    add_new = False
+                _miss(env, sl, head, add_new, insn_idx)
+                continue
+        else:
+            loop = incomplete_read_marks(env, st)
+            if not states_equal(st, cur, RANGE_WITHIN if loop else NOT_EXACT, live, env.id_gen,
+                                env.allow_uninit_stack, env.explore_alu_limits):
+                _miss(env, sl, head, add_new, insn_idx)
+                continue
+        # hit
+        sl.hit_cnt += 1
+        if env.jmp_point[env.insn_idx]:
+            env.push_jmp_history(cur, 0, 0)
+        precision.propagate_precision(env, st, cur)
+        if loop:  # remember the back-edge until the loop's SCC visit is done
+            be = cur.clone()
+            be.equal_state = st
+            be.insn_idx = insn_idx
+            add_scc_backedge(env, st, be)
+        return True
+    if env.max_states_per_insn < states_cnt:
+        env.max_states_per_insn = states_cnt
+    if not add_new:
+        return False
+    env.total_states += 1
+    env.explored_states_size += 1
+    update_peak_states(env)
+    env.prev_jmps_processed = env.jmps_processed
+    env.prev_insn_processed = env.insn_processed
+    if env.bpf_capable:
+        precision.mark_all_scalars_imprecise(cur)
+    new = cur.clone()
+    new.insn_idx = insn_idx
+    new_sl = StateList(new)
+    new.sl = new_sl
+    maybe_enter_scc(env, new)
+    cur.parent = new
+    cur.first_insn_idx = insn_idx
+    cur.dfs_depth = new.dfs_depth + 1
+    cur.jmp_history = []
+    head.insert(0, new_sl)
+    return False
+
+
+def _miss(env: Env, sl: StateList, head: list[StateList], add_new: bool, insn_idx: int) -> None:
+    if add_new:
+        sl.miss_cnt += 1
+    n = 64 if env.force_checkpoint[insn_idx] and sl.state.branches > 0 else 3
+    if sl.miss_cnt > sl.hit_cnt * n + n:
+        sl.in_free_list = True
+        head.remove(sl)
+        env.free_list_size += 1
+        env.explored_states_size -= 1
+        maybe_free_verifier_state(env, sl)
+
+
+def _states_maybe_looping(old: VerifierState, cur: VerifierState) -> bool:
+    fr = cur.curframe
+    if old.curframe != fr:
+        return False
+    ro, rc = old.frame[fr].regs, cur.frame[fr].regs
+    for i in range(len(ro)):
+        if not ro[i].same_until_frameno(rc[i]):
+            return False
+    return True
+
+
+def do_check(env: Env) -> None:
+    insns = env.insns
+    n = env.n
+    pop_log = not env.level2
+    log_on = env.log_on
+    level2 = env.level2
+    do_print_state = False
+    prune = env.prune_point
+    jmp_point = env.jmp_point
+    seen = env.seen
+    live = env.stack_live
+    sp_starts = env.sp_starts
+    limit = BPF_COMPLEXITY_LIMIT_INSNS  # (a module global, read once: tests scale it down)
+    prev_insn_idx = -1
+    while True:
+        env.cur_hist_ent = False
+        env.prev_insn_idx = prev_insn_idx
+        idx = env.insn_idx
+        if idx >= n:
+            raise env.reject(E.EFAULT, f"invalid insn idx {idx} insn_cnt {n}")
+        insn = insns[idx]
+        env.insn_processed += 1
+        if env.insn_processed > limit:
+            raise env.reject(E.E2BIG, f"BPF program is too large. Processed {env.insn_processed} insn")
+        state = env.cur
+        state.last_insn_idx = env.prev_insn_idx
+        state.insn_idx = idx
+        exit_path = False
+        if prune[idx]:
+            if is_state_visited(env, idx):
+                if log_on:
+                    if do_print_state:
+                        spec = " (speculative execution)" if state.speculative else ""
+                        env.verbose(f"\nfrom {env.prev_insn_idx} to {idx}{spec}: safe\n")
+                    else:
+                        env.verbose(f"{idx}: safe\n")
+                exit_path = True
+        if not exit_path:
+            if jmp_point[idx]:
+                env.push_jmp_history(state, 0, 0)
+            if level2 and do_print_state:
+                spec = " (speculative execution)" if state.speculative else ""
+                env.verbose(f"\nfrom {env.prev_insn_idx} to {idx}{spec}:")
+                env.print_verifier_state(state, state.curframe, True)
+                do_print_state = False
+            if log_on:
+                if env.scratched_regs or env.scratched_stack:
+                    env.print_insn_state(state, state.curframe)
+                log = env.log
+                env.prev_log_pos = log.end
+                log.write(f"{idx}: {env.insn_str(idx)}\n")
+                env.prev_insn_print_pos = log.end - env.prev_log_pos
+                env.prev_log_pos = log.end
+            if not state.speculative:  # sanitize_mark_insn_seen
+                seen[idx] = True
+            prev_insn_idx = idx
+            speculative = state.speculative
+            aux = env.aux.peek(idx) if speculative else None
+            if aux is not None and aux.nospec:
+                r = 1  # a speculative path stops at a barrier
+            else:
+                # bpf_reset/commit_stack_write_marks around every instruction: only stores
+                # write stack slots, and for any other instruction the pair changes nothing
+                stores = insn.stores
+                if stores:
+                    live.reset_stack_write_marks(state, sp_starts, idx)
+                try:
+                    r = do_check_insn(env, insn)
+                except Reject as e:
+                    # error_recoverable_with_nospec: a speculative path that would fault
+                    # gets a barrier (nospec) instead of failing the program
+                    if not (state.speculative and e.errno in (E.EPERM, E.EACCES, E.EINVAL)):
+                        raise
+                    if stores:
+                        live.commit_stack_write_marks()
+                    aux = env.aux[idx]
+                    aux.nospec = True
+                    aux.alu_state = 0  # no masking needed before a barrier
+                    r = 1
+                else:
+                    if stores:
+                        live.commit_stack_write_marks()
+                if r != 1 and speculative:
+                    aux = env.aux.peek(idx)
+                    if aux is not None and aux.nospec_result:
+                        r = 1  # the barrier after this store ends the speculative path
+            if r == 0:
+                continue
+            if r == 2:  # returned from a subprogram
+                do_print_state = True
+                continue
+        # process_bpf_exit
+        env.mark_state_scratched()
+        update_branch_counts(env, env.cur)
+        live.update_live_stack(env.cur, sp_starts)
+        if not env.pop_stack(pop_log):
+            break
+        prev_insn_idx = env.prev_insn_idx
+        do_print_state = True
+
+
+def do_check_insn(env: Env, insn: DInsn) -> int:
+    """``do_check_insn``: 0 continue (insn_idx updated), 1 path ends, 2 subprog returned."""
+    c = insn.cls
+    if c == isa.ALU or c == isa.ALU64:
+        alu.check_alu_op(env, insn)
+    elif c == isa.LDX:
+        mem.check_load_mem(env, insn, False, insn.mode == isa.MEMSX, "ldx")
+    elif c == isa.STX:
+        if insn.mode == isa.ATOMIC:
+            mem.check_atomic(env, insn)
+            env.insn_idx += 1
+            return 0
+        if insn.mode != isa.MEM or insn.imm:
+            raise env.reject(E.EINVAL, "BPF_STX uses reserved fields")
+        mem.check_store_reg(env, insn, False)
+    elif c == isa.ST:
+        if insn.mode != isa.MEM or insn.src:
+            raise env.reject(E.EINVAL, "BPF_ST uses reserved fields")
+        env.check_reg_arg(insn.dst, SRC_OP)
+        dst_type = env.cur_regs()[insn.dst].type
+        mem.check_mem_access(env, env.insn_idx, insn.dst, insn.off, insn.size, 2, -1, False, False)
+        mem.save_aux_ptr_type(env, dst_type, False)
+    elif c == isa.JMP or c == isa.JMP32:
+        op = insn.op
+        env.jmps_processed += 1
+        if op == isa.CALL:
+            if insn.x or (insn.src != isa.PSEUDO_KFUNC_CALL and insn.off) or \
+                    insn.src not in (0, isa.PSEUDO_CALL, isa.PSEUDO_KFUNC_CALL) or insn.dst or c == isa.JMP32:
+                raise env.reject(E.EINVAL, "BPF_CALL uses reserved fields")
+            if insn.src == isa.PSEUDO_CALL:
+                calls.check_func_call(env, insn)
+            elif insn.src == isa.PSEUDO_KFUNC_CALL:
+                calls.check_kfunc_call(env, insn)
+            else:
+                calls.check_helper_call(env, insn)
+            env.scratched_regs |= 1
+        elif op == isa.JA:
+            if insn.x or insn.src or insn.dst or (c == isa.JMP and insn.imm) or \
+                    (c == isa.JMP32 and insn.off):
+                raise env.reject(E.EINVAL, "BPF_JA uses reserved fields")
+            env.insn_idx += (insn.off if c == isa.JMP else insn.imm) + 1
+            return 0
+        elif op == isa.EXIT:
+            if insn.x or insn.imm or insn.src or insn.dst or c == isa.JMP32:
+                raise env.reject(E.EINVAL, "BPF_EXIT uses reserved fields")
+            calls.check_resource_leak(env, False, not env.cur.curframe, "BPF_EXIT instruction in main prog")
+            if env.cur.curframe:
+                env.stack_live.update_live_stack(env.cur, env.sp_starts)
+                calls.prepare_func_exit(env)
+                return 2
+            calls.check_return_code(env, 0, "R0")
+            return 1
+        else:
+            jumps.check_cond_jmp_op(env, insn)
+    elif c == isa.LD:
+        mode = insn.mode
+        if mode in (isa.ABS, isa.IND):
+            calls.check_ld_abs(env, insn)
+        elif mode == isa.IMM:
+            calls.check_ld_imm(env, insn)
+            env.insn_idx += 1
+            if not env.cur.speculative:
+                env.seen[env.insn_idx] = True
+        else:
+            raise env.reject(E.EINVAL, "invalid BPF_LD mode")
+    else:
+        raise env.reject(E.EINVAL, f"unknown insn class {c}")
+    env.insn_idx += 1
+    return 0
+
+
+def do_check_main(env: Env) -> None:
+    """``do_check_common`` for the main program."""
+    env.insn_idx = 0
+    st = VerifierState()
+    st.in_sleepable = env.attr.sleepable
+    env.cur = st
+    f = env.init_func_state(BPF_MAIN_FUNC, 0, 0)
+    env.mark_state_scratched()
+    st.frame = [f]
+    st.first_insn_idx = 0
+    st.last_insn_idx = -1
+    r1 = f.regs[1]
+    r1.type = PTR_TO_CTX
+    mark_known_zero(r1)
+    try:
+        do_check(env)
+    finally:
+        env.head.clear()
+    if not env.level2 and env.level & LOG_LEVEL1:
+        env.log.reset(0)
+
+# --- after the walk -----------------------------------------------------------------------
+def check_max_stack_depth(env: Env) -> None:
+    """``check_max_stack_depth``: the deepest call chain's combined frames fit in 512 bytes."""
+    _stack_depth_walk(env, [sp.start for sp in env.subprogs] + [env.n], 0, 0, 0)
+
+
+def _stack_depth_walk(env: Env, starts: list[int], idx: int, depth: int, frame: int) -> None:
+    """One subprogram of ``check_max_stack_depth``'s walk down the call chains (frames
+    rounded up to 16 bytes)."""
+    depth += (env.subprogs[idx].stack_depth + 15) // 16 * 16
+    if depth > 512:
+        raise env.reject(E.EACCES, f"combined stack size of {frame + 1} calls is {depth}. Too large")
+    insns = env.insns
+    for i in range(starts[idx], starts[idx + 1]):
+        insn = insns[i]
+        if not ((insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL) or
+                (insn.code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC)):
+            continue
+        sidx = env.find_subprog(i + insn.imm + 1)
+        if frame + 1 >= isa.MAX_CALL_FRAMES:
+            raise env.reject(E.E2BIG, f"the call stack of {frame + 1} frames is too deep !")
+        _stack_depth_walk(env, starts, sidx, depth, frame + 1)
+
+
+def stats_line(env: Env, elapsed: float) -> None:
+    if env.level & LOG_STATS:
+        env.verbose(f"verification time {int(elapsed * 1e6)} usec\n")
+        env.verbose("stack depth " + "+".join(str(sp.stack_depth) for sp in env.subprogs) + "\n")
+    env.verbose(f"processed {env.insn_processed} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) "
+                f"max_states_per_insn {env.max_states_per_insn} total_states {env.total_states} "
+                f"peak_states {env.peak_states} mark_read 0\n")
+
+
+def run(env: Env) -> int:
+    """``bpf_check()``: 0 or a positive errno."""
+    t0 = time.perf_counter()
+    err = 0
+    try:
+        add_subprog_and_kfunc(env)
+        check_subprogs(env)
+        resolve_pseudo_ldimm64(env)
+        check_cfg(env)
+        check_attach(env)
+        compute_scc(env)
+        compute_live_registers(env)
+        do_check_main(env)
+    except Reject as r:
+        err = r.errno
+    if not err:
         try:
-            self.add_subprog_and_kfunc()
-            self.check_subprogs()
-            self.resolve_pseudo_ldimm64()
-            self.check_cfg()
-            self.check_attach()
-            self.compute_scc()
-            self.compute_live_registers()
-            self.do_check_main()
+            check_max_stack_depth(env)
         except Reject as r:
             err = r.errno
-        if not err:
-            try:
-                self.check_max_stack_depth()
-            except Reject as r:
-                err = r.errno
-        self.stats_line(time.perf_counter() - t0)
-        return err
+    stats_line(env, time.perf_counter() - t0)
+    _release_states(env)
+    return err
+
+
+def _release_states(env: Env) -> None:
+    """Break the explored states' links to their list entries (``sl``), the only cycles the
+    walk makes: everything is then freed by reference counting, not the cycle collector."""
+    for head in env.explored.values():
+        for sl in head:
+            sl.state.sl = None
+    env.explored.clear()
+    if hasattr(env, "stack_live"):
+        env.stack_live.log = None  # a bound method of the env at level 2
 
 
 def _opcodes(profile: Any) -> frozenset[int]:
-    from kernel_model.isa import _opcode_table  # type: ignore[attr-defined]
+    from kernel_model.isa import _opcode_table
     return _opcode_table(profile.atomic_load_store)
 
 
@@ -982,12 +861,18 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
     log_size = env.log_size
     if log_size is not None and log_size > LOG_SIZE_MAX:
         return VerifyResult(False, E.EINVAL, "", 0)  # bpf_vlog_init -> bpf_verifier_log_attr_valid
-    v = Verifier(insns, env, log_level)
-    err = v.run()
-    for i, a in enumerate(v.aux):  # what later stages read from insn_aux_data[]
-        a.ptr_type = v.ptr_type[i]
-        a.ctx_field_size = v.ctx_field_size[i]
-        a.seen = v.seen[i]
+    # The walk allocates states by the hundred thousand, almost all freed by reference
+    # counting; the cycle collector's passes over them are a tenth of the time. It is
+    # paused for the walk (not across it: the caller's setting comes back).
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        v = Env(insns, env, log_level)
+        err = run(v)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    v.aux.finalize(v.ptr_type, v.ctx_field_size, v.seen)  # what later stages read from insn_aux_data[]
     # bpf_vlog_finalize: log_true_size is len_max at any level but 0; a user buffer the
     # log outgrew turns any verdict into ENOSPC and holds the rotated tail (or, with
     # BPF_LOG_FIXED, the head)

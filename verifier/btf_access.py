@@ -16,16 +16,19 @@ arrays, which the emulated vmlinux does not use.
 from __future__ import annotations
 
 import errno as E
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel_model.btf import Array, Composite, Ptr, Struct, Union
+
+if TYPE_CHECKING:
+    from .core import Env
 
 from .regs import PTR_TO_BTF_ID, PTR_UNTRUSTED, SCALAR_VALUE, RegState
 
 __all__ = ["btf_struct_access", "struct_ops_write_access"]
 
 
-def _walk(v: Any, btf: Any, tid: int, off: int, size: int, flag: int) -> tuple[int, int, int]:
+def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int) -> tuple[int, int, int]:
     """``btf_struct_walk`` loop: (SCALAR_VALUE | PTR_TO_BTF_ID, next btf id, flag)."""
     while True:
         sid = btf.skip_modifiers(tid)
@@ -96,12 +99,12 @@ def _walk(v: Any, btf: Any, tid: int, off: int, size: int, flag: int) -> tuple[i
         raise v.reject(E.EINVAL, f"struct {tname} doesn't have field at offset {off}")
 
 
-def btf_struct_access(v: Any, reg: RegState, off: int, size: int) -> tuple[int, int, int]:
+def btf_struct_access(v: Env, reg: RegState, off: int, size: int) -> tuple[int, int, int]:
     """A read through ``reg`` at ``off``: (result kind, btf id of the result, flags)."""
     return _walk(v, reg.btf, reg.btf_id, off, size, 0)
 
 
-def struct_ops_write_access(v: Any, reg: RegState, off: int, size: int) -> None:
+def struct_ops_write_access(v: Env, reg: RegState, off: int, size: int) -> None:
     """A write through ``reg``: the struct_ops subsystem's ``btf_struct_access``
     (``env->ops->btf_struct_access`` in check_ptr_to_btf_access), or ``only read is
     supported`` when it has none."""

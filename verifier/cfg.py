@@ -22,28 +22,31 @@ what it returns and what it raises (:class:`InvalidInsn`, kernel message, EINVAL
 
 from __future__ import annotations
 
-from typing import Sequence
+from array import array
+from typing import Final, Sequence
 
 from kernel_model import isa
 from kernel_model.errors import InvalidInsn
 from kernel_model.insn import Insn, check_insns
 
-__all__ = ["find_subprogs", "check_subprogs", "check_cfg", "successors", "check_structure",
+from .decoded import DInsn, InsnFields, successors_rel
+
+__all__ = ["find_subprogs", "check_subprogs", "check_cfg", "CfgMarks", "successors", "check_structure",
            "BPF_MAX_SUBPROGS"]
 
 #: include/linux/bpf_verifier.h
-BPF_MAX_SUBPROGS = 256
+BPF_MAX_SUBPROGS: Final = 256
 
 
-def _is_pseudo_call(insn: Insn) -> bool:
+def _is_pseudo_call(insn: InsnFields) -> bool:
     return insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL
 
 
-def _is_pseudo_func(insn: Insn) -> bool:
+def _is_pseudo_func(insn: InsnFields) -> bool:
     return insn.code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC
 
 
-def find_subprogs(insns: Sequence[Insn]) -> list[int]:
+def find_subprogs(insns: Sequence[InsnFields]) -> list[int]:
     """Pass: add_subprog_and_kfunc. Reads: call and pseudo-func targets.
     Returns: sorted subprogram start indices (0 first).
     Raises: ``call to invalid destination``; ``too many subprograms`` (E2BIG)."""
@@ -62,7 +65,7 @@ def find_subprogs(insns: Sequence[Insn]) -> list[int]:
     return sorted(starts)
 
 
-def check_subprogs(insns: Sequence[Insn], starts: Sequence[int]) -> None:
+def check_subprogs(insns: Sequence[InsnFields], starts: Sequence[int]) -> None:
     """Pass: check_subprogs. Reads: jump offsets, subprogram bounds.
     Raises: ``jump out of range from insn %d to %d``, ``last insn is not an exit or jmp``."""
     bounds = list(starts) + [len(insns)]
@@ -83,67 +86,149 @@ def check_subprogs(insns: Sequence[Insn], starts: Sequence[int]) -> None:
                 start, end = bounds[cur], bounds[cur + 1]
 
 
-def successors(insns: Sequence[Insn], i: int) -> list[int]:
-    """The CFG successors of slot ``i`` as ``visit_insn()`` pushes them:
-    fall-through first, then the branch; a bpf-to-bpf call also reaches its
-    callee's entry (the call returns to ``i + 1``)."""
+def successors(insns: Sequence[InsnFields], i: int, *, into_calls: bool = False) -> tuple[int, ...]:
+    """``bpf_insn_successors``: the slots control may reach after slot ``i``
+    (:func:`verifier.decoded.successors_rel`, the one definition); with ``into_calls`` a
+    bpf-to-bpf call also reaches its callee's entry (the reachability view of
+    ``structops exec``'s precheck)."""
     insn = insns[i]
-    code = insn.code
-    c = code & 0x07
-    if code == isa.LD_IMM64:
-        return [i + 2]
-    if c not in (isa.JMP, isa.JMP32):
-        return [i + 1]
-    op = code & 0xF0
-    if op == isa.EXIT:
-        return []
-    if op == isa.CALL:
-        if insn.src == isa.PSEUDO_CALL:
-            return [i + 1, i + insn.imm + 1]
-        return [i + 1]
-    if op == isa.JA:
-        return [i + 1 + (insn.imm if c == isa.JMP32 else insn.off)]
-    return [i + 1, i + 1 + insn.off]
+    rel = insn.succ_rel if isinstance(insn, DInsn) else successors_rel(insn)
+    out = tuple(i + r for r in rel)
+    if into_calls and insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL:
+        out += (i + insn.imm + 1,)
+    return out
 
 
-def check_cfg(insns: Sequence[Insn], *, privileged: bool = True, reachability: bool = True) -> None:
-    """Pass: check_cfg. Reads: the CFG of :func:`successors`.
-    Raises: ``jump out of range from insn %d to %d``, ``back-edge from insn %d to %d``
-    (unprivileged only), ``unreachable insn %d`` (unless ``reachability`` is off, as
+class CfgMarks:
+    """What ``check_cfg`` leaves in ``insn_aux_data`` for the walk: prune points, jump
+    points (the jump history records arrivals there) and forced checkpoints (may_goto)."""
+
+    __slots__ = ("prune_point", "jmp_point", "force_checkpoint", "has_back_edges")
+
+    def __init__(self, n: int) -> None:
+        self.prune_point = bytearray(n)
+        self.jmp_point = bytearray(n)
+        self.force_checkpoint = bytearray(n)
+        #: the walk met an edge to an insn still on its stack: the program has a loop
+        #: (without one, ``compute_scc`` has nothing to find)
+        self.has_back_edges = False
+
+
+#: insn_state[] values and push_insn's edge kinds (kernel/bpf/verifier.c)
+DISCOVERED: Final = 0x10
+EXPLORED: Final = 0x20
+FALLTHROUGH: Final = 1
+BRANCH: Final = 2
+
+
+class _CfgWalk:
+    """The walk's state: ``insn_state[]`` and the DFS stack of ``check_cfg``."""
+
+    __slots__ = ("n", "st", "stack", "marks", "allow_back_edges")
+
+    def __init__(self, n: int, marks: CfgMarks, allow_back_edges: bool) -> None:
+        self.n = n
+        self.st = [0] * n
+        self.st[0] = DISCOVERED
+        self.stack = array("i", [0])
+        self.marks = marks
+        self.allow_back_edges = allow_back_edges
+
+    def push(self, t: int, w: int, e: int) -> int:
+        """``push_insn``: 1 when ``w`` was pushed (KEEP_EXPLORING), else 0 (DONE_EXPLORING)."""
+        st = self.st
+        if e == FALLTHROUGH and st[t] >= (DISCOVERED | FALLTHROUGH):
+            return 0
+        if e == BRANCH and st[t] >= (DISCOVERED | BRANCH):
+            return 0
+        if w < 0 or w >= self.n:
+            raise InvalidInsn(f"jump out of range from insn {t} to {w}", t)
+        if e == BRANCH:
+            self.marks.prune_point[w] = True
+            self.marks.jmp_point[w] = True
+        sw = st[w]
+        if sw == 0:
+            st[t] = DISCOVERED | e
+            st[w] = DISCOVERED
+            self.stack.append(w)
+            return 1
+        if (sw & 0xF0) == DISCOVERED:
+            if not self.allow_back_edges:
+                raise InvalidInsn(f"back-edge from insn {t} to {w}", t)
+            self.marks.has_back_edges = True
+            return 0
+        if sw == EXPLORED:
+            st[t] = DISCOVERED | e
+        return 0
+
+
+def check_cfg(insns: Sequence[InsnFields], marks: CfgMarks | None = None, *, allow_back_edges: bool = True,
+              reachability: bool = True) -> None:
+    """Pass: ``check_cfg`` with ``visit_insn`` and ``push_insn`` (kernel/bpf/verifier.c,
+    6.18): a depth-first walk from insn 0, fall-through edges before branch edges, that
+    enters subprograms through their calls and ``BPF_PSEUDO_FUNC`` lddws, and marks
+    ``marks`` (prune points at branches, call sites and their returns; jump points at
+    jump targets; forced checkpoints at may_goto).
+    Raises :class:`InvalidInsn`: ``jump out of range from insn %d to %d``, ``back-edge
+    from insn %d to %d`` (unless ``allow_back_edges``: the kernel allows them when
+    ``bpf_capable``), ``unreachable insn %d`` (unless ``reachability`` is off, as
     ``structops exec`` runs it: the ISA lets dead code be), ``jump into the middle of
     ldimm64 insn %d``."""
     n = len(insns)
-    DISCOVERED, EXPLORED = 1, 2
-    state = [0] * n
-    # Iterative DFS with an explicit stack of (node, next successor index).
-    state[0] = DISCOVERED
-    stack: list[list[int]] = [[0, 0]]
-    succ_cache: dict[int, list[int]] = {}
+    m = marks if marks is not None else CfgMarks(n)
+    walk = _CfgWalk(n, m, allow_back_edges)
+    st = walk.st
+    stack = walk.stack
+    pp, jp, fc = m.prune_point, m.jmp_point, m.force_checkpoint
     while stack:
-        top = stack[-1]
-        t = top[0]
-        succ = succ_cache.get(t)
-        if succ is None:
-            succ = succ_cache[t] = successors(insns, t)
-        if top[1] >= len(succ):
-            state[t] = EXPLORED
+        t = stack[-1]
+        insn = insns[t]
+        code = insn.code
+        c = code & 0x07
+        ret = 0
+        if code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC:
+            ret = walk.push(t, t + 2, FALLTHROUGH)
+            if not ret:
+                pp[t + 2] = True
+                jp[t + 2] = True
+                pp[t] = True
+                ret = walk.push(t, t + insn.imm + 1, BRANCH)
+        elif c != isa.JMP and c != isa.JMP32:
+            ret = walk.push(t, t + (2 if code == isa.LD_IMM64 else 1), FALLTHROUGH)
+        else:
+            op = code & 0xF0
+            if op == isa.EXIT:
+                ret = 0
+            elif op == isa.CALL:
+                ret = walk.push(t, t + 1, FALLTHROUGH)
+                if not ret:
+                    pp[t + 1] = True
+                    jp[t + 1] = True
+                    if insn.src == isa.PSEUDO_CALL:
+                        pp[t] = True
+                        ret = walk.push(t, t + insn.imm + 1, BRANCH)
+            elif op == isa.JA:
+                off = insn.off if c == isa.JMP else insn.imm
+                ret = walk.push(t, t + off + 1, FALLTHROUGH)
+                if not ret:
+                    pp[t + off + 1] = True
+                    jp[t + off + 1] = True
+            else:
+                pp[t] = True
+                if code == isa.JMP | isa.JCOND:
+                    fc[t] = True
+                ret = walk.push(t, t + 1, FALLTHROUGH)
+                if not ret:
+                    ret = walk.push(t, t + insn.off + 1, BRANCH)
+        if ret == 0:
+            st[t] = EXPLORED
             stack.pop()
-            continue
-        w = succ[top[1]]
-        top[1] += 1
-        if w < 0 or w >= n:
-            raise InvalidInsn(f"jump out of range from insn {t} to {w}", t)
-        if state[w] == 0:
-            state[w] = DISCOVERED
-            stack.append([w, 0])
-        elif state[w] == DISCOVERED and not privileged:
-            raise InvalidInsn(f"back-edge from insn {t} to {w}", t)
     i = 0
     while i < n:
-        if state[i] != EXPLORED and reachability:
+        if st[i] != EXPLORED and reachability:
             raise InvalidInsn(f"unreachable insn {i}", i)
         if insns[i].code == isa.LD_IMM64:
-            if i + 1 < n and state[i + 1] != 0:
+            if i + 1 < n and st[i + 1] != 0:
                 raise InvalidInsn(f"jump into the middle of ldimm64 insn {i}", i)
             i += 2
             continue
@@ -158,5 +243,5 @@ def check_structure(insns: Sequence[Insn], *, privileged: bool = True, reachabil
     starts = find_subprogs(insns)
     check_subprogs(insns, starts)
     check_insns(insns, opcodes=opcodes)
-    check_cfg(insns, privileged=privileged, reachability=reachability)
+    check_cfg(insns, allow_back_edges=privileged, reachability=reachability)
     return starts

@@ -50,12 +50,12 @@ from typing import Sequence
 from kernel_model import isa
 from kernel_model.errors import NotModelled
 from kernel_model.insn import Insn
-from kernel_model.prog import PROG_TYPE_SOCKET_FILTER
-from verifier.ctx import SK_BUFF_FIELDS, sk_filter_is_valid_access
-from verifier.fixups import patch_program
-from verifier.regs import MEM_ALLOC, PTR_TO_BTF_ID, PTR_TO_CTX, PTR_UNTRUSTED
+from . import prog_types
+from .ctx import SK_BUFF_FIELDS, sk_filter_is_valid_access
+from .fixups import patch_program
+from .regs import MEM_ALLOC, PTR_TO_BTF_ID, PTR_TO_CTX, PTR_UNTRUSTED
 
-__all__ = ["convert_ctx_accesses", "convert_skb_access", "SkBuffLayout", "SKB", "BPF_PROBE_MEM",
+__all__ = ["convert_ctx_accesses", "convert_sk_filter_access", "convert_skb_access", "SkBuffLayout", "SKB", "BPF_PROBE_MEM",
            "BPF_PROBE_MEMSX", "BPF_REG_AX", "MIN_NAPI_ID", "PKT_TYPE_MAX", "skb_field_name"]
 
 #: include/linux/filter.h
@@ -190,6 +190,9 @@ def convert_ctx_accesses(insns: Sequence[Insn], ptr_types: Sequence[int], prog_t
     ``fault_imm`` is accepted for callers that pass a fault stub; no conversion
     needs one (a field without a conversion is refused at load)."""
     patches: dict[int, list[tuple[Insn, int | None]]] = {}
+    # the type's bpf_verifier_ops.convert_ctx_access (prog_types is read at call time:
+    # its table refers back to this module's conversions)
+    convert = prog_types.prog_type_ops(prog_type).convert_ctx_access
     n = len(insns)
     k = 0
     while k < n:
@@ -203,18 +206,19 @@ def convert_ctx_accesses(insns: Sequence[Insn], ptr_types: Sequence[int], prog_t
         if cls == isa.LDX and pt in _PROBE_TYPES and mode in (isa.MEM, isa.MEMSX):
             new_mode = BPF_PROBE_MEM if mode == isa.MEM else BPF_PROBE_MEMSX
             patches[k] = [(Insn(isa.LDX | new_mode | (ins.code & 0x18), ins.dst, ins.src, ins.off, ins.imm), None)]
-        elif pt == PTR_TO_CTX and prog_type == PROG_TYPE_SOCKET_FILTER and (
+        elif pt == PTR_TO_CTX and convert is not None and (
                 (cls == isa.LDX and mode in (isa.MEM, isa.MEMSX)) or (cls in (isa.ST, isa.STX) and mode == isa.MEM)):
-            patches[k] = [(i, None) for i in _convert_skb(ins)]
+            patches[k] = [(i, None) for i in convert(ins)]
         k += 1
     if not patches:
         return list(insns), list(range(n + 1))
     return patch_program(insns, patches)
 
 
-def _convert_skb(ins: Insn) -> list[Insn]:
-    """One ``__sk_buff`` access through ``convert_ctx_accesses``' narrowing logic
-    (kernel/bpf/verifier.c, Linux 6.18)."""
+def convert_sk_filter_access(ins: Insn) -> list[Insn]:
+    """A socket filter's ``convert_ctx_access``: one ``__sk_buff`` access through
+    ``convert_ctx_accesses``' narrowing logic (kernel/bpf/verifier.c, Linux 6.18)
+    around ``bpf_convert_ctx_access`` (:func:`convert_skb_access`)."""
     cls = ins.code & 0x07
     atype = BPF_READ if cls == isa.LDX else BPF_WRITE
     is_ldsx = cls == isa.LDX and (ins.code & 0xE0) == isa.MEMSX

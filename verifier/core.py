@@ -16,36 +16,44 @@ kernel's call chain.
 from __future__ import annotations
 
 import errno as E
-from typing import Any, Sequence
+from array import array
+from typing import Any, Final, Sequence
 
 from kernel_model import isa
 from kernel_model.insn import Insn
 
 from .env import BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_STATE_FREQ
+from .cfg import CfgMarks
+from .decoded import DInsn, InsnFields, decode_program
 from .env import VerifierEnv
 from .log import LOG_LEVEL1, LOG_LEVEL2, VLog, alignment, fmt_func_state, insn_text
 from .regs import (
     NOT_INIT, PTR_TO_STACK, RegState, mark_known_zero, mark_not_init, mark_unknown,
 )
-from .state import FuncState, StackSlot, VerifierState
+from .prog_types import ProgTypeOps, prog_type_ops
+from .result import AuxTable
+from .stack_liveness import StackLiveness
+from .state import BPF_REG_SIZE, FuncState, StackSlot, VerifierState
 
-__all__ = ["Reject", "Core", "BPF_MAIN_FUNC", "SRC_OP", "DST_OP", "DST_OP_NO_MARK", "BPF_MAX_VAR_OFF",
+__all__ = ["Reject", "Env", "BPF_MAIN_FUNC", "SRC_OP", "DST_OP", "DST_OP_NO_MARK", "BPF_MAX_VAR_OFF",
            "BPF_MAX_VAR_SIZ", "BPF_COMPLEXITY_LIMIT_INSNS", "BPF_COMPLEXITY_LIMIT_JMP_SEQ", "Subprog",
            "INSN_F_STACK_ACCESS", "INSN_F_SRC_REG_STACK", "INSN_F_DST_REG_STACK"]
 
-BPF_MAIN_FUNC = -1
-SRC_OP, DST_OP, DST_OP_NO_MARK = 0, 1, 2
-BPF_MAX_VAR_OFF = 1 << 29
-BPF_MAX_VAR_SIZ = 1 << 29
+BPF_MAIN_FUNC: Final = -1
+SRC_OP: Final = 0
+DST_OP: Final = 1
+DST_OP_NO_MARK: Final = 2
+BPF_MAX_VAR_OFF: Final = 1 << 29
+BPF_MAX_VAR_SIZ: Final = 1 << 29
 BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
-BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
+BPF_COMPLEXITY_LIMIT_JMP_SEQ: Final = 8192
 #: jmp history flags (include/linux/bpf_verifier.h): stack access with frame in bits 0-2, spi in 3-8
-INSN_F_FRAMENO_MASK = 0x7
-INSN_F_SPI_MASK = 0x3F
-INSN_F_SPI_SHIFT = 3
-INSN_F_STACK_ACCESS = 1 << 9
-INSN_F_DST_REG_STACK = 1 << 10
-INSN_F_SRC_REG_STACK = 1 << 11
+INSN_F_FRAMENO_MASK: Final = 0x7
+INSN_F_SPI_MASK: Final = 0x3F
+INSN_F_SPI_SHIFT: Final = 3
+INSN_F_STACK_ACCESS: Final = 1 << 9
+INSN_F_DST_REG_STACK: Final = 1 << 10
+INSN_F_SRC_REG_STACK: Final = 1 << 11
 
 
 class Reject(Exception):
@@ -73,13 +81,26 @@ class Subprog:
         self.postorder: list[int] = []
 
 
-class Core:
-    """State shared by every check of one ``bpf_check()`` run."""
+class Env:
+    """``struct bpf_verifier_env``: everything one ``bpf_check()`` run keeps.
+
+    Every check of the verifier is a function taking the env as its first argument,
+    as kernel/bpf/verifier.c's functions take ``struct bpf_verifier_env *env``; the
+    few services here (logging, rejections, the branch stack, register access) are
+    methods because every check uses them. The attributes are declared here, typed,
+    and nowhere else."""
+
+    #: stack-slot liveness (6.18 liveness.c), built by compute_live_registers
+    stack_live: StackLiveness
 
     def __init__(self, insns: Sequence[Insn], env: VerifierEnv, log_level: int) -> None:
-        self.insns = list(insns)
-        self.n = len(self.insns)
-        self.env = env
+        #: the raw slots, as loaded (kernel_model's checks and the log's disassembly read them)
+        self.raw: list[Insn] = insns if isinstance(insns, list) else list(insns)
+        #: the decoded program every check reads (verifier.decoded)
+        self.insns: list[DInsn] = decode_program(self.raw)
+        self.n = len(self.raw)
+        self._insn_text: list[str | None] = []
+        self.attr = env
         self.profile = env.profile
         self.log = VLog(log_level, env.log_size or 0)
         self.level = log_level
@@ -99,13 +120,17 @@ class Core:
         self.explore_alu_limits = False
         n = self.n
         # per-instruction auxiliary data
-        self.prune_point = [False] * n
-        self.jmp_point = [False] * n
-        self.force_checkpoint = [False] * n
-        self.live_before = [0] * n
-        self.ptr_type = [NOT_INIT] * n
-        self.seen = [False] * n
-        self.aux: list[Any] = []
+        #: check_cfg's marks (verifier.cfg): prune points, jump points, forced checkpoints
+        self.cfg_marks = CfgMarks(n)
+        self.prune_point = self.cfg_marks.prune_point
+        self.jmp_point = self.cfg_marks.jmp_point
+        self.force_checkpoint = self.cfg_marks.force_checkpoint
+        #: live_regs_before (compute_live_registers), a mask per insn
+        self.live_before: Sequence[int] = array("H", bytes(2 * n))
+        #: the pointer type each load/store went through (save_aux_ptr_type)
+        self.ptr_type = array("i", bytes(4 * n))  # all NOT_INIT (0)
+        #: sanitize_mark_insn_seen (1: reached on a non-speculative path)
+        self.seen = bytearray(n)
         self.subprogs: list[Subprog] = []
         # the walk
         self.cur: VerifierState = VerifierState()
@@ -132,6 +157,23 @@ class Core:
         self.prev_insn_print_pos = 0
         self.cur_hist_ent = False
         self.kfunc_names: dict[tuple[int, int], str] = {}
+        # program-type and attach facts (check_attach_btf_id, the prog type's ops)
+        self.aux = AuxTable(n)
+        self.ctx_field_size = bytearray(n)
+        #: the program type's rules (verifier.prog_types); check_attach sets them
+        self.prog_ops: ProgTypeOps = prog_type_ops(env.prog_type)
+        self.allowed_helpers: frozenset[int] = frozenset()
+        self.attach_btf: Any = None
+        self.attach_func_proto: Any = None
+        self.attach_func_name = ""
+        self.ctx_arg_info: tuple[Any, ...] = ()
+        self.struct_ops_policy: Any = None
+        self.retval_range: tuple[int, int] | None = None
+        self.scc = array("i", bytes(4 * n))
+        self.fd_maps: dict[int, Any] = {}
+        self.stack_reads_seen = 0
+        # liveness (compute_live_registers, 6.18 liveness.c)
+        self.sp_starts: list[int] = []
 
     # --- logging ---------------------------------------------------------------------------------
     def verbose(self, text: str) -> None:
@@ -146,13 +188,63 @@ class Core:
         return Reject(err)
 
     def insn_str(self, i: int) -> str:
-        return insn_text(self.insns, i, map_addr=self.map_addr_for, kfunc_name=self.kfunc_name_for)
+        """``print_bpf_insn`` of slot ``i``: the same text every time, so formatted once
+        (per distinct instruction; an lddw's text depends on its second slot, so per slot)."""
+        d = self.insns[i]
+        if d.code != isa.LD_IMM64:
+            t = d.text
+            if t is None:
+                t = d.text = insn_text(self.raw, i, map_addr=self.map_addr_for, kfunc_name=self.kfunc_name_for)
+            return t
+        if not self._insn_text:
+            self._insn_text = [None] * self.n
+        s = self._insn_text[i]
+        if s is None:
+            s = self._insn_text[i] = insn_text(self.raw, i, map_addr=self.map_addr_for,
+                                               kfunc_name=self.kfunc_name_for)
+        return s
 
-    def map_addr_for(self, first: Insn, second: Insn) -> int:  # overridden by the analyzer
-        return 0
+    # --- environment hooks ----------------------------------------------------------------
+    def map_addr_for(self, first: Insn, second: Insn) -> int:
+        """The address the log prints for a map lddw; print_bpf_insn hides the pointers of
+        MAP_FD/MAP_VALUE lddws (prints 0x0) when pointer leaks are not allowed."""
+        if not self.allow_ptr_leaks and first.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE):
+            return 0
+        m = self.lookup_map(first)
+        if m is None:
+            return 0
+        base = m.addr or (0xFFFF_8881_0000_0000 + (m.id or 1) * 0x1000)
+        if first.src in (isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX_VALUE):
+            vbase = m.value_addr or (base + 0x110)
+            return (vbase + (second.imm & 0xFFFFFFFF)) & ((1 << 64) - 1)
+        return base
 
-    def kfunc_name_for(self, insn: Insn) -> str | None:  # overridden by the analyzer
+    def kfunc_name_for(self, insn: Insn) -> str | None:
+        return self.kfunc_names.get((insn.off, insn.imm))
+
+    def lookup_map(self, insn: InsnFields) -> Any:
+        if insn.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE):
+            return self.attr.maps.get(insn.imm)
+        if insn.src in (isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE):
+            fa = self.attr.fd_array
+            if 0 <= insn.imm < len(fa):
+                return fa[insn.imm]
         return None
+
+    def stack_read_mark(self, state: Any, spi: int) -> None:
+        """``bpf_mark_stack_read`` for slot ``spi`` of ``state``'s frame (6.18 liveness.c)."""
+        self.stack_live.mark_stack_read(self.cur, self.sp_starts, state.frameno, self.insn_idx, 1 << spi)
+
+    def stack_write_mark(self, state: Any, spi: int, off: int, size: int) -> None:
+        """``bpf_mark_stack_write``: only a full, aligned 8-byte write counts (check_stack_write_fixed_off)."""
+        if not off % BPF_REG_SIZE and size == BPF_REG_SIZE:
+            self.stack_live.write_masks_acc[state.frameno] |= 1 << spi
+
+    def find_subprog(self, off: int) -> int:
+        for i, sp in enumerate(self.subprogs):
+            if sp.start == off:
+                return i
+        return -1
 
     def btf_type_name(self, btf: Any, type_id: int) -> str:
         if btf is None:
@@ -182,12 +274,14 @@ class Core:
     def print_insn_state(self, vstate: VerifierState, frameno: int) -> None:
         """``print_insn_state``: after the instruction text at column 40, else on its own line."""
         log = self.log
+        # formatted first and written at once: the same text and positions as the
+        # kernel's two writes (nothing is reset between them)
+        state = self.state_str(vstate, frameno, False) + "\n"
         if self.prev_log_pos and self.prev_log_pos == log.end:
             log.reset(self.prev_log_pos - 1)
-            log.write(" " * (alignment(self.prev_insn_print_pos) - 1) + " ;")
+            log.write(" " * (alignment(self.prev_insn_print_pos) - 1) + " ;" + state)
         else:
-            log.write(f"{self.insn_idx}:")
-        self.print_verifier_state(vstate, frameno, False)
+            log.write(f"{self.insn_idx}:" + state)
 
     def state_scratched(self) -> bool:
         return bool(self.scratched_regs or self.scratched_stack)
@@ -215,41 +309,17 @@ class Core:
         if regno >= 11:
             raise self.reject(E.EINVAL, f"R{regno} is invalid")
         self.scratched_regs |= 1 << regno
-        regs = self.cur_regs()
-        reg = regs[regno]
+        c = self.cur
+        reg = c.frame[c.curframe].regs[regno]
         if t == SRC_OP:
             if reg.type == NOT_INIT:
                 raise self.reject(E.EACCES, f"R{regno} !read_ok")
             return
         if regno == isa.FP:
             raise self.reject(E.EACCES, "frame pointer is read only")
-        reg.subreg_def = 0 if self.is_reg64_def(regno) else self.insn_idx + 1
+        reg.subreg_def = 0 if self.insns[self.insn_idx].reg64 else self.insn_idx + 1
         if t == DST_OP:
             mark_unknown(reg, self.bpf_capable)
-
-    def is_reg64_def(self, regno: int) -> bool:
-        """``is_reg64`` for a destination operand of the current instruction."""
-        insn = self.insns[self.insn_idx]
-        c = insn.code & 7
-        op = insn.code & 0xF0
-        if c == isa.JMP:
-            if op == isa.EXIT:
-                return True
-            if op == isa.CALL:
-                return False
-        if c == isa.ALU64 and op == isa.END and insn.imm in (16, 32):
-            return False
-        if c in (isa.ALU64, isa.JMP) or (c == isa.ALU and op == isa.END and insn.imm == 64):
-            return True
-        if c in (isa.ALU, isa.JMP32):
-            return False
-        if c == isa.LDX:
-            return (insn.code & 0x18) == isa.DW or (insn.code & 0xE0) == isa.MEMSX
-        if c == isa.STX:
-            return (insn.code & 0x18) == isa.DW
-        if c == isa.LD:
-            return (insn.code & 0xE0) == isa.IMM
-        return True
 
     def new_id(self) -> int:
         self.id_gen += 1
@@ -300,7 +370,7 @@ class Core:
         if insn is not None:
             regs = branch.frame[branch.curframe].regs
             mark_unknown(regs[insn.dst], self.bpf_capable)
-            if insn.code & 0x08:
+            if insn.x:
                 mark_unknown(regs[insn.src], self.bpf_capable)
         return branch
 

@@ -14,8 +14,7 @@ Models, for Linux 6.18:
   CFI stub names the argument ``*__nullable`` (the registry's ``arg_info``);
   writes are refused; the messages (``func '%s' doesn't have %d-th argument``,
   ``func '%s' size %d must be 8`` ...) come first, then the verifier's
-  ``invalid bpf_context access off=%d size=%d``; then the subsystem's own retyping
-  (``bpf_tcp_ca_is_valid_access``: ``struct sock *`` becomes ``struct tcp_sock *``).
+  ``invalid bpf_context access off=%d size=%d``.
 
 * syscall programs (``BPF_PROG_TYPE_SYSCALL``): ``syscall_prog_is_valid_access``
   (kernel/bpf/syscall.c, 6.12/6.18): the context is the caller's buffer, any
@@ -30,7 +29,7 @@ but sockets are not modelled beyond that).
 from __future__ import annotations
 
 import errno as E
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel_model.btf import Composite, Enum, Enum64, FuncProto, Int, Ptr
 
@@ -39,7 +38,14 @@ from kernel_model.btf.structs import KIND_STRUCT
 from .regs import (BASE_TYPE_MASK, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_SOCK_COMMON, PTR_TRUSTED, SCALAR_VALUE,
                    TRUSTED_MODIFIERS, base_type)
 
-__all__ = ["CtxMixin", "SK_BUFF_SIZE", "SK_BUFF_FIELDS", "promote_ctx_arg"]
+if TYPE_CHECKING:
+    from .core import Env
+
+__all__ = ["check_ctx_access", "sk_filter_access", "syscall_access", "struct_ops_access", "CtxAccess",
+           "SK_BUFF_SIZE", "SK_BUFF_FIELDS", "promote_ctx_arg"]
+
+#: what check_ctx_access learns of a context load: (reg type, btf, btf_id)
+CtxAccess = tuple[int, Any, int]
 
 BPF_READ, BPF_WRITE = 1, 2
 
@@ -139,7 +145,40 @@ def _arg_index(btf: Any, proto: FuncProto, off: int) -> int:
     return len(proto.params) + 1
 
 
-def promote_ctx_arg(policy: Any, res: tuple[int, Any, int]) -> tuple[int, Any, int]:
+def check_ctx_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool) -> CtxAccess:
+    """``check_ctx_access``: the program type's ``is_valid_access``
+    (:class:`verifier.prog_types.ProgTypeOps`) gives (reg_type, btf, btf_id) of the
+    loaded value; None is a rejection."""
+    res = env.prog_ops.is_valid_access(env, insn_idx, off, size, atype, is_ldsx)
+    if res is None:
+        raise env.reject(E.EACCES, f"invalid bpf_context access off={off} size={size}")
+    return res
+
+
+# --- is_valid_access of the modelled program types ---------------------------------------------
+
+def sk_filter_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool) -> CtxAccess | None:
+    """Socket filters: ``sk_filter_is_valid_access``; records ``ctx_field_size``."""
+    ok, rtype, fsize = sk_filter_is_valid_access(off, size, atype, is_ldsx)
+    if not ok:
+        return None
+    env.ctx_field_size[insn_idx] = fsize
+    return rtype, None, 0
+
+
+def syscall_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool) -> CtxAccess | None:
+    """Syscall programs: ``syscall_prog_is_valid_access``."""
+    return (SCALAR_VALUE, None, 0) if syscall_prog_is_valid_access(off, size) else None
+
+
+def struct_ops_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool) -> CtxAccess | None:
+    """struct_ops members: ``bpf_tracing_btf_ctx_access`` on the member's prototype, then
+    the subsystem's own ``is_valid_access`` retyping (:func:`promote_ctx_arg`)."""
+    res = _btf_ctx_access(env, off, size, atype)
+    return promote_ctx_arg(env.struct_ops_policy, res) if res is not None else None
+
+
+def promote_ctx_arg(policy: Any, res: CtxAccess) -> CtxAccess:
     """A struct_ops subsystem's ``is_valid_access`` after ``bpf_tracing_btf_ctx_access``:
     ``bpf_tcp_ca_is_valid_access`` (net/ipv4/bpf_tcp_ca.c, 6.12/6.18) gives a
     ``PTR_TO_BTF_ID`` argument without unsafe modifiers (``bpf_type_has_unsafe_modifiers``:
@@ -160,87 +199,67 @@ def promote_ctx_arg(policy: Any, res: tuple[int, Any, int]) -> tuple[int, Any, i
     return res
 
 
-class CtxMixin:
-    """``check_ctx_access`` for the modelled program types."""
-
-    def check_ctx_access(self, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool):  # type: ignore[no-untyped-def]
-        """(reg_type, btf, btf_id) of the loaded value, or a rejection."""
-        kind = self.ctx_kind  # type: ignore[attr-defined]
-        if kind == "skb":
-            ok, rtype, fsize = sk_filter_is_valid_access(off, size, atype, is_ldsx)
-            if ok:
-                self.ctx_field_size[insn_idx] = fsize  # type: ignore[attr-defined]
-                return rtype, None, 0
-        elif kind == "syscall":
-            if syscall_prog_is_valid_access(off, size):
-                return SCALAR_VALUE, None, 0
-        elif kind == "btf":
-            res = self._btf_ctx_access(off, size, atype)
-            if res is not None:
-                return promote_ctx_arg(getattr(self, "struct_ops_policy", None), res)
-        raise self.reject(E.EACCES, f"invalid bpf_context access off={off} size={size}")  # type: ignore[attr-defined]
-
-    def _btf_ctx_access(self, off: int, size: int, atype: int):  # type: ignore[no-untyped-def]
-        """``bpf_tracing_btf_ctx_access`` + ``btf_ctx_access`` for a struct_ops member."""
-        if off < 0 or off >= 8 * 12:
-            return None
-        if atype != BPF_READ:
-            return None
-        if off % size:
-            return None
-        btf = self.attach_btf  # type: ignore[attr-defined]
-        proto: FuncProto = self.attach_func_proto  # type: ignore[attr-defined]
-        tname = self.attach_func_name  # type: ignore[attr-defined]
-        if off % 8:
-            self.verbose(f"func '{tname}' offset {off} is not multiple of 8\n")  # type: ignore[attr-defined]
-            return None
-        arg = _arg_index(btf, proto, off)
-        nr = len(proto.params)
-        if arg > nr:
-            self.verbose(f"func '{tname}' doesn't have {arg + 1}-th argument\n")  # type: ignore[attr-defined]
-            return None
-        param = None
-        if arg == nr:
-            # expected_attach_type is the member index for struct_ops; the kernel still
-            # switches on it as an attach type (BPF_TRACE_FEXIT 25, BPF_MODIFY_RETURN 26,
-            # BPF_LSM_MAC 27, BPF_LSM_CGROUP 43 reach the return value slot)
-            eat = self.env.expected_attach_type  # type: ignore[attr-defined]
-            if eat in (25, 27, 43):
-                t = btf.resolve(proto.ret_type_id) if proto.ret_type_id else btf.type_by_id(0)
-            elif eat == 26:
-                t = btf.resolve(proto.ret_type_id) if proto.ret_type_id else btf.type_by_id(0)
-                if not isinstance(t, Int) or t.size > 8:
-                    self.verbose(f"ret type {t.kind_name} not allowed for fmod_ret\n")  # type: ignore[attr-defined]
-                    return None
-            else:
-                self.verbose(f"func '{tname}' doesn't have {arg + 1}-th argument\n")  # type: ignore[attr-defined]
+def _btf_ctx_access(env: Env, off: int, size: int, atype: int) -> CtxAccess | None:
+    """``bpf_tracing_btf_ctx_access`` + ``btf_ctx_access`` for a struct_ops member."""
+    if off < 0 or off >= 8 * 12:
+        return None
+    if atype != BPF_READ:
+        return None
+    if off % size:
+        return None
+    btf = env.attach_btf
+    proto: FuncProto = env.attach_func_proto
+    tname = env.attach_func_name
+    if off % 8:
+        env.verbose(f"func '{tname}' offset {off} is not multiple of 8\n")
+        return None
+    arg = _arg_index(btf, proto, off)
+    nr = len(proto.params)
+    if arg > nr:
+        env.verbose(f"func '{tname}' doesn't have {arg + 1}-th argument\n")
+        return None
+    param = None
+    if arg == nr:
+        # expected_attach_type is the member index for struct_ops; the kernel still
+        # switches on it as an attach type (BPF_TRACE_FEXIT 25, BPF_MODIFY_RETURN 26,
+        # BPF_LSM_MAC 27, BPF_LSM_CGROUP 43 reach the return value slot)
+        eat = env.attr.expected_attach_type
+        if eat in (25, 27, 43):
+            t = btf.resolve(proto.ret_type_id) if proto.ret_type_id else btf.type_by_id(0)
+        elif eat == 26:
+            t = btf.resolve(proto.ret_type_id) if proto.ret_type_id else btf.type_by_id(0)
+            if not isinstance(t, Int) or t.size > 8:
+                env.verbose(f"ret type {t.kind_name} not allowed for fmod_ret\n")
                 return None
         else:
-            param = proto.params[arg]
-            t = btf.resolve(param.type_id)
-        if isinstance(t, (Int, Enum, Enum64, Composite)):
-            return SCALAR_VALUE, None, 0
-        if not isinstance(t, Ptr):
-            self.verbose(f"func '{tname}' arg{arg} '{t.name}' has type {t.kind_name}. Only pointer access is "  # type: ignore[attr-defined]
-                         "allowed\n")
+            env.verbose(f"func '{tname}' doesn't have {arg + 1}-th argument\n")
             return None
-        if size != 8:
-            self.verbose(f"func '{tname}' size {size} must be 8\n")  # type: ignore[attr-defined]
-            return None
-        if t.type_id == 0:
-            return SCALAR_VALUE, None, 0
-        if isinstance(btf.resolve(t.type_id), Int):
-            return SCALAR_VALUE, None, 0
-        for info in self.ctx_arg_info:  # type: ignore[attr-defined]
-            if info.offset == off:
-                return PTR_TO_BTF_ID | PTR_TRUSTED | PTR_MAYBE_NULL, btf, info.btf_id
-        rtype = PTR_TO_BTF_ID | PTR_TRUSTED
-        if param is not None and param.name.endswith("__nullable"):
-            rtype |= PTR_MAYBE_NULL
-        bid = btf.skip_modifiers(t.type_id)
-        st = btf.type_by_id(bid)
-        if not isinstance(st, Composite) or st.kind_name != "STRUCT":
-            self.verbose(f"func '{tname}' arg{arg} type {st.kind_name} is not a struct\n")  # type: ignore[attr-defined]
-            return None
-        self.verbose(f"func '{tname}' arg{arg} has btf_id {bid} type STRUCT '{st.name}'\n")  # type: ignore[attr-defined]
-        return rtype, btf, bid
+    else:
+        param = proto.params[arg]
+        t = btf.resolve(param.type_id)
+    if isinstance(t, (Int, Enum, Enum64, Composite)):
+        return SCALAR_VALUE, None, 0
+    if not isinstance(t, Ptr):
+        env.verbose(f"func '{tname}' arg{arg} '{t.name}' has type {t.kind_name}. Only pointer access is "
+                    "allowed\n")
+        return None
+    if size != 8:
+        env.verbose(f"func '{tname}' size {size} must be 8\n")
+        return None
+    if t.type_id == 0:
+        return SCALAR_VALUE, None, 0
+    if isinstance(btf.resolve(t.type_id), Int):
+        return SCALAR_VALUE, None, 0
+    for info in env.ctx_arg_info:
+        if info.offset == off:
+            return PTR_TO_BTF_ID | PTR_TRUSTED | PTR_MAYBE_NULL, btf, info.btf_id
+    rtype = PTR_TO_BTF_ID | PTR_TRUSTED
+    if param is not None and param.name.endswith("__nullable"):
+        rtype |= PTR_MAYBE_NULL
+    bid = btf.skip_modifiers(t.type_id)
+    st = btf.type_by_id(bid)
+    if not isinstance(st, Composite) or st.kind_name != "STRUCT":
+        env.verbose(f"func '{tname}' arg{arg} type {st.kind_name} is not a struct\n")
+        return None
+    env.verbose(f"func '{tname}' arg{arg} has btf_id {bid} type STRUCT '{st.name}'\n")
+    return rtype, btf, bid

@@ -17,17 +17,12 @@ from typing import Any, Mapping, Sequence
 from kernel_model.bpf_map import MapSpec
 from kernel_model.profile import LATEST, Profile
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER
+# prog_flags (include/uapi/linux/bpf.h), re-exported: the one definition is kernel_model.uapi
+from kernel_model.uapi import (BPF_F_ANY_ALIGNMENT, BPF_F_SLEEPABLE, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS,
+                               BPF_F_TEST_RND_HI32, BPF_F_TEST_STATE_FREQ)
 
 __all__ = ["VerifierEnv", "BPF_F_STRICT_ALIGNMENT", "BPF_F_ANY_ALIGNMENT", "BPF_F_TEST_RND_HI32",
            "BPF_F_TEST_STATE_FREQ", "BPF_F_SLEEPABLE", "BPF_F_TEST_REG_INVARIANTS", "GPL_COMPATIBLE"]
-
-# prog_flags (include/uapi/linux/bpf.h)
-BPF_F_STRICT_ALIGNMENT = 1 << 0
-BPF_F_ANY_ALIGNMENT = 1 << 1
-BPF_F_TEST_RND_HI32 = 1 << 2
-BPF_F_TEST_STATE_FREQ = 1 << 3
-BPF_F_SLEEPABLE = 1 << 4
-BPF_F_TEST_REG_INVARIANTS = 1 << 7
 
 #: license_is_gpl_compatible() (include/linux/license.h)
 GPL_COMPATIBLE = frozenset({"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL",

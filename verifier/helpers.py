@@ -18,6 +18,8 @@ kernel's answer for most of them but not all -- stated in docs/verifier.md.
 
 from __future__ import annotations
 
+from typing import Final
+
 from dataclasses import dataclass
 
 from kernel_model.helper_ids import HELPER_NAMES
@@ -32,21 +34,48 @@ __all__ = [
 ]
 
 # enum bpf_arg_type (include/linux/bpf.h), base values in kernel order
-(ARG_DONTCARE, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY, ARG_PTR_TO_MAP_VALUE, ARG_PTR_TO_MEM, ARG_PTR_TO_ARENA,
- ARG_CONST_SIZE, ARG_CONST_SIZE_OR_ZERO, ARG_PTR_TO_CTX, ARG_ANYTHING, ARG_SCALAR, ARG_PTR_TO_SPIN_LOCK,
- ARG_PTR_TO_SOCK_COMMON, ARG_PTR_TO_SOCKET, ARG_PTR_TO_BTF_ID, ARG_PTR_TO_RINGBUF_MEM,
- ARG_CONST_ALLOC_SIZE_OR_ZERO, ARG_PTR_TO_BTF_ID_SOCK_COMMON, ARG_PTR_TO_PERCPU_BTF_ID, ARG_PTR_TO_FUNC,
- ARG_PTR_TO_STACK, ARG_PTR_TO_CONST_STR, ARG_PTR_TO_TIMER, ARG_KPTR_XCHG_DEST, ARG_PTR_TO_DYNPTR) = range(25)
-ARG_PTR_TO_UNINIT_MEM = MEM_UNINIT | MEM_WRITE | ARG_PTR_TO_MEM
-ARG_PTR_TO_MAP_VALUE_OR_NULL = PTR_MAYBE_NULL | ARG_PTR_TO_MAP_VALUE
-ARG_PTR_TO_MEM_RDONLY = MEM_RDONLY | ARG_PTR_TO_MEM
+ARG_DONTCARE: Final = 0
+ARG_CONST_MAP_PTR: Final = 1
+ARG_PTR_TO_MAP_KEY: Final = 2
+ARG_PTR_TO_MAP_VALUE: Final = 3
+ARG_PTR_TO_MEM: Final = 4
+ARG_PTR_TO_ARENA: Final = 5
+ARG_CONST_SIZE: Final = 6
+ARG_CONST_SIZE_OR_ZERO: Final = 7
+ARG_PTR_TO_CTX: Final = 8
+ARG_ANYTHING: Final = 9
+ARG_SCALAR: Final = 10
+ARG_PTR_TO_SPIN_LOCK: Final = 11
+ARG_PTR_TO_SOCK_COMMON: Final = 12
+ARG_PTR_TO_SOCKET: Final = 13
+ARG_PTR_TO_BTF_ID: Final = 14
+ARG_PTR_TO_RINGBUF_MEM: Final = 15
+ARG_CONST_ALLOC_SIZE_OR_ZERO: Final = 16
+ARG_PTR_TO_BTF_ID_SOCK_COMMON: Final = 17
+ARG_PTR_TO_PERCPU_BTF_ID: Final = 18
+ARG_PTR_TO_FUNC: Final = 19
+ARG_PTR_TO_STACK: Final = 20
+ARG_PTR_TO_CONST_STR: Final = 21
+ARG_PTR_TO_TIMER: Final = 22
+ARG_KPTR_XCHG_DEST: Final = 23
+ARG_PTR_TO_DYNPTR: Final = 24
+ARG_PTR_TO_UNINIT_MEM: Final = MEM_UNINIT | MEM_WRITE | ARG_PTR_TO_MEM
+ARG_PTR_TO_MAP_VALUE_OR_NULL: Final = PTR_MAYBE_NULL | ARG_PTR_TO_MAP_VALUE
+ARG_PTR_TO_MEM_RDONLY: Final = MEM_RDONLY | ARG_PTR_TO_MEM
 
 # enum bpf_return_type
-RET_INTEGER, RET_VOID, RET_PTR_TO_MAP_VALUE, RET_PTR_TO_SOCKET, RET_PTR_TO_TCP_SOCK, RET_PTR_TO_SOCK_COMMON, \
-    RET_PTR_TO_MEM, RET_PTR_TO_MEM_OR_BTF_ID, RET_PTR_TO_BTF_ID = range(9)
-RET_PTR_TO_MAP_VALUE_OR_NULL = PTR_MAYBE_NULL | RET_PTR_TO_MAP_VALUE
+RET_INTEGER: Final = 0
+RET_VOID: Final = 1
+RET_PTR_TO_MAP_VALUE: Final = 2
+RET_PTR_TO_SOCKET: Final = 3
+RET_PTR_TO_TCP_SOCK: Final = 4
+RET_PTR_TO_SOCK_COMMON: Final = 5
+RET_PTR_TO_MEM: Final = 6
+RET_PTR_TO_MEM_OR_BTF_ID: Final = 7
+RET_PTR_TO_BTF_ID: Final = 8
+RET_PTR_TO_MAP_VALUE_OR_NULL: Final = PTR_MAYBE_NULL | RET_PTR_TO_MAP_VALUE
 
-MAX_FUNC_ID = len(HELPER_NAMES)
+MAX_FUNC_ID: Final = len(HELPER_NAMES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +122,7 @@ PROTOS: dict[int, FuncProto] = {
 #: with its fallback ``bpf_sk_base_func_proto`` -> ``bpf_base_func_proto`` (kernel/bpf/helpers.c,
 #: the CAP_PERFMON/CAP_SYS_ADMIN parts included), Linux 6.18; the set was checked helper by helper
 #: against the host. Only those in :data:`PROTOS` have their arguments modelled.
-SOCKET_FILTER_HELPERS = frozenset({
+SOCKET_FILTER_HELPERS: Final = frozenset({
     1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 17, 22, 25, 26, 35, 37, 42, 46, 47, 55, 68, 80, 87, 88, 89, 93, 94,
     105, 106, 109, 112, 113, 114, 115, 117, 118, 120, 122, 123, 125, 130, 131, 132, 133, 134, 136, 137, 138,
     139, 140, 141, 148, 149, 153, 154, 156, 157, 158, 160, 164, 165, 169, 170, 171, 172, 175, 176, 177, 178,
@@ -107,7 +136,7 @@ SOCKET_FILTER_HELPERS = frozenset({
 #: CONFIG-dependent); the set was read off the host helper by helper (a load of
 #: ``call N`` refused with "cannot use helper" or not). Only those in :data:`PROTOS`
 #: have their arguments modelled.
-SYSCALL_HELPERS = frozenset({
+SYSCALL_HELPERS: Final = frozenset({
     1, 2, 3, 4, 5, 6, 7, 8, 12, 14, 15, 16, 17, 22, 25, 27, 35, 37, 42, 45, 46, 55, 67, 80, 87, 88, 89, 93, 94,
     105, 106, 107, 108, 109, 111, 112, 113, 114, 115, 117, 118, 120, 121, 123, 125, 130, 131, 132, 133, 134,
     136, 137, 138, 139, 140, 141, 147, 148, 149, 153, 154, 156, 157, 158, 162, 164, 165, 166, 167, 168, 169,

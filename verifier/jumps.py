@@ -12,13 +12,15 @@ pushed and explored when the fall-through path ends.
 
 from __future__ import annotations
 
+from typing import Final
+
 import errno as E
 
 from kernel_model import isa
 
-from . import scalar as S
-from . import tnum as T
-from .core import BPF_MAX_VAR_OFF, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, SRC_OP
+from . import alu, analyzer, precision, scalar as S, tnum as T
+from .decoded import DInsn
+from .core import Env, BPF_MAX_VAR_OFF, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, SRC_OP
 from .precision import pack_linked
 from .regs import (
     BPF_ADD_CONST, BPF_ADD_CONST32, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_SOCK_COMMON,
@@ -28,9 +30,9 @@ from .regs import (
 )
 from .state import VerifierState, is_spilled_reg
 
-__all__ = ["JmpMixin"]
+__all__ = ["check_cond_jmp_op", "is_branch_taken"]
 
-LINKED_REGS_MAX = 6
+LINKED_REGS_MAX: Final = 6
 
 
 def _reg_not_null(reg: RegState) -> bool:
@@ -47,7 +49,7 @@ def _reg_not_null(reg: RegState) -> bool:
     return bt in _NOT_NULL_TYPES
 
 
-_NOT_NULL_TYPES = frozenset({PTR_TO_SOCKET, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TO_BUF, PTR_TO_MAP_VALUE,
+_NOT_NULL_TYPES: Final = frozenset({PTR_TO_SOCKET, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TO_BUF, PTR_TO_MAP_VALUE,
                              PTR_TO_MAP_KEY, PTR_TO_SOCK_COMMON, PTR_TO_MEM, CONST_PTR_TO_MAP})
 
 
@@ -71,209 +73,208 @@ def is_branch_taken(r1: RegState, r2: RegState, op: int, w32: bool) -> int:
     return S.scalar_branch_taken(r1, r2, op, w32)
 
 
-class JmpMixin:
-    """``check_cond_jmp_op``."""
-
-    def _collect_linked(self, st: VerifierState, id_: int, out: list[tuple[int, int, bool]]) -> None:  # type: ignore[no-untyped-def]
-        # Only registers live before the frame's current instruction take part: "bpf:
-        # collect only live registers in linked regs" (upstream 2658a1720a19, in the
-        # host's 6.18 stable line), so precision never spreads to a dead register.
-        id_ &= ~BPF_ADD_CONST
-        live_before = self.live_before  # type: ignore[attr-defined]
-        for i in range(st.curframe, -1, -1):
-            func = st.frame[i]
-            live = live_before[self.insn_idx if i == st.curframe else st.frame[i + 1].callsite]  # type: ignore[attr-defined]
-            for j in range(10):
-                if not live >> j & 1:
-                    continue
-                reg = func.regs[j]
-                if reg.type != SCALAR_VALUE or (reg.id & ~BPF_ADD_CONST) != id_:
-                    continue
-                if len(out) < LINKED_REGS_MAX:
-                    out.append((i, j, True))
-                else:
-                    reg.id = 0
-            for j, slot in enumerate(func.stack):
-                if not is_spilled_reg(slot):
-                    continue
-                reg = slot.spilled
-                if reg.type != SCALAR_VALUE or (reg.id & ~BPF_ADD_CONST) != id_:
-                    continue
-                if len(out) < LINKED_REGS_MAX:
-                    out.append((i, j, False))
-                else:
-                    reg.id = 0
-
-    @staticmethod
-    def _sync_linked_regs(st: VerifierState, known: RegState, linked: list[tuple[int, int, bool]]) -> None:
-        for fr, k, is_reg in linked:
-            reg = st.frame[fr].regs[k] if is_reg else st.frame[fr].stack[k].spilled
-            if reg.type != SCALAR_VALUE or reg is known:
+def _collect_linked(env: Env, st: VerifierState, id_: int, out: list[tuple[int, int, bool]]) -> None:
+    # Only registers live before the frame's current instruction take part: "bpf:
+    # collect only live registers in linked regs" (upstream 2658a1720a19, in the
+    # host's 6.18 stable line), so precision never spreads to a dead register.
+    id_ &= ~BPF_ADD_CONST
+    live_before = env.live_before
+    for i in range(st.curframe, -1, -1):
+        func = st.frame[i]
+        live = live_before[env.insn_idx if i == st.curframe else st.frame[i + 1].callsite]
+        for j in range(10):
+            if not live >> j & 1:
                 continue
-            if (reg.id & ~BPF_ADD_CONST) != (known.id & ~BPF_ADD_CONST):
+            reg = func.regs[j]
+            if reg.type != SCALAR_VALUE or (reg.id & ~BPF_ADD_CONST) != id_:
                 continue
-            if (not reg.id & BPF_ADD_CONST and not known.id & BPF_ADD_CONST) or reg.off == known.off:
-                sd = reg.subreg_def
-                reg.assign(known)
-                reg.subreg_def = sd
+            if len(out) < LINKED_REGS_MAX:
+                out.append((i, j, True))
             else:
-                sd = reg.subreg_def
-                saved_off = reg.off
-                saved_id = reg.id
-                fake = RegState()
-                fake.type = SCALAR_VALUE
-                mark_known(fake, saved_off - known.off)
-                reg.assign(known)
-                reg.off = saved_off
-                reg.id = saved_id
-                reg.subreg_def = sd
-                S.add32(reg, fake)
-                S.add64(reg, fake)
-                reg.var_off = T.add(reg.var_off, fake.var_off)
-                if reg.id & BPF_ADD_CONST32:
-                    S.zext_32_to_64(reg)
-                S.sync(reg)
-
-    def _reg_set_min_max(self, t1: RegState, t2: RegState, f1: RegState, f2: RegState, op: int, w32: bool) -> None:  # type: ignore[no-untyped-def]
-        """``reg_set_min_max``: refine the fall-through (false) and jump (true) sides."""
-        if f1.type != SCALAR_VALUE or f2.type != SCALAR_VALUE:
-            return
-        S.refine_cond_op(f1, f2, S.rev_opcode(op), w32)
-        S.sync(f1)
-        S.sync(f2)
-        S.refine_cond_op(t1, t2, op, w32)
-        S.sync(t1)
-        S.sync(t2)
-        self.bounds_sanity(t1, "true_reg1")  # type: ignore[attr-defined]
-        self.bounds_sanity(t2, "true_reg2")  # type: ignore[attr-defined]
-        self.bounds_sanity(f1, "false_reg1")  # type: ignore[attr-defined]
-        self.bounds_sanity(f2, "false_reg2")  # type: ignore[attr-defined]
-
-    @staticmethod
-    def _mark_ptr_or_null_regs(st: VerifierState, regno: int, is_null: bool) -> None:
-        """``mark_ptr_or_null_regs``."""
-        regs = st.frame[st.curframe].regs
-        ref = regs[regno].ref_obj_id
-        id_ = regs[regno].id
-        if ref and ref == id_ and is_null:
-            st.refs = [r for r in st.refs if r.id != id_]
-        for func in st.frame[: st.curframe + 1]:
-            for reg in list(func.regs) + [s.spilled for s in func.stack if is_spilled_reg(s)]:
-                if not (reg.type & PTR_MAYBE_NULL) or reg.id != id_:
-                    continue
-                if reg.smin or reg.smax or reg.var_off != (0, 0):
-                    continue
-                if is_null:
-                    reg.type = SCALAR_VALUE
-                    reg.id = 0
-                    reg.ref_obj_id = 0
-                    continue
-                if base_type(reg.type) == PTR_TO_MAP_VALUE:
-                    reg.type = PTR_TO_MAP_VALUE
-                else:
-                    reg.type &= ~PTR_MAYBE_NULL
+                reg.id = 0
+        for j, slot in enumerate(func.stack):
+            if not is_spilled_reg(slot):
+                continue
+            reg = slot.spilled
+            if reg.type != SCALAR_VALUE or (reg.id & ~BPF_ADD_CONST) != id_:
+                continue
+            if len(out) < LINKED_REGS_MAX:
+                out.append((i, j, False))
+            else:
                 reg.id = 0
 
-    def check_cond_jmp_op(self, insn) -> None:  # type: ignore[no-untyped-def]
-        this = self.cur  # type: ignore[attr-defined]
-        regs = this.frame[this.curframe].regs
-        op = insn.code & 0xF0
-        if op == isa.JA or op > isa.JCOND:
-            raise self.reject(E.EINVAL, f"invalid BPF_JMP/JMP32 opcode {op:x}")  # type: ignore[attr-defined]
-        idx = self.insn_idx  # type: ignore[attr-defined]
-        if op == isa.JCOND:
-            if insn.code != (isa.JMP | isa.JCOND) or insn.src != isa.MAY_GOTO or insn.dst or insn.imm:
-                raise self.reject(E.EINVAL, f"invalid may_goto imm {insn.imm}")  # type: ignore[attr-defined]
-            prev = self.find_prev_entry(this.parent, idx)  # type: ignore[attr-defined]
-            queued = self.push_stack(idx + 1, idx, False)  # type: ignore[attr-defined]
-            queued.may_goto_depth += 1
-            if prev is not None:
-                self.widen_imprecise_scalars(prev, queued)  # type: ignore[attr-defined]
-            self.insn_idx += insn.off  # type: ignore[attr-defined]
-            return
-        self.check_reg_arg(insn.dst, SRC_OP)  # type: ignore[attr-defined]
-        dst = regs[insn.dst]
-        flags = 0
-        leaks = self.allow_ptr_leaks  # type: ignore[attr-defined]
-        if insn.code & isa.X:
-            if insn.imm:
-                raise self.reject(E.EINVAL, "BPF_JMP/JMP32 uses reserved fields")  # type: ignore[attr-defined]
-            self.check_reg_arg(insn.src, SRC_OP)  # type: ignore[attr-defined]
-            src = regs[insn.src]
-            if is_pointer_value(leaks, src):
-                raise self.reject(E.EACCES, f"R{insn.src} pointer comparison prohibited")  # type: ignore[attr-defined]
-            if src.type == PTR_TO_STACK:
-                flags |= INSN_F_SRC_REG_STACK
-            if dst.type == PTR_TO_STACK:
-                flags |= INSN_F_DST_REG_STACK
+
+def _sync_linked_regs(st: VerifierState, known: RegState, linked: list[tuple[int, int, bool]]) -> None:
+    for fr, k, is_reg in linked:
+        reg = st.frame[fr].regs[k] if is_reg else st.frame[fr].stack[k].spilled
+        if reg.type != SCALAR_VALUE or reg is known:
+            continue
+        if (reg.id & ~BPF_ADD_CONST) != (known.id & ~BPF_ADD_CONST):
+            continue
+        if (not reg.id & BPF_ADD_CONST and not known.id & BPF_ADD_CONST) or reg.off == known.off:
+            sd = reg.subreg_def
+            reg.assign(known)
+            reg.subreg_def = sd
         else:
-            if insn.src:
-                raise self.reject(E.EINVAL, "BPF_JMP/JMP32 uses reserved fields")  # type: ignore[attr-defined]
-            src = RegState()
-            src.type = SCALAR_VALUE
-            mark_known(src, insn.imm)
-            if dst.type == PTR_TO_STACK:
-                flags |= INSN_F_DST_REG_STACK
-        if flags:
-            self.push_jmp_history(this, flags, 0)  # type: ignore[attr-defined]
-        w32 = (insn.code & 7) == isa.JMP32
-        pred = is_branch_taken(dst, src, op, w32)
-        if pred >= 0:
-            if dst.type == SCALAR_VALUE:
-                self.mark_chain_precision(insn.dst)  # type: ignore[attr-defined]
-            if insn.code & isa.X and src.type == SCALAR_VALUE:
-                self.mark_chain_precision(insn.src)  # type: ignore[attr-defined]
-        if pred == 1:
-            # the fall-through is still simulated under speculative execution (Spectre v1)
-            if not self.bypass_spec_v1:  # type: ignore[attr-defined]
-                self.sanitize_speculative_path(insn, self.insn_idx + 1, self.insn_idx)  # type: ignore[attr-defined]
-            if self.log_on:  # type: ignore[attr-defined]
-                self.print_insn_state(this, this.curframe)  # type: ignore[attr-defined]
-            self.insn_idx += insn.off  # type: ignore[attr-defined]
-            return
-        if pred == 0:
-            if not self.bypass_spec_v1:  # type: ignore[attr-defined]
-                self.sanitize_speculative_path(insn, self.insn_idx + insn.off + 1,  # type: ignore[attr-defined]
-                                               self.insn_idx)  # type: ignore[attr-defined]
-            if self.log_on:  # type: ignore[attr-defined]
-                self.print_insn_state(this, this.curframe)  # type: ignore[attr-defined]
-            return
-        linked: list[tuple[int, int, bool]] = []
-        if insn.code & isa.X and src.type == SCALAR_VALUE and src.id:
-            self._collect_linked(this, src.id, linked)
-        if dst.type == SCALAR_VALUE and dst.id:
-            self._collect_linked(this, dst.id, linked)
-        if len(linked) > 1:
-            self.push_jmp_history(this, 0, pack_linked(linked))  # type: ignore[attr-defined]
-        other = self.push_stack(idx + insn.off + 1, idx, False)  # type: ignore[attr-defined]
-        oregs = other.frame[other.curframe].regs
-        if insn.code & isa.X:
-            self._reg_set_min_max(oregs[insn.dst], oregs[insn.src], dst, src, op, w32)
-        else:
-            fake0 = src
-            fake1 = src.clone()
-            self._reg_set_min_max(oregs[insn.dst], fake0, dst, fake1, op, w32)
-        if insn.code & isa.X and src.type == SCALAR_VALUE and src.id:
-            self._sync_linked_regs(this, src, linked)
-            self._sync_linked_regs(other, oregs[insn.src], linked)
-        if dst.type == SCALAR_VALUE and dst.id:
-            self._sync_linked_regs(this, dst, linked)
-            self._sync_linked_regs(other, oregs[insn.dst], linked)
-        if not w32 and insn.code & isa.X and dst.type != SCALAR_VALUE and src.type != SCALAR_VALUE \
-                and bool(src.type & PTR_MAYBE_NULL) != bool(dst.type & PTR_MAYBE_NULL) \
-                and base_type(src.type) != PTR_TO_BTF_ID and base_type(dst.type) != PTR_TO_BTF_ID:
-            eq = oregs if op == S.JEQ else (regs if op == S.JNE else None)
-            if eq is not None:
-                r = eq[insn.src] if src.type & PTR_MAYBE_NULL else eq[insn.dst]
-                if base_type(r.type) == PTR_TO_MAP_VALUE:
-                    r.type = PTR_TO_MAP_VALUE
-                else:
-                    r.type &= ~PTR_MAYBE_NULL
-        if not w32 and not insn.code & isa.X and insn.imm == 0 and op in (S.JEQ, S.JNE) \
-                and dst.type & PTR_MAYBE_NULL:
-            self._mark_ptr_or_null_regs(this, insn.dst, op == S.JNE)
-            self._mark_ptr_or_null_regs(other, insn.dst, op == S.JEQ)
-        elif is_pointer_value(leaks, dst):
-            raise self.reject(E.EACCES, f"R{insn.dst} pointer comparison prohibited")  # type: ignore[attr-defined]
-        if self.log_on:  # type: ignore[attr-defined]
-            self.print_insn_state(this, this.curframe)  # type: ignore[attr-defined]
+            sd = reg.subreg_def
+            saved_off = reg.off
+            saved_id = reg.id
+            fake = RegState()
+            fake.type = SCALAR_VALUE
+            mark_known(fake, saved_off - known.off)
+            reg.assign(known)
+            reg.off = saved_off
+            reg.id = saved_id
+            reg.subreg_def = sd
+            S.add32(reg, fake)
+            S.add64(reg, fake)
+            reg.var_off = T.add(reg.var_off, fake.var_off)
+            if reg.id & BPF_ADD_CONST32:
+                S.zext_32_to_64(reg)
+            S.sync(reg)
+
+
+def _reg_set_min_max(env: Env, t1: RegState, t2: RegState, f1: RegState, f2: RegState, op: int, w32: bool) -> None:
+    """``reg_set_min_max``: refine the fall-through (false) and jump (true) sides."""
+    if f1.type != SCALAR_VALUE or f2.type != SCALAR_VALUE:
+        return
+    S.refine_cond_op(f1, f2, S.rev_opcode(op), w32)
+    S.sync(f1)
+    S.sync(f2)
+    S.refine_cond_op(t1, t2, op, w32)
+    S.sync(t1)
+    S.sync(t2)
+    alu.bounds_sanity(env, t1, "true_reg1")
+    alu.bounds_sanity(env, t2, "true_reg2")
+    alu.bounds_sanity(env, f1, "false_reg1")
+    alu.bounds_sanity(env, f2, "false_reg2")
+
+
+def _mark_ptr_or_null_regs(st: VerifierState, regno: int, is_null: bool) -> None:
+    """``mark_ptr_or_null_regs``."""
+    regs = st.frame[st.curframe].regs
+    ref = regs[regno].ref_obj_id
+    id_ = regs[regno].id
+    if ref and ref == id_ and is_null:
+        st.refs = [r for r in st.refs if r.id != id_]
+    for func in st.frame[: st.curframe + 1]:
+        for reg in list(func.regs) + [s.spilled for s in func.stack if is_spilled_reg(s)]:
+            if not (reg.type & PTR_MAYBE_NULL) or reg.id != id_:
+                continue
+            if reg.smin or reg.smax or reg.var_off != (0, 0):
+                continue
+            if is_null:
+                reg.type = SCALAR_VALUE
+                reg.id = 0
+                reg.ref_obj_id = 0
+                continue
+            if base_type(reg.type) == PTR_TO_MAP_VALUE:
+                reg.type = PTR_TO_MAP_VALUE
+            else:
+                reg.type &= ~PTR_MAYBE_NULL
+            reg.id = 0
+
+
+def check_cond_jmp_op(env: Env, insn: DInsn) -> None:
+    this = env.cur
+    regs = this.frame[this.curframe].regs
+    op = insn.op
+    if op == isa.JA or op > isa.JCOND:
+        raise env.reject(E.EINVAL, f"invalid BPF_JMP/JMP32 opcode {op:x}")
+    idx = env.insn_idx
+    if op == isa.JCOND:
+        if insn.code != (isa.JMP | isa.JCOND) or insn.src != isa.MAY_GOTO or insn.dst or insn.imm:
+            raise env.reject(E.EINVAL, f"invalid may_goto imm {insn.imm}")
+        prev = analyzer.find_prev_entry(env, this.parent, idx)
+        queued = env.push_stack(idx + 1, idx, False)
+        queued.may_goto_depth += 1
+        if prev is not None:
+            analyzer.widen_imprecise_scalars(env, prev, queued)
+        env.insn_idx += insn.off
+        return
+    env.check_reg_arg(insn.dst, SRC_OP)
+    dst = regs[insn.dst]
+    flags = 0
+    leaks = env.allow_ptr_leaks
+    if insn.x:
+        if insn.imm:
+            raise env.reject(E.EINVAL, "BPF_JMP/JMP32 uses reserved fields")
+        env.check_reg_arg(insn.src, SRC_OP)
+        src = regs[insn.src]
+        if is_pointer_value(leaks, src):
+            raise env.reject(E.EACCES, f"R{insn.src} pointer comparison prohibited")
+        if src.type == PTR_TO_STACK:
+            flags |= INSN_F_SRC_REG_STACK
+        if dst.type == PTR_TO_STACK:
+            flags |= INSN_F_DST_REG_STACK
+    else:
+        if insn.src:
+            raise env.reject(E.EINVAL, "BPF_JMP/JMP32 uses reserved fields")
+        src = RegState()
+        src.type = SCALAR_VALUE
+        mark_known(src, insn.imm)
+        if dst.type == PTR_TO_STACK:
+            flags |= INSN_F_DST_REG_STACK
+    if flags:
+        env.push_jmp_history(this, flags, 0)
+    w32 = insn.cls == isa.JMP32
+    pred = is_branch_taken(dst, src, op, w32)
+    if pred >= 0:
+        if dst.type == SCALAR_VALUE:
+            precision.mark_chain_precision(env, insn.dst)
+        if insn.x and src.type == SCALAR_VALUE:
+            precision.mark_chain_precision(env, insn.src)
+    if pred == 1:
+        # the fall-through is still simulated under speculative execution (Spectre v1)
+        if not env.bypass_spec_v1:
+            env.sanitize_speculative_path(insn, env.insn_idx + 1, env.insn_idx)
+        if env.log_on:
+            env.print_insn_state(this, this.curframe)
+        env.insn_idx += insn.off
+        return
+    if pred == 0:
+        if not env.bypass_spec_v1:
+            env.sanitize_speculative_path(insn, env.insn_idx + insn.off + 1,
+                                          env.insn_idx)
+        if env.log_on:
+            env.print_insn_state(this, this.curframe)
+        return
+    linked: list[tuple[int, int, bool]] = []
+    if insn.x and src.type == SCALAR_VALUE and src.id:
+        _collect_linked(env, this, src.id, linked)
+    if dst.type == SCALAR_VALUE and dst.id:
+        _collect_linked(env, this, dst.id, linked)
+    if len(linked) > 1:
+        env.push_jmp_history(this, 0, pack_linked(linked))
+    other = env.push_stack(idx + insn.off + 1, idx, False)
+    oregs = other.frame[other.curframe].regs
+    if insn.x:
+        _reg_set_min_max(env, oregs[insn.dst], oregs[insn.src], dst, src, op, w32)
+    else:
+        fake0 = src
+        fake1 = src.clone()
+        _reg_set_min_max(env, oregs[insn.dst], fake0, dst, fake1, op, w32)
+    if insn.x and src.type == SCALAR_VALUE and src.id:
+        _sync_linked_regs(this, src, linked)
+        _sync_linked_regs(other, oregs[insn.src], linked)
+    if dst.type == SCALAR_VALUE and dst.id:
+        _sync_linked_regs(this, dst, linked)
+        _sync_linked_regs(other, oregs[insn.dst], linked)
+    if not w32 and insn.x and dst.type != SCALAR_VALUE and src.type != SCALAR_VALUE \
+            and bool(src.type & PTR_MAYBE_NULL) != bool(dst.type & PTR_MAYBE_NULL) \
+            and base_type(src.type) != PTR_TO_BTF_ID and base_type(dst.type) != PTR_TO_BTF_ID:
+        eq = oregs if op == S.JEQ else (regs if op == S.JNE else None)
+        if eq is not None:
+            r = eq[insn.src] if src.type & PTR_MAYBE_NULL else eq[insn.dst]
+            if base_type(r.type) == PTR_TO_MAP_VALUE:
+                r.type = PTR_TO_MAP_VALUE
+            else:
+                r.type &= ~PTR_MAYBE_NULL
+    if not w32 and not insn.x and insn.imm == 0 and op in (S.JEQ, S.JNE) \
+            and dst.type & PTR_MAYBE_NULL:
+        _mark_ptr_or_null_regs(this, insn.dst, op == S.JNE)
+        _mark_ptr_or_null_regs(other, insn.dst, op == S.JEQ)
+    elif is_pointer_value(leaks, dst):
+        raise env.reject(E.EACCES, f"R{insn.dst} pointer comparison prohibited")
+    if env.log_on:
+        env.print_insn_state(this, this.curframe)

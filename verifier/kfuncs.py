@@ -21,11 +21,16 @@ strictness beyond the type match.
 from __future__ import annotations
 
 import errno as E
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel_model.btf import Composite, Enum, Enum64, Func, FuncProto, Int, Ptr
 
 from .btf_ids_match import btf_struct_ids_match
+
+if TYPE_CHECKING:
+    from .core import Env
+    from .decoded import DInsn
+
 from .core import DST_OP_NO_MARK, SRC_OP
 from .regs import (
     NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, SCALAR_VALUE, base_type, mark_known_zero,
@@ -36,9 +41,9 @@ from .state import RefState
 __all__ = ["resolve_kfunc", "check_kfunc_call"]
 
 
-def resolve_kfunc(v: Any, insn: Any) -> Any:
+def resolve_kfunc(v: Env, insn: DInsn) -> Any:
     """``add_kfunc_call``: the KfuncEntry a kfunc call names, or a rejection."""
-    env = v.env
+    env = v.attr
     if not env.gpl_compatible:
         raise v.reject(E.EINVAL, "cannot call kernel function from non-GPL compatible program")
     off = insn.off
@@ -78,7 +83,7 @@ def _is_scalar(btf: Any, tid: int) -> bool:
     return isinstance(t, (Int, Enum, Enum64))
 
 
-def check_kfunc_call(v: Any, insn: Any) -> None:
+def check_kfunc_call(v: Env, insn: DInsn) -> None:
     """``check_kfunc_call``: arguments, reference rules, then R0."""
     entry = resolve_kfunc(v, insn)
     btf = entry.btf

@@ -17,39 +17,23 @@ instruction), as in the kernel.
 
 from __future__ import annotations
 
+from array import array
 from typing import Callable, Sequence
 
 from kernel_model import isa
-from kernel_model.insn import Insn
+from .decoded import DInsn
 
-__all__ = ["successors", "postorder", "compute_live_regs", "format_live_regs"]
-
-
-def successors(insns: Sequence[Insn], i: int) -> tuple[int, ...]:
-    """``bpf_insn_successors``."""
-    insn = insns[i]
-    code = insn.code
-    c = code & 7
-    if c in (isa.JMP, isa.JMP32):
-        op = code & 0xF0
-        if op == isa.CALL:
-            return (i + 1,)
-        if op == isa.EXIT:
-            return ()
-        if op == isa.JA:
-            return (i + 1 + (insn.off if c == isa.JMP else insn.imm),)
-        return (i + 1, i + 1 + insn.off)
-    return (i + (2 if code == isa.LD_IMM64 else 1),)
+__all__ = ["postorder", "compute_live_regs", "format_live_regs"]
 
 
-def postorder(insns: Sequence[Insn], starts: Sequence[int]) -> list[int]:
+def postorder(insns: Sequence[DInsn], starts: Sequence[int]) -> array[int]:
     """``compute_postorder``: each subprogram's instructions in DFS postorder."""
     n = len(insns)
     state = [0] * n
-    out: list[int] = []
+    out = array("i")
     DISCOVERED, EXPLORED = 0x10, 0x20
     for s in starts:
-        stack = [s]
+        stack = array("i", [s])
         while stack:
             top = stack[-1]
             state[top] |= DISCOVERED
@@ -57,7 +41,8 @@ def postorder(insns: Sequence[Insn], starts: Sequence[int]) -> list[int]:
                 out.append(top)
                 stack.pop()
                 continue
-            for w in successors(insns, top):
+            for r in insns[top].succ_rel:
+                w = top + r
                 if 0 <= w < n and not state[w]:
                     stack.append(w)
                     state[w] |= DISCOVERED
@@ -65,7 +50,7 @@ def postorder(insns: Sequence[Insn], starts: Sequence[int]) -> list[int]:
     return out
 
 
-def _use_def(insn: Insn, call_params: Callable[[Insn], int | None]) -> tuple[int, int]:
+def _use_def(insn: DInsn, call_params: Callable[[DInsn], int | None]) -> tuple[int, int]:
     """``compute_insn_live_regs``: (use, def) masks."""
     code = insn.code
     c = code & 7
@@ -123,32 +108,35 @@ def _use_def(insn: Insn, call_params: Callable[[Insn], int | None]) -> tuple[int
     return use, df
 
 
-def compute_live_regs(insns: Sequence[Insn], order: Sequence[int],
-                      call_params: Callable[[Insn], int | None]) -> list[int]:
-    """``live_regs_before`` of every instruction (a bit mask of r0..r10)."""
+def compute_live_regs(insns: Sequence[DInsn], order: Sequence[int],
+                      call_params: Callable[[DInsn], int | None]) -> array[int]:
+    """``live_regs_before`` of every instruction (a bit mask of r0..r10). The (use, def)
+    masks are computed once per distinct decoded instruction."""
     n = len(insns)
-    ud = [_use_def(insns[i], call_params) for i in range(n)]
+    for d in set(insns):
+        d.use_def = _use_def(d, call_params)
     live_in = [0] * n
     live_out = [0] * n
-    succ = [successors(insns, i) for i in range(n)]
     changed = True
     while changed:
         changed = False
         for i in order:
+            d = insns[i]
             new_out = 0
-            for s in succ[i]:
+            for r in d.succ_rel:
+                s = i + r
                 if s < n:
                     new_out |= live_in[s]
-            use, df = ud[i]
+            use, df = d.use_def or (0, 0)
             new_in = (new_out & ~df) | use
             if new_out != live_out[i] or new_in != live_in[i]:
                 live_in[i] = new_in
                 live_out[i] = new_out
                 changed = True
-    return [x & 0xFFFF for x in live_in]
+    return array("H", live_in)  # masks of r0..r10 and the 0xFFFF of unknown uses
 
 
-def format_live_regs(insns: Sequence[Insn], live: Sequence[int], insn_text: Callable[[int], str],
+def format_live_regs(insns: Sequence[DInsn], live: Sequence[int], insn_text: Callable[[int], str],
                      scc: Sequence[int] | None = None) -> str:
     """The ``Live regs before insn:`` block of a level-2 log."""
     lines = ["Live regs before insn:"]

@@ -18,7 +18,7 @@ puts in map loads. The buffer rules of log.c (rotating and ``BPF_LOG_FIXED`` log
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Final, Sequence
 
 from kernel_model import isa
 from kernel_model.disasm import format_log_insn
@@ -35,14 +35,18 @@ from .state import BPF_REG_SIZE, SLOT_CHARS, STACK_DYNPTR, STACK_INVALID, STACK_
 __all__ = ["VLog", "LOG_SIZE_MAX", "reg_type_str", "tnum_str", "snum", "unum", "fmt_reg", "fmt_func_state",
            "LOG_LEVEL1", "LOG_LEVEL2", "LOG_STATS", "LOG_FIXED", "alignment"]
 
-LOG_LEVEL1, LOG_LEVEL2, LOG_STATS, LOG_FIXED = 1, 2, 4, 8
+LOG_LEVEL1: Final = 1
+LOG_LEVEL2: Final = 2
+LOG_STATS: Final = 4
+LOG_FIXED: Final = 8
 #: BPF_LOG_MIN_ALIGNMENT, BPF_LOG_ALIGNMENT (include/linux/bpf_verifier.h)
-_MIN_ALIGN, _ALIGN = 8, 40
+_MIN_ALIGN: Final = 8
+_ALIGN: Final = 40
 
 
 #: bpf_verifier_log_attr_valid: attr.log_size above UINT_MAX >> 2 is EINVAL
-LOG_SIZE_MAX = 0xFFFFFFFF >> 2
-_UINT_MAX = 0xFFFFFFFF
+LOG_SIZE_MAX: Final = 0xFFFFFFFF >> 2
+_UINT_MAX: Final = 0xFFFFFFFF
 
 
 class VLog:
@@ -82,7 +86,11 @@ class VLog:
         b = s.encode()
         e = self.end - self.base
         n = e + len(b)
-        self.buf[e:n] = b
+        buf = self.buf
+        if e == len(buf):
+            buf += b
+        else:
+            buf[e:n] = b
         end = self.end = self.base + n
         if end + 1 > self.len_max:
             self.len_max = min(end + 1, _UINT_MAX)
@@ -123,7 +131,7 @@ def alignment(pos: int) -> int:
     return ((x + _MIN_ALIGN - 1) // _MIN_ALIGN) * _MIN_ALIGN - pos - 1
 
 
-_TYPE_NAMES = {
+_TYPE_NAMES: Final = {
     0: "?", SCALAR_VALUE: "scalar", 2: "ctx", CONST_PTR_TO_MAP: "map_ptr", PTR_TO_MAP_VALUE: "map_value",
     PTR_TO_STACK: "fp", PTR_TO_PACKET: "pkt", PTR_TO_PACKET_META: "pkt_meta", 9: "pkt_end", 10: "flow_keys",
     11: "sock", 12: "sock_common", 13: "tcp_sock", 14: "tp_buffer", 15: "xdp_sock", PTR_TO_BTF_ID: "ptr_",
@@ -264,16 +272,28 @@ def fmt_func_state(state: FuncState, print_all: bool, scratched_regs: int, scrat
     frameno = state.frameno
     if frameno:
         parts.append(f" frame{frameno}:")
-    for i, reg in enumerate(state.regs):
+    regs = state.regs
+    m = (1 << len(regs)) - 1 if print_all else scratched_regs
+    while m:  # the scratched registers, lowest first
+        low = m & -m
+        m ^= low
+        i = low.bit_length() - 1
+        if i >= len(regs):
+            break
+        reg = regs[i]
         if reg.type == 0:
-            continue
-        if not print_all and not (scratched_regs >> i) & 1:
             continue
         parts.append(f" R{i}=")
         parts.append(fmt_reg(reg, frameno, type_name))
-    for i, slot in enumerate(state.stack):
-        if not print_all and not (scratched_stack >> i) & 1:
-            continue
+    stack = state.stack
+    m = (1 << len(stack)) - 1 if print_all else scratched_stack
+    while m:  # the scratched stack slots, lowest first
+        low = m & -m
+        m ^= low
+        i = low.bit_length() - 1
+        if i >= len(stack):
+            break
+        slot = stack[i]
         types = slot.types
         if all(t == STACK_INVALID for t in types):
             continue

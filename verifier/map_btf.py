@@ -21,6 +21,8 @@ map types are not modelled (see :data:`MAP_BTF_STRUCT`).
 
 from __future__ import annotations
 
+from typing import Final
+
 from functools import lru_cache
 
 from kernel_model.btf import BTF, Array, Int, Ptr, Struct, Union
@@ -36,7 +38,7 @@ MAP_BTF_STRUCT: dict[int, str] = {
 
 # (member name, byte offset, type spec); type spec: an int name, "*name" (pointer to a
 # struct), "[n]elem" (array), "struct name"/"union name" (nested, sized below).
-_BPF_MAP = (
+_BPF_MAP: Final = (
     ("sha", 0, "[32]u8"), ("excl", 32, "u32"), ("ops", 40, "*bpf_map_ops"), ("inner_map_meta", 48, "*bpf_map"),
     ("security", 56, "*void"), ("map_type", 64, "u32"), ("key_size", 68, "u32"), ("value_size", 72, "u32"),
     ("max_entries", 76, "u32"), ("map_extra", 80, "u64"), ("map_flags", 88, "u32"), ("id", 92, "u32"),
@@ -50,18 +52,18 @@ _BPF_MAP = (
     ("sleepable_refcnt", 264, "struct atomic64_t"), ("elem_count", 272, "*s64"), ("cookie", 280, "u64"),
     ("excl_prog_sha", 288, "*char"),
 )
-_BPF_ARRAY = (("map", 0, "struct bpf_map"), ("elem_size", 296, "u32"), ("index_mask", 300, "u32"),
+_BPF_ARRAY: Final = (("map", 0, "struct bpf_map"), ("elem_size", 296, "u32"), ("index_mask", 300, "u32"),
               ("aux", 304, "*bpf_array_aux"), ("", 312, "union 0"))
-_BPF_HTAB = (
+_BPF_HTAB: Final = (
     ("map", 0, "struct bpf_map"), ("ma", 296, "struct bpf_mem_alloc"), ("pcpu_ma", 360, "struct bpf_mem_alloc"),
     ("buckets", 424, "*bucket"), ("elems", 432, "*void"), ("", 448, "union 256"),
     ("extra_elems", 704, "*htab_elem*"), ("pcount", 712, "struct percpu_counter"), ("count", 752, "struct atomic_t"),
     ("use_percpu_counter", 756, "bool"), ("n_buckets", 760, "u32"), ("elem_size", 764, "u32"),
     ("hashrnd", 768, "u32"),
 )
-_SIZES = {"bpf_map": 296, "bpf_array": 312, "bpf_htab": 832, "mutex": 32, "atomic64_t": 8, "atomic_t": 4,
+_SIZES: Final = {"bpf_map": 296, "bpf_array": 312, "bpf_htab": 832, "mutex": 32, "atomic64_t": 8, "atomic_t": 4,
           "spinlock": 4, "bpf_mem_alloc": 64, "percpu_counter": 40}
-_INTS = {"u8": (1, 0), "char": (1, 0), "bool": (1, 4), "u32": (4, 0), "int": (4, 1), "u64": (8, 0), "s64": (8, 1)}
+_INTS: Final = {"u8": (1, 0), "char": (1, 0), "bool": (1, 4), "u32": (4, 0), "int": (4, 1), "u64": (8, 0), "s64": (8, 1)}
 
 
 @lru_cache(maxsize=1)
@@ -112,7 +114,9 @@ def map_btf() -> BTF:
 
 def map_struct_id(map_type: int) -> tuple[BTF, int, str] | None:
     """(btf, type id, struct name) for ``map_type``, or None when the model lacks it."""
-    name = MAP_BTF_STRUCT.get(map_type)
+    from .map_types import map_type_ops
+
+    name = map_type_ops(map_type).btf_struct
     if name is None:
         return None
     b = map_btf()

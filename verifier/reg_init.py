@@ -95,7 +95,7 @@ def check_reg_init(insns: Sequence[Insn], starts: Sequence[int], entry: int = (1
         _, sets, clears = info[i]
         out = (cur & ~clears) | sets
         insn = insns[i]
-        for w in successors(insns, i):
+        for w in successors(insns, i, into_calls=True):
             if w >= n or w < 0:
                 continue
             if insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL and w == i + insn.imm + 1:

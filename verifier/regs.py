@@ -16,6 +16,8 @@ them), so they are not modelled.
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from . import tnum as T
 
 __all__ = [
@@ -34,43 +36,61 @@ __all__ = [
 ]
 
 # enum bpf_reg_type (include/linux/bpf.h), in the kernel's order
-(NOT_INIT, SCALAR_VALUE, PTR_TO_CTX, CONST_PTR_TO_MAP, PTR_TO_MAP_VALUE, PTR_TO_MAP_KEY, PTR_TO_STACK,
- PTR_TO_PACKET_META, PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_FLOW_KEYS, PTR_TO_SOCKET, PTR_TO_SOCK_COMMON,
- PTR_TO_TCP_SOCK, PTR_TO_TP_BUFFER, PTR_TO_XDP_SOCK, PTR_TO_BTF_ID, PTR_TO_MEM, PTR_TO_ARENA, PTR_TO_BUF,
- PTR_TO_FUNC, CONST_PTR_TO_DYNPTR) = range(22)
+NOT_INIT: Final = 0
+SCALAR_VALUE: Final = 1
+PTR_TO_CTX: Final = 2
+CONST_PTR_TO_MAP: Final = 3
+PTR_TO_MAP_VALUE: Final = 4
+PTR_TO_MAP_KEY: Final = 5
+PTR_TO_STACK: Final = 6
+PTR_TO_PACKET_META: Final = 7
+PTR_TO_PACKET: Final = 8
+PTR_TO_PACKET_END: Final = 9
+PTR_TO_FLOW_KEYS: Final = 10
+PTR_TO_SOCKET: Final = 11
+PTR_TO_SOCK_COMMON: Final = 12
+PTR_TO_TCP_SOCK: Final = 13
+PTR_TO_TP_BUFFER: Final = 14
+PTR_TO_XDP_SOCK: Final = 15
+PTR_TO_BTF_ID: Final = 16
+PTR_TO_MEM: Final = 17
+PTR_TO_ARENA: Final = 18
+PTR_TO_BUF: Final = 19
+PTR_TO_FUNC: Final = 20
+CONST_PTR_TO_DYNPTR: Final = 21
 
-BASE_TYPE_BITS = 8
-BASE_TYPE_MASK = (1 << BASE_TYPE_BITS) - 1
+BASE_TYPE_BITS: Final = 8
+BASE_TYPE_MASK: Final = (1 << BASE_TYPE_BITS) - 1
 # enum bpf_type_flag (include/linux/bpf.h)
-PTR_MAYBE_NULL = 1 << 8
-MEM_RDONLY = 1 << 9
-MEM_RINGBUF = 1 << 10
-MEM_USER = 1 << 11
-MEM_PERCPU = 1 << 12
-OBJ_RELEASE = 1 << 13
-PTR_UNTRUSTED = 1 << 14
-MEM_UNINIT = 1 << 15
-MEM_FIXED_SIZE = 1 << 18
-MEM_ALLOC = 1 << 19
-PTR_TRUSTED = 1 << 20
-MEM_RCU = 1 << 21
-NON_OWN_REF = 1 << 22
-MEM_WRITE = 1 << 26
+PTR_MAYBE_NULL: Final = 1 << 8
+MEM_RDONLY: Final = 1 << 9
+MEM_RINGBUF: Final = 1 << 10
+MEM_USER: Final = 1 << 11
+MEM_PERCPU: Final = 1 << 12
+OBJ_RELEASE: Final = 1 << 13
+PTR_UNTRUSTED: Final = 1 << 14
+MEM_UNINIT: Final = 1 << 15
+MEM_FIXED_SIZE: Final = 1 << 18
+MEM_ALLOC: Final = 1 << 19
+PTR_TRUSTED: Final = 1 << 20
+MEM_RCU: Final = 1 << 21
+NON_OWN_REF: Final = 1 << 22
+MEM_WRITE: Final = 1 << 26
 
 #: reg->id flags marking "rX = rY + const" linked scalars (include/linux/bpf_verifier.h);
 #: the 6.18.y stable split them into 64- and 32-bit forms ("bpf: Support negative offsets,
 #: BPF_SUB, and alu32 for linked register tracking", upstream 7a433e519364)
-BPF_ADD_CONST64 = 1 << 31
-BPF_ADD_CONST32 = 1 << 30
-BPF_ADD_CONST = BPF_ADD_CONST64 | BPF_ADD_CONST32
-DEF_NOT_SUBREG = 0
+BPF_ADD_CONST64: Final = 1 << 31
+BPF_ADD_CONST32: Final = 1 << 30
+BPF_ADD_CONST: Final = BPF_ADD_CONST64 | BPF_ADD_CONST32
+DEF_NOT_SUBREG: Final = 0
 
-S64_MIN = -(1 << 63)
-S64_MAX = (1 << 63) - 1
-U64_MAX = (1 << 64) - 1
-S32_MIN = -(1 << 31)
-S32_MAX = (1 << 31) - 1
-U32_MAX = (1 << 32) - 1
+S64_MIN: Final = -(1 << 63)
+S64_MAX: Final = (1 << 63) - 1
+U64_MAX: Final = (1 << 64) - 1
+S32_MIN: Final = -(1 << 31)
+S32_MAX: Final = (1 << 31) - 1
+U32_MAX: Final = (1 << 32) - 1
 
 
 def s64(x: int) -> int:
@@ -103,10 +123,12 @@ class RegState:
     def __init__(self) -> None:
         self.type = NOT_INIT
         self.off = 0
-        self.map = None
+        #: the union of struct bpf_reg_state: map_ptr (a MapSpec) for map pointers ...
+        self.map: Any = None
         self.map_uid = 0
         self.range = 0
-        self.btf = None
+        #: ... and btf (kernel_model.btf.BTF) with btf_id for BTF pointers
+        self.btf: Any = None
         self.btf_id = 0
         self.mem_size = 0
         self.subprogno = 0
@@ -318,9 +340,9 @@ def is_pointer_value(allow_ptr_leaks: bool, reg: RegState) -> bool:
 
 
 #: BPF_REG_TRUSTED_MODIFIERS (include/linux/bpf_verifier.h)
-TRUSTED_MODIFIERS = MEM_ALLOC | PTR_TRUSTED | NON_OWN_REF
+TRUSTED_MODIFIERS: Final = MEM_ALLOC | PTR_TRUSTED | NON_OWN_REF
 #: reg2btf_ids[]: base types whose pointers are always trusted (kernel/bpf/verifier.c, CONFIG_NET)
-_REG2BTF = frozenset({PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK})
+_REG2BTF: Final = frozenset({PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK})
 
 
 def is_trusted_reg(reg: RegState) -> bool:

@@ -11,11 +11,11 @@ map an lddw loads, the pointer type a load/store dereferences.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator, Sequence, overload
 
 from kernel_model.errors import errno_name
 
-__all__ = ["VerifyResult", "InsnAux", "errno_name"]
+__all__ = ["VerifyResult", "InsnAux", "AuxTable", "errno_name"]
 
 
 @dataclass(slots=True)
@@ -47,6 +47,63 @@ class InsnAux:
     alu_limit: int = 0
 
 
+class AuxTable(Sequence[InsnAux]):
+    """``env->insn_aux_data``: one :class:`InsnAux` per slot. Most slots never get
+    anything but the three per-insn arrays the walk keeps (``ptr_type``,
+    ``ctx_field_size``, ``seen``), so an entry is made when first asked for, filled
+    from those arrays; a million-slot program does not cost a million objects."""
+
+    __slots__ = ("_aux", "_n", "_ptr_type", "_ctx_field_size", "_seen")
+
+    def __init__(self, n: int) -> None:
+        self._aux: dict[int, InsnAux] = {}
+        self._n = n
+        self._ptr_type: Sequence[int] = ()
+        self._ctx_field_size: Sequence[int] = ()
+        self._seen: Sequence[int] = ()
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> InsnAux: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[InsnAux]: ...
+
+    def __getitem__(self, i: int | slice) -> InsnAux | list[InsnAux]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self._n))]
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        a = self._aux.get(i)
+        if a is None:
+            a = self._aux[i] = InsnAux()
+            self._fill(i, a)
+        return a
+
+    def __iter__(self) -> Iterator[InsnAux]:
+        for i in range(self._n):
+            yield self[i]
+
+    def peek(self, i: int) -> InsnAux | None:
+        """The entry if one was made (the walk's cheap test for ``nospec`` flags)."""
+        return self._aux.get(i)
+
+    def _fill(self, i: int, a: InsnAux) -> None:
+        if self._seen:
+            a.ptr_type = self._ptr_type[i]
+            a.ctx_field_size = self._ctx_field_size[i]
+            a.seen = bool(self._seen[i])
+
+    def finalize(self, ptr_type: Sequence[int], ctx_field_size: Sequence[int], seen: Sequence[int]) -> None:
+        """After the walk: what later stages read comes from the per-insn arrays."""
+        self._ptr_type, self._ctx_field_size, self._seen = ptr_type, ctx_field_size, seen
+        for i, a in self._aux.items():
+            self._fill(i, a)
+
+
 @dataclass(slots=True)
 class VerifyResult:
     """The outcome of :func:`verifier.verify`."""
@@ -57,7 +114,7 @@ class VerifyResult:
     processed: int
     stack_depth: list[int] = field(default_factory=list)
     subprog_starts: list[int] = field(default_factory=list)
-    insn_aux: list[InsnAux] = field(default_factory=list)
+    insn_aux: Sequence[InsnAux] = field(default_factory=list)
     max_states_per_insn: int = 0
     total_states: int = 0
     peak_states: int = 0

@@ -13,10 +13,12 @@ in the kernel's order, so the printed bounds are the kernel's.
 
 from __future__ import annotations
 
+from typing import Final, NamedTuple
+
 from . import tnum as T
 from .regs import (
-    S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, RegState, mark_reg32_known, mark_reg32_unbounded,
-    mark_reg64_unbounded, s32, s64,
+    S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, RegState, mark_known, mark_reg32_known,
+    mark_reg32_unbounded, mark_reg64_unbounded, s32, s64,
 )
 
 __all__ = [
@@ -27,10 +29,10 @@ __all__ = [
     "flip_opcode", "rev_opcode", "sanity_violation", "range_within",
 ]
 
-M64 = U64_MAX
-M32 = U32_MAX
-_SMASK64 = 1 << 63
-_SMASK32 = 1 << 31
+M64: Final = U64_MAX
+M32: Final = U32_MAX
+_SMASK64: Final = 1 << 63
+_SMASK32: Final = 1 << 31
 
 
 def update_bounds32(r: RegState) -> None:
@@ -203,23 +205,218 @@ def bound_offset(r: RegState) -> None:
     r.var_off = T.t_or(T.clear_subreg(var64), var32)
 
 
-def sync(r: RegState) -> None:
-    """``reg_bounds_sync``. A known constant whose bounds all equal it is a fixed
-    point of every step, so it returns at once (the common case in loops)."""
-    v, m = r.var_off
-    if not m and r.umin == v and r.umax == v:
-        lo = v & M32
-        sv = v - ((v >> 63) << 64)
-        slo = lo - ((lo >> 31) << 32)
-        if r.smin == sv and r.smax == sv and r.u32_min == lo and r.u32_max == lo and r.s32_min == slo \
-                and r.s32_max == slo:
-            return
+def sync_reference(r: RegState) -> None:
+    """``reg_bounds_sync`` as the kernel composes it: :func:`update_bounds`, three rounds
+    of :func:`deduce_bounds`, :func:`bound_offset`, :func:`update_bounds`. :func:`sync`
+    is the same computation on local variables (the hot path); the tests check the two
+    agree."""
     update_bounds(r)
     deduce_bounds(r)
     deduce_bounds(r)
     deduce_bounds(r)
     bound_offset(r)
     update_bounds(r)
+
+
+def sync(r: RegState) -> None:
+    """``reg_bounds_sync`` (verifier.c): :func:`sync_reference` computed on locals. A known
+    constant whose bounds all equal it is a fixed point of every step, so it returns at
+    once (the common case in loops); a deduction round that changes nothing is not
+    repeated (each round is a function of the bounds alone)."""
+    v, m = r.var_off
+    umin, umax, smin, smax = r.umin, r.umax, r.smin, r.smax
+    u32_min, u32_max, s32_min, s32_max = r.u32_min, r.u32_max, r.s32_min, r.s32_max
+    if not m and umin == v and umax == v:
+        lo = v & M32
+        sv = v - ((v >> 63) << 64)
+        slo = lo - ((lo >> 31) << 32)
+        if smin == sv and smax == sv and u32_min == lo and u32_max == lo and s32_min == slo and s32_max == slo:
+            return
+    for rnd in range(2):
+        # --- __update_reg_bounds: __update_reg32_bounds, then __update_reg64_bounds
+        v32 = v & M32
+        m32 = m & M32
+        x = v32 | (m32 & _SMASK32)
+        x -= (x >> 31) << 32
+        if x > s32_min:
+            s32_min = x
+        x = v32 | (m32 & (_SMASK32 - 1))
+        x -= (x >> 31) << 32
+        if x < s32_max:
+            s32_max = x
+        if v32 > u32_min:
+            u32_min = v32
+        x = v32 | m32
+        if x < u32_max:
+            u32_max = x
+        x = v | (m & _SMASK64)
+        x -= (x >> 63) << 64
+        if x > smin:
+            smin = x
+        x = v | (m & (_SMASK64 - 1))
+        x -= (x >> 63) << 64
+        if x < smax:
+            smax = x
+        if v > umin:
+            umin = v
+        tmax = v | m
+        if tmax < umax:
+            umax = tmax
+        # the single-value rule of __update_reg64_bounds (tnum_step inlined for its early cases)
+        if umin >= tmax:
+            nxt = tmax
+        elif umin < v:
+            nxt = v
+        else:
+            nxt = T.step((v, m), umin)
+        umin_in = (umin & ~m) == v
+        known = -1
+        if umin_in and nxt > umax:
+            known = umin
+        elif not umin_in and nxt == tmax:
+            known = tmax
+        elif not umin_in and nxt <= umax and T.step((v, m), nxt) > umax:
+            known = nxt
+        if known >= 0:
+            v, m = known, 0
+            smin = smax = known - ((known >> 63) << 64)
+            umin = umax = known
+            x = known & M32
+            u32_min = u32_max = x
+            s32_min = s32_max = x - ((x >> 31) << 32)
+        if rnd:
+            break
+        # --- __reg_deduce_bounds, three rounds (a round that changes nothing ends them)
+        for _ in range(3):
+            b_umin, b_umax, b_smin, b_smax, b_v, b_m = umin, umax, smin, smax, v, m
+            b_u32_min, b_u32_max, b_s32_min, b_s32_max = u32_min, u32_max, s32_min, s32_max
+            # __reg32_deduce_bounds
+            ulo, uhi = umin & M32, umax & M32
+            s_ulo, s_uhi = ulo - ((ulo >> 31) << 32), uhi - ((uhi >> 31) << 32)
+            if (umin >> 32) == (umax >> 32):
+                if ulo > u32_min:
+                    u32_min = ulo
+                if uhi < u32_max:
+                    u32_max = uhi
+                if s_ulo <= s_uhi:
+                    if s_ulo > s32_min:
+                        s32_min = s_ulo
+                    if s_uhi < s32_max:
+                        s32_max = s_uhi
+            slo, shi = smin & M32, smax & M32
+            s_slo, s_shi = slo - ((slo >> 31) << 32), shi - ((shi >> 31) << 32)
+            if (smin >> 32) == (smax >> 32):
+                if slo <= shi:
+                    if slo > u32_min:
+                        u32_min = slo
+                    if shi < u32_max:
+                        u32_max = shi
+                if s_slo <= s_shi:
+                    if s_slo > s32_min:
+                        s32_min = s_slo
+                    if s_shi < s32_max:
+                        s32_max = s_shi
+            if (((umin >> 32) + 1) & M32) == ((umax >> 32) & M32) and s_ulo < 0 and s_uhi >= 0:
+                if s_ulo > s32_min:
+                    s32_min = s_ulo
+                if s_uhi < s32_max:
+                    s32_max = s_uhi
+            if ((((smin >> 32) & M32) + 1) & M32) == ((smax >> 32) & M32) and s_slo < 0 and s_shi >= 0:
+                if s_slo > s32_min:
+                    s32_min = s_slo
+                if s_shi < s32_max:
+                    s32_max = s_shi
+            a, b = u32_min - ((u32_min >> 31) << 32), u32_max - ((u32_max >> 31) << 32)
+            if a <= b:
+                if a > s32_min:
+                    s32_min = a
+                if b < s32_max:
+                    s32_max = b
+            smin32_u, smax32_u = s32_min & M32, s32_max & M32
+            if smin32_u <= smax32_u:
+                if smin32_u > u32_min:
+                    u32_min = smin32_u
+                if smax32_u < u32_max:
+                    u32_max = smax32_u
+            else:
+                if u32_max < smin32_u:
+                    s32_min = u32_min - ((u32_min >> 31) << 32)
+                    if smax32_u < u32_max:
+                        u32_max = smax32_u
+                elif smax32_u < u32_min:
+                    s32_max = u32_max - ((u32_max >> 31) << 32)
+                    if smin32_u > u32_min:
+                        u32_min = smin32_u
+            # __reg64_deduce_bounds
+            a, b = umin - ((umin >> 63) << 64), umax - ((umax >> 63) << 64)
+            if a <= b:
+                if a > smin:
+                    smin = a
+                if b < smax:
+                    smax = b
+            smin_u, smax_u = smin & M64, smax & M64
+            if smin_u <= smax_u:
+                if smin_u > umin:
+                    umin = smin_u
+                if smax_u < umax:
+                    umax = smax_u
+            elif umax < smin_u:
+                smin = umin - ((umin >> 63) << 64)
+                if smax_u < umax:
+                    umax = smax_u
+            elif smax_u < umin:
+                smax = umax - ((umax >> 63) << 64)
+                if smin_u > umin:
+                    umin = smin_u
+            # __reg_deduce_mixed_bounds
+            hi = ~M32 & M64
+            x = (umin & hi) | u32_min
+            if x > umin:
+                umin = x
+            x = (umax & hi) | u32_max
+            if x < umax:
+                umax = x
+            x = (smin & hi) | u32_min
+            x -= (x >> 63) << 64
+            if x > smin:
+                smin = x
+            x = (smax & hi) | u32_max
+            x -= (x >> 63) << 64
+            if x < smax:
+                smax = x
+            if (s32_min & M32) <= (s32_max & M32):
+                x = (umin & hi) | (s32_min & M32)
+                if x > umin:
+                    umin = x
+                x = (umax & hi) | (s32_max & M32)
+                if x < umax:
+                    umax = x
+                x = (smin & hi) | (s32_min & M32)
+                x -= (x >> 63) << 64
+                if x > smin:
+                    smin = x
+                x = (smax & hi) | (s32_max & M32)
+                x -= (x >> 63) << 64
+                if x < smax:
+                    smax = x
+            if s32_min >= 0 and smin >= S32_MIN and smax <= S32_MAX:
+                smin = s32_min
+                smax = s32_max
+                umin = s32_min & M64
+                umax = s32_max & M64
+                v, m = T.intersect((v, m), T.trange(smin & M64, smax & M64))
+            if umin == b_umin and umax == b_umax and smin == b_smin and smax == b_smax and v == b_v \
+                    and m == b_m and u32_min == b_u32_min and u32_max == b_u32_max and s32_min == b_s32_min \
+                    and s32_max == b_s32_max:
+                break
+        # --- __reg_bound_offset
+        v, m = T.intersect((v, m), T.trange(umin, umax))
+        var32 = T.intersect((v & M32, m & M32), T.trange(u32_min, u32_max))
+        v = (v & ~M32 & M64) | var32[0]
+        m = ((m & ~M32 & M64) | var32[1]) & ~v
+    r.var_off = (v, m)
+    r.umin, r.umax, r.smin, r.smax = umin, umax, smin, smax
+    r.u32_min, r.u32_max, r.s32_min, r.s32_max = u32_min, u32_max, s32_min, s32_max
 
 
 def sanity_violation(r: RegState) -> str | None:
@@ -379,170 +576,171 @@ def coerce_subreg_to_size_sx(r: RegState, size: int) -> None:
 
 # --- ALU transfer functions --------------------------------------------------------------------
 
+class Width(NamedTuple):
+    """One of the two domains the kernel tracks, for the transfer functions written once:
+    the 64-bit bounds (``smin_value``...) or the 32-bit subregister's (``s32_min_value``...)."""
+
+    bits: int
+    smin: int
+    smax: int
+    umax: int
+
+
+W32 = Width(32, S32_MIN, S32_MAX, U32_MAX)
+W64 = Width(64, S64_MIN, S64_MAX, U64_MAX)
+
+
+def _bounds(r: RegState, w: Width) -> tuple[int, int, int, int]:
+    """(smin, smax, umin, umax) of ``r`` in the domain ``w``."""
+    if w is W64:
+        return r.smin, r.smax, r.umin, r.umax
+    return r.s32_min, r.s32_max, r.u32_min, r.u32_max
+
+
+def _set_bounds(r: RegState, w: Width, smin: int, smax: int, umin: int, umax: int) -> None:
+    if w is W64:
+        r.smin, r.smax, r.umin, r.umax = smin, smax, umin, umax
+    else:
+        r.s32_min, r.s32_max, r.u32_min, r.u32_max = smin, smax, umin, umax
+
+
+def _signed(x: int, w: Width) -> int:
+    """The unsigned ``x`` of the domain read as signed."""
+    return x - ((x >> (w.bits - 1)) << w.bits)
+
+
+def _add(d: RegState, s: RegState, w: Width) -> None:
+    """``scalar{32,}_min_max_add``: a signed overflow on either end loses the signed
+    range; an unsigned sum that wraps on one end only loses the unsigned range."""
+    dsmin, dsmax, dumin, dumax = _bounds(d, w)
+    ssmin, ssmax, sumin, sumax = _bounds(s, w)
+    smin, smax = dsmin + ssmin, dsmax + ssmax
+    if not (w.smin <= smin <= w.smax) or not (w.smin <= smax <= w.smax):
+        smin, smax = w.smin, w.smax
+    umin, umax = dumin + sumin, dumax + sumax
+    if umin <= w.umax < umax:
+        umin, umax = 0, w.umax
+    else:
+        umin, umax = umin & w.umax, umax & w.umax
+    _set_bounds(d, w, smin, smax, umin, umax)
+
+
+def _sub(d: RegState, s: RegState, w: Width) -> None:
+    """``scalar{32,}_min_max_sub``."""
+    dsmin, dsmax, dumin, dumax = _bounds(d, w)
+    ssmin, ssmax, sumin, sumax = _bounds(s, w)
+    smin, smax = dsmin - ssmax, dsmax - ssmin
+    if not (w.smin <= smin <= w.smax) or not (w.smin <= smax <= w.smax):
+        smin, smax = w.smin, w.smax
+    umin, umax = dumin - sumax, dumax - sumin
+    if umin < 0 <= umax:
+        umin, umax = 0, w.umax
+    else:
+        umin, umax = umin & w.umax, umax & w.umax
+    _set_bounds(d, w, smin, smax, umin, umax)
+
+
+def _mul(d: RegState, s: RegState, w: Width) -> None:
+    """``scalar{32,}_min_max_mul``: the product of the ranges' corners, unless one overflows."""
+    dsmin, dsmax, dumin, dumax = _bounds(d, w)
+    ssmin, ssmax, sumin, sumax = _bounds(s, w)
+    umin, umax = dumin * sumin, dumax * sumax
+    if umax > w.umax or umin > w.umax:
+        umin, umax = 0, w.umax
+    prods = (dsmin * ssmin, dsmin * ssmax, dsmax * ssmin, dsmax * ssmax)
+    smin, smax = min(prods), max(prods)
+    if smin < w.smin or smax > w.smax:
+        smin, smax = w.smin, w.smax
+    _set_bounds(d, w, smin, smax, umin, umax)
+
+
+def _signed_from_unsigned(d: RegState, w: Width) -> None:
+    """The signed range from the unsigned one when it does not cross the sign boundary."""
+    smin, smax, umin, umax = _bounds(d, w)
+    lo, hi = _signed(umin, w), _signed(umax, w)
+    if lo <= hi:
+        smin, smax = lo, hi
+    else:
+        smin, smax = w.smin, w.smax
+    _set_bounds(d, w, smin, smax, umin, umax)
+
+
+_AND: Final = 0
+_OR: Final = 1
+_XOR: Final = 2
+
+
+def _bitwise(d: RegState, s: RegState, src_vo: tuple[int, int], w: Width, op: int) -> None:
+    """``scalar{32,}_min_max_{and,or,xor}`` (``d.var_off`` already holds the result): a
+    known result (both operands known in the domain) becomes that constant; otherwise the
+    unsigned range comes from the tnum and the operands, the signed one from that."""
+    v, m = d.var_off[0] & w.umax, d.var_off[1] & w.umax
+    if not (src_vo[1] & w.umax) and not m:
+        if w is W64:
+            mark_known(d, v)
+        else:
+            mark_reg32_known(d, v)
+        return
+    smin, smax, umin, umax = _bounds(d, w)
+    _, _, s_umin, s_umax = _bounds(s, w)
+    if op == _AND:
+        umin, umax = v, min(umax, s_umax)
+    elif op == _OR:
+        umin, umax = max(umin, s_umin), v | m
+    else:
+        umin, umax = v, v | m
+    _set_bounds(d, w, smin, smax, umin, umax)
+    _signed_from_unsigned(d, w)
+    if w is W64:
+        update_bounds(d)  # the 64-bit functions end with __update_reg_bounds
+
+
 def add32(d: RegState, s: RegState) -> None:
-    smin = d.s32_min + s.s32_min
-    smax = d.s32_max + s.s32_max
-    if not (S32_MIN <= smin <= S32_MAX) or not (S32_MIN <= smax <= S32_MAX):
-        d.s32_min, d.s32_max = S32_MIN, S32_MAX
-    else:
-        d.s32_min, d.s32_max = smin, smax
-    umin = d.u32_min + s.u32_min
-    umax = d.u32_max + s.u32_max
-    if umin <= M32 and umax > M32:
-        d.u32_min, d.u32_max = 0, U32_MAX
-    else:
-        d.u32_min, d.u32_max = umin & M32, umax & M32
+    _add(d, s, W32)
 
 
 def add64(d: RegState, s: RegState) -> None:
-    smin = d.smin + s.smin
-    smax = d.smax + s.smax
-    if not (S64_MIN <= smin <= S64_MAX) or not (S64_MIN <= smax <= S64_MAX):
-        d.smin, d.smax = S64_MIN, S64_MAX
-    else:
-        d.smin, d.smax = smin, smax
-    umin = d.umin + s.umin
-    umax = d.umax + s.umax
-    if umin <= M64 and umax > M64:
-        d.umin, d.umax = 0, U64_MAX
-    else:
-        d.umin, d.umax = umin & M64, umax & M64
+    _add(d, s, W64)
 
 
 def sub32(d: RegState, s: RegState) -> None:
-    smin = d.s32_min - s.s32_max
-    smax = d.s32_max - s.s32_min
-    if not (S32_MIN <= smin <= S32_MAX) or not (S32_MIN <= smax <= S32_MAX):
-        d.s32_min, d.s32_max = S32_MIN, S32_MAX
-    else:
-        d.s32_min, d.s32_max = smin, smax
-    umin = d.u32_min - s.u32_max
-    umax = d.u32_max - s.u32_min
-    if umin < 0 and umax >= 0:
-        d.u32_min, d.u32_max = 0, U32_MAX
-    else:
-        d.u32_min, d.u32_max = umin & M32, umax & M32
+    _sub(d, s, W32)
 
 
 def sub64(d: RegState, s: RegState) -> None:
-    smin = d.smin - s.smax
-    smax = d.smax - s.smin
-    if not (S64_MIN <= smin <= S64_MAX) or not (S64_MIN <= smax <= S64_MAX):
-        d.smin, d.smax = S64_MIN, S64_MAX
-    else:
-        d.smin, d.smax = smin, smax
-    umin = d.umin - s.umax
-    umax = d.umax - s.umin
-    if umin < 0 and umax >= 0:
-        d.umin, d.umax = 0, U64_MAX
-    else:
-        d.umin, d.umax = umin & M64, umax & M64
+    _sub(d, s, W64)
 
 
 def mul32(d: RegState, s: RegState) -> None:
-    umax = d.u32_max * s.u32_max
-    umin = d.u32_min * s.u32_min
-    if umax > M32 or umin > M32:
-        d.u32_min, d.u32_max = 0, U32_MAX
-    else:
-        d.u32_min, d.u32_max = umin, umax
-    prods = (d.s32_min * s.s32_min, d.s32_min * s.s32_max, d.s32_max * s.s32_min, d.s32_max * s.s32_max)
-    if any(p < S32_MIN or p > S32_MAX for p in prods):
-        d.s32_min, d.s32_max = S32_MIN, S32_MAX
-    else:
-        d.s32_min, d.s32_max = min(prods), max(prods)
+    _mul(d, s, W32)
 
 
 def mul64(d: RegState, s: RegState) -> None:
-    umax = d.umax * s.umax
-    umin = d.umin * s.umin
-    if umax > M64 or umin > M64:
-        d.umin, d.umax = 0, U64_MAX
-    else:
-        d.umin, d.umax = umin, umax
-    prods = (d.smin * s.smin, d.smin * s.smax, d.smax * s.smin, d.smax * s.smax)
-    if any(p < S64_MIN or p > S64_MAX for p in prods):
-        d.smin, d.smax = S64_MIN, S64_MAX
-    else:
-        d.smin, d.smax = min(prods), max(prods)
-
-
-def _s32_from_u32(d: RegState) -> None:
-    if s32(d.u32_min) <= s32(d.u32_max):
-        d.s32_min, d.s32_max = s32(d.u32_min), s32(d.u32_max)
-    else:
-        d.s32_min, d.s32_max = S32_MIN, S32_MAX
-
-
-def _s64_from_u64(d: RegState) -> None:
-    if s64(d.umin) <= s64(d.umax):
-        d.smin, d.smax = s64(d.umin), s64(d.umax)
-    else:
-        d.smin, d.smax = S64_MIN, S64_MAX
+    _mul(d, s, W64)
 
 
 def and32(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
-    """``scalar32_min_max_and`` (``d.var_off`` already holds the AND result)."""
-    v32 = T.subreg(d.var_off)
-    if not (src_vo[1] & M32) and not (v32[1]):
-        mark_reg32_known(d, v32[0])
-        return
-    d.u32_min = v32[0]
-    d.u32_max = min(d.u32_max, s.u32_max)
-    _s32_from_u32(d)
+    _bitwise(d, s, src_vo, W32, _AND)
 
 
 def and64(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
-    from .regs import mark_known
-    if src_vo[1] == 0 and d.var_off[1] == 0:
-        mark_known(d, d.var_off[0])
-        return
-    d.umin = d.var_off[0]
-    d.umax = min(d.umax, s.umax)
-    _s64_from_u64(d)
-    update_bounds(d)
+    _bitwise(d, s, src_vo, W64, _AND)
 
 
 def or32(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
-    v32 = T.subreg(d.var_off)
-    if not (src_vo[1] & M32) and not v32[1]:
-        mark_reg32_known(d, v32[0])
-        return
-    d.u32_min = max(d.u32_min, s.u32_min)
-    d.u32_max = v32[0] | v32[1]
-    _s32_from_u32(d)
+    _bitwise(d, s, src_vo, W32, _OR)
 
 
 def or64(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
-    from .regs import mark_known
-    if src_vo[1] == 0 and d.var_off[1] == 0:
-        mark_known(d, d.var_off[0])
-        return
-    d.umin = max(d.umin, s.umin)
-    d.umax = d.var_off[0] | d.var_off[1]
-    _s64_from_u64(d)
-    update_bounds(d)
+    _bitwise(d, s, src_vo, W64, _OR)
 
 
 def xor32(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
-    v32 = T.subreg(d.var_off)
-    if not (src_vo[1] & M32) and not v32[1]:
-        mark_reg32_known(d, v32[0])
-        return
-    d.u32_min = v32[0]
-    d.u32_max = v32[0] | v32[1]
-    _s32_from_u32(d)
+    _bitwise(d, s, src_vo, W32, _XOR)
 
 
 def xor64(d: RegState, s: RegState, src_vo: tuple[int, int]) -> None:
-    from .regs import mark_known
-    if src_vo[1] == 0 and d.var_off[1] == 0:
-        mark_known(d, d.var_off[0])
-        return
-    d.umin = d.var_off[0]
-    d.umax = d.var_off[0] | d.var_off[1]
-    _s64_from_u64(d)
-    update_bounds(d)
+    _bitwise(d, s, src_vo, W64, _XOR)
 
 
 def _lsh32_bounds(d: RegState, umin_val: int, umax_val: int) -> None:
@@ -631,13 +829,22 @@ def arsh64(d: RegState, s: RegState) -> None:
 # --- conditional jumps ------------------------------------------------------------------------
 
 # BPF_JEQ ... BPF_JSLE operation codes (op >> 4) as in kernel_model.isa
-JEQ, JGT, JGE, JSET, JNE, JSGT, JSGE = 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70
-JLT, JLE, JSLT, JSLE = 0xA0, 0xB0, 0xC0, 0xD0
-JSET_NOT = JSET | 0x08  # "BPF_JSET | BPF_X": the false branch of JSET (rev_opcode)
+JEQ: Final = 0x10
+JGT: Final = 0x20
+JGE: Final = 0x30
+JSET: Final = 0x40
+JNE: Final = 0x50
+JSGT: Final = 0x60
+JSGE: Final = 0x70
+JLT: Final = 0xA0
+JLE: Final = 0xB0
+JSLT: Final = 0xC0
+JSLE: Final = 0xD0
+JSET_NOT: Final = JSET | 0x08  # "BPF_JSET | BPF_X": the false branch of JSET (rev_opcode)
 
-_FLIP = {JEQ: JEQ, JNE: JNE, JSET: JSET, JGE: JLE, JGT: JLT, JLE: JGE, JLT: JGT,
+_FLIP: Final = {JEQ: JEQ, JNE: JNE, JSET: JSET, JGE: JLE, JGT: JLT, JLE: JGE, JLT: JGT,
          JSGE: JSLE, JSGT: JSLT, JSLE: JSGE, JSLT: JSGT}
-_REV = {JEQ: JNE, JNE: JEQ, JSET: JSET_NOT, JSET_NOT: JSET, JGE: JLT, JGT: JLE, JLE: JGT, JLT: JGE,
+_REV: Final = {JEQ: JNE, JNE: JEQ, JSET: JSET_NOT, JSET_NOT: JSET, JGE: JLT, JGT: JLE, JLE: JGT, JLT: JGE,
         JSGE: JSLT, JSGT: JSLE, JSLE: JSGT, JSLT: JSGE}
 
 

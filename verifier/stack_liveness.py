@@ -26,11 +26,11 @@ modelled: the model has no callback helpers.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Final, Sequence
 
 __all__ = ["StackLiveness", "fmt_stack_mask"]
 
-U64 = (1 << 64) - 1
+U64: Final = (1 << 64) - 1
 
 
 def fmt_stack_mask(mask: int) -> str:
@@ -61,7 +61,7 @@ class _Instance:
         self.must_write_dropped = False
         # per frame: None, or [may_read, must_write, must_write_acc, live_before] lists
         self.frames: list[list[list[int]] | None] = [None] * (self.curframe + 1)
-        self.must_write_set = [False] * insn_cnt
+        self.must_write_set = bytearray(insn_cnt)
 
     def masks(self, frame: int) -> list[list[int]]:
         """``alloc_frame_masks``: the frame's arrays, allocated on first use."""
@@ -88,12 +88,12 @@ class StackLiveness:
     """
 
     def __init__(self, subprog_bounds: Sequence[int], postorder: Sequence[int], po_starts: Sequence[int],
-                 successors: Callable[[int], tuple[int, ...]], prune_point: Sequence[bool],
+                 successors: Callable[[int], tuple[int, ...]], prune_point: Sequence[int],
                  log: Callable[[str], None] | None) -> None:
         self.bounds = list(subprog_bounds)
-        self.postorder = list(postorder)
+        self.postorder = postorder
         self.po_starts = list(po_starts)
-        self.succ = [successors(i) for i in range(self.bounds[-1])]
+        self.succ = successors
         self.prune_point = prune_point
         self.log = log
         self.instances: dict[tuple[int, ...], _Instance] = {}
@@ -209,10 +209,12 @@ class StackLiveness:
         self.log(text + "\n")
 
     def _update_insn(self, inst: _Instance, frame: int, idx: int) -> bool:
-        succ = self.succ[idx]
+        succ = self.succ(idx)
         if not succ:
             return False
-        may_read, must_write, acc, live = inst.frames[frame]  # type: ignore[misc]
+        masks = inst.frames[frame]
+        assert masks is not None, "only frames with masks are updated"
+        may_read, must_write, acc, live = masks
         base = inst.start
         k = idx - base
         new_after = 0

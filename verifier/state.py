@@ -14,6 +14,8 @@ are dead before an instruction (``live_regs_before``, see
 
 from __future__ import annotations
 
+from typing import Final, Sequence
+
 from . import tnum as T
 from .regs import (
     NOT_INIT, PTR_TO_ARENA, PTR_TO_BUF, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET,
@@ -26,17 +28,28 @@ __all__ = [
     "STACK_INVALID", "STACK_SPILL", "STACK_MISC", "STACK_ZERO", "STACK_DYNPTR", "STACK_ITER",
     "STACK_IRQ_FLAG", "SLOT_CHARS", "StackSlot", "FuncState", "VerifierState", "RefState",
     "NOT_EXACT", "EXACT", "RANGE_WITHIN", "states_equal", "regsafe", "IdMap", "BPF_REG_SIZE",
-    "is_spilled_reg", "is_spilled_scalar_reg", "is_spilled_scalar_reg64",
+    "is_spilled_reg", "HistEntry", "StateList", "is_spilled_scalar_reg", "is_spilled_scalar_reg64",
 ]
 
-BPF_REG_SIZE = 8
+BPF_REG_SIZE: Final = 8
 
 # enum bpf_stack_slot_type (include/linux/bpf_verifier.h)
-STACK_INVALID, STACK_SPILL, STACK_MISC, STACK_ZERO, STACK_DYNPTR, STACK_ITER, STACK_IRQ_FLAG = range(7)
+STACK_INVALID: Final = 0
+STACK_SPILL: Final = 1
+STACK_MISC: Final = 2
+STACK_ZERO: Final = 3
+STACK_DYNPTR: Final = 4
+STACK_ITER: Final = 5
+STACK_IRQ_FLAG: Final = 6
 #: slot_type_char[] of kernel/bpf/log.c
-SLOT_CHARS = "?rm0dif"
+SLOT_CHARS: Final = "?rm0dif"
 
-NOT_EXACT, EXACT, RANGE_WITHIN = 0, 1, 2
+NOT_EXACT: Final = 0
+EXACT: Final = 1
+RANGE_WITHIN: Final = 2
+
+#: ``struct bpf_jmp_history_entry``: (idx, prev_idx, flags, linked_regs)
+HistEntry = tuple[int, int, int, int]
 
 
 class StackSlot:
@@ -86,8 +99,8 @@ class FuncState:
     __slots__ = ("regs", "stack", "callsite", "frameno", "subprogno", "callback_ret_range", "in_callback_fn",
                  "in_async_callback_fn", "in_exception_callback_fn", "callback_depth", "async_entry_cnt")
 
-    def __init__(self, callsite: int, frameno: int, subprogno: int) -> None:
-        self.regs = [RegState() for _ in range(11)]
+    def __init__(self, callsite: int, frameno: int, subprogno: int, regs: list[RegState] | None = None) -> None:
+        self.regs = regs if regs is not None else [RegState() for _ in range(11)]
         self.stack: list[StackSlot] = []
         self.callsite = callsite
         self.frameno = frameno
@@ -104,12 +117,8 @@ class FuncState:
         return len(self.stack) * BPF_REG_SIZE
 
     def clone(self) -> "FuncState":
-        f = FuncState.__new__(FuncState)
-        f.regs = [r.clone() for r in self.regs]
+        f = FuncState(self.callsite, self.frameno, self.subprogno, [r.clone() for r in self.regs])
         f.stack = [s.clone() for s in self.stack]
-        f.callsite = self.callsite
-        f.frameno = self.frameno
-        f.subprogno = self.subprogno
         f.callback_ret_range = self.callback_ret_range
         f.in_callback_fn = self.in_callback_fn
         f.in_async_callback_fn = self.in_async_callback_fn
@@ -136,7 +145,7 @@ class VerifierState:
         self.first_insn_idx = 0
         self.last_insn_idx = -1
         #: entries (idx, prev_idx, flags, linked_regs) as ``struct bpf_jmp_history_entry``
-        self.jmp_history: list[tuple[int, int, int, int]] = []
+        self.jmp_history: list[HistEntry] = []
         self.dfs_depth = 0
         self.callback_unroll_depth = 0
         self.may_goto_depth = 0
@@ -152,7 +161,7 @@ class VerifierState:
         self.cleaned = False
         self.equal_state: VerifierState | None = None
         #: the explored-state list entry holding this state (``container_of``), if any
-        self.sl: object = None
+        self.sl: StateList | None = None
 
     def cur(self) -> FuncState:
         return self.frame[self.curframe]
@@ -186,6 +195,18 @@ class VerifierState:
         return s
 
 
+class StateList:
+    """``struct bpf_verifier_state_list``: an explored state and its pruning statistics."""
+
+    __slots__ = ("state", "hit_cnt", "miss_cnt", "in_free_list")
+
+    def __init__(self, state: VerifierState) -> None:
+        self.state = state
+        self.hit_cnt = 0
+        self.miss_cnt = 0
+        self.in_free_list = False
+
+
 def frame_insn_idx(st: VerifierState, frame: int) -> int:
     """The instruction a frame is at: the current one for the innermost frame,
     the call instruction for callers (``frame_insn_idx``)."""
@@ -198,23 +219,27 @@ class IdMap:
     __slots__ = ("old2cur", "cur_seen", "tmp_id_gen")
 
     def __init__(self, id_gen: int) -> None:
-        self.old2cur: dict[int, int] = {}
-        self.cur_seen: set[int] = set()
+        # made at the first nonzero id: most comparisons meet none
+        self.old2cur: dict[int, int] | None = None
+        self.cur_seen: set[int] | None = None
         self.tmp_id_gen = id_gen
 
     def check(self, old_id: int, cur_id: int) -> bool:
         """``check_ids``: ids must map one-to-one between the two states."""
-        if bool(old_id) != bool(cur_id):
-            return False
-        if old_id == 0:
-            return True
-        m = self.old2cur.get(old_id)
+        if old_id == 0 or cur_id == 0:
+            return old_id == cur_id
+        o2c = self.old2cur
+        seen = self.cur_seen
+        if o2c is None or seen is None:
+            o2c = self.old2cur = {}
+            seen = self.cur_seen = set()
+        m = o2c.get(old_id)
         if m is not None:
             return m == cur_id
-        if cur_id in self.cur_seen:
+        if cur_id in seen:
             return False
-        self.old2cur[old_id] = cur_id
-        self.cur_seen.add(cur_id)
+        o2c[old_id] = cur_id
+        seen.add(cur_id)
         return True
 
     def check_scalar(self, old_id: int, cur_id: int) -> bool:
@@ -354,7 +379,7 @@ def refsafe(old: VerifierState, cur: VerifierState, idmap: IdMap) -> bool:
     return True
 
 
-def states_equal(old: VerifierState, cur: VerifierState, exact: int, live_before: list[int], id_gen: int,
+def states_equal(old: VerifierState, cur: VerifierState, exact: int, live_before: Sequence[int], id_gen: int,
                  allow_uninit_stack: bool, explore_alu_limits: bool = False) -> bool:
     """``states_equal``: ``cur`` is covered by the explored state ``old``."""
     if old.curframe != cur.curframe:

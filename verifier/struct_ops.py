@@ -18,16 +18,19 @@ member is not range-checked, a ``void`` member's R0 is not even read.
 from __future__ import annotations
 
 import errno as E
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kernel_model.btf import FuncProto, Ptr
 from kernel_model.errors import ENOTSUPP
 
+if TYPE_CHECKING:
+    from .core import Env
+
 __all__ = ["check_struct_ops_btf_id", "ENOTSUPP"]
 
 
-def check_struct_ops_btf_id(v: Any) -> None:
-    env = v.env
+def check_struct_ops_btf_id(v: Env) -> None:
+    env = v.attr
     if not env.gpl_compatible:
         raise v.reject(E.EINVAL, "struct ops programs must have a GPL compatible license")
     if not env.attach_btf_id:
@@ -55,7 +58,6 @@ def check_struct_ops_btf_id(v: Any) -> None:
     v.attach_func_proto = proto
     v.attach_func_name = m.name
     v.ctx_arg_info = m.arg_info
-    v.ctx_kind = "btf"
     v.allowed_helpers = policy.helpers
     v.struct_ops_policy = policy
     # check_return_code(): a member returning a pointer must return 0 (or its reference)

@@ -15,6 +15,8 @@ tnum_mul", Linux 6.17); ``tnum_neg`` exists since BPF_NEG range tracking
 
 from __future__ import annotations
 
+from typing import Final
+
 __all__ = [
     "M64", "M32", "UNKNOWN", "const", "trange", "lshift", "rshift", "arshift", "add", "sub", "neg",
     "t_and", "t_or", "t_xor", "mul", "union", "intersect", "overlap", "cast", "is_aligned",
@@ -22,9 +24,9 @@ __all__ = [
     "subreg_is_const", "equals_const",
 ]
 
-M64 = (1 << 64) - 1
-M32 = (1 << 32) - 1
-UNKNOWN = (0, M64)
+M64: Final = (1 << 64) - 1
+M32: Final = (1 << 32) - 1
+UNKNOWN: Final = (0, M64)
 
 
 def const(value: int) -> tuple[int, int]:

@@ -124,7 +124,7 @@ def fill_struct_ops_map(kernel: "Kernel", installed: InstalledStructOps | Struct
     """Load a program into every supported function member (``programs[member]``,
     else :data:`RETURN_ZERO`; only ``members`` when given), create a struct_ops map
     (``BPF_F_LINK`` with ``link``) and update it. A refused program load raises
-    (``emu.syscall.ProgLoadError``); the map update's refusal is in ``.error``."""
+    (``emu.kernel.prog_load.ProgLoadError``); the map update's refusal is in ``.error``."""
     inst = installed if isinstance(installed, InstalledStructOps) else InstalledStructOps(kernel, installed)
     desc = inst.desc
     progs = dict(programs or {})

@@ -2,10 +2,10 @@
 
 :func:`terminating_programs` draws programs to run the same input through two
 engines -- the reference interpreter and the JIT in the emulated machine
-(``emu.runner.run_program``, engine ``interp`` or ``jit``) -- and compare r0,
+(``emu.kernel.runner.run_program``, engine ``interp`` or ``jit``) -- and compare r0,
 memory and faults. What a drawn program promises:
 
-* it passes ``run_program``'s load-time checks (``emu.runner.precheck``: the
+* it passes ``run_program``'s load-time checks (``emu.kernel.runner.precheck``: the
   structural passes of ``bpf_check()``, registers r0-r10 only, no register
   read before it is written on any path, with r1, r2 and r10 set at entry);
 * every jump goes forward to the start of a piece (never between the two

@@ -1,0 +1,139 @@
+"""Program types: the verifier's per-type rules as one ops table per type.
+
+The kernel keeps what differs between program types in tables reached from the
+program: ``struct bpf_verifier_ops`` (include/linux/bpf.h: ``get_func_proto``,
+``is_valid_access``, ``convert_ctx_access``, ...; one per type, listed in
+include/linux/bpf_types.h) plus the per-type branches of
+``check_attach_btf_id`` and ``check_return_code`` (kernel/bpf/verifier.c, Linux
+6.18). :class:`ProgTypeOps` is that table for the model: the core
+(:mod:`verifier.analyzer`, :mod:`verifier.calls`, :mod:`verifier.ctx`) only
+calls through ``env.prog_ops``, so adding a program type is one entry in
+:data:`PROG_TYPES` (``register_prog_type``) -- its attach check, its helper
+set, its context rules and its return range -- not edits in the core.
+
+Modelled: socket filters, syscall programs, struct_ops. Every other type is
+refused with ``program type %d is not modelled`` (a model limit, exit status 3
+in the CLI), never guessed.
+"""
+
+from __future__ import annotations
+
+import errno as E
+from dataclasses import dataclass
+from typing import Callable, TYPE_CHECKING
+
+# enum bpf_prog_type (include/uapi/linux/bpf.h), re-exported
+from kernel_model.uapi import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
+
+from kernel_model.insn import Insn
+
+from . import convert_ctx
+from . import ctx as ctx_access
+from . import helpers as H
+
+if TYPE_CHECKING:
+    from .core import Env
+    from .ctx import CtxAccess
+
+__all__ = ["ProgTypeOps", "PROG_TYPES", "register_prog_type", "prog_type_ops", "UNMODELLED_HELPER",
+           "PROG_TYPE_SOCKET_FILTER", "PROG_TYPE_STRUCT_OPS", "PROG_TYPE_SYSCALL"]
+
+
+class _Unmodelled:
+    """The answer of ``get_func_proto`` for a helper the type may call but whose
+    prototype the model does not have (``helper ... is not modelled by structops``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNMODELLED_HELPER"
+
+
+UNMODELLED_HELPER = _Unmodelled()
+
+
+
+@dataclass(frozen=True, slots=True)
+class ProgTypeOps:
+    """What the verifier asks a program type (``struct bpf_verifier_ops`` and the per-type
+    parts of ``check_attach_btf_id``/``check_return_code``).
+
+    ``check_attach(env)`` validates the load's attach attributes and records the type's
+    facts in the env (``allowed_helpers``, the attach BTF, ``retval_range``...), or
+    rejects. ``get_func_proto(env, func_id)`` answers a helper call.
+    ``is_valid_access(env, insn_idx, off, size, atype, is_ldsx)`` is a context access's
+    (register type, btf, btf_id), or None for ``invalid bpf_context access``.
+    ``convert_ctx_access(insn)`` is the type's rewrite of one accepted context load or
+    store into accesses of the kernel's own structure (:mod:`verifier.convert_ctx`);
+    None where the kernel's ops have none (struct_ops, syscall: the context is read as
+    it is, and ``convert_ctx_accesses`` leaves those accesses alone, as the kernel does)."""
+
+    name: str
+    check_attach: Callable[[Env], None]
+    get_func_proto: Callable[[Env, int], H.FuncProto | _Unmodelled | None]
+    is_valid_access: Callable[[Env, int, int, int, int, bool], CtxAccess | None]
+    convert_ctx_access: Callable[[Insn], list[Insn]] | None = None
+
+
+def helpers_from_set(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None:
+    """``get_func_proto`` of a type whose helpers are ``env.allowed_helpers`` (decided by
+    its attach check), with the prototypes of :data:`verifier.helpers.PROTOS`."""
+    if func_id not in env.allowed_helpers:
+        return None
+    return H.PROTOS.get(func_id) or UNMODELLED_HELPER
+
+
+def _refuse_all(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool) -> CtxAccess | None:
+    return None
+
+
+def _no_helpers(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None:
+    return None
+
+
+def _socket_filter_attach(env: Env) -> None:
+    """check_attach_btf_id for a socket filter: nothing to attach; not sleepable."""
+    env.allowed_helpers = H.SOCKET_FILTER_HELPERS
+    if env.attr.sleepable:
+        raise env.reject(E.EINVAL, "Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs "
+                                   "can be sleepable")
+
+
+def _syscall_attach(env: Env) -> None:
+    """check_attach_btf_id (kernel/bpf/verifier.c, 6.12/6.18): the first rule."""
+    if not env.attr.sleepable:
+        raise env.reject(E.EINVAL, "Syscall programs can only be sleepable")
+    env.allowed_helpers = H.SYSCALL_HELPERS
+
+
+def _struct_ops_attach(env: Env) -> None:
+    from .struct_ops import check_struct_ops_btf_id
+
+    check_struct_ops_btf_id(env)
+
+
+def _not_modelled(prog_type: int) -> ProgTypeOps:
+    def attach(env: Env) -> None:
+        raise env.reject(E.EINVAL, f"program type {prog_type} is not modelled")
+    return ProgTypeOps(f"prog type {prog_type}", attach, _no_helpers, _refuse_all)
+
+
+#: prog type -> its ops (the model's include/linux/bpf_types.h)
+PROG_TYPES: dict[int, ProgTypeOps] = {
+    PROG_TYPE_SOCKET_FILTER: ProgTypeOps("socket_filter", _socket_filter_attach, helpers_from_set,
+                                         ctx_access.sk_filter_access, convert_ctx.convert_sk_filter_access),
+    PROG_TYPE_SYSCALL: ProgTypeOps("syscall", _syscall_attach, helpers_from_set, ctx_access.syscall_access),
+    PROG_TYPE_STRUCT_OPS: ProgTypeOps("struct_ops", _struct_ops_attach, helpers_from_set,
+                                      ctx_access.struct_ops_access),
+}
+
+
+def register_prog_type(prog_type: int, ops: ProgTypeOps) -> None:
+    """Add (or replace) a program type's rules."""
+    PROG_TYPES[prog_type] = ops
+
+
+def prog_type_ops(prog_type: int) -> ProgTypeOps:
+    """The type's ops; for a type the model does not have, ops whose attach check
+    refuses the load (``program type %d is not modelled``)."""
+    return PROG_TYPES.get(prog_type) or _not_modelled(prog_type)
