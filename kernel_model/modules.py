@@ -36,12 +36,16 @@ __all__ = ["Kfunc", "ModuleSpec", "Module", "ModuleRegistry", "KfuncTable"]
 
 @dataclass(frozen=True, slots=True)
 class Kfunc:
-    """A kfunc: ``name`` (a FUNC in the owner's BTF), its Python body and flags
-    (``KF_*`` names as strings: ``"KF_ACQUIRE"``, ``"KF_RET_NULL"`` ...)."""
+    """A kfunc: ``name`` (a FUNC in the owner's BTF), its Python body, flags
+    (``KF_*`` names as strings: ``"KF_ACQUIRE"``, ``"KF_RET_NULL"`` ...) and the
+    program types allowed to call it."""
 
     name: str
     impl: HelperFn
     flags: frozenset[str] = frozenset()
+    #: the program types (``enum bpf_prog_type`` values) whose kfunc hook holds a set with
+    #: this kfunc (``register_btf_kfunc_id_set``); None: every type (the test modules' kfuncs)
+    prog_types: frozenset[int] | None = None
 
 
 @dataclass(slots=True)

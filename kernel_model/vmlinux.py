@@ -237,8 +237,9 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     """The C text of the emulated vmlinux for ``profile``: :data:`BASE_C` (plus
     sched_ext's types, ``task_struct.scx`` and ``struct sched_ext_ops`` on
     profiles that have it, 6.12+, see :mod:`kernel_model.subsystems.sched_ext`),
-    the networking types laid out as the host's BTF (:mod:`kernel_model.vmlinux_net`)
-    and the TCP congestion-control kfunc prototypes."""
+    the networking types laid out as the host's BTF (:mod:`kernel_model.vmlinux_net`),
+    the TCP congestion-control kfunc prototypes and the core kfuncs with their types
+    (tasks, cgroups, cpumasks, RCU, preemption, IRQs: :mod:`kernel_model.core_kfuncs`)."""
     from .subsystems import sched_ext
 
     base = BASE_C
@@ -246,7 +247,9 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
         base = (BASE_C.replace("/*@SCHED_EXT_TYPES@*/", sched_ext.types_c(profile))
                 .replace("/*@TASK_STRUCT_EXTRA@*/", sched_ext.task_struct_extra_c())
                 .replace("/*@SCHED_EXT_OPS@*/", sched_ext.ops_c(profile)))
-    return base + NET_C + TCP_KFUNCS_C
+    from .core_kfuncs import core_kfuncs_c
+
+    return base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
 
 
 @lru_cache(maxsize=4)

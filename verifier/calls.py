@@ -27,6 +27,7 @@ from .decoded import DInsn
 from .core import Env, DST_OP, DST_OP_NO_MARK, SRC_OP
 from .log import reg_type_str
 from .mem import BPF_READ, BPF_WRITE
+from .refs import REF_TYPE_PTR
 from .regs import (
     CONST_PTR_TO_MAP, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
     PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
@@ -239,6 +240,16 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
                 and 0 <= meta.const_map_key < meta.map.max_entries:
             flags &= ~PTR_MAYBE_NULL  # an in-range constant key of an array cannot miss
         r0.type = PTR_TO_MAP_VALUE | flags
+    elif bret == H.RET_PTR_TO_BTF_ID and fn.ret_btf:
+        # a vmlinux struct (ret_btf_id): bpf_get_current_task_btf's trusted task
+        btf = env.attr.vmlinux_btf
+        tid = btf.find(fn.ret_btf, 4) if btf is not None else None  # BTF_KIND_STRUCT
+        if tid is None:
+            raise env.reject(E.EINVAL, f"helper {name}#{func_id} is not modelled by structops")
+        mark_known_zero(r0)
+        r0.type = PTR_TO_BTF_ID | (ret & ~0xFF)
+        r0.btf = btf
+        r0.btf_id = tid
     else:
         raise env.reject(E.EINVAL, f"unknown return type {bret} of func {name}#{func_id}")
     if r0.type & PTR_MAYBE_NULL:
@@ -302,25 +313,32 @@ def prepare_func_exit(env: Env) -> None:
 
 # --- exits -------------------------------------------------------------------------------------
 def check_resource_leak(env: Env, exception_exit: bool, check_lock: bool, prefix: str) -> None:
-    """``check_resource_leak`` / ``check_reference_leak``: each lingering reference is
-    reported, then ``<prefix> would lead to reference leak``. A struct_ops program
-    may return (in R0) a reference it holds."""
+    """``check_resource_leak`` (6.18): a held spin lock first, then ``check_reference_leak``
+    (each lingering pointer reference reported, then ``<prefix> would lead to reference
+    leak``; only at the main program's exit or an exception exit; a struct_ops program may
+    return in R0 a reference it holds), then a saved IRQ flag, an RCU read section and a
+    preemption-disabled region left open."""
     st = env.cur
     if check_lock and st.active_locks:
         raise env.reject(E.EINVAL, f"{prefix} cannot be used inside bpf_spin_lock-ed region")
-    if st.curframe and not exception_exit:
-        return
-    r0 = st.frame[st.curframe].regs[0]
-    lingering = False
-    for r in st.refs:
-        if r.type != 0:
-            continue
-        if env.attr.prog_type == 27 and not exception_exit and r0.ref_obj_id == r.id:
-            continue
-        env.verbose(f"Unreleased reference id={r.id} alloc_insn={r.insn_idx}\n")
-        lingering = True
-    if lingering:
-        raise env.reject(E.EINVAL, f"{prefix} would lead to reference leak")
+    if not st.curframe or exception_exit:
+        r0 = st.frame[st.curframe].regs[0]
+        lingering = False
+        for r in st.refs:
+            if r.type != REF_TYPE_PTR:
+                continue
+            if env.attr.prog_type == 27 and not exception_exit and r0.ref_obj_id == r.id:
+                continue
+            env.verbose(f"Unreleased reference id={r.id} alloc_insn={r.insn_idx}\n")
+            lingering = True
+        if lingering:
+            raise env.reject(E.EINVAL, f"{prefix} would lead to reference leak")
+    if check_lock and st.active_irq_id:
+        raise env.reject(E.EINVAL, f"{prefix} cannot be used inside bpf_local_irq_save-ed region")
+    if check_lock and st.active_rcu_lock:
+        raise env.reject(E.EINVAL, f"{prefix} cannot be used inside bpf_rcu_read_lock-ed region")
+    if check_lock and st.active_preempt_locks:
+        raise env.reject(E.EINVAL, f"{prefix} cannot be used inside bpf_preempt_disable-ed region")
 
 
 def check_return_code(env: Env, regno: int, reg_name: str) -> None:

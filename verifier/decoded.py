@@ -73,9 +73,10 @@ class DInsn:
         #: a register this instruction defines is written in full (``is_reg64`` for a
         #: destination operand): otherwise its upper half is a zero extension to track
         self.reg64 = _is_reg64_def(self)
-        #: a store class (ST/STX): the only instructions that write stack slots, the
-        #: ones stack liveness (bpf_reset/commit_stack_write_marks) has to follow
-        self.stores = self.cls in (isa.ST, isa.STX)
+        #: a store class (ST/STX) or a kfunc call (bpf_local_irq_save/restore write their
+        #: flag's slot): the instructions that write stack slots, the ones stack liveness
+        #: (bpf_reset/commit_stack_write_marks) has to follow
+        self.stores = self.cls in (isa.ST, isa.STX) or (self.code == isa.CALL_INSN and self.src == isa.PSEUDO_KFUNC_CALL)
         #: ``bpf_insn_successors`` relative to the slot (fall-through first, then the branch)
         self.succ_rel = successors_rel(self)
         #: (use, def) register masks of ``compute_insn_live_regs``, set by the liveness pass

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from kernel_model.helper_ids import HELPER_NAMES
 
-from .regs import MEM_RDONLY, MEM_UNINIT, MEM_WRITE, PTR_MAYBE_NULL
+from .regs import MEM_RDONLY, MEM_UNINIT, MEM_WRITE, PTR_MAYBE_NULL, PTR_TRUSTED
 
 __all__ = [
     "FuncProto", "PROTOS", "proto_for", "ARG_DONTCARE", "ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY",
@@ -88,6 +88,8 @@ class FuncProto:
     gpl_only: bool = False
     might_sleep: bool = False
     pkt_access: bool = False
+    #: ``ret_btf_id`` of a RET_PTR_TO_BTF_ID helper: the vmlinux struct it returns
+    ret_btf: str = ""
 
 
 def _p(name: str, ret: int, *args: int, gpl: bool = False) -> FuncProto:
@@ -116,6 +118,9 @@ PROTOS: dict[int, FuncProto] = {
     125: _p("ktime_get_boot_ns", RET_INTEGER),
     160: _p("ktime_get_coarse_ns", RET_INTEGER),
     208: _p("ktime_get_tai_ns", RET_INTEGER),
+    # kernel/trace/bpf_trace.c bpf_get_current_task_btf_proto: the current task, trusted
+    158: FuncProto("get_current_task_btf", RET_PTR_TO_BTF_ID | PTR_TRUSTED, (ARG_DONTCARE,) * 5, True,
+                   ret_btf="task_struct"),
 }
 
 #: Helpers a root-loaded socket filter may call: ``sk_filter_func_proto`` (net/core/filter.c)

@@ -28,6 +28,7 @@ from .regs import (
     CONST_PTR_TO_MAP, PTR_TO_BUF, PTR_TO_XDP_SOCK, RegState, base_type, is_pointer_value, is_trusted_reg, mark_known,
     reg_const_value, reg_is_const,
 )
+from .refs import release_reference_nomark
 from .state import VerifierState, is_spilled_reg
 
 __all__ = ["check_cond_jmp_op", "is_branch_taken"]
@@ -156,7 +157,8 @@ def _mark_ptr_or_null_regs(st: VerifierState, regno: int, is_null: bool) -> None
     ref = regs[regno].ref_obj_id
     id_ = regs[regno].id
     if ref and ref == id_ and is_null:
-        st.refs = [r for r in st.refs if r.id != id_]
+        # the "== NULL" branch: nothing was acquired (release_reference_nomark)
+        release_reference_nomark(st, id_)
     for func in st.frame[: st.curframe + 1]:
         for reg in list(func.regs) + [s.spilled for s in func.stack if is_spilled_reg(s)]:
             if not (reg.type & PTR_MAYBE_NULL) or reg.id != id_:

@@ -1,29 +1,41 @@
 """Kernel function (kfunc) calls: ``call`` with ``src_reg = BPF_PSEUDO_KFUNC_CALL``.
 
 Models ``add_kfunc_call`` / ``find_kfunc_desc_btf`` (done before the walk, so
-its messages come first in the log), ``fetch_kfunc_meta`` and a subset of
-``check_kfunc_call`` / ``check_kfunc_args`` of kernel/bpf/verifier.c (Linux
-6.18): the BTF id must name a FUNC of vmlinux (``off == 0``) or of the module
-BTF at ``fd_array[off]``; the kfunc must be registered
-(:class:`kernel_model.modules.KfuncTable`); scalar parameters take scalars,
-pointer-to-struct parameters take a ``PTR_TO_BTF_ID`` of that struct or of one
-that starts with it (``btf_struct_ids_match``); the
-return value is a scalar, nothing (void), or a pointer to a struct
-(``PTR_TO_BTF_ID``, maybe-NULL with ``KF_RET_NULL``, a new reference with
-``KF_ACQUIRE``); ``KF_RELEASE`` releases the reference its argument holds and
-invalidates every copy of the pointer.
+its messages come first in the log), ``fetch_kfunc_meta``, ``check_kfunc_call``,
+``check_kfunc_args`` / ``get_kfunc_ptr_arg_type`` / ``process_kf_arg_ptr_to_btf_id``
+and ``process_irq_flag`` of kernel/bpf/verifier.c (Linux 6.18):
 
-Left out: the special kfunc families (dynptr, iterators, graph, RCU, arena,
-``bpf_obj_new``), ``__sz``/``__k``/``__ign`` argument suffixes, and KF_TRUSTED_ARGS
-strictness beyond the type match.
+* the BTF id must name a FUNC of vmlinux (``off == 0``) or of the module BTF at
+  ``fd_array[off]``, registered (:class:`kernel_model.modules.KfuncTable`) and
+  allowed for the program type (``calling kernel function %s is not allowed``);
+* ``KF_DESTRUCTIVE`` needs CAP_SYS_BOOT (root), ``KF_SLEEPABLE`` a sleepable program;
+* arguments: scalars take scalars (``__k``: a known constant); pointers to structs
+  take a ``PTR_TO_BTF_ID`` of that struct or of one starting with it (strict for a
+  released reference); ``KF_TRUSTED_ARGS`` (and ``KF_RELEASE``, which implies it)
+  wants a referenced or trusted pointer, ``KF_RCU`` also accepts an RCU one
+  (``MEM_RCU``); both refuse a maybe-NULL pointer unless the parameter is
+  ``__nullable``; ``__ign`` parameters are skipped; ``__irq_flag`` takes a stack slot;
+* ``KF_RELEASE`` releases the reference its argument holds (``release kernel
+  function %s expects refcounted PTR_TO_BTF_ID`` without one) and invalidates every
+  copy; ``KF_ACQUIRE`` returns a new reference, ``KF_RET_NULL`` a maybe-NULL pointer
+  whose NULL branch drops the reference (``mark_ptr_or_null_regs``);
+* the special kfuncs ``bpf_rcu_read_lock``/``unlock`` (MEM_RCU pointers become
+  untrusted at the unlock), ``bpf_preempt_disable``/``enable`` (nesting counted),
+  ``bpf_local_irq_save``/``restore`` (a STACK_IRQ_FLAG slot and a REF_TYPE_IRQ
+  reference, restored in order), and sleepable kfuncs inside those regions.
+
+Left out (refused as not modelled, never accepted): the graph, dynptr, iterator,
+arena, workqueue and ``bpf_obj_new`` families, ``__sz``/``__str``/``__map`` parameters,
+pointers to scalar memory, kfuncs returning pointers to non-structs.
 """
 
 from __future__ import annotations
 
 import errno as E
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from kernel_model.btf import Composite, Enum, Enum64, Func, FuncProto, Int, Ptr
+from kernel_model import isa
+from kernel_model.btf import Array, Composite, Enum, Enum64, Func, FuncProto, Int, Ptr
 
 from .btf_ids_match import btf_struct_ids_match
 
@@ -31,14 +43,40 @@ if TYPE_CHECKING:
     from .core import Env
     from .decoded import DInsn
 
+from . import precision
 from .core import DST_OP_NO_MARK, SRC_OP
+from .log import reg_type_str
 from .regs import (
-    NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, SCALAR_VALUE, base_type, mark_known_zero,
-    mark_not_init, mark_unknown,
+    BASE_TYPE_MASK, MEM_RCU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
+    PTR_TO_STACK, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_UNTRUSTED, SCALAR_VALUE, TRUSTED_MODIFIERS, base_type,
+    is_trusted_reg, mark_known_zero, mark_not_init, mark_unknown, register_is_null,
 )
-from .state import RefState
+from .refs import (
+    acquire_irq_state, acquire_reference, for_each_reg_in_vstate, release_irq_state,
+    release_reference,
+)
+from .state import BPF_REG_SIZE, STACK_INVALID, STACK_IRQ_FLAG
 
-__all__ = ["resolve_kfunc", "check_kfunc_call"]
+__all__ = ["resolve_kfunc", "check_kfunc_call", "RCU_LOCK", "RCU_UNLOCK", "PREEMPT_DISABLE", "PREEMPT_ENABLE",
+           "IRQ_SAVE", "IRQ_RESTORE"]
+
+# special_kfunc_list entries the model handles (vmlinux kfuncs, matched by name)
+RCU_LOCK: Final = "bpf_rcu_read_lock"
+RCU_UNLOCK: Final = "bpf_rcu_read_unlock"
+PREEMPT_DISABLE: Final = "bpf_preempt_disable"
+PREEMPT_ENABLE: Final = "bpf_preempt_enable"
+IRQ_SAVE: Final = "bpf_local_irq_save"
+IRQ_RESTORE: Final = "bpf_local_irq_restore"
+
+#: special kfunc families the model does not have: calling one is "not modelled"
+_UNMODELLED_PREFIXES: Final = ("bpf_obj_new", "bpf_percpu_obj", "bpf_obj_drop", "bpf_refcount_acquire",
+                               "bpf_list_", "bpf_rbtree_", "bpf_dynptr", "bpf_iter_", "bpf_arena_", "bpf_wq_",
+                               "bpf_res_spin_", "bpf_throw", "bpf_cast_to_kern_ctx", "bpf_rdonly_cast",
+                               "bpf_session_", "bpf_task_work_")
+
+#: reg2btf_ids[] (kernel/bpf/verifier.c, CONFIG_NET): register types that stand for a BTF struct
+_REG2BTF: Final = {PTR_TO_SOCKET: "sock", PTR_TO_SOCK_COMMON: "sock_common", PTR_TO_TCP_SOCK: "tcp_sock",
+                   PTR_TO_XDP_SOCK: "xdp_sock"}
 
 
 def resolve_kfunc(v: Env, insn: DInsn) -> Any:
@@ -83,85 +121,294 @@ def _is_scalar(btf: Any, tid: int) -> bool:
     return isinstance(t, (Int, Enum, Enum64))
 
 
+def _is_scalar_struct(btf: Any, t: Any, depth: int = 0) -> bool:
+    """``__btf_type_is_scalar_struct``: a struct of scalars (arrays of them, nested
+    structs up to depth 4)."""
+    if not isinstance(t, Composite) or depth > 4:
+        return False
+    for m in t.members:
+        mt = btf.resolve(m.type_id)
+        while isinstance(mt, Array):
+            mt = btf.resolve(mt.type_id)
+        if isinstance(mt, (Int, Enum, Enum64)):
+            continue
+        if isinstance(mt, Composite) and _is_scalar_struct(btf, mt, depth + 1):
+            continue
+        return False
+    return True
+
+
+def _flags(entry: Any) -> frozenset[str]:
+    return frozenset(entry.kfunc.flags)
+
+
+def _kfunc_allowed(v: Env, entry: Any) -> bool:
+    """``btf_kfunc_id_set_contains`` for the program type's hook (a kfunc without
+    registration facts, as the test modules' are, is allowed everywhere)."""
+    prog_types = getattr(entry.kfunc, "prog_types", None)
+    return prog_types is None or v.attr.prog_type in prog_types
+
+
+def _stack_spi(v: Env, reg: Any, kind: str) -> int:
+    """``stack_slot_obj_get_spi`` for one slot: the slot index, -1 (``-ERANGE``: beyond
+    the allocated stack) or -2 (a bad offset, logged here; the caller adds its message)."""
+    off = reg.off + reg.var_off[0]
+    if off >= 1 << 63:
+        off -= 1 << 64
+    if reg.var_off[1] or off % BPF_REG_SIZE or off >= 0:
+        v.verbose(f"cannot pass in {kind} at an offset={off if not reg.var_off[1] else reg.off}\n")
+        return -2
+    spi = (-off - 1) // BPF_REG_SIZE
+    if spi >= len(v.func_of(reg).stack):
+        return -1
+    return spi
+
+
+def _process_irq_flag(v: Env, regno: int, name: str) -> None:
+    """``process_irq_flag`` with ``mark_stack_slot_irq_flag`` / ``unmark_stack_slot_irq_flag``."""
+    from . import mem
+    reg = v.cur_regs()[regno]
+    if name == IRQ_SAVE:
+        spi = _stack_spi(v, reg, "irq_flag")
+        if spi == -2 or (spi >= 0 and any(t == STACK_IRQ_FLAG for t in v.func_of(reg).stack[spi].types)):
+            raise v.reject(E.EINVAL, f"expected uninitialized irq flag as arg#{regno - 1}")
+        mem.check_mem_access(v, v.insn_idx, regno, 0, isa.DW, mem.BPF_WRITE, -1, False, False)
+        spi = _stack_spi(v, reg, "irq_flag")
+        func = v.func_of(reg)
+        rid = acquire_irq_state(v, v.insn_idx)
+        slot = func.stack[spi]
+        st = slot.spilled
+        mark_known_zero(st)
+        st.type = PTR_TO_STACK
+        st.ref_obj_id = rid
+        v.stack_write_mark(func, spi, 0, BPF_REG_SIZE)  # bpf_mark_stack_write
+        slot.types = [STACK_IRQ_FLAG] * BPF_REG_SIZE
+        v.scratched_stack |= 1 << spi
+        return
+    if name != IRQ_RESTORE:
+        raise v.reject(E.EFAULT, "verifier internal error: unknown irq flags kfunc")
+    spi = _stack_spi(v, reg, "irq_flag")
+    func = v.func_of(reg)
+    if spi < 0 or any(t != STACK_IRQ_FLAG for t in func.stack[spi].types):
+        raise v.reject(E.EINVAL, f"expected an initialized irq flag as arg#{regno - 1}")
+    slot = func.stack[spi]
+    v.stack_read_mark(func, spi)
+    err = release_irq_state(v.cur, slot.spilled.ref_obj_id)
+    if err:
+        insn = 0
+        for r in v.cur.refs:
+            if r.id == v.cur.active_irq_id:
+                insn = r.insn_idx
+                break
+        raise v.reject(-err, f"cannot restore irq state out of order, expected id={v.cur.active_irq_id} "
+                             f"acquired at insn_idx={insn}")
+    mark_not_init(slot.spilled, v.bpf_capable)
+    v.stack_write_mark(func, spi, 0, BPF_REG_SIZE)
+    slot.types = [STACK_INVALID] * BPF_REG_SIZE
+    v.scratched_stack |= 1 << spi
+
+
+class _Meta:
+    """The parts of ``struct bpf_kfunc_call_arg_meta`` the model uses."""
+
+    __slots__ = ("name", "flags", "ref_obj_id", "release_regno")
+
+    def __init__(self, name: str, flags: frozenset[str]) -> None:
+        self.name = name
+        self.flags = flags
+        self.ref_obj_id = 0
+        self.release_regno = 0
+
+
+def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None:
+    """``check_kfunc_args``."""
+    btf = entry.btf
+    name = meta.name
+    flags = meta.flags
+    release = "KF_RELEASE" in flags
+    trusted_args = "KF_TRUSTED_ARGS" in flags or release  # is_kfunc_trusted_args
+    rcu = "KF_RCU" in flags
+    regs = v.cur_regs()
+    nargs = len(proto.params)
+    if nargs > 5:
+        raise v.reject(E.EINVAL, f"Function {name} has {nargs} > 5 args")
+    for i, p in enumerate(proto.params):
+        regno = i + 1
+        v.check_reg_arg(regno, SRC_OP)
+        reg = regs[regno]
+        pname = p.name or ""
+        t = btf.resolve(p.type_id)
+        if pname.endswith("__ign"):
+            continue
+        if isinstance(t, (Int, Enum, Enum64)):
+            if reg.type != SCALAR_VALUE:
+                raise v.reject(E.EINVAL, f"R{regno} is not a scalar")
+            if pname.endswith("__k"):
+                if reg.var_off[1]:
+                    raise v.reject(E.EINVAL, f"R{regno} must be a known constant")
+                precision.mark_chain_precision(v, regno)
+            elif pname.endswith(("__sz", "__szk")) or pname in ("rdonly_buf_size", "rdwr_buf_size"):
+                raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} ({pname}) is not modelled by structops")
+            continue
+        if not isinstance(t, Ptr):
+            raise v.reject(E.EINVAL, f"Unrecognized arg#{i} type {t.kind_name}")
+        nullable = pname.endswith("__nullable")
+        if (trusted_args or rcu) and (register_is_null(reg) or reg.type & PTR_MAYBE_NULL) and not nullable:
+            raise v.reject(E.EACCES, f"Possibly NULL pointer passed to trusted arg{i}")
+        if reg.ref_obj_id:
+            if release and meta.ref_obj_id:
+                raise v.reject(E.EFAULT, "verifier internal error: more than one arg with ref_obj_id "
+                                         f"R{regno} {reg.ref_obj_id} {meta.ref_obj_id}")
+            meta.ref_obj_id = reg.ref_obj_id
+            if release:
+                meta.release_regno = regno
+        ref_id = btf.skip_modifiers(t.type_id) if t.type_id else 0
+        ref_t = btf.type_by_id(ref_id) if ref_id else None
+        ref_tname = ref_t.name if ref_t is not None else ""
+        ref_kind = ref_t.kind_name if ref_t is not None else "UNKNOWN"
+        # get_kfunc_ptr_arg_type
+        if nullable and register_is_null(reg):
+            continue  # KF_ARG_PTR_TO_NULL
+        if pname.endswith("__irq_flag"):
+            if reg.type != PTR_TO_STACK:
+                raise v.reject(E.EINVAL, f"arg#{i} doesn't point to an irq flag on stack")
+            _process_irq_flag(v, regno, name)
+            continue
+        bt = base_type(reg.type)
+        if bt == PTR_TO_BTF_ID or bt in _REG2BTF:
+            if not isinstance(ref_t, Composite):
+                raise v.reject(E.EINVAL, f"kernel function {name} args#{i} pointer type {ref_kind} {ref_tname} "
+                                         "is not supported")
+            # KF_ARG_PTR_TO_BTF_ID
+            if (trusted_args or rcu) and not is_trusted_reg(reg):
+                if not rcu:
+                    raise v.reject(E.EINVAL, f"R{regno} must be referenced or trusted")
+                if not reg.type & MEM_RCU:
+                    raise v.reject(E.EINVAL, f"R{regno} must be a rcu pointer")
+            # check_func_arg_reg_off
+            if release and reg.ref_obj_id:
+                if reg.off:
+                    raise v.reject(E.EINVAL, f"R{regno} must have zero offset when passed to release func or "
+                                             "trusted arg to kfunc")
+                from .mem import check_ptr_off_reg
+                check_ptr_off_reg(v, reg, regno, False)
+            else:
+                from .mem import check_ptr_off_reg
+                check_ptr_off_reg(v, reg, regno, True)
+            flagbits = reg.type & ~BASE_TYPE_MASK
+            unsafe = bool(flagbits & ~TRUSTED_MODIFIERS)
+            if (bt != PTR_TO_BTF_ID or (unsafe and not reg.type & MEM_RCU)) and bt not in _REG2BTF:
+                raise v.reject(E.EINVAL, f"arg#{i} is {reg_type_str(reg.type)} expected "
+                                         f"{reg_type_str(bt | (flagbits & TRUSTED_MODIFIERS))} or socket")
+            if bt in _REG2BTF:
+                rbtf = v.attr.vmlinux_btf if v.attr.vmlinux_btf is not None else btf
+                rid = rbtf.find(_REG2BTF[bt], 4) if rbtf is not None else None
+                if rid is None:
+                    raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} is not modelled by structops")
+                reg_btf, reg_id = rbtf, rid
+            else:
+                reg_btf, reg_id = reg.btf, reg.btf_id
+            strict = release and bool(reg.ref_obj_id)
+            if not btf_struct_ids_match(reg_btf, reg_id, reg.off, btf, ref_id, strict):
+                rt = reg_btf.type_by_id(reg_btf.skip_modifiers(reg_id))
+                raise v.reject(E.EINVAL, f"kernel function {name} args#{i} expected pointer to {ref_kind} "
+                                         f"{ref_tname} but R{regno} has a pointer to {rt.kind_name} {rt.name}")
+            continue
+        if ref_t is not None and not isinstance(ref_t, (Int, Enum, Enum64)) and not _is_scalar_struct(btf, ref_t):
+            nxt = proto.params[i + 1].name if i + 1 < nargs else ""
+            mem_size = bool(nxt) and nxt.endswith(("__sz", "__szk"))
+            if not mem_size:
+                raise v.reject(E.EINVAL, f"arg#{i} pointer type {ref_kind} {ref_tname} must point to scalar, "
+                                         "or struct with scalar")
+        # KF_ARG_PTR_TO_MEM(_SIZE), callbacks, dynptrs ...: check_mem_reg is not modelled
+        raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} (memory) is not modelled by structops")
+    if release and not meta.release_regno:
+        raise v.reject(E.EINVAL, f"release kernel function {name} expects refcounted PTR_TO_BTF_ID")
+
+
 def check_kfunc_call(v: Env, insn: DInsn) -> None:
-    """``check_kfunc_call``: arguments, reference rules, then R0."""
+    """``check_kfunc_call``: flags, arguments, the RCU/preemption/IRQ regions, the
+    release, then R0 (with KF_ACQUIRE / KF_RET_NULL)."""
     entry = resolve_kfunc(v, insn)
     btf = entry.btf
     func = btf.type_by_id(entry.btf_id)
     proto: FuncProto = btf.type_by_id(func.type_id)
     name = entry.name
-    flags = entry.kfunc.flags
+    flags = _flags(entry)
+    if not _kfunc_allowed(v, entry):
+        raise v.reject(E.EACCES, f"calling kernel function {name} is not allowed")
+    is_vmlinux = entry.module is None
+    if is_vmlinux and name.startswith(_UNMODELLED_PREFIXES):
+        raise v.reject(E.EINVAL, f"kfunc {name} is not modelled by structops")
+    if "KF_DESTRUCTIVE" in flags and not v.attr.privileged:
+        raise v.reject(E.EACCES, "destructive kfunc calls require CAP_SYS_BOOT capability")
+    sleepable = "KF_SLEEPABLE" in flags
+    st = v.cur
+    if sleepable and not st.in_sleepable:
+        raise v.reject(E.EACCES, f"program must be sleepable to call sleepable kfunc {name}")
+    meta = _Meta(name, flags)
+    _check_kfunc_args(v, entry, proto, meta)
+    rcu_lock = is_vmlinux and name == RCU_LOCK
+    rcu_unlock = is_vmlinux and name == RCU_UNLOCK
+    preempt_disable = is_vmlinux and name == PREEMPT_DISABLE
+    preempt_enable = is_vmlinux and name == PREEMPT_ENABLE
+    if st.active_rcu_lock:
+        if rcu_lock:
+            raise v.reject(E.EINVAL, f"nested rcu read lock (kernel function {name})")
+        if rcu_unlock:
+            # MEM_RCU pointers (registers and spills) become untrusted outside the section
+            for reg in for_each_reg_in_vstate(st):
+                if reg.type & MEM_RCU:
+                    reg.type = (reg.type & ~(MEM_RCU | PTR_MAYBE_NULL)) | PTR_UNTRUSTED
+            st.active_rcu_lock = False
+        elif sleepable:
+            raise v.reject(E.EACCES, f"kernel func {name} is sleepable within rcu_read_lock region")
+    elif rcu_lock:
+        st.active_rcu_lock = True
+    elif rcu_unlock:
+        raise v.reject(E.EINVAL, f"unmatched rcu read unlock (kernel function {name})")
+    if st.active_preempt_locks:
+        if preempt_disable:
+            st.active_preempt_locks += 1
+        elif preempt_enable:
+            st.active_preempt_locks -= 1
+        elif sleepable:
+            raise v.reject(E.EACCES, f"kernel func {name} is sleepable within non-preemptible region")
+    elif preempt_disable:
+        st.active_preempt_locks += 1
+    elif preempt_enable:
+        raise v.reject(E.EINVAL, f"unmatched attempt to enable preemption (kernel function {name})")
+    if st.active_irq_id and sleepable:
+        raise v.reject(E.EACCES, f"kernel func {name} is sleepable within IRQ-disabled region")
+    if meta.release_regno:
+        if not release_reference(v, v.cur_regs()[meta.release_regno].ref_obj_id):
+            raise v.reject(E.EINVAL, f"kfunc {name}#{entry.btf_id} reference has not been acquired before")
     regs = v.cur_regs()
-    release_ref = 0
-    if len(proto.params) > 5:
-        raise v.reject(E.EINVAL, f"Function {name} has {len(proto.params)} > 5 args")
-    for i, p in enumerate(proto.params):
-        regno = i + 1
-        v.check_reg_arg(regno, SRC_OP)
-        reg = regs[regno]
-        t = btf.resolve(p.type_id)
-        if _is_scalar(btf, p.type_id):
-            if reg.type != SCALAR_VALUE:
-                raise v.reject(E.EINVAL, f"R{regno} is not a scalar")
-            continue
-        if not isinstance(t, Ptr):
-            raise v.reject(E.EINVAL, f"Unrecognized arg#{i} type {t.kind_name}")
-        pointee_id = btf.skip_modifiers(t.type_id)
-        pointee = btf.type_by_id(pointee_id)
-        if reg.type == SCALAR_VALUE and reg.var_off == (0, 0) and p.name.endswith("__nullable"):
-            continue
-        if isinstance(pointee, Composite):
-            if base_type(reg.type) != PTR_TO_BTF_ID:
-                raise v.reject(E.EINVAL, f"arg#{i} expected pointer to btf or socket")
-            if reg.type & PTR_MAYBE_NULL:
-                raise v.reject(E.EACCES, f"Possibly NULL pointer passed to trusted arg{i}")
-            rname = v.btf_type_name(reg.btf, reg.btf_id)
-            # process_kf_arg_ptr_to_btf_id: the struct or one it starts with (btf_struct_ids_match),
-            # strict for a release kfunc given a reference; a __sk_buff-style projection is not modelled
-            strict = "KF_RELEASE" in flags and bool(reg.ref_obj_id)
-            if not btf_struct_ids_match(reg.btf, reg.btf_id, reg.off, btf, pointee_id, strict):
-                raise v.reject(E.EINVAL, f"kernel function {name} args#{i} expected pointer to STRUCT "
-                                         f"{pointee.name} but R{regno} has a pointer to STRUCT {rname}")
-            if "KF_RELEASE" in flags and reg.ref_obj_id:
-                release_ref = reg.ref_obj_id
-            continue
-        raise v.reject(E.EINVAL, f"arg#{i} pointer type {pointee.kind_name} {pointee.name} must point to scalar, "
-                                 "or struct with scalar")
-    if "KF_RELEASE" in flags:
-        if not release_ref:
-            raise v.reject(E.EINVAL, "release kernel function expects refcounted PTR_TO_BTF_ID")
-        # release_reference(): every copy of the pointer becomes invalid (mark_reg_invalid:
-        # an unknown scalar when pointer leaks are allowed, else NOT_INIT)
-        st = v.cur
-        st.refs = [r for r in st.refs if r.id != release_ref]
-        for fr in st.frame:
-            regs_and_spills = list(fr.regs) + [slot.spilled for slot in fr.stack if slot.types[7] == 1]
-            for r in regs_and_spills:
-                if r.ref_obj_id == release_ref:
-                    if v.allow_ptr_leaks:
-                        mark_unknown(r, v.bpf_capable)
-                    else:
-                        mark_not_init(r, v.bpf_capable)
     for i in range(6):
         mark_not_init(regs[i], v.bpf_capable)
         v.check_reg_arg(i, DST_OP_NO_MARK)
     r0 = regs[0]
-    if proto.ret_type_id == 0:
+    ret_id = btf.skip_modifiers(proto.ret_type_id) if proto.ret_type_id else 0
+    rt = btf.type_by_id(ret_id) if ret_id else None
+    is_struct_ptr = isinstance(rt, Ptr) and isinstance(btf.resolve(rt.type_id) if rt.type_id else None, Composite)
+    if "KF_ACQUIRE" in flags and not is_struct_ptr:
+        raise v.reject(E.EINVAL, "acquire kernel function does not return PTR_TO_BTF_ID")
+    if rt is None:
         r0.type = NOT_INIT
-    elif _is_scalar(btf, proto.ret_type_id):
+    elif _is_scalar(btf, ret_id):
         mark_unknown(r0, v.bpf_capable)
-    else:
-        rt = btf.resolve(proto.ret_type_id)
-        if not isinstance(rt, Ptr):
-            raise v.reject(E.EINVAL, f"kernel function {name} returns {rt.kind_name} which is not supported")
-        pid = btf.skip_modifiers(rt.type_id)
-        pt = btf.type_by_id(pid)
-        if not isinstance(pt, Composite):
-            mark_unknown(r0, v.bpf_capable)
+    elif isinstance(rt, Ptr):
+        pid = btf.skip_modifiers(rt.type_id) if rt.type_id else 0
+        pt = btf.type_by_id(pid) if pid else None
+        if pt is None:
+            mark_unknown(r0, v.bpf_capable)  # 'void *' is a scalar
+        elif not isinstance(pt, Composite):
+            raise v.reject(E.EINVAL, f"kfunc {name} returning a pointer to {pt.kind_name} {pt.name} "
+                                     "is not modelled by structops")
         else:
             # a plain PTR_TO_BTF_ID ("ptr_"): referenced ones count as trusted (is_trusted_reg);
             # with KF_RET_NULL a fresh id, replaced by the reference id for KF_ACQUIRE
-            # (the host prints R0=ptr_or_null_bpf_cpumask(id=2,ref_obj_id=2) refs=2)
+            # (the host prints R0=ptr_or_null_task_struct(id=2,ref_obj_id=2) refs=2)
             mark_known_zero(r0)
             r0.type = PTR_TO_BTF_ID
             r0.btf = btf
@@ -170,11 +417,13 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
                 r0.type |= PTR_MAYBE_NULL
                 r0.id = v.new_id()
             if "KF_ACQUIRE" in flags:
-                rid = v.new_id()
-                v.cur.refs.append(RefState(rid, v.insn_idx))
+                rid = acquire_reference(v, v.insn_idx)
                 if "KF_RET_NULL" in flags:
                     r0.id = rid
                 r0.ref_obj_id = rid
+    else:
+        raise v.reject(E.EINVAL, f"kernel function {name} returns {rt.kind_name} which is not supported")
     r0.subreg_def = 0
     v.aux[v.insn_idx].kfunc = entry
     v.scratched_regs |= 1
+

@@ -82,11 +82,13 @@ def is_spilled_scalar_reg64(slot: StackSlot) -> bool:
 
 
 class RefState:
-    """``struct bpf_reference_state``."""
+    """``struct bpf_reference_state``: ``type`` is ``enum ref_state_type``
+    (verifier.refs: REF_TYPE_PTR, REF_TYPE_IRQ, REF_TYPE_LOCK ...), ``ptr`` the
+    locked map or BTF object of a lock."""
 
     __slots__ = ("id", "insn_idx", "type", "ptr")
 
-    def __init__(self, id: int, insn_idx: int, type: int = 0, ptr: object = None) -> None:
+    def __init__(self, id: int, insn_idx: int, type: int = 2, ptr: object = None) -> None:
         self.id = id
         self.insn_idx = insn_idx
         self.type = type
@@ -374,7 +376,8 @@ def refsafe(old: VerifierState, cur: VerifierState, idmap: IdMap) -> bool:
     for o, c in zip(old.refs, cur.refs):
         if not idmap.check(o.id, c.id) or o.type != c.type:
             return False
-        if o.type != 0 and o.ptr is not c.ptr:
+        # REF_TYPE_PTR (2) and REF_TYPE_IRQ (4) compare by id; locks by their object too
+        if o.type not in (2, 4) and o.ptr is not c.ptr:
             return False
     return True
 

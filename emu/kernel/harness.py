@@ -138,7 +138,10 @@ def check_insn_cnt(n: int, privileged: bool = True) -> None:
 
 
 def _calls_kfunc(insns: Sequence[Insn]) -> bool:
-    return any(ins.code == isa.CALL_INSN and ins.src == isa.PSEUDO_KFUNC_CALL for ins in insns)
+    """The program calls a kfunc, or a helper returning a vmlinux BTF pointer
+    (bpf_get_current_task_btf, #158): the verifier needs the kernel's BTF."""
+    return any(ins.code == isa.CALL_INSN and (ins.src == isa.PSEUDO_KFUNC_CALL or (ins.src == 0 and ins.imm == 158))
+               for ins in insns)
 
 
 def program_env(insns: Sequence[Insn], *, prog_type: str | None = None, attach: str | None = None,

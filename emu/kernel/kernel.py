@@ -40,6 +40,7 @@ from kernel_model.vmlinux import build_vmlinux_btf
 
 from .bpf_maps import MapObject, Rcu
 from .bpf_objects import BtfObject, FdTable, IdAllocator
+from .core_kfuncs import register_core_kfuncs
 from .tcp_kfuncs import register_tcp_kfuncs
 from .syscall import BpfSyscalls, LinkObject, ProgLoadError, ProgObject
 from .usermem import UserMemory
@@ -81,6 +82,8 @@ class Kernel(BpfSyscalls):
                 self.kfuncs.add(KfuncEntry(kf.name, self.btf, kid, kf, None))
         #: jiffies as TCP reads them (the TCP simulator advances them)
         self.tcp_clock = register_tcp_kfuncs(self.btf, self.kfuncs, hz=kconfig.hz)  # bpf_tcp_ca_kfunc_init, cubictcp_register
+        #: the tasks bpf_task_from_pid finds (kernel_model.core_kfuncs, emu.kernel.core_kfuncs)
+        self.tasks = register_core_kfuncs(self.btf, self.kfuncs, lambda: self.machine)
         self.modules = ModuleRegistry(self.btf, self.struct_ops, self.kfuncs,
                                       module_struct_ops=self.profile.module_struct_ops)
         self.modules.on_unload.append(self._module_going)

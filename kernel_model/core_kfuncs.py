@@ -1,0 +1,93 @@
+"""The vmlinux kfuncs the emulated kernel has: tasks, cgroups, cpumasks, RCU, preemption, IRQs.
+
+Which kfuncs, with which flags and for which program types, comes from the kernel's
+own kfunc sets (:mod:`kernel_model.bpf_facts.kfuncs`: ``BTF_ID_FLAGS`` entries of
+kernel/bpf/helpers.c ``generic_btf_ids`` / ``common_btf_ids`` and kernel/bpf/cpumask.c
+``cpumask_kfunc_btf_ids``, and their ``register_btf_kfunc_id_set`` calls); their C
+prototypes are the 6.18 BTF's (parameter names carry the ``__nullable`` /
+``__irq_flag`` suffixes the verifier reads). :data:`FLAGS_618` holds what 6.18 has
+and the 6.12 extraction does not (kfuncs added since).
+
+The structures the prototypes name are reduced (stated here so nobody mistakes them
+for the real layouts): ``struct cgroup`` keeps ``level`` and the id of its kernfs
+node (the shapes of :mod:`kernel_model.subsystems.sched_ext`, which defines them
+where it is built in), ``struct cpumask`` holds 64 CPUs (the host's NR_CPUS is larger), ``struct
+bpf_cpumask`` is the kernel's shape (a cpumask, then a refcount).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .bpf_facts import kfuncs as facts
+from .uapi import PROG_TYPE_NAMES
+
+__all__ = ["CORE_KFUNCS", "FLAGS_618", "TYPES_C", "core_kfuncs_c", "kfunc_flags", "kfunc_prog_types"]
+
+#: the modelled vmlinux kfuncs, in the order their prototypes enter the BTF
+CORE_KFUNCS: tuple[str, ...] = (
+    # kernel/bpf/helpers.c generic_btf_ids (tasks, cgroups)
+    "bpf_task_acquire", "bpf_task_release", "bpf_task_from_pid",
+    "bpf_cgroup_acquire", "bpf_cgroup_release", "bpf_cgroup_from_id", "bpf_cgroup_ancestor",
+    # kernel/bpf/cpumask.c cpumask_kfunc_btf_ids
+    "bpf_cpumask_create", "bpf_cpumask_release", "bpf_cpumask_acquire", "bpf_cpumask_first",
+    "bpf_cpumask_first_zero", "bpf_cpumask_set_cpu", "bpf_cpumask_clear_cpu", "bpf_cpumask_test_cpu",
+    "bpf_cpumask_test_and_set_cpu", "bpf_cpumask_test_and_clear_cpu", "bpf_cpumask_setall",
+    "bpf_cpumask_clear", "bpf_cpumask_empty", "bpf_cpumask_full", "bpf_cpumask_weight",
+    # kernel/bpf/helpers.c common_btf_ids
+    "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_preempt_disable", "bpf_preempt_enable",
+    "bpf_local_irq_save", "bpf_local_irq_restore",
+)
+
+#: Linux 6.18 facts the 6.12 sets lack: bpf_local_irq_save/restore (6.14, common_btf_ids).
+#: The 6.18 host refuses a NULL flag pointer with "Possibly NULL pointer passed to trusted
+#: arg0" (the check_kfunc_args test of trusted-argument kfuncs), so they carry
+#: KF_TRUSTED_ARGS here: that is the host's observed answer, not a flag read from a source
+FLAGS_618: dict[str, tuple[str, ...]] = {"bpf_local_irq_save": ("KF_TRUSTED_ARGS",),
+                                         "bpf_local_irq_restore": ("KF_TRUSTED_ARGS",)}
+_HOOKS_618: dict[str, tuple[str, ...]] = {"bpf_local_irq_save": ("COMMON",), "bpf_local_irq_restore": ("COMMON",)}
+
+TYPES_C = r"""
+/* include/linux/cpumask_types.h (reduced to 64 CPUs), kernel/bpf/cpumask.c */
+struct cpumask { unsigned long bits[1]; };
+typedef struct cpumask cpumask_t;
+struct bpf_cpumask { cpumask_t cpumask; refcount_t usage; };
+/* include/linux/cgroup-defs.h (reduced: the host's struct cgroup is much larger) */
+struct cgroup { int level; unsigned long long kn_id; };
+"""
+
+
+def kfunc_flags(name: str) -> tuple[str, ...]:
+    """The KF_* flags of a modelled kfunc (6.12 sets, 6.18 additions)."""
+    if name in FLAGS_618:
+        return FLAGS_618[name]
+    flags = facts.kfunc(name).flags
+    if flags is None:
+        raise KeyError(f"kfunc {name}: no flags known")
+    return flags
+
+
+@lru_cache(maxsize=None)
+def kfunc_prog_types(name: str) -> frozenset[int]:
+    """The program types whose kfunc hook has a set holding ``name``
+    (``bpf_prog_type_to_kfunc_hook``; a COMMON set serves every type)."""
+    hooks = _HOOKS_618.get(name) or facts.kfunc(name).hooks
+    out = set()
+    for value, pname in PROG_TYPE_NAMES.items():
+        hook = facts.kfunc_hook("BPF_PROG_TYPE_" + pname.upper())
+        if "COMMON" in hooks or (hook is not None and hook in hooks):
+            out.add(value)
+    return frozenset(out)
+
+
+def core_kfuncs_c(with_types: bool = True) -> str:
+    """The prototypes (from the 6.18 BTF's declarations) for vmlinux, after the types
+    they name (:data:`TYPES_C`, the same shapes sched_ext's types have: without
+    ``with_types`` when those are in already)."""
+    lines = [TYPES_C if with_types else ""]
+    for name in CORE_KFUNCS:
+        decl = facts.kfunc(name).decl
+        if decl is None:
+            raise KeyError(f"kfunc {name}: no 6.18 declaration")
+        lines.append(decl.removeprefix("extern ").replace(" __ksym;", ";"))
+    return "\n".join(lines) + "\n"
