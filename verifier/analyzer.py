@@ -43,6 +43,7 @@ from .env import VerifierEnv
 from .jumps import JmpMixin
 from .liveness import compute_live_regs, format_live_regs, postorder, successors
 from .log import LOG_FIXED, LOG_LEVEL1, LOG_LEVEL2, LOG_SIZE_MAX, LOG_STATS
+from .map_rules import check_map_prog_compatibility, map_use_not_modelled
 from .mem import MemMixin
 from .precision import PrecisionMixin
 from .regs import PTR_TO_CTX, SCALAR_VALUE, mark_known_zero, mark_not_init, mark_unknown
@@ -222,13 +223,17 @@ class Verifier(Core, MemMixin, AluMixin, JmpMixin, CallMixin, CtxMixin, Precisio
                 if m is None:
                     raise self.reject(E.EBADF, f"fd {insn.imm} is not pointing to valid bpf_map")
                 self.aux[i].map = m
-                if m.map_type == 26:
-                    raise self.reject(E.EINVAL, "bpf_struct_ops map cannot be used in prog")
+                why = check_map_prog_compatibility(m.map_type, self.env.sleepable)
+                if why:
+                    raise self.reject(E.EINVAL, why)
+                why = map_use_not_modelled(m.map_type)
+                if why:
+                    raise self.reject(E.EINVAL, why)
                 if insn.src in (isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX_VALUE):
                     off = insns[i + 1].imm & 0xFFFFFFFF
                     if off >= 1 << 29:
                         raise self.reject(E.EINVAL, f"direct value offset of {off} is not allowed")
-                    if m.map_type not in (2, 6):  # array maps have map_direct_value_addr
+                    if m.map_type != 2:  # only array_map_ops has map_direct_value_addr
                         raise self.reject(E.EINVAL, "no direct value access support for this map type")
                     if m.max_entries != 1 or off >= m.value_size:
                         raise self.reject(E.EINVAL, f"invalid access to map value pointer, value_size={m.value_size} "

@@ -25,6 +25,7 @@ from . import helpers as H
 from . import scalar as S
 from .core import DST_OP, DST_OP_NO_MARK, SRC_OP
 from .log import reg_type_str
+from .map_rules import check_map_func_compatibility
 from .mem import BPF_READ, BPF_WRITE
 from .regs import (
     CONST_PTR_TO_MAP, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
@@ -238,6 +239,10 @@ class CallMixin:
             raise self.reject(E.EINVAL, f"unknown return type {bret} of func {name}#{func_id}")  # type: ignore[attr-defined]
         if r0.type & PTR_MAYBE_NULL:
             r0.id = self.new_id()  # type: ignore[attr-defined]
+        if meta.map is not None:
+            why = check_map_func_compatibility(meta.map.map_type, func_id)
+            if why:
+                raise self.reject(E.EINVAL, why)  # type: ignore[attr-defined]
         if bret == H.RET_INTEGER and func_id == 8:  # bpf_get_smp_processor_id
             n = self.env.nr_cpu_ids - 1  # type: ignore[attr-defined]
             r0.umax = r0.u32_max = r0.smax = r0.s32_max = n
