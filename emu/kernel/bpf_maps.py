@@ -277,6 +277,15 @@ class MapObject(BpfObject):
             raise KernelError(errno.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value")
         return self.copy_value_sys(self._key(key), flags)
 
+    def test_value_sys(self, value: bytes, flags: int = 0) -> bytes:
+        """``BPF_MAP_LOOKUP_ELEM`` of a bloom filter: ``map_peek_elem`` of the user's value."""
+        if flags & ~BPF_F_LOCK:
+            raise KernelError(errno.EINVAL, "unknown lookup flags")
+        self._check_read()
+        if len(value) != self.spec.value_size:
+            raise KernelError(errno.EINVAL, f"value is {len(value)} bytes, value_size is {self.spec.value_size}")
+        return self.peek(value)
+
     def update_sys(self, key: bytes, value: bytes, flags: int) -> None:
         self._check_write()
         if flags & BPF_F_LOCK:

@@ -360,7 +360,8 @@ class BpfSyscalls:
             spec.name = check_obj_name(map_name, "map")
             btf = self._map_btf(btf_fd, btf_key_type_id, btf_value_type_id, 0, map_type)
             hashrnd = self._rng.getrandbits(32)  # type: ignore[attr-defined]
-            obj = new_map(spec, m, self._rcu, btf, hashrnd=hashrnd, inner=inner)  # type: ignore[attr-defined]
+            obj = new_map(spec, m, self._rcu, btf, hashrnd=hashrnd, inner=inner,  # type: ignore[attr-defined]
+                          map_extra=map_extra)
         obj.btf_key_type_id = btf_key_type_id
         obj.btf_value_type_id = btf_value_type_id
         obj.btf_vmlinux_value_type_id = btf_vmlinux_value_type_id
@@ -472,9 +473,14 @@ class BpfSyscalls:
         """``bpf_prog_get(prog_fd)`` inside the struct_ops update."""
         return self.fds.get(fd, ProgObject, "a program").prog
 
-    def map_lookup_elem(self, map_fd: int, key: bytes, flags: int = 0) -> bytes:
-        """``BPF_MAP_LOOKUP_ELEM``: the value (a copy)."""
-        return self._map_by_fd(map_fd).lookup_sys(bytes(key), flags)
+    def map_lookup_elem(self, map_fd: int, key: bytes, flags: int = 0, value: bytes | None = None) -> bytes:
+        """``BPF_MAP_LOOKUP_ELEM``: the value (a copy). A bloom filter tests ``value``
+        (the kernel reads it from the value buffer): returned when present, ``-ENOENT``
+        when not."""
+        mo = self._map_by_fd(map_fd)
+        if value is not None:
+            return mo.test_value_sys(bytes(value), flags)
+        return mo.lookup_sys(bytes(key), flags)
 
     def map_get_next_key(self, map_fd: int, key: bytes | None = None) -> bytes:
         """``BPF_MAP_GET_NEXT_KEY``: the key after ``key``; None (a NULL key) or a

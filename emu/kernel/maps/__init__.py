@@ -4,7 +4,9 @@
 :mod:`kernel_model.bpf_facts.map_types` (``map_alloc_check`` and the argument
 checks of ``map_alloc``, cited there per function), then :func:`new_map`
 builds the object. Modelled at run time: array and hash (:mod:`emu.kernel.bpf_maps`),
-per-CPU and LRU hashes (:mod:`.hash`); every other type is created and has an id
+per-CPU and LRU hashes (:mod:`.hash`), per-CPU arrays (:mod:`.array`), queues
+and stacks (:mod:`.queue_stack`), bloom filters (:mod:`.bloom`), LPM tries
+(:mod:`.lpm`); every other type is created and has an id
 and a header but refuses its operations as not modelled (:mod:`.created`).
 """
 
@@ -21,8 +23,12 @@ from kernel_model.errors import KernelError
 from kernel_model.struct_ops_map import ENOTSUPP
 
 from ..bpf_maps import ArrayMap, BtfObject, HashMap, MapObject, Rcu
+from .array import PercpuArrayMap
+from .bloom import BloomFilterMap
 from .created import CreatedOnlyMap
 from .hash import LruHashMap, LruPercpuHashMap, PercpuHashMap
+from .lpm import LpmTrieMap
+from .queue_stack import QueueStackMap
 
 if TYPE_CHECKING:  # pragma: no cover
     from emu.machine import Machine
@@ -34,7 +40,9 @@ _HASHES = {T["BPF_MAP_TYPE_HASH"]: HashMap, T["BPF_MAP_TYPE_PERCPU_HASH"]: Percp
            T["BPF_MAP_TYPE_LRU_HASH"]: LruHashMap, T["BPF_MAP_TYPE_LRU_PERCPU_HASH"]: LruPercpuHashMap}
 MAP_IN_MAP_TYPES = frozenset({T["BPF_MAP_TYPE_ARRAY_OF_MAPS"], T["BPF_MAP_TYPE_HASH_OF_MAPS"]})
 #: the types whose elements the emulated kernel keeps (the rest: create only)
-RUNTIME_MODELLED = frozenset({T["BPF_MAP_TYPE_ARRAY"], *_HASHES})
+RUNTIME_MODELLED = frozenset({T["BPF_MAP_TYPE_ARRAY"], T["BPF_MAP_TYPE_PERCPU_ARRAY"], *_HASHES,
+                              T["BPF_MAP_TYPE_QUEUE"], T["BPF_MAP_TYPE_STACK"], T["BPF_MAP_TYPE_BLOOM_FILTER"],
+                              T["BPF_MAP_TYPE_LPM_TRIE"]})
 
 
 def check_inner_map(inner: MapObject) -> MapSpec:
@@ -53,12 +61,21 @@ def check_inner_map(inner: MapObject) -> MapSpec:
 
 
 def new_map(spec: MapSpec, machine: "Machine", rcu: Rcu, btf: BtfObject | None, *, hashrnd: int = 0,
-            inner: MapSpec | None = None) -> MapObject:
-    """The map object of ``spec`` (already checked) on ``machine``."""
+            inner: MapSpec | None = None, map_extra: int = 0) -> MapObject:
+    """The map object of ``spec`` (already checked) on ``machine``; ``hashrnd``: the
+    kernel's ``get_random_u32`` for hash and bloom seeds."""
     t = spec.map_type
     if t == T["BPF_MAP_TYPE_ARRAY"]:
         return ArrayMap(spec, machine, btf)
+    if t == T["BPF_MAP_TYPE_PERCPU_ARRAY"]:
+        return PercpuArrayMap(spec, machine, btf)
     cls = _HASHES.get(t)
     if cls is not None:
         return cls(spec, machine, rcu, btf, hashrnd=hashrnd)
+    if t in (T["BPF_MAP_TYPE_QUEUE"], T["BPF_MAP_TYPE_STACK"]):
+        return QueueStackMap(spec, machine, btf, stack=t == T["BPF_MAP_TYPE_STACK"])
+    if t == T["BPF_MAP_TYPE_BLOOM_FILTER"]:
+        return BloomFilterMap(spec, machine, btf, map_extra=map_extra, seed=hashrnd)
+    if t == T["BPF_MAP_TYPE_LPM_TRIE"]:
+        return LpmTrieMap(spec, machine, rcu, btf)
     return CreatedOnlyMap(spec, machine, btf, inner=inner)
