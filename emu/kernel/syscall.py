@@ -26,8 +26,9 @@ errno:
     ``map_create`` (attribute checks in the kernel's order: the struct_ops
     value type, ``map_alloc_check``, ``map_alloc``, the name, then
     ``btf_fd``, which struct_ops maps need too: ``-EINVAL`` for fd 0, which is
-    stdin, ``-EACCES`` for a kernel BTF); array, hash and struct_ops maps
-    (:mod:`emu.kernel.bpf_maps`).
+    stdin, ``-EACCES`` for a kernel BTF); every map type is created, the ones
+    :mod:`emu.kernel.maps` lists run; ``map_get_next_key`` and
+    ``map_lookup_and_delete_elem`` too.
 ``link_create`` / ``link_update`` / ``link_detach``
     ``BPF_STRUCT_OPS`` links (``bpf_struct_ops_link_create`` ...).
 ``close``
