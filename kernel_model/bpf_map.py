@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .uapi import (MAP_TYPE_ARRAY, MAP_TYPE_HASH, MAP_TYPE_PERCPU_ARRAY, MAP_TYPE_PERCPU_HASH,
-                   MAP_TYPE_PROG_ARRAY, MAP_TYPE_STRUCT_OPS)
+from .bpf_facts.enums import MAP_TYPES
+from .uapi import (MAP_TYPE_ARRAY, MAP_TYPE_HASH, MAP_TYPE_PERCPU_ARRAY, MAP_TYPE_PROG_ARRAY, MAP_TYPE_STRUCT_OPS)
 
 __all__ = [
     "MapSpec", "MAP_TYPE_HASH", "MAP_TYPE_ARRAY", "MAP_TYPE_PROG_ARRAY", "MAP_TYPE_PERCPU_ARRAY",
@@ -22,14 +22,8 @@ __all__ = [
 ]
 
 
-MAP_TYPE_NAMES = {
-    MAP_TYPE_HASH: "BPF_MAP_TYPE_HASH",
-    MAP_TYPE_ARRAY: "BPF_MAP_TYPE_ARRAY",
-    MAP_TYPE_PROG_ARRAY: "BPF_MAP_TYPE_PROG_ARRAY",
-    MAP_TYPE_PERCPU_HASH: "BPF_MAP_TYPE_PERCPU_HASH",
-    MAP_TYPE_PERCPU_ARRAY: "BPF_MAP_TYPE_PERCPU_ARRAY",
-    MAP_TYPE_STRUCT_OPS: "BPF_MAP_TYPE_STRUCT_OPS",
-}
+#: every ``enum bpf_map_type`` of 6.18 (BPF_MAP_TYPE_UNSPEC excluded) -> its name
+MAP_TYPE_NAMES = {v: k for k, v in MAP_TYPES.items() if v}
 
 
 def map_type_by_name(name: str) -> int:

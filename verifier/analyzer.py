@@ -41,6 +41,7 @@ from .decoded import DInsn
 from .env import VerifierEnv
 from .liveness import compute_live_regs, format_live_regs, postorder
 from .log import LOG_FIXED, LOG_LEVEL1, LOG_LEVEL2, LOG_SIZE_MAX, LOG_STATS
+from .map_rules import check_map_prog_compatibility, map_use_not_modelled
 from .map_types import map_type_ops
 from .prog_types import PROG_TYPE_STRUCT_OPS
 from .regs import PTR_TO_CTX, SCALAR_VALUE, mark_known_zero, mark_not_init, mark_unknown
@@ -150,6 +151,9 @@ def _resolve_maps(env: Env, upto: int) -> None:
             mops = map_type_ops(m.map_type)
             if not mops.prog_usable:
                 raise env.reject(E.EINVAL, "bpf_struct_ops map cannot be used in prog")
+            why = check_map_prog_compatibility(m.map_type, env.attr.sleepable) or map_use_not_modelled(m.map_type)
+            if why:
+                raise env.reject(E.EINVAL, why)
             if insn.src in (isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX_VALUE):
                 off = insns[i + 1].imm & 0xFFFFFFFF
                 if off >= 1 << 29:

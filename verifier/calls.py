@@ -22,6 +22,7 @@ from kernel_model import isa
 from kernel_model.insn import imm64
 
 from . import alu, helpers as H, mem, precision, scalar as S
+from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
 from .decoded import DInsn
 from .core import Env, DST_OP, DST_OP_NO_MARK, SRC_OP
@@ -214,6 +215,10 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     meta = CallMeta(func_id)
     for i in range(5):
         check_func_arg(env, i, meta, fn)
+    if meta.map is not None:
+        why = check_map_func_compatibility(meta.map.map_type, func_id)
+        if why:
+            raise env.reject(E.EINVAL, why)
     env.aux[env.insn_idx].helper_id = func_id
     for i in range(meta.access_size):
         mem.check_mem_access(env, env.insn_idx, meta.regno, i, isa.B, BPF_WRITE, -1, False, False)

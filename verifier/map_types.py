@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from kernel_model.bpf_map import (
+from kernel_model.uapi import (
     MAP_TYPE_ARRAY, MAP_TYPE_HASH, MAP_TYPE_PERCPU_ARRAY, MAP_TYPE_PERCPU_HASH, MAP_TYPE_PROG_ARRAY,
     MAP_TYPE_STRUCT_OPS,
 )
@@ -60,7 +60,8 @@ MAP_TYPES: dict[int, MapTypeOps] = {
     MAP_TYPE_ARRAY: MapTypeOps("array", direct_value=True, elide_value_nullness=True),
     MAP_TYPE_PROG_ARRAY: MapTypeOps("prog_array"),
     MAP_TYPE_PERCPU_HASH: MapTypeOps("percpu_hash"),
-    MAP_TYPE_PERCPU_ARRAY: MapTypeOps("percpu_array", direct_value=True, elide_value_nullness=True),
+    # percpu_array_map_ops has no map_direct_value_addr (kernel/bpf/arraymap.c)
+    MAP_TYPE_PERCPU_ARRAY: MapTypeOps("percpu_array", elide_value_nullness=True),
     MAP_TYPE_STRUCT_OPS: MapTypeOps("struct_ops", prog_usable=False),
 }
 

@@ -22,6 +22,7 @@ turn a missing oracle into a failure.
 from __future__ import annotations
 
 import ctypes
+import errno
 import ctypes.util
 import os
 import re
@@ -33,11 +34,13 @@ from typing import Sequence
 
 from kernel_model.errors import errno_name
 from kernel_model.uapi import (BPF_BTF_LOAD, BPF_F_ANY_ALIGNMENT, BPF_F_SLEEPABLE, BPF_F_STRICT_ALIGNMENT,
-                               BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_RND_HI32, BPF_MAP_CREATE, BPF_MAP_LOOKUP_ELEM,
+                               BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_RND_HI32, BPF_MAP_CREATE, BPF_MAP_DELETE_ELEM,
+                               BPF_MAP_GET_NEXT_KEY,
+                               BPF_MAP_LOOKUP_ELEM,
                                BPF_MAP_UPDATE_ELEM, BPF_OBJ_GET_INFO_BY_FD, BPF_PROG_LOAD, BPF_PROG_TEST_RUN)
 
 __all__ = [
-    "LoadResult", "ProgInfo", "sys_bpf", "prog_load", "test_run", "prog_info", "map_create",
+    "LoadResult", "ProgInfo", "sys_bpf", "prog_load", "test_run", "prog_info", "map_create", "map_get_next_key", "map_delete",
     "map_update", "map_lookup", "btf_load", "oracle_status", "host_btf_id", "close", "comparable_log",
     "processed_counts",
     "LOG_LEVEL1", "LOG_LEVEL2", "LOG_STATS", "BPF_F_SLEEPABLE", "BPF_F_TEST_RND_HI32",
@@ -233,34 +236,60 @@ def prog_info(fd: int, with_code: bool = True) -> ProgInfo:
 
 def map_create(map_type: int, key_size: int, value_size: int, max_entries: int, *, map_flags: int = 0,
                name: str = "structops", btf_fd: int = 0, btf_key_type_id: int = 0, btf_value_type_id: int = 0,
-               btf_vmlinux_value_type_id: int = 0) -> tuple[int, int]:
+               btf_vmlinux_value_type_id: int = 0, inner_map_fd: int = 0, map_extra: int = 0) -> tuple[int, int]:
     """``BPF_MAP_CREATE``: returns ``(fd, errno)`` (fd < 0 on failure)."""
     a = bytearray(ATTR_SIZE)
-    struct.pack_into("<IIIII", a, 0, map_type, key_size, value_size, max_entries, map_flags)
+    struct.pack_into("<IIIIII", a, 0, map_type, key_size, value_size, max_entries, map_flags, inner_map_fd)
     a[28:44] = name.encode()[:15].ljust(16, b"\0")
     struct.pack_into("<IIII", a, 48, btf_fd, btf_key_type_id, btf_value_type_id, btf_vmlinux_value_type_id)
+    struct.pack_into("<Q", a, 64, map_extra)
     return sys_bpf(BPF_MAP_CREATE, a)
 
 
 def map_update(map_fd: int, key: bytes, value: bytes, flags: int = 0) -> tuple[int, int]:
     """``BPF_MAP_UPDATE_ELEM``: returns ``(0 or -1, errno)``."""
-    k = ctypes.create_string_buffer(key, len(key))
+    k = ctypes.create_string_buffer(key, len(key)) if key else None  # b"": a NULL key (key_size 0)
     v = ctypes.create_string_buffer(value, len(value))
     a = bytearray(32)
     struct.pack_into("<IIQQQ", a, 0, map_fd, 0, _ptr(k), _ptr(v), flags)
     return sys_bpf(BPF_MAP_UPDATE_ELEM, a)
 
 
-def map_lookup(map_fd: int, key: bytes, value_size: int) -> bytes:
-    """``BPF_MAP_LOOKUP_ELEM``; raises OSError(errno) on failure."""
-    k = ctypes.create_string_buffer(key, len(key))
-    v = ctypes.create_string_buffer(value_size)
+def map_lookup(map_fd: int, key: bytes, value_size: int, *, value: bytes | None = None,
+               cmd: int = BPF_MAP_LOOKUP_ELEM) -> bytes:
+    """``BPF_MAP_LOOKUP_ELEM`` (``value``: the buffer's initial bytes, what a bloom
+    filter tests; ``cmd`` 21: ``BPF_MAP_LOOKUP_AND_DELETE_ELEM``); raises OSError(errno)."""
+    k = ctypes.create_string_buffer(key, len(key)) if key else None  # b"": a NULL key (key_size 0)
+    v = ctypes.create_string_buffer(value, value_size) if value is not None else ctypes.create_string_buffer(value_size)
     a = bytearray(32)
     struct.pack_into("<IIQQQ", a, 0, map_fd, 0, _ptr(k), _ptr(v), 0)
-    r, err = sys_bpf(BPF_MAP_LOOKUP_ELEM, a)
+    r, err = sys_bpf(cmd, a)
     if r < 0:
-        raise OSError(err, f"BPF_MAP_LOOKUP_ELEM: {os.strerror(err)}")
+        raise OSError(err, f"bpf({cmd}): {os.strerror(err)}")
     return v.raw
+
+
+def map_delete(map_fd: int, key: bytes) -> tuple[int, int]:
+    """``BPF_MAP_DELETE_ELEM``: returns ``(0 or -1, errno)``."""
+    k = ctypes.create_string_buffer(key, len(key)) if key else None  # b"": a NULL key (key_size 0)
+    a = bytearray(32)
+    struct.pack_into("<IIQ", a, 0, map_fd, 0, _ptr(k))
+    return sys_bpf(BPF_MAP_DELETE_ELEM, a)
+
+
+def map_get_next_key(map_fd: int, key: bytes | None, key_size: int) -> bytes | None:
+    """``BPF_MAP_GET_NEXT_KEY`` (``key`` None: a NULL key); None after the last key
+    (``-ENOENT``); raises OSError(errno) on other failures."""
+    k = ctypes.create_string_buffer(key, len(key)) if key is not None else None
+    nk = ctypes.create_string_buffer(key_size)
+    a = bytearray(32)
+    struct.pack_into("<IIQQ", a, 0, map_fd, 0, _ptr(k), _ptr(nk))
+    r, err = sys_bpf(BPF_MAP_GET_NEXT_KEY, a)
+    if r < 0:
+        if err == errno.ENOENT:
+            return None
+        raise OSError(err, f"BPF_MAP_GET_NEXT_KEY: {os.strerror(err)}")
+    return nk.raw
 
 
 def btf_load(blob: bytes, *, log_level: int = 1, log_size: int = 1 << 20) -> tuple[int, int, str]:

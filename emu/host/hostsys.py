@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Sequence
 
-from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_HASH
+from kernel_model.bpf_map import MAP_TYPE_STRUCT_OPS
 from kernel_model.btf import BTF
 from kernel_model.errors import KernelError
 from kernel_model.insn import encode
@@ -155,15 +155,15 @@ class HostSys:
     def map_create(self, *, map_type: int, key_size: int, value_size: int, max_entries: int,
                    map_flags: int = 0, map_name: str = "", btf_fd: int = 0, btf_key_type_id: int = 0,
                    btf_value_type_id: int = 0, btf_vmlinux_value_type_id: int = 0,
-                   value_type_btf_obj_fd: int = 0) -> int:
-        if map_type not in (MAP_TYPE_ARRAY, MAP_TYPE_HASH):
-            raise KernelError(errno.EPERM, f"structops-emu creates only array and hash maps on the host "
-                                           f"(map type {map_type} refused: struct_ops maps would register "
-                                           "with the real kernel)")
+                   value_type_btf_obj_fd: int = 0, map_extra: int = 0, inner_map_fd: int = 0) -> int:
+        if map_type == MAP_TYPE_STRUCT_OPS:
+            raise KernelError(errno.EPERM, "structops-emu never creates struct_ops maps on the host (they "
+                                           "would register with the real kernel)")
         name = "".join(c if c.isalnum() or c in "_." else "_" for c in map_name)
         fd, err = hostbpf.map_create(map_type, key_size, value_size, max_entries, map_flags=map_flags, name=name,
                                      btf_fd=btf_fd, btf_key_type_id=btf_key_type_id,
-                                     btf_value_type_id=btf_value_type_id)
+                                     btf_value_type_id=btf_value_type_id, map_extra=map_extra,
+                                     inner_map_fd=inner_map_fd)
         if fd < 0:
             raise KernelError(err, "BPF_MAP_CREATE refused by the host kernel")
         self.fds.append(fd)

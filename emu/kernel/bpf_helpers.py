@@ -9,6 +9,10 @@ with r1..r5 and puts its result in r0. The functions follow the kernel's
   (kernel/bpf/helpers.c): ``map->ops`` of the map whose ``struct bpf_map``
   address is in r1 (:mod:`emu.kernel.bpf_maps`); the key (and value) are read from
   the program's memory; errors come back as ``-errno`` in r0.
+* ``bpf_map_push_elem`` / ``_pop_elem`` / ``_peek_elem`` (queues, stacks, bloom
+  filters: :mod:`emu.kernel.maps`; an empty queue or stack zeroes the buffer) and
+  ``bpf_map_lookup_percpu_elem`` (a CPU's copy of a per-CPU map, NULL for a CPU
+  that does not exist).
 * ``bpf_ktime_get_ns`` (``ktime_get_mono_fast_ns``) and the boot/coarse/tai
   variants: the host's clocks.
 * ``bpf_get_prandom_u32`` (``bpf_user_rnd_u32``): a per-kernel generator,
@@ -60,6 +64,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["make_helpers", "M64", "neg_errno"]
 
 M64 = (1 << 64) - 1
+#: BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK
+_QUEUE_STACK = (22, 23)
 
 
 def neg_errno(err: int) -> int:
@@ -105,6 +111,40 @@ def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user:
         except KernelError as e:
             return neg_errno(e.errno)
         return 0
+
+    def map_push_elem(mem: GuestMemory, r1: int, r2: int, r3: int, *_: int) -> int:
+        m = _map(r1)
+        try:
+            m.push(mem.read(r2, m.spec.value_size), r3)
+        except KernelError as e:
+            return neg_errno(e.errno)
+        return 0
+
+    def _pop_peek(mem: GuestMemory, r1: int, r2: int, pop: bool) -> int:
+        m = _map(r1)
+        queue_stack = m.spec.map_type in _QUEUE_STACK
+        try:
+            if pop:
+                value = m.pop()
+            else:  # a bloom filter tests the bytes at r2; queues and stacks fill them
+                value = m.peek(None if queue_stack else mem.read(r2, m.spec.value_size))
+        except KernelError as e:
+            if queue_stack and e.errno == errno.ENOENT:
+                mem.write(r2, bytes(m.spec.value_size))  # __queue_map_get: memset on empty
+            return neg_errno(e.errno)
+        if queue_stack:
+            mem.write(r2, value)
+        return 0
+
+    def map_pop_elem(mem: GuestMemory, r1: int, r2: int, *_: int) -> int:
+        return _pop_peek(mem, r1, r2, True)
+
+    def map_peek_elem(mem: GuestMemory, r1: int, r2: int, *_: int) -> int:
+        return _pop_peek(mem, r1, r2, False)
+
+    def map_lookup_percpu_elem(mem: GuestMemory, r1: int, r2: int, r3: int, *_: int) -> int:
+        m = _map(r1)
+        return m.lookup_this_cpu(mem.read(r2, m.spec.key_size), r3 & 0xFFFF_FFFF)
 
     def ktime_get_ns(mem: GuestMemory, *_: int) -> int:
         return time.monotonic_ns()
@@ -225,6 +265,7 @@ def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user:
     return {
         1: map_lookup_elem, 2: map_update_elem, 3: map_delete_elem, 4: probe_read, 5: ktime_get_ns,
         6: trace_printk, 7: get_prandom_u32, 8: get_smp_processor_id, 14: get_current_pid_tgid,
-        42: get_numa_node_id, 113: probe_read_kernel, 115: probe_read_kernel_str, 118: jiffies,
-        125: ktime_get_boot_ns, 160: ktime_get_ns, 208: ktime_get_tai_ns,
+        42: get_numa_node_id, 87: map_push_elem, 88: map_pop_elem, 89: map_peek_elem,
+        113: probe_read_kernel, 115: probe_read_kernel_str, 118: jiffies, 125: ktime_get_boot_ns,
+        160: ktime_get_ns, 195: map_lookup_percpu_elem, 208: ktime_get_tai_ns,
     }

@@ -8,16 +8,18 @@ both callers, as ``map->ops`` are in the kernel: the ``bpf_map_*_elem`` helpers
 
 Models (Linux 6.12 sources, layouts of the 6.18 host's BTF):
 
-* **array** (kernel/bpf/arraymap.c): ``array_map_alloc_check`` (``key_size``
-  4, ``value_size`` and ``max_entries`` non-zero, flags within
-  ``ARRAY_CREATE_FLAG_MASK``, ``-EINVAL``); one ``struct bpf_array`` with the
+Create-time checks of every type are the facts of
+:mod:`kernel_model.bpf_facts.map_types` (``BPF_MAP_CREATE`` in
+:mod:`emu.kernel.syscall`); which class models which type: :mod:`emu.kernel.maps`.
+
+* **array** (kernel/bpf/arraymap.c): one ``struct bpf_array`` with the
   values inline at offset 312 (``offsetof(struct bpf_array, value)`` on the
   host), each ``round_up(value_size, 8)`` bytes; lookup of an index past
   ``max_entries`` is NULL (``-ENOENT`` from the syscall); update flags above
   ``BPF_EXIST`` are ``-EINVAL``, an index past the end ``-E2BIG``,
   ``BPF_NOEXIST`` ``-EEXIST`` (every element exists), ``BPF_F_LOCK`` without a
   spin lock ``-EINVAL``; delete ``-EINVAL``.
-* **hash** (kernel/bpf/hashtab.c): ``htab_map_alloc_check``; elements are
+* **hash** (kernel/bpf/hashtab.c): elements are
   ``struct htab_elem`` (48 bytes on the host) + key + value, each rounded to 8.
   Preallocated maps (the default) carve ``max_entries`` elements plus one
   spare per CPU (``htab->extra_elems``) out of one area; an update of an
@@ -36,8 +38,15 @@ The ``struct bpf_map`` header (296 bytes on the host) holds ``map_type``,
 ``key_size``, ``value_size``, ``max_entries``, ``map_flags`` and ``id`` at the
 host's offsets, so a listing or a kernel-side read sees a plausible object.
 
-Not modelled: per-CPU and LRU maps, map-in-map, ``bpf_map_get_next_key``,
-batch operations, ``BPF_F_LOCK`` (spin locks), mmap of arrays.
+``BPF_MAP_GET_NEXT_KEY`` walks an array by index and a hash bucket by
+bucket (``htab_map_hash``: jhash of the key seeded with ``hashrnd``, which
+is 0 with ``BPF_F_ZERO_SEED`` -- then the order is the kernel's -- and
+otherwise a per-kernel seeded random value, as unpredictable as the
+kernel's), newest first within a bucket; a key that is not in the map
+restarts the walk. ``BPF_MAP_LOOKUP_AND_DELETE_ELEM`` works on the hash types
+(and pops queues and stacks).
+
+Not modelled: batch operations, ``BPF_F_LOCK`` (spin locks), mmap of arrays.
 """
 
 from __future__ import annotations
@@ -46,11 +55,12 @@ import errno
 import struct
 from typing import TYPE_CHECKING, Any, Callable
 
-from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_HASH, MAP_TYPE_STRUCT_OPS, MapSpec
+from kernel_model.bpf_facts.enums import MAP_TYPES
+from kernel_model.bpf_map import MapSpec
 from kernel_model.errors import KernelError
 from kernel_model.struct_ops_map import StructOpsMap
-from kernel_model.uapi import (BPF_ANY, BPF_EXIST, BPF_F_INNER_MAP, BPF_F_LOCK, BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU,
-                               BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_PRESERVE_ELEMS, BPF_F_RDONLY,
+from kernel_model.uapi import (BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_MMAPABLE,
+                               BPF_F_NO_PREALLOC, BPF_F_RDONLY,
                                BPF_F_RDONLY_PROG, BPF_F_WRONLY, BPF_F_WRONLY_PROG, BPF_F_ZERO_SEED, BPF_NOEXIST,
                                BPF_OBJ_NAME_LEN, PAGE_SIZE)
 
@@ -66,12 +76,6 @@ __all__ = [
     "ARRAY_VALUE_OFFSET", "HTAB_ELEM_SIZE", "check_obj_name",
 ]
 
-BPF_F_ACCESS_MASK = BPF_F_RDONLY | BPF_F_RDONLY_PROG | BPF_F_WRONLY | BPF_F_WRONLY_PROG
-ARRAY_CREATE_FLAG_MASK = BPF_F_NUMA_NODE | BPF_F_MMAPABLE | BPF_F_ACCESS_MASK | BPF_F_PRESERVE_ELEMS | \
-    BPF_F_INNER_MAP
-HTAB_CREATE_FLAG_MASK = BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK | \
-    BPF_F_ZERO_SEED
-
 #: sizeof(struct bpf_map) and offsetof(struct bpf_array, value), 6.18 host BTF
 BPF_MAP_HEADER_SIZE = 296
 ARRAY_VALUE_OFFSET = 312
@@ -79,8 +83,11 @@ ARRAY_VALUE_OFFSET = 312
 HTAB_ELEM_SIZE = 48
 #: bpf_map_area_alloc: kmalloc up to PAGE_SIZE << PAGE_ALLOC_COSTLY_ORDER, vmalloc above
 _KMALLOC_LIMIT = PAGE_SIZE << 3
-#: include/linux/slab.h: KMALLOC_MAX_SIZE with 4 KiB pages (order 10 + PAGE_SHIFT)
-KMALLOC_MAX_SIZE = 1 << 22
+#: the kernel-internal ENOTSUPP (include/linux/errno.h)
+ENOTSUPP_ = 524
+_QUEUE_STACK = (MAP_TYPES["BPF_MAP_TYPE_QUEUE"], MAP_TYPES["BPF_MAP_TYPE_STACK"])
+_HASH_TYPES = (MAP_TYPES["BPF_MAP_TYPE_HASH"], MAP_TYPES["BPF_MAP_TYPE_PERCPU_HASH"],
+               MAP_TYPES["BPF_MAP_TYPE_LRU_HASH"], MAP_TYPES["BPF_MAP_TYPE_LRU_PERCPU_HASH"])
 
 
 def _round8(n: int) -> int:
@@ -204,38 +211,119 @@ class MapObject(BpfObject):
     def delete(self, key: bytes) -> None:
         raise KernelError(errno.EOPNOTSUPP, f"{self.spec.type_name} has no delete")
 
+    def get_next_key(self, key: bytes | None) -> bytes:
+        """``map_get_next_key``: the key after ``key`` (the first for None or a missing key)."""
+        raise KernelError(errno.EOPNOTSUPP, f"{self.spec.type_name} has no get_next_key")
+
+    def push(self, value: bytes, flags: int) -> None:
+        """``map_push_elem`` (queue, stack, bloom filter)."""
+        raise KernelError(errno.EOPNOTSUPP, f"{self.spec.type_name} has no push")
+
+    def pop(self) -> bytes:
+        """``map_pop_elem`` (queue, stack)."""
+        raise KernelError(errno.EOPNOTSUPP, f"{self.spec.type_name} has no pop")
+
+    def peek(self, value: bytes | None = None) -> bytes:
+        """``map_peek_elem`` (queue, stack; a bloom filter tests ``value``)."""
+        raise KernelError(errno.EOPNOTSUPP, f"{self.spec.type_name} has no peek")
+
+    def lookup_this_cpu(self, key: bytes, cpu: int) -> int:
+        """``bpf_map_lookup_percpu_elem`` (per-CPU maps): ``cpu``'s copy, 0 when absent."""
+        return 0
+
+    def on_fd_release(self) -> None:
+        """``map_release_uref``: the last user reference (fd) went (prog arrays clear themselves)."""
+
     # --- the syscall side (kernel/bpf/syscall.c map_lookup_elem / map_update_elem) -----------------
+    @property
+    def sys_value_size(self) -> int:
+        """``bpf_map_value_size``: what one user-space value is (per-CPU maps: every
+        possible CPU's ``round_up(value_size, 8)``; fd maps: a u32)."""
+        return self.spec.value_size
+
     def _key(self, key: bytes) -> bytes:
         if len(key) != self.spec.key_size:
             raise KernelError(errno.EINVAL, f"key is {len(key)} bytes, the map's key_size is {self.spec.key_size}")
         return bytes(key)
 
-    def lookup_sys(self, key: bytes, flags: int = 0) -> bytes:
-        if flags & ~BPF_F_LOCK:
-            raise KernelError(errno.EINVAL, "unknown lookup flags")
+    def _check_read(self) -> None:
         if self.spec.map_flags & BPF_F_WRONLY:
             raise KernelError(errno.EPERM, "map was created with BPF_F_WRONLY")
-        if flags & BPF_F_LOCK:
-            raise KernelError(errno.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value")
-        addr = self.lookup(self._key(key))
+
+    def _check_write(self) -> None:
+        if self.frozen or self.spec.map_flags & BPF_F_RDONLY:
+            raise KernelError(errno.EPERM, "map is frozen" if self.frozen else "map was created with BPF_F_RDONLY")
+
+    def copy_value_sys(self, key: bytes, flags: int) -> bytes:
+        """``bpf_map_copy_value``: the generic case reads the element the lookup finds."""
+        addr = self.lookup_sys_only(key)
         if not addr:
             raise KernelError(errno.ENOENT, "no such element")
         return self.m.read(addr, self.spec.value_size)
 
-    def update_sys(self, key: bytes, value: bytes, flags: int) -> None:
-        if self.frozen or self.spec.map_flags & BPF_F_RDONLY:
-            raise KernelError(errno.EPERM, "map is frozen" if self.frozen else "map was created with BPF_F_RDONLY")
+    def lookup_sys_only(self, key: bytes) -> int:
+        """``map_lookup_elem_sys_only`` where a type has one (LRU: no reference bit), else lookup."""
+        return self.lookup(key)
+
+    def update_value_sys(self, key: bytes, value: bytes, flags: int) -> None:
+        """``bpf_map_update_value``: the generic case is the type's update."""
+        self.update(key, value, flags)
+
+    def lookup_sys(self, key: bytes, flags: int = 0) -> bytes:
+        if flags & ~BPF_F_LOCK:
+            raise KernelError(errno.EINVAL, "unknown lookup flags")
+        self._check_read()
         if flags & BPF_F_LOCK:
             raise KernelError(errno.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value")
+        return self.copy_value_sys(self._key(key), flags)
+
+    def test_value_sys(self, value: bytes, flags: int = 0) -> bytes:
+        """``BPF_MAP_LOOKUP_ELEM`` of a bloom filter: ``map_peek_elem`` of the user's value."""
+        if flags & ~BPF_F_LOCK:
+            raise KernelError(errno.EINVAL, "unknown lookup flags")
+        self._check_read()
         if len(value) != self.spec.value_size:
-            raise KernelError(errno.EINVAL, f"value is {len(value)} bytes, the map's value_size is "
-                                            f"{self.spec.value_size}")
-        self.update(self._key(key), bytes(value), flags)
+            raise KernelError(errno.EINVAL, f"value is {len(value)} bytes, value_size is {self.spec.value_size}")
+        return self.peek(value)
+
+    def update_sys(self, key: bytes, value: bytes, flags: int) -> None:
+        self._check_write()
+        if flags & BPF_F_LOCK:
+            raise KernelError(errno.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value")
+        if len(value) != self.sys_value_size:
+            raise KernelError(errno.EINVAL, f"value is {len(value)} bytes, the map's value is "
+                                            f"{self.sys_value_size} bytes from user space")
+        self.update_value_sys(self._key(key), bytes(value), flags)
 
     def delete_sys(self, key: bytes) -> None:
-        if self.frozen or self.spec.map_flags & BPF_F_RDONLY:
-            raise KernelError(errno.EPERM, "map is frozen" if self.frozen else "map was created with BPF_F_RDONLY")
+        self._check_write()
         self.delete(self._key(key))
+
+    def get_next_key_sys(self, key: bytes | None) -> bytes:
+        """``BPF_MAP_GET_NEXT_KEY`` (``key`` None: the first key)."""
+        self._check_read()
+        return self.get_next_key(None if key is None else self._key(key))
+
+    def lookup_and_delete_sys(self, key: bytes, flags: int = 0) -> bytes:
+        """``BPF_MAP_LOOKUP_AND_DELETE_ELEM``: pop for queues and stacks, lookup + delete
+        for the four hash types, ``-ENOTSUPP`` for the rest (6.12 ``map_lookup_and_delete_elem``)."""
+        if flags & ~BPF_F_LOCK:
+            raise KernelError(errno.EINVAL, "unknown flags")
+        if self.spec.map_flags & BPF_F_WRONLY:
+            raise KernelError(errno.EPERM, "map was created with BPF_F_WRONLY")
+        self._check_write()
+        if flags and self.spec.map_type in _QUEUE_STACK:
+            raise KernelError(errno.EINVAL, "queue/stack pop takes no flags")
+        if flags & BPF_F_LOCK:
+            raise KernelError(errno.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value")
+        k = self._key(key)
+        if self.spec.map_type in _QUEUE_STACK:
+            return self.pop()
+        if self.spec.map_type in _HASH_TYPES:
+            value = self.copy_value_sys(k, 0)
+            self.delete(k)
+            return value
+        raise KernelError(ENOTSUPP_, f"{self.spec.type_name} has no lookup_and_delete")
 
     def info(self) -> dict[str, Any]:
         s = self.spec
@@ -270,19 +358,6 @@ def _free_area(m: "Machine", addr: int, vmalloced: bool) -> None:
 
 class ArrayMap(MapObject):
     """``BPF_MAP_TYPE_ARRAY`` (see the module docstring)."""
-
-    @staticmethod
-    def alloc_check(spec: MapSpec) -> None:
-        flags = spec.map_flags
-        if (spec.max_entries == 0 or spec.key_size != 4 or spec.value_size == 0
-                or flags & ~ARRAY_CREATE_FLAG_MASK
-                or flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG) == BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG):
-            raise KernelError(errno.EINVAL, "array map: key_size must be 4, value_size and max_entries non-zero, "
-                                            "flags within ARRAY_CREATE_FLAG_MASK")
-        if flags & BPF_F_PRESERVE_ELEMS:
-            raise KernelError(errno.EINVAL, "BPF_F_PRESERVE_ELEMS is for perf event arrays")
-        if spec.value_size > 0x7FFF_FFFF:
-            raise KernelError(errno.E2BIG, "value_size too large")
 
     def __init__(self, spec: MapSpec, machine: "Machine", btf: BtfObject | None = None) -> None:
         super().__init__(spec, machine, btf)
@@ -320,6 +395,16 @@ class ArrayMap(MapObject):
     def delete(self, key: bytes) -> None:
         raise KernelError(errno.EINVAL, "array elements cannot be deleted")
 
+    def get_next_key(self, key: bytes | None) -> bytes:
+        """``array_map_get_next_key``: index + 1; 0 for no key or one past the end;
+        ``-ENOENT`` after the last."""
+        i = 0xFFFF_FFFF if key is None else self._index(key)
+        if i >= self.spec.max_entries:
+            return struct.pack("<I", 0)
+        if i == self.spec.max_entries - 1:
+            raise KernelError(errno.ENOENT, "last element")
+        return struct.pack("<I", i + 1)
+
     def release(self) -> None:
         _free_area(self.m, self.base, self._vm)
         super().release()
@@ -328,41 +413,43 @@ class ArrayMap(MapObject):
 class HashMap(MapObject):
     """``BPF_MAP_TYPE_HASH`` (see the module docstring)."""
 
-    @staticmethod
-    def alloc_check(spec: MapSpec) -> None:
-        flags = spec.map_flags
-        if flags & ~HTAB_CREATE_FLAG_MASK or \
-                flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG) == BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG:
-            raise KernelError(errno.EINVAL, "hash map flags outside HTAB_CREATE_FLAG_MASK")
-        if flags & BPF_F_NO_COMMON_LRU:
-            raise KernelError(errno.EINVAL, "BPF_F_NO_COMMON_LRU is for LRU maps")
-        if spec.max_entries == 0 or spec.key_size == 0 or spec.value_size == 0:
-            raise KernelError(errno.EINVAL, "hash map: key_size, value_size and max_entries must be non-zero")
-        if spec.key_size + spec.value_size >= KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE:
-            raise KernelError(errno.E2BIG, "key_size + value_size too large")
+    #: ``htab_has_extra_elems``: one spare element per CPU (not for per-CPU or LRU maps)
+    extra_elems = True
 
-    def __init__(self, spec: MapSpec, machine: "Machine", rcu: Rcu, btf: BtfObject | None = None) -> None:
+    def _value_slot(self) -> int:
+        """The bytes after the key: the value (per-CPU maps: a per-CPU pointer)."""
+        return _round8(self.spec.value_size)
+
+    def __init__(self, spec: MapSpec, machine: "Machine", rcu: Rcu, btf: BtfObject | None = None, *,
+                 hashrnd: int = 0) -> None:
         super().__init__(spec, machine, btf)
         self.rcu = rcu
         self.key_off = HTAB_ELEM_SIZE
         self.value_off = HTAB_ELEM_SIZE + _round8(spec.key_size)
-        self.elem_size = self.value_off + _round8(spec.value_size)
+        self.elem_size = self.value_off + self._value_slot()
         self.prealloc = not spec.map_flags & BPF_F_NO_PREALLOC
         self.base, self._vm = _alloc_area(machine, BPF_MAP_HEADER_SIZE + 64)
         spec.addr = self.base
         self._write_header(self.base)
         self.table: dict[bytes, int] = {}
         self.count = 0
+        #: htab->hashrnd: 0 with BPF_F_ZERO_SEED, else get_random_u32 (the kernel's seeded generator)
+        self.hashrnd = 0 if spec.map_flags & BPF_F_ZERO_SEED else hashrnd & 0xFFFF_FFFF
+        self.n_buckets = 1 << max(spec.max_entries - 1, 0).bit_length()
+        #: when each key was linked in: a bucket lists the newest first (hlist_nulls_add_head_rcu)
+        self._seq: dict[bytes, int] = {}
+        self._clock = 0
         self._pool = 0
         self._pool_vm = False
         self.freelist: list[int] = []
         self.extra: list[int] = []
         if self.prealloc:
-            n = spec.max_entries + machine.nr_cpus
+            nextra = machine.nr_cpus if self.extra_elems else 0
+            n = spec.max_entries + nextra
             self._pool, self._pool_vm = _alloc_area(machine, n * self.elem_size)
             elems = [self._pool + k * self.elem_size for k in range(n)]
-            self.extra = elems[:machine.nr_cpus]
-            self.freelist = elems[machine.nr_cpus:][::-1]  # pop() hands out the lowest first
+            self.extra = elems[:nextra]
+            self.freelist = elems[nextra:][::-1]  # pop() hands out the lowest first
 
     def lookup(self, key: bytes) -> int:
         elem = self.table.get(key)
@@ -400,15 +487,43 @@ class HashMap(MapObject):
             new = self.m.alloc.kzalloc(self.elem_size)
         self._fill(new, key, value)
         self.table[key] = new
+        self._link(key)
         if old is None:
             self.count += 1
         elif not self.prealloc:
             self.rcu.call_rcu(lambda a=old: self.m.alloc.kfree(a))
 
+    def _link(self, key: bytes) -> None:
+        self._clock += 1
+        self._seq[key] = self._clock
+
+    def bucket_of(self, key: bytes) -> int:
+        """``htab_map_hash(key) & (n_buckets - 1)``."""
+        from .maps.jhash import htab_map_hash
+
+        return htab_map_hash(key, self.hashrnd) & (self.n_buckets - 1)
+
+    def key_order(self) -> list[bytes]:
+        """The keys as ``htab_map_get_next_key`` walks them: bucket by bucket, newest
+        first inside a bucket."""
+        return sorted(self.table, key=lambda k: (self.bucket_of(k), -self._seq[k]))
+
+    def get_next_key(self, key: bytes | None) -> bytes:
+        """``htab_map_get_next_key``: a missing key restarts at the first element."""
+        order = self.key_order()
+        if key is not None and key in self.table:
+            i = order.index(key) + 1
+        else:
+            i = 0
+        if i >= len(order):
+            raise KernelError(errno.ENOENT, "last element")
+        return order[i]
+
     def delete(self, key: bytes) -> None:
         elem = self.table.pop(key, None)
         if elem is None:
             raise KernelError(errno.ENOENT, "no such key")
+        self._seq.pop(key, None)
         self.count -= 1
         if self.prealloc:
             self.freelist.append(elem)
@@ -472,5 +587,3 @@ class StructOpsMapObject(MapObject):
         self.m.alloc.kfree(self._header)
         super().release()
 
-
-MAP_CLASSES = {MAP_TYPE_ARRAY: ArrayMap, MAP_TYPE_HASH: HashMap, MAP_TYPE_STRUCT_OPS: StructOpsMapObject}

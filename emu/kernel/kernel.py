@@ -24,6 +24,7 @@ machine named as in ``/proc/kallsyms`` (``name [module]``).
 from __future__ import annotations
 
 import errno
+import random
 from typing import Any
 
 from kernel_model.btf import BTF
@@ -99,6 +100,8 @@ class Kernel(BpfSyscalls):
         self._live: list[Any] = []
         self._maps_by_addr: dict[int, MapObject] = {}
         self._rcu = Rcu()
+        #: get_random_u32 for what the kernel seeds at random (htab->hashrnd): per kernel, seeded
+        self._rng = random.Random(seed)
         self._machine: Any = None
         self._helper_imms: dict[int, int] = {}
         self._kfunc_stubs: dict[int, tuple[str, int]] = {}

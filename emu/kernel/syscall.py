@@ -26,8 +26,9 @@ errno:
     ``map_create`` (attribute checks in the kernel's order: the struct_ops
     value type, ``map_alloc_check``, ``map_alloc``, the name, then
     ``btf_fd``, which struct_ops maps need too: ``-EINVAL`` for fd 0, which is
-    stdin, ``-EACCES`` for a kernel BTF); array, hash and struct_ops maps
-    (:mod:`emu.kernel.bpf_maps`).
+    stdin, ``-EACCES`` for a kernel BTF); every map type is created, the ones
+    :mod:`emu.kernel.maps` lists run; ``map_get_next_key`` and
+    ``map_lookup_and_delete_elem`` too.
 ``link_create`` / ``link_update`` / ``link_detach``
     ``BPF_STRUCT_OPS`` links (``bpf_struct_ops_link_create`` ...).
 ``close``
@@ -51,7 +52,8 @@ import struct
 import time
 from typing import Any, Sequence
 
-from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_HASH, MAP_TYPE_STRUCT_OPS, MapSpec
+from kernel_model.bpf_facts.map_types import MAP_FACTS, NR_CPUS_X86, MapCreate, create_errno
+from kernel_model.bpf_map import MAP_TYPE_NAMES, MAP_TYPE_STRUCT_OPS, MapSpec
 from kernel_model.btf import BTF
 from kernel_model.btf.errors import BTFError
 from kernel_model.errors import InputError, KernelError
@@ -65,7 +67,7 @@ from kernel_model.uapi import (BPF_F_ANY_ALIGNMENT, BPF_F_LINK, BPF_F_RDONLY, BP
                                BPF_F_XDP_HAS_FRAGS, BPF_LINK_TYPE_STRUCT_OPS, BPF_STRUCT_OPS, LAST_MAP_TYPE,
                                LAST_PROG_TYPE, PROG_TYPE_NAMES)
 
-from .bpf_maps import (ArrayMap, HashMap, MachineKernelMemory, MapObject, StructOpsMapObject, check_obj_name)
+from .bpf_maps import MachineKernelMemory, MapObject, StructOpsMapObject, check_obj_name
 from . import prog_load
 from .bpf_objects import BpfObject, BtfInfo, BtfObject, LinkInfo, MapInfo, ProgInfo, TestRunResult
 from .prog_load import ProgLoadError, ProgObject
@@ -320,36 +322,47 @@ class BpfSyscalls:
     def map_create(self, *, map_type: int, key_size: int, value_size: int, max_entries: int,
                    map_flags: int = 0, map_name: str = "", btf_fd: int = 0, btf_key_type_id: int = 0,
                    btf_value_type_id: int = 0, btf_vmlinux_value_type_id: int = 0,
-                   value_type_btf_obj_fd: int = 0, map_extra: int = 0) -> int:
-        """``BPF_MAP_CREATE``; returns a map fd."""
+                   value_type_btf_obj_fd: int = 0, map_extra: int = 0, inner_map_fd: int = 0) -> int:
+        """``BPF_MAP_CREATE``; returns a map fd. Every type's ``map_alloc_check`` and
+        ``map_alloc`` argument checks are the facts of
+        :func:`kernel_model.bpf_facts.map_types.create_errno`; the inner map of a
+        map-in-map is :func:`emu.kernel.maps.check_inner_map`; which types keep
+        elements: :mod:`emu.kernel.maps`."""
+        from .maps import MAP_IN_MAP_TYPES, check_inner_map, new_map
+
         if btf_vmlinux_value_type_id:
             if map_type != MAP_TYPE_STRUCT_OPS or btf_key_type_id or btf_value_type_id:
                 raise KernelError(errno.EINVAL, "btf_vmlinux_value_type_id is for struct_ops maps, without "
                                                 "btf_key_type_id/btf_value_type_id")
         elif btf_key_type_id and not btf_value_type_id:
             raise KernelError(errno.EINVAL, "btf_key_type_id without btf_value_type_id")
-        if map_extra:
-            raise KernelError(errno.EINVAL, "map_extra is for bloom filters and arenas")
         if not 0 <= map_type <= LAST_MAP_TYPE or map_type == 0:
             raise KernelError(errno.EINVAL, f"unknown map type {map_type}")
         spec = MapSpec(map_type, key_size, value_size, max_entries, map_flags, map_name)
         m = self.machine  # type: ignore[attr-defined]
         obj: MapObject
-        if map_type == MAP_TYPE_ARRAY:
-            ArrayMap.alloc_check(spec)
-            spec.name = check_obj_name(map_name, "map")
-            btf = self._map_btf(btf_fd, btf_key_type_id, btf_value_type_id, 0)
-            obj = ArrayMap(spec, m, btf)
-        elif map_type == MAP_TYPE_HASH:
-            HashMap.alloc_check(spec)
-            spec.name = check_obj_name(map_name, "map")
-            btf = self._map_btf(btf_fd, btf_key_type_id, btf_value_type_id, 0)
-            obj = HashMap(spec, m, self._rcu, btf)  # type: ignore[attr-defined]
-        elif map_type == MAP_TYPE_STRUCT_OPS:
+        if map_type == MAP_TYPE_STRUCT_OPS:
+            if map_extra:
+                raise KernelError(errno.EINVAL, "map_extra is for bloom filters and arenas")
             obj = self._struct_ops_map_create(spec, btf_fd, btf_vmlinux_value_type_id, value_type_btf_obj_fd)
         else:
-            raise KernelError(errno.EINVAL, f"{spec.type_name} is not modelled by this kernel "
-                                            "(modelled: array, hash, struct_ops)")
+            req = MapCreate(map_type, key_size, value_size, max_entries, map_flags, map_extra, btf_key_type_id,
+                            btf_value_type_id, inner_map_fd, nr_cpus=NR_CPUS_X86)
+            err = create_errno(req)
+            if err:
+                facts = MAP_FACTS[spec.type_name]
+                raise KernelError(err, f"{spec.type_name} refuses key_size {key_size}, value_size {value_size}, "
+                                       f"max_entries {max_entries}, map_flags {map_flags:#x}"
+                                       + (f", map_extra {map_extra:#x}" if map_extra else "")
+                                       + f" ({(facts.check.__doc__ or '').split(chr(10))[0].rstrip('.')})")
+            inner = None
+            if map_type in MAP_IN_MAP_TYPES:
+                inner = check_inner_map(self._map_by_fd(inner_map_fd))
+            spec.name = check_obj_name(map_name, "map")
+            btf = self._map_btf(btf_fd, btf_key_type_id, btf_value_type_id, 0, map_type)
+            hashrnd = self._rng.getrandbits(32)  # type: ignore[attr-defined]
+            obj = new_map(spec, m, self._rcu, btf, hashrnd=hashrnd, inner=inner,  # type: ignore[attr-defined]
+                          map_extra=map_extra)
         obj.btf_key_type_id = btf_key_type_id
         obj.btf_value_type_id = btf_value_type_id
         obj.btf_vmlinux_value_type_id = btf_vmlinux_value_type_id
@@ -358,8 +371,12 @@ class BpfSyscalls:
         self._live.append(obj)  # type: ignore[attr-defined]
         return self.fds.install(obj)
 
-    def _map_btf(self, btf_fd: int, key_id: int, value_id: int, vmlinux_value_id: int) -> BtfObject | None:
-        """The ``btf_fd`` part of ``map_create`` (after ``map_alloc``)."""
+    def _map_btf(self, btf_fd: int, key_id: int, value_id: int, vmlinux_value_id: int,
+                 map_type: int = 0) -> BtfObject | None:
+        """The ``btf_fd`` part of ``map_create`` (after ``map_alloc``) with the type-level
+        part of ``map_check_btf`` (6.12 syscall.c): no key type is ``-EINVAL`` unless the
+        ops have ``map_check_btf``; ``map_check_no_btf`` types refuse BTF with ``-ENOTSUPP``
+        (libbpf then retries without BTF)."""
         if not (key_id or value_id or vmlinux_value_id):
             return None
         obj = self._btf_by_fd(btf_fd)
@@ -369,6 +386,12 @@ class BpfSyscalls:
             for tid in (key_id, value_id):
                 if tid and tid >= obj.btf.type_count:
                     raise KernelError(errno.EINVAL, f"btf type id {tid} does not exist")
+            facts = MAP_FACTS.get(MAP_TYPE_NAMES.get(map_type, ""))
+            check_btf = facts.ops_fields.get("map_check_btf") if facts is not None else None
+            if not key_id and not check_btf:
+                raise KernelError(errno.EINVAL, "map_check_btf: no key type and no map_check_btf")
+            if check_btf == "map_check_no_btf":
+                raise KernelError(ENOTSUPP, f"{facts.name} takes no BTF (map_check_no_btf)")  # type: ignore[union-attr]
         obj.get()
         return obj
 
@@ -451,9 +474,27 @@ class BpfSyscalls:
         """``bpf_prog_get(prog_fd)`` inside the struct_ops update."""
         return self.fds.get(fd, ProgObject, "a program").prog
 
-    def map_lookup_elem(self, map_fd: int, key: bytes, flags: int = 0) -> bytes:
-        """``BPF_MAP_LOOKUP_ELEM``: the value (a copy)."""
-        return self._map_by_fd(map_fd).lookup_sys(bytes(key), flags)
+    def map_lookup_elem(self, map_fd: int, key: bytes, flags: int = 0, value: bytes | None = None) -> bytes:
+        """``BPF_MAP_LOOKUP_ELEM``: the value (a copy). A bloom filter tests ``value``
+        (the kernel reads it from the value buffer): returned when present, ``-ENOENT``
+        when not."""
+        mo = self._map_by_fd(map_fd)
+        if value is not None:
+            return mo.test_value_sys(bytes(value), flags)
+        return mo.lookup_sys(bytes(key), flags)
+
+    def map_get_next_key(self, map_fd: int, key: bytes | None = None) -> bytes:
+        """``BPF_MAP_GET_NEXT_KEY``: the key after ``key``; None (a NULL key) or a
+        missing key gives the first; ``-ENOENT`` after the last."""
+        return self._map_by_fd(map_fd).get_next_key_sys(None if key is None else bytes(key))
+
+    def map_lookup_and_delete_elem(self, map_fd: int, key: bytes = b"", flags: int = 0) -> bytes:
+        """``BPF_MAP_LOOKUP_AND_DELETE_ELEM`` (queue/stack pop, hash lookup + delete)."""
+        mo = self._map_by_fd(map_fd)
+        try:
+            return mo.lookup_and_delete_sys(bytes(key), flags)
+        finally:
+            self._settle()
 
     def map_delete_elem(self, map_fd: int, key: bytes) -> None:
         """``BPF_MAP_DELETE_ELEM``."""

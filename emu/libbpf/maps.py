@@ -28,6 +28,7 @@ after load), ``fd`` (-1 when not created), ``initial_value``.
 from __future__ import annotations
 
 import errno
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,8 @@ from kernel_model.bpf_map import MAP_TYPE_STRUCT_OPS
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
 from kernel_model.btf.types import Array, Composite, Datasec, Ptr, Var
-from kernel_model.uapi import BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_OBJ_NAME_LEN
+from kernel_model.bpf_facts.enums import MAP_TYPES
+from kernel_model.uapi import BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_OBJ_NAME_LEN, PAGE_SIZE
 
 from .errors import LibbpfError
 
@@ -46,6 +48,35 @@ __all__ = [
     "BpfMap", "LIBBPF_MAP_UNSPEC", "LIBBPF_MAP_DATA", "LIBBPF_MAP_BSS", "LIBBPF_MAP_RODATA",
     "BPF_F_RDONLY_PROG", "BPF_F_MMAPABLE", "BPF_OBJ_NAME_LEN", "internal_map_name", "parse_btf_map_def",
 ]
+
+#: bpf_object__create_map: the types created without BTF key/value ids
+NO_BTF_MAP_TYPES = frozenset(MAP_TYPES[f"BPF_MAP_TYPE_{n}"] for n in (
+    "PERF_EVENT_ARRAY", "CGROUP_ARRAY", "STACK_TRACE", "ARRAY_OF_MAPS", "HASH_OF_MAPS", "DEVMAP", "DEVMAP_HASH",
+    "CPUMAP", "XSKMAP", "SOCKMAP", "SOCKHASH", "QUEUE", "STACK", "ARENA"))
+_RINGBUFS = (MAP_TYPES["BPF_MAP_TYPE_RINGBUF"], MAP_TYPES["BPF_MAP_TYPE_USER_RINGBUF"])
+
+
+def possible_cpus(sys: object) -> int:
+    """``libbpf_num_possible_cpus``: the kernel's CPU count (the emulated kernel's
+    ``nr_cpus``; for the host, this process's view)."""
+    return int(getattr(sys, "nr_cpus", 0) or os.cpu_count() or 1)
+
+
+def adjust_ringbuf_sz(sz: int, page_size: int = PAGE_SIZE) -> int:
+    """``adjust_ringbuf_sz``: a ring buffer's ``max_entries`` rounded up to a
+    power-of-2 multiple of the page size (0 and sizes that cannot be rounded
+    below 2**32 are passed through for the kernel to refuse)."""
+    if sz == 0:
+        return 0
+    if sz % page_size == 0 and (sz // page_size) & (sz // page_size - 1) == 0:
+        return sz
+    mul = 1
+    while mul * page_size <= 0xFFFF_FFFF:
+        if mul * page_size > sz:
+            return mul * page_size
+        mul <<= 1
+    return sz
+
 
 # enum libbpf_map_type (src/libbpf.c)
 LIBBPF_MAP_UNSPEC, LIBBPF_MAP_DATA, LIBBPF_MAP_BSS, LIBBPF_MAP_RODATA, LIBBPF_MAP_KCONFIG = range(5)
@@ -166,6 +197,8 @@ def parse_btf_map_def(map_name: str, btf: BTF, def_id: int) -> dict[str, int]:
             raise LibbpfError(errno.EOPNOTSUPP, f"map '{map_name}': unknown field '{name}'.")
     if not out.get("type"):
         raise LibbpfError(errno.EINVAL, f"map '{map_name}': map type isn't specified.")
+    if out["type"] in _RINGBUFS and "max_entries" in out:  # bpf_object__init_user_btf_map
+        out["max_entries"] = adjust_ringbuf_sz(out["max_entries"])
     return out
 
 

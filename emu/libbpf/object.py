@@ -44,6 +44,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from kernel_model.bpf_facts.enums import MAP_TYPES
 from kernel_model.bpf_map import MAP_TYPE_ARRAY
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
@@ -65,6 +66,7 @@ from .errors import LibbpfError, ObjectFormatError, ProgLoadFailed, errstr
 from .externs import EXT_KCFG, KCONFIG_SEC, KSYMS_SEC, Extern, is_extern
 from .kbtf import KernelBtf, ModuleBtf
 from .log import Log
+from .maps import NO_BTF_MAP_TYPES, possible_cpus
 from .maps import (
     BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, LIBBPF_MAP_BSS, LIBBPF_MAP_DATA, LIBBPF_MAP_KCONFIG, LIBBPF_MAP_RODATA,
     LIBBPF_MAP_UNSPEC,
@@ -599,7 +601,7 @@ class BpfObject:
             self.log.info(f"Error loading .BTF into kernel: {errstr(e.errno)}. BTF is optional, ignoring.")
             self.btf_fd = -1
 
-    def map_create_attrs(self, m: BpfMap) -> dict[str, Any]:
+    def map_create_attrs(self, m: BpfMap, nr_cpus: int = 1) -> dict[str, Any]:
         """The BPF_MAP_CREATE attributes libbpf passes for ``m`` (``bpf_object__create_map``):
         a struct_ops map gets ``btf_vmlinux_value_type_id``, ``btf_value_type_id`` forced
         to 0, and for a module type ``value_type_btf_obj_fd`` + BPF_F_VTYPE_BTF_OBJ_FD."""
@@ -611,11 +613,19 @@ class BpfObject:
             if m.mod_btf is not None:
                 kw["value_type_btf_obj_fd"] = m.mod_btf.fd or 0  # type: ignore[attr-defined]
                 flags |= BPF_F_VTYPE_BTF_OBJ_FD
-        if self.btf_fd >= 0:
+        if m.map_type in NO_BTF_MAP_TYPES:
+            # bpf_object__create_map: these types take no BTF (map_check_no_btf or no key type)
+            m.btf_key_type_id = m.btf_value_type_id = 0
+        elif self.btf_fd >= 0:
             kw["btf_fd"] = self.btf_fd
             if not m.is_struct_ops:
                 kw["btf_key_type_id"] = m.btf_key_type_id
                 kw["btf_value_type_id"] = m.btf_value_type_id
+        if m.map_type == MAP_TYPES["BPF_MAP_TYPE_PERF_EVENT_ARRAY"] and not m.max_entries:
+            # map_set_def_max_entries: one slot per possible CPU
+            kw["max_entries"] = m.max_entries = nr_cpus
+        if m.map_extra:
+            kw["map_extra"] = m.map_extra
         kw["map_flags"] = flags
         return kw
 
@@ -627,7 +637,7 @@ class BpfObject:
             if not m.autocreate:
                 self.log.debug(f"map '{m.name}': skipped auto-creating...")
                 continue
-            kw = self.map_create_attrs(m)
+            kw = self.map_create_attrs(m, possible_cpus(sys))
             try:
                 try:
                     fd = sys.map_create(**kw)

@@ -43,6 +43,9 @@ _ACCESS = F["BPF_F_RDONLY"] | F["BPF_F_WRONLY"] | F["BPF_F_RDONLY_PROG"] | F["BP
 _NUMA = F["BPF_F_NUMA_NODE"]
 KMALLOC_MAX_SIZE = 1 << 22          # x86-64, 4 KiB pages: 1 << (PAGE_SHIFT + MAX_PAGE_ORDER) = 4 MiB
 PCPU_MIN_UNIT_SIZE = 32 << 10
+#: include/linux/bpf_local_storage.h BPF_LOCAL_STORAGE_MAX_VALUE_SIZE: U16_MAX minus
+#: sizeof(struct bpf_local_storage_elem) (128 bytes, cache-line aligned, 6.18 host BTF)
+LOCAL_STORAGE_MAX_VALUE_SIZE = min(KMALLOC_MAX_SIZE - 512 - 128, 0xFFFF - 128)
 MAX_BPF_STACK = 512
 #: kernel.perf_event_max_stack default (the sysctl can change it; stack trace maps read it)
 PERF_EVENT_MAX_STACK = 127
@@ -163,7 +166,7 @@ def _local_storage(a: MapCreate) -> int:
             or a.max_entries or a.key_size != 4 or not a.value_size or not a.btf_key_type_id \
             or not a.btf_value_type_id:
         return EINVAL
-    if a.value_size > (1 << 16) - 1 - 64:  # BPF_LOCAL_STORAGE_MAX_VALUE_SIZE (approximately)
+    if a.value_size > LOCAL_STORAGE_MAX_VALUE_SIZE:
         return E2BIG
     return 0
 
@@ -261,7 +264,8 @@ def _cgroup_storage(a: MapCreate) -> int:
         return EINVAL
     if a.value_size == 0:
         return EINVAL
-    if a.value_size > (PCPU_MIN_UNIT_SIZE if percpu else 4096):
+    if a.value_size > (min(LOCAL_STORAGE_MAX_VALUE_SIZE, PCPU_MIN_UNIT_SIZE) if percpu
+                       else LOCAL_STORAGE_MAX_VALUE_SIZE):
         return E2BIG
     if a.map_flags & ~(_NUMA | _ACCESS) or not _access_ok(a.map_flags):
         return EINVAL

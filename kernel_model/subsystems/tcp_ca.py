@@ -41,9 +41,11 @@ BUILTIN_ALGORITHMS = ("reno", "bbr", "cubic")
 #: helpers a tcp_congestion_ops program may call here: ``bpf_tcp_ca_get_func_proto``
 #: (net/ipv4/bpf_tcp_ca.c) names ktime_get_coarse_ns (160) itself and falls back to
 #: ``bpf_base_func_proto``, of which this is the subset the verifier model has
-#: prototypes for, jiffies64 (118) included (not yet: sk_storage_get/delete,
-#: setsockopt/getsockopt, tcp_send_ack)
-_HELPERS = frozenset({1, 2, 3, 5, 6, 7, 8, 14, 118, 160})
+#: prototypes for, jiffies64 (118) included; and its own cases: sk_storage_get/delete
+#: (107, 108), setsockopt/getsockopt (49, 57: not from ``release``) and tcp_send_ack (116),
+#: which the verifier model has no prototypes for, so a program calling them is "not
+#: modelled" (for ``release`` too, where the kernel refuses setsockopt/getsockopt)
+_HELPERS = frozenset({1, 2, 3, 5, 6, 7, 8, 14, 118, 160, 107, 108, 49, 57, 116})
 
 _MEMBERS = ("ssthresh", "cong_avoid", "set_state", "cwnd_event", "in_ack_event", "pkts_acked",
             "min_tso_segs", "cong_control", "undo_cwnd", "sndbuf_expand", "init", "release")
