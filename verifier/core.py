@@ -163,6 +163,8 @@ class Env:
         #: the program type's rules (verifier.prog_types); check_attach sets them
         self.prog_ops: ProgTypeOps = prog_type_ops(env.prog_type)
         self.allowed_helpers: frozenset[int] = frozenset()
+        #: helper id -> the kernel proto symbol get_func_proto gives (verifier.helper_sets)
+        self.helper_protos: dict[int, str] = {}
         self.attach_btf: Any = None
         self.attach_func_proto: Any = None
         self.attach_func_name = ""

@@ -31,7 +31,7 @@ from .regs import (
     CONST_PTR_TO_MAP, MEM_RDONLY, MEM_USER, MEM_PERCPU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF,
     PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
-    PTR_TO_XDP_SOCK, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RCU, SCALAR_VALUE, S64_MIN, RegState,
+    PTR_TO_TP_BUFFER, PTR_TO_XDP_SOCK, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RCU, SCALAR_VALUE, S64_MIN, RegState,
     base_type, clear_scalar_id, is_pointer_value, is_trusted_reg, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
     s32,
 )
@@ -509,6 +509,21 @@ def _access_packet(env: Env, regs: list[RegState], regno: int, off: int, size: i
     raise env.reject(E.EACCES, f"R{regno} offset is outside of the packet")
 
 
+def _access_tp_buffer(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
+                      value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    """``check_tp_buffer_access`` (``__check_buffer_access`` with "tracepoint"): a fixed,
+    non-negative offset into a writable raw tracepoint's buffer; the largest offset
+    reached (``max_tp_access``) is checked against the tracepoint when attaching."""
+    reg = regs[regno]
+    if off < 0:
+        raise env.reject(E.EACCES, f"R{regno} invalid tracepoint buffer access: off={off}, size={size}")
+    if reg.var_off[1] != 0 or reg.var_off[0]:
+        raise env.reject(E.EACCES, f"R{regno} invalid variable buffer offset: off={off}, "
+                                   f"var_off={tnum_str(reg.var_off)}")
+    if atype == BPF_READ and value_regno >= 0:
+        mark_unknown(regs[value_regno], env.bpf_capable)
+
+
 def _access_flow_keys(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
                       value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
     if atype == BPF_WRITE and value_regno >= 0 and is_pointer_value(env.allow_ptr_leaks, regs[value_regno]):
@@ -557,6 +572,7 @@ MEM_ACCESS: dict[int, tuple[int, _AccessFn]] = {
     PTR_TO_PACKET: (0, _access_packet),
     PTR_TO_PACKET_META: (0, _access_packet),
     PTR_TO_FLOW_KEYS: (0, _access_flow_keys),
+    PTR_TO_TP_BUFFER: (0, _access_tp_buffer),
     PTR_TO_SOCKET: (0, _access_sock),
     PTR_TO_SOCK_COMMON: (0, _access_sock),
     PTR_TO_TCP_SOCK: (0, _access_sock),

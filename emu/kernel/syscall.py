@@ -63,7 +63,8 @@ from kernel_model.uapi import (BPF_F_ANY_ALIGNMENT, BPF_F_LINK, BPF_F_RDONLY, BP
                                BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_RND_HI32,
                                BPF_F_TEST_STATE_FREQ, BPF_F_TOKEN_FD, BPF_F_VTYPE_BTF_OBJ_FD, BPF_F_XDP_DEV_BOUND_ONLY,
                                BPF_F_XDP_HAS_FRAGS, BPF_LINK_TYPE_STRUCT_OPS, BPF_STRUCT_OPS, LAST_MAP_TYPE,
-                               LAST_PROG_TYPE, PROG_TYPE_NAMES)
+                               LAST_PROG_TYPE, PROG_TYPE_KPROBE, PROG_TYPE_NAMES, PROG_TYPE_PERF_EVENT,
+                               PROG_TYPE_RAW_TRACEPOINT, PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_TRACEPOINT)
 
 from .bpf_maps import (ArrayMap, HashMap, MachineKernelMemory, MapObject, StructOpsMapObject, check_obj_name)
 from . import prog_load
@@ -78,8 +79,9 @@ __all__ = ["BpfSyscalls", "ProgObject", "LinkObject", "ProgLoadError", "BPF_STRU
 PROG_FLAGS_MASK = (BPF_F_STRICT_ALIGNMENT | BPF_F_ANY_ALIGNMENT | BPF_F_TEST_RND_HI32 | BPF_F_TEST_STATE_FREQ
                    | BPF_F_SLEEPABLE | BPF_F_XDP_HAS_FRAGS | BPF_F_XDP_DEV_BOUND_ONLY | BPF_F_TEST_REG_INVARIANTS
                    | BPF_F_TOKEN_FD)
-SUPPORTED_PROG_TYPES = {t: PROG_TYPE_NAMES[t] for t in (PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS,
-                                                         PROG_TYPE_SYSCALL)}
+SUPPORTED_PROG_TYPES = {t: PROG_TYPE_NAMES[t] for t in (
+    PROG_TYPE_SOCKET_FILTER, PROG_TYPE_KPROBE, PROG_TYPE_TRACEPOINT, PROG_TYPE_PERF_EVENT, PROG_TYPE_RAW_TRACEPOINT,
+    PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL)}
 M64 = (1 << 64) - 1
 
 

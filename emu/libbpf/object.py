@@ -695,6 +695,8 @@ class BpfObject:
         flags = p.prog_flags
         if p.sec_def is not None and p.sec_def.sleepable:
             flags |= BPF_F_SLEEPABLE
+        if p.sec_def is not None:
+            flags |= p.sec_def.prog_flags
         attach_obj_fd = 0
         if p.attach_mod_btf is not None:
             attach_obj_fd = p.attach_mod_btf.fd or 0  # type: ignore[attr-defined]

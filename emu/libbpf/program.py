@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from kernel_model import isa
 from kernel_model.insn import Insn
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
-from kernel_model.uapi import BPF_F_SLEEPABLE
+from kernel_model.bpf_facts.enums import ATTACH_TYPES as _AT, PROG_TYPES as _PT
+from kernel_model.uapi import BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS
 
 __all__ = [
     "SecDef", "SEC_DEFS", "find_sec_def", "Reloc", "BpfProgram",
@@ -67,6 +68,8 @@ class SecDef:
     prog_type: int
     expected_attach_type: int = 0
     sleepable: bool = False
+    #: prog_flags the definition adds (``SEC_XDP_FRAGS``: BPF_F_XDP_HAS_FRAGS)
+    prog_flags: int = 0
 
     def matches(self, name: str) -> bool:
         """``sec_def_matches``."""
@@ -79,12 +82,85 @@ class SecDef:
         return name == s
 
 
-#: the subset of libbpf 1.8's section_defs[] this emulator loads (same order as libbpf)
+def _d(sec: str, ptype: str, attach: str | None = None, *, sleepable: bool = False, frags: bool = False) -> SecDef:
+    return SecDef(sec, _PT["BPF_PROG_TYPE_" + ptype], _AT["BPF_" + attach] if attach else 0, sleepable,
+                  BPF_F_XDP_HAS_FRAGS if frags else 0)
+
+
+#: the subset of libbpf 1.8's section_defs[] this emulator loads (same order as libbpf; the
+#: expected_attach_type is the one libbpf puts in BPF_PROG_LOAD: SEC_ATTACHABLE_OPT and
+#: SEC_ATTACHABLE entries pass theirs, SEC_NONE ones 0). Not listed: the BTF-attached
+#: types (tp_btf, fentry/fexit/fmod_ret, iter, lsm, freplace), which need the attach
+#: target's BTF id; their programs stay without a type (libbpf's "missing BPF prog type").
 SEC_DEFS = (
     SecDef("socket", PROG_TYPE_SOCKET_FILTER),
-    SecDef("syscall", PROG_TYPE_SYSCALL, sleepable=True),
+    _d("sk_reuseport/migrate", "SK_REUSEPORT", "SK_REUSEPORT_SELECT_OR_MIGRATE"),
+    _d("sk_reuseport", "SK_REUSEPORT", "SK_REUSEPORT_SELECT"),
+    _d("kprobe+", "KPROBE"), _d("uprobe+", "KPROBE"), _d("uprobe.s+", "KPROBE", sleepable=True),
+    _d("kretprobe+", "KPROBE"), _d("uretprobe+", "KPROBE"), _d("uretprobe.s+", "KPROBE", sleepable=True),
+    _d("kprobe.multi+", "KPROBE", "TRACE_KPROBE_MULTI"), _d("kretprobe.multi+", "KPROBE", "TRACE_KPROBE_MULTI"),
+    _d("kprobe.session+", "KPROBE", "TRACE_KPROBE_SESSION"),
+    _d("uprobe.multi+", "KPROBE", "TRACE_UPROBE_MULTI"), _d("uretprobe.multi+", "KPROBE", "TRACE_UPROBE_MULTI"),
+    _d("uprobe.session+", "KPROBE", "TRACE_UPROBE_SESSION"),
+    _d("uprobe.multi.s+", "KPROBE", "TRACE_UPROBE_MULTI", sleepable=True),
+    _d("uretprobe.multi.s+", "KPROBE", "TRACE_UPROBE_MULTI", sleepable=True),
+    _d("uprobe.session.s+", "KPROBE", "TRACE_UPROBE_SESSION", sleepable=True),
+    _d("ksyscall+", "KPROBE"), _d("kretsyscall+", "KPROBE"),
+    _d("usdt+", "KPROBE"), _d("usdt.s+", "KPROBE", sleepable=True),
+    _d("tc/ingress", "SCHED_CLS", "TCX_INGRESS"), _d("tc/egress", "SCHED_CLS", "TCX_EGRESS"),
+    _d("tcx/ingress", "SCHED_CLS", "TCX_INGRESS"), _d("tcx/egress", "SCHED_CLS", "TCX_EGRESS"),
+    _d("netkit/primary", "SCHED_CLS", "NETKIT_PRIMARY"), _d("netkit/peer", "SCHED_CLS", "NETKIT_PEER"),
+    _d("tc", "SCHED_CLS"), _d("classifier", "SCHED_CLS"), _d("action", "SCHED_ACT"),
+    _d("tracepoint+", "TRACEPOINT"), _d("tp+", "TRACEPOINT"),
+    _d("raw_tracepoint+", "RAW_TRACEPOINT"), _d("raw_tp+", "RAW_TRACEPOINT"),
+    _d("raw_tracepoint.w+", "RAW_TRACEPOINT_WRITABLE"), _d("raw_tp.w+", "RAW_TRACEPOINT_WRITABLE"),
     SecDef("struct_ops+", PROG_TYPE_STRUCT_OPS),
     SecDef("struct_ops.s+", PROG_TYPE_STRUCT_OPS, sleepable=True),
+    _d("xdp.frags/devmap", "XDP", "XDP_DEVMAP", frags=True), _d("xdp/devmap", "XDP", "XDP_DEVMAP"),
+    _d("xdp.frags/cpumap", "XDP", "XDP_CPUMAP", frags=True), _d("xdp/cpumap", "XDP", "XDP_CPUMAP"),
+    _d("xdp.frags", "XDP", "XDP", frags=True), _d("xdp", "XDP", "XDP"),
+    _d("perf_event", "PERF_EVENT"),
+    _d("lwt_in", "LWT_IN"), _d("lwt_out", "LWT_OUT"), _d("lwt_xmit", "LWT_XMIT"),
+    _d("lwt_seg6local", "LWT_SEG6LOCAL"),
+    _d("sockops", "SOCK_OPS", "CGROUP_SOCK_OPS"),
+    _d("sk_skb/stream_parser", "SK_SKB", "SK_SKB_STREAM_PARSER"),
+    _d("sk_skb/stream_verdict", "SK_SKB", "SK_SKB_STREAM_VERDICT"),
+    _d("sk_skb/verdict", "SK_SKB", "SK_SKB_VERDICT"), _d("sk_skb", "SK_SKB"),
+    _d("sk_msg", "SK_MSG", "SK_MSG_VERDICT"),
+    _d("lirc_mode2", "LIRC_MODE2", "LIRC_MODE2"),
+    _d("flow_dissector", "FLOW_DISSECTOR", "FLOW_DISSECTOR"),
+    _d("cgroup_skb/ingress", "CGROUP_SKB", "CGROUP_INET_INGRESS"),
+    _d("cgroup_skb/egress", "CGROUP_SKB", "CGROUP_INET_EGRESS"),
+    _d("cgroup/skb", "CGROUP_SKB"),
+    _d("cgroup/sock_create", "CGROUP_SOCK", "CGROUP_INET_SOCK_CREATE"),
+    _d("cgroup/sock_release", "CGROUP_SOCK", "CGROUP_INET_SOCK_RELEASE"),
+    _d("cgroup/sock", "CGROUP_SOCK", "CGROUP_INET_SOCK_CREATE"),
+    _d("cgroup/post_bind4", "CGROUP_SOCK", "CGROUP_INET4_POST_BIND"),
+    _d("cgroup/post_bind6", "CGROUP_SOCK", "CGROUP_INET6_POST_BIND"),
+    _d("cgroup/bind4", "CGROUP_SOCK_ADDR", "CGROUP_INET4_BIND"),
+    _d("cgroup/bind6", "CGROUP_SOCK_ADDR", "CGROUP_INET6_BIND"),
+    _d("cgroup/connect4", "CGROUP_SOCK_ADDR", "CGROUP_INET4_CONNECT"),
+    _d("cgroup/connect6", "CGROUP_SOCK_ADDR", "CGROUP_INET6_CONNECT"),
+    _d("cgroup/connect_unix", "CGROUP_SOCK_ADDR", "CGROUP_UNIX_CONNECT"),
+    _d("cgroup/sendmsg4", "CGROUP_SOCK_ADDR", "CGROUP_UDP4_SENDMSG"),
+    _d("cgroup/sendmsg6", "CGROUP_SOCK_ADDR", "CGROUP_UDP6_SENDMSG"),
+    _d("cgroup/sendmsg_unix", "CGROUP_SOCK_ADDR", "CGROUP_UNIX_SENDMSG"),
+    _d("cgroup/recvmsg4", "CGROUP_SOCK_ADDR", "CGROUP_UDP4_RECVMSG"),
+    _d("cgroup/recvmsg6", "CGROUP_SOCK_ADDR", "CGROUP_UDP6_RECVMSG"),
+    _d("cgroup/recvmsg_unix", "CGROUP_SOCK_ADDR", "CGROUP_UNIX_RECVMSG"),
+    _d("cgroup/getpeername4", "CGROUP_SOCK_ADDR", "CGROUP_INET4_GETPEERNAME"),
+    _d("cgroup/getpeername6", "CGROUP_SOCK_ADDR", "CGROUP_INET6_GETPEERNAME"),
+    _d("cgroup/getpeername_unix", "CGROUP_SOCK_ADDR", "CGROUP_UNIX_GETPEERNAME"),
+    _d("cgroup/getsockname4", "CGROUP_SOCK_ADDR", "CGROUP_INET4_GETSOCKNAME"),
+    _d("cgroup/getsockname6", "CGROUP_SOCK_ADDR", "CGROUP_INET6_GETSOCKNAME"),
+    _d("cgroup/getsockname_unix", "CGROUP_SOCK_ADDR", "CGROUP_UNIX_GETSOCKNAME"),
+    _d("cgroup/sysctl", "CGROUP_SYSCTL", "CGROUP_SYSCTL"),
+    _d("cgroup/getsockopt", "CGROUP_SOCKOPT", "CGROUP_GETSOCKOPT"),
+    _d("cgroup/setsockopt", "CGROUP_SOCKOPT", "CGROUP_SETSOCKOPT"),
+    _d("cgroup/dev", "CGROUP_DEVICE", "CGROUP_DEVICE"),
+    SecDef("syscall", PROG_TYPE_SYSCALL, sleepable=True),
+    _d("netfilter", "NETFILTER", "NETFILTER"),
+    _d("sk_lookup", "SK_LOOKUP", "SK_LOOKUP"),
 )
 
 
