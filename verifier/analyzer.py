@@ -43,6 +43,9 @@ from .liveness import compute_live_regs, format_live_regs, postorder
 from .log import LOG_FIXED, LOG_LEVEL1, LOG_LEVEL2, LOG_SIZE_MAX, LOG_STATS
 from .map_types import map_type_ops
 from kernel_model.uapi import NET_ADMIN_PROG_TYPES, PERFMON_PROG_TYPES
+
+from .helper_sets import expected_attach_type_ok
+from .prog_types import PROG_TYPES
 from .regs import PTR_TO_CTX, SCALAR_VALUE, mark_known_zero, mark_not_init, mark_unknown
 from .result import VerifyResult
 from .stack_liveness import StackLiveness
@@ -859,6 +862,8 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
         # bpf_prog_load(): is_perfmon_prog_type / is_net_admin_prog_type need CAP_PERFMON /
         # CAP_NET_ADMIN (bpf_token_capable) beyond CAP_BPF
         return VerifyResult(False, E.EPERM, "", 0)
+    if env.prog_type in PROG_TYPES and not expected_attach_type_ok(env.prog_type, env.expected_attach_type):
+        return VerifyResult(False, E.EINVAL, "", 0)  # bpf_prog_load_check_attach
     log_size = env.log_size
     if log_size is not None and log_size > LOG_SIZE_MAX:
         return VerifyResult(False, E.EINVAL, "", 0)  # bpf_vlog_init -> bpf_verifier_log_attr_valid

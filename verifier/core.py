@@ -171,6 +171,8 @@ class Env:
         self.ctx_arg_info: tuple[Any, ...] = ()
         self.struct_ops_policy: Any = None
         self.retval_range: tuple[int, int] | None = None
+        #: may_access_direct_pkt_data saw a direct packet access of a writable type
+        self.seen_direct_write = False
         self.scc = array("i", bytes(4 * n))
         self.fd_maps: dict[int, Any] = {}
         self.stack_reads_seen = 0

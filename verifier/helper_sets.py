@@ -25,8 +25,9 @@ from typing import Final
 
 from kernel_model.bpf_facts.enums import ATTACH_TYPE_ENUMERATORS, PROG_TYPE_ENUMERATORS
 from kernel_model.bpf_facts.func_proto import ROOT_CAPS, ProgContext, available_helpers
+from kernel_model.bpf_facts.prog_types import EXPECTED_ATTACH_TYPES
 
-__all__ = ["MODELLED_SYMBOLS", "allowed_protos", "attach_type_name", "prog_type_name", "CAP_BPF_ONLY"]
+__all__ = ["expected_attach_type_ok", "MODELLED_SYMBOLS", "allowed_protos", "attach_type_name", "prog_type_name", "CAP_BPF_ONLY"]
 
 #: the capabilities of a CAP_BPF-only loader (``privileged=False``)
 CAP_BPF_ONLY: Final = frozenset({"CAP_BPF"})
@@ -75,3 +76,11 @@ def allowed_protos(prog_type: int, expected_attach_type: int, sleepable: bool,
                           caps=ROOT_CAPS if privileged else CAP_BPF_ONLY)
         got = _CACHE[key] = dict(available_helpers(ctx))
     return got
+
+
+def expected_attach_type_ok(prog_type: int, expected_attach_type: int) -> bool:
+    """``bpf_prog_load_check_attach`` (kernel/bpf/syscall.c) for the program types whose
+    ``expected_attach_type`` it restricts (EINVAL before the verifier otherwise); struct_ops
+    (the member index) and the types it leaves free are always accepted here."""
+    allowed = EXPECTED_ATTACH_TYPES.get(PROG_TYPE_ENUMERATORS.get(prog_type, ""))
+    return allowed is None or attach_type_name(expected_attach_type) in allowed

@@ -25,7 +25,8 @@ from typing import Callable, Final, TYPE_CHECKING
 # enum bpf_prog_type (include/uapi/linux/bpf.h), re-exported
 from kernel_model.uapi import (PROG_TYPE_KPROBE, PROG_TYPE_PERF_EVENT, PROG_TYPE_RAW_TRACEPOINT,
                                PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS,
-                               PROG_TYPE_SYSCALL, PROG_TYPE_TRACEPOINT)
+                               PROG_TYPE_SYSCALL, PROG_TYPE_TRACEPOINT, PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT,
+                               PROG_TYPE_XDP, PROG_TYPE_CGROUP_SKB)
 
 
 from kernel_model.insn import Insn
@@ -35,7 +36,7 @@ from kernel_model.bpf_facts.prog_types import return_range
 from . import convert_ctx
 from . import ctx as ctx_access
 from . import helpers as H
-from . import tracing
+from . import net_ctx, tracing
 from .helper_sets import MODELLED_SYMBOLS, allowed_protos, attach_type_name, prog_type_name
 
 if TYPE_CHECKING:
@@ -176,6 +177,15 @@ PROG_TYPES: dict[int, ProgTypeOps] = {
                                                    helpers_from_facts, tracing.raw_tp_writable_access),
     PROG_TYPE_PERF_EVENT: ProgTypeOps("perf_event", _facts_attach(False), helpers_from_facts, tracing.pe_access,
                                       tracing.convert_pe_access),
+    # net/core/filter.c: tc_cls_act_verifier_ops (sched_cls, sched_act), xdp_verifier_ops,
+    # cg_skb_verifier_ops
+    PROG_TYPE_SCHED_CLS: ProgTypeOps("sched_cls", _facts_attach(False), helpers_from_facts,
+                                     net_ctx.tc_cls_act_access),
+    PROG_TYPE_SCHED_ACT: ProgTypeOps("sched_act", _facts_attach(False), helpers_from_facts,
+                                     net_ctx.tc_cls_act_access),
+    PROG_TYPE_XDP: ProgTypeOps("xdp", _facts_attach(False), helpers_from_facts, net_ctx.xdp_access),
+    PROG_TYPE_CGROUP_SKB: ProgTypeOps("cgroup_skb", _facts_attach(False), helpers_from_facts,
+                                      net_ctx.cg_skb_access),
 }
 
 

@@ -40,6 +40,10 @@ KNOWN = {
                                "the host said EINVAL (an open fd that is not a map); with no fd 1 the model "
                                "says EBADF, as the kernel would (__bpf_map_get)",
     ("ld_imm64.c:10", "cap_bpf"): "as for root: fd 1 was the labeller's stdout",
+    # model differences (strict xfails, named in docs/verifier.md)
+    ("calls.c:0", "root"): "a kfunc call with imm 0 is deferred by the kernel (add_kfunc_call, check_kfunc_call) "
+                           "and refused after verifying; the model refuses it at once",
+    ("calls.c:1", "root"): "as calls.c:0: the deferred imm-0 kfunc call, here unreachable, is accepted",
 }
 
 
@@ -66,7 +70,10 @@ def check_raw(cid: str, mode: str) -> tuple[str, Any]:
     prog = raw_case_program(c, privileged=priv)
     if prog.not_modelled:
         return "not_modelled", prog.not_modelled
-    return "checked", (c[key], verify(prog.insns, prog.env, log_level=LOG_LEVEL))
+    r = verify(prog.insns, prog.env, log_level=LOG_LEVEL)
+    if not r.accepted and r.error_line and "is not modelled by structops" in r.error_line:
+        return "not_modelled", r.error_line  # a helper the model has no prototype for
+    return "checked", (c[key], r)
 
 
 @pytest.mark.parametrize("cid,mode", _raw_params())

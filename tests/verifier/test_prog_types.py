@@ -121,4 +121,90 @@ def test_modelled_symbols_are_the_kernels_prototypes(symbol: str) -> None:
     m = H.PROTOS[MODELLED_SYMBOLS[symbol]]
     assert tuple(_facts_value(a) for a in k.args) == m.args
     assert _facts_value(k.ret) == m.ret_type
-    assert k.gpl_only == m.gpl_only
+    assert (k.gpl_only, k.pkt_access, k.might_sleep) == (m.gpl_only, m.pkt_access, m.might_sleep)
+
+
+TC, ACT, XDP, CGROUP_SKB = 3, 4, 6, 8
+#: direct packet access and the __sk_buff / xdp_md contexts: (prog type, expected_attach_type,
+#: prog_flags, program, host answer), answers read off the 6.18 host (whole level-2 logs equal)
+PACKET = [
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 14\nif r4 > r3 goto +2\nr0 = *(u8 *)(r2 +13)\nexit\nr0 = 0\nexit',
+     None),
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 14\nif r4 > r3 goto +2\nr0 = *(u8 *)(r2 +14)\nexit\nr0 = 0\nexit',
+     (13, 'R2 offset is outside of the packet')),
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr0 = *(u8 *)(r2 +0)\nexit',
+     (13, 'R2 offset is outside of the packet')),
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 14\nif r3 < r4 goto +2\nr0 = *(u16 *)(r2 +12)\nexit\nr0 = 0\nexit',
+     None),
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 14\nif r4 >= r3 goto +2\nr0 = *(u32 *)(r2 +10)\nexit\nr0 = 0\nexit',
+     None),
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 14\nif r4 >= r3 goto +2\nr0 = *(u32 *)(r2 +11)\nexit\nr0 = 0\nexit',
+     None),
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 14\nif r4 <= r3 goto +2\nr0 = 0\nexit\nr5 = 1\n*(u8 *)(r2 +0) = r5\nr0 = 0\nexit',
+     None),
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 8\nif r4 > r3 goto +3\nr5 = r2\n*(u64 *)(r2 +0) = r5\nr0 = 0\nexit\nr0 = 0\nexit',
+     (22, 'unreachable insn 9')),
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +140)\nr3 = *(u32 *)(r1 +76)\nr4 = r2\nr4 += 4\nif r4 > r3 goto +2\nr0 = *(u32 *)(r2 +0)\nexit\nr0 = 0\nexit',
+     None),
+    (3, 0, 0, 'r0 = *(u32 *)(r1 +88)\nexit',
+     (13, 'invalid bpf_context access off=88 size=4')),
+    (3, 0, 0, 'r0 = *(u8 *)(r1 +180)\nexit',
+     None),
+    (3, 0, 0, 'r2 = 1\n*(u32 *)(r1 +8) = r2\nr0 = 0\nexit',
+     None),
+    (3, 0, 0, 'r2 = 1\n*(u32 *)(r1 +0) = r2\nr0 = 0\nexit',
+     (13, 'invalid bpf_context access off=0 size=4')),
+    (3, 0, 0, 'r0 = *(u16 *)(r1 +76)\nexit',
+     (13, 'invalid bpf_context access off=76 size=2')),
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 14\nif r4 > r3 goto +1\nif r4 > r3 goto +2\nr0 = 0\nexit\nr0 = 1\nexit',
+     None),
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 14\nif r4 > r3 goto +6\nr5 = *(u8 *)(r2 +0)\nr2 += r5\nr6 = r2\nr6 += 1\nif r6 > r3 goto +1\nr0 = *(u8 *)(r2 +0)\nr0 = 0\nexit',
+     None),
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = 8\nr2 += r4\nr0 = *(u8 *)(r2 -1)\nexit',
+     (13, 'R2 offset is outside of the packet')),
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 8\nif r4 > r3 goto +4\n*(u64 *)(r10 -8) = r2\nr1 = 0\nr2 = r10\nr2 += -8\nr0 = 0\nexit',
+     None),
+    (4, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 1\nif r4 > r3 goto +1\nr0 = *(u8 *)(r2 +0)\nr0 = 0\nexit',
+     None),
+    (6, 37, 0, 'r2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr4 = r2\nr4 += 14\nif r4 > r3 goto +2\nr0 = *(u8 *)(r2 +13)\nexit\nr0 = 2\nexit',
+     None),
+    (6, 37, 0, 'r2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr4 = r2\nr4 += 14\nif r4 > r3 goto +2\nr0 = *(u8 *)(r2 +14)\nexit\nr0 = 2\nexit',
+     (13, 'R2 offset is outside of the packet')),
+    (6, 37, 0, 'r0 = *(u32 *)(r1 +20)\nexit',
+     (13, 'invalid bpf_context access off=20 size=4')),
+    (6, 33, 0, 'r0 = *(u32 *)(r1 +20)\nexit',
+     None),
+    (6, 37, 0, 'r0 = *(u16 *)(r1 +12)\nexit',
+     (13, 'invalid bpf_context access off=12 size=2')),
+    (6, 37, 0, 'r2 = 1\n*(u32 *)(r1 +16) = r2\nr0 = 0\nexit',
+     (13, 'invalid bpf_context access off=16 size=4')),
+    (6, 37, 0, 'r2 = *(u32 *)(r1 +8)\nr3 = *(u32 *)(r1 +0)\nr4 = r2\nr4 += 4\nif r4 > r3 goto +2\nr0 = *(u32 *)(r2 +0)\nexit\nr0 = 2\nexit',
+     None),
+    (8, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 1\nif r4 > r3 goto +2\nr0 = *(u8 *)(r2 +0)\nr0 &= 1\nexit\nr0 = 1\nexit',
+     (22, 'unreachable insn 8')),
+    (8, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 1\nif r4 > r3 goto +3\nr5 = 1\n*(u8 *)(r2 +0) = r5\nr0 = 1\nexit',
+     (13, 'cannot write into packet')),
+    (8, 0, 0, 'r0 = 2\nexit',
+     (22, 'At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]')),
+    (8, 1, 0, 'r0 = 3\nexit',
+     None),
+    (8, 1, 0, 'r0 = 4\nexit',
+     (22, 'At program exit the register R0 has smin=4 smax=4 should have been in [0, 3]')),
+    (8, 0, 0, 'r0 = *(u32 *)(r1 +140)\nexit',
+     (13, 'invalid bpf_context access off=140 size=4')),
+    (8, 5, 0, 'r0 = 1\nexit',
+     (22, None)),
+    (3, 0, 0, 'r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 14\nif r4 > r3 goto +3\nr1 = 0\nr2 = r2\ncall bpf_map_lookup_elem\nr0 = 0\nexit',
+     (13, 'R1 type=scalar expected=map_ptr')),
+]
+
+
+@pytest.mark.parametrize("ptype,eat,flags,asm,want", PACKET, ids=_ids(PACKET))
+def test_packet_access(ptype: int, eat: int, flags: int, asm: str, want: tuple[int, str] | None) -> None:
+    _check(ptype, eat, flags, asm, want)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("ptype,eat,flags,asm,want", PACKET, ids=_ids(PACKET))
+def test_packet_access_on_the_host(ptype: int, eat: int, flags: int, asm: str, want: object) -> None:
+    _host_diff(ptype, eat, flags, asm)
