@@ -106,8 +106,8 @@ def test_bad_options_exit_2_with_one_line(tmp_path, capsys, argv, message) -> No
 def test_not_modelled_prog_type_exits_3(tmp_path, capsys) -> None:
     f = tmp_path / "ok.s"
     f.write_text("r0 = 0\nexit\n")
-    rc, out, err = run(capsys, str(f), "--prog-type", "xdp")
-    assert (rc, out) == (3, "") and err.count("\n") == 1 and "no xdp programs" in err
+    rc, out, err = run(capsys, str(f), "--prog-type", "sk_lookup")
+    assert (rc, out) == (3, "") and err.count("\n") == 1 and "no sk_lookup programs" in err
 
 
 def test_too_many_insns_is_e2big_with_libbpf_message(tmp_path, capsys) -> None:

@@ -132,6 +132,22 @@ KNOWN_OBJECTS = {pid: _PROMOTION for pid in (
     "tcp_ca_update.o:ca_update_undo_cwnd", "tcp_ca_write_sk_pacing.o:write_sk_pacing_cong_control",
     "tcp_ca_write_sk_pacing.o:write_sk_pacing_init", "tcp_ca_write_sk_pacing.o:write_sk_pacing_ssthresh",
     "tcp_ca_write_sk_pacing.o:write_sk_pacing_undo_cwnd")}
+#: differences found when the tracing and packet program types came in (strict xfails, in
+#: docs/verifier.md): model gaps outside the program types themselves
+KNOWN_OBJECTS.update({
+    "for_each_multi_maps.o:test_pkt_access": "callbacks (BPF_PSEUDO_FUNC) are not modelled: 'missing btf func_info'",
+    "async_stack_depth.o:pseudo_call_check": "callbacks are not modelled: 'missing btf func_info' comes first",
+    "async_stack_depth.o:async_call_root_check": "callbacks are not modelled: 'missing btf func_info' comes first",
+    "for_each_map_elem_write_key.o:test_map_key_write": "callbacks are not modelled: 'missing btf func_info'",
+    "strncmp_bench.o:strncmp_no_helper": "the model's jump history reaches 'The sequence of 8193 jumps is too "
+                                         "complex' where the host does not",
+    "test_rdonly_maps.o:skip_loop": "loads from a frozen read-only map are not folded to constants",
+    "test_rdonly_maps.o:part_loop": "loads from a frozen read-only map are not folded to constants",
+    "trigger_bench.o:trigger_count": "the loop bound comes from read-only data (not folded): 1M insns",
+    "trigger_bench.o:trigger_driver": "the loop bound comes from read-only data (not folded): 1M insns",
+    "test_log_buf.o:bad_prog": "the model refuses the unbounded map-value arithmetic with another message "
+                               "than the host's",
+})
 
 
 @pytest.mark.parametrize("pid", [pytest.param(p, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_OBJECTS[p])]
