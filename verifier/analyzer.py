@@ -43,7 +43,10 @@ from .liveness import compute_live_regs, format_live_regs, postorder
 from .log import LOG_FIXED, LOG_LEVEL1, LOG_LEVEL2, LOG_SIZE_MAX, LOG_STATS
 from .map_rules import check_map_prog_compatibility, map_use_not_modelled
 from .map_types import map_type_ops
-from .prog_types import PROG_TYPE_STRUCT_OPS
+from kernel_model.uapi import NET_ADMIN_PROG_TYPES, PERFMON_PROG_TYPES
+
+from .helper_sets import expected_attach_type_ok
+from .prog_types import PROG_TYPES
 from .regs import PTR_TO_CTX, SCALAR_VALUE, mark_known_zero, mark_not_init, mark_unknown
 from .result import VerifyResult
 from .stack_liveness import StackLiveness
@@ -859,9 +862,12 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
     n = len(insns)
     if n == 0 or n > BPF_COMPLEXITY_LIMIT_INSNS:
         return VerifyResult(False, E.E2BIG, "", 0)
-    if env.prog_type == PROG_TYPE_STRUCT_OPS and not env.privileged:
-        # bpf_prog_load(): struct_ops needs CAP_PERFMON/CAP_SYS_ADMIN (bpf_token_capable)
+    if not env.privileged and (env.prog_type in PERFMON_PROG_TYPES or env.prog_type in NET_ADMIN_PROG_TYPES):
+        # bpf_prog_load(): is_perfmon_prog_type / is_net_admin_prog_type need CAP_PERFMON /
+        # CAP_NET_ADMIN (bpf_token_capable) beyond CAP_BPF
         return VerifyResult(False, E.EPERM, "", 0)
+    if env.prog_type in PROG_TYPES and not expected_attach_type_ok(env.prog_type, env.expected_attach_type):
+        return VerifyResult(False, E.EINVAL, "", 0)  # bpf_prog_load_check_attach
     log_size = env.log_size
     if log_size is not None and log_size > LOG_SIZE_MAX:
         return VerifyResult(False, E.EINVAL, "", 0)  # bpf_vlog_init -> bpf_verifier_log_attr_valid

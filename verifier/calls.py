@@ -92,7 +92,8 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
         if is_pointer_value(leaks, reg):
             raise env.reject(E.EACCES, f"R{regno} leaks addr into helper function")
         return
-    if base_type(reg.type) in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+    if base_type(reg.type) in (PTR_TO_PACKET, PTR_TO_PACKET_META) \
+            and not mem.may_access_direct_pkt_data(env, fn.pkt_access, BPF_READ):
         raise env.reject(E.EACCES, "helper access to the packet is not allowed")
     base = arg_type & 0xFF
     skip_type = False
@@ -418,7 +419,7 @@ def check_ld_imm(env: Env, insn: DInsn) -> None:
 def check_ld_abs(env: Env, insn: DInsn) -> None:
     regs = env.cur_regs()
     mode = insn.mode
-    if env.attr.prog_type != 1:  # only skb programs in the model
+    if env.attr.prog_type not in (1, 3, 4):  # may_access_skb: socket filter, sched_cls, sched_act
         raise env.reject(E.EINVAL, "BPF_LD_[ABS|IND] instructions not allowed for this program type")
     if insn.dst or insn.off or insn.size == isa.DW or (mode == isa.ABS and insn.src):
         raise env.reject(E.EINVAL, "BPF_LD_[ABS|IND] uses reserved fields")

@@ -163,12 +163,16 @@ class Env:
         #: the program type's rules (verifier.prog_types); check_attach sets them
         self.prog_ops: ProgTypeOps = prog_type_ops(env.prog_type)
         self.allowed_helpers: frozenset[int] = frozenset()
+        #: helper id -> the kernel proto symbol get_func_proto gives (verifier.helper_sets)
+        self.helper_protos: dict[int, str] = {}
         self.attach_btf: Any = None
         self.attach_func_proto: Any = None
         self.attach_func_name = ""
         self.ctx_arg_info: tuple[Any, ...] = ()
         self.struct_ops_policy: Any = None
         self.retval_range: tuple[int, int] | None = None
+        #: may_access_direct_pkt_data saw a direct packet access of a writable type
+        self.seen_direct_write = False
         self.scc = array("i", bytes(4 * n))
         self.fd_maps: dict[int, Any] = {}
         self.stack_reads_seen = 0

@@ -92,21 +92,21 @@ class FuncProto:
     ret_btf: str = ""
 
 
-def _p(name: str, ret: int, *args: int, gpl: bool = False) -> FuncProto:
-    return FuncProto(name, ret, tuple(args) + (ARG_DONTCARE,) * (5 - len(args)), gpl)
+def _p(name: str, ret: int, *args: int, gpl: bool = False, pkt: bool = False) -> FuncProto:
+    return FuncProto(name, ret, tuple(args) + (ARG_DONTCARE,) * (5 - len(args)), gpl, pkt_access=pkt)
 
 
 #: helper id -> prototype (kernel/bpf/helpers.c, kernel/trace/bpf_trace.c, net/core/filter.c)
 PROTOS: dict[int, FuncProto] = {
-    1: _p("map_lookup_elem", RET_PTR_TO_MAP_VALUE_OR_NULL, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY),
+    1: _p("map_lookup_elem", RET_PTR_TO_MAP_VALUE_OR_NULL, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY, pkt=True),
     2: _p("map_update_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY, ARG_PTR_TO_MAP_VALUE,
-          ARG_ANYTHING),
-    3: _p("map_delete_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY),
-    87: _p("map_push_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_VALUE, ARG_ANYTHING),
+          ARG_ANYTHING, pkt=True),
+    3: _p("map_delete_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY, pkt=True),
+    87: _p("map_push_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_VALUE, ARG_ANYTHING, pkt=True),
     88: _p("map_pop_elem", RET_INTEGER, ARG_CONST_MAP_PTR, MEM_UNINIT | MEM_WRITE | ARG_PTR_TO_MAP_VALUE),
     89: _p("map_peek_elem", RET_INTEGER, ARG_CONST_MAP_PTR, MEM_UNINIT | MEM_WRITE | ARG_PTR_TO_MAP_VALUE),
     195: _p("map_lookup_percpu_elem", RET_PTR_TO_MAP_VALUE_OR_NULL, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY,
-            ARG_ANYTHING),
+            ARG_ANYTHING, pkt=True),
     4: _p("probe_read", RET_INTEGER, ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE_OR_ZERO, ARG_ANYTHING, gpl=True),
     5: _p("ktime_get_ns", RET_INTEGER),
     6: _p("trace_printk", RET_INTEGER, ARG_PTR_TO_MEM_RDONLY, ARG_CONST_SIZE, gpl=True),

@@ -283,7 +283,10 @@ def regsafe(o: RegState, c: RegState, idmap: IdMap, exact: int, explore_alu_limi
         return (o.same_aux(c) and range_within(o, c) and T.t_in(o.var_off, c.var_off)
                 and idmap.check(o.id, c.id) and idmap.check(o.ref_obj_id, c.ref_obj_id))
     if bt in (PTR_TO_PACKET_META, PTR_TO_PACKET):
-        if o.range > c.range:
+        if o.range < 0 or c.range < 0:
+            if o.range != c.range:  # AT_PKT_END / BEYOND_PKT_END
+                return False
+        elif o.range > c.range:
             return False
         if o.off != c.off:
             return False

@@ -53,7 +53,7 @@ from kernel_model.btf.types import Datasec, Struct, Var, VarSecinfo
 from kernel_model.errors import KernelError, NotModelled
 from kernel_model.insn import Insn, encode
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
-from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD, BPF_F_XDP_HAS_FRAGS
+from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD
 
 from . import core as corelib
 from . import externs, reloc
@@ -731,8 +731,8 @@ class BpfObject:
         flags = p.prog_flags
         if p.sec_def is not None and p.sec_def.sleepable:
             flags |= BPF_F_SLEEPABLE
-        if p.sec_def is not None and p.sec_def.xdp_frags:
-            flags |= BPF_F_XDP_HAS_FRAGS
+        if p.sec_def is not None:
+            flags |= p.sec_def.prog_flags
         attach_obj_fd = 0
         if p.attach_mod_btf is not None:
             attach_obj_fd = p.attach_mod_btf.fd or 0  # type: ignore[attr-defined]

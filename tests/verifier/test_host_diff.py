@@ -40,7 +40,7 @@ from emu.host.verdict import host_load
 from emu.kernel.harness import program_env, symbols_for
 from kernel_model.asm import assemble
 from tests.conftest import examples
-from tests.corpus import conformance_files, raw_case_program, raw_cases
+from tests.corpus import WHOLE_LOG_PROG_TYPES, conformance_files, raw_case_program, raw_cases
 from verifier import VerifierEnv, verify
 
 from .programs import MAP_DECL, MAP_DECLS, linked_scalar_programs, socket_programs, struct_ops_programs
@@ -152,7 +152,8 @@ LOG_BUGS = {
 def _selftest_cases() -> list[Any]:
     out = []
     for c in raw_cases():
-        if c.get("kernel") is None or raw_case_program(c).not_modelled:
+        if c.get("kernel") is None or raw_case_program(c).not_modelled \
+                or (c["prog_type"] or 1) not in WHOLE_LOG_PROG_TYPES:
             continue
         for unpriv in (False, True) if c.get("kernel_cap_bpf") else (False,):
             mode = "cap_bpf" if unpriv else "root"
