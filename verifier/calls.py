@@ -284,6 +284,7 @@ def check_func_call(env: Env, insn: DInsn) -> None:
     if st.curframe + 1 >= isa.MAX_CALL_FRAMES:
         raise env.reject(E.E2BIG, f"the call stack of {st.curframe + 2} frames is too deep")
     callee = env.init_func_state(idx, st.curframe + 1, subprog)
+    env.mark_state_scratched()  # init_func_state: mark_verifier_state_scratched
     for i in range(1, 6):
         callee.regs[i].assign(caller.regs[i])
     del st.frame[st.curframe + 1:]
