@@ -32,6 +32,7 @@ import struct
 from typing import Any, Final
 
 from kernel_model.btf import structs as BS
+from kernel_model.uapi import PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
 
 from . import mem
 from .core import Env, Reject
@@ -60,10 +61,9 @@ _CTX_STRUCT: Final = {1: "__sk_buff", 3: "__sk_buff", 4: "__sk_buff", 6: "xdp_md
                       5: "pt_regs", 21: "bpf_flow_keys", 17: "bpf_raw_tracepoint_args"}
 #: the kernel's own name a projected context may have (btf_is_projection_of)
 _PROJECTION: Final = {"__sk_buff": "sk_buff", "xdp_md": "xdp_buff"}
-PROG_TYPE_STRUCT_OPS: Final = 27
-PROG_TYPE_SYSCALL: Final = 31
-PROG_TYPE_LSM: Final = 29
-PROG_TYPE_TRACEPOINT: Final = 5
+#: BPF_PROG_TYPE_LSM / _TRACEPOINT (include/uapi/linux/bpf.h), named only here
+_LSM: Final = 29
+_TRACEPOINT: Final = 5
 #: enum btf_arg_tag
 ARG_TAG_CTX: Final = 1
 ARG_TAG_NONNULL: Final = 2
@@ -321,9 +321,9 @@ def _validate_prog_ctx_type(env: Env, btf: Any, ptr: Any, arg: int) -> None:
     if not t.name:
         raise _fail(env, E.EINVAL, f"arg#{arg} type doesn't have a name\n")
     ptype = env.attr.prog_type
-    if ptype in (PROG_TYPE_LSM, PROG_TYPE_STRUCT_OPS) and t.kind == BS.KIND_INT and t.size == 8:
+    if ptype in (_LSM, PROG_TYPE_STRUCT_OPS) and t.kind == BS.KIND_INT and t.size == 8:
         return  # u64 * as ctx
-    if ptype in (PROG_TYPE_TRACEPOINT, PROG_TYPE_SYSCALL):
+    if ptype in (_TRACEPOINT, PROG_TYPE_SYSCALL):
         return  # anything goes
     ctx = _CTX_STRUCT.get(ptype, "")
     if not ctx:
