@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import errno
 import struct
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
