@@ -464,6 +464,17 @@ def check_ld_abs(env: Env, insn: DInsn) -> None:
         env.check_reg_arg(i, DST_OP_NO_MARK)
     mark_unknown(regs[0], env.bpf_capable)
     regs[0].subreg_def = env.insn_idx + 1
+    if env.cur.curframe:
+        # 6.18 ("bpf: Fix ld_{abs,ind} failure path analysis in subprogs"): the code
+        # bpf_gen_ld_abs() emits returns 0 from the function when the load fails; in a
+        # subprogram that is a return to the caller, explored here, while the success
+        # path (R0 unknown, the next instruction) is pushed for later
+        env.scratched_regs |= 1
+        env.push_stack(env.insn_idx + 1, env.insn_idx, False)
+        mark_known_zero(regs[0])
+        env.stack_live.update_live_stack(env.cur, env.sp_starts)
+        prepare_func_exit(env)
+        env.insn_idx -= 1
 
 # --- kfuncs ------------------------------------------------------------------------------------
 def check_kfunc_call(env: Env, insn: DInsn) -> None:

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # type ids of _btf()
 INT, SKB, PSKB, P_INT, P_SKB, P_VOID, MAIN, SUB_STATIC, SUB_GLOBAL, SUB_VOID, SUB_SKB, SUB_SKB_VOID = range(1, 13)
+SUB_SKB_STATIC = 14
 
 
 def _btf() -> bytes:
@@ -49,7 +50,8 @@ def _btf() -> bytes:
     b.add(Func("sub", P_VOID, BS.FUNC_GLOBAL))                              # 10
     b.add(Func("sub", P_SKB, BS.FUNC_GLOBAL))                               # 11
     b.add(Func("sub", P_VOID, BS.FUNC_STATIC))                              # 12
-    b.add(Struct("lines", 0))  # names the strings the line records use
+    b.add(Struct("lines", 0))  # names the strings the line records use                 # 13
+    b.add(Func("sub", P_SKB, BS.FUNC_STATIC))                               # 14
     blob = b.to_bytes()
     return blob
 
@@ -94,6 +96,10 @@ CASES = [
     Case("static_ptr_for_int", CALL_PTR, ((0, MAIN), (3, SUB_STATIC))),
     Case("ld_abs_global", CALL_LD_ABS, ((0, MAIN), (3, SUB_SKB)), _lines(0, 3, 4)),
     Case("ld_abs_void", CALL_LD_ABS, ((0, MAIN), (3, SUB_SKB_VOID))),
+    # a static callee: the failed load's hidden `return 0` goes back to the caller, explored too
+    Case("ld_abs_static", CALL_LD_ABS, ((0, MAIN), (3, SUB_SKB_STATIC)), _lines(0, 3, 4)),
+    Case("ld_abs_static_early_exit", "call pc+6\nr2 = r10\nr2 += r0\nr1 = 1\n*(u64 *)(r2 +0) = r1\nr0 = 0\n"
+         "exit\nr6 = r1\nr0 = *(u8 *)skb[0]\nr0 = -8\nexit", ((0, MAIN), (7, SUB_SKB_STATIC))),
     Case("ld_abs_no_btf", CALL_LD_ABS),
     Case("too_few_funcs", CALL_SCALAR, ((0, MAIN),)),
     Case("layout", CALL_SCALAR, ((0, MAIN), (2, SUB_STATIC))),
@@ -124,6 +130,8 @@ EXPECTED: dict[str, tuple[int, str | None]] = {
     "static_ptr_for_int": (0, "2: (95) exit"),
     "ld_abs_global": (0, SAFE),
     "ld_abs_void": (errno.EINVAL, "LD_ABS is only allowed in functions that return 'int'."),
+    "ld_abs_static": (0, "2: (95) exit"),
+    "ld_abs_static_early_exit": (errno.EACCES, "invalid write to stack R2 off=0 size=8"),
     "ld_abs_no_btf": (errno.EINVAL, "LD_ABS is not allowed in subprogs without BTF"),
     "too_few_funcs": (errno.EINVAL, "number of funcs in func_info doesn't match number of subprogs"),
     "layout": (errno.EINVAL, "func_info BTF section doesn't match subprog layout in BPF program"),
