@@ -34,7 +34,7 @@ from kernel_model import isa
 from kernel_model.errors import InvalidInsn
 from kernel_model.insn import Insn, check_insns
 
-from . import alu, calls, cfg, jumps, mem, precision
+from . import alu, btf_info, calls, cfg, jumps, mem, precision
 from .cfg import successors
 from .core import BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAIN_FUNC, SRC_OP, Env, Reject, Subprog
 from .decoded import DInsn
@@ -45,9 +45,11 @@ from .map_rules import check_map_prog_compatibility, map_use_not_modelled
 from .map_types import map_type_ops
 from kernel_model.uapi import NET_ADMIN_PROG_TYPES, PERFMON_PROG_TYPES
 
+from . import helpers as H
 from .helper_sets import expected_attach_type_ok
-from .prog_types import PROG_TYPES
-from .regs import PTR_TO_CTX, SCALAR_VALUE, mark_known_zero, mark_not_init, mark_unknown
+from .prog_types import PROG_TYPE_STRUCT_OPS, PROG_TYPES
+from .regs import (PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, SCALAR_VALUE, mark_known_zero, mark_not_init,
+                   mark_unknown)
 from .result import VerifyResult
 from .stack_liveness import StackLiveness
 from .state import (
@@ -102,7 +104,8 @@ def add_subprog_and_kfunc(env: Env) -> None:
 
 def check_subprogs(env: Env) -> None:
     """``check_subprogs``: the jump and last-insn rules of :func:`verifier.cfg.check_subprogs`
-    (the ``exec`` precheck runs the same), then each subprogram's tail-call and LD_ABS flags."""
+    (the ``exec`` precheck runs the same), then each subprogram's tail-call and LD_ABS flags
+    (checked against the BTF, or its absence, by ``check_btf_info``)."""
     insns = env.insns
     starts = [sp.start for sp in env.subprogs]
     try:
@@ -117,11 +120,7 @@ def check_subprogs(env: Env) -> None:
                 sp.has_tail_call = True
             if insn.cls == isa.LD and insn.mode in (isa.ABS, isa.IND):
                 sp.has_ld_abs = True
-    for sp in env.subprogs[1:]:
-        if sp.has_ld_abs:
-            raise env.reject(E.EINVAL, "LD_ABS is not allowed in subprogs without BTF")
-        if sp.has_tail_call:
-            raise env.reject(E.EINVAL, "tail_call is not allowed in subprogs without BTF")
+    # (check_abnormal_return runs in check_btf_info: a subprogram with BTF may hold them)
 
 
 def resolve_pseudo_ldimm64(env: Env) -> None:
@@ -503,6 +502,8 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
                         states_equal(st, cur, EXACT, live, env.id_gen, env.allow_uninit_stack) and \
                         st.may_goto_depth == cur.may_goto_depth and \
                         st.callback_unroll_depth == cur.callback_unroll_depth:
+                    if env.linfo_offs and env.level:
+                        btf_info.verbose_linfo(env, insn_idx, "; ")
                     env.verbose(f"infinite loop detected at insn {insn_idx}\n")
                     env.verbose("cur state:")
                     env.print_verifier_state(cur, cur.curframe, True)
@@ -591,6 +592,7 @@ def do_check(env: Env) -> None:
     live = env.stack_live
     sp_starts = env.sp_starts
     limit = BPF_COMPLEXITY_LIMIT_INSNS  # (a module global, read once: tests scale it down)
+    linfo = bool(env.linfo_offs)
     prev_insn_idx = -1
     while True:
         env.cur_hist_ent = False
@@ -626,6 +628,8 @@ def do_check(env: Env) -> None:
             if log_on:
                 if env.scratched_regs or env.scratched_stack:
                     env.print_insn_state(state, state.curframe)
+                if linfo:
+                    btf_info.verbose_linfo(env, idx, "; ")
                 log = env.log
                 env.prev_log_pos = log.end
                 log.write(f"{idx}: {env.insn_str(idx)}\n")
@@ -750,26 +754,91 @@ def do_check_insn(env: Env, insn: DInsn) -> int:
     return 0
 
 
-def do_check_main(env: Env) -> None:
-    """``do_check_common`` for the main program."""
-    env.insn_idx = 0
+def do_check_common(env: Env, subprog: int) -> None:
+    """``do_check_common``: the walk from one entry -- the main program (R1 the context)
+    or a global function, verified on its own from its BTF prototype (``Validating
+    %s() func#%d...``; scalars, the context, PTR_TO_MEM of the pointee's size). An
+    accepted walk's level-1 log is reset, and its explored states freed."""
+    sp = env.subprogs[subprog]
+    env.prev_linfo = -1
+    env.insn_idx = sp.start
     st = VerifierState()
     st.in_sleepable = env.attr.sleepable
     env.cur = st
-    f = env.init_func_state(BPF_MAIN_FUNC, 0, 0)
+    f = env.init_func_state(BPF_MAIN_FUNC, 0, subprog)
     env.mark_state_scratched()
     st.frame = [f]
-    st.first_insn_idx = 0
+    st.first_insn_idx = sp.start
     st.last_insn_idx = -1
-    r1 = f.regs[1]
-    r1.type = PTR_TO_CTX
-    mark_known_zero(r1)
+    regs = f.regs
+    env.stack_live.reset_callchain()
     try:
+        if subprog:
+            env.verbose(f"Validating {btf_info.subprog_name(env, subprog)}() func#{subprog}...\n")
+            btf_info.btf_prepare_func_args(env, subprog)
+            for i, arg in enumerate(sp.args, 1):
+                reg = regs[i]
+                at = arg.arg_type
+                if at == H.ARG_PTR_TO_CTX:
+                    reg.type = PTR_TO_CTX
+                    mark_known_zero(reg)
+                elif at == H.ARG_ANYTHING:
+                    reg.type = SCALAR_VALUE
+                    mark_unknown(reg, env.bpf_capable)
+                else:  # ARG_PTR_TO_MEM [| PTR_MAYBE_NULL] (btf_prepare_func_args has no other)
+                    reg.type = PTR_TO_MEM | (at & PTR_MAYBE_NULL)
+                    mark_known_zero(reg)
+                    reg.mem_size = arg.mem_size
+                    reg.id = env.new_id()
+        else:
+            if env.func_info:
+                # the main program's BTF is checked; a mismatch only makes it unreliable
+                try:
+                    btf_info.btf_prepare_func_args(env, 0)
+                    ok = len(sp.args) == 1 and sp.args[0].arg_type == H.ARG_PTR_TO_CTX
+                except btf_info.NotModelledArg:
+                    raise
+                except Reject:
+                    ok = False
+                if not ok:
+                    sp.unreliable = True
+            r1 = regs[1]
+            r1.type = PTR_TO_CTX
+            mark_known_zero(r1)
         do_check(env)
     finally:
         env.head.clear()
     if not env.level2 and env.level & LOG_LEVEL1:
         env.log.reset(0)
+    _free_states(env)
+
+
+def do_check_main(env: Env) -> None:
+    """``do_check_main``."""
+    do_check_common(env, 0)
+
+
+def do_check_subprogs(env: Env) -> None:
+    """``do_check_subprogs``: every global function a verified walk called, each on its own,
+    until no new one is called (``Func#%d ('%s') is safe for any args that match its
+    prototype``); one called only from dead code is never verified."""
+    if not env.func_info:
+        return
+    while True:
+        new = 0
+        for i in range(1, len(env.subprogs)):
+            sp = env.subprogs[i]
+            if not btf_info.subprog_is_global(env, i) or not sp.called or sp.verified:
+                continue
+            do_check_common(env, i)
+            if env.log_on:
+                env.verbose(f"Func#{i} ('{btf_info.subprog_name(env, i)}') is safe for any args that match its "
+                            "prototype\n")
+            sp.verified = True
+            new += 1
+        if not new:
+            return
+
 
 # --- after the walk -----------------------------------------------------------------------
 def check_max_stack_depth(env: Env) -> None:
@@ -809,14 +878,17 @@ def run(env: Env) -> int:
     t0 = time.perf_counter()
     err = 0
     try:
+        btf_info.check_btf_func_early(env)
         add_subprog_and_kfunc(env)
         check_subprogs(env)
+        btf_info.check_btf_info(env)
         resolve_pseudo_ldimm64(env)
         check_cfg(env)
         check_attach(env)
         compute_scc(env)
         compute_live_registers(env)
         do_check_main(env)
+        do_check_subprogs(env)
     except Reject as r:
         err = r.errno
     if not err:
@@ -827,6 +899,14 @@ def run(env: Env) -> int:
     stats_line(env, time.perf_counter() - t0)
     _release_states(env)
     return err
+
+
+def _free_states(env: Env) -> None:
+    """``free_states`` after a walk: the explored states go (the counters stay)."""
+    for head in env.explored.values():
+        for sl in head:
+            sl.state.sl = None
+    env.explored.clear()
 
 
 def _release_states(env: Env) -> None:

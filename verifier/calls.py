@@ -25,7 +25,7 @@ from . import alu, helpers as H, mem, precision, scalar as S
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
 from .decoded import DInsn
-from .core import Env, DST_OP, DST_OP_NO_MARK, SRC_OP
+from .core import Env, DST_OP, DST_OP_NO_MARK, SRC_OP, Reject
 from .log import reg_type_str
 from .mem import BPF_READ, BPF_WRITE
 from .refs import REF_TYPE_PTR
@@ -277,10 +277,20 @@ def check_func_call(env: Env, insn: DInsn) -> None:
     if subprog < 0:
         raise env.reject(E.EFAULT, f"verifier bug. No program starts at insn {target}")
     st = env.cur
+    caller = st.frame[st.curframe]
+    err = 0
+    if env.func_info:
+        from . import btf_info
+        err = btf_info.btf_check_subprog_call(env, subprog, caller.regs)
+        if err == E.EFAULT:
+            raise Reject(err)
+        if btf_info.subprog_is_global(env, subprog):
+            _call_global(env, subprog, caller, err)
+            return
     if st.curframe + 1 >= isa.MAX_CALL_FRAMES:
         raise env.reject(E.E2BIG, f"the call stack of {st.curframe + 2} frames is too deep")
-    caller = st.frame[st.curframe]
     callee = env.init_func_state(idx, st.curframe + 1, subprog)
+    env.mark_state_scratched()  # init_func_state: mark_verifier_state_scratched
     for i in range(1, 6):
         callee.regs[i].assign(caller.regs[i])
     del st.frame[st.curframe + 1:]
@@ -298,6 +308,31 @@ def check_func_call(env: Env, insn: DInsn) -> None:
         env.print_verifier_state(st, st.curframe, True)
     env.insn_idx = target - 1
     env.stack_live.reset_callchain()
+
+
+def _call_global(env: Env, subprog: int, caller: Any, err: int) -> None:
+    """``check_func_call`` of a global function (6.18): not entered -- its arguments
+    were checked against its BTF prototype, it is verified on its own later
+    (``do_check_subprogs``), and R0 comes back an unknown 64-bit scalar. Not modelled:
+    ``might_sleep`` (a global function calling a sleepable helper or kfunc)."""
+    from .btf_info import subprog_name
+
+    name = subprog_name(env, subprog)
+    if env.cur.active_locks:
+        raise env.reject(E.EINVAL, "global function calls are not allowed while holding a lock,\n"
+                                   "use static function instead")
+    if err:
+        raise env.reject(err, f"Caller passes invalid args into func#{subprog} ('{name}')")
+    if env.log_on:
+        env.verbose(f"Func#{subprog} ('{name}') is global and assumed valid.\n")
+    env.subprogs[subprog].called = True
+    regs = caller.regs
+    for i in range(6):
+        mark_not_init(regs[i], env.bpf_capable)
+        env.check_reg_arg(i, DST_OP_NO_MARK)
+    mark_unknown(regs[0], env.bpf_capable)
+    regs[0].subreg_def = 0
+    env.aux[env.insn_idx].subprog = subprog
 
 
 def prepare_func_exit(env: Env) -> None:
@@ -435,6 +470,17 @@ def check_ld_abs(env: Env, insn: DInsn) -> None:
         env.check_reg_arg(i, DST_OP_NO_MARK)
     mark_unknown(regs[0], env.bpf_capable)
     regs[0].subreg_def = env.insn_idx + 1
+    if env.cur.curframe:
+        # 6.18 ("bpf: Fix ld_{abs,ind} failure path analysis in subprogs"): the code
+        # bpf_gen_ld_abs() emits returns 0 from the function when the load fails; in a
+        # subprogram that is a return to the caller, explored here, while the success
+        # path (R0 unknown, the next instruction) is pushed for later
+        env.scratched_regs |= 1
+        env.push_stack(env.insn_idx + 1, env.insn_idx, False)
+        mark_known_zero(regs[0])
+        env.stack_live.update_live_stack(env.cur, env.sp_starts)
+        prepare_func_exit(env)
+        env.insn_idx -= 1
 
 # --- kfuncs ------------------------------------------------------------------------------------
 def check_kfunc_call(env: Env, insn: DInsn) -> None:

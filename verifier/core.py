@@ -68,7 +68,7 @@ class Subprog:
     """``struct bpf_subprog_info`` (the fields the model uses)."""
 
     __slots__ = ("start", "stack_depth", "has_tail_call", "has_ld_abs", "is_cb", "is_async_cb", "linkage",
-                 "postorder")
+                 "postorder", "func_type_id", "args", "args_cached", "unreliable", "called", "verified")
 
     def __init__(self, start: int) -> None:
         self.start = start
@@ -77,8 +77,16 @@ class Subprog:
         self.has_ld_abs = False
         self.is_cb = False
         self.is_async_cb = False
-        self.linkage = 0  # BTF_FUNC_STATIC; no func_info is modelled
+        #: BTF_FUNC_STATIC/GLOBAL of its func_info record (check_btf_func); static without one
+        self.linkage = 0
         self.postorder: list[int] = []
+        # bpf_func_info_aux and bpf_subprog_arg_info (verifier.btf_info)
+        self.func_type_id = 0
+        self.args: list[Any] = []
+        self.args_cached = False
+        self.unreliable = False
+        self.called = False
+        self.verified = False
 
 
 class Env:
@@ -178,6 +186,13 @@ class Env:
         self.stack_reads_seen = 0
         # liveness (compute_live_registers, 6.18 liveness.c)
         self.sp_starts: list[int] = []
+        # BTF func_info / line_info (verifier.btf_info): (insn_off, type_id) per subprogram,
+        # (insn_off, file_name_off, line_off, line_col) per line record, and the index of
+        # the record verbose_linfo printed last (env->prev_linfo; -1 is NULL)
+        self.func_info: list[tuple[int, int]] = []
+        self.linfo: list[tuple[int, int, int, int]] = []
+        self.linfo_offs: list[int] = []
+        self.prev_linfo = -1
 
     # --- logging ---------------------------------------------------------------------------------
     def verbose(self, text: str) -> None:

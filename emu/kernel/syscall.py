@@ -41,8 +41,9 @@ member from the kernel-side struct in emulated memory and calls it.
 
 Where we differ: the loader is root (CAP_SYS_ADMIN: privileged verifier
 mode); BPF tokens, offload, ``BPF_PROG_GET_FD_BY_ID`` and pinning are not
-modelled; ``func_info``/``line_info`` are kept for ``prog_info`` but not
-checked against the program (``check_btf_info``).
+modelled; ``func_info``/``line_info`` go to the verifier with the program's BTF
+(``check_btf_info``, global functions, source lines in the log) but are not
+returned by ``prog_info``.
 """
 
 from __future__ import annotations
@@ -261,6 +262,10 @@ class BpfSyscalls:
                                      expected_attach_type=expected_attach_type, attach_btf=attach_btf,
                                      attach_btf_id=attach_btf_id, prog_flags=prog_flags, license=license,
                                      prog_name=prog_name)
+        if prog_btf is not None:  # check_btf_info_early / check_btf_info read them (verifier.btf_info)
+            env.prog_btf = prog_btf.btf
+            env.func_info, env.func_info_rec_size = bytes(func_info), func_info_rec_size
+            env.line_info, env.line_info_rec_size = bytes(line_info), line_info_rec_size
         if log_size is not None:
             has_buf = bool(log_size) if log_buf is None else log_buf
             # bpf_check -> bpf_vlog_init -> bpf_verifier_log_attr_valid
