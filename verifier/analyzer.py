@@ -47,7 +47,7 @@ from kernel_model.uapi import NET_ADMIN_PROG_TYPES, PERFMON_PROG_TYPES
 
 from . import helpers as H
 from .helper_sets import expected_attach_type_ok
-from .prog_types import PROG_TYPE_STRUCT_OPS, PROG_TYPES
+from .prog_types import PROG_TYPES
 from .regs import (PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, SCALAR_VALUE, mark_known_zero, mark_not_init,
                    mark_unknown)
 from .result import VerifyResult
