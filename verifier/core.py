@@ -125,6 +125,8 @@ class Env:
         self.prune_point = self.cfg_marks.prune_point
         self.jmp_point = self.cfg_marks.jmp_point
         self.force_checkpoint = self.cfg_marks.force_checkpoint
+        self.calls_callback = self.cfg_marks.calls_callback
+        self.iter_next = self.cfg_marks.iter_next
         #: live_regs_before (compute_live_registers), a mask per insn
         self.live_before: Sequence[int] = array("H", bytes(2 * n))
         #: the pointer type each load/store went through (save_aux_ptr_type)
