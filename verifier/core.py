@@ -390,7 +390,8 @@ class Env:
 
     # --- initial state -----------------------------------------------------------------------------
     def init_func_state(self, callsite: int, frameno: int, subprogno: int) -> FuncState:
-        """``init_func_state`` + ``init_reg_state``: all NOT_INIT but r10 = fp."""
+        """``init_func_state`` + ``init_reg_state``: all NOT_INIT but r10 = fp; every
+        register and slot is then scratched (printed by the next state line)."""
         f = FuncState(callsite, frameno, subprogno)
         for r in f.regs:
             mark_not_init(r, self.bpf_capable)
@@ -398,4 +399,5 @@ class Env:
         mark_known_zero(fp)
         fp.type = PTR_TO_STACK
         fp.frameno = frameno
+        self.mark_state_scratched()  # init_func_state: mark_verifier_state_scratched
         return f

@@ -60,6 +60,10 @@ class VerifierEnv:
     #: when the log ever outgrew it; 0 is no buffer (only ``log_true_size`` comes back);
     #: None, the model's default, is a buffer as large as the log (never ENOSPC)
     log_size: int | None = None
+    #: the BTF linkage (``BTF_FUNC_STATIC`` 0, global 1) of each subprogram, from the load's
+    #: ``func_info`` and program BTF; None when the load has no func_info (then a
+    #: ``BPF_PSEUDO_FUNC`` lddw is "missing btf func_info", as in check_ld_imm)
+    func_linkage: Sequence[int] | None = None
 
     @property
     def gpl_compatible(self) -> bool:

@@ -255,7 +255,9 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
         if not isinstance(t, Ptr):
             raise v.reject(E.EINVAL, f"Unrecognized arg#{i} type {t.kind_name}")
         nullable = pname.endswith("__nullable")
-        if (trusted_args or rcu) and (register_is_null(reg) or reg.type & PTR_MAYBE_NULL) and not nullable:
+        # (an iterator argument is refused NULL the same way on the 6.18 host)
+        if (trusted_args or rcu or (i == 0 and flags & ITER_FLAGS)) and \
+                (register_is_null(reg) or reg.type & PTR_MAYBE_NULL) and not nullable:
             raise v.reject(E.EACCES, f"Possibly NULL pointer passed to trusted arg{i}")
         if reg.ref_obj_id:
             if release and meta.ref_obj_id:

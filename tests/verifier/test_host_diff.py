@@ -140,12 +140,9 @@ def test_c_generated_dummy_struct_ops(prog: tuple[str, str, int]) -> None:
 #: whole-log differences found by (d), verdicts and messages agreeing: known model bugs
 _BUG_PRINT = ("the log prints an instruction with a reserved field set as BUG_xx; kernel/bpf/disasm.c "
               "prints it as it is (call bpf_unspec#0, the lddw value)")
-_CALLEE_R10 = "the model's log leaves R10=fp0 out of a subprogram's entry state (frame1: R1=... R10=fp0)"
 LOG_BUGS = {
     **{(cid, mode): _BUG_PRINT for cid in ("basic_call.c:1", "junk_insn.c:4", "ld_imm64.c:6")
        for mode in ("root", "cap_bpf")},
-    **{(cid, mode): _CALLEE_R10 for cid in ("calls.c:71", "calls.c:92", "calls.c:93") for mode in ("root", "cap_bpf")},
-    ("calls.c:34", "cap_bpf"): _CALLEE_R10,
 }
 
 
