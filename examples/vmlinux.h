@@ -1485,6 +1485,10 @@ enum inet_csk_ack_state_t {
 	ICSK_ACK_NOMEM = 32,
 };
 
+struct bpf_iter_num {
+	long long unsigned int __opaque[1];
+};
+
 struct bpf_struct_ops_bpf_dummy_ops {
 	struct bpf_struct_ops_common_value common;
 	long: 64;

@@ -50,6 +50,7 @@ from .helper_sets import expected_attach_type_ok
 from .prog_types import PROG_TYPES
 from .regs import (PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, SCALAR_VALUE, mark_known_zero, mark_not_init,
                    mark_unknown)
+from .iters import iter_active_depths_differ, iter_slot_active
 from .result import VerifyResult
 from .stack_liveness import StackLiveness
 from .state import (
@@ -172,7 +173,7 @@ def _resolve_maps(env: Env, upto: int) -> None:
 def check_cfg(env: Env) -> None:
     """``check_cfg``: :func:`verifier.cfg.check_cfg` over the program, marking ``env.cfg_marks``."""
     try:
-        cfg.check_cfg(env.insns, env.cfg_marks)
+        cfg.check_cfg(env.insns, env.cfg_marks, is_iter_next=functools.partial(_is_iter_next_kfunc, env))
     except InvalidInsn as e:
         raise env.reject(e.errno, e.message) from None
 
@@ -230,6 +231,19 @@ def compute_scc(env: Env) -> None:
             if assign:
                 nxt_scc += 1
             dfs.pop()
+
+
+def _is_iter_next_kfunc(env: Env, insn: Any) -> bool:
+    """``fetch_kfunc_meta`` succeeds and the kfunc has KF_ITER_NEXT (visit_insn)."""
+    from .kfuncs import resolve_kfunc
+    lvl, env.level = env.level, 0
+    try:
+        e = resolve_kfunc(env, insn)
+    except Reject:
+        return False
+    finally:
+        env.level = lvl
+    return "KF_ITER_NEXT" in e.kfunc.flags
 
 
 def _call_params(env: Env, insn: DInsn) -> int | None:
@@ -487,19 +501,35 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     states_cnt = 0
     live = env.live_before
     is_may_goto = env.insns[insn_idx].code == isa.JMP | isa.JCOND
+    is_iter_next = bool(env.iter_next[insn_idx])
+    calls_cb = bool(env.calls_callback[insn_idx])
     for sl in list(head):
         states_cnt += 1
         st = sl.state
         if st.insn_idx != insn_idx:
             continue
         loop = False
+        cb_hit = False
         if st.branches:
-            if is_may_goto and st.may_goto_depth != cur.may_goto_depth and \
+            if is_iter_next:
+                # open-coded iterator: an equal state with the iterator still ACTIVE is
+                # the next iteration of a loop that converged (6.18: a loop back-edge)
+                if states_equal(st, cur, RANGE_WITHIN, live, env.id_gen, env.allow_uninit_stack) and \
+                        iter_slot_active(env, cur):
+                    loop = True
+            elif is_may_goto and st.may_goto_depth != cur.may_goto_depth and \
                     states_equal(st, cur, RANGE_WITHIN, live, env.id_gen, env.allow_uninit_stack):
                 loop = True
-            else:
-                if _states_maybe_looping(st, cur) and \
+            elif calls_cb:
+                # bpf_calls_callback: the callback's next visit from an equal state is
+                # covered. A plain hit on the host (6.18.44): the later fix that makes it a
+                # loop back-edge with an SCC of its own ("scc-for-callbacks") is not there
+                if states_equal(st, cur, RANGE_WITHIN, live, env.id_gen, env.allow_uninit_stack):
+                    cb_hit = True
+            if not loop and not cb_hit:
+                if not is_iter_next and not calls_cb and _states_maybe_looping(st, cur) and \
                         states_equal(st, cur, EXACT, live, env.id_gen, env.allow_uninit_stack) and \
+                        not iter_active_depths_differ(st, cur) and \
                         st.may_goto_depth == cur.may_goto_depth and \
                         st.callback_unroll_depth == cur.callback_unroll_depth:
                     if env.linfo_offs and env.level:

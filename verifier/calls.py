@@ -16,12 +16,12 @@ iterators, spin locks, RCU/preempt/IRQ regions, tail calls, global subprograms
 from __future__ import annotations
 
 import errno as E
-from typing import Any, Final
+from typing import Any, Final, Sequence
 
 from kernel_model import isa
 from kernel_model.insn import imm64
 
-from . import alu, helpers as H, mem, precision, scalar as S
+from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
 from .decoded import DInsn
@@ -56,7 +56,7 @@ class CallMeta:
     """``struct bpf_call_arg_meta``."""
 
     __slots__ = ("map", "map_uid", "raw_mode", "access_size", "regno", "msize_max_value", "ref_obj_id",
-                 "release_regno", "func_id", "mem_size", "const_map_key")
+                 "release_regno", "func_id", "mem_size", "const_map_key", "subprogno")
 
     def __init__(self, func_id: int) -> None:
         self.map: Any = None
@@ -70,6 +70,7 @@ class CallMeta:
         self.func_id = func_id
         self.const_map_key = -1
         self.mem_size = 0
+        self.subprogno = 0
 
 
 
@@ -124,6 +125,8 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
                                     BPF_WRITE if arg_type & MEM_WRITE else BPF_READ, False, meta)
     elif base == H.ARG_PTR_TO_MEM:
         meta.raw_mode = bool(arg_type & MEM_UNINIT)
+    elif base == H.ARG_PTR_TO_FUNC:
+        meta.subprogno = reg.subprogno
     elif base in (H.ARG_CONST_SIZE, H.ARG_CONST_SIZE_OR_ZERO):
         atype = BPF_WRITE if fn.args[arg - 1] & MEM_WRITE else BPF_READ
         mem.check_mem_size_reg(env, reg, regno, atype, base == H.ARG_CONST_SIZE_OR_ZERO, meta)
@@ -223,6 +226,10 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     env.aux[env.insn_idx].helper_id = func_id
     for i in range(meta.access_size):
         mem.check_mem_access(env, env.insn_idx, meta.regno, i, isa.B, BPF_WRITE, -1, False, False)
+    if func_id == cb.BPF_FUNC_FOR_EACH_MAP_ELEM:
+        cb.push_callback_call(env, env.insn_idx, meta.subprogno, cb.set_map_elem_callback_state, meta.map)
+    elif func_id == cb.BPF_FUNC_LOOP:
+        cb.check_loop_call(env, insn, meta.subprogno)
     regs = env.cur_regs()
     for i in range(6):
         mark_not_init(regs[i], env.bpf_capable)
@@ -342,8 +349,22 @@ def prepare_func_exit(env: Env) -> None:
     if r0.type == PTR_TO_STACK:
         raise env.reject(E.EINVAL, "cannot return stack pointer to the caller")
     caller = st.frame[st.curframe - 1]
-    caller.regs[0].assign(r0)
-    env.insn_idx = callee.callsite + 1
+    in_callback_fn = callee.in_callback_fn
+    if in_callback_fn:
+        if r0.type != SCALAR_VALUE:
+            raise env.reject(E.EACCES, "R0 not a scalar value")
+        precision.mark_chain_precision(env, 0)  # the callback's return decides the iteration
+        lo, hi = callee.callback_ret_range
+        if not (lo <= r0.smin and r0.smax <= hi):  # retval_range_within, 64-bit
+            raise env.reject(E.EINVAL, _invalid_scalar(r0, (lo, hi), "At callback return", "R0"))
+        if not env.calls_callback[callee.callsite]:
+            raise env.reject(E.EFAULT, f"verifier bug: in callback at {env.insn_idx}, callsite "
+                                       f"{callee.callsite} !calls_callback")
+        # back to the helper call: it pushes the callback's next visit
+        env.insn_idx = callee.callsite
+    else:
+        caller.regs[0].assign(r0)
+        env.insn_idx = callee.callsite + 1
     if env.log_on:
         env.verbose("returning from callee:\n")
         env.print_verifier_state(st, st.curframe, True)
@@ -351,6 +372,26 @@ def prepare_func_exit(env: Env) -> None:
         env.print_verifier_state(st, st.curframe - 1, True)
     st.frame.pop()
     st.curframe -= 1
+    if in_callback_fn:
+        # widen imprecise scalars against the previous visit of the call (as
+        # process_iter_next_call does for iterators): ``ctx->i++`` in a callback converges
+        from .analyzer import find_prev_entry, widen_imprecise_scalars
+        prev = find_prev_entry(env, st, env.insn_idx)
+        if prev is not None:
+            widen_imprecise_scalars(env, prev, st)
+
+
+def _invalid_scalar(reg: RegState, rng: tuple[int, int], ctx: str, reg_name: str) -> str:
+    """``verbose_invalid_scalar``."""
+    parts = [f"{ctx} the register {reg_name} has"]
+    if reg.smin > -(1 << 63):
+        parts.append(f" smin={reg.smin}")
+    if reg.smax < (1 << 63) - 1:
+        parts.append(f" smax={reg.smax}")
+    if len(parts) == 1:
+        parts.append(" unknown scalar value")
+    parts.append(f" should have been in [{rng[0]}, {rng[1]}]")
+    return "".join(parts)
 
 # --- exits -------------------------------------------------------------------------------------
 def check_resource_leak(env: Env, exception_exit: bool, check_lock: bool, prefix: str) -> None:
@@ -441,7 +482,19 @@ def check_ld_imm(env: Env, insn: DInsn) -> None:
     if insn.src == isa.PSEUDO_BTF_ID:
         raise env.reject(E.EINVAL, "pseudo btf_id ldimm64 is not modelled")
     if insn.src == isa.PSEUDO_FUNC:
-        raise env.reject(E.EINVAL, "missing btf func_info")
+        subprogno = env.find_subprog(idx + insn.imm + 1)
+        # check_ld_imm: the linkage of the load's func_info records (btf_info.check_btf_func
+        # sets each Subprog's), or the attribute given instead for assembly programs
+        linkage: Sequence[int] | None = env.attr.func_linkage
+        if env.attr.func_info:
+            linkage = [sp.linkage for sp in env.subprogs]
+        if linkage is None:
+            raise env.reject(E.EINVAL, "missing btf func_info")
+        if subprogno < 0 or subprogno >= len(linkage) or linkage[subprogno] != 0:  # BTF_FUNC_STATIC
+            raise env.reject(E.EINVAL, "callback function not static")
+        dst.type = PTR_TO_FUNC
+        dst.subprogno = subprogno
+        return
     m = aux.map
     dst.map = m
     if insn.src in (isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX_VALUE):

@@ -133,6 +133,8 @@ class Env:
         self.prune_point = self.cfg_marks.prune_point
         self.jmp_point = self.cfg_marks.jmp_point
         self.force_checkpoint = self.cfg_marks.force_checkpoint
+        self.calls_callback = self.cfg_marks.calls_callback
+        self.iter_next = self.cfg_marks.iter_next
         #: live_regs_before (compute_live_registers), a mask per insn
         self.live_before: Sequence[int] = array("H", bytes(2 * n))
         #: the pointer type each load/store went through (save_aux_ptr_type)
@@ -407,7 +409,8 @@ class Env:
 
     # --- initial state -----------------------------------------------------------------------------
     def init_func_state(self, callsite: int, frameno: int, subprogno: int) -> FuncState:
-        """``init_func_state`` + ``init_reg_state``: all NOT_INIT but r10 = fp."""
+        """``init_func_state`` + ``init_reg_state``: all NOT_INIT but r10 = fp; every
+        register and slot is then scratched (printed by the next state line)."""
         f = FuncState(callsite, frameno, subprogno)
         for r in f.regs:
             mark_not_init(r, self.bpf_capable)
@@ -415,4 +418,5 @@ class Env:
         mark_known_zero(fp)
         fp.type = PTR_TO_STACK
         fp.frameno = frameno
+        self.mark_state_scratched()  # init_func_state: mark_verifier_state_scratched
         return f

@@ -72,6 +72,11 @@ class VerifierEnv:
     #: bpf_line_info {u32 insn_off, file_name_off, line_off, line_col}``, check_btf_line)
     line_info: bytes = b""
     line_info_rec_size: int = 0
+    #: the BTF linkage (``BTF_FUNC_STATIC`` 0, global 1) of each subprogram when the load gives no
+    #: ``func_info`` records (assembly programs); with ``func_info`` the records decide; None and
+    #: no records (then a
+    #: ``BPF_PSEUDO_FUNC`` lddw is "missing btf func_info", as in check_ld_imm)
+    func_linkage: Sequence[int] | None = None
 
     @property
     def gpl_compatible(self) -> bool:

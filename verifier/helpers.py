@@ -62,6 +62,7 @@ ARG_PTR_TO_DYNPTR: Final = 24
 ARG_PTR_TO_UNINIT_MEM: Final = MEM_UNINIT | MEM_WRITE | ARG_PTR_TO_MEM
 ARG_PTR_TO_MAP_VALUE_OR_NULL: Final = PTR_MAYBE_NULL | ARG_PTR_TO_MAP_VALUE
 ARG_PTR_TO_MEM_RDONLY: Final = MEM_RDONLY | ARG_PTR_TO_MEM
+ARG_PTR_TO_STACK_OR_NULL: Final = PTR_MAYBE_NULL | ARG_PTR_TO_STACK
 
 # enum bpf_return_type
 RET_INTEGER: Final = 0
@@ -123,6 +124,11 @@ PROTOS: dict[int, FuncProto] = {
     125: _p("ktime_get_boot_ns", RET_INTEGER),
     160: _p("ktime_get_coarse_ns", RET_INTEGER),
     208: _p("ktime_get_tai_ns", RET_INTEGER),
+    # kernel/bpf/bpf_iter.c: the synchronous callback callers (verifier.callbacks); 6.18's
+    # bpf_loop takes nr_loops as ARG_ANYTHING (kernel_model.bpf_facts CHANGES_6_18)
+    164: _p("for_each_map_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_FUNC, ARG_PTR_TO_STACK_OR_NULL,
+            ARG_ANYTHING),
+    181: _p("loop", RET_INTEGER, ARG_ANYTHING, ARG_PTR_TO_FUNC, ARG_PTR_TO_STACK_OR_NULL, ARG_ANYTHING),
     # kernel/trace/bpf_trace.c bpf_get_current_task_btf_proto: the current task, trusted
     158: FuncProto("get_current_task_btf", RET_PTR_TO_BTF_ID | PTR_TRUSTED, (ARG_DONTCARE,) * 5, True,
                    ret_btf="task_struct"),

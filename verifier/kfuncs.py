@@ -47,7 +47,7 @@ from . import precision
 from .core import DST_OP_NO_MARK, SRC_OP
 from .log import reg_type_str
 from .regs import (
-    BASE_TYPE_MASK, MEM_RCU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
+    BASE_TYPE_MASK, MEM_RCU, MEM_RDONLY, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MEM, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
     PTR_TO_STACK, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_UNTRUSTED, SCALAR_VALUE, TRUSTED_MODIFIERS, base_type,
     is_trusted_reg, mark_known_zero, mark_not_init, mark_unknown, register_is_null,
 )
@@ -55,6 +55,7 @@ from .refs import (
     acquire_irq_state, acquire_reference, for_each_reg_in_vstate, release_irq_state,
     release_reference,
 )
+from .iters import ITER_FLAGS, IterMeta, process_iter_arg, process_iter_next_call
 from .state import BPF_REG_SIZE, STACK_INVALID, STACK_IRQ_FLAG
 
 __all__ = ["resolve_kfunc", "check_kfunc_call", "RCU_LOCK", "RCU_UNLOCK", "PREEMPT_DISABLE", "PREEMPT_ENABLE",
@@ -211,13 +212,14 @@ def _process_irq_flag(v: Env, regno: int, name: str) -> None:
 class _Meta:
     """The parts of ``struct bpf_kfunc_call_arg_meta`` the model uses."""
 
-    __slots__ = ("name", "flags", "ref_obj_id", "release_regno")
+    __slots__ = ("name", "flags", "ref_obj_id", "release_regno", "iter")
 
     def __init__(self, name: str, flags: frozenset[str]) -> None:
         self.name = name
         self.flags = flags
         self.ref_obj_id = 0
         self.release_regno = 0
+        self.iter = IterMeta()
 
 
 def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None:
@@ -253,7 +255,9 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
         if not isinstance(t, Ptr):
             raise v.reject(E.EINVAL, f"Unrecognized arg#{i} type {t.kind_name}")
         nullable = pname.endswith("__nullable")
-        if (trusted_args or rcu) and (register_is_null(reg) or reg.type & PTR_MAYBE_NULL) and not nullable:
+        # (an iterator argument is refused NULL the same way on the 6.18 host)
+        if (trusted_args or rcu or (i == 0 and flags & ITER_FLAGS)) and \
+                (register_is_null(reg) or reg.type & PTR_MAYBE_NULL) and not nullable:
             raise v.reject(E.EACCES, f"Possibly NULL pointer passed to trusted arg{i}")
         if reg.ref_obj_id:
             if release and meta.ref_obj_id:
@@ -269,6 +273,11 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
         # get_kfunc_ptr_arg_type
         if nullable and register_is_null(reg):
             continue  # KF_ARG_PTR_TO_NULL
+        if i == 0 and flags & ITER_FLAGS:  # is_kfunc_arg_iter: KF_ARG_PTR_TO_ITER
+            ref = process_iter_arg(v, regno, entry, proto, flags, meta.iter)
+            if ref:
+                meta.ref_obj_id = ref
+            continue
         if pname.endswith("__irq_flag"):
             if reg.type != PTR_TO_STACK:
                 raise v.reject(E.EINVAL, f"arg#{i} doesn't point to an irq flag on stack")
@@ -338,7 +347,7 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
     if not _kfunc_allowed(v, entry):
         raise v.reject(E.EACCES, f"calling kernel function {name} is not allowed")
     is_vmlinux = entry.module is None
-    if is_vmlinux and name.startswith(_UNMODELLED_PREFIXES):
+    if is_vmlinux and name.startswith(_UNMODELLED_PREFIXES) and not flags & ITER_FLAGS:
         raise v.reject(E.EINVAL, f"kfunc {name} is not modelled by structops")
     if "KF_DESTRUCTIVE" in flags and not v.attr.privileged:
         raise v.reject(E.EACCES, "destructive kfunc calls require CAP_SYS_BOOT capability")
@@ -402,6 +411,17 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
         pt = btf.type_by_id(pid) if pid else None
         if pt is None:
             mark_unknown(r0, v.bpf_capable)  # 'void *' is a scalar
+        elif isinstance(pt, (Int, Enum, Enum64)):
+            # a pointer to a scalar: read-only memory of its size (meta.r0_size from
+            # btf_resolve_size, r0_rdonly), tied to the argument's reference (an iterator's)
+            mark_known_zero(r0)
+            r0.type = PTR_TO_MEM | MEM_RDONLY
+            r0.mem_size = pt.size
+            if meta.ref_obj_id:
+                r0.ref_obj_id = meta.ref_obj_id
+            if "KF_RET_NULL" in flags:
+                r0.type |= PTR_MAYBE_NULL
+                r0.id = v.new_id()
         elif not isinstance(pt, Composite):
             raise v.reject(E.EINVAL, f"kfunc {name} returning a pointer to {pt.kind_name} {pt.name} "
                                      "is not modelled by structops")
@@ -426,4 +446,6 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
     r0.subreg_def = 0
     v.aux[v.insn_idx].kfunc = entry
     v.scratched_regs |= 1
+    if "KF_ITER_NEXT" in flags:
+        process_iter_next_call(v, v.insn_idx, meta.iter)
 

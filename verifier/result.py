@@ -45,6 +45,11 @@ class InsnAux:
     #: pointer-ALU masking the fixups emit for unprivileged programs (``alu_state``, ``alu_limit``)
     alu_state: int = 0
     alu_limit: int = 0
+    #: a bpf_loop call (``loop_inline_state``): seen once, fit for inlining (the flags were
+    #: always the constant 0 and the callback always the same), the callback's subprog
+    loop_inline_init: bool = False
+    loop_inline: bool = False
+    loop_callback: int = 0
 
 
 class AuxTable(Sequence[InsnAux]):

@@ -357,8 +357,15 @@ def stacksafe(old: FuncState, cur: FuncState, idmap: IdMap, exact: int, allow_un
                 return False
         elif last in (STACK_MISC, STACK_ZERO, STACK_INVALID):
             pass
+        elif last == STACK_ITER:
+            # the iterator's btf, btf_id and state (kept in ``range``, verifier.iters) and
+            # its reference; not iter.depth (``mem_size``): it would prevent convergence
+            o_it, c_it = oslot.spilled, cslot.spilled
+            if o_it.btf is not c_it.btf or o_it.btf_id != c_it.btf_id or o_it.range != c_it.range or \
+                    not idmap.check(o_it.ref_obj_id, c_it.ref_obj_id):
+                return False
         else:
-            # dynptr / iter / irq slots are not modelled beyond identity
+            # dynptr / irq slots are not modelled beyond identity
             if not idmap.check(oslot.spilled.ref_obj_id, cslot.spilled.ref_obj_id):
                 return False
         i += 1
