@@ -118,6 +118,9 @@ PROTOS: dict[int, FuncProto] = {
     125: _p("ktime_get_boot_ns", RET_INTEGER),
     160: _p("ktime_get_coarse_ns", RET_INTEGER),
     208: _p("ktime_get_tai_ns", RET_INTEGER),
+    # kernel/bpf/helpers.c bpf_spin_lock_proto / bpf_spin_unlock_proto (verifier.locks)
+    93: _p("spin_lock", RET_VOID, ARG_PTR_TO_SPIN_LOCK),
+    94: _p("spin_unlock", RET_VOID, ARG_PTR_TO_SPIN_LOCK),
     # kernel/trace/bpf_trace.c bpf_get_current_task_btf_proto: the current task, trusted
     158: FuncProto("get_current_task_btf", RET_PTR_TO_BTF_ID | PTR_TRUSTED, (ARG_DONTCARE,) * 5, True,
                    ret_btf="task_struct"),
