@@ -28,13 +28,13 @@ import errno as E
 import functools
 import gc
 import time
-from typing import Any, Sequence
+from typing import Any, Final, Sequence
 
 from kernel_model import isa
 from kernel_model.errors import InvalidInsn
 from kernel_model.insn import Insn, check_insns
 
-from . import alu, btf_info, calls, cfg, jumps, mem, precision
+from . import alu, btf_info, calls, cfg, jumps, locks, mem, precision
 from .cfg import successors
 from .core import BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAIN_FUNC, SRC_OP, Env, Reject, Subprog
 from .decoded import DInsn
@@ -135,6 +135,28 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
     _resolve_maps(env, upto=env.n)
 
 
+#: is_tracing_prog_type(): kprobe, tracepoint, perf_event, raw_tracepoint(_writable)
+_TRACING_PROG_TYPES: Final = frozenset({2, 5, 7, 17, 24})
+
+
+def _check_map_prog_compatibility(env: Env, m: Any) -> None:
+    """The special-field part of ``check_map_prog_compatibility`` (6.18), first of its
+    checks: a map whose value has a ``bpf_spin_lock`` is refused to socket filters and
+    tracing programs, one with a ``bpf_timer``/``bpf_wq`` to tracing programs."""
+    rec = getattr(m, "record", None)
+    if rec is None:
+        return
+    pt = env.attr.prog_type
+    if rec.has("bpf_spin_lock"):
+        if pt == 1:
+            raise env.reject(E.EINVAL, "socket filter progs cannot use bpf_spin_lock yet")
+        if pt in _TRACING_PROG_TYPES:
+            raise env.reject(E.EINVAL, "tracing progs cannot use bpf_spin_lock yet")
+    for name in ("bpf_timer", "bpf_wq"):
+        if rec.has(name) and pt in _TRACING_PROG_TYPES:
+            raise env.reject(E.EINVAL, f"tracing progs cannot use {name} yet")
+
+
 def _resolve_maps(env: Env, upto: int) -> None:
     insns = env.insns
     i = 0
@@ -151,6 +173,7 @@ def _resolve_maps(env: Env, upto: int) -> None:
             if m is None:
                 raise env.reject(E.EBADF, f"fd {insn.imm} is not pointing to valid bpf_map")
             env.aux[i].map = m
+            _check_map_prog_compatibility(env, m)
             mops = map_type_ops(m.map_type)
             if not mops.prog_usable:
                 raise env.reject(E.EINVAL, "bpf_struct_ops map cannot be used in prog")
@@ -742,6 +765,7 @@ def do_check_insn(env: Env, insn: DInsn) -> int:
             if insn.x or (insn.src != isa.PSEUDO_KFUNC_CALL and insn.off) or \
                     insn.src not in (0, isa.PSEUDO_CALL, isa.PSEUDO_KFUNC_CALL) or insn.dst or c == isa.JMP32:
                 raise env.reject(E.EINVAL, "BPF_CALL uses reserved fields")
+            locks.check_call_under_lock(env, insn)
             if insn.src == isa.PSEUDO_CALL:
                 calls.check_func_call(env, insn)
             elif insn.src == isa.PSEUDO_KFUNC_CALL:

@@ -30,7 +30,7 @@ from .log import reg_type_str
 from .mem import BPF_READ, BPF_WRITE
 from .refs import REF_TYPE_PTR
 from .regs import (
-    CONST_PTR_TO_MAP, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
+    CONST_PTR_TO_MAP, MEM_ALLOC, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
     PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
     PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, PTR_TRUSTED, SCALAR_VALUE, RegState, base_type,
     is_pointer_value, mark_known_zero, mark_not_init, mark_unknown, register_is_null, s64,
@@ -47,6 +47,7 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     H.ARG_SCALAR: (SCALAR_VALUE,), H.ARG_CONST_MAP_PTR: (CONST_PTR_TO_MAP,), H.ARG_PTR_TO_CTX: (PTR_TO_CTX,),
     H.ARG_PTR_TO_MEM: _MEM_TYPES, H.ARG_PTR_TO_FUNC: (PTR_TO_FUNC,), H.ARG_PTR_TO_STACK: (PTR_TO_STACK,),
     H.ARG_PTR_TO_BTF_ID: (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | 1 << 21),
+    H.ARG_PTR_TO_SPIN_LOCK: (PTR_TO_MAP_VALUE, PTR_TO_BTF_ID | MEM_ALLOC),  # spin_lock_types
 }
 
 BPF_REG_SIZE: Final = 8
@@ -127,6 +128,9 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
         meta.raw_mode = bool(arg_type & MEM_UNINIT)
     elif base == H.ARG_PTR_TO_FUNC:
         meta.subprogno = reg.subprogno
+    elif base == H.ARG_PTR_TO_SPIN_LOCK:
+        from .locks import BPF_FUNC_spin_lock, process_spin_lock
+        process_spin_lock(env, regno, meta.func_id == BPF_FUNC_spin_lock)
     elif base in (H.ARG_CONST_SIZE, H.ARG_CONST_SIZE_OR_ZERO):
         atype = BPF_WRITE if fn.args[arg - 1] & MEM_WRITE else BPF_READ
         mem.check_mem_size_reg(env, reg, regno, atype, base == H.ARG_CONST_SIZE_OR_ZERO, meta)

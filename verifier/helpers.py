@@ -129,6 +129,9 @@ PROTOS: dict[int, FuncProto] = {
     164: _p("for_each_map_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_FUNC, ARG_PTR_TO_STACK_OR_NULL,
             ARG_ANYTHING),
     181: _p("loop", RET_INTEGER, ARG_ANYTHING, ARG_PTR_TO_FUNC, ARG_PTR_TO_STACK_OR_NULL, ARG_ANYTHING),
+    # kernel/bpf/helpers.c bpf_spin_lock_proto / bpf_spin_unlock_proto (verifier.locks)
+    93: _p("spin_lock", RET_VOID, ARG_PTR_TO_SPIN_LOCK),
+    94: _p("spin_unlock", RET_VOID, ARG_PTR_TO_SPIN_LOCK),
     # kernel/trace/bpf_trace.c bpf_get_current_task_btf_proto: the current task, trusted
     158: FuncProto("get_current_task_btf", RET_PTR_TO_BTF_ID | PTR_TRUSTED, (ARG_DONTCARE,) * 5, True,
                    ret_btf="task_struct"),

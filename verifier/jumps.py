@@ -281,7 +281,16 @@ def _mark_ptr_or_null_regs(st: VerifierState, regno: int, is_null: bool) -> None
                 reg.type = PTR_TO_MAP_VALUE
             else:
                 reg.type &= ~PTR_MAYBE_NULL
-            reg.id = 0
+            if not reg_may_point_to_spin_lock(reg):  # the lock's identity is the register's id
+                reg.id = 0
+
+
+def reg_may_point_to_spin_lock(reg: RegState) -> bool:
+    """``reg_may_point_to_spin_lock``: a map value whose ``btf_record`` has a lock."""
+    if base_type(reg.type) != PTR_TO_MAP_VALUE:
+        return False
+    rec = getattr(reg.map, "record", None)
+    return rec is not None and rec.has("bpf_spin_lock")
 
 
 def check_cond_jmp_op(env: Env, insn: DInsn) -> None:

@@ -425,8 +425,19 @@ def check_map_access_type(env: Env, regno: int, off: int, size: int, atype: int)
 
 
 def check_map_access(env: Env, regno: int, off: int, size: int, zero_ok: bool, src: int) -> None:
-    m = env.cur_regs()[regno].map
+    """``check_map_access``: within the value, then no byte of a special field of its
+    ``btf_record`` (a ``bpf_spin_lock``, ``bpf_timer``, ``bpf_wq``) touched, whatever the
+    access (load, store, atomic, helper memory): ``<field> cannot be accessed directly by
+    load/store`` (6.18)."""
+    reg = env.cur_regs()[regno]
+    m = reg.map
     check_mem_region_access(env, regno, off, size, m.value_size, zero_ok)
+    rec = getattr(m, "record", None)
+    if rec is None:
+        return
+    for f in rec.fields:
+        if reg.smin + off < f.offset + f.size and f.offset < reg.umax + off + size:
+            raise env.reject(E.EACCES, f"{f.name} cannot be accessed directly by load/store")
 
 # --- the dispatcher -----------------------------------------------------------------------
 # check_mem_access's branches, one function per pointer type; each takes

@@ -59,6 +59,7 @@ from kernel_model.btf import BTF
 from kernel_model.btf.errors import BTFError
 from kernel_model.errors import InputError, KernelError, NotModelled
 from kernel_model.insn import BPF_COMPLEXITY_LIMIT_INSNS, Insn, decode, encode
+from kernel_model.uapi import BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, MAP_TYPE_ARRAY, MAP_TYPE_HASH
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL, BpfProg
 from kernel_model.struct_ops import STATE_INUSE, STATE_READY
 from kernel_model.struct_ops_map import ENOTSUPP, StructOpsLink, StructOpsMap
@@ -166,6 +167,13 @@ class BpfSyscalls:
             err = KernelError(errno.EINVAL, e.message)
             err.log = (e.message + "\n") if log_level else ""  # type: ignore[attr-defined]
             raise err from None
+        from kernel_model.btf_record import check_struct_metas
+
+        rc = check_struct_metas(btf)  # btf_parse_struct_metas: fails the load without a log line
+        if rc:
+            err = KernelError(-rc, "btf_parse_struct_metas: a struct's bpf_spin_lock is invalid or repeated")
+            err.log = ""  # type: ignore[attr-defined]
+            raise err
         obj = BtfObject(btf, "", False, bytes(blob), on_release=self._btf_released)
         obj.id = self._btf_ids.alloc(obj)  # type: ignore[attr-defined]
         return self.fds.install(obj)
@@ -393,6 +401,7 @@ class BpfSyscalls:
                 inner = check_inner_map(self._map_by_fd(inner_map_fd))
             spec.name = check_obj_name(map_name, "map")
             btf = self._map_btf(btf_fd, btf_key_type_id, btf_value_type_id, 0, map_type)
+            self._map_check_btf(spec, btf, btf_value_type_id)
             hashrnd = self._rng.getrandbits(32)  # type: ignore[attr-defined]
             obj = new_map(spec, m, self._rcu, btf, hashrnd=hashrnd, inner=inner,  # type: ignore[attr-defined]
                           map_extra=map_extra)
@@ -403,6 +412,32 @@ class BpfSyscalls:
         self._maps_by_addr[spec.addr] = obj  # type: ignore[attr-defined]
         self._live.append(obj)  # type: ignore[attr-defined]
         return self.fds.install(obj)
+
+    @staticmethod
+    def _map_check_btf(spec: MapSpec, btf: BtfObject | None, value_id: int) -> None:
+        """The record part of ``map_check_btf`` (kernel/bpf/syscall.c, 6.18): the value's special
+        fields (``btf_parse_fields``; an erroneous record is kept, not refused), then
+        -EACCES for BPF_F_RDONLY_PROG/WRONLY_PROG and -EOPNOTSUPP for a map type that
+        cannot hold them (locks: hash, array and the local storages; timers, wqs: hash,
+        LRU hash, array). CAP_BPF is assumed (root)."""
+        if btf is None or not value_id:
+            return
+        from kernel_model.btf_record import parse_fields
+
+        spec.has_btf = True
+        rec = parse_fields(btf.btf, value_id, spec.value_size)
+        if rec is None:
+            return
+        if rec.fields:
+            if spec.map_flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG):
+                btf.put()
+                raise KernelError(errno.EACCES, "a map value with special fields is read/written by programs")
+            allowed = {MAP_TYPE_HASH, MAP_TYPE_ARRAY}  # (+ LRU hash for timers, local storages for locks)
+            if spec.map_type not in allowed:
+                btf.put()
+                raise KernelError(errno.EOPNOTSUPP, f"{spec.type_name} cannot hold "
+                                                    f"{', '.join(f.name for f in rec.fields)}")
+        spec.record = rec
 
     def _map_btf(self, btf_fd: int, key_id: int, value_id: int, vmlinux_value_id: int,
                  map_type: int = 0) -> BtfObject | None:
