@@ -232,10 +232,11 @@ def _functions(ret: str, icall: Callable[[str], str], pcpu: int) -> list[tuple[s
         ("its_return_thunk", "ret\n int3"),
         ("__x86_return_thunk", "ret\n int3"),
     ]
-    for reg in ("rax", "rbx"):
+    for reg in ("rax", "rbx", "rcx"):  # rcx: the JIT's tail calls (emit_indirect_jump)
         fns += [
             (f"__x86_indirect_thunk_{reg}", retpoline(reg, False)),
             (f"__x86_indirect_call_thunk_{reg}", retpoline(reg, True)),
+            (f"__x86_indirect_jump_thunk_{reg}", retpoline(reg, False)),
             (f"__x86_indirect_its_thunk_{reg}", f"jmp {reg}\n int3"),
         ]
     for sleepable in (False, True):
