@@ -34,9 +34,6 @@ from .elf import SHN_LORESERVE, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_S
 from .errors import LIBBPF_ERRNO__RELOC, LibbpfError, errstr
 from .externs import EXT_KCFG, is_extern
 from .maps import LIBBPF_MAP_UNSPEC
-
-#: enum bpf_map_type
-PROG_ARRAY = 3
 from .program import (
     BPF_INSN_SZ, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, RELO_CALL, RELO_CORE, RELO_DATA,
     RELO_EXTERN_CALL, RELO_EXTERN_LD64, RELO_LD64, RELO_SUBPROG_ADDR, BpfProgram, Reloc, adjust_ext_info,
@@ -45,6 +42,9 @@ from .program import (
 from .struct_ops import collect_st_ops_relos
 
 __all__ = ["collect_relos", "relocate", "POISON_LDIMM64_MAP_BASE", "POISON_CALL_KFUNC_BASE"]
+
+#: enum bpf_map_type
+PROG_ARRAY = 3
 
 #: poison_map_ldimm64 / poison_kfunc_call (src/libbpf.c): the imm of a poisoned call
 POISON_LDIMM64_MAP_BASE = 2001000000
