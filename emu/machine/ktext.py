@@ -232,11 +232,10 @@ def _functions(ret: str, icall: Callable[[str], str], pcpu: int) -> list[tuple[s
         ("its_return_thunk", "ret\n int3"),
         ("__x86_return_thunk", "ret\n int3"),
     ]
-    for reg in ("rax", "rbx", "rcx"):  # rcx: the JIT's tail calls (emit_indirect_jump)
+    for reg in ("rax", "rbx"):
         fns += [
             (f"__x86_indirect_thunk_{reg}", retpoline(reg, False)),
             (f"__x86_indirect_call_thunk_{reg}", retpoline(reg, True)),
-            (f"__x86_indirect_jump_thunk_{reg}", retpoline(reg, False)),
             (f"__x86_indirect_its_thunk_{reg}", f"jmp {reg}\n int3"),
         ]
     for sleepable in (False, True):
@@ -283,6 +282,11 @@ def _functions(ret: str, icall: Callable[[str], str], pcpu: int) -> list[tuple[s
         """),
         ("__emu_return_to_host", "hlt\n int3"),
     ]
+    # rcx: the JIT's indirect tail calls (emit_indirect_jump); last, so the text above keeps
+    # its addresses
+    fns += [("__x86_indirect_thunk_rcx", retpoline("rcx", False)),
+            ("__x86_indirect_jump_thunk_rcx", retpoline("rcx", False)),
+            ("__x86_indirect_its_thunk_rcx", "jmp rcx\n int3")]
     return fns
 
 
