@@ -118,7 +118,7 @@ def check_subprogs(env: Env) -> None:
         for insn in insns[bounds[f]:bounds[f + 1]]:
             code = insn.code
             if code == isa.CALL_INSN and insn.src == 0 and insn.imm == 12:
-                sp.has_tail_call = True
+                sp.has_tail_call = sp.tail_call_reachable = True
             if insn.cls == isa.LD and insn.mode in (isa.ABS, isa.IND):
                 sp.has_ld_abs = True
     # (check_abnormal_return runs in check_btf_info: a subprogram with BTF may hold them)
@@ -896,17 +896,28 @@ def do_check_subprogs(env: Env) -> None:
 
 # --- after the walk -----------------------------------------------------------------------
 def check_max_stack_depth(env: Env) -> None:
-    """``check_max_stack_depth``: the deepest call chain's combined frames fit in 512 bytes."""
-    _stack_depth_walk(env, [sp.start for sp in env.subprogs] + [env.n], 0, 0, 0)
+    """``check_max_stack_depth`` (6.12/6.18 ``check_max_stack_depth_subprog``): the deepest
+    call chain's combined frames fit in 512 bytes; a subprogram with a tail call may not be
+    entered with 256 bytes or more of callers' frames below it; every function on a chain
+    that reaches a tail call is ``tail_call_reachable`` (the JIT then keeps the tail-call
+    counter in its frame)."""
+    _stack_depth_walk(env, [sp.start for sp in env.subprogs] + [env.n], 0, 0, [])
 
 
-def _stack_depth_walk(env: Env, starts: list[int], idx: int, depth: int, frame: int) -> None:
+def _stack_depth_walk(env: Env, starts: list[int], idx: int, depth: int, chain: list[int]) -> bool:
     """One subprogram of ``check_max_stack_depth``'s walk down the call chains (frames
-    rounded up to 16 bytes)."""
-    depth += (env.subprogs[idx].stack_depth + 15) // 16 * 16
+    rounded up to 16 bytes; ``chain``: the callers). True when a tail call is reachable
+    from a callee (``tail_call_reachable`` of the kernel's walk)."""
+    sp = env.subprogs[idx]
+    frame = len(chain)
+    if idx and sp.has_tail_call and depth >= 256:
+        raise env.reject(E.EACCES, f"tail_calls are not allowed when call stack of previous frames is {depth} "
+                                   "bytes. Too large")
+    depth += (sp.stack_depth + 15) // 16 * 16
     if depth > 512:
         raise env.reject(E.EACCES, f"combined stack size of {frame + 1} calls is {depth}. Too large")
     insns = env.insns
+    reachable = False
     for i in range(starts[idx], starts[idx + 1]):
         insn = insns[i]
         if not ((insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL) or
@@ -915,7 +926,11 @@ def _stack_depth_walk(env: Env, starts: list[int], idx: int, depth: int, frame: 
         sidx = env.find_subprog(i + insn.imm + 1)
         if frame + 1 >= isa.MAX_CALL_FRAMES:
             raise env.reject(E.E2BIG, f"the call stack of {frame + 1} frames is too deep !")
-        _stack_depth_walk(env, starts, sidx, depth, frame + 1)
+        if _stack_depth_walk(env, starts, sidx, depth, chain + [idx]) or env.subprogs[sidx].has_tail_call:
+            reachable = True
+    if reachable:
+        sp.tail_call_reachable = True
+    return reachable or sp.tail_call_reachable and idx != 0
 
 
 def stats_line(env: Env, elapsed: float) -> None:
@@ -1032,5 +1047,6 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
     return VerifyResult(
         accepted=err == 0, errno=err, log=log, processed=v.insn_processed, log_true_size=true_size,
         stack_depth=[sp.stack_depth for sp in v.subprogs], subprog_starts=[sp.start for sp in v.subprogs],
+        tail_call_reachable=[sp.tail_call_reachable for sp in v.subprogs],
         insn_aux=v.aux, max_states_per_insn=v.max_states_per_insn, total_states=v.total_states,
         peak_states=v.peak_states, error_line=None if err == 0 else _error_line(log))

@@ -5,11 +5,12 @@ Models ``check_helper_call`` with ``check_func_arg`` / ``check_reg_type`` /
 ``check_func_call`` / ``setup_func_entry`` / ``prepare_func_exit`` for static
 subprograms, ``check_kfunc_call`` for the modelled kfuncs (arguments and return
 type from BTF, KF_ACQUIRE / KF_RELEASE / KF_RET_NULL), ``check_return_code``,
-``check_resource_leak``, ``check_ld_imm`` and ``check_ld_abs`` of
+``check_resource_leak``, ``record_func_map`` / ``record_func_key`` (tail calls:
+which map and which constant key each call site passes), ``check_ld_imm`` and ``check_ld_abs`` of
 kernel/bpf/verifier.c (Linux 6.18).
 
 Left out: callbacks (``bpf_loop``, ``for_each_map_elem``, timers), dynptrs,
-iterators, spin locks, RCU/preempt/IRQ regions, tail calls, global subprograms
+iterators, spin locks, RCU/preempt/IRQ regions, global subprograms
 (they need BTF func_info, which raw-instruction loads do not carry).
 """
 
@@ -223,6 +224,11 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     meta = CallMeta(func_id)
     for i in range(5):
         check_func_arg(env, i, meta, fn)
+    if func_id in _RECORD_MAP:
+        record_func_map(env, meta, func_id)
+    if func_id == H.BPF_FUNC_tail_call:
+        record_func_key(env, meta)
+        check_resource_leak(env, False, True, "tail_call")
     if meta.map is not None:
         why = check_map_func_compatibility(meta.map.map_type, func_id)
         if why:
@@ -279,6 +285,51 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         alu.bounds_sanity(env, r0, "retval")
     elif bret == H.RET_INTEGER:
         alu.bounds_sanity(env, r0, "retval")
+
+#: the helpers whose map ``record_func_map`` records (kernel/bpf/verifier.c, 6.12/6.18)
+_RECORD_MAP: Final = frozenset({12, 1, 2, 3, 87, 88, 89, 164, 51, 195})
+#: include/linux/bpf_verifier.h: ``map_key_state`` markers
+BPF_MAP_KEY_POISON: Final = 1 << 63
+BPF_MAP_KEY_SEEN: Final = 1 << 62
+
+
+def record_func_map(env: Env, meta: CallMeta, func_id: int) -> None:
+    """``record_func_map``: the map a map helper call passes, per call site; a second
+    path with another map poisons it (a tail call then cannot be a direct jump)."""
+    m = meta.map
+    if m is None:
+        raise env.reject(E.EINVAL, "kernel subsystem misconfigured verifier")
+    aux = env.aux[env.insn_idx]
+    if aux.map_ptr is None:
+        aux.map_ptr = m
+    elif aux.map_ptr is not m:
+        aux.map_ptr = m
+        aux.map_ptr_poison = True
+
+
+def record_func_key(env: Env, meta: CallMeta) -> None:
+    """``record_func_key`` (tail calls only): a key in R3 that is the same constant below
+    ``max_entries`` on every path is recorded (and made precise): ``do_misc_fixups`` then
+    gives the call a poke descriptor (a direct jump the map's updates patch); anything
+    else poisons the key (an indirect jump through the array)."""
+    m = meta.map
+    if m is None or m.map_type != _PROG_ARRAY:
+        raise env.reject(E.EINVAL, "kernel subsystem misconfigured verifier")
+    aux = env.aux[env.insn_idx]
+    reg = env.cur_regs()[3]
+    val = reg.var_off[0]
+    if not (reg.type == SCALAR_VALUE and not reg.var_off[1] and val < m.max_entries):
+        aux.map_key_state = BPF_MAP_KEY_POISON
+        return
+    precision.mark_chain_precision(env, 3)
+    if not aux.map_key_state:
+        aux.map_key_state = BPF_MAP_KEY_SEEN | val
+    elif aux.map_key_state != BPF_MAP_KEY_POISON and aux.map_key_state != BPF_MAP_KEY_SEEN | val:
+        aux.map_key_state = BPF_MAP_KEY_POISON
+
+
+_PROG_ARRAY: Final = 3
+
 
 # --- bpf-to-bpf calls --------------------------------------------------------------------------
 def check_func_call(env: Env, insn: DInsn) -> None:

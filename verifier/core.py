@@ -67,13 +67,15 @@ class Reject(Exception):
 class Subprog:
     """``struct bpf_subprog_info`` (the fields the model uses)."""
 
-    __slots__ = ("start", "stack_depth", "has_tail_call", "has_ld_abs", "is_cb", "is_async_cb", "linkage",
-                 "postorder", "func_type_id", "args", "args_cached", "unreliable", "called", "verified")
+    __slots__ = ("start", "stack_depth", "has_tail_call", "tail_call_reachable", "has_ld_abs", "is_cb",
+                 "is_async_cb", "linkage", "postorder", "func_type_id", "args", "args_cached", "unreliable",
+                 "called", "verified")
 
     def __init__(self, start: int) -> None:
         self.start = start
         self.stack_depth = 0
         self.has_tail_call = False
+        self.tail_call_reachable = False
         self.has_ld_abs = False
         self.is_cb = False
         self.is_async_cb = False

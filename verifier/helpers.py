@@ -77,6 +77,7 @@ RET_PTR_TO_BTF_ID: Final = 8
 RET_PTR_TO_MAP_VALUE_OR_NULL: Final = PTR_MAYBE_NULL | RET_PTR_TO_MAP_VALUE
 
 MAX_FUNC_ID: Final = len(HELPER_NAMES)
+BPF_FUNC_tail_call: Final = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,8 @@ PROTOS: dict[int, FuncProto] = {
     89: _p("map_peek_elem", RET_INTEGER, ARG_CONST_MAP_PTR, MEM_UNINIT | MEM_WRITE | ARG_PTR_TO_MAP_VALUE),
     195: _p("map_lookup_percpu_elem", RET_PTR_TO_MAP_VALUE_OR_NULL, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY,
             ARG_ANYTHING, pkt=True),
+    # kernel/bpf/core.c bpf_tail_call_proto: never called, do_misc_fixups makes it BPF_TAIL_CALL
+    12: _p("tail_call", RET_VOID, ARG_PTR_TO_CTX, ARG_CONST_MAP_PTR, ARG_ANYTHING),
     4: _p("probe_read", RET_INTEGER, ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE_OR_ZERO, ARG_ANYTHING, gpl=True),
     5: _p("ktime_get_ns", RET_INTEGER),
     6: _p("trace_printk", RET_INTEGER, ARG_PTR_TO_MEM_RDONLY, ARG_CONST_SIZE, gpl=True),

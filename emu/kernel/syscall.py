@@ -516,10 +516,18 @@ class BpfSyscalls:
 
     def map_update_elem(self, map_fd: int, key: bytes, value: bytes, flags: int = 0) -> None:
         """``BPF_MAP_UPDATE_ELEM``."""
+        from .maps import ProgArrayMap
+
         mo = self._map_by_fd(map_fd)
         try:
             if isinstance(mo, StructOpsMapObject):
                 self._struct_ops_update(mo, bytes(key), bytes(value), flags)
+            elif isinstance(mo, ProgArrayMap):
+                mo._check_write()
+                if len(value) != 4:
+                    raise KernelError(errno.EINVAL, f"value is {len(value)} bytes, a prog array's is a u32 fd")
+                mo.update_prog(mo._key(bytes(key)), struct.unpack_from("<I", bytes(value))[0], flags,
+                               lambda fd: self.fds.get(fd, ProgObject, "a program"))
             else:
                 mo.update_sys(bytes(key), bytes(value), flags)
         finally:
@@ -654,6 +662,8 @@ class BpfSyscalls:
     def close(self, fd: int) -> None:
         """``close(2)``: drop the fd's reference."""
         obj = self.fds.close(fd)
+        if isinstance(obj, MapObject) and obj not in self.fds.objects.values():
+            obj.on_fd_release()  # map->usercnt reached 0: bpf_map_put_uref -> map_release_uref
         obj.put()
         self._settle()
 

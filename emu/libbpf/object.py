@@ -506,6 +506,7 @@ class BpfObject:
                        btf_key_type_id=spec.get("btf_key_type_id", 0),
                        btf_value_type_id=spec.get("btf_value_type_id", 0),
                        numa_node=spec.get("numa_node", 0), map_extra=spec.get("map_extra", 0))
+            m.def_size, m.def_type_id = vi.size, var.type_id
             self.maps.append(m)
 
     # --- programs and relocations ---------------------------------------------------------------------
@@ -691,6 +692,7 @@ class BpfObject:
         self.sys = sys
         try:
             self._load_progs(sys)
+            self._init_prog_arrays(sys)
             for m in self.maps:
                 if m.is_struct_ops and m.fd >= 0:
                     prepare_vdata(m)
@@ -713,6 +715,23 @@ class BpfObject:
             except LibbpfError as e:
                 self.log.warn(f"prog '{p.name}': failed to load: {errstr(e.errno)}")
                 raise
+
+    def _init_prog_arrays(self, sys: Any) -> None:
+        """``bpf_object__init_prog_arrays``: each prog array's ``values`` slots get
+        their programs' fds (``BPF_MAP_UPDATE_ELEM``), with libbpf's message on failure."""
+        for m in self.maps:
+            if not m.init_slots or m.fd < 0:
+                continue
+            for i, targ in sorted(m.init_slots.items()):
+                fd = targ.fd
+                try:
+                    sys.map_update_elem(m.fd, i.to_bytes(4, "little"), fd.to_bytes(4, "little", signed=True), 0)
+                except KernelError as e:
+                    msg = (f"map '{m.name}': failed to initialize slot [{i}] to prog "
+                           f"'{targ.name}' fd={fd}: {errstr(e.errno)}")
+                    self.log.warn(msg)
+                    raise LibbpfError(e.errno, msg) from None
+                self.log.debug(f"map '{m.name}': slot [{i}] set to prog '{targ.name}' fd={fd}")
 
     def load_attrs(self, p: BpfProgram) -> dict[str, Any]:
         """The BPF_PROG_LOAD attributes libbpf would pass for ``p`` (fds resolved)."""
