@@ -21,7 +21,7 @@ from kernel_model.errors import KernelError
 from kernel_model.insn import encode
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER
 from kernel_model.profile import get_profile
-from kernel_model.uapi import BPF_MAP_FREEZE
+from kernel_model.uapi import BPF_F_RDONLY_PROG, BPF_MAP_FREEZE
 from verifier import verify
 
 P612 = get_profile("6.12")
@@ -78,9 +78,6 @@ def test_a_struct_pointer_is_not_memory() -> None:
 
 
 # --- bpf_map_direct_read ---------------------------------------------------------------------------------
-BPF_F_RDONLY_PROG = 1 << 7
-
-
 def _rodata_prog(fd: int, lookup: bool = False) -> list:
     """Reads the u32 at offset 4 of a map value (a direct value pointer, or element 0 looked
     up); only a known 7 avoids reading uninitialised R3."""
