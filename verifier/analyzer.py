@@ -31,7 +31,7 @@ import time
 from typing import Any, Final, Sequence
 
 from kernel_model import isa
-from kernel_model.errors import InvalidInsn
+from kernel_model.errors import ENOTSUPP, InvalidInsn
 from kernel_model.insn import Insn, check_insns
 
 from . import alu, btf_info, calls, cfg, jumps, locks, mem, precision
@@ -187,8 +187,9 @@ def _resolve_maps(env: Env, upto: int) -> None:
                 if not mops.direct_value:  # map_direct_value_addr
                     raise env.reject(E.EINVAL, "no direct value access support for this map type")
                 if m.max_entries != 1 or off >= m.value_size:
-                    raise env.reject(E.EINVAL, f"invalid access to map value pointer, value_size={m.value_size} "
-                                               f"off={off}")
+                    # array_map_direct_value_addr's error: -ENOTSUPP for more than one entry
+                    raise env.reject(ENOTSUPP if m.max_entries != 1 else E.EINVAL,
+                                     f"invalid access to map value pointer, value_size={m.value_size} off={off}")
                 env.aux[i].map_off = off
         i += 2
 

@@ -460,7 +460,31 @@ def _access_map_value(env: Env, regs: list[RegState], regno: int, off: int, size
     check_map_access_type(env, regno, off, size, atype)
     check_map_access(env, regno, off, size, False, ACCESS_DIRECT)
     if atype == BPF_READ and value_regno >= 0:
-        mark_unknown(regs[value_regno], env.bpf_capable)
+        reg = regs[regno]
+        m = reg.map
+        read = getattr(m, "direct_read", None)
+        if reg.var_off[1] == 0 and read is not None and _map_is_rdonly(m):
+            regs[value_regno].type = SCALAR_VALUE
+            mark_known(regs[value_regno], _map_direct_read(env, read, off + reg.var_off[0], size, is_ldsx))
+        else:
+            mark_unknown(regs[value_regno], env.bpf_capable)
+
+
+def _map_is_rdonly(m: object) -> bool:
+    """``bpf_map_is_rdonly`` (kernel/bpf/verifier.c, 6.18): ``BPF_F_RDONLY_PROG`` and frozen
+    (no writable mmap is modelled, so ``bpf_map_write_active`` is false)."""
+    return bool(getattr(m, "map_flags", 0) & (1 << 7)) and bool(getattr(m, "frozen", False))
+
+
+def _map_direct_read(env: Env, read: Callable[[int, int], bytes | int], off: int, size: int, is_ldsx: bool) -> int:
+    """``bpf_map_direct_read``: a read-only map's bytes as a known scalar (sign-extended for
+    BPF_MEMSX); the map's ``map_direct_value_addr`` error ends the load without a message."""
+    off &= (1 << 64) - 1
+    data = read(off if off < 1 << 63 else off - (1 << 64), size)
+    if isinstance(data, int):
+        raise env.reject(-data)
+    val = int.from_bytes(data, "little", signed=is_ldsx and size < 8)
+    return val & ((1 << 64) - 1)
 
 
 def _access_mem(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,

@@ -188,6 +188,35 @@ class BpfObject:
                                             f"(maps: {', '.join(self.map_by_name) or 'none'})")
         return m
 
+    def set_global(self, name: str, value: int | bytes) -> None:
+        """What a skeleton's ``skel->rodata->name = value`` (or ``->data``/``->bss``) does
+        before ``load``: write a global variable's initial bytes into its internal map's
+        image (an int is stored little-endian in the variable's size). ``-EBUSY`` once the
+        object is prepared (libbpf then holds ``.rodata`` frozen), ``-ENOENT`` for a name
+        no global-data section's BTF DATASEC holds, ``-EINVAL`` for a value that does not fit."""
+        self._check_not_prepared(f"global variable '{name}'")
+        for m in self.maps:
+            if m.libbpf_type not in (LIBBPF_MAP_DATA, LIBBPF_MAP_RODATA, LIBBPF_MAP_BSS) or self.btf is None \
+                    or not m.btf_value_type_id:
+                continue
+            ds = self.btf.type_by_id(m.btf_value_type_id)
+            for vs in getattr(ds, "vars", ()):
+                if self.btf.type_by_id(vs.type_id).name != name:
+                    continue
+                if isinstance(value, int):
+                    if not -(1 << (8 * vs.size - 1)) <= value < 1 << (8 * vs.size):
+                        raise LibbpfError(errno.EINVAL, f"global variable '{name}': {value} does not fit "
+                                                        f"in {vs.size} bytes")
+                    data = (value & ((1 << (8 * vs.size)) - 1)).to_bytes(vs.size, "little")
+                else:
+                    data = bytes(value)
+                    if len(data) != vs.size:
+                        raise LibbpfError(errno.EINVAL, f"global variable '{name}' is {vs.size} bytes, "
+                                                        f"not {len(data)}")
+                m.mmaped[vs.offset:vs.offset + vs.size] = data
+                return
+        raise LibbpfError(errno.ENOENT, f"object '{self.file_name}': no global variable '{name}'")
+
     def _check_not_loaded(self, what: str, err: int = errno.EBUSY) -> None:
         if self.state >= self.LOADED:
             raise LibbpfError(err, f"{what}: object '{self.file_name}' is already loaded")
