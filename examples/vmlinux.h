@@ -1658,6 +1658,9 @@ extern bool bpf_cpumask_test_and_clear_cpu(u32 cpu, struct bpf_cpumask *cpumask)
 extern bool bpf_cpumask_test_and_set_cpu(u32 cpu, struct bpf_cpumask *cpumask) __weak __ksym;
 extern bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) __weak __ksym;
 extern u32 bpf_cpumask_weight(const struct cpumask *cpumask) __weak __ksym;
+extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
+extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __weak __ksym;
+extern int *bpf_iter_num_next(struct bpf_iter_num *it) __weak __ksym;
 extern int bpf_kfunc_common_test(int x) __weak __ksym;
 extern void bpf_local_irq_restore(long unsigned int *flags__irq_flag) __weak __ksym;
 extern void bpf_local_irq_save(long unsigned int *flags__irq_flag) __weak __ksym;
@@ -1682,7 +1685,7 @@ extern void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64
 extern void scx_bpf_dsq_insert_vtime(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime, u64 enq_flags) __weak __ksym;
 extern bool scx_bpf_dsq_move_to_local(u64 dsq_id) __weak __ksym;
 extern s32 scx_bpf_dsq_nr_queued(u64 dsq_id) __weak __ksym;
-extern void scx_bpf_error_bstr(char *fmt, long long unsigned int *data, u32 data_len) __weak __ksym;
+extern void scx_bpf_error_bstr(char *fmt, long long unsigned int *data, u32 data__sz) __weak __ksym;
 extern void scx_bpf_exit_bstr(s64 exit_code, char *fmt, long long unsigned int *data, u32 data__sz) __weak __ksym;
 extern void scx_bpf_kick_cpu(s32 cpu, u64 flags) __weak __ksym;
 extern u64 scx_bpf_now(void) __weak __ksym;
