@@ -130,6 +130,18 @@ def test_percpu_array(k):
     assert errno_of(k.map_delete_elem, fd, U32.pack(0)) == errno.EINVAL
 
 
+@pytest.mark.parametrize("kind", ["PERCPU_ARRAY", "PERCPU_HASH", "LRU_PERCPU_HASH"])
+def test_a_percpu_map_that_does_not_fit_gives_its_memory_back(k, kind):
+    """bpf_array_alloc_percpu / prealloc_init: -ENOMEM frees what was allocated, so a kernel
+    that refused many such maps still has its per-CPU area (a leak here once filled it after
+    some 1,300 corpus loads)."""
+    for _ in range(20):
+        assert errno_of(k.map_create, map_type=T[kind], key_size=4, value_size=4096,
+                        max_entries=64) == errno.ENOMEM
+    fd = k.map_create(map_type=T[kind], key_size=4, value_size=1024, max_entries=16)
+    k.close(fd)
+
+
 # --- queue / stack ---------------------------------------------------------------------------------
 
 def _queue_script(m):

@@ -47,7 +47,16 @@ class PercpuArrayMap(MapObject):
         self._write_header(self.base)
         mask = (1 << (spec.max_entries - 1).bit_length()) - 1
         machine.write(self.base + BPF_MAP_HEADER_SIZE, struct.pack("<II", self.elem_size, mask))
-        self.pptrs = [machine.alloc.alloc_percpu(self.elem_size, 8) for _ in range(spec.max_entries)]
+        # bpf_array_alloc_percpu: on -ENOMEM what was allocated is freed again (bpf_array_free_percpu)
+        self.pptrs = []
+        try:
+            for _ in range(spec.max_entries):
+                self.pptrs.append(machine.alloc.alloc_percpu(self.elem_size, 8))
+        except KernelError:
+            for p in self.pptrs:
+                machine.alloc.free_percpu(p)
+            machine.alloc.kfree(self.base)
+            raise
         for i, p in enumerate(self.pptrs):
             machine.write(self.base + ARRAY_VALUE_OFFSET + 8 * i, struct.pack("<Q", p))
 

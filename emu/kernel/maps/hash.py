@@ -119,9 +119,18 @@ class PercpuHashMap(_PercpuValues, HashMap):
                  hashrnd: int = 0) -> None:
         HashMap.__init__(self, spec, machine, rcu, btf, hashrnd=hashrnd)
         vsize = _round8(spec.value_size)
-        if self.prealloc:  # prealloc_init: alloc_percpu for every element
-            for elem in self.freelist:
-                self.m.write(elem + self.value_off, struct.pack("<Q", machine.alloc.alloc_percpu(vsize, 8)))
+        if self.prealloc:  # prealloc_init: alloc_percpu for every element; on -ENOMEM all freed again
+            done: list[int] = []
+            try:
+                for elem in self.freelist:
+                    ptr = machine.alloc.alloc_percpu(vsize, 8)
+                    done.append(ptr)
+                    self.m.write(elem + self.value_off, struct.pack("<Q", ptr))
+            except KernelError:
+                for ptr in done:
+                    machine.alloc.free_percpu(ptr)
+                HashMap.release(self)
+                raise
 
     @property
     def sys_value_size(self) -> int:
@@ -389,8 +398,17 @@ class LruPercpuHashMap(_PercpuValues, LruHashMap):
                  hashrnd: int = 0) -> None:
         LruHashMap.__init__(self, spec, machine, rcu, btf, hashrnd=hashrnd)
         vsize = _round8(spec.value_size)
-        for node in self._owner:
-            self.m.write(node + self.value_off, struct.pack("<Q", machine.alloc.alloc_percpu(vsize, 8)))
+        done: list[int] = []
+        try:
+            for node in self._owner:
+                ptr = machine.alloc.alloc_percpu(vsize, 8)
+                done.append(ptr)
+                self.m.write(node + self.value_off, struct.pack("<Q", ptr))
+        except KernelError:  # on -ENOMEM what was allocated is freed again
+            for ptr in done:
+                machine.alloc.free_percpu(ptr)
+            LruHashMap.release(self)
+            raise
 
     @property
     def sys_value_size(self) -> int:
