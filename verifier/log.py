@@ -83,7 +83,9 @@ class VLog:
         self.base = 0
 
     def write(self, s: str) -> None:
-        b = s.encode()
+        # the kernel copies a BTF string's bytes as they are: text decoded with
+        # surrogateescape (a source line of a malformed .BTF.ext) goes back to those bytes
+        b = s.encode("utf-8", "surrogateescape")
         e = self.end - self.base
         n = e + len(b)
         buf = self.buf

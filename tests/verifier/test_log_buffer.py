@@ -168,3 +168,14 @@ def test_loop_log_true_size_against_host(n: int) -> None:
         h = _host(loop(n), 1, size, True)
         r = verify(assemble(loop(n)), VerifierEnv(log_size=size), log_level=1)
         assert (r.accepted, r.errno, r.log_true_size, r.log) == h
+
+
+def test_a_btf_string_with_invalid_utf8_goes_into_the_log_as_its_bytes() -> None:
+    """A source line of a malformed .BTF.ext reaches the log as the bytes it is (the kernel
+    copies them); our BTF strings decode with surrogateescape, the log encodes them back."""
+    from verifier.log import VLog
+
+    log = VLog(1)
+    log.write("; ret\udc80urn @ f.c:3\n")
+    assert bytes(log.buf[:log.end]) == b"; ret\x80urn @ f.c:3\n"
+    assert log.text() == "; ret\ufffdurn @ f.c:3\n"
