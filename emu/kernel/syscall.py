@@ -57,7 +57,7 @@ from kernel_model.bpf_facts.map_types import MAP_FACTS, NR_CPUS_X86, MapCreate, 
 from kernel_model.bpf_map import MAP_TYPE_NAMES, MAP_TYPE_STRUCT_OPS, MapSpec
 from kernel_model.btf import BTF
 from kernel_model.btf.errors import BTFError
-from kernel_model.errors import InputError, KernelError, NotModelled
+from kernel_model.errors import InputError, KernelError
 from kernel_model.insn import BPF_COMPLEXITY_LIMIT_INSNS, Insn, decode, encode
 from kernel_model.uapi import BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, MAP_TYPE_ARRAY, MAP_TYPE_HASH
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL, BpfProg
@@ -89,28 +89,6 @@ SUPPORTED_PROG_TYPES = {t: PROG_TYPE_NAMES[t] for t in (
     PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT, PROG_TYPE_XDP, PROG_TYPE_CGROUP_SKB,
     PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL)}
 M64 = (1 << 64) - 1
-
-
-def _refuse_global_subprogs(btf: BTF, func_info: bytes, rec_size: int) -> None:
-    """The kernel verifies a subprogram whose BTF FUNC is global (``BTF_FUNC_GLOBAL``)
-    on its own, against its BTF argument types (``btf_prepare_func_args``,
-    ``btf_check_subprog_call``: "Caller passes invalid args into func#N"); the verifier
-    model walks every subprogram as a static one, which can accept what the kernel
-    refuses, so such a program is not modelled. Applied to the program types added with
-    the tracing and packet contexts; socket filter, struct_ops and syscall programs keep
-    the static walk they had (their examples and tests rely on it; a gap named in
-    docs/verifier.md)."""
-    if not func_info or rec_size < 8:
-        return
-    for off in range(0, len(func_info) - rec_size + 1, rec_size):
-        insn_off, type_id = struct.unpack_from("<II", func_info, off)
-        try:
-            t = btf.type_by_id(type_id)
-        except (KeyError, IndexError, ValueError):
-            return  # the verifier reports a bad func_info itself
-        if insn_off and getattr(t, "linkage", 0) == 1:
-            raise NotModelled(f"global subprogram {getattr(t, 'name', '?')} (BTF_FUNC_GLOBAL, verified "
-                              "on its own by the kernel) is not modelled")
 
 
 class LinkObject(BpfObject):
@@ -257,8 +235,6 @@ class BpfSyscalls:
             prog_btf = self._btf_by_fd(prog_btf_fd)
             if prog_btf.kernel_btf:
                 raise KernelError(errno.EACCES, "prog_btf_fd names a kernel BTF")
-            if prog_type not in (PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL):
-                _refuse_global_subprogs(prog_btf.btf, func_info, func_info_rec_size)
         if prog_type == PROG_TYPE_STRUCT_OPS and attach_obj is not None and attach_obj.module is None \
                 and attach_obj.btf is not self.btf:
             # check_struct_ops_btf_id: btf_try_get_module() fails once the module is going
