@@ -144,7 +144,7 @@ class StringTable:
         return self.data + b"".join(self._extra)
 
 
-class _Names(dict):  # type: ignore[type-arg]
+class _Names(dict[int, str]):
     """offset -> string for one table (StringTable.names())."""
 
     __slots__ = ("table", "starts", "empties")

@@ -117,7 +117,7 @@ def format_raw(btf: BTF) -> str:
 
 # ---- the same text straight from a decoded blob's words (section.py) ----------------------------
 
-class _RawNames(dict):  # type: ignore[type-arg]
+class _RawNames(dict[int, str]):
     """offset -> name as printed: '(anon)' for an empty one."""
 
     __slots__ = ("names",)
