@@ -115,7 +115,7 @@ class BicTcp:
             setattr(self, f, 0)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "BicTcp":
+    def from_bytes(cls, data: bytes | bytearray) -> "BicTcp":
         ca = cls()
         vals = dict(zip(_BICTCP_FIELDS, BICTCP_LAYOUT.unpack_from(data)))
         vals.pop("unused")
