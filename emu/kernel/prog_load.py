@@ -77,7 +77,7 @@ class ProgObject(BpfObject):
         self.load_time = 0
         self._release_cb: Any = None
 
-    @property  # type: ignore[override]
+    @property
     def refcnt(self) -> int:
         return self.prog.refcnt
 
