@@ -257,6 +257,10 @@ class X86StructOpsArch:
 
 
 class BpfProgLike(Protocol):  # pragma: no cover - typing aid: kernel_model.prog.BpfProg has these
-    addr: int
-    bpf_func: int
-    sleepable: bool
+    # read-only members: the trampoline only reads them (a frozen stand-in matches too)
+    @property
+    def addr(self) -> int: ...
+    @property
+    def bpf_func(self) -> int: ...
+    @property
+    def sleepable(self) -> bool: ...
