@@ -331,7 +331,7 @@ def _resolved_kind(K: bytes, target, tid: int) -> int:  # type: ignore[no-untype
     return K[tid]
 
 
-def _bitfields_fit(K: bytes, target, bits: array, msizes: list[int], mtypes: array, size: int,  # type: ignore
+def _bitfields_fit(K: bytes, target, bits: array, msizes: list[int], mtypes: array, size: int,  # type: ignore[no-untyped-def]
                    is_union: bool) -> bool:
     """Members of a kind_flag struct: offsets in order (0 in a union), bitfields on ints/enums and inside."""
     if msizes and min(msizes) < 0:
