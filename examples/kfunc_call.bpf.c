@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* A struct_ops program that calls a module kfunc and bpf-to-bpf subprograms,
  * and uses a BTF-defined map and read-only global data:
- *  - bpf_kfunc_common_test is an extern in .ksyms: libbpf finds it in the
+ *  - bpf_kfunc_common_test (declared by vmlinux.h) is an extern in .ksyms: libbpf finds it in the
  *    bpf_testmod module BTF, writes its BTF id into the call and the module's
  *    BTF fd into fd_array (the call's off is the index);
  *  - scale() (static) and add_bias() (global) live in .text and are appended
@@ -14,7 +14,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-extern int bpf_kfunc_common_test(int x) __ksym;
+/* the kfuncs are declared by vmlinux.h (extern ... __weak __ksym) */
 
 const volatile int factor = 3;
 

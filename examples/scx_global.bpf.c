@@ -7,7 +7,7 @@
 
 char _license[] SEC("license") = "GPL";
 
-void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags) __ksym;
+/* the kfuncs are declared by vmlinux.h (extern ... __weak __ksym) */
 
 u64 nr_enqueued;
 

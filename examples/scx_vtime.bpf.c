@@ -10,9 +10,7 @@ char _license[] SEC("license") = "GPL";
 
 #define SHARED_DSQ 0
 
-s32 scx_bpf_create_dsq(u64 dsq_id, s32 node) __ksym;
-void scx_bpf_dsq_insert_vtime(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime, u64 enq_flags) __ksym;
-bool scx_bpf_dsq_move_to_local(u64 dsq_id) __ksym;
+/* the kfuncs are declared by vmlinux.h (extern ... __weak __ksym) */
 
 static u64 vtime_now;
 u64 nr_dispatch_calls;

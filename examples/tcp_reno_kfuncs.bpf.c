@@ -8,9 +8,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-extern __u32 tcp_reno_ssthresh(struct sock *sk) __ksym;
-extern void tcp_reno_cong_avoid(struct sock *sk, __u32 ack, __u32 acked) __ksym;
-extern __u32 tcp_reno_undo_cwnd(struct sock *sk) __ksym;
+/* the kfuncs are declared by vmlinux.h (extern ... __weak __ksym) */
 
 SEC("struct_ops")
 __u32 BPF_PROG(kreno_ssthresh, struct sock *sk)

@@ -5,6 +5,22 @@
 #pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)
 #endif
 
+#ifndef __ksym
+#define __ksym __attribute__((section(".ksyms")))
+#endif
+
+#ifndef __weak
+#define __weak __attribute__((weak))
+#endif
+
+#ifndef __bpf_fastcall
+#if __has_attribute(bpf_fastcall)
+#define __bpf_fastcall __attribute__((bpf_fastcall))
+#else
+#define __bpf_fastcall
+#endif
+#endif
+
 typedef signed char __s8;
 
 typedef unsigned char __u8;
@@ -1485,6 +1501,10 @@ enum inet_csk_ack_state_t {
 	ICSK_ACK_NOMEM = 32,
 };
 
+struct bpf_iter_num {
+	long long unsigned int __opaque[1];
+};
+
 struct bpf_struct_ops_bpf_dummy_ops {
 	struct bpf_struct_ops_common_value common;
 	long: 64;
@@ -1615,6 +1635,72 @@ struct bpf_struct_ops_bpf_testmod_ops2 {
 	long: 64;
 	long: 64;
 };
+
+
+/* BPF kfuncs */
+#ifndef BPF_NO_KFUNC_PROTOTYPES
+extern struct cgroup *bpf_cgroup_acquire(struct cgroup *cgrp) __weak __ksym;
+extern struct cgroup *bpf_cgroup_ancestor(struct cgroup *cgrp, int level) __weak __ksym;
+extern struct cgroup *bpf_cgroup_from_id(u64 cgid) __weak __ksym;
+extern void bpf_cgroup_release(struct cgroup *cgrp) __weak __ksym;
+extern struct bpf_cpumask *bpf_cpumask_acquire(struct bpf_cpumask *cpumask) __weak __ksym;
+extern void bpf_cpumask_clear(struct bpf_cpumask *cpumask) __weak __ksym;
+extern void bpf_cpumask_clear_cpu(u32 cpu, struct bpf_cpumask *cpumask) __weak __ksym;
+extern struct bpf_cpumask *bpf_cpumask_create(void) __weak __ksym;
+extern bool bpf_cpumask_empty(const struct cpumask *cpumask) __weak __ksym;
+extern u32 bpf_cpumask_first(const struct cpumask *cpumask) __weak __ksym;
+extern u32 bpf_cpumask_first_zero(const struct cpumask *cpumask) __weak __ksym;
+extern bool bpf_cpumask_full(const struct cpumask *cpumask) __weak __ksym;
+extern void bpf_cpumask_release(struct bpf_cpumask *cpumask) __weak __ksym;
+extern void bpf_cpumask_set_cpu(u32 cpu, struct bpf_cpumask *cpumask) __weak __ksym;
+extern void bpf_cpumask_setall(struct bpf_cpumask *cpumask) __weak __ksym;
+extern bool bpf_cpumask_test_and_clear_cpu(u32 cpu, struct bpf_cpumask *cpumask) __weak __ksym;
+extern bool bpf_cpumask_test_and_set_cpu(u32 cpu, struct bpf_cpumask *cpumask) __weak __ksym;
+extern bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) __weak __ksym;
+extern u32 bpf_cpumask_weight(const struct cpumask *cpumask) __weak __ksym;
+extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
+extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __weak __ksym;
+extern int *bpf_iter_num_next(struct bpf_iter_num *it) __weak __ksym;
+extern int bpf_kfunc_common_test(int x) __weak __ksym;
+extern void bpf_local_irq_restore(long unsigned int *flags__irq_flag) __weak __ksym;
+extern void bpf_local_irq_save(long unsigned int *flags__irq_flag) __weak __ksym;
+extern void bpf_preempt_disable(void) __weak __ksym;
+extern void bpf_preempt_enable(void) __weak __ksym;
+extern void bpf_rcu_read_lock(void) __weak __ksym;
+extern void bpf_rcu_read_unlock(void) __weak __ksym;
+extern struct task_struct *bpf_task_acquire(struct task_struct *p) __weak __ksym;
+extern struct task_struct *bpf_task_from_pid(s32 pid) __weak __ksym;
+extern void bpf_task_release(struct task_struct *p) __weak __ksym;
+extern void cubictcp_acked(struct sock *sk, const struct ack_sample *sample) __weak __ksym;
+extern void cubictcp_cong_avoid(struct sock *sk, u32 ack, u32 acked) __weak __ksym;
+extern void cubictcp_cwnd_event(struct sock *sk, enum tcp_ca_event event) __weak __ksym;
+extern void cubictcp_init(struct sock *sk) __weak __ksym;
+extern u32 cubictcp_recalc_ssthresh(struct sock *sk) __weak __ksym;
+extern void cubictcp_state(struct sock *sk, u8 new_state) __weak __ksym;
+extern s32 scx_bpf_create_dsq(u64 dsq_id, s32 node) __weak __ksym;
+extern void scx_bpf_destroy_dsq(u64 dsq_id) __weak __ksym;
+extern void scx_bpf_dispatch_cancel(void) __weak __ksym;
+extern u32 scx_bpf_dispatch_nr_slots(void) __weak __ksym;
+extern void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags) __weak __ksym;
+extern void scx_bpf_dsq_insert_vtime(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime, u64 enq_flags) __weak __ksym;
+extern bool scx_bpf_dsq_move_to_local(u64 dsq_id) __weak __ksym;
+extern s32 scx_bpf_dsq_nr_queued(u64 dsq_id) __weak __ksym;
+extern void scx_bpf_error_bstr(char *fmt, long long unsigned int *data, u32 data__sz) __weak __ksym;
+extern void scx_bpf_exit_bstr(s64 exit_code, char *fmt, long long unsigned int *data, u32 data__sz) __weak __ksym;
+extern void scx_bpf_kick_cpu(s32 cpu, u64 flags) __weak __ksym;
+extern u64 scx_bpf_now(void) __weak __ksym;
+extern u32 scx_bpf_nr_cpu_ids(void) __weak __ksym;
+extern u32 scx_bpf_reenqueue_local(void) __weak __ksym;
+extern s32 scx_bpf_select_cpu_dfl(struct task_struct *p, s32 prev_cpu, u64 wake_flags, bool *is_idle) __weak __ksym;
+extern s32 scx_bpf_task_cpu(const struct task_struct *p) __weak __ksym;
+extern bool scx_bpf_task_running(const struct task_struct *p) __weak __ksym;
+extern bool scx_bpf_test_and_clear_cpu_idle(s32 cpu) __weak __ksym;
+extern void tcp_cong_avoid_ai(struct tcp_sock *tp, u32 w, u32 acked) __weak __ksym;
+extern void tcp_reno_cong_avoid(struct sock *sk, u32 ack, u32 acked) __weak __ksym;
+extern u32 tcp_reno_ssthresh(struct sock *sk) __weak __ksym;
+extern u32 tcp_reno_undo_cwnd(struct sock *sk) __weak __ksym;
+extern u32 tcp_slow_start(struct tcp_sock *tp, u32 acked) __weak __ksym;
+#endif
 
 #ifndef BPF_NO_PRESERVE_ACCESS_INDEX
 #pragma clang attribute pop

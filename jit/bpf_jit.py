@@ -33,8 +33,16 @@ call-depth accounting before each call, SLS (``int3`` after ``ret``), BMI2
 (``shlx``/``shrx``/``sarx`` for shifts by a register), and where the frame
 pointer is added for ``arch_bpf_timed_may_goto``.
 
+Tail calls (``BPF_TAIL_CALL``): ``emit_bpf_tail_call_indirect`` (bounds, count and
+slot checks, then a jump through rcx by ``emit_indirect_jump``: retpoline, ITS
+thunk, lfence or plain per the CPU configuration) and ``emit_bpf_tail_call_direct``
+(a constant key: two 5-byte sites the prog array's updates patch,
+:func:`tail_call_poke`), with ``tail_call_cnt`` in the frame of the entry program
+and a pointer to it in every frame (``emit_prologue_tail_call``,
+``LOAD_TAIL_CALL_CNT_PTR`` before each bpf-to-bpf call), MAX_TAIL_CALL_CNT = 33.
+
 Where we differ from the kernel: constant blinding (``bpf_jit_harden``),
-tail calls (``BPF_TAIL_CALL``), kCFI/FineIBT preambles, exception callbacks
+kCFI/FineIBT preambles, exception callbacks
 (``bpf_throw``), arena (PROBE_MEM32/addr_space_cast to user) and per-CPU
 address moves are not modelled: :class:`JitError` names them.
 """
@@ -58,7 +66,8 @@ from .x86.regs import AUX_REG, BPF_REG_AX, BPF_REG_FP, is_ereg
 __all__ = [
     "JitOptions", "JitFunc", "JitImage", "JitProgram", "JitError", "do_jit", "compile_func",
     "jit_program", "MAX_PASSES", "PADDING_PASSES", "BPF_MAX_INSN_SIZE", "BPF_INSN_SAFETY", "MODULES_VADDR",
-    "ExtableEntry", "BPF_PROBE_MEM", "BPF_PROBE_MEMSX", "BPF_NOSPEC", "BPF_TAIL_CALL", "prologue_size",
+    "ExtableEntry", "PokeSite", "tail_call_poke", "x86_tail_call_offset", "MAX_TAIL_CALL_CNT",
+    "BPF_PROBE_MEM", "BPF_PROBE_MEMSX", "BPF_NOSPEC", "BPF_TAIL_CALL", "prologue_size",
 ]
 
 #: arch/x86/net/bpf_jit_comp.c
@@ -136,6 +145,20 @@ class ExtableEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class PokeSite:
+    """Where ``emit_bpf_tail_call_direct`` put a direct tail call's two patchable
+    5-byte sites (``struct bpf_jit_poke_descriptor``), as image offsets:
+    ``tailcall_target`` (a nop5, or ``jmp <target's bpf_func + X86_TAIL_CALL_OFFSET>``)
+    and ``tailcall_bypass`` (``jmp bypass_addr`` while the slot is empty, else a nop5);
+    ``bypass_addr`` is the ``out`` label. ``poke`` indexes the program's poke table."""
+
+    poke: int
+    tailcall_target: int
+    tailcall_bypass: int
+    bypass_addr: int
+
+
+@dataclass(frozen=True, slots=True)
 class JitImage:
     """A compiled function: its bytes at ``addr`` (``bpf_func``) and the BPF
     instruction boundaries: instruction ``k`` occupies ``code[addrs[k]:addrs[k+1]]``
@@ -147,6 +170,7 @@ class JitImage:
     passes: int
     extable: tuple[ExtableEntry, ...] = ()
     stack_depth: int = 0
+    pokes: tuple[PokeSite, ...] = ()
 
     def insn_at(self, offset: int) -> int:
         """The BPF slot (of this function) whose code holds image ``offset``;
@@ -199,15 +223,20 @@ def prologue_size(options: JitOptions = JitOptions(), *, was_classic: bool = Fal
 
 
 class _Ctx:
-    __slots__ = ("cleanup_addr",)
+    """``struct jit_context``: the epilogue's offset and the tail-call sequences' ``out``
+    labels (offsets from the start of a sequence, learnt in one pass, used in the next)."""
+
+    __slots__ = ("cleanup_addr", "tail_call_direct_label", "tail_call_indirect_label")
 
     def __init__(self, cleanup_addr: int) -> None:
         self.cleanup_addr = cleanup_addr
+        self.tail_call_direct_label = 0
+        self.tail_call_indirect_label = 0
 
 
 def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, ctx: _Ctx,
            jmp_padding: bool, opts: JitOptions, syms: KernelSymbols,
-           extable: list[ExtableEntry] | None = None) -> bytearray:
+           extable: list[ExtableEntry] | None = None, pokes: list[PokeSite] | None = None) -> bytearray:
     """One pass: the whole image with jump displacements from the previous pass's
     ``addrs`` (updated in place). ``image`` is None in the sizing passes (the kernel
     then computes call displacements from address 0, as we do)."""
@@ -241,7 +270,7 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
         e.b(0x48, 0x81, 0xEC)
         e.imm32((stack_depth + 7) & ~7)
     if func.tail_call_reachable:
-        raise JitError("tail calls are not modelled")
+        _emit_prologue_tail_call(e, func.is_subprog)
     # push_callee_regs
     if used[0]:
         e.b(0x53)
@@ -313,6 +342,10 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
             _emit_atomic_insn(e, insn, opts, insn_idx)
         elif code == isa.CALL_INSN:
             target = (syms.call_base + imm32) & M64
+            if func.tail_call_reachable and src == isa.PSEUDO_CALL:
+                # the callee finds tail_call_cnt_ptr in rax (6.18: bpf-to-bpf calls only;
+                # 6.12 loaded it before helper calls too -- the host's bytes decide)
+                _load_tcc_ptr(e, stack_depth)
             if not imm32:
                 raise JitError("bpf_jit: call with imm 0", insn_idx)
             if cpu.timed_may_goto_fp_in_jit and syms.timed_may_goto and target == syms.timed_may_goto:
@@ -324,7 +357,16 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
             except JitEncodeError as err:
                 raise JitError(str(err), insn_idx) from None
         elif code == (isa.JMP | BPF_TAIL_CALL):
-            raise JitError("tail calls are not modelled", insn_idx)
+            try:
+                if imm32:
+                    site = _emit_tail_call_direct(e, used, stack_depth, ctx, opts)
+                    if pokes is not None:
+                        off = addrs[i - 1]
+                        pokes.append(PokeSite(imm32 - 1, off + site[0], off + site[1], off + site[2]))
+                else:
+                    _emit_tail_call_indirect(e, used, stack_depth, ctx, opts, syms)
+            except JitEncodeError as err:
+                raise JitError(str(err), insn_idx) from None
         elif cls in (isa.JMP, isa.JMP32) and op in _JCC:
             if insn.is_src_x:
                 e.maybe_mod(dst, src, is64)
@@ -409,6 +451,157 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
         addrs[i] = proglen
         i += 1
     return out
+
+
+# --- tail calls (arch/x86/net/bpf_jit_comp.c, 6.12; the 6.18 host's bytes compared) --------------
+#: include/linux/bpf.h
+MAX_TAIL_CALL_CNT = 33
+#: offsetof(struct bpf_array, map.max_entries), offsetof(struct bpf_array, ptrs) and
+#: offsetof(struct bpf_prog, bpf_func) in the 6.18 layout (the host's BTF)
+BPF_ARRAY_MAX_ENTRIES_OFF = 76
+BPF_ARRAY_PTRS_OFF = 312
+BPF_PROG_BPF_FUNC_OFF = 72
+
+
+def x86_tail_call_offset(cpu: CpuConfig) -> int:
+    """``X86_TAIL_CALL_OFFSET``: the prologue bytes a tail call skips (nop5, the
+    xor/nop3, ``push rbp; mov rbp, rsp``; endbr64 with IBT), ``poke->adj_off``."""
+    return 12 + (4 if cpu.ibt else 0)
+
+
+def _tcc_ptr_off(stack_depth: int) -> int:
+    """``BPF_TAIL_CALL_CNT_PTR_STACK_OFF``: where the frame keeps ``tail_call_cnt_ptr``."""
+    return -16 - ((stack_depth + 7) & ~7)
+
+
+def _load_tcc_ptr(e: Emitter, stack_depth: int) -> None:
+    """``LOAD_TAIL_CALL_CNT_PTR``: ``mov rax, qword ptr [rbp + off]``."""
+    e.b(0x48, 0x8B, 0x85)
+    e.imm32(_tcc_ptr_off(stack_depth))
+
+
+def _emit_prologue_tail_call(e: Emitter, is_subprog: bool) -> None:
+    """``emit_prologue_tail_call``: the main function tells a fresh entry (rax, zeroed
+    by the prologue's ``xor rax, rax``, at most MAX_TAIL_CALL_CNT: push it as the count
+    and its address as ``tail_call_cnt_ptr``) from a tail call out of a subprogram (rax
+    is already a pointer: push it twice); a subprogram gets the pointer in rax."""
+    if not is_subprog:
+        e.b(0x48, 0x83, 0xF8, MAX_TAIL_CALL_CNT)  # cmp rax, MAX_TAIL_CALL_CNT
+        e.b(X86_JA, 6)
+        e.b(0x50)  # push rax: tail_call_cnt
+        e.b(0x48, 0x89, 0xE0)  # mov rax, rsp
+        e.b(0xEB, 1)
+        e.b(0x50)
+        e.b(0x50)  # push rax: tail_call_cnt_ptr
+    else:
+        e.b(0x50, 0x50)
+
+
+def _pop_callee_regs(e: Emitter, used: list[bool]) -> None:
+    if used[3]:
+        e.b(0x41, 0x5F)
+    if used[2]:
+        e.b(0x41, 0x5E)
+    if used[1]:
+        e.b(0x41, 0x5D)
+    if used[0]:
+        e.b(0x5B)
+
+
+def _tail_call_unwind(e: Emitter, used: list[bool], stack_depth: int) -> None:
+    """Leave the frame as the callee expects it: callee-saved registers popped, both
+    tail-call slots popped into rax (the count, or the pointer in a subprogram: what
+    the callee's prologue looks at), the stack released."""
+    _pop_callee_regs(e, used)
+    e.b(0x58, 0x58)  # pop rax; pop rax
+    if stack_depth:
+        e.b(0x48, 0x81, 0xC4)  # add rsp, rounded stack depth
+        e.imm32((stack_depth + 7) & ~7)
+
+
+def _emit_tail_call_indirect(e: Emitter, used: list[bool], stack_depth: int, ctx: _Ctx, opts: JitOptions,
+                             syms: KernelSymbols) -> None:
+    """``emit_bpf_tail_call_indirect``: r2 (rsi) is the ``struct bpf_array``, r3 (rdx) the
+    index: out when ``index >= max_entries``, when ``*tail_call_cnt_ptr`` reached
+    MAX_TAIL_CALL_CNT or when the slot is empty; else count, unwind and jump to the
+    slot's ``bpf_func + X86_TAIL_CALL_OFFSET`` through rcx (``emit_indirect_jump``)."""
+    start = len(e.buf)
+
+    def rel8() -> int:
+        return (ctx.tail_call_indirect_label - (len(e.buf) - start + 2)) & 0xFF
+
+    e.b(0x89, 0xD2)  # mov edx, edx
+    e.b(0x39, 0x56, BPF_ARRAY_MAX_ENTRIES_OFF)  # cmp dword ptr [rsi + max_entries], edx
+    e.b(X86_JBE, rel8())
+    _load_tcc_ptr(e, stack_depth)
+    e.b(0x48, 0x83, 0x38, MAX_TAIL_CALL_CNT)  # cmp qword ptr [rax], MAX_TAIL_CALL_CNT
+    e.b(X86_JAE, rel8())
+    e.b(0x48, 0x8B, 0x8C, 0xD6)  # mov rcx, [rsi + rdx * 8 + ptrs]
+    e.imm32(BPF_ARRAY_PTRS_OFF)
+    e.b(0x48, 0x85, 0xC9)  # test rcx, rcx
+    e.b(X86_JE, rel8())
+    e.b(0x48, 0x83, 0x00, 0x01)  # add qword ptr [rax], 1
+    _tail_call_unwind(e, used, stack_depth)
+    e.b(0x48, 0x8B, 0x49, BPF_PROG_BPF_FUNC_OFF)  # mov rcx, qword ptr [rcx + bpf_func]
+    e.b(0x48, 0x83, 0xC1, x86_tail_call_offset(opts.cpu))  # add rcx, X86_TAIL_CALL_OFFSET
+    _emit_indirect_jump(e, opts.cpu, syms)
+    ctx.tail_call_indirect_label = len(e.buf) - start
+
+
+def _emit_indirect_jump(e: Emitter, cpu: CpuConfig, syms: KernelSymbols) -> None:
+    """``emit_indirect_jump`` through rcx: the ITS thunk, ``lfence; jmp rcx``, the
+    retpoline (the call-depth variant under call-depth tracking), or ``jmp rcx; int3``
+    (the ``int3`` of CONFIG_MITIGATION_RETPOLINE, which every modelled kernel has)."""
+    if cpu.indirect == "lfence":
+        e.b(0x0F, 0xAE, 0xE8, 0xFF, 0xE1)
+    elif cpu.indirect == "plain":
+        e.b(0xFF, 0xE1, 0xCC)
+    else:
+        if not syms.indirect_jump_thunk_rcx:
+            raise JitEncodeError(f"no address for {cpu.indirect_thunk('rcx', call=False)}")
+        e.jump(syms.indirect_jump_thunk_rcx)
+
+
+def _emit_tail_call_direct(e: Emitter, used: list[bool], stack_depth: int, ctx: _Ctx,
+                           opts: JitOptions) -> tuple[int, int, int]:
+    """``emit_bpf_tail_call_direct``: the count check, then the bypass ``jmp out``
+    (poked to a nop5 once the slot holds a program), count, unwind, and the nop5
+    target site (poked to ``jmp <bpf_func + X86_TAIL_CALL_OFFSET>``). Returns the
+    sites (target, bypass, bypass_addr) as offsets from the sequence's start."""
+    start = len(e.buf)
+    _load_tcc_ptr(e, stack_depth)
+    e.b(0x48, 0x83, 0x38, MAX_TAIL_CALL_CNT)  # cmp qword ptr [rax], MAX_TAIL_CALL_CNT
+    e.b(X86_JAE, (ctx.tail_call_direct_label - (len(e.buf) - start + 2)) & 0xFF)
+    bypass = len(e.buf) - start
+    target = ctx.tail_call_direct_label - X86_PATCH_SIZE
+    e.jump(e.origin + start + target + X86_PATCH_SIZE)
+    e.b(0x48, 0x83, 0x00, 0x01)  # add qword ptr [rax], 1
+    _tail_call_unwind(e, used, stack_depth)
+    e.nops(X86_PATCH_SIZE)
+    ctx.tail_call_direct_label = len(e.buf) - start
+    return target, bypass, ctx.tail_call_direct_label
+
+
+def tail_call_poke(site: PokeSite, image: int, target: int | None, cpu: CpuConfig) -> list[tuple[int, bytes]]:
+    """The bytes of a direct tail call's two sites when its slot holds the program whose
+    ``bpf_func`` is ``target`` (None: empty), as ``(address, 5 bytes)`` writes: the end
+    state of ``bpf_tail_call_direct_fixup`` / ``bpf_arch_poke_desc_update``."""
+    t = image + site.tailcall_target
+    b = image + site.tailcall_bypass
+    if target is None:
+        return [(b, _jmp_rel32(b, image + site.bypass_addr)), (t, _NOP5)]
+    return [(t, _jmp_rel32(t, target + x86_tail_call_offset(cpu))), (b, _NOP5)]
+
+
+def _jmp_rel32(ip: int, target: int) -> bytes:
+    rel = ((target - (ip + X86_PATCH_SIZE) + (1 << 63)) % (1 << 64)) - (1 << 63)
+    if not is_simm32(rel):
+        raise JitError(f"tail call target {target:#x} is out of range")
+    return bytes([0xE9]) + (rel & 0xFFFF_FFFF).to_bytes(4, "little")
+
+
+#: x86_nops[5]
+_NOP5 = bytes([0x0F, 0x1F, 0x44, 0x00, 0x00])
 
 
 def _emit_jmp(e: Emitter, jmp_offset: int, jmp_padding: bool, addrs: list[int], i: int, idx: int) -> None:
@@ -618,15 +811,24 @@ Allocator = Callable[[int], int]
 (``bpf_jit_binary_pack_alloc``). Called once per function, after its size converged."""
 
 
+#: poke index -> the ``bpf_func`` of the program in the prog array slot a direct tail call
+#: names, or None while the slot is empty (what ``bpf_tail_call_direct_fixup`` reads)
+TailCallTargets = Callable[[int], "int | None"]
+
+
 def compile_func(func: JitFunc, alloc: Allocator, *, options: JitOptions = JitOptions(),
-                 symbols: KernelSymbols, state: dict | None = None) -> JitImage:
+                 symbols: KernelSymbols, state: dict | None = None,
+                 tail_call_targets: TailCallTargets | None = None) -> JitImage:
     """``bpf_int_jit_compile()`` for one function: passes until the size is stable,
     ``alloc`` the image, one pass at the image address.
 
     With ``state`` (a dict the caller keeps between calls) the first call stops
     after placement and remembers ``addrs`` (``jit_data``, ``prog->is_func``); the
     second call with the same ``state`` is the ``extra_pass``: padding on, one pass
-    at the known address, which must give the same size."""
+    at the known address, which must give the same size.
+
+    After the last pass the direct tail calls are patched for the slots that already
+    hold a program (``bpf_tail_call_direct_fixup``; ``tail_call_targets``)."""
     n = len(func.insns)
     extra_pass = state is not None and "addrs" in state
     if extra_pass:
@@ -647,11 +849,13 @@ def compile_func(func: JitFunc, alloc: Allocator, *, options: JitOptions = JitOp
     code = bytearray()
     pass_no = 0
     extable: list[ExtableEntry] = []
+    pokes: list[PokeSite] = []
     while pass_no < MAX_PASSES or image is not None:
         if not padding and pass_no >= PADDING_PASSES:
             padding = True
         extable = []
-        code = do_jit(func, addrs, image, oldproglen, ctx, padding, options, symbols, extable)
+        pokes = []
+        code = do_jit(func, addrs, image, oldproglen, ctx, padding, options, symbols, extable, pokes)
         passes += 1
         proglen = len(code)
         if image is not None:
@@ -673,7 +877,13 @@ def compile_func(func: JitFunc, alloc: Allocator, *, options: JitOptions = JitOp
             k += 2
         else:
             k += 1
-    result = JitImage(image, bytes(code), tuple(clean), passes, tuple(extable), func.stack_depth)
+    if (state is None or extra_pass) and tail_call_targets is not None:
+        for site in pokes:  # bpf_tail_call_direct_fixup
+            target = tail_call_targets(site.poke)
+            if target is not None:
+                for addr, patch in tail_call_poke(site, image, target, options.cpu):
+                    code[addr - image:addr - image + len(patch)] = patch
+    result = JitImage(image, bytes(code), tuple(clean), passes, tuple(extable), func.stack_depth, tuple(pokes))
     if state is not None and not extra_pass:
         state.update(addrs=addrs, ctx=ctx, proglen=len(code), image=image, passes=passes)
     return result
@@ -681,17 +891,23 @@ def compile_func(func: JitFunc, alloc: Allocator, *, options: JitOptions = JitOp
 
 def jit_program(insns: Sequence[Insn], alloc: Allocator, *, starts: Sequence[int] = (0,),
                 stack_depths: Sequence[int] | None = None, options: JitOptions = JitOptions(),
-                symbols: KernelSymbols, was_classic: bool = False) -> JitProgram:
+                symbols: KernelSymbols, was_classic: bool = False,
+                tail_call_reachable: Sequence[bool] | None = None,
+                tail_call_targets: TailCallTargets | None = None) -> JitProgram:
     """JIT a whole program: one image, or with subprograms (``starts``, the slot
     where each begins, ``starts[0] == 0``) one image per function as
-    ``jit_subprogs()`` does. ``stack_depths`` per function (default 0)."""
+    ``jit_subprogs()`` does. ``stack_depths`` per function (default 0);
+    ``tail_call_reachable`` per function (the verifier's, default none); the
+    ``BPF_TAIL_CALL`` instructions with ``imm`` k > 0 are direct jumps for poke k - 1,
+    patched for ``tail_call_targets`` (see :func:`compile_func`)."""
     starts = list(starts) or [0]
     if starts[0] != 0:
         raise JitError("the main program must start at slot 0")
     depths = list(stack_depths) if stack_depths is not None else [0] * len(starts)
+    tcr = list(tail_call_reachable) if tail_call_reachable is not None else [False] * len(starts)
     if len(starts) == 1:
-        img = compile_func(JitFunc(tuple(insns), depths[0], False, was_classic), alloc,
-                           options=options, symbols=symbols)
+        img = compile_func(JitFunc(tuple(insns), depths[0], False, was_classic, tcr[0]), alloc,
+                           options=options, symbols=symbols, tail_call_targets=tail_call_targets)
         return JitProgram([img], [0], [img.passes])
     bounds = starts + [len(insns)]
 
@@ -716,7 +932,7 @@ def jit_program(insns: Sequence[Insn], alloc: Allocator, *, starts: Sequence[int
     first: list[JitImage] = []
     for f in range(len(starts)):
         st: dict = {}
-        func = JitFunc(tuple(work[bounds[f]:bounds[f + 1]]), depths[f], f > 0, was_classic)
+        func = JitFunc(tuple(work[bounds[f]:bounds[f + 1]]), depths[f], f > 0, was_classic, tcr[f])
         first.append(compile_func(func, alloc, options=options, symbols=symbols, state=st))
         states.append(st)
     for k, sub in call_sub.items():
@@ -733,8 +949,9 @@ def jit_program(insns: Sequence[Insn], alloc: Allocator, *, starts: Sequence[int
             work[k] = Insn(ins.code, ins.dst, ins.src, ins.off, rel)
     funcs = []
     for f in range(len(starts)):
-        func = JitFunc(tuple(work[bounds[f]:bounds[f + 1]]), depths[f], f > 0, was_classic)
-        funcs.append(compile_func(func, alloc, options=options, symbols=symbols, state=states[f]))
+        func = JitFunc(tuple(work[bounds[f]:bounds[f + 1]]), depths[f], f > 0, was_classic, tcr[f])
+        funcs.append(compile_func(func, alloc, options=options, symbols=symbols, state=states[f],
+                                  tail_call_targets=tail_call_targets))
     return JitProgram(funcs, starts, [img.passes for img in funcs])
 
 

@@ -27,6 +27,9 @@ class KernelSymbols:
     this_cpu_off: int = 0
     #: ``arch_bpf_timed_may_goto`` (calls to it may get ``add r10, rbp`` first; 0: never)
     timed_may_goto: int = 0
+    #: the thunk a tail call's indirect jump through rcx goes to (``emit_indirect_jump``:
+    #: ``__x86_indirect_thunk_rcx``, its call-depth or ITS variant; 0 for inline forms)
+    indirect_jump_thunk_rcx: int = 0
     #: what the trampolines call around the program (kernel/bpf/trampoline.c)
     prog_enter: int = 0
     prog_exit: int = 0

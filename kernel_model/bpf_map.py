@@ -12,9 +12,13 @@ itself belongs to the machine that owns the memory (``emu``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 from .bpf_facts.enums import MAP_TYPES
 from .uapi import (MAP_TYPE_ARRAY, MAP_TYPE_HASH, MAP_TYPE_PERCPU_ARRAY, MAP_TYPE_PROG_ARRAY, MAP_TYPE_STRUCT_OPS)
+
+if TYPE_CHECKING:
+    from .btf_record import BtfRecord
 
 __all__ = [
     "MapSpec", "MAP_TYPE_HASH", "MAP_TYPE_ARRAY", "MAP_TYPE_PROG_ARRAY", "MAP_TYPE_PERCPU_ARRAY",
@@ -52,6 +56,17 @@ class MapSpec:
     addr: int = 0
     #: array maps: address of element 0's value (0 until placed)
     value_addr: int = 0
+    #: ``map->btf`` is set (created with ``btf_value_type_id``)
+    has_btf: bool = False
+    #: ``map->record``: the value's special fields (``bpf_spin_lock`` ...), from its BTF
+    #: (:func:`kernel_model.btf_record.parse_fields`); None when it has none
+    record: "BtfRecord | None" = None
+    #: ``map->frozen``: ``BPF_MAP_FREEZE`` was called (no more writes from user space)
+    frozen: bool = False
+    #: ``map->ops->map_direct_value_addr`` and a read through it (array maps only):
+    #: ``direct_read(off, size)`` returns ``size`` bytes of element 0 at ``off`` or a negative
+    #: errno; the verifier uses it for ``bpf_map_direct_read`` (kernel/bpf/verifier.c, 6.18)
+    direct_read: Callable[[int, int], bytes | int] | None = None
 
     @property
     def type_name(self) -> str:

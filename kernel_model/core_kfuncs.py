@@ -37,6 +37,8 @@ CORE_KFUNCS: tuple[str, ...] = (
     # kernel/bpf/helpers.c common_btf_ids
     "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_preempt_disable", "bpf_preempt_enable",
     "bpf_local_irq_save", "bpf_local_irq_restore",
+    # kernel/bpf/helpers.c common_btf_ids: the numbers iterator (kernel/bpf/bpf_iter.c)
+    "bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy",
 )
 
 #: Linux 6.18 facts the 6.12 sets lack: bpf_local_irq_save/restore (6.14, common_btf_ids).
@@ -54,6 +56,12 @@ typedef struct cpumask cpumask_t;
 struct bpf_cpumask { cpumask_t cpumask; refcount_t usage; };
 /* include/linux/cgroup-defs.h (reduced: the host's struct cgroup is much larger) */
 struct cgroup { int level; unsigned long long kn_id; };
+"""
+
+#: include/uapi/linux/bpf.h: the numbers iterator's opaque state (8 bytes, 8-aligned);
+#: always declared (sched_ext's build supplies the shapes of TYPES_C, not this one)
+ITER_TYPES_C = r"""
+struct bpf_iter_num { unsigned long long __opaque[1]; };
 """
 
 
@@ -84,7 +92,7 @@ def core_kfuncs_c(with_types: bool = True) -> str:
     """The prototypes (from the 6.18 BTF's declarations) for vmlinux, after the types
     they name (:data:`TYPES_C`, the same shapes sched_ext's types have: without
     ``with_types`` when those are in already)."""
-    lines = [TYPES_C if with_types else ""]
+    lines = [TYPES_C if with_types else "", ITER_TYPES_C]
     for name in CORE_KFUNCS:
         decl = facts.kfunc(name).decl
         if decl is None:

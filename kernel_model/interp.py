@@ -35,6 +35,13 @@ ids) raise ExecFault: a loader resolves those before a program runs.
 
 Each bpf-to-bpf call gets a fresh 512-byte stack frame below its caller's
 (as the JIT does); r6-r9 and r10 are restored on return.
+
+Tail calls (``bpf_tail_call`` as helper 12 when a resolver is given, or the
+``BPF_JMP | BPF_TAIL_CALL`` the fixups make of it) follow ``JMP_TAIL_CALL``:
+bounds, then the count (MAX_TAIL_CALL_CNT = 33, counted even when the slot is
+empty, as the kernel's interpreter does -- its JIT counts only filled slots),
+then the slot; the run continues in the slot's program with the same
+registers and frame. A tail call out of a bpf-to-bpf callee is not modelled.
 """
 
 from __future__ import annotations
@@ -56,6 +63,8 @@ __all__ = [
     "DEFAULT_BUDGET",
     "DEFAULT_STACK_TOP",
     "MAX_LOOPS",
+    "MAX_TAIL_CALL_CNT",
+    "TailCallResolver",
 ]
 
 M64 = (1 << 64) - 1
@@ -205,6 +214,16 @@ class Region:
 
 
 _EXIT = -1
+#: include/linux/bpf.h
+MAX_TAIL_CALL_CNT = 33
+#: include/linux/filter.h: the opcode the verifier's fixups give bpf_tail_call (BPF_JMP | 0xf0)
+BPF_TAIL_CALL = 0xF0
+#: (prog array address, index) -> (index < max_entries, the program in the slot or None)
+TailCallResolver = Callable[[int, int], "tuple[bool, Sequence[Insn] | None]"]
+
+
+class _TailCall(Exception):
+    """Raised by a taken tail call: the run loop continues in the new program."""
 
 
 class Interpreter:
@@ -217,8 +236,14 @@ class Interpreter:
 
     def __init__(self, insns: Sequence[Insn], *, helpers: Mapping[int, HelperFn] | None = None,
                  kfuncs: Mapping[int, HelperFn] | None = None, budget: int = DEFAULT_BUDGET,
-                 stack_top: int = DEFAULT_STACK_TOP, max_frames: int = isa.MAX_CALL_FRAMES) -> None:
+                 stack_top: int = DEFAULT_STACK_TOP, max_frames: int = isa.MAX_CALL_FRAMES,
+                 tail_calls: TailCallResolver | None = None) -> None:
         self.insns = list(insns)
+        #: resolves a tail call: (prog array address, index) -> (index < max_entries, the
+        #: slot's program or None); without it ``bpf_tail_call`` is an unknown helper
+        self.tail_calls = tail_calls
+        self.tail_call_cnt = 0
+        self._entry_ops: list[Callable[[], int]] = []
         self.helpers = dict(helpers or {})
         self.kfuncs = dict(kfuncs or {})
         self.budget = budget
@@ -232,6 +257,8 @@ class Interpreter:
         self._frames: list[tuple[int, int, int, int, int, int]] = []
         self._loops = MAX_LOOPS
         self._ops: list[Callable[[], int]] = [self._compile(i) for i in range(len(self.insns))]
+        self._entry_ops = self._ops
+        self._progs: dict[int, list[Callable[[], int]]] = {}
 
     # --- memory -------------------------------------------------------------
     def add_region(self, name: str, base: int, data: bytearray | bytes, writable: bool = True) -> Region:
@@ -300,30 +327,46 @@ class Interpreter:
         R[10] = self.stack_top
         self._frames.clear()
         self._loops = MAX_LOOPS
-        ops = self._ops
-        n = len(ops)
+        self.tail_call_cnt = 0
+        self._ops = self._entry_ops
         pc = 0
         budget = self.budget
         executed = 0
+        left = budget
         try:
-            for executed in range(1, budget + 1):
-                pc = ops[pc]()
-                if pc < 0:
-                    break
-            else:
-                raise BudgetExceeded(budget, pc)
-        except IndexError:
-            if 0 <= pc < n:
-                raise
-            raise ExecFault("jump out of program", pc, None, f"pc {pc} outside 0..{n - 1}") from None
+            while True:
+                ops = self._ops
+                n = len(ops)
+                try:
+                    for step in range(1, left + 1):
+                        pc = ops[pc]()
+                        if pc < 0:
+                            break
+                    else:
+                        executed += left
+                        raise BudgetExceeded(budget, pc)
+                    executed += step
+                    return R[0]
+                except _TailCall:
+                    executed += step
+                    left -= step
+                    pc = 0
+                    if left <= 0:
+                        raise BudgetExceeded(budget, pc) from None
+                except IndexError:
+                    if 0 <= pc < n:
+                        raise
+                    raise ExecFault("jump out of program", pc, None, f"pc {pc} outside 0..{n - 1}") from None
         finally:
             self.executed = executed
-        return R[0]
 
     # --- pre-decoding -------------------------------------------------------------
-    def _compile(self, pc: int) -> Callable[[], int]:
-        insn = self.insns[pc]
+    def _compile(self, pc: int, insns: Sequence[Insn] | None = None) -> Callable[[], int]:
+        insn = (insns if insns is not None else self.insns)[pc]
         c = insn.cls
+        if insn.code == isa.JMP | BPF_TAIL_CALL or (insn.code == isa.CALL_INSN and insn.src == isa.CALL_HELPER
+                                                    and insn.imm == 12 and self.tail_calls is not None):
+            return self._tail_call(pc)
         if c in (isa.ALU, isa.ALU64):
             return self._alu(pc, insn)
         if c in (isa.JMP, isa.JMP32):
@@ -479,6 +522,33 @@ class Interpreter:
                 return pc + 1
             return f_helper
         return self._fault(pc, "invalid call", f"call with src_reg {insn.src}")
+
+    def _tail_call(self, pc: int) -> Callable[[], int]:
+        """``JMP_TAIL_CALL`` of ``___bpf_prog_run``: out (fall through) when the index
+        is past ``max_entries`` or MAX_TAIL_CALL_CNT tail calls were made, else count
+        and, when the slot holds a program, continue at its first instruction with the
+        same registers and stack frame."""
+        R = self.R
+        resolve = self.tail_calls
+
+        def f_tail() -> int:
+            if resolve is None:
+                raise ExecFault("unknown helper", pc, None, "bpf_tail_call without a prog array resolver")
+            in_range, prog = resolve(R[2], R[3] & M32)
+            if not in_range or self.tail_call_cnt >= MAX_TAIL_CALL_CNT:
+                return pc + 1
+            self.tail_call_cnt += 1
+            if prog is None:
+                return pc + 1
+            if self._frames:
+                raise ExecFault("not modelled", pc, None, "a tail call out of a bpf-to-bpf callee")
+            key = id(prog)
+            ops = self._progs.get(key)
+            if ops is None:
+                ops = self._progs[key] = [self._compile(i, prog) for i in range(len(prog))]
+            self._ops = ops
+            raise _TailCall
+        return f_tail
 
     def _ldx(self, pc: int, insn: Insn) -> Callable[[], int]:
         R = self.R

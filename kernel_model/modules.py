@@ -12,6 +12,8 @@ Models what struct_ops needs of ``kernel/module/main.c`` and ``kernel/bpf/btf.c`
   module's type holds a reference (``btf_try_get_module`` in
   ``bpf_struct_ops_map_alloc``) until the map is freed; so do programs attached
   to a module type (``attach_btf_obj_fd``) and programs calling its kfuncs.
+* Its kfuncs' FUNCs carry pahole's ``bpf_kfunc`` DECL_TAG, so the C dump of its BTF
+  declares them (``extern ... __weak __ksym;``).
 * Unloading removes the module's BTF, struct_ops types and kfuncs.
 
 Where we differ: module text is not placed or relocated; a kfunc's body is a
@@ -29,7 +31,7 @@ from .btf import structs as S
 from .errors import KernelError
 from .memory import HelperFn
 from .struct_ops import StructOps, StructOpsRegistry
-from .vmlinux import add_value_type
+from .vmlinux import add_value_type, tag_kfuncs
 
 __all__ = ["Kfunc", "ModuleSpec", "Module", "ModuleRegistry", "KfuncTable"]
 
@@ -138,6 +140,7 @@ class ModuleRegistry:
             add_value_type(btf, ops_name)
         mod = Module(spec.name, btf, spec)
         registered = []
+        fastcall: list[str] = []
         try:
             for ops in spec.struct_ops:
                 if not self.module_struct_ops:
@@ -151,11 +154,14 @@ class ModuleRegistry:
                 if kid is None:
                     raise KernelError(errno.ENOENT, f"kfunc {kf.name} has no BTF FUNC in module {spec.name}")
                 mod.kfunc_ids[kf.name] = kid
+                if "KF_FASTCALL" in kf.flags:
+                    fastcall.append(kf.name)
                 self.kfuncs.add(KfuncEntry(kf.name, btf, kid, kf, mod))
         except KernelError:
             self.struct_ops.unregister_btf(btf)
             self.kfuncs.remove_btf(btf)
             raise
+        tag_kfuncs(btf, mod.kfunc_ids, fastcall)  # pahole's bpf_kfunc tags: the module's vmlinux.h declares them
         self.modules[spec.name] = mod
         return mod
 

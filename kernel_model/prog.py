@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from .insn import Insn
 from .uapi import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL  # re-exported
+from .uapi import (PROG_TYPE_CGROUP_SKB, PROG_TYPE_KPROBE, PROG_TYPE_NAMES, PROG_TYPE_PERF_EVENT,
+                   PROG_TYPE_RAW_TRACEPOINT, PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_SCHED_ACT,
+                   PROG_TYPE_SCHED_CLS, PROG_TYPE_TRACEPOINT, PROG_TYPE_XDP)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .btf import BTF  # an annotation only: importing BTF (pycparser) is not needed to name a program type
@@ -22,8 +25,10 @@ __all__ = ["BpfProg", "PROG_TYPE_SOCKET_FILTER", "PROG_TYPE_STRUCT_OPS", "PROG_T
 
 
 #: the program types the verifier model knows, by the name ``structops verify --prog-type`` takes
-PROG_TYPES = {"socket_filter": PROG_TYPE_SOCKET_FILTER, "struct_ops": PROG_TYPE_STRUCT_OPS,
-              "syscall": PROG_TYPE_SYSCALL}
+PROG_TYPES = {name: t for t, name in PROG_TYPE_NAMES.items() if t in (
+    PROG_TYPE_SOCKET_FILTER, PROG_TYPE_KPROBE, PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT, PROG_TYPE_TRACEPOINT,
+    PROG_TYPE_XDP, PROG_TYPE_PERF_EVENT, PROG_TYPE_CGROUP_SKB, PROG_TYPE_RAW_TRACEPOINT,
+    PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL)}
 
 
 @dataclass(eq=False, slots=True)

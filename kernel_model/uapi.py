@@ -20,6 +20,9 @@ __all__ = [
     "BPF_PROG_TEST_RUN", "BPF_OBJ_GET_INFO_BY_FD", "BPF_BTF_LOAD", "BPF_BTF_GET_FD_BY_ID", "BPF_MAP_FREEZE",
     "BPF_BTF_GET_NEXT_ID", "BPF_LINK_CREATE", "BPF_LINK_UPDATE", "BPF_LINK_DETACH",
     "PROG_TYPE_SOCKET_FILTER", "PROG_TYPE_STRUCT_OPS", "PROG_TYPE_SYSCALL", "PROG_TYPE_NAMES", "LAST_PROG_TYPE",
+    "PROG_TYPE_KPROBE", "PROG_TYPE_SCHED_CLS", "PROG_TYPE_SCHED_ACT", "PROG_TYPE_TRACEPOINT", "PROG_TYPE_XDP",
+    "PROG_TYPE_PERF_EVENT", "PROG_TYPE_CGROUP_SKB", "PROG_TYPE_RAW_TRACEPOINT", "PROG_TYPE_RAW_TRACEPOINT_WRITABLE",
+    "PERFMON_PROG_TYPES", "NET_ADMIN_PROG_TYPES",
     "MAP_TYPE_HASH", "MAP_TYPE_ARRAY", "MAP_TYPE_PROG_ARRAY", "MAP_TYPE_PERCPU_HASH", "MAP_TYPE_PERCPU_ARRAY",
     "MAP_TYPE_STRUCT_OPS", "LAST_MAP_TYPE",
     "BPF_STRUCT_OPS", "BPF_LINK_TYPE_STRUCT_OPS",
@@ -56,6 +59,15 @@ BPF_LINK_DETACH: Final = 34
 
 # --- enum bpf_prog_type ---------------------------------------------------------------------------
 PROG_TYPE_SOCKET_FILTER: Final = 1
+PROG_TYPE_KPROBE: Final = 2
+PROG_TYPE_SCHED_CLS: Final = 3
+PROG_TYPE_SCHED_ACT: Final = 4
+PROG_TYPE_TRACEPOINT: Final = 5
+PROG_TYPE_XDP: Final = 6
+PROG_TYPE_PERF_EVENT: Final = 7
+PROG_TYPE_CGROUP_SKB: Final = 8
+PROG_TYPE_RAW_TRACEPOINT: Final = 17
+PROG_TYPE_RAW_TRACEPOINT_WRITABLE: Final = 24
 PROG_TYPE_STRUCT_OPS: Final = 27
 PROG_TYPE_SYSCALL: Final = 31
 #: every ``enum bpf_prog_type`` value, named as libbpf and bpftool print it (lower case,
@@ -70,6 +82,13 @@ PROG_TYPE_NAMES: Final = {
 }
 #: the last ``enum bpf_prog_type`` (BPF_PROG_TYPE_NETFILTER)
 LAST_PROG_TYPE: Final = 32
+#: kernel/bpf/syscall.c is_perfmon_prog_type (6.12/6.18): loads that need CAP_PERFMON
+#: (kprobe, tracepoint, perf_event, raw_tracepoint(_writable), tracing, struct_ops, ext, lsm)
+PERFMON_PROG_TYPES: Final = frozenset({2, 5, 7, 17, 24, 26, 27, 28, 29})
+#: kernel/bpf/syscall.c is_net_admin_prog_type (6.12/6.18): loads that need CAP_NET_ADMIN
+#: (sched_cls/act, xdp, lwt_*, sk_skb, sk_msg, flow_dissector, cgroup device/sock/sock_addr/
+#: sockopt/sysctl, sock_ops, ext, netfilter; cgroup_skb and sk_reuseport need CAP_BPF only)
+NET_ADMIN_PROG_TYPES: Final = frozenset({3, 4, 6, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 22, 23, 25, 28, 32})
 
 # --- enum bpf_map_type ---------------------------------------------------------------------------
 MAP_TYPE_HASH: Final = 1

@@ -24,13 +24,16 @@ the real layouts.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Iterable
 
-from .btf import BTF, Member, Struct, parse_c
+from .btf import BTF, DeclTag, Member, Struct, parse_c
+from .btf.cdump import FASTCALL_DECL_TAG, KFUNC_DECL_TAG
 from .btf import structs as S
 from .profile import LATEST, Profile
 from .vmlinux_net import NET_C
 
-__all__ = ["BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_value_type", "VALUE_DATA_OFFSET"]
+__all__ = ["BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_value_type", "VALUE_DATA_OFFSET", "TCP_KFUNCS",
+           "vmlinux_kfunc_names", "tag_kfuncs"]
 
 #: offset of ``data`` in every ``bpf_struct_ops_<name>``: the common value is
 #: 8 bytes, the data is cacheline (64-byte) aligned.
@@ -202,6 +205,11 @@ void __bpf_tcp_ca_release(struct sock *sk);
 
 #: the kfuncs of net/ipv4/bpf_tcp_ca.c's ``bpf_tcp_ca_check_kfunc_ids`` set (Linux 6.12/6.18),
 #: defined in net/ipv4/tcp_cong.c, and of tcp_cubic.c's ``tcp_cubic_check_kfunc_ids``
+TCP_KFUNCS: tuple[str, ...] = (
+    "tcp_reno_ssthresh", "tcp_reno_cong_avoid", "tcp_reno_undo_cwnd", "tcp_slow_start", "tcp_cong_avoid_ai",
+    "cubictcp_init", "cubictcp_recalc_ssthresh", "cubictcp_cong_avoid", "cubictcp_state", "cubictcp_cwnd_event",
+    "cubictcp_acked",
+)
 TCP_KFUNCS_C = r"""
 u32 tcp_reno_ssthresh(struct sock *sk);
 void tcp_reno_cong_avoid(struct sock *sk, u32 ack, u32 acked);
@@ -252,8 +260,37 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     return base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
 
 
+def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
+    """Every kfunc the emulated kernel registers from vmlinux for ``profile`` (its
+    ``register_btf_kfunc_id_set`` calls at boot): sched_ext's (6.12+), the TCP
+    congestion-control sets (:data:`TCP_KFUNCS`), the core sets
+    (:data:`kernel_model.core_kfuncs.CORE_KFUNCS`). Module kfuncs are the modules' own."""
+    from .core_kfuncs import CORE_KFUNCS
+    from .subsystems import sched_ext
+
+    scx = sched_ext.kfunc_names(profile) if sched_ext.supported(profile) else ()
+    return scx + TCP_KFUNCS + CORE_KFUNCS
+
+
+def tag_kfuncs(btf: BTF, names: Iterable[str], fastcall: Iterable[str] = ()) -> None:
+    """Add the DECL_TAGs pahole (1.27+, ``--btf_features=decl_tag_kfuncs``) gives the FUNC of
+    each kfunc in a BTF_KFUNCS set: ``bpf_kfunc`` (component_idx -1), and ``bpf_fastcall`` for
+    KF_FASTCALL ones; bpftool's C dump declares the tagged FUNCs ``__weak __ksym``. pahole puts
+    each tag right after its FUNC; we append them, so no type id moves."""
+    fast = set(fastcall)
+    for name in names:
+        own = [i for i in btf.find_all(name, S.KIND_FUNC) if i >= btf.start_id]  # a module's: its split part
+        if not own:
+            raise KeyError(f"kfunc {name}: no FUNC in the BTF")
+        fid = own[0]
+        btf.add(DeclTag(KFUNC_DECL_TAG, fid))
+        if name in fast:
+            btf.add(DeclTag(FASTCALL_DECL_TAG, fid))
+
+
 @lru_cache(maxsize=4)
 def _cached_blob(key: tuple[int, int]) -> bytes:
+    from .core_kfuncs import CORE_KFUNCS, kfunc_flags
     from .profile import PROFILES
 
     profile = next(p for p in PROFILES.values() if p.version == key)
@@ -263,6 +300,8 @@ def _cached_blob(key: tuple[int, int]) -> bytes:
         ops_types.append("sched_ext_ops")
     for ops in ops_types:
         add_value_type(btf, ops)
+    tag_kfuncs(btf, vmlinux_kfunc_names(profile),
+               [n for n in CORE_KFUNCS if "KF_FASTCALL" in kfunc_flags(n)])
     return btf.to_bytes()
 
 

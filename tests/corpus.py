@@ -112,6 +112,11 @@ MODELLED_FIXUPS = {
 TEST_VAL = struct.pack("<I11i", 28, 0, 0, 0, 0, 0, 0, -0x543210EE, 0, 0, 0, 0)
 #: program types the model verifies
 MODELLED_PROG_TYPES = SUPPORTED_PROG_TYPES
+#: the program types whose raw cases the live whole-log comparison (test_host_diff's corpus d)
+#: and the test-run comparison (tests/emu/test_corpus_run.py) cover: the ones modelled before
+#: the tracing and packet types, which are verify-only and compared for verdict and last line
+#: (tests/verifier/test_corpus.py)
+WHOLE_LOG_PROG_TYPES = (1, 27, 31)
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,13 @@ import errno as E
 import functools
 import gc
 import time
-from typing import Any, Sequence
+from typing import Any, Final, Sequence
 
 from kernel_model import isa
-from kernel_model.errors import InvalidInsn
+from kernel_model.errors import ENOTSUPP, InvalidInsn
 from kernel_model.insn import Insn, check_insns
 
-from . import alu, calls, cfg, jumps, mem, precision
+from . import alu, btf_info, calls, cfg, jumps, locks, mem, precision
 from .cfg import successors
 from .core import BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAIN_FUNC, SRC_OP, Env, Reject, Subprog
 from .decoded import DInsn
@@ -43,8 +43,14 @@ from .liveness import compute_live_regs, format_live_regs, postorder
 from .log import LOG_FIXED, LOG_LEVEL1, LOG_LEVEL2, LOG_SIZE_MAX, LOG_STATS
 from .map_rules import check_map_prog_compatibility, map_use_not_modelled
 from .map_types import map_type_ops
-from .prog_types import PROG_TYPE_STRUCT_OPS
-from .regs import PTR_TO_CTX, SCALAR_VALUE, mark_known_zero, mark_not_init, mark_unknown
+from kernel_model.uapi import NET_ADMIN_PROG_TYPES, PERFMON_PROG_TYPES
+
+from . import helpers as H
+from .helper_sets import expected_attach_type_ok
+from .prog_types import PROG_TYPES
+from .regs import (PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, SCALAR_VALUE, mark_known_zero, mark_not_init,
+                   mark_unknown)
+from .iters import iter_active_depths_differ, iter_slot_active
 from .result import VerifyResult
 from .stack_liveness import StackLiveness
 from .state import (
@@ -99,7 +105,8 @@ def add_subprog_and_kfunc(env: Env) -> None:
 
 def check_subprogs(env: Env) -> None:
     """``check_subprogs``: the jump and last-insn rules of :func:`verifier.cfg.check_subprogs`
-    (the ``exec`` precheck runs the same), then each subprogram's tail-call and LD_ABS flags."""
+    (the ``exec`` precheck runs the same), then each subprogram's tail-call and LD_ABS flags
+    (checked against the BTF, or its absence, by ``check_btf_info``)."""
     insns = env.insns
     starts = [sp.start for sp in env.subprogs]
     try:
@@ -111,14 +118,10 @@ def check_subprogs(env: Env) -> None:
         for insn in insns[bounds[f]:bounds[f + 1]]:
             code = insn.code
             if code == isa.CALL_INSN and insn.src == 0 and insn.imm == 12:
-                sp.has_tail_call = True
+                sp.has_tail_call = sp.tail_call_reachable = True
             if insn.cls == isa.LD and insn.mode in (isa.ABS, isa.IND):
                 sp.has_ld_abs = True
-    for sp in env.subprogs[1:]:
-        if sp.has_ld_abs:
-            raise env.reject(E.EINVAL, "LD_ABS is not allowed in subprogs without BTF")
-        if sp.has_tail_call:
-            raise env.reject(E.EINVAL, "tail_call is not allowed in subprogs without BTF")
+    # (check_abnormal_return runs in check_btf_info: a subprogram with BTF may hold them)
 
 
 def resolve_pseudo_ldimm64(env: Env) -> None:
@@ -130,6 +133,28 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
         _resolve_maps(env, upto=e.index)
         raise env.reject(e.errno, e.message or None) from None
     _resolve_maps(env, upto=env.n)
+
+
+#: is_tracing_prog_type(): kprobe, tracepoint, perf_event, raw_tracepoint(_writable)
+_TRACING_PROG_TYPES: Final = frozenset({2, 5, 7, 17, 24})
+
+
+def _check_map_prog_compatibility(env: Env, m: Any) -> None:
+    """The special-field part of ``check_map_prog_compatibility`` (6.18), first of its
+    checks: a map whose value has a ``bpf_spin_lock`` is refused to socket filters and
+    tracing programs, one with a ``bpf_timer``/``bpf_wq`` to tracing programs."""
+    rec = getattr(m, "record", None)
+    if rec is None:
+        return
+    pt = env.attr.prog_type
+    if rec.has("bpf_spin_lock"):
+        if pt == 1:
+            raise env.reject(E.EINVAL, "socket filter progs cannot use bpf_spin_lock yet")
+        if pt in _TRACING_PROG_TYPES:
+            raise env.reject(E.EINVAL, "tracing progs cannot use bpf_spin_lock yet")
+    for name in ("bpf_timer", "bpf_wq"):
+        if rec.has(name) and pt in _TRACING_PROG_TYPES:
+            raise env.reject(E.EINVAL, f"tracing progs cannot use {name} yet")
 
 
 def _resolve_maps(env: Env, upto: int) -> None:
@@ -148,6 +173,7 @@ def _resolve_maps(env: Env, upto: int) -> None:
             if m is None:
                 raise env.reject(E.EBADF, f"fd {insn.imm} is not pointing to valid bpf_map")
             env.aux[i].map = m
+            _check_map_prog_compatibility(env, m)
             mops = map_type_ops(m.map_type)
             if not mops.prog_usable:
                 raise env.reject(E.EINVAL, "bpf_struct_ops map cannot be used in prog")
@@ -161,8 +187,9 @@ def _resolve_maps(env: Env, upto: int) -> None:
                 if not mops.direct_value:  # map_direct_value_addr
                     raise env.reject(E.EINVAL, "no direct value access support for this map type")
                 if m.max_entries != 1 or off >= m.value_size:
-                    raise env.reject(E.EINVAL, f"invalid access to map value pointer, value_size={m.value_size} "
-                                               f"off={off}")
+                    # array_map_direct_value_addr's error: -ENOTSUPP for more than one entry
+                    raise env.reject(ENOTSUPP if m.max_entries != 1 else E.EINVAL,
+                                     f"invalid access to map value pointer, value_size={m.value_size} off={off}")
                 env.aux[i].map_off = off
         i += 2
 
@@ -170,7 +197,7 @@ def _resolve_maps(env: Env, upto: int) -> None:
 def check_cfg(env: Env) -> None:
     """``check_cfg``: :func:`verifier.cfg.check_cfg` over the program, marking ``env.cfg_marks``."""
     try:
-        cfg.check_cfg(env.insns, env.cfg_marks)
+        cfg.check_cfg(env.insns, env.cfg_marks, is_iter_next=functools.partial(_is_iter_next_kfunc, env))
     except InvalidInsn as e:
         raise env.reject(e.errno, e.message) from None
 
@@ -228,6 +255,19 @@ def compute_scc(env: Env) -> None:
             if assign:
                 nxt_scc += 1
             dfs.pop()
+
+
+def _is_iter_next_kfunc(env: Env, insn: Any) -> bool:
+    """``fetch_kfunc_meta`` succeeds and the kfunc has KF_ITER_NEXT (visit_insn)."""
+    from .kfuncs import resolve_kfunc
+    lvl, env.level = env.level, 0
+    try:
+        e = resolve_kfunc(env, insn)
+    except Reject:
+        return False
+    finally:
+        env.level = lvl
+    return "KF_ITER_NEXT" in e.kfunc.flags
 
 
 def _call_params(env: Env, insn: DInsn) -> int | None:
@@ -485,21 +525,39 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     states_cnt = 0
     live = env.live_before
     is_may_goto = env.insns[insn_idx].code == isa.JMP | isa.JCOND
+    is_iter_next = bool(env.iter_next[insn_idx])
+    calls_cb = bool(env.calls_callback[insn_idx])
     for sl in list(head):
         states_cnt += 1
         st = sl.state
         if st.insn_idx != insn_idx:
             continue
         loop = False
+        cb_hit = False
         if st.branches:
-            if is_may_goto and st.may_goto_depth != cur.may_goto_depth and \
+            if is_iter_next:
+                # open-coded iterator: an equal state with the iterator still ACTIVE is
+                # the next iteration of a loop that converged (6.18: a loop back-edge)
+                if states_equal(st, cur, RANGE_WITHIN, live, env.id_gen, env.allow_uninit_stack) and \
+                        iter_slot_active(env, cur):
+                    loop = True
+            elif is_may_goto and st.may_goto_depth != cur.may_goto_depth and \
                     states_equal(st, cur, RANGE_WITHIN, live, env.id_gen, env.allow_uninit_stack):
                 loop = True
-            else:
-                if _states_maybe_looping(st, cur) and \
+            elif calls_cb:
+                # bpf_calls_callback: the callback's next visit from an equal state is
+                # covered. A plain hit on the host (6.18.44): the later fix that makes it a
+                # loop back-edge with an SCC of its own ("scc-for-callbacks") is not there
+                if states_equal(st, cur, RANGE_WITHIN, live, env.id_gen, env.allow_uninit_stack):
+                    cb_hit = True
+            if not loop and not cb_hit:
+                if not is_iter_next and not calls_cb and _states_maybe_looping(st, cur) and \
                         states_equal(st, cur, EXACT, live, env.id_gen, env.allow_uninit_stack) and \
+                        not iter_active_depths_differ(st, cur) and \
                         st.may_goto_depth == cur.may_goto_depth and \
                         st.callback_unroll_depth == cur.callback_unroll_depth:
+                    if env.linfo_offs and env.level:
+                        btf_info.verbose_linfo(env, insn_idx, "; ")
                     env.verbose(f"infinite loop detected at insn {insn_idx}\n")
                     env.verbose("cur state:")
                     env.print_verifier_state(cur, cur.curframe, True)
@@ -588,6 +646,7 @@ def do_check(env: Env) -> None:
     live = env.stack_live
     sp_starts = env.sp_starts
     limit = BPF_COMPLEXITY_LIMIT_INSNS  # (a module global, read once: tests scale it down)
+    linfo = bool(env.linfo_offs)
     prev_insn_idx = -1
     while True:
         env.cur_hist_ent = False
@@ -623,6 +682,8 @@ def do_check(env: Env) -> None:
             if log_on:
                 if env.scratched_regs or env.scratched_stack:
                     env.print_insn_state(state, state.curframe)
+                if linfo:
+                    btf_info.verbose_linfo(env, idx, "; ")
                 log = env.log
                 env.prev_log_pos = log.end
                 log.write(f"{idx}: {env.insn_str(idx)}\n")
@@ -705,6 +766,7 @@ def do_check_insn(env: Env, insn: DInsn) -> int:
             if insn.x or (insn.src != isa.PSEUDO_KFUNC_CALL and insn.off) or \
                     insn.src not in (0, isa.PSEUDO_CALL, isa.PSEUDO_KFUNC_CALL) or insn.dst or c == isa.JMP32:
                 raise env.reject(E.EINVAL, "BPF_CALL uses reserved fields")
+            locks.check_call_under_lock(env, insn)
             if insn.src == isa.PSEUDO_CALL:
                 calls.check_func_call(env, insn)
             elif insn.src == isa.PSEUDO_KFUNC_CALL:
@@ -747,40 +809,116 @@ def do_check_insn(env: Env, insn: DInsn) -> int:
     return 0
 
 
-def do_check_main(env: Env) -> None:
-    """``do_check_common`` for the main program."""
-    env.insn_idx = 0
+def do_check_common(env: Env, subprog: int) -> None:
+    """``do_check_common``: the walk from one entry -- the main program (R1 the context)
+    or a global function, verified on its own from its BTF prototype (``Validating
+    %s() func#%d...``; scalars, the context, PTR_TO_MEM of the pointee's size). An
+    accepted walk's level-1 log is reset, and its explored states freed."""
+    sp = env.subprogs[subprog]
+    env.prev_linfo = -1
+    env.insn_idx = sp.start
     st = VerifierState()
     st.in_sleepable = env.attr.sleepable
     env.cur = st
-    f = env.init_func_state(BPF_MAIN_FUNC, 0, 0)
+    f = env.init_func_state(BPF_MAIN_FUNC, 0, subprog)
     env.mark_state_scratched()
     st.frame = [f]
-    st.first_insn_idx = 0
+    st.first_insn_idx = sp.start
     st.last_insn_idx = -1
-    r1 = f.regs[1]
-    r1.type = PTR_TO_CTX
-    mark_known_zero(r1)
+    regs = f.regs
+    env.stack_live.reset_callchain()
     try:
+        if subprog:
+            env.verbose(f"Validating {btf_info.subprog_name(env, subprog)}() func#{subprog}...\n")
+            btf_info.btf_prepare_func_args(env, subprog)
+            for i, arg in enumerate(sp.args, 1):
+                reg = regs[i]
+                at = arg.arg_type
+                if at == H.ARG_PTR_TO_CTX:
+                    reg.type = PTR_TO_CTX
+                    mark_known_zero(reg)
+                elif at == H.ARG_ANYTHING:
+                    reg.type = SCALAR_VALUE
+                    mark_unknown(reg, env.bpf_capable)
+                else:  # ARG_PTR_TO_MEM [| PTR_MAYBE_NULL] (btf_prepare_func_args has no other)
+                    reg.type = PTR_TO_MEM | (at & PTR_MAYBE_NULL)
+                    mark_known_zero(reg)
+                    reg.mem_size = arg.mem_size
+                    reg.id = env.new_id()
+        else:
+            if env.func_info:
+                # the main program's BTF is checked; a mismatch only makes it unreliable
+                try:
+                    btf_info.btf_prepare_func_args(env, 0)
+                    ok = len(sp.args) == 1 and sp.args[0].arg_type == H.ARG_PTR_TO_CTX
+                except btf_info.NotModelledArg:
+                    raise
+                except Reject:
+                    ok = False
+                if not ok:
+                    sp.unreliable = True
+            r1 = regs[1]
+            r1.type = PTR_TO_CTX
+            mark_known_zero(r1)
         do_check(env)
     finally:
         env.head.clear()
     if not env.level2 and env.level & LOG_LEVEL1:
         env.log.reset(0)
+    _free_states(env)
+
+
+def do_check_main(env: Env) -> None:
+    """``do_check_main``."""
+    do_check_common(env, 0)
+
+
+def do_check_subprogs(env: Env) -> None:
+    """``do_check_subprogs``: every global function a verified walk called, each on its own,
+    until no new one is called (``Func#%d ('%s') is safe for any args that match its
+    prototype``); one called only from dead code is never verified."""
+    if not env.func_info:
+        return
+    while True:
+        new = 0
+        for i in range(1, len(env.subprogs)):
+            sp = env.subprogs[i]
+            if not btf_info.subprog_is_global(env, i) or not sp.called or sp.verified:
+                continue
+            do_check_common(env, i)
+            if env.log_on:
+                env.verbose(f"Func#{i} ('{btf_info.subprog_name(env, i)}') is safe for any args that match its "
+                            "prototype\n")
+            sp.verified = True
+            new += 1
+        if not new:
+            return
+
 
 # --- after the walk -----------------------------------------------------------------------
 def check_max_stack_depth(env: Env) -> None:
-    """``check_max_stack_depth``: the deepest call chain's combined frames fit in 512 bytes."""
-    _stack_depth_walk(env, [sp.start for sp in env.subprogs] + [env.n], 0, 0, 0)
+    """``check_max_stack_depth`` (6.12/6.18 ``check_max_stack_depth_subprog``): the deepest
+    call chain's combined frames fit in 512 bytes; a subprogram with a tail call may not be
+    entered with 256 bytes or more of callers' frames below it; every function on a chain
+    that reaches a tail call is ``tail_call_reachable`` (the JIT then keeps the tail-call
+    counter in its frame)."""
+    _stack_depth_walk(env, [sp.start for sp in env.subprogs] + [env.n], 0, 0, [])
 
 
-def _stack_depth_walk(env: Env, starts: list[int], idx: int, depth: int, frame: int) -> None:
+def _stack_depth_walk(env: Env, starts: list[int], idx: int, depth: int, chain: list[int]) -> bool:
     """One subprogram of ``check_max_stack_depth``'s walk down the call chains (frames
-    rounded up to 16 bytes)."""
-    depth += (env.subprogs[idx].stack_depth + 15) // 16 * 16
+    rounded up to 16 bytes; ``chain``: the callers). True when a tail call is reachable
+    from a callee (``tail_call_reachable`` of the kernel's walk)."""
+    sp = env.subprogs[idx]
+    frame = len(chain)
+    if idx and sp.has_tail_call and depth >= 256:
+        raise env.reject(E.EACCES, f"tail_calls are not allowed when call stack of previous frames is {depth} "
+                                   "bytes. Too large")
+    depth += (sp.stack_depth + 15) // 16 * 16
     if depth > 512:
         raise env.reject(E.EACCES, f"combined stack size of {frame + 1} calls is {depth}. Too large")
     insns = env.insns
+    reachable = False
     for i in range(starts[idx], starts[idx + 1]):
         insn = insns[i]
         if not ((insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL) or
@@ -789,7 +927,11 @@ def _stack_depth_walk(env: Env, starts: list[int], idx: int, depth: int, frame: 
         sidx = env.find_subprog(i + insn.imm + 1)
         if frame + 1 >= isa.MAX_CALL_FRAMES:
             raise env.reject(E.E2BIG, f"the call stack of {frame + 1} frames is too deep !")
-        _stack_depth_walk(env, starts, sidx, depth, frame + 1)
+        if _stack_depth_walk(env, starts, sidx, depth, chain + [idx]) or env.subprogs[sidx].has_tail_call:
+            reachable = True
+    if reachable:
+        sp.tail_call_reachable = True
+    return reachable or sp.tail_call_reachable and idx != 0
 
 
 def stats_line(env: Env, elapsed: float) -> None:
@@ -806,14 +948,17 @@ def run(env: Env) -> int:
     t0 = time.perf_counter()
     err = 0
     try:
+        btf_info.check_btf_func_early(env)
         add_subprog_and_kfunc(env)
         check_subprogs(env)
+        btf_info.check_btf_info(env)
         resolve_pseudo_ldimm64(env)
         check_cfg(env)
         check_attach(env)
         compute_scc(env)
         compute_live_registers(env)
         do_check_main(env)
+        do_check_subprogs(env)
     except Reject as r:
         err = r.errno
     if not err:
@@ -824,6 +969,14 @@ def run(env: Env) -> int:
     stats_line(env, time.perf_counter() - t0)
     _release_states(env)
     return err
+
+
+def _free_states(env: Env) -> None:
+    """``free_states`` after a walk: the explored states go (the counters stay)."""
+    for head in env.explored.values():
+        for sl in head:
+            sl.state.sl = None
+    env.explored.clear()
 
 
 def _release_states(env: Env) -> None:
@@ -859,9 +1012,12 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
     n = len(insns)
     if n == 0 or n > BPF_COMPLEXITY_LIMIT_INSNS:
         return VerifyResult(False, E.E2BIG, "", 0)
-    if env.prog_type == PROG_TYPE_STRUCT_OPS and not env.privileged:
-        # bpf_prog_load(): struct_ops needs CAP_PERFMON/CAP_SYS_ADMIN (bpf_token_capable)
+    if not env.privileged and (env.prog_type in PERFMON_PROG_TYPES or env.prog_type in NET_ADMIN_PROG_TYPES):
+        # bpf_prog_load(): is_perfmon_prog_type / is_net_admin_prog_type need CAP_PERFMON /
+        # CAP_NET_ADMIN (bpf_token_capable) beyond CAP_BPF
         return VerifyResult(False, E.EPERM, "", 0)
+    if env.prog_type in PROG_TYPES and not expected_attach_type_ok(env.prog_type, env.expected_attach_type):
+        return VerifyResult(False, E.EINVAL, "", 0)  # bpf_prog_load_check_attach
     log_size = env.log_size
     if log_size is not None and log_size > LOG_SIZE_MAX:
         return VerifyResult(False, E.EINVAL, "", 0)  # bpf_vlog_init -> bpf_verifier_log_attr_valid
@@ -892,5 +1048,6 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
     return VerifyResult(
         accepted=err == 0, errno=err, log=log, processed=v.insn_processed, log_true_size=true_size,
         stack_depth=[sp.stack_depth for sp in v.subprogs], subprog_starts=[sp.start for sp in v.subprogs],
+        tail_call_reachable=[sp.tail_call_reachable for sp in v.subprogs],
         insn_aux=v.aux, max_states_per_insn=v.max_states_per_insn, total_states=v.total_states,
         peak_states=v.peak_states, error_line=None if err == 0 else _error_line(log))

@@ -5,32 +5,33 @@ Models ``check_helper_call`` with ``check_func_arg`` / ``check_reg_type`` /
 ``check_func_call`` / ``setup_func_entry`` / ``prepare_func_exit`` for static
 subprograms, ``check_kfunc_call`` for the modelled kfuncs (arguments and return
 type from BTF, KF_ACQUIRE / KF_RELEASE / KF_RET_NULL), ``check_return_code``,
-``check_resource_leak``, ``check_ld_imm`` and ``check_ld_abs`` of
+``check_resource_leak``, ``record_func_map`` / ``record_func_key`` (tail calls:
+which map and which constant key each call site passes), ``check_ld_imm`` and ``check_ld_abs`` of
 kernel/bpf/verifier.c (Linux 6.18).
 
 Left out: callbacks (``bpf_loop``, ``for_each_map_elem``, timers), dynptrs,
-iterators, spin locks, RCU/preempt/IRQ regions, tail calls, global subprograms
+iterators, spin locks, RCU/preempt/IRQ regions, global subprograms
 (they need BTF func_info, which raw-instruction loads do not carry).
 """
 
 from __future__ import annotations
 
 import errno as E
-from typing import Any, Final
+from typing import Any, Final, Sequence
 
 from kernel_model import isa
 from kernel_model.insn import imm64
 
-from . import alu, helpers as H, mem, precision, scalar as S
+from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
 from .decoded import DInsn
-from .core import Env, DST_OP, DST_OP_NO_MARK, SRC_OP
+from .core import Env, DST_OP, DST_OP_NO_MARK, SRC_OP, Reject
 from .log import reg_type_str
 from .mem import BPF_READ, BPF_WRITE
 from .refs import REF_TYPE_PTR
 from .regs import (
-    CONST_PTR_TO_MAP, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
+    CONST_PTR_TO_MAP, MEM_ALLOC, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
     PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
     PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, PTR_TRUSTED, SCALAR_VALUE, RegState, base_type,
     is_pointer_value, mark_known_zero, mark_not_init, mark_unknown, register_is_null, s64,
@@ -47,6 +48,7 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     H.ARG_SCALAR: (SCALAR_VALUE,), H.ARG_CONST_MAP_PTR: (CONST_PTR_TO_MAP,), H.ARG_PTR_TO_CTX: (PTR_TO_CTX,),
     H.ARG_PTR_TO_MEM: _MEM_TYPES, H.ARG_PTR_TO_FUNC: (PTR_TO_FUNC,), H.ARG_PTR_TO_STACK: (PTR_TO_STACK,),
     H.ARG_PTR_TO_BTF_ID: (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | 1 << 21),
+    H.ARG_PTR_TO_SPIN_LOCK: (PTR_TO_MAP_VALUE, PTR_TO_BTF_ID | MEM_ALLOC),  # spin_lock_types
 }
 
 BPF_REG_SIZE: Final = 8
@@ -56,7 +58,7 @@ class CallMeta:
     """``struct bpf_call_arg_meta``."""
 
     __slots__ = ("map", "map_uid", "raw_mode", "access_size", "regno", "msize_max_value", "ref_obj_id",
-                 "release_regno", "func_id", "mem_size", "const_map_key")
+                 "release_regno", "func_id", "mem_size", "const_map_key", "subprogno")
 
     def __init__(self, func_id: int) -> None:
         self.map: Any = None
@@ -70,6 +72,7 @@ class CallMeta:
         self.func_id = func_id
         self.const_map_key = -1
         self.mem_size = 0
+        self.subprogno = 0
 
 
 
@@ -92,7 +95,8 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
         if is_pointer_value(leaks, reg):
             raise env.reject(E.EACCES, f"R{regno} leaks addr into helper function")
         return
-    if base_type(reg.type) in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+    if base_type(reg.type) in (PTR_TO_PACKET, PTR_TO_PACKET_META) \
+            and not mem.may_access_direct_pkt_data(env, fn.pkt_access, BPF_READ):
         raise env.reject(E.EACCES, "helper access to the packet is not allowed")
     base = arg_type & 0xFF
     skip_type = False
@@ -123,6 +127,11 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
                                     BPF_WRITE if arg_type & MEM_WRITE else BPF_READ, False, meta)
     elif base == H.ARG_PTR_TO_MEM:
         meta.raw_mode = bool(arg_type & MEM_UNINIT)
+    elif base == H.ARG_PTR_TO_FUNC:
+        meta.subprogno = reg.subprogno
+    elif base == H.ARG_PTR_TO_SPIN_LOCK:
+        from .locks import BPF_FUNC_spin_lock, process_spin_lock
+        process_spin_lock(env, regno, meta.func_id == BPF_FUNC_spin_lock)
     elif base in (H.ARG_CONST_SIZE, H.ARG_CONST_SIZE_OR_ZERO):
         atype = BPF_WRITE if fn.args[arg - 1] & MEM_WRITE else BPF_READ
         mem.check_mem_size_reg(env, reg, regno, atype, base == H.ARG_CONST_SIZE_OR_ZERO, meta)
@@ -215,6 +224,11 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     meta = CallMeta(func_id)
     for i in range(5):
         check_func_arg(env, i, meta, fn)
+    if func_id in _RECORD_MAP:
+        record_func_map(env, meta, func_id)
+    if func_id == H.BPF_FUNC_tail_call:
+        record_func_key(env, meta)
+        check_resource_leak(env, False, True, "tail_call")
     if meta.map is not None:
         why = check_map_func_compatibility(meta.map.map_type, func_id)
         if why:
@@ -222,6 +236,10 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     env.aux[env.insn_idx].helper_id = func_id
     for i in range(meta.access_size):
         mem.check_mem_access(env, env.insn_idx, meta.regno, i, isa.B, BPF_WRITE, -1, False, False)
+    if func_id == cb.BPF_FUNC_FOR_EACH_MAP_ELEM:
+        cb.push_callback_call(env, env.insn_idx, meta.subprogno, cb.set_map_elem_callback_state, meta.map)
+    elif func_id == cb.BPF_FUNC_LOOP:
+        cb.check_loop_call(env, insn, meta.subprogno)
     regs = env.cur_regs()
     for i in range(6):
         mark_not_init(regs[i], env.bpf_capable)
@@ -268,6 +286,51 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     elif bret == H.RET_INTEGER:
         alu.bounds_sanity(env, r0, "retval")
 
+#: the helpers whose map ``record_func_map`` records (kernel/bpf/verifier.c, 6.12/6.18)
+_RECORD_MAP: Final = frozenset({12, 1, 2, 3, 87, 88, 89, 164, 51, 195})
+#: include/linux/bpf_verifier.h: ``map_key_state`` markers
+BPF_MAP_KEY_POISON: Final = 1 << 63
+BPF_MAP_KEY_SEEN: Final = 1 << 62
+
+
+def record_func_map(env: Env, meta: CallMeta, func_id: int) -> None:
+    """``record_func_map``: the map a map helper call passes, per call site; a second
+    path with another map poisons it (a tail call then cannot be a direct jump)."""
+    m = meta.map
+    if m is None:
+        raise env.reject(E.EINVAL, "kernel subsystem misconfigured verifier")
+    aux = env.aux[env.insn_idx]
+    if aux.map_ptr is None:
+        aux.map_ptr = m
+    elif aux.map_ptr is not m:
+        aux.map_ptr = m
+        aux.map_ptr_poison = True
+
+
+def record_func_key(env: Env, meta: CallMeta) -> None:
+    """``record_func_key`` (tail calls only): a key in R3 that is the same constant below
+    ``max_entries`` on every path is recorded (and made precise): ``do_misc_fixups`` then
+    gives the call a poke descriptor (a direct jump the map's updates patch); anything
+    else poisons the key (an indirect jump through the array)."""
+    m = meta.map
+    if m is None or m.map_type != _PROG_ARRAY:
+        raise env.reject(E.EINVAL, "kernel subsystem misconfigured verifier")
+    aux = env.aux[env.insn_idx]
+    reg = env.cur_regs()[3]
+    val = reg.var_off[0]
+    if not (reg.type == SCALAR_VALUE and not reg.var_off[1] and val < m.max_entries):
+        aux.map_key_state = BPF_MAP_KEY_POISON
+        return
+    precision.mark_chain_precision(env, 3)
+    if not aux.map_key_state:
+        aux.map_key_state = BPF_MAP_KEY_SEEN | val
+    elif aux.map_key_state != BPF_MAP_KEY_POISON and aux.map_key_state != BPF_MAP_KEY_SEEN | val:
+        aux.map_key_state = BPF_MAP_KEY_POISON
+
+
+_PROG_ARRAY: Final = 3
+
+
 # --- bpf-to-bpf calls --------------------------------------------------------------------------
 def check_func_call(env: Env, insn: DInsn) -> None:
     idx = env.insn_idx
@@ -276,10 +339,20 @@ def check_func_call(env: Env, insn: DInsn) -> None:
     if subprog < 0:
         raise env.reject(E.EFAULT, f"verifier bug. No program starts at insn {target}")
     st = env.cur
+    caller = st.frame[st.curframe]
+    err = 0
+    if env.func_info:
+        from . import btf_info
+        err = btf_info.btf_check_subprog_call(env, subprog, caller.regs)
+        if err == E.EFAULT:
+            raise Reject(err)
+        if btf_info.subprog_is_global(env, subprog):
+            _call_global(env, subprog, caller, err)
+            return
     if st.curframe + 1 >= isa.MAX_CALL_FRAMES:
         raise env.reject(E.E2BIG, f"the call stack of {st.curframe + 2} frames is too deep")
-    caller = st.frame[st.curframe]
     callee = env.init_func_state(idx, st.curframe + 1, subprog)
+    env.mark_state_scratched()  # init_func_state: mark_verifier_state_scratched
     for i in range(1, 6):
         callee.regs[i].assign(caller.regs[i])
     del st.frame[st.curframe + 1:]
@@ -299,6 +372,31 @@ def check_func_call(env: Env, insn: DInsn) -> None:
     env.stack_live.reset_callchain()
 
 
+def _call_global(env: Env, subprog: int, caller: Any, err: int) -> None:
+    """``check_func_call`` of a global function (6.18): not entered -- its arguments
+    were checked against its BTF prototype, it is verified on its own later
+    (``do_check_subprogs``), and R0 comes back an unknown 64-bit scalar. Not modelled:
+    ``might_sleep`` (a global function calling a sleepable helper or kfunc)."""
+    from .btf_info import subprog_name
+
+    name = subprog_name(env, subprog)
+    if env.cur.active_locks:
+        raise env.reject(E.EINVAL, "global function calls are not allowed while holding a lock,\n"
+                                   "use static function instead")
+    if err:
+        raise env.reject(err, f"Caller passes invalid args into func#{subprog} ('{name}')")
+    if env.log_on:
+        env.verbose(f"Func#{subprog} ('{name}') is global and assumed valid.\n")
+    env.subprogs[subprog].called = True
+    regs = caller.regs
+    for i in range(6):
+        mark_not_init(regs[i], env.bpf_capable)
+        env.check_reg_arg(i, DST_OP_NO_MARK)
+    mark_unknown(regs[0], env.bpf_capable)
+    regs[0].subreg_def = 0
+    env.aux[env.insn_idx].subprog = subprog
+
+
 def prepare_func_exit(env: Env) -> None:
     st = env.cur
     callee = st.frame[st.curframe]
@@ -306,8 +404,22 @@ def prepare_func_exit(env: Env) -> None:
     if r0.type == PTR_TO_STACK:
         raise env.reject(E.EINVAL, "cannot return stack pointer to the caller")
     caller = st.frame[st.curframe - 1]
-    caller.regs[0].assign(r0)
-    env.insn_idx = callee.callsite + 1
+    in_callback_fn = callee.in_callback_fn
+    if in_callback_fn:
+        if r0.type != SCALAR_VALUE:
+            raise env.reject(E.EACCES, "R0 not a scalar value")
+        precision.mark_chain_precision(env, 0)  # the callback's return decides the iteration
+        lo, hi = callee.callback_ret_range
+        if not (lo <= r0.smin and r0.smax <= hi):  # retval_range_within, 64-bit
+            raise env.reject(E.EINVAL, _invalid_scalar(r0, (lo, hi), "At callback return", "R0"))
+        if not env.calls_callback[callee.callsite]:
+            raise env.reject(E.EFAULT, f"verifier bug: in callback at {env.insn_idx}, callsite "
+                                       f"{callee.callsite} !calls_callback")
+        # back to the helper call: it pushes the callback's next visit
+        env.insn_idx = callee.callsite
+    else:
+        caller.regs[0].assign(r0)
+        env.insn_idx = callee.callsite + 1
     if env.log_on:
         env.verbose("returning from callee:\n")
         env.print_verifier_state(st, st.curframe, True)
@@ -315,6 +427,26 @@ def prepare_func_exit(env: Env) -> None:
         env.print_verifier_state(st, st.curframe - 1, True)
     st.frame.pop()
     st.curframe -= 1
+    if in_callback_fn:
+        # widen imprecise scalars against the previous visit of the call (as
+        # process_iter_next_call does for iterators): ``ctx->i++`` in a callback converges
+        from .analyzer import find_prev_entry, widen_imprecise_scalars
+        prev = find_prev_entry(env, st, env.insn_idx)
+        if prev is not None:
+            widen_imprecise_scalars(env, prev, st)
+
+
+def _invalid_scalar(reg: RegState, rng: tuple[int, int], ctx: str, reg_name: str) -> str:
+    """``verbose_invalid_scalar``."""
+    parts = [f"{ctx} the register {reg_name} has"]
+    if reg.smin > -(1 << 63):
+        parts.append(f" smin={reg.smin}")
+    if reg.smax < (1 << 63) - 1:
+        parts.append(f" smax={reg.smax}")
+    if len(parts) == 1:
+        parts.append(" unknown scalar value")
+    parts.append(f" should have been in [{rng[0]}, {rng[1]}]")
+    return "".join(parts)
 
 # --- exits -------------------------------------------------------------------------------------
 def check_resource_leak(env: Env, exception_exit: bool, check_lock: bool, prefix: str) -> None:
@@ -405,7 +537,19 @@ def check_ld_imm(env: Env, insn: DInsn) -> None:
     if insn.src == isa.PSEUDO_BTF_ID:
         raise env.reject(E.EINVAL, "pseudo btf_id ldimm64 is not modelled")
     if insn.src == isa.PSEUDO_FUNC:
-        raise env.reject(E.EINVAL, "missing btf func_info")
+        subprogno = env.find_subprog(idx + insn.imm + 1)
+        # check_ld_imm: the linkage of the load's func_info records (btf_info.check_btf_func
+        # sets each Subprog's), or the attribute given instead for assembly programs
+        linkage: Sequence[int] | None = env.attr.func_linkage
+        if env.attr.func_info:
+            linkage = [sp.linkage for sp in env.subprogs]
+        if linkage is None:
+            raise env.reject(E.EINVAL, "missing btf func_info")
+        if subprogno < 0 or subprogno >= len(linkage) or linkage[subprogno] != 0:  # BTF_FUNC_STATIC
+            raise env.reject(E.EINVAL, "callback function not static")
+        dst.type = PTR_TO_FUNC
+        dst.subprogno = subprogno
+        return
     m = aux.map
     dst.map = m
     if insn.src in (isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX_VALUE):
@@ -418,7 +562,7 @@ def check_ld_imm(env: Env, insn: DInsn) -> None:
 def check_ld_abs(env: Env, insn: DInsn) -> None:
     regs = env.cur_regs()
     mode = insn.mode
-    if env.attr.prog_type != 1:  # only skb programs in the model
+    if env.attr.prog_type not in (1, 3, 4):  # may_access_skb: socket filter, sched_cls, sched_act
         raise env.reject(E.EINVAL, "BPF_LD_[ABS|IND] instructions not allowed for this program type")
     if insn.dst or insn.off or insn.size == isa.DW or (mode == isa.ABS and insn.src):
         raise env.reject(E.EINVAL, "BPF_LD_[ABS|IND] uses reserved fields")
@@ -434,6 +578,17 @@ def check_ld_abs(env: Env, insn: DInsn) -> None:
         env.check_reg_arg(i, DST_OP_NO_MARK)
     mark_unknown(regs[0], env.bpf_capable)
     regs[0].subreg_def = env.insn_idx + 1
+    if env.cur.curframe:
+        # 6.18 ("bpf: Fix ld_{abs,ind} failure path analysis in subprogs"): the code
+        # bpf_gen_ld_abs() emits returns 0 from the function when the load fails; in a
+        # subprogram that is a return to the caller, explored here, while the success
+        # path (R0 unknown, the next instruction) is pushed for later
+        env.scratched_regs |= 1
+        env.push_stack(env.insn_idx + 1, env.insn_idx, False)
+        mark_known_zero(regs[0])
+        env.stack_live.update_live_stack(env.cur, env.sp_starts)
+        prepare_func_exit(env)
+        env.insn_idx -= 1
 
 # --- kfuncs ------------------------------------------------------------------------------------
 def check_kfunc_call(env: Env, insn: DInsn) -> None:

@@ -23,7 +23,7 @@ what it returns and what it raises (:class:`InvalidInsn`, kernel message, EINVAL
 from __future__ import annotations
 
 from array import array
-from typing import Final, Sequence
+from typing import Callable, Final, Sequence
 
 from kernel_model import isa
 from kernel_model.errors import InvalidInsn
@@ -36,6 +36,9 @@ __all__ = ["find_subprogs", "check_subprogs", "check_cfg", "CfgMarks", "successo
 
 #: include/linux/bpf_verifier.h
 BPF_MAX_SUBPROGS: Final = 256
+#: is_sync_callback_calling_function (kernel/bpf/verifier.c): bpf_for_each_map_elem,
+#: bpf_find_vma, bpf_loop, bpf_user_ringbuf_drain
+SYNC_CALLBACK_HELPERS: Final = frozenset({164, 180, 181, 209})
 
 
 def _is_pseudo_call(insn: InsnFields) -> bool:
@@ -103,12 +106,16 @@ class CfgMarks:
     """What ``check_cfg`` leaves in ``insn_aux_data`` for the walk: prune points, jump
     points (the jump history records arrivals there) and forced checkpoints (may_goto)."""
 
-    __slots__ = ("prune_point", "jmp_point", "force_checkpoint", "has_back_edges")
+    __slots__ = ("prune_point", "jmp_point", "force_checkpoint", "has_back_edges", "calls_callback", "iter_next")
 
     def __init__(self, n: int) -> None:
         self.prune_point = bytearray(n)
         self.jmp_point = bytearray(n)
         self.force_checkpoint = bytearray(n)
+        #: mark_calls_callback: a helper call that calls a callback synchronously
+        self.calls_callback = bytearray(n)
+        #: a call of an iterator's ``_next`` kfunc (is_iter_next_insn)
+        self.iter_next = bytearray(n)
         #: the walk met an edge to an insn still on its stack: the program has a loop
         #: (without one, ``compute_scc`` has nothing to find)
         self.has_back_edges = False
@@ -163,12 +170,14 @@ class _CfgWalk:
 
 
 def check_cfg(insns: Sequence[InsnFields], marks: CfgMarks | None = None, *, allow_back_edges: bool = True,
-              reachability: bool = True) -> None:
+              reachability: bool = True, is_iter_next: Callable[[InsnFields], bool] | None = None) -> None:
     """Pass: ``check_cfg`` with ``visit_insn`` and ``push_insn`` (kernel/bpf/verifier.c,
     6.18): a depth-first walk from insn 0, fall-through edges before branch edges, that
     enters subprograms through their calls and ``BPF_PSEUDO_FUNC`` lddws, and marks
     ``marks`` (prune points at branches, call sites and their returns; jump points at
-    jump targets; forced checkpoints at may_goto).
+    jump targets; forced checkpoints at may_goto, at calls of helpers that call a callback
+    (also marked ``calls_callback``) and at iterator ``_next`` kfunc calls, which
+    ``is_iter_next`` tells).
     Raises :class:`InvalidInsn`: ``jump out of range from insn %d to %d``, ``back-edge
     from insn %d to %d`` (unless ``allow_back_edges``: the kernel allows them when
     ``bpf_capable``), ``unreachable insn %d`` (unless ``reachability`` is off, as
@@ -200,6 +209,15 @@ def check_cfg(insns: Sequence[InsnFields], marks: CfgMarks | None = None, *, all
             if op == isa.EXIT:
                 ret = 0
             elif op == isa.CALL:
+                if insn.src == 0 and insn.imm in SYNC_CALLBACK_HELPERS:
+                    m.calls_callback[t] = True
+                    fc[t] = True
+                    pp[t] = True
+                    jp[t] = True
+                elif insn.src == isa.PSEUDO_KFUNC_CALL and is_iter_next is not None and is_iter_next(insn):
+                    m.iter_next[t] = True
+                    pp[t] = True
+                    fc[t] = True
                 ret = walk.push(t, t + 1, FALLTHROUGH)
                 if not ret:
                     pp[t + 1] = True

@@ -67,18 +67,28 @@ class Reject(Exception):
 class Subprog:
     """``struct bpf_subprog_info`` (the fields the model uses)."""
 
-    __slots__ = ("start", "stack_depth", "has_tail_call", "has_ld_abs", "is_cb", "is_async_cb", "linkage",
-                 "postorder")
+    __slots__ = ("start", "stack_depth", "has_tail_call", "tail_call_reachable", "has_ld_abs", "is_cb",
+                 "is_async_cb", "linkage", "postorder", "func_type_id", "args", "args_cached", "unreliable",
+                 "called", "verified")
 
     def __init__(self, start: int) -> None:
         self.start = start
         self.stack_depth = 0
         self.has_tail_call = False
+        self.tail_call_reachable = False
         self.has_ld_abs = False
         self.is_cb = False
         self.is_async_cb = False
-        self.linkage = 0  # BTF_FUNC_STATIC; no func_info is modelled
+        #: BTF_FUNC_STATIC/GLOBAL of its func_info record (check_btf_func); static without one
+        self.linkage = 0
         self.postorder: list[int] = []
+        # bpf_func_info_aux and bpf_subprog_arg_info (verifier.btf_info)
+        self.func_type_id = 0
+        self.args: list[Any] = []
+        self.args_cached = False
+        self.unreliable = False
+        self.called = False
+        self.verified = False
 
 
 class Env:
@@ -125,6 +135,8 @@ class Env:
         self.prune_point = self.cfg_marks.prune_point
         self.jmp_point = self.cfg_marks.jmp_point
         self.force_checkpoint = self.cfg_marks.force_checkpoint
+        self.calls_callback = self.cfg_marks.calls_callback
+        self.iter_next = self.cfg_marks.iter_next
         #: live_regs_before (compute_live_registers), a mask per insn
         self.live_before: Sequence[int] = array("H", bytes(2 * n))
         #: the pointer type each load/store went through (save_aux_ptr_type)
@@ -163,17 +175,28 @@ class Env:
         #: the program type's rules (verifier.prog_types); check_attach sets them
         self.prog_ops: ProgTypeOps = prog_type_ops(env.prog_type)
         self.allowed_helpers: frozenset[int] = frozenset()
+        #: helper id -> the kernel proto symbol get_func_proto gives (verifier.helper_sets)
+        self.helper_protos: dict[int, str] = {}
         self.attach_btf: Any = None
         self.attach_func_proto: Any = None
         self.attach_func_name = ""
         self.ctx_arg_info: tuple[Any, ...] = ()
         self.struct_ops_policy: Any = None
         self.retval_range: tuple[int, int] | None = None
+        #: may_access_direct_pkt_data saw a direct packet access of a writable type
+        self.seen_direct_write = False
         self.scc = array("i", bytes(4 * n))
         self.fd_maps: dict[int, Any] = {}
         self.stack_reads_seen = 0
         # liveness (compute_live_registers, 6.18 liveness.c)
         self.sp_starts: list[int] = []
+        # BTF func_info / line_info (verifier.btf_info): (insn_off, type_id) per subprogram,
+        # (insn_off, file_name_off, line_off, line_col) per line record, and the index of
+        # the record verbose_linfo printed last (env->prev_linfo; -1 is NULL)
+        self.func_info: list[tuple[int, int]] = []
+        self.linfo: list[tuple[int, int, int, int]] = []
+        self.linfo_offs: list[int] = []
+        self.prev_linfo = -1
 
     # --- logging ---------------------------------------------------------------------------------
     def verbose(self, text: str) -> None:
@@ -388,7 +411,8 @@ class Env:
 
     # --- initial state -----------------------------------------------------------------------------
     def init_func_state(self, callsite: int, frameno: int, subprogno: int) -> FuncState:
-        """``init_func_state`` + ``init_reg_state``: all NOT_INIT but r10 = fp."""
+        """``init_func_state`` + ``init_reg_state``: all NOT_INIT but r10 = fp; every
+        register and slot is then scratched (printed by the next state line)."""
         f = FuncState(callsite, frameno, subprogno)
         for r in f.regs:
             mark_not_init(r, self.bpf_capable)
@@ -396,4 +420,5 @@ class Env:
         mark_known_zero(fp)
         fp.type = PTR_TO_STACK
         fp.frameno = frameno
+        self.mark_state_scratched()  # init_func_state: mark_verifier_state_scratched
         return f

@@ -41,8 +41,8 @@ from .regs import (BASE_TYPE_MASK, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_SOCK_CO
 if TYPE_CHECKING:
     from .core import Env
 
-__all__ = ["check_ctx_access", "sk_filter_access", "syscall_access", "struct_ops_access", "CtxAccess",
-           "SK_BUFF_SIZE", "SK_BUFF_FIELDS", "promote_ctx_arg"]
+__all__ = ["check_ctx_access", "sk_filter_access", "skb_is_valid_access", "syscall_access", "struct_ops_access",
+           "CtxAccess", "SK_BUFF_SIZE", "SK_BUFF_FIELDS", "promote_ctx_arg"]
 
 #: what check_ctx_access learns of a context load: (reg type, btf, btf_id)
 CtxAccess = tuple[int, Any, int]
@@ -107,6 +107,10 @@ def _skb_is_valid_access(off: int, size: int, atype: int, is_ldsx: bool) -> tupl
         return (size == 4), SCALAR_VALUE, 0
     ok = size <= 4 and not (size & (size - 1))
     return ok, SCALAR_VALUE, 4
+
+
+#: ``bpf_skb_is_valid_access`` (net/core/filter.c), for the other __sk_buff contexts
+skb_is_valid_access = _skb_is_valid_access
 
 
 def sk_filter_is_valid_access(off: int, size: int, atype: int, is_ldsx: bool) -> tuple[bool, int, int]:

@@ -60,6 +60,23 @@ class VerifierEnv:
     #: when the log ever outgrew it; 0 is no buffer (only ``log_true_size`` comes back);
     #: None, the model's default, is a buffer as large as the log (never ENOSPC)
     log_size: int | None = None
+    #: the program's own BTF (``attr.prog_btf_fd``, a user BTF loaded by BPF_BTF_LOAD):
+    #: the types ``func_info`` records name and the strings of ``line_info``
+    prog_btf: Any = None
+    #: ``attr.func_info``: ``func_info_cnt`` records of ``func_info_rec_size`` bytes
+    #: (``struct bpf_func_info {u32 insn_off, type_id}``, kernel/bpf/verifier.c
+    #: check_btf_func_early)
+    func_info: bytes = b""
+    func_info_rec_size: int = 0
+    #: ``attr.line_info``: records of ``line_info_rec_size`` bytes (``struct
+    #: bpf_line_info {u32 insn_off, file_name_off, line_off, line_col}``, check_btf_line)
+    line_info: bytes = b""
+    line_info_rec_size: int = 0
+    #: the BTF linkage (``BTF_FUNC_STATIC`` 0, global 1) of each subprogram when the load gives no
+    #: ``func_info`` records (assembly programs); with ``func_info`` the records decide; None and
+    #: no records (then a
+    #: ``BPF_PSEUDO_FUNC`` lddw is "missing btf func_info", as in check_ld_imm)
+    func_linkage: Sequence[int] | None = None
 
     @property
     def gpl_compatible(self) -> bool:

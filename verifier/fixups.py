@@ -27,6 +27,11 @@ input needs, and applies it to unverified programs too (``structops exec
     function that needs them;
   - helper calls: ``imm`` = helper address - ``__bpf_call_base``
     (``fn->func - __bpf_call_base``);
+  - ``bpf_tail_call`` becomes ``BPF_JMP | BPF_TAIL_CALL`` with ``imm`` 0, or, when
+    the verifier recorded one prog array and one constant key for the call
+    (``record_func_map``/``record_func_key``, root: no Spectre masking needed), a
+    poke descriptor (:class:`PokeDesc`) and ``imm`` = its index + 1. On x86-64
+    (``bpf_jit_supports_subprog_tailcalls``) the stack depth is left alone;
 * ``fixup_kfunc_call``: kfunc calls likewise get ``imm`` = kfunc address -
   ``__bpf_call_base`` (x86-64 has no far kfunc calls).
 
@@ -40,7 +45,8 @@ them first): a division or modulo by the immediate 0 becomes ``dst = 0`` /
 and unknown helpers become calls to a *fault stub* the caller supplies, so
 the program faults where it would execute them, as the interpreter does.
 Not modelled: helper inlining (``bpf_get_smp_processor_id``, array
-``map_gen_lookup``, ``bpf_loop``...), tail calls, constant blinding,
+``map_gen_lookup``, ``bpf_loop``...), the unprivileged tail call's index
+masking, constant blinding,
 ``BPF_PROBE_MEM`` conversion (``convert_ctx_accesses``).
 """
 
@@ -52,17 +58,19 @@ from typing import Callable, Mapping, Sequence
 
 from kernel_model import isa
 from kernel_model.bpf_map import MapSpec
-from kernel_model.errors import ENOTSUPP, InputError, KernelError
+from kernel_model.errors import InputError, KernelError
 from kernel_model.insn import Insn
 from kernel_model.profile import LATEST, Profile
 
 from .cfg import find_subprogs
 
-__all__ = ["FixupResult", "fixup_for_jit", "patch_program", "estimate_stack_depth",
+__all__ = ["FixupResult", "PokeDesc", "BPF_TAIL_CALL", "fixup_for_jit", "patch_program", "estimate_stack_depth",
            "BPF_REG_AX", "BPF_MAX_LOOPS", "BPF_MAX_TIMED_LOOPS"]
 
 #: include/linux/filter.h
 BPF_REG_AX = 11
+#: include/linux/filter.h: the opcode do_misc_fixups gives bpf_tail_call (BPF_JMP | 0xf0)
+BPF_TAIL_CALL = 0xF0
 #: include/linux/bpf.h: may_goto budgets
 BPF_MAX_LOOPS = 8 * 1024 * 1024
 BPF_MAX_TIMED_LOOPS = 0xFFFF
@@ -81,6 +89,19 @@ class FixupResult:
     stack_depths: list[int]
     #: new slot of each old slot (index: old slot)
     new_index: list[int] = field(default_factory=list)
+    #: ``prog->aux->poke_tab``: the direct tail calls, in order (``imm - 1`` of each)
+    pokes: list["PokeDesc"] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PokeDesc:
+    """``struct bpf_jit_poke_descriptor`` of a tail call (``BPF_POKE_REASON_TAIL_CALL``):
+    the prog array and constant key of a direct tail call, and its slot in the
+    rewritten program. The JIT records where it emitted the jump (:mod:`jit.bpf_jit`)."""
+
+    map: MapSpec
+    key: int
+    insn_idx: int
 
 
 def _is_jump(ins: Insn) -> bool:
@@ -284,7 +305,8 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                   kfunc_imm: Mapping[int, int] | KfuncResolver | None = None,
                   maps: Mapping[int, MapSpec] | None = None, profile: Profile = LATEST,
                   stack_depths: Sequence[int] | None = None, timed_may_goto_imm: int | None = None,
-                  fault_imm: int | None = None, starts: Sequence[int] | None = None) -> FixupResult:
+                  fault_imm: int | None = None, starts: Sequence[int] | None = None,
+                  tail_calls: Mapping[int, tuple[MapSpec, int]] | None = None) -> FixupResult:
     """Rewrite ``insns`` for the JIT (see the module docstring).
 
     ``helper_imm``/``kfunc_imm`` give the CALL immediate (target -
@@ -294,6 +316,9 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
     are the verifier's (default: :func:`estimate_stack_depth`);
     ``timed_may_goto_imm`` targets ``arch_bpf_timed_may_goto``; ``fault_imm``
     the fault stub for what cannot run (unresolvable lddw, legacy packet loads).
+    ``tail_calls``: by slot, the (prog array, key) of each tail call the verifier found
+    a constant key for (``insn_aux_data``'s map and key state, unpoisoned): those get a
+    poke descriptor; every other ``bpf_tail_call`` is the indirect form.
     """
     insns = list(insns)
     starts = list(starts) if starts is not None else find_subprogs(insns)
@@ -321,6 +346,7 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
         for k in range(bounds[f], bounds[f + 1]):
             func_of[k] = f
     patches: dict[int, list[Patched]] = {}
+    poke_sites: list[tuple[int, MapSpec, int]] = []
     may_goto_sites: list[tuple[int, int]] = []
     k = 0
     while k < len(insns):
@@ -362,7 +388,16 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
             extra[func_of[k]] = 16 if timed else 8
         elif c == isa.CALL_INSN and ins.src == isa.CALL_HELPER:
             if ins.imm == 12:  # BPF_FUNC_tail_call
-                raise KernelError(ENOTSUPP, "tail calls are not modelled by this JIT")
+                # "mark bpf_tail_call as different opcode": imm = poke index + 1 for a
+                # direct jump (a constant key on every path), 0 for the indirect one
+                imm = 0
+                direct = (tail_calls or {}).get(k)
+                if direct is not None:
+                    poke_sites.append((k, direct[0], direct[1]))
+                    imm = len(poke_sites)
+                patches[k] = [(Insn(isa.JMP | BPF_TAIL_CALL, 0, 0, 0, imm), None)]
+                k += 1
+                continue
             patches[k] = [(Insn(c, 0, 0, 0, helper(ins.imm)), None)]
         elif c == isa.CALL_INSN and ins.src == isa.PSEUDO_KFUNC_CALL:
             patches[k] = [(Insn(c, 0, 0, 0, kfunc(ins.imm, ins.off)), None)]
@@ -414,7 +449,8 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
     new_starts = [new_index[s] for s in starts]
     for f, n in init_len.items():
         _adjust_jmp_off(out, new_starts[f], n)
-    return FixupResult(out, new_starts, new_depths, new_index)
+    pokes = [PokeDesc(m, key, new_index[k]) for k, m, key in poke_sites]
+    return FixupResult(out, new_starts, new_depths, new_index, pokes)
 
 
 def _adjust_jmp_off(insns: list[Insn], tgt: int, delta: int) -> None:

@@ -62,6 +62,7 @@ ARG_PTR_TO_DYNPTR: Final = 24
 ARG_PTR_TO_UNINIT_MEM: Final = MEM_UNINIT | MEM_WRITE | ARG_PTR_TO_MEM
 ARG_PTR_TO_MAP_VALUE_OR_NULL: Final = PTR_MAYBE_NULL | ARG_PTR_TO_MAP_VALUE
 ARG_PTR_TO_MEM_RDONLY: Final = MEM_RDONLY | ARG_PTR_TO_MEM
+ARG_PTR_TO_STACK_OR_NULL: Final = PTR_MAYBE_NULL | ARG_PTR_TO_STACK
 
 # enum bpf_return_type
 RET_INTEGER: Final = 0
@@ -76,6 +77,7 @@ RET_PTR_TO_BTF_ID: Final = 8
 RET_PTR_TO_MAP_VALUE_OR_NULL: Final = PTR_MAYBE_NULL | RET_PTR_TO_MAP_VALUE
 
 MAX_FUNC_ID: Final = len(HELPER_NAMES)
+BPF_FUNC_tail_call: Final = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,21 +94,23 @@ class FuncProto:
     ret_btf: str = ""
 
 
-def _p(name: str, ret: int, *args: int, gpl: bool = False) -> FuncProto:
-    return FuncProto(name, ret, tuple(args) + (ARG_DONTCARE,) * (5 - len(args)), gpl)
+def _p(name: str, ret: int, *args: int, gpl: bool = False, pkt: bool = False) -> FuncProto:
+    return FuncProto(name, ret, tuple(args) + (ARG_DONTCARE,) * (5 - len(args)), gpl, pkt_access=pkt)
 
 
 #: helper id -> prototype (kernel/bpf/helpers.c, kernel/trace/bpf_trace.c, net/core/filter.c)
 PROTOS: dict[int, FuncProto] = {
-    1: _p("map_lookup_elem", RET_PTR_TO_MAP_VALUE_OR_NULL, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY),
+    1: _p("map_lookup_elem", RET_PTR_TO_MAP_VALUE_OR_NULL, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY, pkt=True),
     2: _p("map_update_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY, ARG_PTR_TO_MAP_VALUE,
-          ARG_ANYTHING),
-    3: _p("map_delete_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY),
-    87: _p("map_push_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_VALUE, ARG_ANYTHING),
+          ARG_ANYTHING, pkt=True),
+    3: _p("map_delete_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY, pkt=True),
+    87: _p("map_push_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_VALUE, ARG_ANYTHING, pkt=True),
     88: _p("map_pop_elem", RET_INTEGER, ARG_CONST_MAP_PTR, MEM_UNINIT | MEM_WRITE | ARG_PTR_TO_MAP_VALUE),
     89: _p("map_peek_elem", RET_INTEGER, ARG_CONST_MAP_PTR, MEM_UNINIT | MEM_WRITE | ARG_PTR_TO_MAP_VALUE),
     195: _p("map_lookup_percpu_elem", RET_PTR_TO_MAP_VALUE_OR_NULL, ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY,
-            ARG_ANYTHING),
+            ARG_ANYTHING, pkt=True),
+    # kernel/bpf/core.c bpf_tail_call_proto: never called, do_misc_fixups makes it BPF_TAIL_CALL
+    12: _p("tail_call", RET_VOID, ARG_PTR_TO_CTX, ARG_CONST_MAP_PTR, ARG_ANYTHING),
     4: _p("probe_read", RET_INTEGER, ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE_OR_ZERO, ARG_ANYTHING, gpl=True),
     5: _p("ktime_get_ns", RET_INTEGER),
     6: _p("trace_printk", RET_INTEGER, ARG_PTR_TO_MEM_RDONLY, ARG_CONST_SIZE, gpl=True),
@@ -123,6 +127,14 @@ PROTOS: dict[int, FuncProto] = {
     125: _p("ktime_get_boot_ns", RET_INTEGER),
     160: _p("ktime_get_coarse_ns", RET_INTEGER),
     208: _p("ktime_get_tai_ns", RET_INTEGER),
+    # kernel/bpf/bpf_iter.c: the synchronous callback callers (verifier.callbacks); 6.18's
+    # bpf_loop takes nr_loops as ARG_ANYTHING (kernel_model.bpf_facts CHANGES_6_18)
+    164: _p("for_each_map_elem", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_FUNC, ARG_PTR_TO_STACK_OR_NULL,
+            ARG_ANYTHING),
+    181: _p("loop", RET_INTEGER, ARG_ANYTHING, ARG_PTR_TO_FUNC, ARG_PTR_TO_STACK_OR_NULL, ARG_ANYTHING),
+    # kernel/bpf/helpers.c bpf_spin_lock_proto / bpf_spin_unlock_proto (verifier.locks)
+    93: _p("spin_lock", RET_VOID, ARG_PTR_TO_SPIN_LOCK),
+    94: _p("spin_unlock", RET_VOID, ARG_PTR_TO_SPIN_LOCK),
     # kernel/trace/bpf_trace.c bpf_get_current_task_btf_proto: the current task, trusted
     158: FuncProto("get_current_task_btf", RET_PTR_TO_BTF_ID | PTR_TRUSTED, (ARG_DONTCARE,) * 5, True,
                    ret_btf="task_struct"),

@@ -24,7 +24,8 @@ from .core import Env, BPF_MAX_VAR_OFF, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STA
 from .precision import pack_linked
 from .regs import (
     BPF_ADD_CONST, BPF_ADD_CONST32, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_SOCK_COMMON,
-    PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK, SCALAR_VALUE,
+    PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
+    SCALAR_VALUE,
     CONST_PTR_TO_MAP, PTR_TO_BUF, PTR_TO_XDP_SOCK, RegState, base_type, is_pointer_value, is_trusted_reg, mark_known,
     reg_const_value, reg_is_const,
 )
@@ -54,8 +55,114 @@ _NOT_NULL_TYPES: Final = frozenset({PTR_TO_SOCKET, PTR_TO_TCP_SOCK, PTR_TO_XDP_S
                              PTR_TO_MAP_KEY, PTR_TO_SOCK_COMMON, PTR_TO_MEM, CONST_PTR_TO_MAP})
 
 
+#: include/linux/bpf_verifier.h: reg->range of a packet pointer known to be at (>=) or
+#: beyond (>) pkt_end
+AT_PKT_END: Final = -1
+BEYOND_PKT_END: Final = -2
+#: include/linux/bpf.h
+MAX_PACKET_OFF: Final = 0xFFFF
+_PKT_ANY: Final = frozenset({PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_PACKET_END})
+
+
+def _is_pkt_ptr_branch_taken(dst: RegState, src: RegState, op: int) -> int:
+    """``is_pkt_ptr_branch_taken``: a packet pointer known to be at or beyond pkt_end
+    (``mark_pkt_end``) decides a later comparison with pkt_end."""
+    if src.type == PTR_TO_PACKET_END:
+        pkt = dst
+    elif dst.type == PTR_TO_PACKET_END:
+        pkt = src
+        op = S.flip_opcode(op)
+    else:
+        return -1
+    if pkt.range >= 0:
+        return -1
+    if op in (S.JLE, S.JGT):
+        if pkt.range == BEYOND_PKT_END:
+            return int(op == S.JGT)
+    elif op in (S.JLT, S.JGE):
+        if pkt.range in (BEYOND_PKT_END, AT_PKT_END):
+            return int(op == S.JGE)
+    return -1
+
+
+def _reg_is_init_pkt_pointer(reg: RegState, which: int) -> bool:
+    """``reg_is_init_pkt_pointer``: ``which`` not advanced from its origin."""
+    return reg.type == which and reg.id == 0 and reg.off == 0 and reg.var_off == (0, 0)
+
+
+def _find_good_pkt_pointers(st: VerifierState, dst: RegState, ptype: int, range_right_open: bool) -> None:
+    """``find_good_pkt_pointers``: every packet pointer of ``dst``'s id in the state
+    (all frames, spilled ones too) may access ``dst.off`` bytes (one more when the
+    comparison was strict)."""
+    if dst.off < 0 or (dst.off == 0 and range_right_open):
+        return
+    if dst.umax > MAX_PACKET_OFF or dst.umax + dst.off > MAX_PACKET_OFF:
+        return
+    new_range = dst.off + (1 if range_right_open else 0)
+    for func in st.frame[: st.curframe + 1]:
+        for reg in list(func.regs) + [sl.spilled for sl in func.stack if is_spilled_reg(sl)]:
+            if reg.type == ptype and reg.id == dst.id:
+                reg.range = max(reg.range, new_range)
+
+
+def _mark_pkt_end(st: VerifierState, regno: int, range_open: bool) -> None:
+    """``mark_pkt_end``: the pointer is at (>=) or beyond (>) pkt_end."""
+    reg = st.frame[st.curframe].regs[regno]
+    if reg.type != PTR_TO_PACKET:
+        return
+    reg.range = BEYOND_PKT_END if range_open else AT_PKT_END
+
+
+def _try_match_pkt_pointers(insn: DInsn, dst: RegState, src: RegState, this: VerifierState,
+                            other: VerifierState) -> bool:
+    """``try_match_pkt_pointers``: a comparison of a packet pointer with pkt_end (or of
+    pkt_meta with the packet start) gives the pointers of that id a range on the side
+    where the access is proven in bounds, and marks the other side at/beyond the end."""
+    if not insn.x or insn.cls == isa.JMP32:
+        return False
+    op = insn.op
+    if op not in (S.JGT, S.JLT, S.JGE, S.JLE):
+        return False
+    left = (dst.type == PTR_TO_PACKET and src.type == PTR_TO_PACKET_END) or \
+        (dst.type == PTR_TO_PACKET_META and _reg_is_init_pkt_pointer(src, PTR_TO_PACKET))
+    right = (dst.type == PTR_TO_PACKET_END and src.type == PTR_TO_PACKET) or \
+        (_reg_is_init_pkt_pointer(dst, PTR_TO_PACKET) and src.type == PTR_TO_PACKET_META)
+    if left:
+        # pkt' OP pkt_end: the access is proven where pkt' is below the end
+        if op == S.JGT:
+            _find_good_pkt_pointers(this, dst, dst.type, False)
+            _mark_pkt_end(other, insn.dst, True)
+        elif op == S.JLT:
+            _find_good_pkt_pointers(other, dst, dst.type, True)
+            _mark_pkt_end(this, insn.dst, False)
+        elif op == S.JGE:
+            _find_good_pkt_pointers(this, dst, dst.type, True)
+            _mark_pkt_end(other, insn.dst, False)
+        else:
+            _find_good_pkt_pointers(other, dst, dst.type, False)
+            _mark_pkt_end(this, insn.dst, True)
+        return True
+    if right:
+        if op == S.JGT:
+            _find_good_pkt_pointers(other, src, src.type, True)
+            _mark_pkt_end(this, insn.src, False)
+        elif op == S.JLT:
+            _find_good_pkt_pointers(this, src, src.type, False)
+            _mark_pkt_end(other, insn.src, True)
+        elif op == S.JGE:
+            _find_good_pkt_pointers(other, src, src.type, False)
+            _mark_pkt_end(this, insn.src, True)
+        else:
+            _find_good_pkt_pointers(this, src, src.type, True)
+            _mark_pkt_end(other, insn.src, False)
+        return True
+    return False
+
+
 def is_branch_taken(r1: RegState, r2: RegState, op: int, w32: bool) -> int:
     """``is_branch_taken``: 1, 0, or -1 (unknown)."""
+    if r1.type in _PKT_ANY and r2.type in _PKT_ANY and not w32:
+        return _is_pkt_ptr_branch_taken(r1, r2, op)
     if r1.type != SCALAR_VALUE or r2.type != SCALAR_VALUE:
         if not reg_is_const(r2, w32):
             op = S.flip_opcode(op)
@@ -174,7 +281,16 @@ def _mark_ptr_or_null_regs(st: VerifierState, regno: int, is_null: bool) -> None
                 reg.type = PTR_TO_MAP_VALUE
             else:
                 reg.type &= ~PTR_MAYBE_NULL
-            reg.id = 0
+            if not reg_may_point_to_spin_lock(reg):  # the lock's identity is the register's id
+                reg.id = 0
+
+
+def reg_may_point_to_spin_lock(reg: RegState) -> bool:
+    """``reg_may_point_to_spin_lock``: a map value whose ``btf_record`` has a lock."""
+    if base_type(reg.type) != PTR_TO_MAP_VALUE:
+        return False
+    rec = getattr(reg.map, "record", None)
+    return rec is not None and rec.has("bpf_spin_lock")
 
 
 def check_cond_jmp_op(env: Env, insn: DInsn) -> None:
@@ -203,7 +319,7 @@ def check_cond_jmp_op(env: Env, insn: DInsn) -> None:
             raise env.reject(E.EINVAL, "BPF_JMP/JMP32 uses reserved fields")
         env.check_reg_arg(insn.src, SRC_OP)
         src = regs[insn.src]
-        if is_pointer_value(leaks, src):
+        if not (dst.type in _PKT_ANY and src.type in _PKT_ANY) and is_pointer_value(leaks, src):
             raise env.reject(E.EACCES, f"R{insn.src} pointer comparison prohibited")
         if src.type == PTR_TO_STACK:
             flags |= INSN_F_SRC_REG_STACK
@@ -276,7 +392,7 @@ def check_cond_jmp_op(env: Env, insn: DInsn) -> None:
             and dst.type & PTR_MAYBE_NULL:
         _mark_ptr_or_null_regs(this, insn.dst, op == S.JNE)
         _mark_ptr_or_null_regs(other, insn.dst, op == S.JEQ)
-    elif is_pointer_value(leaks, dst):
+    elif not _try_match_pkt_pointers(insn, dst, src, this, other) and is_pointer_value(leaks, dst):
         raise env.reject(E.EACCES, f"R{insn.dst} pointer comparison prohibited")
     if env.log_on:
         env.print_insn_state(this, this.curframe)

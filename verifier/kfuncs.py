@@ -19,20 +19,25 @@ and ``process_irq_flag`` of kernel/bpf/verifier.c (Linux 6.18):
   function %s expects refcounted PTR_TO_BTF_ID`` without one) and invalidates every
   copy; ``KF_ACQUIRE`` returns a new reference, ``KF_RET_NULL`` a maybe-NULL pointer
   whose NULL branch drops the reference (``mark_ptr_or_null_regs``);
+* memory (``KF_ARG_PTR_TO_MEM``): a pointer to a scalar or to a struct of scalars
+  is checked for the pointee's BTF size, read then written (``check_mem_reg``); with a
+  ``__sz``/``__szk`` size after it (``KF_ARG_PTR_TO_MEM_SIZE``, ``void *`` allowed),
+  for the size register's range (``check_kfunc_mem_size_reg``); ``__opt`` buffers may be NULL;
 * the special kfuncs ``bpf_rcu_read_lock``/``unlock`` (MEM_RCU pointers become
   untrusted at the unlock), ``bpf_preempt_disable``/``enable`` (nesting counted),
   ``bpf_local_irq_save``/``restore`` (a STACK_IRQ_FLAG slot and a REF_TYPE_IRQ
   reference, restored in order), and sleepable kfuncs inside those regions.
 
 Left out (refused as not modelled, never accepted): the graph, dynptr, iterator,
-arena, workqueue and ``bpf_obj_new`` families, ``__sz``/``__str``/``__map`` parameters,
-pointers to scalar memory, kfuncs returning pointers to non-structs.
+arena, workqueue and ``bpf_obj_new`` families, ``__str``/``__map``/``__prog``/``__uninit``
+parameters, callbacks, context arguments (``KF_ARG_PTR_TO_CTX``), ``rdonly_buf_size``,
+kfuncs returning pointers to non-structs.
 """
 
 from __future__ import annotations
 
 import errno as E
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Callable, Final
 
 from kernel_model import isa
 from kernel_model.btf import Array, Composite, Enum, Enum64, Func, FuncProto, Int, Ptr
@@ -44,10 +49,10 @@ if TYPE_CHECKING:
     from .decoded import DInsn
 
 from . import precision
-from .core import DST_OP_NO_MARK, SRC_OP
+from .core import DST_OP_NO_MARK, SRC_OP, Reject
 from .log import reg_type_str
 from .regs import (
-    BASE_TYPE_MASK, MEM_RCU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
+    BASE_TYPE_MASK, MEM_RCU, MEM_RDONLY, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MEM, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
     PTR_TO_STACK, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_UNTRUSTED, SCALAR_VALUE, TRUSTED_MODIFIERS, base_type,
     is_trusted_reg, mark_known_zero, mark_not_init, mark_unknown, register_is_null,
 )
@@ -55,6 +60,7 @@ from .refs import (
     acquire_irq_state, acquire_reference, for_each_reg_in_vstate, release_irq_state,
     release_reference,
 )
+from .iters import ITER_FLAGS, IterMeta, process_iter_arg, process_iter_next_call
 from .state import BPF_REG_SIZE, STACK_INVALID, STACK_IRQ_FLAG
 
 __all__ = ["resolve_kfunc", "check_kfunc_call", "RCU_LOCK", "RCU_UNLOCK", "PREEMPT_DISABLE", "PREEMPT_ENABLE",
@@ -114,6 +120,95 @@ def resolve_kfunc(v: Env, insn: DInsn) -> Any:
         raise v.reject(E.EINVAL, f"cannot find address for kernel function {t.name}")
     v.kfunc_names[(off, func_id)] = t.name
     return entry
+
+
+#: parameter suffixes of kfunc argument kinds the model does not have (get_kfunc_ptr_arg_type,
+#: Linux 6.18): constant strings, maps, programs, allocated and refcounted objects, uninitialised
+#: dynptr/iterator slots
+_UNMODELLED_SUFFIXES: Final = ("__str", "__map", "__prog", "__alloc", "__refcounted_kptr", "__uninit",
+                               "__iter", "__async_callback")
+#: structs standing for special objects (dynptrs, iterators, graph roots and nodes, wq, task_work,
+#: resilient spin locks): never plain memory
+_UNMODELLED_STRUCTS: Final = ("bpf_dynptr", "bpf_iter_", "bpf_list_", "bpf_rb_", "bpf_wq", "bpf_task_work",
+                              "bpf_res_spin_lock")
+
+
+def _is_mem_size_arg(btf: Any, p: Any, reg: Any, suffix: str) -> bool:
+    """``is_kfunc_arg_mem_size`` (``__sz``) / ``is_kfunc_arg_const_mem_size`` (``__szk``): a
+    scalar parameter with the suffix, passed a scalar register."""
+    return _is_scalar(btf, p.type_id) and reg.type == SCALAR_VALUE and (p.name or "").endswith(suffix)
+
+
+def _without_null(v: Env, regno: int, check: Callable[[], None]) -> None:
+    """``mark_ptr_not_null_reg`` on a copy: the memory checks see a maybe-NULL pointer as
+    not NULL, and the register keeps its type afterwards (``check_mem_reg``,
+    ``check_kfunc_mem_size_reg``)."""
+    reg = v.cur_regs()[regno]
+    saved = reg.type
+    if reg.type & PTR_MAYBE_NULL:
+        reg.type &= ~PTR_MAYBE_NULL
+    try:
+        check()
+    finally:
+        reg.type = saved
+
+
+def _check_kfunc_mem_arg(v: Env, btf: Any, proto: FuncProto, i: int, ref_t: Any, ref_id: int, ref_kind: str,
+                         ref_tname: str) -> int:
+    """``KF_ARG_PTR_TO_MEM`` and ``KF_ARG_PTR_TO_MEM_SIZE`` of ``check_kfunc_args`` (Linux 6.18,
+    kernel/bpf/verifier.c; ``get_kfunc_ptr_arg_type`` classifies, ``check_mem_reg`` and
+    ``check_kfunc_mem_size_reg`` check): a pointer to a scalar or to a struct of scalars
+    is memory of the pointee's BTF size, read and written by the kfunc (so a stack
+    buffer must be initialised: ``check_helper_mem_access`` for BPF_READ then BPF_WRITE);
+    followed by a ``__sz``/``__szk`` scalar it is a buffer of that many bytes (``void *``
+    allowed; ``__szk`` must be a known constant; a NULL ``__opt`` buffer skips the size
+    check). Returns the index of the last argument consumed (the size's, for a pair)."""
+    from . import mem
+    from .calls import CallMeta, _check_func_arg_reg_off
+    regs = v.cur_regs()
+    regno = i + 1
+    reg = regs[regno]
+    params = proto.params
+    nxt = params[i + 1] if i + 1 < len(params) else None
+    mem_size = nxt is not None and (_is_mem_size_arg(btf, nxt, regs[regno + 1], "__sz")
+                                    or _is_mem_size_arg(btf, nxt, regs[regno + 1], "__szk"))
+    is_void = ref_t is None
+    if not (ref_t is not None and isinstance(ref_t, (Int, Enum, Enum64))) and not _is_scalar_struct(btf, ref_t) \
+            and not (mem_size and is_void):
+        raise v.reject(E.EINVAL, f"arg#{i} pointer type {ref_kind} {ref_tname} must point to scalar, "
+                                 "or struct with scalar")
+    _check_func_arg_reg_off(v, reg, regno, 0)  # ARG_DONTCARE: fixed and variable offsets into memory
+    if not mem_size:
+        try:
+            type_size = btf.size_of(ref_id)
+        except Exception as e:  # btf_resolve_size: a FWD or a flexible pointee
+            raise v.reject(E.EINVAL, f"arg#{i} reference type('{ref_kind} {ref_tname}') size cannot be "
+                                     f"determined: {-E.EINVAL}") from e
+        if register_is_null(reg):
+            return i
+        def check_mem_reg() -> None:
+            mem.check_helper_mem_access(v, regno, type_size, mem.BPF_READ, True, None)
+            mem.check_helper_mem_access(v, regno, type_size, mem.BPF_WRITE, True, None)
+        _without_null(v, regno, check_mem_reg)
+        return i
+    assert nxt is not None
+    size_reg = regs[regno + 1]
+    v.check_reg_arg(regno + 1, SRC_OP)
+    if not register_is_null(reg) or not (params[i].name or "").endswith("__opt"):
+        cm = CallMeta(-1)
+
+        def check_kfunc_mem_size_reg() -> None:
+            mem.check_mem_size_reg(v, size_reg, regno + 1, mem.BPF_READ, True, cm)
+            mem.check_mem_size_reg(v, size_reg, regno + 1, mem.BPF_WRITE, True, cm)
+        try:
+            _without_null(v, regno, check_kfunc_mem_size_reg)
+        except Reject:
+            v.verbose(f"arg#{i} arg#{i + 1} memory, len pair leads to invalid memory access\n")
+            raise
+    if _is_mem_size_arg(btf, nxt, size_reg, "__szk"):
+        if size_reg.var_off[1]:
+            raise v.reject(E.EINVAL, f"R{regno + 1} must be a known constant")
+    return i + 1
 
 
 def _is_scalar(btf: Any, tid: int) -> bool:
@@ -211,13 +306,14 @@ def _process_irq_flag(v: Env, regno: int, name: str) -> None:
 class _Meta:
     """The parts of ``struct bpf_kfunc_call_arg_meta`` the model uses."""
 
-    __slots__ = ("name", "flags", "ref_obj_id", "release_regno")
+    __slots__ = ("name", "flags", "ref_obj_id", "release_regno", "iter")
 
     def __init__(self, name: str, flags: frozenset[str]) -> None:
         self.name = name
         self.flags = flags
         self.ref_obj_id = 0
         self.release_regno = 0
+        self.iter = IterMeta()
 
 
 def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None:
@@ -232,7 +328,10 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
     nargs = len(proto.params)
     if nargs > 5:
         raise v.reject(E.EINVAL, f"Function {name} has {nargs} > 5 args")
-    for i, p in enumerate(proto.params):
+    i = -1
+    while i + 1 < nargs:
+        i += 1
+        p = proto.params[i]
         regno = i + 1
         v.check_reg_arg(regno, SRC_OP)
         reg = regs[regno]
@@ -247,13 +346,15 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
                 if reg.var_off[1]:
                     raise v.reject(E.EINVAL, f"R{regno} must be a known constant")
                 precision.mark_chain_precision(v, regno)
-            elif pname.endswith(("__sz", "__szk")) or pname in ("rdonly_buf_size", "rdwr_buf_size"):
+            elif pname in ("rdonly_buf_size", "rdwr_buf_size"):
                 raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} ({pname}) is not modelled by structops")
-            continue
+            continue  # a '__sz' not after a memory argument is a plain scalar, as in the kernel
         if not isinstance(t, Ptr):
             raise v.reject(E.EINVAL, f"Unrecognized arg#{i} type {t.kind_name}")
         nullable = pname.endswith("__nullable")
-        if (trusted_args or rcu) and (register_is_null(reg) or reg.type & PTR_MAYBE_NULL) and not nullable:
+        # (an iterator argument is refused NULL the same way on the 6.18 host)
+        if (trusted_args or rcu or (i == 0 and flags & ITER_FLAGS)) and \
+                (register_is_null(reg) or reg.type & PTR_MAYBE_NULL) and not nullable:
             raise v.reject(E.EACCES, f"Possibly NULL pointer passed to trusted arg{i}")
         if reg.ref_obj_id:
             if release and meta.ref_obj_id:
@@ -269,6 +370,11 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
         # get_kfunc_ptr_arg_type
         if nullable and register_is_null(reg):
             continue  # KF_ARG_PTR_TO_NULL
+        if i == 0 and flags & ITER_FLAGS:  # is_kfunc_arg_iter: KF_ARG_PTR_TO_ITER
+            ref = process_iter_arg(v, regno, entry, proto, flags, meta.iter)
+            if ref:
+                meta.ref_obj_id = ref
+            continue
         if pname.endswith("__irq_flag"):
             if reg.type != PTR_TO_STACK:
                 raise v.reject(E.EINVAL, f"arg#{i} doesn't point to an irq flag on stack")
@@ -314,14 +420,12 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
                 raise v.reject(E.EINVAL, f"kernel function {name} args#{i} expected pointer to {ref_kind} "
                                          f"{ref_tname} but R{regno} has a pointer to {rt.kind_name} {rt.name}")
             continue
-        if ref_t is not None and not isinstance(ref_t, (Int, Enum, Enum64)) and not _is_scalar_struct(btf, ref_t):
-            nxt = proto.params[i + 1].name if i + 1 < nargs else ""
-            mem_size = bool(nxt) and nxt.endswith(("__sz", "__szk"))
-            if not mem_size:
-                raise v.reject(E.EINVAL, f"arg#{i} pointer type {ref_kind} {ref_tname} must point to scalar, "
-                                         "or struct with scalar")
-        # KF_ARG_PTR_TO_MEM(_SIZE), callbacks, dynptrs ...: check_mem_reg is not modelled
-        raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} (memory) is not modelled by structops")
+        if pname.endswith(_UNMODELLED_SUFFIXES) or isinstance(ref_t, FuncProto) or (
+                isinstance(ref_t, Composite) and ref_tname.startswith(_UNMODELLED_STRUCTS)):
+            # __str/__map/__prog/__alloc ..., callbacks, dynptrs, iterators, graph nodes, wq
+            raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} ({pname or ref_tname}) is not modelled "
+                                     "by structops")
+        i = _check_kfunc_mem_arg(v, btf, proto, i, ref_t, ref_id, ref_kind, ref_tname)
     if release and not meta.release_regno:
         raise v.reject(E.EINVAL, f"release kernel function {name} expects refcounted PTR_TO_BTF_ID")
 
@@ -338,7 +442,7 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
     if not _kfunc_allowed(v, entry):
         raise v.reject(E.EACCES, f"calling kernel function {name} is not allowed")
     is_vmlinux = entry.module is None
-    if is_vmlinux and name.startswith(_UNMODELLED_PREFIXES):
+    if is_vmlinux and name.startswith(_UNMODELLED_PREFIXES) and not flags & ITER_FLAGS:
         raise v.reject(E.EINVAL, f"kfunc {name} is not modelled by structops")
     if "KF_DESTRUCTIVE" in flags and not v.attr.privileged:
         raise v.reject(E.EACCES, "destructive kfunc calls require CAP_SYS_BOOT capability")
@@ -402,6 +506,17 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
         pt = btf.type_by_id(pid) if pid else None
         if pt is None:
             mark_unknown(r0, v.bpf_capable)  # 'void *' is a scalar
+        elif isinstance(pt, (Int, Enum, Enum64)):
+            # a pointer to a scalar: read-only memory of its size (meta.r0_size from
+            # btf_resolve_size, r0_rdonly), tied to the argument's reference (an iterator's)
+            mark_known_zero(r0)
+            r0.type = PTR_TO_MEM | MEM_RDONLY
+            r0.mem_size = pt.size
+            if meta.ref_obj_id:
+                r0.ref_obj_id = meta.ref_obj_id
+            if "KF_RET_NULL" in flags:
+                r0.type |= PTR_MAYBE_NULL
+                r0.id = v.new_id()
         elif not isinstance(pt, Composite):
             raise v.reject(E.EINVAL, f"kfunc {name} returning a pointer to {pt.kind_name} {pt.name} "
                                      "is not modelled by structops")
@@ -426,4 +541,6 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
     r0.subreg_def = 0
     v.aux[v.insn_idx].kfunc = entry
     v.scratched_regs |= 1
+    if "KF_ITER_NEXT" in flags:
+        process_iter_next_call(v, v.insn_idx, meta.iter)
 

@@ -264,6 +264,11 @@ def fmt_reg(reg: RegState, frameno: int, type_name: Callable[[object, int], str]
     return "".join(parts)
 
 
+#: iter_state_str (kernel/bpf/log.c): enum bpf_iter_state, kept in the slot's ``range``
+#: (verifier.iters)
+_ITER_STATES: Final = {1: "active", 2: "drained"}
+
+
 def fmt_func_state(state: FuncState, print_all: bool, scratched_regs: int, scratched_stack: int,
                    refs: Sequence[int] = (), type_name: Callable[[object, int], str] | None = None) -> str:
     """``print_verifier_state`` for one frame (without the trailing newline).
@@ -307,7 +312,14 @@ def fmt_func_state(state: FuncState, print_all: bool, scratched_regs: int, scrat
                 buf.append(SLOT_CHARS[t])
             parts.append(f" fp{off}={''.join(buf)}")
             parts.append(fmt_reg(slot.spilled, frameno, type_name))
-        elif last == STACK_DYNPTR or last == STACK_ITER:
+        elif last == STACK_ITER:
+            sp = slot.spilled
+            if not sp.ref_obj_id:  # only the main slot has ref_obj_id set; skip others
+                continue
+            name = type_name(sp.btf, sp.btf_id) if type_name is not None else ""
+            parts.append(f" fp{off}=iter_{name.removeprefix('bpf_iter_')}(ref_id={sp.ref_obj_id},"
+                         f"state={_ITER_STATES.get(sp.range, '<invalid>')},depth={sp.mem_size})")
+        elif last == STACK_DYNPTR:
             parts.append(f" fp{off}={''.join(SLOT_CHARS[t] for t in types)}")
         else:
             parts.append(f" fp{off}={''.join(SLOT_CHARS[t] for t in types)}")

@@ -31,7 +31,7 @@ from .regs import (
     CONST_PTR_TO_MAP, MEM_RDONLY, MEM_USER, MEM_PERCPU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF,
     PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
-    PTR_TO_XDP_SOCK, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RCU, SCALAR_VALUE, S64_MIN, RegState,
+    PTR_TO_TP_BUFFER, PTR_TO_XDP_SOCK, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RCU, SCALAR_VALUE, S64_MIN, RegState,
     base_type, clear_scalar_id, is_pointer_value, is_trusted_reg, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
     s32,
 )
@@ -425,8 +425,19 @@ def check_map_access_type(env: Env, regno: int, off: int, size: int, atype: int)
 
 
 def check_map_access(env: Env, regno: int, off: int, size: int, zero_ok: bool, src: int) -> None:
-    m = env.cur_regs()[regno].map
+    """``check_map_access``: within the value, then no byte of a special field of its
+    ``btf_record`` (a ``bpf_spin_lock``, ``bpf_timer``, ``bpf_wq``) touched, whatever the
+    access (load, store, atomic, helper memory): ``<field> cannot be accessed directly by
+    load/store`` (6.18)."""
+    reg = env.cur_regs()[regno]
+    m = reg.map
     check_mem_region_access(env, regno, off, size, m.value_size, zero_ok)
+    rec = getattr(m, "record", None)
+    if rec is None:
+        return
+    for f in rec.fields:
+        if reg.smin + off < f.offset + f.size and f.offset < reg.umax + off + size:
+            raise env.reject(E.EACCES, f"{f.name} cannot be accessed directly by load/store")
 
 # --- the dispatcher -----------------------------------------------------------------------
 # check_mem_access's branches, one function per pointer type; each takes
@@ -449,7 +460,31 @@ def _access_map_value(env: Env, regs: list[RegState], regno: int, off: int, size
     check_map_access_type(env, regno, off, size, atype)
     check_map_access(env, regno, off, size, False, ACCESS_DIRECT)
     if atype == BPF_READ and value_regno >= 0:
-        mark_unknown(regs[value_regno], env.bpf_capable)
+        reg = regs[regno]
+        m = reg.map
+        read = getattr(m, "direct_read", None)
+        if reg.var_off[1] == 0 and read is not None and _map_is_rdonly(m):
+            regs[value_regno].type = SCALAR_VALUE
+            mark_known(regs[value_regno], _map_direct_read(env, read, off + reg.var_off[0], size, is_ldsx))
+        else:
+            mark_unknown(regs[value_regno], env.bpf_capable)
+
+
+def _map_is_rdonly(m: object) -> bool:
+    """``bpf_map_is_rdonly`` (kernel/bpf/verifier.c, 6.18): ``BPF_F_RDONLY_PROG`` and frozen
+    (no writable mmap is modelled, so ``bpf_map_write_active`` is false)."""
+    return bool(getattr(m, "map_flags", 0) & (1 << 7)) and bool(getattr(m, "frozen", False))
+
+
+def _map_direct_read(env: Env, read: Callable[[int, int], bytes | int], off: int, size: int, is_ldsx: bool) -> int:
+    """``bpf_map_direct_read``: a read-only map's bytes as a known scalar (sign-extended for
+    BPF_MEMSX); the map's ``map_direct_value_addr`` error ends the load without a message."""
+    off &= (1 << 64) - 1
+    data = read(off if off < 1 << 63 else off - (1 << 64), size)
+    if isinstance(data, int):
+        raise env.reject(-data)
+    val = int.from_bytes(data, "little", signed=is_ldsx and size < 8)
+    return val & ((1 << 64) - 1)
 
 
 def _access_mem(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
@@ -501,12 +536,77 @@ def _access_stack(env: Env, regs: list[RegState], regno: int, off: int, size: in
         check_stack_write(env, regno, off, size, value_regno, insn_idx)
 
 
+#: include/linux/bpf.h MAX_PACKET_OFF
+MAX_PACKET_OFF: Final = 0xFFFF
+
+#: may_access_direct_pkt_data (kernel/bpf/verifier.c, 6.18): types with direct read only,
+#: and types with direct read and write (cgroup_sockopt's buffer is modelled with its type)
+_PKT_READ_ONLY: Final = frozenset({10, 11, 19, 21, 22, 8})   # lwt_in/out/seg6local, sk_reuseport,
+#                                                               flow_dissector, cgroup_skb
+_PKT_READ_WRITE: Final = frozenset({3, 4, 6, 12, 14, 16})    # sched_cls/act, xdp, lwt_xmit, sk_skb, sk_msg
+
+
+def may_access_direct_pkt_data(env: Env, pkt_access: bool | None, atype: int) -> bool:
+    """``may_access_direct_pkt_data``: may the program type read (write) its packet
+    directly; for a helper argument (``pkt_access`` not None), whether the helper's
+    prototype allows packet memory (``meta->pkt_access``)."""
+    pt = env.attr.prog_type
+    if pt in _PKT_READ_ONLY and atype == BPF_WRITE:
+        return False
+    if pt in _PKT_READ_ONLY or pt in _PKT_READ_WRITE:
+        if pkt_access is not None:
+            return pkt_access
+        env.seen_direct_write = True
+        return True
+    if pt == 25:  # BPF_PROG_TYPE_CGROUP_SOCKOPT
+        if atype == BPF_WRITE:
+            env.seen_direct_write = True
+        return True
+    return False
+
+
+def check_packet_access(env: Env, regno: int, off: int, size: int, zero_size_allowed: bool) -> None:
+    """``check_packet_access``: a fixed offset inside the range the comparisons with
+    ``pkt_end`` proved (``reg->range``), from a pointer whose variable part is
+    non-negative; ``__check_mem_access``'s packet message before the general one."""
+    reg = env.cur_regs()[regno]
+    if reg.smin < 0:
+        raise env.reject(E.EACCES, f"R{regno} min value is negative, either use unsigned index or do a if "
+                                   "(index >=0) check.")
+    size_ok = size > 0 or (size == 0 and zero_size_allowed)
+    if reg.range < 0:
+        raise env.reject(E.EINVAL, f"R{regno} offset is outside of the packet")
+    if not (off >= 0 and size_ok and off + size <= reg.range):
+        env.verbose(f"invalid access to packet, off={off} size={size}, R{regno}(id={reg.id},off={off},"
+                    f"r={reg.range})\n")
+        raise env.reject(E.EACCES, f"R{regno} offset is outside of the packet")
+
+
 def _access_packet(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
                    value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
-    # direct packet access is not modelled for the modelled program types
-    if atype == BPF_WRITE:
+    """check_mem_access's packet branch (kernel/bpf/verifier.c, 6.18)."""
+    if atype == BPF_WRITE and not may_access_direct_pkt_data(env, None, atype):
         raise env.reject(E.EACCES, "cannot write into packet")
-    raise env.reject(E.EACCES, f"R{regno} offset is outside of the packet")
+    if atype == BPF_WRITE and value_regno >= 0 and is_pointer_value(env.allow_ptr_leaks, regs[value_regno]):
+        raise env.reject(E.EACCES, f"R{value_regno} leaks addr into packet")
+    check_packet_access(env, regno, off, size, False)
+    if atype == BPF_READ and value_regno >= 0:
+        mark_unknown(regs[value_regno], env.bpf_capable)
+
+
+def _access_tp_buffer(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
+                      value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    """``check_tp_buffer_access`` (``__check_buffer_access`` with "tracepoint"): a fixed,
+    non-negative offset into a writable raw tracepoint's buffer; the largest offset
+    reached (``max_tp_access``) is checked against the tracepoint when attaching."""
+    reg = regs[regno]
+    if off < 0:
+        raise env.reject(E.EACCES, f"R{regno} invalid tracepoint buffer access: off={off}, size={size}")
+    if reg.var_off[1] != 0 or reg.var_off[0]:
+        raise env.reject(E.EACCES, f"R{regno} invalid variable buffer offset: off={off}, "
+                                   f"var_off={tnum_str(reg.var_off)}")
+    if atype == BPF_READ and value_regno >= 0:
+        mark_unknown(regs[value_regno], env.bpf_capable)
 
 
 def _access_flow_keys(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
@@ -557,6 +657,7 @@ MEM_ACCESS: dict[int, tuple[int, _AccessFn]] = {
     PTR_TO_PACKET: (0, _access_packet),
     PTR_TO_PACKET_META: (0, _access_packet),
     PTR_TO_FLOW_KEYS: (0, _access_flow_keys),
+    PTR_TO_TP_BUFFER: (0, _access_tp_buffer),
     PTR_TO_SOCKET: (0, _access_sock),
     PTR_TO_SOCK_COMMON: (0, _access_sock),
     PTR_TO_TCP_SOCK: (0, _access_sock),
@@ -844,7 +945,8 @@ def check_helper_mem_access(env: Env, regno: int, access_size: int, atype: int, 
     reg = regs[regno]
     bt = base_type(reg.type)
     if bt in (PTR_TO_PACKET, PTR_TO_PACKET_META):
-        raise env.reject(E.EACCES, f"R{regno} offset is outside of the packet")
+        check_packet_access(env, regno, reg.off, access_size, zero_ok)
+        return
     if bt == PTR_TO_MAP_KEY:
         if atype == BPF_WRITE:
             raise env.reject(E.EACCES, f"R{regno} cannot write into {reg_type_str(reg.type)}")

@@ -20,6 +20,7 @@ from kernel_model import isa
 
 from .core import Env, INSN_F_DST_REG_STACK, INSN_F_SPI_MASK, INSN_F_SPI_SHIFT, INSN_F_SRC_REG_STACK, \
     INSN_F_STACK_ACCESS, INSN_F_FRAMENO_MASK, BPF_MAIN_FUNC, Reject
+from .cfg import SYNC_CALLBACK_HELPERS
 from .regs import SCALAR_VALUE
 from .state import BPF_REG_SIZE, HistEntry, VerifierState, is_spilled_reg, is_spilled_scalar_reg
 
@@ -161,6 +162,19 @@ def _backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None,
             bt.stack[fr] = 0
             bt.frame -= 1
             return
+        if code == isa.CALL_INSN and insn.src == 0 and insn.imm in SYNC_CALLBACK_HELPERS and idx != subseq_idx - 1:
+            # back from a callback's first insn to the helper that called it: r1-r5 of the
+            # callback frame are set by the helper, not by the caller's registers
+            if bt.reg[fr] & ~BPF_REGMASK_ARGS:
+                env.verbose(f"verifier bug: callback unexpected regs {bt.reg[fr]:#x}\n")
+                raise Reject(E.EFAULT)
+            if bt.stack[fr]:
+                env.verbose(f"verifier bug: callback leftover stack slots {bt.stack[fr]:#x}\n")
+                raise Reject(E.EFAULT)
+            bt.reg[fr] = 0
+            bt.stack[fr] = 0
+            bt.frame -= 1
+            return
         if op == isa.CALL:
             if insn.src == isa.PSEUDO_KFUNC_CALL and insn.imm == 0:
                 raise NotSupported
@@ -171,6 +185,8 @@ def _backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None,
         elif op == isa.EXIT:
             from_call = subseq_idx - 1 >= 0 and env.insns[subseq_idx - 1].code == isa.CALL_INSN and \
                 env.insns[subseq_idx - 1].src == isa.PSEUDO_CALL
+            # back into a callback: r1-r5 of the caller (bpf_loop's R1, R4 ...) stay set in
+            # its frame (the host's 6.18 clears nothing here)
             r0 = from_call and bt.reg[fr] & 1
             if from_call and bt.reg[fr] & BPF_REGMASK_ARGS:
                 env.verbose(f"verifier bug: backtracking exit unexpected regs {bt.reg[fr]:#x}\n")

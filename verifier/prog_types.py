@@ -23,13 +23,21 @@ from dataclasses import dataclass
 from typing import Callable, TYPE_CHECKING
 
 # enum bpf_prog_type (include/uapi/linux/bpf.h), re-exported
-from kernel_model.uapi import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
+from kernel_model.uapi import (PROG_TYPE_KPROBE, PROG_TYPE_PERF_EVENT, PROG_TYPE_RAW_TRACEPOINT,
+                               PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS,
+                               PROG_TYPE_SYSCALL, PROG_TYPE_TRACEPOINT, PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT,
+                               PROG_TYPE_XDP, PROG_TYPE_CGROUP_SKB)
+
 
 from kernel_model.insn import Insn
+
+from kernel_model.bpf_facts.prog_types import return_range
 
 from . import convert_ctx
 from . import ctx as ctx_access
 from . import helpers as H
+from . import net_ctx, tracing
+from .helper_sets import MODELLED_SYMBOLS, allowed_protos, attach_type_name, prog_type_name
 
 if TYPE_CHECKING:
     from .core import Env
@@ -83,6 +91,40 @@ def helpers_from_set(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None
     return H.PROTOS.get(func_id) or UNMODELLED_HELPER
 
 
+def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None:
+    """``get_func_proto`` evaluated from the kernel's decision trees
+    (:mod:`verifier.helper_sets`, recorded in ``env.helper_protos`` by the attach
+    check): None where the kernel refuses the helper; the modelled prototype where the
+    kernel hands back the proto symbol it models; otherwise not modelled."""
+    sym = env.helper_protos.get(func_id)
+    if sym is None:
+        return None
+    if MODELLED_SYMBOLS.get(sym) != func_id:
+        return UNMODELLED_HELPER
+    return H.PROTOS[func_id]
+
+
+def _sleepable_check(env: Env, can_sleep: bool) -> None:
+    """``check_attach_btf_id``: ``can_be_sleepable`` (kernel/bpf/verifier.c, 6.18): of the
+    types modelled here only kprobes (for uprobes) and struct_ops may be sleepable."""
+    if env.attr.sleepable and not can_sleep:
+        raise env.reject(E.EINVAL, "Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs "
+                                   "can be sleepable")
+
+
+def _facts_attach(can_sleep: bool) -> Callable[[Env], None]:
+    """The attach check of a type without attach BTF: the sleepable rule, the helper set
+    of its ``get_func_proto`` for this load, and ``check_return_code``'s range for it
+    (:func:`kernel_model.bpf_facts.prog_types.return_range`)."""
+    def attach(env: Env) -> None:
+        a = env.attr
+        _sleepable_check(env, can_sleep)
+        env.helper_protos = allowed_protos(a.prog_type, a.expected_attach_type, a.sleepable, a.privileged)
+        env.allowed_helpers = frozenset(env.helper_protos)
+        env.retval_range = return_range(prog_type_name(a.prog_type), attach_type_name(a.expected_attach_type))
+    return attach
+
+
 def _refuse_all(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool) -> CtxAccess | None:
     return None
 
@@ -125,6 +167,25 @@ PROG_TYPES: dict[int, ProgTypeOps] = {
     PROG_TYPE_SYSCALL: ProgTypeOps("syscall", _syscall_attach, helpers_from_set, ctx_access.syscall_access),
     PROG_TYPE_STRUCT_OPS: ProgTypeOps("struct_ops", _struct_ops_attach, helpers_from_set,
                                       ctx_access.struct_ops_access),
+    # kernel/trace/bpf_trace.c: kprobe_verifier_ops, tracepoint_verifier_ops,
+    # raw_tracepoint_verifier_ops, raw_tracepoint_writable_verifier_ops, perf_event_verifier_ops
+    PROG_TYPE_KPROBE: ProgTypeOps("kprobe", _facts_attach(True), helpers_from_facts, tracing.kprobe_access),
+    PROG_TYPE_TRACEPOINT: ProgTypeOps("tracepoint", _facts_attach(False), helpers_from_facts, tracing.tp_access),
+    PROG_TYPE_RAW_TRACEPOINT: ProgTypeOps("raw_tracepoint", _facts_attach(False), helpers_from_facts,
+                                          tracing.raw_tp_access),
+    PROG_TYPE_RAW_TRACEPOINT_WRITABLE: ProgTypeOps("raw_tracepoint_writable", _facts_attach(False),
+                                                   helpers_from_facts, tracing.raw_tp_writable_access),
+    PROG_TYPE_PERF_EVENT: ProgTypeOps("perf_event", _facts_attach(False), helpers_from_facts, tracing.pe_access,
+                                      tracing.convert_pe_access),
+    # net/core/filter.c: tc_cls_act_verifier_ops (sched_cls, sched_act), xdp_verifier_ops,
+    # cg_skb_verifier_ops
+    PROG_TYPE_SCHED_CLS: ProgTypeOps("sched_cls", _facts_attach(False), helpers_from_facts,
+                                     net_ctx.tc_cls_act_access),
+    PROG_TYPE_SCHED_ACT: ProgTypeOps("sched_act", _facts_attach(False), helpers_from_facts,
+                                     net_ctx.tc_cls_act_access),
+    PROG_TYPE_XDP: ProgTypeOps("xdp", _facts_attach(False), helpers_from_facts, net_ctx.xdp_access),
+    PROG_TYPE_CGROUP_SKB: ProgTypeOps("cgroup_skb", _facts_attach(False), helpers_from_facts,
+                                      net_ctx.cg_skb_access),
 }
 
 

@@ -45,6 +45,18 @@ class InsnAux:
     #: pointer-ALU masking the fixups emit for unprivileged programs (``alu_state``, ``alu_limit``)
     alu_state: int = 0
     alu_limit: int = 0
+    #: a bpf_loop call (``loop_inline_state``): seen once, fit for inlining (the flags were
+    #: always the constant 0 and the callback always the same), the callback's subprog
+    loop_inline_init: bool = False
+    loop_inline: bool = False
+    loop_callback: int = 0
+    #: ``map_ptr_state`` of a map helper call (``record_func_map``): the map, and whether
+    #: another path passed a different map (``poison``)
+    map_ptr: Any = None
+    map_ptr_poison: bool = False
+    #: ``map_key_state`` of a tail call (``record_func_key``): 0 unseen, else the constant
+    #: key | ``BPF_MAP_KEY_SEEN``, or ``BPF_MAP_KEY_POISON``
+    map_key_state: int = 0
 
 
 class AuxTable(Sequence[InsnAux]):
@@ -120,6 +132,9 @@ class VerifyResult:
     peak_states: int = 0
     #: the kernel's message for a rejection (the log's last line before the statistics)
     error_line: str | None = None
+    #: ``subprog_info[i].tail_call_reachable`` (check_max_stack_depth): the JIT keeps a
+    #: tail-call counter in these functions' frames
+    tail_call_reachable: list[bool] = field(default_factory=list)
     #: ``attr.log_true_size`` (bpf_vlog_finalize): the bytes, NUL included, a buffer needs
     #: to hold the log at its longest; 0 at log level 0
     log_true_size: int = 0

@@ -283,7 +283,10 @@ def regsafe(o: RegState, c: RegState, idmap: IdMap, exact: int, explore_alu_limi
         return (o.same_aux(c) and range_within(o, c) and T.t_in(o.var_off, c.var_off)
                 and idmap.check(o.id, c.id) and idmap.check(o.ref_obj_id, c.ref_obj_id))
     if bt in (PTR_TO_PACKET_META, PTR_TO_PACKET):
-        if o.range > c.range:
+        if o.range < 0 or c.range < 0:
+            if o.range != c.range:  # AT_PKT_END / BEYOND_PKT_END
+                return False
+        elif o.range > c.range:
             return False
         if o.off != c.off:
             return False
@@ -354,8 +357,15 @@ def stacksafe(old: FuncState, cur: FuncState, idmap: IdMap, exact: int, allow_un
                 return False
         elif last in (STACK_MISC, STACK_ZERO, STACK_INVALID):
             pass
+        elif last == STACK_ITER:
+            # the iterator's btf, btf_id and state (kept in ``range``, verifier.iters) and
+            # its reference; not iter.depth (``mem_size``): it would prevent convergence
+            o_it, c_it = oslot.spilled, cslot.spilled
+            if o_it.btf is not c_it.btf or o_it.btf_id != c_it.btf_id or o_it.range != c_it.range or \
+                    not idmap.check(o_it.ref_obj_id, c_it.ref_obj_id):
+                return False
         else:
-            # dynptr / iter / irq slots are not modelled beyond identity
+            # dynptr / irq slots are not modelled beyond identity
             if not idmap.check(oslot.spilled.ref_obj_id, cslot.spilled.ref_obj_id):
                 return False
         i += 1

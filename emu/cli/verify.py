@@ -469,7 +469,8 @@ def _log_size(text: str) -> int:
 
 
 #: the program types ``--prog-type`` accepts (kernel_model.prog.PROG_TYPES), for the help text
-_PROG_TYPE_HELP = "socket_filter, struct_ops, syscall"
+_PROG_TYPE_HELP = ("socket_filter, kprobe, sched_cls, sched_act, tracepoint, xdp, perf_event, cgroup_skb, "
+                   "raw_tracepoint, raw_tracepoint_writable, struct_ops, syscall")
 #: --flags names, for the help text (emu.kernel.harness.FLAG_NAMES)
 _FLAG_HELP = "strict_alignment, any_alignment, test_rnd_hi32, test_state_freq, sleepable, test_reg_invariants"
 

@@ -342,7 +342,11 @@ def oracle_status() -> tuple[bool, str]:
 #: what differs between two kernels' logs of the same program without differing in
 #: meaning: kernel addresses (map pointers), BTF ids (per build), the timing line
 _LOG_MASKS = [(re.compile(r"0xffff[0-9a-f]{12}"), "ADDR"), (re.compile(r"attach_btf_id \d+"), "attach_btf_id N"),
-              (re.compile(r"btf_id \d+"), "btf_id N"), (re.compile(r"verification time \d+"), "vt")]
+              (re.compile(r"btf_id \d+"), "btf_id N"), (re.compile(r"verification time \d+"), "vt"),
+              # a kfunc call prints the kfunc's BTF id, and the state after it is aligned past it
+              # (masked for helpers too: their name is their id)
+              (re.compile(r"(\(85\) call [A-Za-z_]\w*)#\d+ +;"), r"\1#ID ;"),
+              (re.compile(r"(\(85\) call [A-Za-z_]\w*)#\d+"), r"\1#ID")]
 _PROCESSED = re.compile(r"processed (\d+) insns")
 
 

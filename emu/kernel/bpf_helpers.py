@@ -33,6 +33,11 @@ with r1..r5 and puts its result in r0. The functions follow the kernel's
   ``strncpy_from_kernel_nofault``): the string through its NUL, at most ``size``
   bytes (the last then made a NUL), returning how many; ``-EFAULT`` and a zeroed
   destination where a byte would fault.
+* ``bpf_spin_lock`` / ``bpf_spin_unlock`` (kernel/bpf/helpers.c, ``__bpf_spin_lock_irqsave``):
+  the lock word of the map value set to 1 and back to 0. The machine has one CPU, so
+  nothing else holds a lock; taking one already held (it would spin forever) or
+  releasing one not held stops the program with a report (the verifier makes both
+  unreachable for a program that passed it).
 * ``bpf_trace_printk``: the format with ``%d %i %u %x %ld %lu %lx %lld %llu
   %llx %p %s %c %%`` expanded into the kernel's trace buffer
   (``Kernel.trace_pipe``), returning the length written.
@@ -262,10 +267,24 @@ def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user:
         trace_pipe.append(text)
         return len(text.encode("latin-1", "replace"))
 
+    def spin_lock(mem: GuestMemory, r1: int, *_: int) -> int:
+        if int.from_bytes(mem.read(r1, 4), "little"):  # one CPU: a held lock would spin forever
+            machine.runner.stop_at_bpf_caller("soft lockup", f"bpf_spin_lock({r1:#x}): the lock is already held")
+            return 0
+        mem.write(r1, (1).to_bytes(4, "little"))
+        return 0
+
+    def spin_unlock(mem: GuestMemory, r1: int, *_: int) -> int:
+        if not int.from_bytes(mem.read(r1, 4), "little"):
+            machine.runner.stop_at_bpf_caller("bug", f"bpf_spin_unlock({r1:#x}): the lock is not held")
+            return 0
+        mem.write(r1, bytes(4))
+        return 0
+
     return {
         1: map_lookup_elem, 2: map_update_elem, 3: map_delete_elem, 4: probe_read, 5: ktime_get_ns,
         6: trace_printk, 7: get_prandom_u32, 8: get_smp_processor_id, 14: get_current_pid_tgid,
         42: get_numa_node_id, 87: map_push_elem, 88: map_pop_elem, 89: map_peek_elem,
         113: probe_read_kernel, 115: probe_read_kernel_str, 118: jiffies, 125: ktime_get_boot_ns,
-        160: ktime_get_ns, 195: map_lookup_percpu_elem, 208: ktime_get_tai_ns,
+        160: ktime_get_ns, 195: map_lookup_percpu_elem, 208: ktime_get_tai_ns, 93: spin_lock, 94: spin_unlock,
     }

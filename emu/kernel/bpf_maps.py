@@ -179,7 +179,6 @@ class MapObject(BpfObject):
         self.spec = spec
         self.m = machine
         self.btf = btf
-        self.frozen = False
         self.btf_key_type_id = 0
         self.btf_value_type_id = 0
         self.btf_vmlinux_value_type_id = 0
@@ -334,6 +333,15 @@ class MapObject(BpfObject):
                     btf_vmlinux_value_type_id=self.btf_vmlinux_value_type_id, btf_vmlinux_id=self.btf_vmlinux_id,
                     frozen=self.frozen)
 
+    @property
+    def frozen(self) -> bool:
+        """``map->frozen`` (kept in the spec, where the verifier reads it)."""
+        return self.spec.frozen
+
+    @frozen.setter
+    def frozen(self, value: bool) -> None:
+        self.spec.frozen = value
+
     def release(self) -> None:
         if self.btf is not None:
             self.btf.put()
@@ -371,6 +379,17 @@ class ArrayMap(MapObject):
         # elem_size and index_mask (round_up_pow_of_two(max_entries) - 1), as array_map_alloc
         mask = (1 << (spec.max_entries - 1).bit_length()) - 1
         machine.write(self.base + BPF_MAP_HEADER_SIZE, struct.pack("<II", self.elem_size, mask))
+        spec.direct_read = self._direct_read
+
+    def _direct_read(self, off: int, size: int) -> bytes | int:
+        """``array_map_direct_value_addr`` (kernel/bpf/arraymap.c): element 0's value,
+        ``-ENOTSUPP`` unless the map has one entry, ``-EINVAL`` past the value; then the
+        verifier's read of ``size`` bytes there."""
+        if self.spec.max_entries != 1:
+            return -ENOTSUPP_
+        if off >= self.spec.value_size:
+            return -errno.EINVAL
+        return self.m.read(self.spec.value_addr + off, size)
 
     def _index(self, key: bytes) -> int:
         return struct.unpack_from("<I", key)[0]

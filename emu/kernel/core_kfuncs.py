@@ -12,6 +12,9 @@ Python on the machine's memory (kernel/bpf/helpers.c, kernel/bpf/cpumask.c, Linu
   reported as the kernel's refcount warning would be (:attr:`TaskList.warnings`).
 * ``bpf_cpumask_create`` allocates a ``struct bpf_cpumask`` (usage 1), ``acquire`` and
   ``release`` count (freed at zero), the bit operations act on its 64-CPU mask.
+* ``bpf_iter_num_new``/``next``/``destroy`` (kernel/bpf/bpf_iter.c): the 8-byte
+  iterator on the program's stack holds ``{int cur; int end;}``; ``next`` yields
+  ``&cur`` for ``start .. end - 1`` and NULL after (and for good).
 * ``bpf_rcu_read_lock``/``unlock``, ``bpf_preempt_disable``/``enable``,
   ``bpf_local_irq_save``/``restore`` keep depths (the verifier proved the pairing);
   ``irq_save`` stores a flags word (bit 9, IF, as ``local_irq_save`` does) in the slot.
@@ -22,6 +25,7 @@ modelled): the cgroup kfuncs -- the emulated kernel has no cgroup hierarchy.
 
 from __future__ import annotations
 
+import errno
 import struct
 from typing import Any, Callable
 
@@ -34,6 +38,13 @@ from kernel_model.modules import Kfunc, KfuncEntry, KfuncTable
 __all__ = ["TaskList", "register_core_kfuncs"]
 
 U64 = (1 << 64) - 1
+#: kernel/bpf/bpf_iter.c: the most iterations bpf_loop and bpf_iter_num allow
+BPF_MAX_LOOPS = 8 * 1024 * 1024
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
 _X86_EFLAGS_IF = 1 << 9
 
 
@@ -174,7 +185,35 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
             raise NotModelled(f"kfunc {name}: the emulated kernel has no cgroups")
         return op
 
+    def iter_num_new(m: Any, it: int, start: int, end: int, *_: int) -> int:
+        # kernel/bpf/bpf_iter.c bpf_iter_num_new: {cur, end} as two ints; cur = start - 1
+        lo, hi = _s32(start), _s32(end)
+        if lo > hi:
+            m.write(it, struct.pack("<ii", 0, 0))
+            return -errno.EINVAL & U64
+        if hi - lo > BPF_MAX_LOOPS:
+            m.write(it, struct.pack("<ii", 0, 0))
+            return -errno.E2BIG & U64
+        m.write(it, struct.pack("<ii", _s32(lo - 1), hi))
+        return 0
+
+    def iter_num_next(m: Any, it: int, *_: int) -> int:
+        # bpf_iter_num_next: NULL once (s64)(cur + 1) >= end (int addition wraps: the
+        # kernel builds with -fno-strict-overflow), then NULL for good; else &cur
+        cur, end = struct.unpack("<ii", m.read(it, 8))
+        if _s32(cur + 1) >= end:
+            m.write(it, struct.pack("<ii", 0, 0))
+            return 0
+        m.write(it, struct.pack("<i", _s32(cur + 1)))
+        return it
+
+    def iter_num_destroy(m: Any, it: int, *_: int) -> int:
+        m.write(it, struct.pack("<ii", 0, 0))
+        return 0
+
     impls: dict[str, Callable[..., int]] = {
+        "bpf_iter_num_new": iter_num_new, "bpf_iter_num_next": iter_num_next,
+        "bpf_iter_num_destroy": iter_num_destroy,
         "bpf_task_from_pid": task_from_pid, "bpf_task_acquire": task_acquire, "bpf_task_release": task_release,
         "bpf_cpumask_create": cpumask_create, "bpf_cpumask_acquire": cpumask_acquire,
         "bpf_cpumask_release": cpumask_release,

@@ -76,6 +76,13 @@ class ProgObject(BpfObject):
         self.gpl_compatible = True
         self.load_time = 0
         self._release_cb: Any = None
+        #: ``aux->poke_tab``: the direct tail calls (verifier.fixups.PokeDesc)
+        self.pokes: list[Any] = []
+        self.machine: Any = None
+
+    def poke_update(self, array: Any, key: int, target: int | None) -> None:
+        """``prog_array_map_poke_run``'s call for this program (see :func:`poke_update`)."""
+        poke_update(self.machine, self, array, key, target)
 
     @property
     def refcnt(self) -> int:
@@ -153,9 +160,22 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
         if a.map is not None:
             maps[new_index[k]] = a.map
             used_maps[a.map.id] = objects[a.map.id]
+    from .maps import ProgArrayMap
+
     for mo in used_maps.values():
         mo.get()
         po.maps.append(mo)
+        # bpf_prog_select_runtime -> bpf_check_tail_call (kernel/bpf/core.c): a program
+        # using a prog array must match the array's owner, or become it
+        if isinstance(mo, ProgArrayMap) and not mo.compatible(po):
+            raise KernelError(errno.EINVAL, f"the program does not match the owner of prog array "
+                                            f"{mo.spec.name or mo.spec.id} (type, JIT, expected attach type)")
+    # do_misc_fixups' poke descriptors: the tail calls with one map and one constant key
+    tail_calls = {}
+    for k, a in enumerate(aux):
+        if a.helper_id == 12 and a.map_ptr is not None and not a.map_ptr_poison \
+                and not a.map_key_state >> 63 and a.map_key_state:
+            tail_calls[new_index[k]] = (a.map_ptr, a.map_key_state & ~(1 << 62))
 
     def kfunc_imm(btf_id: int, off: int) -> int:
         if off == 0:
@@ -184,22 +204,59 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
     return fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=kernel.profile,
                          stack_depths=result.stack_depth, starts=starts,
                          timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
-                         fault_imm=fault)
+                         fault_imm=fault, tail_calls=tail_calls)
 
 
 def install(machine: Any, po: ProgObject, fixed: Any) -> None:
     """``bpf_prog_alloc`` + the JIT (``bpf_int_jit_compile``): the rewritten program
-    into the machine's BPF pack, with the verifier's subprogram starts and stack
-    depths; ``po.xlated`` is what ``prog_info`` reports as translated."""
-    po.xlated = fixed.insns
+    into the machine's BPF pack, with the verifier's subprogram starts, stack depths
+    and ``tail_call_reachable`` functions; ``po.xlated`` is what ``prog_info`` reports
+    as translated (where the kernel's dump turns ``BPF_TAIL_CALL`` back into
+    ``call bpf_tail_call``). The direct tail calls are patched for the slots already
+    filled (``bpf_tail_call_direct_fixup``) and the program is tracked by their prog
+    arrays (``map_poke_track``), whose updates patch them again."""
+    from verifier.fixups import BPF_TAIL_CALL
+
+    po.xlated = [Insn(isa.CALL_INSN, 0, 0, 0, 12) if i.code == isa.JMP | BPF_TAIL_CALL else i
+                 for i in fixed.insns]
+    arrays = {id(mo.spec): mo for mo in po.maps}
+    pokes = fixed.pokes
+
+    def target(poke: int) -> int | None:
+        d = pokes[poke]
+        return arrays[id(d.map)].target(d.key)
+
     po.jp = machine.images.load_prog(po.prog, starts=fixed.starts, stack_depths=fixed.stack_depths,
-                                     insns=fixed.insns)
+                                     insns=fixed.insns, tail_call_reachable=po.result.tail_call_reachable,
+                                     tail_call_targets=target)
+    po.pokes = pokes
+    po.machine = machine
+    for mo in {id(d.map): arrays[id(d.map)] for d in pokes}.values():
+        mo.tracked.append(po)
+
+
+def poke_update(machine: Any, po: ProgObject, array: Any, key: int, target: int | None) -> None:
+    """``bpf_arch_poke_desc_update`` for each direct tail call of ``po`` through slot
+    ``key`` of ``array``: the two 5-byte sites rewritten (``text_poke``)."""
+    from jit.bpf_jit import tail_call_poke
+
+    if po.jp is None:
+        return
+    for img in po.jp.funcs:
+        for site in img.pokes:
+            d = po.pokes[site.poke]
+            if d.map is array.spec and d.key == key:
+                for addr, code in tail_call_poke(site, img.addr, target, machine.images.cpu_config):
+                    machine.packs.text_copy(addr, code)
 
 
 def release(machine: Any, po: ProgObject) -> None:
     """``__bpf_prog_put_noref``: JIT image, ``struct bpf_prog``, maps, BTFs, modules
     (``machine`` is None when none was ever created)."""
     prog = po.prog
+    for mo in po.maps:  # map_poke_untrack
+        if po in getattr(mo, "tracked", ()):
+            mo.tracked.remove(po)
     if po.jp is not None and machine is not None:
         machine.images.free_jit(po.jp)
         po.jp = None

@@ -29,13 +29,13 @@ from kernel_model.subsystems import tcp_cong
 from kernel_model.subsystems.tcp_ca import Field, tcp_sock_layout
 from kernel_model.subsystems.tcp_cubic import BICTCP_LAYOUT, BicTcp, Cubic
 from kernel_model.subsystems.tcp_sender import HZ, initial_jiffies
+from kernel_model.vmlinux import TCP_KFUNCS
 
 __all__ = ["MemTcpSock", "register_tcp_kfuncs", "TCP_KFUNC_NAMES", "CUBIC_KFUNC_NAMES", "TcpClock"]
 
-TCP_KFUNC_NAMES = ("tcp_reno_ssthresh", "tcp_reno_cong_avoid", "tcp_reno_undo_cwnd", "tcp_slow_start",
-                   "tcp_cong_avoid_ai")
-CUBIC_KFUNC_NAMES = ("cubictcp_init", "cubictcp_recalc_ssthresh", "cubictcp_cong_avoid", "cubictcp_state",
-                     "cubictcp_cwnd_event", "cubictcp_acked")
+#: the two sets, as kernel_model.vmlinux.TCP_KFUNCS lists them (its BTF tags them as kfuncs)
+TCP_KFUNC_NAMES = TCP_KFUNCS[:5]
+CUBIC_KFUNC_NAMES = TCP_KFUNCS[5:]
 _VIEW_FIELDS = ("snd_cwnd", "snd_ssthresh", "snd_cwnd_cnt", "snd_cwnd_clamp", "prior_cwnd", "is_cwnd_limited",
                 "max_packets_out", "tcp_mstamp", "snd_nxt", "snd_una", "lsndtime", "sk_pacing_rate",
                 "sk_pacing_status")

@@ -9,8 +9,10 @@ Models ``struct bpf_map`` and its open-time constructors in ``src/libbpf.c``
   of X elements, ``__type(key, T)`` a pointer to T. Recognised: ``type``,
   ``max_entries``, ``map_flags``, ``numa_node``, ``key_size``, ``key``,
   ``value_size``, ``value``, ``pinning`` (parsed, pinning not modelled),
-  ``map_extra``. An unknown field is an error (strict mode, libbpf's default);
-  map-in-map ``values`` arrays are not modelled.
+  ``map_extra``, ``values`` (``__array(values, ...)``: a prog array's initial
+  programs, filled after the programs load, ``bpf_object__init_prog_arrays``).
+  An unknown field is an error (strict mode, libbpf's default); map-in-map
+  ``values`` (inner map definitions) are refused as not modelled.
 * **global data** (``bpf_object__init_global_data_maps``,
   ``bpf_object__init_internal_map``, ``internal_map_name``): one
   ``BPF_MAP_TYPE_ARRAY`` of one element per non-empty ``.data*``, ``.rodata*``
@@ -30,7 +32,7 @@ from __future__ import annotations
 import errno
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kernel_model.bpf_map import MAP_TYPE_STRUCT_OPS
 from kernel_model.btf import BTF
@@ -108,6 +110,11 @@ class BpfMap:
     fd: int = -1
     mmaped: bytearray = field(default_factory=bytearray)
     st_ops: StructOpsState | None = None
+    #: the map definition's VAR size and struct type id in ``.maps`` (relocations)
+    def_size: int = 0
+    def_type_id: int = 0
+    #: ``init_slots``: a prog array's initial programs by slot (``values`` relocations)
+    init_slots: dict[int, Any] = field(default_factory=dict)
 
     # --- libbpf accessors -------------------------------------------------------------
     @property
@@ -193,6 +200,8 @@ def parse_btf_map_def(map_name: str, btf: BTF, def_id: int) -> dict[str, int]:
                                                 f"{sz}.")
             out[size_key] = sz
             out[f"btf_{name}_type_id"] = pt.type_id
+        elif name == "values":
+            _parse_values(map_name, btf, out, m.type_id, m is t.members[-1])
         else:
             raise LibbpfError(errno.EOPNOTSUPP, f"map '{map_name}': unknown field '{name}'.")
     if not out.get("type"):
@@ -200,6 +209,44 @@ def parse_btf_map_def(map_name: str, btf: BTF, def_id: int) -> dict[str, int]:
     if out["type"] in _RINGBUFS and "max_entries" in out:  # bpf_object__init_user_btf_map
         out["max_entries"] = adjust_ringbuf_sz(out["max_entries"])
     return out
+
+
+_MAP_IN_MAP = (MAP_TYPES["BPF_MAP_TYPE_ARRAY_OF_MAPS"], MAP_TYPES["BPF_MAP_TYPE_HASH_OF_MAPS"])
+_PROG_ARRAY = MAP_TYPES["BPF_MAP_TYPE_PROG_ARRAY"]
+
+
+def _parse_values(map_name: str, btf: BTF, out: dict[str, int], tid: int, last: bool) -> None:
+    """The ``values`` member of ``parse_btf_map_def`` (libbpf 1.8): ``__array(values, T)``,
+    a zero-length array of pointers -- to function prototypes (prog arrays: the slots
+    :func:`emu.libbpf.reloc.collect_map_relos` fills) or to an inner map definition
+    (map-in-map: parsed but, in this loader, refused -- see docs/loader.md)."""
+    t = out.get("type", 0)
+    is_mim, is_pa = t in _MAP_IN_MAP, t == _PROG_ARRAY
+    desc = "map-in-map inner" if is_mim else "prog-array value"
+    if not last:
+        raise LibbpfError(errno.EINVAL, f"map '{map_name}': 'values' member should be last.")
+    if not is_mim and not is_pa:
+        raise LibbpfError(errno.EOPNOTSUPP, f"map '{map_name}': should be map-in-map or prog-array.")
+    if out.get("value_size") and out["value_size"] != 4:
+        raise LibbpfError(errno.EINVAL, f"map '{map_name}': conflicting value size {out['value_size']} != 4.")
+    out["value_size"] = 4
+    arr = btf.type_by_id(tid)
+    if not isinstance(arr, Array) or arr.nelems:
+        raise LibbpfError(errno.EINVAL, f"map '{map_name}': {desc} type should be an array of zero elements.")
+    ptr = btf.resolve(arr.type_id)
+    if not isinstance(ptr, Ptr):
+        raise LibbpfError(errno.EINVAL, f"map '{map_name}': {desc} def is of unexpected kind {ptr.kind_name}.")
+    target = btf.resolve(ptr.type_id)
+    if is_pa:
+        if target.kind_name.lower() != "func_proto":
+            raise LibbpfError(errno.EINVAL, f"map '{map_name}': prog-array value def is of unexpected kind "
+                                            f"{target.kind_name.lower()}.")
+        return
+    if not isinstance(target, Composite):
+        raise LibbpfError(errno.EINVAL, f"map '{map_name}': map-in-map inner def is of unexpected kind "
+                                        f"{target.kind_name.lower()}.")
+    raise LibbpfError(errno.EOPNOTSUPP, f"map '{map_name}': map-in-map inner map definitions are not modelled "
+                                        "by structops-emu")
 
 
 def datasec_has_global_var(btf: BTF, datasec_id: int) -> bool:

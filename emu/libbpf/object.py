@@ -53,7 +53,7 @@ from kernel_model.btf.types import Datasec, Struct, Var, VarSecinfo
 from kernel_model.errors import KernelError, NotModelled
 from kernel_model.insn import Insn, encode
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
-from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD, BPF_F_XDP_HAS_FRAGS
+from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD
 
 from . import core as corelib
 from . import externs, reloc
@@ -187,6 +187,35 @@ class BpfObject:
             raise LibbpfError(errno.ENOENT, f"object '{self.file_name}': no map '{name}' "
                                             f"(maps: {', '.join(self.map_by_name) or 'none'})")
         return m
+
+    def set_global(self, name: str, value: int | bytes) -> None:
+        """What a skeleton's ``skel->rodata->name = value`` (or ``->data``/``->bss``) does
+        before ``load``: write a global variable's initial bytes into its internal map's
+        image (an int is stored little-endian in the variable's size). ``-EBUSY`` once the
+        object is prepared (libbpf then holds ``.rodata`` frozen), ``-ENOENT`` for a name
+        no global-data section's BTF DATASEC holds, ``-EINVAL`` for a value that does not fit."""
+        self._check_not_prepared(f"global variable '{name}'")
+        for m in self.maps:
+            if m.libbpf_type not in (LIBBPF_MAP_DATA, LIBBPF_MAP_RODATA, LIBBPF_MAP_BSS) or self.btf is None \
+                    or not m.btf_value_type_id:
+                continue
+            ds = self.btf.type_by_id(m.btf_value_type_id)
+            for vs in getattr(ds, "vars", ()):
+                if self.btf.type_by_id(vs.type_id).name != name:
+                    continue
+                if isinstance(value, int):
+                    if not -(1 << (8 * vs.size - 1)) <= value < 1 << (8 * vs.size):
+                        raise LibbpfError(errno.EINVAL, f"global variable '{name}': {value} does not fit "
+                                                        f"in {vs.size} bytes")
+                    data = (value & ((1 << (8 * vs.size)) - 1)).to_bytes(vs.size, "little")
+                else:
+                    data = bytes(value)
+                    if len(data) != vs.size:
+                        raise LibbpfError(errno.EINVAL, f"global variable '{name}' is {vs.size} bytes, "
+                                                        f"not {len(data)}")
+                m.mmaped[vs.offset:vs.offset + vs.size] = data
+                return
+        raise LibbpfError(errno.ENOENT, f"object '{self.file_name}': no global variable '{name}'")
 
     def _check_not_loaded(self, what: str, err: int = errno.EBUSY) -> None:
         if self.state >= self.LOADED:
@@ -506,6 +535,7 @@ class BpfObject:
                        btf_key_type_id=spec.get("btf_key_type_id", 0),
                        btf_value_type_id=spec.get("btf_value_type_id", 0),
                        numa_node=spec.get("numa_node", 0), map_extra=spec.get("map_extra", 0))
+            m.def_size, m.def_type_id = vi.size, var.type_id
             self.maps.append(m)
 
     # --- programs and relocations ---------------------------------------------------------------------
@@ -691,6 +721,7 @@ class BpfObject:
         self.sys = sys
         try:
             self._load_progs(sys)
+            self._init_prog_arrays(sys)
             for m in self.maps:
                 if m.is_struct_ops and m.fd >= 0:
                     prepare_vdata(m)
@@ -714,6 +745,23 @@ class BpfObject:
                 self.log.warn(f"prog '{p.name}': failed to load: {errstr(e.errno)}")
                 raise
 
+    def _init_prog_arrays(self, sys: Any) -> None:
+        """``bpf_object__init_prog_arrays``: each prog array's ``values`` slots get
+        their programs' fds (``BPF_MAP_UPDATE_ELEM``), with libbpf's message on failure."""
+        for m in self.maps:
+            if not m.init_slots or m.fd < 0:
+                continue
+            for i, targ in sorted(m.init_slots.items()):
+                fd = targ.fd
+                try:
+                    sys.map_update_elem(m.fd, i.to_bytes(4, "little"), fd.to_bytes(4, "little", signed=True), 0)
+                except KernelError as e:
+                    msg = (f"map '{m.name}': failed to initialize slot [{i}] to prog "
+                           f"'{targ.name}' fd={fd}: {errstr(e.errno)}")
+                    self.log.warn(msg)
+                    raise LibbpfError(e.errno, msg) from None
+                self.log.debug(f"map '{m.name}': slot [{i}] set to prog '{targ.name}' fd={fd}")
+
     def load_attrs(self, p: BpfProgram) -> dict[str, Any]:
         """The BPF_PROG_LOAD attributes libbpf would pass for ``p`` (fds resolved)."""
         insns = list(p.insns)
@@ -731,8 +779,8 @@ class BpfObject:
         flags = p.prog_flags
         if p.sec_def is not None and p.sec_def.sleepable:
             flags |= BPF_F_SLEEPABLE
-        if p.sec_def is not None and p.sec_def.xdp_frags:
-            flags |= BPF_F_XDP_HAS_FRAGS
+        if p.sec_def is not None:
+            flags |= p.sec_def.prog_flags
         attach_obj_fd = 0
         if p.attach_mod_btf is not None:
             attach_obj_fd = p.attach_mod_btf.fd or 0  # type: ignore[attr-defined]

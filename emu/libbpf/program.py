@@ -3,14 +3,14 @@
 Models ``struct bpf_program`` and the code paths around it in ``src/libbpf.c``
 (libbpf 1.8):
 
-* **section definitions** (``section_defs[]``, ``sec_def_matches``): every
-  section libbpf knows, with its program type and expected attach type (the
-  emulated kernel refuses the program types it does not model at
-  BPF_PROG_LOAD, as "not modelled"). ``type+`` matches ``type`` or ``type/...``;
-  the text after ``/`` of a struct_ops section is ignored (a struct_ops
-  program is bound to a member by the data relocations only); sections that
-  attach by kernel BTF (``fentry/FUNC``, ``lsm/HOOK``, ...) are refused before
-  the load as not modelled (the emulated vmlinux BTF has no such functions). A leading ``?`` clears autoload and is
+* **section definitions** (``section_defs[]``, ``sec_def_matches``): libbpf's
+  sections with their program type and expected attach type (the emulated
+  kernel refuses the program types it does not model at BPF_PROG_LOAD, as
+  "not modelled"). ``type+`` matches ``type`` or ``type/...``; the text after
+  ``/`` of a struct_ops section is ignored (a struct_ops program is bound to a
+  member by the data relocations only); sections that attach by kernel BTF
+  (``fentry/FUNC``, ``lsm/HOOK``, ...) are refused before the load as not
+  modelled (the emulated vmlinux BTF has no such functions). A leading ``?`` clears autoload and is
   dropped from the section name (``bpf_object__init_prog``). Any other
   section leaves the type unset: ``prog '%s': missing BPF prog type, check
   ELF section name '%s'`` at load.
@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 
 from kernel_model import isa
 from kernel_model.insn import Insn
-from kernel_model.bpf_facts.enums import ATTACH_TYPES
-from kernel_model.uapi import BPF_F_SLEEPABLE, PROG_TYPE_NAMES
+from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
+from kernel_model.bpf_facts.enums import ATTACH_TYPES as _AT, PROG_TYPES as _PT
+from kernel_model.uapi import BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS
 
 __all__ = [
     "SecDef", "SEC_DEFS", "find_sec_def", "Reloc", "BpfProgram",
@@ -68,11 +69,12 @@ class SecDef:
     prog_type: int
     expected_attach_type: int = 0
     sleepable: bool = False
-    #: SEC_ATTACH_BTF: the attach target is a kernel function (or type) found by name in
-    #: the kernel's BTF (fentry/fexit/fmod_ret, tp_btf, lsm, iter, freplace)
+    #: prog_flags the definition adds (``SEC_XDP_FRAGS``: BPF_F_XDP_HAS_FRAGS)
+    prog_flags: int = 0
+    #: SEC_ATTACH_BTF: the attach target is a kernel function (or type) found by name in the
+    #: kernel's BTF (tp_btf, fentry/fexit/fmod_ret, iter, lsm, freplace); the loader refuses
+    #: these as not modelled (the emulated vmlinux BTF has no such functions)
     attach_btf: bool = False
-    #: SEC_XDP_FRAGS: loaded with BPF_F_XDP_HAS_FRAGS
-    xdp_frags: bool = False
 
     def matches(self, name: str) -> bool:
         """``sec_def_matches``."""
@@ -85,120 +87,94 @@ class SecDef:
         return name == s
 
 
-_PROG_TYPE_BY_NAME = {name: value for value, name in PROG_TYPE_NAMES.items()}
+def _d(sec: str, ptype: str, attach: str | None = None, *, sleepable: bool = False, frags: bool = False,
+       btf: bool = False) -> SecDef:
+    return SecDef(sec, _PT["BPF_PROG_TYPE_" + ptype], _AT["BPF_" + attach] if attach else 0, sleepable,
+                  BPF_F_XDP_HAS_FRAGS if frags else 0, btf)
 
 
-def _sec(sec: str, prog_type: str, attach: str = "", **flags: bool) -> SecDef:
-    return SecDef(sec, _PROG_TYPE_BY_NAME[prog_type], ATTACH_TYPES["BPF_" + attach] if attach else 0, **flags)
-
-
-#: libbpf's section_defs[] (tools/lib/bpf/libbpf.c of Linux 6.12, libbpf 1.5; same order, the
-#: first match wins): section name -> program type, expected attach type and the flags that
-#: change the load (sleepable, attach by kernel BTF, XDP frags). Every libbpf section is here,
-#: so a program of a type the emulated kernel does not model reaches BPF_PROG_LOAD and is
-#: refused there as not modelled, not mistaken for a section libbpf does not know.
+#: the subset of libbpf 1.8's section_defs[] this emulator loads (same order as libbpf; the
+#: expected_attach_type is the one libbpf puts in BPF_PROG_LOAD: SEC_ATTACHABLE_OPT and
+#: SEC_ATTACHABLE entries pass theirs, SEC_NONE ones 0). The BTF-attached types (tp_btf,
+#: fentry/fexit/fmod_ret, iter, lsm, freplace) need the attach target's BTF id from the
+#: kernel's BTF: the loader refuses them before the load as not modelled (``attach_btf``).
 SEC_DEFS = (
-    _sec('socket', 'socket_filter'),
-    _sec('sk_reuseport/migrate', 'sk_reuseport', attach='SK_REUSEPORT_SELECT_OR_MIGRATE'),
-    _sec('sk_reuseport', 'sk_reuseport', attach='SK_REUSEPORT_SELECT'),
-    _sec('kprobe+', 'kprobe'),
-    _sec('uprobe+', 'kprobe'),
-    _sec('uprobe.s+', 'kprobe', sleepable=True),
-    _sec('kretprobe+', 'kprobe'),
-    _sec('uretprobe+', 'kprobe'),
-    _sec('uretprobe.s+', 'kprobe', sleepable=True),
-    _sec('kprobe.multi+', 'kprobe', attach='TRACE_KPROBE_MULTI'),
-    _sec('kretprobe.multi+', 'kprobe', attach='TRACE_KPROBE_MULTI'),
-    _sec('kprobe.session+', 'kprobe', attach='TRACE_KPROBE_SESSION'),
-    _sec('uprobe.multi+', 'kprobe', attach='TRACE_UPROBE_MULTI'),
-    _sec('uretprobe.multi+', 'kprobe', attach='TRACE_UPROBE_MULTI'),
-    _sec('uprobe.multi.s+', 'kprobe', attach='TRACE_UPROBE_MULTI', sleepable=True),
-    _sec('uretprobe.multi.s+', 'kprobe', attach='TRACE_UPROBE_MULTI', sleepable=True),
-    _sec('ksyscall+', 'kprobe'),
-    _sec('kretsyscall+', 'kprobe'),
-    _sec('usdt+', 'kprobe'),
-    _sec('usdt.s+', 'kprobe', sleepable=True),
-    _sec('tc/ingress', 'sched_cls', attach='TCX_INGRESS'),
-    _sec('tc/egress', 'sched_cls', attach='TCX_EGRESS'),
-    _sec('tcx/ingress', 'sched_cls', attach='TCX_INGRESS'),
-    _sec('tcx/egress', 'sched_cls', attach='TCX_EGRESS'),
-    _sec('tc', 'sched_cls'),
-    _sec('classifier', 'sched_cls'),
-    _sec('action', 'sched_act'),
-    _sec('netkit/primary', 'sched_cls', attach='NETKIT_PRIMARY'),
-    _sec('netkit/peer', 'sched_cls', attach='NETKIT_PEER'),
-    _sec('tracepoint+', 'tracepoint'),
-    _sec('tp+', 'tracepoint'),
-    _sec('raw_tracepoint+', 'raw_tracepoint'),
-    _sec('raw_tp+', 'raw_tracepoint'),
-    _sec('raw_tracepoint.w+', 'raw_tracepoint_writable'),
-    _sec('raw_tp.w+', 'raw_tracepoint_writable'),
-    _sec('tp_btf+', 'tracing', attach='TRACE_RAW_TP', attach_btf=True),
-    _sec('fentry+', 'tracing', attach='TRACE_FENTRY', attach_btf=True),
-    _sec('fmod_ret+', 'tracing', attach='MODIFY_RETURN', attach_btf=True),
-    _sec('fexit+', 'tracing', attach='TRACE_FEXIT', attach_btf=True),
-    _sec('fentry.s+', 'tracing', attach='TRACE_FENTRY', sleepable=True, attach_btf=True),
-    _sec('fmod_ret.s+', 'tracing', attach='MODIFY_RETURN', sleepable=True, attach_btf=True),
-    _sec('fexit.s+', 'tracing', attach='TRACE_FEXIT', sleepable=True, attach_btf=True),
-    _sec('freplace+', 'ext', attach_btf=True),
-    _sec('lsm+', 'lsm', attach='LSM_MAC', attach_btf=True),
-    _sec('lsm.s+', 'lsm', attach='LSM_MAC', sleepable=True, attach_btf=True),
-    _sec('lsm_cgroup+', 'lsm', attach='LSM_CGROUP', attach_btf=True),
-    _sec('iter+', 'tracing', attach='TRACE_ITER', attach_btf=True),
-    _sec('iter.s+', 'tracing', attach='TRACE_ITER', sleepable=True, attach_btf=True),
-    _sec('syscall', 'syscall', sleepable=True),
-    _sec('xdp.frags/devmap', 'xdp', attach='XDP_DEVMAP', xdp_frags=True),
-    _sec('xdp/devmap', 'xdp', attach='XDP_DEVMAP'),
-    _sec('xdp.frags/cpumap', 'xdp', attach='XDP_CPUMAP', xdp_frags=True),
-    _sec('xdp/cpumap', 'xdp', attach='XDP_CPUMAP'),
-    _sec('xdp.frags', 'xdp', attach='XDP', xdp_frags=True),
-    _sec('xdp', 'xdp', attach='XDP'),
-    _sec('perf_event', 'perf_event'),
-    _sec('lwt_in', 'lwt_in'),
-    _sec('lwt_out', 'lwt_out'),
-    _sec('lwt_xmit', 'lwt_xmit'),
-    _sec('lwt_seg6local', 'lwt_seg6local'),
-    _sec('sockops', 'sock_ops', attach='CGROUP_SOCK_OPS'),
-    _sec('sk_skb/stream_parser', 'sk_skb', attach='SK_SKB_STREAM_PARSER'),
-    _sec('sk_skb/stream_verdict', 'sk_skb', attach='SK_SKB_STREAM_VERDICT'),
-    _sec('sk_skb/verdict', 'sk_skb', attach='SK_SKB_VERDICT'),
-    _sec('sk_skb', 'sk_skb'),
-    _sec('sk_msg', 'sk_msg', attach='SK_MSG_VERDICT'),
-    _sec('lirc_mode2', 'lirc_mode2', attach='LIRC_MODE2'),
-    _sec('flow_dissector', 'flow_dissector', attach='FLOW_DISSECTOR'),
-    _sec('cgroup_skb/ingress', 'cgroup_skb', attach='CGROUP_INET_INGRESS'),
-    _sec('cgroup_skb/egress', 'cgroup_skb', attach='CGROUP_INET_EGRESS'),
-    _sec('cgroup/skb', 'cgroup_skb'),
-    _sec('cgroup/sock_create', 'cgroup_sock', attach='CGROUP_INET_SOCK_CREATE'),
-    _sec('cgroup/sock_release', 'cgroup_sock', attach='CGROUP_INET_SOCK_RELEASE'),
-    _sec('cgroup/sock', 'cgroup_sock', attach='CGROUP_INET_SOCK_CREATE'),
-    _sec('cgroup/post_bind4', 'cgroup_sock', attach='CGROUP_INET4_POST_BIND'),
-    _sec('cgroup/post_bind6', 'cgroup_sock', attach='CGROUP_INET6_POST_BIND'),
-    _sec('cgroup/bind4', 'cgroup_sock_addr', attach='CGROUP_INET4_BIND'),
-    _sec('cgroup/bind6', 'cgroup_sock_addr', attach='CGROUP_INET6_BIND'),
-    _sec('cgroup/connect4', 'cgroup_sock_addr', attach='CGROUP_INET4_CONNECT'),
-    _sec('cgroup/connect6', 'cgroup_sock_addr', attach='CGROUP_INET6_CONNECT'),
-    _sec('cgroup/connect_unix', 'cgroup_sock_addr', attach='CGROUP_UNIX_CONNECT'),
-    _sec('cgroup/sendmsg4', 'cgroup_sock_addr', attach='CGROUP_UDP4_SENDMSG'),
-    _sec('cgroup/sendmsg6', 'cgroup_sock_addr', attach='CGROUP_UDP6_SENDMSG'),
-    _sec('cgroup/sendmsg_unix', 'cgroup_sock_addr', attach='CGROUP_UNIX_SENDMSG'),
-    _sec('cgroup/recvmsg4', 'cgroup_sock_addr', attach='CGROUP_UDP4_RECVMSG'),
-    _sec('cgroup/recvmsg6', 'cgroup_sock_addr', attach='CGROUP_UDP6_RECVMSG'),
-    _sec('cgroup/recvmsg_unix', 'cgroup_sock_addr', attach='CGROUP_UNIX_RECVMSG'),
-    _sec('cgroup/getpeername4', 'cgroup_sock_addr', attach='CGROUP_INET4_GETPEERNAME'),
-    _sec('cgroup/getpeername6', 'cgroup_sock_addr', attach='CGROUP_INET6_GETPEERNAME'),
-    _sec('cgroup/getpeername_unix', 'cgroup_sock_addr', attach='CGROUP_UNIX_GETPEERNAME'),
-    _sec('cgroup/getsockname4', 'cgroup_sock_addr', attach='CGROUP_INET4_GETSOCKNAME'),
-    _sec('cgroup/getsockname6', 'cgroup_sock_addr', attach='CGROUP_INET6_GETSOCKNAME'),
-    _sec('cgroup/getsockname_unix', 'cgroup_sock_addr', attach='CGROUP_UNIX_GETSOCKNAME'),
-    _sec('cgroup/sysctl', 'cgroup_sysctl', attach='CGROUP_SYSCTL'),
-    _sec('cgroup/getsockopt', 'cgroup_sockopt', attach='CGROUP_GETSOCKOPT'),
-    _sec('cgroup/setsockopt', 'cgroup_sockopt', attach='CGROUP_SETSOCKOPT'),
-    _sec('cgroup/dev', 'cgroup_device', attach='CGROUP_DEVICE'),
-    _sec('struct_ops+', 'struct_ops'),
-    _sec('struct_ops.s+', 'struct_ops', sleepable=True),
-    _sec('sk_lookup', 'sk_lookup', attach='SK_LOOKUP'),
-    _sec('netfilter', 'netfilter', attach='NETFILTER'),
+    SecDef("socket", PROG_TYPE_SOCKET_FILTER),
+    _d("sk_reuseport/migrate", "SK_REUSEPORT", "SK_REUSEPORT_SELECT_OR_MIGRATE"),
+    _d("sk_reuseport", "SK_REUSEPORT", "SK_REUSEPORT_SELECT"),
+    _d("kprobe+", "KPROBE"), _d("uprobe+", "KPROBE"), _d("uprobe.s+", "KPROBE", sleepable=True),
+    _d("kretprobe+", "KPROBE"), _d("uretprobe+", "KPROBE"), _d("uretprobe.s+", "KPROBE", sleepable=True),
+    _d("kprobe.multi+", "KPROBE", "TRACE_KPROBE_MULTI"), _d("kretprobe.multi+", "KPROBE", "TRACE_KPROBE_MULTI"),
+    _d("kprobe.session+", "KPROBE", "TRACE_KPROBE_SESSION"),
+    _d("uprobe.multi+", "KPROBE", "TRACE_UPROBE_MULTI"), _d("uretprobe.multi+", "KPROBE", "TRACE_UPROBE_MULTI"),
+    _d("uprobe.session+", "KPROBE", "TRACE_UPROBE_SESSION"),
+    _d("uprobe.multi.s+", "KPROBE", "TRACE_UPROBE_MULTI", sleepable=True),
+    _d("uretprobe.multi.s+", "KPROBE", "TRACE_UPROBE_MULTI", sleepable=True),
+    _d("uprobe.session.s+", "KPROBE", "TRACE_UPROBE_SESSION", sleepable=True),
+    _d("ksyscall+", "KPROBE"), _d("kretsyscall+", "KPROBE"),
+    _d("usdt+", "KPROBE"), _d("usdt.s+", "KPROBE", sleepable=True),
+    _d("tc/ingress", "SCHED_CLS", "TCX_INGRESS"), _d("tc/egress", "SCHED_CLS", "TCX_EGRESS"),
+    _d("tcx/ingress", "SCHED_CLS", "TCX_INGRESS"), _d("tcx/egress", "SCHED_CLS", "TCX_EGRESS"),
+    _d("netkit/primary", "SCHED_CLS", "NETKIT_PRIMARY"), _d("netkit/peer", "SCHED_CLS", "NETKIT_PEER"),
+    _d("tc", "SCHED_CLS"), _d("classifier", "SCHED_CLS"), _d("action", "SCHED_ACT"),
+    _d("tracepoint+", "TRACEPOINT"), _d("tp+", "TRACEPOINT"),
+    _d("raw_tracepoint+", "RAW_TRACEPOINT"), _d("raw_tp+", "RAW_TRACEPOINT"),
+    _d("raw_tracepoint.w+", "RAW_TRACEPOINT_WRITABLE"), _d("raw_tp.w+", "RAW_TRACEPOINT_WRITABLE"),
+    _d("tp_btf+", "TRACING", "TRACE_RAW_TP", btf=True), _d("fentry+", "TRACING", "TRACE_FENTRY", btf=True),
+    _d("fmod_ret+", "TRACING", "MODIFY_RETURN", btf=True), _d("fexit+", "TRACING", "TRACE_FEXIT", btf=True),
+    _d("fentry.s+", "TRACING", "TRACE_FENTRY", sleepable=True, btf=True),
+    _d("fmod_ret.s+", "TRACING", "MODIFY_RETURN", sleepable=True, btf=True),
+    _d("fexit.s+", "TRACING", "TRACE_FEXIT", sleepable=True, btf=True),
+    _d("freplace+", "EXT", btf=True), _d("lsm+", "LSM", "LSM_MAC", btf=True),
+    _d("lsm.s+", "LSM", "LSM_MAC", sleepable=True, btf=True), _d("lsm_cgroup+", "LSM", "LSM_CGROUP", btf=True),
+    _d("iter+", "TRACING", "TRACE_ITER", btf=True), _d("iter.s+", "TRACING", "TRACE_ITER", sleepable=True, btf=True),
+    SecDef("struct_ops+", PROG_TYPE_STRUCT_OPS),
+    SecDef("struct_ops.s+", PROG_TYPE_STRUCT_OPS, sleepable=True),
+    _d("xdp.frags/devmap", "XDP", "XDP_DEVMAP", frags=True), _d("xdp/devmap", "XDP", "XDP_DEVMAP"),
+    _d("xdp.frags/cpumap", "XDP", "XDP_CPUMAP", frags=True), _d("xdp/cpumap", "XDP", "XDP_CPUMAP"),
+    _d("xdp.frags", "XDP", "XDP", frags=True), _d("xdp", "XDP", "XDP"),
+    _d("perf_event", "PERF_EVENT"),
+    _d("lwt_in", "LWT_IN"), _d("lwt_out", "LWT_OUT"), _d("lwt_xmit", "LWT_XMIT"),
+    _d("lwt_seg6local", "LWT_SEG6LOCAL"),
+    _d("sockops", "SOCK_OPS", "CGROUP_SOCK_OPS"),
+    _d("sk_skb/stream_parser", "SK_SKB", "SK_SKB_STREAM_PARSER"),
+    _d("sk_skb/stream_verdict", "SK_SKB", "SK_SKB_STREAM_VERDICT"),
+    _d("sk_skb/verdict", "SK_SKB", "SK_SKB_VERDICT"), _d("sk_skb", "SK_SKB"),
+    _d("sk_msg", "SK_MSG", "SK_MSG_VERDICT"),
+    _d("lirc_mode2", "LIRC_MODE2", "LIRC_MODE2"),
+    _d("flow_dissector", "FLOW_DISSECTOR", "FLOW_DISSECTOR"),
+    _d("cgroup_skb/ingress", "CGROUP_SKB", "CGROUP_INET_INGRESS"),
+    _d("cgroup_skb/egress", "CGROUP_SKB", "CGROUP_INET_EGRESS"),
+    _d("cgroup/skb", "CGROUP_SKB"),
+    _d("cgroup/sock_create", "CGROUP_SOCK", "CGROUP_INET_SOCK_CREATE"),
+    _d("cgroup/sock_release", "CGROUP_SOCK", "CGROUP_INET_SOCK_RELEASE"),
+    _d("cgroup/sock", "CGROUP_SOCK", "CGROUP_INET_SOCK_CREATE"),
+    _d("cgroup/post_bind4", "CGROUP_SOCK", "CGROUP_INET4_POST_BIND"),
+    _d("cgroup/post_bind6", "CGROUP_SOCK", "CGROUP_INET6_POST_BIND"),
+    _d("cgroup/bind4", "CGROUP_SOCK_ADDR", "CGROUP_INET4_BIND"),
+    _d("cgroup/bind6", "CGROUP_SOCK_ADDR", "CGROUP_INET6_BIND"),
+    _d("cgroup/connect4", "CGROUP_SOCK_ADDR", "CGROUP_INET4_CONNECT"),
+    _d("cgroup/connect6", "CGROUP_SOCK_ADDR", "CGROUP_INET6_CONNECT"),
+    _d("cgroup/connect_unix", "CGROUP_SOCK_ADDR", "CGROUP_UNIX_CONNECT"),
+    _d("cgroup/sendmsg4", "CGROUP_SOCK_ADDR", "CGROUP_UDP4_SENDMSG"),
+    _d("cgroup/sendmsg6", "CGROUP_SOCK_ADDR", "CGROUP_UDP6_SENDMSG"),
+    _d("cgroup/sendmsg_unix", "CGROUP_SOCK_ADDR", "CGROUP_UNIX_SENDMSG"),
+    _d("cgroup/recvmsg4", "CGROUP_SOCK_ADDR", "CGROUP_UDP4_RECVMSG"),
+    _d("cgroup/recvmsg6", "CGROUP_SOCK_ADDR", "CGROUP_UDP6_RECVMSG"),
+    _d("cgroup/recvmsg_unix", "CGROUP_SOCK_ADDR", "CGROUP_UNIX_RECVMSG"),
+    _d("cgroup/getpeername4", "CGROUP_SOCK_ADDR", "CGROUP_INET4_GETPEERNAME"),
+    _d("cgroup/getpeername6", "CGROUP_SOCK_ADDR", "CGROUP_INET6_GETPEERNAME"),
+    _d("cgroup/getpeername_unix", "CGROUP_SOCK_ADDR", "CGROUP_UNIX_GETPEERNAME"),
+    _d("cgroup/getsockname4", "CGROUP_SOCK_ADDR", "CGROUP_INET4_GETSOCKNAME"),
+    _d("cgroup/getsockname6", "CGROUP_SOCK_ADDR", "CGROUP_INET6_GETSOCKNAME"),
+    _d("cgroup/getsockname_unix", "CGROUP_SOCK_ADDR", "CGROUP_UNIX_GETSOCKNAME"),
+    _d("cgroup/sysctl", "CGROUP_SYSCTL", "CGROUP_SYSCTL"),
+    _d("cgroup/getsockopt", "CGROUP_SOCKOPT", "CGROUP_GETSOCKOPT"),
+    _d("cgroup/setsockopt", "CGROUP_SOCKOPT", "CGROUP_SETSOCKOPT"),
+    _d("cgroup/dev", "CGROUP_DEVICE", "CGROUP_DEVICE"),
+    SecDef("syscall", PROG_TYPE_SYSCALL, sleepable=True),
+    _d("netfilter", "NETFILTER", "NETFILTER"),
+    _d("sk_lookup", "SK_LOOKUP", "SK_LOOKUP"),
 )
 
 

@@ -43,6 +43,9 @@ from .struct_ops import collect_st_ops_relos
 
 __all__ = ["collect_relos", "relocate", "POISON_LDIMM64_MAP_BASE", "POISON_CALL_KFUNC_BASE"]
 
+#: enum bpf_map_type
+PROG_ARRAY = 3
+
 #: poison_map_ldimm64 / poison_kfunc_call (src/libbpf.c): the imm of a poisoned call
 POISON_LDIMM64_MAP_BASE = 2001000000
 POISON_CALL_KFUNC_BASE = 2002000000
@@ -66,11 +69,42 @@ def collect_relos(obj: Any) -> None:
 
 
 def collect_map_relos(obj: Any, rs: Section) -> None:
-    """``.rel.maps``: map-in-map and prog-array slots are not modelled."""
-    rels = obj.elf.relocations(rs)
-    if rels:
-        raise obj._fail(errno.EOPNOTSUPP, ".maps relo #0: map-in-map and prog-array initializers are not "
-                                          "modelled by structops-emu")
+    """``bpf_object__collect_map_relos`` (libbpf 1.8): each ``.rel.maps`` entry points a
+    slot of a map's ``values`` array at an entry program (prog arrays: ``init_slots``,
+    slot = (offset - start of ``values``) / 8). Map-in-map slots are not modelled
+    (their inner definitions are refused when the maps are parsed)."""
+    from kernel_model.btf.types import Composite
+
+    btf = obj.btf
+    maps = [m for m in obj.maps if m.sec_idx == obj.btf_maps_shndx]
+    for rel in obj.elf.relocations(rs):
+        if not 0 < rel.sym < len(obj.elf.symbols):
+            raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: symbol {rel.sym:x} not found")
+        sym = obj.elf.symbols[rel.sym]
+        name = sym.name or "<?>"
+        m = next((m for m in maps if m.sec_offset <= rel.offset and rel.offset + 8 <= m.sec_offset + m.def_size),
+                 None)
+        if m is None:
+            raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: cannot find map '{name}' at rel->r_offset "
+                                          f"{rel.offset}")
+        if m.map_type != PROG_ARRAY:
+            raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: map-in-map slots are not modelled")
+        targ = obj.progs.get(name)
+        if targ is None:
+            raise obj._fail(errno.ESRCH, f".maps relo #{rel.index}: '{name}' isn't a valid program reference")
+        if targ.sec_idx != sym.shndx or targ.sec_insn_off * 8 != sym.value:
+            raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: '{name}' isn't an entry-point program")
+        d = btf.resolve(m.def_type_id)
+        assert isinstance(d, Composite)
+        member = d.members[-1]
+        if member.name != "values":
+            raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: unexpected member '{member.name}'")
+        moff = member.byte_offset
+        off = rel.offset - m.sec_offset - moff
+        if off < 0 or off % 8:
+            raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: unexpected offset {off}")
+        m.init_slots[off // 8] = targ
+        obj.log.debug(f".maps relo #{rel.index}: map '{m.name}' slot [{off // 8}] points to prog '{targ.name}'")
 
 
 def collect_prog_relos(obj: Any, rs: Section) -> None:

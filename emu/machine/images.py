@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from jit.bpf_jit import JitImage, JitOptions, JitProgram, jit_program
 from jit.symbols import KernelSymbols
@@ -85,9 +85,11 @@ class JitImages:
         ks = self.kallsyms
         thunk = self.cpu_config.return_thunk
         s = "_recur" if recur else ""
+        jthunk = self.cpu_config.indirect_thunk("rcx", call=False)
         return KernelSymbols(call_base=ks.addr_of("__bpf_call_base"), return_thunk=ks.addr_of(thunk) if thunk else 0,
                              call_depth=ks.addr_of("pcpu_hot"), this_cpu_off=ks.addr_of("this_cpu_off"),
                              timed_may_goto=ks.addr_of("arch_bpf_timed_may_goto"),
+                             indirect_jump_thunk_rcx=ks.addr_of(jthunk) if jthunk else 0,
                              prog_enter=ks.addr_of(f"__bpf_prog_enter{s}"), prog_exit=ks.addr_of(f"__bpf_prog_exit{s}"),
                              prog_enter_sleepable=ks.addr_of(f"__bpf_prog_enter_sleepable{s}"),
                              prog_exit_sleepable=ks.addr_of(f"__bpf_prog_exit_sleepable{s}"))
@@ -159,7 +161,9 @@ class JitImages:
 
     # --- JIT images ------------------------------------------------------------------------
     def load_prog(self, prog: BpfProg, *, starts: Sequence[int] = (0,), stack_depths: Sequence[int] | None = None,
-                  insns: Sequence[Insn] | None = None, was_classic: bool = False) -> JitProgram:
+                  insns: Sequence[Insn] | None = None, was_classic: bool = False,
+                  tail_call_reachable: Sequence[bool] | None = None,
+                  tail_call_targets: Callable[[int], int | None] | None = None) -> JitProgram:
         """Allocate ``struct bpf_prog``, JIT ``insns`` (default ``prog.insns``, which must
         already be fixed up: see :func:`verifier.fixups.fixup_for_jit`) with the
         verifier's subprogram ``starts`` and ``stack_depths``, place the images in the
@@ -169,7 +173,8 @@ class JitImages:
         if not prog.addr:
             self.alloc_prog_struct(prog)
         jp = self.jit(code, starts=starts, stack_depths=stack_depths, name=prog.name or "",
-                      was_classic=was_classic, tag=prog_tag(prog.insns).hex())
+                      was_classic=was_classic, tag=prog_tag(prog.insns).hex(),
+                      tail_call_reachable=tail_call_reachable, tail_call_targets=tail_call_targets)
         prog.bpf_func = jp.bpf_func
         prog.jited = b"".join(img.code for img in jp.funcs)
         self.mem.poke(prog.addr + PROG_JITED_LEN_OFF, struct.pack("<I", len(jp.funcs[0].code)))
@@ -179,12 +184,14 @@ class JitImages:
 
     def jit(self, insns: Sequence[Insn], *, starts: Sequence[int] = (0,),
             stack_depths: Sequence[int] | None = None, name: str = "", was_classic: bool = False,
-            tag: str | None = None) -> JitProgram:
+            tag: str | None = None, tail_call_reachable: Sequence[bool] | None = None,
+            tail_call_targets: Callable[[int], int | None] | None = None) -> JitProgram:
         """JIT instructions into the BPF pack (no ``struct bpf_prog``). ``starts``: where
         each function begins (the verifier's subprogram starts; one function by
         default), ``stack_depths`` its stack depth (0 each by default)."""
         jp = jit_program(list(insns), self.packs.jit_binary_pack_alloc, starts=starts, stack_depths=stack_depths,
-                         options=self.options, symbols=self.kernel_symbols(), was_classic=was_classic)
+                         options=self.options, symbols=self.kernel_symbols(), was_classic=was_classic,
+                         tail_call_reachable=tail_call_reachable, tail_call_targets=tail_call_targets)
         tag = tag or prog_tag(insns).hex()
         for f, img in enumerate(jp.funcs):
             self.packs.text_copy(img.addr, img.code)

@@ -282,6 +282,11 @@ def _functions(ret: str, icall: Callable[[str], str], pcpu: int) -> list[tuple[s
         """),
         ("__emu_return_to_host", "hlt\n int3"),
     ]
+    # rcx: the JIT's indirect tail calls (emit_indirect_jump); last, so the text above keeps
+    # its addresses
+    fns += [("__x86_indirect_thunk_rcx", retpoline("rcx", False)),
+            ("__x86_indirect_jump_thunk_rcx", retpoline("rcx", False)),
+            ("__x86_indirect_its_thunk_rcx", "jmp rcx\n int3")]
     return fns
 
 

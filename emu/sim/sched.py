@@ -34,7 +34,7 @@ import random
 import struct
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from kernel_model.errors import InputError, KernelError
 from kernel_model.profile import LATEST, Profile
@@ -256,12 +256,17 @@ def _st_type(obj: Any, m: Any) -> str:
 def simulate(obj_path: str | None = None, *, cpus: int = 4, tasks: int | Sequence[TaskSpec] = 8,
              duration_ns: int = 1_000_000_000, seed: int = 0, profile: Profile = LATEST,
              ops: PyOps | None = None, progress: Callable[[int, int], None] | None = None,
-             trace: bool = False, record_timeline: bool = True) -> SimResult:
+             trace: bool = False, record_timeline: bool = True,
+             variables: Mapping[str, int | bytes] | None = None) -> SimResult:
     """Run ``duration_ns`` of simulated time on ``cpus`` CPUs with ``tasks`` (a count
     for :func:`default_workload`, or the specs) under the scheduler of the BPF object
     ``obj_path`` (its ``sched_ext_ops`` map is loaded and attached), or a Python
     scheduler ``ops``, or neither (the kernel's fallback FIFO). ``progress(now,
-    duration)`` is called now and then; ``profile`` is the emulated kernel's.
+    duration)`` is called now and then; ``profile`` is the emulated kernel's;
+    ``variables`` sets the object's global variables before load, as a skeleton's
+    ``skel->rodata->name = value`` does (e.g. ``{"fifo_sched": 1}``). The summary's
+    ``maps`` holds the object's array maps after the run (per index; per CPU for
+    per-CPU arrays), as user space would read them before unloading.
     Raises :class:`InputError` for bad input and :class:`KernelError` when the
     emulated kernel refuses the object."""
     if not 1 <= cpus <= sched_ext.MAX_CPUS:
@@ -271,6 +276,8 @@ def simulate(obj_path: str | None = None, *, cpus: int = 4, tasks: int | Sequenc
     workload = default_workload(tasks, seed) if isinstance(tasks, int) else list(tasks)
     if not workload:
         raise InputError("no tasks to run")
+    if variables and obj_path is None:
+        raise InputError("global variables need a BPF object")
     kernel = None
     new_api = True
     if obj_path is not None and not os.path.isfile(obj_path):
@@ -287,6 +294,7 @@ def simulate(obj_path: str | None = None, *, cpus: int = 4, tasks: int | Sequenc
     t0 = time.perf_counter()
     name = "fallback FIFO (no BPF scheduler)"
     link = None
+    maps: dict[str, list[Any]] = {}
     obj = None
     bpf_ops: BpfOps | None = None
     try:
@@ -295,6 +303,13 @@ def simulate(obj_path: str | None = None, *, cpus: int = 4, tasks: int | Sequenc
             rt = SchedRuntime(kernel, core)
             desc.ops.private[sched_ext.RUNTIME_KEY] = rt
             obj, map_name = _load_object(kernel, obj_path)  # type: ignore[arg-type]
+            from emu.libbpf import LibbpfError
+
+            for var, value in (variables or {}).items():
+                try:
+                    obj.set_global(var, value)
+                except LibbpfError as e:
+                    raise InputError(f"{obj_path}: {e}") from None
             obj.load(kernel)
             link = obj.attach_struct_ops(map_name)
             bpf_ops = rt.ops
@@ -312,6 +327,8 @@ def simulate(obj_path: str | None = None, *, cpus: int = 4, tasks: int | Sequenc
                 progress(at, duration_ns)
         core.finish()
         exit_before_unload = core.exit_info if core.exit_history or core.exit_info.kind != SCX_EXIT_NONE else None
+        if obj is not None and kernel is not None:
+            maps = _array_maps(kernel, obj)
         if link is not None:
             link.destroy()
         elif ops is not None:
@@ -320,7 +337,35 @@ def simulate(obj_path: str | None = None, *, cpus: int = 4, tasks: int | Sequenc
         if kernel is not None:
             kernel.shutdown()
     wall = time.perf_counter() - t0
-    return _result(core, name, duration_ns, wall, exit_before_unload, bpf_ops, seed)
+    res = _result(core, name, duration_ns, wall, exit_before_unload, bpf_ops, seed)
+    res.summary["maps"] = maps
+    return res
+
+
+def _array_maps(kernel: Any, obj: Any) -> dict[str, list[Any]]:
+    """The object's (per-CPU) array maps read through ``BPF_MAP_LOOKUP_ELEM``, global data
+    aside: per index an unsigned little-endian int for a 1/2/4/8-byte value, else hex; a
+    per-CPU array gives a list per index, one entry per possible CPU."""
+    from kernel_model.bpf_map import MAP_TYPE_ARRAY, MAP_TYPE_PERCPU_ARRAY
+
+    def val(b: bytes, size: int) -> Any:
+        b = b[:size]
+        return int.from_bytes(b, "little") if size in (1, 2, 4, 8) else b.hex()
+
+    out: dict[str, list[Any]] = {}
+    for m in obj.maps:
+        if m.is_internal or m.fd < 0 or m.map_type not in (MAP_TYPE_ARRAY, MAP_TYPE_PERCPU_ARRAY):
+            continue
+        rows: list[Any] = []
+        for i in range(m.max_entries):
+            raw = kernel.map_lookup_elem(m.fd, i.to_bytes(4, "little"))
+            if m.map_type == MAP_TYPE_PERCPU_ARRAY:
+                step = (m.value_size + 7) // 8 * 8
+                rows.append([val(raw[c:c + step], m.value_size) for c in range(0, len(raw), step)])
+            else:
+                rows.append(val(raw, m.value_size))
+        out[m.name] = rows
+    return out
 
 
 def _result(core: SchedExtCore, name: str, duration: int, wall: float, early_exit: Any,

@@ -28,6 +28,9 @@ def _configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=1.0, help="simulated seconds (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the workload (runs are deterministic for a seed)")
     p.add_argument("--profile", default="latest", help="kernel profile (6.12 or latest)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a global variable of the object before load, as a skeleton's "
+                        "skel->rodata->NAME = VALUE does (an integer; repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object: tasks, cpus, summary")
     p.add_argument("--plot", metavar="FILE", help="write a per-CPU timeline (.svg, .png or .pdf)")
     p.set_defaults(func=run)
@@ -65,6 +68,15 @@ def run(args: argparse.Namespace) -> int:
         return _bad("--tasks must be at least 1")
     if not args.duration > 0:
         return _bad("--duration must be positive")
+    variables: dict[str, int] = {}
+    for item in args.set:
+        name, eq, value = item.partition("=")
+        try:
+            variables[name.strip()] = int(value, 0)
+        except ValueError:
+            return _bad(f"--set {item}: expected NAME=INTEGER")
+        if not eq or not name.strip():
+            return _bad(f"--set {item}: expected NAME=INTEGER")
     prog = _Progress()
     try:
         from kernel_model.profile import get_profile
@@ -72,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         # a name when run as `python -m emu.sim.sched_cli`; `structops` converted it already
         profile = get_profile(args.profile) if isinstance(args.profile, str) else args.profile
         res = simulate(args.obj, cpus=args.cpus, tasks=args.tasks, duration_ns=int(args.duration * 1e9),
-                       seed=args.seed, profile=profile, progress=prog)
+                       seed=args.seed, profile=profile, progress=prog, variables=variables)
     except InputError as e:
         prog.done()
         return _bad(str(e))
@@ -128,6 +140,8 @@ def _print_text(res: Any) -> None:
               f"{t['max_wait_ns'] / 1e6:>12.1f} {t['switches']:>9}")
     for c in res.cpus:
         print(f"cpu {c['cpu']}: busy {c['busy_ns'] / 1e6:.1f} ms")
+    for name, rows in s.get("maps", {}).items():
+        print(f"map {name}: {rows}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ACCEL_VERSION 2
+#define ACCEL_VERSION 3
 
 enum {
     K_UNKN = 0, K_INT = 1, K_PTR = 2, K_ARRAY = 3, K_STRUCT = 4, K_UNION = 5, K_ENUM = 6, K_FWD = 7,
@@ -1334,6 +1334,77 @@ static void free_dumper(dumper_t *d) {
 }
 
 /* CDumper.definitions(); returns 0 and the text in *out, or -1 (give up) */
+/* CDumper.kfunc_block(): bpftool's dump_btf_kfuncs(), the FUNCs a whole-function DECL_TAG
+   "bpf_kfunc" names, by name (then id), "__bpf_fastcall " before those "bpf_fastcall" also names */
+typedef struct { const char *name; uint32_t id; int fastcall; } kfunc_t;
+
+static int kfunc_cmp(const void *a, const void *b) {
+    const kfunc_t *x = a, *y = b;
+    int r = strcmp(x->name, y->name);
+    return r ? r : (x->id > y->id) - (x->id < y->id);
+}
+
+static void kfunc_block(dumper_t *d) {
+    const sec_t *s = d->s;
+    uint32_t n = s->n;
+    uint8_t *fast = calloc(n + 1, 1);
+    kfunc_t *kf = NULL;
+    size_t nk = 0, cap = 0;
+    if (!fast) {
+        FAIL(d);
+        return;
+    }
+    for (uint32_t pass = 0; pass < 2 && !d->fail; pass++) {
+        for (uint32_t id = 1; id <= n; id++) {
+            if (KIND(s, id) != K_DECL_TAG || (int32_t)ITEMS(s, id)[0] != -1)
+                continue;
+            uint32_t t = SIZE_OR_TYPE(s, id);
+            if (t == 0 || t > n || KIND(s, t) != K_FUNC)
+                continue;
+            const char *tag = NAME(d, id);
+            if (pass == 0 && strcmp(tag, "bpf_fastcall") == 0) {
+                fast[t] = 1;
+            } else if (pass == 1 && strcmp(tag, "bpf_kfunc") == 0) {
+                if (nk == cap) {
+                    size_t nc = cap ? cap * 2 : 64;
+                    kfunc_t *g = realloc(kf, nc * sizeof *kf);
+                    if (!g) {
+                        FAIL(d);
+                        break;
+                    }
+                    kf = g;
+                    cap = nc;
+                }
+                kf[nk].name = NAME(d, t);
+                kf[nk].id = t;
+                kf[nk].fastcall = fast[t];
+                nk++;
+            }
+        }
+    }
+    if (nk)
+        qsort(kf, nk, sizeof *kf, kfunc_cmp);
+    for (size_t i = 0; i < nk && !d->fail; i++)
+        need_decl(d, SIZE_OR_TYPE(s, kf[i].id));
+    sb_t b = {0};
+    SB_LIT(&b, "\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n");
+    for (size_t i = 0; i < nk && !d->fail; i++) {
+        char *text = decl(d, SIZE_OR_TYPE(s, kf[i].id), kf[i].name, 0);
+        if (!text)
+            break;
+        SB_LIT(&b, "extern ");
+        if (kf[i].fastcall)
+            SB_LIT(&b, "__bpf_fastcall ");
+        sb_str(&b, text);
+        SB_LIT(&b, " __weak __ksym;\n");
+        free(text);
+    }
+    SB_LIT(&b, "#endif\n\n");
+    out_push(d, sb_take(&b));
+    free(kf);
+    free(fast);
+}
+
 static int definitions(const sec_t *s, int param_names, int functions, sb_t *text) {
     dumper_t D = {0};
     dumper_t *d = &D;
@@ -1442,6 +1513,8 @@ static int definitions(const sec_t *s, int param_names, int functions, sb_t *tex
             out_push(d, sb_take(&b));
         }
     }
+    if (!d->fail)
+        kfunc_block(d);
     int rc = d->fail ? -1 : 0;
     if (!rc) {
         for (size_t i = 0; i < d->nout; i++)

@@ -16,7 +16,7 @@ from types import ModuleType
 __all__ = ["module", "VERSION"]
 
 #: The interface version this Python expects; a stale build (from an older _accel.c) is ignored.
-VERSION = 2
+VERSION = 3
 
 _loaded: ModuleType | None | bool = False
 

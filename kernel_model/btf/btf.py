@@ -237,6 +237,15 @@ class BTF:
     def name_of(self, tid: int) -> str:
         return self.type_by_id(tid).name
 
+    def string_at(self, off: int) -> str | None:
+        """The string at offset ``off`` of the string section (a split BTF's offsets
+        continue its base's), or None when ``off`` lies past the end:
+        ``btf_name_by_offset()`` (kernel/bpf/btf.c), which line_info records are
+        checked and printed with."""
+        if off < 0 or not self._strings.valid(off):
+            return None
+        return self._strings.get(off)
+
     # ---- resolution ---------------------------------------------------------------------------
     def skip_modifiers(self, tid: int) -> int:
         """Follow typedefs and CONST/VOLATILE/RESTRICT/TYPE_TAG from ``tid`` (btf_type_skip_modifiers())."""

@@ -91,7 +91,7 @@ typedef atomic64_t atomic_long_t;
 
 _ANNOTATIONS = re.compile(
     r"\b(?:__user|__kernel|__rcu|__percpu|__iomem|__force|__must_check|__bpf_kfunc|__always_inline|"
-    r"__init|__exit|__read_mostly|__maybe_unused|__weak|noinline|__noinline|__cold|__hot|__nocast|"
+    r"__init|__exit|__read_mostly|__maybe_unused|__weak|__ksym|__bpf_fastcall|noinline|__noinline|__cold|__hot|__nocast|"
     r"__safe|__ref|__aligned_u64|__bitwise|__packed|__randomize_layout|__no_randomize_layout|"
     r"__counted_by\s*\([^)]*\)|__sized_by\s*\([^)]*\))\b")
 _COMMENTS = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
@@ -176,6 +176,7 @@ class _Builder:
         self.local_typedef_names: set[str] = set()
         self.enum_consts: dict[str, int] = {}
         self.prelude_mode = False
+        self.funcs: dict[str, tuple[int, int]] = {}     # function name -> (proto id, linkage) declared here
 
     # ---- errors ----------------------------------------------------------------------------------
     def err(self, msg: str, node: Any = None) -> BTFError:
@@ -271,6 +272,9 @@ class _Builder:
                 linkage = S.FUNC_STATIC if "static" in n.storage else S.FUNC_GLOBAL
                 if not n.name:
                     raise self.err("function declaration without a name", n)
+                if self.funcs.get(n.name) == (proto, linkage):
+                    return  # a redeclaration (vmlinux.h's extern kfunc and a program's own): one FUNC
+                self.funcs[n.name] = (proto, linkage)
                 self.add(Func(n.name, proto, linkage))
             elif isinstance(n.type, (c_ast.Struct, c_ast.Union, c_ast.Enum)) and n.name is None:
                 self.type_of(n.type)

@@ -9,12 +9,17 @@ explicit padding with unnamed bitfields (``long: 56;``) where the natural
 layout leaves a gap, ``__attribute__((packed))`` where it is tighter,
 duplicate names disambiguated with ``___2`` suffixes as libbpf does, and the
 ``preserve_access_index`` pragma block so CO-RE relocations are recorded.
+As bpftool of Linux 6.18 does (tools/bpf/bpftool/btf.c dump_btf_c, dump_btf_kfuncs),
+the header also defines ``__ksym``, ``__weak`` and ``__bpf_fastcall`` and ends with
+``extern <prototype> __weak __ksym;`` for every FUNC a ``bpf_kfunc`` DECL_TAG names,
+sorted by name (:meth:`CDumper.kfunc_block`), so programs need not declare kfuncs.
 
 This is our own writer, not a transcription: the text is not byte-identical
 to bpftool's (order within a dependency level and spacing can differ).
 Left out: ``__attribute__((aligned(N)))`` for over-aligned structs (their
 padding is emitted instead, so offsets and sizes still match), type tags
-(bpftool 7.1 omits them too), FUNC/VAR/DATASEC/DECL_TAG records. Where we
+(bpftool omits them too), FUNC (but kfuncs)/VAR/DATASEC/DECL_TAG records; types
+come in id order (6.18's bpftool sorts them by kind and name unless ``unsorted``). Where we
 differ from libbpf on purpose: a header needing more than
 :data:`MAX_PADDING_LINES` lines of explicit padding (a struct of gigabytes
 with few members, which the kernel accepts) is refused with a BTFError rather
@@ -54,6 +59,18 @@ _SIZED = frozenset({S.KIND_INT, S.KIND_STRUCT, S.KIND_UNION, S.KIND_ENUM, S.KIND
                     S.KIND_DATASEC})
 _NO_REFS = frozenset({S.KIND_FUNC, S.KIND_VAR, S.KIND_DATASEC, S.KIND_DECL_TAG})
 
+#: the DECL_TAG names pahole gives kfuncs (``--btf_features=decl_tag_kfuncs``) and bpftool reads
+KFUNC_DECL_TAG = "bpf_kfunc"
+FASTCALL_DECL_TAG = "bpf_fastcall"
+
+#: what bpftool's dump_btf_c() (tools/bpf/bpftool/btf.c, Linux 6.18) prints after the CO-RE
+#: pragma, so that the kfunc declarations compile without bpf_helpers.h
+KSYM_MACROS = ("#ifndef __ksym\n#define __ksym __attribute__((section(\".ksyms\")))\n#endif\n\n"
+               "#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n\n"
+               "#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n"
+               "#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n"
+               "#endif\n\n")
+
 #: Most ``long: 64;`` padding lines one header may hold (about 12 MiB of text). A vmlinux needs a
 #: few thousand; a single 4 GiB struct would need 537 million.
 MAX_PADDING_LINES = 1 << 20
@@ -70,6 +87,7 @@ _OP_TYPEDEF, _OP_COMPOSITE, _OP_ENUM, _OP_DECL_COMPOSITE, _OP_FWD = range(5)
 #   PTR/modifiers/TYPEDEF/TYPE_TAG/FUNC/VAR: a=type_id   ARRAY: a=elem b=index c=nelems
 #   ENUM/ENUM64: a=size b=signed items=(name, value)...  FWD: a=is_union
 #   FUNC_PROTO: a=ret items=(name, type_id)...           FLOAT/DATASEC: a=size
+#   DECL_TAG: a=type_id b=component_idx
 # members are (name, type_id, bits_offset, bitfield_size).
 Rec = tuple
 _VOID: Rec = (0, "", 0, 0, 0, ())
@@ -100,6 +118,7 @@ def _header(body: str, guard: str, preserve_access_index: bool) -> str:
         parts.append("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n"
                      "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n"
                      "#endif\n\n")
+    parts.append(KSYM_MACROS)
     parts.append(body)
     if preserve_access_index:
         parts.append("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n")
@@ -211,6 +230,9 @@ def _section_rec(sec: Any, i: int, names: Any) -> Rec:
         return (k, nm, info >> 31, 0, 0, ())
     if k == S.KIND_FUNC:
         return (k, nm, w[p + 2], v, 0, ())
+    if k == S.KIND_DECL_TAG:
+        ci = w[p + 3]
+        return (k, nm, w[p + 2], ci - (1 << 32) if ci >= 1 << 31 else ci, 0, ())
     return (k, nm, w[p + 2], 0, 0, ())
 
 
@@ -233,6 +255,8 @@ def _object_rec(t: Any) -> Rec:
         return (k, t.name, t.type_id, t.linkage, 0, ())
     if k == S.KIND_FLOAT or k == S.KIND_DATASEC:
         return (k, t.name, t.size, 0, 0, ())
+    if k == S.KIND_DECL_TAG:
+        return (k, t.name, t.type_id, t.component_idx, 0, ())
     return (k, t.name, getattr(t, "type_id", 0), 0, 0, ())
 
 
@@ -872,11 +896,43 @@ class CDumper:
                     self.need_decl(r[2])
                     static = "static " if r[3] == S.FUNC_STATIC else ""
                     self.out.append(f"{static}{self.decl(r[2], r[1], 0)};\n\n")
+            self.out.append(self.kfunc_block())
         except RecursionError:
             raise BTFError("type graph nested too deeply to print as C") from None
         finally:
             sys.setrecursionlimit(old)
         return "".join(self.out)
+
+    def kfunc_block(self) -> str:
+        """bpftool's ``dump_btf_kfuncs()`` (tools/bpf/bpftool/btf.c, Linux 6.18): every FUNC
+        a whole-function DECL_TAG ``bpf_kfunc`` names (pahole tags the kfuncs of the kernel's
+        BTF_KFUNCS sets), sorted by name, as ``extern <prototype> __weak __ksym;``, with
+        ``__bpf_fastcall`` first for one a ``bpf_fastcall`` tag also names; inside
+        ``#ifndef BPF_NO_KFUNC_PROTOTYPES`` (printed even when there is none). Of a split BTF,
+        the kfuncs of its own part (bpftool's dump of one also prints the base's types and kfuncs;
+        ours prints the base types the split part uses)."""
+        kinds = self.kinds
+        kfuncs: list[int] = []  # one line per tag, as bpftool (a FUNC tagged twice prints twice)
+        fastcall: set[int] = set()
+        tid = kinds.find(S.KIND_DECL_TAG, self.btf.start_id)  # a split BTF: its own kfuncs (see format_c)
+        while tid >= 0:
+            r = self.rec(tid)
+            if r[3] == -1 and 0 < r[2] < self._r.count and kinds[r[2]] == S.KIND_FUNC:
+                if r[1] == KFUNC_DECL_TAG:
+                    kfuncs.append(r[2])
+                elif r[1] == FASTCALL_DECL_TAG:
+                    fastcall.add(r[2])
+            tid = kinds.find(S.KIND_DECL_TAG, tid + 1)
+        kfuncs.sort(key=lambda i: (self._r.name(i).encode("utf-8", "surrogateescape"), i))
+        for fid in kfuncs:  # a split BTF's dump holds only the base types it uses: declare these
+            self.need_decl(self.rec(fid)[2])
+        lines = ["\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n"]
+        for fid in kfuncs:
+            r = self.rec(fid)
+            attr = "__bpf_fastcall " if fid in fastcall else ""
+            lines.append(f"extern {attr}{self.decl(r[2], r[1], 0)} __weak __ksym;\n")
+        lines.append("#endif\n\n")
+        return "".join(lines)
 
     def header(self, guard: str = "__VMLINUX_H__", preserve_access_index: bool = True) -> str:
         """The header file: include guard, CO-RE pragma block, definitions."""

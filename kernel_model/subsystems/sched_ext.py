@@ -351,7 +351,7 @@ def _kfunc_protos(profile: Profile) -> dict[str, str]:
         "scx_bpf_destroy_dsq": "void scx_bpf_destroy_dsq(u64 dsq_id)",
         "scx_bpf_exit_bstr": "void scx_bpf_exit_bstr(s64 exit_code, char *fmt, unsigned long long *data, "
                              "u32 data__sz)",
-        "scx_bpf_error_bstr": "void scx_bpf_error_bstr(char *fmt, unsigned long long *data, u32 data_len)",
+        "scx_bpf_error_bstr": "void scx_bpf_error_bstr(char *fmt, unsigned long long *data, u32 data__sz)",
         "scx_bpf_nr_cpu_ids": "u32 scx_bpf_nr_cpu_ids(void)",
         "scx_bpf_task_running": "bool scx_bpf_task_running(const struct task_struct *p)",
         "scx_bpf_task_cpu": "s32 scx_bpf_task_cpu(const struct task_struct *p)",

@@ -109,3 +109,39 @@ exit
         assert _run(k, asm) == 7  # the flag slot cannot be read by the program (the verifier refuses)
     finally:
         k.shutdown()
+
+
+def test_bpf_for_over_iter_num_runs() -> None:
+    """bpf_iter_num_new(0, 5) yields 0..4 through the JIT (kernel/bpf/bpf_iter.c), then NULL;
+    an empty or reversed range yields nothing."""
+    k = Kernel(modules=())
+    try:
+        loop = """
+r1 = r10
+r1 += -16
+r2 = {lo}
+r3 = {hi}
+call bpf_iter_num_new
+r6 = 0
+loop:
+r1 = r10
+r1 += -16
+call bpf_iter_num_next
+if r0 == 0 goto out
+r1 = *(u32 *)(r0 +0)
+r6 += r1
+r6 += 100
+goto loop
+out:
+r1 = r10
+r1 += -16
+call bpf_iter_num_destroy
+r0 = r6
+exit
+"""
+        assert _run(k, loop.format(lo=0, hi=5)) == 10 + 500
+        assert _run(k, loop.format(lo=3, hi=3)) == 0
+        assert _run(k, loop.format(lo=5, hi=2)) == 0
+        assert _run(k, loop.format(lo=-2, hi=1)) == (-2 - 1 + 0 + 300) & 0xFFFFFFFFFFFFFFFF
+    finally:
+        k.shutdown()

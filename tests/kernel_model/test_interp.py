@@ -153,3 +153,40 @@ def test_unknown_helper_is_a_fault():
 def test_w_register_builder_and_32bit_mov_zero_extends():
     p = Program().mov(r0, -1).mov(w0, w0).exit().build()
     assert Interpreter(p).run() == 0xFFFFFFFF
+
+
+def test_tail_calls_continue_in_the_slot_program_and_stop_after_33():
+    """JMP_TAIL_CALL of ___bpf_prog_run: same registers and frame in the new program;
+    out of range, empty slot or the 34th tail call fall through."""
+    from kernel_model.interp import MAX_TAIL_CALL_CNT
+
+    ARRAY = 0x1000
+    # r6 counts runs in the stack slot the programs share; slot 0 is the program itself
+    me = assemble("""
+        r1 = *(u64 *)(r10 - 8)
+        r1 += 1
+        *(u64 *)(r10 - 8) = r1
+        r2 = 4096
+        r3 = 0
+        call 12
+        r0 = *(u64 *)(r10 - 8)
+        exit""")
+    other = assemble("r0 = 99\nexit")
+    slots = {0: me, 1: other}
+
+    def resolve(array: int, index: int):
+        assert array == ARRAY
+        return index < 4, slots.get(index)
+
+    it = Interpreter(me, tail_calls=resolve)
+    assert it.run() == 1 + MAX_TAIL_CALL_CNT
+    assert it.tail_call_cnt == MAX_TAIL_CALL_CNT
+    it.stack.data[:] = bytes(len(it.stack.data))
+    assert it.run() == 34  # a new run starts counting from zero
+    jump = assemble("r2 = 4096\nr3 = 1\ncall 12\nr0 = 7\nexit")
+    assert Interpreter(jump, tail_calls=resolve).run() == 99
+    for key in (2, 9):  # empty slot, out of range
+        p = assemble(f"r2 = 4096\nr3 = {key}\ncall 12\nr0 = 7\nexit")
+        it = Interpreter(p, tail_calls=resolve)
+        assert it.run() == 7
+        assert it.tail_call_cnt == (1 if key == 2 else 0)

@@ -197,26 +197,80 @@ def test_cli_is_deterministic_for_a_seed(capsys: pytest.CaptureFixture[str]) -> 
 DEBIAN_SRC = Path("/usr/src/linux-source-6.12.tar.xz")
 
 
-@pytest.mark.skipif(not DEBIAN_SRC.exists(), reason="needs the Debian package linux-source-6.12")
-def test_kernel_scx_simple_compiles_against_our_vmlinux_h(tmp_path: Path) -> None:
-    """tools/sched_ext/scx_simple.bpf.c of Linux 6.12 compiles against our 6.12 vmlinux.h
-    and the scx headers. It does not load yet: its PERCPU_ARRAY map is created, but the
-    verifier lacks kfunc pointer-to-scalar arguments (docs/sim-sched.md lists the gaps)."""
-    if CLANG is None:
-        pytest.skip("clang is not installed")
-    if shutil.which("tar") is None:
-        pytest.skip("tar is not installed")
-    subprocess.run(["tar", "-xJf", str(DEBIAN_SRC), "-C", str(tmp_path), "--wildcards", "*/tools/sched_ext/*"],
+@pytest.fixture(scope="module")
+def scx_simple(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """tools/sched_ext/scx_simple.bpf.c of Linux 6.12 (Debian package linux-source-6.12),
+    compiled against our 6.12 vmlinux.h and the scx headers (-mcpu=v3, as its Makefile)."""
+    if not DEBIAN_SRC.exists():
+        pytest.skip("needs the Debian package linux-source-6.12")
+    if CLANG is None or shutil.which("tar") is None:
+        pytest.skip("clang and tar are needed")
+    tmp = tmp_path_factory.mktemp("scx_simple")
+    subprocess.run(["tar", "-xJf", str(DEBIAN_SRC), "-C", str(tmp), "--wildcards", "*/tools/sched_ext/*"],
                    check=True, capture_output=True)
-    base = next(tmp_path.glob("linux-source-6.12*/tools/sched_ext"))
-    obj = _compile(tmp_path, (base / "scx_simple.bpf.c").read_text(), profile="6.12",
-                   extra=(f"-I{base / 'include'}", f"-I{base / 'include/bpf-compat'}", "-D__TARGET_ARCH_x86"))
-    from emu.libbpf import LibbpfError
+    base = next(tmp.glob("linux-source-6.12*/tools/sched_ext"))
+    return _compile(tmp, (base / "scx_simple.bpf.c").read_text(), profile="6.12",
+                    extra=(f"-I{base / 'include'}", f"-I{base / 'include/bpf-compat'}", "-D__TARGET_ARCH_x86"))
 
-    with pytest.raises(LibbpfError) as ei:
-        simulate(obj, cpus=2, tasks=2, duration_ns=10 * MS, profile=get_profile("6.12"))
-    # its PERCPU_ARRAY 'stats' map is created now; the verifier stops at the next gap
-    assert "prog 'simple_select_cpu': BPF program load failed" in str(ei.value)
-    assert "kfunc scx_bpf_select_cpu_dfl argument #3 (memory) is not modelled by structops" in (
-        getattr(ei.value, "log", "") or "")  # KF_ARG_PTR_TO_MEM (bool *is_idle)
-    assert os.path.getsize(obj) > 0
+
+P612 = get_profile("6.12")
+
+
+@pytest.mark.parametrize("fifo", [0, 1])
+def test_kernel_scx_simple_runs_and_counts_its_dispatches(scx_simple: str, fifo: int) -> None:
+    """scx_simple loads (its seven programs verify: kfunc memory arguments, the frozen
+    .rodata read as constants) and schedules: every task runs, the CPUs stay busy, and
+    its per-CPU 'stats' map counts [local, global] queueings as its members ran."""
+    res = simulate(scx_simple, cpus=2, tasks=6, duration_ns=300 * MS, seed=1, profile=P612,
+                   variables={"fifo_sched": fifo})
+    s = res.summary
+    assert all(t["runtime_ns"] > 0 for t in res.tasks)
+    assert s["utilization"] > 0.9
+    assert s["exit"]["reason"] == "unregistered from user space"
+    local, glob = (sum(per_cpu) for per_cpu in s["maps"]["stats"])
+    assert glob == s["member_calls"]["enqueue"] > 0
+    calls = s["kfunc_calls"]
+    # the rodata switch: FIFO inserts into the shared DSQ, vtime mode with a vtime
+    if fifo:
+        assert "scx_bpf_dispatch_vtime" not in calls and calls["scx_bpf_dispatch"] == local + glob
+    else:
+        assert calls["scx_bpf_dispatch_vtime"] == glob and calls.get("scx_bpf_dispatch", 0) == local
+
+
+def test_kernel_scx_simple_dispatches_locally_to_idle_cpus(scx_simple: str) -> None:
+    from emu.sim.sched import TaskSpec
+
+    wl = [TaskSpec(f"ui{i}", run_ns=MS, sleep_ns=10 * MS) for i in range(3)]
+    res = simulate(scx_simple, cpus=4, tasks=wl, duration_ns=200 * MS, profile=P612)
+    local, glob = (sum(per_cpu) for per_cpu in res.summary["maps"]["stats"])
+    # three sleepers on four CPUs: every wakeup finds an idle CPU (select_cpu_dfl's is_idle)
+    assert local == res.summary["kfunc_calls"]["scx_bpf_dispatch"] == res.summary["member_calls"]["select_cpu"]
+    assert glob == 0 and all(t["runtime_ns"] > 0 for t in res.tasks)
+
+
+def test_kernel_scx_simple_vtime_mode_follows_weights(scx_simple: str) -> None:
+    """Four CPU hogs on one CPU, two at nice 5 (scx weight 33 against 100): in vtime mode
+    their runtime follows the weights (stopping charges slice used * 100 / weight); in
+    FIFO mode they share alike."""
+    from emu.sim.sched import TaskSpec
+
+    wl = [TaskSpec(n, run_ns=10**9, nice=nice) for n, nice in (("a", 0), ("b", 0), ("c", 5), ("d", 5))]
+    rt = {}
+    for fifo in (0, 1):
+        res = simulate(scx_simple, cpus=1, tasks=wl, duration_ns=2000 * MS, profile=P612,
+                       variables={"fifo_sched": fifo})
+        rt[fifo] = {t["comm"]: t["runtime_ns"] for t in res.tasks}
+    assert 2.5 < rt[0]["a"] / rt[0]["c"] < 3.5
+    assert 0.9 < rt[1]["a"] / rt[1]["c"] < 1.1
+
+
+def test_kernel_scx_simple_from_the_cli(scx_simple: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert sched_main([scx_simple, "--profile", "6.12", "--cpus", "2", "--tasks", "3", "--duration", "0.1",
+                       "--set", "fifo_sched=1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["summary"]["scheduler"] == "simple" and len(out["summary"]["maps"]["stats"]) == 2
+    assert "scx_bpf_dispatch_vtime" not in out["summary"]["kfunc_calls"]
+    assert sched_main([scx_simple, "--profile", "6.12", "--duration", "0.01", "--set", "no_such_var=1"]) == 2
+    assert "no global variable 'no_such_var'" in capsys.readouterr().err
+    assert sched_main([scx_simple, "--duration", "0.01", "--set", "fifo_sched"]) == 2
+    assert os.path.getsize(scx_simple) > 0

@@ -106,8 +106,8 @@ def test_bad_options_exit_2_with_one_line(tmp_path, capsys, argv, message) -> No
 def test_not_modelled_prog_type_exits_3(tmp_path, capsys) -> None:
     f = tmp_path / "ok.s"
     f.write_text("r0 = 0\nexit\n")
-    rc, out, err = run(capsys, str(f), "--prog-type", "xdp")
-    assert (rc, out) == (3, "") and err.count("\n") == 1 and "no xdp programs" in err
+    rc, out, err = run(capsys, str(f), "--prog-type", "sk_lookup")
+    assert (rc, out) == (3, "") and err.count("\n") == 1 and "no sk_lookup programs" in err
 
 
 def test_too_many_insns_is_e2big_with_libbpf_message(tmp_path, capsys) -> None:
@@ -222,12 +222,15 @@ def test_prog_and_list_need_an_object(tmp_path, capsys) -> None:
 
 
 def test_a_program_type_not_modelled_is_exit_3_with_its_reason(capsys) -> None:
-    """tc programs reach the emulated BPF_PROG_LOAD (libbpf's section table knows them) and
-    are refused there as not modelled: exit 3, the reason in the summary."""
-    rc, out, _ = run(capsys, str(_selftest("test_global_func1.o")))
+    """cgroup_sockopt programs reach the emulated BPF_PROG_LOAD (libbpf's section table knows
+    them) and are refused there as not modelled: exit 3, the reason in the summary, one error
+    line on stderr."""
+    rc, out, err = run(capsys, str(_selftest("sockopt_sk.o")))
     lines = out.splitlines()
-    assert rc == 3 and lines[0] == "-- prog global_func1: not modelled"
-    assert lines[-1].split()[:2] == ["global_func1", "tc"] and "not modelled: program type 3" in lines[-1]
+    assert rc == 3 and lines[0] == "-- prog _getsockopt: not modelled"
+    assert lines[-2].split()[:2] == ["_getsockopt", "cgroup/getsockopt"]
+    assert "not modelled: program type 25 is not modelled by this kernel" in lines[-2]
+    assert err.startswith("error: 2 of 2 programs need what this emulator does not model")
 
 
 def test_an_object_with_a_rejected_program_exits_1(capsys) -> None:

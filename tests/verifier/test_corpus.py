@@ -40,6 +40,10 @@ KNOWN = {
                                "the host said EINVAL (an open fd that is not a map); with no fd 1 the model "
                                "says EBADF, as the kernel would (__bpf_map_get)",
     ("ld_imm64.c:10", "cap_bpf"): "as for root: fd 1 was the labeller's stdout",
+    # model differences (strict xfails, named in docs/verifier.md)
+    ("calls.c:0", "root"): "a kfunc call with imm 0 is deferred by the kernel (add_kfunc_call, check_kfunc_call) "
+                           "and refused after verifying; the model refuses it at once",
+    ("calls.c:1", "root"): "as calls.c:0: the deferred imm-0 kfunc call, here unreachable, is accepted",
 }
 
 
@@ -66,7 +70,10 @@ def check_raw(cid: str, mode: str) -> tuple[str, Any]:
     prog = raw_case_program(c, privileged=priv)
     if prog.not_modelled:
         return "not_modelled", prog.not_modelled
-    return "checked", (c[key], verify(prog.insns, prog.env, log_level=LOG_LEVEL))
+    r = verify(prog.insns, prog.env, log_level=LOG_LEVEL)
+    if not r.accepted and r.error_line and "is not modelled by structops" in r.error_line:
+        return "not_modelled", r.error_line  # a helper the model has no prototype for
+    return "checked", (c[key], r)
 
 
 @pytest.mark.parametrize("cid,mode", _raw_params())
@@ -118,6 +125,22 @@ def _modelled_type(pid: str) -> bool:
 #: object programs the model rejects where the host accepts (false rejects; never a false
 #: accept): program id -> the missing feature. Strict: each must start to agree once built.
 KNOWN_OBJECTS: dict[str, str] = {}
+#: differences found when the tracing and packet program types came in (strict xfails, in
+#: docs/verifier.md): model gaps outside the program types themselves
+KNOWN_OBJECTS.update({
+    "for_each_multi_maps.o:test_pkt_access": "callbacks (BPF_PSEUDO_FUNC) are not modelled: 'missing btf func_info'",
+    "async_stack_depth.o:pseudo_call_check": "callbacks are not modelled: 'missing btf func_info' comes first",
+    "async_stack_depth.o:async_call_root_check": "callbacks are not modelled: 'missing btf func_info' comes first",
+    "for_each_map_elem_write_key.o:test_map_key_write": "callbacks are not modelled: 'missing btf func_info'",
+    "strncmp_bench.o:strncmp_no_helper": "the model's jump history reaches 'The sequence of 8193 jumps is too "
+                                         "complex' where the host does not",
+    "test_rdonly_maps.o:skip_loop": "loads from a frozen read-only map are not folded to constants",
+    "test_rdonly_maps.o:part_loop": "loads from a frozen read-only map are not folded to constants",
+    "trigger_bench.o:trigger_count": "the loop bound comes from read-only data (not folded): 1M insns",
+    "trigger_bench.o:trigger_driver": "the loop bound comes from read-only data (not folded): 1M insns",
+    "test_log_buf.o:bad_prog": "the model refuses the unbounded map-value arithmetic with another message "
+                               "than the host's",
+})
 
 
 @pytest.mark.parametrize("pid", [pytest.param(p, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_OBJECTS[p])]

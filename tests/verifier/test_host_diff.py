@@ -40,7 +40,7 @@ from emu.host.verdict import host_load
 from emu.kernel.harness import program_env, symbols_for
 from kernel_model.asm import assemble
 from tests.conftest import examples
-from tests.corpus import conformance_files, raw_case_program, raw_cases
+from tests.corpus import WHOLE_LOG_PROG_TYPES, conformance_files, raw_case_program, raw_cases
 from verifier import VerifierEnv, verify
 
 from .programs import MAP_DECL, MAP_DECLS, linked_scalar_programs, socket_programs, struct_ops_programs
@@ -140,19 +140,17 @@ def test_c_generated_dummy_struct_ops(prog: tuple[str, str, int]) -> None:
 #: whole-log differences found by (d), verdicts and messages agreeing: known model bugs
 _BUG_PRINT = ("the log prints an instruction with a reserved field set as BUG_xx; kernel/bpf/disasm.c "
               "prints it as it is (call bpf_unspec#0, the lddw value)")
-_CALLEE_R10 = "the model's log leaves R10=fp0 out of a subprogram's entry state (frame1: R1=... R10=fp0)"
 LOG_BUGS = {
     **{(cid, mode): _BUG_PRINT for cid in ("basic_call.c:1", "junk_insn.c:4", "ld_imm64.c:6")
        for mode in ("root", "cap_bpf")},
-    **{(cid, mode): _CALLEE_R10 for cid in ("calls.c:71", "calls.c:92", "calls.c:93") for mode in ("root", "cap_bpf")},
-    ("calls.c:34", "cap_bpf"): _CALLEE_R10,
 }
 
 
 def _selftest_cases() -> list[Any]:
     out = []
     for c in raw_cases():
-        if c.get("kernel") is None or raw_case_program(c).not_modelled:
+        if c.get("kernel") is None or raw_case_program(c).not_modelled \
+                or (c["prog_type"] or 1) not in WHOLE_LOG_PROG_TYPES:
             continue
         for unpriv in (False, True) if c.get("kernel_cap_bpf") else (False,):
             mode = "cap_bpf" if unpriv else "root"

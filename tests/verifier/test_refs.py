@@ -98,11 +98,6 @@ PROGRAMS: dict[str, tuple[str, int, str | None]] = {
         22, "arg#0 doesn't point to an irq flag on stack"),
 }
 
-#: the model leaves R10=fp0 out of a subprogram's entry state line (a known difference,
-#: docs/verifier.md): for these only the verdict, errno and last line are compared
-_SUBPROG = frozenset({"subprog_acquire", "subprog_leak", "subprog_release", "rcu_subprog", "rcu_subprog_exit"})
-
-
 def _model(asm: str, level: int = 1):  # type: ignore[no-untyped-def]
     insns = assemble(asm, symbols=symbols_for())
     insns, env = program_env(insns, prog_type="syscall", flags="sleepable")
@@ -158,5 +153,4 @@ def test_host_agrees(name: str) -> None:
     assert (h.errno, h.error_line() if not accepted else None) == (errno, last), h.log
     m = _model(asm, level=2)
     assert (m.errno, m.accepted) == (h.errno, accepted)
-    if name not in _SUBPROG:
-        assert _mask(m.log) == _mask(h.log)
+    assert _mask(m.log) == _mask(h.log)

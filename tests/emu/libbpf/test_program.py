@@ -116,3 +116,24 @@ def test_btf_fixups_make_the_object_btf_loadable() -> None:
     kf = btf.get("bpf_kfunc_common_test", S.KIND_FUNC)
     assert isinstance(kf, Func) and kf.linkage == S.FUNC_GLOBAL
     BTF.from_bytes(btf.to_bytes(), validate=True)  # the kernel's BTF rules (kernel_model.btf.validate)
+
+
+def test_section_definitions_match_what_libbpf_passed_to_the_host() -> None:
+    """Every labelled selftest program whose section we define: the program type,
+    expected_attach_type and prog_flags libbpf put in the host's BPF_PROG_LOAD (recorded
+    in the corpus labels) are ours (struct_ops members get their index later, from the map)."""
+    from tests.corpus import program_labels
+
+    checked, diffs = 0, []
+    for r in program_labels():
+        load = r.get("load")
+        d = find_sec_def(r.get("section", "").lstrip("?"))
+        if not load or d is None or d.prog_type == PROG_TYPE_STRUCT_OPS:
+            continue
+        checked += 1
+        got = (d.prog_type, d.expected_attach_type, (16 if d.sleepable else 0) | d.prog_flags)
+        want = (load["prog_type"], load["expected_attach_type"], load["prog_flags"])
+        if got != want:
+            diffs.append(f"{r['section']}: {got} != {want}")
+    assert checked > 1000
+    assert diffs == []

@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from kernel_model.btf import structs as S
+from kernel_model.btf.cdump import KSYM_MACROS
 from kernel_model.btf.errors import BTFError
 from kernel_model.btf.types import Composite, Enum64, MODIFIER_KINDS
 
@@ -388,11 +389,37 @@ class ReferenceCDumper:
                     self.need_decl(t.type_id)  # type: ignore[attr-defined]
                     static = "static " if t.linkage == S.FUNC_STATIC else ""  # type: ignore[attr-defined]
                     self.out.append(f"{static}{self.decl(t.type_id, t.name, 0)};\n\n")  # type: ignore
+            self.out.append(self.kfunc_block())
         except RecursionError:
             raise BTFError("type graph nested too deeply to print as C") from None
         finally:
             sys.setrecursionlimit(old)
         return "".join(self.out)
+
+    def kfunc_block(self) -> str:
+        """bpftool's dump_btf_kfuncs(): FUNCs tagged bpf_kfunc (whole function), by name."""
+        kf: list[tuple[bytes, int]] = []
+        fast: set[int] = set()
+        for _, t in self.btf.iter_types(S.KIND_DECL_TAG):
+            if t.component_idx != -1 or not 0 < t.type_id < self.btf.type_count:  # type: ignore[attr-defined]
+                continue
+            f = self.get(t.type_id)  # type: ignore[attr-defined]
+            if f.kind != S.KIND_FUNC:
+                continue
+            if t.name == "bpf_kfunc":
+                kf.append((f.name.encode("utf-8", "surrogateescape"), t.type_id))  # type: ignore[attr-defined]
+            elif t.name == "bpf_fastcall":
+                fast.add(t.type_id)  # type: ignore[attr-defined]
+        kf.sort()
+        for _, fid in kf:
+            self.need_decl(self.get(fid).type_id)  # type: ignore[attr-defined]
+        lines = ["\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n"]
+        for _, fid in kf:
+            f = self.get(fid)
+            attr = "__bpf_fastcall " if fid in fast else ""
+            lines.append(f"extern {attr}{self.decl(f.type_id, f.name, 0)} __weak __ksym;\n")  # type: ignore
+        lines.append("#endif\n\n")
+        return "".join(lines)
 
     def header(self, guard: str = "__VMLINUX_H__", preserve_access_index: bool = True) -> str:
         """The header file: include guard, CO-RE pragma block, definitions."""
@@ -402,6 +429,7 @@ class ReferenceCDumper:
             parts.append("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n"
                          "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n"
                          "#endif\n\n")
+        parts.append(KSYM_MACROS)
         parts.append(body)
         if preserve_access_index:
             parts.append("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n")
