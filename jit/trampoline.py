@@ -54,6 +54,7 @@ emulator shows what such a member would read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from kernel_model.btf.func_model import FuncModel
 from kernel_model.cpu import DEFAULT_CPU, CpuConfig
@@ -255,7 +256,11 @@ class X86StructOpsArch:
                                symbols=self.symbols, cpu=self.cpu)
 
 
-class BpfProgLike:  # pragma: no cover - typing aid: kernel_model.prog.BpfProg has these
-    addr: int
-    bpf_func: int
-    sleepable: bool
+class BpfProgLike(Protocol):  # pragma: no cover - typing aid: kernel_model.prog.BpfProg has these
+    # read-only members: the trampoline only reads them (a frozen stand-in matches too)
+    @property
+    def addr(self) -> int: ...
+    @property
+    def bpf_func(self) -> int: ...
+    @property
+    def sleepable(self) -> bool: ...

@@ -955,17 +955,17 @@ class _ConfAsm(_Assembler):
             self.emit(Insn(code, d, s, _to_s16(off, p.line, t.col, self.source), imm))
             return
         if m == "call":
-            mode = p.tok.text if p.tok.kind == "id" and p.tok.text in ("helper", "runtime") else ""
-            if mode:  # bpf_conformance: call helper N / call helper %rN / call runtime N (a kfunc)
+            call_kind = p.tok.text if p.tok.kind == "id" and p.tok.text in ("helper", "runtime") else ""
+            if call_kind:  # bpf_conformance: call helper N / call helper %rN / call runtime N (a kfunc)
                 p.next()
-                if mode == "helper" and p.tok.text == "%":
+                if call_kind == "helper" and p.tok.text == "%":
                     d = self.creg(p)
                     p.end()
                     self.emit(Insn(isa.CALLX_INSN, dst=d))
                     return
-                v, vt = p.number("a helper number" if mode == "helper" else "a runtime function id")
+                v, vt = p.number("a helper number" if call_kind == "helper" else "a runtime function id")
                 p.end()
-                src = isa.PSEUDO_KFUNC_CALL if mode == "runtime" else 0
+                src = isa.PSEUDO_KFUNC_CALL if call_kind == "runtime" else 0
                 self.emit(Insn(isa.CALL_INSN, 0, src, 0, _to_s32(v, "call id", p.line, vt.col, self.source)))
                 return
             if p.tok.text == "local":

@@ -146,7 +146,7 @@ class BudgetExceeded(StructOpsError):
     """A program ran longer than its instruction budget (a runaway loop)."""
 
     def __init__(self, budget: int, index: int) -> None:
-        self.budget = budget
+        self.budget: float = budget  # instructions; a subclass may count seconds
         self.index = index
         super().__init__(f"instruction budget of {budget} exhausted at insn {index} (runaway loop?)")
 

@@ -18,7 +18,7 @@ instead of a list of tuples. :func:`listing` is the same text for any sequence.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, SupportsIndex, overload
 
 from .asm import assemble
 from .disasm import format_program
@@ -73,9 +73,14 @@ class Program(list[Insn]):
         p.text(")")
 
     # list's slicing and concatenation give plain lists; keep the type
-    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
-        got = super().__getitem__(index)
-        return Program(got) if isinstance(index, slice) else got
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> Insn: ...
+    @overload
+    def __getitem__(self, index: slice) -> "Program": ...
+    def __getitem__(self, index: SupportsIndex | slice) -> "Insn | Program":
+        if isinstance(index, slice):
+            return Program(super().__getitem__(index))
+        return super().__getitem__(index)
 
     def __add__(self, other: Iterable[Insn]) -> "Program":  # type: ignore[override]
         return Program([*self, *other])

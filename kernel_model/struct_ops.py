@@ -306,7 +306,7 @@ class StructOpsRegistry:
             if not sarg.name.endswith(MAYBE_NULL_SUFFIX):
                 continue
             pt = btf.resolve(arg.type_id)
-            target = btf.skip_modifiers(pt.type_id) if isinstance(pt, Ptr) else None  # type: ignore[attr-defined]
+            target = btf.skip_modifiers(pt.type_id) if isinstance(pt, Ptr) else None
             if target is None or not isinstance(btf.type_by_id(target), Struct):
                 raise self._fail(errno.EINVAL, f"stub function {stub} has {MAYBE_NULL_SUFFIX} tagging to an "
                                                "unsupported type")

@@ -259,7 +259,7 @@ class StructOpsMap:
         image_off = 0
         for m in desc.members:
             ptype = btf.resolve(m.type_id)
-            target = btf.resolve(ptype.type_id) if isinstance(ptype, Ptr) else None  # type: ignore[attr-defined]
+            target = btf.resolve(ptype.type_id) if isinstance(ptype, Ptr) else None
             if isinstance(target, Composite) and target.name == "module" or (
                     target is not None and target.kind == 7 and target.name == "module"):
                 if any(udata[m.offset:m.offset + 8]):

@@ -56,9 +56,9 @@ def cmd_modules(args: argparse.Namespace) -> int:
         if failed:
             from kernel_model.errors import errno_name
 
-            name, e = failed[0]
-            obj["error"] = f"insmod {name}: {e.message}"
-            obj["errno"] = errno_name(e.errno, str(e.errno))
+            name, err = failed[0]
+            obj["error"] = f"insmod {name}: {err.message}"
+            obj["errno"] = errno_name(err.errno, str(err.errno))
         emit(obj)
         return status
     for m in k.modules.modules.values():
@@ -68,8 +68,8 @@ def cmd_modules(args: argparse.Namespace) -> int:
     for line in k.dmesg:
         out(f"dmesg: {line}")
     if failed:
-        name, e = failed[0]
-        raise KernelError(e.errno, f"insmod {name}: {e.message}")
+        name, err = failed[0]
+        raise KernelError(err.errno, f"insmod {name}: {err.message}")
     return 0
 
 

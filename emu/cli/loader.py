@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from kernel_model.errors import InputError, KernelError
 
@@ -318,7 +318,7 @@ def cmd_call(args: argparse.Namespace) -> int:
 class _ScriptArgs(argparse.ArgumentParser):
     """An argparse parser whose errors become one InputError (no usage text, no exit)."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise InputError(message)
 
 

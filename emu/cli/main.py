@@ -136,10 +136,10 @@ class _Version(argparse.Action):
         parser.exit(0)
 
 
-def _nested(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> list[tuple[str, argparse.ArgumentParser]]:
+def _nested(sub: "argparse._SubParsersAction[Parser]") -> list[tuple[str, argparse.ArgumentParser]]:
     """The parsers of second-level subcommands (``btf dump``, ``sim tcp``), with their
     command paths."""
-    out = []
+    out: list[tuple[str, argparse.ArgumentParser]] = []
     for name, sp in sub.choices.items():
         for action in sp._actions:
             if isinstance(action, argparse._SubParsersAction):

@@ -75,7 +75,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, with the offending argument escaped in usage errors (exit 2); in JSON
     mode (``-j``) a usage error is a JSON object on stdout."""
 
-    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+    def error(self, message: str) -> "NoReturn":
         from .output import emit, json_mode
 
         if json_mode():  # -j: the usage error as the one JSON object on stdout, same status

@@ -68,7 +68,7 @@ def sys_bpf(cmd: int, attr: bytearray) -> tuple[int, int]:
     return ret, (ctypes.get_errno() if ret < 0 else 0)
 
 
-def _ptr(buf: ctypes.Array | None) -> int:  # type: ignore[type-arg]
+def _ptr(buf: ctypes.Array | None) -> int:
     return ctypes.addressof(buf) if buf is not None else 0
 
 

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 from kernel_model.bpf_map import MAP_TYPE_STRUCT_OPS
 from kernel_model.btf import BTF
 from kernel_model.errors import KernelError
-from kernel_model.insn import encode
+from kernel_model.insn import Insn, encode
 from kernel_model.uapi import BPF_BTF_GET_FD_BY_ID, BPF_BTF_GET_NEXT_ID, BPF_MAP_FREEZE, BPF_OBJ_GET_INFO_BY_FD
 
 from . import hostbpf
@@ -125,7 +125,7 @@ class HostSys:
         return HostBtfInfo(bid, name.value.decode(), bool(kernel_btf), data.raw[:size])
 
     # --- programs ------------------------------------------------------------------------
-    def prog_load(self, insns: Sequence[Any] | bytes, *, prog_type: int, expected_attach_type: int = 0,
+    def prog_load(self, insns: Sequence[Insn] | bytes, *, prog_type: int, expected_attach_type: int = 0,
                   attach_btf_id: int = 0, attach_btf_obj_fd: int = 0, prog_flags: int = 0,
                   license: str = "GPL", log_level: int = 0, prog_name: str = "",
                   prog_btf_fd: int = 0, func_info: bytes = b"", func_info_rec_size: int = 0,

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import errno
 import struct
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 from kernel_model.bpf_facts.enums import MAP_TYPES
@@ -510,7 +511,7 @@ class HashMap(MapObject):
         if old is None:
             self.count += 1
         elif not self.prealloc:
-            self.rcu.call_rcu(lambda a=old: self.m.alloc.kfree(a))
+            self.rcu.call_rcu(partial(self.m.alloc.kfree, old))
 
     def _link(self, key: bytes) -> None:
         self._clock += 1
@@ -547,7 +548,7 @@ class HashMap(MapObject):
         if self.prealloc:
             self.freelist.append(elem)
         else:
-            self.rcu.call_rcu(lambda a=elem: self.m.alloc.kfree(a))
+            self.rcu.call_rcu(partial(self.m.alloc.kfree, elem))
 
     def release(self) -> None:
         if self.prealloc:
@@ -576,7 +577,7 @@ class StructOpsMapObject(MapObject):
         self._header = base
         self._write_header(base)
 
-    @property  # type: ignore[override]
+    @property
     def refcnt(self) -> int:
         return self.st_map.refcnt
 

@@ -62,14 +62,14 @@ def prepare(m: Machine, insns: Sequence[Insn], helpers: Mapping[int, HelperFn]) 
         if hid in imms:
             return imms[hid]
         if hid not in unknown:
-            addr = m.add_stub(f"unknown_helper_{hid & 0xFFFFFFFF:x}", raw=lambda mm, h=hid: mm.runner.stop_at_bpf_caller(
-                "unknown helper", f"no helper with id {h}"))
+            addr = m.add_stub(f"unknown_helper_{hid & 0xFFFFFFFF:x}", raw=lambda mm: mm.runner.stop_at_bpf_caller(
+                "unknown helper", f"no helper with id {hid}"))
             unknown[hid] = m.images.call_imm(addr)
         return unknown[hid]
 
     def kfunc_imm(btf_id: int, off: int) -> int:
-        addr = m.add_stub(f"unknown_kfunc_{btf_id & 0xFFFFFFFF:x}_{len(unknown)}", raw=lambda mm, b=btf_id: mm.runner.stop_at_bpf_caller(
-            "unknown kfunc", f"no kfunc with id {b}"))
+        addr = m.add_stub(f"unknown_kfunc_{btf_id & 0xFFFFFFFF:x}_{len(unknown)}", raw=lambda mm: mm.runner.stop_at_bpf_caller(
+            "unknown kfunc", f"no kfunc with id {btf_id}"))
         return m.images.call_imm(addr)
 
     fault = m.add_stub("bpf_exec_unsupported", raw=lambda mm: mm.runner.stop_at_bpf_caller(

@@ -35,6 +35,10 @@ def _find_type(btf: BTF, name: str) -> int:
 
 class _Typed:
     __slots__ = ("_m", "_btf", "_tid", "_addr")
+    _m: Machine
+    _btf: BTF
+    _tid: int
+    _addr: int
 
     def __init__(self, machine: Machine, btf: BTF, type_id: int, addr: int) -> None:
         object.__setattr__(self, "_m", machine)
@@ -101,7 +105,7 @@ class _Typed:
                 setattr(obj, k, v)
             return
         if isinstance(value, (list, tuple)) and isinstance(t, Array):
-            KArray(m, btf, tid, addr)[:len(value)] = value  # type: ignore[index]
+            KArray(m, btf, tid, addr)[:len(value)] = value
             return
         if not isinstance(value, int):
             raise InputError(f"cannot store {type(value).__name__} in a {t.kind_name}")

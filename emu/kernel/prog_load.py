@@ -84,7 +84,7 @@ class ProgObject(BpfObject):
         """``prog_array_map_poke_run``'s call for this program (see :func:`poke_update`)."""
         poke_update(self.machine, self, array, key, target)
 
-    @property  # type: ignore[override]
+    @property
     def refcnt(self) -> int:
         return self.prog.refcnt
 
@@ -219,7 +219,8 @@ def install(machine: Any, po: ProgObject, fixed: Any) -> None:
 
     po.xlated = [Insn(isa.CALL_INSN, 0, 0, 0, 12) if i.code == isa.JMP | BPF_TAIL_CALL else i
                  for i in fixed.insns]
-    arrays = {id(mo.spec): mo for mo in po.maps}
+    # the prog arrays among them (emu.kernel.maps.prog_array.ProgArrayMap: target, tracked)
+    arrays: dict[int, Any] = {id(mo.spec): mo for mo in po.maps}
     pokes = fixed.pokes
 
     def target(poke: int) -> int | None:
@@ -255,8 +256,9 @@ def release(machine: Any, po: ProgObject) -> None:
     (``machine`` is None when none was ever created)."""
     prog = po.prog
     for mo in po.maps:  # map_poke_untrack
-        if po in getattr(mo, "tracked", ()):
-            mo.tracked.remove(po)
+        tracked: list[Any] = getattr(mo, "tracked", [])
+        if po in tracked:
+            tracked.remove(po)
     if po.jp is not None and machine is not None:
         machine.images.free_jit(po.jp)
         po.jp = None

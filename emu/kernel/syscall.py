@@ -51,7 +51,7 @@ from __future__ import annotations
 import errno
 import struct
 import time
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 from kernel_model.bpf_facts.map_types import MAP_FACTS, NR_CPUS_X86, MapCreate, create_errno
 from kernel_model.bpf_map import MAP_TYPE_NAMES, MAP_TYPE_STRUCT_OPS, MapSpec
@@ -75,6 +75,9 @@ from .bpf_maps import MachineKernelMemory, MapObject, StructOpsMapObject, check_
 from . import prog_load
 from .bpf_objects import BpfObject, BtfInfo, BtfObject, LinkInfo, MapInfo, ProgInfo, TestRunResult
 from .prog_load import ProgLoadError, ProgObject
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .kernel import Kernel
 
 __all__ = ["BpfSyscalls", "ProgObject", "LinkObject", "ProgLoadError", "BPF_STRUCT_OPS", "BPF_F_REPLACE",
            "SUPPORTED_PROG_TYPES", "PROG_FLAGS_MASK"]
@@ -328,7 +331,7 @@ class BpfSyscalls:
 
         po = self.fds.get(prog_fd, ProgObject, "a program")
         try:
-            return test_run(self, po, ctx_in=bytes(ctx_in), data_in=bytes(data_in), repeat=repeat,
+            return test_run(cast("Kernel", self), po, ctx_in=bytes(ctx_in), data_in=bytes(data_in), repeat=repeat,  # mixed into Kernel
                             ctx_out_size=ctx_out_size, data_out_size=data_out_size, flags=flags, cpu=cpu)
         finally:
             self._rcu.synchronize()  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ from typing import Any
 
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
+from kernel_model.memory import HelperFn
 from kernel_model.modules import Kfunc, KfuncEntry, KfuncTable
 from kernel_model.subsystems import tcp_cong
 from kernel_model.subsystems.tcp_ca import Field, tcp_sock_layout
@@ -62,6 +63,8 @@ class _Snapshot:
     for the cubictcp kfuncs, ``jiffies`` the kernel's."""
 
     __slots__ = _VIEW_FIELDS + ("ca", "jiffies")
+    ca: BicTcp | None
+    jiffies: int
 
 
 def mem_sock_class(layout: dict[str, Field], clock: TcpClock | None = None, with_ca: bool = False) -> Any:
@@ -106,6 +109,7 @@ def mem_sock_class(layout: dict[str, Field], clock: TcpClock | None = None, with
                 buf[off] = (buf[off] & ~(mask << bit) & 0xFF) | ((getattr(tp, name) & mask) << bit)
             if with_ca:
                 unused = int.from_bytes(buf[priv + 40:priv + 42], "little")
+                assert tp.ca is not None  # __enter__ read it: with_ca
                 buf[priv:priv_end] = tp.ca.to_bytes(unused)
             if buf != self._orig:
                 self._m.write(self._addr + lo, bytes(buf))
@@ -183,7 +187,7 @@ def register_tcp_kfuncs(btf: BTF, table: KfuncTable, hz: int = HZ) -> TcpClock:
             cubic.pkts_acked(tp, pkts, rtt_us, in_flight)
         return 0
 
-    impls = {"tcp_reno_ssthresh": reno_ssthresh, "tcp_reno_cong_avoid": reno_cong_avoid,
+    impls: dict[str, HelperFn] = {"tcp_reno_ssthresh": reno_ssthresh, "tcp_reno_cong_avoid": reno_cong_avoid,
              "tcp_reno_undo_cwnd": reno_undo_cwnd, "tcp_slow_start": slow_start,
              "tcp_cong_avoid_ai": cong_avoid_ai, "cubictcp_init": c_init, "cubictcp_recalc_ssthresh": c_ssthresh,
              "cubictcp_cong_avoid": c_cong_avoid, "cubictcp_state": c_state, "cubictcp_cwnd_event": c_cwnd_event,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import struct
 from dataclasses import dataclass, field
+from typing import Callable
 
 from kernel_model.errors import InputError
 
@@ -95,7 +96,7 @@ class ExtSection:
     """The records of one ELF section (``sec_name`` from .BTF strings)."""
 
     sec_name_off: int
-    records: list = field(default_factory=list)  # type: ignore[type-arg]
+    records: list = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -147,7 +148,8 @@ def _func(rec: bytes) -> FuncInfo:
 
 
 def _line(rec: bytes) -> LineInfo:
-    return LineInfo(*struct.unpack_from("<IIII", rec, 0), raw=rec)
+    off, file_name_off, line_off, line_col = struct.unpack_from("<IIII", rec, 0)
+    return LineInfo(off, file_name_off, line_off, line_col, raw=rec)
 
 
 def _core(rec: bytes) -> CoreRelo:
@@ -155,7 +157,7 @@ def _core(rec: bytes) -> CoreRelo:
 
 
 def _parse_info(data: bytes, hdr_len: int, off: int, length: int, min_rec: int, desc: str,
-                make) -> tuple[int, list[ExtSection]]:  # type: ignore[no-untyped-def]
+                make: Callable[[bytes], object]) -> tuple[int, list[ExtSection]]:
     """``btf_ext_parse_sec_info``."""
     if length == 0:
         return 0, []

@@ -153,7 +153,7 @@ class ElfObject:
     def _read_headers(self, data: bytes) -> None:
         from elftools.common.exceptions import ELFError
         from elftools.common.utils import struct_parse
-        from elftools.construct import ConstructError  # type: ignore[import-untyped]
+        from elftools.construct import ConstructError
         from elftools.elf.elffile import ELFFile
 
         if len(data) < 16 or data[:4] != b"\x7fELF":

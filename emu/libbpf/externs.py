@@ -124,7 +124,7 @@ def collect_externs(obj: Any) -> None:
             raise obj._fail(bid or errno.ENOENT, f"failed to find BTF for extern '{sym.name}': {bid}")
         t = btf.type_by_id(bid)
         sec_id = next((i for i, st in btf.iter_types(S.KIND_DATASEC)
-                       if any(v.type_id == bid for v in st.vars)), None)  # type: ignore[attr-defined]
+                       if any(v.type_id == bid for v in st.vars)), None)
         if sec_id is None:
             raise obj._fail(errno.ENOENT, f"failed to find BTF for extern '{sym.name}' [{bid}] section: -2")
         sec_name = btf.type_by_id(sec_id).name
@@ -135,12 +135,12 @@ def collect_externs(obj: Any) -> None:
                                                    "section")
             ext = Extern(t.name, sym.index, bid, sym.bind == STB_WEAK, False, 0)
             ext.type = EXT_KCFG
-            _kcfg_describe(obj, btf, ext, t.type_id)  # type: ignore[attr-defined]
+            _kcfg_describe(obj, btf, ext, t.type_id)
             obj.externs.append(ext)
             continue
         if sec_name != KSYMS_SEC:
             raise obj._fail(errno.EOPNOTSUPP, f"unrecognized extern section '{sec_name}'")
-        type_id = btf.skip_modifiers(t.type_id)  # type: ignore[attr-defined]
+        type_id = btf.skip_modifiers(t.type_id)
         obj.externs.append(Extern(t.name, sym.index, bid, sym.bind == STB_WEAK, is_func, type_id))
     obj.log.debug(f"collected {len(obj.externs)} externs total")
     # cmp_externs: kconfig before ksyms; kconfig by descending alignment, ascending size; then name
@@ -214,7 +214,7 @@ def layout_kconfig(obj: Any) -> None:
         ext = next((e for e in obj.externs if e.name == vt.name), None)
         if ext is None:
             raise obj._fail(errno.ESRCH, f"failed to find extern definition for BTF var '{vt.name}'")
-        btf.replace(vs.type_id, Var(vt.name, vt.type_id, S.VAR_GLOBAL_ALLOCATED))  # type: ignore[attr-defined]
+        btf.replace(vs.type_id, Var(vt.name, vt.type_id, S.VAR_GLOBAL_ALLOCATED))
         new_vars.append(VarSecinfo(vs.type_id, ext.kcfg_off, vs.size))
     btf.replace(sec_id, Datasec(sec.name, off, tuple(new_vars)))
 
@@ -390,7 +390,7 @@ def fixup_ksyms_datasec(obj: Any) -> None:
         return
     sec = btf.type_by_id(sec_id)
     assert isinstance(sec, Datasec)
-    int_id = next((i for i, t in btf.iter_types(S.KIND_INT) if t.size == 4), 0)  # type: ignore[attr-defined]
+    int_id = next((i for i, t in btf.iter_types(S.KIND_INT) if t.size == 4), 0)
     dummy_id = 0
     if any(isinstance(btf.type_by_id(v.type_id), Func) for v in sec.vars):
         dummy_id = btf.add(Var("dummy_ksym", int_id, S.VAR_GLOBAL_ALLOCATED))
@@ -440,12 +440,12 @@ def resolve_externs(obj: Any) -> None:
         kt = kbtf.type_by_id(kid)
         assert btf is not None
         if ext.is_func:
-            ok = corelib.types_are_compat(btf, ext.type_id, kbtf, kt.type_id)  # type: ignore[attr-defined]
+            ok = corelib.types_are_compat(btf, ext.type_id, kbtf, kt.type_id)
             if ok <= 0:
                 if ext.is_weak:
                     continue
                 msg = (f"extern (func ksym) '{ext.name}': func_proto [{ext.type_id}] incompatible with "
-                       f"{mod.name if mod else 'vmlinux'} [{kt.type_id}]")  # type: ignore[attr-defined]
+                       f"{mod.name if mod else 'vmlinux'} [{kt.type_id}]")
                 obj.log.warn(msg)
                 raise LibbpfError(errno.EINVAL, msg)
             if mod is not None and not mod.fd_array_idx:
@@ -455,7 +455,7 @@ def resolve_externs(obj: Any) -> None:
                 obj.fd_array.append(mod)
             ext.btf_fd_idx = mod.fd_array_idx if mod else 0
         else:
-            ktid = kbtf.skip_modifiers(kt.type_id)  # type: ignore[attr-defined]
+            ktid = kbtf.skip_modifiers(kt.type_id)
             if corelib.types_are_compat(btf, ext.type_id, kbtf, ktid) <= 0:
                 lt, tt = btf.type_by_id(ext.type_id), kbtf.type_by_id(ktid)
                 msg = (f"extern (var ksym) '{ext.name}': incompatible types, expected [{ext.type_id}] "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable
+from typing import Callable, TextIO, cast
 
 __all__ = ["Log", "WARN", "INFO", "DEBUG", "PREFIX", "NOTE_PREFIX"]
 
@@ -68,8 +68,8 @@ class Log:
             self._print(level, line if line.endswith("\n") else line + "\n")
             return
         if level <= self.level and self.stream is not None:
-            out = sys.stderr if self.stream is STDERR else self.stream
-            out.write(line if line.endswith("\n") else line + "\n")  # type: ignore[attr-defined]
+            out = sys.stderr if self.stream is STDERR else cast(TextIO, self.stream)
+            out.write(line if line.endswith("\n") else line + "\n")
 
     def warn(self, text: str) -> None:
         self._emit(WARN, text)

@@ -769,7 +769,7 @@ class BpfObject:
             i = insns[idx]
             if mi < 0:  # typed ksym: the module BTF fd goes into the second imm
                 ext = self.externs[-1 - mi]
-                fd = ext.mod_btf.fd if ext.mod_btf is not None else 0  # type: ignore[union-attr]
+                fd = ext.mod_btf.fd if ext.mod_btf is not None else 0
                 nxt = insns[idx + 1]
                 insns[idx + 1] = Insn(nxt.code, nxt.dst, nxt.src, nxt.off, s32(fd or 0))
                 continue

@@ -162,7 +162,7 @@ def verify_program(path: str, name: str, *, kernel: BpfSys, log_level: int = LOG
         if p is None:
             return ProgOutcome(name, "", "", "libbpf_error", _errno.ENOENT, libbpf=f"no program '{name}'")
         ptype = PROG_TYPE_NAMES.get(p.prog_type, str(p.prog_type))
-        base = dict(program=name, section=p.sec_name, prog_type=ptype)
+        base: dict[str, Any] = dict(program=name, section=p.sec_name, prog_type=ptype)
         if p.prog_type == 0:
             return ProgOutcome(**base, verdict="libbpf_error", errno=_errno.EINVAL,
                                libbpf=f"prog '{name}': missing BPF prog type, check ELF section name "

@@ -117,7 +117,7 @@ def _same(lb: BTF, lid: int, kb: BTF, kid: int, depth: int = 0) -> bool:
         return lt.size == kt.size
     if isinstance(lt, (Enum, Enum64)) and isinstance(kt, Int) or isinstance(lt, Int) and isinstance(kt, (Enum,
                                                                                                          Enum64)):
-        return lt.size == kt.size  # type: ignore[union-attr]
+        return lt.size == kt.size
     if isinstance(lt, Float) and isinstance(kt, Float):
         return lt.size == kt.size
     if isinstance(lt, Ptr) and isinstance(kt, Ptr):

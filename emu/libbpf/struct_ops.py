@@ -388,7 +388,7 @@ class Shadow:
         return st
 
     def _type(self) -> Struct:
-        t = self._map.obj.btf.type_by_id(self._st.type_id)  # type: ignore[attr-defined]
+        t = self._map.obj.btf.type_by_id(self._st.type_id)
         assert isinstance(t, Struct)
         return t
 
@@ -408,7 +408,7 @@ class Shadow:
         """Whether member ``name`` is a function pointer (a program goes there, or NULL);
         ShadowError for a member the struct does not have."""
         mem = self._member(name)
-        return _func_proto(self._map.obj.btf, mem.type_id) is not None  # type: ignore[attr-defined]
+        return _func_proto(self._map.obj.btf, mem.type_id) is not None
 
     def __dir__(self) -> list[str]:
         return self.members()
@@ -429,13 +429,13 @@ class Shadow:
 
     def get(self, name: str) -> Any:
         mem = self._member(name)
-        btf: BTF = self._map.obj.btf  # type: ignore[attr-defined]
+        btf: BTF = self._map.obj.btf
         moff = mem.bits_offset // 8
         t = btf.resolve(mem.type_id)
         st = self._st
         if mem.bitfield_size:
-            raw = int.from_bytes(st.data[moff:moff + 8].ljust(8, b"\0"), "little")
-            return (raw >> (mem.bits_offset % 8)) & ((1 << mem.bitfield_size) - 1)
+            word = int.from_bytes(st.data[moff:moff + 8].ljust(8, b"\0"), "little")
+            return (word >> (mem.bits_offset % 8)) & ((1 << mem.bitfield_size) - 1)
         if isinstance(t, Ptr):
             return st.ptrs.get(moff) if _func_proto(btf, mem.type_id) is not None else None
         size = btf.size_of(mem.type_id)
@@ -453,11 +453,11 @@ class Shadow:
     def set(self, name: str, value: Any) -> None:
         m = self._map
         obj = m.obj
-        if obj.state >= obj.PREPARED_USER:  # type: ignore[attr-defined]
+        if obj.state >= obj.PREPARED_USER:
             raise ShadowError(f"struct_ops map '{m.name}': the object is prepared; shadow edits are no longer "
                               "read (libbpf reads the shadow in bpf_map__init_kern_struct_ops)")
         mem = self._member(name)
-        btf: BTF = obj.btf  # type: ignore[attr-defined]
+        btf: BTF = obj.btf
         moff = mem.bits_offset // 8
         t = btf.resolve(mem.type_id)
         st = self._st

@@ -21,8 +21,8 @@ from typing import Callable, Iterable
 
 from kernel_model.btf import BTF, format_c
 from kernel_model.btf.types import (
-    Array, BTFType, Composite, Datasec, DeclTag, Func, FuncProto, Member, Param, Typedef, TypeTag, Var,
-    VarSecinfo,
+    Array, BTFType, Composite, Const, Datasec, DeclTag, Func, FuncProto, Member, Param, Ptr, Restrict, Typedef,
+    TypeTag, Var, VarSecinfo, Volatile,
 )
 
 __all__ = ["merged_kernel_btf", "kernel_header", "remap_type"]
@@ -41,8 +41,8 @@ def remap_type(t: BTFType, f: Callable[[int], int]) -> BTFType:
         return dataclasses.replace(t, type_id=g(t.type_id), index_type_id=g(t.index_type_id))
     if isinstance(t, Datasec):
         return dataclasses.replace(t, vars=tuple(VarSecinfo(g(v.type_id), v.offset, v.size) for v in t.vars))
-    if isinstance(t, (Typedef, TypeTag, Func, Var, DeclTag)) or hasattr(t, "type_id"):
-        return dataclasses.replace(t, type_id=g(t.type_id))  # type: ignore[attr-defined]
+    if isinstance(t, (Ptr, Const, Volatile, Restrict, Typedef, TypeTag, Func, Var, DeclTag)):  # every kind with type_id
+        return dataclasses.replace(t, type_id=g(t.type_id))
     return t
 
 

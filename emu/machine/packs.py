@@ -109,7 +109,7 @@ class BpfPacks:
         if n > PACK_SIZE // BPF_PROG_CHUNK_SIZE:
             raise KernelError(12, f"{size} bytes do not fit in a bpf_prog_pack")
         need = bytes(n)
-        for pack in self._packs + [None]:  # type: ignore[list-item]
+        for pack in [*self._packs, None]:
             if pack is None:
                 pack = self._new_pack()
             k = pack.used.find(need)

@@ -276,10 +276,11 @@ def load_bpf_ca(path: str, map_name: str | None = None, *, kernel: Any = None,
             raise InputError(f"{path}: several tcp_congestion_ops maps ({names}): choose one with --map")
         chosen = ca_maps[0]
     else:
-        chosen = next((m for m in ca_maps if m.name == map_name), None)
-        if chosen is None:
+        named = next((m for m in ca_maps if m.name == map_name), None)
+        if named is None:
             raise InputError(f"{path}: no tcp_congestion_ops map {map_name!r} "
                              f"(has: {', '.join(m.name for m in ca_maps)})")
+        chosen = named
     for m in obj.maps:
         if m.is_struct_ops and m is not chosen:
             m.set_autocreate(False)

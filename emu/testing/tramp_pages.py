@@ -124,7 +124,7 @@ def trampoline_bytes(model: FuncModelLike, profile: str | Profile = "latest", *,
     ``BPF_INSN_SAFETY``), as ``arch_bpf_trampoline_size`` gives it for ``cpu``."""
     prof = _profile(profile)
     fm = func_model_of(model, prof)
-    return X86StructOpsArch(prof, cpu=_cpu(cpu)).size(fm, struct_ops_flags(fm), _Prog())  # type: ignore[arg-type]
+    return X86StructOpsArch(prof, cpu=_cpu(cpu)).size(fm, struct_ops_flags(fm), _Prog())
 
 
 def trampolines_per_page(model: FuncModelLike, profile: str | Profile = "latest", *,
@@ -169,7 +169,7 @@ def member_trampoline_sizes(type_: TypeLike, profile: str | Profile = "latest", 
         if not (m.is_func and m.supported) or (wanted is not None and m.name not in wanted):
             continue
         assert m.func_model is not None
-        out.append((m.name, arch.size(m.func_model, struct_ops_flags(m.func_model), _Prog())))  # type: ignore
+        out.append((m.name, arch.size(m.func_model, struct_ops_flags(m.func_model), _Prog())))
     return out
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..helper_ids import HELPER_NAMES, helper_id
 from . import gen_ops
@@ -90,7 +90,7 @@ class ProgContext:
 
 
 #: kernel/bpf/bpf_lsm.c (6.12 and 6.18): LSM hooks where bpf_{set,get}sockopt are allowed
-_BTF_SETS = {
+_BTF_SETS: dict[str, frozenset[str]] = {
     "bpf_lsm_locked_sockopt_hooks": frozenset({"bpf_lsm_sock_graft", "bpf_lsm_inet_csk_clone",
                                                "bpf_lsm_inet_conn_established"}),
     "bpf_lsm_unlocked_sockopt_hooks": frozenset({"bpf_lsm_socket_post_create", "bpf_lsm_socket_socketpair"}),
@@ -121,7 +121,7 @@ def _fns() -> dict[str, dict]:
     return patched_fns()
 
 
-def __getattr__(name: str):  # FUNC_PROTO_FNS is built lazily (the 6.18 patching imports this module)
+def __getattr__(name: str) -> dict[str, dict]:  # FUNC_PROTO_FNS is built lazily (the 6.18 patching imports this module)
     if name == "FUNC_PROTO_FNS":
         return _fns()
     raise AttributeError(name)
@@ -139,7 +139,7 @@ def func_proto_fn(ctx: ProgContext) -> str | None:
         return STRUCT_OPS_FUNC_PROTO[st]
     for entry in gen_ops.prog_types:
         if entry["type"] == ptype:
-            ops = gen_ops.verifier_ops.get(f"{entry['name']}_verifier_ops")
+            ops: dict[str, Any] | None = gen_ops.verifier_ops.get(f"{entry['name']}_verifier_ops")
             if ops is None:
                 raise NotModelled(f"no verifier ops for {ptype}")
             return ops["fields"].get("get_func_proto")

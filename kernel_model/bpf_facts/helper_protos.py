@@ -152,7 +152,8 @@ def _apply(p: FuncProto, change: dict, why: str) -> FuncProto:
             kw[k] = v
     from dataclasses import replace
 
-    return replace(p, args=tuple(args), changed=p.changed + (why,), **kw)
+    a1, a2, a3, a4, a5 = args  # always five: ``struct bpf_func_proto`` arg1_type..arg5_type
+    return replace(p, args=(a1, a2, a3, a4, a5), changed=p.changed + (why,), **kw)
 
 
 def _build() -> dict[str, FuncProto]:

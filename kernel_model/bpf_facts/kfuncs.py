@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from . import gen_kfunc_decls, gen_kfunc_sets
 
@@ -95,10 +96,13 @@ class Kfunc:
 
 @lru_cache(maxsize=1)
 def _build() -> dict[str, Kfunc]:
-    sets = {f"{s['file']}:{name}": s for name, s in gen_kfunc_sets.KFUNC_SETS.items()}
+    # the generated tables are heterogeneous dicts (mypy infers their values as ``object``)
+    sets: dict[str, dict[str, Any]] = {f"{s['file']}:{name}": s for name, s in gen_kfunc_sets.KFUNC_SETS.items()}
     set_hooks: dict[str, set[str]] = {}
-    for reg in gen_kfunc_sets.KFUNC_REGISTRATIONS:
-        desc = gen_kfunc_sets.KFUNC_DESCS.get(reg["desc"])
+    registrations: list[dict[str, Any]] = gen_kfunc_sets.KFUNC_REGISTRATIONS
+    descs: dict[str, Any] = gen_kfunc_sets.KFUNC_DESCS
+    for reg in registrations:
+        desc = descs.get(reg["desc"])
         if desc is None:
             continue
         key = f"{desc['file']}:{desc['set']}"
@@ -126,7 +130,7 @@ def _build() -> dict[str, Kfunc]:
     return dict(sorted(out.items()))
 
 
-def __getattr__(name: str):  # KFUNCS is built on first use
+def __getattr__(name: str) -> dict[str, Kfunc]:  # KFUNCS is built on first use
     if name == "KFUNCS":
         return _build()
     raise AttributeError(name)

@@ -20,7 +20,7 @@ without one; map-in-map: EINVAL without an inner map fd).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from . import gen_ops
 from .enums import MAP_TYPES
@@ -319,19 +319,23 @@ class MapTypeFacts:
     @property
     def ops_fields(self) -> dict[str, str]:
         """The ``bpf_map_ops`` members as written in the 6.12 source."""
-        return gen_ops.map_ops.get(self.ops, {}).get("fields", {})
+        map_ops: dict[str, dict[str, Any]] = gen_ops.map_ops  # generated: values inferred as ``object``
+        return map_ops.get(self.ops, {}).get("fields", {})
 
 
 def _facts() -> dict[str, MapTypeFacts]:
-    mt = {m["type"]: m for m in gen_ops.map_types}
+    # the generated tables are heterogeneous dicts (mypy infers their values as ``object``)
+    map_types: list[dict[str, Any]] = gen_ops.map_types
+    map_ops: dict[str, dict[str, Any]] = gen_ops.map_ops
+    mt = {m["type"]: m for m in map_types}
 
-    def f(name: str, check: Check, lookup: str, **kw) -> MapTypeFacts:  # type: ignore[no-untyped-def]
+    def f(name: str, check: Check, lookup: str, **kw: Any) -> MapTypeFacts:
         ops = mt[name]["ops"]
-        fields = gen_ops.map_ops[ops]["fields"]
+        fields = map_ops[ops]["fields"]
         btf = kw.pop("btf", None) or ("forbidden" if fields.get("map_check_btf") == "map_check_no_btf"
                                       else "optional")
         gnk = fields.get("map_get_next_key") not in (None, "notsupp_get_next_key")
-        return MapTypeFacts(name, ops, gen_ops.map_ops[ops]["file"], check, lookup, btf=btf,
+        return MapTypeFacts(name, ops, map_ops[ops]["file"], check, lookup, btf=btf,
                             get_next_key=kw.pop("get_next_key", gnk), **kw)
 
     items = [

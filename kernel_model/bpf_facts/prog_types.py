@@ -23,6 +23,7 @@ that define them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from . import gen_ops
 from .enums import PROG_TYPES
@@ -124,7 +125,11 @@ class ProgTypeFacts:
 
 
 def _build() -> dict[str, ProgTypeFacts]:
-    by_type = {e["type"]: e for e in gen_ops.prog_types}
+    # the generated tables are heterogeneous dicts (mypy infers their values as ``object``)
+    prog_types: list[dict[str, Any]] = gen_ops.prog_types
+    by_type = {e["type"]: e for e in prog_types}
+    verifier_ops: dict[str, dict[str, Any]] = gen_ops.verifier_ops
+    prog_ops: dict[str, dict[str, Any]] = gen_ops.prog_ops
     out = {}
     for name, pid in PROG_TYPES.items():
         if pid == 0:
@@ -136,8 +141,8 @@ def _build() -> dict[str, ProgTypeFacts]:
         if e is None:
             out[name] = ProgTypeFacts(name, pid, None, None, None, {}, None)
             continue
-        vops = gen_ops.verifier_ops.get(f"{e['name']}_verifier_ops", {}).get("fields", {})
-        pops = gen_ops.prog_ops.get(f"{e['name']}_prog_ops", {}).get("fields", {})
+        vops = verifier_ops.get(f"{e['name']}_verifier_ops", {}).get("fields", {})
+        pops = prog_ops.get(f"{e['name']}_prog_ops", {}).get("fields", {})
         out[name] = ProgTypeFacts(name, pid, e["name"], e["ctx"], e["kctx"], dict(vops), pops.get("test_run"),
                                   tuple(e.get("config", ())))
     return out

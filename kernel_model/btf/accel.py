@@ -28,7 +28,7 @@ def module() -> ModuleType | None:
         _loaded = None
         if os.environ.get("STRUCTOPS_BTF_ACCEL", "1") != "0":
             try:
-                from . import _accel  # type: ignore[attr-defined]
+                from . import _accel
             except ImportError:
                 pass
             else:

@@ -51,12 +51,12 @@ class BTF:
     def __init__(self, types: Iterable[BTFType] = (), *, base: BTF | None = None,
                  byteorder: str = "little") -> None:
         self.base = base
-        self.byteorder = base.byteorder if base is not None else byteorder
+        self.byteorder: str = base.byteorder if base is not None else byteorder
         self.start_id = base.type_count if base is not None else 1
         self._types: list[BTFType] = []
         # A split BTF's own string table also starts with an empty string: the kernel would
         # accept an empty start, but libbpf 1.1 (bpftool 7.1) refuses it, and pahole writes it.
-        self._strings = StringTable(b"\0", base._strings if base is not None else None)
+        self._strings: StringTable = StringTable(b"\0", base._strings if base is not None else None)
         self._hdr_len = S.HEADER_SIZE
         self._by_name: dict[str, list[int]] | None = None
         # Set by codec.decode(): the blob's type section, whose records are turned into objects
@@ -188,6 +188,7 @@ class BTF:
         if self._by_name is None:
             idx: dict[str, list[int]] = {}
             sec = self._sec
+            names: Iterable[str]
             if sec is not None:
                 w = sec.words
                 names = map(sec.strtab.names().__getitem__, map(w.__getitem__, sec.offs[:-1]))
@@ -355,7 +356,7 @@ def _elf_btf_section(path: str | os.PathLike[str], where: str) -> bytes:
     """The .BTF section of an ELF object (a .ko or a clang -g BPF object)."""
     try:
         from elftools.common.exceptions import ELFError
-        from elftools.construct import ConstructError  # type: ignore[import-untyped]
+        from elftools.construct import ConstructError
         from elftools.elf.elffile import ELFFile
     except ImportError as e:  # pragma: no cover - pyelftools is a dependency
         raise BTFError(f"reading ELF needs pyelftools: {e}", where) from None

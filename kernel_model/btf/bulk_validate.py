@@ -331,7 +331,7 @@ def _resolved_kind(K: bytes, target, tid: int) -> int:  # type: ignore[no-untype
     return K[tid]
 
 
-def _bitfields_fit(K: bytes, target, bits: array, msizes: list[int], mtypes: array, size: int,  # type: ignore
+def _bitfields_fit(K: bytes, target, bits: array, msizes: list[int], mtypes: array, size: int,  # type: ignore[no-untyped-def]
                    is_union: bool) -> bool:
     """Members of a kind_flag struct: offsets in order (0 in a union), bitfields on ints/enums and inside."""
     if msizes and min(msizes) < 0:
@@ -460,9 +460,9 @@ def _pointer_chains_end(sec: TypeSection, K: bytes) -> bool:
     for kind in _PTR_CHAIN:
         word = 3 if kind == S.KIND_ARRAY else 2
         for tid, p in zip(sec.ids(kind), sec.positions(kind)):
-            c = w[p + word] - start
-            if 0 <= c < n and kinds[c] not in _PTR_SINKS:
-                nxt[tid - start] = c
+            tgt = w[p + word] - start
+            if 0 <= tgt < n and kinds[tgt] not in _PTR_SINKS:
+                nxt[tid - start] = tgt
     state = bytearray(n)
     for r in nxt:
         if state[r]:

@@ -35,7 +35,7 @@ from pycparser import c_ast, c_parser
 try:  # pycparser >= 3 keeps ParseError in c_parser; 2.x in plyparser
     from pycparser.c_parser import ParseError
 except ImportError:  # pragma: no cover
-    from pycparser.plyparser import ParseError  # type: ignore[no-redef]
+    from pycparser.plyparser import ParseError
 
 from . import structs as S
 from .btf import BTF

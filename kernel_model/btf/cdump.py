@@ -214,13 +214,13 @@ def _section_rec(sec: Any, i: int, names: Any) -> Rec:
         vals = (sec.signed_words if info >> 31 else w)[p + 4:p + 3 + 2 * v:2]
         return (k, nm, w[p + 2], info >> 31, 0, tuple(zip(map(names.__getitem__, w[p + 3:p + 3 + 2 * v:2]), vals)))
     if k == S.KIND_ENUM64:
-        items = []
+        vals64: list[tuple[str, int]] = []
         for q in range(p + 3, p + 3 + 3 * v, 3):
             val = (w[q + 2] << 32) | w[q + 1]
             if info >> 31 and val >= 1 << 63:
                 val -= 1 << 64
-            items.append((names[w[q]], val))
-        return (k, nm, w[p + 2], info >> 31, 0, tuple(items))
+            vals64.append((names[w[q]], val))
+        return (k, nm, w[p + 2], info >> 31, 0, tuple(vals64))
     if k == S.KIND_ARRAY:
         return (k, nm, w[p + 3], w[p + 4], w[p + 5], ())
     if k == S.KIND_INT:

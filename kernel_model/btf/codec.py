@@ -144,7 +144,7 @@ class StringTable:
         return self.data + b"".join(self._extra)
 
 
-class _Names(dict):  # type: ignore[type-arg]
+class _Names(dict[int, str]):
     """offset -> string for one table (StringTable.names())."""
 
     __slots__ = ("table", "starts", "empties")
@@ -504,7 +504,7 @@ def encode(btf: BTF) -> bytes:
                 vs = t.values  # type: ignore[attr-defined]
                 w(pack_type(no, info(k, len(vs), t.signed), t.size))  # type: ignore[attr-defined]
                 for v in vs:
-                    w(pack_si(add(v.name), v.value) if t.signed else pack2(add(v.name), v.value))  # type: ignore
+                    w(pack_si(add(v.name), v.value) if t.signed else pack2(add(v.name), v.value))  # type: ignore[attr-defined]
             elif k == S.KIND_ENUM64:
                 vs = t.values  # type: ignore[attr-defined]
                 w(pack_type(no, info(k, len(vs), t.signed), t.size))  # type: ignore[attr-defined]

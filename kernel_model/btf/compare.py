@@ -47,10 +47,10 @@ def graph_signature(btf: BTF) -> tuple[Any, ...]:
         k = t.kind
         kn = S.KIND_NAMES[k]
         if k in (S.KIND_STRUCT, S.KIND_UNION):
-            return (kn, t.size, tuple((m.name, ref(m.type_id, depth), m.bits_offset, m.bitfield_size)  # type: ignore
+            return (kn, t.size, tuple((m.name, ref(m.type_id, depth), m.bits_offset, m.bitfield_size)  # type: ignore[attr-defined]
                                       for m in t.members))  # type: ignore[attr-defined]
         if k in (S.KIND_ENUM, S.KIND_ENUM64):
-            return (kn, t.size, t.signed, tuple((v.name, v.value) for v in t.values))  # type: ignore
+            return (kn, t.size, t.signed, tuple((v.name, v.value) for v in t.values))  # type: ignore[attr-defined]
         if k == S.KIND_INT:
             return (kn, t.name, t.size, t.encoding, t.bits_offset, t.nr_bits)  # type: ignore[attr-defined]
         if k == S.KIND_FLOAT:

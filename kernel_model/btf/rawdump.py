@@ -51,7 +51,7 @@ def _object_lines(btf: BTF) -> list[str]:
         k = t.kind
         head = f"[{tid}] {kn[k]} '{t.name or '(anon)'}'"
         if k == S.KIND_FUNC:
-            w(f"{head} type_id={t.type_id} linkage={_FUNC_LINKAGE.get(t.linkage, '(unknown)')}")  # type: ignore
+            w(f"{head} type_id={t.type_id} linkage={_FUNC_LINKAGE.get(t.linkage, '(unknown)')}")  # type: ignore[attr-defined]
         elif k == S.KIND_FUNC_PROTO:
             parts = [f"{head} ret_type_id={t.ret_type_id} vlen={len(t.params)}"]  # type: ignore[attr-defined]
             for p in t.params:  # type: ignore[attr-defined]
@@ -68,7 +68,7 @@ def _object_lines(btf: BTF) -> list[str]:
                 parts.append(line)
             w("\n".join(parts))
         elif k == S.KIND_ARRAY:
-            w(f"{head} type_id={t.type_id} index_type_id={t.index_type_id} nr_elems={t.nelems}")  # type: ignore
+            w(f"{head} type_id={t.type_id} index_type_id={t.index_type_id} nr_elems={t.nelems}")  # type: ignore[attr-defined]
         elif k in (S.KIND_ENUM, S.KIND_ENUM64):
             enc = "SIGNED" if t.signed else "UNSIGNED"  # type: ignore[attr-defined]
             parts = [f"{head} encoding={enc} size={t.size} vlen={len(t.values)}"]  # type: ignore[attr-defined]
@@ -78,11 +78,11 @@ def _object_lines(btf: BTF) -> list[str]:
             w("\n".join(parts))
         elif k == S.KIND_INT:
             enc = _INT_ENC.get(t.encoding, "UNKN")  # type: ignore[attr-defined]
-            w(f"{head} size={t.size} bits_offset={t.bits_offset} nr_bits={t.nr_bits} encoding={enc}")  # type: ignore
+            w(f"{head} size={t.size} bits_offset={t.bits_offset} nr_bits={t.nr_bits} encoding={enc}")  # type: ignore[attr-defined]
         elif k == S.KIND_FWD:
             w(f"{head} fwd_kind={'union' if t.is_union else 'struct'}")  # type: ignore[attr-defined]
         elif k == S.KIND_VAR:
-            w(f"{head} type_id={t.type_id}, linkage={_VAR_LINKAGE.get(t.linkage, '(unknown)')}")  # type: ignore
+            w(f"{head} type_id={t.type_id}, linkage={_VAR_LINKAGE.get(t.linkage, '(unknown)')}")  # type: ignore[attr-defined]
         elif k == S.KIND_DATASEC:
             parts = [f"{head} size={t.size} vlen={len(t.vars)}"]  # type: ignore[attr-defined]
             for v in t.vars:  # type: ignore[attr-defined]
@@ -117,7 +117,7 @@ def format_raw(btf: BTF) -> str:
 
 # ---- the same text straight from a decoded blob's words (section.py) ----------------------------
 
-class _RawNames(dict):  # type: ignore[type-arg]
+class _RawNames(dict[int, str]):
     """offset -> name as printed: '(anon)' for an empty one."""
 
     __slots__ = ("names",)

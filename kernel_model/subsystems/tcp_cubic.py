@@ -93,13 +93,29 @@ class BicTcp:
     __slots__ = ("cnt", "last_max_cwnd", "last_cwnd", "last_time", "bic_origin_point", "bic_K", "delay_min",
                  "epoch_start", "ack_cnt", "tcp_cwnd", "sample_cnt", "found", "round_start", "end_seq",
                  "last_ack", "curr_rtt")
+    cnt: int
+    last_max_cwnd: int
+    last_cwnd: int
+    last_time: int
+    bic_origin_point: int
+    bic_K: int
+    delay_min: int
+    epoch_start: int
+    ack_cnt: int
+    tcp_cwnd: int
+    sample_cnt: int
+    found: int
+    round_start: int
+    end_seq: int
+    last_ack: int
+    curr_rtt: int
 
     def __init__(self) -> None:
         for f in self.__slots__:
             setattr(self, f, 0)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "BicTcp":
+    def from_bytes(cls, data: bytes | bytearray) -> "BicTcp":
         ca = cls()
         vals = dict(zip(_BICTCP_FIELDS, BICTCP_LAYOUT.unpack_from(data)))
         vals.pop("unused")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from kernel_model.bpf_facts import gen_ops
 from kernel_model.bpf_facts.enums import MAP_TYPES
 from kernel_model.bpf_facts.map_types import MAP_FACTS
 from kernel_model.bpf_map import MAP_TYPE_NAMES, MapSpec
@@ -55,7 +54,7 @@ def check_inner_map(inner: MapObject) -> MapSpec:
         raise KernelError(errno.EINVAL, "map-in-map: the inner map is itself a map-in-map")
     name = MAP_TYPE_NAMES.get(inner.spec.map_type, "")
     facts = MAP_FACTS.get(name)
-    if facts is None or not gen_ops.map_ops[facts.ops]["fields"].get("map_meta_equal"):
+    if facts is None or not facts.ops_fields.get("map_meta_equal"):
         raise KernelError(ENOTSUPP, f"map-in-map: {name} cannot be an inner map (no map_meta_equal)")
     s = inner.spec
     return MapSpec(s.map_type, s.key_size, s.value_size, s.max_entries, s.map_flags, s.name)

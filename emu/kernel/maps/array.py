@@ -37,7 +37,9 @@ class PercpuArrayMap(MapObject):
     """``BPF_MAP_TYPE_PERCPU_ARRAY`` (see the module docstring)."""
 
     get_next_key = ArrayMap.get_next_key
-    _index = ArrayMap._index
+
+    def _index(self, key: bytes) -> int:  # as ArrayMap's: the u32 key
+        return struct.unpack_from("<I", key)[0]
 
     def __init__(self, spec: MapSpec, machine: "Machine", btf: BtfObject | None = None) -> None:
         super().__init__(spec, machine, btf)

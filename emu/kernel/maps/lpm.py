@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import struct
+from functools import partial
 from typing import TYPE_CHECKING
 
 from kernel_model.bpf_map import MapSpec
@@ -95,14 +96,14 @@ class LpmTrieMap(MapObject):
         self.m.write(addr, value[:self.spec.value_size])
         self.elems[ident] = (bytes(data), addr)
         if old is not None:
-            self.rcu.call_rcu(lambda a=old[1]: self.m.alloc.kfree(a))
+            self.rcu.call_rcu(partial(self.m.alloc.kfree, old[1]))
 
     def delete(self, key: bytes) -> None:
         plen, data = self._split(key)
         old = self.elems.pop((plen, self._bits(data, plen)), None) if plen <= self.max_prefixlen else None
         if old is None:
             raise KernelError(errno.ENOENT, "no such prefix")
-        self.rcu.call_rcu(lambda a=old[1]: self.m.alloc.kfree(a))
+        self.rcu.call_rcu(partial(self.m.alloc.kfree, old[1]))
 
     def _order(self) -> list[tuple[int, str]]:
         return sorted(self.elems, key=lambda ident: ident[1] + "2")

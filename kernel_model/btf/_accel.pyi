@@ -1,0 +1,13 @@
+# Type stub of the optional compiled module built from _accel.c (see accel.py): it lets the
+# type check read the same interface whether or not the extension was built on this machine.
+from array import array
+
+# the u32 words of a type section (any buffer of native-endian u32s is accepted)
+_Words = array[int] | bytes | memoryview
+
+VERSION: int
+
+def scan(words: _Words, start_id: int, limit: int, /) -> tuple[bytes, bytes] | None: ...
+def rules_hold(words: _Words, strings: bytes, n: int, /) -> bool: ...
+def raw_text(words: _Words, strings: bytes, n: int, /) -> bytes | None: ...
+def c_definitions(words: _Words, strings: bytes, n: int, param_names: bool, functions: bool, /) -> bytes | None: ...
