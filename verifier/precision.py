@@ -146,6 +146,15 @@ def _backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None,
         if cls == isa.STX:
             bt.reg[fr] |= 1 << sreg
     elif cls in (isa.JMP, isa.JMP32):
+        if code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL and env.func_info \
+                and env.subprogs[env.find_subprog(idx + insn.imm + 1)].linkage == 1:  # BTF_FUNC_GLOBAL
+            # backtrack_insn, a global subprog: not walked from the call, so the next insn is
+            # the caller's; r1-r5 are scratched by the call, and it always sets R0
+            if bt.reg[fr] & BPF_REGMASK_ARGS:
+                env.verbose(f"verifier bug: global subprog unexpected regs {bt.reg[fr]:#x}\n")
+                raise Reject(E.EFAULT)
+            bt.reg[fr] &= ~1
+            return
         if code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL:
             # static subprog: callee's r1-r5 are the caller's
             if bt.reg[fr] & ~BPF_REGMASK_ARGS:
