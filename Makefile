@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint test-long test-jit-long fuzz install-check bench bench-quick clean examples
+.PHONY: demo test lint docs-img test-long test-jit-long fuzz install-check bench bench-quick clean examples
 
 $(STAMP): pyproject.toml setup.py kernel_model/btf/_accel.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -70,6 +70,16 @@ examples: $(STAMP)
 	$(BIN)/structops btf dump --kernel --format c > examples/vmlinux.h
 	clang=$$(CLANG="$(CLANG)" $(BIN)/python -m emu.host.toolchain clang) || exit 1; echo "clang: $$clang"; \
 	for f in examples/*.bpf.c; do $$clang $(BPF_CFLAGS) -c $$f -o $${f%.c}.o || exit 1; done
+
+# The pictures of README.md and docs/ (docs/img), drawn by the tool itself.
+docs-img: $(STAMP)
+	$(BIN)/structops sim tcp --algo cubic --flows 2 --bw 50 --rtt 40 --buffer 80 --loss 0.0002 \
+		--duration 20 --seed 1 --plot docs/img/sim-tcp-cubic.svg > /dev/null
+	$(BIN)/structops sim sched examples/scx_vtime.bpf.o --cpus 4 --tasks 8 --duration 2 --seed 1 \
+		--plot docs/img/sim-sched-vtime.svg > /dev/null
+	$(BIN)/structops tramp --decl examples/many_ops.h:many_ops --svg docs/img/tramp-pages-6.18.svg > /dev/null
+	-$(BIN)/structops tramp --decl examples/many_ops.h:many_ops --profile 6.8 \
+		--svg docs/img/tramp-pages-6.8.svg > /dev/null 2>&1
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis verifier/_accel
