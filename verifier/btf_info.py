@@ -35,7 +35,7 @@ from kernel_model.btf import structs as BS
 from kernel_model.uapi import PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
 
 from . import mem
-from .core import Env, Reject
+from .core import Env, NotModelledArg, Reject
 from .helpers import ARG_ANYTHING, ARG_PTR_TO_CTX, ARG_PTR_TO_MEM
 from .mem import BPF_READ, BPF_WRITE
 from .regs import PTR_MAYBE_NULL, PTR_TO_CTX, SCALAR_VALUE, RegState, base_type, register_is_null
@@ -330,10 +330,6 @@ def _validate_prog_ctx_type(env: Env, btf: Any, ptr: Any, arg: int) -> None:
         raise _fail(env, E.EINVAL, f"arg#{arg} should be void pointer\n")
     if t.kind != BS.KIND_STRUCT or t.name != ctx:
         raise _fail(env, E.EINVAL, f"arg#{arg} should be `struct {ctx} *`\n")
-
-
-class NotModelledArg(Reject):
-    """An argument kind the model lacks: the load is refused, never a mismatch to record."""
 
 
 def _not_modelled(env: Env, what: str) -> Reject:

@@ -64,6 +64,12 @@ class Reject(Exception):
         self.errno = err
 
 
+class NotModelledArg(Reject):
+    """A global function's argument kind the model lacks (verifier.btf_info): the load is
+    refused, never a mismatch to record. Defined here beside :class:`Reject`: a class of an
+    interpreted module may not subclass a class the optional compiled build made native."""
+
+
 class Subprog:
     """``struct bpf_subprog_info`` (the fields the model uses)."""
 
