@@ -53,7 +53,13 @@ install-check:
 	build/install-check/venv/bin/python -m pip install --quiet .
 	rm -rf build/lib build/bdist.*
 	cd build/install-check/empty && ../venv/bin/structops --version && ../venv/bin/structops profiles \
-		&& ../venv/bin/structops demo > demo.out && tail -1 demo.out
+		&& ../venv/bin/structops demo > demo.out && tail -1 demo.out \
+		&& printf 'r0 = 0\nexit\n' > ok.s && ../venv/bin/structops verify ok.s --json > ok.json \
+		&& ../venv/bin/python -c 'import json; print("verify --json:", json.load(open("ok.json"))["exit_status"])' \
+		&& ../venv/bin/structops tramp --type bpf_dummy_ops --svg p.svg > /dev/null \
+		&& ../venv/bin/python -c 'import xml.etree.ElementTree as E; print("tramp --svg:", E.parse("p.svg").getroot().tag)' \
+		&& ../venv/bin/structops verify $(CURDIR)/examples/dummy_st_ops.bpf.o --dot g.dot > /dev/null \
+		&& head -1 g.dot
 
 bench: $(STAMP) $(ACCEL)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
