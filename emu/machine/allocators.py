@@ -167,6 +167,20 @@ class Allocators:
             self.mem.uc.mem_write(host_addr(self.percpu_addr(a, cpu)), bytes(size))
         return a
 
+    def alloc_percpu_many(self, count: int, size: int, align: int = 8) -> list[int]:
+        """``count`` pointers of :meth:`alloc_percpu`, or none: on ``-ENOMEM`` the ones already
+        taken are given back (what ``bpf_array_alloc_percpu`` and the hash maps' ``prealloc_init``
+        do on failure)."""
+        out: list[int] = []
+        try:
+            for _ in range(count):
+                out.append(self.alloc_percpu(size, align))
+        except KernelError:
+            for ptr in out:
+                self.free_percpu(ptr)
+            raise
+        return out
+
     def free_percpu(self, ptr: int) -> None:
         """``free_percpu``: give a pointer from :meth:`alloc_percpu` back."""
         if ptr not in self.percpu_heap.used:

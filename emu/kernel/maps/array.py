@@ -50,13 +50,9 @@ class PercpuArrayMap(MapObject):
         mask = (1 << (spec.max_entries - 1).bit_length()) - 1
         machine.write(self.base + BPF_MAP_HEADER_SIZE, struct.pack("<II", self.elem_size, mask))
         # bpf_array_alloc_percpu: on -ENOMEM what was allocated is freed again (bpf_array_free_percpu)
-        self.pptrs = []
         try:
-            for _ in range(spec.max_entries):
-                self.pptrs.append(machine.alloc.alloc_percpu(self.elem_size, 8))
+            self.pptrs = machine.alloc.alloc_percpu_many(spec.max_entries, self.elem_size, 8)
         except KernelError:
-            for p in self.pptrs:
-                machine.alloc.free_percpu(p)
             machine.alloc.kfree(self.base)
             raise
         for i, p in enumerate(self.pptrs):

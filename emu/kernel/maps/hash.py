@@ -120,17 +120,13 @@ class PercpuHashMap(_PercpuValues, HashMap):
         HashMap.__init__(self, spec, machine, rcu, btf, hashrnd=hashrnd)
         vsize = _round8(spec.value_size)
         if self.prealloc:  # prealloc_init: alloc_percpu for every element; on -ENOMEM all freed again
-            done: list[int] = []
             try:
-                for elem in self.freelist:
-                    ptr = machine.alloc.alloc_percpu(vsize, 8)
-                    done.append(ptr)
-                    self.m.write(elem + self.value_off, struct.pack("<Q", ptr))
+                ptrs = machine.alloc.alloc_percpu_many(len(self.freelist), vsize, 8)
             except KernelError:
-                for ptr in done:
-                    machine.alloc.free_percpu(ptr)
                 HashMap.release(self)
                 raise
+            for elem, ptr in zip(self.freelist, ptrs):
+                self.m.write(elem + self.value_off, struct.pack("<Q", ptr))
 
     @property
     def sys_value_size(self) -> int:
@@ -398,17 +394,13 @@ class LruPercpuHashMap(_PercpuValues, LruHashMap):
                  hashrnd: int = 0) -> None:
         LruHashMap.__init__(self, spec, machine, rcu, btf, hashrnd=hashrnd)
         vsize = _round8(spec.value_size)
-        done: list[int] = []
-        try:
-            for node in self._owner:
-                ptr = machine.alloc.alloc_percpu(vsize, 8)
-                done.append(ptr)
-                self.m.write(node + self.value_off, struct.pack("<Q", ptr))
-        except KernelError:  # on -ENOMEM what was allocated is freed again
-            for ptr in done:
-                machine.alloc.free_percpu(ptr)
+        try:  # on -ENOMEM what was allocated is freed again
+            ptrs = machine.alloc.alloc_percpu_many(len(self._owner), vsize, 8)
+        except KernelError:
             LruHashMap.release(self)
             raise
+        for node, ptr in zip(self._owner, ptrs):
+            self.m.write(node + self.value_off, struct.pack("<Q", ptr))
 
     @property
     def sys_value_size(self) -> int:
