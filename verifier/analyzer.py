@@ -883,7 +883,7 @@ def do_check_subprogs(env: Env) -> None:
         new = 0
         for i in range(1, len(env.subprogs)):
             sp = env.subprogs[i]
-            if not btf_info.subprog_is_global(env, i) or not sp.called or sp.verified:
+            if not env.subprog_is_global(i) or not sp.called or sp.verified:
                 continue
             do_check_common(env, i)
             if env.log_on:

@@ -41,7 +41,7 @@ from .mem import BPF_READ, BPF_WRITE
 from .regs import PTR_MAYBE_NULL, PTR_TO_CTX, SCALAR_VALUE, RegState, base_type, register_is_null
 
 __all__ = ["check_btf_func_early", "check_btf_info", "btf_prepare_func_args", "btf_check_subprog_call",
-           "verbose_linfo", "subprog_name", "subprog_is_global", "SubprogArg"]
+           "verbose_linfo", "subprog_name", "SubprogArg"]
 
 #: MIN_BPF_FUNCINFO_SIZE / MAX_FUNCINFO_REC_SIZE (kernel/bpf/verifier.c)
 MIN_FUNCINFO_SIZE: Final = 8
@@ -289,10 +289,6 @@ def subprog_name(env: Env, subprog: int) -> str:
         return ""
     t = _type(env.attr.prog_btf, env.func_info[subprog][1])
     return t.name if t is not None else ""
-
-
-def subprog_is_global(env: Env, subprog: int) -> bool:
-    return bool(env.func_info) and env.subprogs[subprog].linkage == BS.FUNC_GLOBAL
 
 
 def _is_prog_ctx_type(env: Env, btf: Any, ptr: Any, arg: int) -> bool:

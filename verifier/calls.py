@@ -346,7 +346,7 @@ def check_func_call(env: Env, insn: DInsn) -> None:
         err = btf_info.btf_check_subprog_call(env, subprog, caller.regs)
         if err == E.EFAULT:
             raise Reject(err)
-        if btf_info.subprog_is_global(env, subprog):
+        if env.subprog_is_global(subprog):
             _call_global(env, subprog, caller, err)
             return
     if st.curframe + 1 >= isa.MAX_CALL_FRAMES:

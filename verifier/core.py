@@ -20,6 +20,7 @@ from array import array
 from typing import Any, Final, Sequence
 
 from kernel_model import isa
+from kernel_model.btf.structs import FUNC_GLOBAL as BTF_FUNC_GLOBAL
 from kernel_model.insn import Insn
 
 from .env import BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_STATE_FREQ
@@ -274,6 +275,10 @@ class Env:
             if sp.start == off:
                 return i
         return -1
+
+    def subprog_is_global(self, subprog: int) -> bool:
+        """``subprog_is_global``: the load's func_info gives ``subprog`` BTF_FUNC_GLOBAL linkage."""
+        return bool(self.func_info) and self.subprogs[subprog].linkage == BTF_FUNC_GLOBAL
 
     def btf_type_name(self, btf: Any, type_id: int) -> str:
         if btf is None:

@@ -146,8 +146,8 @@ def _backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None,
         if cls == isa.STX:
             bt.reg[fr] |= 1 << sreg
     elif cls in (isa.JMP, isa.JMP32):
-        if code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL and env.func_info \
-                and env.subprogs[env.find_subprog(idx + insn.imm + 1)].linkage == 1:  # BTF_FUNC_GLOBAL
+        if code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL \
+                and env.subprog_is_global(env.find_subprog(idx + insn.imm + 1)):
             # backtrack_insn, a global subprog: not walked from the call, so the next insn is
             # the caller's; r1-r5 are scratched by the call, and it always sets R0
             if bt.reg[fr] & BPF_REGMASK_ARGS:
