@@ -21,7 +21,7 @@ from typing import Any, Final, Sequence
 
 from kernel_model import isa
 from kernel_model.btf.structs import FUNC_GLOBAL as BTF_FUNC_GLOBAL
-from kernel_model.insn import Insn
+from kernel_model.insn import BPF_COMPLEXITY_LIMIT_INSNS as _KERNEL_LIMIT, Insn
 
 from .env import BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_STATE_FREQ
 from .cfg import CfgMarks
@@ -46,7 +46,7 @@ DST_OP: Final = 1
 DST_OP_NO_MARK: Final = 2
 BPF_MAX_VAR_OFF: Final = 1 << 29
 BPF_MAX_VAR_SIZ: Final = 1 << 29
-BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
+BPF_COMPLEXITY_LIMIT_INSNS = _KERNEL_LIMIT  # one definition (kernel_model.insn); a plain global: tests scale it down
 BPF_COMPLEXITY_LIMIT_JMP_SEQ: Final = 8192
 #: jmp history flags (include/linux/bpf_verifier.h): stack access with frame in bits 0-2, spi in 3-8
 INSN_F_FRAMENO_MASK: Final = 0x7

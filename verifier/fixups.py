@@ -338,7 +338,7 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
             raise KernelError(errno.EINVAL, "the program needs a fault stub (fault_imm)")
         return fault_imm
 
-    timed = profile.version >= (6, 15)  # "bpf: Add support for timed may_goto" (x86 JIT, 6.15)
+    timed = profile.timed_may_goto  # "bpf: Add support for timed may_goto" (x86 JIT, 6.15)
     extra = [0] * len(starts)
     func_of = [0] * len(insns)
     bounds = starts + [len(insns)]

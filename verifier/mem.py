@@ -49,7 +49,7 @@ BPF_READ: Final = 1
 BPF_WRITE: Final = 2
 ACCESS_DIRECT: Final = 1
 ACCESS_HELPER: Final = 2
-MAX_BPF_STACK: Final = 512
+MAX_BPF_STACK: Final = isa.MAX_BPF_STACK
 _SIZE: Final = {isa.W: 4, isa.H: 2, isa.B: 1, isa.DW: 8}
 
 _SPILLABLE: Final = frozenset({PTR_TO_MAP_VALUE, PTR_TO_STACK, PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META,
