@@ -59,7 +59,7 @@ from kernel_model.btf import BTF
 from kernel_model.btf.errors import BTFError
 from kernel_model.errors import InputError, KernelError
 from kernel_model.insn import BPF_COMPLEXITY_LIMIT_INSNS, Insn, decode, encode
-from kernel_model.uapi import BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, MAP_TYPE_ARRAY, MAP_TYPE_HASH
+from kernel_model.uapi import BPF_F_LOCK, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, MAP_TYPE_ARRAY, MAP_TYPE_HASH
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL, BpfProg
 from kernel_model.struct_ops import STATE_INUSE, STATE_READY
 from kernel_model.struct_ops_map import ENOTSUPP, StructOpsLink, StructOpsMap
@@ -495,11 +495,19 @@ class BpfSyscalls:
 
     def map_update_elem(self, map_fd: int, key: bytes, value: bytes, flags: int = 0) -> None:
         """``BPF_MAP_UPDATE_ELEM``."""
-        from .maps import ProgArrayMap
+        from .maps import ArrayOfMapsMap, HashOfMapsMap, ProgArrayMap
 
         mo = self._map_by_fd(map_fd)
         try:
-            if isinstance(mo, StructOpsMapObject):
+            if isinstance(mo, (ArrayOfMapsMap, HashOfMapsMap)):
+                # bpf_map_update_value -> bpf_fd_{array,htab}_map_update_elem: the value is a map fd
+                mo._check_write()
+                if flags & BPF_F_LOCK:
+                    raise KernelError(errno.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value")
+                if len(value) != 4:
+                    raise KernelError(errno.EINVAL, f"value is {len(value)} bytes, a map-in-map's is a u32 fd")
+                mo.update_fd(mo._key(bytes(key)), struct.unpack_from("<I", bytes(value))[0], flags, self._map_by_fd)
+            elif isinstance(mo, StructOpsMapObject):
                 self._struct_ops_update(mo, bytes(key), bytes(value), flags)
             elif isinstance(mo, ProgArrayMap):
                 mo._check_write()
@@ -656,6 +664,8 @@ class BpfSyscalls:
             for obj in list(live):
                 if obj.freed:
                     live.remove(obj)
+                    if isinstance(obj, MapObject) and self._maps_by_addr.get(obj.spec.addr) is obj:  # type: ignore[attr-defined]
+                        self._maps_by_addr.pop(obj.spec.addr)  # type: ignore[attr-defined]
                     changed = True
                 elif obj.refcnt <= 0:
                     obj.freed = True
