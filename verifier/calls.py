@@ -22,6 +22,8 @@ from typing import Any, Final, Sequence
 from kernel_model import isa
 from kernel_model.insn import imm64
 
+from kernel_model.uapi import BPF_F_INNER_MAP
+
 from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
@@ -259,7 +261,11 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         r0.map = meta.map
         r0.map_uid = meta.map_uid
         flags = ret & ~0xFF
+        # an array created with BPF_F_INNER_MAP (a map-in-map template, or a map that may go into
+        # one) keeps PTR_MAYBE_NULL: its real size may differ from max_entries (the 6.18 host
+        # refuses the unchecked access, tests/emu/test_map_in_map.py)
         if func_id == 1 and map_type_ops(meta.map.map_type).elide_value_nullness \
+                and not meta.map.map_flags & BPF_F_INNER_MAP \
                 and 0 <= meta.const_map_key < meta.map.max_entries:
             flags &= ~PTR_MAYBE_NULL  # an in-range constant key of an array cannot miss
         r0.type = PTR_TO_MAP_VALUE | flags
