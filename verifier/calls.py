@@ -231,6 +231,11 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     if func_id == H.BPF_FUNC_tail_call:
         record_func_key(env, meta)
         check_resource_leak(env, False, True, "tail_call")
+    if func_id == BPF_FUNC_get_local_storage:
+        # check_helper_call (6.12/6.18): the helper cannot fail, so its flags must be 0
+        if not register_is_null(env.cur_regs()[2]):
+            raise env.reject(E.EINVAL, "get_local_storage() doesn't support non-zero flags")
+        precision.mark_chain_precision(env, 2)
     if meta.map is not None:
         why = check_map_func_compatibility(meta.map.map_type, func_id)
         if why:
@@ -269,6 +274,9 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
                 and 0 <= meta.const_map_key < meta.map.max_entries:
             flags &= ~PTR_MAYBE_NULL  # an in-range constant key of an array cannot miss
         r0.type = PTR_TO_MAP_VALUE | flags
+        rec = getattr(meta.map, "record", None)
+        if not ret & PTR_MAYBE_NULL and rec is not None and rec.has("bpf_spin_lock"):
+            r0.id = env.new_id()  # a never-NULL value with a lock: the lock's identity
     elif bret == H.RET_PTR_TO_BTF_ID and fn.ret_btf:
         # a vmlinux struct (ret_btf_id): bpf_get_current_task_btf's trusted task
         btf = env.attr.vmlinux_btf
@@ -291,6 +299,9 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         alu.bounds_sanity(env, r0, "retval")
     elif bret == H.RET_INTEGER:
         alu.bounds_sanity(env, r0, "retval")
+
+#: include/uapi/linux/bpf.h
+BPF_FUNC_get_local_storage: Final = 81
 
 #: the helpers whose map ``record_func_map`` records (kernel/bpf/verifier.c, 6.12/6.18)
 _RECORD_MAP: Final = frozenset({12, 1, 2, 3, 87, 88, 89, 164, 51, 195})

@@ -112,8 +112,9 @@ SLEEPABLE_OK = _types("HASH", "LRU_HASH", "ARRAY", "PERCPU_HASH", "PERCPU_ARRAY"
 #: map types whose program-side semantics the model lacks (see the module docstring)
 #: (map-in-map is modelled: a NULL-checked lookup is a CONST_PTR_TO_MAP of the inner template,
 #: verifier.not_null.mark_ptr_not_null_reg)
-_NOT_MODELLED = _types("SOCKMAP", "SOCKHASH", "XSKMAP", "DEVMAP", "DEVMAP_HASH", "ARENA", "CGROUP_STORAGE",
-                       "PERCPU_CGROUP_STORAGE")
+#: (cgroup storage is modelled: bpf_get_local_storage's never-NULL value, its flags, one
+#: storage of each kind per program -- verifier.calls, verifier.analyzer)
+_NOT_MODELLED = _types("SOCKMAP", "SOCKHASH", "XSKMAP", "DEVMAP", "DEVMAP_HASH", "ARENA")
 
 
 def check_map_func_compatibility(map_type: int, func_id: int) -> str | None:

@@ -53,6 +53,7 @@ import struct
 import time
 from typing import TYPE_CHECKING, Any, Sequence, cast
 
+from kernel_model.bpf_facts.enums import MAP_TYPES
 from kernel_model.bpf_facts.map_types import MAP_FACTS, NR_CPUS_X86, MapCreate, create_errno
 from kernel_model.bpf_map import MAP_TYPE_NAMES, MAP_TYPE_STRUCT_OPS, MapSpec
 from kernel_model.btf import BTF
@@ -93,6 +94,13 @@ SUPPORTED_PROG_TYPES = {t: PROG_TYPE_NAMES[t] for t in (
     PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL)}
 M64 = (1 << 64) - 1
 
+
+#: map_check_btf (kernel/bpf/syscall.c, 6.12/6.18): the map types that may hold each special field
+_LOCK_MAPS = frozenset({MAP_TYPE_HASH, MAP_TYPE_ARRAY} | {MAP_TYPES[f"BPF_MAP_TYPE_{n}"] for n in (
+    "CGROUP_STORAGE", "SK_STORAGE", "INODE_STORAGE", "TASK_STORAGE", "CGRP_STORAGE")})
+_TIMER_MAPS = frozenset({MAP_TYPE_HASH, MAP_TYPE_ARRAY, MAP_TYPES["BPF_MAP_TYPE_LRU_HASH"]})
+_FIELD_MAP_TYPES: dict[str, frozenset[int]] = {"bpf_spin_lock": _LOCK_MAPS, "bpf_timer": _TIMER_MAPS,
+                                               "bpf_wq": _TIMER_MAPS}
 
 class LinkObject(BpfObject):
     """A struct_ops link (``struct bpf_struct_ops_link``)."""
@@ -411,11 +419,11 @@ class BpfSyscalls:
             if spec.map_flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG):
                 btf.put()
                 raise KernelError(errno.EACCES, "a map value with special fields is read/written by programs")
-            allowed = {MAP_TYPE_HASH, MAP_TYPE_ARRAY}  # (+ LRU hash for timers, local storages for locks)
-            if spec.map_type not in allowed:
-                btf.put()
-                raise KernelError(errno.EOPNOTSUPP, f"{spec.type_name} cannot hold "
-                                                    f"{', '.join(f.name for f in rec.fields)}")
+            for f in rec.fields:
+                if spec.map_type not in _FIELD_MAP_TYPES.get(f.name, ()):
+                    btf.put()
+                    raise KernelError(errno.EOPNOTSUPP, f"{spec.type_name} cannot hold "
+                                                        f"{', '.join(f.name for f in rec.fields)}")
         spec.record = rec
 
     def _map_btf(self, btf_fd: int, key_id: int, value_id: int, vmlinux_value_id: int,
