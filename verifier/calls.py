@@ -22,7 +22,7 @@ from typing import Any, Final, Sequence
 from kernel_model import isa
 from kernel_model.insn import imm64
 
-from kernel_model.uapi import BPF_F_INNER_MAP
+from kernel_model.uapi import BPF_F_INNER_MAP, BPF_F_RDONLY_PROG
 
 from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S
 from .map_rules import check_map_func_compatibility
@@ -311,11 +311,16 @@ BPF_MAP_KEY_SEEN: Final = 1 << 62
 
 
 def record_func_map(env: Env, meta: CallMeta, func_id: int) -> None:
-    """``record_func_map``: the map a map helper call passes, per call site; a second
-    path with another map poisons it (a tail call then cannot be a direct jump)."""
+    """``record_func_map``: a ``BPF_F_RDONLY_PROG`` map refuses the helpers that write it
+    (``write into map forbidden``); then the map a map helper call passes is recorded per
+    call site; a second path with another map poisons it (a tail call then cannot be a
+    direct jump)."""
     m = meta.map
     if m is None:
         raise env.reject(E.EINVAL, "kernel subsystem misconfigured verifier")
+    # a BPF_F_RDONLY_PROG map (a devmap always) cannot be changed by the helpers that write
+    if m.map_flags & BPF_F_RDONLY_PROG and func_id in (2, 3, 87, 88):  # update, delete, push, pop
+        raise env.reject(E.EACCES, "write into map forbidden")
     aux = env.aux[env.insn_idx]
     if aux.map_ptr is None:
         aux.map_ptr = m

@@ -114,7 +114,9 @@ SLEEPABLE_OK = _types("HASH", "LRU_HASH", "ARRAY", "PERCPU_HASH", "PERCPU_ARRAY"
 #: verifier.not_null.mark_ptr_not_null_reg)
 #: (cgroup storage is modelled: bpf_get_local_storage's never-NULL value, its flags, one
 #: storage of each kind per program -- verifier.calls, verifier.analyzer)
-_NOT_MODELLED = _types("SOCKMAP", "SOCKHASH", "XSKMAP", "DEVMAP", "DEVMAP_HASH", "ARENA")
+#: (devmap, devmap hash, cpumap, xskmap: verified -- redirect_map, devmap's read-only value,
+#: an xskmap lookup is a PTR_TO_XDP_SOCK; their run time is not modelled)
+_NOT_MODELLED = _types("SOCKMAP", "SOCKHASH", "ARENA")
 
 
 def check_map_func_compatibility(map_type: int, func_id: int) -> str | None:

@@ -98,6 +98,7 @@ M64 = (1 << 64) - 1
 #: map_check_btf (kernel/bpf/syscall.c, 6.12/6.18): the map types that may hold each special field
 _LOCK_MAPS = frozenset({MAP_TYPE_HASH, MAP_TYPE_ARRAY} | {MAP_TYPES[f"BPF_MAP_TYPE_{n}"] for n in (
     "CGROUP_STORAGE", "SK_STORAGE", "INODE_STORAGE", "TASK_STORAGE", "CGRP_STORAGE")})
+_DEVMAPS = frozenset({MAP_TYPES["BPF_MAP_TYPE_DEVMAP"], MAP_TYPES["BPF_MAP_TYPE_DEVMAP_HASH"]})
 _TIMER_MAPS = frozenset({MAP_TYPE_HASH, MAP_TYPE_ARRAY, MAP_TYPES["BPF_MAP_TYPE_LRU_HASH"]})
 _FIELD_MAP_TYPES: dict[str, frozenset[int]] = {"bpf_spin_lock": _LOCK_MAPS, "bpf_timer": _TIMER_MAPS,
                                                "bpf_wq": _TIMER_MAPS}
@@ -383,6 +384,10 @@ class BpfSyscalls:
                                        f"max_entries {max_entries}, map_flags {map_flags:#x}"
                                        + (f", map_extra {map_extra:#x}" if map_extra else "")
                                        + f" ({(facts.check.__doc__ or '').split(chr(10))[0].rstrip('.')})")
+            if map_type in _DEVMAPS:
+                # dev_map_init_map (kernel/bpf/devmap.c): a lookup points straight at the
+                # device's ifindex, so programs may only read the value
+                spec.map_flags |= BPF_F_RDONLY_PROG
             inner = None
             if map_type in MAP_IN_MAP_TYPES:
                 inner = check_inner_map(self._map_by_fd(inner_map_fd))
