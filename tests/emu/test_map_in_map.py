@@ -54,7 +54,7 @@ class Emu:
         """fd, or -errno."""
         try:
             return self.k.map_create(map_type=map_type, key_size=ks, value_size=vs, max_entries=n, map_flags=flags,
-                                     inner_map_fd=inner)
+                                     inner_map_fd=inner, map_name="mim")
         except KernelError as e:
             return -e.errno
 
@@ -103,7 +103,7 @@ class Host:
         self.h = hostbpf
 
     def create(self, map_type: int, ks: int, vs: int, n: int, flags: int = 0, inner: int = 0) -> int:
-        fd, err = self.h.map_create(map_type, ks, vs, n, map_flags=flags, inner_map_fd=inner)
+        fd, err = self.h.map_create(map_type, ks, vs, n, map_flags=flags, inner_map_fd=inner, name="mim")
         return fd if fd >= 0 else -err
 
     def update(self, fd: int, key: bytes, value: bytes, flags: int = 0) -> int:
@@ -349,3 +349,46 @@ def test_verifier_and_run_on_the_host(k, name):
     if not _host_ok:
         pytest.skip(_host_why)
     assert _load_and_run(Emu(k), name) == _load_and_run(Host(), name)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", ["value_of_inner", "value_of_inner_hash_of_maps", "unchecked_outer_result"])
+def test_whole_log_on_the_host(k, name):
+    """Every state the log prints (level 2): the outer lookup's map_value_or_null, the inner
+    template's map_ptr (no name: the template is a bare struct bpf_map), the inner value."""
+    if not _host_ok:
+        pytest.skip(_host_why)
+    from emu.host import hostbpf
+    from emu.host.hostbpf import comparable_log
+
+    def emu_log() -> str:
+        fds, outer = _setup(Emu(k), KIND[name])
+        try:
+            try:
+                pfd = k.prog_load(assemble(PROGRAMS[name].format(outer=outer, inner=fds[0])),
+                                  prog_type=SOCKET_FILTER, log_level=2)
+            except KernelError as e:
+                return getattr(e, "log", "") or ""
+            log = k.prog_info(pfd).verifier_log
+            k.close(pfd)
+            return log or ""
+        finally:
+            for fd in fds:
+                k.close(fd)
+
+    def host_log() -> str:
+        kern = Host()
+        fds, outer = _setup(kern, KIND[name])
+        try:
+            r = hostbpf.prog_load(SOCKET_FILTER, encode(assemble(PROGRAMS[name].format(outer=outer, inner=fds[0]))),
+                                  log_level=2)
+            r.close()
+            return r.log
+        finally:
+            for fd in fds:
+                kern.close(fd)
+
+    def body(log: str) -> list[str]:
+        return [ln for ln in comparable_log(log).splitlines() if not ln.startswith(("processed ", "verification time"))]
+
+    assert body(emu_log()) == body(host_log())

@@ -62,7 +62,9 @@ def check_inner_map(inner: MapObject) -> MapSpec:
     s = inner.spec
     # the copy keeps what the verifier reads of the template: the sizes, flags, the
     # record (btf_record_dup) and that it has BTF (the same btf, btf_get)
-    return MapSpec(s.map_type, s.key_size, s.value_size, s.max_entries, s.map_flags, s.name,
+    # (no name: the template is a bare struct bpf_map, which the verifier's log prints
+    # without "map=")
+    return MapSpec(s.map_type, s.key_size, s.value_size, s.max_entries, s.map_flags, "",
                    has_btf=s.has_btf, record=s.record)
 
 
