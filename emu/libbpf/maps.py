@@ -124,7 +124,7 @@ class BpfMap:
     #: ``map->inner_map``: a map-in-map's inner map definition (``<name>.inner``), created as
     #: the template of the outer map and closed once the outer map exists
     inner_map: "BpfMap | None" = None
-    #: ``map->inner_map_fd`` (``bpf_map__set_inner_map_fd``; -1: none)
+    #: ``map->inner_map_fd`` (:meth:`set_inner_map_fd`; -1: none)
     inner_map_fd: int = -1
 
     # --- libbpf accessors -------------------------------------------------------------
@@ -144,6 +144,17 @@ class BpfMap:
         """``bpf_map__set_autocreate``: -EBUSY once the object is prepared."""
         self.obj._check_not_prepared("bpf_map__set_autocreate")  # type: ignore[attr-defined]
         self.autocreate = bool(autocreate)
+
+    def set_inner_map_fd(self, fd: int) -> None:
+        """``bpf_map__set_inner_map_fd``: the inner map template of a map-in-map is this
+        map fd (of the kernel the object will load into) instead of an inner definition,
+        which is dropped; -EINVAL for other maps or a second fd."""
+        if self.map_type not in MAP_IN_MAP_TYPES:
+            raise LibbpfError(errno.EINVAL, f"map '{self.name}': should be map-in-map.")
+        if self.inner_map_fd != -1:
+            raise LibbpfError(errno.EINVAL, f"map '{self.name}': inner_map_fd already specified.")
+        self.inner_map = None
+        self.inner_map_fd = fd
 
     def set_autoattach(self, autoattach: bool) -> None:
         """``bpf_map__set_autoattach``: -EINVAL for maps that are not struct_ops."""

@@ -146,3 +146,36 @@ def test_a_slot_the_template_does_not_fit_fails_the_load(objs):
         assert "failed to initialize slot [0] to map 'big'" in obj.log.text()
     finally:
         k.shutdown()
+
+
+NO_VALUES = HDR + r"""
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH_OF_MAPS); __uint(max_entries, 2); __type(key, int); __type(value, int);
+} outer SEC(".maps");
+SEC("socket") int p(struct __sk_buff *skb) { return 0; }
+"""
+
+
+def test_set_inner_map_fd(objs, tmp_path):
+    """bpf_map__set_inner_map_fd: without an inner definition the outer map needs an inner
+    map fd (the kernel says -EINVAL otherwise); only for map-in-map, only once."""
+    (tmp_path / "nv.bpf.c").write_text(NO_VALUES)
+    path = compile_bpf(tmp_path / "nv.bpf.c", tmp_path / "nv.bpf.o")
+    k = Kernel(modules=())
+    try:
+        obj = _open(path)
+        with pytest.raises(LibbpfError, match="map 'outer': failed to create: -EINVAL"):
+            obj.load(k)
+        obj = _open(path)
+        inner = k.map_create(map_type=1, key_size=4, value_size=8, max_entries=4)
+        with pytest.raises(LibbpfError, match=r"map '.*': should be map-in-map\."):
+            _open(objs["good"]).find_map("in_a").set_inner_map_fd(inner)
+        m = obj.find_map("outer")
+        m.set_inner_map_fd(inner)
+        with pytest.raises(LibbpfError, match=r"inner_map_fd already specified\."):
+            m.set_inner_map_fd(inner)
+        obj.load(k)
+        k.map_update_elem(m.fd, struct.pack("<i", 5), struct.pack("<i", inner))
+        assert k.map_lookup_elem(m.fd, struct.pack("<i", 5)) == struct.pack("<I", k.map_info(inner).id)
+    finally:
+        k.shutdown()
