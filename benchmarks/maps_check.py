@@ -58,7 +58,7 @@ def check(objects: list[Path]) -> dict[str, Counter]:
                     try:
                         # bpf_object__create_map: the attributes, a map-in-map's inner template,
                         # the retry without BTF
-                        fds.append(obj._create_map(k, m))
+                        fds.append(obj.create_map(k, m))
                         out["objects"]["maps created"] += 1
                     except (KernelError, LibbpfError) as e:
                         all_ok = False

@@ -677,7 +677,7 @@ class BpfObject:
                 self.log.debug(f"map '{m.name}': skipped auto-creating...")
                 continue
             try:
-                fd = self._create_map(sys, m)
+                fd = self.create_map(sys, m)
                 m.fd = fd
                 created.append(m)
                 self.log.debug(f"map '{m.name}': created successfully, fd={fd}")
@@ -693,7 +693,7 @@ class BpfObject:
                     c.fd = -1
                 raise LibbpfError(err, f"map '{m.name}': failed to create: {errstr(err)}") from None
 
-    def _create_map(self, sys: Any, m: BpfMap) -> int:
+    def create_map(self, sys: Any, m: BpfMap) -> int:
         """``bpf_object__create_map``: a map-in-map's inner definition is created first
         (``failed to create inner map``) and its fd passed as ``inner_map_fd``; once the
         outer map exists the inner one is closed (``bpf_map__destroy``: the kernel keeps
@@ -702,7 +702,7 @@ class BpfObject:
         inner = m.inner_map if m.map_type in _MAP_IN_MAP_TYPES else None
         if inner is not None:
             try:
-                inner.fd = self._create_map(sys, inner)
+                inner.fd = self.create_map(sys, inner)
             except (KernelError, LibbpfError) as e:
                 self.log.warn(f"map '{m.name}': failed to create inner map: {errstr(e.errno)}")
                 raise
