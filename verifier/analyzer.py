@@ -157,9 +157,16 @@ def _check_map_prog_compatibility(env: Env, m: Any) -> None:
             raise env.reject(E.EINVAL, f"tracing progs cannot use {name} yet")
 
 
+#: bpf_map_is_cgroup_storage: map type -> enum bpf_cgroup_storage_type (shared, per-CPU)
+_CGROUP_STORAGE_TYPES: Final = {19: 0, 21: 1}
+
+
 def _resolve_maps(env: Env, upto: int) -> None:
     insns = env.insns
     i = 0
+    used: list[Any] = []
+    #: prog->aux->cgroup_storage[stype] (bpf_cgroup_storage_assign, kernel/bpf/local_storage.c)
+    storage: dict[int, Any] = {}
     while i < upto and i < env.n:
         insn = insns[i]
         if insn.code != isa.LD_IMM64:
@@ -191,6 +198,13 @@ def _resolve_maps(env: Env, upto: int) -> None:
                     raise env.reject(ENOTSUPP if m.max_entries != 1 else E.EINVAL,
                                      f"invalid access to map value pointer, value_size={m.value_size} off={off}")
                 env.aux[i].map_off = off
+            if not any(u is m for u in used):  # a newly added used map (not "reused")
+                used.append(m)
+                stype = _CGROUP_STORAGE_TYPES.get(m.map_type)
+                if stype is not None:
+                    if storage.get(stype, m) is not m:
+                        raise env.reject(E.EBUSY, "only one cgroup storage of each type is allowed")
+                    storage[stype] = m
         i += 2
 
 

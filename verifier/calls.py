@@ -22,6 +22,8 @@ from typing import Any, Final, Sequence
 from kernel_model import isa
 from kernel_model.insn import imm64
 
+from kernel_model.uapi import BPF_F_INNER_MAP, BPF_F_RDONLY_PROG
+
 from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
@@ -229,6 +231,11 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     if func_id == H.BPF_FUNC_tail_call:
         record_func_key(env, meta)
         check_resource_leak(env, False, True, "tail_call")
+    if func_id == BPF_FUNC_get_local_storage:
+        # check_helper_call (6.12/6.18): the helper cannot fail, so its flags must be 0
+        if not register_is_null(env.cur_regs()[2]):
+            raise env.reject(E.EINVAL, "get_local_storage() doesn't support non-zero flags")
+        precision.mark_chain_precision(env, 2)
     if meta.map is not None:
         why = check_map_func_compatibility(meta.map.map_type, func_id)
         if why:
@@ -259,10 +266,17 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         r0.map = meta.map
         r0.map_uid = meta.map_uid
         flags = ret & ~0xFF
+        # an array created with BPF_F_INNER_MAP (a map-in-map template, or a map that may go into
+        # one) keeps PTR_MAYBE_NULL: its real size may differ from max_entries (the 6.18 host
+        # refuses the unchecked access, tests/emu/test_map_in_map.py)
         if func_id == 1 and map_type_ops(meta.map.map_type).elide_value_nullness \
+                and not meta.map.map_flags & BPF_F_INNER_MAP \
                 and 0 <= meta.const_map_key < meta.map.max_entries:
             flags &= ~PTR_MAYBE_NULL  # an in-range constant key of an array cannot miss
         r0.type = PTR_TO_MAP_VALUE | flags
+        rec = getattr(meta.map, "record", None)
+        if not ret & PTR_MAYBE_NULL and rec is not None and rec.has("bpf_spin_lock"):
+            r0.id = env.new_id()  # a never-NULL value with a lock: the lock's identity
     elif bret == H.RET_PTR_TO_BTF_ID and fn.ret_btf:
         # a vmlinux struct (ret_btf_id): bpf_get_current_task_btf's trusted task
         btf = env.attr.vmlinux_btf
@@ -286,6 +300,9 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     elif bret == H.RET_INTEGER:
         alu.bounds_sanity(env, r0, "retval")
 
+#: include/uapi/linux/bpf.h
+BPF_FUNC_get_local_storage: Final = 81
+
 #: the helpers whose map ``record_func_map`` records (kernel/bpf/verifier.c, 6.12/6.18)
 _RECORD_MAP: Final = frozenset({12, 1, 2, 3, 87, 88, 89, 164, 51, 195})
 #: include/linux/bpf_verifier.h: ``map_key_state`` markers
@@ -294,11 +311,16 @@ BPF_MAP_KEY_SEEN: Final = 1 << 62
 
 
 def record_func_map(env: Env, meta: CallMeta, func_id: int) -> None:
-    """``record_func_map``: the map a map helper call passes, per call site; a second
-    path with another map poisons it (a tail call then cannot be a direct jump)."""
+    """``record_func_map``: a ``BPF_F_RDONLY_PROG`` map refuses the helpers that write it
+    (``write into map forbidden``); then the map a map helper call passes is recorded per
+    call site; a second path with another map poisons it (a tail call then cannot be a
+    direct jump)."""
     m = meta.map
     if m is None:
         raise env.reject(E.EINVAL, "kernel subsystem misconfigured verifier")
+    # a BPF_F_RDONLY_PROG map (a devmap always) cannot be changed by the helpers that write
+    if m.map_flags & BPF_F_RDONLY_PROG and func_id in (2, 3, 87, 88):  # update, delete, push, pop
+        raise env.reject(E.EACCES, "write into map forbidden")
     aux = env.aux[env.insn_idx]
     if aux.map_ptr is None:
         aux.map_ptr = m

@@ -50,6 +50,8 @@ MODELLED_SYMBOLS: Final[dict[str, int]] = {
     "bpf_ktime_get_boot_ns_proto": 125,
     "bpf_ktime_get_coarse_ns_proto": 160,
     "bpf_ktime_get_tai_ns_proto": 208,
+    "bpf_get_local_storage_proto": 81,
+    "bpf_xdp_redirect_map_proto": 51,
 }
 
 _CACHE: dict[tuple[str, str | None, bool, bool], dict[int, str]] = {}

@@ -135,6 +135,10 @@ PROTOS: dict[int, FuncProto] = {
     # kernel/bpf/helpers.c bpf_spin_lock_proto / bpf_spin_unlock_proto (verifier.locks)
     93: _p("spin_lock", RET_VOID, ARG_PTR_TO_SPIN_LOCK),
     94: _p("spin_unlock", RET_VOID, ARG_PTR_TO_SPIN_LOCK),
+    # kernel/bpf/cgroup.c bpf_get_local_storage_proto: never NULL (the flags must be 0,
+    # check_helper_call); net/core/filter.c bpf_xdp_redirect_map_proto
+    81: _p("get_local_storage", RET_PTR_TO_MAP_VALUE, ARG_CONST_MAP_PTR, ARG_ANYTHING),
+    51: _p("redirect_map", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_ANYTHING, ARG_ANYTHING),
     # kernel/trace/bpf_trace.c bpf_get_current_task_btf_proto: the current task, trusted
     158: FuncProto("get_current_task_btf", RET_PTR_TO_BTF_ID | PTR_TRUSTED, (ARG_DONTCARE,) * 5, True,
                    ret_btf="task_struct"),

@@ -281,7 +281,13 @@ def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user:
         mem.write(r1, bytes(4))
         return 0
 
+    def get_local_storage(mem: GuestMemory, r1: int, *_: int) -> int:
+        from .maps.cgroup_storage import local_storage
+
+        return local_storage(machine, _map(r1).spec.map_type)
+
     return {
+        81: get_local_storage,
         1: map_lookup_elem, 2: map_update_elem, 3: map_delete_elem, 4: probe_read, 5: ktime_get_ns,
         6: trace_printk, 7: get_prandom_u32, 8: get_smp_processor_id, 14: get_current_pid_tgid,
         42: get_numa_node_id, 87: map_push_elem, 88: map_pop_elem, 89: map_peek_elem,

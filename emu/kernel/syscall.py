@@ -53,13 +53,14 @@ import struct
 import time
 from typing import TYPE_CHECKING, Any, Sequence, cast
 
+from kernel_model.bpf_facts.enums import MAP_TYPES
 from kernel_model.bpf_facts.map_types import MAP_FACTS, NR_CPUS_X86, MapCreate, create_errno
 from kernel_model.bpf_map import MAP_TYPE_NAMES, MAP_TYPE_STRUCT_OPS, MapSpec
 from kernel_model.btf import BTF
 from kernel_model.btf.errors import BTFError
 from kernel_model.errors import InputError, KernelError
 from kernel_model.insn import BPF_COMPLEXITY_LIMIT_INSNS, Insn, decode, encode
-from kernel_model.uapi import BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, MAP_TYPE_ARRAY, MAP_TYPE_HASH
+from kernel_model.uapi import BPF_F_LOCK, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, MAP_TYPE_ARRAY, MAP_TYPE_HASH
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL, BpfProg
 from kernel_model.struct_ops import STATE_INUSE, STATE_READY
 from kernel_model.struct_ops_map import ENOTSUPP, StructOpsLink, StructOpsMap
@@ -93,6 +94,14 @@ SUPPORTED_PROG_TYPES = {t: PROG_TYPE_NAMES[t] for t in (
     PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL)}
 M64 = (1 << 64) - 1
 
+
+#: map_check_btf (kernel/bpf/syscall.c, 6.12/6.18): the map types that may hold each special field
+_LOCK_MAPS = frozenset({MAP_TYPE_HASH, MAP_TYPE_ARRAY} | {MAP_TYPES[f"BPF_MAP_TYPE_{n}"] for n in (
+    "CGROUP_STORAGE", "SK_STORAGE", "INODE_STORAGE", "TASK_STORAGE", "CGRP_STORAGE")})
+_DEVMAPS = frozenset({MAP_TYPES["BPF_MAP_TYPE_DEVMAP"], MAP_TYPES["BPF_MAP_TYPE_DEVMAP_HASH"]})
+_TIMER_MAPS = frozenset({MAP_TYPE_HASH, MAP_TYPE_ARRAY, MAP_TYPES["BPF_MAP_TYPE_LRU_HASH"]})
+_FIELD_MAP_TYPES: dict[str, frozenset[int]] = {"bpf_spin_lock": _LOCK_MAPS, "bpf_timer": _TIMER_MAPS,
+                                               "bpf_wq": _TIMER_MAPS}
 
 class LinkObject(BpfObject):
     """A struct_ops link (``struct bpf_struct_ops_link``)."""
@@ -375,6 +384,10 @@ class BpfSyscalls:
                                        f"max_entries {max_entries}, map_flags {map_flags:#x}"
                                        + (f", map_extra {map_extra:#x}" if map_extra else "")
                                        + f" ({(facts.check.__doc__ or '').split(chr(10))[0].rstrip('.')})")
+            if map_type in _DEVMAPS:
+                # dev_map_init_map (kernel/bpf/devmap.c): a lookup points straight at the
+                # device's ifindex, so programs may only read the value
+                spec.map_flags |= BPF_F_RDONLY_PROG
             inner = None
             if map_type in MAP_IN_MAP_TYPES:
                 inner = check_inner_map(self._map_by_fd(inner_map_fd))
@@ -411,11 +424,11 @@ class BpfSyscalls:
             if spec.map_flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG):
                 btf.put()
                 raise KernelError(errno.EACCES, "a map value with special fields is read/written by programs")
-            allowed = {MAP_TYPE_HASH, MAP_TYPE_ARRAY}  # (+ LRU hash for timers, local storages for locks)
-            if spec.map_type not in allowed:
-                btf.put()
-                raise KernelError(errno.EOPNOTSUPP, f"{spec.type_name} cannot hold "
-                                                    f"{', '.join(f.name for f in rec.fields)}")
+            for f in rec.fields:
+                if spec.map_type not in _FIELD_MAP_TYPES.get(f.name, ()):
+                    btf.put()
+                    raise KernelError(errno.EOPNOTSUPP, f"{spec.type_name} cannot hold "
+                                                        f"{', '.join(f.name for f in rec.fields)}")
         spec.record = rec
 
     def _map_btf(self, btf_fd: int, key_id: int, value_id: int, vmlinux_value_id: int,
@@ -495,11 +508,19 @@ class BpfSyscalls:
 
     def map_update_elem(self, map_fd: int, key: bytes, value: bytes, flags: int = 0) -> None:
         """``BPF_MAP_UPDATE_ELEM``."""
-        from .maps import ProgArrayMap
+        from .maps import ArrayOfMapsMap, HashOfMapsMap, ProgArrayMap
 
         mo = self._map_by_fd(map_fd)
         try:
-            if isinstance(mo, StructOpsMapObject):
+            if isinstance(mo, (ArrayOfMapsMap, HashOfMapsMap)):
+                # bpf_map_update_value -> bpf_fd_{array,htab}_map_update_elem: the value is a map fd
+                mo._check_write()
+                if flags & BPF_F_LOCK:
+                    raise KernelError(errno.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value")
+                if len(value) != 4:
+                    raise KernelError(errno.EINVAL, f"value is {len(value)} bytes, a map-in-map's is a u32 fd")
+                mo.update_fd(mo._key(bytes(key)), struct.unpack_from("<I", bytes(value))[0], flags, self._map_by_fd)
+            elif isinstance(mo, StructOpsMapObject):
                 self._struct_ops_update(mo, bytes(key), bytes(value), flags)
             elif isinstance(mo, ProgArrayMap):
                 mo._check_write()
@@ -656,6 +677,8 @@ class BpfSyscalls:
             for obj in list(live):
                 if obj.freed:
                     live.remove(obj)
+                    if isinstance(obj, MapObject) and self._maps_by_addr.get(obj.spec.addr) is obj:  # type: ignore[attr-defined]
+                        self._maps_by_addr.pop(obj.spec.addr)  # type: ignore[attr-defined]
                     changed = True
                 elif obj.refcnt <= 0:
                     obj.freed = True

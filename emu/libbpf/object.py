@@ -67,6 +67,7 @@ from .externs import EXT_KCFG, KCONFIG_SEC, KSYMS_SEC, Extern, is_extern
 from .kbtf import KernelBtf, ModuleBtf
 from .log import Log
 from .maps import NO_BTF_MAP_TYPES, possible_cpus
+from .maps import MAP_IN_MAP_TYPES as _MAP_IN_MAP_TYPES
 from .maps import (
     BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, LIBBPF_MAP_BSS, LIBBPF_MAP_DATA, LIBBPF_MAP_KCONFIG, LIBBPF_MAP_RODATA,
     LIBBPF_MAP_UNSPEC,
@@ -536,6 +537,14 @@ class BpfObject:
                        btf_value_type_id=spec.get("btf_value_type_id", 0),
                        numa_node=spec.get("numa_node", 0), map_extra=spec.get("map_extra", 0))
             m.def_size, m.def_type_id = vi.size, var.type_id
+            inner = spec.get("inner")
+            if inner is not None:  # bpf_object__init_user_btf_map: MAP_DEF_INNER_MAP
+                m.inner_map = BpfMap(self, f"{name}.inner", inner["type"], inner.get("key_size", 0),
+                                     inner.get("value_size", 0), inner.get("max_entries", 0),
+                                     inner.get("map_flags", 0), LIBBPF_MAP_UNSPEC, sec_idx=self.btf_maps_shndx,
+                                     btf_key_type_id=inner.get("btf_key_type_id", 0),
+                                     btf_value_type_id=inner.get("btf_value_type_id", 0),
+                                     numa_node=inner.get("numa_node", 0), map_extra=inner.get("map_extra", 0))
             self.maps.append(m)
 
     # --- programs and relocations ---------------------------------------------------------------------
@@ -667,24 +676,15 @@ class BpfObject:
             if not m.autocreate:
                 self.log.debug(f"map '{m.name}': skipped auto-creating...")
                 continue
-            kw = self.map_create_attrs(m, possible_cpus(sys))
             try:
-                try:
-                    fd = sys.map_create(**kw)
-                except KernelError as e:
-                    if not (kw.get("btf_key_type_id") or kw.get("btf_value_type_id")):
-                        raise
-                    self.log.warn(f"Error in bpf_create_map_xattr({m.name}): {errstr(e.errno)}. Retrying "
-                                  "without BTF.")
-                    for k in ("btf_fd", "btf_key_type_id", "btf_value_type_id"):
-                        kw.pop(k, None)
-                    m.btf_key_type_id = m.btf_value_type_id = 0
-                    fd = sys.map_create(**kw)
+                fd = self.create_map(sys, m)
                 m.fd = fd
                 created.append(m)
                 self.log.debug(f"map '{m.name}': created successfully, fd={fd}")
                 if m.is_internal:
                     self._populate_internal_map(sys, m)
+                if m.init_slots and m.map_type != MAP_TYPES["BPF_MAP_TYPE_PROG_ARRAY"]:
+                    self._init_map_in_map_slots(sys, m)
             except (KernelError, LibbpfError) as e:
                 err = e.errno
                 self.log.warn(f"map '{m.name}': failed to create: {errstr(err)}")
@@ -692,6 +692,61 @@ class BpfObject:
                     _close(sys, c.fd)
                     c.fd = -1
                 raise LibbpfError(err, f"map '{m.name}': failed to create: {errstr(err)}") from None
+
+    def create_map(self, sys: Any, m: BpfMap) -> int:
+        """``bpf_object__create_map``: a map-in-map's inner definition is created first
+        (``failed to create inner map``) and its fd passed as ``inner_map_fd``; once the
+        outer map exists the inner one is closed (``bpf_map__destroy``: the kernel keeps
+        its own copy, ``inner_map_meta``). A refusal with BTF is retried without."""
+        kw = self.map_create_attrs(m, possible_cpus(sys))
+        inner = m.inner_map if m.map_type in _MAP_IN_MAP_TYPES else None
+        if inner is not None:
+            try:
+                inner.fd = self.create_map(sys, inner)
+            except (KernelError, LibbpfError) as e:
+                self.log.warn(f"map '{m.name}': failed to create inner map: {errstr(e.errno)}")
+                raise
+            m.inner_map_fd = inner.fd
+        if m.map_type in _MAP_IN_MAP_TYPES and m.inner_map_fd >= 0:
+            kw["inner_map_fd"] = m.inner_map_fd
+        try:
+            fd = self._create_map_attempt(sys, m, kw)
+        finally:
+            if inner is not None and inner.fd >= 0:
+                _close(sys, inner.fd)
+                inner.fd = -1
+        if inner is not None:
+            m.inner_map = None
+        return fd
+
+    def _create_map_attempt(self, sys: Any, m: BpfMap, kw: dict[str, Any]) -> int:
+        """``bpf_map_create``, once more without BTF when the kernel refused it with BTF."""
+        try:
+            return int(sys.map_create(**kw))
+        except KernelError as e:
+            if not (kw.get("btf_key_type_id") or kw.get("btf_value_type_id")):
+                raise
+            self.log.warn(f"Error in bpf_create_map_xattr({m.name}): {errstr(e.errno)}. Retrying without BTF.")
+            for k in ("btf_fd", "btf_key_type_id", "btf_value_type_id"):
+                kw.pop(k, None)
+            m.btf_key_type_id = m.btf_value_type_id = 0
+            return int(sys.map_create(**kw))
+
+    def _init_map_in_map_slots(self, sys: Any, m: BpfMap) -> None:
+        """``init_map_in_map_slots``: slot *i* of ``.values`` gets the target map's fd
+        (``BPF_MAP_UPDATE_ELEM`` with the int *i* as key), libbpf's message on failure."""
+        for i, targ in sorted(m.init_slots.items()):
+            fd = targ.fd
+            key = i.to_bytes(4, "little").ljust(max(m.key_size, 4), b"\0")[:max(m.key_size, 4)]
+            try:
+                sys.map_update_elem(m.fd, key, fd.to_bytes(4, "little", signed=True), 0)
+            except KernelError as e:
+                msg = (f"map '{m.name}': failed to initialize slot [{i}] to map '{targ.name}' fd={fd}: "
+                       f"{errstr(e.errno)}")
+                self.log.warn(msg)
+                raise LibbpfError(e.errno, msg) from None
+            self.log.debug(f"map '{m.name}': slot [{i}] set to map '{targ.name}' fd={fd}")
+        m.init_slots.clear()
 
     def _populate_internal_map(self, sys: Any, m: BpfMap) -> None:
         try:

@@ -45,6 +45,8 @@ __all__ = ["collect_relos", "relocate", "POISON_LDIMM64_MAP_BASE", "POISON_CALL_
 
 #: enum bpf_map_type
 PROG_ARRAY = 3
+HASH_OF_MAPS = 13
+MAP_IN_MAP_TYPES = frozenset({12, 13})  # ARRAY_OF_MAPS, HASH_OF_MAPS
 
 #: poison_map_ldimm64 / poison_kfunc_call (src/libbpf.c): the imm of a poisoned call
 POISON_LDIMM64_MAP_BASE = 2001000000
@@ -70,9 +72,9 @@ def collect_relos(obj: Any) -> None:
 
 def collect_map_relos(obj: Any, rs: Section) -> None:
     """``bpf_object__collect_map_relos`` (libbpf 1.8): each ``.rel.maps`` entry points a
-    slot of a map's ``values`` array at an entry program (prog arrays: ``init_slots``,
-    slot = (offset - start of ``values``) / 8). Map-in-map slots are not modelled
-    (their inner definitions are refused when the maps are parsed)."""
+    slot of a map's ``values`` array (``init_slots``, slot = (offset - start of
+    ``values``) / 8) at an entry program (prog arrays) or at another BTF-defined map
+    (map-in-map; a hash of maps needs 4-byte keys, the slot number is its key)."""
     from kernel_model.btf.types import Composite
 
     btf = obj.btf
@@ -87,13 +89,25 @@ def collect_map_relos(obj: Any, rs: Section) -> None:
         if m is None:
             raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: cannot find map '{name}' at rel->r_offset "
                                           f"{rel.offset}")
-        if m.map_type != PROG_ARRAY:
-            raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: map-in-map slots are not modelled")
-        targ = obj.progs.get(name)
-        if targ is None:
-            raise obj._fail(errno.ESRCH, f".maps relo #{rel.index}: '{name}' isn't a valid program reference")
-        if targ.sec_idx != sym.shndx or targ.sec_insn_off * 8 != sym.value:
-            raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: '{name}' isn't an entry-point program")
+        targ: Any
+        if m.map_type in MAP_IN_MAP_TYPES:
+            if sym.shndx != obj.btf_maps_shndx:
+                raise obj._fail(LIBBPF_ERRNO__RELOC, f".maps relo #{rel.index}: '{name}' isn't a BTF-defined map")
+            if m.map_type == HASH_OF_MAPS and m.key_size != 4:
+                raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: hash-of-maps '{m.name}' should have key "
+                                              "size 4.")
+            targ = next((t for t in obj.maps if t.name == name), None)
+            if targ is None:
+                raise obj._fail(errno.ESRCH, f".maps relo #{rel.index}: '{name}' isn't a valid map reference")
+        elif m.map_type == PROG_ARRAY:
+            targ = obj.progs.get(name)
+            if targ is None:
+                raise obj._fail(errno.ESRCH, f".maps relo #{rel.index}: '{name}' isn't a valid program reference")
+            if targ.sec_idx != sym.shndx or targ.sec_insn_off * 8 != sym.value:
+                raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: '{name}' isn't an entry-point program")
+        else:
+            raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: '{name}' is not a map-in-map or prog-array "
+                                          "slot")
         d = btf.resolve(m.def_type_id)
         assert isinstance(d, Composite)
         member = d.members[-1]
@@ -104,7 +118,8 @@ def collect_map_relos(obj: Any, rs: Section) -> None:
         if off < 0 or off % 8:
             raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: unexpected offset {off}")
         m.init_slots[off // 8] = targ
-        obj.log.debug(f".maps relo #{rel.index}: map '{m.name}' slot [{off // 8}] points to prog '{targ.name}'")
+        kind = "prog" if m.map_type == PROG_ARRAY else "map"
+        obj.log.debug(f".maps relo #{rel.index}: map '{m.name}' slot [{off // 8}] points to {kind} '{targ.name}'")
 
 
 def collect_prog_relos(obj: Any, rs: Section) -> None:
