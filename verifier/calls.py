@@ -483,7 +483,8 @@ def check_return_code(env: Env, regno: int, reg_name: str) -> None:
     exit_ctx = "At program exit"
     st = env.cur
     frame = st.frame[0]
-    is_subprog = frame.subprogno != 0
+    # the exception callback returns for the program (its range is the program type's)
+    is_subprog = frame.subprogno != 0 and not frame.in_exception_callback_fn
     reg = env.cur_regs()[regno]
     ptype = env.attr.prog_type
     if not is_subprog and ptype == 27:  # BPF_PROG_TYPE_STRUCT_OPS
@@ -493,6 +494,10 @@ def check_return_code(env: Env, regno: int, reg_name: str) -> None:
     env.check_reg_arg(regno, SRC_OP)
     if is_pointer_value(env.allow_ptr_leaks, reg):
         raise env.reject(E.EACCES, f"R{regno} leaks addr as return value")
+    if frame.in_async_callback_fn:
+        # an async callback (a timer's) returns 0 (6.18: its callback_ret_range)
+        _enforce_retval(env, reg, regno, reg_name, frame.callback_ret_range, "At async callback return")
+        return
     if is_subprog:
         if reg.type != SCALAR_VALUE:
             raise env.reject(E.EINVAL, f"At subprogram exit the register R{regno} is not a scalar value "
@@ -501,20 +506,18 @@ def check_return_code(env: Env, regno: int, reg_name: str) -> None:
     rng = env.retval_range
     if rng is None:
         return
+    _enforce_retval(env, reg, regno, reg_name, rng, exit_ctx)
+
+
+def _enforce_retval(env: Env, reg: RegState, regno: int, reg_name: str, rng: tuple[int, int],
+                    exit_ctx: str) -> None:
+    """``check_return_code``'s ``enforce_retval``: a known scalar, made precise, in ``rng``."""
     if reg.type != SCALAR_VALUE:
         raise env.reject(E.EINVAL, f"{exit_ctx} the register R{regno} is not a known value "
                                    f"({reg_type_str(reg.type)})")
     precision.mark_chain_precision(env, regno)
     if not (rng[0] <= reg.smin and reg.smax <= rng[1]):
-        parts = [f"{exit_ctx} the register {reg_name} has"]
-        if reg.smin > -(1 << 63):
-            parts.append(f" smin={reg.smin}")
-        if reg.smax < (1 << 63) - 1:
-            parts.append(f" smax={reg.smax}")
-        if len(parts) == 1:
-            parts.append(" unknown scalar value")
-        parts.append(f" should have been in [{rng[0]}, {rng[1]}]")
-        raise env.reject(E.EINVAL, "".join(parts))
+        raise env.reject(E.EINVAL, _invalid_scalar(reg, rng, exit_ctx, reg_name))
 
 # --- lddw and legacy packet loads --------------------------------------------------------------
 def check_ld_imm(env: Env, insn: DInsn) -> None:
