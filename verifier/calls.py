@@ -49,6 +49,7 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     H.ARG_PTR_TO_MEM: _MEM_TYPES, H.ARG_PTR_TO_FUNC: (PTR_TO_FUNC,), H.ARG_PTR_TO_STACK: (PTR_TO_STACK,),
     H.ARG_PTR_TO_BTF_ID: (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | 1 << 21),
     H.ARG_PTR_TO_SPIN_LOCK: (PTR_TO_MAP_VALUE, PTR_TO_BTF_ID | MEM_ALLOC),  # spin_lock_types
+    H.ARG_PTR_TO_TIMER: (PTR_TO_MAP_VALUE,),  # timer_types (verifier.async_cb)
 }
 
 BPF_REG_SIZE: Final = 8
@@ -109,6 +110,8 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
     if reg.ref_obj_id:
         meta.ref_obj_id = reg.ref_obj_id
     if base == H.ARG_CONST_MAP_PTR:
+        from .async_cb import check_timer_map_arg
+        check_timer_map_arg(env, regno, meta)
         meta.map = reg.map
         meta.map_uid = reg.map_uid
     elif base == H.ARG_PTR_TO_MAP_KEY:
@@ -129,6 +132,9 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
         meta.raw_mode = bool(arg_type & MEM_UNINIT)
     elif base == H.ARG_PTR_TO_FUNC:
         meta.subprogno = reg.subprogno
+    elif base == H.ARG_PTR_TO_TIMER:
+        from .async_cb import process_timer_func
+        process_timer_func(env, regno, meta)
     elif base == H.ARG_PTR_TO_SPIN_LOCK:
         from .locks import BPF_FUNC_spin_lock, process_spin_lock
         process_spin_lock(env, regno, meta.func_id == BPF_FUNC_spin_lock)
@@ -240,6 +246,9 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         cb.push_callback_call(env, env.insn_idx, meta.subprogno, cb.set_map_elem_callback_state, meta.map)
     elif func_id == cb.BPF_FUNC_LOOP:
         cb.check_loop_call(env, insn, meta.subprogno)
+    elif func_id == 170:  # bpf_timer_set_callback: an async callback (verifier.async_cb)
+        from .async_cb import push_async_callback
+        push_async_callback(env, env.insn_idx, meta.subprogno)
     regs = env.cur_regs()
     for i in range(6):
         mark_not_init(regs[i], env.bpf_capable)

@@ -65,6 +65,11 @@ MODELLED_SYMBOLS: Final[dict[str, int]] = {
     "bpf_map_peek_elem_proto": 89,
     "bpf_map_lookup_percpu_elem_proto": 195,
     "bpf_jiffies64_proto": 118,
+    # the timer helpers (verifier.async_cb)
+    "bpf_timer_init_proto": 169,
+    "bpf_timer_set_callback_proto": 170,
+    "bpf_timer_start_proto": 171,
+    "bpf_timer_cancel_proto": 172,
 }
 
 _CACHE: dict[tuple[str, str | None, bool, bool], dict[int, str]] = {}
