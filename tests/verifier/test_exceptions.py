@@ -204,3 +204,76 @@ def test_case_against_host(case: Case) -> None:
     assert (herr, _mask(_last_line(hlog) or "")) == EXPECTED[case.name]
     merr, mlog = model_load(case)
     assert (merr, _mask(mlog)) == (herr, _mask(hlog))
+
+
+# --- run time: bpf_throw unwinds through the JIT images --------------------------------------------
+#: (case, the program's return value): the 6.18 host's BPF_PROG_TEST_RUN of the same sleepable
+#: syscall program (the emulated kernel test-runs syscall programs, not sched_cls ones), its
+#: context 4 zero bytes
+RUNS = [
+    (Case("run_default_main", f"r1 = 42\n{THROW}\nr0 = 0\nexit"), 42),
+    # main -> sub1 (a stack frame of its own) -> sub2 throws 7; the callback doubles it
+    (Case("run_cb_two_deep", "r6 = 3\nr7 = 4\n*(u64 *)(r10 -8) = r6\nr1 = 5\ncall pc+3\nr0 = r6\nr0 += r7\n"
+          "exit\n"
+          "r2 = 9\n*(u64 *)(r10 -16) = r2\ncall pc+2\nr0 = 1\nexit\n"
+          f"r1 = 7\n{THROW}\nr0 = 2\nexit\n"
+          "r0 = r1\nr0 *= 2\nexit",
+          ((8, "sub1"), (13, "sub2"), (17, "exc_cb")), ("exc_cb",)), 14),
+    # the default callback from a subprogram: the cookie is the return value
+    (Case("run_default_subprog", f"r1 = 1\ncall pc+2\nr0 += 100\nexit\nr1 = 11\n{THROW}\nr0 = 0\nexit",
+          ((4, "sub1"),)), 11),
+    # no throw on this path: the program returns normally
+    (Case("run_not_thrown", f"r1 = *(u32 *)(r1 +0)\nif r1 != 0 goto +2\nr0 = 9\nexit\nr1 = 1\n{THROW}\n"
+          "r0 = 0\nexit\nr0 = 77\nexit", ((8, "exc_cb"),), ("exc_cb",)), 9),
+    # the same program thrown: the callback's value
+    (Case("run_thrown", f"r1 = *(u32 *)(r1 +0)\nif r1 == 0 goto +2\nr0 = 9\nexit\nr1 = 1\n{THROW}\n"
+          "r0 = 0\nexit\nr0 = 77\nexit", ((8, "exc_cb"),), ("exc_cb",)), 77),
+]
+
+
+SYSCALL, SLEEPABLE = 31, 16
+
+
+def model_run(case: Case) -> int:
+    k = Kernel(modules=())
+    try:
+        blob, fi = _btf(case)
+        btf_fd = k.btf_load(blob)
+        try:
+            fd = k.prog_load(_insns(case, symbols_for()), prog_type=SYSCALL, prog_flags=SLEEPABLE, log_level=1,
+                             prog_btf_fd=btf_fd, func_info=fi, func_info_rec_size=8)
+        except ProgLoadError as e:
+            raise AssertionError(e.log) from None
+        return k.prog_test_run(fd, ctx_in=bytes(4)).retval
+    finally:
+        k.shutdown()
+
+
+@pytest.mark.parametrize("case,want", RUNS, ids=[c.name for c, _ in RUNS])
+def test_throw_runs_the_exception_callback(case: Case, want: int) -> None:
+    assert model_run(case) == want
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("case,want", RUNS, ids=[c.name for c, _ in RUNS])
+def test_run_against_host(case: Case, want: int) -> None:
+    from emu.host import hostbpf
+
+    ok, why = hostbpf.oracle_status()
+    if not ok:
+        pytest.skip(why)
+    blob, fi = _btf(case)
+    btf_fd, err, blog = hostbpf.btf_load(blob)
+    assert btf_fd >= 0, (err, blog)
+    syms = {"bpf_throw": hostbpf.host_btf_id("bpf_throw", "func") or 0}
+    try:
+        r = hostbpf.prog_load(SYSCALL, encode(_insns(case, syms)), log_level=1, prog_flags=SLEEPABLE,
+                              prog_btf_fd=btf_fd, func_info=fi, func_info_rec_size=8)
+    finally:
+        hostbpf.close(btf_fd)
+    assert r.accepted, r.log
+    try:
+        got = hostbpf.test_run(r.fd, ctx_in=bytes(4)).retval
+    finally:
+        hostbpf.close(r.fd)
+    assert got == want
