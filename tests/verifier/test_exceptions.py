@@ -277,3 +277,69 @@ def test_run_against_host(case: Case, want: int) -> None:
     finally:
         hostbpf.close(r.fd)
     assert got == want
+
+
+#: the function starts of the host's translated program (after 6.18's dead-code removal:
+#: nothing after a call that never returns), the hidden default callback last when there
+JIT_STARTS = {"run_default_main": [0, 2], "run_cb_two_deep": [0, 5, 8, 10], "run_default_subprog": [0, 2, 4]}
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", sorted(JIT_STARTS))
+def test_jit_bytes_equal_the_hosts(name: str) -> None:
+    """The host's translated program (with do_misc_fixups' hidden callback where the program
+    has none) JIT-compiled by our x86 JIT at the host's image addresses, with the host's CPU
+    configuration and symbols: the exception boundary's prologue, the callback's prologue,
+    every function's bytes equal the host's (the hidden callback's image is not reported
+    by the kernel: ``func_cnt`` leaves it out)."""
+    from emu.host import hostbpf
+    from emu.host.hostcpu import detect_host_cpu, host_symbols
+    from jit.bpf_jit import JitOptions, jit_program
+    from jit.symbols import KernelSymbols
+    from kernel_model import isa
+    from kernel_model.insn import decode
+    from kernel_model.profile import LATEST
+
+    ok, why = hostbpf.oracle_status()
+    if not ok:
+        pytest.skip(why)
+    case = next(c for c, _ in RUNS if c.name == name)
+    cpu = detect_host_cpu()
+    names = ["__bpf_call_base", "pcpu_hot"] + ([cpu.return_thunk] if cpu.rethunk else [])
+    ks = host_symbols(names)
+    if "__bpf_call_base" not in ks:
+        pytest.skip("kallsyms addresses are hidden")
+    syms = KernelSymbols(call_base=ks["__bpf_call_base"], return_thunk=ks.get(cpu.return_thunk or "", 0),
+                         call_depth=ks.get("pcpu_hot", 0))
+    blob, fi = _btf(case)
+    btf_fd, err, blog = hostbpf.btf_load(blob)
+    assert btf_fd >= 0, (err, blog)
+    try:
+        r = hostbpf.prog_load(SYSCALL, encode(_insns(case, {"bpf_throw": hostbpf.host_btf_id("bpf_throw", "func")
+                                                            or 0})),
+                              log_level=5, prog_flags=SLEEPABLE, prog_btf_fd=btf_fd, func_info=fi,
+                              func_info_rec_size=8)
+    finally:
+        hostbpf.close(btf_fd)
+    assert r.accepted, r.log
+    try:
+        info = hostbpf.prog_info(r.fd)
+    finally:
+        hostbpf.close(r.fd)
+    depths = [int(d) for d in re.findall(r"stack depth ([\d+]+)", r.log)[-1].split("+")]
+    jin = decode(info.xlated)
+    starts = JIT_STARTS[name]
+    for k, ins in enumerate(jin):
+        if ins.code == isa.CALL_INSN and ins.src == isa.PSEUDO_CALL:
+            target = next(st for st in starts if st > k)  # each call here calls the next function
+            jin[k] = Insn(ins.code, 0, ins.src, 0, target - k - 1)
+    stack = (depths + [0] * len(starts))[:len(starts)]
+    lens = info.jited_func_lens or [len(info.jited)]
+    addrs = iter(list(info.jited_ksyms) + [0x1000] * (len(starts) - len(lens)))
+    jp = jit_program(jin, lambda size: next(addrs), starts=starts, stack_depths=stack, symbols=syms,
+                     options=JitOptions(LATEST, cpu), exception_boundary=True, exception_cb=len(starts) - 1)
+    chunks, pos = [], 0
+    for n in lens:
+        chunks.append(info.jited[pos:pos + n])
+        pos += n
+    assert [img.code.hex() for img in jp.funcs[:len(lens)]] == [c.hex() for c in chunks]
