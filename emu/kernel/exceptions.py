@@ -23,13 +23,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from unicorn import x86_const as X
-
 from kernel_model.errors import KernelError, NotModelled
+
+from ..machine.regs import X86_BY_NUM
 
 __all__ = ["bpf_throw", "throw_unwind"]
 
 M64 = (1 << 64) - 1
+#: x86 register numbers (the Unicorn ids of :data:`emu.machine.regs.X86_BY_NUM`)
+_RCX, _RDX, _RSP, _RBP, _RSI = (X86_BY_NUM[n] for n in (1, 2, 4, 5, 6))
 #: how many frames the walk follows before giving up (MAX_CALL_FRAMES is 8; tail calls reuse frames)
 _MAX_FRAMES = 64
 
@@ -38,10 +40,10 @@ def throw_unwind(m: Any) -> tuple[Any, int, int]:
     """``arch_bpf_stack_walk(bpf_stack_walker)`` at a call of ``bpf_throw``: (the JIT
     program whose main function is the boundary, its frame's sp, its frame's bp)."""
     fast = m.fast
-    rsp = fast.read(X.UC_X86_REG_RSP) & M64
+    rsp = fast.read(_RSP) & M64
     ip = m.read_u64(rsp)
     sp = rsp + 8
-    bp = fast.read(X.UC_X86_REG_RBP) & M64
+    bp = fast.read(_RBP) & M64
     for _ in range(_MAX_FRAMES):
         hit = m.images.image_at(ip)
         if hit is None:
@@ -64,10 +66,10 @@ def _throw(m: Any) -> None:
         raise NotModelled("bpf_throw from a program JIT-compiled without an exception callback")
     cb = jp.funcs[jp.exception_cb].addr
     fast = m.fast
-    rsp = fast.read(X.UC_X86_REG_RSP) & M64
-    fast.write(X.UC_X86_REG_RSI, sp)
-    fast.write(X.UC_X86_REG_RDX, bp)
-    fast.write(X.UC_X86_REG_RCX, 0)
+    rsp = fast.read(_RSP) & M64
+    fast.write(_RSI, sp)
+    fast.write(_RDX, bp)
+    fast.write(_RCX, 0)
     m.write_u64(rsp, cb)  # the stub's return goes into bpf_exception_cb(cookie, sp, bp, 0)
 
 
