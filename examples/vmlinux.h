@@ -1671,6 +1671,7 @@ extern void bpf_rcu_read_unlock(void) __weak __ksym;
 extern struct task_struct *bpf_task_acquire(struct task_struct *p) __weak __ksym;
 extern struct task_struct *bpf_task_from_pid(s32 pid) __weak __ksym;
 extern void bpf_task_release(struct task_struct *p) __weak __ksym;
+extern void bpf_throw(u64 cookie) __weak __ksym;
 extern void cubictcp_acked(struct sock *sk, const struct ack_sample *sample) __weak __ksym;
 extern void cubictcp_cong_avoid(struct sock *sk, u32 ack, u32 acked) __weak __ksym;
 extern void cubictcp_cwnd_event(struct sock *sk, enum tcp_ca_event event) __weak __ksym;

@@ -154,8 +154,11 @@ def parse_fields(btf: BTF, type_id: int, value_size: int) -> BtfRecord | None:
     """``btf_parse_fields`` of a map value: None when it has no special field, a record
     with ``error`` set for an ``ERR_PTR`` result. Raises NotModelled for fields we lack."""
     t = btf.type_by_id(type_id)
-    if t.kind != S.KIND_STRUCT:  # btf_find_field: a struct or a DATASEC (global data: no special fields here)
-        return None if t.kind == S.KIND_DATASEC else BtfRecord(error=-errno.EINVAL)
+    if t.kind == S.KIND_DATASEC:
+        _datasec_not_modelled(btf, t)
+        return None
+    if t.kind != S.KIND_STRUCT:  # btf_find_field: a struct or a DATASEC
+        return BtfRecord(error=-errno.EINVAL)
     try:
         found = _struct_fields(btf, t, set(), 0, _MAP_KINDS)
     except _Err as e:
@@ -170,6 +173,23 @@ def parse_fields(btf: BTF, type_id: int, value_size: int) -> BtfRecord | None:
             return BtfRecord(error=-errno.EEXIST)
         next_off = f.offset + f.size
     return BtfRecord(tuple(sorted(found, key=lambda f: f.offset)))
+
+
+def _datasec_not_modelled(btf: BTF, t: object) -> None:
+    """``btf_find_datasec_var`` (kernel/bpf/btf.c 6.18): a global variable of a special type
+    (``private(A) struct bpf_spin_lock lock;`` in ``.data.A``) is a field of the global-data
+    map's record. The model does not parse DATASEC records: such a map is refused as not
+    modelled rather than created without its lock (whose programs the verifier would then
+    refuse with "has no valid bpf_spin_lock", where the kernel accepts)."""
+    special = set(_MODELLED) | _NOT_MODELLED
+    for vs in getattr(t, "vars", ()):
+        var = btf.type_by_id(vs.type_id)
+        vt = btf.resolve(getattr(var, "type_id", 0)) if getattr(var, "type_id", 0) else None
+        while vt is not None and vt.kind == S.KIND_ARRAY:
+            vt = btf.resolve(vt.type_id)  # type: ignore[attr-defined]
+        if vt is not None and vt.kind == S.KIND_STRUCT and vt.name in special:
+            raise NotModelled(f"global data with a {vt.name} variable ({var.name}): DATASEC records are not "
+                              "modelled by this emulator")
 
 
 def check_struct_metas(btf: BTF) -> int:

@@ -39,6 +39,8 @@ CORE_KFUNCS: tuple[str, ...] = (
     "bpf_local_irq_save", "bpf_local_irq_restore",
     # kernel/bpf/helpers.c common_btf_ids: the numbers iterator (kernel/bpf/bpf_iter.c)
     "bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy",
+    # kernel/bpf/helpers.c generic_btf_ids: BPF exceptions (verifier.exceptions, emu.kernel.exceptions)
+    "bpf_throw",
 )
 
 #: Linux 6.18 facts the 6.12 sets lack: bpf_local_irq_save/restore (6.14, common_btf_ids).

@@ -51,6 +51,7 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     H.ARG_PTR_TO_MEM: _MEM_TYPES, H.ARG_PTR_TO_FUNC: (PTR_TO_FUNC,), H.ARG_PTR_TO_STACK: (PTR_TO_STACK,),
     H.ARG_PTR_TO_BTF_ID: (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | 1 << 21),
     H.ARG_PTR_TO_SPIN_LOCK: (PTR_TO_MAP_VALUE, PTR_TO_BTF_ID | MEM_ALLOC),  # spin_lock_types
+    H.ARG_PTR_TO_TIMER: (PTR_TO_MAP_VALUE,),  # timer_types (verifier.async_cb)
 }
 
 BPF_REG_SIZE: Final = 8
@@ -111,6 +112,8 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
     if reg.ref_obj_id:
         meta.ref_obj_id = reg.ref_obj_id
     if base == H.ARG_CONST_MAP_PTR:
+        from .async_cb import check_timer_map_arg
+        check_timer_map_arg(env, regno, meta)
         meta.map = reg.map
         meta.map_uid = reg.map_uid
     elif base == H.ARG_PTR_TO_MAP_KEY:
@@ -131,6 +134,9 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
         meta.raw_mode = bool(arg_type & MEM_UNINIT)
     elif base == H.ARG_PTR_TO_FUNC:
         meta.subprogno = reg.subprogno
+    elif base == H.ARG_PTR_TO_TIMER:
+        from .async_cb import process_timer_func
+        process_timer_func(env, regno, meta)
     elif base == H.ARG_PTR_TO_SPIN_LOCK:
         from .locks import BPF_FUNC_spin_lock, process_spin_lock
         process_spin_lock(env, regno, meta.func_id == BPF_FUNC_spin_lock)
@@ -247,6 +253,9 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         cb.push_callback_call(env, env.insn_idx, meta.subprogno, cb.set_map_elem_callback_state, meta.map)
     elif func_id == cb.BPF_FUNC_LOOP:
         cb.check_loop_call(env, insn, meta.subprogno)
+    elif func_id == 170:  # bpf_timer_set_callback: an async callback (verifier.async_cb)
+        from .async_cb import push_async_callback
+        push_async_callback(env, env.insn_idx, meta.subprogno)
     regs = env.cur_regs()
     for i in range(6):
         mark_not_init(regs[i], env.bpf_capable)
@@ -505,7 +514,8 @@ def check_return_code(env: Env, regno: int, reg_name: str) -> None:
     exit_ctx = "At program exit"
     st = env.cur
     frame = st.frame[0]
-    is_subprog = frame.subprogno != 0
+    # the exception callback returns for the program (its range is the program type's)
+    is_subprog = frame.subprogno != 0 and not frame.in_exception_callback_fn
     reg = env.cur_regs()[regno]
     ptype = env.attr.prog_type
     if not is_subprog and ptype == 27:  # BPF_PROG_TYPE_STRUCT_OPS
@@ -515,6 +525,10 @@ def check_return_code(env: Env, regno: int, reg_name: str) -> None:
     env.check_reg_arg(regno, SRC_OP)
     if is_pointer_value(env.allow_ptr_leaks, reg):
         raise env.reject(E.EACCES, f"R{regno} leaks addr as return value")
+    if frame.in_async_callback_fn:
+        # an async callback (a timer's) returns 0 (6.18: its callback_ret_range)
+        _enforce_retval(env, reg, regno, reg_name, frame.callback_ret_range, "At async callback return")
+        return
     if is_subprog:
         if reg.type != SCALAR_VALUE:
             raise env.reject(E.EINVAL, f"At subprogram exit the register R{regno} is not a scalar value "
@@ -523,20 +537,18 @@ def check_return_code(env: Env, regno: int, reg_name: str) -> None:
     rng = env.retval_range
     if rng is None:
         return
+    _enforce_retval(env, reg, regno, reg_name, rng, exit_ctx)
+
+
+def _enforce_retval(env: Env, reg: RegState, regno: int, reg_name: str, rng: tuple[int, int],
+                    exit_ctx: str) -> None:
+    """``check_return_code``'s ``enforce_retval``: a known scalar, made precise, in ``rng``."""
     if reg.type != SCALAR_VALUE:
         raise env.reject(E.EINVAL, f"{exit_ctx} the register R{regno} is not a known value "
                                    f"({reg_type_str(reg.type)})")
     precision.mark_chain_precision(env, regno)
     if not (rng[0] <= reg.smin and reg.smax <= rng[1]):
-        parts = [f"{exit_ctx} the register {reg_name} has"]
-        if reg.smin > -(1 << 63):
-            parts.append(f" smin={reg.smin}")
-        if reg.smax < (1 << 63) - 1:
-            parts.append(f" smax={reg.smax}")
-        if len(parts) == 1:
-            parts.append(" unknown scalar value")
-        parts.append(f" should have been in [{rng[0]}, {rng[1]}]")
-        raise env.reject(E.EINVAL, "".join(parts))
+        raise env.reject(E.EINVAL, _invalid_scalar(reg, rng, exit_ctx, reg_name))
 
 # --- lddw and legacy packet loads --------------------------------------------------------------
 def check_ld_imm(env: Env, insn: DInsn) -> None:

@@ -76,7 +76,7 @@ class Subprog:
 
     __slots__ = ("start", "stack_depth", "has_tail_call", "tail_call_reachable", "has_ld_abs", "is_cb",
                  "is_async_cb", "linkage", "postorder", "func_type_id", "args", "args_cached", "unreliable",
-                 "called", "verified")
+                 "called", "verified", "is_exception_cb")
 
     def __init__(self, start: int) -> None:
         self.start = start
@@ -96,6 +96,8 @@ class Subprog:
         self.unreliable = False
         self.called = False
         self.verified = False
+        #: mark_subprog_exc_cb (verifier.exceptions)
+        self.is_exception_cb = False
 
 
 class Env:
@@ -204,6 +206,9 @@ class Env:
         self.linfo: list[tuple[int, int, int, int]] = []
         self.linfo_offs: list[int] = []
         self.prev_linfo = -1
+        # BPF exceptions (verifier.exceptions): env->exception_callback_subprog, env->seen_exception
+        self.exception_callback_subprog = 0
+        self.seen_exception = False
 
     # --- logging ---------------------------------------------------------------------------------
     def verbose(self, text: str) -> None:

@@ -52,6 +52,26 @@ MODELLED_SYMBOLS: Final[dict[str, int]] = {
     "bpf_ktime_get_tai_ns_proto": 208,
     "bpf_get_local_storage_proto": 81,
     "bpf_xdp_redirect_map_proto": 51,
+    # the helpers PROTOS models that the kernel hands out under one proto to every type
+    # whose get_func_proto has them (bpf_base_func_proto, kernel/bpf/helpers.c 6.18;
+    # bpf_tail_call_proto kernel/bpf/core.c; tracing_prog_func_proto's task helper):
+    # without these entries the facts-driven types called them "not modelled"
+    "bpf_tail_call_proto": 12,
+    "bpf_for_each_map_elem_proto": 164,
+    "bpf_loop_proto": 181,
+    "bpf_spin_lock_proto": 93,
+    "bpf_spin_unlock_proto": 94,
+    "bpf_get_current_task_btf_proto": 158,
+    "bpf_map_push_elem_proto": 87,
+    "bpf_map_pop_elem_proto": 88,
+    "bpf_map_peek_elem_proto": 89,
+    "bpf_map_lookup_percpu_elem_proto": 195,
+    "bpf_jiffies64_proto": 118,
+    # the timer helpers (verifier.async_cb)
+    "bpf_timer_init_proto": 169,
+    "bpf_timer_set_callback_proto": 170,
+    "bpf_timer_start_proto": 171,
+    "bpf_timer_cancel_proto": 172,
 }
 
 _CACHE: dict[tuple[str, str | None, bool, bool], dict[int, str]] = {}

@@ -140,6 +140,11 @@ PROTOS: dict[int, FuncProto] = {
     81: _p("get_local_storage", RET_PTR_TO_MAP_VALUE, ARG_CONST_MAP_PTR, ARG_ANYTHING),
     51: _p("redirect_map", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_ANYTHING, ARG_ANYTHING),
     # kernel/trace/bpf_trace.c bpf_get_current_task_btf_proto: the current task, trusted
+    # kernel/bpf/helpers.c: the timer helpers (verifier.async_cb)
+    169: _p("timer_init", RET_INTEGER, ARG_PTR_TO_TIMER, ARG_CONST_MAP_PTR, ARG_ANYTHING, gpl=True),
+    170: _p("timer_set_callback", RET_INTEGER, ARG_PTR_TO_TIMER, ARG_PTR_TO_FUNC, gpl=True),
+    171: _p("timer_start", RET_INTEGER, ARG_PTR_TO_TIMER, ARG_ANYTHING, ARG_ANYTHING, gpl=True),
+    172: _p("timer_cancel", RET_INTEGER, ARG_PTR_TO_TIMER, gpl=True),
     158: FuncProto("get_current_task_btf", RET_PTR_TO_BTF_ID | PTR_TRUSTED, (ARG_DONTCARE,) * 5, True,
                    ret_btf="task_struct"),
 }

@@ -77,7 +77,7 @@ IRQ_RESTORE: Final = "bpf_local_irq_restore"
 #: special kfunc families the model does not have: calling one is "not modelled"
 _UNMODELLED_PREFIXES: Final = ("bpf_obj_new", "bpf_percpu_obj", "bpf_obj_drop", "bpf_refcount_acquire",
                                "bpf_list_", "bpf_rbtree_", "bpf_dynptr", "bpf_iter_", "bpf_arena_", "bpf_wq_",
-                               "bpf_res_spin_", "bpf_throw", "bpf_cast_to_kern_ctx", "bpf_rdonly_cast",
+                               "bpf_res_spin_", "bpf_cast_to_kern_ctx", "bpf_rdonly_cast",
                                "bpf_session_", "bpf_task_work_")
 
 #: reg2btf_ids[] (kernel/bpf/verifier.c, CONFIG_NET): register types that stand for a BTF struct
@@ -487,6 +487,9 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
     if meta.release_regno:
         if not release_reference(v, v.cur_regs()[meta.release_regno].ref_obj_id):
             raise v.reject(E.EINVAL, f"kfunc {name}#{entry.btf_id} reference has not been acquired before")
+    if is_vmlinux and name == "bpf_throw":  # (verifier.exceptions)
+        from .exceptions import check_throw_call
+        check_throw_call(v)
     regs = v.cur_regs()
     for i in range(6):
         mark_not_init(regs[i], v.bpf_capable)

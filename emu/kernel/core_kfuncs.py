@@ -230,6 +230,11 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
         fid = btf.find(name, S.KIND_FUNC)
         if fid is None:
             continue
-        kf = Kfunc(name, impls[name], frozenset(kfunc_flags(name)), kfunc_prog_types(name))
+        impl = impls.get(name)
+        if impl is None and name == "bpf_throw":
+            from .exceptions import bpf_throw as impl
+        if impl is None:
+            raise KeyError(f"kfunc {name}: no run-time body")
+        kf = Kfunc(name, impl, frozenset(kfunc_flags(name)), kfunc_prog_types(name))
         table.add(KfuncEntry(name, btf, fid, kf, None))
     return tasks

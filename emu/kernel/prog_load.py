@@ -227,9 +227,22 @@ def install(machine: Any, po: ProgObject, fixed: Any) -> None:
         d = pokes[poke]
         return arrays[id(d.map)].target(d.key)
 
-    po.jp = machine.images.load_prog(po.prog, starts=fixed.starts, stack_depths=fixed.stack_depths,
-                                     insns=fixed.insns, tail_call_reachable=po.result.tail_call_reachable,
-                                     tail_call_targets=target)
+    res = po.result
+    insns, starts, depths = list(fixed.insns), list(fixed.starts), list(fixed.stack_depths)
+    tcr = list(res.tail_call_reachable)
+    exc_cb = res.exception_callback_subprog or -1
+    if res.seen_exception and not res.exception_callback_subprog:
+        # do_misc_fixups (6.18): a program that throws without a callback of its own gets a
+        # hidden one (add_hidden_subprog) returning the cookie: r0 = r1; exit
+        exc_cb = len(starts)
+        starts.append(len(insns))
+        insns += [Insn(isa.ALU64 | isa.MOV | isa.X, 0, 1, 0, 0), Insn(isa.EXIT_INSN, 0, 0, 0, 0)]
+        depths.append(0)
+        tcr.append(False)
+        po.xlated += insns[-2:]
+    po.jp = machine.images.load_prog(po.prog, starts=starts, stack_depths=depths,
+                                     insns=insns, tail_call_reachable=tcr, tail_call_targets=target,
+                                     exception_boundary=res.seen_exception, exception_cb=exc_cb)
     po.pokes = pokes
     po.machine = machine
     for mo in {id(d.map): arrays[id(d.map)] for d in pokes}.values():

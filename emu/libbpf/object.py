@@ -724,7 +724,8 @@ class BpfObject:
         try:
             return int(sys.map_create(**kw))
         except KernelError as e:
-            if not (kw.get("btf_key_type_id") or kw.get("btf_value_type_id")):
+            # (a model limit is no kernel answer: libbpf would not have seen it, so no retry)
+            if not (kw.get("btf_key_type_id") or kw.get("btf_value_type_id")) or isinstance(e, NotModelled):
                 raise
             self.log.warn(f"Error in bpf_create_map_xattr({m.name}): {errstr(e.errno)}. Retrying without BTF.")
             for k in ("btf_fd", "btf_key_type_id", "btf_value_type_id"):

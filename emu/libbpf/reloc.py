@@ -235,6 +235,11 @@ def relocate(obj: Any) -> None:
         except LibbpfError as e:
             obj.log.warn(f"prog '{p.name}': failed to relocate calls: {errstr(e.errno)}")
             raise
+        # the exception callback is never called, so relocate_calls did not append it
+        cb = assign_exc_cb(obj, p)
+        if cb is not None and cb.sub_insn_off == 0:
+            append_subprog(obj, p, cb)
+            reloc_code(obj, p, cb)
     for p in mains:
         try:
             relocate_data(obj, p)
@@ -299,6 +304,60 @@ def relocate_core(obj: Any) -> None:
                 raise
 
 
+#: the BTF decl tag of ``__exception_cb(name)`` (bpf_experimental.h)
+EXC_CB_TAG = "exception_callback:"
+
+
+def assign_exc_cb(obj: Any, prog: BpfProgram) -> BpfProgram | None:
+    """``bpf_prog_assign_exc_cb`` (libbpf 1.5): the subprogram an ``exception_callback:NAME``
+    decl tag on ``prog``'s FUNC names (None: no tag, or two tags -- the kernel then refuses
+    the load itself). The tag must sit on a global FUNC, name a global, non-hidden
+    subprogram of that name, once."""
+    from kernel_model.btf import structs as BS
+    btf = obj.btf
+    if btf is None:
+        return None
+    found: BpfProgram | None = None
+    for _tid, t in btf.iter_types(BS.KIND_DECL_TAG):
+        if t.component_idx != -1 or not t.name.startswith(EXC_CB_TAG):
+            continue
+        ft = btf.type_by_id(t.type_id)
+        if ft.kind != BS.KIND_FUNC or ft.linkage != 1:  # BTF_FUNC_GLOBAL
+            raise obj._fail(errno.EINVAL, f"prog '{prog.name}': exception_callback:<value> decl tag not applied "
+                                          "to the main program")
+        if ft.name != prog.name:
+            continue
+        if found is not None:  # several callbacks for one program: the verifier refuses it
+            return None
+        name = t.name[len(EXC_CB_TAG):]
+        if not name:
+            raise obj._fail(errno.EINVAL, f"prog '{prog.name}': exception_callback:<value> decl tag contains "
+                                          "empty value")
+        for sub in obj.programs:
+            if not sub.is_subprog or sub.name != name:
+                continue
+            if not sub.sym_global or sub.mark_btf_static:
+                raise obj._fail(errno.EINVAL, f"prog '{prog.name}': exception callback {sub.name} must be a "
+                                              "global non-hidden function")
+            found = sub
+            break
+        if found is None:
+            raise obj._fail(errno.ENOENT, f"prog '{prog.name}': cannot find exception callback '{name}'")
+    return found
+
+
+def append_subprog(obj: Any, main: BpfProgram, sub: BpfProgram) -> None:
+    """``bpf_object__append_subprog_code``: ``sub``'s instructions (and relocations) at the
+    end of ``main``."""
+    sub.sub_insn_off = len(main.insns)
+    main.insns.extend(sub.insns)
+    obj.log.debug(f"prog '{main.name}': added {len(sub.insns)} insns from sub-prog '{sub.name}'")
+    if main is not sub:
+        for r in sub.relocs:
+            main.relocs.append(Reloc(r.type, r.insn_idx + sub.sub_insn_off, r.map_idx, r.sym_off,
+                                     r.ext_idx, r.core, r.core_idx))
+
+
 def relocate_calls(obj: Any, main: BpfProgram) -> None:
     """``bpf_object__relocate_calls``: fresh copies of subprograms for ``main``."""
     for p in obj.programs:
@@ -341,13 +400,7 @@ def reloc_code(obj: Any, main: BpfProgram, prog: BpfProgram) -> None:
             raise obj._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': no .text section found yet sub-program "
                                                   "call exists")
         if sub.sub_insn_off == 0:
-            sub.sub_insn_off = len(main.insns)
-            main.insns.extend(sub.insns)
-            obj.log.debug(f"prog '{main.name}': added {len(sub.insns)} insns from sub-prog '{sub.name}'")
-            if main is not sub:
-                for r in sub.relocs:
-                    main.relocs.append(Reloc(r.type, r.insn_idx + sub.sub_insn_off, r.map_idx, r.sym_off,
-                                             r.ext_idx, r.core, r.core_idx))
+            append_subprog(obj, main, sub)
             reloc_code(obj, main, sub)
         insn = main.insns[at]
         imm = sub.sub_insn_off - (prog.sub_insn_off + i) - 1
