@@ -6,7 +6,7 @@ checks of ``map_alloc``, cited there per function), then :func:`new_map`
 builds the object. Modelled at run time: array and hash (:mod:`emu.kernel.bpf_maps`),
 per-CPU and LRU hashes (:mod:`.hash`), per-CPU arrays (:mod:`.array`), queues
 and stacks (:mod:`.queue_stack`), bloom filters (:mod:`.bloom`), LPM tries
-(:mod:`.lpm`), prog arrays (:mod:`.prog_array`); every other type is created and has an id
+(:mod:`.lpm`), prog arrays (:mod:`.prog_array`), ring buffers (:mod:`.ringbuf`); every other type is created and has an id
 and a header but refuses its operations as not modelled (:mod:`.created`).
 """
 
@@ -29,11 +29,12 @@ from .hash import LruHashMap, LruPercpuHashMap, PercpuHashMap
 from .lpm import LpmTrieMap
 from .prog_array import ProgArrayMap
 from .queue_stack import QueueStackMap
+from .ringbuf import RingbufMap
 
 if TYPE_CHECKING:  # pragma: no cover
     from emu.machine import Machine
 
-__all__ = ["new_map", "check_inner_map", "RUNTIME_MODELLED", "MAP_IN_MAP_TYPES", "ProgArrayMap"]
+__all__ = ["new_map", "check_inner_map", "RUNTIME_MODELLED", "MAP_IN_MAP_TYPES", "ProgArrayMap", "RingbufMap"]
 
 T = MAP_TYPES
 _HASHES = {T["BPF_MAP_TYPE_HASH"]: HashMap, T["BPF_MAP_TYPE_PERCPU_HASH"]: PercpuHashMap,
@@ -42,7 +43,8 @@ MAP_IN_MAP_TYPES = frozenset({T["BPF_MAP_TYPE_ARRAY_OF_MAPS"], T["BPF_MAP_TYPE_H
 #: the types whose elements the emulated kernel keeps (the rest: create only)
 RUNTIME_MODELLED = frozenset({T["BPF_MAP_TYPE_ARRAY"], T["BPF_MAP_TYPE_PERCPU_ARRAY"], *_HASHES,
                               T["BPF_MAP_TYPE_QUEUE"], T["BPF_MAP_TYPE_STACK"], T["BPF_MAP_TYPE_BLOOM_FILTER"],
-                              T["BPF_MAP_TYPE_LPM_TRIE"], T["BPF_MAP_TYPE_PROG_ARRAY"]})
+                              T["BPF_MAP_TYPE_LPM_TRIE"], T["BPF_MAP_TYPE_PROG_ARRAY"],
+                              T["BPF_MAP_TYPE_RINGBUF"]})
 
 
 def check_inner_map(inner: MapObject) -> MapSpec:
@@ -80,4 +82,6 @@ def new_map(spec: MapSpec, machine: "Machine", rcu: Rcu, btf: BtfObject | None, 
         return LpmTrieMap(spec, machine, rcu, btf)
     if t == T["BPF_MAP_TYPE_PROG_ARRAY"]:
         return ProgArrayMap(spec, machine, btf)
+    if t == T["BPF_MAP_TYPE_RINGBUF"]:
+        return RingbufMap(spec, machine, btf)
     return CreatedOnlyMap(spec, machine, btf, inner=inner)
