@@ -282,6 +282,14 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         cb.push_callback_call(env, env.insn_idx, meta.subprogno, set_user_ringbuf_callback_state)
     elif func_id in (_DYNPTR_FROM_MEM, _DYNPTR_DATA):
         _dynptr_helper_checks(env, fn, meta, func_id)
+    changes_data = False
+    if func_id == _DYNPTR_WRITE:
+        # writing through an skb dynptr may move the packet: clear_all_pkt_pointers below
+        from .dynptrs import BPF_DYNPTR_TYPE_INVALID, BPF_DYNPTR_TYPE_SKB, dynptr_get_type
+        dtype = dynptr_get_type(env, env.cur_regs()[1])
+        if dtype == BPF_DYNPTR_TYPE_INVALID:
+            raise Reject(E.EFAULT)
+        changes_data = dtype == BPF_DYNPTR_TYPE_SKB
     regs = env.cur_regs()
     for i in range(6):
         mark_not_init(regs[i], env.bpf_capable)
@@ -332,6 +340,9 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         rid = acquire_reference(env, env.insn_idx)
         r0.id = rid
         r0.ref_obj_id = rid
+    if changes_data:
+        from .dynptrs import clear_all_pkt_pointers
+        clear_all_pkt_pointers(env)
     if bret == H.RET_INTEGER and func_id == 8:  # bpf_get_smp_processor_id
         n = env.attr.nr_cpu_ids - 1
         r0.umax = r0.u32_max = r0.smax = r0.s32_max = n
@@ -343,6 +354,7 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
 
 _RINGBUF_RESERVE: Final = 131
 _DYNPTR_FROM_MEM: Final = 197
+_DYNPTR_WRITE: Final = 202
 _DYNPTR_DATA: Final = 203
 _USER_RINGBUF_DRAIN: Final = 209
 

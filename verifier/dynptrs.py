@@ -359,3 +359,14 @@ def set_user_ringbuf_callback_state(env: Env, caller: FuncState, callee: FuncSta
         mark_not_init(callee.regs[r], env.bpf_capable)
     callee.in_callback_fn = True
     callee.callback_ret_range = (0, 1)
+
+
+def clear_all_pkt_pointers(env: Env) -> None:
+    """``clear_all_pkt_pointers``: after a helper that changes packet data, every packet
+    pointer and every skb/xdp dynptr slice (``reg_is_dynptr_slice_pkt``) is invalid."""
+    from .regs import PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, base_type
+    for reg in for_each_reg_in_vstate(env.cur):
+        bt = base_type(reg.type)
+        if bt in (PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_PACKET_END) or \
+                (bt == PTR_TO_MEM and reg.type & (DYNPTR_TYPE_SKB | DYNPTR_TYPE_XDP)):
+            mark_reg_invalid(env, reg)
