@@ -208,10 +208,13 @@ def _mark_stack_slots(env: Env, reg: RegState, arg_type: int, insn_idx: int, clo
 
 
 def _invalidate_dynptr(env: Env, state: FuncState, spi: int) -> None:
-    """``invalidate_dynptr``."""
+    """``invalidate_dynptr`` (6.18: both slots count as written for stack liveness, as the
+    host's level-2 log shows)."""
     _set_types(state, spi, STACK_INVALID)
     mark_not_init(state.stack[spi].spilled, env.bpf_capable)
     mark_not_init(state.stack[spi - 1].spilled, env.bpf_capable)
+    env.stack_write_mark(state, spi, 0, BPF_REG_SIZE)
+    env.stack_write_mark(state, spi - 1, 0, BPF_REG_SIZE)
 
 
 def unmark_stack_slots_dynptr(env: Env, reg: RegState) -> None:
@@ -369,4 +372,32 @@ def clear_all_pkt_pointers(env: Env) -> None:
         bt = base_type(reg.type)
         if bt in (PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_PACKET_END) or \
                 (bt == PTR_TO_MEM and reg.type & (DYNPTR_TYPE_SKB | DYNPTR_TYPE_XDP)):
+            mark_reg_invalid(env, reg)
+
+
+class SliceBuf:
+    """The stack buffer a ``bpf_dynptr_slice(_rdwr)`` slice may be (6.18: the slice's
+    ``buf=fp[frame]off+size`` in the log). Kept in the slice register's ``map`` field
+    (unused by PTR_TO_MEM); compared by identity in state pruning (never equal across
+    slices: more states explored, never fewer)."""
+
+    __slots__ = ("frameno", "off", "size")
+
+    def __init__(self, frameno: int, off: int, size: int) -> None:
+        self.frameno = frameno
+        self.off = off
+        self.size = size
+
+    def __str__(self) -> str:
+        return f"fp[{self.frameno}]{self.off}+{self.size}"
+
+
+def invalidate_slices_on_stack(env: Env, frameno: int, lo: int, hi: int) -> None:
+    """A stack write of bytes [lo, hi) of frame ``frameno`` invalidates every slice whose
+    buffer overlaps them (6.18 host: a slice that may be its stack buffer is not read
+    after the buffer changed)."""
+    for reg in for_each_reg_in_vstate(env.cur):
+        b = reg.map
+        if isinstance(b, SliceBuf) and b.frameno == frameno and b.off < hi and lo < b.off + b.size \
+                and reg.type & 0xFF == PTR_TO_MEM:
             mark_reg_invalid(env, reg)

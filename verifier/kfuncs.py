@@ -54,7 +54,7 @@ from .log import reg_type_str
 from .regs import (
     BASE_TYPE_MASK, CONST_PTR_TO_DYNPTR, MEM_RCU, MEM_RDONLY, MEM_UNINIT, NOT_INIT, PTR_TO_CTX, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MEM, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
     PTR_TO_STACK, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_UNTRUSTED, SCALAR_VALUE, TRUSTED_MODIFIERS, base_type,
-    is_trusted_reg, mark_known_zero, mark_not_init, mark_unknown, register_is_null,
+    is_trusted_reg, mark_known_zero, mark_not_init, mark_unknown, register_is_null, s64,
 )
 from .refs import (
     acquire_irq_state, acquire_reference, for_each_reg_in_vstate, release_irq_state,
@@ -163,7 +163,7 @@ def _without_null(v: Env, regno: int, check: Callable[[], None]) -> None:
 
 
 def _check_kfunc_mem_arg(v: Env, btf: Any, proto: FuncProto, i: int, ref_t: Any, ref_id: int, ref_kind: str,
-                         ref_tname: str) -> int:
+                         ref_tname: str, meta_name: str = "") -> int:
     """``KF_ARG_PTR_TO_MEM`` and ``KF_ARG_PTR_TO_MEM_SIZE`` of ``check_kfunc_args`` (Linux 6.18,
     kernel/bpf/verifier.c; ``get_kfunc_ptr_arg_type`` classifies, ``check_mem_reg`` and
     ``check_kfunc_mem_size_reg`` check): a pointer to a scalar or to a struct of scalars
@@ -214,9 +214,14 @@ def _check_kfunc_mem_arg(v: Env, btf: Any, proto: FuncProto, i: int, ref_t: Any,
         except Reject:
             v.verbose(f"arg#{i} arg#{i + 1} memory, len pair leads to invalid memory access\n")
             raise
+    elif v.attr.vmlinux_btf is not None and meta_name in _SLICES:
+        # 6.18 (the host's level-2 log): a NULL optional buffer is made precise
+        precision.mark_chain_precision(v, regno)
     if _is_mem_size_arg(btf, nxt, size_reg, "__szk"):
         if size_reg.var_off[1]:
             raise v.reject(E.EINVAL, f"R{regno + 1} must be a known constant")
+        if meta_name in _SLICES:
+            precision.mark_chain_precision(v, regno + 1)  # meta.arg_constant: precise (6.18 host)
     return i + 1
 
 
@@ -489,7 +494,7 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             # __str/__map/__prog/__alloc ..., callbacks, dynptrs, iterators, graph nodes, wq
             raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} ({pname or ref_tname}) is not modelled "
                                      "by structops")
-        i = _check_kfunc_mem_arg(v, btf, proto, i, ref_t, ref_id, ref_kind, ref_tname)
+        i = _check_kfunc_mem_arg(v, btf, proto, i, ref_t, ref_id, ref_kind, ref_tname, name)
     if release and not meta.release_regno:
         raise v.reject(E.EINVAL, f"release kernel function {name} expects refcounted PTR_TO_BTF_ID")
 
@@ -554,12 +559,19 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
             raise v.reject(E.EINVAL, f"kfunc {name}#{entry.btf_id} reference has not been acquired before")
     regs = v.cur_regs()
     slice_size = regs[4].var_off[0] if is_vmlinux and name in _SLICES else 0  # meta.arg_constant (__szk)
+    slice_buf = None
+    if is_vmlinux and name in _SLICES and regs[3].type == PTR_TO_STACK:
+        from .dynptrs import SliceBuf
+        if regs[3].var_off[1]:
+            raise v.reject(E.EINVAL, f"kfunc {name}: a variable-offset stack buffer is not modelled by structops")
+        slice_buf = SliceBuf(regs[3].frameno, regs[3].off + s64(regs[3].var_off[0]), slice_size)
     for i in range(6):
         mark_not_init(regs[i], v.bpf_capable)
         v.check_reg_arg(i, DST_OP_NO_MARK)
     r0 = regs[0]
     if is_vmlinux and name in _SLICES:
         _slice_ret(v, r0, name, meta, slice_size)
+        r0.map = slice_buf
         r0.subreg_def = 0
         v.aux[v.insn_idx].kfunc = entry
         v.scratched_regs |= 1

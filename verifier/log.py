@@ -255,6 +255,8 @@ def fmt_reg(reg: RegState, frameno: int, type_name: Callable[[object, int], str]
     if bt == PTR_TO_MEM:
         parts.append(f"{sep}sz={unum(reg.mem_size)}")
         sep = ","
+        if reg.map is not None:  # a dynptr slice's stack buffer (verifier.dynptrs.SliceBuf, 6.18)
+            parts.append(f",buf={reg.map}")
     if t == CONST_PTR_TO_DYNPTR:  # reg->dynptr.type, kept in mem_size (verifier.dynptrs)
         parts.append(f"{sep}type={_DYNPTR_TYPES.get(reg.mem_size, '<unknown>')}")
         sep = ","

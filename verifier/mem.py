@@ -164,8 +164,9 @@ def check_stack_write_fixed_off(env: Env, state: FuncState, off: int, size: int,
                            for i in range(size))
         if sanitize:
             env.aux[insn_idx].nospec_result = True
-    from .dynptrs import destroy_if_dynptr_stack_slot
+    from .dynptrs import destroy_if_dynptr_stack_slot, invalidate_slices_on_stack
     destroy_if_dynptr_stack_slot(env, state, spi)
+    invalidate_slices_on_stack(env, state.frameno, off, off + size)
     env.stack_write_mark(state, spi, off, size)
     env.scratched_stack |= 1 << spi
     is_st = insn.cls == isa.ST and insn.mode == isa.MEM
@@ -227,9 +228,10 @@ def check_stack_write_var_off(env: Env, state: FuncState, ptr_regno: int, off: i
     writing_zero = (value_reg is not None and register_is_null(value_reg)) or \
         (value_reg is None and is_st and insn.imm == 0)
     zero_used = False
-    from .dynptrs import destroy_if_dynptr_stack_slot
+    from .dynptrs import destroy_if_dynptr_stack_slot, invalidate_slices_on_stack
     for i in range(min_off, max_off):
         destroy_if_dynptr_stack_slot(env, state, (-i - 1) // BPF_REG_SIZE)
+    invalidate_slices_on_stack(env, state.frameno, min_off, max_off)
     for i in range(min_off, max_off):
         slot_i = -i - 1
         spi = slot_i // BPF_REG_SIZE
