@@ -320,3 +320,55 @@ def test_runs_give_the_hosts_results(asm: str) -> None:
         assert k.map_lookup_elem(fds[1], bytes(4)) == host_val
     finally:
         k.shutdown()
+
+
+#: BPF_MAP_CREATE of ring buffers: (type, key_size, value_size, max_entries, map_flags, errno),
+#: answers read off the 6.18 host (ringbuf_map_alloc: no key or value, a power-of-2 page
+#: multiple; a 2 GiB ring is created -- its pages are only used, here allocated, when written)
+CREATE = [(27, 0, 0, 4096, 0, 0), (27, 4, 0, 4096, 0, 22), (27, 0, 4, 4096, 0, 22), (27, 0, 0, 4095, 0, 22),
+          (27, 0, 0, 2048, 0, 22), (27, 0, 0, 8192, 0, 0), (27, 0, 0, 12288, 0, 22), (27, 0, 0, 4096, 1, 22),
+          (27, 0, 0, 0, 0, 22), (27, 0, 0, 1 << 31, 0, 0), (31, 0, 0, 4096, 0, 0), (31, 4, 0, 4096, 0, 22),
+          (31, 0, 0, 3000, 0, 22), (31, 0, 0, 4096, 1024, 22)]
+
+
+def _emu_create(t: int, ks: int, vs: int, n: int, fl: int) -> int:
+    k = Kernel(modules=())
+    try:
+        k.map_create(map_type=t, key_size=ks, value_size=vs, max_entries=n, map_flags=fl)
+        return 0
+    except KernelError as e:
+        return e.errno
+    finally:
+        k.shutdown()
+
+
+@pytest.mark.parametrize("case", CREATE, ids=[str(c[:5]) for c in CREATE])
+def test_ring_buffer_create_checks(case: tuple[int, ...]) -> None:
+    assert _emu_create(*case[:5]) == case[5]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("case", CREATE, ids=[str(c[:5]) for c in CREATE])
+def test_ring_buffer_create_checks_on_the_host(case: tuple[int, ...]) -> None:
+    from emu.host import hostbpf
+
+    ok, why = hostbpf.oracle_status()
+    if not ok:
+        pytest.skip(why)
+    fd, err = hostbpf.map_create(*case[:4], map_flags=case[4])
+    if fd >= 0:
+        hostbpf.close(fd)
+    assert (0 if fd >= 0 else err) == case[5]
+
+
+def test_a_ring_too_large_for_the_machine_is_not_modelled_when_used() -> None:
+    from kernel_model.errors import NotModelled
+
+    k = Kernel(modules=())
+    try:
+        fd = k.map_create(map_type=RINGBUF, key_size=0, value_size=0, max_entries=1 << 28)
+        rb = _ring(k, fd)
+        with pytest.raises(NotModelled):
+            rb.reserve(8)
+    finally:
+        k.shutdown()

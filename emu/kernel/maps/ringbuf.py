@@ -19,7 +19,9 @@ discarded, ``pg_off``) then the sample, the whole rounded up to 8 bytes:
   (``ringbuf_process_ring``): committed samples in order, discarded ones skipped (but
   consumed), stopping at the first record still reserved.
 
-Where we differ: the kernel maps the data pages twice so a record crossing the end of the
+Where we differ: the data area is allocated at the first record, not at create time (a
+ring larger than the emulated machine's vmalloc space is created, its use is not modelled);
+the kernel maps the data pages twice so a record crossing the end of the
 ring is contiguous; here the data area is allocated twice as large, and a record is
 written and read at ``data + (pos & mask)`` over its whole length -- the same bytes for the
 program and the consumer, without the alias a user-space ``mmap`` of the pages would show.
@@ -36,7 +38,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from kernel_model.bpf_map import MapSpec
-from kernel_model.errors import KernelError
+from kernel_model.errors import KernelError, NotModelled
 from kernel_model.struct_ops_map import ENOTSUPP
 
 from ..bpf_maps import BPF_MAP_HEADER_SIZE, BtfObject, MapObject, _alloc_area, _free_area
@@ -79,14 +81,27 @@ class RingbufMap(MapObject):
         self.base = machine.alloc.kzalloc(BPF_MAP_HEADER_SIZE)
         spec.addr = self.base
         self._write_header(self.base)
-        self.data, self._vm = _alloc_area(machine, 2 * self.size)
+        #: the data area, allocated at the first record (see _area)
+        self.data, self._vm = 0, False
+
+    def _area(self) -> int:
+        """The data area. The kernel's pages are vmalloc'ed at create time; here they are
+        allocated at the first record, so a ring larger than the emulated machine's
+        vmalloc space is created as on the host and only its use is not modelled."""
+        if not self.data:
+            try:
+                self.data, self._vm = _alloc_area(self.m, 2 * self.size)
+            except KernelError as e:
+                raise NotModelled(f"a ring buffer of {self.size} bytes does not fit in the emulated "
+                                  f"machine's memory ({e})") from None
+        return self.data
 
     def _hdr_len(self, pos: int) -> int:
         return int.from_bytes(self.m.read(self.data + (pos & self.mask), 4), "little")
 
     def owns(self, sample: int) -> bool:
         """Whether ``sample`` is a record's data in this ring (``bpf_ringbuf_restore_from_rec``)."""
-        return self.data + BPF_RINGBUF_HDR_SZ <= sample < self.data + 2 * self.size
+        return bool(self.data) and self.data + BPF_RINGBUF_HDR_SZ <= sample < self.data + 2 * self.size
 
     def reserve(self, size: int) -> int:
         """``__bpf_ringbuf_reserve``: the sample's address, or 0."""
@@ -95,6 +110,7 @@ class RingbufMap(MapObject):
         length = _round8(size + BPF_RINGBUF_HDR_SZ)
         if length > self.size:
             return 0
+        self._area()
         pend = self.pending_pos
         prod = self.producer_pos
         while prod - pend > 0:
@@ -148,6 +164,8 @@ class RingbufMap(MapObject):
         discarded ones are skipped, the walk stops at a record still reserved; the consumer
         position advances past what was read."""
         out: list[bytes] = []
+        if not self.data:
+            return out
         cons = self.consumer_pos
         while cons < self.producer_pos:
             hlen = self._hdr_len(cons)
@@ -177,6 +195,7 @@ class RingbufMap(MapObject):
         raise KernelError(ENOTSUPP, "ring buffers have no get_next_key")
 
     def release(self) -> None:
-        _free_area(self.m, self.data, self._vm)
+        if self.data:
+            _free_area(self.m, self.data, self._vm)
         self.m.alloc.kfree(self.base)
         super().release()
