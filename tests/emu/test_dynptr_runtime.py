@@ -238,9 +238,11 @@ def test_ring_buffer_records_and_consumer() -> None:
         assert k.prog_test_run(pfd, data_in=bytes(64)).retval == 16 + 24 + 16 + 16
         rb = _ring(k, fds[0])
         sample = struct.pack("<Q", 0x0102030405060708)
-        assert rb.consume() == [sample, struct.pack("<QQ", 0x55, 0x55), sample]
+        assert k.ringbuf_consume(fds[0]) == [sample, struct.pack("<QQ", 0x55, 0x55), sample]
         assert rb.query(0) == 0 and rb.query(1) == 4096 and rb.query(2) == rb.query(3) == 72
-        assert rb.consume() == []
+        assert k.ringbuf_consume(fds[0]) == []
+        with pytest.raises(KernelError):
+            k.ringbuf_consume(fds[1])  # an array
     finally:
         k.shutdown()
 
