@@ -120,8 +120,14 @@ def core_kfuncs_c(with_types: bool = True) -> str:
     """The prototypes (from the 6.18 BTF's declarations) for vmlinux, after the types
     they name (:data:`TYPES_C`, the same shapes sched_ext's types have: without
     ``with_types`` when those are in already)."""
-    lines = [TYPES_C if with_types else "", ITER_TYPES_C, DYNPTR_TYPES_C]
-    for name in CORE_KFUNCS:
+    lines = [TYPES_C if with_types else "", ITER_TYPES_C]
+    # the dynptr types and kfuncs last: the types and prototypes before them keep their BTF
+    # ids (and examples/vmlinux.h its earlier lines)
+    dynptr_kfuncs = [n for n in CORE_KFUNCS if n.startswith("bpf_dynptr_")]
+    for name in [n for n in CORE_KFUNCS if n not in dynptr_kfuncs] + [""] + dynptr_kfuncs:
+        if not name:
+            lines.append(DYNPTR_TYPES_C)
+            continue
         decl = facts.kfunc(name).decl
         if decl is None:
             raise KeyError(f"kfunc {name}: no 6.18 declaration")
