@@ -48,7 +48,7 @@ from kernel_model.uapi import NET_ADMIN_PROG_TYPES, PERFMON_PROG_TYPES
 from . import helpers as H
 from .helper_sets import expected_attach_type_ok
 from .prog_types import PROG_TYPES
-from .regs import (PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, SCALAR_VALUE, mark_known_zero, mark_not_init,
+from .regs import (MEM_RDONLY, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, SCALAR_VALUE, mark_known_zero, mark_not_init,
                    mark_unknown)
 from .iters import iter_active_depths_differ, iter_slot_active
 from .result import VerifyResult
@@ -875,6 +875,10 @@ def do_check_common(env: Env, subprog: int) -> None:
                 elif at == H.ARG_ANYTHING:
                     reg.type = SCALAR_VALUE
                     mark_unknown(reg, env.bpf_capable)
+                elif at == H.ARG_PTR_TO_DYNPTR | MEM_RDONLY:
+                    # do_check_common: assume an unspecial LOCAL dynptr
+                    from .dynptrs import BPF_DYNPTR_TYPE_LOCAL, mark_dynptr_cb_reg
+                    mark_dynptr_cb_reg(env, reg, BPF_DYNPTR_TYPE_LOCAL)
                 else:  # ARG_PTR_TO_MEM [| PTR_MAYBE_NULL] (btf_prepare_func_args has no other)
                     reg.type = PTR_TO_MEM | (at & PTR_MAYBE_NULL)
                     mark_known_zero(reg)

@@ -15,13 +15,14 @@ Models, from Linux 6.18 (kernel/bpf/verifier.c, kernel/bpf/btf.c, kernel/bpf/log
   allowed unless ``__arg_nonnull``; the return type must be a scalar;
 * ``btf_check_subprog_call`` / ``btf_check_func_arg_match``: a call's registers
   against those types (a static function whose BTF does not match is marked
-  unreliable; for a global one it is the caller's error);
+  unreliable; for a global one it is the caller's error); a ``struct bpf_dynptr *``
+  argument is ``ARG_PTR_TO_DYNPTR | MEM_RDONLY`` (``btf_is_dynptr_ptr``: the caller passes an
+  initialized dynptr, the function sees a local CONST_PTR_TO_DYNPTR, :mod:`verifier.dynptrs`);
 * ``find_linfo`` / ``verbose_linfo``: the ``; <source line> @ <file>:<line>`` lines
   the log prints before an instruction whose line differs from the last printed.
 
 Not modelled (refused as "not modelled by structops", never accepted): the
-``__arg_trusted``, ``__arg_untrusted`` and ``__arg_arena`` tags, ``bpf_dynptr``
-arguments, program extensions (``BPF_PROG_TYPE_EXT``), CO-RE relocation records
+``__arg_trusted``, ``__arg_untrusted`` and ``__arg_arena`` tags, program extensions (``BPF_PROG_TYPE_EXT``), CO-RE relocation records
 passed to the kernel (``check_core_relo``: libbpf applies them itself).
 """
 
@@ -36,9 +37,9 @@ from kernel_model.uapi import PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
 
 from . import mem
 from .core import Env, NotModelledArg, Reject
-from .helpers import ARG_ANYTHING, ARG_PTR_TO_CTX, ARG_PTR_TO_MEM
+from .helpers import ARG_ANYTHING, ARG_PTR_TO_CTX, ARG_PTR_TO_DYNPTR, ARG_PTR_TO_MEM
 from .mem import BPF_READ, BPF_WRITE
-from .regs import PTR_MAYBE_NULL, PTR_TO_CTX, SCALAR_VALUE, RegState, base_type, register_is_null
+from .regs import MEM_RDONLY, PTR_MAYBE_NULL, PTR_TO_CTX, SCALAR_VALUE, RegState, base_type, register_is_null
 
 __all__ = ["check_btf_func_early", "check_btf_info", "btf_prepare_func_args", "btf_check_subprog_call",
            "verbose_linfo", "subprog_name", "SubprogArg"]
@@ -390,7 +391,11 @@ def btf_prepare_func_args(env: Env, subprog: int) -> None:
             pointee = _skip_mods(btf, t.type_id)
             if pointee is not None and pointee.kind in (BS.KIND_STRUCT, BS.KIND_FWD) \
                     and pointee.name == "bpf_dynptr":
-                raise _not_modelled(env, f"the bpf_dynptr argument #{i} of {tname}()")
+                # btf_is_dynptr_ptr: a const dynptr the function may read (verifier.dynptrs)
+                if tags:
+                    raise _fail(env, E.EINVAL, f"arg#{i} has invalid combination of tags\n")
+                args.append(SubprogArg(ARG_PTR_TO_DYNPTR | MEM_RDONLY))
+                continue
             if tags & (ARG_TAG_TRUSTED | ARG_TAG_UNTRUSTED | ARG_TAG_ARENA):
                 raise _not_modelled(env, f"the tagged argument #{i} of {tname}()")
             if is_global:  # generic user data pointer
@@ -462,6 +467,10 @@ def _func_arg_match(env: Env, subprog: int, regs: list[RegState]) -> None:
             check_func_arg_reg_off(env, reg, regno, 0)
             if reg.type != PTR_TO_CTX:
                 raise _fail(env, E.EINVAL, f"arg#{i} expects pointer to ctx\n")
+        elif at == ARG_PTR_TO_DYNPTR | MEM_RDONLY:
+            from .dynptrs import process_dynptr_func
+            check_func_arg_reg_off(env, reg, regno, ARG_PTR_TO_DYNPTR)
+            process_dynptr_func(env, regno, -1, at, 0)
         elif base_type(at) == ARG_PTR_TO_MEM:
             check_func_arg_reg_off(env, reg, regno, 0)
             try:

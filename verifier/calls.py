@@ -33,7 +33,7 @@ from .log import reg_type_str
 from .mem import BPF_READ, BPF_WRITE
 from .refs import REF_TYPE_PTR
 from .regs import (
-    CONST_PTR_TO_MAP, MEM_ALLOC, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
+    CONST_PTR_TO_DYNPTR, CONST_PTR_TO_MAP, MEM_ALLOC, OBJ_RELEASE, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
     PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
     PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, PTR_TRUSTED, SCALAR_VALUE, RegState, base_type,
     is_pointer_value, mark_known_zero, mark_not_init, mark_unknown, register_is_null, s64,
@@ -52,6 +52,8 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     H.ARG_PTR_TO_BTF_ID: (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | 1 << 21),
     H.ARG_PTR_TO_SPIN_LOCK: (PTR_TO_MAP_VALUE, PTR_TO_BTF_ID | MEM_ALLOC),  # spin_lock_types
     H.ARG_PTR_TO_TIMER: (PTR_TO_MAP_VALUE,),  # timer_types (verifier.async_cb)
+    H.ARG_PTR_TO_RINGBUF_MEM: (PTR_TO_MEM | MEM_RINGBUF,),  # ringbuf_mem_types
+    H.ARG_PTR_TO_DYNPTR: (PTR_TO_STACK, CONST_PTR_TO_DYNPTR),  # dynptr_types
 }
 
 BPF_REG_SIZE: Final = 8
@@ -61,7 +63,7 @@ class CallMeta:
     """``struct bpf_call_arg_meta``."""
 
     __slots__ = ("map", "map_uid", "raw_mode", "access_size", "regno", "msize_max_value", "ref_obj_id",
-                 "release_regno", "func_id", "mem_size", "const_map_key", "subprogno")
+                 "release_regno", "func_id", "mem_size", "const_map_key", "subprogno", "dynptr_id")
 
     def __init__(self, func_id: int) -> None:
         self.map: Any = None
@@ -76,6 +78,7 @@ class CallMeta:
         self.const_map_key = -1
         self.mem_size = 0
         self.subprogno = 0
+        self.dynptr_id = 0
 
 
 
@@ -109,6 +112,21 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
     if not skip_type:
         _check_reg_type(env, regno, arg_type, meta)
         _check_func_arg_reg_off(env, reg, regno, arg_type)
+    if arg_type & OBJ_RELEASE:
+        if base == H.ARG_PTR_TO_DYNPTR:
+            # only a dynptr on the stack can be released
+            if reg.type == PTR_TO_STACK:
+                from .dynptrs import dynptr_get_spi
+                spi = dynptr_get_spi(env, reg)
+                if spi < 0 or not env.func_of(reg).stack[spi].spilled.ref_obj_id:
+                    raise env.reject(E.EINVAL, f"arg {regno} is an unacquired reference")
+            else:
+                raise env.reject(E.EINVAL, "cannot release unowned const bpf_dynptr")
+        elif not reg.ref_obj_id and not register_is_null(reg):
+            raise env.reject(E.EINVAL, f"R{regno} must be referenced when passed to release function")
+        if meta.release_regno:
+            raise env.reject(E.EFAULT, "verifier internal error: more than one release argument")
+        meta.release_regno = regno
     if reg.ref_obj_id:
         meta.ref_obj_id = reg.ref_obj_id
     if base == H.ARG_CONST_MAP_PTR:
@@ -143,6 +161,14 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
     elif base in (H.ARG_CONST_SIZE, H.ARG_CONST_SIZE_OR_ZERO):
         atype = BPF_WRITE if fn.args[arg - 1] & MEM_WRITE else BPF_READ
         mem.check_mem_size_reg(env, reg, regno, atype, base == H.ARG_CONST_SIZE_OR_ZERO, meta)
+    elif base == H.ARG_PTR_TO_DYNPTR:
+        from .dynptrs import process_dynptr_func
+        process_dynptr_func(env, regno, env.insn_idx, arg_type, 0)
+    elif base == H.ARG_CONST_ALLOC_SIZE_OR_ZERO:
+        if reg.var_off[1]:
+            raise env.reject(E.EACCES, f"R{regno} is not a known constant'")
+        meta.mem_size = reg.var_off[0]
+        precision.mark_chain_precision(env, regno)
 
 
 def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None:
@@ -167,6 +193,15 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None
 
 def _check_func_arg_reg_off(env: Env, reg: RegState, regno: int, arg_type: int) -> None:
     t = reg.type
+    if arg_type & OBJ_RELEASE:
+        # a dynptr to release may sit at any offset of the stack
+        if arg_type & 0xFF == H.ARG_PTR_TO_DYNPTR and t == PTR_TO_STACK:
+            return
+        if reg.off:
+            raise env.reject(E.EINVAL, f"R{regno} must have zero offset when passed to release func or "
+                                       f"trusted arg to kfunc")
+        mem.check_ptr_off_reg(env, reg, regno, False)
+        return
     if t in (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
              PTR_TO_MEM | MEM_RDONLY, PTR_TO_MEM | MEM_RINGBUF, PTR_TO_BUF, PTR_TO_BUF | MEM_RDONLY, 18,
              SCALAR_VALUE):
@@ -249,6 +284,8 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     env.aux[env.insn_idx].helper_id = func_id
     for i in range(meta.access_size):
         mem.check_mem_access(env, env.insn_idx, meta.regno, i, isa.B, BPF_WRITE, -1, False, False)
+    if meta.release_regno:
+        _release_arg(env, fn, meta, func_id, name)
     if func_id == cb.BPF_FUNC_FOR_EACH_MAP_ELEM:
         cb.push_callback_call(env, env.insn_idx, meta.subprogno, cb.set_map_elem_callback_state, meta.map)
     elif func_id == cb.BPF_FUNC_LOOP:
@@ -256,6 +293,19 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     elif func_id == 170:  # bpf_timer_set_callback: an async callback (verifier.async_cb)
         from .async_cb import push_async_callback
         push_async_callback(env, env.insn_idx, meta.subprogno)
+    elif func_id == _USER_RINGBUF_DRAIN:
+        from .dynptrs import set_user_ringbuf_callback_state
+        cb.push_callback_call(env, env.insn_idx, meta.subprogno, set_user_ringbuf_callback_state)
+    elif func_id in (_DYNPTR_FROM_MEM, _DYNPTR_DATA):
+        _dynptr_helper_checks(env, fn, meta, func_id)
+    changes_data = False
+    if func_id == _DYNPTR_WRITE:
+        # writing through an skb dynptr may move the packet: clear_all_pkt_pointers below
+        from .dynptrs import BPF_DYNPTR_TYPE_INVALID, BPF_DYNPTR_TYPE_SKB, dynptr_get_type
+        dtype = dynptr_get_type(env, env.cur_regs()[1])
+        if dtype == BPF_DYNPTR_TYPE_INVALID:
+            raise Reject(E.EFAULT)
+        changes_data = dtype == BPF_DYNPTR_TYPE_SKB
     regs = env.cur_regs()
     for i in range(6):
         mark_not_init(regs[i], env.bpf_capable)
@@ -286,6 +336,10 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         rec = getattr(meta.map, "record", None)
         if not ret & PTR_MAYBE_NULL and rec is not None and rec.has("bpf_spin_lock"):
             r0.id = env.new_id()  # a never-NULL value with a lock: the lock's identity
+    elif bret == H.RET_PTR_TO_MEM:
+        mark_known_zero(r0)
+        r0.type = PTR_TO_MEM | (ret & ~0xFF)
+        r0.mem_size = meta.mem_size
     elif bret == H.RET_PTR_TO_BTF_ID and fn.ret_btf:
         # a vmlinux struct (ret_btf_id): bpf_get_current_task_btf's trusted task
         btf = env.attr.vmlinux_btf
@@ -300,6 +354,18 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         raise env.reject(E.EINVAL, f"unknown return type {bret} of func {name}#{func_id}")
     if r0.type & PTR_MAYBE_NULL:
         r0.id = env.new_id()
+    if func_id == _DYNPTR_DATA:
+        # is_dynptr_ref_function: the slice carries its dynptr's id and reference
+        r0.btf_id = meta.dynptr_id  # reg->dynptr_id (verifier.dynptrs: the union)
+        r0.ref_obj_id = meta.ref_obj_id
+    elif func_id == _RINGBUF_RESERVE:  # is_acquire_function
+        from .refs import acquire_reference
+        rid = acquire_reference(env, env.insn_idx)
+        r0.id = rid
+        r0.ref_obj_id = rid
+    if changes_data:
+        from .dynptrs import clear_all_pkt_pointers
+        clear_all_pkt_pointers(env)
     if bret == H.RET_INTEGER and func_id == 8:  # bpf_get_smp_processor_id
         n = env.attr.nr_cpu_ids - 1
         r0.umax = r0.u32_max = r0.smax = r0.s32_max = n
@@ -311,6 +377,56 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
 
 #: include/uapi/linux/bpf.h
 BPF_FUNC_get_local_storage: Final = 81
+_RINGBUF_RESERVE: Final = 131
+_DYNPTR_FROM_MEM: Final = 197
+_DYNPTR_WRITE: Final = 202
+_DYNPTR_DATA: Final = 203
+_USER_RINGBUF_DRAIN: Final = 209
+
+
+def _release_arg(env: Env, fn: H.FuncProto, meta: CallMeta, func_id: int, name: str) -> None:
+    """The ``meta.release_regno`` part of ``check_helper_call``: a dynptr is unmarked
+    (``unmark_stack_slots_dynptr``), another reference released with every copy."""
+    from .refs import release_reference
+    regs = env.cur_regs()
+    reg = regs[meta.release_regno]
+    if fn.args[meta.release_regno - 1] & 0xFF == H.ARG_PTR_TO_DYNPTR:
+        if reg.type == CONST_PTR_TO_DYNPTR:
+            raise env.reject(E.EFAULT, "verifier internal error: CONST_PTR_TO_DYNPTR cannot be released")
+        from .dynptrs import unmark_stack_slots_dynptr
+        unmark_stack_slots_dynptr(env, reg)
+        return
+    if meta.ref_obj_id:
+        ok = release_reference(env, meta.ref_obj_id)
+    else:
+        ok = register_is_null(reg)
+    if not ok:
+        raise env.reject(E.EINVAL, f"func {name}#{func_id} reference has not been acquired before")
+
+
+def _dynptr_helper_checks(env: Env, fn: H.FuncProto, meta: CallMeta, func_id: int) -> None:
+    """The ``BPF_FUNC_dynptr_from_mem`` and ``BPF_FUNC_dynptr_data`` cases of
+    ``check_helper_call``'s switch."""
+    from . import dynptrs as D
+    regs = env.cur_regs()
+    if func_id == _DYNPTR_FROM_MEM:
+        if regs[1].type != PTR_TO_MAP_VALUE:
+            raise env.reject(E.EACCES, f"Unsupported reg type {reg_type_str(regs[1].type)} for "
+                                       f"bpf_dynptr_from_mem data")
+        return
+    # get_dynptr_arg_reg: bpf_dynptr_data's dynptr is its first argument
+    reg = regs[1]
+    if meta.ref_obj_id:
+        raise env.reject(E.EFAULT, "verifier internal error: meta.ref_obj_id already set")
+    did = D.dynptr_id(env, reg)
+    if did < 0:
+        raise env.reject(-did, "verifier internal error: failed to obtain dynptr id")
+    ref = D.dynptr_ref_obj_id(env, reg)
+    if ref < 0:
+        raise env.reject(-ref, "verifier internal error: failed to obtain dynptr ref_obj_id")
+    meta.dynptr_id = did
+    meta.ref_obj_id = ref
+
 
 #: the helpers whose map ``record_func_map`` records (kernel/bpf/verifier.c, 6.12/6.18)
 _RECORD_MAP: Final = frozenset({12, 1, 2, 3, 87, 88, 89, 164, 51, 195})

@@ -72,6 +72,23 @@ MODELLED_SYMBOLS: Final[dict[str, int]] = {
     "bpf_timer_set_callback_proto": 170,
     "bpf_timer_start_proto": 171,
     "bpf_timer_cancel_proto": 172,
+    # ring buffers and dynptrs (verifier.dynptrs)
+    "bpf_ringbuf_output_proto": 130,
+    "bpf_ringbuf_reserve_proto": 131,
+    "bpf_ringbuf_submit_proto": 132,
+    "bpf_ringbuf_discard_proto": 133,
+    "bpf_ringbuf_query_proto": 134,
+    "bpf_dynptr_from_mem_proto": 197,
+    "bpf_ringbuf_reserve_dynptr_proto": 198,
+    "bpf_ringbuf_submit_dynptr_proto": 199,
+    "bpf_ringbuf_discard_dynptr_proto": 200,
+    "bpf_dynptr_read_proto": 201,
+    "bpf_dynptr_write_proto": 202,
+    "bpf_dynptr_data_proto": 203,
+    "bpf_user_ringbuf_drain_proto": 209,
+    # the synchronous callback callers (verifier.callbacks)
+    "bpf_loop_proto": 181,
+    "bpf_for_each_map_elem_proto": 164,
 }
 
 _CACHE: dict[tuple[str, str | None, bool, bool], dict[int, str]] = {}

@@ -36,7 +36,7 @@ from .regs import (
     s32,
 )
 from .state import (StackSlot,
-    BPF_REG_SIZE, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, FuncState, is_spilled_reg,
+    BPF_REG_SIZE, STACK_DYNPTR, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, FuncState, is_spilled_reg,
     is_spilled_scalar_reg,
 )
 
@@ -164,6 +164,9 @@ def check_stack_write_fixed_off(env: Env, state: FuncState, off: int, size: int,
                            for i in range(size))
         if sanitize:
             env.aux[insn_idx].nospec_result = True
+    from .dynptrs import destroy_if_dynptr_stack_slot, invalidate_slices_on_stack
+    destroy_if_dynptr_stack_slot(env, state, spi)
+    invalidate_slices_on_stack(env, state.frameno, off, off + size)
     env.stack_write_mark(state, spi, off, size)
     env.scratched_stack |= 1 << spi
     is_st = insn.cls == isa.ST and insn.mode == isa.MEM
@@ -225,6 +228,10 @@ def check_stack_write_var_off(env: Env, state: FuncState, ptr_regno: int, off: i
     writing_zero = (value_reg is not None and register_is_null(value_reg)) or \
         (value_reg is None and is_st and insn.imm == 0)
     zero_used = False
+    from .dynptrs import destroy_if_dynptr_stack_slot, invalidate_slices_on_stack
+    for i in range(min_off, max_off):
+        destroy_if_dynptr_stack_slot(env, state, (-i - 1) // BPF_REG_SIZE)
+    invalidate_slices_on_stack(env, state.frameno, min_off, max_off)
     for i in range(min_off, max_off):
         slot_i = -i - 1
         spi = slot_i // BPF_REG_SIZE
@@ -920,6 +927,13 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, access_size: i
         min_off = reg.smin + off
         max_off = reg.smax + off
     if meta is not None and meta.raw_mode:
+        # the helper's byte-by-byte write must not touch a dynptr
+        for i in range(min_off, max_off + access_size):
+            slot_i = -i - 1
+            if state.allocated_stack <= slot_i:
+                continue  # raw mode may write past allocated_stack
+            if state.stack[slot_i // BPF_REG_SIZE].types[slot_i % BPF_REG_SIZE] == STACK_DYNPTR:
+                raise env.reject(E.EACCES, f"potential write to dynptr at off={i} disallowed")
         meta.access_size = access_size
         meta.regno = regno
         return

@@ -15,6 +15,7 @@ Python on the machine's memory (kernel/bpf/helpers.c, kernel/bpf/cpumask.c, Linu
 * ``bpf_iter_num_new``/``next``/``destroy`` (kernel/bpf/bpf_iter.c): the 8-byte
   iterator on the program's stack holds ``{int cur; int end;}``; ``next`` yields
   ``&cur`` for ``start .. end - 1`` and NULL after (and for good).
+* the dynptr kfuncs (``bpf_dynptr_adjust``, ``_slice`` ...): :mod:`emu.kernel.dynptr_rt`.
 * ``bpf_rcu_read_lock``/``unlock``, ``bpf_preempt_disable``/``enable``,
   ``bpf_local_irq_save``/``restore`` keep depths (the verifier proved the pairing);
   ``irq_save`` stores a flags word (bit 9, IF, as ``local_irq_save`` does) in the slot.
@@ -34,6 +35,8 @@ from kernel_model.btf import structs as S
 from kernel_model.core_kfuncs import CORE_KFUNCS, kfunc_flags, kfunc_prog_types
 from kernel_model.errors import NotModelled
 from kernel_model.modules import Kfunc, KfuncEntry, KfuncTable
+
+from .dynptr_rt import dynptr_kfuncs
 
 __all__ = ["TaskList", "register_core_kfuncs"]
 
@@ -220,6 +223,7 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
         "bpf_rcu_read_lock": region("rcu", 1), "bpf_rcu_read_unlock": region("rcu", -1),
         "bpf_preempt_disable": region("preempt", 1), "bpf_preempt_enable": region("preempt", -1),
         "bpf_local_irq_save": irq_save, "bpf_local_irq_restore": irq_restore,
+        **dynptr_kfuncs(),
     }
     for name in CORE_KFUNCS:
         if name.startswith("bpf_cpumask_") and name not in impls:

@@ -550,6 +550,17 @@ class BpfSyscalls:
         """``bpf_prog_get(prog_fd)`` inside the struct_ops update."""
         return self.fds.get(fd, ProgObject, "a program").prog
 
+    def ringbuf_consume(self, map_fd: int) -> list[bytes]:
+        """The consumer side of a ``BPF_MAP_TYPE_RINGBUF`` (what libbpf's ``ring_buffer__poll``
+        hands its callback, in order): the samples committed since the last call, discarded
+        ones skipped, up to the first record still reserved (:mod:`emu.kernel.maps.ringbuf`)."""
+        from .maps.ringbuf import RingbufMap
+
+        m = self.fds.get(map_fd, MapObject, "a map")
+        if not isinstance(m, RingbufMap):
+            raise KernelError(errno.EINVAL, f"map fd {map_fd} is not a ring buffer")
+        return m.consume()
+
     def map_lookup_elem(self, map_fd: int, key: bytes, flags: int = 0, value: bytes | None = None) -> bytes:
         """``BPF_MAP_LOOKUP_ELEM``: the value (a copy). A bloom filter tests ``value``
         (the kernel reads it from the value buffer): returned when present, ``-ENOENT``

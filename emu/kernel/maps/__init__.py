@@ -7,7 +7,7 @@ builds the object. Modelled at run time: array and hash (:mod:`emu.kernel.bpf_ma
 per-CPU and LRU hashes (:mod:`.hash`), per-CPU arrays (:mod:`.array`), queues
 and stacks (:mod:`.queue_stack`), bloom filters (:mod:`.bloom`), LPM tries
 (:mod:`.lpm`), prog arrays (:mod:`.prog_array`), arrays and hashes of maps
-(:mod:`.map_in_map`); every other type is created and has an id
+(:mod:`.map_in_map`), ring buffers (:mod:`.ringbuf`); every other type is created and has an id
 and a header but refuses its operations as not modelled (:mod:`.created`).
 """
 
@@ -31,12 +31,13 @@ from .lpm import LpmTrieMap
 from .map_in_map import ArrayOfMapsMap, HashOfMapsMap
 from .prog_array import ProgArrayMap
 from .queue_stack import QueueStackMap
+from .ringbuf import RingbufMap
 
 if TYPE_CHECKING:  # pragma: no cover
     from emu.machine import Machine
 
 __all__ = ["new_map", "check_inner_map", "RUNTIME_MODELLED", "MAP_IN_MAP_TYPES", "ProgArrayMap", "ArrayOfMapsMap",
-           "HashOfMapsMap"]
+           "HashOfMapsMap", "RingbufMap"]
 
 T = MAP_TYPES
 _HASHES = {T["BPF_MAP_TYPE_HASH"]: HashMap, T["BPF_MAP_TYPE_PERCPU_HASH"]: PercpuHashMap,
@@ -45,7 +46,8 @@ MAP_IN_MAP_TYPES = frozenset({T["BPF_MAP_TYPE_ARRAY_OF_MAPS"], T["BPF_MAP_TYPE_H
 #: the types whose elements the emulated kernel keeps (the rest: create only)
 RUNTIME_MODELLED = frozenset({T["BPF_MAP_TYPE_ARRAY"], T["BPF_MAP_TYPE_PERCPU_ARRAY"], *_HASHES,
                               T["BPF_MAP_TYPE_QUEUE"], T["BPF_MAP_TYPE_STACK"], T["BPF_MAP_TYPE_BLOOM_FILTER"],
-                              T["BPF_MAP_TYPE_LPM_TRIE"], T["BPF_MAP_TYPE_PROG_ARRAY"], *MAP_IN_MAP_TYPES})
+                              T["BPF_MAP_TYPE_LPM_TRIE"], T["BPF_MAP_TYPE_PROG_ARRAY"], *MAP_IN_MAP_TYPES,
+                              T["BPF_MAP_TYPE_RINGBUF"]})
 
 
 def check_inner_map(inner: MapObject) -> MapSpec:
@@ -93,4 +95,6 @@ def new_map(spec: MapSpec, machine: "Machine", rcu: Rcu, btf: BtfObject | None, 
         if t == T["BPF_MAP_TYPE_ARRAY_OF_MAPS"]:
             return ArrayOfMapsMap(spec, machine, btf)
         return HashOfMapsMap(spec, machine, rcu, btf, hashrnd=hashrnd)
+    if t == T["BPF_MAP_TYPE_RINGBUF"]:
+        return RingbufMap(spec, machine, btf)
     return CreatedOnlyMap(spec, machine, btf, inner=inner)
