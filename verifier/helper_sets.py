@@ -86,9 +86,6 @@ MODELLED_SYMBOLS: Final[dict[str, int]] = {
     "bpf_dynptr_write_proto": 202,
     "bpf_dynptr_data_proto": 203,
     "bpf_user_ringbuf_drain_proto": 209,
-    # the synchronous callback callers (verifier.callbacks)
-    "bpf_loop_proto": 181,
-    "bpf_for_each_map_elem_proto": 164,
 }
 
 _CACHE: dict[tuple[str, str | None, bool, bool], dict[int, str]] = {}

@@ -34,7 +34,7 @@ from kernel_model.btf import Composite
 from .refs import acquire_reference, release_reference
 from .not_null import mark_ptr_not_null_reg
 from .regs import (
-    PTR_MAYBE_NULL, PTR_TO_MAP_VALUE, PTR_TO_STACK, RegState, base_type, mark_const_zero, mark_known_zero,
+    PTR_TO_STACK, RegState, mark_const_zero, mark_known_zero,
     mark_not_init,
 )
 from .state import BPF_REG_SIZE, STACK_INVALID, STACK_ITER, FuncState, VerifierState

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from emu.kernel import Kernel
-from emu.libbpf import BpfObject, LibbpfError
+from emu.libbpf import BpfObject
 from emu.libbpf.log import Log
 
 from .conftest import compile_bpf
