@@ -126,6 +126,22 @@ struct module {
 struct rb_node { unsigned long __rb_parent_color; struct rb_node *rb_right; struct rb_node *rb_left; };
 struct rb_root { struct rb_node *rb_node; };
 
+/* arch/x86/include/asm/ptrace.h (Linux 6.18, x86-64: 168 bytes; cs and ss share their
+ * 8 bytes with csx/ssx, and with FRED's fred_cs/fred_ss, left out here); the context of
+ * kprobes, and of perf events through include/uapi/asm/bpf_perf_event.h's typedef */
+struct pt_regs {
+    unsigned long r15; unsigned long r14; unsigned long r13; unsigned long r12;
+    unsigned long bp; unsigned long bx; unsigned long r11; unsigned long r10;
+    unsigned long r9; unsigned long r8; unsigned long ax; unsigned long cx;
+    unsigned long dx; unsigned long si; unsigned long di; unsigned long orig_ax;
+    unsigned long ip;
+    union { unsigned short cs; unsigned long long csx; };
+    unsigned long flags;
+    unsigned long sp;
+    union { unsigned short ss; unsigned long long ssx; };
+};
+typedef struct pt_regs bpf_user_pt_regs_t;
+
 /*@SCHED_EXT_TYPES@*/
 /* reduced: the host's struct task_struct is 3264 bytes */
 struct task_struct {

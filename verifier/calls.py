@@ -20,9 +20,10 @@ import errno as E
 from typing import Any, Final, Sequence
 
 from kernel_model import isa
+from kernel_model.errors import ENOTSUPP
 from kernel_model.insn import imm64
 
-from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S
+from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S, trace_helpers as TH
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
 from .decoded import DInsn
@@ -52,6 +53,10 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
 }
 
 BPF_REG_SIZE: Final = 8
+#: include/linux/err.h
+MAX_ERRNO: Final = 4095
+#: BPF_PROG_TYPE_KPROBE (include/uapi/linux/bpf.h)
+PROG_TYPE_KPROBE: Final = 2
 
 
 class CallMeta:
@@ -221,6 +226,13 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         raise env.reject(E.EINVAL, "cannot call GPL-restricted function from non-GPL compatible program")
     if not env.attr.sleepable and fn.might_sleep:
         raise env.reject(E.EINVAL, "helper call might sleep in a non-sleepable prog")
+    if fn.might_sleep:  # a sleepable helper inside an atomic region (6.18 check_helper_call)
+        st = env.cur
+        for held, where in ((st.active_rcu_lock, "rcu_read_lock region"),
+                            (st.active_preempt_locks, "non-preemptible region"),
+                            (st.active_irq_id, "IRQ-disabled region")):
+            if held:
+                raise env.reject(E.EINVAL, f"sleepable helper {name}#{func_id} in {where}")
     meta = CallMeta(func_id)
     for i in range(5):
         check_func_arg(env, i, meta, fn)
@@ -283,8 +295,18 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         r0.umin = r0.u32_min = r0.smin = r0.s32_min = 0
         S.sync(r0)
         alu.bounds_sanity(env, r0, "retval")
+    elif bret == H.RET_INTEGER and func_id in TH.REFINE_RETVAL_IDS:
+        # do_refine_retval_range: a string or stack copy returns at most the size it was given
+        r0.smax = r0.s32_max = meta.msize_max_value
+        r0.smin = r0.s32_min = -MAX_ERRNO
+        S.sync(r0)
+        alu.bounds_sanity(env, r0, "retval")
     elif bret == H.RET_INTEGER:
         alu.bounds_sanity(env, r0, "retval")
+    if func_id == TH.BPF_FUNC_get_func_ip and env.attr.prog_type != PROG_TYPE_KPROBE:
+        # check_get_func_ip: of the types modelled only kprobes (tracing programs are not)
+        raise env.reject(ENOTSUPP, f"func {name}#{func_id} not supported for program type "
+                                     f"{env.attr.prog_type}")
 
 #: the helpers whose map ``record_func_map`` records (kernel/bpf/verifier.c, 6.12/6.18)
 _RECORD_MAP: Final = frozenset({12, 1, 2, 3, 87, 88, 89, 164, 51, 195})

@@ -36,7 +36,7 @@ from kernel_model.bpf_facts.prog_types import return_range
 from . import convert_ctx
 from . import ctx as ctx_access
 from . import helpers as H
-from . import net_ctx, tracing
+from . import net_ctx, trace_helpers, tracing
 from .helper_sets import MODELLED_SYMBOLS, allowed_protos, attach_type_name, prog_type_name
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
     if sym is None:
         return None
     if MODELLED_SYMBOLS.get(sym) != func_id:
-        return UNMODELLED_HELPER
+        return trace_helpers.symbol_proto(sym, func_id) or UNMODELLED_HELPER
     return H.PROTOS[func_id]
 
 

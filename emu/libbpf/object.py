@@ -49,7 +49,7 @@ from kernel_model.bpf_map import MAP_TYPE_ARRAY
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
 from kernel_model.btf.errors import BTFError
-from kernel_model.btf.types import Datasec, Struct, Var, VarSecinfo
+from kernel_model.btf.types import Datasec, Func, Struct, Var, VarSecinfo
 from kernel_model.errors import KernelError, NotModelled
 from kernel_model.insn import Insn, encode
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
@@ -619,6 +619,7 @@ class BpfObject:
         """``bpf_object__sanitize_and_load_btf``: mandatory with struct_ops or kfuncs."""
         if self.btf is None:
             return
+        self._mark_hidden_subprogs_static()
         blob = self.btf.to_bytes()
         try:
             self.btf_fd = sys.btf_load(blob)
@@ -630,6 +631,22 @@ class BpfObject:
                 raise LibbpfError(e.errno, msg) from None
             self.log.info(f"Error loading .BTF into kernel: {errstr(e.errno)}. BTF is optional, ignoring.")
             self.btf_fd = -1
+
+    def _mark_hidden_subprogs_static(self) -> None:
+        """The first step of ``bpf_object__sanitize_and_load_btf`` (libbpf 1.5-1.8): a global
+        or weak subprogram of hidden (or internal) visibility gets ``BTF_FUNC_STATIC``
+        linkage in the BTF the kernel receives, so the verifier checks it with its caller's
+        context, as a static function (``__hidden`` helpers such as usdt.bpf.h's)."""
+        btf = self.btf
+        assert btf is not None
+        for p in self.programs:
+            if not p.mark_btf_static or not p.is_subprog:
+                continue
+            for tid in range(1, btf.type_count):
+                t = btf.type_by_id(tid)
+                if isinstance(t, Func) and t.linkage == S.FUNC_GLOBAL and t.name == p.name:
+                    btf.replace(tid, Func(t.name, t.type_id, S.FUNC_STATIC))
+                    break
 
     def map_create_attrs(self, m: BpfMap, nr_cpus: int = 1) -> dict[str, Any]:
         """The BPF_MAP_CREATE attributes libbpf passes for ``m`` (``bpf_object__create_map``):

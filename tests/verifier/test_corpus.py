@@ -129,9 +129,6 @@ KNOWN_OBJECTS: dict[str, str] = {}
 KNOWN_OBJECTS.update({
     "async_stack_depth.o:pseudo_call_check": "async callbacks (timers) are not modelled",
     "async_stack_depth.o:async_call_root_check": "async callbacks (timers) are not modelled",
-    **{f"test_global_func_ctx_args.o:kprobe_{n}_ctx": "a global function's context argument of a kprobe "
-       "(struct pt_regs by typedef or bpf_user_pt_regs_t) is not recognised (btf_is_prog_ctx_type)"
-       for n in ("resolved", "typedef", "workaround")},
 })
 
 
