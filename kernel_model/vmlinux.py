@@ -32,8 +32,14 @@ from .btf import structs as S
 from .profile import LATEST, Profile
 from .vmlinux_net import NET_C
 
-__all__ = ["BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_value_type", "VALUE_DATA_OFFSET", "TCP_KFUNCS",
+__all__ = ["REDUCED_STRUCTS", "BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_value_type", "VALUE_DATA_OFFSET", "TCP_KFUNCS",
            "vmlinux_kfunc_names", "tag_kfuncs"]
+
+#: vmlinux structs the emulated BTF reduces to a few members (or, for cpumasks, to 64 CPUs):
+#: their size and member kinds are not the kernel's, so a rule that reads them whole
+#: (a kfunc's memory argument: "must point to scalar, or struct with scalar", its size)
+#: cannot be decided from them (kernel_model.core_kfuncs, kernel_model.subsystems.sched_ext)
+REDUCED_STRUCTS = frozenset({"task_struct", "module", "cgroup", "cpumask", "bpf_cpumask"})
 
 #: offset of ``data`` in every ``bpf_struct_ops_<name>``: the common value is
 #: 8 bytes, the data is cacheline (64-byte) aligned.
@@ -262,8 +268,9 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     sched_ext's types, ``task_struct.scx`` and ``struct sched_ext_ops`` on
     profiles that have it, 6.12+, see :mod:`kernel_model.subsystems.sched_ext`),
     the networking types laid out as the host's BTF (:mod:`kernel_model.vmlinux_net`),
-    the TCP congestion-control kfunc prototypes and the core kfuncs with their types
-    (tasks, cgroups, cpumasks, RCU, preemption, IRQs: :mod:`kernel_model.core_kfuncs`)."""
+    the TCP congestion-control kfunc prototypes, the core kfuncs with their types
+    (tasks, cgroups, cpumasks, RCU, preemption, IRQs: :mod:`kernel_model.core_kfuncs`) and
+    the raw tracepoints' BTF (:mod:`kernel_model.tracepoints`)."""
     from .subsystems import sched_ext
 
     base = BASE_C
@@ -273,7 +280,10 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
                 .replace("/*@SCHED_EXT_OPS@*/", sched_ext.ops_c(profile)))
     from .core_kfuncs import core_kfuncs_c
 
-    return base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
+    from .tracepoints import tracepoints_c
+
+    return (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
+            + tracepoints_c())
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:

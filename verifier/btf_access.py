@@ -28,8 +28,10 @@ from .regs import PTR_TO_BTF_ID, PTR_UNTRUSTED, SCALAR_VALUE, RegState
 __all__ = ["btf_struct_access", "struct_ops_write_access"]
 
 
-def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int) -> tuple[int, int, int]:
-    """``btf_struct_walk`` loop: (SCALAR_VALUE | PTR_TO_BTF_ID, next btf id, flag)."""
+def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int,
+          field: list[str] | None = None) -> tuple[int, int, int]:
+    """``btf_struct_walk`` loop: (SCALAR_VALUE | PTR_TO_BTF_ID, next btf id, flag); the
+    pointer member's name goes into ``field`` (``btf_struct_walk``'s ``field_name``)."""
     while True:
         sid = btf.skip_modifiers(tid)
         t = btf.type_by_id(sid)
@@ -89,6 +91,8 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int) -> tuple[i
                                              f"with off {off} size {size}")
                 sid2 = btf.skip_modifiers(mtype.type_id)
                 if isinstance(btf.type_by_id(sid2), Struct):
+                    if field is not None:
+                        field.append(m.name)
                     return PTR_TO_BTF_ID, sid2, flag
             if off + size > mtrue_end and not flag & PTR_UNTRUSTED:
                 raise v.reject(E.EACCES, f"access beyond the end of member {m.name} (mend:{mtrue_end}) in struct "
@@ -99,9 +103,11 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int) -> tuple[i
         raise v.reject(E.EINVAL, f"struct {tname} doesn't have field at offset {off}")
 
 
-def btf_struct_access(v: Env, reg: RegState, off: int, size: int) -> tuple[int, int, int]:
-    """A read through ``reg`` at ``off``: (result kind, btf id of the result, flags)."""
-    return _walk(v, reg.btf, reg.btf_id, off, size, 0)
+def btf_struct_access(v: Env, reg: RegState, off: int, size: int,
+                      field: list[str] | None = None) -> tuple[int, int, int]:
+    """A read through ``reg`` at ``off``: (result kind, btf id of the result, flags); a
+    pointer member's name is appended to ``field``."""
+    return _walk(v, reg.btf, reg.btf_id, off, size, 0, field)
 
 
 def struct_ops_write_access(v: Env, reg: RegState, off: int, size: int) -> None:

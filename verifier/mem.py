@@ -738,18 +738,14 @@ def check_ptr_to_btf_access(env: Env, regs: list[RegState], regno: int, off: int
             struct_ops_write_access(env, reg, off, size)
             return
         raise env.reject(E.EACCES, "only read is supported")
-    kind, btf_id, flag = btf_struct_access(env, reg, off, size)
+    field: list[str] = []
+    kind, btf_id, flag = btf_struct_access(env, reg, off, size, field)
     if kind != PTR_TO_BTF_ID:
         flag = 0
-    elif reg.type & PTR_UNTRUSTED:
-        flag = PTR_UNTRUSTED
-    elif is_trusted_reg(reg) or reg.type & MEM_RCU:
-        # walking a trusted pointer yields an untrusted/legacy one unless allow-listed
-        flag &= ~(PTR_TRUSTED | MEM_RCU)
-        if flag & (MEM_PERCPU | MEM_USER):
-            pass
     else:
-        flag &= ~(PTR_TRUSTED | MEM_RCU)
+        # walking a trusted pointer: the allow lists of 6.18 (verifier.walk_trust)
+        from .walk_trust import walk_flags
+        flag = walk_flags(env, reg, field[-1] if field else "", btf_id, flag)
     if value_regno >= 0:
         dst = regs[value_regno]
         if kind == SCALAR_VALUE:

@@ -56,6 +56,7 @@ TRACE_SYMBOLS: Final[dict[str, int]] = {
     "bpf_get_attach_cookie_proto_pe": 174,
     "bpf_get_attach_cookie_proto_kmulti": 174,
     "bpf_get_attach_cookie_proto_umulti": 174,
+    "bpf_get_attach_cookie_proto_tracing": 174,
     "bpf_get_func_ip_proto_kprobe": 173,
     "bpf_get_func_ip_proto_kprobe_multi": 173,
     "bpf_get_func_ip_proto_uprobe_multi": 173,

@@ -55,6 +55,9 @@ from kernel_model.insn import Insn, encode
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
 from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD
 
+#: BPF_TRACE_RAW_TP (enum bpf_attach_type): ``tp_btf`` programs
+_BPF_TRACE_RAW_TP = 23
+
 from . import core as corelib
 from . import externs, reloc
 from .btf_ext import BtfExt, BtfExtError
@@ -819,13 +822,36 @@ class BpfObject:
             raise self._fail(errno.EINVAL, f"prog '{p.name}': missing BPF prog type, check ELF section name "
                                            f"'{p.sec_name}'")
         if p.sec_def is not None and p.sec_def.attach_btf:
-            # libbpf_find_attach_btf_id: the target named after the '/' is looked up in the
-            # kernel's BTF; the emulated vmlinux BTF holds only the modelled subsystems' types
-            raise NotModelled(f"prog '{p.name}': SEC(\"{p.sec_name}\") attaches by kernel BTF "
-                              "(a kernel function or hook): tracing attach targets are not modelled")
+            if p.expected_attach_type == _BPF_TRACE_RAW_TP:
+                self._find_tp_btf_target(p)
+            else:
+                # libbpf_find_attach_btf_id for fentry/fexit/fmod_ret, iter, lsm, freplace:
+                # kernel functions the emulated vmlinux BTF does not have
+                raise NotModelled(f"prog '{p.name}': SEC(\"{p.sec_name}\") attaches by kernel BTF "
+                                  "(a kernel function or hook): tracing attach targets are not modelled")
         if p.prog_type == PROG_TYPE_STRUCT_OPS and p.attach_btf_id == 0:
             raise self._fail(errno.EINVAL, f"prog '{p.name}': SEC(\"struct_ops\") program isn't referenced "
                                            "anywhere, did you forget to use it?")
+
+    def _find_tp_btf_target(self, p: BpfProgram) -> None:
+        """``libbpf_prepare_prog_load`` -> ``libbpf_find_attach_btf_id`` for ``tp_btf/<name>``
+        (libbpf 1.5-1.8): the typedef ``btf_trace_<name>`` in vmlinux's BTF, then the
+        modules' (``find_kernel_btf_id``); not found is -ESRCH, "failed to find kernel BTF
+        type ID of '<name>'"."""
+        if p.attach_btf_id:
+            return
+        name = p.sec_name.partition("/")[2]
+        kb = self.kernel_btf
+        try:
+            if kb is None:
+                raise LibbpfError(errno.ESRCH)
+            tid, _btf, mod = kb.find_ksym("btf_trace_" + name, S.KIND_TYPEDEF)
+        except LibbpfError:
+            msg = f"prog '{p.name}': failed to find kernel BTF type ID of '{name}': {errstr(errno.ESRCH)}"
+            self.log.warn(msg)
+            raise LibbpfError(errno.ESRCH, msg) from None
+        p.attach_btf_id = tid
+        p.attach_mod_btf = mod
 
     def load_program(self, sys: Any, p: BpfProgram) -> int:
         """Load one program of a prepared object (libbpf's ``bpf_object_load_prog``);
