@@ -36,10 +36,13 @@ __all__ = ["REDUCED_STRUCTS", "BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_v
            "vmlinux_kfunc_names", "tag_kfuncs"]
 
 #: vmlinux structs the emulated BTF reduces to a few members (or, for cpumasks, to 64 CPUs):
-#: their size and member kinds are not the kernel's, so a rule that reads them whole
-#: (a kfunc's memory argument: "must point to scalar, or struct with scalar", its size)
-#: cannot be decided from them (kernel_model.core_kfuncs, kernel_model.subsystems.sched_ext)
-REDUCED_STRUCTS = frozenset({"task_struct", "module", "cgroup", "cpumask", "bpf_cpumask"})
+#: their size and member kinds are not the kernel's, so a rule that reads them whole (a
+#: kfunc's memory argument: "must point to scalar, or struct with scalar", then its size)
+#: cannot be decided from them (kernel_model.core_kfuncs, kernel_model.subsystems.sched_ext).
+#: ``True``: the kernel's struct has pointer members (never a struct of scalars);
+#: ``False``: it is a struct of scalars, of another size.
+REDUCED_STRUCTS = {"task_struct": True, "module": True, "cgroup": True, "cpumask": False,
+                   "bpf_cpumask": False}
 
 #: offset of ``data`` in every ``bpf_struct_ops_<name>``: the common value is
 #: 8 bytes, the data is cacheline (64-byte) aligned.
