@@ -31,8 +31,8 @@ from .regs import (
     CONST_PTR_TO_MAP, MEM_RDONLY, MEM_USER, MEM_PERCPU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF,
     PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
-    PTR_TO_TP_BUFFER, PTR_TO_XDP_SOCK, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RCU, SCALAR_VALUE, S64_MIN, RegState,
-    base_type, clear_scalar_id, is_pointer_value, is_trusted_reg, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
+    PTR_TO_TP_BUFFER, PTR_TO_XDP_SOCK, PTR_UNTRUSTED, SCALAR_VALUE, S64_MIN, RegState,
+    base_type, clear_scalar_id, is_pointer_value, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
     s32,
 )
 from .state import (StackSlot,

@@ -27,8 +27,6 @@ from kernel_model.uapi import (PROG_TYPE_KPROBE, PROG_TYPE_PERF_EVENT, PROG_TYPE
                                PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS,
                                PROG_TYPE_SYSCALL, PROG_TYPE_TRACEPOINT, PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT,
                                PROG_TYPE_XDP, PROG_TYPE_CGROUP_SKB)
-#: BPF_PROG_TYPE_TRACING (include/uapi/linux/bpf.h)
-PROG_TYPE_TRACING = 26
 
 
 from kernel_model.insn import Insn
@@ -189,7 +187,9 @@ PROG_TYPES: dict[int, ProgTypeOps] = {
     PROG_TYPE_CGROUP_SKB: ProgTypeOps("cgroup_skb", _facts_attach(False), helpers_from_facts,
                                       net_ctx.cg_skb_access),
 }
-# kernel/trace/bpf_trace.c tracing_verifier_ops: tp_btf only (verifier.tracing_btf)
+# kernel/trace/bpf_trace.c tracing_verifier_ops (BPF_PROG_TYPE_TRACING, 26): tp_btf only
+# (verifier.tracing_btf)
+PROG_TYPE_TRACING = 26
 PROG_TYPES[PROG_TYPE_TRACING] = ProgTypeOps("tracing", tracing_btf.check_tracing_attach, helpers_from_facts,
                                             tracing_btf.tracing_access)
 

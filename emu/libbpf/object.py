@@ -55,9 +55,6 @@ from kernel_model.insn import Insn, encode
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
 from kernel_model.uapi import BPF_F_VTYPE_BTF_OBJ_FD
 
-#: BPF_TRACE_RAW_TP (enum bpf_attach_type): ``tp_btf`` programs
-_BPF_TRACE_RAW_TP = 23
-
 from . import core as corelib
 from . import externs, reloc
 from .btf_ext import BtfExt, BtfExtError
@@ -89,6 +86,9 @@ MAPS_SEC, BTF_SEC, BTF_EXT_SEC = ".maps", ".BTF", ".BTF.ext"
 _DWARF = (".debug_",)
 #: log buffer libbpf allocates for the retry (BPF_LOG_BUF_SIZE = UINT32_MAX >> 8)
 BPF_LOG_BUF_SIZE = (2**32 - 1) >> 8
+
+#: BPF_TRACE_RAW_TP (enum bpf_attach_type): ``tp_btf`` programs
+_BPF_TRACE_RAW_TP = 23
 
 
 @dataclass(frozen=True, slots=True)
