@@ -169,6 +169,38 @@ struct rb_root {
 	struct rb_node *rb_node;
 };
 
+struct pt_regs {
+	long unsigned int r15;
+	long unsigned int r14;
+	long unsigned int r13;
+	long unsigned int r12;
+	long unsigned int bp;
+	long unsigned int bx;
+	long unsigned int r11;
+	long unsigned int r10;
+	long unsigned int r9;
+	long unsigned int r8;
+	long unsigned int ax;
+	long unsigned int cx;
+	long unsigned int dx;
+	long unsigned int si;
+	long unsigned int di;
+	long unsigned int orig_ax;
+	long unsigned int ip;
+	union {
+		short unsigned int cs;
+		long long unsigned int csx;
+	};
+	long unsigned int flags;
+	long unsigned int sp;
+	union {
+		short unsigned int ss;
+		long long unsigned int ssx;
+	};
+};
+
+typedef struct pt_regs bpf_user_pt_regs_t;
+
 enum {
 	false = 0,
 	true = 1,
@@ -1504,6 +1536,18 @@ enum inet_csk_ack_state_t {
 struct bpf_iter_num {
 	long long unsigned int __opaque[1];
 };
+
+typedef void (*btf_trace_task_newtask)(void *__data, struct task_struct *task, u64 clone_flags);
+
+typedef void (*btf_trace_sched_process_fork)(void *__data, struct task_struct *parent, struct task_struct *child);
+
+typedef void (*btf_trace_cgroup_mkdir)(void *__data, struct cgroup *cgrp, const char *path);
+
+typedef void (*btf_trace_cgroup_rmdir)(void *__data, struct cgroup *cgrp, const char *path);
+
+typedef void (*btf_trace_sys_enter)(void *__data, struct pt_regs *regs, long int id);
+
+typedef void (*btf_trace_sys_exit)(void *__data, struct pt_regs *regs, long int ret);
 
 struct bpf_struct_ops_bpf_dummy_ops {
 	struct bpf_struct_ops_common_value common;

@@ -22,6 +22,7 @@ from typing import Any, Final, Sequence
 from kernel_model import isa
 from kernel_model.errors import ENOTSUPP
 from kernel_model.insn import imm64
+from kernel_model.uapi import PROG_TYPE_KPROBE
 
 from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S, trace_helpers as TH
 from .map_rules import check_map_func_compatibility
@@ -55,8 +56,6 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
 BPF_REG_SIZE: Final = 8
 #: include/linux/err.h
 MAX_ERRNO: Final = 4095
-#: BPF_PROG_TYPE_KPROBE (include/uapi/linux/bpf.h)
-PROG_TYPE_KPROBE: Final = 2
 
 
 class CallMeta:

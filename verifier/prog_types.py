@@ -26,7 +26,7 @@ from typing import Callable, TYPE_CHECKING
 from kernel_model.uapi import (PROG_TYPE_KPROBE, PROG_TYPE_PERF_EVENT, PROG_TYPE_RAW_TRACEPOINT,
                                PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS,
                                PROG_TYPE_SYSCALL, PROG_TYPE_TRACEPOINT, PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT,
-                               PROG_TYPE_XDP, PROG_TYPE_CGROUP_SKB)
+                               PROG_TYPE_XDP, PROG_TYPE_CGROUP_SKB, PROG_TYPE_TRACING)
 
 
 from kernel_model.insn import Insn
@@ -189,7 +189,6 @@ PROG_TYPES: dict[int, ProgTypeOps] = {
 }
 # kernel/trace/bpf_trace.c tracing_verifier_ops (BPF_PROG_TYPE_TRACING, 26): tp_btf only
 # (verifier.tracing_btf)
-PROG_TYPE_TRACING = 26
 PROG_TYPES[PROG_TYPE_TRACING] = ProgTypeOps("tracing", tracing_btf.check_tracing_attach, helpers_from_facts,
                                             tracing_btf.tracing_access)
 
