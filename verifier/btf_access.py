@@ -19,6 +19,7 @@ import errno as E
 from typing import TYPE_CHECKING, Any
 
 from kernel_model.btf import Array, Composite, Ptr, Struct, Union
+from kernel_model.vmlinux import REDUCED_STRUCTS
 
 if TYPE_CHECKING:
     from .core import Env
@@ -36,6 +37,8 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int,
         sid = btf.skip_modifiers(tid)
         t = btf.type_by_id(sid)
         tname = t.name
+        if tname in REDUCED_STRUCTS and btf is v.attr.vmlinux_btf:
+            _reduced_walk(v, btf, t, off, size)
         if not isinstance(t, Composite):
             raise v.reject(E.EINVAL, f"Type '{tname}' is not a struct")
         if isinstance(t, Union) and len(t.members) != 1:
@@ -101,6 +104,23 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int,
         if found:
             continue
         raise v.reject(E.EINVAL, f"struct {tname} doesn't have field at offset {off}")
+
+
+def _reduced_walk(v: Env, btf: Any, t: Any, off: int, size: int) -> None:
+    """A read of a struct the emulated vmlinux reduces (``task_struct``, ``cgroup`` ...):
+    its members sit at other offsets than the kernel's, so a read that would be refused
+    here (its message naming those offsets) is not modelled rather than a verdict; a read
+    of a member the reduced struct has is walked as usual."""
+    for m in t.members:
+        moff = m.bits_offset // 8
+        try:
+            msize = btf.size_of(m.type_id)
+        except Exception:
+            continue
+        if moff <= off and off + size <= moff + msize:
+            return
+    raise v.reject(E.EINVAL, f"a read at offset {off} size {size} of the reduced struct {t.name} "
+                             "is not modelled by structops")
 
 
 def btf_struct_access(v: Env, reg: RegState, off: int, size: int,

@@ -51,6 +51,7 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     H.ARG_PTR_TO_MEM: _MEM_TYPES, H.ARG_PTR_TO_FUNC: (PTR_TO_FUNC,), H.ARG_PTR_TO_STACK: (PTR_TO_STACK,),
     H.ARG_PTR_TO_BTF_ID: (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | 1 << 21),
     H.ARG_PTR_TO_SPIN_LOCK: (PTR_TO_MAP_VALUE, PTR_TO_BTF_ID | MEM_ALLOC),  # spin_lock_types
+    H.ARG_PTR_TO_CONST_STR: (PTR_TO_MAP_VALUE,),  # const_str_ptr_types
 }
 
 BPF_REG_SIZE: Final = 8
@@ -136,9 +137,34 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
     elif base == H.ARG_PTR_TO_SPIN_LOCK:
         from .locks import BPF_FUNC_spin_lock, process_spin_lock
         process_spin_lock(env, regno, meta.func_id == BPF_FUNC_spin_lock)
+    elif base == H.ARG_PTR_TO_CONST_STR:
+        _check_reg_const_str(env, reg, regno)
     elif base in (H.ARG_CONST_SIZE, H.ARG_CONST_SIZE_OR_ZERO):
         atype = BPF_WRITE if fn.args[arg - 1] & MEM_WRITE else BPF_READ
         mem.check_mem_size_reg(env, reg, regno, atype, base == H.ARG_CONST_SIZE_OR_ZERO, meta)
+
+
+def _check_reg_const_str(env: Env, reg: RegState, regno: int) -> None:
+    """``check_reg_const_str`` (kernel/bpf/verifier.c, 6.12/6.18): a NUL-terminated string
+    at a constant offset of a read-only (``BPF_F_RDONLY_PROG``, frozen) map's value, read
+    through ``map_direct_value_addr`` at verification time."""
+    m = reg.map
+    if reg.type != PTR_TO_MAP_VALUE:
+        raise env.reject(E.EINVAL)
+    if not mem._map_is_rdonly(m):
+        raise env.reject(E.EACCES, f"R{regno} does not point to a readonly map'")
+    if reg.var_off[1]:
+        raise env.reject(E.EACCES, f"R{regno} is not a constant address'")
+    read = getattr(m, "direct_read", None)
+    if read is None:
+        raise env.reject(E.EACCES, "no direct value access support for this map type")
+    mem.check_map_access(env, regno, reg.off, m.value_size - reg.off, False, mem.ACCESS_HELPER)
+    map_off = reg.off + reg.var_off[0]
+    data = read(map_off, m.value_size - map_off)
+    if isinstance(data, int):
+        raise env.reject(-data, "direct value access on string failed")
+    if 0 not in data:
+        raise env.reject(E.EINVAL, "string is not zero-terminated")
 
 
 def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None:

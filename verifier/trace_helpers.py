@@ -11,7 +11,7 @@ another variant of the same helper.
 Only variants whose every argument and return type the model's ``check_func_arg`` and
 return handling implement are listed in :data:`TRACE_SYMBOLS` (memory and size pairs,
 context, map pointer, scalars; integer returns and the trusted current task): the others
-stay "not modelled" (``ARG_PTR_TO_CONST_STR`` of ``bpf_strncmp``/``bpf_snprintf``,
+stay "not modelled" (``bpf_snprintf``'s maybe-NULL buffers,
 ``ARG_PTR_TO_BTF_ID`` of the task helpers and task storage, ``MEM_FIXED_SIZE`` arguments,
 ringbuf records and dynptrs). ``bpf_probe_write_user`` is left out too: its availability
 depends on the kernel's lockdown (``LOCKDOWN_BPF_WRITE_USER``), and the 6.18 host refuses
@@ -32,6 +32,7 @@ from typing import Final
 from kernel_model.bpf_facts.helper_protos import proto as fact_proto
 
 from . import helpers as H
+from . import regs as R
 
 __all__ = ["TRACE_SYMBOLS", "symbol_proto", "REFINE_RETVAL_IDS", "BPF_FUNC_get_func_ip"]
 
@@ -74,6 +75,7 @@ TRACE_SYMBOLS: Final[dict[str, int]] = {
     "bpf_current_task_under_cgroup_proto": 37,
     "bpf_get_branch_snapshot_proto": 176,
     "bpf_get_ns_current_pid_tgid_proto": 120,
+    "bpf_strncmp_proto": 182,
 }
 
 #: ``do_refine_retval_range``'s first case (kernel/bpf/verifier.c, 6.12/6.18): get_stack,
@@ -84,7 +86,7 @@ BPF_FUNC_get_func_ip: Final = 173
 #: the argument types (6.18 ``enum bpf_arg_type`` values) ``verifier.calls.check_func_arg`` checks
 _ARGS_MODELLED: Final = frozenset({
     H.ARG_DONTCARE, H.ARG_ANYTHING, H.ARG_PTR_TO_CTX, H.ARG_CONST_MAP_PTR, H.ARG_CONST_SIZE,
-    H.ARG_CONST_SIZE_OR_ZERO, H.ARG_PTR_TO_UNINIT_MEM, H.ARG_PTR_TO_MEM_RDONLY,
+    H.ARG_CONST_SIZE_OR_ZERO, H.ARG_PTR_TO_UNINIT_MEM, H.ARG_PTR_TO_MEM_RDONLY, H.ARG_PTR_TO_CONST_STR,
 })
 
 
@@ -98,10 +100,23 @@ def symbol_proto(symbol: str, func_id: int) -> H.FuncProto | None:
     if func_id == 158:  # RET_PTR_TO_BTF_ID | PTR_TRUSTED of task_struct (btf_tracing_ids)
         return H.PROTOS[158]
     p = fact_proto(symbol)
-    args = tuple(a.value for a in p.args)
+    try:
+        args = tuple(_value(a.base, a.flags) for a in p.args)
+    except AttributeError:  # a type the verifier's enum does not name
+        return None
     if any(a not in _ARGS_MODELLED for a in args) or any(a.size or a.btf_id for a in p.args):
         return None
-    if p.ret.value != H.RET_INTEGER or p.allowed:
+    if p.ret.base != "RET_INTEGER" or p.ret.flags or p.allowed:
         return None
     name = symbol.removeprefix("bpf_").split("_proto")[0]
-    return H.FuncProto(name, p.ret.value, args, p.gpl_only, p.might_sleep, p.pkt_access)
+    return H.FuncProto(name, H.RET_INTEGER, args, p.gpl_only, p.might_sleep, p.pkt_access)
+
+
+def _value(base: str, flags: frozenset[str]) -> int:
+    """The verifier's own value of a facts type (:mod:`verifier.helpers`' ``enum bpf_arg_type``
+    and :mod:`verifier.regs`' flags), by name: the facts number 6.18's enum, the verifier
+    keeps 6.12's order."""
+    v: int = getattr(H, base)
+    for f in flags:
+        v |= getattr(R, f)
+    return v

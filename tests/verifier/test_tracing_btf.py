@@ -213,3 +213,74 @@ def test_bpf_cookie_feature_probe() -> None:
         assert kb.kernel_supports(FEAT_SYSCALL_WRAPPER) is False
     finally:
         k.shutdown()
+
+
+# --- bpf_strncmp's ARG_PTR_TO_CONST_STR (check_reg_const_str) ----------------------------------------
+def _strncmp_prog(fd: int, off: int) -> list:
+    """A kprobe comparing a stack string with the one at ``off`` of a map's value."""
+    return assemble(f"r1 = 0\n*(u64 *)(r10 -8) = r1\nr1 = r10\nr1 += -8\nr2 = 8\n"
+                    f"r3 = map[fd:{fd}][0]+{off} ll\ncall bpf_strncmp\nr0 = 0\nexit\n")
+
+
+#: name -> (map_flags, value bytes, freeze, offset of the string)
+STRNCMP = {"rodata": (1 << 7, b"abc\0defg", True, 0),
+           "rodata_inner": (1 << 7, b"abc\0def\0", True, 4),
+           "not_terminated": (1 << 7, b"abcdefgh", True, 0),
+           "tail_not_terminated": (1 << 7, b"abc\0defg", True, 4),
+           "not_frozen": (1 << 7, b"abc\0defg", False, 0),
+           "writable": (0, b"abc\0defg", True, 0)}
+
+
+def _emu_strncmp(flags: int, value: bytes, freeze: bool, off: int) -> tuple[int, str]:
+    from emu.kernel import Kernel
+    from kernel_model.errors import KernelError
+
+    k = Kernel(modules=())
+    try:
+        fd = k.map_create(map_type=2, key_size=4, value_size=8, max_entries=1, map_flags=flags)
+        k.map_update_elem(fd, bytes(4), value, 0)
+        if freeze:
+            k.map_freeze(fd)
+        try:
+            k.prog_load(_strncmp_prog(fd, off), prog_type=KPROBE, log_level=1)
+        except KernelError as e:
+            return e.errno, str(e)
+        return 0, ""
+    finally:
+        k.shutdown()
+
+
+@pytest.mark.parametrize("name", sorted(STRNCMP))
+def test_strncmp_const_str(name: str) -> None:
+    want = {"rodata": 0, "rodata_inner": 0, "not_terminated": E.EINVAL, "tail_not_terminated": E.EINVAL,
+            "not_frozen": E.EACCES, "writable": E.EACCES}[name]
+    assert _emu_strncmp(*STRNCMP[name])[0] == want
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", sorted(STRNCMP))
+def test_strncmp_const_str_as_the_host(name: str) -> None:
+    import struct
+
+    from emu.host import hostbpf
+    from kernel_model.insn import encode
+    from kernel_model.uapi import BPF_MAP_FREEZE
+
+    flags, value, freeze, off = STRNCMP[name]
+    fd, err = hostbpf.map_create(2, 4, 8, 1, map_flags=flags)
+    assert fd >= 0, err
+    try:
+        assert hostbpf.map_update(fd, bytes(4), value)[0] == 0
+        if freeze:
+            attr = bytearray(8)
+            struct.pack_into("<I", attr, 0, fd)
+            assert hostbpf.sys_bpf(BPF_MAP_FREEZE, attr) == (0, 0)  # a map of this process only
+        res = hostbpf.prog_load(KPROBE, encode(_strncmp_prog(fd, off)), log_level=1)
+        host = (0, "") if res.accepted else (res.errno, res.error_line())
+        res.close()
+    finally:
+        hostbpf.close(fd)
+    model = _emu_strncmp(flags, value, freeze, off)
+    assert model[0] == host[0]
+    if host[0]:
+        assert host[1] in model[1], (host, model)
