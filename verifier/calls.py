@@ -20,11 +20,13 @@ import errno as E
 from typing import Any, Final, Sequence
 
 from kernel_model import isa
+from kernel_model.errors import ENOTSUPP
 from kernel_model.insn import imm64
+from kernel_model.uapi import PROG_TYPE_KPROBE
 
 from kernel_model.uapi import BPF_F_INNER_MAP, BPF_F_RDONLY_PROG
 
-from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S
+from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S, trace_helpers as TH
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
 from .decoded import DInsn
@@ -54,9 +56,12 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     H.ARG_PTR_TO_TIMER: (PTR_TO_MAP_VALUE,),  # timer_types (verifier.async_cb)
     H.ARG_PTR_TO_RINGBUF_MEM: (PTR_TO_MEM | MEM_RINGBUF,),  # ringbuf_mem_types
     H.ARG_PTR_TO_DYNPTR: (PTR_TO_STACK, CONST_PTR_TO_DYNPTR),  # dynptr_types
+    H.ARG_PTR_TO_CONST_STR: (PTR_TO_MAP_VALUE,),  # const_str_ptr_types
 }
 
 BPF_REG_SIZE: Final = 8
+#: include/linux/err.h
+MAX_ERRNO: Final = 4095
 
 
 class CallMeta:
@@ -158,6 +163,8 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
     elif base == H.ARG_PTR_TO_SPIN_LOCK:
         from .locks import BPF_FUNC_spin_lock, process_spin_lock
         process_spin_lock(env, regno, meta.func_id == BPF_FUNC_spin_lock)
+    elif base == H.ARG_PTR_TO_CONST_STR:
+        _check_reg_const_str(env, reg, regno)
     elif base in (H.ARG_CONST_SIZE, H.ARG_CONST_SIZE_OR_ZERO):
         atype = BPF_WRITE if fn.args[arg - 1] & MEM_WRITE else BPF_READ
         mem.check_mem_size_reg(env, reg, regno, atype, base == H.ARG_CONST_SIZE_OR_ZERO, meta)
@@ -169,6 +176,29 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
             raise env.reject(E.EACCES, f"R{regno} is not a known constant'")
         meta.mem_size = reg.var_off[0]
         precision.mark_chain_precision(env, regno)
+
+
+def _check_reg_const_str(env: Env, reg: RegState, regno: int) -> None:
+    """``check_reg_const_str`` (kernel/bpf/verifier.c, 6.12/6.18): a NUL-terminated string
+    at a constant offset of a read-only (``BPF_F_RDONLY_PROG``, frozen) map's value, read
+    through ``map_direct_value_addr`` at verification time."""
+    m = reg.map
+    if reg.type != PTR_TO_MAP_VALUE:
+        raise env.reject(E.EINVAL)
+    if not mem._map_is_rdonly(m):
+        raise env.reject(E.EACCES, f"R{regno} does not point to a readonly map'")
+    if reg.var_off[1]:
+        raise env.reject(E.EACCES, f"R{regno} is not a constant address'")
+    read = getattr(m, "direct_read", None)
+    if read is None:
+        raise env.reject(E.EACCES, "no direct value access support for this map type")
+    mem.check_map_access(env, regno, reg.off, m.value_size - reg.off, False, mem.ACCESS_HELPER)
+    map_off = reg.off + reg.var_off[0]
+    data = read(map_off, m.value_size - map_off)
+    if isinstance(data, int):
+        raise env.reject(-data, "direct value access on string failed")
+    if 0 not in data:
+        raise env.reject(E.EINVAL, "string is not zero-terminated")
 
 
 def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None:
@@ -264,6 +294,13 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         raise env.reject(E.EINVAL, "cannot call GPL-restricted function from non-GPL compatible program")
     if not env.attr.sleepable and fn.might_sleep:
         raise env.reject(E.EINVAL, "helper call might sleep in a non-sleepable prog")
+    if fn.might_sleep:  # a sleepable helper inside an atomic region (6.18 check_helper_call)
+        st = env.cur
+        for held, where in ((st.active_rcu_lock, "rcu_read_lock region"),
+                            (st.active_preempt_locks, "non-preemptible region"),
+                            (st.active_irq_id, "IRQ-disabled region")):
+            if held:
+                raise env.reject(E.EINVAL, f"sleepable helper {name}#{func_id} in {where}")
     meta = CallMeta(func_id)
     for i in range(5):
         check_func_arg(env, i, meta, fn)
@@ -372,8 +409,18 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         r0.umin = r0.u32_min = r0.smin = r0.s32_min = 0
         S.sync(r0)
         alu.bounds_sanity(env, r0, "retval")
+    elif bret == H.RET_INTEGER and func_id in TH.REFINE_RETVAL_IDS:
+        # do_refine_retval_range: a string or stack copy returns at most the size it was given
+        r0.smax = r0.s32_max = meta.msize_max_value
+        r0.smin = r0.s32_min = -MAX_ERRNO
+        S.sync(r0)
+        alu.bounds_sanity(env, r0, "retval")
     elif bret == H.RET_INTEGER:
         alu.bounds_sanity(env, r0, "retval")
+    if func_id == TH.BPF_FUNC_get_func_ip and env.attr.prog_type != PROG_TYPE_KPROBE:
+        # check_get_func_ip: of the types modelled only kprobes (tracing programs are not)
+        raise env.reject(ENOTSUPP, f"func {name}#{func_id} not supported for program type "
+                                     f"{env.attr.prog_type}")
 
 #: include/uapi/linux/bpf.h
 BPF_FUNC_get_local_storage: Final = 81

@@ -391,13 +391,17 @@ class Env:
         self.cur_hist_ent = True
 
     # --- the branch stack --------------------------------------------------------------------------
-    def push_stack(self, insn_idx: int, prev_insn_idx: int, speculative: bool) -> VerifierState:
-        """``push_stack``: remember the current state to explore ``insn_idx`` later."""
+    def push_stack(self, insn_idx: int, prev_insn_idx: int, speculative: bool,
+                   errno: int = E.E2BIG) -> VerifierState:
+        """``push_stack``: remember the current state to explore ``insn_idx`` later. Past
+        ``BPF_COMPLEXITY_LIMIT_JMP_SEQ`` the load fails with the caller's errno: 6.18's
+        push_stack returns NULL and ``check_cond_jmp_op`` answers -EFAULT (the host's errno
+        for pyperf600.o); the other callers keep -E2BIG."""
         st = self.cur.clone()
         st.speculative = st.speculative or speculative
         self.head.append((st, insn_idx, prev_insn_idx, self.log.end))
         if len(self.head) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
-            raise self.reject(E.E2BIG, f"The sequence of {len(self.head)} jumps is too complex.")
+            raise self.reject(errno, f"The sequence of {len(self.head)} jumps is too complex.")
         if st.parent is not None:
             st.parent.branches += 1
         return st

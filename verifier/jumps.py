@@ -362,7 +362,7 @@ def check_cond_jmp_op(env: Env, insn: DInsn) -> None:
         _collect_linked(env, this, dst.id, linked)
     if len(linked) > 1:
         env.push_jmp_history(this, 0, pack_linked(linked))
-    other = env.push_stack(idx + insn.off + 1, idx, False)
+    other = env.push_stack(idx + insn.off + 1, idx, False, E.EFAULT)
     oregs = other.frame[other.curframe].regs
     if insn.x:
         _reg_set_min_max(env, oregs[insn.dst], oregs[insn.src], dst, src, op, w32)

@@ -39,6 +39,7 @@ from __future__ import annotations
 import errno as E
 from typing import TYPE_CHECKING, Any, Callable, Final
 
+from kernel_model.vmlinux import REDUCED_STRUCTS
 from kernel_model import isa
 from kernel_model.btf import Array, Composite, Enum, Enum64, Func, FuncProto, Int, Ptr
 
@@ -182,7 +183,16 @@ def _check_kfunc_mem_arg(v: Env, btf: Any, proto: FuncProto, i: int, ref_t: Any,
     mem_size = nxt is not None and (_is_mem_size_arg(btf, nxt, regs[regno + 1], "__sz")
                                     or _is_mem_size_arg(btf, nxt, regs[regno + 1], "__szk"))
     is_void = ref_t is None
-    if not (ref_t is not None and isinstance(ref_t, (Int, Enum, Enum64))) and not _is_scalar_struct(btf, ref_t) \
+    # the emulated vmlinux's reduced structs (kernel_model.vmlinux.REDUCED_STRUCTS) are not the
+    # kernel's: one whose kernel layout has pointers is never memory here; one of scalars but
+    # another size is not modelled
+    reduced = REDUCED_STRUCTS.get(ref_tname) if ref_t is not None and ref_kind in ("STRUCT", "UNION") \
+        and btf is v.attr.vmlinux_btf else None
+    if reduced is False:
+        raise v.reject(E.EINVAL, f"kfunc argument #{i}: memory of the reduced struct {ref_tname} "
+                                 "is not modelled by structops")
+    if not (ref_t is not None and isinstance(ref_t, (Int, Enum, Enum64))) \
+            and (reduced or not _is_scalar_struct(btf, ref_t)) \
             and not (mem_size and is_void):
         raise v.reject(E.EINVAL, f"arg#{i} pointer type {ref_kind} {ref_tname} must point to scalar, "
                                  "or struct with scalar")

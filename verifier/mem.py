@@ -31,8 +31,8 @@ from .regs import (
     CONST_PTR_TO_MAP, MEM_RDONLY, MEM_USER, MEM_PERCPU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF,
     PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
-    PTR_TO_TP_BUFFER, PTR_TO_XDP_SOCK, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RCU, SCALAR_VALUE, S64_MIN, RegState,
-    base_type, clear_scalar_id, is_pointer_value, is_trusted_reg, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
+    PTR_TO_TP_BUFFER, PTR_TO_XDP_SOCK, PTR_UNTRUSTED, SCALAR_VALUE, S64_MIN, RegState,
+    base_type, clear_scalar_id, is_pointer_value, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
     s32,
 )
 from .state import (StackSlot,
@@ -755,18 +755,14 @@ def check_ptr_to_btf_access(env: Env, regs: list[RegState], regno: int, off: int
             struct_ops_write_access(env, reg, off, size)
             return
         raise env.reject(E.EACCES, "only read is supported")
-    kind, btf_id, flag = btf_struct_access(env, reg, off, size)
+    field: list[str] = []
+    kind, btf_id, flag = btf_struct_access(env, reg, off, size, field)
     if kind != PTR_TO_BTF_ID:
         flag = 0
-    elif reg.type & PTR_UNTRUSTED:
-        flag = PTR_UNTRUSTED
-    elif is_trusted_reg(reg) or reg.type & MEM_RCU:
-        # walking a trusted pointer yields an untrusted/legacy one unless allow-listed
-        flag &= ~(PTR_TRUSTED | MEM_RCU)
-        if flag & (MEM_PERCPU | MEM_USER):
-            pass
     else:
-        flag &= ~(PTR_TRUSTED | MEM_RCU)
+        # walking a trusted pointer: the allow lists of 6.18 (verifier.walk_trust)
+        from .walk_trust import walk_flags
+        flag = walk_flags(env, reg, field[-1] if field else "", btf_id, flag)
     if value_regno >= 0:
         dst = regs[value_regno]
         if kind == SCALAR_VALUE:

@@ -49,7 +49,7 @@ from kernel_model.bpf_map import MAP_TYPE_ARRAY
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
 from kernel_model.btf.errors import BTFError
-from kernel_model.btf.types import Datasec, Struct, Var, VarSecinfo
+from kernel_model.btf.types import Datasec, Func, Struct, Var, VarSecinfo
 from kernel_model.errors import KernelError, NotModelled
 from kernel_model.insn import Insn, encode
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
@@ -87,6 +87,9 @@ MAPS_SEC, BTF_SEC, BTF_EXT_SEC = ".maps", ".BTF", ".BTF.ext"
 _DWARF = (".debug_",)
 #: log buffer libbpf allocates for the retry (BPF_LOG_BUF_SIZE = UINT32_MAX >> 8)
 BPF_LOG_BUF_SIZE = (2**32 - 1) >> 8
+
+#: BPF_TRACE_RAW_TP (enum bpf_attach_type): ``tp_btf`` programs
+_BPF_TRACE_RAW_TP = 23
 
 
 @dataclass(frozen=True, slots=True)
@@ -628,6 +631,7 @@ class BpfObject:
         """``bpf_object__sanitize_and_load_btf``: mandatory with struct_ops or kfuncs."""
         if self.btf is None:
             return
+        self._mark_hidden_subprogs_static()
         blob = self.btf.to_bytes()
         try:
             self.btf_fd = sys.btf_load(blob)
@@ -639,6 +643,22 @@ class BpfObject:
                 raise LibbpfError(e.errno, msg) from None
             self.log.info(f"Error loading .BTF into kernel: {errstr(e.errno)}. BTF is optional, ignoring.")
             self.btf_fd = -1
+
+    def _mark_hidden_subprogs_static(self) -> None:
+        """The first step of ``bpf_object__sanitize_and_load_btf`` (libbpf 1.5-1.8): a global
+        or weak subprogram of hidden (or internal) visibility gets ``BTF_FUNC_STATIC``
+        linkage in the BTF the kernel receives, so the verifier checks it with its caller's
+        context, as a static function (``__hidden`` helpers such as usdt.bpf.h's)."""
+        btf = self.btf
+        assert btf is not None
+        for p in self.programs:
+            if not p.mark_btf_static or not p.is_subprog:
+                continue
+            for tid in range(1, btf.type_count):
+                t = btf.type_by_id(tid)
+                if isinstance(t, Func) and t.linkage == S.FUNC_GLOBAL and t.name == p.name:
+                    btf.replace(tid, Func(t.name, t.type_id, S.FUNC_STATIC))
+                    break
 
     def map_create_attrs(self, m: BpfMap, nr_cpus: int = 1) -> dict[str, Any]:
         """The BPF_MAP_CREATE attributes libbpf passes for ``m`` (``bpf_object__create_map``):
@@ -858,13 +878,36 @@ class BpfObject:
             raise self._fail(errno.EINVAL, f"prog '{p.name}': missing BPF prog type, check ELF section name "
                                            f"'{p.sec_name}'")
         if p.sec_def is not None and p.sec_def.attach_btf:
-            # libbpf_find_attach_btf_id: the target named after the '/' is looked up in the
-            # kernel's BTF; the emulated vmlinux BTF holds only the modelled subsystems' types
-            raise NotModelled(f"prog '{p.name}': SEC(\"{p.sec_name}\") attaches by kernel BTF "
-                              "(a kernel function or hook): tracing attach targets are not modelled")
+            if p.expected_attach_type == _BPF_TRACE_RAW_TP:
+                self._find_tp_btf_target(p)
+            else:
+                # libbpf_find_attach_btf_id for fentry/fexit/fmod_ret, iter, lsm, freplace:
+                # kernel functions the emulated vmlinux BTF does not have
+                raise NotModelled(f"prog '{p.name}': SEC(\"{p.sec_name}\") attaches by kernel BTF "
+                                  "(a kernel function or hook): tracing attach targets are not modelled")
         if p.prog_type == PROG_TYPE_STRUCT_OPS and p.attach_btf_id == 0:
             raise self._fail(errno.EINVAL, f"prog '{p.name}': SEC(\"struct_ops\") program isn't referenced "
                                            "anywhere, did you forget to use it?")
+
+    def _find_tp_btf_target(self, p: BpfProgram) -> None:
+        """``libbpf_prepare_prog_load`` -> ``libbpf_find_attach_btf_id`` for ``tp_btf/<name>``
+        (libbpf 1.5-1.8): the typedef ``btf_trace_<name>`` in vmlinux's BTF, then the
+        modules' (``find_kernel_btf_id``); not found is -ESRCH, "failed to find kernel BTF
+        type ID of '<name>'"."""
+        if p.attach_btf_id:
+            return
+        name = p.sec_name.partition("/")[2]
+        kb = self.kernel_btf
+        try:
+            if kb is None:
+                raise LibbpfError(errno.ESRCH)
+            tid, _btf, mod = kb.find_ksym("btf_trace_" + name, S.KIND_TYPEDEF)
+        except LibbpfError:
+            msg = f"prog '{p.name}': failed to find kernel BTF type ID of '{name}': {errstr(errno.ESRCH)}"
+            self.log.warn(msg)
+            raise LibbpfError(errno.ESRCH, msg) from None
+        p.attach_btf_id = tid
+        p.attach_mod_btf = mod
 
     def load_program(self, sys: Any, p: BpfProgram) -> int:
         """Load one program of a prepared object (libbpf's ``bpf_object_load_prog``);

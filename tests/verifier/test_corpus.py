@@ -127,9 +127,6 @@ def _modelled_type(pid: str) -> bool:
 KNOWN_OBJECTS: dict[str, str] = {}
 #: differences on program types the model verifies (strict xfails, in docs/verifier.md)
 KNOWN_OBJECTS.update({
-    **{f"test_global_func_ctx_args.o:kprobe_{n}_ctx": "a global function's context argument of a kprobe "
-       "(struct pt_regs by typedef or bpf_user_pt_regs_t) is not recognised (btf_is_prog_ctx_type)"
-       for n in ("resolved", "typedef", "workaround")},
 })
 # reached once their sk_storage maps (value with a bpf_spin_lock) are created
 KNOWN_OBJECTS.update({
