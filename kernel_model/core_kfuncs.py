@@ -39,6 +39,10 @@ CORE_KFUNCS: tuple[str, ...] = (
     "bpf_local_irq_save", "bpf_local_irq_restore",
     # kernel/bpf/helpers.c common_btf_ids: the numbers iterator (kernel/bpf/bpf_iter.c)
     "bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy",
+    # kernel/bpf/helpers.c generic_btf_ids: allocated objects and the graph API
+    "bpf_obj_new_impl", "bpf_percpu_obj_new_impl", "bpf_obj_drop_impl", "bpf_percpu_obj_drop_impl",
+    "bpf_refcount_acquire_impl", "bpf_list_push_front_impl", "bpf_list_push_back_impl",
+    "bpf_list_pop_front", "bpf_list_pop_back", "bpf_rbtree_remove", "bpf_rbtree_add_impl", "bpf_rbtree_first",
 )
 
 #: Linux 6.18 facts the 6.12 sets lack: bpf_local_irq_save/restore (6.14, common_btf_ids).
@@ -62,6 +66,19 @@ struct cgroup { int level; unsigned long long kn_id; };
 #: always declared (sched_ext's build supplies the shapes of TYPES_C, not this one)
 ITER_TYPES_C = r"""
 struct bpf_iter_num { unsigned long long __opaque[1]; };
+"""
+
+
+#: include/uapi/linux/bpf.h (6.18): the graph types' opaque shapes (sizes and alignments
+#: btf_field_type_size/align give; sched_ext's types have them already), and bpf_refcount
+GRAPH_TYPES_C = r"""
+struct bpf_list_head { unsigned long long __opaque[2]; };
+struct bpf_list_node { unsigned long long __opaque[3]; };
+struct bpf_rb_root { unsigned long long __opaque[2]; };
+struct bpf_rb_node { unsigned long long __opaque[4]; };
+"""
+REFCOUNT_TYPES_C = r"""
+struct bpf_refcount { unsigned int __opaque[1]; };
 """
 
 
@@ -92,7 +109,7 @@ def core_kfuncs_c(with_types: bool = True) -> str:
     """The prototypes (from the 6.18 BTF's declarations) for vmlinux, after the types
     they name (:data:`TYPES_C`, the same shapes sched_ext's types have: without
     ``with_types`` when those are in already)."""
-    lines = [TYPES_C if with_types else "", ITER_TYPES_C]
+    lines = [TYPES_C + GRAPH_TYPES_C if with_types else "", ITER_TYPES_C, REFCOUNT_TYPES_C]
     for name in CORE_KFUNCS:
         decl = facts.kfunc(name).decl
         if decl is None:

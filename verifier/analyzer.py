@@ -197,7 +197,8 @@ def _resolve_maps(env: Env, upto: int) -> None:
 def check_cfg(env: Env) -> None:
     """``check_cfg``: :func:`verifier.cfg.check_cfg` over the program, marking ``env.cfg_marks``."""
     try:
-        cfg.check_cfg(env.insns, env.cfg_marks, is_iter_next=functools.partial(_is_iter_next_kfunc, env))
+        cfg.check_cfg(env.insns, env.cfg_marks, is_iter_next=functools.partial(_is_iter_next_kfunc, env),
+                      is_cb_kfunc=functools.partial(_is_cb_kfunc, env))
     except InvalidInsn as e:
         raise env.reject(e.errno, e.message) from None
 
@@ -268,6 +269,21 @@ def _is_iter_next_kfunc(env: Env, insn: Any) -> bool:
     finally:
         env.level = lvl
     return "KF_ITER_NEXT" in e.kfunc.flags
+
+
+def _is_cb_kfunc(env: Env, insn: Any) -> bool:
+    """``is_sync_callback_calling_kfunc``: a vmlinux ``bpf_rbtree_add_impl`` call."""
+    from .kfuncs import resolve_kfunc
+    if insn.off:
+        return False
+    lvl, env.level = env.level, 0
+    try:
+        e = resolve_kfunc(env, insn)
+    except Reject:
+        return False
+    finally:
+        env.level = lvl
+    return e.module is None and e.name == "bpf_rbtree_add_impl"
 
 
 def _call_params(env: Env, insn: DInsn) -> int | None:

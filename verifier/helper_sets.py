@@ -50,6 +50,9 @@ MODELLED_SYMBOLS: Final[dict[str, int]] = {
     "bpf_ktime_get_boot_ns_proto": 125,
     "bpf_ktime_get_coarse_ns_proto": 160,
     "bpf_ktime_get_tai_ns_proto": 208,
+    # kernel/bpf/helpers.c: the held-lock rules are verifier/locks.py's
+    "bpf_spin_lock_proto": 93,
+    "bpf_spin_unlock_proto": 94,
 }
 
 _CACHE: dict[tuple[str, str | None, bool, bool], dict[int, str]] = {}

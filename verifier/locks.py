@@ -24,7 +24,8 @@ Models kernel/bpf/verifier.c (Linux 6.18):
 
 Left out: ``bpf_res_spin_lock`` (the map value field is refused as not modelled), locks
 in allocated objects (``PTR_TO_BTF_ID | MEM_ALLOC``: ``bpf_obj_new`` is not modelled),
-``invalidate_non_owning_refs`` (no non-owning references without graph kfuncs).
+``bpf_spin_unlock`` invalidates the non-owning references of the graph kfuncs
+(:func:`.graph.invalidate_non_owning_refs`).
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ def _kfunc_name(env: Env, insn: DInsn) -> str:
 
 def process_spin_lock(env: Env, regno: int, is_lock: bool) -> None:
     """``process_spin_lock`` for ``bpf_spin_lock`` (``is_lock``) or ``bpf_spin_unlock``."""
+    from .graph import in_rbtree_lock_required_cb, invalidate_non_owning_refs
+    if in_rbtree_lock_required_cb(env):  # check_func_arg, ARG_PTR_TO_SPIN_LOCK
+        raise env.reject(E.EACCES, "can't spin_{lock,unlock} in rbtree cb")
     reg = env.cur_regs()[regno]
     st = env.cur
     value, mask = reg.var_off
@@ -121,3 +125,4 @@ def process_spin_lock(env: Env, regno: int, is_lock: bool) -> None:
         raise env.reject(E.EINVAL, "bpf_spin_unlock cannot be out of order")
     if not release_lock_state(st, REF_TYPE_LOCK, reg.id, m):
         raise env.reject(E.EINVAL, "bpf_spin_unlock of different lock")
+    invalidate_non_owning_refs(env)

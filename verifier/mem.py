@@ -28,7 +28,7 @@ from .core import Env, BPF_MAX_VAR_OFF, BPF_MAX_VAR_SIZ, DST_OP, DST_OP_NO_MARK,
 from .log import reg_type_str, tnum_str
 from .regs import (
     BASE_TYPE_MASK, PTR_TO_ARENA,
-    CONST_PTR_TO_MAP, MEM_RDONLY, MEM_USER, MEM_PERCPU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF,
+    CONST_PTR_TO_MAP, MEM_ALLOC, MEM_RDONLY, MEM_USER, MEM_PERCPU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF,
     PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
     PTR_TO_TP_BUFFER, PTR_TO_XDP_SOCK, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RCU, SCALAR_VALUE, S64_MIN, RegState,
@@ -733,6 +733,16 @@ def check_ptr_to_btf_access(env: Env, regs: list[RegState], regno: int, off: int
     if reg.type & MEM_PERCPU:
         raise env.reject(E.EACCES, f"R{regno} is ptr_{tname} access percpu memory: off={off}")
     from .btf_access import btf_struct_access, struct_ops_write_access
+    if reg.type & MEM_ALLOC and not reg.type & MEM_PERCPU:
+        # an object of bpf_obj_new: read and written through btf_struct_access, never its
+        # special fields ("direct access to %s is disallowed"); a pointer member reads as a
+        # scalar ("For local types, the destination register cannot become a pointer again")
+        from .graph import check_alloc_access
+        check_alloc_access(env, reg, regno, off, size)
+        btf_struct_access(env, reg, off, size)
+        if atype == BPF_READ and value_regno >= 0:
+            mark_unknown(regs[value_regno], env.bpf_capable)
+        return
     if atype == BPF_WRITE:
         if env.struct_ops_policy is not None:
             struct_ops_write_access(env, reg, off, size)

@@ -221,6 +221,8 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
         "bpf_preempt_disable": region("preempt", 1), "bpf_preempt_enable": region("preempt", -1),
         "bpf_local_irq_save": irq_save, "bpf_local_irq_restore": irq_restore,
     }
+    from .graph_kfuncs import graph_impls
+    impls.update(graph_impls(machine))
     for name in CORE_KFUNCS:
         if name.startswith("bpf_cpumask_") and name not in impls:
             impls[name] = bitop(name.removeprefix("bpf_cpumask_"))
