@@ -44,8 +44,10 @@ from kernel_model.btf_record import LIST_HEAD, LIST_NODE, RB_NODE, RB_ROOT, REFC
 from kernel_model.errors import NotModelled
 
 from .regs import (
-    BASE_TYPE_MASK, MEM_ALLOC, MEM_PERCPU, MEM_RCU, NON_OWN_REF, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_FUNC,
-    PTR_TO_MAP_VALUE, PTR_TRUSTED, RegState, mark_known_zero, mark_not_init, s64,
+    BASE_TYPE_MASK, MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, MEM_RINGBUF, NON_OWN_REF, PTR_MAYBE_NULL,
+    PTR_TO_ARENA, PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
+    PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, PTR_TRUSTED, SCALAR_VALUE, RegState, mark_known_zero,
+    mark_not_init, s64,
 )
 
 if TYPE_CHECKING:
@@ -74,6 +76,10 @@ GRAPH_KFUNCS: Final = _LIST_API | _RBTREE_API | {OBJ_NEW, PERCPU_OBJ_NEW, OBJ_DR
 #: BPF_GLOBAL_PERCPU_MA_MAX_SIZE (include/linux/bpf_mem_alloc.h)
 _PERCPU_MAX: Final = 512
 
+#: check_func_arg_reg_off: the types allowed fixed and variable offsets
+_ANY_OFF_OK: Final = frozenset({PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE,
+                                PTR_TO_MEM, PTR_TO_MEM | MEM_RDONLY, PTR_TO_MEM | MEM_RINGBUF, PTR_TO_BUF,
+                                PTR_TO_BUF | MEM_RDONLY, PTR_TO_ARENA, SCALAR_VALUE})
 #: check_func_arg_reg_off: the PTR_TO_BTF_ID types allowed a fixed offset
 _FIXED_OFF_OK: Final = frozenset({PTR_TO_BTF_ID, PTR_TO_BTF_ID | MEM_ALLOC, PTR_TO_BTF_ID | PTR_TRUSTED,
                                   PTR_TO_BTF_ID | MEM_RCU, PTR_TO_BTF_ID | MEM_ALLOC | NON_OWN_REF,
@@ -119,7 +125,7 @@ def check_func_arg_reg_off(v: Env, reg: RegState, regno: int, release: bool) -> 
                                      "to kfunc")
         check_ptr_off_reg(v, reg, regno, False)
         return
-    if reg.type == PTR_TO_MAP_VALUE:
+    if reg.type in _ANY_OFF_OK:
         return
     check_ptr_off_reg(v, reg, regno, reg.type in _FIXED_OFF_OK)
 
@@ -192,11 +198,13 @@ def check_graph_arg(v: Env, meta: Any, i: int, regno: int, reg: RegState, kind: 
         _graph_root(v, meta, regno, reg, kind)
         return
     # graph nodes
-    if kind == RB_NODE and name == RBTREE_REMOVE:
-        if not is_non_owning(reg) or reg.ref_obj_id:
-            raise v.reject(E.EINVAL, "rbtree_remove node input must be non-owning ref")
+    if kind == RB_NODE and name != RBTREE_ADD:
+        # 6.16+ ("Allow refcounted bpf_rb_node used in bpf_rbtree_{remove,left,right}"): a
+        # non-owning or an owning reference
+        if not is_non_owning(reg) and not reg.ref_obj_id:
+            raise v.reject(E.EINVAL, f"{name} can only take non-owning or refcounted bpf_rb_node pointer")
         if in_rbtree_lock_required_cb(v):
-            raise v.reject(E.EINVAL, "rbtree_remove not allowed in rbtree cb")
+            raise v.reject(E.EINVAL, f"{name} not allowed in rbtree cb")
     else:
         if reg.type != PTR_TO_BTF_ID | MEM_ALLOC:
             raise v.reject(E.EINVAL, f"arg#{i} expected pointer to allocated object")

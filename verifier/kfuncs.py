@@ -364,7 +364,10 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             raise v.reject(E.EINVAL, f"Unrecognized arg#{i} type {t.kind_name}")
         nullable = pname.endswith("__nullable")
         # (an iterator argument is refused NULL the same way on the 6.18 host)
-        if (trusted_args or rcu or (i == 0 and flags & ITER_FLAGS)) and \
+        # (the graph kfuncs too: the 6.18 host refuses a maybe-NULL node for bpf_rbtree_add with
+        # this line, rbtree_fail.o's rbtree_api_use_unchecked_remove_retval)
+        if (trusted_args or rcu or (i == 0 and flags & ITER_FLAGS)
+                or (entry.module is None and name in graph.GRAPH_KFUNCS)) and \
                 (register_is_null(reg) or reg.type & PTR_MAYBE_NULL) and not nullable:
             raise v.reject(E.EACCES, f"Possibly NULL pointer passed to trusted arg{i}")
         if reg.ref_obj_id:
