@@ -672,7 +672,9 @@ class BpfObject:
                 try:
                     fd = sys.map_create(**kw)
                 except KernelError as e:
-                    if not (kw.get("btf_key_type_id") or kw.get("btf_value_type_id")):
+                    # (what the emulated kernel does not model is not a reason to drop the BTF:
+                    # a map without it would be verified as another map)
+                    if isinstance(e, NotModelled) or not (kw.get("btf_key_type_id") or kw.get("btf_value_type_id")):
                         raise
                     self.log.warn(f"Error in bpf_create_map_xattr({m.name}): {errstr(e.errno)}. Retrying "
                                   "without BTF.")
