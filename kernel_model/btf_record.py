@@ -36,9 +36,13 @@ Map values are parsed for locks, timers, wqs, kptrs, graph roots and refcounts
 nodes: :func:`struct_meta`. Global variables (a DATASEC value) are parsed as the kernel
 does (``btf_find_datasec_var``).
 
+Kptrs (``btf_find_kptr``, ``btf_parse_kptr``): a pointer tagged ``kptr`` (BPF_KPTR_REF),
+``kptr_untrusted`` or ``percpu_kptr`` to a struct the kernel's BTF does not have (a local type of
+the program's BTF); 8 bytes, 8-aligned, repeated along an array.
+
 Not modelled (refused with :class:`~kernel_model.errors.NotModelled`): ``bpf_res_spin_lock``,
-kptrs (pointers tagged ``kptr``, ``kptr_untrusted``, ``percpu_kptr``, ``uptr``), arrays of
-structs holding graph roots (``btf_repeat_fields`` of nested fields).
+kptrs to kernel types (their destructor kfuncs), ``uptr``, arrays of structs holding graph roots
+(``btf_repeat_fields`` of nested fields).
 """
 
 from __future__ import annotations
@@ -90,6 +94,9 @@ class BtfField:
     value_btf_id: int = 0
     node_offset: int = 0
     value_btf: object = field(default=None, compare=False)
+    #: a kptr field: "kptr_ref", "kptr_unref" or "percpu_kptr" (BPF_KPTR_REF/UNREF/PERCPU;
+    #: ``name`` is btf_field_type_name's "kptr"/"percpu_kptr"), the pointee in value_btf(_id)
+    kptr: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +140,36 @@ def _is_kptr(btf: BTF, tid: int) -> bool:
     return inner.kind == S.KIND_TYPE_TAG and inner.name in _KPTR_TAGS
 
 
+#: type tag -> (BPF_KPTR_* kind, btf_field_type_name)
+_KPTR_KINDS = {"kptr": ("kptr_ref", "kptr"), "kptr_untrusted": ("kptr_unref", "kptr"),
+               "percpu_kptr": ("percpu_kptr", "percpu_kptr")}
+KPTR = "kptr"
+
+
+def _kptr(btf: BTF, tid: int, off: int, kernel_btf: BTF | None) -> BtfField:
+    """``btf_find_kptr`` then ``btf_parse_kptr`` (kernel/bpf/btf.c): a pointer tagged
+    ``kptr``/``kptr_untrusted``/``percpu_kptr`` to a struct; a struct the kernel's BTF does
+    not name is a local type of the program's BTF (a ``bpf_obj_new`` object)."""
+    t = btf.type_by_id(tid)
+    if t.kind == S.KIND_VOLATILE:
+        t = btf.type_by_id(t.type_id)  # type: ignore[attr-defined]
+    tag = btf.type_by_id(t.type_id)  # type: ignore[attr-defined]
+    if btf.type_by_id(tag.type_id).kind == S.KIND_TYPE_TAG:  # type: ignore[attr-defined]
+        raise _Err(-errno.EINVAL)  # extra tags
+    if tag.name not in _KPTR_KINDS:  # type: ignore[attr-defined]
+        raise NotModelled(f"{tag.name} fields: not modelled by this emulator")  # type: ignore[attr-defined]
+    kind, fname = _KPTR_KINDS[tag.name]  # type: ignore[attr-defined]
+    pid = btf.skip_modifiers(tag.type_id)  # type: ignore[attr-defined]
+    pt = btf.type_by_id(pid)
+    if pt.kind != S.KIND_STRUCT:
+        raise _Err(-errno.EINVAL)
+    if kernel_btf is None:
+        raise NotModelled("kptr fields: the kernel's BTF is needed to parse them")
+    if kernel_btf.find(pt.name, S.KIND_STRUCT) is not None:  # type: ignore[attr-defined]
+        raise NotModelled(f"kptr fields to kernel types (struct {pt.name}): not modelled by this emulator")  # type: ignore[attr-defined]
+    return BtfField(fname, off, 8, pid, 0, btf, kind)
+
+
 def _decl_tags(btf: BTF, pt_id: int, comp_idx: int, key: str) -> list[str]:
     """``btf_find_next_decl_tag``: the values of ``key``-prefixed DECL_TAGs on ``pt_id``'s
     component ``comp_idx`` (-1: the type itself)."""
@@ -174,7 +211,7 @@ def _graph_root(btf: BTF, pt_id: int, comp_idx: int, name: str, off: int) -> Btf
 
 
 def _field_one(btf: BTF, pt_id: int, comp_idx: int, tid: int, off: int, seen: set[str], level: int,
-               kinds: frozenset[str]) -> list[BtfField]:
+               kinds: frozenset[str], kernel_btf: BTF | None = None) -> list[BtfField]:
     """``btf_find_field_one`` for a member (component ``comp_idx`` of type ``pt_id``) of
     type ``tid`` at byte ``off`` (``kinds``: the field types asked for, ``field_mask``)."""
     t = btf.type_by_id(tid)
@@ -195,8 +232,12 @@ def _field_one(btf: BTF, pt_id: int, comp_idx: int, tid: int, off: int, seen: se
     if name in _NOT_MODELLED:
         raise NotModelled(f"map value field struct {name}: not modelled by this emulator")
     if not composite and _is_kptr(btf, elem):
-        raise NotModelled("kptr fields (__kptr, __kptr_untrusted, __percpu_kptr, __uptr): not modelled by "
-                          "this emulator")
+        if KPTR not in kinds:
+            return []
+        if nelems > _FIELDS_MAX:
+            raise _Err(-errno.E2BIG)
+        k = _kptr(btf, elem, off, kernel_btf)  # btf_repeat_fields: one per element
+        return [BtfField(k.name, off + i * 8, 8, k.value_btf_id, 0, btf, k.kptr) for i in range(nelems)]
     if name in kinds:
         if name in _ONCE:
             if name in seen:
@@ -217,17 +258,18 @@ def _field_one(btf: BTF, pt_id: int, comp_idx: int, tid: int, off: int, seen: se
                     for i in range(nelems)]
         return [BtfField(name, off, size)]
     if composite:
-        inner = _struct_fields(btf, elem, t, set(), level + 1, kinds)  # the host: a nested struct's own
+        inner = _struct_fields(btf, elem, t, set(), level + 1, kinds, kernel_btf)  # the host: a nested struct's own
         if not inner:
             return []
         if nelems > 1:
             raise _Err(-errno.EINVAL)
-        return [BtfField(f.name, f.offset + off, f.size, f.value_btf_id, f.node_offset, f.value_btf) for f in inner]
+        return [BtfField(f.name, f.offset + off, f.size, f.value_btf_id, f.node_offset, f.value_btf, f.kptr)
+                for f in inner]
     return []
 
 
 def _struct_fields(btf: BTF, tid: int, t: object, seen: set[str], level: int,
-                   kinds: frozenset[str]) -> list[BtfField]:
+                   kinds: frozenset[str], kernel_btf: BTF | None = None) -> list[BtfField]:
     """``btf_find_struct_field``."""
     if level >= _MAX_DEPTH:
         raise _Err(-errno.E2BIG)
@@ -235,25 +277,26 @@ def _struct_fields(btf: BTF, tid: int, t: object, seen: set[str], level: int,
     for idx, m in enumerate(t.members):  # type: ignore[attr-defined]
         if m.bits_offset % 8:
             raise _Err(-errno.EINVAL)
-        out.extend(_field_one(btf, tid, idx, m.type_id, m.bits_offset // 8, seen, level, kinds))
+        out.extend(_field_one(btf, tid, idx, m.type_id, m.bits_offset // 8, seen, level, kinds, kernel_btf))
     return out
 
 
-def _datasec_fields(btf: BTF, t: object, kinds: frozenset[str]) -> list[BtfField]:
+def _datasec_fields(btf: BTF, t: object, kinds: frozenset[str], kernel_btf: BTF | None = None) -> list[BtfField]:
     """``btf_find_datasec_var``: each variable of a global-data section, its decl tags on
     the VAR."""
     out: list[BtfField] = []
     seen: set[str] = set()
     for vsi in t.vars:  # type: ignore[attr-defined]
         var = btf.type_by_id(vsi.type_id)
-        out.extend(_field_one(btf, vsi.type_id, -1, var.type_id, vsi.offset, seen, 0, kinds))  # type: ignore[attr-defined]
+        out.extend(_field_one(btf, vsi.type_id, -1, var.type_id, vsi.offset, seen, 0, kinds,  # type: ignore[attr-defined]
+                              kernel_btf))
     return out
 
 
 #: map_check_btf asks for locks, timers, wqs, kptrs, graph roots, refcounts
-_MAP_KINDS = frozenset({SPIN_LOCK, TIMER, WORKQUEUE, LIST_HEAD, RB_ROOT, REFCOUNT})
+_MAP_KINDS = frozenset({SPIN_LOCK, TIMER, WORKQUEUE, LIST_HEAD, RB_ROOT, REFCOUNT, KPTR})
 #: btf_parse_struct_metas: locks, graph roots and nodes, refcounts, kptrs (no timer/wq)
-_META_KINDS = frozenset({SPIN_LOCK, LIST_HEAD, LIST_NODE, RB_ROOT, RB_NODE, REFCOUNT})
+_META_KINDS = frozenset({SPIN_LOCK, LIST_HEAD, LIST_NODE, RB_ROOT, RB_NODE, REFCOUNT, KPTR})
 
 
 def _record(btf: BTF, found: list[BtfField], value_size: int) -> BtfRecord:
@@ -274,15 +317,16 @@ def _record(btf: BTF, found: list[BtfField], value_size: int) -> BtfRecord:
     return BtfRecord(tuple(found))
 
 
-def parse_fields(btf: BTF, type_id: int, value_size: int) -> BtfRecord | None:
+def parse_fields(btf: BTF, type_id: int, value_size: int, kernel_btf: BTF | None = None) -> BtfRecord | None:
     """``btf_parse_fields`` of a map value: None when it has no special field, a record
-    with ``error`` set for an ``ERR_PTR`` result. Raises NotModelled for fields we lack."""
+    with ``error`` set for an ``ERR_PTR`` result. Raises NotModelled for fields we lack.
+    ``kernel_btf``: the vmlinux BTF kptr pointee names are looked up in."""
     t = btf.type_by_id(type_id)
     try:
         if t.kind == S.KIND_STRUCT:
-            found = _struct_fields(btf, type_id, t, set(), 0, _MAP_KINDS)
+            found = _struct_fields(btf, type_id, t, set(), 0, _MAP_KINDS, kernel_btf)
         elif t.kind == S.KIND_DATASEC:
-            found = _datasec_fields(btf, t, _MAP_KINDS)
+            found = _datasec_fields(btf, t, _MAP_KINDS, kernel_btf)
         else:
             return BtfRecord(error=-errno.EINVAL)
     except _Err as e:
@@ -302,9 +346,9 @@ _Metas = tuple[int, dict[int, BtfRecord], dict[int, str]]
 _METAS: "weakref.WeakKeyDictionary[BTF, _Metas]" = weakref.WeakKeyDictionary()
 
 
-def _metas(btf: BTF) -> _Metas:
+def _metas(btf: BTF, kernel_btf: BTF | None = None) -> _Metas:
     """``btf_parse_struct_metas``: (errno, {struct id: record}, {struct id: why not modelled})
-    of a program BTF, cached."""
+    of a program BTF, cached (computed at ``BPF_BTF_LOAD`` with the kernel's BTF)."""
     got = _METAS.get(btf)
     if got is not None:
         return got
@@ -324,7 +368,7 @@ def _metas(btf: BTF) -> _Metas:
             if not any(m.type_id in special for m in t.members):  # type: ignore[attr-defined]
                 continue
             try:
-                found = _struct_fields(btf, tid, t, set(), 0, _META_KINDS)
+                found = _struct_fields(btf, tid, t, set(), 0, _META_KINDS, kernel_btf)
             except _Err as e:
                 err = e.err
                 break
@@ -359,8 +403,8 @@ def struct_meta(btf: BTF, type_id: int) -> BtfRecord | None:
     return out.get(type_id)
 
 
-def check_struct_metas(btf: BTF) -> int:
+def check_struct_metas(btf: BTF, kernel_btf: BTF | None = None) -> int:
     """``btf_parse_struct_metas`` at ``BPF_BTF_LOAD``: 0, or the negative errno that fails the
     load (no log line): a struct with a direct member of a special struct type whose parse
     fails (-E2BIG for two locks) or finds nothing valid (-EFAULT)."""
-    return _metas(btf)[0]
+    return _metas(btf, kernel_btf)[0]

@@ -221,6 +221,10 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         raise env.reject(E.EINVAL, "cannot call GPL-restricted function from non-GPL compatible program")
     if not env.attr.sleepable and fn.might_sleep:
         raise env.reject(E.EINVAL, "helper call might sleep in a non-sleepable prog")
+    if func_id == 194:  # bpf_kptr_xchg: verifier/kptrs.py
+        from .kptrs import check_kptr_xchg
+        check_kptr_xchg(env, insn)
+        return
     meta = CallMeta(func_id)
     for i in range(5):
         check_func_arg(env, i, meta, fn)

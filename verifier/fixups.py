@@ -401,6 +401,13 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                 patches[k] = [(Insn(isa.JMP | BPF_TAIL_CALL, 0, 0, 0, imm), None)]
                 k += 1
                 continue
+            if ins.imm == 194:
+                # do_misc_fixups: "Implement bpf_kptr_xchg inline" (x86-64 supports ptr xchg):
+                # r0 = r2; r0 = xchg(*(u64 *)(r1 + 0), r0)
+                patches[k] = [(Insn(isa.ALU64 | isa.MOV | isa.X, 0, 2, 0, 0), None),
+                              (Insn(isa.STX | isa.ATOMIC | isa.DW, 1, 0, 0, isa.XCHG), None)]
+                k += 1
+                continue
             patches[k] = [(Insn(c, 0, 0, 0, helper(ins.imm)), None)]
         elif c == isa.CALL_INSN and ins.src == isa.PSEUDO_KFUNC_CALL:
             pre = [(i, None) for i in (kfunc_args or {}).get(k, ())]

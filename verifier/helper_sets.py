@@ -53,6 +53,8 @@ MODELLED_SYMBOLS: Final[dict[str, int]] = {
     # kernel/bpf/helpers.c: the held-lock rules are verifier/locks.py's
     "bpf_spin_lock_proto": 93,
     "bpf_spin_unlock_proto": 94,
+    # kernel/bpf/helpers.c: verifier/kptrs.py (kptrs holding local objects)
+    "bpf_kptr_xchg_proto": 194,
 }
 
 _CACHE: dict[tuple[str, str | None, bool, bool], dict[int, str]] = {}

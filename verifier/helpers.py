@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from kernel_model.helper_ids import HELPER_NAMES
 
-from .regs import MEM_RDONLY, MEM_UNINIT, MEM_WRITE, PTR_MAYBE_NULL, PTR_TRUSTED
+from .regs import MEM_RDONLY, MEM_UNINIT, MEM_WRITE, OBJ_RELEASE, PTR_MAYBE_NULL, PTR_TRUSTED
 
 __all__ = [
     "FuncProto", "PROTOS", "proto_for", "ARG_DONTCARE", "ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY",
@@ -135,6 +135,9 @@ PROTOS: dict[int, FuncProto] = {
     # kernel/bpf/helpers.c bpf_spin_lock_proto / bpf_spin_unlock_proto (verifier.locks)
     93: _p("spin_lock", RET_VOID, ARG_PTR_TO_SPIN_LOCK),
     94: _p("spin_unlock", RET_VOID, ARG_PTR_TO_SPIN_LOCK),
+    # kernel/bpf/helpers.c bpf_kptr_xchg_proto (verifier.kptrs checks the call)
+    194: _p("kptr_xchg", PTR_MAYBE_NULL | RET_PTR_TO_BTF_ID, ARG_KPTR_XCHG_DEST,
+            PTR_MAYBE_NULL | OBJ_RELEASE | ARG_PTR_TO_BTF_ID),
     # kernel/trace/bpf_trace.c bpf_get_current_task_btf_proto: the current task, trusted
     158: FuncProto("get_current_task_btf", RET_PTR_TO_BTF_ID | PTR_TRUSTED, (ARG_DONTCARE,) * 5, True,
                    ret_btf="task_struct"),

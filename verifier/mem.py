@@ -437,6 +437,10 @@ def check_map_access(env: Env, regno: int, off: int, size: int, zero_ok: bool, s
         return
     for f in rec.fields:
         if reg.smin + off < f.offset + f.size and f.offset < reg.umax + off + size:
+            if f.kptr:
+                from .kptrs import check_kptr_overlap
+                check_kptr_overlap(env, reg, off, size, f, src == ACCESS_DIRECT)
+                continue
             raise env.reject(E.EACCES, f"{f.name} cannot be accessed directly by load/store")
 
 # --- the dispatcher -----------------------------------------------------------------------
@@ -459,6 +463,13 @@ def _access_map_value(env: Env, regs: list[RegState], regno: int, off: int, size
         raise env.reject(E.EACCES, f"R{value_regno} leaks addr into map")
     check_map_access_type(env, regno, off, size, atype)
     check_map_access(env, regno, off, size, False, ACCESS_DIRECT)
+    rec = getattr(regs[regno].map, "record", None)
+    if rec is not None and any(f.kptr for f in rec.fields):
+        from .kptrs import check_map_kptr_access, kptr_field_at
+        kf = kptr_field_at(rec, off + regs[regno].var_off[0])
+        if kf is not None:
+            check_map_kptr_access(env, regs, regno, value_regno, insn_idx, kf)
+            return
     if atype == BPF_READ and value_regno >= 0:
         reg = regs[regno]
         m = reg.map

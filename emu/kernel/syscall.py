@@ -150,7 +150,7 @@ class BpfSyscalls:
             raise err from None
         from kernel_model.btf_record import check_struct_metas
 
-        rc = check_struct_metas(btf)  # btf_parse_struct_metas: fails the load without a log line
+        rc = check_struct_metas(btf, self.btf)  # btf_parse_struct_metas: fails the load without a log line
         if rc:
             err = KernelError(-rc, "btf_parse_struct_metas: a struct's bpf_spin_lock is invalid or repeated")
             err.log = ""  # type: ignore[attr-defined]
@@ -380,7 +380,7 @@ class BpfSyscalls:
                 inner = check_inner_map(self._map_by_fd(inner_map_fd))
             spec.name = check_obj_name(map_name, "map")
             btf = self._map_btf(btf_fd, btf_key_type_id, btf_value_type_id, 0, map_type)
-            self._map_check_btf(spec, btf, btf_value_type_id)
+            self._map_check_btf(spec, btf, btf_value_type_id, self.btf)
             hashrnd = self._rng.getrandbits(32)  # type: ignore[attr-defined]
             obj = new_map(spec, m, self._rcu, btf, hashrnd=hashrnd, inner=inner,  # type: ignore[attr-defined]
                           map_extra=map_extra)
@@ -393,7 +393,7 @@ class BpfSyscalls:
         return self.fds.install(obj)
 
     @staticmethod
-    def _map_check_btf(spec: MapSpec, btf: BtfObject | None, value_id: int) -> None:
+    def _map_check_btf(spec: MapSpec, btf: BtfObject | None, value_id: int, kernel_btf: BTF | None = None) -> None:
         """The record part of ``map_check_btf`` (kernel/bpf/syscall.c, 6.18): the value's special
         fields (``btf_parse_fields``; an erroneous record is kept, not refused), then
         -EACCES for BPF_F_RDONLY_PROG/WRONLY_PROG and -EOPNOTSUPP for a map type that
@@ -404,7 +404,7 @@ class BpfSyscalls:
         from kernel_model.btf_record import parse_fields
 
         spec.has_btf = True
-        rec = parse_fields(btf.btf, value_id, spec.value_size)
+        rec = parse_fields(btf.btf, value_id, spec.value_size, kernel_btf)
         if rec is None:
             return
         if rec.fields:
@@ -412,6 +412,9 @@ class BpfSyscalls:
                 btf.put()
                 raise KernelError(errno.EACCES, "a map value with special fields is read/written by programs")
             allowed = {MAP_TYPE_HASH, MAP_TYPE_ARRAY}  # (+ LRU hash for timers, local storages for locks)
+            if all(f.kptr or f.name == "bpf_refcount" for f in rec.fields):
+                # kptrs and refcounts: also the per-CPU and LRU hashes and arrays (5, 6, 9, 10)
+                allowed |= {5, 6, 9, 10}
             if spec.map_type not in allowed:
                 btf.put()
                 raise KernelError(errno.EOPNOTSUPP, f"{spec.type_name} cannot hold "

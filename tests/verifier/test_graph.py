@@ -247,3 +247,129 @@ def test_host_runtime_push_pop(kernel: Kernel) -> None:
     host = _host("push_pop_drop", run=True)
     emu = _emu(kernel, "push_pop_drop", run=True)
     assert emu == host == (0, "", 42)
+
+
+# --- kptrs holding local objects: bpf_kptr_xchg -------------------------------------------------
+def _kptr_btf() -> tuple[bytes, dict[str, int]]:
+    """GRAPH_C plus ``struct kv { struct elem __kptr *p; }`` and a second local type."""
+    from kernel_model.btf import Member, Ptr, Struct, TypeTag
+    b = parse_c(GRAPH_C + "struct other { long w; };")
+    ids = {n: b.find(n, S.KIND_STRUCT) for n in ("val", "elem", "other")}
+    ids["int"] = b.find("int", S.KIND_INT)
+    ids["prog"] = b.find("prog", S.KIND_FUNC)
+    b.add(DeclTag("contains:elem:node", ids["val"], 2))
+    tag = b.add(TypeTag("kptr", ids["elem"]))
+    ptr = b.add(Ptr(tag))
+    ids["kv"] = b.add(Struct("kv", 8, (Member("p", ptr, 0),)))
+    return b.to_bytes(), ids
+
+
+_XCHG = "r1 = r6\nr2 = r7\ncall bpf_kptr_xchg\n"
+_DROP_OLD = "if r0 == 0 goto out\nr1 = r0\nr2 = 0\ncall kernel-function#{bpf_obj_drop_impl}\n"
+_UNSTASH = ("r1 = r6\nr2 = 0\ncall bpf_kptr_xchg\nif r0 == 0 goto out\nr9 = *(u64 *)(r0 +0)\nr1 = r0\nr2 = 0\n"
+            "call kernel-function#{bpf_obj_drop_impl}\nr0 = r9\nexit\n")
+_NEW_OTHER = _NEW.replace("{elem}", "{other}")
+KPTR_PROGRAMS: dict[str, str] = {
+    "stash": _LOOKUP + _NEW + _XCHG + _DROP_OLD,
+    "unstash": _LOOKUP + _UNSTASH,
+    "stash_leak_old": _LOOKUP + _NEW + _XCHG,
+    "store_to_kptr": _LOOKUP + _NEW + "*(u64 *)(r6 +0) = r7\n",
+    "store_null_to_kptr": _LOOKUP + "r1 = 0\n*(u64 *)(r6 +0) = r1\n",
+    "stash_wrong_type": _LOOKUP + _NEW_OTHER + _XCHG + _DROP_OLD,
+    "narrow_load": _LOOKUP + "r0 = *(u32 *)(r6 +0)\nexit\n",
+    "load_kptr": _LOOKUP + "r1 = *(u64 *)(r6 +0)\nif r1 == 0 goto out\nr0 = *(u64 *)(r1 +0)\nexit\n",
+    "stash_used_after": _LOOKUP + _NEW + _XCHG + "r1 = *(u64 *)(r7 +0)\n" + _DROP_OLD,
+    "xchg_not_kptr": _LOOKUP + _NEW + "r6 += 4\n" + _XCHG + _DROP_OLD,
+}
+
+
+def _kptr_source(name: str, fd: int, ids: dict[str, int], kfunc_ids: dict[str, int]) -> str:
+    body = KPTR_PROGRAMS[name].format(fd=fd, elem=ids["elem"], other=ids["other"], v=42, **kfunc_ids)
+    return body + "out:\nr0 = 0\nexit\n"
+
+
+def _emu_kptr(kernel: Kernel, names: list[str]) -> list[tuple[int, str, int | None]]:
+    """Load each program against one kv map (and test-run the accepted ones in order)."""
+    blob, ids = _kptr_btf()
+    bfd = kernel.btf_load(blob)
+    mfd = kernel.map_create(map_type=2, key_size=4, value_size=8, max_entries=1, map_name="kv",
+                            btf_fd=bfd, btf_key_type_id=ids["int"], btf_value_type_id=ids["kv"])
+    kids = {n: kernel.btf.find(n, S.KIND_FUNC) for n in KFUNCS}
+    out: list[tuple[int, str, int | None]] = []
+    for name in names:
+        try:
+            pfd = kernel.prog_load(assemble(_kptr_source(name, mfd, ids, kids)), prog_type=SYSCALL, log_level=1,
+                                   prog_flags=SLEEPABLE, prog_btf_fd=bfd, func_info=_func_info(ids),
+                                   func_info_rec_size=8)
+        except KernelError as e:
+            out.append((e.errno, _last_line(getattr(e, "log", "") or ""), None))
+            continue
+        out.append((0, "", kernel.prog_test_run(pfd, ctx_in=bytes(8)).retval))
+    return out
+
+
+KPTR_WANT = {  # the 6.18 host's answers (test_host_kptr_agrees)
+    "stash": (0, ""), "unstash": (0, ""),
+    "store_null_to_kptr": (errno.EACCES, "store to referenced kptr disallowed"),  # a store, whatever it stores
+    "stash_leak_old": (errno.EINVAL, "BPF_EXIT instruction in main prog would lead to reference leak"),
+    "store_to_kptr": (errno.EACCES, "store to referenced kptr disallowed"),
+    "stash_wrong_type": (errno.EACCES, "invalid kptr access, R2 type=ptr_other expected=ptr_elem"),
+    "narrow_load": (errno.EACCES, "kptr access size must be BPF_DW"),
+    "load_kptr": (0, ""),
+    "stash_used_after": (errno.EACCES, "R7 invalid mem access 'scalar'"),
+    "xchg_not_kptr": (errno.EACCES, "off=4 doesn't point to kptr"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KPTR_PROGRAMS))
+def test_kptr_verifier(kernel: Kernel, name: str) -> None:
+    assert _emu_kptr(kernel, [name])[0][:2] == KPTR_WANT[name]
+
+
+def test_kptr_runtime_stash_unstash(kernel: Kernel) -> None:
+    """An object stashed in the map by one run is taken back by the next (the exchange is
+    the inlined atomic xchg); the map then holds NULL."""
+    runs = _emu_kptr(kernel, ["unstash", "stash", "stash", "unstash", "unstash"])
+    assert [r[2] for r in runs] == [0, 0, 0, 42, 0]
+    assert kernel.graph.live == {}
+
+
+def _host_kptr(names: list[str]) -> list[tuple[int, str, int | None]]:
+    blob, ids = _kptr_btf()
+    bfd, err, log = hostbpf.btf_load(blob)
+    assert bfd >= 0, log
+    mfd, err = hostbpf.map_create(2, 4, 8, 1, name="kv", btf_fd=bfd, btf_key_type_id=ids["int"],
+                                  btf_value_type_id=ids["kv"])
+    assert mfd >= 0, err
+    kids = {n: hostbpf.host_btf_id(n, "func") for n in KFUNCS}
+    out: list[tuple[int, str, int | None]] = []
+    try:
+        for name in names:
+            r = hostbpf.prog_load(SYSCALL, encode(assemble(_kptr_source(name, mfd, ids, kids))),
+                                  prog_flags=SLEEPABLE, prog_btf_fd=bfd, func_info=_func_info(ids),
+                                  func_info_rec_size=8)
+            if not r.accepted:
+                out.append((r.errno, r.error_line() or "", None))
+                continue
+            try:
+                out.append((0, "", hostbpf.test_run(r.fd, ctx_in=bytes(8)).retval))
+            finally:
+                r.close()
+    finally:
+        hostbpf.close(mfd)
+        hostbpf.close(bfd)
+    return out
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(not _host_ok, reason=_host_why)
+@pytest.mark.parametrize("name", sorted(KPTR_PROGRAMS))
+def test_host_kptr_agrees(kernel: Kernel, name: str) -> None:
+    assert _emu_kptr(kernel, [name])[0][:2] == _host_kptr([name])[0][:2]
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(not _host_ok, reason=_host_why)
+def test_host_kptr_runtime(kernel: Kernel) -> None:
+    names = ["unstash", "stash", "stash", "unstash", "unstash"]
+    assert _emu_kptr(kernel, names) == _host_kptr(names)
