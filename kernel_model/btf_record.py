@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import errno
 import weakref
+from typing import Any
 from dataclasses import dataclass, field
 
 from .btf import BTF
@@ -93,7 +94,7 @@ class BtfField:
     size: int
     value_btf_id: int = 0
     node_offset: int = 0
-    value_btf: object = field(default=None, compare=False)
+    value_btf: Any = field(default=None, compare=False)
     #: a kptr field: "kptr_ref", "kptr_unref" or "percpu_kptr" (BPF_KPTR_REF/UNREF/PERCPU;
     #: ``name`` is btf_field_type_name's "kptr"/"percpu_kptr"), the pointee in value_btf(_id)
     kptr: str = ""
@@ -156,17 +157,17 @@ def _kptr(btf: BTF, tid: int, off: int, kernel_btf: BTF | None) -> BtfField:
     tag = btf.type_by_id(t.type_id)  # type: ignore[attr-defined]
     if btf.type_by_id(tag.type_id).kind == S.KIND_TYPE_TAG:  # type: ignore[attr-defined]
         raise _Err(-errno.EINVAL)  # extra tags
-    if tag.name not in _KPTR_KINDS:  # type: ignore[attr-defined]
-        raise NotModelled(f"{tag.name} fields: not modelled by this emulator")  # type: ignore[attr-defined]
-    kind, fname = _KPTR_KINDS[tag.name]  # type: ignore[attr-defined]
+    if tag.name not in _KPTR_KINDS:
+        raise NotModelled(f"{tag.name} fields: not modelled by this emulator")
+    kind, fname = _KPTR_KINDS[tag.name]
     pid = btf.skip_modifiers(tag.type_id)  # type: ignore[attr-defined]
     pt = btf.type_by_id(pid)
     if pt.kind != S.KIND_STRUCT:
         raise _Err(-errno.EINVAL)
     if kernel_btf is None:
         raise NotModelled("kptr fields: the kernel's BTF is needed to parse them")
-    if kernel_btf.find(pt.name, S.KIND_STRUCT) is not None:  # type: ignore[attr-defined]
-        raise NotModelled(f"kptr fields to kernel types (struct {pt.name}): not modelled by this emulator")  # type: ignore[attr-defined]
+    if kernel_btf.find(pt.name, S.KIND_STRUCT) is not None:
+        raise NotModelled(f"kptr fields to kernel types (struct {pt.name}): not modelled by this emulator")
     return BtfField(fname, off, 8, pid, 0, btf, kind)
 
 

@@ -410,7 +410,7 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                 continue
             patches[k] = [(Insn(c, 0, 0, 0, helper(ins.imm)), None)]
         elif c == isa.CALL_INSN and ins.src == isa.PSEUDO_KFUNC_CALL:
-            pre = [(i, None) for i in (kfunc_args or {}).get(k, ())]
+            pre: list[Patched] = [(i, None) for i in (kfunc_args or {}).get(k, ())]
             patches[k] = pre + [(Insn(c, 0, 0, 0, kfunc(ins.imm, ins.off)), None)]
         k += 1
     new_depths = [d + e for d, e in zip(depths, extra)]

@@ -44,7 +44,7 @@ from kernel_model.btf_record import LIST_HEAD, LIST_NODE, RB_NODE, RB_ROOT, REFC
 from kernel_model.errors import NotModelled
 
 from .regs import (
-    BASE_TYPE_MASK, MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, MEM_RINGBUF, NON_OWN_REF, PTR_MAYBE_NULL,
+    BASE_TYPE_MASK, MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, MEM_RINGBUF, NON_OWN_REF,
     PTR_TO_ARENA, PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
     PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, PTR_TRUSTED, SCALAR_VALUE, RegState, mark_known_zero,
     mark_not_init, s64,
@@ -424,5 +424,3 @@ def check_callback_arg(v: Env, meta: Any, i: int, reg: RegState) -> None:
         raise v.reject(E.EINVAL, f"arg{i} expected pointer to func")
     meta.subprogno = reg.subprogno
 
-
-_UNUSED = (PTR_MAYBE_NULL, PTR_TRUSTED, MEM_RCU)

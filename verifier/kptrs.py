@@ -88,7 +88,7 @@ def _ld_kptr_type(env: Env, f: BtfField) -> int:
             ret |= MEM_PERCPU
         else:
             ret |= MEM_ALLOC
-        rec = struct_meta(f.value_btf, f.value_btf_id)  # type: ignore[arg-type]
+        rec = struct_meta(f.value_btf, f.value_btf_id)
         if rec is not None and any(x.name in GRAPH_NODES for x in rec.fields):
             ret |= NON_OWN_REF
     else:
@@ -100,7 +100,7 @@ def _match_type(env: Env, f: BtfField, reg: RegState, regno: int) -> None:
     """``map_kptr_match_type`` for a local kptr type."""
     from .mem import check_ptr_off_reg
     btf = f.value_btf
-    targ = btf.type_by_id(f.value_btf_id).name  # type: ignore[attr-defined]
+    targ = btf.type_by_id(f.value_btf_id).name
     reg_name = ""
     ok = (reg.type & BASE_TYPE_MASK) == PTR_TO_BTF_ID
     if ok:
