@@ -373,3 +373,24 @@ def test_host_kptr_agrees(kernel: Kernel, name: str) -> None:
 def test_host_kptr_runtime(kernel: Kernel) -> None:
     names = ["unstash", "stash", "stash", "unstash", "unstash"]
     assert _emu_kptr(kernel, names) == _host_kptr(names)
+
+
+def test_kptr_record() -> None:
+    """A ``__kptr`` to a local type is a referenced kptr field of the value; to a type the
+    kernel's BTF names (here ``task_struct``) it is not modelled; without the kernel's BTF
+    it cannot be told apart (not modelled either)."""
+    from kernel_model.btf import BTF, Member, Ptr, Struct, TypeTag
+    from kernel_model.errors import NotModelled
+    from kernel_model.vmlinux import build_vmlinux_btf
+    blob, ids = _kptr_btf()
+    b = BTF.from_bytes(blob)
+    vmlinux = build_vmlinux_btf(get_profile("latest"))
+    rec = parse_fields(b, ids["kv"], 8, vmlinux)
+    assert rec is not None and [(f.name, f.offset, f.kptr, f.value_btf_id) for f in rec.fields] == \
+        [("kptr", 0, "kptr_ref", ids["elem"])]
+    with pytest.raises(NotModelled):
+        parse_fields(b, ids["kv"], 8)
+    task = b.add(Struct("task_struct", 8, (Member("pid", ids["int"], 0),)))
+    kv2 = b.add(Struct("kv2", 8, (Member("t", b.add(Ptr(b.add(TypeTag("kptr", task)))), 0),)))
+    with pytest.raises(NotModelled):
+        parse_fields(b, kv2, 8, vmlinux)
