@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 
 from .btf import BTF
 from .btf import structs as S
-from .errors import NotModelled
+from .errors import KernelError, NotModelled
 
 __all__ = ["BtfField", "BtfRecord", "parse_fields", "check_struct_metas", "struct_meta", "SPIN_LOCK", "TIMER",
            "WORKQUEUE", "LIST_HEAD", "LIST_NODE", "RB_ROOT", "RB_NODE", "REFCOUNT", "GRAPH_ROOTS", "GRAPH_NODES"]
@@ -336,10 +336,12 @@ def parse_fields(btf: BTF, type_id: int, value_size: int, kernel_btf: BTF | None
         return None
     rec = _record(btf, found, value_size)
     if not rec.error:
-        # btf_check_and_fixup_fields: the type a graph root holds must be a struct meta
+        # btf_check_and_fixup_fields (map_check_btf): the type a graph root holds must be a
+        # struct meta, else the map is not created
         for f in rec.fields:
             if f.name in GRAPH_ROOTS and struct_meta(btf, f.value_btf_id) is None:
-                return BtfRecord(error=-errno.EFAULT)
+                raise KernelError(errno.EFAULT, f"{f.name} at {f.offset}: the type it contains has no "
+                                                "bpf_list_node/bpf_rb_node record")
     return rec
 
 

@@ -404,7 +404,11 @@ class BpfSyscalls:
         from kernel_model.btf_record import parse_fields
 
         spec.has_btf = True
-        rec = parse_fields(btf.btf, value_id, spec.value_size, kernel_btf)
+        try:
+            rec = parse_fields(btf.btf, value_id, spec.value_size, kernel_btf)
+        except KernelError:  # btf_check_and_fixup_fields (or not modelled): no map
+            btf.put()
+            raise
         if rec is None:
             return
         if rec.fields:
