@@ -141,12 +141,15 @@ _TRACING_PROG_TYPES: Final = frozenset({2, 5, 7, 17, 24})
 
 def _check_map_prog_compatibility(env: Env, m: Any) -> None:
     """The special-field part of ``check_map_prog_compatibility`` (6.18), first of its
-    checks: a map whose value has a ``bpf_spin_lock`` is refused to socket filters and
-    tracing programs, one with a ``bpf_timer``/``bpf_wq`` to tracing programs."""
+    checks: a map whose value has a ``bpf_list_head``/``bpf_rb_root`` is refused to tracing
+    programs, one with a ``bpf_spin_lock`` to socket filters and tracing programs, one with a
+    ``bpf_timer``/``bpf_wq`` to tracing programs."""
     rec = getattr(m, "record", None)
     if rec is None:
         return
     pt = env.attr.prog_type
+    if (rec.has("bpf_list_head") or rec.has("bpf_rb_root")) and pt in _TRACING_PROG_TYPES:
+        raise env.reject(E.EINVAL, "tracing progs cannot use bpf_{list_head,rb_root} yet")
     if rec.has("bpf_spin_lock"):
         if pt == 1:
             raise env.reject(E.EINVAL, "socket filter progs cannot use bpf_spin_lock yet")

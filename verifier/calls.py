@@ -267,6 +267,11 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
                 and 0 <= meta.const_map_key < meta.map.max_entries:
             flags &= ~PTR_MAYBE_NULL  # an in-range constant key of an array cannot miss
         r0.type = PTR_TO_MAP_VALUE | flags
+        rec = getattr(meta.map, "record", None)
+        if not flags & PTR_MAYBE_NULL and rec is not None and rec.has("bpf_spin_lock"):
+            # check_helper_call (6.18): a value that cannot be NULL and holds a lock gets its
+            # own id at once (the lock's identity, as the NULL check gives the others)
+            r0.id = env.new_id()
     elif bret == H.RET_PTR_TO_BTF_ID and fn.ret_btf:
         # a vmlinux struct (ret_btf_id): bpf_get_current_task_btf's trusted task
         btf = env.attr.vmlinux_btf

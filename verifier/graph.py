@@ -29,9 +29,8 @@ Models kernel/bpf/verifier.c (Linux 6.12/6.18):
 * ``invalidate_non_owning_refs`` at ``bpf_spin_unlock``: every non-owning reference becomes
   invalid (scalar).
 
-Left out (refused as not modelled): locks inside allocated objects, kptr fields (``__kptr``)
-holding local types and ``bpf_kptr_xchg`` of them, 6.15+ ``bpf_list_front``/``back`` and
-``bpf_rbtree_root``/``left``/``right`` (not in the emulated kernel's BTF).
+Left out (refused as not modelled): 6.15+ ``bpf_list_front``/``back`` and
+``bpf_rbtree_root``/``left``/``right`` (not in the emulated kernel's BTF); kptrs: :mod:`.kptrs`.
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from kernel_model.btf import Composite
 from kernel_model.btf_record import LIST_HEAD, LIST_NODE, RB_NODE, RB_ROOT, REFCOUNT, SPIN_LOCK, BtfRecord, struct_meta
-from kernel_model.errors import NotModelled
 
 from .regs import (
     BASE_TYPE_MASK, MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, MEM_RINGBUF, NON_OWN_REF,
@@ -191,10 +189,8 @@ def check_graph_arg(v: Env, meta: Any, i: int, regno: int, reg: RegState, kind: 
     if kind in (LIST_HEAD, RB_ROOT):
         if reg.type not in (PTR_TO_MAP_VALUE, PTR_TO_BTF_ID | MEM_ALLOC):
             raise v.reject(E.EINVAL, f"arg#{i} expected pointer to map value or allocated object")
-        if reg.type == PTR_TO_BTF_ID | MEM_ALLOC:
-            if not reg.ref_obj_id:
-                raise v.reject(E.EINVAL, "allocated object must be referenced")
-            raise NotModelled("graph roots inside allocated objects: not modelled by structops")
+        if reg.type == PTR_TO_BTF_ID | MEM_ALLOC and not reg.ref_obj_id:
+            raise v.reject(E.EINVAL, "allocated object must be referenced")
         _graph_root(v, meta, regno, reg, kind)
         return
     # graph nodes
