@@ -169,38 +169,6 @@ struct rb_root {
 	struct rb_node *rb_node;
 };
 
-struct pt_regs {
-	long unsigned int r15;
-	long unsigned int r14;
-	long unsigned int r13;
-	long unsigned int r12;
-	long unsigned int bp;
-	long unsigned int bx;
-	long unsigned int r11;
-	long unsigned int r10;
-	long unsigned int r9;
-	long unsigned int r8;
-	long unsigned int ax;
-	long unsigned int cx;
-	long unsigned int dx;
-	long unsigned int si;
-	long unsigned int di;
-	long unsigned int orig_ax;
-	long unsigned int ip;
-	union {
-		short unsigned int cs;
-		long long unsigned int csx;
-	};
-	long unsigned int flags;
-	long unsigned int sp;
-	union {
-		short unsigned int ss;
-		long long unsigned int ssx;
-	};
-};
-
-typedef struct pt_regs bpf_user_pt_regs_t;
-
 enum {
 	false = 0,
 	true = 1,
@@ -1537,17 +1505,9 @@ struct bpf_iter_num {
 	long long unsigned int __opaque[1];
 };
 
-typedef void (*btf_trace_task_newtask)(void *__data, struct task_struct *task, u64 clone_flags);
-
-typedef void (*btf_trace_sched_process_fork)(void *__data, struct task_struct *parent, struct task_struct *child);
-
-typedef void (*btf_trace_cgroup_mkdir)(void *__data, struct cgroup *cgrp, const char *path);
-
-typedef void (*btf_trace_cgroup_rmdir)(void *__data, struct cgroup *cgrp, const char *path);
-
-typedef void (*btf_trace_sys_enter)(void *__data, struct pt_regs *regs, long int id);
-
-typedef void (*btf_trace_sys_exit)(void *__data, struct pt_regs *regs, long int ret);
+struct bpf_refcount {
+	unsigned int __opaque[1];
+};
 
 struct bpf_struct_ops_bpf_dummy_ops {
 	struct bpf_struct_ops_common_value common;
@@ -1706,12 +1666,24 @@ extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
 extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __weak __ksym;
 extern int *bpf_iter_num_next(struct bpf_iter_num *it) __weak __ksym;
 extern int bpf_kfunc_common_test(int x) __weak __ksym;
+extern struct bpf_list_node *bpf_list_pop_back(struct bpf_list_head *head) __weak __ksym;
+extern struct bpf_list_node *bpf_list_pop_front(struct bpf_list_head *head) __weak __ksym;
+extern int bpf_list_push_back_impl(struct bpf_list_head *head, struct bpf_list_node *node, void *meta__ign, u64 off) __weak __ksym;
+extern int bpf_list_push_front_impl(struct bpf_list_head *head, struct bpf_list_node *node, void *meta__ign, u64 off) __weak __ksym;
 extern void bpf_local_irq_restore(long unsigned int *flags__irq_flag) __weak __ksym;
 extern void bpf_local_irq_save(long unsigned int *flags__irq_flag) __weak __ksym;
+extern void bpf_obj_drop_impl(void *p__alloc, void *meta__ign) __weak __ksym;
+extern void *bpf_obj_new_impl(u64 local_type_id__k, void *meta__ign) __weak __ksym;
+extern void bpf_percpu_obj_drop_impl(void *p__alloc, void *meta__ign) __weak __ksym;
+extern void *bpf_percpu_obj_new_impl(u64 local_type_id__k, void *meta__ign) __weak __ksym;
 extern void bpf_preempt_disable(void) __weak __ksym;
 extern void bpf_preempt_enable(void) __weak __ksym;
+extern int bpf_rbtree_add_impl(struct bpf_rb_root *root, struct bpf_rb_node *node, bool (*less)(struct bpf_rb_node *, const struct bpf_rb_node *), void *meta__ign, u64 off) __weak __ksym;
+extern struct bpf_rb_node *bpf_rbtree_first(struct bpf_rb_root *root) __weak __ksym;
+extern struct bpf_rb_node *bpf_rbtree_remove(struct bpf_rb_root *root, struct bpf_rb_node *node) __weak __ksym;
 extern void bpf_rcu_read_lock(void) __weak __ksym;
 extern void bpf_rcu_read_unlock(void) __weak __ksym;
+extern void *bpf_refcount_acquire_impl(void *p__refcounted_kptr, void *meta__ign) __weak __ksym;
 extern struct task_struct *bpf_task_acquire(struct task_struct *p) __weak __ksym;
 extern struct task_struct *bpf_task_from_pid(s32 pid) __weak __ksym;
 extern void bpf_task_release(struct task_struct *p) __weak __ksym;

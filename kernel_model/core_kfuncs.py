@@ -45,6 +45,10 @@ CORE_KFUNCS: tuple[str, ...] = (
     # bpf_kfunc_check_set_skb / bpf_kfunc_check_set_xdp: skb and xdp dynptrs (verifier.dynptrs)
     "bpf_dynptr_adjust", "bpf_dynptr_is_null", "bpf_dynptr_is_rdonly", "bpf_dynptr_size", "bpf_dynptr_clone",
     "bpf_dynptr_slice", "bpf_dynptr_slice_rdwr", "bpf_dynptr_from_skb", "bpf_dynptr_from_xdp",
+    # kernel/bpf/helpers.c generic_btf_ids: allocated objects and the graph API
+    "bpf_obj_new_impl", "bpf_percpu_obj_new_impl", "bpf_obj_drop_impl", "bpf_percpu_obj_drop_impl",
+    "bpf_refcount_acquire_impl", "bpf_list_push_front_impl", "bpf_list_push_back_impl",
+    "bpf_list_pop_front", "bpf_list_pop_back", "bpf_rbtree_remove", "bpf_rbtree_add_impl", "bpf_rbtree_first",
 )
 
 #: Linux 6.18 facts the 6.12 sets lack: bpf_local_irq_save/restore (6.14, common_btf_ids).
@@ -95,6 +99,19 @@ struct xdp_md {
 """
 
 
+#: include/uapi/linux/bpf.h (6.18): the graph types' opaque shapes (sizes and alignments
+#: btf_field_type_size/align give; sched_ext's types have them already), and bpf_refcount
+GRAPH_TYPES_C = r"""
+struct bpf_list_head { unsigned long long __opaque[2]; };
+struct bpf_list_node { unsigned long long __opaque[3]; };
+struct bpf_rb_root { unsigned long long __opaque[2]; };
+struct bpf_rb_node { unsigned long long __opaque[4]; };
+"""
+REFCOUNT_TYPES_C = r"""
+struct bpf_refcount { unsigned int __opaque[1]; };
+"""
+
+
 def kfunc_flags(name: str) -> tuple[str, ...]:
     """The KF_* flags of a modelled kfunc (6.12 sets, 6.18 additions)."""
     if name in FLAGS_618:
@@ -122,7 +139,7 @@ def core_kfuncs_c(with_types: bool = True) -> str:
     """The prototypes (from the 6.18 BTF's declarations) for vmlinux, after the types
     they name (:data:`TYPES_C`, the same shapes sched_ext's types have: without
     ``with_types`` when those are in already)."""
-    lines = [TYPES_C if with_types else "", ITER_TYPES_C]
+    lines = [TYPES_C + GRAPH_TYPES_C if with_types else "", ITER_TYPES_C, REFCOUNT_TYPES_C]
     # the dynptr types and kfuncs last: the types and prototypes before them keep their BTF
     # ids (and examples/vmlinux.h its earlier lines)
     dynptr_kfuncs = [n for n in CORE_KFUNCS if n.startswith("bpf_dynptr_")]

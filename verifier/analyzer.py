@@ -151,12 +151,15 @@ _TRACING_PROG_TYPES: Final = frozenset({2, 5, 7, 17, 24})
 
 def _check_map_prog_compatibility(env: Env, m: Any) -> None:
     """The special-field part of ``check_map_prog_compatibility`` (6.18), first of its
-    checks: a map whose value has a ``bpf_spin_lock`` is refused to socket filters and
-    tracing programs, one with a ``bpf_timer``/``bpf_wq`` to tracing programs."""
+    checks: a map whose value has a ``bpf_list_head``/``bpf_rb_root`` is refused to tracing
+    programs, one with a ``bpf_spin_lock`` to socket filters and tracing programs, one with a
+    ``bpf_timer``/``bpf_wq`` to tracing programs."""
     rec = getattr(m, "record", None)
     if rec is None:
         return
     pt = env.attr.prog_type
+    if (rec.has("bpf_list_head") or rec.has("bpf_rb_root")) and pt in _TRACING_PROG_TYPES:
+        raise env.reject(E.EINVAL, "tracing progs cannot use bpf_{list_head,rb_root} yet")
     if rec.has("bpf_spin_lock"):
         if pt == 1:
             raise env.reject(E.EINVAL, "socket filter progs cannot use bpf_spin_lock yet")
@@ -223,6 +226,7 @@ def check_cfg(env: Env) -> None:
     try:
         ex_cb = env.exception_callback_subprog
         cfg.check_cfg(env.insns, env.cfg_marks, is_iter_next=functools.partial(_is_iter_next_kfunc, env),
+                      is_cb_kfunc=functools.partial(_is_cb_kfunc, env),
                       extra_entries=(env.subprogs[ex_cb].start,) if ex_cb else ())
     except InvalidInsn as e:
         raise env.reject(e.errno, e.message) from None
@@ -294,6 +298,21 @@ def _is_iter_next_kfunc(env: Env, insn: Any) -> bool:
     finally:
         env.level = lvl
     return "KF_ITER_NEXT" in e.kfunc.flags
+
+
+def _is_cb_kfunc(env: Env, insn: Any) -> bool:
+    """``is_sync_callback_calling_kfunc``: a vmlinux ``bpf_rbtree_add_impl`` call."""
+    from .kfuncs import resolve_kfunc
+    if insn.off:
+        return False
+    lvl, env.level = env.level, 0
+    try:
+        e = resolve_kfunc(env, insn)
+    except Reject:
+        return False
+    finally:
+        env.level = lvl
+    return e.module is None and e.name == "bpf_rbtree_add_impl"
 
 
 def _call_params(env: Env, insn: DInsn) -> int | None:

@@ -301,6 +301,10 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
                             (st.active_irq_id, "IRQ-disabled region")):
             if held:
                 raise env.reject(E.EINVAL, f"sleepable helper {name}#{func_id} in {where}")
+    if func_id == 194:  # bpf_kptr_xchg: verifier/kptrs.py
+        from .kptrs import check_kptr_xchg
+        check_kptr_xchg(env, insn)
+        return
     meta = CallMeta(func_id)
     for i in range(5):
         check_func_arg(env, i, meta, fn)
@@ -371,8 +375,10 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
             flags &= ~PTR_MAYBE_NULL  # an in-range constant key of an array cannot miss
         r0.type = PTR_TO_MAP_VALUE | flags
         rec = getattr(meta.map, "record", None)
-        if not ret & PTR_MAYBE_NULL and rec is not None and rec.has("bpf_spin_lock"):
-            r0.id = env.new_id()  # a never-NULL value with a lock: the lock's identity
+        if not flags & PTR_MAYBE_NULL and rec is not None and rec.has("bpf_spin_lock"):
+            # check_helper_call (6.18): a value that cannot be NULL and holds a lock gets its
+            # own id at once (the lock's identity, as the NULL check gives the others)
+            r0.id = env.new_id()
     elif bret == H.RET_PTR_TO_MEM:
         mark_known_zero(r0)
         r0.type = PTR_TO_MEM | (ret & ~0xFF)

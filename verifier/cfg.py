@@ -171,7 +171,8 @@ class _CfgWalk:
 
 def check_cfg(insns: Sequence[InsnFields], marks: CfgMarks | None = None, *, allow_back_edges: bool = True,
               reachability: bool = True, is_iter_next: Callable[[InsnFields], bool] | None = None,
-              extra_entries: Sequence[int] = ()) -> None:
+              extra_entries: Sequence[int] = (),
+              is_cb_kfunc: Callable[[InsnFields], bool] | None = None) -> None:
     """Pass: ``check_cfg`` with ``visit_insn`` and ``push_insn`` (kernel/bpf/verifier.c,
     6.18): a depth-first walk from insn 0, fall-through edges before branch edges, that
     enters subprograms through their calls and ``BPF_PSEUDO_FUNC`` lddws, and marks
@@ -214,6 +215,12 @@ def check_cfg(insns: Sequence[InsnFields], marks: CfgMarks | None = None, *, all
                     ret = 0
                 elif op == isa.CALL:
                     if insn.src == 0 and insn.imm in SYNC_CALLBACK_HELPERS:
+                        m.calls_callback[t] = True
+                        fc[t] = True
+                        pp[t] = True
+                        jp[t] = True
+                    elif insn.src == isa.PSEUDO_KFUNC_CALL and is_cb_kfunc is not None and is_cb_kfunc(insn):
+                        # is_sync_callback_calling_kfunc (bpf_rbtree_add_impl): as the helpers above
                         m.calls_callback[t] = True
                         fc[t] = True
                         pp[t] = True

@@ -86,6 +86,8 @@ MODELLED_SYMBOLS: Final[dict[str, int]] = {
     "bpf_dynptr_write_proto": 202,
     "bpf_dynptr_data_proto": 203,
     "bpf_user_ringbuf_drain_proto": 209,
+    # kernel/bpf/helpers.c: verifier/kptrs.py (kptrs holding local objects)
+    "bpf_kptr_xchg_proto": 194,
 }
 
 _CACHE: dict[tuple[str, str | None, bool, bool], dict[int, str]] = {}

@@ -142,6 +142,9 @@ PROTOS: dict[int, FuncProto] = {
     # check_helper_call); net/core/filter.c bpf_xdp_redirect_map_proto
     81: _p("get_local_storage", RET_PTR_TO_MAP_VALUE, ARG_CONST_MAP_PTR, ARG_ANYTHING),
     51: _p("redirect_map", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_ANYTHING, ARG_ANYTHING),
+    # kernel/bpf/helpers.c bpf_kptr_xchg_proto (verifier.kptrs checks the call)
+    194: _p("kptr_xchg", PTR_MAYBE_NULL | RET_PTR_TO_BTF_ID, ARG_KPTR_XCHG_DEST,
+            PTR_MAYBE_NULL | OBJ_RELEASE | ARG_PTR_TO_BTF_ID),
     # kernel/trace/bpf_trace.c bpf_get_current_task_btf_proto: the current task, trusted
     # kernel/bpf/helpers.c: the timer helpers (verifier.async_cb)
     169: _p("timer_init", RET_INTEGER, ARG_PTR_TO_TIMER, ARG_CONST_MAP_PTR, ARG_ANYTHING, gpl=True),

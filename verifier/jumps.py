@@ -26,7 +26,7 @@ from .not_null import mark_ptr_not_null_reg
 from .regs import (
     BPF_ADD_CONST, BPF_ADD_CONST32, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_SOCK_COMMON,
     PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
-    SCALAR_VALUE,
+    SCALAR_VALUE, MEM_ALLOC,
     CONST_PTR_TO_MAP, PTR_TO_BUF, PTR_TO_XDP_SOCK, RegState, base_type, is_pointer_value, is_trusted_reg, mark_known,
     reg_const_value, reg_is_const,
 )
@@ -284,10 +284,15 @@ def _mark_ptr_or_null_regs(st: VerifierState, regno: int, is_null: bool) -> None
 
 
 def reg_may_point_to_spin_lock(reg: RegState) -> bool:
-    """``reg_may_point_to_spin_lock``: a map value whose ``btf_record`` has a lock."""
-    if base_type(reg.type) != PTR_TO_MAP_VALUE:
+    """``reg_may_point_to_spin_lock``: a map value or an allocated object (``bpf_obj_new``)
+    whose ``btf_record`` has a lock (``reg_btf_record``)."""
+    if base_type(reg.type) == PTR_TO_MAP_VALUE:
+        rec = getattr(reg.map, "record", None)
+    elif base_type(reg.type) == PTR_TO_BTF_ID and reg.type & MEM_ALLOC and reg.btf is not None:
+        from kernel_model.btf_record import struct_meta
+        rec = struct_meta(reg.btf, reg.btf_id)
+    else:
         return False
-    rec = getattr(reg.map, "record", None)
     return rec is not None and rec.has("bpf_spin_lock")
 
 

@@ -62,6 +62,7 @@ from .refs import (
     release_reference,
 )
 from .iters import ITER_FLAGS, IterMeta, process_iter_arg, process_iter_next_call
+from . import graph
 from .state import BPF_REG_SIZE, STACK_INVALID, STACK_IRQ_FLAG
 
 __all__ = ["resolve_kfunc", "check_kfunc_call", "RCU_LOCK", "RCU_UNLOCK", "PREEMPT_DISABLE", "PREEMPT_ENABLE",
@@ -331,7 +332,8 @@ class _Meta:
     """The parts of ``struct bpf_kfunc_call_arg_meta`` the model uses."""
 
     __slots__ = ("name", "flags", "ref_obj_id", "release_regno", "iter", "dynptr_id", "dynptr_type",
-                 "dynptr_ref_obj_id")
+                 "dynptr_ref_obj_id", "arg_constant", "arg_btf", "arg_btf_id", "graph_field", "subprogno",
+                 "arg_owning_ref")
 
     def __init__(self, name: str, flags: frozenset[str]) -> None:
         self.name = name
@@ -343,6 +345,12 @@ class _Meta:
         self.dynptr_id = 0
         self.dynptr_type = 0
         self.dynptr_ref_obj_id = 0
+        self.arg_constant: int | None = None  # meta->arg_constant (a '__k' scalar)
+        self.arg_btf: Any = None
+        self.arg_btf_id = 0
+        self.graph_field: Any = None  # meta->arg_list_head.field / arg_rbtree_root.field
+        self.subprogno = 0
+        self.arg_owning_ref = False
 
 
 def _process_kfunc_dynptr(v: Env, regno: int, pname: str, meta: _Meta) -> None:
@@ -409,9 +417,12 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             if reg.type != SCALAR_VALUE:
                 raise v.reject(E.EINVAL, f"R{regno} is not a scalar")
             if pname.endswith("__k"):
+                if meta.arg_constant is not None:
+                    raise v.reject(E.EFAULT, "verifier internal error: only one constant argument permitted")
                 if reg.var_off[1]:
                     raise v.reject(E.EINVAL, f"R{regno} must be a known constant")
                 precision.mark_chain_precision(v, regno)
+                meta.arg_constant = reg.var_off[0]
             elif pname in ("rdonly_buf_size", "rdwr_buf_size"):
                 raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} ({pname}) is not modelled by structops")
             continue  # a '__sz' not after a memory argument is a plain scalar, as in the kernel
@@ -419,7 +430,10 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             raise v.reject(E.EINVAL, f"Unrecognized arg#{i} type {t.kind_name}")
         nullable = pname.endswith("__nullable")
         # (an iterator argument is refused NULL the same way on the 6.18 host)
-        if (trusted_args or rcu or (i == 0 and flags & ITER_FLAGS)) and \
+        # (the graph kfuncs too: the 6.18 host refuses a maybe-NULL node for bpf_rbtree_add with
+        # this line, rbtree_fail.o's rbtree_api_use_unchecked_remove_retval)
+        if (trusted_args or rcu or (i == 0 and flags & ITER_FLAGS)
+                or (entry.module is None and name in graph.GRAPH_KFUNCS)) and \
                 (register_is_null(reg) or reg.type & PTR_MAYBE_NULL) and not nullable:
             raise v.reject(E.EACCES, f"Possibly NULL pointer passed to trusted arg{i}")
         if reg.ref_obj_id:
@@ -458,6 +472,10 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             if reg.type != PTR_TO_STACK:
                 raise v.reject(E.EINVAL, f"arg#{i} doesn't point to an irq flag on stack")
             _process_irq_flag(v, regno, name)
+            continue
+        kind = graph.graph_arg_kind(pname, ref_t) if entry.module is None else ""
+        if kind:  # KF_ARG_PTR_TO_ALLOC_BTF_ID, _REFCOUNTED_KPTR, _LIST_HEAD/_NODE, _RB_ROOT/_NODE
+            graph.check_graph_arg(v, meta, i, regno, reg, kind, release)
             continue
         bt = base_type(reg.type)
         if bt == PTR_TO_BTF_ID or bt in _REG2BTF:
@@ -499,6 +517,9 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
                 raise v.reject(E.EINVAL, f"kernel function {name} args#{i} expected pointer to {ref_kind} "
                                          f"{ref_tname} but R{regno} has a pointer to {rt.kind_name} {rt.name}")
             continue
+        if isinstance(ref_t, FuncProto) and name == graph.RBTREE_ADD and entry.module is None:
+            graph.check_callback_arg(v, meta, i, reg)  # KF_ARG_PTR_TO_CALLBACK
+            continue
         if pname.endswith(_UNMODELLED_SUFFIXES) or isinstance(ref_t, FuncProto) or (
                 isinstance(ref_t, Composite) and ref_tname.startswith(_UNMODELLED_STRUCTS)):
             # __str/__map/__prog/__alloc ..., callbacks, dynptrs, iterators, graph nodes, wq
@@ -522,7 +543,7 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
         raise v.reject(E.EACCES, f"calling kernel function {name} is not allowed")
     is_vmlinux = entry.module is None
     if is_vmlinux and name.startswith(_UNMODELLED_PREFIXES) and not flags & ITER_FLAGS \
-            and name not in DYNPTR_KFUNCS:
+            and name not in DYNPTR_KFUNCS and name not in graph.GRAPH_KFUNCS:
         raise v.reject(E.EINVAL, f"kfunc {name} is not modelled by structops")
     if "KF_DESTRUCTIVE" in flags and not v.attr.privileged:
         raise v.reject(E.EACCES, "destructive kfunc calls require CAP_SYS_BOOT capability")
@@ -532,6 +553,8 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
         raise v.reject(E.EACCES, f"program must be sleepable to call sleepable kfunc {name}")
     meta = _Meta(name, flags)
     _check_kfunc_args(v, entry, proto, meta)
+    if is_vmlinux:
+        graph.graph_after_args(v, meta, entry)
     rcu_lock = is_vmlinux and name == RCU_LOCK
     rcu_unlock = is_vmlinux and name == RCU_UNLOCK
     preempt_disable = is_vmlinux and name == PREEMPT_DISABLE
@@ -570,6 +593,8 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
     if is_vmlinux and name == "bpf_throw":  # (verifier.exceptions)
         from .exceptions import check_throw_call
         check_throw_call(v)
+    if is_vmlinux:
+        graph.graph_release(v, meta, entry)
     regs = v.cur_regs()
     slice_size = regs[4].var_off[0] if is_vmlinux and name in _SLICES else 0  # meta.arg_constant (__szk)
     slice_buf = None
@@ -592,9 +617,27 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
     ret_id = btf.skip_modifiers(proto.ret_type_id) if proto.ret_type_id else 0
     rt = btf.type_by_id(ret_id) if ret_id else None
     is_struct_ptr = isinstance(rt, Ptr) and isinstance(btf.resolve(rt.type_id) if rt.type_id else None, Composite)
-    if "KF_ACQUIRE" in flags and not is_struct_ptr:
+    special = is_vmlinux and name in graph.GRAPH_KFUNCS
+    if "KF_ACQUIRE" in flags and not is_struct_ptr and not (
+            special and name in (graph.OBJ_NEW, graph.PERCPU_OBJ_NEW, graph.REFCOUNT_ACQUIRE)):
         raise v.reject(E.EINVAL, "acquire kernel function does not return PTR_TO_BTF_ID")
-    if rt is None:
+    if special and isinstance(rt, Ptr) and graph.graph_ret(v, meta, r0):
+        # the special returns, then KF_RET_NULL and KF_ACQUIRE as check_kfunc_call does them
+        # (is_kfunc_ret_null: bpf_refcount_acquire of an owning reference cannot fail)
+        ret_null = "KF_RET_NULL" in flags and not (name == graph.REFCOUNT_ACQUIRE and meta.arg_owning_ref)
+        if ret_null:
+            r0.type |= PTR_MAYBE_NULL
+            r0.id = v.new_id()
+        if "KF_ACQUIRE" in flags:
+            rid = acquire_reference(v, v.insn_idx)
+            if ret_null:
+                r0.id = rid
+            r0.ref_obj_id = rid
+        else:
+            graph.graph_after_ret(v, meta, r0)
+    elif rt is None:
+        if special:
+            graph.graph_void_ret(v, meta)
         r0.type = NOT_INIT
     elif _is_scalar(btf, ret_id):
         mark_unknown(r0, v.bpf_capable)

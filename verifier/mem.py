@@ -28,7 +28,7 @@ from .core import Env, BPF_MAX_VAR_OFF, BPF_MAX_VAR_SIZ, DST_OP, DST_OP_NO_MARK,
 from .log import reg_type_str, tnum_str
 from .regs import (
     BASE_TYPE_MASK, PTR_TO_ARENA,
-    CONST_PTR_TO_MAP, MEM_RDONLY, MEM_USER, MEM_PERCPU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF,
+    CONST_PTR_TO_MAP, MEM_ALLOC, MEM_RDONLY, MEM_USER, MEM_PERCPU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF,
     PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
     PTR_TO_TP_BUFFER, PTR_TO_XDP_SOCK, PTR_UNTRUSTED, SCALAR_VALUE, S64_MIN, RegState,
@@ -444,6 +444,10 @@ def check_map_access(env: Env, regno: int, off: int, size: int, zero_ok: bool, s
         return
     for f in rec.fields:
         if reg.smin + off < f.offset + f.size and f.offset < reg.umax + off + size:
+            if f.kptr:
+                from .kptrs import check_kptr_overlap
+                check_kptr_overlap(env, reg, off, size, f, src == ACCESS_DIRECT)
+                continue
             raise env.reject(E.EACCES, f"{f.name} cannot be accessed directly by load/store")
 
 # --- the dispatcher -----------------------------------------------------------------------
@@ -466,6 +470,13 @@ def _access_map_value(env: Env, regs: list[RegState], regno: int, off: int, size
         raise env.reject(E.EACCES, f"R{value_regno} leaks addr into map")
     check_map_access_type(env, regno, off, size, atype)
     check_map_access(env, regno, off, size, False, ACCESS_DIRECT)
+    rec = getattr(regs[regno].map, "record", None)
+    if rec is not None and any(f.kptr for f in rec.fields):
+        from .kptrs import check_map_kptr_access, kptr_field_at
+        kf = kptr_field_at(rec, off + regs[regno].var_off[0])
+        if kf is not None:
+            check_map_kptr_access(env, regs, regno, value_regno, insn_idx, kf)
+            return
     if atype == BPF_READ and value_regno >= 0:
         reg = regs[regno]
         m = reg.map
@@ -750,6 +761,16 @@ def check_ptr_to_btf_access(env: Env, regs: list[RegState], regno: int, off: int
     if reg.type & MEM_PERCPU:
         raise env.reject(E.EACCES, f"R{regno} is ptr_{tname} access percpu memory: off={off}")
     from .btf_access import btf_struct_access, struct_ops_write_access
+    if reg.type & MEM_ALLOC and not reg.type & MEM_PERCPU:
+        # an object of bpf_obj_new: read and written through btf_struct_access, never its
+        # special fields ("direct access to %s is disallowed"); a pointer member reads as a
+        # scalar ("For local types, the destination register cannot become a pointer again")
+        from .graph import check_alloc_access
+        check_alloc_access(env, reg, regno, off, size)
+        btf_struct_access(env, reg, off, size)
+        if atype == BPF_READ and value_regno >= 0:
+            mark_unknown(regs[value_regno], env.bpf_capable)
+        return
     if atype == BPF_WRITE:
         if env.struct_ops_policy is not None:
             struct_ops_write_access(env, reg, off, size)

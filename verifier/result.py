@@ -57,6 +57,12 @@ class InsnAux:
     #: ``map_key_state`` of a tail call (``record_func_key``): 0 unseen, else the constant
     #: key | ``BPF_MAP_KEY_SEEN``, or ``BPF_MAP_KEY_POISON``
     map_key_state: int = 0
+    #: a bpf_obj_new call: the object's size (``obj_new_size``); it and the graph/drop kfuncs:
+    #: the type's btf_record (``kptr_struct_meta``); list push/rbtree add: the node's offset
+    #: in its object (``insert_off``)
+    obj_new_size: int = 0
+    kptr_struct_meta: Any = None
+    insert_off: int = 0
 
 
 class AuxTable(Sequence[InsnAux]):

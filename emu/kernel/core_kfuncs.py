@@ -77,8 +77,9 @@ class TaskList:
             self.spawn(1, b"init")
 
 
-def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]) -> TaskList:
-    """Add the core kfuncs (those whose FUNC the vmlinux BTF has) to ``table``."""
+def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any], graph: Any = None) -> TaskList:
+    """Add the core kfuncs (those whose FUNC the vmlinux BTF has) to ``table``; ``graph``: the
+    :class:`~emu.kernel.graph_kfuncs.GraphRuntime` serving the allocated-object and list kfuncs."""
     tasks = TaskList(machine, btf)
     depth = {"rcu": 0, "preempt": 0, "irq": 0}
     cpumasks: dict[int, int] = {}
@@ -225,6 +226,8 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
         "bpf_local_irq_save": irq_save, "bpf_local_irq_restore": irq_restore,
         **dynptr_kfuncs(),
     }
+    from .graph_kfuncs import GraphRuntime
+    impls.update((graph if graph is not None else GraphRuntime(machine)).impls())
     for name in CORE_KFUNCS:
         if name.startswith("bpf_cpumask_") and name not in impls:
             impls[name] = bitop(name.removeprefix("bpf_cpumask_"))

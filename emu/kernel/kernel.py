@@ -84,7 +84,9 @@ class Kernel(BpfSyscalls):
         #: jiffies as TCP reads them (the TCP simulator advances them)
         self.tcp_clock = register_tcp_kfuncs(self.btf, self.kfuncs, hz=kconfig.hz)  # bpf_tcp_ca_kfunc_init, cubictcp_register
         #: the tasks bpf_task_from_pid finds (kernel_model.core_kfuncs, emu.kernel.core_kfuncs)
-        self.tasks = register_core_kfuncs(self.btf, self.kfuncs, lambda: self.machine)
+        from .graph_kfuncs import GraphRuntime
+        self.graph = GraphRuntime(lambda: self.machine)
+        self.tasks = register_core_kfuncs(self.btf, self.kfuncs, lambda: self.machine, self.graph)
         self.modules = ModuleRegistry(self.btf, self.struct_ops, self.kfuncs,
                                       module_struct_ops=self.profile.module_struct_ops)
         self.modules.on_unload.append(self._module_going)

@@ -200,11 +200,42 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
             return helper_imms[hid]
         return m.images.call_imm(kernel._not_modelled_stub(f"helper {hid}"))
 
+    # fixup_kfunc_call: the hidden arguments of bpf_obj_new/drop, refcount_acquire, list push
+    from .graph_kfuncs import FIXUP_KFUNCS
+    kfunc_args = {}
+    for k, a in enumerate(aux):
+        name = getattr(a.kfunc, "name", "") if a.kfunc is not None and a.kfunc.module is None else ""
+        if name in FIXUP_KFUNCS:
+            kfunc_args[new_index[k]] = _kfunc_hidden_args(name, a, kernel.graph.meta_addr(a.kptr_struct_meta))
     starts = [new_index[st] for st in result.subprog_starts]
     return fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=kernel.profile,
+                         kfunc_args=kfunc_args,
                          stack_depths=result.stack_depth, starts=starts,
                          timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
                          fault_imm=fault, tail_calls=tail_calls)
+
+
+def _kfunc_hidden_args(name: str, aux: Any, meta: int) -> list[Insn]:
+    """``fixup_kfunc_call`` (kernel/bpf/verifier.c): ``bpf_obj_new``: R1 = the object's size,
+    R2 = its struct meta; ``bpf_obj_drop``/``bpf_refcount_acquire``: R2 = meta; list push:
+    R3 = meta, R4 = the node's offset; ``bpf_rbtree_add``: R4 = meta, R5 = the offset."""
+    def ld_imm64(reg: int, v: int) -> list[Insn]:
+        return [Insn(isa.LD_IMM64, reg, 0, 0, _s32(v & 0xFFFFFFFF)), Insn(0, 0, 0, 0, _s32(v >> 32))]
+
+    def mov(reg: int, v: int) -> Insn:
+        return Insn(isa.ALU64 | isa.MOV | isa.K, reg, 0, 0, _s32(v))
+    if name in ("bpf_obj_new_impl", "bpf_percpu_obj_new_impl"):
+        return [mov(1, aux.obj_new_size)] + ld_imm64(2, meta)
+    if name in ("bpf_obj_drop_impl", "bpf_percpu_obj_drop_impl", "bpf_refcount_acquire_impl"):
+        return ld_imm64(2, meta)
+    if name == "bpf_rbtree_add_impl":
+        return ld_imm64(4, meta) + [mov(5, aux.insert_off)]
+    return ld_imm64(3, meta) + [mov(4, aux.insert_off)]
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
 
 
 def install(machine: Any, po: ProgObject, fixed: Any) -> None:

@@ -101,8 +101,14 @@ _LOCK_MAPS = frozenset({MAP_TYPE_HASH, MAP_TYPE_ARRAY} | {MAP_TYPES[f"BPF_MAP_TY
     "CGROUP_STORAGE", "SK_STORAGE", "INODE_STORAGE", "TASK_STORAGE", "CGRP_STORAGE")})
 _DEVMAPS = frozenset({MAP_TYPES["BPF_MAP_TYPE_DEVMAP"], MAP_TYPES["BPF_MAP_TYPE_DEVMAP_HASH"]})
 _TIMER_MAPS = frozenset({MAP_TYPE_HASH, MAP_TYPE_ARRAY, MAP_TYPES["BPF_MAP_TYPE_LRU_HASH"]})
+_KPTR_MAPS = frozenset({MAP_TYPES[f"BPF_MAP_TYPE_{n}"] for n in (
+    "HASH", "PERCPU_HASH", "LRU_HASH", "LRU_PERCPU_HASH", "ARRAY", "PERCPU_ARRAY", "SK_STORAGE", "INODE_STORAGE",
+    "TASK_STORAGE", "CGRP_STORAGE")})
+_GRAPH_MAPS = _TIMER_MAPS  # BPF_LIST_HEAD / BPF_RB_ROOT: hash, LRU hash, array
 _FIELD_MAP_TYPES: dict[str, frozenset[int]] = {"bpf_spin_lock": _LOCK_MAPS, "bpf_timer": _TIMER_MAPS,
-                                               "bpf_wq": _TIMER_MAPS}
+                                               "bpf_wq": _TIMER_MAPS, "kptr": _KPTR_MAPS, "percpu_kptr": _KPTR_MAPS,
+                                               "bpf_refcount": _KPTR_MAPS, "bpf_list_head": _GRAPH_MAPS,
+                                               "bpf_rb_root": _GRAPH_MAPS}
 
 class LinkObject(BpfObject):
     """A struct_ops link (``struct bpf_struct_ops_link``)."""
@@ -160,7 +166,7 @@ class BpfSyscalls:
             raise err from None
         from kernel_model.btf_record import check_struct_metas
 
-        rc = check_struct_metas(btf)  # btf_parse_struct_metas: fails the load without a log line
+        rc = check_struct_metas(btf, self.btf)  # btf_parse_struct_metas: fails the load without a log line
         if rc:
             err = KernelError(-rc, "btf_parse_struct_metas: a struct's bpf_spin_lock is invalid or repeated")
             err.log = ""  # type: ignore[attr-defined]
@@ -394,7 +400,7 @@ class BpfSyscalls:
                 inner = check_inner_map(self._map_by_fd(inner_map_fd))
             spec.name = check_obj_name(map_name, "map")
             btf = self._map_btf(btf_fd, btf_key_type_id, btf_value_type_id, 0, map_type)
-            self._map_check_btf(spec, btf, btf_value_type_id)
+            self._map_check_btf(spec, btf, btf_value_type_id, self.btf)
             hashrnd = self._rng.getrandbits(32)  # type: ignore[attr-defined]
             obj = new_map(spec, m, self._rcu, btf, hashrnd=hashrnd, inner=inner,  # type: ignore[attr-defined]
                           map_extra=map_extra)
@@ -407,7 +413,7 @@ class BpfSyscalls:
         return self.fds.install(obj)
 
     @staticmethod
-    def _map_check_btf(spec: MapSpec, btf: BtfObject | None, value_id: int) -> None:
+    def _map_check_btf(spec: MapSpec, btf: BtfObject | None, value_id: int, kernel_btf: BTF | None = None) -> None:
         """The record part of ``map_check_btf`` (kernel/bpf/syscall.c, 6.18): the value's special
         fields (``btf_parse_fields``; an erroneous record is kept, not refused), then
         -EACCES for BPF_F_RDONLY_PROG/WRONLY_PROG and -EOPNOTSUPP for a map type that
@@ -418,7 +424,11 @@ class BpfSyscalls:
         from kernel_model.btf_record import parse_fields
 
         spec.has_btf = True
-        rec = parse_fields(btf.btf, value_id, spec.value_size)
+        try:
+            rec = parse_fields(btf.btf, value_id, spec.value_size, kernel_btf)
+        except KernelError:  # btf_check_and_fixup_fields (or not modelled): no map
+            btf.put()
+            raise
         if rec is None:
             return
         if rec.fields:
