@@ -78,7 +78,7 @@ def check_tracing_attach(env: Env) -> None:
     eat = a.expected_attach_type
     if eat != BPF_TRACE_RAW_TP:
         what = _NAMES.get(eat, f"attach type {eat}")
-        raise env.reject(E.EINVAL, f"tracing programs of {what} are not modelled")
+        raise env.reject(E.EINVAL, f"the tracing attach type {what} is not modelled by structops")
     if a.sleepable:
         raise env.reject(E.EINVAL, "Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs "
                                    "can be sleepable")
@@ -90,7 +90,7 @@ def check_tracing_attach(env: Env) -> None:
         raise env.reject(E.EINVAL, "FENTRY/FEXIT program can only be attached to another program annotated "
                                    "with BTF")
     if btf is not a.vmlinux_btf:
-        raise env.reject(E.EINVAL, "tracepoints of modules are not modelled")
+        raise env.reject(E.EINVAL, "a module's tracepoint is not modelled by structops")
     try:
         t = btf.type_by_id(btf_id)
     except Exception:
