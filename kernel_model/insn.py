@@ -138,7 +138,9 @@ class Insn:
 
 
 def decode(data: bytes, source: str = "") -> list[Insn]:
-    """Split instruction bytes into slots.
+    """Split instruction bytes into slots; identical slots share one (immutable)
+    :class:`Insn`, so a long program is decoded at the cost of a dictionary look-up
+    per slot.
 
     Raises :class:`InputError` naming the source and byte offset when the length
     is not a multiple of 8 or is zero.
@@ -152,7 +154,16 @@ def decode(data: bytes, source: str = "") -> list[Insn]:
             f"(length {len(data)} is not a multiple of 8)",
             where,
         )
-    return [Insn.from_bytes(data, i) for i in range(0, len(data), 8)]
+    seen: dict[tuple[int, int, int, int], Insn] = {}
+    out: list[Insn] = []
+    append = out.append
+    for fields in _INSN.iter_unpack(data):
+        insn = seen.get(fields)
+        if insn is None:
+            code, regs, off, imm = fields
+            insn = seen[fields] = Insn(code, regs & 0xF, regs >> 4, off, imm)
+        append(insn)
+    return out
 
 
 def encode(insns: Iterable[Insn]) -> bytes:
