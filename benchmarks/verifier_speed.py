@@ -50,6 +50,9 @@ from kernel_model.bpf_map import MapSpec  # noqa: E402
 from kernel_model.insn import Insn, encode  # noqa: E402
 from verifier import VerifierEnv, verify  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from timing import child_env  # noqa: E402
+
 HASH, ARRAY = 1, 2
 
 
@@ -303,7 +306,7 @@ def alternate(a: Callable[[], float], b: Callable[[], float] | None, runs: int) 
 
 def child_cpu(cmd: list[str]) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=child_env())
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -349,6 +352,7 @@ def bench_cli(q: bool, host_ok: bool) -> None:
             cmd = [sys.executable, "-m", "emu.cli", "verify", str(path)]
             host = Host(insns, VerifierEnv()) if host_ok else None
             hostfn = (lambda: cpu(host.load)) if host is not None else None
+            child_cpu(cmd)  # warm-up: the page cache and the .pyc files (timing.child_env)
             tm, th = alternate(lambda: child_cpu(cmd), hostfn, runs)
             line = f"{name:28s} {tm:9.2f}"
             if th is not None:
