@@ -221,6 +221,15 @@ def check_insns(insns: Sequence[Insn], *, opcodes: frozenset[int] = isa.OPCODES,
     if n == 0 or n > max_insns:
         raise InvalidInsn("", 0, errno.E2BIG) if n == 0 else InvalidInsn(
             f"program has {n} instructions, more than {max_insns}", max_insns, errno.E2BIG)
+    # The common case at the cost of one pass over the opcodes: no lddw (whose rules read
+    # the next slot), every opcode known, no LDX with a reserved mode or a nonzero imm.
+    # Otherwise the walk below finds the first offence in slot order.
+    kinds = {insn.code for insn in insns}
+    if isa.LD_IMM64 not in kinds and kinds <= opcodes:
+        ldx = [c for c in kinds if (c & 0x07) == isa.LDX]
+        if not ldx or (all((c & 0xE0) in (isa.MEM, isa.MEMSX) for c in ldx)
+                       and not any(insn.imm for insn in insns if (insn.code & 0x07) == isa.LDX)):
+            return
     i = 0
     while i < n:
         insn = insns[i]
