@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from timing import child_env  # noqa: E402
 #: goal: a command's CPU time at most this much above the interpreter's own start-up
 GOAL_S = 0.15
 PROGRAM = "r0 = 0\nr0 += 1\nexit\n"
@@ -97,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=None)
     args = ap.parse_args(argv)
     runs = args.runs or (5 if args.quick else 15)
-    env = dict(os.environ)
+    env = child_env()  # with the .pyc files the warm-up writes, as an install has them
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     base = [sys.executable, "-c", "pass"]
     structops = _structops()

@@ -8,11 +8,12 @@ medians compared.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from typing import Callable
 
-__all__ = ["Runner", "paired"]
+__all__ = ["Runner", "paired", "child_env"]
 
 #: runs its operation ``n`` times
 Runner = Callable[[int], None]
@@ -33,6 +34,16 @@ def paired(base: Runner, ours: Runner, n_base: int, n_ours: int, runs: int) -> t
         rb.append(n_base / (t1 - t0))
         ro.append(n_ours / (t2 - t1))
     return statistics.median(rb), statistics.median(ro)
+
+
+def child_env() -> dict[str, str]:
+    """The environment for a timed Python child process: this one's, but bytecode is
+    written (``PYTHONDONTWRITEBYTECODE`` dropped). An installed package has its ``.pyc``
+    files (pip compiles them; an editable install writes them on its first run): a
+    warm-up run writes them, so the timed runs do not compile every module anew."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 if __name__ == "__main__":  # `make bench` runs every script in benchmarks/

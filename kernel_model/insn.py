@@ -138,7 +138,9 @@ class Insn:
 
 
 def decode(data: bytes, source: str = "") -> list[Insn]:
-    """Split instruction bytes into slots.
+    """Split instruction bytes into slots; identical slots share one (immutable)
+    :class:`Insn`, so a long program is decoded at the cost of a dictionary look-up
+    per slot.
 
     Raises :class:`InputError` naming the source and byte offset when the length
     is not a multiple of 8 or is zero.
@@ -152,7 +154,16 @@ def decode(data: bytes, source: str = "") -> list[Insn]:
             f"(length {len(data)} is not a multiple of 8)",
             where,
         )
-    return [Insn.from_bytes(data, i) for i in range(0, len(data), 8)]
+    seen: dict[tuple[int, int, int, int], Insn] = {}
+    out: list[Insn] = []
+    append = out.append
+    for fields in _INSN.iter_unpack(data):
+        insn = seen.get(fields)
+        if insn is None:
+            code, regs, off, imm = fields
+            insn = seen[fields] = Insn(code, regs & 0xF, regs >> 4, off, imm)
+        append(insn)
+    return out
 
 
 def encode(insns: Iterable[Insn]) -> bytes:
@@ -210,6 +221,15 @@ def check_insns(insns: Sequence[Insn], *, opcodes: frozenset[int] = isa.OPCODES,
     if n == 0 or n > max_insns:
         raise InvalidInsn("", 0, errno.E2BIG) if n == 0 else InvalidInsn(
             f"program has {n} instructions, more than {max_insns}", max_insns, errno.E2BIG)
+    # The common case at the cost of one pass over the opcodes: no lddw (whose rules read
+    # the next slot), every opcode known, no LDX with a reserved mode or a nonzero imm.
+    # Otherwise the walk below finds the first offence in slot order.
+    kinds = {insn.code for insn in insns}
+    if isa.LD_IMM64 not in kinds and kinds <= opcodes:
+        ldx = [c for c in kinds if (c & 0x07) == isa.LDX]
+        if not ldx or (all((c & 0xE0) in (isa.MEM, isa.MEMSX) for c in ldx)
+                       and not any(insn.imm for insn in insns if (insn.code & 0x07) == isa.LDX)):
+            return
     i = 0
     while i < n:
         insn = insns[i]

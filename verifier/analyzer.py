@@ -876,6 +876,9 @@ def do_check_common(env: Env, subprog: int) -> None:
     st.last_insn_idx = -1
     regs = f.regs
     env.stack_live.reset_callchain()
+    quiet = env.quiet_walk
+    if quiet:  # logging off for the walk; the log's state (positions, scratch marks) is reset below
+        env.level, env.log_on = 0, False
     try:
         if subprog:
             env.verbose(f"Validating {btf_info.subprog_name(env, subprog)}() func#{subprog}...\n")
@@ -921,6 +924,8 @@ def do_check_common(env: Env, subprog: int) -> None:
         do_check(env)
     finally:
         env.head.clear()
+        if quiet:
+            env.level, env.log_on = LOG_LEVEL1, True
     if not env.level2 and env.level & LOG_LEVEL1:
         env.log.reset(0)
     _free_states(env)
@@ -1087,10 +1092,18 @@ def _error_line(log: str) -> str | None:
     return lines[-1] if lines else None
 
 
-def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> VerifyResult:
+def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1, *, true_size: bool = True) -> VerifyResult:
     """Verify ``insns`` as ``BPF_PROG_LOAD`` would with ``env``; the result holds
     the verdict, errno and the kernel-format log at ``log_level`` (0, 1, 2, or with
-    the stats bit 4)."""
+    the stats bit 4).
+
+    ``true_size=False`` says the caller does not read ``log_true_size``. At level 1
+    (no other bit) with the unlimited buffer (``env.log_size`` None) the walks are then
+    not logged at all: the kernel's ``do_check_common`` resets an accepted walk's level-1
+    text away (``bpf_vlog_reset(&env->log, 0)``), and its only trace is ``len_max``. A
+    program the quiet walk rejects is verified once more with the walk logged, for the
+    path to its rejection. The log and verdict are the same either way;
+    ``log_true_size`` is then 0 (not computed)."""
     if log_level & ~(LOG_LEVEL1 | LOG_LEVEL2 | LOG_STATS | LOG_FIXED):
         return VerifyResult(False, E.EINVAL, "", 0)
     n = len(insns)
@@ -1112,25 +1125,28 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
     gc.disable()
     try:
         v = Env(insns, env, log_level)
+        v.quiet_walk = quiet = not true_size and log_level == LOG_LEVEL1 and log_size is None
         err = run(v)
     finally:
         if gc_was_on:
             gc.enable()
+    if quiet and err:
+        return verify(insns, env, log_level)  # the rejection's path: the walk again, logged
     v.aux.finalize(v.ptr_type, v.ctx_field_size, v.seen)  # what later stages read from insn_aux_data[]
     # bpf_vlog_finalize: log_true_size is len_max at any level but 0; a user buffer the
     # log outgrew turns any verdict into ENOSPC and holds the rotated tail (or, with
     # BPF_LOG_FIXED, the head)
-    true_size = v.log.len_max if log_level else 0
+    len_max = v.log.len_max if log_level and not quiet else 0
     if log_size is None:
         log = v.log.text()
     elif log_size == 0:
         log = ""  # no user buffer: the kernel only reports log_true_size
     else:
         log = v.log.user_text(log_size, bool(log_level & LOG_FIXED))
-        if log_level and true_size > log_size:
+        if log_level and len_max > log_size:
             err = E.ENOSPC
     return VerifyResult(
-        accepted=err == 0, errno=err, log=log, processed=v.insn_processed, log_true_size=true_size,
+        accepted=err == 0, errno=err, log=log, processed=v.insn_processed, log_true_size=len_max,
         stack_depth=[sp.stack_depth for sp in v.subprogs], subprog_starts=[sp.start for sp in v.subprogs],
         tail_call_reachable=[sp.tail_call_reachable for sp in v.subprogs],
         seen_exception=v.seen_exception, exception_callback_subprog=v.exception_callback_subprog,

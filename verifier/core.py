@@ -125,6 +125,9 @@ class Env:
         self.level = log_level
         self.log_on = bool(log_level & (LOG_LEVEL1 | LOG_LEVEL2))
         self.level2 = bool(log_level & LOG_LEVEL2)
+        #: the walks of do_check_common write nothing (see :func:`verifier.verify`'s
+        #: ``true_size``): an accepted walk's level-1 text is reset away, so it is not formatted
+        self.quiet_walk = False
         priv = env.privileged
         # bpf_check(): the capabilities of the loader (root here means CAP_BPF+PERFMON+SYS_ADMIN)
         self.allow_ptr_leaks = priv

@@ -117,7 +117,24 @@ def compute_live_regs(insns: Sequence[DInsn], order: Sequence[int],
         d.use_def = _use_def(d, call_params)
     live_in = [0] * n
     live_out = [0] * n
-    changed = True
+    # The first pass in postorder: every successor is done before its predecessor unless
+    # the edge goes back (a loop, or a successor outside the order). Without such an edge
+    # that pass is the fixed point, and the kernel's confirming pass changes nothing.
+    done = bytearray(n)
+    changed = False
+    for i in order:
+        d = insns[i]
+        new_out = 0
+        for r in d.succ_rel:
+            s = i + r
+            if s < n:
+                new_out |= live_in[s]
+                if not done[s]:
+                    changed = True
+        use, df = d.use_def or (0, 0)
+        live_in[i] = (new_out & ~df) | use
+        live_out[i] = new_out
+        done[i] = 1
     while changed:
         changed = False
         for i in order:

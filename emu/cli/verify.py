@@ -167,15 +167,18 @@ def verify_program_file(inp: "Input", args: argparse.Namespace, want_trace: bool
     insns, env = build(args, inp)
     env.log_size = args.log_size
     t0 = time.perf_counter()
+    # log_true_size is printed by --json and --stats only: otherwise an accepted program's
+    # level-1 walk, which the log resets away, is not formatted (verifier.verify's true_size)
+    true_size = json_mode() or bool(args.stats)
     with progress(f"verifying {inp.name}"):
-        res = verify(insns, env, log_level=_log_level(args))
+        res = verify(insns, env, log_level=_log_level(args), true_size=true_size)
     took = int((time.perf_counter() - t0) * 1e6)  # when a short --log-size lost the "verification time" line
     st = ProgStats(_base(inp.name), _stem(inp.name), res.accepted, duration=took, total_insns=res.processed,
                    total_states=res.total_states, peak_states=res.peak_states,
                    max_states_per_insn=res.max_states_per_insn, stack_depths=list(res.stack_depth),
                    prog_type=PROG_TYPE_NAMES.get(env.prog_type, str(env.prog_type)), path=inp.name,
                    errno=None if res.accepted else res.errno_name, error=res.error_line, log=res.log,
-                   log_true_size=res.log_true_size)
+                   log_true_size=res.log_true_size if true_size else None)
     stats_from_log(res.log, st)
     trace_log = None
     if want_trace and not res.accepted:

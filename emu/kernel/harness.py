@@ -140,6 +140,8 @@ def check_insn_cnt(n: int, privileged: bool = True) -> None:
 def _calls_kfunc(insns: Sequence[Insn]) -> bool:
     """The program calls a kfunc, or a helper returning a vmlinux BTF pointer
     (bpf_get_current_task_btf, #158): the verifier needs the kernel's BTF."""
+    if isa.CALL_INSN not in {ins.code for ins in insns}:
+        return False
     return any(ins.code == isa.CALL_INSN and (ins.src == isa.PSEUDO_KFUNC_CALL or (ins.src == 0 and ins.imm == 158))
                for ins in insns)
 

@@ -27,15 +27,18 @@ and the kernel's verifier-log text.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import structs as S
 from .errors import BTFError
-from .structs import MODIFIER_KINDS
+from .types import (Array, BTFType, Composite, Const, Datasec, DeclTag, Enum, Enum64, Float, Func, FuncProto, Fwd,
+                    Int, Ptr, Restrict, Typedef, TypeTag, Var, Volatile)
 
 if TYPE_CHECKING:
     from .btf import BTF
-    from .types import BTFType, Composite
+
+#: the error of type ``tid`` (``t``) with a message, as btf_verifier_log_type words it
+_Fail = Callable[[int, BTFType, str], BTFError]
 
 __all__ = ["validate_btf", "valid_identifier"]
 
@@ -80,19 +83,19 @@ def validate_btf(btf: BTF, where: str = "") -> None:
     for tid, t in btf.iter_types():
         k = t.kind
         nm = t.name
-        if k == S.KIND_FUNC:
+        if isinstance(t, Func):
             if not valid_identifier(nm):
                 raise fail(tid, t, "Invalid name")
-            if t.linkage > S.FUNC_GLOBAL:  # type: ignore[attr-defined]
+            if t.linkage > S.FUNC_GLOBAL:
                 raise fail(tid, t, "Invalid func linkage")
-            if not 0 < t.type_id < count or get(t.type_id).kind != S.KIND_FUNC_PROTO:  # type: ignore[attr-defined]
+            if not 0 < t.type_id < count or get(t.type_id).kind != S.KIND_FUNC_PROTO:
                 raise fail(tid, t, "Invalid type_id (not a FUNC_PROTO)")
-        elif k == S.KIND_FUNC_PROTO:
+        elif isinstance(t, FuncProto):
             if nm:
                 raise fail(tid, t, "Invalid name")
-            if t.ret_type_id >= count:  # type: ignore[attr-defined]
+            if t.ret_type_id >= count:
                 raise fail(tid, t, "Invalid return type")
-            params = t.params  # type: ignore[attr-defined]
+            params = t.params
             for i, p in enumerate(params):
                 if p.type_id == 0 and i != len(params) - 1:
                     raise fail(tid, t, f"Invalid arg#{i + 1}")
@@ -102,7 +105,7 @@ def validate_btf(btf: BTF, where: str = "") -> None:
                     raise fail(tid, t, f"Invalid arg#{i + 1}")
                 if p.name and not valid_identifier(p.name):
                     raise fail(tid, t, f"Invalid arg#{i + 1}")
-        elif k in (S.KIND_PTR, S.KIND_CONST, S.KIND_VOLATILE, S.KIND_RESTRICT, S.KIND_TYPEDEF, S.KIND_TYPE_TAG):
+        elif isinstance(t, (Ptr, Const, Volatile, Restrict, Typedef, TypeTag)):
             if k == S.KIND_TYPEDEF:
                 if not valid_identifier(nm):
                     raise fail(tid, t, "Invalid name")
@@ -111,94 +114,94 @@ def validate_btf(btf: BTF, where: str = "") -> None:
                     raise fail(tid, t, "Invalid name")
             elif nm:
                 raise fail(tid, t, "Invalid name")
-            if t.type_id >= count:  # type: ignore[attr-defined]
+            if t.type_id >= count:
                 raise fail(tid, t, "Invalid type_id")
-        elif k in (S.KIND_STRUCT, S.KIND_UNION):
-            _check_composite(btf, tid, t, fail)  # type: ignore[arg-type]
-        elif k == S.KIND_ARRAY:
+        elif isinstance(t, Composite):
+            _check_composite(btf, tid, t, fail)
+        elif isinstance(t, Array):
             if nm:
                 raise fail(tid, t, "Invalid name")
-            if not 0 < t.type_id < count:  # type: ignore[attr-defined]
+            if not 0 < t.type_id < count:
                 raise fail(tid, t, "Invalid elem")
-            if not 0 < t.index_type_id < count:  # type: ignore[attr-defined]
+            if not 0 < t.index_type_id < count:
                 raise fail(tid, t, "Invalid index")
-        elif k in (S.KIND_ENUM, S.KIND_ENUM64):
-            size = t.size  # type: ignore[attr-defined]
+        elif isinstance(t, (Enum, Enum64)):
+            size = t.size
             if size > 8 or size == 0 or size & (size - 1):
                 raise fail(tid, t, "Unexpected size")
             if nm and not valid_identifier(nm):
                 raise fail(tid, t, "Invalid name")
-            for v in t.values:  # type: ignore[attr-defined]
+            for v in t.values:
                 if not valid_identifier(v.name):
                     raise fail(tid, t, f"Invalid name (enumerator '{v.name}')")
-        elif k == S.KIND_INT:
-            bits = t.nr_bits + t.bits_offset  # type: ignore[attr-defined]
+        elif isinstance(t, Int):
+            bits = t.nr_bits + t.bits_offset
             if bits > 128:
                 raise fail(tid, t, "nr_bits exceeds 128")
-            if (bits + 7) // 8 > t.size:  # type: ignore[attr-defined]
+            if (bits + 7) // 8 > t.size:
                 raise fail(tid, t, "nr_bits exceeds type_size")
-            if t.encoding not in (0, S.INT_SIGNED, S.INT_CHAR, S.INT_BOOL):  # type: ignore[attr-defined]
+            if t.encoding not in (0, S.INT_SIGNED, S.INT_CHAR, S.INT_BOOL):
                 raise fail(tid, t, "Unsupported encoding")
-        elif k == S.KIND_FWD:
+        elif isinstance(t, Fwd):
             if not valid_identifier(nm):
                 raise fail(tid, t, "Invalid name")
-        elif k == S.KIND_VAR:
+        elif isinstance(t, Var):
             if not valid_identifier(nm):
                 raise fail(tid, t, "Invalid name")
-            if not 0 < t.type_id < count:  # type: ignore[attr-defined]
+            if not 0 < t.type_id < count:
                 raise fail(tid, t, "Invalid type_id")
-            if t.linkage > S.VAR_GLOBAL_EXTERN:  # type: ignore[attr-defined]
+            if t.linkage > S.VAR_GLOBAL_EXTERN:
                 raise fail(tid, t, "Linkage not supported")
-        elif k == S.KIND_DATASEC:
-            if not t.size:  # type: ignore[attr-defined]
+        elif isinstance(t, Datasec):
+            if not t.size:
                 raise fail(tid, t, "size == 0")
             if not _valid_section(nm):
                 raise fail(tid, t, "Invalid name")
             last_end = 0
-            for v in t.vars:  # type: ignore[attr-defined]
-                if not 0 < v.type_id < count:
-                    raise fail(tid, t, f"Invalid type_id (entry type_id={v.type_id})")
-                if v.offset < last_end or v.offset >= t.size:  # type: ignore[attr-defined]
-                    raise fail(tid, t, f"Invalid offset (entry type_id={v.type_id} offset={v.offset})")
-                if not v.size or v.size > t.size:  # type: ignore[attr-defined]
-                    raise fail(tid, t, f"Invalid size (entry type_id={v.type_id} size={v.size})")
-                last_end = v.offset + v.size
-                if last_end > t.size:  # type: ignore[attr-defined]
-                    raise fail(tid, t, f"Invalid offset+size (entry type_id={v.type_id})")
-                if get(v.type_id).kind != S.KIND_VAR:
-                    raise fail(tid, t, f"Not a VAR kind member (entry type_id={v.type_id})")
-        elif k == S.KIND_FLOAT:
+            for vs in t.vars:
+                if not 0 < vs.type_id < count:
+                    raise fail(tid, t, f"Invalid type_id (entry type_id={vs.type_id})")
+                if vs.offset < last_end or vs.offset >= t.size:
+                    raise fail(tid, t, f"Invalid offset (entry type_id={vs.type_id} offset={vs.offset})")
+                if not vs.size or vs.size > t.size:
+                    raise fail(tid, t, f"Invalid size (entry type_id={vs.type_id} size={vs.size})")
+                last_end = vs.offset + vs.size
+                if last_end > t.size:
+                    raise fail(tid, t, f"Invalid offset+size (entry type_id={vs.type_id})")
+                if get(vs.type_id).kind != S.KIND_VAR:
+                    raise fail(tid, t, f"Not a VAR kind member (entry type_id={vs.type_id})")
+        elif isinstance(t, Float):
             if not valid_identifier(nm):
                 raise fail(tid, t, "Invalid name")
-            if t.size not in (2, 4, 8, 12, 16):  # type: ignore[attr-defined]
+            if t.size not in (2, 4, 8, 12, 16):
                 raise fail(tid, t, "Invalid type_size")
-        elif k == S.KIND_DECL_TAG:
+        elif isinstance(t, DeclTag):
             if not nm:
                 raise fail(tid, t, "Invalid value")
-            ci = t.component_idx  # type: ignore[attr-defined]
+            ci = t.component_idx
             if ci < -1:
                 raise fail(tid, t, "Invalid component_idx")
-            if not 0 < t.type_id < count:  # type: ignore[attr-defined]
+            if not 0 < t.type_id < count:
                 raise fail(tid, t, "Invalid type_id")
-            target = get(t.type_id)  # type: ignore[attr-defined]
+            target = get(t.type_id)
             tk = target.kind
             if tk not in (S.KIND_STRUCT, S.KIND_UNION, S.KIND_VAR, S.KIND_FUNC, S.KIND_TYPEDEF):
                 raise fail(tid, t, "Invalid type_id (tag target must be a struct, union, var, func or typedef)")
             if ci != -1:
                 if tk in (S.KIND_VAR, S.KIND_TYPEDEF):
                     raise fail(tid, t, "Invalid component_idx")
-                if tk == S.KIND_FUNC:
-                    proto = get(target.type_id)  # type: ignore[attr-defined]
-                    n = len(proto.params) if proto.kind == S.KIND_FUNC_PROTO else 0  # type: ignore[attr-defined]
-                else:
-                    n = len(target.members)  # type: ignore[attr-defined]
+                if isinstance(target, Func):
+                    proto = get(target.type_id)
+                    n = len(proto.params) if isinstance(proto, FuncProto) else 0
+                else:  # a struct or union (the kinds left)
+                    n = len(target.members) if isinstance(target, Composite) else 0
                 if ci >= n:
                     raise fail(tid, t, "Invalid component_idx")
     _check_loops(btf, fail)
     _check_member_sizes(btf, fail)
 
 
-def _check_composite(btf: BTF, tid: int, t: Composite, fail) -> None:  # type: ignore[no-untyped-def]
+def _check_composite(btf: BTF, tid: int, t: Composite, fail: _Fail) -> None:
     if t.name and not valid_identifier(t.name):
         raise fail(tid, t, "Invalid name")
     is_union = t.kind == S.KIND_UNION
@@ -221,7 +224,7 @@ def _check_composite(btf: BTF, tid: int, t: Composite, fail) -> None:  # type: i
         last = off
 
 
-def _check_member_sizes(btf: BTF, fail) -> None:  # type: ignore[no-untyped-def]
+def _check_member_sizes(btf: BTF, fail: _Fail) -> None:
     """btf_struct_resolve()/btf_array_resolve(): members and array elements have sizes and fit."""
     get = btf.type_by_id
     size_cache: dict[int, int] = {}
@@ -237,9 +240,8 @@ def _check_member_sizes(btf: BTF, fail) -> None:  # type: ignore[no-untyped-def]
         return None if s < 0 else s
 
     for tid, t in btf.iter_types():
-        k = t.kind
-        if k == S.KIND_STRUCT or k == S.KIND_UNION:
-            for m in t.members:  # type: ignore[attr-defined]
+        if isinstance(t, Composite):
+            for m in t.members:
                 ms = size(m.type_id)
                 if ms is None:
                     raise fail(tid, t, f"Invalid member (member '{m.name}' has no size)")
@@ -249,26 +251,26 @@ def _check_member_sizes(btf: BTF, fail) -> None:  # type: ignore[no-untyped-def]
                         raise fail(tid, t, f"Invalid member base type (bitfield '{m.name}')")
                     if m.bitfield_size > ms * 8:
                         raise fail(tid, t, f"Invalid member bitfield_size (member '{m.name}')")
-                    if (m.bits_offset + m.bitfield_size + 7) // 8 > t.size:  # type: ignore[attr-defined]
+                    if (m.bits_offset + m.bitfield_size + 7) // 8 > t.size:
                         raise fail(tid, t, f"Member exceeds struct_size (member '{m.name}')")
-                elif t.size < m.bits_offset // 8 or t.size - m.bits_offset // 8 < ms:  # type: ignore[attr-defined]
+                elif t.size < m.bits_offset // 8 or t.size - m.bits_offset // 8 < ms:
                     raise fail(tid, t, f"Member exceeds struct_size (member '{m.name}')")
-        elif k == S.KIND_ARRAY:
-            es = size(t.type_id)  # type: ignore[attr-defined]
+        elif isinstance(t, Array):
+            es = size(t.type_id)
             if es is None:
                 raise fail(tid, t, "Invalid elem")
-            idx = btf.resolve(t.index_type_id)  # type: ignore[attr-defined]
+            idx = btf.resolve(t.index_type_id)
             if idx.kind != S.KIND_INT:
                 raise fail(tid, t, "Invalid index")
-            if t.nelems and es > U32_MAX // t.nelems:  # type: ignore[attr-defined]
+            if t.nelems and es > U32_MAX // t.nelems:
                 raise fail(tid, t, "Array size overflows U32_MAX")
-        elif k == S.KIND_VAR:
-            vt = get(t.type_id).kind  # type: ignore[attr-defined]
+        elif isinstance(t, Var):
+            vt = get(t.type_id).kind
             if vt in (S.KIND_FUNC, S.KIND_FUNC_PROTO, S.KIND_VAR, S.KIND_DATASEC, S.KIND_DECL_TAG):
                 raise fail(tid, t, "Invalid type_id")
 
 
-def _check_loops(btf: BTF, fail) -> None:  # type: ignore[no-untyped-def]
+def _check_loops(btf: BTF, fail: _Fail) -> None:
     """Find a cycle the kernel's resolve pass reports as "Loop detected".
 
     Two graphs are searched. The *value* graph: modifiers/typedefs/type tags,
@@ -285,17 +287,15 @@ def _check_loops(btf: BTF, fail) -> None:  # type: ignore[no-untyped-def]
     ptr_sinks = (S.KIND_STRUCT, S.KIND_UNION, S.KIND_FWD, S.KIND_FUNC_PROTO)
 
     def value_succ(t: BTFType) -> list[int]:
-        k = t.kind
-        if k in MODIFIER_KINDS or k == S.KIND_ARRAY or k == S.KIND_VAR:
-            return [t.type_id]  # type: ignore[attr-defined]
-        if k == S.KIND_STRUCT or k == S.KIND_UNION:
-            return [m.type_id for m in t.members]  # type: ignore[attr-defined]
+        if isinstance(t, (Const, Volatile, Restrict, Typedef, TypeTag, Array, Var)):  # the modifiers, arrays, vars
+            return [t.type_id]
+        if isinstance(t, Composite):
+            return [m.type_id for m in t.members]
         return []
 
     def ptr_succ(t: BTFType) -> list[int]:
-        k = t.kind
-        if k in MODIFIER_KINDS or k == S.KIND_ARRAY or k == S.KIND_PTR:
-            tgt = t.type_id  # type: ignore[attr-defined]
+        if isinstance(t, (Const, Volatile, Restrict, Typedef, TypeTag, Array, Ptr)):  # the modifiers, arrays, pointers
+            tgt = t.type_id
             c = tgt - start
             if 0 <= c < n and types[c].kind in ptr_sinks:
                 return []

@@ -100,3 +100,52 @@ def test_program_size_limit_is_e2big():
     with pytest.raises(InvalidInsn) as ei:
         check_insns([Insn(0x95)] * 5, max_insns=4)
     assert ei.value.errno == errno.E2BIG
+
+
+def test_decode_shares_identical_slots():
+    """Identical slots decode to one (immutable) object; different ones stay apart."""
+    a, b = Insn(0x07, 0, 0, 0, 1), Insn(0x07, 0, 0, 0, 2)
+    out = decode(encode([a, b, a, a, b]))
+    assert out == [a, b, a, a, b]
+    assert out[0] is out[2] is out[3] and out[1] is out[4] and out[0] is not out[1]
+
+
+def _check_insns_slot_by_slot(insns, opcodes=isa.OPCODES):
+    """The rules of check_insns, slot by slot without its shortcut (the reference)."""
+    n, i = len(insns), 0
+    while i < n:
+        c = insns[i].code
+        if (c & 0x07) == isa.LDX and (((c & 0xE0) not in (isa.MEM, isa.MEMSX)) or insns[i].imm != 0):
+            return ("BPF_LDX uses reserved fields", i)
+        if c == isa.LD_IMM64:
+            if i == n - 1:
+                return ("invalid bpf_ld_imm64 insn", i)
+            nxt = insns[i + 1]
+            if nxt.code or nxt.dst or nxt.src or nxt.off:
+                return ("invalid bpf_ld_imm64 insn", i)
+            if insns[i].src not in isa.LDIMM64_PSEUDOS or (
+                    insns[i].src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_IDX) and nxt.imm != 0):
+                return ("unrecognized bpf_ld_imm64 insn", i)
+            i += 2
+            continue
+        if c not in opcodes:
+            return (f"unknown opcode {c:02x}", i)
+        i += 1
+    return None
+
+
+_CODES = sorted(isa.OPCODES)[::7] + [0x61, 0x69, 0x71, 0x79, 0x21, 0x18, 0x00, 0x8D, 0xFF]
+
+
+@given(st.lists(st.tuples(st.sampled_from(_CODES), st.integers(0, 10), st.integers(0, 10),
+                          st.sampled_from([0, 1, -1]), st.sampled_from([0, 0, 1, 4])), min_size=1, max_size=12))
+def test_check_insns_finds_the_first_offence_in_slot_order(fields):
+    """The shortcut for a program with nothing to find gives the slot-by-slot answer."""
+    insns = [Insn(*f) for f in fields]
+    want = _check_insns_slot_by_slot(insns)
+    try:
+        check_insns(insns)
+        got = None
+    except InvalidInsn as e:
+        got = (e.message, e.index)
+    assert got == want
