@@ -46,7 +46,7 @@ from .map_types import map_type_ops
 from kernel_model.uapi import NET_ADMIN_PROG_TYPES, PERFMON_PROG_TYPES
 
 from . import helpers as H
-from .helper_sets import expected_attach_type_ok
+from .helper_sets import expected_attach_type_ok, fixup_attach_type
 from .prog_types import PROG_TYPES
 from .regs import (PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, SCALAR_VALUE, mark_known_zero, mark_not_init,
                    mark_unknown)
@@ -1016,6 +1016,7 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
         # bpf_prog_load(): is_perfmon_prog_type / is_net_admin_prog_type need CAP_PERFMON /
         # CAP_NET_ADMIN (bpf_token_capable) beyond CAP_BPF
         return VerifyResult(False, E.EPERM, "", 0)
+    env.expected_attach_type = fixup_attach_type(env.prog_type, env.expected_attach_type)
     if env.prog_type in PROG_TYPES and not expected_attach_type_ok(env.prog_type, env.expected_attach_type):
         return VerifyResult(False, E.EINVAL, "", 0)  # bpf_prog_load_check_attach
     log_size = env.log_size

@@ -621,10 +621,15 @@ def _access_flow_keys(env: Env, regs: list[RegState], regno: int, off: int, size
 
 def _access_sock(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
                  value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    """check_mem_access's socket branch: no writes, then ``check_sock_access``
+    (:func:`verifier.sock_ctx.check_sock_access`); a loaded field is an unknown scalar."""
     t = regs[regno].type
     if atype == BPF_WRITE:
         raise env.reject(E.EACCES, f"R{regno} cannot write into {reg_type_str(t)}")
-    raise env.reject(E.EACCES, f"R{regno} invalid {reg_type_str(t)} access off={off} size={size}")
+    from .sock_ctx import check_sock_access
+    check_sock_access(env, insn_idx, regno, off, size, atype)
+    if value_regno >= 0:
+        mark_unknown(regs[value_regno], env.bpf_capable)
 
 
 def _access_btf_id(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,

@@ -1,0 +1,102 @@
+"""Helper prototypes of the socket and cgroup program types, by kernel symbol.
+
+One helper id can have several prototypes: ``bpf_setsockopt`` is
+``bpf_sock_addr_setsockopt_proto`` for cgroup_sock_addr (the context in R1),
+``bpf_sock_ops_setsockopt_proto`` for sock_ops, ``bpf_sk_setsockopt_proto`` for
+cgroup_sockopt (a socket in R1). The program type's ``get_func_proto``
+(:mod:`verifier.helper_sets`, the kernel's decision trees) names the symbol; this
+module gives the verifier the prototype behind it, built from the kernel's
+initialisers (:mod:`kernel_model.bpf_facts.helper_protos`: net/core/filter.c,
+kernel/bpf/cgroup.c, kernel/bpf/helpers.c, Linux 6.12 with the 6.18 edits) with the
+argument kinds the verifier model checks: the context (or NULL), memory with a
+constant size, scalars, maps. A symbol with an argument or return kind the model
+lacks (``ARG_PTR_TO_FIXED_SIZE_MEM``, ``ARG_PTR_TO_CONST_STR``, a socket argument,
+...) is not listed: its call is "not modelled", never checked against a guess.
+
+6.18 differences from the 6.12 initialisers: :data:`CHANGES_6_18` (each one checked
+on the host by tests/verifier/test_sock_ctx.py).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from kernel_model.bpf_facts.helper_protos import PROTOS as FACT_PROTOS, FuncProto as FactProto
+
+from . import helpers as H
+from . import regs as R
+
+__all__ = ["SYMBOL_PROTOS", "SOCK_SYMBOLS", "CHANGES_6_18", "symbol_proto"]
+
+#: the proto symbols of the socket/cgroup types' get_func_proto whose prototypes the model checks
+SOCK_SYMBOLS: Final = (
+    # net/core/filter.c: sock_addr_func_proto
+    "bpf_bind_proto", "bpf_sock_addr_setsockopt_proto", "bpf_sock_addr_getsockopt_proto",
+    "bpf_get_netns_cookie_sock_addr_proto", "bpf_get_socket_cookie_sock_addr_proto",
+    # sock_filter_func_proto (cgroup_sock)
+    "bpf_get_netns_cookie_sock_proto", "bpf_get_socket_cookie_sock_proto",
+    # sock_ops_func_proto
+    "bpf_get_netns_cookie_sock_ops_proto", "bpf_get_socket_cookie_sock_ops_proto",
+    "bpf_sock_ops_setsockopt_proto", "bpf_sock_ops_getsockopt_proto", "bpf_sock_ops_cb_flags_set_proto",
+    "bpf_sock_ops_load_hdr_opt_proto", "bpf_sock_ops_reserve_hdr_opt_proto", "bpf_sock_ops_store_hdr_opt_proto",
+    # kernel/bpf/cgroup.c: cg_sockopt_func_proto, sysctl_func_proto, cgroup_current_func_proto
+    "bpf_get_netns_cookie_sockopt_proto", "bpf_sysctl_get_name_proto", "bpf_sysctl_get_current_value_proto",
+    "bpf_sysctl_get_new_value_proto", "bpf_sysctl_set_new_value_proto", "bpf_get_retval_proto",
+    "bpf_set_retval_proto", "bpf_get_current_cgroup_id_proto", "bpf_get_current_ancestor_cgroup_id_proto",
+    "bpf_get_cgroup_classid_curr_proto",
+    # kernel/bpf/helpers.c, kernel/trace/bpf_trace.c (bpf_base_func_proto's tiers)
+    "bpf_get_current_comm_proto", "bpf_get_ns_current_pid_tgid_proto", "bpf_event_output_data_proto",
+)
+
+#: Linux 6.18 initialisers that differ from the extracted 6.12 ones: symbol -> {argN: (base, flags)}.
+#: "bpf: Fix helper writes to read-only maps" (6.13) made bpf_sysctl_get_name's buffer
+#: ``ARG_PTR_TO_MEM | MEM_WRITE``: the host accepts an uninitialised stack buffer there.
+CHANGES_6_18: Final[dict[str, dict[int, tuple[str, frozenset[str]]]]] = {
+    "bpf_sysctl_get_name_proto": {1: ("ARG_PTR_TO_MEM", frozenset({"MEM_WRITE"}))},
+}
+
+_ARG_BASES: Final = {"ARG_DONTCARE": H.ARG_DONTCARE, "ARG_PTR_TO_CTX": H.ARG_PTR_TO_CTX,
+                     "ARG_PTR_TO_MEM": H.ARG_PTR_TO_MEM, "ARG_CONST_SIZE": H.ARG_CONST_SIZE,
+                     "ARG_CONST_SIZE_OR_ZERO": H.ARG_CONST_SIZE_OR_ZERO, "ARG_ANYTHING": H.ARG_ANYTHING,
+                     "ARG_CONST_MAP_PTR": H.ARG_CONST_MAP_PTR, "ARG_PTR_TO_MAP_KEY": H.ARG_PTR_TO_MAP_KEY,
+                     "ARG_PTR_TO_MAP_VALUE": H.ARG_PTR_TO_MAP_VALUE}
+_FLAGS: Final = {"PTR_MAYBE_NULL": R.PTR_MAYBE_NULL, "MEM_RDONLY": R.MEM_RDONLY, "MEM_UNINIT": R.MEM_UNINIT,
+                 "MEM_WRITE": R.MEM_WRITE}
+_RETS: Final = {"RET_INTEGER": H.RET_INTEGER, "RET_VOID": H.RET_VOID}
+
+
+def _convert(p: FactProto) -> H.FuncProto | None:
+    """The verifier's prototype of one kernel initialiser; None if a kind is not modelled."""
+    changes = CHANGES_6_18.get(p.symbol, {})
+    args = []
+    for i, a in enumerate(p.args):
+        base, flags = changes.get(i, (a.base, a.flags))
+        if base not in _ARG_BASES or not flags <= _FLAGS.keys():
+            return None
+        v = _ARG_BASES[base]
+        for f in flags:
+            v |= _FLAGS[f]
+        args.append(v)
+    if p.ret.base not in _RETS or p.ret.flags:
+        return None
+    name = (p.func or p.symbol).removeprefix("bpf_")
+    return H.FuncProto(name, _RETS[p.ret.base], tuple(args), p.gpl_only, p.might_sleep, p.pkt_access)
+
+
+def _build() -> dict[str, H.FuncProto]:
+    out = {}
+    for sym in SOCK_SYMBOLS:
+        conv = _convert(FACT_PROTOS[sym])
+        if conv is None:
+            raise AssertionError(f"{sym}: an argument kind the model does not check")
+        out[sym] = conv
+    return out
+
+
+#: kernel proto symbol -> the prototype the verifier checks
+SYMBOL_PROTOS: Final[dict[str, H.FuncProto]] = _build()
+
+
+def symbol_proto(symbol: str) -> H.FuncProto | None:
+    """The modelled prototype called ``symbol``, or None."""
+    return SYMBOL_PROTOS.get(symbol)
