@@ -257,7 +257,9 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
                 .replace("/*@SCHED_EXT_OPS@*/", sched_ext.ops_c(profile)))
     from .core_kfuncs import core_kfuncs_c
 
-    return base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
+    from .vmlinux_ctx import SOCK_CTX_C  # the socket/cgroup types' uapi contexts, last: no id moves
+
+    return base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile)) + SOCK_CTX_C
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:

@@ -53,12 +53,24 @@ MAX_FUNC_REG_ARGS: Final = 5
 #: the canonical context struct of a program type (include/linux/bpf_types.h, the
 #: user-visible ``_ctx_type``), as find_canonical_prog_ctx_type() finds it; a type whose
 #: context is ``void *`` (struct_ops, syscall, ...) has none: only ``__arg_ctx`` makes one
-_CTX_STRUCT: Final = {1: "__sk_buff", 3: "__sk_buff", 4: "__sk_buff", 6: "xdp_md", 8: "__sk_buff",
+_CTX_STRUCT: Final[dict[int, str]] = {1: "__sk_buff", 3: "__sk_buff", 4: "__sk_buff", 6: "xdp_md", 8: "__sk_buff",
                       9: "__sk_buff", 10: "__sk_buff", 11: "__sk_buff", 13: "__sk_buff",
                       14: "sk_msg_md", 19: "sk_reuseport_md", 20: "__sk_buff", 22: "bpf_sock_addr",
                       23: "bpf_sockopt", 25: "bpf_sock", 30: "bpf_sk_lookup", 31: "bpf_sysctl",
                       32: "bpf_cgroup_dev_ctx", 18: "bpf_sock_ops", 7: "bpf_perf_event_data",
                       5: "pt_regs", 21: "bpf_flow_keys", 17: "bpf_raw_tracepoint_args"}
+# the table above was keyed off by one for most types from cgroup_sock on (9 is cgroup_sock,
+# whose context is struct bpf_sock; 18 cgroup_sock_addr ...): every type whose context is a
+# struct takes it from the bpf_types.h facts; syscall's context is void *, lirc_mode2's a u32
+def _ctx_structs_from_facts() -> dict[int, str]:
+    from kernel_model.bpf_facts.prog_types import PROG_FACTS
+
+    return {f.id: f.ctx.removeprefix("struct ") for f in PROG_FACTS.values() if f.ctx and f.ctx.startswith("struct ")}
+
+
+_CTX_STRUCT.update(_ctx_structs_from_facts())
+_CTX_STRUCT.pop(31, None)
+_CTX_STRUCT.pop(20, None)  # lirc_mode2: an unsigned int
 #: the kernel's own name a projected context may have (btf_is_projection_of)
 _PROJECTION: Final = {"__sk_buff": "sk_buff", "xdp_md": "xdp_buff"}
 #: BPF_PROG_TYPE_LSM / _TRACEPOINT (include/uapi/linux/bpf.h), named only here

@@ -22,7 +22,7 @@ from typing import Any, Final, Sequence
 from kernel_model import isa
 from kernel_model.insn import imm64
 
-from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S
+from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S, sock_refs
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
 from .decoded import DInsn
@@ -31,7 +31,7 @@ from .log import reg_type_str
 from .mem import BPF_READ, BPF_WRITE
 from .refs import REF_TYPE_PTR
 from .regs import (
-    CONST_PTR_TO_MAP, MEM_ALLOC, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
+    CONST_PTR_TO_MAP, MEM_ALLOC, MEM_RDONLY, OBJ_RELEASE, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
     PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
     PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, PTR_TRUSTED, SCALAR_VALUE, RegState, base_type,
     is_pointer_value, mark_known_zero, mark_not_init, mark_unknown, register_is_null, s64,
@@ -50,6 +50,9 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     H.ARG_PTR_TO_BTF_ID: (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | 1 << 21),
     H.ARG_PTR_TO_SPIN_LOCK: (PTR_TO_MAP_VALUE, PTR_TO_BTF_ID | MEM_ALLOC),  # spin_lock_types
 }
+
+# the socket argument kinds (verifier.sock_refs)
+_COMPATIBLE.update(sock_refs.COMPATIBLE)
 
 BPF_REG_SIZE: Final = 8
 
@@ -106,6 +109,8 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
     if not skip_type:
         _check_reg_type(env, regno, arg_type, meta)
         _check_func_arg_reg_off(env, reg, regno, arg_type)
+    if arg_type & OBJ_RELEASE:
+        sock_refs.check_release_arg(env, regno, reg, meta)
     if reg.ref_obj_id:
         meta.ref_obj_id = reg.ref_obj_id
     if base == H.ARG_CONST_MAP_PTR:
@@ -151,6 +156,9 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None
         exp = ", ".join(reg_type_str(c) for c in compat)
         raise env.reject(E.EACCES, f"R{regno} type={reg_type_str(reg.type)} expected={exp}")
     if base_type(reg.type) != PTR_TO_BTF_ID:
+        return
+    if arg_type & 0xFF == H.ARG_PTR_TO_BTF_ID_SOCK_COMMON:
+        sock_refs.check_btf_sock_common(env, regno, reg, arg_type, meta)
         return
     if compat is _MEM_TYPES and not arg_type & MEM_RDONLY:
         raise env.reject(E.EACCES, f"{H.func_id_name(meta.func_id)}() may write into memory pointed by "
@@ -233,6 +241,7 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         why = check_map_func_compatibility(meta.map.map_type, func_id)
         if why:
             raise env.reject(E.EINVAL, why)
+    sock_refs.release_after_args(env, meta, func_id)
     env.aux[env.insn_idx].helper_id = func_id
     for i in range(meta.access_size):
         mem.check_mem_access(env, env.insn_idx, meta.regno, i, isa.B, BPF_WRITE, -1, False, False)
@@ -273,10 +282,11 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         r0.type = PTR_TO_BTF_ID | (ret & ~0xFF)
         r0.btf = btf
         r0.btf_id = tid
-    else:
+    elif not sock_refs.sock_return(env, r0, ret):
         raise env.reject(E.EINVAL, f"unknown return type {bret} of func {name}#{func_id}")
     if r0.type & PTR_MAYBE_NULL:
         r0.id = env.new_id()
+    sock_refs.after_return(env, r0, func_id, meta)
     if bret == H.RET_INTEGER and func_id == 8:  # bpf_get_smp_processor_id
         n = env.attr.nr_cpu_ids - 1
         r0.umax = r0.u32_max = r0.smax = r0.s32_max = n

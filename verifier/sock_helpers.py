@@ -19,6 +19,7 @@ on the host by tests/verifier/test_sock_ctx.py).
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from kernel_model.bpf_facts.helper_protos import PROTOS as FACT_PROTOS, FuncProto as FactProto
@@ -46,6 +47,11 @@ SOCK_SYMBOLS: Final = (
     "bpf_get_cgroup_classid_curr_proto",
     # kernel/bpf/helpers.c, kernel/trace/bpf_trace.c (bpf_base_func_proto's tiers)
     "bpf_get_current_comm_proto", "bpf_get_ns_current_pid_tgid_proto", "bpf_event_output_data_proto",
+    # socket pointers (verifier.sock_refs): lookups taking a reference, its release, casts
+    "bpf_sock_addr_sk_lookup_tcp_proto", "bpf_sock_addr_sk_lookup_udp_proto", "bpf_sock_addr_skc_lookup_tcp_proto",
+    "bpf_sk_release_proto", "bpf_tcp_sock_proto", "bpf_sk_fullsock_proto", "bpf_get_listener_sock_proto",
+    "bpf_skc_to_tcp_sock_proto", "bpf_sk_setsockopt_proto", "bpf_sk_getsockopt_proto", "bpf_sk_lookup_assign_proto",
+    "bpf_sk_storage_get_proto", "bpf_sk_storage_delete_proto", "bpf_sk_storage_get_cg_sock_proto",
 )
 
 #: Linux 6.18 initialisers that differ from the extracted 6.12 ones: symbol -> {argN: (base, flags)}.
@@ -59,10 +65,18 @@ _ARG_BASES: Final = {"ARG_DONTCARE": H.ARG_DONTCARE, "ARG_PTR_TO_CTX": H.ARG_PTR
                      "ARG_PTR_TO_MEM": H.ARG_PTR_TO_MEM, "ARG_CONST_SIZE": H.ARG_CONST_SIZE,
                      "ARG_CONST_SIZE_OR_ZERO": H.ARG_CONST_SIZE_OR_ZERO, "ARG_ANYTHING": H.ARG_ANYTHING,
                      "ARG_CONST_MAP_PTR": H.ARG_CONST_MAP_PTR, "ARG_PTR_TO_MAP_KEY": H.ARG_PTR_TO_MAP_KEY,
-                     "ARG_PTR_TO_MAP_VALUE": H.ARG_PTR_TO_MAP_VALUE}
+                     "ARG_PTR_TO_MAP_VALUE": H.ARG_PTR_TO_MAP_VALUE,
+                     "ARG_PTR_TO_SOCK_COMMON": H.ARG_PTR_TO_SOCK_COMMON, "ARG_PTR_TO_SOCKET": H.ARG_PTR_TO_SOCKET,
+                     "ARG_PTR_TO_BTF_ID_SOCK_COMMON": H.ARG_PTR_TO_BTF_ID_SOCK_COMMON}
 _FLAGS: Final = {"PTR_MAYBE_NULL": R.PTR_MAYBE_NULL, "MEM_RDONLY": R.MEM_RDONLY, "MEM_UNINIT": R.MEM_UNINIT,
-                 "MEM_WRITE": R.MEM_WRITE}
-_RETS: Final = {"RET_INTEGER": H.RET_INTEGER, "RET_VOID": H.RET_VOID}
+                 "MEM_WRITE": R.MEM_WRITE, "OBJ_RELEASE": R.OBJ_RELEASE}
+_RETS: Final = {"RET_INTEGER": H.RET_INTEGER, "RET_VOID": H.RET_VOID, "RET_PTR_TO_SOCKET": H.RET_PTR_TO_SOCKET,
+                "RET_PTR_TO_SOCK_COMMON": H.RET_PTR_TO_SOCK_COMMON, "RET_PTR_TO_TCP_SOCK": H.RET_PTR_TO_TCP_SOCK,
+                "RET_PTR_TO_BTF_ID": H.RET_PTR_TO_BTF_ID, "RET_PTR_TO_MAP_VALUE": H.RET_PTR_TO_MAP_VALUE}
+#: include/linux/btf_ids.h BTF_SOCK_TYPE_xxx: the struct ``btf_sock_ids[]`` names
+_BTF_SOCK_IDS: Final = {"BTF_SOCK_TYPE_TCP": "tcp_sock", "BTF_SOCK_TYPE_SOCK": "sock",
+                        "BTF_SOCK_TYPE_SOCK_COMMON": "sock_common"}
+_RET_FLAGS: Final = {"PTR_MAYBE_NULL": R.PTR_MAYBE_NULL}
 
 
 def _convert(p: FactProto) -> H.FuncProto | None:
@@ -77,10 +91,19 @@ def _convert(p: FactProto) -> H.FuncProto | None:
         for f in flags:
             v |= _FLAGS[f]
         args.append(v)
-    if p.ret.base not in _RETS or p.ret.flags:
+    if p.ret.base not in _RETS or not p.ret.flags <= _RET_FLAGS.keys():
         return None
+    ret = _RETS[p.ret.base]
+    for f in p.ret.flags:
+        ret |= _RET_FLAGS[f]
+    ret_btf = ""
+    if p.ret.base == "RET_PTR_TO_BTF_ID":
+        m = re.fullmatch(r"btf_sock_ids\[(\w+)\]", p.ret.btf_id or "")
+        if m is None or m.group(1) not in _BTF_SOCK_IDS:
+            return None
+        ret_btf = _BTF_SOCK_IDS[m.group(1)]
     name = (p.func or p.symbol).removeprefix("bpf_")
-    return H.FuncProto(name, _RETS[p.ret.base], tuple(args), p.gpl_only, p.might_sleep, p.pkt_access)
+    return H.FuncProto(name, ret, tuple(args), p.gpl_only, p.might_sleep, p.pkt_access, ret_btf)
 
 
 def _build() -> dict[str, H.FuncProto]:
