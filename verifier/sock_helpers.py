@@ -26,8 +26,9 @@ from kernel_model.bpf_facts.helper_protos import PROTOS as FACT_PROTOS, FuncProt
 
 from . import helpers as H
 from . import regs as R
+from .sock_refs import MEM_ALIGNED
 
-__all__ = ["SYMBOL_PROTOS", "SOCK_SYMBOLS", "CHANGES_6_18", "symbol_proto"]
+__all__ = ["SYMBOL_PROTOS", "SOCK_SYMBOLS", "SHARED_SYMBOLS", "CHANGES_6_18", "symbol_proto"]
 
 #: the proto symbols of the socket/cgroup types' get_func_proto whose prototypes the model checks
 SOCK_SYMBOLS: Final = (
@@ -52,7 +53,18 @@ SOCK_SYMBOLS: Final = (
     "bpf_sk_release_proto", "bpf_tcp_sock_proto", "bpf_sk_fullsock_proto", "bpf_get_listener_sock_proto",
     "bpf_skc_to_tcp_sock_proto", "bpf_sk_setsockopt_proto", "bpf_sk_getsockopt_proto", "bpf_sk_lookup_assign_proto",
     "bpf_sk_storage_get_proto", "bpf_sk_storage_delete_proto", "bpf_sk_storage_get_cg_sock_proto",
+    # kernel/bpf/helpers.c: string parsing (sysctl programs)
+    "bpf_strtol_proto", "bpf_strtoul_proto",
 )
+
+#: base helpers whose prototypes :data:`verifier.helpers.PROTOS` already has (by helper id);
+#: the socket types' get_func_proto hands them out under these symbols
+SHARED_SYMBOLS: Final = {
+    "bpf_loop_proto": 181, "bpf_for_each_map_elem_proto": 164, "bpf_spin_lock_proto": 93,
+    "bpf_spin_unlock_proto": 94, "bpf_map_push_elem_proto": 87, "bpf_map_pop_elem_proto": 88,
+    "bpf_map_peek_elem_proto": 89, "bpf_probe_read_kernel_str_proto": 115, "bpf_jiffies64_proto": 118,
+    "bpf_map_lookup_percpu_elem_proto": 195, "bpf_get_current_task_btf_proto": 158,
+}
 
 #: Linux 6.18 initialisers that differ from the extracted 6.12 ones: symbol -> {argN: (base, flags)}.
 #: "bpf: Fix helper writes to read-only maps" (6.13) made bpf_sysctl_get_name's buffer
@@ -69,7 +81,10 @@ _ARG_BASES: Final = {"ARG_DONTCARE": H.ARG_DONTCARE, "ARG_PTR_TO_CTX": H.ARG_PTR
                      "ARG_PTR_TO_SOCK_COMMON": H.ARG_PTR_TO_SOCK_COMMON, "ARG_PTR_TO_SOCKET": H.ARG_PTR_TO_SOCKET,
                      "ARG_PTR_TO_BTF_ID_SOCK_COMMON": H.ARG_PTR_TO_BTF_ID_SOCK_COMMON}
 _FLAGS: Final = {"PTR_MAYBE_NULL": R.PTR_MAYBE_NULL, "MEM_RDONLY": R.MEM_RDONLY, "MEM_UNINIT": R.MEM_UNINIT,
-                 "MEM_WRITE": R.MEM_WRITE, "OBJ_RELEASE": R.OBJ_RELEASE}
+                 "MEM_WRITE": R.MEM_WRITE, "OBJ_RELEASE": R.OBJ_RELEASE, "MEM_FIXED_SIZE": R.MEM_FIXED_SIZE,
+                 "MEM_ALIGNED": MEM_ALIGNED}
+#: ``argN_size`` as the initialisers write it
+_SIZEOF: Final = {"sizeof(s64)": 8, "sizeof(u64)": 8, "sizeof(u32)": 4, "sizeof(s32)": 4}
 _RETS: Final = {"RET_INTEGER": H.RET_INTEGER, "RET_VOID": H.RET_VOID, "RET_PTR_TO_SOCKET": H.RET_PTR_TO_SOCKET,
                 "RET_PTR_TO_SOCK_COMMON": H.RET_PTR_TO_SOCK_COMMON, "RET_PTR_TO_TCP_SOCK": H.RET_PTR_TO_TCP_SOCK,
                 "RET_PTR_TO_BTF_ID": H.RET_PTR_TO_BTF_ID, "RET_PTR_TO_MAP_VALUE": H.RET_PTR_TO_MAP_VALUE}
@@ -83,10 +98,14 @@ def _convert(p: FactProto) -> H.FuncProto | None:
     """The verifier's prototype of one kernel initialiser; None if a kind is not modelled."""
     changes = CHANGES_6_18.get(p.symbol, {})
     args = []
+    sizes = []
     for i, a in enumerate(p.args):
         base, flags = changes.get(i, (a.base, a.flags))
         if base not in _ARG_BASES or not flags <= _FLAGS.keys():
             return None
+        if "MEM_FIXED_SIZE" in flags and a.size not in _SIZEOF:
+            return None
+        sizes.append(_SIZEOF[a.size] if "MEM_FIXED_SIZE" in flags and a.size else 0)
         v = _ARG_BASES[base]
         for f in flags:
             v |= _FLAGS[f]
@@ -103,7 +122,7 @@ def _convert(p: FactProto) -> H.FuncProto | None:
             return None
         ret_btf = _BTF_SOCK_IDS[m.group(1)]
     name = (p.func or p.symbol).removeprefix("bpf_")
-    return H.FuncProto(name, ret, tuple(args), p.gpl_only, p.might_sleep, p.pkt_access, ret_btf)
+    return H.FuncProto(name, ret, tuple(args), p.gpl_only, p.might_sleep, p.pkt_access, ret_btf, tuple(sizes))
 
 
 def _build() -> dict[str, H.FuncProto]:
@@ -122,4 +141,6 @@ SYMBOL_PROTOS: Final[dict[str, H.FuncProto]] = _build()
 
 def symbol_proto(symbol: str) -> H.FuncProto | None:
     """The modelled prototype called ``symbol``, or None."""
+    if symbol in SHARED_SYMBOLS:
+        return H.PROTOS[SHARED_SYMBOLS[symbol]]
     return SYMBOL_PROTOS.get(symbol)

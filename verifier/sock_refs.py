@@ -32,6 +32,7 @@ import errno as E
 from typing import TYPE_CHECKING, Final
 
 from . import helpers as H
+from . import regs as R
 from .regs import (MEM_RCU, OBJ_RELEASE, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
                    PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TRUSTED, RegState, mark_known_zero, register_is_null)
 
@@ -112,6 +113,22 @@ def release_after_args(env: Env, meta: CallMeta, func_id: int) -> None:
     if not ok:
         raise env.reject(E.EINVAL, f"func {H.func_id_name(func_id)}#{func_id} reference has not been acquired "
                                    "before")
+
+
+#: enum bpf_type_flag MEM_ALIGNED (include/linux/bpf.h, 6.18)
+MEM_ALIGNED: Final = 1 << 25
+
+
+def check_fixed_size_mem(env: Env, regno: int, arg_type: int, size: int, meta: CallMeta) -> None:
+    """``check_func_arg`` for ``ARG_PTR_TO_MEM | MEM_FIXED_SIZE`` (``bpf_strtol``'s result, ...):
+    the memory is checked at once for its ``argN_size``, written or read as the flags say,
+    then, with ``MEM_ALIGNED``, its alignment as a strict access of that size."""
+    from . import mem
+    from .mem import BPF_READ, BPF_WRITE
+
+    mem.check_helper_mem_access(env, regno, size, BPF_WRITE if arg_type & R.MEM_WRITE else BPF_READ, False, meta)
+    if arg_type & MEM_ALIGNED:
+        mem.check_ptr_alignment(env, env.cur_regs()[regno], 0, size, True)
 
 
 def sock_return(env: Env, r0: RegState, ret: int) -> bool:

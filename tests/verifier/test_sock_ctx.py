@@ -18,7 +18,7 @@ from kernel_model.asm import assemble
 from kernel_model.insn import Insn
 from verifier import VerifierEnv, verify
 from verifier import sock_ctx as S
-from verifier.sock_helpers import SOCK_SYMBOLS, SYMBOL_PROTOS
+from verifier.sock_helpers import SHARED_SYMBOLS, SOCK_SYMBOLS, SYMBOL_PROTOS
 
 CTX = "invalid bpf_context access off={} size={}"
 SA, SOCK, OPS, OPT, SYSCTL, DEV, LOOKUP = (S.PROG_TYPE_CGROUP_SOCK_ADDR, S.PROG_TYPE_CGROUP_SOCK, S.PROG_TYPE_SOCK_OPS,
@@ -28,6 +28,9 @@ INET4_CONNECT, INET6_CONNECT, UDP4_SENDMSG, UDP6_SENDMSG, UDP4_RECVMSG = 10, 11,
 INET4_BIND, INET4_GETPEERNAME, UNIX_CONNECT = 8, 29, 49
 SOCK_CREATE, INET4_POST_BIND, INET6_POST_BIND, SOCK_RELEASE = 2, 12, 13, 34
 GETSOCKOPT, SETSOCKOPT, SK_LOOKUP = 21, 22, 36
+
+#: looks up a TCP socket by an all-zero IPv4 tuple on the stack (a cgroup_sock_addr program)
+TUPLE_LOOKUP = ("r6 = r1\nr2 = 0\n*(u64 *)(r10 -16) = r2\n*(u32 *)(r10 -8) = r2\nr2 = r10\nr2 += -16\nr3 = 12\nr4 = -1\nr5 = 0\nr1 = r6\ncall bpf_sk_lookup_tcp\n")
 
 #: (prog type, expected_attach_type, program, host answer: None = accepted, else (errno, last line)),
 #: read off the 6.18 host
@@ -126,6 +129,36 @@ CASES: list[tuple[int, int, str, tuple[int, str] | None]] = [
     (SYSCTL, 0, "r2 = *(u32 *)(r1 +0)\nr3 = 8\ncall bpf_sysctl_set_new_value\nr0 = 1\nexit",
      (E.EACCES, "R2 type=scalar expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_")),
     (SYSCTL, 0, "call bpf_bind\nr0 = 1\nexit", (E.EINVAL, "program of this type cannot use helper bpf_bind#64")),
+    # socket references: bpf_sk_lookup_tcp acquires, bpf_sk_release releases
+    (SA, INET4_CONNECT, TUPLE_LOOKUP + "if r0 == 0 goto +2\nr1 = r0\ncall bpf_sk_release\nr0 = 1\nexit", None),
+    (SA, INET4_CONNECT, TUPLE_LOOKUP + "r0 = 1\nexit", (E.EINVAL, "BPF_EXIT instruction in main prog would lead to reference leak")),
+    (SA, INET4_CONNECT, TUPLE_LOOKUP + "r1 = r0\ncall bpf_sk_release\nr0 = 1\nexit",
+     (E.EACCES, "R1 type=sock_or_null expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_")),
+    (SA, INET4_CONNECT, TUPLE_LOOKUP + "if r0 == 0 goto +4\nr7 = r0\nr1 = r0\ncall bpf_sk_release\nr1 = r7\n"
+                                 "call bpf_sk_release\nr0 = 1\nexit",
+     (E.EACCES, "R1 type=scalar expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_")),
+    (SA, INET4_CONNECT, TUPLE_LOOKUP + "if r0 == 0 goto +3\nr2 = *(u32 *)(r0 +4)\nr1 = r0\ncall bpf_sk_release\nr0 = 1\n"
+                                 "exit", None),
+    (SA, INET4_CONNECT, TUPLE_LOOKUP + "if r0 == 0 goto +3\nr0 += 4\nr1 = r0\ncall bpf_sk_release\nr0 = 1\nexit",
+     (E.EACCES, "R0 pointer arithmetic on sock prohibited")),
+    (SA, INET4_CONNECT, "r1 = *(u64 *)(r1 +64)\ncall bpf_sk_release\nr0 = 1\nexit",
+     (E.EINVAL, "R1 must be referenced when passed to release function")),
+    # the socket casts: bpf_tcp_sock, bpf_skc_to_tcp_sock
+    (OPT, GETSOCKOPT, "r1 = *(u64 *)(r1 +0)\ncall bpf_tcp_sock\nif r0 == 0 goto +1\nr0 = *(u32 *)(r0 +76)\n"
+                      "r0 = 1\nexit", None),
+    (OPT, GETSOCKOPT, "r1 = *(u64 *)(r1 +0)\ncall bpf_tcp_sock\nif r0 == 0 goto +1\nr0 = *(u32 *)(r0 +80)\n"
+                      "r0 = 1\nexit", (E.EACCES, "R0 invalid tcp_sock access off=80 size=4")),
+    (OPT, GETSOCKOPT, "r1 = *(u64 *)(r1 +8)\ncall bpf_tcp_sock\nr0 = 1\nexit",
+     (E.EACCES, "R1 type=pkt expected=sock_common, sock, tcp_sock, xdp_sock")),
+    (OPS, 0, "r1 = *(u64 *)(r1 +184)\ncall bpf_skc_to_tcp_sock\nr0 = 1\nexit",
+     (E.EACCES, "R1 type=sock_or_null expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_")),
+    (OPS, 0, "r1 = *(u64 *)(r1 +184)\nif r1 == 0 goto +3\ncall bpf_skc_to_tcp_sock\nif r0 == 0 goto +1\n"
+             "r0 = *(u32 *)(r0 +0)\nr0 = 1\nexit", None),
+    # bpf_strtoul: a fixed-size, aligned result
+    (SYSCTL, 0, "r1 = 0x3231\n*(u64 *)(r10 -8) = r1\nr1 = r10\nr1 += -8\nr2 = 8\nr3 = 0\nr4 = r10\nr4 += -16\n"
+                "call bpf_strtoul\nr0 = 1\nexit", None),
+    (SYSCTL, 0, "r1 = 0x3231\n*(u64 *)(r10 -8) = r1\nr1 = r10\nr1 += -8\nr2 = 8\nr3 = 0\nr4 = r10\nr4 += -20\n"
+                "call bpf_strtoul\nr0 = 1\nexit", (E.EACCES, "misaligned stack access off 0+-20+0 size 8")),
 ]
 
 
@@ -133,9 +166,16 @@ def _ids(table: list[Any]) -> list[str]:
     return [f"{c[0]}:{c[1]}:" + c[2].replace("\n", "; ") for c in table]
 
 
+def _env(ptype: int, eat: int) -> VerifierEnv:
+    """A root load with the emulated vmlinux BTF (the socket casts return its struct tcp_sock)."""
+    from kernel_model.vmlinux import build_vmlinux_btf
+
+    return VerifierEnv(prog_type=ptype, expected_attach_type=eat, vmlinux_btf=build_vmlinux_btf())
+
+
 @pytest.mark.parametrize("ptype,eat,asm,want", CASES, ids=_ids(CASES))
 def test_sock_types(ptype: int, eat: int, asm: str, want: tuple[int, str] | None) -> None:
-    r = verify(assemble(asm), VerifierEnv(prog_type=ptype, expected_attach_type=eat))
+    r = verify(assemble(asm), _env(ptype, eat))
     if want is None:
         assert r.accepted, r.log
     else:
@@ -149,8 +189,7 @@ def test_sock_types_on_the_host(ptype: int, eat: int, asm: str, want: object) ->
     from emu.host.hostbpf import comparable_log
     from emu.host.verdict import host_load
 
-    env = VerifierEnv(prog_type=ptype, expected_attach_type=eat)
-    m = verify(assemble(asm), env, log_level=2)
+    m = verify(assemble(asm), _env(ptype, eat), log_level=2)
     h = host_load(assemble(asm), VerifierEnv(prog_type=ptype, expected_attach_type=eat), log_level=2)
     assert (m.accepted, m.errno if not m.accepted else 0) == (h.accepted, h.errno if not h.accepted else 0)
 
@@ -219,13 +258,41 @@ def test_symbol_protos_are_the_kernels(symbol: str) -> None:
 
     k = facts.proto(symbol)
     m = SYMBOL_PROTOS[symbol]
+    from kernel_model.bpf_facts.enums import TYPE_FLAGS
+    from verifier.sock_refs import MEM_ALIGNED
+
+    assert MEM_ALIGNED == TYPE_FLAGS["MEM_ALIGNED"]
     for i, a in enumerate(k.args):
         base, flags = CHANGES_6_18.get(symbol, {}).get(i, (a.base, a.flags))
         v = getattr(H, base)
         for f in flags:
-            v |= getattr(R, f)
+            v |= getattr(R, f, None) or TYPE_FLAGS[f]
         assert m.args[i] == v, (i, str(a))
-    assert (m.gpl_only, m.ret_type) == (k.gpl_only, getattr(H, k.ret.base))
+        if "MEM_FIXED_SIZE" in flags:
+            assert m.arg_size[i] == 8 and a.size in ("sizeof(s64)", "sizeof(u64)")
+    ret = getattr(H, k.ret.base)
+    for f in k.ret.flags:
+        ret |= getattr(R, f)
+    assert (m.gpl_only, m.ret_type) == (k.gpl_only, ret)
+
+
+@pytest.mark.parametrize("symbol", sorted(SHARED_SYMBOLS))
+def test_shared_symbols_are_the_kernels_prototypes(symbol: str) -> None:
+    """The base helpers the socket types get by symbol have the modelled prototype's arguments."""
+    from kernel_model.bpf_facts import helper_protos as facts
+    from verifier import helpers as H
+    from verifier import regs as R
+
+    k = facts.proto(symbol)
+    m = H.PROTOS[SHARED_SYMBOLS[symbol]]
+    want = []
+    for a in k.args:
+        v = getattr(H, a.base)
+        for f in a.flags:
+            v |= getattr(R, f)
+        want.append(v)
+    assert tuple(want) == m.args
+    assert (k.gpl_only, k.might_sleep) == (m.gpl_only, m.might_sleep)
 
 
 def test_every_sock_type_is_registered_with_its_rules() -> None:
