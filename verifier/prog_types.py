@@ -231,5 +231,5 @@ PROG_TYPES.update({
     PROG_TYPE_CGROUP_DEVICE: ProgTypeOps("cgroup_device", _facts_attach(False), helpers_by_symbol,
                                          sock_ctx.cgroup_dev_access),
     PROG_TYPE_SK_LOOKUP: ProgTypeOps("sk_lookup", _facts_attach(False), helpers_by_symbol,
-                                     sock_ctx.sk_lookup_access),
+                                     sock_ctx.sk_lookup_access, sock_ctx.convert_sk_lookup_access),
 })

@@ -38,10 +38,12 @@ And ``check_sock_access`` (kernel/bpf/verifier.c) for the socket pointers:
 ``priority``), ``bpf_tcp_sock_is_valid_access``, ``bpf_xdp_sock_is_valid_access``
 (net/core/filter.c), with ``R%d invalid %s access off=%d size=%d``.
 
-``ctx_field_size`` is recorded as ``bpf_ctx_record_field_size`` does. Not modelled:
-these types' ``convert_ctx_access`` -- their programs are verified, not run (the
-emulated kernel has no socket, sysctl or device to run them against; of them the
-kernel test-runs only sk_lookup).
+``ctx_field_size`` is recorded as ``bpf_ctx_record_field_size`` does. sk_lookup, the one
+of these types the kernel test-runs, has its ``convert_ctx_access``
+(:func:`convert_sk_lookup_access`, onto ``struct bpf_sk_lookup_kern``). Not modelled: the
+other types' ``convert_ctx_access`` and ``bpf_sock_convert_ctx_access`` for socket
+pointers -- those programs are verified, not run (the emulated kernel has no socket,
+sysctl or device to run them against).
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ from __future__ import annotations
 import errno as E
 from typing import TYPE_CHECKING, Final
 
+from kernel_model import isa
 from kernel_model.bpf_facts.enums import PROG_TYPES as _PROG_TYPE_IDS
+from kernel_model.errors import NotModelled
+from kernel_model.insn import Insn
 
 from .regs import (PTR_MAYBE_NULL, PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
                    PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, SCALAR_VALUE)
@@ -58,7 +63,7 @@ if TYPE_CHECKING:
     from .core import Env
     from .ctx import CtxAccess
 
-__all__ = ["sock_addr_access", "sock_access", "sock_ops_access", "sockopt_access", "sysctl_access",
+__all__ = ["convert_sk_lookup_access", "SK_LOOKUP_KERN", "SK_LOOKUP_KERN_SIZE", "sock_addr_access", "sock_access", "sock_ops_access", "sockopt_access", "sysctl_access",
            "cgroup_dev_access", "sk_lookup_access", "check_sock_access", "bpf_sock_is_valid_access",
            "BPF_SOCK_SIZE", "BPF_SOCK_ADDR_SIZE", "BPF_SOCK_OPS_SIZE", "BPF_SOCKOPT_SIZE", "BPF_SYSCTL_SIZE",
            "BPF_CGROUP_DEV_CTX_SIZE", "BPF_SK_LOOKUP_SIZE", "BPF_TCP_SOCK_SIZE"]
@@ -78,6 +83,7 @@ SOCK_PROG_TYPES: Final = (PROG_TYPE_CGROUP_SOCK_ADDR, PROG_TYPE_CGROUP_SOCK, PRO
                           PROG_TYPE_SK_LOOKUP)
 _U32: Final = 4
 _U64: Final = 8
+_SIZE_CODE: Final = {n: code for code, n in isa.SIZE_BYTES.items()}
 
 #: enum bpf_attach_type (include/uapi/linux/bpf.h, 6.18)
 BPF_CGROUP_INET_SOCK_CREATE: Final = 2
@@ -384,3 +390,69 @@ def sk_lookup_access(env: Env, insn_idx: int, off: int, size: int, atype: int, i
         _record(env, insn_idx, _U32)
         return _SCALAR if _narrow_ok(size, _U32) else None
     return None
+
+
+# --- sk_lookup's convert_ctx_access (net/core/filter.c sk_lookup_convert_ctx_access) -------------
+#: struct bpf_sk_lookup_kern (include/linux/filter.h, 6.18, x86-64): family u16 0, protocol u16 2,
+#: sport __be16 4, dport u16 6, v4.saddr 8, v4.daddr 12, v6.saddr 16 and v6.daddr 24
+#: (pointers to struct in6_addr), selected_sk 32, ingress_ifindex 40, no_reuseport 44
+SK_LOOKUP_KERN: Final = {"family": 0, "protocol": 2, "sport": 4, "dport": 6, "v4_saddr": 8, "v4_daddr": 12,
+                         "v6_saddr": 16, "v6_daddr": 24, "selected_sk": 32, "ingress_ifindex": 40,
+                         "no_reuseport": 44}
+SK_LOOKUP_KERN_SIZE: Final = 48
+
+
+def _sk_lookup_field_size(off: int, size: int) -> int:
+    """The ``ctx_field_size`` ``sk_lookup_is_valid_access`` records for an accepted read."""
+    if off < 8 or (_LK_REMOTE_PORT <= off < _LK_REMOTE_PORT + 2 and size == _U32):
+        return 0
+    if _LK_REMOTE_PORT <= off < _LK_LOCAL_IP4:
+        return 2
+    return _U32
+
+
+def _sk_lookup_convert(si: Insn) -> tuple[list[Insn], int]:
+    """``sk_lookup_convert_ctx_access`` for one read at a field's start: (insns, target_size)."""
+    d, s, off = si.dst, si.src, si.off
+    k = SK_LOOKUP_KERN
+    simple = {8: (2, k["family"]), 12: (2, k["protocol"]), 16: (4, k["v4_saddr"]), 40: (4, k["v4_daddr"]),
+              36: (2, k["sport"]), 60: (2, k["dport"]), 64: (4, k["ingress_ifindex"])}
+    if off == 0:
+        return [_ldx(8, d, s, k["selected_sk"])], 0
+    if off in simple:
+        size, target = simple[off]
+        return [_ldx(size, d, s, target)], size
+    if 20 <= off < 36 or 44 <= off < 60:  # remote_ip6[] / local_ip6[]: through the in6_addr pointer
+        base, ptr = (20, k["v6_saddr"]) if off < 36 else (44, k["v6_daddr"])
+        return [_ldx(8, d, s, ptr), Insn(isa.JMP | isa.JEQ | isa.K, d, 0, 1, 0), _ldx(4, d, d, off - base)], 4
+    if off == _LK_REMOTE_PORT + 2:  # the zero padding
+        return [Insn(isa.ALU | isa.MOV | isa.K, d, 0, 0, 0)], 2
+    raise NotModelled(f"context field bpf_sk_lookup at offset {off} is not modelled")
+
+
+def _ldx(size: int, dst: int, src: int, off: int) -> Insn:
+    return Insn(isa.LDX | isa.MEM | _SIZE_CODE[size], dst, src, off, 0)
+
+
+def convert_sk_lookup_access(ins: Insn) -> list[Insn]:
+    """An sk_lookup program's ``convert_ctx_access`` inside ``convert_ctx_accesses``' narrowing
+    (kernel/bpf/verifier.c, 6.18): a read narrower than ``ctx_field_size`` loads the whole
+    field at its aligned start, then shifts and masks with 32-bit ALU ops when it is also
+    narrower than the kernel field (``target_size``); a sign-extending read ends with movsx.
+    The context is read-only: no store reaches here."""
+    size = isa.SIZE_BYTES[ins.code & 0x18]
+    is_ldsx = (ins.code & 0xE0) == isa.MEMSX
+    fsize = _sk_lookup_field_size(ins.off, size)
+    si = ins
+    narrower = size < fsize
+    if narrower:
+        si = Insn(isa.LDX | isa.MEM | _SIZE_CODE[fsize], ins.dst, ins.src, ins.off & ~(fsize - 1), 0)
+    out, target_size = _sk_lookup_convert(si)
+    if narrower and size < target_size:
+        shift = (ins.off & (fsize - 1)) * 8  # bpf_ctx_narrow_access_offset, little endian
+        if shift:
+            out.append(Insn(isa.ALU | isa.RSH | isa.K, ins.dst, 0, 0, shift))
+        out.append(Insn(isa.ALU | isa.AND | isa.K, ins.dst, 0, 0, (1 << (8 * size)) - 1))
+    if is_ldsx:
+        out.append(Insn(isa.ALU64 | isa.MOV | isa.X, ins.dst, ins.dst, size * 8, 0))
+    return out
