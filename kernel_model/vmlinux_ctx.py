@@ -2,7 +2,7 @@
 
 ``struct bpf_sock``, ``bpf_tcp_sock``, ``bpf_sock_addr``, ``bpf_sock_ops``, ``bpf_sockopt``,
 ``bpf_sysctl``, ``bpf_cgroup_dev_ctx`` and ``bpf_sk_lookup`` (include/uapi/linux/bpf.h,
-Linux 6.18). They are part of vmlinux's BTF (programs' CO-RE relocations name their fields:
+Linux 6.18), and ``struct tcphdr`` (include/uapi/linux/tcp.h) that sock_ops programs read. They are part of vmlinux's BTF (programs' CO-RE relocations name their fields:
 ``bpf_core_field_exists(ctx->user_ip4)``...), with ``__bpf_md_ptr`` members as the
 anonymous unions pahole writes and the padding after 16-bit fields left implicit, as
 ``bpftool btf dump format c`` prints them. kernel_model/vmlinux.py appends :data:`SOCK_CTX_C`
@@ -11,9 +11,31 @@ to the emulated vmlinux; the verifier's rules for them are in verifier/sock_ctx.
 
 #: sizeof() of each struct (include/uapi/linux/bpf.h, x86-64), checked by the tests
 SIZES = {"bpf_sock": 80, "bpf_tcp_sock": 112, "bpf_sock_addr": 72, "bpf_sock_ops": 224, "bpf_sockopt": 40,
-         "bpf_sysctl": 8, "bpf_cgroup_dev_ctx": 12, "bpf_sk_lookup": 72}
+         "bpf_sysctl": 8, "bpf_cgroup_dev_ctx": 12, "bpf_sk_lookup": 72, "tcphdr": 20}
 
 SOCK_CTX_C = r"""
+/* include/uapi/linux/tcp.h: the TCP header sock_ops programs parse from skb_data */
+struct tcphdr {
+	__be16 source;
+	__be16 dest;
+	__be32 seq;
+	__be32 ack_seq;
+	__u16 ae: 1;
+	__u16 res1: 3;
+	__u16 doff: 4;
+	__u16 fin: 1;
+	__u16 syn: 1;
+	__u16 rst: 1;
+	__u16 psh: 1;
+	__u16 ack: 1;
+	__u16 urg: 1;
+	__u16 ece: 1;
+	__u16 cwr: 1;
+	__be16 window;
+	__sum16 check;
+	__be16 urg_ptr;
+};
+
 struct bpf_sock {
 	__u32 bound_dev_if;
 	__u32 family;

@@ -329,3 +329,45 @@ def test_sock_types_are_not_test_run() -> None:
         assert ei.value.errno == 524  # ENOTSUPP
     finally:
         k.shutdown()
+
+
+# --- the uapi context structs in the emulated vmlinux -------------------------------------------------
+
+def _layout(btf: Any, name: str) -> tuple[int, list[tuple[str, int, int]]]:
+    from kernel_model.btf import structs as BS
+
+    tid = btf.find(name, BS.KIND_STRUCT)
+    t = btf.type_by_id(tid)
+    return btf.size_of(tid), [(m.name, m.bits_offset, m.bitfield_size) for m in t.members]
+
+
+def test_ctx_structs_are_in_the_emulated_vmlinux() -> None:
+    """Each struct has its uapi size, and the verifier's context sizes are those."""
+    from kernel_model.vmlinux import build_vmlinux_btf
+    from kernel_model.vmlinux_ctx import SIZES
+
+    btf = build_vmlinux_btf()
+    for name, size in SIZES.items():
+        assert _layout(btf, name)[0] == size, name
+    assert (S.BPF_SOCK_SIZE, S.BPF_SOCK_ADDR_SIZE, S.BPF_SOCK_OPS_SIZE, S.BPF_SOCKOPT_SIZE, S.BPF_SYSCTL_SIZE,
+            S.BPF_CGROUP_DEV_CTX_SIZE, S.BPF_SK_LOOKUP_SIZE, S.BPF_TCP_SOCK_SIZE) == tuple(
+        SIZES[n] for n in ("bpf_sock", "bpf_sock_addr", "bpf_sock_ops", "bpf_sockopt", "bpf_sysctl",
+                           "bpf_cgroup_dev_ctx", "bpf_sk_lookup", "bpf_tcp_sock"))
+
+
+@pytest.mark.kernel
+def test_ctx_structs_are_the_hosts() -> None:
+    """Member names, offsets and bitfields equal the running kernel's BTF."""
+    from pathlib import Path
+
+    from kernel_model.btf import BTF
+    from kernel_model.vmlinux import build_vmlinux_btf
+    from kernel_model.vmlinux_ctx import SIZES
+
+    path = Path("/sys/kernel/btf/vmlinux")
+    if not path.exists():
+        pytest.skip("the host kernel has no BTF")
+    host = BTF.from_bytes(path.read_bytes(), where="host vmlinux")
+    ours = build_vmlinux_btf()
+    for name in SIZES:
+        assert _layout(ours, name) == _layout(host, name), name
