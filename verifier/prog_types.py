@@ -102,6 +102,9 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
     sym = env.helper_protos.get(func_id)
     if sym is None:
         return None
+    sock = sock_helpers.symbol_proto(sym) if sym in sock_helpers.SOCKET_POINTER_SYMBOLS else None
+    if sock is not None:  # the socket-pointer helpers (lookups, casts, release), for every type
+        return sock
     if MODELLED_SYMBOLS.get(sym) != func_id:
         return UNMODELLED_HELPER
     return H.PROTOS[func_id]

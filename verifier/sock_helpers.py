@@ -28,7 +28,7 @@ from . import helpers as H
 from . import regs as R
 from .sock_refs import MEM_ALIGNED
 
-__all__ = ["SYMBOL_PROTOS", "SOCK_SYMBOLS", "SHARED_SYMBOLS", "CHANGES_6_18", "symbol_proto"]
+__all__ = ["SYMBOL_PROTOS", "SOCK_SYMBOLS", "SHARED_SYMBOLS", "SOCKET_POINTER_SYMBOLS", "CHANGES_6_18", "symbol_proto"]
 
 #: the proto symbols of the socket/cgroup types' get_func_proto whose prototypes the model checks
 SOCK_SYMBOLS: Final = (
@@ -53,9 +53,22 @@ SOCK_SYMBOLS: Final = (
     "bpf_sk_release_proto", "bpf_tcp_sock_proto", "bpf_sk_fullsock_proto", "bpf_get_listener_sock_proto",
     "bpf_skc_to_tcp_sock_proto", "bpf_sk_setsockopt_proto", "bpf_sk_getsockopt_proto", "bpf_sk_lookup_assign_proto",
     "bpf_sk_storage_get_proto", "bpf_sk_storage_delete_proto", "bpf_sk_storage_get_cg_sock_proto",
+    # the packet types' socket lookups (tc, xdp, cgroup_skb)
+    "bpf_sk_lookup_tcp_proto", "bpf_sk_lookup_udp_proto", "bpf_skc_lookup_tcp_proto", "bpf_xdp_sk_lookup_tcp_proto",
+    "bpf_xdp_sk_lookup_udp_proto", "bpf_xdp_skc_lookup_tcp_proto", "bpf_tc_sk_lookup_tcp_proto",
+    "bpf_tc_sk_lookup_udp_proto", "bpf_tc_skc_lookup_tcp_proto",
     # kernel/bpf/helpers.c: string parsing (sysctl programs)
     "bpf_strtol_proto", "bpf_strtoul_proto",
 )
+
+#: the socket-pointer helpers every program type gets by symbol (verifier.prog_types
+#: helpers_from_facts): lookups taking a reference, its release, the casts
+SOCKET_POINTER_SYMBOLS: Final = frozenset({
+    "bpf_sk_lookup_tcp_proto", "bpf_sk_lookup_udp_proto", "bpf_skc_lookup_tcp_proto", "bpf_xdp_sk_lookup_tcp_proto",
+    "bpf_xdp_sk_lookup_udp_proto", "bpf_xdp_skc_lookup_tcp_proto", "bpf_tc_sk_lookup_tcp_proto",
+    "bpf_tc_sk_lookup_udp_proto", "bpf_tc_skc_lookup_tcp_proto", "bpf_sk_release_proto", "bpf_tcp_sock_proto",
+    "bpf_sk_fullsock_proto", "bpf_get_listener_sock_proto", "bpf_skc_to_tcp_sock_proto",
+})
 
 #: base helpers whose prototypes :data:`verifier.helpers.PROTOS` already has (by helper id);
 #: the socket types' get_func_proto hands them out under these symbols
