@@ -47,6 +47,7 @@ from kernel_model.uapi import NET_ADMIN_PROG_TYPES, PERFMON_PROG_TYPES
 
 from . import helpers as H
 from .helper_sets import expected_attach_type_ok, fixup_attach_type
+from .sock_ctx import check_sock_conversions
 from .prog_types import PROG_TYPES
 from .regs import (PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, SCALAR_VALUE, mark_known_zero, mark_not_init,
                    mark_unknown)
@@ -964,6 +965,7 @@ def run(env: Env) -> int:
     if not err:
         try:
             check_max_stack_depth(env)
+            check_sock_conversions(env)  # convert_ctx_accesses' refusals (socket pointers)
         except Reject as r:
             err = r.errno
     stats_line(env, time.perf_counter() - t0)

@@ -456,3 +456,19 @@ def convert_sk_lookup_access(ins: Insn) -> list[Insn]:
     if is_ldsx:
         out.append(Insn(isa.ALU64 | isa.MOV | isa.X, ins.dst, ins.dst, size * 8, 0))
     return out
+
+
+#: offsets bpf_tcp_sock_is_valid_access lets through (u32 reads of the upper halves of
+#: bytes_received and bytes_acked) that bpf_tcp_sock_convert_ctx_access has no case for
+_TCP_SOCK_UNCONVERTIBLE: Final = frozenset({84, 92})
+
+
+def check_sock_conversions(env: Env) -> None:
+    """``convert_ctx_accesses``' refusal after a successful walk (kernel/bpf/verifier.c, 6.18):
+    a socket-pointer load whose conversion emits nothing is ``verifier bug: error during ctx
+    access conversion (0)``, EFAULT. Of the socket pointers only ``struct bpf_tcp_sock`` has
+    such offsets; the context conversions of the modelled types cover every accepted access
+    (the host sweeps in tests/verifier/test_sock_ctx.py)."""
+    for i, pt in enumerate(env.ptr_type):
+        if pt == PTR_TO_TCP_SOCK and env.raw[i].off in _TCP_SOCK_UNCONVERTIBLE:
+            raise env.reject(E.EFAULT, "verifier bug: error during ctx access conversion (0)")
