@@ -15,10 +15,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* the socket filter's context as the uapi names it (only its first field is used) */
-struct __sk_buff {
-	__u32 len;
-};
+/* the socket filter's context, struct __sk_buff, is the uapi one vmlinux.h
+ * declares (the emulated kernel's BTF has it, as a real vmlinux's does;
+ * only its first field is used here)
+ */
 
 struct pair {
 	int a;

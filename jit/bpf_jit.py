@@ -131,6 +131,11 @@ class JitFunc:
     #: ``bpf_prog_was_classic``: converted cBPF has no nop3 in its prologue
     was_classic: bool = False
     tail_call_reachable: bool = False
+    #: ``aux->exception_boundary`` (the main function of a program that throws): the
+    #: prologue saves r12 and every callee-saved register, the epilogue restores them all
+    exception_boundary: bool = False
+    #: ``aux->exception_cb``: entered from ``bpf_throw`` with the main frame's sp and bp
+    exception_cb: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +203,8 @@ class JitProgram:
     funcs: list[JitImage]
     starts: list[int]
     passes: list[int] = field(default_factory=list)
+    #: the function that is the exception callback (``prog->aux->bpf_exception_cb``), -1: none
+    exception_cb: int = -1
 
     @property
     def bpf_func(self) -> int:
@@ -263,22 +270,38 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
                 e.b(0x48, 0x31, 0xC0)  # xor rax, rax: tail_call_cnt = 0
             else:
                 e.nops(3)
-    e.b(0x55)  # push rbp
-    e.b(0x48, 0x89, 0xE5)  # mov rbp, rsp
+    if func.exception_cb:
+        # arch/x86/net/bpf_jit_comp.c emit_prologue (6.18): the exception callback takes the
+        # main frame (sp in rsi, bp in rdx), restores the registers its boundary prologue
+        # saved, and reuses that frame
+        e.b(0x48, 0x89, 0xF4)  # mov rsp, rsi
+        e.b(0x48, 0x89, 0xD5)  # mov rbp, rdx
+        _pop_callee_regs(e, [True] * 4)
+        e.b(0x41, 0x5C)  # pop r12
+        e.b(0x48, 0x89, 0xEC)  # mov rsp, rbp
+    else:
+        e.b(0x55)  # push rbp
+        e.b(0x48, 0x89, 0xE5)  # mov rbp, rsp
     e.endbr(cpu)  # X86_TAIL_CALL_OFFSET is here
     if stack_depth:
         e.b(0x48, 0x81, 0xEC)
         e.imm32((stack_depth + 7) & ~7)
     if func.tail_call_reachable:
         _emit_prologue_tail_call(e, func.is_subprog)
+    if func.exception_boundary:
+        # do_jit: r12 and all callee-saved registers, whatever the program uses (the
+        # exception callback restores them from this frame); the epilogue pops them all,
+        # a tail call only those the program uses (as 6.18's emit_bpf_tail_call_* do)
+        e.b(0x41, 0x54)  # push r12
+    saved = [True] * 4 if func.exception_boundary else used
     # push_callee_regs
-    if used[0]:
+    if saved[0]:
         e.b(0x53)
-    if used[1]:
+    if saved[1]:
         e.b(0x41, 0x55)
-    if used[2]:
+    if saved[2]:
         e.b(0x41, 0x56)
-    if used[3]:
+    if saved[3]:
         e.b(0x41, 0x57)
     out += e.buf
     proglen = len(e.buf)
@@ -424,14 +447,9 @@ def do_jit(func: JitFunc, addrs: list[int], image: int | None, oldproglen: int, 
                 seen_exit = True
                 ctx.cleanup_addr = proglen
                 # pop_callee_regs
-                if used[3]:
-                    e.b(0x41, 0x5F)
-                if used[2]:
-                    e.b(0x41, 0x5E)
-                if used[1]:
-                    e.b(0x41, 0x5D)
-                if used[0]:
-                    e.b(0x5B)
+                _pop_callee_regs(e, saved)
+                if func.exception_boundary:
+                    e.b(0x41, 0x5C)  # pop r12
                 e.b(0xC9)  # leave
                 try:
                     e.ret(cpu, syms)  # emit_return
@@ -893,20 +911,23 @@ def jit_program(insns: Sequence[Insn], alloc: Allocator, *, starts: Sequence[int
                 stack_depths: Sequence[int] | None = None, options: JitOptions = JitOptions(),
                 symbols: KernelSymbols, was_classic: bool = False,
                 tail_call_reachable: Sequence[bool] | None = None,
-                tail_call_targets: TailCallTargets | None = None) -> JitProgram:
+                tail_call_targets: TailCallTargets | None = None, exception_boundary: bool = False,
+                exception_cb: int = -1) -> JitProgram:
     """JIT a whole program: one image, or with subprograms (``starts``, the slot
     where each begins, ``starts[0] == 0``) one image per function as
     ``jit_subprogs()`` does. ``stack_depths`` per function (default 0);
     ``tail_call_reachable`` per function (the verifier's, default none); the
     ``BPF_TAIL_CALL`` instructions with ``imm`` k > 0 are direct jumps for poke k - 1,
-    patched for ``tail_call_targets`` (see :func:`compile_func`)."""
+    patched for ``tail_call_targets`` (see :func:`compile_func`). ``exception_boundary``:
+    the program throws (``env->seen_exception``: its main function saves every callee-saved
+    register); ``exception_cb``: the function that is its exception callback (-1: none)."""
     starts = list(starts) or [0]
     if starts[0] != 0:
         raise JitError("the main program must start at slot 0")
     depths = list(stack_depths) if stack_depths is not None else [0] * len(starts)
     tcr = list(tail_call_reachable) if tail_call_reachable is not None else [False] * len(starts)
     if len(starts) == 1:
-        img = compile_func(JitFunc(tuple(insns), depths[0], False, was_classic, tcr[0]), alloc,
+        img = compile_func(JitFunc(tuple(insns), depths[0], False, was_classic, tcr[0], exception_boundary), alloc,
                            options=options, symbols=symbols, tail_call_targets=tail_call_targets)
         return JitProgram([img], [0], [img.passes])
     bounds = starts + [len(insns)]
@@ -932,7 +953,8 @@ def jit_program(insns: Sequence[Insn], alloc: Allocator, *, starts: Sequence[int
     first: list[JitImage] = []
     for f in range(len(starts)):
         st: dict = {}
-        func = JitFunc(tuple(work[bounds[f]:bounds[f + 1]]), depths[f], f > 0, was_classic, tcr[f])
+        func = JitFunc(tuple(work[bounds[f]:bounds[f + 1]]), depths[f], f > 0, was_classic, tcr[f],
+                       exception_boundary and f == 0, f == exception_cb)
         first.append(compile_func(func, alloc, options=options, symbols=symbols, state=st))
         states.append(st)
     for k, sub in call_sub.items():
@@ -949,7 +971,8 @@ def jit_program(insns: Sequence[Insn], alloc: Allocator, *, starts: Sequence[int
             work[k] = Insn(ins.code, ins.dst, ins.src, ins.off, rel)
     funcs = []
     for f in range(len(starts)):
-        func = JitFunc(tuple(work[bounds[f]:bounds[f + 1]]), depths[f], f > 0, was_classic, tcr[f])
+        func = JitFunc(tuple(work[bounds[f]:bounds[f + 1]]), depths[f], f > 0, was_classic, tcr[f],
+                       exception_boundary and f == 0, f == exception_cb)
         funcs.append(compile_func(func, alloc, options=options, symbols=symbols, state=states[f],
                                   tail_call_targets=tail_call_targets))
     return JitProgram(funcs, starts, [img.passes for img in funcs])

@@ -67,6 +67,10 @@ class MapSpec:
     #: ``direct_read(off, size)`` returns ``size`` bytes of element 0 at ``off`` or a negative
     #: errno; the verifier uses it for ``bpf_map_direct_read`` (kernel/bpf/verifier.c, 6.18)
     direct_read: Callable[[int, int], bytes | int] | None = None
+    #: ``map->inner_map_meta`` of a map-in-map (``bpf_map_meta_alloc``, kernel/bpf/map_in_map.c):
+    #: the inner map template a lookup's result is checked against (a NULL-checked lookup is a
+    #: ``CONST_PTR_TO_MAP`` of this spec); None for other maps
+    inner_meta: "MapSpec | None" = None
 
     @property
     def type_name(self) -> str:

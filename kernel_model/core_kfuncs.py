@@ -39,6 +39,16 @@ CORE_KFUNCS: tuple[str, ...] = (
     "bpf_local_irq_save", "bpf_local_irq_restore",
     # kernel/bpf/helpers.c common_btf_ids: the numbers iterator (kernel/bpf/bpf_iter.c)
     "bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy",
+    # kernel/bpf/helpers.c generic_btf_ids: BPF exceptions (verifier.exceptions, emu.kernel.exceptions)
+    "bpf_throw",
+    # kernel/bpf/helpers.c common_btf_ids: dynptr accessors; net/core/filter.c
+    # bpf_kfunc_check_set_skb / bpf_kfunc_check_set_xdp: skb and xdp dynptrs (verifier.dynptrs)
+    "bpf_dynptr_adjust", "bpf_dynptr_is_null", "bpf_dynptr_is_rdonly", "bpf_dynptr_size", "bpf_dynptr_clone",
+    "bpf_dynptr_slice", "bpf_dynptr_slice_rdwr", "bpf_dynptr_from_skb", "bpf_dynptr_from_xdp",
+    # kernel/bpf/helpers.c generic_btf_ids: allocated objects and the graph API
+    "bpf_obj_new_impl", "bpf_percpu_obj_new_impl", "bpf_obj_drop_impl", "bpf_percpu_obj_drop_impl",
+    "bpf_refcount_acquire_impl", "bpf_list_push_front_impl", "bpf_list_push_back_impl",
+    "bpf_list_pop_front", "bpf_list_pop_back", "bpf_rbtree_remove", "bpf_rbtree_add_impl", "bpf_rbtree_first",
 )
 
 #: Linux 6.18 facts the 6.12 sets lack: bpf_local_irq_save/restore (6.14, common_btf_ids).
@@ -62,6 +72,43 @@ struct cgroup { int level; unsigned long long kn_id; };
 #: always declared (sched_ext's build supplies the shapes of TYPES_C, not this one)
 ITER_TYPES_C = r"""
 struct bpf_iter_num { unsigned long long __opaque[1]; };
+"""
+
+#: include/uapi/linux/bpf.h: the dynptr's opaque state (16 bytes, 8-aligned) and the packet
+#: program contexts the skb/xdp dynptr kfuncs take (the uapi layouts, 192 and 24 bytes; the
+#: ``__bpf_md_ptr`` members are 8-byte aligned unions, as in the header)
+DYNPTR_TYPES_C = r"""
+struct bpf_dynptr { unsigned long long __opaque[2]; };
+struct bpf_flow_keys;
+struct bpf_sock;
+struct __sk_buff {
+    __u32 len; __u32 pkt_type; __u32 mark; __u32 queue_mapping; __u32 protocol; __u32 vlan_present;
+    __u32 vlan_tci; __u32 vlan_proto; __u32 priority; __u32 ingress_ifindex; __u32 ifindex; __u32 tc_index;
+    __u32 cb[5]; __u32 hash; __u32 tc_classid; __u32 data; __u32 data_end; __u32 napi_id;
+    __u32 family; __u32 remote_ip4; __u32 local_ip4; __u32 remote_ip6[4]; __u32 local_ip6[4];
+    __u32 remote_port; __u32 local_port; __u32 data_meta;
+    union { struct bpf_flow_keys *flow_keys; __u64 :64; } __attribute__((aligned(8)));
+    __u64 tstamp; __u32 wire_len; __u32 gso_segs;
+    union { struct bpf_sock *sk; __u64 :64; } __attribute__((aligned(8)));
+    __u32 gso_size; __u8 tstamp_type; __u32 :24; __u64 hwtstamp;
+};
+struct xdp_md {
+    __u32 data; __u32 data_end; __u32 data_meta; __u32 ingress_ifindex; __u32 rx_queue_index;
+    __u32 egress_ifindex;
+};
+"""
+
+
+#: include/uapi/linux/bpf.h (6.18): the graph types' opaque shapes (sizes and alignments
+#: btf_field_type_size/align give; sched_ext's types have them already), and bpf_refcount
+GRAPH_TYPES_C = r"""
+struct bpf_list_head { unsigned long long __opaque[2]; };
+struct bpf_list_node { unsigned long long __opaque[3]; };
+struct bpf_rb_root { unsigned long long __opaque[2]; };
+struct bpf_rb_node { unsigned long long __opaque[4]; };
+"""
+REFCOUNT_TYPES_C = r"""
+struct bpf_refcount { unsigned int __opaque[1]; };
 """
 
 
@@ -92,8 +139,14 @@ def core_kfuncs_c(with_types: bool = True) -> str:
     """The prototypes (from the 6.18 BTF's declarations) for vmlinux, after the types
     they name (:data:`TYPES_C`, the same shapes sched_ext's types have: without
     ``with_types`` when those are in already)."""
-    lines = [TYPES_C if with_types else "", ITER_TYPES_C]
-    for name in CORE_KFUNCS:
+    lines = [TYPES_C + GRAPH_TYPES_C if with_types else "", ITER_TYPES_C, REFCOUNT_TYPES_C]
+    # the dynptr types and kfuncs last: the types and prototypes before them keep their BTF
+    # ids (and examples/vmlinux.h its earlier lines)
+    dynptr_kfuncs = [n for n in CORE_KFUNCS if n.startswith("bpf_dynptr_")]
+    for name in [n for n in CORE_KFUNCS if n not in dynptr_kfuncs] + [""] + dynptr_kfuncs:
+        if not name:
+            lines.append(DYNPTR_TYPES_C)
+            continue
         decl = facts.kfunc(name).decl
         if decl is None:
             raise KeyError(f"kfunc {name}: no 6.18 declaration")

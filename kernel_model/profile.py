@@ -54,6 +54,12 @@ class Profile:
     struct_ops_ksyms: bool = False
     #: ``may_goto`` is fixed up to a call of ``arch_bpf_timed_may_goto`` (x86 JIT), Linux 6.15
     timed_may_goto: bool = False
+    #: sched_ext exists (``CONFIG_SCHED_CLASS_EXT``), Linux 6.12
+    sched_ext: bool = False
+    #: sched_ext's later interface (6.13 on, as 6.18 has it): ``scx_bpf_dsq_insert`` names and
+    #: kfunc contexts, ``sched_ext_ops__*`` stub names, per-node idle flags, the cgroup members
+    #: (kernel/sched/ext.c)
+    sched_ext_618_interface: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -64,9 +70,11 @@ PROFILES: dict[str, Profile] = {
     "6.10": Profile("6.10", (6, 10), tramp_image_pages=8, nullable_args=True,
                     module_struct_ops=True, atomic_load_store=False),
     "6.12": Profile("6.12", (6, 12), tramp_image_pages=8, nullable_args=True,
-                    module_struct_ops=True, atomic_load_store=False, struct_ops_ksyms=True),
+                    module_struct_ops=True, atomic_load_store=False, struct_ops_ksyms=True,
+                    sched_ext=True),
     "6.18": Profile("6.18", (6, 18), tramp_image_pages=8, nullable_args=True,
-                    module_struct_ops=True, atomic_load_store=True, struct_ops_ksyms=True, timed_may_goto=True),
+                    module_struct_ops=True, atomic_load_store=True, struct_ops_ksyms=True, timed_may_goto=True,
+                    sched_ext=True, sched_ext_618_interface=True),
 }
 PROFILES["latest"] = replace(PROFILES["6.18"], name="latest")
 LATEST = PROFILES["latest"]

@@ -32,8 +32,17 @@ from .btf import structs as S
 from .profile import LATEST, Profile
 from .vmlinux_net import NET_C
 
-__all__ = ["BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_value_type", "VALUE_DATA_OFFSET", "TCP_KFUNCS",
+__all__ = ["REDUCED_STRUCTS", "BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_value_type", "VALUE_DATA_OFFSET", "TCP_KFUNCS",
            "vmlinux_kfunc_names", "tag_kfuncs"]
+
+#: vmlinux structs the emulated BTF reduces to a few members (or, for cpumasks, to 64 CPUs):
+#: their size and member kinds are not the kernel's, so a rule that reads them whole (a
+#: kfunc's memory argument: "must point to scalar, or struct with scalar", then its size)
+#: cannot be decided from them (kernel_model.core_kfuncs, kernel_model.subsystems.sched_ext).
+#: ``True``: the kernel's struct has pointer members (never a struct of scalars);
+#: ``False``: it is a struct of scalars, of another size.
+REDUCED_STRUCTS = {"task_struct": True, "module": True, "cgroup": True, "cpumask": False,
+                   "bpf_cpumask": False}
 
 #: offset of ``data`` in every ``bpf_struct_ops_<name>``: the common value is
 #: 8 bytes, the data is cacheline (64-byte) aligned.
@@ -125,6 +134,22 @@ struct module {
 /* include/linux/rbtree_types.h */
 struct rb_node { unsigned long __rb_parent_color; struct rb_node *rb_right; struct rb_node *rb_left; };
 struct rb_root { struct rb_node *rb_node; };
+
+/* arch/x86/include/asm/ptrace.h (Linux 6.18, x86-64: 168 bytes; cs and ss share their
+ * 8 bytes with csx/ssx, and with FRED's fred_cs/fred_ss, left out here); the context of
+ * kprobes, and of perf events through include/uapi/asm/bpf_perf_event.h's typedef */
+struct pt_regs {
+    unsigned long r15; unsigned long r14; unsigned long r13; unsigned long r12;
+    unsigned long bp; unsigned long bx; unsigned long r11; unsigned long r10;
+    unsigned long r9; unsigned long r8; unsigned long ax; unsigned long cx;
+    unsigned long dx; unsigned long si; unsigned long di; unsigned long orig_ax;
+    unsigned long ip;
+    union { unsigned short cs; unsigned long long csx; };
+    unsigned long flags;
+    unsigned long sp;
+    union { unsigned short ss; unsigned long long ssx; };
+};
+typedef struct pt_regs bpf_user_pt_regs_t;
 
 /*@SCHED_EXT_TYPES@*/
 /* reduced: the host's struct task_struct is 3264 bytes */
@@ -246,8 +271,9 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     sched_ext's types, ``task_struct.scx`` and ``struct sched_ext_ops`` on
     profiles that have it, 6.12+, see :mod:`kernel_model.subsystems.sched_ext`),
     the networking types laid out as the host's BTF (:mod:`kernel_model.vmlinux_net`),
-    the TCP congestion-control kfunc prototypes and the core kfuncs with their types
-    (tasks, cgroups, cpumasks, RCU, preemption, IRQs: :mod:`kernel_model.core_kfuncs`)."""
+    the TCP congestion-control kfunc prototypes, the core kfuncs with their types
+    (tasks, cgroups, cpumasks, RCU, preemption, IRQs: :mod:`kernel_model.core_kfuncs`) and
+    the raw tracepoints' BTF (:mod:`kernel_model.tracepoints`)."""
     from .subsystems import sched_ext
 
     base = BASE_C
@@ -257,9 +283,11 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
                 .replace("/*@SCHED_EXT_OPS@*/", sched_ext.ops_c(profile)))
     from .core_kfuncs import core_kfuncs_c
 
+    from .tracepoints import tracepoints_c
     from .vmlinux_ctx import SOCK_CTX_C  # the socket/cgroup types' uapi contexts, last: no id moves
 
-    return base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile)) + SOCK_CTX_C
+    return (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
+            + tracepoints_c() + SOCK_CTX_C)
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:

@@ -34,7 +34,7 @@ from kernel_model import isa
 from kernel_model.errors import ENOTSUPP, InvalidInsn
 from kernel_model.insn import Insn, check_insns
 
-from . import alu, btf_info, calls, cfg, jumps, locks, mem, precision
+from . import alu, btf_info, calls, cfg, exceptions, jumps, locks, mem, precision
 from .cfg import successors
 from .core import BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAIN_FUNC, SRC_OP, Env, Reject, Subprog
 from .decoded import DInsn
@@ -49,7 +49,7 @@ from . import helpers as H
 from .helper_sets import expected_attach_type_ok, fixup_attach_type
 from .sock_ctx import check_sock_conversions
 from .prog_types import PROG_TYPES
-from .regs import (PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, SCALAR_VALUE, mark_known_zero, mark_not_init,
+from .regs import (MEM_RDONLY, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, SCALAR_VALUE, mark_known_zero, mark_not_init,
                    mark_unknown)
 from .iters import iter_active_depths_differ, iter_slot_active
 from .result import VerifyResult
@@ -98,7 +98,17 @@ def add_subprog_and_kfunc(env: Env) -> None:
         else:
             from .kfuncs import resolve_kfunc
             resolve_kfunc(env, insn)
+    # the exception callback the main program's BTF names (bpf_find_exception_callback_insn_off)
+    ex_cb_insn = exceptions.find_exception_callback_insn_off(env)
+    if ex_cb_insn:
+        if ex_cb_insn >= n:
+            raise env.reject(E.EINVAL, "call to invalid destination")
+        if ex_cb_insn not in starts and len(starts) >= 256:
+            raise env.reject(E.E2BIG, "too many subprograms")
+        starts.add(ex_cb_insn)
     env.subprogs = [Subprog(s) for s in sorted(starts)]
+    if ex_cb_insn:
+        exceptions.mark_subprog_exc_cb(env, env.find_subprog(ex_cb_insn))
     if env.level2:
         for i, sp in enumerate(env.subprogs):
             env.verbose(f"func#{i} @{sp.start}\n")
@@ -142,12 +152,15 @@ _TRACING_PROG_TYPES: Final = frozenset({2, 5, 7, 17, 24})
 
 def _check_map_prog_compatibility(env: Env, m: Any) -> None:
     """The special-field part of ``check_map_prog_compatibility`` (6.18), first of its
-    checks: a map whose value has a ``bpf_spin_lock`` is refused to socket filters and
-    tracing programs, one with a ``bpf_timer``/``bpf_wq`` to tracing programs."""
+    checks: a map whose value has a ``bpf_list_head``/``bpf_rb_root`` is refused to tracing
+    programs, one with a ``bpf_spin_lock`` to socket filters and tracing programs, one with a
+    ``bpf_timer``/``bpf_wq`` to tracing programs."""
     rec = getattr(m, "record", None)
     if rec is None:
         return
     pt = env.attr.prog_type
+    if (rec.has("bpf_list_head") or rec.has("bpf_rb_root")) and pt in _TRACING_PROG_TYPES:
+        raise env.reject(E.EINVAL, "tracing progs cannot use bpf_{list_head,rb_root} yet")
     if rec.has("bpf_spin_lock"):
         if pt == 1:
             raise env.reject(E.EINVAL, "socket filter progs cannot use bpf_spin_lock yet")
@@ -158,9 +171,16 @@ def _check_map_prog_compatibility(env: Env, m: Any) -> None:
             raise env.reject(E.EINVAL, f"tracing progs cannot use {name} yet")
 
 
+#: bpf_map_is_cgroup_storage: map type -> enum bpf_cgroup_storage_type (shared, per-CPU)
+_CGROUP_STORAGE_TYPES: Final = {19: 0, 21: 1}
+
+
 def _resolve_maps(env: Env, upto: int) -> None:
     insns = env.insns
     i = 0
+    used: list[Any] = []
+    #: prog->aux->cgroup_storage[stype] (bpf_cgroup_storage_assign, kernel/bpf/local_storage.c)
+    storage: dict[int, Any] = {}
     while i < upto and i < env.n:
         insn = insns[i]
         if insn.code != isa.LD_IMM64:
@@ -192,13 +212,23 @@ def _resolve_maps(env: Env, upto: int) -> None:
                     raise env.reject(ENOTSUPP if m.max_entries != 1 else E.EINVAL,
                                      f"invalid access to map value pointer, value_size={m.value_size} off={off}")
                 env.aux[i].map_off = off
+            if not any(u is m for u in used):  # a newly added used map (not "reused")
+                used.append(m)
+                stype = _CGROUP_STORAGE_TYPES.get(m.map_type)
+                if stype is not None:
+                    if storage.get(stype, m) is not m:
+                        raise env.reject(E.EBUSY, "only one cgroup storage of each type is allowed")
+                    storage[stype] = m
         i += 2
 
 
 def check_cfg(env: Env) -> None:
     """``check_cfg``: :func:`verifier.cfg.check_cfg` over the program, marking ``env.cfg_marks``."""
     try:
-        cfg.check_cfg(env.insns, env.cfg_marks, is_iter_next=functools.partial(_is_iter_next_kfunc, env))
+        ex_cb = env.exception_callback_subprog
+        cfg.check_cfg(env.insns, env.cfg_marks, is_iter_next=functools.partial(_is_iter_next_kfunc, env),
+                      is_cb_kfunc=functools.partial(_is_cb_kfunc, env),
+                      extra_entries=(env.subprogs[ex_cb].start,) if ex_cb else ())
     except InvalidInsn as e:
         raise env.reject(e.errno, e.message) from None
 
@@ -269,6 +299,21 @@ def _is_iter_next_kfunc(env: Env, insn: Any) -> bool:
     finally:
         env.level = lvl
     return "KF_ITER_NEXT" in e.kfunc.flags
+
+
+def _is_cb_kfunc(env: Env, insn: Any) -> bool:
+    """``is_sync_callback_calling_kfunc``: a vmlinux ``bpf_rbtree_add_impl`` call."""
+    from .kfuncs import resolve_kfunc
+    if insn.off:
+        return False
+    lvl, env.level = env.level, 0
+    try:
+        e = resolve_kfunc(env, insn)
+    except Reject:
+        return False
+    finally:
+        env.level = lvl
+    return e.module is None and e.name == "bpf_rbtree_add_impl"
 
 
 def _call_params(env: Env, insn: DInsn) -> int | None:
@@ -772,6 +817,10 @@ def do_check_insn(env: Env, insn: DInsn) -> int:
                 calls.check_func_call(env, insn)
             elif insn.src == isa.PSEUDO_KFUNC_CALL:
                 calls.check_kfunc_call(env, insn)
+                if exceptions.is_bpf_throw_kfunc(env, insn):
+                    # process_bpf_exit_full(.., exception_exit=true): the path ends here
+                    exceptions.process_exception_exit(env)
+                    return 1
             else:
                 calls.check_helper_call(env, insn)
             env.scratched_regs |= 1
@@ -832,6 +881,11 @@ def do_check_common(env: Env, subprog: int) -> None:
         if subprog:
             env.verbose(f"Validating {btf_info.subprog_name(env, subprog)}() func#{subprog}...\n")
             btf_info.btf_prepare_func_args(env, subprog)
+            if sp.is_exception_cb:
+                f.in_exception_callback_fn = True
+                # a global function's return is a scalar already; one scalar argument
+                if len(sp.args) != 1 or sp.args[0].arg_type != H.ARG_ANYTHING:
+                    raise env.reject(E.EINVAL, "exception cb only supports single integer argument")
             for i, arg in enumerate(sp.args, 1):
                 reg = regs[i]
                 at = arg.arg_type
@@ -841,6 +895,10 @@ def do_check_common(env: Env, subprog: int) -> None:
                 elif at == H.ARG_ANYTHING:
                     reg.type = SCALAR_VALUE
                     mark_unknown(reg, env.bpf_capable)
+                elif at == H.ARG_PTR_TO_DYNPTR | MEM_RDONLY:
+                    # do_check_common: assume an unspecial LOCAL dynptr
+                    from .dynptrs import BPF_DYNPTR_TYPE_LOCAL, mark_dynptr_cb_reg
+                    mark_dynptr_cb_reg(env, reg, BPF_DYNPTR_TYPE_LOCAL)
                 else:  # ARG_PTR_TO_MEM [| PTR_MAYBE_NULL] (btf_prepare_func_args has no other)
                     reg.type = PTR_TO_MEM | (at & PTR_MAYBE_NULL)
                     mark_known_zero(reg)
@@ -880,6 +938,8 @@ def do_check_subprogs(env: Env) -> None:
     prototype``); one called only from dead code is never verified."""
     if not env.func_info:
         return
+    if env.exception_callback_subprog:  # "exception callback is presumed to be always called"
+        env.subprogs[env.exception_callback_subprog].called = True
     while True:
         new = 0
         for i in range(1, len(env.subprogs)):
@@ -902,14 +962,22 @@ def check_max_stack_depth(env: Env) -> None:
     call chain's combined frames fit in 512 bytes; a subprogram with a tail call may not be
     entered with 256 bytes or more of callers' frames below it; every function on a chain
     that reaches a tail call is ``tail_call_reachable`` (the JIT then keeps the tail-call
-    counter in its frame)."""
-    _stack_depth_walk(env, [sp.start for sp in env.subprogs] + [env.n], 0, 0, [])
+    counter in its frame). Each asynchronous callback (timer, exception callback) runs on
+    a stack of its own: it is a root of the walk, visited before the main program (last to
+    first), and a reference to it (``r2 = func[cb] ll``) does not descend; the walk also
+    refuses ``bpf_throw`` under a callback and a direct call of the exception callback
+    (:mod:`verifier.exceptions`)."""
+    starts = [sp.start for sp in env.subprogs] + [env.n]
+    for i in range(len(env.subprogs) - 1, -1, -1):
+        if not i or env.subprogs[i].is_async_cb:
+            _stack_depth_walk(env, starts, i, 0, [])
 
 
 def _stack_depth_walk(env: Env, starts: list[int], idx: int, depth: int, chain: list[int]) -> bool:
     """One subprogram of ``check_max_stack_depth``'s walk down the call chains (frames
     rounded up to 16 bytes; ``chain``: the callers). True when a tail call is reachable
     from a callee (``tail_call_reachable`` of the kernel's walk)."""
+    from .exceptions import is_bpf_throw_kfunc
     sp = env.subprogs[idx]
     frame = len(chain)
     if idx and sp.has_tail_call and depth >= 256:
@@ -922,15 +990,31 @@ def _stack_depth_walk(env: Env, starts: list[int], idx: int, depth: int, chain: 
     reachable = False
     for i in range(starts[idx], starts[idx + 1]):
         insn = insns[i]
-        if not ((insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL) or
-                (insn.code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC)):
+        if insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_KFUNC_CALL and not insn.off:
+            if is_bpf_throw_kfunc(env, insn) and (sp.is_cb or any(env.subprogs[c].is_cb for c in chain)):
+                raise env.reject(E.EINVAL, f"bpf_throw kfunc (insn {i}) cannot be called from callback "
+                                           f"subprog {idx}")
+            continue
+        is_call = insn.code == isa.CALL_INSN and insn.src == isa.PSEUDO_CALL
+        if not (is_call or (insn.code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC)):
             continue
         sidx = env.find_subprog(i + insn.imm + 1)
+        callee = env.subprogs[sidx]
+        if callee.is_async_cb:
+            # async callbacks do not add to the stack unless called directly
+            if not is_call:
+                continue
+            if callee.is_exception_cb:
+                env.verbose(f"insn {i} cannot call exception cb directly")  # (6.18: no newline)
+                raise Reject(E.EINVAL)
         if frame + 1 >= isa.MAX_CALL_FRAMES:
             raise env.reject(E.E2BIG, f"the call stack of {frame + 1} frames is too deep !")
-        if _stack_depth_walk(env, starts, sidx, depth, chain + [idx]) or env.subprogs[sidx].has_tail_call:
+        if _stack_depth_walk(env, starts, sidx, depth, chain + [idx]) or callee.has_tail_call:
             reachable = True
     if reachable:
+        for c in chain:
+            if env.subprogs[c].is_exception_cb:
+                raise env.reject(E.EINVAL, "cannot tail call within exception cb")
         sp.tail_call_reachable = True
     return reachable or sp.tail_call_reachable and idx != 0
 
@@ -1052,5 +1136,6 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1) -> Verif
         accepted=err == 0, errno=err, log=log, processed=v.insn_processed, log_true_size=true_size,
         stack_depth=[sp.stack_depth for sp in v.subprogs], subprog_starts=[sp.start for sp in v.subprogs],
         tail_call_reachable=[sp.tail_call_reachable for sp in v.subprogs],
+        seen_exception=v.seen_exception, exception_callback_subprog=v.exception_callback_subprog,
         insn_aux=v.aux, max_states_per_insn=v.max_states_per_insn, total_states=v.total_states,
         peak_states=v.peak_states, error_line=None if err == 0 else _error_line(log))

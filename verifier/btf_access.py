@@ -19,6 +19,7 @@ import errno as E
 from typing import TYPE_CHECKING, Any
 
 from kernel_model.btf import Array, Composite, Ptr, Struct, Union
+from kernel_model.vmlinux import REDUCED_STRUCTS
 
 if TYPE_CHECKING:
     from .core import Env
@@ -28,12 +29,16 @@ from .regs import PTR_TO_BTF_ID, PTR_UNTRUSTED, SCALAR_VALUE, RegState
 __all__ = ["btf_struct_access", "struct_ops_write_access"]
 
 
-def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int) -> tuple[int, int, int]:
-    """``btf_struct_walk`` loop: (SCALAR_VALUE | PTR_TO_BTF_ID, next btf id, flag)."""
+def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int,
+          field: list[str] | None = None) -> tuple[int, int, int]:
+    """``btf_struct_walk`` loop: (SCALAR_VALUE | PTR_TO_BTF_ID, next btf id, flag); the
+    pointer member's name goes into ``field`` (``btf_struct_walk``'s ``field_name``)."""
     while True:
         sid = btf.skip_modifiers(tid)
         t = btf.type_by_id(sid)
         tname = t.name
+        if tname in REDUCED_STRUCTS and btf is v.attr.vmlinux_btf:
+            _reduced_walk(v, btf, t, off, size)
         if not isinstance(t, Composite):
             raise v.reject(E.EINVAL, f"Type '{tname}' is not a struct")
         if isinstance(t, Union) and len(t.members) != 1:
@@ -89,6 +94,8 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int) -> tuple[i
                                              f"with off {off} size {size}")
                 sid2 = btf.skip_modifiers(mtype.type_id)
                 if isinstance(btf.type_by_id(sid2), Struct):
+                    if field is not None:
+                        field.append(m.name)
                     return PTR_TO_BTF_ID, sid2, flag
             if off + size > mtrue_end and not flag & PTR_UNTRUSTED:
                 raise v.reject(E.EACCES, f"access beyond the end of member {m.name} (mend:{mtrue_end}) in struct "
@@ -99,9 +106,28 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int) -> tuple[i
         raise v.reject(E.EINVAL, f"struct {tname} doesn't have field at offset {off}")
 
 
-def btf_struct_access(v: Env, reg: RegState, off: int, size: int) -> tuple[int, int, int]:
-    """A read through ``reg`` at ``off``: (result kind, btf id of the result, flags)."""
-    return _walk(v, reg.btf, reg.btf_id, off, size, 0)
+def _reduced_walk(v: Env, btf: Any, t: Any, off: int, size: int) -> None:
+    """A read of a struct the emulated vmlinux reduces (``task_struct``, ``cgroup`` ...):
+    its members sit at other offsets than the kernel's, so a read that would be refused
+    here (its message naming those offsets) is not modelled rather than a verdict; a read
+    of a member the reduced struct has is walked as usual."""
+    for m in t.members:
+        moff = m.bits_offset // 8
+        try:
+            msize = btf.size_of(m.type_id)
+        except Exception:
+            continue
+        if moff <= off and off + size <= moff + msize:
+            return
+    raise v.reject(E.EINVAL, f"a read at offset {off} size {size} of the reduced struct {t.name} "
+                             "is not modelled by structops")
+
+
+def btf_struct_access(v: Env, reg: RegState, off: int, size: int,
+                      field: list[str] | None = None) -> tuple[int, int, int]:
+    """A read through ``reg`` at ``off``: (result kind, btf id of the result, flags); a
+    pointer member's name is appended to ``field``."""
+    return _walk(v, reg.btf, reg.btf_id, off, size, 0, field)
 
 
 def struct_ops_write_access(v: Env, reg: RegState, off: int, size: int) -> None:

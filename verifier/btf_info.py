@@ -15,13 +15,14 @@ Models, from Linux 6.18 (kernel/bpf/verifier.c, kernel/bpf/btf.c, kernel/bpf/log
   allowed unless ``__arg_nonnull``; the return type must be a scalar;
 * ``btf_check_subprog_call`` / ``btf_check_func_arg_match``: a call's registers
   against those types (a static function whose BTF does not match is marked
-  unreliable; for a global one it is the caller's error);
+  unreliable; for a global one it is the caller's error); a ``struct bpf_dynptr *``
+  argument is ``ARG_PTR_TO_DYNPTR | MEM_RDONLY`` (``btf_is_dynptr_ptr``: the caller passes an
+  initialized dynptr, the function sees a local CONST_PTR_TO_DYNPTR, :mod:`verifier.dynptrs`);
 * ``find_linfo`` / ``verbose_linfo``: the ``; <source line> @ <file>:<line>`` lines
   the log prints before an instruction whose line differs from the last printed.
 
 Not modelled (refused as "not modelled by structops", never accepted): the
-``__arg_trusted``, ``__arg_untrusted`` and ``__arg_arena`` tags, ``bpf_dynptr``
-arguments, program extensions (``BPF_PROG_TYPE_EXT``), CO-RE relocation records
+``__arg_trusted``, ``__arg_untrusted`` and ``__arg_arena`` tags, program extensions (``BPF_PROG_TYPE_EXT``), CO-RE relocation records
 passed to the kernel (``check_core_relo``: libbpf applies them itself).
 """
 
@@ -36,9 +37,9 @@ from kernel_model.uapi import PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
 
 from . import mem
 from .core import Env, NotModelledArg, Reject
-from .helpers import ARG_ANYTHING, ARG_PTR_TO_CTX, ARG_PTR_TO_MEM
+from .helpers import ARG_ANYTHING, ARG_PTR_TO_CTX, ARG_PTR_TO_DYNPTR, ARG_PTR_TO_MEM
 from .mem import BPF_READ, BPF_WRITE
-from .regs import PTR_MAYBE_NULL, PTR_TO_CTX, SCALAR_VALUE, RegState, base_type, register_is_null
+from .regs import MEM_RDONLY, PTR_MAYBE_NULL, PTR_TO_CTX, SCALAR_VALUE, RegState, base_type, register_is_null
 
 __all__ = ["check_btf_func_early", "check_btf_info", "btf_prepare_func_args", "btf_check_subprog_call",
            "verbose_linfo", "subprog_name", "SubprogArg"]
@@ -50,32 +51,35 @@ MAX_INFO_REC_SIZE: Final = 252
 LINEINFO_SIZE: Final = 16
 #: MAX_BPF_FUNC_REG_ARGS
 MAX_FUNC_REG_ARGS: Final = 5
-#: the canonical context struct of a program type (include/linux/bpf_types.h, the
-#: user-visible ``_ctx_type``), as find_canonical_prog_ctx_type() finds it; a type whose
-#: context is ``void *`` (struct_ops, syscall, ...) has none: only ``__arg_ctx`` makes one
-_CTX_STRUCT: Final[dict[int, str]] = {1: "__sk_buff", 3: "__sk_buff", 4: "__sk_buff", 6: "xdp_md", 8: "__sk_buff",
-                      9: "__sk_buff", 10: "__sk_buff", 11: "__sk_buff", 13: "__sk_buff",
-                      14: "sk_msg_md", 19: "sk_reuseport_md", 20: "__sk_buff", 22: "bpf_sock_addr",
-                      23: "bpf_sockopt", 25: "bpf_sock", 30: "bpf_sk_lookup", 31: "bpf_sysctl",
-                      32: "bpf_cgroup_dev_ctx", 18: "bpf_sock_ops", 7: "bpf_perf_event_data",
-                      5: "pt_regs", 21: "bpf_flow_keys", 17: "bpf_raw_tracepoint_args"}
-# the table above was keyed off by one for most types from cgroup_sock on (9 is cgroup_sock,
-# whose context is struct bpf_sock; 18 cgroup_sock_addr ...): every type whose context is a
-# struct takes it from the bpf_types.h facts; syscall's context is void *, lirc_mode2's a u32
-def _ctx_structs_from_facts() -> dict[int, str]:
-    from kernel_model.bpf_facts.prog_types import PROG_FACTS
-
-    return {f.id: f.ctx.removeprefix("struct ") for f in PROG_FACTS.values() if f.ctx and f.ctx.startswith("struct ")}
-
-
-_CTX_STRUCT.update(_ctx_structs_from_facts())
-_CTX_STRUCT.pop(31, None)
-_CTX_STRUCT.pop(20, None)  # lirc_mode2: an unsigned int
+#: the canonical context type of a program type: the user-visible ``prog_ctx_type`` of
+#: include/linux/bpf_types.h (Linux 6.12/6.18), as find_canonical_prog_ctx_type() finds it in
+#: vmlinux's ``struct bpf_ctx_convert``; "" where it is not a named struct (``void *`` of
+#: tracing, struct_ops, ext, lsm, syscall; ``__u64`` of tracepoints; ``__u32`` of lirc_mode2):
+#: there only ``__arg_ctx`` makes a context argument. Kprobes' is the typedef
+#: ``bpf_user_pt_regs_t`` (``struct pt_regs`` on x86-64), resolved as the kernel's ``again:``
+#: loop resolves it.
+_CTX_STRUCT: Final = {1: "__sk_buff", 2: "pt_regs", 3: "__sk_buff", 4: "__sk_buff", 6: "xdp_md",
+                      7: "bpf_perf_event_data", 8: "__sk_buff", 9: "bpf_sock", 10: "__sk_buff",
+                      11: "__sk_buff", 12: "__sk_buff", 13: "bpf_sock_ops", 14: "__sk_buff",
+                      15: "bpf_cgroup_dev_ctx", 16: "sk_msg_md", 17: "bpf_raw_tracepoint_args",
+                      18: "bpf_sock_addr", 19: "__sk_buff", 21: "sk_reuseport_md", 22: "__sk_buff",
+                      23: "bpf_sysctl", 24: "bpf_raw_tracepoint_args", 25: "bpf_sockopt",
+                      30: "bpf_sk_lookup", 32: "bpf_nf_ctx"}
 #: the kernel's own name a projected context may have (btf_is_projection_of)
 _PROJECTION: Final = {"__sk_buff": "sk_buff", "xdp_md": "xdp_buff"}
-#: BPF_PROG_TYPE_LSM / _TRACEPOINT (include/uapi/linux/bpf.h), named only here
+#: BPF_PROG_TYPE_LSM / _TRACEPOINT / _KPROBE / _PERF_EVENT / _RAW_TRACEPOINT(_WRITABLE) /
+#: _TRACING / _EXT (include/uapi/linux/bpf.h), named only here
 _LSM: Final = 29
 _TRACEPOINT: Final = 5
+_KPROBE: Final = 2
+_PERF_EVENT: Final = 7
+_RAW_TPS: Final = (17, 24)
+_TRACING: Final = 26
+_EXT: Final = 28
+#: BPF_TRACE_RAW_TP, BPF_TRACE_FENTRY, BPF_TRACE_FEXIT, BPF_MODIFY_RETURN, BPF_TRACE_ITER
+_TRACE_RAW_TP, _TRACE_FENTRY, _TRACE_FEXIT, _MODIFY_RETURN, _TRACE_ITER = 23, 24, 25, 26, 28
+#: the typedef kprobe (and perf_event) contexts may be given by
+_USER_PT_REGS: Final = "bpf_user_pt_regs_t"
 #: enum btf_arg_tag
 ARG_TAG_CTX: Final = 1
 ARG_TAG_NONNULL: Final = 2
@@ -303,40 +307,80 @@ def subprog_name(env: Env, subprog: int) -> str:
     return t.name if t is not None else ""
 
 
+def _typedef_below(btf: Any, tid: int) -> Any:
+    """The first typedef (or the first non-modifier) below ``tid``, as the kernel's
+    ``while (btf_type_is_modifier(t) && !btf_type_is_typedef(t))`` walk finds it."""
+    t = _type(btf, tid)
+    n = 0
+    while t is not None and t.kind in BS.MODIFIER_KINDS and t.kind != BS.KIND_TYPEDEF and n < 64:
+        t = _type(btf, t.type_id)
+        n += 1
+    return t
+
+
 def _is_prog_ctx_type(env: Env, btf: Any, ptr: Any, arg: int) -> bool:
-    """``btf_is_prog_ctx_type``: a pointer to the program type's context struct (by name;
-    the kernel's own name of a projected context too)."""
+    """``btf_is_prog_ctx_type`` (kernel/bpf/btf.c, 6.12/6.18): a pointer to the program type's
+    context struct, by name (the kernel's own name of a projected context too); a kprobe's
+    context may also be the typedef ``bpf_user_pt_regs_t`` itself, or the ``struct pt_regs``
+    it stands for (the kernel resolves its canonical typedef and compares again)."""
+    ptype = env.attr.prog_type
+    if ptype == _KPROBE:
+        td = _typedef_below(btf, ptr.type_id)
+        if td is not None and td.kind == BS.KIND_TYPEDEF and td.name == _USER_PT_REGS:
+            return True
     t = _skip_mods(btf, ptr.type_id)
-    if t is None or t.kind != BS.KIND_STRUCT:
+    if t is None or t.kind not in (BS.KIND_STRUCT, BS.KIND_UNION):
         return False
     if not t.name:
         env.verbose(f"arg#{arg} struct doesn't have a name\n")
         return False
-    ctx = _CTX_STRUCT.get(env.attr.prog_type, "")
+    if ptype == _KPROBE and t.name == _USER_PT_REGS:
+        return True  # the canonical typedef's own name, compared before it is resolved
+    ctx = _CTX_STRUCT.get(ptype, "")
     if not ctx:
         return False
     return t.name == ctx or _PROJECTION.get(ctx) == t.name
 
 
 def _validate_prog_ctx_type(env: Env, btf: Any, ptr: Any, arg: int) -> None:
-    """``btf_validate_prog_ctx_type`` for an ``__arg_ctx`` argument (the program types
-    the model has: socket filter, syscall, struct_ops, and the named-context rule)."""
+    """``btf_validate_prog_ctx_type`` (kernel/bpf/btf.c, 6.12/6.18) for an ``__arg_ctx``
+    argument: ``void *`` always; the special cases per program type (kprobe and perf_event:
+    ``bpf_user_pt_regs_t`` and ``struct pt_regs``, x86-64's; raw_tp, raw_tp_writable,
+    tp_btf, fentry/fexit/fmod_ret, lsm, struct_ops: ``u64 *``; tp_btf:
+    ``struct bpf_raw_tracepoint_args *``; iter: ``struct bpf_iter__*``; tracepoint, syscall,
+    ext: anything); otherwise the type's canonical context struct."""
     if ptr.kind != BS.KIND_PTR:
         raise _fail(env, E.EINVAL, f"arg#{arg} type isn't a pointer\n")
+    ptype = env.attr.prog_type
+    if ptype in (_KPROBE, _PERF_EVENT):
+        td = _typedef_below(btf, ptr.type_id)
+        if td is not None and td.kind == BS.KIND_TYPEDEF and td.name == _USER_PT_REGS:
+            return
     t = _skip_mods(btf, ptr.type_id)
     if t is None or t.kind == BS.KIND_UNKN:  # `void *ctx __arg_ctx` is always valid
         return
     if not t.name:
         raise _fail(env, E.EINVAL, f"arg#{arg} type doesn't have a name\n")
-    ptype = env.attr.prog_type
-    if ptype in (_LSM, PROG_TYPE_STRUCT_OPS) and t.kind == BS.KIND_INT and t.size == 8:
+    is_struct = t.kind in (BS.KIND_STRUCT, BS.KIND_UNION)
+    u64 = t.kind == BS.KIND_INT and t.size == 8
+    if ptype in (_KPROBE, _PERF_EVENT) and is_struct and t.name == "pt_regs":
+        return
+    if ptype in _RAW_TPS + (_LSM, PROG_TYPE_STRUCT_OPS) and u64:
         return  # u64 * as ctx
-    if ptype in (_TRACEPOINT, PROG_TYPE_SYSCALL):
+    if ptype == _TRACING:
+        eat = env.attr.expected_attach_type
+        if eat == _TRACE_RAW_TP and is_struct and t.name == "bpf_raw_tracepoint_args":
+            return
+        if eat in (_TRACE_RAW_TP, _TRACE_FENTRY, _TRACE_FEXIT, _MODIFY_RETURN) and u64:
+            return
+        if eat == _TRACE_ITER and is_struct and t.name.startswith("bpf_iter__"):
+            return
+    if ptype in (_TRACEPOINT, PROG_TYPE_SYSCALL, _EXT):
         return  # anything goes
     ctx = _CTX_STRUCT.get(ptype, "")
     if not ctx:
         raise _fail(env, E.EINVAL, f"arg#{arg} should be void pointer\n")
-    if t.kind != BS.KIND_STRUCT or t.name != ctx:
+    if not is_struct or t.name != ctx:
         raise _fail(env, E.EINVAL, f"arg#{arg} should be `struct {ctx} *`\n")
 
 
@@ -402,7 +446,11 @@ def btf_prepare_func_args(env: Env, subprog: int) -> None:
             pointee = _skip_mods(btf, t.type_id)
             if pointee is not None and pointee.kind in (BS.KIND_STRUCT, BS.KIND_FWD) \
                     and pointee.name == "bpf_dynptr":
-                raise _not_modelled(env, f"the bpf_dynptr argument #{i} of {tname}()")
+                # btf_is_dynptr_ptr: a const dynptr the function may read (verifier.dynptrs)
+                if tags:
+                    raise _fail(env, E.EINVAL, f"arg#{i} has invalid combination of tags\n")
+                args.append(SubprogArg(ARG_PTR_TO_DYNPTR | MEM_RDONLY))
+                continue
             if tags & (ARG_TAG_TRUSTED | ARG_TAG_UNTRUSTED | ARG_TAG_ARENA):
                 raise _not_modelled(env, f"the tagged argument #{i} of {tname}()")
             if is_global:  # generic user data pointer
@@ -474,6 +522,10 @@ def _func_arg_match(env: Env, subprog: int, regs: list[RegState]) -> None:
             check_func_arg_reg_off(env, reg, regno, 0)
             if reg.type != PTR_TO_CTX:
                 raise _fail(env, E.EINVAL, f"arg#{i} expects pointer to ctx\n")
+        elif at == ARG_PTR_TO_DYNPTR | MEM_RDONLY:
+            from .dynptrs import process_dynptr_func
+            check_func_arg_reg_off(env, reg, regno, ARG_PTR_TO_DYNPTR)
+            process_dynptr_func(env, regno, -1, at, 0)
         elif base_type(at) == ARG_PTR_TO_MEM:
             check_func_arg_reg_off(env, reg, regno, 0)
             try:

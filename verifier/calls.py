@@ -20,9 +20,13 @@ import errno as E
 from typing import Any, Final, Sequence
 
 from kernel_model import isa
+from kernel_model.errors import ENOTSUPP
 from kernel_model.insn import imm64
+from kernel_model.uapi import PROG_TYPE_KPROBE
 
-from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S, sock_refs
+from kernel_model.uapi import BPF_F_INNER_MAP, BPF_F_RDONLY_PROG
+
+from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S, trace_helpers as TH, sock_refs
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
 from .decoded import DInsn
@@ -31,7 +35,7 @@ from .log import reg_type_str
 from .mem import BPF_READ, BPF_WRITE
 from .refs import REF_TYPE_PTR
 from .regs import (
-    CONST_PTR_TO_MAP, MEM_ALLOC, MEM_FIXED_SIZE, MEM_RDONLY, OBJ_RELEASE, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
+    CONST_PTR_TO_DYNPTR, CONST_PTR_TO_MAP, MEM_ALLOC, MEM_FIXED_SIZE, OBJ_RELEASE, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
     PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
     PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, PTR_TRUSTED, SCALAR_VALUE, RegState, base_type,
     is_pointer_value, mark_known_zero, mark_not_init, mark_unknown, register_is_null, s64,
@@ -49,19 +53,25 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     H.ARG_PTR_TO_MEM: _MEM_TYPES, H.ARG_PTR_TO_FUNC: (PTR_TO_FUNC,), H.ARG_PTR_TO_STACK: (PTR_TO_STACK,),
     H.ARG_PTR_TO_BTF_ID: (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | 1 << 21),
     H.ARG_PTR_TO_SPIN_LOCK: (PTR_TO_MAP_VALUE, PTR_TO_BTF_ID | MEM_ALLOC),  # spin_lock_types
+    H.ARG_PTR_TO_TIMER: (PTR_TO_MAP_VALUE,),  # timer_types (verifier.async_cb)
+    H.ARG_PTR_TO_RINGBUF_MEM: (PTR_TO_MEM | MEM_RINGBUF,),  # ringbuf_mem_types
+    H.ARG_PTR_TO_DYNPTR: (PTR_TO_STACK, CONST_PTR_TO_DYNPTR),  # dynptr_types
+    H.ARG_PTR_TO_CONST_STR: (PTR_TO_MAP_VALUE,),  # const_str_ptr_types
 }
 
 # the socket argument kinds (verifier.sock_refs)
 _COMPATIBLE.update(sock_refs.COMPATIBLE)
 
 BPF_REG_SIZE: Final = 8
+#: include/linux/err.h
+MAX_ERRNO: Final = 4095
 
 
 class CallMeta:
     """``struct bpf_call_arg_meta``."""
 
     __slots__ = ("map", "map_uid", "raw_mode", "access_size", "regno", "msize_max_value", "ref_obj_id",
-                 "release_regno", "func_id", "mem_size", "const_map_key", "subprogno")
+                 "release_regno", "func_id", "mem_size", "const_map_key", "subprogno", "dynptr_id")
 
     def __init__(self, func_id: int) -> None:
         self.map: Any = None
@@ -76,6 +86,7 @@ class CallMeta:
         self.const_map_key = -1
         self.mem_size = 0
         self.subprogno = 0
+        self.dynptr_id = 0
 
 
 
@@ -110,10 +121,25 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
         _check_reg_type(env, regno, arg_type, meta)
         _check_func_arg_reg_off(env, reg, regno, arg_type)
     if arg_type & OBJ_RELEASE:
-        sock_refs.check_release_arg(env, regno, reg, meta)
+        if base == H.ARG_PTR_TO_DYNPTR:
+            # only a dynptr on the stack can be released
+            if reg.type == PTR_TO_STACK:
+                from .dynptrs import dynptr_get_spi
+                spi = dynptr_get_spi(env, reg)
+                if spi < 0 or not env.func_of(reg).stack[spi].spilled.ref_obj_id:
+                    raise env.reject(E.EINVAL, f"arg {regno} is an unacquired reference")
+            else:
+                raise env.reject(E.EINVAL, "cannot release unowned const bpf_dynptr")
+        elif not reg.ref_obj_id and not register_is_null(reg):
+            raise env.reject(E.EINVAL, f"R{regno} must be referenced when passed to release function")
+        if meta.release_regno:
+            raise env.reject(E.EFAULT, "verifier internal error: more than one release argument")
+        meta.release_regno = regno
     if reg.ref_obj_id:
         meta.ref_obj_id = reg.ref_obj_id
     if base == H.ARG_CONST_MAP_PTR:
+        from .async_cb import check_timer_map_arg
+        check_timer_map_arg(env, regno, meta)
         meta.map = reg.map
         meta.map_uid = reg.map_uid
     elif base == H.ARG_PTR_TO_MAP_KEY:
@@ -136,12 +162,48 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
             sock_refs.check_fixed_size_mem(env, regno, arg_type, fn.arg_size[arg], meta)
     elif base == H.ARG_PTR_TO_FUNC:
         meta.subprogno = reg.subprogno
+    elif base == H.ARG_PTR_TO_TIMER:
+        from .async_cb import process_timer_func
+        process_timer_func(env, regno, meta)
     elif base == H.ARG_PTR_TO_SPIN_LOCK:
         from .locks import BPF_FUNC_spin_lock, process_spin_lock
         process_spin_lock(env, regno, meta.func_id == BPF_FUNC_spin_lock)
+    elif base == H.ARG_PTR_TO_CONST_STR:
+        _check_reg_const_str(env, reg, regno)
     elif base in (H.ARG_CONST_SIZE, H.ARG_CONST_SIZE_OR_ZERO):
         atype = BPF_WRITE if fn.args[arg - 1] & MEM_WRITE else BPF_READ
         mem.check_mem_size_reg(env, reg, regno, atype, base == H.ARG_CONST_SIZE_OR_ZERO, meta)
+    elif base == H.ARG_PTR_TO_DYNPTR:
+        from .dynptrs import process_dynptr_func
+        process_dynptr_func(env, regno, env.insn_idx, arg_type, 0)
+    elif base == H.ARG_CONST_ALLOC_SIZE_OR_ZERO:
+        if reg.var_off[1]:
+            raise env.reject(E.EACCES, f"R{regno} is not a known constant'")
+        meta.mem_size = reg.var_off[0]
+        precision.mark_chain_precision(env, regno)
+
+
+def _check_reg_const_str(env: Env, reg: RegState, regno: int) -> None:
+    """``check_reg_const_str`` (kernel/bpf/verifier.c, 6.12/6.18): a NUL-terminated string
+    at a constant offset of a read-only (``BPF_F_RDONLY_PROG``, frozen) map's value, read
+    through ``map_direct_value_addr`` at verification time."""
+    m = reg.map
+    if reg.type != PTR_TO_MAP_VALUE:
+        raise env.reject(E.EINVAL)
+    if not mem._map_is_rdonly(m):
+        raise env.reject(E.EACCES, f"R{regno} does not point to a readonly map'")
+    if reg.var_off[1]:
+        raise env.reject(E.EACCES, f"R{regno} is not a constant address'")
+    read = getattr(m, "direct_read", None)
+    if read is None:
+        raise env.reject(E.EACCES, "no direct value access support for this map type")
+    mem.check_map_access(env, regno, reg.off, m.value_size - reg.off, False, mem.ACCESS_HELPER)
+    map_off = reg.off + reg.var_off[0]
+    data = read(map_off, m.value_size - map_off)
+    if isinstance(data, int):
+        raise env.reject(-data, "direct value access on string failed")
+    if 0 not in data:
+        raise env.reject(E.EINVAL, "string is not zero-terminated")
 
 
 def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None:
@@ -169,6 +231,15 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None
 
 def _check_func_arg_reg_off(env: Env, reg: RegState, regno: int, arg_type: int) -> None:
     t = reg.type
+    if arg_type & OBJ_RELEASE:
+        # a dynptr to release may sit at any offset of the stack
+        if arg_type & 0xFF == H.ARG_PTR_TO_DYNPTR and t == PTR_TO_STACK:
+            return
+        if reg.off:
+            raise env.reject(E.EINVAL, f"R{regno} must have zero offset when passed to release func or "
+                                       f"trusted arg to kfunc")
+        mem.check_ptr_off_reg(env, reg, regno, False)
+        return
     if t in (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
              PTR_TO_MEM | MEM_RDONLY, PTR_TO_MEM | MEM_RINGBUF, PTR_TO_BUF, PTR_TO_BUF | MEM_RDONLY, 18,
              SCALAR_VALUE):
@@ -231,6 +302,17 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         raise env.reject(E.EINVAL, "cannot call GPL-restricted function from non-GPL compatible program")
     if not env.attr.sleepable and fn.might_sleep:
         raise env.reject(E.EINVAL, "helper call might sleep in a non-sleepable prog")
+    if fn.might_sleep:  # a sleepable helper inside an atomic region (6.18 check_helper_call)
+        st = env.cur
+        for held, where in ((st.active_rcu_lock, "rcu_read_lock region"),
+                            (st.active_preempt_locks, "non-preemptible region"),
+                            (st.active_irq_id, "IRQ-disabled region")):
+            if held:
+                raise env.reject(E.EINVAL, f"sleepable helper {name}#{func_id} in {where}")
+    if func_id == 194:  # bpf_kptr_xchg: verifier/kptrs.py
+        from .kptrs import check_kptr_xchg
+        check_kptr_xchg(env, insn)
+        return
     meta = CallMeta(func_id)
     for i in range(5):
         check_func_arg(env, i, meta, fn)
@@ -239,18 +321,40 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     if func_id == H.BPF_FUNC_tail_call:
         record_func_key(env, meta)
         check_resource_leak(env, False, True, "tail_call")
+    if func_id == BPF_FUNC_get_local_storage:
+        # check_helper_call (6.12/6.18): the helper cannot fail, so its flags must be 0
+        if not register_is_null(env.cur_regs()[2]):
+            raise env.reject(E.EINVAL, "get_local_storage() doesn't support non-zero flags")
+        precision.mark_chain_precision(env, 2)
     if meta.map is not None:
         why = check_map_func_compatibility(meta.map.map_type, func_id)
         if why:
             raise env.reject(E.EINVAL, why)
-    sock_refs.release_after_args(env, meta, func_id)
     env.aux[env.insn_idx].helper_id = func_id
     for i in range(meta.access_size):
         mem.check_mem_access(env, env.insn_idx, meta.regno, i, isa.B, BPF_WRITE, -1, False, False)
+    if meta.release_regno:
+        _release_arg(env, fn, meta, func_id, name)
     if func_id == cb.BPF_FUNC_FOR_EACH_MAP_ELEM:
         cb.push_callback_call(env, env.insn_idx, meta.subprogno, cb.set_map_elem_callback_state, meta.map)
     elif func_id == cb.BPF_FUNC_LOOP:
         cb.check_loop_call(env, insn, meta.subprogno)
+    elif func_id == 170:  # bpf_timer_set_callback: an async callback (verifier.async_cb)
+        from .async_cb import push_async_callback
+        push_async_callback(env, env.insn_idx, meta.subprogno)
+    elif func_id == _USER_RINGBUF_DRAIN:
+        from .dynptrs import set_user_ringbuf_callback_state
+        cb.push_callback_call(env, env.insn_idx, meta.subprogno, set_user_ringbuf_callback_state)
+    elif func_id in (_DYNPTR_FROM_MEM, _DYNPTR_DATA):
+        _dynptr_helper_checks(env, fn, meta, func_id)
+    changes_data = False
+    if func_id == _DYNPTR_WRITE:
+        # writing through an skb dynptr may move the packet: clear_all_pkt_pointers below
+        from .dynptrs import BPF_DYNPTR_TYPE_INVALID, BPF_DYNPTR_TYPE_SKB, dynptr_get_type
+        dtype = dynptr_get_type(env, env.cur_regs()[1])
+        if dtype == BPF_DYNPTR_TYPE_INVALID:
+            raise Reject(E.EFAULT)
+        changes_data = dtype == BPF_DYNPTR_TYPE_SKB
     regs = env.cur_regs()
     for i in range(6):
         mark_not_init(regs[i], env.bpf_capable)
@@ -270,10 +374,23 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         r0.map = meta.map
         r0.map_uid = meta.map_uid
         flags = ret & ~0xFF
+        # an array created with BPF_F_INNER_MAP (a map-in-map template, or a map that may go into
+        # one) keeps PTR_MAYBE_NULL: its real size may differ from max_entries (the 6.18 host
+        # refuses the unchecked access, tests/emu/test_map_in_map.py)
         if func_id == 1 and map_type_ops(meta.map.map_type).elide_value_nullness \
+                and not meta.map.map_flags & BPF_F_INNER_MAP \
                 and 0 <= meta.const_map_key < meta.map.max_entries:
             flags &= ~PTR_MAYBE_NULL  # an in-range constant key of an array cannot miss
         r0.type = PTR_TO_MAP_VALUE | flags
+        rec = getattr(meta.map, "record", None)
+        if not flags & PTR_MAYBE_NULL and rec is not None and rec.has("bpf_spin_lock"):
+            # check_helper_call (6.18): a value that cannot be NULL and holds a lock gets its
+            # own id at once (the lock's identity, as the NULL check gives the others)
+            r0.id = env.new_id()
+    elif bret == H.RET_PTR_TO_MEM:
+        mark_known_zero(r0)
+        r0.type = PTR_TO_MEM | (ret & ~0xFF)
+        r0.mem_size = meta.mem_size
     elif bret == H.RET_PTR_TO_BTF_ID and fn.ret_btf:
         # a vmlinux struct (ret_btf_id): bpf_get_current_task_btf's trusted task
         btf = env.attr.vmlinux_btf
@@ -288,15 +405,90 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         raise env.reject(E.EINVAL, f"unknown return type {bret} of func {name}#{func_id}")
     if r0.type & PTR_MAYBE_NULL:
         r0.id = env.new_id()
-    sock_refs.after_return(env, r0, func_id, meta)
+    if func_id == _DYNPTR_DATA:
+        # is_dynptr_ref_function: the slice carries its dynptr's id and reference
+        r0.btf_id = meta.dynptr_id  # reg->dynptr_id (verifier.dynptrs: the union)
+        r0.ref_obj_id = meta.ref_obj_id
+    elif func_id == _RINGBUF_RESERVE:  # is_acquire_function
+        from .refs import acquire_reference
+        rid = acquire_reference(env, env.insn_idx)
+        r0.id = rid
+        r0.ref_obj_id = rid
+    sock_refs.after_return(env, r0, func_id, meta)  # socket casts and lookups
+    if changes_data:
+        from .dynptrs import clear_all_pkt_pointers
+        clear_all_pkt_pointers(env)
     if bret == H.RET_INTEGER and func_id == 8:  # bpf_get_smp_processor_id
         n = env.attr.nr_cpu_ids - 1
         r0.umax = r0.u32_max = r0.smax = r0.s32_max = n
         r0.umin = r0.u32_min = r0.smin = r0.s32_min = 0
         S.sync(r0)
         alu.bounds_sanity(env, r0, "retval")
+    elif bret == H.RET_INTEGER and func_id in TH.REFINE_RETVAL_IDS:
+        # do_refine_retval_range: a string or stack copy returns at most the size it was given
+        r0.smax = r0.s32_max = meta.msize_max_value
+        r0.smin = r0.s32_min = -MAX_ERRNO
+        S.sync(r0)
+        alu.bounds_sanity(env, r0, "retval")
     elif bret == H.RET_INTEGER:
         alu.bounds_sanity(env, r0, "retval")
+    if func_id == TH.BPF_FUNC_get_func_ip and env.attr.prog_type != PROG_TYPE_KPROBE:
+        # check_get_func_ip: of the types modelled only kprobes (tracing programs are not)
+        raise env.reject(ENOTSUPP, f"func {name}#{func_id} not supported for program type "
+                                     f"{env.attr.prog_type}")
+
+#: include/uapi/linux/bpf.h
+BPF_FUNC_get_local_storage: Final = 81
+_RINGBUF_RESERVE: Final = 131
+_DYNPTR_FROM_MEM: Final = 197
+_DYNPTR_WRITE: Final = 202
+_DYNPTR_DATA: Final = 203
+_USER_RINGBUF_DRAIN: Final = 209
+
+
+def _release_arg(env: Env, fn: H.FuncProto, meta: CallMeta, func_id: int, name: str) -> None:
+    """The ``meta.release_regno`` part of ``check_helper_call``: a dynptr is unmarked
+    (``unmark_stack_slots_dynptr``), another reference released with every copy."""
+    from .refs import release_reference
+    regs = env.cur_regs()
+    reg = regs[meta.release_regno]
+    if fn.args[meta.release_regno - 1] & 0xFF == H.ARG_PTR_TO_DYNPTR:
+        if reg.type == CONST_PTR_TO_DYNPTR:
+            raise env.reject(E.EFAULT, "verifier internal error: CONST_PTR_TO_DYNPTR cannot be released")
+        from .dynptrs import unmark_stack_slots_dynptr
+        unmark_stack_slots_dynptr(env, reg)
+        return
+    if meta.ref_obj_id:
+        ok = release_reference(env, meta.ref_obj_id)
+    else:
+        ok = register_is_null(reg)
+    if not ok:
+        raise env.reject(E.EINVAL, f"func {name}#{func_id} reference has not been acquired before")
+
+
+def _dynptr_helper_checks(env: Env, fn: H.FuncProto, meta: CallMeta, func_id: int) -> None:
+    """The ``BPF_FUNC_dynptr_from_mem`` and ``BPF_FUNC_dynptr_data`` cases of
+    ``check_helper_call``'s switch."""
+    from . import dynptrs as D
+    regs = env.cur_regs()
+    if func_id == _DYNPTR_FROM_MEM:
+        if regs[1].type != PTR_TO_MAP_VALUE:
+            raise env.reject(E.EACCES, f"Unsupported reg type {reg_type_str(regs[1].type)} for "
+                                       f"bpf_dynptr_from_mem data")
+        return
+    # get_dynptr_arg_reg: bpf_dynptr_data's dynptr is its first argument
+    reg = regs[1]
+    if meta.ref_obj_id:
+        raise env.reject(E.EFAULT, "verifier internal error: meta.ref_obj_id already set")
+    did = D.dynptr_id(env, reg)
+    if did < 0:
+        raise env.reject(-did, "verifier internal error: failed to obtain dynptr id")
+    ref = D.dynptr_ref_obj_id(env, reg)
+    if ref < 0:
+        raise env.reject(-ref, "verifier internal error: failed to obtain dynptr ref_obj_id")
+    meta.dynptr_id = did
+    meta.ref_obj_id = ref
+
 
 #: the helpers whose map ``record_func_map`` records (kernel/bpf/verifier.c, 6.12/6.18)
 _RECORD_MAP: Final = frozenset({12, 1, 2, 3, 87, 88, 89, 164, 51, 195})
@@ -306,11 +498,16 @@ BPF_MAP_KEY_SEEN: Final = 1 << 62
 
 
 def record_func_map(env: Env, meta: CallMeta, func_id: int) -> None:
-    """``record_func_map``: the map a map helper call passes, per call site; a second
-    path with another map poisons it (a tail call then cannot be a direct jump)."""
+    """``record_func_map``: a ``BPF_F_RDONLY_PROG`` map refuses the helpers that write it
+    (``write into map forbidden``); then the map a map helper call passes is recorded per
+    call site; a second path with another map poisons it (a tail call then cannot be a
+    direct jump)."""
     m = meta.map
     if m is None:
         raise env.reject(E.EINVAL, "kernel subsystem misconfigured verifier")
+    # a BPF_F_RDONLY_PROG map (a devmap always) cannot be changed by the helpers that write
+    if m.map_flags & BPF_F_RDONLY_PROG and func_id in (2, 3, 87, 88):  # update, delete, push, pop
+        raise env.reject(E.EACCES, "write into map forbidden")
     aux = env.aux[env.insn_idx]
     if aux.map_ptr is None:
         aux.map_ptr = m
@@ -495,7 +692,8 @@ def check_return_code(env: Env, regno: int, reg_name: str) -> None:
     exit_ctx = "At program exit"
     st = env.cur
     frame = st.frame[0]
-    is_subprog = frame.subprogno != 0
+    # the exception callback returns for the program (its range is the program type's)
+    is_subprog = frame.subprogno != 0 and not frame.in_exception_callback_fn
     reg = env.cur_regs()[regno]
     ptype = env.attr.prog_type
     if not is_subprog and ptype == 27:  # BPF_PROG_TYPE_STRUCT_OPS
@@ -505,6 +703,10 @@ def check_return_code(env: Env, regno: int, reg_name: str) -> None:
     env.check_reg_arg(regno, SRC_OP)
     if is_pointer_value(env.allow_ptr_leaks, reg):
         raise env.reject(E.EACCES, f"R{regno} leaks addr as return value")
+    if frame.in_async_callback_fn:
+        # an async callback (a timer's) returns 0 (6.18: its callback_ret_range)
+        _enforce_retval(env, reg, regno, reg_name, frame.callback_ret_range, "At async callback return")
+        return
     if is_subprog:
         if reg.type != SCALAR_VALUE:
             raise env.reject(E.EINVAL, f"At subprogram exit the register R{regno} is not a scalar value "
@@ -513,20 +715,18 @@ def check_return_code(env: Env, regno: int, reg_name: str) -> None:
     rng = env.retval_range
     if rng is None:
         return
+    _enforce_retval(env, reg, regno, reg_name, rng, exit_ctx)
+
+
+def _enforce_retval(env: Env, reg: RegState, regno: int, reg_name: str, rng: tuple[int, int],
+                    exit_ctx: str) -> None:
+    """``check_return_code``'s ``enforce_retval``: a known scalar, made precise, in ``rng``."""
     if reg.type != SCALAR_VALUE:
         raise env.reject(E.EINVAL, f"{exit_ctx} the register R{regno} is not a known value "
                                    f"({reg_type_str(reg.type)})")
     precision.mark_chain_precision(env, regno)
     if not (rng[0] <= reg.smin and reg.smax <= rng[1]):
-        parts = [f"{exit_ctx} the register {reg_name} has"]
-        if reg.smin > -(1 << 63):
-            parts.append(f" smin={reg.smin}")
-        if reg.smax < (1 << 63) - 1:
-            parts.append(f" smax={reg.smax}")
-        if len(parts) == 1:
-            parts.append(" unknown scalar value")
-        parts.append(f" should have been in [{rng[0]}, {rng[1]}]")
-        raise env.reject(E.EINVAL, "".join(parts))
+        raise env.reject(E.EINVAL, _invalid_scalar(reg, rng, exit_ctx, reg_name))
 
 # --- lddw and legacy packet loads --------------------------------------------------------------
 def check_ld_imm(env: Env, insn: DInsn) -> None:

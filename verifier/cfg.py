@@ -170,14 +170,17 @@ class _CfgWalk:
 
 
 def check_cfg(insns: Sequence[InsnFields], marks: CfgMarks | None = None, *, allow_back_edges: bool = True,
-              reachability: bool = True, is_iter_next: Callable[[InsnFields], bool] | None = None) -> None:
+              reachability: bool = True, is_iter_next: Callable[[InsnFields], bool] | None = None,
+              extra_entries: Sequence[int] = (),
+              is_cb_kfunc: Callable[[InsnFields], bool] | None = None) -> None:
     """Pass: ``check_cfg`` with ``visit_insn`` and ``push_insn`` (kernel/bpf/verifier.c,
     6.18): a depth-first walk from insn 0, fall-through edges before branch edges, that
     enters subprograms through their calls and ``BPF_PSEUDO_FUNC`` lddws, and marks
     ``marks`` (prune points at branches, call sites and their returns; jump points at
     jump targets; forced checkpoints at may_goto, at calls of helpers that call a callback
     (also marked ``calls_callback``) and at iterator ``_next`` kfunc calls, which
-    ``is_iter_next`` tells).
+    ``is_iter_next`` tells); then from each of ``extra_entries`` (the exception callback,
+    which nothing calls).
     Raises :class:`InvalidInsn`: ``jump out of range from insn %d to %d``, ``back-edge
     from insn %d to %d`` (unless ``allow_back_edges``: the kernel allows them when
     ``bpf_capable``), ``unreachable insn %d`` (unless ``reachability`` is off, as
@@ -189,58 +192,72 @@ def check_cfg(insns: Sequence[InsnFields], marks: CfgMarks | None = None, *, all
     st = walk.st
     stack = walk.stack
     pp, jp, fc = m.prune_point, m.jmp_point, m.force_checkpoint
-    while stack:
-        t = stack[-1]
-        insn = insns[t]
-        code = insn.code
-        c = code & 0x07
-        ret = 0
-        if code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC:
-            ret = walk.push(t, t + 2, FALLTHROUGH)
-            if not ret:
-                pp[t + 2] = True
-                jp[t + 2] = True
-                pp[t] = True
-                ret = walk.push(t, t + insn.imm + 1, BRANCH)
-        elif c != isa.JMP and c != isa.JMP32:
-            ret = walk.push(t, t + (2 if code == isa.LD_IMM64 else 1), FALLTHROUGH)
-        else:
-            op = code & 0xF0
-            if op == isa.EXIT:
-                ret = 0
-            elif op == isa.CALL:
-                if insn.src == 0 and insn.imm in SYNC_CALLBACK_HELPERS:
-                    m.calls_callback[t] = True
-                    fc[t] = True
-                    pp[t] = True
-                    jp[t] = True
-                elif insn.src == isa.PSEUDO_KFUNC_CALL and is_iter_next is not None and is_iter_next(insn):
-                    m.iter_next[t] = True
-                    pp[t] = True
-                    fc[t] = True
-                ret = walk.push(t, t + 1, FALLTHROUGH)
+    entries = list(extra_entries)
+    while True:
+        while stack:
+            t = stack[-1]
+            insn = insns[t]
+            code = insn.code
+            c = code & 0x07
+            ret = 0
+            if code == isa.LD_IMM64 and insn.src == isa.PSEUDO_FUNC:
+                ret = walk.push(t, t + 2, FALLTHROUGH)
                 if not ret:
-                    pp[t + 1] = True
-                    jp[t + 1] = True
-                    if insn.src == isa.PSEUDO_CALL:
-                        pp[t] = True
-                        ret = walk.push(t, t + insn.imm + 1, BRANCH)
-            elif op == isa.JA:
-                off = insn.off if c == isa.JMP else insn.imm
-                ret = walk.push(t, t + off + 1, FALLTHROUGH)
-                if not ret:
-                    pp[t + off + 1] = True
-                    jp[t + off + 1] = True
+                    pp[t + 2] = True
+                    jp[t + 2] = True
+                    pp[t] = True
+                    ret = walk.push(t, t + insn.imm + 1, BRANCH)
+            elif c != isa.JMP and c != isa.JMP32:
+                ret = walk.push(t, t + (2 if code == isa.LD_IMM64 else 1), FALLTHROUGH)
             else:
-                pp[t] = True
-                if code == isa.JMP | isa.JCOND:
-                    fc[t] = True
-                ret = walk.push(t, t + 1, FALLTHROUGH)
-                if not ret:
-                    ret = walk.push(t, t + insn.off + 1, BRANCH)
-        if ret == 0:
-            st[t] = EXPLORED
-            stack.pop()
+                op = code & 0xF0
+                if op == isa.EXIT:
+                    ret = 0
+                elif op == isa.CALL:
+                    if insn.src == 0 and insn.imm in SYNC_CALLBACK_HELPERS:
+                        m.calls_callback[t] = True
+                        fc[t] = True
+                        pp[t] = True
+                        jp[t] = True
+                    elif insn.src == isa.PSEUDO_KFUNC_CALL and is_cb_kfunc is not None and is_cb_kfunc(insn):
+                        # is_sync_callback_calling_kfunc (bpf_rbtree_add_impl): as the helpers above
+                        m.calls_callback[t] = True
+                        fc[t] = True
+                        pp[t] = True
+                        jp[t] = True
+                    elif insn.src == isa.PSEUDO_KFUNC_CALL and is_iter_next is not None and is_iter_next(insn):
+                        m.iter_next[t] = True
+                        pp[t] = True
+                        fc[t] = True
+                    ret = walk.push(t, t + 1, FALLTHROUGH)
+                    if not ret:
+                        pp[t + 1] = True
+                        jp[t + 1] = True
+                        if insn.src == isa.PSEUDO_CALL:
+                            pp[t] = True
+                            ret = walk.push(t, t + insn.imm + 1, BRANCH)
+                elif op == isa.JA:
+                    off = insn.off if c == isa.JMP else insn.imm
+                    ret = walk.push(t, t + off + 1, FALLTHROUGH)
+                    if not ret:
+                        pp[t + off + 1] = True
+                        jp[t + off + 1] = True
+                else:
+                    pp[t] = True
+                    if code == isa.JMP | isa.JCOND:
+                        fc[t] = True
+                    ret = walk.push(t, t + 1, FALLTHROUGH)
+                    if not ret:
+                        ret = walk.push(t, t + insn.off + 1, BRANCH)
+            if ret == 0:
+                st[t] = EXPLORED
+                stack.pop()
+        if not entries:
+            break
+        # the exception callback is an entry of its own (6.18 check_cfg: ex_done)
+        e0 = entries.pop(0)
+        st[e0] = DISCOVERED
+        stack.append(e0)
     i = 0
     while i < n:
         if st[i] != EXPLORED and reachability:

@@ -21,7 +21,7 @@ from typing import Any, Final, Sequence
 
 from kernel_model import isa
 from kernel_model.btf.structs import FUNC_GLOBAL as BTF_FUNC_GLOBAL
-from kernel_model.insn import Insn
+from kernel_model.insn import BPF_COMPLEXITY_LIMIT_INSNS as _KERNEL_LIMIT, Insn
 
 from .env import BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_STATE_FREQ
 from .cfg import CfgMarks
@@ -46,7 +46,7 @@ DST_OP: Final = 1
 DST_OP_NO_MARK: Final = 2
 BPF_MAX_VAR_OFF: Final = 1 << 29
 BPF_MAX_VAR_SIZ: Final = 1 << 29
-BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
+BPF_COMPLEXITY_LIMIT_INSNS = _KERNEL_LIMIT  # one definition (kernel_model.insn); a plain global: tests scale it down
 BPF_COMPLEXITY_LIMIT_JMP_SEQ: Final = 8192
 #: jmp history flags (include/linux/bpf_verifier.h): stack access with frame in bits 0-2, spi in 3-8
 INSN_F_FRAMENO_MASK: Final = 0x7
@@ -76,7 +76,7 @@ class Subprog:
 
     __slots__ = ("start", "stack_depth", "has_tail_call", "tail_call_reachable", "has_ld_abs", "is_cb",
                  "is_async_cb", "linkage", "postorder", "func_type_id", "args", "args_cached", "unreliable",
-                 "called", "verified")
+                 "called", "verified", "is_exception_cb")
 
     def __init__(self, start: int) -> None:
         self.start = start
@@ -96,6 +96,8 @@ class Subprog:
         self.unreliable = False
         self.called = False
         self.verified = False
+        #: mark_subprog_exc_cb (verifier.exceptions)
+        self.is_exception_cb = False
 
 
 class Env:
@@ -204,6 +206,9 @@ class Env:
         self.linfo: list[tuple[int, int, int, int]] = []
         self.linfo_offs: list[int] = []
         self.prev_linfo = -1
+        # BPF exceptions (verifier.exceptions): env->exception_callback_subprog, env->seen_exception
+        self.exception_callback_subprog = 0
+        self.seen_exception = False
 
     # --- logging ---------------------------------------------------------------------------------
     def verbose(self, text: str) -> None:
@@ -386,13 +391,17 @@ class Env:
         self.cur_hist_ent = True
 
     # --- the branch stack --------------------------------------------------------------------------
-    def push_stack(self, insn_idx: int, prev_insn_idx: int, speculative: bool) -> VerifierState:
-        """``push_stack``: remember the current state to explore ``insn_idx`` later."""
+    def push_stack(self, insn_idx: int, prev_insn_idx: int, speculative: bool,
+                   errno: int = E.E2BIG) -> VerifierState:
+        """``push_stack``: remember the current state to explore ``insn_idx`` later. Past
+        ``BPF_COMPLEXITY_LIMIT_JMP_SEQ`` the load fails with the caller's errno: 6.18's
+        push_stack returns NULL and ``check_cond_jmp_op`` answers -EFAULT (the host's errno
+        for pyperf600.o); the other callers keep -E2BIG."""
         st = self.cur.clone()
         st.speculative = st.speculative or speculative
         self.head.append((st, insn_idx, prev_insn_idx, self.log.end))
         if len(self.head) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
-            raise self.reject(E.E2BIG, f"The sequence of {len(self.head)} jumps is too complex.")
+            raise self.reject(errno, f"The sequence of {len(self.head)} jumps is too complex.")
         if st.parent is not None:
             st.parent.branches += 1
         return st

@@ -76,7 +76,8 @@ class DInsn:
         #: a store class (ST/STX) or a kfunc call (bpf_local_irq_save/restore write their
         #: flag's slot): the instructions that write stack slots, the ones stack liveness
         #: (bpf_reset/commit_stack_write_marks) has to follow
-        self.stores = self.cls in (isa.ST, isa.STX) or (self.code == isa.CALL_INSN and self.src == isa.PSEUDO_KFUNC_CALL)
+        # helper calls too: a dynptr argument writes its two slots (verifier.dynptrs)
+        self.stores = self.cls in (isa.ST, isa.STX) or (self.code == isa.CALL_INSN and self.src in (0, isa.PSEUDO_KFUNC_CALL))
         #: ``bpf_insn_successors`` relative to the slot (fall-through first, then the branch)
         self.succ_rel = successors_rel(self)
         #: (use, def) register masks of ``compute_insn_live_regs``, set by the liveness pass

@@ -306,7 +306,8 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                   maps: Mapping[int, MapSpec] | None = None, profile: Profile = LATEST,
                   stack_depths: Sequence[int] | None = None, timed_may_goto_imm: int | None = None,
                   fault_imm: int | None = None, starts: Sequence[int] | None = None,
-                  tail_calls: Mapping[int, tuple[MapSpec, int]] | None = None) -> FixupResult:
+                  tail_calls: Mapping[int, tuple[MapSpec, int]] | None = None,
+                  kfunc_args: Mapping[int, Sequence[Insn]] | None = None) -> FixupResult:
     """Rewrite ``insns`` for the JIT (see the module docstring).
 
     ``helper_imm``/``kfunc_imm`` give the CALL immediate (target -
@@ -319,6 +320,8 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
     ``tail_calls``: by slot, the (prog array, key) of each tail call the verifier found
     a constant key for (``insn_aux_data``'s map and key state, unpoisoned): those get a
     poke descriptor; every other ``bpf_tail_call`` is the indirect form.
+    ``kfunc_args``: by slot, the instructions ``fixup_kfunc_call`` puts before a kfunc call
+    to pass its hidden arguments (``bpf_obj_new``'s size and struct meta, ...).
     """
     insns = list(insns)
     starts = list(starts) if starts is not None else find_subprogs(insns)
@@ -338,7 +341,7 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
             raise KernelError(errno.EINVAL, "the program needs a fault stub (fault_imm)")
         return fault_imm
 
-    timed = profile.version >= (6, 15)  # "bpf: Add support for timed may_goto" (x86 JIT, 6.15)
+    timed = profile.timed_may_goto  # "bpf: Add support for timed may_goto" (x86 JIT, 6.15)
     extra = [0] * len(starts)
     func_of = [0] * len(insns)
     bounds = starts + [len(insns)]
@@ -398,9 +401,17 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                 patches[k] = [(Insn(isa.JMP | BPF_TAIL_CALL, 0, 0, 0, imm), None)]
                 k += 1
                 continue
+            if ins.imm == 194:
+                # do_misc_fixups: "Implement bpf_kptr_xchg inline" (x86-64 supports ptr xchg):
+                # r0 = r2; r0 = xchg(*(u64 *)(r1 + 0), r0)
+                patches[k] = [(Insn(isa.ALU64 | isa.MOV | isa.X, 0, 2, 0, 0), None),
+                              (Insn(isa.STX | isa.ATOMIC | isa.DW, 1, 0, 0, isa.XCHG), None)]
+                k += 1
+                continue
             patches[k] = [(Insn(c, 0, 0, 0, helper(ins.imm)), None)]
         elif c == isa.CALL_INSN and ins.src == isa.PSEUDO_KFUNC_CALL:
-            patches[k] = [(Insn(c, 0, 0, 0, kfunc(ins.imm, ins.off)), None)]
+            pre: list[Patched] = [(i, None) for i in (kfunc_args or {}).get(k, ())]
+            patches[k] = pre + [(Insn(c, 0, 0, 0, kfunc(ins.imm, ins.off)), None)]
         k += 1
     new_depths = [d + e for d, e in zip(depths, extra)]
     for k, f in may_goto_sites:

@@ -50,6 +50,44 @@ MODELLED_SYMBOLS: Final[dict[str, int]] = {
     "bpf_ktime_get_boot_ns_proto": 125,
     "bpf_ktime_get_coarse_ns_proto": 160,
     "bpf_ktime_get_tai_ns_proto": 208,
+    "bpf_get_local_storage_proto": 81,
+    "bpf_xdp_redirect_map_proto": 51,
+    # the helpers PROTOS models that the kernel hands out under one proto to every type
+    # whose get_func_proto has them (bpf_base_func_proto, kernel/bpf/helpers.c 6.18;
+    # bpf_tail_call_proto kernel/bpf/core.c; tracing_prog_func_proto's task helper):
+    # without these entries the facts-driven types called them "not modelled"
+    "bpf_tail_call_proto": 12,
+    "bpf_for_each_map_elem_proto": 164,
+    "bpf_loop_proto": 181,
+    "bpf_spin_lock_proto": 93,
+    "bpf_spin_unlock_proto": 94,
+    "bpf_get_current_task_btf_proto": 158,
+    "bpf_map_push_elem_proto": 87,
+    "bpf_map_pop_elem_proto": 88,
+    "bpf_map_peek_elem_proto": 89,
+    "bpf_map_lookup_percpu_elem_proto": 195,
+    "bpf_jiffies64_proto": 118,
+    # the timer helpers (verifier.async_cb)
+    "bpf_timer_init_proto": 169,
+    "bpf_timer_set_callback_proto": 170,
+    "bpf_timer_start_proto": 171,
+    "bpf_timer_cancel_proto": 172,
+    # ring buffers and dynptrs (verifier.dynptrs)
+    "bpf_ringbuf_output_proto": 130,
+    "bpf_ringbuf_reserve_proto": 131,
+    "bpf_ringbuf_submit_proto": 132,
+    "bpf_ringbuf_discard_proto": 133,
+    "bpf_ringbuf_query_proto": 134,
+    "bpf_dynptr_from_mem_proto": 197,
+    "bpf_ringbuf_reserve_dynptr_proto": 198,
+    "bpf_ringbuf_submit_dynptr_proto": 199,
+    "bpf_ringbuf_discard_dynptr_proto": 200,
+    "bpf_dynptr_read_proto": 201,
+    "bpf_dynptr_write_proto": 202,
+    "bpf_dynptr_data_proto": 203,
+    "bpf_user_ringbuf_drain_proto": 209,
+    # kernel/bpf/helpers.c: verifier/kptrs.py (kptrs holding local objects)
+    "bpf_kptr_xchg_proto": 194,
 }
 
 _CACHE: dict[tuple[str, str | None, bool, bool], dict[int, str]] = {}

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from kernel_model.helper_ids import HELPER_NAMES
 
-from .regs import MEM_RDONLY, MEM_UNINIT, MEM_WRITE, PTR_MAYBE_NULL, PTR_TRUSTED
+from .regs import (DYNPTR_TYPE_LOCAL, DYNPTR_TYPE_RINGBUF, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE,
+                   OBJ_RELEASE, PTR_MAYBE_NULL, PTR_TRUSTED)
 
 __all__ = [
     "FuncProto", "PROTOS", "proto_for", "ARG_DONTCARE", "ARG_CONST_MAP_PTR", "ARG_PTR_TO_MAP_KEY",
@@ -75,6 +76,8 @@ RET_PTR_TO_MEM: Final = 6
 RET_PTR_TO_MEM_OR_BTF_ID: Final = 7
 RET_PTR_TO_BTF_ID: Final = 8
 RET_PTR_TO_MAP_VALUE_OR_NULL: Final = PTR_MAYBE_NULL | RET_PTR_TO_MAP_VALUE
+RET_PTR_TO_RINGBUF_MEM_OR_NULL: Final = PTR_MAYBE_NULL | MEM_RINGBUF | RET_PTR_TO_MEM
+RET_PTR_TO_DYNPTR_MEM_OR_NULL: Final = PTR_MAYBE_NULL | RET_PTR_TO_MEM
 
 MAX_FUNC_ID: Final = len(HELPER_NAMES)
 BPF_FUNC_tail_call: Final = 12
@@ -137,7 +140,43 @@ PROTOS: dict[int, FuncProto] = {
     # kernel/bpf/helpers.c bpf_spin_lock_proto / bpf_spin_unlock_proto (verifier.locks)
     93: _p("spin_lock", RET_VOID, ARG_PTR_TO_SPIN_LOCK),
     94: _p("spin_unlock", RET_VOID, ARG_PTR_TO_SPIN_LOCK),
+    # kernel/bpf/cgroup.c bpf_get_local_storage_proto: never NULL (the flags must be 0,
+    # check_helper_call); net/core/filter.c bpf_xdp_redirect_map_proto
+    81: _p("get_local_storage", RET_PTR_TO_MAP_VALUE, ARG_CONST_MAP_PTR, ARG_ANYTHING),
+    51: _p("redirect_map", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_ANYTHING, ARG_ANYTHING),
+    # kernel/bpf/helpers.c bpf_kptr_xchg_proto (verifier.kptrs checks the call)
+    194: _p("kptr_xchg", PTR_MAYBE_NULL | RET_PTR_TO_BTF_ID, ARG_KPTR_XCHG_DEST,
+            PTR_MAYBE_NULL | OBJ_RELEASE | ARG_PTR_TO_BTF_ID),
     # kernel/trace/bpf_trace.c bpf_get_current_task_btf_proto: the current task, trusted
+    # kernel/bpf/helpers.c: the timer helpers (verifier.async_cb)
+    169: _p("timer_init", RET_INTEGER, ARG_PTR_TO_TIMER, ARG_CONST_MAP_PTR, ARG_ANYTHING, gpl=True),
+    170: _p("timer_set_callback", RET_INTEGER, ARG_PTR_TO_TIMER, ARG_PTR_TO_FUNC, gpl=True),
+    171: _p("timer_start", RET_INTEGER, ARG_PTR_TO_TIMER, ARG_ANYTHING, ARG_ANYTHING, gpl=True),
+    172: _p("timer_cancel", RET_INTEGER, ARG_PTR_TO_TIMER, gpl=True),
+    # kernel/bpf/ringbuf.c: ring buffers (reserve is an acquire, submit/discard releases)
+    130: _p("ringbuf_output", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_MEM_RDONLY, ARG_CONST_SIZE_OR_ZERO,
+            ARG_ANYTHING),
+    131: _p("ringbuf_reserve", RET_PTR_TO_RINGBUF_MEM_OR_NULL, ARG_CONST_MAP_PTR, ARG_CONST_ALLOC_SIZE_OR_ZERO,
+            ARG_ANYTHING),
+    132: _p("ringbuf_submit", RET_VOID, ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE, ARG_ANYTHING),
+    133: _p("ringbuf_discard", RET_VOID, ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE, ARG_ANYTHING),
+    134: _p("ringbuf_query", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_ANYTHING),
+    198: _p("ringbuf_reserve_dynptr", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_ANYTHING, ARG_ANYTHING,
+            ARG_PTR_TO_DYNPTR | DYNPTR_TYPE_RINGBUF | MEM_UNINIT | MEM_WRITE),
+    199: _p("ringbuf_submit_dynptr", RET_VOID, ARG_PTR_TO_DYNPTR | DYNPTR_TYPE_RINGBUF | OBJ_RELEASE, ARG_ANYTHING),
+    200: _p("ringbuf_discard_dynptr", RET_VOID, ARG_PTR_TO_DYNPTR | DYNPTR_TYPE_RINGBUF | OBJ_RELEASE,
+            ARG_ANYTHING),
+    209: _p("user_ringbuf_drain", RET_INTEGER, ARG_CONST_MAP_PTR, ARG_PTR_TO_FUNC, ARG_PTR_TO_STACK_OR_NULL,
+            ARG_ANYTHING),
+    # kernel/bpf/helpers.c: local dynptrs and the dynptr accessors (verifier.dynptrs)
+    197: _p("dynptr_from_mem", RET_INTEGER, ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE_OR_ZERO, ARG_ANYTHING,
+            ARG_PTR_TO_DYNPTR | DYNPTR_TYPE_LOCAL | MEM_UNINIT | MEM_WRITE),
+    201: _p("dynptr_read", RET_INTEGER, ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE_OR_ZERO,
+            ARG_PTR_TO_DYNPTR | MEM_RDONLY, ARG_ANYTHING, ARG_ANYTHING),
+    202: _p("dynptr_write", RET_INTEGER, ARG_PTR_TO_DYNPTR | MEM_RDONLY, ARG_ANYTHING, ARG_PTR_TO_MEM_RDONLY,
+            ARG_CONST_SIZE_OR_ZERO, ARG_ANYTHING),
+    203: _p("dynptr_data", RET_PTR_TO_DYNPTR_MEM_OR_NULL, ARG_PTR_TO_DYNPTR | MEM_RDONLY, ARG_ANYTHING,
+            ARG_CONST_ALLOC_SIZE_OR_ZERO),
     158: FuncProto("get_current_task_btf", RET_PTR_TO_BTF_ID | PTR_TRUSTED, (ARG_DONTCARE,) * 5, True,
                    ret_btf="task_struct"),
 }

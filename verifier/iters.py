@@ -32,8 +32,9 @@ from kernel_model import isa
 from kernel_model.btf import Composite
 
 from .refs import acquire_reference, release_reference
+from .not_null import mark_ptr_not_null_reg
 from .regs import (
-    PTR_MAYBE_NULL, PTR_TO_MAP_VALUE, PTR_TO_STACK, RegState, base_type, mark_const_zero, mark_known_zero,
+    PTR_TO_STACK, RegState, mark_const_zero, mark_known_zero,
     mark_not_init,
 )
 from .state import BPF_REG_SIZE, STACK_INVALID, STACK_ITER, FuncState, VerifierState
@@ -226,10 +227,7 @@ def process_iter_next_call(env: Env, insn_idx: int, meta: IterMeta) -> None:
         if prev is not None:
             widen_imprecise_scalars(env, prev, queued)
         r0 = queued.frame[queued.curframe].regs[0]
-        if base_type(r0.type) == PTR_TO_MAP_VALUE:  # mark_ptr_not_null_reg
-            r0.type = PTR_TO_MAP_VALUE
-        else:
-            r0.type &= ~PTR_MAYBE_NULL
+        mark_ptr_not_null_reg(r0)
     cur_iter.range = BPF_ITER_STATE_DRAINED
     mark_const_zero(cur.frame[cur.curframe].regs[0], env.bpf_capable)
 

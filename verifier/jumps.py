@@ -22,10 +22,11 @@ from . import alu, analyzer, precision, scalar as S, tnum as T
 from .decoded import DInsn
 from .core import Env, BPF_MAX_VAR_OFF, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, SRC_OP
 from .precision import pack_linked
+from .not_null import mark_ptr_not_null_reg
 from .regs import (
     BPF_ADD_CONST, BPF_ADD_CONST32, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_SOCK_COMMON,
     PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
-    SCALAR_VALUE,
+    SCALAR_VALUE, MEM_ALLOC,
     CONST_PTR_TO_MAP, PTR_TO_BUF, PTR_TO_XDP_SOCK, RegState, base_type, is_pointer_value, is_trusted_reg, mark_known,
     reg_const_value, reg_is_const,
 )
@@ -277,19 +278,21 @@ def _mark_ptr_or_null_regs(st: VerifierState, regno: int, is_null: bool) -> None
                 reg.id = 0
                 reg.ref_obj_id = 0
                 continue
-            if base_type(reg.type) == PTR_TO_MAP_VALUE:
-                reg.type = PTR_TO_MAP_VALUE
-            else:
-                reg.type &= ~PTR_MAYBE_NULL
+            mark_ptr_not_null_reg(reg)
             if not reg_may_point_to_spin_lock(reg):  # the lock's identity is the register's id
                 reg.id = 0
 
 
 def reg_may_point_to_spin_lock(reg: RegState) -> bool:
-    """``reg_may_point_to_spin_lock``: a map value whose ``btf_record`` has a lock."""
-    if base_type(reg.type) != PTR_TO_MAP_VALUE:
+    """``reg_may_point_to_spin_lock``: a map value or an allocated object (``bpf_obj_new``)
+    whose ``btf_record`` has a lock (``reg_btf_record``)."""
+    if base_type(reg.type) == PTR_TO_MAP_VALUE:
+        rec = getattr(reg.map, "record", None)
+    elif base_type(reg.type) == PTR_TO_BTF_ID and reg.type & MEM_ALLOC and reg.btf is not None:
+        from kernel_model.btf_record import struct_meta
+        rec = struct_meta(reg.btf, reg.btf_id)
+    else:
         return False
-    rec = getattr(reg.map, "record", None)
     return rec is not None and rec.has("bpf_spin_lock")
 
 
@@ -364,7 +367,7 @@ def check_cond_jmp_op(env: Env, insn: DInsn) -> None:
         _collect_linked(env, this, dst.id, linked)
     if len(linked) > 1:
         env.push_jmp_history(this, 0, pack_linked(linked))
-    other = env.push_stack(idx + insn.off + 1, idx, False)
+    other = env.push_stack(idx + insn.off + 1, idx, False, E.EFAULT)
     oregs = other.frame[other.curframe].regs
     if insn.x:
         _reg_set_min_max(env, oregs[insn.dst], oregs[insn.src], dst, src, op, w32)
@@ -384,10 +387,7 @@ def check_cond_jmp_op(env: Env, insn: DInsn) -> None:
         eq = oregs if op == S.JEQ else (regs if op == S.JNE else None)
         if eq is not None:
             r = eq[insn.src] if src.type & PTR_MAYBE_NULL else eq[insn.dst]
-            if base_type(r.type) == PTR_TO_MAP_VALUE:
-                r.type = PTR_TO_MAP_VALUE
-            else:
-                r.type &= ~PTR_MAYBE_NULL
+            mark_ptr_not_null_reg(r)
     if not w32 and not insn.x and insn.imm == 0 and op in (S.JEQ, S.JNE) \
             and dst.type & PTR_MAYBE_NULL:
         _mark_ptr_or_null_regs(this, insn.dst, op == S.JNE)

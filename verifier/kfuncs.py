@@ -39,6 +39,7 @@ from __future__ import annotations
 import errno as E
 from typing import TYPE_CHECKING, Any, Callable, Final
 
+from kernel_model.vmlinux import REDUCED_STRUCTS
 from kernel_model import isa
 from kernel_model.btf import Array, Composite, Enum, Enum64, Func, FuncProto, Int, Ptr
 
@@ -52,15 +53,16 @@ from . import precision
 from .core import DST_OP_NO_MARK, SRC_OP, Reject
 from .log import reg_type_str
 from .regs import (
-    BASE_TYPE_MASK, MEM_RCU, MEM_RDONLY, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MEM, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
+    BASE_TYPE_MASK, CONST_PTR_TO_DYNPTR, MEM_RCU, MEM_RDONLY, MEM_UNINIT, NOT_INIT, PTR_TO_CTX, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MEM, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
     PTR_TO_STACK, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_UNTRUSTED, SCALAR_VALUE, TRUSTED_MODIFIERS, base_type,
-    is_trusted_reg, mark_known_zero, mark_not_init, mark_unknown, register_is_null,
+    is_trusted_reg, mark_known_zero, mark_not_init, mark_unknown, register_is_null, s64,
 )
 from .refs import (
     acquire_irq_state, acquire_reference, for_each_reg_in_vstate, release_irq_state,
     release_reference,
 )
 from .iters import ITER_FLAGS, IterMeta, process_iter_arg, process_iter_next_call
+from . import graph
 from .state import BPF_REG_SIZE, STACK_INVALID, STACK_IRQ_FLAG
 
 __all__ = ["resolve_kfunc", "check_kfunc_call", "RCU_LOCK", "RCU_UNLOCK", "PREEMPT_DISABLE", "PREEMPT_ENABLE",
@@ -77,8 +79,17 @@ IRQ_RESTORE: Final = "bpf_local_irq_restore"
 #: special kfunc families the model does not have: calling one is "not modelled"
 _UNMODELLED_PREFIXES: Final = ("bpf_obj_new", "bpf_percpu_obj", "bpf_obj_drop", "bpf_refcount_acquire",
                                "bpf_list_", "bpf_rbtree_", "bpf_dynptr", "bpf_iter_", "bpf_arena_", "bpf_wq_",
-                               "bpf_res_spin_", "bpf_throw", "bpf_cast_to_kern_ctx", "bpf_rdonly_cast",
+                               "bpf_res_spin_", "bpf_cast_to_kern_ctx", "bpf_rdonly_cast",
                                "bpf_session_", "bpf_task_work_")
+
+#: the dynptr kfuncs the model has (verifier.dynptrs; kernel/bpf/helpers.c common_btf_ids,
+#: net/core/filter.c bpf_kfunc_check_set_skb / _xdp); other bpf_dynptr_* kfuncs are not modelled
+DYNPTR_KFUNCS: Final = frozenset({"bpf_dynptr_adjust", "bpf_dynptr_is_null", "bpf_dynptr_is_rdonly",
+                                  "bpf_dynptr_size", "bpf_dynptr_clone", "bpf_dynptr_slice",
+                                  "bpf_dynptr_slice_rdwr", "bpf_dynptr_from_skb", "bpf_dynptr_from_xdp"})
+_SLICES: Final = ("bpf_dynptr_slice", "bpf_dynptr_slice_rdwr")
+#: btf_is_prog_ctx_type: the uapi context struct of each program type the dynptr kfuncs take
+_CTX_STRUCTS: Final = {"__sk_buff": frozenset({1, 3, 4, 8}), "xdp_md": frozenset({6})}
 
 #: reg2btf_ids[] (kernel/bpf/verifier.c, CONFIG_NET): register types that stand for a BTF struct
 _REG2BTF: Final = {PTR_TO_SOCKET: "sock", PTR_TO_SOCK_COMMON: "sock_common", PTR_TO_TCP_SOCK: "tcp_sock",
@@ -154,7 +165,7 @@ def _without_null(v: Env, regno: int, check: Callable[[], None]) -> None:
 
 
 def _check_kfunc_mem_arg(v: Env, btf: Any, proto: FuncProto, i: int, ref_t: Any, ref_id: int, ref_kind: str,
-                         ref_tname: str) -> int:
+                         ref_tname: str, meta_name: str = "") -> int:
     """``KF_ARG_PTR_TO_MEM`` and ``KF_ARG_PTR_TO_MEM_SIZE`` of ``check_kfunc_args`` (Linux 6.18,
     kernel/bpf/verifier.c; ``get_kfunc_ptr_arg_type`` classifies, ``check_mem_reg`` and
     ``check_kfunc_mem_size_reg`` check): a pointer to a scalar or to a struct of scalars
@@ -173,7 +184,16 @@ def _check_kfunc_mem_arg(v: Env, btf: Any, proto: FuncProto, i: int, ref_t: Any,
     mem_size = nxt is not None and (_is_mem_size_arg(btf, nxt, regs[regno + 1], "__sz")
                                     or _is_mem_size_arg(btf, nxt, regs[regno + 1], "__szk"))
     is_void = ref_t is None
-    if not (ref_t is not None and isinstance(ref_t, (Int, Enum, Enum64))) and not _is_scalar_struct(btf, ref_t) \
+    # the emulated vmlinux's reduced structs (kernel_model.vmlinux.REDUCED_STRUCTS) are not the
+    # kernel's: one whose kernel layout has pointers is never memory here; one of scalars but
+    # another size is not modelled
+    reduced = REDUCED_STRUCTS.get(ref_tname) if ref_t is not None and ref_kind in ("STRUCT", "UNION") \
+        and btf is v.attr.vmlinux_btf else None
+    if reduced is False:
+        raise v.reject(E.EINVAL, f"kfunc argument #{i}: memory of the reduced struct {ref_tname} "
+                                 "is not modelled by structops")
+    if not (ref_t is not None and isinstance(ref_t, (Int, Enum, Enum64))) \
+            and (reduced or not _is_scalar_struct(btf, ref_t)) \
             and not (mem_size and is_void):
         raise v.reject(E.EINVAL, f"arg#{i} pointer type {ref_kind} {ref_tname} must point to scalar, "
                                  "or struct with scalar")
@@ -205,9 +225,14 @@ def _check_kfunc_mem_arg(v: Env, btf: Any, proto: FuncProto, i: int, ref_t: Any,
         except Reject:
             v.verbose(f"arg#{i} arg#{i + 1} memory, len pair leads to invalid memory access\n")
             raise
+    elif v.attr.vmlinux_btf is not None and meta_name in _SLICES:
+        # 6.18 (the host's level-2 log): a NULL optional buffer is made precise
+        precision.mark_chain_precision(v, regno)
     if _is_mem_size_arg(btf, nxt, size_reg, "__szk"):
         if size_reg.var_off[1]:
             raise v.reject(E.EINVAL, f"R{regno + 1} must be a known constant")
+        if meta_name in _SLICES:
+            precision.mark_chain_precision(v, regno + 1)  # meta.arg_constant: precise (6.18 host)
     return i + 1
 
 
@@ -306,7 +331,9 @@ def _process_irq_flag(v: Env, regno: int, name: str) -> None:
 class _Meta:
     """The parts of ``struct bpf_kfunc_call_arg_meta`` the model uses."""
 
-    __slots__ = ("name", "flags", "ref_obj_id", "release_regno", "iter")
+    __slots__ = ("name", "flags", "ref_obj_id", "release_regno", "iter", "dynptr_id", "dynptr_type",
+                 "dynptr_ref_obj_id", "arg_constant", "arg_btf", "arg_btf_id", "graph_field", "subprogno",
+                 "arg_owning_ref")
 
     def __init__(self, name: str, flags: frozenset[str]) -> None:
         self.name = name
@@ -314,6 +341,53 @@ class _Meta:
         self.ref_obj_id = 0
         self.release_regno = 0
         self.iter = IterMeta()
+        #: meta->initialized_dynptr
+        self.dynptr_id = 0
+        self.dynptr_type = 0
+        self.dynptr_ref_obj_id = 0
+        self.arg_constant: int | None = None  # meta->arg_constant (a '__k' scalar)
+        self.arg_btf: Any = None
+        self.arg_btf_id = 0
+        self.graph_field: Any = None  # meta->arg_list_head.field / arg_rbtree_root.field
+        self.subprogno = 0
+        self.arg_owning_ref = False
+
+
+def _process_kfunc_dynptr(v: Env, regno: int, pname: str, meta: _Meta) -> None:
+    """``KF_ARG_PTR_TO_DYNPTR`` of ``check_kfunc_args`` (Linux 6.12/6.18): a const dynptr
+    (a callback's) is MEM_RDONLY, an ``__uninit`` parameter MEM_UNINIT; from_skb/from_xdp
+    make skb/xdp dynptrs, a clone takes its parent's type and reference."""
+    from . import dynptrs as D
+    from .calls import _check_func_arg_reg_off
+    from .helpers import ARG_PTR_TO_DYNPTR
+    reg = v.cur_regs()[regno]
+    _check_func_arg_reg_off(v, reg, regno, 0)
+    arg_type = ARG_PTR_TO_DYNPTR
+    clone_ref = 0
+    if reg.type == CONST_PTR_TO_DYNPTR:
+        arg_type |= MEM_RDONLY
+    if pname.endswith("__uninit"):
+        arg_type |= MEM_UNINIT
+    if meta.name == "bpf_dynptr_from_skb":
+        arg_type |= D.DYNPTR_TYPE_SKB
+    elif meta.name == "bpf_dynptr_from_xdp":
+        arg_type |= D.DYNPTR_TYPE_XDP
+    elif meta.name == "bpf_dynptr_clone" and arg_type & MEM_UNINIT:
+        parent = meta.dynptr_type
+        if parent == D.BPF_DYNPTR_TYPE_INVALID:
+            raise v.reject(E.EFAULT, "verifier internal error: no dynptr type for parent of clone")
+        arg_type |= D.get_dynptr_type_flag(parent)
+        clone_ref = meta.dynptr_ref_obj_id
+        if D.dynptr_type_refcounted(parent) and not clone_ref:
+            raise v.reject(E.EFAULT, "verifier internal error: missing ref obj id for parent of clone")
+    D.process_dynptr_func(v, regno, v.insn_idx, arg_type, clone_ref)
+    if not arg_type & MEM_UNINIT:
+        did = D.dynptr_id(v, reg)
+        if did < 0:
+            raise v.reject(-did, "verifier internal error: failed to obtain dynptr id")
+        meta.dynptr_id = did
+        meta.dynptr_type = D.dynptr_get_type(v, reg)
+        meta.dynptr_ref_obj_id = D.dynptr_ref_obj_id(v, reg)
 
 
 def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None:
@@ -343,9 +417,12 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             if reg.type != SCALAR_VALUE:
                 raise v.reject(E.EINVAL, f"R{regno} is not a scalar")
             if pname.endswith("__k"):
+                if meta.arg_constant is not None:
+                    raise v.reject(E.EFAULT, "verifier internal error: only one constant argument permitted")
                 if reg.var_off[1]:
                     raise v.reject(E.EINVAL, f"R{regno} must be a known constant")
                 precision.mark_chain_precision(v, regno)
+                meta.arg_constant = reg.var_off[0]
             elif pname in ("rdonly_buf_size", "rdwr_buf_size"):
                 raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} ({pname}) is not modelled by structops")
             continue  # a '__sz' not after a memory argument is a plain scalar, as in the kernel
@@ -353,7 +430,10 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             raise v.reject(E.EINVAL, f"Unrecognized arg#{i} type {t.kind_name}")
         nullable = pname.endswith("__nullable")
         # (an iterator argument is refused NULL the same way on the 6.18 host)
-        if (trusted_args or rcu or (i == 0 and flags & ITER_FLAGS)) and \
+        # (the graph kfuncs too: the 6.18 host refuses a maybe-NULL node for bpf_rbtree_add with
+        # this line, rbtree_fail.o's rbtree_api_use_unchecked_remove_retval)
+        if (trusted_args or rcu or (i == 0 and flags & ITER_FLAGS)
+                or (entry.module is None and name in graph.GRAPH_KFUNCS)) and \
                 (register_is_null(reg) or reg.type & PTR_MAYBE_NULL) and not nullable:
             raise v.reject(E.EACCES, f"Possibly NULL pointer passed to trusted arg{i}")
         if reg.ref_obj_id:
@@ -368,8 +448,21 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
         ref_tname = ref_t.name if ref_t is not None else ""
         ref_kind = ref_t.kind_name if ref_t is not None else "UNKNOWN"
         # get_kfunc_ptr_arg_type
+        if isinstance(ref_t, Composite) and ref_tname in _CTX_STRUCTS and meta.name in DYNPTR_KFUNCS:
+            # btf_is_prog_ctx_type: KF_ARG_PTR_TO_CTX (only the dynptr kfuncs take one here)
+            if v.attr.prog_type not in _CTX_STRUCTS[ref_tname]:
+                raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} ({ref_tname}) is not modelled by "
+                                         "structops for this program type")
+            from .calls import _check_func_arg_reg_off
+            _check_func_arg_reg_off(v, reg, regno, 0)
+            if reg.type != PTR_TO_CTX:
+                raise v.reject(E.EINVAL, f"arg#{i} expected pointer to ctx, but got {reg_type_str(reg.type)}")
+            continue
         if nullable and register_is_null(reg):
             continue  # KF_ARG_PTR_TO_NULL
+        if isinstance(ref_t, Composite) and ref_tname == "bpf_dynptr" and meta.name in DYNPTR_KFUNCS:
+            _process_kfunc_dynptr(v, regno, pname, meta)  # is_kfunc_arg_dynptr
+            continue
         if i == 0 and flags & ITER_FLAGS:  # is_kfunc_arg_iter: KF_ARG_PTR_TO_ITER
             ref = process_iter_arg(v, regno, entry, proto, flags, meta.iter)
             if ref:
@@ -379,6 +472,10 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             if reg.type != PTR_TO_STACK:
                 raise v.reject(E.EINVAL, f"arg#{i} doesn't point to an irq flag on stack")
             _process_irq_flag(v, regno, name)
+            continue
+        kind = graph.graph_arg_kind(pname, ref_t) if entry.module is None else ""
+        if kind:  # KF_ARG_PTR_TO_ALLOC_BTF_ID, _REFCOUNTED_KPTR, _LIST_HEAD/_NODE, _RB_ROOT/_NODE
+            graph.check_graph_arg(v, meta, i, regno, reg, kind, release)
             continue
         bt = base_type(reg.type)
         if bt == PTR_TO_BTF_ID or bt in _REG2BTF:
@@ -420,12 +517,15 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
                 raise v.reject(E.EINVAL, f"kernel function {name} args#{i} expected pointer to {ref_kind} "
                                          f"{ref_tname} but R{regno} has a pointer to {rt.kind_name} {rt.name}")
             continue
+        if isinstance(ref_t, FuncProto) and name == graph.RBTREE_ADD and entry.module is None:
+            graph.check_callback_arg(v, meta, i, reg)  # KF_ARG_PTR_TO_CALLBACK
+            continue
         if pname.endswith(_UNMODELLED_SUFFIXES) or isinstance(ref_t, FuncProto) or (
                 isinstance(ref_t, Composite) and ref_tname.startswith(_UNMODELLED_STRUCTS)):
             # __str/__map/__prog/__alloc ..., callbacks, dynptrs, iterators, graph nodes, wq
             raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} ({pname or ref_tname}) is not modelled "
                                      "by structops")
-        i = _check_kfunc_mem_arg(v, btf, proto, i, ref_t, ref_id, ref_kind, ref_tname)
+        i = _check_kfunc_mem_arg(v, btf, proto, i, ref_t, ref_id, ref_kind, ref_tname, name)
     if release and not meta.release_regno:
         raise v.reject(E.EINVAL, f"release kernel function {name} expects refcounted PTR_TO_BTF_ID")
 
@@ -442,7 +542,8 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
     if not _kfunc_allowed(v, entry):
         raise v.reject(E.EACCES, f"calling kernel function {name} is not allowed")
     is_vmlinux = entry.module is None
-    if is_vmlinux and name.startswith(_UNMODELLED_PREFIXES) and not flags & ITER_FLAGS:
+    if is_vmlinux and name.startswith(_UNMODELLED_PREFIXES) and not flags & ITER_FLAGS \
+            and name not in DYNPTR_KFUNCS and name not in graph.GRAPH_KFUNCS:
         raise v.reject(E.EINVAL, f"kfunc {name} is not modelled by structops")
     if "KF_DESTRUCTIVE" in flags and not v.attr.privileged:
         raise v.reject(E.EACCES, "destructive kfunc calls require CAP_SYS_BOOT capability")
@@ -452,6 +553,8 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
         raise v.reject(E.EACCES, f"program must be sleepable to call sleepable kfunc {name}")
     meta = _Meta(name, flags)
     _check_kfunc_args(v, entry, proto, meta)
+    if is_vmlinux:
+        graph.graph_after_args(v, meta, entry)
     rcu_lock = is_vmlinux and name == RCU_LOCK
     rcu_unlock = is_vmlinux and name == RCU_UNLOCK
     preempt_disable = is_vmlinux and name == PREEMPT_DISABLE
@@ -487,17 +590,54 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
     if meta.release_regno:
         if not release_reference(v, v.cur_regs()[meta.release_regno].ref_obj_id):
             raise v.reject(E.EINVAL, f"kfunc {name}#{entry.btf_id} reference has not been acquired before")
+    if is_vmlinux and name == "bpf_throw":  # (verifier.exceptions)
+        from .exceptions import check_throw_call
+        check_throw_call(v)
+    if is_vmlinux:
+        graph.graph_release(v, meta, entry)
     regs = v.cur_regs()
+    slice_size = regs[4].var_off[0] if is_vmlinux and name in _SLICES else 0  # meta.arg_constant (__szk)
+    slice_buf = None
+    if is_vmlinux and name in _SLICES and regs[3].type == PTR_TO_STACK:
+        from .dynptrs import SliceBuf
+        if regs[3].var_off[1]:
+            raise v.reject(E.EINVAL, f"kfunc {name}: a variable-offset stack buffer is not modelled by structops")
+        slice_buf = SliceBuf(regs[3].frameno, regs[3].off + s64(regs[3].var_off[0]), slice_size)
     for i in range(6):
         mark_not_init(regs[i], v.bpf_capable)
         v.check_reg_arg(i, DST_OP_NO_MARK)
     r0 = regs[0]
+    if is_vmlinux and name in _SLICES:
+        _slice_ret(v, r0, name, meta, slice_size)
+        r0.map = slice_buf
+        r0.subreg_def = 0
+        v.aux[v.insn_idx].kfunc = entry
+        v.scratched_regs |= 1
+        return
     ret_id = btf.skip_modifiers(proto.ret_type_id) if proto.ret_type_id else 0
     rt = btf.type_by_id(ret_id) if ret_id else None
     is_struct_ptr = isinstance(rt, Ptr) and isinstance(btf.resolve(rt.type_id) if rt.type_id else None, Composite)
-    if "KF_ACQUIRE" in flags and not is_struct_ptr:
+    special = is_vmlinux and name in graph.GRAPH_KFUNCS
+    if "KF_ACQUIRE" in flags and not is_struct_ptr and not (
+            special and name in (graph.OBJ_NEW, graph.PERCPU_OBJ_NEW, graph.REFCOUNT_ACQUIRE)):
         raise v.reject(E.EINVAL, "acquire kernel function does not return PTR_TO_BTF_ID")
-    if rt is None:
+    if special and isinstance(rt, Ptr) and graph.graph_ret(v, meta, r0):
+        # the special returns, then KF_RET_NULL and KF_ACQUIRE as check_kfunc_call does them
+        # (is_kfunc_ret_null: bpf_refcount_acquire of an owning reference cannot fail)
+        ret_null = "KF_RET_NULL" in flags and not (name == graph.REFCOUNT_ACQUIRE and meta.arg_owning_ref)
+        if ret_null:
+            r0.type |= PTR_MAYBE_NULL
+            r0.id = v.new_id()
+        if "KF_ACQUIRE" in flags:
+            rid = acquire_reference(v, v.insn_idx)
+            if ret_null:
+                r0.id = rid
+            r0.ref_obj_id = rid
+        else:
+            graph.graph_after_ret(v, meta, r0)
+    elif rt is None:
+        if special:
+            graph.graph_void_ret(v, meta)
         r0.type = NOT_INIT
     elif _is_scalar(btf, ret_id):
         mark_unknown(r0, v.bpf_capable)
@@ -544,3 +684,25 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
     if "KF_ITER_NEXT" in flags:
         process_iter_next_call(v, v.insn_idx, meta.iter)
 
+
+
+def _slice_ret(v: Env, r0: Any, name: str, meta: _Meta, size: int) -> None:
+    """``check_kfunc_call``'s return for ``bpf_dynptr_slice(_rdwr)``: memory of the
+    constant ``buffer__szk`` size tagged with the dynptr's type, read-only for
+    ``bpf_dynptr_slice``; ``_rdwr`` needs a program that may write packet data; the
+    slice carries the dynptr's id (not its reference); KF_RET_NULL."""
+    from . import dynptrs as D
+    from .mem import BPF_WRITE, may_access_direct_pkt_data
+    mark_known_zero(r0)
+    r0.mem_size = size
+    r0.type = PTR_TO_MEM | D.get_dynptr_type_flag(meta.dynptr_type)
+    if name == "bpf_dynptr_slice":
+        r0.type |= MEM_RDONLY
+    elif not may_access_direct_pkt_data(v, None, BPF_WRITE):
+        raise v.reject(E.EINVAL, "the prog does not allow writes to packet data")
+    if not meta.dynptr_id:
+        raise v.reject(E.EFAULT, "verifier internal error: no dynptr id")
+    r0.btf_id = meta.dynptr_id  # reg->dynptr_id (verifier.dynptrs: the union)
+    if "KF_RET_NULL" in meta.flags:
+        r0.type |= PTR_MAYBE_NULL
+        r0.id = v.new_id()

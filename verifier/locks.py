@@ -22,9 +22,11 @@ Models kernel/bpf/verifier.c (Linux 6.18):
   program's exit first: ``BPF_EXIT instruction in main prog cannot be used inside
   bpf_spin_lock-ed region``.
 
-Left out: ``bpf_res_spin_lock`` (the map value field is refused as not modelled), locks
-in allocated objects (``PTR_TO_BTF_ID | MEM_ALLOC``: ``bpf_obj_new`` is not modelled),
-``invalidate_non_owning_refs`` (no non-owning references without graph kfuncs).
+Locks in allocated objects (``PTR_TO_BTF_ID | MEM_ALLOC`` of ``bpf_obj_new``): the struct
+meta's lock, the object's BTF and register id as its identity (``local 'kptr' has no valid
+bpf_spin_lock``). Left out: ``bpf_res_spin_lock`` (the map value field is refused as not modelled);
+``bpf_spin_unlock`` invalidates the non-owning references of the graph kfuncs
+(:func:`.graph.invalidate_non_owning_refs`).
 """
 
 from __future__ import annotations
@@ -92,18 +94,28 @@ def _kfunc_name(env: Env, insn: DInsn) -> str:
 
 def process_spin_lock(env: Env, regno: int, is_lock: bool) -> None:
     """``process_spin_lock`` for ``bpf_spin_lock`` (``is_lock``) or ``bpf_spin_unlock``."""
+    from .graph import in_rbtree_lock_required_cb, invalidate_non_owning_refs
+    if in_rbtree_lock_required_cb(env):  # check_func_arg, ARG_PTR_TO_SPIN_LOCK
+        raise env.reject(E.EACCES, "can't spin_{lock,unlock} in rbtree cb")
     reg = env.cur_regs()[regno]
     st = env.cur
     value, mask = reg.var_off
     if mask:
         raise env.reject(E.EINVAL, f"R{regno} doesn't have constant offset. bpf_spin_lock has to be at the "
                                    "constant offset")
-    m = reg.map
-    if reg.type == PTR_TO_MAP_VALUE and not getattr(m, "has_btf", False):
-        raise env.reject(E.EINVAL, f"map '{m.name}' has to have BTF in order to use bpf_spin_lock")
-    rec = getattr(m, "record", None)
+    if reg.type == PTR_TO_MAP_VALUE:
+        m = reg.map
+        if not getattr(m, "has_btf", False):
+            raise env.reject(E.EINVAL, f"map '{m.name}' has to have BTF in order to use bpf_spin_lock")
+        rec = getattr(m, "record", None)
+        what = f"map '{m.name}'"
+    else:  # PTR_TO_BTF_ID | MEM_ALLOC: the lock of an allocated object, identified by its BTF
+        from kernel_model.btf_record import struct_meta
+        m = reg.btf
+        rec = struct_meta(reg.btf, reg.btf_id) if reg.btf is not None else None
+        what = "local 'kptr'"
     if rec is None or not rec.has("bpf_spin_lock"):
-        raise env.reject(E.EINVAL, f"map '{m.name}' has no valid bpf_spin_lock")
+        raise env.reject(E.EINVAL, f"{what} has no valid bpf_spin_lock")
     lock_off = rec.offset_of("bpf_spin_lock")
     off = s64(value) + reg.off
     if lock_off != off:
@@ -121,3 +133,4 @@ def process_spin_lock(env: Env, regno: int, is_lock: bool) -> None:
         raise env.reject(E.EINVAL, "bpf_spin_unlock cannot be out of order")
     if not release_lock_state(st, REF_TYPE_LOCK, reg.id, m):
         raise env.reject(E.EINVAL, "bpf_spin_unlock of different lock")
+    invalidate_non_owning_refs(env)

@@ -255,6 +255,11 @@ def fmt_reg(reg: RegState, frameno: int, type_name: Callable[[object, int], str]
     if bt == PTR_TO_MEM:
         parts.append(f"{sep}sz={unum(reg.mem_size)}")
         sep = ","
+        if reg.map is not None:  # a dynptr slice's stack buffer (verifier.dynptrs.SliceBuf, 6.18)
+            parts.append(f",buf={reg.map}")
+    if t == CONST_PTR_TO_DYNPTR:  # reg->dynptr.type, kept in mem_size (verifier.dynptrs)
+        parts.append(f"{sep}type={_DYNPTR_TYPES.get(reg.mem_size, '<unknown>')}")
+        sep = ","
     if vo[1] == 0:
         if vo[0]:
             parts.append(f"{sep}imm={snum(vo[0])}")
@@ -322,7 +327,21 @@ def fmt_func_state(state: FuncState, print_all: bool, scratched_regs: int, scrat
             parts.append(f" fp{off}=iter_{name.removeprefix('bpf_iter_')}(ref_id={sp.ref_obj_id},"
                          f"state={_ITER_STATES.get(sp.range, '<invalid>')},depth={sp.mem_size})")
         elif last == STACK_DYNPTR:
-            parts.append(f" fp{off}={''.join(SLOT_CHARS[t] for t in types)}")
+            # print_verifier_state: skip to the main (first) dynptr slot
+            i += 1
+            m &= ~(1 << i)
+            if i >= len(stack):
+                continue
+            sp = stack[i].spilled
+            dparts = []
+            if sp.id:
+                dparts.append(f"id={sp.id}")
+            if sp.ref_obj_id:
+                dparts.append(f"ref_id={sp.ref_obj_id}")
+            if sp.btf_id:  # reg->dynptr_id, which overlays dynptr.first_slot
+                dparts.append(f"dynptr_id={sp.btf_id}")
+            parts.append(f" fp{(-i - 1) * BPF_REG_SIZE}=dynptr_{_DYNPTR_TYPES.get(sp.mem_size, '<unknown>')}"
+                         f"({','.join(dparts)})")
         else:
             parts.append(f" fp{off}={''.join(SLOT_CHARS[t] for t in types)}")
     if refs and refs[0]:
@@ -335,6 +354,10 @@ def fmt_func_state(state: FuncState, print_all: bool, scratched_regs: int, scrat
     if state.in_async_callback_fn:
         parts.append(" async_cb")
     return "".join(parts)
+
+
+#: dynptr_type_str (kernel/bpf/log.c)
+_DYNPTR_TYPES: Final = {0: "<invalid>", 1: "local", 2: "ringbuf", 3: "skb", 4: "xdp"}
 
 
 def insn_text(insns: Sequence[Insn], i: int, *, map_addr: Callable[[Insn, Insn], int] | None = None,

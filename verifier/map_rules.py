@@ -9,9 +9,9 @@
   struct_ops maps are refused, sleepable programs may use only the listed types.
 * :func:`map_use_not_modelled` -- map types whose program-side semantics this
   verifier does not model (what a lookup returns after the NULL check for
-  sockmap/sockhash/xskmap and map-in-map, devmap's read-only values, arena and
+  sockmap/sockhash/xskmap, devmap's read-only values, arena and
   cgroup-storage rules): the program is refused as *not modelled* rather than
-  verified with a guess.
+  verified with a guess. Map-in-map is modelled (:mod:`verifier.not_null`).
 
 Not modelled here: ``may_update_sockmap`` (sockmap updates by program type;
 sockmaps are not modelled at all), the BTF-record rules (spin locks, timers,
@@ -110,8 +110,13 @@ SLEEPABLE_OK = _types("HASH", "LRU_HASH", "ARRAY", "PERCPU_HASH", "PERCPU_ARRAY"
                       "SK_STORAGE", "TASK_STORAGE", "CGRP_STORAGE", "QUEUE", "STACK", "ARENA")
 
 #: map types whose program-side semantics the model lacks (see the module docstring)
-_NOT_MODELLED = _types("SOCKMAP", "SOCKHASH", "XSKMAP", "DEVMAP", "DEVMAP_HASH", "ARRAY_OF_MAPS",
-                       "HASH_OF_MAPS", "ARENA", "CGROUP_STORAGE", "PERCPU_CGROUP_STORAGE")
+#: (map-in-map is modelled: a NULL-checked lookup is a CONST_PTR_TO_MAP of the inner template,
+#: verifier.not_null.mark_ptr_not_null_reg)
+#: (cgroup storage is modelled: bpf_get_local_storage's never-NULL value, its flags, one
+#: storage of each kind per program -- verifier.calls, verifier.analyzer)
+#: (devmap, devmap hash, cpumap, xskmap: verified -- redirect_map, devmap's read-only value,
+#: an xskmap lookup is a PTR_TO_XDP_SOCK; their run time is not modelled)
+_NOT_MODELLED = _types("SOCKMAP", "SOCKHASH", "ARENA")
 
 
 def check_map_func_compatibility(map_type: int, func_id: int) -> str | None:

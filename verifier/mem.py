@@ -28,15 +28,15 @@ from .core import Env, BPF_MAX_VAR_OFF, BPF_MAX_VAR_SIZ, DST_OP, DST_OP_NO_MARK,
 from .log import reg_type_str, tnum_str
 from .regs import (
     BASE_TYPE_MASK, PTR_TO_ARENA,
-    CONST_PTR_TO_MAP, MEM_RDONLY, MEM_USER, MEM_PERCPU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF,
+    CONST_PTR_TO_MAP, MEM_ALLOC, MEM_RDONLY, MEM_USER, MEM_PERCPU, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_BUF,
     PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
-    PTR_TO_TP_BUFFER, PTR_TO_XDP_SOCK, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RCU, SCALAR_VALUE, S64_MIN, RegState,
-    base_type, clear_scalar_id, is_pointer_value, is_trusted_reg, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
+    PTR_TO_TP_BUFFER, PTR_TO_XDP_SOCK, PTR_UNTRUSTED, SCALAR_VALUE, S64_MIN, RegState,
+    base_type, clear_scalar_id, is_pointer_value, mark_const_zero, mark_known, mark_known_zero, mark_unknown, register_is_null,
     s32,
 )
 from .state import (StackSlot,
-    BPF_REG_SIZE, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, FuncState, is_spilled_reg,
+    BPF_REG_SIZE, STACK_DYNPTR, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, FuncState, is_spilled_reg,
     is_spilled_scalar_reg,
 )
 
@@ -49,7 +49,7 @@ BPF_READ: Final = 1
 BPF_WRITE: Final = 2
 ACCESS_DIRECT: Final = 1
 ACCESS_HELPER: Final = 2
-MAX_BPF_STACK: Final = 512
+MAX_BPF_STACK: Final = isa.MAX_BPF_STACK
 _SIZE: Final = {isa.W: 4, isa.H: 2, isa.B: 1, isa.DW: 8}
 
 _SPILLABLE: Final = frozenset({PTR_TO_MAP_VALUE, PTR_TO_STACK, PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META,
@@ -164,6 +164,9 @@ def check_stack_write_fixed_off(env: Env, state: FuncState, off: int, size: int,
                            for i in range(size))
         if sanitize:
             env.aux[insn_idx].nospec_result = True
+    from .dynptrs import destroy_if_dynptr_stack_slot, invalidate_slices_on_stack
+    destroy_if_dynptr_stack_slot(env, state, spi)
+    invalidate_slices_on_stack(env, state.frameno, off, off + size)
     env.stack_write_mark(state, spi, off, size)
     env.scratched_stack |= 1 << spi
     is_st = insn.cls == isa.ST and insn.mode == isa.MEM
@@ -225,6 +228,10 @@ def check_stack_write_var_off(env: Env, state: FuncState, ptr_regno: int, off: i
     writing_zero = (value_reg is not None and register_is_null(value_reg)) or \
         (value_reg is None and is_st and insn.imm == 0)
     zero_used = False
+    from .dynptrs import destroy_if_dynptr_stack_slot, invalidate_slices_on_stack
+    for i in range(min_off, max_off):
+        destroy_if_dynptr_stack_slot(env, state, (-i - 1) // BPF_REG_SIZE)
+    invalidate_slices_on_stack(env, state.frameno, min_off, max_off)
     for i in range(min_off, max_off):
         slot_i = -i - 1
         spi = slot_i // BPF_REG_SIZE
@@ -437,6 +444,10 @@ def check_map_access(env: Env, regno: int, off: int, size: int, zero_ok: bool, s
         return
     for f in rec.fields:
         if reg.smin + off < f.offset + f.size and f.offset < reg.umax + off + size:
+            if f.kptr:
+                from .kptrs import check_kptr_overlap
+                check_kptr_overlap(env, reg, off, size, f, src == ACCESS_DIRECT)
+                continue
             raise env.reject(E.EACCES, f"{f.name} cannot be accessed directly by load/store")
 
 # --- the dispatcher -----------------------------------------------------------------------
@@ -459,6 +470,13 @@ def _access_map_value(env: Env, regs: list[RegState], regno: int, off: int, size
         raise env.reject(E.EACCES, f"R{value_regno} leaks addr into map")
     check_map_access_type(env, regno, off, size, atype)
     check_map_access(env, regno, off, size, False, ACCESS_DIRECT)
+    rec = getattr(regs[regno].map, "record", None)
+    if rec is not None and any(f.kptr for f in rec.fields):
+        from .kptrs import check_map_kptr_access, kptr_field_at
+        kf = kptr_field_at(rec, off + regs[regno].var_off[0])
+        if kf is not None:
+            check_map_kptr_access(env, regs, regno, value_regno, insn_idx, kf)
+            return
     if atype == BPF_READ and value_regno >= 0:
         reg = regs[regno]
         m = reg.map
@@ -738,23 +756,29 @@ def check_ptr_to_btf_access(env: Env, regs: list[RegState], regno: int, off: int
     if reg.type & MEM_PERCPU:
         raise env.reject(E.EACCES, f"R{regno} is ptr_{tname} access percpu memory: off={off}")
     from .btf_access import btf_struct_access, struct_ops_write_access
+    if reg.type & MEM_ALLOC and not reg.type & MEM_PERCPU:
+        # an object of bpf_obj_new: read and written through btf_struct_access, never its
+        # special fields ("direct access to %s is disallowed"); a pointer member reads as a
+        # scalar ("For local types, the destination register cannot become a pointer again")
+        from .graph import check_alloc_access
+        check_alloc_access(env, reg, regno, off, size)
+        btf_struct_access(env, reg, off, size)
+        if atype == BPF_READ and value_regno >= 0:
+            mark_unknown(regs[value_regno], env.bpf_capable)
+        return
     if atype == BPF_WRITE:
         if env.struct_ops_policy is not None:
             struct_ops_write_access(env, reg, off, size)
             return
         raise env.reject(E.EACCES, "only read is supported")
-    kind, btf_id, flag = btf_struct_access(env, reg, off, size)
+    field: list[str] = []
+    kind, btf_id, flag = btf_struct_access(env, reg, off, size, field)
     if kind != PTR_TO_BTF_ID:
         flag = 0
-    elif reg.type & PTR_UNTRUSTED:
-        flag = PTR_UNTRUSTED
-    elif is_trusted_reg(reg) or reg.type & MEM_RCU:
-        # walking a trusted pointer yields an untrusted/legacy one unless allow-listed
-        flag &= ~(PTR_TRUSTED | MEM_RCU)
-        if flag & (MEM_PERCPU | MEM_USER):
-            pass
     else:
-        flag &= ~(PTR_TRUSTED | MEM_RCU)
+        # walking a trusted pointer: the allow lists of 6.18 (verifier.walk_trust)
+        from .walk_trust import walk_flags
+        flag = walk_flags(env, reg, field[-1] if field else "", btf_id, flag)
     if value_regno >= 0:
         dst = regs[value_regno]
         if kind == SCALAR_VALUE:
@@ -915,6 +939,13 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, access_size: i
         min_off = reg.smin + off
         max_off = reg.smax + off
     if meta is not None and meta.raw_mode:
+        # the helper's byte-by-byte write must not touch a dynptr
+        for i in range(min_off, max_off + access_size):
+            slot_i = -i - 1
+            if state.allocated_stack <= slot_i:
+                continue  # raw mode may write past allocated_stack
+            if state.stack[slot_i // BPF_REG_SIZE].types[slot_i % BPF_REG_SIZE] == STACK_DYNPTR:
+                raise env.reject(E.EACCES, f"potential write to dynptr at off={i} disallowed")
         meta.access_size = access_size
         meta.regno = regno
         return

@@ -171,7 +171,9 @@ def _backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None,
             bt.stack[fr] = 0
             bt.frame -= 1
             return
-        if code == isa.CALL_INSN and insn.src == 0 and insn.imm in SYNC_CALLBACK_HELPERS and idx != subseq_idx - 1:
+        if code == isa.CALL_INSN and idx != subseq_idx - 1 and (
+                (insn.src == 0 and insn.imm in SYNC_CALLBACK_HELPERS)
+                or (insn.src == isa.PSEUDO_KFUNC_CALL and env.calls_callback[idx])):  # bpf_rbtree_add
             # back from a callback's first insn to the helper that called it: r1-r5 of the
             # callback frame are set by the helper, not by the caller's registers
             if bt.reg[fr] & ~BPF_REGMASK_ARGS:

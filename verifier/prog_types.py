@@ -26,7 +26,7 @@ from typing import Callable, TYPE_CHECKING
 from kernel_model.uapi import (PROG_TYPE_KPROBE, PROG_TYPE_PERF_EVENT, PROG_TYPE_RAW_TRACEPOINT,
                                PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS,
                                PROG_TYPE_SYSCALL, PROG_TYPE_TRACEPOINT, PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT,
-                               PROG_TYPE_XDP, PROG_TYPE_CGROUP_SKB)
+                               PROG_TYPE_XDP, PROG_TYPE_CGROUP_SKB, PROG_TYPE_TRACING)
 
 
 from kernel_model.insn import Insn
@@ -36,7 +36,7 @@ from kernel_model.bpf_facts.prog_types import return_range
 from . import convert_ctx
 from . import ctx as ctx_access
 from . import helpers as H
-from . import net_ctx, tracing
+from . import net_ctx, trace_helpers, tracing, tracing_btf
 from . import sock_ctx, sock_helpers
 from .sock_ctx import (PROG_TYPE_CGROUP_DEVICE, PROG_TYPE_CGROUP_SOCK, PROG_TYPE_CGROUP_SOCK_ADDR,
                        PROG_TYPE_CGROUP_SOCKOPT, PROG_TYPE_CGROUP_SYSCTL, PROG_TYPE_SK_LOOKUP, PROG_TYPE_SOCK_OPS)
@@ -106,7 +106,7 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
     if sock is not None:  # the socket-pointer helpers (lookups, casts, release), for every type
         return sock
     if MODELLED_SYMBOLS.get(sym) != func_id:
-        return UNMODELLED_HELPER
+        return trace_helpers.symbol_proto(sym, func_id) or UNMODELLED_HELPER
     return H.PROTOS[func_id]
 
 
@@ -193,6 +193,10 @@ PROG_TYPES: dict[int, ProgTypeOps] = {
     PROG_TYPE_CGROUP_SKB: ProgTypeOps("cgroup_skb", _facts_attach(False), helpers_from_facts,
                                       net_ctx.cg_skb_access),
 }
+# kernel/trace/bpf_trace.c tracing_verifier_ops (BPF_PROG_TYPE_TRACING, 26): tp_btf only
+# (verifier.tracing_btf)
+PROG_TYPES[PROG_TYPE_TRACING] = ProgTypeOps("tracing", tracing_btf.check_tracing_attach, helpers_from_facts,
+                                            tracing_btf.tracing_access)
 
 
 def register_prog_type(prog_type: int, ops: ProgTypeOps) -> None:

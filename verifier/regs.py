@@ -76,6 +76,11 @@ PTR_TRUSTED: Final = 1 << 20
 MEM_RCU: Final = 1 << 21
 NON_OWN_REF: Final = 1 << 22
 MEM_WRITE: Final = 1 << 26
+#: the dynptr type flags of enum bpf_type_flag (include/linux/bpf.h; verifier.dynptrs)
+DYNPTR_TYPE_LOCAL: Final = 1 << 16
+DYNPTR_TYPE_RINGBUF: Final = 1 << 17
+DYNPTR_TYPE_SKB: Final = 1 << 23
+DYNPTR_TYPE_XDP: Final = 1 << 24
 
 #: reg->id flags marking "rX = rY + const" linked scalars (include/linux/bpf_verifier.h);
 #: the 6.18.y stable split them into 64- and 32-bit forms ("bpf: Support negative offsets,

@@ -57,6 +57,12 @@ class InsnAux:
     #: ``map_key_state`` of a tail call (``record_func_key``): 0 unseen, else the constant
     #: key | ``BPF_MAP_KEY_SEEN``, or ``BPF_MAP_KEY_POISON``
     map_key_state: int = 0
+    #: a bpf_obj_new call: the object's size (``obj_new_size``); it and the graph/drop kfuncs:
+    #: the type's btf_record (``kptr_struct_meta``); list push/rbtree add: the node's offset
+    #: in its object (``insert_off``)
+    obj_new_size: int = 0
+    kptr_struct_meta: Any = None
+    insert_off: int = 0
 
 
 class AuxTable(Sequence[InsnAux]):
@@ -135,6 +141,12 @@ class VerifyResult:
     #: ``subprog_info[i].tail_call_reachable`` (check_max_stack_depth): the JIT keeps a
     #: tail-call counter in these functions' frames
     tail_call_reachable: list[bool] = field(default_factory=list)
+    #: ``env->seen_exception``: a verified path calls ``bpf_throw`` (the JIT makes the main
+    #: function an exception boundary)
+    seen_exception: bool = False
+    #: ``env->exception_callback_subprog``: the subprogram named by ``exception_callback:``
+    #: (0: none; ``do_misc_fixups`` then adds the default one when ``seen_exception``)
+    exception_callback_subprog: int = 0
     #: ``attr.log_true_size`` (bpf_vlog_finalize): the bytes, NUL included, a buffer needs
     #: to hold the log at its longest; 0 at log level 0
     log_true_size: int = 0

@@ -11,10 +11,9 @@ Models, from kernel/bpf/verifier.c (Linux 6.18):
   helper arg%d`` for a maybe-NULL pointer, ``R%d is of type %s but %s is expected``
   when ``btf_struct_ids_match`` (:mod:`verifier.btf_ids_match`) fails; strict for a
   release argument except ``bpf_sk_release``'s;
-* ``check_func_arg``'s release argument (``OBJ_RELEASE``): ``R%d must be referenced when
-  passed to release function``; ``check_helper_call`` then releases the reference
-  (``release_reference``: every copy of the pointer is invalidated) or says ``func %s#%d
-  reference has not been acquired before``;
+* (``bpf_sk_release``'s ``OBJ_RELEASE`` argument is released by :mod:`verifier.calls`, as
+  every release argument: ``R%d must be referenced when passed to release function``,
+  ``func %s#%d reference has not been acquired before``);
 * the ``RET_PTR_TO_SOCKET`` / ``RET_PTR_TO_SOCK_COMMON`` / ``RET_PTR_TO_TCP_SOCK``
   returns (with ``PTR_MAYBE_NULL``);
 * ``is_acquire_function`` for the socket lookups (``bpf_sk_lookup_tcp``,
@@ -34,13 +33,13 @@ from typing import TYPE_CHECKING, Final
 from . import helpers as H
 from . import regs as R
 from .regs import (MEM_RCU, OBJ_RELEASE, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
-                   PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TRUSTED, RegState, mark_known_zero, register_is_null)
+                   PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TRUSTED, RegState, mark_known_zero)
 
 if TYPE_CHECKING:
     from .calls import CallMeta
     from .core import Env
 
-__all__ = ["COMPATIBLE", "check_btf_sock_common", "check_release_arg", "release_after_args", "sock_return",
+__all__ = ["COMPATIBLE", "check_btf_sock_common", "sock_return", "after_return", "check_fixed_size_mem",
            "ACQUIRE_HELPERS", "PTR_CAST_HELPERS", "BPF_FUNC_sk_release"]
 
 #: enum bpf_func_id
@@ -90,29 +89,6 @@ def check_btf_sock_common(env: Env, regno: int, reg: RegState, arg_type: int, me
     if not btf_struct_ids_match(reg.btf, reg.btf_id, reg.off, vml, need, strict):
         raise env.reject(E.EACCES, f"R{regno} is of type {reg.btf.type_by_id(reg.btf_id).name} but sock_common "
                                    "is expected")
-
-
-def check_release_arg(env: Env, regno: int, reg: RegState, meta: CallMeta) -> None:
-    """``check_func_arg``'s ``arg_type_is_release`` part (pointer arguments)."""
-    if not reg.ref_obj_id and not register_is_null(reg):
-        raise env.reject(E.EINVAL, f"R{regno} must be referenced when passed to release function")
-    meta.release_regno = regno
-
-
-def release_after_args(env: Env, meta: CallMeta, func_id: int) -> None:
-    """``check_helper_call``: release what the release argument held."""
-    from .refs import release_reference
-
-    if not meta.release_regno:
-        return
-    ok = False
-    if meta.ref_obj_id:
-        ok = release_reference(env, meta.ref_obj_id)
-    elif register_is_null(env.cur_regs()[meta.release_regno]):
-        ok = True
-    if not ok:
-        raise env.reject(E.EINVAL, f"func {H.func_id_name(func_id)}#{func_id} reference has not been acquired "
-                                   "before")
 
 
 #: enum bpf_type_flag MEM_ALIGNED (include/linux/bpf.h, 6.18)

@@ -364,8 +364,14 @@ def stacksafe(old: FuncState, cur: FuncState, idmap: IdMap, exact: int, allow_un
             if o_it.btf is not c_it.btf or o_it.btf_id != c_it.btf_id or o_it.range != c_it.range or \
                     not idmap.check(o_it.ref_obj_id, c_it.ref_obj_id):
                 return False
+        elif last == STACK_DYNPTR:
+            # the dynptr's type (``mem_size``) and first_slot (``btf_id``): verifier.dynptrs
+            o_d, c_d = oslot.spilled, cslot.spilled
+            if o_d.mem_size != c_d.mem_size or bool(o_d.btf_id) != bool(c_d.btf_id) or \
+                    not idmap.check(o_d.ref_obj_id, c_d.ref_obj_id):
+                return False
         else:
-            # dynptr / irq slots are not modelled beyond identity
+            # irq slots are not modelled beyond identity
             if not idmap.check(oslot.spilled.ref_obj_id, cslot.spilled.ref_obj_id):
                 return False
         i += 1

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from kernel_model import isa
 from kernel_model.insn import Insn
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
+from kernel_model.uapi import PROG_TYPE_TRACING
 
 __all__ = ["HostVerdict", "host_load"]
 
@@ -81,8 +82,8 @@ def _in_child(fn: Any) -> Any:
 def host_load(insns: Sequence[Insn], env: Any, log_level: int = 1) -> HostVerdict:
     """Load the same program into the host kernel (``emu.host.hostbpf``): maps of
     ``env.maps`` are created there and the lddw immediates rewritten to their fds;
-    struct_ops programs use the host's own BTF id of the attach type (an id of 0
-    stays 0). With ``env.privileged`` False the load is made by a forked child that
+    struct_ops programs use the host's own BTF id of the attach type, tp_btf programs
+    that of their ``btf_trace_`` typedef (an id of 0 stays 0). With ``env.privileged`` False the load is made by a forked child that
     dropped every capability but CAP_BPF (capset)."""
     from kernel_model.insn import encode
 
@@ -104,6 +105,10 @@ def host_load(insns: Sequence[Insn], env: Any, log_level: int = 1) -> HostVerdic
         if env.prog_type == PROG_TYPE_STRUCT_OPS and env.attach_btf is not None and env.attach_btf_id:
             name = env.attach_btf.type_by_id(env.attach_btf_id).name
             attach_id = hb.host_btf_id(name) or 0
+        elif env.prog_type == PROG_TYPE_TRACING and env.attach_btf is not None and env.attach_btf_id:
+            # tp_btf: the host's btf_trace_<tp> typedef of the same name
+            name = env.attach_btf.type_by_id(env.attach_btf_id).name
+            attach_id = hb.host_btf_id(name, "typedef") or 0
 
         def load() -> HostVerdict:
             r = hb.prog_load(env.prog_type, encode(out), license=env.license, log_level=log_level,

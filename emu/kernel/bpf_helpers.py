@@ -38,6 +38,9 @@ with r1..r5 and puts its result in r0. The functions follow the kernel's
   nothing else holds a lock; taking one already held (it would spin forever) or
   releasing one not held stops the program with a report (the verifier makes both
   unreachable for a program that passed it).
+* ``bpf_ringbuf_output`` / ``_reserve`` / ``_submit`` / ``_discard`` / ``_query``
+  (kernel/bpf/ringbuf.c): the ring buffers of :mod:`emu.kernel.maps.ringbuf`; the dynptr
+  helpers (``bpf_dynptr_from_mem`` ... ``bpf_ringbuf_reserve_dynptr``): :mod:`emu.kernel.dynptr_rt`.
 * ``bpf_trace_printk``: the format with ``%d %i %u %x %ld %lu %lx %lld %llu
   %llx %p %s %c %%`` expanded into the kernel's trace buffer
   (``Kernel.trace_pipe``), returning the length written.
@@ -54,7 +57,7 @@ import os
 import random
 import re
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from kernel_model.errors import KernelError
 from kernel_model.memory import GuestMemory, HelperFn
@@ -281,7 +284,49 @@ def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user:
         mem.write(r1, bytes(4))
         return 0
 
+    def get_local_storage(mem: GuestMemory, r1: int, *_: int) -> int:
+        from .maps.cgroup_storage import local_storage
+
+        return local_storage(machine, _map(r1).spec.map_type)
+
+    def _ringbuf(addr: int) -> Any:
+        from .maps.ringbuf import RingbufMap
+        m = _map(addr)
+        if not isinstance(m, RingbufMap):  # the verifier lets only ring buffers through
+            raise KernelError(errno.EFAULT, f"r1 {addr:#x} is not a ring buffer")
+        return m
+
+    def _ringbuf_of_sample(sample: int) -> Any:
+        from .maps.ringbuf import RingbufMap
+        for m in maps_by_addr.values():
+            if isinstance(m, RingbufMap) and m.owns(sample):
+                return m
+        raise KernelError(errno.EFAULT, f"{sample:#x} is not a ring buffer record")
+
+    def ringbuf_output(mem: GuestMemory, r1: int, r2: int, r3: int, r4: int, *_: int) -> int:
+        return _ringbuf(r1).output(mem.read(r2, r3), r4) & M64
+
+    def ringbuf_reserve(mem: GuestMemory, r1: int, r2: int, r3: int, *_: int) -> int:
+        if r3:
+            return 0
+        return int(_ringbuf(r1).reserve(r2))
+
+    def ringbuf_submit(mem: GuestMemory, r1: int, r2: int, *_: int) -> int:
+        _ringbuf_of_sample(r1).commit(r1, False)
+        return 0
+
+    def ringbuf_discard(mem: GuestMemory, r1: int, r2: int, *_: int) -> int:
+        _ringbuf_of_sample(r1).commit(r1, True)
+        return 0
+
+    def ringbuf_query(mem: GuestMemory, r1: int, r2: int, *_: int) -> int:
+        return int(_ringbuf(r1).query(r2)) & M64
+
+    from .dynptr_rt import dynptr_helpers
     return {
+        130: ringbuf_output, 131: ringbuf_reserve, 132: ringbuf_submit, 133: ringbuf_discard, 134: ringbuf_query,
+        **dynptr_helpers(_ringbuf, _ringbuf_of_sample),
+        81: get_local_storage,
         1: map_lookup_elem, 2: map_update_elem, 3: map_delete_elem, 4: probe_read, 5: ktime_get_ns,
         6: trace_printk, 7: get_prandom_u32, 8: get_smp_processor_id, 14: get_current_pid_tgid,
         42: get_numa_node_id, 87: map_push_elem, 88: map_pop_elem, 89: map_peek_elem,

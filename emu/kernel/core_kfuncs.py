@@ -15,6 +15,7 @@ Python on the machine's memory (kernel/bpf/helpers.c, kernel/bpf/cpumask.c, Linu
 * ``bpf_iter_num_new``/``next``/``destroy`` (kernel/bpf/bpf_iter.c): the 8-byte
   iterator on the program's stack holds ``{int cur; int end;}``; ``next`` yields
   ``&cur`` for ``start .. end - 1`` and NULL after (and for good).
+* the dynptr kfuncs (``bpf_dynptr_adjust``, ``_slice`` ...): :mod:`emu.kernel.dynptr_rt`.
 * ``bpf_rcu_read_lock``/``unlock``, ``bpf_preempt_disable``/``enable``,
   ``bpf_local_irq_save``/``restore`` keep depths (the verifier proved the pairing);
   ``irq_save`` stores a flags word (bit 9, IF, as ``local_irq_save`` does) in the slot.
@@ -34,6 +35,8 @@ from kernel_model.btf import structs as S
 from kernel_model.core_kfuncs import CORE_KFUNCS, kfunc_flags, kfunc_prog_types
 from kernel_model.errors import NotModelled
 from kernel_model.modules import Kfunc, KfuncEntry, KfuncTable
+
+from .dynptr_rt import dynptr_kfuncs
 
 __all__ = ["TaskList", "register_core_kfuncs"]
 
@@ -74,8 +77,9 @@ class TaskList:
             self.spawn(1, b"init")
 
 
-def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]) -> TaskList:
-    """Add the core kfuncs (those whose FUNC the vmlinux BTF has) to ``table``."""
+def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any], graph: Any = None) -> TaskList:
+    """Add the core kfuncs (those whose FUNC the vmlinux BTF has) to ``table``; ``graph``: the
+    :class:`~emu.kernel.graph_kfuncs.GraphRuntime` serving the allocated-object and list kfuncs."""
     tasks = TaskList(machine, btf)
     depth = {"rcu": 0, "preempt": 0, "irq": 0}
     cpumasks: dict[int, int] = {}
@@ -220,7 +224,10 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
         "bpf_rcu_read_lock": region("rcu", 1), "bpf_rcu_read_unlock": region("rcu", -1),
         "bpf_preempt_disable": region("preempt", 1), "bpf_preempt_enable": region("preempt", -1),
         "bpf_local_irq_save": irq_save, "bpf_local_irq_restore": irq_restore,
+        **dynptr_kfuncs(),
     }
+    from .graph_kfuncs import GraphRuntime
+    impls.update((graph if graph is not None else GraphRuntime(machine)).impls())
     for name in CORE_KFUNCS:
         if name.startswith("bpf_cpumask_") and name not in impls:
             impls[name] = bitop(name.removeprefix("bpf_cpumask_"))
@@ -230,6 +237,11 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
         fid = btf.find(name, S.KIND_FUNC)
         if fid is None:
             continue
-        kf = Kfunc(name, impls[name], frozenset(kfunc_flags(name)), kfunc_prog_types(name))
+        impl = impls.get(name)
+        if impl is None and name == "bpf_throw":
+            from .exceptions import bpf_throw as impl
+        if impl is None:
+            raise KeyError(f"kfunc {name}: no run-time body")
+        kf = Kfunc(name, impl, frozenset(kfunc_flags(name)), kfunc_prog_types(name))
         table.add(KfuncEntry(name, btf, fid, kf, None))
     return tasks

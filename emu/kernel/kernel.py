@@ -84,7 +84,9 @@ class Kernel(BpfSyscalls):
         #: jiffies as TCP reads them (the TCP simulator advances them)
         self.tcp_clock = register_tcp_kfuncs(self.btf, self.kfuncs, hz=kconfig.hz)  # bpf_tcp_ca_kfunc_init, cubictcp_register
         #: the tasks bpf_task_from_pid finds (kernel_model.core_kfuncs, emu.kernel.core_kfuncs)
-        self.tasks = register_core_kfuncs(self.btf, self.kfuncs, lambda: self.machine)
+        from .graph_kfuncs import GraphRuntime
+        self.graph = GraphRuntime(lambda: self.machine)
+        self.tasks = register_core_kfuncs(self.btf, self.kfuncs, lambda: self.machine, self.graph)
         self.modules = ModuleRegistry(self.btf, self.struct_ops, self.kfuncs,
                                       module_struct_ops=self.profile.module_struct_ops)
         self.modules.on_unload.append(self._module_going)
@@ -156,7 +158,9 @@ class Kernel(BpfSyscalls):
         m = self.machine
         mod = entry.module.name if entry.module is not None else ""
         name = entry.name if entry.name not in m.calls.by_name else f"{entry.name}.{mod or 'vmlinux'}"
-        addr = m.add_stub(name, entry.kfunc.impl, kind="kfunc")
+        raw = getattr(entry.kfunc.impl, "raw", None)  # a kfunc needing the registers (bpf_throw)
+        addr = m.add_stub(name, raw=raw, kind="kfunc") if raw is not None else \
+            m.add_stub(name, entry.kfunc.impl, kind="kfunc")
         if mod:
             sym = m.kallsyms.find_symbol_by_name(name)
             m.kallsyms.add(name, addr, sym.size if sym else 1, "T", mod)

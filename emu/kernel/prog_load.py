@@ -200,11 +200,42 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
             return helper_imms[hid]
         return m.images.call_imm(kernel._not_modelled_stub(f"helper {hid}"))
 
+    # fixup_kfunc_call: the hidden arguments of bpf_obj_new/drop, refcount_acquire, list push
+    from .graph_kfuncs import FIXUP_KFUNCS
+    kfunc_args = {}
+    for k, a in enumerate(aux):
+        name = getattr(a.kfunc, "name", "") if a.kfunc is not None and a.kfunc.module is None else ""
+        if name in FIXUP_KFUNCS:
+            kfunc_args[new_index[k]] = _kfunc_hidden_args(name, a, kernel.graph.meta_addr(a.kptr_struct_meta))
     starts = [new_index[st] for st in result.subprog_starts]
     return fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=kernel.profile,
+                         kfunc_args=kfunc_args,
                          stack_depths=result.stack_depth, starts=starts,
                          timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
                          fault_imm=fault, tail_calls=tail_calls)
+
+
+def _kfunc_hidden_args(name: str, aux: Any, meta: int) -> list[Insn]:
+    """``fixup_kfunc_call`` (kernel/bpf/verifier.c): ``bpf_obj_new``: R1 = the object's size,
+    R2 = its struct meta; ``bpf_obj_drop``/``bpf_refcount_acquire``: R2 = meta; list push:
+    R3 = meta, R4 = the node's offset; ``bpf_rbtree_add``: R4 = meta, R5 = the offset."""
+    def ld_imm64(reg: int, v: int) -> list[Insn]:
+        return [Insn(isa.LD_IMM64, reg, 0, 0, _s32(v & 0xFFFFFFFF)), Insn(0, 0, 0, 0, _s32(v >> 32))]
+
+    def mov(reg: int, v: int) -> Insn:
+        return Insn(isa.ALU64 | isa.MOV | isa.K, reg, 0, 0, _s32(v))
+    if name in ("bpf_obj_new_impl", "bpf_percpu_obj_new_impl"):
+        return [mov(1, aux.obj_new_size)] + ld_imm64(2, meta)
+    if name in ("bpf_obj_drop_impl", "bpf_percpu_obj_drop_impl", "bpf_refcount_acquire_impl"):
+        return ld_imm64(2, meta)
+    if name == "bpf_rbtree_add_impl":
+        return ld_imm64(4, meta) + [mov(5, aux.insert_off)]
+    return ld_imm64(3, meta) + [mov(4, aux.insert_off)]
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
 
 
 def install(machine: Any, po: ProgObject, fixed: Any) -> None:
@@ -227,9 +258,22 @@ def install(machine: Any, po: ProgObject, fixed: Any) -> None:
         d = pokes[poke]
         return arrays[id(d.map)].target(d.key)
 
-    po.jp = machine.images.load_prog(po.prog, starts=fixed.starts, stack_depths=fixed.stack_depths,
-                                     insns=fixed.insns, tail_call_reachable=po.result.tail_call_reachable,
-                                     tail_call_targets=target)
+    res = po.result
+    insns, starts, depths = list(fixed.insns), list(fixed.starts), list(fixed.stack_depths)
+    tcr = list(res.tail_call_reachable)
+    exc_cb = res.exception_callback_subprog or -1
+    if res.seen_exception and not res.exception_callback_subprog:
+        # do_misc_fixups (6.18): a program that throws without a callback of its own gets a
+        # hidden one (add_hidden_subprog) returning the cookie: r0 = r1; exit
+        exc_cb = len(starts)
+        starts.append(len(insns))
+        insns += [Insn(isa.ALU64 | isa.MOV | isa.X, 0, 1, 0, 0), Insn(isa.EXIT_INSN, 0, 0, 0, 0)]
+        depths.append(0)
+        tcr.append(False)
+        po.xlated += insns[-2:]
+    po.jp = machine.images.load_prog(po.prog, starts=starts, stack_depths=depths,
+                                     insns=insns, tail_call_reachable=tcr, tail_call_targets=target,
+                                     exception_boundary=res.seen_exception, exception_cb=exc_cb)
     po.pokes = pokes
     po.machine = machine
     for mo in {id(d.map): arrays[id(d.map)] for d in pokes}.values():

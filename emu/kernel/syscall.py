@@ -53,13 +53,14 @@ import struct
 import time
 from typing import TYPE_CHECKING, Any, Sequence, cast
 
+from kernel_model.bpf_facts.enums import MAP_TYPES
 from kernel_model.bpf_facts.map_types import MAP_FACTS, NR_CPUS_X86, MapCreate, create_errno
 from kernel_model.bpf_map import MAP_TYPE_NAMES, MAP_TYPE_STRUCT_OPS, MapSpec
 from kernel_model.btf import BTF
 from kernel_model.btf.errors import BTFError
 from kernel_model.errors import InputError, KernelError
 from kernel_model.insn import BPF_COMPLEXITY_LIMIT_INSNS, Insn, decode, encode
-from kernel_model.uapi import BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, MAP_TYPE_ARRAY, MAP_TYPE_HASH
+from kernel_model.uapi import BPF_F_LOCK, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, MAP_TYPE_ARRAY, MAP_TYPE_HASH
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL, BpfProg
 from kernel_model.struct_ops import STATE_INUSE, STATE_READY
 from kernel_model.struct_ops_map import ENOTSUPP, StructOpsLink, StructOpsMap
@@ -68,7 +69,7 @@ from kernel_model.uapi import (BPF_F_ANY_ALIGNMENT, BPF_F_LINK, BPF_F_RDONLY, BP
                                BPF_F_TEST_STATE_FREQ, BPF_F_TOKEN_FD, BPF_F_VTYPE_BTF_OBJ_FD, BPF_F_XDP_DEV_BOUND_ONLY,
                                BPF_F_XDP_HAS_FRAGS, BPF_LINK_TYPE_STRUCT_OPS, BPF_STRUCT_OPS, LAST_MAP_TYPE,
                                LAST_PROG_TYPE, PROG_TYPE_KPROBE, PROG_TYPE_NAMES, PROG_TYPE_PERF_EVENT,
-                               PROG_TYPE_RAW_TRACEPOINT, PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_TRACEPOINT,
+                               PROG_TYPE_RAW_TRACEPOINT, PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_TRACEPOINT, PROG_TYPE_TRACING,
                                PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT, PROG_TYPE_XDP, PROG_TYPE_CGROUP_SKB)
 
 from verifier.helper_sets import fixup_attach_type
@@ -89,15 +90,30 @@ __all__ = ["BpfSyscalls", "ProgObject", "LinkObject", "ProgLoadError", "BPF_STRU
 PROG_FLAGS_MASK = (BPF_F_STRICT_ALIGNMENT | BPF_F_ANY_ALIGNMENT | BPF_F_TEST_RND_HI32 | BPF_F_TEST_STATE_FREQ
                    | BPF_F_SLEEPABLE | BPF_F_XDP_HAS_FRAGS | BPF_F_XDP_DEV_BOUND_ONLY | BPF_F_TEST_REG_INVARIANTS
                    | BPF_F_TOKEN_FD)
+#: BPF_PROG_TYPE_TRACING: tp_btf programs (the verifier refuses the other attach types as not modelled)
 SUPPORTED_PROG_TYPES = {t: PROG_TYPE_NAMES[t] for t in (
     PROG_TYPE_SOCKET_FILTER, PROG_TYPE_KPROBE, PROG_TYPE_TRACEPOINT, PROG_TYPE_PERF_EVENT, PROG_TYPE_RAW_TRACEPOINT,
     PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT, PROG_TYPE_XDP, PROG_TYPE_CGROUP_SKB,
-    PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL)}
-# the socket and cgroup types (verified only: the emulated kernel has no socket, sysctl or device
-# to run them on; verifier.sock_ctx)
+    PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL, PROG_TYPE_TRACING)}
+# the socket and cgroup types (verified only but sk_lookup, which test-runs: the emulated kernel has
+# no socket, sysctl or device to run the others on; verifier.sock_ctx)
 SUPPORTED_PROG_TYPES.update({t: PROG_TYPE_NAMES[t] for t in SOCK_PROG_TYPES})
 M64 = (1 << 64) - 1
 
+
+#: map_check_btf (kernel/bpf/syscall.c, 6.12/6.18): the map types that may hold each special field
+_LOCK_MAPS = frozenset({MAP_TYPE_HASH, MAP_TYPE_ARRAY} | {MAP_TYPES[f"BPF_MAP_TYPE_{n}"] for n in (
+    "CGROUP_STORAGE", "SK_STORAGE", "INODE_STORAGE", "TASK_STORAGE", "CGRP_STORAGE")})
+_DEVMAPS = frozenset({MAP_TYPES["BPF_MAP_TYPE_DEVMAP"], MAP_TYPES["BPF_MAP_TYPE_DEVMAP_HASH"]})
+_TIMER_MAPS = frozenset({MAP_TYPE_HASH, MAP_TYPE_ARRAY, MAP_TYPES["BPF_MAP_TYPE_LRU_HASH"]})
+_KPTR_MAPS = frozenset({MAP_TYPES[f"BPF_MAP_TYPE_{n}"] for n in (
+    "HASH", "PERCPU_HASH", "LRU_HASH", "LRU_PERCPU_HASH", "ARRAY", "PERCPU_ARRAY", "SK_STORAGE", "INODE_STORAGE",
+    "TASK_STORAGE", "CGRP_STORAGE")})
+_GRAPH_MAPS = _TIMER_MAPS  # BPF_LIST_HEAD / BPF_RB_ROOT: hash, LRU hash, array
+_FIELD_MAP_TYPES: dict[str, frozenset[int]] = {"bpf_spin_lock": _LOCK_MAPS, "bpf_timer": _TIMER_MAPS,
+                                               "bpf_wq": _TIMER_MAPS, "kptr": _KPTR_MAPS, "percpu_kptr": _KPTR_MAPS,
+                                               "bpf_refcount": _KPTR_MAPS, "bpf_list_head": _GRAPH_MAPS,
+                                               "bpf_rb_root": _GRAPH_MAPS}
 
 class LinkObject(BpfObject):
     """A struct_ops link (``struct bpf_struct_ops_link``)."""
@@ -155,7 +171,7 @@ class BpfSyscalls:
             raise err from None
         from kernel_model.btf_record import check_struct_metas
 
-        rc = check_struct_metas(btf)  # btf_parse_struct_metas: fails the load without a log line
+        rc = check_struct_metas(btf, self.btf)  # btf_parse_struct_metas: fails the load without a log line
         if rc:
             err = KernelError(-rc, "btf_parse_struct_metas: a struct's bpf_spin_lock is invalid or repeated")
             err.log = ""  # type: ignore[attr-defined]
@@ -381,12 +397,16 @@ class BpfSyscalls:
                                        f"max_entries {max_entries}, map_flags {map_flags:#x}"
                                        + (f", map_extra {map_extra:#x}" if map_extra else "")
                                        + f" ({(facts.check.__doc__ or '').split(chr(10))[0].rstrip('.')})")
+            if map_type in _DEVMAPS:
+                # dev_map_init_map (kernel/bpf/devmap.c): a lookup points straight at the
+                # device's ifindex, so programs may only read the value
+                spec.map_flags |= BPF_F_RDONLY_PROG
             inner = None
             if map_type in MAP_IN_MAP_TYPES:
                 inner = check_inner_map(self._map_by_fd(inner_map_fd))
             spec.name = check_obj_name(map_name, "map")
             btf = self._map_btf(btf_fd, btf_key_type_id, btf_value_type_id, 0, map_type)
-            self._map_check_btf(spec, btf, btf_value_type_id)
+            self._map_check_btf(spec, btf, btf_value_type_id, self.btf)
             hashrnd = self._rng.getrandbits(32)  # type: ignore[attr-defined]
             obj = new_map(spec, m, self._rcu, btf, hashrnd=hashrnd, inner=inner,  # type: ignore[attr-defined]
                           map_extra=map_extra)
@@ -399,7 +419,7 @@ class BpfSyscalls:
         return self.fds.install(obj)
 
     @staticmethod
-    def _map_check_btf(spec: MapSpec, btf: BtfObject | None, value_id: int) -> None:
+    def _map_check_btf(spec: MapSpec, btf: BtfObject | None, value_id: int, kernel_btf: BTF | None = None) -> None:
         """The record part of ``map_check_btf`` (kernel/bpf/syscall.c, 6.18): the value's special
         fields (``btf_parse_fields``; an erroneous record is kept, not refused), then
         -EACCES for BPF_F_RDONLY_PROG/WRONLY_PROG and -EOPNOTSUPP for a map type that
@@ -410,18 +430,22 @@ class BpfSyscalls:
         from kernel_model.btf_record import parse_fields
 
         spec.has_btf = True
-        rec = parse_fields(btf.btf, value_id, spec.value_size)
+        try:
+            rec = parse_fields(btf.btf, value_id, spec.value_size, kernel_btf)
+        except KernelError:  # btf_check_and_fixup_fields (or not modelled): no map
+            btf.put()
+            raise
         if rec is None:
             return
         if rec.fields:
             if spec.map_flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG):
                 btf.put()
                 raise KernelError(errno.EACCES, "a map value with special fields is read/written by programs")
-            allowed = {MAP_TYPE_HASH, MAP_TYPE_ARRAY}  # (+ LRU hash for timers, local storages for locks)
-            if spec.map_type not in allowed:
-                btf.put()
-                raise KernelError(errno.EOPNOTSUPP, f"{spec.type_name} cannot hold "
-                                                    f"{', '.join(f.name for f in rec.fields)}")
+            for f in rec.fields:
+                if spec.map_type not in _FIELD_MAP_TYPES.get(f.name, ()):
+                    btf.put()
+                    raise KernelError(errno.EOPNOTSUPP, f"{spec.type_name} cannot hold "
+                                                        f"{', '.join(f.name for f in rec.fields)}")
         spec.record = rec
 
     def _map_btf(self, btf_fd: int, key_id: int, value_id: int, vmlinux_value_id: int,
@@ -501,11 +525,19 @@ class BpfSyscalls:
 
     def map_update_elem(self, map_fd: int, key: bytes, value: bytes, flags: int = 0) -> None:
         """``BPF_MAP_UPDATE_ELEM``."""
-        from .maps import ProgArrayMap
+        from .maps import ArrayOfMapsMap, HashOfMapsMap, ProgArrayMap
 
         mo = self._map_by_fd(map_fd)
         try:
-            if isinstance(mo, StructOpsMapObject):
+            if isinstance(mo, (ArrayOfMapsMap, HashOfMapsMap)):
+                # bpf_map_update_value -> bpf_fd_{array,htab}_map_update_elem: the value is a map fd
+                mo._check_write()
+                if flags & BPF_F_LOCK:
+                    raise KernelError(errno.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value")
+                if len(value) != 4:
+                    raise KernelError(errno.EINVAL, f"value is {len(value)} bytes, a map-in-map's is a u32 fd")
+                mo.update_fd(mo._key(bytes(key)), struct.unpack_from("<I", bytes(value))[0], flags, self._map_by_fd)
+            elif isinstance(mo, StructOpsMapObject):
                 self._struct_ops_update(mo, bytes(key), bytes(value), flags)
             elif isinstance(mo, ProgArrayMap):
                 mo._check_write()
@@ -534,6 +566,17 @@ class BpfSyscalls:
     def _prog_for_struct_ops(self, fd: int) -> BpfProg:
         """``bpf_prog_get(prog_fd)`` inside the struct_ops update."""
         return self.fds.get(fd, ProgObject, "a program").prog
+
+    def ringbuf_consume(self, map_fd: int) -> list[bytes]:
+        """The consumer side of a ``BPF_MAP_TYPE_RINGBUF`` (what libbpf's ``ring_buffer__poll``
+        hands its callback, in order): the samples committed since the last call, discarded
+        ones skipped, up to the first record still reserved (:mod:`emu.kernel.maps.ringbuf`)."""
+        from .maps.ringbuf import RingbufMap
+
+        m = self.fds.get(map_fd, MapObject, "a map")
+        if not isinstance(m, RingbufMap):
+            raise KernelError(errno.EINVAL, f"map fd {map_fd} is not a ring buffer")
+        return m.consume()
 
     def map_lookup_elem(self, map_fd: int, key: bytes, flags: int = 0, value: bytes | None = None) -> bytes:
         """``BPF_MAP_LOOKUP_ELEM``: the value (a copy). A bloom filter tests ``value``
@@ -662,6 +705,8 @@ class BpfSyscalls:
             for obj in list(live):
                 if obj.freed:
                     live.remove(obj)
+                    if isinstance(obj, MapObject) and self._maps_by_addr.get(obj.spec.addr) is obj:  # type: ignore[attr-defined]
+                        self._maps_by_addr.pop(obj.spec.addr)  # type: ignore[attr-defined]
                     changed = True
                 elif obj.refcnt <= 0:
                     obj.freed = True

@@ -74,6 +74,8 @@ from .bpf_objects import TestRunResult
 from verifier.convert_ctx import SKB
 from emu.machine import BPF_PROG_SIZE  # prog->insnsi follows: bpf_func(ctx, insnsi) gets it as arg 2
 
+from .maps.cgroup_storage import alloc_run_storages, free_run_storages
+
 if TYPE_CHECKING:  # pragma: no cover
     from .kernel import Kernel
     from .syscall import ProgObject
@@ -278,12 +280,16 @@ def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, 
             m.write(shinfo + SKB.shinfo_hwtstamps, ctx[_CTX_HWTSTAMP:_CTX_HWTSTAMP + 8])
         m.write(skb, bytes(h))
         n = repeat if repeat > 0 else 1
-        t0 = time.perf_counter_ns()
-        if n == 1:
-            ret = m.call(po.prog.bpf_func, (skb, po.prog.addr + BPF_PROG_SIZE))
-        else:
-            ret = m.runner.run_loop(po.prog.bpf_func, skb, n)
-        dt = (time.perf_counter_ns() - t0) // n
+        storages = alloc_run_storages(m, po.maps)  # bpf_test_run: the run's cgroup storages
+        try:
+            t0 = time.perf_counter_ns()
+            if n == 1:
+                ret = m.call(po.prog.bpf_func, (skb, po.prog.addr + BPF_PROG_SIZE))
+            else:
+                ret = m.runner.run_loop(po.prog.bpf_func, skb, n)
+            dt = (time.perf_counter_ns() - t0) // n
+        finally:
+            free_run_storages(m, storages)
         data_out = bytes(ETH_HLEN) + m.read(buf + SKB_HEADROOM + ETH_HLEN, payload)
         ctx_out = b""
         if ctx is not None:  # convert_skb_to___skb

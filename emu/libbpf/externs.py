@@ -33,8 +33,10 @@ integers; the same warnings); ``LINUX_KERNEL_VERSION`` is the kernel's version;
 a strong extern left unset is ``-ESRCH``, a weak one is 0.
 
 Not modelled: typeless ``__ksym`` variables (those need ``/proc/kallsyms``),
-refused with a message saying so; ``LINUX_HAS_BPF_COOKIE`` /
-``LINUX_HAS_SYSCALL_WRAPPER`` feature probes (refused as unrecognized unless weak).
+refused with a message saying so. ``LINUX_HAS_BPF_COOKIE`` and
+``LINUX_HAS_SYSCALL_WRAPPER`` are libbpf's feature probes run against the kernel
+(:func:`emu.libbpf.kbtf.probe_feature`: the cookie probe loads a program; the
+syscall-wrapper probe needs a kprobe, which nothing here creates, so it is 0).
 """
 
 from __future__ import annotations
@@ -335,6 +337,11 @@ def _read_kconfig(obj: Any, text: str, data: bytearray, what: str) -> None:
             raise LibbpfError(errno.EINVAL, f"error parsing {what} Kconfig line '{line}': {-e.errno}") from None
 
 
+#: the virtual kconfig externs libbpf fills from a feature probe (libbpf.c, 1.5-1.8)
+_FEATURE_EXTERNS: dict[str, str] = {"LINUX_HAS_BPF_COOKIE": "BPF_COOKIE",
+                                    "LINUX_HAS_SYSCALL_WRAPPER": "SYSCALL_WRAPPER"}
+
+
 def resolve_kconfig(obj: Any) -> None:
     """The kconfig half of ``bpf_object__resolve_externs``."""
     kcfg = [e for e in obj.externs if e.type == EXT_KCFG]
@@ -351,6 +358,10 @@ def resolve_kconfig(obj: Any) -> None:
             value = obj.kernel_btf.kernel_version() if obj.kernel_btf is not None else 0
             if not value:
                 raise obj._fail(errno.EINVAL, f"extern (kcfg) '{ext.name}': failed to get kernel version")
+        elif ext.name in _FEATURE_EXTERNS:
+            # bpf_object__resolve_externs: kernel_supports(obj, FEAT_BPF_COOKIE / _SYSCALL_WRAPPER)
+            kb = obj.kernel_btf
+            value = int(kb.kernel_supports(_FEATURE_EXTERNS[ext.name])) if kb is not None else 0
         elif not ext.name.startswith("LINUX_") or not ext.is_weak:
             raise obj._fail(errno.EINVAL, f"extern (kcfg) '{ext.name}': unrecognized virtual extern")
         else:

@@ -35,7 +35,38 @@ from kernel_model.errors import KernelError
 from .errors import LibbpfError, errstr
 from .log import Log
 
-__all__ = ["ModuleBtf", "KernelBtf"]
+__all__ = ["ModuleBtf", "KernelBtf", "probe_feature", "FEAT_BPF_COOKIE", "FEAT_SYSCALL_WRAPPER"]
+
+#: libbpf's feature names (src/features.c ``enum kern_feature_id``) the loader probes
+FEAT_BPF_COOKIE, FEAT_SYSCALL_WRAPPER = "BPF_COOKIE", "SYSCALL_WRAPPER"
+#: BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_attach_cookie (include/uapi/linux/bpf.h)
+_TRACEPOINT, _GET_ATTACH_COOKIE = 5, 174
+
+
+def probe_feature(sys: Any, feat: str) -> bool:
+    """libbpf's feature probes (src/features.c, libbpf 1.5-1.8) against ``sys``:
+
+    * ``probe_kern_bpf_cookie``: a GPL tracepoint program ``call bpf_get_attach_cookie;
+      exit`` loads (the program is closed at once);
+    * ``probe_kern_syscall_wrapper``: libbpf opens a kprobe perf event on
+      ``__x64_sys_bpf``; without a ``kprobe`` PMU it falls back to tracefs's
+      ``kprobe_events``. Neither exists here: the emulated kernel has no
+      ``perf_event_open`` and no tracefs, and the host path never creates probes (the
+      project attaches nothing), so the answer is 0 -- what libbpf finds on a kernel
+      built without ``CONFIG_KPROBES``. Where we differ: on a host with kprobes libbpf
+      would answer 1."""
+    if feat == FEAT_BPF_COOKIE:
+        from kernel_model import isa
+        from kernel_model.insn import Insn
+
+        insns = [Insn(isa.JMP | isa.CALL, 0, 0, 0, _GET_ATTACH_COOKIE), Insn(isa.JMP | isa.EXIT, 0, 0, 0, 0)]
+        try:
+            fd = sys.prog_load(insns, prog_type=_TRACEPOINT, license="GPL")
+        except KernelError:
+            return False
+        sys.close(fd)
+        return True
+    return False
 
 
 @dataclass(eq=False, slots=True)
@@ -63,6 +94,9 @@ class KernelBtf:
         #: version (``KERNEL_VERSION(a, b, c)``, for ``LINUX_KERNEL_VERSION``)
         self.system_kconfig: Callable[[], str | None] = lambda: None
         self.kernel_version: Callable[[], int] = lambda: 0
+        #: libbpf's ``kernel_supports(obj, FEAT_...)`` for the virtual ``LINUX_HAS_*`` kconfig
+        #: externs (:meth:`probe_feature`); False without a kernel to probe
+        self.kernel_supports: Callable[[str], bool] = lambda feat: False
 
     # --- construction --------------------------------------------------------------------
     @classmethod
@@ -82,6 +116,14 @@ class KernelBtf:
             self.system_kconfig = sys.kconfig_text
         if hasattr(sys, "kernel_version"):
             self.kernel_version = sys.kernel_version
+        if hasattr(sys, "prog_load"):
+            cache: dict[str, bool] = {}
+
+            def supports(feat: str) -> bool:
+                if feat not in cache:
+                    cache[feat] = probe_feature(sys, feat)
+                return cache[feat]
+            self.kernel_supports = supports
 
     @classmethod
     def from_sys(cls, sys: Any, vmlinux: BTF, log: Log | None = None) -> KernelBtf:

@@ -11,8 +11,13 @@ Models ``struct bpf_map`` and its open-time constructors in ``src/libbpf.c``
   ``value_size``, ``value``, ``pinning`` (parsed, pinning not modelled),
   ``map_extra``, ``values`` (``__array(values, ...)``: a prog array's initial
   programs, filled after the programs load, ``bpf_object__init_prog_arrays``).
-  An unknown field is an error (strict mode, libbpf's default); map-in-map
-  ``values`` (inner map definitions) are refused as not modelled.
+  An unknown field is an error (strict mode, libbpf's default). For a
+  map-in-map, ``values`` is ``__array(values, struct inner_def)``: the inner
+  definition is parsed as a map named ``<outer>.inner`` (``inner_def``) and
+  kept in :attr:`BpfMap.inner_map`, the template ``bpf_object__create_map``
+  creates just before the outer map (its fd is the ``inner_map_fd``) and
+  closes after; ``.values = { [i] = &other_map }`` fills slot *i* once the
+  outer map exists (``init_map_in_map_slots``).
 * **global data** (``bpf_object__init_global_data_maps``,
   ``bpf_object__init_internal_map``, ``internal_map_name``): one
   ``BPF_MAP_TYPE_ARRAY`` of one element per non-empty ``.data*``, ``.rodata*``
@@ -37,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from kernel_model.bpf_map import MAP_TYPE_STRUCT_OPS
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
-from kernel_model.btf.types import Array, Composite, Datasec, Ptr, Var
+from kernel_model.btf.types import Array, Composite, Datasec, Ptr, Struct, Var
 from kernel_model.bpf_facts.enums import MAP_TYPES
 from kernel_model.uapi import BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_OBJ_NAME_LEN, PAGE_SIZE
 
@@ -113,8 +118,14 @@ class BpfMap:
     #: the map definition's VAR size and struct type id in ``.maps`` (relocations)
     def_size: int = 0
     def_type_id: int = 0
-    #: ``init_slots``: a prog array's initial programs by slot (``values`` relocations)
+    #: ``init_slots``: a prog array's initial programs (a map-in-map's initial maps) by slot
+    #: (``values`` relocations)
     init_slots: dict[int, Any] = field(default_factory=dict)
+    #: ``map->inner_map``: a map-in-map's inner map definition (``<name>.inner``), created as
+    #: the template of the outer map and closed once the outer map exists
+    inner_map: "BpfMap | None" = None
+    #: ``map->inner_map_fd`` (:meth:`set_inner_map_fd`; -1: none)
+    inner_map_fd: int = -1
 
     # --- libbpf accessors -------------------------------------------------------------
     @property
@@ -133,6 +144,17 @@ class BpfMap:
         """``bpf_map__set_autocreate``: -EBUSY once the object is prepared."""
         self.obj._check_not_prepared("bpf_map__set_autocreate")  # type: ignore[attr-defined]
         self.autocreate = bool(autocreate)
+
+    def set_inner_map_fd(self, fd: int) -> None:
+        """``bpf_map__set_inner_map_fd``: the inner map template of a map-in-map is this
+        map fd (of the kernel the object will load into) instead of an inner definition,
+        which is dropped; -EINVAL for other maps or a second fd."""
+        if self.map_type not in MAP_IN_MAP_TYPES:
+            raise LibbpfError(errno.EINVAL, f"map '{self.name}': should be map-in-map.")
+        if self.inner_map_fd != -1:
+            raise LibbpfError(errno.EINVAL, f"map '{self.name}': inner_map_fd already specified.")
+        self.inner_map = None
+        self.inner_map_fd = fd
 
     def set_autoattach(self, autoattach: bool) -> None:
         """``bpf_map__set_autoattach``: -EINVAL for maps that are not struct_ops."""
@@ -174,11 +196,12 @@ def _field_int(map_name: str, btf: BTF, m_name: str, tid: int) -> int:
     return arr.nelems
 
 
-def parse_btf_map_def(map_name: str, btf: BTF, def_id: int) -> dict[str, int]:
-    """``parse_btf_map_def`` (strict): the definition's fields as a dict."""
+def parse_btf_map_def(map_name: str, btf: BTF, def_id: int, *, is_inner: bool = False) -> dict[str, Any]:
+    """``parse_btf_map_def`` (strict): the definition's fields as a dict; a map-in-map's
+    inner definition is under ``"inner"`` (its own dict, parsed with ``is_inner``)."""
     t = btf.resolve(def_id)
     assert isinstance(t, Composite)
-    out: dict[str, int] = {}
+    out: dict[str, Any] = {}
     for m in t.members:
         name = m.name
         if name in ("type", "max_entries", "map_flags", "numa_node", "key_size", "value_size", "pinning"):
@@ -201,7 +224,7 @@ def parse_btf_map_def(map_name: str, btf: BTF, def_id: int) -> dict[str, int]:
             out[size_key] = sz
             out[f"btf_{name}_type_id"] = pt.type_id
         elif name == "values":
-            _parse_values(map_name, btf, out, m.type_id, m is t.members[-1])
+            _parse_values(map_name, btf, out, m.type_id, m is t.members[-1], is_inner)
         else:
             raise LibbpfError(errno.EOPNOTSUPP, f"map '{map_name}': unknown field '{name}'.")
     if not out.get("type"):
@@ -211,18 +234,23 @@ def parse_btf_map_def(map_name: str, btf: BTF, def_id: int) -> dict[str, int]:
     return out
 
 
-_MAP_IN_MAP = (MAP_TYPES["BPF_MAP_TYPE_ARRAY_OF_MAPS"], MAP_TYPES["BPF_MAP_TYPE_HASH_OF_MAPS"])
+#: ``bpf_map_type__is_map_in_map``
+MAP_IN_MAP_TYPES = frozenset({MAP_TYPES["BPF_MAP_TYPE_ARRAY_OF_MAPS"], MAP_TYPES["BPF_MAP_TYPE_HASH_OF_MAPS"]})
+_MAP_IN_MAP = MAP_IN_MAP_TYPES
 _PROG_ARRAY = MAP_TYPES["BPF_MAP_TYPE_PROG_ARRAY"]
 
 
-def _parse_values(map_name: str, btf: BTF, out: dict[str, int], tid: int, last: bool) -> None:
+def _parse_values(map_name: str, btf: BTF, out: dict[str, Any], tid: int, last: bool, is_inner: bool) -> None:
     """The ``values`` member of ``parse_btf_map_def`` (libbpf 1.8): ``__array(values, T)``,
     a zero-length array of pointers -- to function prototypes (prog arrays: the slots
     :func:`emu.libbpf.reloc.collect_map_relos` fills) or to an inner map definition
-    (map-in-map: parsed but, in this loader, refused -- see docs/loader.md)."""
+    (map-in-map: parsed as ``<name>.inner`` into ``out["inner"]``; an inner definition
+    with ``values`` of its own is ``-ENOTSUP``, libbpf has one level)."""
     t = out.get("type", 0)
     is_mim, is_pa = t in _MAP_IN_MAP, t == _PROG_ARRAY
     desc = "map-in-map inner" if is_mim else "prog-array value"
+    if is_inner:
+        raise LibbpfError(errno.EOPNOTSUPP, f"map '{map_name}': multi-level inner maps not supported.")
     if not last:
         raise LibbpfError(errno.EINVAL, f"map '{map_name}': 'values' member should be last.")
     if not is_mim and not is_pa:
@@ -242,11 +270,10 @@ def _parse_values(map_name: str, btf: BTF, out: dict[str, int], tid: int, last: 
             raise LibbpfError(errno.EINVAL, f"map '{map_name}': prog-array value def is of unexpected kind "
                                             f"{target.kind_name.lower()}.")
         return
-    if not isinstance(target, Composite):
+    if not isinstance(target, Struct):
         raise LibbpfError(errno.EINVAL, f"map '{map_name}': map-in-map inner def is of unexpected kind "
                                         f"{target.kind_name.lower()}.")
-    raise LibbpfError(errno.EOPNOTSUPP, f"map '{map_name}': map-in-map inner map definitions are not modelled "
-                                        "by structops-emu")
+    out["inner"] = parse_btf_map_def(f"{map_name}.inner", btf, ptr.type_id, is_inner=True)
 
 
 def datasec_has_global_var(btf: BTF, datasec_id: int) -> bool:

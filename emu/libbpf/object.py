@@ -49,7 +49,7 @@ from kernel_model.bpf_map import MAP_TYPE_ARRAY
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
 from kernel_model.btf.errors import BTFError
-from kernel_model.btf.types import Datasec, Struct, Var, VarSecinfo
+from kernel_model.btf.types import Datasec, Func, Struct, Var, VarSecinfo
 from kernel_model.errors import KernelError, NotModelled
 from kernel_model.insn import Insn, encode
 from kernel_model.prog import PROG_TYPE_STRUCT_OPS
@@ -67,6 +67,7 @@ from .externs import EXT_KCFG, KCONFIG_SEC, KSYMS_SEC, Extern, is_extern
 from .kbtf import KernelBtf, ModuleBtf
 from .log import Log
 from .maps import NO_BTF_MAP_TYPES, possible_cpus
+from .maps import MAP_IN_MAP_TYPES as _MAP_IN_MAP_TYPES
 from .maps import (
     BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, LIBBPF_MAP_BSS, LIBBPF_MAP_DATA, LIBBPF_MAP_KCONFIG, LIBBPF_MAP_RODATA,
     LIBBPF_MAP_UNSPEC,
@@ -86,6 +87,9 @@ MAPS_SEC, BTF_SEC, BTF_EXT_SEC = ".maps", ".BTF", ".BTF.ext"
 _DWARF = (".debug_",)
 #: log buffer libbpf allocates for the retry (BPF_LOG_BUF_SIZE = UINT32_MAX >> 8)
 BPF_LOG_BUF_SIZE = (2**32 - 1) >> 8
+
+#: BPF_TRACE_RAW_TP (enum bpf_attach_type): ``tp_btf`` programs
+_BPF_TRACE_RAW_TP = 23
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,6 +540,14 @@ class BpfObject:
                        btf_value_type_id=spec.get("btf_value_type_id", 0),
                        numa_node=spec.get("numa_node", 0), map_extra=spec.get("map_extra", 0))
             m.def_size, m.def_type_id = vi.size, var.type_id
+            inner = spec.get("inner")
+            if inner is not None:  # bpf_object__init_user_btf_map: MAP_DEF_INNER_MAP
+                m.inner_map = BpfMap(self, f"{name}.inner", inner["type"], inner.get("key_size", 0),
+                                     inner.get("value_size", 0), inner.get("max_entries", 0),
+                                     inner.get("map_flags", 0), LIBBPF_MAP_UNSPEC, sec_idx=self.btf_maps_shndx,
+                                     btf_key_type_id=inner.get("btf_key_type_id", 0),
+                                     btf_value_type_id=inner.get("btf_value_type_id", 0),
+                                     numa_node=inner.get("numa_node", 0), map_extra=inner.get("map_extra", 0))
             self.maps.append(m)
 
     # --- programs and relocations ---------------------------------------------------------------------
@@ -619,6 +631,7 @@ class BpfObject:
         """``bpf_object__sanitize_and_load_btf``: mandatory with struct_ops or kfuncs."""
         if self.btf is None:
             return
+        self._mark_hidden_subprogs_static()
         blob = self.btf.to_bytes()
         try:
             self.btf_fd = sys.btf_load(blob)
@@ -630,6 +643,22 @@ class BpfObject:
                 raise LibbpfError(e.errno, msg) from None
             self.log.info(f"Error loading .BTF into kernel: {errstr(e.errno)}. BTF is optional, ignoring.")
             self.btf_fd = -1
+
+    def _mark_hidden_subprogs_static(self) -> None:
+        """The first step of ``bpf_object__sanitize_and_load_btf`` (libbpf 1.5-1.8): a global
+        or weak subprogram of hidden (or internal) visibility gets ``BTF_FUNC_STATIC``
+        linkage in the BTF the kernel receives, so the verifier checks it with its caller's
+        context, as a static function (``__hidden`` helpers such as usdt.bpf.h's)."""
+        btf = self.btf
+        assert btf is not None
+        for p in self.programs:
+            if not p.mark_btf_static or not p.is_subprog:
+                continue
+            for tid in range(1, btf.type_count):
+                t = btf.type_by_id(tid)
+                if isinstance(t, Func) and t.linkage == S.FUNC_GLOBAL and t.name == p.name:
+                    btf.replace(tid, Func(t.name, t.type_id, S.FUNC_STATIC))
+                    break
 
     def map_create_attrs(self, m: BpfMap, nr_cpus: int = 1) -> dict[str, Any]:
         """The BPF_MAP_CREATE attributes libbpf passes for ``m`` (``bpf_object__create_map``):
@@ -667,24 +696,15 @@ class BpfObject:
             if not m.autocreate:
                 self.log.debug(f"map '{m.name}': skipped auto-creating...")
                 continue
-            kw = self.map_create_attrs(m, possible_cpus(sys))
             try:
-                try:
-                    fd = sys.map_create(**kw)
-                except KernelError as e:
-                    if not (kw.get("btf_key_type_id") or kw.get("btf_value_type_id")):
-                        raise
-                    self.log.warn(f"Error in bpf_create_map_xattr({m.name}): {errstr(e.errno)}. Retrying "
-                                  "without BTF.")
-                    for k in ("btf_fd", "btf_key_type_id", "btf_value_type_id"):
-                        kw.pop(k, None)
-                    m.btf_key_type_id = m.btf_value_type_id = 0
-                    fd = sys.map_create(**kw)
+                fd = self.create_map(sys, m)
                 m.fd = fd
                 created.append(m)
                 self.log.debug(f"map '{m.name}': created successfully, fd={fd}")
                 if m.is_internal:
                     self._populate_internal_map(sys, m)
+                if m.init_slots and m.map_type != MAP_TYPES["BPF_MAP_TYPE_PROG_ARRAY"]:
+                    self._init_map_in_map_slots(sys, m)
             except (KernelError, LibbpfError) as e:
                 err = e.errno
                 self.log.warn(f"map '{m.name}': failed to create: {errstr(err)}")
@@ -692,6 +712,62 @@ class BpfObject:
                     _close(sys, c.fd)
                     c.fd = -1
                 raise LibbpfError(err, f"map '{m.name}': failed to create: {errstr(err)}") from None
+
+    def create_map(self, sys: Any, m: BpfMap) -> int:
+        """``bpf_object__create_map``: a map-in-map's inner definition is created first
+        (``failed to create inner map``) and its fd passed as ``inner_map_fd``; once the
+        outer map exists the inner one is closed (``bpf_map__destroy``: the kernel keeps
+        its own copy, ``inner_map_meta``). A refusal with BTF is retried without."""
+        kw = self.map_create_attrs(m, possible_cpus(sys))
+        inner = m.inner_map if m.map_type in _MAP_IN_MAP_TYPES else None
+        if inner is not None:
+            try:
+                inner.fd = self.create_map(sys, inner)
+            except (KernelError, LibbpfError) as e:
+                self.log.warn(f"map '{m.name}': failed to create inner map: {errstr(e.errno)}")
+                raise
+            m.inner_map_fd = inner.fd
+        if m.map_type in _MAP_IN_MAP_TYPES and m.inner_map_fd >= 0:
+            kw["inner_map_fd"] = m.inner_map_fd
+        try:
+            fd = self._create_map_attempt(sys, m, kw)
+        finally:
+            if inner is not None and inner.fd >= 0:
+                _close(sys, inner.fd)
+                inner.fd = -1
+        if inner is not None:
+            m.inner_map = None
+        return fd
+
+    def _create_map_attempt(self, sys: Any, m: BpfMap, kw: dict[str, Any]) -> int:
+        """``bpf_map_create``, once more without BTF when the kernel refused it with BTF."""
+        try:
+            return int(sys.map_create(**kw))
+        except KernelError as e:
+            # (a model limit is no kernel answer: libbpf would not have seen it, so no retry)
+            if not (kw.get("btf_key_type_id") or kw.get("btf_value_type_id")) or isinstance(e, NotModelled):
+                raise
+            self.log.warn(f"Error in bpf_create_map_xattr({m.name}): {errstr(e.errno)}. Retrying without BTF.")
+            for k in ("btf_fd", "btf_key_type_id", "btf_value_type_id"):
+                kw.pop(k, None)
+            m.btf_key_type_id = m.btf_value_type_id = 0
+            return int(sys.map_create(**kw))
+
+    def _init_map_in_map_slots(self, sys: Any, m: BpfMap) -> None:
+        """``init_map_in_map_slots``: slot *i* of ``.values`` gets the target map's fd
+        (``BPF_MAP_UPDATE_ELEM`` with the int *i* as key), libbpf's message on failure."""
+        for i, targ in sorted(m.init_slots.items()):
+            fd = targ.fd
+            key = i.to_bytes(4, "little").ljust(max(m.key_size, 4), b"\0")[:max(m.key_size, 4)]
+            try:
+                sys.map_update_elem(m.fd, key, fd.to_bytes(4, "little", signed=True), 0)
+            except KernelError as e:
+                msg = (f"map '{m.name}': failed to initialize slot [{i}] to map '{targ.name}' fd={fd}: "
+                       f"{errstr(e.errno)}")
+                self.log.warn(msg)
+                raise LibbpfError(e.errno, msg) from None
+            self.log.debug(f"map '{m.name}': slot [{i}] set to map '{targ.name}' fd={fd}")
+        m.init_slots.clear()
 
     def _populate_internal_map(self, sys: Any, m: BpfMap) -> None:
         try:
@@ -802,13 +878,36 @@ class BpfObject:
             raise self._fail(errno.EINVAL, f"prog '{p.name}': missing BPF prog type, check ELF section name "
                                            f"'{p.sec_name}'")
         if p.sec_def is not None and p.sec_def.attach_btf:
-            # libbpf_find_attach_btf_id: the target named after the '/' is looked up in the
-            # kernel's BTF; the emulated vmlinux BTF holds only the modelled subsystems' types
-            raise NotModelled(f"prog '{p.name}': SEC(\"{p.sec_name}\") attaches by kernel BTF "
-                              "(a kernel function or hook): tracing attach targets are not modelled")
+            if p.expected_attach_type == _BPF_TRACE_RAW_TP:
+                self._find_tp_btf_target(p)
+            else:
+                # libbpf_find_attach_btf_id for fentry/fexit/fmod_ret, iter, lsm, freplace:
+                # kernel functions the emulated vmlinux BTF does not have
+                raise NotModelled(f"prog '{p.name}': SEC(\"{p.sec_name}\") attaches by kernel BTF "
+                                  "(a kernel function or hook): tracing attach targets are not modelled")
         if p.prog_type == PROG_TYPE_STRUCT_OPS and p.attach_btf_id == 0:
             raise self._fail(errno.EINVAL, f"prog '{p.name}': SEC(\"struct_ops\") program isn't referenced "
                                            "anywhere, did you forget to use it?")
+
+    def _find_tp_btf_target(self, p: BpfProgram) -> None:
+        """``libbpf_prepare_prog_load`` -> ``libbpf_find_attach_btf_id`` for ``tp_btf/<name>``
+        (libbpf 1.5-1.8): the typedef ``btf_trace_<name>`` in vmlinux's BTF, then the
+        modules' (``find_kernel_btf_id``); not found is -ESRCH, "failed to find kernel BTF
+        type ID of '<name>'"."""
+        if p.attach_btf_id:
+            return
+        name = p.sec_name.partition("/")[2]
+        kb = self.kernel_btf
+        try:
+            if kb is None:
+                raise LibbpfError(errno.ESRCH)
+            tid, _btf, mod = kb.find_ksym("btf_trace_" + name, S.KIND_TYPEDEF)
+        except LibbpfError:
+            msg = f"prog '{p.name}': failed to find kernel BTF type ID of '{name}': {errstr(errno.ESRCH)}"
+            self.log.warn(msg)
+            raise LibbpfError(errno.ESRCH, msg) from None
+        p.attach_btf_id = tid
+        p.attach_mod_btf = mod
 
     def load_program(self, sys: Any, p: BpfProgram) -> int:
         """Load one program of a prepared object (libbpf's ``bpf_object_load_prog``);

@@ -45,6 +45,8 @@ __all__ = ["collect_relos", "relocate", "POISON_LDIMM64_MAP_BASE", "POISON_CALL_
 
 #: enum bpf_map_type
 PROG_ARRAY = 3
+HASH_OF_MAPS = 13
+MAP_IN_MAP_TYPES = frozenset({12, 13})  # ARRAY_OF_MAPS, HASH_OF_MAPS
 
 #: poison_map_ldimm64 / poison_kfunc_call (src/libbpf.c): the imm of a poisoned call
 POISON_LDIMM64_MAP_BASE = 2001000000
@@ -70,9 +72,9 @@ def collect_relos(obj: Any) -> None:
 
 def collect_map_relos(obj: Any, rs: Section) -> None:
     """``bpf_object__collect_map_relos`` (libbpf 1.8): each ``.rel.maps`` entry points a
-    slot of a map's ``values`` array at an entry program (prog arrays: ``init_slots``,
-    slot = (offset - start of ``values``) / 8). Map-in-map slots are not modelled
-    (their inner definitions are refused when the maps are parsed)."""
+    slot of a map's ``values`` array (``init_slots``, slot = (offset - start of
+    ``values``) / 8) at an entry program (prog arrays) or at another BTF-defined map
+    (map-in-map; a hash of maps needs 4-byte keys, the slot number is its key)."""
     from kernel_model.btf.types import Composite
 
     btf = obj.btf
@@ -87,13 +89,25 @@ def collect_map_relos(obj: Any, rs: Section) -> None:
         if m is None:
             raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: cannot find map '{name}' at rel->r_offset "
                                           f"{rel.offset}")
-        if m.map_type != PROG_ARRAY:
-            raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: map-in-map slots are not modelled")
-        targ = obj.progs.get(name)
-        if targ is None:
-            raise obj._fail(errno.ESRCH, f".maps relo #{rel.index}: '{name}' isn't a valid program reference")
-        if targ.sec_idx != sym.shndx or targ.sec_insn_off * 8 != sym.value:
-            raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: '{name}' isn't an entry-point program")
+        targ: Any
+        if m.map_type in MAP_IN_MAP_TYPES:
+            if sym.shndx != obj.btf_maps_shndx:
+                raise obj._fail(LIBBPF_ERRNO__RELOC, f".maps relo #{rel.index}: '{name}' isn't a BTF-defined map")
+            if m.map_type == HASH_OF_MAPS and m.key_size != 4:
+                raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: hash-of-maps '{m.name}' should have key "
+                                              "size 4.")
+            targ = next((t for t in obj.maps if t.name == name), None)
+            if targ is None:
+                raise obj._fail(errno.ESRCH, f".maps relo #{rel.index}: '{name}' isn't a valid map reference")
+        elif m.map_type == PROG_ARRAY:
+            targ = obj.progs.get(name)
+            if targ is None:
+                raise obj._fail(errno.ESRCH, f".maps relo #{rel.index}: '{name}' isn't a valid program reference")
+            if targ.sec_idx != sym.shndx or targ.sec_insn_off * 8 != sym.value:
+                raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: '{name}' isn't an entry-point program")
+        else:
+            raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: '{name}' is not a map-in-map or prog-array "
+                                          "slot")
         d = btf.resolve(m.def_type_id)
         assert isinstance(d, Composite)
         member = d.members[-1]
@@ -104,7 +118,8 @@ def collect_map_relos(obj: Any, rs: Section) -> None:
         if off < 0 or off % 8:
             raise obj._fail(errno.EINVAL, f".maps relo #{rel.index}: unexpected offset {off}")
         m.init_slots[off // 8] = targ
-        obj.log.debug(f".maps relo #{rel.index}: map '{m.name}' slot [{off // 8}] points to prog '{targ.name}'")
+        kind = "prog" if m.map_type == PROG_ARRAY else "map"
+        obj.log.debug(f".maps relo #{rel.index}: map '{m.name}' slot [{off // 8}] points to {kind} '{targ.name}'")
 
 
 def collect_prog_relos(obj: Any, rs: Section) -> None:
@@ -220,6 +235,11 @@ def relocate(obj: Any) -> None:
         except LibbpfError as e:
             obj.log.warn(f"prog '{p.name}': failed to relocate calls: {errstr(e.errno)}")
             raise
+        # the exception callback is never called, so relocate_calls did not append it
+        cb = assign_exc_cb(obj, p)
+        if cb is not None and cb.sub_insn_off == 0:
+            append_subprog(obj, p, cb)
+            reloc_code(obj, p, cb)
     for p in mains:
         try:
             relocate_data(obj, p)
@@ -284,6 +304,60 @@ def relocate_core(obj: Any) -> None:
                 raise
 
 
+#: the BTF decl tag of ``__exception_cb(name)`` (bpf_experimental.h)
+EXC_CB_TAG = "exception_callback:"
+
+
+def assign_exc_cb(obj: Any, prog: BpfProgram) -> BpfProgram | None:
+    """``bpf_prog_assign_exc_cb`` (libbpf 1.5): the subprogram an ``exception_callback:NAME``
+    decl tag on ``prog``'s FUNC names (None: no tag, or two tags -- the kernel then refuses
+    the load itself). The tag must sit on a global FUNC, name a global, non-hidden
+    subprogram of that name, once."""
+    from kernel_model.btf import structs as BS
+    btf = obj.btf
+    if btf is None:
+        return None
+    found: BpfProgram | None = None
+    for _tid, t in btf.iter_types(BS.KIND_DECL_TAG):
+        if t.component_idx != -1 or not t.name.startswith(EXC_CB_TAG):
+            continue
+        ft = btf.type_by_id(t.type_id)
+        if ft.kind != BS.KIND_FUNC or ft.linkage != 1:  # BTF_FUNC_GLOBAL
+            raise obj._fail(errno.EINVAL, f"prog '{prog.name}': exception_callback:<value> decl tag not applied "
+                                          "to the main program")
+        if ft.name != prog.name:
+            continue
+        if found is not None:  # several callbacks for one program: the verifier refuses it
+            return None
+        name = t.name[len(EXC_CB_TAG):]
+        if not name:
+            raise obj._fail(errno.EINVAL, f"prog '{prog.name}': exception_callback:<value> decl tag contains "
+                                          "empty value")
+        for sub in obj.programs:
+            if not sub.is_subprog or sub.name != name:
+                continue
+            if not sub.sym_global or sub.mark_btf_static:
+                raise obj._fail(errno.EINVAL, f"prog '{prog.name}': exception callback {sub.name} must be a "
+                                              "global non-hidden function")
+            found = sub
+            break
+        if found is None:
+            raise obj._fail(errno.ENOENT, f"prog '{prog.name}': cannot find exception callback '{name}'")
+    return found
+
+
+def append_subprog(obj: Any, main: BpfProgram, sub: BpfProgram) -> None:
+    """``bpf_object__append_subprog_code``: ``sub``'s instructions (and relocations) at the
+    end of ``main``."""
+    sub.sub_insn_off = len(main.insns)
+    main.insns.extend(sub.insns)
+    obj.log.debug(f"prog '{main.name}': added {len(sub.insns)} insns from sub-prog '{sub.name}'")
+    if main is not sub:
+        for r in sub.relocs:
+            main.relocs.append(Reloc(r.type, r.insn_idx + sub.sub_insn_off, r.map_idx, r.sym_off,
+                                     r.ext_idx, r.core, r.core_idx))
+
+
 def relocate_calls(obj: Any, main: BpfProgram) -> None:
     """``bpf_object__relocate_calls``: fresh copies of subprograms for ``main``."""
     for p in obj.programs:
@@ -326,13 +400,7 @@ def reloc_code(obj: Any, main: BpfProgram, prog: BpfProgram) -> None:
             raise obj._fail(LIBBPF_ERRNO__RELOC, f"prog '{prog.name}': no .text section found yet sub-program "
                                                   "call exists")
         if sub.sub_insn_off == 0:
-            sub.sub_insn_off = len(main.insns)
-            main.insns.extend(sub.insns)
-            obj.log.debug(f"prog '{main.name}': added {len(sub.insns)} insns from sub-prog '{sub.name}'")
-            if main is not sub:
-                for r in sub.relocs:
-                    main.relocs.append(Reloc(r.type, r.insn_idx + sub.sub_insn_off, r.map_idx, r.sym_off,
-                                             r.ext_idx, r.core, r.core_idx))
+            append_subprog(obj, main, sub)
             reloc_code(obj, main, sub)
         insn = main.insns[at]
         imm = sub.sub_insn_off - (prog.sub_insn_off + i) - 1

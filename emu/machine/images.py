@@ -163,7 +163,8 @@ class JitImages:
     def load_prog(self, prog: BpfProg, *, starts: Sequence[int] = (0,), stack_depths: Sequence[int] | None = None,
                   insns: Sequence[Insn] | None = None, was_classic: bool = False,
                   tail_call_reachable: Sequence[bool] | None = None,
-                  tail_call_targets: Callable[[int], int | None] | None = None) -> JitProgram:
+                  tail_call_targets: Callable[[int], int | None] | None = None,
+                  exception_boundary: bool = False, exception_cb: int = -1) -> JitProgram:
         """Allocate ``struct bpf_prog``, JIT ``insns`` (default ``prog.insns``, which must
         already be fixed up: see :func:`verifier.fixups.fixup_for_jit`) with the
         verifier's subprogram ``starts`` and ``stack_depths``, place the images in the
@@ -174,7 +175,8 @@ class JitImages:
             self.alloc_prog_struct(prog)
         jp = self.jit(code, starts=starts, stack_depths=stack_depths, name=prog.name or "",
                       was_classic=was_classic, tag=prog_tag(prog.insns).hex(),
-                      tail_call_reachable=tail_call_reachable, tail_call_targets=tail_call_targets)
+                      tail_call_reachable=tail_call_reachable, tail_call_targets=tail_call_targets,
+                      exception_boundary=exception_boundary, exception_cb=exception_cb)
         prog.bpf_func = jp.bpf_func
         prog.jited = b"".join(img.code for img in jp.funcs)
         self.mem.poke(prog.addr + PROG_JITED_LEN_OFF, struct.pack("<I", len(jp.funcs[0].code)))
@@ -185,13 +187,16 @@ class JitImages:
     def jit(self, insns: Sequence[Insn], *, starts: Sequence[int] = (0,),
             stack_depths: Sequence[int] | None = None, name: str = "", was_classic: bool = False,
             tag: str | None = None, tail_call_reachable: Sequence[bool] | None = None,
-            tail_call_targets: Callable[[int], int | None] | None = None) -> JitProgram:
+            tail_call_targets: Callable[[int], int | None] | None = None,
+            exception_boundary: bool = False, exception_cb: int = -1) -> JitProgram:
         """JIT instructions into the BPF pack (no ``struct bpf_prog``). ``starts``: where
         each function begins (the verifier's subprogram starts; one function by
         default), ``stack_depths`` its stack depth (0 each by default)."""
         jp = jit_program(list(insns), self.packs.jit_binary_pack_alloc, starts=starts, stack_depths=stack_depths,
                          options=self.options, symbols=self.kernel_symbols(), was_classic=was_classic,
-                         tail_call_reachable=tail_call_reachable, tail_call_targets=tail_call_targets)
+                         tail_call_reachable=tail_call_reachable, tail_call_targets=tail_call_targets,
+                         exception_boundary=exception_boundary, exception_cb=exception_cb)
+        jp.exception_cb = exception_cb
         tag = tag or prog_tag(insns).hex()
         for f, img in enumerate(jp.funcs):
             self.packs.text_copy(img.addr, img.code)

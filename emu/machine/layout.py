@@ -55,8 +55,10 @@ HEAP_BASE = 0xFFFF_8880_0100_0000
 HEAP_SIZE = 4 << 20
 VMALLOC_BASE = 0xFFFF_C900_0000_0000
 VMALLOC_DATA = VMALLOC_BASE + 0x0100_0000
-#: lazily mapped, Unicorn pages touched only when used: room for thousands of programs
-VMALLOC_DATA_SIZE = 16 << 20
+#: lazily mapped, Unicorn pages touched only when used: room for thousands of programs, and
+#: for the selftests' largest map areas (a 16 MiB .bss, a 16 MiB array of stack traces: the
+#: kernel's vmalloc has gigabytes; 16 MiB here once refused them with -ENOMEM)
+VMALLOC_DATA_SIZE = 64 << 20
 
 M52 = (1 << 52) - 1
 M64 = (1 << 64) - 1

@@ -288,7 +288,7 @@ def simulate(obj_path: str | None = None, *, cpus: int = 4, tasks: int | Sequenc
         prof = profile
         if not sched_ext.supported(prof):
             raise KernelError(errno.ENOENT, f"profile {prof.name}: no sched_ext before Linux 6.12")
-        new_api = prof.version >= (6, 13)
+        new_api = prof.sched_ext_618_interface
         kernel = Kernel(prof, modules=(), seed=seed, nr_cpus=cpus)
     core = SchedExtCore(cpus, workload, seed=seed, new_api=new_api, record_timeline=record_timeline, trace=trace)
     t0 = time.perf_counter()

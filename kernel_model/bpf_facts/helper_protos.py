@@ -126,6 +126,11 @@ def _from_gen(symbol: str, d: dict) -> FuncProto:
 CHANGES_6_18: dict[str, tuple[dict, str]] = {
     "bpf_loop_proto": ({"arg1": ArgSpec("ARG_ANYTHING")},
                        "6.18: ARG_SCALAR removed from enum bpf_arg_type; nr_loops is ARG_ANYTHING"),
+    # the 6.18 host writes the buffer (the stack slots become STACK_MISC after the call, an
+    # uninitialised buffer is accepted): the variant of the other program types
+    "bpf_get_stack_proto_raw_tp": ({"arg2": ArgSpec("ARG_PTR_TO_MEM", frozenset({"MEM_UNINIT", "MEM_WRITE"}))},
+                                   "6.18: bpf_get_stack_raw_tp's buffer is ARG_PTR_TO_UNINIT_MEM (written), "
+                                   "not ARG_PTR_TO_MEM | MEM_RDONLY"),
 }
 
 

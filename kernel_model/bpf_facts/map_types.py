@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .. import isa
 from . import gen_ops
 from .enums import MAP_TYPES
 
@@ -46,7 +47,7 @@ PCPU_MIN_UNIT_SIZE = 32 << 10
 #: include/linux/bpf_local_storage.h BPF_LOCAL_STORAGE_MAX_VALUE_SIZE: U16_MAX minus
 #: sizeof(struct bpf_local_storage_elem) (128 bytes, cache-line aligned, 6.18 host BTF)
 LOCAL_STORAGE_MAX_VALUE_SIZE = min(KMALLOC_MAX_SIZE - 512 - 128, 0xFFFF - 128)
-MAX_BPF_STACK = 512
+MAX_BPF_STACK = isa.MAX_BPF_STACK
 #: kernel.perf_event_max_stack default (the sysctl can change it; stack trace maps read it)
 PERF_EVENT_MAX_STACK = 127
 NR_CPUS_X86 = 8192                  # CONFIG_NR_CPUS of distribution kernels (cpumap max_entries)

@@ -75,11 +75,11 @@ SCX_DSQ_LOCAL_CPU_MASK = 0xFFFFFFFF
 
 def supported(profile: Profile) -> bool:
     """sched_ext exists from Linux 6.12 on (``CONFIG_SCHED_CLASS_EXT``)."""
-    return profile.version >= (6, 12)
+    return profile.sched_ext
 
 
 def _is_618(profile: Profile) -> bool:
-    return profile.version >= (6, 13)
+    return profile.sched_ext_618_interface
 
 
 #: the function members, in the order of ``struct sched_ext_ops`` (6.18 adds the last two cgroup ones)

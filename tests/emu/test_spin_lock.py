@@ -133,6 +133,12 @@ PROGRAMS: dict[str, tuple[str, str, str]] = {
                                   "call bpf_map_lookup_elem\nif r0 == 0 goto out\nr7 = r0\n"
                                   "r1 = r6\nr1 += 4\ncall bpf_spin_lock\nr1 = r7\nr1 += 4\ncall bpf_spin_unlock\n",
                            "bpf_spin_unlock of different lock"),
+    # two lookups of the same constant key: values that cannot be NULL, each with its own id
+    # (check_helper_call gives a lock-holding non-NULL value a fresh id): not the same lock
+    "unlock_same_key_other_lookup": (VALUE, "r2 = r10\nr2 += -4\nr1 = map[fd:{fd}] ll\ncall bpf_map_lookup_elem\n"
+                                            "r7 = r0\nr1 = r6\nr1 += 4\ncall bpf_spin_lock\nr1 = r7\nr1 += 4\n"
+                                            "call bpf_spin_unlock\n",
+                                     "bpf_spin_unlock of different lock"),
 }
 _UNCHECKED = ("r1 = 0\n*(u32 *)(r10 -4) = r1\nr2 = r10\nr2 += -4\nr1 = map[fd:{fd}] ll\n"
                "call bpf_map_lookup_elem\nr1 = r0\nr1 += 4\ncall bpf_spin_lock\nr0 = 0\nexit\n")

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from emu.kernel import Kernel
-from emu.libbpf import BpfObject, LibbpfError
+from emu.libbpf import BpfObject
 from emu.libbpf.log import Log
 
 from .conftest import compile_bpf
@@ -85,7 +85,19 @@ def test_values_fill_the_prog_array_and_tail_calls_run(objs):
         k.shutdown()
 
 
-def test_map_in_map_values_are_named_as_not_modelled(objs):
-    with pytest.raises(LibbpfError, match="map 'outer_array_map': map-in-map inner map definitions are not "
-                                          "modelled"):
-        BpfObject.open_file(str(objs[1]), log=Log(stream=None))
+def test_map_in_map_values_fill_the_outer_map(objs):
+    """The inner definition becomes ``outer_array_map.inner`` (created as the template,
+    closed after) and ``.values = { &in1 }`` puts in1 in slot 0 (init_map_in_map_slots)."""
+    obj = BpfObject.open_file(str(objs[1]), log=Log(stream=None))
+    m = obj.find_map("outer_array_map")
+    assert m.inner_map is not None and m.inner_map.name == "outer_array_map.inner"
+    assert (m.inner_map.map_type, m.inner_map.max_entries, m.inner_map.value_size) == (2, 1, 4)
+    assert {i: t.name for i, t in m.init_slots.items()} == {0: "in1"}
+    k = Kernel(modules=())
+    try:
+        obj.load(k)
+        assert m.inner_map is None  # bpf_map__destroy(map->inner_map) once the outer map exists
+        in1 = obj.find_map("in1")
+        assert k.map_lookup_elem(m.fd, struct.pack("<i", 0)) == struct.pack("<I", k.map_info(in1.fd).id)
+    finally:
+        k.shutdown()
