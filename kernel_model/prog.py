@@ -29,6 +29,9 @@ PROG_TYPES = {name: t for t, name in PROG_TYPE_NAMES.items() if t in (
     PROG_TYPE_SOCKET_FILTER, PROG_TYPE_KPROBE, PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT, PROG_TYPE_TRACEPOINT,
     PROG_TYPE_XDP, PROG_TYPE_PERF_EVENT, PROG_TYPE_CGROUP_SKB, PROG_TYPE_RAW_TRACEPOINT,
     PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL)}
+#: the socket and cgroup types (verifier/sock_ctx.py): cgroup_sock, sock_ops, cgroup_device,
+#: cgroup_sock_addr, cgroup_sysctl, cgroup_sockopt, sk_lookup
+PROG_TYPES.update({PROG_TYPE_NAMES[t]: t for t in (9, 13, 15, 18, 23, 25, 30)})
 
 
 @dataclass(eq=False, slots=True)

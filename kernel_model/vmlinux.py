@@ -284,9 +284,10 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     from .core_kfuncs import core_kfuncs_c
 
     from .tracepoints import tracepoints_c
+    from .vmlinux_ctx import SOCK_CTX_C  # the socket/cgroup types' uapi contexts, last: no id moves
 
     return (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
-            + tracepoints_c())
+            + tracepoints_c() + SOCK_CTX_C)
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:

@@ -46,7 +46,8 @@ from .map_types import map_type_ops
 from kernel_model.uapi import NET_ADMIN_PROG_TYPES, PERFMON_PROG_TYPES
 
 from . import helpers as H
-from .helper_sets import expected_attach_type_ok
+from .helper_sets import expected_attach_type_ok, fixup_attach_type
+from .sock_ctx import check_sock_conversions
 from .prog_types import PROG_TYPES
 from .regs import (MEM_RDONLY, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, SCALAR_VALUE, mark_known_zero, mark_not_init,
                    mark_unknown)
@@ -1053,6 +1054,7 @@ def run(env: Env) -> int:
     if not err:
         try:
             check_max_stack_depth(env)
+            check_sock_conversions(env)  # convert_ctx_accesses' refusals (socket pointers)
         except Reject as r:
             err = r.errno
     stats_line(env, time.perf_counter() - t0)
@@ -1113,6 +1115,7 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1, *, true_
         # bpf_prog_load(): is_perfmon_prog_type / is_net_admin_prog_type need CAP_PERFMON /
         # CAP_NET_ADMIN (bpf_token_capable) beyond CAP_BPF
         return VerifyResult(False, E.EPERM, "", 0)
+    env.expected_attach_type = fixup_attach_type(env.prog_type, env.expected_attach_type)
     if env.prog_type in PROG_TYPES and not expected_attach_type_ok(env.prog_type, env.expected_attach_type):
         return VerifyResult(False, E.EINVAL, "", 0)  # bpf_prog_load_check_attach
     log_size = env.log_size

@@ -26,7 +26,7 @@ from kernel_model.uapi import PROG_TYPE_KPROBE
 
 from kernel_model.uapi import BPF_F_INNER_MAP, BPF_F_RDONLY_PROG
 
-from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S, trace_helpers as TH
+from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S, trace_helpers as TH, sock_refs
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
 from .decoded import DInsn
@@ -35,7 +35,7 @@ from .log import reg_type_str
 from .mem import BPF_READ, BPF_WRITE
 from .refs import REF_TYPE_PTR
 from .regs import (
-    CONST_PTR_TO_DYNPTR, CONST_PTR_TO_MAP, MEM_ALLOC, OBJ_RELEASE, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
+    CONST_PTR_TO_DYNPTR, CONST_PTR_TO_MAP, MEM_ALLOC, MEM_FIXED_SIZE, OBJ_RELEASE, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
     PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
     PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, PTR_TRUSTED, SCALAR_VALUE, RegState, base_type,
     is_pointer_value, mark_known_zero, mark_not_init, mark_unknown, register_is_null, s64,
@@ -58,6 +58,9 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     H.ARG_PTR_TO_DYNPTR: (PTR_TO_STACK, CONST_PTR_TO_DYNPTR),  # dynptr_types
     H.ARG_PTR_TO_CONST_STR: (PTR_TO_MAP_VALUE,),  # const_str_ptr_types
 }
+
+# the socket argument kinds (verifier.sock_refs)
+_COMPATIBLE.update(sock_refs.COMPATIBLE)
 
 BPF_REG_SIZE: Final = 8
 #: include/linux/err.h
@@ -155,6 +158,8 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
                                     BPF_WRITE if arg_type & MEM_WRITE else BPF_READ, False, meta)
     elif base == H.ARG_PTR_TO_MEM:
         meta.raw_mode = bool(arg_type & MEM_UNINIT)
+        if arg_type & MEM_FIXED_SIZE:
+            sock_refs.check_fixed_size_mem(env, regno, arg_type, fn.arg_size[arg], meta)
     elif base == H.ARG_PTR_TO_FUNC:
         meta.subprogno = reg.subprogno
     elif base == H.ARG_PTR_TO_TIMER:
@@ -215,6 +220,9 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None
         exp = ", ".join(reg_type_str(c) for c in compat)
         raise env.reject(E.EACCES, f"R{regno} type={reg_type_str(reg.type)} expected={exp}")
     if base_type(reg.type) != PTR_TO_BTF_ID:
+        return
+    if arg_type & 0xFF == H.ARG_PTR_TO_BTF_ID_SOCK_COMMON:
+        sock_refs.check_btf_sock_common(env, regno, reg, arg_type, meta)
         return
     if compat is _MEM_TYPES and not arg_type & MEM_RDONLY:
         raise env.reject(E.EACCES, f"{H.func_id_name(meta.func_id)}() may write into memory pointed by "
@@ -393,7 +401,7 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         r0.type = PTR_TO_BTF_ID | (ret & ~0xFF)
         r0.btf = btf
         r0.btf_id = tid
-    else:
+    elif not sock_refs.sock_return(env, r0, ret):
         raise env.reject(E.EINVAL, f"unknown return type {bret} of func {name}#{func_id}")
     if r0.type & PTR_MAYBE_NULL:
         r0.id = env.new_id()
@@ -406,6 +414,7 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         rid = acquire_reference(env, env.insn_idx)
         r0.id = rid
         r0.ref_obj_id = rid
+    sock_refs.after_return(env, r0, func_id, meta)  # socket casts and lookups
     if changes_data:
         from .dynptrs import clear_all_pkt_pointers
         clear_all_pkt_pointers(env)

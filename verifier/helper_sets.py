@@ -27,7 +27,7 @@ from kernel_model.bpf_facts.enums import ATTACH_TYPE_ENUMERATORS, PROG_TYPE_ENUM
 from kernel_model.bpf_facts.func_proto import ROOT_CAPS, ProgContext, available_helpers
 from kernel_model.bpf_facts.prog_types import EXPECTED_ATTACH_TYPES
 
-__all__ = ["expected_attach_type_ok", "MODELLED_SYMBOLS", "allowed_protos", "attach_type_name", "prog_type_name", "CAP_BPF_ONLY"]
+__all__ = ["expected_attach_type_ok", "fixup_attach_type", "MODELLED_SYMBOLS", "allowed_protos", "attach_type_name", "prog_type_name", "CAP_BPF_ONLY"]
 
 #: the capabilities of a CAP_BPF-only loader (``privileged=False``)
 CAP_BPF_ONLY: Final = frozenset({"CAP_BPF"})
@@ -122,3 +122,20 @@ def expected_attach_type_ok(prog_type: int, expected_attach_type: int) -> bool:
     (the member index) and the types it leaves free are always accepted here."""
     allowed = EXPECTED_ATTACH_TYPES.get(PROG_TYPE_ENUMERATORS.get(prog_type, ""))
     return allowed is None or attach_type_name(expected_attach_type) in allowed
+
+
+#: kernel/bpf/syscall.c bpf_prog_load_fixup_attach_type (6.18): the attach type a load of these
+#: types gets when it sets none (0)
+_DEFAULT_ATTACH_TYPE: Final = {"BPF_PROG_TYPE_CGROUP_SOCK": "BPF_CGROUP_INET_SOCK_CREATE",
+                               "BPF_PROG_TYPE_SK_REUSEPORT": "BPF_SK_REUSEPORT_SELECT"}
+
+
+def fixup_attach_type(prog_type: int, expected_attach_type: int) -> int:
+    """``bpf_prog_load_fixup_attach_type``, run before ``bpf_prog_load_check_attach``: a
+    cgroup_sock load without an expected attach type is a sock_create program, an
+    sk_reuseport one a select program (there is no BPF_ATTACH_TYPE_UNSPEC)."""
+    default = _DEFAULT_ATTACH_TYPE.get(PROG_TYPE_ENUMERATORS.get(prog_type, ""))
+    if expected_attach_type or default is None:
+        return expected_attach_type
+    from kernel_model.bpf_facts.enums import ATTACH_TYPES
+    return ATTACH_TYPES[default]

@@ -95,6 +95,8 @@ class FuncProto:
     pkt_access: bool = False
     #: ``ret_btf_id`` of a RET_PTR_TO_BTF_ID helper: the vmlinux struct it returns
     ret_btf: str = ""
+    #: ``argN_size`` of ``MEM_FIXED_SIZE`` arguments (0 for the others), by argument index
+    arg_size: tuple[int, ...] = ()
 
 
 def _p(name: str, ret: int, *args: int, gpl: bool = False, pkt: bool = False) -> FuncProto:

@@ -639,20 +639,15 @@ def _access_flow_keys(env: Env, regs: list[RegState], regno: int, off: int, size
 
 def _access_sock(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
                  value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
+    """check_mem_access's socket branch: no writes, then ``check_sock_access``
+    (:func:`verifier.sock_ctx.check_sock_access`); a loaded field is an unknown scalar."""
     t = regs[regno].type
     if atype == BPF_WRITE:
         raise env.reject(E.EACCES, f"R{regno} cannot write into {reg_type_str(t)}")
-    if base_type(t) == PTR_TO_XDP_SOCK:
-        # check_sock_access -> bpf_xdp_sock_is_valid_access (net/core/filter.c, 6.12/6.18):
-        # struct bpf_xdp_sock has one field, the u32 queue_id at 0
-        if regs[regno].smin < 0:
-            raise env.reject(E.EACCES, f"R{regno} min value is negative, either use unsigned index or do a "
-                                       "if (index >=0) check.")
-        if 0 <= off < 4 and off % size == 0 and size == 4:
-            if value_regno >= 0:
-                mark_unknown(regs[value_regno], env.bpf_capable)
-            return
-    raise env.reject(E.EACCES, f"R{regno} invalid {reg_type_str(t)} access off={off} size={size}")
+    from .sock_ctx import check_sock_access
+    check_sock_access(env, insn_idx, regno, off, size, atype)
+    if value_regno >= 0:
+        mark_unknown(regs[value_regno], env.bpf_capable)
 
 
 def _access_btf_id(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,

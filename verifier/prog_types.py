@@ -37,6 +37,9 @@ from . import convert_ctx
 from . import ctx as ctx_access
 from . import helpers as H
 from . import net_ctx, trace_helpers, tracing, tracing_btf
+from . import sock_ctx, sock_helpers
+from .sock_ctx import (PROG_TYPE_CGROUP_DEVICE, PROG_TYPE_CGROUP_SOCK, PROG_TYPE_CGROUP_SOCK_ADDR,
+                       PROG_TYPE_CGROUP_SOCKOPT, PROG_TYPE_CGROUP_SYSCTL, PROG_TYPE_SK_LOOKUP, PROG_TYPE_SOCK_OPS)
 from .helper_sets import MODELLED_SYMBOLS, allowed_protos, attach_type_name, prog_type_name
 
 if TYPE_CHECKING:
@@ -99,6 +102,9 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
     sym = env.helper_protos.get(func_id)
     if sym is None:
         return None
+    sock = sock_helpers.symbol_proto(sym) if sym in sock_helpers.SOCKET_POINTER_SYMBOLS else None
+    if sock is not None:  # the socket-pointer helpers (lookups, casts, release), for every type
+        return sock
     if MODELLED_SYMBOLS.get(sym) != func_id:
         return trace_helpers.symbol_proto(sym, func_id) or UNMODELLED_HELPER
     return H.PROTOS[func_id]
@@ -202,3 +208,35 @@ def prog_type_ops(prog_type: int) -> ProgTypeOps:
     """The type's ops; for a type the model does not have, ops whose attach check
     refuses the load (``program type %d is not modelled``)."""
     return PROG_TYPES.get(prog_type) or _not_modelled(prog_type)
+
+
+# --- the socket and cgroup program types (net/core/filter.c, kernel/bpf/cgroup.c, 6.18) ----------
+def helpers_by_symbol(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None:
+    """``get_func_proto`` of a type whose helpers take per-type prototypes (``bpf_setsockopt``
+    is a different initialiser for sock_addr, sock_ops, sockopt): the kernel's decision tree
+    names the symbol, :data:`verifier.sock_helpers.SYMBOL_PROTOS` gives its prototype; the
+    symbols :func:`helpers_from_facts` models come from there; any other is not modelled."""
+    sym = env.helper_protos.get(func_id)
+    if sym is None:
+        return None
+    proto = sock_helpers.symbol_proto(sym)
+    if proto is not None:
+        return proto
+    return helpers_from_facts(env, func_id)
+
+
+# include/linux/bpf_types.h: cg_sock_addr, cg_sock, sock_ops, cg_sockopt, cg_sysctl, cg_dev, sk_lookup
+PROG_TYPES.update({
+    PROG_TYPE_CGROUP_SOCK_ADDR: ProgTypeOps("cgroup_sock_addr", _facts_attach(False), helpers_by_symbol,
+                                            sock_ctx.sock_addr_access),
+    PROG_TYPE_CGROUP_SOCK: ProgTypeOps("cgroup_sock", _facts_attach(False), helpers_by_symbol, sock_ctx.sock_access),
+    PROG_TYPE_SOCK_OPS: ProgTypeOps("sock_ops", _facts_attach(False), helpers_by_symbol, sock_ctx.sock_ops_access),
+    PROG_TYPE_CGROUP_SOCKOPT: ProgTypeOps("cgroup_sockopt", _facts_attach(False), helpers_by_symbol,
+                                          sock_ctx.sockopt_access),
+    PROG_TYPE_CGROUP_SYSCTL: ProgTypeOps("cgroup_sysctl", _facts_attach(False), helpers_by_symbol,
+                                         sock_ctx.sysctl_access),
+    PROG_TYPE_CGROUP_DEVICE: ProgTypeOps("cgroup_device", _facts_attach(False), helpers_by_symbol,
+                                         sock_ctx.cgroup_dev_access),
+    PROG_TYPE_SK_LOOKUP: ProgTypeOps("sk_lookup", _facts_attach(False), helpers_by_symbol,
+                                     sock_ctx.sk_lookup_access, sock_ctx.convert_sk_lookup_access),
+})

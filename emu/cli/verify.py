@@ -100,7 +100,8 @@ def build(args: argparse.Namespace, inp: "Input") -> tuple[list[Any], Any]:
     insns = read_program(inp, args.syntax, args.map or (), args.profile)
     check_insn_cnt(len(insns), privileged=not args.unpriv)
     return program_env(insns, prog_type=args.prog_type, attach=args.attach, profile=args.profile,
-                       maps=args.map or (), flags=args.flags or "", license=args.license, unpriv=args.unpriv)
+                       maps=args.map or (), flags=args.flags or "", license=args.license, unpriv=args.unpriv,
+                       attach_type=getattr(args, "attach_type", None))
 
 
 @dataclass(slots=True)
@@ -473,7 +474,8 @@ def _log_size(text: str) -> int:
 
 #: the program types ``--prog-type`` accepts (kernel_model.prog.PROG_TYPES), for the help text
 _PROG_TYPE_HELP = ("socket_filter, kprobe, sched_cls, sched_act, tracepoint, xdp, perf_event, cgroup_skb, "
-                   "raw_tracepoint, raw_tracepoint_writable, struct_ops, syscall")
+                   "raw_tracepoint, raw_tracepoint_writable, struct_ops, syscall, cgroup_sock, sock_ops, "
+                   "cgroup_device, cgroup_sock_addr, cgroup_sysctl, cgroup_sockopt, sk_lookup")
 #: --flags names, for the help text (emu.kernel.harness.FLAG_NAMES)
 _FLAG_HELP = "strict_alignment, any_alignment, test_rnd_hi32, test_state_freq, sleepable, test_reg_invariants"
 
@@ -494,6 +496,8 @@ def add_subcommand(sub: Any) -> None:
     v.add_argument("--prog-type", default=None, help=f"program type ({_PROG_TYPE_HELP}); "
                    "default socket_filter, or struct_ops with --attach")
     v.add_argument("--attach", metavar="TYPE:MEMBER", help="struct_ops member to attach to (bpf_dummy_ops:test_1)")
+    v.add_argument("--attach-type", metavar="NAME", default=None,
+                   help="expected_attach_type of the load (cgroup_inet4_connect, cgroup_getsockopt, sk_lookup ...)")
     v.add_argument("--profile", default="latest", help="kernel profile (latest=6.18, 6.12, 6.10, 6.9, 6.8)")
     v.add_argument("--log-level", type=int, choices=(1, 2), default=1,
                    help="the verifier log's level: 1 the verdict and errors, 2 every instruction and state")

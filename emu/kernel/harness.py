@@ -137,21 +137,58 @@ def check_insn_cnt(n: int, privileged: bool = True) -> None:
                                        "verifier runs: no log)")
 
 
+def _check_attach(prog_type: int, eat: int) -> None:
+    """``bpf_prog_load_check_attach`` (after ``bpf_prog_load_fixup_attach_type``): an
+    expected attach type the program type does not take is ``-EINVAL`` before the
+    verifier runs, so the kernel writes no log; the message says which it takes."""
+    from verifier.helper_sets import expected_attach_type_ok, fixup_attach_type
+    from kernel_model.bpf_facts.enums import PROG_TYPE_ENUMERATORS
+    from kernel_model.bpf_facts.prog_types import EXPECTED_ATTACH_TYPES
+
+    if expected_attach_type_ok(prog_type, fixup_attach_type(prog_type, eat)):
+        return
+    from kernel_model.errors import KernelError
+
+    name = PROG_TYPE_ENUMERATORS[prog_type]
+    takes = ", ".join(t.removeprefix("BPF_").lower() for t in EXPECTED_ATTACH_TYPES[name])
+    raise KernelError(errno.EINVAL, f"BPF_PROG_LOAD refuses expected_attach_type {eat} for "
+                                    f"{name.removeprefix('BPF_PROG_TYPE_').lower()} programs (--attach-type: "
+                                    f"{takes}; bpf_prog_load_check_attach runs before the verifier: no log)")
+
+
 def _calls_kfunc(insns: Sequence[Insn]) -> bool:
     """The program calls a kfunc, or a helper returning a vmlinux BTF pointer
     (bpf_get_current_task_btf, #158): the verifier needs the kernel's BTF."""
     if isa.CALL_INSN not in {ins.code for ins in insns}:
         return False
-    return any(ins.code == isa.CALL_INSN and (ins.src == isa.PSEUDO_KFUNC_CALL or (ins.src == 0 and ins.imm == 158))
+    return any(ins.code == isa.CALL_INSN and (ins.src == isa.PSEUDO_KFUNC_CALL or (ins.src == 0 and ins.imm in _BTF_RET))
                for ins in insns)
+
+
+#: helpers returning a vmlinux BTF pointer: bpf_get_current_task_btf, the bpf_skc_to_* casts
+_BTF_RET = frozenset({158, 136, 137, 138, 139, 140, 178, 196})
+
+
+def attach_type_id(name: str) -> int:
+    """An ``enum bpf_attach_type`` value by name (``cgroup_inet4_connect``,
+    ``BPF_CGROUP_INET4_CONNECT``) or number; InputError otherwise."""
+    from kernel_model.bpf_facts.enums import ATTACH_TYPES
+
+    if name.isdigit():
+        return int(name)
+    key = "BPF_" + name.upper().removeprefix("BPF_")
+    if key not in ATTACH_TYPES:
+        raise InputError(f"{name!r} is not an attach type (e.g. cgroup_inet4_connect, sk_lookup)", "--attach-type")
+    return ATTACH_TYPES[key]
 
 
 def program_env(insns: Sequence[Insn], *, prog_type: str | None = None, attach: str | None = None,
                 profile: Profile = LATEST, maps: Sequence[str] = (), flags: str | int = 0, license: str = "GPL",
-                unpriv: bool = False) -> tuple[list[Insn], Any]:
+                unpriv: bool = False, attach_type: str | None = None) -> tuple[list[Insn], Any]:
     """(insns, VerifierEnv) for a program loaded the way ``structops verify`` loads it:
     ``prog_type`` by name (default socket_filter, or struct_ops with ``attach``
-    = ``TYPE:MEMBER``), ``maps`` as ``NAME=TYPE:KEY:VALUE:ENTRIES`` (fd = position),
+    = ``TYPE:MEMBER``), ``attach_type`` the load's ``expected_attach_type`` by name
+    (cgroup_sock_addr, cgroup_sockopt, sk_lookup ... need one), ``maps`` as ``NAME=TYPE:KEY:VALUE:ENTRIES`` (fd = position),
     module kfunc calls given ``off`` = their BTF's fd_array index. The kernel's
     kfunc table and vmlinux BTF are in the environment when the program calls a
     kfunc or attaches to a struct_ops member (the verifier reads them for nothing
@@ -169,9 +206,14 @@ def program_env(insns: Sequence[Insn], *, prog_type: str | None = None, attach: 
                          "--prog-type")
     if attach and ptype not in (None, PROG_TYPE_STRUCT_OPS):
         raise InputError("--attach TYPE:MEMBER is for struct_ops programs", "--attach")
+    if attach and attach_type:
+        raise InputError("--attach-type is not for struct_ops programs (--attach names the member)", "--attach-type")
+    eat = attach_type_id(attach_type) if attach_type else 0
     target = struct_ops_target(attach, profile) if attach else None
     if ptype is None:
         ptype = PROG_TYPE_STRUCT_OPS if target else PROG_TYPE_SOCKET_FILTER
+    if not target:
+        _check_attach(ptype, eat)
     specs: dict[int, MapSpec] = {}
     for i, text in enumerate(maps):
         _name, spec = parse_map(text)
@@ -193,7 +235,7 @@ def program_env(insns: Sequence[Insn], *, prog_type: str | None = None, attach: 
         prog_type=ptype, prog_flags=flags if isinstance(flags, int) else parse_flags(flags), license=license,
         privileged=not unpriv, maps=specs, kfuncs=kernel.kfuncs if kernel else None,
         vmlinux_btf=kernel.btf if kernel else None, fd_array=(None, *module_btfs) if module_btfs else (),
-        profile=profile)
+        profile=profile, expected_attach_type=eat)
     if target is not None:
         env.struct_ops = target.kernel.struct_ops
         env.attach_btf = target.desc.btf

@@ -72,6 +72,8 @@ from kernel_model.uapi import (BPF_F_ANY_ALIGNMENT, BPF_F_LINK, BPF_F_RDONLY, BP
                                PROG_TYPE_RAW_TRACEPOINT, PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_TRACEPOINT, PROG_TYPE_TRACING,
                                PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT, PROG_TYPE_XDP, PROG_TYPE_CGROUP_SKB)
 
+from verifier.helper_sets import fixup_attach_type
+from verifier.sock_ctx import SOCK_PROG_TYPES
 from .bpf_maps import MachineKernelMemory, MapObject, StructOpsMapObject, check_obj_name
 from . import prog_load
 from .bpf_objects import BpfObject, BtfInfo, BtfObject, LinkInfo, MapInfo, ProgInfo, TestRunResult
@@ -93,6 +95,9 @@ SUPPORTED_PROG_TYPES = {t: PROG_TYPE_NAMES[t] for t in (
     PROG_TYPE_SOCKET_FILTER, PROG_TYPE_KPROBE, PROG_TYPE_TRACEPOINT, PROG_TYPE_PERF_EVENT, PROG_TYPE_RAW_TRACEPOINT,
     PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT, PROG_TYPE_XDP, PROG_TYPE_CGROUP_SKB,
     PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL, PROG_TYPE_TRACING)}
+# the socket and cgroup types (verified only but sk_lookup, which test-runs: the emulated kernel has
+# no socket, sysctl or device to run the others on; verifier.sock_ctx)
+SUPPORTED_PROG_TYPES.update({t: PROG_TYPE_NAMES[t] for t in SOCK_PROG_TYPES})
 M64 = (1 << 64) - 1
 
 
@@ -249,6 +254,7 @@ class BpfSyscalls:
                                                 f"(modelled: {', '.join(SUPPORTED_PROG_TYPES.values())})")
             raise KernelError(errno.EINVAL, f"unknown program type {prog_type}")
         prog_name = check_obj_name(prog_name, "program")
+        expected_attach_type = fixup_attach_type(prog_type, expected_attach_type)
         prog_btf: BtfObject | None = None
         if prog_btf_fd or func_info or line_info:
             prog_btf = self._btf_by_fd(prog_btf_fd)

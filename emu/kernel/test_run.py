@@ -44,6 +44,8 @@ behaviour compared in the oracle tests):
   context copied back (the host writes it back into the ``ctx_in`` buffer: here
   it is ``ctx_out``).
 
+* **sk_lookup** -- ``bpf_prog_test_run_sk_lookup``: :mod:`emu.kernel.test_run_sk_lookup`.
+
 Where we differ: ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE``, ``BPF_F_TEST_RUN_ON_CPU``
 and the ``max_ctx_offset`` lower bound of syscall contexts are not modelled (the
 first two are refused with ``-EINVAL`` and a message saying so); the socket a
@@ -64,6 +66,7 @@ from kernel_model.btf import Ptr
 from kernel_model.btf import structs as S
 from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
+from verifier.sock_ctx import PROG_TYPE_SK_LOOKUP
 from kernel_model.uapi import PAGE_SIZE
 from verifier.ctx import SK_BUFF_SIZE
 
@@ -99,6 +102,9 @@ def test_run(kernel: "Kernel", po: "ProgObject", *, ctx_in: bytes, data_in: byte
         return _run_skb(kernel, po, ctx_in, data_in, repeat, flags, cpu, ctx_out_size)
     if t == PROG_TYPE_SYSCALL:
         return _run_syscall(kernel, po, ctx_in, data_in, repeat, flags, ctx_out_size, data_out_size)
+    if t == PROG_TYPE_SK_LOOKUP:
+        from .test_run_sk_lookup import run_sk_lookup
+        return run_sk_lookup(kernel, po, ctx_in, data_in, repeat, flags, cpu, ctx_out_size, data_out_size)
     raise KernelError(ENOTSUPP, f"program type {t} has no test_run here")
 
 

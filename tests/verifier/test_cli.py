@@ -106,8 +106,23 @@ def test_bad_options_exit_2_with_one_line(tmp_path, capsys, argv, message) -> No
 def test_not_modelled_prog_type_exits_3(tmp_path, capsys) -> None:
     f = tmp_path / "ok.s"
     f.write_text("r0 = 0\nexit\n")
-    rc, out, err = run(capsys, str(f), "--prog-type", "sk_lookup")
-    assert (rc, out) == (3, "") and err.count("\n") == 1 and "no sk_lookup programs" in err
+    rc, out, err = run(capsys, str(f), "--prog-type", "lirc_mode2")
+    assert (rc, out) == (3, "") and err.count("\n") == 1 and "no lirc_mode2 programs" in err
+
+
+def test_attach_type_of_the_socket_types(tmp_path, capsys) -> None:
+    """--attach-type sets expected_attach_type: user_ip4 is an INET4 hook's field; a load
+    without one is refused before the verifier (no log), with one error line."""
+    f = tmp_path / "connect4.s"
+    f.write_text("r0 = *(u32 *)(r1 +4)\nr0 = 1\nexit\n")
+    rc, out, err = run(capsys, str(f), "--prog-type", "cgroup_sock_addr", "--attach-type", "cgroup_inet4_connect")
+    assert (rc, err) == (0, "") and out.startswith("processed 3 insns")
+    rc, out, _ = run(capsys, str(f), "--prog-type", "cgroup_sock_addr", "--attach-type", "BPF_CGROUP_INET6_CONNECT")
+    assert rc == 1 and "invalid bpf_context access off=4 size=4" in out.splitlines()
+    rc, out, err = run(capsys, str(f), "--prog-type", "cgroup_sock_addr")
+    assert (rc, out) == (1, "") and err.count("\n") == 1 and "cgroup_inet4_connect" in err
+    rc, out, err = run(capsys, str(f), "--prog-type", "cgroup_sock_addr", "--attach-type", "bogus")
+    assert (rc, out) == (2, "") and err.startswith("error: --attach-type")
 
 
 def test_too_many_insns_is_e2big_with_libbpf_message(tmp_path, capsys) -> None:
@@ -222,15 +237,15 @@ def test_prog_and_list_need_an_object(tmp_path, capsys) -> None:
 
 
 def test_a_program_type_not_modelled_is_exit_3_with_its_reason(capsys) -> None:
-    """cgroup_sockopt programs reach the emulated BPF_PROG_LOAD (libbpf's section table knows
+    """lirc_mode2 programs reach the emulated BPF_PROG_LOAD (libbpf's section table knows
     them) and are refused there as not modelled: exit 3, the reason in the summary, one error
     line on stderr."""
-    rc, out, err = run(capsys, str(_selftest("sockopt_sk.o")))
+    rc, out, err = run(capsys, str(_selftest("test_lirc_mode2_kern.o")))
     lines = out.splitlines()
-    assert rc == 3 and lines[0] == "-- prog _getsockopt: not modelled"
-    assert lines[-2].split()[:2] == ["_getsockopt", "cgroup/getsockopt"]
-    assert "not modelled: program type 25 is not modelled by this kernel" in lines[-2]
-    assert err.startswith("error: 2 of 2 programs need what this emulator does not model")
+    assert rc == 3 and lines[0] == "-- prog bpf_decoder: not modelled"
+    assert lines[-1].split()[:2] == ["bpf_decoder", "lirc_mode2"]
+    assert "not modelled: program type 20 is not modelled by this kernel" in lines[-1]
+    assert err.startswith("error: 1 of 1 programs need what this emulator does not model")
 
 
 def test_an_object_with_a_rejected_program_exits_1(capsys) -> None:
