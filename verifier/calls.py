@@ -216,6 +216,9 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None
         t &= ~MEM_RDONLY
     if arg_type & PTR_MAYBE_NULL:
         t &= ~PTR_MAYBE_NULL
+    if arg_type & 0xFF == H.ARG_PTR_TO_MEM:  # memory tagged with a dynptr type (a slice) is memory
+        from .dynptrs import DYNPTR_TYPE_FLAG_MASK
+        t &= ~DYNPTR_TYPE_FLAG_MASK
     if t not in compat:
         exp = ", ".join(reg_type_str(c) for c in compat)
         raise env.reject(E.EACCES, f"R{regno} type={reg_type_str(reg.type)} expected={exp}")
