@@ -59,6 +59,10 @@ _CTX_STRUCT: Final = {1: "__sk_buff", 3: "__sk_buff", 4: "__sk_buff", 6: "xdp_md
                       23: "bpf_sockopt", 25: "bpf_sock", 30: "bpf_sk_lookup", 31: "bpf_sysctl",
                       32: "bpf_cgroup_dev_ctx", 18: "bpf_sock_ops", 7: "bpf_perf_event_data",
                       5: "pt_regs", 21: "bpf_flow_keys", 17: "bpf_raw_tracepoint_args"}
+# include/linux/bpf_types.h (6.12/6.18): the uapi contexts of the socket-level and tunnel
+# packet types, by their enum bpf_prog_type values
+_CTX_STRUCT.update({10: "__sk_buff", 11: "__sk_buff", 12: "__sk_buff", 14: "__sk_buff", 16: "sk_msg_md",
+                    19: "__sk_buff", 21: "sk_reuseport_md", 22: "__sk_buff", 32: "bpf_nf_ctx"})
 #: the kernel's own name a projected context may have (btf_is_projection_of)
 _PROJECTION: Final = {"__sk_buff": "sk_buff", "xdp_md": "xdp_buff"}
 #: BPF_PROG_TYPE_LSM / _TRACEPOINT (include/uapi/linux/bpf.h), named only here

@@ -83,4 +83,11 @@ def expected_attach_type_ok(prog_type: int, expected_attach_type: int) -> bool:
     ``expected_attach_type`` it restricts (EINVAL before the verifier otherwise); struct_ops
     (the member index) and the types it leaves free are always accepted here."""
     allowed = EXPECTED_ATTACH_TYPES.get(PROG_TYPE_ENUMERATORS.get(prog_type, ""))
+    expected_attach_type = ATTACH_TYPE_FIXUPS.get((prog_type, expected_attach_type), expected_attach_type)
     return allowed is None or attach_type_name(expected_attach_type) in allowed
+
+
+#: kernel/bpf/syscall.c ``bpf_prog_load_fixup_attach_type`` (6.12/6.18): a zero
+#: ``expected_attach_type`` the kernel replaces before checking it; (prog type, 0) -> value.
+#: BPF_PROG_TYPE_SK_REUSEPORT (21): BPF_SK_REUSEPORT_SELECT (39).
+ATTACH_TYPE_FIXUPS: dict[tuple[int, int], int] = {(21, 0): 39}
