@@ -22,7 +22,7 @@ from typing import Any, Final, Sequence
 from kernel_model import isa
 from kernel_model.insn import imm64
 
-from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S
+from . import alu, callbacks as cb, helpers as H, mem, pkt_helpers, precision, scalar as S
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
 from .decoded import DInsn
@@ -31,7 +31,7 @@ from .log import reg_type_str
 from .mem import BPF_READ, BPF_WRITE
 from .refs import REF_TYPE_PTR
 from .regs import (
-    CONST_PTR_TO_MAP, MEM_ALLOC, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
+    CONST_PTR_TO_MAP, MEM_ALIGNED, MEM_ALLOC, MEM_FIXED_SIZE, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
     PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
     PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, PTR_TRUSTED, SCALAR_VALUE, RegState, base_type,
     is_pointer_value, mark_known_zero, mark_not_init, mark_unknown, register_is_null, s64,
@@ -127,6 +127,12 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
                                     BPF_WRITE if arg_type & MEM_WRITE else BPF_READ, False, meta)
     elif base == H.ARG_PTR_TO_MEM:
         meta.raw_mode = bool(arg_type & MEM_UNINIT)
+        if arg_type & MEM_FIXED_SIZE:  # arg_size[]: checked here, not at a size argument
+            size = fn.arg_size[arg] if arg < len(fn.arg_size) else 0
+            mem.check_helper_mem_access(env, regno, size, BPF_WRITE if arg_type & MEM_WRITE else BPF_READ,
+                                        False, meta)
+            if arg_type & MEM_ALIGNED:
+                mem.check_ptr_alignment(env, reg, 0, size, True)
     elif base == H.ARG_PTR_TO_FUNC:
         meta.subprogno = reg.subprogno
     elif base == H.ARG_PTR_TO_SPIN_LOCK:
@@ -221,6 +227,10 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         raise env.reject(E.EINVAL, "cannot call GPL-restricted function from non-GPL compatible program")
     if not env.attr.sleepable and fn.might_sleep:
         raise env.reject(E.EINVAL, "helper call might sleep in a non-sleepable prog")
+    # With LD_ABS/IND some JITs save/restore skb from r1 (verifier.pkt_helpers)
+    changes_data = pkt_helpers.helper_changes_pkt_data(func_id)
+    if changes_data and fn.args[0] != H.ARG_PTR_TO_CTX:
+        raise env.reject(E.EINVAL, f"kernel subsystem misconfigured func {name}#{func_id}: r1 != ctx")
     meta = CallMeta(func_id)
     for i in range(5):
         check_func_arg(env, i, meta, fn)
@@ -285,6 +295,8 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         alu.bounds_sanity(env, r0, "retval")
     elif bret == H.RET_INTEGER:
         alu.bounds_sanity(env, r0, "retval")
+    if changes_data:
+        pkt_helpers.clear_all_pkt_pointers(env)
 
 #: the helpers whose map ``record_func_map`` records (kernel/bpf/verifier.c, 6.12/6.18)
 _RECORD_MAP: Final = frozenset({12, 1, 2, 3, 87, 88, 89, 164, 51, 195})
@@ -387,6 +399,8 @@ def _call_global(env: Env, subprog: int, caller: Any, err: int) -> None:
         raise env.reject(err, f"Caller passes invalid args into func#{subprog} ('{name}')")
     if env.log_on:
         env.verbose(f"Func#{subprog} ('{name}') is global and assumed valid.\n")
+    if pkt_helpers.subprog_changes_pkt_data(env, subprog):  # Linux 6.13+
+        pkt_helpers.clear_all_pkt_pointers(env)
     env.subprogs[subprog].called = True
     regs = caller.regs
     for i in range(6):

@@ -50,6 +50,8 @@ MODELLED_SYMBOLS: Final[dict[str, int]] = {
     "bpf_ktime_get_boot_ns_proto": 125,
     "bpf_ktime_get_coarse_ns_proto": 160,
     "bpf_ktime_get_tai_ns_proto": 208,
+    # kernel/bpf/core.c: the tail call of every program type (verifier.calls record_func_key)
+    "bpf_tail_call_proto": 12,
 }
 
 _CACHE: dict[tuple[str, str | None, bool, bool], dict[int, str]] = {}

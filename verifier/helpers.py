@@ -92,6 +92,8 @@ class FuncProto:
     pkt_access: bool = False
     #: ``ret_btf_id`` of a RET_PTR_TO_BTF_ID helper: the vmlinux struct it returns
     ret_btf: str = ""
+    #: ``arg_size[]`` of the MEM_FIXED_SIZE memory arguments (0 elsewhere; empty: none)
+    arg_size: tuple[int, ...] = ()
 
 
 def _p(name: str, ret: int, *args: int, gpl: bool = False, pkt: bool = False) -> FuncProto:

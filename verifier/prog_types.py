@@ -40,7 +40,7 @@ from . import convert_ctx
 from . import ctx as ctx_access
 from . import helpers as H
 from . import net_ctx, tracing
-from . import skb_ctx
+from . import pkt_helpers, skb_ctx
 from .helper_sets import MODELLED_SYMBOLS, allowed_protos, attach_type_name, prog_type_name
 
 if TYPE_CHECKING:
@@ -103,6 +103,9 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
     sym = env.helper_protos.get(func_id)
     if sym is None:
         return None
+    p = pkt_helpers.proto_for_symbol(sym)
+    if p is not None:
+        return p
     if MODELLED_SYMBOLS.get(sym) != func_id:
         return UNMODELLED_HELPER
     return H.PROTOS[func_id]
