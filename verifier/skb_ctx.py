@@ -186,6 +186,7 @@ def nf_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx:
         return None
     btf = env.attr.vmlinux_btf
     tid = btf.find(name, KIND_STRUCT) if btf is not None else None
-    if tid is None:
+    if tid is None:  # the kernel's BTF has it; the model's may not: refused, never guessed
+        env.verbose(f"struct {name} of the netfilter context is not modelled by structops\n")
         return None
     return PTR_TO_BTF_ID | PTR_TRUSTED, btf, tid
