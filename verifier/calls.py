@@ -22,16 +22,16 @@ from typing import Any, Final, Sequence
 from kernel_model import isa
 from kernel_model.insn import imm64
 
-from . import alu, callbacks as cb, helpers as H, mem, pkt_helpers, precision, scalar as S
+from . import alu, callbacks as cb, helpers as H, mem, pkt_helpers, precision, scalar as S, sock_access
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
 from .decoded import DInsn
 from .core import Env, DST_OP, DST_OP_NO_MARK, SRC_OP, Reject
 from .log import reg_type_str
 from .mem import BPF_READ, BPF_WRITE
-from .refs import REF_TYPE_PTR
+from .refs import REF_TYPE_PTR, acquire_reference, release_reference
 from .regs import (
-    CONST_PTR_TO_MAP, MEM_ALIGNED, MEM_ALLOC, MEM_FIXED_SIZE, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
+    CONST_PTR_TO_MAP, OBJ_RELEASE, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_TCP_SOCK, MEM_ALIGNED, MEM_ALLOC, MEM_FIXED_SIZE, MEM_RDONLY, MEM_RINGBUF, MEM_UNINIT, MEM_WRITE, NOT_INIT, PTR_MAYBE_NULL,
     PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_CTX, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
     PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, PTR_TRUSTED, SCALAR_VALUE, RegState, base_type,
     is_pointer_value, mark_known_zero, mark_not_init, mark_unknown, register_is_null, s64,
@@ -50,6 +50,11 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     H.ARG_PTR_TO_BTF_ID: (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | 1 << 21),
     H.ARG_PTR_TO_SPIN_LOCK: (PTR_TO_MAP_VALUE, PTR_TO_BTF_ID | MEM_ALLOC),  # spin_lock_types
 }
+
+_COMPATIBLE.update(sock_access.SOCK_ARG_COMPATIBLE)
+#: RET_PTR_TO_SOCKET, RET_PTR_TO_SOCK_COMMON, RET_PTR_TO_TCP_SOCK -> the register type of R0
+_SOCK_RET: Final = {H.RET_PTR_TO_SOCKET: PTR_TO_SOCKET, H.RET_PTR_TO_SOCK_COMMON: PTR_TO_SOCK_COMMON,
+                    H.RET_PTR_TO_TCP_SOCK: PTR_TO_TCP_SOCK}
 
 BPF_REG_SIZE: Final = 8
 
@@ -106,6 +111,10 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
     if not skip_type:
         _check_reg_type(env, regno, arg_type, meta)
         _check_func_arg_reg_off(env, reg, regno, arg_type)
+    if arg_type & OBJ_RELEASE:  # arg_type_is_release (the socket helpers: verifier.sock_access)
+        if not reg.ref_obj_id and not register_is_null(reg):
+            raise env.reject(E.EINVAL, f"R{regno} must be referenced when passed to release function")
+        meta.release_regno = regno
     if reg.ref_obj_id:
         meta.ref_obj_id = reg.ref_obj_id
     if base == H.ARG_CONST_MAP_PTR:
@@ -158,6 +167,9 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None
         raise env.reject(E.EACCES, f"R{regno} type={reg_type_str(reg.type)} expected={exp}")
     if base_type(reg.type) != PTR_TO_BTF_ID:
         return
+    if arg_type & 0xFF == H.ARG_PTR_TO_BTF_ID_SOCK_COMMON:  # btf_struct_ids_match against sock_common
+        raise env.reject(E.EINVAL, f"R{regno} {reg_type_str(reg.type)} as a sock_common argument of "
+                                   f"{H.func_id_name(meta.func_id)} is not modelled by structops")
     if compat is _MEM_TYPES and not arg_type & MEM_RDONLY:
         raise env.reject(E.EACCES, f"{H.func_id_name(meta.func_id)}() may write into memory pointed by "
                                    f"R{regno} type={reg_type_str(reg.type)}")
@@ -165,6 +177,12 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None
 
 def _check_func_arg_reg_off(env: Env, reg: RegState, regno: int, arg_type: int) -> None:
     t = reg.type
+    if arg_type & OBJ_RELEASE:
+        if reg.off:
+            raise env.reject(E.EINVAL, f"R{regno} must have zero offset when passed to release func or trusted "
+                                       "arg to kfunc")
+        mem.check_ptr_off_reg(env, reg, regno, False)
+        return
     if t in (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
              PTR_TO_MEM | MEM_RDONLY, PTR_TO_MEM | MEM_RINGBUF, PTR_TO_BUF, PTR_TO_BUF | MEM_RDONLY, 18,
              SCALAR_VALUE):
@@ -246,6 +264,14 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     env.aux[env.insn_idx].helper_id = func_id
     for i in range(meta.access_size):
         mem.check_mem_access(env, env.insn_idx, meta.regno, i, isa.B, BPF_WRITE, -1, False, False)
+    if meta.release_regno:
+        released = False
+        if meta.ref_obj_id:
+            released = release_reference(env, meta.ref_obj_id)
+        elif register_is_null(env.cur_regs()[meta.release_regno]):
+            released = True  # releasing NULL is allowed
+        if not released:
+            raise env.reject(E.EINVAL, f"func {name}#{func_id} reference has not been acquired before")
     if func_id == cb.BPF_FUNC_FOR_EACH_MAP_ELEM:
         cb.push_callback_call(env, env.insn_idx, meta.subprogno, cb.set_map_elem_callback_state, meta.map)
     elif func_id == cb.BPF_FUNC_LOOP:
@@ -283,10 +309,19 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         r0.type = PTR_TO_BTF_ID | (ret & ~0xFF)
         r0.btf = btf
         r0.btf_id = tid
+    elif bret in _SOCK_RET:
+        mark_known_zero(r0)
+        r0.type = _SOCK_RET[bret] | (ret & ~0xFF)
     else:
         raise env.reject(E.EINVAL, f"unknown return type {bret} of func {name}#{func_id}")
     if r0.type & PTR_MAYBE_NULL:
         r0.id = env.new_id()
+    if func_id in sock_access.PTR_CAST_FUNCS:  # for release_reference()
+        r0.ref_obj_id = meta.ref_obj_id
+    elif func_id in sock_access.ACQUIRE_FUNCS:
+        rid = acquire_reference(env, env.insn_idx)
+        r0.id = rid  # for mark_ptr_or_null_reg()
+        r0.ref_obj_id = rid
     if bret == H.RET_INTEGER and func_id == 8:  # bpf_get_smp_processor_id
         n = env.attr.nr_cpu_ids - 1
         r0.umax = r0.u32_max = r0.smax = r0.s32_max = n

@@ -621,10 +621,9 @@ def _access_flow_keys(env: Env, regs: list[RegState], regno: int, off: int, size
 
 def _access_sock(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,
                  value_regno: int, insn_idx: int, is_ldsx: bool) -> None:
-    t = regs[regno].type
-    if atype == BPF_WRITE:
-        raise env.reject(E.EACCES, f"R{regno} cannot write into {reg_type_str(t)}")
-    raise env.reject(E.EACCES, f"R{regno} invalid {reg_type_str(t)} access off={off} size={size}")
+    """``check_sock_access`` (:mod:`verifier.sock_access`)."""
+    from .sock_access import check_sock_access
+    check_sock_access(env, regs, regno, off, size, atype, value_regno, insn_idx, is_ldsx)
 
 
 def _access_btf_id(env: Env, regs: list[RegState], regno: int, off: int, size: int, atype: int,

@@ -20,8 +20,8 @@
   of a global function that may change the packet invalidates the caller's packet
   pointers too.
 
-Helpers returning socket pointers (``bpf_sk_lookup_tcp`` ...) and ``bpf_sk_release``
-are not in the table: sockets as references are not modelled here.
+The socket helpers (``bpf_sk_lookup_tcp`` ... ``bpf_sk_release``, ``bpf_tcp_sock`` ...) are
+in the table too; what their socket pointers and references do is :mod:`verifier.sock_access`.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ _ARGS_MODELLED: Final = frozenset({"ARG_DONTCARE", "ARG_PTR_TO_CTX", "ARG_ANYTHI
                                    "ARG_CONST_SIZE", "ARG_CONST_SIZE_OR_ZERO", "ARG_CONST_MAP_PTR"})
 _FLAGS_MODELLED: Final = frozenset({"MEM_RDONLY", "MEM_UNINIT", "MEM_WRITE", "PTR_MAYBE_NULL", "MEM_FIXED_SIZE",
                                     "MEM_ALIGNED"})
+_SOCK_RETS: Final = frozenset({"RET_INTEGER", "RET_PTR_TO_SOCKET", "RET_PTR_TO_SOCK_COMMON", "RET_PTR_TO_TCP_SOCK"})
+_SOCK_ARGS: Final = frozenset({"ARG_PTR_TO_SOCK_COMMON", "ARG_PTR_TO_SOCKET", "ARG_PTR_TO_BTF_ID_SOCK_COMMON"})
 #: ``arg*_size`` of the fixed-size memory arguments, as the kernel writes them
 _SIZES: Final = {"sizeof(u32)": 4, "sizeof(u64)": 8, "sizeof(__u32)": 4, "sizeof(__u64)": 8}
 
@@ -79,6 +81,15 @@ _SYMBOLS: Final = (
     # kernel/bpf/helpers.c, kernel/trace/bpf_trace.c: plain helpers these programs call
     "bpf_get_ns_current_pid_tgid_proto", "bpf_get_current_task_proto",
 )
+#: the socket helpers (verifier.sock_access: references, socket pointer returns)
+_SOCK_SYMBOLS: Final = (
+    "bpf_sk_lookup_tcp_proto", "bpf_sk_lookup_udp_proto", "bpf_skc_lookup_tcp_proto", "bpf_tc_sk_lookup_tcp_proto",
+    "bpf_tc_sk_lookup_udp_proto", "bpf_tc_skc_lookup_tcp_proto", "bpf_xdp_sk_lookup_tcp_proto",
+    "bpf_xdp_sk_lookup_udp_proto", "bpf_xdp_skc_lookup_tcp_proto", "bpf_sock_addr_sk_lookup_tcp_proto",
+    "bpf_sock_addr_sk_lookup_udp_proto", "bpf_sock_addr_skc_lookup_tcp_proto", "bpf_sk_release_proto",
+    "bpf_sk_fullsock_proto", "bpf_tcp_sock_proto", "bpf_get_listener_sock_proto", "bpf_tcp_check_syncookie_proto",
+    "bpf_tcp_gen_syncookie_proto", "bpf_sk_assign_proto", "bpf_get_socket_ptr_cookie_proto",
+)
 
 #: bpf_helper_changes_pkt_data (net/core/filter.c, 6.12 = 6.18): helper ids
 CHANGES_PKT_DATA: Final = frozenset(helper_id(n) for n in (
@@ -89,14 +100,19 @@ CHANGES_PKT_DATA: Final = frozenset(helper_id(n) for n in (
     "xdp_adjust_tail", "tail_call"))
 
 
-def _convert(p: facts.FuncProto) -> H.FuncProto | None:
+def _convert(p: facts.FuncProto, sock: bool = False) -> H.FuncProto | None:
     """The verifier's prototype of a facts prototype, or None when one of its arguments
-    or its return type is not of the kinds modelled."""
-    if p.ret.base != "RET_INTEGER" or p.ret.flags or p.might_sleep or p.allowed:
+    or its return type is not of the kinds modelled (``sock``: the socket kinds too)."""
+    rets = _SOCK_RETS if sock else {"RET_INTEGER"}
+    if p.ret.base not in rets or not p.ret.flags <= {"PTR_MAYBE_NULL"} or p.might_sleep or p.allowed:
         return None
+    if p.ret.base != "RET_INTEGER" and not p.ret.flags:
+        return None  # every socket-returning helper may return NULL
+    args_ok = _ARGS_MODELLED | _SOCK_ARGS if sock else _ARGS_MODELLED
+    flags_ok = _FLAGS_MODELLED | {"OBJ_RELEASE"} if sock else _FLAGS_MODELLED
     sizes = []
     for a in p.args:
-        if a.base not in _ARGS_MODELLED or not a.flags <= _FLAGS_MODELLED:
+        if a.base not in args_ok or not a.flags <= flags_ok:
             return None
         size = 0
         if "MEM_FIXED_SIZE" in a.flags:
@@ -105,18 +121,22 @@ def _convert(p: facts.FuncProto) -> H.FuncProto | None:
             size = _SIZES[a.size]
         sizes.append(size)
     name = (p.func or p.symbol).removeprefix("bpf_")
-    return H.FuncProto(name, H.RET_INTEGER, tuple(a.value for a in p.args), gpl_only=p.gpl_only,
+    # by name: the verifier's enum bpf_arg_type keeps 6.12's ARG_SCALAR (its values above
+    # ARG_ANYTHING are one more than 6.18's); the flag bits are the same
+    args = tuple(getattr(H, a.base) | (a.value & ~0xFF) for a in p.args)
+    ret = getattr(H, p.ret.base) | (p.ret.value & ~0xFF)
+    return H.FuncProto(name, ret, args, gpl_only=p.gpl_only,
                        pkt_access=p.pkt_access, arg_size=tuple(sizes))
 
 
 @lru_cache(maxsize=None)
 def _table() -> dict[str, H.FuncProto]:
     out = {}
-    for sym in _SYMBOLS:
+    for sym in (*_SYMBOLS, *_SOCK_SYMBOLS):
         p = facts.PROTOS.get(sym)
         if p is None:
             continue
-        conv = _convert(p)
+        conv = _convert(p, sym in _SOCK_SYMBOLS)
         if conv is not None:
             out[sym] = conv
     return out

@@ -133,11 +133,6 @@ KNOWN_OBJECTS.update({
        "(struct pt_regs by typedef or bpf_user_pt_regs_t) is not recognised (btf_is_prog_ctx_type)"
        for n in ("resolved", "typedef", "workaround")},
 })
-#: the socket-level packet types (verifier.skb_ctx)
-KNOWN_OBJECTS.update({
-    "test_migrate_reuseport.o:migrate_reuseport": "loads through a sock_common pointer (migrating_sk->state): "
-    "bpf_sock_common_is_valid_access is not modelled",
-})
 
 
 @pytest.mark.parametrize("pid", [pytest.param(p, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_OBJECTS[p])]
