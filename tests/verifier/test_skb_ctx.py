@@ -1,6 +1,6 @@
-"""The socket-level and tunnel packet program types (verifier.skb_ctx) and the packet helpers
-(verifier.pkt_helpers): context access rules, helper availability, packet pointers invalidated
-by packet-changing helpers. The expected lines and errnos are those of Linux 6.18
+"""The socket-level and tunnel packet program types (verifier.skb_ctx), the packet helpers
+(verifier.pkt_helpers) and socket pointers (verifier.sock_access): context access rules, helper
+availability, packet pointers invalidated by packet-changing helpers, socket references. The expected lines and errnos are those of Linux 6.18
 (net/core/filter.c, kernel/bpf/verifier.c); the ``kernel``-marked tests compare every case with
 the host kernel, whole log included."""
 
@@ -25,6 +25,9 @@ SKB_PKT = ("r2 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r2\nr4 += 14\nif 
 MSG_PKT = ("r2 = *(u64 *)(r1 +0)\nr3 = *(u64 *)(r1 +8)\nr4 = r2\nr4 += 4\nif r4 > r3 goto +1\n"
            "r0 = *(u32 *)(r2 +0)\nr0 = 0\nexit")
 XDP_PKT_HEAD = "r6 = r1\nr7 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr4 = r7\nr4 += 14\nif r4 > r3 goto +{skip}\n"
+#: a zeroed struct bpf_sock_tuple on the stack in R2, its size, netns and flags: the socket lookups
+TUPLE = ("r6 = r1\nr2 = r10\nr2 += -40\n*(u64 *)(r10 -40) = 0\n*(u64 *)(r10 -32) = 0\n*(u64 *)(r10 -24) = 0\n"
+         "*(u64 *)(r10 -16) = 0\n*(u64 *)(r10 -8) = 0\nr3 = 12\nr4 = -1\nr5 = 0\n")
 TC_PKT_HEAD = "r6 = r1\nr7 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r7\nr4 += 14\nif r4 > r3 goto +{skip}\n"
 
 
@@ -125,6 +128,30 @@ CASES = [
      _bad("R7 invalid mem access 'scalar'")),
     (SCHED_CLS, 0, TC_PKT_HEAD.format(skip=4) + "r1 = r6\nr2 = 0\ncall 5\nr0 = *(u8 *)(r4 +0)\nr0 = 0\nexit",
      _bad("R4 !read_ok")),  # a caller-saved register is gone after any call
+    # sockets: lookups acquire a reference, bpf_sk_release drops it, loads through socket pointers
+    (SCHED_CLS, 0, TUPLE + "call 84\nif r0 == 0 goto +2\nr1 = r0\ncall 86\nr0 = 0\nexit", None),
+    (SCHED_CLS, 0, TUPLE + "call 84\nr0 = 0\nexit",
+     _bad("BPF_EXIT instruction in main prog would lead to reference leak", errno.EINVAL)),
+    (SCHED_CLS, 0, TUPLE + "call 84\nr1 = r0\ncall 86\nr0 = 0\nexit",
+     _bad("R1 type=sock_or_null expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_")),
+    (SCHED_CLS, 0, TUPLE + "call 84\nif r0 == 0 goto +4\nr7 = r0\nr1 = r0\ncall 86\nr0 = *(u32 *)(r7 +4)\n"
+     "r0 = 0\nexit", _bad("R7 invalid mem access 'scalar'")),
+    (SCHED_CLS, 0, TUPLE + "call 84\nif r0 == 0 goto +4\nr7 = r0\nr2 = *(u32 *)(r0 +8)\nr1 = r7\ncall 86\n"
+     "r0 = 0\nexit", None),
+    (SCHED_CLS, 0, TUPLE + "call 84\nif r0 == 0 goto +4\nr7 = r0\n*(u32 *)(r0 +4) = 1\nr1 = r7\ncall 86\n"
+     "r0 = 0\nexit", _bad("R0 cannot write into sock")),
+    (SCHED_CLS, 0, TUPLE + "call 99\nif r0 == 0 goto +4\nr7 = r0\nr2 = *(u32 *)(r0 +8)\nr1 = r7\ncall 86\n"
+     "r0 = 0\nexit", _bad("R0 invalid sock_common access off=8 size=4")),
+    (SCHED_CLS, 0, TUPLE + "call 99\nif r0 == 0 goto +9\nr7 = r0\nr1 = r0\ncall 96\nif r0 == 0 goto +2\n"
+     "r2 = *(u64 *)(r0 +80)\nr2 = *(u32 *)(r0 +0)\nr1 = r7\ncall 86\nr0 = 0\nexit", None),
+    (SCHED_CLS, 0, "r1 = *(u64 *)(r1 +168)\nif r1 == 0 goto +1\ncall 86\nr0 = 0\nexit",
+     _bad("R1 must be referenced when passed to release function", errno.EINVAL)),
+    (SK_MSG, 0, "r1 = *(u64 *)(r1 +72)\nr0 = *(u32 *)(r1 +8)\nr0 = *(u16 *)(r1 +48)\nr0 = *(u8 *)(r1 +50)\n"
+     "r0 = 0\nexit", _bad("R1 invalid sock access off=50 size=1")),
+    (SK_REUSEPORT, 0, "r1 = *(u64 *)(r1 +48)\nif r1 == 0 goto +1\nr0 = *(u32 *)(r1 +72)\nr0 = 0\nexit", None),
+    (SK_REUSEPORT, 0, "r1 = *(u64 *)(r1 +48)\nif r1 == 0 goto +1\nr0 = *(u32 *)(r1 +16)\nr0 = 0\nexit",
+     _bad("R1 invalid sock_common access off=16 size=4")),
+    (XDP, 0, TUPLE + "call 84\nif r0 == 0 goto +2\nr1 = r0\ncall 86\nr0 = 2\nexit", None),
 ]
 
 
@@ -166,7 +193,7 @@ def test_every_listed_packet_helper_has_its_kernel_prototype():
     from kernel_model.helper_ids import HELPER_NAMES
     from verifier import pkt_helpers as P
 
-    assert set(P._SYMBOLS) == set(P.SYMBOL_PROTOS)
+    assert set(P._SYMBOLS) | set(P._SOCK_SYMBOLS) == set(P.SYMBOL_PROTOS)
     assert {HELPER_NAMES[i] for i in P.CHANGES_PKT_DATA} >= {"skb_pull_data", "xdp_adjust_head", "tail_call",
                                                             "msg_pull_data", "skb_store_bytes"}
     mtu = P.SYMBOL_PROTOS["bpf_skb_check_mtu_proto"]
