@@ -203,3 +203,71 @@ def test_every_listed_packet_helper_has_its_kernel_prototype():
 def test_lirc_mode2_stays_not_modelled():
     r = verify(assemble("r0 = 0\nexit"), VerifierEnv(prog_type=20), log_level=1)
     assert not r.accepted and r.error_line == "program type 20 is not modelled"
+
+
+# --- a global function that changes the packet (Linux 6.13+: subprog_info.changes_pkt_data) ----------
+
+#: main keeps a packet pointer in r7 across a call of the global sub(struct __sk_buff *), which
+#: calls {helper}; main then reads through r7
+GLOBAL_SUB = ("r6 = r1\nr7 = *(u32 *)(r1 +76)\nr3 = *(u32 *)(r1 +80)\nr4 = r7\nr4 += 14\nif r4 > r3 goto +3\n"
+              "r1 = r6\ncall pc+3\nr0 = *(u8 *)(r7 +0)\nr0 = 0\nexit\nr2 = 0\ncall {helper}\nr0 = 0\nexit")
+GLOBAL_CASES = [(39, errno.EACCES, "R7 invalid mem access 'scalar'"), (5, 0, None)]
+
+
+def _global_load(helper: int, host: bool) -> tuple[int, str]:
+    """(errno, log) of GLOBAL_SUB as a sched_cls program with BTF func_info (main and a global
+    sub taking the context: tests/verifier/test_btf_info.py's BTF)."""
+    import struct
+
+    from tests.verifier.test_btf_info import BLOB, MAIN, SUB_SKB
+
+    insns = assemble(GLOBAL_SUB.format(helper=helper))
+    fi = struct.pack("<IIII", 0, MAIN, 11, SUB_SKB)
+    if host:
+        from emu.host import hostbpf
+
+        btf_fd, err, blog = hostbpf.btf_load(BLOB)
+        assert btf_fd >= 0, (err, blog)
+        try:
+            r = hostbpf.prog_load(SCHED_CLS, encode(insns), log_level=1, prog_btf_fd=btf_fd, func_info=fi,
+                                  func_info_rec_size=8)
+        finally:
+            hostbpf.close(btf_fd)
+        if r.accepted:
+            hostbpf.close(r.fd)
+            return 0, r.log
+        return r.errno, r.log
+    from emu.kernel import Kernel, ProgLoadError
+
+    k = Kernel(modules=())
+    try:
+        btf_fd = k.btf_load(BLOB)
+        try:
+            fd = k.prog_load(insns, prog_type=SCHED_CLS, log_level=1, prog_btf_fd=btf_fd, func_info=fi,
+                             func_info_rec_size=8)
+        except ProgLoadError as e:
+            return e.errno, e.log
+        log = k.prog_info(fd).verifier_log
+        k.close(fd)
+        return 0, log
+    finally:
+        k.shutdown()
+
+
+@pytest.mark.parametrize("helper,err,line", GLOBAL_CASES)
+def test_global_function_that_changes_the_packet(helper, err, line):
+    got_err, log = _global_load(helper, host=False)
+    assert got_err == err, log
+    if line:
+        assert line in log.splitlines(), log
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("helper,err,line", GLOBAL_CASES)
+def test_global_function_that_changes_the_packet_against_the_host(helper, err, line):
+    from emu.host import hostbpf
+
+    ours = _global_load(helper, host=False)
+    host = _global_load(helper, host=True)
+    assert ours[0] == host[0], host[1]
+    assert hostbpf.comparable_log(ours[1]) == hostbpf.comparable_log(host[1])
