@@ -88,7 +88,8 @@ _SOCK_SYMBOLS: Final = (
     "bpf_xdp_sk_lookup_udp_proto", "bpf_xdp_skc_lookup_tcp_proto", "bpf_sock_addr_sk_lookup_tcp_proto",
     "bpf_sock_addr_sk_lookup_udp_proto", "bpf_sock_addr_skc_lookup_tcp_proto", "bpf_sk_release_proto",
     "bpf_sk_fullsock_proto", "bpf_tcp_sock_proto", "bpf_get_listener_sock_proto", "bpf_tcp_check_syncookie_proto",
-    "bpf_tcp_gen_syncookie_proto", "bpf_sk_assign_proto", "bpf_get_socket_ptr_cookie_proto",
+    "bpf_tcp_gen_syncookie_proto", "bpf_sk_assign_proto", "bpf_get_socket_ptr_cookie_proto", "bpf_sk_cgroup_id_proto",
+    "bpf_sk_ancestor_cgroup_id_proto",
 )
 
 #: bpf_helper_changes_pkt_data (net/core/filter.c, 6.12 = 6.18): helper ids
