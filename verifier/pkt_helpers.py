@@ -182,7 +182,7 @@ def subprog_changes_pkt_data(env: Env, subprog: int) -> bool:
     cache: dict[int, bool] | None = getattr(env, "_pkt_changing_subprogs", None)
     if cache is None:
         cache = _compute(env)
-        env._pkt_changing_subprogs = cache  # type: ignore[attr-defined]
+        setattr(env, "_pkt_changing_subprogs", cache)  # per load: Env has no field for it
     return cache.get(subprog, False)
 
 
