@@ -128,12 +128,6 @@ KNOWN_OBJECTS: dict[str, str] = {}
 #: differences on program types the model verifies (strict xfails, in docs/verifier.md)
 KNOWN_OBJECTS.update({
 })
-# reached once their sk_storage maps (value with a bpf_spin_lock) are created
-KNOWN_OBJECTS.update({
-    f"test_sock_fields.o:{n}": "reads of socket fields (PTR_TO_SOCKET / PTR_TO_SOCK_COMMON / PTR_TO_TCP_SOCK: "
-    "check_sock_access) are not modelled: every read is refused"
-    for n in ("egress_read_sock_fields", "ingress_read_sock_fields", "read_sk_dst_port")
-})
 
 
 @pytest.mark.parametrize("pid", [pytest.param(p, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_OBJECTS[p])]
