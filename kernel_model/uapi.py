@@ -71,6 +71,18 @@ PROG_TYPE_RAW_TRACEPOINT_WRITABLE: Final = 24
 PROG_TYPE_TRACING: Final = 26
 PROG_TYPE_STRUCT_OPS: Final = 27
 PROG_TYPE_SYSCALL: Final = 31
+# the socket-level and tunnel packet types (verifier.skb_ctx)
+PROG_TYPE_LWT_IN: Final = 10
+PROG_TYPE_LWT_OUT: Final = 11
+PROG_TYPE_LWT_XMIT: Final = 12
+PROG_TYPE_SK_SKB: Final = 14
+PROG_TYPE_SK_MSG: Final = 16
+PROG_TYPE_LWT_SEG6LOCAL: Final = 19
+PROG_TYPE_SK_REUSEPORT: Final = 21
+PROG_TYPE_FLOW_DISSECTOR: Final = 22
+PROG_TYPE_NETFILTER: Final = 32
+__all__ += ["PROG_TYPE_LWT_IN", "PROG_TYPE_LWT_OUT", "PROG_TYPE_LWT_XMIT", "PROG_TYPE_SK_SKB", "PROG_TYPE_SK_MSG",
+            "PROG_TYPE_LWT_SEG6LOCAL", "PROG_TYPE_SK_REUSEPORT", "PROG_TYPE_FLOW_DISSECTOR", "PROG_TYPE_NETFILTER"]
 #: every ``enum bpf_prog_type`` value, named as libbpf and bpftool print it (lower case,
 #: without ``BPF_PROG_TYPE_``)
 PROG_TYPE_NAMES: Final = {

@@ -26,7 +26,7 @@ from kernel_model.uapi import PROG_TYPE_KPROBE
 
 from kernel_model.uapi import BPF_F_INNER_MAP, BPF_F_RDONLY_PROG
 
-from . import alu, callbacks as cb, helpers as H, mem, precision, scalar as S, trace_helpers as TH, sock_refs
+from . import alu, callbacks as cb, helpers as H, mem, pkt_helpers, precision, scalar as S, trace_helpers as TH, sock_refs
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
 from .decoded import DInsn
@@ -350,14 +350,17 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         cb.push_callback_call(env, env.insn_idx, meta.subprogno, set_user_ringbuf_callback_state)
     elif func_id in (_DYNPTR_FROM_MEM, _DYNPTR_DATA):
         _dynptr_helper_checks(env, fn, meta, func_id)
-    changes_data = False
+    # With LD_ABS/IND some JITs save/restore skb from r1 (verifier.pkt_helpers)
+    changes_data = pkt_helpers.helper_changes_pkt_data(func_id)
+    if changes_data and fn.args[0] != H.ARG_PTR_TO_CTX:
+        raise env.reject(E.EINVAL, f"kernel subsystem misconfigured func {name}#{func_id}: r1 != ctx")
     if func_id == _DYNPTR_WRITE:
         # writing through an skb dynptr may move the packet: clear_all_pkt_pointers below
         from .dynptrs import BPF_DYNPTR_TYPE_INVALID, BPF_DYNPTR_TYPE_SKB, dynptr_get_type
         dtype = dynptr_get_type(env, env.cur_regs()[1])
         if dtype == BPF_DYNPTR_TYPE_INVALID:
             raise Reject(E.EFAULT)
-        changes_data = dtype == BPF_DYNPTR_TYPE_SKB
+        changes_data = changes_data or dtype == BPF_DYNPTR_TYPE_SKB
     regs = env.cur_regs()
     for i in range(6):
         mark_not_init(regs[i], env.bpf_capable)
@@ -599,6 +602,8 @@ def _call_global(env: Env, subprog: int, caller: Any, err: int) -> None:
         raise env.reject(err, f"Caller passes invalid args into func#{subprog} ('{name}')")
     if env.log_on:
         env.verbose(f"Func#{subprog} ('{name}') is global and assumed valid.\n")
+    if pkt_helpers.subprog_changes_pkt_data(env, subprog):  # Linux 6.13+
+        pkt_helpers.clear_all_pkt_pointers(env)
     env.subprogs[subprog].called = True
     regs = caller.regs
     for i in range(6):

@@ -121,6 +121,7 @@ def expected_attach_type_ok(prog_type: int, expected_attach_type: int) -> bool:
     ``expected_attach_type`` it restricts (EINVAL before the verifier otherwise); struct_ops
     (the member index) and the types it leaves free are always accepted here."""
     allowed = EXPECTED_ATTACH_TYPES.get(PROG_TYPE_ENUMERATORS.get(prog_type, ""))
+    expected_attach_type = fixup_attach_type(prog_type, expected_attach_type)
     return allowed is None or attach_type_name(expected_attach_type) in allowed
 
 

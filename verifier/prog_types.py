@@ -27,6 +27,9 @@ from kernel_model.uapi import (PROG_TYPE_KPROBE, PROG_TYPE_PERF_EVENT, PROG_TYPE
                                PROG_TYPE_RAW_TRACEPOINT_WRITABLE, PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS,
                                PROG_TYPE_SYSCALL, PROG_TYPE_TRACEPOINT, PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT,
                                PROG_TYPE_XDP, PROG_TYPE_CGROUP_SKB, PROG_TYPE_TRACING)
+from kernel_model.uapi import (PROG_TYPE_SK_SKB, PROG_TYPE_SK_MSG, PROG_TYPE_FLOW_DISSECTOR, PROG_TYPE_SK_REUSEPORT,
+                               PROG_TYPE_LWT_IN, PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_XMIT, PROG_TYPE_LWT_SEG6LOCAL,
+                               PROG_TYPE_NETFILTER)
 
 
 from kernel_model.insn import Insn
@@ -40,6 +43,7 @@ from . import net_ctx, trace_helpers, tracing, tracing_btf
 from . import sock_ctx, sock_helpers
 from .sock_ctx import (PROG_TYPE_CGROUP_DEVICE, PROG_TYPE_CGROUP_SOCK, PROG_TYPE_CGROUP_SOCK_ADDR,
                        PROG_TYPE_CGROUP_SOCKOPT, PROG_TYPE_CGROUP_SYSCTL, PROG_TYPE_SK_LOOKUP, PROG_TYPE_SOCK_OPS)
+from . import pkt_helpers, skb_ctx
 from .helper_sets import MODELLED_SYMBOLS, allowed_protos, attach_type_name, prog_type_name
 
 if TYPE_CHECKING:
@@ -105,6 +109,9 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
     sock = sock_helpers.symbol_proto(sym) if sym in sock_helpers.SOCKET_POINTER_SYMBOLS else None
     if sock is not None:  # the socket-pointer helpers (lookups, casts, release), for every type
         return sock
+    p = pkt_helpers.proto_for_symbol(sym)
+    if p is not None:
+        return p
     if MODELLED_SYMBOLS.get(sym) != func_id:
         return trace_helpers.symbol_proto(sym, func_id) or UNMODELLED_HELPER
     return H.PROTOS[func_id]
@@ -192,6 +199,21 @@ PROG_TYPES: dict[int, ProgTypeOps] = {
     PROG_TYPE_XDP: ProgTypeOps("xdp", _facts_attach(False), helpers_from_facts, net_ctx.xdp_access),
     PROG_TYPE_CGROUP_SKB: ProgTypeOps("cgroup_skb", _facts_attach(False), helpers_from_facts,
                                       net_ctx.cg_skb_access),
+    # net/core/filter.c: sk_skb_verifier_ops, sk_msg_verifier_ops, flow_dissector_verifier_ops,
+    # sk_reuseport_verifier_ops, lwt_{in,out,xmit,seg6local}_verifier_ops;
+    # net/netfilter/nf_bpf_link.c: netfilter_verifier_ops (verifier.skb_ctx)
+    PROG_TYPE_SK_SKB: ProgTypeOps("sk_skb", _facts_attach(False), helpers_from_facts, skb_ctx.sk_skb_access),
+    PROG_TYPE_SK_MSG: ProgTypeOps("sk_msg", _facts_attach(False), helpers_from_facts, skb_ctx.sk_msg_access),
+    PROG_TYPE_FLOW_DISSECTOR: ProgTypeOps("flow_dissector", _facts_attach(False), helpers_from_facts,
+                                          skb_ctx.flow_dissector_access),
+    PROG_TYPE_SK_REUSEPORT: ProgTypeOps("sk_reuseport", _facts_attach(False), helpers_from_facts,
+                                        skb_ctx.sk_reuseport_access),
+    PROG_TYPE_LWT_IN: ProgTypeOps("lwt_in", _facts_attach(False), helpers_from_facts, skb_ctx.lwt_access),
+    PROG_TYPE_LWT_OUT: ProgTypeOps("lwt_out", _facts_attach(False), helpers_from_facts, skb_ctx.lwt_access),
+    PROG_TYPE_LWT_XMIT: ProgTypeOps("lwt_xmit", _facts_attach(False), helpers_from_facts, skb_ctx.lwt_access),
+    PROG_TYPE_LWT_SEG6LOCAL: ProgTypeOps("lwt_seg6local", _facts_attach(False), helpers_from_facts,
+                                         skb_ctx.lwt_access),
+    PROG_TYPE_NETFILTER: ProgTypeOps("netfilter", _facts_attach(False), helpers_from_facts, skb_ctx.nf_access),
 }
 # kernel/trace/bpf_trace.c tracing_verifier_ops (BPF_PROG_TYPE_TRACING, 26): tp_btf only
 # (verifier.tracing_btf)

@@ -26,7 +26,7 @@ __all__ = [
     "PTR_TO_FLOW_KEYS", "PTR_TO_SOCKET", "PTR_TO_SOCK_COMMON", "PTR_TO_TCP_SOCK", "PTR_TO_TP_BUFFER",
     "PTR_TO_XDP_SOCK", "PTR_TO_BTF_ID", "PTR_TO_MEM", "PTR_TO_ARENA", "PTR_TO_BUF", "PTR_TO_FUNC",
     "CONST_PTR_TO_DYNPTR", "PTR_MAYBE_NULL", "MEM_RDONLY", "MEM_RINGBUF", "MEM_USER", "MEM_PERCPU",
-    "OBJ_RELEASE", "PTR_UNTRUSTED", "MEM_UNINIT", "MEM_FIXED_SIZE", "MEM_ALLOC", "PTR_TRUSTED",
+    "OBJ_RELEASE", "PTR_UNTRUSTED", "MEM_UNINIT", "MEM_FIXED_SIZE", "MEM_ALIGNED", "MEM_ALLOC", "PTR_TRUSTED",
     "MEM_RCU", "NON_OWN_REF", "MEM_WRITE", "BASE_TYPE_MASK", "base_type", "BPF_ADD_CONST", "BPF_ADD_CONST64", "BPF_ADD_CONST32",
     "S64_MIN", "S64_MAX", "U64_MAX", "S32_MIN", "S32_MAX", "U32_MAX", "s64", "s32", "u32",
     "mark_known", "mark_known_zero", "mark_const_zero", "mark_unknown", "mark_not_init", "clear_scalar_id",
@@ -71,6 +71,8 @@ OBJ_RELEASE: Final = 1 << 13
 PTR_UNTRUSTED: Final = 1 << 14
 MEM_UNINIT: Final = 1 << 15
 MEM_FIXED_SIZE: Final = 1 << 18
+#: include/linux/bpf.h: BIT(17 + BPF_BASE_TYPE_BITS), a fixed-size memory argument's alignment
+MEM_ALIGNED: Final = 1 << 25
 MEM_ALLOC: Final = 1 << 19
 PTR_TRUSTED: Final = 1 << 20
 MEM_RCU: Final = 1 << 21

@@ -63,6 +63,9 @@ from kernel_model.insn import BPF_COMPLEXITY_LIMIT_INSNS, Insn, decode, encode
 from kernel_model.uapi import BPF_F_LOCK, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, MAP_TYPE_ARRAY, MAP_TYPE_HASH
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL, BpfProg
 from kernel_model.struct_ops import STATE_INUSE, STATE_READY
+from kernel_model.uapi import (PROG_TYPE_FLOW_DISSECTOR, PROG_TYPE_LWT_IN, PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_SEG6LOCAL,
+                               PROG_TYPE_LWT_XMIT, PROG_TYPE_NETFILTER, PROG_TYPE_SK_MSG, PROG_TYPE_SK_REUSEPORT,
+                               PROG_TYPE_SK_SKB)
 from kernel_model.struct_ops_map import ENOTSUPP, StructOpsLink, StructOpsMap
 from kernel_model.uapi import (BPF_F_ANY_ALIGNMENT, BPF_F_LINK, BPF_F_RDONLY, BPF_F_REPLACE, BPF_F_SLEEPABLE,
                                BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_REG_INVARIANTS, BPF_F_TEST_RND_HI32,
@@ -98,6 +101,10 @@ SUPPORTED_PROG_TYPES = {t: PROG_TYPE_NAMES[t] for t in (
 # the socket and cgroup types (verified only but sk_lookup, which test-runs: the emulated kernel has
 # no socket, sysctl or device to run the others on; verifier.sock_ctx)
 SUPPORTED_PROG_TYPES.update({t: PROG_TYPE_NAMES[t] for t in SOCK_PROG_TYPES})
+# the socket-level and tunnel packet types: verified (verifier.skb_ctx), not run (no test_run)
+SUPPORTED_PROG_TYPES.update({t: PROG_TYPE_NAMES[t] for t in (
+    PROG_TYPE_SK_SKB, PROG_TYPE_SK_MSG, PROG_TYPE_FLOW_DISSECTOR, PROG_TYPE_SK_REUSEPORT, PROG_TYPE_LWT_IN,
+    PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_XMIT, PROG_TYPE_LWT_SEG6LOCAL, PROG_TYPE_NETFILTER)})
 M64 = (1 << 64) - 1
 
 
