@@ -128,6 +128,9 @@ class Env:
         #: the walks of do_check_common write nothing (see :func:`verifier.verify`'s
         #: ``true_size``): an accepted walk's level-1 text is reset away, so it is not formatted
         self.quiet_walk = False
+        #: subprog_info[].changes_pkt_data (6.13+): which subprograms may change the packet,
+        #: computed on first use by verifier.pkt_helpers.subprog_changes_pkt_data
+        self.pkt_changing_subprogs: dict[int, bool] | None = None
         priv = env.privileged
         # bpf_check(): the capabilities of the loader (root here means CAP_BPF+PERFMON+SYS_ADMIN)
         self.allow_ptr_leaks = priv

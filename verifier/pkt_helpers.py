@@ -176,10 +176,10 @@ def subprog_changes_pkt_data(env: Env, subprog: int) -> bool:
     ``mark_subprog_changes_pkt_data`` at a helper call that changes packet data,
     ``merge_callee_effects`` through bpf-to-bpf calls): whether the subprogram or a
     function it calls may change the packet. Computed on first use and cached in the env."""
-    cache: dict[int, bool] | None = getattr(env, "_pkt_changing_subprogs", None)
+    cache = env.pkt_changing_subprogs
     if cache is None:
         cache = _compute(env)
-        setattr(env, "_pkt_changing_subprogs", cache)  # per load: Env has no field for it
+        env.pkt_changing_subprogs = cache
     return cache.get(subprog, False)
 
 
