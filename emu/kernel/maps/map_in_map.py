@@ -42,7 +42,7 @@ from kernel_model.bpf_facts.enums import MAP_TYPES
 from kernel_model.errors import KernelError
 from kernel_model.uapi import BPF_F_INNER_MAP
 
-from ..bpf_maps import ARRAY_VALUE_OFFSET, BPF_ANY, BPF_MAP_HEADER_SIZE, BtfObject, HashMap, MapObject, Rcu
+from ..bpf_maps import ARRAY_VALUE_OFFSET, BPF_ANY, BPF_MAP_HEADER_SIZE, ArrayMap, BtfObject, HashMap, MapObject, Rcu
 
 if TYPE_CHECKING:  # pragma: no cover
     from emu.machine import Machine
@@ -160,14 +160,7 @@ class ArrayOfMapsMap(_MapInMap, MapObject):
             raise KernelError(errno.ENOENT, "no such element")
         return struct.pack("<I", inner.spec.id)
 
-    def get_next_key(self, key: bytes | None) -> bytes:
-        """``array_map_get_next_key``."""
-        i = 0xFFFF_FFFF if key is None else self._index(key)
-        if i >= self.spec.max_entries:
-            return struct.pack("<I", 0)
-        if i == self.spec.max_entries - 1:
-            raise KernelError(errno.ENOENT, "last element")
-        return struct.pack("<I", i + 1)
+    get_next_key = ArrayMap.get_next_key  # array_map_get_next_key (fd arrays share it)
 
     def release(self) -> None:
         """``array_of_map_free`` -> ``fd_array_map_free``: every slot's reference goes."""

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from kernel_model.bpf_map import MapSpec
 from kernel_model.errors import KernelError
 
-from ..bpf_maps import ARRAY_VALUE_OFFSET, BPF_ANY, BPF_MAP_HEADER_SIZE, BtfObject, MapObject
+from ..bpf_maps import ARRAY_VALUE_OFFSET, BPF_ANY, BPF_MAP_HEADER_SIZE, ArrayMap, BtfObject, MapObject
 
 if TYPE_CHECKING:  # pragma: no cover
     from emu.machine import Machine
@@ -142,13 +142,7 @@ class ProgArrayMap(MapObject):
             raise KernelError(errno.ENOENT, "no such element")
         return struct.pack("<I", po.prog.id)
 
-    def get_next_key(self, key: bytes | None) -> bytes:
-        i = 0xFFFF_FFFF if key is None else self._index(key)
-        if i >= self.spec.max_entries:
-            return struct.pack("<I", 0)
-        if i == self.spec.max_entries - 1:
-            raise KernelError(errno.ENOENT, "last element")
-        return struct.pack("<I", i + 1)
+    get_next_key = ArrayMap.get_next_key  # array_map_get_next_key (fd arrays share it)
 
     def on_fd_release(self) -> None:
         """``prog_array_map_clear``: the last user reference went."""
