@@ -26,6 +26,7 @@ from kernel_model.uapi import PROG_TYPE_KPROBE
 
 from kernel_model.uapi import BPF_F_INNER_MAP, BPF_F_RDONLY_PROG
 
+from .dynptrs import DYNPTR_TYPE_FLAG_MASK
 from . import alu, callbacks as cb, helpers as H, mem, pkt_helpers, precision, scalar as S, trace_helpers as TH, sock_refs
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
@@ -217,7 +218,6 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None
     if arg_type & PTR_MAYBE_NULL:
         t &= ~PTR_MAYBE_NULL
     if arg_type & 0xFF == H.ARG_PTR_TO_MEM:  # memory tagged with a dynptr type (a slice) is memory
-        from .dynptrs import DYNPTR_TYPE_FLAG_MASK
         t &= ~DYNPTR_TYPE_FLAG_MASK
     if t not in compat:
         exp = ", ".join(reg_type_str(c) for c in compat)
