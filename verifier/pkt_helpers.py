@@ -163,14 +163,6 @@ def clear_all_pkt_pointers(env: Env) -> None:
     clear(env)
 
 
-def _subprog_of(env: Env, idx: int) -> int:
-    k = 0
-    for i, sp in enumerate(env.subprogs):
-        if sp.start <= idx:
-            k = i
-    return k
-
-
 def subprog_changes_pkt_data(env: Env, subprog: int) -> bool:
     """``subprog_info[subprog].changes_pkt_data`` (Linux 6.13+ ``check_cfg``:
     ``mark_subprog_changes_pkt_data`` at a helper call that changes packet data,
@@ -189,16 +181,18 @@ def _compute(env: Env) -> dict[int, bool]:
     calls: list[set[int]] = [set() for _ in range(n_sub)]
     starts = {sp.start: i for i, sp in enumerate(env.subprogs)}
     insns = env.raw
-    for idx, ins in enumerate(insns):
-        if ins.code != isa.JMP | isa.CALL:
-            continue
-        k = _subprog_of(env, idx)
-        if ins.src == 0 and helper_changes_pkt_data(ins.imm):
-            direct[k] = True
-        elif ins.src == 1:  # BPF_PSEUDO_CALL
-            tgt = starts.get(idx + ins.imm + 1)
-            if tgt is not None:
-                calls[k].add(tgt)
+    bounds = [sp.start for sp in env.subprogs] + [len(insns)]  # subprograms are sorted by start
+    for k in range(n_sub):
+        for idx in range(bounds[k], bounds[k + 1]):
+            ins = insns[idx]
+            if ins.code != isa.CALL_INSN:
+                continue
+            if ins.src == 0 and helper_changes_pkt_data(ins.imm):
+                direct[k] = True
+            elif ins.src == 1:  # BPF_PSEUDO_CALL
+                tgt = starts.get(idx + ins.imm + 1)
+                if tgt is not None:
+                    calls[k].add(tgt)
     out = {}
     for i in range(n_sub):
         seen = {i}
