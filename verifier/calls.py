@@ -26,7 +26,7 @@ from kernel_model.uapi import PROG_TYPE_KPROBE
 
 from kernel_model.uapi import BPF_F_INNER_MAP, BPF_F_RDONLY_PROG
 
-from .dynptrs import DYNPTR_TYPE_FLAG_MASK
+from .dynptrs import DYNPTR_TYPE_FLAG_MASK, clear_all_pkt_pointers
 from . import alu, callbacks as cb, helpers as H, mem, pkt_helpers, precision, scalar as S, trace_helpers as TH, sock_refs
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
@@ -422,7 +422,6 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         r0.ref_obj_id = rid
     sock_refs.after_return(env, r0, func_id, meta)  # socket casts and lookups
     if changes_data:
-        from .dynptrs import clear_all_pkt_pointers
         clear_all_pkt_pointers(env)
     if bret == H.RET_INTEGER and func_id == 8:  # bpf_get_smp_processor_id
         n = env.attr.nr_cpu_ids - 1
@@ -603,7 +602,7 @@ def _call_global(env: Env, subprog: int, caller: Any, err: int) -> None:
     if env.log_on:
         env.verbose(f"Func#{subprog} ('{name}') is global and assumed valid.\n")
     if pkt_helpers.subprog_changes_pkt_data(env, subprog):  # Linux 6.13+
-        pkt_helpers.clear_all_pkt_pointers(env)
+        clear_all_pkt_pointers(env)
     env.subprogs[subprog].called = True
     regs = caller.regs
     for i in range(6):

@@ -11,7 +11,7 @@
 * :func:`helper_changes_pkt_data`: ``bpf_helper_changes_pkt_data`` (net/core/filter.c,
   Linux 6.12 = 6.18): after a call of one of these helpers every packet pointer of
   the verifier state (all frames, spilled ones too) is invalidated
-  (:func:`clear_all_pkt_pointers`, kernel/bpf/verifier.c) -- the program must reload
+  (``clear_all_pkt_pointers``, :mod:`verifier.dynptrs`; kernel/bpf/verifier.c) -- the program must reload
   ``data``/``data_end`` from the context; an old pointer is then ``R%d invalid mem
   access 'scalar'`` (or ``!read_ok``). A tail call counts as one: the called program
   may change the packet.
@@ -38,7 +38,7 @@ from . import helpers as H
 if TYPE_CHECKING:
     from .core import Env
 
-__all__ = ["SYMBOL_PROTOS", "CHANGES_PKT_DATA", "helper_changes_pkt_data", "clear_all_pkt_pointers",
+__all__ = ["SYMBOL_PROTOS", "CHANGES_PKT_DATA", "helper_changes_pkt_data",
            "subprog_changes_pkt_data", "proto_for_symbol"]
 
 #: the argument kinds :func:`verifier.calls.check_func_arg` checks (base types; flags
@@ -153,14 +153,6 @@ SYMBOL_PROTOS: Final = _table()
 def helper_changes_pkt_data(func_id: int) -> bool:
     """``bpf_helper_changes_pkt_data``."""
     return func_id in CHANGES_PKT_DATA
-
-
-def clear_all_pkt_pointers(env: Env) -> None:
-    """``clear_all_pkt_pointers`` (kernel/bpf/verifier.c): every ``PTR_TO_PACKET``,
-    ``_META`` and ``_END`` register and spill of the current state becomes invalid
-    (``mark_reg_invalid``: NOT_INIT, or an unknown scalar when pointer leaks are allowed)."""
-    from .dynptrs import clear_all_pkt_pointers as clear  # packet pointers and skb/xdp dynptr slices
-    clear(env)
 
 
 def subprog_changes_pkt_data(env: Env, subprog: int) -> bool:
