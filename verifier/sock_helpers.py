@@ -70,14 +70,10 @@ SOCKET_POINTER_SYMBOLS: Final = frozenset({
     "bpf_sk_fullsock_proto", "bpf_get_listener_sock_proto", "bpf_skc_to_tcp_sock_proto",
 })
 
-#: base helpers whose prototypes :data:`verifier.helpers.PROTOS` already has (by helper id);
-#: the socket types' get_func_proto hands them out under these symbols
-SHARED_SYMBOLS: Final = {
-    "bpf_loop_proto": 181, "bpf_for_each_map_elem_proto": 164, "bpf_spin_lock_proto": 93,
-    "bpf_spin_unlock_proto": 94, "bpf_map_push_elem_proto": 87, "bpf_map_pop_elem_proto": 88,
-    "bpf_map_peek_elem_proto": 89, "bpf_probe_read_kernel_str_proto": 115, "bpf_jiffies64_proto": 118,
-    "bpf_map_lookup_percpu_elem_proto": 195, "bpf_get_current_task_btf_proto": 158,
-}
+#: base helpers whose prototypes :data:`verifier.helpers.PROTOS` already has (by helper id)
+#: and that only the socket types take from there; the other shared ones (bpf_loop, the
+#: spin locks, the queue/stack helpers...) come through ``helper_sets.MODELLED_SYMBOLS``
+SHARED_SYMBOLS: Final = {"bpf_probe_read_kernel_str_proto": 115}
 
 #: Linux 6.18 initialisers that differ from the extracted 6.12 ones: symbol -> {argN: (base, flags)}.
 #: "bpf: Fix helper writes to read-only maps" (6.13) made bpf_sysctl_get_name's buffer
