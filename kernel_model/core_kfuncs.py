@@ -22,7 +22,7 @@ from functools import lru_cache
 from .bpf_facts import kfuncs as facts
 from .uapi import PROG_TYPE_NAMES
 
-__all__ = ["CORE_KFUNCS", "FLAGS_618", "TYPES_C", "core_kfuncs_c", "kfunc_flags", "kfunc_prog_types"]
+__all__ = ["CORE_KFUNCS", "LATE_KFUNCS", "FLAGS_618", "TYPES_C", "core_kfuncs_c", "kfunc_flags", "kfunc_prog_types"]
 
 #: the modelled vmlinux kfuncs, in the order their prototypes enter the BTF
 CORE_KFUNCS: tuple[str, ...] = (
@@ -49,7 +49,14 @@ CORE_KFUNCS: tuple[str, ...] = (
     "bpf_obj_new_impl", "bpf_percpu_obj_new_impl", "bpf_obj_drop_impl", "bpf_percpu_obj_drop_impl",
     "bpf_refcount_acquire_impl", "bpf_list_push_front_impl", "bpf_list_push_back_impl",
     "bpf_list_pop_front", "bpf_list_pop_back", "bpf_rbtree_remove", "bpf_rbtree_add_impl", "bpf_rbtree_first",
+    # kernel/trace/bpf_trace.c key_sig_kfunc_set (CONFIG_KEYS; tracing hook): keyring lookups
+    # (bpf_verify_pkcs7_signature, the set's fourth, needs key payloads: not modelled)
+    "bpf_lookup_user_key", "bpf_lookup_system_key", "bpf_key_put",
 )
+
+#: the kfuncs whose prototypes enter the BTF last (after the dynptr group), so that
+#: the ids of the types and kfuncs before them stay as they were
+LATE_KFUNCS: tuple[str, ...] = ("bpf_lookup_user_key", "bpf_lookup_system_key", "bpf_key_put")
 
 #: Linux 6.18 facts the 6.12 sets lack: bpf_local_irq_save/restore (6.14, common_btf_ids).
 #: The 6.18 host refuses a NULL flag pointer with "Possibly NULL pointer passed to trusted
@@ -111,6 +118,14 @@ REFCOUNT_TYPES_C = r"""
 struct bpf_refcount { unsigned int __opaque[1]; };
 """
 
+#: kernel/trace/bpf_trace.c (6.12; include/linux/bpf.h in 6.18): what the key kfuncs hand out,
+#: a key pointer (for a system keyring: its number, VERIFY_USE_*) and whether a reference is
+#: held on it; ``struct key`` stays opaque (security/keys is not modelled)
+KEY_TYPES_C = r"""
+struct key;
+struct bpf_key { struct key *key; bool has_ref; };
+"""
+
 
 def kfunc_flags(name: str) -> tuple[str, ...]:
     """The KF_* flags of a modelled kfunc (6.12 sets, 6.18 additions)."""
@@ -143,9 +158,13 @@ def core_kfuncs_c(with_types: bool = True) -> str:
     # the dynptr types and kfuncs last: the types and prototypes before them keep their BTF
     # ids (and examples/vmlinux.h its earlier lines)
     dynptr_kfuncs = [n for n in CORE_KFUNCS if n.startswith("bpf_dynptr_")]
-    for name in [n for n in CORE_KFUNCS if n not in dynptr_kfuncs] + [""] + dynptr_kfuncs:
+    early = [n for n in CORE_KFUNCS if n not in dynptr_kfuncs and n not in LATE_KFUNCS]
+    for name in early + [""] + dynptr_kfuncs + ["-"] + list(LATE_KFUNCS):
         if not name:
             lines.append(DYNPTR_TYPES_C)
+            continue
+        if name == "-":
+            lines.append(KEY_TYPES_C)
             continue
         decl = facts.kfunc(name).decl
         if decl is None:

@@ -330,12 +330,17 @@ def _call_params(env: Env, insn: DInsn) -> int | None:
         return sum(1 for a in fn.args if a != 0)
     if insn.src == isa.PSEUDO_KFUNC_CALL:
         try:
-            from .kfuncs import resolve_kfunc
+            from .kfuncs import _kfunc_allowed, resolve_kfunc
             lvl, env.level = env.level, 0
             try:
                 e = resolve_kfunc(env, insn)
             finally:
                 env.level = lvl
+            # fetch_kfunc_meta fails (-EACCES) for a kfunc the program type may not call:
+            # get_call_summary then has no summary and r1-r5 count as read (the 6.18 host's
+            # "Live regs" of such a program show r2-r5 live before a one-argument kfunc)
+            if not _kfunc_allowed(env, e):
+                return None
             f = e.btf.type_by_id(e.btf_id)
             return len(e.btf.type_by_id(f.type_id).params)
         except Reject:

@@ -106,8 +106,11 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
     sym = env.helper_protos.get(func_id)
     if sym is None:
         return None
-    sock = sock_helpers.symbol_proto(sym) if sym in sock_helpers.SOCKET_POINTER_SYMBOLS else None
-    if sock is not None:  # the socket-pointer helpers (lookups, casts, release), for every type
+    # a proto symbol is one prototype whichever type's get_func_proto returns it (the
+    # kernel's ``const struct bpf_func_proto`` objects are shared): every table of
+    # modelled symbols answers for every type (socket pointers, string parsing, ...)
+    sock = sock_helpers.symbol_proto(sym)
+    if sock is not None:
         return sock
     p = pkt_helpers.proto_for_symbol(sym)
     if p is not None:
@@ -146,12 +149,6 @@ def _no_helpers(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None:
     return None
 
 
-def _socket_filter_attach(env: Env) -> None:
-    """check_attach_btf_id for a socket filter: nothing to attach; not sleepable."""
-    env.allowed_helpers = H.SOCKET_FILTER_HELPERS
-    if env.attr.sleepable:
-        raise env.reject(E.EINVAL, "Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs "
-                                   "can be sleepable")
 
 
 def _syscall_attach(env: Env) -> None:
@@ -175,7 +172,7 @@ def _not_modelled(prog_type: int) -> ProgTypeOps:
 
 #: prog type -> its ops (the model's include/linux/bpf_types.h)
 PROG_TYPES: dict[int, ProgTypeOps] = {
-    PROG_TYPE_SOCKET_FILTER: ProgTypeOps("socket_filter", _socket_filter_attach, helpers_from_set,
+    PROG_TYPE_SOCKET_FILTER: ProgTypeOps("socket_filter", _facts_attach(False), helpers_from_facts,
                                          ctx_access.sk_filter_access, convert_ctx.convert_sk_filter_access),
     PROG_TYPE_SYSCALL: ProgTypeOps("syscall", _syscall_attach, helpers_from_set, ctx_access.syscall_access),
     PROG_TYPE_STRUCT_OPS: ProgTypeOps("struct_ops", _struct_ops_attach, helpers_from_set,

@@ -215,7 +215,31 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
         m.write(it, struct.pack("<ii", 0, 0))
         return 0
 
+    def lookup_user_key(m: Any, serial: int, flags: int, *_: int) -> int:
+        # kernel/trace/bpf_trace.c bpf_lookup_user_key (6.12/6.18): NULL for flags outside
+        # KEY_LOOKUP_ALL (KEY_LOOKUP_CREATE | KEY_LOOKUP_PARTIAL = 3), NULL when
+        # lookup_user_key() finds no key: the emulated kernel has no keyrings, so no serial
+        # names a key and every lookup answers NULL
+        return 0
+
+    def lookup_system_key(m: Any, key_id: int, *_: int) -> int:
+        # bpf_lookup_system_key: system_keyring_id_check (include/linux/verification.h)
+        # accepts 0 (builtin), 1 (VERIFY_USE_SECONDARY_KEYRING), 2 (VERIFY_USE_PLATFORM_KEYRING);
+        # a kmalloc'd bpf_key {key = (struct key *)id, has_ref = false}
+        if key_id > 2:
+            return 0
+        addr = int(m.alloc.kzalloc(16))
+        m.write_u64(addr, key_id)
+        return addr
+
+    def key_put(m: Any, bkey: int, *_: int) -> int:
+        # bpf_key_put: key_put() when has_ref (never, here: no user keys), then kfree
+        m.alloc.kfree(bkey)
+        return 0
+
     impls: dict[str, Callable[..., int]] = {
+        "bpf_lookup_user_key": lookup_user_key, "bpf_lookup_system_key": lookup_system_key,
+        "bpf_key_put": key_put,
         "bpf_iter_num_new": iter_num_new, "bpf_iter_num_next": iter_num_next,
         "bpf_iter_num_destroy": iter_num_destroy,
         "bpf_task_from_pid": task_from_pid, "bpf_task_acquire": task_acquire, "bpf_task_release": task_release,
