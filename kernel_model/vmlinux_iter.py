@@ -34,6 +34,7 @@ host refuses every program for them with EPERM before verifying, see
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -181,9 +182,27 @@ struct bpf_link {
     int attach_type;
     char __pad1[40];
 };
+/* include/linux/path.h, include/linux/fs.h (reduced: super_block 1472 bytes, inode 616) */
+typedef unsigned int dev_t;
+struct vfsmount;
+struct dentry;
+struct path { struct vfsmount *mnt; struct dentry *dentry; };
+struct super_block { char __pad0[16]; dev_t s_dev; char __pad1[1452]; };
+struct inode { char __pad0[40]; struct super_block *i_sb; char __pad1[16]; unsigned long i_ino; char __pad2[544]; };
+/* include/linux/net.h, include/net/sock.h (reduced: socket 128 bytes, socket_alloc 768) */
+struct proto_ops;
+struct socket {
+    int state;
+    short type;
+    unsigned long flags;
+    struct file *file;
+    struct sock *sk;
+    const struct proto_ops *ops;
+    char __pad0[88];
+};
+struct socket_alloc { struct socket socket; struct inode vfs_inode; long: 64; long: 64; long: 64; };
 /* include/linux/fs.h (reduced: 184 bytes) */
 struct file_operations;
-struct inode;
 struct file {
     char __lock[4];
     unsigned int f_mode;
@@ -193,7 +212,10 @@ struct file {
     struct inode *f_inode;
     unsigned int f_flags;
     unsigned int f_iocb_flags;
-    char __pad0[64];
+    void *f_cred;
+    void *f_owner;
+    union { const struct path f_path; struct path __f_path; };
+    char __pad0[32];
     loff_t f_pos;
     char __pad1[64];
 };
@@ -267,11 +289,42 @@ struct netlink_sock {
 """
 
 
-def iter_c() -> str:
-    """The C the emulated vmlinux BTF gets for the iterators: the kernel types above, then
-    per target its context struct and its ``bpf_iter_<target>`` FUNC (``int`` return, as
-    ``DEFINE_BPF_ITER_FUNC`` declares it)."""
-    out = [_TYPES_C, "/* DEFINE_BPF_ITER_FUNC (include/linux/bpf.h): the iterator targets */"]
+_DEF = re.compile(r"^(?:struct (\w+) \{|typedef [^;{]*?\b(\w+);)", re.M)
+
+
+def _without_defined(c: str, prior: str) -> str:
+    """``c`` without the top-level struct definitions and typedefs ``prior`` already has
+    (another part of the emulated vmlinux may define a kernel type first, with the same
+    6.18 layout: the BTF must hold one of each)."""
+    defined = {m.group(1) or m.group(2) for m in _DEF.finditer(prior)}
+    out: list[str] = []
+    pos = 0
+    for m in _DEF.finditer(c):
+        name = m.group(1) or m.group(2)
+        if m.start() < pos or name not in defined:
+            continue
+        end = m.end()
+        if m.group(1):  # a struct: to its closing "};" (members nest braces)
+            depth, i = 0, m.end() - 1
+            while True:
+                depth += {"{": 1, "}": -1}.get(c[i], 0)
+                if depth == 0:
+                    break
+                i += 1
+            end = c.index(";", i) + 1
+        out.append(c[pos:m.start()])
+        pos = end
+    out.append(c[pos:])
+    return "".join(out)
+
+
+def iter_c(prior: str = "") -> str:
+    """The C the emulated vmlinux BTF gets for the iterators: the kernel types above (less
+    those ``prior``, the C before it, already defines), then per target its context struct
+    and its ``bpf_iter_<target>`` FUNC (``int`` return, as ``DEFINE_BPF_ITER_FUNC``
+    declares it)."""
+    out = [_without_defined(_TYPES_C, prior),
+           "/* DEFINE_BPF_ITER_FUNC (include/linux/bpf.h): the iterator targets */"]
     for name, t in ITER_TARGETS.items():
         out.append(f"struct bpf_iter__{name} {{ {_CTX_MEMBERS[name]} }};")
         out.append(f"int {ITER_FUNC_PREFIX}{name}({t.params});")

@@ -63,9 +63,17 @@ ITER_SYMBOLS: Final[dict[str, tuple[int, tuple[str, ...]]]] = {
     "bpf_seq_printf_btf_proto": (150, ("seq_file",)),
     "bpf_get_task_stack_proto": (141, ("task_struct",)),
     "bpf_copy_from_user_task_proto": (191, ("", "", "", "task_struct")),
+    "bpf_task_pt_regs_proto": (175, ("task_struct",)),
 }
+#: the ``btf_id`` arrays these prototypes name, as the struct they hold (kernel/bpf/btf.c
+#: btf_seq_file_ids, kernel/bpf/helpers.c btf_tracing_ids, kernel/trace/bpf_trace.c
+#: bpf_task_pt_regs_ids)
 _BTF_ID_NAMES: Final = {"btf_seq_file_ids[0]": "seq_file",
-                        "btf_tracing_ids[BTF_TRACING_TYPE_TASK]": "task_struct"}
+                        "btf_tracing_ids[BTF_TRACING_TYPE_TASK]": "task_struct",
+                        "bpf_task_pt_regs_ids[0]": "pt_regs"}
+#: the tcp and unix iterators' own helpers (``bpf_iter_tcp_get_func_proto``,
+#: ``bpf_iter_unix_get_func_proto``): the socket prototypes :mod:`verifier.sock_helpers` checks
+_SOCK_SYMBOLS: Final = frozenset({"bpf_sk_setsockopt_proto", "bpf_sk_getsockopt_proto"})
 _ARGS_MODELLED: Final = frozenset({
     H.ARG_DONTCARE, H.ARG_ANYTHING, H.ARG_CONST_SIZE, H.ARG_CONST_SIZE_OR_ZERO, H.ARG_PTR_TO_UNINIT_MEM,
     H.ARG_PTR_TO_MEM_RDONLY, H.ARG_PTR_TO_MEM | PTR_MAYBE_NULL | R.MEM_RDONLY, H.ARG_PTR_TO_BTF_ID,
@@ -177,6 +185,9 @@ def iter_ctx_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is
 def symbol_proto(symbol: str, func_id: int) -> H.FuncProto | None:
     """The verifier's prototype for an iterator helper's kernel initialiser (the
     :data:`ITER_SYMBOLS`); None for any other."""
+    if symbol in _SOCK_SYMBOLS:
+        from .sock_helpers import symbol_proto as sock_proto
+        return sock_proto(symbol)
     got = ITER_SYMBOLS.get(symbol)
     if got is None or got[0] != func_id:
         return None
@@ -193,10 +204,16 @@ def symbol_proto(symbol: str, func_id: int) -> H.FuncProto | None:
             return None
         args.append(v)
         names.append(_BTF_ID_NAMES.get(a.btf_id or "", ""))
-    if p.ret.base != "RET_INTEGER" or p.ret.flags or p.allowed:
+    if p.ret.flags or p.allowed:
+        return None
+    if p.ret.base == "RET_INTEGER":
+        ret, ret_btf = H.RET_INTEGER, ""
+    elif p.ret.base == "RET_PTR_TO_BTF_ID" and p.ret.btf_id in _BTF_ID_NAMES:
+        ret, ret_btf = H.RET_PTR_TO_BTF_ID, _BTF_ID_NAMES[p.ret.btf_id]  # a plain (untagged) PTR_TO_BTF_ID
+    else:
         return None
     name = symbol.removeprefix("bpf_").split("_proto")[0]
-    return H.FuncProto(name, H.RET_INTEGER, tuple(args), p.gpl_only, p.might_sleep, p.pkt_access,
+    return H.FuncProto(name, ret, tuple(args), p.gpl_only, p.might_sleep, p.pkt_access, ret_btf=ret_btf,
                        arg_btf=tuple(names))
 
 

@@ -168,3 +168,15 @@ def test_iter_on_the_host(target: str, flags: int, asm: str, want: object) -> No
     def norm(log: str) -> list[str]:
         return [re.sub(r"has btf_id \d+", "has btf_id N", ln) for ln in _lines(log)]
     assert norm(m.log) == norm(h.log)
+
+
+def test_iter_types_yield_to_earlier_definitions() -> None:
+    """A kernel type another part of the emulated vmlinux already defines is not defined
+    twice (struct bodies with nested unions, and one-line typedefs, are dropped whole)."""
+    from kernel_model.vmlinux_iter import _TYPES_C, _without_defined
+
+    prior = "struct inode { int x; };\ntypedef unsigned int uid_t;\nstruct socket {\n int a;\n union { int b; };\n};\n"
+    t = _without_defined(_TYPES_C, prior)
+    assert "struct inode {" not in t and "uid_t;" not in t and "struct socket {" not in t
+    assert "struct socket_alloc {" in t and "typedef long long loff_t;" in t and "struct super_block {" in t
+    assert _without_defined(_TYPES_C, "") == _TYPES_C
