@@ -180,3 +180,41 @@ def test_iter_types_yield_to_earlier_definitions() -> None:
     assert "struct inode {" not in t and "uid_t;" not in t and "struct socket {" not in t
     assert "struct socket_alloc {" in t and "typedef long long loff_t;" in t and "struct super_block {" in t
     assert _without_defined(_TYPES_C, "") == _TYPES_C
+
+
+def _slot_cases() -> list[tuple[str, int]]:
+    """Every target's pointer slots after ``meta`` (ctx_arg_info's and the others)."""
+    btf = build_vmlinux_btf()
+    out = []
+    for name in ITER_TARGETS:
+        proto = btf.type_by_id(btf.type_by_id(btf.find(f"bpf_iter_{name}", BS.KIND_FUNC)).type_id)
+        for i, p in enumerate(proto.params[1:], start=1):
+            if btf.resolve(p.type_id).kind == BS.KIND_PTR:
+                out.append((name, 8 * i))
+    return out
+
+
+_DEREF = "r1 = *(u64 *)(r1 +{off})\nr0 = *(u8 *)(r1 +0)\nr0 = 0\nexit"
+
+
+@pytest.mark.parametrize("target,off", _slot_cases())
+def test_ctx_slot_is_maybe_null(target: str, off: int) -> None:
+    """ctx_arg_info: every object slot may be NULL (the end of the iteration); trusted or not
+    as the target registered it."""
+    trusted = {o: t for o, t, _s in ITER_TARGETS[target].ctx_arg_info}[off]
+    r = verify(assemble(_DEREF.format(off=off)), _iter_env(target))
+    assert (r.errno, r.error_line) == (E.EACCES, "R1 invalid mem access "
+                                                 f"'{'trusted_' if trusted else ''}ptr_or_null_'"), r.log
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("target,off", _slot_cases())
+def test_ctx_slot_on_the_host(target: str, off: int) -> None:
+    """The same load on the host: its target's ctx_arg_info gives the same register type."""
+    from emu.host.verdict import host_load
+
+    env = _iter_env(target)
+    insns = assemble(_DEREF.format(off=off))
+    m = verify(insns, env, log_level=2)
+    h = host_load(insns, env, log_level=2)
+    assert (m.accepted, m.errno, m.error_line) == (h.accepted, h.errno, h.error_line), f"host:\n{h.log}\nmodel:\n{m.log}"
