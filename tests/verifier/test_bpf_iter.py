@@ -29,6 +29,8 @@ def _iter_env(target: str, flags: int = 0) -> VerifierEnv:
 
 
 _SEQ = "r6 = r1\nr2 = *(u64 *)(r6 +0)\nr1 = *(u64 *)(r2 +0)\n"  # r1 = ctx->meta->seq
+_COPY = ("r4 = *(u64 *)(r1 +8)\nif r4 == 0 goto +8\nr1 = r10\nr1 += -8\nr2 = 8\nr3 = 0\nr5 = 0\n"
+         "call bpf_copy_from_user_task\nr0 = 0\nexit\nr0 = 0\nexit")
 _WRITE = "r2 = r10\nr2 += -8\nr3 = 0\n*(u64 *)(r10 -8) = r3\nr3 = 8\ncall bpf_seq_write\n"
 
 #: (target, prog_flags, program, answer: None = accepted, else (errno, last line)); the
@@ -60,13 +62,35 @@ CASES = [
                 "call bpf_get_task_stack\nr0 = 0\nexit", None),
     ("tcp", 0, "r1 = *(u64 *)(r1 +8)\nif r1 == 0 goto +1\nr0 = *(u16 *)(r1 +14)\nr0 = 0\nexit", None),
     ("ksym", 0, "r1 = *(u64 *)(r1 +8)\nif r1 == 0 goto +1\nr0 = *(u8 *)(r1 +44)\nr0 = 0\nexit", None),
-    # seq helpers are the iterators' only
     ("task", 0, "call bpf_get_current_task_btf\nr0 = 0\nexit", None),
+    # sleepable at load whatever the target (BPF_ITER_RESCHED is checked when attaching)
+    ("tcp", SLEEPABLE, "r0 = 0\nexit", None),
+    # bpf_copy_from_user_task: it may sleep (sleepable programs only); its task a BTF pointer
+    ("task", 0, _COPY, (E.EINVAL, "helper call might sleep in a non-sleepable prog")),
+    ("task", SLEEPABLE, _COPY, None),
+    ("task", SLEEPABLE, _COPY.replace("if r4 == 0 goto +8\n", "").replace("exit\nr0 = 0\nexit", "exit"),
+     (E.EACCES, "R4 type=trusted_ptr_or_null_ expected=ptr_, trusted_ptr_, rcu_ptr_")),
+    ("task", SLEEPABLE, _COPY.replace("r4 = *(u64 *)(r1 +8)", "r4 = *(u64 *)(r1 +0)"),
+     (E.EACCES, "R4 is of type bpf_iter_meta but task_struct is expected")),
 ]
 
 
 def _ids(table: list) -> list[str]:
     return [f"{c[0]}:{c[1]}:" + c[2].replace("\n", "; ") for c in table]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("target,flags,asm,want", CASES, ids=_ids(CASES))
+def test_iter_verdict_on_the_host(target: str, flags: int, asm: str, want: object) -> None:
+    """Verdict, errno and last line against the host, for every case (the whole log:
+    test_iter_on_the_host)."""
+    from emu.host.verdict import host_load
+
+    env = _iter_env(target, flags)
+    insns = assemble(asm)
+    m = verify(insns, env, log_level=2)
+    h = host_load(insns, env, log_level=2)
+    assert (m.accepted, m.errno, m.error_line) == (h.accepted, h.errno, h.error_line), f"host:\n{h.log}\nmodel:\n{m.log}"
 
 
 @pytest.mark.parametrize("target,flags,asm,want", CASES, ids=_ids(CASES))
@@ -151,8 +175,17 @@ def _lines(log: str) -> list[str]:
                                                                          "stack depth"))]
 
 
+#: cases whose whole log differs from the host's: btf_struct_ids_match's walk logs its
+#: failures on the way ("cannot access ptr member seq with moff 0 in struct (anon) ..."),
+#: which verifier/btf_ids_match.py leaves out (the last line agrees)
+_WALK_LOG_GAP = {i for i, c in zip(_ids(CASES), CASES) if "but task_struct is expected" in str(c[3])}
+
+
 @pytest.mark.kernel
-@pytest.mark.parametrize("target,flags,asm,want", CASES, ids=_ids(CASES))
+@pytest.mark.parametrize("target,flags,asm,want", [
+    pytest.param(*c, marks=[pytest.mark.xfail(strict=True, reason="btf_struct_walk's log lines in "
+                                              "btf_struct_ids_match")] if i in _WALK_LOG_GAP else [])
+    for i, c in zip(_ids(CASES), CASES)], ids=_ids(CASES))
 def test_iter_on_the_host(target: str, flags: int, asm: str, want: object) -> None:
     from emu.host.verdict import host_load
 
