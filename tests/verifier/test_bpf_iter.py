@@ -251,3 +251,9 @@ def test_ctx_slot_on_the_host(target: str, off: int) -> None:
     m = verify(insns, env, log_level=2)
     h = host_load(insns, env, log_level=2)
     assert (m.accepted, m.errno, m.error_line) == (h.accepted, h.errno, h.error_line), f"host:\n{h.log}\nmodel:\n{m.log}"
+
+
+def test_iterator_without_btf_id() -> None:
+    """check_attach_btf_id: a tracing program names its target."""
+    r = verify(assemble("r0 = 0\nexit"), VerifierEnv(prog_type=TRACING, expected_attach_type=TRACE_ITER))
+    assert (r.errno, r.error_line) == (E.EINVAL, "Tracing programs must provide btf_id"), r.log
