@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from .ctx import CtxAccess
     from .regs import RegState
 
-__all__ = ["check_iter_attach", "iter_ctx_access", "ITER_SYMBOLS", "symbol_proto", "check_btf_id_arg"]
+__all__ = ["check_iter_attach", "iter_ctx_access", "ITER_SYMBOLS", "symbol_proto", "check_btf_id_arg", "D_PATH_ITER"]
 
 #: the helpers the model checks for iterators: kernel proto symbol -> (helper id, the struct
 #: each ARG_PTR_TO_BTF_ID argument names: btf_seq_file_ids[0] is ``struct seq_file``
@@ -78,6 +78,14 @@ _ARGS_MODELLED: Final = frozenset({
     H.ARG_DONTCARE, H.ARG_ANYTHING, H.ARG_CONST_SIZE, H.ARG_CONST_SIZE_OR_ZERO, H.ARG_PTR_TO_UNINIT_MEM,
     H.ARG_PTR_TO_MEM_RDONLY, H.ARG_PTR_TO_MEM | PTR_MAYBE_NULL | R.MEM_RDONLY, H.ARG_PTR_TO_BTF_ID,
 })
+
+
+#: BPF_FUNC_d_path
+BPF_FUNC_d_path: Final = 147
+#: ``bpf_d_path_proto`` as an iterator gets it: its ``.allowed`` (``bpf_d_path_allowed``,
+#: kernel/trace/bpf_trace.c) is true for ``BPF_TRACE_ITER`` (for the other tracing programs it
+#: depends on the attach function: not modelled, so they keep the kernel symbol, unmodelled)
+D_PATH_ITER: Final = "bpf_d_path_proto (BPF_TRACE_ITER)"
 
 
 def check_iter_attach(env: Env) -> None:
@@ -125,6 +133,8 @@ def check_iter_attach(env: Env) -> None:
                       sleepable=a.sleepable, caps=ROOT_CAPS if a.privileged else CAP_BPF_ONLY,
                       attach_target=target)
     env.helper_protos = dict(available_helpers(ctx))
+    if env.helper_protos.get(BPF_FUNC_d_path) == "bpf_d_path_proto":
+        env.helper_protos[BPF_FUNC_d_path] = D_PATH_ITER  # bpf_d_path_allowed: true for BPF_TRACE_ITER
     env.allowed_helpers = frozenset(env.helper_protos)
     env.retval_range = return_range(prog_type_name(a.prog_type), attach_type_name(a.expected_attach_type))
 
@@ -185,6 +195,12 @@ def iter_ctx_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is
 def symbol_proto(symbol: str, func_id: int) -> H.FuncProto | None:
     """The verifier's prototype for an iterator helper's kernel initialiser (the
     :data:`ITER_SYMBOLS`); None for any other."""
+    if symbol == D_PATH_ITER and func_id == BPF_FUNC_d_path:
+        # the 6.18 host writes the buffer (ARG_PTR_TO_MEM | MEM_WRITE: an uninitialised stack
+        # buffer is accepted, host-checked), where the 6.12 initialiser had ARG_PTR_TO_MEM
+        return H.FuncProto("d_path", H.RET_INTEGER, (H.ARG_PTR_TO_BTF_ID, H.ARG_PTR_TO_MEM | R.MEM_WRITE,
+                                                     H.ARG_CONST_SIZE_OR_ZERO, H.ARG_DONTCARE, H.ARG_DONTCARE),
+                           arg_btf=("path",))
     if symbol in _SOCK_SYMBOLS:
         from .sock_helpers import symbol_proto as sock_proto
         return sock_proto(symbol)

@@ -31,6 +31,8 @@ def _iter_env(target: str, flags: int = 0) -> VerifierEnv:
 _SEQ = "r6 = r1\nr2 = *(u64 *)(r6 +0)\nr1 = *(u64 *)(r2 +0)\n"  # r1 = ctx->meta->seq
 _COPY = ("r4 = *(u64 *)(r1 +8)\nif r4 == 0 goto +8\nr1 = r10\nr1 += -8\nr2 = 8\nr3 = 0\nr5 = 0\n"
          "call bpf_copy_from_user_task\nr0 = 0\nexit\nr0 = 0\nexit")
+_DPATH = ("r1 = *(u64 *)(r1 +24)\nif r1 == 0 goto +7\nr1 += 64\nr2 = r10\nr2 += -16\nr3 = 16\n"
+          "call bpf_d_path\nr0 = 0\nexit\nr0 = 0\nexit")
 _WRITE = "r2 = r10\nr2 += -8\nr3 = 0\n*(u64 *)(r10 -8) = r3\nr3 = 8\ncall bpf_seq_write\n"
 
 #: (target, prog_flags, program, answer: None = accepted, else (errno, last line)); the
@@ -63,6 +65,14 @@ CASES = [
     ("tcp", 0, "r1 = *(u64 *)(r1 +8)\nif r1 == 0 goto +1\nr0 = *(u16 *)(r1 +14)\nr0 = 0\nexit", None),
     ("ksym", 0, "r1 = *(u64 *)(r1 +8)\nif r1 == 0 goto +1\nr0 = *(u8 *)(r1 +44)\nr0 = 0\nexit", None),
     ("task", 0, "call bpf_get_current_task_btf\nr0 = 0\nexit", None),
+    # bpf_d_path (allowed for iterators): an embedded struct path of a file, the buffer written
+    ("task_file", 0, _DPATH, None),
+    ("task_file", 0, _DPATH.replace("r1 += 64\n", "r1 += 0\n"), (E.EACCES, "R1 is of type file but path is expected")),
+    ("task_file", 0, _DPATH.replace("if r1 == 0 goto +7\nr1 += 64\n", "").replace("exit\nr0 = 0\nexit", "exit"),
+     (E.EACCES, "R1 type=ptr_or_null_ expected=ptr_, trusted_ptr_, rcu_ptr_")),
+    ("task_vma", 0, "r1 = *(u64 *)(r1 +16)\nif r1 == 0 goto +7\nr1 = *(u64 *)(r1 +88)\nif r1 == 0 goto +5\n"
+                    "r1 += 64\nr2 = r10\nr2 += -16\nr3 = 16\ncall bpf_d_path\nr0 = 0\nexit",
+     (E.EACCES, "R1 type=untrusted_ptr_ expected=ptr_, trusted_ptr_, rcu_ptr_")),
     # sleepable at load whatever the target (BPF_ITER_RESCHED is checked when attaching)
     ("tcp", SLEEPABLE, "r0 = 0\nexit", None),
     # bpf_copy_from_user_task: it may sleep (sleepable programs only); its task a BTF pointer
