@@ -54,7 +54,7 @@ CASES = [
      (E.EACCES, "cannot access ptr member buf with moff 0 in struct seq_file with off 0 size 4")),
     ("task", 0, _SEQ + _WRITE + "r0 = 0\nexit", None),
     ("bpf_map", 0, _SEQ + _WRITE + "r0 = 0\nexit", None),
-    # the task where the seq_file belongs
+    # a task_struct where the seq_file belongs
     ("task", 0, "r1 = *(u64 *)(r1 +8)\nif r1 == 0 goto +5\n" + _WRITE + "r0 = 0\nexit",
      (E.EACCES, "R1 is of type task_struct but seq_file is expected")),
     # the maybe-NULL task to bpf_get_task_stack
