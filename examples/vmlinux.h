@@ -1044,6 +1044,20 @@ struct sock {
 	struct xarray sk_user_frags;
 };
 
+struct file;
+
+struct proto_ops;
+
+struct socket {
+	int state;
+	short int type;
+	long unsigned int flags;
+	struct file *file;
+	struct sock *sk;
+	const struct proto_ops *ops;
+	char __pad0[88];
+};
+
 struct ipv6_pinfo;
 
 struct ipv6_fl_socklist;
@@ -1788,6 +1802,327 @@ struct bpf_sk_lookup {
 	__u32 local_ip6[4];
 	__u32 local_port;
 	__u32 ingress_ifindex;
+};
+
+typedef long long int loff_t;
+
+struct seq_operations;
+
+struct seq_file {
+	char *buf;
+	size_t size;
+	size_t from;
+	size_t count;
+	size_t pad_until;
+	loff_t index;
+	loff_t read_pos;
+	char __lock[32];
+	const struct seq_operations *op;
+	int poll_event;
+	struct file *file;
+	void *private;
+};
+
+struct file_operations;
+
+struct inode;
+
+struct vfsmount;
+
+struct dentry;
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+};
+
+struct file {
+	char __lock[4];
+	unsigned int f_mode;
+	const struct file_operations *f_op;
+	void *f_mapping;
+	void *private_data;
+	struct inode *f_inode;
+	unsigned int f_flags;
+	unsigned int f_iocb_flags;
+	void *f_cred;
+	void *f_owner;
+	union {
+		const struct path f_path;
+		struct path __f_path;
+	};
+	char __pad0[32];
+	loff_t f_pos;
+	char __pad1[64];
+};
+
+struct bpf_iter_meta {
+	union {
+		struct seq_file *seq;
+	};
+	u64 session_id;
+	u64 seq_num;
+};
+
+struct bpf_map_ops;
+
+struct bpf_map;
+
+struct bpf_map {
+	char __sha[40];
+	const struct bpf_map_ops *ops;
+	struct bpf_map *inner_map_meta;
+	void *security;
+	enum bpf_map_type map_type;
+	u32 key_size;
+	u32 value_size;
+	u32 max_entries;
+	u64 map_extra;
+	u32 map_flags;
+	u32 id;
+	char __pad0[40];
+	char name[16];
+	char __pad1[32];
+	atomic64_t refcnt;
+	atomic64_t usercnt;
+	char __pad2[96];
+};
+
+struct bpf_link_ops;
+
+struct bpf_prog;
+
+struct bpf_link {
+	atomic64_t refcnt;
+	u32 id;
+	char __pad0[4];
+	int type;
+	const struct bpf_link_ops *ops;
+	struct bpf_prog *prog;
+	u32 flags;
+	int attach_type;
+	char __pad1[40];
+};
+
+typedef unsigned int dev_t;
+
+struct super_block {
+	char __pad0[16];
+	dev_t s_dev;
+	char __pad1[1452];
+};
+
+struct inode {
+	char __pad0[40];
+	struct super_block *i_sb;
+	char __pad1[16];
+	long unsigned int i_ino;
+	char __pad2[544];
+};
+
+struct socket_alloc {
+	struct socket socket;
+	struct inode vfs_inode;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct mm_struct;
+
+struct vm_area_struct {
+	union {
+		struct {
+			long unsigned int vm_start;
+			long unsigned int vm_end;
+		};
+	};
+	struct mm_struct *vm_mm;
+	long unsigned int vm_page_prot;
+	union {
+		const long unsigned int vm_flags;
+		long unsigned int __vm_flags;
+	};
+	char __pad0[40];
+	long unsigned int vm_pgoff;
+	struct file *vm_file;
+	void *vm_private_data;
+	char __pad1[88];
+};
+
+struct kallsym_iter {
+	loff_t pos;
+	loff_t pos_mod_end;
+	loff_t pos_ftrace_mod_end;
+	loff_t pos_bpf_end;
+	long unsigned int value;
+	unsigned int nameoff;
+	char type;
+	char name[512];
+	char module_name[56];
+	int exported;
+	int show_value;
+};
+
+typedef short unsigned int __kernel_sa_family_t;
+
+struct sockaddr_un {
+	__kernel_sa_family_t sun_family;
+	char sun_path[108];
+};
+
+struct unix_address {
+	refcount_t refcnt;
+	int len;
+	struct sockaddr_un name[0];
+};
+
+struct unix_sock {
+	struct sock sk;
+	struct unix_address *addr;
+	char __pad0[80];
+	struct sock *peer;
+	char __pad1[272];
+};
+
+struct udp_sock {
+	struct inet_sock inet;
+	long unsigned int udp_flags;
+	int pending;
+	u8 encap_type;
+	char __pad0[147];
+	int forward_deficit;
+	int forward_threshold;
+	char __pad1[160];
+};
+
+struct netlink_sock {
+	struct sock sk;
+	long unsigned int flags;
+	u32 portid;
+	u32 dst_portid;
+	u32 dst_group;
+	u32 subscriptions;
+	u32 ngroups;
+	long unsigned int *groups;
+	long unsigned int state;
+	size_t max_recvmsg_len;
+	char __pad0[24];
+	bool bound;
+	bool cb_running;
+	int dump_done_errno;
+	char __pad1[224];
+};
+
+struct bpf_iter__task {
+	union {
+		struct bpf_iter_meta *meta;
+	};
+	union {
+		struct task_struct *task;
+	};
+};
+
+struct bpf_iter__task_file {
+	union {
+		struct bpf_iter_meta *meta;
+	};
+	union {
+		struct task_struct *task;
+	};
+	u32 fd;
+	union {
+		struct file *file;
+	};
+};
+
+struct bpf_iter__task_vma {
+	union {
+		struct bpf_iter_meta *meta;
+	};
+	union {
+		struct task_struct *task;
+	};
+	union {
+		struct vm_area_struct *vma;
+	};
+};
+
+struct bpf_iter__bpf_map {
+	union {
+		struct bpf_iter_meta *meta;
+	};
+	union {
+		struct bpf_map *map;
+	};
+};
+
+struct bpf_iter__bpf_link {
+	union {
+		struct bpf_iter_meta *meta;
+	};
+	union {
+		struct bpf_link *link;
+	};
+};
+
+struct bpf_iter__cgroup {
+	union {
+		struct bpf_iter_meta *meta;
+	};
+	union {
+		struct cgroup *cgroup;
+	};
+};
+
+struct bpf_iter__tcp {
+	union {
+		struct bpf_iter_meta *meta;
+	};
+	union {
+		struct sock_common *sk_common;
+	};
+	uid_t uid;
+};
+
+struct bpf_iter__udp {
+	union {
+		struct bpf_iter_meta *meta;
+	};
+	union {
+		struct udp_sock *udp_sk;
+	};
+	uid_t uid;
+	long: 32;
+	int bucket;
+};
+
+struct bpf_iter__unix {
+	union {
+		struct bpf_iter_meta *meta;
+	};
+	union {
+		struct unix_sock *unix_sk;
+	};
+	uid_t uid;
+};
+
+struct bpf_iter__ksym {
+	union {
+		struct bpf_iter_meta *meta;
+	};
+	union {
+		struct kallsym_iter *ksym;
+	};
+};
+
+struct bpf_iter__netlink {
+	union {
+		struct bpf_iter_meta *meta;
+	};
+	union {
+		struct netlink_sock *sk;
+	};
 };
 
 struct bpf_struct_ops_bpf_dummy_ops {

@@ -163,10 +163,26 @@ def raw_case_program(case: dict[str, Any], *, privileged: bool = True) -> RawPro
         why = why or "program BTF (func_info)"
     insns = [Insn(x.code, x.dst, x.src, x.off, by_insn[k]) if k in by_insn else x for k, x in enumerate(raw)]
     kernel = case.get("kernel") or {}
+    attach: dict[str, Any] = {}
+    if case.get("kfunc") and case.get("expected_attach_type") == BPF_TRACE_ITER:
+        # test_verifier's .kfunc names the attach target: libbpf_find_vmlinux_btf_id, for an
+        # iterator the FUNC bpf_iter_<target> of vmlinux
+        from kernel_model.btf import structs as BS
+        from kernel_model.vmlinux import build_vmlinux_btf
+        vml = build_vmlinux_btf()
+        fid = vml.find(f"bpf_iter_{case['kfunc']}", BS.KIND_FUNC)
+        if fid is None:
+            why = why or f"iterator target {case['kfunc']} (not in the emulated vmlinux)"
+        attach = dict(attach_btf=vml, vmlinux_btf=vml, attach_btf_id=fid or 0)
     env = VerifierEnv(prog_type=prog_type, prog_flags=kernel.get("prog_flags", 0),
                       expected_attach_type=case.get("expected_attach_type", 0), privileged=privileged,
-                      maps={k: MapSpec(t, ks, vs, n, fl, name="", id=k + 1) for k, (t, ks, vs, n, fl) in maps.items()})
+                      maps={k: MapSpec(t, ks, vs, n, fl, name="", id=k + 1) for k, (t, ks, vs, n, fl) in maps.items()},
+                      **attach)
     return RawProgram(insns, env, maps, why, by_insn)
+
+
+#: enum bpf_attach_type BPF_TRACE_ITER
+BPF_TRACE_ITER = 28
 
 
 def map_init(spec: tuple[int, int, int, int, int]) -> bytes | None:

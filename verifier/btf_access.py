@@ -44,7 +44,22 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int,
         if isinstance(t, Union) and len(t.members) != 1:
             flag |= PTR_UNTRUSTED
         if off + size > t.size:
-            raise v.reject(E.EACCES, f"access beyond struct {tname} at off {off} size {size}")
+            # btf_struct_walk (kernel/bpf/btf.c, 6.12/6.18): past the end is allowed into a
+            # trailing flexible array (``nelems == 0``) of integers (a scalar) or of structs
+            # (walked again at the offset modulo the element's size)
+            last = t.members[-1] if t.members else None
+            at = btf.type_by_id(btf.skip_modifiers(last.type_id)) if last is not None else None
+            if last is None or not isinstance(at, Array) or at.nelems != 0 or off < last.bits_offset // 8:
+                raise v.reject(E.EACCES, f"access beyond struct {tname} at off {off} size {size}")
+            eid = btf.skip_modifiers(at.type_id)
+            et = btf.type_by_id(eid)
+            if et.kind == 1:  # BTF_KIND_INT
+                return SCALAR_VALUE, 0, flag
+            if not isinstance(et, Struct):
+                raise v.reject(E.EACCES, f"access beyond struct {tname} at off {off} size {size}")
+            off = (off - last.bits_offset // 8) % et.size
+            tid = eid
+            continue
         found = False
         for m in t.members:
             moff = m.bits_offset // 8

@@ -119,7 +119,7 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
         precision.mark_chain_precision(env, regno)
         skip_type = True
     if not skip_type:
-        _check_reg_type(env, regno, arg_type, meta)
+        _check_reg_type(env, regno, arg_type, meta, fn.arg_btf[arg] if arg < len(fn.arg_btf) else "")
         _check_func_arg_reg_off(env, reg, regno, arg_type)
     if arg_type & OBJ_RELEASE:
         if base == H.ARG_PTR_TO_DYNPTR:
@@ -207,7 +207,7 @@ def _check_reg_const_str(env: Env, reg: RegState, regno: int) -> None:
         raise env.reject(E.EINVAL, "string is not zero-terminated")
 
 
-def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None:
+def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta, btf_struct: str = "") -> None:
     reg = env.cur_regs()[regno]
     compat = _COMPATIBLE.get(arg_type & 0xFF)
     if compat is None:
@@ -226,6 +226,10 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None
         return
     if arg_type & 0xFF == H.ARG_PTR_TO_BTF_ID_SOCK_COMMON:
         sock_refs.check_btf_sock_common(env, regno, reg, arg_type, meta)
+        return
+    if arg_type & 0xFF == H.ARG_PTR_TO_BTF_ID and btf_struct:
+        from .bpf_iter import check_btf_id_arg
+        check_btf_id_arg(env, regno, reg, arg_type, meta, btf_struct)
         return
     if compat is _MEM_TYPES and not arg_type & MEM_RDONLY:
         raise env.reject(E.EACCES, f"{H.func_id_name(meta.func_id)}() may write into memory pointed by "

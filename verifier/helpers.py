@@ -97,6 +97,9 @@ class FuncProto:
     ret_btf: str = ""
     #: ``argN_size`` of ``MEM_FIXED_SIZE`` arguments (0 for the others), by argument index
     arg_size: tuple[int, ...] = ()
+    #: ``argN_btf_id`` of ``ARG_PTR_TO_BTF_ID`` arguments as the vmlinux struct's name ("" for
+    #: the others), by argument index (verifier.bpf_iter's helpers)
+    arg_btf: tuple[str, ...] = ()
 
 
 def _p(name: str, ret: int, *args: int, gpl: bool = False, pkt: bool = False) -> FuncProto:

@@ -786,7 +786,7 @@ def check_ptr_to_btf_access(env: Env, regs: list[RegState], regno: int, off: int
         else:
             mark_known_zero(dst)
             dst.type = PTR_TO_BTF_ID | flag
-            dst.btf = reg.btf
+            dst.btf = btf  # read before mark_known_zero: dst may be reg itself (r1 = *(r1 + off))
             dst.btf_id = btf_id
             if flag & PTR_MAYBE_NULL:
                 dst.id = env.new_id()

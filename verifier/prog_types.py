@@ -116,7 +116,8 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
     if p is not None:
         return p
     if MODELLED_SYMBOLS.get(sym) != func_id:
-        return trace_helpers.symbol_proto(sym, func_id) or UNMODELLED_HELPER
+        from .bpf_iter import symbol_proto as iter_symbol_proto  # the iterators' seq_file helpers
+        return trace_helpers.symbol_proto(sym, func_id) or iter_symbol_proto(sym, func_id) or UNMODELLED_HELPER
     return H.PROTOS[func_id]
 
 

@@ -76,6 +76,10 @@ def check_tracing_attach(env: Env) -> None:
 
     a = env.attr
     eat = a.expected_attach_type
+    if eat == BPF_TRACE_ITER:
+        from .bpf_iter import check_iter_attach
+        check_iter_attach(env)
+        return
     if eat != BPF_TRACE_RAW_TP:
         what = _NAMES.get(eat, f"attach type {eat}")
         raise env.reject(E.EINVAL, f"the tracing attach type {what} is not modelled by structops")
@@ -129,6 +133,9 @@ def tracing_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_
     """``tracing_prog_is_valid_access`` for a tp_btf program (see the module docstring)."""
     if off < 0 or off >= 8 * MAX_BPF_FUNC_ARGS or atype != 1 or off % size:  # bpf_tracing_ctx_access
         return None
+    if env.attr.expected_attach_type == BPF_TRACE_ITER:
+        from .bpf_iter import iter_ctx_access
+        return iter_ctx_access(env, insn_idx, off, size, atype, is_ldsx)
     btf: Any = env.attach_btf
     proto: FuncProto = env.attach_func_proto
     tname = env.attach_func_name

@@ -15,8 +15,9 @@ pointee type:
   old, flagless ``PTR_TO_BTF_ID`` (or keeps ``MEM_PERCPU``/``MEM_USER``);
 * outside one (or from a maybe-NULL pointer): ``PTR_UNTRUSTED``.
 
-A read through an untrusted or legacy pointer keeps ``PTR_UNTRUSTED`` / gives a legacy
-pointer. The lists below are the 6.12 tree's (the 6.18 additions are not known here:
+A read through an untrusted or legacy pointer gives ``PTR_UNTRUSTED``, and so does an
+unlisted field of a trusted pointer inside an RCU critical section: the 6.18 host's answer
+(host-checked), where the 6.12 source gives a legacy, flagless pointer. The lists below are the 6.12 tree's (the 6.18 additions are not known here:
 a field missing from them gives a legacy pointer, so a kfunc that wants a trusted or RCU
 one refuses -- a false reject, never a false accept).
 """
@@ -89,6 +90,11 @@ def walk_flags(env: Env, reg: RegState, field: str, btf_id: int, flag: int) -> i
                 return flag
             if flag & (MEM_PERCPU | MEM_USER):
                 return flag
-            return flag & ~(PTR_TRUSTED | MEM_RCU)  # clear_trusted_flags
+            # "walking unknown pointers": the 6.12 source clears the trusted flags (a legacy
+            # PTR_TO_BTF_ID); the 6.18 host gives PTR_UNTRUSTED (host-checked: task->parent,
+            # task->mm from a trusted task, bpf_map->inner_map_meta from a trusted map)
+            return (flag & ~(PTR_TRUSTED | MEM_RCU)) | PTR_UNTRUSTED
         return PTR_UNTRUSTED
-    return flag & ~(PTR_TRUSTED | MEM_RCU)  # old compat: clear_trusted_flags
+    # "old compat" (a legacy pointer walked): likewise untrusted on the 6.18 host (file->f_inode,
+    # bpf_link->prog, vm_area_struct->vm_file, unix_sock->addr from the iterators' plain pointers)
+    return (flag & ~(PTR_TRUSTED | MEM_RCU)) | PTR_UNTRUSTED

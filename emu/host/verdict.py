@@ -107,8 +107,9 @@ def host_load(insns: Sequence[Insn], env: Any, log_level: int = 1) -> HostVerdic
             attach_id = hb.host_btf_id(name) or 0
         elif env.prog_type == PROG_TYPE_TRACING and env.attach_btf is not None and env.attach_btf_id:
             # tp_btf: the host's btf_trace_<tp> typedef of the same name
-            name = env.attach_btf.type_by_id(env.attach_btf_id).name
-            attach_id = hb.host_btf_id(name, "typedef") or 0
+            # (an iterator: the host's bpf_iter_<target> FUNC of the same name)
+            t = env.attach_btf.type_by_id(env.attach_btf_id)
+            attach_id = hb.host_btf_id(t.name, "func" if t.kind == 12 else "typedef") or 0
 
         def load() -> HostVerdict:
             r = hb.prog_load(env.prog_type, encode(out), license=env.license, log_level=log_level,

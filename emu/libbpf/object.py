@@ -90,6 +90,7 @@ BPF_LOG_BUF_SIZE = (2**32 - 1) >> 8
 
 #: BPF_TRACE_RAW_TP (enum bpf_attach_type): ``tp_btf`` programs
 _BPF_TRACE_RAW_TP = 23
+_BPF_TRACE_ITER = 28
 
 
 @dataclass(frozen=True, slots=True)
@@ -880,6 +881,8 @@ class BpfObject:
         if p.sec_def is not None and p.sec_def.attach_btf:
             if p.expected_attach_type == _BPF_TRACE_RAW_TP:
                 self._find_tp_btf_target(p)
+            elif p.expected_attach_type == _BPF_TRACE_ITER:
+                self._find_iter_target(p)
             else:
                 # libbpf_find_attach_btf_id for fentry/fexit/fmod_ret, iter, lsm, freplace:
                 # kernel functions the emulated vmlinux BTF does not have
@@ -902,6 +905,32 @@ class BpfObject:
             if kb is None:
                 raise LibbpfError(errno.ESRCH)
             tid, _btf, mod = kb.find_ksym("btf_trace_" + name, S.KIND_TYPEDEF)
+        except LibbpfError:
+            msg = f"prog '{p.name}': failed to find kernel BTF type ID of '{name}': {errstr(errno.ESRCH)}"
+            self.log.warn(msg)
+            raise LibbpfError(errno.ESRCH, msg) from None
+        p.attach_btf_id = tid
+        p.attach_mod_btf = mod
+
+    def _find_iter_target(self, p: BpfProgram) -> None:
+        """``libbpf_find_attach_btf_id`` for ``iter/<target>`` and ``iter.s/<target>``
+        (libbpf 1.5-1.8, ``find_attach_btf_id`` with ``BTF_ITER_PREFIX``): the FUNC
+        ``bpf_iter_<target>`` in vmlinux's BTF, then the modules'; not found is -ESRCH,
+        "failed to find kernel BTF type ID of '<target>'". A target the real kernel has and
+        the emulated one does not model (:mod:`kernel_model.vmlinux_iter`) is not modelled."""
+        from kernel_model.vmlinux_iter import HOST_REFUSED_TARGETS, ITER_FUNC_PREFIX, NOT_MODELLED_TARGETS
+
+        if p.attach_btf_id:
+            return
+        name = p.sec_name.partition("/")[2]
+        if name in HOST_REFUSED_TARGETS or name in NOT_MODELLED_TARGETS:
+            raise NotModelled(f"prog '{p.name}': SEC(\"{p.sec_name}\"): the iterator target '{name}' is not "
+                              "modelled by the emulated kernel")
+        kb = self.kernel_btf
+        try:
+            if kb is None:
+                raise LibbpfError(errno.ESRCH)
+            tid, _btf, mod = kb.find_ksym(ITER_FUNC_PREFIX + name, S.KIND_FUNC)
         except LibbpfError:
             msg = f"prog '{p.name}': failed to find kernel BTF type ID of '{name}': {errstr(errno.ESRCH)}"
             self.log.warn(msg)
