@@ -188,8 +188,13 @@ class Kernel(BpfSyscalls):
         mod = entry.module.name if entry.module is not None else ""
         name = entry.name if entry.name not in m.calls.by_name else f"{entry.name}.{mod or 'vmlinux'}"
         raw = getattr(entry.kfunc.impl, "raw", None)  # a kfunc needing the registers (bpf_throw)
-        addr = m.add_stub(name, raw=raw, kind="kfunc") if raw is not None else \
-            m.add_stub(name, entry.kfunc.impl, kind="kfunc")
+        calling = getattr(entry.kfunc.impl, "calls_bpf", None)  # a kfunc calling BPF callbacks
+        if calling is not None:
+            from emu.machine.callbacks import bind_calling
+            addr = bind_calling(m, name, calling, kind="kfunc")
+        else:
+            addr = m.add_stub(name, raw=raw, kind="kfunc") if raw is not None else \
+                m.add_stub(name, entry.kfunc.impl, kind="kfunc")
         if mod:
             sym = m.kallsyms.find_symbol_by_name(name)
             m.kallsyms.add(name, addr, sym.size if sym else 1, "T", mod)
