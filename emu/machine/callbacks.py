@@ -73,13 +73,15 @@ def bind_calling(m: "Machine", name: str, fn: CallingFn, *, kind: str = "helper"
     passes by address), at the ``locals_addr`` it is given."""
     local = (locals_size + 15) & ~15  # the callback's entry rsp keeps the caller's alignment
     #: active calls by the stack address S of the program's return address:
-    #: (generator, the program's rbp)
-    frames: dict[int, tuple[CallbackGen, int]] = {}
+    #: (generator, the program's rbp, the callback its frame holds)
+    frames: dict[int, tuple[CallbackGen, int, int]] = {}
     fast = m.fast
-    mem = m.mem
+    poke = m.mem.poke
     ret_point = [0]
 
-    def step(s: int, rbp: int, gen: CallbackGen, value: int | None) -> None:
+    def step(s: int, rbp: int, gen: CallbackGen, value: int | None, laid: int) -> None:
+        """Send ``value`` (None: start) to ``gen``; lay out its next call or its return
+        (``laid``: the callback already in the frame, -1 for a new frame)."""
         try:
             target, args = gen.send(value)  # type: ignore[arg-type]  # None starts it
         except StopIteration as done:
@@ -89,17 +91,24 @@ def bind_calling(m: "Machine", name: str, fn: CallingFn, *, kind: str = "helper"
         if len(args) > 5:
             raise KernelError(errno.E2BIG, f"{name}: a callback takes at most 5 arguments")
         a = [v & M64 for v in args] + [0] * (5 - len(args))
-        mem.write(s - 24 - local, struct.pack("<QQ", target & M64, ret_point[0]))
-        mem.write(s - 8, struct.pack("<Q", rbp))
+        target &= M64
+        # the callback's address is popped by the stub's return and its slot is then the
+        # callback's first push: written every call; the rest of the frame once (the
+        # machine's own stack: raw writes, as the landing address is written)
+        if laid < 0:
+            poke(s - 24 - local, struct.pack("<QQ", target, ret_point[0]))
+            poke(s - 8, struct.pack("<Q", rbp))
+        else:
+            poke(s - 24 - local, struct.pack("<Q", target))
         fast.write_many(_CALL, [s - 24 - local, s - 8, 0, *a])
-        frames[s] = (gen, rbp)
+        frames[s] = (gen, rbp, target)
 
     def enter(mm: "Machine") -> None:
         rsp, rbp, r1, r2, r3, r4, r5 = fast.read_many(_ENTRY)
         stale = [k for k in frames if k <= rsp]
         for k in stale:  # calls a fault or a throw left behind, at or below this frame
             del frames[k]
-        step(rsp, rbp, fn(mm, rsp - 8 - local, r1, r2, r3, r4, r5), None)
+        step(rsp, rbp, fn(mm, rsp - 8 - local, r1, r2, r3, r4, r5), None, -1)
 
     def back(mm: "Machine") -> None:
         rsp, rax = fast.read_many(_BACK)
@@ -107,7 +116,7 @@ def bind_calling(m: "Machine", name: str, fn: CallingFn, *, kind: str = "helper"
         hit = frames.get(s)
         if hit is None:
             raise KernelError(errno.EFAULT, f"a callback returned into {name} with no call of it pending")
-        step(s, hit[1], hit[0], rax)
+        step(s, hit[1], hit[0], rax, hit[2])
 
     addr = m.calls.add(name, raw=enter, kind=kind, back=back)
     ret_point[0] = addr + RETURN_POINT
