@@ -24,8 +24,7 @@ Models kernel/bpf/verifier.c (Linux 6.18):
   walk; a ``func[cb]`` reference does not add its frame to the caller's).
 
 Not modelled: the workqueue kfuncs (``bpf_wq_*``, refused as not modelled), sleepable
-async callbacks, ``bpf_timer_*`` at run time (the emulated kernel has no clock that
-fires: a call stops the run as not modelled; see docs/verifier.md).
+async callbacks. (At run time the emulated kernel runs the timers: emu/kernel/timers.py.)
 """
 
 from __future__ import annotations

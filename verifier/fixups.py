@@ -45,7 +45,7 @@ them first): a division or modulo by the immediate 0 becomes ``dst = 0`` /
 and unknown helpers become calls to a *fault stub* the caller supplies, so
 the program faults where it would execute them, as the interpreter does.
 Not modelled: helper inlining (``bpf_get_smp_processor_id``, array
-``map_gen_lookup``, ``bpf_loop``...), the unprivileged tail call's index
+``map_gen_lookup``...; ``bpf_loop``'s is :mod:`verifier.loop_inline`), the unprivileged tail call's index
 masking, constant blinding,
 ``BPF_PROBE_MEM`` conversion (``convert_ctx_accesses``).
 """

@@ -88,9 +88,13 @@ def _signed(v: int) -> int:
 
 def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user: UserMemory,
                  trace_pipe: list[str], seed: int = 0,
-                 jiffies64: Callable[[], int] | None = None) -> dict[int, HelperFn]:
-    """``{helper id: body}`` for one kernel (its machine, maps, user memory and jiffies clock)."""
+                 jiffies64: Callable[[], int] | None = None,
+                 clock_offset: Callable[[], int] | None = None) -> dict[int, HelperFn]:
+    """``{helper id: body}`` for one kernel (its machine, maps, user memory and jiffies clock;
+    ``clock_offset``: ns the emulated kernel's clocks are ahead of the host's, see
+    :mod:`emu.kernel.timers`)."""
     rng = random.Random(seed)
+    offset = clock_offset if clock_offset is not None else (lambda: 0)
 
     def _map(addr: int) -> "MapObject":
         m = maps_by_addr.get(addr & M64)
@@ -155,13 +159,14 @@ def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user:
         return m.lookup_this_cpu(mem.read(r2, m.spec.key_size), r3 & 0xFFFF_FFFF)
 
     def ktime_get_ns(mem: GuestMemory, *_: int) -> int:
-        return time.monotonic_ns()
+        return time.monotonic_ns() + offset()
 
     def ktime_get_boot_ns(mem: GuestMemory, *_: int) -> int:
-        return time.clock_gettime_ns(time.CLOCK_BOOTTIME) if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic_ns()
+        return (time.clock_gettime_ns(time.CLOCK_BOOTTIME) if hasattr(time, "CLOCK_BOOTTIME")
+                else time.monotonic_ns()) + offset()
 
     def ktime_get_tai_ns(mem: GuestMemory, *_: int) -> int:
-        return time.clock_gettime_ns(time.CLOCK_TAI) if hasattr(time, "CLOCK_TAI") else time.time_ns()
+        return (time.clock_gettime_ns(time.CLOCK_TAI) if hasattr(time, "CLOCK_TAI") else time.time_ns()) + offset()
 
     def get_prandom_u32(mem: GuestMemory, *_: int) -> int:
         return rng.getrandbits(32)

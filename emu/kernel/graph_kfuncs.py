@@ -20,8 +20,10 @@ Here ``meta`` is the address of an 8-byte cell of kernel memory standing for it
   object dropped), ``pop`` returns the node (the verifier knows its offset in the object)
   or NULL for an empty list.
 
-Not modelled at run time (a call stops the run as not modelled): the rbtree kfuncs
-(``bpf_rbtree_add``'s ``less`` callback would have to run re-entrantly), per-CPU objects,
+* the rbtree kfuncs: :mod:`emu.kernel.rbtree_rt` (``bpf_rbtree_add``'s ``less`` callback
+  runs inside the program's run, :mod:`emu.machine.callbacks`).
+
+Not modelled at run time (a call stops the run as not modelled): per-CPU objects,
 graph roots inside allocated objects.
 """
 
@@ -41,8 +43,7 @@ U64 = (1 << 64) - 1
 FIXUP_KFUNCS = frozenset({"bpf_obj_new_impl", "bpf_percpu_obj_new_impl", "bpf_obj_drop_impl",
                           "bpf_percpu_obj_drop_impl", "bpf_refcount_acquire_impl", "bpf_list_push_front_impl",
                           "bpf_list_push_back_impl", "bpf_rbtree_add_impl"})
-_NOT_AT_RUN_TIME = ("bpf_percpu_obj_new_impl", "bpf_percpu_obj_drop_impl", "bpf_rbtree_remove",
-                    "bpf_rbtree_add_impl", "bpf_rbtree_first")
+_NOT_AT_RUN_TIME = ("bpf_percpu_obj_new_impl", "bpf_percpu_obj_drop_impl")
 
 
 class GraphRuntime:
@@ -186,4 +187,12 @@ class GraphRuntime:
             "bpf_list_push_front_impl": self.list_push(False), "bpf_list_push_back_impl": self.list_push(True),
             "bpf_list_pop_front": self.list_pop(False), "bpf_list_pop_back": self.list_pop(True),
         })
+        from .rbtree_rt import RbTrees
+        trees = RbTrees(self)
+
+        def rbtree_add(m: Any, *_: int) -> int:  # called only through its calls_bpf generator
+            raise NotModelled("bpf_rbtree_add_impl needs the machine's callback calls (bind_calling)")
+        rbtree_add.calls_bpf = trees.add  # type: ignore[attr-defined]
+        out.update({"bpf_rbtree_add_impl": rbtree_add, "bpf_rbtree_remove": trees.remove,
+                    "bpf_rbtree_first": trees.first})
         return out

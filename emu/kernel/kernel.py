@@ -105,6 +105,9 @@ class Kernel(BpfSyscalls):
         #: get_random_u32 for what the kernel seeds at random (htab->hashrnd): per kernel, seeded
         self._rng = random.Random(seed)
         self._machine: Any = None
+        #: BPF timers and the emulated clocks' offset (emu.kernel.timers); advance() fires them
+        from .timers import Timers
+        self.timers = Timers(lambda: self.machine, self._maps_by_addr, after_fire=self._rcu.synchronize)
         self._helper_imms: dict[int, int] = {}
         self._kfunc_stubs: dict[int, tuple[str, int]] = {}
         self._fault_stubs: dict[str, int] = {}
@@ -133,10 +136,36 @@ class Kernel(BpfSyscalls):
             m = Machine(self.profile, cpu=self.cpu_config, seed=self.seed, budget=0, nr_cpus=self.nr_cpus)
             self._machine = m
             helpers = make_helpers(m, self._maps_by_addr, self.user, self.trace_pipe, self.seed,
-                                   jiffies64=lambda: self.tcp_clock.jiffies64)
+                                   jiffies64=lambda: self.tcp_clock.jiffies64,
+                                   clock_offset=lambda: self.timers.offset_ns)
+            helpers.update(self.timers.helpers())
             self._helper_imms = m.images.helper_imms(helpers)
+            self._helper_imms.update(self._bind_calling_helpers(m))
             self._scratch = m.alloc.kzalloc(8)
         return self._machine
+
+    def _bind_calling_helpers(self, m: Any) -> dict[int, int]:
+        """The helpers that call BPF callbacks (:mod:`emu.kernel.callback_helpers`), bound
+        with their return points (:mod:`emu.machine.callbacks`): ``{helper id: call imm}``."""
+        from kernel_model.helper_ids import HELPER_NAMES
+        from emu.machine.callbacks import bind_calling
+
+        from .callback_helpers import CALLING_HELPERS, callback_helpers
+
+        out = {}
+        for hid, gen in callback_helpers(self._maps_by_addr).items():
+            addr = bind_calling(m, f"bpf_{HELPER_NAMES[hid]}", gen, locals_size=CALLING_HELPERS[hid])
+            out[hid] = m.images.call_imm(addr)
+        return out
+
+    def advance(self, ns: int = 0) -> int:
+        """Move the emulated kernel's clocks ``ns`` nanoseconds forward and run the BPF
+        timers that are due (:meth:`emu.kernel.timers.Timers.advance`); returns how many
+        timer callbacks ran."""
+        if self._machine is None:
+            self.timers.offset_ns += ns
+            return 0
+        return self.timers.advance(ns)
 
     def _invoke_fn_ptr(self, fn: int, args: tuple[int, ...] | list[int]) -> int:
         """A kernel C indirect call ``fn(args...)`` (``ops->test_1()`` in a
@@ -159,8 +188,13 @@ class Kernel(BpfSyscalls):
         mod = entry.module.name if entry.module is not None else ""
         name = entry.name if entry.name not in m.calls.by_name else f"{entry.name}.{mod or 'vmlinux'}"
         raw = getattr(entry.kfunc.impl, "raw", None)  # a kfunc needing the registers (bpf_throw)
-        addr = m.add_stub(name, raw=raw, kind="kfunc") if raw is not None else \
-            m.add_stub(name, entry.kfunc.impl, kind="kfunc")
+        calling = getattr(entry.kfunc.impl, "calls_bpf", None)  # a kfunc calling BPF callbacks
+        if calling is not None:
+            from emu.machine.callbacks import bind_calling
+            addr = bind_calling(m, name, calling, kind="kfunc")
+        else:
+            addr = m.add_stub(name, raw=raw, kind="kfunc") if raw is not None else \
+                m.add_stub(name, entry.kfunc.impl, kind="kfunc")
         if mod:
             sym = m.kallsyms.find_symbol_by_name(name)
             m.kallsyms.add(name, addr, sym.size if sym else 1, "T", mod)

@@ -153,6 +153,14 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
     aux = result.insn_aux
     fault = m.images.call_imm(kernel._not_modelled_stub())
     insns, new_index = convert_ctx_accesses(code, [a.ptr_type for a in aux], po.prog.prog_type, fault)
+    # optimize_bpf_loop: the bpf_loop calls the verifier found fit become loops calling the
+    # callback directly (verifier.loop_inline; the kernel runs it before convert_ctx_accesses,
+    # which touches neither calls nor the stack)
+    from verifier.loop_inline import inline_bpf_loops
+    loops = {new_index[k]: a.loop_callback for k, a in enumerate(aux) if a.loop_inline_init and a.loop_inline}
+    insns, moved, _starts, stack_depths = inline_bpf_loops(
+        insns, loops, [new_index[st] for st in result.subprog_starts], result.stack_depth)
+    new_index = [moved[i] for i in new_index]
     objects = {mo.spec.id: mo for mo in (*maps_by_fd.values(), *fd_objs) if isinstance(mo, MapObject)}
     maps: dict[int, MapSpec] = {}  # by slot of the converted program
     used_maps: dict[int, MapObject] = {}
@@ -210,7 +218,7 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
     starts = [new_index[st] for st in result.subprog_starts]
     return fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=kernel.profile,
                          kfunc_args=kfunc_args,
-                         stack_depths=result.stack_depth, starts=starts,
+                         stack_depths=stack_depths, starts=starts,
                          timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
                          fault_imm=fault, tail_calls=tail_calls)
 

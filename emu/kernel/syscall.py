@@ -360,10 +360,14 @@ class BpfSyscalls:
 
         po = self.fds.get(prog_fd, ProgObject, "a program")
         try:
-            return test_run(cast("Kernel", self), po, ctx_in=bytes(ctx_in), data_in=bytes(data_in), repeat=repeat,  # mixed into Kernel
-                            ctx_out_size=ctx_out_size, data_out_size=data_out_size, flags=flags, cpu=cpu)
+            res = test_run(cast("Kernel", self), po, ctx_in=bytes(ctx_in), data_in=bytes(data_in), repeat=repeat,  # mixed into Kernel
+                           ctx_out_size=ctx_out_size, data_out_size=data_out_size, flags=flags, cpu=cpu)
         finally:
             self._rcu.synchronize()  # type: ignore[attr-defined]
+        timers = getattr(self, "timers", None)
+        if timers is not None and timers.armed():  # the timer softirq after the syscall: what is due runs
+            timers.advance(0)
+        return res
 
     # ==================================================================================
     # maps

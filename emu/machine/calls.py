@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from unicorn import x86_const as X
 from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, uclib
@@ -45,11 +45,14 @@ from .regs import RAW
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
 
-__all__ = ["CallTable", "Stub", "STUB_STRIDE", "STUB_SLOTS", "RawHandler"]
+__all__ = ["CallTable", "Stub", "STUB_STRIDE", "STUB_SLOTS", "RawHandler", "RETURN_POINT"]
 
 #: bytes between stubs and the number of stubs in the page
 STUB_STRIDE = 16
 STUB_SLOTS = 256
+#: offset in a stub's slot of its second return instruction: the return point of the BPF
+#: callbacks a stub calls (:mod:`emu.machine.callbacks`), dispatched like the stub itself
+RETURN_POINT = 8
 _ARG_REGS = (X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_RCX, X.UC_X86_REG_R8)
 
 #: A handler with full register access (``fn(machine) -> None``), for entry
@@ -66,6 +69,9 @@ class Stub:
     fn: HelperFn | None = None
     raw: RawHandler | None = None
     kind: str = "helper"
+    #: the handler of the stub's return point (``addr + RETURN_POINT``): a BPF callback
+    #: the stub called has returned there (:mod:`emu.machine.callbacks`)
+    back: RawHandler | None = None
 
 
 class CallTable:
@@ -118,16 +124,17 @@ class CallTable:
         self._cb = None  # type: ignore[assignment]
 
     def add(self, name: str, fn: HelperFn | None = None, *, raw: RawHandler | None = None,
-            kind: str = "helper") -> int:
+            kind: str = "helper", back: RawHandler | None = None) -> int:
         """Bind ``fn(mem, r1..r5) -> r0`` (or a ``raw(machine)`` handler) to a new stub
-        called ``name``; returns its address (a kallsyms ``T`` symbol)."""
+        called ``name``; returns its address (a kallsyms ``T`` symbol). ``back``: a raw
+        handler for the stub's return point (a stub that calls BPF callbacks)."""
         if name in self.by_name:
             raise KernelError(17, f"stub {name!r} already exists")  # EEXIST
         if not self._free:
             raise KernelError(28, f"no free stub slot for {name!r} ({STUB_SLOTS} in use)")  # ENOSPC
         slot = self._free.pop()
         addr = self.base + slot * STUB_STRIDE
-        stub = Stub(name, addr, fn, raw, kind)
+        stub = Stub(name, addr, fn, raw, kind, back)
         self._bind(stub)
         return addr
 
@@ -136,12 +143,19 @@ class CallTable:
         self.by_addr[stub.addr] = stub
         self.by_name[stub.name] = stub
         self._dispatch[stub.addr] = self._handler(stub)
-        self._m.kallsyms.add(stub.name, stub.addr, len(self._slot_code), "T")
+        size = len(self._slot_code)
+        if stub.back is not None:
+            back = stub.back
+            m = self._m
+            self._dispatch[stub.addr + RETURN_POINT] = lambda: back(m)
+            size = STUB_STRIDE  # the return point is inside the function, as a call site is
+        self._m.kallsyms.add(stub.name, stub.addr, size, "T")
 
     def remove(self, name: str) -> None:
         stub = self.by_name.pop(name)
         del self.by_addr[stub.addr]
         del self._dispatch[stub.addr]
+        self._dispatch.pop(stub.addr + RETURN_POINT, None)
         self._dirty = True  # a persistent stub stays persistent: reset() brings it back
         self._m.kallsyms.remove(name)
         self._free.append((stub.addr - self.base) // STUB_STRIDE)
@@ -164,7 +178,7 @@ class CallTable:
             keep = self._persistent
             used = {(s.addr - self.base) // STUB_STRIDE for s in keep.values()}
             st = self._reset_state = (dict(keep), {s.addr: s for s in keep.values()},
-                                      {s.addr: self._handler(s) for s in keep.values()},
+                                      self._dispatch_of(keep.values()),
                                       [k for k in range(STUB_SLOTS - 1, -1, -1) if k not in used])
         elif not self._dirty:
             return  # nothing was bound or removed since the last reset
@@ -179,6 +193,16 @@ class CallTable:
         return self.by_name[name].addr
 
     # --- the hook ------------------------------------------------------------------------
+    def _dispatch_of(self, stubs: "Iterable[Stub]") -> dict[int, Callable[[], None]]:
+        """The dispatch entries of ``stubs``: each stub's handler and its return point's."""
+        out: dict[int, Callable[[], None]] = {}
+        m = self._m
+        for s in stubs:
+            out[s.addr] = self._handler(s)
+            if s.back is not None:
+                out[s.addr + RETURN_POINT] = (lambda b: lambda: b(m))(s.back)
+        return out
+
     def _handler(self, stub: Stub) -> Callable[[], None]:
         """The per-stub handler the hook calls: everything it needs is a closure cell."""
         m = self._m

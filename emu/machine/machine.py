@@ -77,7 +77,7 @@ from kernel_model.profile import LATEST, Profile
 
 from .address_space import AddressSpace
 from .allocators import Allocators
-from .calls import STUB_SLOTS, STUB_STRIDE, CallTable, RawHandler
+from .calls import RETURN_POINT, STUB_SLOTS, STUB_STRIDE, CallTable, RawHandler
 from .faults import Faults
 from .images import BPF_PROG_SIZE, JitImages
 from .kallsyms import Kallsyms, Symbol
@@ -273,8 +273,13 @@ def _text_page(ktext: KText, stub_code: Callable[[int], bytes]) -> tuple[bytes, 
         page = bytearray(ktext.code)
         page += b"\xcc" * (STUB_PAGE - KTEXT_BASE - len(page))
         for slot in range(STUB_SLOTS):
-            stub = stub_code(STUB_PAGE + slot * STUB_STRIDE)
-            page += stub + b"\xcc" * (STUB_STRIDE - len(stub))
+            at = STUB_PAGE + slot * STUB_STRIDE
+            stub = stub_code(at)
+            # a second return at +RETURN_POINT: where a callback a stub called returns
+            # (emu.machine.callbacks); the code hook fires there only when one is bound
+            back = stub_code(at + RETURN_POINT)
+            page += stub + b"\xcc" * (RETURN_POINT - len(stub))
+            page += back + b"\xcc" * (STUB_STRIDE - RETURN_POINT - len(back))
         syms = [Symbol(addr, size, name, "t" if name.startswith("__bpf_prog_") else "T")
                 for name, (addr, size) in ktext.symbols.items()]
         syms += [Symbol(PERCPU_BASE, 0, "__per_cpu_start", "D"),
