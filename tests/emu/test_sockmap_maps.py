@@ -22,6 +22,8 @@ from kernel_model.bpf_facts.enums import MAP_TYPES
 from kernel_model.errors import KernelError, NotModelled
 
 SOCKMAP, SOCKHASH = MAP_TYPES["BPF_MAP_TYPE_SOCKMAP"], MAP_TYPES["BPF_MAP_TYPE_SOCKHASH"]
+REUSEPORT = MAP_TYPES["BPF_MAP_TYPE_REUSEPORT_SOCKARRAY"]
+_NAMES = {SOCKMAP: "sockmap", SOCKHASH: "sockhash", REUSEPORT: "reuseport"}
 KEY0, KEY1, KEY9 = struct.pack("<I", 0), struct.pack("<I", 1), struct.pack("<I", 9)
 
 
@@ -36,6 +38,9 @@ def _ops(map_fd: int, closed_fd: int, value_size: int) -> list[tuple[str, str, t
         ("update_own_fd", "update", (KEY0, _fd_value(map_fd, value_size))),
         ("update_closed_fd", "update", (KEY0, _fd_value(closed_fd, value_size))),
         ("update_fd_above_s32", "update", (KEY0, _fd_value((1 << 32) - 1, value_size))),
+        ("update_out_of_range", "update", (KEY9, _fd_value(map_fd, value_size))),
+        ("update_bad_flags", "update", (KEY0, _fd_value(map_fd, value_size), 8)),
+        ("update_lock_flag", "update", (KEY0, _fd_value(map_fd, value_size), 4)),
         ("delete", "delete", (KEY0,)),
         ("delete_out_of_range", "delete", (KEY9,)),
         ("next_of_null", "next", (None,)),
@@ -54,7 +59,7 @@ def _emulated(k: Kernel) -> dict[str, Callable[..., Any]]:
 
     def ops(fd: int) -> dict[str, Callable[..., Any]]:
         return {"lookup": lambda key: run(k.map_lookup_elem, fd, key),
-                "update": lambda key, v: run(k.map_update_elem, fd, key, v) or 0,
+                "update": lambda key, v, flags=0: run(k.map_update_elem, fd, key, v, flags) or 0,
                 "delete": lambda key: run(k.map_delete_elem, fd, key) or 0,
                 "next": lambda key: run(k.map_get_next_key, fd, key)}
     return ops  # type: ignore[return-value]
@@ -88,12 +93,20 @@ EXPECTED: dict[tuple[int, int], dict[str, Any]] = {
                     "delete_out_of_range": -errno.ENOENT, "next_of_null": -errno.ENOENT,
                     "next_of_0": -errno.ENOENT, "next_of_last": -errno.ENOENT, "next_of_out_of_range": -errno.ENOENT},
 }
+for _k in list(EXPECTED):  # the socket's fd is looked up before the key and the flags
+    EXPECTED[_k].update(update_out_of_range=-errno.ENOTSOCK, update_bad_flags=-errno.ENOTSOCK,
+                        update_lock_flag=-errno.EINVAL)  # BPF_F_LOCK without a bpf_spin_lock
 EXPECTED[(SOCKMAP, 8)] = {**EXPECTED[(SOCKMAP, 4)], "lookup": -errno.ENOENT}
 EXPECTED[(SOCKHASH, 4)] = {**EXPECTED[(SOCKHASH, 8)], "lookup": -errno.ENOSPC}
+#: the reuseport array checks flags and index before the fd, and an index past the end is E2BIG
+EXPECTED[(REUSEPORT, 8)] = {**EXPECTED[(SOCKMAP, 8)], "update_out_of_range": -errno.E2BIG,
+                            "update_bad_flags": -errno.EINVAL, "delete": -errno.ENOENT,
+                            "delete_out_of_range": -errno.E2BIG}
+EXPECTED[(REUSEPORT, 4)] = {**EXPECTED[(REUSEPORT, 8)], "lookup": -errno.ENOSPC,
+                            "update_fd_above_s32": -errno.EBADF}  # a u32 value is a signed int: fd -1
 
 
-@pytest.mark.parametrize("map_type,value_size", list(EXPECTED), ids=[f"{'sockmap' if t == SOCKMAP else 'sockhash'}-"
-                                                                     f"{v}" for t, v in EXPECTED])
+@pytest.mark.parametrize("map_type,value_size", list(EXPECTED), ids=[f"{_NAMES[t]}-{v}" for t, v in EXPECTED])
 def test_empty_socket_maps(map_type: int, value_size: int) -> None:
     assert _model(map_type, value_size) == EXPECTED[(map_type, value_size)]
 
@@ -126,8 +139,7 @@ def test_stdin_is_not_a_socket() -> None:
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize("map_type,value_size", list(EXPECTED), ids=[f"{'sockmap' if t == SOCKMAP else 'sockhash'}-"
-                                                                     f"{v}" for t, v in EXPECTED])
+@pytest.mark.parametrize("map_type,value_size", list(EXPECTED), ids=[f"{_NAMES[t]}-{v}" for t, v in EXPECTED])
 def test_empty_socket_maps_on_the_host(map_type: int, value_size: int) -> None:
     from emu.host import hostbpf as hb
 
@@ -138,8 +150,8 @@ def test_empty_socket_maps_on_the_host(map_type: int, value_size: int) -> None:
     assert fd >= 0, os.strerror(err)
     closed = _closed_fd()
 
-    def upd(key: bytes, v: bytes) -> int:
-        r, e = hb.map_update(fd, key, v)
+    def upd(key: bytes, v: bytes, flags: int = 0) -> int:
+        r, e = hb.map_update(fd, key, v, flags)
         return 0 if r == 0 else -e
 
     def lookup(key: bytes) -> Any:

@@ -7,8 +7,8 @@ builds the object. Modelled at run time: array and hash (:mod:`emu.kernel.bpf_ma
 per-CPU and LRU hashes (:mod:`.hash`), per-CPU arrays (:mod:`.array`), queues
 and stacks (:mod:`.queue_stack`), bloom filters (:mod:`.bloom`), LPM tries
 (:mod:`.lpm`), prog arrays (:mod:`.prog_array`), arrays and hashes of maps
-(:mod:`.map_in_map`), ring buffers (:mod:`.ringbuf`), sockmaps and sockhashes (:mod:`.sockmap`:
-always empty, the emulated kernel has no sockets); every other type is created and has an id
+(:mod:`.map_in_map`), ring buffers (:mod:`.ringbuf`), sockmaps, sockhashes and reuseport arrays
+(:mod:`.sockmap`: always empty, the emulated kernel has no sockets); every other type is created and has an id
 and a header but refuses its operations as not modelled (:mod:`.created`).
 """
 
@@ -33,7 +33,7 @@ from .map_in_map import ArrayOfMapsMap, HashOfMapsMap
 from .prog_array import ProgArrayMap
 from .queue_stack import QueueStackMap
 from .ringbuf import RingbufMap
-from .sockmap import SOCK_MAP_TYPES, SockMap
+from .sockmap import REUSEPORT_SOCKARRAY, SOCK_MAP_TYPES, ReuseportArray, SockMap
 
 if TYPE_CHECKING:  # pragma: no cover
     from emu.machine import Machine
@@ -101,4 +101,6 @@ def new_map(spec: MapSpec, machine: "Machine", rcu: Rcu, btf: BtfObject | None, 
         return RingbufMap(spec, machine, btf)
     if t in SOCK_MAP_TYPES:
         return SockMap(spec, machine, btf)
+    if t == REUSEPORT_SOCKARRAY:
+        return ReuseportArray(spec, machine, btf)
     return CreatedOnlyMap(spec, machine, btf, inner=inner)

@@ -1,4 +1,5 @@
-"""``BPF_MAP_TYPE_SOCKMAP`` and ``BPF_MAP_TYPE_SOCKHASH`` in an emulated kernel without sockets.
+"""``BPF_MAP_TYPE_SOCKMAP``, ``BPF_MAP_TYPE_SOCKHASH`` (and ``BPF_MAP_TYPE_REUSEPORT_SOCKARRAY``:
+:class:`ReuseportArray`) in an emulated kernel without sockets.
 
 A socket map holds sockets: user space puts one in with ``BPF_MAP_UPDATE_ELEM`` and a
 socket's fd as the value (net/core/sock_map.c, Linux 6.12 = 6.18,
@@ -44,10 +45,11 @@ from .created import CreatedOnlyMap
 if TYPE_CHECKING:  # pragma: no cover
     from emu.machine import Machine
 
-__all__ = ["SockMap", "SOCK_MAP_TYPES"]
+__all__ = ["SockMap", "ReuseportArray", "SOCK_MAP_TYPES", "REUSEPORT_SOCKARRAY"]
 
 _SOCKMAP = MAP_TYPES["BPF_MAP_TYPE_SOCKMAP"]
 SOCK_MAP_TYPES = frozenset({_SOCKMAP, MAP_TYPES["BPF_MAP_TYPE_SOCKHASH"]})
+REUSEPORT_SOCKARRAY = MAP_TYPES["BPF_MAP_TYPE_REUSEPORT_SOCKARRAY"]
 _S32_MAX = (1 << 31) - 1
 
 
@@ -102,3 +104,50 @@ class SockMap(CreatedOnlyMap):
         if i == n - 1:
             raise KernelError(errno.ENOENT, "last index")
         return struct.pack("<I", 0 if i >= n else i + 1)
+
+
+class ReuseportArray(SockMap):
+    """An (always empty) ``BPF_MAP_TYPE_REUSEPORT_SOCKARRAY`` (kernel/bpf/reuseport_array.c,
+    Linux 6.12 = 6.18): its syscalls for an empty array and an fd that is no socket.
+
+    * update (``bpf_fd_reuseport_array_update_elem``): flags above ``BPF_EXIST``
+      ``-EINVAL``, an index past ``max_entries`` ``-E2BIG``, a u64 fd above ``S32_MAX``
+      ``-EINVAL`` (a u32 value is a signed int), then ``sockfd_lookup``;
+    * lookup (``bpf_fd_reuseport_array_lookup_elem``): ``-ENOSPC`` unless the value is
+      8 bytes, else ``-ENOENT``;
+    * delete (``reuseport_array_delete_elem``): ``-E2BIG`` past ``max_entries``, else
+      ``-ENOENT``;
+    * get_next_key (``reuseport_array_get_next_key``): by index, as a sockmap's.
+
+    Programs reach it only through ``bpf_sk_select_reuseport`` (sk_reuseport programs,
+    which are verified only)."""
+
+    _BPF_EXIST = 2
+
+    def update_value_sys(self, key: bytes, value: bytes, flags: int) -> None:
+        if flags > self._BPF_EXIST:
+            raise KernelError(errno.EINVAL, f"unknown update flags {flags:#x}")
+        if struct.unpack_from("<I", key)[0] >= self.spec.max_entries:
+            raise KernelError(errno.E2BIG, "index past max_entries")
+        if self.spec.value_size == 8:
+            fd = struct.unpack_from("<Q", value)[0]
+            if fd > _S32_MAX:
+                raise KernelError(errno.EINVAL, f"socket fd {fd} is out of range")
+        else:
+            fd = struct.unpack_from("<i", value)[0]
+        if self.sockfd_lookup is None:
+            raise NotModelled(f"{self.spec.type_name}: update without the kernel's fd table is not modelled")
+        self.sockfd_lookup(fd)
+        raise NotModelled(f"{self.spec.type_name}: fd {fd} is a socket, which this kernel does not model")
+
+    def delete(self, key: bytes) -> None:
+        if struct.unpack_from("<I", key)[0] >= self.spec.max_entries:
+            raise KernelError(errno.E2BIG, "index past max_entries")
+        raise KernelError(errno.ENOENT, "no socket at this index")
+
+    def update(self, key: bytes, value: bytes, flags: int) -> None:
+        raise self._nm("a program's update")
+
+    @property
+    def _is_sockmap(self) -> bool:
+        return True  # get_next_key walks indexes as a sockmap's
