@@ -169,3 +169,29 @@ def test_sockmap_cases_on_the_host(name: str, ptype: int, eat: int, asm: str, wa
     got = None if h.accepted else (h.errno, comparable_log(h.error_line))
     exp = None if want is None else (want[0], comparable_log(want[1]))
     assert got == exp, h.log[-2000:]
+
+
+def _log_lines(log: str) -> list[str]:
+    """The log without the statistics and with kernel addresses (map pointers) masked."""
+    import re
+
+    from emu.host.hostbpf import comparable_log
+
+    return [re.sub(r"0x[0-9a-f]{8,}", "ADDR", comparable_log(ln)) for ln in log.splitlines()
+            if not ln.startswith("processed") and "verification time" not in ln]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name,ptype,eat,asm,want", CASES, ids=[c[0] for c in CASES])
+def test_sockmap_logs_equal_the_hosts(name: str, ptype: int, eat: int, asm: str, want: object) -> None:
+    """At log level 2 every line (register states with the lookup's ref_obj_id and refs=,
+    "cannot update sockmap in this context") is the host's."""
+    from emu.host.hostbpf import oracle_status
+    from emu.host.verdict import host_load
+
+    ok, why = oracle_status()
+    if not ok:
+        pytest.skip(why)
+    h = host_load(assemble(asm), _env(ptype, eat), log_level=2)
+    r = verify(assemble(asm), _env(ptype, eat), log_level=2)
+    assert _log_lines(r.log) == _log_lines(h.log)
