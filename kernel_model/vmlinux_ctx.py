@@ -1,7 +1,7 @@
 """The uapi context structs of the socket and cgroup program types, as the kernel's BTF has them.
 
 ``struct bpf_sock``, ``bpf_tcp_sock``, ``bpf_sock_addr``, ``bpf_sock_ops``, ``bpf_sockopt``,
-``bpf_sysctl``, ``bpf_cgroup_dev_ctx`` and ``bpf_sk_lookup`` (include/uapi/linux/bpf.h,
+``bpf_sysctl``, ``bpf_cgroup_dev_ctx``, ``bpf_sk_lookup`` and ``sk_msg_md`` (include/uapi/linux/bpf.h,
 Linux 6.18), and ``struct tcphdr`` (include/uapi/linux/tcp.h) that sock_ops programs read. They are part of vmlinux's BTF (programs' CO-RE relocations name their fields:
 ``bpf_core_field_exists(ctx->user_ip4)``...), with ``__bpf_md_ptr`` members as the
 anonymous unions pahole writes and the padding after 16-bit fields left implicit, as
@@ -11,7 +11,8 @@ to the emulated vmlinux; the verifier's rules for them are in verifier/sock_ctx.
 
 #: sizeof() of each struct (include/uapi/linux/bpf.h, x86-64), checked by the tests
 SIZES = {"bpf_sock": 80, "bpf_tcp_sock": 112, "bpf_sock_addr": 72, "bpf_sock_ops": 224, "bpf_sockopt": 40,
-         "bpf_sysctl": 8, "bpf_cgroup_dev_ctx": 12, "bpf_sk_lookup": 72, "tcphdr": 20}
+         "bpf_sysctl": 8, "bpf_cgroup_dev_ctx": 12, "bpf_sk_lookup": 72, "tcphdr": 20,
+         "sk_msg_md": 80}
 
 SOCK_CTX_C = r"""
 /* include/uapi/linux/tcp.h: the TCP header sock_ops programs parse from skb_data */
@@ -194,5 +195,26 @@ struct bpf_sk_lookup {
 	__u32 local_ip6[4];
 	__u32 local_port;
 	__u32 ingress_ifindex;
+};
+
+/* the sk_msg programs' context (sockmap/sockhash verdicts on sendmsg) */
+struct sk_msg_md {
+	union {
+		void *data;
+	};
+	union {
+		void *data_end;
+	};
+	__u32 family;
+	__u32 remote_ip4;
+	__u32 local_ip4;
+	__u32 remote_ip6[4];
+	__u32 local_ip6[4];
+	__u32 remote_port;
+	__u32 local_port;
+	__u32 size;
+	union {
+		struct bpf_sock *sk;
+	};
 };
 """

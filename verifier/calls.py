@@ -27,7 +27,7 @@ from kernel_model.uapi import PROG_TYPE_KPROBE
 from kernel_model.uapi import BPF_F_INNER_MAP, BPF_F_RDONLY_PROG
 
 from .dynptrs import DYNPTR_TYPE_FLAG_MASK, clear_all_pkt_pointers
-from . import alu, callbacks as cb, helpers as H, mem, pkt_helpers, precision, scalar as S, trace_helpers as TH, sock_refs
+from . import alu, callbacks as cb, helpers as H, mem, pkt_helpers, precision, scalar as S, trace_helpers as TH, sock_refs, sockmap
 from .map_rules import check_map_func_compatibility
 from .map_types import map_type_ops
 from .decoded import DInsn
@@ -114,6 +114,10 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
             and not mem.may_access_direct_pkt_data(env, fn.pkt_access, BPF_READ):
         raise env.reject(E.EACCES, "helper access to the packet is not allowed")
     base = arg_type & 0xFF
+    if base == H.ARG_PTR_TO_MAP_VALUE:
+        # resolve_map_arg_type: a sockmap's value is a socket (verifier.sockmap)
+        arg_type = sockmap.resolve_map_arg_type(env, meta, arg_type)
+        base = arg_type & 0xFF
     skip_type = False
     if register_is_null(reg) and arg_type & PTR_MAYBE_NULL:
         precision.mark_chain_precision(env, regno)
@@ -334,7 +338,9 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
             raise env.reject(E.EINVAL, "get_local_storage() doesn't support non-zero flags")
         precision.mark_chain_precision(env, 2)
     if meta.map is not None:
-        why = check_map_func_compatibility(meta.map.map_type, func_id)
+        why = check_map_func_compatibility(meta.map.map_type, func_id,
+                                           may_update_sockmap=sockmap.may_update_sockmap(env, meta.map.map_type,
+                                                                                        func_id))
         if why:
             raise env.reject(E.EINVAL, why)
     env.aux[env.insn_idx].helper_id = func_id

@@ -8,13 +8,11 @@
   ``check_map_prog_compatibility`` (called for each map a program references):
   struct_ops maps are refused, sleepable programs may use only the listed types.
 * :func:`map_use_not_modelled` -- map types whose program-side semantics this
-  verifier does not model (what a lookup returns after the NULL check for
-  sockmap/sockhash/xskmap, devmap's read-only values, arena and
-  cgroup-storage rules): the program is refused as *not modelled* rather than
+  verifier does not model (arena): the program is refused as *not modelled* rather than
   verified with a guess. Map-in-map is modelled (:mod:`verifier.not_null`).
 
-Not modelled here: ``may_update_sockmap`` (sockmap updates by program type;
-sockmaps are not modelled at all), the BTF-record rules (spin locks, timers,
+``may_update_sockmap`` (sockmap updates by program type) is :mod:`verifier.sockmap`'s.
+Not modelled here: the BTF-record rules (spin locks, timers,
 kptrs, graph roots) of ``check_map_prog_compatibility``, offload.
 """
 
@@ -57,7 +55,7 @@ _MAP_ALLOWS: dict[int, frozenset[int]] = {
     _T["XSKMAP"]: _ids("redirect_map", "map_lookup_elem"),
     _T["ARRAY_OF_MAPS"]: _ids("map_lookup_elem"),
     _T["HASH_OF_MAPS"]: _ids("map_lookup_elem"),
-    # sockmap/sockhash: also map_update/delete where may_update_sockmap allows (not modelled)
+    # sockmap/sockhash: also map_update/delete where may_update_sockmap allows (verifier.sockmap)
     _T["SOCKMAP"]: _ids("sk_redirect_map", "sock_map_update", "msg_redirect_map", "sk_select_reuseport",
                         "map_lookup_elem"),
     _T["SOCKHASH"]: _ids("sk_redirect_hash", "sock_hash_update", "msg_redirect_hash", "sk_select_reuseport",
@@ -116,15 +114,22 @@ SLEEPABLE_OK = _types("HASH", "LRU_HASH", "ARRAY", "PERCPU_HASH", "PERCPU_ARRAY"
 #: storage of each kind per program -- verifier.calls, verifier.analyzer)
 #: (devmap, devmap hash, cpumap, xskmap: verified -- redirect_map, devmap's read-only value,
 #: an xskmap lookup is a PTR_TO_XDP_SOCK; their run time is not modelled)
-_NOT_MODELLED = _types("SOCKMAP", "SOCKHASH", "ARENA")
+#: (sockmap, sockhash: verified -- verifier.sockmap; their run time is not modelled)
+_NOT_MODELLED = _types("ARENA")
+_SOCK_MAPS = _types("SOCKMAP", "SOCKHASH")
 
 
-def check_map_func_compatibility(map_type: int, func_id: int) -> str | None:
+def check_map_func_compatibility(map_type: int, func_id: int, *, may_update_sockmap: bool = False) -> str | None:
     """The verifier's message when ``map_type`` cannot be passed to helper ``func_id``
     (``-EINVAL``), else None. The caller adds nothing: the message is the kernel's
-    except for the helper name, which the caller formats (``func_id_name``)."""
+    except for the helper name, which the caller formats (``func_id_name``).
+    ``may_update_sockmap``: what ``may_update_sockmap`` said for this program
+    (:func:`verifier.sockmap.may_update_sockmap`), which lets a sockmap or sockhash
+    go to ``bpf_map_update_elem`` / ``bpf_map_delete_elem``."""
     allowed = _MAP_ALLOWS.get(map_type)
     needs = _FUNC_NEEDS.get(func_id)
+    if map_type in _SOCK_MAPS and may_update_sockmap:
+        allowed = None
     if (allowed is not None and func_id not in allowed) or (needs is not None and map_type not in needs):
         return f"cannot pass map_type {map_type} into func bpf_{HELPER_NAMES[func_id]}#{func_id}"
     return None

@@ -43,7 +43,7 @@ from . import net_ctx, trace_helpers, tracing, tracing_btf
 from . import sock_ctx, sock_helpers
 from .sock_ctx import (PROG_TYPE_CGROUP_DEVICE, PROG_TYPE_CGROUP_SOCK, PROG_TYPE_CGROUP_SOCK_ADDR,
                        PROG_TYPE_CGROUP_SOCKOPT, PROG_TYPE_CGROUP_SYSCTL, PROG_TYPE_SK_LOOKUP, PROG_TYPE_SOCK_OPS)
-from . import pkt_helpers, skb_ctx
+from . import pkt_helpers, skb_ctx, sockmap
 from .helper_sets import MODELLED_SYMBOLS, allowed_protos, attach_type_name, prog_type_name
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
     sock = sock_helpers.symbol_proto(sym)
     if sock is not None:
         return sock
-    p = pkt_helpers.proto_for_symbol(sym)
+    p = pkt_helpers.proto_for_symbol(sym) or sockmap.proto_for_symbol(sym)
     if p is not None:
         return p
     if MODELLED_SYMBOLS.get(sym) != func_id:

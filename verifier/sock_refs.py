@@ -21,8 +21,11 @@ Models, from kernel/bpf/verifier.c (Linux 6.18):
   ``ref_obj_id``) and ``is_ptr_cast_function`` (``bpf_tcp_sock``, ``bpf_sk_fullsock``,
   ``bpf_skc_to_*``: R0 carries the argument's ``ref_obj_id``).
 
-Not here: the other acquiring helpers (``bpf_ringbuf_reserve``, ``bpf_kptr_xchg``, a
-sockmap lookup), which the model does not have.
+* ``is_acquire_function``'s map case: ``bpf_map_lookup_elem`` of a sockmap or sockhash
+  (:func:`verifier.sockmap.is_sockmap_lookup`) acquires a reference too.
+
+Not here: the other acquiring helpers (``bpf_ringbuf_reserve``: :mod:`verifier.calls`,
+``bpf_kptr_xchg``: :mod:`verifier.kptrs`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from . import helpers as H
 from . import regs as R
 from .regs import (MEM_RCU, OBJ_RELEASE, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
                    PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TRUSTED, RegState, mark_known_zero)
+from .sockmap import is_sockmap_lookup
 
 if TYPE_CHECKING:
     from .calls import CallMeta
@@ -124,7 +128,7 @@ def after_return(env: Env, r0: RegState, func_id: int, meta: CallMeta) -> None:
 
     if func_id in PTR_CAST_HELPERS:
         r0.ref_obj_id = meta.ref_obj_id
-    elif func_id in ACQUIRE_HELPERS:
+    elif func_id in ACQUIRE_HELPERS or (meta.map is not None and is_sockmap_lookup(func_id, meta.map.map_type)):
         rid = acquire_reference(env, env.insn_idx)
         r0.id = rid
         r0.ref_obj_id = rid

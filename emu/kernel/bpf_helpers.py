@@ -59,7 +59,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from kernel_model.errors import KernelError
+from kernel_model.errors import KernelError, NotModelled
 from kernel_model.memory import GuestMemory, HelperFn
 from kernel_model.uapi import PAGE_SIZE
 
@@ -112,6 +112,8 @@ def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user:
         value = mem.read(r3, m.spec.value_size)
         try:
             m.update(key, value, r4)
+        except NotModelled:
+            raise  # not a return value: the run stops as not modelled (a socket map's update)
         except KernelError as e:
             return neg_errno(e.errno)
         return 0

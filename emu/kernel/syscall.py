@@ -381,7 +381,7 @@ class BpfSyscalls:
         :func:`kernel_model.bpf_facts.map_types.create_errno`; the inner map of a
         map-in-map is :func:`emu.kernel.maps.check_inner_map`; which types keep
         elements: :mod:`emu.kernel.maps`."""
-        from .maps import MAP_IN_MAP_TYPES, check_inner_map, new_map
+        from .maps import MAP_IN_MAP_TYPES, SockMap, check_inner_map, new_map
 
         if btf_vmlinux_value_type_id:
             if map_type != MAP_TYPE_STRUCT_OPS or btf_key_type_id or btf_value_type_id:
@@ -421,6 +421,8 @@ class BpfSyscalls:
             hashrnd = self._rng.getrandbits(32)  # type: ignore[attr-defined]
             obj = new_map(spec, m, self._rcu, btf, hashrnd=hashrnd, inner=inner,  # type: ignore[attr-defined]
                           map_extra=map_extra)
+        if isinstance(obj, SockMap):
+            obj.sockfd_lookup = self._sockfd_lookup
         obj.btf_key_type_id = btf_key_type_id
         obj.btf_value_type_id = btf_value_type_id
         obj.btf_vmlinux_value_type_id = btf_vmlinux_value_type_id
@@ -530,6 +532,14 @@ class BpfSyscalls:
         for name in obj.ksyms:
             m.kallsyms.remove(name)
         obj.ksyms.clear()
+
+    def _sockfd_lookup(self, fd: int) -> None:
+        """``sockfd_lookup`` (net/socket.c): the emulated process has no socket, so an fd
+        that is not open is ``-EBADF`` and any open one (a map, a program, stdin ...) is
+        ``-ENOTSOCK``."""
+        if fd in self.fds.objects or fd in (0, 1, 2):
+            raise KernelError(errno.ENOTSOCK, f"fd {fd} is not a socket")
+        raise KernelError(errno.EBADF, f"fd {fd} is not open")
 
     def _map_by_fd(self, fd: int) -> MapObject:
         return self.fds.get(fd, MapObject, "a map")

@@ -7,7 +7,8 @@ builds the object. Modelled at run time: array and hash (:mod:`emu.kernel.bpf_ma
 per-CPU and LRU hashes (:mod:`.hash`), per-CPU arrays (:mod:`.array`), queues
 and stacks (:mod:`.queue_stack`), bloom filters (:mod:`.bloom`), LPM tries
 (:mod:`.lpm`), prog arrays (:mod:`.prog_array`), arrays and hashes of maps
-(:mod:`.map_in_map`), ring buffers (:mod:`.ringbuf`); every other type is created and has an id
+(:mod:`.map_in_map`), ring buffers (:mod:`.ringbuf`), sockmaps, sockhashes and reuseport arrays
+(:mod:`.sockmap`: always empty, the emulated kernel has no sockets); every other type is created and has an id
 and a header but refuses its operations as not modelled (:mod:`.created`).
 """
 
@@ -32,12 +33,13 @@ from .map_in_map import ArrayOfMapsMap, HashOfMapsMap
 from .prog_array import ProgArrayMap
 from .queue_stack import QueueStackMap
 from .ringbuf import RingbufMap
+from .sockmap import REUSEPORT_SOCKARRAY, SOCK_MAP_TYPES, ReuseportArray, SockMap
 
 if TYPE_CHECKING:  # pragma: no cover
     from emu.machine import Machine
 
 __all__ = ["new_map", "check_inner_map", "RUNTIME_MODELLED", "MAP_IN_MAP_TYPES", "ProgArrayMap", "ArrayOfMapsMap",
-           "HashOfMapsMap", "RingbufMap"]
+           "HashOfMapsMap", "RingbufMap", "SockMap"]
 
 T = MAP_TYPES
 _HASHES = {T["BPF_MAP_TYPE_HASH"]: HashMap, T["BPF_MAP_TYPE_PERCPU_HASH"]: PercpuHashMap,
@@ -97,4 +99,8 @@ def new_map(spec: MapSpec, machine: "Machine", rcu: Rcu, btf: BtfObject | None, 
         return HashOfMapsMap(spec, machine, rcu, btf, hashrnd=hashrnd)
     if t == T["BPF_MAP_TYPE_RINGBUF"]:
         return RingbufMap(spec, machine, btf)
+    if t in SOCK_MAP_TYPES:
+        return SockMap(spec, machine, btf)
+    if t == REUSEPORT_SOCKARRAY:
+        return ReuseportArray(spec, machine, btf)
     return CreatedOnlyMap(spec, machine, btf, inner=inner)
