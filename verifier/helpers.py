@@ -97,6 +97,12 @@ class FuncProto:
     ret_btf: str = ""
     #: ``argN_size`` of ``MEM_FIXED_SIZE`` arguments (0 for the others), by argument index
     arg_size: tuple[int, ...] = ()
+    #: ``argN_btf_id`` of ``ARG_PTR_TO_BTF_ID`` arguments: the vmlinux struct each must
+    #: point to ("" for the others), by argument index (verifier.btf_arg_helpers)
+    arg_btf: tuple[str, ...] = ()
+    #: the ``allowed`` callback's name ("" = none): checked by ``check_helper_call``
+    #: (verifier.btf_arg_helpers.helper_allowed_in_prog)
+    allowed: str = ""
 
 
 def _p(name: str, ret: int, *args: int, gpl: bool = False, pkt: bool = False) -> FuncProto:

@@ -40,6 +40,7 @@ from . import convert_ctx
 from . import ctx as ctx_access
 from . import helpers as H
 from . import net_ctx, trace_helpers, tracing, tracing_btf
+from . import btf_arg_helpers
 from . import sock_ctx, sock_helpers
 from .sock_ctx import (PROG_TYPE_CGROUP_DEVICE, PROG_TYPE_CGROUP_SOCK, PROG_TYPE_CGROUP_SOCK_ADDR,
                        PROG_TYPE_CGROUP_SOCKOPT, PROG_TYPE_CGROUP_SYSCTL, PROG_TYPE_SK_LOOKUP, PROG_TYPE_SOCK_OPS)
@@ -112,6 +113,10 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
     p = pkt_helpers.proto_for_symbol(sym)
     if p is not None:
         return p
+    if btf_arg_helpers.SYMBOLS.get(sym) == func_id:  # kernel objects by BTF id (local storage...)
+        return btf_arg_helpers.symbol_proto(sym)
+    if sym in btf_arg_helpers.SOCK_STORAGE_SYMBOLS:  # socket storage, the socket types' prototype
+        return sock_helpers.symbol_proto(sym)
     if MODELLED_SYMBOLS.get(sym) != func_id:
         return trace_helpers.symbol_proto(sym, func_id) or UNMODELLED_HELPER
     return H.PROTOS[func_id]
