@@ -122,6 +122,20 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
     return H.PROTOS[func_id]
 
 
+def helpers_struct_ops(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None:
+    """``get_func_proto`` of a struct_ops program: the subsystem's helper set (decided per
+    member by the attach check), with the subsystem's own prototypes by kernel symbol
+    (:attr:`kernel_model.struct_ops.VerifierPolicy.helper_symbols`) and the base ones of
+    :data:`verifier.helpers.PROTOS`."""
+    if func_id not in env.allowed_helpers:
+        return None
+    policy = env.struct_ops_policy
+    sym = dict(policy.helper_symbols).get(func_id) if policy is not None else None
+    if sym is not None:
+        return btf_arg_helpers.symbol_proto(sym) or sock_helpers.symbol_proto(sym) or UNMODELLED_HELPER
+    return H.PROTOS.get(func_id) or UNMODELLED_HELPER
+
+
 def _sleepable_check(env: Env, can_sleep: bool) -> None:
     """``check_attach_btf_id``: ``can_be_sleepable`` (kernel/bpf/verifier.c, 6.18): of the
     types modelled here only kprobes (for uprobes) and struct_ops may be sleepable."""
@@ -164,6 +178,10 @@ def _syscall_attach(env: Env) -> None:
     if not env.attr.sleepable:
         raise env.reject(E.EINVAL, "Syscall programs can only be sleepable")
     env.allowed_helpers = H.SYSCALL_HELPERS
+    if not env.attr.privileged:
+        # syscall_prog_func_proto (kernel/bpf/syscall.c, 6.12/6.18): bpf_sys_bpf only for a
+        # loader with CAP_PERFMON (bpf_token_capable)
+        env.allowed_helpers = H.SYSCALL_HELPERS - {166}
 
 
 def _struct_ops_attach(env: Env) -> None:
@@ -183,7 +201,7 @@ PROG_TYPES: dict[int, ProgTypeOps] = {
     PROG_TYPE_SOCKET_FILTER: ProgTypeOps("socket_filter", _socket_filter_attach, helpers_from_set,
                                          ctx_access.sk_filter_access, convert_ctx.convert_sk_filter_access),
     PROG_TYPE_SYSCALL: ProgTypeOps("syscall", _syscall_attach, helpers_from_set, ctx_access.syscall_access),
-    PROG_TYPE_STRUCT_OPS: ProgTypeOps("struct_ops", _struct_ops_attach, helpers_from_set,
+    PROG_TYPE_STRUCT_OPS: ProgTypeOps("struct_ops", _struct_ops_attach, helpers_struct_ops,
                                       ctx_access.struct_ops_access),
     # kernel/trace/bpf_trace.c: kprobe_verifier_ops, tracepoint_verifier_ops,
     # raw_tracepoint_verifier_ops, raw_tracepoint_writable_verifier_ops, perf_event_verifier_ops
