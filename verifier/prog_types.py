@@ -136,6 +136,21 @@ def helpers_struct_ops(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
     return H.PROTOS.get(func_id) or UNMODELLED_HELPER
 
 
+def helpers_syscall(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None:
+    """``syscall_prog_func_proto``'s answer: the helper set read off the host
+    (:data:`verifier.helpers.SYSCALL_HELPERS`) with :data:`verifier.helpers.PROTOS`; for the
+    helpers taking kernel objects by BTF id, the prototype its fallback
+    (``tracing_prog_func_proto``) hands out, named by the kernel's decision tree (the task
+    storage ``_recur`` variants, socket storage's tracing variants ...)."""
+    p = helpers_from_set(env, func_id)
+    if p is UNMODELLED_HELPER:
+        a = env.attr
+        sym = allowed_protos(a.prog_type, a.expected_attach_type, a.sleepable, a.privileged).get(func_id)
+        if sym is not None and btf_arg_helpers.SYMBOLS.get(sym) == func_id:
+            return btf_arg_helpers.symbol_proto(sym)
+    return p
+
+
 def _sleepable_check(env: Env, can_sleep: bool) -> None:
     """``check_attach_btf_id``: ``can_be_sleepable`` (kernel/bpf/verifier.c, 6.18): of the
     types modelled here only kprobes (for uprobes) and struct_ops may be sleepable."""
@@ -200,7 +215,7 @@ def _not_modelled(prog_type: int) -> ProgTypeOps:
 PROG_TYPES: dict[int, ProgTypeOps] = {
     PROG_TYPE_SOCKET_FILTER: ProgTypeOps("socket_filter", _socket_filter_attach, helpers_from_set,
                                          ctx_access.sk_filter_access, convert_ctx.convert_sk_filter_access),
-    PROG_TYPE_SYSCALL: ProgTypeOps("syscall", _syscall_attach, helpers_from_set, ctx_access.syscall_access),
+    PROG_TYPE_SYSCALL: ProgTypeOps("syscall", _syscall_attach, helpers_syscall, ctx_access.syscall_access),
     PROG_TYPE_STRUCT_OPS: ProgTypeOps("struct_ops", _struct_ops_attach, helpers_struct_ops,
                                       ctx_access.struct_ops_access),
     # kernel/trace/bpf_trace.c: kprobe_verifier_ops, tracepoint_verifier_ops,
