@@ -93,7 +93,7 @@ _ARGS_MODELLED: Final = frozenset({
     H.ARG_CONST_SIZE_OR_ZERO, H.ARG_PTR_TO_UNINIT_MEM, H.ARG_PTR_TO_MEM_RDONLY, H.ARG_PTR_TO_CONST_STR,
     # a maybe-NULL buffer: NULL skips the type check, its size must then be 0
     # (check_helper_mem_access's zero-byte read from NULL)
-    H.ARG_PTR_TO_MEM | R.PTR_MAYBE_NULL,
+    H.ARG_PTR_TO_MEM | R.PTR_MAYBE_NULL, H.ARG_PTR_TO_MEM | R.PTR_MAYBE_NULL | R.MEM_WRITE,
 })
 
 

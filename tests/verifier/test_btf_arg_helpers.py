@@ -29,7 +29,8 @@ BTF_PTR = "expected=ptr_, trusted_ptr_, rcu_ptr_"
 MAPS = {1: MapSpec(ARRAY, 4, 8, 1, name="arr"),
         2: MapSpec(TASK_STORAGE, 4, 8, 0, NO_PREALLOC, name="task_st", has_btf=True),
         3: MapSpec(CGRP_STORAGE, 4, 8, 0, NO_PREALLOC, name="cgrp_st", has_btf=True)}
-HOST_MAPS = {1: MAPS[1]}
+MAPS[4] = MapSpec(ARRAY, 4, 8, 1, 1 << 7, name="ro")  # BPF_F_RDONLY_PROG
+HOST_MAPS = {1: MAPS[1], 4: MAPS[4]}
 
 
 def _tp_env(maps: dict, flags: int = 0) -> VerifierEnv:
@@ -107,6 +108,9 @@ CASES = [
     ("perf_event", "r2 = 0\nr3 = 8\nr4 = 0\ncall bpf_read_branch_records\nr0 = 0\nexit",
      (E.EACCES, "R2 type=scalar expected=fp"), True),
     ("perf_event", "r2 = r10\nr2 += -24\nr3 = 24\nr4 = 0\ncall bpf_read_branch_records\nr0 = 0\nexit", None, True),
+    # 6.18 writes the buffer (MEM_WRITE): a read-only map value is refused
+    ("perf_event", "r2 = map[fd:4][0]+0 ll\nr3 = 8\nr4 = 0\ncall bpf_read_branch_records\nr0 = 0\nexit",
+     (E.EACCES, "write into map forbidden, value_size=8 off=0 size=8"), True),
     # bpf_get_stack from a sleepable uprobe (bpf_get_stack_sleepable_proto)
     ("uprobe.multi.s", "r2 = r10\nr2 += -64\nr3 = 64\nr4 = 0\ncall bpf_get_stack\nr0 = 0\nexit", None, True),
 ]
