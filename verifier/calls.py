@@ -356,6 +356,9 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     elif func_id == _FIND_VMA:  # verifier.btf_arg_helpers
         from .btf_arg_helpers import set_find_vma_callback_state
         cb.push_callback_call(env, env.insn_idx, meta.subprogno, set_find_vma_callback_state)
+    elif func_id == _SNPRINTF:  # check_bpf_snprintf_call (verifier.bprintf)
+        from .bprintf import check_bpf_snprintf_call
+        check_bpf_snprintf_call(env)
     elif func_id == _USER_RINGBUF_DRAIN:
         from .dynptrs import set_user_ringbuf_callback_state
         cb.push_callback_call(env, env.insn_idx, meta.subprogno, set_user_ringbuf_callback_state)
@@ -461,6 +464,7 @@ _DYNPTR_WRITE: Final = 202
 _DYNPTR_DATA: Final = 203
 _USER_RINGBUF_DRAIN: Final = 209
 _FIND_VMA: Final = 180
+_SNPRINTF: Final = 165
 
 
 def _release_arg(env: Env, fn: H.FuncProto, meta: CallMeta, func_id: int, name: str) -> None:

@@ -212,3 +212,101 @@ def test_on_the_host(kind: str, asm: str, want: object, host: bool) -> None:
         f"host:\n{h.log}\nmodel:\n{m.log}"
     if not m.accepted:
         assert m.error_line == h.error_line, f"host:\n{h.log}\nmodel:\n{m.log}"
+
+
+# --- bpf_snprintf's format (verifier.bprintf, check_bpf_snprintf_call) ------------------------------
+RAW_TP = 17
+
+
+def _snprintf_prog(fd: int, data_len: int) -> list:
+    """A raw tracepoint formatting into a 16-byte stack buffer with the format at the start of
+    a read-only map's value and ``data_len`` bytes of u64 arguments from the stack."""
+    return assemble(f"r1 = 0\n*(u64 *)(r10 -8) = r1\n*(u64 *)(r10 -16) = r1\n*(u64 *)(r10 -24) = r1\n"
+                    f"*(u64 *)(r10 -32) = r1\n*(u64 *)(r10 -40) = r1\n"
+                    f"r1 = r10\nr1 += -16\nr2 = 16\nr3 = map[fd:{fd}][0]+0 ll\n"
+                    f"r4 = r10\nr4 += -40\nr5 = {data_len}\ncall bpf_snprintf\nr0 = 0\nexit\n")
+
+
+#: (format bytes, data_len) -> the answer (None accepted, else errno, last line); the 6.18
+#: host's answers (test_snprintf_format_on_the_host)
+SNPRINTF = [
+    (b"plain", 0, None),
+    (b"%d %u", 16, None),
+    (b"%d %u", 8, (E.EINVAL, "Invalid format string")),
+    (b"%d", 4, (E.EINVAL, None)),
+    (b"100%%", 0, None),
+    (b"%lld %llx %lu %5d %-03x", 40, None),
+    (b"%lld %llx %lu %5d %-03x", 32, (E.EINVAL, "Invalid format string")),
+    (b"%s!", 8, None),
+    (b"%sa", 8, (E.EINVAL, "Invalid format string")),
+    (b"%pks %pus.", 16, None),
+    (b"%p %pK %px %pI4 %pi6", 40, None),
+    (b"%pZ", 8, (E.EINVAL, "Invalid format string")),
+    (b"%pB", 8, None),
+    (b"%c%c", 16, None),
+    (b"%f", 8, (E.EINVAL, "Invalid format string")),
+    (b"%llld", 8, (E.EINVAL, "Invalid format string")),
+    (b"tab\there", 0, None),
+    (b"bell\x07", 0, (E.EINVAL, "Invalid format string")),
+    (b"caf\xc3\xa9", 0, None),
+    (b"%\xc3", 8, (E.EINVAL, "Invalid format string")),
+    (b"%", 8, (E.EINVAL, "Invalid format string")),
+]
+_FMT_VALUE = 32
+
+
+def _emu_snprintf(fmt: bytes, data_len: int) -> tuple[int, str]:
+    from emu.kernel import Kernel
+    from kernel_model.errors import KernelError
+
+    k = Kernel(modules=())
+    try:
+        fd = k.map_create(map_type=ARRAY, key_size=4, value_size=_FMT_VALUE, max_entries=1, map_flags=1 << 7)
+        k.map_update_elem(fd, bytes(4), fmt.ljust(_FMT_VALUE, b"\0"), 0)
+        k.map_freeze(fd)
+        try:
+            k.prog_load(_snprintf_prog(fd, data_len), prog_type=RAW_TP, log_level=1)
+        except KernelError as e:
+            return e.errno, str(e)
+        return 0, ""
+    finally:
+        k.shutdown()
+
+
+@pytest.mark.parametrize("fmt,data_len,want", SNPRINTF, ids=[repr(c[0]) + f"/{c[1]}" for c in SNPRINTF])
+def test_snprintf_format(fmt: bytes, data_len: int, want: tuple[int, str | None] | None) -> None:
+    from verifier.bprintf import bprintf_check
+
+    errno, msg = _emu_snprintf(fmt, data_len)
+    assert errno == (0 if want is None else want[0]), msg
+    if want is not None and want[1]:
+        assert want[1] in msg
+    if data_len % 8 == 0:
+        assert (bprintf_check(fmt + b"\0", data_len // 8) == 0) == (want is None)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("fmt,data_len,want", SNPRINTF, ids=[repr(c[0]) + f"/{c[1]}" for c in SNPRINTF])
+def test_snprintf_format_on_the_host(fmt: bytes, data_len: int, want: object) -> None:
+    import struct
+
+    from emu.host import hostbpf
+    from kernel_model.insn import encode
+    from kernel_model.uapi import BPF_MAP_FREEZE
+
+    fd, err = hostbpf.map_create(ARRAY, 4, _FMT_VALUE, 1, map_flags=1 << 7)
+    assert fd >= 0, err
+    try:
+        assert hostbpf.map_update(fd, bytes(4), fmt.ljust(_FMT_VALUE, b"\0"))[0] == 0
+        attr = bytearray(8)
+        struct.pack_into("<I", attr, 0, fd)
+        assert hostbpf.sys_bpf(BPF_MAP_FREEZE, attr) == (0, 0)  # a map of this process only
+        res = hostbpf.prog_load(RAW_TP, encode(_snprintf_prog(fd, data_len)), log_level=1)
+        host = (0, "") if res.accepted else (res.errno, res.error_line() or "")
+        res.close()
+    finally:
+        hostbpf.close(fd)
+    model = _emu_snprintf(fmt, data_len)
+    assert model[0] == host[0], (host, model)
+    if host[0] and host[1] and "Invalid format" in host[1]:
+        assert host[1] in model[1], (host, model)
