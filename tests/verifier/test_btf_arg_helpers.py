@@ -310,3 +310,34 @@ def test_snprintf_format_on_the_host(fmt: bytes, data_len: int, want: object) ->
     assert model[0] == host[0], (host, model)
     if host[0] and host[1] and "Invalid format" in host[1]:
         assert host[1] in model[1], (host, model)
+
+
+# --- bpf_find_vma's callback (set_find_vma_callback_state) ----------------------------------------
+def _vma_env() -> VerifierEnv:
+    """tp_btf with an emulated vmlinux given a struct vm_area_struct (the host's first two
+    members): the emulated kernel itself has none, so this is the model's check alone."""
+    from kernel_model.btf.cdecl import parse_c
+
+    env = _tp_env(MAPS)
+    parse_c("struct vm_area_struct { unsigned long vm_start; unsigned long vm_end; };", into=env.vmlinux_btf)
+    env.func_linkage = [0, 0]
+    return env
+
+
+FIND_VMA = "call bpf_get_current_task_btf\nr1 = r0\nr2 = 0\nr3 = func[cb] ll\nr4 = 0\nr5 = 0\ncall bpf_find_vma\n" \
+           "r0 = 0\nexit\ncb:\n"
+
+
+@pytest.mark.parametrize("cb,want", [
+    ("r0 = *(u64 *)(r2 +8)\nr0 = 0\nexit", None),
+    ("r0 = *(u32 *)(r1 +4)\nr0 = 1\nexit", None),
+    ("r3 = 0\n*(u64 *)(r2 +0) = r3\nr0 = 0\nexit", (E.EACCES, "only read is supported")),
+    ("r0 = 2\nexit", (E.EINVAL, "At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]")),
+    ("r0 = *(u64 *)(r3 +0)\nr0 = 0\nexit", (E.EACCES, "R3 invalid mem access 'scalar'")),
+])
+def test_find_vma_callback_state(cb: str, want: tuple[int, str] | None) -> None:
+    r = verify(assemble(FIND_VMA + cb), _vma_env(), log_level=2)
+    if want is None:
+        assert r.accepted, r.log
+    else:
+        assert (r.errno, r.error_line) == want, r.log
