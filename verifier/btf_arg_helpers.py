@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import errno as E
 from functools import lru_cache
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from kernel_model.bpf_facts.helper_protos import PROTOS as FACT_PROTOS
 
 from . import helpers as H
 from . import regs as R
 from .regs import OBJ_RELEASE, PTR_MAYBE_NULL, PTR_TO_BTF_ID, RegState
+from .state import FuncState
 
 if TYPE_CHECKING:
     from .calls import CallMeta
@@ -165,15 +166,15 @@ def check_btf_id_arg(env: Env, regno: int, reg: RegState, arg_type: int, arg_btf
                                    "is expected")
 
 
-def set_find_vma_callback_state(env: Env, caller: object, callee: object, insn_idx: int, map_: object) -> None:
+def set_find_vma_callback_state(env: Env, caller: FuncState, callee: FuncState, insn_idx: int, map_: Any) -> None:
     """``set_find_vma_callback_state`` (kernel/bpf/verifier.c, 6.12/6.18): the callback
     ``(task, vma, callback_ctx)`` gets the caller's task, a ``PTR_TO_BTF_ID`` (untrusted,
     read-only: no ``btf_struct_access`` for vm_area_struct) to ``struct vm_area_struct``
     and the caller's R4; it returns 0 or 1."""
     from .regs import mark_known_zero, mark_not_init
 
-    cr = caller.regs  # type: ignore[attr-defined]
-    ce = callee.regs  # type: ignore[attr-defined]
+    cr = caller.regs
+    ce = callee.regs
     ce[1].assign(cr[1])
     vml = env.attr.vmlinux_btf
     vma = vml.find("vm_area_struct", 4) if vml is not None else None
@@ -186,5 +187,5 @@ def set_find_vma_callback_state(env: Env, caller: object, callee: object, insn_i
     ce[3].assign(cr[4])
     mark_not_init(ce[4], env.bpf_capable)
     mark_not_init(ce[5], env.bpf_capable)
-    callee.in_callback_fn = True  # type: ignore[attr-defined]
-    callee.callback_ret_range = (0, 1)  # type: ignore[attr-defined]
+    callee.in_callback_fn = True
+    callee.callback_ret_range = (0, 1)
