@@ -85,6 +85,12 @@ class VerifierPolicy:
     #: (``bpf_tcp_ca_is_valid_access`` promotes ``sock`` to ``tcp_sock``), applied by the
     #: verifier's context access to a trusted ``PTR_TO_BTF_ID`` argument.
     ctx_arg_promote: tuple[tuple[str, str], ...] = ()
+    #: helper id -> the kernel proto symbol ``get_func_proto`` hands out where it is not the
+    #: base one (``bpf_tcp_ca_get_func_proto``: ``bpf_sk_setsockopt_proto`` ...)
+    helper_symbols: tuple[tuple[int, str], ...] = ()
+    #: member name -> helper ids ``get_func_proto`` refuses to that member's programs
+    #: (``bpf_tcp_ca_get_func_proto``: no setsockopt/getsockopt from ``release``)
+    member_refused_helpers: tuple[tuple[str, frozenset[int]], ...] = ()
 
 
 @dataclass(slots=True)

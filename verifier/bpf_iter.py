@@ -47,12 +47,10 @@ from . import regs as R
 from .regs import PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TRUSTED
 
 if TYPE_CHECKING:
-    from .calls import CallMeta
     from .core import Env
     from .ctx import CtxAccess
-    from .regs import RegState
 
-__all__ = ["check_iter_attach", "iter_ctx_access", "ITER_SYMBOLS", "symbol_proto", "check_btf_id_arg", "D_PATH_ITER"]
+__all__ = ["check_iter_attach", "iter_ctx_access", "ITER_SYMBOLS", "symbol_proto", "D_PATH_ITER"]
 
 #: the helpers the model checks for iterators: kernel proto symbol -> (helper id, the struct
 #: each ARG_PTR_TO_BTF_ID argument names: btf_seq_file_ids[0] is ``struct seq_file``
@@ -233,29 +231,3 @@ def symbol_proto(symbol: str, func_id: int) -> H.FuncProto | None:
                        arg_btf=tuple(names))
 
 
-#: the BTF pointer types check_reg_type matches by struct id (its switch's cases)
-_BTF_MATCHED: Final = frozenset({PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | PTR_TRUSTED | PTR_MAYBE_NULL,
-                                 PTR_TO_BTF_ID | R.MEM_RCU, PTR_TO_BTF_ID | PTR_MAYBE_NULL,
-                                 PTR_TO_BTF_ID | PTR_MAYBE_NULL | R.MEM_RCU})
-
-
-def check_btf_id_arg(env: Env, regno: int, reg: RegState, arg_type: int, meta: CallMeta, struct: str) -> None:
-    """``check_reg_type``'s switch for an ``ARG_PTR_TO_BTF_ID`` argument whose
-    ``argN_btf_id`` names the vmlinux struct ``struct`` (kernel/bpf/verifier.c, 6.18): a
-    maybe-NULL pointer where the argument is not nullable is refused, then the register's
-    struct must be it or start with it (``btf_struct_ids_match``, not strict for helpers
-    that release nothing)."""
-    from .btf_ids_match import btf_struct_ids_match
-
-    if reg.type not in _BTF_MATCHED:
-        return
-    release = bool(arg_type & R.OBJ_RELEASE)
-    if reg.type & PTR_MAYBE_NULL and (not arg_type & PTR_MAYBE_NULL or release):
-        raise env.reject(E.EACCES, f"Possibly NULL pointer passed to helper arg{regno}")
-    vml = env.attr.vmlinux_btf
-    need = vml.find(struct, BS.KIND_STRUCT) if vml is not None else None
-    if need is None:
-        raise env.reject(E.EINVAL, f"helper argument struct {struct} is not modelled by structops")
-    if not btf_struct_ids_match(reg.btf, reg.btf_id, reg.off, vml, need, release):
-        raise env.reject(E.EACCES, f"R{regno} is of type {reg.btf.type_by_id(reg.btf_id).name} but {struct} "
-                                   "is expected")

@@ -211,7 +211,7 @@ def _check_reg_const_str(env: Env, reg: RegState, regno: int) -> None:
         raise env.reject(E.EINVAL, "string is not zero-terminated")
 
 
-def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta, btf_struct: str = "") -> None:
+def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta, arg_btf: str = "") -> None:
     reg = env.cur_regs()[regno]
     compat = _COMPATIBLE.get(arg_type & 0xFF)
     if compat is None:
@@ -231,9 +231,9 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta, btf_str
     if arg_type & 0xFF == H.ARG_PTR_TO_BTF_ID_SOCK_COMMON:
         sock_refs.check_btf_sock_common(env, regno, reg, arg_type, meta)
         return
-    if arg_type & 0xFF == H.ARG_PTR_TO_BTF_ID and btf_struct:
-        from .bpf_iter import check_btf_id_arg
-        check_btf_id_arg(env, regno, reg, arg_type, meta, btf_struct)
+    if arg_type & 0xFF == H.ARG_PTR_TO_BTF_ID:  # a kernel object named by argN_btf_id
+        from .btf_arg_helpers import check_btf_id_arg
+        check_btf_id_arg(env, regno, reg, arg_type, arg_btf, meta)
         return
     if compat is _MEM_TYPES and not arg_type & MEM_RDONLY:
         raise env.reject(E.EACCES, f"{H.func_id_name(meta.func_id)}() may write into memory pointed by "
@@ -311,6 +311,10 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
         raise env.reject(E.EINVAL, f"helper {name}#{func_id} is not modelled by structops")
     if not env.attr.gpl_compatible and fn.gpl_only:
         raise env.reject(E.EINVAL, "cannot call GPL-restricted function from non-GPL compatible program")
+    if fn.allowed:
+        from .btf_arg_helpers import helper_allowed_in_prog
+        if not helper_allowed_in_prog(env, fn.allowed):
+            raise env.reject(E.EINVAL, "helper call is not allowed in probe")
     if not env.attr.sleepable and fn.might_sleep:
         raise env.reject(E.EINVAL, "helper call might sleep in a non-sleepable prog")
     if fn.might_sleep:  # a sleepable helper inside an atomic region (6.18 check_helper_call)
@@ -355,6 +359,12 @@ def check_helper_call(env: Env, insn: DInsn) -> None:
     elif func_id == 170:  # bpf_timer_set_callback: an async callback (verifier.async_cb)
         from .async_cb import push_async_callback
         push_async_callback(env, env.insn_idx, meta.subprogno)
+    elif func_id == _FIND_VMA:  # verifier.btf_arg_helpers
+        from .btf_arg_helpers import set_find_vma_callback_state
+        cb.push_callback_call(env, env.insn_idx, meta.subprogno, set_find_vma_callback_state)
+    elif func_id == _SNPRINTF:  # check_bpf_snprintf_call (verifier.bprintf)
+        from .bprintf import check_bpf_snprintf_call
+        check_bpf_snprintf_call(env)
     elif func_id == _USER_RINGBUF_DRAIN:
         from .dynptrs import set_user_ringbuf_callback_state
         cb.push_callback_call(env, env.insn_idx, meta.subprogno, set_user_ringbuf_callback_state)
@@ -459,6 +469,8 @@ _DYNPTR_FROM_MEM: Final = 197
 _DYNPTR_WRITE: Final = 202
 _DYNPTR_DATA: Final = 203
 _USER_RINGBUF_DRAIN: Final = 209
+_FIND_VMA: Final = 180
+_SNPRINTF: Final = 165
 
 
 def _release_arg(env: Env, fn: H.FuncProto, meta: CallMeta, func_id: int, name: str) -> None:

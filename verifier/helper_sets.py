@@ -88,6 +88,8 @@ MODELLED_SYMBOLS: Final[dict[str, int]] = {
     "bpf_user_ringbuf_drain_proto": 209,
     # kernel/bpf/helpers.c: verifier/kptrs.py (kptrs holding local objects)
     "bpf_kptr_xchg_proto": 194,
+    # kernel/bpf/syscall.c (syscall programs)
+    "bpf_sys_bpf_proto": 166,
 }
 
 _CACHE: dict[tuple[str, str | None, bool, bool], dict[int, str]] = {}

@@ -97,9 +97,12 @@ class FuncProto:
     ret_btf: str = ""
     #: ``argN_size`` of ``MEM_FIXED_SIZE`` arguments (0 for the others), by argument index
     arg_size: tuple[int, ...] = ()
-    #: ``argN_btf_id`` of ``ARG_PTR_TO_BTF_ID`` arguments as the vmlinux struct's name ("" for
-    #: the others), by argument index (verifier.bpf_iter's helpers)
+    #: ``argN_btf_id`` of ``ARG_PTR_TO_BTF_ID`` arguments: the vmlinux struct each must
+    #: point to ("" for the others), by argument index (verifier.btf_arg_helpers)
     arg_btf: tuple[str, ...] = ()
+    #: the ``allowed`` callback's name ("" = none): checked by ``check_helper_call``
+    #: (verifier.btf_arg_helpers.helper_allowed_in_prog)
+    allowed: str = ""
 
 
 def _p(name: str, ret: int, *args: int, gpl: bool = False, pkt: bool = False) -> FuncProto:
@@ -180,6 +183,9 @@ PROTOS: dict[int, FuncProto] = {
             ARG_CONST_SIZE_OR_ZERO, ARG_ANYTHING),
     203: _p("dynptr_data", RET_PTR_TO_DYNPTR_MEM_OR_NULL, ARG_PTR_TO_DYNPTR | MEM_RDONLY, ARG_ANYTHING,
             ARG_CONST_ALLOC_SIZE_OR_ZERO),
+    # kernel/bpf/syscall.c bpf_sys_bpf_proto: syscall programs only, might sleep
+    166: FuncProto("sys_bpf", RET_INTEGER, (ARG_ANYTHING, ARG_PTR_TO_MEM_RDONLY, ARG_CONST_SIZE, ARG_DONTCARE,
+                                            ARG_DONTCARE), False, might_sleep=True),
     158: FuncProto("get_current_task_btf", RET_PTR_TO_BTF_ID | PTR_TRUSTED, (ARG_DONTCARE,) * 5, True,
                    ret_btf="task_struct"),
 }

@@ -40,6 +40,7 @@ from . import convert_ctx
 from . import ctx as ctx_access
 from . import helpers as H
 from . import net_ctx, trace_helpers, tracing, tracing_btf
+from . import btf_arg_helpers
 from . import sock_ctx, sock_helpers
 from .sock_ctx import (PROG_TYPE_CGROUP_DEVICE, PROG_TYPE_CGROUP_SOCK, PROG_TYPE_CGROUP_SOCK_ADDR,
                        PROG_TYPE_CGROUP_SOCKOPT, PROG_TYPE_CGROUP_SYSCTL, PROG_TYPE_SK_LOOKUP, PROG_TYPE_SOCK_OPS)
@@ -115,10 +116,43 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
     p = pkt_helpers.proto_for_symbol(sym) or sockmap.proto_for_symbol(sym)
     if p is not None:
         return p
+    if btf_arg_helpers.SYMBOLS.get(sym) == func_id:  # kernel objects by BTF id (local storage...)
+        return btf_arg_helpers.symbol_proto(sym)
+    if sym in btf_arg_helpers.SOCK_STORAGE_SYMBOLS:  # socket storage, the socket types' prototype
+        return sock_helpers.symbol_proto(sym)
     if MODELLED_SYMBOLS.get(sym) != func_id:
         from .bpf_iter import symbol_proto as iter_symbol_proto  # the iterators' seq_file helpers
         return trace_helpers.symbol_proto(sym, func_id) or iter_symbol_proto(sym, func_id) or UNMODELLED_HELPER
     return H.PROTOS[func_id]
+
+
+def helpers_struct_ops(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None:
+    """``get_func_proto`` of a struct_ops program: the subsystem's helper set (decided per
+    member by the attach check), with the subsystem's own prototypes by kernel symbol
+    (:attr:`kernel_model.struct_ops.VerifierPolicy.helper_symbols`) and the base ones of
+    :data:`verifier.helpers.PROTOS`."""
+    if func_id not in env.allowed_helpers:
+        return None
+    policy = env.struct_ops_policy
+    sym = dict(policy.helper_symbols).get(func_id) if policy is not None else None
+    if sym is not None:
+        return btf_arg_helpers.symbol_proto(sym) or sock_helpers.symbol_proto(sym) or UNMODELLED_HELPER
+    return H.PROTOS.get(func_id) or UNMODELLED_HELPER
+
+
+def helpers_syscall(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None:
+    """``syscall_prog_func_proto``'s answer: the helper set read off the host
+    (:data:`verifier.helpers.SYSCALL_HELPERS`) with :data:`verifier.helpers.PROTOS`; for the
+    helpers taking kernel objects by BTF id, the prototype its fallback
+    (``tracing_prog_func_proto``) hands out, named by the kernel's decision tree (the task
+    storage ``_recur`` variants, socket storage's tracing variants ...)."""
+    p = helpers_from_set(env, func_id)
+    if p is UNMODELLED_HELPER:
+        a = env.attr
+        sym = allowed_protos(a.prog_type, a.expected_attach_type, a.sleepable, a.privileged).get(func_id)
+        if sym is not None and btf_arg_helpers.SYMBOLS.get(sym) == func_id:
+            return btf_arg_helpers.symbol_proto(sym)
+    return p
 
 
 def _sleepable_check(env: Env, can_sleep: bool) -> None:
@@ -157,6 +191,10 @@ def _syscall_attach(env: Env) -> None:
     if not env.attr.sleepable:
         raise env.reject(E.EINVAL, "Syscall programs can only be sleepable")
     env.allowed_helpers = H.SYSCALL_HELPERS
+    if not env.attr.privileged:
+        # syscall_prog_func_proto (kernel/bpf/syscall.c, 6.12/6.18): bpf_sys_bpf only for a
+        # loader with CAP_PERFMON (bpf_token_capable)
+        env.allowed_helpers = H.SYSCALL_HELPERS - {166}
 
 
 def _struct_ops_attach(env: Env) -> None:
@@ -175,8 +213,8 @@ def _not_modelled(prog_type: int) -> ProgTypeOps:
 PROG_TYPES: dict[int, ProgTypeOps] = {
     PROG_TYPE_SOCKET_FILTER: ProgTypeOps("socket_filter", _facts_attach(False), helpers_from_facts,
                                          ctx_access.sk_filter_access, convert_ctx.convert_sk_filter_access),
-    PROG_TYPE_SYSCALL: ProgTypeOps("syscall", _syscall_attach, helpers_from_set, ctx_access.syscall_access),
-    PROG_TYPE_STRUCT_OPS: ProgTypeOps("struct_ops", _struct_ops_attach, helpers_from_set,
+    PROG_TYPE_SYSCALL: ProgTypeOps("syscall", _syscall_attach, helpers_syscall, ctx_access.syscall_access),
+    PROG_TYPE_STRUCT_OPS: ProgTypeOps("struct_ops", _struct_ops_attach, helpers_struct_ops,
                                       ctx_access.struct_ops_access),
     # kernel/trace/bpf_trace.c: kprobe_verifier_ops, tracepoint_verifier_ops,
     # raw_tracepoint_verifier_ops, raw_tracepoint_writable_verifier_ops, perf_event_verifier_ops

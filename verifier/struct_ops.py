@@ -58,7 +58,7 @@ def check_struct_ops_btf_id(v: Env) -> None:
     v.attach_func_proto = proto
     v.attach_func_name = m.name
     v.ctx_arg_info = m.arg_info
-    v.allowed_helpers = policy.helpers
+    v.allowed_helpers = policy.helpers - dict(policy.member_refused_helpers).get(m.name, frozenset())
     v.struct_ops_policy = policy
     # check_return_code(): a member returning a pointer must return 0 (or its reference)
     if proto.ret_type_id and isinstance(desc.btf.resolve(proto.ret_type_id), Ptr):

@@ -11,8 +11,7 @@ another variant of the same helper.
 Only variants whose every argument and return type the model's ``check_func_arg`` and
 return handling implement are listed in :data:`TRACE_SYMBOLS` (memory and size pairs,
 context, map pointer, scalars; integer returns and the trusted current task): the others
-stay "not modelled" (``bpf_snprintf``'s maybe-NULL buffers,
-``ARG_PTR_TO_BTF_ID`` of the task helpers and task storage, ``MEM_FIXED_SIZE`` arguments,
+stay "not modelled" (``ARG_PTR_TO_BTF_ID`` of the task helpers and task storage, ``MEM_FIXED_SIZE`` arguments,
 ringbuf records and dynptrs). ``bpf_probe_write_user`` is left out too: its availability
 depends on the kernel's lockdown (``LOCKDOWN_BPF_WRITE_USER``), and the 6.18 host refuses
 it to a root kprobe ("program of this type cannot use helper", test_probe_user.o) where the
@@ -76,6 +75,12 @@ TRACE_SYMBOLS: Final[dict[str, int]] = {
     "bpf_get_branch_snapshot_proto": 176,
     "bpf_get_ns_current_pid_tgid_proto": 120,
     "bpf_strncmp_proto": 182,
+    # kernel/bpf/stackmap.c: what a sleepable uprobe gets (might_sleep)
+    "bpf_get_stack_sleepable_proto": 67,
+    # kernel/trace/bpf_trace.c: perf_event programs (a maybe-NULL buffer)
+    "bpf_read_branch_records_proto": 119,
+    # kernel/bpf/helpers.c: the format is checked by verifier.bprintf (check_bpf_snprintf_call)
+    "bpf_snprintf_proto": 165,
 }
 
 #: ``do_refine_retval_range``'s first case (kernel/bpf/verifier.c, 6.12/6.18): get_stack,
@@ -87,6 +92,10 @@ BPF_FUNC_get_func_ip: Final = 173
 _ARGS_MODELLED: Final = frozenset({
     H.ARG_DONTCARE, H.ARG_ANYTHING, H.ARG_PTR_TO_CTX, H.ARG_CONST_MAP_PTR, H.ARG_CONST_SIZE,
     H.ARG_CONST_SIZE_OR_ZERO, H.ARG_PTR_TO_UNINIT_MEM, H.ARG_PTR_TO_MEM_RDONLY, H.ARG_PTR_TO_CONST_STR,
+    # a maybe-NULL buffer: NULL skips the type check, its size must then be 0
+    # (check_helper_mem_access's zero-byte read from NULL)
+    H.ARG_PTR_TO_MEM | R.PTR_MAYBE_NULL, H.ARG_PTR_TO_MEM | R.PTR_MAYBE_NULL | R.MEM_WRITE,
+    H.ARG_PTR_TO_MEM | R.PTR_MAYBE_NULL | R.MEM_RDONLY,
 })
 
 

@@ -48,7 +48,10 @@ STUB_PAGE = KTEXT_BASE + 0x8000
 KDATA_BASE = 0xFFFF_FFFF_8200_0000
 KDATA_SIZE = 0x10000
 PERCPU_BASE = 0xFFFF_FFFF_8300_0000
-PERCPU_SIZE = 0x10000
+#: each CPU's per-CPU area (taken from the kmalloc heap): 128 KiB, room for the selftests'
+#: per-CPU arrays (strobemeta.o: 32 x 2040-byte values and a 13872-byte sample per CPU,
+#: which 64 KiB refused with -ENOMEM; the kernel's per-CPU allocator grows by chunks)
+PERCPU_SIZE = 0x20000
 #: MODULES_VADDR with CONFIG_RANDOMIZE_BASE (KERNEL_IMAGE_SIZE = 1 GiB), as on the 6.18 host
 MODULES_VADDR = 0xFFFF_FFFF_C000_0000
 HEAP_BASE = 0xFFFF_8880_0100_0000

@@ -131,6 +131,12 @@ CHANGES_6_18: dict[str, tuple[dict, str]] = {
     "bpf_get_stack_proto_raw_tp": ({"arg2": ArgSpec("ARG_PTR_TO_MEM", frozenset({"MEM_UNINIT", "MEM_WRITE"}))},
                                    "6.18: bpf_get_stack_raw_tp's buffer is ARG_PTR_TO_UNINIT_MEM (written), "
                                    "not ARG_PTR_TO_MEM | MEM_RDONLY"),
+    # "bpf: Fix memory access flags in helper prototypes" (2026, in the 6.18 stable host): the
+    # buffers these helpers write are MEM_WRITE (a read-only map value is refused for them)
+    "bpf_read_branch_records_proto": ({"arg2": ArgSpec("ARG_PTR_TO_MEM", frozenset({"PTR_MAYBE_NULL", "MEM_WRITE"}))},
+                                      "6.18: bpf_read_branch_records' buffer is written (MEM_WRITE)"),
+    "bpf_snprintf_proto": ({"arg1": ArgSpec("ARG_PTR_TO_MEM", frozenset({"PTR_MAYBE_NULL", "MEM_WRITE"}))},
+                           "6.18: bpf_snprintf's buffer is written (MEM_WRITE)"),
 }
 
 

@@ -42,10 +42,15 @@ BUILTIN_ALGORITHMS = ("reno", "bbr", "cubic")
 #: (net/ipv4/bpf_tcp_ca.c) names ktime_get_coarse_ns (160) itself and falls back to
 #: ``bpf_base_func_proto``, of which this is the subset the verifier model has
 #: prototypes for, jiffies64 (118) included; and its own cases: sk_storage_get/delete
-#: (107, 108), setsockopt/getsockopt (49, 57: not from ``release``) and tcp_send_ack (116),
-#: which the verifier model has no prototypes for, so a program calling them is "not
-#: modelled" (for ``release`` too, where the kernel refuses setsockopt/getsockopt)
+#: (107, 108), setsockopt/getsockopt (49, 57: not from ``release``, the policy's
+#: member_refused_helpers) and tcp_send_ack (116), by the kernel symbols of _HELPER_SYMBOLS
 _HELPERS = frozenset({1, 2, 3, 5, 6, 7, 8, 14, 118, 160, 107, 108, 49, 57, 116})
+
+#: bpf_tcp_ca_get_func_proto's own prototypes (net/ipv4/bpf_tcp_ca.c, 6.12/6.18): the
+#: socket storage and sockopt helpers take the socket as a BTF pointer
+_HELPER_SYMBOLS = ((107, "bpf_sk_storage_get_proto"), (108, "bpf_sk_storage_delete_proto"),
+                   (49, "bpf_sk_setsockopt_proto"), (57, "bpf_sk_getsockopt_proto"),
+                   (116, "bpf_tcp_send_ack_proto"))
 
 _MEMBERS = ("ssthresh", "cong_avoid", "set_state", "cwnd_event", "in_ack_event", "pkts_acked",
             "min_tso_segs", "cong_control", "undo_cwnd", "sndbuf_expand", "init", "release")
@@ -116,6 +121,8 @@ def make_ops() -> StructOps:
     ops = StructOps(name="tcp_congestion_ops", cfi_stubs=_STUBS, init_member=init_member, reg=reg,
                     unreg=unreg, update=update, validate=validate,
                     policy=VerifierPolicy(helpers=_HELPERS, btf_struct_access=_btf_struct_access,
+                                          helper_symbols=_HELPER_SYMBOLS,
+                                          member_refused_helpers=(("release", frozenset({49, 57})),),
                                           # bpf_tcp_ca_is_valid_access (net/ipv4/bpf_tcp_ca.c)
                                           ctx_arg_promote=(("sock", "tcp_sock"),)))
     ops.private["registered"] = registered
