@@ -286,8 +286,10 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     from .tracepoints import tracepoints_c
     from .vmlinux_ctx import SOCK_CTX_C  # the socket/cgroup types' uapi contexts, last: no id moves
 
+    from .vmlinux_nf import NF_CTX_C  # the netfilter context's structs, after those: no id moves
+
     return (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
-            + tracepoints_c() + SOCK_CTX_C)
+            + tracepoints_c() + SOCK_CTX_C + NF_CTX_C)
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:

@@ -38,6 +38,7 @@ controller core do not have; the model does not guess).
 
 from __future__ import annotations
 
+import errno as E
 from typing import TYPE_CHECKING, Final
 
 from kernel_model.btf.structs import KIND_STRUCT
@@ -186,7 +187,6 @@ def nf_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx:
         return None
     btf = env.attr.vmlinux_btf
     tid = btf.find(name, KIND_STRUCT) if btf is not None else None
-    if tid is None:  # the kernel's BTF has it; the model's may not: refused, never guessed
-        env.verbose(f"struct {name} of the netfilter context is not modelled by structops\n")
-        return None
+    if tid is None:  # the kernel's BTF has it; the model's may not (sk_buff): refused, never guessed
+        raise env.reject(E.EINVAL, f"struct {name} of the netfilter context is not modelled by structops")
     return PTR_TO_BTF_ID | PTR_TRUSTED, btf, tid
