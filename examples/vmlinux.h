@@ -1628,6 +1628,13 @@ struct xdp_md {
 	__u32 egress_ifindex;
 };
 
+struct key;
+
+struct bpf_key {
+	struct key *key;
+	bool has_ref;
+};
+
 typedef void (*btf_trace_task_newtask)(void *__data, struct task_struct *task, u64 clone_flags);
 
 typedef void (*btf_trace_sched_process_fork)(void *__data, struct task_struct *parent, struct task_struct *child);
@@ -1802,6 +1809,43 @@ struct bpf_sk_lookup {
 	__u32 local_ip6[4];
 	__u32 local_port;
 	__u32 ingress_ifindex;
+};
+
+struct sk_msg_md {
+	union {
+		void *data;
+	};
+	union {
+		void *data_end;
+	};
+	__u32 family;
+	__u32 remote_ip4;
+	__u32 local_ip4;
+	__u32 remote_ip6[4];
+	__u32 local_ip6[4];
+	__u32 remote_port;
+	__u32 local_port;
+	__u32 size;
+	union {
+		struct bpf_sock *sk;
+	};
+};
+
+struct net_device;
+
+struct nf_hook_state {
+	__u8 hook;
+	__u8 pf;
+	struct net_device *in;
+	struct net_device *out;
+	struct sock *sk;
+	struct net *net;
+	void *okfn;
+};
+
+struct bpf_nf_ctx {
+	const struct nf_hook_state *state;
+	struct sk_buff *skb;
 };
 
 typedef long long int loff_t;
@@ -2290,6 +2334,7 @@ extern void *bpf_dynptr_slice_rdwr(const struct bpf_dynptr *p, u32 offset, void 
 extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
 extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __weak __ksym;
 extern int *bpf_iter_num_next(struct bpf_iter_num *it) __weak __ksym;
+extern void bpf_key_put(struct bpf_key *bkey) __weak __ksym;
 extern int bpf_kfunc_common_test(int x) __weak __ksym;
 extern struct bpf_list_node *bpf_list_pop_back(struct bpf_list_head *head) __weak __ksym;
 extern struct bpf_list_node *bpf_list_pop_front(struct bpf_list_head *head) __weak __ksym;
@@ -2297,6 +2342,8 @@ extern int bpf_list_push_back_impl(struct bpf_list_head *head, struct bpf_list_n
 extern int bpf_list_push_front_impl(struct bpf_list_head *head, struct bpf_list_node *node, void *meta__ign, u64 off) __weak __ksym;
 extern void bpf_local_irq_restore(long unsigned int *flags__irq_flag) __weak __ksym;
 extern void bpf_local_irq_save(long unsigned int *flags__irq_flag) __weak __ksym;
+extern struct bpf_key *bpf_lookup_system_key(u64 id) __weak __ksym;
+extern struct bpf_key *bpf_lookup_user_key(s32 serial, u64 flags) __weak __ksym;
 extern void bpf_obj_drop_impl(void *p__alloc, void *meta__ign) __weak __ksym;
 extern void *bpf_obj_new_impl(u64 local_type_id__k, void *meta__ign) __weak __ksym;
 extern void bpf_percpu_obj_drop_impl(void *p__alloc, void *meta__ign) __weak __ksym;

@@ -286,10 +286,11 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     from .tracepoints import tracepoints_c
     from .vmlinux_ctx import SOCK_CTX_C  # the socket/cgroup types' uapi contexts, last: no id moves
 
+    from .vmlinux_nf import NF_CTX_C  # the netfilter context's structs, after those: no id moves
     from .vmlinux_iter import iter_c  # the iterator targets, after everything: no id moves
 
     prior = (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
-             + tracepoints_c() + SOCK_CTX_C)
+             + tracepoints_c() + SOCK_CTX_C + NF_CTX_C)
     return prior + iter_c(prior)
 
 

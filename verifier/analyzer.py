@@ -49,7 +49,8 @@ from . import helpers as H
 from .helper_sets import expected_attach_type_ok, fixup_attach_type
 from .sock_ctx import check_sock_conversions
 from .prog_types import PROG_TYPES
-from .regs import (MEM_RDONLY, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, SCALAR_VALUE, mark_known_zero, mark_not_init,
+from .regs import (MEM_RDONLY, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_CTX, PTR_TO_MEM, PTR_TRUSTED, PTR_UNTRUSTED,
+                   SCALAR_VALUE, mark_known_zero, mark_not_init,
                    mark_unknown)
 from .iters import iter_active_depths_differ, iter_slot_active
 from .result import VerifyResult
@@ -907,8 +908,19 @@ def do_check_common(env: Env, subprog: int) -> None:
                     # do_check_common: assume an unspecial LOCAL dynptr
                     from .dynptrs import BPF_DYNPTR_TYPE_LOCAL, mark_dynptr_cb_reg
                     mark_dynptr_cb_reg(env, reg, BPF_DYNPTR_TYPE_LOCAL)
-                else:  # ARG_PTR_TO_MEM [| PTR_MAYBE_NULL] (btf_prepare_func_args has no other)
-                    reg.type = PTR_TO_MEM | (at & PTR_MAYBE_NULL)
+                elif at & 0xFF == H.ARG_PTR_TO_BTF_ID:
+                    # __arg_trusted (| __arg_nullable), __arg_untrusted: a vmlinux struct
+                    reg.type = PTR_TO_BTF_ID | (at & (PTR_MAYBE_NULL | PTR_UNTRUSTED | PTR_TRUSTED))
+                    mark_known_zero(reg)
+                    reg.btf = env.attr.vmlinux_btf
+                    reg.btf_id = arg.btf_id
+                    reg.id = env.new_id()
+                elif at & 0xFF == H.ARG_PTR_TO_ARENA:
+                    # __arg_arena: the caller passes a PTR_TO_ARENA or a scalar
+                    reg.type = SCALAR_VALUE
+                    mark_unknown(reg, env.bpf_capable)
+                else:  # ARG_PTR_TO_MEM [| PTR_MAYBE_NULL] [| MEM_RDONLY | PTR_UNTRUSTED: __arg_untrusted void *]
+                    reg.type = PTR_TO_MEM | (at & (PTR_MAYBE_NULL | PTR_UNTRUSTED | MEM_RDONLY))
                     mark_known_zero(reg)
                     reg.mem_size = arg.mem_size
                     reg.id = env.new_id()

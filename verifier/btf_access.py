@@ -18,7 +18,7 @@ from __future__ import annotations
 import errno as E
 from typing import TYPE_CHECKING, Any
 
-from kernel_model.btf import Array, Composite, Ptr, Struct, Union
+from kernel_model.btf import Array, Composite, Fwd, Ptr, Struct, Union
 from kernel_model.vmlinux import REDUCED_STRUCTS
 
 if TYPE_CHECKING:
@@ -39,6 +39,11 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int,
         tname = t.name
         if tname in REDUCED_STRUCTS and btf is v.attr.vmlinux_btf:
             _reduced_walk(v, btf, t, off, size)
+        if isinstance(t, Fwd) and btf is v.attr.vmlinux_btf:
+            # a real vmlinux lays every struct out; the emulated one only declares some (the
+            # netfilter context's sk_buff): refused as not modelled, never as the kernel's error
+            raise v.reject(E.EINVAL, f"struct {tname} of the emulated vmlinux BTF is only declared: a walk into "
+                                     "it is not modelled by structops")
         if not isinstance(t, Composite):
             raise v.reject(E.EINVAL, f"Type '{tname}' is not a struct")
         if isinstance(t, Union) and len(t.members) != 1:

@@ -21,9 +21,20 @@ Models, from Linux 6.18 (kernel/bpf/verifier.c, kernel/bpf/btf.c, kernel/bpf/log
 * ``find_linfo`` / ``verbose_linfo``: the ``; <source line> @ <file>:<line>`` lines
   the log prints before an instruction whose line differs from the last printed.
 
-Not modelled (refused as "not modelled by structops", never accepted): the
-``__arg_trusted``, ``__arg_untrusted`` and ``__arg_arena`` tags, program extensions (``BPF_PROG_TYPE_EXT``), CO-RE relocation records
-passed to the kernel (``check_core_relo``: libbpf applies them itself).
+* the ``arg:`` decl tags of a global function's pointer arguments (``__arg_ctx``,
+  ``__arg_nonnull``, ``__arg_nullable``, ``__arg_trusted``, ``__arg_untrusted`` (6.17+),
+  ``__arg_arena``): a trusted one is ``ARG_PTR_TO_BTF_ID | PTR_TRUSTED`` (``| PTR_MAYBE_NULL``
+  with ``__arg_nullable``) of the vmlinux struct of the same name (``btf_get_ptr_to_btf_id``);
+  the caller passes ``ptr_``, ``trusted_ptr_`` or ``rcu_ptr_`` of that struct (or one that
+  embeds it first), NULL only to a nullable one (``check_reg_type``); the function sees
+  ``trusted_ptr_`` (``_or_null``). An untrusted one takes anything and is an untrusted
+  BTF pointer (a struct) or read-only memory of size 0 (``void *``, a primitive); an arena
+  one takes a ``PTR_TO_ARENA`` or a scalar and is a scalar inside.
+
+Not modelled (refused as "not modelled by structops", never accepted): a tagged pointer to a
+type the emulated vmlinux BTF lacks (the real kernel's may have it), program extensions
+(``BPF_PROG_TYPE_EXT``), CO-RE relocation records passed to the kernel (``check_core_relo``:
+libbpf applies them itself).
 """
 
 from __future__ import annotations
@@ -37,9 +48,11 @@ from kernel_model.uapi import PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
 
 from . import mem
 from .core import Env, NotModelledArg, Reject
-from .helpers import ARG_ANYTHING, ARG_PTR_TO_CTX, ARG_PTR_TO_DYNPTR, ARG_PTR_TO_MEM
+from .helpers import ARG_ANYTHING, ARG_PTR_TO_ARENA, ARG_PTR_TO_BTF_ID, ARG_PTR_TO_CTX, ARG_PTR_TO_DYNPTR, ARG_PTR_TO_MEM
 from .mem import BPF_READ, BPF_WRITE
-from .regs import MEM_RDONLY, PTR_MAYBE_NULL, PTR_TO_CTX, SCALAR_VALUE, RegState, base_type, register_is_null
+from .log import reg_type_str
+from .regs import (MEM_RCU, MEM_RDONLY, PTR_MAYBE_NULL, PTR_TO_ARENA, PTR_TO_BTF_ID, PTR_TO_CTX, PTR_TRUSTED,
+                   PTR_UNTRUSTED, SCALAR_VALUE, RegState, base_type, is_trusted_reg, register_is_null)
 
 __all__ = ["check_btf_func_early", "check_btf_info", "btf_prepare_func_args", "btf_check_subprog_call",
            "verbose_linfo", "subprog_name", "SubprogArg"]
@@ -92,13 +105,15 @@ _TAGS: Final = {"ctx": ARG_TAG_CTX, "trusted": ARG_TAG_TRUSTED, "nonnull": ARG_T
 
 
 class SubprogArg:
-    """``struct bpf_subprog_arg_info``: the verifier's type of one argument."""
+    """``struct bpf_subprog_arg_info``: the verifier's type of one argument (``btf_id``: the
+    vmlinux type of an ``ARG_PTR_TO_BTF_ID`` one)."""
 
-    __slots__ = ("arg_type", "mem_size")
+    __slots__ = ("arg_type", "mem_size", "btf_id")
 
-    def __init__(self, arg_type: int, mem_size: int = 0) -> None:
+    def __init__(self, arg_type: int, mem_size: int = 0, btf_id: int = 0) -> None:
         self.arg_type = arg_type
         self.mem_size = mem_size
+        self.btf_id = btf_id
 
 
 def _s32(v: int) -> int:
@@ -384,6 +399,42 @@ def _validate_prog_ctx_type(env: Env, btf: Any, ptr: Any, arg: int) -> None:
         raise _fail(env, E.EINVAL, f"arg#{arg} should be `struct {ctx} *`\n")
 
 
+#: btf_type_is_void / btf_type_is_primitive (kernel/bpf/btf.c): what an ``__arg_untrusted``
+#: pointer may point to besides a struct
+_PRIMITIVE_KINDS: Final = (BS.KIND_UNKN, BS.KIND_INT, BS.KIND_ENUM, BS.KIND_ENUM64, BS.KIND_FLOAT)
+
+
+def _essential_len(name: str) -> int:
+    """``bpf_core_essential_name_len``: the name without its last ``___flavor`` suffix."""
+    n = len(name)
+    for i in range(n - 5, -1, -1):
+        if name[i] != "_" and name[i + 1:i + 4] == "___" and name[i + 4] != "_":
+            return i + 1
+    return n
+
+
+def _ptr_to_btf_id(env: Env, btf: Any, ptr: Any, arg: int, fname: str) -> int:
+    """``btf_get_ptr_to_btf_id`` (kernel/bpf/btf.c, 6.12/6.18): the vmlinux type a tagged
+    pointer argument points to, found as CO-RE finds candidates (``bpf_core_find_cands``:
+    same kind, same essential name); exactly one must match. The emulated vmlinux BTF has
+    fewer types than a real kernel's: where it has no candidate the argument is refused as
+    not modelled (the host may well have one), never as "has no matches"."""
+    t = _skip_mods(btf, ptr.type_id)
+    kind = BS.KIND_NAMES.get(t.kind, "UNKNOWN") if t is not None else "UNKNOWN"
+    name = t.name if t is not None else ""
+    vm = env.attr.vmlinux_btf
+    if t is None or not name or vm is None:
+        raise _not_modelled(env, f"the tagged argument #{arg} of {fname}() ({kind} '{name}')")
+    ess = name[:_essential_len(name)]
+    cands = [tid for tid, c in vm.iter_types(t.kind) if c.name[:_essential_len(c.name)] == ess]
+    if not cands:
+        raise _not_modelled(env, f"the tagged argument #{arg} of {fname}() ({kind} '{name}', a type the "
+                                 "emulated vmlinux BTF lacks)")
+    if len(cands) != 1:
+        raise _fail(env, E.ESRCH, f"arg#{arg} reference type('{kind} {name}') is ambiguous\n")
+    return cands[0]
+
+
 def _not_modelled(env: Env, what: str) -> Reject:
     env.verbose(f"{what} is not modelled by structops\n")
     return NotModelledArg(E.EINVAL)
@@ -451,8 +502,37 @@ def btf_prepare_func_args(env: Env, subprog: int) -> None:
                     raise _fail(env, E.EINVAL, f"arg#{i} has invalid combination of tags\n")
                 args.append(SubprogArg(ARG_PTR_TO_DYNPTR | MEM_RDONLY))
                 continue
-            if tags & (ARG_TAG_TRUSTED | ARG_TAG_UNTRUSTED | ARG_TAG_ARENA):
-                raise _not_modelled(env, f"the tagged argument #{i} of {tname}()")
+            if tags & ARG_TAG_TRUSTED:
+                if tags & ARG_TAG_NONNULL:
+                    raise _fail(env, E.EINVAL, f"arg#{i} has invalid combination of tags\n")
+                kid = _ptr_to_btf_id(env, btf, t, i, tname)
+                arg_type = ARG_PTR_TO_BTF_ID | PTR_TRUSTED
+                if tags & ARG_TAG_NULLABLE:
+                    arg_type |= PTR_MAYBE_NULL
+                args.append(SubprogArg(arg_type, 0, kid))
+                continue
+            if tags & ARG_TAG_UNTRUSTED:
+                if tags & ~ARG_TAG_UNTRUSTED:
+                    raise _fail(env, E.EINVAL, f"arg#{i} untrusted cannot be combined with any other tags\n")
+                ref = _skip_mods(btf, t.type_id)
+                if ref is None or ref.kind in _PRIMITIVE_KINDS:
+                    # void * or a pointer to a primitive: read-only memory of no known size
+                    args.append(SubprogArg(ARG_PTR_TO_MEM | MEM_RDONLY | PTR_UNTRUSTED, 0))
+                    continue
+                kid = _ptr_to_btf_id(env, btf, t, i, tname)
+                vm = env.attr.vmlinux_btf
+                kt = vm.type_by_id(kid)
+                if kt.kind not in (BS.KIND_STRUCT, BS.KIND_UNION):
+                    kind = BS.KIND_NAMES.get(kt.kind, "UNKNOWN")
+                    raise _fail(env, E.EINVAL, f"arg#{i} has type {kind} '{kt.name}', but only struct or "
+                                               "primitive types are allowed\n")
+                args.append(SubprogArg(ARG_PTR_TO_BTF_ID | PTR_UNTRUSTED, 0, kid))
+                continue
+            if tags & ARG_TAG_ARENA:
+                if tags & ~ARG_TAG_ARENA:
+                    raise _fail(env, E.EINVAL, f"arg#{i} arena cannot be combined with any other tags\n")
+                args.append(SubprogArg(ARG_PTR_TO_ARENA))
+                continue
             if is_global:  # generic user data pointer
                 if tags & ARG_TAG_NULLABLE:
                     raise _fail(env, E.EINVAL, f"arg#{i} has invalid combination of tags\n")
@@ -526,6 +606,8 @@ def _func_arg_match(env: Env, subprog: int, regs: list[RegState]) -> None:
             from .dynptrs import process_dynptr_func
             check_func_arg_reg_off(env, reg, regno, ARG_PTR_TO_DYNPTR)
             process_dynptr_func(env, regno, -1, at, 0)
+        elif at & PTR_UNTRUSTED:
+            pass  # 6.18: anything goes for an untrusted argument (read-only, probe-read)
         elif base_type(at) == ARG_PTR_TO_MEM:
             check_func_arg_reg_off(env, reg, regno, 0)
             try:
@@ -534,8 +616,45 @@ def _func_arg_match(env: Env, subprog: int, regs: list[RegState]) -> None:
                 raise Reject(E.EINVAL) from None
             if not at & PTR_MAYBE_NULL and reg.type & PTR_MAYBE_NULL:
                 raise _fail(env, E.EINVAL, f"arg#{i} is expected to be non-NULL\n")
+        elif base_type(at) == ARG_PTR_TO_ARENA:
+            if reg.type != PTR_TO_ARENA and reg.type != SCALAR_VALUE:
+                raise _fail(env, E.EINVAL, f"R{regno} is not a pointer to arena or scalar.\n")
+        elif base_type(at) == ARG_PTR_TO_BTF_ID:
+            if register_is_null(reg) and at & PTR_MAYBE_NULL:
+                continue
+            if not is_trusted_reg(reg):  # the 6.18 host's answer before check_reg_type
+                raise _fail(env, E.EINVAL, f"R{regno} must be referenced or trusted\n")
+            _check_btf_id_arg(env, reg, regno, at, arg.btf_id)
+            check_func_arg_reg_off(env, reg, regno, at)
         else:
             raise _fail(env, E.EFAULT, f"verifier bug: unrecognized arg#{i} type {at}\n")
+
+
+#: compatible_reg_types[ARG_PTR_TO_BTF_ID] (kernel/bpf/verifier.c, btf_ptr_types)
+_BTF_PTR_TYPES: Final = (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | MEM_RCU)
+
+
+def _check_btf_id_arg(env: Env, reg: RegState, regno: int, arg_type: int, btf_id: int) -> None:
+    """``check_reg_type`` (kernel/bpf/verifier.c, 6.12/6.18) for a tagged global function's
+    ``ARG_PTR_TO_BTF_ID`` argument (no helper: ``func_id`` 0): the register's type is one of
+    ``btf_ptr_types`` (a maybe-NULL one only where the argument is nullable), and its struct
+    is the argument's, directly or as a first member (``btf_struct_ids_match``)."""
+    from .btf_ids_match import btf_struct_ids_match
+
+    t = reg.type
+    if arg_type & PTR_MAYBE_NULL:
+        t &= ~PTR_MAYBE_NULL
+    if t not in _BTF_PTR_TYPES:
+        exp = ", ".join(reg_type_str(c) for c in _BTF_PTR_TYPES)
+        raise _fail(env, E.EACCES, f"R{regno} type={reg_type_str(reg.type)} expected={exp}\n")
+    if reg.type & PTR_MAYBE_NULL and not arg_type & PTR_MAYBE_NULL:
+        raise _fail(env, E.EACCES, f"Possibly NULL pointer passed to helper arg{regno}\n")
+    vm = env.attr.vmlinux_btf
+    if reg.btf is None or vm is None:
+        raise _not_modelled(env, f"R{regno} ({reg_type_str(reg.type)}) without BTF passed to a tagged argument")
+    if not btf_struct_ids_match(reg.btf, reg.btf_id, reg.off, vm, btf_id, False):
+        have = reg.btf.type_by_id(reg.btf_id).name if reg.btf is not None else ""
+        raise _fail(env, E.EACCES, f"R{regno} is of type {have} but {vm.type_by_id(btf_id).name} is expected\n")
 
 
 def btf_check_subprog_call(env: Env, subprog: int, regs: list[RegState]) -> int:

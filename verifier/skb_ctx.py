@@ -38,9 +38,10 @@ controller core do not have; the model does not guess).
 
 from __future__ import annotations
 
+import errno as E
 from typing import TYPE_CHECKING, Final
 
-from kernel_model.btf.structs import KIND_STRUCT
+from kernel_model.btf.structs import KIND_FWD, KIND_STRUCT
 
 from .ctx import SK_BUFF_FIELDS, SK_BUFF_SIZE
 from .net_ctx import _in, _pkt_type, _skb
@@ -177,8 +178,10 @@ _NF_FIELDS: Final = {0: "nf_hook_state", 8: "sk_buff"}
 
 def nf_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool) -> CtxAccess | None:
     """``nf_is_valid_access`` (net/netfilter/nf_bpf_link.c): ``state`` and ``skb`` as
-    ``PTR_TO_BTF_ID | PTR_TRUSTED`` into vmlinux BTF (``nf_ptr_to_btf_id``: refused when
-    the kernel's BTF has no such struct)."""
+    ``PTR_TO_BTF_ID | PTR_TRUSTED`` into vmlinux BTF (``nf_ptr_to_btf_id``). The emulated
+    vmlinux lays out ``struct nf_hook_state`` (:mod:`kernel_model.vmlinux_nf`) and only
+    declares ``struct sk_buff``: the skb pointer is the kernel's, reads through it are
+    refused as not modelled."""
     if off < 0 or off >= BPF_NF_CTX_SIZE or off % size or atype == BPF_WRITE:
         return None
     name = _NF_FIELDS.get(off & ~7)
@@ -186,7 +189,10 @@ def nf_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx:
         return None
     btf = env.attr.vmlinux_btf
     tid = btf.find(name, KIND_STRUCT) if btf is not None else None
-    if tid is None:  # the kernel's BTF has it; the model's may not: refused, never guessed
-        env.verbose(f"struct {name} of the netfilter context is not modelled by structops\n")
-        return None
+    if tid is None and btf is not None:
+        # only declared in the emulated BTF (sk_buff): the pointer is the kernel's, a walk into
+        # it is refused as not modelled (verifier.btf_access)
+        tid = btf.find(name, KIND_FWD)
+    if tid is None:  # the kernel's BTF has it; the model's does not: refused, never guessed
+        raise env.reject(E.EINVAL, f"struct {name} of the netfilter context is not modelled by structops")
     return PTR_TO_BTF_ID | PTR_TRUSTED, btf, tid

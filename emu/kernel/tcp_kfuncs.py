@@ -13,7 +13,8 @@ memory, with the member offsets of the emulated vmlinux BTF; CUBIC's ``struct
 bictcp`` lives in ``icsk_ca_priv`` with the kernel's layout; ``tcp_jiffies32`` is
 the kernel's :class:`TcpClock`. In the
 kernel the set is registered for ``BPF_PROG_TYPE_STRUCT_OPS`` only; the emulated
-kfunc table does not filter by program type.
+kfunc table gives them that program type too (``Kfunc.prog_types``: another type's call is
+"calling kernel function ... is not allowed", as on the host).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
+from kernel_model.core_kfuncs import kfunc_prog_types
 from kernel_model.memory import HelperFn
 from kernel_model.modules import Kfunc, KfuncEntry, KfuncTable
 from kernel_model.subsystems import tcp_cong
@@ -196,5 +198,6 @@ def register_tcp_kfuncs(btf: BTF, table: KfuncTable, hz: int = HZ) -> TcpClock:
         fid = btf.find(name, S.KIND_FUNC)
         if fid is None:
             raise KeyError(f"vmlinux BTF has no FUNC {name}")
-        table.add(KfuncEntry(name, btf, fid, Kfunc(name, impls[name]), None))
+        # register_btf_kfunc_id_set(BPF_PROG_TYPE_STRUCT_OPS, ...) (net/ipv4/bpf_tcp_ca.c, tcp_cubic.c)
+        table.add(KfuncEntry(name, btf, fid, Kfunc(name, impls[name], prog_types=kfunc_prog_types(name)), None))
     return clock

@@ -54,6 +54,11 @@ KFUNC_HOOKS: dict[str, str] = {
     "BPF_PROG_TYPE_KPROBE": "KPROBE",
 }
 
+# Linux 6.15+ (kernel/bpf/btf.c bpf_prog_type_to_kfunc_hook, "bpf: add sock_ops kfunc for tx
+# timestamping"): sock_ops programs share the cgroup types' hook; the 6.18 host agrees
+# (tests/verifier/test_kfunc_hooks.py)
+KFUNC_HOOKS["BPF_PROG_TYPE_SOCK_OPS"] = "CGROUP"
+
 #: net/core/xdp.c builds xdp_metadata_kfunc_ids from the XDP_METADATA_KFUNC_xxx macro list
 #: (include/net/xdp.h), which the extractor does not expand: its three members (6.12 and 6.18),
 #: all KF_TRUSTED_ARGS

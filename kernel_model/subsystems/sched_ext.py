@@ -556,8 +556,30 @@ def kfuncs(profile: Profile, ops: StructOps) -> tuple[Kfunc, ...]:
     the kernel's do with ``scx_root == NULL`` (return 0 / -ENODEV)."""
     out = []
     for name in _kfunc_protos(profile):
-        out.append(Kfunc(name, _kfunc_body(name, ops), _KFUNC_FLAGS.get(name, frozenset())))
+        out.append(Kfunc(name, _kfunc_body(name, ops), _KFUNC_FLAGS.get(name, frozenset()),
+                         _kfunc_prog_types(name)))
     return tuple(out)
+
+
+#: kfuncs newer than the 6.12 sets the facts hold, and the 6.12 kfunc whose set (so whose
+#: registrations, kernel/sched/ext.c scx_init) they joined: dsq_insert[_vtime] replaced
+#: dispatch[_vtime] in scx_kfunc_ids_enqueue_dispatch (6.13), dsq_move_to_local replaced
+#: consume in scx_kfunc_ids_dispatch (6.13), scx_bpf_now is in scx_kfunc_ids_any (6.14)
+_SAME_SET_AS = {"scx_bpf_dsq_insert": "scx_bpf_dispatch", "scx_bpf_dsq_insert_vtime": "scx_bpf_dispatch_vtime",
+                "scx_bpf_dsq_move_to_local": "scx_bpf_consume", "scx_bpf_now": "scx_bpf_kick_cpu"}
+
+
+def _kfunc_prog_types(name: str) -> frozenset[int] | None:
+    """The program types whose kfunc hook holds ``name``'s set (``register_btf_kfunc_id_set``
+    in scx_init: STRUCT_OPS for all, SYSCALL for the unlocked and any sets, TRACING for the any
+    set); None (every type) only for a kfunc neither the facts nor :data:`_SAME_SET_AS` place.
+    Not modelled: 6.18's per-member filters of these sets."""
+    from ..core_kfuncs import kfunc_prog_types
+
+    try:
+        return kfunc_prog_types(_SAME_SET_AS.get(name, name))
+    except KeyError:
+        return None
 
 
 _ENODEV_RET = {"scx_bpf_create_dsq", "scx_bpf_dsq_nr_queued", "scx_bpf_select_cpu_dfl"}
