@@ -332,6 +332,8 @@ def _cached_blob(key: tuple[int, int]) -> bytes:
         add_value_type(btf, ops)
     tag_kfuncs(btf, vmlinux_kfunc_names(profile),
                [n for n in CORE_KFUNCS if "KF_FASTCALL" in kfunc_flags(n)])
+    from .ksyms import add_percpu_vars  # per-CPU VARs and their DATASEC, last: no id moves
+    add_percpu_vars(btf)
     return btf.to_bytes()
 
 
