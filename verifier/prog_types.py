@@ -44,6 +44,7 @@ from . import sock_ctx, sock_helpers
 from .sock_ctx import (PROG_TYPE_CGROUP_DEVICE, PROG_TYPE_CGROUP_SOCK, PROG_TYPE_CGROUP_SOCK_ADDR,
                        PROG_TYPE_CGROUP_SOCKOPT, PROG_TYPE_CGROUP_SYSCTL, PROG_TYPE_SK_LOOKUP, PROG_TYPE_SOCK_OPS)
 from . import pkt_helpers, skb_ctx
+from . import percpu_helpers
 from .helper_sets import MODELLED_SYMBOLS, allowed_protos, attach_type_name, prog_type_name
 
 if TYPE_CHECKING:
@@ -111,6 +112,9 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
         return sock
     p = pkt_helpers.proto_for_symbol(sym)
     if p is not None:
+        return p
+    p = percpu_helpers.proto_for_symbol(sym)  # bpf_per_cpu_ptr, bpf_this_cpu_ptr
+    if p is not None and percpu_helpers.PERCPU_SYMBOLS[sym] == func_id:
         return p
     if MODELLED_SYMBOLS.get(sym) != func_id:
         return trace_helpers.symbol_proto(sym, func_id) or UNMODELLED_HELPER
