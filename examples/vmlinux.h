@@ -1924,6 +1924,7 @@ struct bpf_struct_ops_bpf_testmod_ops2 {
 
 /* BPF kfuncs */
 #ifndef BPF_NO_KFUNC_PROTOTYPES
+extern void *bpf_cast_to_kern_ctx(void *obj) __weak __ksym;
 extern struct cgroup *bpf_cgroup_acquire(struct cgroup *cgrp) __weak __ksym;
 extern struct cgroup *bpf_cgroup_ancestor(struct cgroup *cgrp, int level) __weak __ksym;
 extern struct cgroup *bpf_cgroup_from_id(u64 cgid) __weak __ksym;
@@ -1973,6 +1974,7 @@ extern struct bpf_rb_node *bpf_rbtree_first(struct bpf_rb_root *root) __weak __k
 extern struct bpf_rb_node *bpf_rbtree_remove(struct bpf_rb_root *root, struct bpf_rb_node *node) __weak __ksym;
 extern void bpf_rcu_read_lock(void) __weak __ksym;
 extern void bpf_rcu_read_unlock(void) __weak __ksym;
+extern void *bpf_rdonly_cast(const void *obj__ign, u32 btf_id__k) __weak __ksym;
 extern void *bpf_refcount_acquire_impl(void *p__refcounted_kptr, void *meta__ign) __weak __ksym;
 extern struct task_struct *bpf_task_acquire(struct task_struct *p) __weak __ksym;
 extern struct task_struct *bpf_task_from_pid(s32 pid) __weak __ksym;

@@ -286,8 +286,10 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     from .tracepoints import tracepoints_c
     from .vmlinux_ctx import SOCK_CTX_C  # the socket/cgroup types' uapi contexts, last: no id moves
 
+    from .kctx_kfuncs import kctx_kfuncs_c  # the type-cast kfuncs, after everything: no id moves
+
     return (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
-            + tracepoints_c() + SOCK_CTX_C)
+            + tracepoints_c() + SOCK_CTX_C + kctx_kfuncs_c())
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
@@ -298,8 +300,10 @@ def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
     from .core_kfuncs import CORE_KFUNCS
     from .subsystems import sched_ext
 
+    from .kctx_kfuncs import KCTX_KFUNCS
+
     scx = sched_ext.kfunc_names(profile) if sched_ext.supported(profile) else ()
-    return scx + TCP_KFUNCS + CORE_KFUNCS
+    return scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS
 
 
 def tag_kfuncs(btf: BTF, names: Iterable[str], fastcall: Iterable[str] = ()) -> None:

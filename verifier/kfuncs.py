@@ -63,6 +63,7 @@ from .refs import (
 )
 from .iters import ITER_FLAGS, IterMeta, process_iter_arg, process_iter_next_call
 from . import graph
+from . import kctx_kfuncs as kctx
 from .state import BPF_REG_SIZE, STACK_INVALID, STACK_IRQ_FLAG
 
 __all__ = ["resolve_kfunc", "check_kfunc_call", "RCU_LOCK", "RCU_UNLOCK", "PREEMPT_DISABLE", "PREEMPT_ENABLE",
@@ -79,8 +80,7 @@ IRQ_RESTORE: Final = "bpf_local_irq_restore"
 #: special kfunc families the model does not have: calling one is "not modelled"
 _UNMODELLED_PREFIXES: Final = ("bpf_obj_new", "bpf_percpu_obj", "bpf_obj_drop", "bpf_refcount_acquire",
                                "bpf_list_", "bpf_rbtree_", "bpf_dynptr", "bpf_iter_", "bpf_arena_", "bpf_wq_",
-                               "bpf_res_spin_", "bpf_cast_to_kern_ctx", "bpf_rdonly_cast",
-                               "bpf_session_", "bpf_task_work_")
+                               "bpf_res_spin_", "bpf_session_", "bpf_task_work_")
 
 #: the dynptr kfuncs the model has (verifier.dynptrs; kernel/bpf/helpers.c common_btf_ids,
 #: net/core/filter.c bpf_kfunc_check_set_skb / _xdp); other bpf_dynptr_* kfuncs are not modelled
@@ -428,6 +428,9 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             continue  # a '__sz' not after a memory argument is a plain scalar, as in the kernel
         if not isinstance(t, Ptr):
             raise v.reject(E.EINVAL, f"Unrecognized arg#{i} type {t.kind_name}")
+        if name == kctx.CAST_TO_KERN_CTX and entry.module is None:
+            kctx.check_ctx_arg(v, regno, meta)  # KF_ARG_PTR_TO_CTX whatever the BTF type
+            continue
         nullable = pname.endswith("__nullable")
         # (an iterator argument is refused NULL the same way on the 6.18 host)
         # (the graph kfuncs too: the 6.18 host refuses a maybe-NULL node for bpf_rbtree_add with
@@ -607,6 +610,12 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
         mark_not_init(regs[i], v.bpf_capable)
         v.check_reg_arg(i, DST_OP_NO_MARK)
     r0 = regs[0]
+    if is_vmlinux and name in (kctx.CAST_TO_KERN_CTX, kctx.RDONLY_CAST):
+        kctx.kctx_ret(v, r0, name, meta, btf)
+        r0.subreg_def = 0
+        v.aux[v.insn_idx].kfunc = entry
+        v.scratched_regs |= 1
+        return
     if is_vmlinux and name in _SLICES:
         _slice_ret(v, r0, name, meta, slice_size)
         r0.map = slice_buf

@@ -87,6 +87,8 @@ class Kernel(BpfSyscalls):
         from .graph_kfuncs import GraphRuntime
         self.graph = GraphRuntime(lambda: self.machine)
         self.tasks = register_core_kfuncs(self.btf, self.kfuncs, lambda: self.machine, self.graph)
+        from .kctx_kfuncs import register_kctx_kfuncs
+        register_kctx_kfuncs(self.btf, self.kfuncs)  # bpf_cast_to_kern_ctx, bpf_rdonly_cast
         self.modules = ModuleRegistry(self.btf, self.struct_ops, self.kfuncs,
                                       module_struct_ops=self.profile.module_struct_ops)
         self.modules.on_unload.append(self._module_going)
