@@ -1790,6 +1790,38 @@ struct bpf_sk_lookup {
 	__u32 ingress_ifindex;
 };
 
+enum xdp_rss_hash_type {
+	XDP_RSS_L3_IPV4 = 1,
+	XDP_RSS_L3_IPV6 = 2,
+	XDP_RSS_L3_DYNHDR = 4,
+	XDP_RSS_L4 = 8,
+	XDP_RSS_L4_TCP = 16,
+	XDP_RSS_L4_UDP = 32,
+	XDP_RSS_L4_SCTP = 64,
+	XDP_RSS_L4_IPSEC = 128,
+	XDP_RSS_L4_ICMP = 256,
+	XDP_RSS_TYPE_NONE = 0,
+	XDP_RSS_TYPE_L2 = 0,
+	XDP_RSS_TYPE_L3_IPV4 = 1,
+	XDP_RSS_TYPE_L3_IPV6 = 2,
+	XDP_RSS_TYPE_L3_IPV4_OPT = 5,
+	XDP_RSS_TYPE_L3_IPV6_EX = 6,
+	XDP_RSS_TYPE_L4_ANY = 8,
+	XDP_RSS_TYPE_L4_IPV4_TCP = 25,
+	XDP_RSS_TYPE_L4_IPV4_UDP = 41,
+	XDP_RSS_TYPE_L4_IPV4_SCTP = 73,
+	XDP_RSS_TYPE_L4_IPV4_IPSEC = 137,
+	XDP_RSS_TYPE_L4_IPV4_ICMP = 265,
+	XDP_RSS_TYPE_L4_IPV6_TCP = 26,
+	XDP_RSS_TYPE_L4_IPV6_UDP = 42,
+	XDP_RSS_TYPE_L4_IPV6_SCTP = 74,
+	XDP_RSS_TYPE_L4_IPV6_IPSEC = 138,
+	XDP_RSS_TYPE_L4_IPV6_ICMP = 266,
+	XDP_RSS_TYPE_L4_IPV6_TCP_EX = 30,
+	XDP_RSS_TYPE_L4_IPV6_UDP_EX = 46,
+	XDP_RSS_TYPE_L4_IPV6_SCTP_EX = 78,
+};
+
 struct bpf_struct_ops_bpf_dummy_ops {
 	struct bpf_struct_ops_common_value common;
 	long: 64;
@@ -1980,6 +2012,9 @@ extern struct task_struct *bpf_task_acquire(struct task_struct *p) __weak __ksym
 extern struct task_struct *bpf_task_from_pid(s32 pid) __weak __ksym;
 extern void bpf_task_release(struct task_struct *p) __weak __ksym;
 extern void bpf_throw(u64 cookie) __weak __ksym;
+extern int bpf_xdp_metadata_rx_hash(const struct xdp_md *ctx, u32 *hash, enum xdp_rss_hash_type *rss_type) __weak __ksym;
+extern int bpf_xdp_metadata_rx_timestamp(const struct xdp_md *ctx, u64 *timestamp) __weak __ksym;
+extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx, __be16 *vlan_proto, u16 *vlan_tci) __weak __ksym;
 extern void cubictcp_acked(struct sock *sk, const struct ack_sample *sample) __weak __ksym;
 extern void cubictcp_cong_avoid(struct sock *sk, u32 ack, u32 acked) __weak __ksym;
 extern void cubictcp_cwnd_event(struct sock *sk, enum tcp_ca_event event) __weak __ksym;

@@ -287,9 +287,10 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     from .vmlinux_ctx import SOCK_CTX_C  # the socket/cgroup types' uapi contexts, last: no id moves
 
     from .kctx_kfuncs import kctx_kfuncs_c  # the type-cast kfuncs, after everything: no id moves
+    from .xdp_metadata import xdp_metadata_c  # the device-bound XDP kfuncs, last
 
     return (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
-            + tracepoints_c() + SOCK_CTX_C + kctx_kfuncs_c())
+            + tracepoints_c() + SOCK_CTX_C + kctx_kfuncs_c() + xdp_metadata_c())
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
@@ -301,9 +302,10 @@ def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
     from .subsystems import sched_ext
 
     from .kctx_kfuncs import KCTX_KFUNCS
+    from .xdp_metadata import XDP_METADATA_KFUNCS
 
     scx = sched_ext.kfunc_names(profile) if sched_ext.supported(profile) else ()
-    return scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS
+    return scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS + XDP_METADATA_KFUNCS
 
 
 def tag_kfuncs(btf: BTF, names: Iterable[str], fastcall: Iterable[str] = ()) -> None:

@@ -40,6 +40,7 @@ import errno as E
 from typing import TYPE_CHECKING, Any, Callable, Final
 
 from kernel_model.vmlinux import REDUCED_STRUCTS
+from kernel_model.xdp_metadata import XDP_METADATA_KFUNCS
 from kernel_model import isa
 from kernel_model.btf import Array, Composite, Enum, Enum64, Func, FuncProto, Int, Ptr
 
@@ -129,6 +130,9 @@ def resolve_kfunc(v: Env, insn: DInsn) -> Any:
     entry = env.kfuncs.find(btf, func_id) if env.kfuncs is not None else None
     if entry is None:
         raise v.reject(E.EINVAL, f"cannot find address for kernel function {t.name}")
+    if entry.module is None and t.name in XDP_METADATA_KFUNCS:
+        # bpf_dev_bound_kfunc_check (kernel/bpf/offload.c): no load is bound to a device here
+        raise v.reject(E.EINVAL, "metadata kfuncs require device-bound program")
     v.kfunc_names[(off, func_id)] = t.name
     return entry
 

@@ -13,7 +13,10 @@ from typing import Any
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
 from kernel_model.core_kfuncs import kfunc_prog_types
+from kernel_model.bpf_facts import kfuncs as facts
+from kernel_model.errors import NotModelled
 from kernel_model.kctx_kfuncs import KCTX_KFUNCS
+from kernel_model.xdp_metadata import XDP_METADATA_KFUNCS
 from kernel_model.modules import Kfunc, KfuncEntry, KfuncTable
 
 __all__ = ["register_kctx_kfuncs"]
@@ -23,10 +26,22 @@ def _first_arg(m: Any, a1: int = 0, *_: int) -> int:
     return a1
 
 
+def _device_bound(m: Any, *_: int) -> int:
+    raise NotModelled("the XDP metadata kfuncs need a network device (device-bound programs are not modelled)")
+
+
 def register_kctx_kfuncs(btf: BTF, table: KfuncTable) -> None:
-    """Add both kfuncs (whose FUNC the vmlinux BTF has) to ``table``."""
+    """Add both kfuncs (whose FUNC the vmlinux BTF has) to ``table``, and the XDP metadata kfuncs
+    (:mod:`kernel_model.xdp_metadata`: KF_TRUSTED_ARGS, XDP programs; the verifier refuses every
+    call, the emulated kernel binding no program to a device)."""
     for name in KCTX_KFUNCS:
         fid = btf.find(name, S.KIND_FUNC)
         if fid is None:
             continue
         table.add(KfuncEntry(name, btf, fid, Kfunc(name, _first_arg, frozenset(), kfunc_prog_types(name)), None))
+    for name in XDP_METADATA_KFUNCS:
+        fid = btf.find(name, S.KIND_FUNC)
+        if fid is None:
+            continue
+        kf = Kfunc(name, _device_bound, frozenset(facts.kfunc(name).flags or ()), kfunc_prog_types(name))
+        table.add(KfuncEntry(name, btf, fid, kf, None))
