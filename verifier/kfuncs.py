@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final
 
 from kernel_model.vmlinux import REDUCED_STRUCTS
 from kernel_model.xdp_metadata import XDP_METADATA_KFUNCS
+from kernel_model.sock_destroy import filter_allows
 from kernel_model import isa
 from kernel_model.btf import Array, Composite, Enum, Enum64, Func, FuncProto, Int, Ptr
 
@@ -270,6 +271,8 @@ def _kfunc_allowed(v: Env, entry: Any) -> bool:
     """``btf_kfunc_id_set_contains`` for the program type's hook (a kfunc without
     registration facts, as the test modules' are, is allowed everywhere)."""
     prog_types = getattr(entry.kfunc, "prog_types", None)
+    if entry.module is None and not filter_allows(entry.name, v.attr.expected_attach_type):
+        return False  # a set's filter (kernel_model.sock_destroy: tracing_iter_filter)
     return prog_types is None or v.attr.prog_type in prog_types
 
 

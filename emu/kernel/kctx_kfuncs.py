@@ -16,6 +16,7 @@ from kernel_model.core_kfuncs import kfunc_prog_types
 from kernel_model.bpf_facts import kfuncs as facts
 from kernel_model.errors import NotModelled
 from kernel_model.kctx_kfuncs import KCTX_KFUNCS
+from kernel_model.sock_destroy import SOCK_DESTROY_KFUNCS
 from kernel_model.xdp_metadata import XDP_METADATA_KFUNCS
 from kernel_model.modules import Kfunc, KfuncEntry, KfuncTable
 
@@ -30,6 +31,10 @@ def _device_bound(m: Any, *_: int) -> int:
     raise NotModelled("the XDP metadata kfuncs need a network device (device-bound programs are not modelled)")
 
 
+def _no_sockets(m: Any, *_: int) -> int:
+    raise NotModelled("kfunc bpf_sock_destroy: the emulated kernel has no sockets to destroy")
+
+
 def register_kctx_kfuncs(btf: BTF, table: KfuncTable) -> None:
     """Add both kfuncs (whose FUNC the vmlinux BTF has) to ``table``, and the XDP metadata kfuncs
     (:mod:`kernel_model.xdp_metadata`: KF_TRUSTED_ARGS, XDP programs; the verifier refuses every
@@ -39,6 +44,11 @@ def register_kctx_kfuncs(btf: BTF, table: KfuncTable) -> None:
         if fid is None:
             continue
         table.add(KfuncEntry(name, btf, fid, Kfunc(name, _first_arg, frozenset(), kfunc_prog_types(name)), None))
+    for name in SOCK_DESTROY_KFUNCS:  # kernel_model.sock_destroy: the verifier applies the set's filter
+        fid = btf.find(name, S.KIND_FUNC)
+        if fid is not None:
+            kf = Kfunc(name, _no_sockets, frozenset(facts.kfunc(name).flags or ()), kfunc_prog_types(name))
+            table.add(KfuncEntry(name, btf, fid, kf, None))
     for name in XDP_METADATA_KFUNCS:
         fid = btf.find(name, S.KIND_FUNC)
         if fid is None:

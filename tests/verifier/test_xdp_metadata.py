@@ -61,3 +61,16 @@ def test_metadata_kfuncs_as_the_host(kernel: Kernel, name: str) -> None:
     finally:
         res.close()
     assert host == (False, E.EINVAL, LINE)
+
+
+def test_sock_destroy_is_for_socket_iterators_only(kernel: Kernel) -> None:
+    """kernel_model.sock_destroy: registered for tracing programs, filtered to BPF_TRACE_ITER
+    ones (tracing_iter_filter); a tracing program attached elsewhere is not allowed."""
+    from kernel_model.sock_destroy import BPF_TRACE_ITER, filter_allows
+
+    assert kfunc_prog_types("bpf_sock_destroy") >= {26} and XDP not in kfunc_prog_types("bpf_sock_destroy")
+    assert filter_allows("bpf_sock_destroy", BPF_TRACE_ITER)
+    assert not filter_allows("bpf_sock_destroy", 24)  # BPF_TRACE_RAW_TP (tp_btf)
+    assert filter_allows("bpf_task_acquire", 24)
+    entry = next(e for e in kernel.kfuncs.entries if e.name == "bpf_sock_destroy")
+    assert entry.kfunc.flags == {"KF_TRUSTED_ARGS"}
