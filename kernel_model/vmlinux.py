@@ -290,8 +290,11 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     from .xdp_metadata import xdp_metadata_c  # the device-bound XDP kfuncs
     from .sock_destroy import sock_destroy_c  # bpf_sock_destroy, last
 
-    return (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
+    text = (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
             + tracepoints_c() + SOCK_CTX_C + kctx_kfuncs_c() + xdp_metadata_c() + sock_destroy_c())
+    from .conntrack import conntrack_c  # the conntrack types it lacks and kfuncs, last: no id moves
+
+    return text + conntrack_c(text)
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
@@ -305,9 +308,10 @@ def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
     from .kctx_kfuncs import KCTX_KFUNCS
     from .xdp_metadata import XDP_METADATA_KFUNCS
     from .sock_destroy import SOCK_DESTROY_KFUNCS
+    from .conntrack import CT_KFUNCS
 
     scx = sched_ext.kfunc_names(profile) if sched_ext.supported(profile) else ()
-    return scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS + XDP_METADATA_KFUNCS + SOCK_DESTROY_KFUNCS
+    return scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS + XDP_METADATA_KFUNCS + SOCK_DESTROY_KFUNCS + CT_KFUNCS
 
 
 def tag_kfuncs(btf: BTF, names: Iterable[str], fastcall: Iterable[str] = ()) -> None:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final
 from kernel_model.vmlinux import REDUCED_STRUCTS
 from kernel_model.xdp_metadata import XDP_METADATA_KFUNCS
 from kernel_model.sock_destroy import filter_allows
+from kernel_model.conntrack import CT_KFUNCS
 from kernel_model import isa
 from kernel_model.btf import Array, Composite, Enum, Enum64, Func, FuncProto, Int, Ptr
 
@@ -239,6 +240,19 @@ def _check_kfunc_mem_arg(v: Env, btf: Any, proto: FuncProto, i: int, ref_t: Any,
         if meta_name in _SLICES:
             precision.mark_chain_precision(v, regno + 1)  # meta.arg_constant: precise (6.18 host)
     return i + 1
+
+
+#: NOCAST_ALIAS_SUFFIX (kernel/bpf/btf.c)
+_NOCAST_ALIAS_SUFFIX: Final = "___init"
+
+
+def _nocast_alias(reg_name: str, arg_name: str) -> bool:
+    """``btf_type_ids_nocast_alias`` (kernel/bpf/btf.c, 6.12/6.18): one name is the other with
+    ``___init`` at its end (``nf_conn`` / ``nf_conn___init``): such a pair is matched strictly."""
+    if len(reg_name) == len(arg_name):
+        return False
+    short, long_ = (reg_name, arg_name) if len(reg_name) < len(arg_name) else (arg_name, reg_name)
+    return long_ == short + _NOCAST_ALIAS_SUFFIX
 
 
 def _is_scalar(btf: Any, tid: int) -> bool:
@@ -458,7 +472,8 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
         ref_tname = ref_t.name if ref_t is not None else ""
         ref_kind = ref_t.kind_name if ref_t is not None else "UNKNOWN"
         # get_kfunc_ptr_arg_type
-        if isinstance(ref_t, Composite) and ref_tname in _CTX_STRUCTS and meta.name in DYNPTR_KFUNCS:
+        if isinstance(ref_t, Composite) and ref_tname in _CTX_STRUCTS and (
+                meta.name in DYNPTR_KFUNCS or meta.name in CT_KFUNCS):
             # btf_is_prog_ctx_type: KF_ARG_PTR_TO_CTX (only the dynptr kfuncs take one here)
             if v.attr.prog_type not in _CTX_STRUCTS[ref_tname]:
                 raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} ({ref_tname}) is not modelled by "
@@ -522,6 +537,9 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             else:
                 reg_btf, reg_id = reg.btf, reg.btf_id
             strict = release and bool(reg.ref_obj_id)
+            if not strict:  # btf_type_ids_nocast_alias: X and X___init never stand for each other
+                rname = getattr(reg_btf.type_by_id(reg_btf.skip_modifiers(reg_id)), "name", "") or ""
+                strict = _nocast_alias(rname, ref_tname)
             if not btf_struct_ids_match(reg_btf, reg_id, reg.off, btf, ref_id, strict):
                 rt = reg_btf.type_by_id(reg_btf.skip_modifiers(reg_id))
                 raise v.reject(E.EINVAL, f"kernel function {name} args#{i} expected pointer to {ref_kind} "

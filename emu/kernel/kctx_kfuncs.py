@@ -1,4 +1,6 @@
-"""The type-cast kfuncs in the emulated kernel: ``bpf_cast_to_kern_ctx``, ``bpf_rdonly_cast``.
+"""The type-cast kfuncs in the emulated kernel: ``bpf_cast_to_kern_ctx``, ``bpf_rdonly_cast``;
+and the registrations of the XDP metadata, ``bpf_sock_destroy`` and conntrack kfuncs, whose
+run-time bodies are not modelled (no devices, sockets or connection tracking here).
 
 Registered with the flags (none) and program types (all: ``common_btf_ids``) of
 kernel/bpf/helpers.c (Linux 6.12/6.18). The kernel never calls them: ``fixup_kfunc_call``
@@ -16,6 +18,7 @@ from kernel_model.core_kfuncs import kfunc_prog_types
 from kernel_model.bpf_facts import kfuncs as facts
 from kernel_model.errors import NotModelled
 from kernel_model.kctx_kfuncs import KCTX_KFUNCS
+from kernel_model.conntrack import CT_KFUNCS, CT_PROG_TYPES, ct_flags
 from kernel_model.sock_destroy import SOCK_DESTROY_KFUNCS
 from kernel_model.xdp_metadata import XDP_METADATA_KFUNCS
 from kernel_model.modules import Kfunc, KfuncEntry, KfuncTable
@@ -35,6 +38,10 @@ def _no_sockets(m: Any, *_: int) -> int:
     raise NotModelled("kfunc bpf_sock_destroy: the emulated kernel has no sockets to destroy")
 
 
+def _no_conntrack(m: Any, *_: int) -> int:
+    raise NotModelled("the conntrack kfuncs: the emulated kernel has no connection tracking")
+
+
 def register_kctx_kfuncs(btf: BTF, table: KfuncTable) -> None:
     """Add both kfuncs (whose FUNC the vmlinux BTF has) to ``table``, and the XDP metadata kfuncs
     (:mod:`kernel_model.xdp_metadata`: KF_TRUSTED_ARGS, XDP programs; the verifier refuses every
@@ -49,6 +56,10 @@ def register_kctx_kfuncs(btf: BTF, table: KfuncTable) -> None:
         if fid is not None:
             kf = Kfunc(name, _no_sockets, frozenset(facts.kfunc(name).flags or ()), kfunc_prog_types(name))
             table.add(KfuncEntry(name, btf, fid, kf, None))
+    for name in CT_KFUNCS:  # kernel_model.conntrack
+        fid = btf.find(name, S.KIND_FUNC)
+        if fid is not None:
+            table.add(KfuncEntry(name, btf, fid, Kfunc(name, _no_conntrack, ct_flags(name), CT_PROG_TYPES), None))
     for name in XDP_METADATA_KFUNCS:
         fid = btf.find(name, S.KIND_FUNC)
         if fid is None:
