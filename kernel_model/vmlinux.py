@@ -294,7 +294,10 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
             + tracepoints_c() + SOCK_CTX_C + kctx_kfuncs_c() + xdp_metadata_c() + sock_destroy_c())
     from .conntrack import conntrack_c  # the conntrack types it lacks and kfuncs, last: no id moves
 
-    return text + conntrack_c(text)
+    from .crypto_kfuncs import crypto_c  # the crypto kfuncs, last
+
+    text += conntrack_c(text)
+    return text + crypto_c()
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
@@ -309,9 +312,11 @@ def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
     from .xdp_metadata import XDP_METADATA_KFUNCS
     from .sock_destroy import SOCK_DESTROY_KFUNCS
     from .conntrack import CT_KFUNCS
+    from .crypto_kfuncs import CRYPTO_KFUNCS
 
     scx = sched_ext.kfunc_names(profile) if sched_ext.supported(profile) else ()
-    return scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS + XDP_METADATA_KFUNCS + SOCK_DESTROY_KFUNCS + CT_KFUNCS
+    return (scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS + XDP_METADATA_KFUNCS + SOCK_DESTROY_KFUNCS + CT_KFUNCS
+            + CRYPTO_KFUNCS)
 
 
 def tag_kfuncs(btf: BTF, names: Iterable[str], fastcall: Iterable[str] = ()) -> None:
