@@ -2055,6 +2055,18 @@ struct bpf_crypto_ctx {
 	refcount_t usage;
 };
 
+struct bpf_iter_task_vma {
+	long long unsigned int __opaque[1];
+};
+
+struct mm_struct;
+
+struct vm_area_struct {
+	long unsigned int vm_start;
+	long unsigned int vm_end;
+	struct mm_struct *vm_mm;
+};
+
 struct bpf_struct_ops_bpf_dummy_ops {
 	struct bpf_struct_ops_common_value common;
 	long: 64;
@@ -2233,6 +2245,9 @@ extern void *bpf_dynptr_slice_rdwr(const struct bpf_dynptr *p, u32 offset, void 
 extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
 extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __weak __ksym;
 extern int *bpf_iter_num_next(struct bpf_iter_num *it) __weak __ksym;
+extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __weak __ksym;
+extern int bpf_iter_task_vma_new(struct bpf_iter_task_vma *it, struct task_struct *task, u64 addr) __weak __ksym;
+extern struct vm_area_struct *bpf_iter_task_vma_next(struct bpf_iter_task_vma *it) __weak __ksym;
 extern int bpf_kfunc_common_test(int x) __weak __ksym;
 extern struct bpf_list_node *bpf_list_pop_back(struct bpf_list_head *head) __weak __ksym;
 extern struct bpf_list_node *bpf_list_pop_front(struct bpf_list_head *head) __weak __ksym;

@@ -43,6 +43,7 @@ __all__ = ["REDUCED_STRUCTS", "BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_v
 #: ``False``: it is a struct of scalars, of another size.
 REDUCED_STRUCTS = {"task_struct": True, "module": True, "cgroup": True, "cpumask": False,
                    "bpf_cpumask": False}
+REDUCED_STRUCTS["vm_area_struct"] = True  # kernel_model.task_vma_iter
 
 #: offset of ``data`` in every ``bpf_struct_ops_<name>``: the common value is
 #: 8 bytes, the data is cacheline (64-byte) aligned.
@@ -296,8 +297,10 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
 
     from .crypto_kfuncs import crypto_c  # the crypto kfuncs, last
 
+    from .task_vma_iter import task_vma_c  # the task VMA iterator, last
+
     text += conntrack_c(text)
-    return text + crypto_c()
+    return text + crypto_c() + task_vma_c()
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
@@ -313,10 +316,11 @@ def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
     from .sock_destroy import SOCK_DESTROY_KFUNCS
     from .conntrack import CT_KFUNCS
     from .crypto_kfuncs import CRYPTO_KFUNCS
+    from .task_vma_iter import TASK_VMA_KFUNCS
 
     scx = sched_ext.kfunc_names(profile) if sched_ext.supported(profile) else ()
     return (scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS + XDP_METADATA_KFUNCS + SOCK_DESTROY_KFUNCS + CT_KFUNCS
-            + CRYPTO_KFUNCS)
+            + CRYPTO_KFUNCS + TASK_VMA_KFUNCS)
 
 
 def tag_kfuncs(btf: BTF, names: Iterable[str], fastcall: Iterable[str] = ()) -> None:
