@@ -299,8 +299,11 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
 
     from .task_vma_iter import task_vma_c  # the task VMA iterator, last
 
+    from .sock_addr_kfuncs import sock_addr_c  # the unix hooks' kfunc and types, last
+
     text += conntrack_c(text)
-    return text + crypto_c() + task_vma_c()
+    text += crypto_c() + task_vma_c()
+    return text + sock_addr_c(text)
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
@@ -317,10 +320,11 @@ def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
     from .conntrack import CT_KFUNCS
     from .crypto_kfuncs import CRYPTO_KFUNCS
     from .task_vma_iter import TASK_VMA_KFUNCS
+    from .sock_addr_kfuncs import SOCK_ADDR_KFUNCS
 
     scx = sched_ext.kfunc_names(profile) if sched_ext.supported(profile) else ()
     return (scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS + XDP_METADATA_KFUNCS + SOCK_DESTROY_KFUNCS + CT_KFUNCS
-            + CRYPTO_KFUNCS + TASK_VMA_KFUNCS)
+            + CRYPTO_KFUNCS + TASK_VMA_KFUNCS + SOCK_ADDR_KFUNCS)
 
 
 def tag_kfuncs(btf: BTF, names: Iterable[str], fastcall: Iterable[str] = ()) -> None:

@@ -1,5 +1,5 @@
 """The type-cast kfuncs in the emulated kernel: ``bpf_cast_to_kern_ctx``, ``bpf_rdonly_cast``;
-and the registrations of the XDP metadata, ``bpf_sock_destroy``, conntrack, crypto and task VMA iterator kfuncs, whose
+and the registrations of the XDP metadata, ``bpf_sock_destroy``, conntrack, crypto, task VMA iterator and unix-hook kfuncs, whose
 run-time bodies are not modelled (no devices, sockets, connection tracking, crypto or address spaces here).
 
 Registered with the flags (none) and program types (all: ``common_btf_ids``) of
@@ -20,6 +20,7 @@ from kernel_model.errors import NotModelled
 from kernel_model.kctx_kfuncs import KCTX_KFUNCS
 from kernel_model.crypto_kfuncs import CRYPTO_KFUNCS
 from kernel_model.task_vma_iter import TASK_VMA_KFUNCS
+from kernel_model.sock_addr_kfuncs import SOCK_ADDR_KFUNCS
 from kernel_model.conntrack import CT_KFUNCS, CT_PROG_TYPES, ct_flags
 from kernel_model.sock_destroy import SOCK_DESTROY_KFUNCS
 from kernel_model.xdp_metadata import XDP_METADATA_KFUNCS
@@ -52,6 +53,10 @@ def _no_mm(m: Any, *_: int) -> int:
     raise NotModelled("the task VMA iterator: the emulated kernel has no address spaces")
 
 
+def _no_unix_hooks(m: Any, *_: int) -> int:
+    raise NotModelled("kfunc bpf_sock_addr_set_sun_path: the emulated kernel runs no unix socket hooks")
+
+
 def register_kctx_kfuncs(btf: BTF, table: KfuncTable) -> None:
     """Add both kfuncs (whose FUNC the vmlinux BTF has) to ``table``, and the XDP metadata kfuncs
     (:mod:`kernel_model.xdp_metadata`: KF_TRUSTED_ARGS, XDP programs; the verifier refuses every
@@ -79,6 +84,11 @@ def register_kctx_kfuncs(btf: BTF, table: KfuncTable) -> None:
         fid = btf.find(name, S.KIND_FUNC)
         if fid is not None:
             kf = Kfunc(name, _no_mm, frozenset(facts.kfunc(name).flags or ()), kfunc_prog_types(name))
+            table.add(KfuncEntry(name, btf, fid, kf, None))
+    for name in SOCK_ADDR_KFUNCS:  # kernel_model.sock_addr_kfuncs
+        fid = btf.find(name, S.KIND_FUNC)
+        if fid is not None:
+            kf = Kfunc(name, _no_unix_hooks, frozenset(facts.kfunc(name).flags or ()), kfunc_prog_types(name))
             table.add(KfuncEntry(name, btf, fid, kf, None))
     for name in XDP_METADATA_KFUNCS:
         fid = btf.find(name, S.KIND_FUNC)

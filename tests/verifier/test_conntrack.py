@@ -1,5 +1,6 @@
 """The conntrack kfuncs (kernel_model.conntrack, verifier.conntrack): types with a kernel's
-layout, registrations, the no-cast alias rule and the nf_conn write rule."""
+layout, registrations, the no-cast alias rule and the nf_conn write rule; the unix hooks'
+kernel types (kernel_model.sock_addr_kfuncs) generated the same way."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def kernel():  # type: ignore[no-untyped-def]
 
 
 def test_types_have_the_generated_sizes(kernel: Kernel) -> None:
-    for name, size in SIZES.items():
+    from kernel_model.vmlinux_sock_addr import SIZES as SOCK_ADDR_SIZES
+    for name, size in {**SIZES, **SOCK_ADDR_SIZES}.items():
         assert kernel.btf.size_of(kernel.btf.find(name, S.KIND_STRUCT)) == size
 
 
@@ -36,7 +38,7 @@ def test_nf_conn_layout_is_the_hosts(kernel: Kernel) -> None:
     if not ok:
         pytest.skip(why)
     host = hostbpf._host_vmlinux()
-    for name in ("nf_conn", "nf_conn___init", "bpf_ct_opts", "bpf_sock_tuple"):
+    for name in ("nf_conn", "nf_conn___init", "bpf_ct_opts", "bpf_sock_tuple", "bpf_sock_addr_kern", "sockaddr_un"):
         hid = host.find(name, S.KIND_STRUCT)
         if hid is None:
             pytest.skip(f"the host has no struct {name}")
