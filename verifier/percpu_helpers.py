@@ -49,7 +49,8 @@ def proto_for_symbol(symbol: str) -> H.FuncProto | None:
     from . import regs as R
     for f in p.ret.flags:
         ret |= getattr(R, f)
-    return H.FuncProto(p.func.removeprefix("bpf_"), ret, args, p.gpl_only, p.might_sleep, p.pkt_access)
+    name = (p.func or symbol.removesuffix("_proto")).removeprefix("bpf_")
+    return H.FuncProto(name, ret, args, p.gpl_only, p.might_sleep, p.pkt_access)
 
 
 def refuse_percpu_arg(env: Env, func_id: int) -> None:

@@ -10,9 +10,10 @@ from kernel_model import isa
 from kernel_model.btf import structs as S
 from kernel_model.crypto_kfuncs import SIZES
 from kernel_model.insn import Insn, encode
+from kernel_model.uapi import BPF_F_SLEEPABLE
 from verifier import VerifierEnv, verify
 
-SYSCALL, BPF_F_SLEEPABLE = 31, 1 << 4
+SYSCALL = 31
 
 
 def _mov(dst: int, src: int | None = None, imm: int = 0) -> Insn:
