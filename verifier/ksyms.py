@@ -34,9 +34,8 @@ def check_pseudo_btf_id(env: Env, idx: int) -> None:
     if second.imm:
         raise env.reject(E.EINVAL, "a module BTF fd in a pseudo btf_id ldimm64 is not modelled by structops")
     btf: Any = env.attr.vmlinux_btf
-    if btf is None:
-        raise env.reject(E.EINVAL, "kernel is missing BTF, make sure CONFIG_DEBUG_INFO_BTF=y is specified in "
-                                   "Kconfig.")
+    if btf is None:  # a load described without the kernel's objects (the emulated kernel has BTF)
+        raise env.reject(E.EINVAL, "a pseudo btf_id ldimm64 without the kernel's BTF is not modelled by structops")
     bid = insn.imm
     try:
         t = btf.type_by_id(bid) if bid > 0 else None
