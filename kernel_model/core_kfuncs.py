@@ -49,8 +49,8 @@ CORE_KFUNCS: tuple[str, ...] = (
     "bpf_obj_new_impl", "bpf_percpu_obj_new_impl", "bpf_obj_drop_impl", "bpf_percpu_obj_drop_impl",
     "bpf_refcount_acquire_impl", "bpf_list_push_front_impl", "bpf_list_push_back_impl",
     "bpf_list_pop_front", "bpf_list_pop_back", "bpf_rbtree_remove", "bpf_rbtree_add_impl", "bpf_rbtree_first",
-    # kernel/trace/bpf_trace.c key_sig_kfunc_set (CONFIG_KEYS; tracing hook): keyring lookups
-    # (bpf_verify_pkcs7_signature, the set's fourth, needs key payloads: not modelled)
+    # keyring lookups: kernel/trace/bpf_trace.c key_sig_kfunc_set in 6.12, kernel/bpf/helpers.c
+    # generic_btf_ids in 6.18 (_HOOKS_618; bpf_verify_pkcs7_signature needs key payloads: not modelled)
     "bpf_lookup_user_key", "bpf_lookup_system_key", "bpf_key_put",
 )
 
@@ -65,6 +65,12 @@ LATE_KFUNCS: tuple[str, ...] = ("bpf_lookup_user_key", "bpf_lookup_system_key", 
 FLAGS_618: dict[str, tuple[str, ...]] = {"bpf_local_irq_save": ("KF_TRUSTED_ARGS",),
                                          "bpf_local_irq_restore": ("KF_TRUSTED_ARGS",)}
 _HOOKS_618: dict[str, tuple[str, ...]] = {"bpf_local_irq_save": ("COMMON",), "bpf_local_irq_restore": ("COMMON",)}
+#: Linux 6.18 moved the keyring kfuncs from kernel/trace/bpf_trace.c's key_sig_kfunc_set (tracing
+#: hook) into kernel/bpf/helpers.c's generic_btf_ids (the signed-programs work): the host answers
+#: them from every type bpf_task_acquire's set serves (xdp, tc, cgroup, struct_ops, syscall ...)
+#: and refuses them from socket filters, as tests/verifier/test_kfunc_hooks.py's sweep shows
+for _name in ("bpf_lookup_user_key", "bpf_lookup_system_key", "bpf_key_put"):
+    _HOOKS_618[_name] = facts.kfunc("bpf_task_acquire").hooks
 
 TYPES_C = r"""
 /* include/linux/cpumask_types.h (reduced to 64 CPUs), kernel/bpf/cpumask.c */

@@ -91,4 +91,7 @@ DEFAULT = KernelConfig({
     "CONFIG_DEBUG_INFO_BTF": "y", "CONFIG_TCP_CONG_CUBIC": "y", "CONFIG_TCP_CONG_BBR": "y",
     "CONFIG_PREEMPT_NONE": "y", "CONFIG_PREEMPT_DYNAMIC": "y", "CONFIG_CGROUPS": "y",
     "CONFIG_SCHED_CLASS_EXT": "y",
+    # kallsyms lists text symbols; CONFIG_KALLSYMS_ALL (data symbols too) is left unset, as on the
+    # host: the verifier finds no address for a typed data ksym (kernel_model.ksyms)
+    "CONFIG_KALLSYMS": "y",
 })

@@ -43,6 +43,7 @@ __all__ = ["REDUCED_STRUCTS", "BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_v
 #: ``False``: it is a struct of scalars, of another size.
 REDUCED_STRUCTS = {"task_struct": True, "module": True, "cgroup": True, "cpumask": False,
                    "bpf_cpumask": False}
+REDUCED_STRUCTS["vm_area_struct"] = True  # kernel_model.task_vma_iter
 
 #: offset of ``data`` in every ``bpf_struct_ops_<name>``: the common value is
 #: 8 bytes, the data is cacheline (64-byte) aligned.
@@ -286,12 +287,27 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     from .tracepoints import tracepoints_c
     from .vmlinux_ctx import SOCK_CTX_C  # the socket/cgroup types' uapi contexts, last: no id moves
 
-    from .vmlinux_nf import NF_CTX_C  # the netfilter context's structs, after those: no id moves
+    from .vmlinux_nf_ctx import NF_CTX_C  # the netfilter context's structs, after those: no id moves
+    from .kctx_kfuncs import kctx_kfuncs_c  # the type-cast kfuncs, after everything: no id moves
+    from .xdp_metadata import xdp_metadata_c  # the device-bound XDP kfuncs
+    from .sock_destroy import sock_destroy_c  # bpf_sock_destroy, last
+
+    text = (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
+            + tracepoints_c() + SOCK_CTX_C + NF_CTX_C + kctx_kfuncs_c() + xdp_metadata_c() + sock_destroy_c())
+    from .conntrack import conntrack_c  # the conntrack types it lacks and kfuncs, last: no id moves
+
+    from .crypto_kfuncs import crypto_c  # the crypto kfuncs, last
+
+    from .task_vma_iter import task_vma_c  # the task VMA iterator, last
+
+    from .sock_addr_kfuncs import sock_addr_c  # the unix hooks' kfunc and types, last
+
     from .vmlinux_iter import iter_c  # the iterator targets, after everything: no id moves
 
-    prior = (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
-             + tracepoints_c() + SOCK_CTX_C + NF_CTX_C)
-    return prior + iter_c(prior)
+    text += conntrack_c(text)
+    text += crypto_c() + task_vma_c()
+    text += sock_addr_c(text)
+    return text + iter_c(text)
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
@@ -302,8 +318,17 @@ def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
     from .core_kfuncs import CORE_KFUNCS
     from .subsystems import sched_ext
 
+    from .kctx_kfuncs import KCTX_KFUNCS
+    from .xdp_metadata import XDP_METADATA_KFUNCS
+    from .sock_destroy import SOCK_DESTROY_KFUNCS
+    from .conntrack import CT_KFUNCS
+    from .crypto_kfuncs import CRYPTO_KFUNCS
+    from .task_vma_iter import TASK_VMA_KFUNCS
+    from .sock_addr_kfuncs import SOCK_ADDR_KFUNCS
+
     scx = sched_ext.kfunc_names(profile) if sched_ext.supported(profile) else ()
-    return scx + TCP_KFUNCS + CORE_KFUNCS
+    return (scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS + XDP_METADATA_KFUNCS + SOCK_DESTROY_KFUNCS + CT_KFUNCS
+            + CRYPTO_KFUNCS + TASK_VMA_KFUNCS + SOCK_ADDR_KFUNCS)
 
 
 def tag_kfuncs(btf: BTF, names: Iterable[str], fastcall: Iterable[str] = ()) -> None:
@@ -336,6 +361,8 @@ def _cached_blob(key: tuple[int, int]) -> bytes:
         add_value_type(btf, ops)
     tag_kfuncs(btf, vmlinux_kfunc_names(profile),
                [n for n in CORE_KFUNCS if "KF_FASTCALL" in kfunc_flags(n)])
+    from .ksyms import add_percpu_vars  # per-CPU VARs and their DATASEC, last: no id moves
+    add_percpu_vars(btf)
     return btf.to_bytes()
 
 

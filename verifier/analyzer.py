@@ -43,6 +43,7 @@ from .liveness import compute_live_regs, format_live_regs, postorder
 from .log import LOG_FIXED, LOG_LEVEL1, LOG_LEVEL2, LOG_SIZE_MAX, LOG_STATS
 from .map_rules import check_map_prog_compatibility, map_use_not_modelled
 from .map_types import map_type_ops
+from .ksyms import check_pseudo_btf_id
 from kernel_model.uapi import NET_ADMIN_PROG_TYPES, PERFMON_PROG_TYPES
 
 from . import helpers as H
@@ -187,6 +188,8 @@ def _resolve_maps(env: Env, upto: int) -> None:
         if insn.code != isa.LD_IMM64:
             i += 1
             continue
+        if insn.src == isa.PSEUDO_BTF_ID:  # check_pseudo_btf_id (verifier.ksyms)
+            check_pseudo_btf_id(env, i)
         if insn.src in (isa.PSEUDO_MAP_FD, isa.PSEUDO_MAP_VALUE, isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE):
             m = env.lookup_map(insn)
             if insn.src in (isa.PSEUDO_MAP_IDX, isa.PSEUDO_MAP_IDX_VALUE):

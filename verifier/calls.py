@@ -59,6 +59,9 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     H.ARG_PTR_TO_DYNPTR: (PTR_TO_STACK, CONST_PTR_TO_DYNPTR),  # dynptr_types
     H.ARG_PTR_TO_CONST_STR: (PTR_TO_MAP_VALUE,),  # const_str_ptr_types
 }
+# percpu_btf_ptr_types (verifier.percpu_helpers)
+from .percpu_helpers import PERCPU_BTF_PTR_TYPES  # noqa: E402
+_COMPATIBLE[H.ARG_PTR_TO_PERCPU_BTF_ID] = PERCPU_BTF_PTR_TYPES
 
 # the socket argument kinds (verifier.sock_refs)
 _COMPATIBLE.update(sock_refs.COMPATIBLE)
@@ -124,6 +127,9 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: H.FuncProto) -> None:
         skip_type = True
     if not skip_type:
         _check_reg_type(env, regno, arg_type, meta, fn.arg_btf[arg] if arg < len(fn.arg_btf) else "")
+        if base == H.ARG_PTR_TO_PERCPU_BTF_ID:  # a per-CPU pointer (verifier.percpu_helpers)
+            from .percpu_helpers import refuse_percpu_arg
+            refuse_percpu_arg(env, meta.func_id)
         _check_func_arg_reg_off(env, reg, regno, arg_type)
     if arg_type & OBJ_RELEASE:
         if base == H.ARG_PTR_TO_DYNPTR:

@@ -12,7 +12,7 @@ changes it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from kernel_model.bpf_map import MapSpec
 from kernel_model.profile import LATEST, Profile
@@ -77,6 +77,10 @@ class VerifierEnv:
     #: no records (then a
     #: ``BPF_PSEUDO_FUNC`` lddw is "missing btf func_info", as in check_ld_imm)
     func_linkage: Sequence[int] | None = None
+    #: ``kallsyms_lookup_name`` of the kernel (``check_pseudo_btf_id``): ``(name, is_func)`` ->
+    #: the symbol's address, 0 when kallsyms has no such symbol, None when the emulated kernel
+    #: does not model it; None (no callable): every lookup is "not modelled"
+    ksym_addr: Callable[[str, bool], int | None] | None = None
 
     @property
     def gpl_compatible(self) -> bool:

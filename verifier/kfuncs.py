@@ -40,6 +40,9 @@ import errno as E
 from typing import TYPE_CHECKING, Any, Callable, Final
 
 from kernel_model.vmlinux import REDUCED_STRUCTS
+from kernel_model.xdp_metadata import XDP_METADATA_KFUNCS
+from kernel_model.sock_destroy import filter_allows
+from kernel_model.conntrack import CT_KFUNCS
 from kernel_model import isa
 from kernel_model.btf import Array, Composite, Enum, Enum64, Func, FuncProto, Int, Ptr
 
@@ -63,6 +66,7 @@ from .refs import (
 )
 from .iters import ITER_FLAGS, IterMeta, process_iter_arg, process_iter_next_call
 from . import graph
+from . import kctx_kfuncs as kctx
 from .state import BPF_REG_SIZE, STACK_INVALID, STACK_IRQ_FLAG
 
 __all__ = ["resolve_kfunc", "check_kfunc_call", "RCU_LOCK", "RCU_UNLOCK", "PREEMPT_DISABLE", "PREEMPT_ENABLE",
@@ -79,8 +83,7 @@ IRQ_RESTORE: Final = "bpf_local_irq_restore"
 #: special kfunc families the model does not have: calling one is "not modelled"
 _UNMODELLED_PREFIXES: Final = ("bpf_obj_new", "bpf_percpu_obj", "bpf_obj_drop", "bpf_refcount_acquire",
                                "bpf_list_", "bpf_rbtree_", "bpf_dynptr", "bpf_iter_", "bpf_arena_", "bpf_wq_",
-                               "bpf_res_spin_", "bpf_cast_to_kern_ctx", "bpf_rdonly_cast",
-                               "bpf_session_", "bpf_task_work_")
+                               "bpf_res_spin_", "bpf_session_", "bpf_task_work_")
 
 #: the dynptr kfuncs the model has (verifier.dynptrs; kernel/bpf/helpers.c common_btf_ids,
 #: net/core/filter.c bpf_kfunc_check_set_skb / _xdp); other bpf_dynptr_* kfuncs are not modelled
@@ -129,6 +132,9 @@ def resolve_kfunc(v: Env, insn: DInsn) -> Any:
     entry = env.kfuncs.find(btf, func_id) if env.kfuncs is not None else None
     if entry is None:
         raise v.reject(E.EINVAL, f"cannot find address for kernel function {t.name}")
+    if entry.module is None and t.name in XDP_METADATA_KFUNCS:
+        # bpf_dev_bound_kfunc_check (kernel/bpf/offload.c): no load is bound to a device here
+        raise v.reject(E.EINVAL, "metadata kfuncs require device-bound program")
     v.kfunc_names[(off, func_id)] = t.name
     return entry
 
@@ -236,6 +242,19 @@ def _check_kfunc_mem_arg(v: Env, btf: Any, proto: FuncProto, i: int, ref_t: Any,
     return i + 1
 
 
+#: NOCAST_ALIAS_SUFFIX (kernel/bpf/btf.c)
+_NOCAST_ALIAS_SUFFIX: Final = "___init"
+
+
+def _nocast_alias(reg_name: str, arg_name: str) -> bool:
+    """``btf_type_ids_nocast_alias`` (kernel/bpf/btf.c, 6.12/6.18): one name is the other with
+    ``___init`` at its end (``nf_conn`` / ``nf_conn___init``): such a pair is matched strictly."""
+    if len(reg_name) == len(arg_name):
+        return False
+    short, long_ = (reg_name, arg_name) if len(reg_name) < len(arg_name) else (arg_name, reg_name)
+    return long_ == short + _NOCAST_ALIAS_SUFFIX
+
+
 def _is_scalar(btf: Any, tid: int) -> bool:
     t = btf.resolve(tid)
     return isinstance(t, (Int, Enum, Enum64))
@@ -266,6 +285,8 @@ def _kfunc_allowed(v: Env, entry: Any) -> bool:
     """``btf_kfunc_id_set_contains`` for the program type's hook (a kfunc without
     registration facts, as the test modules' are, is allowed everywhere)."""
     prog_types = getattr(entry.kfunc, "prog_types", None)
+    if entry.module is None and not filter_allows(entry.name, v.attr.expected_attach_type):
+        return False  # a set's filter (kernel_model.sock_destroy: tracing_iter_filter)
     return prog_types is None or v.attr.prog_type in prog_types
 
 
@@ -428,6 +449,9 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             continue  # a '__sz' not after a memory argument is a plain scalar, as in the kernel
         if not isinstance(t, Ptr):
             raise v.reject(E.EINVAL, f"Unrecognized arg#{i} type {t.kind_name}")
+        if name == kctx.CAST_TO_KERN_CTX and entry.module is None:
+            kctx.check_ctx_arg(v, regno, meta)  # KF_ARG_PTR_TO_CTX whatever the BTF type
+            continue
         nullable = pname.endswith("__nullable")
         # (an iterator argument is refused NULL the same way on the 6.18 host)
         # (the graph kfuncs too: the 6.18 host refuses a maybe-NULL node for bpf_rbtree_add with
@@ -448,7 +472,8 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
         ref_tname = ref_t.name if ref_t is not None else ""
         ref_kind = ref_t.kind_name if ref_t is not None else "UNKNOWN"
         # get_kfunc_ptr_arg_type
-        if isinstance(ref_t, Composite) and ref_tname in _CTX_STRUCTS and meta.name in DYNPTR_KFUNCS:
+        if isinstance(ref_t, Composite) and ref_tname in _CTX_STRUCTS and (
+                meta.name in DYNPTR_KFUNCS or meta.name in CT_KFUNCS):
             # btf_is_prog_ctx_type: KF_ARG_PTR_TO_CTX (only the dynptr kfuncs take one here)
             if v.attr.prog_type not in _CTX_STRUCTS[ref_tname]:
                 raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} ({ref_tname}) is not modelled by "
@@ -512,6 +537,9 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             else:
                 reg_btf, reg_id = reg.btf, reg.btf_id
             strict = release and bool(reg.ref_obj_id)
+            if not strict:  # btf_type_ids_nocast_alias: X and X___init never stand for each other
+                rname = getattr(reg_btf.type_by_id(reg_btf.skip_modifiers(reg_id)), "name", "") or ""
+                strict = _nocast_alias(rname, ref_tname)
             if not btf_struct_ids_match(reg_btf, reg_id, reg.off, btf, ref_id, strict):
                 rt = reg_btf.type_by_id(reg_btf.skip_modifiers(reg_id))
                 raise v.reject(E.EINVAL, f"kernel function {name} args#{i} expected pointer to {ref_kind} "
@@ -607,6 +635,12 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
         mark_not_init(regs[i], v.bpf_capable)
         v.check_reg_arg(i, DST_OP_NO_MARK)
     r0 = regs[0]
+    if is_vmlinux and name in (kctx.CAST_TO_KERN_CTX, kctx.RDONLY_CAST):
+        kctx.kctx_ret(v, r0, name, meta, btf)
+        r0.subreg_def = 0
+        v.aux[v.insn_idx].kfunc = entry
+        v.scratched_regs |= 1
+        return
     if is_vmlinux and name in _SLICES:
         _slice_ret(v, r0, name, meta, slice_size)
         r0.map = slice_buf

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno as E
 from typing import Callable, Final, TYPE_CHECKING
 
+from kernel_model.conntrack import WRITE_PROG_TYPES as CT_WRITE_PROG_TYPES
 from kernel_model import isa
 from kernel_model.errors import ENOTSUPP
 
@@ -769,6 +770,10 @@ def check_ptr_to_btf_access(env: Env, regs: list[RegState], regno: int, off: int
     if atype == BPF_WRITE:
         if env.struct_ops_policy is not None:
             struct_ops_write_access(env, reg, off, size)
+            return
+        if env.attr.prog_type in CT_WRITE_PROG_TYPES:  # tc/XDP ops: the conntrack hook (verifier.conntrack)
+            from .conntrack import nf_conn_write_access
+            nf_conn_write_access(env, reg, off, size)
             return
         raise env.reject(E.EACCES, "only read is supported")
     field: list[str] = []

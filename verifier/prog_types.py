@@ -45,6 +45,7 @@ from . import sock_ctx, sock_helpers
 from .sock_ctx import (PROG_TYPE_CGROUP_DEVICE, PROG_TYPE_CGROUP_SOCK, PROG_TYPE_CGROUP_SOCK_ADDR,
                        PROG_TYPE_CGROUP_SOCKOPT, PROG_TYPE_CGROUP_SYSCTL, PROG_TYPE_SK_LOOKUP, PROG_TYPE_SOCK_OPS)
 from . import pkt_helpers, skb_ctx, sockmap
+from . import percpu_helpers
 from .helper_sets import MODELLED_SYMBOLS, allowed_protos, attach_type_name, prog_type_name
 
 if TYPE_CHECKING:
@@ -118,8 +119,9 @@ def helpers_from_facts(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | No
         return p
     if btf_arg_helpers.SYMBOLS.get(sym) == func_id:  # kernel objects by BTF id (local storage...)
         return btf_arg_helpers.symbol_proto(sym)
-    if sym in btf_arg_helpers.SOCK_STORAGE_SYMBOLS:  # socket storage, the socket types' prototype
-        return sock_helpers.symbol_proto(sym)
+    p = percpu_helpers.proto_for_symbol(sym)  # bpf_per_cpu_ptr, bpf_this_cpu_ptr
+    if p is not None and percpu_helpers.PERCPU_SYMBOLS[sym] == func_id:
+        return p
     if MODELLED_SYMBOLS.get(sym) != func_id:
         from .bpf_iter import symbol_proto as iter_symbol_proto  # the iterators' seq_file helpers
         return trace_helpers.symbol_proto(sym, func_id) or iter_symbol_proto(sym, func_id) or UNMODELLED_HELPER

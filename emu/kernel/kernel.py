@@ -87,6 +87,8 @@ class Kernel(BpfSyscalls):
         from .graph_kfuncs import GraphRuntime
         self.graph = GraphRuntime(lambda: self.machine)
         self.tasks = register_core_kfuncs(self.btf, self.kfuncs, lambda: self.machine, self.graph)
+        from .kctx_kfuncs import register_kctx_kfuncs
+        register_kctx_kfuncs(self.btf, self.kfuncs)  # bpf_cast_to_kern_ctx, bpf_rdonly_cast
         self.modules = ModuleRegistry(self.btf, self.struct_ops, self.kfuncs,
                                       module_struct_ops=self.profile.module_struct_ops)
         self.modules.on_unload.append(self._module_going)
@@ -223,6 +225,24 @@ class Kernel(BpfSyscalls):
         (``/boot/config-$(uname -r)``, else ``/proc/config.gz``): the emulated build's
         ``.config``."""
         return self.kconfig.text()
+
+    def proc_kallsyms(self) -> str:
+        """``/proc/kallsyms`` as root reads it: the emulated kernel's symbols (its helper and
+        kfunc stubs, JIT images, trampolines; no data symbols: ``CONFIG_KALLSYMS_ALL`` is unset)."""
+        return str(self.machine.kallsyms.proc_kallsyms())
+
+    def ksym_address(self, name: str, is_func: bool) -> int | None:
+        """``kallsyms_lookup_name(name)`` as ``check_pseudo_btf_id`` asks it (kernel/kallsyms.c,
+        Linux 6.18): 0 when kallsyms has no such symbol, None when the emulated kernel does not
+        model the answer. Data symbols are listed only with ``CONFIG_KALLSYMS_ALL``: unset (the
+        default configuration), a variable's lookup finds nothing; set, the emulated kernel would
+        need to place its per-CPU data, which it does not (None). Kernel functions' addresses (a
+        function ksym used as an address) are not modelled either (None)."""
+        if is_func:
+            return None
+        if self.kconfig.values.get("CONFIG_KALLSYMS") != "y":
+            return 0
+        return None if self.kconfig.values.get("CONFIG_KALLSYMS_ALL") == "y" else 0
 
     def kernel_version(self) -> int:
         """``KERNEL_VERSION(major, minor, 0)`` of the modelled version (what libbpf's

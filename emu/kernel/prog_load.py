@@ -128,7 +128,7 @@ def verifier_env(kernel: Any, code: Sequence[Insn], maps_by_fd: dict[int, MapObj
                        attach_btf_id=attach_btf_id, struct_ops=kernel.struct_ops, prog_flags=prog_flags,
                        license=license, privileged=True, maps={fd: mo.spec for fd, mo in maps_by_fd.items()},
                        kfuncs=kernel.kfuncs, vmlinux_btf=kernel.btf, fd_array=env_fd_array, profile=kernel.profile,
-                       nr_cpu_ids=kernel.nr_cpus, name=prog_name)
+                       nr_cpu_ids=kernel.nr_cpus, name=prog_name, ksym_addr=kernel.ksym_address)
 
 
 def verify(code: list[Insn], env: Any, log_level: int) -> Any:

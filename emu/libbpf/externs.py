@@ -32,8 +32,9 @@ machine's configuration (libbpf reads ``/boot/config-$(uname -r)`` or
 integers; the same warnings); ``LINUX_KERNEL_VERSION`` is the kernel's version;
 a strong extern left unset is ``-ESRCH``, a weak one is 0.
 
-Not modelled: typeless ``__ksym`` variables (those need ``/proc/kallsyms``),
-refused with a message saying so. ``LINUX_HAS_BPF_COOKIE`` and
+Typeless ``__ksym`` variables (``extern const void sym __ksym;``) take their address
+from the emulated kernel's ``/proc/kallsyms`` (:func:`read_kallsyms`); a strong one it
+lacks is refused as not modelled. ``LINUX_HAS_BPF_COOKIE`` and
 ``LINUX_HAS_SYSCALL_WRAPPER`` are libbpf's feature probes run against the kernel
 (:func:`emu.libbpf.kbtf.probe_feature`: the cookie probe loads a program; the
 syscall-wrapper probe needs a kprobe, which nothing here creates, so it is 0).
@@ -73,7 +74,7 @@ class Extern:
 
     __slots__ = ("name", "sym_idx", "btf_id", "is_weak", "is_func", "type_id", "essent_name", "is_set",
                  "kernel_btf_id", "mod_btf", "btf_fd_idx", "type", "kcfg_sz", "kcfg_align", "kcfg_type",
-                 "kcfg_signed", "kcfg_off")
+                 "kcfg_signed", "kcfg_off", "ksym_addr")
 
     def __init__(self, name: str, sym_idx: int, btf_id: int, is_weak: bool, is_func: bool, type_id: int) -> None:
         self.type = EXT_KSYM
@@ -91,6 +92,14 @@ class Extern:
         self.kernel_btf_id = 0
         self.mod_btf: ModuleBtf | None = None
         self.btf_fd_idx = 0
+        #: a typeless ksym's address from kallsyms (``ext->ksym.addr``)
+        self.ksym_addr = 0
+
+    @property
+    def is_typeless(self) -> bool:
+        """A ``__ksym`` variable of type ``void`` (``ext->ksym.type_id == 0``): resolved
+        through kallsyms, not BTF."""
+        return self.type == EXT_KSYM and not self.is_func and not self.type_id
 
 
 def is_extern(sym: Any) -> bool:
@@ -427,6 +436,39 @@ def fixup_ksyms_datasec(obj: Any) -> None:
     btf.replace(sec_id, Datasec(sec.name, 4 * len(sec.vars), tuple(new_vars)))
 
 
+def read_kallsyms(obj: Any, text: str | None) -> None:
+    """``bpf_object__read_kallsyms_file`` (libbpf 1.5+, through ``libbpf_kallsyms_parse``):
+    every ``/proc/kallsyms`` line ``ADDR TYPE NAME [MODULE]`` whose name is a typeless
+    ``__ksym`` extern sets its address (the first time; a second, different address is
+    ``resolution is ambiguous``). The text is the emulated kernel's kallsyms, never the
+    host's: a strong typeless extern it lacks is reported as not modelled (a real
+    kernel has far more symbols than the emulated one)."""
+    if text is None:
+        obj.log.warn("failed to open /proc/kallsyms: -2")
+        raise LibbpfError(errno.EINVAL, "typeless ksyms need /proc/kallsyms, which is not modelled here")
+    by_name = {e.name: e for e in obj.externs if e.is_typeless}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        ext = by_name.get(parts[2])
+        if ext is None:
+            continue
+        addr = int(parts[0], 16)
+        if ext.is_set and ext.ksym_addr != addr:
+            obj.log.warn(f"extern (ksym) '{ext.name}': resolution is ambiguous: 0x{ext.ksym_addr:x} or 0x{addr:x}")
+            raise LibbpfError(errno.EINVAL, f"extern (ksym) '{ext.name}': resolution is ambiguous")
+        if not ext.is_set:
+            ext.is_set = True
+            ext.ksym_addr = addr
+            obj.log.debug(f"extern (ksym) '{ext.name}': set to 0x{addr:x}")
+    for ext in by_name.values():
+        if not ext.is_set and not ext.is_weak:
+            obj.log.warn(f"extern '{ext.name}' (strong): not resolved")
+            raise LibbpfError(errno.ESRCH, f"extern '{ext.name}' (strong): not resolved: the emulated kernel's "
+                                           "kallsyms has no such symbol (kernel symbols are not modelled)")
+
+
 def resolve_externs(obj: Any) -> None:
     """``bpf_object__resolve_externs``: the kconfig values, then
     ``bpf_object__resolve_ksyms_btf_id``."""
@@ -434,8 +476,10 @@ def resolve_externs(obj: Any) -> None:
     assert kb is not None
     btf = obj.btf
     resolve_kconfig(obj)
+    if any(e.is_typeless for e in obj.externs):
+        read_kallsyms(obj, kb.proc_kallsyms())
     for ext in obj.externs:
-        if ext.type == EXT_KCFG:
+        if ext.type == EXT_KCFG or ext.is_typeless:
             continue
         name = ext.essent_name or ext.name
         kind = S.KIND_FUNC if ext.is_func else S.KIND_VAR

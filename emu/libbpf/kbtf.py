@@ -97,6 +97,8 @@ class KernelBtf:
         #: libbpf's ``kernel_supports(obj, FEAT_...)`` for the virtual ``LINUX_HAS_*`` kconfig
         #: externs (:meth:`probe_feature`); False without a kernel to probe
         self.kernel_supports: Callable[[str], bool] = lambda feat: False
+        #: the machine's ``/proc/kallsyms`` text for typeless ksyms (None: not readable)
+        self.proc_kallsyms: Callable[[], str | None] = lambda: None
 
     # --- construction --------------------------------------------------------------------
     @classmethod
@@ -116,6 +118,8 @@ class KernelBtf:
             self.system_kconfig = sys.kconfig_text
         if hasattr(sys, "kernel_version"):
             self.kernel_version = sys.kernel_version
+        if hasattr(sys, "proc_kallsyms"):
+            self.proc_kallsyms = sys.proc_kallsyms
         if hasattr(sys, "prog_load"):
             cache: dict[str, bool] = {}
 

@@ -464,13 +464,16 @@ def relocate_data(obj: Any, p: BpfProgram) -> None:
             p.map_refs.append((r.insn_idx, obj.kconfig_map_idx, True))
         elif r.type == RELO_EXTERN_LD64:
             ext = obj.externs[r.ext_idx]
-            if ext.is_set:
+            if ext.is_set and not ext.is_typeless:
                 p.insns[r.insn_idx] = Insn(insn.code, insn.dst, BPF_PSEUDO_BTF_ID, insn.off,
                                            s32(ext.kernel_btf_id))
                 p.map_refs.append((r.insn_idx, -1 - r.ext_idx, False))
             else:
-                raise obj._fail(errno.EOPNOTSUPP, f"prog '{p.name}': typeless or unresolved ksym "
-                                                   f"'{ext.name}' (kallsyms addresses are not modelled)")
+                # typeless ksyms (kallsyms address) or unresolved weak typed ones (0): a plain lddw
+                addr = ext.ksym_addr if ext.is_set else 0
+                nxt = p.insns[r.insn_idx + 1]
+                p.insns[r.insn_idx] = Insn(insn.code, insn.dst, 0, insn.off, s32(addr & 0xFFFFFFFF))
+                p.insns[r.insn_idx + 1] = Insn(nxt.code, nxt.dst, nxt.src, nxt.off, s32(addr >> 32))
         elif r.type == RELO_EXTERN_CALL:
             ext = obj.externs[r.ext_idx]
             if ext.is_set:

@@ -128,6 +128,11 @@ KNOWN_OBJECTS: dict[str, str] = {}
 #: differences on program types the model verifies (strict xfails, in docs/verifier.md)
 KNOWN_OBJECTS.update({
 })
+KNOWN_OBJECTS.update({
+    # both reject at bpf_this_cpu_ptr's type check; only the register's type differs
+    "linked_list_fail.o:ptr_walk_scalar": "6.18 reads a pointer member of an allocated object of program BTF "
+                                          "as rdonly_untrusted_mem; the model reads it as a scalar",
+})
 
 
 @pytest.mark.parametrize("pid", [pytest.param(p, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_OBJECTS[p])]

@@ -1,8 +1,9 @@
 """The keyring kfuncs (kernel/trace/bpf_trace.c ``key_sig_kfunc_set``: bpf_lookup_user_key,
 bpf_lookup_system_key, bpf_key_put) through the verifier model and at run time.
 
-They are registered for the tracing hook (tracing, tracepoint, perf_event, lsm), so a
-tracepoint program may call them and a socket filter may not. The expected errno and last
+6.12 registers them for the tracing hook; 6.18 moved them to kernel/bpf/helpers.c's generic
+set (tracing, tc, xdp, cgroup, struct_ops, syscall ...): a tracepoint program may call them
+and a socket filter may not, in both. The expected errno and last
 log line of each program are the 6.18 host's (recorded from loads of the same
 instructions); the ``kernel``-marked test loads them into the running kernel again and
 compares verdict, errno and the whole level-2 log (kfunc BTF ids masked).

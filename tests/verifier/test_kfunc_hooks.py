@@ -119,10 +119,11 @@ def test_every_kfunc_from_this_type_against_the_host(kernel: Kernel, tname: str)
                               log_level=1)
         try:
             hline = _last(r.log)
-            herr = 0 if r.accepted else r.errno
+            haccepted = r.accepted
+            herr = 0 if haccepted else r.errno
         finally:
             r.close()
-        assert hline or r.accepted, f"{tname}: the host refused the load before the verifier ({r.errno})"
+        assert hline or haccepted, f"{tname}: the host refused the load of {kfunc} before the verifier ({herr})"
         merr, mline = model_answer(kernel, tname, kfunc)
         swept += 1
         if _not_allowed(hline, kfunc) != _not_allowed(mline, kfunc) or (

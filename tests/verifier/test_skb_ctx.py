@@ -343,7 +343,7 @@ def test_netfilter_ctx_against_the_host(src, res):
 def test_netfilter_structs_have_the_kernels_sizes():
     from kernel_model.btf.structs import KIND_STRUCT
     from kernel_model.vmlinux import build_vmlinux_btf
-    from kernel_model.vmlinux_nf import SIZES
+    from kernel_model.vmlinux_nf_ctx import SIZES
 
     btf = build_vmlinux_btf()
     assert {n: btf.size_of(btf.find(n, KIND_STRUCT)) for n in SIZES} == SIZES
