@@ -1626,6 +1626,28 @@ typedef void (*btf_trace_sys_enter)(void *__data, struct pt_regs *regs, long int
 
 typedef void (*btf_trace_sys_exit)(void *__data, struct pt_regs *regs, long int ret);
 
+struct net_device {
+	unsigned int mtu;
+	int ifindex;
+};
+
+struct bpf_prog {
+	unsigned int type;
+	unsigned int len;
+};
+
+typedef void (*btf_trace_xdp_exception)(void *__data, const struct net_device *dev, const struct bpf_prog *xdp, u32 act);
+
+struct xdp_cpumap_stats {
+	unsigned int redirect;
+	unsigned int pass;
+	unsigned int drop;
+};
+
+typedef void (*btf_trace_xdp_cpumap_kthread)(void *__data, int map_id, unsigned int processed, unsigned int drops, int sched, struct xdp_cpumap_stats *xdp_stats);
+
+typedef void (*btf_trace_xdp_devmap_xmit)(void *__data, const struct net_device *from_dev, const struct net_device *to_dev, int sent, int drops, int err);
+
 struct tcphdr {
 	__be16 source;
 	__be16 dest;
@@ -1788,6 +1810,85 @@ struct bpf_sk_lookup {
 	__u32 local_ip6[4];
 	__u32 local_port;
 	__u32 ingress_ifindex;
+};
+
+struct ethhdr {
+	unsigned char h_dest[6];
+	unsigned char h_source[6];
+	__be16 h_proto;
+};
+
+struct ipv6hdr {
+	__u8 priority: 4;
+	__u8 version: 4;
+	__u8 flow_lbl[3];
+	__be16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	union {
+		struct {
+			struct in6_addr saddr;
+			struct in6_addr daddr;
+		};
+		struct {
+			struct in6_addr saddr;
+			struct in6_addr daddr;
+		} addrs;
+	};
+};
+
+struct sockaddr_in6 {
+	short unsigned int sin6_family;
+	__be16 sin6_port;
+	__be32 sin6_flowinfo;
+	struct in6_addr sin6_addr;
+	__u32 sin6_scope_id;
+};
+
+typedef long long int __kernel_time64_t;
+
+struct __kernel_timespec {
+	__kernel_time64_t tv_sec;
+	long long int tv_nsec;
+};
+
+struct sk_msg_md {
+	union {
+		void *data;
+	};
+	union {
+		void *data_end;
+	};
+	__u32 family;
+	__u32 remote_ip4;
+	__u32 local_ip4;
+	__u32 remote_ip6[4];
+	__u32 local_ip6[4];
+	__u32 remote_port;
+	__u32 local_port;
+	__u32 size;
+	union {
+		struct bpf_sock *sk;
+	};
+};
+
+struct bpf_perf_event_data {
+	bpf_user_pt_regs_t regs;
+	__u64 sample_period;
+	__u64 addr;
+};
+
+struct trace_entry {
+	short unsigned int type;
+	unsigned char flags;
+	unsigned char preempt_count;
+	int pid;
+};
+
+struct syscall_trace_enter {
+	struct trace_entry ent;
+	int nr;
+	long unsigned int args[0];
 };
 
 struct bpf_struct_ops_bpf_dummy_ops {

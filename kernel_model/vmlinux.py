@@ -43,6 +43,7 @@ __all__ = ["REDUCED_STRUCTS", "BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_v
 #: ``False``: it is a struct of scalars, of another size.
 REDUCED_STRUCTS = {"task_struct": True, "module": True, "cgroup": True, "cpumask": False,
                    "bpf_cpumask": False}
+REDUCED_STRUCTS.update({"net_device": True, "bpf_prog": True})  # kernel_model.vmlinux_core
 
 #: offset of ``data`` in every ``bpf_struct_ops_<name>``: the common value is
 #: 8 bytes, the data is cacheline (64-byte) aligned.
@@ -286,8 +287,10 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     from .tracepoints import tracepoints_c
     from .vmlinux_ctx import SOCK_CTX_C  # the socket/cgroup types' uapi contexts, last: no id moves
 
+    from .vmlinux_core import CORE_TYPES_C  # types CO-RE relocations reach, appended: no id moves
+
     return (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
-            + tracepoints_c() + SOCK_CTX_C)
+            + tracepoints_c() + SOCK_CTX_C + CORE_TYPES_C)
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
