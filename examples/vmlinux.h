@@ -1647,6 +1647,28 @@ typedef void (*btf_trace_sys_enter)(void *__data, struct pt_regs *regs, long int
 
 typedef void (*btf_trace_sys_exit)(void *__data, struct pt_regs *regs, long int ret);
 
+struct net_device {
+	unsigned int mtu;
+	int ifindex;
+};
+
+struct bpf_prog {
+	unsigned int type;
+	unsigned int len;
+};
+
+typedef void (*btf_trace_xdp_exception)(void *__data, const struct net_device *dev, const struct bpf_prog *xdp, u32 act);
+
+struct xdp_cpumap_stats {
+	unsigned int redirect;
+	unsigned int pass;
+	unsigned int drop;
+};
+
+typedef void (*btf_trace_xdp_cpumap_kthread)(void *__data, int map_id, unsigned int processed, unsigned int drops, int sched, struct xdp_cpumap_stats *xdp_stats);
+
+typedef void (*btf_trace_xdp_devmap_xmit)(void *__data, const struct net_device *from_dev, const struct net_device *to_dev, int sent, int drops, int err);
+
 struct tcphdr {
 	__be16 source;
 	__be16 dest;
@@ -1831,7 +1853,64 @@ struct sk_msg_md {
 	};
 };
 
-struct net_device;
+struct ethhdr {
+	unsigned char h_dest[6];
+	unsigned char h_source[6];
+	__be16 h_proto;
+};
+
+struct ipv6hdr {
+	__u8 priority: 4;
+	__u8 version: 4;
+	__u8 flow_lbl[3];
+	__be16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	union {
+		struct {
+			struct in6_addr saddr;
+			struct in6_addr daddr;
+		};
+		struct {
+			struct in6_addr saddr;
+			struct in6_addr daddr;
+		} addrs;
+	};
+};
+
+struct sockaddr_in6 {
+	short unsigned int sin6_family;
+	__be16 sin6_port;
+	__be32 sin6_flowinfo;
+	struct in6_addr sin6_addr;
+	__u32 sin6_scope_id;
+};
+
+typedef long long int __kernel_time64_t;
+
+struct __kernel_timespec {
+	__kernel_time64_t tv_sec;
+	long long int tv_nsec;
+};
+
+struct bpf_perf_event_data {
+	bpf_user_pt_regs_t regs;
+	__u64 sample_period;
+	__u64 addr;
+};
+
+struct trace_entry {
+	short unsigned int type;
+	unsigned char flags;
+	unsigned char preempt_count;
+	int pid;
+};
+
+struct syscall_trace_enter {
+	struct trace_entry ent;
+	int nr;
+	long unsigned int args[0];
+};
 
 struct nf_hook_state {
 	__u8 hook;
@@ -2241,8 +2320,6 @@ struct bpf_map {
 };
 
 struct bpf_link_ops;
-
-struct bpf_prog;
 
 struct bpf_link {
 	atomic64_t refcnt;

@@ -38,6 +38,12 @@ TRACEPOINTS: Final[dict[str, tuple[str, str]]] = {
     # include/trace/events/syscalls.h
     "sys_enter": ("sys_enter", "struct pt_regs *regs, long id"),
     "sys_exit": ("sys_exit", "struct pt_regs *regs, long ret"),
+    # include/trace/events/xdp.h (net_device and bpf_prog reduced: kernel_model.vmlinux_core)
+    "xdp_exception": ("xdp_exception", "const struct net_device *dev, const struct bpf_prog *xdp, u32 act"),
+    "xdp_cpumap_kthread": ("xdp_cpumap_kthread", "int map_id, unsigned int processed, unsigned int drops, "
+                                                 "int sched, struct xdp_cpumap_stats *xdp_stats"),
+    "xdp_devmap_xmit": ("xdp_devmap_xmit", "const struct net_device *from_dev, const struct net_device *to_dev, "
+                                           "int sent, int drops, int err"),
 }
 
 

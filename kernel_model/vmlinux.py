@@ -44,6 +44,7 @@ __all__ = ["REDUCED_STRUCTS", "BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_v
 REDUCED_STRUCTS = {"task_struct": True, "module": True, "cgroup": True, "cpumask": False,
                    "bpf_cpumask": False}
 REDUCED_STRUCTS["vm_area_struct"] = True  # kernel_model.task_vma_iter
+REDUCED_STRUCTS.update({"net_device": True, "bpf_prog": True})  # kernel_model.vmlinux_core
 
 #: offset of ``data`` in every ``bpf_struct_ops_<name>``: the common value is
 #: 8 bytes, the data is cacheline (64-byte) aligned.
@@ -287,13 +288,14 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     from .tracepoints import tracepoints_c
     from .vmlinux_ctx import SOCK_CTX_C  # the socket/cgroup types' uapi contexts, last: no id moves
 
+    from .vmlinux_core import CORE_TYPES_C  # types CO-RE relocations reach, appended: no id moves
     from .vmlinux_nf_ctx import NF_CTX_C  # the netfilter context's structs, after those: no id moves
     from .kctx_kfuncs import kctx_kfuncs_c  # the type-cast kfuncs, after everything: no id moves
     from .xdp_metadata import xdp_metadata_c  # the device-bound XDP kfuncs
     from .sock_destroy import sock_destroy_c  # bpf_sock_destroy, last
 
     text = (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
-            + tracepoints_c() + SOCK_CTX_C + NF_CTX_C + kctx_kfuncs_c() + xdp_metadata_c() + sock_destroy_c())
+            + tracepoints_c() + SOCK_CTX_C + CORE_TYPES_C + NF_CTX_C + kctx_kfuncs_c() + xdp_metadata_c() + sock_destroy_c())
     from .conntrack import conntrack_c  # the conntrack types it lacks and kfuncs, last: no id moves
 
     from .crypto_kfuncs import crypto_c  # the crypto kfuncs, last

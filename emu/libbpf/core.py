@@ -493,6 +493,9 @@ class CoreResult:
     new_sz: int = 0
     orig_type_id: int = 0
     new_type_id: int = 0
+    #: False when no candidate matched (the value is libbpf's "target not found" one: a
+    #: poisoning, or 0 for the existence/size kinds); not a field of libbpf's struct
+    matched: bool = True
 
 
 def _elem_size(btf: BTF, tid: int) -> tuple[int, int]:
@@ -685,6 +688,7 @@ def calc_relo_insn(relo: CoreRelo, idx: int, lbtf: BTF, cands: list[Cand] | None
         if best is None:
             log.debug(f"prog '{prog_name}': relo #{idx}: no matching targets found")
             best = calc_relo(relo, idx, local, None, prog_name, log)
+            best.matched = False
     except SpecError as e:
         raise LibbpfError(e.errno, f"prog '{prog_name}': relo #{idx}: CO-RE relocation failed: "
                                    f"{-e.errno}") from None

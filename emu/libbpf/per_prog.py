@@ -52,9 +52,9 @@ LOG_LEVEL = 1 | 4
 _NOT_MODELLED = re.compile(r"not modelled|is not registered|not found in kernel|vmlinux BTF is not found"
                            # the loader has no map-in-map / prog-array initial ``values``
                            r"|unknown field 'values'")
-#: libbpf's fix-ups of a log whose program it poisoned (``fixup_verifier_log``): a CO-RE
-#: relocation, a kfunc or a map it could not resolve against the (emulated) kernel
-_POISONED = re.compile(r"<invalid CO-RE relocation>|<invalid kfunc call>|<invalid BPF map reference>")
+#: libbpf's fix-ups of a log whose program it poisoned (``fixup_verifier_log``): a kfunc or
+#: a map it could not resolve against the (emulated) kernel (CO-RE relocations: _core_gap)
+_POISONED_NOT_CORE = re.compile(r"<invalid kfunc call>|<invalid BPF map reference>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,20 +209,30 @@ def _load_alone(obj: BpfObject, p: Any, sys: _Recorder, base: dict[str, Any], lo
             msg = sys.last_error
             if _NOT_MODELLED.search(msg):
                 return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, detail=msg)
+            gap = _core_gap(obj, sys)
+            if gap:
+                return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, log=e.log, detail=gap)
             line, processed = _facts(e.log)
             return ProgOutcome(**base, verdict="rejected", errno=e.errno, log=e.log, error_line=line or msg,
                                processed=processed)
         line, processed = _facts(e.log)
         if line and _NOT_MODELLED.search(line):
             return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, log=e.log, detail=line)
-        if _POISONED.search(e.log):
-            # the emulated vmlinux BTF holds only the modelled subsystems' types
+        gap = _core_gap(obj, sys)
+        if gap:
+            return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, log=e.log, detail=gap)
+        if _POISONED_NOT_CORE.search(e.log):
+            # a kfunc or map the emulated kernel lacks: the emulated vmlinux BTF holds only the
+            # modelled subsystems' types (a CO-RE poisoning left here is one a real 6.18 kernel
+            # makes too: _core_gap found none that kernel could resolve)
             return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, log=e.log,
                                detail=f"kernel types the emulated BTF lacks: {line}")
         return ProgOutcome(**base, verdict="rejected", errno=e.errno, log=e.log, error_line=line,
                            processed=processed)
     except LibbpfError as e:
         text = f"{e.message} {sys.last_error}"
+        if _tp_btf_absent(e.message, sys):
+            return ProgOutcome(**base, verdict="libbpf_error", errno=e.errno, libbpf=e.message)
         if _NOT_MODELLED.search(text) or _core_or_extern(obj, str(e)):
             return ProgOutcome(**base, verdict="not_modelled", errno=e.errno,
                                detail=(sys.last_error or e.message), libbpf=e.message)
@@ -232,9 +242,55 @@ def _load_alone(obj: BpfObject, p: Any, sys: _Recorder, base: dict[str, Any], lo
     line, processed = _facts(p.log)
     sys.close(fd)
     p.fd = -1
+    gap = _core_gap(obj, sys)
+    if gap:
+        return ProgOutcome(**base, verdict="not_modelled", log=p.log, detail=gap)
     if p.log and re.search(r"\bnot modelled\b", p.log):
         return ProgOutcome(**base, verdict="not_modelled", log=p.log, detail="log mentions a part not modelled")
     return ProgOutcome(**base, verdict="accepted", log=p.log, processed=processed)
+
+
+def _core_gap(obj: BpfObject, sys: Any) -> str:
+    """The first CO-RE relocation of the loaded program (or its subprograms) that matched
+    nothing in the emulated vmlinux BTF but may match in a real kernel's, named as libbpf
+    names it; "" when there is none -- every unmatched relocation is one a real Linux 6.18
+    kernel cannot resolve either (:func:`emu.libbpf.core_gaps.real_kernel_lacks`), so the
+    emulated load's answer (a poisoned instruction refused, or resolved to 0) is libbpf's
+    on that kernel. On other kernel profiles the facts do not apply: every unmatched
+    relocation is a gap."""
+    from kernel_model.vmlinux_names import VERSION
+
+    from . import core as corelib
+    from .core_gaps import real_kernel_lacks
+
+    profile = getattr(sys, "profile", None)
+    facts_apply = obj.btf is not None and getattr(profile, "version", None) == VERSION
+    for q in obj.programs:
+        for rec in q.core_unmatched:
+            if facts_apply and real_kernel_lacks(obj.btf, rec):  # type: ignore[arg-type]
+                continue
+            try:
+                what = corelib.format_spec(corelib.parse_spec(obj.btf, rec))  # type: ignore[arg-type]
+            except corelib.SpecError:
+                what = f"#{rec.type_id}"  # type: ignore[attr-defined]
+            return f"kernel types the emulated BTF lacks: CO-RE relocation {what} matched nothing"
+    return ""
+
+
+_TP_BTF_ESRCH = re.compile(r"prog '[^']*': failed to find kernel BTF type ID of '([^':]+)': -ESRCH$")
+
+
+def _tp_btf_absent(message: str, sys: Any) -> bool:
+    """A ``tp_btf/<name>`` target libbpf did not find (``btf_trace_<name>``) that a real Linux
+    6.18 vmlinux lacks too (:mod:`kernel_model.vmlinux_names`): libbpf's -ESRCH on that
+    kernel, not a gap of the model. (A module's tracepoint is found on a real machine only
+    while the module is loaded; the corpus labeller's host has none of the test modules.)"""
+    from kernel_model.vmlinux_names import VERSION, has_type
+
+    m = _TP_BTF_ESRCH.match(message)
+    if m is None or getattr(getattr(sys, "profile", None), "version", None) != VERSION:
+        return False
+    return not has_type("typedef", "btf_trace_" + m.group(1))
 
 
 def _core_or_extern(obj: BpfObject, message: str) -> bool:

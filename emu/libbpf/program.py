@@ -232,6 +232,9 @@ class BpfProgram:
     attach_btf_obj_fd: int = 0
     attach_mod_btf: object = None  # kbtf.ModuleBtf when the attach type lives in a module
     relocs: list[Reloc] = field(default_factory=list)
+    #: CO-RE relocations (btf_ext.CoreRelo) of this (sub)program that matched no candidate in the kernel's BTF
+    #: (poisoned, or resolved to 0): what the emulated kernel's answer rests on
+    core_unmatched: list[object] = field(default_factory=list)
     func_info: bytes = b""
     func_info_rec_size: int = 0
     line_info: bytes = b""

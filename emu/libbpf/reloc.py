@@ -297,6 +297,8 @@ def relocate_core(obj: Any) -> None:
             except LibbpfError as e:
                 obj.log.warn(f"prog '{prog.name}': relo #{i}: failed to relocate: {errstr(e.errno)}")
                 raise
+            if not res.matched:
+                prog.core_unmatched.append(rec)
             try:
                 corelib.patch_insn(prog.insns, idx, rec, i, res, prog.name, obj.log)
             except LibbpfError as e:
