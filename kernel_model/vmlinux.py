@@ -285,9 +285,10 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
 
     from .tracepoints import tracepoints_c
     from .vmlinux_ctx import SOCK_CTX_C  # the socket/cgroup types' uapi contexts, last: no id moves
+    from .kptr_kfuncs import kptr_kfuncs_c  # kptr-related kfuncs and types, after those: no id moves
 
     return (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
-            + tracepoints_c() + SOCK_CTX_C)
+            + tracepoints_c() + SOCK_CTX_C + kptr_kfuncs_c())
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
@@ -299,7 +300,8 @@ def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
     from .subsystems import sched_ext
 
     scx = sched_ext.kfunc_names(profile) if sched_ext.supported(profile) else ()
-    return scx + TCP_KFUNCS + CORE_KFUNCS
+    from .kptr_kfuncs import KPTR_KFUNCS
+    return scx + TCP_KFUNCS + CORE_KFUNCS + KPTR_KFUNCS
 
 
 def tag_kfuncs(btf: BTF, names: Iterable[str], fastcall: Iterable[str] = ()) -> None:

@@ -33,6 +33,7 @@ from typing import Any, Callable
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
 from kernel_model.core_kfuncs import CORE_KFUNCS, kfunc_flags, kfunc_prog_types
+from kernel_model.kptr_kfuncs import KPTR_KFUNCS
 from kernel_model.errors import NotModelled
 from kernel_model.modules import Kfunc, KfuncEntry, KfuncTable
 
@@ -233,7 +234,8 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
             impls[name] = bitop(name.removeprefix("bpf_cpumask_"))
         elif name.startswith("bpf_cgroup_"):
             impls[name] = no_cgroups(name)
-    for name in CORE_KFUNCS:
+    impls.update(_kptr_kfunc_impls(_bits, _set_bits))
+    for name in CORE_KFUNCS + KPTR_KFUNCS:
         fid = btf.find(name, S.KIND_FUNC)
         if fid is None:
             continue
@@ -245,3 +247,46 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
         kf = Kfunc(name, impl, frozenset(kfunc_flags(name)), kfunc_prog_types(name))
         table.add(KfuncEntry(name, btf, fid, kf, None))
     return tasks
+
+
+def _kptr_kfunc_impls(bits: Callable[[Any, int], int], set_bits: Callable[[Any, int, int], None]) -> dict[str, Callable[..., int]]:
+    """The bodies of :data:`kernel_model.kptr_kfuncs.KPTR_KFUNCS` (kernel/bpf/cpumask.c, Linux
+    6.12/6.18) on the 64-CPU masks: ``and`` answers whether the result is non-empty, ``first_and``
+    and the ``any*_distribute`` ones a CPU or ``nr_cpu_ids`` (64 here) when there is none. The
+    ``_distribute`` ones pick the first set CPU (the kernel's starts after the CPU it last
+    picked: a program cannot tell which of the set CPUs it gets). ``bpf_kfunc_call_test_release``
+    has no object to act on (the acquire kfunc is bpf_testmod's): a call stops the run."""
+
+    def first(v: int) -> int:
+        return (v & -v).bit_length() - 1 if v else 64
+
+    def two(kind: str) -> Callable[..., int]:
+        def op(m: Any, a1: int, a2: int = 0, a3: int = 0, *_: int) -> int:
+            if kind in ("and", "or", "xor"):
+                x, y = bits(m, a2), bits(m, a3)
+                r = x & y if kind == "and" else x | y if kind == "or" else x ^ y
+                set_bits(m, a1, r)
+                return int(r != 0) if kind == "and" else 0
+            if kind == "copy":
+                set_bits(m, a1, bits(m, a2))
+                return 0
+            x = bits(m, a1)
+            if kind == "any_distribute":
+                return first(x)
+            y = bits(m, a2)
+            if kind in ("first_and", "any_and_distribute"):
+                return first(x & y)
+            if kind == "equal":
+                return int(x == y)
+            if kind == "intersects":
+                return int(x & y != 0)
+            return int(x & ~y == 0)  # subset
+        return op
+
+    def test_release(m: Any, *_: int) -> int:
+        raise NotModelled("kfunc bpf_kfunc_call_test_release: the emulated kernel has no prog_test_ref_kfunc objects")
+
+    out: dict[str, Callable[..., int]] = {n: two(n.removeprefix("bpf_cpumask_")) for n in KPTR_KFUNCS
+                                          if n.startswith("bpf_cpumask_")}
+    out["bpf_kfunc_call_test_release"] = test_release
+    return out
