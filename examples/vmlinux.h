@@ -1790,6 +1790,25 @@ struct bpf_sk_lookup {
 	__u32 ingress_ifindex;
 };
 
+struct prog_test_member1 {
+	int a;
+};
+
+struct prog_test_member {
+	struct prog_test_member1 m;
+	int c;
+};
+
+struct prog_test_ref_kfunc;
+
+struct prog_test_ref_kfunc {
+	int a;
+	int b;
+	struct prog_test_member memb;
+	struct prog_test_ref_kfunc *next;
+	refcount_t cnt;
+};
+
 struct bpf_struct_ops_bpf_dummy_ops {
 	struct bpf_struct_ops_common_value common;
 	long: 64;
@@ -1929,20 +1948,30 @@ extern struct cgroup *bpf_cgroup_ancestor(struct cgroup *cgrp, int level) __weak
 extern struct cgroup *bpf_cgroup_from_id(u64 cgid) __weak __ksym;
 extern void bpf_cgroup_release(struct cgroup *cgrp) __weak __ksym;
 extern struct bpf_cpumask *bpf_cpumask_acquire(struct bpf_cpumask *cpumask) __weak __ksym;
+extern bool bpf_cpumask_and(struct bpf_cpumask *dst, const struct cpumask *src1, const struct cpumask *src2) __weak __ksym;
+extern u32 bpf_cpumask_any_and_distribute(const struct cpumask *src1, const struct cpumask *src2) __weak __ksym;
+extern u32 bpf_cpumask_any_distribute(const struct cpumask *cpumask) __weak __ksym;
 extern void bpf_cpumask_clear(struct bpf_cpumask *cpumask) __weak __ksym;
 extern void bpf_cpumask_clear_cpu(u32 cpu, struct bpf_cpumask *cpumask) __weak __ksym;
+extern void bpf_cpumask_copy(struct bpf_cpumask *dst, const struct cpumask *src) __weak __ksym;
 extern struct bpf_cpumask *bpf_cpumask_create(void) __weak __ksym;
 extern bool bpf_cpumask_empty(const struct cpumask *cpumask) __weak __ksym;
+extern bool bpf_cpumask_equal(const struct cpumask *src1, const struct cpumask *src2) __weak __ksym;
 extern u32 bpf_cpumask_first(const struct cpumask *cpumask) __weak __ksym;
+extern u32 bpf_cpumask_first_and(const struct cpumask *src1, const struct cpumask *src2) __weak __ksym;
 extern u32 bpf_cpumask_first_zero(const struct cpumask *cpumask) __weak __ksym;
 extern bool bpf_cpumask_full(const struct cpumask *cpumask) __weak __ksym;
+extern bool bpf_cpumask_intersects(const struct cpumask *src1, const struct cpumask *src2) __weak __ksym;
+extern void bpf_cpumask_or(struct bpf_cpumask *dst, const struct cpumask *src1, const struct cpumask *src2) __weak __ksym;
 extern void bpf_cpumask_release(struct bpf_cpumask *cpumask) __weak __ksym;
 extern void bpf_cpumask_set_cpu(u32 cpu, struct bpf_cpumask *cpumask) __weak __ksym;
 extern void bpf_cpumask_setall(struct bpf_cpumask *cpumask) __weak __ksym;
+extern bool bpf_cpumask_subset(const struct cpumask *src1, const struct cpumask *src2) __weak __ksym;
 extern bool bpf_cpumask_test_and_clear_cpu(u32 cpu, struct bpf_cpumask *cpumask) __weak __ksym;
 extern bool bpf_cpumask_test_and_set_cpu(u32 cpu, struct bpf_cpumask *cpumask) __weak __ksym;
 extern bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) __weak __ksym;
 extern u32 bpf_cpumask_weight(const struct cpumask *cpumask) __weak __ksym;
+extern void bpf_cpumask_xor(struct bpf_cpumask *dst, const struct cpumask *src1, const struct cpumask *src2) __weak __ksym;
 extern int bpf_dynptr_adjust(const struct bpf_dynptr *p, u32 start, u32 end) __weak __ksym;
 extern int bpf_dynptr_clone(const struct bpf_dynptr *p, struct bpf_dynptr *clone__uninit) __weak __ksym;
 extern int bpf_dynptr_from_skb(struct __sk_buff *s, u64 flags, struct bpf_dynptr *ptr__uninit) __weak __ksym;
@@ -1955,6 +1984,7 @@ extern void *bpf_dynptr_slice_rdwr(const struct bpf_dynptr *p, u32 offset, void 
 extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
 extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __weak __ksym;
 extern int *bpf_iter_num_next(struct bpf_iter_num *it) __weak __ksym;
+extern void bpf_kfunc_call_test_release(struct prog_test_ref_kfunc *p) __weak __ksym;
 extern int bpf_kfunc_common_test(int x) __weak __ksym;
 extern struct bpf_list_node *bpf_list_pop_back(struct bpf_list_head *head) __weak __ksym;
 extern struct bpf_list_node *bpf_list_pop_front(struct bpf_list_head *head) __weak __ksym;

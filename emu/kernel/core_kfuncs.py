@@ -62,6 +62,8 @@ class TaskList:
         self.by_pid: dict[int, int] = {}
         self.usage: dict[int, int] = {}
         self.warnings: list[str] = []
+        #: the live ``struct bpf_cpumask`` objects (address -> usage count)
+        self.cpumasks: dict[int, int] = {}
 
     def spawn(self, pid: int, comm: bytes = b"task") -> int:
         """A task with this pid (its address); ``usage`` 1 for the task list's own reference."""
@@ -83,7 +85,7 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
     :class:`~emu.kernel.graph_kfuncs.GraphRuntime` serving the allocated-object and list kfuncs."""
     tasks = TaskList(machine, btf)
     depth = {"rcu": 0, "preempt": 0, "irq": 0}
-    cpumasks: dict[int, int] = {}
+    cpumasks = tasks.cpumasks
     bits_off = 0
     usage_off = 8
 
