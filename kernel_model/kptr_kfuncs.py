@@ -23,7 +23,9 @@ Facts (Linux 6.12 sources; the 6.18 host agrees where the corpus tests it):
   (all ``KF_RCU``) and ``bpf_kfunc_call_test_release`` of net/bpf/test_run.c
   ``test_sk_check_kfunc_ids`` (``KF_RELEASE``; SYSCALL, TC and TRACING programs), with
   ``struct prog_test_ref_kfunc`` (the host's vmlinux BTF layout). Their flags and program
-  types come from :mod:`kernel_model.bpf_facts.kfuncs`.
+  types come from :mod:`kernel_model.bpf_facts.kfuncs`; the rest of ``generic_btf_ids``' task and
+  cgroup family (``bpf_task_under_cgroup``, ``bpf_task_get_cgroup1``, and ``bpf_task_from_vpid``, new
+  in 6.13, whose flags are stated here from the 6.18 source).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from typing import Final
 
 from .bpf_facts import kfuncs as facts
 
-__all__ = ["KPTR_DTORS", "RCU_PROTECTED_TYPES", "DTOR_RELEASES", "KPTR_KFUNCS", "kptr_kfuncs_c"]
+__all__ = ["KPTR_DTORS", "RCU_PROTECTED_TYPES", "DTOR_RELEASES", "KPTR_KFUNCS", "kptr_kfuncs_c", "kptr_kfunc_flags",
+           "kptr_kfunc_prog_types"]
 
 KPTR_DTORS: Final[dict[str, str]] = {
     "task_struct": "bpf_task_release_dtor",
@@ -58,7 +61,27 @@ KPTR_KFUNCS: Final[tuple[str, ...]] = (
     "bpf_cpumask_intersects", "bpf_cpumask_subset", "bpf_cpumask_copy", "bpf_cpumask_any_distribute",
     "bpf_cpumask_any_and_distribute",
     "bpf_kfunc_call_test_release",
+    # kernel/bpf/helpers.c generic_btf_ids: the rest of the task/cgroup family
+    "bpf_task_under_cgroup", "bpf_task_get_cgroup1", "bpf_task_from_vpid",
 )
+
+#: Linux 6.18 facts the 6.12 extraction lacks: ``bpf_task_from_vpid`` (6.13) is in
+#: kernel/bpf/helpers.c ``generic_btf_ids`` with ``KF_ACQUIRE | KF_RET_NULL``, next to
+#: ``bpf_task_from_pid`` (so registered for the same program types)
+_FLAGS_618: Final[dict[str, tuple[str, ...]]] = {"bpf_task_from_vpid": ("KF_ACQUIRE", "KF_RET_NULL")}
+_SAME_SET_AS: Final[dict[str, str]] = {"bpf_task_from_vpid": "bpf_task_from_pid"}
+
+
+def kptr_kfunc_flags(name: str) -> tuple[str, ...]:
+    """The KF_* flags of one of :data:`KPTR_KFUNCS`."""
+    from .core_kfuncs import kfunc_flags
+    return _FLAGS_618.get(name) or kfunc_flags(name)
+
+
+def kptr_kfunc_prog_types(name: str) -> frozenset[int]:
+    """The program types allowed to call one of :data:`KPTR_KFUNCS` (its set's registrations)."""
+    from .core_kfuncs import kfunc_prog_types
+    return kfunc_prog_types(_SAME_SET_AS.get(name, name))
 
 #: net/bpf/test_run.c (6.12; the host's vmlinux BTF has the same layout)
 TYPES_C = r"""

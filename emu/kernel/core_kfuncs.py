@@ -33,7 +33,7 @@ from typing import Any, Callable
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
 from kernel_model.core_kfuncs import CORE_KFUNCS, kfunc_flags, kfunc_prog_types
-from kernel_model.kptr_kfuncs import KPTR_KFUNCS
+from kernel_model.kptr_kfuncs import KPTR_KFUNCS, kptr_kfunc_flags, kptr_kfunc_prog_types
 from kernel_model.errors import NotModelled
 from kernel_model.modules import Kfunc, KfuncEntry, KfuncTable
 
@@ -221,7 +221,9 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
     impls: dict[str, Callable[..., int]] = {
         "bpf_iter_num_new": iter_num_new, "bpf_iter_num_next": iter_num_next,
         "bpf_iter_num_destroy": iter_num_destroy,
-        "bpf_task_from_pid": task_from_pid, "bpf_task_acquire": task_acquire, "bpf_task_release": task_release,
+        "bpf_task_from_pid": task_from_pid, "bpf_task_acquire": task_acquire,
+        # one pid namespace: a vpid is the pid (kernel/bpf/helpers.c bpf_task_from_vpid)
+        "bpf_task_from_vpid": task_from_pid, "bpf_task_release": task_release,
         "bpf_cpumask_create": cpumask_create, "bpf_cpumask_acquire": cpumask_acquire,
         "bpf_cpumask_release": cpumask_release,
         "bpf_rcu_read_lock": region("rcu", 1), "bpf_rcu_read_unlock": region("rcu", -1),
@@ -246,7 +248,10 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
             from .exceptions import bpf_throw as impl
         if impl is None:
             raise KeyError(f"kfunc {name}: no run-time body")
-        kf = Kfunc(name, impl, frozenset(kfunc_flags(name)), kfunc_prog_types(name))
+        if name in KPTR_KFUNCS:
+            kf = Kfunc(name, impl, frozenset(kptr_kfunc_flags(name)), kptr_kfunc_prog_types(name))
+        else:
+            kf = Kfunc(name, impl, frozenset(kfunc_flags(name)), kfunc_prog_types(name))
         table.add(KfuncEntry(name, btf, fid, kf, None))
     return tasks
 
@@ -291,4 +296,11 @@ def _kptr_kfunc_impls(bits: Callable[[Any, int], int], set_bits: Callable[[Any, 
     out: dict[str, Callable[..., int]] = {n: two(n.removeprefix("bpf_cpumask_")) for n in KPTR_KFUNCS
                                           if n.startswith("bpf_cpumask_")}
     out["bpf_kfunc_call_test_release"] = test_release
+
+    def no_cgroups(name: str) -> Callable[..., int]:
+        def op(m: Any, *_: int) -> int:
+            raise NotModelled(f"kfunc {name}: the emulated kernel has no cgroups")
+        return op
+    out["bpf_task_under_cgroup"] = no_cgroups("bpf_task_under_cgroup")
+    out["bpf_task_get_cgroup1"] = no_cgroups("bpf_task_get_cgroup1")
     return out

@@ -38,7 +38,8 @@ int prog(void *ctx);
 int k;
 """
 KFUNCS = ("bpf_cpumask_create", "bpf_cpumask_release", "bpf_cpumask_set_cpu", "bpf_cpumask_test_cpu",
-          "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_cpumask_weight")
+          "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_cpumask_weight", "bpf_task_from_vpid",
+          "bpf_task_release")
 
 
 def _btf(nodtor: bool = False) -> tuple[bytes, dict[str, int]]:
@@ -100,6 +101,11 @@ PROGRAMS: dict[str, tuple[str, bool, str]] = {
     "load_untrusted_field_rcu": (_LOOKUP + _RCU_LOCK + "r1 = *(u64 *)(r6 +8)\nif r1 == 0 goto unl\nr2 = r1\n"
                                  "r1 = 3\ncall kernel-function#{bpf_cpumask_test_cpu}\nunl:\n" + _RCU_UNLOCK,
                                  True, "kv"),
+    "vpid_unchecked": ("r6 = 0\nr1 = 1\ncall kernel-function#{bpf_task_from_vpid}\nif r6 != 0 goto out\n"
+                       "r0 = *(u32 *)(r0 +0)\nexit\n",
+                       True, "kv"),
+    "vpid_release": ("r1 = 1\ncall kernel-function#{bpf_task_from_vpid}\nif r0 == 0 goto out\nr1 = r0\n"
+                     "call kernel-function#{bpf_task_release}\nr0 = 1\nexit\n", True, "kv"),
     "load_task_rcu": (_LOOKUP + _RCU_LOCK + "r1 = *(u64 *)(r6 +16)\nif r1 == 0 goto unl\n"
                       "r0 = *(u32 *)(r1 +0)\nunl:\n" + _RCU_UNLOCK, True, "kv"),
 }
@@ -163,7 +169,8 @@ class _Emu:
 
 WANT = {  # the 6.18 host's answers (test_host_agrees)
     "stash": (0, ""), "read_stashed_rcu": (0, ""), "unstash": (0, ""), "store_to_untrusted_kptr": (0, ""),
-    "load_task_rcu": (0, ""),
+    "load_task_rcu": (0, ""), "vpid_release": (0, ""),
+    "vpid_unchecked": (errno.EACCES, "R0 invalid mem access 'ptr_or_null_'"),
     # outside an RCU section the load is untrusted: no KF_RCU argument
     "read_stashed_outside_rcu": (errno.EINVAL, "R2 must be a rcu pointer"),
     "load_untrusted_field_rcu": (errno.EINVAL, "R2 must be a rcu pointer"),
@@ -299,6 +306,9 @@ def test_host_runtime_stash(kernel: Kernel) -> None:
     assert _host("stash", run=True) == (0, "", 0)
     assert _Emu(kernel).run("stash") == 0
     assert _host("read_stashed_rcu", run=True) == (0, "", 0)  # a fresh map: nothing stashed
+    # the emulated kernel's one pid namespace has init (pid 1); the host's answer depends on the
+    # namespace the test runs in, so only its verdict is compared (test_host_agrees)
+    assert _Emu(kernel).run("vpid_release") == 1
 
 
 @pytest.mark.kernel
@@ -310,3 +320,19 @@ def test_host_btf_load_agrees(kernel: Kernel, nodtor: bool) -> None:
     if fd >= 0:
         hostbpf.close(fd)
     assert _emu_btf_load(kernel, blob) == (0 if fd >= 0 else -err)
+
+
+def test_kptr_kfuncs_flags_are_the_sets() -> None:
+    """The added kfuncs carry their set's flags (kernel/bpf/cpumask.c, kernel/bpf/helpers.c, 6.18)."""
+    from kernel_model.kptr_kfuncs import KPTR_KFUNCS, kptr_kfunc_flags, kptr_kfunc_prog_types
+    assert set(KPTR_KFUNCS) >= {"bpf_cpumask_and", "bpf_kfunc_call_test_release", "bpf_task_from_vpid"}
+    for name in KPTR_KFUNCS:
+        flags = set(kptr_kfunc_flags(name))
+        if name.startswith("bpf_cpumask_"):
+            assert flags == {"KF_RCU"}, name
+    assert set(kptr_kfunc_flags("bpf_kfunc_call_test_release")) == {"KF_RELEASE"}
+    assert set(kptr_kfunc_flags("bpf_task_get_cgroup1")) == {"KF_ACQUIRE", "KF_RCU", "KF_RET_NULL"}
+    assert set(kptr_kfunc_flags("bpf_task_from_vpid")) == {"KF_ACQUIRE", "KF_RET_NULL"}
+    assert SYSCALL in kptr_kfunc_prog_types("bpf_task_from_vpid")
+    assert kptr_kfunc_prog_types("bpf_task_from_vpid") == kptr_kfunc_prog_types("bpf_task_under_cgroup")
+    assert SYSCALL in kptr_kfunc_prog_types("bpf_kfunc_call_test_release")
