@@ -1,4 +1,4 @@
-"""Kptr fields holding local objects and ``bpf_kptr_xchg``.
+"""Kptr fields holding local objects or kernel objects, and ``bpf_kptr_xchg``.
 
 Models kernel/bpf/verifier.c (Linux 6.18):
 
@@ -19,9 +19,17 @@ Models kernel/bpf/verifier.c (Linux 6.18):
   new reference, maybe NULL, ``MEM_ALLOC``. ``do_misc_fixups`` inlines it as an atomic exchange
   (x86-64 ``bpf_jit_supports_ptr_xchg``): ``r0 = r2; r0 = xchg(*(u64 *)(r1 + 0), r0)``.
 
-Left out (refused as not modelled): kptrs to kernel types (:mod:`kernel_model.btf_record`),
-``uptr``; at run time, the objects a map still holds when an element is deleted or the map
-freed are not dropped (``bpf_obj_free_fields``).
+Kernel types (a field whose ``BtfField.kernel`` is set: ``task_struct``, ``cgroup``,
+``bpf_cpumask`` ...): a referenced one loads as an RCU pointer only when the type is in
+``rcu_protected_types`` (``rcu_safe_kptr``), never ``MEM_ALLOC``; a stored or exchanged pointer
+to a kernel object may be trusted or RCU (untrusted too for an untrusted field) and must match
+the type (``btf_struct_ids_match``, strict for referenced fields); ``bpf_kptr_xchg`` refuses a
+maybe-NULL R2 (``Possibly NULL pointer passed to helper arg2``) and returns a plain maybe-NULL
+reference.
+
+Left out (refused as not modelled): per-CPU kptrs to kernel types, ``uptr``
+(:mod:`kernel_model.btf_record`). At run time the maps free their values' kptrs
+(:mod:`emu.kernel.kptr_fields`).
 """
 
 from __future__ import annotations
