@@ -227,7 +227,9 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta) -> None
     if arg_type & 0xFF == H.ARG_PTR_TO_BTF_ID_SOCK_COMMON:
         sock_refs.check_btf_sock_common(env, regno, reg, arg_type, meta)
         return
-    if compat is _MEM_TYPES and not arg_type & MEM_RDONLY:
+    # the kernel's ``compatible == &mem_types``: compared by value, as mypyc rebuilds a Final tuple
+    # where it is used (an identity test never holds in the compiled verifier)
+    if compat == _MEM_TYPES and not arg_type & MEM_RDONLY:
         raise env.reject(E.EACCES, f"{H.func_id_name(meta.func_id)}() may write into memory pointed by "
                                    f"R{regno} type={reg_type_str(reg.type)}")
 
