@@ -37,16 +37,20 @@ nodes: :func:`struct_meta`. Global variables (a DATASEC value) are parsed as the
 does (``btf_find_datasec_var``).
 
 Kptrs (``btf_find_kptr``, ``btf_parse_kptr``): a pointer tagged ``kptr`` (BPF_KPTR_REF),
-``kptr_untrusted`` or ``percpu_kptr`` to a struct the kernel's BTF does not have (a local type of
-the program's BTF); 8 bytes, 8-aligned, repeated along an array.
+``kptr_untrusted`` or ``percpu_kptr`` to a struct; 8 bytes, 8-aligned, repeated along an array.
+A struct the kernel's BTF does not have is a local type of the program's BTF; one it has is a
+kernel type (``BtfField.kernel``), and a referenced kptr to it needs the destructor registered
+for the type (:data:`kernel_model.kptr_kfuncs.KPTR_DTORS`; -ENOENT without one).
 
 Not modelled (refused with :class:`~kernel_model.errors.NotModelled`): ``bpf_res_spin_lock``,
-kptrs to kernel types (their destructor kfuncs), ``uptr``, arrays of structs holding graph roots
-(``btf_repeat_fields`` of nested fields).
+per-CPU kptrs to kernel types, ``uptr``, arrays of structs holding graph roots
+(``btf_repeat_fields`` of nested fields). Module BTFs are not searched (``bpf_find_btf_id``
+does): a type only a module has is taken for a local type.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import weakref
 from typing import Any
@@ -98,6 +102,11 @@ class BtfField:
     #: a kptr field: "kptr_ref", "kptr_unref" or "percpu_kptr" (BPF_KPTR_REF/UNREF/PERCPU;
     #: ``name`` is btf_field_type_name's "kptr"/"percpu_kptr"), the pointee in value_btf(_id)
     kptr: str = ""
+    #: a kptr to a kernel type (``btf_is_kernel(kptr.btf)``): value_btf is the kernel's BTF
+    kernel: bool = False
+    #: a referenced kptr to a kernel type: its destructor kfunc (``kptr.dtor``), called when
+    #: the map element or the map is freed (``bpf_obj_free_fields``)
+    dtor: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +175,26 @@ def _kptr(btf: BTF, tid: int, off: int, kernel_btf: BTF | None) -> BtfField:
         raise _Err(-errno.EINVAL)
     if kernel_btf is None:
         raise NotModelled("kptr fields: the kernel's BTF is needed to parse them")
-    if kernel_btf.find(pt.name, S.KIND_STRUCT) is not None:
-        raise NotModelled(f"kptr fields to kernel types (struct {pt.name}): not modelled by this emulator")
+    kid = kernel_btf.find(pt.name, S.KIND_STRUCT)
+    if kid is not None:
+        return _kernel_kptr(kernel_btf, kid, pt.name, fname, off, kind)
     return BtfField(fname, off, 8, pid, 0, btf, kind)
+
+
+def _kernel_kptr(kernel_btf: BTF, kid: int, name: str, fname: str, off: int, kind: str) -> BtfField:
+    """``btf_parse_kptr`` for a type the kernel's BTF has (``bpf_find_btf_id`` found it, by name
+    and kind): the field points into the kernel's BTF; a referenced one needs the type's
+    registered destructor (``btf_find_dtor_kfunc``: -ENOENT without one, the field fails and
+    with it the record). Per-CPU kptrs to kernel types are not modelled."""
+    from .kptr_kfuncs import KPTR_DTORS
+    if kind == "percpu_kptr":
+        raise NotModelled(f"percpu_kptr fields to kernel types (struct {name}): not modelled by this emulator")
+    dtor = ""
+    if kind == "kptr_ref":
+        dtor = KPTR_DTORS.get(name, "")
+        if not dtor or kernel_btf.find(dtor, S.KIND_FUNC) is None:
+            raise _Err(-errno.ENOENT)
+    return BtfField(fname, off, 8, kid, 0, kernel_btf, kind, kernel=True, dtor=dtor)
 
 
 def _decl_tags(btf: BTF, pt_id: int, comp_idx: int, key: str) -> list[str]:
@@ -238,7 +264,7 @@ def _field_one(btf: BTF, pt_id: int, comp_idx: int, tid: int, off: int, seen: se
         if nelems > _FIELDS_MAX:
             raise _Err(-errno.E2BIG)
         k = _kptr(btf, elem, off, kernel_btf)  # btf_repeat_fields: one per element
-        return [BtfField(k.name, off + i * 8, 8, k.value_btf_id, 0, btf, k.kptr) for i in range(nelems)]
+        return [dataclasses.replace(k, offset=off + i * 8) for i in range(nelems)]
     if name in kinds:
         if name in _ONCE:
             if name in seen:
@@ -263,9 +289,18 @@ def _field_one(btf: BTF, pt_id: int, comp_idx: int, tid: int, off: int, seen: se
         if not inner:
             return []
         if nelems > 1:
-            raise _Err(-errno.EINVAL)
-        return [BtfField(f.name, f.offset + off, f.size, f.value_btf_id, f.node_offset, f.value_btf, f.kptr)
-                for f in inner]
+            # btf_find_nested_struct -> btf_repeat_fields: only kptrs (and graph roots) repeat,
+            # at each element's offset; more than BTF_FIELDS_MAX in all is -E2BIG (counted here
+            # for this member alone, not with the fields found before it)
+            if any(not f.kptr and f.name not in GRAPH_ROOTS for f in inner):
+                raise _Err(-errno.EINVAL)
+            if any(f.name in GRAPH_ROOTS for f in inner):
+                raise NotModelled("arrays of structs holding graph roots: not modelled by this emulator")
+            if len(inner) * nelems > _FIELDS_MAX:
+                raise _Err(-errno.E2BIG)
+            size = t.size  # type: ignore[attr-defined]
+            return [dataclasses.replace(f, offset=f.offset + off + i * size) for i in range(nelems) for f in inner]
+        return [dataclasses.replace(f, offset=f.offset + off) for f in inner]
     return []
 
 

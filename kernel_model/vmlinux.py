@@ -287,6 +287,7 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
 
     from .tracepoints import tracepoints_c
     from .vmlinux_ctx import SOCK_CTX_C  # the socket/cgroup types' uapi contexts, last: no id moves
+    from .kptr_kfuncs import kptr_kfuncs_c  # kptr-related kfuncs and types, after those: no id moves
 
     from .vmlinux_core import CORE_TYPES_C  # types CO-RE relocations reach, appended: no id moves
     from .vmlinux_nf_ctx import NF_CTX_C  # the netfilter context's structs, after those: no id moves
@@ -295,7 +296,7 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     from .sock_destroy import sock_destroy_c  # bpf_sock_destroy, last
 
     text = (base + NET_C + TCP_KFUNCS_C + core_kfuncs_c(with_types=not sched_ext.supported(profile))
-            + tracepoints_c() + SOCK_CTX_C + CORE_TYPES_C + NF_CTX_C + kctx_kfuncs_c() + xdp_metadata_c() + sock_destroy_c())
+            + tracepoints_c() + SOCK_CTX_C + kptr_kfuncs_c() + CORE_TYPES_C + NF_CTX_C + kctx_kfuncs_c() + xdp_metadata_c() + sock_destroy_c())
     from .conntrack import conntrack_c  # the conntrack types it lacks and kfuncs, last: no id moves
 
     from .crypto_kfuncs import crypto_c  # the crypto kfuncs, last
@@ -329,8 +330,9 @@ def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
     from .sock_addr_kfuncs import SOCK_ADDR_KFUNCS
 
     scx = sched_ext.kfunc_names(profile) if sched_ext.supported(profile) else ()
+    from .kptr_kfuncs import KPTR_KFUNCS
     return (scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS + XDP_METADATA_KFUNCS + SOCK_DESTROY_KFUNCS + CT_KFUNCS
-            + CRYPTO_KFUNCS + TASK_VMA_KFUNCS + SOCK_ADDR_KFUNCS)
+            + CRYPTO_KFUNCS + TASK_VMA_KFUNCS + SOCK_ADDR_KFUNCS + KPTR_KFUNCS)
 
 
 def tag_kfuncs(btf: BTF, names: Iterable[str], fastcall: Iterable[str] = ()) -> None:

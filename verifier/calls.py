@@ -241,7 +241,9 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, meta: CallMeta, arg_btf
         from .btf_arg_helpers import check_btf_id_arg
         check_btf_id_arg(env, regno, reg, arg_type, arg_btf, meta)
         return
-    if compat is _MEM_TYPES and not arg_type & MEM_RDONLY:
+    # the kernel's ``compatible == &mem_types``: compared by value, as mypyc rebuilds a Final tuple
+    # where it is used (an identity test never holds in the compiled verifier)
+    if compat == _MEM_TYPES and not arg_type & MEM_RDONLY:
         raise env.reject(E.EACCES, f"{H.func_id_name(meta.func_id)}() may write into memory pointed by "
                                    f"R{regno} type={reg_type_str(reg.type)}")
 

@@ -392,7 +392,23 @@ def graph_ret(v: Env, meta: Any, r0: RegState) -> bool:
 def graph_void_ret(v: Env, meta: Any) -> None:
     """``bpf_obj_drop``: the struct meta the runtime frees the object's fields with."""
     if meta.name in (OBJ_DROP, PERCPU_OBJ_DROP):
-        v.aux[v.insn_idx].kptr_struct_meta = struct_meta(meta.arg_btf, meta.arg_btf_id)
+        aux = v.aux[v.insn_idx]
+        rec = struct_meta(meta.arg_btf, meta.arg_btf_id)
+        typ = (meta.arg_btf, meta.arg_btf_id)
+        if aux.obj_drop_type is not None and aux.obj_drop_type != typ:
+            # 6.18 (the host's answer, e.g. one bpf_obj_drop in a static function called for two
+            # types): the call's instruction carries one struct meta for the run time, so a
+            # second type with another record is refused. Two types with the same record (none)
+            # are left unmodelled: whether the kernel compares the records or the types is
+            # not established here
+            if rec is not aux.kptr_struct_meta:
+                raise v.reject(E.EINVAL, "same call cannot be used with different types\n"
+                                         "use one call for each type: inline the static function that holds "
+                                         "the call,\nor mark the callee with __attribute__((nomerge))")
+            raise v.reject(E.EINVAL, f"{meta.name} called for two types without a btf_record "
+                                     "is not modelled by structops")
+        aux.obj_drop_type = typ
+        aux.kptr_struct_meta = rec
 
 
 def graph_after_ret(v: Env, meta: Any, r0: RegState) -> None:

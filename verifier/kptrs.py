@@ -1,4 +1,4 @@
-"""Kptr fields holding local objects and ``bpf_kptr_xchg``.
+"""Kptr fields holding local objects or kernel objects, and ``bpf_kptr_xchg``.
 
 Models kernel/bpf/verifier.c (Linux 6.18):
 
@@ -19,9 +19,17 @@ Models kernel/bpf/verifier.c (Linux 6.18):
   new reference, maybe NULL, ``MEM_ALLOC``. ``do_misc_fixups`` inlines it as an atomic exchange
   (x86-64 ``bpf_jit_supports_ptr_xchg``): ``r0 = r2; r0 = xchg(*(u64 *)(r1 + 0), r0)``.
 
-Left out (refused as not modelled): kptrs to kernel types (:mod:`kernel_model.btf_record`),
-``uptr``; at run time, the objects a map still holds when an element is deleted or the map
-freed are not dropped (``bpf_obj_free_fields``).
+Kernel types (a field whose ``BtfField.kernel`` is set: ``task_struct``, ``cgroup``,
+``bpf_cpumask`` ...): a referenced one loads as an RCU pointer only when the type is in
+``rcu_protected_types`` (``rcu_safe_kptr``), never ``MEM_ALLOC``; a stored or exchanged pointer
+to a kernel object may be trusted or RCU (untrusted too for an untrusted field) and must match
+the type (``btf_struct_ids_match``, strict for referenced fields); ``bpf_kptr_xchg`` refuses a
+maybe-NULL R2 (``Possibly NULL pointer passed to helper arg2``) and returns a plain maybe-NULL
+reference.
+
+Left out (refused as not modelled): per-CPU kptrs to kernel types, ``uptr``
+(:mod:`kernel_model.btf_record`). At run time the maps free their values' kptrs
+(:mod:`emu.kernel.kptr_fields`).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Final
 from kernel_model import isa
 from kernel_model.btf_record import GRAPH_NODES, BtfField, BtfRecord
 
+from .btf_ids_match import btf_struct_ids_match
 from .log import reg_type_str
 from .regs import (
     BASE_TYPE_MASK, MEM_ALLOC, MEM_PERCPU, MEM_RCU, NON_OWN_REF, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MAP_VALUE,
@@ -43,7 +52,7 @@ if TYPE_CHECKING:
     from .decoded import DInsn
 
 __all__ = ["BPF_FUNC_kptr_xchg", "kptr_field_at", "check_kptr_overlap", "check_map_kptr_access",
-           "check_kptr_xchg"]
+           "check_kptr_xchg", "btf_is_kernel"]
 
 BPF_FUNC_kptr_xchg: Final = 194
 _KPTR_NAMES: Final = frozenset({"kptr", "percpu_kptr"})
@@ -78,17 +87,30 @@ def _in_rcu_cs(env: Env) -> bool:
     return bool(st.active_rcu_lock or st.active_locks or not st.in_sleepable)
 
 
+def _rcu_safe_kptr(f: BtfField) -> bool:
+    """``rcu_safe_kptr``: a per-CPU kptr, or a referenced one whose type is RCU protected
+    (``rcu_protected_object``: every local type; of the kernel's, ``rcu_protected_types``)."""
+    from kernel_model.kptr_kfuncs import RCU_PROTECTED_TYPES
+    if f.kptr == "percpu_kptr":
+        return True
+    if f.kptr != "kptr_ref":
+        return False
+    return not f.kernel or f.value_btf.type_by_id(f.value_btf_id).name in RCU_PROTECTED_TYPES
+
+
 def _ld_kptr_type(env: Env, f: BtfField) -> int:
-    """``btf_ld_kptr_type`` for a local type (``rcu_protected_object`` is true for them)."""
+    """``btf_ld_kptr_type``: in an RCU section, an RCU-safe kptr loads as ``MEM_RCU`` (plus
+    ``MEM_PERCPU``, or ``MEM_ALLOC`` for a local type, ``NON_OWN_REF`` when that type has a
+    graph node; ``kptr_pointee_btf_record`` is NULL for kernel types); else untrusted."""
     from kernel_model.btf_record import struct_meta
     ret = PTR_MAYBE_NULL
-    if f.kptr in ("kptr_ref", "percpu_kptr") and _in_rcu_cs(env):
+    if _rcu_safe_kptr(f) and _in_rcu_cs(env):
         ret |= MEM_RCU
         if f.kptr == "percpu_kptr":
             ret |= MEM_PERCPU
-        else:
+        elif not f.kernel:
             ret |= MEM_ALLOC
-        rec = struct_meta(f.value_btf, f.value_btf_id)
+        rec = None if f.kernel else struct_meta(f.value_btf, f.value_btf_id)
         if rec is not None and any(x.name in GRAPH_NODES for x in rec.fields):
             ret |= NON_OWN_REF
     else:
@@ -96,22 +118,37 @@ def _ld_kptr_type(env: Env, f: BtfField) -> int:
     return ret
 
 
+def btf_is_kernel(env: Env, btf: Any) -> bool:
+    """``btf_is_kernel``: vmlinux's BTF or a module's (split on it); a program's BTF is not."""
+    return btf is not None and (btf is env.attr.vmlinux_btf or btf is env.attr.attach_btf
+                                or getattr(btf, "base", None) is not None)
+
+
 def _match_type(env: Env, f: BtfField, reg: RegState, regno: int) -> None:
-    """``map_kptr_match_type`` for a local kptr type."""
+    """``map_kptr_match_type``: the stored pointer's flags (kernel objects: trusted, RCU, and
+    for an untrusted field untrusted ones; local objects: allocated), its fixed offset
+    (``__check_ptr_off_reg``) and type (``btf_struct_ids_match``, strict for referenced
+    fields)."""
     from .mem import check_ptr_off_reg
     btf = f.value_btf
     targ = btf.type_by_id(f.value_btf_id).name
     reg_name = ""
     ok = (reg.type & BASE_TYPE_MASK) == PTR_TO_BTF_ID
     if ok:
-        perm = PTR_MAYBE_NULL | MEM_ALLOC | (MEM_PERCPU if f.kptr == "percpu_kptr" else 0)
+        if btf_is_kernel(env, reg.btf):
+            perm = PTR_MAYBE_NULL | PTR_TRUSTED | MEM_RCU | (PTR_UNTRUSTED if f.kptr == "kptr_unref" else 0)
+        else:
+            perm = PTR_MAYBE_NULL | MEM_ALLOC | (MEM_PERCPU if f.kptr == "percpu_kptr" else 0)
         ok = not (reg.type & ~BASE_TYPE_MASK & ~perm) and (f.kptr == "percpu_kptr") == bool(reg.type & MEM_PERCPU)
-        if reg.btf is not None:
+        if ok and reg.btf is not None:
             reg_name = reg.btf.type_by_id(reg.btf_id).name
     if ok:
         check_ptr_off_reg(env, reg, regno, True)
-        # btf_struct_ids_match(strict for referenced kptrs): local types match by identity
-        ok = reg.btf is btf and reg.btf_id == f.value_btf_id and (reg.off == 0 or f.kptr == "kptr_unref")
+        if f.kernel or btf_is_kernel(env, reg.btf):
+            ok = btf_struct_ids_match(reg.btf, reg.btf_id, reg.off, btf, f.value_btf_id, f.kptr != "kptr_unref")
+        else:
+            # btf_struct_ids_match(strict for referenced kptrs): local types match by identity
+            ok = reg.btf is btf and reg.btf_id == f.value_btf_id and (reg.off == 0 or f.kptr == "kptr_unref")
     if not ok:
         line = f"invalid kptr access, R{regno} type={reg_type_str(reg.type)}{reg_name} " \
                f"expected={reg_type_str(PTR_TO_BTF_ID)}{targ}"
@@ -200,6 +237,9 @@ def check_kptr_xchg(env: Env, insn: DInsn) -> None:
             t &= ~(MEM_ALLOC | MEM_PERCPU)
         if t not in (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | MEM_RCU):
             raise env.reject(E.EACCES, f"R2 type={reg_type_str(src.type)} expected=ptr_, trusted_ptr_, rcu_ptr_")
+        if src.type & PTR_MAYBE_NULL and not src.type & MEM_ALLOC:
+            # check_reg_type: the argument is released (OBJ_RELEASE), so never maybe-NULL
+            raise env.reject(E.EACCES, "Possibly NULL pointer passed to helper arg2")
         _match_type(env, f, src, 2)
         from .graph import check_func_arg_reg_off
         check_func_arg_reg_off(env, src, 2, True)
@@ -230,7 +270,11 @@ def check_kptr_xchg(env: Env, insn: DInsn) -> None:
     r0 = regs[0]
     r0.subreg_def = 0
     mark_known_zero(r0)
-    r0.type = PTR_TO_BTF_ID | PTR_MAYBE_NULL | MEM_ALLOC | (MEM_PERCPU if f.kptr == "percpu_kptr" else 0)
+    # check_helper_call, RET_PTR_TO_BTF_ID of bpf_kptr_xchg: MEM_ALLOC (and MEM_PERCPU) only when
+    # the field's type is not the kernel's
+    r0.type = PTR_TO_BTF_ID | PTR_MAYBE_NULL
+    if not f.kernel:
+        r0.type |= MEM_ALLOC | (MEM_PERCPU if f.kptr == "percpu_kptr" else 0)
     r0.btf = f.value_btf
     r0.btf_id = f.value_btf_id
     r0.id = env.new_id()

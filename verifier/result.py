@@ -63,6 +63,8 @@ class InsnAux:
     obj_new_size: int = 0
     kptr_struct_meta: Any = None
     insert_off: int = 0
+    #: a bpf_obj_drop call: the (BTF, type id) of the object the first path to it dropped
+    obj_drop_type: Any = None
 
 
 class AuxTable(Sequence[InsnAux]):

@@ -66,6 +66,7 @@ from kernel_model.uapi import (BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_MMAPABLE,
                                BPF_OBJ_NAME_LEN, PAGE_SIZE)
 
 from .bpf_objects import BpfObject, BtfObject
+from .kptr_fields import free_fields, without_kptrs
 
 if TYPE_CHECKING:  # pragma: no cover
     from emu.machine import Machine
@@ -342,6 +343,20 @@ class MapObject(BpfObject):
     def frozen(self, value: bool) -> None:
         self.spec.frozen = value
 
+    #: what ``bpf_obj_free_fields`` calls (destructors, local drops); set by the kernel at map_create
+    freer: Any = None
+
+    def _record(self) -> Any:
+        """The value's ``btf_record`` with fields (None without one or for an erroneous one)."""
+        rec = getattr(self.spec, "record", None)
+        return rec if rec is not None and rec.fields else None
+
+    def _free_fields(self, value_addr: int) -> None:
+        """``bpf_obj_free_fields(map->record, value)`` (:mod:`emu.kernel.kptr_fields`)."""
+        rec = self._record()
+        if rec is not None:
+            free_fields(self.m, rec, value_addr, self.freer)
+
     def release(self) -> None:
         if self.btf is not None:
             self.btf.put()
@@ -410,7 +425,10 @@ class ArrayMap(MapObject):
             raise KernelError(errno.EEXIST, "every array element exists")
         if flags & BPF_F_LOCK:
             raise KernelError(errno.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value")
-        self.m.write(self.spec.value_addr + i * self.elem_size, value[:self.spec.value_size])
+        addr = self.spec.value_addr + i * self.elem_size
+        # array_map_update_elem: copy_map_value (not the kptrs), then bpf_obj_free_fields
+        self._free_fields(addr)
+        self.m.write(addr, without_kptrs(self._record(), value[:self.spec.value_size]))
 
     def delete(self, key: bytes) -> None:
         raise KernelError(errno.EINVAL, "array elements cannot be deleted")
@@ -426,6 +444,9 @@ class ArrayMap(MapObject):
         return struct.pack("<I", i + 1)
 
     def release(self) -> None:
+        if self.freer is not None and self._record() is not None:  # array_map_free
+            for i in range(self.spec.max_entries):
+                self._free_fields(self.spec.value_addr + i * self.elem_size)
         _free_area(self.m, self.base, self._vm)
         super().release()
 
@@ -505,13 +526,15 @@ class HashMap(MapObject):
             if old is None and self.count + 1 > self.spec.max_entries:
                 raise KernelError(errno.E2BIG, f"hash map is full ({self.spec.max_entries} entries)")
             new = self.m.alloc.kzalloc(self.elem_size)
-        self._fill(new, key, value)
+        self._fill(new, key, without_kptrs(self._record(), value))
         self.table[key] = new
         self._link(key)
         if old is None:
             self.count += 1
-        elif not self.prealloc:
-            self.rcu.call_rcu(partial(self.m.alloc.kfree, old))
+        else:
+            self._free_fields(old + self.value_off)  # check_and_free_fields of the old element
+            if not self.prealloc:
+                self.rcu.call_rcu(partial(self.m.alloc.kfree, old))
 
     def _link(self, key: bytes) -> None:
         self._clock += 1
@@ -545,12 +568,15 @@ class HashMap(MapObject):
             raise KernelError(errno.ENOENT, "no such key")
         self._seq.pop(key, None)
         self.count -= 1
+        self._free_fields(elem + self.value_off)  # check_and_free_fields
         if self.prealloc:
             self.freelist.append(elem)
         else:
             self.rcu.call_rcu(partial(self.m.alloc.kfree, elem))
 
     def release(self) -> None:
+        for elem in self.table.values():  # htab_map_free: every element's fields
+            self._free_fields(elem + self.value_off)
         if self.prealloc:
             _free_area(self.m, self._pool, self._pool_vm)
         else:

@@ -33,6 +33,7 @@ from typing import Any, Callable
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
 from kernel_model.core_kfuncs import CORE_KFUNCS, kfunc_flags, kfunc_prog_types
+from kernel_model.kptr_kfuncs import KPTR_KFUNCS, kptr_kfunc_flags, kptr_kfunc_prog_types
 from kernel_model.errors import NotModelled
 from kernel_model.modules import Kfunc, KfuncEntry, KfuncTable
 
@@ -61,6 +62,8 @@ class TaskList:
         self.by_pid: dict[int, int] = {}
         self.usage: dict[int, int] = {}
         self.warnings: list[str] = []
+        #: the live ``struct bpf_cpumask`` objects (address -> usage count)
+        self.cpumasks: dict[int, int] = {}
 
     def spawn(self, pid: int, comm: bytes = b"task") -> int:
         """A task with this pid (its address); ``usage`` 1 for the task list's own reference."""
@@ -82,7 +85,7 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
     :class:`~emu.kernel.graph_kfuncs.GraphRuntime` serving the allocated-object and list kfuncs."""
     tasks = TaskList(machine, btf)
     depth = {"rcu": 0, "preempt": 0, "irq": 0}
-    cpumasks: dict[int, int] = {}
+    cpumasks = tasks.cpumasks
     bits_off = 0
     usage_off = 8
 
@@ -242,7 +245,9 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
         "bpf_key_put": key_put,
         "bpf_iter_num_new": iter_num_new, "bpf_iter_num_next": iter_num_next,
         "bpf_iter_num_destroy": iter_num_destroy,
-        "bpf_task_from_pid": task_from_pid, "bpf_task_acquire": task_acquire, "bpf_task_release": task_release,
+        "bpf_task_from_pid": task_from_pid, "bpf_task_acquire": task_acquire,
+        # one pid namespace: a vpid is the pid (kernel/bpf/helpers.c bpf_task_from_vpid)
+        "bpf_task_from_vpid": task_from_pid, "bpf_task_release": task_release,
         "bpf_cpumask_create": cpumask_create, "bpf_cpumask_acquire": cpumask_acquire,
         "bpf_cpumask_release": cpumask_release,
         "bpf_rcu_read_lock": region("rcu", 1), "bpf_rcu_read_unlock": region("rcu", -1),
@@ -257,7 +262,8 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
             impls[name] = bitop(name.removeprefix("bpf_cpumask_"))
         elif name.startswith("bpf_cgroup_"):
             impls[name] = no_cgroups(name)
-    for name in CORE_KFUNCS:
+    impls.update(_kptr_kfunc_impls(_bits, _set_bits))
+    for name in CORE_KFUNCS + KPTR_KFUNCS:
         fid = btf.find(name, S.KIND_FUNC)
         if fid is None:
             continue
@@ -266,6 +272,59 @@ def register_core_kfuncs(btf: BTF, table: KfuncTable, machine: Callable[[], Any]
             from .exceptions import bpf_throw as impl
         if impl is None:
             raise KeyError(f"kfunc {name}: no run-time body")
-        kf = Kfunc(name, impl, frozenset(kfunc_flags(name)), kfunc_prog_types(name))
+        if name in KPTR_KFUNCS:
+            kf = Kfunc(name, impl, frozenset(kptr_kfunc_flags(name)), kptr_kfunc_prog_types(name))
+        else:
+            kf = Kfunc(name, impl, frozenset(kfunc_flags(name)), kfunc_prog_types(name))
         table.add(KfuncEntry(name, btf, fid, kf, None))
     return tasks
+
+
+def _kptr_kfunc_impls(bits: Callable[[Any, int], int], set_bits: Callable[[Any, int, int], None]) -> dict[str, Callable[..., int]]:
+    """The bodies of :data:`kernel_model.kptr_kfuncs.KPTR_KFUNCS` (kernel/bpf/cpumask.c, Linux
+    6.12/6.18) on the 64-CPU masks: ``and`` answers whether the result is non-empty, ``first_and``
+    and the ``any*_distribute`` ones a CPU or ``nr_cpu_ids`` (64 here) when there is none. The
+    ``_distribute`` ones pick the first set CPU (the kernel's starts after the CPU it last
+    picked: a program cannot tell which of the set CPUs it gets). ``bpf_kfunc_call_test_release``
+    has no object to act on (the acquire kfunc is bpf_testmod's): a call stops the run."""
+
+    def first(v: int) -> int:
+        return (v & -v).bit_length() - 1 if v else 64
+
+    def two(kind: str) -> Callable[..., int]:
+        def op(m: Any, a1: int, a2: int = 0, a3: int = 0, *_: int) -> int:
+            if kind in ("and", "or", "xor"):
+                x, y = bits(m, a2), bits(m, a3)
+                r = x & y if kind == "and" else x | y if kind == "or" else x ^ y
+                set_bits(m, a1, r)
+                return int(r != 0) if kind == "and" else 0
+            if kind == "copy":
+                set_bits(m, a1, bits(m, a2))
+                return 0
+            x = bits(m, a1)
+            if kind == "any_distribute":
+                return first(x)
+            y = bits(m, a2)
+            if kind in ("first_and", "any_and_distribute"):
+                return first(x & y)
+            if kind == "equal":
+                return int(x == y)
+            if kind == "intersects":
+                return int(x & y != 0)
+            return int(x & ~y == 0)  # subset
+        return op
+
+    def test_release(m: Any, *_: int) -> int:
+        raise NotModelled("kfunc bpf_kfunc_call_test_release: the emulated kernel has no prog_test_ref_kfunc objects")
+
+    out: dict[str, Callable[..., int]] = {n: two(n.removeprefix("bpf_cpumask_")) for n in KPTR_KFUNCS
+                                          if n.startswith("bpf_cpumask_")}
+    out["bpf_kfunc_call_test_release"] = test_release
+
+    def no_cgroups(name: str) -> Callable[..., int]:
+        def op(m: Any, *_: int) -> int:
+            raise NotModelled(f"kfunc {name}: the emulated kernel has no cgroups")
+        return op
+    out["bpf_task_under_cgroup"] = no_cgroups("bpf_task_under_cgroup")
+    out["bpf_task_get_cgroup1"] = no_cgroups("bpf_task_get_cgroup1")
+    return out

@@ -423,6 +423,7 @@ class BpfSyscalls:
                           map_extra=map_extra)
         if isinstance(obj, SockMap):
             obj.sockfd_lookup = self._sockfd_lookup
+        obj.freer = self._field_freer()  # what bpf_obj_free_fields reaches (emu.kernel.kptr_fields)
         obj.btf_key_type_id = btf_key_type_id
         obj.btf_value_type_id = btf_value_type_id
         obj.btf_vmlinux_value_type_id = btf_vmlinux_value_type_id
@@ -430,6 +431,15 @@ class BpfSyscalls:
         self._maps_by_addr[spec.addr] = obj  # type: ignore[attr-defined]
         self._live.append(obj)  # type: ignore[attr-defined]
         return self.fds.install(obj)
+
+    def _field_freer(self) -> Any:
+        """The map's ``bpf_obj_free_fields`` bodies: the kernel's kfuncs and graph run time."""
+        from .kptr_fields import FieldFreer
+        freer = getattr(self, "_freer", None)
+        if freer is None:
+            freer = FieldFreer(getattr(self, "kfuncs", None), getattr(self, "graph", None))
+            self._freer = freer
+        return freer
 
     @staticmethod
     def _map_check_btf(spec: MapSpec, btf: BtfObject | None, value_id: int, kernel_btf: BTF | None = None) -> None:

@@ -377,8 +377,9 @@ def test_host_kptr_runtime(kernel: Kernel) -> None:
 
 def test_kptr_record() -> None:
     """A ``__kptr`` to a local type is a referenced kptr field of the value; to a type the
-    kernel's BTF names (here ``task_struct``) it is not modelled; without the kernel's BTF
-    it cannot be told apart (not modelled either)."""
+    kernel's BTF names (here ``task_struct``) it is a kernel kptr with the type's destructor
+    (tests/verifier/test_kernel_kptrs.py); without the kernel's BTF it cannot be told apart
+    (not modelled)."""
     from kernel_model.btf import BTF, Member, Ptr, Struct, TypeTag
     from kernel_model.errors import NotModelled
     from kernel_model.vmlinux import build_vmlinux_btf
@@ -392,5 +393,6 @@ def test_kptr_record() -> None:
         parse_fields(b, ids["kv"], 8)
     task = b.add(Struct("task_struct", 8, (Member("pid", ids["int"], 0),)))
     kv2 = b.add(Struct("kv2", 8, (Member("t", b.add(Ptr(b.add(TypeTag("kptr", task)))), 0),)))
-    with pytest.raises(NotModelled):
-        parse_fields(b, kv2, 8, vmlinux)
+    rec2 = parse_fields(b, kv2, 8, vmlinux)
+    assert rec2 is not None and [(f.kernel, f.dtor, f.value_btf is vmlinux) for f in rec2.fields] == \
+        [(True, "bpf_task_release_dtor", True)]
