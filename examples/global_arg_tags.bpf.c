@@ -32,6 +32,8 @@ __weak int sub_untrusted_acq(struct task_struct *t __arg_untrusted) { struct tas
 __weak int sub_bad_combo(struct task_struct *t __arg_trusted __arg_nonnull) { return 0; }
 __weak int sub_bad_combo2(struct task_struct *t __arg_untrusted __arg_nullable) { return 0; }
 __weak int sub_cgrp(struct cgroup *c __arg_trusted) { return c->level; }
+__weak int sub_nullable_fwd(struct task_struct *t __arg_trusted __arg_nullable) { return sub_nullable(t); }
+__weak int sub_nullable_to_trusted(struct task_struct *t __arg_trusted __arg_nullable) { return sub_trusted(t); }
 
 SEC("?tp_btf/task_newtask") int BPF_PROG(pass_trusted, struct task_struct *task, u64 f) { return sub_trusted(task); }
 SEC("?tp_btf/task_newtask") int BPF_PROG(pass_null_to_nonnull, struct task_struct *task, u64 f) { return sub_trusted(0); }
@@ -49,6 +51,8 @@ SEC("?tp_btf/task_newtask") int BPF_PROG(untrusted_void, struct task_struct *tas
 SEC("?tp_btf/task_newtask") int BPF_PROG(untrusted_to_kfunc, struct task_struct *task, u64 f) { return sub_untrusted_acq(task); }
 SEC("?tp_btf/task_newtask") int BPF_PROG(bad_combo, struct task_struct *task, u64 f) { return sub_bad_combo(task); }
 SEC("?tp_btf/task_newtask") int BPF_PROG(bad_combo2, struct task_struct *task, u64 f) { return sub_bad_combo2(task); }
+SEC("?tp_btf/task_newtask") int BPF_PROG(nullable_forwarded, struct task_struct *task, u64 f) { return sub_nullable_fwd(task); }
+SEC("?tp_btf/task_newtask") int BPF_PROG(nullable_to_nonnull, struct task_struct *task, u64 f) { return sub_nullable_to_trusted(task); }
 SEC("?tc") int tc_pass_null(struct __sk_buff *s) { return sub_nullable(0); }
 SEC("?tc") int tc_pass_ctx(struct __sk_buff *s) { return sub_trusted((void *)s); }
 SEC("?syscall") int sys_trusted(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); int r; if (!t) return 0; r = sub_trusted(t); bpf_task_release(t); return r; }

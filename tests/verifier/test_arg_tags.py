@@ -19,7 +19,7 @@ from emu.kernel import Kernel
 
 ROOT = Path(__file__).resolve().parents[2]
 OBJ = str(ROOT / "examples" / "global_arg_tags.bpf.o")
-CALLER = "Caller passes invalid args into func#1"
+CALLER = "Caller passes invalid args into func#"
 TRUSTED = "R1 must be referenced or trusted"
 
 #: program -> (verdict, errno, why)
@@ -31,6 +31,9 @@ EXPECTED = {
     "pass_null_to_nullable": ("accepted", 0, None),
     "tc_pass_null": ("accepted", 0, None),
     "pass_maybe_null_nullable": ("accepted", 0, None),
+    # a nullable trusted argument forwarded: PTR_MAYBE_NULL is set aside for a nullable callee only
+    "nullable_forwarded": ("accepted", 0, None),
+    "nullable_to_nonnull": ("rejected", errno.EINVAL, TRUSTED),
     "untrusted_any": ("accepted", 0, None),
     "untrusted_void": ("accepted", 0, None),
     "pass_null_to_nonnull": ("rejected", errno.EINVAL, TRUSTED),
