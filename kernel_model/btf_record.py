@@ -397,6 +397,15 @@ def _metas(btf: BTF, kernel_btf: BTF | None = None) -> _Metas:
     for tid, t in btf.iter_types(S.KIND_PTR):
         inner = btf.type_by_id(t.type_id) if t.type_id else None  # type: ignore[attr-defined]
         if inner is not None and inner.kind == S.KIND_TYPE_TAG and inner.name in _KPTR_TAGS:
+            # only what btf_find_kptr finds (BTF_FIELD_FOUND: one tag, pointing to a struct
+            # after modifiers): a kptr to a forward declaration or with extra tags is -EINVAL
+            # there, which btf_parse_struct_metas skips (kernel/bpf/btf.c, 6.12/6.18); a map
+            # value holding one still fails at map_check_btf (btf_parse_fields)
+            pointee = btf.type_by_id(inner.type_id) if inner.type_id else None  # type: ignore[attr-defined]
+            if pointee is None or pointee.kind == S.KIND_TYPE_TAG:
+                continue
+            if btf.type_by_id(btf.skip_modifiers(inner.type_id)).kind != S.KIND_STRUCT:  # type: ignore[attr-defined]
+                continue
             special.add(tid)
     out: dict[int, BtfRecord] = {}
     unmodelled: dict[int, str] = {}

@@ -336,3 +336,21 @@ def test_kptr_kfuncs_flags_are_the_sets() -> None:
     assert SYSCALL in kptr_kfunc_prog_types("bpf_task_from_vpid")
     assert kptr_kfunc_prog_types("bpf_task_from_vpid") == kptr_kfunc_prog_types("bpf_task_under_cgroup")
     assert SYSCALL in kptr_kfunc_prog_types("bpf_kfunc_call_test_release")
+
+
+def test_kptr_to_a_forward_declaration_is_skipped_at_btf_load() -> None:
+    """btf_parse_struct_metas collects only the kptrs btf_find_kptr finds (a tag pointing to a
+    struct): ``struct task_struct;`` declared but not defined makes btf_find_kptr answer
+    -EINVAL, which the BTF load skips (kernel/bpf/btf.c, 6.12/6.18) -- the object loads; a map
+    value holding such a field would still fail btf_parse_fields at map creation."""
+    from kernel_model.btf import BTF
+    from kernel_model.btf.types import Fwd
+    from kernel_model.btf_record import check_struct_metas, parse_fields
+
+    b = parse_c("struct holder { int x; };")
+    fwd = b.add(Fwd("task_struct", 0))
+    vid = b.add(Struct("v", 8, (Member("t", b.add(Ptr(b.add(TypeTag("kptr", fwd)))), 0),)))
+    loaded = BTF.from_bytes(b.to_bytes())
+    assert check_struct_metas(loaded, Kernel(modules=()).btf) == 0
+    rec = parse_fields(loaded, vid, 8)
+    assert rec is not None and rec.error == -errno.EINVAL
