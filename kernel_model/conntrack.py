@@ -78,8 +78,5 @@ def conntrack_c(existing: str) -> str:
     """The types ``existing`` lacks, then the kfunc prototypes (6.18 declarations)."""
     out = [new_definitions(existing, NF_C), "/* net/netfilter/nf_conntrack_bpf.c, nf_nat_bpf.c */"]
     for name in CT_KFUNCS:
-        decl = facts.kfunc(name).decl
-        if decl is None:
-            raise KeyError(f"kfunc {name}: no 6.18 declaration")
-        out.append(decl.removeprefix("extern ").replace(" __ksym;", ";"))
+        out.append(facts.prototype_c(name))
     return "\n".join(out) + "\n"

@@ -172,8 +172,5 @@ def core_kfuncs_c(with_types: bool = True) -> str:
         if name == "-":
             lines.append(KEY_TYPES_C)
             continue
-        decl = facts.kfunc(name).decl
-        if decl is None:
-            raise KeyError(f"kfunc {name}: no 6.18 declaration")
-        lines.append(decl.removeprefix("extern ").replace(" __ksym;", ";"))
+        lines.append(facts.prototype_c(name))
     return "\n".join(lines) + "\n"

@@ -50,8 +50,5 @@ def crypto_c() -> str:
     """The types and the five prototypes (6.18 declarations)."""
     out = [_TYPES_C, "/* kernel/bpf/crypto.c crypt_init_kfunc_btf_ids, crypt_kfunc_btf_ids */"]
     for name in CRYPTO_KFUNCS:
-        decl = facts.kfunc(name).decl
-        if decl is None:
-            raise KeyError(f"kfunc {name}: no 6.18 declaration")
-        out.append(decl.removeprefix("extern ").replace(" __ksym;", ";"))
+        out.append(facts.prototype_c(name))
     return "\n".join(out) + "\n"

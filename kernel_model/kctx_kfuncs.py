@@ -40,9 +40,6 @@ def kctx_kfuncs_c() -> str:
     """Their prototypes, from the 6.18 BTF's declarations."""
     out = ["/* kernel/bpf/helpers.c common_btf_ids: the type-cast kfuncs */"]
     for name in KCTX_KFUNCS:
-        decl = facts.kfunc(name).decl
-        if decl is None:
-            raise KeyError(f"kfunc {name}: no 6.18 declaration")
-        out.append(decl.removeprefix("extern ").replace(" __ksym;", ";"))
+        out.append(facts.prototype_c(name))
     return "\n".join(out) + "\n"
 

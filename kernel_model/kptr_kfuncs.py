@@ -100,8 +100,5 @@ def kptr_kfuncs_c() -> str:
     after everything else so no earlier type id moves."""
     lines = [TYPES_C, _DTORS_C]
     for name in KPTR_KFUNCS:
-        decl = facts.kfunc(name).decl
-        if decl is None:
-            raise KeyError(f"kfunc {name}: no 6.18 declaration")
-        lines.append(decl.removeprefix("extern ").replace(" __ksym;", ";"))
+        lines.append(facts.prototype_c(name))
     return "\n".join(lines) + "\n"

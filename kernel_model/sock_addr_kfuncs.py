@@ -26,8 +26,5 @@ def sock_addr_c(existing: str) -> str:
     """The types ``existing`` lacks, then the prototype (6.18 declaration)."""
     out = [new_definitions(existing, SOCK_ADDR_C), "/* net/core/filter.c bpf_kfunc_check_set_sock_addr */"]
     for name in SOCK_ADDR_KFUNCS:
-        decl = facts.kfunc(name).decl
-        if decl is None:
-            raise KeyError(f"kfunc {name}: no 6.18 declaration")
-        out.append(decl.removeprefix("extern ").replace(" __ksym;", ";"))
+        out.append(facts.prototype_c(name))
     return "\n".join(out) + "\n"

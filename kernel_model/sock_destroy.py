@@ -31,8 +31,5 @@ def sock_destroy_c() -> str:
     """The prototype (6.18 declaration)."""
     out = ["/* net/core/filter.c bpf_sk_iter_kfunc_ids */"]
     for name in SOCK_DESTROY_KFUNCS:
-        decl = facts.kfunc(name).decl
-        if decl is None:
-            raise KeyError(f"kfunc {name}: no 6.18 declaration")
-        out.append(decl.removeprefix("extern ").replace(" __ksym;", ";"))
+        out.append(facts.prototype_c(name))
     return "\n".join(out) + "\n"

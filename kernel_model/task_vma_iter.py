@@ -31,8 +31,5 @@ def task_vma_c() -> str:
     """The types and the three prototypes (6.18 declarations)."""
     out = [_TYPES_C]
     for name in TASK_VMA_KFUNCS:
-        decl = facts.kfunc(name).decl
-        if decl is None:
-            raise KeyError(f"kfunc {name}: no 6.18 declaration")
-        out.append(decl.removeprefix("extern ").replace(" __ksym;", ";"))
+        out.append(facts.prototype_c(name))
     return "\n".join(out) + "\n"

@@ -42,8 +42,5 @@ def xdp_metadata_c() -> str:
     """The enum and the three prototypes (6.18 declarations)."""
     out = [_TYPES_C, "/* net/core/xdp.c xdp_metadata_kfunc_ids */"]
     for name in XDP_METADATA_KFUNCS:
-        decl = facts.kfunc(name).decl
-        if decl is None:
-            raise KeyError(f"kfunc {name}: no 6.18 declaration")
-        out.append(decl.removeprefix("extern ").replace(" __ksym;", ";"))
+        out.append(facts.prototype_c(name))
     return "\n".join(out) + "\n"

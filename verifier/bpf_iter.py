@@ -93,22 +93,12 @@ def check_iter_attach(env: Env) -> None:
 
     from .helper_sets import CAP_BPF_ONLY, attach_type_name, prog_type_name
 
+    from .tracing_btf import attach_btf_type
+
     a = env.attr
     btf_id = a.attach_btf_id
-    if not btf_id:
-        raise env.reject(E.EINVAL, "Tracing programs must provide btf_id")
+    t = attach_btf_type(env, "iterator target")
     btf = a.attach_btf
-    if btf is None:
-        raise env.reject(E.EINVAL, "FENTRY/FEXIT program can only be attached to another program annotated "
-                                   "with BTF")
-    if btf is not a.vmlinux_btf:
-        raise env.reject(E.EINVAL, "a module's iterator target is not modelled by structops")
-    try:
-        t = btf.type_by_id(btf_id)
-    except Exception:
-        t = None
-    if t is None:
-        raise env.reject(E.EINVAL, f"attach_btf_id {btf_id} is invalid")
     tname = t.name
     if not tname:
         raise env.reject(E.EINVAL, f"attach_btf_id {btf_id} doesn't have a name")

@@ -68,6 +68,30 @@ RAW_TP_NULL_ARGS: Final[dict[str, int]] = {
 }
 
 
+def attach_btf_type(env: Env, what: str) -> Any:
+    """``check_attach_btf_id``'s first steps for a program attaching by BTF id
+    (kernel/bpf/verifier.c, 6.12/6.18): a btf_id is given, the attach BTF exists (else the
+    FENTRY/FEXIT message the kernel prints for every such type), the type is valid; returns
+    it. A module's ``what`` (tracepoint, iterator target) is not modelled."""
+    a = env.attr
+    btf_id = a.attach_btf_id
+    if not btf_id:
+        raise env.reject(E.EINVAL, "Tracing programs must provide btf_id")
+    btf = a.attach_btf
+    if btf is None:
+        raise env.reject(E.EINVAL, "FENTRY/FEXIT program can only be attached to another program annotated "
+                                   "with BTF")
+    if btf is not a.vmlinux_btf:
+        raise env.reject(E.EINVAL, f"a module's {what} is not modelled by structops")
+    try:
+        t = btf.type_by_id(btf_id)
+    except Exception:
+        t = None
+    if t is None:
+        raise env.reject(E.EINVAL, f"attach_btf_id {btf_id} is invalid")
+    return t
+
+
 def check_tracing_attach(env: Env) -> None:
     """``check_attach_btf_id`` for a tracing program (see the module docstring)."""
     from kernel_model.bpf_facts.prog_types import return_range
@@ -87,20 +111,8 @@ def check_tracing_attach(env: Env) -> None:
         raise env.reject(E.EINVAL, "Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs "
                                    "can be sleepable")
     btf_id = a.attach_btf_id
-    if not btf_id:
-        raise env.reject(E.EINVAL, "Tracing programs must provide btf_id")
+    t = attach_btf_type(env, "tracepoint")
     btf = a.attach_btf
-    if btf is None:
-        raise env.reject(E.EINVAL, "FENTRY/FEXIT program can only be attached to another program annotated "
-                                   "with BTF")
-    if btf is not a.vmlinux_btf:
-        raise env.reject(E.EINVAL, "a module's tracepoint is not modelled by structops")
-    try:
-        t = btf.type_by_id(btf_id)
-    except Exception:
-        t = None
-    if t is None:
-        raise env.reject(E.EINVAL, f"attach_btf_id {btf_id} is invalid")
     tname = t.name
     if t.kind != BS.KIND_TYPEDEF:
         raise env.reject(E.EINVAL, f"attach_btf_id {btf_id} is not a typedef")

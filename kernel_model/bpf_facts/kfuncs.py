@@ -30,7 +30,7 @@ from typing import Any
 
 from . import gen_kfunc_decls, gen_kfunc_sets
 
-__all__ = ["Kfunc", "KFUNCS", "KFUNC_HOOKS", "kfunc_hook", "kfuncs_for_prog_type", "kfunc", "declarations",  # noqa: F822 - KFUNCS comes from __getattr__
+__all__ = ["Kfunc", "KFUNCS", "KFUNC_HOOKS", "kfunc_hook", "kfuncs_for_prog_type", "kfunc", "declarations", "prototype_c",  # noqa: F822 - KFUNCS comes from __getattr__
            "KF_FLAGS"]
 
 #: include/linux/btf.h (6.12; the 6.18 header adds KF_IMPLICIT_ARGS? not modelled): flag name -> bit
@@ -149,6 +149,15 @@ def kfunc(name: str) -> Kfunc:
 def kfuncs_for_prog_type(prog_type: str) -> list[str]:
     """Names of the kfuncs whose sets are registered for ``prog_type`` (6.12 registrations)."""
     return [k.name for k in _build().values() if k.sets and k.allowed_for(prog_type)]
+
+
+def prototype_c(name: str) -> str:
+    """The kfunc's 6.18 declaration as the C prototype a BTF built from C carries
+    (``extern ... __ksym;`` becomes a plain declaration); KeyError without a 6.18 declaration."""
+    decl = kfunc(name).decl
+    if decl is None:
+        raise KeyError(f"kfunc {name}: no 6.18 declaration")
+    return decl.removeprefix("extern ").replace(" __ksym;", ";")
 
 
 def declarations() -> str:
