@@ -900,11 +900,17 @@ class BpfObject:
         if p.attach_btf_id:
             return
         name = p.sec_name.partition("/")[2]
+        self._find_kernel_btf_id(p, name, "btf_trace_" + name, S.KIND_TYPEDEF)
+
+    def _find_kernel_btf_id(self, p: BpfProgram, name: str, type_name: str, kind: int) -> None:
+        """``find_kernel_btf_id`` (libbpf 1.5-1.8): ``type_name`` of ``kind`` in vmlinux's BTF,
+        then the modules'; the program's attach BTF id and module, or -ESRCH, "failed to find
+        kernel BTF type ID of '<name>'" (``name``: the section's target)."""
         kb = self.kernel_btf
         try:
             if kb is None:
                 raise LibbpfError(errno.ESRCH)
-            tid, _btf, mod = kb.find_ksym("btf_trace_" + name, S.KIND_TYPEDEF)
+            tid, _btf, mod = kb.find_ksym(type_name, kind)
         except LibbpfError:
             msg = f"prog '{p.name}': failed to find kernel BTF type ID of '{name}': {errstr(errno.ESRCH)}"
             self.log.warn(msg)
@@ -926,17 +932,7 @@ class BpfObject:
         if name in HOST_REFUSED_TARGETS or name in NOT_MODELLED_TARGETS:
             raise NotModelled(f"prog '{p.name}': SEC(\"{p.sec_name}\"): the iterator target '{name}' is not "
                               "modelled by the emulated kernel")
-        kb = self.kernel_btf
-        try:
-            if kb is None:
-                raise LibbpfError(errno.ESRCH)
-            tid, _btf, mod = kb.find_ksym(ITER_FUNC_PREFIX + name, S.KIND_FUNC)
-        except LibbpfError:
-            msg = f"prog '{p.name}': failed to find kernel BTF type ID of '{name}': {errstr(errno.ESRCH)}"
-            self.log.warn(msg)
-            raise LibbpfError(errno.ESRCH, msg) from None
-        p.attach_btf_id = tid
-        p.attach_mod_btf = mod
+        self._find_kernel_btf_id(p, name, ITER_FUNC_PREFIX + name, S.KIND_FUNC)
 
     def load_program(self, sys: Any, p: BpfProgram) -> int:
         """Load one program of a prepared object (libbpf's ``bpf_object_load_prog``);
