@@ -131,6 +131,7 @@ def iter_ctx_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is
     """``btf_ctx_access`` for an iterator's context (see the module docstring); the caller
     (``bpf_tracing_ctx_access``) has checked the access is a read, aligned, in the 12 slots."""
     from .ctx import _arg_index
+    from .tracing_btf import ctx_arg_head, ctx_arg_struct
 
     btf: Any = env.attach_btf
     proto: FuncProto = env.attach_func_proto
@@ -143,22 +144,9 @@ def iter_ctx_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is
     if arg >= len(params):
         env.verbose(f"func '{tname}' doesn't have {arg + 1}-th argument\n")
         return None
-    t = btf.resolve(params[arg].type_id)
-    if t.kind in (BS.KIND_INT, BS.KIND_ENUM, BS.KIND_ENUM64, BS.KIND_STRUCT, BS.KIND_UNION) \
-            and not (t.kind == BS.KIND_INT and t.size > 8):
-        return R.SCALAR_VALUE, None, 0
+    t = ctx_arg_head(env, btf, tname, arg, params[arg].type_id, size)
     if not isinstance(t, Ptr):
-        env.verbose(f"func '{tname}' arg{arg} '{t.name}' has type {t.kind_name}. Only pointer access is "
-                    "allowed\n")
-        return None
-    if size != 8:
-        env.verbose(f"func '{tname}' size {size} must be 8\n")
-        return None
-    if t.type_id == 0:  # void *: a scalar, no walking
-        return R.SCALAR_VALUE, None, 0
-    pointee = btf.resolve(t.type_id)
-    if pointee.kind == BS.KIND_INT:  # is_int_ptr
-        return R.SCALAR_VALUE, None, 0
+        return t
     target = ITER_TARGETS[tname[len(ITER_FUNC_PREFIX):]]
     for coff, trusted, sname in target.ctx_arg_info:
         if coff == off:
@@ -167,16 +155,11 @@ def iter_ctx_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is
                 env.verbose(f"invalid btf_id for context argument offset {off}\n")
                 return None
             return PTR_TO_BTF_ID | PTR_MAYBE_NULL | (PTR_TRUSTED if trusted else 0), btf, sid
-    bid = t.type_id
-    nt = btf.type_by_id(bid)
-    while nt.kind in BS.MODIFIER_KINDS:
-        bid = nt.type_id
-        nt = btf.type_by_id(bid)
-    if nt.kind not in (BS.KIND_STRUCT, BS.KIND_UNION):
-        env.verbose(f"func '{tname}' arg{arg} type {nt.kind_name} is not a struct\n")
+    found = ctx_arg_struct(env, btf, tname, arg, t)
+    if found is None:
         return None
-    env.verbose(f"func '{tname}' arg{arg} has btf_id {bid} type {nt.kind_name} '{nt.name}'\n")
-    return PTR_TO_BTF_ID | PTR_TRUSTED, btf, bid  # prog_args_trusted: BPF_TRACE_ITER
+    bid, tag_flags = found
+    return PTR_TO_BTF_ID | PTR_TRUSTED | tag_flags, btf, bid  # prog_args_trusted: BPF_TRACE_ITER
 
 
 @lru_cache(maxsize=None)

@@ -68,6 +68,52 @@ RAW_TP_NULL_ARGS: Final[dict[str, int]] = {
 }
 
 
+def ctx_arg_head(env: Env, btf: Any, tname: str, arg: int, type_id: int, size: int) -> CtxAccess | Ptr | None:
+    """``btf_ctx_access`` (kernel/bpf/btf.c, 6.12/6.18) for argument ``arg`` of ``tname`` of
+    type ``type_id``, up to the pointer walk: a small int, any enum or a struct reads as a
+    scalar; any other non-pointer is refused; a pointer is read whole (8 bytes), and ``void *``
+    and int pointers read as scalars. Returns the answer (None: refused, logged), or the
+    pointer for the caller to type (tp_btf, iterators)."""
+    t = btf.resolve(type_id)
+    if (isinstance(t, Int) and t.size <= 8) or isinstance(t, (Enum, Enum64)) \
+            or t.kind in (BS.KIND_STRUCT, BS.KIND_UNION):  # btf_type_is_small_int, any enum, struct
+        return SCALAR_VALUE, None, 0
+    if not isinstance(t, Ptr):
+        env.verbose(f"func '{tname}' arg{arg} '{t.name}' has type {t.kind_name}. Only pointer access is "
+                    "allowed\n")
+        return None
+    if size != 8:
+        env.verbose(f"func '{tname}' size {size} must be 8\n")
+        return None
+    if t.type_id == 0:  # void *: a scalar, no walking
+        return SCALAR_VALUE, None, 0
+    if isinstance(btf.resolve(t.type_id), Int):  # is_int_ptr
+        return SCALAR_VALUE, None, 0
+    return t
+
+
+def ctx_arg_struct(env: Env, btf: Any, tname: str, arg: int, ptr: Ptr) -> tuple[int, int] | None:
+    """``btf_ctx_access``'s end for a pointer argument: the ``user``/``percpu`` type tag's
+    register flag (MEM_USER, MEM_PERCPU), then the pointee past modifiers, which must be a
+    struct or union (logged as the kernel does); (its BTF id, the flags), or None."""
+    flags = 0
+    bid = ptr.type_id
+    nt = btf.type_by_id(bid)
+    if isinstance(nt, TypeTag):
+        if nt.name == "user":
+            flags |= MEM_USER
+        elif nt.name == "percpu":
+            flags |= MEM_PERCPU
+    while nt.kind in BS.MODIFIER_KINDS:
+        bid = nt.type_id
+        nt = btf.type_by_id(bid)
+    if nt.kind not in (BS.KIND_STRUCT, BS.KIND_UNION):
+        env.verbose(f"func '{tname}' arg{arg} type {nt.kind_name} is not a struct\n")
+        return None
+    env.verbose(f"func '{tname}' arg{arg} has btf_id {bid} type {nt.kind_name} '{nt.name}'\n")
+    return bid, flags
+
+
 def attach_btf_type(env: Env, what: str) -> Any:
     """``check_attach_btf_id``'s first steps for a program attaching by BTF id
     (kernel/bpf/verifier.c, 6.12/6.18): a btf_id is given, the attach BTF exists (else the
@@ -161,21 +207,9 @@ def tracing_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_
         env.verbose(f"func '{tname}' doesn't have {arg + 1}-th argument\n")
         return None
     param = params[arg]
-    t = btf.resolve(param.type_id)
-    if (isinstance(t, Int) and t.size <= 8) or isinstance(t, (Enum, Enum64)) \
-            or t.kind in (BS.KIND_STRUCT, BS.KIND_UNION):  # btf_type_is_small_int, any enum, struct
-        return SCALAR_VALUE, None, 0
+    t = ctx_arg_head(env, btf, tname, arg, param.type_id, size)
     if not isinstance(t, Ptr):
-        env.verbose(f"func '{tname}' arg{arg} '{t.name}' has type {t.kind_name}. Only pointer access is "
-                    "allowed\n")
-        return None
-    if size != 8:
-        env.verbose(f"func '{tname}' size {size} must be 8\n")
-        return None
-    if t.type_id == 0:  # void *: a scalar, no walking
-        return SCALAR_VALUE, None, 0
-    if isinstance(btf.resolve(t.type_id), Int):  # is_int_ptr
-        return SCALAR_VALUE, None, 0
+        return t
     rtype = PTR_TO_BTF_ID | PTR_TRUSTED  # prog_args_trusted: BPF_TRACE_RAW_TP
     if param.name.endswith("__nullable"):
         rtype |= PTR_MAYBE_NULL
@@ -183,20 +217,11 @@ def tracing_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_
     if mask & (0x1 << (arg * 4)):
         rtype |= PTR_MAYBE_NULL
     ptr_err = bool(mask & (0x2 << (arg * 4)))
-    bid = t.type_id
-    nt = btf.type_by_id(bid)
-    if isinstance(nt, TypeTag):
-        if nt.name == "user":
-            rtype |= MEM_USER
-        elif nt.name == "percpu":
-            rtype |= MEM_PERCPU
-    while nt.kind in BS.MODIFIER_KINDS:
-        bid = nt.type_id
-        nt = btf.type_by_id(bid)
-    if nt.kind not in (BS.KIND_STRUCT, BS.KIND_UNION):
-        env.verbose(f"func '{tname}' arg{arg} type {nt.kind_name} is not a struct\n")
+    found = ctx_arg_struct(env, btf, tname, arg, t)
+    if found is None:
         return None
-    env.verbose(f"func '{tname}' arg{arg} has btf_id {bid} type {nt.kind_name} '{nt.name}'\n")
+    bid, tag_flags = found
+    rtype |= tag_flags
     if ptr_err:
         env.verbose(f"marking pointer arg{arg} as scalar as it may encode error")
         return SCALAR_VALUE, None, 0
