@@ -292,32 +292,31 @@ def compute_scc(env: Env) -> None:
             dfs.pop()
 
 
-def _is_iter_next_kfunc(env: Env, insn: Any) -> bool:
-    """``fetch_kfunc_meta`` succeeds and the kfunc has KF_ITER_NEXT (visit_insn)."""
+def _quiet_kfunc(env: Env, insn: Any) -> Any:
+    """The kfunc entry a call names, resolved without logging (the pre-passes ask before the
+    walk: ``fetch_kfunc_meta``'s lookup), or None where the lookup fails."""
     from .kfuncs import resolve_kfunc
     lvl, env.level = env.level, 0
     try:
-        e = resolve_kfunc(env, insn)
+        return resolve_kfunc(env, insn)
     except Reject:
-        return False
+        return None
     finally:
         env.level = lvl
-    return "KF_ITER_NEXT" in e.kfunc.flags
+
+
+def _is_iter_next_kfunc(env: Env, insn: Any) -> bool:
+    """``fetch_kfunc_meta`` succeeds and the kfunc has KF_ITER_NEXT (visit_insn)."""
+    e = _quiet_kfunc(env, insn)
+    return e is not None and "KF_ITER_NEXT" in e.kfunc.flags
 
 
 def _is_cb_kfunc(env: Env, insn: Any) -> bool:
     """``is_sync_callback_calling_kfunc``: a vmlinux ``bpf_rbtree_add_impl`` call."""
-    from .kfuncs import resolve_kfunc
     if insn.off:
         return False
-    lvl, env.level = env.level, 0
-    try:
-        e = resolve_kfunc(env, insn)
-    except Reject:
-        return False
-    finally:
-        env.level = lvl
-    return e.module is None and e.name == "bpf_rbtree_add_impl"
+    e = _quiet_kfunc(env, insn)
+    return e is not None and e.module is None and e.name == "bpf_rbtree_add_impl"
 
 
 def _call_params(env: Env, insn: DInsn) -> int | None:
@@ -333,22 +332,15 @@ def _call_params(env: Env, insn: DInsn) -> int | None:
             return None
         return sum(1 for a in fn.args if a != 0)
     if insn.src == isa.PSEUDO_KFUNC_CALL:
-        try:
-            from .kfuncs import _kfunc_allowed, resolve_kfunc
-            lvl, env.level = env.level, 0
-            try:
-                e = resolve_kfunc(env, insn)
-            finally:
-                env.level = lvl
-            # fetch_kfunc_meta fails (-EACCES) for a kfunc the program type may not call:
-            # get_call_summary then has no summary and r1-r5 count as read (the 6.18 host's
-            # "Live regs" of such a program show r2-r5 live before a one-argument kfunc)
-            if not _kfunc_allowed(env, e):
-                return None
-            f = e.btf.type_by_id(e.btf_id)
-            return len(e.btf.type_by_id(f.type_id).params)
-        except Reject:
+        from .kfuncs import _kfunc_allowed
+        e = _quiet_kfunc(env, insn)
+        # fetch_kfunc_meta fails (-EACCES) for a kfunc the program type may not call:
+        # get_call_summary then has no summary and r1-r5 count as read (the 6.18 host's
+        # "Live regs" of such a program show r2-r5 live before a one-argument kfunc)
+        if e is None or not _kfunc_allowed(env, e):
             return None
+        f = e.btf.type_by_id(e.btf_id)
+        return len(e.btf.type_by_id(f.type_id).params)
     return None
 
 
