@@ -10,7 +10,7 @@ argument, the value that move gives (:mod:`kernel_model.kctx_kfuncs`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from kernel_model.btf import BTF
 from kernel_model.btf import structs as S
@@ -57,42 +57,29 @@ def _no_unix_hooks(m: Any, *_: int) -> int:
     raise NotModelled("kfunc bpf_sock_addr_set_sun_path: the emulated kernel runs no unix socket hooks")
 
 
+def _set_flags(name: str) -> frozenset[str]:
+    """The KF_* flags of the kfunc's set (kernel_model.bpf_facts)."""
+    return frozenset(facts.kfunc(name).flags or ())
+
+
 def register_kctx_kfuncs(btf: BTF, table: KfuncTable) -> None:
-    """Add both kfuncs (whose FUNC the vmlinux BTF has) to ``table``, and the XDP metadata kfuncs
-    (:mod:`kernel_model.xdp_metadata`: KF_TRUSTED_ARGS, XDP programs; the verifier refuses every
-    call, the emulated kernel binding no program to a device)."""
-    for name in KCTX_KFUNCS:
-        fid = btf.find(name, S.KIND_FUNC)
-        if fid is None:
-            continue
-        table.add(KfuncEntry(name, btf, fid, Kfunc(name, _first_arg, frozenset(), kfunc_prog_types(name)), None))
-    for name in SOCK_DESTROY_KFUNCS:  # kernel_model.sock_destroy: the verifier applies the set's filter
-        fid = btf.find(name, S.KIND_FUNC)
-        if fid is not None:
-            kf = Kfunc(name, _no_sockets, frozenset(facts.kfunc(name).flags or ()), kfunc_prog_types(name))
-            table.add(KfuncEntry(name, btf, fid, kf, None))
-    for name in CT_KFUNCS:  # kernel_model.conntrack
-        fid = btf.find(name, S.KIND_FUNC)
-        if fid is not None:
-            table.add(KfuncEntry(name, btf, fid, Kfunc(name, _no_conntrack, ct_flags(name), CT_PROG_TYPES), None))
-    for name in CRYPTO_KFUNCS:  # kernel_model.crypto_kfuncs
-        fid = btf.find(name, S.KIND_FUNC)
-        if fid is not None:
-            kf = Kfunc(name, _no_crypto, frozenset(facts.kfunc(name).flags or ()), kfunc_prog_types(name))
-            table.add(KfuncEntry(name, btf, fid, kf, None))
-    for name in TASK_VMA_KFUNCS:  # kernel_model.task_vma_iter
-        fid = btf.find(name, S.KIND_FUNC)
-        if fid is not None:
-            kf = Kfunc(name, _no_mm, frozenset(facts.kfunc(name).flags or ()), kfunc_prog_types(name))
-            table.add(KfuncEntry(name, btf, fid, kf, None))
-    for name in SOCK_ADDR_KFUNCS:  # kernel_model.sock_addr_kfuncs
-        fid = btf.find(name, S.KIND_FUNC)
-        if fid is not None:
-            kf = Kfunc(name, _no_unix_hooks, frozenset(facts.kfunc(name).flags or ()), kfunc_prog_types(name))
-            table.add(KfuncEntry(name, btf, fid, kf, None))
-    for name in XDP_METADATA_KFUNCS:
-        fid = btf.find(name, S.KIND_FUNC)
-        if fid is None:
-            continue
-        kf = Kfunc(name, _device_bound, frozenset(facts.kfunc(name).flags or ()), kfunc_prog_types(name))
-        table.add(KfuncEntry(name, btf, fid, kf, None))
+    """Add the wave's verify-mostly kfunc groups (those whose FUNC the vmlinux BTF has) to
+    ``table``: the two type casts (run: the first argument back, as the kernel's ``r0 = r1``
+    fixup), and with a run time that stops as not modelled bpf_sock_destroy, conntrack, crypto,
+    the task-VMA iterator, the unix hooks' kfunc and the XDP metadata kfuncs
+    (:mod:`kernel_model.xdp_metadata`: the verifier refuses every call, the emulated kernel
+    binding no program to a device)."""
+    def add(names: tuple[str, ...], impl: Callable[..., int], flags: Callable[[str], frozenset[str]] = _set_flags,
+            prog_types: Callable[[str], frozenset[int]] = kfunc_prog_types) -> None:
+        for name in names:  # those whose FUNC the vmlinux BTF has
+            fid = btf.find(name, S.KIND_FUNC)
+            if fid is not None:
+                table.add(KfuncEntry(name, btf, fid, Kfunc(name, impl, flags(name), prog_types(name)), None))
+
+    add(KCTX_KFUNCS, _first_arg, flags=lambda _name: frozenset())
+    add(SOCK_DESTROY_KFUNCS, _no_sockets)  # kernel_model.sock_destroy: the verifier applies the set's filter
+    add(CT_KFUNCS, _no_conntrack, flags=ct_flags, prog_types=lambda _name: CT_PROG_TYPES)  # kernel_model.conntrack
+    add(CRYPTO_KFUNCS, _no_crypto)  # kernel_model.crypto_kfuncs
+    add(TASK_VMA_KFUNCS, _no_mm)  # kernel_model.task_vma_iter
+    add(SOCK_ADDR_KFUNCS, _no_unix_hooks)  # kernel_model.sock_addr_kfuncs
+    add(XDP_METADATA_KFUNCS, _device_bound)
