@@ -622,29 +622,16 @@ def _func_arg_match(env: Env, subprog: int, regs: list[RegState]) -> None:
         elif base_type(at) == ARG_PTR_TO_BTF_ID:
             if register_is_null(reg) and at & PTR_MAYBE_NULL:
                 continue
-            if not _trusted_for_arg(reg, at):  # the 6.18 host's answer before check_reg_type
+            # the 6.18 host's answer before check_reg_type; a nullable argument sets the
+            # register's PTR_MAYBE_NULL aside, as check_reg_type does (it takes a
+            # trusted_ptr_or_null_ there and refuses it for a non-nullable one:
+            # tests/verifier/test_arg_tags.py)
+            if not is_trusted_reg(reg, at & PTR_MAYBE_NULL):
                 raise _fail(env, E.EINVAL, f"R{regno} must be referenced or trusted\n")
             _check_btf_id_arg(env, reg, regno, at, arg.btf_id)
             check_func_arg_reg_off(env, reg, regno, at)
         else:
             raise _fail(env, E.EFAULT, f"verifier bug: unrecognized arg#{i} type {at}\n")
-
-
-def _trusted_for_arg(reg: RegState, arg_type: int) -> bool:
-    """The trusted-or-referenced test of a tagged ``ARG_PTR_TO_BTF_ID`` argument. For a
-    nullable argument the register's PTR_MAYBE_NULL is set aside first, as check_reg_type
-    sets it aside (the 6.18 host takes a ``trusted_ptr_or_null_`` for an ``__arg_nullable``
-    trusted argument and refuses it for a non-nullable one: tests/verifier/test_arg_tags.py)."""
-    if is_trusted_reg(reg):
-        return True
-    if not (arg_type & PTR_MAYBE_NULL and reg.type & PTR_MAYBE_NULL):
-        return False
-    saved = reg.type
-    reg.type = saved & ~PTR_MAYBE_NULL
-    try:
-        return is_trusted_reg(reg)
-    finally:
-        reg.type = saved
 
 
 #: compatible_reg_types[ARG_PTR_TO_BTF_ID] (kernel/bpf/verifier.c, btf_ptr_types)

@@ -352,12 +352,13 @@ TRUSTED_MODIFIERS: Final = MEM_ALLOC | PTR_TRUSTED | NON_OWN_REF
 _REG2BTF: Final = frozenset({PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK})
 
 
-def is_trusted_reg(reg: RegState) -> bool:
+def is_trusted_reg(reg: RegState, ignore: int = 0) -> bool:
     """``is_trusted_reg`` (verifier.c, 6.18): referenced, or of a reg2btf_ids type, or
-    carrying a trusted modifier and no other flag (``bpf_type_has_unsafe_modifiers``)."""
+    carrying a trusted modifier and no other flag (``bpf_type_has_unsafe_modifiers``);
+    ``ignore``: flags set aside first (PTR_MAYBE_NULL for a nullable argument)."""
     if reg.ref_obj_id:
         return True
-    flags = reg.type & ~BASE_TYPE_MASK
+    flags = reg.type & ~BASE_TYPE_MASK & ~ignore
     if (reg.type & BASE_TYPE_MASK) in _REG2BTF and not flags & ~TRUSTED_MODIFIERS:
         return True
     return bool(flags & TRUSTED_MODIFIERS) and not flags & ~TRUSTED_MODIFIERS
