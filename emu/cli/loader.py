@@ -160,14 +160,17 @@ def _page_map(kernel: Any, m: Any) -> list[str]:
 
 
 def _load_and_attach(args: argparse.Namespace, quiet: bool = False, kernel: Any = None,
-                     rec: dict[str, Any] | None = None) -> tuple[int, "BpfObject | None", Any, dict]:
-    """Open, load and attach ``args.object`` into ``kernel`` (a new one of ``--profile``
-    when None); ``rec`` collects what ``-j`` prints (``programs``, ``maps``)."""
+                     rec: dict[str, Any] | None = None,
+                     obj: "BpfObject | None" = None) -> tuple[int, "BpfObject | None", Any, dict]:
+    """Open (unless ``obj`` is the object opened already), load and attach ``args.object``
+    into ``kernel`` (a new one of ``--profile`` when None); ``rec`` collects what ``-j``
+    prints (``programs``, ``maps``)."""
     rec = rec if rec is not None else {}
     progs_rec = rec.setdefault("programs", [])
     maps_rec = rec.setdefault("maps", [])
     kernel = kernel if kernel is not None else _kernel(args)
-    obj, log = _open(args)
+    if obj is None:
+        obj, _log = _open(args)
     try:
         obj.load(kernel)
     except ProgLoadFailed as e:

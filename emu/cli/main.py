@@ -41,6 +41,7 @@ COMMANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("emu.cli.btf", "add_subcommand", ("btf",)),  # btf dump
     ("emu.cli.verify", "add_subcommand", ("verify",)),  # the verifier model
     ("emu.cli.loader", "add_subcommands", ("load", "call", "check-signatures")),
+    ("emu.cli.test_run", "add_subcommand", ("test-run",)),  # BPF_PROG_TEST_RUN of an object's program
     ("emu.sim.cli", "add_subcommand", ("sim",)),  # sim tcp, sim sched
 )
 
@@ -83,6 +84,8 @@ EXAMPLES: dict[str, str] = {
             "structops call --script steps.txt",
     "check-signatures": "structops check-signatures examples/*.bpf.o\n"
                         "structops check-signatures -j --all examples/struct_ops_module.bpf.o",
+    "test-run": "structops test-run examples/dummy_st_ops_success.bpf.o --prog test_1 --ctx-hex '00*8'\n"
+                "structops test-run prog.bpf.o --prog xdp_prog --data packet.bin --data-out out.bin",
     "sim": "structops sim tcp --algo reno --duration 5 --plot reno.svg",
     "sim tcp": "structops sim tcp --algo cubic --flows 2 --duration 20 --plot cubic.svg\n"
                "structops sim tcp examples/tcp_reno_kfuncs.bpf.o --duration 5 --json > run.json",

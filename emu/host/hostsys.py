@@ -151,6 +151,28 @@ class HostSys:
         info = hostbpf.prog_info(fd, with_code=False)
         return HostProgInfo(info.id, info.prog_type, self._logs.get(fd, ""), info.verified_insns)
 
+    def prog_test_run(self, prog_fd: int, *, ctx_in: bytes = b"", data_in: bytes = b"", repeat: int = 1,
+                      ctx_out_size: int = 0, data_out_size: int = 0, flags: int = 0,
+                      cpu: int = 0) -> hostbpf.TestRunResult:
+        """``BPF_PROG_TEST_RUN`` in the host kernel, with the emulated kernel's signature
+        (``repeat=1`` is the uapi's 0 or 1: one run) and its result type; a refusal is a
+        :class:`KernelError` with the host's errno. Runs the program; attaches nothing.
+        ``ctx_out`` is what the emulated kernel's result holds: the ctx_out buffer, or for
+        a syscall program the context written back into ctx_in."""
+        from dataclasses import replace
+
+        if flags or cpu:
+            raise KernelError(errno.EINVAL, "test runs with flags or a cpu are not passed to the host here")
+        try:
+            r = hostbpf.test_run(prog_fd, data_in=data_in, ctx_in=ctx_in, data_out_size=data_out_size,
+                                 ctx_out_size=ctx_out_size, repeat=repeat if repeat > 1 else 0)
+        except OSError as e:
+            raise KernelError(e.errno or errno.EINVAL, "BPF_PROG_TEST_RUN refused by the host kernel") from None
+        # syscall programs write their context back into ctx_in (the emulated kernel's ctx_out)
+        syscall = bool(ctx_in) and not ctx_out_size and hostbpf.prog_info(prog_fd, with_code=False).prog_type == 31
+        ctx_out = r.ctx_in_after if syscall else r.ctx_out
+        return replace(r, ctx_out=ctx_out)
+
     # --- maps (array and hash only) -------------------------------------------------------
     def map_create(self, *, map_type: int, key_size: int, value_size: int, max_entries: int,
                    map_flags: int = 0, map_name: str = "", btf_fd: int = 0, btf_key_type_id: int = 0,
