@@ -109,7 +109,7 @@ def test_verify_options(tmp_path_factory, attach, prog_type, map_spec, flags):
 @FUZZ
 @given(obj=S.mutated_object(), cmd=st.sampled_from([
     ["load"], ["load", "--verify-only"], ["verify"], ["check-signatures"], ["btf", "dump"],
-    ["btf", "dump", "--format", "c"]]))
+    ["btf", "dump", "--format", "c"], ["test-run", "--data-hex", "45" * 40]]))
 def test_elf_objects(tmp_path_factory, obj, cmd):
     name, data = obj
     f = _file(tmp_path_factory.mktemp("elf"), ".bpf.o", data)
