@@ -30,7 +30,7 @@ import argparse
 import sys
 from typing import Any
 
-from kernel_model.errors import InputError
+from kernel_model.errors import InputError, KernelError
 
 from .output import emit, json_mode
 
@@ -103,8 +103,14 @@ def cmd_test_run(args: argparse.Namespace) -> int:
     prog = _pick_program(obj, args.prog)
     kernel: Any = None
     if args.host:
+        from emu.host.hostbpf import oracle_status
         from emu.host.hostsys import HostSys
 
+        ok, why = oracle_status()
+        if not ok:
+            import errno
+
+            raise KernelError(errno.EPERM, f"--host: the host kernel cannot run it: {why}")
         if prog.prog_type == PROG_TYPE_STRUCT_OPS:
             raise InputError(f"--host: program '{prog.name}' is struct_ops: this command loads no struct_ops "
                              "program into the host kernel (their maps would register there)")
