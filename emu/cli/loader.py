@@ -116,21 +116,24 @@ def _open(args: argparse.Namespace) -> tuple["BpfObject", Any]:
     from emu.libbpf.log import DEBUG, Log
 
     log = Log(level=DEBUG if args.verbose else None)
-    obj = open_object(args.object, log)
+    obj = open_object(args.object, log, getattr(args, "object_data", None))
     for p in obj.progs.values():
         p.set_log_level(2 if args.verbose else 1)  # the verifier's log, for the summary line
     _apply_options(obj, args)
     return obj, log
 
 
-def open_object(path: str, log: Any) -> "BpfObject":
+def open_object(path: str, log: Any, data: bytes | None = None) -> "BpfObject":
     """``bpf_object__open_file`` of ``path`` (its errors as libbpf words them), or of
-    standard input for ``-`` (read once; messages call it ``<stdin>``)."""
+    standard input for ``-`` (read once; messages call it ``<stdin>``); ``data``: the
+    bytes of standard input when the caller read them already."""
     from emu.libbpf import BpfObject
 
-    from .inputs import STDIN, read_input
+    from .inputs import STDIN, STDIN_NAME, read_input
 
     if path == STDIN:
+        if data is not None:
+            return BpfObject(data, STDIN_NAME, log=log)
         inp = read_input(path)
         return BpfObject(inp.data, inp.name, log=log)
     return BpfObject.open_file(path, log=log)

@@ -30,6 +30,25 @@ def test_a_bare_ethernet_header_gives_an_empty_skb(capsys) -> None:
     assert d["data_out"] == "00" * 14 and d["program"] == "combinations" and d["prog_type"] == "socket_filter"
 
 
+def test_a_program_file_runs_as_its_prog_type(tmp_path, capsys) -> None:
+    f = tmp_path / "len.s"
+    f.write_text("r0 = *(u32 *)(r1 +0)\nexit\n")  # __sk_buff.len
+    rc, d = run_json(capsys, "test-run", str(f), "--data-hex", "ab" * 20)
+    assert rc == 0 and d["retval"] == 6 and d["program"] is None and d["prog_type"] == "socket_filter"
+    rc, d = run_json(capsys, "test-run", str(f), "--prog", "x")
+    assert rc == 2 and "--prog is for ELF objects" in d["error"]
+
+
+def test_an_object_from_standard_input(capsys) -> None:
+    from .conftest import proc
+
+    r = proc("-j", "test-run", "-", "--data-hex", "ab" * 20, stdin=open(LOOP4, "rb").read())
+    assert r.returncode == 0, r.stderr
+    import json
+    d = json.loads(r.stdout)
+    assert d["file"] == "<stdin>" and d["retval"] == 0xFFFFF
+
+
 def test_files_in_and_out(tmp_path, capsys) -> None:
     pkt = tmp_path / "pkt.bin"
     pkt.write_bytes(bytes(range(60)))
