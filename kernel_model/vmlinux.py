@@ -310,7 +310,9 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     text += conntrack_c(text)
     text += crypto_c() + task_vma_c()
     text += sock_addr_c(text)
-    return text + iter_c(text)
+    text += iter_c(text)
+    from .net_types import net_types_c  # the packet/socket types and net tracepoints, last: no id moves
+    return text + net_types_c(text)
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
