@@ -69,6 +69,8 @@ SYMBOLS: Final[dict[str, int]] = {
     "bpf_find_vma_proto": 180,
     # net/ipv4/bpf_tcp_ca.c
     "bpf_tcp_send_ack_proto": 116,
+    # net/core/filter.c: a file's socket (struct socket: kernel_model.vmlinux_iter)
+    "bpf_sock_from_file_proto": 162,
 }
 
 #: the socket storage prototypes of the socket and packet types (a socket or a BTF
@@ -86,6 +88,9 @@ BTF_ID_STRUCTS: Final[dict[str, str]] = {
     "btf_sock_ids[BTF_SOCK_TYPE_SOCK_COMMON]": "sock_common",
     "tcp_sock_id": "tcp_sock",
     "bpf_task_pt_regs_ids[0]": "pt_regs",
+    # net/core/filter.c BTF_ID_LIST(bpf_sock_from_file_btf_ids): struct socket, struct file
+    "bpf_sock_from_file_btf_ids[0]": "socket",
+    "bpf_sock_from_file_btf_ids[1]": "file",
 }
 
 #: include/uapi/linux/bpf.h
