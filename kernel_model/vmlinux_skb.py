@@ -2,7 +2,8 @@
 
 The packet and socket types programs reach (``sk_buff``, ``skb_shared_info``, ``xdp_buff``,
 ``xdp_rxq_info``, ``iphdr``, ``udphdr``, ``tcphdr``, ``tcp6_sock``, ``udp6_sock``,
-``tcp_request_sock``, ``mptcp_sock``, ``net``, ``enum skb_drop_reason``) and what they embed,
+``tcp_request_sock``, ``mptcp_sock``, ``net``, ``inet_hashinfo``, ``udp_table``,
+``enum skb_drop_reason``) and what they embed,
 with that kernel's layout; pointers to other structs point to forward declarations, function
 pointers are ``void *``. kernel_model.net_types appends the definitions the emulated vmlinux lacks.
 """
@@ -10,9 +11,9 @@ pointers are ``void *``. kernel_model.net_types appends the definitions the emul
 #: the kernel release the layouts were read from
 SOURCE_RELEASE = '6.18.44-fc-v1147'
 #: sizeof() of the root structs in that kernel (checked by the tests)
-SIZES = {'sk_buff': 224, 'skb_shared_info': 320, 'xdp_buff': 56, 'xdp_rxq_info': 64, 'iphdr': 20, 'udphdr': 8, 'tcphdr': 20, 'tcp6_sock': 2432, 'udp6_sock': 1472, 'tcp_request_sock': 312, 'mptcp_sock': 1936, 'net': 4224}
+SIZES = {'sk_buff': 224, 'skb_shared_info': 320, 'xdp_buff': 56, 'xdp_rxq_info': 64, 'iphdr': 20, 'udphdr': 8, 'tcphdr': 20, 'tcp6_sock': 2432, 'udp6_sock': 1472, 'tcp_request_sock': 312, 'mptcp_sock': 1936, 'net': 4224, 'inet_hashinfo': 128, 'udp_table': 32}
 #: sizeof() of every named struct the text defines or embeds
-ALL_SIZES = {'sk_buff': 224, 'rb_node': 24, 'list_head': 16, 'llist_node': 8, 'refcount_struct': 4, 'skb_shared_info': 320, 'skb_shared_hwtstamps': 8, 'xsk_tx_metadata_compl': 8, 'skb_frag': 16, 'xdp_buff': 56, 'xdp_rxq_info': 64, 'xdp_mem_info': 8, 'iphdr': 20, 'udphdr': 8, 'tcphdr': 20, 'tcp6_sock': 2432, 'tcp_sock': 2304, 'inet_connection_sock': 1400, 'inet_sock': 1016, 'sock': 784, 'sock_common': 136, 'hlist_node': 16, 'in6_addr': 16, 'hlist_nulls_node': 16, 'sk_buff_head': 24, 'sk_buff_list': 16, 'spinlock': 4, 'raw_spinlock': 4, 'qspinlock': 4, 'wait_queue_head': 24, 'rb_root': 8, 'page_frag': 16, 'timer_list': 40, 'qrwlock': 8, 'sock_cgroup_data': 16, 'callback_head': 16, 'xarray': 16, 'inet_cork_full': 152, 'inet_cork': 64, 'flowi': 88, 'flowi_common': 40, 'flowi_tunnel': 8, 'flowi4': 56, 'flowi6': 88, 'request_sock_queue': 72, 'fastopen_queue': 40, 'minmax': 24, 'minmax_sample': 8, 'tcp_options_received': 24, 'tcp_rack': 24, 'hrtimer': 64, 'timerqueue_node': 32, 'tcp_sack_block': 8, 'ipv6_pinfo': 128, 'in6_pktinfo': 20, 'inet6_cork': 16, 'udp6_sock': 1472, 'udp_sock': 1344, 'numa_drop_counters': 128, 'tcp_request_sock': 312, 'inet_request_sock': 256, 'request_sock': 232, 'mptcp_sock': 1936, 'work_struct': 32, 'mptcp_pm_data': 152, 'mptcp_addr_info': 24, 'in_addr': 4, 'mptcp_rm_list': 9, 'net': 4224, 'idr': 24, 'ns_common': 80, 'ref_tracker_dir': 0, 'ctl_table_set': 104, 'ctl_dir': 96, 'ctl_table_header': 88, 'hlist_head': 8, 'raw_notifier_head': 8, 'netns_core': 40, 'netns_mib': 120, 'netns_packet': 40, 'mutex': 32, 'optimistic_spin_queue': 4, 'netns_unix': 32, 'unix_table': 16, 'netns_nexthop': 72, 'blocking_notifier_head': 48, 'rw_semaphore': 40, 'netns_ipv4': 960, 'inet_timewait_death_row': 128, 'udp_tunnel_gro': 16, 'local_ports': 8, 'ping_group_range': 16, 'seqcount_spinlock': 4, 'seqcount': 4, 'sysctl_fib_multipath_hash_seed': 8, 'delayed_work': 88, 'netns_ipv6': 832, 'dst_ops': 192, 'percpu_counter': 40, 'netns_sysctl_ipv6': 184, 'netns_nf': 264, 'netns_ct': 176, 'nf_ip_net': 144, 'nf_generic_net': 4, 'nf_tcp_net': 60, 'nf_udp_net': 8, 'nf_icmp_net': 4, 'nf_sctp_net': 40, 'nf_gre_net': 24, 'netns_nftables': 8, 'netns_bpf': 64, 'netns_xfrm': 960, 'xfrm_policy_hash': 16, 'xfrm_policy_hthresh': 48, 'netns_mpls': 32, 'netns_xdp': 40}
+ALL_SIZES = {'sk_buff': 224, 'rb_node': 24, 'list_head': 16, 'llist_node': 8, 'refcount_struct': 4, 'skb_shared_info': 320, 'skb_shared_hwtstamps': 8, 'xsk_tx_metadata_compl': 8, 'skb_frag': 16, 'xdp_buff': 56, 'xdp_rxq_info': 64, 'xdp_mem_info': 8, 'iphdr': 20, 'udphdr': 8, 'tcphdr': 20, 'tcp6_sock': 2432, 'tcp_sock': 2304, 'inet_connection_sock': 1400, 'inet_sock': 1016, 'sock': 784, 'sock_common': 136, 'hlist_node': 16, 'in6_addr': 16, 'hlist_nulls_node': 16, 'sk_buff_head': 24, 'sk_buff_list': 16, 'spinlock': 4, 'raw_spinlock': 4, 'qspinlock': 4, 'wait_queue_head': 24, 'rb_root': 8, 'page_frag': 16, 'timer_list': 40, 'qrwlock': 8, 'sock_cgroup_data': 16, 'callback_head': 16, 'xarray': 16, 'inet_cork_full': 152, 'inet_cork': 64, 'flowi': 88, 'flowi_common': 40, 'flowi_tunnel': 8, 'flowi4': 56, 'flowi6': 88, 'request_sock_queue': 72, 'fastopen_queue': 40, 'minmax': 24, 'minmax_sample': 8, 'tcp_options_received': 24, 'tcp_rack': 24, 'hrtimer': 64, 'timerqueue_node': 32, 'tcp_sack_block': 8, 'ipv6_pinfo': 128, 'in6_pktinfo': 20, 'inet6_cork': 16, 'udp6_sock': 1472, 'udp_sock': 1344, 'numa_drop_counters': 128, 'tcp_request_sock': 312, 'inet_request_sock': 256, 'request_sock': 232, 'mptcp_sock': 1936, 'work_struct': 32, 'mptcp_pm_data': 152, 'mptcp_addr_info': 24, 'in_addr': 4, 'mptcp_rm_list': 9, 'net': 4224, 'idr': 24, 'ns_common': 80, 'ref_tracker_dir': 0, 'ctl_table_set': 104, 'ctl_dir': 96, 'ctl_table_header': 88, 'hlist_head': 8, 'raw_notifier_head': 8, 'netns_core': 40, 'netns_mib': 120, 'netns_packet': 40, 'mutex': 32, 'optimistic_spin_queue': 4, 'netns_unix': 32, 'unix_table': 16, 'netns_nexthop': 72, 'blocking_notifier_head': 48, 'rw_semaphore': 40, 'netns_ipv4': 960, 'inet_timewait_death_row': 128, 'udp_tunnel_gro': 16, 'local_ports': 8, 'ping_group_range': 16, 'seqcount_spinlock': 4, 'seqcount': 4, 'sysctl_fib_multipath_hash_seed': 8, 'delayed_work': 88, 'netns_ipv6': 832, 'dst_ops': 192, 'percpu_counter': 40, 'netns_sysctl_ipv6': 184, 'netns_nf': 264, 'netns_ct': 176, 'nf_ip_net': 144, 'nf_generic_net': 4, 'nf_tcp_net': 60, 'nf_udp_net': 8, 'nf_icmp_net': 4, 'nf_sctp_net': 40, 'nf_gre_net': 24, 'netns_nftables': 8, 'netns_bpf': 64, 'netns_xfrm': 960, 'xfrm_policy_hash': 16, 'xfrm_policy_hthresh': 48, 'netns_mpls': 32, 'netns_xdp': 40, 'inet_hashinfo': 128, 'udp_table': 32}
 
 SKB_C = r"""
 struct llist_node;
@@ -2504,6 +2505,46 @@ struct net {
 	long: 64;
 	long: 64;
 	long: 64;
+};
+
+struct inet_ehash_bucket;
+
+struct inet_bind_hashbucket;
+
+struct inet_listen_hashbucket;
+
+struct inet_hashinfo {
+	struct inet_ehash_bucket *ehash;
+	spinlock_t___2 *ehash_locks;
+	unsigned int ehash_mask;
+	unsigned int ehash_locks_mask;
+	struct kmem_cache *bind_bucket_cachep;
+	struct inet_bind_hashbucket *bhash;
+	struct kmem_cache *bind2_bucket_cachep;
+	struct inet_bind_hashbucket *bhash2;
+	unsigned int bhash_size;
+	unsigned int lhash2_mask;
+	struct inet_listen_hashbucket *lhash2;
+	bool pernet;
+	long: 56;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct udp_hslot;
+
+struct udp_hslot_main;
+
+struct udp_table {
+	struct udp_hslot *hash;
+	struct udp_hslot_main *hash2;
+	struct udp_hslot *hash4;
+	unsigned int mask;
+	unsigned int log;
 };
 
 enum skb_drop_reason {

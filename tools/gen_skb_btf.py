@@ -5,7 +5,8 @@
 the net tracepoints), ``struct xdp_buff`` (the XDP kernel context), the packet headers
 ``struct iphdr`` and ``struct udphdr`` (relocated against by CO-RE), the socket types
 the ``bpf_skc_to_*`` helpers return (``tcp6_sock``, ``udp6_sock``, ``tcp_request_sock``,
-``mptcp_sock``), ``struct net`` (read by the socket iterators) and ``enum
+``mptcp_sock``), ``struct net``, ``inet_hashinfo`` and ``udp_table`` (read by the
+socket iterators) and ``enum
 skb_drop_reason`` (the ``kfree_skb`` tracepoint's argument), each with everything it
 embeds by value, read from a kernel's raw BTF (default /sys/kernel/btf/vmlinux) the way
 tools/gen_net_btf.py reads the congestion-control socket types: pointers to other
@@ -31,7 +32,7 @@ from kernel_model.btf import CDumper, load, structs as S  # noqa: E402
 
 #: the structs defined with all their members (and what they embed)
 ROOT_STRUCTS = ("sk_buff", "skb_shared_info", "xdp_buff", "xdp_rxq_info", "iphdr", "udphdr", "tcphdr",
-                "tcp6_sock", "udp6_sock", "tcp_request_sock", "mptcp_sock", "net")
+                "tcp6_sock", "udp6_sock", "tcp_request_sock", "mptcp_sock", "net", "inet_hashinfo", "udp_table")
 #: enums programs (or tracepoint prototypes) name
 ROOT_ENUMS = ("skb_drop_reason",)
 
@@ -66,7 +67,8 @@ def main(argv: list[str]) -> int:
     print()
     print("The packet and socket types programs reach (``sk_buff``, ``skb_shared_info``, ``xdp_buff``,")
     print("``xdp_rxq_info``, ``iphdr``, ``udphdr``, ``tcphdr``, ``tcp6_sock``, ``udp6_sock``,")
-    print("``tcp_request_sock``, ``mptcp_sock``, ``net``, ``enum skb_drop_reason``) and what they embed,")
+    print("``tcp_request_sock``, ``mptcp_sock``, ``net``, ``inet_hashinfo``, ``udp_table``,")
+    print("``enum skb_drop_reason``) and what they embed,")
     print("with that kernel's layout; pointers to other structs point to forward declarations, function")
     print("pointers are ``void *``. kernel_model.net_types appends the definitions the emulated vmlinux lacks.")
     print('"""')
