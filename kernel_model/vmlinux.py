@@ -44,7 +44,7 @@ __all__ = ["REDUCED_STRUCTS", "BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_v
 REDUCED_STRUCTS = {"task_struct": True, "module": True, "cgroup": True, "cpumask": False,
                    "bpf_cpumask": False}
 REDUCED_STRUCTS["vm_area_struct"] = True  # kernel_model.task_vma_iter
-REDUCED_STRUCTS.update({"net_device": True, "bpf_prog": True})  # kernel_model.vmlinux_core
+REDUCED_STRUCTS.update({"bpf_prog": True})  # kernel_model.vmlinux_core (net_device: kernel_model.net_types, whole)
 
 #: offset of ``data`` in every ``bpf_struct_ops_<name>``: the common value is
 #: 8 bytes, the data is cacheline (64-byte) aligned.

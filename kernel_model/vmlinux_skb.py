@@ -3,7 +3,7 @@
 The packet and socket types programs reach (``sk_buff``, ``skb_shared_info``, ``xdp_buff``,
 ``xdp_rxq_info``, ``iphdr``, ``udphdr``, ``tcphdr``, ``tcp6_sock``, ``udp6_sock``,
 ``tcp_request_sock``, ``mptcp_sock``, ``net``, ``inet_hashinfo``, ``udp_table``,
-``enum skb_drop_reason``) and what they embed,
+``net_device``, ``dev_ifalias``, ``enum skb_drop_reason``) and what they embed,
 with that kernel's layout; pointers to other structs point to forward declarations, function
 pointers are ``void *``. kernel_model.net_types appends the definitions the emulated vmlinux lacks.
 """
@@ -11,9 +11,9 @@ pointers are ``void *``. kernel_model.net_types appends the definitions the emul
 #: the kernel release the layouts were read from
 SOURCE_RELEASE = '6.18.44-fc-v1147'
 #: sizeof() of the root structs in that kernel (checked by the tests)
-SIZES = {'sk_buff': 224, 'skb_shared_info': 320, 'xdp_buff': 56, 'xdp_rxq_info': 64, 'iphdr': 20, 'udphdr': 8, 'tcphdr': 20, 'tcp6_sock': 2432, 'udp6_sock': 1472, 'tcp_request_sock': 312, 'mptcp_sock': 1936, 'net': 4224, 'inet_hashinfo': 128, 'udp_table': 32}
+SIZES = {'sk_buff': 224, 'skb_shared_info': 320, 'xdp_buff': 56, 'xdp_rxq_info': 64, 'iphdr': 20, 'udphdr': 8, 'tcphdr': 20, 'tcp6_sock': 2432, 'udp6_sock': 1472, 'tcp_request_sock': 312, 'mptcp_sock': 1936, 'net': 4224, 'inet_hashinfo': 128, 'udp_table': 32, 'net_device': 2496, 'dev_ifalias': 16}
 #: sizeof() of every named struct the text defines or embeds
-ALL_SIZES = {'sk_buff': 224, 'rb_node': 24, 'list_head': 16, 'llist_node': 8, 'refcount_struct': 4, 'skb_shared_info': 320, 'skb_shared_hwtstamps': 8, 'xsk_tx_metadata_compl': 8, 'skb_frag': 16, 'xdp_buff': 56, 'xdp_rxq_info': 64, 'xdp_mem_info': 8, 'iphdr': 20, 'udphdr': 8, 'tcphdr': 20, 'tcp6_sock': 2432, 'tcp_sock': 2304, 'inet_connection_sock': 1400, 'inet_sock': 1016, 'sock': 784, 'sock_common': 136, 'hlist_node': 16, 'in6_addr': 16, 'hlist_nulls_node': 16, 'sk_buff_head': 24, 'sk_buff_list': 16, 'spinlock': 4, 'raw_spinlock': 4, 'qspinlock': 4, 'wait_queue_head': 24, 'rb_root': 8, 'page_frag': 16, 'timer_list': 40, 'qrwlock': 8, 'sock_cgroup_data': 16, 'callback_head': 16, 'xarray': 16, 'inet_cork_full': 152, 'inet_cork': 64, 'flowi': 88, 'flowi_common': 40, 'flowi_tunnel': 8, 'flowi4': 56, 'flowi6': 88, 'request_sock_queue': 72, 'fastopen_queue': 40, 'minmax': 24, 'minmax_sample': 8, 'tcp_options_received': 24, 'tcp_rack': 24, 'hrtimer': 64, 'timerqueue_node': 32, 'tcp_sack_block': 8, 'ipv6_pinfo': 128, 'in6_pktinfo': 20, 'inet6_cork': 16, 'udp6_sock': 1472, 'udp_sock': 1344, 'numa_drop_counters': 128, 'tcp_request_sock': 312, 'inet_request_sock': 256, 'request_sock': 232, 'mptcp_sock': 1936, 'work_struct': 32, 'mptcp_pm_data': 152, 'mptcp_addr_info': 24, 'in_addr': 4, 'mptcp_rm_list': 9, 'net': 4224, 'idr': 24, 'ns_common': 80, 'ref_tracker_dir': 0, 'ctl_table_set': 104, 'ctl_dir': 96, 'ctl_table_header': 88, 'hlist_head': 8, 'raw_notifier_head': 8, 'netns_core': 40, 'netns_mib': 120, 'netns_packet': 40, 'mutex': 32, 'optimistic_spin_queue': 4, 'netns_unix': 32, 'unix_table': 16, 'netns_nexthop': 72, 'blocking_notifier_head': 48, 'rw_semaphore': 40, 'netns_ipv4': 960, 'inet_timewait_death_row': 128, 'udp_tunnel_gro': 16, 'local_ports': 8, 'ping_group_range': 16, 'seqcount_spinlock': 4, 'seqcount': 4, 'sysctl_fib_multipath_hash_seed': 8, 'delayed_work': 88, 'netns_ipv6': 832, 'dst_ops': 192, 'percpu_counter': 40, 'netns_sysctl_ipv6': 184, 'netns_nf': 264, 'netns_ct': 176, 'nf_ip_net': 144, 'nf_generic_net': 4, 'nf_tcp_net': 60, 'nf_udp_net': 8, 'nf_icmp_net': 4, 'nf_sctp_net': 40, 'nf_gre_net': 24, 'netns_nftables': 8, 'netns_bpf': 64, 'netns_xfrm': 960, 'xfrm_policy_hash': 16, 'xfrm_policy_hthresh': 48, 'netns_mpls': 32, 'netns_xdp': 40, 'inet_hashinfo': 128, 'udp_table': 32}
+ALL_SIZES = {'sk_buff': 224, 'rb_node': 24, 'list_head': 16, 'llist_node': 8, 'refcount_struct': 4, 'skb_shared_info': 320, 'skb_shared_hwtstamps': 8, 'xsk_tx_metadata_compl': 8, 'skb_frag': 16, 'xdp_buff': 56, 'xdp_rxq_info': 64, 'xdp_mem_info': 8, 'iphdr': 20, 'udphdr': 8, 'tcphdr': 20, 'tcp6_sock': 2432, 'tcp_sock': 2304, 'inet_connection_sock': 1400, 'inet_sock': 1016, 'sock': 784, 'sock_common': 136, 'hlist_node': 16, 'in6_addr': 16, 'hlist_nulls_node': 16, 'sk_buff_head': 24, 'sk_buff_list': 16, 'spinlock': 4, 'raw_spinlock': 4, 'qspinlock': 4, 'wait_queue_head': 24, 'rb_root': 8, 'page_frag': 16, 'timer_list': 40, 'qrwlock': 8, 'sock_cgroup_data': 16, 'callback_head': 16, 'xarray': 16, 'inet_cork_full': 152, 'inet_cork': 64, 'flowi': 88, 'flowi_common': 40, 'flowi_tunnel': 8, 'flowi4': 56, 'flowi6': 88, 'request_sock_queue': 72, 'fastopen_queue': 40, 'minmax': 24, 'minmax_sample': 8, 'tcp_options_received': 24, 'tcp_rack': 24, 'hrtimer': 64, 'timerqueue_node': 32, 'tcp_sack_block': 8, 'ipv6_pinfo': 128, 'in6_pktinfo': 20, 'inet6_cork': 16, 'udp6_sock': 1472, 'udp_sock': 1344, 'numa_drop_counters': 128, 'tcp_request_sock': 312, 'inet_request_sock': 256, 'request_sock': 232, 'mptcp_sock': 1936, 'work_struct': 32, 'mptcp_pm_data': 152, 'mptcp_addr_info': 24, 'in_addr': 4, 'mptcp_rm_list': 9, 'net': 4224, 'idr': 24, 'ns_common': 80, 'ref_tracker_dir': 0, 'ctl_table_set': 104, 'ctl_dir': 96, 'ctl_table_header': 88, 'hlist_head': 8, 'raw_notifier_head': 8, 'netns_core': 40, 'netns_mib': 120, 'netns_packet': 40, 'mutex': 32, 'optimistic_spin_queue': 4, 'netns_unix': 32, 'unix_table': 16, 'netns_nexthop': 72, 'blocking_notifier_head': 48, 'rw_semaphore': 40, 'netns_ipv4': 960, 'inet_timewait_death_row': 128, 'udp_tunnel_gro': 16, 'local_ports': 8, 'ping_group_range': 16, 'seqcount_spinlock': 4, 'seqcount': 4, 'sysctl_fib_multipath_hash_seed': 8, 'delayed_work': 88, 'netns_ipv6': 832, 'dst_ops': 192, 'percpu_counter': 40, 'netns_sysctl_ipv6': 184, 'netns_nf': 264, 'netns_ct': 176, 'nf_ip_net': 144, 'nf_generic_net': 4, 'nf_tcp_net': 60, 'nf_udp_net': 8, 'nf_icmp_net': 4, 'nf_sctp_net': 40, 'nf_gre_net': 24, 'netns_nftables': 8, 'netns_bpf': 64, 'netns_xfrm': 960, 'xfrm_policy_hash': 16, 'xfrm_policy_hthresh': 48, 'netns_mpls': 32, 'netns_xdp': 40, 'inet_hashinfo': 128, 'udp_table': 32, 'net_device': 2496, 'netdev_tc_txq': 4, 'net_device_stats': 184, 'netdev_hw_addr_list': 32, 'device': 696, 'kobject': 64, 'kref': 4, 'dev_links_info': 56, 'dev_pm_info': 264, 'pm_message': 4, 'dev_msi_info': 16, 'dev_archdata': 0, 'bpf_xdp_entity': 16, 'dev_ifalias': 16}
 
 SKB_C = r"""
 struct llist_node;
@@ -278,10 +278,8 @@ struct skb_shared_hwtstamps {
 	};
 };
 
-typedef long long unsigned int __u64___2;
-
 struct xsk_tx_metadata_compl {
-	__u64___2 *tx_timestamp;
+	__u64 *tx_timestamp;
 };
 
 struct skb_frag;
@@ -1792,10 +1790,8 @@ struct netns_packet {
 	struct hlist_head sklist;
 };
 
-typedef struct spinlock spinlock_t___2;
-
 struct unix_table {
-	spinlock_t___2 *locks;
+	spinlock_t *locks;
 	struct hlist_head *buckets;
 };
 
@@ -2117,9 +2113,7 @@ struct netns_ipv4 {
 
 struct kmem_cache;
 
-typedef int __s32___2;
-
-typedef __s32___2 s32;
+typedef __s32 s32;
 
 struct percpu_counter {
 	raw_spinlock_t lock;
@@ -2515,7 +2509,7 @@ struct inet_listen_hashbucket;
 
 struct inet_hashinfo {
 	struct inet_ehash_bucket *ehash;
-	spinlock_t___2 *ehash_locks;
+	spinlock_t *ehash_locks;
 	unsigned int ehash_mask;
 	unsigned int ehash_locks_mask;
 	struct kmem_cache *bind_bucket_cachep;
@@ -2545,6 +2539,655 @@ struct udp_table {
 	struct udp_hslot *hash4;
 	unsigned int mask;
 	unsigned int log;
+};
+
+struct device;
+
+struct kobject;
+
+struct net_device_ops;
+
+struct header_ops;
+
+struct netdev_queue;
+
+struct netdev_tc_txq {
+	u16 count;
+	u16 offset;
+};
+
+struct xps_dev_maps;
+
+struct bpf_mprog_entry;
+
+struct pcpu_lstats;
+
+struct pcpu_sw_netstats;
+
+struct pcpu_dstats;
+
+struct inet6_dev;
+
+struct netdev_rx_queue;
+
+struct netdev_name_node;
+
+struct dev_ifalias;
+
+typedef u32 xdp_features_t;
+
+struct xdp_metadata_ops;
+
+struct xsk_tx_metadata_ops;
+
+struct net_device_stats {
+	union {
+		long unsigned int rx_packets;
+		atomic_long_t __rx_packets;
+	};
+	union {
+		long unsigned int tx_packets;
+		atomic_long_t __tx_packets;
+	};
+	union {
+		long unsigned int rx_bytes;
+		atomic_long_t __rx_bytes;
+	};
+	union {
+		long unsigned int tx_bytes;
+		atomic_long_t __tx_bytes;
+	};
+	union {
+		long unsigned int rx_errors;
+		atomic_long_t __rx_errors;
+	};
+	union {
+		long unsigned int tx_errors;
+		atomic_long_t __tx_errors;
+	};
+	union {
+		long unsigned int rx_dropped;
+		atomic_long_t __rx_dropped;
+	};
+	union {
+		long unsigned int tx_dropped;
+		atomic_long_t __tx_dropped;
+	};
+	union {
+		long unsigned int multicast;
+		atomic_long_t __multicast;
+	};
+	union {
+		long unsigned int collisions;
+		atomic_long_t __collisions;
+	};
+	union {
+		long unsigned int rx_length_errors;
+		atomic_long_t __rx_length_errors;
+	};
+	union {
+		long unsigned int rx_over_errors;
+		atomic_long_t __rx_over_errors;
+	};
+	union {
+		long unsigned int rx_crc_errors;
+		atomic_long_t __rx_crc_errors;
+	};
+	union {
+		long unsigned int rx_frame_errors;
+		atomic_long_t __rx_frame_errors;
+	};
+	union {
+		long unsigned int rx_fifo_errors;
+		atomic_long_t __rx_fifo_errors;
+	};
+	union {
+		long unsigned int rx_missed_errors;
+		atomic_long_t __rx_missed_errors;
+	};
+	union {
+		long unsigned int tx_aborted_errors;
+		atomic_long_t __tx_aborted_errors;
+	};
+	union {
+		long unsigned int tx_carrier_errors;
+		atomic_long_t __tx_carrier_errors;
+	};
+	union {
+		long unsigned int tx_fifo_errors;
+		atomic_long_t __tx_fifo_errors;
+	};
+	union {
+		long unsigned int tx_heartbeat_errors;
+		atomic_long_t __tx_heartbeat_errors;
+	};
+	union {
+		long unsigned int tx_window_errors;
+		atomic_long_t __tx_window_errors;
+	};
+	union {
+		long unsigned int rx_compressed;
+		atomic_long_t __rx_compressed;
+	};
+	union {
+		long unsigned int tx_compressed;
+		atomic_long_t __tx_compressed;
+	};
+};
+
+struct net_device_core_stats;
+
+struct ethtool_ops;
+
+struct l3mdev_ops;
+
+struct ndisc_ops;
+
+struct netdev_hw_addr_list {
+	struct list_head list;
+	int count;
+	struct rb_root tree;
+};
+
+struct kset;
+
+struct in_device;
+
+struct cpu_rmap;
+
+struct Qdisc;
+
+struct xdp_dev_bulk_queue;
+
+enum netdev_ml_priv_type {
+	ML_PRIV_NONE = 0,
+	ML_PRIV_CAN = 1,
+};
+
+enum netdev_stat_type {
+	NETDEV_PCPU_STAT_NONE = 0,
+	NETDEV_PCPU_STAT_LSTATS = 1,
+	NETDEV_PCPU_STAT_TSTATS = 2,
+	NETDEV_PCPU_STAT_DSTATS = 3,
+};
+
+struct kobj_type;
+
+struct kernfs_node;
+
+struct kref {
+	refcount_t refcount;
+};
+
+struct kobject {
+	const char *name;
+	struct list_head entry;
+	struct kobject *parent;
+	struct kset *kset;
+	const struct kobj_type *ktype;
+	struct kernfs_node *sd;
+	struct kref kref;
+	unsigned int state_initialized: 1;
+	unsigned int state_in_sysfs: 1;
+	unsigned int state_add_uevent_sent: 1;
+	unsigned int state_remove_uevent_sent: 1;
+	unsigned int uevent_suppress: 1;
+};
+
+struct device_private;
+
+struct device_type;
+
+struct bus_type;
+
+struct device_driver;
+
+enum dl_dev_state {
+	DL_DEV_NO_DRIVER = 0,
+	DL_DEV_PROBING = 1,
+	DL_DEV_DRIVER_BOUND = 2,
+	DL_DEV_UNBINDING = 3,
+};
+
+struct dev_links_info {
+	struct list_head suppliers;
+	struct list_head consumers;
+	struct list_head defer_sync;
+	enum dl_dev_state status;
+};
+
+struct pm_message;
+
+typedef struct pm_message pm_message_t;
+
+struct pm_message {
+	int event;
+};
+
+struct wake_irq;
+
+enum rpm_request {
+	RPM_REQ_NONE = 0,
+	RPM_REQ_IDLE = 1,
+	RPM_REQ_SUSPEND = 2,
+	RPM_REQ_AUTOSUSPEND = 3,
+	RPM_REQ_RESUME = 4,
+};
+
+enum rpm_status {
+	RPM_INVALID = -1,
+	RPM_ACTIVE = 0,
+	RPM_RESUMING = 1,
+	RPM_SUSPENDED = 2,
+	RPM_SUSPENDING = 3,
+	RPM_BLOCKED = 4,
+};
+
+struct pm_subsys_data;
+
+struct dev_pm_qos;
+
+struct dev_pm_info {
+	pm_message_t power_state;
+	bool can_wakeup: 1;
+	bool async_suspend: 1;
+	bool in_dpm_list: 1;
+	bool is_prepared: 1;
+	bool is_suspended: 1;
+	bool is_noirq_suspended: 1;
+	bool is_late_suspended: 1;
+	bool no_pm: 1;
+	bool early_init: 1;
+	bool direct_complete: 1;
+	u32 driver_flags;
+	spinlock_t lock;
+	bool should_wakeup: 1;
+	struct hrtimer suspend_timer;
+	u64 timer_expires;
+	struct work_struct work;
+	wait_queue_head_t wait_queue;
+	struct wake_irq *wakeirq;
+	atomic_t usage_count;
+	atomic_t child_count;
+	unsigned int disable_depth: 3;
+	bool idle_notification: 1;
+	bool request_pending: 1;
+	bool deferred_resume: 1;
+	bool needs_force_resume: 1;
+	bool runtime_auto: 1;
+	bool ignore_children: 1;
+	bool no_callbacks: 1;
+	bool irq_safe: 1;
+	bool use_autosuspend: 1;
+	bool timer_autosuspends: 1;
+	bool memalloc_noio: 1;
+	unsigned int links_count;
+	enum rpm_request request;
+	enum rpm_status runtime_status;
+	enum rpm_status last_status;
+	int runtime_error;
+	int autosuspend_delay;
+	u64 last_busy;
+	u64 active_time;
+	u64 suspended_time;
+	u64 accounting_timestamp;
+	struct pm_subsys_data *subsys_data;
+	void *set_latency_tolerance;
+	struct dev_pm_qos *qos;
+	bool detach_power_off: 1;
+};
+
+struct dev_pm_domain;
+
+struct irq_domain;
+
+struct msi_device_data;
+
+struct dev_msi_info {
+	struct irq_domain *domain;
+	struct msi_device_data *data;
+};
+
+struct bus_dma_region;
+
+struct device_dma_parameters;
+
+struct io_tlb_mem;
+
+struct dev_archdata {
+};
+
+struct device_node;
+
+struct fwnode_handle;
+
+typedef u32 __kernel_dev_t;
+
+typedef __kernel_dev_t dev_t;
+
+struct class;
+
+struct attribute_group;
+
+struct iommu_group;
+
+struct dev_iommu;
+
+struct device_physical_location;
+
+enum device_removable {
+	DEVICE_REMOVABLE_NOT_SUPPORTED = 0,
+	DEVICE_REMOVABLE_UNKNOWN = 1,
+	DEVICE_FIXED = 2,
+	DEVICE_REMOVABLE = 3,
+};
+
+struct device {
+	struct kobject kobj;
+	struct device *parent;
+	struct device_private *p;
+	const char *init_name;
+	const struct device_type *type;
+	const struct bus_type *bus;
+	struct device_driver *driver;
+	void *platform_data;
+	void *driver_data;
+	struct {
+		const char *name;
+		spinlock_t lock;
+	} driver_override;
+	struct mutex mutex;
+	struct dev_links_info links;
+	struct dev_pm_info power;
+	struct dev_pm_domain *pm_domain;
+	struct dev_msi_info msi;
+	u64 *dma_mask;
+	u64 coherent_dma_mask;
+	u64 bus_dma_limit;
+	const struct bus_dma_region *dma_range_map;
+	struct device_dma_parameters *dma_parms;
+	struct list_head dma_pools;
+	struct io_tlb_mem *dma_io_tlb_mem;
+	struct dev_archdata archdata;
+	struct device_node *of_node;
+	struct fwnode_handle *fwnode;
+	int numa_node;
+	dev_t devt;
+	u32 id;
+	spinlock_t devres_lock;
+	struct list_head devres_head;
+	const struct class *class;
+	const struct attribute_group **groups;
+	void *release;
+	struct iommu_group *iommu_group;
+	struct dev_iommu *iommu;
+	struct device_physical_location *physical_location;
+	enum device_removable removable;
+	bool offline_disabled: 1;
+	bool offline: 1;
+	bool of_node_reused: 1;
+	bool state_synced: 1;
+	bool can_match: 1;
+	bool dma_skip_sync: 1;
+	bool dma_iommu: 1;
+	long unsigned int flags[1];
+};
+
+struct rtnl_link_ops;
+
+struct netdev_stat_ops;
+
+struct netdev_queue_mgmt_ops;
+
+struct dcbnl_rtnl_ops;
+
+struct netprio_map;
+
+struct phy_link_topology;
+
+struct phy_device;
+
+struct sfp_bus;
+
+struct lock_class_key;
+
+struct udp_tunnel_nic_info;
+
+struct udp_tunnel_nic;
+
+struct netdev_config;
+
+struct ethtool_netdev_state;
+
+struct bpf_xdp_link;
+
+struct bpf_xdp_entity {
+	struct bpf_prog *prog;
+	struct bpf_xdp_link *link;
+};
+
+typedef struct {
+} netdevice_tracker;
+
+struct rtnl_hw_stats64;
+
+struct devlink_port;
+
+struct dim_irq_moder;
+
+struct napi_config;
+
+struct hwtstamp_provider;
+
+struct net_device {
+	__u8 __cacheline_group_begin__net_device_read_tx[0];
+	union {
+		struct {
+			long unsigned int priv_flags: 32;
+			long unsigned int lltx: 1;
+			long unsigned int netmem_tx: 1;
+		};
+		struct {
+			long unsigned int priv_flags: 32;
+			long unsigned int lltx: 1;
+			long unsigned int netmem_tx: 1;
+		} priv_flags_fast;
+	};
+	const struct net_device_ops *netdev_ops;
+	const struct header_ops *header_ops;
+	struct netdev_queue *_tx;
+	netdev_features_t gso_partial_features;
+	unsigned int real_num_tx_queues;
+	unsigned int gso_max_size;
+	unsigned int gso_ipv4_max_size;
+	u16 gso_max_segs;
+	s16 num_tc;
+	unsigned int mtu;
+	short unsigned int needed_headroom;
+	struct netdev_tc_txq tc_to_txq[16];
+	struct xps_dev_maps *xps_maps[2];
+	struct nf_hook_entries *nf_hooks_egress;
+	struct bpf_mprog_entry *tcx_egress;
+	__u8 __cacheline_group_end__net_device_read_tx[0];
+	__u8 __cacheline_group_begin__net_device_read_txrx[0];
+	union {
+		struct pcpu_lstats *lstats;
+		struct pcpu_sw_netstats *tstats;
+		struct pcpu_dstats *dstats;
+	};
+	long unsigned int state;
+	unsigned int flags;
+	short unsigned int hard_header_len;
+	netdev_features_t features;
+	struct inet6_dev *ip6_ptr;
+	__u8 __cacheline_group_end__net_device_read_txrx[0];
+	__u8 __cacheline_group_begin__net_device_read_rx[0];
+	struct bpf_prog *xdp_prog;
+	struct list_head ptype_specific;
+	int ifindex;
+	unsigned int real_num_rx_queues;
+	struct netdev_rx_queue *_rx;
+	unsigned int gro_max_size;
+	unsigned int gro_ipv4_max_size;
+	void *rx_handler;
+	void *rx_handler_data;
+	possible_net_t nd_net;
+	struct bpf_mprog_entry *tcx_ingress;
+	__u8 __cacheline_group_end__net_device_read_rx[0];
+	char name[16];
+	struct netdev_name_node *name_node;
+	struct dev_ifalias *ifalias;
+	long unsigned int mem_end;
+	long unsigned int mem_start;
+	long unsigned int base_addr;
+	struct list_head dev_list;
+	struct list_head napi_list;
+	struct list_head unreg_list;
+	struct list_head close_list;
+	struct list_head ptype_all;
+	struct {
+		struct list_head upper;
+		struct list_head lower;
+	} adj_list;
+	xdp_features_t xdp_features;
+	const struct xdp_metadata_ops *xdp_metadata_ops;
+	const struct xsk_tx_metadata_ops *xsk_tx_metadata_ops;
+	short unsigned int gflags;
+	short unsigned int needed_tailroom;
+	netdev_features_t hw_features;
+	netdev_features_t wanted_features;
+	netdev_features_t vlan_features;
+	netdev_features_t hw_enc_features;
+	netdev_features_t mpls_features;
+	netdev_features_t mangleid_features;
+	unsigned int min_mtu;
+	unsigned int max_mtu;
+	short unsigned int type;
+	unsigned char min_header_len;
+	unsigned char name_assign_type;
+	int group;
+	struct net_device_stats stats;
+	struct net_device_core_stats *core_stats;
+	atomic_t carrier_up_count;
+	atomic_t carrier_down_count;
+	const struct ethtool_ops *ethtool_ops;
+	const struct l3mdev_ops *l3mdev_ops;
+	const struct ndisc_ops *ndisc_ops;
+	unsigned int operstate;
+	unsigned char link_mode;
+	unsigned char if_port;
+	unsigned char dma;
+	unsigned char perm_addr[32];
+	unsigned char addr_assign_type;
+	unsigned char addr_len;
+	unsigned char upper_level;
+	unsigned char lower_level;
+	u8 threaded;
+	short unsigned int neigh_priv_len;
+	short unsigned int dev_id;
+	short unsigned int dev_port;
+	int irq;
+	u32 priv_len;
+	spinlock_t addr_list_lock;
+	struct netdev_hw_addr_list uc;
+	struct netdev_hw_addr_list mc;
+	struct netdev_hw_addr_list dev_addrs;
+	struct kset *queues_kset;
+	unsigned int promiscuity;
+	unsigned int allmulti;
+	bool uc_promisc;
+	struct in_device *ip_ptr;
+	struct hlist_head fib_nh_head;
+	const unsigned char *dev_addr;
+	unsigned int num_rx_queues;
+	unsigned int xdp_zc_max_segs;
+	struct netdev_queue *ingress_queue;
+	struct nf_hook_entries *nf_hooks_ingress;
+	unsigned char broadcast[32];
+	struct cpu_rmap *rx_cpu_rmap;
+	struct hlist_node index_hlist;
+	unsigned int num_tx_queues;
+	struct Qdisc *qdisc;
+	unsigned int tx_queue_len;
+	spinlock_t tx_global_lock;
+	struct xdp_dev_bulk_queue *xdp_bulkq;
+	struct hlist_head qdisc_hash[16];
+	struct timer_list watchdog_timer;
+	int watchdog_timeo;
+	spinlock_t watchdog_lock;
+	bool watchdog_ref_held;
+	u32 proto_down_reason;
+	struct list_head todo_list;
+	int *pcpu_refcnt;
+	struct ref_tracker_dir refcnt_tracker;
+	struct list_head link_watch_list;
+	u8 reg_state;
+	bool dismantle;
+	bool moving_ns;
+	bool rtnl_link_initializing;
+	bool needs_free_netdev;
+	void *priv_destructor;
+	void *ml_priv;
+	enum netdev_ml_priv_type ml_priv_type;
+	enum netdev_stat_type pcpu_stat_type: 8;
+	struct device dev;
+	const struct attribute_group *sysfs_groups[5];
+	const struct attribute_group *sysfs_rx_queue_group;
+	const struct rtnl_link_ops *rtnl_link_ops;
+	const struct netdev_stat_ops *stat_ops;
+	const struct netdev_queue_mgmt_ops *queue_mgmt_ops;
+	unsigned int tso_max_size;
+	u16 tso_max_segs;
+	const struct dcbnl_rtnl_ops *dcbnl_ops;
+	u8 prio_tc_map[16];
+	struct netprio_map *priomap;
+	struct phy_link_topology *link_topo;
+	struct phy_device *phydev;
+	struct sfp_bus *sfp_bus;
+	struct lock_class_key *qdisc_tx_busylock;
+	bool proto_down;
+	bool irq_affinity_auto;
+	bool rx_cpu_rmap_auto;
+	long unsigned int see_all_hwtstamp_requests: 1;
+	long unsigned int change_proto_down: 1;
+	long unsigned int netns_immutable: 1;
+	long unsigned int fcoe_mtu: 1;
+	struct list_head net_notifier_list;
+	const struct udp_tunnel_nic_info *udp_tunnel_nic_info;
+	struct udp_tunnel_nic *udp_tunnel_nic;
+	struct netdev_config *cfg;
+	struct netdev_config *cfg_pending;
+	struct ethtool_netdev_state *ethtool;
+	struct bpf_xdp_entity xdp_state[3];
+	u8 dev_addr_shadow[32];
+	netdevice_tracker linkwatch_dev_tracker;
+	netdevice_tracker watchdog_dev_tracker;
+	netdevice_tracker dev_registered_tracker;
+	struct rtnl_hw_stats64 *offload_xstats_l3;
+	struct devlink_port *devlink_port;
+	struct hlist_head page_pools;
+	struct dim_irq_moder *irq_moder;
+	u64 max_pacing_offload_horizon;
+	struct napi_config *napi_config;
+	u32 num_napi_configs;
+	u32 napi_defer_hard_irqs;
+	long unsigned int gro_flush_timeout;
+	bool up;
+	bool request_ops_lock;
+	struct mutex lock;
+	struct hlist_head neighbours[2];
+	struct hwtstamp_provider *hwprov;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	u8 priv[0];
+};
+
+struct dev_ifalias {
+	struct callback_head rcuhead;
+	char ifalias[0];
 };
 
 enum skb_drop_reason {

@@ -6,7 +6,7 @@ the net tracepoints), ``struct xdp_buff`` (the XDP kernel context), the packet h
 ``struct iphdr`` and ``struct udphdr`` (relocated against by CO-RE), the socket types
 the ``bpf_skc_to_*`` helpers return (``tcp6_sock``, ``udp6_sock``, ``tcp_request_sock``,
 ``mptcp_sock``), ``struct net``, ``inet_hashinfo`` and ``udp_table`` (read by the
-socket iterators) and ``enum
+socket iterators), ``struct net_device`` (what packets and the xdp tracepoints point to) and ``enum
 skb_drop_reason`` (the ``kfree_skb`` tracepoint's argument), each with everything it
 embeds by value, read from a kernel's raw BTF (default /sys/kernel/btf/vmlinux) the way
 tools/gen_net_btf.py reads the congestion-control socket types: pointers to other
@@ -30,9 +30,23 @@ from gen_net_btf import Subset  # noqa: E402
 
 from kernel_model.btf import CDumper, load, structs as S  # noqa: E402
 
+
+class TypedefSubset(Subset):
+    """:class:`gen_net_btf.Subset` that converts a typedef once (by value), whatever
+    side of a pointer it is met on: the kernel has one ``u64``, one ``spinlock_t``; two
+    copies would be written ``u64___2`` and make libbpf's candidate search for ``u64``
+    ambiguous. Only a struct met behind a pointer stays a forward declaration."""
+
+    def conv(self, tid: int, behind_ptr: bool = False) -> int:
+        if tid and behind_ptr and self.host[tid].kind in (S.KIND_TYPEDEF, S.KIND_INT, S.KIND_ENUM,
+                                                          S.KIND_ENUM64, S.KIND_FLOAT):
+            return super().conv(tid, False)
+        return super().conv(tid, behind_ptr)
+
 #: the structs defined with all their members (and what they embed)
 ROOT_STRUCTS = ("sk_buff", "skb_shared_info", "xdp_buff", "xdp_rxq_info", "iphdr", "udphdr", "tcphdr",
-                "tcp6_sock", "udp6_sock", "tcp_request_sock", "mptcp_sock", "net", "inet_hashinfo", "udp_table")
+                "tcp6_sock", "udp6_sock", "tcp_request_sock", "mptcp_sock", "net", "inet_hashinfo", "udp_table",
+                "net_device", "dev_ifalias")
 #: enums programs (or tracepoint prototypes) name
 ROOT_ENUMS = ("skb_drop_reason",)
 
@@ -40,7 +54,7 @@ ROOT_ENUMS = ("skb_drop_reason",)
 def main(argv: list[str]) -> int:
     path = argv[1] if len(argv) > 1 else "/sys/kernel/btf/vmlinux"
     host = load(path)
-    sub = Subset(host)
+    sub = TypedefSubset(host)
     sizes = {}
     for name in ROOT_STRUCTS:
         tid = host.find(name, S.KIND_STRUCT)
@@ -68,7 +82,7 @@ def main(argv: list[str]) -> int:
     print("The packet and socket types programs reach (``sk_buff``, ``skb_shared_info``, ``xdp_buff``,")
     print("``xdp_rxq_info``, ``iphdr``, ``udphdr``, ``tcphdr``, ``tcp6_sock``, ``udp6_sock``,")
     print("``tcp_request_sock``, ``mptcp_sock``, ``net``, ``inet_hashinfo``, ``udp_table``,")
-    print("``enum skb_drop_reason``) and what they embed,")
+    print("``net_device``, ``dev_ifalias``, ``enum skb_drop_reason``) and what they embed,")
     print("with that kernel's layout; pointers to other structs point to forward declarations, function")
     print("pointers are ``void *``. kernel_model.net_types appends the definitions the emulated vmlinux lacks.")
     print('"""')
