@@ -30,7 +30,10 @@ from typing import Final
 from .conntrack import new_definitions
 from .vmlinux_skb import SKB_C
 
-__all__ = ["NET_TRACEPOINTS", "net_types_c"]
+__all__ = ["NET_TRACEPOINTS", "HEADER", "net_types_c"]
+
+#: the comment the appended text starts with
+HEADER: Final = "/* kernel_model.net_types: the packet and socket types (6.18 layouts) */"
 
 #: tracepoint -> (its template, the TP_PROTO parameters as C), Linux 6.18 x86-64
 NET_TRACEPOINTS: Final[dict[str, tuple[str, str]]] = {
@@ -49,7 +52,7 @@ NET_TRACEPOINTS: Final[dict[str, tuple[str, str]]] = {
 def net_types_c(existing: str) -> str:
     """The types ``existing`` (the emulated vmlinux's C so far) lacks, then the net
     tracepoints' typedefs and template probes."""
-    out = [new_definitions(existing, SKB_C),
+    out = [HEADER, new_definitions(existing, SKB_C),
            "/* include/trace/bpf_probe.h: the net tracepoints' typedefs and template probes */"]
     seen: set[str] = set()
     for name, (template, params) in NET_TRACEPOINTS.items():

@@ -113,7 +113,12 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int,
                     raise v.reject(E.EACCES, f"cannot access ptr member {m.name} with moff {moff} in struct {tname} "
                                              f"with off {off} size {size}")
                 sid2 = btf.skip_modifiers(mtype.type_id)
-                if isinstance(btf.type_by_id(sid2), Struct):
+                pointee = btf.type_by_id(sid2)
+                if isinstance(pointee, Struct) or (isinstance(pointee, Fwd) and not pointee.is_union
+                                                   and btf is v.attr.vmlinux_btf):
+                    # a struct the emulated vmlinux only declares is a struct in the kernel's
+                    # BTF: the pointer is the kernel's PTR_TO_BTF_ID (never a scalar); a walk
+                    # into it is refused as not modelled (above)
                     if field is not None:
                         field.append(m.name)
                     return PTR_TO_BTF_ID, sid2, flag
