@@ -125,3 +125,46 @@ def test_net_tracepoints_on_the_host(tp: str, asm: str, want: object) -> None:
         pytest.skip(why)
     h = host_load(_program(asm, _env(tp), host=True), _env(tp), log_level=2)
     assert (None if h.accepted else (h.errno, h.error_line)) == want, h.log
+
+
+# --- which program types get the socket casts, bpf_sock_from_file and bpf_skb_output ------------------
+#: enum bpf_prog_type values of the types the model verifies without an attach target
+PROG_TYPES = {"socket_filter": 1, "kprobe": 2, "sched_cls": 3, "tracepoint": 5, "xdp": 6, "perf_event": 7,
+              "cgroup_skb": 8, "cgroup_sock": 9, "lwt_in": 10, "sock_ops": 13, "sk_skb": 14, "sk_msg": 16,
+              "raw_tracepoint": 17, "sk_reuseport": 21, "flow_dissector": 22}
+NEW_HELPERS = ("bpf_skc_to_tcp6_sock", "bpf_skc_to_udp6_sock", "bpf_skc_to_tcp_request_sock",
+               "bpf_skc_to_mptcp_sock", "bpf_sock_from_file", "bpf_skb_output")
+SOCK_COMMON_ARG = "R1 type=scalar expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_"
+
+
+def _null_call(helper: str) -> list:
+    return assemble(f"r1 = 0\ncall {helper}\nr0 = 0\nexit")
+
+
+@pytest.mark.parametrize("ptype,helper,want", [
+    (1, "bpf_skc_to_tcp6_sock", (E.EACCES, SOCK_COMMON_ARG)),  # bpf_sk_base_func_proto: root
+    (13, "bpf_skc_to_mptcp_sock", (E.EACCES, "R1 type=scalar expected=sock_common, sock, tcp_sock, xdp_sock")),
+    (5, "bpf_skc_to_udp6_sock", (E.EINVAL, "program of this type cannot use helper bpf_skc_to_udp6_sock#140")),
+    (6, "bpf_sock_from_file", (E.EINVAL, "program of this type cannot use helper bpf_sock_from_file#162")),
+    (1, "bpf_skb_output", (E.EINVAL, "program of this type cannot use helper bpf_skb_output#111")),
+])
+def test_helper_availability(ptype: int, helper: str, want: tuple[int, str]) -> None:
+    """get_func_proto's answer (the decision trees) then the prototype's first check; the
+    6.18 host's answers (test_helper_availability_as_the_host covers every pair)."""
+    r = verify(_null_call(helper), VerifierEnv(prog_type=ptype))
+    assert (r.errno, r.error_line) == want, r.log
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("helper", NEW_HELPERS)
+@pytest.mark.parametrize("ptype", sorted(PROG_TYPES.values()))
+def test_helper_availability_as_the_host(ptype: int, helper: str) -> None:
+    from emu.host import hostbpf
+    from emu.host.verdict import host_load
+
+    ok, why = hostbpf.oracle_status()
+    if not ok:
+        pytest.skip(why)
+    m = verify(_null_call(helper), VerifierEnv(prog_type=ptype))
+    h = host_load(_null_call(helper), VerifierEnv(prog_type=ptype))
+    assert (m.accepted, m.errno, m.error_line) == (h.accepted, h.errno, h.error_line), h.log
