@@ -3,7 +3,8 @@
 The packet and socket types programs reach (``sk_buff``, ``skb_shared_info``, ``xdp_buff``,
 ``xdp_rxq_info``, ``iphdr``, ``udphdr``, ``tcphdr``, ``tcp6_sock``, ``udp6_sock``,
 ``tcp_request_sock``, ``mptcp_sock``, ``net``, ``inet_hashinfo``, ``udp_table``,
-``net_device``, ``dev_ifalias``, ``enum skb_drop_reason``) and what they embed,
+``net_device``, ``dev_ifalias``, ``union tcp_word_hdr``, ``enum skb_drop_reason``) and what
+they embed,
 with that kernel's layout; pointers to other structs point to forward declarations, function
 pointers are ``void *``. kernel_model.net_types appends the definitions the emulated vmlinux lacks.
 """
@@ -3188,6 +3189,11 @@ struct net_device {
 struct dev_ifalias {
 	struct callback_head rcuhead;
 	char ifalias[0];
+};
+
+union tcp_word_hdr {
+	struct tcphdr hdr;
+	__be32 words[5];
 };
 
 enum skb_drop_reason {

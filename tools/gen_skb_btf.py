@@ -47,6 +47,8 @@ class TypedefSubset(Subset):
 ROOT_STRUCTS = ("sk_buff", "skb_shared_info", "xdp_buff", "xdp_rxq_info", "iphdr", "udphdr", "tcphdr",
                 "tcp6_sock", "udp6_sock", "tcp_request_sock", "mptcp_sock", "net", "inet_hashinfo", "udp_table",
                 "net_device", "dev_ifalias")
+#: unions programs relocate against (include/uapi/linux/tcp.h)
+ROOT_UNIONS = ("tcp_word_hdr",)
 #: enums programs (or tracepoint prototypes) name
 ROOT_ENUMS = ("skb_drop_reason",)
 
@@ -62,6 +64,11 @@ def main(argv: list[str]) -> int:
             raise SystemExit(f"gen_skb_btf: {path} has no struct {name}")
         sub.conv(tid)
         sizes[name] = host.size_of(tid)
+    for name in ROOT_UNIONS:
+        tid = host.find(name, S.KIND_UNION)
+        if tid is None:
+            raise SystemExit(f"gen_skb_btf: {path} has no union {name}")
+        sub.conv(tid)
     for name in ROOT_ENUMS:
         tid = host.find(name, S.KIND_ENUM)
         if tid is None:
@@ -82,7 +89,8 @@ def main(argv: list[str]) -> int:
     print("The packet and socket types programs reach (``sk_buff``, ``skb_shared_info``, ``xdp_buff``,")
     print("``xdp_rxq_info``, ``iphdr``, ``udphdr``, ``tcphdr``, ``tcp6_sock``, ``udp6_sock``,")
     print("``tcp_request_sock``, ``mptcp_sock``, ``net``, ``inet_hashinfo``, ``udp_table``,")
-    print("``net_device``, ``dev_ifalias``, ``enum skb_drop_reason``) and what they embed,")
+    print("``net_device``, ``dev_ifalias``, ``union tcp_word_hdr``, ``enum skb_drop_reason``) and what")
+    print("they embed,")
     print("with that kernel's layout; pointers to other structs point to forward declarations, function")
     print("pointers are ``void *``. kernel_model.net_types appends the definitions the emulated vmlinux lacks.")
     print('"""')

@@ -168,3 +168,48 @@ def test_helper_availability_as_the_host(ptype: int, helper: str) -> None:
     m = verify(_null_call(helper), VerifierEnv(prog_type=ptype))
     h = host_load(_null_call(helper), VerifierEnv(prog_type=ptype))
     assert (m.accepted, m.errno, m.error_line) == (h.accepted, h.errno, h.error_line), h.log
+
+
+# --- the raw SYN-cookie helpers: fixed-size header arguments (sizeof(struct iphdr) ...) ----------------
+_ZERO48 = "".join(f"*(u64 *)(r10 -{8 * i}) = r1\n" for i in range(1, 7))
+_HDRS = "r1 = 0\n" + _ZERO48 + "r1 = r10\nr1 += {}\nr2 = r10\nr2 += {}\n"
+_PKT = "r2 = *(u32 *)(r1 +4)\nr1 = *(u32 *)(r1 +0)\nr3 = r1\nr3 += {}\nif r3 > r2 goto +6\nr2 = r1\nr2 += 20\n"
+#: (prog type, program, answer); the 6.18 host's answers (test_syncookie_helpers_as_the_host)
+SYNCOOKIE = [
+    (6, _HDRS.format(-48, -24) + "r3 = 20\ncall bpf_tcp_raw_gen_syncookie_ipv4\nr0 = 0\nexit", None),
+    (6, _HDRS.format(-16, -24) + "r3 = 20\ncall bpf_tcp_raw_gen_syncookie_ipv4\nr0 = 0\nexit",
+     (E.EINVAL, "invalid read from stack R1 off=-16 size=20")),
+    (6, _HDRS.format(-48, -24) + "r3 = 30\ncall bpf_tcp_raw_gen_syncookie_ipv4\nr0 = 0\nexit",
+     (E.EINVAL, "invalid read from stack R2 off=-24 size=30")),
+    (6, _HDRS.format(-48, -24) + "r3 = 0\ncall bpf_tcp_raw_gen_syncookie_ipv6\nr0 = 0\nexit", None),
+    (6, _HDRS.format(-48, -24) + "call bpf_tcp_raw_check_syncookie_ipv6\nr0 = 0\nexit", None),
+    (6, _HDRS.format(-40, -8) + "call bpf_tcp_raw_check_syncookie_ipv4\nr0 = 0\nexit",
+     (E.EINVAL, "invalid read from stack R2 off=-8 size=20")),
+    (3, _HDRS.format(-48, -24) + "r3 = 20\ncall bpf_tcp_raw_gen_syncookie_ipv4\nr0 = 0\nexit", None),
+    (8, _HDRS.format(-48, -24) + "r3 = 20\ncall bpf_tcp_raw_gen_syncookie_ipv4\nr0 = 0\nexit",
+     (E.EINVAL, "program of this type cannot use helper bpf_tcp_raw_gen_syncookie_ipv4#204")),
+    (6, _PKT.format(40) + "r3 = 20\ncall bpf_tcp_raw_gen_syncookie_ipv4\nr0 = 0\nexit\nr0 = 0\nexit", None),
+    (6, _PKT.format(30) + "r3 = 20\ncall bpf_tcp_raw_gen_syncookie_ipv4\nr0 = 0\nexit\nr0 = 0\nexit",
+     (E.EACCES, "R2 offset is outside of the packet")),
+]
+
+
+@pytest.mark.parametrize("ptype,asm,want", SYNCOOKIE, ids=[f"{c[0]}:" + c[1].split("call ")[1].split("\n")[0] + f":{i}"
+                                                           for i, c in enumerate(SYNCOOKIE)])
+def test_syncookie_helpers(ptype: int, asm: str, want: tuple[int, str] | None) -> None:
+    r = verify(assemble(asm), VerifierEnv(prog_type=ptype))
+    assert (None if r.accepted else (r.errno, r.error_line)) == want, r.log
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("ptype,asm,want", SYNCOOKIE, ids=[f"{c[0]}:" + c[1].split("call ")[1].split("\n")[0] + f":{i}"
+                                                           for i, c in enumerate(SYNCOOKIE)])
+def test_syncookie_helpers_as_the_host(ptype: int, asm: str, want: object) -> None:
+    from emu.host import hostbpf
+    from emu.host.verdict import host_load
+
+    ok, why = hostbpf.oracle_status()
+    if not ok:
+        pytest.skip(why)
+    h = host_load(assemble(asm), VerifierEnv(prog_type=ptype))
+    assert (None if h.accepted else (h.errno, h.error_line)) == want, h.log
