@@ -3,7 +3,9 @@
 The kernel types (:mod:`kernel_model.vmlinux_skb`, generated from a 6.18 x86-64 kernel's
 BTF by tools/gen_skb_btf.py: ``struct sk_buff``, ``skb_shared_info``, ``xdp_buff``,
 ``xdp_rxq_info``, ``iphdr``, ``udphdr``, ``tcphdr``, ``tcp6_sock``, ``udp6_sock``,
-``tcp_request_sock``, ``mptcp_sock``, ``net`` and what they embed) enter the emulated
+``tcp_request_sock``, ``mptcp_sock``, ``net``, ``net_device`` and what they embed, and the
+uapi ``bpf_insn``, ``bpf_prog_info``, ``btf_enum``, ``enum bpf_cmd``, ``uint64_t`` that
+``bpf_snprintf_btf``'s callers name by BTF id) enter the emulated
 vmlinux where it does not define them yet, after every other type (a struct it only
 declared, such as ``sk_buff``, gets its members in place: no type id moves). Structs the
 emulated vmlinux already defines keep its definition: the whole ones (``sock``,

@@ -3,8 +3,8 @@
 The packet and socket types programs reach (``sk_buff``, ``skb_shared_info``, ``xdp_buff``,
 ``xdp_rxq_info``, ``iphdr``, ``udphdr``, ``tcphdr``, ``tcp6_sock``, ``udp6_sock``,
 ``tcp_request_sock``, ``mptcp_sock``, ``net``, ``inet_hashinfo``, ``udp_table``,
-``net_device``, ``dev_ifalias``, ``union tcp_word_hdr``, ``enum skb_drop_reason``) and what
-they embed,
+``net_device``, ``dev_ifalias``, ``union tcp_word_hdr``, ``enum skb_drop_reason``; uapi
+``bpf_insn``, ``bpf_prog_info``, ``btf_enum``, ``enum bpf_cmd``, ``uint64_t``) and what they embed,
 with that kernel's layout; pointers to other structs point to forward declarations, function
 pointers are ``void *``. kernel_model.net_types appends the definitions the emulated vmlinux lacks.
 """
@@ -12,9 +12,9 @@ pointers are ``void *``. kernel_model.net_types appends the definitions the emul
 #: the kernel release the layouts were read from
 SOURCE_RELEASE = '6.18.44-fc-v1147'
 #: sizeof() of the root structs in that kernel (checked by the tests)
-SIZES = {'sk_buff': 224, 'skb_shared_info': 320, 'xdp_buff': 56, 'xdp_rxq_info': 64, 'iphdr': 20, 'udphdr': 8, 'tcphdr': 20, 'tcp6_sock': 2432, 'udp6_sock': 1472, 'tcp_request_sock': 312, 'mptcp_sock': 1936, 'net': 4224, 'inet_hashinfo': 128, 'udp_table': 32, 'net_device': 2496, 'dev_ifalias': 16}
+SIZES = {'sk_buff': 224, 'skb_shared_info': 320, 'xdp_buff': 56, 'xdp_rxq_info': 64, 'iphdr': 20, 'udphdr': 8, 'tcphdr': 20, 'tcp6_sock': 2432, 'udp6_sock': 1472, 'tcp_request_sock': 312, 'mptcp_sock': 1936, 'net': 4224, 'inet_hashinfo': 128, 'udp_table': 32, 'net_device': 2496, 'dev_ifalias': 16, 'bpf_insn': 8, 'bpf_prog_info': 232, 'btf_enum': 8}
 #: sizeof() of every named struct the text defines or embeds
-ALL_SIZES = {'sk_buff': 224, 'rb_node': 24, 'list_head': 16, 'llist_node': 8, 'refcount_struct': 4, 'skb_shared_info': 320, 'skb_shared_hwtstamps': 8, 'xsk_tx_metadata_compl': 8, 'skb_frag': 16, 'xdp_buff': 56, 'xdp_rxq_info': 64, 'xdp_mem_info': 8, 'iphdr': 20, 'udphdr': 8, 'tcphdr': 20, 'tcp6_sock': 2432, 'tcp_sock': 2304, 'inet_connection_sock': 1400, 'inet_sock': 1016, 'sock': 784, 'sock_common': 136, 'hlist_node': 16, 'in6_addr': 16, 'hlist_nulls_node': 16, 'sk_buff_head': 24, 'sk_buff_list': 16, 'spinlock': 4, 'raw_spinlock': 4, 'qspinlock': 4, 'wait_queue_head': 24, 'rb_root': 8, 'page_frag': 16, 'timer_list': 40, 'qrwlock': 8, 'sock_cgroup_data': 16, 'callback_head': 16, 'xarray': 16, 'inet_cork_full': 152, 'inet_cork': 64, 'flowi': 88, 'flowi_common': 40, 'flowi_tunnel': 8, 'flowi4': 56, 'flowi6': 88, 'request_sock_queue': 72, 'fastopen_queue': 40, 'minmax': 24, 'minmax_sample': 8, 'tcp_options_received': 24, 'tcp_rack': 24, 'hrtimer': 64, 'timerqueue_node': 32, 'tcp_sack_block': 8, 'ipv6_pinfo': 128, 'in6_pktinfo': 20, 'inet6_cork': 16, 'udp6_sock': 1472, 'udp_sock': 1344, 'numa_drop_counters': 128, 'tcp_request_sock': 312, 'inet_request_sock': 256, 'request_sock': 232, 'mptcp_sock': 1936, 'work_struct': 32, 'mptcp_pm_data': 152, 'mptcp_addr_info': 24, 'in_addr': 4, 'mptcp_rm_list': 9, 'net': 4224, 'idr': 24, 'ns_common': 80, 'ref_tracker_dir': 0, 'ctl_table_set': 104, 'ctl_dir': 96, 'ctl_table_header': 88, 'hlist_head': 8, 'raw_notifier_head': 8, 'netns_core': 40, 'netns_mib': 120, 'netns_packet': 40, 'mutex': 32, 'optimistic_spin_queue': 4, 'netns_unix': 32, 'unix_table': 16, 'netns_nexthop': 72, 'blocking_notifier_head': 48, 'rw_semaphore': 40, 'netns_ipv4': 960, 'inet_timewait_death_row': 128, 'udp_tunnel_gro': 16, 'local_ports': 8, 'ping_group_range': 16, 'seqcount_spinlock': 4, 'seqcount': 4, 'sysctl_fib_multipath_hash_seed': 8, 'delayed_work': 88, 'netns_ipv6': 832, 'dst_ops': 192, 'percpu_counter': 40, 'netns_sysctl_ipv6': 184, 'netns_nf': 264, 'netns_ct': 176, 'nf_ip_net': 144, 'nf_generic_net': 4, 'nf_tcp_net': 60, 'nf_udp_net': 8, 'nf_icmp_net': 4, 'nf_sctp_net': 40, 'nf_gre_net': 24, 'netns_nftables': 8, 'netns_bpf': 64, 'netns_xfrm': 960, 'xfrm_policy_hash': 16, 'xfrm_policy_hthresh': 48, 'netns_mpls': 32, 'netns_xdp': 40, 'inet_hashinfo': 128, 'udp_table': 32, 'net_device': 2496, 'netdev_tc_txq': 4, 'net_device_stats': 184, 'netdev_hw_addr_list': 32, 'device': 696, 'kobject': 64, 'kref': 4, 'dev_links_info': 56, 'dev_pm_info': 264, 'pm_message': 4, 'dev_msi_info': 16, 'dev_archdata': 0, 'bpf_xdp_entity': 16, 'dev_ifalias': 16}
+ALL_SIZES = {'sk_buff': 224, 'rb_node': 24, 'list_head': 16, 'llist_node': 8, 'refcount_struct': 4, 'skb_shared_info': 320, 'skb_shared_hwtstamps': 8, 'xsk_tx_metadata_compl': 8, 'skb_frag': 16, 'xdp_buff': 56, 'xdp_rxq_info': 64, 'xdp_mem_info': 8, 'iphdr': 20, 'udphdr': 8, 'tcphdr': 20, 'tcp6_sock': 2432, 'tcp_sock': 2304, 'inet_connection_sock': 1400, 'inet_sock': 1016, 'sock': 784, 'sock_common': 136, 'hlist_node': 16, 'in6_addr': 16, 'hlist_nulls_node': 16, 'sk_buff_head': 24, 'sk_buff_list': 16, 'spinlock': 4, 'raw_spinlock': 4, 'qspinlock': 4, 'wait_queue_head': 24, 'rb_root': 8, 'page_frag': 16, 'timer_list': 40, 'qrwlock': 8, 'sock_cgroup_data': 16, 'callback_head': 16, 'xarray': 16, 'inet_cork_full': 152, 'inet_cork': 64, 'flowi': 88, 'flowi_common': 40, 'flowi_tunnel': 8, 'flowi4': 56, 'flowi6': 88, 'request_sock_queue': 72, 'fastopen_queue': 40, 'minmax': 24, 'minmax_sample': 8, 'tcp_options_received': 24, 'tcp_rack': 24, 'hrtimer': 64, 'timerqueue_node': 32, 'tcp_sack_block': 8, 'ipv6_pinfo': 128, 'in6_pktinfo': 20, 'inet6_cork': 16, 'udp6_sock': 1472, 'udp_sock': 1344, 'numa_drop_counters': 128, 'tcp_request_sock': 312, 'inet_request_sock': 256, 'request_sock': 232, 'mptcp_sock': 1936, 'work_struct': 32, 'mptcp_pm_data': 152, 'mptcp_addr_info': 24, 'in_addr': 4, 'mptcp_rm_list': 9, 'net': 4224, 'idr': 24, 'ns_common': 80, 'ref_tracker_dir': 0, 'ctl_table_set': 104, 'ctl_dir': 96, 'ctl_table_header': 88, 'hlist_head': 8, 'raw_notifier_head': 8, 'netns_core': 40, 'netns_mib': 120, 'netns_packet': 40, 'mutex': 32, 'optimistic_spin_queue': 4, 'netns_unix': 32, 'unix_table': 16, 'netns_nexthop': 72, 'blocking_notifier_head': 48, 'rw_semaphore': 40, 'netns_ipv4': 960, 'inet_timewait_death_row': 128, 'udp_tunnel_gro': 16, 'local_ports': 8, 'ping_group_range': 16, 'seqcount_spinlock': 4, 'seqcount': 4, 'sysctl_fib_multipath_hash_seed': 8, 'delayed_work': 88, 'netns_ipv6': 832, 'dst_ops': 192, 'percpu_counter': 40, 'netns_sysctl_ipv6': 184, 'netns_nf': 264, 'netns_ct': 176, 'nf_ip_net': 144, 'nf_generic_net': 4, 'nf_tcp_net': 60, 'nf_udp_net': 8, 'nf_icmp_net': 4, 'nf_sctp_net': 40, 'nf_gre_net': 24, 'netns_nftables': 8, 'netns_bpf': 64, 'netns_xfrm': 960, 'xfrm_policy_hash': 16, 'xfrm_policy_hthresh': 48, 'netns_mpls': 32, 'netns_xdp': 40, 'inet_hashinfo': 128, 'udp_table': 32, 'net_device': 2496, 'netdev_tc_txq': 4, 'net_device_stats': 184, 'netdev_hw_addr_list': 32, 'device': 696, 'kobject': 64, 'kref': 4, 'dev_links_info': 56, 'dev_pm_info': 264, 'pm_message': 4, 'dev_msi_info': 16, 'dev_archdata': 0, 'bpf_xdp_entity': 16, 'dev_ifalias': 16, 'bpf_insn': 8, 'bpf_prog_info': 232, 'btf_enum': 8}
 
 SKB_C = r"""
 struct llist_node;
@@ -3191,6 +3191,60 @@ struct dev_ifalias {
 	char ifalias[0];
 };
 
+struct bpf_insn {
+	__u8 code;
+	__u8 dst_reg: 4;
+	__u8 src_reg: 4;
+	__s16 off;
+	__s32 imm;
+};
+
+struct bpf_prog_info {
+	__u32 type;
+	__u32 id;
+	__u8 tag[8];
+	__u32 jited_prog_len;
+	__u32 xlated_prog_len;
+	__u64 jited_prog_insns;
+	__u64 xlated_prog_insns;
+	__u64 load_time;
+	__u32 created_by_uid;
+	__u32 nr_map_ids;
+	__u64 map_ids;
+	char name[16];
+	__u32 ifindex;
+	__u32 gpl_compatible: 1;
+	__u64 netns_dev;
+	__u64 netns_ino;
+	__u32 nr_jited_ksyms;
+	__u32 nr_jited_func_lens;
+	__u64 jited_ksyms;
+	__u64 jited_func_lens;
+	__u32 btf_id;
+	__u32 func_info_rec_size;
+	__u64 func_info;
+	__u32 nr_func_info;
+	__u32 nr_line_info;
+	__u64 line_info;
+	__u64 jited_line_info;
+	__u32 nr_jited_line_info;
+	__u32 line_info_rec_size;
+	__u32 jited_line_info_rec_size;
+	__u32 nr_prog_tags;
+	__u64 prog_tags;
+	__u64 run_time_ns;
+	__u64 run_cnt;
+	__u64 recursion_misses;
+	__u32 verified_insns;
+	__u32 attach_btf_obj_id;
+	__u32 attach_btf_id;
+};
+
+struct btf_enum {
+	__u32 name_off;
+	__s32 val;
+};
+
 union tcp_word_hdr {
 	struct tcphdr hdr;
 	__be32 words[5];
@@ -3329,4 +3383,49 @@ enum skb_drop_reason {
 	SKB_DROP_REASON_MAX = 129,
 	SKB_DROP_REASON_SUBSYS_MASK = 4294901760,
 };
+
+enum bpf_cmd {
+	BPF_MAP_CREATE = 0,
+	BPF_MAP_LOOKUP_ELEM = 1,
+	BPF_MAP_UPDATE_ELEM = 2,
+	BPF_MAP_DELETE_ELEM = 3,
+	BPF_MAP_GET_NEXT_KEY = 4,
+	BPF_PROG_LOAD = 5,
+	BPF_OBJ_PIN = 6,
+	BPF_OBJ_GET = 7,
+	BPF_PROG_ATTACH = 8,
+	BPF_PROG_DETACH = 9,
+	BPF_PROG_TEST_RUN = 10,
+	BPF_PROG_RUN = 10,
+	BPF_PROG_GET_NEXT_ID = 11,
+	BPF_MAP_GET_NEXT_ID = 12,
+	BPF_PROG_GET_FD_BY_ID = 13,
+	BPF_MAP_GET_FD_BY_ID = 14,
+	BPF_OBJ_GET_INFO_BY_FD = 15,
+	BPF_PROG_QUERY = 16,
+	BPF_RAW_TRACEPOINT_OPEN = 17,
+	BPF_BTF_LOAD = 18,
+	BPF_BTF_GET_FD_BY_ID = 19,
+	BPF_TASK_FD_QUERY = 20,
+	BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21,
+	BPF_MAP_FREEZE = 22,
+	BPF_BTF_GET_NEXT_ID = 23,
+	BPF_MAP_LOOKUP_BATCH = 24,
+	BPF_MAP_LOOKUP_AND_DELETE_BATCH = 25,
+	BPF_MAP_UPDATE_BATCH = 26,
+	BPF_MAP_DELETE_BATCH = 27,
+	BPF_LINK_CREATE = 28,
+	BPF_LINK_UPDATE = 29,
+	BPF_LINK_GET_FD_BY_ID = 30,
+	BPF_LINK_GET_NEXT_ID = 31,
+	BPF_ENABLE_STATS = 32,
+	BPF_ITER_CREATE = 33,
+	BPF_LINK_DETACH = 34,
+	BPF_PROG_BIND_MAP = 35,
+	BPF_TOKEN_CREATE = 36,
+	BPF_PROG_STREAM_READ_BY_FD = 37,
+	__MAX_BPF_CMD = 38,
+};
+
+typedef u64 uint64_t;
 """

@@ -6,7 +6,9 @@ the net tracepoints), ``struct xdp_buff`` (the XDP kernel context), the packet h
 ``struct iphdr`` and ``struct udphdr`` (relocated against by CO-RE), the socket types
 the ``bpf_skc_to_*`` helpers return (``tcp6_sock``, ``udp6_sock``, ``tcp_request_sock``,
 ``mptcp_sock``), ``struct net``, ``inet_hashinfo`` and ``udp_table`` (read by the
-socket iterators), ``struct net_device`` (what packets and the xdp tracepoints point to) and ``enum
+socket iterators), ``struct net_device`` (what packets and the xdp tracepoints point to)
+and a few uapi types programs name by BTF id (``bpf_insn``, ``bpf_prog_info``, ``btf_enum``,
+``enum bpf_cmd``, ``uint64_t``: ``bpf_snprintf_btf``'s callers) and ``enum
 skb_drop_reason`` (the ``kfree_skb`` tracepoint's argument), each with everything it
 embeds by value, read from a kernel's raw BTF (default /sys/kernel/btf/vmlinux) the way
 tools/gen_net_btf.py reads the congestion-control socket types: pointers to other
@@ -46,11 +48,15 @@ class TypedefSubset(Subset):
 #: the structs defined with all their members (and what they embed)
 ROOT_STRUCTS = ("sk_buff", "skb_shared_info", "xdp_buff", "xdp_rxq_info", "iphdr", "udphdr", "tcphdr",
                 "tcp6_sock", "udp6_sock", "tcp_request_sock", "mptcp_sock", "net", "inet_hashinfo", "udp_table",
-                "net_device", "dev_ifalias")
+                "net_device", "dev_ifalias",
+                # include/uapi/linux/bpf.h, btf.h: types bpf_snprintf_btf's callers name by BTF id
+                "bpf_insn", "bpf_prog_info", "btf_enum")
 #: unions programs relocate against (include/uapi/linux/tcp.h)
 ROOT_UNIONS = ("tcp_word_hdr",)
 #: enums programs (or tracepoint prototypes) name
-ROOT_ENUMS = ("skb_drop_reason",)
+ROOT_ENUMS = ("skb_drop_reason", "bpf_cmd")
+#: typedefs programs name by BTF id (include/linux/types.h)
+ROOT_TYPEDEFS = ("uint64_t",)
 
 
 def main(argv: list[str]) -> int:
@@ -74,6 +80,11 @@ def main(argv: list[str]) -> int:
         if tid is None:
             raise SystemExit(f"gen_skb_btf: {path} has no enum {name}")
         sub.conv(tid)
+    for name in ROOT_TYPEDEFS:
+        tid = host.find(name, S.KIND_TYPEDEF)
+        if tid is None:
+            raise SystemExit(f"gen_skb_btf: {path} has no typedef {name}")
+        sub.conv(tid)
     # the sizes of every struct of the closure, so the tests can check that a struct the
     # emulated vmlinux already defines (and so keeps) has the size the embedding expects
     all_sizes = {}
@@ -89,8 +100,8 @@ def main(argv: list[str]) -> int:
     print("The packet and socket types programs reach (``sk_buff``, ``skb_shared_info``, ``xdp_buff``,")
     print("``xdp_rxq_info``, ``iphdr``, ``udphdr``, ``tcphdr``, ``tcp6_sock``, ``udp6_sock``,")
     print("``tcp_request_sock``, ``mptcp_sock``, ``net``, ``inet_hashinfo``, ``udp_table``,")
-    print("``net_device``, ``dev_ifalias``, ``union tcp_word_hdr``, ``enum skb_drop_reason``) and what")
-    print("they embed,")
+    print("``net_device``, ``dev_ifalias``, ``union tcp_word_hdr``, ``enum skb_drop_reason``; uapi")
+    print("``bpf_insn``, ``bpf_prog_info``, ``btf_enum``, ``enum bpf_cmd``, ``uint64_t``) and what they embed,")
     print("with that kernel's layout; pointers to other structs point to forward declarations, function")
     print("pointers are ``void *``. kernel_model.net_types appends the definitions the emulated vmlinux lacks.")
     print('"""')

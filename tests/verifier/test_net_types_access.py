@@ -133,7 +133,7 @@ PROG_TYPES = {"socket_filter": 1, "kprobe": 2, "sched_cls": 3, "tracepoint": 5, 
               "cgroup_skb": 8, "cgroup_sock": 9, "lwt_in": 10, "sock_ops": 13, "sk_skb": 14, "sk_msg": 16,
               "raw_tracepoint": 17, "sk_reuseport": 21, "flow_dissector": 22}
 NEW_HELPERS = ("bpf_skc_to_tcp6_sock", "bpf_skc_to_udp6_sock", "bpf_skc_to_tcp_request_sock",
-               "bpf_skc_to_mptcp_sock", "bpf_sock_from_file", "bpf_skb_output")
+               "bpf_skc_to_mptcp_sock", "bpf_sock_from_file", "bpf_skb_output", "bpf_snprintf_btf")
 SOCK_COMMON_ARG = "R1 type=scalar expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_"
 
 
@@ -213,3 +213,72 @@ def test_syncookie_helpers_as_the_host(ptype: int, asm: str, want: object) -> No
         pytest.skip(why)
     h = host_load(assemble(asm), VerifierEnv(prog_type=ptype))
     assert (None if h.accepted else (h.errno, h.error_line)) == want, h.log
+
+
+# --- bpf_snprintf_btf (6.18: the string buffer is MEM_WRITE) -------------------------------------------
+_BTF_PTR = "r1 = 0\n*(u64 *)(r10 -40) = r1\n*(u64 *)(r10 -48) = r1\n*(u64 *)(r10 -56) = r1\n"
+#: (prog type, program, answer); the 6.18 host's (test_snprintf_btf_as_the_host)
+SNPRINTF_BTF = [
+    (2, _BTF_PTR + "r1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -56\nr4 = 24\nr5 = 0\ncall bpf_snprintf_btf\n"
+                   "r0 = 0\nexit", None),
+    (2, _BTF_PTR + "r1 = r10\nr1 += -16\nr2 = 17\nr3 = r10\nr3 += -56\nr4 = 24\nr5 = 0\ncall bpf_snprintf_btf\n"
+                   "r0 = 0\nexit", (E.EINVAL, "invalid write to stack R1 off=-16 size=17")),
+    (2, "r1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -56\nr4 = 24\nr5 = 0\ncall bpf_snprintf_btf\nr0 = 0\nexit",
+     None),  # root reads uninitialised stack
+    (17, _BTF_PTR + "r1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -56\nr4 = 24\nr5 = 0\ncall bpf_snprintf_btf\n"
+                    "r0 = 0\nexit", None),
+    (3, _BTF_PTR + "r1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -56\nr4 = 24\nr5 = 0\ncall bpf_snprintf_btf\n"
+                   "r0 = 0\nexit", None),  # bpf_base_func_proto hands it to perfmon-capable loaders
+    (8, _BTF_PTR + "r1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -56\nr4 = 24\nr5 = 0\ncall bpf_snprintf_btf\n"
+                   "r0 = 0\nexit", None),
+]
+
+
+@pytest.mark.parametrize("ptype,asm,want", SNPRINTF_BTF, ids=[str(i) for i in range(len(SNPRINTF_BTF))])
+def test_snprintf_btf(ptype: int, asm: str, want: tuple[int, str] | None) -> None:
+    r = verify(assemble(asm), VerifierEnv(prog_type=ptype))
+    assert (None if r.accepted else (r.errno, r.error_line)) == want, r.log
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("ptype,asm,want", SNPRINTF_BTF, ids=[str(i) for i in range(len(SNPRINTF_BTF))])
+def test_snprintf_btf_as_the_host(ptype: int, asm: str, want: object) -> None:
+    from emu.host import hostbpf
+    from emu.host.verdict import host_load
+
+    ok, why = hostbpf.oracle_status()
+    if not ok:
+        pytest.skip(why)
+    h = host_load(assemble(asm), VerifierEnv(prog_type=ptype))
+    assert (None if h.accepted else (h.errno, h.error_line)) == want, h.log
+
+
+@pytest.mark.kernel
+def test_snprintf_btf_buffer_is_written_as_on_the_host() -> None:
+    """A read-only (BPF_F_RDONLY_PROG, frozen) map value as the string buffer: MEM_WRITE makes
+    it a write, refused by both (the 6.12 initialiser, a plain ARG_PTR_TO_MEM, would read it)."""
+    import struct
+
+    from emu.host import hostbpf
+    from kernel_model.insn import encode
+    from kernel_model.uapi import BPF_MAP_FREEZE
+
+    ok, why = hostbpf.oracle_status()
+    if not ok:
+        pytest.skip(why)
+    fd, err = hostbpf.map_create(2, 4, 64, 1, map_flags=1 << 7)
+    assert fd >= 0, err
+    try:
+        attr = bytearray(8)
+        struct.pack_into("<I", attr, 0, fd)
+        assert hostbpf.sys_bpf(BPF_MAP_FREEZE, attr) == (0, 0)  # a map of this process only
+        prog = assemble(_BTF_PTR + f"r1 = map[fd:{fd}][0]+0 ll\nr2 = 16\nr3 = r10\nr3 += -56\nr4 = 24\nr5 = 0\n"
+                                   "call bpf_snprintf_btf\nr0 = 0\nexit")
+        res = hostbpf.prog_load(2, encode(prog), log_level=1)
+        host = (res.errno, res.error_line())
+        res.close()
+    finally:
+        hostbpf.close(fd)
+    assert host == (E.EACCES, "write into map forbidden, value_size=64 off=0 size=16")
+    from kernel_model.bpf_facts.helper_protos import PROTOS
+    assert "MEM_WRITE" in PROTOS["bpf_snprintf_btf_proto"].args[0].flags
