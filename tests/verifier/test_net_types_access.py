@@ -282,3 +282,16 @@ def test_snprintf_btf_buffer_is_written_as_on_the_host() -> None:
     assert host == (E.EACCES, "write into map forbidden, value_size=64 off=0 size=16")
     from kernel_model.bpf_facts.helper_protos import PROTOS
     assert "MEM_WRITE" in PROTOS["bpf_snprintf_btf_proto"].args[0].flags
+
+
+@pytest.mark.parametrize("off", [1032, 1040, 1044])
+def test_read_into_a_reduced_structs_placeholder_is_not_modelled(off: int) -> None:
+    """udp6_sock embeds the emulated vmlinux's reduced udp_sock (kernel_model.vmlinux_iter):
+    where it keeps a placeholder (``__pad0``) the 6.18 kernel has members -- here an
+    hlist_nulls_node, whose pointers it refuses to read in halves ("cannot access ptr member
+    next with moff 0 ..."). A read there is not modelled, never a scalar (a false accept)."""
+    env = _env("tcp_destroy_sock")
+    r = verify(assemble(f"r1 = *(u64 *)(r1 +0)\ncall bpf_skc_to_udp6_sock\nif r0 == 0 goto +1\n"
+                        f"r0 = *(u32 *)(r0 +{off})\nr0 = 0\nexit"), env)
+    assert not r.accepted and (r.error_line or "").endswith("is not modelled by structops"), r.log
+    assert "udp_sock (its __pad0" in (r.error_line or "")
