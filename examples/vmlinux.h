@@ -1044,6 +1044,1084 @@ struct sock {
 	struct xarray sk_user_frags;
 };
 
+struct ctl_dir;
+
+struct ctl_table_set;
+
+struct llist_node;
+
+struct llist_node {
+	struct llist_node *next;
+};
+
+struct key_tag;
+
+struct user_namespace;
+
+struct ucounts;
+
+struct idr {
+	struct xarray idr_rt;
+	unsigned int idr_base;
+	unsigned int idr_next;
+};
+
+struct dentry;
+
+struct proc_ns_operations;
+
+struct ns_common {
+	u32 ns_type;
+	struct dentry *stashed;
+	const struct proc_ns_operations *ops;
+	unsigned int inum;
+	refcount_t __ns_ref;
+	union {
+		struct {
+			u64 ns_id;
+			struct rb_node ns_tree_node;
+			struct list_head ns_list_node;
+		};
+		struct callback_head ns_rcu;
+	};
+};
+
+struct ref_tracker_dir {
+};
+
+struct proc_dir_entry;
+
+struct ctl_table;
+
+struct completion;
+
+struct ctl_table_root;
+
+struct ctl_node;
+
+struct hlist_head {
+	struct hlist_node *first;
+};
+
+struct ctl_table_header {
+	union {
+		struct {
+			const struct ctl_table *ctl_table;
+			int ctl_table_size;
+			int used;
+			int count;
+			int nreg;
+		};
+		struct callback_head rcu;
+	};
+	struct completion *unregistering;
+	const struct ctl_table *ctl_table_arg;
+	struct ctl_table_root *root;
+	struct ctl_table_set *set;
+	struct ctl_dir *parent;
+	struct ctl_node *node;
+	struct hlist_head inodes;
+	enum {
+		SYSCTL_TABLE_TYPE_DEFAULT = 0,
+		SYSCTL_TABLE_TYPE_PERMANENTLY_EMPTY = 1,
+	} type;
+};
+
+struct ctl_dir {
+	struct ctl_table_header header;
+	struct rb_root root;
+};
+
+struct ctl_table_set {
+	void *is_seen;
+	struct ctl_dir dir;
+};
+
+struct uevent_sock;
+
+struct notifier_block;
+
+struct raw_notifier_head {
+	struct notifier_block *head;
+};
+
+struct net_device;
+
+struct prot_inuse;
+
+struct netns_core {
+	struct ctl_table_header *sysctl_hdr;
+	int sysctl_somaxconn;
+	int sysctl_optmem_max;
+	u8 sysctl_txrehash;
+	u8 sysctl_tstamp_allow_data;
+	struct prot_inuse *prot_inuse;
+	struct cpumask *rps_default_mask;
+};
+
+struct ipstats_mib;
+
+struct tcp_mib;
+
+struct linux_mib;
+
+struct udp_mib;
+
+struct linux_xfrm_mib;
+
+struct mptcp_mib;
+
+struct icmp_mib;
+
+struct icmpmsg_mib;
+
+struct icmpv6_mib;
+
+struct icmpv6msg_mib;
+
+struct netns_mib {
+	struct ipstats_mib *ip_statistics;
+	struct ipstats_mib *ipv6_statistics;
+	struct tcp_mib *tcp_statistics;
+	struct linux_mib *net_statistics;
+	struct udp_mib *udp_statistics;
+	struct udp_mib *udp_stats_in6;
+	struct linux_xfrm_mib *xfrm_statistics;
+	struct mptcp_mib *mptcp_statistics;
+	struct udp_mib *udplite_statistics;
+	struct udp_mib *udplite_stats_in6;
+	struct icmp_mib *icmp_statistics;
+	struct icmpmsg_mib *icmpmsg_statistics;
+	struct icmpv6_mib *icmpv6_statistics;
+	struct icmpv6msg_mib *icmpv6msg_statistics;
+	struct proc_dir_entry *proc_net_devsnmp6;
+};
+
+typedef struct raw_spinlock raw_spinlock_t;
+
+struct optimistic_spin_queue {
+	atomic_t tail;
+};
+
+struct mutex {
+	atomic_long_t owner;
+	raw_spinlock_t wait_lock;
+	struct optimistic_spin_queue osq;
+	struct list_head wait_list;
+};
+
+struct netns_packet {
+	struct mutex sklist_lock;
+	struct hlist_head sklist;
+};
+
+struct unix_table {
+	spinlock_t *locks;
+	struct hlist_head *buckets;
+};
+
+struct netns_unix {
+	struct unix_table table;
+	int sysctl_max_dgram_qlen;
+	struct ctl_table_header *ctl;
+};
+
+struct rw_semaphore {
+	atomic_long_t count;
+	atomic_long_t owner;
+	struct optimistic_spin_queue osq;
+	raw_spinlock_t wait_lock;
+	struct list_head wait_list;
+};
+
+struct blocking_notifier_head {
+	struct rw_semaphore rwsem;
+	struct notifier_block *head;
+};
+
+struct netns_nexthop {
+	struct rb_root rb_root;
+	struct hlist_head *devhash;
+	unsigned int seq;
+	u32 last_id_allocated;
+	struct blocking_notifier_head notifier_chain;
+};
+
+struct inet_hashinfo;
+
+struct inet_timewait_death_row {
+	refcount_t tw_refcount;
+	long: 32;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct inet_hashinfo *hashinfo;
+	int sysctl_max_tw_buckets;
+	long: 32;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct udp_table;
+
+struct udp_tunnel_gro {
+	struct sock *sk;
+	struct hlist_head list;
+};
+
+struct ipv4_devconf;
+
+struct ip_ra_chain;
+
+struct fib_rules_ops;
+
+struct fib_table;
+
+struct inet_peer_base;
+
+struct fqdir;
+
+struct local_ports {
+	u32 range;
+	bool warned;
+};
+
+struct tcp_fastopen_context;
+
+struct seqcount_spinlock;
+
+typedef struct seqcount_spinlock seqcount_spinlock_t;
+
+struct seqcount;
+
+typedef struct seqcount seqcount_t;
+
+struct seqcount {
+	unsigned int sequence;
+};
+
+struct seqcount_spinlock {
+	seqcount_t seqcount;
+};
+
+typedef struct {
+	seqcount_spinlock_t seqcount;
+	spinlock_t lock;
+} seqlock_t;
+
+typedef unsigned int __kernel_gid32_t;
+
+typedef __kernel_gid32_t gid_t;
+
+typedef struct {
+	gid_t val;
+} kgid_t;
+
+struct ping_group_range {
+	seqlock_t lock;
+	kgid_t range[2];
+};
+
+struct sysctl_fib_multipath_hash_seed {
+	u32 user_seed;
+	u32 mp_seed;
+};
+
+struct fib_notifier_ops;
+
+typedef struct {
+	u64 key[2];
+} siphash_key_t;
+
+typedef void *work_func_t;
+
+struct work_struct {
+	atomic_long_t data;
+	struct list_head entry;
+	work_func_t func;
+};
+
+struct workqueue_struct;
+
+struct delayed_work {
+	struct work_struct work;
+	struct timer_list timer;
+	struct workqueue_struct *wq;
+	int cpu;
+};
+
+struct netns_ipv4 {
+	__u8 __cacheline_group_begin__netns_ipv4_read_tx[0];
+	u8 sysctl_tcp_early_retrans;
+	u8 sysctl_tcp_tso_win_divisor;
+	u8 sysctl_tcp_tso_rtt_log;
+	u8 sysctl_tcp_autocorking;
+	int sysctl_tcp_min_snd_mss;
+	unsigned int sysctl_tcp_notsent_lowat;
+	int sysctl_tcp_limit_output_bytes;
+	int sysctl_tcp_min_rtt_wlen;
+	int sysctl_tcp_wmem[3];
+	u8 sysctl_ip_fwd_use_pmtu;
+	__u8 __cacheline_group_end__netns_ipv4_read_tx[0];
+	__u8 __cacheline_group_begin__netns_ipv4_read_txrx[0];
+	u8 sysctl_tcp_moderate_rcvbuf;
+	__u8 __cacheline_group_end__netns_ipv4_read_txrx[0];
+	__u8 __cacheline_group_begin__netns_ipv4_read_rx[0];
+	u8 sysctl_ip_early_demux;
+	u8 sysctl_tcp_early_demux;
+	u8 sysctl_tcp_l3mdev_accept;
+	int sysctl_tcp_reordering;
+	int sysctl_tcp_rmem[3];
+	__u8 __cacheline_group_end__netns_ipv4_read_rx[0];
+	long: 64;
+	__u8 __cacheline_group_begin__icmp[0];
+	atomic_t icmp_global_credit;
+	u32 icmp_global_stamp;
+	__u8 __cacheline_group_end__icmp[0];
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct {
+	} __cacheline_group_pad__icmp;
+	struct inet_timewait_death_row tcp_death_row;
+	struct udp_table *udp_table;
+	struct udp_tunnel_gro udp_tunnel_gro[2];
+	struct ctl_table_header *forw_hdr;
+	struct ctl_table_header *frags_hdr;
+	struct ctl_table_header *ipv4_hdr;
+	struct ctl_table_header *route_hdr;
+	struct ctl_table_header *xfrm4_hdr;
+	struct ipv4_devconf *devconf_all;
+	struct ipv4_devconf *devconf_dflt;
+	struct ip_ra_chain *ra_chain;
+	struct mutex ra_mutex;
+	struct fib_rules_ops *rules_ops;
+	struct fib_table *fib_main;
+	struct fib_table *fib_default;
+	unsigned int fib_rules_require_fldissect;
+	bool fib_has_custom_rules;
+	bool fib_has_custom_local_routes;
+	bool fib_offload_disabled;
+	u8 sysctl_tcp_shrink_window;
+	atomic_t fib_num_tclassid_users;
+	struct hlist_head *fib_table_hash;
+	struct sock *fibnl;
+	struct hlist_head *fib_info_hash;
+	unsigned int fib_info_hash_bits;
+	unsigned int fib_info_cnt;
+	struct sock *mc_autojoin_sk;
+	struct inet_peer_base *peers;
+	struct fqdir *fqdir;
+	u8 sysctl_icmp_echo_ignore_all;
+	u8 sysctl_icmp_echo_enable_probe;
+	u8 sysctl_icmp_echo_ignore_broadcasts;
+	u8 sysctl_icmp_ignore_bogus_error_responses;
+	u8 sysctl_icmp_errors_use_inbound_ifaddr;
+	int sysctl_icmp_ratelimit;
+	int sysctl_icmp_ratemask;
+	int sysctl_icmp_msgs_per_sec;
+	int sysctl_icmp_msgs_burst;
+	u32 ip_rt_min_pmtu;
+	int ip_rt_mtu_expires;
+	int ip_rt_min_advmss;
+	struct local_ports ip_local_ports;
+	u8 sysctl_tcp_ecn;
+	u8 sysctl_tcp_ecn_option;
+	u8 sysctl_tcp_ecn_option_beacon;
+	u8 sysctl_tcp_ecn_fallback;
+	u8 sysctl_ip_default_ttl;
+	u8 sysctl_ip_no_pmtu_disc;
+	u8 sysctl_ip_fwd_update_priority;
+	u8 sysctl_ip_nonlocal_bind;
+	u8 sysctl_ip_autobind_reuse;
+	u8 sysctl_ip_dynaddr;
+	u8 sysctl_raw_l3mdev_accept;
+	u8 sysctl_udp_early_demux;
+	u8 sysctl_nexthop_compat_mode;
+	u8 sysctl_fwmark_reflect;
+	u8 sysctl_tcp_fwmark_accept;
+	u8 sysctl_tcp_mtu_probing;
+	int sysctl_tcp_mtu_probe_floor;
+	int sysctl_tcp_base_mss;
+	int sysctl_tcp_probe_threshold;
+	u32 sysctl_tcp_probe_interval;
+	int sysctl_tcp_keepalive_time;
+	int sysctl_tcp_keepalive_intvl;
+	u8 sysctl_tcp_keepalive_probes;
+	u8 sysctl_tcp_syn_retries;
+	u8 sysctl_tcp_synack_retries;
+	u8 sysctl_tcp_syncookies;
+	u8 sysctl_tcp_migrate_req;
+	u8 sysctl_tcp_comp_sack_nr;
+	u8 sysctl_tcp_backlog_ack_defer;
+	u8 sysctl_tcp_pingpong_thresh;
+	u8 sysctl_tcp_retries1;
+	u8 sysctl_tcp_retries2;
+	u8 sysctl_tcp_orphan_retries;
+	u8 sysctl_tcp_tw_reuse;
+	unsigned int sysctl_tcp_tw_reuse_delay;
+	int sysctl_tcp_fin_timeout;
+	u8 sysctl_tcp_sack;
+	u8 sysctl_tcp_window_scaling;
+	u8 sysctl_tcp_timestamps;
+	int sysctl_tcp_rto_min_us;
+	int sysctl_tcp_rto_max_ms;
+	u8 sysctl_tcp_recovery;
+	u8 sysctl_tcp_thin_linear_timeouts;
+	u8 sysctl_tcp_slow_start_after_idle;
+	u8 sysctl_tcp_retrans_collapse;
+	u8 sysctl_tcp_stdurg;
+	u8 sysctl_tcp_rfc1337;
+	u8 sysctl_tcp_abort_on_overflow;
+	u8 sysctl_tcp_fack;
+	int sysctl_tcp_max_reordering;
+	int sysctl_tcp_adv_win_scale;
+	u8 sysctl_tcp_dsack;
+	u8 sysctl_tcp_app_win;
+	u8 sysctl_tcp_frto;
+	u8 sysctl_tcp_nometrics_save;
+	u8 sysctl_tcp_no_ssthresh_metrics_save;
+	u8 sysctl_tcp_workaround_signed_windows;
+	int sysctl_tcp_challenge_ack_limit;
+	u8 sysctl_tcp_min_tso_segs;
+	u8 sysctl_tcp_reflect_tos;
+	int sysctl_tcp_invalid_ratelimit;
+	int sysctl_tcp_pacing_ss_ratio;
+	int sysctl_tcp_pacing_ca_ratio;
+	unsigned int sysctl_tcp_child_ehash_entries;
+	long unsigned int sysctl_tcp_comp_sack_delay_ns;
+	long unsigned int sysctl_tcp_comp_sack_slack_ns;
+	int sysctl_max_syn_backlog;
+	int sysctl_tcp_fastopen;
+	const struct tcp_congestion_ops *tcp_congestion_control;
+	struct tcp_fastopen_context *tcp_fastopen_ctx;
+	unsigned int sysctl_tcp_fastopen_blackhole_timeout;
+	atomic_t tfo_active_disable_times;
+	long unsigned int tfo_active_disable_stamp;
+	u32 tcp_challenge_timestamp;
+	u32 tcp_challenge_count;
+	u8 sysctl_tcp_plb_enabled;
+	u8 sysctl_tcp_plb_idle_rehash_rounds;
+	u8 sysctl_tcp_plb_rehash_rounds;
+	u8 sysctl_tcp_plb_suspend_rto_sec;
+	int sysctl_tcp_plb_cong_thresh;
+	int sysctl_udp_wmem_min;
+	int sysctl_udp_rmem_min;
+	u8 sysctl_fib_notify_on_flag_change;
+	u8 sysctl_tcp_syn_linear_timeouts;
+	u8 sysctl_udp_l3mdev_accept;
+	u8 sysctl_igmp_llm_reports;
+	int sysctl_igmp_max_memberships;
+	int sysctl_igmp_max_msf;
+	int sysctl_igmp_qrv;
+	struct ping_group_range ping_group_range;
+	u16 ping_port_rover;
+	atomic_t dev_addr_genid;
+	unsigned int sysctl_udp_child_hash_entries;
+	long unsigned int *sysctl_local_reserved_ports;
+	int sysctl_ip_prot_sock;
+	struct sysctl_fib_multipath_hash_seed sysctl_fib_multipath_hash_seed;
+	u32 sysctl_fib_multipath_hash_fields;
+	u8 sysctl_fib_multipath_use_neigh;
+	u8 sysctl_fib_multipath_hash_policy;
+	struct fib_notifier_ops *notifier_ops;
+	unsigned int fib_seq;
+	struct fib_notifier_ops *ipmr_notifier_ops;
+	unsigned int ipmr_seq;
+	atomic_t rt_genid;
+	siphash_key_t ip_id_key;
+	struct hlist_head *inet_addr_lst;
+	struct delayed_work addr_chk_work;
+};
+
+struct kmem_cache;
+
+struct percpu_counter {
+	raw_spinlock_t lock;
+	s64 count;
+	struct list_head list;
+	s32 *counters;
+};
+
+struct dst_ops {
+	short unsigned int family;
+	unsigned int gc_thresh;
+	void *gc;
+	void *check;
+	void *default_advmss;
+	void *mtu;
+	void *cow_metrics;
+	void *destroy;
+	void *ifdown;
+	void *negative_advice;
+	void *link_failure;
+	void *update_pmtu;
+	void *redirect;
+	void *local_out;
+	void *neigh_lookup;
+	void *confirm_neigh;
+	struct kmem_cache *kmem_cachep;
+	struct percpu_counter pcpuc_entries;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct netns_sysctl_ipv6 {
+	struct ctl_table_header *hdr;
+	struct ctl_table_header *route_hdr;
+	struct ctl_table_header *icmp_hdr;
+	struct ctl_table_header *frags_hdr;
+	struct ctl_table_header *xfrm6_hdr;
+	int flush_delay;
+	int ip6_rt_max_size;
+	int ip6_rt_gc_min_interval;
+	int ip6_rt_gc_timeout;
+	int ip6_rt_gc_interval;
+	int ip6_rt_gc_elasticity;
+	int ip6_rt_mtu_expires;
+	int ip6_rt_min_advmss;
+	u32 multipath_hash_fields;
+	u8 multipath_hash_policy;
+	u8 bindv6only;
+	u8 flowlabel_consistency;
+	u8 auto_flowlabels;
+	int icmpv6_time;
+	u8 icmpv6_echo_ignore_all;
+	u8 icmpv6_echo_ignore_multicast;
+	u8 icmpv6_echo_ignore_anycast;
+	long unsigned int icmpv6_ratemask[4];
+	long unsigned int *icmpv6_ratemask_ptr;
+	u8 anycast_src_echo_reply;
+	u8 ip_nonlocal_bind;
+	u8 fwmark_reflect;
+	u8 flowlabel_state_ranges;
+	int idgen_retries;
+	int idgen_delay;
+	int flowlabel_reflect;
+	int max_dst_opts_cnt;
+	int max_hbh_opts_cnt;
+	int max_dst_opts_len;
+	int max_hbh_opts_len;
+	int seg6_flowlabel;
+	u32 ioam6_id;
+	u64 ioam6_id_wide;
+	u8 skip_notify_on_dev_down;
+	u8 fib_notify_on_flag_change;
+	u8 icmpv6_error_anycast_as_unicast;
+};
+
+struct ipv6_devconf;
+
+struct fib6_info;
+
+struct rt6_info;
+
+struct rt6_statistics;
+
+struct fib6_table;
+
+struct seg6_pernet_data;
+
+struct ioam6_pernet_data;
+
+struct netns_ipv6 {
+	struct dst_ops ip6_dst_ops;
+	struct netns_sysctl_ipv6 sysctl;
+	struct ipv6_devconf *devconf_all;
+	struct ipv6_devconf *devconf_dflt;
+	struct inet_peer_base *peers;
+	struct fqdir *fqdir;
+	struct fib6_info *fib6_null_entry;
+	struct rt6_info *ip6_null_entry;
+	struct rt6_statistics *rt6_stats;
+	struct timer_list ip6_fib_timer;
+	struct hlist_head *fib_table_hash;
+	spinlock_t fib_table_hash_lock;
+	struct fib6_table *fib6_main_tbl;
+	struct list_head fib6_walkers;
+	rwlock_t fib6_walker_lock;
+	spinlock_t fib6_gc_lock;
+	atomic_t ip6_rt_gc_expire;
+	long unsigned int ip6_rt_last_gc;
+	unsigned char flowlabel_has_excl;
+	bool fib6_has_custom_rules;
+	unsigned int fib6_rules_require_fldissect;
+	unsigned int fib6_routes_require_src;
+	struct rt6_info *ip6_prohibit_entry;
+	struct rt6_info *ip6_blk_hole_entry;
+	struct fib6_table *fib6_local_tbl;
+	struct fib_rules_ops *fib6_rules_ops;
+	struct sock *ndisc_sk;
+	struct sock *tcp_sk;
+	struct sock *igmp_sk;
+	struct sock *mc_autojoin_sk;
+	struct hlist_head *inet6_addr_lst;
+	spinlock_t addrconf_hash_lock;
+	struct delayed_work addr_chk_work;
+	atomic_t dev_addr_genid;
+	atomic_t fib6_sernum;
+	struct seg6_pernet_data *seg6_data;
+	struct fib_notifier_ops *notifier_ops;
+	struct fib_notifier_ops *ip6mr_notifier_ops;
+	unsigned int ipmr_seq;
+	struct {
+		struct hlist_head head;
+		spinlock_t lock;
+		u32 seq;
+	} ip6addrlbl_table;
+	struct ioam6_pernet_data *ioam6_data;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct nf_logger;
+
+struct nf_hook_entries;
+
+struct netns_nf {
+	struct proc_dir_entry *proc_netfilter;
+	const struct nf_logger *nf_loggers[11];
+	struct ctl_table_header *nf_log_dir_header;
+	struct ctl_table_header *nf_lwtnl_dir_header;
+	struct nf_hook_entries *hooks_ipv4[5];
+	struct nf_hook_entries *hooks_ipv6[5];
+	struct nf_hook_entries *hooks_arp[3];
+	struct nf_hook_entries *hooks_bridge[5];
+	unsigned int defrag_ipv4_users;
+	unsigned int defrag_ipv6_users;
+};
+
+struct ip_conntrack_stat;
+
+struct nf_ct_event_notifier;
+
+struct nf_generic_net {
+	unsigned int timeout;
+};
+
+struct nf_tcp_net {
+	unsigned int timeouts[14];
+	u8 tcp_loose;
+	u8 tcp_be_liberal;
+	u8 tcp_max_retrans;
+	u8 tcp_ignore_invalid_rst;
+};
+
+struct nf_udp_net {
+	unsigned int timeouts[2];
+};
+
+struct nf_icmp_net {
+	unsigned int timeout;
+};
+
+struct nf_sctp_net {
+	unsigned int timeouts[10];
+};
+
+struct nf_gre_net {
+	struct list_head keymap_list;
+	unsigned int timeouts[2];
+};
+
+struct nf_ip_net {
+	struct nf_generic_net generic;
+	struct nf_tcp_net tcp;
+	struct nf_udp_net udp;
+	struct nf_icmp_net icmp;
+	struct nf_icmp_net icmpv6;
+	struct nf_sctp_net sctp;
+	struct nf_gre_net gre;
+};
+
+struct netns_ct {
+	bool ecache_dwork_pending;
+	u8 sysctl_log_invalid;
+	u8 sysctl_events;
+	u8 sysctl_acct;
+	u8 sysctl_tstamp;
+	u8 sysctl_checksum;
+	struct ip_conntrack_stat *stat;
+	struct nf_ct_event_notifier *nf_conntrack_event_cb;
+	struct nf_ip_net nf_ct_proto;
+	atomic_t labels_used;
+};
+
+struct netns_nftables {
+	unsigned int base_seq;
+	u8 gencursor;
+};
+
+struct net_generic;
+
+struct bpf_prog_array;
+
+struct bpf_prog;
+
+struct netns_bpf {
+	struct bpf_prog_array *run_array[2];
+	struct bpf_prog *progs[2];
+	struct list_head links[2];
+};
+
+struct xfrm_policy_hash {
+	struct hlist_head *table;
+	unsigned int hmask;
+	u8 dbits4;
+	u8 sbits4;
+	u8 dbits6;
+	u8 sbits6;
+};
+
+struct xfrm_policy_hthresh {
+	struct work_struct work;
+	seqlock_t lock;
+	u8 lbits4;
+	u8 rbits4;
+	u8 lbits6;
+	u8 rbits6;
+};
+
+struct netns_xfrm {
+	struct list_head state_all;
+	struct hlist_head *state_bydst;
+	struct hlist_head *state_bysrc;
+	struct hlist_head *state_byspi;
+	struct hlist_head *state_byseq;
+	struct hlist_head *state_cache_input;
+	unsigned int state_hmask;
+	unsigned int state_num;
+	struct work_struct state_hash_work;
+	struct list_head policy_all;
+	struct hlist_head *policy_byidx;
+	unsigned int policy_idx_hmask;
+	unsigned int idx_generator;
+	struct xfrm_policy_hash policy_bydst[3];
+	unsigned int policy_count[6];
+	struct work_struct policy_hash_work;
+	struct xfrm_policy_hthresh policy_hthresh;
+	struct list_head inexact_bins;
+	struct sock *nlsk;
+	struct sock *nlsk_stash;
+	u32 sysctl_aevent_etime;
+	u32 sysctl_aevent_rseqth;
+	int sysctl_larval_drop;
+	u32 sysctl_acq_expires;
+	u8 policy_default[3];
+	struct ctl_table_header *sysctl_hdr;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct dst_ops xfrm4_dst_ops;
+	struct dst_ops xfrm6_dst_ops;
+	spinlock_t xfrm_state_lock;
+	seqcount_spinlock_t xfrm_state_hash_generation;
+	seqcount_spinlock_t xfrm_policy_hash_generation;
+	spinlock_t xfrm_policy_lock;
+	struct mutex xfrm_cfg_mutex;
+	struct delayed_work nat_keepalive_work;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct mpls_route;
+
+struct netns_mpls {
+	int ip_ttl_propagate;
+	int default_ttl;
+	size_t platform_labels;
+	struct mpls_route **platform_label;
+	struct ctl_table_header *ctl;
+};
+
+struct netns_xdp {
+	struct mutex lock;
+	struct hlist_head list;
+};
+
+struct net {
+	refcount_t passive;
+	spinlock_t rules_mod_lock;
+	unsigned int dev_base_seq;
+	u32 ifindex;
+	spinlock_t nsid_lock;
+	atomic_t fnhe_genid;
+	struct list_head list;
+	struct list_head exit_list;
+	struct llist_node defer_free_list;
+	struct llist_node cleanup_list;
+	struct list_head ptype_all;
+	struct list_head ptype_specific;
+	struct key_tag *key_domain;
+	struct user_namespace *user_ns;
+	struct ucounts *ucounts;
+	struct idr netns_ids;
+	struct ns_common ns;
+	struct ref_tracker_dir refcnt_tracker;
+	struct ref_tracker_dir notrefcnt_tracker;
+	struct list_head dev_base_head;
+	struct proc_dir_entry *proc_net;
+	struct proc_dir_entry *proc_net_stat;
+	struct ctl_table_set sysctls;
+	struct sock *rtnl;
+	struct sock *genl_sock;
+	struct uevent_sock *uevent_sock;
+	struct hlist_head *dev_name_head;
+	struct hlist_head *dev_index_head;
+	struct xarray dev_by_index;
+	struct raw_notifier_head netdev_chain;
+	u32 hash_mix;
+	struct net_device *loopback_dev;
+	struct list_head rules_ops;
+	struct netns_core core;
+	struct netns_mib mib;
+	struct netns_packet packet;
+	struct netns_unix unx;
+	struct netns_nexthop nexthop;
+	struct netns_ipv4 ipv4;
+	struct netns_ipv6 ipv6;
+	struct netns_nf nf;
+	struct netns_ct ct;
+	struct netns_nftables nft;
+	struct net_generic *gen;
+	struct netns_bpf bpf;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct netns_xfrm xfrm;
+	u64 net_cookie;
+	struct netns_mpls mpls;
+	struct netns_xdp xdp;
+	struct sock *diag_nlsk;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct sk_buff;
+
+typedef unsigned int sk_buff_data_t;
+
+struct skb_ext;
+
+struct sk_buff {
+	union {
+		struct {
+			struct sk_buff *next;
+			struct sk_buff *prev;
+			union {
+				struct net_device *dev;
+				long unsigned int dev_scratch;
+			};
+		};
+		struct rb_node rbnode;
+		struct list_head list;
+		struct llist_node ll_node;
+	};
+	struct sock *sk;
+	union {
+		ktime_t tstamp;
+		u64 skb_mstamp_ns;
+	};
+	char cb[48];
+	union {
+		struct {
+			long unsigned int _skb_refdst;
+			void *destructor;
+		};
+		struct list_head tcp_tsorted_anchor;
+		long unsigned int _sk_redir;
+	};
+	long unsigned int _nfct;
+	unsigned int len;
+	unsigned int data_len;
+	__u16 mac_len;
+	__u16 hdr_len;
+	__u16 queue_mapping;
+	__u8 __cloned_offset[0];
+	__u8 cloned: 1;
+	__u8 nohdr: 1;
+	__u8 fclone: 2;
+	__u8 peeked: 1;
+	__u8 head_frag: 1;
+	__u8 pfmemalloc: 1;
+	__u8 pp_recycle: 1;
+	__u8 active_extensions;
+	union {
+		struct {
+			__u8 __pkt_type_offset[0];
+			__u8 pkt_type: 3;
+			__u8 ignore_df: 1;
+			__u8 dst_pending_confirm: 1;
+			__u8 ip_summed: 2;
+			__u8 ooo_okay: 1;
+			__u8 __mono_tc_offset[0];
+			__u8 tstamp_type: 2;
+			__u8 tc_at_ingress: 1;
+			__u8 tc_skip_classify: 1;
+			__u8 remcsum_offload: 1;
+			__u8 csum_complete_sw: 1;
+			__u8 csum_level: 2;
+			__u8 inner_protocol_type: 1;
+			__u8 l4_hash: 1;
+			__u8 sw_hash: 1;
+			__u8 no_fcs: 1;
+			__u8 encapsulation: 1;
+			__u8 encap_hdr_csum: 1;
+			__u8 csum_valid: 1;
+			__u8 nf_trace: 1;
+			__u8 redirected: 1;
+			__u8 from_ingress: 1;
+			__u8 nf_skip_egress: 1;
+			__u8 slow_gro: 1;
+			__u8 unreadable: 1;
+			__u16 tc_index;
+			u16 alloc_cpu;
+			union {
+				__wsum csum;
+				struct {
+					__u16 csum_start;
+					__u16 csum_offset;
+				};
+			};
+			__u32 priority;
+			int skb_iif;
+			__u32 hash;
+			union {
+				u32 vlan_all;
+				struct {
+					__be16 vlan_proto;
+					__u16 vlan_tci;
+				};
+			};
+			union {
+				unsigned int napi_id;
+				unsigned int sender_cpu;
+			};
+			__u32 secmark;
+			union {
+				__u32 mark;
+				__u32 reserved_tailroom;
+			};
+			union {
+				__be16 inner_protocol;
+				__u8 inner_ipproto;
+			};
+			__u16 inner_transport_header;
+			__u16 inner_network_header;
+			__u16 inner_mac_header;
+			__be16 protocol;
+			__u16 transport_header;
+			__u16 network_header;
+			__u16 mac_header;
+		};
+		struct {
+			__u8 __pkt_type_offset[0];
+			__u8 pkt_type: 3;
+			__u8 ignore_df: 1;
+			__u8 dst_pending_confirm: 1;
+			__u8 ip_summed: 2;
+			__u8 ooo_okay: 1;
+			__u8 __mono_tc_offset[0];
+			__u8 tstamp_type: 2;
+			__u8 tc_at_ingress: 1;
+			__u8 tc_skip_classify: 1;
+			__u8 remcsum_offload: 1;
+			__u8 csum_complete_sw: 1;
+			__u8 csum_level: 2;
+			__u8 inner_protocol_type: 1;
+			__u8 l4_hash: 1;
+			__u8 sw_hash: 1;
+			__u8 no_fcs: 1;
+			__u8 encapsulation: 1;
+			__u8 encap_hdr_csum: 1;
+			__u8 csum_valid: 1;
+			__u8 nf_trace: 1;
+			__u8 redirected: 1;
+			__u8 from_ingress: 1;
+			__u8 nf_skip_egress: 1;
+			__u8 slow_gro: 1;
+			__u8 unreadable: 1;
+			__u16 tc_index;
+			u16 alloc_cpu;
+			union {
+				__wsum csum;
+				struct {
+					__u16 csum_start;
+					__u16 csum_offset;
+				};
+			};
+			__u32 priority;
+			int skb_iif;
+			__u32 hash;
+			union {
+				u32 vlan_all;
+				struct {
+					__be16 vlan_proto;
+					__u16 vlan_tci;
+				};
+			};
+			union {
+				unsigned int napi_id;
+				unsigned int sender_cpu;
+			};
+			__u32 secmark;
+			union {
+				__u32 mark;
+				__u32 reserved_tailroom;
+			};
+			union {
+				__be16 inner_protocol;
+				__u8 inner_ipproto;
+			};
+			__u16 inner_transport_header;
+			__u16 inner_network_header;
+			__u16 inner_mac_header;
+			__be16 protocol;
+			__u16 transport_header;
+			__u16 network_header;
+			__u16 mac_header;
+		} headers;
+	};
+	sk_buff_data_t tail;
+	sk_buff_data_t end;
+	unsigned char *head;
+	unsigned char *data;
+	unsigned int truesize;
+	refcount_t users;
+	struct skb_ext *extensions;
+};
+
 struct file;
 
 struct proto_ops;
@@ -1058,7 +2136,91 @@ struct socket {
 	char __pad0[88];
 };
 
-struct ipv6_pinfo;
+struct numa_drop_counters {
+	atomic_t drops0;
+	long: 32;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	atomic_t drops1;
+	long: 32;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct ipv6_txoptions;
+
+typedef __s16 s16;
+
+struct in6_pktinfo {
+	struct in6_addr ipi6_addr;
+	int ipi6_ifindex;
+};
+
+struct inet6_cork {
+	struct ipv6_txoptions *opt;
+	u8 hop_limit;
+	u8 tclass;
+	u8 dontfrag: 1;
+};
+
+struct ipv6_mc_socklist;
+
+struct ipv6_ac_socklist;
+
+struct ipv6_pinfo {
+	struct in6_addr saddr;
+	__be32 flow_label;
+	u32 dst_cookie;
+	struct ipv6_txoptions *opt;
+	s16 hop_limit;
+	u8 pmtudisc;
+	u8 tclass;
+	bool saddr_cache;
+	bool daddr_cache;
+	u8 mcast_hops;
+	u32 frag_size;
+	int ucast_oif;
+	int mcast_oif;
+	union {
+		struct {
+			u16 srcrt: 1;
+			u16 osrcrt: 1;
+			u16 rxinfo: 1;
+			u16 rxoinfo: 1;
+			u16 rxhlim: 1;
+			u16 rxohlim: 1;
+			u16 hopopts: 1;
+			u16 ohopopts: 1;
+			u16 dstopts: 1;
+			u16 odstopts: 1;
+			u16 rxflow: 1;
+			u16 rxtclass: 1;
+			u16 rxpmtu: 1;
+			u16 rxorigdstaddr: 1;
+			u16 recvfragsize: 1;
+		} bits;
+		u16 all;
+	} rxopt;
+	u8 srcprefs;
+	u8 min_hopcount;
+	__be32 rcv_flowinfo;
+	struct in6_pktinfo sticky_pktinfo;
+	struct sk_buff *pktoptions;
+	struct sk_buff *rxpmtu;
+	struct inet6_cork cork;
+	struct ipv6_mc_socklist *ipv6_mc_list;
+	struct ipv6_ac_socklist *ipv6_ac_list;
+};
 
 struct ipv6_fl_socklist;
 
@@ -1176,7 +2338,26 @@ struct inet_sock {
 
 struct request_sock;
 
-struct tcp_fastopen_context;
+struct request_sock_ops;
+
+struct saved_syn;
+
+struct request_sock {
+	struct sock_common __req_common;
+	struct request_sock *dl_next;
+	u16 mss;
+	u8 num_retrans;
+	u8 syncookie: 1;
+	u8 num_timeout: 7;
+	u32 ts_recent;
+	struct timer_list rsk_timer;
+	const struct request_sock_ops *rsk_ops;
+	struct sock *sk;
+	struct saved_syn *saved_syn;
+	u32 secid;
+	u32 peer_secid;
+	u32 timeout;
+};
 
 struct fastopen_queue {
 	struct request_sock *rskq_rst_head;
@@ -1328,8 +2509,6 @@ struct tcp_sock_af_ops;
 struct tcp_md5sig_info;
 
 struct tcp_fastopen_request;
-
-struct saved_syn;
 
 struct tcp_sock {
 	struct inet_connection_sock inet_conn;
@@ -1647,9 +2826,646 @@ typedef void (*btf_trace_sys_enter)(void *__data, struct pt_regs *regs, long int
 
 typedef void (*btf_trace_sys_exit)(void *__data, struct pt_regs *regs, long int ret);
 
+struct device;
+
+struct kobject;
+
+struct net_device_ops;
+
+struct header_ops;
+
+struct netdev_queue;
+
+struct netdev_tc_txq {
+	u16 count;
+	u16 offset;
+};
+
+struct xps_dev_maps;
+
+struct bpf_mprog_entry;
+
+struct pcpu_lstats;
+
+struct pcpu_sw_netstats;
+
+struct pcpu_dstats;
+
+struct inet6_dev;
+
+struct netdev_rx_queue;
+
+struct netdev_name_node;
+
+struct dev_ifalias;
+
+typedef u32 xdp_features_t;
+
+struct xdp_metadata_ops;
+
+struct xsk_tx_metadata_ops;
+
+struct net_device_stats {
+	union {
+		long unsigned int rx_packets;
+		atomic_long_t __rx_packets;
+	};
+	union {
+		long unsigned int tx_packets;
+		atomic_long_t __tx_packets;
+	};
+	union {
+		long unsigned int rx_bytes;
+		atomic_long_t __rx_bytes;
+	};
+	union {
+		long unsigned int tx_bytes;
+		atomic_long_t __tx_bytes;
+	};
+	union {
+		long unsigned int rx_errors;
+		atomic_long_t __rx_errors;
+	};
+	union {
+		long unsigned int tx_errors;
+		atomic_long_t __tx_errors;
+	};
+	union {
+		long unsigned int rx_dropped;
+		atomic_long_t __rx_dropped;
+	};
+	union {
+		long unsigned int tx_dropped;
+		atomic_long_t __tx_dropped;
+	};
+	union {
+		long unsigned int multicast;
+		atomic_long_t __multicast;
+	};
+	union {
+		long unsigned int collisions;
+		atomic_long_t __collisions;
+	};
+	union {
+		long unsigned int rx_length_errors;
+		atomic_long_t __rx_length_errors;
+	};
+	union {
+		long unsigned int rx_over_errors;
+		atomic_long_t __rx_over_errors;
+	};
+	union {
+		long unsigned int rx_crc_errors;
+		atomic_long_t __rx_crc_errors;
+	};
+	union {
+		long unsigned int rx_frame_errors;
+		atomic_long_t __rx_frame_errors;
+	};
+	union {
+		long unsigned int rx_fifo_errors;
+		atomic_long_t __rx_fifo_errors;
+	};
+	union {
+		long unsigned int rx_missed_errors;
+		atomic_long_t __rx_missed_errors;
+	};
+	union {
+		long unsigned int tx_aborted_errors;
+		atomic_long_t __tx_aborted_errors;
+	};
+	union {
+		long unsigned int tx_carrier_errors;
+		atomic_long_t __tx_carrier_errors;
+	};
+	union {
+		long unsigned int tx_fifo_errors;
+		atomic_long_t __tx_fifo_errors;
+	};
+	union {
+		long unsigned int tx_heartbeat_errors;
+		atomic_long_t __tx_heartbeat_errors;
+	};
+	union {
+		long unsigned int tx_window_errors;
+		atomic_long_t __tx_window_errors;
+	};
+	union {
+		long unsigned int rx_compressed;
+		atomic_long_t __rx_compressed;
+	};
+	union {
+		long unsigned int tx_compressed;
+		atomic_long_t __tx_compressed;
+	};
+};
+
+struct net_device_core_stats;
+
+struct ethtool_ops;
+
+struct l3mdev_ops;
+
+struct ndisc_ops;
+
+struct netdev_hw_addr_list {
+	struct list_head list;
+	int count;
+	struct rb_root tree;
+};
+
+struct kset;
+
+struct in_device;
+
+struct cpu_rmap;
+
+struct Qdisc;
+
+struct xdp_dev_bulk_queue;
+
+enum netdev_ml_priv_type {
+	ML_PRIV_NONE = 0,
+	ML_PRIV_CAN = 1,
+};
+
+enum netdev_stat_type {
+	NETDEV_PCPU_STAT_NONE = 0,
+	NETDEV_PCPU_STAT_LSTATS = 1,
+	NETDEV_PCPU_STAT_TSTATS = 2,
+	NETDEV_PCPU_STAT_DSTATS = 3,
+};
+
+struct kobj_type;
+
+struct kernfs_node;
+
+struct kref {
+	refcount_t refcount;
+};
+
+struct kobject {
+	const char *name;
+	struct list_head entry;
+	struct kobject *parent;
+	struct kset *kset;
+	const struct kobj_type *ktype;
+	struct kernfs_node *sd;
+	struct kref kref;
+	unsigned int state_initialized: 1;
+	unsigned int state_in_sysfs: 1;
+	unsigned int state_add_uevent_sent: 1;
+	unsigned int state_remove_uevent_sent: 1;
+	unsigned int uevent_suppress: 1;
+};
+
+struct device_private;
+
+struct device_type;
+
+struct bus_type;
+
+struct device_driver;
+
+enum dl_dev_state {
+	DL_DEV_NO_DRIVER = 0,
+	DL_DEV_PROBING = 1,
+	DL_DEV_DRIVER_BOUND = 2,
+	DL_DEV_UNBINDING = 3,
+};
+
+struct dev_links_info {
+	struct list_head suppliers;
+	struct list_head consumers;
+	struct list_head defer_sync;
+	enum dl_dev_state status;
+};
+
+struct pm_message;
+
+typedef struct pm_message pm_message_t;
+
+struct pm_message {
+	int event;
+};
+
+struct wake_irq;
+
+enum rpm_request {
+	RPM_REQ_NONE = 0,
+	RPM_REQ_IDLE = 1,
+	RPM_REQ_SUSPEND = 2,
+	RPM_REQ_AUTOSUSPEND = 3,
+	RPM_REQ_RESUME = 4,
+};
+
+enum rpm_status {
+	RPM_INVALID = -1,
+	RPM_ACTIVE = 0,
+	RPM_RESUMING = 1,
+	RPM_SUSPENDED = 2,
+	RPM_SUSPENDING = 3,
+	RPM_BLOCKED = 4,
+};
+
+struct pm_subsys_data;
+
+struct dev_pm_qos;
+
+struct dev_pm_info {
+	pm_message_t power_state;
+	bool can_wakeup: 1;
+	bool async_suspend: 1;
+	bool in_dpm_list: 1;
+	bool is_prepared: 1;
+	bool is_suspended: 1;
+	bool is_noirq_suspended: 1;
+	bool is_late_suspended: 1;
+	bool no_pm: 1;
+	bool early_init: 1;
+	bool direct_complete: 1;
+	u32 driver_flags;
+	spinlock_t lock;
+	bool should_wakeup: 1;
+	struct hrtimer suspend_timer;
+	u64 timer_expires;
+	struct work_struct work;
+	wait_queue_head_t wait_queue;
+	struct wake_irq *wakeirq;
+	atomic_t usage_count;
+	atomic_t child_count;
+	unsigned int disable_depth: 3;
+	bool idle_notification: 1;
+	bool request_pending: 1;
+	bool deferred_resume: 1;
+	bool needs_force_resume: 1;
+	bool runtime_auto: 1;
+	bool ignore_children: 1;
+	bool no_callbacks: 1;
+	bool irq_safe: 1;
+	bool use_autosuspend: 1;
+	bool timer_autosuspends: 1;
+	bool memalloc_noio: 1;
+	unsigned int links_count;
+	enum rpm_request request;
+	enum rpm_status runtime_status;
+	enum rpm_status last_status;
+	int runtime_error;
+	int autosuspend_delay;
+	u64 last_busy;
+	u64 active_time;
+	u64 suspended_time;
+	u64 accounting_timestamp;
+	struct pm_subsys_data *subsys_data;
+	void *set_latency_tolerance;
+	struct dev_pm_qos *qos;
+	bool detach_power_off: 1;
+};
+
+struct dev_pm_domain;
+
+struct irq_domain;
+
+struct msi_device_data;
+
+struct dev_msi_info {
+	struct irq_domain *domain;
+	struct msi_device_data *data;
+};
+
+struct bus_dma_region;
+
+struct device_dma_parameters;
+
+struct io_tlb_mem;
+
+struct dev_archdata {
+};
+
+struct device_node;
+
+struct fwnode_handle;
+
+typedef unsigned int dev_t;
+
+struct class;
+
+struct attribute_group;
+
+struct iommu_group;
+
+struct dev_iommu;
+
+struct device_physical_location;
+
+enum device_removable {
+	DEVICE_REMOVABLE_NOT_SUPPORTED = 0,
+	DEVICE_REMOVABLE_UNKNOWN = 1,
+	DEVICE_FIXED = 2,
+	DEVICE_REMOVABLE = 3,
+};
+
+struct device {
+	struct kobject kobj;
+	struct device *parent;
+	struct device_private *p;
+	const char *init_name;
+	const struct device_type *type;
+	const struct bus_type *bus;
+	struct device_driver *driver;
+	void *platform_data;
+	void *driver_data;
+	struct {
+		const char *name;
+		spinlock_t lock;
+	} driver_override;
+	struct mutex mutex;
+	struct dev_links_info links;
+	struct dev_pm_info power;
+	struct dev_pm_domain *pm_domain;
+	struct dev_msi_info msi;
+	u64 *dma_mask;
+	u64 coherent_dma_mask;
+	u64 bus_dma_limit;
+	const struct bus_dma_region *dma_range_map;
+	struct device_dma_parameters *dma_parms;
+	struct list_head dma_pools;
+	struct io_tlb_mem *dma_io_tlb_mem;
+	struct dev_archdata archdata;
+	struct device_node *of_node;
+	struct fwnode_handle *fwnode;
+	int numa_node;
+	dev_t devt;
+	u32 id;
+	spinlock_t devres_lock;
+	struct list_head devres_head;
+	const struct class *class;
+	const struct attribute_group **groups;
+	void *release;
+	struct iommu_group *iommu_group;
+	struct dev_iommu *iommu;
+	struct device_physical_location *physical_location;
+	enum device_removable removable;
+	bool offline_disabled: 1;
+	bool offline: 1;
+	bool of_node_reused: 1;
+	bool state_synced: 1;
+	bool can_match: 1;
+	bool dma_skip_sync: 1;
+	bool dma_iommu: 1;
+	long unsigned int flags[1];
+};
+
+struct rtnl_link_ops;
+
+struct netdev_stat_ops;
+
+struct netdev_queue_mgmt_ops;
+
+struct dcbnl_rtnl_ops;
+
+struct netprio_map;
+
+struct phy_link_topology;
+
+struct phy_device;
+
+struct sfp_bus;
+
+struct lock_class_key;
+
+struct udp_tunnel_nic_info;
+
+struct udp_tunnel_nic;
+
+struct netdev_config;
+
+struct ethtool_netdev_state;
+
+struct bpf_xdp_link;
+
+struct bpf_xdp_entity {
+	struct bpf_prog *prog;
+	struct bpf_xdp_link *link;
+};
+
+typedef struct {
+} netdevice_tracker;
+
+struct rtnl_hw_stats64;
+
+struct devlink_port;
+
+struct dim_irq_moder;
+
+struct napi_config;
+
+struct hwtstamp_provider;
+
 struct net_device {
+	__u8 __cacheline_group_begin__net_device_read_tx[0];
+	union {
+		struct {
+			long unsigned int priv_flags: 32;
+			long unsigned int lltx: 1;
+			long unsigned int netmem_tx: 1;
+		};
+		struct {
+			long unsigned int priv_flags: 32;
+			long unsigned int lltx: 1;
+			long unsigned int netmem_tx: 1;
+		} priv_flags_fast;
+	};
+	const struct net_device_ops *netdev_ops;
+	const struct header_ops *header_ops;
+	struct netdev_queue *_tx;
+	netdev_features_t gso_partial_features;
+	unsigned int real_num_tx_queues;
+	unsigned int gso_max_size;
+	unsigned int gso_ipv4_max_size;
+	u16 gso_max_segs;
+	s16 num_tc;
 	unsigned int mtu;
+	short unsigned int needed_headroom;
+	struct netdev_tc_txq tc_to_txq[16];
+	struct xps_dev_maps *xps_maps[2];
+	struct nf_hook_entries *nf_hooks_egress;
+	struct bpf_mprog_entry *tcx_egress;
+	__u8 __cacheline_group_end__net_device_read_tx[0];
+	__u8 __cacheline_group_begin__net_device_read_txrx[0];
+	union {
+		struct pcpu_lstats *lstats;
+		struct pcpu_sw_netstats *tstats;
+		struct pcpu_dstats *dstats;
+	};
+	long unsigned int state;
+	unsigned int flags;
+	short unsigned int hard_header_len;
+	netdev_features_t features;
+	struct inet6_dev *ip6_ptr;
+	__u8 __cacheline_group_end__net_device_read_txrx[0];
+	__u8 __cacheline_group_begin__net_device_read_rx[0];
+	struct bpf_prog *xdp_prog;
+	struct list_head ptype_specific;
 	int ifindex;
+	unsigned int real_num_rx_queues;
+	struct netdev_rx_queue *_rx;
+	unsigned int gro_max_size;
+	unsigned int gro_ipv4_max_size;
+	void *rx_handler;
+	void *rx_handler_data;
+	possible_net_t nd_net;
+	struct bpf_mprog_entry *tcx_ingress;
+	__u8 __cacheline_group_end__net_device_read_rx[0];
+	char name[16];
+	struct netdev_name_node *name_node;
+	struct dev_ifalias *ifalias;
+	long unsigned int mem_end;
+	long unsigned int mem_start;
+	long unsigned int base_addr;
+	struct list_head dev_list;
+	struct list_head napi_list;
+	struct list_head unreg_list;
+	struct list_head close_list;
+	struct list_head ptype_all;
+	struct {
+		struct list_head upper;
+		struct list_head lower;
+	} adj_list;
+	xdp_features_t xdp_features;
+	const struct xdp_metadata_ops *xdp_metadata_ops;
+	const struct xsk_tx_metadata_ops *xsk_tx_metadata_ops;
+	short unsigned int gflags;
+	short unsigned int needed_tailroom;
+	netdev_features_t hw_features;
+	netdev_features_t wanted_features;
+	netdev_features_t vlan_features;
+	netdev_features_t hw_enc_features;
+	netdev_features_t mpls_features;
+	netdev_features_t mangleid_features;
+	unsigned int min_mtu;
+	unsigned int max_mtu;
+	short unsigned int type;
+	unsigned char min_header_len;
+	unsigned char name_assign_type;
+	int group;
+	struct net_device_stats stats;
+	struct net_device_core_stats *core_stats;
+	atomic_t carrier_up_count;
+	atomic_t carrier_down_count;
+	const struct ethtool_ops *ethtool_ops;
+	const struct l3mdev_ops *l3mdev_ops;
+	const struct ndisc_ops *ndisc_ops;
+	unsigned int operstate;
+	unsigned char link_mode;
+	unsigned char if_port;
+	unsigned char dma;
+	unsigned char perm_addr[32];
+	unsigned char addr_assign_type;
+	unsigned char addr_len;
+	unsigned char upper_level;
+	unsigned char lower_level;
+	u8 threaded;
+	short unsigned int neigh_priv_len;
+	short unsigned int dev_id;
+	short unsigned int dev_port;
+	int irq;
+	u32 priv_len;
+	spinlock_t addr_list_lock;
+	struct netdev_hw_addr_list uc;
+	struct netdev_hw_addr_list mc;
+	struct netdev_hw_addr_list dev_addrs;
+	struct kset *queues_kset;
+	unsigned int promiscuity;
+	unsigned int allmulti;
+	bool uc_promisc;
+	struct in_device *ip_ptr;
+	struct hlist_head fib_nh_head;
+	const unsigned char *dev_addr;
+	unsigned int num_rx_queues;
+	unsigned int xdp_zc_max_segs;
+	struct netdev_queue *ingress_queue;
+	struct nf_hook_entries *nf_hooks_ingress;
+	unsigned char broadcast[32];
+	struct cpu_rmap *rx_cpu_rmap;
+	struct hlist_node index_hlist;
+	unsigned int num_tx_queues;
+	struct Qdisc *qdisc;
+	unsigned int tx_queue_len;
+	spinlock_t tx_global_lock;
+	struct xdp_dev_bulk_queue *xdp_bulkq;
+	struct hlist_head qdisc_hash[16];
+	struct timer_list watchdog_timer;
+	int watchdog_timeo;
+	spinlock_t watchdog_lock;
+	bool watchdog_ref_held;
+	u32 proto_down_reason;
+	struct list_head todo_list;
+	int *pcpu_refcnt;
+	struct ref_tracker_dir refcnt_tracker;
+	struct list_head link_watch_list;
+	u8 reg_state;
+	bool dismantle;
+	bool moving_ns;
+	bool rtnl_link_initializing;
+	bool needs_free_netdev;
+	void *priv_destructor;
+	void *ml_priv;
+	enum netdev_ml_priv_type ml_priv_type;
+	enum netdev_stat_type pcpu_stat_type: 8;
+	struct device dev;
+	const struct attribute_group *sysfs_groups[5];
+	const struct attribute_group *sysfs_rx_queue_group;
+	const struct rtnl_link_ops *rtnl_link_ops;
+	const struct netdev_stat_ops *stat_ops;
+	const struct netdev_queue_mgmt_ops *queue_mgmt_ops;
+	unsigned int tso_max_size;
+	u16 tso_max_segs;
+	const struct dcbnl_rtnl_ops *dcbnl_ops;
+	u8 prio_tc_map[16];
+	struct netprio_map *priomap;
+	struct phy_link_topology *link_topo;
+	struct phy_device *phydev;
+	struct sfp_bus *sfp_bus;
+	struct lock_class_key *qdisc_tx_busylock;
+	bool proto_down;
+	bool irq_affinity_auto;
+	bool rx_cpu_rmap_auto;
+	long unsigned int see_all_hwtstamp_requests: 1;
+	long unsigned int change_proto_down: 1;
+	long unsigned int netns_immutable: 1;
+	long unsigned int fcoe_mtu: 1;
+	struct list_head net_notifier_list;
+	const struct udp_tunnel_nic_info *udp_tunnel_nic_info;
+	struct udp_tunnel_nic *udp_tunnel_nic;
+	struct netdev_config *cfg;
+	struct netdev_config *cfg_pending;
+	struct ethtool_netdev_state *ethtool;
+	struct bpf_xdp_entity xdp_state[3];
+	u8 dev_addr_shadow[32];
+	netdevice_tracker linkwatch_dev_tracker;
+	netdevice_tracker watchdog_dev_tracker;
+	netdevice_tracker dev_registered_tracker;
+	struct rtnl_hw_stats64 *offload_xstats_l3;
+	struct devlink_port *devlink_port;
+	struct hlist_head page_pools;
+	struct dim_irq_moder *irq_moder;
+	u64 max_pacing_offload_horizon;
+	struct napi_config *napi_config;
+	u32 num_napi_configs;
+	u32 napi_defer_hard_irqs;
+	long unsigned int gro_flush_timeout;
+	bool up;
+	bool request_ops_lock;
+	struct mutex lock;
+	struct hlist_head neighbours[2];
+	struct hwtstamp_provider *hwprov;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	u8 priv[0];
 };
 
 struct bpf_prog {
@@ -2279,8 +4095,6 @@ struct inode;
 
 struct vfsmount;
 
-struct dentry;
-
 struct path {
 	struct vfsmount *mnt;
 	struct dentry *dentry;
@@ -2351,8 +4165,6 @@ struct bpf_link {
 	int attach_type;
 	char __pad1[40];
 };
-
-typedef unsigned int dev_t;
 
 struct super_block {
 	char __pad0[16];
@@ -2543,6 +4355,613 @@ struct bpf_iter__netlink {
 		struct netlink_sock *sk;
 	};
 };
+
+struct skb_shared_hwtstamps {
+	union {
+		ktime_t hwtstamp;
+		void *netdev_data;
+	};
+};
+
+struct xsk_tx_metadata_compl {
+	__u64 *tx_timestamp;
+};
+
+typedef long unsigned int netmem_ref;
+
+struct skb_frag {
+	netmem_ref netmem;
+	unsigned int len;
+	unsigned int offset;
+};
+
+typedef struct skb_frag skb_frag_t;
+
+struct skb_shared_info {
+	__u8 flags;
+	__u8 meta_len;
+	__u8 nr_frags;
+	__u8 tx_flags;
+	short unsigned int gso_size;
+	short unsigned int gso_segs;
+	struct sk_buff *frag_list;
+	union {
+		struct skb_shared_hwtstamps hwtstamps;
+		struct xsk_tx_metadata_compl xsk_meta;
+	};
+	unsigned int gso_type;
+	u32 tskey;
+	atomic_t dataref;
+	union {
+		struct {
+			u32 xdp_frags_size;
+			u32 xdp_frags_truesize;
+		};
+		void *destructor_arg;
+	};
+	skb_frag_t frags[17];
+};
+
+struct xdp_txq_info;
+
+struct xdp_rxq_info;
+
+struct xdp_buff {
+	void *data;
+	void *data_end;
+	void *data_meta;
+	void *data_hard_start;
+	struct xdp_rxq_info *rxq;
+	struct xdp_txq_info *txq;
+	union {
+		struct {
+			u32 frame_sz;
+			u32 flags;
+		};
+		u64 frame_sz_flags_init;
+	};
+};
+
+struct xdp_mem_info {
+	u32 type;
+	u32 id;
+};
+
+struct xdp_rxq_info {
+	struct net_device *dev;
+	u32 queue_index;
+	u32 reg_state;
+	struct xdp_mem_info mem;
+	u32 frag_size;
+	long: 32;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct iphdr {
+	__u8 ihl: 4;
+	__u8 version: 4;
+	__u8 tos;
+	__be16 tot_len;
+	__be16 id;
+	__be16 frag_off;
+	__u8 ttl;
+	__u8 protocol;
+	__sum16 check;
+	union {
+		struct {
+			__be32 saddr;
+			__be32 daddr;
+		};
+		struct {
+			__be32 saddr;
+			__be32 daddr;
+		} addrs;
+	};
+};
+
+struct udphdr {
+	__be16 source;
+	__be16 dest;
+	__be16 len;
+	__sum16 check;
+};
+
+struct tcp6_sock {
+	struct tcp_sock tcp;
+	struct ipv6_pinfo inet6;
+};
+
+struct udp_prod_queue;
+
+struct udp6_sock {
+	struct udp_sock udp;
+	struct ipv6_pinfo inet6;
+};
+
+struct inet_request_sock {
+	struct request_sock req;
+	u16 snd_wscale: 4;
+	u16 rcv_wscale: 4;
+	u16 tstamp_ok: 1;
+	u16 sack_ok: 1;
+	u16 wscale_ok: 1;
+	u16 ecn_ok: 1;
+	u16 acked: 1;
+	u16 no_srccheck: 1;
+	u16 smc_ok: 1;
+	u32 ir_mark;
+	union {
+		struct ip_options_rcu *ireq_opt;
+		struct {
+			struct ipv6_txoptions *ipv6_opt;
+			struct sk_buff *pktopts;
+		};
+	};
+};
+
+struct tcp_request_sock_ops;
+
+struct tcp_request_sock {
+	struct inet_request_sock req;
+	const struct tcp_request_sock_ops *af_specific;
+	u64 snt_synack;
+	bool tfo_listener;
+	bool is_mptcp;
+	bool req_usec_ts;
+	bool drop_req;
+	u32 txhash;
+	u32 rcv_isn;
+	u32 snt_isn;
+	u32 ts_off;
+	u32 snt_tsval_first;
+	u32 snt_tsval_last;
+	u32 last_oow_ack_time;
+	u32 rcv_nxt;
+	u8 syn_tos;
+	bool accecn_ok;
+	u8 syn_ect_snt: 2;
+	u8 syn_ect_rcv: 2;
+	u8 accecn_fail_mode: 4;
+	u8 saw_accecn_opt: 2;
+};
+
+struct mptcp_data_frag;
+
+typedef __kernel_sa_family_t sa_family_t;
+
+struct mptcp_addr_info {
+	u8 id;
+	sa_family_t family;
+	__be16 port;
+	union {
+		struct in_addr addr;
+		struct in6_addr addr6;
+	};
+};
+
+struct mptcp_rm_list {
+	u8 ids[8];
+	u8 nr;
+};
+
+struct mptcp_pm_data {
+	struct mptcp_addr_info local;
+	struct mptcp_addr_info remote;
+	struct list_head anno_list;
+	struct list_head userspace_pm_local_addr_list;
+	spinlock_t lock;
+	union {
+		struct {
+			u8 addr_signal;
+			bool server_side;
+			bool work_pending;
+			bool accept_addr;
+			bool accept_subflow;
+			bool remote_deny_join_id0;
+			u8 add_addr_signaled;
+			u8 add_addr_accepted;
+			u8 local_addr_used;
+			u8 pm_type;
+			u8 extra_subflows;
+			u8 status;
+		};
+		struct {
+			u8 addr_signal;
+			bool server_side;
+			bool work_pending;
+			bool accept_addr;
+			bool accept_subflow;
+			bool remote_deny_join_id0;
+			u8 add_addr_signaled;
+			u8 add_addr_accepted;
+			u8 local_addr_used;
+			u8 pm_type;
+			u8 extra_subflows;
+			u8 status;
+		} reset;
+	};
+	long unsigned int id_avail_bitmap[4];
+	struct mptcp_rm_list rm_list_tx;
+	struct mptcp_rm_list rm_list_rx;
+};
+
+struct mptcp_sched_ops;
+
+struct mptcp_sock {
+	struct inet_connection_sock sk;
+	u64 local_key;
+	u64 remote_key;
+	u64 write_seq;
+	u64 bytes_sent;
+	u64 snd_nxt;
+	u64 bytes_received;
+	u64 ack_seq;
+	atomic64_t rcv_wnd_sent;
+	u64 rcv_data_fin_seq;
+	u64 bytes_retrans;
+	u64 bytes_consumed;
+	int snd_burst;
+	int old_wspace;
+	u64 recovery_snd_nxt;
+	u64 bytes_acked;
+	u64 snd_una;
+	u64 wnd_end;
+	u32 last_data_sent;
+	u32 last_data_recv;
+	u32 last_ack_recv;
+	long unsigned int timer_ival;
+	u32 token;
+	long unsigned int flags;
+	long unsigned int cb_flags;
+	bool recovery;
+	bool can_ack;
+	bool fully_established;
+	bool rcv_data_fin;
+	bool snd_data_fin_enable;
+	bool rcv_fastclose;
+	bool use_64bit_ack;
+	bool csum_enabled;
+	bool allow_infinite_fallback;
+	u8 pending_state;
+	u8 mpc_endpoint_id;
+	u8 recvmsg_inq: 1;
+	u8 cork: 1;
+	u8 nodelay: 1;
+	u8 fastopening: 1;
+	u8 in_accept_queue: 1;
+	u8 free_first: 1;
+	u8 rcvspace_init: 1;
+	u8 fastclosing: 1;
+	u32 notsent_lowat;
+	int keepalive_cnt;
+	int keepalive_idle;
+	int keepalive_intvl;
+	int maxseg;
+	struct work_struct work;
+	struct sk_buff *ooo_last_skb;
+	struct rb_root out_of_order_queue;
+	struct list_head conn_list;
+	struct list_head rtx_queue;
+	struct mptcp_data_frag *first_pending;
+	struct list_head join_list;
+	struct sock *first;
+	struct mptcp_pm_data pm;
+	struct mptcp_sched_ops *sched;
+	struct {
+		int space;
+		int copied;
+		u64 time;
+		u64 rtt_us;
+	} rcvq_space;
+	u8 scaling_ratio;
+	bool allow_subflows;
+	u32 subflow_id;
+	u32 setsockopt_seq;
+	char ca_name[16];
+	spinlock_t fallback_lock;
+};
+
+struct inet_ehash_bucket;
+
+struct inet_bind_hashbucket;
+
+struct inet_listen_hashbucket;
+
+struct inet_hashinfo {
+	struct inet_ehash_bucket *ehash;
+	spinlock_t *ehash_locks;
+	unsigned int ehash_mask;
+	unsigned int ehash_locks_mask;
+	struct kmem_cache *bind_bucket_cachep;
+	struct inet_bind_hashbucket *bhash;
+	struct kmem_cache *bind2_bucket_cachep;
+	struct inet_bind_hashbucket *bhash2;
+	unsigned int bhash_size;
+	unsigned int lhash2_mask;
+	struct inet_listen_hashbucket *lhash2;
+	bool pernet;
+	long: 56;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct udp_hslot;
+
+struct udp_hslot_main;
+
+struct udp_table {
+	struct udp_hslot *hash;
+	struct udp_hslot_main *hash2;
+	struct udp_hslot *hash4;
+	unsigned int mask;
+	unsigned int log;
+};
+
+typedef u32 __kernel_dev_t;
+
+struct dev_ifalias {
+	struct callback_head rcuhead;
+	char ifalias[0];
+};
+
+struct bpf_insn {
+	__u8 code;
+	__u8 dst_reg: 4;
+	__u8 src_reg: 4;
+	__s16 off;
+	__s32 imm;
+};
+
+struct bpf_prog_info {
+	__u32 type;
+	__u32 id;
+	__u8 tag[8];
+	__u32 jited_prog_len;
+	__u32 xlated_prog_len;
+	__u64 jited_prog_insns;
+	__u64 xlated_prog_insns;
+	__u64 load_time;
+	__u32 created_by_uid;
+	__u32 nr_map_ids;
+	__u64 map_ids;
+	char name[16];
+	__u32 ifindex;
+	__u32 gpl_compatible: 1;
+	__u64 netns_dev;
+	__u64 netns_ino;
+	__u32 nr_jited_ksyms;
+	__u32 nr_jited_func_lens;
+	__u64 jited_ksyms;
+	__u64 jited_func_lens;
+	__u32 btf_id;
+	__u32 func_info_rec_size;
+	__u64 func_info;
+	__u32 nr_func_info;
+	__u32 nr_line_info;
+	__u64 line_info;
+	__u64 jited_line_info;
+	__u32 nr_jited_line_info;
+	__u32 line_info_rec_size;
+	__u32 jited_line_info_rec_size;
+	__u32 nr_prog_tags;
+	__u64 prog_tags;
+	__u64 run_time_ns;
+	__u64 run_cnt;
+	__u64 recursion_misses;
+	__u32 verified_insns;
+	__u32 attach_btf_obj_id;
+	__u32 attach_btf_id;
+};
+
+struct btf_enum {
+	__u32 name_off;
+	__s32 val;
+};
+
+union tcp_word_hdr {
+	struct tcphdr hdr;
+	__be32 words[5];
+};
+
+enum skb_drop_reason {
+	SKB_NOT_DROPPED_YET = 0,
+	SKB_CONSUMED = 1,
+	SKB_DROP_REASON_NOT_SPECIFIED = 2,
+	SKB_DROP_REASON_NO_SOCKET = 3,
+	SKB_DROP_REASON_SOCKET_CLOSE = 4,
+	SKB_DROP_REASON_SOCKET_FILTER = 5,
+	SKB_DROP_REASON_SOCKET_RCVBUFF = 6,
+	SKB_DROP_REASON_UNIX_DISCONNECT = 7,
+	SKB_DROP_REASON_UNIX_SKIP_OOB = 8,
+	SKB_DROP_REASON_PKT_TOO_SMALL = 9,
+	SKB_DROP_REASON_TCP_CSUM = 10,
+	SKB_DROP_REASON_UDP_CSUM = 11,
+	SKB_DROP_REASON_NETFILTER_DROP = 12,
+	SKB_DROP_REASON_OTHERHOST = 13,
+	SKB_DROP_REASON_IP_CSUM = 14,
+	SKB_DROP_REASON_IP_INHDR = 15,
+	SKB_DROP_REASON_IP_RPFILTER = 16,
+	SKB_DROP_REASON_UNICAST_IN_L2_MULTICAST = 17,
+	SKB_DROP_REASON_XFRM_POLICY = 18,
+	SKB_DROP_REASON_IP_NOPROTO = 19,
+	SKB_DROP_REASON_PROTO_MEM = 20,
+	SKB_DROP_REASON_TCP_AUTH_HDR = 21,
+	SKB_DROP_REASON_TCP_MD5NOTFOUND = 22,
+	SKB_DROP_REASON_TCP_MD5UNEXPECTED = 23,
+	SKB_DROP_REASON_TCP_MD5FAILURE = 24,
+	SKB_DROP_REASON_TCP_AONOTFOUND = 25,
+	SKB_DROP_REASON_TCP_AOUNEXPECTED = 26,
+	SKB_DROP_REASON_TCP_AOKEYNOTFOUND = 27,
+	SKB_DROP_REASON_TCP_AOFAILURE = 28,
+	SKB_DROP_REASON_SOCKET_BACKLOG = 29,
+	SKB_DROP_REASON_TCP_FLAGS = 30,
+	SKB_DROP_REASON_TCP_ABORT_ON_DATA = 31,
+	SKB_DROP_REASON_TCP_ZEROWINDOW = 32,
+	SKB_DROP_REASON_TCP_OLD_DATA = 33,
+	SKB_DROP_REASON_TCP_OVERWINDOW = 34,
+	SKB_DROP_REASON_TCP_OFOMERGE = 35,
+	SKB_DROP_REASON_TCP_RFC7323_PAWS = 36,
+	SKB_DROP_REASON_TCP_RFC7323_PAWS_ACK = 37,
+	SKB_DROP_REASON_TCP_RFC7323_TW_PAWS = 38,
+	SKB_DROP_REASON_TCP_RFC7323_TSECR = 39,
+	SKB_DROP_REASON_TCP_LISTEN_OVERFLOW = 40,
+	SKB_DROP_REASON_TCP_OLD_SEQUENCE = 41,
+	SKB_DROP_REASON_TCP_INVALID_SEQUENCE = 42,
+	SKB_DROP_REASON_TCP_INVALID_END_SEQUENCE = 43,
+	SKB_DROP_REASON_TCP_INVALID_ACK_SEQUENCE = 44,
+	SKB_DROP_REASON_TCP_RESET = 45,
+	SKB_DROP_REASON_TCP_INVALID_SYN = 46,
+	SKB_DROP_REASON_TCP_CLOSE = 47,
+	SKB_DROP_REASON_TCP_FASTOPEN = 48,
+	SKB_DROP_REASON_TCP_OLD_ACK = 49,
+	SKB_DROP_REASON_TCP_TOO_OLD_ACK = 50,
+	SKB_DROP_REASON_TCP_ACK_UNSENT_DATA = 51,
+	SKB_DROP_REASON_TCP_OFO_QUEUE_PRUNE = 52,
+	SKB_DROP_REASON_TCP_OFO_DROP = 53,
+	SKB_DROP_REASON_IP_OUTNOROUTES = 54,
+	SKB_DROP_REASON_BPF_CGROUP_EGRESS = 55,
+	SKB_DROP_REASON_IPV6DISABLED = 56,
+	SKB_DROP_REASON_NEIGH_CREATEFAIL = 57,
+	SKB_DROP_REASON_NEIGH_FAILED = 58,
+	SKB_DROP_REASON_NEIGH_QUEUEFULL = 59,
+	SKB_DROP_REASON_NEIGH_DEAD = 60,
+	SKB_DROP_REASON_NEIGH_HH_FILLFAIL = 61,
+	SKB_DROP_REASON_TC_EGRESS = 62,
+	SKB_DROP_REASON_SECURITY_HOOK = 63,
+	SKB_DROP_REASON_QDISC_DROP = 64,
+	SKB_DROP_REASON_QDISC_OVERLIMIT = 65,
+	SKB_DROP_REASON_QDISC_CONGESTED = 66,
+	SKB_DROP_REASON_CAKE_FLOOD = 67,
+	SKB_DROP_REASON_FQ_BAND_LIMIT = 68,
+	SKB_DROP_REASON_FQ_HORIZON_LIMIT = 69,
+	SKB_DROP_REASON_FQ_FLOW_LIMIT = 70,
+	SKB_DROP_REASON_CPU_BACKLOG = 71,
+	SKB_DROP_REASON_XDP = 72,
+	SKB_DROP_REASON_TC_INGRESS = 73,
+	SKB_DROP_REASON_UNHANDLED_PROTO = 74,
+	SKB_DROP_REASON_SKB_CSUM = 75,
+	SKB_DROP_REASON_SKB_GSO_SEG = 76,
+	SKB_DROP_REASON_SKB_UCOPY_FAULT = 77,
+	SKB_DROP_REASON_DEV_HDR = 78,
+	SKB_DROP_REASON_DEV_READY = 79,
+	SKB_DROP_REASON_FULL_RING = 80,
+	SKB_DROP_REASON_NOMEM = 81,
+	SKB_DROP_REASON_HDR_TRUNC = 82,
+	SKB_DROP_REASON_TAP_FILTER = 83,
+	SKB_DROP_REASON_TAP_TXFILTER = 84,
+	SKB_DROP_REASON_ICMP_CSUM = 85,
+	SKB_DROP_REASON_INVALID_PROTO = 86,
+	SKB_DROP_REASON_IP_INADDRERRORS = 87,
+	SKB_DROP_REASON_IP_INNOROUTES = 88,
+	SKB_DROP_REASON_IP_LOCAL_SOURCE = 89,
+	SKB_DROP_REASON_IP_INVALID_SOURCE = 90,
+	SKB_DROP_REASON_IP_LOCALNET = 91,
+	SKB_DROP_REASON_IP_INVALID_DEST = 92,
+	SKB_DROP_REASON_PKT_TOO_BIG = 93,
+	SKB_DROP_REASON_DUP_FRAG = 94,
+	SKB_DROP_REASON_FRAG_REASM_TIMEOUT = 95,
+	SKB_DROP_REASON_FRAG_TOO_FAR = 96,
+	SKB_DROP_REASON_TCP_MINTTL = 97,
+	SKB_DROP_REASON_IPV6_BAD_EXTHDR = 98,
+	SKB_DROP_REASON_IPV6_NDISC_FRAG = 99,
+	SKB_DROP_REASON_IPV6_NDISC_HOP_LIMIT = 100,
+	SKB_DROP_REASON_IPV6_NDISC_BAD_CODE = 101,
+	SKB_DROP_REASON_IPV6_NDISC_BAD_OPTIONS = 102,
+	SKB_DROP_REASON_IPV6_NDISC_NS_OTHERHOST = 103,
+	SKB_DROP_REASON_QUEUE_PURGE = 104,
+	SKB_DROP_REASON_TC_COOKIE_ERROR = 105,
+	SKB_DROP_REASON_PACKET_SOCK_ERROR = 106,
+	SKB_DROP_REASON_TC_CHAIN_NOTFOUND = 107,
+	SKB_DROP_REASON_TC_RECLASSIFY_LOOP = 108,
+	SKB_DROP_REASON_VXLAN_INVALID_HDR = 109,
+	SKB_DROP_REASON_VXLAN_VNI_NOT_FOUND = 110,
+	SKB_DROP_REASON_MAC_INVALID_SOURCE = 111,
+	SKB_DROP_REASON_VXLAN_ENTRY_EXISTS = 112,
+	SKB_DROP_REASON_NO_TX_TARGET = 113,
+	SKB_DROP_REASON_IP_TUNNEL_ECN = 114,
+	SKB_DROP_REASON_TUNNEL_TXINFO = 115,
+	SKB_DROP_REASON_LOCAL_MAC = 116,
+	SKB_DROP_REASON_ARP_PVLAN_DISABLE = 117,
+	SKB_DROP_REASON_MAC_IEEE_MAC_CONTROL = 118,
+	SKB_DROP_REASON_BRIDGE_INGRESS_STP_STATE = 119,
+	SKB_DROP_REASON_CAN_RX_INVALID_FRAME = 120,
+	SKB_DROP_REASON_CANFD_RX_INVALID_FRAME = 121,
+	SKB_DROP_REASON_CANXL_RX_INVALID_FRAME = 122,
+	SKB_DROP_REASON_PFMEMALLOC = 123,
+	SKB_DROP_REASON_DUALPI2_STEP_DROP = 124,
+	SKB_DROP_REASON_PSP_INPUT = 125,
+	SKB_DROP_REASON_PSP_OUTPUT = 126,
+	SKB_DROP_REASON_RECURSION_LIMIT = 127,
+	SKB_DROP_REASON_SKB_RX_HEADROOM = 128,
+	SKB_DROP_REASON_MAX = 129,
+	SKB_DROP_REASON_SUBSYS_MASK = 4294901760,
+};
+
+enum bpf_cmd {
+	BPF_MAP_CREATE = 0,
+	BPF_MAP_LOOKUP_ELEM = 1,
+	BPF_MAP_UPDATE_ELEM = 2,
+	BPF_MAP_DELETE_ELEM = 3,
+	BPF_MAP_GET_NEXT_KEY = 4,
+	BPF_PROG_LOAD = 5,
+	BPF_OBJ_PIN = 6,
+	BPF_OBJ_GET = 7,
+	BPF_PROG_ATTACH = 8,
+	BPF_PROG_DETACH = 9,
+	BPF_PROG_TEST_RUN = 10,
+	BPF_PROG_RUN = 10,
+	BPF_PROG_GET_NEXT_ID = 11,
+	BPF_MAP_GET_NEXT_ID = 12,
+	BPF_PROG_GET_FD_BY_ID = 13,
+	BPF_MAP_GET_FD_BY_ID = 14,
+	BPF_OBJ_GET_INFO_BY_FD = 15,
+	BPF_PROG_QUERY = 16,
+	BPF_RAW_TRACEPOINT_OPEN = 17,
+	BPF_BTF_LOAD = 18,
+	BPF_BTF_GET_FD_BY_ID = 19,
+	BPF_TASK_FD_QUERY = 20,
+	BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21,
+	BPF_MAP_FREEZE = 22,
+	BPF_BTF_GET_NEXT_ID = 23,
+	BPF_MAP_LOOKUP_BATCH = 24,
+	BPF_MAP_LOOKUP_AND_DELETE_BATCH = 25,
+	BPF_MAP_UPDATE_BATCH = 26,
+	BPF_MAP_DELETE_BATCH = 27,
+	BPF_LINK_CREATE = 28,
+	BPF_LINK_UPDATE = 29,
+	BPF_LINK_GET_FD_BY_ID = 30,
+	BPF_LINK_GET_NEXT_ID = 31,
+	BPF_ENABLE_STATS = 32,
+	BPF_ITER_CREATE = 33,
+	BPF_LINK_DETACH = 34,
+	BPF_PROG_BIND_MAP = 35,
+	BPF_TOKEN_CREATE = 36,
+	BPF_PROG_STREAM_READ_BY_FD = 37,
+	__MAX_BPF_CMD = 38,
+};
+
+typedef u64 uint64_t;
+
+typedef void (*btf_trace_kfree_skb)(void *__data, struct sk_buff *skb, void *location, enum skb_drop_reason reason, struct sock *rx_sk);
+
+typedef void (*btf_trace_netif_receive_skb)(void *__data, struct sk_buff *skb);
+
+typedef void (*btf_trace_tcp_probe)(void *__data, struct sock *sk, const struct sk_buff *skb);
+
+typedef void (*btf_trace_inet_sock_set_state)(void *__data, const struct sock *sk, const int oldstate, const int newstate);
+
+typedef void (*btf_trace_tcp_retransmit_synack)(void *__data, const struct sock *sk, const struct request_sock *req);
+
+typedef void (*btf_trace_tcp_bad_csum)(void *__data, const struct sk_buff *skb);
+
+typedef void (*btf_trace_tcp_destroy_sock)(void *__data, struct sock *sk);
 
 struct bpf_struct_ops_bpf_dummy_ops {
 	struct bpf_struct_ops_common_value common;

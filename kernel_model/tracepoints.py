@@ -51,6 +51,9 @@ def template_of(tracepoint: str) -> str | None:
     """The name of the template's probe function (``__bpf_trace_<template>``), or None
     for a tracepoint this kernel does not have."""
     got = TRACEPOINTS.get(tracepoint)
+    if got is None:  # the net tracepoints, declared after every other type (kernel_model.net_types)
+        from .net_types import NET_TRACEPOINTS
+        got = NET_TRACEPOINTS.get(tracepoint)
     return f"__bpf_trace_{got[0]}" if got is not None else None
 
 

@@ -44,7 +44,7 @@ __all__ = ["REDUCED_STRUCTS", "BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_v
 REDUCED_STRUCTS = {"task_struct": True, "module": True, "cgroup": True, "cpumask": False,
                    "bpf_cpumask": False}
 REDUCED_STRUCTS["vm_area_struct"] = True  # kernel_model.task_vma_iter
-REDUCED_STRUCTS.update({"net_device": True, "bpf_prog": True})  # kernel_model.vmlinux_core
+REDUCED_STRUCTS.update({"bpf_prog": True})  # kernel_model.vmlinux_core (net_device: kernel_model.net_types, whole)
 
 #: offset of ``data`` in every ``bpf_struct_ops_<name>``: the common value is
 #: 8 bytes, the data is cacheline (64-byte) aligned.
@@ -310,7 +310,9 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     text += conntrack_c(text)
     text += crypto_c() + task_vma_c()
     text += sock_addr_c(text)
-    return text + iter_c(text)
+    text += iter_c(text)
+    from .net_types import net_types_c  # the packet/socket types and net tracepoints, last: no id moves
+    return text + net_types_c(text)
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:

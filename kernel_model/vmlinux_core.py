@@ -12,8 +12,9 @@ type, so no type id moves.
 Only what programs use is here: packet headers (read through packet pointers,
 no BTF walk), uapi program contexts (their access rules are the verifier's
 ``is_valid_access``, not BTF), the records of two tracepoints
-(``syscall_trace_enter``, ``xdp_cpumap_stats``), and ``net_device`` and
-``bpf_prog`` *reduced* to the members the xdp tracepoints' programs read
+(``syscall_trace_enter``, ``xdp_cpumap_stats``), ``bpf_prog`` *reduced* to the
+members the xdp tracepoints' programs read, and ``net_device`` declared (its 6.18 layout
+is :mod:`kernel_model.net_types`')
 (:mod:`kernel_model.tracepoints`; a read elsewhere in them is not modelled,
 ``verifier.btf_access``).
 """
@@ -92,13 +93,12 @@ struct xdp_cpumap_stats {
     unsigned int drop;
 };
 
-/* include/linux/netdevice.h, include/linux/bpf.h: REDUCED (kernel_model.vmlinux.REDUCED_STRUCTS)
- * to the members the xdp tracepoints' programs read; the 6.18 structs are 2496 and 96 bytes,
- * these members sit elsewhere there (net_device: mtu 56, ifindex 224; bpf_prog: type 4, len 12) */
-struct net_device {
-    unsigned int mtu;
-    int ifindex;
-};
+/* include/linux/netdevice.h: only declared here; kernel_model.net_types defines it, with the
+ * 6.18 layout, after every other type (so no type id moves).
+ * include/linux/bpf.h: REDUCED (kernel_model.vmlinux.REDUCED_STRUCTS) to the members the xdp
+ * tracepoints' programs read; the 6.18 struct is 96 bytes, these members sit elsewhere there
+ * (bpf_prog: type 4, len 12) */
+struct net_device;
 struct bpf_prog {
     unsigned int type;
     unsigned int len;

@@ -16,7 +16,8 @@ arrays, which the emulated vmlinux does not use.
 from __future__ import annotations
 
 import errno as E
-from typing import TYPE_CHECKING, Any
+import re
+from typing import TYPE_CHECKING, Any, Final
 
 from kernel_model.btf import Array, Composite, Fwd, Ptr, Struct, Union
 from kernel_model.vmlinux import REDUCED_STRUCTS
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 from .regs import PTR_TO_BTF_ID, PTR_UNTRUSTED, SCALAR_VALUE, RegState
 
 __all__ = ["btf_struct_access", "struct_ops_write_access"]
+
+#: the names the emulated vmlinux gives the placeholders of its reduced structs (char arrays
+#: standing for members it leaves out: ``__pad0``, ``__sha``, ``__lock``)
+_PLACEHOLDER: Final = re.compile(r"__pad\d*|__sha|__lock")
 
 
 def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int,
@@ -86,6 +91,12 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int,
                 continue
             mid = btf.skip_modifiers(m.type_id)
             mtype = btf.type_by_id(mid)
+            if isinstance(mtype, Array) and btf is v.attr.vmlinux_btf and _PLACEHOLDER.fullmatch(m.name):
+                # the padding a reduced struct of the emulated vmlinux (kernel_model.vmlinux_iter:
+                # udp_sock, unix_sock, socket, file ...) keeps where the kernel has members it
+                # leaves out: what the kernel would answer there is unknown here
+                raise v.reject(E.EINVAL, f"a read at offset {off} size {size} of struct {tname} (its {m.name}, "
+                                         "a part the emulated vmlinux leaves out) is not modelled by structops")
             if isinstance(mtype, Array):
                 # a (multi-dimensional) array is a row of its elements; mtrue_end stays the
                 # end of the whole array, so an int array is usable as scratch space
@@ -113,7 +124,12 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int,
                     raise v.reject(E.EACCES, f"cannot access ptr member {m.name} with moff {moff} in struct {tname} "
                                              f"with off {off} size {size}")
                 sid2 = btf.skip_modifiers(mtype.type_id)
-                if isinstance(btf.type_by_id(sid2), Struct):
+                pointee = btf.type_by_id(sid2)
+                if isinstance(pointee, Struct) or (isinstance(pointee, Fwd) and not pointee.is_union
+                                                   and btf is v.attr.vmlinux_btf):
+                    # a struct the emulated vmlinux only declares is a struct in the kernel's
+                    # BTF: the pointer is the kernel's PTR_TO_BTF_ID (never a scalar); a walk
+                    # into it is refused as not modelled (above)
                     if field is not None:
                         field.append(m.name)
                     return PTR_TO_BTF_ID, sid2, flag

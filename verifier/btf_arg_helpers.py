@@ -69,6 +69,10 @@ SYMBOLS: Final[dict[str, int]] = {
     "bpf_find_vma_proto": 180,
     # net/ipv4/bpf_tcp_ca.c
     "bpf_tcp_send_ack_proto": 116,
+    # net/core/filter.c: a file's socket (struct socket: kernel_model.vmlinux_iter)
+    "bpf_sock_from_file_proto": 162,
+    # net/core/filter.c: a perf event output of a kernel skb (tracing programs)
+    "bpf_skb_output_proto": 111,
 }
 
 #: the socket storage prototypes of the socket and packet types (a socket or a BTF
@@ -86,6 +90,11 @@ BTF_ID_STRUCTS: Final[dict[str, str]] = {
     "btf_sock_ids[BTF_SOCK_TYPE_SOCK_COMMON]": "sock_common",
     "tcp_sock_id": "tcp_sock",
     "bpf_task_pt_regs_ids[0]": "pt_regs",
+    # net/core/filter.c BTF_ID_LIST(bpf_sock_from_file_btf_ids): struct socket, struct file
+    "bpf_sock_from_file_btf_ids[0]": "socket",
+    "bpf_sock_from_file_btf_ids[1]": "file",
+    # net/core/filter.c BTF_ID_LIST_SINGLE(bpf_skb_output_btf_ids, struct, sk_buff)
+    "bpf_skb_output_btf_ids[0]": "sk_buff",
 }
 
 #: include/uapi/linux/bpf.h
@@ -95,7 +104,8 @@ _SK_STORAGE_IDS: Final = frozenset({107, 108})
 _ARGS: Final = {"ARG_DONTCARE": H.ARG_DONTCARE, "ARG_CONST_MAP_PTR": H.ARG_CONST_MAP_PTR,
                 "ARG_PTR_TO_BTF_ID": H.ARG_PTR_TO_BTF_ID, "ARG_PTR_TO_MAP_VALUE": H.ARG_PTR_TO_MAP_VALUE,
                 "ARG_ANYTHING": H.ARG_ANYTHING, "ARG_PTR_TO_FUNC": H.ARG_PTR_TO_FUNC,
-                "ARG_PTR_TO_STACK": H.ARG_PTR_TO_STACK}
+                "ARG_PTR_TO_STACK": H.ARG_PTR_TO_STACK, "ARG_PTR_TO_MEM": H.ARG_PTR_TO_MEM,
+                "ARG_CONST_SIZE_OR_ZERO": H.ARG_CONST_SIZE_OR_ZERO}
 _RETS: Final = {"RET_INTEGER": H.RET_INTEGER, "RET_PTR_TO_MAP_VALUE": H.RET_PTR_TO_MAP_VALUE,
                 "RET_PTR_TO_BTF_ID": H.RET_PTR_TO_BTF_ID}
 

@@ -93,6 +93,8 @@ DYNPTR_KFUNCS: Final = frozenset({"bpf_dynptr_adjust", "bpf_dynptr_is_null", "bp
 _SLICES: Final = ("bpf_dynptr_slice", "bpf_dynptr_slice_rdwr")
 #: btf_is_prog_ctx_type: the uapi context struct of each program type the dynptr kfuncs take
 _CTX_STRUCTS: Final = {"__sk_buff": frozenset({1, 3, 4, 8}), "xdp_md": frozenset({6})}
+#: btf_is_projection_of (kernel/bpf/btf.c, 6.12/6.18): the uapi context -> the kernel struct behind it
+_PROJECTIONS: Final = {"__sk_buff": "sk_buff", "xdp_md": "xdp_buff"}
 
 #: reg2btf_ids[] (kernel/bpf/verifier.c, CONFIG_NET): register types that stand for a BTF struct
 _REG2BTF: Final = {PTR_TO_SOCKET: "sock", PTR_TO_SOCK_COMMON: "sock_common", PTR_TO_TCP_SOCK: "tcp_sock",
@@ -472,7 +474,16 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
         ref_tname = ref_t.name if ref_t is not None else ""
         ref_kind = ref_t.kind_name if ref_t is not None else "UNKNOWN"
         # get_kfunc_ptr_arg_type
+        projection_arg = False
         if isinstance(ref_t, Composite) and ref_tname in _CTX_STRUCTS and (
+                meta.name in DYNPTR_KFUNCS or meta.name in CT_KFUNCS) and \
+                v.attr.prog_type not in _CTX_STRUCTS[ref_tname] and base_type(reg.type) == PTR_TO_BTF_ID:
+            # not this type's context (btf_is_prog_ctx_type is false): a BTF pointer goes on to
+            # KF_ARG_PTR_TO_BTF_ID, where the kernel struct the projection stands for passes
+            # (process_kf_arg_ptr_to_btf_id's btf_is_projection_of, kernel/bpf/verifier.c 6.12/6.18):
+            # a tp_btf or netfilter program's sk_buff for bpf_dynptr_from_skb
+            projection_arg = True
+        elif isinstance(ref_t, Composite) and ref_tname in _CTX_STRUCTS and (
                 meta.name in DYNPTR_KFUNCS or meta.name in CT_KFUNCS):
             # btf_is_prog_ctx_type: KF_ARG_PTR_TO_CTX (only the dynptr kfuncs take one here)
             if v.attr.prog_type not in _CTX_STRUCTS[ref_tname]:
@@ -540,8 +551,10 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             if not strict:  # btf_type_ids_nocast_alias: X and X___init never stand for each other
                 rname = getattr(reg_btf.type_by_id(reg_btf.skip_modifiers(reg_id)), "name", "") or ""
                 strict = _nocast_alias(rname, ref_tname)
+            rt = reg_btf.type_by_id(reg_btf.skip_modifiers(reg_id))
+            if projection_arg and _PROJECTIONS.get(ref_tname) == rt.name:
+                continue  # taking_projection: __sk_buff for sk_buff, xdp_md for xdp_buff
             if not btf_struct_ids_match(reg_btf, reg_id, reg.off, btf, ref_id, strict):
-                rt = reg_btf.type_by_id(reg_btf.skip_modifiers(reg_id))
                 raise v.reject(E.EINVAL, f"kernel function {name} args#{i} expected pointer to {ref_kind} "
                                          f"{ref_tname} but R{regno} has a pointer to {rt.kind_name} {rt.name}")
             continue

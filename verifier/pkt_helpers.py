@@ -51,6 +51,8 @@ _SOCK_RETS: Final = frozenset({"RET_INTEGER", "RET_PTR_TO_SOCKET", "RET_PTR_TO_S
 _SOCK_ARGS: Final = frozenset({"ARG_PTR_TO_SOCK_COMMON", "ARG_PTR_TO_SOCKET", "ARG_PTR_TO_BTF_ID_SOCK_COMMON"})
 #: ``arg*_size`` of the fixed-size memory arguments, as the kernel writes them
 _SIZES: Final = {"sizeof(u32)": 4, "sizeof(u64)": 8, "sizeof(__u32)": 4, "sizeof(__u64)": 8}
+#: include/uapi/linux/ip.h, ipv6.h, tcp.h (fixed by the protocols: 6.18 x86-64 BTF the same)
+_SIZES.update({"sizeof(struct iphdr)": 20, "sizeof(struct ipv6hdr)": 40, "sizeof(struct tcphdr)": 20})
 
 #: the kernel's proto symbols modelled here (net/core/filter.c unless said otherwise)
 _SYMBOLS: Final = (
@@ -78,6 +80,9 @@ _SYMBOLS: Final = (
     "bpf_msg_apply_bytes_proto", "bpf_msg_cork_bytes_proto", "bpf_get_netns_cookie_sk_msg_proto",
     # kernel/bpf/helpers.c, kernel/trace/bpf_trace.c: plain helpers these programs call
     "bpf_get_ns_current_pid_tgid_proto", "bpf_get_current_task_proto",
+    # SYN cookies from raw headers (CONFIG_SYN_COOKIES; the headers' sizes: kernel_model.net_types)
+    "bpf_tcp_raw_gen_syncookie_ipv4_proto", "bpf_tcp_raw_gen_syncookie_ipv6_proto",
+    "bpf_tcp_raw_check_syncookie_ipv4_proto", "bpf_tcp_raw_check_syncookie_ipv6_proto",
 )
 #: the socket helpers (verifier.sock_refs: references, socket pointer returns)
 _SOCK_SYMBOLS: Final = (

@@ -179,9 +179,10 @@ _NF_FIELDS: Final = {0: "nf_hook_state", 8: "sk_buff"}
 def nf_access(env: Env, insn_idx: int, off: int, size: int, atype: int, is_ldsx: bool) -> CtxAccess | None:
     """``nf_is_valid_access`` (net/netfilter/nf_bpf_link.c): ``state`` and ``skb`` as
     ``PTR_TO_BTF_ID | PTR_TRUSTED`` into vmlinux BTF (``nf_ptr_to_btf_id``). The emulated
-    vmlinux lays out ``struct nf_hook_state`` (:mod:`kernel_model.vmlinux_nf_ctx`) and only
-    declares ``struct sk_buff``: the skb pointer is the kernel's, reads through it are
-    refused as not modelled."""
+    vmlinux lays out ``struct nf_hook_state`` (:mod:`kernel_model.vmlinux_nf_ctx`) and
+    ``struct sk_buff`` (:mod:`kernel_model.net_types`, the 6.18 layout): reads through both
+    are walked; a struct either points to that the emulated vmlinux only declares is refused
+    as not modelled (:mod:`verifier.btf_access`)."""
     if off < 0 or off >= BPF_NF_CTX_SIZE or off % size or atype == BPF_WRITE:
         return None
     name = _NF_FIELDS.get(off & ~7)

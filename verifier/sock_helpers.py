@@ -59,6 +59,9 @@ SOCK_SYMBOLS: Final = (
     "bpf_tc_sk_lookup_udp_proto", "bpf_tc_skc_lookup_tcp_proto",
     # kernel/bpf/helpers.c: string parsing (sysctl programs)
     "bpf_strtol_proto", "bpf_strtoul_proto",
+    # net/core/filter.c: the other socket casts (their structs: kernel_model.net_types)
+    "bpf_skc_to_tcp6_sock_proto", "bpf_skc_to_udp6_sock_proto", "bpf_skc_to_tcp_request_sock_proto",
+    "bpf_skc_to_mptcp_sock_proto",
 )
 
 #: the socket-pointer helpers every program type gets by symbol (verifier.prog_types
@@ -68,6 +71,8 @@ SOCKET_POINTER_SYMBOLS: Final = frozenset({
     "bpf_xdp_sk_lookup_udp_proto", "bpf_xdp_skc_lookup_tcp_proto", "bpf_tc_sk_lookup_tcp_proto",
     "bpf_tc_sk_lookup_udp_proto", "bpf_tc_skc_lookup_tcp_proto", "bpf_sk_release_proto", "bpf_tcp_sock_proto",
     "bpf_sk_fullsock_proto", "bpf_get_listener_sock_proto", "bpf_skc_to_tcp_sock_proto",
+    "bpf_skc_to_tcp6_sock_proto", "bpf_skc_to_udp6_sock_proto", "bpf_skc_to_tcp_request_sock_proto",
+    "bpf_skc_to_mptcp_sock_proto",
 })
 
 #: base helpers whose prototypes :data:`verifier.helpers.PROTOS` already has (by helper id)
@@ -100,6 +105,8 @@ _RETS: Final = {"RET_INTEGER": H.RET_INTEGER, "RET_VOID": H.RET_VOID, "RET_PTR_T
 #: include/linux/btf_ids.h BTF_SOCK_TYPE_xxx: the struct ``btf_sock_ids[]`` names
 _BTF_SOCK_IDS: Final = {"BTF_SOCK_TYPE_TCP": "tcp_sock", "BTF_SOCK_TYPE_SOCK": "sock",
                         "BTF_SOCK_TYPE_SOCK_COMMON": "sock_common"}
+_BTF_SOCK_IDS.update({"BTF_SOCK_TYPE_TCP6": "tcp6_sock", "BTF_SOCK_TYPE_UDP6": "udp6_sock",
+                      "BTF_SOCK_TYPE_TCP_REQ": "tcp_request_sock", "BTF_SOCK_TYPE_MPTCP": "mptcp_sock"})
 _RET_FLAGS: Final = {"PTR_MAYBE_NULL": R.PTR_MAYBE_NULL}
 
 

@@ -81,6 +81,9 @@ TRACE_SYMBOLS: Final[dict[str, int]] = {
     "bpf_read_branch_records_proto": 119,
     # kernel/bpf/helpers.c: the format is checked by verifier.bprintf (check_bpf_snprintf_call)
     "bpf_snprintf_proto": 165,
+    # kernel/trace/bpf_trace.c: a BTF-typed object printed into a buffer (the type id is read at
+    # run time, not checked by the verifier)
+    "bpf_snprintf_btf_proto": 149,
 }
 
 #: ``do_refine_retval_range``'s first case (kernel/bpf/verifier.c, 6.12/6.18): get_stack,
@@ -96,6 +99,7 @@ _ARGS_MODELLED: Final = frozenset({
     # (check_helper_mem_access's zero-byte read from NULL)
     H.ARG_PTR_TO_MEM | R.PTR_MAYBE_NULL, H.ARG_PTR_TO_MEM | R.PTR_MAYBE_NULL | R.MEM_WRITE,
     H.ARG_PTR_TO_MEM | R.PTR_MAYBE_NULL | R.MEM_RDONLY,
+    H.ARG_PTR_TO_MEM | R.MEM_WRITE,  # a buffer the helper writes (6.13+ MEM_WRITE)
 })
 
 

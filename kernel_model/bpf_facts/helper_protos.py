@@ -137,6 +137,9 @@ CHANGES_6_18: dict[str, tuple[dict, str]] = {
                                       "6.18: bpf_read_branch_records' buffer is written (MEM_WRITE)"),
     "bpf_snprintf_proto": ({"arg1": ArgSpec("ARG_PTR_TO_MEM", frozenset({"PTR_MAYBE_NULL", "MEM_WRITE"}))},
                            "6.18: bpf_snprintf's buffer is written (MEM_WRITE)"),
+    # the 6.18 host refuses a read-only map value as the string buffer ("write into map forbidden")
+    "bpf_snprintf_btf_proto": ({"arg1": ArgSpec("ARG_PTR_TO_MEM", frozenset({"MEM_WRITE"}))},
+                               "6.18: bpf_snprintf_btf's string buffer is written (MEM_WRITE)"),
 }
 
 

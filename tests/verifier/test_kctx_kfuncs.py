@@ -96,10 +96,14 @@ def test_cast_results_are_typed(kernel: Kernel) -> None:
 
 
 def test_unmodelled_kernel_contexts_are_refused_as_such(kernel: Kernel) -> None:
-    """A type whose kernel context (struct sk_buff) the emulated vmlinux lacks: not modelled."""
+    """A type whose kernel context (sock_ops: struct bpf_sock_ops_kern) the emulated vmlinux
+    lacks: not modelled. The tc one, struct sk_buff, is there (kernel_model.net_types)."""
     cast = kernel.btf.find("bpf_cast_to_kern_ctx", S.KIND_FUNC)
-    r = verify([_call(cast), *EXIT], VerifierEnv(prog_type=SCHED_CLS, vmlinux_btf=kernel.btf, kfuncs=kernel.kfuncs))
-    assert not r.accepted and "struct sk_buff is not modelled by structops" in r.error_line
+    r = verify([_call(cast), *EXIT], VerifierEnv(prog_type=13, vmlinux_btf=kernel.btf, kfuncs=kernel.kfuncs))
+    assert not r.accepted and "struct bpf_sock_ops_kern is not modelled by structops" in r.error_line
+    r = verify([_call(cast), *EXIT], VerifierEnv(prog_type=SCHED_CLS, vmlinux_btf=kernel.btf, kfuncs=kernel.kfuncs),
+               log_level=2)
+    assert r.accepted and "R0=trusted_ptr_sk_buff()" in r.log, r.log
 
 
 @pytest.mark.kernel

@@ -287,6 +287,8 @@ NF_CASES = [
     (NF_STATE + "r0 = *(u8 *)(r2 +1)\nexit",
      _bad("At program exit the register R0 has smin=0 smax=255 should have been in [0, 1]", errno.EINVAL)),
     ("r2 = *(u64 *)(r1 +8)\nr0 = 1\nexit", None),  # ctx->skb, not dereferenced
+    ("r2 = *(u64 *)(r1 +8)\nr0 = *(u32 *)(r2 +112)\nr0 = 1\nexit", None),  # ctx->skb->len (6.18 sk_buff)
+    ("r2 = *(u64 *)(r1 +8)\nr0 = *(u32 *)(r2 +224)\nr0 = 1\nexit", _bad("access beyond struct sk_buff at off 224 size 4")),
     ("r0 = *(u64 *)(r1 +8)\nexit",
      _bad("At program exit the register R0 is not a known value (trusted_ptr_)", errno.EINVAL)),
     ("r0 = *(u64 *)(r1 +0)\nexit",
@@ -313,11 +315,13 @@ def test_netfilter_ctx(src, res):
         assert (r.accepted, r.errno, r.error_line) == (False, *res), r.log
 
 
-def test_netfilter_skb_walk_is_not_modelled():
-    """``ctx->skb`` is a trusted pointer to a struct sk_buff the emulated vmlinux only declares:
-    reading through it is refused as not modelled (exit 3), never as the kernel's rejection of
-    a read the host accepts."""
-    r = verify(assemble("r2 = *(u64 *)(r1 +8)\nr0 = *(u32 *)(r2 +0)\nr0 = 1\nexit"), _nf_env(), log_level=1)
+def test_netfilter_skb_walk_is_not_modelled_past_the_emulated_types():
+    """``ctx->skb`` is a trusted pointer to the 6.18 struct sk_buff (kernel_model.net_types):
+    reads of it are walked (NF_CASES, host-checked); a walk on into a struct the emulated
+    vmlinux only declares (``skb->extensions``: struct skb_ext) is refused as not modelled
+    (exit 3), never as the kernel's rejection of a read the host accepts."""
+    r = verify(assemble("r2 = *(u64 *)(r1 +8)\nr2 = *(u64 *)(r2 +216)\nr0 = *(u32 *)(r2 +0)\nr0 = 1\nexit"),
+               _nf_env(), log_level=1)
     assert not r.accepted
     assert r.error_line.endswith("is not modelled by structops"), r.log
 
