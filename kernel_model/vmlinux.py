@@ -31,6 +31,7 @@ from .btf.cdump import FASTCALL_DECL_TAG, KFUNC_DECL_TAG
 from .btf import structs as S
 from .profile import LATEST, Profile
 from .vmlinux_net import NET_C
+from .vmlinux_task import PARTIAL as _TASK_PARTIAL
 
 __all__ = ["REDUCED_STRUCTS", "BASE_C", "build_vmlinux_btf", "vmlinux_c", "add_value_type", "VALUE_DATA_OFFSET", "TCP_KFUNCS",
            "vmlinux_kfunc_names", "tag_kfuncs"]
@@ -45,6 +46,7 @@ REDUCED_STRUCTS = {"task_struct": True, "module": True, "cgroup": True, "cpumask
                    "bpf_cpumask": False}
 REDUCED_STRUCTS["vm_area_struct"] = True  # kernel_model.task_vma_iter
 REDUCED_STRUCTS.update({"net_device": True, "bpf_prog": True})  # kernel_model.vmlinux_core
+REDUCED_STRUCTS.update(dict.fromkeys(_TASK_PARTIAL, True))  # kernel_model.vmlinux_task: holes of padding
 
 #: offset of ``data`` in every ``bpf_struct_ops_<name>``: the common value is
 #: 8 bytes, the data is cacheline (64-byte) aligned.
@@ -154,16 +156,9 @@ struct pt_regs {
 typedef struct pt_regs bpf_user_pt_regs_t;
 
 /*@SCHED_EXT_TYPES@*/
-/* reduced: the host's struct task_struct is 3264 bytes */
-struct task_struct {
-    unsigned int __state;
-    int pid;
-    int tgid;
-    int prio;
-    char comm[16];
-    struct task_struct *parent;
-/*@TASK_STRUCT_EXTRA@*/
-};
+/* include/linux/sched.h: defined at the end of the emulated vmlinux, with the 6.18 host's
+ * layout (kernel_model.vmlinux_task) */
+struct task_struct;
 /*@SCHED_EXT_OPS@*/
 
 /* net/bpf/bpf_dummy_struct_ops.c, include/linux/bpf.h */
@@ -281,7 +276,6 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     base = BASE_C
     if sched_ext.supported(profile):
         base = (BASE_C.replace("/*@SCHED_EXT_TYPES@*/", sched_ext.types_c(profile))
-                .replace("/*@TASK_STRUCT_EXTRA@*/", sched_ext.task_struct_extra_c())
                 .replace("/*@SCHED_EXT_OPS@*/", sched_ext.ops_c(profile)))
     from .core_kfuncs import core_kfuncs_c
 
@@ -310,7 +304,11 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     text += conntrack_c(text)
     text += crypto_c() + task_vma_c()
     text += sock_addr_c(text)
-    return text + iter_c(text)
+    text += iter_c(text)
+    from .vmlinux_task import TASK_C, TASK_EXTRA_MARKER  # task_struct, cgroup, css_set ...: last
+
+    extra = sched_ext.task_struct_extra_c() if sched_ext.supported(profile) else ""
+    return text + TASK_C.replace(TASK_EXTRA_MARKER, extra)
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
