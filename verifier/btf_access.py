@@ -9,6 +9,15 @@ Writes go to the subsystem's ``btf_struct_access`` hook
 ``bpf_dummy_ops_btf_struct_access``: inside ``struct bpf_dummy_ops_state``
 only); a subsystem without one allows reads only.
 
+Reduced structs (:data:`kernel_model.vmlinux.REDUCED_STRUCTS`): a read where the
+emulated struct has no member (the kernel's has one there) is not modelled. The
+structs laid out as the 6.18 host's with holes (:mod:`kernel_model.vmlinux_task`:
+``task_struct``, ``cgroup`` ...) also answer a read that starts in a kept member
+(the kernel decides it from that member alone), and refuse as not modelled a read
+of a pointer member whose pointee the emulated vmlinux only declares (the kernel
+gives a ``PTR_TO_BTF_ID`` there; a forward-only pointee would be a scalar). Other
+structs' pointers to declared-only structs are still read as scalars (a gap).
+
 Left out: BTF type tags (``__rcu``, ``__user``, ``__percpu``) and flexible
 arrays, which the emulated vmlinux does not use.
 """
@@ -120,10 +129,12 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int,
                         field.append(m.name)
                     return PTR_TO_BTF_ID, sid2, flag
                 pointee = btf.type_by_id(sid2)
-                if isinstance(pointee, Fwd) and btf is v.attr.vmlinux_btf and \
+                if isinstance(pointee, Fwd) and tname in HOST_SIZES and btf is v.attr.vmlinux_btf and \
                         has_type("union" if pointee.is_union else "struct", pointee.name):
                     # the kernel reads a pointer to a forward-only struct as a scalar; a real
-                    # vmlinux defines this one (a PTR_TO_BTF_ID there), only ours declares it
+                    # vmlinux defines this one (a PTR_TO_BTF_ID there), only ours declares it.
+                    # Checked for the structs laid out as the host's (kernel_model.vmlinux_task),
+                    # whose pointer members all stay, most to structs the emulated vmlinux lacks
                     raise v.reject(E.EINVAL, f"member {m.name} of struct {tname} points to struct {pointee.name}, "
                                              "only declared in the emulated vmlinux BTF: not modelled by structops")
             if off + size > mtrue_end and not flag & PTR_UNTRUSTED:
