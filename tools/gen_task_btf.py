@@ -267,7 +267,7 @@ def main(argv: list[str]) -> int:
             w(f"        {m!r},\n")
         w("    ),\n")
     w("}\n")
-    w(f"#: where kernel_model/vmlinux.py puts sched_ext's members of ``task_struct``\n")
+    w("#: where kernel_model/vmlinux.py puts sched_ext's members of ``task_struct``\n")
     w(f"TASK_EXTRA_MARKER = {TASK_EXTRA_MARKER!r}\n\n")
     w('TASK_C = r"""\n')
     w(text.rstrip() + "\n")
