@@ -249,11 +249,152 @@ struct rq {
 	unsigned int nr_running;
 };
 
+struct hlist_node;
+
+struct callback_head;
+
 struct task_struct;
 
-struct scx_dispatch_q;
-
 typedef __u32 u32;
+
+struct thread_info {
+	long unsigned int flags;
+	long unsigned int syscall_work;
+	u32 status;
+	u32 cpu;
+};
+
+struct sched_dl_entity;
+
+struct sched_class;
+
+struct task_group;
+
+struct callback_head {
+	struct callback_head *next;
+	void *func;
+};
+
+typedef _Bool bool;
+
+struct hlist_node;
+
+struct hlist_head {
+	struct hlist_node *first;
+};
+
+struct rcu_node;
+
+typedef __u8 u8;
+
+struct mm_struct;
+
+struct address_space;
+
+typedef int __kernel_pid_t;
+
+typedef __kernel_pid_t pid_t;
+
+struct pid;
+
+struct hlist_node {
+	struct hlist_node *next;
+	struct hlist_node **pprev;
+};
+
+struct completion;
+
+typedef __u64 u64;
+
+struct cred;
+
+struct key;
+
+struct nameidata;
+
+struct fs_struct;
+
+struct files_struct;
+
+struct io_uring_task;
+
+struct nsproxy;
+
+struct signal_struct;
+
+struct sighand_struct;
+
+typedef long unsigned int __kernel_ulong_t;
+
+typedef __kernel_ulong_t __kernel_size_t;
+
+typedef __kernel_size_t size_t;
+
+struct audit_context;
+
+typedef unsigned int __kernel_uid32_t;
+
+typedef __kernel_uid32_t uid_t;
+
+typedef struct {
+	uid_t val;
+} kuid_t;
+
+struct rt_mutex_waiter;
+
+struct mutex;
+
+struct bio_list;
+
+struct blk_plug;
+
+struct reclaim_state;
+
+struct io_context;
+
+struct capture_control;
+
+struct kernel_siginfo;
+
+struct css_set;
+
+struct robust_list_head;
+
+struct compat_robust_list_head;
+
+struct futex_pi_state;
+
+struct perf_event_context;
+
+struct perf_ctx_data;
+
+struct mempolicy;
+
+struct numa_group;
+
+struct rseq;
+
+struct pipe_inode_info;
+
+struct task_delay_info;
+
+struct mem_cgroup;
+
+struct obj_cgroup;
+
+struct gendisk;
+
+struct uprobe_task;
+
+struct vm_struct;
+
+struct bpf_local_storage;
+
+struct bpf_run_ctx;
+
+struct bpf_net_context;
+
+struct scx_dispatch_q;
 
 struct scx_dsq_list_node {
 	struct list_head node;
@@ -262,10 +403,6 @@ struct scx_dsq_list_node {
 };
 
 typedef __s32 s32;
-
-typedef __u64 u64;
-
-typedef _Bool bool;
 
 struct cgroup;
 
@@ -296,26 +433,431 @@ struct sched_ext_entity {
 };
 
 struct task_struct {
+	struct thread_info thread_info;
 	unsigned int __state;
-	int pid;
-	int tgid;
-	int prio;
-	char comm[16];
-	struct task_struct *parent;
+	unsigned int saved_state;
+	void *stack;
+	refcount_t usage;
 	unsigned int flags;
+	unsigned int ptrace;
+	int on_cpu;
+	long: 64;
+	long: 64;
+	unsigned int wakee_flips;
+	long unsigned int wakee_flip_decay_ts;
+	struct task_struct *last_wakee;
+	int recent_used_cpu;
+	int wake_cpu;
+	int on_rq;
+	int prio;
 	int static_prio;
 	int normal_prio;
+	unsigned int rt_priority;
+	long: 32;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct sched_dl_entity *dl_server;
+	const struct sched_class *sched_class;
+	struct task_group *sched_task_group;
+	struct callback_head sched_throttle_work;
+	struct list_head throttle_node;
+	bool throttled;
+	long: 56;
+	long: 64;
+	struct hlist_head preempt_notifiers;
+	unsigned int btrace_seq;
 	unsigned int policy;
+	long unsigned int max_allowed_capacity;
 	int nr_cpus_allowed;
 	const cpumask_t *cpus_ptr;
+	cpumask_t *user_cpus_ptr;
 	cpumask_t cpus_mask;
+	long: 64;
+	long: 64;
+	long: 64;
+	void *migration_pending;
 	short unsigned int migration_disabled;
+	short unsigned int migration_flags;
+	int rcu_read_lock_nesting;
+	long: 64;
+	struct list_head rcu_node_entry;
+	struct rcu_node *rcu_blocked_node;
+	long unsigned int rcu_tasks_nvcsw;
+	u8 rcu_tasks_holdout;
+	u8 rcu_tasks_idx;
+	int rcu_tasks_idle_cpu;
+	struct list_head rcu_tasks_holdout_list;
+	int rcu_tasks_exit_cpu;
+	struct list_head rcu_tasks_exit_list;
+	int trc_reader_nesting;
+	int trc_ipi_to_cpu;
+	long: 64;
+	struct list_head trc_holdout_list;
+	struct list_head trc_blkd_node;
+	int trc_blkd_cpu;
+	long: 32;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct list_head tasks;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct rb_node pushable_dl_tasks;
+	struct mm_struct *mm;
+	struct mm_struct *active_mm;
+	struct address_space *faults_disabled_mapping;
+	int exit_state;
+	int exit_code;
+	int exit_signal;
+	int pdeath_signal;
+	long unsigned int jobctl;
+	unsigned int personality;
+	unsigned int sched_reset_on_fork: 1;
+	unsigned int sched_contributes_to_load: 1;
+	unsigned int sched_migrated: 1;
+	unsigned int sched_task_hot: 1;
+	long: 28;
+	unsigned int sched_remote_wakeup: 1;
+	unsigned int sched_rt_mutex: 1;
+	unsigned int user_dumpable: 1;
+	unsigned int in_execve: 1;
+	unsigned int init_private_fork_class: 4;
+	unsigned int in_iowait: 1;
+	unsigned int restore_sigmask: 1;
+	unsigned int in_user_fault: 1;
+	unsigned int no_cgroup_migration: 1;
+	unsigned int frozen: 1;
+	unsigned int use_memdelay: 1;
+	unsigned int in_memstall: 1;
+	unsigned int in_eventfd: 1;
+	unsigned int reported_split_lock: 1;
+	unsigned int in_thrashing: 1;
+	unsigned int in_nf_duplicate: 1;
+	long unsigned int atomic_flags;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	pid_t pid;
+	pid_t tgid;
+	long unsigned int stack_canary;
+	struct task_struct *real_parent;
+	struct task_struct *parent;
+	struct list_head children;
+	struct list_head sibling;
+	struct task_struct *group_leader;
+	struct list_head ptraced;
+	struct list_head ptrace_entry;
+	struct pid *thread_pid;
+	struct hlist_node pid_links[4];
+	struct list_head thread_node;
+	struct completion *vfork_done;
+	int *set_child_tid;
+	int *clear_child_tid;
+	void *worker_private;
+	u64 utime;
+	u64 stime;
+	u64 gtime;
+	long: 64;
+	long: 64;
+	long: 64;
+	long unsigned int nvcsw;
+	long unsigned int nivcsw;
+	u64 start_time;
+	u64 start_boottime;
+	long unsigned int min_flt;
+	long unsigned int maj_flt;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	const struct cred *ptracer_cred;
+	const struct cred *real_cred;
+	const struct cred *cred;
+	struct key *cached_requested_key;
+	char comm[16];
+	struct nameidata *nameidata;
+	long: 64;
+	long: 64;
+	long: 64;
+	long unsigned int last_switch_count;
+	long unsigned int last_switch_time;
+	struct fs_struct *fs;
+	struct files_struct *files;
+	struct io_uring_task *io_uring;
+	struct nsproxy *nsproxy;
+	struct signal_struct *signal;
+	struct sighand_struct *sighand;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long unsigned int sas_ss_sp;
+	size_t sas_ss_size;
+	unsigned int sas_ss_flags;
+	struct callback_head *task_works;
+	struct audit_context *audit_context;
+	kuid_t loginuid;
+	unsigned int sessionid;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	u64 parent_exec_id;
+	u64 self_exec_id;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct task_struct *pi_top_task;
+	struct rt_mutex_waiter *pi_blocked_on;
+	struct mutex *blocked_on;
+	long unsigned int blocker;
+	void *journal_info;
+	struct bio_list *bio_list;
+	struct blk_plug *plug;
+	struct reclaim_state *reclaim_state;
+	struct io_context *io_context;
+	struct capture_control *capture_control;
+	long unsigned int ptrace_message;
+	struct kernel_siginfo *last_siginfo;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	unsigned int psi_flags;
+	u64 acct_rss_mem1;
+	u64 acct_vm_mem1;
+	u64 acct_timexpd;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 32;
+	int cpuset_mem_spread_rotor;
+	struct css_set *cgroups;
+	struct list_head cg_list;
+	struct robust_list_head *robust_list;
+	struct compat_robust_list_head *compat_robust_list;
+	struct list_head pi_state_list;
+	struct futex_pi_state *pi_state_cache;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	unsigned int futex_state;
+	u8 perf_recursion[4];
+	struct perf_event_context *perf_event_ctxp;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct list_head perf_event_list;
+	struct perf_ctx_data *perf_ctx_data;
+	struct mempolicy *mempolicy;
+	short int il_prev;
+	u8 il_weight;
+	short int pref_node_fork;
+	int numa_scan_seq;
+	unsigned int numa_scan_period;
+	unsigned int numa_scan_period_max;
+	int numa_preferred_nid;
+	long unsigned int numa_migrate_retry;
+	u64 node_stamp;
+	u64 last_task_numa_placement;
+	u64 last_sum_exec_runtime;
+	struct callback_head numa_work;
+	struct numa_group *numa_group;
+	long unsigned int *numa_faults;
+	long unsigned int total_numa_faults;
+	long unsigned int numa_faults_locality[3];
+	long unsigned int numa_pages_migrated;
+	struct rseq *rseq;
+	u32 rseq_len;
+	u32 rseq_sig;
+	long unsigned int rseq_event_mask;
+	int mm_cid;
+	int last_mm_cid;
+	int migrate_from_cpu;
+	int mm_cid_active;
+	struct callback_head cid_work;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct pipe_inode_info *splice_pipe;
+	long: 64;
+	long: 64;
+	struct task_delay_info *delays;
+	int nr_dirtied;
+	int nr_dirtied_pause;
+	long unsigned int dirty_paused_when;
+	u64 timer_slack_ns;
+	u64 default_timer_slack_ns;
+	long unsigned int trace_recursion;
+	struct mem_cgroup *memcg_in_oom;
+	unsigned int memcg_nr_pages_over_high;
+	struct mem_cgroup *active_memcg;
+	struct obj_cgroup *objcg;
+	struct gendisk *throttle_disk;
+	struct uprobe_task *utask;
+	struct callback_head rcu;
+	refcount_t rcu_users;
+	int pagefault_disabled;
+	struct task_struct *oom_reaper_list;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct vm_struct *stack_vm_area;
+	refcount_t stack_refcount;
+	void *security;
+	struct bpf_local_storage *bpf_storage;
+	struct bpf_run_ctx *bpf_ctx;
+	struct bpf_net_context *bpf_net_context;
+	u32 kstack_offset;
+	struct callback_head l1d_flush_kill;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
 	struct sched_ext_entity scx;
-};
-
-struct cgroup {
-	int level;
-	long long unsigned int kn_id;
 };
 
 struct bpf_iter_scx_dsq {
@@ -377,6 +919,279 @@ enum scx_kf_mask {
 	SCX_KF_REST = 16,
 	__SCX_KF_RQ_LOCKED = 31,
 	__SCX_KF_TERMINAL = 28,
+};
+
+struct cgroup_subsys_state;
+
+struct cgroup;
+
+struct cgroup_subsys;
+
+struct css_rstat_cpu;
+
+struct cgroup_subsys_state {
+	struct cgroup *cgroup;
+	struct cgroup_subsys *ss;
+	long: 64;
+	long: 64;
+	struct css_rstat_cpu *rstat_cpu;
+	struct list_head sibling;
+	struct list_head children;
+	int id;
+	unsigned int flags;
+	u64 serial_nr;
+	atomic_t online_cnt;
+	long: 32;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct cgroup_subsys_state *parent;
+	int nr_descendants;
+	struct cgroup_subsys_state *rstat_flush_next;
+};
+
+struct kernfs_node;
+
+typedef __u16 u16;
+
+struct cgroup_root;
+
+struct cgroup_rstat_base_cpu;
+
+struct psi_group;
+
+struct cgroup {
+	struct cgroup_subsys_state self;
+	long unsigned int flags;
+	int level;
+	int max_depth;
+	int nr_descendants;
+	int nr_dying_descendants;
+	int max_descendants;
+	int nr_populated_csets;
+	int nr_populated_domain_children;
+	int nr_populated_threaded_children;
+	int nr_threaded_children;
+	unsigned int kill_seq;
+	struct kernfs_node *kn;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	u16 subtree_control;
+	u16 subtree_ss_mask;
+	u16 old_subtree_control;
+	u16 old_subtree_ss_mask;
+	struct cgroup_subsys_state *subsys[12];
+	int nr_dying_subsys[12];
+	struct cgroup_root *root;
+	struct list_head cset_links;
+	struct list_head e_csets[12];
+	struct cgroup *dom_cgrp;
+	struct cgroup *old_dom_cgrp;
+	struct cgroup_rstat_base_cpu *rstat_base_cpu;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct list_head pidlists;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct psi_group *psi;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct bpf_local_storage *bpf_cgrp_storage;
+	struct cgroup *ancestors[0];
+	long: 64;
+	long: 64;
 };
 
 enum scx_consts {
@@ -614,14 +1429,6 @@ union tcp_cc_info {
 
 struct sock;
 
-typedef __u8 u8;
-
-typedef long unsigned int __kernel_ulong_t;
-
-typedef __kernel_ulong_t __kernel_size_t;
-
-typedef __kernel_size_t size_t;
-
 struct tcp_congestion_ops {
 	u32 (*ssthresh)(struct sock *sk);
 	void (*cong_avoid)(struct sock *sk, u32 ack, u32 acked);
@@ -648,22 +1455,13 @@ struct tcp_congestion_ops {
 	long: 64;
 };
 
-struct callback_head;
-
 struct hlist_nulls_node;
 
 struct sock;
 
-struct hlist_node;
-
 typedef __u64 __addrpair;
 
 typedef __u32 __portpair;
-
-struct hlist_node {
-	struct hlist_node *next;
-	struct hlist_node **pprev;
-};
 
 struct proto;
 
@@ -768,8 +1566,6 @@ struct qspinlock;
 
 typedef struct qspinlock arch_spinlock_t;
 
-typedef __u16 u16;
-
 struct qspinlock {
 	union {
 		atomic_t val;
@@ -814,8 +1610,6 @@ struct socket_wq;
 
 struct socket;
 
-struct mem_cgroup;
-
 struct xfrm_policy;
 
 struct wait_queue_head;
@@ -848,14 +1642,6 @@ struct timer_list {
 	u32 flags;
 };
 
-typedef unsigned int __kernel_uid32_t;
-
-typedef __kernel_uid32_t uid_t;
-
-typedef struct {
-	uid_t val;
-} kuid_t;
-
 typedef u64 netdev_features_t;
 
 typedef unsigned int gfp_t;
@@ -879,10 +1665,6 @@ typedef struct {
 	arch_rwlock_t raw_lock;
 } rwlock_t;
 
-struct pid;
-
-struct cred;
-
 typedef s64 ktime_t;
 
 struct sock_cgroup_data {
@@ -893,14 +1675,7 @@ struct sock_cgroup_data {
 
 struct sock_reuseport;
 
-struct bpf_local_storage;
-
 struct numa_drop_counters;
-
-struct callback_head {
-	struct callback_head *next;
-	void *func;
-};
 
 typedef struct {
 } netns_tracker;
@@ -1093,15 +1868,9 @@ struct proc_dir_entry;
 
 struct ctl_table;
 
-struct completion;
-
 struct ctl_table_root;
 
 struct ctl_node;
-
-struct hlist_head {
-	struct hlist_node *first;
-};
 
 struct ctl_table_header {
 	union {
@@ -2807,8 +3576,6 @@ struct xdp_md {
 	__u32 egress_ifindex;
 };
 
-struct key;
-
 struct bpf_key {
 	struct key *key;
 	bool has_ref;
@@ -2997,8 +3764,6 @@ enum netdev_stat_type {
 };
 
 struct kobj_type;
-
-struct kernfs_node;
 
 struct kref {
 	refcount_t refcount;
@@ -4031,8 +4796,6 @@ struct bpf_iter_task_vma {
 	long long unsigned int __opaque[1];
 };
 
-struct mm_struct;
-
 struct vm_area_struct {
 	union {
 		struct {
@@ -4354,6 +5117,59 @@ struct bpf_iter__netlink {
 	union {
 		struct netlink_sock *sk;
 	};
+};
+
+struct css_set;
+
+struct css_set {
+	struct cgroup_subsys_state *subsys[12];
+	refcount_t refcount;
+	struct css_set *dom_cset;
+	struct cgroup *dfl_cgrp;
+	int nr_tasks;
+	struct list_head tasks;
+	struct list_head mg_tasks;
+	struct list_head dying_tasks;
+	struct list_head task_iters;
+	struct list_head e_cset_node[12];
+	struct list_head threaded_csets;
+	struct list_head threaded_csets_node;
+	struct hlist_node hlist;
+	struct list_head cgrp_links;
+	struct list_head mg_src_preload_node;
+	struct list_head mg_dst_preload_node;
+	struct list_head mg_node;
+	struct cgroup *mg_src_cgrp;
+	struct cgroup *mg_dst_cgrp;
+	struct css_set *mg_dst_cset;
+	bool dead;
+	struct callback_head callback_head;
+};
+
+struct kernfs_node;
+
+typedef short unsigned int umode_t;
+
+struct kernfs_iattrs;
+
+struct kernfs_node {
+	atomic_t count;
+	atomic_t active;
+	struct kernfs_node *__parent;
+	const char *name;
+	struct rb_node rb;
+	void *ns;
+	unsigned int hash;
+	short unsigned int flags;
+	umode_t mode;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	u64 id;
+	void *priv;
+	struct kernfs_iattrs *iattr;
+	struct callback_head rcu;
 };
 
 struct skb_shared_hwtstamps {

@@ -77,8 +77,7 @@ TYPES_C = r"""
 struct cpumask { unsigned long bits[1]; };
 typedef struct cpumask cpumask_t;
 struct bpf_cpumask { cpumask_t cpumask; refcount_t usage; };
-/* include/linux/cgroup-defs.h (reduced: the host's struct cgroup is much larger) */
-struct cgroup { int level; unsigned long long kn_id; };
+/* struct cgroup (include/linux/cgroup-defs.h): kernel_model.vmlinux_task */
 """
 
 #: include/uapi/linux/bpf.h: the numbers iterator's opaque state (8 bytes, 8-aligned);

@@ -9,6 +9,15 @@ Writes go to the subsystem's ``btf_struct_access`` hook
 ``bpf_dummy_ops_btf_struct_access``: inside ``struct bpf_dummy_ops_state``
 only); a subsystem without one allows reads only.
 
+Reduced structs (:data:`kernel_model.vmlinux.REDUCED_STRUCTS`): a read where the
+emulated struct has no member (the kernel's has one there) is not modelled. The
+structs laid out as the 6.18 host's with holes (:mod:`kernel_model.vmlinux_task`:
+``task_struct``, ``cgroup`` ...) also answer a read that starts in a kept member
+(the kernel decides it from that member alone), and refuse as not modelled a read
+of a pointer member whose pointee the emulated vmlinux only declares (the kernel
+gives a ``PTR_TO_BTF_ID`` there; a forward-only pointee would be a scalar). Other
+structs' pointers to declared-only structs are still read as scalars (a gap).
+
 Left out: BTF type tags (``__rcu``, ``__user``, ``__percpu``) and flexible
 arrays, which the emulated vmlinux does not use.
 """
@@ -21,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from kernel_model.btf import Array, Composite, Fwd, Ptr, Struct, Union
 from kernel_model.vmlinux import REDUCED_STRUCTS
+from kernel_model.vmlinux_names import has_type
+from kernel_model.vmlinux_task import SIZES as HOST_SIZES
 
 if TYPE_CHECKING:
     from .core import Env
@@ -133,6 +144,15 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int,
                     if field is not None:
                         field.append(m.name)
                     return PTR_TO_BTF_ID, sid2, flag
+                pointee = btf.type_by_id(sid2)
+                if isinstance(pointee, Fwd) and tname in HOST_SIZES and btf is v.attr.vmlinux_btf and \
+                        has_type("union" if pointee.is_union else "struct", pointee.name):
+                    # the kernel reads a pointer to a forward-only struct as a scalar; a real
+                    # vmlinux defines this one (a PTR_TO_BTF_ID there), only ours declares it.
+                    # Checked for the structs laid out as the host's (kernel_model.vmlinux_task),
+                    # whose pointer members all stay, most to structs the emulated vmlinux lacks
+                    raise v.reject(E.EINVAL, f"member {m.name} of struct {tname} points to struct {pointee.name}, "
+                                             "only declared in the emulated vmlinux BTF: not modelled by structops")
             if off + size > mtrue_end and not flag & PTR_UNTRUSTED:
                 raise v.reject(E.EACCES, f"access beyond the end of member {m.name} (mend:{mtrue_end}) in struct "
                                          f"{tname} with off {off} size {size}")
@@ -142,11 +162,30 @@ def _walk(v: Env, btf: Any, tid: int, off: int, size: int, flag: int,
         raise v.reject(E.EINVAL, f"struct {tname} doesn't have field at offset {off}")
 
 
+def _exact(btf: Any, tid: int) -> bool:
+    """Whether the type ``tid`` has the kernel's size: a scalar or pointer, or a struct the
+    emulated vmlinux does not reduce or reduces with the kernel's size
+    (:data:`kernel_model.vmlinux_task.SIZES`); arrays by their element."""
+    t = btf.type_by_id(btf.skip_modifiers(tid))
+    while isinstance(t, Array):
+        t = btf.type_by_id(btf.skip_modifiers(t.type_id))
+    if not isinstance(t, Composite):
+        return True
+    if t.name not in REDUCED_STRUCTS:
+        return True
+    return HOST_SIZES.get(t.name) == t.size
+
+
 def _reduced_walk(v: Env, btf: Any, t: Any, off: int, size: int) -> None:
     """A read of a struct the emulated vmlinux reduces (``task_struct``, ``cgroup`` ...):
-    its members sit at other offsets than the kernel's, so a read that would be refused
-    here (its message naming those offsets) is not modelled rather than a verdict; a read
-    of a member the reduced struct has is walked as usual."""
+    a read that falls (in part) where the reduced struct has no member is not modelled
+    rather than a verdict (the kernel's struct has a member there); a read of a member the
+    reduced struct has is walked as usual. So is a read that only starts in a member, for
+    the structs laid out as the 6.18 host's with holes (:mod:`kernel_model.vmlinux_task`),
+    when that member has the kernel's size and the read ends inside the kernel's struct:
+    ``btf_struct_walk`` then decides from that member alone (``access beyond the end of
+    member``, ``cannot access ptr member``)."""
+    host_size = HOST_SIZES.get(t.name)
     for m in t.members:
         moff = m.bits_offset // 8
         try:
@@ -154,6 +193,9 @@ def _reduced_walk(v: Env, btf: Any, t: Any, off: int, size: int) -> None:
         except Exception:
             continue
         if moff <= off and off + size <= moff + msize:
+            return
+        if (host_size is not None and not m.bitfield_size and moff <= off < moff + msize
+                and off + size <= host_size and _exact(btf, m.type_id)):
             return
     raise v.reject(E.EINVAL, f"a read at offset {off} size {size} of the reduced struct {t.name} "
                              "is not modelled by structops")

@@ -19,7 +19,9 @@ A read through an untrusted or legacy pointer gives ``PTR_UNTRUSTED``, and so do
 unlisted field of a trusted pointer inside an RCU critical section: the 6.18 host's answer
 (host-checked), where the 6.12 source gives a legacy, flagless pointer. The lists below are the 6.12 tree's (the 6.18 additions are not known here:
 a field missing from them gives a legacy pointer, so a kfunc that wants a trusted or RCU
-one refuses -- a false reject, never a false accept).
+one refuses -- a false reject, never a false accept), plus the two 6.18 changes the 6.18
+host's BTF shows (its ``<struct>__safe_<kind>`` types, which a kernel test compares with
+these tables): ``cgroup_subsys_state.cgroup`` is RCU, ``dentry.d_inode`` trusted-or-NULL.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ SAFE_RCU: Final[dict[str, dict[str, str]]] = {
                     "group_leader": "task_struct"},
     "cgroup": {"kn": "kernfs_node"},
     "css_set": {"dfl_cgrp": "cgroup"},
+    # Linux 6.18 adds BTF_TYPE_SAFE_RCU(struct cgroup_subsys_state) { struct cgroup *cgroup; }
+    # (kernel/bpf/verifier.c; the 6.18 host's BTF holds struct cgroup_subsys_state__safe_rcu)
+    "cgroup_subsys_state": {"cgroup": "cgroup"},
 }
 SAFE_RCU_OR_NULL: Final[dict[str, dict[str, str]]] = {
     "mm_struct": {"exe_file": "file"},
@@ -50,10 +55,13 @@ SAFE_TRUSTED: Final[dict[str, dict[str, str]]] = {
     "bpf_iter__task": {"meta": "bpf_iter_meta", "task": "task_struct"},
     "linux_binprm": {"file": "file"},
     "file": {"f_inode": "inode"},
-    "dentry": {"d_inode": "inode"},
 }
 SAFE_TRUSTED_OR_NULL: Final[dict[str, dict[str, str]]] = {
     "socket": {"sk": "sock"},
+    # Linux 6.18 moved dentry's d_inode from BTF_TYPE_SAFE_TRUSTED to
+    # BTF_TYPE_SAFE_TRUSTED_OR_NULL (kernel/bpf/verifier.c; the 6.18 host's BTF holds
+    # struct dentry__safe_trusted_or_null and no dentry__safe_trusted)
+    "dentry": {"d_inode": "inode"},
 }
 
 

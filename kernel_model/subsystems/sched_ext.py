@@ -140,8 +140,7 @@ struct bpf_rb_node {{ __u64 __opaque[4]; }};
 struct bpf_iter_bits {{ __u64 __opaque[2]; }};
 /* reduced: the scheduler core's view of a CPU */
 struct rq {{ int cpu; struct task_struct *curr; unsigned int nr_running; }};
-/* reduced */
-struct cgroup {{ int level; unsigned long long kn_id; }};
+/* struct cgroup: kernel_model.vmlinux_task (the 6.18 host's layout) */
 struct bpf_iter_scx_dsq {{ __u64 __opaque[6]; }};
 
 /* include/linux/sched/ext.h */
@@ -278,18 +277,13 @@ enum scx_ops_state {{
 
 
 def task_struct_extra_c() -> str:
-    """Members appended to the reduced ``task_struct`` on sched_ext profiles."""
-    return r"""
-    unsigned int flags;
-    int static_prio;
-    int normal_prio;
-    unsigned int policy;
-    int nr_cpus_allowed;
-    const cpumask_t *cpus_ptr;
-    cpumask_t cpus_mask;
-    unsigned short migration_disabled;
-    struct sched_ext_entity scx;
-"""
+    """Members appended to ``task_struct`` on sched_ext profiles: ``scx``. The rest of the
+    struct has the 6.18 host's layout (:mod:`kernel_model.vmlinux_task`: ``flags``,
+    ``cpus_ptr``, ``cpus_mask``, ``nr_cpus_allowed`` ... at their offsets there); that host
+    has no ``CONFIG_SCHED_CLASS_EXT``, so ``scx`` goes after its last byte (offset 3264)
+    where a sched_ext kernel has it after ``dl_server``: programs reach it by name (CO-RE),
+    never by a fixed offset."""
+    return "struct sched_ext_entity scx;"
 
 
 def _stub(profile: Profile, member: str) -> str:

@@ -20,7 +20,7 @@ r1 = *(u32 *)(r1 +0)
 call bpf_task_from_pid
 if r0 == 0 goto none
 r6 = r0
-r7 = *(u32 *)(r0 +4)
+r7 = *(u32 *)(r0 +{pid})
 r1 = r6
 call bpf_task_acquire
 if r0 == 0 goto rel
@@ -37,13 +37,22 @@ exit
 """
 
 
+def _pid_off(k: Kernel) -> int:
+    """task_struct.pid's offset in the emulated BTF (the 6.18 host's layout)."""
+    from kernel_model.btf import structs as S
+
+    t = k.btf.get("task_struct", S.KIND_STRUCT)
+    return next(m.bits_offset // 8 for m in t.members if m.name == "pid")
+
+
 def test_task_from_pid_acquire_release_runs() -> None:
     k = Kernel(modules=())
     try:
-        assert _run(k, TASK_PID, 1) == 1  # init's pid, read through the acquired pointer
-        assert _run(k, TASK_PID, 42) == 0xFFFFFFFF  # no such task: NULL
+        asm = TASK_PID.format(pid=_pid_off(k))
+        assert _run(k, asm, 1) == 1  # init's pid, read through the acquired pointer
+        assert _run(k, asm, 42) == 0xFFFFFFFF  # no such task: NULL
         addr = k.tasks.spawn(42, b"worker")
-        assert _run(k, TASK_PID, 42) == 42
+        assert _run(k, asm, 42) == 42
         assert k.tasks.usage[addr] == 1 and k.tasks.usage[k.tasks.by_pid[1]] == 1  # every reference dropped
         assert k.tasks.warnings == []
     finally:

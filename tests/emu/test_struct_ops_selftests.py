@@ -210,12 +210,21 @@ def test_unchecked_nullable_deref_rejected_on_latest_oopses_on_6_8():
 
 # --- prog_tests/test_struct_ops_maybe_null.c ----------------------------------------------------------
 
+def _tgid_off() -> int:
+    """task_struct.tgid's offset in the emulated vmlinux BTF (the 6.18 host's layout)."""
+    from kernel_model.btf import structs as S
+    from kernel_model.vmlinux import build_vmlinux_btf
+
+    t = build_vmlinux_btf().get("task_struct", S.KIND_STRUCT)
+    return next(m.bits_offset // 8 for m in t.members if m.name == "tgid")
+
+
 def maybe_null_prog(out: int, checked: bool) -> str:
     """progs/struct_ops_maybe_null.c: if (task) tgid = task->tgid; (the _fail variant: no check)."""
     return f"""
     r1 = *(u64 *)(r1 + 8)
     {"if r1 == 0 goto out" if checked else ""}
-    r1 = *(u32 *)(r1 + 8)
+    r1 = *(u32 *)(r1 + {_tgid_off()})
     r2 = map[fd:{out}][0]+0 ll
     *(u32 *)(r2 + 0) = r1
 out:

@@ -65,6 +65,9 @@ def _custom_kernel(**structs: str) -> KernelBtf:
     as the emulated one), with bpf_testmod's split BTF on it."""
     c = BASE_C + NET_C + TCP_KFUNCS_C
     for name, text in structs.items():
+        if f"struct {name} {{" not in c:  # task_struct: only declared in BASE_C (kernel_model.vmlinux_task)
+            c += text
+            continue
         start = c.index(f"struct {name} {{")
         end = c.index("\n};", start) + 3
         c = c[:start] + text + c[end:]

@@ -64,7 +64,7 @@ def test_facts_are_6_18_names() -> None:
     # the real task_struct has no fake_field (flavor ___bad dropped)
     ("test_log_fixup.o", {"struct task_struct___bad.fake_field ": True,
                           "struct task_struct___bad.fake_field_subprog": True}),
-    # group_leader is a real member the reduced emulated task_struct lacks: a gap
+    # group_leader is a real member: a real kernel resolves it (so does the emulated one now)
     ("test_core_reloc_kernel.o", {"struct task_struct.group_leader": False}),
     # an enum no kernel has
     ("test_core_reloc_enumval.o", {"enum named_enum::NAMED_ENUM_VAL1": True}),
@@ -94,13 +94,29 @@ def test_poisoned_relocation_absent_from_the_kernel_is_libbpfs_rejection(kernel)
     assert "4: <invalid CO-RE relocation>" in o.log
 
 
-def test_relocation_a_real_kernel_resolves_is_not_modelled(kernel) -> None:  # type: ignore[no-untyped-def]
-    """The host accepts test_core_kernel; the reduced emulated task_struct has no
-    group_leader: refused as a gap, never answered."""
-    o = verify_program(str(OBJECTS / "test_core_reloc_kernel.o"), "test_core_kernel", kernel=kernel)
+def test_relocation_a_real_kernel_resolves_is_not_modelled(kernel, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """task_struct.se is a real member the emulated task_struct leaves out (a hole,
+    kernel_model.vmlinux_task): a relocation of it is refused as a gap, never answered."""
+    from .conftest import compile_bpf
+
+    src = tmp_path / "se.bpf.c"
+    src.write_text(r'''
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+char LICENSE[] SEC("license") = "GPL";
+struct sched_entity { unsigned long long vruntime; } __attribute__((preserve_access_index));
+struct task_struct { struct sched_entity se; } __attribute__((preserve_access_index));
+SEC("tp_btf/task_newtask")
+int BPF_PROG(read_vruntime, struct task_struct *task, unsigned long long clone_flags)
+{
+	return task->se.vruntime != 0;
+}
+''')
+    o = verify_program(str(compile_bpf(src, tmp_path / "se.bpf.o")), "read_vruntime", kernel=kernel)
     assert o.verdict == "not_modelled"
     assert o.detail.startswith("kernel types the emulated BTF lacks: CO-RE relocation <byte_off>")
-    assert "task_struct.group_leader" in o.detail
+    assert "task_struct.se.vruntime" in o.detail
 
 
 def test_facts_apply_only_to_6_18() -> None:
