@@ -310,7 +310,10 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     text += conntrack_c(text)
     text += crypto_c() + task_vma_c()
     text += sock_addr_c(text)
-    return text + iter_c(text)
+    from .bits_iter import SINCE as BITS_SINCE, bits_iter_c  # the bits iterator, after everything: no id moves
+
+    text += iter_c(text)
+    return text + (bits_iter_c(text) if profile.version >= BITS_SINCE else "")
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
@@ -328,11 +331,13 @@ def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
     from .crypto_kfuncs import CRYPTO_KFUNCS
     from .task_vma_iter import TASK_VMA_KFUNCS
     from .sock_addr_kfuncs import SOCK_ADDR_KFUNCS
+    from .bits_iter import SINCE as BITS_SINCE, BITS_KFUNCS
 
+    bits = BITS_KFUNCS if profile.version >= BITS_SINCE else ()
     scx = sched_ext.kfunc_names(profile) if sched_ext.supported(profile) else ()
     from .kptr_kfuncs import KPTR_KFUNCS
     return (scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS + XDP_METADATA_KFUNCS + SOCK_DESTROY_KFUNCS + CT_KFUNCS
-            + CRYPTO_KFUNCS + TASK_VMA_KFUNCS + SOCK_ADDR_KFUNCS + KPTR_KFUNCS)
+            + CRYPTO_KFUNCS + TASK_VMA_KFUNCS + SOCK_ADDR_KFUNCS + KPTR_KFUNCS + bits)
 
 
 def tag_kfuncs(btf: BTF, names: Iterable[str], fastcall: Iterable[str] = ()) -> None:
