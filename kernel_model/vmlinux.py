@@ -313,7 +313,11 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     from .bits_iter import SINCE as BITS_SINCE, bits_iter_c  # the bits iterator, after everything: no id moves
 
     text += iter_c(text)
-    return text + (bits_iter_c(text) if profile.version >= BITS_SINCE else "")
+    text += bits_iter_c(text) if profile.version >= BITS_SINCE else ""
+    from .kprobe_session import session_c  # the session kfuncs, last: no id moves
+    from .common_kfuncs import common_kfuncs_c  # bpf_copy_from_user_str, bpf_map_sum_elem_count, last
+
+    return text + session_c() + common_kfuncs_c()
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
@@ -333,11 +337,14 @@ def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
     from .sock_addr_kfuncs import SOCK_ADDR_KFUNCS
     from .bits_iter import SINCE as BITS_SINCE, BITS_KFUNCS
 
-    bits = BITS_KFUNCS if profile.version >= BITS_SINCE else ()
+    from .kprobe_session import SESSION_KFUNCS
+    from .common_kfuncs import COMMON_KFUNCS
+
+    late = (BITS_KFUNCS if profile.version >= BITS_SINCE else ()) + SESSION_KFUNCS + COMMON_KFUNCS
     scx = sched_ext.kfunc_names(profile) if sched_ext.supported(profile) else ()
     from .kptr_kfuncs import KPTR_KFUNCS
     return (scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS + XDP_METADATA_KFUNCS + SOCK_DESTROY_KFUNCS + CT_KFUNCS
-            + CRYPTO_KFUNCS + TASK_VMA_KFUNCS + SOCK_ADDR_KFUNCS + KPTR_KFUNCS + bits)
+            + CRYPTO_KFUNCS + TASK_VMA_KFUNCS + SOCK_ADDR_KFUNCS + KPTR_KFUNCS + late)
 
 
 def tag_kfuncs(btf: BTF, names: Iterable[str], fastcall: Iterable[str] = ()) -> None:
