@@ -92,6 +92,8 @@ DYNPTR_KFUNCS: Final = frozenset({"bpf_dynptr_adjust", "bpf_dynptr_is_null", "bp
                                   "bpf_dynptr_size", "bpf_dynptr_clone", "bpf_dynptr_slice",
                                   "bpf_dynptr_slice_rdwr", "bpf_dynptr_from_skb", "bpf_dynptr_from_xdp"})
 _SLICES: Final = ("bpf_dynptr_slice", "bpf_dynptr_slice_rdwr")
+#: other kfuncs whose first argument is the program's context (kernel_model.common_kfuncs)
+CTX_ARG_KFUNCS: Final = frozenset({"bpf_sk_assign_tcp_reqsk"})
 #: btf_is_prog_ctx_type: the uapi context struct of each program type the dynptr kfuncs take
 _CTX_STRUCTS: Final = {"__sk_buff": frozenset({1, 3, 4, 8}), "xdp_md": frozenset({6})}
 
@@ -478,7 +480,7 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
         ref_kind = ref_t.kind_name if ref_t is not None else "UNKNOWN"
         # get_kfunc_ptr_arg_type
         if isinstance(ref_t, Composite) and ref_tname in _CTX_STRUCTS and (
-                meta.name in DYNPTR_KFUNCS or meta.name in CT_KFUNCS):
+                meta.name in DYNPTR_KFUNCS or meta.name in CT_KFUNCS or meta.name in CTX_ARG_KFUNCS):
             # btf_is_prog_ctx_type: KF_ARG_PTR_TO_CTX (only the dynptr kfuncs take one here)
             if v.attr.prog_type not in _CTX_STRUCTS[ref_tname]:
                 raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} ({ref_tname}) is not modelled by "

@@ -30,6 +30,34 @@ IS_RETURN = "call 1000\nr0 = 0\nexit"
 COPY_STR = "r1 = r10\nr1 += -16\nr2 = 16\nr3 = 0\nr4 = 0\ncall 1000\nr0 = 0\nexit"
 COPY_STR_SMALL = "r1 = r10\nr1 += -16\nr2 = 17\nr3 = 0\nr4 = 0\ncall 1000\nr0 = 0\nexit"
 SUM = "r1 = MAP ll\ncall 1000\nr0 = 0\nexit"
+#: bpf_sk_lookup_tcp's socket (a full sock) into bpf_sk_assign_tcp_reqsk, then released
+REQSK = """r6 = r1
+r1 = 0
+*(u64 *)(r10 - 16) = r1
+*(u64 *)(r10 - 8) = r1
+*(u64 *)(r10 - 24) = r1
+*(u64 *)(r10 - 32) = r1
+*(u64 *)(r10 - 40) = r1
+r2 = r10
+r2 += -16
+r3 = 12
+r4 = -1
+r5 = 0
+r1 = r6
+call 84
+if r0 == 0 goto +9
+r7 = r0
+r1 = r6
+r2 = r7
+r3 = r10
+r3 += -40
+r4 = 20
+call 1000
+r1 = r7
+call 86
+r0 = 0
+exit
+"""
 
 #: name -> (kfunc, prog type, expected_attach_type, flags, source)
 CASES: dict[str, tuple[str, int, int, int, str]] = {
@@ -47,6 +75,9 @@ CASES: dict[str, tuple[str, int, int, int, str]] = {
     "copy_str_socket_filter": ("bpf_copy_from_user_str", SOCKET_FILTER, 0, 0, COPY_STR),
     "sum_socket_filter": ("bpf_map_sum_elem_count", SOCKET_FILTER, 0, 0, SUM),
     "sum_kprobe": ("bpf_map_sum_elem_count", KPROBE, 0, 0, SUM),
+    "reqsk_tc": ("bpf_sk_assign_tcp_reqsk", 3, 0, 0, REQSK),
+    "reqsk_xdp": ("bpf_sk_assign_tcp_reqsk", 6, 0, 0, REQSK),
+    "reqsk_sock_common": ("bpf_sk_assign_tcp_reqsk", 3, 0, 0, REQSK.replace("call 84", "call 99")),
 }
 
 #: the model's answers: None accepted, else (errno, last line)
@@ -65,6 +96,10 @@ EXPECTED: dict[str, tuple[int, str] | None] = {
     "copy_str_socket_filter": (E.EACCES, "program must be sleepable to call sleepable kfunc bpf_copy_from_user_str"),
     "sum_socket_filter": None,
     "sum_kprobe": None,
+    "reqsk_tc": None,
+    "reqsk_xdp": (E.EACCES, "calling kernel function bpf_sk_assign_tcp_reqsk is not allowed"),
+    "reqsk_sock_common": (E.EINVAL, "kernel function bpf_sk_assign_tcp_reqsk args#1 expected pointer to STRUCT sock "
+                                    "but R2 has a pointer to STRUCT sock_common"),
 }
 
 
