@@ -225,3 +225,33 @@ def test_fastcall_as_the_host(kernel: Kernel, name: str) -> None:
     fd = kernel.prog_load(_program(src, kernel.btf.find), prog_type=ptype, prog_flags=flags)
     ours = decode(kernel.prog_info(fd).xlated)
     assert _normalized(ours, (oid,)) == _normalized(host_xl, (hid,))
+
+
+STRUCT_OPS_SRC = "r1 = 1\n*(u64 *)(r10 - 8) = r1\ncall 8\nr1 = *(u64 *)(r10 - 8)\nr0 = r1\nexit"
+
+
+def test_struct_ops_keeps_the_pair() -> None:
+    """tcp_congestion_ops members take bpf_base_func_proto's raw processor-id proto (no
+    allow_fastcall): the pair stays and the depth is 8, as the host answers below."""
+    from emu.kernel.harness import program_env
+
+    insns, env = program_env(assemble(STRUCT_OPS_SRC), attach="tcp_congestion_ops:ssthresh")
+    r = verify(insns, env, 1 | 4)
+    assert r.accepted and r.stack_depth == [8] and r.fastcall_nops == [], r.log
+
+
+@pytest.mark.kernel
+def test_struct_ops_keeps_the_pair_as_the_host() -> None:
+    from emu.host import hostbpf
+
+    ok, why = hostbpf.oracle_status()
+    if not ok:
+        pytest.skip(why)
+    btf = hostbpf._host_vmlinux()
+    tid = btf.find("tcp_congestion_ops", S.KIND_STRUCT)
+    idx = [m.name for m in btf.type_by_id(tid).members].index("ssthresh")
+    res = hostbpf.prog_load(27, encode(assemble(STRUCT_OPS_SRC)), attach_btf_id=tid, expected_attach_type=idx,
+                            log_level=1 | 4)  # verify only: no struct_ops map is made
+    ok_host = res.accepted
+    res.close()
+    assert ok_host and "stack depth 8\n" in res.log, res.log
