@@ -662,7 +662,7 @@ def _emit_alu(e: Emitter, insn: Insn, is64: bool, opts: JitOptions, idx: int,
         if x:
             if is64 and off == isa.ADDR_SPACE_CAST and imm32 == 1 << 16:
                 raise JitError("arena casts to user addresses are not modelled", idx)
-            if is64 and imm32 == -1 and off == 0:  # insn_is_mov_percpu_addr (BPF_ADDR_PERCPU)
+            if is64 and off == -1:  # insn_is_mov_percpu_addr: off == BPF_ADDR_PERCPU (include/linux/filter.h)
                 # mov dst, src; add dst, gs:[this_cpu_off] (CONFIG_SMP)
                 e.mov(dst, src)
                 e.b(0x65, add_2mod(0x48, 0, dst))

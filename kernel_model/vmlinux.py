@@ -306,7 +306,14 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     text += conntrack_c(text)
     text += crypto_c() + task_vma_c()
     text += sock_addr_c(text)
+    from .bits_iter import SINCE as BITS_SINCE, bits_iter_c  # the bits iterator, after everything: no id moves
+
     text += iter_c(text)
+    text += bits_iter_c(text) if profile.version >= BITS_SINCE else ""
+    from .kprobe_session import session_c  # the session kfuncs, last: no id moves
+    from .common_kfuncs import common_kfuncs_c  # bpf_copy_from_user_str, bpf_map_sum_elem_count, last
+
+    text += session_c() + common_kfuncs_c()
     from .vmlinux_task import TASK_C, TASK_EXTRA_MARKER  # task_struct, cgroup, css_set ...: last
 
     extra = sched_ext.task_struct_extra_c() if sched_ext.supported(profile) else ""
@@ -330,11 +337,16 @@ def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:
     from .crypto_kfuncs import CRYPTO_KFUNCS
     from .task_vma_iter import TASK_VMA_KFUNCS
     from .sock_addr_kfuncs import SOCK_ADDR_KFUNCS
+    from .bits_iter import SINCE as BITS_SINCE, BITS_KFUNCS
 
+    from .kprobe_session import SESSION_KFUNCS
+    from .common_kfuncs import COMMON_KFUNCS
+
+    late = (BITS_KFUNCS if profile.version >= BITS_SINCE else ()) + SESSION_KFUNCS + COMMON_KFUNCS
     scx = sched_ext.kfunc_names(profile) if sched_ext.supported(profile) else ()
     from .kptr_kfuncs import KPTR_KFUNCS
     return (scx + TCP_KFUNCS + CORE_KFUNCS + KCTX_KFUNCS + XDP_METADATA_KFUNCS + SOCK_DESTROY_KFUNCS + CT_KFUNCS
-            + CRYPTO_KFUNCS + TASK_VMA_KFUNCS + SOCK_ADDR_KFUNCS + KPTR_KFUNCS)
+            + CRYPTO_KFUNCS + TASK_VMA_KFUNCS + SOCK_ADDR_KFUNCS + KPTR_KFUNCS + late)
 
 
 def tag_kfuncs(btf: BTF, names: Iterable[str], fastcall: Iterable[str] = ()) -> None:

@@ -7,13 +7,14 @@ Models, from kernel/bpf/verifier.c (Linux 6.18):
   ``resolve_pseudo_ldimm64`` (map fds, the fd_array, map value offsets, opcodes),
   ``check_cfg`` with ``visit_insn`` (prune points, jump points, forced
   checkpoints, ``unreachable insn %d``), ``check_attach_btf_id`` (struct_ops:
-  ``check_struct_ops_btf_id``), ``compute_scc``, ``compute_live_registers``;
+  ``check_struct_ops_btf_id``), ``compute_scc``, ``compute_live_registers``,
+  ``mark_fastcall_patterns`` (:mod:`verifier.fastcall`);
 * ``do_check_common`` / ``do_check``: the per-instruction log lines, the
   1,000,000 processed-instruction limit, ``is_state_visited`` (checkpoints
   every 2 jumps and 8 instructions unless forced, equivalence with explored
   states, ``infinite loop detected at insn %d``, miss/hit eviction), the branch
   stack with ``update_branch_counts``, exits of subprograms and of the program;
-* the statistics line and ``check_max_stack_depth``.
+* the statistics line, ``remove_fastcall_spills_fills`` and ``check_max_stack_depth``.
 
 Where we differ (see docs/verifier.md): stack-slot liveness (6.18's
 kernel/bpf/liveness.c) is not modelled, so explored states keep dead stack
@@ -34,7 +35,7 @@ from kernel_model import isa
 from kernel_model.errors import ENOTSUPP, InvalidInsn
 from kernel_model.insn import Insn, check_insns
 
-from . import alu, btf_info, calls, cfg, exceptions, jumps, locks, mem, precision
+from . import alu, btf_info, calls, cfg, exceptions, fastcall, jumps, locks, mem, precision
 from .cfg import successors
 from .core import BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAIN_FUNC, SRC_OP, Env, Reject, Subprog
 from .decoded import DInsn
@@ -1059,12 +1060,15 @@ def run(env: Env) -> int:
         check_attach(env)
         compute_scc(env)
         compute_live_registers(env)
+        fastcall.mark_fastcall_patterns(env)
         do_check_main(env)
         do_check_subprogs(env)
     except Reject as r:
         err = r.errno
     if not err:
         try:
+            # might decrease stack depth: before check_max_stack_depth (bpf_check)
+            env.fastcall_nops = fastcall.remove_fastcall_spills_fills(env)
             check_max_stack_depth(env)
             check_sock_conversions(env)  # convert_ctx_accesses' refusals (socket pointers)
         except Reject as r:
@@ -1166,4 +1170,5 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1, *, true_
         tail_call_reachable=[sp.tail_call_reachable for sp in v.subprogs],
         seen_exception=v.seen_exception, exception_callback_subprog=v.exception_callback_subprog,
         insn_aux=v.aux, max_states_per_insn=v.max_states_per_insn, total_states=v.total_states,
-        peak_states=v.peak_states, error_line=None if err == 0 else _error_line(log))
+        peak_states=v.peak_states, error_line=None if err == 0 else _error_line(log),
+        fastcall_nops=v.fastcall_nops if err == 0 else [])

@@ -76,7 +76,7 @@ class Subprog:
 
     __slots__ = ("start", "stack_depth", "has_tail_call", "tail_call_reachable", "has_ld_abs", "is_cb",
                  "is_async_cb", "linkage", "postorder", "func_type_id", "args", "args_cached", "unreliable",
-                 "called", "verified", "is_exception_cb")
+                 "called", "verified", "is_exception_cb", "fastcall_stack_off", "keep_fastcall_stack")
 
     def __init__(self, start: int) -> None:
         self.start = start
@@ -98,6 +98,10 @@ class Subprog:
         self.verified = False
         #: mark_subprog_exc_cb (verifier.exceptions)
         self.is_exception_cb = False
+        #: bpf_fastcall (verifier.fastcall): the offset where the spill/fill slots start, and
+        #: a pattern around a call that is not fastcall keeps the stack as it is
+        self.fastcall_stack_off = 0
+        self.keep_fastcall_stack = False
 
 
 class Env:
@@ -152,6 +156,11 @@ class Env:
         self.force_checkpoint = self.cfg_marks.force_checkpoint
         self.calls_callback = self.cfg_marks.calls_callback
         self.iter_next = self.cfg_marks.iter_next
+        #: insn_aux_data[].fastcall_pattern / .fastcall_spills_num (verifier.fastcall)
+        self.fastcall_pattern = bytearray(n)
+        self.fastcall_spills_num = bytearray(n)
+        #: the slots remove_fastcall_spills_fills made NOPs
+        self.fastcall_nops: list[int] = []
         #: live_regs_before (compute_live_registers), a mask per insn
         self.live_before: Sequence[int] = array("H", bytes(2 * n))
         #: the pointer type each load/store went through (save_aux_ptr_type)

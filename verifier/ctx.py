@@ -8,7 +8,10 @@ Models, for Linux 6.18:
   narrow-load rule (1, 2 or 4 bytes of a 4-byte field), ``cb[]`` writes;
 * struct_ops (and the other BTF-typed contexts): ``bpf_tracing_btf_ctx_access``
   (kernel/trace/bpf_trace.c) and ``btf_ctx_access`` (kernel/bpf/btf.c): the
-  context is the u64 argument array of the attached member's prototype; an
+  context is the u64 argument array of the attached member's prototype, through the
+  steps the tp_btf and iterator contexts share (:func:`verifier.tracing_btf.ctx_arg_head`,
+  ``ctx_arg_struct``): an integer of 8 bytes at most (``btf_type_is_small_int``; a 16-byte
+  ``__int128`` is refused), an enum or a struct reads as a scalar; an
   argument is read whole (8 bytes) when it is a pointer, giving
   ``PTR_TO_BTF_ID | PTR_TRUSTED`` to its struct, ``| PTR_MAYBE_NULL`` when the
   CFI stub names the argument ``*__nullable`` (the registry's ``arg_info``);
@@ -31,7 +34,7 @@ from __future__ import annotations
 import errno as E
 from typing import TYPE_CHECKING, Any
 
-from kernel_model.btf import Composite, Enum, Enum64, FuncProto, Int, Ptr
+from kernel_model.btf import FuncProto, Int, Ptr
 
 from kernel_model.btf.structs import KIND_STRUCT
 
@@ -228,42 +231,31 @@ def _btf_ctx_access(env: Env, off: int, size: int, atype: int) -> CtxAccess | No
         # switches on it as an attach type (BPF_TRACE_FEXIT 25, BPF_MODIFY_RETURN 26,
         # BPF_LSM_MAC 27, BPF_LSM_CGROUP 43 reach the return value slot)
         eat = env.attr.expected_attach_type
-        if eat in (25, 27, 43):
-            t = btf.resolve(proto.ret_type_id) if proto.ret_type_id else btf.type_by_id(0)
-        elif eat == 26:
+        if eat == 26:
             t = btf.resolve(proto.ret_type_id) if proto.ret_type_id else btf.type_by_id(0)
             if not isinstance(t, Int) or t.size > 8:
                 env.verbose(f"ret type {t.kind_name} not allowed for fmod_ret\n")
                 return None
-        else:
+        elif eat not in (25, 27, 43):
             env.verbose(f"func '{tname}' doesn't have {arg + 1}-th argument\n")
             return None
     else:
         param = proto.params[arg]
-        t = btf.resolve(param.type_id)
-    if isinstance(t, (Int, Enum, Enum64, Composite)):
-        return SCALAR_VALUE, None, 0
-    if not isinstance(t, Ptr):
-        env.verbose(f"func '{tname}' arg{arg} '{t.name}' has type {t.kind_name}. Only pointer access is "
-                    "allowed\n")
-        return None
-    if size != 8:
-        env.verbose(f"func '{tname}' size {size} must be 8\n")
-        return None
-    if t.type_id == 0:
-        return SCALAR_VALUE, None, 0
-    if isinstance(btf.resolve(t.type_id), Int):
-        return SCALAR_VALUE, None, 0
+    # the shared btf_ctx_access steps (verifier.tracing_btf): a small int (8 bytes at most,
+    # btf_type_is_small_int), any enum or a struct/union reads as a scalar, any other
+    # non-pointer (a 16-byte __int128) is refused, pointers are read whole
+    from .tracing_btf import ctx_arg_head, ctx_arg_struct
+    head = ctx_arg_head(env, btf, tname, arg, param.type_id if param is not None else proto.ret_type_id, size)
+    if not isinstance(head, Ptr):
+        return head
     for info in env.ctx_arg_info:
         if info.offset == off:
             return PTR_TO_BTF_ID | PTR_TRUSTED | PTR_MAYBE_NULL, btf, info.btf_id
-    rtype = PTR_TO_BTF_ID | PTR_TRUSTED
+    rtype = PTR_TO_BTF_ID | PTR_TRUSTED  # prog_args_trusted: struct_ops
     if param is not None and param.name.endswith("__nullable"):
         rtype |= PTR_MAYBE_NULL
-    bid = btf.skip_modifiers(t.type_id)
-    st = btf.type_by_id(bid)
-    if not isinstance(st, Composite) or st.kind_name != "STRUCT":
-        env.verbose(f"func '{tname}' arg{arg} type {st.kind_name} is not a struct\n")
+    found = ctx_arg_struct(env, btf, tname, arg, head)
+    if found is None:
         return None
-    env.verbose(f"func '{tname}' arg{arg} has btf_id {bid} type STRUCT '{st.name}'\n")
-    return rtype, btf, bid
+    bid, tag_flags = found
+    return rtype | tag_flags, btf, bid

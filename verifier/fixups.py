@@ -44,7 +44,12 @@ them first): a division or modulo by the immediate 0 becomes ``dst = 0`` /
 ``dst = (u32)dst`` (ISA semantics), and legacy packet loads, ``BPF_PSEUDO_BTF_ID``
 and unknown helpers become calls to a *fault stub* the caller supplies, so
 the program faults where it would execute them, as the interpreter does.
-Not modelled: helper inlining (``bpf_get_smp_processor_id``, array
+* ``opt_remove_nops`` (:func:`remove_nops`): ``goto +0``, ``may_goto +0`` and the spill/fill
+  pairs ``remove_fastcall_spills_fills`` dropped (:mod:`verifier.fastcall`) are removed;
+  ``bpf_get_smp_processor_id`` is inlined (x86-64, ``cpu_number``), the type-cast kfuncs become
+  ``r0 = r1`` (``fixup_kfunc_call``, by the caller's ``kfunc_inline``).
+
+Not modelled: other helper inlining (array
 ``map_gen_lookup``...; ``bpf_loop``'s is :mod:`verifier.loop_inline`), the unprivileged tail call's index
 masking, constant blinding,
 ``BPF_PROBE_MEM`` conversion (``convert_ctx_accesses``).
@@ -54,7 +59,7 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Final, Mapping, Sequence
 
 from kernel_model import isa
 from kernel_model.bpf_map import MapSpec
@@ -65,12 +70,15 @@ from kernel_model.profile import LATEST, Profile
 from .cfg import find_subprogs
 
 __all__ = ["FixupResult", "PokeDesc", "BPF_TAIL_CALL", "fixup_for_jit", "patch_program", "estimate_stack_depth",
+           "remove_nops", "BPF_ADDR_PERCPU",
            "BPF_REG_AX", "BPF_MAX_LOOPS", "BPF_MAX_TIMED_LOOPS"]
 
 #: include/linux/filter.h
 BPF_REG_AX = 11
 #: include/linux/filter.h: the opcode do_misc_fixups gives bpf_tail_call (BPF_JMP | 0xf0)
 BPF_TAIL_CALL = 0xF0
+#: include/linux/filter.h: the off of ``BPF_MOV64_PERCPU_REG`` (``insn_is_mov_percpu_addr``)
+BPF_ADDR_PERCPU = -1
 #: include/linux/bpf.h: may_goto budgets
 BPF_MAX_LOOPS = 8 * 1024 * 1024
 BPF_MAX_TIMED_LOOPS = 0xFFFF
@@ -307,7 +315,9 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                   stack_depths: Sequence[int] | None = None, timed_may_goto_imm: int | None = None,
                   fault_imm: int | None = None, starts: Sequence[int] | None = None,
                   tail_calls: Mapping[int, tuple[MapSpec, int]] | None = None,
-                  kfunc_args: Mapping[int, Sequence[Insn]] | None = None) -> FixupResult:
+                  kfunc_args: Mapping[int, Sequence[Insn]] | None = None,
+                  kfunc_inline: Mapping[int, Sequence[Insn]] | None = None,
+                  cpu_number: int | None = None) -> FixupResult:
     """Rewrite ``insns`` for the JIT (see the module docstring).
 
     ``helper_imm``/``kfunc_imm`` give the CALL immediate (target -
@@ -321,7 +331,12 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
     a constant key for (``insn_aux_data``'s map and key state, unpoisoned): those get a
     poke descriptor; every other ``bpf_tail_call`` is the indirect form.
     ``kfunc_args``: by slot, the instructions ``fixup_kfunc_call`` puts before a kfunc call
-    to pass its hidden arguments (``bpf_obj_new``'s size and struct meta, ...).
+    to pass its hidden arguments (``bpf_obj_new``'s size and struct meta, ...);
+    ``kfunc_inline``: by slot, the instructions that replace a kfunc call outright
+    (``bpf_cast_to_kern_ctx``/``bpf_rdonly_cast``: ``r0 = r1``).
+    ``cpu_number``: the address of the per-CPU ``cpu_number``; given, ``bpf_get_smp_processor_id``
+    is inlined as on x86-64 with the JIT (6.18 ``do_misc_fixups``: ``r0 = (u32)&cpu_number``,
+    ``r0 = &(void __percpu *)(r0)``, ``r0 = *(u32 *)(r0 + 0)``).
     """
     insns = list(insns)
     starts = list(starts) if starts is not None else find_subprogs(insns)
@@ -408,7 +423,15 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                               (Insn(isa.STX | isa.ATOMIC | isa.DW, 1, 0, 0, isa.XCHG), None)]
                 k += 1
                 continue
+            if ins.imm == 8 and cpu_number is not None:  # BPF_FUNC_get_smp_processor_id
+                patches[k] = [(Insn(isa.ALU64 | isa.MOV | isa.K, 0, 0, 0, _s32(cpu_number & 0xFFFF_FFFF)), None),
+                              (Insn(isa.ALU64 | isa.MOV | isa.X, 0, 0, BPF_ADDR_PERCPU, 0), None),
+                              (Insn(isa.LDX | isa.MEM | isa.W, 0, 0, 0, 0), None)]
+                k += 1
+                continue
             patches[k] = [(Insn(c, 0, 0, 0, helper(ins.imm)), None)]
+        elif c == isa.CALL_INSN and ins.src == isa.PSEUDO_KFUNC_CALL and k in (kfunc_inline or {}):
+            patches[k] = [(i, None) for i in (kfunc_inline or {})[k]]
         elif c == isa.CALL_INSN and ins.src == isa.PSEUDO_KFUNC_CALL:
             pre: list[Patched] = [(i, None) for i in (kfunc_args or {}).get(k, ())]
             patches[k] = pre + [(Insn(c, 0, 0, 0, kfunc(ins.imm, ins.off)), None)]
@@ -462,6 +485,32 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
         _adjust_jmp_off(out, new_starts[f], n)
     pokes = [PokeDesc(m, key, new_index[k]) for k, m, key in poke_sites]
     return FixupResult(out, new_starts, new_depths, new_index, pokes)
+
+
+_JA_0: Final = Insn(isa.JMP | isa.JA, 0, 0, 0, 0)
+_MAY_GOTO_0: Final = Insn(isa.JMP | isa.JCOND, 0, 0, 0, 0)
+
+
+def remove_nops(insns: Sequence[Insn], nops: Sequence[int] = ()) -> tuple[list[Insn], list[int]]:
+    """``opt_remove_nops`` (kernel/bpf/verifier.c 6.18, privileged loads): every ``goto +0``
+    and ``may_goto +0`` goes, and so do the slots in ``nops`` (the spill/fill pairs
+    ``remove_fastcall_spills_fills`` made NOPs), each as ``verifier_remove_insns`` removes
+    one: a jump over it shrinks, a jump to it lands on the next instruction. Returns the
+    program and the new index of each old slot."""
+    drop = set(nops)
+    k = 0
+    n = len(insns)
+    while k < n:
+        ins = insns[k]
+        if ins.code == isa.LD_IMM64:
+            k += 2
+            continue
+        if ins == _JA_0 or ins == _MAY_GOTO_0:
+            drop.add(k)
+        k += 1
+    if not drop:
+        return list(insns), list(range(n + 1))
+    return patch_program(insns, {k: () for k in drop})
 
 
 def _adjust_jmp_off(insns: list[Insn], tgt: int, delta: int) -> None:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final
 from kernel_model.vmlinux import REDUCED_STRUCTS
 from kernel_model.xdp_metadata import XDP_METADATA_KFUNCS
 from kernel_model.sock_destroy import filter_allows
+from kernel_model.kprobe_session import SESSION_COOKIE, session_filter_allows
 from kernel_model.conntrack import CT_KFUNCS
 from kernel_model import isa
 from kernel_model.btf import Array, Composite, Enum, Enum64, Func, FuncProto, Int, Ptr
@@ -56,7 +57,7 @@ from . import precision
 from .core import DST_OP_NO_MARK, SRC_OP, Reject
 from .log import reg_type_str
 from .regs import (
-    BASE_TYPE_MASK, CONST_PTR_TO_DYNPTR, MEM_RCU, MEM_RDONLY, MEM_UNINIT, NOT_INIT, PTR_TO_CTX, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MEM, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
+    BASE_TYPE_MASK, CONST_PTR_TO_DYNPTR, CONST_PTR_TO_MAP, MEM_RCU, MEM_RDONLY, MEM_UNINIT, NOT_INIT, PTR_TO_CTX, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_MEM, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
     PTR_TO_STACK, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_UNTRUSTED, SCALAR_VALUE, TRUSTED_MODIFIERS, base_type,
     is_trusted_reg, mark_known_zero, mark_not_init, mark_unknown, register_is_null, s64,
 )
@@ -83,7 +84,7 @@ IRQ_RESTORE: Final = "bpf_local_irq_restore"
 #: special kfunc families the model does not have: calling one is "not modelled"
 _UNMODELLED_PREFIXES: Final = ("bpf_obj_new", "bpf_percpu_obj", "bpf_obj_drop", "bpf_refcount_acquire",
                                "bpf_list_", "bpf_rbtree_", "bpf_dynptr", "bpf_iter_", "bpf_arena_", "bpf_wq_",
-                               "bpf_res_spin_", "bpf_session_", "bpf_task_work_")
+                               "bpf_res_spin_", "bpf_task_work_")
 
 #: the dynptr kfuncs the model has (verifier.dynptrs; kernel/bpf/helpers.c common_btf_ids,
 #: net/core/filter.c bpf_kfunc_check_set_skb / _xdp); other bpf_dynptr_* kfuncs are not modelled
@@ -91,6 +92,8 @@ DYNPTR_KFUNCS: Final = frozenset({"bpf_dynptr_adjust", "bpf_dynptr_is_null", "bp
                                   "bpf_dynptr_size", "bpf_dynptr_clone", "bpf_dynptr_slice",
                                   "bpf_dynptr_slice_rdwr", "bpf_dynptr_from_skb", "bpf_dynptr_from_xdp"})
 _SLICES: Final = ("bpf_dynptr_slice", "bpf_dynptr_slice_rdwr")
+#: other kfuncs whose first argument is the program's context (kernel_model.common_kfuncs)
+CTX_ARG_KFUNCS: Final = frozenset({"bpf_sk_assign_tcp_reqsk"})
 #: btf_is_prog_ctx_type: the uapi context struct of each program type the dynptr kfuncs take
 _CTX_STRUCTS: Final = {"__sk_buff": frozenset({1, 3, 4, 8}), "xdp_md": frozenset({6})}
 #: btf_is_projection_of (kernel/bpf/btf.c, 6.12/6.18): the uapi context -> the kernel struct behind it
@@ -98,7 +101,9 @@ _PROJECTIONS: Final = {"__sk_buff": "sk_buff", "xdp_md": "xdp_buff"}
 
 #: reg2btf_ids[] (kernel/bpf/verifier.c, CONFIG_NET): register types that stand for a BTF struct
 _REG2BTF: Final = {PTR_TO_SOCKET: "sock", PTR_TO_SOCK_COMMON: "sock_common", PTR_TO_TCP_SOCK: "tcp_sock",
-                   PTR_TO_XDP_SOCK: "xdp_sock"}
+                   PTR_TO_XDP_SOCK: "xdp_sock",
+                   # [CONST_PTR_TO_MAP] = btf_bpf_map_id (6.12/6.18): a map lddw passes for a struct bpf_map *
+                   CONST_PTR_TO_MAP: "bpf_map"}
 
 
 def resolve_kfunc(v: Env, insn: DInsn) -> Any:
@@ -289,6 +294,8 @@ def _kfunc_allowed(v: Env, entry: Any) -> bool:
     prog_types = getattr(entry.kfunc, "prog_types", None)
     if entry.module is None and not filter_allows(entry.name, v.attr.expected_attach_type):
         return False  # a set's filter (kernel_model.sock_destroy: tracing_iter_filter)
+    if entry.module is None and not session_filter_allows(entry.name, v.attr.expected_attach_type):
+        return False  # bpf_kprobe_multi_filter (kernel_model.kprobe_session)
     return prog_types is None or v.attr.prog_type in prog_types
 
 
@@ -484,7 +491,7 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             # a tp_btf or netfilter program's sk_buff for bpf_dynptr_from_skb
             projection_arg = True
         elif isinstance(ref_t, Composite) and ref_tname in _CTX_STRUCTS and (
-                meta.name in DYNPTR_KFUNCS or meta.name in CT_KFUNCS):
+                meta.name in DYNPTR_KFUNCS or meta.name in CT_KFUNCS or meta.name in CTX_ARG_KFUNCS):
             # btf_is_prog_ctx_type: KF_ARG_PTR_TO_CTX (only the dynptr kfuncs take one here)
             if v.attr.prog_type not in _CTX_STRUCTS[ref_tname]:
                 raise v.reject(E.EINVAL, f"kfunc {name} argument #{i} ({ref_tname}) is not modelled by "
@@ -695,9 +702,11 @@ def check_kfunc_call(v: Env, insn: DInsn) -> None:
             mark_unknown(r0, v.bpf_capable)  # 'void *' is a scalar
         elif isinstance(pt, (Int, Enum, Enum64)):
             # a pointer to a scalar: read-only memory of its size (meta.r0_size from
-            # btf_resolve_size, r0_rdonly), tied to the argument's reference (an iterator's)
+            # btf_resolve_size, r0_rdonly), tied to the argument's reference (an iterator's);
+            # bpf_session_cookie's 8 bytes are writable (check_kfunc_call sets r0_size,
+            # r0_rdonly = false, 6.10+)
             mark_known_zero(r0)
-            r0.type = PTR_TO_MEM | MEM_RDONLY
+            r0.type = PTR_TO_MEM if is_vmlinux and name == SESSION_COOKIE else PTR_TO_MEM | MEM_RDONLY
             r0.mem_size = pt.size
             if meta.ref_obj_id:
                 r0.ref_obj_id = meta.ref_obj_id

@@ -24,6 +24,7 @@ from kernel_model.errors import ENOTSUPP
 
 from . import alu, ctx as ctx_access, precision, scalar as S, tnum as T
 from .decoded import DInsn
+from .fastcall import check_fastcall_stack_contract
 from .core import Env, BPF_MAX_VAR_OFF, BPF_MAX_VAR_SIZ, DST_OP, DST_OP_NO_MARK, INSN_F_SPI_SHIFT, \
     INSN_F_STACK_ACCESS, SRC_OP
 from .log import reg_type_str, tnum_str
@@ -167,6 +168,7 @@ def check_stack_write_fixed_off(env: Env, state: FuncState, off: int, size: int,
             env.aux[insn_idx].nospec_result = True
     from .dynptrs import destroy_if_dynptr_stack_slot, invalidate_slices_on_stack
     destroy_if_dynptr_stack_slot(env, state, spi)
+    check_fastcall_stack_contract(env, state.subprogno, insn_idx, off)
     invalidate_slices_on_stack(env, state.frameno, off, off + size)
     env.stack_write_mark(state, spi, off, size)
     env.scratched_stack |= 1 << spi
@@ -232,6 +234,7 @@ def check_stack_write_var_off(env: Env, state: FuncState, ptr_regno: int, off: i
     from .dynptrs import destroy_if_dynptr_stack_slot, invalidate_slices_on_stack
     for i in range(min_off, max_off):
         destroy_if_dynptr_stack_slot(env, state, (-i - 1) // BPF_REG_SIZE)
+    check_fastcall_stack_contract(env, state.subprogno, insn_idx, min_off)
     invalidate_slices_on_stack(env, state.frameno, min_off, max_off)
     for i in range(min_off, max_off):
         slot_i = -i - 1
@@ -293,6 +296,8 @@ def check_stack_read_fixed_off(env: Env, reg_state: FuncState, off: int, size: i
     reg = slot.spilled
     flags = _stack_flags(reg_state.frameno, spi)
     env.scratched_stack |= 1 << spi
+    # (the current frame's subprogram, whichever frame's stack is read)
+    check_fastcall_stack_contract(env, cur.subprogno, env.insn_idx, off)
     env.stack_read_mark(reg_state, spi)
     if is_spilled_reg(slot):
         spill_size = 1
@@ -369,6 +374,7 @@ def check_stack_read(env: Env, ptr_regno: int, off: int, size: int, dst_regno: i
         min_off = reg.smin + off
         max_off = reg.smax + off
         mark_reg_stack_read(env, state, min_off, max_off + size, dst_regno)
+        check_fastcall_stack_contract(env, state.subprogno, env.insn_idx, min_off)
 
 
 def check_stack_write(env: Env, ptr_regno: int, off: int, size: int, value_regno: int, insn_idx: int) -> None:

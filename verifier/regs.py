@@ -349,7 +349,8 @@ def is_pointer_value(allow_ptr_leaks: bool, reg: RegState) -> bool:
 #: BPF_REG_TRUSTED_MODIFIERS (include/linux/bpf_verifier.h)
 TRUSTED_MODIFIERS: Final = MEM_ALLOC | PTR_TRUSTED | NON_OWN_REF
 #: reg2btf_ids[]: base types whose pointers are always trusted (kernel/bpf/verifier.c, CONFIG_NET)
-_REG2BTF: Final = frozenset({PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK})
+_REG2BTF: Final = frozenset({PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK,
+                            CONST_PTR_TO_MAP})  # [CONST_PTR_TO_MAP] = btf_bpf_map_id
 
 
 def is_trusted_reg(reg: RegState, ignore: int = 0) -> bool:

@@ -140,6 +140,9 @@ class VerifyResult:
     peak_states: int = 0
     #: the kernel's message for a rejection (the log's last line before the statistics)
     error_line: str | None = None
+    #: the slots ``remove_fastcall_spills_fills`` made NOPs (verifier.fastcall): the spill/fill
+    #: pairs around inlined bpf_fastcall calls, which ``opt_remove_nops`` drops
+    fastcall_nops: list[int] = field(default_factory=list)
     #: ``subprog_info[i].tail_call_reachable`` (check_max_stack_depth): the JIT keeps a
     #: tail-call counter in these functions' frames
     tail_call_reachable: list[bool] = field(default_factory=list)

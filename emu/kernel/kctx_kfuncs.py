@@ -24,6 +24,8 @@ from kernel_model.sock_addr_kfuncs import SOCK_ADDR_KFUNCS
 from kernel_model.conntrack import CT_KFUNCS, CT_PROG_TYPES, ct_flags
 from kernel_model.sock_destroy import SOCK_DESTROY_KFUNCS
 from kernel_model.xdp_metadata import XDP_METADATA_KFUNCS
+from kernel_model.kprobe_session import SESSION_KFUNCS
+from kernel_model.common_kfuncs import COMMON_KFUNCS
 from kernel_model.modules import Kfunc, KfuncEntry, KfuncTable
 
 __all__ = ["register_kctx_kfuncs"]
@@ -57,6 +59,14 @@ def _no_unix_hooks(m: Any, *_: int) -> int:
     raise NotModelled("kfunc bpf_sock_addr_set_sun_path: the emulated kernel runs no unix socket hooks")
 
 
+def _no_kprobes(m: Any, *_: int) -> int:
+    raise NotModelled("the kprobe session kfuncs: the emulated kernel runs no kprobes")
+
+
+def _not_run(m: Any, *_: int) -> int:
+    raise NotModelled("bpf_copy_from_user_str / bpf_map_sum_elem_count are verified, not run, by the emulated kernel")
+
+
 def _set_flags(name: str) -> frozenset[str]:
     """The KF_* flags of the kfunc's set (kernel_model.bpf_facts)."""
     return frozenset(facts.kfunc(name).flags or ())
@@ -77,6 +87,8 @@ def register_kctx_kfuncs(btf: BTF, table: KfuncTable) -> None:
                 table.add(KfuncEntry(name, btf, fid, Kfunc(name, impl, flags(name), prog_types(name)), None))
 
     add(KCTX_KFUNCS, _first_arg, flags=lambda _name: frozenset())
+    add(SESSION_KFUNCS, _no_kprobes)  # kernel_model.kprobe_session: the verifier applies the set's filter
+    add(COMMON_KFUNCS, _not_run)  # kernel_model.common_kfuncs
     add(SOCK_DESTROY_KFUNCS, _no_sockets)  # kernel_model.sock_destroy: the verifier applies the set's filter
     add(CT_KFUNCS, _no_conntrack, flags=ct_flags, prog_types=lambda _name: CT_PROG_TYPES)  # kernel_model.conntrack
     add(CRYPTO_KFUNCS, _no_crypto)  # kernel_model.crypto_kfuncs

@@ -89,6 +89,8 @@ class Kernel(BpfSyscalls):
         self.tasks = register_core_kfuncs(self.btf, self.kfuncs, lambda: self.machine, self.graph)
         from .kctx_kfuncs import register_kctx_kfuncs
         register_kctx_kfuncs(self.btf, self.kfuncs)  # bpf_cast_to_kern_ctx, bpf_rdonly_cast
+        from .bits_iter import register_bits_kfuncs
+        register_bits_kfuncs(self.btf, self.kfuncs)  # bpf_iter_bits_new/next/destroy
         self.modules = ModuleRegistry(self.btf, self.struct_ops, self.kfuncs,
                                       module_struct_ops=self.profile.module_struct_ops)
         self.modules.on_unload.append(self._module_going)

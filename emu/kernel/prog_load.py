@@ -29,6 +29,7 @@ from kernel_model import isa
 from kernel_model.bpf_map import MapSpec
 from kernel_model.errors import KernelError
 from kernel_model.insn import Insn
+from kernel_model.kctx_kfuncs import KCTX_KFUNCS
 from kernel_model.prog import BpfProg
 from kernel_model.struct_ops import StructOpsDesc
 
@@ -149,9 +150,18 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
     from verifier.convert_ctx import convert_ctx_accesses
     from verifier.fixups import fixup_for_jit
 
+    from verifier.fixups import remove_nops
+
     m = kernel.machine
-    aux = result.insn_aux
+    aux: Sequence[Any] = result.insn_aux
     fault = m.images.call_imm(kernel._not_modelled_stub())
+    # opt_remove_nops (the kernel runs it after optimize_bpf_loop, before convert_ctx_accesses;
+    # neither touches what the other changes): goto +0, may_goto +0 and the bpf_fastcall
+    # spill/fill pairs remove_fastcall_spills_fills dropped (verifier.fastcall)
+    code, kept = remove_nops(code, result.fastcall_nops)
+    sub_starts = [kept[st] for st in result.subprog_starts]
+    if len(code) != len(aux):
+        aux = [a for k, a in enumerate(aux) if kept[k] != kept[k + 1]]
     insns, new_index = convert_ctx_accesses(code, [a.ptr_type for a in aux], po.prog.prog_type, fault)
     # optimize_bpf_loop: the bpf_loop calls the verifier found fit become loops calling the
     # callback directly (verifier.loop_inline; the kernel runs it before convert_ctx_accesses,
@@ -159,7 +169,7 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
     from verifier.loop_inline import inline_bpf_loops
     loops = {new_index[k]: a.loop_callback for k, a in enumerate(aux) if a.loop_inline_init and a.loop_inline}
     insns, moved, _starts, stack_depths = inline_bpf_loops(
-        insns, loops, [new_index[st] for st in result.subprog_starts], result.stack_depth)
+        insns, loops, [new_index[st] for st in sub_starts], result.stack_depth)
     new_index = [moved[i] for i in new_index]
     objects = {mo.spec.id: mo for mo in (*maps_by_fd.values(), *fd_objs) if isinstance(mo, MapObject)}
     maps: dict[int, MapSpec] = {}  # by slot of the converted program
@@ -211,13 +221,18 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
     # fixup_kfunc_call: the hidden arguments of bpf_obj_new/drop, refcount_acquire, list push
     from .graph_kfuncs import FIXUP_KFUNCS
     kfunc_args = {}
+    kfunc_inline = {}
     for k, a in enumerate(aux):
         name = getattr(a.kfunc, "name", "") if a.kfunc is not None and a.kfunc.module is None else ""
         if name in FIXUP_KFUNCS:
             kfunc_args[new_index[k]] = _kfunc_hidden_args(name, a, kernel.graph.meta_addr(a.kptr_struct_meta))
-    starts = [new_index[st] for st in result.subprog_starts]
+        elif name in KCTX_KFUNCS:
+            # fixup_kfunc_call (6.18): bpf_cast_to_kern_ctx and bpf_rdonly_cast become r0 = r1
+            kfunc_inline[new_index[k]] = [Insn(isa.ALU64 | isa.MOV | isa.X, 0, 1, 0, 0)]
+    starts = [new_index[st] for st in sub_starts]
     return fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=kernel.profile,
-                         kfunc_args=kfunc_args,
+                         kfunc_args=kfunc_args, kfunc_inline=kfunc_inline,
+                         cpu_number=m.kallsyms.addr_of("cpu_number"),
                          stack_depths=stack_depths, starts=starts,
                          timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
                          fault_imm=fault, tail_calls=tail_calls)
@@ -258,6 +273,12 @@ def install(machine: Any, po: ProgObject, fixed: Any) -> None:
 
     po.xlated = [Insn(isa.CALL_INSN, 0, 0, 0, 12) if i.code == isa.JMP | BPF_TAIL_CALL else i
                  for i in fixed.insns]
+    # jit_subprogs (6.18), after the JIT: a bpf-to-bpf call keeps its relative offset in
+    # ``off`` and the callee's subprogram index in ``imm`` (what the dump shows)
+    for k, i in enumerate(po.xlated):
+        if i.code == isa.CALL_INSN and i.src == isa.PSEUDO_CALL:
+            tgt = k + i.imm + 1
+            po.xlated[k] = Insn(i.code, i.dst, i.src, i.imm, sum(1 for st in fixed.starts if st <= tgt) - 1)
     # the prog arrays among them (emu.kernel.maps.prog_array.ProgArrayMap: target, tracked)
     arrays: dict[int, Any] = {id(mo.spec): mo for mo in po.maps}
     pokes = fixed.pokes

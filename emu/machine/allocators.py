@@ -84,10 +84,12 @@ def kmalloc_size(size: int) -> int:
     return n
 
 
-def _percpu_static(area: int) -> bytes:
-    """A CPU's static per-CPU variables as created: zero, ``this_cpu_off`` = its offset."""
+def _percpu_static(area: int, cpu: int) -> bytes:
+    """A CPU's static per-CPU variables as created: zero, ``this_cpu_off`` = its offset,
+    ``cpu_number`` = its number."""
     static = bytearray(PCPU.dynamic)
     struct.pack_into("<Q", static, PCPU.this_cpu_off, (area - PERCPU_BASE) & M64)
+    struct.pack_into("<I", static, PCPU.cpu_number, cpu)
     return bytes(static)
 
 
@@ -106,7 +108,7 @@ class Allocators:
         self.vmalloc_heap = FirstFitHeap(VMALLOC_DATA, VMALLOC_DATA_SIZE)
         #: each CPU's per-CPU area (in the heap); %gs points at it
         self.percpu_areas = [self.heap.alloc(PERCPU_SIZE, PAGE_SIZE) for _ in range(nr_cpus)]
-        self._percpu_statics = [_percpu_static(area) for area in self.percpu_areas]
+        self._percpu_statics = [_percpu_static(area, cpu) for cpu, area in enumerate(self.percpu_areas)]
         # the dynamic part of .data..percpu: pcpu_alloc/free_percpu over a first-fit heap
         self.percpu_heap = FirstFitHeap(PERCPU_BASE + PCPU.dynamic, PERCPU_SIZE - PCPU.dynamic)
         self.init_percpu_statics()
@@ -192,7 +194,7 @@ class Allocators:
         return self.percpu_areas[cpu] + (ptr - PERCPU_BASE)
 
     def init_percpu_statics(self) -> None:
-        """The static per-CPU variables of every CPU: zero but ``this_cpu_off``."""
+        """The static per-CPU variables of every CPU: zero but ``this_cpu_off`` and ``cpu_number``."""
         write, hp, n = RAW.uc_mem_write, self.mem._hp, ctypes.c_uint64(PCPU.dynamic)
         for area, static in zip(self.percpu_areas, self._percpu_statics):
             if write(hp, ctypes.c_uint64(host_addr(area)), static, n):  # pragma: no cover

@@ -94,6 +94,9 @@ class _Pcpu:
     call_depth: int = 0x20
     #: this_cpu_off: the CPU's own per-CPU offset (its GS base)
     this_cpu_off: int = 0x28
+    #: cpu_number: the CPU's own number (smp_processor_id; what the verifier's inlined
+    #: bpf_get_smp_processor_id reads, 6.18 x86-64)
+    cpu_number: int = 0x30
     #: first byte of the dynamic per-CPU allocator (alloc_percpu)
     dynamic: int = 0x100
 

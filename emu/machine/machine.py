@@ -285,7 +285,8 @@ def _text_page(ktext: KText, stub_code: Callable[[int], bytes]) -> tuple[bytes, 
         syms += [Symbol(PERCPU_BASE, 0, "__per_cpu_start", "D"),
                  Symbol(PERCPU_BASE + PCPU.bpf_ctx, 8, "bpf_run_ctx", "d"),
                  Symbol(PERCPU_BASE + PCPU.call_depth, 8, "pcpu_hot", "D"),
-                 Symbol(PERCPU_BASE + PCPU.this_cpu_off, 8, "this_cpu_off", "D")]
+                 Symbol(PERCPU_BASE + PCPU.this_cpu_off, 8, "this_cpu_off", "D"),
+                 Symbol(PERCPU_BASE + PCPU.cpu_number, 4, "cpu_number", "D")]
         hit = _TEXT_PAGES[key] = (bytes(page).ljust(KTEXT_SIZE, b"\0"), Kallsyms(syms).snapshot())
     return hit
 

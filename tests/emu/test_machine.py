@@ -171,11 +171,12 @@ def test_btf_typed_objects_round_trip_through_a_program(m):
 
 def test_mov_percpu_addr_gives_this_cpus_copy(m):
     p = m.alloc.alloc_percpu(8)
-    # r0 = p; r0 = per_cpu_ptr(r0) (BPF_MOV64_PERCPU_REG: ALU64|MOV|X, imm = BPF_ADDR_PERCPU)
+    # r0 = p; r0 = per_cpu_ptr(r0) (BPF_MOV64_PERCPU_REG: ALU64|MOV|X, off = BPF_ADDR_PERCPU,
+    # include/linux/filter.h; the 6.18 host's xlated bpf_get_smp_processor_id shows that encoding)
     from kernel_model.insn import split_imm64
 
     lo, hi = split_imm64(p)
-    prog = [Insn(0x18, 1, 0, 0, lo), Insn(0, 0, 0, 0, hi), Insn(0xBF, 0, 1, 0, -1), Insn(0x95)]
+    prog = [Insn(0x18, 1, 0, 0, lo), Insn(0, 0, 0, 0, hi), Insn(0xBF, 0, 1, -1, 0), Insn(0x95)]
     jp = m.jit(prog, name="pcpu")
     assert m.call(jp.bpf_func) == m.alloc.percpu_addr(p, 0)
     m.runner.set_cpu(1)
