@@ -180,7 +180,8 @@ class BpfSyscalls:
 
         rc = check_struct_metas(btf, self.btf)  # btf_parse_struct_metas: fails the load without a log line
         if rc:
-            err = KernelError(-rc, "btf_parse_struct_metas: a struct's bpf_spin_lock is invalid or repeated")
+            err = KernelError(-rc, "btf_parse_struct_metas: a struct's special fields (bpf_spin_lock, kptr, "
+                                   "graph root or node, refcount) are invalid")
             err.log = ""  # type: ignore[attr-defined]
             raise err
         obj = BtfObject(btf, "", False, bytes(blob), on_release=self._btf_released)
