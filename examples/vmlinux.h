@@ -2544,6 +2544,14 @@ struct bpf_iter__netlink {
 	};
 };
 
+struct bpf_fentry_test_t;
+
+struct bpf_fentry_test_t {
+	struct bpf_fentry_test_t *a;
+};
+
+struct skb_shared_info;
+
 struct bpf_struct_ops_bpf_dummy_ops {
 	struct bpf_struct_ops_common_value common;
 	long: 64;

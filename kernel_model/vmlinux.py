@@ -310,7 +310,9 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     text += conntrack_c(text)
     text += crypto_c() + task_vma_c()
     text += sock_addr_c(text)
-    return text + iter_c(text)
+    text += iter_c(text)
+    from .ktext_funcs import ktext_funcs_c  # functions named as symbols (test_run.c ...), last
+    return text + ktext_funcs_c(text)
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:

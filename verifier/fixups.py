@@ -307,7 +307,8 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                   stack_depths: Sequence[int] | None = None, timed_may_goto_imm: int | None = None,
                   fault_imm: int | None = None, starts: Sequence[int] | None = None,
                   tail_calls: Mapping[int, tuple[MapSpec, int]] | None = None,
-                  kfunc_args: Mapping[int, Sequence[Insn]] | None = None) -> FixupResult:
+                  kfunc_args: Mapping[int, Sequence[Insn]] | None = None,
+                  ksyms: Mapping[int, int] | None = None) -> FixupResult:
     """Rewrite ``insns`` for the JIT (see the module docstring).
 
     ``helper_imm``/``kfunc_imm`` give the CALL immediate (target -
@@ -322,6 +323,8 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
     poke descriptor; every other ``bpf_tail_call`` is the indirect form.
     ``kfunc_args``: by slot, the instructions ``fixup_kfunc_call`` puts before a kfunc call
     to pass its hidden arguments (``bpf_obj_new``'s size and struct meta, ...).
+    ``ksyms``: by slot, the address ``check_pseudo_btf_id`` found for a ``BPF_PSEUDO_BTF_ID``
+    lddw (a kernel function's); any other such lddw stops the run as not modelled.
     """
     insns = list(insns)
     starts = list(starts) if starts is not None else find_subprogs(insns)
@@ -373,6 +376,11 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                     addr = m.value_addr + nxt.imm
                 lo, hi = addr & 0xFFFF_FFFF, (addr >> 32) & 0xFFFF_FFFF
                 patches[k] = [(Insn(c, ins.dst, 0, 0, _s32(lo)), None), (Insn(0, 0, 0, 0, _s32(hi)), None)]
+            elif ins.src == isa.PSEUDO_BTF_ID and ksyms and k in ksyms:
+                # check_pseudo_btf_id wrote the symbol's address into the lddw
+                addr = ksyms[k]
+                patches[k] = [(Insn(c, ins.dst, 0, 0, _s32(addr & 0xFFFF_FFFF)), None),
+                              (Insn(0, 0, 0, 0, _s32((addr >> 32) & 0xFFFF_FFFF)), None)]
             elif ins.src == isa.PSEUDO_BTF_ID:
                 patches[k] = [(Insn(isa.CALL_INSN, 0, 0, 0, fault()), None), (Insn(isa.JMP | isa.JA), None)]
             k += 2

@@ -113,6 +113,7 @@ class Kernel(BpfSyscalls):
         self._helper_imms: dict[int, int] = {}
         self._kfunc_stubs: dict[int, tuple[str, int]] = {}
         self._fault_stubs: dict[str, int] = {}
+        self._named_text: Any = None
         self._scratch = 0
         vm = BtfObject(self.btf, "vmlinux", True, b"")
         vm.id = self._btf_ids.alloc(vm)
@@ -228,20 +229,43 @@ class Kernel(BpfSyscalls):
 
     def proc_kallsyms(self) -> str:
         """``/proc/kallsyms`` as root reads it: the emulated kernel's symbols (its helper and
-        kfunc stubs, JIT images, trampolines; no data symbols: ``CONFIG_KALLSYMS_ALL`` is unset)."""
-        return str(self.machine.kallsyms.proc_kallsyms())
+        kfunc stubs, JIT images, trampolines) and every function of its vmlinux BTF at its
+        emulated address (:mod:`emu.kernel.ksym_names`; such a name is listed there, not at its
+        kfunc stub); no data symbols: ``CONFIG_KALLSYMS_ALL`` is unset."""
+        named = self.named_text
+        rows = []
+        for s in self.machine.kallsyms:
+            if s.name in named:
+                continue
+            mod = f"\t[{s.module}]" if s.module else ""
+            rows.append((s.addr, f"{s.addr:016x} {s.type} {s.name}{mod}"))
+        rows.extend((addr, f"{addr:016x} T {name}") for name, addr in named.items())
+        rows.sort(key=lambda r: r[0])
+        return "".join(line + "\n" for _a, line in rows)
+
+    @property
+    def named_text(self) -> Any:
+        """The functions of the vmlinux BTF as kallsyms names them (:class:`emu.kernel.ksym_names.NamedText`)."""
+        if self._named_text is None:
+            from .ksym_names import NamedText
+            self._named_text = NamedText(self.btf)
+        return self._named_text
 
     def ksym_address(self, name: str, is_func: bool) -> int | None:
         """``kallsyms_lookup_name(name)`` as ``check_pseudo_btf_id`` asks it (kernel/kallsyms.c,
         Linux 6.18): 0 when kallsyms has no such symbol, None when the emulated kernel does not
-        model the answer. Data symbols are listed only with ``CONFIG_KALLSYMS_ALL``: unset (the
+        model the answer. A function of the vmlinux BTF has its emulated address
+        (:attr:`named_text`). Data symbols are listed only with ``CONFIG_KALLSYMS_ALL``: unset (the
         default configuration), a variable's lookup finds nothing; set, the emulated kernel would
-        need to place its per-CPU data, which it does not (None). Kernel functions' addresses (a
-        function ksym used as an address) are not modelled either (None)."""
-        if is_func:
-            return None
+        need to place its per-CPU data, which it does not (None)."""
         if self.kconfig.values.get("CONFIG_KALLSYMS") != "y":
             return 0
+        if is_func:
+            addr = self.named_text.addr(name)
+            if addr is not None:
+                return addr
+            sym = self.machine.kallsyms.find_symbol_by_name(name)
+            return sym.addr if sym is not None else 0
         return None if self.kconfig.values.get("CONFIG_KALLSYMS_ALL") == "y" else 0
 
     def kernel_version(self) -> int:

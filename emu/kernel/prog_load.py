@@ -215,9 +215,11 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
         name = getattr(a.kfunc, "name", "") if a.kfunc is not None and a.kfunc.module is None else ""
         if name in FIXUP_KFUNCS:
             kfunc_args[new_index[k]] = _kfunc_hidden_args(name, a, kernel.graph.meta_addr(a.kptr_struct_meta))
+    # check_pseudo_btf_id: the kernel symbol addresses the lddws load
+    ksyms = {new_index[k]: a.ksym_addr for k, a in enumerate(aux) if a.ksym_addr}
     starts = [new_index[st] for st in result.subprog_starts]
     return fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=kernel.profile,
-                         kfunc_args=kfunc_args,
+                         kfunc_args=kfunc_args, ksyms=ksyms,
                          stack_depths=stack_depths, starts=starts,
                          timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
                          fault_imm=fault, tail_calls=tail_calls)
