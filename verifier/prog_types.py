@@ -151,7 +151,7 @@ def helpers_syscall(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None:
     p = helpers_from_set(env, func_id)
     if p is UNMODELLED_HELPER:
         a = env.attr
-        sym = allowed_protos(a.prog_type, a.expected_attach_type, a.sleepable, a.privileged).get(func_id)
+        sym = allowed_protos(a.prog_type, a.expected_attach_type, a.sleepable, a.privileged, a.lockdown).get(func_id)
         if sym is not None and btf_arg_helpers.SYMBOLS.get(sym) == func_id:
             return btf_arg_helpers.symbol_proto(sym)
     return p
@@ -172,7 +172,7 @@ def _facts_attach(can_sleep: bool) -> Callable[[Env], None]:
     def attach(env: Env) -> None:
         a = env.attr
         _sleepable_check(env, can_sleep)
-        env.helper_protos = allowed_protos(a.prog_type, a.expected_attach_type, a.sleepable, a.privileged)
+        env.helper_protos = allowed_protos(a.prog_type, a.expected_attach_type, a.sleepable, a.privileged, a.lockdown)
         env.allowed_helpers = frozenset(env.helper_protos)
         env.retval_range = return_range(prog_type_name(a.prog_type), attach_type_name(a.expected_attach_type))
     return attach

@@ -244,6 +244,13 @@ class Kernel(BpfSyscalls):
         return "".join(line + "\n" for _a, line in rows)
 
     @property
+    def lockdown(self) -> frozenset[str]:
+        """The ``LOCKDOWN_*`` reasons ``security_locked_down`` refuses on this kernel, from the
+        lockdown level its configuration locks it down to at boot (:mod:`kernel_model.lockdown`)."""
+        from kernel_model.lockdown import lockdown_level, refused_reasons
+        return refused_reasons(lockdown_level(self.kconfig))
+
+    @property
     def named_text(self) -> Any:
         """The functions of the vmlinux BTF as kallsyms names them (:class:`emu.kernel.ksym_names.NamedText`)."""
         if self._named_text is None:

@@ -298,6 +298,9 @@ class BpfSyscalls:
             attr_out["log_true_size"] = result.log_true_size
         if not result.accepted:
             line = result.error_line or ""
+            notice = prog_load.lockdown_notice(env, result)
+            if notice is not None:
+                self.dmesg.append(notice)
             raise ProgLoadError(result.errno, line, log, result, result.log_true_size)
         # --- the program object -------------------------------------------------------------------
         prog = BpfProg(0, prog_type, code, name=prog_name, attach_btf=attach_btf, attach_btf_id=attach_btf_id,
