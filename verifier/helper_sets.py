@@ -90,6 +90,7 @@ MODELLED_SYMBOLS: Final[dict[str, int]] = {
     "bpf_kptr_xchg_proto": 194,
     # kernel/bpf/syscall.c (syscall programs)
     "bpf_sys_bpf_proto": 166,
+    "bpf_sys_close_proto": 168,
 }
 
 _CACHE: dict[tuple[str, str | None, bool, bool, frozenset[str]], dict[int, str]] = {}

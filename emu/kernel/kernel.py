@@ -142,10 +142,21 @@ class Kernel(BpfSyscalls):
                                    jiffies64=lambda: self.tcp_clock.jiffies64,
                                    clock_offset=lambda: self.timers.offset_ns)
             helpers.update(self.timers.helpers())
+            helpers[168] = self._sys_close  # bpf_sys_close: the loader's fd table
             self._helper_imms = m.images.helper_imms(helpers)
             self._helper_imms.update(self._bind_calling_helpers(m))
             self._scratch = m.alloc.kzalloc(8)
         return self._machine
+
+    def _sys_close(self, mem: Any, r1: int, *_: int) -> int:
+        """``bpf_sys_close`` (kernel/bpf/syscall.c, 6.12/6.18): ``close_fd(fd)`` in the process
+        running the syscall program (the loader, through ``BPF_PROG_TEST_RUN``): 0, or
+        -EBADF for an fd it does not hold."""
+        fd = r1 & 0xFFFF_FFFF
+        if fd not in self.fds.objects:
+            return (-errno.EBADF) & ((1 << 64) - 1)
+        self.close(fd)
+        return 0
 
     def _bind_calling_helpers(self, m: Any) -> dict[int, int]:
         """The helpers that call BPF callbacks (:mod:`emu.kernel.callback_helpers`), bound
