@@ -212,9 +212,12 @@ def _load_alone(obj: BpfObject, p: Any, sys: _Recorder, base: dict[str, Any], lo
             gap = _core_gap(obj, sys)
             if gap:
                 return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, log=e.log, detail=gap)
+            # the kernel's log has no line for a refusal before the verifier (the attribute
+            # checks, find_prog_type): error_line stays None as the host's does; the emulated
+            # kernel's reason is the detail
             line, processed = _facts(e.log)
-            return ProgOutcome(**base, verdict="rejected", errno=e.errno, log=e.log, error_line=line or msg,
-                               processed=processed)
+            return ProgOutcome(**base, verdict="rejected", errno=e.errno, log=e.log, error_line=line,
+                               processed=processed, detail=msg if not line else "")
         line, processed = _facts(e.log)
         if line and _NOT_MODELLED.search(line):
             return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, log=e.log, detail=line)
