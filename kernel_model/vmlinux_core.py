@@ -98,6 +98,7 @@ struct xdp_cpumap_stats {
 struct net_device {
     unsigned int mtu;
     int ifindex;
+    char name[16];
 };
 struct bpf_prog {
     unsigned int type;
