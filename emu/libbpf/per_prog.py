@@ -130,6 +130,22 @@ class _Recorder:
         return self._call("btf_load", *a, **kw)
 
 
+_UNRESOLVED_KFUNC = re.compile(r"kfunc '(\w+)' is referenced but wasn't resolved")
+
+
+def _only_kfuncs_no_618_kernel_has(log: str) -> bool:
+    """The poisoned calls of the log (libbpf's ``<invalid kfunc call>`` fix-up) are all of kfuncs
+    a real 6.18 vmlinux does not have either (:data:`kernel_model.bpf_facts.gen_kfunc_decls.KFUNC_DECLS`:
+    every kfunc of the 6.18 host's BTF): libbpf poisons them on that kernel too, so the verdict is
+    the real one, not a gap of the emulated BTF. No map was poisoned."""
+    from kernel_model.bpf_facts.gen_kfunc_decls import KFUNC_DECLS
+
+    if "<invalid BPF map reference>" in log:
+        return False
+    names = _UNRESOLVED_KFUNC.findall(log)
+    return bool(names) and not any(n in KFUNC_DECLS for n in names)
+
+
 def _facts(log: str) -> tuple[str | None, int | None]:
     lines = [ln for ln in log.splitlines() if ln.strip()]
     processed = None
@@ -224,7 +240,7 @@ def _load_alone(obj: BpfObject, p: Any, sys: _Recorder, base: dict[str, Any], lo
         gap = _core_gap(obj, sys)
         if gap:
             return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, log=e.log, detail=gap)
-        if _POISONED_NOT_CORE.search(e.log):
+        if _POISONED_NOT_CORE.search(e.log) and not _only_kfuncs_no_618_kernel_has(e.log):
             # a kfunc or map the emulated kernel lacks: the emulated vmlinux BTF holds only the
             # modelled subsystems' types (a CO-RE poisoning left here is one a real 6.18 kernel
             # makes too: _core_gap found none that kernel could resolve)
