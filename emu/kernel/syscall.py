@@ -166,6 +166,7 @@ class BpfSyscalls:
     kfuncs: Any
     modules: Any
     dmesg: list[str]
+    kconfig: Any
 
     # ==================================================================================
     # BTF
