@@ -9,9 +9,10 @@ BTF). These are the ones the BPF selftests name, as Linux 6.18's vmlinux BTF dec
 ``bpf_fentry_test10``, new since):
 
 * net/bpf/test_run.c: ``bpf_fentry_test1`` ... ``bpf_fentry_test10``, ``bpf_fentry_test_sinfo``,
-  ``bpf_fentry_shadow_test``, ``bpf_modify_return_test``, ``bpf_modify_return_test2``,
-  ``bpf_modify_return_test_tp`` -- the functions ``BPF_PROG_TEST_RUN`` of a tracing program
-  calls. ``bpf_fentry_test1`` and the three ``bpf_modify_return_test*`` are in the
+  ``bpf_fentry_shadow_test``, ``bpf_modify_return_test`` -- functions ``BPF_PROG_TEST_RUN`` of a
+  tracing program calls (``bpf_modify_return_test2`` and ``_tp`` are left out: 6.18 lets programs
+  call ``_tp`` as a kfunc, which the emulated kernel does not register, so a program calling it
+  stays "not modelled" rather than refused). ``bpf_fentry_test1`` and the three ``bpf_modify_return_test*`` are in the
   ``bpf_test_modify_return_ids`` set (``register_btf_fmodret_id_set``): a ``BTF_KFUNCS`` set, so
   on a real kernel pahole tags their FUNCs ``bpf_kfunc`` (:data:`FMODRET_KFUNCS`), though
   programs cannot call them. The emulated BTF leaves them untagged (where we differ): its tags
@@ -44,8 +45,6 @@ KTEXT_FUNCS: Final[dict[str, str]] = {
     "bpf_fentry_test_sinfo": "void bpf_fentry_test_sinfo(struct skb_shared_info *sinfo)",
     "bpf_fentry_shadow_test": "int bpf_fentry_shadow_test(int a)",
     "bpf_modify_return_test": "int bpf_modify_return_test(int a, int *b)",
-    "bpf_modify_return_test2": "int bpf_modify_return_test2(int a, int *b, short c, int d, void *e, char f, int g)",
-    "bpf_modify_return_test_tp": "int bpf_modify_return_test_tp(int nonce)",
     "schedule": "void schedule(void)",
 }
 
