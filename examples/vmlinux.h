@@ -5008,6 +5008,86 @@ struct netlink_sock {
 	char __pad1[224];
 };
 
+struct rt6key {
+	struct in6_addr addr;
+	int plen;
+};
+
+struct fib_nh_common {
+	struct net_device *nhc_dev;
+	int nhc_oif;
+	unsigned char nhc_scope;
+	u8 nhc_family;
+	u8 nhc_gw_family;
+	unsigned char nhc_flags;
+	char __pad0[8];
+	union {
+		__be32 ipv4;
+		struct in6_addr ipv6;
+	} nhc_gw;
+	int nhc_weight;
+	atomic_t nhc_upper_bound;
+	char __pad1[24];
+};
+
+struct fib6_nh {
+	struct fib_nh_common nh_common;
+	long unsigned int last_probe;
+	char __pad0[16];
+};
+
+struct nh_info;
+
+struct nh_group;
+
+struct nexthop {
+	char __pad0[96];
+	u32 id;
+	u8 protocol;
+	u8 nh_flags;
+	bool is_group;
+	bool dead;
+	char __pad1[24];
+	union {
+		struct nh_info *nh_info;
+		struct nh_group *nh_grp;
+	};
+};
+
+struct nh_info {
+	char __pad0[16];
+	struct nexthop *nh_parent;
+	u8 family;
+	bool reject_nh;
+	bool fdb_nh;
+	union {
+		struct fib_nh_common fib_nhc;
+		char __fib_nh[112];
+		struct fib6_nh fib6_nh;
+	};
+};
+
+struct fib6_info {
+	char __pad0[40];
+	unsigned int fib6_nsiblings;
+	refcount_t fib6_ref;
+	long unsigned int expires;
+	char __pad1[24];
+	struct rt6key fib6_dst;
+	u32 fib6_flags;
+	struct rt6key fib6_src;
+	struct rt6key fib6_prefsrc;
+	u32 fib6_metric;
+	u8 fib6_protocol;
+	u8 fib6_type;
+	u8 offload;
+	u8 trap;
+	u8 offload_failed;
+	char __pad2[39];
+	struct nexthop *nh;
+	struct fib6_nh fib6_nh[0];
+};
+
 struct bpf_iter__task {
 	union {
 		struct bpf_iter_meta *meta;
@@ -5116,6 +5196,15 @@ struct bpf_iter__netlink {
 	};
 	union {
 		struct netlink_sock *sk;
+	};
+};
+
+struct bpf_iter__ipv6_route {
+	union {
+		struct bpf_iter_meta *meta;
+	};
+	union {
+		struct fib6_info *rt;
 	};
 };
 
@@ -5792,6 +5881,12 @@ typedef void (*btf_trace_tcp_retransmit_synack)(void *__data, const struct sock 
 typedef void (*btf_trace_tcp_bad_csum)(void *__data, const struct sk_buff *skb);
 
 typedef void (*btf_trace_tcp_destroy_sock)(void *__data, struct sock *sk);
+
+struct bpf_fentry_test_t;
+
+struct bpf_fentry_test_t {
+	struct bpf_fentry_test_t *a;
+};
 
 struct bpf_struct_ops_bpf_dummy_ops {
 	struct bpf_struct_ops_common_value common;

@@ -94,4 +94,10 @@ DEFAULT = KernelConfig({
     # kallsyms lists text symbols; CONFIG_KALLSYMS_ALL (data symbols too) is left unset, as on the
     # host: the verifier finds no address for a typed data ksym (kernel_model.ksyms)
     "CONFIG_KALLSYMS": "y",
+    # the lockdown LSM, locked down to "integrity" at boot (security/lockdown/lockdown.c), as on
+    # the host: bpf_probe_write_user is refused (kernel_model.lockdown)
+    "CONFIG_SECURITY": "y", "CONFIG_SECURITY_LOCKDOWN_LSM": "y", "CONFIG_SECURITY_LOCKDOWN_LSM_EARLY": "y",
+    "CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY": "y",
+    # IPv6 with source-address routing (the ipv6_route iterator's fib6_src), as on the host
+    "CONFIG_IPV6": "y", "CONFIG_IPV6_SUBTREES": "y",
 })

@@ -17,7 +17,8 @@ Facts (Linux 6.12 sources; the 6.18 host agrees where the corpus tests it):
   RCU read section (``btf_ld_kptr_type``).
 * :data:`DTOR_RELEASES` -- what each destructor does: the release kfunc it wraps (the dtors
   are one-line wrappers of ``bpf_task_release``, ``bpf_cgroup_release``,
-  ``bpf_cpumask_release``, ``bpf_kfunc_call_test_release``).
+  ``bpf_cpumask_release``, ``bpf_kfunc_call_test_release``, ``bpf_crypto_ctx_release``). Each
+  becomes a FUNC of the emulated vmlinux BTF, which ``btf_parse_kptr`` needs to find.
 * :data:`KPTR_KFUNCS` -- kfuncs of the same sets the core table (:mod:`kernel_model.core_kfuncs`)
   lacked: the two-mask cpumask operations of kernel/bpf/cpumask.c ``cpumask_kfunc_btf_ids``
   (all ``KF_RCU``) and ``bpf_kfunc_call_test_release`` of net/bpf/test_run.c
@@ -54,6 +55,9 @@ DTOR_RELEASES: Final[dict[str, str]] = {
     "bpf_cgroup_release_dtor": "bpf_cgroup_release",
     "bpf_cpumask_release_dtor": "bpf_cpumask_release",
     "bpf_kfunc_call_test_release_dtor": "bpf_kfunc_call_test_release",
+    # kernel/bpf/crypto.c bpf_crypto_ctx_release_dtor (Linux 6.12/6.18): a __bpf_kfunc FUNC of
+    # vmlinux's BTF; without it btf_parse_kptr finds no destructor for a bpf_crypto_ctx kptr
+    "bpf_crypto_ctx_release_dtor": "bpf_crypto_ctx_release",
 }
 
 KPTR_KFUNCS: Final[tuple[str, ...]] = (

@@ -32,6 +32,8 @@ PROG_TYPES = {name: t for t, name in PROG_TYPE_NAMES.items() if t in (
 #: the socket and cgroup types (verifier/sock_ctx.py): cgroup_sock, sock_ops, cgroup_device,
 #: cgroup_sock_addr, cgroup_sysctl, cgroup_sockopt, sk_lookup
 PROG_TYPES.update({PROG_TYPE_NAMES[t]: t for t in (9, 13, 15, 18, 23, 25, 30)})
+#: lirc_mode2 (verifier/lirc.py)
+PROG_TYPES[PROG_TYPE_NAMES[20]] = 20
 
 
 @dataclass(eq=False, slots=True)

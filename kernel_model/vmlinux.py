@@ -319,7 +319,9 @@ def vmlinux_c(profile: Profile = LATEST) -> str:
     extra = sched_ext.task_struct_extra_c() if sched_ext.supported(profile) else ""
     text += TASK_C.replace(TASK_EXTRA_MARKER, extra)
     from .net_types import net_types_c  # the packet/socket types and net tracepoints, last: no id moves
-    return text + net_types_c(text)
+    text += net_types_c(text)
+    from .ktext_funcs import ktext_funcs_c  # functions named as symbols (test_run.c ...), last
+    return text + ktext_funcs_c(text)
 
 
 def vmlinux_kfunc_names(profile: Profile = LATEST) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ program's context is ``struct bpf_iter__<target>``: the same arguments, each poi
 its ``ctx_arg_info`` (which context slots are ``PTR_TO_BTF_ID_OR_NULL``, with or without
 ``PTR_TRUSTED``; the host 6.18's answers, the same as the 6.12 sources: task_iter.c,
 map_iter.c, bpf_iter.c's link iterator, cgroup_iter.c, net/ipv4/tcp_ipv4.c, udp.c,
-net/unix/af_unix.c, net/ipv6/route.c, kernel/kallsyms.c, net/netlink/af_netlink.c) and
+net/unix/af_unix.c, net/ipv6/route.c (ipv6_route), kernel/kallsyms.c, net/netlink/af_netlink.c) and
 whether it has ``BPF_ITER_RESCHED`` (which decides, at link time, whether a sleepable
 program may attach).
 
@@ -21,7 +21,9 @@ The structs the targets point to are reduced to the members the iterator selftes
 at the offsets of the Linux 6.18 x86-64 host's BTF, with the host's sizes (members not
 kept are padding): ``seq_file`` (120 bytes), ``bpf_map`` (296), ``bpf_link`` (88),
 ``file`` (184), ``vm_area_struct`` (192), ``kallsym_iter`` (624), ``unix_sock`` (1152),
-``udp_sock`` (1344), ``netlink_sock`` (1096). ``task_struct``, ``cgroup`` and
+``udp_sock`` (1344), ``netlink_sock`` (1096), and for ``ipv6_route`` (net/ipv6/route.c)
+``fib6_info`` (200), ``fib6_nh`` (96), ``fib_nh_common`` (72), ``nexthop`` (136), ``nh_info``
+(144), ``rt6key`` (20). ``task_struct``, ``cgroup`` and
 ``sock_common`` are the emulated vmlinux's own. A program reading a member these
 structs leave out fails its CO-RE relocation in the loader (not modelled), never
 verifies against padding by name.
@@ -29,7 +31,7 @@ verifies against padding by name.
 Targets not modelled: ``bpf_map_elem``, ``bpf_sk_storage_map`` and ``sockmap`` (their
 contexts carry ``PTR_TO_BUF`` key/value slots sized at attach time; the 6.18 reference
 host refuses every program for them with EPERM before verifying, see
-:data:`HOST_REFUSED_TARGETS`), ``bpf_prog``, ``ipv6_route``, ``kmem_cache``, ``dmabuf``.
+:data:`HOST_REFUSED_TARGETS`), ``bpf_prog``, ``kmem_cache``, ``dmabuf``.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ ITER_TARGETS: Final[dict[str, IterTarget]] = {
                        resched=True),
     # net/netlink/af_netlink.c netlink_reg_info
     "netlink": IterTarget("struct bpf_iter_meta *meta, struct netlink_sock *sk", ((8, False, "netlink_sock"),)),
+    # net/ipv6/route.c ipv6_route_reg_info (PTR_TO_BTF_ID_OR_NULL, btf_fib6_info_id)
+    "ipv6_route": IterTarget("struct bpf_iter_meta *meta, struct fib6_info *rt", ((8, False, "fib6_info"),)),
 }
 
 #: targets the 6.18 reference host has but refuses every program for, with EPERM and no
@@ -99,7 +103,7 @@ HOST_REFUSED_TARGETS: Final = frozenset({"bpf_map_elem", "bpf_sk_storage_map", "
 
 #: targets of Linux 6.18 the emulated kernel does not register (their kernel types are not in
 #: the emulated BTF): a program for them is "not modelled", never "no such target"
-NOT_MODELLED_TARGETS: Final = frozenset({"bpf_prog", "ipv6_route", "kmem_cache", "dmabuf"})
+NOT_MODELLED_TARGETS: Final = frozenset({"bpf_prog", "kmem_cache", "dmabuf"})
 
 #: the context structs' members, from the same registration (``struct bpf_iter__<target>``)
 _CTX_MEMBERS: Final[dict[str, str]] = {
@@ -117,6 +121,7 @@ _CTX_MEMBERS: Final[dict[str, str]] = {
     "unix": "union { struct bpf_iter_meta *meta; }; union { struct unix_sock *unix_sk; }; uid_t uid;",
     "ksym": "union { struct bpf_iter_meta *meta; }; union { struct kallsym_iter *ksym; };",
     "netlink": "union { struct bpf_iter_meta *meta; }; union { struct netlink_sock *sk; };",
+    "ipv6_route": "union { struct bpf_iter_meta *meta; }; union { struct fib6_info *rt; };",
 }
 
 #: the kernel types, reduced (see the module docstring); offsets and sizes of the 6.18 host
@@ -285,6 +290,63 @@ struct netlink_sock {
     bool cb_running;
     int dump_done_errno;
     char __pad1[224];
+};
+/* include/net/ip6_fib.h, include/net/nexthop.h, include/net/ip_fib.h (reduced: rt6key 20 bytes,
+   fib_nh_common 72, fib6_nh 96, nh_info 144, nexthop 136, fib6_info 200; the 6.18 host's offsets) */
+struct rt6key { struct in6_addr addr; int plen; };
+struct fib_nh_common {
+    struct net_device *nhc_dev;
+    int nhc_oif;
+    unsigned char nhc_scope;
+    u8 nhc_family;
+    u8 nhc_gw_family;
+    unsigned char nhc_flags;
+    char __pad0[8];
+    union { __be32 ipv4; struct in6_addr ipv6; } nhc_gw;
+    int nhc_weight;
+    atomic_t nhc_upper_bound;
+    char __pad1[24];
+};
+struct fib6_nh { struct fib_nh_common nh_common; unsigned long last_probe; char __pad0[16]; };
+struct nexthop;
+struct nh_group;
+struct nh_info {
+    char __pad0[16];
+    struct nexthop *nh_parent;
+    u8 family;
+    bool reject_nh;
+    bool fdb_nh;
+    union { struct fib_nh_common fib_nhc; char __fib_nh[112]; struct fib6_nh fib6_nh; };
+};
+struct nexthop {
+    char __pad0[96];
+    u32 id;
+    u8 protocol;
+    u8 nh_flags;
+    bool is_group;
+    bool dead;
+    char __pad1[24];
+    union { struct nh_info *nh_info; struct nh_group *nh_grp; };
+};
+struct fib6_info {
+    char __pad0[40];
+    unsigned int fib6_nsiblings;
+    refcount_t fib6_ref;
+    unsigned long expires;
+    char __pad1[24];
+    struct rt6key fib6_dst;
+    u32 fib6_flags;
+    struct rt6key fib6_src;
+    struct rt6key fib6_prefsrc;
+    u32 fib6_metric;
+    u8 fib6_protocol;
+    u8 fib6_type;
+    u8 offload;
+    u8 trap;
+    u8 offload_failed;
+    char __pad2[39];
+    struct nexthop *nh;
+    struct fib6_nh fib6_nh[0];
 };
 """
 

@@ -119,7 +119,7 @@ def check_iter_attach(env: Env) -> None:
     env.attach_func_name = tname
     ctx = ProgContext(prog_type_name(a.prog_type), expected_attach_type=attach_type_name(a.expected_attach_type),
                       sleepable=a.sleepable, caps=ROOT_CAPS if a.privileged else CAP_BPF_ONLY,
-                      attach_target=target)
+                      attach_target=target, lockdown=a.lockdown)
     env.helper_protos = dict(available_helpers(ctx))
     if env.helper_protos.get(BPF_FUNC_d_path) == "bpf_d_path_proto":
         env.helper_protos[BPF_FUNC_d_path] = D_PATH_ITER  # bpf_d_path_allowed: true for BPF_TRACE_ITER

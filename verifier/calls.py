@@ -784,7 +784,12 @@ def check_ld_imm(env: Env, insn: DInsn) -> None:
     mark_known_zero(dst)
     aux = env.aux[idx]
     if insn.src == isa.PSEUDO_BTF_ID:
-        raise env.reject(E.EINVAL, "pseudo btf_id ldimm64 is not modelled")
+        # check_ld_imm: the type check_pseudo_btf_id chose (verifier.ksyms: functions only)
+        if base_type(aux.btf_var_type) != PTR_TO_MEM:
+            raise env.reject(E.EINVAL, "pseudo btf_id ldimm64 is not modelled")
+        dst.type = aux.btf_var_type
+        dst.mem_size = aux.btf_var_mem_size
+        return
     if insn.src == isa.PSEUDO_FUNC:
         subprogno = env.find_subprog(idx + insn.imm + 1)
         # check_ld_imm: the linkage of the load's func_info records (btf_info.check_btf_func

@@ -250,6 +250,10 @@ class Env:
             self._insn_text = [None] * self.n
         s = self._insn_text[i]
         if s is None:
+            if d.src == isa.PSEUDO_BTF_ID and self.aux[i].ksym_addr:
+                # check_pseudo_btf_id wrote the symbol's address into the lddw before the walk
+                s = self._insn_text[i] = f"(18) r{d.dst} = {self.aux[i].ksym_addr:#x}"
+                return s
             s = self._insn_text[i] = insn_text(self.raw, i, map_addr=self.map_addr_for,
                                                kfunc_name=self.kfunc_name_for)
         return s

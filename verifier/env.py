@@ -81,6 +81,10 @@ class VerifierEnv:
     #: the symbol's address, 0 when kallsyms has no such symbol, None when the emulated kernel
     #: does not model it; None (no callable): every lookup is "not modelled"
     ksym_addr: Callable[[str, bool], int | None] | None = None
+    #: the ``LOCKDOWN_*`` reasons the kernel's ``security_locked_down`` refuses
+    #: (:func:`kernel_model.lockdown.refused_reasons`): a helper its ``get_func_proto`` gates on
+    #: one of them is not handed out (none: no lockdown)
+    lockdown: frozenset[str] = frozenset()
 
     @property
     def gpl_compatible(self) -> bool:

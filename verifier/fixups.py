@@ -317,7 +317,7 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                   tail_calls: Mapping[int, tuple[MapSpec, int]] | None = None,
                   kfunc_args: Mapping[int, Sequence[Insn]] | None = None,
                   kfunc_inline: Mapping[int, Sequence[Insn]] | None = None,
-                  cpu_number: int | None = None) -> FixupResult:
+                  cpu_number: int | None = None, ksyms: Mapping[int, int] | None = None) -> FixupResult:
     """Rewrite ``insns`` for the JIT (see the module docstring).
 
     ``helper_imm``/``kfunc_imm`` give the CALL immediate (target -
@@ -337,6 +337,8 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
     ``cpu_number``: the address of the per-CPU ``cpu_number``; given, ``bpf_get_smp_processor_id``
     is inlined as on x86-64 with the JIT (6.18 ``do_misc_fixups``: ``r0 = (u32)&cpu_number``,
     ``r0 = &(void __percpu *)(r0)``, ``r0 = *(u32 *)(r0 + 0)``).
+    ``ksyms``: by slot, the address ``check_pseudo_btf_id`` found for a ``BPF_PSEUDO_BTF_ID``
+    lddw (a kernel function's); any other such lddw stops the run as not modelled.
     """
     insns = list(insns)
     starts = list(starts) if starts is not None else find_subprogs(insns)
@@ -388,6 +390,11 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                     addr = m.value_addr + nxt.imm
                 lo, hi = addr & 0xFFFF_FFFF, (addr >> 32) & 0xFFFF_FFFF
                 patches[k] = [(Insn(c, ins.dst, 0, 0, _s32(lo)), None), (Insn(0, 0, 0, 0, _s32(hi)), None)]
+            elif ins.src == isa.PSEUDO_BTF_ID and ksyms and k in ksyms:
+                # check_pseudo_btf_id wrote the symbol's address into the lddw
+                addr = ksyms[k]
+                patches[k] = [(Insn(c, ins.dst, 0, 0, _s32(addr & 0xFFFF_FFFF)), None),
+                              (Insn(0, 0, 0, 0, _s32((addr >> 32) & 0xFFFF_FFFF)), None)]
             elif ins.src == isa.PSEUDO_BTF_ID:
                 patches[k] = [(Insn(isa.CALL_INSN, 0, 0, 0, fault()), None), (Insn(isa.JMP | isa.JA), None)]
             k += 2

@@ -90,9 +90,10 @@ MODELLED_SYMBOLS: Final[dict[str, int]] = {
     "bpf_kptr_xchg_proto": 194,
     # kernel/bpf/syscall.c (syscall programs)
     "bpf_sys_bpf_proto": 166,
+    "bpf_sys_close_proto": 168,
 }
 
-_CACHE: dict[tuple[str, str | None, bool, bool], dict[int, str]] = {}
+_CACHE: dict[tuple[str, str | None, bool, bool, frozenset[str]], dict[int, str]] = {}
 
 
 def prog_type_name(prog_type: int) -> str:
@@ -106,14 +107,15 @@ def attach_type_name(expected_attach_type: int) -> str | None:
 
 
 def allowed_protos(prog_type: int, expected_attach_type: int, sleepable: bool,
-                   privileged: bool) -> dict[int, str]:
+                   privileged: bool, lockdown: frozenset[str] = frozenset()) -> dict[int, str]:
     """Helper id -> the kernel proto symbol ``get_func_proto`` returns for this load
-    (absent: the kernel refuses the helper), cached per load shape."""
-    key = (prog_type_name(prog_type), attach_type_name(expected_attach_type), sleepable, privileged)
+    (absent: the kernel refuses the helper), cached per load shape (``lockdown``: the
+    reasons the kernel's lockdown refuses, :mod:`kernel_model.lockdown`)."""
+    key = (prog_type_name(prog_type), attach_type_name(expected_attach_type), sleepable, privileged, lockdown)
     got = _CACHE.get(key)
     if got is None:
         ctx = ProgContext(key[0], expected_attach_type=key[1], sleepable=sleepable,
-                          caps=ROOT_CAPS if privileged else CAP_BPF_ONLY)
+                          caps=ROOT_CAPS if privileged else CAP_BPF_ONLY, lockdown=lockdown)
         got = _CACHE[key] = dict(available_helpers(ctx))
     return got
 

@@ -186,6 +186,10 @@ PROTOS: dict[int, FuncProto] = {
     # kernel/bpf/syscall.c bpf_sys_bpf_proto: syscall programs only, might sleep
     166: FuncProto("sys_bpf", RET_INTEGER, (ARG_ANYTHING, ARG_PTR_TO_MEM_RDONLY, ARG_CONST_SIZE, ARG_DONTCARE,
                                             ARG_DONTCARE), False, might_sleep=True),
+    # kernel/bpf/syscall.c bpf_sys_close_proto (6.12/6.18): close_fd(fd), syscall programs only,
+    # might sleep
+    168: FuncProto("sys_close", RET_INTEGER, (ARG_ANYTHING, ARG_DONTCARE, ARG_DONTCARE, ARG_DONTCARE,
+                                              ARG_DONTCARE), False, might_sleep=True),
     158: FuncProto("get_current_task_btf", RET_PTR_TO_BTF_ID | PTR_TRUSTED, (ARG_DONTCARE,) * 5, True,
                    ret_btf="task_struct"),
 }

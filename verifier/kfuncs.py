@@ -503,6 +503,12 @@ def _check_kfunc_args(v: Env, entry: Any, proto: FuncProto, meta: _Meta) -> None
             continue
         if nullable and register_is_null(reg):
             continue  # KF_ARG_PTR_TO_NULL
+        if isinstance(ref_t, Composite) and ref_tname == "bpf_dynptr" and not pname.endswith("__uninit"):
+            # is_kfunc_arg_dynptr: KF_ARG_PTR_TO_DYNPTR for any kfunc (kernel/bpf/verifier.c,
+            # 6.12/6.18 check_kfunc_args), e.g. bpf_crypto_encrypt's src/dst/siv; an __uninit one
+            # (a dynptr the kfunc initialises) only for the dynptr kfuncs the model has
+            _process_kfunc_dynptr(v, regno, pname, meta)
+            continue
         if isinstance(ref_t, Composite) and ref_tname == "bpf_dynptr" and meta.name in DYNPTR_KFUNCS:
             _process_kfunc_dynptr(v, regno, pname, meta)  # is_kfunc_arg_dynptr
             continue

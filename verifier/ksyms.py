@@ -8,11 +8,14 @@ FUNC; ``kallsyms_lookup_name`` must know its name, else
 ``ldimm64 failed to find the address for kernel symbol '%s'.`` (ENOENT).
 
 The address lookup is the kernel's (:attr:`VerifierEnv.ksym_addr
-<verifier.env.VerifierEnv.ksym_addr>`, the emulated kernel's kallsyms). What a found
-symbol becomes (a per-CPU ``PTR_TO_BTF_ID | MEM_PERCPU``, a read-only ``PTR_TO_MEM``
-of the variable's size, a ``PTR_TO_BTF_ID`` of its struct; ``PTR_TO_MEM`` of size 0
-for a function) is not modelled: such a load is refused as not modelled, as are
-module BTF fds.
+<verifier.env.VerifierEnv.ksym_addr>`, the emulated kernel's kallsyms, where every FUNC of
+its vmlinux BTF has an emulated address). A function becomes ``PTR_TO_MEM | MEM_RDONLY`` of
+size 0 (``aux->btf_var``; ``check_ld_imm`` gives it to the register, the fixups write the
+address into the lddw): ``bpf_ksym_exists(kfunc)`` tests compare it with 0 (never NULL). What
+a found variable becomes (a per-CPU ``PTR_TO_BTF_ID | MEM_PERCPU``, a read-only ``PTR_TO_MEM``
+of its size, a ``PTR_TO_BTF_ID`` of its struct) is not modelled: the emulated kernel lists no
+data symbols by default and places none with ``CONFIG_KALLSYMS_ALL``; such a load is refused
+as not modelled, as are module BTF fds.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import errno as E
 from typing import TYPE_CHECKING, Any
 
 from kernel_model.btf import Func, Var
+
+from .regs import MEM_RDONLY, PTR_TO_MEM
 
 if TYPE_CHECKING:
     from .core import Env
@@ -51,4 +56,11 @@ def check_pseudo_btf_id(env: Env, idx: int) -> None:
         raise env.reject(E.EINVAL, f"the address of kernel symbol '{t.name}' is not modelled by structops")
     if not addr:
         raise env.reject(E.ENOENT, f"ldimm64 failed to find the address for kernel symbol '{t.name}'.")
+    if isinstance(t, Func):
+        # a function: a read-only PTR_TO_MEM of size 0 (nothing may be read through it)
+        aux = env.aux[idx]
+        aux.ksym_addr = addr
+        aux.btf_var_type = PTR_TO_MEM | MEM_RDONLY
+        aux.btf_var_mem_size = 0
+        return
     raise env.reject(E.EINVAL, f"pseudo btf_id ldimm64 of kernel symbol '{t.name}' is not modelled by structops")

@@ -151,7 +151,7 @@ def helpers_syscall(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None:
     p = helpers_from_set(env, func_id)
     if p is UNMODELLED_HELPER:
         a = env.attr
-        sym = allowed_protos(a.prog_type, a.expected_attach_type, a.sleepable, a.privileged).get(func_id)
+        sym = allowed_protos(a.prog_type, a.expected_attach_type, a.sleepable, a.privileged, a.lockdown).get(func_id)
         if sym is not None and btf_arg_helpers.SYMBOLS.get(sym) == func_id:
             return btf_arg_helpers.symbol_proto(sym)
     return p
@@ -172,7 +172,7 @@ def _facts_attach(can_sleep: bool) -> Callable[[Env], None]:
     def attach(env: Env) -> None:
         a = env.attr
         _sleepable_check(env, can_sleep)
-        env.helper_protos = allowed_protos(a.prog_type, a.expected_attach_type, a.sleepable, a.privileged)
+        env.helper_protos = allowed_protos(a.prog_type, a.expected_attach_type, a.sleepable, a.privileged, a.lockdown)
         env.allowed_helpers = frozenset(env.helper_protos)
         env.retval_range = return_range(prog_type_name(a.prog_type), attach_type_name(a.expected_attach_type))
     return attach
@@ -300,3 +300,22 @@ PROG_TYPES.update({
     PROG_TYPE_SK_LOOKUP: ProgTypeOps("sk_lookup", _facts_attach(False), helpers_by_symbol,
                                      sock_ctx.sk_lookup_access, sock_ctx.convert_sk_lookup_access),
 })
+
+
+# --- BPF_PROG_TYPE_LIRC_MODE2 (drivers/media/rc/bpf-lirc.c lirc_mode2_verifier_ops: verifier.lirc) ----
+def helpers_lirc_mode2(env: Env, func_id: int) -> H.FuncProto | _Unmodelled | None:
+    """``lirc_mode2_func_proto``: the rc_* helpers' own prototypes, the rest as
+    :func:`helpers_from_facts` gives them."""
+    from . import lirc
+    sym = env.helper_protos.get(func_id)
+    own = lirc.symbol_proto(sym) if sym is not None else None
+    return own if own is not None else helpers_from_facts(env, func_id)
+
+
+def _register_lirc_mode2() -> None:
+    from . import lirc
+    register_prog_type(lirc.PROG_TYPE_LIRC_MODE2, ProgTypeOps("lirc_mode2", _facts_attach(False),
+                                                               helpers_lirc_mode2, lirc.lirc_mode2_access))
+
+
+_register_lirc_mode2()

@@ -65,6 +65,11 @@ class InsnAux:
     insert_off: int = 0
     #: a bpf_obj_drop call: the (BTF, type id) of the object the first path to it dropped
     obj_drop_type: Any = None
+    #: a ``BPF_PSEUDO_BTF_ID`` lddw (``check_pseudo_btf_id``): the kernel symbol's address and
+    #: what the load makes of it (``btf_var.reg_type``, ``btf_var.mem_size``)
+    ksym_addr: int = 0
+    btf_var_type: int = 0
+    btf_var_mem_size: int = 0
 
 
 class AuxTable(Sequence[InsnAux]):

@@ -12,10 +12,10 @@ Only variants whose every argument and return type the model's ``check_func_arg`
 return handling implement are listed in :data:`TRACE_SYMBOLS` (memory and size pairs,
 context, map pointer, scalars; integer returns and the trusted current task): the others
 stay "not modelled" (``ARG_PTR_TO_BTF_ID`` of the task helpers and task storage, ``MEM_FIXED_SIZE`` arguments,
-ringbuf records and dynptrs). ``bpf_probe_write_user`` is left out too: its availability
-depends on the kernel's lockdown (``LOCKDOWN_BPF_WRITE_USER``), and the 6.18 host refuses
-it to a root kprobe ("program of this type cannot use helper", test_probe_user.o) where the
-decision trees, without lockdown, hand it out.
+ringbuf records and dynptrs). ``bpf_probe_write_user`` is handed out only when the kernel is
+not locked down for ``LOCKDOWN_BPF_WRITE_USER`` (:mod:`kernel_model.lockdown`; the 6.18 host,
+built with ``CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY``, refuses it: "program of this type
+cannot use helper", test_probe_user.o).
 
 The per-helper rules of ``check_helper_call`` that these helpers reach are in
 :mod:`verifier.calls`: ``do_refine_retval_range`` (``bpf_get_stack``,
@@ -84,6 +84,9 @@ TRACE_SYMBOLS: Final[dict[str, int]] = {
     # kernel/trace/bpf_trace.c: a BTF-typed object printed into a buffer (the type id is read at
     # run time, not checked by the verifier)
     "bpf_snprintf_btf_proto": 149,
+    # kernel/trace/bpf_trace.c: handed out only without LOCKDOWN_BPF_WRITE_USER and to
+    # CAP_SYS_ADMIN (bpf_get_probe_write_proto; the decision trees hold both conditions)
+    "bpf_probe_write_user_proto": 36,
 }
 
 #: ``do_refine_retval_range``'s first case (kernel/bpf/verifier.c, 6.12/6.18): get_stack,

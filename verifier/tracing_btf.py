@@ -182,7 +182,7 @@ def check_tracing_attach(env: Env) -> None:
     env.attach_btf = btf
     env.attach_func_proto = proto
     env.attach_func_name = tp
-    env.helper_protos = allowed_protos(a.prog_type, eat, a.sleepable, a.privileged)
+    env.helper_protos = allowed_protos(a.prog_type, eat, a.sleepable, a.privileged, a.lockdown)
     env.allowed_helpers = frozenset(env.helper_protos)
     env.retval_range = return_range(prog_type_name(a.prog_type), attach_type_name(eat))
 

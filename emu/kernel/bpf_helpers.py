@@ -329,8 +329,23 @@ def make_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"], user:
     def ringbuf_query(mem: GuestMemory, r1: int, r2: int, *_: int) -> int:
         return int(_ringbuf(r1).query(r2)) & M64
 
+    def probe_write_user(mem: GuestMemory, r1: int, r2: int, r3: int, *_: int) -> int:
+        # bpf_probe_write_user (kernel/trace/bpf_trace.c, 6.12/6.18): copy_to_user_nofault of
+        # ``size`` bytes into the (emulated) user process; -EFAULT outside its buffers. The
+        # emulated program runs in the loader's user context (never a kthread, not in an
+        # interrupt), so the -EPERM cases do not arise.
+        size = r3 & 0xFFFF_FFFF
+        if (r1 & M64) >= TASK_SIZE_MAX:
+            return neg_errno(errno.EFAULT)  # access_ok
+        try:
+            user.copy_to_user(r1 & M64, mem.read(r2, size) if size else b"")
+        except KernelError:
+            return neg_errno(errno.EFAULT)
+        return 0
+
     from .dynptr_rt import dynptr_helpers
     return {
+        36: probe_write_user,
         130: ringbuf_output, 131: ringbuf_reserve, 132: ringbuf_submit, 133: ringbuf_discard, 134: ringbuf_query,
         **dynptr_helpers(_ringbuf, _ringbuf_of_sample),
         81: get_local_storage,

@@ -115,6 +115,7 @@ class Kernel(BpfSyscalls):
         self._helper_imms: dict[int, int] = {}
         self._kfunc_stubs: dict[int, tuple[str, int]] = {}
         self._fault_stubs: dict[str, int] = {}
+        self._named_text: Any = None
         self._scratch = 0
         vm = BtfObject(self.btf, "vmlinux", True, b"")
         vm.id = self._btf_ids.alloc(vm)
@@ -143,10 +144,21 @@ class Kernel(BpfSyscalls):
                                    jiffies64=lambda: self.tcp_clock.jiffies64,
                                    clock_offset=lambda: self.timers.offset_ns)
             helpers.update(self.timers.helpers())
+            helpers[168] = self._sys_close  # bpf_sys_close: the loader's fd table
             self._helper_imms = m.images.helper_imms(helpers)
             self._helper_imms.update(self._bind_calling_helpers(m))
             self._scratch = m.alloc.kzalloc(8)
         return self._machine
+
+    def _sys_close(self, mem: Any, r1: int, *_: int) -> int:
+        """``bpf_sys_close`` (kernel/bpf/syscall.c, 6.12/6.18): ``close_fd(fd)`` in the process
+        running the syscall program (the loader, through ``BPF_PROG_TEST_RUN``): 0, or
+        -EBADF for an fd it does not hold."""
+        fd = r1 & 0xFFFF_FFFF
+        if fd not in self.fds.objects:
+            return (-errno.EBADF) & ((1 << 64) - 1)
+        self.close(fd)
+        return 0
 
     def _bind_calling_helpers(self, m: Any) -> dict[int, int]:
         """The helpers that call BPF callbacks (:mod:`emu.kernel.callback_helpers`), bound
@@ -230,20 +242,50 @@ class Kernel(BpfSyscalls):
 
     def proc_kallsyms(self) -> str:
         """``/proc/kallsyms`` as root reads it: the emulated kernel's symbols (its helper and
-        kfunc stubs, JIT images, trampolines; no data symbols: ``CONFIG_KALLSYMS_ALL`` is unset)."""
-        return str(self.machine.kallsyms.proc_kallsyms())
+        kfunc stubs, JIT images, trampolines) and every function of its vmlinux BTF at its
+        emulated address (:mod:`emu.kernel.ksym_names`; such a name is listed there, not at its
+        kfunc stub); no data symbols: ``CONFIG_KALLSYMS_ALL`` is unset."""
+        named = self.named_text
+        rows = []
+        for s in self.machine.kallsyms:
+            if s.name in named:
+                continue
+            mod = f"\t[{s.module}]" if s.module else ""
+            rows.append((s.addr, f"{s.addr:016x} {s.type} {s.name}{mod}"))
+        rows.extend((addr, f"{addr:016x} T {name}") for name, addr in named.items())
+        rows.sort(key=lambda r: r[0])
+        return "".join(line + "\n" for _a, line in rows)
+
+    @property
+    def lockdown(self) -> frozenset[str]:
+        """The ``LOCKDOWN_*`` reasons ``security_locked_down`` refuses on this kernel, from the
+        lockdown level its configuration locks it down to at boot (:mod:`kernel_model.lockdown`)."""
+        from kernel_model.lockdown import lockdown_level, refused_reasons
+        return refused_reasons(lockdown_level(self.kconfig))
+
+    @property
+    def named_text(self) -> Any:
+        """The functions of the vmlinux BTF as kallsyms names them (:class:`emu.kernel.ksym_names.NamedText`)."""
+        if self._named_text is None:
+            from .ksym_names import NamedText
+            self._named_text = NamedText(self.btf)
+        return self._named_text
 
     def ksym_address(self, name: str, is_func: bool) -> int | None:
         """``kallsyms_lookup_name(name)`` as ``check_pseudo_btf_id`` asks it (kernel/kallsyms.c,
         Linux 6.18): 0 when kallsyms has no such symbol, None when the emulated kernel does not
-        model the answer. Data symbols are listed only with ``CONFIG_KALLSYMS_ALL``: unset (the
+        model the answer. A function of the vmlinux BTF has its emulated address
+        (:attr:`named_text`). Data symbols are listed only with ``CONFIG_KALLSYMS_ALL``: unset (the
         default configuration), a variable's lookup finds nothing; set, the emulated kernel would
-        need to place its per-CPU data, which it does not (None). Kernel functions' addresses (a
-        function ksym used as an address) are not modelled either (None)."""
-        if is_func:
-            return None
+        need to place its per-CPU data, which it does not (None)."""
         if self.kconfig.values.get("CONFIG_KALLSYMS") != "y":
             return 0
+        if is_func:
+            addr = self.named_text.addr(name)
+            if addr is not None:
+                return addr
+            sym = self.machine.kallsyms.find_symbol_by_name(name)
+            return sym.addr if sym is not None else 0
         return None if self.kconfig.values.get("CONFIG_KALLSYMS_ALL") == "y" else 0
 
     def kernel_version(self) -> int:

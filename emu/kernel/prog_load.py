@@ -23,6 +23,7 @@ the log attributes, fds and ids) is :meth:`emu.kernel.syscall.BpfSyscalls.prog_l
 from __future__ import annotations
 
 import errno
+import re
 from typing import TYPE_CHECKING, Any, Sequence
 
 from kernel_model import isa
@@ -129,7 +130,39 @@ def verifier_env(kernel: Any, code: Sequence[Insn], maps_by_fd: dict[int, MapObj
                        attach_btf_id=attach_btf_id, struct_ops=kernel.struct_ops, prog_flags=prog_flags,
                        license=license, privileged=True, maps={fd: mo.spec for fd, mo in maps_by_fd.items()},
                        kfuncs=kernel.kfuncs, vmlinux_btf=kernel.btf, fd_array=env_fd_array, profile=kernel.profile,
-                       nr_cpu_ids=kernel.nr_cpus, name=prog_name, ksym_addr=kernel.ksym_address)
+                       nr_cpu_ids=kernel.nr_cpus, name=prog_name, ksym_addr=kernel.ksym_address,
+                       lockdown=kernel.lockdown)
+
+
+#: ``current->comm`` of the process loading programs into the emulated kernel (what the
+#: kernel's messages about the loader name)
+LOADER_COMM = "structops"
+#: the helpers whose ``get_func_proto`` asks the lockdown LSM, and the reason it asks about
+#: (kernel/trace/bpf_trace.c, kernel/bpf/helpers.c, 6.12/6.18): probe_write_user; probe_read_kernel,
+#: probe_read_kernel_str, probe_read, probe_read_str
+_LOCKDOWN_GATED = {36: "LOCKDOWN_BPF_WRITE_USER", 113: "LOCKDOWN_BPF_READ_KERNEL", 115: "LOCKDOWN_BPF_READ_KERNEL",
+                   4: "LOCKDOWN_BPF_READ_KERNEL", 45: "LOCKDOWN_BPF_READ_KERNEL"}
+_CANNOT_USE = re.compile(r"cannot use helper \w+#(\d+)$")
+
+
+def lockdown_notice(env: Any, result: Any) -> str | None:
+    """The lockdown LSM's notice for a load refused because lockdown took a helper away
+    (``lockdown_is_locked_down``: ``Lockdown: <comm>: <what> is restricted; see man
+    kernel_lockdown.7``), None for any other outcome: the helper the verifier refused is one
+    ``get_func_proto`` gates on a reason the kernel's lockdown refuses, and without lockdown the
+    program type would have had it."""
+    from kernel_model.lockdown import lockdown_notice as notice
+    from verifier.helper_sets import allowed_protos
+
+    m = _CANNOT_USE.search(result.error_line or "") if not result.accepted else None
+    if m is None or not env.lockdown:
+        return None
+    func_id = int(m.group(1))
+    reason = _LOCKDOWN_GATED.get(func_id)
+    if reason is None or reason not in env.lockdown:
+        return None
+    unlocked = allowed_protos(env.prog_type, env.expected_attach_type, env.sleepable, env.privileged)
+    return notice(LOADER_COMM, reason) if func_id in unlocked else None
 
 
 def verify(code: list[Insn], env: Any, log_level: int) -> Any:
@@ -229,9 +262,11 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
         elif name in KCTX_KFUNCS:
             # fixup_kfunc_call (6.18): bpf_cast_to_kern_ctx and bpf_rdonly_cast become r0 = r1
             kfunc_inline[new_index[k]] = [Insn(isa.ALU64 | isa.MOV | isa.X, 0, 1, 0, 0)]
+    # check_pseudo_btf_id: the kernel symbol addresses the lddws load
+    ksyms = {new_index[k]: a.ksym_addr for k, a in enumerate(aux) if a.ksym_addr}
     starts = [new_index[st] for st in sub_starts]
     return fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=kernel.profile,
-                         kfunc_args=kfunc_args, kfunc_inline=kfunc_inline,
+                         kfunc_args=kfunc_args, kfunc_inline=kfunc_inline, ksyms=ksyms,
                          cpu_number=m.kallsyms.addr_of("cpu_number"),
                          stack_depths=stack_depths, starts=starts,
                          timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),

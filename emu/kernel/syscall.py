@@ -105,6 +105,10 @@ SUPPORTED_PROG_TYPES.update({t: PROG_TYPE_NAMES[t] for t in SOCK_PROG_TYPES})
 SUPPORTED_PROG_TYPES.update({t: PROG_TYPE_NAMES[t] for t in (
     PROG_TYPE_SK_SKB, PROG_TYPE_SK_MSG, PROG_TYPE_FLOW_DISSECTOR, PROG_TYPE_SK_REUSEPORT, PROG_TYPE_LWT_IN,
     PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_XMIT, PROG_TYPE_LWT_SEG6LOCAL, PROG_TYPE_NETFILTER)})
+#: BPF_PROG_TYPE_LIRC_MODE2 (verifier.lirc): verified where the kernel is built with
+#: CONFIG_BPF_LIRC_MODE2, refused as an unknown type otherwise (find_prog_type)
+PROG_TYPE_LIRC_MODE2 = 20
+SUPPORTED_PROG_TYPES[PROG_TYPE_LIRC_MODE2] = PROG_TYPE_NAMES[PROG_TYPE_LIRC_MODE2]
 M64 = (1 << 64) - 1
 
 
@@ -162,6 +166,7 @@ class BpfSyscalls:
     kfuncs: Any
     modules: Any
     dmesg: list[str]
+    kconfig: Any
 
     # ==================================================================================
     # BTF
@@ -180,7 +185,8 @@ class BpfSyscalls:
 
         rc = check_struct_metas(btf, self.btf)  # btf_parse_struct_metas: fails the load without a log line
         if rc:
-            err = KernelError(-rc, "btf_parse_struct_metas: a struct's bpf_spin_lock is invalid or repeated")
+            err = KernelError(-rc, "btf_parse_struct_metas: a struct's special fields (bpf_spin_lock, kptr, "
+                                   "graph root or node, refcount) are invalid")
             err.log = ""  # type: ignore[attr-defined]
             raise err
         obj = BtfObject(btf, "", False, bytes(blob), on_release=self._btf_released)
@@ -260,6 +266,11 @@ class BpfSyscalls:
                 raise KernelError(errno.EINVAL, f"program type {prog_type} is not modelled by this kernel "
                                                 f"(modelled: {', '.join(SUPPORTED_PROG_TYPES.values())})")
             raise KernelError(errno.EINVAL, f"unknown program type {prog_type}")
+        if prog_type == PROG_TYPE_LIRC_MODE2 and self.kconfig.values.get("CONFIG_BPF_LIRC_MODE2") != "y":
+            # include/linux/bpf_types.h: the type is registered only with CONFIG_BPF_LIRC_MODE2;
+            # find_prog_type (kernel/bpf/syscall.c) refuses an unregistered type, before the verifier
+            raise KernelError(errno.EINVAL, "program type 20 (lirc_mode2) is not in this kernel: "
+                                            "CONFIG_BPF_LIRC_MODE2 is not set")
         prog_name = check_obj_name(prog_name, "program")
         expected_attach_type = fixup_attach_type(prog_type, expected_attach_type)
         prog_btf: BtfObject | None = None
@@ -297,6 +308,9 @@ class BpfSyscalls:
             attr_out["log_true_size"] = result.log_true_size
         if not result.accepted:
             line = result.error_line or ""
+            notice = prog_load.lockdown_notice(env, result)
+            if notice is not None:
+                self.dmesg.append(notice)
             raise ProgLoadError(result.errno, line, log, result, result.log_true_size)
         # --- the program object -------------------------------------------------------------------
         prog = BpfProg(0, prog_type, code, name=prog_name, attach_btf=attach_btf, attach_btf_id=attach_btf_id,

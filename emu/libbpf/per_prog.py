@@ -130,6 +130,22 @@ class _Recorder:
         return self._call("btf_load", *a, **kw)
 
 
+_UNRESOLVED_KFUNC = re.compile(r"kfunc '(\w+)' is referenced but wasn't resolved")
+
+
+def _only_kfuncs_no_618_kernel_has(log: str) -> bool:
+    """The poisoned calls of the log (libbpf's ``<invalid kfunc call>`` fix-up) are all of kfuncs
+    a real 6.18 vmlinux does not have either (:data:`kernel_model.bpf_facts.gen_kfunc_decls.KFUNC_DECLS`:
+    every kfunc of the 6.18 host's BTF): libbpf poisons them on that kernel too, so the verdict is
+    the real one, not a gap of the emulated BTF. No map was poisoned."""
+    from kernel_model.bpf_facts.gen_kfunc_decls import KFUNC_DECLS
+
+    if "<invalid BPF map reference>" in log:
+        return False
+    names = _UNRESOLVED_KFUNC.findall(log)
+    return bool(names) and not any(n in KFUNC_DECLS for n in names)
+
+
 def _facts(log: str) -> tuple[str | None, int | None]:
     lines = [ln for ln in log.splitlines() if ln.strip()]
     processed = None
@@ -212,16 +228,19 @@ def _load_alone(obj: BpfObject, p: Any, sys: _Recorder, base: dict[str, Any], lo
             gap = _core_gap(obj, sys)
             if gap:
                 return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, log=e.log, detail=gap)
+            # the kernel's log has no line for a refusal before the verifier (the attribute
+            # checks, find_prog_type): error_line stays None as the host's does; the emulated
+            # kernel's reason is the detail
             line, processed = _facts(e.log)
-            return ProgOutcome(**base, verdict="rejected", errno=e.errno, log=e.log, error_line=line or msg,
-                               processed=processed)
+            return ProgOutcome(**base, verdict="rejected", errno=e.errno, log=e.log, error_line=line,
+                               processed=processed, detail=msg if not line else "")
         line, processed = _facts(e.log)
         if line and _NOT_MODELLED.search(line):
             return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, log=e.log, detail=line)
         gap = _core_gap(obj, sys)
         if gap:
             return ProgOutcome(**base, verdict="not_modelled", errno=e.errno, log=e.log, detail=gap)
-        if _POISONED_NOT_CORE.search(e.log):
+        if _POISONED_NOT_CORE.search(e.log) and not _only_kfuncs_no_618_kernel_has(e.log):
             # a kfunc or map the emulated kernel lacks: the emulated vmlinux BTF holds only the
             # modelled subsystems' types (a CO-RE poisoning left here is one a real 6.18 kernel
             # makes too: _core_gap found none that kernel could resolve)

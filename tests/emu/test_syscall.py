@@ -171,7 +171,7 @@ def test_prog_load_attribute_errors(k):
     assert errno_of(k.prog_load, b"", prog_type=PROG_TYPE_SOCKET_FILTER) == errno.E2BIG
     assert errno_of(k.prog_load, b"\0" * 12, prog_type=PROG_TYPE_SOCKET_FILTER) == errno.EINVAL
     assert errno_of(k.prog_load, ok, prog_type=999) == errno.EINVAL
-    assert errno_of(k.prog_load, ok, prog_type=20) == errno.EINVAL  # lirc_mode2: not modelled, said so
+    assert errno_of(k.prog_load, ok, prog_type=20) == errno.EINVAL  # lirc_mode2: not in the default config
     assert errno_of(k.prog_load, ok, prog_type=30) == errno.EINVAL  # sk_lookup without BPF_SK_LOOKUP
     assert errno_of(k.prog_load, ok, prog_type=PROG_TYPE_SOCKET_FILTER, prog_name="a b") == errno.EINVAL
     ubtf = k.btf_load(user_btf())

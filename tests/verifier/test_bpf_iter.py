@@ -82,6 +82,13 @@ CASES = [
      (E.EACCES, "R4 type=trusted_ptr_or_null_ expected=ptr_, trusted_ptr_, rcu_ptr_")),
     ("task", SLEEPABLE, _COPY.replace("r4 = *(u64 *)(r1 +8)", "r4 = *(u64 *)(r1 +0)"),
      (E.EACCES, "R4 is of type bpf_iter_meta but task_struct is expected")),
+    # ipv6_route: fib6_info's fib6_dst.plen, its nexthop's id, the first fib6_nh (the flexible
+    # array at the end) and its gateway family
+    ("ipv6_route", 0, "r1 = *(u64 *)(r1 +8)\nif r1 == 0 goto +5\nr0 = *(u32 *)(r1 +96)\n"
+                      "r2 = *(u8 *)(r1 +214)\nr1 = *(u64 *)(r1 +192)\nif r1 == 0 goto +1\n"
+                      "r0 = *(u32 *)(r1 +96)\nr0 = 0\nexit", None),
+    ("ipv6_route", 0, "r1 = *(u64 *)(r1 +8)\nif r1 == 0 goto +1\nr0 = *(u64 *)(r1 +100)\nr0 = 0\nexit",
+     (E.EACCES, "access beyond the end of member fib6_flags (mend:104) in struct fib6_info with off 100 size 8")),
 ]
 
 

@@ -106,8 +106,8 @@ def test_bad_options_exit_2_with_one_line(tmp_path, capsys, argv, message) -> No
 def test_not_modelled_prog_type_exits_3(tmp_path, capsys) -> None:
     f = tmp_path / "ok.s"
     f.write_text("r0 = 0\nexit\n")
-    rc, out, err = run(capsys, str(f), "--prog-type", "lirc_mode2")
-    assert (rc, out) == (3, "") and err.count("\n") == 1 and "no lirc_mode2 programs" in err
+    rc, out, err = run(capsys, str(f), "--prog-type", "lsm")
+    assert (rc, out) == (3, "") and err.count("\n") == 1 and "no lsm programs" in err
 
 
 def test_attach_type_of_the_socket_types(tmp_path, capsys) -> None:
@@ -237,14 +237,14 @@ def test_prog_and_list_need_an_object(tmp_path, capsys) -> None:
 
 
 def test_a_program_type_not_modelled_is_exit_3_with_its_reason(capsys) -> None:
-    """lirc_mode2 programs reach the emulated BPF_PROG_LOAD (libbpf's section table knows
-    them) and are refused there as not modelled: exit 3, the reason in the summary, one error
-    line on stderr."""
-    rc, out, err = run(capsys, str(_selftest("test_lirc_mode2_kern.o")))
+    """lsm programs (libbpf's section table knows them; their attach target is a kernel
+    function the emulator does not attach to) are not modelled: exit 3, the reason in the
+    summary, one error line on stderr."""
+    rc, out, err = run(capsys, str(_selftest("bprm_opts.o")))
     lines = out.splitlines()
-    assert rc == 3 and lines[0] == "-- prog bpf_decoder: not modelled"
-    assert lines[-1].split()[:2] == ["bpf_decoder", "lirc_mode2"]
-    assert "not modelled: program type 20 is not modelled by this kernel" in lines[-1]
+    assert rc == 3 and lines[0] == "-- prog secure_exec: not modelled"
+    assert lines[-1].split()[:2] == ["secure_exec", "lsm/bprm_creds_for_exec"]
+    assert "not modelled: " in lines[-1] and "tracing attach targets are not modelled" in lines[-1]
     assert err.startswith("error: 1 of 1 programs need what this emulator does not model")
 
 

@@ -200,9 +200,13 @@ def test_every_listed_packet_helper_has_its_kernel_prototype():
     assert mtu.arg_size[2] == 4 and mtu.gpl_only
 
 
-def test_lirc_mode2_stays_not_modelled():
-    r = verify(assemble("r0 = 0\nexit"), VerifierEnv(prog_type=20), log_level=1)
-    assert not r.accepted and r.error_line == "program type 20 is not modelled"
+def test_lirc_mode2_is_its_own_type():
+    """lirc_mode2 has its own ops (verifier/lirc.py, tests/verifier/test_lirc.py): its context is
+    one u32, not an __sk_buff."""
+    r = verify(assemble("r0 = *(u32 *)(r1 +0)\nexit"), VerifierEnv(prog_type=20), log_level=1)
+    assert r.accepted, r.log
+    r = verify(assemble("r0 = *(u32 *)(r1 +4)\nexit"), VerifierEnv(prog_type=20), log_level=1)
+    assert r.error_line == "invalid bpf_context access off=4 size=4"
 
 
 # --- a global function that changes the packet (Linux 6.13+: subprog_info.changes_pkt_data) ----------

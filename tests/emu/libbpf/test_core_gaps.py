@@ -162,3 +162,33 @@ def test_relocations_judged_absent_have_no_candidate_in_the_hosts_btf() -> None:
             res = corelib.calc_relo_insn(rec, 0, obj.btf, cands, "p", Log(stream=None))  # type: ignore[arg-type]
             assert not res.matched, (name, _spec(obj, rec))
     assert judged >= 6
+
+
+def test_poisoned_kfunc_no_618_kernel_has_is_a_verdict() -> None:
+    """libbpf poisons the call of a weak kfunc it cannot resolve (``<invalid kfunc call>``): a
+    kfunc a real 6.18 vmlinux lacks too (test_log_fixup.o's ``bpf_nonexistent_kfunc``) is the
+    real answer, compared; one 6.18 has and the emulated BTF lacks is a gap (not modelled), as
+    is any poisoned map reference."""
+    from emu.libbpf.per_prog import _only_kfuncs_no_618_kernel_has
+
+    line = "kfunc '{}' is referenced but wasn't resolved"
+    assert _only_kfuncs_no_618_kernel_has("0: <invalid kfunc call>\n" + line.format("bpf_nonexistent_kfunc"))
+    assert not _only_kfuncs_no_618_kernel_has("0: <invalid kfunc call>\n" + line.format("bpf_session_cookie"))
+    assert not _only_kfuncs_no_618_kernel_has("0: <invalid BPF map reference>\n" + line.format("bpf_nonexistent_kfunc"))
+    assert not _only_kfuncs_no_618_kernel_has("0: <invalid kfunc call>\n")
+
+
+def test_missing_kfunc_object_agrees_with_the_host() -> None:
+    from emu.host.hostbpf import comparable_log
+    from emu.kernel import Kernel
+    from emu.libbpf.per_prog import verify_program
+    from tests.corpus import object_path, program_labels
+
+    rec = next(r for r in program_labels() if r.get("program") == "use_missing_kfunc")
+    k = Kernel(modules=())
+    try:
+        o = verify_program(str(object_path(rec)), "use_missing_kfunc", kernel=k)
+    finally:
+        k.shutdown()
+    assert (o.verdict, o.errno, comparable_log(o.error_line)) == (rec["verdict"], rec["errno"],
+                                                                  comparable_log(rec["error_line"]))
