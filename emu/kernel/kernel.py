@@ -145,6 +145,8 @@ class Kernel(BpfSyscalls):
                                    clock_offset=lambda: self.timers.offset_ns)
             helpers.update(self.timers.helpers())
             helpers.update(self.current.helpers())
+            from .maps.sk_storage import sk_storage_helpers
+            helpers.update(sk_storage_helpers(m, self.btf, self._maps_by_addr))
             self._helper_imms = m.images.helper_imms(helpers)
             self._helper_imms.update(self._bind_calling_helpers(m))
             self._scratch = m.alloc.kzalloc(8)
