@@ -6,8 +6,8 @@ process's, as ``bpf_get_current_pid_tgid`` reports): a ``struct task_struct`` of
 ``struct mm_struct``: the VMAs user space created with :meth:`TaskMm.mmap` (page-aligned,
 anonymous, each a ``struct vm_area_struct`` in emulated memory with ``vm_start``, ``vm_end``,
 ``vm_mm``, ``vm_flags``, ``vm_pgoff``), also readable by ``copy_from_user`` (the buffers of
-:mod:`emu.kernel.usermem`). Other tasks (``bpf_task_from_pid``'s) have no mm, as kernel
-threads do.
+:mod:`emu.kernel.usermem`). The address spaces of other tasks (``bpf_task_from_pid``'s)
+are not modelled: ``bpf_find_vma`` on one stops the run as not modelled.
 
 Helpers (Linux 6.18 sources named per function):
 
@@ -27,8 +27,8 @@ Where we differ: ``mmap_read_trylock`` always succeeds here (no other thread hol
 lock: no ``-EBUSY``); a foreign task's ``alloc_lock`` is not modelled (other tasks have no
 mm); VMAs are not merged with their neighbours (the kernel merges adjacent anonymous
 mappings with equal flags: create them apart, or with different protections, to compare);
-``munmap`` of part of a VMA is not modelled (whole VMAs only); the VMA of the program's
-``vm_file`` is always NULL (anonymous memory only).
+``munmap`` of part of a VMA is not modelled (whole VMAs only); ``vm_file`` is always NULL
+(anonymous memory only); ``bpf_find_vma`` of a task other than current is not modelled.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from kernel_model.errors import KernelError
+from kernel_model.errors import KernelError, NotModelled
 
 if TYPE_CHECKING:  # pragma: no cover
     from emu.machine.callbacks import CallbackGen
@@ -155,9 +155,11 @@ class CurrentTask:
             self._addr = self._tasks.spawn(os.getpid(), b"python3")
         return self._addr
 
-    def mm_of(self, task: int) -> TaskMm | None:
-        """``task->mm``: the process's mm for current, None for other tasks."""
-        return self.mm if task and task == self._addr else None
+    def mm_of(self, task: int) -> TaskMm:
+        """``task->mm`` of current; another task's address space is not modelled."""
+        if task and task == self._addr:
+            return self.mm
+        raise NotModelled(f"bpf_find_vma of task {task:#x}: only the current task's address space is modelled")
 
     def helpers(self) -> dict[int, Any]:
         """``{helper id: body}``: bpf_get_current_task (35), bpf_get_current_task_btf (158)."""
@@ -169,9 +171,9 @@ class CurrentTask:
         """``bpf_find_vma`` as a callback generator (:mod:`emu.machine.callbacks`)."""
         if flags:
             return (-errno.EINVAL) & M64
-        mm = self.mm_of(task & M64)
-        if mm is None:
+        if not task & M64:
             return (-errno.ENOENT) & M64
+        mm = self.mm_of(task & M64)
         vma = mm.find_vma(addr & M64)
         if vma is not None and vma.start <= (addr & M64) < vma.end:
             yield fn, (task, vma.addr, ctx, 0, 0)

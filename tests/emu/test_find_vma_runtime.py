@@ -169,3 +169,26 @@ def test_find_vma_gives_the_hosts_results() -> None:
         h.close()
         os.close(bfd)
         libc.munmap(whole, 5 * PAGE)
+
+
+def test_another_tasks_address_space_is_not_modelled() -> None:
+    """bpf_find_vma on bpf_task_from_pid(1)'s task stops the run as not modelled (never a
+    made-up -ENOENT); the kernel goes on running programs afterwards."""
+    from kernel_model.btf import structs as S
+    from kernel_model.errors import NotModelled
+
+    k, fd, base = _emu_side()
+    try:
+        get, put = (k.btf.find(n, S.KIND_FUNC) for n in ("bpf_task_from_pid", "bpf_task_release"))
+        src = FIND.replace("call 158\nr1 = r0", f"r1 = 1\ncall kernel-function#{get}\nif r0 == 0 goto nul\n"
+                                               "r7 = r0\nr1 = r0") \
+                  .replace("r0 = 0\nexit\ncb:", f"r1 = r7\ncall kernel-function#{put}\nnul:\nr0 = 0\nexit\ncb:")
+        insns = assemble(src)
+        blob, fi = _func_btf(find_subprogs(insns))
+        other = k.prog_load(insns, prog_type=PROG_TYPE_SYSCALL, prog_btf_fd=k.btf_load(blob), func_info=fi,
+                            func_info_rec_size=8, prog_flags=1 << 4)
+        with pytest.raises(NotModelled):
+            k.prog_test_run(other, ctx_in=bytes(56))
+        assert _rel(_run_emu(k, fd, base + 5, 0), base) == (0, 1, 0, 3 * PAGE, 0x3)
+    finally:
+        k.shutdown()
