@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import errno
 import struct
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn
 
 from .bpf_helpers import M64, neg_errno
 
@@ -87,17 +87,14 @@ def callback_helpers(maps_by_addr: dict[int, "MapObject"]) -> dict[int, Any]:
         from .maps.user_ringbuf import UserRingbufMap
 
         mo = maps_by_addr.get(map_addr & M64)
-        if mo is None:
-            raise_bad_map(map_addr)
         if not isinstance(mo, UserRingbufMap):  # the verifier lets only a user ring buffer through
-            from kernel_model.errors import NotModelled
-            raise NotModelled(f"bpf_user_ringbuf_drain of a map of type {mo.spec.map_type}")
+            raise_bad_map(map_addr)
         return (yield from mo.drain(m, loc, fn, ctx, flags))
 
     return {181: bpf_loop, 164: for_each_map_elem, 209: user_ringbuf_drain}
 
 
-def raise_bad_map(addr: int) -> None:
+def raise_bad_map(addr: int) -> NoReturn:
     from kernel_model.errors import KernelError
 
     raise KernelError(errno.EFAULT, f"r1 {addr:#x} is not a map")

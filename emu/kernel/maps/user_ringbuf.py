@@ -2,7 +2,7 @@
 
 The kernel's side follows kernel/bpf/ringbuf.c (Linux 6.12; the 6.18 code is the same):
 
-* :meth:`UserRingbufMap.peek` -- ``__bpf_user_ringbuf_peek``: ``-EINVAL`` when the producer
+* :meth:`UserRingbufMap.peek_record` -- ``__bpf_user_ringbuf_peek``: ``-EINVAL`` when the producer
   position is not a multiple of 8, ``-ENODATA`` when the consumer has caught up; the header
   at ``consumer_pos & mask`` is read: ``-EINVAL`` when the record runs past the producer
   position, ``-E2BIG`` when it is larger than the data area or its sample larger than a
@@ -122,7 +122,7 @@ class UserRingbufMap(RingbufMap):
         self.m.write(self._area() + (pos & self.mask), struct.pack("<II", length_word & 0xFFFFFFFF, 0))
 
     # --- the kernel: bpf_user_ringbuf_drain -------------------------------------------------
-    def peek(self) -> tuple[int, int, int]:
+    def peek_record(self) -> tuple[int, int, int]:
         """``__bpf_user_ringbuf_peek``: ``(0, sample address, size)`` or ``(-errno, 0, 0)``."""
         prod, cons = self.producer_pos, self.consumer_pos
         if prod % 8:
@@ -162,7 +162,7 @@ class UserRingbufMap(RingbufMap):
             while samples < BPF_MAX_USER_RINGBUF_SAMPLES and ret == 0:
                 if not self.data:
                     break  # nothing was ever produced
-                err, sample, size = self.peek()
+                err, sample, size = self.peek_record()
                 if err == -errno.ENODATA:
                     break
                 if err == -errno.EAGAIN:
