@@ -1,4 +1,5 @@
-"""The helpers that call a BPF callback: ``bpf_loop`` and ``bpf_for_each_map_elem``.
+"""The helpers that call a BPF callback: ``bpf_loop``, ``bpf_for_each_map_elem`` and
+``bpf_user_ringbuf_drain`` (:meth:`emu.kernel.maps.user_ringbuf.UserRingbufMap.drain`).
 
 Each is a generator run by :mod:`emu.machine.callbacks`: it yields ``(callback, args)``
 and the callback's JIT image runs inside the program's run, on its stack, returning its
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import errno
 import struct
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn
 
 from .bpf_helpers import M64, neg_errno
 
@@ -50,7 +51,7 @@ __all__ = ["callback_helpers", "BPF_MAX_LOOPS", "CALLING_HELPERS"]
 #: include/linux/bpf.h
 BPF_MAX_LOOPS = 8 * 1024 * 1024
 #: helper id -> bytes of the helper's frame its generator uses (the for_each array key)
-CALLING_HELPERS = {181: 0, 164: 8}
+CALLING_HELPERS = {181: 0, 164: 8, 209: 16}
 
 
 def callback_helpers(maps_by_addr: dict[int, "MapObject"]) -> dict[int, Any]:
@@ -81,10 +82,19 @@ def callback_helpers(maps_by_addr: dict[int, "MapObject"]) -> dict[int, Any]:
                 break
         return n
 
-    return {181: bpf_loop, 164: for_each_map_elem}
+    def user_ringbuf_drain(m: Any, loc: int, map_addr: int, fn: int, ctx: int, flags: int,
+                           _r5: int) -> "CallbackGen":
+        from .maps.user_ringbuf import UserRingbufMap
+
+        mo = maps_by_addr.get(map_addr & M64)
+        if not isinstance(mo, UserRingbufMap):  # the verifier lets only a user ring buffer through
+            raise_bad_map(map_addr)
+        return (yield from mo.drain(m, loc, fn, ctx, flags))
+
+    return {181: bpf_loop, 164: for_each_map_elem, 209: user_ringbuf_drain}
 
 
-def raise_bad_map(addr: int) -> None:
+def raise_bad_map(addr: int) -> NoReturn:
     from kernel_model.errors import KernelError
 
     raise KernelError(errno.EFAULT, f"r1 {addr:#x} is not a map")

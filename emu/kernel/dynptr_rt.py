@@ -20,7 +20,8 @@ and ``u32 offset``. A NULL dynptr (``bpf_dynptr_set_null``) is all zeroes.
 
 Not modelled at run time (the verifier models them; a call stops the run as not modelled):
 skb and xdp dynptrs (``bpf_dynptr_from_skb`` / ``_from_xdp`` need the packet's
-``struct sk_buff`` / ``xdp_buff``), ``bpf_user_ringbuf_drain`` (its callback).
+``struct sk_buff`` / ``xdp_buff``). ``bpf_user_ringbuf_drain`` hands its callback a local
+dynptr over each sample (:mod:`emu.kernel.maps.user_ringbuf`).
 """
 
 from __future__ import annotations

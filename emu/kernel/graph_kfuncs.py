@@ -23,8 +23,16 @@ Here ``meta`` is the address of an 8-byte cell of kernel memory standing for it
 * the rbtree kfuncs: :mod:`emu.kernel.rbtree_rt` (``bpf_rbtree_add``'s ``less`` callback
   runs inside the program's run, :mod:`emu.machine.callbacks`).
 
-Not modelled at run time (a call stops the run as not modelled): per-CPU objects,
-graph roots inside allocated objects.
+* ``bpf_percpu_obj_new_impl`` / ``bpf_percpu_obj_drop_impl``: ``bpf_mem_alloc`` of
+  ``bpf_global_percpu_ma`` (kernel/bpf/memalloc.c ``__alloc``): a 16-byte cell (an
+  ``llist_node``, then the ``void __percpu *``) whose second word holds a zeroed per-CPU
+  allocation of the type's size; the program gets the address of that word (``ret +
+  LLIST_NODE_SZ``), which ``do_misc_fixups`` dereferences before ``bpf_per_cpu_ptr`` /
+  ``bpf_this_cpu_ptr``; the drop (``bpf_mem_free_rcu``) frees both -- at once here, after an
+  RCU grace period in the kernel.
+
+Not modelled at run time (a call stops the run as not modelled): graph roots inside
+allocated objects.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ U64 = (1 << 64) - 1
 FIXUP_KFUNCS = frozenset({"bpf_obj_new_impl", "bpf_percpu_obj_new_impl", "bpf_obj_drop_impl",
                           "bpf_percpu_obj_drop_impl", "bpf_refcount_acquire_impl", "bpf_list_push_front_impl",
                           "bpf_list_push_back_impl", "bpf_rbtree_add_impl"})
-_NOT_AT_RUN_TIME = ("bpf_percpu_obj_new_impl", "bpf_percpu_obj_drop_impl")
+_NOT_AT_RUN_TIME: tuple[str, ...] = ()
 
 
 class GraphRuntime:
@@ -55,6 +63,8 @@ class GraphRuntime:
         self._by_record: dict[int, int] = {}
         #: objects live from bpf_obj_new, by address (the allocation size)
         self.live: dict[int, int] = {}
+        #: per-CPU objects live from bpf_percpu_obj_new: the address handed out -> its per-CPU pointer
+        self.live_percpu: dict[int, int] = {}
         self.warnings: list[str] = []
 
     def meta_addr(self, rec: BtfRecord | None) -> int:
@@ -87,6 +97,31 @@ class GraphRuntime:
                 raise NotModelled("graph roots inside allocated objects: not modelled at run time")
         self.live[p] = size
         return p
+
+    def percpu_obj_new(self, m: Any, size: int, meta: int, *_: int) -> int:
+        """``bpf_percpu_obj_new_impl``: the address of the cell's per-CPU pointer, or NULL."""
+        try:
+            cell = int(m.alloc.kzalloc(16))
+        except Exception:  # noqa: BLE001 - out of memory: NULL
+            return 0
+        try:
+            pptr = int(m.alloc.alloc_percpu(size & 0xFFFFFFFF, 8))
+        except Exception:  # noqa: BLE001 - the per-CPU area is full: NULL (__alloc frees the cell)
+            m.alloc.kfree(cell)
+            return 0
+        m.write_u64(cell + 8, pptr)
+        self.live_percpu[cell + 8] = pptr
+        return cell + 8
+
+    def percpu_obj_drop(self, m: Any, p: int, meta: int = 0, *_: int) -> int:
+        """``bpf_percpu_obj_drop_impl`` (also ``bpf_obj_free_fields`` of a per-CPU kptr)."""
+        pptr = self.live_percpu.pop(p, None)
+        if pptr is None:
+            self.warnings.append(f"bpf_mem_free of {p:#x}, which bpf_percpu_obj_new did not return")
+            return 0
+        m.alloc.free_percpu(pptr)
+        m.alloc.kfree(p - 8)
+        return 0
 
     def obj_drop(self, m: Any, p: int, meta: int, *_: int) -> int:
         self._drop(m, p, self._rec(meta))
@@ -183,6 +218,7 @@ class GraphRuntime:
         out: dict[str, Callable[..., int]] = {n: not_modelled(n) for n in _NOT_AT_RUN_TIME}
         out.update({
             "bpf_obj_new_impl": self.obj_new, "bpf_obj_drop_impl": self.obj_drop,
+            "bpf_percpu_obj_new_impl": self.percpu_obj_new, "bpf_percpu_obj_drop_impl": self.percpu_obj_drop,
             "bpf_refcount_acquire_impl": self.refcount_acquire,
             "bpf_list_push_front_impl": self.list_push(False), "bpf_list_push_back_impl": self.list_push(True),
             "bpf_list_pop_front": self.list_pop(False), "bpf_list_pop_back": self.list_pop(True),

@@ -96,6 +96,9 @@ class Kernel(BpfSyscalls):
         self.modules.on_unload.append(self._module_going)
         self.fds = FdTable()
         self.user = UserMemory()
+        #: the emulated process as current: its task and mm (emu.kernel.task_mm, bpf_find_vma)
+        from .task_mm import CurrentTask
+        self.current = CurrentTask(self.tasks, lambda: self.machine, self.btf, self.user)
         self.dmesg = self.struct_ops.dmesg
         #: what bpf_trace_printk wrote (/sys/kernel/tracing/trace_pipe)
         self.trace_pipe: list[str] = []
@@ -145,6 +148,9 @@ class Kernel(BpfSyscalls):
                                    clock_offset=lambda: self.timers.offset_ns)
             helpers.update(self.timers.helpers())
             helpers[168] = self._sys_close  # bpf_sys_close: the loader's fd table
+            helpers.update(self.current.helpers())
+            from .maps.sk_storage import sk_storage_helpers
+            helpers.update(sk_storage_helpers(m, self.btf, self._maps_by_addr))
             self._helper_imms = m.images.helper_imms(helpers)
             self._helper_imms.update(self._bind_calling_helpers(m))
             self._scratch = m.alloc.kzalloc(8)
@@ -172,6 +178,8 @@ class Kernel(BpfSyscalls):
         for hid, gen in callback_helpers(self._maps_by_addr).items():
             addr = bind_calling(m, f"bpf_{HELPER_NAMES[hid]}", gen, locals_size=CALLING_HELPERS[hid])
             out[hid] = m.images.call_imm(addr)
+        addr = bind_calling(m, "bpf_find_vma", self.current.find_vma)
+        out[180] = m.images.call_imm(addr)
         return out
 
     def advance(self, ns: int = 0) -> int:

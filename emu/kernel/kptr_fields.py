@@ -13,8 +13,8 @@ field's pointer is exchanged with NULL (``xchg``) and, when it was not NULL,
 The maps call it where the kernel does (kernel/bpf/arraymap.c ``array_map_update_elem`` after the
 copy, ``array_map_free``; kernel/bpf/hashtab.c ``check_and_free_fields`` for an element deleted or
 replaced, ``htab_map_free``): :class:`emu.kernel.bpf_maps.ArrayMap` and ``HashMap``. The other map
-types (per-CPU, LRU and the others) do not free their values' kptrs here; per-CPU kptrs
-(``bpf_percpu_obj_drop``) are cleared but their objects not freed. A dtor whose release kfunc the emulated kernel has
+types (per-CPU, LRU and the others) do not free their values' kptrs here; a per-CPU kptr
+(``__percpu_kptr``) is dropped as ``bpf_percpu_obj_drop`` does. A dtor whose release kfunc the emulated kernel has
 no body for stops the run as not modelled.
 """
 
@@ -51,6 +51,12 @@ class FieldFreer:
             impl(m, p)
         return run
 
+    def drop_percpu(self, m: Any, p: int) -> None:
+        """``bpf_obj_free_fields`` of a ``BPF_KPTR_PERCPU``: ``__bpf_obj_drop_impl(p, NULL, true)``."""
+        if self._graph is None:
+            raise NotModelled("dropping a map value's per-CPU kptr: no graph run time")
+        self._graph.percpu_obj_drop(m, p)
+
     def drop_local(self, m: Any, p: int, btf: Any, type_id: int) -> None:
         if self._graph is None:
             raise NotModelled("dropping a map value's local kptr: no graph run time")
@@ -71,7 +77,8 @@ def free_fields(m: Any, rec: BtfRecord | None, value: int, freer: FieldFreer | N
         if f.kptr == "kptr_unref":
             continue
         if f.kptr == "percpu_kptr":
-            continue  # bpf_percpu_obj_drop_impl: not modelled (the object stays allocated)
+            freer.drop_percpu(m, p)
+            continue
         if f.kernel:
             freer.dtor(f.dtor)(m, p)
         else:

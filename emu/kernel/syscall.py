@@ -623,6 +623,23 @@ class BpfSyscalls:
             raise KernelError(errno.EINVAL, f"map fd {map_fd} is not a ring buffer")
         return m.consume()
 
+    def user_ringbuf(self, map_fd: int) -> Any:
+        """The :class:`~emu.kernel.maps.user_ringbuf.UserRingbufMap` of a
+        ``BPF_MAP_TYPE_USER_RINGBUF`` fd: user space's producer side (libbpf's
+        ``user_ring_buffer__reserve/submit/discard``: ``user_reserve``, ``user_commit``,
+        ``user_write``), which programs drain with ``bpf_user_ringbuf_drain``."""
+        from .maps.user_ringbuf import UserRingbufMap
+
+        m = self.fds.get(map_fd, MapObject, "a map")
+        if not isinstance(m, UserRingbufMap):
+            raise KernelError(errno.EINVAL, f"map fd {map_fd} is not a user ring buffer")
+        return m
+
+    def user_ringbuf_submit(self, map_fd: int, data: bytes, discard: bool = False) -> None:
+        """One sample into a user ring buffer as libbpf's producer writes it (reserve, copy,
+        submit or discard); ``KernelError`` ``ENOSPC`` / ``E2BIG`` when it does not fit."""
+        self.user_ringbuf(map_fd).user_write(bytes(data), discard)
+
     def map_lookup_elem(self, map_fd: int, key: bytes, flags: int = 0, value: bytes | None = None) -> bytes:
         """``BPF_MAP_LOOKUP_ELEM``: the value (a copy). A bloom filter tests ``value``
         (the kernel reads it from the value buffer): returned when present, ``-ENOENT``

@@ -68,5 +68,13 @@ class UserMemory:
         """What the process reads back (same rules as :meth:`copy_from_user`)."""
         return self.copy_from_user(addr, size)
 
+    def map_at(self, addr: int, size: int) -> None:
+        """A zeroed buffer at a given address (an ``mmap`` of the emulated process,
+        :mod:`emu.kernel.task_mm`); it must not overlap another."""
+        for base, buf in self._bufs.items():
+            if base < addr + size and addr < base + len(buf):
+                raise KernelError(errno.EEXIST, f"user address {addr:#x} is already mapped")
+        self._bufs[addr] = bytearray(size)
+
     def free(self, addr: int) -> None:
         self._bufs.pop(addr, None)

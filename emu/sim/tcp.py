@@ -152,6 +152,8 @@ class BpfCongestionOps:
         self.layout = tcp_sock_layout(btf)
         self.size = btf.size_of(btf.find("tcp_sock", 4))
         self.codec = _Codec(self.layout).finish(self.layout)
+        from emu.kernel.kobjects import KObject
+        self._refcnt_off = KObject(self.machine, btf, btf.find("sock_common", 4), 0).offset_of("skc_refcnt")
         self._socks: dict[int, tuple[int, Any, int, int, int]] = {}
         self.member_calls = 0
         self.member_seconds = 0.0
@@ -178,7 +180,11 @@ class BpfCongestionOps:
             sample = m.alloc.kzalloc(16)  # struct ack_sample
             rs = m.alloc.kzalloc(96)  # struct rate_sample
             m.write(addr, bytes(self.size))  # materialise the pages
-            got = (addr, (ctypes.c_ubyte * self.size)(), sample, rs, m.mem.host_addr(addr))
+            img = (ctypes.c_ubyte * self.size)()
+            # a live socket holds a reference (sk_refcnt 1: what bpf_sk_storage_get/delete's
+            # refcount_inc_not_zero finds); the codec writes only the congestion fields
+            img[self._refcnt_off] = 1
+            got = (addr, img, sample, rs, m.mem.host_addr(addr))
             self._socks[sk.flow] = got
         return got
 

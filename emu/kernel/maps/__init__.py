@@ -99,6 +99,12 @@ def new_map(spec: MapSpec, machine: "Machine", rcu: Rcu, btf: BtfObject | None, 
         return HashOfMapsMap(spec, machine, rcu, btf, hashrnd=hashrnd)
     if t == T["BPF_MAP_TYPE_RINGBUF"]:
         return RingbufMap(spec, machine, btf)
+    if t == T["BPF_MAP_TYPE_SK_STORAGE"]:
+        from .sk_storage import SkStorageMap
+        return SkStorageMap(spec, machine, btf)
+    if t == T["BPF_MAP_TYPE_USER_RINGBUF"]:
+        from .user_ringbuf import UserRingbufMap
+        return UserRingbufMap(spec, machine, btf)
     if t in SOCK_MAP_TYPES:
         return SockMap(spec, machine, btf)
     if t == REUSEPORT_SOCKARRAY:

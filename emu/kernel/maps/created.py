@@ -6,8 +6,8 @@ object that merely declares such a map loads; the map has a ``struct bpf_map``
 header in emulated memory (what ``r1 = map ll`` loads) and an id. Its
 operations are :class:`~kernel_model.errors.NotModelled` (``-ENOTSUPP``, exit
 status 3 at the command line), never a made-up answer: perf event and cgroup
-arrays, stack traces, cgroup/sk/inode/task/cgrp storage,
-devmap/cpumap/xskmap, user ring buffers, arenas, and map-in-map
+arrays, stack traces, cgroup/inode/task/cgrp storage,
+devmap/cpumap/xskmap, arenas, and map-in-map
 (whose inner map template is checked at create time, see
 :func:`emu.kernel.maps.check_inner_map`).
 """

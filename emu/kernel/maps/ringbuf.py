@@ -26,8 +26,8 @@ ring is contiguous; here the data area is allocated twice as large, and a record
 written and read at ``data + (pos & mask)`` over its whole length -- the same bytes for the
 program and the consumer, without the alias a user-space ``mmap`` of the pages would show.
 Wake-ups (``BPF_RB_NO_WAKEUP`` / ``BPF_RB_FORCE_WAKEUP``, irq_work, epoll) are not modelled:
-the consumer polls. ``BPF_MAP_TYPE_USER_RINGBUF`` is created but its contents are not
-modelled (:mod:`.created`). Map lookups, updates, deletes and ``get_next_key`` are
+the consumer polls. ``BPF_MAP_TYPE_USER_RINGBUF``, the same ring drained by BPF:
+:mod:`.user_ringbuf`. Map lookups, updates, deletes and ``get_next_key`` are
 ``-ENOTSUPP`` (``ringbuf_map_*_elem``).
 """
 
