@@ -78,6 +78,8 @@ _SYMBOLS: Final = (
     "bpf_msg_apply_bytes_proto", "bpf_msg_cork_bytes_proto", "bpf_get_netns_cookie_sk_msg_proto",
     # kernel/bpf/helpers.c, kernel/trace/bpf_trace.c: plain helpers these programs call
     "bpf_get_ns_current_pid_tgid_proto", "bpf_get_current_task_proto",
+    # xdp_func_proto's BPF_FUNC_redirect (ifindex, flags: both ARG_ANYTHING)
+    "bpf_xdp_redirect_proto",
 )
 #: the socket helpers (verifier.sock_refs: references, socket pointer returns)
 _SOCK_SYMBOLS: Final = (
