@@ -412,3 +412,168 @@ def test_random_packets_and_adjustments_match_the_host(kernel: Any, size: int, m
            "r1 = r6\ncall bpf_xdp_get_buff_len\nr2 = *(u32 *)(r6 +0)\nr3 = *(u32 *)(r6 +8)\nr2 -= r3\n"
            "r2 <<= 20\nr0 += r2\nout:\nexit")
     assert _emu(kernel, asm, kw) == _host(asm, kw)
+
+
+# --- the selftests' raw XDP programs (tests/data/selftests/raw_cases.jsonl) ----------------
+def _raw_xdp_cases() -> list[Any]:
+    from tests.corpus import raw_case_program, raw_cases
+
+    out = []
+    for c in raw_cases():
+        k = c.get("kernel") or {}
+        if c["prog_type"] == XDP and k.get("verdict") == "accepted" and k.get("retvals") \
+                and not raw_case_program(c).not_modelled:
+            out.append(pytest.param(c, id=c["id"]))
+    return out
+
+
+RAW_XDP = _raw_xdp_cases()
+
+
+def test_the_corpus_has_xdp_runs() -> None:
+    assert len(RAW_XDP) >= 10
+
+
+@pytest.mark.parametrize("case", RAW_XDP)
+def test_raw_xdp_case_retvals_match_the_host(kernel: Any, case: dict[str, Any]) -> None:
+    """Each accepted XDP raw case, test-run on test_verifier's inputs: the host's u32
+    return values (recorded in the corpus)."""
+    from kernel_model.insn import Insn
+    from tests.corpus import map_init, raw_case_program
+
+    prog = raw_case_program(case)
+    fds: list[int] = []
+    try:
+        fd_of: dict[int, int] = {}
+        for key, spec in prog.maps.items():
+            t, ks, vs, n, fl = spec
+            fd = kernel.map_create(map_type=t, key_size=ks, value_size=vs, max_entries=n, map_flags=fl)
+            fds.append(fd)
+            fd_of[key] = fd
+            init = map_init(spec)
+            if init is not None:
+                kernel.map_update_elem(fd, struct.pack("<i", 0), init)
+        at = prog.map_insns or {}
+        insns = [Insn(x.code, x.dst, x.src, x.off, fd_of[at[i]]) if i in at else x for i, x in enumerate(prog.insns)]
+        pfd = kernel.prog_load(insns, prog_type=XDP, prog_flags=prog.env.prog_flags)
+        fds.append(pfd)
+        got = [kernel.prog_test_run(pfd, data_in=bytes.fromhex(run["data"])).retval for run in case["runs"]]
+        assert got == case["kernel"]["retvals"][:len(got)]
+    finally:
+        for fd in reversed(fds):
+            kernel.close(fd)
+
+
+# --- the committed selftests objects, loaded by the libbpf loader on both kernels ----------
+def pkt_v4() -> bytes:
+    """network_helpers.h ``pkt_v4``: Ethernet + IPv4 (ihl 5, TCP, tot_len 123) + TCP (doff 5, urg_ptr 123)."""
+    eth = bytes(12) + b"\x08\x00"
+    ip = bytearray(20)
+    ip[0], ip[9] = 5, 6
+    ip[2:4] = (123).to_bytes(2, "big")
+    tcp = bytearray(20)
+    tcp[12] = 5 << 4
+    tcp[18:20] = (123).to_bytes(2, "little")
+    return eth + bytes(ip) + bytes(tcp)
+
+
+def pkt_v6() -> bytes:
+    """``pkt_v6``: Ethernet + IPv6 (TCP, payload_len 123) + TCP."""
+    eth = bytes(12) + b"\x86\xdd"
+    ip = bytearray(40)
+    ip[4:6] = (123).to_bytes(2, "big")
+    ip[6] = 6
+    tcp = bytearray(20)
+    tcp[12] = 5 << 4
+    tcp[18:20] = (123).to_bytes(2, "little")
+    return eth + bytes(ip) + bytes(tcp)
+
+
+def frags_buf(size: int, offset: int) -> bytes:
+    """test_xdp_update_frags' input: the offset in the first 4 bytes, 0xaa markers at offset and offset + 15."""
+    b = bytearray(size)
+    b[0:4] = offset.to_bytes(4, "little")
+    for at in (offset, offset + 15):
+        if at < size:
+            b[at] = 0xAA
+    return bytes(b)
+
+
+_VIP_KEY4 = bytes(18) + (2).to_bytes(2, "little") + b"\x06" + bytes(3)   # struct vip {.protocol 6, .family AF_INET}
+_VIP_KEY6 = bytes(18) + (10).to_bytes(2, "little") + b"\x06" + bytes(3)
+_TNL4 = bytes(range(1, 5)) + bytes(12) + bytes(range(5, 9)) + bytes(12) + (2).to_bytes(2, "little") + bytes(6)
+_TNL6 = bytes(range(1, 17)) + bytes(range(17, 33)) + (10).to_bytes(2, "little") + bytes(range(0xa0, 0xa6))
+_IPTUNNEL_MAPS = {"vip2tnl": [(_VIP_KEY4, _TNL4), (_VIP_KEY6, _TNL6)]}
+_PKTS = [{"data_in": pkt_v4()}, {"data_in": pkt_v6()}, {"data_in": pkt_v4() + bytes(4000)},
+         {"data_in": pkt_v6(), "ctx_in": md(0, 74), "ctx_out_size": 24}]
+#: (object, program, map entries {map: [(key, value)]}, runs)
+OBJECT_RUNS: list[tuple[str, str, dict[str, list[tuple[bytes, bytes]]], list[dict[str, Any]]]] = [
+    ("test_xdp.o", "_xdp_tx_iptunnel", _IPTUNNEL_MAPS, _PKTS),
+    ("test_xdp_loop.o", "_xdp_tx_iptunnel", _IPTUNNEL_MAPS, _PKTS),
+    ("test_xdp_noinline.o", "balancer_ingress_v4", {}, _PKTS),
+    ("test_xdp_noinline.o", "balancer_ingress_v6", {}, _PKTS),
+    ("test_xdp_adjust_tail_shrink.o", "_xdp_adjust_tail_shrink", {},
+     _PKTS + [{"data_in": pkt(9000), "ctx_in": md(0, 9000), "ctx_out_size": 24}]),
+    ("test_xdp_adjust_tail_grow.o", "_xdp_adjust_tail_grow", {},
+     _PKTS + [{"data_in": pkt(n)} for n in (9001, 3000, 128, 3520)]),
+    ("test_xdp_update_frags.o", "xdp_adjust_frags", {},
+     [{"data_in": frags_buf(n, o)} for n, o in ((128, 16), (9000, 5000), (9000, 3510), (9000, 3520),
+                                                 (9000, 7608), (128, 120), (9000, 8990))]),
+    ("test_xdp_context_test_run.o", "xdp_context", {},
+     [{"data_in": (2).to_bytes(4, "little") + pkt_v4(), "ctx_in": md(4, 58), "ctx_out_size": 24},
+      {"data_in": (3).to_bytes(4, "little") + pkt_v4(), "ctx_in": md(4, 58, ingress=1), "ctx_out_size": 24},
+      {"data_in": pkt_v4()}]),
+    ("test_xdp_do_redirect.o", "xdp_redirect", {},
+     [{"data_in": bytes(8) + pkt_v4(), "ctx_in": md(8, 62), "ctx_out_size": 24}, {"data_in": pkt_v4()}]),
+    ("test_xdp_do_redirect.o", "xdp_count_pkts", {}, [{"data_in": pkt_v4()}]),
+    ("xdp_dummy.o", "xdp_dummy_prog", {}, _PKTS),
+    ("xdp_tx.o", "xdp_tx", {}, _PKTS),
+]
+
+
+def _object_runs(sys: Any, path: str, prog: str, maps: dict[str, list[tuple[bytes, bytes]]],
+                 runs: list[dict[str, Any]], host: bool) -> list[Any]:
+    from emu.host import hostbpf as hb
+    from emu.libbpf.object import BpfObject
+
+    obj = BpfObject.open_file(path)
+    for p in obj.programs:
+        if not p.is_subprog:
+            p.autoload = p.name == prog
+    obj.load(sys)
+    try:
+        for name, entries in maps.items():
+            for key, value in entries:
+                sys.map_update_elem(obj.find_map(name).fd, key, value)
+        fd = obj.find_program(prog).fd
+        out: list[Any] = []
+        for kw in runs:
+            try:
+                if host:
+                    out.append(_out(hb.test_run(fd, data_out_size=1 << 17, **kw)))
+                else:
+                    out.append(_out(sys.prog_test_run(fd, **kw)))
+            except (OSError, KernelError) as e:
+                out.append(e.errno)
+        return out
+    finally:
+        obj.close()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name,prog,maps,runs", OBJECT_RUNS, ids=[f"{o}:{p}" for o, p, _, _ in OBJECT_RUNS])
+def test_selftests_objects_run_as_on_the_host(kernel: Any, name: str, prog: str,
+                                              maps: dict[str, list[tuple[bytes, bytes]]],
+                                              runs: list[dict[str, Any]]) -> None:
+    from emu.host.hostsys import HostSys
+    from tests.corpus import OBJECTS
+
+    path = str(OBJECTS / name)
+    ours = _object_runs(kernel, path, prog, maps, runs, host=False)
+    h = HostSys()
+    try:
+        theirs = _object_runs(h, path, prog, maps, runs, host=True)
+    finally:
+        h.close_all()
+    assert ours == theirs
+    assert any(isinstance(r, tuple) for r in ours)  # at least one run ran
