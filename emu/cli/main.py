@@ -2,7 +2,7 @@
 
 Each command lives in a module of its own (:data:`COMMANDS`: :mod:`.asm`,
 :mod:`.execute`, :mod:`.demo`, :mod:`.tramp`, :mod:`.kernel_info`,
-:mod:`.profiles`, :mod:`.btf`, :mod:`.verify`, :mod:`.loader`, and ``sim`` from
+:mod:`.profiles`, :mod:`.btf`, :mod:`.verify`, :mod:`.loader`, :mod:`.test_run`, and ``sim`` from
 :mod:`emu.sim.cli`) and registers itself with ``add_subcommand(s)``; building
 the parser imports none of the emulator, so ``structops --help`` is cheap, and
 ``structops CMD ...`` imports and registers only the module of ``CMD``. What a
@@ -42,6 +42,7 @@ COMMANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("emu.cli.verify", "add_subcommand", ("verify",)),  # the verifier model
     ("emu.cli.loader", "add_subcommands", ("load", "call", "check-signatures")),
     ("emu.sim.cli", "add_subcommand", ("sim",)),  # sim tcp, sim sched
+    ("emu.cli.test_run", "add_subcommand", ("test-run",)),  # BPF_PROG_TEST_RUN
 )
 
 
@@ -87,6 +88,9 @@ EXAMPLES: dict[str, str] = {
     "sim tcp": "structops sim tcp --algo cubic --flows 2 --duration 20 --plot cubic.svg\n"
                "structops sim tcp examples/tcp_reno_kfuncs.bpf.o --duration 5 --json > run.json",
     "sim sched": "structops sim sched examples/scx_vtime.bpf.o --cpus 4 --tasks 8 --plot timeline.svg",
+    "test-run": "structops test-run tests/data/selftests/objects/xdp_tx.o --data 000102030405060708090a0b0800\n"
+                "structops test-run prog.s --prog-type xdp --data-file pkt.bin --ctx 080000004000000000000000"
+                "000000000000000000000000 --ctx-out-size 24",
 }
 
 
