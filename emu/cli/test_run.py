@@ -22,6 +22,7 @@ import argparse
 from typing import Any
 
 from emu.host.hostcpu import add_cpu_option
+from kernel_model.uapi import PROG_TYPE_XDP
 
 from .output import emit, json_mode
 from .status import EXIT_OK, out
@@ -30,7 +31,6 @@ __all__ = ["add_subcommand", "cmd_test_run"]
 
 #: include/uapi/linux/bpf.h enum xdp_action
 XDP_ACTIONS = ("XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT")
-PROG_TYPE_XDP = 6
 
 
 def _hex(text: str, option: str) -> bytes:

@@ -16,10 +16,10 @@ from hypothesis import given, settings, strategies as st
 from kernel_model.asm import assemble
 from kernel_model.errors import KernelError, NotModelled
 from kernel_model.insn import encode
+from kernel_model.uapi import BPF_F_XDP_HAS_FRAGS
 
 XDP = 6
 MAP_TYPE_DEVMAP, MAP_TYPE_CPUMAP, MAP_TYPE_XSKMAP, MAP_TYPE_DEVMAP_HASH = 14, 16, 17, 25
-BPF_F_XDP_HAS_FRAGS = 1 << 5
 
 
 def _host_status() -> tuple[bool, str]:
