@@ -130,7 +130,7 @@ def cmd_test_run(args: argparse.Namespace) -> int:
     action = XDP_ACTIONS[r.retval] if prog_type == PROG_TYPE_XDP and r.retval < len(XDP_ACTIONS) else None
     if json_mode():
         emit({"file": inp.name, "prog_type": prog_type, "retval": r.retval, "action": action,
-              "data_out": r.data_out.hex(), "ctx_out": r.ctx_out.hex(), "duration_ns": r.duration})
+              "data_out": r.data_out.hex(), "ctx_out": r.ctx_out.hex(), "duration_ns": r.duration, "exit_status": EXIT_OK})
         return EXIT_OK
     out(f"retval {r.retval}" + (f" ({action})" if action else ""))
     out(f"data_out ({len(r.data_out)} bytes) {r.data_out.hex()}")

@@ -31,7 +31,7 @@ def test_an_xdp_program_file_runs(capsys: pytest.CaptureFixture[str], prog: str)
 def test_an_object_program_runs_with_its_action_named(capsys: pytest.CaptureFixture[str]) -> None:
     rc, doc = run_json(capsys, "test-run", str(OBJECTS / "xdp_tx.o"), "--data", ETH)
     assert rc == 0
-    assert (doc["retval"], doc["action"], doc["data_out"], doc["prog_type"]) == (3, "XDP_TX", ETH, 6)
+    assert (doc["retval"], doc["action"], doc["data_out"], doc["prog_type"], doc["exit_status"]) == (3, "XDP_TX", ETH, 6, 0)
 
 
 def test_the_context_goes_in_and_out(capsys: pytest.CaptureFixture[str], prog: str) -> None:
