@@ -59,6 +59,8 @@ class XdpBuffLayout:
     txq_dev: int = 0
     # struct net_device
     dev_ifindex: int = SKB.dev_ifindex
+    dev_mtu: int = 56            # unsigned int
+    dev_hard_header_len: int = 180  # unsigned short
     # struct skb_shared_info (at data_hard_start + frame_sz - SKB_DATA_ALIGN(sizeof))
     shinfo_nr_frags: int = 2     # u8
     shinfo_xdp_frags_size: int = 40

@@ -81,6 +81,8 @@ TAILROOM = X.shinfo_size
 #: the emulated kernel's only network device (LOOPBACK_IFINDEX) and its rx queue count
 LOOPBACK_IFINDEX = 1
 LO_RX_QUEUES = 1
+#: loopback_setup (drivers/net/loopback.c): dev->mtu = 64 * 1024, an Ethernet header
+LOOPBACK_MTU = 64 * 1024
 #: sizeof(struct net_device) (verifier.convert_ctx.SKB.dev_size)
 NET_DEVICE_SIZE = SKB.dev_size
 #: include/net/xdp.h enum xdp_rxq_info_reg_state
@@ -141,6 +143,8 @@ def run_xdp(kernel: Kernel, po: ProgObject, ctx_in: bytes, data_in: bytes, repea
     try:
         m.write(buf + headroom, data_in[:linear])
         m.write(dev + X.dev_ifindex, struct.pack("<i", LOOPBACK_IFINDEX))
+        m.write(dev + X.dev_mtu, struct.pack("<I", LOOPBACK_MTU))
+        m.write(dev + X.dev_hard_header_len, struct.pack("<H", ETH_HLEN))
         r = bytearray(X.rxq_size)  # __netif_get_rx_queue(loopback_dev, 0)->xdp_rxq
         struct.pack_into("<QII", r, X.rxq_dev, dev, 0, REG_STATE_REGISTERED)
         struct.pack_into("<I", r, X.rxq_frag_size, PAGE_SIZE)

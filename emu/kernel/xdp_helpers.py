@@ -26,6 +26,12 @@ and :meth:`emu.kernel.Kernel.helper_imm_for`. Each follows net/core/filter.c
   (``bpf_xdp_pointer`` / ``bpf_xdp_copy_buf``).
 * ``bpf_xdp_get_buff_len(xdp)``: the linear length plus ``xdp_frags_size``
   when ``XDP_FLAGS_HAS_FRAGS`` is set.
+* ``bpf_xdp_check_mtu(xdp, ifindex, u32 *mtu_len, s32 len_diff, u64 flags)``:
+  ``-EINVAL`` for any flag, ``-ENODEV`` for a device other than the rx queue's
+  (``ifindex`` 0) or lo; else ``BPF_MTU_CHK_RET_FRAG_NEEDED`` (1) when the
+  packet's length (``*mtu_len`` + the device's ``hard_header_len`` when
+  ``*mtu_len`` is set) plus ``len_diff`` exceeds ``mtu + hard_header_len``, 0
+  otherwise, and ``*mtu_len`` = the device's MTU (lo: 65536, ``ETH_HLEN`` header).
 * ``bpf_xdp_redirect(ifindex, flags)``: ``XDP_ABORTED`` for non-zero flags,
   else ``XDP_REDIRECT`` (the target is recorded in the per-CPU
   ``bpf_redirect_info``, which a test run never reads).
@@ -262,6 +268,23 @@ def xdp_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"]) -> dic
     def get_buff_len(mem: GuestMemory, xdp: int, *_: int) -> int:
         return buff_len(mem, xdp)
 
+    def check_mtu(mem: GuestMemory, xdp: int, ifindex: int, mtu_len: int, len_diff: int, flags: int) -> int:
+        dev = _u64(mem, _u64(mem, xdp + X.rxq) + X.rxq_dev)
+        xdp_len = _u64(mem, xdp + X.data_end) - _u64(mem, xdp + X.data)
+        if flags:  # no multi-buffer segment check for XDP
+            return neg_errno(errno.EINVAL)
+        ifindex &= 0xFFFF_FFFF
+        if ifindex and ifindex != _u32(mem, dev + X.dev_ifindex):  # __dev_via_ifindex: lo is the only device
+            return neg_errno(errno.ENODEV)
+        mtu = _u32(mem, dev + X.dev_mtu)
+        hard = int.from_bytes(mem.read(dev + X.dev_hard_header_len, 2), "little")
+        given = _u32(mem, mtu_len)
+        if given:  # the caller's L3 length
+            xdp_len = given + hard
+        ret = 1 if _s32(xdp_len + _s32(len_diff)) > _s32(mtu + hard) else 0  # BPF_MTU_CHK_RET_FRAG_NEEDED
+        _put32(mem, mtu_len, mtu)
+        return ret
+
     def redirect(mem: GuestMemory, ifindex: int, flags: int, *_: int) -> int:
         return XDP_ABORTED if flags else XDP_REDIRECT
 
@@ -288,6 +311,7 @@ def xdp_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"]) -> dic
         "bpf_xdp_store_bytes_proto": load_store(True),
         "bpf_xdp_get_buff_len_proto": get_buff_len,
         "bpf_xdp_redirect_proto": redirect,
+        "bpf_xdp_check_mtu_proto": check_mtu,
         "bpf_xdp_redirect_map_proto": redirect_map,
     }
 
@@ -296,5 +320,5 @@ def xdp_helpers(machine: "Machine", maps_by_addr: dict[int, "MapObject"]) -> dic
 XDP_HELPERS: dict[str, int] = {
     "bpf_xdp_adjust_head_proto": 44, "bpf_xdp_adjust_meta_proto": 54, "bpf_xdp_adjust_tail_proto": 65,
     "bpf_xdp_load_bytes_proto": 189, "bpf_xdp_store_bytes_proto": 190, "bpf_xdp_get_buff_len_proto": 188,
-    "bpf_xdp_redirect_proto": 23, "bpf_xdp_redirect_map_proto": 51,
+    "bpf_xdp_redirect_proto": 23, "bpf_xdp_redirect_map_proto": 51, "bpf_xdp_check_mtu_proto": 163,
 }
