@@ -393,6 +393,24 @@ def test_xlated_matches_the_host(kernel: Any, name: str, asm: str) -> None:
 
 
 @pytest.mark.kernel
+def test_devmap_egress_ifindex_xlated_matches_the_host(kernel: Any) -> None:
+    """A devmap program's egress_ifindex is xdp->txq->dev->ifindex."""
+    from emu.host import hostbpf as hb
+
+    asm = "r0 = *(u32 *)(r1 +20)\nr0 = *(u32 *)(r1 +16)\nr0 = 2\nexit"
+    r = hb.prog_load(XDP, encode(assemble(asm)), log_level=0, expected_attach_type=33)  # BPF_XDP_DEVMAP
+    assert r.accepted
+    try:
+        host = hb.prog_info(r.fd).xlated
+    finally:
+        r.close()
+    fd = kernel.prog_load(assemble(asm), prog_type=XDP, expected_attach_type=33)
+    ours = kernel.prog_info(fd).xlated
+    kernel.close(fd)
+    assert ours == host
+
+
+@pytest.mark.kernel
 @pytest.mark.parametrize("map_type", [MAP_TYPE_DEVMAP, MAP_TYPE_DEVMAP_HASH, MAP_TYPE_CPUMAP, MAP_TYPE_XSKMAP])
 @pytest.mark.parametrize("key,flags", [(0, 0), (1, 1), (0, 2), (3, 3), (0, 4), (0, 1 << 3), (0, (1 << 3) | 2),
                                        (0, 1 << 4), (0, 1 << 5)])
