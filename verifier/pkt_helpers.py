@@ -83,6 +83,8 @@ _SYMBOLS: Final = (
     # SYN cookies from raw headers (CONFIG_SYN_COOKIES; the headers' sizes: kernel_model.net_types)
     "bpf_tcp_raw_gen_syncookie_ipv4_proto", "bpf_tcp_raw_gen_syncookie_ipv6_proto",
     "bpf_tcp_raw_check_syncookie_ipv4_proto", "bpf_tcp_raw_check_syncookie_ipv6_proto",
+    # xdp_func_proto's BPF_FUNC_redirect (ifindex, flags: both ARG_ANYTHING)
+    "bpf_xdp_redirect_proto",
 )
 #: the socket helpers (verifier.sock_refs: references, socket pointer returns)
 _SOCK_SYMBOLS: Final = (

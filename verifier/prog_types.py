@@ -46,6 +46,7 @@ from .sock_ctx import (PROG_TYPE_CGROUP_DEVICE, PROG_TYPE_CGROUP_SOCK, PROG_TYPE
                        PROG_TYPE_CGROUP_SOCKOPT, PROG_TYPE_CGROUP_SYSCTL, PROG_TYPE_SK_LOOKUP, PROG_TYPE_SOCK_OPS)
 from . import pkt_helpers, skb_ctx, sockmap
 from . import percpu_helpers
+from . import xdp_ctx
 from .helper_sets import MODELLED_SYMBOLS, allowed_protos, attach_type_name, prog_type_name
 
 if TYPE_CHECKING:
@@ -234,7 +235,8 @@ PROG_TYPES: dict[int, ProgTypeOps] = {
                                      net_ctx.tc_cls_act_access),
     PROG_TYPE_SCHED_ACT: ProgTypeOps("sched_act", _facts_attach(False), helpers_from_facts,
                                      net_ctx.tc_cls_act_access),
-    PROG_TYPE_XDP: ProgTypeOps("xdp", _facts_attach(False), helpers_from_facts, net_ctx.xdp_access),
+    PROG_TYPE_XDP: ProgTypeOps("xdp", _facts_attach(False), helpers_from_facts, net_ctx.xdp_access,
+                               xdp_ctx.convert_xdp_access),
     PROG_TYPE_CGROUP_SKB: ProgTypeOps("cgroup_skb", _facts_attach(False), helpers_from_facts,
                                       net_ctx.cg_skb_access),
     # net/core/filter.c: sk_skb_verifier_ops, sk_msg_verifier_ops, flow_dissector_verifier_ops,

@@ -2,7 +2,7 @@
 
 Each command lives in a module of its own (:data:`COMMANDS`: :mod:`.asm`,
 :mod:`.execute`, :mod:`.demo`, :mod:`.tramp`, :mod:`.kernel_info`,
-:mod:`.profiles`, :mod:`.btf`, :mod:`.verify`, :mod:`.loader`, and ``sim`` from
+:mod:`.profiles`, :mod:`.btf`, :mod:`.verify`, :mod:`.loader`, :mod:`.test_run`, and ``sim`` from
 :mod:`emu.sim.cli`) and registers itself with ``add_subcommand(s)``; building
 the parser imports none of the emulator, so ``structops --help`` is cheap, and
 ``structops CMD ...`` imports and registers only the module of ``CMD``. What a
@@ -84,12 +84,9 @@ EXAMPLES: dict[str, str] = {
             "structops call --script steps.txt",
     "check-signatures": "structops check-signatures examples/*.bpf.o\n"
                         "structops check-signatures -j --all examples/struct_ops_module.bpf.o",
-    "test-run": "structops test-run examples/dummy_st_ops_success.bpf.o --prog test_1 --ctx-hex '00*8'\n"
-                "structops test-run prog.bpf.o --prog xdp_prog --data packet.bin --data-out out.bin",
-    "sim": "structops sim tcp --algo reno --duration 5 --plot reno.svg",
-    "sim tcp": "structops sim tcp --algo cubic --flows 2 --duration 20 --plot cubic.svg\n"
-               "structops sim tcp examples/tcp_reno_kfuncs.bpf.o --duration 5 --json > run.json",
-    "sim sched": "structops sim sched examples/scx_vtime.bpf.o --cpus 4 --tasks 8 --plot timeline.svg",
+    "test-run": "structops test-run examples/dummy_st_ops.bpf.o --prog dummy_test_1 --ctx-hex 0000000000000000\n"
+                "structops test-run tests/data/selftests/objects/xdp_tx.o --data-hex 000102030405060708090a0b0800\n"
+                "structops test-run prog.s --prog-type xdp --data pkt.bin --data-out out.bin",
 }
 
 

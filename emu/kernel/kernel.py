@@ -116,6 +116,8 @@ class Kernel(BpfSyscalls):
         from .timers import Timers
         self.timers = Timers(lambda: self.machine, self._maps_by_addr, after_fire=self._rcu.synchronize)
         self._helper_imms: dict[int, int] = {}
+        #: helpers bound by the kernel's proto symbol (one id, several functions): {symbol: call imm}
+        self._symbol_imms: dict[str, int] = {}
         self._kfunc_stubs: dict[int, tuple[str, int]] = {}
         self._fault_stubs: dict[str, int] = {}
         self._named_text: Any = None
@@ -153,6 +155,7 @@ class Kernel(BpfSyscalls):
             helpers.update(sk_storage_helpers(m, self.btf, self._maps_by_addr))
             self._helper_imms = m.images.helper_imms(helpers)
             self._helper_imms.update(self._bind_calling_helpers(m))
+            self._symbol_imms = self._bind_symbol_helpers(m)
             self._scratch = m.alloc.kzalloc(8)
         return self._machine
 
@@ -181,6 +184,32 @@ class Kernel(BpfSyscalls):
         addr = bind_calling(m, "bpf_find_vma", self.current.find_vma)
         out[180] = m.images.call_imm(addr)
         return out
+
+    def _bind_symbol_helpers(self, m: Any) -> dict[str, int]:
+        """The helpers whose body depends on the prototype ``get_func_proto`` handed out
+        (:mod:`emu.kernel.xdp_helpers`), each on a stub named after its function."""
+        from .xdp_helpers import xdp_helpers
+
+        out = {}
+        for sym, fn in xdp_helpers(m, self._maps_by_addr).items():
+            name = sym.removesuffix("_proto")
+            if name in m.calls.by_name:
+                name = f"{name}.sym"
+            out[sym] = m.images.call_imm(m.add_stub(name, fn))
+        return out
+
+    def helper_imm_for(self, prog: Any, func_id: int) -> int | None:
+        """The call immediate of helper ``func_id`` for ``prog`` when the body depends
+        on the prototype symbol its type's ``get_func_proto`` returns (the kernel's
+        ``fn->func`` of that prototype); None where the helper is bound by id."""
+        from .xdp_helpers import XDP_HELPERS
+
+        if func_id not in XDP_HELPERS.values():
+            return None
+        from verifier.helper_sets import allowed_protos
+
+        sym = allowed_protos(prog.prog_type, prog.expected_attach_type, prog.sleepable, True).get(func_id)
+        return self._symbol_imms.get(sym) if sym is not None else None
 
     def advance(self, ns: int = 0) -> int:
         """Move the emulated kernel's clocks ``ns`` nanoseconds forward and run the BPF

@@ -247,6 +247,9 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
     helper_imms = kernel._helper_imms
 
     def helper_imm(hid: int) -> int:
+        by_symbol = kernel.helper_imm_for(po.prog, hid)
+        if by_symbol is not None:
+            return by_symbol
         if hid in helper_imms:
             return helper_imms[hid]
         return m.images.call_imm(kernel._not_modelled_stub(f"helper {hid}"))

@@ -46,6 +46,10 @@ behaviour compared in the oracle tests):
 
 * **sk_lookup** -- ``bpf_prog_test_run_sk_lookup``: :mod:`emu.kernel.test_run_sk_lookup`.
 
+* **xdp** -- ``bpf_prog_test_run_xdp``: :mod:`emu.kernel.test_run_xdp` (headroom,
+  metadata, fragments, the ``xdp_md`` context; live frames not modelled), with the
+  helpers of :mod:`emu.kernel.xdp_helpers`.
+
 Where we differ: ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE``, ``BPF_F_TEST_RUN_ON_CPU``
 and the ``max_ctx_offset`` lower bound of syscall contexts are not modelled (the
 first two are refused with ``-EINVAL`` and a message saying so); the socket a
@@ -67,7 +71,7 @@ from kernel_model.btf import structs as S
 from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
 from verifier.sock_ctx import PROG_TYPE_SK_LOOKUP
-from kernel_model.uapi import PAGE_SIZE
+from kernel_model.uapi import PAGE_SIZE, PROG_TYPE_XDP
 from verifier.ctx import SK_BUFF_SIZE
 
 from .bpf_objects import TestRunResult
@@ -105,6 +109,9 @@ def test_run(kernel: "Kernel", po: "ProgObject", *, ctx_in: bytes, data_in: byte
     if t == PROG_TYPE_SK_LOOKUP:
         from .test_run_sk_lookup import run_sk_lookup
         return run_sk_lookup(kernel, po, ctx_in, data_in, repeat, flags, cpu, ctx_out_size, data_out_size)
+    if t == PROG_TYPE_XDP:
+        from .test_run_xdp import run_xdp
+        return run_xdp(kernel, po, ctx_in, data_in, repeat, flags, ctx_out_size, data_out_size)
     if t in KERNEL_TEST_RUN_TYPES:
         from kernel_model.errors import NotModelled
         from kernel_model.uapi import PROG_TYPE_NAMES
