@@ -300,3 +300,17 @@ PROG_TYPES.update({
     PROG_TYPE_SK_LOOKUP: ProgTypeOps("sk_lookup", _facts_attach(False), helpers_by_symbol,
                                      sock_ctx.sk_lookup_access, sock_ctx.convert_sk_lookup_access),
 })
+
+
+# --- convert_ctx_access of the __sk_buff program types that test-run (net/core/filter.c, 6.18):
+# tc_cls_act_convert_ctx_access (sched_cls, sched_act), bpf_convert_ctx_access (cgroup_skb, lwt_*)
+def _with_convert(prog_type: int, convert: Callable[[Insn], list[Insn]]) -> None:
+    from dataclasses import replace
+
+    PROG_TYPES[prog_type] = replace(PROG_TYPES[prog_type], convert_ctx_access=convert)
+
+
+for _t in (PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT):
+    _with_convert(_t, convert_ctx.convert_tc_access)
+for _t in (PROG_TYPE_CGROUP_SKB, PROG_TYPE_LWT_IN, PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_XMIT, PROG_TYPE_LWT_SEG6LOCAL):
+    _with_convert(_t, convert_ctx.convert_skb_ctx_access)

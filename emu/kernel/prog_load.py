@@ -152,14 +152,15 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
     m = kernel.machine
     aux = result.insn_aux
     fault = m.images.call_imm(kernel._not_modelled_stub())
-    insns, new_index = convert_ctx_accesses(code, [a.ptr_type for a in aux], po.prog.prog_type, fault)
+    insns, new_index = convert_ctx_accesses(code, [a.ptr_type for a in aux], po.prog.prog_type, fault,
+                                            seen_direct_write=getattr(result, "seen_direct_write", False))
     # optimize_bpf_loop: the bpf_loop calls the verifier found fit become loops calling the
     # callback directly (verifier.loop_inline; the kernel runs it before convert_ctx_accesses,
     # which touches neither calls nor the stack)
     from verifier.loop_inline import inline_bpf_loops
     loops = {new_index[k]: a.loop_callback for k, a in enumerate(aux) if a.loop_inline_init and a.loop_inline}
     insns, moved, _starts, stack_depths = inline_bpf_loops(
-        insns, loops, [new_index[st] for st in result.subprog_starts], result.stack_depth)
+        insns, loops, _starts_after(new_index, result.subprog_starts), result.stack_depth)
     new_index = [moved[i] for i in new_index]
     objects = {mo.spec.id: mo for mo in (*maps_by_fd.values(), *fd_objs) if isinstance(mo, MapObject)}
     maps: dict[int, MapSpec] = {}  # by slot of the converted program
@@ -215,12 +216,19 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
         name = getattr(a.kfunc, "name", "") if a.kfunc is not None and a.kfunc.module is None else ""
         if name in FIXUP_KFUNCS:
             kfunc_args[new_index[k]] = _kfunc_hidden_args(name, a, kernel.graph.meta_addr(a.kptr_struct_meta))
-    starts = [new_index[st] for st in result.subprog_starts]
+    starts = _starts_after(new_index, result.subprog_starts)
     return fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=kernel.profile,
                          kfunc_args=kfunc_args,
                          stack_depths=stack_depths, starts=starts,
                          timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
                          fault_imm=fault, tail_calls=tail_calls)
+
+
+def _starts_after(new_index: Sequence[int], starts: Sequence[int]) -> list[int]:
+    """The subprograms' new starts: the main program starts at 0 even when a
+    ``gen_prologue`` went before its first instruction (``adjust_subprog_starts``
+    leaves a start at the patched slot alone)."""
+    return [0 if st == 0 else new_index[st] for st in starts]
 
 
 def _kfunc_hidden_args(name: str, aux: Any, meta: int) -> list[Insn]:
