@@ -141,6 +141,8 @@ class Kernel(BpfSyscalls):
                                    jiffies64=lambda: self.tcp_clock.jiffies64,
                                    clock_offset=lambda: self.timers.offset_ns)
             helpers.update(self.timers.helpers())
+            from .skb_helpers import skb_helpers
+            helpers.update(skb_helpers())  # the sk_buff helpers of tc/cgroup_skb/lwt test runs
             self._helper_imms = m.images.helper_imms(helpers)
             self._helper_imms.update(self._bind_calling_helpers(m))
             self._scratch = m.alloc.kzalloc(8)
