@@ -32,6 +32,8 @@ PROG_TYPES = {name: t for t, name in PROG_TYPE_NAMES.items() if t in (
 #: the socket and cgroup types (verifier/sock_ctx.py): cgroup_sock, sock_ops, cgroup_device,
 #: cgroup_sock_addr, cgroup_sysctl, cgroup_sockopt, sk_lookup
 PROG_TYPES.update({PROG_TYPE_NAMES[t]: t for t in (9, 13, 15, 18, 23, 25, 30)})
+#: the lwt types (verifier/skb_ctx.py; lwt_in, lwt_out, lwt_xmit test-run, lwt_seg6local has no test run)
+PROG_TYPES.update({PROG_TYPE_NAMES[t]: t for t in (10, 11, 12, 19)})
 
 
 @dataclass(eq=False, slots=True)

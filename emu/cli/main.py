@@ -40,6 +40,7 @@ COMMANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("emu.cli.profiles", "add_subcommand", ("profiles",)),
     ("emu.cli.btf", "add_subcommand", ("btf",)),  # btf dump
     ("emu.cli.verify", "add_subcommand", ("verify",)),  # the verifier model
+    ("emu.cli.test_run", "add_subcommand", ("test-run",)),  # BPF_PROG_TEST_RUN
     ("emu.cli.loader", "add_subcommands", ("load", "call", "check-signatures")),
     ("emu.sim.cli", "add_subcommand", ("sim",)),  # sim tcp, sim sched
 )
