@@ -37,7 +37,22 @@ behaviour compared in the oracle tests):
   ``-EINVAL`` -- and ``ctx_out`` gets them back (``convert_skb_to___skb``);
   the program runs ``repeat`` times (0 means once) in the kernel-text loop
   (``bpf_test_run``); ``data_out`` is the packet with the Ethernet header
-  pushed back as zeros.
+  pushed back as zeros. The ``flags`` other than ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE``
+  and a ``cpu`` are ``-EINVAL``.
+* **tc, cgroup_skb, lwt** -- the same ``bpf_prog_test_run_skb`` for ``sched_cls``,
+  ``sched_act``, ``cgroup_skb``, ``lwt_in``, ``lwt_out`` and ``lwt_xmit`` (Linux 6.18),
+  per type: tc programs see the frame from its Ethernet header (``is_l2``: ``len`` is
+  the whole frame, ``wire_len`` is checked against it, ``data_out`` is what the
+  program left there); the others see it from the network header and get the
+  Ethernet header back as zeros in ``data_out``; all of them get
+  ``bpf_compute_data_pointers`` (``data_meta``, ``data_end`` in the ``cb``). The
+  test run's socket carries ``sk_family`` and the packet's addresses
+  (``sk_rcv_saddr`` the source, ``sk_daddr`` the destination; the IPv6 ones), which
+  cgroup_skb programs read through ``family`` / ``remote_ip4`` ...; a cgroup_skb
+  program's cgroup storages are allocated for the run (``bpf_test_run``).
+  ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE`` is accepted by the kernel and refused here as
+  not modelled (exit 3); lwt_seg6local has no ``test_run`` (``-ENOTSUPP``, as the
+  kernel). The helpers these programs call in a run: :mod:`emu.kernel.skb_helpers`.
 * **syscall** -- ``bpf_prog_test_run_syscall``: no data, no flags, no repeat
   (``-EINVAL``; our default ``repeat=1`` stands for the uapi's 0), a context of
   at most 65535 bytes copied into the kernel, the program run once, the
@@ -46,13 +61,12 @@ behaviour compared in the oracle tests):
 
 * **sk_lookup** -- ``bpf_prog_test_run_sk_lookup``: :mod:`emu.kernel.test_run_sk_lookup`.
 
-Where we differ: ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE``, ``BPF_F_TEST_RUN_ON_CPU``
-and the ``max_ctx_offset`` lower bound of syscall contexts are not modelled (the
-first two are refused with ``-EINVAL`` and a message saying so); the socket a
-socket filter's skb carries is zeroed (the host's ``sk_family`` and addresses
-are not filled in: no program the verifier model accepts can read them); a
-``ctx_in`` naming another device than lo is ``-ENODEV`` here while the host
-may have one with that ifindex.
+Where we differ: ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE`` (refused as not modelled)
+and the ``max_ctx_offset`` lower bound of syscall contexts are not modelled; the
+test-run socket has only ``sk_family`` and the addresses of ``sock_init_data``'s
+work (its other fields are zero); a ``ctx_in`` naming another device than lo is
+``-ENODEV`` here while the host may have one with that ifindex; ``data_size_out``
+(``-ENOSPC`` for a short buffer) is not taken: ``data_out`` is always whole.
 """
 
 from __future__ import annotations
