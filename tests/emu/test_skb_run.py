@@ -681,3 +681,36 @@ def test_raw_skb_case_returns_the_hosts_value(kernel: Kernel, case: dict[str, An
     finally:
         for fd in reversed(fds):
             kernel.close(fd)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("map_type", [19, 21], ids=["cgroup_storage", "percpu_cgroup_storage"])
+def test_cgroup_skb_storage_lives_for_one_test_run(kernel, map_type):
+    """bpf_test_run allocates the program's cgroup storages zeroed for each test run and
+    keeps them through its repeats: the counter the program adds 7 to reads 7 after one
+    run, 21 after a run of three, as on the host."""
+    from emu.host import hostbpf
+
+    src = ("r6 = r1\nr1 = 0 ll\nr2 = 0\ncall 81\nr1 = *(u64 *)(r0 +0)\nr1 += 7\n*(u64 *)(r0 +0) = r1\n"
+           "*(u32 *)(r6 +48) = r1\nr0 = 1\nexit")
+
+    def with_map(fd: int) -> list[Insn]:
+        return [Insn(i.code, i.dst, 1, i.off, fd) if k == 1 else i for k, i in enumerate(assemble(src))]
+    hmap, herr = hostbpf.map_create(map_type, 16, 8, 0)
+    assert hmap >= 0, herr
+    emap = kernel.map_create(map_type=map_type, key_size=16, value_size=8, max_entries=0)
+    h = hostbpf.prog_load(CGROUP_SKB, encode(with_map(hmap)), log_level=0)
+    assert h.accepted
+    fd = kernel.prog_load(with_map(emap), prog_type=CGROUP_SKB)
+    try:
+        for repeat in (1, 3, 1):
+            hr = hostbpf.test_run(h.fd, data_in=ipv4(), ctx_in=bytes(SK_BUFF_SIZE), ctx_out_size=SK_BUFF_SIZE,
+                                  repeat=repeat)
+            er = kernel.prog_test_run(fd, data_in=ipv4(), ctx_in=bytes(SK_BUFF_SIZE), ctx_out_size=SK_BUFF_SIZE,
+                                      repeat=repeat)
+            assert er.ctx_out[48:52] == hr.ctx_out[48:52] == struct.pack("<I", 7 * repeat)
+    finally:
+        h.close()
+        hostbpf.close(hmap)
+        kernel.close(fd)
+        kernel.close(emap)
