@@ -205,6 +205,19 @@ class Kernel(BpfSyscalls):
         self._kfunc_stubs[key] = (name, addr)
         return addr
 
+    def _ld_abs_imm(self, size: int) -> int:
+        """The CALL immediate of ``bpf_skb_load_helper_<8*size>_no_cache`` (what
+        ``bpf_gen_ld_abs`` calls for an ``LD_ABS``/``LD_IND``; :mod:`emu.kernel.skb_helpers`)."""
+        from .skb_helpers import LD_ABS_LOADERS, ld_abs_loaders
+
+        m = self.machine
+        name = LD_ABS_LOADERS[size]
+        addr = self._fault_stubs.get(name)
+        if addr is None:
+            addr = m.add_stub(name, ld_abs_loaders()[size], kind="kernel")
+            self._fault_stubs[name] = addr
+        return int(m.images.call_imm(addr))
+
     def _not_modelled_stub(self, what: str = "") -> int:
         """A stub that stops the program with an ExecFault: ``what`` is not modelled."""
         name = "bpf_not_modelled" + (f"_{what.replace(' ', '_')}" if what else "")

@@ -221,7 +221,7 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
                          kfunc_args=kfunc_args,
                          stack_depths=stack_depths, starts=starts,
                          timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
-                         fault_imm=fault, tail_calls=tail_calls)
+                         fault_imm=fault, tail_calls=tail_calls, ld_abs_imm=kernel._ld_abs_imm)
 
 
 def _starts_after(new_index: Sequence[int], starts: Sequence[int]) -> list[int]:

@@ -38,7 +38,7 @@ from kernel_model.errors import ENOTSUPP, NotModelled
 from kernel_model.memory import GuestMemory, HelperFn
 from verifier.convert_ctx import SKB
 
-__all__ = ["skb_helpers", "csum_partial", "csum_diff"]
+__all__ = ["skb_helpers", "csum_partial", "csum_diff", "ld_abs_loaders", "LD_ABS_LOADERS"]
 
 M64 = (1 << 64) - 1
 M32 = 0xFFFF_FFFF
@@ -336,3 +336,41 @@ def skb_helpers() -> dict[int, HelperFn]:
         48: set_hash, 41: set_hash_invalid,
     }
     return table  # type: ignore[return-value]
+
+
+#: include/uapi/linux/filter.h
+SKF_NET_OFF, SKF_LL_OFF = -0x100000, -0x200000
+INT_MIN = -0x8000_0000
+#: the kernel functions bpf_gen_ld_abs calls, by load size
+LD_ABS_LOADERS = {1: "bpf_skb_load_helper_8_no_cache", 2: "bpf_skb_load_helper_16_no_cache",
+                  4: "bpf_skb_load_helper_32_no_cache"}
+
+
+def ld_abs_loaders() -> dict[int, HelperFn]:
+    """``bpf_skb_load_helper_{8,16,32}_no_cache`` (net/core/filter.c, Linux 6.18) by size:
+    the offset (an ``int``) made relative to ``skb->data`` by
+    ``bpf_skb_load_helper_convert_offset`` (``SKF_NET_OFF`` / ``SKF_LL_OFF`` from the
+    network / MAC header), then the big-endian value when ``headlen - offset >= size``,
+    else ``-EFAULT`` (a test-run skb is linear: ``skb_copy_bits`` has nothing more)."""
+
+    def make(size: int) -> HelperFn:
+        def load(mem: GuestMemory, skb: int, offset: int, *_: int) -> int:
+            off = offset & M32
+            off = off - (1 << 32) if off >> 31 else off
+            data = int(struct.unpack("<Q", mem.read(skb + SKB.data, 8))[0])
+            head = int(struct.unpack("<Q", mem.read(skb + SKB.head, 8))[0])
+            length, data_len = struct.unpack("<II", mem.read(skb + SKB.len, 8))
+            if off < 0:
+                if off >= SKF_NET_OFF:
+                    net = int(struct.unpack("<H", mem.read(skb + SKB.network_header, 2))[0])
+                    off = off - SKF_NET_OFF + (head + net - data)
+                elif off >= SKF_LL_OFF:
+                    mac = int(struct.unpack("<H", mem.read(skb + SKB.mac_header, 2))[0])
+                    off = INT_MIN if mac == 0xFFFF else off - SKF_LL_OFF + (head + mac - data)
+                else:
+                    off = INT_MIN
+            if off == INT_MIN or (length - data_len) - off < size:
+                return _neg(errno.EFAULT)
+            return int.from_bytes(mem.read(data + off, size), "big")
+        return load  # type: ignore[return-value]
+    return {n: make(n) for n in (1, 2, 4)}

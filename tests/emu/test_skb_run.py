@@ -714,3 +714,43 @@ def test_cgroup_skb_storage_lives_for_one_test_run(kernel, map_type):
         hostbpf.close(hmap)
         kernel.close(fd)
         kernel.close(emap)
+
+
+LD_ABS_PROGS = {
+    "abs_b": "r6 = r1\nr0 = *(u8 *)skb[14]\nexit",
+    "abs_h": "r6 = r1\nr0 = *(u16 *)skb[12]\nexit",
+    "abs_w": "r6 = r1\nr0 = *(u32 *)skb[26]\nexit",
+    "abs_past_end": "r6 = r1\nr0 = *(u32 *)skb[200]\nr0 = 5\nexit",
+    "net_off": "r6 = r1\nr0 = *(u32 *)skb[-1048564]\nexit",
+    "ll_off": "r6 = r1\nr0 = *(u16 *)skb[-2097140]\nexit",
+    "ind": "r6 = r1\nr7 = 2\nr0 = *(u16 *)skb[r7 + 10]\nexit",
+}
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("ptype", [1, SCHED_CLS], ids=["socket_filter", "sched_cls"])
+def test_ld_abs_runs_as_on_the_host(kernel, ptype):
+    """bpf_gen_ld_abs: the host's xlated sequence (but the call's immediate, the address
+    of bpf_skb_load_helper_*_no_cache) and its values, network- and MAC-relative offsets
+    included, for socket filters (the frame from the network header) and tc (from the
+    Ethernet header)."""
+    from emu.host import hostbpf
+
+    for name, src in LD_ABS_PROGS.items():
+        insns = assemble(src)
+        h = hostbpf.prog_load(ptype, encode(insns), log_level=0)
+        assert h.accepted, name
+        fd = kernel.prog_load(insns, prog_type=ptype)
+        try:
+            host = _words(hostbpf.prog_info(h.fd).xlated)
+            ours = _words(encode(kernel.fds.objects[fd].xlated))
+            calls = [k for k, w in enumerate(host) if w[0] == isa.CALL_INSN]
+            assert calls == [k for k, w in enumerate(ours) if w[0] == isa.CALL_INSN] and calls, name
+            assert [w for k, w in enumerate(ours) if k not in calls] == [w for k, w in enumerate(host)
+                                                                          if k not in calls], name
+            for pkt in (ipv4(), ipv6(), ipv4(b"")):
+                want = hostbpf.test_run(h.fd, data_in=pkt).retval
+                assert kernel.prog_test_run(fd, data_in=pkt).retval == want, (name, pkt.hex())
+        finally:
+            h.close()
+            kernel.close(fd)
