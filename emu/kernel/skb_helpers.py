@@ -18,12 +18,16 @@ of :data:`verifier.convert_ctx.SKB` in the machine's memory:
   (x86-64 ``csum_partial``, folded by ``csum_from32to16`` as since Linux 6.12),
   ``bpf_csum_update`` (``-ENOTSUPP`` unless ``CHECKSUM_COMPLETE``), ``bpf_csum_level``;
 * ``bpf_set_hash`` (``__skb_set_sw_hash``) and ``bpf_set_hash_invalid``
-  (``skb_clear_hash``).
+  (``skb_clear_hash``);
+* ``bpf_skb_vlan_push`` of the first tag (``__vlan_hwaccel_put_tag``: ``vlan_proto``
+  802.1Q unless 802.1ad is asked, ``vlan_tci``) and ``bpf_skb_vlan_pop`` of an
+  accelerated tag (``__vlan_hwaccel_clear_tag``), or of none.
 
 Not modelled (the run stops as not modelled where a program calls them):
 ``bpf_get_hash_recalc`` (its flow hash is keyed by a random boot-time secret),
-``bpf_skb_change_tail`` / ``_change_head`` / ``bpf_skb_adjust_room`` /
-``bpf_skb_vlan_push`` / ``_pop`` (reallocating or re-framing the skb), and the
+``bpf_skb_change_tail`` / ``_change_head`` / ``bpf_skb_adjust_room`` (reallocating
+or re-framing the skb), ``bpf_skb_vlan_push`` over a tag already present and
+``bpf_skb_vlan_pop`` of a tag inside the frame (both move the MAC header), and the
 ``CHECKSUM_PARTIAL`` / ``CHECKSUM_COMPLETE`` branches of the checksum helpers (a
 test-run skb never has them: ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE`` is refused).
 """
@@ -53,6 +57,8 @@ BPF_CSUM_LEVEL_QUERY, BPF_CSUM_LEVEL_INC, BPF_CSUM_LEVEL_DEC, BPF_CSUM_LEVEL_RES
 CHECKSUM_NONE, CHECKSUM_UNNECESSARY, CHECKSUM_COMPLETE, CHECKSUM_PARTIAL = 0, 1, 2, 3
 SKB_MAX_CSUM_LEVEL = 3
 CSUM_MANGLED_0 = 0xFFFF
+#: htons(ETH_P_8021Q), htons(ETH_P_8021AD) as a little-endian register holds them
+_VLAN_8021Q, _VLAN_8021AD = 0x0081, 0xA888
 #: bits of the byte at SKB.pkt_type_offset (ip_summed: bits 5-6) and at SKB.hash_flags_offset
 _IP_SUMMED_SHIFT = 5
 _L4_HASH, _SW_HASH = 1 << 1, 1 << 2
@@ -330,7 +336,34 @@ def skb_helpers() -> dict[int, HelperFn]:
         clear_hash(mem, skb)
         return 0
 
+    def vlan_push(mem: GuestMemory, skb: int, proto: int, tci: int, *_: int) -> int:
+        proto &= 0xFFFF  # __be16 as the register holds it
+        if proto not in (_VLAN_8021Q, _VLAN_8021AD):
+            proto = _VLAN_8021Q
+        plain_csum(mem, skb, "bpf_skb_vlan_push")  # bpf_push_mac_rcsum / bpf_pull_mac_rcsum
+        if rd(mem, skb + SKB.vlan_all, "<I"):  # skb_vlan_push: the present tag into the frame first
+            raise NotModelled("bpf_skb_vlan_push over a tag already present (__vlan_insert_tag)")
+        mem.write(skb + SKB.vlan_proto, struct.pack("<HH", proto, tci & 0xFFFF))  # __vlan_hwaccel_put_tag
+        net, mac = rd(mem, skb + SKB.network_header, "<H"), rd(mem, skb + SKB.mac_header, "<H")
+        mem.write(skb + SKB.mac_len, struct.pack("<H", (net - mac) & 0xFFFF))  # skb_reset_mac_len
+        compute_data_pointers(mem, skb)
+        return 0
+
+    def vlan_pop(mem: GuestMemory, skb: int, *_: int) -> int:
+        plain_csum(mem, skb, "bpf_skb_vlan_pop")
+        protocol = rd(mem, skb + SKB.protocol, "<H")
+        if rd(mem, skb + SKB.vlan_all, "<I"):
+            mem.write(skb + SKB.vlan_all, bytes(4))  # __vlan_hwaccel_clear_tag
+        elif protocol not in (_VLAN_8021Q, _VLAN_8021AD):  # !eth_type_vlan(skb->protocol)
+            compute_data_pointers(mem, skb)
+            return 0
+        if protocol in (_VLAN_8021Q, _VLAN_8021AD):
+            raise NotModelled("bpf_skb_vlan_pop of a tag in the frame (__skb_vlan_pop)")
+        compute_data_pointers(mem, skb)
+        return 0
+
     table: dict[int, Callable[..., int]] = {
+        18: vlan_push, 19: vlan_pop,
         26: skb_load_bytes, 68: skb_load_bytes_relative, 9: skb_store_bytes, 39: skb_pull_data,
         10: l3_csum_replace, 11: l4_csum_replace, 28: bpf_csum_diff, 40: csum_update, 135: bpf_csum_level,
         48: set_hash, 41: set_hash_invalid,
