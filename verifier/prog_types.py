@@ -305,9 +305,8 @@ PROG_TYPES.update({
 # --- convert_ctx_access of the __sk_buff program types that test-run (net/core/filter.c, 6.18):
 # tc_cls_act_convert_ctx_access (sched_cls, sched_act), bpf_convert_ctx_access (cgroup_skb, lwt_*)
 def _with_convert(prog_type: int, convert: Callable[[Insn], list[Insn]]) -> None:
-    from dataclasses import replace
-
-    PROG_TYPES[prog_type] = replace(PROG_TYPES[prog_type], convert_ctx_access=convert)
+    o = PROG_TYPES[prog_type]
+    PROG_TYPES[prog_type] = ProgTypeOps(o.name, o.check_attach, o.get_func_proto, o.is_valid_access, convert)
 
 
 for _t in (PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT):
