@@ -368,7 +368,7 @@ def skb_helpers() -> dict[int, HelperFn]:
         10: l3_csum_replace, 11: l4_csum_replace, 28: bpf_csum_diff, 40: csum_update, 135: bpf_csum_level,
         48: set_hash, 41: set_hash_invalid,
     }
-    return table  # type: ignore[return-value]
+    return table
 
 
 #: include/uapi/linux/filter.h
@@ -405,5 +405,5 @@ def ld_abs_loaders() -> dict[int, HelperFn]:
             if off == INT_MIN or (length - data_len) - off < size:
                 return _neg(errno.EFAULT)
             return int.from_bytes(mem.read(data + off, size), "big")
-        return load  # type: ignore[return-value]
+        return load
     return {n: make(n) for n in (1, 2, 4)}
