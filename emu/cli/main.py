@@ -70,6 +70,8 @@ EXAMPLES: dict[str, str] = {
     "btf": "structops btf dump --kernel --format c > vmlinux.h",
     "btf dump": "structops btf dump examples/struct_ops_module.bpf.o\n"
                 "structops btf dump --kernel --format c > vmlinux.h",
+    "test-run": "structops test-run len.s --prog-type sched_cls --data 000000000000010203040506080600...\n"
+                "structops -j test-run obj.bpf.o --prog cls --data-file frame.bin --ctx-file skb.bin",
     "verify": "structops verify deref.s --attach bpf_dummy_ops:test_1 --dot cfg.dot --explain\n"
               "structops verify examples/struct_ops_module.bpf.o --list       # its programs\n"
               "structops verify examples/struct_ops_module.bpf.o --prog test_1  # one, loaded alone\n"
