@@ -80,6 +80,8 @@ from kernel_model.btf import Ptr
 from kernel_model.btf import structs as S
 from kernel_model.errors import ENOTSUPP, KernelError, NotModelled
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
+from kernel_model.uapi import (PROG_TYPE_CGROUP_SKB, PROG_TYPE_LWT_IN, PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_XMIT,
+                               PROG_TYPE_SCHED_ACT, PROG_TYPE_SCHED_CLS)
 from verifier.sock_ctx import PROG_TYPE_SK_LOOKUP
 from kernel_model.uapi import PAGE_SIZE
 from verifier.ctx import SK_BUFF_SIZE
@@ -232,9 +234,7 @@ def _skb_ctx(ctx_in: bytes, ctx_out_size: int) -> bytearray | None:
     return bytearray(ctx_in[:SK_BUFF_SIZE].ljust(SK_BUFF_SIZE, b"\0"))
 
 
-#: enum bpf_prog_type: the types whose prog_ops.test_run is bpf_prog_test_run_skb (6.18)
-PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT, PROG_TYPE_CGROUP_SKB = 3, 4, 8
-PROG_TYPE_LWT_IN, PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_XMIT = 10, 11, 12
+#: the types whose prog_ops.test_run is bpf_prog_test_run_skb (6.18)
 SKB_TEST_RUN_TYPES = frozenset({PROG_TYPE_SOCKET_FILTER, PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT,
                                 PROG_TYPE_CGROUP_SKB, PROG_TYPE_LWT_IN, PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_XMIT})
 #: bpf_prog_test_run_skb's switch: tc sees the Ethernet header (is_l2) ...
