@@ -34,6 +34,8 @@ PROG_TYPES = {name: t for t, name in PROG_TYPE_NAMES.items() if t in (
 PROG_TYPES.update({PROG_TYPE_NAMES[t]: t for t in (9, 13, 15, 18, 23, 25, 30)})
 #: lirc_mode2 (verifier/lirc.py)
 PROG_TYPES[PROG_TYPE_NAMES[20]] = 20
+#: the lwt types (verifier/skb_ctx.py; lwt_in, lwt_out, lwt_xmit test-run, lwt_seg6local has no test run)
+PROG_TYPES.update({PROG_TYPE_NAMES[t]: t for t in (10, 11, 12, 19)})
 
 
 @dataclass(eq=False, slots=True)

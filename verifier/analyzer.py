@@ -1169,6 +1169,7 @@ def verify(insns: Sequence[Insn], env: VerifierEnv, log_level: int = 1, *, true_
         stack_depth=[sp.stack_depth for sp in v.subprogs], subprog_starts=[sp.start for sp in v.subprogs],
         tail_call_reachable=[sp.tail_call_reachable for sp in v.subprogs],
         seen_exception=v.seen_exception, exception_callback_subprog=v.exception_callback_subprog,
+        seen_direct_write=v.seen_direct_write,
         insn_aux=v.aux, max_states_per_insn=v.max_states_per_insn, total_states=v.total_states,
         peak_states=v.peak_states, error_line=None if err == 0 else _error_line(log),
         fastcall_nops=v.fastcall_nops if err == 0 else [])

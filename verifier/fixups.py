@@ -309,6 +309,24 @@ HelperResolver = Callable[[int], int]
 KfuncResolver = Callable[[int, int], int]
 
 
+def gen_ld_abs(orig: Insn, call_imm: int) -> list[Insn]:
+    """``bpf_gen_ld_abs`` (net/core/filter.c, Linux 6.18), the ``gen_ld_abs`` of socket
+    filters and tc programs, applied by ``do_misc_fixups``: r2 = the offset (``imm``,
+    plus ``src`` for ``LD_IND``), r1 = the skb (the verifier made sure R6 holds it), a
+    call of ``bpf_skb_load_helper_{8,16,32}_no_cache`` (``call_imm``), and a negative
+    answer (``-EFAULT``) returns 0 from the function."""
+    out: list[Insn] = []
+    if orig.code & 0xE0 == isa.ABS:
+        out.append(Insn(isa.ALU64 | isa.MOV | isa.K, 2, 0, 0, orig.imm))
+    else:
+        out.append(Insn(isa.ALU64 | isa.MOV | isa.X, 2, orig.src, 0, 0))
+        if orig.imm:
+            out.append(Insn(isa.ALU64 | isa.ADD | isa.K, 2, 0, 0, orig.imm))
+    return out + [Insn(isa.ALU64 | isa.MOV | isa.X, 1, 6, 0, 0), Insn(isa.CALL_INSN, 0, 0, 0, call_imm),
+                  Insn(isa.JMP | isa.JSGE | isa.K, 0, 0, 2, 0), Insn(isa.ALU | isa.XOR | isa.X, 0, 0, 0, 0),
+                  Insn(isa.EXIT_INSN, 0, 0, 0, 0)]
+
+
 def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | HelperResolver,
                   kfunc_imm: Mapping[int, int] | KfuncResolver | None = None,
                   maps: Mapping[int, MapSpec] | None = None, profile: Profile = LATEST,
@@ -317,7 +335,8 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
                   tail_calls: Mapping[int, tuple[MapSpec, int]] | None = None,
                   kfunc_args: Mapping[int, Sequence[Insn]] | None = None,
                   kfunc_inline: Mapping[int, Sequence[Insn]] | None = None,
-                  cpu_number: int | None = None, ksyms: Mapping[int, int] | None = None) -> FixupResult:
+                  cpu_number: int | None = None, ksyms: Mapping[int, int] | None = None,
+                  ld_abs_imm: Callable[[int], int] | None = None) -> FixupResult:
     """Rewrite ``insns`` for the JIT (see the module docstring).
 
     ``helper_imm``/``kfunc_imm`` give the CALL immediate (target -
@@ -339,6 +358,9 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
     ``r0 = &(void __percpu *)(r0)``, ``r0 = *(u32 *)(r0 + 0)``).
     ``ksyms``: by slot, the address ``check_pseudo_btf_id`` found for a ``BPF_PSEUDO_BTF_ID``
     lddw (a kernel function's); any other such lddw stops the run as not modelled.
+    ``ld_abs_imm``: the CALL immediate of ``bpf_skb_load_helper_{8,16,32}_no_cache`` by
+    load size; with it an ``LD_ABS``/``LD_IND`` becomes ``bpf_gen_ld_abs``'s call
+    sequence (:func:`gen_ld_abs`), without it the fault stub.
     """
     insns = list(insns)
     starts = list(starts) if starts is not None else find_subprogs(insns)
@@ -401,7 +423,10 @@ def fixup_for_jit(insns: Sequence[Insn], *, helper_imm: Mapping[int, int] | Help
             continue
         cls = c & 0x07
         if cls == isa.LD and c & 0xE0 in (isa.ABS, isa.IND):
-            patches[k] = [(Insn(isa.CALL_INSN, 0, 0, 0, fault()), None)]
+            if ld_abs_imm is not None and isa.SIZE_BYTES[c & 0x18] in (1, 2, 4):
+                patches[k] = [(i, None) for i in gen_ld_abs(ins, ld_abs_imm(isa.SIZE_BYTES[c & 0x18]))]
+            else:
+                patches[k] = [(Insn(isa.CALL_INSN, 0, 0, 0, fault()), None)]
         elif c == (isa.ALU64 | isa.MOV | isa.X) and ins.off == isa.ADDR_SPACE_CAST and ins.imm == 1:
             patches[k] = [(Insn(isa.ALU | isa.MOV | isa.X, ins.dst, ins.src, 0, 0), None)]
         elif cls in (isa.ALU, isa.ALU64):

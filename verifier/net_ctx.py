@@ -19,8 +19,9 @@ Models, for Linux 6.18 (net/core/filter.c, the same as 6.12 for these rules):
 
 What the program does with the packet pointers (ranges proven by comparisons with
 ``data_end``, ``check_packet_access``) is the verifier's core (:mod:`verifier.jumps`,
-:mod:`verifier.mem`). Not modelled: ``convert_ctx_access`` of these types (their
-programs are verified, not run; docs/status.md).
+:mod:`verifier.mem`). The ``convert_ctx_access`` of tc and cgroup_skb programs (which
+test-run) is :mod:`verifier.convert_ctx`; XDP's is not modelled (verified, not run;
+docs/status.md).
 """
 
 from __future__ import annotations

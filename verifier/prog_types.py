@@ -321,3 +321,14 @@ def _register_lirc_mode2() -> None:
 
 
 _register_lirc_mode2()
+# --- convert_ctx_access of the __sk_buff program types that test-run (net/core/filter.c, 6.18):
+# tc_cls_act_convert_ctx_access (sched_cls, sched_act), bpf_convert_ctx_access (cgroup_skb, lwt_*)
+def _with_convert(prog_type: int, convert: Callable[[Insn], list[Insn]]) -> None:
+    o = PROG_TYPES[prog_type]
+    PROG_TYPES[prog_type] = ProgTypeOps(o.name, o.check_attach, o.get_func_proto, o.is_valid_access, convert)
+
+
+for _t in (PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT):
+    _with_convert(_t, convert_ctx.convert_tc_access)
+for _t in (PROG_TYPE_CGROUP_SKB, PROG_TYPE_LWT_IN, PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_XMIT, PROG_TYPE_LWT_SEG6LOCAL):
+    _with_convert(_t, convert_ctx.convert_skb_ctx_access)

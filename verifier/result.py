@@ -160,6 +160,9 @@ class VerifyResult:
     #: ``attr.log_true_size`` (bpf_vlog_finalize): the bytes, NUL included, a buffer needs
     #: to hold the log at its longest; 0 at log level 0
     log_true_size: int = 0
+    #: ``env->seen_direct_write``: the program may write the packet directly (the
+    #: ``gen_prologue`` of tc and lwt_xmit programs then unclones the skb first)
+    seen_direct_write: bool = False
 
     @property
     def errno_name(self) -> str:

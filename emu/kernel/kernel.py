@@ -153,6 +153,8 @@ class Kernel(BpfSyscalls):
             helpers.update(self.current.helpers())
             from .maps.sk_storage import sk_storage_helpers
             helpers.update(sk_storage_helpers(m, self.btf, self._maps_by_addr))
+            from .skb_helpers import skb_helpers
+            helpers.update(skb_helpers())  # the sk_buff helpers of tc/cgroup_skb/lwt test runs
             self._helper_imms = m.images.helper_imms(helpers)
             self._helper_imms.update(self._bind_calling_helpers(m))
             self._symbol_imms = self._bind_symbol_helpers(m)
@@ -253,6 +255,19 @@ class Kernel(BpfSyscalls):
             m.kallsyms.add(name, addr, sym.size if sym else 1, "T", mod)
         self._kfunc_stubs[key] = (name, addr)
         return addr
+
+    def _ld_abs_imm(self, size: int) -> int:
+        """The CALL immediate of ``bpf_skb_load_helper_<8*size>_no_cache`` (what
+        ``bpf_gen_ld_abs`` calls for an ``LD_ABS``/``LD_IND``; :mod:`emu.kernel.skb_helpers`)."""
+        from .skb_helpers import LD_ABS_LOADERS, ld_abs_loaders
+
+        m = self.machine
+        name = LD_ABS_LOADERS[size]
+        addr = self._fault_stubs.get(name)
+        if addr is None:
+            addr = m.add_stub(name, ld_abs_loaders()[size], kind="kernel")
+            self._fault_stubs[name] = addr
+        return int(m.images.call_imm(addr))
 
     def _not_modelled_stub(self, what: str = "") -> int:
         """A stub that stops the program with an ExecFault: ``what`` is not modelled."""

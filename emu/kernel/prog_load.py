@@ -195,14 +195,15 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
     sub_starts = [kept[st] for st in result.subprog_starts]
     if len(code) != len(aux):
         aux = [a for k, a in enumerate(aux) if kept[k] != kept[k + 1]]
-    insns, new_index = convert_ctx_accesses(code, [a.ptr_type for a in aux], po.prog.prog_type, fault)
+    insns, new_index = convert_ctx_accesses(code, [a.ptr_type for a in aux], po.prog.prog_type, fault,
+                                            seen_direct_write=getattr(result, "seen_direct_write", False))
     # optimize_bpf_loop: the bpf_loop calls the verifier found fit become loops calling the
     # callback directly (verifier.loop_inline; the kernel runs it before convert_ctx_accesses,
     # which touches neither calls nor the stack)
     from verifier.loop_inline import inline_bpf_loops
     loops = {new_index[k]: a.loop_callback for k, a in enumerate(aux) if a.loop_inline_init and a.loop_inline}
     insns, moved, _starts, stack_depths = inline_bpf_loops(
-        insns, loops, [new_index[st] for st in sub_starts], result.stack_depth)
+        insns, loops, _starts_after(new_index, sub_starts), result.stack_depth)
     new_index = [moved[i] for i in new_index]
     objects = {mo.spec.id: mo for mo in (*maps_by_fd.values(), *fd_objs) if isinstance(mo, MapObject)}
     maps: dict[int, MapSpec] = {}  # by slot of the converted program
@@ -267,13 +268,20 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
             kfunc_inline[new_index[k]] = [Insn(isa.ALU64 | isa.MOV | isa.X, 0, 1, 0, 0)]
     # check_pseudo_btf_id: the kernel symbol addresses the lddws load
     ksyms = {new_index[k]: a.ksym_addr for k, a in enumerate(aux) if a.ksym_addr}
-    starts = [new_index[st] for st in sub_starts]
+    starts = _starts_after(new_index, sub_starts)
     return fixup_for_jit(insns, helper_imm=helper_imm, kfunc_imm=kfunc_imm, maps=maps, profile=kernel.profile,
                          kfunc_args=kfunc_args, kfunc_inline=kfunc_inline, ksyms=ksyms,
                          cpu_number=m.kallsyms.addr_of("cpu_number"),
                          stack_depths=stack_depths, starts=starts,
                          timed_may_goto_imm=m.images.call_imm(m.calls.addr_of("arch_bpf_timed_may_goto")),
-                         fault_imm=fault, tail_calls=tail_calls)
+                         fault_imm=fault, tail_calls=tail_calls, ld_abs_imm=kernel._ld_abs_imm)
+
+
+def _starts_after(new_index: Sequence[int], starts: Sequence[int]) -> list[int]:
+    """The subprograms' new starts: the main program starts at 0 even when a
+    ``gen_prologue`` went before its first instruction (``adjust_subprog_starts``
+    leaves a start at the patched slot alone)."""
+    return [0 if st == 0 else new_index[st] for st in starts]
 
 
 def _kfunc_hidden_args(name: str, aux: Any, meta: int) -> list[Insn]:

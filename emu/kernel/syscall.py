@@ -101,7 +101,7 @@ SUPPORTED_PROG_TYPES = {t: PROG_TYPE_NAMES[t] for t in (
 # the socket and cgroup types (verified only but sk_lookup, which test-runs: the emulated kernel has
 # no socket, sysctl or device to run the others on; verifier.sock_ctx)
 SUPPORTED_PROG_TYPES.update({t: PROG_TYPE_NAMES[t] for t in SOCK_PROG_TYPES})
-# the socket-level and tunnel packet types: verified (verifier.skb_ctx), not run (no test_run)
+# the socket-level and tunnel packet types: verified (verifier.skb_ctx); lwt_in/out/xmit test-run (emu.kernel.test_run)
 SUPPORTED_PROG_TYPES.update({t: PROG_TYPE_NAMES[t] for t in (
     PROG_TYPE_SK_SKB, PROG_TYPE_SK_MSG, PROG_TYPE_FLOW_DISSECTOR, PROG_TYPE_SK_REUSEPORT, PROG_TYPE_LWT_IN,
     PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_XMIT, PROG_TYPE_LWT_SEG6LOCAL, PROG_TYPE_NETFILTER)})

@@ -37,7 +37,22 @@ behaviour compared in the oracle tests):
   ``-EINVAL`` -- and ``ctx_out`` gets them back (``convert_skb_to___skb``);
   the program runs ``repeat`` times (0 means once) in the kernel-text loop
   (``bpf_test_run``); ``data_out`` is the packet with the Ethernet header
-  pushed back as zeros.
+  pushed back as zeros. The ``flags`` other than ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE``
+  and a ``cpu`` are ``-EINVAL``.
+* **tc, cgroup_skb, lwt** -- the same ``bpf_prog_test_run_skb`` for ``sched_cls``,
+  ``sched_act``, ``cgroup_skb``, ``lwt_in``, ``lwt_out`` and ``lwt_xmit`` (Linux 6.18),
+  per type: tc programs see the frame from its Ethernet header (``is_l2``: ``len`` is
+  the whole frame, ``wire_len`` is checked against it, ``data_out`` is what the
+  program left there); the others see it from the network header and get the
+  Ethernet header back as zeros in ``data_out``; all of them get
+  ``bpf_compute_data_pointers`` (``data_meta``, ``data_end`` in the ``cb``). The
+  test run's socket carries ``sk_family`` and the packet's addresses
+  (``sk_rcv_saddr`` the source, ``sk_daddr`` the destination; the IPv6 ones), which
+  cgroup_skb programs read through ``family`` / ``remote_ip4`` ...; a cgroup_skb
+  program's cgroup storages are allocated for the run (``bpf_test_run``).
+  ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE`` is accepted by the kernel and refused here as
+  not modelled (exit 3); lwt_seg6local has no ``test_run`` (``-ENOTSUPP``, as the
+  kernel). The helpers these programs call in a run: :mod:`emu.kernel.skb_helpers`.
 * **syscall** -- ``bpf_prog_test_run_syscall``: no data, no flags, no repeat
   (``-EINVAL``; our default ``repeat=1`` stands for the uapi's 0), a context of
   at most 65535 bytes copied into the kernel, the program run once, the
@@ -50,13 +65,12 @@ behaviour compared in the oracle tests):
   metadata, fragments, the ``xdp_md`` context; live frames not modelled), with the
   helpers of :mod:`emu.kernel.xdp_helpers`.
 
-Where we differ: ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE``, ``BPF_F_TEST_RUN_ON_CPU``
-and the ``max_ctx_offset`` lower bound of syscall contexts are not modelled (the
-first two are refused with ``-EINVAL`` and a message saying so); the socket a
-socket filter's skb carries is zeroed (the host's ``sk_family`` and addresses
-are not filled in: no program the verifier model accepts can read them); a
-``ctx_in`` naming another device than lo is ``-ENODEV`` here while the host
-may have one with that ifindex.
+Where we differ: ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE`` (refused as not modelled)
+and the ``max_ctx_offset`` lower bound of syscall contexts are not modelled; the
+test-run socket has only ``sk_family`` and the addresses of ``sock_init_data``'s
+work (its other fields are zero); a ``ctx_in`` naming another device than lo is
+``-ENODEV`` here while the host may have one with that ifindex; ``data_size_out``
+(``-ENOSPC`` for a short buffer) is not taken: ``data_out`` is always whole.
 """
 
 from __future__ import annotations
@@ -68,8 +82,10 @@ from typing import TYPE_CHECKING
 
 from kernel_model.btf import Ptr
 from kernel_model.btf import structs as S
-from kernel_model.errors import ENOTSUPP, KernelError
+from kernel_model.errors import ENOTSUPP, KernelError, NotModelled
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
+from kernel_model.uapi import (PROG_TYPE_CGROUP_SKB, PROG_TYPE_LWT_IN, PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_XMIT,
+                               PROG_TYPE_SCHED_ACT, PROG_TYPE_SCHED_CLS)
 from verifier.sock_ctx import PROG_TYPE_SK_LOOKUP
 from kernel_model.uapi import PAGE_SIZE, PROG_TYPE_XDP
 from verifier.ctx import SK_BUFF_SIZE
@@ -102,7 +118,7 @@ def test_run(kernel: "Kernel", po: "ProgObject", *, ctx_in: bytes, data_in: byte
     t = po.prog.prog_type
     if t == PROG_TYPE_STRUCT_OPS:
         return _run_dummy_struct_ops(kernel, po, ctx_in)
-    if t == PROG_TYPE_SOCKET_FILTER:
+    if t in SKB_TEST_RUN_TYPES:
         return _run_skb(kernel, po, ctx_in, data_in, repeat, flags, cpu, ctx_out_size)
     if t == PROG_TYPE_SYSCALL:
         return _run_syscall(kernel, po, ctx_in, data_in, repeat, flags, ctx_out_size, data_out_size)
@@ -252,12 +268,56 @@ def _skb_ctx(ctx_in: bytes, ctx_out_size: int) -> bytearray | None:
     return bytearray(ctx_in[:SK_BUFF_SIZE].ljust(SK_BUFF_SIZE, b"\0"))
 
 
+#: the types whose prog_ops.test_run is bpf_prog_test_run_skb (6.18)
+SKB_TEST_RUN_TYPES = frozenset({PROG_TYPE_SOCKET_FILTER, PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT,
+                                PROG_TYPE_CGROUP_SKB, PROG_TYPE_LWT_IN, PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_XMIT})
+#: bpf_prog_test_run_skb's switch: tc sees the Ethernet header (is_l2) ...
+_SKB_L2 = frozenset({PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT})
+#: ... and these get bpf_compute_data_pointers (is_direct_pkt_access)
+_SKB_DIRECT = frozenset({PROG_TYPE_SCHED_CLS, PROG_TYPE_SCHED_ACT, PROG_TYPE_CGROUP_SKB, PROG_TYPE_LWT_IN,
+                         PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_XMIT})
+#: include/uapi/linux/bpf.h
+BPF_F_TEST_SKB_CHECKSUM_COMPLETE = 1 << 2
+#: include/linux/socket.h
+AF_INET, AF_INET6 = 2, 10
+
+
+def _sock_addresses(data_in: bytes, protocol: int) -> tuple[int, bytes]:
+    """What ``bpf_prog_test_run_skb`` writes into its socket after ``eth_type_trans``:
+    ``sk_family`` and, when the header is there, the packet's source address as
+    ``sk_rcv_saddr`` and its destination as ``sk_daddr`` (the IPv6 ones for IPv6);
+    as (family, bytes to write at offset 0 of ``struct sock_common``...) -- here the
+    family and a 88-byte image of ``sock_common``'s first bytes."""
+    common = bytearray(SKB.skc_v6_rcv_saddr + 16)
+    ip = data_in[ETH_HLEN:]
+    if protocol == ETH_P_IP:
+        family = AF_INET
+        if len(ip) >= 20:
+            common[SKB.skc_rcv_saddr:SKB.skc_rcv_saddr + 4] = ip[12:16]
+            common[SKB.skc_daddr:SKB.skc_daddr + 4] = ip[16:20]
+    elif protocol == ETH_P_IPV6:
+        family = AF_INET6
+        if len(ip) >= 40:
+            common[SKB.skc_v6_rcv_saddr:SKB.skc_v6_rcv_saddr + 16] = ip[8:24]
+            common[SKB.skc_v6_daddr:SKB.skc_v6_daddr + 16] = ip[24:40]
+    else:
+        family = 0  # sk_alloc(net, AF_UNSPEC, ...)
+    struct.pack_into("<H", common, SKB.skc_family, family)
+    return family, bytes(common)
+
+
 def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, repeat: int, flags: int,
              cpu: int, ctx_out_size: int = 0) -> TestRunResult:
-    """``bpf_prog_test_run_skb`` for a socket filter (net/bpf/test_run.c, Linux 6.18)."""
+    """``bpf_prog_test_run_skb`` (net/bpf/test_run.c, Linux 6.18) for socket filters,
+    tc (sched_cls, sched_act), cgroup_skb and lwt_in/out/xmit programs."""
     m = kernel.machine
-    if flags or cpu:
-        raise KernelError(errno.EINVAL, "test_run flags/cpu for socket filters are not modelled")
+    ptype = po.prog.prog_type
+    is_l2 = ptype in _SKB_L2
+    if flags & ~BPF_F_TEST_SKB_CHECKSUM_COMPLETE or cpu:
+        raise KernelError(errno.EINVAL, f"test_run flags {flags:#x} / cpu {cpu}: skb programs take only "
+                                        "BPF_F_TEST_SKB_CHECKSUM_COMPLETE and no cpu")
+    if flags:
+        raise NotModelled("BPF_F_TEST_SKB_CHECKSUM_COMPLETE (skb->csum kept through the run) is not modelled")
     size = len(data_in)
     if size < ETH_HLEN:
         raise KernelError(errno.EINVAL, f"data_in must hold an Ethernet header ({ETH_HLEN} bytes), got {size}")
@@ -266,10 +326,6 @@ def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, 
                                         "headroom and tailroom")
     ctx = _skb_ctx(ctx_in, ctx_out_size)
     if ctx is not None:
-        gaps = zip((0, *(hi for _, hi in _CTX_ALLOWED)), (*(lo for lo, _ in _CTX_ALLOWED), SK_BUFF_SIZE))
-        for lo, hi in gaps:
-            if any(ctx[lo:hi]):  # range_is_zero
-                raise KernelError(errno.EINVAL, f"__sk_buff bytes {lo}..{hi - 1} of ctx_in must be zero")
         ifindex = struct.unpack_from("<I", ctx, _CTX_IFINDEX)[0]
         if ifindex > LOOPBACK_IFINDEX:
             raise KernelError(errno.ENODEV, f"no network device with ifindex {ifindex} (the emulated kernel "
@@ -279,6 +335,11 @@ def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, 
     if (protocol == ETH_P_IP and payload < 20) or (protocol == ETH_P_IPV6 and payload < 40):
         raise KernelError(errno.EINVAL, f"an {'IPv4' if protocol == ETH_P_IP else 'IPv6'} packet of {payload} "
                                         "bytes has no room for its header")
+    if ctx is not None:  # convert___skb_to_skb's zero checks
+        gaps = zip((0, *(hi for _, hi in _CTX_ALLOWED)), (*(lo for lo, _ in _CTX_ALLOWED), SK_BUFF_SIZE))
+        for lo, hi in gaps:
+            if any(ctx[lo:hi]):  # range_is_zero
+                raise KernelError(errno.EINVAL, f"__sk_buff bytes {lo}..{hi - 1} of ctx_in must be zero")
     buf_size = ((size + 63) & ~63) + SKB_HEADROOM + SKB_TAILROOM
     end = buf_size - SKB.shinfo_size  # skb_shinfo(skb) = head + end
     buf = m.alloc.kzalloc(buf_size)
@@ -287,16 +348,25 @@ def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, 
     sk = m.alloc.kzalloc(SOCK_SIZE)
     try:
         m.write(buf + SKB_HEADROOM, data_in)
+        m.write(buf + end + SKB.shinfo_dataref, struct.pack("<i", 1))  # __finalize_skb_around
         m.write(dev + SKB.dev_ifindex, struct.pack("<i", LOOPBACK_IFINDEX))
+        _family, common = _sock_addresses(data_in, protocol)
+        m.write(sk, common)
         h = bytearray(SKB.size)
         struct.pack_into("<QQ", h, SKB.dev, dev, sk)
-        struct.pack_into("<I", h, SKB.len, payload)  # eth_type_trans pulled the Ethernet header
+        # eth_type_trans pulled the Ethernet header; tc pushes it back (is_l2)
+        skb_len, data = (size, buf + SKB_HEADROOM) if is_l2 else (payload, buf + SKB_HEADROOM + ETH_HLEN)
+        struct.pack_into("<I", h, SKB.len, skb_len)
         h[SKB.pkt_type_offset] = _pkt_type(data_in[:6])
         h[SKB.protocol:SKB.protocol + 2] = protocol.to_bytes(2, "big")
-        struct.pack_into("<IQQ", h, SKB.end, end, buf, buf + SKB_HEADROOM + ETH_HLEN)
+        struct.pack_into("<HHH", h, SKB.transport_header, 0xFFFF, SKB_HEADROOM + ETH_HLEN, SKB_HEADROOM)
+        struct.pack_into("<IIQQ", h, SKB.tail, SKB_HEADROOM + size, end, buf, data)
+        struct.pack_into("<I", h, SKB.users, 1)
+        if ptype in _SKB_DIRECT:  # bpf_compute_data_pointers: no metadata, a linear skb
+            struct.pack_into("<QQ", h, SKB.cb + SKB.cb_data_meta, data, data + skb_len)
         if ctx is not None:  # convert___skb_to_skb
             wire_len, gso_segs = struct.unpack_from("<II", ctx, _CTX_WIRE_LEN)
-            if wire_len and not payload <= wire_len <= GSO_LEGACY_MAX_SIZE:
+            if wire_len and not skb_len <= wire_len <= GSO_LEGACY_MAX_SIZE:
                 raise KernelError(errno.EINVAL, f"wire_len {wire_len} is below the packet's length or above "
                                                 "GSO_LEGACY_MAX_SIZE")
             if gso_segs > GSO_MAX_SEGS:
@@ -307,7 +377,7 @@ def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, 
             h[SKB.tstamp:SKB.tstamp + 8] = ctx[_CTX_TSTAMP:_CTX_TSTAMP + 8]
             cb = SKB.cb + SKB.qdisc_data
             h[cb:cb + 20] = ctx[_CTX_CB:_CTX_CB + 20]
-            struct.pack_into("<I", h, SKB.cb + SKB.qdisc_pkt_len, wire_len or payload)
+            struct.pack_into("<I", h, SKB.cb + SKB.qdisc_pkt_len, wire_len or skb_len)
             shinfo = buf + end
             m.write(shinfo + SKB.shinfo_gso_segs, struct.pack("<H", gso_segs & 0xFFFF))
             m.write(shinfo + SKB.shinfo_gso_size, ctx[_CTX_GSO_SIZE:_CTX_GSO_SIZE + 2])
@@ -324,11 +394,17 @@ def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, 
             dt = (time.perf_counter_ns() - t0) // n
         finally:
             free_run_storages(m, storages)
-        data_out = bytes(ETH_HLEN) + m.read(buf + SKB_HEADROOM + ETH_HLEN, payload)
+        after = m.read(skb, SKB.size)
+        out_len = struct.unpack_from("<I", after, SKB.len)[0]
+        out_data = struct.unpack_from("<Q", after, SKB.data)[0]
+        if not is_l2:  # memset(__skb_push(skb, hh_len), 0, hh_len): the helpers keep the headroom
+            out_data -= ETH_HLEN
+            out_len += ETH_HLEN
+            m.write(out_data, bytes(ETH_HLEN))
+        data_out = m.read(out_data, out_len)
         ctx_out = b""
         if ctx is not None:  # convert_skb_to___skb
-            after = m.read(skb, SKB.size)
-            shinfo = m.read(buf + end, SKB.shinfo_size)
+            shinfo_b = m.read(buf + end, SKB.shinfo_size)
             cb = SKB.cb + SKB.qdisc_data
             out = bytearray(ctx)
             out[_CTX_MARK:_CTX_MARK + 4] = after[SKB.mark:SKB.mark + 4]
@@ -338,8 +414,9 @@ def _run_skb(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes, 
             out[_CTX_TSTAMP:_CTX_TSTAMP + 8] = after[SKB.tstamp:SKB.tstamp + 8]
             out[_CTX_CB:_CTX_CB + 20] = after[cb:cb + 20]
             out[_CTX_WIRE_LEN:_CTX_WIRE_LEN + 4] = after[SKB.cb + SKB.qdisc_pkt_len:SKB.cb + SKB.qdisc_pkt_len + 4]
-            struct.pack_into("<I", out, _CTX_GSO_SEGS, struct.unpack_from("<H", shinfo, SKB.shinfo_gso_segs)[0])
-            out[_CTX_HWTSTAMP:_CTX_HWTSTAMP + 8] = shinfo[SKB.shinfo_hwtstamps:SKB.shinfo_hwtstamps + 8]
+            struct.pack_into("<I", out, _CTX_GSO_SEGS,
+                             struct.unpack_from("<H", shinfo_b, SKB.shinfo_gso_segs)[0])
+            out[_CTX_HWTSTAMP:_CTX_HWTSTAMP + 8] = shinfo_b[SKB.shinfo_hwtstamps:SKB.shinfo_hwtstamps + 8]
             ctx_out = bytes(out[:ctx_out_size]) if ctx_out_size else b""
         return TestRunResult(ret & 0xFFFF_FFFF, data_out=data_out, ctx_out=ctx_out, duration=dt, retval64=ret)
     finally:

@@ -66,10 +66,10 @@ def test_every_accepted_field_has_a_conversion():
 
 
 def test_a_field_without_conversion_is_not_modelled_never_a_helper():
-    with pytest.raises(NotModelled, match=r"context field __sk_buff\.family is not modelled"):
-        convert_skb_access(1, Insn(0x61, 0, 1, 88, 0))
-    with pytest.raises(NotModelled, match="mark is not modelled for writes"):
-        convert_skb_access(2, Insn(0x63, 1, 2, 8, 0))
+    with pytest.raises(NotModelled, match=r"context field __sk_buff\.flow_keys is not modelled"):
+        convert_skb_access(1, Insn(0x79, 0, 1, 144, 0))
+    with pytest.raises(NotModelled, match="len is not modelled for writes"):
+        convert_skb_access(2, Insn(0x63, 1, 2, 0, 0))
 
 
 def test_the_issue_program_runs_in_the_emulated_kernel():
