@@ -40,7 +40,6 @@ COMMANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("emu.cli.profiles", "add_subcommand", ("profiles",)),
     ("emu.cli.btf", "add_subcommand", ("btf",)),  # btf dump
     ("emu.cli.verify", "add_subcommand", ("verify",)),  # the verifier model
-    ("emu.cli.test_run", "add_subcommand", ("test-run",)),  # BPF_PROG_TEST_RUN
     ("emu.cli.loader", "add_subcommands", ("load", "call", "check-signatures")),
     ("emu.cli.test_run", "add_subcommand", ("test-run",)),  # BPF_PROG_TEST_RUN of an object's program
     ("emu.sim.cli", "add_subcommand", ("sim",)),  # sim tcp, sim sched
@@ -71,8 +70,6 @@ EXAMPLES: dict[str, str] = {
     "btf": "structops btf dump --kernel --format c > vmlinux.h",
     "btf dump": "structops btf dump examples/struct_ops_module.bpf.o\n"
                 "structops btf dump --kernel --format c > vmlinux.h",
-    "test-run": "structops test-run len.s --prog-type sched_cls --data 000000000000010203040506080600...\n"
-                "structops -j test-run obj.bpf.o --prog cls --data-file frame.bin --ctx-file skb.bin",
     "verify": "structops verify deref.s --attach bpf_dummy_ops:test_1 --dot cfg.dot --explain\n"
               "structops verify examples/struct_ops_module.bpf.o --list       # its programs\n"
               "structops verify examples/struct_ops_module.bpf.o --prog test_1  # one, loaded alone\n"
