@@ -45,6 +45,12 @@ behaviour compared in the oracle tests):
   it is ``ctx_out``).
 
 * **sk_lookup** -- ``bpf_prog_test_run_sk_lookup``: :mod:`emu.kernel.test_run_sk_lookup`.
+* **flow dissector** -- ``bpf_prog_test_run_flow_dissector`` (``bpf_flow_dissect`` on an
+  skb-less ``struct bpf_flow_dissector``, the flow keys out as ``data_out``):
+  :mod:`emu.kernel.test_run_flow_dissector`.
+* **raw tracepoint** -- ``bpf_prog_test_run_raw_tp`` (the ``u64`` argument array as
+  ``ctx_in``, ``BPF_F_TEST_RUN_ON_CPU`` on the emulated CPUs): :mod:`emu.kernel.test_run_raw_tp`;
+  ``raw_tracepoint.w`` programs have no test run in the kernel (``-ENOTSUPP``).
 
 Where we differ: ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE``, ``BPF_F_TEST_RUN_ON_CPU``
 and the ``max_ctx_offset`` lower bound of syscall contexts are not modelled (the
@@ -67,6 +73,8 @@ from kernel_model.btf import structs as S
 from kernel_model.errors import ENOTSUPP, KernelError
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
 from verifier.sock_ctx import PROG_TYPE_SK_LOOKUP
+from kernel_model.uapi import (PROG_TYPE_FLOW_DISSECTOR, PROG_TYPE_RAW_TRACEPOINT,
+                               PROG_TYPE_RAW_TRACEPOINT_WRITABLE)
 from kernel_model.uapi import PAGE_SIZE
 from verifier.ctx import SK_BUFF_SIZE
 
@@ -105,6 +113,14 @@ def test_run(kernel: "Kernel", po: "ProgObject", *, ctx_in: bytes, data_in: byte
     if t == PROG_TYPE_SK_LOOKUP:
         from .test_run_sk_lookup import run_sk_lookup
         return run_sk_lookup(kernel, po, ctx_in, data_in, repeat, flags, cpu, ctx_out_size, data_out_size)
+    if t == PROG_TYPE_FLOW_DISSECTOR:
+        from .test_run_flow_dissector import run_flow_dissector
+        return run_flow_dissector(kernel, po, ctx_in, data_in, repeat, flags, cpu, ctx_out_size, data_out_size)
+    if t == PROG_TYPE_RAW_TRACEPOINT:
+        from .test_run_raw_tp import run_raw_tp
+        return run_raw_tp(kernel, po, ctx_in, data_in, repeat, flags, cpu, ctx_out_size, data_out_size)
+    if t == PROG_TYPE_RAW_TRACEPOINT_WRITABLE:  # raw_tracepoint_writable_prog_ops has no test_run
+        raise KernelError(ENOTSUPP, "raw_tracepoint.w programs have no BPF_PROG_TEST_RUN in the kernel")
     raise KernelError(ENOTSUPP, f"program type {t} has no test_run here")
 
 
