@@ -41,6 +41,7 @@ COMMANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("emu.cli.btf", "add_subcommand", ("btf",)),  # btf dump
     ("emu.cli.verify", "add_subcommand", ("verify",)),  # the verifier model
     ("emu.cli.loader", "add_subcommands", ("load", "call", "check-signatures")),
+    ("emu.cli.test_run", "add_subcommand", ("test-run",)),  # BPF_PROG_TEST_RUN of an object's program
     ("emu.sim.cli", "add_subcommand", ("sim",)),  # sim tcp, sim sched
 )
 
@@ -83,6 +84,13 @@ EXAMPLES: dict[str, str] = {
             "structops call --script steps.txt",
     "check-signatures": "structops check-signatures examples/*.bpf.o\n"
                         "structops check-signatures -j --all examples/struct_ops_module.bpf.o",
+    "test-run": "structops test-run tests/data/selftests/objects/bpf_flow.o _dissect \\\n"
+                "    --prog-array jmp_table=flow_dissector_0,flow_dissector_1,flow_dissector_2,"
+                "flow_dissector_3,flow_dissector_4,flow_dissector_5 \\\n"
+                "    --data-in 00000000000000000000000008004500002800000000400600000a0000010a000002"
+                "00501f9000000000000000005000000000000000\n"
+                "structops test-run tests/data/selftests/objects/test_raw_tp_test_run.o rename \\\n"
+                "    --ctx-in 34120000000000007856000000000000 --on-cpu 1",
     "sim": "structops sim tcp --algo reno --duration 5 --plot reno.svg",
     "sim tcp": "structops sim tcp --algo cubic --flows 2 --duration 20 --plot cubic.svg\n"
                "structops sim tcp examples/tcp_reno_kfuncs.bpf.o --duration 5 --json > run.json",

@@ -50,11 +50,16 @@ behaviour compared in the oracle tests):
   :mod:`emu.kernel.test_run_flow_dissector`.
 * **raw tracepoint** -- ``bpf_prog_test_run_raw_tp`` (the ``u64`` argument array as
   ``ctx_in``, ``BPF_F_TEST_RUN_ON_CPU`` on the emulated CPUs): :mod:`emu.kernel.test_run_raw_tp`;
-  ``raw_tracepoint.w`` programs have no test run in the kernel (``-ENOTSUPP``).
+  ``raw_tracepoint.w`` programs have no test run in the kernel (``-ENOTSUPP``); a
+  ``tp_btf`` (or iterator) program reaches ``bpf_prog_test_run_tracing``'s default:
+  ``-EFAULT`` (:func:`emu.kernel.test_run_raw_tp.run_tracing`).
+* A type whose kernel ``prog_ops`` has no ``test_run`` is ``-ENOTSUPP``, as there; a type
+  whose kernel has one that this module lacks is refused as not modelled.
 
-Where we differ: ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE``, ``BPF_F_TEST_RUN_ON_CPU``
-and the ``max_ctx_offset`` lower bound of syscall contexts are not modelled (the
-first two are refused with ``-EINVAL`` and a message saying so); the socket a
+Where we differ: ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE`` and the ``max_ctx_offset``
+lower bound of syscall contexts are not modelled (the first is refused with
+``-EINVAL`` and a message saying so; ``BPF_F_TEST_RUN_ON_CPU`` is modelled for raw
+tracepoints, the one type that takes it, on the emulated CPUs); the socket a
 socket filter's skb carries is zeroed (the host's ``sk_family`` and addresses
 are not filled in: no program the verifier model accepts can read them); a
 ``ctx_in`` naming another device than lo is ``-ENODEV`` here while the host
@@ -70,11 +75,10 @@ from typing import TYPE_CHECKING
 
 from kernel_model.btf import Ptr
 from kernel_model.btf import structs as S
-from kernel_model.errors import ENOTSUPP, KernelError
+from kernel_model.errors import ENOTSUPP, KernelError, NotModelled
 from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PROG_TYPE_SYSCALL
 from verifier.sock_ctx import PROG_TYPE_SK_LOOKUP
-from kernel_model.uapi import (PROG_TYPE_FLOW_DISSECTOR, PROG_TYPE_RAW_TRACEPOINT,
-                               PROG_TYPE_RAW_TRACEPOINT_WRITABLE)
+from kernel_model.uapi import PROG_TYPE_FLOW_DISSECTOR, PROG_TYPE_RAW_TRACEPOINT, PROG_TYPE_TRACING
 from kernel_model.uapi import PAGE_SIZE
 from verifier.ctx import SK_BUFF_SIZE
 
@@ -119,9 +123,23 @@ def test_run(kernel: "Kernel", po: "ProgObject", *, ctx_in: bytes, data_in: byte
     if t == PROG_TYPE_RAW_TRACEPOINT:
         from .test_run_raw_tp import run_raw_tp
         return run_raw_tp(kernel, po, ctx_in, data_in, repeat, flags, cpu, ctx_out_size, data_out_size)
-    if t == PROG_TYPE_RAW_TRACEPOINT_WRITABLE:  # raw_tracepoint_writable_prog_ops has no test_run
-        raise KernelError(ENOTSUPP, "raw_tracepoint.w programs have no BPF_PROG_TEST_RUN in the kernel")
-    raise KernelError(ENOTSUPP, f"program type {t} has no test_run here")
+    if t == PROG_TYPE_TRACING:
+        from .test_run_raw_tp import run_tracing
+        return run_tracing(po, flags, cpu)
+    return _no_test_run(t)
+
+
+def _no_test_run(prog_type: int) -> TestRunResult:
+    """A type without a runner here: ``-ENOTSUPP`` where the kernel has none either
+    (``prog->aux->ops->test_run`` is NULL: kprobe, raw_tracepoint.w, the cgroup socket
+    types ...), not modelled where it has one (its function named)."""
+    from kernel_model.bpf_facts.prog_types import PROG_FACTS
+
+    facts = next((f for f in PROG_FACTS.values() if f.id == prog_type), None)
+    if facts is None or facts.test_run is None:
+        raise KernelError(ENOTSUPP, f"program type {prog_type} has no BPF_PROG_TEST_RUN in the kernel")
+    raise NotModelled(f"BPF_PROG_TEST_RUN of {facts.name.removeprefix('BPF_PROG_TYPE_').lower()} programs "
+                      f"({facts.test_run}) is not modelled")
 
 
 def _run_dummy_struct_ops(kernel: "Kernel", po: "ProgObject", ctx_in: bytes) -> TestRunResult:

@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .kernel import Kernel
     from .prog_load import ProgObject
 
-__all__ = ["run_raw_tp", "max_ctx_offset", "MAX_BPF_FUNC_ARGS", "BPF_F_TEST_RUN_ON_CPU"]
+__all__ = ["run_raw_tp", "run_tracing", "max_ctx_offset", "MAX_BPF_FUNC_ARGS", "BPF_F_TEST_RUN_ON_CPU"]
 
 #: include/linux/bpf.h
 MAX_BPF_FUNC_ARGS = 12
@@ -105,3 +105,22 @@ def run_raw_tp(kernel: "Kernel", po: "ProgObject", ctx_in: bytes, data_in: bytes
         if ctx:
             m.alloc.kfree(ctx)
     return TestRunResult(ret & 0xFFFF_FFFF, duration=dt, retval64=ret & M64)
+
+
+#: enum bpf_attach_type (include/uapi/linux/bpf.h): the tracing attach types bpf_prog_test_run_tracing runs
+BPF_TRACE_FENTRY, BPF_TRACE_FEXIT, BPF_MODIFY_RETURN = 24, 25, 26
+
+
+def run_tracing(po: "ProgObject", flags: int, cpu: int) -> TestRunResult:
+    """``bpf_prog_test_run_tracing`` (net/bpf/test_run.c, 6.12 sources; the 6.18 host
+    answers the same) for what the emulated kernel loads of ``BPF_PROG_TYPE_TRACING``:
+    ``flags`` or ``cpu`` is ``-EINVAL``; a BTF raw tracepoint (``tp_btf``) or an iterator
+    reaches the switch's default: ``-EFAULT``, nothing run. fentry/fexit/fmod_ret (which
+    call the ``bpf_fentry_test*`` functions) are not modelled."""
+    if flags or cpu:
+        raise KernelError(errno.EINVAL, "tracing test runs take no flags or cpu")
+    if po.prog.expected_attach_type in (BPF_TRACE_FENTRY, BPF_TRACE_FEXIT, BPF_MODIFY_RETURN):
+        from kernel_model.errors import NotModelled
+        raise NotModelled("BPF_PROG_TEST_RUN of fentry/fexit/fmod_ret programs is not modelled")
+    raise KernelError(errno.EFAULT, "bpf_prog_test_run_tracing runs fentry, fexit and fmod_ret programs only "
+                                    "(the kernel answers -EFAULT for the other tracing attach types)")
