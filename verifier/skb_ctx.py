@@ -29,9 +29,10 @@ these functions; each was compared with the host kernel by tests/verifier/test_s
 
 Whether the program may read (write) the packet directly is
 ``may_access_direct_pkt_data`` (:mod:`verifier.mem`: read for all of these but
-netfilter; write for sk_skb, sk_msg, lwt_xmit). Not modelled: the
-``convert_ctx_access`` rewrites and ``gen_prologue`` of these types (as for tc and
-XDP, their programs are verified, not run: docs/status.md); ``BPF_PROG_TYPE_LIRC_MODE2``
+netfilter; write for sk_skb, sk_msg, lwt_xmit). The flow dissector's
+``convert_ctx_access`` is :mod:`verifier.flow_dissector_ctx` (its programs test-run).
+Not modelled: the ``convert_ctx_access`` rewrites and ``gen_prologue`` of the other
+types (as for tc and XDP, their programs are verified, not run: docs/status.md); ``BPF_PROG_TYPE_LIRC_MODE2``
 (its type exists only with CONFIG_BPF_LIRC_MODE2, which kernels without a remote
 controller core do not have; the model does not guess).
 """
