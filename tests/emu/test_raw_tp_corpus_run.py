@@ -12,13 +12,13 @@ from typing import Any, Iterator
 
 import pytest
 
-from kernel_model.errors import ExecFault, KernelError, NotModelled
 from kernel_model import isa
+from kernel_model.errors import ExecFault, KernelError, NotModelled
+from kernel_model.uapi import PROG_TYPE_RAW_TRACEPOINT
 
 from tests.conftest import ROOT
 
 OBJECTS = ROOT / "tests/data/selftests/objects"
-PROG_TYPE_RAW_TRACEPOINT = 17
 #: helpers whose run leaves nothing behind on the host but the program's own maps: map
 #: operations, clocks, random numbers, the CPU and NUMA ids, the current pid/tgid (the
 #: test's own), kernel-memory reads, spin locks, ring buffers, tail calls, loops
