@@ -45,6 +45,7 @@ from . import sock_ctx, sock_helpers
 from .sock_ctx import (PROG_TYPE_CGROUP_DEVICE, PROG_TYPE_CGROUP_SOCK, PROG_TYPE_CGROUP_SOCK_ADDR,
                        PROG_TYPE_CGROUP_SOCKOPT, PROG_TYPE_CGROUP_SYSCTL, PROG_TYPE_SK_LOOKUP, PROG_TYPE_SOCK_OPS)
 from . import pkt_helpers, skb_ctx, sockmap
+from . import flow_dissector_ctx
 from . import percpu_helpers
 from . import xdp_ctx
 from .helper_sets import MODELLED_SYMBOLS, allowed_protos, attach_type_name, prog_type_name
@@ -245,7 +246,8 @@ PROG_TYPES: dict[int, ProgTypeOps] = {
     PROG_TYPE_SK_SKB: ProgTypeOps("sk_skb", _facts_attach(False), helpers_from_facts, skb_ctx.sk_skb_access),
     PROG_TYPE_SK_MSG: ProgTypeOps("sk_msg", _facts_attach(False), helpers_from_facts, skb_ctx.sk_msg_access),
     PROG_TYPE_FLOW_DISSECTOR: ProgTypeOps("flow_dissector", _facts_attach(False), helpers_from_facts,
-                                          skb_ctx.flow_dissector_access),
+                                          skb_ctx.flow_dissector_access,
+                                          flow_dissector_ctx.convert_flow_dissector_access),
     PROG_TYPE_SK_REUSEPORT: ProgTypeOps("sk_reuseport", _facts_attach(False), helpers_from_facts,
                                         skb_ctx.sk_reuseport_access),
     PROG_TYPE_LWT_IN: ProgTypeOps("lwt_in", _facts_attach(False), helpers_from_facts, skb_ctx.lwt_access),

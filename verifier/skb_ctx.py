@@ -30,8 +30,9 @@ these functions; each was compared with the host kernel by tests/verifier/test_s
 Whether the program may read (write) the packet directly is
 ``may_access_direct_pkt_data`` (:mod:`verifier.mem`: read for all of these but
 netfilter; write for sk_skb, sk_msg, lwt_xmit). The lwt types' ``convert_ctx_access``
-and lwt_xmit's ``gen_prologue`` are :mod:`verifier.convert_ctx` (they test-run); not
-modelled: those of the other types here (verified, not run: docs/status.md); ``BPF_PROG_TYPE_LIRC_MODE2``
+and lwt_xmit's ``gen_prologue`` are :mod:`verifier.convert_ctx`, the flow dissector's
+:mod:`verifier.flow_dissector_ctx` (they test-run); not modelled: those of the other types
+here (verified, not run: docs/status.md); ``BPF_PROG_TYPE_LIRC_MODE2``
 (its type exists only with CONFIG_BPF_LIRC_MODE2, which kernels without a remote
 controller core do not have; the model does not guess).
 """

@@ -86,7 +86,18 @@ EXAMPLES: dict[str, str] = {
                         "structops check-signatures -j --all examples/struct_ops_module.bpf.o",
     "test-run": "structops test-run examples/dummy_st_ops.bpf.o --prog dummy_test_1 --ctx-hex 0000000000000000\n"
                 "structops test-run tests/data/selftests/objects/xdp_tx.o --data-hex 000102030405060708090a0b0800\n"
-                "structops test-run prog.s --prog-type xdp --data pkt.bin --data-out out.bin",
+                "structops test-run prog.s --prog-type xdp --data pkt.bin --data-out out.bin\n"
+                "structops test-run tests/data/selftests/objects/bpf_flow.o --prog _dissect \\\n"
+                "    --prog-array jmp_table=flow_dissector_0,flow_dissector_1,flow_dissector_2,"
+                "flow_dissector_3,flow_dissector_4,flow_dissector_5 \\\n"
+                "    --data-hex 00000000000000000000000008004500002800000000400600000a0000010a000002"
+                "00501f9000000000000000005000000000000000\n"
+                "structops test-run tests/data/selftests/objects/test_raw_tp_test_run.o --prog rename \\\n"
+                "    --ctx-hex 34120000000000007856000000000000 --on-cpu 1",
+    "sim": "structops sim tcp --algo reno --duration 5 --plot reno.svg",
+    "sim tcp": "structops sim tcp --algo cubic --flows 2 --duration 20 --plot cubic.svg\n"
+               "structops sim tcp examples/tcp_reno_kfuncs.bpf.o --duration 5 --json > run.json",
+    "sim sched": "structops sim sched examples/scx_vtime.bpf.o --cpus 4 --tasks 8 --plot timeline.svg",
 }
 
 

@@ -28,8 +28,8 @@ instead (bpf() as root; nothing attached, never a struct_ops program), to compar
 What the command asks of the kernel where the user does not say (as a user-space
 caller chooses): ``data_size_out`` 64 KiB when a packet is given, else 0 (the types
 that take no packet refuse a data_out buffer); ``ctx_size_out`` the size of the
-context given, except for syscall programs, which refuse a ctx_out buffer and write
-the context back in place (the kernel's ``ctx_in`` buffer, shown as ``ctx_out``).
+context given, except for raw tracepoint, tracing and syscall programs, which refuse a
+ctx_out buffer (syscall programs write the context back in place (the kernel's ``ctx_in`` buffer, shown as ``ctx_out``)).
 ``--data-out-size``/``--ctx-out-size``/``--flags``/``--on-cpu`` set the raw attributes.
 """
 
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import struct
 import sys
 from typing import Any
@@ -45,13 +46,15 @@ from kernel_model.errors import InputError, KernelError
 
 from .output import emit, json_mode
 
-__all__ = ["add_subcommand", "cmd_test_run", "hexdump", "DATA_OUT_SIZE"]
+__all__ = ["add_subcommand", "cmd_test_run", "decode_flow_keys", "hexdump", "DATA_OUT_SIZE"]
 
 #: ``data_size_out`` asked for when a packet is given (a user-space buffer's size)
 DATA_OUT_SIZE = 1 << 16
 #: include/uapi/linux/bpf.h
 BPF_F_TEST_RUN_ON_CPU = 1
 _SYSCALL, _XDP, _FLOW_DISSECTOR, _STRUCT_OPS = 31, 6, 22, 27
+#: the types whose test run refuses a ctx_out buffer (raw_tp, tracing, syscall: net/bpf/test_run.c)
+_NO_CTX_OUT = frozenset({17, 26, _SYSCALL})
 #: include/uapi/linux/bpf.h enum xdp_action
 XDP_ACTIONS = ("XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT")
 #: enum bpf_ret_code (include/uapi/linux/bpf.h): a flow dissector's answers
@@ -89,6 +92,25 @@ def _bytes_arg(path: str | None, hex_text: str | None, what: str) -> bytes:
 def hexdump(data: bytes, indent: str = "  ") -> list[str]:
     """``data`` as lines of 16 hex bytes with their offsets (``0000: 45 00 ...``)."""
     return [f"{indent}{off:04x}: {data[off:off + 16].hex(' ')}" for off in range(0, len(data), 16)]
+
+
+def decode_flow_keys(b: bytes) -> dict[str, Any]:
+    """``struct bpf_flow_keys`` (include/uapi/linux/bpf.h) as names and values: ports and
+    ``n_proto`` in host order; the addresses as IPv4 or IPv6 by ``addr_proto``."""
+    nhoff, thoff, addr_proto, is_frag, first, encap, ip_proto = struct.unpack_from("<HHHBBBB", b, 0)
+    n_proto, sport, dport = struct.unpack_from(">HHH", b, 10)
+    flags = struct.unpack_from("<I", b, 48)[0]
+    flow_label = struct.unpack_from(">I", b, 52)[0]
+    keys: dict[str, Any] = {"nhoff": nhoff, "thoff": thoff, "addr_proto": addr_proto, "is_frag": is_frag,
+                            "is_first_frag": first, "is_encap": encap, "ip_proto": ip_proto, "n_proto": n_proto,
+                            "sport": sport, "dport": dport}
+    if addr_proto == 0x0800:
+        keys["src"], keys["dst"] = str(ipaddress.IPv4Address(b[16:20])), str(ipaddress.IPv4Address(b[20:24]))
+    elif addr_proto == 0x86DD:
+        keys["src"], keys["dst"] = str(ipaddress.IPv6Address(b[16:32])), str(ipaddress.IPv6Address(b[32:48]))
+    keys["flags"] = flags
+    keys["flow_label"] = flow_label
+    return keys
 
 
 def _pick_program(obj: Any, name: str | None, where: str) -> Any:
@@ -245,7 +267,8 @@ def _run(args: argparse.Namespace, kernel: Any, fd: int, ptype: int, name: str, 
         flags |= BPF_F_TEST_RUN_ON_CPU
         cpu = args.on_cpu
     data_out_size = args.data_out_size if args.data_out_size is not None else (DATA_OUT_SIZE if data_in else 0)
-    ctx_out_size = args.ctx_out_size if args.ctx_out_size is not None else (len(ctx_in) if ptype != _SYSCALL else 0)
+    no_ctx_out = ptype in _NO_CTX_OUT
+    ctx_out_size = args.ctx_out_size if args.ctx_out_size is not None else (0 if no_ctx_out else len(ctx_in))
     res = kernel.prog_test_run(fd, ctx_in=ctx_in, data_in=data_in, repeat=args.repeat, ctx_out_size=ctx_out_size,
                                data_out_size=data_out_size, flags=flags, cpu=cpu)
     for path, blob in ((args.data_out, res.data_out), (args.ctx_out, res.ctx_out)):
@@ -260,10 +283,14 @@ def _run(args: argparse.Namespace, kernel: Any, fd: int, ptype: int, name: str, 
         verdict = XDP_ACTIONS[res.retval]
     elif ptype == _FLOW_DISSECTOR:
         verdict = FLOW_RETS.get(res.retval)
+    keys = decode_flow_keys(res.data_out) if ptype == _FLOW_DISSECTOR and len(res.data_out) >= 56 else None
     if json_mode():
-        emit({"file": where, "program": name or None, "prog_type": tname, "retval": res.retval, "verdict": verdict,
-              "data_out": res.data_out.hex(), "ctx_out": res.ctx_out.hex(), "repeat": args.repeat,
-              "host": bool(args.host), "exit_status": 0})
+        rec: dict[str, Any] = {"file": where, "program": name or None, "prog_type": tname, "retval": res.retval,
+                               "verdict": verdict, "data_out": res.data_out.hex(), "ctx_out": res.ctx_out.hex(),
+                               "repeat": args.repeat, "host": bool(args.host), "exit_status": 0}
+        if keys is not None:
+            rec["flow_keys"] = keys
+        emit(rec)
         return 0
     what = f"prog {name} ({tname})" if name else f"{where} ({tname})"
     kern = "the host kernel" if args.host else "the emulated kernel"
@@ -273,6 +300,9 @@ def _run(args: argparse.Namespace, kernel: Any, fd: int, ptype: int, name: str, 
             _out(f"{label} ({len(blob)} bytes):")
             for ln in hexdump(blob):
                 _out(ln)
+    if keys is not None:
+        _out("flow keys: " + " ".join(f"{k}={v:#x}" if k in ("addr_proto", "n_proto", "flags", "flow_label") else
+                                      f"{k}={v}" for k, v in keys.items()))
     return 0
 
 

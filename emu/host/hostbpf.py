@@ -162,7 +162,7 @@ class TestRunResult:
 
 
 def test_run(prog_fd: int, *, data_in: bytes = b"", ctx_in: bytes = b"", data_out_size: int = 0,
-             ctx_out_size: int = 0, repeat: int = 0, flags: int = 0) -> TestRunResult:
+             ctx_out_size: int = 0, repeat: int = 0, flags: int = 0, cpu: int = 0) -> TestRunResult:
     """``BPF_PROG_TEST_RUN``; raises OSError(errno) on failure. ``ctx_in_after``
     is the ctx_in buffer after the run (SYSCALL programs write their ctx back there)."""
     din = ctypes.create_string_buffer(data_in, len(data_in)) if data_in else None
@@ -171,7 +171,7 @@ def test_run(prog_fd: int, *, data_in: bytes = b"", ctx_in: bytes = b"", data_ou
     cout = ctypes.create_string_buffer(ctx_out_size) if ctx_out_size else None
     a = bytearray(80)
     struct.pack_into("<IIIIQQIIIIQQII", a, 0, prog_fd, 0, len(data_in), data_out_size, _ptr(din), _ptr(dout),
-                     repeat, 0, len(ctx_in), ctx_out_size, _ptr(cin), _ptr(cout), flags, 0)
+                     repeat, 0, len(ctx_in), ctx_out_size, _ptr(cin), _ptr(cout), flags, cpu)
     r, err = sys_bpf(BPF_PROG_TEST_RUN, a)
     if r < 0:
         raise OSError(err, f"BPF_PROG_TEST_RUN: {os.strerror(err)}")

@@ -246,11 +246,15 @@ def rewrite_for_jit(kernel: Any, po: ProgObject, code: list[Insn], result: Any, 
         return m.images.call_imm(kernel._kfunc_stub(entry))
 
     helper_imms = kernel._helper_imms
+    from .prog_type_helpers import prog_type_helper_imm
 
     def helper_imm(hid: int) -> int:
         by_symbol = kernel.helper_imm_for(po.prog, hid)
         if by_symbol is not None:
             return by_symbol
+        typed = prog_type_helper_imm(kernel, po.prog.prog_type, hid)  # the type's get_func_proto answer
+        if typed is not None:
+            return typed
         if hid in helper_imms:
             return helper_imms[hid]
         return m.images.call_imm(kernel._not_modelled_stub(f"helper {hid}"))

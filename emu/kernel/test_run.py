@@ -60,13 +60,25 @@ behaviour compared in the oracle tests):
   it is ``ctx_out``).
 
 * **sk_lookup** -- ``bpf_prog_test_run_sk_lookup``: :mod:`emu.kernel.test_run_sk_lookup`.
+* **flow dissector** -- ``bpf_prog_test_run_flow_dissector`` (``bpf_flow_dissect`` on an
+  skb-less ``struct bpf_flow_dissector``, the flow keys out as ``data_out``):
+  :mod:`emu.kernel.test_run_flow_dissector`.
+* **raw tracepoint** -- ``bpf_prog_test_run_raw_tp`` (the ``u64`` argument array as
+  ``ctx_in``, ``BPF_F_TEST_RUN_ON_CPU`` on the emulated CPUs): :mod:`emu.kernel.test_run_raw_tp`;
+  ``raw_tracepoint.w`` programs have no test run in the kernel (``-ENOTSUPP``); a
+  ``tp_btf`` (or iterator) program reaches ``bpf_prog_test_run_tracing``'s default:
+  ``-EFAULT`` (:func:`emu.kernel.test_run_raw_tp.run_tracing`).
+* A type whose kernel ``prog_ops`` has no ``test_run`` is ``-ENOTSUPP``, as there; a type
+  whose kernel has one that this module lacks is refused as not modelled.
 
 * **xdp** -- ``bpf_prog_test_run_xdp``: :mod:`emu.kernel.test_run_xdp` (headroom,
   metadata, fragments, the ``xdp_md`` context; live frames not modelled), with the
   helpers of :mod:`emu.kernel.xdp_helpers`.
 
 Where we differ: ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE`` (refused as not modelled)
-and the ``max_ctx_offset`` lower bound of syscall contexts are not modelled; the
+and the ``max_ctx_offset`` lower bound of syscall contexts are not modelled
+(``BPF_F_TEST_RUN_ON_CPU`` is modelled for raw tracepoints, the one type that takes
+it, on the emulated CPUs); the
 test-run socket has only ``sk_family`` and the addresses of ``sock_init_data``'s
 work (its other fields are zero); a ``ctx_in`` naming another device than lo is
 ``-ENODEV`` here while the host may have one with that ifindex; ``data_size_out``
@@ -87,6 +99,7 @@ from kernel_model.prog import PROG_TYPE_SOCKET_FILTER, PROG_TYPE_STRUCT_OPS, PRO
 from kernel_model.uapi import (PROG_TYPE_CGROUP_SKB, PROG_TYPE_LWT_IN, PROG_TYPE_LWT_OUT, PROG_TYPE_LWT_XMIT,
                                PROG_TYPE_SCHED_ACT, PROG_TYPE_SCHED_CLS)
 from verifier.sock_ctx import PROG_TYPE_SK_LOOKUP
+from kernel_model.uapi import PROG_TYPE_FLOW_DISSECTOR, PROG_TYPE_RAW_TRACEPOINT, PROG_TYPE_TRACING
 from kernel_model.uapi import PAGE_SIZE, PROG_TYPE_XDP
 from verifier.ctx import SK_BUFF_SIZE
 
@@ -100,7 +113,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .kernel import Kernel
     from .syscall import ProgObject
 
-__all__ = ["test_run", "KERNEL_TEST_RUN_TYPES", "ETH_HLEN", "SKB_HEADROOM", "SKB_TAILROOM", "DUMMY_ARGS_SIZE", "DUMMY_STATE_OFF"]
+__all__ = ["test_run", "ETH_HLEN", "SKB_HEADROOM", "SKB_TAILROOM", "DUMMY_ARGS_SIZE", "DUMMY_STATE_OFF"]
 
 ETH_HLEN = 14
 #: NET_SKB_PAD + NET_IP_ALIGN on x86-64, and SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
@@ -128,34 +141,29 @@ def test_run(kernel: "Kernel", po: "ProgObject", *, ctx_in: bytes, data_in: byte
     if t == PROG_TYPE_XDP:
         from .test_run_xdp import run_xdp
         return run_xdp(kernel, po, ctx_in, data_in, repeat, flags, ctx_out_size, data_out_size)
-    if t in KERNEL_TEST_RUN_TYPES:
-        from kernel_model.errors import NotModelled
-        from kernel_model.uapi import PROG_TYPE_NAMES
+    if t == PROG_TYPE_FLOW_DISSECTOR:
+        from .test_run_flow_dissector import run_flow_dissector
+        return run_flow_dissector(kernel, po, ctx_in, data_in, repeat, flags, cpu, ctx_out_size, data_out_size)
+    if t == PROG_TYPE_RAW_TRACEPOINT:
+        from .test_run_raw_tp import run_raw_tp
+        return run_raw_tp(kernel, po, ctx_in, data_in, repeat, flags, cpu, ctx_out_size, data_out_size)
+    if t == PROG_TYPE_TRACING:
+        from .test_run_raw_tp import run_tracing
+        return run_tracing(po, flags, cpu)
+    return _no_test_run(t)
 
-        raise NotModelled(f"BPF_PROG_TEST_RUN of {PROG_TYPE_NAMES.get(t, t)} programs is not modelled "
-                          "(the kernel runs them)")
-    raise KernelError(ENOTSUPP, f"program type {t} has no test_run (prog->aux->ops->test_run is NULL)")
 
+def _no_test_run(prog_type: int) -> TestRunResult:
+    """A type without a runner here: ``-ENOTSUPP`` where the kernel has none either
+    (``prog->aux->ops->test_run`` is NULL: kprobe, raw_tracepoint.w, the cgroup socket
+    types ...), not modelled where it has one (its function named)."""
+    from kernel_model.bpf_facts.prog_types import PROG_FACTS
 
-#: the program types whose ``bpf_prog_ops`` have a ``test_run`` (Linux 6.12: net/core/filter.c
-#: skb/xdp/flow-dissector/sk_lookup ops, kernel/trace/bpf_trace.c raw_tp and tracing,
-#: kernel/bpf/syscall.c, kernel/bpf/bpf_struct_ops.c, net/netfilter/nf_bpf_link.c; the same
-#: set on 6.18): for any other type ``bpf_prog_test_run`` returns ``-ENOTSUPP``, the kernel's
-#: answer; for these, a missing runner here is our limit (:class:`NotModelled`)
-KERNEL_TEST_RUN_TYPES: frozenset[int] = frozenset({
-    1,   # socket_filter
-    3, 4,  # sched_cls, sched_act
-    6,   # xdp
-    8,   # cgroup_skb
-    10, 11, 12,  # lwt_in, lwt_out, lwt_xmit (lwt_seg6local's ops have none)
-    17,  # raw_tracepoint
-    22,  # flow_dissector
-    26,  # tracing (fentry/fexit/fmod_ret)
-    27,  # struct_ops
-    30,  # sk_lookup
-    31,  # syscall
-    32,  # netfilter
-})
+    facts = next((f for f in PROG_FACTS.values() if f.id == prog_type), None)
+    if facts is None or facts.test_run is None:
+        raise KernelError(ENOTSUPP, f"program type {prog_type} has no BPF_PROG_TEST_RUN in the kernel")
+    raise NotModelled(f"BPF_PROG_TEST_RUN of {facts.name.removeprefix('BPF_PROG_TYPE_').lower()} programs "
+                      f"({facts.test_run}) is not modelled")
 
 
 def _run_dummy_struct_ops(kernel: "Kernel", po: "ProgObject", ctx_in: bytes) -> TestRunResult:

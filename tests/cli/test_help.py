@@ -32,7 +32,8 @@ def test_help_has_an_example_and_the_exit_statuses(name, parser) -> None:
         assert "example" in text and f"structops {name.split()[0]}" in text.split("example", 1)[1]
 
 
-@pytest.mark.parametrize("name", ["verify", "tramp", "types", "modules", "check-signatures", "load", "exec"])
+@pytest.mark.parametrize("name", ["verify", "tramp", "types", "modules", "check-signatures", "load", "exec",
+                                  "test-run"])
 def test_every_option_has_help(name) -> None:
     parser = dict(_parsers())[name]
     missing = [a.option_strings or a.dest for a in parser._actions
@@ -40,6 +41,7 @@ def test_every_option_has_help(name) -> None:
     assert not missing, f"{name}: options without help: {missing}"
 
 
-@pytest.mark.parametrize("name", ["verify", "tramp", "types", "modules", "check-signatures", "load", "exec"])
+@pytest.mark.parametrize("name", ["verify", "tramp", "types", "modules", "check-signatures", "load", "exec",
+                                  "test-run"])
 def test_json_option_is_everywhere(name) -> None:
     assert "-j, --json" in dict(_parsers())[name].format_help()
