@@ -86,6 +86,7 @@ def compare(labels: Iterable[dict[str, Any]], obj_dir: Path) -> dict[str, FileTa
     from emu.libbpf.per_prog import verify_program
 
     kernel = Kernel(modules=())
+    last_obj = ""
     out: dict[str, FileTally] = defaultdict(FileTally)
     try:
         for r in labels:
@@ -102,6 +103,10 @@ def compare(labels: Iterable[dict[str, Any]], obj_dir: Path) -> dict[str, FileTa
                 f.not_modelled += 1
                 f.nm_reasons[f"program type {r.get('prog_type')}"] += 1
                 continue
+            if r["object"] != last_obj:  # a fresh kernel per object, as a test run starts one: a
+                kernel.shutdown()          # long-lived one would fill its stub page with the
+                kernel = Kernel(modules=())  # kfunc/helper stubs of hundreds of objects
+                last_obj = r["object"]
             o = verify_program(str(obj_dir / r["object"]), r["program"], kernel=kernel)
             if not o.modelled:
                 f.not_modelled += 1

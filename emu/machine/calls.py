@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from unicorn import x86_const as X
 from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, uclib
 
-from kernel_model.errors import KernelError
+from kernel_model.errors import KernelError, NotModelled
 from kernel_model.memory import HelperFn
 
 from .regs import RAW
@@ -131,7 +131,10 @@ class CallTable:
         if name in self.by_name:
             raise KernelError(17, f"stub {name!r} already exists")  # EEXIST
         if not self._free:
-            raise KernelError(28, f"no free stub slot for {name!r} ({STUB_SLOTS} in use)")  # ENOSPC
+            # our limit, not the kernel's: the emulated text has one page of stubs
+            raise NotModelled(f"no free stub slot for {name!r}: the emulated machine's {STUB_SLOTS} stubs are "
+                              "in use (a long-lived emulated kernel binds one per helper/kfunc it runs; more are not modelled)",
+                              errno=28)
         slot = self._free.pop()
         addr = self.base + slot * STUB_STRIDE
         stub = Stub(name, addr, fn, raw, kind, back)
