@@ -576,7 +576,6 @@ CORPUS = {
     ("cgroup_tcp_skb.o", "server_egress"): None, ("cgroup_tcp_skb.o", "client_ingress"): None,
     ("test_tc_dtime.o", "egress_host"): None, ("test_tc_dtime.o", "ingress_fwdns_prio100"): None,
     ("tc_bpf2bpf.o", "entry_tc"): "helper 31", ("empty_skb.o", "tc_redirect_ingress"): "helper 13",
-    ("test_skb_helpers.o", "test_skb_helpers"): "helper 35",
 }
 
 
