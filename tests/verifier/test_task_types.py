@@ -124,12 +124,15 @@ def test_a_read_into_a_hole_is_not_modelled(name: str) -> None:
 
 
 def test_a_pointer_to_a_struct_only_declared_is_not_modelled() -> None:
-    """task->mm points to struct mm_struct, which the emulated vmlinux only declares: the
-    kernel would hand out a PTR_TO_BTF_ID, a forward-only pointee a scalar; neither is
-    guessed."""
+    """task->mm points to struct mm_struct, which the emulated vmlinux only declares: reading
+    the pointer gives the kernel's PTR_TO_BTF_ID (as the host does; btf_access's rule for
+    declared-only pointees), a walk into it is not modelled (its layout is not guessed)."""
     mm = _member_off(_BTF, "task_struct.mm")
     assert _BTF.find("mm_struct", BS.KIND_STRUCT) is None
     r = verify(assemble(f"r2 = *(u64 *)(r1 +0)\nr0 = *(u64 *)(r2 +{mm})\nr0 = 0\nexit"), _env(_BTF, "task_newtask"))
+    assert r.accepted, r.log
+    r = verify(assemble(f"r2 = *(u64 *)(r1 +0)\nr2 = *(u64 *)(r2 +{mm})\nr0 = *(u64 *)(r2 +8)\nr0 = 0\nexit"),
+               _env(_BTF, "task_newtask"))
     assert not r.accepted and NOT_MODELLED in (r.error_line or ""), r.log
     assert "mm_struct" in (r.error_line or "")
 
