@@ -19,16 +19,6 @@ from .status import EXIT_OK, EXIT_REFUSED, err, exit_status, one_line, out
 __all__ = ["add_subcommand", "cmd_exec"]
 
 
-def _parse_hex(text: str) -> bytes:
-    from kernel_model.errors import InputError
-
-    cleaned = "".join(text.split()).removeprefix("0x")
-    try:
-        return bytes.fromhex(cleaned)
-    except ValueError:
-        raise InputError(f"{text!r} is not a string of hex bytes", "--mem") from None
-
-
 def _budget(text: str) -> int:
     """``--budget N``: N >= 1 instructions per run, 0 for no limit (both engines)."""
     try:
@@ -61,10 +51,10 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from emu.formats.conformance import UBPF_TEST_HELPERS
     from emu.kernel.runner import run_program
 
-    from .inputs import check_one_stdin
+    from .inputs import check_one_stdin, parse_hex
 
     check_one_stdin(args.files)
-    mem_override = _parse_hex(args.mem) if args.mem is not None else None
+    mem_override = parse_hex(args.mem, "--mem") if args.mem is not None else None
     if args.check:
         return _exec_check(args, mem_override)
     status = EXIT_OK

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["Input", "read_input", "STDIN", "STDIN_NAME", "check_one_stdin", "read_text", "program_input"]
+__all__ = ["Input", "read_input", "STDIN", "STDIN_NAME", "check_one_stdin", "read_text", "program_input", "parse_hex"]
 
 #: the file name that means standard input
 STDIN = "-"
@@ -74,3 +74,15 @@ def program_input(inp: Input, syntax: str | None) -> Any:
     from emu.formats.progfile import read_program_bytes
 
     return read_program_bytes(inp.data, inp.name, syntax, suffix=inp.suffix)
+
+
+def parse_hex(text: str, option: str) -> bytes:
+    """Bytes given as hex on the command line (spaces allowed, an optional ``0x``); not hex:
+    an :class:`~kernel_model.errors.InputError` naming ``option``."""
+    from kernel_model.errors import InputError
+
+    cleaned = "".join(text.split()).removeprefix("0x")
+    try:
+        return bytes.fromhex(cleaned)
+    except ValueError:
+        raise InputError(f"{text!r} is not a string of hex bytes", option) from None

@@ -68,22 +68,14 @@ def _out(text: str = "") -> None:
         sys.stdout.write(text + "\n")
 
 
-def _hex(text: str, option: str) -> bytes:
-    cleaned = "".join(text.split()).removeprefix("0x")
-    try:
-        return bytes.fromhex(cleaned)
-    except ValueError:
-        raise InputError(f"{text!r} is not a string of hex bytes", option) from None
-
-
 def _bytes_arg(path: str | None, hex_text: str | None, what: str) -> bytes:
     """``--WHAT FILE`` (``-``: standard input) or ``--WHAT-hex HEX``, not both."""
-    from .inputs import read_input
+    from .inputs import parse_hex, read_input
 
     if path is not None and hex_text is not None:
         raise InputError(f"give --{what} FILE or --{what}-hex HEX, not both")
     if hex_text is not None:
-        return _hex(hex_text, f"--{what}-hex")
+        return parse_hex(hex_text, f"--{what}-hex")
     if path is not None:
         return read_input(path).data
     return b""
